@@ -1,0 +1,92 @@
+/* result.h: what one simulated run produces, in memory, before it is written out.
+ * run_summary holds the per-run figures; run_series the per-scrape time series; and
+ * request_log the optional per-request rows (off by default: memory grows with requests).
+ * All times are int64 microseconds of simulated time; latencies in the summary are
+ * seconds (doubles) because they are outputs, not clock values. */
+#ifndef GP_RESULT_H
+#define GP_RESULT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef enum {
+    REJECT_TOO_LARGE = 0, /* alone it cannot fit on any GPU in the pool */
+    REJECT_NO_CAPACITY,   /* max_queue reached */
+    REJECT_REASONS
+} reject_reason;
+
+typedef enum {
+    OUTCOME_COMPLETED = 0,
+    OUTCOME_TIMED_OUT,
+    OUTCOME_REJECTED,
+    OUTCOME_IN_FLIGHT, /* still queued or in service when the run ended */
+    OUTCOMES
+} request_outcome;
+
+typedef struct run_summary {
+    char label[64];        /* the policy entry's label in the experiment ("static-2") */
+    char policy[32];       /* the policy's name ("static", "hpa", ...) */
+    int replication;       /* 0-based */
+    uint64_t seed;
+    int64_t span_us;       /* simulated time covered */
+    /* conservation: arrived = completed + timed_out + rejected + in_flight_end */
+    uint64_t arrived, completed, timed_out, rejected, in_flight_end;
+    uint64_t rejected_by[REJECT_REASONS];
+    uint64_t requeued;     /* requests put back when a draining pod hit its grace period */
+    double lat_mean_s, lat_p50_s, lat_p95_s, lat_p99_s, lat_p999_s, lat_max_s;
+    double quantile_rel_error; /* bound on relative error of the quantiles above */
+    double slo_s;
+    double slo_frac;       /* completed within slo_s / (arrived - in_flight_end) */
+    uint64_t pod_starts;   /* cold starts */
+    uint64_t cold_waited;  /* requests whose wait overlapped a cold start they triggered
+                              or that started on a pod's first request after readiness */
+    uint64_t scale_events; /* changes of the desired count */
+    double gpu_seconds;    /* billed GPU-seconds (STARTING + READY + DRAINING) */
+    double busy_gpu_seconds;
+    double utilisation;    /* busy / billed */
+    double cost;           /* gpu_seconds / 3600 * price per GPU-hour */
+    double mean_pods;      /* time-average of billed pods */
+    int max_pods_seen;
+    uint64_t events;       /* simulator events processed */
+    double wall_s;         /* wall time of the run */
+} run_summary;
+
+/* One row per scrape. */
+typedef struct series_row {
+    int64_t t_us;
+    double arrival_rate_per_s;
+    double queue_len;
+    double in_flight;
+    int pods[5];           /* by pod_state: pending, starting, ready, draining, gone(0) */
+    int desired;
+    double gpu_mem_frac, gpu_util_frac;
+    double lat_p50_s, lat_p95_s, lat_p99_s; /* NaN when no completions in the window */
+} series_row;
+
+typedef struct run_series {
+    size_t n, cap;
+    series_row *row;
+} run_series;
+
+typedef struct request_row {
+    uint64_t id;
+    int64_t arrival_us, start_us, end_us; /* start/end -1 when never started/ended */
+    int64_t pod_id;                       /* -1: none */
+    float mp;
+    int32_t faces;
+    uint8_t cold;                         /* waited on a cold start */
+    uint8_t outcome;                      /* request_outcome */
+} request_row;
+
+typedef struct request_log {
+    size_t n, cap;
+    request_row *row;
+} request_log;
+
+/* Append helpers; return 0 or GP_ENOMEM. */
+int run_series_push(run_series *s, const series_row *r);
+void run_series_free(run_series *s);
+int request_log_push(request_log *l, const request_row *r);
+void request_log_free(request_log *l);
+
+#endif

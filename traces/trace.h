@@ -1,0 +1,144 @@
+/* trace.h: where requests come from, as a stream of (arrival time, megapixels, faces).
+ * An arrival_src yields requests in non-decreasing arrival time. Sources:
+ *   - a recorded CSV or gzip-CSV trace, one row per request (loaded, sorted, scaled);
+ *   - a rate envelope (rate per window, optional CV), turned into arrivals;
+ *   - a generated tidal day (non-homogeneous Poisson, two peaks, optional weekly pattern);
+ *   - a constant-rate Poisson process (for queueing-theory checks).
+ * Generated and envelope sources stream: their memory does not grow with the number of
+ * requests. Image size and faces missing from a trace are drawn from an image_mix with
+ * keyed draws (rng.h) on the request's index, so they are the same for every policy.
+ * Times are int64 microseconds from the start of the replay (t = 0 is the first window
+ * or the trace's `start` time). The caller owns a source and frees it. */
+#ifndef GP_TRACE_H
+#define GP_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../sim/cfg.h"
+#include "../sim/error.h"
+
+typedef struct request_spec {
+    int64_t arrival_us;
+    float mp;       /* megapixels of the input image, > 0 */
+    int32_t faces;  /* faces to restore, >= 0 */
+} request_spec;
+
+/* A mix of image classes, e.g. phone selfies around 2 MP and old-photo scans up to 24 MP. */
+#define IMAGE_MIX_MAX_CLASSES 8
+#define IMAGE_MIX_MAX_FACES 16
+typedef struct image_class {
+    char name[32];
+    double weight;          /* relative share of requests */
+    double mp_min, mp_max;  /* megapixels uniform in [mp_min, mp_max] */
+    /* P(faces = k), k = 0..IMAGE_MIX_MAX_FACES, normalised on use */
+    double faces_p[IMAGE_MIX_MAX_FACES + 1];
+} image_class;
+typedef struct image_mix {
+    int n_classes;
+    image_class cls[IMAGE_MIX_MAX_CLASSES];
+} image_mix;
+
+/* The default mix: 70% phone photos 1.5-2.5 MP, 30% scans 4-24 MP; ~10% with no face. */
+void image_mix_default(image_mix *mix);
+/* Parses a mix from YAML (a sequence of {name, weight, mp: [min, max], faces: {k: p}}). */
+int image_mix_from_cfg(const cfg_node *seq, image_mix *mix, gp_error *err);
+/* Draws (mp, faces) for request `index` with keyed draws on `seed`. */
+void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp,
+                    int32_t *faces);
+
+typedef enum { TRACE_TIME_AUTO, TRACE_TIME_ISO, TRACE_TIME_S, TRACE_TIME_MS, TRACE_TIME_US } trace_time_unit;
+
+/* Reading a per-request CSV (plain or gzip, detected by magic bytes). */
+typedef struct trace_csv_opts {
+    const char *path;
+    const char *time_col;    /* header name of the arrival time column (required) */
+    trace_time_unit time_unit; /* AUTO: ISO if it parses as a date-time, else seconds */
+    const char *mp_col;      /* optional; NULL: draw from mix */
+    const char *faces_col;   /* optional; NULL: draw from mix */
+    const char *start;       /* optional ISO date-time: drop rows before it, t = 0 there */
+    const char *end;         /* optional ISO date-time: drop rows at or after it */
+    double time_scale;       /* > 0; 2 plays the trace twice as fast (compresses time) */
+    double rate_scale;       /* > 0; 3 triples the request rate (copies spread in time) */
+    image_mix mix;
+    uint64_t seed;
+    FILE *warn;              /* warnings (e.g. "sorted 12 out-of-order rows"), may be NULL */
+} trace_csv_opts;
+
+/* A rate envelope: rows of window start, rate (req/s) and optionally a CV of
+ * inter-arrival times; arrivals are a non-homogeneous Poisson process per window, or a
+ * gamma renewal process with that CV when cv_col is given. */
+typedef struct trace_envelope_opts {
+    const char *path;
+    const char *time_col;    /* window start (seconds, or ISO) */
+    trace_time_unit time_unit;
+    const char *rate_col;    /* req/s, or per window if rate_per_window */
+    bool rate_per_window;    /* the rate column counts requests in the window */
+    const char *cv_col;      /* optional */
+    const char *filter_col;  /* optional: keep rows whose filter_col equals filter_value, */
+    const char *filter_value;/*   or sum all rows of a window when filter_col is NULL */
+    int64_t window_us;       /* 0: inferred from consecutive window starts */
+    int64_t start_us, end_us;/* replay only [start, end) of the envelope; end 0: all */
+    double time_scale, rate_scale;
+    image_mix mix;
+    uint64_t seed;
+    FILE *warn;
+} trace_envelope_opts;
+
+/* A generated tidal day (or week): rate(t) = base + peaks (Gaussian bumps), with
+ * weekend scaling. */
+#define TIDAL_MAX_PEAKS 6
+typedef struct tidal_opts {
+    double trough_rate_per_s;      /* rate at the quietest time */
+    double peak_rate_per_s;        /* rate at the highest peak */
+    int n_peaks;
+    double peak_hour[TIDAL_MAX_PEAKS];      /* default 10.0 and 20.0 */
+    double peak_width_h[TIDAL_MAX_PEAKS];   /* standard deviation, hours (default 2.0) */
+    double peak_rel[TIDAL_MAX_PEAKS];       /* relative height, the largest is 1 */
+    int days;                      /* >= 1 */
+    bool weekly;                   /* day 5 and 6 of each week scaled by weekend_factor */
+    double weekend_factor;
+    int start_weekday;             /* 0 = Monday */
+    image_mix mix;
+    uint64_t seed;
+} tidal_opts;
+
+void tidal_opts_default(tidal_opts *o);
+/* rate at time t (seconds from midnight of day 0), req/s */
+double tidal_rate_per_s(const tidal_opts *o, double t_s);
+
+typedef struct arrival_src arrival_src;
+
+int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err);
+int trace_open_envelope(const trace_envelope_opts *o, arrival_src **out, gp_error *err);
+int trace_open_tidal(const tidal_opts *o, arrival_src **out, gp_error *err);
+/* Constant-rate Poisson arrivals for `duration_us`; mp and faces from the mix. */
+int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *mix,
+                       uint64_t seed, arrival_src **out, gp_error *err);
+/* A fixed list (tests): copies `n` specs, which must be sorted. */
+int trace_open_list(const request_spec *specs, size_t n, arrival_src **out, gp_error *err);
+
+/* 1: *out holds the next request; 0: the source is exhausted; < 0: error. */
+int arrival_src_next(arrival_src *s, request_spec *out, gp_error *err);
+/* Span of the source in microseconds if known in advance (recorded, envelope,
+ * generated), else -1. */
+int64_t arrival_src_span_us(const arrival_src *s);
+void arrival_src_free(arrival_src *s);
+
+/* Summary statistics of any source (consumes it). hour_counts[h] = requests whose
+ * arrival falls in hour-of-day h (t = 0 taken as 00:00 unless the trace gives dates). */
+typedef struct trace_stats {
+    uint64_t count;
+    int64_t first_us, last_us;
+    double mean_rate_per_s;
+    double peak_rate_per_s;          /* highest 1-minute rate */
+    double cv_per_minute;            /* CV of per-minute counts */
+    double cv_interarrival;
+    double hour_counts[24];
+    double hour_days[24];            /* how many days contributed to each hour */
+    double mean_mp, mean_faces, no_face_frac;
+} trace_stats;
+int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, gp_error *err);
+
+#endif
