@@ -130,12 +130,17 @@ typedef struct policy_info {
     int64_t sync_period_us;   /* how often decide() is called (default 15 s) */
     unsigned flags;           /* POLICY_F_* */
     int initial_pods;         /* pods at t = 0, -1: min_pods */
+    int min_pods, max_pods;   /* the policy's own bounds (e.g. an HPA's minReplicas /
+                                 maxReplicas), -1: the cluster's; the caller clamps to
+                                 the intersection of both */
 } policy_info;
 
 typedef struct policy_ops {
     const char *name; /* as in the YAML: "static", "hpa", ... */
     const char *summary;
-    /* cfg is the policy's YAML map (may be NULL: defaults). */
+    /* cfg is the `config:` map of the policy's entry in the experiment file (may be
+     * NULL: defaults). The caller sets *info to defaults (sync 15 s, flags 0,
+     * initial/min/max -1) before calling create. */
     int (*create)(const cfg_node *cfg, const policy_env *env, void **state,
                   policy_info *info, gp_error *err);
     int (*decide)(void *state, const policy_obs *obs, policy_decision *out, gp_error *err);
