@@ -15,7 +15,7 @@ OPT     ?= -O2 -g
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
 
-LIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c policy/*.c traces/*.c gpu/profile*.c))
+LIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c policy/*.c traces/*.c gpu/profile*.c gpu/ref/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
