@@ -12,6 +12,7 @@
 typedef enum {
     REJECT_TOO_LARGE = 0, /* alone it cannot fit on any GPU in the pool */
     REJECT_NO_CAPACITY,   /* max_queue reached */
+    REJECT_DRAIN_KILLED,  /* least_conn: still held by a pod killed at its grace period */
     REJECT_REASONS
 } reject_reason;
 
