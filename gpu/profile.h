@@ -48,13 +48,15 @@ typedef struct profile_phase {
     unsigned applies; /* PHASE_* bits */
 } profile_phase;
 
-typedef enum { JITTER_NONE, JITTER_LOGNORMAL, JITTER_SAMPLES } jitter_kind;
+/* JITTER_EXPONENTIAL (mean 1) turns demands into exponential service times: only for
+ * checking the simulator against queueing theory (M/M/c). */
+typedef enum { JITTER_NONE, JITTER_LOGNORMAL, JITTER_SAMPLES, JITTER_EXPONENTIAL } jitter_kind;
 
 typedef struct gpu_profile {
     char path[256];
     char card[96];
     char provenance[16];  /* "measured", "derived" or "seed" */
-    char source[512];     /* who/what/when: free text from the file */
+    char source[1024];    /* who/what/when: the `source` lines, joined by newlines */
     int n_grid;
     double mp_grid[PROFILE_MAX_GRID];
     int n_stages;
