@@ -84,4 +84,29 @@ int cfg_node_int64(const cfg_node *n, int64_t lo, int64_t hi, int64_t *out, gp_e
 int cfg_node_duration_us(const cfg_node *n, int64_t lo_us, int64_t hi_us, int64_t *out_us,
                          gp_error *err);
 
+/* Additions (same conventions as above). */
+/* True for NULL and for a plain null scalar ("", "~", "null"): getters read it as absent,
+ * cfg_check_keys as an empty map; a required getter reports it as missing. */
+bool cfg_node_is_null(const cfg_node *n);
+const char *cfg_kind_name(cfg_kind k); /* "scalar", "map", "sequence" */
+/* The candidate nearest to `word` by edit distance (case-insensitive), or NULL when none
+ * is close enough to be a plausible typo. `candidates` is NULL-terminated. */
+const char *cfg_nearest(const char *word, const char *const *candidates);
+int cfg_node_int(const cfg_node *n, int lo, int hi, int *out, gp_error *err);
+int cfg_node_bool(const cfg_node *n, bool *out, gp_error *err);
+int cfg_node_enum(const cfg_node *n, const char *const *names, int *out, gp_error *err);
+/* A map or sequence under `key`: 1 and *out, 0 when absent/null, negative on a wrong kind. */
+int cfg_opt_map(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
+int cfg_opt_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
+/* Required variants return 0 when present and valid. */
+int cfg_req_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
+                  int64_t *out, gp_error *err);
+int cfg_req_bool(const cfg_node *map, const char *key, bool *out, gp_error *err);
+int cfg_req_duration_us(const cfg_node *map, const char *key, int64_t lo_us,
+                        int64_t hi_us, int64_t *out_us, gp_error *err);
+int cfg_req_enum(const cfg_node *map, const char *key, const char *const *names,
+                 int *out, gp_error *err);
+int cfg_req_map(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
+int cfg_req_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
+
 #endif
