@@ -1,0 +1,93 @@
+/* sim.h: one simulated run: a workload against modelled pods driven by one policy.
+ * sim_run wires the engine (engine.h), the pods and GPUs (processor sharing with eff(n),
+ * memory admission, cold starts in phases, graceful drain), the shared FIFO queue or
+ * least_conn dispatch, client timeouts, the metrics pipeline the policy sees (scraped,
+ * windowed, delayed: never the ground truth), and the policy call every sync period.
+ * It fills a run_summary (result.h), optionally a per-scrape series and per-request log,
+ * and checks conservation (arrived = completed + timed_out + rejected + in flight) at
+ * the end of every run (GP_EINVARIANT if it fails). Memory does not grow with the number
+ * of requests unless the per-request log is on. Deterministic for a given cfg and seed. */
+#ifndef GP_SIM_H
+#define GP_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../gpu/profile.h"
+#include "../policy/policy.h"
+#include "../traces/trace.h"
+#include "error.h"
+#include "result.h"
+
+typedef enum { DISPATCH_SHARED_QUEUE = 0, DISPATCH_LEAST_CONN } dispatch_mode;
+typedef enum { IMAGE_CACHE_NONE = 0, IMAGE_CACHE_NODE, IMAGE_CACHE_ALL } image_cache_mode;
+
+typedef struct cluster_cfg {
+    int gpus;                   /* GPUs in the node pool available at t = 0 */
+    int gpus_max;               /* the pool may grow to this many (>= gpus) ... */
+    int64_t node_provision_us;  /* ... each extra GPU arriving this long after it is needed */
+    int min_pods, max_pods;     /* bounds of the desired count */
+    int concurrency;            /* requests a pod serves at once */
+    dispatch_mode dispatch;
+    int64_t timeout_us;         /* client timeout */
+    int64_t termination_grace_us;
+    int64_t readiness_delay_us; /* added after the profile's cold-start phases */
+    image_cache_mode image_cache; /* NODE: a GPU that ran a pod keeps its image */
+    int gpu_share;              /* instances per GPU (serverless sharing), >= 1 */
+    int max_queue;              /* 0: unbounded; else arrivals beyond it are rejected */
+    double price_per_gpu_hour;
+    int64_t slo_us;             /* latency objective (default 5 s) */
+} cluster_cfg;
+
+typedef struct metrics_cfg {
+    int64_t scrape_interval_us; /* default 15 s */
+    int64_t latency_window_us;  /* sliding window of latency quantiles, default 60 s */
+    int64_t delay_us;           /* extra pipeline lag (adapter, recording rules) */
+} metrics_cfg;
+
+typedef struct closed_loop_cfg {
+    int users;                  /* users at t = 0 */
+    int64_t think_mean_us;      /* exponential think time */
+    int ramp_step;              /* users added every ramp_every_us (0: no ramp) */
+    int64_t ramp_every_us;
+    int ramp_max;               /* stop adding at this many users */
+    int64_t duration_us;        /* run length (required for closed loops) */
+    image_mix mix;
+} closed_loop_cfg;
+
+/* Opens the run's open-loop arrival source (called once per run, and once more for
+ * the oracle's pre-pass when the policy needs foresight). */
+typedef int (*sim_source_open)(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
+
+/* Called now and then with simulated progress in [0, 1]; may be NULL. */
+typedef void (*sim_progress_fn)(void *ctx, double frac);
+
+typedef struct sim_cfg {
+    cluster_cfg cluster;
+    metrics_cfg metrics;
+    const gpu_profile *profile;
+    const policy_ops *policy;
+    const cfg_node *policy_cfg;  /* the policy entry's `config:` (may be NULL) */
+    const char *label;           /* policy entry label, copied into the summary */
+    uint64_t seed;
+    int replication;
+    int64_t horizon_us;          /* 0: open loop runs until every request resolved;
+                                    closed loop runs closed.duration_us */
+    bool closed_loop;
+    closed_loop_cfg closed;
+    sim_source_open open_source; /* open loop */
+    void *source_ctx;
+    double mean_demand_s;        /* workload's mean demand on an idle GPU (0: estimate) */
+    bool record_series;
+    bool record_requests;
+    sim_progress_fn progress;
+    void *progress_ctx;
+} sim_cfg;
+
+void cluster_cfg_default(cluster_cfg *c);
+void metrics_cfg_default(metrics_cfg *m);
+
+int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_log *log,
+            gp_error *err);
+
+#endif
