@@ -1,0 +1,59 @@
+/* result.c: growth of the per-run arrays of result.h (amortised doubling). */
+#include "result.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+
+/* Makes room for one more element of `size` bytes: 0, or GP_ENOMEM (array unchanged). */
+static int reserve_one(void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t new_cap = *cap ? *cap * 2 : 64;
+    if (new_cap < *cap || new_cap > SIZE_MAX / size)
+        return GP_ENOMEM;
+    void *p = realloc(*arr, new_cap * size);
+    if (!p)
+        return GP_ENOMEM;
+    *arr = p;
+    *cap = new_cap;
+    return 0;
+}
+
+int run_series_push(run_series *s, const series_row *r)
+{
+    int rc = reserve_one((void **)&s->row, s->n, &s->cap, sizeof(*s->row));
+    if (rc < 0)
+        return rc;
+    s->row[s->n++] = *r;
+    return 0;
+}
+
+void run_series_free(run_series *s)
+{
+    if (!s)
+        return;
+    free(s->row);
+    s->row = NULL;
+    s->n = s->cap = 0;
+}
+
+int request_log_push(request_log *l, const request_row *r)
+{
+    int rc = reserve_one((void **)&l->row, l->n, &l->cap, sizeof(*l->row));
+    if (rc < 0)
+        return rc;
+    l->row[l->n++] = *r;
+    return 0;
+}
+
+void request_log_free(request_log *l)
+{
+    if (!l)
+        return;
+    free(l->row);
+    l->row = NULL;
+    l->n = l->cap = 0;
+}
