@@ -218,19 +218,18 @@ static cfg_node *anchor_get(const builder *b, const char *name)
     return NULL;
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+/* Room for `need` elements: the (possibly moved) array, or NULL with it unchanged. */
+static void *grow(void *arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
-        return 0;
+        return arr;
     size_t nc = *cap ? *cap * 2 : 8;
     while (nc < need)
         nc *= 2;
-    void *p = realloc(*arr, nc * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
+    void *p = realloc(arr, nc * elem);
+    if (p)
+        *cap = nc;
+    return p;
 }
 
 static void frame_release(frame *f)
@@ -385,8 +384,10 @@ static int apply_merges(builder *b, frame *f, const char **explicit_keys, size_t
                                 "<<", &v);
             if (rc < 0)
                 return rc;
-            if (grow((void **)&f->entries, &f->cape, f->ne + 1, sizeof(*f->entries)))
+            void *grown = grow(f->entries, &f->cape, f->ne + 1, sizeof(*f->entries));
+            if (!grown)
                 return oom(b);
+            f->entries = grown;
             f->entries[f->ne++] = (cfg_entry){e->key, e->key_line, e->key_col, v};
         }
     }
@@ -485,8 +486,10 @@ static int attach(builder *b, cfg_node *v, long line, long col)
     }
     frame *f = &b->stack[b->depth - 1];
     if (f->node->kind == CFG_SEQ) {
-        if (grow((void **)&f->items, &f->cap, f->n + 1, sizeof(*f->items)))
+        void *grown = grow(f->items, &f->cap, f->n + 1, sizeof(*f->items));
+        if (!grown)
             return oom(b);
+        f->items = grown;
         f->items[f->n++] = v;
         return 0;
     }
@@ -506,8 +509,10 @@ static int attach(builder *b, cfg_node *v, long line, long col)
     f->have_key = false;
     if (f->key_is_merge) {
         if (v->kind == CFG_MAP) {
-            if (grow((void **)&f->merge, &f->capm, f->nm + 1, sizeof(*f->merge)))
+            void *grown = grow(f->merge, &f->capm, f->nm + 1, sizeof(*f->merge));
+            if (!grown)
                 return oom(b);
+            f->merge = grown;
             f->merge[f->nm++] = v;
             return 0;
         }
@@ -517,8 +522,10 @@ static int attach(builder *b, cfg_node *v, long line, long col)
                     return gp_error_set(b->err, GP_EPARSE, b->doc->file, v->items[i]->line,
                                         v->items[i]->col, v->items[i]->path,
                                         "a merge key '<<' takes maps only");
-                if (grow((void **)&f->merge, &f->capm, f->nm + 1, sizeof(*f->merge)))
+                void *grown = grow(f->merge, &f->capm, f->nm + 1, sizeof(*f->merge));
+                if (!grown)
                     return oom(b);
+                f->merge = grown;
                 f->merge[f->nm++] = v->items[i];
             }
             return 0;
@@ -526,8 +533,10 @@ static int attach(builder *b, cfg_node *v, long line, long col)
         return gp_error_set(b->err, GP_EPARSE, b->doc->file, line, col, v->path,
                             "a merge key '<<' takes a map or a sequence of maps");
     }
-    if (grow((void **)&f->entries, &f->cape, f->ne + 1, sizeof(*f->entries)))
+    void *grown = grow(f->entries, &f->cape, f->ne + 1, sizeof(*f->entries));
+    if (!grown)
         return oom(b);
+    f->entries = grown;
     f->entries[f->ne++] = (cfg_entry){f->key, f->key_line, f->key_col, v};
     return 0;
 }

@@ -6,27 +6,27 @@
 
 #include "error.h"
 
-/* Makes room for one more element of `size` bytes: 0, or GP_ENOMEM (array unchanged). */
-static int reserve_one(void **arr, size_t n, size_t *cap, size_t size)
+/* Room for one more element of `size` bytes: the (possibly moved) array, or NULL with
+ * the array unchanged. *cap is updated on success. */
+static void *reserve_one(void *arr, size_t n, size_t *cap, size_t size)
 {
     if (n < *cap)
-        return 0;
+        return arr;
     size_t new_cap = *cap ? *cap * 2 : 64;
     if (new_cap < *cap || new_cap > SIZE_MAX / size)
-        return GP_ENOMEM;
-    void *p = realloc(*arr, new_cap * size);
-    if (!p)
-        return GP_ENOMEM;
-    *arr = p;
-    *cap = new_cap;
-    return 0;
+        return NULL;
+    void *p = realloc(arr, new_cap * size);
+    if (p)
+        *cap = new_cap;
+    return p;
 }
 
 int run_series_push(run_series *s, const series_row *r)
 {
-    int rc = reserve_one((void **)&s->row, s->n, &s->cap, sizeof(*s->row));
-    if (rc < 0)
-        return rc;
+    series_row *grown = reserve_one(s->row, s->n, &s->cap, sizeof(*s->row));
+    if (!grown)
+        return GP_ENOMEM;
+    s->row = grown;
     s->row[s->n++] = *r;
     return 0;
 }
@@ -42,9 +42,10 @@ void run_series_free(run_series *s)
 
 int request_log_push(request_log *l, const request_row *r)
 {
-    int rc = reserve_one((void **)&l->row, l->n, &l->cap, sizeof(*l->row));
-    if (rc < 0)
-        return rc;
+    request_row *grown = reserve_one(l->row, l->n, &l->cap, sizeof(*l->row));
+    if (!grown)
+        return GP_ENOMEM;
+    l->row = grown;
     l->row[l->n++] = *r;
     return 0;
 }
