@@ -59,11 +59,21 @@ typedef struct trace_csv_opts {
     const char *faces_col;   /* optional; NULL: draw from mix */
     const char *start;       /* optional ISO date-time: drop rows before it, t = 0 there */
     const char *end;         /* optional ISO date-time: drop rows at or after it */
+                             /* (start/end may also be a number in the time column's unit;
+                              * ISO columns: seconds since 1970-01-01 UTC) */
     double time_scale;       /* > 0; 2 plays the trace twice as fast (compresses time) */
     double rate_scale;       /* > 0; 3 triples the request rate (copies spread in time) */
-    image_mix mix;
+                             /* Method: row i gets floor(r) + Bernoulli(r - floor(r))
+                              * copies (keyed draws of RNG_TRACE_SCALE on (seed, i)), so
+                              * r < 1 thins; copy 0 keeps the row's time, copy j >= 1 is
+                              * shifted by a keyed uniform offset in +-copy_spread_us
+                              * (trace time, reflected into the replay window); then all
+                              * are re-sorted. Image size and faces of a copy: the row's,
+                              * or drawn from the mix for the copy's own request index. */
+    image_mix mix;           /* n_classes 0: the default mix */
     uint64_t seed;
     FILE *warn;              /* warnings (e.g. "sorted 12 out-of-order rows"), may be NULL */
+    int64_t copy_spread_us;  /* half-width of the copies' offsets; 0: 30 s */
 } trace_csv_opts;
 
 /* A rate envelope: rows of window start, rate (req/s) and optionally a CV of
@@ -80,10 +90,19 @@ typedef struct trace_envelope_opts {
     const char *filter_value;/*   or sum all rows of a window when filter_col is NULL */
     int64_t window_us;       /* 0: inferred from consecutive window starts */
     int64_t start_us, end_us;/* replay only [start, end) of the envelope; end 0: all */
+                             /* (offsets from the first window's start, envelope time) */
     double time_scale, rate_scale;
-    image_mix mix;
+    image_mix mix;           /* n_classes 0: the default mix */
     uint64_t seed;
     FILE *warn;
+    /* With cv_col and several rows per window (one per client), each client is its own
+     * renewal process and the arrivals are their superposition. client_col names the
+     * client; NULL: the k-th row of a window is client k. Without cv_col the rows of a
+     * window are summed into one Poisson process. */
+    const char *client_col;
+    /* Rows whose gap_col is 0 are data gaps: rate 0 there, and one warning with their
+     * count. NULL: "active_clients" if the file has that column (ServeGen). */
+    const char *gap_col;
 } trace_envelope_opts;
 
 /* A generated tidal day (or week): rate(t) = base + peaks (Gaussian bumps), with
@@ -138,7 +157,50 @@ typedef struct trace_stats {
     double hour_counts[24];
     double hour_days[24];            /* how many days contributed to each hour */
     double mean_mp, mean_faces, no_face_frac;
+    int64_t span_us;                 /* span the hour_days were counted over */
 } trace_stats;
 int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, gp_error *err);
+
+/* ---- additions of the traces/ module ---- */
+
+/* Checks weights, megapixel ranges and face shares; n_classes 0 is valid (default). */
+int image_mix_validate(const image_mix *mix, gp_error *err);
+/* time_unit AUTO, time_scale = rate_scale = 1, the default mix, seed 1, the rest 0. */
+void trace_csv_opts_default(trace_csv_opts *o);
+void trace_envelope_opts_default(trace_envelope_opts *o);
+
+/* Absolute time of t = 0 on the input's own axis: microseconds since 1970-01-01 UTC when
+ * the input has dates (arrival_src_origin_is_date), else the time column's zero
+ * (ServeGen window_start_s = 0 is local midnight). Generated sources: 0 = midnight of
+ * day 0. Use origin mod 1 day as trace_compute_stats' day_offset_us. */
+int64_t arrival_src_origin_us(const arrival_src *s);
+bool arrival_src_origin_is_date(const arrival_src *s);
+/* "list", "recorded", "envelope", "tidal" or "poisson". */
+const char *arrival_src_kind(const arrival_src *s);
+
+/* A tidal rate curve prepared once: the bumps are wrapped Gaussians (periodic over a
+ * day) and the shape is normalised so that its minimum over the day is exactly
+ * trough_rate_per_s and its maximum peak_rate_per_s (before the weekend factor). With no
+ * peaks the rate is peak_rate_per_s throughout. tidal_rate_per_s prepares one per call. */
+typedef struct tidal_curve {
+    double trough_rate_per_s, peak_rate_per_s;
+    int n_peaks;
+    double peak_hour[TIDAL_MAX_PEAKS], peak_width_h[TIDAL_MAX_PEAKS], peak_rel[TIDAL_MAX_PEAKS];
+    double shape_min, shape_max; /* of the raw sum of bumps over a day */
+    bool weekly;
+    double weekend_factor;
+    int start_weekday;
+} tidal_curve;
+int tidal_curve_init(const tidal_opts *o, tidal_curve *c, gp_error *err);
+/* Raw sum of bumps at hour-of-day h in [0, 24). */
+double tidal_curve_shape(const tidal_curve *c, double h);
+double tidal_curve_rate_per_s(const tidal_curve *c, double t_s);
+
+/* Statistics an envelope implies, without drawing arrivals (a 14-day ServeGen file holds
+ * over a billion requests): count = expected requests (rounded), peak_rate_per_s = the
+ * highest window rate, cv_per_minute = CV of expected per-minute counts,
+ * cv_interarrival = NAN, hour_counts expected; image figures are the mix's means. */
+int trace_envelope_expected_stats(const trace_envelope_opts *o, int64_t day_offset_us,
+                                  trace_stats *st, gp_error *err);
 
 #endif

@@ -1,0 +1,105 @@
+/* trace_internal.h: what the files of traces/ share and nobody else sees.
+ * - arrival_src is a small base struct with a function table (like sqlite3_file):
+ *   each kind of source appends its own fields after the base.
+ * - mix_table is an image_mix prepared once (cumulative weights) so a draw costs a few
+ *   keyed uniforms and no division; image_mix_draw builds one per call, sources keep one.
+ * - ISO date-time parsing and number parsing for CSV fields.
+ * Nothing here allocates except the source constructors. */
+#ifndef GP_TRACE_INTERNAL_H
+#define GP_TRACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+typedef struct arrival_src_ops {
+    const char *kind; /* "list", "recorded", "envelope", "tidal", "poisson" */
+    int (*next)(arrival_src *s, request_spec *out, gp_error *err);
+    void (*free)(arrival_src *s);
+} arrival_src_ops;
+
+struct arrival_src {
+    const arrival_src_ops *ops;
+    int64_t span_us;   /* -1 if unknown */
+    int64_t origin_us; /* absolute time of t = 0 on the input's axis (see trace.h) */
+    bool origin_is_date;
+};
+
+/* A row of a recorded trace (or list) after loading: time on the replay axis. */
+typedef struct trace_row {
+    int64_t t_us;
+    float mp;      /* <= 0: drawn from the mix at replay */
+    int32_t faces; /* < 0: drawn from the mix at replay */
+} trace_row;
+
+typedef struct trace_rows_opts {
+    bool is_list;
+    int64_t span_us, origin_us;
+    bool origin_is_date;
+    double rate_scale;  /* 1: rows as they are; else keyed copies (trace_src.c) */
+    int64_t spread_us;  /* copies within +-spread of their row, replay time */
+    image_mix mix;
+    uint64_t seed;
+} trace_rows_opts;
+
+/* Builds an in-memory source over `rows` (sorted by t_us, all within [0, span_us]);
+ * takes ownership of rows, also on error. */
+int trace_src_from_rows(trace_row *rows, size_t n, const trace_rows_opts *o,
+                        arrival_src **out, gp_error *err);
+
+/* An image_mix prepared for drawing. */
+typedef struct mix_table {
+    int n_classes;
+    double class_cum[IMAGE_MIX_MAX_CLASSES]; /* cumulative shares, last = 1 */
+    double mp_min[IMAGE_MIX_MAX_CLASSES];
+    double mp_span[IMAGE_MIX_MAX_CLASSES];
+    int faces_n[IMAGE_MIX_MAX_CLASSES];      /* highest k with P > 0, plus one */
+    double faces_cum[IMAGE_MIX_MAX_CLASSES][IMAGE_MIX_MAX_FACES + 1];
+} mix_table;
+
+/* Prepares `mix` (n_classes 0 means the default mix). The mix must be valid
+ * (image_mix_validate). */
+void mix_table_init(mix_table *t, const image_mix *mix);
+/* Keyed draw for request `index`: three keyed uniforms of RNG_IMAGE (k = 0 class,
+ * 1 megapixels, 2 faces). */
+void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp,
+                    int32_t *faces);
+
+/* Expected megapixels, faces and share of no-face requests of a mix. */
+void image_mix_means(const image_mix *mix, double *mean_mp, double *mean_faces,
+                     double *no_face_frac);
+
+/* Parses an ISO-8601 date-time ("2025-02-01 09:57:50", "2024-10-15T12:00Z",
+ * "2023-11-16 18:17:03.9800000", "2025-02-01T10:00:00+08:00", "2025-02-01") into
+ * microseconds since 1970-01-01 UTC. UTC unless an offset is given; fractions are
+ * rounded to the nearest microsecond. Returns 0, or -1 if `s` is not a date-time. */
+int trace_parse_iso_us(const char *s, int64_t *out_us);
+/* Formats microseconds since the epoch as "YYYY-MM-DD HH:MM:SS" (UTC). */
+void trace_format_iso(int64_t us, char *buf, size_t len);
+
+/* Parses a finite, non-negative decimal number (the whole string, spaces allowed
+ * around it). Returns 0, or -1 with a reason in *why ("not a number", "NaN",
+ * "infinite", "negative"). */
+int trace_parse_nonneg(const char *s, double *out, const char **why);
+
+/* A time field of the current CSV row on the input axis (ISO: us since the epoch;
+ * numbers: value x unit). Errors name file, line and column. */
+typedef struct csv_reader csv_reader;
+int trace_time_field(const csv_reader *r, size_t col, trace_time_unit unit, int64_t *out_us,
+                     gp_error *err);
+/* AUTO resolves to ISO if `first_value` parses as a date-time, else seconds. */
+trace_time_unit trace_detect_unit(const char *first_value, trace_time_unit unit);
+
+/* Adds to hour_days[h] the time of [from_us, to_us) that falls in clock hour h, in days,
+ * where the clock reads (t + day_offset_us) for replay time t. */
+void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
+                     double hour_days[24]);
+
+/* Shared check for sources that take a time_scale / rate_scale. */
+int trace_check_scale(const char *file, const char *field, double v, gp_error *err);
+
+/* Microseconds from seconds, rounded to nearest; saturates far beyond any trace. */
+int64_t trace_us_from_s(double s);
+
+#endif
