@@ -4,9 +4,13 @@
 #include "policy.h"
 
 extern const policy_ops policy_static_ops;
+extern const policy_ops policy_hpa_ops;
+extern const policy_ops policy_keda_ops;
 
 static const policy_ops *const registered[] = {
     &policy_static_ops,
+    &policy_hpa_ops,
+    &policy_keda_ops,
     NULL,
 };
 
