@@ -691,6 +691,13 @@ static int node_quantity_double(const cfg_node *n, double *out, gp_error *err)
     return 0;
 }
 
+/* A key's value, NULL when absent or null ("key:" with nothing). */
+static const cfg_node *map_get(const cfg_node *map, const char *key)
+{
+    const cfg_node *n = cfg_map_get(map, key);
+    return cfg_node_is_null(n) ? NULL : n;
+}
+
 static int expect_map(const cfg_node *n, gp_error *err)
 {
     if (!n || cfg_node_kind(n) != CFG_MAP)
@@ -720,7 +727,7 @@ static int parse_rules(const cfg_node *n, hpa_rules *r, gp_error *err)
         return rc;
     if (rc == 1)
         r->select = (hpa_select)sel;
-    const cfg_node *tol = cfg_map_get(n, "tolerance");
+    const cfg_node *tol = map_get(n, "tolerance");
     if (tol) {
         double t;
         if ((rc = node_quantity_double(tol, &t, err)) < 0)
@@ -729,7 +736,7 @@ static int parse_rules(const cfg_node *n, hpa_rules *r, gp_error *err)
             return cfg_error(tol, err, GP_ERANGE, "tolerance must be >= 0");
         r->tolerance = t;
     }
-    const cfg_node *pol = cfg_map_get(n, "policies");
+    const cfg_node *pol = map_get(n, "policies");
     if (pol) {
         if (cfg_node_kind(pol) != CFG_SEQ)
             return cfg_error(pol, err, GP_EPARSE, "policies: expected a list");
@@ -769,10 +776,10 @@ int hpa_behavior_parse(const cfg_node *behavior, hpa_spec *s, gp_error *err)
     s->has_behavior = true;
     hpa_rules_default_up(&s->up);
     hpa_rules_default_down(&s->down);
-    const cfg_node *up = cfg_map_get(behavior, "scaleUp");
+    const cfg_node *up = map_get(behavior, "scaleUp");
     if (up && (rc = parse_rules(up, &s->up, err)) < 0)
         return rc;
-    const cfg_node *down = cfg_map_get(behavior, "scaleDown");
+    const cfg_node *down = map_get(behavior, "scaleDown");
     if (down && (rc = parse_rules(down, &s->down, err)) < 0)
         return rc;
     return 0;
@@ -786,12 +793,12 @@ static int parse_selector(const cfg_node *sel, const metric_ref *ref, gp_error *
     int rc = expect_map(sel, err);
     if (rc < 0 || (rc = cfg_check_keys(sel, keys, err)) < 0)
         return rc;
-    const cfg_node *me = cfg_map_get(sel, "matchExpressions");
+    const cfg_node *me = map_get(sel, "matchExpressions");
     if (me && cfg_len(me) > 0)
         return cfg_error(me, err, GP_ENOTSUP,
                          "matchExpressions cannot be honoured: gpenlab simulates one service "
                          "and one queue; use matchLabels (or no selector)");
-    const cfg_node *ml = cfg_map_get(sel, "matchLabels");
+    const cfg_node *ml = map_get(sel, "matchLabels");
     if (!ml)
         return 0;
     if ((rc = expect_map(ml, err)) < 0)
@@ -834,9 +841,9 @@ static int parse_metric_id(const cfg_node *mid, metric_ref *ref, char *name, siz
     char why[256];
     rc = metric_map_lookup(nm, ref, why, sizeof(why));
     if (rc < 0)
-        return cfg_error(cfg_map_get(mid, "name"), err, rc, "%s", why);
+        return cfg_error(map_get(mid, "name"), err, rc, "%s", why);
     snprintf(name, name_len, "%s", nm);
-    const cfg_node *sel = cfg_map_get(mid, "selector");
+    const cfg_node *sel = map_get(mid, "selector");
     if (sel && (rc = parse_selector(sel, ref, err)) < 0)
         return rc;
     return 0;
@@ -858,7 +865,7 @@ static int parse_target(const cfg_node *t, unsigned allowed, hpa_metric_spec *m,
         return cfg_error(t, err, GP_EMISSING,
                          "type: required (Utilization, Value or AverageValue)");
     if (!(allowed & (1u << type)))
-        return cfg_error(cfg_map_get(t, "type"), err, GP_ENOTSUP,
+        return cfg_error(map_get(t, "type"), err, GP_ENOTSUP,
                          "a target of type %s is not allowed for this metric source%s",
                          types[type],
                          (allowed == (1u << HPA_TARGET_AVERAGE_VALUE)) ? " (Pods metrics take "
@@ -866,13 +873,13 @@ static int parse_target(const cfg_node *t, unsigned allowed, hpa_metric_spec *m,
                                                                         : "");
     m->target = type;
     static const char *const field[] = {"averageUtilization", "value", "averageValue"};
-    const cfg_node *v = cfg_map_get(t, field[type]);
+    const cfg_node *v = map_get(t, field[type]);
     if (!v)
         return cfg_error(t, err, GP_EMISSING, "%s: required when type is %s", field[type],
                          types[type]);
     for (int i = 0; i < 3; i++)
-        if (i != type && cfg_map_get(t, field[i]))
-            return cfg_error(cfg_map_get(t, field[i]), err, GP_EPARSE,
+        if (i != type && map_get(t, field[i]))
+            return cfg_error(map_get(t, field[i]), err, GP_EPARSE,
                              "%s does not go with type %s", field[i], types[type]);
     if (type == HPA_TARGET_UTILIZATION) {
         int64_t u;
@@ -897,15 +904,15 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
     const char *type;
     if ((rc = cfg_req_string(n, "type", &type, err)) < 0)
         return rc;
-    const cfg_node *type_node = cfg_map_get(n, "type");
+    const cfg_node *type_node = map_get(n, "type");
     char name[64] = "";
     if (strcmp(type, "Resource") == 0 || strcmp(type, "ContainerResource") == 0) {
-        const cfg_node *res = cfg_map_get(n, strcmp(type, "Resource") == 0
+        const cfg_node *res = map_get(n, strcmp(type, "Resource") == 0
                                                  ? "resource"
                                                  : "containerResource");
         const char *rn = NULL;
-        if (res && cfg_map_get(res, "name"))
-            rn = cfg_scalar(cfg_map_get(res, "name"));
+        if (res && map_get(res, "name"))
+            rn = cfg_scalar(map_get(res, "name"));
         return cfg_error(
             type_node, err, GP_ENOTSUP,
             "%s metric%s%s is not modelled: gpenlab pods are GPU-bound and have no CPU/memory "
@@ -917,24 +924,24 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
         static const char *const keys[] = {"type", "pods", NULL};
         if ((rc = cfg_check_keys(n, keys, err)) < 0)
             return rc;
-        const cfg_node *src = cfg_map_get(n, "pods");
+        const cfg_node *src = map_get(n, "pods");
         if (!src)
             return cfg_error(n, err, GP_EMISSING, "pods: required when type is Pods");
         static const char *const skeys[] = {"metric", "target", NULL};
         if ((rc = expect_map(src, err)) < 0 || (rc = cfg_check_keys(src, skeys, err)) < 0)
             return rc;
         m->source = HPA_SRC_PODS;
-        const cfg_node *mid = cfg_map_get(src, "metric");
+        const cfg_node *mid = map_get(src, "metric");
         if (!mid)
             return cfg_error(src, err, GP_EMISSING, "metric: required");
         if ((rc = parse_metric_id(mid, &m->ref, name, sizeof(name), err)) < 0)
             return rc;
         if (m->ref.pod == MM_POD_NONE && !m->ref.intensive)
-            return cfg_error(cfg_map_get(mid, "name"), err, GP_ENOTSUP,
+            return cfg_error(map_get(mid, "name"), err, GP_ENOTSUP,
                              "%s is one cluster-wide series, not a per-pod metric: use it as "
                              "an External metric",
                              name);
-        const cfg_node *t = cfg_map_get(src, "target");
+        const cfg_node *t = map_get(src, "target");
         if (!t)
             return cfg_error(src, err, GP_EMISSING, "target: required");
         if ((rc = parse_target(t, 1u << HPA_TARGET_AVERAGE_VALUE, m, err)) < 0)
@@ -948,7 +955,7 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
         static const char *const ekeys[] = {"type", "external", NULL};
         if ((rc = cfg_check_keys(n, object ? okeys : ekeys, err)) < 0)
             return rc;
-        const cfg_node *src = cfg_map_get(n, object ? "object" : "external");
+        const cfg_node *src = map_get(n, object ? "object" : "external");
         if (!src)
             return cfg_error(n, err, GP_EMISSING, "%s: required when type is %s",
                              object ? "object" : "external", type);
@@ -958,12 +965,12 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
             (rc = cfg_check_keys(src, object ? oskeys : eskeys, err)) < 0)
             return rc;
         m->source = object ? HPA_SRC_OBJECT : HPA_SRC_EXTERNAL;
-        const cfg_node *mid = cfg_map_get(src, "metric");
+        const cfg_node *mid = map_get(src, "metric");
         if (!mid)
             return cfg_error(src, err, GP_EMISSING, "metric: required");
         if ((rc = parse_metric_id(mid, &m->ref, name, sizeof(name), err)) < 0)
             return rc;
-        const cfg_node *t = cfg_map_get(src, "target");
+        const cfg_node *t = map_get(src, "target");
         if (!t)
             return cfg_error(src, err, GP_EMISSING, "target: required");
         if ((rc = parse_target(t, (1u << HPA_TARGET_VALUE) | (1u << HPA_TARGET_AVERAGE_VALUE),
@@ -1020,10 +1027,10 @@ static int parse_spec(const cfg_node *spec, const cfg_node *controller, bool inl
         return rc;
     s->max_replicas = v;
     if (s->max_replicas < s->min_replicas)
-        return cfg_error(cfg_map_get(spec, "maxReplicas"), err, GP_ERANGE,
+        return cfg_error(map_get(spec, "maxReplicas"), err, GP_ERANGE,
                          "maxReplicas (%d) must be at least minReplicas (%d)", s->max_replicas,
                          s->min_replicas);
-    const cfg_node *metrics = cfg_map_get(spec, "metrics");
+    const cfg_node *metrics = map_get(spec, "metrics");
     if (!metrics || cfg_len(metrics) == 0)
         return cfg_error(metrics ? metrics : spec, err, GP_EMISSING,
                          "metrics: none given; Kubernetes would default to cpu utilisation "
@@ -1041,10 +1048,10 @@ static int parse_spec(const cfg_node *spec, const cfg_node *controller, bool inl
         s->n_metrics = (int)i + 1;
     }
     if (s->min_replicas == 0 && !object_or_external)
-        return cfg_error(cfg_map_get(spec, "minReplicas"), err, GP_ERANGE,
+        return cfg_error(map_get(spec, "minReplicas"), err, GP_ERANGE,
                          "minReplicas 0 (HPAScaleToZero) needs at least one Object or "
                          "External metric");
-    const cfg_node *beh = cfg_map_get(spec, "behavior");
+    const cfg_node *beh = map_get(spec, "behavior");
     if (beh && (rc = hpa_behavior_parse(beh, s, err)) < 0)
         return rc;
     if (controller && (rc = parse_controller(controller, s, err)) < 0)
@@ -1062,7 +1069,7 @@ int hpa_spec_parse(const cfg_node *cfg, hpa_spec *s, gp_error *err)
     int rc = expect_map(cfg, err);
     if (rc < 0)
         return rc;
-    if (cfg_map_get(cfg, "spec") || cfg_map_get(cfg, "kind") || cfg_map_get(cfg, "apiVersion")) {
+    if (map_get(cfg, "spec") || map_get(cfg, "kind") || map_get(cfg, "apiVersion")) {
         /* a whole manifest, as `kubectl get hpa -o yaml` prints it */
         static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec",
                                            "status", "controller", NULL};
@@ -1072,22 +1079,22 @@ int hpa_spec_parse(const cfg_node *cfg, hpa_spec *s, gp_error *err)
         if ((rc = cfg_opt_string(cfg, "apiVersion", &av, err)) < 0)
             return rc;
         if (av && strcmp(av, "autoscaling/v2") != 0 && strcmp(av, "autoscaling/v2beta2") != 0)
-            return cfg_error(cfg_map_get(cfg, "apiVersion"), err, GP_ENOTSUP,
+            return cfg_error(map_get(cfg, "apiVersion"), err, GP_ENOTSUP,
                              "apiVersion %s: only autoscaling/v2 (and v2beta2) is read; "
                              "`kubectl get hpa.v2.autoscaling NAME -o yaml` prints it",
                              av);
         if ((rc = cfg_opt_string(cfg, "kind", &kind, err)) < 0)
             return rc;
         if (kind && strcmp(kind, "HorizontalPodAutoscaler") != 0)
-            return cfg_error(cfg_map_get(cfg, "kind"), err, GP_EUNKNOWN,
+            return cfg_error(map_get(cfg, "kind"), err, GP_EUNKNOWN,
                              "kind %s: expected HorizontalPodAutoscaler", kind);
-        const cfg_node *spec = cfg_map_get(cfg, "spec");
+        const cfg_node *spec = map_get(cfg, "spec");
         if (!spec)
             return cfg_error(cfg, err, GP_EMISSING, "spec: required");
-        return parse_spec(spec, cfg_map_get(cfg, "controller"), false, s, err);
+        return parse_spec(spec, map_get(cfg, "controller"), false, s, err);
     }
     /* the spec map itself, with gpenlab's `controller:` beside its keys */
-    return parse_spec(cfg, cfg_map_get(cfg, "controller"), true, s, err);
+    return parse_spec(cfg, map_get(cfg, "controller"), true, s, err);
 }
 
 /* ------------------------------------------------------------------ one reconcile */
