@@ -119,6 +119,8 @@ typedef struct policy_env {
     int64_t scrape_interval_us;
     uint64_t seed;
     const oracle_view *oracle; /* NULL unless the run provides foresight */
+    void *host_ctx;           /* opaque data from the embedding program (tests, tools);
+                                 NULL in experiments */
 } policy_env;
 
 #define POLICY_F_ACTIVATOR 1u   /* scale from zero when a request arrives (on_demand) */

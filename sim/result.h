@@ -77,6 +77,7 @@ typedef struct request_row {
     int32_t faces;
     uint8_t cold;                         /* waited on a cold start */
     uint8_t outcome;                      /* request_outcome */
+    double demand_s;                      /* service demand on an idle GPU, jitter included */
 } request_row;
 
 typedef struct request_log {

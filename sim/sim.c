@@ -344,12 +344,18 @@ static int log_request(sim *s, const req *x, int64_t end_us, request_outcome out
 {
     if (!s->log)
         return 0;
-    request_row row = {.id = x->id, .arrival_us = x->arrival_us,
-                       .start_us = x->state == RS_SERVICE || x->start_us >= 0 ? x->start_us : -1,
-                       .end_us = end_us,
-                       .pod_id = x->pod != NONE ? (int64_t)s->pods[x->pod].id : -1,
-                       .mp = x->mp, .faces = x->faces, .cold = x->cold,
-                       .outcome = (uint8_t)outcome};
+    request_row row;
+    memset(&row, 0, sizeof(row)); /* padding too: rows are compared and stored as bytes */
+    row.id = x->id;
+    row.arrival_us = x->arrival_us;
+    row.start_us = x->start_us;
+    row.end_us = end_us;
+    row.pod_id = x->pod != NONE ? (int64_t)s->pods[x->pod].id : -1;
+    row.mp = x->mp;
+    row.faces = x->faces;
+    row.cold = x->cold;
+    row.outcome = (uint8_t)outcome;
+    row.demand_s = x->demand_us / 1e6;
     if (request_log_push(s->log, &row) < 0)
         return oom(s);
     return 0;
@@ -1461,6 +1467,7 @@ static int sim_setup(sim *s, const sim_cfg *cfg, run_summary *sum, oracle_data *
     s->penv.scrape_interval_us = cfg->metrics.scrape_interval_us;
     s->penv.seed = cfg->seed;
     s->penv.oracle = NULL;
+    s->penv.host_ctx = cfg->policy_host_ctx;
     if (ov) {
         ov->ctx = od;
         ov->work_s = oracle_work;

@@ -82,6 +82,7 @@ typedef struct sim_cfg {
     bool record_requests;
     sim_progress_fn progress;
     void *progress_ctx;
+    void *policy_host_ctx;       /* passed to the policy as policy_env.host_ctx */
 } sim_cfg;
 
 void cluster_cfg_default(cluster_cfg *c);

@@ -1,0 +1,418 @@
+/* test_sim.c: the simulator's own guarantees: determinism, common random numbers,
+ * conservation (with timeouts and drains), the pod life cycle (cold start in phases,
+ * graceful drain that finishes work, requeue or failure past the grace period), GPU
+ * memory admission and rejection with reasons, and the metrics a policy sees. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../sim/sim.h"
+
+#define S 1000000LL
+
+/* ------------------------------------------------------------ a scripted policy */
+
+/* Desired counts from a schedule: (t_s, pods) pairs; records what it observed. */
+typedef struct scripted {
+    int n;
+    int64_t t_us[8];
+    int pods[8];
+    int64_t sync_us;
+    int observed;
+    policy_obs last;
+    int max_ready_seen;
+    double max_mem_seen;
+} scripted;
+
+static int scripted_create(const cfg_node *cfg, const policy_env *env, void **state,
+                           policy_info *info, gp_error *err)
+{
+    (void)cfg, (void)err;
+    scripted *sc = env->host_ctx;
+    *state = sc;
+    info->sync_period_us = sc->sync_us ? sc->sync_us : 1 * S;
+    info->initial_pods = sc->pods[0];
+    return 0;
+}
+
+static int scripted_decide(void *state, const policy_obs *obs, policy_decision *out,
+                           gp_error *err)
+{
+    (void)err;
+    scripted *s = state;
+    int want = s->pods[0];
+    for (int i = 0; i < s->n; i++)
+        if (obs->now_us >= s->t_us[i])
+            want = s->pods[i];
+    s->observed++;
+    s->last = *obs;
+    s->last.pod = NULL;
+    if (obs->pods[POD_READY] > s->max_ready_seen)
+        s->max_ready_seen = obs->pods[POD_READY];
+    if (obs->metrics_valid && obs->metric[OBS_GPU_MEM_FRAC] > s->max_mem_seen)
+        s->max_mem_seen = obs->metric[OBS_GPU_MEM_FRAC];
+    out->desired_pods = want;
+    out->reason = POLICY_R_STATIC;
+    return 0;
+}
+
+static void scripted_destroy(void *state) { (void)state; }
+
+static const policy_ops scripted_ops = {.name = "scripted", .summary = "test schedule",
+                                        .create = scripted_create, .decide = scripted_decide,
+                                        .destroy = scripted_destroy};
+
+/* ------------------------------------------------------------ fixtures */
+
+static gpu_profile *profile_from(const char *text)
+{
+    gpu_profile *p = malloc(sizeof(*p));
+    gp_error err;
+    assert_non_null(p);
+    if (profile_parse("test", text, p, &err) < 0)
+        fail_msg("profile: %s", err.msg);
+    return p;
+}
+
+typedef struct list_ctx {
+    const request_spec *specs;
+    size_t n;
+    double rate;
+    int64_t dur_us;
+} list_ctx;
+
+static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    (void)seed;
+    list_ctx *c = ctx;
+    return trace_open_list(c->specs, c->n, out, err);
+}
+
+static int open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    list_ctx *c = ctx;
+    image_mix mix;
+    image_mix_default(&mix);
+    return trace_open_poisson(c->rate, c->dur_us, &mix, seed, out, err);
+}
+
+static void base_cfg(sim_cfg *cfg, const gpu_profile *p, const policy_ops *ops, void *src_ctx,
+                     sim_source_open open)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cluster_cfg_default(&cfg->cluster);
+    metrics_cfg_default(&cfg->metrics);
+    cfg->profile = p;
+    cfg->policy = ops;
+    cfg->seed = 7;
+    cfg->open_source = open;
+    cfg->source_ctx = src_ctx;
+}
+
+static void run_ok(const sim_cfg *cfg, run_summary *sum, run_series *series, request_log *log)
+{
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = sim_run(cfg, sum, series, log, &err);
+    if (rc < 0) {
+        char buf[800];
+        gp_error_format(&err, buf, sizeof(buf));
+        fail_msg("sim_run failed: %s", buf);
+    }
+    assert_int_equal(sum->arrived,
+                     sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end);
+}
+
+static const char *const T4 = "gpu/profiles/t4-seed";
+
+/* ------------------------------------------------------------ tests */
+
+static void test_determinism_byte_identical(void **state)
+{
+    (void)state;
+    gpu_profile *p = malloc(sizeof(*p));
+    gp_error err;
+    assert_int_equal(profile_load(T4, p, &err), 0);
+    list_ctx lc = {.rate = 2.0, .dur_us = 1800 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_poisson);
+    cfg.cluster.max_pods = 3;
+    cfg.cluster.concurrency = 2;
+    run_summary a, b;
+    run_series sa = {0}, sb = {0};
+    request_log la = {0}, lb = {0};
+    run_ok(&cfg, &a, &sa, &la);
+    run_ok(&cfg, &b, &sb, &lb);
+    a.wall_s = b.wall_s = 0;
+    assert_true(a.arrived > 3000);
+    assert_memory_equal(&a, &b, sizeof(a));
+    assert_int_equal(sa.n, sb.n);
+    assert_memory_equal(sa.row, sb.row, sa.n * sizeof(series_row));
+    assert_int_equal(la.n, lb.n);
+    assert_memory_equal(la.row, lb.row, la.n * sizeof(request_row));
+    /* a different seed gives a different run */
+    cfg.seed = 8;
+    run_summary c;
+    run_ok(&cfg, &c, NULL, NULL);
+    assert_true(c.arrived != a.arrived || c.lat_mean_s != a.lat_mean_s);
+    run_series_free(&sa), run_series_free(&sb), request_log_free(&la), request_log_free(&lb);
+    free(p);
+}
+
+static int cmp_row_id(const void *x, const void *y)
+{
+    const request_row *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static void test_common_random_numbers_across_policies(void **state)
+{
+    (void)state;
+    gpu_profile *p = malloc(sizeof(*p));
+    gp_error err;
+    assert_int_equal(profile_load(T4, p, &err), 0);
+    list_ctx lc = {.rate = 1.5, .dur_us = 900 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_poisson);
+    cfg.cluster.max_pods = 1;
+    cfg.cluster.concurrency = 1;
+    run_summary a, b;
+    request_log la = {0}, lb = {0};
+    run_ok(&cfg, &a, NULL, &la); /* overloaded: timeouts */
+    cfg.cluster.max_pods = 6;
+    run_ok(&cfg, &b, NULL, &lb); /* ample */
+    assert_true(a.timed_out > 0);
+    assert_int_equal(b.timed_out, 0);
+    assert_int_equal(a.arrived, b.arrived);
+    assert_int_equal(la.n, lb.n);
+    qsort(la.row, la.n, sizeof(request_row), cmp_row_id);
+    qsort(lb.row, lb.n, sizeof(request_row), cmp_row_id);
+    for (size_t i = 0; i < la.n; i++) {
+        if (la.row[i].id != lb.row[i].id || la.row[i].arrival_us != lb.row[i].arrival_us ||
+            la.row[i].mp != lb.row[i].mp || la.row[i].faces != lb.row[i].faces ||
+            la.row[i].demand_s != lb.row[i].demand_s)
+            fail_msg("request %llu differs between policies", (unsigned long long)la.row[i].id);
+    }
+    request_log_free(&la), request_log_free(&lb);
+    free(p);
+}
+
+static const char *const PROFILE_10S =
+    "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\nstage work image 10000\n"
+    "jitter none\neff 1 2 3 4\ngpu_mem_mib 1000\nmodel_mem_mib 200\nreq_mem_mib 100\n"
+    "cold_phase pull const 4 pod cached_skip\ncold_phase boot const 6 pod\n";
+
+static void test_conservation_with_timeouts(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    list_ctx lc = {.rate = 1.0, .dur_us = 600 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_poisson);
+    cfg.cluster.max_pods = 1;
+    cfg.cluster.concurrency = 2;
+    cfg.cluster.timeout_us = 15 * S;
+    run_summary sum;
+    run_ok(&cfg, &sum, NULL, NULL);
+    /* capacity 0.2/s against 1/s: most time out, some in service when they do */
+    assert_true(sum.timed_out > sum.arrived / 2);
+    assert_true(sum.completed > 0);
+    assert_int_equal(sum.in_flight_end, 0);
+    /* a fixed horizon in the middle leaves requests in flight, still conserved */
+    cfg.horizon_us = 300 * S;
+    run_ok(&cfg, &sum, NULL, NULL);
+    assert_true(sum.in_flight_end > 0);
+    free(p);
+}
+
+static void test_cold_start_phases_and_image_cache(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    /* one request at t = 1 s, one pod wanted from t = 0 (initial 0) */
+    request_spec specs[] = {{.arrival_us = 1 * S, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 1};
+    scripted sc = {.n = 1, .t_us = {0}, .pods = {0}, .sync_us = 1 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.min_pods = 0;
+    sc.pods[0] = 0;
+    sc.n = 2;
+    sc.t_us[1] = 2 * S;
+    sc.pods[1] = 1;
+    run_summary sum;
+    request_log log = {0};
+    cfg.cluster.image_cache = IMAGE_CACHE_NONE;
+    run_ok(&cfg, &sum, NULL, &log);
+    /* decided at 2 s (first sync at 1 s said 0), ready at 2 + 4 + 6 = 12 s, done at 22 s */
+    assert_int_equal(sum.completed, 1);
+    assert_int_equal(log.row[0].start_us, 12 * S);
+    assert_int_equal(log.row[0].end_us, 22 * S);
+    assert_int_equal(log.row[0].cold, 1);
+    assert_int_equal(sum.pod_starts, 1);
+    assert_int_equal(sum.cold_waited, 1);
+    request_log_free(&log);
+    /* image already on every node: the pull phase is skipped */
+    cfg.cluster.image_cache = IMAGE_CACHE_ALL;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(log.row[0].start_us, 8 * S);
+    request_log_free(&log);
+    free(p);
+}
+
+static void test_drain_finishes_work_within_grace(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    /* two pods, four 10-s requests at t = 0.5 s; at t = 2 s scale to 1 */
+    request_spec specs[4];
+    for (int i = 0; i < 4; i++)
+        specs[i] = (request_spec){.arrival_us = S / 2, .mp = 1, .faces = 1};
+    list_ctx lc = {.specs = specs, .n = 4};
+    scripted sc = {.n = 2, .t_us = {0, 2 * S}, .pods = {2, 1}, .sync_us = 1 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.concurrency = 2;
+    cfg.cluster.termination_grace_us = 60 * S;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.completed, 4);
+    assert_int_equal(sum.requeued, 0);
+    /* each pod had two at eff(2) = 2: all four finish at 10.5 s */
+    for (size_t i = 0; i < log.n; i++)
+        assert_int_equal(log.row[i].end_us, 10 * S + S / 2);
+    request_log_free(&log);
+    free(p);
+}
+
+static void test_drain_past_grace_requeues_or_fails(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    request_spec specs[4];
+    for (int i = 0; i < 4; i++)
+        specs[i] = (request_spec){.arrival_us = S / 2, .mp = 1, .faces = 1};
+    list_ctx lc = {.specs = specs, .n = 4};
+    scripted sc = {.n = 2, .t_us = {0, 2 * S}, .pods = {2, 1}, .sync_us = 1 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.concurrency = 2;
+    cfg.cluster.termination_grace_us = 3 * S;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    /* the draining pod is killed at 5 s: its two requests go back to the queue head
+       and restart on the remaining pod once it frees up (10.5 s): done at 20.5 s */
+    assert_int_equal(sum.requeued, 2);
+    assert_int_equal(sum.completed, 4);
+    int late = 0;
+    for (size_t i = 0; i < log.n; i++)
+        late += log.row[i].end_us == 20 * S + S / 2;
+    assert_int_equal(late, 2);
+    request_log_free(&log);
+    /* least_conn: requests held by a killed pod fail */
+    cfg.cluster.dispatch = DISPATCH_LEAST_CONN;
+    run_ok(&cfg, &sum, NULL, NULL);
+    assert_int_equal(sum.rejected_by[REJECT_DRAIN_KILLED], 2);
+    assert_int_equal(sum.completed, 2);
+    free(p);
+}
+
+static void test_memory_admission_and_rejection(void **state)
+{
+    (void)state;
+    /* 1000 MiB card, model 200, request 300 MiB at 1 MP, 900 MiB at 4 MP */
+    gpu_profile *p = profile_from(
+        "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 4\n"
+        "stage work image 10000\njitter none\neff 1 2 3 4\ngpu_mem_mib 1000\n"
+        "model_mem_mib 200\nreq_mem_mib 300 900\ncold_phase boot const 1\n");
+    request_spec specs[5];
+    for (int i = 0; i < 4; i++)
+        specs[i] = (request_spec){.arrival_us = S, .mp = 1, .faces = 1};
+    specs[4] = (request_spec){.arrival_us = 2 * S, .mp = 4, .faces = 1};
+    list_ctx lc = {.specs = specs, .n = 5};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_list);
+    cfg.cluster.max_pods = 1;
+    cfg.cluster.concurrency = 4;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.rejected, 1);
+    assert_int_equal(sum.rejected_by[REJECT_TOO_LARGE], 1);
+    assert_int_equal(sum.completed, 4);
+    /* only two fit at once (200 + 2 x 300 <= 1000 < 200 + 3 x 300) */
+    int at_once = 0;
+    for (size_t i = 0; i < log.n; i++)
+        at_once += log.row[i].outcome == OUTCOME_COMPLETED && log.row[i].start_us == S;
+    assert_int_equal(at_once, 2);
+    request_log_free(&log);
+    free(p);
+}
+
+static void test_policy_sees_scraped_metrics(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    request_spec specs[4];
+    for (int i = 0; i < 4; i++)
+        specs[i] = (request_spec){.arrival_us = S, .mp = 1, .faces = 1};
+    list_ctx lc = {.specs = specs, .n = 4};
+    scripted sc = {.n = 1, .t_us = {0}, .pods = {1}, .sync_us = 15 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.concurrency = 2;
+    cfg.horizon_us = 31 * S;
+    run_summary sum;
+    run_ok(&cfg, &sum, NULL, NULL);
+    /* two run 1..11 s (eff(2) = 2), two 11..21 s. At 15 s (scrape at 15 s): two in
+       service, memory (200 + 2 x 100) / 1000 = 0.4. At 30 s: idle since 21 s, memory
+       0.2, busy 6 of 15 s, latencies 10, 10, 20, 20 s */
+    assert_int_equal(sc.observed, 2);
+    assert_true(sc.last.metrics_valid);
+    assert_int_equal(sc.last.scrape_us, 30 * S);
+    assert_true(fabs(sc.last.metric[OBS_GPU_MEM_FRAC] - 0.2) < 1e-9);
+    assert_true(fabs(sc.max_mem_seen - 0.4) < 1e-9);
+    assert_true(fabs(sc.last.metric[OBS_GPU_UTIL_FRAC] - 0.4) < 1e-9);
+    assert_true(fabs(sc.last.metric[OBS_LATENCY_P95_S] - 20.0) < 20.0 * 0.006);
+    assert_true(fabs(sc.last.metric[OBS_LATENCY_P50_S] - 10.0) < 10.0 * 0.006);
+    assert_true(fabs(sc.last.metric[OBS_IN_FLIGHT]) < 1e-9);
+    assert_int_equal(sc.last.latency_samples, 4);
+    /* with a 10 s pipeline delay, the policy at 30 s sees the scrape of 15 s, and at
+       15 s nothing yet */
+    cfg.metrics.delay_us = 10 * S;
+    sc.observed = 0;
+    sc.max_mem_seen = 0;
+    run_ok(&cfg, &sum, NULL, NULL);
+    assert_int_equal(sc.observed, 2);
+    assert_int_equal(sc.last.scrape_us, 15 * S);
+    assert_true(fabs(sc.last.metric[OBS_GPU_MEM_FRAC] - 0.4) < 1e-9);
+    assert_true(fabs(sc.last.metric[OBS_GPU_UTIL_FRAC] - 14.0 / 15.0) < 1e-9);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_determinism_byte_identical),
+        cmocka_unit_test(test_common_random_numbers_across_policies),
+        cmocka_unit_test(test_conservation_with_timeouts),
+        cmocka_unit_test(test_cold_start_phases_and_image_cache),
+        cmocka_unit_test(test_drain_finishes_work_within_grace),
+        cmocka_unit_test(test_drain_past_grace_requeues_or_fails),
+        cmocka_unit_test(test_memory_admission_and_rejection),
+        cmocka_unit_test(test_policy_sees_scraped_metrics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
