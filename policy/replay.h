@@ -1,0 +1,24 @@
+/* replay.h: `gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N]
+ * [--max N]`: feeds a recorded sequence of observations to any registered policy and prints
+ * its decision at each row with the reason (policy_reason_name + detail); the offline HPA
+ * dry run asked for upstream (kubernetes/kubernetes#106765).
+ * Input: one CSV row per decision tick. Columns (header row, any order; only t_s required):
+ *   t_s, spec_replicas, metrics_valid, latency_samples, gpu_mem_frac, gpu_util_frac, p50_s,
+ *   p95_s, p99_s, queue_len, in_flight, arrival_rate, concurrency, pending, starting, ready,
+ *   draining, pods   ("pods": "id:state[:mem=F][:util=F][:inflight=N][:conc=N][:nometrics];...")
+ * An empty spec_replicas cell takes the count the policy decided at the previous row (clamped
+ * to the bounds); empty metric cells are NaN. Lines starting with '#' are comments.
+ * The --config file's root node is the policy's `config:` (e.g. a pasted HPA manifest).
+ * Output to `out`: a '#' header line, then CSV t_s,spec_replicas,desired,applied,reason,detail.
+ * Errors fill err with the file, line, 1-based column of the cell and the column name. */
+#ifndef GP_REPLAY_H
+#define GP_REPLAY_H
+
+#include <stdio.h>
+
+#include "../sim/error.h"
+
+/* argv[0] is "replay". Returns 0, or a negative GP_E* code with err filled. */
+int policy_replay_main(int argc, char **argv, FILE *out, gp_error *err);
+
+#endif
