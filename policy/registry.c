@@ -6,11 +6,21 @@
 extern const policy_ops policy_static_ops;
 extern const policy_ops policy_hpa_ops;
 extern const policy_ops policy_keda_ops;
+extern const policy_ops policy_kpa_ops;
+extern const policy_ops policy_gpen_rule_ops;
+extern const policy_ops policy_serverless_ops;
+extern const policy_ops policy_predictive_ops;
+extern const policy_ops policy_clairvoyant_ops;
 
 static const policy_ops *const registered[] = {
     &policy_static_ops,
     &policy_hpa_ops,
     &policy_keda_ops,
+    &policy_kpa_ops,
+    &policy_gpen_rule_ops,
+    &policy_serverless_ops,
+    &policy_predictive_ops,
+    &policy_clairvoyant_ops,
     NULL,
 };
 
