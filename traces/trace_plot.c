@@ -1,0 +1,130 @@
+/* trace_plot.c: the hour-of-day profile as a PNG, drawn by gnuplot in a child process
+ * (posix_spawnp: no shell, so file names need no shell quoting). */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "trace_cmd.h"
+
+extern char **environ;
+
+/* Writes s as a gnuplot single-quoted string ('' stands for one quote). */
+static void put_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputc('\'', f);
+        if (*s != '\n' && *s != '\r')
+            fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+static int write_files(const trace_stats *st, const char *title, const char *png_path,
+                       const char *dat, const char *gp, gp_error *err)
+{
+    FILE *f = fopen(dat, "w");
+    if (!f)
+        return gp_error_set(err, GP_EIO, dat, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    for (int h = 0; h < 24; h++)
+        fprintf(f, "%d %.6g\n", h, st->hour_days[h] > 0 ? st->hour_counts[h] / st->hour_days[h] : 0.0);
+    if (fclose(f) != 0)
+        return gp_error_set(err, GP_EIO, dat, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    f = fopen(gp, "w");
+    if (!f)
+        return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    fputs("if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+          "    set terminal pngcairo size 960,540\n"
+          "} else {\n"
+          "    set terminal png size 960,540\n"
+          "}\n", f);
+    fputs("set output ", f);
+    put_quoted(f, png_path);
+    fputs("\nset title ", f);
+    put_quoted(f, title);
+    fputs(" noenhanced\n"
+          "set xlabel 'hour of day (clock at t = 0 + offset)'\n"
+          "set ylabel 'requests per hour (mean over days)'\n"
+          "set xrange [-0.5:23.5]\nset xtics 0,2,23\nset yrange [0:*]\nset grid ytics\n"
+          "set style fill solid 0.6 border -1\nset boxwidth 0.8\n"
+          "plot ", f);
+    put_quoted(f, dat);
+    fputs(" using 1:2 with boxes notitle\n", f);
+    if (fclose(f) != 0)
+        return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    return 0;
+}
+
+static int run_gnuplot(const char *gp, const char *errlog, gp_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "cannot start gnuplot");
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char *argv[] = {"gnuplot", (char *)gp, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc == ENOENT)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--plot",
+                            "gnuplot not found on PATH: install gnuplot, or leave out --plot");
+    if (rc != 0)
+        return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "cannot run gnuplot: %s",
+                            strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "waiting for gnuplot: %s",
+                                strerror(errno));
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char line[256] = "";
+    FILE *f = fopen(errlog, "r");
+    if (f) {
+        /* the first non-blank line says what went wrong */
+        while (fgets(line, sizeof(line), f) && strspn(line, " \t\r\n^") == strlen(line))
+            ;
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--plot",
+                            "gnuplot not found on PATH: install gnuplot, or leave out --plot");
+    return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "gnuplot failed (%s %d)%s%s",
+                        WIFEXITED(status) ? "exit" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                        line[0] ? ": " : "", line);
+}
+
+int trace_plot_profile(const trace_stats *st, const char *title, const char *png_path,
+                       gp_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/gpenlab-plot-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return gp_error_set(err, GP_EIO, dir, 0, 0, NULL, "cannot make a temporary directory: %s",
+                            strerror(errno));
+    char dat[600], gp[600], log[600];
+    snprintf(dat, sizeof(dat), "%s/profile.dat", dir);
+    snprintf(gp, sizeof(gp), "%s/profile.gp", dir);
+    snprintf(log, sizeof(log), "%s/gnuplot.err", dir);
+    int rc = write_files(st, title, png_path, dat, gp, err);
+    if (rc == 0)
+        rc = run_gnuplot(gp, log, err);
+    unlink(dat);
+    unlink(gp);
+    unlink(log);
+    rmdir(dir);
+    return rc;
+}
