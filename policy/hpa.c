@@ -610,15 +610,15 @@ static int32_t longest_period(const hpa_rules *r)
     return longest;
 }
 
-int hpa_store_scale_event(hpa_history *h, const hpa_rules *up, const hpa_rules *down,
-                          int64_t now_us, int32_t prev, int32_t next)
+int hpa_store_scale_event(hpa_history *h, const hpa_rules *rules, int64_t now_us, int32_t prev,
+                          int32_t next)
 {
-    if (!up || !down)
-        return 0; /* no behavior: the events would never be read */
+    if (!rules || next == prev)
+        return 0;
     bool is_up = next > prev;
     hpa_event *ev = is_up ? h->up : h->down;
     size_t n = is_up ? h->n_up : h->n_down;
-    int64_t cutoff = now_us - (int64_t)longest_period(is_up ? up : down) * US_PER_S;
+    int64_t cutoff = now_us - (int64_t)longest_period(rules) * US_PER_S;
     bool found_old = false;
     size_t old_idx = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1296,9 +1296,9 @@ int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs,
         else
             reason = POLICY_R_WITHIN_TOLERANCE;
     }
+    const hpa_rules *dir = desired > current ? &s->up : &s->down;
     if (desired != current &&
-        hpa_store_scale_event(h, s->has_behavior ? &s->up : NULL,
-                              s->has_behavior ? &s->down : NULL, now, current, desired) < 0)
+        hpa_store_scale_event(h, s->has_behavior ? dir : NULL, now, current, desired) < 0)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     set_out(out, desired, reason, detail);
     return 0;

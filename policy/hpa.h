@@ -172,10 +172,12 @@ int32_t hpa_convert_with_behavior_rate(const hpa_history *h, int64_t now_us,
                                        int32_t min_replicas, int32_t max_replicas,
                                        int32_t current, int32_t desired, hpa_cond *cond);
 
-/* storeScaleEvent: with behavior, marks events older than the direction's longest policy
- * period outdated and stores the new one in the last outdated slot (or appends). */
-int hpa_store_scale_event(hpa_history *h, const hpa_rules *up, const hpa_rules *down,
-                          int64_t now_us, int32_t prev, int32_t next);
+/* storeScaleEvent: `rules` are the behavior's rules of the direction of the change (NULL
+ * without behavior: nothing is stored, the events would never be read). Marks the events
+ * older than the longest policy period outdated and stores the new one in the last
+ * outdated slot, or appends it. */
+int hpa_store_scale_event(hpa_history *h, const hpa_rules *rules, int64_t now_us, int32_t prev,
+                          int32_t next);
 
 /* ---- The HPA object and one reconcile ---- */
 
