@@ -158,12 +158,67 @@ static void test_mm1_processor_sharing(void **state)
     free(p);
 }
 
+/* Closed loop: N users with exponential think time Z against one exponential server:
+ * exact mean response time by mean value analysis (MVA). */
+static double mva_response(int users, double service_s, double think_s)
+{
+    double q = 0, r = 0;
+    for (int n = 1; n <= users; n++) {
+        r = service_s * (1 + q);
+        double x = n / (r + think_s);
+        q = x * r;
+    }
+    return r;
+}
+
+static void test_closed_loop_mva(void **state)
+{
+    (void)state;
+    gpu_profile *p = make_profile(1000, "exponential");
+    static const int users[] = {2, 5, 8};
+    for (size_t i = 0; i < 3; i++) {
+        double acc = 0, acc2 = 0;
+        const int reps = 20;
+        for (int r = 0; r < reps; r++) {
+            sim_cfg cfg;
+            memset(&cfg, 0, sizeof(cfg));
+            cluster_cfg_default(&cfg.cluster);
+            cfg.cluster.gpus = cfg.cluster.gpus_max = 1;
+            cfg.cluster.min_pods = cfg.cluster.max_pods = 1;
+            cfg.cluster.concurrency = 1;
+            cfg.cluster.timeout_us = 100000LL * 1000000;
+            metrics_cfg_default(&cfg.metrics);
+            cfg.profile = p;
+            cfg.policy = policy_find("static");
+            cfg.seed = 500 + (uint64_t)r;
+            cfg.closed_loop = true;
+            cfg.closed.users = users[i];
+            cfg.closed.think_mean_us = 4 * 1000000LL;
+            cfg.closed.duration_us = 20000LL * 1000000;
+            image_mix_default(&cfg.closed.mix);
+            run_summary sum;
+            gp_error err;
+            if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0)
+                fail_msg("sim_run: %s", err.msg);
+            acc += sum.lat_mean_s;
+            acc2 += sum.lat_mean_s * sum.lat_mean_s;
+        }
+        double mean = acc / reps, var = (acc2 - reps * mean * mean) / (reps - 1);
+        double half = gsl_cdf_tdist_Pinv(0.975, reps - 1) * sqrt(var / reps);
+        char name[64];
+        snprintf(name, sizeof(name), "closed N=%d Z=4 (MVA)", users[i]);
+        check(name, mva_response(users[i], 1.0, 4.0), mean, half);
+    }
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mmc_erlang_c),
         cmocka_unit_test(test_md1_pollaczek_khinchine),
         cmocka_unit_test(test_mm1_processor_sharing),
+        cmocka_unit_test(test_closed_loop_mva),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
