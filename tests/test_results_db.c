@@ -1,0 +1,543 @@
+/* test_results_db.c: the field tables cover result.h, every field survives a write/read
+ * round trip, experiments are found again on a rerun, run keys are unique, a write that
+ * fails midway leaves nothing, and a process killed mid-write leaves a consistent file
+ * without the partial run. Files live in a fresh directory under /tmp. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "../sim/results_db.h"
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-rdb-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void db_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+static results_db *open_ok(const char *path)
+{
+    results_db *db = NULL;
+    gp_error e;
+    gp_error_clear(&e);
+    int rc = results_db_open(path, &db, &e);
+    if (rc != 0) {
+        char line[1024];
+        gp_error_format(&e, line, sizeof(line));
+        fail_msg("open %s: %d %s", path, rc, line);
+    }
+    return db;
+}
+
+static int64_t count_rows(results_db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(results_db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ---------- field tables ---------- */
+
+static size_t align_of(const field_desc *f)
+{
+    if (f->type == FIELD_TEXT)
+        return 1;
+    return f->size < 8 ? f->size : 8;
+}
+
+static void check_covers(const char *name, const field_desc *f, size_t n, size_t struct_size)
+{
+    /* fields are listed in member order: each starts where the previous ended, plus only
+     * the padding its alignment needs; the struct ends within 8 bytes of the last one */
+    size_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pad = (align_of(&f[i]) - end % align_of(&f[i])) % align_of(&f[i]);
+        if (f[i].offset != end + pad)
+            fail_msg("%s: field '%s' at offset %zu, expected %zu: a member of result.h is "
+                     "missing from results_db.c's table",
+                     name, f[i].name, f[i].offset, end + pad);
+        end = f[i].offset + f[i].size;
+    }
+    if (struct_size - end >= 8)
+        fail_msg("%s: %zu bytes after '%s' are not in results_db.c's table (a field was "
+                 "added to result.h?)",
+                 name, struct_size - end, f[n - 1].name);
+}
+
+static void test_field_tables_cover_result_h(void **state)
+{
+    (void)state;
+    size_t n;
+    const field_desc *f = result_fields_run(&n);
+    check_covers("run_summary", f, n, sizeof(run_summary));
+    f = result_fields_series(&n);
+    check_covers("series_row", f, n, sizeof(series_row));
+    f = result_fields_request(&n);
+    check_covers("request_row", f, n, sizeof(request_row));
+}
+
+/* Distinct values in every field: big uint64 (above 2^63), negatives, NaN, infinity. */
+static void fill(const field_desc *f, size_t n, void *rec, int salt)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[64];
+        int k = (int)i + salt * 100;
+        switch (f[i].type) {
+        case FIELD_TEXT:
+            snprintf(text, sizeof(text), "%s-%d, \"quoted\"", f[i].name, salt);
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        case FIELD_UINT64:
+            snprintf(text, sizeof(text), "%" PRIu64, UINT64_C(0xF000000000000000) + (uint64_t)k);
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        case FIELD_INT64:
+            snprintf(text, sizeof(text), "%" PRId64, -INT64_C(1) * 1000000007 * (k + 1));
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        case FIELD_UINT8:
+            snprintf(text, sizeof(text), "%d", (k % 3)); /* outcome must stay < OUTCOMES */
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        case FIELD_INT:
+        case FIELD_INT32:
+            snprintf(text, sizeof(text), "%d", -17 * (k + 1));
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        case FIELD_FLOAT:
+        case FIELD_DOUBLE:
+            if (k % 11 == 5)
+                snprintf(text, sizeof(text), "%s", ""); /* NaN */
+            else if (k % 13 == 7)
+                snprintf(text, sizeof(text), "inf");
+            else
+                snprintf(text, sizeof(text), "%.17g", 0.1 * (k + 1) + 1e-13);
+            assert_int_equal(result_field_parse(&f[i], rec, text), 0);
+            break;
+        }
+    }
+}
+
+/* Compares field by field through the text form (NaN == NaN, exact digits). */
+static void expect_same(const char *what, const field_desc *f, size_t n, const void *a,
+                        const void *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        char x[256], y[256];
+        result_field_format(&f[i], a, x, sizeof(x));
+        result_field_format(&f[i], b, y, sizeof(y));
+        if (strcmp(x, y) != 0)
+            fail_msg("%s: field %s: got \"%s\" want \"%s\"", what, f[i].name, y, x);
+    }
+}
+
+static void test_field_text_round_trip(void **state)
+{
+    (void)state;
+    size_t n;
+    const field_desc *f = result_fields_run(&n);
+    run_summary a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    fill(f, n, &a, 3);
+    for (size_t i = 0; i < n; i++) {
+        char t[256];
+        result_field_format(&f[i], &a, t, sizeof(t));
+        if (result_field_parse(&f[i], &b, t) != 0)
+            fail_msg("field %s: cannot parse its own \"%s\"", f[i].name, t);
+    }
+    expect_same("text round trip", f, n, &a, &b);
+    /* bad text is refused */
+    const field_desc *rep = NULL, *label = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(f[i].name, "replication") == 0)
+            rep = &f[i];
+        if (strcmp(f[i].name, "label") == 0)
+            label = &f[i];
+    }
+    assert_non_null(rep);
+    assert_int_equal(result_field_parse(rep, &b, "12x"), GP_EPARSE);
+    assert_int_equal(result_field_parse(rep, &b, ""), GP_EPARSE);
+    assert_int_equal(result_field_parse(rep, &b, "99999999999"), GP_ERANGE);
+    char long_label[200];
+    memset(long_label, 'x', sizeof(long_label) - 1);
+    long_label[sizeof(long_label) - 1] = '\0';
+    assert_int_equal(result_field_parse(label, &b, long_label), GP_ERANGE);
+}
+
+/* ---------- the store ---------- */
+
+static void make_run(run_summary *s, run_series *ser, request_log *log, int salt,
+                     size_t n_series, size_t n_req)
+{
+    size_t nr, ns, nq;
+    const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
+                     *fq = result_fields_request(&nq);
+    memset(s, 0, sizeof(*s));
+    fill(fr, nr, s, salt);
+    for (size_t i = 0; i < n_series; i++) {
+        series_row r;
+        memset(&r, 0, sizeof(r));
+        fill(fs, ns, &r, salt + (int)i);
+        r.t_us = (int64_t)i * 15000000;
+        assert_int_equal(run_series_push(ser, &r), 0);
+    }
+    for (size_t i = 0; log && i < n_req; i++) {
+        request_row r;
+        memset(&r, 0, sizeof(r));
+        fill(fq, nq, &r, salt + (int)i);
+        r.id = i;
+        assert_int_equal(request_log_push(log, &r), 0);
+    }
+}
+
+static void test_round_trip_every_field(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "round.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "tidal", "experiments/tidal.yaml",
+                                                  "policies: []\n", "profile text", &exp, &e),
+                     0);
+    run_summary s[2];
+    run_series ser[2] = {{0}, {0}};
+    request_log log[2] = {{0}, {0}};
+    make_run(&s[0], &ser[0], &log[0], 1, 40, 30);
+    make_run(&s[1], &ser[1], NULL, 2, 5, 0);
+    char key[2][128];
+    for (int i = 0; i < 2; i++) {
+        results_db_run_key(key[i], sizeof(key[i]), exp, s[i].label, s[i].replication, s[i].seed);
+        assert_int_equal(results_db_run_exists(db, key[i], &e), 0);
+        assert_int_equal(results_db_write_run(db, exp, key[i], &s[i], &ser[i],
+                                              i == 0 ? &log[0] : NULL, &e),
+                         0);
+        assert_int_equal(results_db_run_exists(db, key[i], &e), 1);
+    }
+    results_db_close(db);
+    db = open_ok(path); /* read back from a fresh connection */
+
+    run_summary *got;
+    size_t n;
+    assert_int_equal(results_db_read_runs(db, exp, &got, &n, &e), 0);
+    assert_int_equal(n, 2);
+    size_t nr, ns, nq;
+    const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
+                     *fq = result_fields_request(&nq);
+    expect_same("run 0", fr, nr, &s[0], &got[0]);
+    expect_same("run 1", fr, nr, &s[1], &got[1]);
+    free(got);
+
+    run_series rs = {0};
+    assert_int_equal(results_db_read_series(db, key[0], &rs, &e), 0);
+    assert_int_equal(rs.n, 40);
+    for (size_t i = 0; i < rs.n; i++)
+        expect_same("series row", fs, ns, &ser[0].row[i], &rs.row[i]);
+    run_series_free(&rs);
+
+    request_log rl = {0};
+    assert_int_equal(results_db_read_requests(db, key[0], &rl, &e), 0);
+    assert_int_equal(rl.n, 30);
+    for (size_t i = 0; i < rl.n; i++)
+        expect_same("request row", fq, nq, &log[0].row[i], &rl.row[i]);
+    request_log_free(&rl);
+    assert_int_equal(results_db_read_requests(db, key[1], &rl, &e), 0);
+    assert_int_equal(rl.n, 0); /* no log given: no rows */
+
+    assert_int_equal(results_db_read_series(db, "no/such/run", &rs, &e), GP_EMISSING);
+    assert_int_equal(results_db_read_runs(db, exp + 100, &got, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_null(got);
+    for (int i = 0; i < 2; i++) {
+        run_series_free(&ser[i]);
+        request_log_free(&log[i]);
+    }
+    results_db_close(db);
+}
+
+static void test_experiment_upsert(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "exp.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    static const struct { const char *name, *yaml, *profile; int same_as; } rows[] = {
+        {"tidal", "a: 1\n", "p1", -1},
+        {"tidal", "a: 1\n", "p1", 0},  /* rerun: same id */
+        {"tidal", "a: 2\n", "p1", -1}, /* edited file: new id */
+        {"tidal", "a: 1\n", "p2", -1}, /* other profile: new id */
+        {"flat", "a: 1\n", "p1", -1},  /* other name: new id */
+        {"flat", "a: 1\n", NULL, -1},
+        {"flat", "a: 1\n", NULL, 5},
+    };
+    int64_t ids[7];
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal(results_db_experiment_upsert(db, rows[i].name, "f.yaml", rows[i].yaml,
+                                                      rows[i].profile, &ids[i], &e),
+                         0);
+        for (size_t k = 0; k < i; k++) {
+            int want_same = rows[i].same_as == (int)k;
+            if ((ids[i] == ids[k]) != want_same)
+                fail_msg("row %zu vs %zu: ids %" PRId64 " %" PRId64 " (want %s)", i, k, ids[i],
+                         ids[k], want_same ? "same" : "different");
+        }
+    }
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM experiments"), 5);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM experiments WHERE created_at "
+                                    "LIKE '____-__-__T__:__:__Z' AND gpenlab_version = '"
+                                    GPENLAB_VERSION "'"),
+                     5);
+    results_db_close(db);
+}
+
+static void test_unique_run_key_and_bad_experiment(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "unique.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    run_summary s;
+    run_series ser = {0};
+    make_run(&s, &ser, NULL, 1, 3, 0);
+    assert_int_equal(results_db_write_run(db, exp, "k1", &s, &ser, NULL, &e), 0);
+    gp_error_clear(&e);
+    assert_int_equal(results_db_write_run(db, exp, "k1", &s, &ser, NULL, &e), GP_EINVARIANT);
+    assert_string_equal(e.file, path);
+    assert_non_null(strstr(e.msg, "UNIQUE"));
+    gp_error_clear(&e);
+    assert_int_equal(results_db_write_run(db, exp + 42, "k2", &s, &ser, NULL, &e),
+                     GP_EINVARIANT);
+    assert_non_null(strstr(e.msg, "FOREIGN KEY"));
+    assert_int_equal(results_db_run_exists(db, "k2", &e), 0);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 3);
+    /* the connection is usable after the failures */
+    assert_int_equal(results_db_write_run(db, exp, "k3", &s, &ser, NULL, &e), 0);
+    run_series_free(&ser);
+    results_db_close(db);
+}
+
+static void test_failure_midway_leaves_nothing(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "midway.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    static const struct { const char *name; int bad_outcome; int dup_id; } rows[] = {
+        {"request 900 has an invalid outcome", 1, 0},
+        {"request 900 repeats an id", 0, 1},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        run_summary s;
+        run_series ser = {0};
+        request_log log = {0};
+        make_run(&s, &ser, &log, 1, 500, 1000);
+        if (rows[i].bad_outcome)
+            log.row[900].outcome = 9;
+        if (rows[i].dup_id)
+            log.row[900].id = 5;
+        gp_error_clear(&e);
+        int rc = results_db_write_run(db, exp, rows[i].name, &s, &ser, &log, &e);
+        if (rc != GP_EINVARIANT)
+            fail_msg("%s: got %d want GP_EINVARIANT (%s)", rows[i].name, rc, e.msg);
+        if (results_db_run_exists(db, rows[i].name, &e) != 0)
+            fail_msg("%s: the run is there", rows[i].name);
+        int64_t nrun = count_rows(db, "SELECT COUNT(*) FROM runs"),
+                nser = count_rows(db, "SELECT COUNT(*) FROM series"),
+                nreq = count_rows(db, "SELECT COUNT(*) FROM requests");
+        if (nrun || nser || nreq)
+            fail_msg("%s: left %" PRId64 " runs, %" PRId64 " series, %" PRId64 " requests",
+                     rows[i].name, nrun, nser, nreq);
+        assert_true(sqlite3_get_autocommit(results_db_sqlite(db)));
+        run_series_free(&ser);
+        request_log_free(&log);
+    }
+    results_db_close(db);
+}
+
+/* Child: kills itself with SIGKILL from inside SQLite after `kill_after` progress calls. */
+static int kill_when_due(void *ud)
+{
+    int *left = ud;
+    if (--*left == 0)
+        raise(SIGKILL);
+    return 0;
+}
+
+static void test_killed_mid_write(void **state)
+{
+    (void)state;
+    char path[128], wal[160];
+    db_path(path, sizeof(path), "killed.db");
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    run_summary s;
+    run_series small = {0}, big = {0};
+    make_run(&s, &small, NULL, 1, 10, 0);
+    assert_int_equal(results_db_write_run(db, exp, "complete", &s, &small, NULL, &e), 0);
+    results_db_close(db);
+    /* 200000 rows (~25 MB) overflow SQLite's 2 MB page cache, so pages of the open
+     * transaction reach the WAL before the kill */
+    for (int i = 0; i < 200000; i++) {
+        series_row r = small.row[i % 10];
+        r.t_us = (int64_t)i * 1000;
+        assert_int_equal(run_series_push(&big, &r), 0);
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        results_db *cdb = NULL;
+        if (results_db_open(path, &cdb, NULL) != 0)
+            _exit(3);
+        int left = 4000; /* progress calls (1000 VM steps each): well inside the insert loop */
+        sqlite3_progress_handler(results_db_sqlite(cdb), 1000, kill_when_due, &left);
+        results_db_write_run(cdb, exp, "partial", &s, &big, NULL, NULL);
+        _exit(4); /* finished before the kill: the test's premise failed */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("child was not killed mid-write (status %d, exit %d)", status,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    struct stat st;
+    if (stat(wal, &st) != 0 || st.st_size < 1 << 20)
+        fail_msg("the WAL holds %lld bytes: the kill came before any page was written",
+                 (long long)(stat(wal, &st) == 0 ? st.st_size : -1));
+
+    db = open_ok(path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(results_db_sqlite(db), "PRAGMA integrity_check", -1,
+                                        &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(results_db_run_exists(db, "partial", &e), 0);
+    assert_int_equal(results_db_run_exists(db, "complete", &e), 1);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 10);
+    /* and the rerun writes it */
+    assert_int_equal(results_db_write_run(db, exp, "partial", &s, &big, NULL, &e), 0);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 200010);
+    results_db_close(db);
+    run_series_free(&small);
+    run_series_free(&big);
+}
+
+static void test_open_errors_and_migration(void **state)
+{
+    (void)state;
+    gp_error e;
+    results_db *db = NULL;
+    char path[128];
+
+    gp_error_clear(&e);
+    assert_int_equal(results_db_open("/nonexistent-dir/x/r.db", &db, &e), GP_EIO);
+    assert_null(db);
+    assert_string_equal(e.file, "/nonexistent-dir/x/r.db");
+
+    db_path(path, sizeof(path), "garbage.db");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database file at all\n", f);
+    fclose(f);
+    gp_error_clear(&e);
+    assert_int_equal(results_db_open(path, &db, &e), GP_EIO);
+    assert_non_null(strstr(e.msg, "not a database"));
+
+    /* a newer schema is refused */
+    db_path(path, sizeof(path), "newer.db");
+    db = open_ok(path);
+    assert_int_equal(sqlite3_exec(results_db_sqlite(db), "PRAGMA user_version = 99", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    results_db_close(db);
+    gp_error_clear(&e);
+    assert_int_equal(results_db_open(path, &db, &e), GP_ENOTSUP);
+    assert_non_null(strstr(e.msg, "schema version 99"));
+
+    /* an older file lacking columns gets them */
+    db_path(path, sizeof(path), "older.db");
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE runs(id INTEGER PRIMARY KEY, experiment_id "
+                                  "INTEGER NOT NULL, run_key TEXT NOT NULL UNIQUE, label TEXT)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    db = open_ok(path);
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    run_summary s, *got;
+    run_series ser = {0};
+    make_run(&s, &ser, NULL, 4, 2, 0);
+    assert_int_equal(results_db_write_run(db, exp, "k", &s, &ser, NULL, &e), 0);
+    size_t n, nr;
+    assert_int_equal(results_db_read_runs(db, exp, &got, &n, &e), 0);
+    assert_int_equal(n, 1);
+    const field_desc *fr = result_fields_run(&nr);
+    expect_same("migrated", fr, nr, &s, &got[0]);
+    free(got);
+    run_series_free(&ser);
+    results_db_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_tables_cover_result_h),
+        cmocka_unit_test(test_field_text_round_trip),
+        cmocka_unit_test(test_round_trip_every_field),
+        cmocka_unit_test(test_experiment_upsert),
+        cmocka_unit_test(test_unique_run_key_and_bad_experiment),
+        cmocka_unit_test(test_failure_midway_leaves_nothing),
+        cmocka_unit_test(test_killed_mid_write),
+        cmocka_unit_test(test_open_errors_and_migration),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
