@@ -882,6 +882,25 @@ static int serverless_demand(sim *s)
     return 0;
 }
 
+/* A serverless instance went idle: keep it for the keep-alive, or (pre-warm policy)
+ * unload it now and load a fresh one prewarm_us later, kept for the keep-alive. */
+static int instance_idle(sim *s, uint32_t pi)
+{
+    pod *p = &s->pods[pi];
+    if (s->prewarm_us > 0) {
+        int warm = s->count[POD_READY] + s->count[POD_STARTING];
+        if (warm > s->spec) {
+            int rc = pod_gone(s, pi);
+            if (rc == 0)
+                rc = schedule(s, now(s) + s->prewarm_us, EV_PREWARM, 0, ++s->prewarm_gen);
+            return rc;
+        }
+    }
+    p->gen++;
+    int64_t ka = s->keep_alive_us >= 0 ? s->keep_alive_us : 0;
+    return schedule(s, now(s) + ka, EV_KEEPALIVE, pi, p->gen);
+}
+
 /* ---------------------------------------------------------------- completion */
 
 static int record_completion(sim *s, req *x)
@@ -967,11 +986,8 @@ static int gpu_complete(sim *s, uint32_t gi)
     for (int k = 0; rc == 0 && k < n_touched; k++) {
         uint32_t pi = touched_pods[k];
         pod *p = &s->pods[pi];
-        if (per_request(s) && p->state == POD_READY && p->n_svc == 0) {
-            p->gen++;
-            int64_t ka = s->keep_alive_us >= 0 ? s->keep_alive_us : 0;
-            rc = schedule(s, now(s) + ka, EV_KEEPALIVE, pi, p->gen);
-        }
+        if (per_request(s) && p->state == POD_READY && p->n_svc == 0)
+            rc = instance_idle(s, pi);
     }
     return rc;
 }
@@ -1411,6 +1427,12 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
             now(s) + c->ramp_every_us < s->horizon_us)
             rc = schedule(s, now(s) + c->ramp_every_us, EV_RAMP, 0, 0);
         return rc;
+    }
+    case EV_PREWARM: {
+        int instances = s->count[POD_PENDING] + s->count[POD_STARTING] + s->count[POD_READY];
+        if (instances >= s->hi_pods || s->queue.len > 0)
+            return 0; /* demand already brought instances */
+        return pod_create(s);
     }
     case EV_KEEPALIVE:
         if (ev->gen != s->pods[ev->obj].gen)

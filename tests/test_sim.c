@@ -402,6 +402,81 @@ static void test_policy_sees_scraped_metrics(void **state)
     free(p);
 }
 
+/* A per-request (serverless) policy with a fixed keep-alive and optional pre-warm. */
+typedef struct per_request_cfg {
+    int64_t keep_alive_us, prewarm_us;
+} per_request_cfg;
+
+static int perreq_create(const cfg_node *cfg, const policy_env *env, void **state,
+                         policy_info *info, gp_error *err)
+{
+    (void)cfg, (void)err;
+    *state = env->host_ctx;
+    info->flags = POLICY_F_PER_REQUEST;
+    info->initial_pods = 0;
+    return 0;
+}
+
+static int perreq_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
+{
+    (void)obs, (void)err;
+    const per_request_cfg *c = state;
+    out->keep_alive_us = c->keep_alive_us;
+    out->prewarm_us = c->prewarm_us;
+    return 0;
+}
+
+static const policy_ops perreq_ops = {.name = "perreq", .summary = "test",
+                                      .create = perreq_create, .decide = perreq_decide,
+                                      .on_arrival = perreq_decide, .destroy = scripted_destroy};
+
+static void test_serverless_keep_alive_and_prewarm(void **state)
+{
+    (void)state;
+    /* instances start in 10 s (6 s boot + 4 s pull, image not cached), serve in 10 s */
+    gpu_profile *p = profile_from(
+        "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
+        "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\nmodel_mem_mib 200\n"
+        "req_mem_mib 100\ncold_phase start const 10 serverless\n");
+    request_spec specs[3] = {{.arrival_us = 1 * S, .mp = 1, .faces = 1},
+                             {.arrival_us = 100 * S, .mp = 1, .faces = 1},
+                             {.arrival_us = 101 * S, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 3};
+    per_request_cfg pc = {.keep_alive_us = 60 * S, .prewarm_us = -1};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &perreq_ops, &lc, open_list);
+    cfg.policy_host_ctx = &pc;
+    cfg.cluster.min_pods = 0;
+    cfg.cluster.concurrency = 1;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    /* first: cold (start 1 s, ready 11 s, done 21 s); idle from 21 s, expired at 81 s;
+       at 100 s and 101 s two cold starts: three in all, every request waited on one */
+    assert_int_equal(sum.completed, 3);
+    assert_int_equal(sum.pod_starts, 3);
+    assert_int_equal(sum.cold_waited, 3);
+    assert_int_equal(log.row[0].end_us, 21 * S);
+    request_log_free(&log);
+    /* a keep-alive longer than the gap: the second request finds it warm; the third
+       starts an instance (ready at 111 s) but the warm one frees first (110 s) and takes
+       it, as a shared buffer would: only the first request waited on a cold start */
+    pc.keep_alive_us = 100 * S;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.pod_starts, 2);
+    assert_int_equal(sum.cold_waited, 1);
+    request_log_free(&log);
+    /* pre-warm: unload at 21 s, load again at 21 + 60 s, ready at 91 s: warm at 100 s */
+    pc.keep_alive_us = 30 * S;
+    pc.prewarm_us = 60 * S;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.pod_starts, 3); /* first, pre-warmed, and one for 101 s */
+    assert_int_equal(sum.cold_waited, 1);
+    assert_int_equal(log.row[1].start_us, 100 * S); /* warm: no wait */
+    request_log_free(&log);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_drain_past_grace_requeues_or_fails),
         cmocka_unit_test(test_memory_admission_and_rejection),
         cmocka_unit_test(test_policy_sees_scraped_metrics),
+        cmocka_unit_test(test_serverless_keep_alive_and_prewarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
