@@ -24,8 +24,6 @@ static int quantity_split(const char *s, int *sign, int64_t *mant, int *exp10, i
     *mant = 0;
     *exp10 = 0;
     *exp2 = 0;
-    while (*p == ' ')
-        p++;
     if (*p == '+' || *p == '-') {
         if (*p == '-')
             *sign = -1;
@@ -87,9 +85,7 @@ static int quantity_split(const char *s, int *sign, int64_t *mant, int *exp10, i
         if (!found)
             return GP_EPARSE;
     }
-    while (*p == ' ')
-        p++;
-    return *p ? GP_EPARSE : 0;
+    return *p ? GP_EPARSE : 0; /* no spaces, as ParseQuantity */
 }
 
 int hpa_quantity_milli(const char *s, int64_t *milli)
