@@ -481,7 +481,10 @@ static int keda_decide(void *state, const policy_obs *obs, policy_decision *out,
     if (acted)
         return 0; /* the HPA sees the new scale at its next sync */
     if (now < k->next_hpa_us) {
-        say(out, -1, POLICY_R_NONE, "between HPA syncs");
+        if (cooling)
+            say(out, current, POLICY_R_COOLDOWN, "ScalerCooldown: triggers inactive");
+        else
+            say(out, current, POLICY_R_NONE, "between HPA syncs");
         return 0;
     }
     while (k->next_hpa_us <= now)
