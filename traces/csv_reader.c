@@ -54,6 +54,10 @@ static int check_gz(csv_reader *r, gp_error *err)
     const char *msg = gzerror(r->gz, &errnum);
     if (errnum == Z_OK)
         return 0;
+    /* zlib's message starts with the path; the error already names the file */
+    size_t plen = strlen(r->path);
+    if (msg && strncmp(msg, r->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+        msg += plen + 2;
     if (errnum == Z_BUF_ERROR)
         return gp_error_set(err, GP_EIO, r->path, r->phys_line, 0, NULL,
                             "truncated gzip file (%s)", msg ? msg : "unexpected end of file");

@@ -374,8 +374,8 @@ static int run_recorded(const stats_args *a, const header_guess *g, FILE *out,
     trace_time_unit unit = arrival_src_origin_is_date(s) ? TRACE_TIME_ISO
                            : o.time_unit == TRACE_TIME_AUTO ? TRACE_TIME_S
                                                             : o.time_unit;
-    fprintf(out, "kind: per-request trace: time column '%s'%s (%s)\n", o.time_col,
-            a->time_col ? "" : " (guessed)", unit_text(unit));
+    fprintf(out, "kind: per-request trace: time column '%s' (%s%s)\n", o.time_col,
+            a->time_col ? "" : "guessed; ", unit_text(unit));
     print_origin(out, s, unit);
     rc = trace_compute_stats(s, day_offset(s), st, err);
     arrival_src_free(s);

@@ -612,7 +612,9 @@ int trace_envelope_expected_stats(const trace_envelope_opts *o, int64_t day_offs
     double span_s = (double)env.span_us / 1e6;
     /* Minute bins of the clock: bin b covers clock minute (first_min + b). */
     int64_t first_min = (int64_t)floor(off_s / 60.0);
-    int64_t n_bins = (int64_t)floor((off_s + span_s) / 60.0) - first_min + 1;
+    int64_t n_bins = (int64_t)ceil((off_s + span_s) / 60.0) - first_min;
+    if (n_bins < 1)
+        n_bins = 1;
     if (n_bins > ENVELOPE_MAX_MINUTES) {
         envelope_free(&env);
         return gp_error_set(err, GP_ELIMIT, o->path, 0, 0, NULL,

@@ -91,8 +91,8 @@ int trace_time_field(const csv_reader *r, size_t col, trace_time_unit unit, int6
 /* AUTO resolves to ISO if `first_value` parses as a date-time, else seconds. */
 trace_time_unit trace_detect_unit(const char *first_value, trace_time_unit unit);
 
-/* Adds to hour_days[h] the time of [from_us, to_us) that falls in clock hour h, in days,
- * where the clock reads (t + day_offset_us) for replay time t. */
+/* Adds to hour_days[h] how many times clock hour h occurs in [from_us, to_us) (a partial
+ * hour counts its fraction), where the clock reads (t + day_offset_us) at replay time t. */
 void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
                      double hour_days[24]);
 

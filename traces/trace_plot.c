@@ -51,7 +51,7 @@ static int write_files(const trace_stats *st, const char *title, const char *png
     fputs("\nset title ", f);
     put_quoted(f, title);
     fputs(" noenhanced\n"
-          "set xlabel 'hour of day (clock at t = 0 + offset)'\n"
+          "set xlabel 'hour of day (the trace''s own clock)'\n"
           "set ylabel 'requests per hour (mean over days)'\n"
           "set xrange [-0.5:23.5]\nset xtics 0,2,23\nset yrange [0:*]\nset grid ytics\n"
           "set style fill solid 0.6 border -1\nset boxwidth 0.8\n"

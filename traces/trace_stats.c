@@ -38,7 +38,7 @@ void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
         if (edge > b)
             edge = b;
         int h = (int)(((hour % 24) + 24) % 24);
-        hour_days[h] += (double)(edge - a) / (double)US_PER_DAY;
+        hour_days[h] += (double)(edge - a) / (double)US_PER_HOUR; /* a full hour counts 1 */
         a = edge;
     }
 }
