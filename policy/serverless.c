@@ -213,8 +213,8 @@ static void serverless_compute(serverless_state *s, int64_t now_us)
     if (prewarm < 0)
         prewarm = 0;
     double keep = tail_us * (1.0 + s->keep_alive_margin) - prewarm;
-    s->cur_prewarm_us = (int64_t)prewarm;
-    s->cur_keep_alive_us = keep > 0 ? (int64_t)keep : 0;
+    s->cur_prewarm_us = llround(prewarm);
+    s->cur_keep_alive_us = keep > 0 ? llround(keep) : 0;
 }
 
 static void fill(const serverless_state *s, policy_decision *out)
