@@ -1,0 +1,196 @@
+/* main.c: the gpenlab command line. The only place that prints errors and exits:
+ * every library call returns a GP_E* code and a gp_error, printed here as one line
+ * "gpenlab: FILE:LINE:COL: FIELD: message". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../gpu/profile.h"
+#include "../policy/replay.h"
+#include "../traces/trace_cmd.h"
+#include "error.h"
+#include "experiment.h"
+#include "lab.h"
+
+#ifndef GPENLAB_VERSION
+#define GPENLAB_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "gpenlab %s: which autoscaling policy, with which settings, for a GPU inference service\n"
+            "\n"
+            "usage:\n"
+            "  gpenlab run FILE.yaml [--db PATH] [--csv PATH] [--replications N] [--seed N]\n"
+            "                        [--requests] [--quiet]\n"
+            "      run an experiment: every policy x replication, a comparison table with 95%%\n"
+            "      confidence intervals, every run in SQLite (reruns resume), optional CSV\n"
+            "  gpenlab trace stats FILE [--time-col C] [--plot OUT.png] ...\n"
+            "      span, count, mean/peak rate, CV and hour-of-day profile of a trace\n"
+            "  gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml]\n"
+            "      feed recorded observations to a policy; print each decision and why\n"
+            "  gpenlab policy list\n"
+            "  gpenlab profile check FILE      parse a GPU profile and print what it implies\n"
+            "  gpenlab version | help\n",
+            GPENLAB_VERSION);
+}
+
+static int fail(const gp_error *err)
+{
+    char buf[1200];
+    gp_error_format(err, buf, sizeof(buf));
+    fprintf(stderr, "gpenlab: %s\n", buf);
+    return err->code == GP_EINTERRUPTED ? 130 : 1;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out, gp_error *err)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, flag, "expected an integer in [%ld, %ld], got \"%s\"",
+                            lo, hi, s);
+    *out = v;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv, gp_error *err)
+{
+    lab_opts o;
+    lab_opts_default(&o);
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        long v;
+        if (strcmp(a, "--db") == 0 && next) {
+            o.db_path = next;
+            i++;
+        } else if (strcmp(a, "--csv") == 0 && next) {
+            o.csv_path = next;
+            i++;
+        } else if (strcmp(a, "--replications") == 0 && next) {
+            if (parse_long(a, next, 1, EXPERIMENT_MAX_REPLICATIONS, &v, err) < 0)
+                return err->code;
+            o.replications = (int)v;
+            i++;
+        } else if (strcmp(a, "--seed") == 0 && next) {
+            if (parse_long(a, next, 0, 0x7fffffffL, &v, err) < 0)
+                return err->code;
+            o.seed = v;
+            i++;
+        } else if (strcmp(a, "--requests") == 0) {
+            o.record_requests = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+        } else if (a[0] == '-') {
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a, "unknown option (see gpenlab help)");
+        } else if (!path) {
+            path = a;
+        } else {
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "one experiment file at a time");
+        }
+    }
+    if (!path)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab run FILE.yaml");
+    experiment *e;
+    int rc = experiment_load(path, &e, err);
+    if (rc < 0)
+        return rc;
+    o.progress = !o.quiet && isatty(STDERR_FILENO);
+    rc = lab_run(e, &o, stdout, err);
+    experiment_free(e);
+    return rc;
+}
+
+static int cmd_profile(int argc, char **argv, gp_error *err)
+{
+    if (argc < 3 || strcmp(argv[1], "check") != 0)
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
+                            "usage: gpenlab profile check FILE (measuring needs gpenlab-gpu: make gpu)");
+    gpu_profile *p = malloc(sizeof(*p));
+    if (!p)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    int rc = profile_load(argv[2], p, err);
+    if (rc == 0) {
+        printf("%s: %s, %s\n", argv[2], p->card, p->provenance);
+        printf("  demand (s) by megapixels x faces:\n  %8s", "mp");
+        static const int faces[] = {0, 1, 2, 4, 8};
+        for (int f = 0; f < 5; f++)
+            printf(" %8d", faces[f]);
+        printf("\n");
+        for (int g = 0; g < p->n_grid; g++) {
+            printf("  %8.2f", p->mp_grid[g]);
+            for (int f = 0; f < 5; f++)
+                printf(" %8.3f", profile_demand_us(p, p->mp_grid[g], faces[f]) / 1e6);
+            printf("\n");
+        }
+        printf("  eff(n):");
+        for (int n = 1; n <= 8; n++)
+            printf(" %.2f", profile_eff(p, n));
+        double pod_s = 0, sl_s = 0;
+        for (int i = 0; i < p->n_phases; i++) {
+            if (p->phase[i].applies & PHASE_POD)
+                pod_s += dist_mean(&p->phase[i].seconds);
+            if (p->phase[i].applies & PHASE_SERVERLESS)
+                sl_s += dist_mean(&p->phase[i].seconds);
+        }
+        printf("\n  memory: card %.0f MiB, model %.0f MiB, 2 MP request %.0f MiB\n",
+               p->gpu_mem_bytes / 1048576, p->model_mem_bytes / 1048576,
+               profile_req_mem_bytes(p, 2, 1) / 1048576);
+        printf("  mean cold start: pod %.1f s, serverless instance %.1f s\n", pod_s, sl_s);
+    }
+    free(p);
+    return rc;
+}
+
+static int cmd_policy(int argc, char **argv, gp_error *err)
+{
+    if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+        const policy_ops *const *all = policy_all();
+        for (size_t i = 0; all[i]; i++)
+            printf("%-12s %s\n", all[i]->name, all[i]->summary);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return policy_replay_main(argc - 1, argv + 1, stdout, err);
+    return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
+                        "usage: gpenlab policy replay POLICY METRICS.csv | gpenlab policy list");
+}
+
+int main(int argc, char **argv)
+{
+    gp_error err;
+    gp_error_clear(&err);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "trace") == 0)
+        rc = argc >= 3 ? trace_cmd_main(argc - 2, argv + 2, stdout, &err)
+                       : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL, "usage: gpenlab trace stats FILE");
+    else if (strcmp(cmd, "policy") == 0)
+        rc = cmd_policy(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "profile") == 0)
+        rc = cmd_profile(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gpenlab %s\n", GPENLAB_VERSION);
+        return 0;
+    } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    } else {
+        fprintf(stderr, "gpenlab: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (rc < 0 || err.code)
+        return fail(&err);
+    return 0;
+}
