@@ -71,4 +71,6 @@ clean:
 	rm -rf $(BUILD) $(BUILD)-asan gpenlab
 
 -include gpu/gpu.mk
+# Further targets (sweeps, reports, regression, live driver) live in mk/*.mk.
+-include $(wildcard mk/*.mk)
 -include $(LIB_OBJ:.o=.d) $(BUILD)/sim/main.d
