@@ -92,6 +92,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             }
             sim_cfg cfg;
             experiment_sim_cfg(e, pi, r, &cfg);
+            /* the same trace warnings would repeat for every run: show them once */
+            ((experiment *)e)->workload.warn = index == 1 ? o->warn : NULL;
             cfg.seed = seed + (uint64_t)r;
             if (o->record_requests)
                 cfg.record_requests = true;

@@ -22,6 +22,7 @@ typedef struct lab_opts {
     bool quiet;            /* no table */
     bool progress;         /* a progress bar on stderr */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop between runs */
+    FILE *warn;            /* input warnings (e.g. re-sorted trace rows), first run only */
 } lab_opts;
 
 void lab_opts_default(lab_opts *o);

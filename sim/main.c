@@ -1,6 +1,7 @@
 /* main.c: the gpenlab command line. The only place that prints errors and exits:
  * every library call returns a GP_E* code and a gp_error, printed here as one line
  * "gpenlab: FILE:LINE:COL: FIELD: message". */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,16 @@
 #ifndef GPENLAB_VERSION
 #define GPENLAB_VERSION "0.1.0"
 #endif
+
+/* Set by SIGINT/SIGTERM: `run` stops between runs (each run is atomic in the database).
+ * The one piece of mutable file-scope state, as a signal handler needs. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static void usage(FILE *f)
 {
@@ -100,6 +111,13 @@ static int cmd_run(int argc, char **argv, gp_error *err)
     if (rc < 0)
         return rc;
     o.progress = !o.quiet && isatty(STDERR_FILENO);
+    o.warn = stderr;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.stop = &stop_requested;
     rc = lab_run(e, &o, stdout, err);
     experiment_free(e);
     return rc;

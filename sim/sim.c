@@ -82,7 +82,7 @@ typedef struct gpu {
     double mem_used_bytes;/* models of ready/draining pods + requests in service */
     int64_t last_us;      /* last processor-sharing update */
     double rate;          /* speed of each request in service */
-    uint32_t gen;         /* completion event generation */
+    int64_t pending_us;   /* time of the completion event in the heap, INT64_MIN none */
     int n_inst;           /* pods placed on it */
     bool provisioned, provisioning, has_image;
     int64_t busy_since_us;/* -1 when idle */
@@ -392,10 +392,13 @@ static void gpu_advance(sim *s, gpu *g)
     g->last_us = t;
 }
 
+/* Sets the GPU's rate for its current requests and makes sure a completion event is
+ * pending no later than the next completion. An event already pending earlier is kept:
+ * when it fires and nothing is done yet, it reschedules (so a slow-down, the common case
+ * on an arrival, pushes no event; a speed-up pushes an earlier one). */
 static int gpu_reschedule(sim *s, uint32_t gi)
 {
     gpu *g = &s->gpus[gi];
-    g->gen++;
     g->rate = gpu_speed(s, g);
     if (g->n_svc == 0)
         return 0;
@@ -409,7 +412,11 @@ static int gpu_reschedule(sim *s, uint32_t gi)
     if (dt > 9e15)
         return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, NULL,
                             "a completion time overflows the microsecond clock");
-    return schedule(s, now(s) + (int64_t)dt, EV_COMPLETE, gi, g->gen);
+    int64_t t = now(s) + (int64_t)dt;
+    if (g->pending_us >= now(s) && g->pending_us <= t)
+        return 0;
+    g->pending_us = t;
+    return schedule(s, t, EV_COMPLETE, gi, 0);
 }
 
 static void gpu_busy_update(sim *s, gpu *g, uint32_t n_before)
@@ -1394,8 +1401,9 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
 {
     switch (ev->kind) {
     case EV_COMPLETE:
-        if (ev->gen != s->gpus[ev->obj].gen)
-            return 0;
+        if (ev->t_us != s->gpus[ev->obj].pending_us)
+            return 0; /* superseded by an earlier event */
+        s->gpus[ev->obj].pending_us = INT64_MIN;
         return gpu_complete(s, ev->obj);
     case EV_NODE_READY: {
         gpu *g = &s->gpus[ev->obj];
@@ -1473,6 +1481,7 @@ static int sim_setup(sim *s, const sim_cfg *cfg, run_summary *sum, oracle_data *
     for (uint32_t i = 0; i < s->n_gpus; i++) {
         s->gpus[i].provisioned = i < (uint32_t)cc->gpus;
         s->gpus[i].busy_since_us = -1;
+        s->gpus[i].pending_us = INT64_MIN;
         s->gpus[i].has_image = cc->image_cache == IMAGE_CACHE_ALL;
     }
     rc = metrics_init(&s->metrics, &cfg->metrics, s->n_gpus);
