@@ -810,9 +810,16 @@ static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
     out->reason = why;
     snprintf(out->detail, sizeof(out->detail),
              "%s stable %.3f panic %.3f target %.3f: dspc %d dppc %d ready %d "
-             "[%d,%d]%s%s -> %d%s",
+             "[%d,%d]%s%s -> %d",
              mname, st, pa, p->spec.target_value, r.dspc, r.dppc, ready, r.max_down, r.max_up,
-             p->dec.panicking ? " panic" : "", r.delayed ? " delayed" : "", r.desired, zero);
+             p->dec.panicking ? " panic" : "", r.delayed ? " delayed" : "", r.desired);
+    size_t used = strlen(out->detail);
+    size_t room = sizeof(out->detail) - used;
+    size_t zl = strlen(zero);
+    if (zl >= room)
+        zl = room - 1;
+    memcpy(out->detail + used, zero, zl);
+    out->detail[used + zl] = '\0';
     return 0;
 }
 
