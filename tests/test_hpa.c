@@ -446,6 +446,13 @@ static void test_calculate_limits(void **state)
     int32_t down = hpa_scale_down_limit(5, &h, &r, NOW);
     if (down != 3)
         fail_msg("TestCalculateScaleDownLimitWithBehaviors: got %d want 3", down);
+    /* Percent rounding: up rounds up (15 + 10 % = 16.5 -> 17), down truncates what stays
+     * (15 - 10 % = 13.5 -> 13), as calculateScale{Up,Down}Limit... do */
+    r.select = HPA_SELECT_MAX;
+    r.n_policies = 1;
+    r.policies[0] = (hpa_scaling_policy){HPA_POLICY_PERCENT, 10, 60};
+    assert_int_equal(hpa_scale_up_limit(15, &h, &r, NOW), 17);
+    assert_int_equal(hpa_scale_down_limit(15, &h, &r, NOW), 13);
     /* selectPolicy Disabled: no change allowed either way */
     r.select = HPA_SELECT_DISABLED;
     assert_int_equal(hpa_scale_up_limit(7, &h, &r, NOW), 7);
@@ -875,6 +882,31 @@ static void test_reconcile_behavior(void **state)
     ctl_close(&c);
 }
 
+static void test_controller_flags(void **state)
+{
+    (void)state;
+    /* gpenlab's `controller:` key stands for the kube-controller-manager flags */
+    ctl c;
+    ctl_open(&c, "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"
+                 "metadata: {name: gpen}\n"
+                 "status: {currentReplicas: 3, desiredReplicas: 3}\n"
+                 "controller: {syncPeriod: 30s, tolerance: 0.3, downscaleStabilization: 1m}\n"
+                 "spec:\n  maxReplicas: 10\n  metrics:\n"
+                 "  - type: Pods\n    pods: {metric: {name: gpu_util_frac}, target: {type: "
+                 "AverageValue, averageValue: 500m}}\n");
+    assert_int_equal(c.info.sync_period_us, 30 * S);
+    /* 4 pods at 0.62 against 0.5: ratio 1.24 is within the 0.3 tolerance */
+    policy_decision d = step(&c, 0, 4, 4, 0.62, 0, 0);
+    assert_int_equal(d.desired_pods, 4);
+    assert_int_equal(d.reason, POLICY_R_WITHIN_TOLERANCE);
+    /* at 0.2 (ratio 0.4): 2 wanted; the 1-minute window holds the initial 4 until t > 60 */
+    d = step(&c, 60, 4, 4, 0.2, 0, 0);
+    assert_int_equal(d.desired_pods, 4);
+    d = step(&c, 61, 4, 4, 0.2, 0, 0);
+    assert_int_equal(d.desired_pods, 2);
+    ctl_close(&c);
+}
+
 /* ------------------------------------------------------------ bad configurations */
 
 static void test_bad_configs(void **state)
@@ -944,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_reconcile_invalid_metric_blocks_scale_down),
         cmocka_unit_test(test_reconcile_bounds_and_zero),
         cmocka_unit_test(test_reconcile_behavior),
+        cmocka_unit_test(test_controller_flags),
         cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
