@@ -107,7 +107,7 @@ static void test_schedule(void **state)
     synth y = {load_segs, 4};
     oracle_view ov;
     cfg_doc *doc;
-    void *st = make_cv(NULL, &y, &ov, &doc);
+    void *st = make_cv("resolution: 60s\n", &y, &ov, &doc);
     /* need = 4 / (1 x 0.8) = 5 pods; 1 s/s -> 1.25 -> 2 pods */
     static const struct { const char *name; int64_t t_s; int want; } rows[] = {
         {"nothing ahead", 0, 0},
@@ -144,11 +144,19 @@ static void test_config(void **state)
         {"utilisation 1.0: 4 pods", "target_utilization: 1.0\n", 1500, 4},
         {"headroom 50%: 7.5 -> 8", "headroom_frac: 0.5\n", 1500, 8},
         {"headroom 1 pod", "headroom_pods: 1\n", 1500, 6},
-        {"longer lead: earlier", "lead: 5m\n", 960 - 315, 5},
-        {"longer lead: not before", "lead: 5m\n", 960 - 330, 0},
-        {"horizon 0: later", "horizon: 0s\n", 900, 5},
-        {"horizon 0: not before", "horizon: 0s\n", 885, 0},
-        {"resolution 10s keeps a short dip", "resolution: 10s\n", 1985, 5},
+        {"square-root headroom: 5 + 2 x sqrt(5) -> 10", "headroom_sqrt: 2\n", 1500, 10},
+        {"longer lead: earlier", "resolution: 60s\nlead: 5m\n", 960 - 315, 5},
+        {"longer lead: not before", "resolution: 60s\nlead: 5m\n", 960 - 330, 0},
+        {"horizon 0: later", "resolution: 60s\nhorizon: 0s\n", 900, 5},
+        {"horizon 0: not before", "resolution: 60s\nhorizon: 0s\n", 885, 0},
+        {"no lookback: drained as the burst ends", "resolution: 60s\n", 2400, 0},
+        {"lookback 2m: kept for work still in service", "resolution: 60s\nlookback: 2m\n",
+         2400, 5},
+        {"lookback 2m: then drained", "resolution: 60s\nlookback: 2m\n", 2520, 0},
+        {"default 5-min windows: the 1-min dip is averaged in", NULL, 1980, 4},
+        {"5-min windows: the light load from 3000 s", NULL, 2925, 2},
+        {"5-min windows: not before", NULL, 2910, 0},
+        {"10-s windows: the burst edge exactly", "resolution: 10s\n", 885, 5},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         cfg_doc *doc;
