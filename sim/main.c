@@ -13,6 +13,7 @@
 #include "error.h"
 #include "experiment.h"
 #include "lab.h"
+#include "reproduce.h"
 
 #ifndef GPENLAB_VERSION
 #define GPENLAB_VERSION "0.1.0"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
             "      feed recorded observations to a policy; print each decision and why\n"
             "  gpenlab policy list\n"
             "  gpenlab profile check FILE      parse a GPU profile and print what it implies\n"
+            "  gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE] [--replications N]\n"
+            "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
             "  gpenlab version | help\n",
             GPENLAB_VERSION);
 }
@@ -123,6 +126,31 @@ static int cmd_run(int argc, char **argv, gp_error *err)
     return rc;
 }
 
+static int cmd_reproduce(int argc, char **argv, gp_error *err)
+{
+    reproduce_opts o;
+    reproduce_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        long v;
+        if (strcmp(a, "--dir") == 0 && next)
+            o.exp_dir = argv[++i];
+        else if (strcmp(a, "--db") == 0 && next)
+            o.db_path = argv[++i];
+        else if (strcmp(a, "--profile") == 0 && next)
+            o.profile_path = argv[++i];
+        else if (strcmp(a, "--replications") == 0 && next) {
+            if (parse_long(a, next, 1, EXPERIMENT_MAX_REPLICATIONS, &v, err) < 0)
+                return err->code;
+            o.replications = (int)v;
+            i++;
+        } else
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a, "unknown option (see gpenlab help)");
+    }
+    o.progress = isatty(STDERR_FILENO);
+    return reproduce_run(&o, stdout, err);
+}
+
 static int cmd_profile(int argc, char **argv, gp_error *err)
 {
     if (argc < 3 || strcmp(argv[1], "check") != 0)
@@ -197,6 +225,8 @@ int main(int argc, char **argv)
         rc = cmd_policy(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "reproduce") == 0)
+        rc = cmd_reproduce(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gpenlab %s\n", GPENLAB_VERSION);
         return 0;

@@ -1,0 +1,16 @@
+# mk/lab.mk: the lab's targets (issue 5): the article's tables, sweeps with MPI,
+# the HTML report and the regression gate. Included by the top-level Makefile.
+#   make reproduce        rerun both article tables from scratch (fresh database),
+#                         then the pictures and the HTML report (results/article.html)
+#   make regress          canonical experiments at fixed seeds against experiments/baselines/
+#   make regress-update   rewrite the baselines (commit the diff for review)
+#   make gpenlab-mpi      the MPI variant of the program (only when mpicc exists)
+
+REPRO_DB ?= results/article.db
+
+.PHONY: reproduce regress regress-update gpenlab-mpi
+
+reproduce: $(BUILD)/gpenlab
+	@mkdir -p results
+	rm -f $(REPRO_DB) $(REPRO_DB)-wal $(REPRO_DB)-shm
+	$(BUILD)/gpenlab reproduce --db $(REPRO_DB) | tee results/article_tables.txt
