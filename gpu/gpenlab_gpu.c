@@ -1,0 +1,741 @@
+/* gpenlab_gpu.c: the GPU-side program, built by gpu/gpu.mk into $(BUILD)/gpenlab-gpu; it
+ * needs only CUDA (cudart, cuBLASLt), libjpeg and libc.
+ *   gpenlab-gpu selftest [--ref FILE]        CUDA vs the CPU reference (small config) and
+ *                                            vs an fp64 GPEN-512 output (scripts/gpen_torch.py ref)
+ *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N]
+ *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
+ *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
+ * Weights are deterministic random (gpu/ref/gpen_rand.h) unless --weights FILE is given. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gpu.h"
+#include "jpeg_io.h"
+#include "profile.h"
+#include "profile_derive.h"
+#include "ref/gpen_load.h"
+#include "ref/gpen_model.h"
+#include "ref/gpen_ref.h"
+#include "ref/safetensors.h"
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int die(const gp_error *err)
+{
+    char buf[1024];
+    gp_error_format(err, buf, sizeof(buf));
+    fprintf(stderr, "gpenlab-gpu: %s\n", buf);
+    return 1;
+}
+
+static const char *arg_value(int argc, char **argv, const char *key, const char *def)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], key) == 0)
+            return argv[i + 1];
+    return def;
+}
+
+static int arg_flag(int argc, char **argv, const char *key)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *prec_name(gpu_precision p)
+{
+    return p == GPU_FP32 ? "fp32" : p == GPU_FP16 ? "fp16" : "bf16";
+}
+
+/* ------------------------------------------------------------------ selftest */
+
+typedef struct tap_store {
+    int n;
+    char name[64][16];
+    float *data[64];
+    size_t count[64];
+} tap_store;
+
+static void keep_tap(void *ctx, const char *name, int batch, int c, int h, int w, const float *d)
+{
+    tap_store *t = ctx;
+    if (t->n >= 64)
+        return;
+    size_t n = (size_t)batch * c * h * w;
+    t->data[t->n] = malloc(n * sizeof(float));
+    if (!t->data[t->n])
+        return;
+    memcpy(t->data[t->n], d, n * sizeof(float));
+    snprintf(t->name[t->n], sizeof(t->name[0]), "%s", name);
+    t->count[t->n++] = n;
+}
+
+static int check(const char *what, double rel, double limit, int *fails)
+{
+    int ok = rel < limit; /* NaN fails */
+    printf("selftest %-40s rel_l2 %.3e  limit %.0e  %s\n", what, rel, limit, ok ? "PASS" : "FAIL");
+    if (!ok)
+        (*fails)++;
+    return ok;
+}
+
+static int selftest_small(int *fails)
+{
+    gpen_config cfg = {64, 32, 2, 1, 1.0 / 16, 0.01};
+    gpen_model m;
+    gp_error err;
+    const int B = 2;
+    if (gpen_model_init_random(&m, &cfg, GPEN_DEFAULT_SEED, &err))
+        return die(&err);
+    size_t n = (size_t)B * 3 * 64 * 64;
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    gpen_input_random(&cfg, B, GPEN_DEFAULT_SEED, in);
+    tap_store taps = {0};
+    gpen_ref_opts ro = {GPEN_REF_F64, GPEN_MODCONV_EXACT, keep_tap, &taps};
+    if (gpen_ref_forward(&m, in, B, &ro, ref, &err))
+        return die(&err);
+    gpu_precision precs[] = {GPU_FP32, GPU_FP16, GPU_BF16};
+    for (int p = 0; p < 3; p++) {
+        gpu_opts o;
+        gpu_opts_default(&o);
+        o.gpen = cfg;
+        o.precision = precs[p];
+        o.max_batch = B;
+        o.use_graphs = 0;
+        gpu_ctx *c;
+        if (gpu_open(&o, &c, &err))
+            return die(&err);
+        for (size_t i = 0; i < n; i++)
+            out[i] = NAN;
+        if (gpu_gpen_forward(c, in, B, out, &err))
+            return die(&err);
+        double lim = precs[p] == GPU_FP32 ? 1e-4 : 1e-2;
+        char what[96];
+        snprintf(what, sizeof(what), "small %s out", prec_name(precs[p]));
+        check(what, gpen_rel_l2(out, ref, n), lim, fails);
+        for (int t = 0; t < taps.n; t++) {
+            float *g = malloc(taps.count[t] * sizeof(float));
+            if (gpu_gpen_tap(c, taps.name[t], B, g, taps.count[t], &err) == 0) {
+                double rel = gpen_rel_l2(g, taps.data[t], taps.count[t]);
+                printf("  tap %-8s %-5s rel_l2 %.3e\n", taps.name[t], prec_name(precs[p]), rel);
+            }
+            free(g);
+        }
+        /* graphs and batch-1 replays give the same numbers */
+        gpu_close(c);
+    }
+    for (int t = 0; t < taps.n; t++)
+        free(taps.data[t]);
+    free(in);
+    free(ref);
+    free(out);
+    gpen_model_free(&m);
+    return 0;
+}
+
+static int selftest_full(const char *ref_path, int *fails)
+{
+    safetensors_file f;
+    gp_error err;
+    if (safetensors_open(ref_path, &f, &err))
+        return die(&err);
+    const safetensors_tensor *ti = safetensors_find(&f, "input"), *to = safetensors_find(&f, "out");
+    if (!ti || !to) {
+        gp_error_set(&err, GP_EMISSING, ref_path, 0, 0, "input/out", "reference lacks tensors");
+        return die(&err);
+    }
+    int B = (int)ti->shape[0];
+    size_t n = safetensors_count(ti);
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *out2 = malloc(n * sizeof(float));
+    safetensors_read_f32(&f, ti, in, n, &err);
+    safetensors_read_f32(&f, to, ref, n, &err);
+    safetensors_close(&f);
+    gpu_precision precs[] = {GPU_FP32, GPU_FP16, GPU_BF16};
+    for (int p = 0; p < 3; p++) {
+        gpu_opts o;
+        gpu_opts_default(&o);
+        o.precision = precs[p];
+        o.max_batch = B > 8 ? B : 8;
+        gpu_ctx *c;
+        if (gpu_open(&o, &c, &err))
+            return die(&err);
+        for (size_t i = 0; i < n; i++)
+            out[i] = NAN;
+        if (gpu_gpen_forward(c, in, B, out, &err))
+            return die(&err);
+        char what[96];
+        snprintf(what, sizeof(what), "GPEN-512 %s vs fp64 (batch %d)", prec_name(precs[p]), B);
+        check(what, gpen_rel_l2(out, ref, n), precs[p] == GPU_FP32 ? 1e-4 : 1e-2, fails);
+        /* a graph replay reproduces the first run bit for bit */
+        if (gpu_gpen_forward(c, in, B, out2, &err))
+            return die(&err);
+        snprintf(what, sizeof(what), "GPEN-512 %s graph replay", prec_name(precs[p]));
+        check(what, gpen_rel_l2(out2, out, n), 1e-12, fails);
+        gpu_close(c);
+    }
+    free(in);
+    free(ref);
+    free(out);
+    free(out2);
+    return 0;
+}
+
+static int cmd_selftest(int argc, char **argv)
+{
+    if (gpu_device_count() < 1) {
+        printf("selftest: no CUDA device: skipped\n");
+        return 0;
+    }
+    int fails = 0;
+    if (selftest_small(&fails))
+        return 1;
+    const char *ref = arg_value(argc, argv, "--ref", NULL);
+    if (ref && selftest_full(ref, &fails))
+        return 1;
+    /* one pipeline request, to see that every stage runs */
+    gpu_opts o;
+    gpu_opts_default(&o);
+    o.pipeline = 1;
+    o.max_image_mp = 4;
+    gpu_ctx *c;
+    gp_error err;
+    if (gpu_open(&o, &c, &err))
+        return die(&err);
+    unsigned char *rgb = jpeg_synthetic_rgb(1732, 1155, 1), *jpg = NULL;
+    size_t jl = 0;
+    if (jpeg_encode_rgb(rgb, 1732, 1155, 90, &jpg, &jl, &err))
+        return die(&err);
+    gpu_request rq = {jpg, jl, 0, 0, 2, 90};
+    gpu_request_result res;
+    unsigned char *outj = NULL;
+    for (int i = 0; i < 2; i++)
+        if (gpu_request_run(c, 0, &rq, &res, &outj, &err))
+            return die(&err);
+    printf("selftest pipeline 2 MP, 2 faces: total %.2f ms, out %zu bytes, detector %dx%d:", res.total_ms,
+           res.out_jpeg_len, res.detector_w, res.detector_h);
+    for (int s = 0; s < GPU_N_STAGES; s++)
+        printf(" %s %.2f", gpu_stage_name(s), res.stage_ms[s]);
+    printf("\n");
+    int w = 0, h = 0;
+    unsigned char *dec = NULL;
+    if (jpeg_decode_rgb(outj, res.out_jpeg_len, &w, &h, &dec, NULL, 0, &err) || w != 1732 || h != 1155) {
+        printf("selftest pipeline output: FAIL (%dx%d)\n", w, h);
+        fails++;
+    }
+    free(dec);
+    free(outj);
+    free(jpg);
+    free(rgb);
+    gpu_close(c);
+    printf("selftest: %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
+    return fails ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ bench */
+
+typedef struct torch_row {
+    char dtype[8], mode[12], modconv[12];
+    int batch;
+    double ms;
+} torch_row;
+
+/* Reads `torch DTYPE MODE MODCONV batch B: MS ms` lines of scripts/gpen_torch.py bench. */
+static int read_torch(const char *path, torch_row *rows, int cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) && n < cap) {
+        torch_row r;
+        if (sscanf(line, "torch %7s %11s %11s batch %d: %lf ms", r.dtype, r.mode, r.modconv, &r.batch, &r.ms) == 5)
+            rows[n++] = r;
+    }
+    fclose(f);
+    return n;
+}
+
+static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch)
+{
+    double best = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].dtype, dtype) == 0 && strcmp(rows[i].mode, mode) == 0 && rows[i].batch == batch &&
+            (best == 0 || rows[i].ms < best))
+            best = rows[i].ms;
+    return best;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    if (gpu_device_count() < 1) {
+        printf("bench: no CUDA device: skipped\n");
+        return 0;
+    }
+    int reps = atoi(arg_value(argc, argv, "--reps", "30"));
+    const char *outp = arg_value(argc, argv, "--out", NULL);
+    torch_row tr[64];
+    int ntr = read_torch(arg_value(argc, argv, "--torch", ""), tr, 64);
+    gp_error err;
+    gpen_arch arch;
+    gpen_config dc;
+    gpen_config_default(&dc);
+    gpen_arch_build(&dc, &arch, NULL);
+    double mac, blur;
+    gpen_arch_macs(&arch, &mac, &blur);
+    double flop = 2 * mac;
+    FILE *o = outp ? fopen(outp, "w") : NULL;
+    gpu_precision precs[] = {GPU_FP16, GPU_BF16, GPU_FP32};
+    double core_tf = 0, blas_tf = 0, ms16[9] = {0};
+    gpu_info info;
+    for (int p = 0; p < 3; p++) {
+        gpu_opts op;
+        gpu_opts_default(&op);
+        op.precision = precs[p];
+        gpu_ctx *c;
+        if (gpu_open(&op, &c, &err))
+            return die(&err);
+        if (p == 0) {
+            gpu_get_info(c, &info, &err);
+            if (gpu_matmul_peak(c, &core_tf, &blas_tf, &err))
+                return die(&err);
+            printf("card %s, %d SMs; fp16 dense GEMM: core kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s\n", info.name,
+                   info.sm_count, core_tf, blas_tf);
+            if (o)
+                fprintf(o, "card %s\nmatmul_fp16_tflops core %.2f cublaslt %.2f\n", info.name, core_tf, blas_tf);
+        }
+        for (int b = 1; b <= 8; b *= 2) {
+            double med, sd;
+            if (gpu_gpen_time(c, b, reps, &med, &sd, &err))
+                return die(&err);
+            double frac = blas_tf > 0 ? flop * b / (med * 1e-3) / (blas_tf * 1e12) : 0;
+            printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak\n", prec_name(precs[p]), b,
+                   med, sd, med / b, 100 * frac);
+            if (o)
+                fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", prec_name(precs[p]), b, med, sd, frac);
+            if (p == 0)
+                ms16[b] = med;
+        }
+        gpu_close(c);
+    }
+    printf("\n%-8s %12s %12s %12s %10s %10s\n", "batch", "gpenlab fp16", "torch eager", "torch compile", "x eager",
+           "x compile");
+    for (int b = 1; b <= 8; b *= 7) {
+        double te = torch_best(tr, ntr, "fp16", "eager", b), tc = torch_best(tr, ntr, "fp16", "compile", b);
+        printf("%-8d %12.3f %12.3f %12.3f %10.2f %10.2f\n", b, ms16[b], te, tc, te > 0 ? te / ms16[b] : 0,
+               tc > 0 ? tc / ms16[b] : 0);
+        if (o)
+            fprintf(o, "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f speedup_compile %.3f\n", b,
+                    ms16[b], te, tc, tc > 0 ? tc / ms16[b] : 0);
+        if (b == 8)
+            break;
+    }
+    if (o)
+        fclose(o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ profile */
+
+static const double MP_GRID[] = {0.5, 1, 2, 4, 8, 12, 16, 24};
+#define N_MP 8
+static const int FACES[] = {0, 1, 2, 4, 8};
+#define N_FACES 5
+
+typedef struct eff_job {
+    gpu_ctx *c;
+    int slot, n_req;
+    const unsigned char *jpg;
+    size_t jl;
+    int rc;
+    gp_error err;
+} eff_job;
+
+static void *eff_thread(void *arg)
+{
+    eff_job *j = arg;
+    gpu_request rq = {j->jpg, j->jl, 0, 0, 1, 90};
+    gpu_request_result res;
+    for (int i = 0; i < j->n_req && !j->rc; i++)
+        j->rc = gpu_request_run(j->c, j->slot, &rq, &res, NULL, &j->err);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n ? v[n / 2] : 0;
+}
+
+static double sd_of(const double *v, int n)
+{
+    double m = 0, s = 0;
+    for (int i = 0; i < n; i++)
+        m += v[i];
+    m /= n > 0 ? n : 1;
+    for (int i = 0; i < n; i++)
+        s += (v[i] - m) * (v[i] - m);
+    return n > 1 ? sqrt(s / (n - 1)) : 0;
+}
+
+static void image_dims(double mp, int *w, int *h)
+{
+    *w = (int)lround(sqrt(mp * 1e6 * 1.5));
+    *h = (int)lround(*w / 1.5);
+}
+
+static int cmd_profile(int argc, char **argv)
+{
+    const char *outp = arg_value(argc, argv, "--out", "gpu/profiles/h100");
+    int reps = atoi(arg_value(argc, argv, "--reps", "5"));
+    int quick = arg_flag(argc, argv, "--quick");
+    gp_error err;
+    if (gpu_device_count() < 1) {
+        printf("profile: no CUDA device: skipped\n");
+        return 0;
+    }
+    /* cold start, in this fresh process: context, weights from a file, first inference,
+     * graph capture */
+    double ctx_ms, ctx_mib;
+    if (gpu_context_init(0, &ctx_ms, &ctx_mib, &err))
+        return die(&err);
+    char wpath[] = "/tmp/gpenlab-weights-XXXXXX";
+    int fd = mkstemp(wpath);
+    if (fd < 0)
+        return 1;
+    close(fd);
+    gpen_config dc;
+    gpen_config_default(&dc);
+    gpen_model m;
+    if (gpen_model_init_random(&m, &dc, GPEN_DEFAULT_SEED, &err) || gpen_model_save(&m, wpath, &err))
+        return die(&err);
+    size_t gpen_params = m.arch.n_params;
+    gpen_model_free(&m);
+    double t0 = wall_ms();
+    if (gpen_model_load(&m, &dc, wpath, &err))
+        return die(&err);
+    double file_ms = wall_ms() - t0;
+    gpen_model_free(&m);
+    gpu_opts o;
+    gpu_opts_default(&o);
+    o.weights_path = wpath;
+    o.max_image_mp = 25;
+    t0 = wall_ms();
+    gpu_ctx *c;
+    if (gpu_open(&o, &c, &err)) /* GPEN only: file, convert, upload */
+        return die(&err);
+    double open_gpen_ms = wall_ms() - t0;
+    gpu_info info;
+    gpu_get_info(c, &info, &err);
+    double used_gpen = gpu_mem_used_mib(c);
+    gpu_close(c);
+    o.pipeline = 1;
+    o.n_slots = quick ? 2 : 8;
+    t0 = wall_ms();
+    if (gpu_open(&o, &c, &err))
+        return die(&err);
+    double open_all_ms = wall_ms() - t0;
+    unlink(wpath);
+    gpu_mem_report mr;
+    gpu_mem_breakdown(c, &mr, &err);
+    /* first request (2 MP, 1 face) on a fresh context: lazy module loading + graph capture
+     * for batch 1 */
+    int w, h;
+    image_dims(2, &w, &h);
+    unsigned char *rgb = jpeg_synthetic_rgb(w, h, 2), *jpg2 = NULL;
+    size_t jl2;
+    if (jpeg_encode_rgb(rgb, w, h, 90, &jpg2, &jl2, &err))
+        return die(&err);
+    free(rgb);
+    gpu_request rq = {jpg2, jl2, 0, 0, 1, 90};
+    gpu_request_result res;
+    t0 = wall_ms();
+    if (gpu_request_run(c, 0, &rq, &res, NULL, &err))
+        return die(&err);
+    double first_ms = wall_ms() - t0;
+    double capture_ms;
+    if (gpu_warmup(c, &capture_ms, &err))
+        return die(&err);
+    double steady[16];
+    for (int i = 0; i < 8; i++) {
+        if (gpu_request_run(c, 0, &rq, &res, NULL, &err))
+            return die(&err);
+        steady[i] = res.total_ms;
+    }
+    double steady_ms = median_of(steady, 8);
+    printf("cold: context %.0f ms (%.0f MiB), GPEN file read %.0f ms, open GPEN %.0f ms, open all nets + %d slots %.0f ms, "
+           "first request %.0f ms (steady %.1f), graph capture %.0f ms\n",
+           ctx_ms, ctx_mib, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms, capture_ms);
+
+    /* stage latency over megapixels and faces */
+    gpu_profile p;
+    memset(&p, 0, sizeof(p));
+    static double raw[N_MP][N_FACES][GPU_N_STAGES][16], tot[N_MP][N_FACES][16];
+    static double jit[4096];
+    int njit = 0, R = reps < 16 ? reps : 16;
+    for (int mi = 0; mi < N_MP; mi++) {
+        image_dims(MP_GRID[mi], &w, &h);
+        rgb = jpeg_synthetic_rgb(w, h, (unsigned)mi + 7);
+        unsigned char *jpg = NULL;
+        size_t jl;
+        if (jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &err))
+            return die(&err);
+        free(rgb);
+        for (int fi = 0; fi < N_FACES; fi++) {
+            gpu_request r2 = {jpg, jl, 0, 0, FACES[fi], 90};
+            if (gpu_request_run(c, 0, &r2, &res, NULL, &err)) /* warm-up */
+                return die(&err);
+            for (int k = 0; k < R; k++) {
+                if (gpu_request_run(c, 0, &r2, &res, NULL, &err))
+                    return die(&err);
+                for (int s = 0; s < GPU_N_STAGES; s++)
+                    raw[mi][fi][s][k] = res.stage_ms[s];
+                tot[mi][fi][k] = res.total_ms;
+            }
+            double tv[16];
+            memcpy(tv, tot[mi][fi], sizeof(double) * (size_t)R);
+            double med = median_of(tv, R);
+            for (int k = 0; k < R && njit < 4096; k++)
+                jit[njit++] = tot[mi][fi][k] / med;
+            printf("mp %5.1f (%dx%d) faces %d: total %8.2f ms\n", MP_GRID[mi], w, h, FACES[fi], med);
+        }
+        free(jpg);
+    }
+    /* fit: image stages = median over all face counts; face stages = least-squares slope
+     * through the origin over faces 1..8 of the medians */
+    static const int is_face[GPU_N_STAGES] = {0, 0, 1, 1, 1, 1, 0, 0};
+    p.n_grid = N_MP;
+    memcpy(p.mp_grid, MP_GRID, sizeof(MP_GRID));
+    p.n_stages = GPU_N_STAGES;
+    for (int s = 0; s < GPU_N_STAGES; s++) {
+        profile_stage *st = &p.stage[s];
+        snprintf(st->name, sizeof(st->name), "%s", gpu_stage_name(s));
+        st->scaling = is_face[s] ? STAGE_PER_FACE : STAGE_PER_IMAGE;
+        for (int mi = 0; mi < N_MP; mi++) {
+            if (!is_face[s]) {
+                double all[N_FACES * 16];
+                int n = 0;
+                for (int fi = 0; fi < N_FACES; fi++)
+                    for (int k = 0; k < R; k++)
+                        all[n++] = raw[mi][fi][s][k];
+                st->spread_ms[mi] = sd_of(all, n);
+                st->ms[mi] = median_of(all, n);
+            } else {
+                double sxy = 0, sxx = 0;
+                for (int fi = 1; fi < N_FACES; fi++) {
+                    double tv[16];
+                    for (int k = 0; k < R; k++)
+                        tv[k] = raw[mi][fi][s][k];
+                    double med = median_of(tv, R);
+                    sxy += FACES[fi] * med;
+                    sxx += (double)FACES[fi] * FACES[fi];
+                }
+                st->ms[mi] = sxy / sxx;
+                double one[16];
+                for (int k = 0; k < R; k++)
+                    one[k] = raw[mi][1][s][k];
+                st->spread_ms[mi] = sd_of(one, R);
+            }
+        }
+    }
+    /* GPEN and ParseNet over batch */
+    double gb[9] = {0}, pb[9] = {0}, sd;
+    for (int b = 1; b <= 8; b *= 2) {
+        if (gpu_gpen_time(c, b, 20, &gb[b], &sd, &err) || gpu_parse_time(c, b, 10, &pb[b], &sd, &err))
+            return die(&err);
+        printf("batch %d: GPEN %.3f ms, ParseNet %.3f ms\n", b, gb[b], pb[b]);
+    }
+    /* eff(n): n threads, each running whole 2 MP / 1 face requests on its own slot */
+    int nmax = o.n_slots;
+    double thr1 = 0;
+    p.n_eff = nmax;
+    for (int n = 1; n <= nmax; n++) {
+        eff_job jobs[8];
+        pthread_t th[8];
+        int per = quick ? 4 : 8;
+        t0 = wall_ms();
+        for (int i = 0; i < n; i++) {
+            jobs[i] = (eff_job){c, i, per, jpg2, jl2, 0, {0}};
+            pthread_create(&th[i], NULL, eff_thread, &jobs[i]);
+        }
+        for (int i = 0; i < n; i++)
+            pthread_join(th[i], NULL);
+        double el = wall_ms() - t0;
+        for (int i = 0; i < n; i++)
+            if (jobs[i].rc)
+                return die(&jobs[i].err);
+        double thr = n * per / el;
+        if (n == 1)
+            thr1 = thr;
+        p.eff[n - 1] = n == 1 ? 1.0 : thr / thr1;
+        printf("eff(%d) = %.3f (%.1f requests/s)\n", n, p.eff[n - 1], thr * 1e3);
+    }
+    /* the profile */
+    snprintf(p.card, sizeof(p.card), "%s", info.name);
+    snprintf(p.provenance, sizeof(p.provenance), "measured");
+    time_t now = time(NULL);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    snprintf(p.source, sizeof(p.source),
+             "measured by gpenlab-gpu profile on %s, %s, %d SMs, %.0f MiB, %s\n"
+             "command: %s; commit %s\n"
+             "GPEN-BFR-512 (CUDA core, fp16, CUDA graphs), RetinaFace-R50 and ParseNet: deterministic random weights\n"
+             "synthetic 3:2 JPEGs (q90) decoded/encoded by libjpeg on the host; faces placed on a grid (random weights detect none)\n"
+             "face stages: least-squares slope over 1,2,4,8 faces (batched); memory: from buffer sizes, model from cudaMemGetInfo",
+             date, info.name, info.sm_count, info.mem_total_mib, info.driver,
+             arg_value(argc, argv, "--cmd", "gpenlab-gpu profile"), arg_value(argc, argv, "--commit", "unknown"));
+    p.jitter = JITTER_SAMPLES;
+    p.n_jitter_samples = njit;
+    memcpy(p.jitter_samples, jit, sizeof(double) * (size_t)njit);
+    p.gpu_mem_bytes = info.mem_total_mib * 1048576.0;
+    p.model_mem_bytes = ctx_mib * 1048576.0 + mr.weights_bytes;
+    for (int mi = 0; mi < N_MP; mi++) {
+        image_dims(MP_GRID[mi], &w, &h);
+        double dw = w, dh = h;
+        if ((w > h ? w : h) > 1500) {
+            double ss = 1000.0 / (w > h ? w : h);
+            dw = w * ss, dh = h * ss;
+        }
+        p.req_mem_bytes[mi] = mr.image_per_px_bytes * w * h + mr.detector_per_px_bytes * dw * dh;
+    }
+    p.req_mem_per_face_bytes = mr.gpen_per_face_bytes + mr.parse_per_face_bytes;
+    /* cold phases measured here (seconds); pod scheduling and image pulls are not GPU work */
+    double weight_load_s = open_gpen_ms / 1e3 * (1.0 + (27.3e6 + 21.3e6) / (double)gpen_params);
+    struct { const char *name; double s; } ph[] = {
+        {"cuda_init", ctx_ms / 1e3},
+        {"weight_load", weight_load_s},
+        {"first_inference", first_ms / 1e3},
+        {"graph_capture", capture_ms / 1e3},
+    };
+    p.n_phases = 4;
+    for (int i = 0; i < 4; i++) {
+        snprintf(p.phase[i].name, sizeof(p.phase[i].name), "%s", ph[i].name);
+        p.phase[i].seconds.kind = DIST_CONST;
+        p.phase[i].seconds.a = ph[i].s;
+        p.phase[i].applies = PHASE_POD | PHASE_SERVERLESS;
+    }
+    p.first_request_extra_ms = 0;
+    p.share_slowdown = 1.0;
+    FILE *f = fopen(outp, "w");
+    if (!f) {
+        gp_error_set(&err, GP_EIO, outp, 0, 0, NULL, "cannot create");
+        return die(&err);
+    }
+    fprintf(f, "# %s: GPEN pipeline on %s, measured by `gpenlab-gpu profile` (gpu/gpenlab_gpu.c).\n"
+               "# Stages: decode/encode = libjpeg on the host; detect = resize + RetinaFace-R50;\n"
+               "# align/gpen/parse/paste per face (batched up to 8); blend over the image.\n"
+               "# share_slowdown is not measured (1 = no loss beyond eff(n)); first_request_extra_ms 0\n"
+               "# because first_inference and graph_capture are cold phases (warm-up before ready).\n",
+            outp, info.name);
+    if (profile_write(&p, f, &err))
+        return die(&err);
+    fprintf(f, "info gpen_batch_ms");
+    for (int b = 1; b <= 8; b *= 2)
+        fprintf(f, " %d %.4g", b, gb[b]);
+    fprintf(f, "\ninfo parse_batch_ms");
+    for (int b = 1; b <= 8; b *= 2)
+        fprintf(f, " %d %.4g", b, pb[b]);
+    fprintf(f, "\ninfo cold_ms context %.1f gpen_file_read %.1f gpen_open %.1f all_nets_open_%d_slots %.1f "
+               "first_request %.1f steady_request %.2f graph_capture %.1f\n",
+            ctx_mib > 0 ? ctx_ms : ctx_ms, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms, capture_ms);
+    fprintf(f, "info mem_mib context %.1f gpen_loaded %.1f weights %.1f gpen_per_face %.1f parse_per_face %.1f "
+               "image_per_mp %.2f detector_per_mp %.1f\n",
+            ctx_mib, used_gpen, mr.weights_bytes / 1048576.0, mr.gpen_per_face_bytes / 1048576.0,
+            mr.parse_per_face_bytes / 1048576.0, mr.image_per_px_bytes, mr.detector_per_px_bytes);
+    for (int mi = 0; mi < N_MP; mi++)
+        for (int fi = 0; fi < N_FACES; fi++) {
+            fprintf(f, "info request_ms mp %g faces %d", MP_GRID[mi], FACES[fi]);
+            double tv[16];
+            memcpy(tv, tot[mi][fi], sizeof(double) * (size_t)R);
+            fprintf(f, " total %.2f", median_of(tv, R));
+            for (int s = 0; s < GPU_N_STAGES; s++) {
+                for (int k = 0; k < R; k++)
+                    tv[k] = raw[mi][fi][s][k];
+                fprintf(f, " %s %.3f", gpu_stage_name(s), median_of(tv, R));
+            }
+            fprintf(f, "\n");
+        }
+    fclose(f);
+    printf("wrote %s\n", outp);
+    free(jpg2);
+    gpu_close(c);
+    return 0;
+}
+
+static int cmd_derive(int argc, char **argv)
+{
+    const char *in = arg_value(argc, argv, "--in", "gpu/profiles/h100");
+    const char *from = arg_value(argc, argv, "--from", "h100");
+    const char *outdir = arg_value(argc, argv, "--outdir", "gpu/profiles");
+    char to_list[128];
+    snprintf(to_list, sizeof(to_list), "%s", arg_value(argc, argv, "--to", "t4,l4,a10,a100"));
+    static gpu_profile src, dst;
+    gp_error err;
+    if (profile_load(in, &src, &err))
+        return die(&err);
+    const gpu_card_spec *fc = gpu_card_find(from);
+    char *save = NULL;
+    for (char *k = strtok_r(to_list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        const gpu_card_spec *tc = gpu_card_find(k);
+        if (!tc) {
+            gp_error_set(&err, GP_EUNKNOWN, NULL, 0, 0, "--to", "unknown card \"%s\"", k);
+            return die(&err);
+        }
+        if (profile_derive(&src, fc, tc, &dst, &err))
+            return die(&err);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s-derived", outdir, k);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            gp_error_set(&err, GP_EIO, path, 0, 0, NULL, "cannot create");
+            return die(&err);
+        }
+        fprintf(f, "# %s: DERIVED from %s by `gpenlab-gpu profile derive` (gpu/profile_derive.c):\n"
+                   "# not measured on this card; stage times scaled by datasheet ratios.\n",
+                path, in);
+        int rc = profile_write(&dst, f, &err);
+        fclose(f);
+        if (rc)
+            return die(&err);
+        printf("wrote %s\n", path);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|profile [derive] [options]\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "selftest") == 0)
+        return cmd_selftest(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "profile") == 0) {
+        if (argc > 2 && strcmp(argv[2], "derive") == 0)
+            return cmd_derive(argc - 2, argv + 2);
+        return cmd_profile(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "gpenlab-gpu: unknown command \"%s\"\n", argv[1]);
+    return 2;
+}

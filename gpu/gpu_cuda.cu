@@ -1,0 +1,716 @@
+/* gpu_cuda.cu: the CUDA core behind gpu.h: the conv planner, GPEN-BFR on the GPU (weights,
+ * activations, forward, CUDA graphs, taps, timing), and the API entry points. The
+ * pipeline's other networks and stages are in gpu_pipeline.cuh (included below). */
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gpu_internal.cuh"
+
+extern "C" {
+#include "ref/gpen_load.h"
+#include "ref/gpen_model.h"
+}
+
+int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line)
+{
+    int code = e == cudaErrorMemoryAllocation ? GP_ENOMEM : GP_EIO;
+    return gp_error_set(err, code, NULL, 0, 0, "gpu", "%s: %s (%s:%d)", what,
+                        cudaGetErrorString(e), file, line);
+}
+
+template <> float host_from_float<float>(float v) { return v; }
+template <> __half host_from_float<__half>(float v) { return __float2half_rn(v); }
+template <> __nv_bfloat16 host_from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+void host_random_normal(uint64_t seed, const char *name, float sd, float mean, float *dst,
+                        size_t n)
+{
+    uint64_t key = gpen_rand_key(seed, name);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (float)(mean + sd * gpen_rand_normal(key, i));
+}
+
+conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32)
+{
+    conv_plan p;
+    int bk = f32 ? 16 : 32;
+    int KT = (K + bk - 1) / bk;
+    auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
+    if (f32) {
+        p.bm = p.bn = 64;
+    } else if (N <= 64 && tiles(128, 64) >= sm) {
+        p.bm = 128, p.bn = 64;
+    } else if (tiles(128, 128) >= 2 * sm) {
+        p.bm = 128, p.bn = 128;
+    } else if (N <= 64 || tiles(64, 64) >= sm) {
+        p.bm = 64, p.bn = 64;
+        if (N > 64 && tiles(128, 64) >= sm)
+            p.bm = 128;
+    } else {
+        p.bm = p.bn = 64;
+    }
+    int t = tiles(p.bm, p.bn);
+    p.splits = 1;
+    if (t < sm && KT >= 8) {
+        p.splits = std::min((2 * sm + t - 1) / t, KT / 4);
+        if (p.splits < 1)
+            p.splits = 1;
+    }
+    p.kt_per_split = (KT + p.splits - 1) / p.splits;
+    p.splits = (KT + p.kt_per_split - 1) / p.kt_per_split;
+    return p;
+}
+
+template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStream_t st)
+{
+    int M = a.B * a.OHk * a.OWk;
+    a.kt_per_split = p.kt_per_split;
+    dim3 grid((M + p.bm - 1) / p.bm, (a.Cout + p.bn - 1) / p.bn, p.splits);
+    if constexpr (sizeof(T) == 4) {
+        conv_f32_kernel<<<grid, 256, 0, st>>>(a);
+    } else {
+        if (p.bm == 128 && p.bn == 128)
+            conv_mma_kernel<T, 128, 128><<<grid, 256, 0, st>>>(a);
+        else if (p.bm == 128)
+            conv_mma_kernel<T, 128, 64><<<grid, 256, 0, st>>>(a);
+        else
+            conv_mma_kernel<T, 64, 64><<<grid, 256, 0, st>>>(a);
+    }
+}
+
+static conv_args conv_args_zero()
+{
+    conv_args a;
+    memset(&a, 0, sizeof(a));
+    a.sy = a.sx = a.dy = a.dx = a.osy = a.osx = 1;
+    a.slope = 0.2f;
+    a.gain = 1.0f;
+    return a;
+}
+
+template <typename T>
+int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *name, int cin,
+                    int cout, int k, int stride, int pad_mode, int act, float slope, gp_error *err)
+{
+    L.cin = cin;
+    L.cin_pad = (cin + 7) / 8 * 8;
+    L.cout = cout;
+    L.k = k;
+    L.stride = stride;
+    L.pad = k / 2;
+    L.pad_mode = pad_mode;
+    L.act = act;
+    L.slope = slope;
+    size_t n = (size_t)cout * cin * k * k;
+    std::vector<float> w(n), wp((size_t)cout * k * k * L.cin_pad, 0.f), b(cout);
+    char nm[128];
+    snprintf(nm, sizeof(nm), "%.100s.w", name);
+    /* He initialisation: the activations keep their scale through deep stacks */
+    host_random_normal(seed, nm, (float)std::sqrt(2.0 / ((double)cin * k * k)), 0.f, w.data(), n);
+    snprintf(nm, sizeof(nm), "%.100s.b", name);
+    host_random_normal(seed, nm, 0.05f, 0.f, b.data(), (size_t)cout);
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++)
+            for (int q = 0; q < k * k; q++)
+                wp[((size_t)o * k * k + q) * L.cin_pad + i] = w[((size_t)o * cin + i) * k * k + q];
+    if (int rc = upload<T>(ar, wp.data(), wp.size(), &L.w, err))
+        return rc;
+    return upload<float>(ar, b.data(), b.size(), &L.bias, err);
+}
+
+template <typename T>
+void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int up_nearest, T *y,
+                    int Ctot, int coff, const T *res, int res_cstride, int sm, cudaStream_t st,
+                    int *OH, int *OW)
+{
+    conv_args a = conv_args_zero();
+    int IH = up_nearest ? 2 * H : H, IW = up_nearest ? 2 * W : W;
+    int oh = (IH + 2 * L.pad - L.k) / L.stride + 1, ow = (IW + 2 * L.pad - L.k) / L.stride + 1;
+    a.x = x;
+    a.B = B;
+    a.IH = IH;
+    a.IW = IW;
+    a.Cin = L.cin_pad;
+    a.up_nearest = up_nearest;
+    a.pad_mode = L.pad_mode;
+    a.w = L.w;
+    a.Cout = L.cout;
+    a.TY = a.TX = L.k;
+    a.sy = a.sx = L.stride;
+    a.py0 = a.px0 = -L.pad;
+    a.OHk = a.OHf = oh;
+    a.OWk = a.OWf = ow;
+    a.y = y;
+    a.Ctot = Ctot;
+    a.coff = coff;
+    a.mode = EPI_FUSED;
+    a.bias = L.bias;
+    a.act = L.act;
+    a.slope = L.slope;
+    a.gain = 1.f;
+    a.res = res;
+    a.res_cstride = res_cstride;
+    conv_plan p = conv_plan_for(B * oh * ow, L.cout, L.k * L.k * L.cin_pad, sm, sizeof(T) == 4);
+    p.splits = 1; /* fused epilogues with residuals: no split-K */
+    int KT = (L.k * L.k * L.cin_pad + (sizeof(T) == 4 ? 15 : 31)) / (sizeof(T) == 4 ? 16 : 32);
+    p.kt_per_split = KT;
+    conv_launch<T>(a, p, st);
+    *OH = oh;
+    *OW = ow;
+}
+
+/* ------------------------------------------------------------------------------ GPEN */
+
+static const float SQRT2 = 1.4142135623730951f;
+
+template <typename T> struct gpen_weights {
+    gpen_arch arch;
+    dev_arena ar;
+    T *enc_w[GPEN_MAX_ENC];
+    float *enc_b[GPEN_MAX_ENC];
+    int enc_cin[GPEN_MAX_ENC]; /* padded */
+    float *fc_w, *fc_b, *map_w[GPEN_MAX_MLP], *map_b[GPEN_MAX_MLP];
+    T *cst;
+    struct {
+        T *w, *ph[4];
+        float *w2, *bias, nw;
+        int s_off;
+    } conv[GPEN_MAX_CONV];
+    struct {
+        float *w, *bias;
+        int s_off;
+    } rgb[GPEN_MAX_RGB];
+    float *mod_w, *mod_b;
+    int rtot;
+};
+
+/* Converts the float model (gpu/ref layout) into device weights of T. */
+template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpen_model *m, gp_error *err)
+{
+    const gpen_arch &A = m->arch;
+    g.arch = A;
+    int sd = A.cfg.style_dim;
+    for (int k = 0; k < A.n_enc; k++) {
+        const gpen_enc_layer &L = A.enc[k];
+        int cp = (L.cin + 7) / 8 * 8, kk = L.k * L.k;
+        double scale = 1.0 / std::sqrt((double)L.cin * kk);
+        const float *w = gpen_model_tensor(m, L.t_w);
+        std::vector<float> wp((size_t)L.cout * kk * cp, 0.f);
+        for (int o = 0; o < L.cout; o++)
+            for (int i = 0; i < L.cin; i++)
+                for (int q = 0; q < kk; q++)
+                    wp[((size_t)o * kk + q) * cp + i] = (float)(w[((size_t)o * L.cin + i) * kk + q] * scale);
+        g.enc_cin[k] = cp;
+        if (int rc = upload<T>(g.ar, wp.data(), wp.size(), &g.enc_w[k], err))
+            return rc;
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, L.t_b), L.cout, &g.enc_b[k], err))
+            return rc;
+    }
+    /* final linear: permute its input from NCHW flattening (c*16 + p) to NHWC (p*C + c) */
+    int c4 = A.enc[A.n_enc - 1].cout;
+    {
+        const float *w = gpen_model_tensor(m, A.t_fc_w);
+        std::vector<float> wp((size_t)sd * 16 * c4);
+        for (int o = 0; o < sd; o++)
+            for (int c = 0; c < c4; c++)
+                for (int p = 0; p < 16; p++)
+                    wp[(size_t)o * 16 * c4 + p * c4 + c] = w[(size_t)o * 16 * c4 + c * 16 + p];
+        if (int rc = upload<float>(g.ar, wp.data(), wp.size(), &g.fc_w, err))
+            return rc;
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, A.t_fc_b), sd, &g.fc_b, err))
+            return rc;
+    }
+    for (int j = 0; j < A.cfg.n_mlp; j++) {
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, A.t_map_w[j]), (size_t)sd * sd, &g.map_w[j], err))
+            return rc;
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, A.t_map_b[j]), sd, &g.map_b[j], err))
+            return rc;
+    }
+    {
+        const float *c = gpen_model_tensor(m, A.t_const);
+        std::vector<float> nhwc((size_t)16 * c4);
+        for (int ch = 0; ch < c4; ch++)
+            for (int p = 0; p < 16; p++)
+                nhwc[(size_t)p * c4 + ch] = c[(size_t)ch * 16 + p];
+        if (int rc = upload<T>(g.ar, nhwc.data(), nhwc.size(), &g.cst, err))
+            return rc;
+    }
+    /* modulation rows of every layer, in one matrix */
+    std::vector<float> mw, mb;
+    int off = 0;
+    for (int j = 0; j < A.n_conv; j++) {
+        const gpen_styled_layer &L = A.conv[j];
+        g.conv[j].s_off = off;
+        mw.insert(mw.end(), gpen_model_tensor(m, L.t_mod_w), gpen_model_tensor(m, L.t_mod_w) + (size_t)L.cin * sd);
+        mb.insert(mb.end(), gpen_model_tensor(m, L.t_mod_b), gpen_model_tensor(m, L.t_mod_b) + L.cin);
+        off += L.cin;
+        if (j % 2 == 0) {
+            const gpen_rgb_layer &R = A.rgb[j / 2];
+            g.rgb[j / 2].s_off = off;
+            mw.insert(mw.end(), gpen_model_tensor(m, R.t_mod_w), gpen_model_tensor(m, R.t_mod_w) + (size_t)R.cin * sd);
+            mb.insert(mb.end(), gpen_model_tensor(m, R.t_mod_b), gpen_model_tensor(m, R.t_mod_b) + R.cin);
+            off += R.cin;
+        }
+    }
+    g.rtot = off;
+    if (int rc = upload<float>(g.ar, mw.data(), mw.size(), &g.mod_w, err))
+        return rc;
+    if (int rc = upload<float>(g.ar, mb.data(), mb.size(), &g.mod_b, err))
+        return rc;
+    for (int j = 0; j < A.n_conv; j++) {
+        const gpen_styled_layer &L = A.conv[j];
+        const float *w = gpen_model_tensor(m, L.t_w);
+        double scale = 1.0 / std::sqrt((double)L.cin * 9);
+        std::vector<float> w2((size_t)L.cout * L.cin);
+        for (int o = 0; o < L.cout; o++)
+            for (int i = 0; i < L.cin; i++) {
+                double s = 0;
+                for (int q = 0; q < 9; q++) {
+                    double v = w[((size_t)o * L.cin + i) * 9 + q] * scale;
+                    s += v * v;
+                }
+                w2[(size_t)o * L.cin + i] = (float)s;
+            }
+        if (int rc = upload<float>(g.ar, w2.data(), w2.size(), &g.conv[j].w2, err))
+            return rc;
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, L.t_b), 2 * L.cout, &g.conv[j].bias, err))
+            return rc;
+        g.conv[j].nw = gpen_model_tensor(m, L.t_nw)[0];
+        if (!L.up) {
+            std::vector<float> wp((size_t)L.cout * 9 * L.cin);
+            for (int o = 0; o < L.cout; o++)
+                for (int i = 0; i < L.cin; i++)
+                    for (int q = 0; q < 9; q++)
+                        wp[((size_t)o * 9 + q) * L.cin + i] = (float)(w[((size_t)o * L.cin + i) * 9 + q] * scale);
+            if (int rc = upload<T>(g.ar, wp.data(), wp.size(), &g.conv[j].w, err))
+                return rc;
+        } else {
+            /* polyphase split of the stride-2 transposed conv: phase (py, px) uses taps
+             * ky = 2*ty (py = 0) or 1 (py = 1), reading input row oy' - ty */
+            for (int ph = 0; ph < 4; ph++) {
+                int py = ph >> 1, px = ph & 1, TY = py ? 1 : 2, TX = px ? 1 : 2;
+                std::vector<float> wp((size_t)L.cout * TY * TX * L.cin);
+                for (int o = 0; o < L.cout; o++)
+                    for (int ty = 0; ty < TY; ty++)
+                        for (int tx = 0; tx < TX; tx++) {
+                            int ky = py ? 1 : 2 * ty, kx = px ? 1 : 2 * tx;
+                            for (int i = 0; i < L.cin; i++)
+                                wp[(((size_t)o * TY + ty) * TX + tx) * L.cin + i] =
+                                    (float)(w[((size_t)o * L.cin + i) * 9 + ky * 3 + kx] * scale);
+                        }
+                if (int rc = upload<T>(g.ar, wp.data(), wp.size(), &g.conv[j].ph[ph], err))
+                    return rc;
+            }
+        }
+    }
+    for (int r = 0; r < A.n_rgb; r++) {
+        const gpen_rgb_layer &R = A.rgb[r];
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, R.t_w), (size_t)3 * R.cin, &g.rgb[r].w, err))
+            return rc;
+        if (int rc = upload<float>(g.ar, gpen_model_tensor(m, R.t_b), 3, &g.rgb[r].bias, err))
+            return rc;
+    }
+    return 0;
+}
+
+/* Activations of one GPEN instance (one per request slot). */
+template <typename T> struct gpen_acts {
+    dev_arena ar;
+    int max_batch;
+    float *in;   /* [B,3,S,S] float NCHW in [-1, 1] */
+    T *x0;       /* [B,S,S,8] */
+    T *enc[GPEN_MAX_ENC];
+    T *blur;
+    float *lat, *wl, *wtmp, *s_all, *d[GPEN_MAX_CONV];
+    T *h[2];
+    float *raw;
+    float *skip[2];
+    float *out;  /* the final skip of the last forward */
+    T *tap_conv[GPEN_MAX_CONV];
+    float *tap_rgb[GPEN_MAX_RGB];
+    int keep_taps;
+    cudaGraphExec_t graph[65];
+};
+
+template <typename T>
+static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int keep_taps, gp_error *err)
+{
+    const gpen_arch &A = g.arch;
+    int S = A.cfg.size, sd = A.cfg.style_dim;
+    memset(a.graph, 0, sizeof(a.graph));
+    a.max_batch = B;
+    a.keep_taps = keep_taps;
+    size_t blur = 1, hmax = (size_t)16 * A.enc[A.n_enc - 1].cout, raw = 1;
+    if (int rc = a.ar.alloc(&a.in, (size_t)B * 3 * S * S, err))
+        return rc;
+    if (int rc = a.ar.alloc(&a.x0, (size_t)B * S * S * 8, err))
+        return rc;
+    for (int k = 0; k < A.n_enc; k++) {
+        const gpen_enc_layer &L = A.enc[k];
+        if (int rc = a.ar.alloc(&a.enc[k], (size_t)B * L.res_out * L.res_out * L.cout, err))
+            return rc;
+        if (k > 0)
+            blur = std::max(blur, (size_t)(L.res_in + 1) * (L.res_in + 1) * L.cin);
+    }
+    for (int j = 0; j < A.n_conv; j++) {
+        const gpen_styled_layer &L = A.conv[j];
+        hmax = std::max(hmax, (size_t)L.res_out * L.res_out * 2 * L.cout);
+        size_t r = L.up ? (size_t)(2 * L.res_in + 1) * (2 * L.res_in + 1) * L.cout
+                        : (size_t)L.res_out * L.res_out * L.cout;
+        raw = std::max(raw, r);
+        if (int rc = a.ar.alloc(&a.d[j], (size_t)B * L.cout, err))
+            return rc;
+        if (keep_taps) {
+            if (int rc = a.ar.alloc(&a.tap_conv[j], (size_t)B * L.res_out * L.res_out * 2 * L.cout, err))
+                return rc;
+        }
+    }
+    for (int r = 0; r < A.n_rgb && keep_taps; r++)
+        if (int rc = a.ar.alloc(&a.tap_rgb[r], (size_t)B * 3 * A.rgb[r].res * A.rgb[r].res, err))
+            return rc;
+    if (int rc = a.ar.alloc(&a.blur, (size_t)B * blur, err))
+        return rc;
+    if (int rc = a.ar.alloc(&a.lat, (size_t)B * sd, err))
+        return rc;
+    if (int rc = a.ar.alloc(&a.wl, (size_t)B * sd, err))
+        return rc;
+    if (int rc = a.ar.alloc(&a.wtmp, (size_t)B * sd, err))
+        return rc;
+    if (int rc = a.ar.alloc(&a.s_all, (size_t)B * g.rtot, err))
+        return rc;
+    for (int i = 0; i < 2; i++) {
+        if (int rc = a.ar.alloc(&a.h[i], (size_t)B * hmax, err))
+            return rc;
+        if (int rc = a.ar.alloc(&a.skip[i], (size_t)B * 3 * S * S, err))
+            return rc;
+    }
+    if (int rc = a.ar.alloc(&a.raw, (size_t)B * raw, err))
+        return rc;
+    a.out = nullptr;
+    return 0;
+}
+
+template <typename T> static void gpen_acts_free(gpen_acts<T> &a)
+{
+    for (auto &gx : a.graph)
+        if (gx)
+            cudaGraphExecDestroy(gx);
+    memset(a.graph, 0, sizeof(a.graph));
+    a.ar.release();
+}
+
+/* Enqueues one GPEN forward of B faces (a.in -> a.out) on stream st. */
+template <typename T>
+static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm, cudaStream_t st,
+                        gp_error *err)
+{
+    const gpen_arch &A = g.arch;
+    const int S = A.cfg.size, sd = A.cfg.style_dim;
+    const bool f32 = sizeof(T) == 4;
+    nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
+    CK_LAUNCH();
+    /* encoder */
+    for (int k = 0; k < A.n_enc; k++) {
+        const gpen_enc_layer &L = A.enc[k];
+        conv_args c = conv_args_zero();
+        c.B = B;
+        c.Cin = g.enc_cin[k];
+        c.w = g.enc_w[k];
+        c.Cout = L.cout;
+        c.TY = c.TX = L.k;
+        c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
+        c.y = a.enc[k];
+        c.Ctot = L.cout;
+        c.mode = EPI_FUSED;
+        c.bias = g.enc_b[k];
+        c.act = 1;
+        c.gain = SQRT2;
+        if (k == 0) {
+            c.x = a.x0;
+            c.IH = c.IW = S;
+        } else {
+            blur_down_kernel<T><<<blocks_for((size_t)B * (L.res_in + 1) * (L.res_in + 1) * L.cin / (16 / sizeof(T)), 256), 256, 0, st>>>(
+                a.enc[k - 1], B, L.res_in, L.res_in, L.cin, a.blur);
+            CK_LAUNCH();
+            c.x = a.blur;
+            c.IH = c.IW = L.res_in + 1;
+            c.sy = c.sx = 2;
+        }
+        conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, sm, f32);
+        if (p.splits > 1) {
+            CK(cudaMemsetAsync(a.raw, 0, (size_t)B * L.res_out * L.res_out * L.cout * sizeof(float), st));
+            conv_args r = c;
+            r.mode = EPI_ATOMIC;
+            r.y = a.raw;
+            conv_launch<T>(r, p, st);
+            CK_LAUNCH();
+            epi_kernel<T><<<blocks_for((size_t)B * L.res_out * L.res_out * L.cout / 4, 256), 256, 0, st>>>(
+                a.raw, B, L.res_out, L.res_out, L.cout, 0, nullptr, 0, g.enc_b[k], 1, 0.2f, SQRT2,
+                nullptr, 0.f, a.enc[k], L.cout, 0);
+        } else {
+            conv_launch<T>(c, p, st);
+        }
+        CK_LAUNCH();
+    }
+    /* final linear, mapping, styles, demodulation */
+    int c4 = A.enc[A.n_enc - 1].cout;
+    /* the encoder output is T; the GEMVs read float: convert through the tap kernel's
+     * layout-preserving path (NHWC flat) */
+    nhwc_to_nchw_kernel<T><<<blocks_for((size_t)B * 16 * c4, 256), 256, 0, st>>>(a.enc[A.n_enc - 1], B * 16 * c4, 1, 1, 1, a.raw);
+    CK_LAUNCH();
+    gemv_kernel<<<blocks_for((size_t)sd * 32, 256), 256, 0, st>>>(a.raw, B, 16 * c4, g.fc_w, g.fc_b, sd,
+                                                               (float)(1.0 / std::sqrt(16.0 * c4)), 1.f, 1, a.lat, sd);
+    CK_LAUNCH();
+    CK(cudaMemcpyAsync(a.wl, a.lat, (size_t)B * sd * sizeof(float), cudaMemcpyDeviceToDevice, st));
+    pixel_norm_kernel<<<B, 256, 0, st>>>(a.wl, sd);
+    CK_LAUNCH();
+    for (int j = 0; j < A.cfg.n_mlp; j++) {
+        gemv_kernel<<<blocks_for((size_t)sd * 32, 256), 256, 0, st>>>(
+            a.wl, B, sd, g.map_w[j], g.map_b[j], sd, (float)(A.cfg.lr_mlp / std::sqrt((double)sd)),
+            (float)A.cfg.lr_mlp, 1, a.wtmp, sd);
+        CK_LAUNCH();
+        std::swap(a.wl, a.wtmp);
+    }
+    gemv_kernel<<<blocks_for((size_t)g.rtot * 32, 256), 256, 0, st>>>(
+        a.wl, B, sd, g.mod_w, g.mod_b, g.rtot, (float)(1.0 / std::sqrt((double)sd)), 1.f, 0, a.s_all, g.rtot);
+    CK_LAUNCH();
+    for (int j = 0; j < A.n_conv; j++) {
+        const gpen_styled_layer &L = A.conv[j];
+        demod_kernel<<<blocks_for((size_t)L.cout * 32, 256), 256, 0, st>>>(
+            a.s_all + g.conv[j].s_off, g.rtot, B, g.conv[j].w2, L.cin, L.cout, a.d[j]);
+        CK_LAUNCH();
+    }
+    /* generator */
+    size_t cn = (size_t)16 * c4;
+    broadcast_kernel<T><<<blocks_for(cn * B, 256), 256, 0, st>>>(g.cst, cn, B, a.h[0]);
+    CK_LAUNCH();
+    int cur = 0, sk = -1;
+    for (int j = 0; j < A.n_conv; j++) {
+        const gpen_styled_layer &L = A.conv[j];
+        T *hin = a.h[cur], *hout = a.h[cur ^ 1];
+        const T *e = a.enc[L.e_index];
+        int Ro = L.res_out, Ri = L.res_in;
+        if (!L.up) {
+            conv_args c = conv_args_zero();
+            c.x = hin;
+            c.B = B;
+            c.IH = c.IW = Ri;
+            c.Cin = L.cin;
+            c.in_scale = a.s_all + g.conv[j].s_off;
+            c.in_scale_bstride = g.rtot;
+            c.w = g.conv[j].w;
+            c.Cout = L.cout;
+            c.TY = c.TX = 3;
+            c.py0 = c.px0 = -1;
+            c.OHk = c.OWk = c.OHf = c.OWf = Ro;
+            conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, sm, f32);
+            if (p.splits > 1) {
+                CK(cudaMemsetAsync(a.raw, 0, (size_t)B * Ro * Ro * L.cout * sizeof(float), st));
+                c.y = a.raw;
+                c.Ctot = L.cout;
+                c.mode = EPI_ATOMIC;
+                conv_launch<T>(c, p, st);
+                CK_LAUNCH();
+                epi_kernel<T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                    a.raw, B, Ro, Ro, L.cout, 0, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f, SQRT2, e,
+                    g.conv[j].nw, hout, 2 * L.cout, 0);
+            } else {
+                c.y = hout;
+                c.Ctot = 2 * L.cout;
+                c.mode = EPI_FUSED;
+                c.d = a.d[j];
+                c.d_bstride = L.cout;
+                c.bias = g.conv[j].bias;
+                c.act = 1;
+                c.gain = SQRT2;
+                c.e = e;
+                c.nw = g.conv[j].nw;
+                conv_launch<T>(c, p, st);
+            }
+            CK_LAUNCH();
+        } else {
+            int RR = 2 * Ri + 1;
+            conv_plan pl[4];
+            bool split = false;
+            for (int ph = 0; ph < 4; ph++) {
+                int py = ph >> 1, px = ph & 1;
+                pl[ph] = conv_plan_for(B * (Ri + 1 - py) * (Ri + 1 - px), L.cout,
+                                       (py ? 1 : 2) * (px ? 1 : 2) * L.cin, sm, f32);
+                split |= pl[ph].splits > 1;
+            }
+            if (split)
+                CK(cudaMemsetAsync(a.raw, 0, (size_t)B * RR * RR * L.cout * sizeof(float), st));
+            for (int ph = 0; ph < 4; ph++) {
+                int py = ph >> 1, px = ph & 1;
+                conv_args c = conv_args_zero();
+                c.x = hin;
+                c.B = B;
+                c.IH = c.IW = Ri;
+                c.Cin = L.cin;
+                c.in_scale = a.s_all + g.conv[j].s_off;
+                c.in_scale_bstride = g.rtot;
+                c.w = g.conv[j].ph[ph];
+                c.Cout = L.cout;
+                c.TY = py ? 1 : 2;
+                c.TX = px ? 1 : 2;
+                c.dy = c.dx = -1;
+                c.OHk = Ri + 1 - py;
+                c.OWk = Ri + 1 - px;
+                c.y = a.raw;
+                c.OHf = c.OWf = RR;
+                c.osy = c.osx = 2;
+                c.ooy = py;
+                c.oox = px;
+                c.Ctot = L.cout;
+                c.mode = split ? EPI_ATOMIC : EPI_RAW;
+                conv_plan p = pl[ph];
+                if (!split) {
+                    p.splits = 1;
+                    p.kt_per_split = 1 << 30;
+                }
+                conv_launch<T>(c, p, st);
+                CK_LAUNCH();
+            }
+            epi_kernel<T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                a.raw, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f, SQRT2, e,
+                g.conv[j].nw, hout, 2 * L.cout, 0);
+            CK_LAUNCH();
+        }
+        cur ^= 1;
+        if (a.keep_taps)
+            CK(cudaMemcpyAsync(a.tap_conv[j], hout, (size_t)B * Ro * Ro * 2 * L.cout * sizeof(T),
+                               cudaMemcpyDeviceToDevice, st));
+        if (j % 2 == 0) {
+            int r = j / 2;
+            float *dst = a.skip[sk < 0 ? 0 : sk ^ 1];
+            torgb_kernel<T><<<blocks_for((size_t)B * Ro * Ro, 128), 128, 0, st>>>(
+                hout, B, Ro, 2 * L.cout, g.rgb[r].w, (float)(1.0 / std::sqrt(2.0 * L.cout)),
+                a.s_all + g.rgb[r].s_off, g.rtot, g.rgb[r].bias, sk < 0 ? nullptr : a.skip[sk], dst);
+            CK_LAUNCH();
+            sk = sk < 0 ? 0 : sk ^ 1;
+            if (a.keep_taps)
+                CK(cudaMemcpyAsync(a.tap_rgb[r], dst, (size_t)B * 3 * Ro * Ro * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, st));
+        }
+    }
+    a.out = a.skip[sk];
+    return 0;
+}
+
+/* One forward, through a cached CUDA graph when enabled. */
+template <typename T>
+static int gpen_run(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm, int graphs,
+                    cudaStream_t st, gp_error *err)
+{
+    if (!graphs || a.keep_taps || B > 64)
+        return gpen_enqueue<T>(g, a, B, sm, st, err);
+    if (!a.graph[B]) {
+        cudaGraph_t gr;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        int rc = gpen_enqueue<T>(g, a, B, sm, st, err);
+        cudaError_t e = cudaStreamEndCapture(st, &gr);
+        if (rc)
+            return rc;
+        if (e != cudaSuccess)
+            return gpu_cuda_fail(err, e, "cudaStreamEndCapture", __FILE__, __LINE__);
+        e = cudaGraphInstantiate(&a.graph[B], gr, 0);
+        cudaGraphDestroy(gr);
+        if (e != cudaSuccess)
+            return gpu_cuda_fail(err, e, "cudaGraphInstantiate", __FILE__, __LINE__);
+    } else {
+        /* a.out must point at the final skip: recompute it as the enqueue would */
+        int n_rgb = g.arch.n_rgb;
+        a.out = a.skip[(n_rgb - 1) & 1];
+    }
+    CK(cudaGraphLaunch(a.graph[B], st));
+    return 0;
+}
+
+#include "gpu_pipeline.cuh"
+
+/* ------------------------------------------------------------------ matrix peak */
+#include <cublasLt.h>
+
+/* fp16 GEMM 8192^3 through cuBLASLt: the card's practical fp16 dense matrix rate. */
+static int cublaslt_fp16_tflops(double *tflops, gp_error *err)
+{
+    const int n = 8192;
+    __half *a, *b, *c;
+    void *ws;
+    size_t wsz = 64u << 20;
+    CK(cudaMalloc(&a, (size_t)n * n * 2));
+    CK(cudaMalloc(&b, (size_t)n * n * 2));
+    CK(cudaMalloc(&c, (size_t)n * n * 2));
+    CK(cudaMalloc(&ws, wsz));
+    std::vector<__half> h((size_t)n * n);
+    uint64_t key = gpen_rand_key(3, "gemm");
+    for (size_t i = 0; i < h.size(); i++)
+        h[i] = __float2half_rn((float)(gpen_rand_uniform(key, i) - 0.5));
+    CK(cudaMemcpy(a, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(b, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    cublasLtHandle_t lt;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulPreference_t pref;
+    cublasLtMatmulHeuristicResult_t hr;
+    int found = 0;
+    float alpha = 1.f, beta = 0.f;
+    int rc = 0;
+    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS)
+        return gp_error_set(err, GP_EIO, NULL, 0, 0, "cublasLt", "cublasLtCreate failed");
+    cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, n, n, n);
+    cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, n, n, n);
+    cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, n, n, n);
+    cublasLtMatmulPreferenceCreate(&pref);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsz, sizeof(wsz));
+    cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &hr, &found);
+    if (!found) {
+        rc = gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "cublasLt", "no fp16 GEMM algorithm");
+    } else {
+        cudaEvent_t e0, e1;
+        cudaEventCreate(&e0);
+        cudaEventCreate(&e1);
+        std::vector<double> t;
+        for (int i = 0; i < 8; i++) {
+            cudaEventRecord(e0);
+            cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &hr.algo, ws, wsz, 0);
+            cudaEventRecord(e1);
+            cudaEventSynchronize(e1);
+            float ms;
+            cudaEventElapsedTime(&ms, e0, e1);
+            if (i >= 2)
+                t.push_back(ms);
+        }
+        double med, sd;
+        stats_of(t, &med, &sd);
+        *tflops = 2.0 * n * (double)n * n / (med * 1e-3) / 1e12;
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(op);
+    cublasLtDestroy(lt);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    cudaFree(ws);
+    if (!rc)
+        CK(cudaGetLastError());
+    return rc;
+}
+
+extern "C" int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err)
+{
+    *core_tflops = *cublas_tflops = 0;
+    if (int rc = c->eng->core_matmul(core_tflops, err))
+        return rc;
+    return cublaslt_fp16_tflops(cublas_tflops, err);
+}

@@ -1,0 +1,110 @@
+/* gpu_internal.cuh: host-side helpers shared by the CUDA translation units (C++ only):
+ * error mapping, device buffers, the conv planner/launcher. */
+#pragma once
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vector>
+
+#include "gpu.h"
+#include "gpu_kernels.cuh"
+
+extern "C" {
+#include "ref/gpen_rand.h"
+}
+
+int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line);
+
+#define CK(call)                                                                           \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return gpu_cuda_fail(err, e_, #call, __FILE__, __LINE__);                      \
+    } while (0)
+#define CK_LAUNCH() CK(cudaGetLastError())
+
+static inline unsigned blocks_for(size_t n, int threads)
+{
+    return (unsigned)((n + (size_t)threads - 1) / (size_t)threads);
+}
+
+/* Device allocations of one owner, freed together. */
+struct dev_arena {
+    std::vector<void *> ptrs;
+    size_t bytes = 0;
+    template <typename X> int alloc(X **p, size_t n, gp_error *err)
+    {
+        void *q = nullptr;
+        size_t nb = n * sizeof(X);
+        if (nb == 0)
+            nb = 16;
+        cudaError_t e = cudaMalloc(&q, nb);
+        if (e != cudaSuccess) {
+            *p = nullptr;
+            return gpu_cuda_fail(err, e, "cudaMalloc", __FILE__, __LINE__);
+        }
+        ptrs.push_back(q);
+        bytes += nb;
+        *p = static_cast<X *>(q);
+        return 0;
+    }
+    void release()
+    {
+        for (void *q : ptrs)
+            cudaFree(q);
+        ptrs.clear();
+        bytes = 0;
+    }
+};
+
+/* Tile choice and split-K factor of one conv. */
+struct conv_plan {
+    int bm, bn, splits, kt_per_split;
+};
+
+conv_plan conv_plan_for(int M, int N, int K, int sm_count, bool f32);
+
+/* Launches one conv with the plan's tile (mode/y as set in a; when plan.splits > 1 the
+ * caller has pointed a.y at a zeroed fp32 buffer and set a.mode = EPI_ATOMIC). */
+template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStream_t st);
+
+/* Host conversions. */
+template <typename T> T host_from_float(float v);
+
+/* Fills n floats from the generator: normal(0, sd) under `name`. */
+void host_random_normal(uint64_t seed, const char *name, float sd, float mean, float *dst,
+                        size_t n);
+
+/* Uploads host floats to a new device array of T. */
+template <typename T> int upload(dev_arena &ar, const float *src, size_t n, T **dst, gp_error *err)
+{
+    std::vector<T> tmp(n);
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = host_from_float<T>(src[i]);
+    if (int rc = ar.alloc(dst, n, err))
+        return rc;
+    CK(cudaMemcpy(*dst, tmp.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+    return 0;
+}
+
+/* A plain conv layer (conv + folded BN bias + activation) of the pipeline's networks, with
+ * random He-initialised weights (docs/gpu.md). Weights [Cout][k][k][Cin_pad]. */
+template <typename T> struct conv_layer {
+    int cin, cin_pad, cout, k, stride, pad, pad_mode, act;
+    float slope;
+    T *w;
+    float *bias;
+};
+
+template <typename T>
+int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *name, int cin,
+                    int cout, int k, int stride, int pad_mode, int act, float slope, gp_error *err);
+
+/* Runs L on x [B,H,W,cin_pad] into y (channel offset coff of Ctot), optional residual
+ * (same grid, res_cstride) and nearest-x2 upsampled input. Returns output H, W. */
+template <typename T>
+void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int up_nearest, T *y,
+                    int Ctot, int coff, const T *res, int res_cstride, int sm_count,
+                    cudaStream_t st, int *OH, int *OW);

@@ -1,0 +1,704 @@
+/* gpu_kernels.cuh: device code of the CUDA core (C++, included by gpu_cuda.cu only).
+ * Activations are NHWC of T (float, __half or __nv_bfloat16); accumulation is fp32.
+ * conv_args describes one implicit-GEMM convolution generalised enough for every conv of
+ * GPEN, RetinaFace and ParseNet:
+ *   out[b, oy*osy+ooy, ox*osx+oox, coff+n] = epi( sum_{ty,tx,c} x[b, iy, ix, c] * s[b,c]
+ *                                                  * w[n, ty, tx, c] )
+ *   iy = oy*sy + ty*dy + py0 (zero or reflect padding; optional nearest x2 upsampling)
+ * M = B*OHk*OWk output pixels, N = Cout, K = TY*TX*Cin (Cin % 8 == 0). The tensor-core
+ * kernel (mma.sync m16n8k16, ldmatrix, register-staged double buffer) serves fp16/bf16;
+ * a SIMT kernel serves fp32. Epilogues: raw fp32 (plain or atomic for split-K), or fused
+ * (x d[b,n], + bias, + residual, leaky ReLU x gain, concat of act(nw*e + bias2)). */
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+enum { EPI_RAW = 0, EPI_ATOMIC = 1, EPI_FUSED = 2 };
+enum { PAD_ZERO = 0, PAD_REFLECT = 1 };
+
+struct conv_args {
+    const void *x;
+    int B, IH, IW, Cin;        /* IH, IW: dims as seen by the conv (virtual when up_nearest) */
+    int up_nearest;            /* input is x upsampled x2 nearest: reads x[iy/2, ix/2] */
+    int pad_mode;
+    const float *in_scale;     /* s[b * in_scale_bstride + c] multiplies the input, or NULL */
+    int in_scale_bstride;
+    const void *w;             /* [Cout][TY][TX][Cin] */
+    int Cout, TY, TX, sy, sx, dy, dx, py0, px0;
+    int OHk, OWk;
+    void *y;                   /* output buffer */
+    int out_f32;               /* fused epilogue writes float instead of T */
+    int OHf, OWf, osy, osx, ooy, oox, Ctot, coff;
+    int mode;                  /* EPI_* */
+    const float *d;            /* demodulation d[b * d_bstride + n], or NULL */
+    int d_bstride;
+    const float *bias;         /* [Cout] (+ [Cout, 2 Cout) for the concat half), or NULL */
+    int act;                   /* 0 none, 1 leaky ReLU (slope, gain) */
+    float slope, gain;
+    const void *res;           /* residual T at [pixel][res_cstride], added before act */
+    int res_cstride;
+    const void *e;             /* concat source T [pixel][Cout]: channel Cout+n */
+    float nw;
+    int kt_per_split;          /* K tiles per blockIdx.z */
+};
+
+template <typename T> __device__ __forceinline__ float to_f(T v);
+template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v)
+{
+    return __bfloat162float(v);
+}
+template <typename T> __device__ __forceinline__ T from_f(float v);
+template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v)
+{
+    return __float2bfloat16_rn(v);
+}
+
+/* Multiplies the 16 bytes of v (16/sizeof(T) elements) by s[0..]. */
+template <typename T> __device__ __forceinline__ void scale_vec(uint4 &v, const float *s)
+{
+    constexpr int n = 16 / sizeof(T);
+    T *p = reinterpret_cast<T *>(&v);
+#pragma unroll
+    for (int i = 0; i < n; i++)
+        p[i] = from_f<T>(to_f<T>(p[i]) * __ldg(s + i));
+}
+
+/* Per-row (output pixel) state of the A loader. */
+struct a_row {
+    int b, iy0, ix0;
+    bool valid;
+};
+
+__device__ __forceinline__ a_row make_row(const conv_args &a, int m, int M)
+{
+    a_row r;
+    r.valid = m < M;
+    int mm = r.valid ? m : 0;
+    int hw = a.OHk * a.OWk;
+    r.b = mm / hw;
+    int rem = mm - r.b * hw;
+    int oy = rem / a.OWk, ox = rem - oy * a.OWk;
+    r.iy0 = oy * a.sy + a.py0;
+    r.ix0 = ox * a.sx + a.px0;
+    return r;
+}
+
+/* 16 bytes of the A operand at tap (ty, tx), channel c of row r. */
+template <typename T>
+__device__ __forceinline__ uint4 load_a(const conv_args &a, const a_row &r, int ty, int tx, int c,
+                                        bool kvalid)
+{
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (!r.valid || !kvalid)
+        return v;
+    int iy = r.iy0 + ty * a.dy, ix = r.ix0 + tx * a.dx;
+    if (a.pad_mode == PAD_REFLECT) {
+        iy = iy < 0 ? -iy : (iy >= a.IH ? 2 * a.IH - 2 - iy : iy);
+        ix = ix < 0 ? -ix : (ix >= a.IW ? 2 * a.IW - 2 - ix : ix);
+    } else if ((unsigned)iy >= (unsigned)a.IH || (unsigned)ix >= (unsigned)a.IW) {
+        return v;
+    }
+    int rh = a.IH, rw = a.IW;
+    if (a.up_nearest) {
+        iy >>= 1;
+        ix >>= 1;
+        rh >>= 1;
+        rw >>= 1;
+    }
+    const T *p = static_cast<const T *>(a.x) + (((size_t)r.b * rh + iy) * rw + ix) * a.Cin + c;
+    v = __ldg(reinterpret_cast<const uint4 *>(p));
+    if (a.in_scale)
+        scale_vec<T>(v, a.in_scale + (size_t)r.b * a.in_scale_bstride + c);
+    return v;
+}
+
+template <typename T> __device__ __forceinline__ uint4 load_b(const conv_args &a, int n, int k, int K)
+{
+    if (n >= a.Cout || k >= K)
+        return make_uint4(0, 0, 0, 0);
+    return __ldg(reinterpret_cast<const uint4 *>(static_cast<const T *>(a.w) + (size_t)n * K + k));
+}
+
+/* Epilogue for two adjacent output channels n, n+1 of output pixel m. */
+template <typename T>
+__device__ __forceinline__ void epi_pair(const conv_args &a, int m, int n, float v0, float v1)
+{
+    int hw = a.OHk * a.OWk;
+    int b = m / hw, rem = m - b * hw;
+    int oy = rem / a.OWk, ox = rem - oy * a.OWk;
+    size_t pix = ((size_t)b * a.OHf + oy * a.osy + a.ooy) * a.OWf + ox * a.osx + a.oox;
+    size_t o = pix * a.Ctot + a.coff + n;
+    bool two = n + 1 < a.Cout;
+    if (a.mode == EPI_RAW) {
+        float *y = static_cast<float *>(a.y);
+        if (two)
+            *reinterpret_cast<float2 *>(y + o) = make_float2(v0, v1);
+        else
+            y[o] = v0;
+        return;
+    }
+    if (a.mode == EPI_ATOMIC) {
+        float *y = static_cast<float *>(a.y);
+        atomicAdd(y + o, v0);
+        if (two)
+            atomicAdd(y + o + 1, v1);
+        return;
+    }
+    if (a.d) {
+        v0 *= a.d[(size_t)b * a.d_bstride + n];
+        if (two)
+            v1 *= a.d[(size_t)b * a.d_bstride + n + 1];
+    }
+    if (a.bias) {
+        v0 += a.bias[n];
+        if (two)
+            v1 += a.bias[n + 1];
+    }
+    size_t mpix = (size_t)m; /* residual and concat sources share the kernel's pixel grid */
+    if (a.res) {
+        const T *r = static_cast<const T *>(a.res) + mpix * a.res_cstride + n;
+        v0 += to_f<T>(r[0]);
+        if (two)
+            v1 += to_f<T>(r[1]);
+    }
+    if (a.act) {
+        v0 = (v0 < 0.f ? v0 * a.slope : v0) * a.gain;
+        v1 = (v1 < 0.f ? v1 * a.slope : v1) * a.gain;
+    }
+    if (a.out_f32) {
+        float *y = static_cast<float *>(a.y);
+        y[o] = v0;
+        if (two)
+            y[o + 1] = v1;
+    } else {
+        T *y = static_cast<T *>(a.y);
+        y[o] = from_f<T>(v0);
+        if (two)
+            y[o + 1] = from_f<T>(v1);
+    }
+    if (a.e) {
+        const T *e = static_cast<const T *>(a.e) + mpix * a.Cout + n;
+        T *y = static_cast<T *>(a.y);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            if (j == 1 && !two)
+                break;
+            float v = a.nw * to_f<T>(e[j]) + a.bias[a.Cout + n + j];
+            v = (v < 0.f ? v * a.slope : v) * a.gain;
+            y[o + a.Cout + j] = from_f<T>(v);
+        }
+    }
+}
+
+/* Walks (ty, tx, c) along K in steps of `step` channels. */
+struct k_cursor {
+    int ty, tx, c;
+    __device__ __forceinline__ void init(int k, int Cin, int TX)
+    {
+        int tap = k / Cin;
+        c = k - tap * Cin;
+        ty = tap / TX;
+        tx = tap - ty * TX;
+    }
+    __device__ __forceinline__ void advance(int step, int Cin, int TX)
+    {
+        c += step;
+        while (c >= Cin) {
+            c -= Cin;
+            if (++tx == TX) {
+                tx = 0;
+                ty++;
+            }
+        }
+    }
+};
+
+template <typename T> struct mma_op;
+template <> struct mma_op<__half> {
+    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+template <> struct mma_op<__nv_bfloat16> {
+    static __device__ __forceinline__ void run(float *c, const uint32_t *a, const uint32_t *b)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t *r, const void *smem)
+{
+    uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+/* Tensor-core implicit GEMM: BM x BN tile, BK = 32, 8 warps as 2 (M) x 4 (N). */
+template <typename T, int BM, int BN>
+__global__ void __launch_bounds__(256) conv_mma_kernel(const conv_args a)
+{
+    constexpr int BK = 32, LDS = BK + 8, VEC = 8, VPR = BK / VEC, RPP = 256 / VPR;
+    constexpr int AP = BM / RPP, BP = BN / RPP;
+    constexpr int WM = BM / 2, WN = BN / 4, MT = WM / 16, NT = WN / 8;
+    static_assert(NT % 2 == 0, "NT must be even");
+    __shared__ __align__(16) T sA[2][BM * LDS];
+    __shared__ __align__(16) T sB[2][BN * LDS];
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp >> 2, wn = warp & 3;
+    const int M = a.B * a.OHk * a.OWk, K = a.TY * a.TX * a.Cin, KT = (K + BK - 1) / BK;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int kt0 = blockIdx.z * a.kt_per_split;
+    const int kt1 = min(KT, kt0 + a.kt_per_split);
+    if (kt0 >= kt1)
+        return;
+    const int kv = (tid % VPR) * VEC, r0 = tid / VPR;
+
+    a_row rows[AP];
+#pragma unroll
+    for (int p = 0; p < AP; p++)
+        rows[p] = make_row(a, m0 + r0 + p * RPP, M);
+    k_cursor kc;
+    kc.init(kt0 * BK + kv, a.Cin, a.TX);
+    int k = kt0 * BK + kv;
+
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                acc[i][j][q] = 0.f;
+
+    uint4 ra[AP], rb[BP];
+    auto gload = [&]() {
+#pragma unroll
+        for (int p = 0; p < AP; p++)
+            ra[p] = load_a<T>(a, rows[p], kc.ty, kc.tx, kc.c, k < K);
+#pragma unroll
+        for (int p = 0; p < BP; p++)
+            rb[p] = load_b<T>(a, n0 + r0 + p * RPP, k, K);
+    };
+    auto sstore = [&](int buf) {
+#pragma unroll
+        for (int p = 0; p < AP; p++)
+            *reinterpret_cast<uint4 *>(&sA[buf][(r0 + p * RPP) * LDS + kv]) = ra[p];
+#pragma unroll
+        for (int p = 0; p < BP; p++)
+            *reinterpret_cast<uint4 *>(&sB[buf][(r0 + p * RPP) * LDS + kv]) = rb[p];
+    };
+
+    gload();
+    sstore(0);
+    __syncthreads();
+    for (int kt = kt0; kt < kt1; kt++) {
+        const int buf = (kt - kt0) & 1;
+        const bool more = kt + 1 < kt1;
+        if (more) {
+            k += BK;
+            kc.advance(BK, a.Cin, a.TX);
+            gload();
+        }
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            uint32_t af[MT][4], bfr[NT][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                ldmatrix_x4(af[mt], &sA[buf][(wm * WM + mt * 16 + (lane & 15)) * LDS + ks * 16 +
+                                             (lane >> 4) * 8]);
+#pragma unroll
+            for (int nt2 = 0; nt2 < NT / 2; nt2++) {
+                uint32_t r[4];
+                ldmatrix_x4(r, &sB[buf][(wn * WN + nt2 * 16 + (lane & 7) + (lane >> 4) * 8) * LDS +
+                                        ks * 16 + ((lane >> 3) & 1) * 8]);
+                bfr[2 * nt2][0] = r[0];
+                bfr[2 * nt2][1] = r[1];
+                bfr[2 * nt2 + 1][0] = r[2];
+                bfr[2 * nt2 + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++)
+                    mma_op<T>::run(acc[mt][nt], af[mt], bfr[nt]);
+        }
+        if (more)
+            sstore(buf ^ 1);
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int m = m0 + wm * WM + mt * 16 + (lane >> 2) + h * 8;
+            if (m >= M)
+                continue;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                int n = n0 + wn * WN + nt * 8 + (lane & 3) * 2;
+                if (n < a.Cout)
+                    epi_pair<T>(a, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
+            }
+        }
+}
+
+/* fp32 SIMT implicit GEMM: 64 x 64 tile, BK = 16, each thread 4 x 4 outputs. */
+__global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
+{
+    constexpr int BM = 64, BN = 64, BK = 16, VEC = 4, VPR = BK / VEC;
+    __shared__ __align__(16) float sA[2][BK][BM + 4];
+    __shared__ __align__(16) float sB[2][BK][BN + 4];
+    const int tid = threadIdx.x;
+    const int M = a.B * a.OHk * a.OWk, K = a.TY * a.TX * a.Cin, KT = (K + BK - 1) / BK;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int kt0 = blockIdx.z * a.kt_per_split;
+    const int kt1 = min(KT, kt0 + a.kt_per_split);
+    if (kt0 >= kt1)
+        return;
+    const int kv = (tid % VPR) * VEC, r0 = tid / VPR;
+    a_row row = make_row(a, m0 + r0, M);
+    k_cursor kc;
+    kc.init(kt0 * BK + kv, a.Cin, a.TX);
+    int k = kt0 * BK + kv;
+    float acc[4][4] = {};
+    uint4 ra, rb;
+    auto gload = [&]() {
+        ra = load_a<float>(a, row, kc.ty, kc.tx, kc.c, k < K);
+        rb = load_b<float>(a, n0 + r0, k, K);
+    };
+    auto sstore = [&](int buf) {
+        const float *pa = reinterpret_cast<const float *>(&ra);
+        const float *pb = reinterpret_cast<const float *>(&rb);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            sA[buf][kv + i][r0] = pa[i];
+            sB[buf][kv + i][r0] = pb[i];
+        }
+    };
+    gload();
+    sstore(0);
+    __syncthreads();
+    const int tm = (tid / 16) * 4, tn = (tid % 16) * 4;
+    for (int kt = kt0; kt < kt1; kt++) {
+        const int buf = (kt - kt0) & 1;
+        const bool more = kt + 1 < kt1;
+        if (more) {
+            k += BK;
+            kc.advance(BK, a.Cin, a.TX);
+            gload();
+        }
+#pragma unroll
+        for (int kk = 0; kk < BK; kk++) {
+            float4 av = *reinterpret_cast<const float4 *>(&sA[buf][kk][tm]);
+            float4 bv = *reinterpret_cast<const float4 *>(&sB[buf][kk][tn]);
+            float am[4] = {av.x, av.y, av.z, av.w}, bn[4] = {bv.x, bv.y, bv.z, bv.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    acc[i][j] = fmaf(am[i], bn[j], acc[i][j]);
+        }
+        if (more)
+            sstore(buf ^ 1);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int m = m0 + tm + i;
+        if (m >= M)
+            continue;
+#pragma unroll
+        for (int j = 0; j < 4; j += 2) {
+            int n = n0 + tn + j;
+            if (n < a.Cout)
+                epi_pair<float>(a, m, n, acc[i][j], acc[i][j + 1]);
+        }
+    }
+}
+
+/* Epilogue of raw fp32 conv output [B, RH, RW, Cout]: optional blur 4K pad (1, 1)
+ * (RH = 2H+1 -> 2H), x d, + bias, act, concat act(nw*e + bias2); out T [B,OH,OW,Ctot]. */
+template <typename T>
+__global__ void epi_kernel(const float *raw, int B, int RH, int RW, int Cout, int blur,
+                           const float *d, int d_bstride, const float *bias, int act, float slope,
+                           float gain, const T *e, float nw, T *out, int Ctot, int coff)
+{
+    const int OH = blur ? RH - 1 : RH, OW = blur ? RW - 1 : RW;
+    const int cq = Cout / 4;
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * OH * OW * cq;
+    if (idx >= total)
+        return;
+    int q = (int)(idx % cq);
+    size_t pix = idx / cq;
+    int ox = (int)(pix % OW), oy = (int)((pix / OW) % OH), b = (int)(pix / ((size_t)OW * OH));
+    int n = q * 4;
+    float4 v;
+    if (blur) {
+        const float k1[4] = {0.25f, 0.75f, 0.75f, 0.25f};
+        v = make_float4(0, 0, 0, 0);
+#pragma unroll
+        for (int ty = 0; ty < 4; ty++) {
+            int iy = oy + ty - 1;
+            if (iy < 0 || iy >= RH)
+                continue;
+#pragma unroll
+            for (int tx = 0; tx < 4; tx++) {
+                int ix = ox + tx - 1;
+                if (ix < 0 || ix >= RW)
+                    continue;
+                float kw = k1[3 - ty] * k1[3 - tx];
+                float4 r = *reinterpret_cast<const float4 *>(
+                    raw + (((size_t)b * RH + iy) * RW + ix) * Cout + n);
+                v.x += kw * r.x;
+                v.y += kw * r.y;
+                v.z += kw * r.z;
+                v.w += kw * r.w;
+            }
+        }
+    } else {
+        v = *reinterpret_cast<const float4 *>(raw + pix * Cout + n);
+    }
+    float vv[4] = {v.x, v.y, v.z, v.w};
+    T *o = out + pix * Ctot + coff + n;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        float x = vv[j];
+        if (d)
+            x *= d[(size_t)b * d_bstride + n + j];
+        if (bias)
+            x += bias[n + j];
+        if (act)
+            x = (x < 0.f ? x * slope : x) * gain;
+        o[j] = from_f<T>(x);
+        if (e) {
+            float y = nw * to_f<T>(e[pix * Cout + n + j]) + bias[Cout + n + j];
+            y = (y < 0.f ? y * slope : y) * gain;
+            o[Cout + j] = from_f<T>(y);
+        }
+    }
+}
+
+/* Encoder blur: K pad (2, 2) over NHWC T [B,H,W,C] -> [B,H+1,W+1,C]; 16/sizeof(T) channels
+ * per thread. */
+template <typename T>
+__global__ void blur_down_kernel(const T *x, int B, int H, int W, int C, T *y)
+{
+    constexpr int V = 16 / sizeof(T);
+    const int OH = H + 1, OW = W + 1, cv = C / V;
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * OH * OW * cv;
+    if (idx >= total)
+        return;
+    int q = (int)(idx % cv);
+    size_t pix = idx / cv;
+    int ox = (int)(pix % OW), oy = (int)((pix / OW) % OH), b = (int)(pix / ((size_t)OW * OH));
+    const float k1[4] = {0.125f, 0.375f, 0.375f, 0.125f};
+    float acc[V];
+#pragma unroll
+    for (int j = 0; j < V; j++)
+        acc[j] = 0.f;
+#pragma unroll
+    for (int ty = 0; ty < 4; ty++) {
+        int iy = oy + ty - 2;
+        if (iy < 0 || iy >= H)
+            continue;
+#pragma unroll
+        for (int tx = 0; tx < 4; tx++) {
+            int ix = ox + tx - 2;
+            if (ix < 0 || ix >= W)
+                continue;
+            float kw = k1[3 - ty] * k1[3 - tx];
+            uint4 r = __ldg(reinterpret_cast<const uint4 *>(x + (((size_t)b * H + iy) * W + ix) * C +
+                                                            q * V));
+            const T *p = reinterpret_cast<const T *>(&r);
+#pragma unroll
+            for (int j = 0; j < V; j++)
+                acc[j] += kw * to_f<T>(p[j]);
+        }
+    }
+    uint4 o;
+    T *po = reinterpret_cast<T *>(&o);
+#pragma unroll
+    for (int j = 0; j < V; j++)
+        po[j] = from_f<T>(acc[j]);
+    *reinterpret_cast<uint4 *>(y + pix * C + q * V) = o;
+}
+
+/* ToRGB: out[b,c,y,x] = sum_i W[c,i] scale s[b,i] h[b,y,x,i] + bias[c] + up(skip)[b,c,y,x];
+ * h NHWC T [B,R,R,Cin], skip fp32 NCHW [B,3,R/2,R/2] or NULL, out fp32 NCHW [B,3,R,R]. */
+template <typename T>
+__global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, float scale,
+                             const float *s, int s_bstride, const float *bias, const float *skip,
+                             float *out)
+{
+    constexpr int V = 16 / sizeof(T);
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * R * R;
+    if (idx >= total)
+        return;
+    int b = (int)(idx / ((size_t)R * R));
+    int p = (int)(idx % ((size_t)R * R));
+    const T *hp = h + idx * Cin;
+    const float *sb = s + (size_t)b * s_bstride;
+    float a0 = 0.f, a1 = 0.f, a2 = 0.f;
+    for (int i = 0; i < Cin; i += V) {
+        uint4 r = __ldg(reinterpret_cast<const uint4 *>(hp + i));
+        const T *pv = reinterpret_cast<const T *>(&r);
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            float xv = to_f<T>(pv[j]) * __ldg(sb + i + j);
+            a0 += __ldg(w + i + j) * xv;
+            a1 += __ldg(w + Cin + i + j) * xv;
+            a2 += __ldg(w + 2 * Cin + i + j) * xv;
+        }
+    }
+    float acc[3] = {a0 * scale + bias[0], a1 * scale + bias[1], a2 * scale + bias[2]};
+    if (skip) {
+        /* zero-insert x2, pad (2, 1), 4K: u[j] = skip[j/2] for even j */
+        const int r2 = R / 2, y = p / R, x = p % R;
+        const float k1[4] = {0.25f, 0.75f, 0.75f, 0.25f};
+#pragma unroll
+        for (int ty = 0; ty < 4; ty++) {
+            int uy = y + ty - 2;
+            if (uy < 0 || (uy & 1) || (uy >> 1) >= r2)
+                continue;
+#pragma unroll
+            for (int tx = 0; tx < 4; tx++) {
+                int ux = x + tx - 2;
+                if (ux < 0 || (ux & 1) || (ux >> 1) >= r2)
+                    continue;
+                float kw = k1[3 - ty] * k1[3 - tx];
+#pragma unroll
+                for (int c = 0; c < 3; c++)
+                    acc[c] += kw * skip[(((size_t)b * 3 + c) * r2 + (uy >> 1)) * r2 + (ux >> 1)];
+            }
+        }
+    }
+#pragma unroll
+    for (int c = 0; c < 3; c++)
+        out[((size_t)b * 3 + c) * R * R + p] = acc[c];
+}
+
+/* y[b, o] = sum_i x[b, i] W[o, i] * wscale + bias[o] * bscale, then optional flrelu.
+ * One warp per output row o, all batch rows. */
+__global__ void gemv_kernel(const float *x, int B, int in, const float *W, const float *bias,
+                            int out, float wscale, float bscale, int act, float *y, int y_bstride)
+{
+    int o = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+    if (o >= out)
+        return;
+    const float *wr = W + (size_t)o * in;
+    for (int b = 0; b < B; b++) {
+        const float *xr = x + (size_t)b * in;
+        float s = 0.f;
+        for (int i = lane; i < in; i += 32)
+            s += xr[i] * __ldg(wr + i);
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+            s += __shfl_xor_sync(0xffffffffu, s, off);
+        if (lane == 0) {
+            float v = s * wscale + (bias ? bias[o] * bscale : 0.f);
+            if (act)
+                v = (v < 0.f ? 0.2f * v : v) * 1.4142135623730951f;
+            y[(size_t)b * y_bstride + o] = v;
+        }
+    }
+}
+
+/* x[b, :] *= rsqrt(mean x^2 + 1e-8); one block of 256 per row. */
+__global__ void pixel_norm_kernel(float *x, int C)
+{
+    __shared__ float red[256];
+    float *r = x + (size_t)blockIdx.x * C;
+    float s = 0.f;
+    for (int i = threadIdx.x; i < C; i += blockDim.x)
+        s += r[i] * r[i];
+    red[threadIdx.x] = s;
+    __syncthreads();
+    for (int st = blockDim.x / 2; st > 0; st >>= 1) {
+        if ((int)threadIdx.x < st)
+            red[threadIdx.x] += red[threadIdx.x + st];
+        __syncthreads();
+    }
+    float f = rsqrtf(red[0] / C + 1e-8f);
+    for (int i = threadIdx.x; i < C; i += blockDim.x)
+        r[i] *= f;
+}
+
+/* d[b, o] = rsqrt(sum_i s[b,i]^2 W2[o,i] + 1e-8); one warp per o. */
+__global__ void demod_kernel(const float *s, int s_bstride, int B, const float *W2, int Cin,
+                             int Cout, float *d)
+{
+    int o = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+    if (o >= Cout)
+        return;
+    for (int b = 0; b < B; b++) {
+        const float *sb = s + (size_t)b * s_bstride;
+        float acc = 0.f;
+        for (int i = lane; i < Cin; i += 32)
+            acc += sb[i] * sb[i] * __ldg(W2 + (size_t)o * Cin + i);
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+            acc += __shfl_xor_sync(0xffffffffu, acc, off);
+        if (lane == 0)
+            d[(size_t)b * Cout + o] = rsqrtf(acc + 1e-8f);
+    }
+}
+
+/* Host float NCHW [B,3,H,W] -> NHWC T [B,H,W,Cp] (channels >= 3 zero), with an affine
+ * map v*mul + add per channel. */
+template <typename T>
+__global__ void nchw_to_nhwc_kernel(const float *x, int B, int H, int W, int Cp, float mul,
+                                    float add, T *y)
+{
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * H * W;
+    if (idx >= total)
+        return;
+    size_t hw = (size_t)H * W;
+    int b = (int)(idx / hw);
+    size_t p = idx % hw;
+    T *o = y + idx * Cp;
+    for (int c = 0; c < Cp; c++)
+        o[c] = from_f<T>(c < 3 ? x[((size_t)b * 3 + c) * hw + p] * mul + add : 0.f);
+}
+
+/* Repeats a [n] T tensor over the batch. */
+template <typename T> __global__ void broadcast_kernel(const T *src, size_t n, int B, T *dst)
+{
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < n * B)
+        dst[idx] = src[idx % n];
+}
+
+/* NHWC T [B,H,W,C] -> float NCHW (for taps). */
+template <typename T>
+__global__ void nhwc_to_nchw_kernel(const T *x, int B, int H, int W, int C, float *y)
+{
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * H * W * C;
+    if (idx >= total)
+        return;
+    int c = (int)(idx % C);
+    size_t pix = idx / C;
+    size_t hw = (size_t)H * W;
+    int b = (int)(pix / hw);
+    size_t p = pix % hw;
+    y[((size_t)b * C + c) * hw + p] = to_f<T>(x[idx]);
+}
