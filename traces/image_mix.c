@@ -112,19 +112,28 @@ void mix_table_init(mix_table *t, const image_mix *mix)
     }
 }
 
+/* Two keyed uniforms: u0 picks the class and, rescaled within the class's share, the
+ * megapixels (a uniform conditioned on an interval is uniform on it); u1 the faces. */
 void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp,
                     int32_t *faces)
 {
-    double u_class = rng_keyed_uniform(seed, RNG_IMAGE, index, 0);
-    double u_mp = rng_keyed_uniform(seed, RNG_IMAGE, index, 1);
-    double u_faces = rng_keyed_uniform(seed, RNG_IMAGE, index, 2);
+    double u0 = rng_keyed_uniform(seed, RNG_IMAGE, index, 0);
+    double u1 = rng_keyed_uniform(seed, RNG_IMAGE, index, 1);
+    /* Branch-free counts (cum is non-decreasing): the loops run a fixed number of times
+     * for a mix, so random draws cause no branch mispredictions. */
     int c = 0;
-    while (c < t->n_classes - 1 && u_class >= t->class_cum[c])
-        c++;
-    *mp = (float)(t->mp_min[c] + u_mp * t->mp_span[c]);
+    for (int i = 0; i < t->n_classes - 1; i++)
+        c += u0 >= t->class_cum[i];
+    double lo = c > 0 ? t->class_cum[c - 1] : 0.0;
+    double within = (u0 - lo) / (t->class_cum[c] - lo);
+    if (within < 0)
+        within = 0;
+    if (within > 1)
+        within = 1;
+    *mp = (float)(t->mp_min[c] + within * t->mp_span[c]);
     int k = 0;
-    while (k < t->faces_n[c] - 1 && u_faces >= t->faces_cum[c][k])
-        k++;
+    for (int i = 0; i < t->faces_n[c] - 1; i++)
+        k += u1 >= t->faces_cum[c][i];
     *faces = k;
 }
 

@@ -401,7 +401,8 @@ static int cmd_stats(int argc, char **argv, FILE *out, gp_error *err)
         *err = guess_err;
         return rc;
     }
-    bool envelope = a.envelope || a.rate_col || a.cv_col || a.replay ||
+    /* A known rate column makes it an envelope unless per-request options say otherwise. */
+    bool envelope = a.envelope || a.rate_col || a.cv_col ||
                     (!a.mp_col && !a.faces_col && g.rate_col[0]);
     trace_stats st;
     rc = envelope ? run_envelope(&a, &g, out, &st, err) : run_recorded(&a, &g, out, &st, err);

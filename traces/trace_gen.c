@@ -1,9 +1,9 @@
 /* trace_gen.c: generated arrivals: a tidal day (or week) and constant-rate Poisson.
  * Tidal arrivals are a non-homogeneous Poisson process drawn by thinning (Lewis and
- * Shedler): candidates come from a piecewise-constant bound over 10-minute segments and
+ * Shedler): candidates come from a piecewise-constant bound over 1-minute segments and
  * are kept with probability rate(t) / bound. The bound is the segment's maximum plus a
- * Lipschitz margin, so it is never below the rate, and is tight (about 99% of candidates
- * are kept); a lower "squeeze" accepts most candidates without evaluating the curve.
+ * Lipschitz margin, so it is never below the rate, and tight, so nearly all candidates
+ * are kept; a lower "squeeze" accepts most of them without evaluating the curve.
  * Each source owns a GSL mt19937 seeded from (seed, RNG_ARRIVALS); a draw allocates
  * nothing, and memory does not depend on the number of requests. */
 #include <math.h>
@@ -16,8 +16,8 @@
 #include "trace_internal.h"
 
 #define DAY_S 86400.0
-#define SEG_S 600.0
-#define SEGS_PER_DAY 144
+#define SEG_S 60.0
+#define SEGS_PER_DAY 1440
 #define TIDAL_MAX_DAYS 36500
 
 void tidal_opts_default(tidal_opts *o)
@@ -179,7 +179,7 @@ typedef struct tidal_src {
     uint64_t seed, emitted;
     /* thinning state */
     double t_s;             /* current time */
-    int64_t seg, n_seg;     /* current 10-minute segment, and how many */
+    int64_t seg, n_seg;     /* current 1-minute segment, and how many */
     double seg_end_s, lam, squeeze;
     double seg_bound[SEGS_PER_DAY], seg_squeeze[SEGS_PER_DAY]; /* weekday values */
 } tidal_src;
@@ -261,7 +261,7 @@ int trace_open_tidal(const tidal_opts *o, arrival_src **out, gp_error *err)
             sum += 3.0 * c->peak_rel[k] / (c->peak_width_h[k] * sqrt(exp(1.0)));
         slope_per_s = (c->peak_rate_per_s - c->trough_rate_per_s) / range * sum / 3600.0;
     }
-    const int samples = 40;
+    const int samples = 4; /* every 15 s */
     double margin = slope_per_s * SEG_S / samples / 2 * 1.01 + 1e-12 * c->peak_rate_per_s;
     for (int j = 0; j < SEGS_PER_DAY; j++) {
         double hi = 0, lo = INFINITY;

@@ -61,8 +61,8 @@ typedef struct mix_table {
 /* Prepares `mix` (n_classes 0 means the default mix). The mix must be valid
  * (image_mix_validate). */
 void mix_table_init(mix_table *t, const image_mix *mix);
-/* Keyed draw for request `index`: three keyed uniforms of RNG_IMAGE (k = 0 class,
- * 1 megapixels, 2 faces). */
+/* Keyed draw for request `index`: two keyed uniforms of RNG_IMAGE (k = 0: class and
+ * megapixels within it, k = 1: faces). */
 void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp,
                     int32_t *faces);
 
