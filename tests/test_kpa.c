@@ -15,9 +15,12 @@
 
 #include <cmocka.h>
 
+#include "../gpu/profile.h"
 #include "../policy/kpa.h"
 #include "../policy/policy.h"
 #include "../sim/cfg.h"
+#include "../sim/sim.h"
+#include "../traces/trace.h"
 
 #define S_US 1000000LL
 #define VECTORS "tests/vectors/knative_kpa.txt"
@@ -764,6 +767,86 @@ static void test_config_errors(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ end to end */
+
+typedef struct list_ctx {
+    const request_spec *specs;
+    size_t n;
+} list_ctx;
+
+static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    (void)seed;
+    list_ctx *c = ctx;
+    return trace_open_list(c->specs, c->n, out, err);
+}
+
+/* In a simulated run: pods start in 10 s and serve a request in 10 s. With initial
+ * scale 0 the first request (at 1 s) finds no pod: the activator asks for one. After it
+ * the revision goes idle, is marked inactive a stable window later and scales to zero
+ * after the grace period; the request at 400 s starts a pod again (two cold starts, both
+ * requests wait on one). With a min-scale of 1 the pod present from t = 0 serves both. */
+static void test_scale_from_zero_in_a_run(void **state)
+{
+    (void)state;
+    gpu_profile *p = calloc(1, sizeof(*p));
+    assert_non_null(p);
+    gp_error err;
+    gp_error_clear(&err);
+    if (profile_parse("t", "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
+                           "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\n"
+                           "model_mem_mib 200\nreq_mem_mib 100\n"
+                           "cold_phase start const 10\n",
+                      p, &err) < 0)
+        fail_msg("profile: %s", err.msg);
+    request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
+                             {.arrival_us = 400 * S_US, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 2};
+    static const struct { const char *name, *extra; uint64_t starts, waited; } rows[] = {
+        {"scale to zero between the requests", "", 2, 2},
+        {"min-scale 1: the pod present from the start serves both",
+         "  autoscaling.knative.dev/min-scale: \"1\"\n", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml),
+                 "autoscaler:\n  allow-zero-initial-scale: \"true\"\n"
+                 "annotations:\n  autoscaling.knative.dev/initial-scale: \"0\"\n"
+                 /* one request in flight is one pod (at 70% of 1 it would be two) */
+                 "  autoscaling.knative.dev/target-utilization-percentage: \"100\"\n%s",
+                 rows[i].extra);
+        cfg_doc *doc = NULL;
+        assert_int_equal(cfg_load_string("e.yaml", yaml, strlen(yaml), &doc, &err), 0);
+        sim_cfg cfg;
+        memset(&cfg, 0, sizeof(cfg));
+        cluster_cfg_default(&cfg.cluster);
+        metrics_cfg_default(&cfg.metrics);
+        cfg.profile = p;
+        cfg.policy = kpa_ops();
+        cfg.policy_cfg = cfg_root(doc);
+        cfg.seed = 7;
+        cfg.open_source = open_list;
+        cfg.source_ctx = &lc;
+        cfg.cluster.min_pods = 0;
+        cfg.cluster.concurrency = 1;
+        run_summary sum;
+        memset(&sum, 0, sizeof(sum));
+        if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0) {
+            char buf[1024];
+            gp_error_format(&err, buf, sizeof(buf));
+            fail_msg("%s: sim_run: %s", rows[i].name, buf);
+        }
+        if (sum.completed != 2 || sum.pod_starts != rows[i].starts ||
+            sum.cold_waited != rows[i].waited)
+            fail_msg("%s: completed %llu, %llu starts, %llu waited; want 2, %llu, %llu",
+                     rows[i].name, (unsigned long long)sum.completed,
+                     (unsigned long long)sum.pod_starts, (unsigned long long)sum.cold_waited,
+                     (unsigned long long)rows[i].starts, (unsigned long long)rows[i].waited);
+        cfg_free(doc);
+    }
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_activator_first_request),
         cmocka_unit_test(test_bounds_and_info),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_scale_from_zero_in_a_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
