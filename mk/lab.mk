@@ -14,3 +14,12 @@ reproduce: $(BUILD)/gpenlab
 	@mkdir -p results
 	rm -f $(REPRO_DB) $(REPRO_DB)-wal $(REPRO_DB)-shm
 	$(BUILD)/gpenlab reproduce --db $(REPRO_DB) | tee results/article_tables.txt
+
+# The MPI variant: the library as usual (gcc), main.c and sweep_mpi.c through mpicc with
+# GPENLAB_MPI. Only built on request and only when mpicc exists (libopenmpi-dev).
+MPICC ?= mpicc
+gpenlab-mpi: $(BUILD)/libgpenlab.a
+	@command -v $(MPICC) >/dev/null 2>&1 || { echo "gpenlab-mpi: $(MPICC) not found (apt-get install libopenmpi-dev openmpi-bin)" >&2; exit 1; }
+	$(MPICC) $(CFLAGS_ALL) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi sim/main.c sim/sweep_mpi.c \
+	    $(BUILD)/libgpenlab.a $(LDLIBS_ALL)
+	@echo "built $(BUILD)/gpenlab-mpi: mpirun -np N $(BUILD)/gpenlab-mpi sweep FILE.yaml"

@@ -14,6 +14,7 @@
 #include "experiment.h"
 #include "lab.h"
 #include "reproduce.h"
+#include "sweep.h"
 
 #ifndef GPENLAB_VERSION
 #define GPENLAB_VERSION "0.1.0"
@@ -47,6 +48,9 @@ static void usage(FILE *f)
             "  gpenlab profile check FILE      parse a GPU profile and print what it implies\n"
             "  gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE] [--replications N]\n"
             "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
+            "  gpenlab sweep FILE.yaml [-j N] [--db PATH] [--csv PATH] [--plot PREFIX] [--report-only]\n"
+            "      grid or Latin-hypercube sweep, paired replications, resumable; the winner\n"
+            "      with its paired CI and the Pareto front (mpirun -np N gpenlab-mpi sweep ...)\n"
             "  gpenlab version | help\n",
             GPENLAB_VERSION);
 }
@@ -151,6 +155,74 @@ static int cmd_reproduce(int argc, char **argv, gp_error *err)
     return reproduce_run(&o, stdout, err);
 }
 
+#ifdef GPENLAB_MPI
+int sweep_mpi_run(const sweep *sw, sweep_run_stats *st, int *is_root, gp_error *err);
+#endif
+
+static int cmd_sweep(int argc, char **argv, gp_error *err)
+{
+    const char *path = NULL, *db = NULL, *csv = NULL, *plot = NULL;
+    long jobs = 1;
+    bool report_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-j") == 0 && next) {
+            if (parse_long(a, next, 1, 256, &jobs, err) < 0)
+                return err->code;
+            i++;
+        } else if (strncmp(a, "-j", 2) == 0 && a[2]) {
+            if (parse_long("-j", a + 2, 1, 256, &jobs, err) < 0)
+                return err->code;
+        } else if (strcmp(a, "--db") == 0 && next)
+            db = argv[++i];
+        else if (strcmp(a, "--csv") == 0 && next)
+            csv = argv[++i];
+        else if (strcmp(a, "--plot") == 0 && next)
+            plot = argv[++i];
+        else if (strcmp(a, "--report-only") == 0)
+            report_only = true;
+        else if (a[0] == '-')
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a, "unknown option (see gpenlab help)");
+        else if (!path)
+            path = a;
+        else
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "one sweep file at a time");
+    }
+    if (!path)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab sweep FILE.yaml");
+    sweep *sw;
+    int rc = sweep_load(path, &sw, err);
+    if (rc < 0)
+        return rc;
+    if (db)
+        sweep_set_db_path(sw, db);
+    char csv_default[1100], plot_default[1100], dir[1024];
+    snprintf(dir, sizeof(dir), "%s", sweep_db_path(sw));
+    char *slash = strrchr(dir, '/');
+    snprintf(slash ? slash + 1 : dir, sizeof(dir) - (size_t)(slash ? slash + 1 - dir : 0), "%s",
+             "");
+    snprintf(csv_default, sizeof(csv_default), "%s%s.csv", dir, sweep_name(sw));
+    snprintf(plot_default, sizeof(plot_default), "%s%s-pareto", dir, sweep_name(sw));
+    sweep_run_stats st = {0};
+    int is_root = 1;
+    if (!report_only) {
+#ifdef GPENLAB_MPI
+        rc = sweep_mpi_run(sw, &st, &is_root, err);
+#else
+        rc = sweep_run_local(sw, (int)jobs, NULL, &st, err);
+#endif
+        if (rc == 0 && is_root)
+            printf("sweep %s: %zu units (%zu points x %d replications): %zu run, %zu resumed "
+                   "from %s\n",
+                   sweep_name(sw), st.units, sweep_n_points(sw), sweep_replications(sw), st.ran,
+                   st.resumed, sweep_db_path(sw));
+    }
+    if (rc == 0 && is_root)
+        rc = sweep_report(sw, stdout, csv ? csv : csv_default, plot ? plot : plot_default, err);
+    sweep_free(sw);
+    return rc;
+}
+
 static int cmd_profile(int argc, char **argv, gp_error *err)
 {
     if (argc < 3 || strcmp(argv[1], "check") != 0)
@@ -225,6 +297,8 @@ int main(int argc, char **argv)
         rc = cmd_policy(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "sweep") == 0)
+        rc = cmd_sweep(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "reproduce") == 0)
         rc = cmd_reproduce(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
