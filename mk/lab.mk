@@ -23,3 +23,10 @@ gpenlab-mpi: $(BUILD)/libgpenlab.a
 	$(MPICC) $(CFLAGS_ALL) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi sim/main.c sim/sweep_mpi.c \
 	    $(BUILD)/libgpenlab.a $(LDLIBS_ALL)
 	@echo "built $(BUILD)/gpenlab-mpi: mpirun -np N $(BUILD)/gpenlab-mpi sweep FILE.yaml"
+
+# The regression gate: canonical experiments at fixed seeds against experiments/baselines/.
+regress: $(BUILD)/gpenlab
+	$(BUILD)/gpenlab regress --dir experiments/baselines
+
+regress-update: $(BUILD)/gpenlab
+	$(BUILD)/gpenlab regress --dir experiments/baselines --update

@@ -7,12 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../drive/drive.h"
+#include "../drive/export.h"
 #include "../gpu/profile.h"
 #include "../policy/replay.h"
 #include "../traces/trace_cmd.h"
 #include "error.h"
 #include "experiment.h"
 #include "lab.h"
+#include "regress.h"
 #include "reproduce.h"
 #include "sweep.h"
 
@@ -46,8 +49,15 @@ static void usage(FILE *f)
             "      feed recorded observations to a policy; print each decision and why\n"
             "  gpenlab policy list\n"
             "  gpenlab profile check FILE      parse a GPU profile and print what it implies\n"
+            "  gpenlab export --policy LABEL --from DB|FILE.yaml [--out DIR] | --import DIR\n"
+            "      Kubernetes manifests for one policy (HPA, ScaledObject, Knative, driver config)\n"
+            "  gpenlab drive CONFIG.yaml [--dry-run] [--once | --ticks N]\n"
+            "      run a policy against live Prometheus/Redis metrics and the scale subresource\n"
             "  gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE] [--replications N]\n"
             "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
+            "  gpenlab regress [--dir experiments/baselines] [--update]\n"
+            "      canonical experiments against their baselines; fails when P99, SLO or GPU-h\n"
+            "      got worse beyond the replication noise (paired); --update rewrites them\n"
             "  gpenlab sweep FILE.yaml [-j N] [--db PATH] [--csv PATH] [--plot PREFIX] [--report-only]\n"
             "      grid or Latin-hypercube sweep, paired replications, resumable; the winner\n"
             "      with its paired CI and the Pareto front (mpirun -np N gpenlab-mpi sweep ...)\n"
@@ -153,6 +163,26 @@ static int cmd_reproduce(int argc, char **argv, gp_error *err)
     }
     o.progress = isatty(STDERR_FILENO);
     return reproduce_run(&o, stdout, err);
+}
+
+static int cmd_regress(int argc, char **argv, gp_error *err)
+{
+    regress_opts o = {.dir = "experiments/baselines"};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            o.dir = argv[++i];
+        else if (strcmp(argv[i], "--update") == 0)
+            o.update = true;
+        else
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, argv[i], "unknown option (see gpenlab help)");
+    }
+    int worse = 0;
+    int rc = regress_run(&o, stdout, &worse, err);
+    if (rc == 0 && worse > 0)
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, NULL,
+                            "%d figure(s) got worse than the baselines (if intended: make "
+                            "regress-update and commit the diff)", worse);
+    return rc;
 }
 
 #ifdef GPENLAB_MPI
@@ -297,6 +327,12 @@ int main(int argc, char **argv)
         rc = cmd_policy(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(argc - 1, argv + 1, &err);
+    else if (strcmp(cmd, "export") == 0)
+        rc = export_main(argc - 1, argv + 1, stdout, &err);
+    else if (strcmp(cmd, "drive") == 0)
+        rc = drive_main(argc - 1, argv + 1, stdout, &err);
+    else if (strcmp(cmd, "regress") == 0)
+        rc = cmd_regress(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "sweep") == 0)
         rc = cmd_sweep(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "reproduce") == 0)

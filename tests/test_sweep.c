@@ -1,0 +1,366 @@
+/* test_sweep.c: sweep files into points (grid, Latin hypercube), bad sweep files with
+ * their places, the same results with 1 and 2 worker processes (common random numbers,
+ * paired), and a sweep killed with SIGKILL midway that resumes with every unit present
+ * exactly once and equal to an uninterrupted sweep. Files live in a fresh /tmp dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "../sim/sweep.h"
+
+static char tmpdir[64];
+static char profile[PATH_MAX];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-sweep-t-XXXXXX");
+    if (!realpath("gpu/profiles/t4-seed", profile))
+        return -1;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail_msg("cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A base experiment: a short tidal day (a few tens of ms per run). */
+static void write_base(const char *name, double peak)
+{
+    char text[PATH_MAX + 1024];
+    snprintf(text, sizeof(text),
+             "name: base\nseed: 11\nreplications: 2\nprofile: %s\n"
+             "workload: {type: tidal, days: 1, trough_rate_per_s: 0.05, peak_rate_per_s: %g,\n"
+             "  peaks: [{hour: 10, width_h: 2, rel: 0.8}, {hour: 20, width_h: 2, rel: 1.0}]}\n"
+             "cluster: {gpus: 4, min_pods: 1, max_pods: 4, concurrency: 5}\n"
+             "policies:\n"
+             "  - {label: st, policy: static, config: {pods: 2}}\n"
+             "  - {label: rule, policy: gpen-rule, config: {min_pods: 1, max_pods: 4}}\n",
+             profile, peak);
+    write_file(name, text);
+}
+
+static sweep *load_ok(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    sweep *sw = NULL;
+    gp_error e;
+    gp_error_clear(&e);
+    int rc = sweep_load(path, &sw, &e);
+    if (rc != 0) {
+        char line[1200];
+        gp_error_format(&e, line, sizeof(line));
+        fail_msg("sweep_load %s: %d %s", name, rc, line);
+    }
+    return sw;
+}
+
+static void test_grid_points(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 0.6);
+    write_file("grid.yaml", "name: g\nbase: base.yaml\npolicy: rule\nreplications: 3\n"
+                            "parameters:\n"
+                            "  - {path: config.scale_up_queue_len, values: [4, 8]}\n"
+                            "  - {path: cluster.max_pods, range: [2, 4], steps: 3, integer: true}\n"
+                            "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: 30}]}\n");
+    sweep *sw = load_ok("grid.yaml");
+    assert_int_equal(sweep_n_points(sw), 6);
+    assert_int_equal(sweep_replications(sw), 3);
+    assert_int_equal(sweep_n_units(sw), 18);
+    /* last parameter fastest: point 4 = (8, 3) */
+    char *text = NULL;
+    gp_error e;
+    assert_int_equal(sweep_point_yaml(sw, 4, &text, &e), 0);
+    if (!strstr(text, "\"scale_up_queue_len\": \"8\"") || !strstr(text, "\"max_pods\": \"3\""))
+        fail_msg("point 4 text lacks its values:\n%s", text);
+    if (strstr(text, "\"label\": \"st\""))
+        fail_msg("point text keeps the other policy entry:\n%s", text);
+    free(text);
+    sweep_free(sw);
+}
+
+static void test_lhs_strata(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 0.6);
+    write_file("lhs.yaml", "name: l\nbase: base.yaml\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
+                           "parameters:\n"
+                           "  - {path: config.scale_up_queue_len, range: [0, 10]}\n"
+                           "  - {path: config.scale_up_p95_s, range: [1, 2]}\n"
+                           "objective: {minimise: cost}\n");
+    sweep *sw = load_ok("lhs.yaml");
+    assert_int_equal(sweep_n_points(sw), 10);
+    /* each parameter: one value in each of the 10 strata */
+    int seen[2][10] = {{0}};
+    for (size_t p = 0; p < 10; p++) {
+        char *text = NULL;
+        gp_error e;
+        assert_int_equal(sweep_point_yaml(sw, p, &text, &e), 0);
+        const char *keys[2] = {"\"scale_up_queue_len\": \"", "\"scale_up_p95_s\": \""};
+        const double lo[2] = {0, 1}, width[2] = {10, 1};
+        for (int k = 0; k < 2; k++) {
+            const char *at = strstr(text, keys[k]);
+            if (!at)
+                fail_msg("point %zu: no %s in\n%s", p, keys[k], text);
+            double v = atof(at + strlen(keys[k]));
+            int stratum = (int)((v - lo[k]) / width[k] * 10);
+            if (stratum < 0 || stratum > 9)
+                fail_msg("point %zu param %d: %g outside the range", p, k, v);
+            seen[k][stratum]++;
+        }
+        free(text);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 10; s++)
+            if (seen[k][s] != 1)
+                fail_msg("param %d stratum %d: %d points, want 1", k, s, seen[k][s]);
+    sweep_free(sw);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 0.6);
+    static const struct {
+        const char *name, *text, *want_msg;
+        int want;
+    } rows[] = {
+        {"unknown metric", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
+                           "objective: {minimise: gpu_hourz}\n",
+         "unknown metric", GP_EUNKNOWN},
+        {"no parent", "base: base.yaml\nparameters: [{path: config.a.b, values: [2]}]\n"
+                      "objective: {minimise: cost}\n",
+         "no such place", GP_EMISSING},
+        {"values and range", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
+                             "range: [1, 2]}]\nobjective: {minimise: cost}\n",
+         "not both", GP_EPARSE},
+        {"unknown policy", "base: base.yaml\npolicy: nope\nparameters: [{path: cluster.max_pods, "
+                           "values: [2]}]\nobjective: {minimise: cost}\n",
+         "no policy entry", GP_EUNKNOWN},
+        {"no objective", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n",
+         "objective", GP_EMISSING},
+        {"seed set by the sweep", "base: base.yaml\nparameters: [{path: seed, values: [2]}]\n"
+                                  "objective: {minimise: cost}\n",
+         "set by the sweep", GP_ERANGE},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        write_file("bad.yaml", rows[i].text);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
+        sweep *sw = NULL;
+        gp_error e;
+        gp_error_clear(&e);
+        int rc = sweep_load(path, &sw, &e);
+        if (rc != rows[i].want || !strstr(e.msg, rows[i].want_msg))
+            fail_msg("%s: got %d \"%s\" want %d \"%s\"", rows[i].name, rc, e.msg, rows[i].want,
+                     rows[i].want_msg);
+        if (sw)
+            fail_msg("%s: a sweep was returned", rows[i].name);
+    }
+}
+
+static int64_t count_runs(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT COUNT(*), COUNT(DISTINCT run_key) FROM runs", -1, &st,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            n = sqlite3_column_int64(st, 0);
+            if (sqlite3_column_int64(st, 1) != n)
+                n = -2; /* a run key twice */
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* p99 and gpu_seconds of every run, ordered by key, as text. */
+static char *dump_runs(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT e.name, r.label, r.replication, r.lat_p99_s, "
+                                   "r.gpu_seconds, r.completed FROM runs r JOIN experiments e ON "
+                                   "e.id = r.experiment_id ORDER BY e.name, r.replication",
+                               -1, &st, NULL) == SQLITE_OK)
+            while (sqlite3_step(st) == SQLITE_ROW)
+                fprintf(f, "%s %s %d %.17g %.17g %lld\n", sqlite3_column_text(st, 0),
+                        sqlite3_column_text(st, 1), sqlite3_column_int(st, 2),
+                        sqlite3_column_double(st, 3), sqlite3_column_double(st, 4),
+                        (long long)sqlite3_column_int64(st, 5));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    fclose(f);
+    return buf;
+}
+
+static void write_killable(const char *name, const char *db)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "name: k\nbase: base.yaml\npolicy: rule\nreplications: 4\ndb: %s\n"
+             "parameters:\n  - {path: config.scale_up_queue_len, values: [2, 4, 8, 16, 32, 64]}\n"
+             "objective: {minimise: gpu_hours}\n",
+             db);
+    write_file(name, text);
+}
+
+static void run_sweep_ok(sweep *sw, int jobs, sweep_run_stats *st)
+{
+    gp_error e;
+    gp_error_clear(&e);
+    int rc = sweep_run_local(sw, jobs, NULL, st, &e);
+    if (rc != 0) {
+        char line[1200];
+        gp_error_format(&e, line, sizeof(line));
+        fail_msg("sweep_run_local -j%d: %d %s", jobs, rc, line);
+    }
+}
+
+static void test_jobs_same_results(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 1.2);
+    write_killable("j1.yaml", "j1.db");
+    write_killable("j2.yaml", "j2.db");
+    sweep *a = load_ok("j1.yaml"), *b = load_ok("j2.yaml");
+    sweep_run_stats sa, sb;
+    run_sweep_ok(a, 1, &sa);
+    run_sweep_ok(b, 2, &sb);
+    assert_int_equal(sa.ran, 24);
+    assert_int_equal(sb.ran, 24);
+    char pa[256], pb[256];
+    snprintf(pa, sizeof(pa), "%s/j1.db", tmpdir);
+    snprintf(pb, sizeof(pb), "%s/j2.db", tmpdir);
+    char *da = dump_runs(pa), *db = dump_runs(pb);
+    if (strcmp(da, db) != 0)
+        fail_msg("-j1 and -j2 differ:\n%s\n---\n%s", da, db);
+    free(da);
+    free(db);
+    /* a rerun resumes everything and simulates nothing */
+    run_sweep_ok(b, 2, &sb);
+    assert_int_equal(sb.ran, 0);
+    assert_int_equal(sb.resumed, 24);
+    sweep_free(a);
+    sweep_free(b);
+}
+
+static void test_sigkill_resume(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 1.2);
+    write_killable("kill.yaml", "kill.db");
+    write_killable("whole.yaml", "whole.db");
+    char kdb[256], wdb[256];
+    snprintf(kdb, sizeof(kdb), "%s/kill.db", tmpdir);
+    snprintf(wdb, sizeof(wdb), "%s/whole.db", tmpdir);
+    sweep *sw = load_ok("kill.yaml");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* its own process group, so the kill takes the pool too */
+        setpgid(0, 0);
+        sweep_run_stats st;
+        gp_error e;
+        _exit(sweep_run_local(sw, 2, NULL, &st, &e) == 0 ? 0 : 1);
+    }
+    setpgid(pid, pid);
+    int64_t n = 0;
+    for (int i = 0; i < 3000 && n < 3; i++) { /* up to 60 s */
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        n = count_runs(kdb);
+    }
+    kill(-pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    while (waitpid(-pid, NULL, 0) > 0) /* the pool's children, reaped by init otherwise */
+        ;
+    int64_t before = count_runs(kdb);
+    if (before < 3 || before >= 24)
+        fail_msg("the kill did not land midway: %lld of 24 units done", (long long)before);
+    sweep_run_stats st;
+    run_sweep_ok(sw, 2, &st);
+    if ((int64_t)st.resumed != before || st.ran + st.resumed != 24)
+        fail_msg("resume: ran %zu resumed %zu, %lld were done before", st.ran, st.resumed,
+                 (long long)before);
+    assert_int_equal(count_runs(kdb), 24);
+    /* the same as a sweep never interrupted */
+    sweep *whole = load_ok("whole.yaml");
+    run_sweep_ok(whole, 1, &st);
+    char *a = dump_runs(kdb), *b = dump_runs(wdb);
+    /* both sweep files are named k: the experiments match by name */
+    if (strcmp(a, b) != 0) {
+        size_t k = 0;
+        while (a[k] && a[k] == b[k])
+            k++;
+        fail_msg("resumed sweep differs from an uninterrupted one at byte %zu:\n%.200s\n---\n%.200s", k, a + (k > 80 ? k - 80 : 0), b + (k > 80 ? k - 80 : 0));
+    }
+    free(a);
+    free(b);
+    /* and the report reads every point */
+    char csv[256], plot[256];
+    snprintf(csv, sizeof(csv), "%s/kill.csv", tmpdir);
+    snprintf(plot, sizeof(plot), "%s/kill-pareto", tmpdir);
+    FILE *out = fopen("/dev/null", "w");
+    gp_error e;
+    gp_error_clear(&e);
+    int rc = sweep_report(sw, out, csv, plot, &e);
+    fclose(out);
+    if (rc != 0)
+        fail_msg("report after resume: %d %s", rc, e.msg);
+    sweep_free(whole);
+    sweep_free(sw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_points),
+        cmocka_unit_test(test_lhs_strata),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_jobs_same_results),
+        cmocka_unit_test(test_sigkill_resume),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
