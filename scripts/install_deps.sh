@@ -3,7 +3,7 @@
 # uses sudo). The CUDA toolkit is optional here: `make gpu` needs nvcc, the rest does not.
 set -euo pipefail
 pkgs=(build-essential pkg-config libgsl-dev libsqlite3-dev libyaml-dev zlib1g-dev
-      libcmocka-dev libjpeg-dev gnuplot-nox sqlite3)
+      libcmocka-dev libjpeg-dev gnuplot-nox sqlite3 libcurl4-openssl-dev libjansson-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
