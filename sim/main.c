@@ -14,6 +14,7 @@
 #include "../traces/trace_cmd.h"
 #include "error.h"
 #include "experiment.h"
+#include "html_report.h"
 #include "lab.h"
 #include "regress.h"
 #include "reproduce.h"
@@ -55,6 +56,8 @@ static void usage(FILE *f)
             "      run a policy against live Prometheus/Redis metrics and the scale subresource\n"
             "  gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE] [--replications N]\n"
             "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
+            "  gpenlab report DB [-o OUT.html] [--assets DIR] [--title T]\n"
+            "      one self-contained HTML page: tables and gnuplot pictures (inline SVG)\n"
             "  gpenlab regress [--dir experiments/baselines] [--update]\n"
             "      canonical experiments against their baselines; fails when P99, SLO or GPU-h\n"
             "      got worse beyond the replication noise (paired); --update rewrites them\n"
@@ -163,6 +166,40 @@ static int cmd_reproduce(int argc, char **argv, gp_error *err)
     }
     o.progress = isatty(STDERR_FILENO);
     return reproduce_run(&o, stdout, err);
+}
+
+static int cmd_report(int argc, char **argv, gp_error *err)
+{
+    html_report_opts o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) && i + 1 < argc)
+            o.out_path = argv[++i];
+        else if (strcmp(a, "--assets") == 0 && i + 1 < argc)
+            o.assets_dir = argv[++i];
+        else if (strcmp(a, "--title") == 0 && i + 1 < argc)
+            o.title = argv[++i];
+        else if (a[0] == '-')
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a, "unknown option (see gpenlab help)");
+        else if (!o.db_path)
+            o.db_path = a;
+        else
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "one database at a time");
+    }
+    if (!o.db_path)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab report DB [-o OUT.html]");
+    if (access(o.db_path, R_OK) != 0)
+        return gp_error_set(err, GP_EMISSING, o.db_path, 0, 0, NULL, "no such database");
+    char out[1100];
+    if (!o.out_path) {
+        snprintf(out, sizeof(out), "%.*s.html", (int)strcspn(o.db_path, "."), o.db_path);
+        o.out_path = out;
+    }
+    int pictures = 0;
+    int rc = html_report_write(&o, &pictures, err);
+    if (rc == 0)
+        printf("report %s: %d pictures\n", o.out_path, pictures);
+    return rc;
 }
 
 static int cmd_regress(int argc, char **argv, gp_error *err)
@@ -331,6 +368,8 @@ int main(int argc, char **argv)
         rc = export_main(argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "drive") == 0)
         rc = drive_main(argc - 1, argv + 1, stdout, &err);
+    else if (strcmp(cmd, "report") == 0)
+        rc = cmd_report(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "regress") == 0)
         rc = cmd_regress(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "sweep") == 0)
