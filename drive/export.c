@@ -302,6 +302,14 @@ static int xsrc_load(const export_opts *o, xsrc *s, gp_error *err)
     }
     free(profile_text);
     TRY(find_policy(s, o->label, err));
+    const char *name = s->ops->name;
+    if (strcmp(name, "serverless") == 0 || strcmp(name, "clairvoyant") == 0)
+        return cfg_error(cfg_map_get(s->entry, "policy"), err, GP_ENOTSUP,
+                         "policy %s has no live form: %s", name,
+                         strcmp(name, "serverless") == 0
+                             ? "per-request instances need a serverless platform (use kpa for "
+                               "Knative)"
+                             : "it reads the future");
     fill_env(s);
     /* create the policy once: the config is checked as a run would check it */
     void *state = NULL;
@@ -439,8 +447,9 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
     ytree *rp = ytree_set(c, "readinessProbe", ytree_map());
     ytree *get = ytree_set(rp, "httpGet", ytree_map());
     ytree_set(get, "path", ytree_str("/ready"));
-    if (!knative)
-        ytree_set(get, "port", ytree_str("http"));
+    /* Knative: the probe's port must be the container's (or left out, which the CRD's
+     * schema does not allow) */
+    ytree_set(get, "port", knative ? ytree_int(o->port) : ytree_str("http"));
     ytree_set(rp, "initialDelaySeconds", ytree_int(ceil_s(s->cluster.readiness_delay_us)));
     ytree_set(rp, "periodSeconds", ytree_int(5));
     ytree_set(rp, "failureThreshold", ytree_int(1));
@@ -818,16 +827,6 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
         return rc;
     }
     const char *name = s.ops->name;
-    if (strcmp(name, "serverless") == 0 || strcmp(name, "clairvoyant") == 0) {
-        rc = cfg_error(cfg_map_get(s.entry, "policy"), err, GP_ENOTSUP,
-                       "policy %s has no live form: %s", name,
-                       strcmp(name, "serverless") == 0
-                           ? "per-request instances need a serverless platform (use kpa for "
-                             "Knative)"
-                           : "it reads the future");
-        xsrc_free(&s);
-        return rc;
-    }
     char dir[512];
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);

@@ -1,0 +1,467 @@
+/* test_export.c: `gpenlab export` and `--import`. For every exportable policy of
+ * experiments/drive_policies.yaml: export, read the manifests back into a policy entry,
+ * simulate the original and the imported entry with the same seeds and compare every
+ * run_summary field exactly (the round trip). Every manifest is checked against the
+ * official Kubernetes / KEDA / Knative / prometheus-operator schemas (node + the pinned
+ * npm models in build-node/, installed by scripts/install_live_deps.sh; skipped with a
+ * message when absent) and the recording rules with promtool (skipped when absent). Also:
+ * units in the manifests, export from a results database, and the refusals. */
+#include <dirent.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../drive/export.h"
+#include "../sim/cfg.h"
+#include "../sim/experiment.h"
+#include "../sim/results_db.h"
+#include "../sim/sim.h"
+
+#define EXP "experiments/drive_policies.yaml"
+#define NODE_MODULES "build-node/node_modules"
+
+static const char *const labels[] = {"static-4", "hpa-gpu", "keda-queue", "kpa-conc",
+                                     "gpen-rule", "predictive", NULL};
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[PATH_MAX];
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int do_export(const char *label, const char *from, const char *dir, gp_error *err)
+{
+    export_opts o;
+    export_opts_default(&o);
+    o.label = label;
+    o.from = from;
+    o.out_dir = dir;
+    gp_error_clear(err);
+    return export_run(&o, NULL, err);
+}
+
+/* The experiment's text up to `policies:`, with the profile as an absolute path, then
+ * `policies:` and the given entries. */
+static char *experiment_with(const char *entries)
+{
+    char *text = slurp(EXP);
+    assert_non_null(text);
+    char *pol = strstr(text, "\npolicies:");
+    assert_non_null(pol);
+    pol[1] = '\0';
+    char prof[PATH_MAX];
+    assert_non_null(realpath("gpu/profiles/t4-seed", prof));
+    char *line = strstr(text, "profile: ../gpu/profiles/t4-seed");
+    assert_non_null(line);
+    size_t need = strlen(text) + strlen(prof) + strlen(entries) + 64;
+    char *out = malloc(need);
+    assert_non_null(out);
+    int head = (int)(line - text);
+    snprintf(out, need, "%.*sprofile: %s%s\npolicies:\n%s", head, text, prof,
+             line + strlen("profile: ../gpu/profiles/t4-seed"), entries);
+    free(text);
+    return out;
+}
+
+static void run_entry(const experiment *e, int pi, int rep, run_summary *s)
+{
+    sim_cfg c;
+    experiment_sim_cfg(e, pi, rep, &c);
+    c.record_series = false;
+    c.record_requests = false;
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = sim_run(&c, s, NULL, NULL, &err);
+    if (rc < 0)
+        fail_msg("%s: sim_run: %s", e->policy[pi].label, err.msg);
+}
+
+static int entry_index(const experiment *e, const char *label)
+{
+    for (int i = 0; i < e->n_policies; i++)
+        if (strcmp(e->policy[i].label, label) == 0)
+            return i;
+    return -1;
+}
+
+/* export -> import -> simulate: every run_summary field equal, replications 0 and 1 */
+static void test_round_trip(void **state)
+{
+    (void)state;
+    experiment *orig;
+    gp_error err;
+    gp_error_clear(&err);
+    char *otext = experiment_with("");
+    free(otext);
+    assert_int_equal(experiment_load(EXP, &orig, &err), 0);
+    char tmpl[] = "/tmp/gpenlab-export-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    size_t nf;
+    const field_desc *fields = result_fields_run(&nf);
+    int compared = 0;
+    for (int li = 0; labels[li]; li++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", tmpl, labels[li]);
+        if (do_export(labels[li], EXP, dir, &err) < 0)
+            fail_msg("%s: export: %s", labels[li], err.msg);
+        char *entry = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&entry, &len);
+        int rc = export_import(dir, mf, &err);
+        fclose(mf);
+        if (rc < 0)
+            fail_msg("%s: import: %s", labels[li], err.msg);
+        /* the entry comes back under its label, from the manifests */
+        char want[128];
+        snprintf(want, sizeof(want), "label: \"%s\"", labels[li]);
+        if (!strstr(entry, want))
+            fail_msg("%s: imported entry has no %s:\n%s", labels[li], want, entry);
+        char *text = experiment_with(entry);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s.yaml", tmpl, labels[li]);
+        write_text(path, text);
+        free(text);
+        free(entry);
+        experiment *imp;
+        if (experiment_load(path, &imp, &err) < 0)
+            fail_msg("%s: the imported experiment does not load: %s:%ld: %s: %s", labels[li],
+                     err.file, err.line, err.field, err.msg);
+        int pi = entry_index(orig, labels[li]);
+        assert_true(pi >= 0);
+        assert_int_equal(imp->n_policies, 1);
+        assert_string_equal(imp->policy[0].ops->name, orig->policy[pi].ops->name);
+        for (int rep = 0; rep < 2; rep++) {
+            run_summary a, b;
+            run_entry(orig, pi, rep, &a);
+            run_entry(imp, 0, rep, &b);
+            assert_true(a.scale_events > 0 || strcmp(labels[li], "static-4") == 0);
+            for (size_t f = 0; f < nf; f++) {
+                if (strcmp(fields[f].name, "wall_s") == 0)
+                    continue;
+                char va[128], vb[128];
+                result_field_format(&fields[f], &a, va, sizeof(va));
+                result_field_format(&fields[f], &b, vb, sizeof(vb));
+                if (strcmp(va, vb) != 0)
+                    fail_msg("%s rep %d: %s: original %s, imported %s", labels[li], rep,
+                             fields[f].name, va, vb);
+                compared++;
+            }
+        }
+        experiment_free(imp);
+    }
+    assert_true(compared > 100);
+    experiment_free(orig);
+    rm_rf(tmpl);
+}
+
+static bool have_cmd(const char *cmd)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
+    return system(buf) == 0;
+}
+
+/* Every manifest against the official schemas; the two known-bad ones must fail. */
+static void test_schemas(void **state)
+{
+    (void)state;
+    if (!have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
+        print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
+                      NODE_MODULES);
+        skip();
+    }
+    char tmpl[] = "/tmp/gpenlab-schema-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    gp_error err;
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s", NODE_MODULES);
+    int files = 0;
+    for (int li = 0; labels[li]; li++) {
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s/%s", tmpl, labels[li]);
+        if (do_export(labels[li], EXP, dir, &err) < 0)
+            fail_msg("%s: export: %s", labels[li], err.msg);
+        static const char *const manifests[] = {
+            "deployment.yaml",   "service.yaml",         "hpa.yaml",
+            "prometheus-adapter.yaml", "scaledobject.yaml", "knative-service.yaml",
+            "config-autoscaler.yaml", "prometheus-rule.yaml", NULL};
+        for (int m = 0; manifests[m]; m++) {
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof(p), "%s/%s", dir, manifests[m]);
+            if (access(p, F_OK) == 0) {
+                n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s", p);
+                files++;
+            }
+        }
+    }
+    assert_true(files >= 20);
+    n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " > %s/out.txt 2>&1", tmpl);
+    int rc = system(cmd);
+    char outp[PATH_MAX];
+    snprintf(outp, sizeof(outp), "%s/out.txt", tmpl);
+    char *out = slurp(outp);
+    if (rc != 0)
+        fail_msg("schema check failed:\n%s", out ? out : "(no output)");
+    int oks = 0;
+    for (const char *p = out; p && (p = strstr(p, "ok ")); p += 3)
+        oks++;
+    if (oks < files)
+        fail_msg("only %d of %d manifests checked:\n%s", oks, files, out);
+    free(out);
+    /* the validator fails what it must */
+    static const char *const bad[] = {"tests/schemas/bad/hpa_bad_types.yaml",
+                                      "tests/schemas/bad/scaledobject_number_metadata.yaml", NULL};
+    for (int i = 0; bad[i]; i++) {
+        snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s %s >/dev/null 2>&1",
+                 NODE_MODULES, bad[i]);
+        if (system(cmd) == 0)
+            fail_msg("%s: the schema check passed a bad manifest", bad[i]);
+    }
+    rm_rf(tmpl);
+}
+
+/* The recording rules are valid PromQL rule files. */
+static void test_promtool(void **state)
+{
+    (void)state;
+    if (!have_cmd("promtool")) {
+        print_message("SKIP promtool: not installed (scripts/install_live_deps.sh)\n");
+        skip();
+    }
+    char tmpl[] = "/tmp/gpenlab-promtool-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    gp_error err;
+    assert_int_equal(do_export("hpa-gpu", EXP, tmpl, &err), 0);
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof(cmd), "promtool check rules %s/recording-rules.yml >/dev/null 2>&1",
+             tmpl);
+    assert_int_equal(system(cmd), 0);
+    /* and a broken one is refused (the check can fail) */
+    char bad[PATH_MAX];
+    snprintf(bad, sizeof(bad), "%s/bad.yml", tmpl);
+    write_text(bad, "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(rate(a[1m]\n");
+    snprintf(cmd, sizeof(cmd), "promtool check rules %s >/dev/null 2>&1", bad);
+    assert_int_not_equal(system(cmd), 0);
+    rm_rf(tmpl);
+}
+
+static const cfg_node *at(const cfg_node *n, const char *const *path)
+{
+    for (size_t i = 0; n && path[i]; i++) {
+        if (path[i][0] == '#')
+            n = cfg_seq_at(n, (size_t)atoi(path[i] + 1));
+        else
+            n = cfg_map_get(n, path[i]);
+    }
+    return n;
+}
+
+/* Values keep the API's units: seconds, quantities as strings, the GPU as a resource. */
+static void test_units(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-units-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    gp_error err;
+    assert_int_equal(do_export("hpa-gpu", EXP, tmpl, &err), 0);
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/deployment.yaml", tmpl);
+    cfg_doc *doc;
+    assert_int_equal(cfg_load_file(p, &doc, &err), 0);
+    static const struct {
+        const char *name;
+        const char *path[10];
+        const char *want;
+    } rows[] = {
+        {"grace from termination_grace 45s", {"spec", "template", "spec", "terminationGracePeriodSeconds"}, "45"},
+        {"readiness delay 2s", {"spec", "template", "spec", "containers", "#0", "readinessProbe", "initialDelaySeconds"}, "2"},
+        {"one GPU per pod", {"spec", "template", "spec", "containers", "#0", "resources", "limits", "nvidia.com/gpu"}, "1"},
+        {"preStop stops taking work", {"spec", "template", "spec", "containers", "#0", "lifecycle", "preStop", "httpGet", "path"}, "/drain"},
+        {"replicas at min", {"spec", "replicas"}, "1"},
+        {"concurrency to the pod", {"spec", "template", "spec", "containers", "#0", "env", "#0", "value"}, "5"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *got = cfg_scalar(at(cfg_root(doc), rows[i].path));
+        if (!got || strcmp(got, rows[i].want) != 0)
+            fail_msg("%s: got %s want %s", rows[i].name, got ? got : "(none)", rows[i].want);
+    }
+    cfg_free(doc);
+    snprintf(p, sizeof(p), "%s/hpa.yaml", tmpl);
+    char *hpa = slurp(p);
+    assert_non_null(hpa);
+    /* quantities stay strings in their unit; the latency target keeps its milli suffix */
+    assert_non_null(strstr(hpa, "averageValue: \"60\""));
+    assert_non_null(strstr(hpa, "value: \"4500m\""));
+    assert_non_null(strstr(hpa, "stabilizationWindowSeconds: 120"));
+    assert_null(strstr(hpa, "controller"));
+    free(hpa);
+    snprintf(p, sizeof(p), "%s/kube-controller-manager.flags", tmpl);
+    char *flags = slurp(p);
+    assert_non_null(flags);
+    assert_non_null(strstr(flags, "--horizontal-pod-autoscaler-tolerance=0.05\n"));
+    free(flags);
+    snprintf(p, sizeof(p), "%s/prometheus-rule.yaml", tmpl);
+    char *rules = slurp(p);
+    assert_non_null(rules);
+    /* the DCGM exporter's names, the latency window of the experiment (60s) */
+    assert_non_null(strstr(rules, "DCGM_FI_DEV_FB_USED{namespace=\\\"gpen\\\"} / (DCGM_FI_DEV_FB_USED"));
+    assert_non_null(strstr(rules, "DCGM_FI_DEV_FB_FREE"));
+    assert_non_null(strstr(rules, "DCGM_FI_DEV_GPU_UTIL"));
+    assert_non_null(strstr(rules, "[60s]"));
+    free(rules);
+    rm_rf(tmpl);
+}
+
+/* --from a results database gives the same manifests as --from the YAML. */
+static void test_from_db(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exdb-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char dbp[256], a[256], b[256];
+    snprintf(dbp, sizeof(dbp), "%s/r.db", tmpl);
+    snprintf(a, sizeof(a), "%s/yaml", tmpl);
+    snprintf(b, sizeof(b), "%s/db", tmpl);
+    char *yaml = slurp(EXP), *prof = slurp("gpu/profiles/t4-seed");
+    assert_non_null(yaml);
+    assert_non_null(prof);
+    results_db *db;
+    gp_error err;
+    assert_int_equal(results_db_open(dbp, &db, &err), 0);
+    int64_t id;
+    assert_int_equal(results_db_experiment_upsert(db, "drive_policies", EXP, yaml, prof, &id, &err), 0);
+    results_db_close(db);
+    free(yaml);
+    free(prof);
+    static const char *const files[] = {"keda-queue/scaledobject.yaml", "predictive/drive.yaml", NULL};
+    for (int i = 0; files[i]; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%.*s", (int)strcspn(files[i], "/"), files[i]);
+        char da[512], dbd[512];
+        snprintf(da, sizeof(da), "%s/%s", a, label);
+        snprintf(dbd, sizeof(dbd), "%s/%s", b, label);
+        if (do_export(label, EXP, da, &err) < 0 || do_export(label, dbp, dbd, &err) < 0)
+            fail_msg("%s: %s", label, err.msg);
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof(pa), "%s/%s", a, files[i]);
+        snprintf(pb, sizeof(pb), "%s/%s", b, files[i]);
+        char *ta = slurp(pa), *tb = slurp(pb);
+        assert_non_null(ta);
+        assert_non_null(tb);
+        /* the first two lines name the source; the rest is the same */
+        const char *ra = strchr(strchr(ta, '\n') + 1, '\n'), *rb = strchr(strchr(tb, '\n') + 1, '\n');
+        if (strcmp(ra, rb) != 0)
+            fail_msg("%s: from the database differs:\n%s\n---\n%s", files[i], ta, tb);
+        free(ta);
+        free(tb);
+    }
+    rm_rf(tmpl);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exbad-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *text = experiment_with(
+        "  - {label: sl, policy: serverless}\n"
+        "  - {label: oracle, policy: clairvoyant}\n"
+        "  - {label: badhpa, policy: hpa, config: {maxReplicas: 4, metrics: [{type: Resource, "
+        "resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]}}\n");
+    char exp[PATH_MAX], out[PATH_MAX];
+    snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
+    snprintf(out, sizeof(out), "%s/out", tmpl);
+    write_text(exp, text);
+    free(text);
+    static const struct {
+        const char *name, *label, *from;
+        int code;
+        const char *msg;
+    } rows[] = {
+        {"serverless has no replica form", "sl", NULL, GP_ENOTSUP, "serverless platform"},
+        {"clairvoyant reads the future", "oracle", NULL, GP_ENOTSUP, "future"},
+        {"a config the simulator refuses", "badhpa", NULL, GP_ENOTSUP, "cpu"},
+        {"unknown label lists the labels", "nope", NULL, GP_EUNKNOWN, "labels: sl, oracle, badhpa"},
+        {"missing source", "sl", "/nonexistent/x.yaml", GP_EIO, "cannot open"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        gp_error err;
+        int rc = do_export(rows[i].label, rows[i].from ? rows[i].from : exp, out, &err);
+        if (rc != rows[i].code)
+            fail_msg("%s: got %d want %d (%s)", rows[i].name, rc, rows[i].code, err.msg);
+        if (!strstr(err.msg, rows[i].msg))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", rows[i].name, err.msg, rows[i].msg);
+    }
+    /* import of a directory with no manifests */
+    gp_error err;
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(export_import(tmpl, devnull, &err), GP_EMISSING);
+    fclose(devnull);
+    /* the command line: --policy without a value, unknown option */
+    char *argv1[] = {"export", "--policy", NULL};
+    assert_int_equal(export_main(2, argv1, stdout, &err), GP_EMISSING);
+    char *argv2[] = {"export", "--bogus", "x", NULL};
+    assert_int_equal(export_main(3, argv2, stdout, &err), GP_EUNKNOWN);
+    rm_rf(tmpl);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
+        cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
+        cmocka_unit_test(test_from_db),    cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
