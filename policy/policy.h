@@ -96,8 +96,12 @@ typedef struct policy_decision {
     int desired_pods;       /* -1: keep the current spec */
     int reason;             /* policy_reason */
     char detail[192];       /* one line: what was computed and why */
-    int64_t keep_alive_us;  /* per-request mode: idle instance kept this long; -1 default */
-    int64_t prewarm_us;     /* per-request mode: unload at idle, start again after this */
+    int64_t keep_alive_us;  /* per-request mode: an idle instance is kept this long.
+                               -1: no change (until a policy sets one, 0: idle instances
+                               go at once) */
+    int64_t prewarm_us;     /* per-request mode: > 0: unload at idle and load a new
+                               instance this long after, kept keep_alive_us; 0: no
+                               pre-warm; -1: no change */
 } policy_decision;
 
 /* Optional knowledge of the future, for the clairvoyant bound only. Work is the

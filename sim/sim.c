@@ -434,6 +434,8 @@ static void gpu_busy_update(sim *s, gpu *g, uint32_t n_before)
 
 static int slot_push(sim *s, uint32_t pi)
 {
+    if (s->cfg->cluster.dispatch != DISPATCH_SHARED_QUEUE)
+        return 0; /* least_conn routes by connection count; no slot queue */
     if (s->slot_len == s->slot_cap) {
         uint32_t ncap = s->slot_cap ? s->slot_cap * 2 : 64;
         slot *n = malloc(sizeof(*n) * ncap);
