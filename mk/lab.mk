@@ -7,6 +7,7 @@
 #   make gpenlab-mpi      the MPI variant of the program (only when mpicc exists)
 
 REPRO_DB ?= results/article.db
+REPRO_JOBS ?= 2
 
 .PHONY: reproduce regress regress-update gpenlab-mpi
 
@@ -14,6 +15,12 @@ reproduce: $(BUILD)/gpenlab
 	@mkdir -p results
 	rm -f $(REPRO_DB) $(REPRO_DB)-wal $(REPRO_DB)-shm
 	$(BUILD)/gpenlab reproduce --db $(REPRO_DB) | tee results/article_tables.txt
+	$(BUILD)/gpenlab sweep experiments/sweep_gpen_rule.yaml -j $(REPRO_JOBS) --db $(REPRO_DB) \
+	    --csv results/sweep_gpen_rule.csv --plot results/sweep_gpen_rule-pareto | tee results/sweep_gpen_rule.txt
+	$(BUILD)/gpenlab sweep experiments/sweep_hpa_lhs.yaml -j $(REPRO_JOBS) --db $(REPRO_DB) \
+	    --csv results/sweep_hpa_lhs.csv --plot results/sweep_hpa_lhs-pareto | tee results/sweep_hpa_lhs.txt
+	$(BUILD)/gpenlab report $(REPRO_DB) -o results/article.html --assets results/article-plots \
+	    --title "gpenlab: the seed article's tables, reproduced"
 
 # The MPI variant: the library as usual (gcc), main.c and sweep_mpi.c through mpicc with
 # GPENLAB_MPI. Only built on request and only when mpicc exists (libopenmpi-dev).
