@@ -62,6 +62,7 @@ static void test_golden(void **state)
         {"hpa", "replay_hpa_pods15"},           {"hpa", "replay_hpa_pods20"},
         {"hpa", "replay_hpa_external"},         {"hpa", "replay_hpa_default_behavior"},
         {"keda", "replay_keda"},
+        {"kpa", "replay_kpa"}, /* 2-s ticks: panic to 5, ratchet, stable scale-down */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char csv[256], yaml[256], outp[256];
