@@ -333,15 +333,13 @@ static int cmd_bench(int argc, char **argv)
     }
     printf("\n%-8s %12s %12s %12s %10s %10s\n", "batch", "gpenlab fp16", "torch eager", "torch compile", "x eager",
            "x compile");
-    for (int b = 1; b <= 8; b *= 7) {
+    for (int b = 1; b <= 8; b += 7) {
         double te = torch_best(tr, ntr, "fp16", "eager", b), tc = torch_best(tr, ntr, "fp16", "compile", b);
         printf("%-8d %12.3f %12.3f %12.3f %10.2f %10.2f\n", b, ms16[b], te, tc, te > 0 ? te / ms16[b] : 0,
                tc > 0 ? tc / ms16[b] : 0);
         if (o)
             fprintf(o, "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f speedup_compile %.3f\n", b,
                     ms16[b], te, tc, tc > 0 ? tc / ms16[b] : 0);
-        if (b == 8)
-            break;
     }
     if (o)
         fclose(o);

@@ -34,7 +34,7 @@ void host_random_normal(uint64_t seed, const char *name, float sd, float mean, f
         dst[i] = (float)(mean + sd * gpen_rand_normal(key, i));
 }
 
-conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32)
+conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32, int max_splits)
 {
     conv_plan p;
     int bk = f32 ? 16 : 32;
@@ -42,27 +42,57 @@ conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32)
     auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
     if (f32) {
         p.bm = p.bn = 64;
-    } else if (N <= 64 && tiles(128, 64) >= sm) {
-        p.bm = 128, p.bn = 64;
-    } else if (tiles(128, 128) >= 2 * sm) {
+    } else if (N >= 256 && N % 256 == 0 && tiles(128, 256) >= sm) {
+        p.bm = 128, p.bn = 256; /* big tiles: one CTA per SM, 64x64 warp tiles */
+    } else if (N == 128 && tiles(256, 128) >= sm) {
+        p.bm = 256, p.bn = 128;
+    } else if (N <= 64 && tiles(256, 64) >= sm) {
+        p.bm = 256, p.bn = 64;
+    } else if (N > 64 && tiles(128, 128) >= sm) {
         p.bm = 128, p.bn = 128;
-    } else if (N <= 64 || tiles(64, 64) >= sm) {
-        p.bm = 64, p.bn = 64;
-        if (N > 64 && tiles(128, 64) >= sm)
-            p.bm = 128;
+    } else if (tiles(128, 64) >= sm) {
+        p.bm = 128, p.bn = 64;
     } else {
         p.bm = p.bn = 64;
     }
     int t = tiles(p.bm, p.bn);
     p.splits = 1;
-    if (t < sm && KT >= 8) {
-        p.splits = std::min((2 * sm + t - 1) / t, KT / 4);
+    if (t < sm && KT >= 8 && max_splits > 1) {
+        p.splits = std::min(std::min((2 * sm + t - 1) / t, KT / 4), max_splits);
         if (p.splits < 1)
             p.splits = 1;
     }
     p.kt_per_split = (KT + p.splits - 1) / p.splits;
     p.splits = (KT + p.kt_per_split - 1) / p.kt_per_split;
     return p;
+}
+
+static const int CONV_STAGES = 4;
+/* Tile configurations of the tensor-core kernel: CTA BM x BN, warps WGM x WGN. */
+#define CONV_TILES(X)                                                                        \
+    X(128, 256, 2, 4)                                                                        \
+    X(256, 128, 4, 2)                                                                        \
+    X(256, 64, 4, 1)                                                                         \
+    X(128, 128, 2, 4)                                                                        \
+    X(128, 64, 2, 4)                                                                         \
+    X(64, 64, 2, 4)
+
+template <typename T, int BM, int BN> static size_t ms_smem()
+{
+    return (size_t)CONV_STAGES * (BM + BN) * 40 * sizeof(T);
+}
+
+/* Raises the dynamic shared memory limit of the multistage kernels (once per process). */
+template <typename T> static int conv_kernels_init(gp_error *err)
+{
+    if constexpr (sizeof(T) != 4) {
+#define X(bm, bn, wm, wn)                                                                    \
+    CK(cudaFuncSetAttribute(conv_mma_ms_kernel<T, bm, bn, wm, wn, CONV_STAGES>,               \
+                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ms_smem<T, bm, bn>()));
+        CONV_TILES(X)
+#undef X
+    }
+    return 0;
 }
 
 template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStream_t st)
@@ -73,12 +103,14 @@ template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStre
     if constexpr (sizeof(T) == 4) {
         conv_f32_kernel<<<grid, 256, 0, st>>>(a);
     } else {
-        if (p.bm == 128 && p.bn == 128)
-            conv_mma_kernel<T, 128, 128><<<grid, 256, 0, st>>>(a);
-        else if (p.bm == 128)
-            conv_mma_kernel<T, 128, 64><<<grid, 256, 0, st>>>(a);
-        else
-            conv_mma_kernel<T, 64, 64><<<grid, 256, 0, st>>>(a);
+#define X(BM_, BN_, WM_, WN_)                                                                \
+    if (p.bm == BM_ && p.bn == BN_) {                                                        \
+        conv_mma_ms_kernel<T, BM_, BN_, WM_, WN_, CONV_STAGES>                               \
+            <<<grid, WM_ * WN_ * 32, ms_smem<T, BM_, BN_>(), st>>>(a);                       \
+        return;                                                                              \
+    }
+        CONV_TILES(X)
+#undef X
     }
 }
 
@@ -154,10 +186,8 @@ void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int
     a.gain = 1.f;
     a.res = res;
     a.res_cstride = res_cstride;
-    conv_plan p = conv_plan_for(B * oh * ow, L.cout, L.k * L.k * L.cin_pad, sm, sizeof(T) == 4);
-    p.splits = 1; /* fused epilogues with residuals: no split-K */
-    int KT = (L.k * L.k * L.cin_pad + (sizeof(T) == 4 ? 15 : 31)) / (sizeof(T) == 4 ? 16 : 32);
-    p.kt_per_split = KT;
+    /* fused epilogues with residuals: no split-K */
+    conv_plan p = conv_plan_for(B * oh * ow, L.cout, L.k * L.k * L.cin_pad, sm, sizeof(T) == 4, 1);
     conv_launch<T>(a, p, st);
     *OH = oh;
     *OW = ow;
@@ -330,11 +360,24 @@ template <typename T> struct gpen_acts {
     float *raw;
     float *skip[2];
     float *out;  /* the final skip of the last forward */
+    float *ws;   /* split-K slices (deterministic reduction in epi_kernel) */
+    size_t ws_cap;
     T *tap_conv[GPEN_MAX_CONV];
     float *tap_rgb[GPEN_MAX_RGB];
     int keep_taps;
     cudaGraphExec_t graph[65];
+    std::vector<std::pair<std::string, cudaEvent_t>> *marks; /* per-section timing, or null */
 };
+
+template <typename T> static void mark(gpen_acts<T> &a, const char *name, cudaStream_t st)
+{
+    if (!a.marks)
+        return;
+    cudaEvent_t e;
+    cudaEventCreate(&e);
+    cudaEventRecord(e, st);
+    a.marks->push_back(std::make_pair(std::string(name), e));
+}
 
 template <typename T>
 static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int keep_taps, gp_error *err)
@@ -390,7 +433,11 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
     }
     if (int rc = a.ar.alloc(&a.raw, (size_t)B * raw, err))
         return rc;
+    a.ws_cap = (size_t)8 << 20;
+    if (int rc = a.ar.alloc(&a.ws, a.ws_cap, err))
+        return rc;
     a.out = nullptr;
+    a.marks = nullptr;
     return 0;
 }
 
@@ -413,6 +460,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
     const bool f32 = sizeof(T) == 4;
     nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
     CK_LAUNCH();
+    mark(a, "input", st);
     /* encoder */
     for (int k = 0; k < A.n_enc; k++) {
         const gpen_enc_layer &L = A.enc[k];
@@ -440,21 +488,26 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             c.IH = c.IW = L.res_in + 1;
             c.sy = c.sx = 2;
         }
-        conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, sm, f32);
+        size_t slice = (size_t)B * L.res_out * L.res_out * L.cout;
+        conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, sm, f32,
+                                    (int)std::min<size_t>(64, a.ws_cap / slice));
         if (p.splits > 1) {
-            CK(cudaMemsetAsync(a.raw, 0, (size_t)B * L.res_out * L.res_out * L.cout * sizeof(float), st));
+            CK(cudaMemsetAsync(a.ws, 0, p.splits * slice * sizeof(float), st));
             conv_args r = c;
-            r.mode = EPI_ATOMIC;
-            r.y = a.raw;
+            r.mode = EPI_RAW;
+            r.out_f32 = 1;
+            r.y = a.ws;
+            r.split_stride = slice;
             conv_launch<T>(r, p, st);
             CK_LAUNCH();
-            epi_kernel<T><<<blocks_for((size_t)B * L.res_out * L.res_out * L.cout / 4, 256), 256, 0, st>>>(
-                a.raw, B, L.res_out, L.res_out, L.cout, 0, nullptr, 0, g.enc_b[k], 1, 0.2f, SQRT2,
-                nullptr, 0.f, a.enc[k], L.cout, 0);
+            epi_kernel<T, float><<<blocks_for(slice / 4, 256), 256, 0, st>>>(
+                a.ws, p.splits, slice, B, L.res_out, L.res_out, L.cout, 0, nullptr, 0, g.enc_b[k], 1, 0.2f,
+                SQRT2, nullptr, 0.f, a.enc[k], L.cout, 0);
         } else {
             conv_launch<T>(c, p, st);
         }
         CK_LAUNCH();
+        mark(a, k == 0 ? "enc0" : "enc", st);
     }
     /* final linear, mapping, styles, demodulation */
     int c4 = A.enc[A.n_enc - 1].cout;
@@ -484,6 +537,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             a.s_all + g.conv[j].s_off, g.rtot, B, g.conv[j].w2, L.cin, L.cout, a.d[j]);
         CK_LAUNCH();
     }
+    mark(a, "mapping+styles", st);
     /* generator */
     size_t cn = (size_t)16 * c4;
     broadcast_kernel<T><<<blocks_for(cn * B, 256), 256, 0, st>>>(g.cst, cn, B, a.h[0]);
@@ -507,17 +561,21 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             c.TY = c.TX = 3;
             c.py0 = c.px0 = -1;
             c.OHk = c.OWk = c.OHf = c.OWf = Ro;
-            conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, sm, f32);
+            size_t slice = (size_t)B * Ro * Ro * L.cout;
+            conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, sm, f32,
+                                        (int)std::min<size_t>(64, a.ws_cap / slice));
             if (p.splits > 1) {
-                CK(cudaMemsetAsync(a.raw, 0, (size_t)B * Ro * Ro * L.cout * sizeof(float), st));
-                c.y = a.raw;
+                CK(cudaMemsetAsync(a.ws, 0, p.splits * slice * sizeof(float), st));
+                c.y = a.ws;
                 c.Ctot = L.cout;
-                c.mode = EPI_ATOMIC;
+                c.mode = EPI_RAW;
+                c.out_f32 = 1;
+                c.split_stride = slice;
                 conv_launch<T>(c, p, st);
                 CK_LAUNCH();
-                epi_kernel<T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
-                    a.raw, B, Ro, Ro, L.cout, 0, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f, SQRT2, e,
-                    g.conv[j].nw, hout, 2 * L.cout, 0);
+                epi_kernel<T, float><<<blocks_for(slice / 4, 256), 256, 0, st>>>(
+                    a.ws, p.splits, slice, B, Ro, Ro, L.cout, 0, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f,
+                    SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
             } else {
                 c.y = hout;
                 c.Ctot = 2 * L.cout;
@@ -534,16 +592,19 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             CK_LAUNCH();
         } else {
             int RR = 2 * Ri + 1;
+            size_t slice = (size_t)B * RR * RR * L.cout;
+            int max_split = (int)std::min<size_t>(64, a.ws_cap / slice), nsplit = 1;
             conv_plan pl[4];
-            bool split = false;
             for (int ph = 0; ph < 4; ph++) {
                 int py = ph >> 1, px = ph & 1;
                 pl[ph] = conv_plan_for(B * (Ri + 1 - py) * (Ri + 1 - px), L.cout,
-                                       (py ? 1 : 2) * (px ? 1 : 2) * L.cin, sm, f32);
-                split |= pl[ph].splits > 1;
+                                       (py ? 1 : 2) * (px ? 1 : 2) * L.cin, sm, f32, max_split);
+                nsplit = std::max(nsplit, pl[ph].splits);
             }
-            if (split)
-                CK(cudaMemsetAsync(a.raw, 0, (size_t)B * RR * RR * L.cout * sizeof(float), st));
+            /* split: fp32 slices in ws, zeroed (a phase may use fewer slices); else the
+             * phases write T (fp32 for the fp32 path) straight into raw */
+            if (nsplit > 1)
+                CK(cudaMemsetAsync(a.ws, 0, nsplit * slice * sizeof(float), st));
             for (int ph = 0; ph < 4; ph++) {
                 int py = ph >> 1, px = ph & 1;
                 conv_args c = conv_args_zero();
@@ -560,27 +621,36 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
                 c.dy = c.dx = -1;
                 c.OHk = Ri + 1 - py;
                 c.OWk = Ri + 1 - px;
-                c.y = a.raw;
                 c.OHf = c.OWf = RR;
                 c.osy = c.osx = 2;
                 c.ooy = py;
                 c.oox = px;
                 c.Ctot = L.cout;
-                c.mode = split ? EPI_ATOMIC : EPI_RAW;
-                conv_plan p = pl[ph];
-                if (!split) {
-                    p.splits = 1;
-                    p.kt_per_split = 1 << 30;
+                c.mode = EPI_RAW;
+                if (nsplit > 1) {
+                    c.y = a.ws;
+                    c.out_f32 = 1;
+                    c.split_stride = slice;
+                } else {
+                    c.y = a.raw;
+                    c.out_f32 = f32;
                 }
-                conv_launch<T>(c, p, st);
+                conv_launch<T>(c, pl[ph], st);
                 CK_LAUNCH();
             }
-            epi_kernel<T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
-                a.raw, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f, SQRT2, e,
-                g.conv[j].nw, hout, 2 * L.cout, 0);
+            mark(a, "upconv_mma", st);
+            if (nsplit > 1 || f32)
+                epi_kernel<T, float><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                    nsplit > 1 ? a.ws : a.raw, nsplit, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias,
+                    1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
+            else
+                epi_kernel<T, T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                    reinterpret_cast<const T *>(a.raw), 1, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout,
+                    g.conv[j].bias, 1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
             CK_LAUNCH();
         }
         cur ^= 1;
+        mark(a, L.up ? "upconv" : "conv", st);
         if (a.keep_taps)
             CK(cudaMemcpyAsync(a.tap_conv[j], hout, (size_t)B * Ro * Ro * 2 * L.cout * sizeof(T),
                                cudaMemcpyDeviceToDevice, st));
@@ -592,6 +662,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
                 a.s_all + g.rgb[r].s_off, g.rtot, g.rgb[r].bias, sk < 0 ? nullptr : a.skip[sk], dst);
             CK_LAUNCH();
             sk = sk < 0 ? 0 : sk ^ 1;
+            mark(a, "torgb", st);
             if (a.keep_taps)
                 CK(cudaMemcpyAsync(a.tap_rgb[r], dst, (size_t)B * 3 * Ro * Ro * sizeof(float),
                                    cudaMemcpyDeviceToDevice, st));

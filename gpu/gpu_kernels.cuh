@@ -41,6 +41,7 @@ struct conv_args {
     const void *e;             /* concat source T [pixel][Cout]: channel Cout+n */
     float nw;
     int kt_per_split;          /* K tiles per blockIdx.z */
+    size_t split_stride;       /* EPI_RAW: elements between the slices of blockIdx.z */
 };
 
 template <typename T> __device__ __forceinline__ float to_f(T v);
@@ -135,11 +136,19 @@ __device__ __forceinline__ void epi_pair(const conv_args &a, int m, int n, float
     size_t o = pix * a.Ctot + a.coff + n;
     bool two = n + 1 < a.Cout;
     if (a.mode == EPI_RAW) {
-        float *y = static_cast<float *>(a.y);
-        if (two)
-            *reinterpret_cast<float2 *>(y + o) = make_float2(v0, v1);
-        else
-            y[o] = v0;
+        o += blockIdx.z * a.split_stride;
+        if (a.out_f32) {
+            float *y = static_cast<float *>(a.y);
+            if (two)
+                *reinterpret_cast<float2 *>(y + o) = make_float2(v0, v1);
+            else
+                y[o] = v0;
+        } else {
+            T *y = static_cast<T *>(a.y);
+            y[o] = from_f<T>(v0);
+            if (two)
+                y[o + 1] = from_f<T>(v1);
+        }
         return;
     }
     if (a.mode == EPI_ATOMIC) {
@@ -357,6 +366,175 @@ __global__ void __launch_bounds__(256) conv_mma_kernel(const conv_args a)
         }
 }
 
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid)
+{
+    uint32_t sa = (uint32_t)__cvta_generic_to_shared(smem);
+    int n = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sa), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/* Source address of the A chunk at (ty, tx, c) of row r, or nullptr when it is padding. */
+template <typename T>
+__device__ __forceinline__ const T *a_src(const conv_args &a, const a_row &r, int ty, int tx, int c,
+                                          bool kvalid)
+{
+    if (!r.valid || !kvalid)
+        return nullptr;
+    int iy = r.iy0 + ty * a.dy, ix = r.ix0 + tx * a.dx;
+    if (a.pad_mode == PAD_REFLECT) {
+        iy = iy < 0 ? -iy : (iy >= a.IH ? 2 * a.IH - 2 - iy : iy);
+        ix = ix < 0 ? -ix : (ix >= a.IW ? 2 * a.IW - 2 - ix : ix);
+    } else if ((unsigned)iy >= (unsigned)a.IH || (unsigned)ix >= (unsigned)a.IW) {
+        return nullptr;
+    }
+    int rh = a.IH, rw = a.IW;
+    if (a.up_nearest) {
+        iy >>= 1;
+        ix >>= 1;
+        rh >>= 1;
+        rw >>= 1;
+    }
+    return static_cast<const T *>(a.x) + (((size_t)r.b * rh + iy) * rw + ix) * a.Cin + c;
+}
+
+/* Tensor-core implicit GEMM with a STAGES-deep cp.async pipeline: BM x BN tile, BK = 32,
+ * 8 warps as 2 (M) x 4 (N); the style scale is applied in shared memory by the thread
+ * that copied each chunk, after its copy landed. Dynamic shared memory. */
+template <typename T, int BM, int BN, int WGM, int WGN, int STAGES>
+__global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 32768) ? 1 : 2)
+    conv_mma_ms_kernel(const conv_args a)
+{
+    constexpr int NTH = WGM * WGN * 32;
+    constexpr int BK = 32, LDS = BK + 8, VEC = 8, VPR = BK / VEC, RPP = NTH / VPR;
+    constexpr int AP = BM / RPP, BP = BN / RPP;
+    constexpr int WM = BM / WGM, WN = BN / WGN, MT = WM / 16, NT = WN / 8;
+    static_assert(NT % 2 == 0, "NT must be even");
+    static_assert(AP >= 1 && BP >= 1, "tile too small for the loader");
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T *sA = reinterpret_cast<T *>(smem_raw);
+    T *sB = sA + STAGES * BM * LDS;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WGN, wn = warp % WGN;
+    const int M = a.B * a.OHk * a.OWk, K = a.TY * a.TX * a.Cin, KT = (K + BK - 1) / BK;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int kt0 = blockIdx.z * a.kt_per_split;
+    const int kt1 = min(KT, kt0 + a.kt_per_split);
+    if (kt0 >= kt1)
+        return;
+    const int nkt = kt1 - kt0;
+    const int kv = (tid % VPR) * VEC, r0 = tid / VPR;
+
+    a_row rows[AP];
+#pragma unroll
+    for (int p = 0; p < AP; p++)
+        rows[p] = make_row(a, m0 + r0 + p * RPP, M);
+    k_cursor kin, ksc; /* the tile being issued, the tile being scaled */
+    kin.init(kt0 * BK + kv, a.Cin, a.TX);
+    ksc = kin;
+    int k_in = kt0 * BK + kv, k_sc = k_in;
+
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                acc[i][j][q] = 0.f;
+
+    auto issue = [&](int stage) {
+        T *dA = sA + stage * BM * LDS, *dB = sB + stage * BN * LDS;
+#pragma unroll
+        for (int p = 0; p < AP; p++) {
+            const T *src = a_src<T>(a, rows[p], kin.ty, kin.tx, kin.c, k_in < K);
+            cp_async16(dA + (r0 + p * RPP) * LDS + kv, src ? src : static_cast<const T *>(a.x), src != nullptr);
+        }
+#pragma unroll
+        for (int p = 0; p < BP; p++) {
+            int n = n0 + r0 + p * RPP;
+            bool ok = n < a.Cout && k_in < K;
+            const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + k_in : 0);
+            cp_async16(dB + (r0 + p * RPP) * LDS + kv, src, ok);
+        }
+        k_in += BK;
+        kin.advance(BK, a.Cin, a.TX);
+    };
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < nkt)
+            issue(s);
+        cp_async_commit();
+    }
+    for (int it = 0; it < nkt; it++) {
+        const int stage = it % STAGES;
+        cp_async_wait<STAGES - 2>();
+        if (a.in_scale) {
+            T *dA = sA + stage * BM * LDS;
+#pragma unroll
+            for (int p = 0; p < AP; p++) {
+                if (rows[p].valid && k_sc < K) {
+                    uint4 *q = reinterpret_cast<uint4 *>(dA + (r0 + p * RPP) * LDS + kv);
+                    uint4 v = *q;
+                    scale_vec<T>(v, a.in_scale + (size_t)rows[p].b * a.in_scale_bstride + ksc.c);
+                    *q = v;
+                }
+            }
+            k_sc += BK;
+            ksc.advance(BK, a.Cin, a.TX);
+        }
+        __syncthreads();
+        if (it + STAGES - 1 < nkt)
+            issue((it + STAGES - 1) % STAGES);
+        cp_async_commit();
+        const T *cA = sA + stage * BM * LDS, *cB = sB + stage * BN * LDS;
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            uint32_t af[MT][4], bfr[NT][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+                ldmatrix_x4(af[mt], cA + (wm * WM + mt * 16 + (lane & 15)) * LDS + ks * 16 + (lane >> 4) * 8);
+#pragma unroll
+            for (int nt2 = 0; nt2 < NT / 2; nt2++) {
+                uint32_t r[4];
+                ldmatrix_x4(r, cB + (wn * WN + nt2 * 16 + (lane & 7) + (lane >> 4) * 8) * LDS + ks * 16 +
+                                   ((lane >> 3) & 1) * 8);
+                bfr[2 * nt2][0] = r[0];
+                bfr[2 * nt2][1] = r[1];
+                bfr[2 * nt2 + 1][0] = r[2];
+                bfr[2 * nt2 + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++)
+                    mma_op<T>::run(acc[mt][nt], af[mt], bfr[nt]);
+        }
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int m = m0 + wm * WM + mt * 16 + (lane >> 2) + h * 8;
+            if (m >= M)
+                continue;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                int n = n0 + wn * WN + nt * 8 + (lane & 3) * 2;
+                if (n < a.Cout)
+                    epi_pair<T>(a, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
+            }
+        }
+}
+
 /* fp32 SIMT implicit GEMM: 64 x 64 tile, BK = 16, each thread 4 x 4 outputs. */
 __global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
 {
@@ -433,10 +611,33 @@ __global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
 
 /* Epilogue of raw fp32 conv output [B, RH, RW, Cout]: optional blur 4K pad (1, 1)
  * (RH = 2H+1 -> 2H), x d, + bias, act, concat act(nw*e + bias2); out T [B,OH,OW,Ctot]. */
-template <typename T>
-__global__ void epi_kernel(const float *raw, int B, int RH, int RW, int Cout, int blur,
-                           const float *d, int d_bstride, const float *bias, int act, float slope,
-                           float gain, const T *e, float nw, T *out, int Ctot, int coff)
+template <typename R> __device__ __forceinline__ float4 load4(const R *p);
+template <> __device__ __forceinline__ float4 load4<float>(const float *p)
+{
+    return *reinterpret_cast<const float4 *>(p);
+}
+template <> __device__ __forceinline__ float4 load4<__half>(const __half *p)
+{
+    uint2 u = *reinterpret_cast<const uint2 *>(p);
+    float2 a = __half22float2(*reinterpret_cast<__half2 *>(&u.x));
+    float2 b = __half22float2(*reinterpret_cast<__half2 *>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+template <> __device__ __forceinline__ float4 load4<__nv_bfloat16>(const __nv_bfloat16 *p)
+{
+    uint2 u = *reinterpret_cast<const uint2 *>(p);
+    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&u.x));
+    float2 b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+
+/* raw: R (float, or T when the conv wrote T) [nsplit][B, RH, RW, Cout], summed over the
+ * split-K slices in a fixed order (deterministic). */
+template <typename T, typename R>
+__global__ void epi_kernel(const R *raw, int nsplit, size_t split_stride, int B, int RH, int RW,
+                           int Cout, int blur, const float *d, int d_bstride, const float *bias,
+                           int act, float slope, float gain, const T *e, float nw, T *out, int Ctot,
+                           int coff)
 {
     const int OH = blur ? RH - 1 : RH, OW = blur ? RW - 1 : RW;
     const int cq = Cout / 4;
@@ -463,34 +664,57 @@ __global__ void epi_kernel(const float *raw, int B, int RH, int RW, int Cout, in
                 if (ix < 0 || ix >= RW)
                     continue;
                 float kw = k1[3 - ty] * k1[3 - tx];
-                float4 r = *reinterpret_cast<const float4 *>(
-                    raw + (((size_t)b * RH + iy) * RW + ix) * Cout + n);
-                v.x += kw * r.x;
-                v.y += kw * r.y;
-                v.z += kw * r.z;
-                v.w += kw * r.w;
+                for (int z = 0; z < nsplit; z++) {
+                    float4 r = load4<R>(raw + z * split_stride + (((size_t)b * RH + iy) * RW + ix) * Cout + n);
+                    v.x += kw * r.x;
+                    v.y += kw * r.y;
+                    v.z += kw * r.z;
+                    v.w += kw * r.w;
+                }
             }
         }
     } else {
-        v = *reinterpret_cast<const float4 *>(raw + pix * Cout + n);
+        v = make_float4(0, 0, 0, 0);
+        for (int z = 0; z < nsplit; z++) {
+            float4 r = load4<R>(raw + z * split_stride + pix * Cout + n);
+            v.x += r.x;
+            v.y += r.y;
+            v.z += r.z;
+            v.w += r.w;
+        }
     }
     float vv[4] = {v.x, v.y, v.z, v.w};
     T *o = out + pix * Ctot + coff + n;
+    T ov[4], oe[4];
+    float ev[4] = {0.f, 0.f, 0.f, 0.f};
+    if (e) {
+        float4 e4 = load4<T>(e + pix * Cout + n);
+        ev[0] = e4.x, ev[1] = e4.y, ev[2] = e4.z, ev[3] = e4.w;
+    }
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         float x = vv[j];
         if (d)
-            x *= d[(size_t)b * d_bstride + n + j];
+            x *= __ldg(d + (size_t)b * d_bstride + n + j);
         if (bias)
-            x += bias[n + j];
+            x += __ldg(bias + n + j);
         if (act)
             x = (x < 0.f ? x * slope : x) * gain;
-        o[j] = from_f<T>(x);
+        ov[j] = from_f<T>(x);
         if (e) {
-            float y = nw * to_f<T>(e[pix * Cout + n + j]) + bias[Cout + n + j];
+            float y = nw * ev[j] + __ldg(bias + Cout + n + j);
             y = (y < 0.f ? y * slope : y) * gain;
-            o[Cout + j] = from_f<T>(y);
+            oe[j] = from_f<T>(y);
         }
+    }
+    if constexpr (sizeof(T) == 2) {
+        *reinterpret_cast<uint2 *>(o) = *reinterpret_cast<uint2 *>(ov);
+        if (e)
+            *reinterpret_cast<uint2 *>(o + Cout) = *reinterpret_cast<uint2 *>(oe);
+    } else {
+        *reinterpret_cast<float4 *>(o) = *reinterpret_cast<float4 *>(ov);
+        if (e)
+            *reinterpret_cast<float4 *>(o + Cout) = *reinterpret_cast<float4 *>(oe);
     }
 }
 

@@ -639,6 +639,8 @@ template <typename T> struct engine : engine_base {
     {
         o = *opts;
         sm = sm_count;
+        if (int rc = conv_kernels_init<T>(err))
+            return rc;
         if (int rc = gpen_weights_init<T>(gw, m, err))
             return rc;
         pipeline = o.pipeline != 0;
@@ -782,6 +784,51 @@ template <typename T> struct engine : engine_base {
         cudaEventDestroy(e0);
         cudaEventDestroy(e1);
         stats_of(t, med, sd);
+        if (getenv("GPENLAB_LAYER_TIMES")) {
+            /* one forward without the graph, with an event after every section */
+            std::vector<std::pair<std::string, cudaEvent_t>> marks;
+            cudaEvent_t s0;
+            CK(cudaEventCreate(&s0));
+            CK(cudaEventRecord(s0, s->st));
+            s->gpen.marks = &marks;
+            int rc = gpen_enqueue<T>(gw, s->gpen, B, sm, s->st, err);
+            s->gpen.marks = nullptr;
+            if (rc)
+                return rc;
+            CK(cudaStreamSynchronize(s->st));
+            std::vector<std::pair<std::string, double>> agg;
+            cudaEvent_t prev = s0;
+            double total = 0;
+            for (auto &mk : marks) {
+                float ms;
+                cudaEventElapsedTime(&ms, prev, mk.second);
+                total += ms;
+                bool found = false;
+                for (auto &x : agg)
+                    if (x.first == mk.first) {
+                        x.second += ms;
+                        found = true;
+                    }
+                if (!found)
+                    agg.push_back(std::make_pair(mk.first, (double)ms));
+                prev = mk.second;
+            }
+            printf("  sections (batch %d, no graph, total %.3f ms):", B, total);
+            for (auto &x : agg)
+                printf(" %s %.3f", x.first.c_str(), x.second);
+            printf("\n  per layer:");
+            prev = s0;
+            for (auto &mk : marks) {
+                float ms;
+                cudaEventElapsedTime(&ms, prev, mk.second);
+                printf(" %s:%.3f", mk.first.c_str(), ms);
+                prev = mk.second;
+            }
+            printf("\n");
+            for (auto &mk : marks)
+                cudaEventDestroy(mk.second);
+            cudaEventDestroy(s0);
+        }
         return 0;
     }
 
@@ -1037,7 +1084,7 @@ template <typename T> struct engine : engine_base {
         a.y = y;
         a.Ctot = N;
         a.mode = EPI_FUSED;
-        conv_plan p = conv_plan_for(M, N, K, sm, sizeof(T) == 4);
+        conv_plan p = conv_plan_for(M, N, K, sm, sizeof(T) == 4, 1);
         cudaEvent_t e0, e1;
         CK(cudaEventCreate(&e0));
         CK(cudaEventCreate(&e1));

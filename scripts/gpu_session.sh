@@ -9,7 +9,7 @@ B=${BUILD:-build-h3}
 mkdir -p "$OUT"
 steps=${*:-selftest bench}
 export PYTHONUNBUFFERED=1
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv; date -u; git rev-parse --short HEAD; } > "$OUT/machine.txt" 2>&1
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv; date -u; echo "commit ${GPENLAB_COMMIT:-unknown}"; } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
 t0=$(date +%s)
 if ! make BUILD="$B" gpu GPU_ARCH="-gencode=arch=compute_90,code=sm_90" > "$OUT/build.log" 2>&1; then
@@ -28,7 +28,7 @@ for s in $steps; do
         "$B/gpenlab-gpu" bench --torch "$OUT/torch_bench.txt" --out "$OUT/bench_gpu.txt" 2>&1 | tee "$OUT/bench.log" ;;
     profile)
         "$B/gpenlab-gpu" profile --out "$OUT/h100" --cmd "scripts/gpu_session.sh profile (gpenlab-gpu profile --reps 5)" \
-            --commit "$(git rev-parse --short HEAD)" 2>&1 | tee "$OUT/profile.log" ;;
+            --commit "${GPENLAB_COMMIT:-unknown}" 2>&1 | tee "$OUT/profile.log" ;;
     derive)
         "$B/gpenlab-gpu" profile derive --in "$OUT/h100" --from h100 --outdir "$OUT" 2>&1 | tee "$OUT/derive.log" ;;
     esac
