@@ -154,6 +154,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             rc = report_print_table(out, runs, n_runs, err);
         }
         if (rc == 0 && csv_path)
+            rc = ensure_parent_dir(csv_path, err);
+        if (rc == 0 && csv_path)
             rc = report_write_csv(csv_path, runs, n_runs, err);
     }
     free(runs);

@@ -46,6 +46,9 @@ static void test_clairvoyant_bounds_every_policy(void **state)
     lab_opts o;
     lab_opts_default(&o);
     o.db_path = db;
+    char csv[300];
+    snprintf(csv, sizeof(csv), "%s.csv", db);
+    o.csv_path = csv;
     o.replications = 2;
     o.quiet = true;
     FILE *devnull = fopen("/dev/null", "w");
@@ -114,6 +117,7 @@ static void test_clairvoyant_bounds_every_policy(void **state)
     free(runs);
     results_db_close(rdb);
     unlink(db);
+    unlink(csv);
     char side[300];
     snprintf(side, sizeof(side), "%s-wal", db);
     unlink(side);
