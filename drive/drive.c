@@ -29,10 +29,11 @@ extern char **environ;
 
 /* ------------------------------------------------------------------ queries */
 
-static const char *const query_names[DRIVE_Q_COUNT] = {
+/* NULL-terminated: the list doubles as cfg_check_keys' allowed keys */
+static const char *const query_names[DRIVE_Q_COUNT + 1] = {
     "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "in_flight", "arrival_rate",
     "concurrency", "latency_samples", "pod_gpu_mem_frac", "pod_gpu_util_frac", "pod_in_flight",
-    "pod_concurrency"};
+    "pod_concurrency", NULL};
 
 const char *drive_query_name(int q) { return q >= 0 && q < DRIVE_Q_COUNT ? query_names[q] : "?"; }
 
