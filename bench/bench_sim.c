@@ -102,7 +102,8 @@ int main(void)
         "    target: {type: AverageValue, averageValue: \"2\"}\n";
     static const char *const kpa_yaml =
         "annotations:\n  autoscaling.knative.dev/target: \"5\"\n"
-        "  autoscaling.knative.dev/max-scale: \"400\"\n  autoscaling.knative.dev/min-scale: \"1\"\n";
+        "  autoscaling.knative.dev/max-scale: \"400\"\n  autoscaling.knative.dev/min-scale: \"1\"\n"
+        "  autoscaling.knative.dev/scale-down-delay: \"5m\"\n";
     static const struct {
         const char *policy, *yaml;
     } pol[] = {{"hpa", NULL}, {"kpa", NULL}};

@@ -372,7 +372,25 @@ int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *
     if (p->model_mem_bytes >= p->gpu_mem_bytes)
         return gp_error_set(err, GP_ERANGE, name, 0, 0, "model_mem_mib",
                             "the model does not fit in gpu_mem_mib");
+    profile_finalize(p);
     return 0;
+}
+
+void profile_finalize(gpu_profile *p)
+{
+    for (int k = 0; k < p->n_grid; k++) {
+        p->image_ms[k] = p->face_ms[k] = 0;
+        for (int i = 0; i < p->n_stages; i++) {
+            if (p->stage[i].scaling == STAGE_PER_IMAGE)
+                p->image_ms[k] += p->stage[i].ms[k];
+            else
+                p->face_ms[k] += p->stage[i].ms[k];
+        }
+    }
+    double s2 = log1p(p->jitter_cv * p->jitter_cv);
+    p->jitter_sigma = sqrt(s2);
+    p->jitter_mu = -0.5 * s2;
+    p->finalized = true;
 }
 
 int profile_load(const char *path, gpu_profile *p, gp_error *err)
@@ -504,6 +522,14 @@ double profile_stage_ms(const gpu_profile *p, const profile_stage *s, double mp)
 
 double profile_demand_us(const gpu_profile *p, double mp, int faces)
 {
+    if (p->finalized) {
+        /* sums of stages interpolate as the sum of interpolations, except where a stage
+           is clamped at 0 below its grid, which the per-stage path below handles */
+        double image = grid_interp(p, p->image_ms, mp);
+        double face = faces > 0 ? grid_interp(p, p->face_ms, mp) : 0;
+        if (mp >= p->mp_grid[0] && mp <= p->mp_grid[p->n_grid - 1])
+            return 1000.0 * (image + (faces > 0 ? faces * face : 0));
+    }
     double image_ms = 0, face_ms = 0;
     for (int i = 0; i < p->n_stages; i++) {
         double ms = grid_interp(p, p->stage[i].ms, mp);
@@ -532,6 +558,8 @@ double profile_jitter_factor(const gpu_profile *p, double u, double z)
     switch (p->jitter) {
     case JITTER_LOGNORMAL: {
         /* mean-1 lognormal with coefficient of variation cv */
+        if (p->finalized)
+            return exp(p->jitter_sigma * z + p->jitter_mu);
         double s2 = log1p(p->jitter_cv * p->jitter_cv);
         return exp(sqrt(s2) * z - 0.5 * s2);
     }

@@ -77,9 +77,17 @@ typedef struct gpu_profile {
     double share_slowdown;                 /* gpu_share > 1: each instance's speed factor
                                               is eff(k)/k for k co-located busy ones; this
                                               extra factor (<= 1) models context switches */
+    /* Derived by profile_finalize (profile_parse calls it): per-request sums of the image
+     * and the face stages over the grid, and the lognormal jitter's parameters, so that a
+     * request's demand costs two interpolations. Call it again after changing stages. */
+    bool finalized;
+    double image_ms[PROFILE_MAX_GRID], face_ms[PROFILE_MAX_GRID];
+    double jitter_sigma, jitter_mu;
 } gpu_profile;
 
 int profile_load(const char *path, gpu_profile *p, gp_error *err);
+/* Recomputes the derived fields (see above) after stages or jitter were changed. */
+void profile_finalize(gpu_profile *p);
 int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *err);
 /* Writes the profile in the text format (round-trips through profile_parse). */
 int profile_write(const gpu_profile *p, FILE *f, gp_error *err);

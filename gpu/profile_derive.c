@@ -82,6 +82,7 @@ int profile_derive(const gpu_profile *src, const gpu_card_spec *from, const gpu_
                 dst->phase[i].seconds.b *= fc;
         }
     dst->first_request_extra_ms *= fc;
+    profile_finalize(dst); /* stage sums changed */
     double model = src->model_mem_bytes;
     dst->gpu_mem_bytes = to->mem_mib * 1048576.0;
     if (model > dst->gpu_mem_bytes)
