@@ -397,6 +397,7 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
     out->closed_loop = e->closed_loop;
     out->closed = e->closed;
     out->open_source = open_workload;
+    out->mix = e->closed_loop ? NULL : &e->workload.mix;
     out->source_ctx = (void *)e;
     out->record_series = e->record_series;
     out->record_requests = e->record_requests;

@@ -1377,6 +1377,8 @@ static double estimate_mean_demand_s(const sim_cfg *cfg)
     image_mix mix;
     if (cfg->closed_loop)
         mix = cfg->closed.mix;
+    else if (cfg->mix)
+        mix = *cfg->mix;
     else
         image_mix_default(&mix);
     double sum = 0;
@@ -1397,6 +1399,22 @@ static int64_t mean_cold_start_us(const gpu_profile *p, unsigned kind)
         if (p->phase[i].applies & kind)
             s += dist_mean(&p->phase[i].seconds);
     return (int64_t)(s * 1e6);
+}
+
+void sim_policy_env(const sim_cfg *cfg, policy_env *env)
+{
+    const cluster_cfg *cc = &cfg->cluster;
+    memset(env, 0, sizeof(*env));
+    env->min_pods = cc->min_pods;
+    env->max_pods = cc->max_pods;
+    env->concurrency = cc->concurrency;
+    env->mean_demand_s = estimate_mean_demand_s(cfg);
+    env->pod_capacity_per_s = profile_eff(cfg->profile, cc->concurrency) / env->mean_demand_s;
+    env->cold_start_us = mean_cold_start_us(cfg->profile, PHASE_POD) + cc->readiness_delay_us;
+    env->scrape_interval_us = cfg->metrics.scrape_interval_us;
+    env->seed = cfg->seed;
+    env->oracle = NULL;
+    env->host_ctx = cfg->policy_host_ctx;
 }
 
 static int sim_dispatch_event(sim *s, const sim_event *ev)
@@ -1490,17 +1508,7 @@ static int sim_setup(sim *s, const sim_cfg *cfg, run_summary *sum, oracle_data *
     if (rc < 0)
         return oom(s);
 
-    s->penv.min_pods = cc->min_pods;
-    s->penv.max_pods = cc->max_pods;
-    s->penv.concurrency = cc->concurrency;
-    s->penv.mean_demand_s = estimate_mean_demand_s(cfg);
-    s->penv.pod_capacity_per_s =
-        profile_eff(cfg->profile, cc->concurrency) / s->penv.mean_demand_s;
-    s->penv.cold_start_us = mean_cold_start_us(cfg->profile, PHASE_POD) + cc->readiness_delay_us;
-    s->penv.scrape_interval_us = cfg->metrics.scrape_interval_us;
-    s->penv.seed = cfg->seed;
-    s->penv.oracle = NULL;
-    s->penv.host_ctx = cfg->policy_host_ctx;
+    sim_policy_env(cfg, &s->penv);
     if (ov) {
         ov->ctx = od;
         ov->work_s = oracle_work;

@@ -77,7 +77,10 @@ typedef struct sim_cfg {
     closed_loop_cfg closed;
     sim_source_open open_source; /* open loop */
     void *source_ctx;
-    double mean_demand_s;        /* workload's mean demand on an idle GPU (0: estimate) */
+    double mean_demand_s;        /* workload's mean demand on an idle GPU (0: estimate
+                                    from `mix` and the profile) */
+    const image_mix *mix;        /* the open-loop workload's image mix (NULL: default);
+                                    closed loops use closed.mix */
     bool record_series;
     bool record_requests;
     sim_progress_fn progress;
@@ -90,5 +93,11 @@ void metrics_cfg_default(metrics_cfg *m);
 
 int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_log *log,
             gp_error *err);
+
+/* The policy_env a run gives its policy (bounds, concurrency, mean demand and pod
+ * capacity estimated from the image mix and profile, mean cold start, scrape interval,
+ * seed), without the oracle. The live driver builds its env with the same function, so
+ * a policy decides alike in both. */
+void sim_policy_env(const sim_cfg *cfg, policy_env *env);
 
 #endif
