@@ -758,8 +758,23 @@ static int pod_start_drain(sim *s, uint32_t pi)
                     p->gen);
 }
 
-/* Grace period over: what is left is requeued at the head of the shared queue
- * (shared-queue mode: the work restarts elsewhere) or failed (least_conn). */
+/* A request still held by a pod killed at its grace period, under least_conn: failed. */
+static int fail_drain_killed(sim *s, uint32_t r)
+{
+    req *x = &s->reqs[r];
+    tlist_remove(s, r);
+    s->live_untimed--;
+    s->sum->rejected++;
+    s->sum->rejected_by[REJECT_DRAIN_KILLED]++;
+    int rc = log_request(s, x, now(s), OUTCOME_REJECTED);
+    if (rc == 0 && x->user != NONE)
+        rc = user_request_done(s, x->user, x->id);
+    req_free(s, r);
+    return rc;
+}
+
+/* Grace period over: what is left is requeued at the head of the shared queue, in
+ * arrival order (shared-queue mode: the work restarts elsewhere), or failed (least_conn). */
 static int pod_drain_deadline(sim *s, uint32_t pi)
 {
     pod *p = &s->pods[pi];
@@ -768,7 +783,10 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
     integrate(s);
     gpu_advance(s, g);
     uint32_t n_before = g->n_svc;
-    /* collect this pod's requests in service, oldest first for a stable requeue order */
+    uint32_t *taken = malloc(sizeof(uint32_t) * (g->n_svc ? g->n_svc : 1));
+    uint32_t n_taken = 0;
+    if (!taken)
+        return oom(s);
     for (uint32_t i = g->n_svc; i-- > 0;) {
         uint32_t r = g->svc[i];
         req *x = &s->reqs[r];
@@ -780,10 +798,24 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
         s->in_service_total--;
         pod_integrate(s, p);
         p->n_svc--;
-        if (x->timed_out) {
-            req_free(s, r);
-            continue;
+        if (x->timed_out)
+            req_free(s, r); /* its client is gone: nothing to requeue or fail */
+        else
+            taken[n_taken++] = r;
+    }
+    gpu_busy_update(s, g, n_before);
+    /* newest first (insertion sort: at most a pod's concurrency), each pushed to the
+       front: the oldest ends at the head */
+    for (uint32_t a = 1; a < n_taken; a++)
+        for (uint32_t b = a; b > 0 && s->reqs[taken[b - 1]].arrival_us < s->reqs[taken[b]].arrival_us; b--) {
+            uint32_t t = taken[b];
+            taken[b] = taken[b - 1];
+            taken[b - 1] = t;
         }
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < n_taken; k++) {
+        uint32_t r = taken[k];
+        req *x = &s->reqs[r];
         if (requeue) {
             x->work_us = x->demand_us;
             x->state = RS_QUEUED;
@@ -793,36 +825,18 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
             fifo_push_front(s, &s->queue, r);
             s->sum->requeued++;
         } else {
-            tlist_remove(s, r);
-            s->live_untimed--;
-            s->sum->rejected++;
-            s->sum->rejected_by[REJECT_DRAIN_KILLED]++;
-            int rc = log_request(s, x, now(s), OUTCOME_REJECTED);
-            if (rc == 0 && x->user != NONE)
-                rc = user_request_done(s, x->user, x->id);
-            req_free(s, r);
-            if (rc < 0)
-                return rc;
+            rc = fail_drain_killed(s, r);
         }
     }
-    gpu_busy_update(s, g, n_before);
-    while (p->local.len > 0) {
+    free(taken);
+    while (rc == 0 && p->local.len > 0) {
         uint32_t r = p->local.head;
         fifo_remove(s, &p->local, r);
-        req *x = &s->reqs[r];
         s->queued_total--;
-        tlist_remove(s, r);
-        s->live_untimed--;
-        s->sum->rejected++;
-        s->sum->rejected_by[REJECT_DRAIN_KILLED]++;
-        int rc = log_request(s, x, now(s), OUTCOME_REJECTED);
-        if (rc == 0 && x->user != NONE)
-            rc = user_request_done(s, x->user, x->id);
-        req_free(s, r);
-        if (rc < 0)
-            return rc;
+        rc = fail_drain_killed(s, r);
     }
-    int rc = gpu_reschedule(s, p->gpu);
+    if (rc == 0)
+        rc = gpu_reschedule(s, p->gpu);
     if (rc == 0)
         rc = pod_gone(s, pi);
     if (rc == 0)
