@@ -42,15 +42,13 @@ conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32, int max_splits)
     auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
     if (f32) {
         p.bm = p.bn = 64;
-    } else if (N >= 256 && N % 256 == 0 && tiles(128, 256) >= sm) {
-        p.bm = 128, p.bn = 256; /* big tiles: one CTA per SM, 64x64 warp tiles */
-    } else if (N == 128 && tiles(256, 128) >= sm) {
-        p.bm = 256, p.bn = 128;
-    } else if (N <= 64 && tiles(256, 64) >= sm) {
-        p.bm = 256, p.bn = 64;
-    } else if (N > 64 && tiles(128, 128) >= sm) {
+    } else if (N <= 64 && tiles(256, 64) >= 2 * sm) {
+        p.bm = 256, p.bn = 64; /* 64x32 warp tiles, as the 128x128 tile */
+    } else if (N <= 64 && tiles(128, 64) >= sm) {
+        p.bm = 128, p.bn = 64;
+    } else if (tiles(128, 128) >= 2 * sm) {
         p.bm = 128, p.bn = 128;
-    } else if (tiles(128, 64) >= sm) {
+    } else if (N > 64 && tiles(128, 64) >= sm) {
         p.bm = 128, p.bn = 64;
     } else {
         p.bm = p.bn = 64;
@@ -69,11 +67,11 @@ conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32, int max_splits)
 
 static const int CONV_STAGES = 4;
 /* Tile configurations of the tensor-core kernel: CTA BM x BN, warps WGM x WGN. */
+/* (128x256 / 256x128 / 256x64 with 64x64 warp tiles at one CTA per SM measured slower:
+ * 139 vs 211 TFLOP/s on the plain GEMM, H200, 2026-11-26) */
 #define CONV_TILES(X)                                                                        \
-    X(128, 256, 2, 4)                                                                        \
-    X(256, 128, 4, 2)                                                                        \
-    X(256, 64, 4, 1)                                                                         \
     X(128, 128, 2, 4)                                                                        \
+    X(256, 64, 4, 2)                                                                         \
     X(128, 64, 2, 4)                                                                         \
     X(64, 64, 2, 4)
 

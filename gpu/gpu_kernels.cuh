@@ -125,15 +125,23 @@ template <typename T> __device__ __forceinline__ uint4 load_b(const conv_args &a
     return __ldg(reinterpret_cast<const uint4 *>(static_cast<const T *>(a.w) + (size_t)n * K + k));
 }
 
-/* Epilogue for two adjacent output channels n, n+1 of output pixel m. */
-template <typename T>
-__device__ __forceinline__ void epi_pair(const conv_args &a, int m, int n, float v0, float v1)
+/* Output element offset of pixel m (channel 0 at coff), and its image index. */
+__device__ __forceinline__ size_t out_base(const conv_args &a, int m, int *b_out)
 {
     int hw = a.OHk * a.OWk;
     int b = m / hw, rem = m - b * hw;
     int oy = rem / a.OWk, ox = rem - oy * a.OWk;
+    *b_out = b;
     size_t pix = ((size_t)b * a.OHf + oy * a.osy + a.ooy) * a.OWf + ox * a.osx + a.oox;
-    size_t o = pix * a.Ctot + a.coff + n;
+    return pix * a.Ctot + a.coff;
+}
+
+/* Epilogue for two adjacent output channels n, n+1 of output pixel m (base from out_base). */
+template <typename T>
+__device__ __forceinline__ void epi_pair(const conv_args &a, size_t base, int b, int m, int n,
+                                         float v0, float v1)
+{
+    size_t o = base + n;
     bool two = n + 1 < a.Cout;
     if (a.mode == EPI_RAW) {
         o += blockIdx.z * a.split_stride;
@@ -159,14 +167,14 @@ __device__ __forceinline__ void epi_pair(const conv_args &a, int m, int n, float
         return;
     }
     if (a.d) {
-        v0 *= a.d[(size_t)b * a.d_bstride + n];
+        v0 *= __ldg(a.d + (size_t)b * a.d_bstride + n);
         if (two)
-            v1 *= a.d[(size_t)b * a.d_bstride + n + 1];
+            v1 *= __ldg(a.d + (size_t)b * a.d_bstride + n + 1);
     }
     if (a.bias) {
-        v0 += a.bias[n];
+        v0 += __ldg(a.bias + n);
         if (two)
-            v1 += a.bias[n + 1];
+            v1 += __ldg(a.bias + n + 1);
     }
     size_t mpix = (size_t)m; /* residual and concat sources share the kernel's pixel grid */
     if (a.res) {
@@ -197,7 +205,7 @@ __device__ __forceinline__ void epi_pair(const conv_args &a, int m, int n, float
         for (int j = 0; j < 2; j++) {
             if (j == 1 && !two)
                 break;
-            float v = a.nw * to_f<T>(e[j]) + a.bias[a.Cout + n + j];
+            float v = a.nw * to_f<T>(e[j]) + __ldg(a.bias + a.Cout + n + j);
             v = (v < 0.f ? v * a.slope : v) * a.gain;
             y[o + a.Cout + j] = from_f<T>(v);
         }
@@ -357,11 +365,13 @@ __global__ void __launch_bounds__(256) conv_mma_kernel(const conv_args a)
             int m = m0 + wm * WM + mt * 16 + (lane >> 2) + h * 8;
             if (m >= M)
                 continue;
+            int b;
+            size_t base = out_base(a, m, &b);
 #pragma unroll
             for (int nt = 0; nt < NT; nt++) {
                 int n = n0 + wn * WN + nt * 8 + (lane & 3) * 2;
                 if (n < a.Cout)
-                    epi_pair<T>(a, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
+                    epi_pair<T>(a, base, b, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
             }
         }
 }
@@ -526,11 +536,13 @@ __global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 3
             int m = m0 + wm * WM + mt * 16 + (lane >> 2) + h * 8;
             if (m >= M)
                 continue;
+            int b;
+            size_t base = out_base(a, m, &b);
 #pragma unroll
             for (int nt = 0; nt < NT; nt++) {
                 int n = n0 + wn * WN + nt * 8 + (lane & 3) * 2;
                 if (n < a.Cout)
-                    epi_pair<T>(a, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
+                    epi_pair<T>(a, base, b, m, n, acc[mt][nt][h * 2], acc[mt][nt][h * 2 + 1]);
             }
         }
 }
@@ -600,11 +612,13 @@ __global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
         int m = m0 + tm + i;
         if (m >= M)
             continue;
+        int b;
+        size_t base = out_base(a, m, &b);
 #pragma unroll
         for (int j = 0; j < 4; j += 2) {
             int n = n0 + tn + j;
             if (n < a.Cout)
-                epi_pair<float>(a, m, n, acc[i][j], acc[i][j + 1]);
+                epi_pair<float>(a, base, b, m, n, acc[i][j], acc[i][j + 1]);
         }
     }
 }
@@ -640,14 +654,15 @@ __global__ void epi_kernel(const R *raw, int nsplit, size_t split_stride, int B,
                            int coff)
 {
     const int OH = blur ? RH - 1 : RH, OW = blur ? RW - 1 : RW;
-    const int cq = Cout / 4;
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t total = (size_t)B * OH * OW * cq;
+    const unsigned cq = Cout / 4;
+    unsigned idx = blockIdx.x * blockDim.x + threadIdx.x; /* < 2^32: B*OH*OW*Cout/4 */
+    unsigned total = (unsigned)B * OH * OW * cq;
     if (idx >= total)
         return;
-    int q = (int)(idx % cq);
-    size_t pix = idx / cq;
-    int ox = (int)(pix % OW), oy = (int)((pix / OW) % OH), b = (int)(pix / ((size_t)OW * OH));
+    unsigned q = idx % cq, pix32 = idx / cq;
+    size_t pix = pix32;
+    int ox = (int)(pix32 % (unsigned)OW), oy = (int)((pix32 / (unsigned)OW) % (unsigned)OH),
+        b = (int)(pix32 / ((unsigned)OW * OH));
     int n = q * 4;
     float4 v;
     if (blur) {
@@ -724,14 +739,16 @@ template <typename T>
 __global__ void blur_down_kernel(const T *x, int B, int H, int W, int C, T *y)
 {
     constexpr int V = 16 / sizeof(T);
-    const int OH = H + 1, OW = W + 1, cv = C / V;
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t total = (size_t)B * OH * OW * cv;
+    const int OH = H + 1, OW = W + 1;
+    const unsigned cv = C / V;
+    unsigned idx = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned total = (unsigned)B * OH * OW * cv;
     if (idx >= total)
         return;
-    int q = (int)(idx % cv);
-    size_t pix = idx / cv;
-    int ox = (int)(pix % OW), oy = (int)((pix / OW) % OH), b = (int)(pix / ((size_t)OW * OH));
+    unsigned q = idx % cv, pix32 = idx / cv;
+    size_t pix = pix32;
+    int ox = (int)(pix32 % (unsigned)OW), oy = (int)((pix32 / (unsigned)OW) % (unsigned)OH),
+        b = (int)(pix32 / ((unsigned)OW * OH));
     const float k1[4] = {0.125f, 0.375f, 0.375f, 0.125f};
     float acc[V];
 #pragma unroll
@@ -772,12 +789,12 @@ __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, 
                              float *out)
 {
     constexpr int V = 16 / sizeof(T);
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t total = (size_t)B * R * R;
-    if (idx >= total)
+    unsigned idx32 = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx32 >= (unsigned)B * R * R)
         return;
-    int b = (int)(idx / ((size_t)R * R));
-    int p = (int)(idx % ((size_t)R * R));
+    size_t idx = idx32;
+    int b = (int)(idx32 / ((unsigned)R * R));
+    int p = (int)(idx32 % ((unsigned)R * R));
     const T *hp = h + idx * Cin;
     const float *sb = s + (size_t)b * s_bstride;
     float a0 = 0.f, a1 = 0.f, a2 = 0.f;
@@ -820,7 +837,7 @@ __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, 
 }
 
 /* y[b, o] = sum_i x[b, i] W[o, i] * wscale + bias[o] * bscale, then optional flrelu.
- * One warp per output row o, all batch rows. */
+ * One warp per output row o; the row is read once for up to 8 batch rows at a time. */
 __global__ void gemv_kernel(const float *x, int B, int in, const float *W, const float *bias,
                             int out, float wscale, float bscale, int act, float *y, int y_bstride)
 {
@@ -828,19 +845,30 @@ __global__ void gemv_kernel(const float *x, int B, int in, const float *W, const
     if (o >= out)
         return;
     const float *wr = W + (size_t)o * in;
-    for (int b = 0; b < B; b++) {
-        const float *xr = x + (size_t)b * in;
-        float s = 0.f;
-        for (int i = lane; i < in; i += 32)
-            s += xr[i] * __ldg(wr + i);
+    for (int b0 = 0; b0 < B; b0 += 8) {
+        int nb = min(8, B - b0);
+        float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        for (int i = lane; i < in; i += 32) {
+            float w = __ldg(wr + i);
 #pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
-            s += __shfl_xor_sync(0xffffffffu, s, off);
-        if (lane == 0) {
-            float v = s * wscale + (bias ? bias[o] * bscale : 0.f);
-            if (act)
-                v = (v < 0.f ? 0.2f * v : v) * 1.4142135623730951f;
-            y[(size_t)b * y_bstride + o] = v;
+            for (int j = 0; j < 8; j++)
+                if (j < nb)
+                    s[j] += x[(size_t)(b0 + j) * in + i] * w;
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= nb)
+                break;
+            float v = s[j];
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1)
+                v += __shfl_xor_sync(0xffffffffu, v, off);
+            if (lane == 0) {
+                v = v * wscale + (bias ? bias[o] * bscale : 0.f);
+                if (act)
+                    v = (v < 0.f ? 0.2f * v : v) * 1.4142135623730951f;
+                y[(size_t)(b0 + j) * y_bstride + o] = v;
+            }
         }
     }
 }
@@ -865,23 +893,36 @@ __global__ void pixel_norm_kernel(float *x, int C)
         r[i] *= f;
 }
 
-/* d[b, o] = rsqrt(sum_i s[b,i]^2 W2[o,i] + 1e-8); one warp per o. */
+/* d[b, o] = rsqrt(sum_i s[b,i]^2 W2[o,i] + 1e-8); one warp per o, W2 read once per 8 images. */
 __global__ void demod_kernel(const float *s, int s_bstride, int B, const float *W2, int Cin,
                              int Cout, float *d)
 {
     int o = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
     if (o >= Cout)
         return;
-    for (int b = 0; b < B; b++) {
-        const float *sb = s + (size_t)b * s_bstride;
-        float acc = 0.f;
-        for (int i = lane; i < Cin; i += 32)
-            acc += sb[i] * sb[i] * __ldg(W2 + (size_t)o * Cin + i);
+    for (int b0 = 0; b0 < B; b0 += 8) {
+        int nb = min(8, B - b0);
+        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        for (int i = lane; i < Cin; i += 32) {
+            float w = __ldg(W2 + (size_t)o * Cin + i);
 #pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
-            acc += __shfl_xor_sync(0xffffffffu, acc, off);
-        if (lane == 0)
-            d[(size_t)b * Cout + o] = rsqrtf(acc + 1e-8f);
+            for (int j = 0; j < 8; j++)
+                if (j < nb) {
+                    float sv = s[(size_t)(b0 + j) * s_bstride + i];
+                    acc[j] += sv * sv * w;
+                }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= nb)
+                break;
+            float v = acc[j];
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1)
+                v += __shfl_xor_sync(0xffffffffu, v, off);
+            if (lane == 0)
+                d[(size_t)(b0 + j) * Cout + o] = rsqrtf(v + 1e-8f);
+        }
     }
 }
 

@@ -38,11 +38,17 @@ static int split_line(char *line, tokens *t)
             if (*p != '"')
                 return -1;
             *p++ = '\0';
+            /* "ab"cd would not survive profile_write: a quote ends a word */
+            if (*p && *p != ' ' && *p != '\t' && *p != '\r')
+                return -1;
             t->tok[t->n++] = start;
         } else {
             t->tok[t->n++] = p;
-            while (*p && *p != ' ' && *p != '\t' && *p != '\r')
+            while (*p && *p != ' ' && *p != '\t' && *p != '\r') {
+                if (*p == '"')
+                    return -1; /* a quote inside a word */
                 p++;
+            }
             if (*p)
                 *p++ = '\0';
         }
@@ -132,6 +138,12 @@ static int parse_dist(const parse_ctx *c, const tokens *t, int *i, dist_spec *d)
     return 0;
 }
 
+/* Stage and phase names are written unquoted by profile_write: a non-empty word. */
+static bool one_word(const char *s)
+{
+    return s[0] && s[0] != '#' && !strpbrk(s, " \t\r\"");
+}
+
 static void copy_joined(char *dst, size_t cap, const tokens *t, int first)
 {
     size_t used = strlen(dst);
@@ -190,6 +202,8 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
             return perr(c, GP_EPARSE, "%s", "expected: stage NAME image|face MS...");
         if (p->n_stages == PROFILE_MAX_STAGES)
             return perr(c, GP_ELIMIT, "%s", "too many stages (16 at most)");
+        if (!one_word(t->tok[1]))
+            return perr(c, GP_EPARSE, "stage name \"%s\" must be one word", t->tok[1]);
         profile_stage *s = &p->stage[p->n_stages];
         memset(s, 0, sizeof(*s));
         snprintf(s->name, sizeof(s->name), "%s", t->tok[1]);
@@ -275,6 +289,8 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
             return perr(c, GP_EPARSE, "%s", "expected: cold_phase NAME DIST A [B] [flags]");
         if (p->n_phases == PROFILE_MAX_PHASES)
             return perr(c, GP_ELIMIT, "%s", "too many cold-start phases (16 at most)");
+        if (!one_word(t->tok[1]))
+            return perr(c, GP_EPARSE, "phase name \"%s\" must be one word", t->tok[1]);
         profile_phase *ph = &p->phase[p->n_phases];
         memset(ph, 0, sizeof(*ph));
         snprintf(ph->name, sizeof(ph->name), "%s", t->tok[1]);
@@ -337,7 +353,8 @@ int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *
         c.line++;
         c.directive = NULL;
         if (split_line(line, t) < 0) {
-            rc = perr(&c, GP_EPARSE, "%s", "unterminated quote or too many values on one line");
+            rc = perr(&c, GP_EPARSE, "%s", "unterminated quote, a quote inside a word, or too "
+                                           "many values on one line");
             break;
         }
         if (t->n > 0) {
@@ -426,10 +443,21 @@ int profile_load(const char *path, gpu_profile *p, gp_error *err)
     return rc;
 }
 
+/* " v" with the fewest digits (15, else 17) that read back as the same double, so a
+ * written profile parses back to the same values (and passes the same checks). */
+static void put_num(FILE *f, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof(buf), "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof(buf), "%.17g", v);
+    fprintf(f, " %s", buf);
+}
+
 static void write_grid(FILE *f, const gpu_profile *p, const double *v, double scale)
 {
     for (int i = 0; i < p->n_grid; i++)
-        fprintf(f, " %.6g", v[i] / scale);
+        put_num(f, v[i] / scale);
 }
 
 int profile_write(const gpu_profile *p, FILE *f, gp_error *err)
@@ -460,37 +488,50 @@ int profile_write(const gpu_profile *p, FILE *f, gp_error *err)
             fprintf(f, "\n");
         }
     }
-    if (p->jitter == JITTER_LOGNORMAL)
-        fprintf(f, "jitter lognormal %.6g\n", p->jitter_cv);
-    else if (p->jitter == JITTER_SAMPLES) {
-        for (int i = 0; i < p->n_jitter_samples; i++)
-            fprintf(f, "%s %.6g%s", i % 16 == 0 ? "jitter samples" : "", p->jitter_samples[i],
-                    (i % 16 == 15 || i + 1 == p->n_jitter_samples) ? "\n" : "");
+    if (p->jitter == JITTER_LOGNORMAL) {
+        fprintf(f, "jitter lognormal");
+        put_num(f, p->jitter_cv);
+        fprintf(f, "\n");
+    } else if (p->jitter == JITTER_SAMPLES) {
+        for (int i = 0; i < p->n_jitter_samples; i++) {
+            fprintf(f, "%s", i % 16 == 0 ? "jitter samples" : "");
+            put_num(f, p->jitter_samples[i]);
+            fprintf(f, "%s", (i % 16 == 15 || i + 1 == p->n_jitter_samples) ? "\n" : "");
+        }
     } else if (p->jitter == JITTER_EXPONENTIAL)
         fprintf(f, "jitter exponential\n");
     else
         fprintf(f, "jitter none\n");
     fprintf(f, "eff");
     for (int i = 0; i < p->n_eff; i++)
-        fprintf(f, " %.6g", p->eff[i]);
-    fprintf(f, "\ngpu_mem_mib %.6g\nmodel_mem_mib %.6g\nreq_mem_mib", p->gpu_mem_bytes / MIB,
-            p->model_mem_bytes / MIB);
+        put_num(f, p->eff[i]);
+    fprintf(f, "\ngpu_mem_mib");
+    put_num(f, p->gpu_mem_bytes / MIB);
+    fprintf(f, "\nmodel_mem_mib");
+    put_num(f, p->model_mem_bytes / MIB);
+    fprintf(f, "\nreq_mem_mib");
     write_grid(f, p, p->req_mem_bytes, MIB);
-    fprintf(f, "\nreq_mem_per_face_mib %.6g\n", p->req_mem_per_face_bytes / MIB);
+    fprintf(f, "\nreq_mem_per_face_mib");
+    put_num(f, p->req_mem_per_face_bytes / MIB);
+    fprintf(f, "\n");
     static const char *const kinds[] = {"const", "uniform", "normal", "lognormal"};
     for (int i = 0; i < p->n_phases; i++) {
         const profile_phase *ph = &p->phase[i];
-        fprintf(f, "cold_phase %s %s %.6g", ph->name, kinds[ph->seconds.kind], ph->seconds.a);
+        fprintf(f, "cold_phase %s %s", ph->name, kinds[ph->seconds.kind]);
+        put_num(f, ph->seconds.a);
         if (ph->seconds.kind != DIST_CONST)
-            fprintf(f, " %.6g", ph->seconds.b);
+            put_num(f, ph->seconds.b);
         if ((ph->applies & (PHASE_POD | PHASE_SERVERLESS)) != (PHASE_POD | PHASE_SERVERLESS))
             fprintf(f, "%s", (ph->applies & PHASE_POD) ? " pod" : " serverless");
         if (ph->applies & PHASE_CACHED_SKIP)
             fprintf(f, " cached_skip");
         fprintf(f, "\n");
     }
-    fprintf(f, "first_request_extra_ms %.6g\nshare_slowdown %.6g\n", p->first_request_extra_ms,
-            p->share_slowdown);
+    fprintf(f, "first_request_extra_ms");
+    put_num(f, p->first_request_extra_ms);
+    fprintf(f, "\nshare_slowdown");
+    put_num(f, p->share_slowdown);
+    fprintf(f, "\n");
     if (ferror(f))
         return gp_error_set(err, GP_EIO, p->path, 0, 0, NULL, "write error");
     return 0;
