@@ -835,7 +835,18 @@ int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *s
     cfg.seed = w->sw->seed + (uint64_t)rep;
     cfg.record_requests = false;
     cfg.record_series = w->sw->series && series;
-    return sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
+    rc = sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
+    if (rc < 0 && strstr(err->file, "gpenlab-sweep-")) {
+        /* a policy's config error points into the point's temporary file: name the
+         * sweep file and the point instead (the field path still says which key) */
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, w->sw->path);
+        err->line = err->col = 0;
+        snprintf(err->msg, sizeof(err->msg), "point %zu: %.*s", unit / (size_t)w->sw->reps,
+                 (int)sizeof(err->msg) - 32, msg);
+    }
+    return rc;
 }
 
 int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
