@@ -1,0 +1,367 @@
+/* resp.c: the RESP2 client of resp.h. Replies are read through a 16 KiB buffer; nesting
+ * is bounded (RESP_MAX_DEPTH) and so are bulk sizes (RESP_MAX_BULK), so a garbled or
+ * hostile answer cannot make us allocate without limit or recurse forever. */
+#include "resp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define RESP_MAX_DEPTH 8
+#define RESP_MAX_BULK (512L * 1024 * 1024)
+#define RESP_MAX_ELEMS (16L * 1024 * 1024)
+#define RESP_MAX_ARGS 64
+
+struct resp_conn {
+    int fd;
+    char buf[16384];
+    size_t pos, end; /* unread bytes are buf[pos..end) */
+};
+
+static int fail(char *why, size_t why_len, const char *fmt, const char *detail)
+{
+    if (why && why_len)
+        snprintf(why, why_len, fmt, detail);
+    return -1;
+}
+
+static void set_timeout(int fd, int opt, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/* Non-blocking connect bounded by timeout_ms. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    int rc = connect(fd, sa, sl);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        rc = poll(&p, 1, timeout_ms);
+        if (rc == 0) {
+            errno = ETIMEDOUT;
+            rc = -1;
+        } else if (rc > 0) {
+            int e = 0;
+            socklen_t el = sizeof(e);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+            if (e) {
+                errno = e;
+                rc = -1;
+            } else {
+                rc = 0;
+            }
+        }
+    }
+    if (fcntl(fd, F_SETFL, fl) < 0)
+        return -1;
+    return rc;
+}
+
+int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, char *why,
+                 size_t why_len)
+{
+    *out = NULL;
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, ports, &hints, &ai);
+    if (g != 0)
+        return fail(why, why_len, "redis: cannot resolve host: %s", gai_strerror(g));
+    int fd = -1, last = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0)
+            break;
+        last = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return fail(why, why_len, "redis: connect: %s", strerror(last));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    set_timeout(fd, SO_RCVTIMEO, timeout_ms);
+    set_timeout(fd, SO_SNDTIMEO, timeout_ms);
+    resp_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return fail(why, why_len, "redis: %s", "out of memory");
+    }
+    c->fd = fd;
+    *out = c;
+    return 0;
+}
+
+void resp_close(resp_conn *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+int resp_set_read_timeout(resp_conn *c, int timeout_ms)
+{
+    set_timeout(c->fd, SO_RCVTIMEO, timeout_ms);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static int write_all(resp_conn *c, const char *p, size_t n, char *why, size_t why_len)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(why, why_len, "redis: send: %s",
+                        errno == EAGAIN ? "timed out" : strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static int fill(resp_conn *c, char *why, size_t why_len)
+{
+    if (c->pos > 0 && c->pos == c->end)
+        c->pos = c->end = 0;
+    if (c->end == sizeof(c->buf)) { /* compact */
+        memmove(c->buf, c->buf + c->pos, c->end - c->pos);
+        c->end -= c->pos;
+        c->pos = 0;
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, c->buf + c->end, sizeof(c->buf) - c->end, 0);
+        if (r > 0) {
+            c->end += (size_t)r;
+            return 0;
+        }
+        if (r == 0)
+            return fail(why, why_len, "redis: %s", "connection closed");
+        if (errno == EINTR)
+            continue;
+        return fail(why, why_len, "redis: recv: %s",
+                    errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
+    }
+}
+
+/* One CRLF-terminated line into line (without CRLF). */
+static int read_line(resp_conn *c, char *line, size_t cap, char *why, size_t why_len)
+{
+    size_t o = 0;
+    for (;;) {
+        while (c->pos < c->end) {
+            char ch = c->buf[c->pos++];
+            if (ch == '\n') {
+                if (o > 0 && line[o - 1] == '\r')
+                    o--;
+                line[o] = '\0';
+                return 0;
+            }
+            if (o + 1 >= cap)
+                return fail(why, why_len, "redis: %s", "reply line too long");
+            line[o++] = ch;
+        }
+        if (fill(c, why, why_len) < 0)
+            return -1;
+    }
+}
+
+static int read_exact(resp_conn *c, char *dst, size_t n, char *why, size_t why_len)
+{
+    while (n > 0) {
+        if (c->pos == c->end && fill(c, why, why_len) < 0)
+            return -1;
+        size_t k = c->end - c->pos;
+        if (k > n)
+            k = n;
+        memcpy(dst, c->buf + c->pos, k);
+        c->pos += k;
+        dst += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static int parse_ll(const char *s, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || *end || errno)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t why_len)
+{
+    memset(r, 0, sizeof(*r));
+    if (depth > RESP_MAX_DEPTH)
+        return fail(why, why_len, "redis: %s", "reply nested too deep");
+    char line[4096];
+    if (read_line(c, line, sizeof(line), why, why_len) < 0)
+        return -1;
+    long long n;
+    switch (line[0]) {
+    case '+':
+    case '-':
+        r->type = line[0] == '+' ? RESP_STATUS : RESP_ERROR;
+        r->len = strlen(line + 1);
+        r->str = malloc(r->len + 1);
+        if (!r->str)
+            return fail(why, why_len, "redis: %s", "out of memory");
+        memcpy(r->str, line + 1, r->len + 1);
+        return 0;
+    case ':':
+        r->type = RESP_INT;
+        if (parse_ll(line + 1, &r->integer) < 0)
+            return fail(why, why_len, "redis: bad integer reply \"%.40s\"", line);
+        return 0;
+    case '$':
+        if (parse_ll(line + 1, &n) < 0 || n < -1 || n > RESP_MAX_BULK)
+            return fail(why, why_len, "redis: bad bulk length \"%.40s\"", line);
+        if (n < 0) {
+            r->type = RESP_NIL;
+            return 0;
+        }
+        r->type = RESP_BULK;
+        r->len = (size_t)n;
+        r->str = malloc((size_t)n + 2);
+        if (!r->str)
+            return fail(why, why_len, "redis: %s", "out of memory");
+        if (read_exact(c, r->str, (size_t)n + 2, why, why_len) < 0)
+            return -1;
+        if (r->str[n] != '\r' || r->str[n + 1] != '\n')
+            return fail(why, why_len, "redis: %s", "bulk string not terminated by CRLF");
+        r->str[n] = '\0';
+        return 0;
+    case '*':
+        if (parse_ll(line + 1, &n) < 0 || n < -1 || n > RESP_MAX_ELEMS)
+            return fail(why, why_len, "redis: bad array length \"%.40s\"", line);
+        if (n < 0) {
+            r->type = RESP_NIL;
+            return 0;
+        }
+        r->type = RESP_ARRAY;
+        if (n == 0)
+            return 0;
+        r->elem = calloc((size_t)n, sizeof(resp_reply));
+        if (!r->elem)
+            return fail(why, why_len, "redis: %s", "out of memory");
+        for (long long i = 0; i < n; i++) {
+            r->n_elem = (size_t)i + 1; /* so a failure frees what was read */
+            if (read_reply(c, &r->elem[i], depth + 1, why, why_len) < 0)
+                return -1;
+        }
+        return 0;
+    default:
+        return fail(why, why_len, "redis: unexpected reply \"%.40s\"", line);
+    }
+}
+
+void resp_reply_free(resp_reply *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_elem; i++)
+        resp_reply_free(&r->elem[i]);
+    free(r->elem);
+    free(r->str);
+    memset(r, 0, sizeof(*r));
+}
+
+int resp_command(resp_conn *c, int argc, const char *const *argv, const size_t *argl,
+                 resp_reply *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    if (argc < 1)
+        return fail(why, why_len, "redis: %s", "empty command");
+    /* the header and small arguments go through one stack buffer; large ones directly */
+    char hdr[4096];
+    size_t o = (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        size_t l = argl ? argl[i] : strlen(argv[i]);
+        if (o + 32 + l + 2 > sizeof(hdr)) {
+            if (write_all(c, hdr, o, why, why_len) < 0)
+                return -1;
+            o = 0;
+        }
+        o += (size_t)snprintf(hdr + o, sizeof(hdr) - o, "$%zu\r\n", l);
+        if (o + l + 2 > sizeof(hdr)) {
+            if (write_all(c, hdr, o, why, why_len) < 0 ||
+                write_all(c, argv[i], l, why, why_len) < 0 || write_all(c, "\r\n", 2, why, why_len) < 0)
+                return -1;
+            o = 0;
+        } else {
+            memcpy(hdr + o, argv[i], l);
+            o += l;
+            hdr[o++] = '\r';
+            hdr[o++] = '\n';
+        }
+    }
+    if (o > 0 && write_all(c, hdr, o, why, why_len) < 0)
+        return -1;
+    if (read_reply(c, out, 0, why, why_len) < 0) {
+        resp_reply_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int resp_commandl(resp_conn *c, resp_reply *out, char *why, size_t why_len, ...)
+{
+    const char *argv[RESP_MAX_ARGS];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, why_len);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        if (argc == RESP_MAX_ARGS) {
+            va_end(ap);
+            memset(out, 0, sizeof(*out));
+            return fail(why, why_len, "redis: %s", "too many arguments");
+        }
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    return resp_command(c, argc, argv, NULL, out, why, why_len);
+}
+
+int resp_reply_int(const resp_reply *r, long long *v)
+{
+    if (r->type == RESP_INT) {
+        *v = r->integer;
+        return 0;
+    }
+    if ((r->type == RESP_BULK || r->type == RESP_STATUS) && r->str)
+        return parse_ll(r->str, v);
+    return -1;
+}
