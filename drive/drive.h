@@ -96,7 +96,8 @@ typedef struct drive_tick_rec {
     char sources[320];       /* "prometheus ok; redis down: connection refused" */
 } drive_tick_rec;
 
-/* Creates the policy and connects nothing yet. `log` gets the JSON lines (may be NULL). */
+/* Creates the policy and connects nothing yet. `log` gets the JSON lines (may be NULL).
+ * `c` must outlive the drive: a policy may keep pointers into its config. */
 int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_error *err);
 void drive_close(drive *d);
 int64_t drive_sync_period_us(const drive *d);

@@ -457,6 +457,79 @@ static void test_sigterm(void **state)
     assert_non_null(strstr(last, "\"event\":\"stopped\""));
 }
 
+/* TLS is verified: an API behind a self-signed certificate is refused until its CA is
+ * given (openssl s_server on loopback answers, without the CA, a TLS error; with it, an
+ * HTML page, which the driver then refuses as malformed JSON: past the handshake). */
+static void test_tls_verified(void **state)
+{
+    world *w = *state;
+    if (system("command -v openssl >/dev/null 2>&1") != 0) {
+        print_message("SKIP tls: openssl is not installed\n");
+        skip();
+    }
+    char cmd[1024], cert[128], key[128];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", w->dir);
+    snprintf(key, sizeof(key), "%s/key.pem", w->dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    int port = fake_free_port();
+    char accept[32];
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *devnull = freopen("/dev/null", "w", stdout);
+        (void)devnull;
+        dup2(1, 2);
+        execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
+               "-www", "-quiet", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) { /* until it listens */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {0};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            break;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int with_ca = 0; with_ca < 2; with_ca++) {
+        char text[1024], path[256];
+        snprintf(text, sizeof(text),
+                 "policy: static\nconfig: {pods: 2}\n"
+                 "target: {kubernetes: {deployment: gpen, namespace: gpen, api_server: "
+                 "\"https://127.0.0.1:%d\", token_file: \"%s\", retries: 0, timeout: 3s%s%s%s}}\n",
+                 port, w->token_path, with_ca ? ", ca_file: \"" : "", with_ca ? cert : "",
+                 with_ca ? "\"" : "");
+        write_cfg(w, "tls.yaml", text, path, sizeof(path));
+        drive_cfg c;
+        gp_error err;
+        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
+        drive *d;
+        assert_int_equal(drive_open(&c, false, w->logf, &d, &err), 0);
+        drive_tick_rec rec;
+        tick(d, 0, &rec);
+        drive_close(d);
+        drive_cfg_free(&c);
+        assert_true(rec.held);
+        bool tls_error = strstr(rec.sources, "certificate") || strstr(rec.sources, "SSL");
+        if (!with_ca && !tls_error)
+            fail_msg("an untrusted certificate was accepted: %s", rec.sources);
+        if (with_ca && (tls_error || !strstr(rec.sources, "malformed JSON")))
+            fail_msg("with its CA the handshake should pass: %s", rec.sources);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_faults_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_verified, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
