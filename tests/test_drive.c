@@ -34,6 +34,8 @@ typedef struct world {
     char *log;
     size_t log_len;
     FILE *logf;
+    drive_cfg cfgs[8]; /* the configs of open_kube's drives: they outlive them */
+    int n_cfgs;
 } world;
 
 static void prom_handler(void *ctx, const fake_req *req, fake_rep *rep)
@@ -77,6 +79,8 @@ static int teardown(void **state)
     fake_http_stop(&w->api);
     fake_http_stop(&w->prom);
     fclose(w->logf);
+    for (int i = 0; i < w->n_cfgs; i++)
+        drive_cfg_free(&w->cfgs[i]);
     /* the token must never reach the log */
     int leaked = w->log && strstr(w->log, TOKEN) != NULL;
     free(w->log);
@@ -118,16 +122,14 @@ static drive *open_kube(world *w, const char *policy_part, bool dry)
              "    timeout: 2s\n",
              policy_part, w->api.port, w->token_path);
     write_cfg(w, "kube.yaml", text, path, sizeof(path));
-    drive_cfg c;
+    assert_true(w->n_cfgs < 8);
+    drive_cfg *c = &w->cfgs[w->n_cfgs++];
     gp_error err;
-    if (drive_cfg_load(path, &c, &err) < 0)
+    if (drive_cfg_load(path, c, &err) < 0)
         fail_msg("config: %s: %s", err.field, err.msg);
     drive *d;
-    if (drive_open(&c, dry, w->logf, &d, &err) < 0)
+    if (drive_open(c, dry, w->logf, &d, &err) < 0)
         fail_msg("open: %s", err.msg);
-    /* the drive copied what it needs except the policy config, which lives in c.doc:
-     * keep c alive by leaking nothing: static/hpa configs are read at create time */
-    drive_cfg_free(&c);
     return d;
 }
 
