@@ -674,6 +674,12 @@ static int cmd_profile(int argc, char **argv)
         }
     fclose(f);
     printf("wrote %s\n", outp);
+    /* the file must read back through the simulator's own parser */
+    static gpu_profile check_p;
+    if (profile_load(outp, &check_p, &err))
+        return die(&err);
+    printf("profile check: %s parses (%d stages, eff(%d) = %.3f)\n", outp, check_p.n_stages, check_p.n_eff,
+           check_p.eff[check_p.n_eff - 1]);
     free(jpg2);
     gpu_close(c);
     return 0;
@@ -686,7 +692,7 @@ static int cmd_derive(int argc, char **argv)
     const char *outdir = arg_value(argc, argv, "--outdir", "gpu/profiles");
     char to_list[128];
     snprintf(to_list, sizeof(to_list), "%s", arg_value(argc, argv, "--to", "t4,l4,a10,a100"));
-    static gpu_profile src, dst;
+    static gpu_profile src, dst, src_check;
     gp_error err;
     if (profile_load(in, &src, &err))
         return die(&err);
@@ -712,9 +718,9 @@ static int cmd_derive(int argc, char **argv)
                 path, in);
         int rc = profile_write(&dst, f, &err);
         fclose(f);
-        if (rc)
+        if (rc || profile_load(path, &src_check, &err))
             return die(&err);
-        printf("wrote %s\n", path);
+        printf("wrote %s (%s, demand 2 MP 1 face %.1f ms)\n", path, dst.card, profile_demand_us(&dst, 2, 1) / 1e3);
     }
     return 0;
 }

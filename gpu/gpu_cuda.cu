@@ -214,6 +214,8 @@ template <typename T> struct gpen_weights {
     } rgb[GPEN_MAX_RGB];
     float *mod_w, *mod_b;
     int rtot;
+    demod_layer *demod_tab; /* device table of every conv layer, for demod_all_kernel */
+    int demod_rows;
 };
 
 /* Converts the float model (gpu/ref layout) into device weights of T. */
@@ -285,6 +287,9 @@ template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpe
         }
     }
     g.rtot = off;
+    g.demod_rows = 0;
+    for (int j = 0; j < A.n_conv; j++)
+        g.demod_rows += A.conv[j].cout;
     if (int rc = upload<float>(g.ar, mw.data(), mw.size(), &g.mod_w, err))
         return rc;
     if (int rc = upload<float>(g.ar, mb.data(), mb.size(), &g.mod_b, err))
@@ -358,6 +363,7 @@ template <typename T> struct gpen_acts {
     float *raw;
     float *skip[2];
     float *out;  /* the final skip of the last forward */
+    demod_layer *demod_tab; /* W2/d/offsets of every conv layer (d pointers are this slot's) */
     float *ws;   /* split-K slices (deterministic reduction in epi_kernel) */
     size_t ws_cap;
     T *tap_conv[GPEN_MAX_CONV];
@@ -431,6 +437,22 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
     }
     if (int rc = a.ar.alloc(&a.raw, (size_t)B * raw, err))
         return rc;
+    {
+        std::vector<demod_layer> tab(A.n_conv);
+        int row = 0;
+        for (int j = 0; j < A.n_conv; j++) {
+            tab[j].W2 = g.conv[j].w2;
+            tab[j].d = a.d[j];
+            tab[j].s_off = g.conv[j].s_off;
+            tab[j].Cin = A.conv[j].cin;
+            tab[j].Cout = A.conv[j].cout;
+            tab[j].row0 = row;
+            row += A.conv[j].cout;
+        }
+        if (int rc = a.ar.alloc(&a.demod_tab, tab.size(), err))
+            return rc;
+        CK(cudaMemcpy(a.demod_tab, tab.data(), tab.size() * sizeof(demod_layer), cudaMemcpyHostToDevice));
+    }
     a.ws_cap = (size_t)8 << 20;
     if (int rc = a.ar.alloc(&a.ws, a.ws_cap, err))
         return rc;
@@ -529,12 +551,9 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
     gemv_kernel<<<blocks_for((size_t)g.rtot * 32, 256), 256, 0, st>>>(
         a.wl, B, sd, g.mod_w, g.mod_b, g.rtot, (float)(1.0 / std::sqrt((double)sd)), 1.f, 0, a.s_all, g.rtot);
     CK_LAUNCH();
-    for (int j = 0; j < A.n_conv; j++) {
-        const gpen_styled_layer &L = A.conv[j];
-        demod_kernel<<<blocks_for((size_t)L.cout * 32, 256), 256, 0, st>>>(
-            a.s_all + g.conv[j].s_off, g.rtot, B, g.conv[j].w2, L.cin, L.cout, a.d[j]);
-        CK_LAUNCH();
-    }
+    demod_all_kernel<<<blocks_for((size_t)g.demod_rows * 32, 256), 256, 0, st>>>(
+        a.demod_tab, A.n_conv, g.demod_rows, a.s_all, g.rtot, B);
+    CK_LAUNCH();
     mark(a, "mapping+styles", st);
     /* generator */
     size_t cn = (size_t)16 * c4;
@@ -655,7 +674,8 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
         if (j % 2 == 0) {
             int r = j / 2;
             float *dst = a.skip[sk < 0 ? 0 : sk ^ 1];
-            torgb_kernel<T><<<blocks_for((size_t)B * Ro * Ro, 128), 128, 0, st>>>(
+            int vecs = 2 * L.cout / (16 / (int)sizeof(T)), tpp = vecs < 32 ? vecs : 32;
+            torgb_kernel<T><<<blocks_for((size_t)B * Ro * Ro * tpp, 128), 128, 0, st>>>(
                 hout, B, Ro, 2 * L.cout, g.rgb[r].w, (float)(1.0 / std::sqrt(2.0 * L.cout)),
                 a.s_all + g.rgb[r].s_off, g.rtot, g.rgb[r].bias, sk < 0 ? nullptr : a.skip[sk], dst);
             CK_LAUNCH();

@@ -782,23 +782,28 @@ __global__ void blur_down_kernel(const T *x, int B, int H, int W, int C, T *y)
 }
 
 /* ToRGB: out[b,c,y,x] = sum_i W[c,i] scale s[b,i] h[b,y,x,i] + bias[c] + up(skip)[b,c,y,x];
- * h NHWC T [B,R,R,Cin], skip fp32 NCHW [B,3,R/2,R/2] or NULL, out fp32 NCHW [B,3,R,R]. */
+ * h NHWC T [B,R,R,Cin], skip fp32 NCHW [B,3,R/2,R/2] or NULL, out fp32 NCHW [B,3,R,R].
+ * TPP lanes per pixel (Cin / (16/sizeof(T)) vectors, at most 32), shuffle-reduced: at low
+ * resolution the channel loop, not the pixels, is the parallelism. */
 template <typename T>
 __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, float scale,
                              const float *s, int s_bstride, const float *bias, const float *skip,
                              float *out)
 {
     constexpr int V = 16 / sizeof(T);
-    unsigned idx32 = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx32 >= (unsigned)B * R * R)
-        return;
-    size_t idx = idx32;
-    int b = (int)(idx32 / ((unsigned)R * R));
-    int p = (int)(idx32 % ((unsigned)R * R));
-    const T *hp = h + idx * Cin;
+    const int nvec = Cin / V, tpp = nvec < 32 ? nvec : 32; /* power of two: Cin = 2^k */
+    unsigned gt = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned pix32 = gt / tpp;
+    int sub = (int)(gt % tpp);
+    bool live = pix32 < (unsigned)B * R * R;
+    unsigned pc = live ? pix32 : 0;
+    int b = (int)(pc / ((unsigned)R * R));
+    int p = (int)(pc % ((unsigned)R * R));
+    const T *hp = h + (size_t)pc * Cin;
     const float *sb = s + (size_t)b * s_bstride;
     float a0 = 0.f, a1 = 0.f, a2 = 0.f;
-    for (int i = 0; i < Cin; i += V) {
+    for (int vi = sub; vi < nvec; vi += tpp) {
+        int i = vi * V;
         uint4 r = __ldg(reinterpret_cast<const uint4 *>(hp + i));
         const T *pv = reinterpret_cast<const T *>(&r);
 #pragma unroll
@@ -809,6 +814,13 @@ __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, 
             a2 += __ldg(w + 2 * Cin + i + j) * xv;
         }
     }
+    for (int off = tpp / 2; off > 0; off >>= 1) {
+        a0 += __shfl_xor_sync(0xffffffffu, a0, off);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, off);
+        a2 += __shfl_xor_sync(0xffffffffu, a2, off);
+    }
+    if (!live || sub != 0)
+        return;
     float acc[3] = {a0 * scale + bias[0], a1 * scale + bias[1], a2 * scale + bias[2]};
     if (skip) {
         /* zero-insert x2, pad (2, 1), 4K: u[j] = skip[j/2] for even j */
@@ -922,6 +934,48 @@ __global__ void demod_kernel(const float *s, int s_bstride, int B, const float *
                 v += __shfl_xor_sync(0xffffffffu, v, off);
             if (lane == 0)
                 d[(size_t)(b0 + j) * Cout + o] = rsqrtf(v + 1e-8f);
+        }
+    }
+}
+
+/* All layers' demodulation in one launch: rows [row0[l], row0[l+1]) belong to layer l. */
+struct demod_layer {
+    const float *W2;
+    float *d;
+    int s_off, Cin, Cout, row0;
+};
+__global__ void demod_all_kernel(const demod_layer *L, int nl, int rows, const float *s, int s_bstride, int B)
+{
+    int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+    if (r >= rows)
+        return;
+    int l = 0;
+    while (l + 1 < nl && L[l + 1].row0 <= r)
+        l++;
+    const demod_layer ly = L[l];
+    int o = r - ly.row0;
+    for (int b0 = 0; b0 < B; b0 += 8) {
+        int nb = min(8, B - b0);
+        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        for (int i = lane; i < ly.Cin; i += 32) {
+            float w = __ldg(ly.W2 + (size_t)o * ly.Cin + i);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                if (j < nb) {
+                    float sv = s[(size_t)(b0 + j) * s_bstride + ly.s_off + i];
+                    acc[j] += sv * sv * w;
+                }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if (j >= nb)
+                break;
+            float v = acc[j];
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1)
+                v += __shfl_xor_sync(0xffffffffu, v, off);
+            if (lane == 0)
+                ly.d[(size_t)(b0 + j) * ly.Cout + o] = rsqrtf(v + 1e-8f);
         }
     }
 }
