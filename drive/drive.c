@@ -335,10 +335,11 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
         if (kube_access_load(c->kubeconfig, c->context, c->in_cluster, c->api_server,
                              c->token_file, c->ca_file, &d->kube, d->kube_why,
                              sizeof(d->kube_why)) < 0) {
+            rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s",
+                              d->kube_why);
             d->ops->destroy(d->state);
             free(d);
-            return gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s",
-                                d->kube_why);
+            return rc;
         }
         d->kube_ok = true;
         if (!d->cfg.kube_ns[0])

@@ -201,6 +201,26 @@ static void test_config_refusals(void **state)
     drive *d;
     assert_int_equal(drive_open(&c, false, NULL, &d, &err), GP_ENOTSUP);
     drive_cfg_free(&c);
+    /* in-cluster credentials outside a pod, a kubeconfig that is not there */
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    static const struct {
+        const char *name, *text, *msg;
+    } open_rows[] = {
+        {"in_cluster outside a pod",
+         "policy: static\ntarget: {kubernetes: {deployment: g, in_cluster: true}}\n",
+         "KUBERNETES_SERVICE_HOST"},
+        {"missing kubeconfig",
+         "policy: static\ntarget: {kubernetes: {deployment: g, kubeconfig: /nonexistent/kc}}\n",
+         "kubeconfig"},
+    };
+    for (size_t i = 0; i < sizeof(open_rows) / sizeof(open_rows[0]); i++) {
+        write_cfg(w, "open.yaml", open_rows[i].text, path, sizeof(path));
+        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
+        int rc = drive_open(&c, false, NULL, &d, &err);
+        drive_cfg_free(&c);
+        if (rc != GP_EIO || !strstr(err.msg, open_rows[i].msg))
+            fail_msg("%s: got %d \"%s\"", open_rows[i].name, rc, err.msg);
+    }
 }
 
 /* The scale contract, the bounds (static 3 -> 3, static 50 -> max 6), dry run. */
