@@ -58,6 +58,8 @@ struct cfg_doc {
     const char *file;
     cfg_node *root;
     size_t n_nodes;
+    size_t arena_bytes;   /* all chunks, against CFG_MAX_BYTES */
+    bool over_budget;     /* an allocation was refused by CFG_MAX_BYTES */
 };
 
 /* ---------- arena ---------- */
@@ -70,6 +72,13 @@ static void *arena_alloc(cfg_doc *d, size_t n)
     arena_chunk *c = d->chunks;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > 60000 ? n : 60000;
+        /* Node paths are copied per node, so long keys repeated by aliases could grow
+         * the tree far beyond the node budget's worth of memory: bound the bytes too. */
+        if (cap > CFG_MAX_BYTES - d->arena_bytes) {
+            d->over_budget = true;
+            return NULL;
+        }
+        d->arena_bytes += cap;
         arena_chunk *nc = malloc(sizeof(*nc) + cap);
         if (!nc)
             return NULL;
@@ -154,11 +163,17 @@ typedef struct builder {
     anchor_slot *anchors;
     size_t n_anchors, cap_anchors; /* open addressing, power-of-two capacity */
     bool doc_seen;
+    long line, col; /* of the event being handled, for errors found below it */
 } builder;
 
 static int oom(builder *b)
 {
-    return gp_error_set(b->err, GP_ENOMEM, b->doc->file, 0, 0, NULL, "out of memory");
+    if (b->doc->over_budget)
+        return gp_error_set(b->err, GP_ELIMIT, b->doc->file, b->line, b->col, NULL,
+                            "document expands to more than %u MiB (long keys repeated by "
+                            "aliases?)", CFG_MAX_BYTES >> 20u);
+    return gp_error_set(b->err, GP_ENOMEM, b->doc->file, b->line, b->col, NULL,
+                        "out of memory");
 }
 
 static uint64_t hash_str(const char *s)
@@ -361,37 +376,65 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Adds key to an open-addressing set of `cap` slots (a power of two, never full);
+ * false if it was there already. */
+static bool key_set_add(const char **set, size_t cap, const char *key)
+{
+    size_t j = hash_str(key) & (cap - 1);
+    while (set[j]) {
+        if (strcmp(set[j], key) == 0)
+            return false;
+        j = (j + 1) & (cap - 1);
+    }
+    set[j] = key;
+    return true;
+}
+
 static int apply_merges(builder *b, frame *f, const char **explicit_keys, size_t n_explicit)
 {
     cfg_node *map = f->node;
-    for (size_t s = 0; s < f->nm; s++) {
+    /* Keys taken from an earlier source, in a hash set: a scan per key would make
+     * "<<: [*a, *a, ...]" over a large map quadratic (seconds for a few KiB). */
+    size_t total = 0;
+    for (size_t s = 0; s < f->nm; s++)
+        total += f->merge[s]->n;
+    size_t cap = 16;
+    while (cap < 2 * total)
+        cap *= 2;
+    const char **seen = calloc(cap, sizeof(*seen));
+    if (!seen)
+        return oom(b);
+    int rc = 0;
+    for (size_t s = 0; s < f->nm && rc == 0; s++) {
         const cfg_node *src = f->merge[s];
-        for (size_t i = 0; i < src->n; i++) {
+        for (size_t i = 0; i < src->n && rc == 0; i++) {
             const cfg_entry *e = &src->entries[i];
             if (n_explicit && bsearch(&e->key, explicit_keys, n_explicit,
                                       sizeof(*explicit_keys), cmp_str_ptr))
                 continue;
-            bool dup = false; /* taken from an earlier source (several sources only) */
-            for (size_t k = n_explicit; f->nm > 1 && k < f->ne && !dup; k++)
-                dup = strcmp(f->entries[k].key, e->key) == 0;
-            if (dup)
-                continue;
+            if (!key_set_add(seen, cap, e->key))
+                continue; /* taken from an earlier source */
             const char *cp = path_child(b->doc, map->path, e->key, 0);
-            if (!cp)
-                return oom(b);
+            if (!cp) {
+                rc = oom(b);
+                break;
+            }
             cfg_node *v;
-            int rc = place_copy(b, e->value, cp, b->depth, e->value->line, e->value->col,
-                                "<<", &v);
+            rc = place_copy(b, e->value, cp, b->depth, e->value->line, e->value->col, "<<",
+                            &v);
             if (rc < 0)
-                return rc;
+                break;
             void *grown = grow(f->entries, &f->cape, f->ne + 1, sizeof(*f->entries));
-            if (!grown)
-                return oom(b);
+            if (!grown) {
+                rc = oom(b);
+                break;
+            }
             f->entries = grown;
             f->entries[f->ne++] = (cfg_entry){e->key, e->key_line, e->key_col, v};
         }
     }
-    return 0;
+    free(seen);
+    return rc;
 }
 
 /* Closes the top frame: checks duplicates, merges, moves children into the arena. */
@@ -726,6 +769,8 @@ int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **ou
             break;
         }
         long line = (long)ev.start_mark.line + 1, col = (long)ev.start_mark.column + 1;
+        b.line = line;
+        b.col = col;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;

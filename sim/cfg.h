@@ -16,6 +16,9 @@
 
 #define CFG_MAX_NODES 1000000
 #define CFG_MAX_DEPTH 64
+/* Bytes of the tree (nodes, their paths, scalars): paths are copied per node, so long
+ * keys under many aliases would otherwise pass the node budget's worth of memory. */
+#define CFG_MAX_BYTES (256u << 20)
 
 typedef enum { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_kind;
 
