@@ -13,8 +13,9 @@
 
 #include "trace_internal.h"
 
-/* Hard caps, so a binary file fed by mistake fails quickly instead of eating memory. */
-#define CSV_MAX_RECORD_BYTES (16u << 20)
+/* Hard caps, so a binary file fed by mistake fails quickly instead of eating memory.
+ * Trace rows are a few hundred bytes at most: 1 MiB is far beyond any real record. */
+#define CSV_MAX_RECORD_BYTES (1u << 20)
 #define CSV_MAX_FIELDS 4096
 
 struct csv_reader {
@@ -103,6 +104,12 @@ static int read_phys_line(csv_reader *r, gp_error *err)
     if (r->rec_len > start && r->rec[r->rec_len - 1] == '\r')
         r->rec_len--;
     r->rec[r->rec_len] = '\0';
+    /* The check in the loop bounds memory; a line that one gzgets read whole (the buffer
+     * doubles) is caught here. */
+    if (r->rec_len - start > CSV_MAX_RECORD_BYTES)
+        return gp_error_set(err, GP_ELIMIT, r->path, r->phys_line, 0, NULL,
+                            "line longer than %u bytes (is this a CSV file?)",
+                            CSV_MAX_RECORD_BYTES);
     /* A NUL inside the line would silently cut fields: refuse binary input. */
     if (strlen(r->rec + start) != r->rec_len - start)
         return gp_error_set(err, GP_EPARSE, r->path, r->phys_line, 0, NULL,

@@ -74,7 +74,17 @@ typedef struct trace_csv_opts {
     uint64_t seed;
     FILE *warn;              /* warnings (e.g. "sorted 12 out-of-order rows"), may be NULL */
     int64_t copy_spread_us;  /* half-width of the copies' offsets; 0: 30 s */
+    uint64_t max_rows;       /* refuse a larger trace (it is loaded whole); 0: TRACE_MAX_ROWS */
 } trace_csv_opts;
+
+/* Recorded traces and envelopes are loaded whole, then sorted: above these many rows
+ * they are refused with their size (a recorded row costs 40 bytes while loading, an
+ * envelope row 72), rather than run the machine out of memory. */
+#define TRACE_MAX_ROWS 50000000u
+#define ENVELOPE_MAX_ROWS 20000000u
+/* The longest replay, in simulated microseconds (a century, as for generated workloads):
+ * a trace span divided by a small time_scale must not run past the int64 clock. */
+#define TRACE_MAX_SPAN_US (100LL * 365 * 86400 * 1000000)
 
 /* A rate envelope: rows of window start, rate (req/s) and optionally a CV of
  * inter-arrival times; arrivals are a non-homogeneous Poisson process per window, or a
@@ -103,6 +113,7 @@ typedef struct trace_envelope_opts {
     /* Rows whose gap_col is 0 are data gaps: rate 0 there, and one warning with their
      * count. NULL: "active_clients" if the file has that column (ServeGen). */
     const char *gap_col;
+    uint64_t max_rows;       /* refuse a larger envelope; 0: ENVELOPE_MAX_ROWS */
 } trace_envelope_opts;
 
 /* A generated tidal day (or week): rate(t) = base + peaks (Gaussian bumps), with

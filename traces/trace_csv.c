@@ -9,7 +9,6 @@
 #include "csv_reader.h"
 #include "trace_internal.h"
 
-#define TRACE_MAX_ROWS (1u << 30)
 #define TRACE_MAX_RATE_SCALE 1000.0
 #define TRACE_DEFAULT_SPREAD_US (30 * 1000000LL)
 
@@ -116,17 +115,25 @@ static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol,
     load_row *rows = NULL;
     size_t n = 0, cap = 0, unsorted = 0;
     int64_t max_t = INT64_MIN;
+    uint64_t max_rows = o->max_rows ? o->max_rows : TRACE_MAX_ROWS;
     int rc;
     while ((rc = csv_next_row(r, err)) > 0) {
         if (n == 0)
             *unit = trace_detect_unit(csv_field(r, (size_t)tcol), o->time_unit);
+        if (n >= max_rows) {
+            rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
+                              "trace too large: more than %llu rows (%.1f MiB in memory; "
+                              "recorded traces are loaded whole): cut it with start/end, or "
+                              "replay its per-minute counts as an envelope",
+                              (unsigned long long)max_rows,
+                              (double)max_rows * (sizeof(load_row) + sizeof(trace_row)) /
+                                  (1 << 20));
+            break;
+        }
         if (n == cap) {
-            if (cap >= TRACE_MAX_ROWS) {
-                rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
-                                  "more than %u rows", TRACE_MAX_ROWS);
-                break;
-            }
             size_t c = cap ? cap * 2 : 4096;
+            if (c > max_rows)
+                c = (size_t)max_rows;
             load_row *p = realloc(rows, c * sizeof(*p));
             if (!p) {
                 rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL,
@@ -250,6 +257,11 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
             goto fail;
         }
     }
+    /* The replay axis must hold the whole window, compressed or stretched. */
+    int64_t last_in = has_end ? end_us : rows[n - 1].t_us;
+    if (last_in > start_us &&
+        (rc = trace_check_span(o->path, last_in - start_us, o->time_scale, err)) < 0)
+        goto fail;
     /* Cut to [start, end) and move to the replay axis, compressed by time_scale. */
     trace_row *out_rows = malloc(n * sizeof(*out_rows));
     if (!out_rows) {
@@ -288,9 +300,9 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     ro.origin_us = start_us;
     ro.origin_is_date = unit == TRACE_TIME_ISO;
     ro.rate_scale = o->rate_scale;
-    ro.spread_us = llround((double)(o->copy_spread_us ? o->copy_spread_us
-                                                      : TRACE_DEFAULT_SPREAD_US) /
-                           o->time_scale);
+    double spread_us = (double)(o->copy_spread_us ? o->copy_spread_us
+                                                   : TRACE_DEFAULT_SPREAD_US) / o->time_scale;
+    ro.spread_us = spread_us < (double)TRACE_MAX_SPAN_US ? llround(spread_us) : TRACE_MAX_SPAN_US;
     ro.mix = o->mix;
     ro.seed = o->seed;
     free(rows);

@@ -22,7 +22,6 @@
 #include "trace_internal.h"
 
 #define ENVELOPE_MAX_CV 20.0
-#define ENVELOPE_MAX_ROWS (1u << 28)
 #define ENVELOPE_MAX_STREAMS 1000000u
 #define ENVELOPE_MAX_MINUTES 50000000LL
 
@@ -220,13 +219,20 @@ static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_
             *min_t = t;
         if (c->filter >= 0 && strcmp(csv_field(r, (size_t)c->filter), o->filter_value) != 0)
             continue;
+        uint64_t max_rows = o->max_rows ? o->max_rows : ENVELOPE_MAX_ROWS;
+        if (n >= max_rows) {
+            rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
+                              "envelope too large: more than %llu rows (%.1f MiB in memory; "
+                              "envelopes are loaded whole): cut the file, or use wider windows",
+                              (unsigned long long)max_rows,
+                              (double)max_rows * (sizeof(env_row) + sizeof(env_win)) /
+                                  (1 << 20));
+            break;
+        }
         if (n == cap) {
-            if (cap >= ENVELOPE_MAX_ROWS) {
-                rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
-                                  "more than %u rows", ENVELOPE_MAX_ROWS);
-                break;
-            }
             size_t nc = cap ? cap * 2 : 1024;
+            if (nc > max_rows)
+                nc = (size_t)max_rows;
             env_row *p = realloc(rows, nc * sizeof(*p));
             if (!p) {
                 rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL, "out of memory");
@@ -412,6 +418,8 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
                           (double)o->start_us / 1e6, (double)(last_end - min_t) / 1e6);
         goto done;
     }
+    if ((rc = trace_check_span(o->path, stop - origin, o->time_scale, err)) < 0)
+        goto done;
     env->origin_us = origin;
     env->origin_is_date = unit == TRACE_TIME_ISO;
     env->span_us = llround((double)(stop - origin) / o->time_scale);

@@ -99,6 +99,10 @@ void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
 /* Shared check for sources that take a time_scale / rate_scale. */
 int trace_check_scale(const char *file, const char *field, double v, gp_error *err);
 
+/* Checks that `span_us` of input time, divided by time_scale, fits TRACE_MAX_SPAN_US;
+ * else a GP_ERANGE error naming the file and the time_scale field, with both spans. */
+int trace_check_span(const char *file, int64_t span_us, double time_scale, gp_error *err);
+
 /* Microseconds from seconds, rounded to nearest; saturates far beyond any trace. */
 int64_t trace_us_from_s(double s);
 
