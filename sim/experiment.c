@@ -126,6 +126,14 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
         return cfg_error(cfg_map_get(map, "min_pods") ? cfg_map_get(map, "min_pods") : map, err,
                          GP_ERANGE, "min_pods (%d) is above max_pods (%d)", c->min_pods,
                          c->max_pods);
+    if ((int64_t)c->max_pods * c->concurrency > EXPERIMENT_MAX_SLOTS) {
+        const cfg_node *at = cfg_map_get(map, "concurrency") ? cfg_map_get(map, "concurrency")
+                                                             : cfg_map_get(map, "max_pods");
+        return cfg_error(at ? at : map, err, GP_ERANGE,
+                         "max_pods x concurrency = %d x %d request slots, more than %d (each "
+                         "ready pod holds `concurrency` slots in memory)",
+                         c->max_pods, c->concurrency, EXPERIMENT_MAX_SLOTS);
+    }
     return 0;
 }
 

@@ -18,6 +18,9 @@
 
 #define EXPERIMENT_MAX_POLICIES 64
 #define EXPERIMENT_MAX_REPLICATIONS 10000
+/* A ready pod holds `concurrency` request slots in memory: max_pods x concurrency is
+ * bounded so that a typo (100000 x 100000) is an error, not an out-of-memory kill. */
+#define EXPERIMENT_MAX_SLOTS 1000000
 
 typedef struct policy_entry {
     char label[64];
