@@ -178,37 +178,37 @@ static int parse_metrics(const cfg_node *m, metrics_cfg *mc, gp_error *err)
     return 0;
 }
 
-/* The policy_env the simulator builds (sim.c), with the mean demand over the default
- * image mix keyed by the experiment's seed. */
+/* The policy_env the simulator builds for a run of this experiment (sim_policy_env):
+ * the capacity estimates use the workload's own image mix when it gives one. */
 static void fill_env(xsrc *s)
 {
-    policy_env *e = &s->env;
-    memset(e, 0, sizeof(*e));
-    e->min_pods = s->cluster.min_pods;
-    e->max_pods = s->cluster.max_pods;
-    e->concurrency = s->cluster.concurrency;
-    e->scrape_interval_us = s->metrics.scrape_interval_us;
-    e->seed = s->seed;
-    if (!s->profile)
-        return;
     image_mix mix;
     image_mix_default(&mix);
-    double sum = 0;
-    const int n = 2000;
-    for (int i = 0; i < n; i++) {
-        float mp;
-        int32_t faces;
-        image_mix_draw(&mix, s->seed ^ 0xabcdefULL, (uint64_t)i, &mp, &faces);
-        sum += profile_demand_us(s->profile, mp, faces);
+    const cfg_node *root = cfg_root(s->doc);
+    const cfg_node *wl = root ? cfg_map_get(root, "workload") : NULL;
+    const cfg_node *users = root ? cfg_map_get(root, "users") : NULL;
+    const cfg_node *mix_node = wl ? cfg_map_get(wl, "image_mix") : users ? cfg_map_get(users, "image_mix") : NULL;
+    if (mix_node && image_mix_from_cfg(mix_node, &mix, NULL) < 0)
+        image_mix_default(&mix); /* checked when the experiment runs */
+    if (!s->profile) {
+        memset(&s->env, 0, sizeof(s->env));
+        s->env.min_pods = s->cluster.min_pods;
+        s->env.max_pods = s->cluster.max_pods;
+        s->env.concurrency = s->cluster.concurrency;
+        s->env.scrape_interval_us = s->metrics.scrape_interval_us;
+        s->env.seed = s->seed;
+        return;
     }
-    e->mean_demand_s = sum / n / 1e6;
-    if (e->mean_demand_s > 0)
-        e->pod_capacity_per_s = profile_eff(s->profile, s->cluster.concurrency) / e->mean_demand_s;
-    double cold_s = 0;
-    for (int i = 0; i < s->profile->n_phases; i++)
-        if (s->profile->phase[i].applies & PHASE_POD)
-            cold_s += dist_mean(&s->profile->phase[i].seconds);
-    e->cold_start_us = (int64_t)(cold_s * 1e6) + s->cluster.readiness_delay_us;
+    sim_cfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.cluster = s->cluster;
+    cfg.metrics = s->metrics;
+    cfg.profile = s->profile;
+    cfg.seed = s->seed;
+    cfg.closed_loop = users != NULL;
+    cfg.closed.mix = mix;
+    cfg.mix = &mix;
+    sim_policy_env(&cfg, &s->env);
 }
 
 static int find_policy(xsrc *s, const char *label, gp_error *err)
