@@ -65,7 +65,7 @@ bench: $(BENCH_BIN) gpenlab
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 check-deps:
-	@pkg-config --exists $(PKGS) cmocka || { echo "missing: apt-get install libgsl-dev libsqlite3-dev libyaml-dev zlib1g-dev libcmocka-dev pkg-config" >&2; exit 1; }
+	@pkg-config --exists $(PKGS) cmocka || { echo "missing: run scripts/install_deps.sh" >&2; exit 1; }
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan gpenlab
