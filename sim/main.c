@@ -10,6 +10,7 @@
 #include "../drive/drive.h"
 #include "../drive/export.h"
 #include "../gpu/profile.h"
+#include "../gpu/profile_derive.h"
 #include "../policy/replay.h"
 #include "../traces/trace_cmd.h"
 #include "error.h"
@@ -50,6 +51,9 @@ static void usage(FILE *f)
             "      feed recorded observations to a policy; print each decision and why\n"
             "  gpenlab policy list\n"
             "  gpenlab profile check FILE      parse a GPU profile and print what it implies\n"
+            "  gpenlab profile measure [...]   measure this machine's GPU (runs gpenlab-gpu profile)\n"
+            "  gpenlab profile derive --in MEASURED --from CARD [--to t4,l4,a10,a100] [--outdir D]\n"
+            "      profiles for other cards, scaled by datasheet compute and bandwidth: derived\n"
             "  gpenlab export --policy LABEL --from DB|FILE.yaml [--out DIR] | --import DIR\n"
             "      Kubernetes manifests for one policy (HPA, ScaledObject, Knative, driver config)\n"
             "  gpenlab drive CONFIG.yaml [--dry-run] [--once | --ticks N]\n"
@@ -290,11 +294,118 @@ static int cmd_sweep(int argc, char **argv, gp_error *err)
     return rc;
 }
 
-static int cmd_profile(int argc, char **argv, gp_error *err)
+/* gpenlab profile derive --in FILE --from CARD [--to t4,l4,a10,a100] [--outdir DIR]:
+ * profiles for other cards scaled from a measured one, written atomically, marked
+ * derived. */
+static int cmd_profile_derive(int argc, char **argv, gp_error *err)
 {
+    const char *in = NULL, *from = NULL, *to = "t4,l4,a10,a100", *outdir = "gpu/profiles";
+    for (int i = 1; i < argc; i++) {
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!next)
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, argv[i], "option needs a value");
+        if (strcmp(argv[i], "--in") == 0)
+            in = next;
+        else if (strcmp(argv[i], "--from") == 0)
+            from = next;
+        else if (strcmp(argv[i], "--to") == 0)
+            to = next;
+        else if (strcmp(argv[i], "--outdir") == 0)
+            outdir = next;
+        else
+            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, argv[i], "unknown option");
+        i++;
+    }
+    if (!in || !from)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
+                            "usage: gpenlab profile derive --in MEASURED --from CARD "
+                            "[--to t4,l4,a10,a100] [--outdir DIR]");
+    const gpu_card_spec *fc = gpu_card_find(from);
+    if (!fc)
+        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "--from", "unknown card \"%s\"", from);
+    gpu_profile *src = malloc(sizeof(*src)), *dst = malloc(sizeof(*dst));
+    int rc = src && dst ? profile_load(in, src, err)
+                        : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    char list[256];
+    snprintf(list, sizeof(list), "%s", to);
+    char *save = NULL;
+    for (char *k = strtok_r(list, ",", &save); rc == 0 && k; k = strtok_r(NULL, ",", &save)) {
+        const gpu_card_spec *tc = gpu_card_find(k);
+        if (!tc) {
+            rc = gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "--to", "unknown card \"%s\"", k);
+            break;
+        }
+        rc = profile_derive(src, fc, tc, dst, err);
+        if (rc < 0)
+            break;
+        char path[768], tmp[800];
+        snprintf(path, sizeof(path), "%s/%s-derived", outdir, k);
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (!f) {
+            rc = gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot create");
+            break;
+        }
+        fprintf(f, "# %s-derived: DERIVED from %s (%s) by `gpenlab profile derive`: not\n"
+                   "# measured on this card; stage times scaled by datasheet ratios.\n",
+                k, in, src->card);
+        rc = profile_write(dst, f, err);
+        if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+            rc = rc ? rc : gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "write error");
+        fclose(f);
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename into place");
+        if (rc < 0) {
+            unlink(tmp);
+            break;
+        }
+        printf("wrote %s (%s, derived; 2 MP with 1 face: %.1f ms)\n", path, dst->card,
+               profile_demand_us(dst, 2, 1) / 1e3);
+    }
+    free(src);
+    free(dst);
+    return rc;
+}
+
+/* gpenlab profile measure ...: runs the CUDA profiler (gpenlab-gpu profile), which is
+ * built apart (make gpu) because it needs only CUDA and libjpeg. */
+static int cmd_profile_measure(const char *self, int argc, char **argv, gp_error *err)
+{
+    char path[1024];
+    const char *slash = strrchr(self, '/');
+    const char *candidates[3] = {NULL, "build/gpenlab-gpu", "gpenlab-gpu"};
+    if (slash) {
+        snprintf(path, sizeof(path), "%.*s/gpenlab-gpu", (int)(slash - self), self);
+        candidates[0] = path;
+    }
+    char **args = calloc((size_t)argc + 2, sizeof(char *));
+    if (!args)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    args[1] = "profile";
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    for (int c = 0; c < 3; c++) {
+        if (!candidates[c] || (strchr(candidates[c], '/') && access(candidates[c], X_OK) != 0))
+            continue;
+        args[0] = (char *)candidates[c];
+        execvp(candidates[c], args);
+    }
+    free(args);
+    return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, NULL,
+                        "gpenlab-gpu not found: build it with `make gpu` on a machine with the "
+                        "CUDA toolkit (it measures on the local GPU)");
+}
+
+static int cmd_profile(const char *self, int argc, char **argv, gp_error *err)
+{
+    if (argc >= 2 && strcmp(argv[1], "derive") == 0)
+        return cmd_profile_derive(argc - 1, argv + 1, err);
+    if (argc >= 2 && strcmp(argv[1], "measure") == 0)
+        return cmd_profile_measure(self, argc - 1, argv + 1, err);
     if (argc < 3 || strcmp(argv[1], "check") != 0)
         return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
-                            "usage: gpenlab profile check FILE (measuring needs gpenlab-gpu: make gpu)");
+                            "usage: gpenlab profile check FILE | measure [gpenlab-gpu options] | "
+                            "derive --in FILE --from CARD");
     gpu_profile *p = malloc(sizeof(*p));
     if (!p)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -363,7 +474,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "policy") == 0)
         rc = cmd_policy(argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "profile") == 0)
-        rc = cmd_profile(argc - 1, argv + 1, &err);
+        rc = cmd_profile(argv[0], argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "export") == 0)
         rc = export_main(argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "drive") == 0)

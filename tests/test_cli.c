@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "../gpu/profile.h"
+
 typedef struct tmpdir {
     char path[256];
 } tmpdir;
@@ -259,6 +261,47 @@ static void test_good_run_and_resume(void **state)
     tmp_cleanup(&t);
 }
 
+static void test_profile_derive(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    /* a "measured" profile: t4-seed with its provenance changed */
+    FILE *in = fopen("gpu/profiles/t4-seed", "r");
+    assert_non_null(in);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *prov = strstr(text, "provenance seed");
+    assert_non_null(prov);
+    char fixed[16500];
+    snprintf(fixed, sizeof(fixed), "%.*sprovenance measured%s", (int)(prov - text), text,
+             prov + strlen("provenance seed"));
+    tmp_write(&t, "measured", fixed);
+    char out[8192];
+    assert_int_equal(run_gpenlab(t.path, "profile derive --in measured --from t4 --to l4,a100 --outdir .",
+                                 out, sizeof(out)),
+                     0);
+    for (int k = 0; k < 2; k++) {
+        char p[600];
+        snprintf(p, sizeof(p), "%s/%s-derived", t.path, k ? "a100" : "l4");
+        gpu_profile *prof = malloc(sizeof(*prof));
+        gp_error err;
+        assert_non_null(prof);
+        if (profile_load(p, prof, &err) < 0)
+            fail_msg("%s: %s", p, err.msg);
+        assert_string_equal(prof->provenance, "derived");
+        free(prof);
+    }
+    /* only measured profiles may be derived from; unknown cards are refused */
+    expect_error(t.path, "profile derive --in ../../nonexistent --from t4",
+                 (const char *const[]){"nonexistent", NULL});
+    expect_error(t.path, "profile derive --in measured --from t4 --to z80",
+                 (const char *const[]){"--to", "z80", NULL});
+    tmp_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_trace_bad_inputs),
         cmocka_unit_test(test_truncated_gzip_trace),
         cmocka_unit_test(test_good_run_and_resume),
+        cmocka_unit_test(test_profile_derive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
