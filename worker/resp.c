@@ -28,7 +28,7 @@ struct resp_conn {
     size_t pos, end; /* unread bytes are buf[pos..end) */
 };
 
-static int fail(char *why, size_t why_len, const char *fmt, const char *detail)
+static int resp_fail(char *why, size_t why_len, const char *fmt, const char *detail)
 {
     if (why && why_len)
         snprintf(why, why_len, fmt, detail);
@@ -83,7 +83,7 @@ int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, ch
     hints.ai_socktype = SOCK_STREAM;
     int g = getaddrinfo(host, ports, &hints, &ai);
     if (g != 0)
-        return fail(why, why_len, "redis: cannot resolve host: %s", gai_strerror(g));
+        return resp_fail(why, why_len, "redis: cannot resolve host: %s", gai_strerror(g));
     int fd = -1, last = 0;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -99,7 +99,7 @@ int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, ch
     }
     freeaddrinfo(ai);
     if (fd < 0)
-        return fail(why, why_len, "redis: connect: %s", strerror(last));
+        return resp_fail(why, why_len, "redis: connect: %s", strerror(last));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     set_timeout(fd, SO_RCVTIMEO, timeout_ms);
@@ -107,7 +107,7 @@ int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, ch
     resp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        return fail(why, why_len, "redis: %s", "out of memory");
+        return resp_fail(why, why_len, "redis: %s", "out of memory");
     }
     c->fd = fd;
     *out = c;
@@ -137,7 +137,7 @@ static int write_all(resp_conn *c, const char *p, size_t n, char *why, size_t wh
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return fail(why, why_len, "redis: send: %s",
+            return resp_fail(why, why_len, "redis: send: %s",
                         errno == EAGAIN ? "timed out" : strerror(errno));
         }
         p += w;
@@ -164,10 +164,10 @@ static int fill(resp_conn *c, char *why, size_t why_len)
             return 0;
         }
         if (r == 0)
-            return fail(why, why_len, "redis: %s", "connection closed");
+            return resp_fail(why, why_len, "redis: %s", "connection closed");
         if (errno == EINTR)
             continue;
-        return fail(why, why_len, "redis: recv: %s",
+        return resp_fail(why, why_len, "redis: recv: %s",
                     errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
     }
 }
@@ -186,7 +186,7 @@ static int read_line(resp_conn *c, char *line, size_t cap, char *why, size_t why
                 return 0;
             }
             if (o + 1 >= cap)
-                return fail(why, why_len, "redis: %s", "reply line too long");
+                return resp_fail(why, why_len, "redis: %s", "reply line too long");
             line[o++] = ch;
         }
         if (fill(c, why, why_len) < 0)
@@ -225,7 +225,7 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
 {
     memset(r, 0, sizeof(*r));
     if (depth > RESP_MAX_DEPTH)
-        return fail(why, why_len, "redis: %s", "reply nested too deep");
+        return resp_fail(why, why_len, "redis: %s", "reply nested too deep");
     char line[4096];
     if (read_line(c, line, sizeof(line), why, why_len) < 0)
         return -1;
@@ -237,17 +237,17 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
         r->len = strlen(line + 1);
         r->str = malloc(r->len + 1);
         if (!r->str)
-            return fail(why, why_len, "redis: %s", "out of memory");
+            return resp_fail(why, why_len, "redis: %s", "out of memory");
         memcpy(r->str, line + 1, r->len + 1);
         return 0;
     case ':':
         r->type = RESP_INT;
         if (parse_ll(line + 1, &r->integer) < 0)
-            return fail(why, why_len, "redis: bad integer reply \"%.40s\"", line);
+            return resp_fail(why, why_len, "redis: bad integer reply \"%.40s\"", line);
         return 0;
     case '$':
         if (parse_ll(line + 1, &n) < 0 || n < -1 || n > RESP_MAX_BULK)
-            return fail(why, why_len, "redis: bad bulk length \"%.40s\"", line);
+            return resp_fail(why, why_len, "redis: bad bulk length \"%.40s\"", line);
         if (n < 0) {
             r->type = RESP_NIL;
             return 0;
@@ -256,16 +256,16 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
         r->len = (size_t)n;
         r->str = malloc((size_t)n + 2);
         if (!r->str)
-            return fail(why, why_len, "redis: %s", "out of memory");
+            return resp_fail(why, why_len, "redis: %s", "out of memory");
         if (read_exact(c, r->str, (size_t)n + 2, why, why_len) < 0)
             return -1;
         if (r->str[n] != '\r' || r->str[n + 1] != '\n')
-            return fail(why, why_len, "redis: %s", "bulk string not terminated by CRLF");
+            return resp_fail(why, why_len, "redis: %s", "bulk string not terminated by CRLF");
         r->str[n] = '\0';
         return 0;
     case '*':
         if (parse_ll(line + 1, &n) < 0 || n < -1 || n > RESP_MAX_ELEMS)
-            return fail(why, why_len, "redis: bad array length \"%.40s\"", line);
+            return resp_fail(why, why_len, "redis: bad array length \"%.40s\"", line);
         if (n < 0) {
             r->type = RESP_NIL;
             return 0;
@@ -275,7 +275,7 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
             return 0;
         r->elem = calloc((size_t)n, sizeof(resp_reply));
         if (!r->elem)
-            return fail(why, why_len, "redis: %s", "out of memory");
+            return resp_fail(why, why_len, "redis: %s", "out of memory");
         for (long long i = 0; i < n; i++) {
             r->n_elem = (size_t)i + 1; /* so a failure frees what was read */
             if (read_reply(c, &r->elem[i], depth + 1, why, why_len) < 0)
@@ -283,7 +283,7 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
         }
         return 0;
     default:
-        return fail(why, why_len, "redis: unexpected reply \"%.40s\"", line);
+        return resp_fail(why, why_len, "redis: unexpected reply \"%.40s\"", line);
     }
 }
 
@@ -303,7 +303,7 @@ int resp_command(resp_conn *c, int argc, const char *const *argv, const size_t *
 {
     memset(out, 0, sizeof(*out));
     if (argc < 1)
-        return fail(why, why_len, "redis: %s", "empty command");
+        return resp_fail(why, why_len, "redis: %s", "empty command");
     /* the header and small arguments go through one stack buffer; large ones directly */
     char hdr[4096];
     size_t o = (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc);
@@ -347,7 +347,7 @@ int resp_commandl(resp_conn *c, resp_reply *out, char *why, size_t why_len, ...)
         if (argc == RESP_MAX_ARGS) {
             va_end(ap);
             memset(out, 0, sizeof(*out));
-            return fail(why, why_len, "redis: %s", "too many arguments");
+            return resp_fail(why, why_len, "redis: %s", "too many arguments");
         }
         argv[argc++] = a;
     }

@@ -1,0 +1,643 @@
+/* test_worker_live.c: the live stack's queue protocol against a real redis-server, with
+ * the CPU-reference stage on tiny inputs (no GPU): every request completes exactly once;
+ * a worker killed with SIGKILL mid-request loses nothing (another worker's reaper requeues
+ * what it held); SIGTERM drains (what is held completes, nothing new is taken, exit 0);
+ * the /metrics text; the load generator end to end and its refusals; the scraper's query
+ * API. The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
+ * Skips with a message where redis-server is not installed (scripts/install_live_deps.sh). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* the wire client and protocol under test, compiled into this binary */
+#include "../worker/queue.c"
+#include "../worker/resp.c"
+
+extern char **environ;
+
+typedef struct fixture {
+    char dir[PATH_MAX];      /* temp dir: logs, files */
+    char bindir[PATH_MAX];   /* where gpenlab-worker etc. are */
+    char redis_bin[PATH_MAX];
+    int port;
+    pid_t redis_pid;
+    resp_conn *c;
+} fixture;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int p = ntohs(a.sin_port);
+    close(fd);
+    return p;
+}
+
+static bool find_in_path(const char *name, char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/sbin:/usr/local/bin", path ? path : "");
+    for (char *d = strtok(buf, ":"); d; d = strtok(NULL, ":")) {
+        snprintf(out, len, "%s/%s", d, name);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Starts argv with stdout+stderr into log (appended). */
+static pid_t spawn(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+/* Waits for pid up to timeout_ms; returns its wait status, or -1 (still running). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    int st;
+    while (mono_ms() < end) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        nap_ms(20);
+    }
+    return -1;
+}
+
+static long long cmd_int(fixture *f, ...)
+{
+    const char *argv[16];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, f);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 16)
+        argv[argc++] = a;
+    va_end(ap);
+    resp_reply r;
+    char why[300];
+    if (resp_command(f->c, argc, argv, NULL, &r, why, sizeof(why)) < 0)
+        fail_msg("redis %s: %s", argv[0], why);
+    long long v = -1;
+    if (resp_reply_int(&r, &v) < 0 && r.type != RESP_NIL && r.type != RESP_STATUS)
+        fail_msg("redis %s: not an integer reply (type %d)", argv[0], (int)r.type);
+    resp_reply_free(&r);
+    return v;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    if (!find_in_path("redis-server", f->redis_bin, sizeof(f->redis_bin))) {
+        free(f);
+        fprintf(stderr, "test_worker_live: redis-server not installed: skipped "
+                        "(scripts/install_live_deps.sh installs it)\n");
+        *state = NULL;
+        return 0;
+    }
+    const char *bin = getenv("GPENLAB_BIN");
+    snprintf(f->bindir, sizeof(f->bindir), "%s", bin ? bin : "build/gpenlab");
+    char *slash = strrchr(f->bindir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(f->bindir, sizeof(f->bindir), ".");
+    snprintf(f->dir, sizeof(f->dir), "/tmp/gpenlab-worker-test-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->port = free_port();
+    assert_true(f->port > 0);
+    char port[16], log[PATH_MAX + 16];
+    snprintf(port, sizeof(port), "%d", f->port);
+    snprintf(log, sizeof(log), "%s/redis.log", f->dir);
+    char *argv[] = {f->redis_bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", f->dir, NULL};
+    f->redis_pid = spawn(argv, log);
+    assert_true(f->redis_pid > 0);
+    char why[300];
+    int64_t end = mono_ms() + 10000;
+    while (resp_connect("127.0.0.1", f->port, 1000, &f->c, why, sizeof(why)) < 0) {
+        if (mono_ms() > end)
+            fail_msg("redis-server did not come up on port %d: %s", f->port, why);
+        nap_ms(50);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        return 0;
+    resp_close(f->c);
+    kill(f->redis_pid, SIGTERM);
+    if (wait_exit(f->redis_pid, 10000) < 0) {
+        kill(f->redis_pid, SIGKILL);
+        waitpid(f->redis_pid, NULL, 0);
+    }
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_worker_live: could not remove %s\n", f->dir);
+    free(f);
+    return 0;
+}
+
+#define SKIP_IF_NO_REDIS(f)                                                                \
+    do {                                                                                   \
+        if (!(f))                                                                          \
+            skip();                                                                        \
+    } while (0)
+
+/* A CPU worker named id; slow = bigger tiny inputs so a request takes a while. */
+static pid_t start_worker(fixture *f, const char *id, int slots, bool slow)
+{
+    char bin[PATH_MAX + 32], redis[64], slots_s[8], log[PATH_MAX + 64];
+    snprintf(bin, sizeof(bin), "%s/gpenlab-worker", f->bindir);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
+    snprintf(slots_s, sizeof(slots_s), "%d", slots);
+    snprintf(log, sizeof(log), "%s/%s.log", f->dir, id);
+    char *argv[] = {bin, "serve", "--redis", redis, "--id", (char *)id, "--backend", "cpu",
+                    "--concurrency", slots_s, "--heartbeat-ms", "200", "--dead-after-ms", "1000",
+                    "--reap-every-ms", "200", "--block-ms", "500", "--cpu-face-size",
+                    slow ? "64" : "8", "--cpu-px-scale", slow ? "0.25" : "0.001", NULL};
+    pid_t pid = spawn(argv, log);
+    assert_true(pid > 0);
+    /* ready = registered in gpen:workers */
+    int64_t end = mono_ms() + 30000;
+    while (cmd_int(f, "SISMEMBER", "gpen:workers", id, NULL) != 1) {
+        if (mono_ms() > end || wait_exit(pid, 0) >= 0)
+            fail_msg("worker %s did not become ready (log %s)", id, log);
+        nap_ms(20);
+    }
+    return pid;
+}
+
+static void push(fixture *f, uint64_t id, int w, int h, int faces)
+{
+    queue_req r = {id, queue_now_us(), w, h, faces};
+    char p[160];
+    assert_int_equal(queue_req_format(&r, p, sizeof(p)), 0);
+    assert_true(cmd_int(f, "LPUSH", "gpen:pending", p, NULL) >= 1);
+}
+
+static void wait_done(fixture *f, long long n, int timeout_ms, const char *what)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    long long d;
+    while ((d = cmd_int(f, "LLEN", "gpen:done", NULL)) < n) {
+        if (mono_ms() > end)
+            fail_msg("%s: %lld of %lld requests done after %d ms", what, d, n, timeout_ms);
+        nap_ms(20);
+    }
+}
+
+/* Every id 1..n appears exactly once on gpen:done. */
+static void check_exactly_once(fixture *f, int n, const char *what)
+{
+    resp_reply r;
+    char why[300];
+    assert_int_equal(resp_commandl(f->c, &r, why, sizeof(why), "LRANGE", "gpen:done", "0", "-1", NULL), 0);
+    int *seen = calloc((size_t)n + 1, sizeof(int));
+    assert_non_null(seen);
+    for (size_t i = 0; i < r.n_elem; i++) {
+        long id = strtol(r.elem[i].str, NULL, 10);
+        if (id < 1 || id > n)
+            fail_msg("%s: unexpected id %s on gpen:done", what, r.elem[i].str);
+        seen[id]++;
+    }
+    for (int i = 1; i <= n; i++)
+        if (seen[i] != 1)
+            fail_msg("%s: request %d completed %d times, want 1", what, i, seen[i]);
+    free(seen);
+    resp_reply_free(&r);
+}
+
+static char *hget(fixture *f, const char *key, const char *field)
+{
+    resp_reply r;
+    char why[300];
+    assert_int_equal(resp_commandl(f->c, &r, why, sizeof(why), "HGET", key, field, NULL), 0);
+    char *s = r.type == RESP_BULK ? strdup(r.str) : NULL;
+    resp_reply_free(&r);
+    return s;
+}
+
+static void stop_worker(pid_t pid, const char *what)
+{
+    kill(pid, SIGTERM);
+    int st = wait_exit(pid, 30000);
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("%s: the worker did not exit within 30 s of SIGTERM", what);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("%s: the worker exited with status %d (signal %d)", what,
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_payload_format(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *text;
+        int ok;
+    } rows[] = {
+        {"valid", "v1 7 1700000000000000 640 480 2", 1},
+        {"no faces", "v1 7 1700000000000000 640 480 0", 1},
+        {"trailing junk", "v1 7 1700000000000000 640 480 2 x", 0},
+        {"negative faces", "v1 7 1700000000000000 640 480 -1", 0},
+        {"zero width", "v1 7 1700000000000000 0 480 1", 0},
+        {"wrong version", "v2 7 1700000000000000 640 480 1", 0},
+        {"empty", "", 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        queue_req r;
+        int got = queue_req_parse(rows[i].text, strlen(rows[i].text), &r) == 0;
+        if (got != rows[i].ok)
+            fail_msg("%s: parse gave %d, want %d", rows[i].name, got, rows[i].ok);
+    }
+    queue_req a = {42, 123456789, 1732, 1155, 3}, b;
+    char buf[160];
+    assert_int_equal(queue_req_format(&a, buf, sizeof(buf)), 0);
+    assert_int_equal(queue_req_parse(buf, strlen(buf), &b), 0);
+    assert_true(a.id == b.id && a.submit_us == b.submit_us && a.width == b.width &&
+                a.height == b.height && a.faces == b.faces);
+    int w, h;
+    queue_image_dims(2.0, &w, &h);
+    if (abs(w * h - 2000000) > 4000)
+        fail_msg("2 MP: got %dx%d", w, h);
+}
+
+static void test_every_request_once(void **state)
+{
+    fixture *f = *state;
+    SKIP_IF_NO_REDIS(f);
+    pid_t w = start_worker(f, "wq", 3, false);
+    enum { N = 40 };
+    for (int i = 1; i <= N; i++)
+        push(f, (uint64_t)i, 64 + i, 48 + i, i % 4);
+    wait_done(f, N, 60000, "queue");
+    check_exactly_once(f, N, "queue");
+    assert_int_equal(cmd_int(f, "LLEN", "gpen:pending", NULL), 0);
+    assert_int_equal(cmd_int(f, "LLEN", "gpen:processing:wq", NULL), 0);
+    /* the result record of one request */
+    char *wk = hget(f, "gpen:result:17", "worker"), *st = hget(f, "gpen:result:17", "start_us"),
+         *en = hget(f, "gpen:result:17", "end_us"), *fa = hget(f, "gpen:result:17", "faces"),
+         *er = hget(f, "gpen:result:17", "error");
+    assert_non_null(wk);
+    assert_string_equal(wk, "wq");
+    assert_true(st && en && strtoll(en, NULL, 10) >= strtoll(st, NULL, 10));
+    assert_string_equal(fa, "1");
+    assert_string_equal(er, "");
+    free(wk), free(st), free(en), free(fa), free(er);
+    /* a malformed request completes (with an error) instead of blocking the queue */
+    assert_true(cmd_int(f, "LPUSH", "gpen:pending", "v1 99 garbage", NULL) >= 1);
+    wait_done(f, N + 1, 30000, "malformed request");
+    stop_worker(w, "queue");
+    assert_int_equal(cmd_int(f, "SISMEMBER", "gpen:workers", "wq", NULL), 0);
+}
+
+static void test_sigkill_loses_nothing(void **state)
+{
+    fixture *f = *state;
+    SKIP_IF_NO_REDIS(f);
+    pid_t a = start_worker(f, "wa", 2, true);
+    enum { N = 8 };
+    for (int i = 1; i <= N; i++)
+        push(f, (uint64_t)i, 3000, 2000, 2);
+    /* kill it while it holds requests */
+    int64_t end = mono_ms() + 30000;
+    while (cmd_int(f, "LLEN", "gpen:processing:wa", NULL) < 1) {
+        if (mono_ms() > end)
+            fail_msg("sigkill: the worker never took a request");
+        nap_ms(5);
+    }
+    long long held = cmd_int(f, "LLEN", "gpen:processing:wa", NULL);
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    long long done_before = cmd_int(f, "LLEN", "gpen:done", NULL);
+    pid_t b = start_worker(f, "wb", 2, false);
+    wait_done(f, N, 60000, "sigkill");
+    check_exactly_once(f, N, "sigkill");
+    long long requeued = cmd_int(f, "GET", "gpen:requeued", NULL);
+    if (held > 0 && done_before < N && requeued < 1)
+        fail_msg("sigkill: %lld held by the killed worker, but the reaper requeued %lld", held,
+                 requeued);
+    assert_int_equal(cmd_int(f, "SISMEMBER", "gpen:workers", "wa", NULL), 0);
+    assert_int_equal(cmd_int(f, "EXISTS", "gpen:processing:wa", NULL), 0);
+    char *reaped = hget(f, "gpen:worker:wa", "reaped_us");
+    assert_non_null(reaped);
+    free(reaped);
+    stop_worker(b, "sigkill");
+}
+
+static void test_sigterm_drains(void **state)
+{
+    fixture *f = *state;
+    SKIP_IF_NO_REDIS(f);
+    pid_t w = start_worker(f, "wd", 1, true);
+    enum { N = 6 };
+    for (int i = 1; i <= N; i++)
+        push(f, (uint64_t)i, 3000, 2000, 2);
+    int64_t end = mono_ms() + 30000;
+    while (cmd_int(f, "LLEN", "gpen:processing:wd", NULL) < 1) {
+        if (mono_ms() > end)
+            fail_msg("drain: the worker never took a request");
+        nap_ms(5);
+    }
+    stop_worker(w, "drain");
+    long long done = cmd_int(f, "LLEN", "gpen:done", NULL),
+              pending = cmd_int(f, "LLEN", "gpen:pending", NULL);
+    /* what it held was finished; the rest is still waiting, none lost or taken */
+    if (done < 1)
+        fail_msg("drain: the held request was not completed");
+    if (done + pending != N)
+        fail_msg("drain: %lld done + %lld pending, want %d", done, pending, N);
+    assert_int_equal(cmd_int(f, "LLEN", "gpen:processing:wd", NULL), 0);
+    char *term = hget(f, "gpen:worker:wd", "term_us"), *ex = hget(f, "gpen:worker:wd", "exit_us");
+    assert_non_null(term);
+    assert_non_null(ex);
+    /* no request was started after the SIGTERM */
+    for (int i = 1; i <= N; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "gpen:result:%d", i);
+        char *st = hget(f, key, "start_us");
+        if (st && strtoll(st, NULL, 10) > strtoll(term, NULL, 10))
+            fail_msg("drain: request %d started %lld us after SIGTERM", i,
+                     strtoll(st, NULL, 10) - strtoll(term, NULL, 10));
+        free(st);
+    }
+    free(term);
+    free(ex);
+    assert_int_equal(cmd_int(f, "SISMEMBER", "gpen:workers", "wd", NULL), 0);
+}
+
+/* GET path from 127.0.0.1:port into a malloc'd string (the body only). */
+static char *http_body(int port, const char *path, int *status)
+{
+    resp_conn *c; /* reuse the socket helper: connect with a timeout */
+    char why[300];
+    if (resp_connect("127.0.0.1", port, 2000, &c, why, sizeof(why)) < 0)
+        return NULL;
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+    if (send(c->fd, req, (size_t)n, 0) != n) {
+        resp_close(c);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        ssize_t r = recv(c->fd, buf + len, cap - len - 1, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    resp_close(c);
+    buf[len] = '\0';
+    *status = (int)strtol(buf + 9, NULL, 10);
+    char *b = strstr(buf, "\r\n\r\n");
+    char *out = strdup(b ? b + 4 : "");
+    free(buf);
+    return out;
+}
+
+static double metric_value(const char *text, const char *prefix)
+{
+    const char *p = strstr(text, prefix);
+    if (!p)
+        return -1;
+    const char *sp = strchr(p, ' ');
+    return sp ? strtod(sp + 1, NULL) : -1;
+}
+
+static void test_metrics_endpoint(void **state)
+{
+    fixture *f = *state;
+    SKIP_IF_NO_REDIS(f);
+    pid_t w = start_worker(f, "wm", 2, false);
+    enum { N = 12 };
+    for (int i = 1; i <= N; i++)
+        push(f, (uint64_t)i, 200, 100, 1);
+    wait_done(f, N, 30000, "metrics");
+    char *port = hget(f, "gpen:worker:wm", "port");
+    assert_non_null(port);
+    int st = 0;
+    char *m = http_body(atoi(port), "/metrics", &st);
+    assert_non_null(m);
+    assert_int_equal(st, 200);
+    static const char *const names[] = {
+        "# TYPE gpen_request_latency_seconds histogram", "gpen_request_latency_seconds_sum{",
+        "gpen_requests_in_flight{namespace=\"gpen\",pod=\"wm\"} 0", "gpen_busy_seconds_total{",
+        "DCGM_FI_DEV_FB_USED{", "DCGM_FI_DEV_FB_FREE{", "DCGM_FI_DEV_GPU_UTIL{",
+        "gpen_cold_start_seconds{namespace=\"gpen\",pod=\"wm\",phase=\"weight_load\"}",
+        "gpen_worker_info{namespace=\"gpen\",pod=\"wm\",backend=\"cpu\""};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strstr(m, names[i]))
+            fail_msg("metrics: \"%s\" missing", names[i]);
+    double count = metric_value(m, "gpen_request_latency_seconds_count{");
+    double inf = metric_value(m, "le=\"+Inf\"}");
+    double total = metric_value(m, "gpen_requests_completed_total{");
+    if (count != N || inf != N || total != N)
+        fail_msg("metrics: count %g, +Inf bucket %g, completed %g, want %d", count, inf, total, N);
+    /* buckets are cumulative */
+    double prev = -1;
+    for (const char *p = strstr(m, "_bucket{"); p; p = strstr(p + 1, "_bucket{")) {
+        double v = strtod(strchr(p, ' ') + 1, NULL);
+        if (v < prev)
+            fail_msg("metrics: bucket counts decrease (%g after %g)", v, prev);
+        prev = v;
+    }
+    free(m);
+    m = http_body(atoi(port), "/nope", &st);
+    assert_int_equal(st, 404);
+    free(m);
+    free(port);
+    stop_worker(w, "metrics");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_loadgen_and_scraper(void **state)
+{
+    fixture *f = *state;
+    SKIP_IF_NO_REDIS(f);
+    pid_t w = start_worker(f, "wl", 2, false);
+    char arr[PATH_MAX + 16], out[PATH_MAX + 16], lg[PATH_MAX + 32], log[PATH_MAX + 16],
+        redis[64], pl[PATH_MAX + 32], plog[PATH_MAX + 16];
+    snprintf(arr, sizeof(arr), "%s/arr.csv", f->dir);
+    snprintf(out, sizeof(out), "%s/req.csv", f->dir);
+    snprintf(lg, sizeof(lg), "%s/gpenlab-loadgen", f->bindir);
+    snprintf(pl, sizeof(pl), "%s/gpenlab-promlite", f->bindir);
+    snprintf(log, sizeof(log), "%s/loadgen.log", f->dir);
+    snprintf(plog, sizeof(plog), "%s/promlite.log", f->dir);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
+    write_file(arr, "t_s,mp,faces\n0.0,0.01,1\n0.05,0.02,0\n0.1,0.01,2\n0.1,0.03,1\n0.2,0.01,1\n");
+    int pport = free_port();
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", pport);
+    char *pargv[] = {pl, "serve", "--redis", redis, "--listen", listen, "--scrape-ms", "100",
+                     "--latency-window-s", "10", NULL};
+    pid_t pp = spawn(pargv, plog);
+    assert_true(pp > 0);
+    char *argv[] = {lg, "replay", arr, "--redis", redis, "--out", out, "--drain-timeout", "30", NULL};
+    pid_t p = spawn(argv, log);
+    int st = wait_exit(p, 60000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    FILE *fp = fopen(out, "r");
+    assert_non_null(fp);
+    char line[1024];
+    int rows = 0;
+    assert_non_null(fgets(line, sizeof(line), fp));
+    assert_true(strncmp(line, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s", 60) == 0);
+    while (fgets(line, sizeof(line), fp)) {
+        rows++;
+        /* completed = 1 in the second-last column */
+        char *last = strrchr(line, ',');
+        *last = '\0';
+        char *comp = strrchr(line, ',');
+        if (!comp || strcmp(comp, ",1") != 0)
+            fail_msg("loadgen: row %d not completed: %s", rows, line);
+    }
+    fclose(fp);
+    assert_int_equal(rows, 5);
+    /* the scraper answers the driver's query shapes, refuses others */
+    nap_ms(300);
+    static const struct {
+        const char *name, *query;
+        int status;
+        const char *want;
+    } q[] = {
+        {"per-pod in flight", "/api/v1/query?query=sum%20by%20(pod)%20(gpen_requests_in_flight%7Bnamespace%3D%22gpen%22%7D)",
+         200, "\"pod\":\"wl\""},
+        {"p95", "/api/v1/query?query=max(gpen_request_latency_seconds_p95%7Bnamespace%3D%22gpen%22%7D)", 200,
+         "\"resultType\":\"vector\""},
+        {"util / 100", "/api/v1/query?query=avg(DCGM_FI_DEV_GPU_UTIL%7Bnamespace%3D%22gpen%22%7D)%20%2F%20100", 200,
+         "\"status\":\"success\""},
+        {"other namespace: empty", "/api/v1/query?query=sum(gpen_requests_in_flight%7Bnamespace%3D%22x%22%7D)", 200,
+         "\"result\":[]"},
+        {"unknown metric", "/api/v1/query?query=up", 400, "\"errorType\":\"bad_data\""},
+        {"unsupported", "/api/v1/query?query=rate(x%5B1m%5D)", 400, "\"status\":\"error\""},
+        {"no query", "/api/v1/query", 400, "no query"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        int hs = 0;
+        char *b = http_body(pport, q[i].query, &hs);
+        if (!b || hs != q[i].status || !strstr(b, q[i].want))
+            fail_msg("%s: HTTP %d, body %s", q[i].name, hs, b ? b : "(none)");
+        free(b);
+    }
+    kill(pp, SIGTERM);
+    st = wait_exit(pp, 10000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    stop_worker(w, "loadgen");
+    /* refusals name the file and line */
+    static const struct {
+        const char *name, *text, *want;
+    } bad[] = {
+        {"no header columns", "time,size\n1,2\n", "must name the columns"},
+        {"backwards", "t_s,mp,faces\n1,2,1\n0.5,2,1\n", ":3: t_s goes backwards"},
+        {"bad faces", "t_s,mp,faces\n1,2,1.5\n", ":2: expected"},
+        {"bad number", "t_s,mp,faces\nx,2,1\n", ":2: expected"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_file(arr, bad[i].text);
+        char elog[PATH_MAX + 16];
+        snprintf(elog, sizeof(elog), "%s/bad%zu.log", f->dir, i);
+        p = spawn(argv, elog);
+        st = wait_exit(p, 30000);
+        if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) == 0)
+            fail_msg("%s: loadgen accepted the file", bad[i].name);
+        FILE *e = fopen(elog, "r");
+        char msg[1024] = "";
+        if (e) {
+            size_t k = fread(msg, 1, sizeof(msg) - 1, e);
+            msg[k] = '\0';
+            fclose(e);
+        }
+        if (!strstr(msg, bad[i].want))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].name, msg, bad[i].want);
+    }
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_payload_format),
+        cmocka_unit_test_setup_teardown(test_every_request_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loadgen_and_scraper, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
