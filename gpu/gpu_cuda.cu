@@ -535,8 +535,12 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
      * layout-preserving path (NHWC flat) */
     nhwc_to_nchw_kernel<T><<<blocks_for((size_t)B * 16 * c4, 256), 256, 0, st>>>(a.enc[A.n_enc - 1], B * 16 * c4, 1, 1, 1, a.raw);
     CK_LAUNCH();
-    gemv_kernel<<<blocks_for((size_t)sd * 32, 256), 256, 0, st>>>(a.raw, B, 16 * c4, g.fc_w, g.fc_b, sd,
-                                                               (float)(1.0 / std::sqrt(16.0 * c4)), 1.f, 1, a.lat, sd);
+    if (B <= 8)
+        gemv_block_kernel<<<sd, 256, 0, st>>>(a.raw, B, 16 * c4, g.fc_w, g.fc_b,
+                                               (float)(1.0 / std::sqrt(16.0 * c4)), 1.f, 1, a.lat, sd);
+    else
+        gemv_kernel<<<blocks_for((size_t)sd * 32, 256), 256, 0, st>>>(a.raw, B, 16 * c4, g.fc_w, g.fc_b, sd,
+                                                                   (float)(1.0 / std::sqrt(16.0 * c4)), 1.f, 1, a.lat, sd);
     CK_LAUNCH();
     CK(cudaMemcpyAsync(a.wl, a.lat, (size_t)B * sd * sizeof(float), cudaMemcpyDeviceToDevice, st));
     pixel_norm_kernel<<<B, 256, 0, st>>>(a.wl, sd);

@@ -848,6 +848,28 @@ __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, 
         out[((size_t)b * 3 + c) * R * R + p] = acc[c];
 }
 
+/* Dot products of one weight row with NB batch rows, one warp, loads unrolled by 4. */
+template <int NB>
+__device__ __forceinline__ void warp_dots(const float *x, int stride, int len, const float *wr, int lane,
+                                          float *s)
+{
+#pragma unroll
+    for (int j = 0; j < NB; j++)
+        s[j] = 0.f;
+#pragma unroll 4
+    for (int i = lane; i < len; i += 32) {
+        float w = __ldg(wr + i);
+#pragma unroll
+        for (int j = 0; j < NB; j++)
+            s[j] += __ldg(x + (size_t)j * stride + i) * w;
+    }
+#pragma unroll
+    for (int j = 0; j < NB; j++)
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+            s[j] += __shfl_xor_sync(0xffffffffu, s[j], off);
+}
+
 /* y[b, o] = sum_i x[b, i] W[o, i] * wscale + bias[o] * bscale, then optional flrelu.
  * One warp per output row o; the row is read once for up to 8 batch rows at a time. */
 __global__ void gemv_kernel(const float *x, int B, int in, const float *W, const float *bias,
@@ -859,29 +881,63 @@ __global__ void gemv_kernel(const float *x, int B, int in, const float *W, const
     const float *wr = W + (size_t)o * in;
     for (int b0 = 0; b0 < B; b0 += 8) {
         int nb = min(8, B - b0);
-        float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-        for (int i = lane; i < in; i += 32) {
-            float w = __ldg(wr + i);
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-                if (j < nb)
-                    s[j] += x[(size_t)(b0 + j) * in + i] * w;
+        float s[8];
+        const float *xb = x + (size_t)b0 * in;
+        switch (nb) {
+        case 1: warp_dots<1>(xb, in, in, wr, lane, s); break;
+        case 2: warp_dots<2>(xb, in, in, wr, lane, s); break;
+        case 3: warp_dots<3>(xb, in, in, wr, lane, s); break;
+        case 4: warp_dots<4>(xb, in, in, wr, lane, s); break;
+        case 5: warp_dots<5>(xb, in, in, wr, lane, s); break;
+        case 6: warp_dots<6>(xb, in, in, wr, lane, s); break;
+        case 7: warp_dots<7>(xb, in, in, wr, lane, s); break;
+        default: warp_dots<8>(xb, in, in, wr, lane, s); break;
         }
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            if (j >= nb)
-                break;
-            float v = s[j];
-#pragma unroll
-            for (int off = 16; off > 0; off >>= 1)
-                v += __shfl_xor_sync(0xffffffffu, v, off);
-            if (lane == 0) {
-                v = v * wscale + (bias ? bias[o] * bscale : 0.f);
+        if (lane == 0)
+            for (int j = 0; j < nb; j++) {
+                float v = s[j] * wscale + (bias ? bias[o] * bscale : 0.f);
                 if (act)
                     v = (v < 0.f ? 0.2f * v : v) * 1.4142135623730951f;
                 y[(size_t)(b0 + j) * y_bstride + o] = v;
             }
+    }
+}
+
+/* The same for long rows (the encoder's final linear, in = 16 C): one block of 256 per row,
+ * each warp a slice of the row, reduced through shared memory. B <= 8. */
+__global__ void gemv_block_kernel(const float *x, int B, int in, const float *W, const float *bias,
+                                  float wscale, float bscale, int act, float *y, int y_bstride)
+{
+    __shared__ float part[8][8];
+    int o = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int slice = (in / 8 + 31) / 32 * 32, i0 = warp * slice, n = min(slice, in - i0);
+    const float *wr = W + (size_t)o * in + i0;
+    float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    if (n > 0) {
+        switch (B) {
+        case 1: warp_dots<1>(x + i0, in, n, wr, lane, s); break;
+        case 2: warp_dots<2>(x + i0, in, n, wr, lane, s); break;
+        case 3: warp_dots<3>(x + i0, in, n, wr, lane, s); break;
+        case 4: warp_dots<4>(x + i0, in, n, wr, lane, s); break;
+        case 5: warp_dots<5>(x + i0, in, n, wr, lane, s); break;
+        case 6: warp_dots<6>(x + i0, in, n, wr, lane, s); break;
+        case 7: warp_dots<7>(x + i0, in, n, wr, lane, s); break;
+        default: warp_dots<8>(x + i0, in, n, wr, lane, s); break;
         }
+    }
+    if (lane == 0)
+        for (int j = 0; j < 8; j++)
+            part[warp][j] = s[j];
+    __syncthreads();
+    if (threadIdx.x < (unsigned)B) {
+        int j = threadIdx.x;
+        float v = 0.f;
+        for (int w = 0; w < 8; w++)
+            v += part[w][j];
+        v = v * wscale + (bias ? bias[o] * bscale : 0.f);
+        if (act)
+            v = (v < 0.f ? 0.2f * v : v) * 1.4142135623730951f;
+        y[(size_t)j * y_bstride + o] = v;
     }
 }
 
