@@ -2,7 +2,8 @@
  *
  *   gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]
  *                   [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]
- *   gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N]   (full build only)
+ *   gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]
+ *                   (full build only; --mp-step rounds sizes to multiples of MP)
  *
  * replay: reads rows (t_s, mp, faces) sorted by t_s, and at wall time start + t_s / F
  * pushes request i (ids 1..n) onto gpen:pending with its submit time; a late push is sent at
@@ -56,7 +57,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]\n"
             "           [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]\n"
-            "       gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N]\n");
+            "       gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]\n");
     return 2;
 }
 
@@ -348,9 +349,12 @@ static int cmd_expand(int argc, char **argv)
         return usage();
     const char *path = argv[2], *out_path = NULL;
     long long seed_arg = -1;
+    double mp_step = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--out") == 0)
             out_path = argv[i + 1];
+        else if (strcmp(argv[i], "--mp-step") == 0)
+            mp_step = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--seed") == 0)
             seed_arg = strtoll(argv[i + 1], NULL, 10);
         else
@@ -392,7 +396,10 @@ static int cmd_expand(int argc, char **argv)
         fprintf(out, "t_s,mp,faces\n");
         request_spec r;
         while ((rc = arrival_src_next(src, &r, &err)) == 1) {
-            fprintf(out, "%.6f,%.4f,%d\n", r.arrival_us / 1e6, (double)r.mp, (int)r.faces);
+            double mp = r.mp;
+            if (mp_step > 0) /* a few distinct sizes: the worker keeps one input per size */
+                mp = fmax(mp_step, round(mp / mp_step) * mp_step);
+            fprintf(out, "%.6f,%.4f,%d\n", r.arrival_us / 1e6, mp, (int)r.faces);
             n++;
         }
     }

@@ -29,6 +29,9 @@ typedef struct stage_opts {
     int cpu_face_size;      /* cpu: GPEN resolution per face (power of 2, 8..64) */
     double cpu_px_scale;    /* cpu: fraction of the image's pixels processed (0, 1] */
     double cpu_mem_total_mib; /* cpu: the "card" size reported */
+    double prewarm_mp[32];  /* cuda: input JPEGs made during the cold start (phase
+                               input_cache), so requests of these sizes find them ready */
+    int n_prewarm;
     stage_phase_fn phase;   /* may be NULL */
     void *phase_ctx;
 } stage_opts;

@@ -10,6 +10,7 @@
 
 #include "../gpu/gpu.h"
 #include "../gpu/jpeg_io.h"
+#include "queue.h"
 #include "stage.h"
 
 #define JPEG_CACHE_MAX 64
@@ -115,6 +116,20 @@ int stage_cuda_open(const stage_opts *o, stage_cuda **out, char *device_name, si
         goto fail;
     if (o->phase)
         o->phase(o->phase_ctx, "graph_capture", ms);
+    if (o->n_prewarm > 0) {
+        t0 = now_ms();
+        for (int i = 0; i < o->n_prewarm; i++) {
+            int w, h;
+            queue_image_dims(o->prewarm_mp[i], &w, &h); /* the sizes requests will ask for */
+            unsigned char *j = NULL;
+            size_t jl;
+            if ((rc = get_jpeg(c, w, h, &j, &jl, err)) < 0)
+                goto fail;
+            free(j);
+        }
+        if (o->phase)
+            o->phase(o->phase_ctx, "input_cache", now_ms() - t0);
+    }
     *out = c;
     return 0;
 fail:

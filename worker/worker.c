@@ -3,6 +3,7 @@
  *   gpenlab-worker [serve] [--redis HOST:PORT] [--id NAME] [--concurrency N]
  *                  [--backend auto|cuda|cpu] [--metrics-port P] [--prefix gpen] ...
  *   gpenlab-worker reap [--redis HOST:PORT] [--prefix gpen]
+ *   gpenlab-worker profile --out FILE [--backend ...] [--slots N]   (wprofile.h)
  *
  * serve: a cold start (process, CUDA context or CPU model, weights, warm-up; each phase
  * logged), then N slot threads each take requests from gpen:pending with BLMOVE into this
@@ -32,6 +33,7 @@
 #include "queue.h"
 #include "resp.h"
 #include "stage.h"
+#include "wprofile.h"
 
 #define MAX_SLOTS 64
 #define N_BUCKETS 160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */
@@ -484,7 +486,8 @@ static int usage(const char *msg)
             "         [--backend auto|cuda|cpu] [--device N] [--weights FILE] [--max-mp N]\n"
             "         [--metrics-host H] [--metrics-port P] [--prefix gpen] [--namespace gpen]\n"
             "         [--heartbeat-ms 1000] [--dead-after-ms 5000] [--reap-every-ms 1000]\n"
-            "         [--block-ms 1000] [--startup-delay-ms 0] [--cpu-face-size 16]\n"
+            "         [--block-ms 1000] [--startup-delay-ms 0] [--prewarm-mp 2,4.5,...]\n"
+            "         [--cpu-face-size 16]\n"
             "         [--cpu-px-scale 0.0039]\n"
             "       gpenlab-worker reap [--redis HOST:PORT] [--prefix gpen]\n");
     return 2;
@@ -600,6 +603,18 @@ static int parse_args(int argc, char **argv, int first, wcfg *c)
             NEED();
             if (int_arg(v, 0, 600000, &c->startup_delay_ms) < 0)
                 BAD();
+        } else if (strcmp(a, "--prewarm-mp") == 0) {
+            NEED();
+            char tmp[1024];
+            snprintf(tmp, sizeof(tmp), "%s", v);
+            c->so.n_prewarm = 0;
+            for (char *t = strtok(tmp, ","); t; t = strtok(NULL, ",")) {
+                char *end;
+                double mp = strtod(t, &end);
+                if (*end || !(mp > 0 && mp <= 200) || c->so.n_prewarm >= 32)
+                    BAD();
+                c->so.prewarm_mp[c->so.n_prewarm++] = mp;
+            }
         } else if (strcmp(a, "--cpu-face-size") == 0) {
             NEED();
             if (int_arg(v, 8, 64, &c->so.cpu_face_size) < 0 ||
@@ -842,6 +857,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "reap") == 0)
         return cmd_reap(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "profile") == 0)
+        return worker_profile_main(argc, argv);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return usage(NULL) ? 0 : 0;
     int first = argc > 1 && strcmp(argv[1], "serve") == 0 ? 2 : 1;
