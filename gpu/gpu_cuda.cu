@@ -678,7 +678,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
         if (j % 2 == 0) {
             int r = j / 2;
             float *dst = a.skip[sk < 0 ? 0 : sk ^ 1];
-            int vecs = 2 * L.cout / (16 / (int)sizeof(T)), tpp = vecs < 32 ? vecs : 32;
+            int tpp = torgb_tpp(B, Ro, 2 * L.cout, 16 / (int)sizeof(T));
             torgb_kernel<T><<<blocks_for((size_t)B * Ro * Ro * tpp, 128), 128, 0, st>>>(
                 hout, B, Ro, 2 * L.cout, g.rgb[r].w, (float)(1.0 / std::sqrt(2.0 * L.cout)),
                 a.s_all + g.rgb[r].s_off, g.rtot, g.rgb[r].bias, sk < 0 ? nullptr : a.skip[sk], dst);

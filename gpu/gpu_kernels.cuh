@@ -781,6 +781,14 @@ __global__ void blur_down_kernel(const T *x, int B, int H, int W, int C, T *y)
     *reinterpret_cast<uint4 *>(y + pix * C + q * V) = o;
 }
 
+/* Lanes per pixel of torgb_kernel: many pixels -> one thread each (measured faster at
+ * 512x512); few pixels -> up to a warp per pixel over the channels. */
+__host__ __device__ inline int torgb_tpp(int B, int R, int Cin, int V)
+{
+    int nvec = Cin / V;
+    return (long)B * R * R >= 16384 ? 1 : (nvec < 32 ? nvec : 32);
+}
+
 /* ToRGB: out[b,c,y,x] = sum_i W[c,i] scale s[b,i] h[b,y,x,i] + bias[c] + up(skip)[b,c,y,x];
  * h NHWC T [B,R,R,Cin], skip fp32 NCHW [B,3,R/2,R/2] or NULL, out fp32 NCHW [B,3,R,R].
  * TPP lanes per pixel (Cin / (16/sizeof(T)) vectors, at most 32), shuffle-reduced: at low
@@ -791,7 +799,7 @@ __global__ void torgb_kernel(const T *h, int B, int R, int Cin, const float *w, 
                              float *out)
 {
     constexpr int V = 16 / sizeof(T);
-    const int nvec = Cin / V, tpp = nvec < 32 ? nvec : 32; /* power of two: Cin = 2^k */
+    const int nvec = Cin / V, tpp = torgb_tpp(B, R, Cin, V);
     unsigned gt = blockIdx.x * blockDim.x + threadIdx.x;
     unsigned pix32 = gt / tpp;
     int sub = (int)(gt % tpp);
