@@ -4,6 +4,7 @@
  * Inputs are synthetic JPEGs (gpu/jpeg_io.h) of the requested size, made once per size and
  * kept (they stand in for the uploaded file, which a real service receives ready-made). */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
