@@ -158,6 +158,53 @@ static void copy_joined(char *dst, size_t cap, const tokens *t, int first)
     }
 }
 
+/* A cold-start phase from tokens first.. : NAME DIST A [B] [pod] [serverless] [cached_skip]. */
+static int parse_phase(const parse_ctx *c, const tokens *t, int first, profile_phase *ph)
+{
+    if (t->n - first < 3)
+        return perr(c, GP_EPARSE, "%s", "expected: NAME DIST A [B] [pod|serverless|cached_skip]");
+    if (!one_word(t->tok[first]))
+        return perr(c, GP_EPARSE, "phase name \"%s\" must be one word", t->tok[first]);
+    memset(ph, 0, sizeof(*ph));
+    snprintf(ph->name, sizeof(ph->name), "%s", t->tok[first]);
+    int i = first + 1;
+    int rc = parse_dist(c, t, &i, &ph->seconds);
+    if (rc < 0)
+        return rc;
+    for (; i < t->n; i++) {
+        if (strcmp(t->tok[i], "pod") == 0)
+            ph->applies |= PHASE_POD;
+        else if (strcmp(t->tok[i], "serverless") == 0)
+            ph->applies |= PHASE_SERVERLESS;
+        else if (strcmp(t->tok[i], "cached_skip") == 0)
+            ph->applies |= PHASE_CACHED_SKIP;
+        else
+            return perr(c, GP_EPARSE, "unknown phase flag \"%s\" (pod, serverless, cached_skip)",
+                        t->tok[i]);
+    }
+    if (!(ph->applies & (PHASE_POD | PHASE_SERVERLESS)))
+        ph->applies |= PHASE_POD | PHASE_SERVERLESS;
+    return 0;
+}
+
+int profile_phase_parse(const char *file, long line, const char *field, const char *text,
+                        profile_phase *out, gp_error *err)
+{
+    char buf[512];
+    if (strlen(text) >= sizeof(buf))
+        return gp_error_set(err, GP_ELIMIT, file, line, 0, field, "phase longer than 511 bytes");
+    memcpy(buf, text, strlen(text) + 1);
+    tokens *t = malloc(sizeof(*t));
+    if (!t)
+        return gp_error_set(err, GP_ENOMEM, file, line, 0, field, "out of memory");
+    parse_ctx c = {.name = file, .line = line, .directive = field, .err = err};
+    int rc = split_line(buf, t) < 0
+                 ? perr(&c, GP_EPARSE, "%s", "unterminated quote or too many values")
+                 : parse_phase(&c, t, 0, out);
+    free(t);
+    return rc;
+}
+
 static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
                            bool *have_format)
 {
@@ -285,32 +332,11 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
         for (int i = 0; rc == 0 && i < p->n_grid; i++)
             p->req_mem_bytes[i] = mib[i] * MIB;
     } else if (strcmp(d, "cold_phase") == 0) {
-        if (t->n < 4)
-            return perr(c, GP_EPARSE, "%s", "expected: cold_phase NAME DIST A [B] [flags]");
         if (p->n_phases == PROFILE_MAX_PHASES)
             return perr(c, GP_ELIMIT, "%s", "too many cold-start phases (16 at most)");
-        if (!one_word(t->tok[1]))
-            return perr(c, GP_EPARSE, "phase name \"%s\" must be one word", t->tok[1]);
-        profile_phase *ph = &p->phase[p->n_phases];
-        memset(ph, 0, sizeof(*ph));
-        snprintf(ph->name, sizeof(ph->name), "%s", t->tok[1]);
-        int i = 2;
-        rc = parse_dist(c, t, &i, &ph->seconds);
+        rc = parse_phase(c, t, 1, &p->phase[p->n_phases]);
         if (rc < 0)
             return rc;
-        for (; i < t->n; i++) {
-            if (strcmp(t->tok[i], "pod") == 0)
-                ph->applies |= PHASE_POD;
-            else if (strcmp(t->tok[i], "serverless") == 0)
-                ph->applies |= PHASE_SERVERLESS;
-            else if (strcmp(t->tok[i], "cached_skip") == 0)
-                ph->applies |= PHASE_CACHED_SKIP;
-            else
-                return perr(c, GP_EPARSE, "unknown phase flag \"%s\" (pod, serverless, cached_skip)",
-                            t->tok[i]);
-        }
-        if (!(ph->applies & (PHASE_POD | PHASE_SERVERLESS)))
-            ph->applies |= PHASE_POD | PHASE_SERVERLESS;
         p->n_phases++;
     } else if (strcmp(d, "info") == 0) {
         /* free-form measurements, kept for people and for derivation */

@@ -86,6 +86,10 @@ typedef struct gpu_profile {
 } gpu_profile;
 
 int profile_load(const char *path, gpu_profile *p, gp_error *err);
+/* One cold-start phase in the profile's syntax, "NAME DIST A [B] [pod] [serverless]
+ * [cached_skip]" (e.g. from an experiment file); errors name file:line and field. */
+int profile_phase_parse(const char *file, long line, const char *field, const char *text,
+                        profile_phase *out, gp_error *err);
 /* Recomputes the derived fields (see above) after stages or jitter were changed. */
 void profile_finalize(gpu_profile *p);
 int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *err);

@@ -74,7 +74,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     static const char *const keys[] = {
         "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
         "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
-        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", NULL};
+        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases", NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -110,6 +110,24 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
         rc = cfg_opt_double(map, "price_per_gpu_hour", 0, 1e6, &c->price_per_gpu_hour, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "slo", SEC / 1000, DAY_US, &c->slo_us, err);
+    const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
+    if (phases) {
+        if (cfg_node_kind(phases) != CFG_SEQ)
+            return cfg_error(phases, err, GP_EPARSE,
+                             "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
+        if (cfg_len(phases) > sizeof(c->extra_phase) / sizeof(c->extra_phase[0]))
+            return cfg_error(phases, err, GP_ELIMIT, "at most 8 phases");
+        for (size_t i = 0; i < cfg_len(phases); i++) {
+            const cfg_node *ph = cfg_seq_at(phases, i);
+            if (!cfg_scalar(ph))
+                return cfg_error(ph, err, GP_EPARSE, "expected a phase as one string");
+            rc = profile_phase_parse(cfg_node_file(ph), cfg_node_line(ph), cfg_node_path(ph),
+                                     cfg_scalar(ph), &c->extra_phase[i], err);
+            if (rc < 0)
+                return rc;
+        }
+        c->n_extra_phases = (int)cfg_len(phases);
+    }
     if (rc < 0)
         return rc;
     c->dispatch = (dispatch_mode)dispatch;

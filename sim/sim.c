@@ -599,8 +599,10 @@ static int64_t cold_start_us(sim *s, const pod *p, const gpu *g)
     bool cached = s->cfg->cluster.image_cache == IMAGE_CACHE_ALL ||
                   (s->cfg->cluster.image_cache == IMAGE_CACHE_NODE && g->has_image);
     double total_s = 0;
-    for (int i = 0; i < s->prof->n_phases; i++) {
-        const profile_phase *ph = &s->prof->phase[i];
+    const cluster_cfg *cc = &s->cfg->cluster;
+    for (int i = 0; i < s->prof->n_phases + cc->n_extra_phases; i++) {
+        const profile_phase *ph = i < s->prof->n_phases ? &s->prof->phase[i]
+                                                        : &cc->extra_phase[i - s->prof->n_phases];
         if (!(ph->applies & kind))
             continue;
         if ((ph->applies & PHASE_CACHED_SKIP) && cached)
@@ -1406,12 +1408,15 @@ static double estimate_mean_demand_s(const sim_cfg *cfg)
     return sum / n / 1e6;
 }
 
-static int64_t mean_cold_start_us(const gpu_profile *p, unsigned kind)
+static int64_t mean_cold_start_us(const gpu_profile *p, const cluster_cfg *cc, unsigned kind)
 {
     double s = 0;
     for (int i = 0; i < p->n_phases; i++)
         if (p->phase[i].applies & kind)
             s += dist_mean(&p->phase[i].seconds);
+    for (int i = 0; i < cc->n_extra_phases; i++)
+        if (cc->extra_phase[i].applies & kind)
+            s += dist_mean(&cc->extra_phase[i].seconds);
     return (int64_t)(s * 1e6);
 }
 
@@ -1424,7 +1429,7 @@ void sim_policy_env(const sim_cfg *cfg, policy_env *env)
     env->concurrency = cc->concurrency;
     env->mean_demand_s = estimate_mean_demand_s(cfg);
     env->pod_capacity_per_s = profile_eff(cfg->profile, cc->concurrency) / env->mean_demand_s;
-    env->cold_start_us = mean_cold_start_us(cfg->profile, PHASE_POD) + cc->readiness_delay_us;
+    env->cold_start_us = mean_cold_start_us(cfg->profile, cc, PHASE_POD) + cc->readiness_delay_us;
     env->scrape_interval_us = cfg->metrics.scrape_interval_us;
     env->seed = cfg->seed;
     env->oracle = NULL;

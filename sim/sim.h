@@ -37,6 +37,10 @@ typedef struct cluster_cfg {
     int max_queue;              /* 0: unbounded; else arrivals beyond it are rejected */
     double price_per_gpu_hour;
     int64_t slo_us;             /* latency objective (default 5 s) */
+    /* Phases of a pod start that a GPU profile does not measure (scheduling, image pull,
+     * container start: the cluster's part), after the profile's own, same syntax. */
+    int n_extra_phases;
+    profile_phase extra_phase[8];
 } cluster_cfg;
 
 typedef struct metrics_cfg {

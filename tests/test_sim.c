@@ -264,6 +264,22 @@ static void test_cold_start_phases_and_image_cache(void **state)
     run_ok(&cfg, &sum, NULL, &log);
     assert_int_equal(log.row[0].start_us, 8 * S);
     request_log_free(&log);
+    /* the cluster's own phases (scheduling, a cached-skip pull) come on top */
+    gp_error err;
+    assert_int_equal(profile_phase_parse("x", 1, "p", "schedule const 3 pod", &cfg.cluster.extra_phase[0], &err), 0);
+    assert_int_equal(profile_phase_parse("x", 1, "p", "registry_pull const 10 pod cached_skip",
+                                         &cfg.cluster.extra_phase[1], &err), 0);
+    assert_int_equal(profile_phase_parse("x", 7, "p", "bad uniform 5 1", &cfg.cluster.extra_phase[2], &err),
+                     GP_ERANGE);
+    assert_int_equal(err.line, 7);
+    cfg.cluster.n_extra_phases = 2;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(log.row[0].start_us, 11 * S); /* 2 + 6 + 3, pulls skipped */
+    request_log_free(&log);
+    cfg.cluster.image_cache = IMAGE_CACHE_NONE;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(log.row[0].start_us, 25 * S); /* 2 + 4 + 6 + 3 + 10 */
+    request_log_free(&log);
     free(p);
 }
 
