@@ -39,7 +39,7 @@ rm -rf "$src"
 # libraries: everything ldd resolves outside glibc and the C++ runtime
 skip='^(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s|linux-vdso|libcublasLt|libcudart)\.'
 for b in "$L"/bin/*; do
-    LD_LIBRARY_PATH="$L/root/usr/lib/x86_64-linux-gnu" ldd "$b" | awk '/=> \//{print $3}'
+    LD_LIBRARY_PATH="$PWD/$L/root/usr/lib/x86_64-linux-gnu" ldd "$b" | awk '/=> \//{print $3}'
 done | sort -u | while read -r lib; do
     name=$(basename "$lib")
     [[ $name =~ $skip ]] && continue

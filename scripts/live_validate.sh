@@ -53,8 +53,13 @@ REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli || true)}
 LOG=$OUT/live_validate.log
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 die() { say "FAILED: $*"; exit 1; }
-libenv() { if [ -n "${LIVE_LIB:-}" ]; then env LD_LIBRARY_PATH="$LIVE_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; else "$@"; fi; }
-rcli() { libenv "$REDIS_CLI" -p "$PORT" "$@"; }
+# `env` execs the program, so $! of "${LIBENV[@]}" prog & is the program itself
+if [ -n "${LIVE_LIB:-}" ]; then
+    LIBENV=(env "LD_LIBRARY_PATH=$LIVE_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+else
+    LIBENV=(env)
+fi
+rcli() { "${LIBENV[@]}" "$REDIS_CLI" -p "$PORT" "$@"; }
 
 [ -x "$REDIS_SERVER" ] || die "no redis-server (set REDIS_SERVER)"
 [ -x "$REDIS_CLI" ] || die "no redis-cli (set REDIS_CLI)"
@@ -110,7 +115,7 @@ cp "$PROFILE" "$OUT/profile"
 echo "profile: $PROFILE" >>"$OUT/meta.txt"
 
 say "redis-server on 127.0.0.1:$PORT"
-libenv "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
+"${LIBENV[@]}" "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$OUT" >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!
 for _ in $(seq 100); do rcli PING >/dev/null 2>&1 && break; sleep 0.1; done
@@ -131,6 +136,7 @@ run_policy() {
     rcli FLUSHALL >/dev/null
     export GPEN_POOL_DIR=$d/pool GPEN_WORKER_BIN=$WORKER
     export GPEN_WORKER_ARGS="--redis 127.0.0.1:$PORT $WARGS"
+    export GPEN_WORKER_ENV=${LIVE_LIB:+LD_LIBRARY_PATH=$LIVE_LIB}
     "$BIN/gpenlab-promlite" serve --redis "127.0.0.1:$PORT" --listen "127.0.0.1:$PPORT" \
         --scrape-ms "$LIVE_SCRAPE_MS" --latency-window-s "$LIVE_WINDOW_S" \
         --rate-window-s "$LIVE_RATE_WINDOW_S" --series-out "$d/series.csv" 2>"$d/promlite.log" &
@@ -155,7 +161,7 @@ target: {command: {run: "scripts/worker_pool.sh {replicas}", initial_replicas: $
 log: $d/drive.jsonl
 EOF
     sleep 1.2 # one scrape: the driver's first tick sees the initial pods ready
-    libenv "$BIN/gpenlab" drive "$d/drive.yaml" 2>"$d/drive.err" &
+    "${LIBENV[@]}" "$BIN/gpenlab" drive "$d/drive.yaml" 2>"$d/drive.err" &
     local dpid=$!
     pids+=("$dpid")
     say "$label: replaying $(($(wc -l <"$ARRIVALS") - 1)) requests"
@@ -163,6 +169,7 @@ EOF
         --drain-timeout 90 2>&1 | tee -a "$LOG"
     kill "$dpid" 2>/dev/null
     wait "$dpid" 2>/dev/null
+    kill -0 "$dpid" 2>/dev/null && die "$label: the driver did not stop"
     "$BIN/gpenlab-promlite" dump-workers --redis "127.0.0.1:$PORT" --out "$d/pods.csv"
     GPEN_POOL_STOP_S=30 scripts/worker_pool.sh stop
     "$BIN/gpenlab-promlite" dump-workers --redis "127.0.0.1:$PORT" --out "$d/pods_final.csv"
@@ -195,7 +202,7 @@ REDIS_PID=""
     echo "output: {db: $OUT/validation.db, series: true, requests: true}"
 } >"$OUT/sim.yaml"
 say "simulator: $REPS replications per policy"
-libenv "$BIN/gpenlab" run "$OUT/sim.yaml" 2>&1 | tee "$OUT/sim_table.txt" | tee -a "$LOG" || die "gpenlab run"
+"${LIBENV[@]}" "$BIN/gpenlab" run "$OUT/sim.yaml" 2>&1 | tee "$OUT/sim_table.txt" | tee -a "$LOG" || die "gpenlab run"
 
 if python3 -c 'import sqlite3' 2>/dev/null; then
     python3 scripts/live_compare.py "$OUT" 2>&1 | tee -a "$LOG"

@@ -9,7 +9,8 @@
 #     pods); a worker then drains and exits by itself.
 # Environment: GPEN_POOL_DIR (state: pid files, logs; default .live/run/pool),
 # GPEN_WORKER_BIN (default build/gpenlab-worker), GPEN_WORKER_ARGS (extra arguments, e.g.
-# "--redis 127.0.0.1:6399 --backend cuda --concurrency 4"). `worker_pool.sh stop` sends
+# "--redis 127.0.0.1:6399 --backend cuda --concurrency 4"), GPEN_WORKER_ENV (NAME=VALUE
+# words set for the workers, e.g. LD_LIBRARY_PATH=.live/lib). `worker_pool.sh stop` sends
 # SIGTERM to every worker and waits for them (GPEN_POOL_STOP_S, default 60, then SIGKILL).
 set -euo pipefail
 want=${1:?usage: worker_pool.sh N | stop | status}
@@ -65,7 +66,8 @@ if [ "$have" -lt "$want" ]; then
         seq=$(printf '%04d' "$next")
         spawn_us=$(date +%s%6N)
         # shellcheck disable=SC2086
-        GPEN_SPAWN_US=$spawn_us setsid "$bin" serve --id "w$next" ${GPEN_WORKER_ARGS:-} \
+        # shellcheck disable=SC2086
+        env GPEN_SPAWN_US="$spawn_us" ${GPEN_WORKER_ENV:-} setsid "$bin" serve --id "w$next" ${GPEN_WORKER_ARGS:-} \
             </dev/null >"$dir/$seq.log" 2>&1 9>&- &
         echo $! >"$dir/$seq.pid"
         echo "$spawn_us up w$next pid $!" >>"$dir/events"
