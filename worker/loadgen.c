@@ -303,19 +303,20 @@ static int cmd_replay(int argc, char **argv)
             rc = die("cannot create %s", tmp);
         else
             fprintf(out, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s,wait_s,"
-                         "service_ms,worker,width,height,completed,error\n");
+                         "service_ms,worker,width,height,completed,error,stages_ms\n");
         for (size_t i = 0; i < n && rc == 0; i++) {
             char key[QUEUE_KEY_MAX], ids[32];
             snprintf(ids, sizeof(ids), "%zu", i + 1);
             queue_key(key, sizeof(key), prefix, "result", ids);
             resp_reply r;
             if (resp_commandl(c, &r, why, sizeof(why), "HMGET", key, "start_us", "end_us",
-                              "service_ms", "worker", "width", "height", "error", NULL) < 0) {
+                              "service_ms", "worker", "width", "height", "error", "stages_ms", NULL) < 0) {
                 rc = die("%s", why);
                 break;
             }
             const char *st = field(&r, 0), *en = field(&r, 1), *svc = field(&r, 2),
-                       *wk = field(&r, 3), *w = field(&r, 4), *h = field(&r, 5), *er = field(&r, 6);
+                       *wk = field(&r, 3), *w = field(&r, 4), *h = field(&r, 5), *er = field(&r, 6),
+                       *sg = field(&r, 7);
             bool ok = st && en;
             double lat = ok ? (strtoll(en, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
             double wait = ok ? (strtoll(st, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
@@ -323,10 +324,10 @@ static int cmd_replay(int argc, char **argv)
             if (er)
                 for (size_t k = 0; er[k] && k < sizeof(erbuf) - 1; k++)
                     erbuf[k] = (er[k] == ',' || er[k] == '\n') ? ' ' : er[k];
-            fprintf(out, "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64 ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s\n",
+            fprintf(out, "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64 ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s,%s\n",
                     i + 1, a[i].t_s, a[i].mp, a[i].faces, s[i].sched_us, s[i].submit_us,
                     st ? st : "", en ? en : "", lat, wait, svc ? svc : "", wk ? wk : "",
-                    w ? w : "", h ? h : "", ok ? 1 : 0, erbuf);
+                    w ? w : "", h ? h : "", ok ? 1 : 0, erbuf, sg && !strchr(sg, ',') ? sg : "");
             resp_reply_free(&r);
         }
         if (out) {

@@ -668,7 +668,7 @@ static int cmd_dump(prom *pr, const char *out_path)
                                        "phase_process_start_ms", "phase_container_start_ms",
                                        "phase_cuda_init_ms", "phase_weight_load_ms",
                                        "phase_first_inference_ms", "phase_graph_capture_ms",
-                                       "phase_warmup_ms", "error"};
+                                       "phase_input_cache_ms", "phase_warmup_ms", "error"};
     enum { NC = sizeof(cols) / sizeof(cols[0]) };
     fprintf(f, "worker");
     for (int k = 0; k < NC; k++)
