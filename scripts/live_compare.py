@@ -15,7 +15,8 @@ Definitions, the same on both sides:
                arrival); mean, and P50/P95/P99 by linear interpolation between order
                statistics over every request of the run;
   pod-seconds  sum over pods of the time each existed (cold start, ready and draining),
-               within [t0, last completion] (the simulator: gpu_seconds of the run);
+               within [t0, last completion] (the simulator: from its per-scrape series of
+               pods starting + ready + draining, up to its last completion);
   cold starts  pods started after t0 (the simulator: pod_starts; initial pods excluded);
   P95 over time  P95 of the requests completed in the trailing 10 s, every second.
 Targets (issue 7): mean and P95 within 10%, P99 within 20%, pod-seconds within 10%,
@@ -142,15 +143,29 @@ def pods_over_time(pods, t0, t_end):
 
 
 def sim_side(db, label):
-    cur = db.execute("SELECT id, replication, gpu_seconds, pod_starts, span_us FROM runs "
+    cur = db.execute("SELECT id, replication, pod_starts FROM runs "
                      "WHERE label = ? ORDER BY replication", (label,))
     runs = cur.fetchall()
     per = []
-    for run_id, rep, gpu_s, starts, span in runs:
-        lat = [(e - a) / 1e6 for a, e in db.execute(
-            "SELECT arrival_us, end_us FROM requests WHERE run_id = ? AND outcome = 0", (run_id,))]
+    for run_id, rep, starts in runs:
+        req = db.execute("SELECT arrival_us, end_us FROM requests WHERE run_id = ? AND outcome = 0",
+                         (run_id,)).fetchall()
+        lat = [(e - a) / 1e6 for a, e in req]
+        t_end = max(e for a, e in req) if req else 0
+        # pod-seconds up to the last completion (the run's horizon is last arrival + the
+        # client timeout, and gpu_seconds divides by gpu_share): from the per-scrape series,
+        # each sample standing for the scrape interval before it
+        ser = db.execute("SELECT t_us, pods_starting + pods_ready + pods_draining FROM series "
+                         "WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+        pod_us, prev = 0.0, 0
+        for t, n in ser:
+            if prev >= t_end:
+                break
+            pod_us += n * (min(t, t_end) - prev)
+            prev = t
         st = stats(lat)
-        st.update({"pod_seconds": gpu_s, "cold_starts": starts, "run_id": run_id, "rep": rep})
+        st.update({"pod_seconds": pod_us / 1e6, "cold_starts": starts, "run_id": run_id,
+                   "rep": rep, "t_end_us": t_end})
         per.append(st)
     return per
 
@@ -260,7 +275,8 @@ def main(argv):
         sim_p95 = rolling_p95([(e / 1e6, (e - a) / 1e6) for a, e in sim_req],
                               max(e for a, e in sim_req) / 1e6 if sim_req else 0)
         sim_pods = sim.execute("SELECT t_us, pods_starting + pods_ready + pods_draining, pods_ready "
-                               "FROM series WHERE run_id = ? ORDER BY seq", (rid,)).fetchall()
+                               "FROM series WHERE run_id = ? AND t_us <= ? ORDER BY seq",
+                               (rid, sims[0]["t_end_us"] + 5000000)).fetchall()
         base = os.path.join(out, "plot%s_%s" % (suffix, label))
         with open(base + ".dat", "w") as f:
             f.write("# block 0: live pods (t_s existing ready); 1: sim pods; 2: live P95; 3: sim P95\n")

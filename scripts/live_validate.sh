@@ -16,7 +16,8 @@
 # Environment: LIVE_BIN (directory of gpenlab, gpenlab-worker[-gpu], gpenlab-loadgen,
 # gpenlab-promlite; default build), LIVE_LIB (LD_LIBRARY_PATH for carried libraries),
 # REDIS_SERVER / REDIS_CLI (default from PATH), LIVE_PORT (Redis, 6399), LIVE_WORKER_EXTRA
-# (more worker arguments), GPENLAB_COMMIT (recorded). --backend cpu is the dry run: CPU-
+# (more worker arguments), GPENLAB_COMMIT (recorded), LIVE_PACK (a .tgz of the results,
+# rewritten after each policy). --backend cpu is the dry run: CPU-
 # reference workers, with a profile of that stage measured first (gpenlab-worker profile).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -180,7 +181,10 @@ EOF
     say "$label: done ($(grep -c '"action":"scaled"' "$d/drive.jsonl" 2>/dev/null) scale actions, $(awk '$2 == "up"' "$d/events" | wc -l) worker starts)"
 }
 
-for p in $POLICIES; do run_policy "$p"; done
+# LIVE_PACK=FILE.tgz: the result directory packed after each step (a run cut short at its
+# time limit still returns what it measured)
+pack() { [ -n "${LIVE_PACK:-}" ] && tar czf "$LIVE_PACK" -C "$(dirname "$OUT")" "$(basename "$OUT")"; true; }
+for p in $POLICIES; do run_policy "$p"; pack; done
 kill "$REDIS_PID" 2>/dev/null
 wait "$REDIS_PID" 2>/dev/null
 REDIS_PID=""
@@ -210,3 +214,4 @@ else
     say "python3 has no sqlite3 here: run scripts/live_compare.py $OUT on the development machine"
 fi
 say "results in $OUT"
+pack
