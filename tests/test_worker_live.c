@@ -39,6 +39,8 @@ typedef struct fixture {
     int port;
     pid_t redis_pid;
     resp_conn *c;
+    pid_t children[16]; /* workers and helpers, killed at teardown if a test failed */
+    int n_children;
 } fixture;
 
 static int64_t mono_ms(void)
@@ -180,6 +182,11 @@ static int teardown(void **state)
     fixture *f = *state;
     if (!f)
         return 0;
+    for (int i = 0; i < f->n_children; i++)
+        if (waitpid(f->children[i], NULL, WNOHANG) == 0) {
+            kill(f->children[i], SIGKILL);
+            waitpid(f->children[i], NULL, 0);
+        }
     resp_close(f->c);
     kill(f->redis_pid, SIGTERM);
     if (wait_exit(f->redis_pid, 10000) < 0) {
@@ -214,6 +221,8 @@ static pid_t start_worker(fixture *f, const char *id, int slots, bool slow)
                     slow ? "64" : "8", "--cpu-px-scale", slow ? "0.25" : "0.001", NULL};
     pid_t pid = spawn(argv, log);
     assert_true(pid > 0);
+    if (f->n_children < 16)
+        f->children[f->n_children++] = pid;
     /* ready = registered in gpen:workers */
     int64_t end = mono_ms() + 30000;
     while (cmd_int(f, "SISMEMBER", "gpen:workers", id, NULL) != 1) {
@@ -548,6 +557,7 @@ static void test_loadgen_and_scraper(void **state)
                      "--latency-window-s", "10", NULL};
     pid_t pp = spawn(pargv, plog);
     assert_true(pp > 0);
+    f->children[f->n_children++] = pp;
     char *argv[] = {lg, "replay", arr, "--redis", redis, "--out", out, "--drain-timeout", "30", NULL};
     pid_t p = spawn(argv, log);
     int st = wait_exit(p, 60000);
