@@ -16,6 +16,7 @@
 #include "../gpu/profile.h"
 #include "../policy/policy.h"
 #include "../sim/cfg.h"
+#include "../sim/fileio.h"
 #include "../sim/results_db.h"
 #include "../sim/sim.h"
 #include "../traces/trace.h"
@@ -64,42 +65,6 @@ static void xsrc_free(xsrc *s)
 {
     cfg_free(s->doc);
     free(s->profile);
-}
-
-static int read_file(const char *path, char **out, gp_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    if (bad) {
-        free(buf);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
 }
 
 static bool is_sqlite(const char *path)
@@ -927,7 +892,7 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
     if (access(path, F_OK) != 0)
         return 0;
     char *text = NULL;
-    TRY(read_file(path, &text, err));
+    TRY(gp_read_file(path, 64u << 20, &text, NULL, err));
     ytree *c = ytree_map();
     long line = 0;
     int rc = 0;

@@ -7,6 +7,7 @@
  * YAML merge keys ("<<: *base", "<<: [*a, *b]") are honoured: explicit keys win, then
  * earlier merge sources. Null scalars (plain "", "~", "null") read as absent. */
 #include "cfg.h"
+#include "fileio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -819,43 +820,17 @@ int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **ou
 int cfg_load_file(const char *path, cfg_doc **out, gp_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL,
-                            "cannot open: %s", strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= CFG_MAX_FILE_BYTES) {
-                rc = gp_error_set(err, GP_ELIMIT, path, 0, 0, NULL,
-                                  "file larger than %u bytes", CFG_MAX_FILE_BYTES);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error: %s",
-                                  strerror(errno));
-            break;
-        }
+    char *buf;
+    size_t len;
+    int rc = gp_read_file(path, CFG_MAX_FILE_BYTES, &buf, &len, err);
+    if (rc == GP_EMISSING) { /* cfg's contract: a file that cannot be opened is GP_EIO */
+        rc = GP_EIO;
+        if (err)
+            err->code = GP_EIO;
     }
-    fclose(f);
-    if (!buf)
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    if (rc == 0)
-        rc = cfg_load_string(path, buf, len, out, err);
+    if (rc < 0)
+        return rc;
+    rc = cfg_load_string(path, buf, len, out, err);
     free(buf);
     return rc;
 }

@@ -1,6 +1,8 @@
 /* experiment.c: loading and checking experiment files (see experiment.h). */
 #include "experiment.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,47 +11,6 @@
 
 #define SEC 1000000LL
 #define DAY_US (86400LL * SEC)
-
-static int read_text(const char *path, char **out, size_t limit, gp_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, errno == ENOENT ? GP_EMISSING : GP_EIO, path, 0, 0, NULL,
-                            "cannot open: %s", strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap >= limit) {
-                rc = gp_error_set(err, GP_ELIMIT, path, 0, 0, NULL, "file larger than %zu bytes",
-                                  limit);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    else if (rc == 0 && ferror(f))
-        rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
-    fclose(f);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
-}
 
 /* Resolves a path from the file against the file's directory; too long is an error. */
 static int resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
@@ -327,7 +288,7 @@ static int experiment_parse(experiment *e, gp_error *err)
         }
         return rc;
     }
-    rc = read_text(e->profile_path, &e->profile_text, 8u << 20, err);
+    rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text, NULL, err);
     if (rc < 0)
         return rc;
 
@@ -376,7 +337,7 @@ int experiment_load(const char *path, experiment **out, gp_error *err)
     cluster_cfg_default(&e->cluster);
     metrics_cfg_default(&e->metrics);
     e->record_series = true;
-    int rc = read_text(path, &e->yaml_text, 16u << 20, err);
+    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
     if (rc == 0)
         rc = cfg_load_string(path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
     if (rc == 0)
