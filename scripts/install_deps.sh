@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libgsl-dev libsqlite3-dev libyaml-dev zlib1g-dev
       libcmocka-dev libjpeg-dev gnuplot-nox sqlite3 libcurl4-openssl-dev libjansson-dev)
+# Hardening (issue 8): clang with libFuzzer (make fuzz) and valgrind (make valgrind).
+pkgs+=(clang libclang-rt-14-dev valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
