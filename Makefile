@@ -49,7 +49,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpenlab.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgpenlab.a $(LDLIBS_ALL)
 
 # The suite runs twice: an optimised build, then ASan+UBSan (halting on the first report).
-test: test-normal test-asan
+# One after the other (each builds in parallel under -j): tests start servers and kill
+# processes, and two suites at once would meet on ports and files.
+test:
+	$(MAKE) --no-print-directory test-normal
+	$(MAKE) --no-print-directory test-asan
 
 test-normal: $(TEST_BIN) gpenlab
 	@scripts/run_tests.sh $(BUILD) normal
