@@ -196,6 +196,11 @@ def main(argv):
                 meta[k.strip()] = v.strip()
     labels = meta.get("policies", "static hpa gpen-rule").split()
     sim = sqlite3.connect(sim_db_path)
+    prof_name = meta.get("profile", "?")
+    for (yaml_text,) in sim.execute("SELECT yaml_text FROM experiments ORDER BY id DESC LIMIT 1"):
+        for line in yaml_text.splitlines():
+            if line.startswith("profile:"):
+                prof_name = line.split(":", 1)[1].strip()
     db = sqlite3.connect(os.path.join(out, "validation.db"))
     db.executescript("""
         DROP TABLE IF EXISTS live_runs; DROP TABLE IF EXISTS live_requests;
@@ -299,7 +304,7 @@ def main(argv):
              "",
              "backend %s; arrivals %s; simulator %s; profile %s" % (
                  meta.get("backend", "?"), os.path.basename(meta.get("arrivals", "?")),
-                 os.path.basename(sim_db_path), meta.get("profile", "?")),
+                 os.path.basename(sim_db_path), os.path.basename(prof_name)),
              "",
              "| policy | metric | live | simulated (mean +- 95% CI) | sim - live | target | pass |",
              "|---|---|---|---|---|---|---|"]
