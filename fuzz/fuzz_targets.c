@@ -351,14 +351,18 @@ static uint64_t next_u64(uint64_t *s)
     return *s;
 }
 
+/* Metric values as a scrape may report them: ordinary ones, and what a live Prometheus
+ * can answer (strtod of "1e300", "+Inf", "-1"): the driver passes them on unchanged. */
 static double pick_value(uint64_t *s)
 {
-    static const double special[] = {0.0, 1.0, 0.5, 1e9, -1.0, 1e-9, 100.0, 3.0};
+    static const double special[] = {0.0,  1.0,     0.5,      1e9,    -1.0,     1e-9,
+                                     100.0, 3.0,    1e300,    -1e300, INFINITY, -INFINITY,
+                                     1e18, 9.3e15,  -9.3e15,  4e9};
     uint64_t r = next_u64(s);
     if ((r & 15) == 0)
         return NAN;
     if ((r & 15) == 1)
-        return special[(r >> 4) & 7];
+        return special[(r >> 4) & 15];
     return (double)((r >> 8) % 100000) / 1000.0;
 }
 

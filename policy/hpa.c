@@ -153,6 +153,21 @@ static int32_t ceil_i32(double x)
     return c >= (double)INT32_MAX ? INT32_MAX : (int32_t)c;
 }
 
+/* A metric value in milli-units: int64(value * 1000) (truncate) or rounded, saturated at
+ * +-1e18 instead of undefined: scraped values come from the network (a live Prometheus
+ * may answer 1e300 or +Inf) and the fuzzer fed them here. */
+static int64_t value_to_milli(double v, bool truncate)
+{
+    double m = v * 1000.0;
+    if (isnan(m))
+        return 0;
+    if (m >= 1e18)
+        return 1000000000000000000LL;
+    if (m <= -1e18)
+        return -1000000000000000000LL;
+    return truncate ? (int64_t)m : llround(m);
+}
+
 /* GetResourceUtilizationRatio over the ready pods, plus (when asked) the missing pods at
  * fallback_pct of their request and the unready ones at 0. */
 static int resource_utilization(const hpa_pod_sample *pods, size_t n, int64_t fallback_pct, bool add_missing, bool add_unready,
@@ -1114,7 +1129,7 @@ static size_t sample_pods(const hpa_metric_spec *m, const policy_obs *obs,
         case POD_READY:
             if (metric_map_pod_value(&m->ref, obs, p, &v)) {
                 s.cls = HPA_POD_READY;
-                s.value_milli = m->value_truncate ? (int64_t)(v * 1000.0) : llround(v * 1000.0);
+                s.value_milli = value_to_milli(v, m->value_truncate);
             } else {
                 s.cls = HPA_POD_MISSING;
             }
@@ -1168,7 +1183,7 @@ int hpa_metric_proposal(const hpa_spec *s, const hpa_metric_spec *m, const polic
         }
         v = 0.0;
     }
-    int64_t milli = m->value_truncate ? (int64_t)(v * 1000.0) : llround(v * 1000.0);
+    int64_t milli = value_to_milli(v, m->value_truncate);
     if (m->target == HPA_TARGET_AVERAGE_VALUE) {
         *replicas = hpa_calc_per_pod(status, milli, m->target_milli, tol, NULL);
         snprintf(note, note_len, "%s %g/%g per pod -> %d", m->label, milli_to_d(milli),

@@ -24,6 +24,10 @@
 #include "metric_map.h"
 #include "policy.h"
 
+/* Targets are held in milli-units as int64 (GetMetricTargetMili): above this, x1000
+ * would not fit (a fuzzed threshold of 4e86 made the conversion undefined). */
+#define KEDA_MAX_TARGET 1e15
+
 #define US_PER_S INT64_C(1000000)
 #define KEDA_NIL INT64_MIN /* Status.LastActiveTime == nil */
 
@@ -181,9 +185,9 @@ static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
         if ((rc = meta_double(meta, "listLength", false, 5.0, 0.0, &len, err)) < 0 ||
             (rc = meta_double(meta, "activationListLength", false, 0.0, 0.0, &act, err)) < 0)
             return rc;
-        if (len != floor(len) || len < 1)
+        if (len != floor(len) || len < 1 || len > KEDA_MAX_TARGET)
             return cfg_error(map_get(meta, "listLength"), err, GP_ERANGE,
-                             "listLength must be a whole number >= 1");
+                             "listLength must be a whole number in [1, %g]", KEDA_MAX_TARGET);
         if (act != floor(act))
             return cfg_error(map_get(meta, "activationListLength"), err, GP_ERANGE,
                              "activationListLength must be a whole number");
@@ -212,8 +216,9 @@ static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
             (rc = meta_double(meta, "activationThreshold", false, 0.0, -INFINITY, &act, err)) <
                 0)
             return rc;
-        if (thr <= 0)
-            return cfg_error(map_get(meta, "threshold"), err, GP_ERANGE, "must be positive");
+        if (thr <= 0 || thr > KEDA_MAX_TARGET)
+            return cfg_error(map_get(meta, "threshold"), err, GP_ERANGE,
+                             "must be positive and at most %g", KEDA_MAX_TARGET);
         if ((rc = meta_bool(meta, "ignoreNullValues", true, &tr->nan_is_zero, err)) < 0)
             return rc;
         tr->type = KEDA_T_PROMETHEUS;

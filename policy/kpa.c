@@ -21,6 +21,7 @@
  * max(1, activation-scale, min-scale) pods at once (on_arrival).
  * Configuration is Knative's own: annotations (autoscaling.knative.dev/...) and the
  * config-autoscaler ConfigMap data; see docs/policies-kpa-rule-serverless.md. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +251,8 @@ kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_u
     else if (spec->target_burst_capacity > 0)
         ebc = floor((double)ready * spec->total_value - spec->target_burst_capacity - panic);
     r.desired = desired;
-    r.ebc = (int)ebc;
+    /* scraped concurrency may be any double (a live Prometheus answers 1e300): saturate */
+    r.ebc = isnan(ebc) ? 0 : ebc <= INT_MIN ? INT_MIN : ebc >= INT_MAX ? INT_MAX : (int)ebc;
     r.dspc = clamp_count(dspc);
     r.dppc = clamp_count(dppc);
     r.max_up = clamp_count(max_up);

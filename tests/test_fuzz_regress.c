@@ -175,12 +175,138 @@ static void test_cfg_findings(void **state)
     free(text);
 }
 
+/* policy: keda read a prometheus trigger's threshold "4444...470" (4e86) and converted
+ * threshold x 1000 to int64 (undefined; UBSan stopped the fuzzer). keda.c now bounds
+ * threshold and listLength to 1e15. */
+static void test_keda_threshold_finding(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *yaml;
+        int want_rc;
+        const char *want;
+    } rows[] = {
+        {"threshold 4e86",
+         "triggers: [{type: prometheus, metadata: {query: 'histogram_quantile(0.95, sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: "
+         "\"4444444444444444444444444444444444444444444444444444444444444444444444444444444444470\"}}]",
+         GP_ERANGE, "must be positive and at most 1e+15"},
+        {"listLength 1e300",
+         "triggers: [{type: redis, metadata: {listName: 'gpen:pending', listLength: '1e300'}}]",
+         GP_ERANGE, "listLength must be a whole number in [1, 1e+15]"},
+        {"threshold 1e15 accepted",
+         "triggers: [{type: redis, metadata: {listName: 'gpen:pending', listLength: '1000000000000000'}}]",
+         0, NULL},
+    };
+    const policy_ops *keda = policy_find("keda");
+    assert_non_null(keda);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cfg_doc *doc = NULL;
+        gp_error e;
+        gp_error_clear(&e);
+        if (cfg_load_string(rows[i].name, rows[i].yaml, strlen(rows[i].yaml), &doc, &e) < 0)
+            fail_msg("%s: %s", rows[i].name, e.msg);
+        policy_env env = {.min_pods = 1, .max_pods = 8, .concurrency = 5,
+                          .pod_capacity_per_s = 2.5, .mean_demand_s = 2,
+                          .cold_start_us = 27400000, .scrape_interval_us = 15000000, .seed = 1};
+        policy_info info = {.sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1,
+                            .max_pods = -1};
+        void *st = NULL;
+        int rc = keda->create(cfg_root(doc), &env, &st, &info, &e);
+        finding f = {rows[i].name, rows[i].want_rc, rows[i].want};
+        check_result(&f, rc, &e);
+        if (rc == 0)
+            keda->destroy(st);
+        cfg_free(doc);
+    }
+}
+
+/* policy: scraped metric values reach the policies unchanged from a live Prometheus
+ * (strtod of "1e300", "+Inf", "-1e300"); kpa converted the excess burst capacity and hpa
+ * the metric x 1000 to integers without a bound (undefined behaviour, found by UBSan
+ * with the default kpa). Both saturate now. Every registered policy (hpa and keda with a
+ * queue-length config, the others with defaults) decides on such values. */
+static void test_policy_extreme_metrics(void **state)
+{
+    (void)state;
+    static const double values[] = {1e300, -1e300, INFINITY, -INFINITY, NAN, 9.3e15, -1.0, 0.0};
+    static const char *const hpa_yaml =
+        "{minReplicas: 1, maxReplicas: 8, metrics: [{type: External, external: {metric: {name: "
+        "redis_list_length, selector: {matchLabels: {key: 'gpen:pending'}}}, target: {type: "
+        "AverageValue, averageValue: '2'}}}, {type: Pods, pods: {metric: {name: "
+        "gpu_memory_utilization}, target: {type: AverageValue, averageValue: '60'}}}]}";
+    static const char *const keda_yaml =
+        "{maxReplicaCount: 8, triggers: [{type: redis, metadata: {listName: 'gpen:pending', "
+        "listLength: '3'}}, {type: prometheus, metadata: {query: 'histogram_quantile(0.95, sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: '4'}}]}";
+    const policy_ops *const *all = policy_all();
+    for (size_t k = 0; all[k]; k++) {
+        const char *yaml = strcmp(all[k]->name, "hpa") == 0    ? hpa_yaml
+                           : strcmp(all[k]->name, "keda") == 0 ? keda_yaml
+                                                               : NULL;
+        cfg_doc *doc = NULL;
+        gp_error e;
+        gp_error_clear(&e);
+        if (yaml && cfg_load_string("extreme", yaml, strlen(yaml), &doc, &e) < 0)
+            fail_msg("%s: %s", all[k]->name, e.msg);
+        oracle_view ov = {NULL, oracle_work, oracle_arrivals, 86400000000LL};
+        policy_env env = {.min_pods = 1, .max_pods = 8, .concurrency = 5,
+                          .pod_capacity_per_s = 2.5, .mean_demand_s = 2,
+                          .cold_start_us = 27400000, .scrape_interval_us = 15000000, .seed = 1,
+                          .oracle = &ov};
+        policy_info info = {.sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1,
+                            .max_pods = -1};
+        void *st = NULL;
+        if (all[k]->create(cfg_root(doc), &env, &st, &info, &e) < 0)
+            fail_msg("%s: create: %s", all[k]->name, e.msg);
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+            pod_obs pods[3];
+            policy_obs obs;
+            memset(&obs, 0, sizeof(obs));
+            obs.now_us = (int64_t)(i + 1) * 15000000;
+            obs.scrape_us = obs.now_us;
+            obs.metrics_valid = true;
+            for (int m = 0; m < OBS_METRICS; m++)
+                obs.metric[m] = values[i];
+            obs.latency_samples = 100;
+            obs.spec_replicas = 3;
+            obs.min_pods = 1;
+            obs.max_pods = 8;
+            for (int p = 0; p < 3; p++) {
+                pods[p] = (pod_obs){.pod_id = (uint64_t)p, .state = POD_READY, .created_us = 0,
+                                    .ready_since_us = 0, .has_metrics = true,
+                                    .gpu_mem_frac = values[i], .gpu_util_frac = values[i],
+                                    .in_flight = values[i], .concurrency = values[i]};
+            }
+            obs.pods[POD_READY] = 3;
+            obs.n_pods = 3;
+            obs.pod = pods;
+            policy_decision d;
+            policy_decision_init(&d);
+            if (all[k]->on_arrival && all[k]->on_arrival(st, &obs, &d, &e) < 0)
+                fail_msg("%s at %g: on_arrival: %s", all[k]->name, values[i], e.msg);
+            policy_decision_init(&d);
+            if (all[k]->decide(st, &obs, &d, &e) < 0)
+                continue; /* refusing a value is fine; undefined behaviour is not */
+            if (d.desired_pods < -1 || d.desired_pods > 1000000)
+                fail_msg("%s at %g: desired %d", all[k]->name, values[i], d.desired_pods);
+            /* a queue of 1e300 is a reason to scale up: before the fix, x1000 wrapped to
+             * INT64_MIN and the HPA computed -2147483648 replicas (held at 3) */
+            if (yaml && i == 0 && d.desired_pods <= 3)
+                fail_msg("%s at %g: desired %d, want a scale-up from 3 (%s)", all[k]->name,
+                         values[i], d.desired_pods, d.detail);
+        }
+        all[k]->destroy(st);
+        cfg_free(doc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_inputs_replay),
         cmocka_unit_test(test_profile_findings),
         cmocka_unit_test(test_cfg_findings),
+        cmocka_unit_test(test_keda_threshold_finding),
+        cmocka_unit_test(test_policy_extreme_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
