@@ -326,7 +326,7 @@ static void test_sweep_sigkill(void **state)
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     snprintf(text, sizeof(text),
              "name: sbase\nseed: 3\nprofile: %s/gpu/profiles/t4-seed\n"
-             "workload: {type: poisson, rate_per_s: 2, duration: 20m}\n"
+             "workload: {type: poisson, rate_per_s: 2, duration: 3h}\n"
              "cluster: {gpus: 4, min_pods: 1, max_pods: 4, concurrency: 5}\n"
              "policies: [{label: rule, policy: gpen-rule, config: {min_pods: 1, max_pods: 4}}]\n",
              cwd);
