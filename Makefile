@@ -60,7 +60,7 @@ test-normal: $(TEST_BIN) gpenlab
 
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT="-O1 -g" \
-	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    $(BUILD)-asan/gpenlab $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(TEST_BIN))
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    scripts/run_tests.sh $(BUILD)-asan asan

@@ -133,8 +133,7 @@ static int parse_target(const cfg_node *t, drive_cfg *c, gp_error *err)
         if (!c->deployment[0])
             return cfg_error(k, err, GP_EMISSING, "deployment: required");
         if (c->api_server[0] && strncmp(c->api_server, "https://", 8) != 0 &&
-            strncmp(c->api_server, "http://127.", 11) != 0 &&
-            strncmp(c->api_server, "http://localhost", 16) != 0)
+            !(strncmp(c->api_server, "http://", 7) == 0 && http_url_is_loopback(c->api_server)))
             return cfg_error(cfg_map_get(k, "api_server"), err, GP_ENOTSUP,
                              "api_server must be https:// (plain http only on loopback)");
         (void)day;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -61,19 +62,38 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static bool url_is_loopback(const char *url)
+/* The URL's host is exactly localhost, [::1] or a 127.x.y.z address (a prefix match
+ * would let "localhost.example.com" pass). */
+bool http_url_is_loopback(const char *url)
 {
     const char *h = strstr(url, "://");
     h = h ? h + 3 : url;
-    return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
-           strncmp(h, "[::1]", 5) == 0;
+    const char *at = strchr(h, '@'), *slash = strchr(h, '/');
+    if (at && (!slash || at < slash))
+        h = at + 1;
+    size_t n;
+    if (h[0] == '[')
+        n = strcspn(h, "]") + 1;
+    else
+        n = strcspn(h, ":/?#");
+    if (n == 9 && strncmp(h, "localhost", 9) == 0)
+        return true;
+    if (n == 5 && strncmp(h, "[::1]", 5) == 0)
+        return true;
+    if (n > 4 && strncmp(h, "127.", 4) == 0) {
+        for (size_t i = 4; i < n; i++)
+            if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
+                return false;
+        return true;
+    }
+    return false;
 }
 
 int http_do(const char *method, const char *url, const char *content_type, const char *body,
             const http_auth *auth, int64_t timeout_us, http_resp *r)
 {
     memset(r, 0, sizeof(*r));
-    if (auth && auth->token && strncmp(url, "http://", 7) == 0 && !url_is_loopback(url)) {
+    if (auth && auth->token && strncmp(url, "http://", 7) == 0 && !http_url_is_loopback(url)) {
         snprintf(r->err, sizeof(r->err),
                  "refusing to send a token over plain http to a non-loopback host");
         return -1;
@@ -436,6 +456,27 @@ static int b64_decode(const char *in, char **out, size_t *out_len)
     return 0;
 }
 
+/* A credential file (kubeconfig, token, client key) must not be readable or writable by
+ * group or others; the in-cluster service-account token, which Kubernetes mounts 0644,
+ * is exempt. 0 when private, -1 with the reason in why. */
+static int credential_file_private(const char *path, const char *what, char *why, size_t why_len)
+{
+    static const char sa_dir[] = "/var/run/secrets/kubernetes.io/serviceaccount/";
+    if (strncmp(path, sa_dir, sizeof(sa_dir) - 1) == 0)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0; /* reading it reports the error */
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, why_len,
+                 "%s %s is open to group or others (mode %03o): refused, a credential must "
+                 "be private (chmod 600 %s)",
+                 what, path, (unsigned)(st.st_mode & 0777), path);
+        return -1;
+    }
+    return 0;
+}
+
 static char *read_small(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -456,6 +497,8 @@ int kube_auth_refresh(kube_access *k, char *why, size_t why_len)
 {
     if (!k->token_file[0])
         return 0;
+    if (credential_file_private(k->token_file, "token file", why, why_len) < 0)
+        return -1;
     char *t = read_small(k->token_file);
     if (!t || !t[0]) {
         free(t);
@@ -506,6 +549,8 @@ static int load_kubeconfig(const char *path_in, const char *context, kube_access
                  getenv("KUBECONFIG"));
     else
         snprintf(path, sizeof(path), "%s/.kube/config", getenv("HOME") ? getenv("HOME") : "");
+    if (credential_file_private(path, "kubeconfig", why, why_len) < 0)
+        return -1;
     cfg_doc *doc;
     gp_error err;
     if (cfg_load_file(path, &doc, &err) < 0) {
@@ -550,8 +595,11 @@ static int load_kubeconfig(const char *path_in, const char *context, kube_access
                 rc = (k->auth.cert_file = dup_rel(path, s)) ? 0 : -1;
             if (rc == 0 && (s = cfg_scalar(cfg_map_get(user, "client-key-data"))))
                 rc = b64_decode(s, &k->auth.key_pem, &k->auth.key_pem_len);
-            else if (rc == 0 && (s = cfg_scalar(cfg_map_get(user, "client-key"))))
+            else if (rc == 0 && (s = cfg_scalar(cfg_map_get(user, "client-key")))) {
                 rc = (k->auth.key_file = dup_rel(path, s)) ? 0 : -1;
+                if (rc == 0)
+                    rc = credential_file_private(k->auth.key_file, "client key", why, why_len);
+            }
             if (rc == 0 && cfg_map_get(user, "exec"))
                 snprintf(why, why_len, "kubeconfig %s: user exec plugins are not run; use a "
                          "token, a token file or a client certificate", path), rc = -1;

@@ -30,6 +30,8 @@ typedef struct http_resp {
 } http_resp;
 
 void http_resp_free(http_resp *r);
+/* true when the URL's host is exactly localhost, [::1] or 127.x.y.z. */
+bool http_url_is_loopback(const char *url);
 /* Refuses plain http:// to a host other than loopback when a token is set. Returns 0
  * when an answer came (any status), -1 otherwise (r->err says why). */
 int http_do(const char *method, const char *url, const char *content_type, const char *body,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "../drive/drive.h"
+#include "../drive/io.h"
 #include "live/fake_http.h"
 
 #define TOKEN "test-token-9f3a1c77e2"
@@ -56,6 +58,7 @@ static int setup(void **state)
     FILE *f = fopen(w->token_path, "w");
     fprintf(f, "%s\n", TOKEN);
     fclose(f);
+    chmod(w->token_path, 0600); /* the driver refuses a credential others can read */
     snprintf(w->kube.ns, sizeof(w->kube.ns), "gpen");
     snprintf(w->kube.name, sizeof(w->kube.name), "gpen");
     snprintf(w->kube.token, sizeof(w->kube.token), TOKEN);
@@ -167,6 +170,9 @@ static void test_config_refusals(void **state)
         {"plain http to a remote API",
          "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://10.0.0.1:80\"}}\n",
          GP_ENOTSUP, "https"},
+        {"plain http to a host named like loopback",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://localhost.example.com\"}}\n",
+         GP_ENOTSUP, "https"},
         {"both targets",
          "policy: static\ntarget: {kubernetes: {deployment: g}, command: {run: \"x {replicas}\"}}\n",
          GP_EPARSE, "not both"},
@@ -220,6 +226,59 @@ static void test_config_refusals(void **state)
         drive_cfg_free(&c);
         if (rc != GP_EIO || !strstr(err.msg, open_rows[i].msg))
             fail_msg("%s: got %d \"%s\"", open_rows[i].name, rc, err.msg);
+    }
+    /* credentials others can read are refused, saying why; the same files at 0600 pass */
+    char tok[300], kc[300], text[1024];
+    snprintf(tok, sizeof(tok), "%s/open_token", w->dir);
+    snprintf(kc, sizeof(kc), "%s/kc", w->dir);
+    FILE *f = fopen(tok, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", TOKEN);
+    fclose(f);
+    f = fopen(kc, "w");
+    assert_non_null(f);
+    fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+               "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n"
+               "users: [{name: u, user: {token: %s}}]\n"
+               "contexts: [{name: c, context: {cluster: k, user: u}}]\n", TOKEN);
+    fclose(f);
+    static const struct {
+        const char *name;
+        int mode;
+        bool use_kubeconfig;
+    } cred_rows[] = {
+        {"token file 0644", 0644, false},
+        {"token file 0660", 0660, false},
+        {"kubeconfig 0640", 0640, true},
+        {"kubeconfig 0604", 0604, true},
+    };
+    for (size_t i = 0; i < sizeof(cred_rows) / sizeof(cred_rows[0]); i++) {
+        const char *file = cred_rows[i].use_kubeconfig ? kc : tok;
+        assert_int_equal(chmod(file, (mode_t)cred_rows[i].mode), 0);
+        if (cred_rows[i].use_kubeconfig)
+            snprintf(text, sizeof(text),
+                     "policy: static\ntarget: {kubernetes: {deployment: g, kubeconfig: \"%s\"}}\n", kc);
+        else
+            snprintf(text, sizeof(text),
+                     "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
+                     "\"https://127.0.0.1:1\", token_file: \"%s\"}}\n", tok);
+        write_cfg(w, "cred.yaml", text, path, sizeof(path));
+        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
+        int rc = drive_open(&c, true, NULL, &d, &err);
+        drive_cfg_free(&c);
+        if (rc >= 0)
+            drive_close(d);
+        if (rc != GP_EIO || !strstr(err.msg, "open to group or others") || !strstr(err.msg, file))
+            fail_msg("%s: got %d \"%s\"", cred_rows[i].name, rc, err.msg);
+        if (strstr(err.msg, TOKEN))
+            fail_msg("%s: the token is in the message", cred_rows[i].name);
+        assert_int_equal(chmod(file, 0600), 0);
+        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
+        rc = drive_open(&c, true, NULL, &d, &err);
+        drive_cfg_free(&c);
+        if (rc < 0)
+            fail_msg("%s at 0600: refused: %s", cred_rows[i].name, err.msg);
+        drive_close(d);
     }
 }
 
@@ -552,6 +611,38 @@ static void test_tls_verified(void **state)
     waitpid(pid, NULL, 0);
 }
 
+/* A token goes over plain http only to a loopback host: the host must be exactly
+ * localhost, [::1] or 127.x, not a name that merely starts like one. */
+static void test_token_plain_http_loopback_only(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool refused;
+    } rows[] = {
+        {"http://localhost.example.com:1/x", true},
+        {"http://127.0.0.1.nip.io:1/x", true},
+        {"http://localhostx:1/", true},
+        {"http://user@evil.example:1/", true},
+        {"http://10.0.0.1:1/", true},
+        {"http://localhost:1/x", false},
+        {"http://127.0.0.1:1/x", false},
+        {"http://[::1]:1/x", false},
+    };
+    char tok[] = "t0ken";
+    http_auth auth;
+    memset(&auth, 0, sizeof(auth));
+    auth.token = tok;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        http_resp r;
+        http_do("GET", rows[i].url, NULL, NULL, &auth, 200000, &r);
+        bool refused = strstr(r.err, "refusing to send a token") != NULL;
+        http_resp_free(&r);
+        if (refused != rows[i].refused)
+            fail_msg("%s: refused %d want %d", rows[i].url, refused, rows[i].refused);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +653,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_verified, setup, teardown),
+        cmocka_unit_test(test_token_plain_http_loopback_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -258,6 +259,7 @@ static int setup(void **state)
     FILE *f = fopen(l->token_path, "w");
     fprintf(f, "%s\n", TOKEN);
     fclose(f);
+    chmod(l->token_path, 0600); /* the driver refuses a credential others can read */
     if (fake_http_start(&l->metrics, metrics_handler, l) < 0)
         return -1;
     for (int i = 0; i < 2; i++) {
