@@ -1,10 +1,11 @@
 /* plot.c: gnuplot pictures (see plot.h). */
 #include "plot.h"
 
+#include "gnuplot.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 bool plot_have_gnuplot(void)
 {
@@ -33,53 +33,22 @@ bool plot_have_gnuplot(void)
     return false;
 }
 
-/* s as a gnuplot single-quoted string ('' stands for one quote). */
-static void put_quoted(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputc('\'', f);
-        if (*s != '\n' && *s != '\r')
-            fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
 static int run_gnuplot(const char *gp, const char *log, gp_error *err)
 {
     if (!plot_have_gnuplot())
         return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, NULL,
                             "gnuplot not found on PATH (scripts/install_deps.sh installs it)");
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "cannot start gnuplot");
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    char *argv[] = {"gnuplot", (char *)gp, NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return gp_error_set(err, rc == ENOENT ? GP_ENOTSUP : GP_EIO, gp, 0, 0, NULL,
-                            "cannot run gnuplot: %s", strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "waiting for gnuplot: %s",
-                                strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    gnuplot_result r;
+    if (gnuplot_run(gp, log, &r) == 0)
         return 0;
-    char line[256] = "";
-    FILE *f = fopen(log, "r");
-    if (f) {
-        while (fgets(line, sizeof(line), f) && strspn(line, " \t\r\n^") == strlen(line))
-            ;
-        fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-    }
-    return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "gnuplot failed%s%s", line[0] ? ": " : "",
-                        line);
+    if (r.spawn_errno)
+        return gp_error_set(err, r.spawn_errno == ENOENT ? GP_ENOTSUP : GP_EIO, gp, 0, 0, NULL,
+                            "cannot run gnuplot: %s", strerror(r.spawn_errno));
+    if (r.wait_errno)
+        return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "waiting for gnuplot: %s",
+                            strerror(r.wait_errno));
+    return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "gnuplot failed%s%s",
+                        r.first_error[0] ? ": " : "", r.first_error);
 }
 
 /* The script's head for one output; the body is drawn once per terminal. */
@@ -96,7 +65,7 @@ static void put_terminal(FILE *f, const char *prefix, int svg)
     char out[1100];
     snprintf(out, sizeof(out), "%s.%s", prefix, svg ? "svg" : "png");
     fputs("set output ", f);
-    put_quoted(f, out);
+    gnuplot_put_quoted(f, out);
     fputc('\n', f);
 }
 
@@ -169,12 +138,12 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
     for (int svg = 0; svg < 2; svg++) {
         put_terminal(gp, prefix, svg);
         fputs("set title ", gp);
-        put_quoted(gp, title);
+        gnuplot_put_quoted(gp, title);
         fputs(" noenhanced\nset xlabel 'GPU-hours billed (mean over replications)'\n"
               "set ylabel 'P99 latency, s (mean over replications)'\nset grid\nset key top right\n"
               "plot ",
               gp);
-        put_quoted(gp, dat_path);
+        gnuplot_put_quoted(gp, dat_path);
         fputs(" index 0 using 1:(int($3)&2 ? $2 : 1/0) with points pt 7 ps 1 lc rgb '#4477aa' "
               "title 'feasible', '' index 0 using 1:(int($3)&2 ? 1/0 : $2) with points pt 6 "
               "ps 1 lc rgb '#999999' title 'infeasible', '' index 1 using 1:2 with linespoints "
@@ -212,11 +181,11 @@ int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines
     for (int svg = 0; svg < 2; svg++) {
         put_terminal(gp, prefix, svg);
         fputs("set title ", gp);
-        put_quoted(gp, spec->title ? spec->title : "");
+        gnuplot_put_quoted(gp, spec->title ? spec->title : "");
         fputs(" noenhanced\nset xlabel ", gp);
-        put_quoted(gp, spec->xlabel ? spec->xlabel : "");
+        gnuplot_put_quoted(gp, spec->xlabel ? spec->xlabel : "");
         fputs(" noenhanced\nset ylabel ", gp);
-        put_quoted(gp, spec->ylabel ? spec->ylabel : "");
+        gnuplot_put_quoted(gp, spec->ylabel ? spec->ylabel : "");
         fputs(" noenhanced\nset grid\nset key outside right top noenhanced\n", gp);
         if (spec->x_hours)
             fputs("set xtics 0,2\nset xrange [0:*]\n", gp);
@@ -232,7 +201,7 @@ int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines
         for (size_t l = 0; l < n_lines; l++) {
             if (l)
                 fputs(", ", gp);
-            put_quoted(gp, dat_path);
+            gnuplot_put_quoted(gp, dat_path);
             if (spec->style == PLOT_BOXES) {
                 double w = 0.8 / (double)n_lines;
                 fprintf(gp, " index %zu using ($1+%.4g):2 with boxes", l,
@@ -242,7 +211,7 @@ int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines
                         spec->style == PLOT_STEPS ? "steps" : "lines");
             }
             fprintf(gp, " lc rgb '%s' title ", colours[l % 8]);
-            put_quoted(gp, lines[l].name ? lines[l].name : "");
+            gnuplot_put_quoted(gp, lines[l].name ? lines[l].name : "");
         }
         fputs("\n", gp);
     }

@@ -2,7 +2,6 @@
  * (posix_spawnp: no shell, so file names need no shell quoting). */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../sim/gnuplot.h"
 #include "trace_cmd.h"
-
-extern char **environ;
-
-/* Writes s as a gnuplot single-quoted string ('' stands for one quote). */
-static void put_quoted(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputc('\'', f);
-        if (*s != '\n' && *s != '\r')
-            fputc(*s, f);
-    }
-    fputc('\'', f);
-}
 
 static int write_files(const trace_stats *st, const char *title, const char *png_path,
                        const char *dat, const char *gp, gp_error *err)
@@ -47,16 +32,16 @@ static int write_files(const trace_stats *st, const char *title, const char *png
           "    set terminal png size 960,540\n"
           "}\n", f);
     fputs("set output ", f);
-    put_quoted(f, png_path);
+    gnuplot_put_quoted(f, png_path);
     fputs("\nset title ", f);
-    put_quoted(f, title);
+    gnuplot_put_quoted(f, title);
     fputs(" noenhanced\n"
           "set xlabel 'hour of day (the trace''s own clock)'\n"
           "set ylabel 'requests per hour (mean over days)'\n"
           "set xrange [-0.5:23.5]\nset xtics 0,2,23\nset yrange [0:*]\nset grid ytics\n"
           "set style fill solid 0.6 border -1\nset boxwidth 0.8\n"
           "plot ", f);
-    put_quoted(f, dat);
+    gnuplot_put_quoted(f, dat);
     fputs(" using 1:2 with boxes notitle\n", f);
     if (fclose(f) != 0)
         return gp_error_set(err, GP_EIO, gp, 0, 0, NULL, "cannot write: %s", strerror(errno));
@@ -65,45 +50,21 @@ static int write_files(const trace_stats *st, const char *title, const char *png
 
 static int run_gnuplot(const char *gp, const char *errlog, gp_error *err)
 {
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "cannot start gnuplot");
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    char *argv[] = {"gnuplot", (char *)gp, NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc == ENOENT)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--plot",
-                            "gnuplot not found on PATH: install gnuplot, or leave out --plot");
-    if (rc != 0)
-        return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "cannot run gnuplot: %s",
-                            strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "waiting for gnuplot: %s",
-                                strerror(errno));
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    gnuplot_result r;
+    if (gnuplot_run(gp, errlog, &r) == 0)
         return 0;
-    char line[256] = "";
-    FILE *f = fopen(errlog, "r");
-    if (f) {
-        /* the first non-blank line says what went wrong */
-        while (fgets(line, sizeof(line), f) && strspn(line, " \t\r\n^") == strlen(line))
-            ;
-        fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    if (r.spawn_errno == ENOENT || (r.exited && r.exit_code == 127))
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--plot",
                             "gnuplot not found on PATH: install gnuplot, or leave out --plot");
+    if (r.spawn_errno)
+        return gp_error_set(err, r.spawn_errno == ENOMEM ? GP_ENOMEM : GP_EIO, NULL, 0, 0,
+                            "--plot", "cannot run gnuplot: %s", strerror(r.spawn_errno));
+    if (r.wait_errno)
+        return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "waiting for gnuplot: %s",
+                            strerror(r.wait_errno));
     return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "gnuplot failed (%s %d)%s%s",
-                        WIFEXITED(status) ? "exit" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                        line[0] ? ": " : "", line);
+                        r.exited ? "exit" : "signal", r.exited ? r.exit_code : r.signal_no,
+                        r.first_error[0] ? ": " : "", r.first_error);
 }
 
 int trace_plot_profile(const trace_stats *st, const char *title, const char *png_path,
