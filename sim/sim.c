@@ -666,11 +666,9 @@ static int pods_place_pending(sim *s)
         uint32_t gi = gpu_pick(s);
         if (gi == NONE) {
             /* grow the pool if allowed: one GPU per waiting pod */
-            int provisioning = 0, provisioned = 0;
-            for (uint32_t k = 0; k < s->n_gpus; k++) {
+            int provisioning = 0;
+            for (uint32_t k = 0; k < s->n_gpus; k++)
                 provisioning += s->gpus[k].provisioning;
-                provisioned += s->gpus[k].provisioned;
-            }
             int waiting = 0;
             for (uint32_t k = i; k < s->n_active; k++)
                 waiting += s->pods[s->active[k]].state == POD_PENDING;
@@ -686,7 +684,6 @@ static int pods_place_pending(sim *s)
                         return rc;
                 }
             }
-            (void)provisioned;
             return 0;
         }
         gpu *g = &s->gpus[gi];
@@ -1498,7 +1495,7 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
     }
 }
 
-static int sim_setup(sim *s, const sim_cfg *cfg, run_summary *sum, oracle_data *od,
+static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
                      oracle_view *ov)
 {
     const cluster_cfg *cc = &cfg->cluster;
@@ -1553,7 +1550,6 @@ static int sim_setup(sim *s, const sim_cfg *cfg, run_summary *sum, oracle_data *
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, cfg->policy->name,
                             "the policy's bounds [%d, %d] do not meet the cluster's [%d, %d]",
                             s->pinfo.min_pods, s->pinfo.max_pods, cc->min_pods, cc->max_pods);
-    (void)sum;
     return 0;
 }
 
@@ -1586,7 +1582,7 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     if (want_oracle)
         rc = oracle_prepass(cfg, &od.work_s, &od.count, &od.n, err);
     if (rc == 0)
-        rc = sim_setup(s, cfg, sum, &od, want_oracle ? &ov : NULL);
+        rc = sim_setup(s, cfg, &od, want_oracle ? &ov : NULL);
     if (rc == 0) {
         int initial = s->pinfo.initial_pods >= 0 ? s->pinfo.initial_pods : s->lo_pods;
         /* pods present at t = 0 are already running: ready, image cached */

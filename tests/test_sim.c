@@ -283,11 +283,11 @@ static void test_cold_start_phases_and_image_cache(void **state)
     free(p);
 }
 
-static void test_drain_finishes_work_within_grace(void **state)
+/* Two pods, four 10-s requests at t = 0.5 s, scaled to 1 pod at t = 2 s (the newest
+ * drains) with the given grace period and dispatch. */
+static void run_drain(gpu_profile *p, int64_t grace_us, dispatch_mode dispatch,
+                      run_summary *sum, request_log *log)
 {
-    (void)state;
-    gpu_profile *p = profile_from(PROFILE_10S);
-    /* two pods, four 10-s requests at t = 0.5 s; at t = 2 s scale to 1 */
     request_spec specs[4];
     for (int i = 0; i < 4; i++)
         specs[i] = (request_spec){.arrival_us = S / 2, .mp = 1, .faces = 1};
@@ -297,10 +297,18 @@ static void test_drain_finishes_work_within_grace(void **state)
     base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
     cfg.policy_host_ctx = &sc;
     cfg.cluster.concurrency = 2;
-    cfg.cluster.termination_grace_us = 60 * S;
+    cfg.cluster.termination_grace_us = grace_us;
+    cfg.cluster.dispatch = dispatch;
+    run_ok(&cfg, sum, NULL, log);
+}
+
+static void test_drain_finishes_work_within_grace(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
     run_summary sum;
     request_log log = {0};
-    run_ok(&cfg, &sum, NULL, &log);
+    run_drain(p, 60 * S, DISPATCH_SHARED_QUEUE, &sum, &log);
     assert_int_equal(sum.completed, 4);
     assert_int_equal(sum.requeued, 0);
     /* each pod had two at eff(2) = 2: all four finish at 10.5 s */
@@ -314,19 +322,9 @@ static void test_drain_past_grace_requeues_or_fails(void **state)
 {
     (void)state;
     gpu_profile *p = profile_from(PROFILE_10S);
-    request_spec specs[4];
-    for (int i = 0; i < 4; i++)
-        specs[i] = (request_spec){.arrival_us = S / 2, .mp = 1, .faces = 1};
-    list_ctx lc = {.specs = specs, .n = 4};
-    scripted sc = {.n = 2, .t_us = {0, 2 * S}, .pods = {2, 1}, .sync_us = 1 * S};
-    sim_cfg cfg;
-    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
-    cfg.policy_host_ctx = &sc;
-    cfg.cluster.concurrency = 2;
-    cfg.cluster.termination_grace_us = 3 * S;
     run_summary sum;
     request_log log = {0};
-    run_ok(&cfg, &sum, NULL, &log);
+    run_drain(p, 3 * S, DISPATCH_SHARED_QUEUE, &sum, &log);
     /* the draining pod is killed at 5 s: its two requests go back to the queue head
        and restart on the remaining pod once it frees up (10.5 s): done at 20.5 s */
     assert_int_equal(sum.requeued, 2);
@@ -337,8 +335,7 @@ static void test_drain_past_grace_requeues_or_fails(void **state)
     assert_int_equal(late, 2);
     request_log_free(&log);
     /* least_conn: requests held by a killed pod fail */
-    cfg.cluster.dispatch = DISPATCH_LEAST_CONN;
-    run_ok(&cfg, &sum, NULL, NULL);
+    run_drain(p, 3 * S, DISPATCH_LEAST_CONN, &sum, NULL);
     assert_int_equal(sum.rejected_by[REJECT_DRAIN_KILLED], 2);
     assert_int_equal(sum.completed, 2);
     free(p);
