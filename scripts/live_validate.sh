@@ -196,9 +196,12 @@ REDIS_PID=""
     echo "seed: 1"
     echo "replications: $REPS"
     echo "profile: $PROFILE"
-    echo "workload: {type: trace, path: $OUT/arrivals.csv, time_column: t_s, time_unit: s, mp_column: mp, faces_column: faces}"
+    # start: 0: the load generator pushes request i at t0 + t_s, so the trace keeps its own
+    # clock (without it the simulator moves the first arrival to t = 0, off the driver's ticks)
+    echo "workload: {type: trace, path: $OUT/arrivals.csv, time_column: t_s, time_unit: s, mp_column: mp, faces_column: faces, start: 0}"
     echo "cluster: {gpus: 1, min_pods: $LIVE_MIN_PODS, max_pods: $LIVE_MAX_PODS, concurrency: $LIVE_CONCURRENCY, dispatch: shared_queue, timeout: 600s, termination_grace: $LIVE_GRACE, readiness_delay: 0s, image_cache: all, gpu_share: $LIVE_MAX_PODS, slo: 1s}"
-    echo "metrics: {scrape_interval: $LIVE_SCRAPE, latency_window: ${LIVE_WINDOW_S}s, delay: 0s}"
+    # sync_jitter: gpenlab drive wakes 74-292 us after each nominal tick (docs/live.md)
+    echo "metrics: {scrape_interval: $LIVE_SCRAPE, latency_window: ${LIVE_WINDOW_S}s, delay: 0s, sync_jitter: 300us}"
     echo "policies:"
     for p in $POLICIES; do
         echo "  - {label: $p, policy: $(policy_field "$p" 1), config: $(policy_field "$p" 3-)}"

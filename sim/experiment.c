@@ -35,7 +35,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     static const char *const keys[] = {
         "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
         "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
-        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases", NULL};
+        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
+        "start_interference", NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -71,6 +72,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
         rc = cfg_opt_double(map, "price_per_gpu_hour", 0, 1e6, &c->price_per_gpu_hour, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "slo", SEC / 1000, DAY_US, &c->slo_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_double(map, "start_interference", 0.01, 1.0, &c->start_interference, err);
     const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
     if (phases) {
         if (cfg_node_kind(phases) != CFG_SEQ)
@@ -118,7 +121,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
 
 static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
 {
-    static const char *const keys[] = {"scrape_interval", "latency_window", "delay", NULL};
+    static const char *const keys[] = {"scrape_interval", "latency_window", "delay",
+                                       "sync_jitter", NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
         rc = cfg_opt_duration_us(map, "scrape_interval", SEC / 1000, 3600 * SEC,
@@ -128,6 +132,8 @@ static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
                                  err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "delay", 0, 3600 * SEC, &m->delay_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "sync_jitter", 0, 3600 * SEC, &m->sync_jitter_us, err);
     if (rc < 0)
         return rc;
     if (m->delay_us / m->scrape_interval_us > 10000)

@@ -23,6 +23,7 @@ typedef enum {
     RNG_DISPATCH,      /* tie breaks in dispatch */
     RNG_POLICY,        /* randomness a policy may use */
     RNG_TRACE_SCALE,   /* rate scaling of recorded traces */
+    RNG_SYNC,          /* policy sync wake-up latency (keyed by tick number) */
     RNG_PURPOSES
 } rng_purpose;
 

@@ -37,6 +37,9 @@ typedef struct cluster_cfg {
     int max_queue;              /* 0: unbounded; else arrivals beyond it are rejected */
     double price_per_gpu_hour;
     int64_t slo_us;             /* latency objective (default 5 s) */
+    double start_interference;  /* speed of the requests on a GPU while another pod on it
+                                   is STARTING (context, weight upload, graph capture on a
+                                   shared card); 1 = none, the default */
     /* Phases of a pod start that a GPU profile does not measure (scheduling, image pull,
      * container start: the cluster's part), after the profile's own, same syntax. */
     int n_extra_phases;
@@ -47,6 +50,9 @@ typedef struct metrics_cfg {
     int64_t scrape_interval_us; /* default 15 s */
     int64_t latency_window_us;  /* sliding window of latency quantiles, default 60 s */
     int64_t delay_us;           /* extra pipeline lag (adapter, recording rules) */
+    int64_t sync_jitter_us;     /* each policy sync runs a uniform random 0 .. this after
+                                   its nominal time k x sync period: a live controller's
+                                   wake-up latency (0: exactly on time, the default) */
 } metrics_cfg;
 
 typedef struct closed_loop_cfg {

@@ -1,7 +1,9 @@
 /* test_sim.c: the simulator's own guarantees: determinism, common random numbers,
  * conservation (with timeouts and drains), the pod life cycle (cold start in phases,
  * graceful drain that finishes work, requeue or failure past the grace period), GPU
- * memory admission and rejection with reasons, and the metrics a policy sees. */
+ * memory admission and rejection with reasons, the metrics a policy sees, a controller's
+ * late wake-up (metrics.sync_jitter) and a cold start slowing its GPU's requests
+ * (cluster.start_interference). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +30,7 @@ typedef struct scripted {
     policy_obs last;
     int max_ready_seen;
     double max_mem_seen;
+    int64_t sync_seen_us[16]; /* now_us of the first 16 syncs */
 } scripted;
 
 static int scripted_create(const cfg_node *cfg, const policy_env *env, void **state,
@@ -46,6 +49,8 @@ static int scripted_decide(void *state, const policy_obs *obs, policy_decision *
 {
     (void)err;
     scripted *s = state;
+    if (s->observed < 16)
+        s->sync_seen_us[s->observed] = obs->now_us;
     int want = s->pods[0];
     for (int i = 0; i < s->n; i++)
         if (obs->now_us >= s->t_us[i])
@@ -490,6 +495,115 @@ static void test_serverless_keep_alive_and_prewarm(void **state)
     free(p);
 }
 
+/* One 10-s request from t = 0.5 s on the initial pod; a second pod is wanted from t = 2 s
+ * and cold-starts for 6 s (pull skipped): 2 .. 8 s. */
+static void run_interference(gpu_profile *p, double interference, int gpus, int share,
+                             request_log *log)
+{
+    request_spec specs[] = {{.arrival_us = S / 2, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 1};
+    scripted sc = {.n = 2, .t_us = {0, 2 * S}, .pods = {1, 2}, .sync_us = 1 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.gpus = cfg.cluster.gpus_max = gpus;
+    cfg.cluster.gpu_share = share;
+    cfg.cluster.max_pods = 2;
+    cfg.cluster.image_cache = IMAGE_CACHE_ALL;
+    cfg.cluster.start_interference = interference;
+    run_summary sum;
+    run_ok(&cfg, &sum, NULL, log);
+    assert_int_equal(sum.completed, 1);
+    assert_int_equal(sum.pod_starts, 1);
+}
+
+static void test_start_interference(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    static const struct {
+        const char *name;
+        double interference;
+        int gpus, share;
+        int64_t end_us;
+    } rows[] = {
+        /* 1.5 s of work by 2 s, 6 s at half speed = 3 s, the last 5.5 s from 8 s */
+        {"shared GPU, x0.5 while starting", 0.5, 1, 2, 13 * S + S / 2},
+        {"shared GPU, x0.8 while starting", 0.8, 1, 2, 11 * S + 7 * S / 10}, /* 1.5+4.8 */
+        {"shared GPU, no interference (default)", 1.0, 1, 2, 10 * S + S / 2},
+        {"own GPU each: the start is elsewhere", 0.5, 2, 1, 10 * S + S / 2},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        request_log log = {0};
+        run_interference(p, rows[i].interference, rows[i].gpus, rows[i].share, &log);
+        if (llabs(log.row[0].end_us - rows[i].end_us) > 1)
+            fail_msg("%s: ends at %lld us, want %lld", rows[i].name, (long long)log.row[0].end_us,
+                     (long long)rows[i].end_us);
+        request_log_free(&log);
+    }
+    /* the default of a fresh cluster is no interference */
+    cluster_cfg c;
+    cluster_cfg_default(&c);
+    assert_true(c.start_interference == 1.0);
+    free(p);
+}
+
+/* The policy runs at k x sync period, plus up to sync_jitter late (a live controller's
+ * wake-up latency), keyed by the run seed; never drifting; 0 = exactly on time. */
+static void test_sync_jitter(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_10S);
+    request_spec specs[] = {{.arrival_us = S / 2, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 1};
+    scripted sc = {.n = 1, .t_us = {0}, .pods = {1}, .sync_us = 1 * S};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.horizon_us = 16 * S;
+    run_summary sum;
+    run_ok(&cfg, &sum, NULL, NULL);
+    assert_int_equal(sc.observed, 16);
+    for (int k = 0; k < 16; k++)
+        if (sc.sync_seen_us[k] != (k + 1) * S)
+            fail_msg("on time: sync %d at %lld us", k + 1, (long long)sc.sync_seen_us[k]);
+    cfg.metrics.sync_jitter_us = 300;
+    int64_t first[16];
+    for (int round = 0; round < 2; round++) {
+        sc.observed = 0;
+        run_ok(&cfg, &sum, NULL, NULL);
+        assert_int_equal(sc.observed, 15); /* the 16th is late past the horizon */
+        int late = 0;
+        for (int k = 0; k < 15; k++) {
+            int64_t d = sc.sync_seen_us[k] - (k + 1) * S;
+            if (d < 0 || d > 300)
+                fail_msg("jitter 300 us: sync %d at %+lld us from its nominal time", k + 1,
+                         (long long)d);
+            late += d > 0;
+            if (round == 0)
+                first[k] = sc.sync_seen_us[k];
+            else if (first[k] != sc.sync_seen_us[k])
+                fail_msg("jitter 300 us: sync %d not deterministic", k + 1);
+        }
+        assert_true(late >= 10);
+    }
+    /* the ties of the H200 run: syncs exactly 3 s apart are now either side of 3 s */
+    int shorter = 0, longer = 0;
+    for (int k = 3; k < 15; k++) {
+        int64_t gap = first[k] - first[k - 3];
+        shorter += gap < 3 * S;
+        longer += gap > 3 * S;
+    }
+    assert_true(shorter > 0 && longer > 0);
+    /* a jitter of a whole period is refused */
+    cfg.metrics.sync_jitter_us = 1 * S;
+    gp_error err;
+    gp_error_clear(&err);
+    assert_int_equal(sim_run(&cfg, &sum, NULL, NULL, &err), GP_ERANGE);
+    assert_non_null(strstr(err.msg, "sync_jitter"));
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +616,8 @@ int main(void)
         cmocka_unit_test(test_memory_admission_and_rejection),
         cmocka_unit_test(test_policy_sees_scraped_metrics),
         cmocka_unit_test(test_serverless_keep_alive_and_prewarm),
+        cmocka_unit_test(test_start_interference),
+        cmocka_unit_test(test_sync_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
