@@ -54,11 +54,6 @@ static int arg_flag(int argc, char **argv, const char *key)
     return 0;
 }
 
-static const char *prec_name(gpu_precision p)
-{
-    return p == GPU_FP32 ? "fp32" : p == GPU_FP16 ? "fp16" : "bf16";
-}
-
 /* ------------------------------------------------------------------ selftest */
 
 typedef struct tap_store {
@@ -91,6 +86,19 @@ static int check(const char *what, double rel, double limit, int *fails)
     return ok;
 }
 
+/* The precisions and conv kernels the selftests cover: fp16/bf16 on the default kernel
+ * (wgmma on an H100/H200) and fp16 on mma.sync. */
+typedef struct prec_run {
+    gpu_precision prec;
+    int kernel;
+    const char *label;
+} prec_run;
+static const prec_run SELFTEST_RUNS[] = {{GPU_FP32, GPU_CONV_AUTO, "fp32"},
+                                         {GPU_FP16, GPU_CONV_AUTO, "fp16"},
+                                         {GPU_BF16, GPU_CONV_AUTO, "bf16"},
+                                         {GPU_FP16, GPU_CONV_MMA, "fp16-mma"}};
+#define N_SELFTEST_RUNS ((int)(sizeof(SELFTEST_RUNS) / sizeof(SELFTEST_RUNS[0])))
+
 static int selftest_small(int *fails)
 {
     gpen_config cfg = {64, 32, 2, 1, 1.0 / 16, 0.01};
@@ -106,12 +114,12 @@ static int selftest_small(int *fails)
     gpen_ref_opts ro = {GPEN_REF_F64, GPEN_MODCONV_EXACT, keep_tap, &taps};
     if (gpen_ref_forward(&m, in, B, &ro, ref, &err))
         return die(&err);
-    gpu_precision precs[] = {GPU_FP32, GPU_FP16, GPU_BF16};
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < N_SELFTEST_RUNS; p++) {
         gpu_opts o;
         gpu_opts_default(&o);
         o.gpen = cfg;
-        o.precision = precs[p];
+        o.precision = SELFTEST_RUNS[p].prec;
+        o.conv_kernel = SELFTEST_RUNS[p].kernel;
         o.max_batch = B;
         o.use_graphs = 0;
         gpu_ctx *c;
@@ -121,15 +129,15 @@ static int selftest_small(int *fails)
             out[i] = NAN;
         if (gpu_gpen_forward(c, in, B, out, &err))
             return die(&err);
-        double lim = precs[p] == GPU_FP32 ? 1e-4 : 1e-2;
+        double lim = SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2;
         char what[96];
-        snprintf(what, sizeof(what), "small %s out", prec_name(precs[p]));
+        snprintf(what, sizeof(what), "small %s out", SELFTEST_RUNS[p].label);
         check(what, gpen_rel_l2(out, ref, n), lim, fails);
         for (int t = 0; t < taps.n; t++) {
             float *g = malloc(taps.count[t] * sizeof(float));
             if (gpu_gpen_tap(c, taps.name[t], B, g, taps.count[t], &err) == 0) {
                 double rel = gpen_rel_l2(g, taps.data[t], taps.count[t]);
-                printf("  tap %-8s %-5s rel_l2 %.3e\n", taps.name[t], prec_name(precs[p]), rel);
+                printf("  tap %-8s %-8s rel_l2 %.3e\n", taps.name[t], SELFTEST_RUNS[p].label, rel);
             }
             free(g);
         }
@@ -163,11 +171,11 @@ static int selftest_full(const char *ref_path, int *fails)
     safetensors_read_f32(&f, ti, in, n, &err);
     safetensors_read_f32(&f, to, ref, n, &err);
     safetensors_close(&f);
-    gpu_precision precs[] = {GPU_FP32, GPU_FP16, GPU_BF16};
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < N_SELFTEST_RUNS; p++) {
         gpu_opts o;
         gpu_opts_default(&o);
-        o.precision = precs[p];
+        o.precision = SELFTEST_RUNS[p].prec;
+        o.conv_kernel = SELFTEST_RUNS[p].kernel;
         o.max_batch = B > 8 ? B : 8;
         gpu_ctx *c;
         if (gpu_open(&o, &c, &err))
@@ -177,12 +185,12 @@ static int selftest_full(const char *ref_path, int *fails)
         if (gpu_gpen_forward(c, in, B, out, &err))
             return die(&err);
         char what[96];
-        snprintf(what, sizeof(what), "GPEN-512 %s vs fp64 (batch %d)", prec_name(precs[p]), B);
-        check(what, gpen_rel_l2(out, ref, n), precs[p] == GPU_FP32 ? 1e-4 : 1e-2, fails);
+        snprintf(what, sizeof(what), "GPEN-512 %s vs fp64 (batch %d)", SELFTEST_RUNS[p].label, B);
+        check(what, gpen_rel_l2(out, ref, n), SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2, fails);
         /* a graph replay reproduces the first run bit for bit */
         if (gpu_gpen_forward(c, in, B, out2, &err))
             return die(&err);
-        snprintf(what, sizeof(what), "GPEN-512 %s graph replay", prec_name(precs[p]));
+        snprintf(what, sizeof(what), "GPEN-512 %s graph replay", SELFTEST_RUNS[p].label);
         check(what, gpen_rel_l2(out2, out, n), 1e-12, fails);
         gpu_close(c);
     }
@@ -200,6 +208,29 @@ static int cmd_selftest(int argc, char **argv)
         return 0;
     }
     int fails = 0;
+    gp_error err;
+    for (int p = 1; p <= 2; p++) { /* the wgmma conv kernel against mma.sync, fp16 and bf16 */
+        gpu_opts ko;
+        gpu_opts_default(&ko);
+        ko.precision = SELFTEST_RUNS[p].prec;
+        ko.gpen = (gpen_config){64, 32, 2, 1, 1.0 / 16, 0.01};
+        ko.max_batch = 2;
+        gpu_ctx *kc;
+        if (gpu_open(&ko, &kc, &err))
+            return die(&err);
+        double worst = 0;
+        int ncases = 0;
+        if (gpu_conv_kernel_check(kc, &worst, &ncases, &err))
+            return die(&err);
+        gpu_close(kc);
+        if (ncases == 0) {
+            printf("selftest conv kernels %s: wgmma not used on this card/build: skipped\n", SELFTEST_RUNS[p].label);
+        } else {
+            char what[96];
+            snprintf(what, sizeof(what), "conv wgmma vs mma.sync %s (%d)", SELFTEST_RUNS[p].label, ncases);
+            check(what, worst, SELFTEST_RUNS[p].prec == GPU_FP16 ? 3e-3 : 2e-2, &fails);
+        }
+    }
     if (selftest_small(&fails))
         return 1;
     const char *ref = arg_value(argc, argv, "--ref", NULL);
@@ -211,7 +242,6 @@ static int cmd_selftest(int argc, char **argv)
     o.pipeline = 1;
     o.max_image_mp = 4;
     gpu_ctx *c;
-    gp_error err;
     if (gpu_open(&o, &c, &err))
         return die(&err);
     unsigned char *rgb = jpeg_synthetic_rgb(1732, 1155, 1), *jpg = NULL;
@@ -298,39 +328,56 @@ static int cmd_bench(int argc, char **argv)
     gpen_arch_macs(&arch, &mac, &blur);
     double flop = 2 * mac;
     FILE *o = outp ? fopen(outp, "w") : NULL;
-    gpu_precision precs[] = {GPU_FP16, GPU_BF16, GPU_FP32};
+    /* fp16 and bf16 with the default conv kernel (wgmma on an H100/H200), then fp16 with the
+     * mma.sync kernel as the baseline of the same run, then fp32 */
+    struct {
+        gpu_precision prec;
+        int kernel;
+        const char *label;
+    } runs[] = {{GPU_FP16, GPU_CONV_AUTO, "fp16"}, {GPU_BF16, GPU_CONV_AUTO, "bf16"},
+                {GPU_FP16, GPU_CONV_MMA, "fp16-mma"}, {GPU_FP32, GPU_CONV_AUTO, "fp32"}};
     double core_tf = 0, blas_tf = 0, ms16[9] = {0};
     gpu_info info;
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < 4; p++) {
         gpu_opts op;
         gpu_opts_default(&op);
-        op.precision = precs[p];
+        op.precision = runs[p].prec;
+        op.conv_kernel = runs[p].kernel;
         gpu_ctx *c;
         if (gpu_open(&op, &c, &err))
             return die(&err);
-        if (p == 0) {
-            gpu_get_info(c, &info, &err);
-            if (gpu_matmul_peak(c, &core_tf, &blas_tf, &err))
+        gpu_get_info(c, &info, &err);
+        if (p == 0 || p == 2) {
+            double tf;
+            if (gpu_matmul_peak(c, &tf, &blas_tf, &err))
                 return die(&err);
-            printf("card %s, %d SMs; fp16 dense GEMM: core kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s\n", info.name,
-                   info.sm_count, core_tf, blas_tf);
-            if (o)
-                fprintf(o, "card %s\nmatmul_fp16_tflops core %.2f cublaslt %.2f\n", info.name, core_tf, blas_tf);
+            if (p == 0)
+                core_tf = tf;
+            printf("card %s, %d SMs; fp16 dense GEMM: core %s kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s\n",
+                   info.name, info.sm_count, info.conv_wgmma ? "wgmma" : "mma.sync", tf, blas_tf);
+            if (o) {
+                if (p == 0)
+                    fprintf(o, "card %s\n", info.name);
+                fprintf(o, "matmul_fp16_tflops core_%s %.2f cublaslt %.2f\n", info.conv_wgmma ? "wgmma" : "mma",
+                        tf, blas_tf);
+            }
         }
         for (int b = 1; b <= 8; b *= 2) {
             double med, sd;
             if (gpu_gpen_time(c, b, reps, &med, &sd, &err))
                 return die(&err);
             double frac = blas_tf > 0 ? flop * b / (med * 1e-3) / (blas_tf * 1e12) : 0;
-            printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak\n", prec_name(precs[p]), b,
-                   med, sd, med / b, 100 * frac);
+            printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak (conv kernel %s)\n",
+                   runs[p].label, b, med, sd, med / b, 100 * frac,
+                   runs[p].prec == GPU_FP32 ? "simt" : info.conv_wgmma ? "wgmma" : "mma.sync");
             if (o)
-                fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", prec_name(precs[p]), b, med, sd, frac);
+                fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", runs[p].label, b, med, sd, frac);
             if (p == 0)
                 ms16[b] = med;
         }
         gpu_close(c);
     }
+    (void)core_tf;
     printf("\n%-8s %12s %12s %12s %10s %10s\n", "batch", "gpenlab fp16", "torch eager", "torch compile", "x eager",
            "x compile");
     for (int b = 1; b <= 8; b += 7) {

@@ -33,7 +33,14 @@ typedef struct gpu_opts {
     int pipeline;             /* also load RetinaFace and ParseNet (random weights) */
     int n_slots;              /* concurrent request slots (streams) for gpu_request_run */
     int max_image_mp;         /* pipeline buffers sized for images up to this many MP */
+    int conv_kernel;          /* gpu_conv_kernel: which tensor-core conv kernel (fp16/bf16) */
 } gpu_opts;
+
+/* GPU_CONV_AUTO: wgmma on compute capability 9.0 when the build has the sm_90a image,
+ * else mma.sync; GPU_CONV_WGMMA fails to open where wgmma cannot run. */
+typedef enum { GPU_CONV_AUTO = 0, GPU_CONV_MMA = 1, GPU_CONV_WGMMA = 2 } gpu_conv_kernel;
+/* Parses "auto", "mma" or "wgmma"; -1 otherwise. */
+int gpu_conv_kernel_parse(const char *s);
 
 /* Fills opts with defaults: device 0, fp16, max_batch 8, random weights, GPEN-512, graphs. */
 void gpu_opts_default(gpu_opts *o);
@@ -42,6 +49,7 @@ typedef struct gpu_info {
     char name[96];
     char driver[32];
     int cc_major, cc_minor, sm_count;
+    int conv_wgmma;    /* the conv kernel in use: 1 wgmma (sm_90a), 0 mma.sync */
     double mem_total_mib, mem_free_mib;
     double mem_bw_gbs; /* from the device's memory clock and bus width */
 } gpu_info;
@@ -67,6 +75,10 @@ int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *s
 /* Measured fp16 (or the ctx's precision) dense matrix rate of this card, TFLOP/s, from a
  * large GEMM through the core's own conv kernel and through cuBLASLt. */
 int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err);
+/* Runs the wgmma conv kernel against the mma.sync kernel on a set of conv shapes, on every
+ * wgmma tile; worst relative L2 difference and the number of comparisons (0 where the ctx
+ * does not use wgmma, or is fp32). */
+int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error *err);
 
 /* Pipeline stages, in order; a request's times are reported per stage. */
 enum {

@@ -10,7 +10,7 @@
 
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-GPU_ARCH  ?= -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_80,code=sm_80
+GPU_ARCH  ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80
 GPU_DIR   := $(BUILD)/gpu-bin
 GPU_CFLAGS := $(CSTD) $(WARN) -O2 -g
 GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_common.c gpu/jpeg_io.c gpu/profile.c gpu/profile_derive.c \

@@ -2,6 +2,8 @@
  * gpu_none.c builds). */
 #include "gpu.h"
 
+#include <string.h>
+
 void gpu_opts_default(gpu_opts *o)
 {
     *o = (gpu_opts){0};
@@ -19,4 +21,17 @@ const char *gpu_stage_name(int stage)
     static const char *const names[GPU_N_STAGES] = {"decode", "detect", "align", "gpen",
                                                      "parse",  "paste",  "blend", "encode"};
     return stage >= 0 && stage < GPU_N_STAGES ? names[stage] : "?";
+}
+
+int gpu_conv_kernel_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "auto") == 0)
+        return GPU_CONV_AUTO;
+    if (strcmp(s, "mma") == 0)
+        return GPU_CONV_MMA;
+    if (strcmp(s, "wgmma") == 0)
+        return GPU_CONV_WGMMA;
+    return -1;
 }

@@ -34,12 +34,52 @@ void host_random_normal(uint64_t seed, const char *name, float sd, float mean, f
         dst[i] = (float)(mean + sd * gpen_rand_normal(key, i));
 }
 
-conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32, int max_splits)
+/* Split-K over the K tiles when the output tiles do not fill the card. */
+static void plan_splits(conv_plan &p, int t, int KT, int sm, int max_splits)
+{
+    p.splits = 1;
+    if (t < sm && KT >= 8 && max_splits > 1) {
+        p.splits = std::min(std::min((2 * sm + t - 1) / t, KT / 4), max_splits);
+        if (p.splits < 1)
+            p.splits = 1;
+    }
+    p.kt_per_split = (KT + p.splits - 1) / p.splits;
+    p.splits = (KT + p.kt_per_split - 1) / p.kt_per_split;
+}
+
+/* wgmma tiles, CTAs per SM, and relative rate per SM (bigger tiles reuse more operands). */
+struct wg_tile {
+    int bm, bn, per_sm;
+    double rate;
+};
+static const wg_tile WG_TILES[] = {
+    {256, 128, 1, 1.00}, {128, 256, 1, 1.00}, {128, 128, 1, 0.85}, {256, 64, 1, 0.80}, {128, 64, 2, 0.70},
+};
+
+conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int max_splits)
 {
     conv_plan p;
-    int bk = f32 ? 16 : 32;
-    int KT = (K + bk - 1) / bk;
+    p.wgmma = 0;
     auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
+    const int sm = hw.sm;
+    if (!f32 && hw.wgmma) {
+        /* the tile with the least estimated time: waves x work per wave / rate */
+        double best = 0;
+        int bi = 0;
+        for (int i = 0; i < (int)(sizeof(WG_TILES) / sizeof(WG_TILES[0])); i++) {
+            const wg_tile &w = WG_TILES[i];
+            double slots = (double)sm * w.per_sm;
+            double waves = std::ceil(tiles(w.bm, w.bn) / slots);
+            double cost = waves * w.per_sm * (double)w.bm * w.bn / w.rate;
+            if (i == 0 || cost < best)
+                best = cost, bi = i;
+        }
+        p.bm = WG_TILES[bi].bm;
+        p.bn = WG_TILES[bi].bn;
+        p.wgmma = 1;
+        plan_splits(p, tiles(p.bm, p.bn), (K + 63) / 64, sm, max_splits);
+        return p;
+    }
     if (f32) {
         p.bm = p.bn = 64;
     } else if (N <= 64 && tiles(256, 64) >= 2 * sm) {
@@ -53,15 +93,7 @@ conv_plan conv_plan_for(int M, int N, int K, int sm, bool f32, int max_splits)
     } else {
         p.bm = p.bn = 64;
     }
-    int t = tiles(p.bm, p.bn);
-    p.splits = 1;
-    if (t < sm && KT >= 8 && max_splits > 1) {
-        p.splits = std::min(std::min((2 * sm + t - 1) / t, KT / 4), max_splits);
-        if (p.splits < 1)
-            p.splits = 1;
-    }
-    p.kt_per_split = (KT + p.splits - 1) / p.splits;
-    p.splits = (KT + p.kt_per_split - 1) / p.kt_per_split;
+    plan_splits(p, tiles(p.bm, p.bn), (K + (f32 ? 16 : 32) - 1) / (f32 ? 16 : 32), sm, max_splits);
     return p;
 }
 
@@ -74,6 +106,9 @@ static const int CONV_STAGES = 4;
     X(256, 64, 4, 2)                                                                         \
     X(128, 64, 2, 4)                                                                         \
     X(64, 64, 2, 4)
+/* The wgmma kernel's tiles (WG_TILES above), STAGES deep. */
+static const int WG_STAGES = 4;
+#define WG_TILE_LIST(X) X(256, 128) X(128, 256) X(128, 128) X(256, 64) X(128, 64)
 
 template <typename T, int BM, int BN> static size_t ms_smem()
 {
@@ -89,8 +124,41 @@ template <typename T> static int conv_kernels_init(gp_error *err)
                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ms_smem<T, bm, bn>()));
         CONV_TILES(X)
 #undef X
+#define X(bm, bn)                                                                            \
+    CK(cudaFuncSetAttribute(conv_wgmma_kernel<T, bm, bn, WG_STAGES>,                          \
+                            cudaFuncAttributeMaxDynamicSharedMemorySize,                       \
+                            (int)wgmma_smem_bytes<T, bm, bn, WG_STAGES>()));
+        WG_TILE_LIST(X)
+#undef X
     }
     return 0;
+}
+
+__global__ void wgmma_probe_kernel(int *out)
+{
+#if defined(GPENLAB_WGMMA_ENABLED)
+    *out = 1;
+#else
+    *out = 0;
+#endif
+}
+
+/* Whether the image of this build that runs on the current device has the wgmma kernel
+ * (compute capability 9.0 and an sm_90a image); 0 elsewhere. */
+static int wgmma_runs_here(const cudaDeviceProp &prop, gp_error *err)
+{
+    if (prop.major != 9 || prop.minor != 0)
+        return 0;
+    int *d = nullptr, h = 0;
+    CK(cudaMalloc(&d, sizeof(int)));
+    wgmma_probe_kernel<<<1, 1>>>(d);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess)
+        e = cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost);
+    cudaFree(d);
+    if (e != cudaSuccess)
+        return gpu_cuda_fail(err, e, "wgmma probe", __FILE__, __LINE__);
+    return h;
 }
 
 template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStream_t st)
@@ -101,6 +169,16 @@ template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStre
     if constexpr (sizeof(T) == 4) {
         conv_f32_kernel<<<grid, 256, 0, st>>>(a);
     } else {
+        if (p.wgmma) {
+#define X(BM_, BN_)                                                                          \
+    if (p.bm == BM_ && p.bn == BN_) {                                                        \
+        conv_wgmma_kernel<T, BM_, BN_, WG_STAGES>                                            \
+            <<<grid, 256, wgmma_smem_bytes<T, BM_, BN_, WG_STAGES>(), st>>>(a);              \
+        return;                                                                              \
+    }
+            WG_TILE_LIST(X)
+#undef X
+        }
 #define X(BM_, BN_, WM_, WN_)                                                                \
     if (p.bm == BM_ && p.bn == BN_) {                                                        \
         conv_mma_ms_kernel<T, BM_, BN_, WM_, WN_, CONV_STAGES>                               \
@@ -154,7 +232,7 @@ int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *
 
 template <typename T>
 void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int up_nearest, T *y,
-                    int Ctot, int coff, const T *res, int res_cstride, int sm, cudaStream_t st,
+                    int Ctot, int coff, const T *res, int res_cstride, const conv_hw &hw, cudaStream_t st,
                     int *OH, int *OW)
 {
     conv_args a = conv_args_zero();
@@ -185,7 +263,7 @@ void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int
     a.res = res;
     a.res_cstride = res_cstride;
     /* fused epilogues with residuals: no split-K */
-    conv_plan p = conv_plan_for(B * oh * ow, L.cout, L.k * L.k * L.cin_pad, sm, sizeof(T) == 4, 1);
+    conv_plan p = conv_plan_for(B * oh * ow, L.cout, L.k * L.k * L.cin_pad, hw, sizeof(T) == 4, 1);
     conv_launch<T>(a, p, st);
     *OH = oh;
     *OW = ow;
@@ -472,7 +550,7 @@ template <typename T> static void gpen_acts_free(gpen_acts<T> &a)
 
 /* Enqueues one GPEN forward of B faces (a.in -> a.out) on stream st. */
 template <typename T>
-static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm, cudaStream_t st,
+static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &hw, cudaStream_t st,
                         gp_error *err)
 {
     const gpen_arch &A = g.arch;
@@ -509,7 +587,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             c.sy = c.sx = 2;
         }
         size_t slice = (size_t)B * L.res_out * L.res_out * L.cout;
-        conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, sm, f32,
+        conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, hw, f32,
                                     (int)std::min<size_t>(64, a.ws_cap / slice));
         if (p.splits > 1) {
             CK(cudaMemsetAsync(a.ws, 0, p.splits * slice * sizeof(float), st));
@@ -583,7 +661,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             c.py0 = c.px0 = -1;
             c.OHk = c.OWk = c.OHf = c.OWf = Ro;
             size_t slice = (size_t)B * Ro * Ro * L.cout;
-            conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, sm, f32,
+            conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, hw, f32,
                                         (int)std::min<size_t>(64, a.ws_cap / slice));
             if (p.splits > 1) {
                 CK(cudaMemsetAsync(a.ws, 0, p.splits * slice * sizeof(float), st));
@@ -619,7 +697,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
             for (int ph = 0; ph < 4; ph++) {
                 int py = ph >> 1, px = ph & 1;
                 pl[ph] = conv_plan_for(B * (Ri + 1 - py) * (Ri + 1 - px), L.cout,
-                                       (py ? 1 : 2) * (px ? 1 : 2) * L.cin, sm, f32, max_split);
+                                       (py ? 1 : 2) * (px ? 1 : 2) * L.cin, hw, f32, max_split);
                 nsplit = std::max(nsplit, pl[ph].splits);
             }
             /* split: fp32 slices in ws, zeroed (a phase may use fewer slices); else the
@@ -696,15 +774,15 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm
 
 /* One forward, through a cached CUDA graph when enabled. */
 template <typename T>
-static int gpen_run(const gpen_weights<T> &g, gpen_acts<T> &a, int B, int sm, int graphs,
+static int gpen_run(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &hw, int graphs,
                     cudaStream_t st, gp_error *err)
 {
     if (!graphs || a.keep_taps || B > 64)
-        return gpen_enqueue<T>(g, a, B, sm, st, err);
+        return gpen_enqueue<T>(g, a, B, hw, st, err);
     if (!a.graph[B]) {
         cudaGraph_t gr;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        int rc = gpen_enqueue<T>(g, a, B, sm, st, err);
+        int rc = gpen_enqueue<T>(g, a, B, hw, st, err);
         cudaError_t e = cudaStreamEndCapture(st, &gr);
         if (rc)
             return rc;
@@ -798,6 +876,11 @@ static int cublaslt_fp16_tflops(double *tflops, gp_error *err)
     if (!rc)
         CK(cudaGetLastError());
     return rc;
+}
+
+extern "C" int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error *err)
+{
+    return c->eng->conv_kernel_check(worst_rel, n_cases, err);
 }
 
 extern "C" int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err)

@@ -59,12 +59,20 @@ struct dev_arena {
     }
 };
 
-/* Tile choice and split-K factor of one conv. */
-struct conv_plan {
-    int bm, bn, splits, kt_per_split;
+/* What the conv planner may use on this device: its SM count, and whether the Hopper
+ * wgmma kernel runs here (compute capability 9.0, built for sm_90a, not disabled). */
+struct conv_hw {
+    int sm;
+    int wgmma;
 };
 
-conv_plan conv_plan_for(int M, int N, int K, int sm_count, bool f32);
+/* Tile choice, kernel and split-K factor of one conv. */
+struct conv_plan {
+    int bm, bn, splits, kt_per_split, wgmma;
+};
+
+/* max_splits: the split-K slices the caller's fp32 workspace holds (1: no split). */
+conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int max_splits);
 
 /* Launches one conv with the plan's tile (mode/y as set in a; when plan.splits > 1 the
  * caller has pointed a.y at a zeroed fp32 buffer and set a.mode = EPI_ATOMIC). */
@@ -72,6 +80,9 @@ template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStre
 
 /* Host conversions. */
 template <typename T> T host_from_float(float v);
+static inline float host_to_float(float v) { return v; }
+static inline float host_to_float(__half v) { return __half2float(v); }
+static inline float host_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 /* Fills n floats from the generator: normal(0, sd) under `name`. */
 void host_random_normal(uint64_t seed, const char *name, float sd, float mean, float *dst,
@@ -106,5 +117,5 @@ int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *
  * (same grid, res_cstride) and nearest-x2 upsampled input. Returns output H, W. */
 template <typename T>
 void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int up_nearest, T *y,
-                    int Ctot, int coff, const T *res, int res_cstride, int sm_count,
+                    int Ctot, int coff, const T *res, int res_cstride, const conv_hw &hw,
                     cudaStream_t st, int *OH, int *OW);

@@ -547,6 +547,198 @@ __global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 3
         }
 }
 
+/* ---- Hopper (sm_90a): the same implicit GEMM on wgmma ----
+ * Two consumer warpgroups (256 threads); each owns BM/2 rows of the BM x BN tile and issues
+ * m64nBNk16 wgmma with A and B from shared memory. Tiles are stored K-major, 64 K-elements
+ * (128 bytes) per row, in the 128-byte swizzled layout the wgmma descriptors expect (16-byte
+ * chunk c of row r at chunk c ^ (r & 7); every stage 1024-byte aligned). The loader is the
+ * cp.async im2col gather of conv_mma_ms_kernel; AHEAD tiles are loading while one is
+ * multiplied. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GPENLAB_WGMMA_ENABLED 1
+#endif
+#include "gpu_wgmma_ops.cuh"
+
+/* Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart. */
+__device__ __forceinline__ uint64_t wgmma_desc_sw128(uint32_t smem_addr)
+{
+    uint64_t d = (uint64_t)((smem_addr & 0x3FFFF) >> 4);
+    d |= (uint64_t)1 << 16;           /* leading byte offset: unused for swizzled K-major */
+    d |= (uint64_t)(1024 >> 4) << 32; /* stride byte offset */
+    d |= (uint64_t)1 << 62;           /* 128-byte swizzle */
+    return d;
+}
+__device__ __forceinline__ void wgmma_fence()
+{
+#if defined(GPENLAB_WGMMA_ENABLED)
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wgmma_commit()
+{
+#if defined(GPENLAB_WGMMA_ENABLED)
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N> __device__ __forceinline__ void wgmma_wait()
+{
+#if defined(GPENLAB_WGMMA_ENABLED)
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+/* Makes generic-proxy shared-memory writes (cp.async, the style scaling) visible to wgmma. */
+__device__ __forceinline__ void fence_proxy_async_smem()
+{
+#if defined(GPENLAB_WGMMA_ENABLED)
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+/* Keeps the compiler from moving accumulator registers across async wgmma boundaries. */
+template <int N> __device__ __forceinline__ void reg_fence(float *r)
+{
+#pragma unroll
+    for (int i = 0; i < N; i++)
+        asm volatile("" : "+f"(r[i])::"memory");
+}
+
+template <typename T, int BM, int BN, int STAGES> constexpr size_t wgmma_smem_bytes()
+{
+    return (size_t)STAGES * (BM + BN) * 64 * sizeof(T) + 1024;
+}
+
+template <typename T, int BM, int BN, int STAGES>
+__global__ void __launch_bounds__(256, 1) conv_wgmma_kernel(const conv_args a)
+{
+    constexpr int NTH = 256, BK = 64, VEC = 8, VPR = BK / VEC, RPP = NTH / VPR;
+    constexpr int AP = BM / RPP, BP = BN / RPP;
+    constexpr int WGROWS = BM / 2, MI = WGROWS / 64, NACC = BN / 2;
+    constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
+    /* one multiply left in flight across the barrier where a warpgroup has one accumulator
+     * set; with two, ptxas serialises the wgmmas unless each tile's multiplies complete */
+    constexpr int INFLIGHT = MI == 1 ? 1 : 0, AHEAD = STAGES - 1 - INFLIGHT;
+    static_assert(STAGES >= 3, "one tile multiplied, at least one in flight");
+    static_assert(MI >= 1 && WGROWS % 64 == 0, "warpgroup rows: a multiple of 64");
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t raw_s = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t pad = (1024u - (raw_s & 1023u)) & 1023u;
+    T *sA = reinterpret_cast<T *>(smem_raw + pad);
+    T *sB = sA + STAGES * A_STAGE;
+    const uint32_t sA_s = raw_s + pad, sB_s = sA_s + STAGES * A_STAGE * (uint32_t)sizeof(T);
+
+    const int tid = threadIdx.x, lane = tid & 31, wg = tid >> 7, wq = (tid >> 5) & 3;
+    const int M = a.B * a.OHk * a.OWk, K = a.TY * a.TX * a.Cin, KT = (K + BK - 1) / BK;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int kt0 = blockIdx.z * a.kt_per_split;
+    const int kt1 = min(KT, kt0 + a.kt_per_split);
+    if (kt0 >= kt1)
+        return;
+    const int nkt = kt1 - kt0;
+    const int c8 = tid % VPR, r0 = tid / VPR, kv = c8 * VEC;
+    /* rows r0 + 32 p all have (row & 7) == (r0 & 7): one swizzled chunk per thread */
+    const int chunk_off = r0 * BK + ((c8 ^ (r0 & 7)) * VEC);
+
+    a_row rows[AP];
+#pragma unroll
+    for (int p = 0; p < AP; p++)
+        rows[p] = make_row(a, m0 + r0 + p * RPP, M);
+    k_cursor kin, ksc;
+    kin.init(kt0 * BK + kv, a.Cin, a.TX);
+    ksc = kin;
+    int k_in = kt0 * BK + kv, k_sc = k_in;
+
+    float acc[MI][NACC];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NACC; j++)
+            acc[i][j] = 0.f;
+
+    auto issue = [&](int stage) {
+        T *dA = sA + stage * A_STAGE + chunk_off, *dB = sB + stage * B_STAGE + chunk_off;
+#pragma unroll
+        for (int p = 0; p < AP; p++) {
+            const T *src = a_src<T>(a, rows[p], kin.ty, kin.tx, kin.c, k_in < K);
+            cp_async16(dA + p * RPP * BK, src ? src : static_cast<const T *>(a.x), src != nullptr);
+        }
+#pragma unroll
+        for (int p = 0; p < BP; p++) {
+            int n = n0 + r0 + p * RPP;
+            bool ok = n < a.Cout && k_in < K;
+            const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + k_in : 0);
+            cp_async16(dB + p * RPP * BK, src, ok);
+        }
+        k_in += BK;
+        kin.advance(BK, a.Cin, a.TX);
+    };
+
+#pragma unroll
+    for (int s = 0; s < AHEAD; s++) {
+        if (s < nkt)
+            issue(s);
+        cp_async_commit();
+    }
+    for (int it = 0; it < nkt; it++) {
+        const int stage = it % STAGES;
+        cp_async_wait<AHEAD - 1>();
+        if (a.in_scale) {
+            T *dA = sA + stage * A_STAGE + chunk_off;
+#pragma unroll
+            for (int p = 0; p < AP; p++) {
+                if (rows[p].valid && k_sc < K) {
+                    uint4 *q = reinterpret_cast<uint4 *>(dA + p * RPP * BK);
+                    uint4 v = *q;
+                    scale_vec<T>(v, a.in_scale + (size_t)rows[p].b * a.in_scale_bstride + ksc.c);
+                    *q = v;
+                }
+            }
+            k_sc += BK;
+            ksc.advance(BK, a.Cin, a.TX);
+        }
+        fence_proxy_async_smem();
+        __syncthreads();
+        /* the stage refilled here was last read by the multiply of tile it + AHEAD - STAGES,
+         * which every warpgroup waited for (wait_group INFLIGHT) before the barrier above */
+        if (it + AHEAD < nkt)
+            issue((it + AHEAD) % STAGES);
+        cp_async_commit();
+        wgmma_fence();
+        const uint32_t aS = sA_s + (uint32_t)(stage * A_STAGE + wg * WGROWS * BK) * (uint32_t)sizeof(T);
+        const uint32_t bS = sB_s + (uint32_t)(stage * B_STAGE) * (uint32_t)sizeof(T);
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+            for (int ks = 0; ks < BK / 16; ks++)
+                wgmma_op<T, BN>::run(acc[mi], wgmma_desc_sw128(aS + mi * 64 * BK * (uint32_t)sizeof(T) + ks * 32),
+                                     wgmma_desc_sw128(bS + ks * 32));
+        wgmma_commit();
+        wgmma_wait<INFLIGHT>();
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++)
+        reg_fence<NACC>(acc[mi]);
+    cp_async_wait<0>();
+
+    /* accumulator layout of m64nN: warp wq of the warpgroup holds rows 16 wq .. 16 wq + 15;
+     * register 4 j + q is row lane/4 + 8 (q/2), column 8 j + 2 (lane%4) + q%2 */
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int m = m0 + wg * WGROWS + mi * 64 + wq * 16 + (lane >> 2) + h * 8;
+            if (m >= M)
+                continue;
+            int b;
+            size_t base = out_base(a, m, &b);
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++) {
+                int n = n0 + j * 8 + (lane & 3) * 2;
+                if (n < a.Cout)
+                    epi_pair<T>(a, base, b, m, n, acc[mi][j * 4 + h * 2], acc[mi][j * 4 + h * 2 + 1]);
+            }
+        }
+}
+
 /* fp32 SIMT implicit GEMM: 64 x 64 tile, BK = 16, each thread 4 x 4 outputs. */
 __global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
 {

@@ -48,6 +48,11 @@ int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_e
     (void)c, (void)core_tflops, (void)cublas_tflops;
     return none(err);
 }
+int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error *err)
+{
+    (void)c, (void)worst_rel, (void)n_cases;
+    return none(err);
+}
 int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_request_result *res,
                     unsigned char **out_jpeg, gp_error *err)
 {

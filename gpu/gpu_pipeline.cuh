@@ -339,11 +339,11 @@ template <typename T> static int det_acts_init(dev_arena &ar, det_acts<T> &d, in
 
 /* RetinaFace forward on d.in [dh, dw, 8]; counts anchors scoring > 0.9 into d.count. */
 template <typename T>
-static int retinaface_enqueue(const retinaface<T> &r, det_acts<T> &d, int dh, int dw, int sm,
+static int retinaface_enqueue(const retinaface<T> &r, det_acts<T> &d, int dh, int dw, const conv_hw &hw,
                               cudaStream_t st, gp_error *err)
 {
     int H, W, h2, w2;
-    conv_layer_run<T>(r.conv1, d.in, 1, dh, dw, 0, d.buf[0], 64, 0, nullptr, 0, sm, st, &H, &W);
+    conv_layer_run<T>(r.conv1, d.in, 1, dh, dw, 0, d.buf[0], 64, 0, nullptr, 0, hw, st, &H, &W);
     CK_LAUNCH();
     {
         int oh = (H + 2 - 3) / 2 + 1, ow = (W + 2 - 3) / 2 + 1;
@@ -359,16 +359,16 @@ static int retinaface_enqueue(const retinaface<T> &r, det_acts<T> &d, int dh, in
         const auto &B = r.blk[b];
         int t1 = (x + 1) % 5, t2 = (x + 2) % 5, t3 = (x + 3) % 5, o = (x + 4) % 5;
         int oh, ow;
-        conv_layer_run<T>(B.c1, d.buf[x], 1, H, W, 0, d.buf[t1], B.c1.cout, 0, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(B.c2, d.buf[t1], 1, H, W, 0, d.buf[t2], B.c2.cout, 0, nullptr, 0, sm, st, &oh, &ow);
+        conv_layer_run<T>(B.c1, d.buf[x], 1, H, W, 0, d.buf[t1], B.c1.cout, 0, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(B.c2, d.buf[t1], 1, H, W, 0, d.buf[t2], B.c2.cout, 0, nullptr, 0, hw, st, &oh, &ow);
         const T *res = d.buf[x];
         if (B.has_down) {
-            conv_layer_run<T>(B.down, d.buf[x], 1, H, W, 0, d.buf[t3], B.down.cout, 0, nullptr, 0, sm, st, &h2, &w2);
+            conv_layer_run<T>(B.down, d.buf[x], 1, H, W, 0, d.buf[t3], B.down.cout, 0, nullptr, 0, hw, st, &h2, &w2);
             res = d.buf[t3];
         }
         bool stage_out = b + 1 == r.stage_end[1] || b + 1 == r.stage_end[2] || b + 1 == r.stage_end[3];
         T *dst = stage_out ? d.c[lvl] : d.buf[o];
-        conv_layer_run<T>(B.c3, d.buf[t2], 1, oh, ow, 0, dst, B.c3.cout, 0, res, B.c3.cout, sm, st, &h2, &w2);
+        conv_layer_run<T>(B.c3, d.buf[t2], 1, oh, ow, 0, dst, B.c3.cout, 0, res, B.c3.cout, hw, st, &h2, &w2);
         CK_LAUNCH();
         H = oh;
         W = ow;
@@ -384,14 +384,14 @@ static int retinaface_enqueue(const retinaface<T> &r, det_acts<T> &d, int dh, in
     }
     /* FPN: lateral 1x1, top-down nearest add, 3x3 merges */
     for (int i = 0; i < 3; i++) {
-        conv_layer_run<T>(r.lat[i], d.c[i], 1, lh[i], lw[i], 0, d.p[i], 256, 0, nullptr, 0, sm, st, &h2, &w2);
+        conv_layer_run<T>(r.lat[i], d.c[i], 1, lh[i], lw[i], 0, d.p[i], 256, 0, nullptr, 0, hw, st, &h2, &w2);
         CK_LAUNCH();
     }
     for (int i = 1; i >= 0; i--) {
         add_nearest_kernel<T><<<blocks_for((size_t)lh[i] * lw[i] * 256, 256), 256, 0, st>>>(
             d.p[i], lh[i], lw[i], d.p[i + 1], lh[i + 1], lw[i + 1], 256);
         CK_LAUNCH();
-        conv_layer_run<T>(r.merge[i], d.p[i], 1, lh[i], lw[i], 0, d.s[i], 256, 0, nullptr, 0, sm, st, &h2, &w2);
+        conv_layer_run<T>(r.merge[i], d.p[i], 1, lh[i], lw[i], 0, d.s[i], 256, 0, nullptr, 0, hw, st, &h2, &w2);
         CK(cudaMemcpyAsync(d.p[i], d.s[i], (size_t)lh[i] * lw[i] * 256 * sizeof(T), cudaMemcpyDeviceToDevice, st));
     }
     CK(cudaMemsetAsync(d.count, 0, sizeof(unsigned), st));
@@ -399,12 +399,12 @@ static int retinaface_enqueue(const retinaface<T> &r, det_acts<T> &d, int dh, in
         const auto &S = r.ssh[i];
         T *t = d.buf[0], *u = d.buf[1];
         size_t px = (size_t)lh[i] * lw[i];
-        conv_layer_run<T>(S.c3, d.p[i], 1, lh[i], lw[i], 0, d.s[i], 256, 0, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(S.c5_1, d.p[i], 1, lh[i], lw[i], 0, t, 64, 0, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(S.c5_2, t, 1, lh[i], lw[i], 0, d.s[i], 256, 128, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(S.c7_2, t, 1, lh[i], lw[i], 0, u, 64, 0, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(S.c7_3, u, 1, lh[i], lw[i], 0, d.s[i], 256, 192, nullptr, 0, sm, st, &h2, &w2);
-        conv_layer_run<T>(r.head[i], d.s[i], 1, lh[i], lw[i], 0, d.hd[i], 32, 0, nullptr, 0, sm, st, &h2, &w2);
+        conv_layer_run<T>(S.c3, d.p[i], 1, lh[i], lw[i], 0, d.s[i], 256, 0, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(S.c5_1, d.p[i], 1, lh[i], lw[i], 0, t, 64, 0, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(S.c5_2, t, 1, lh[i], lw[i], 0, d.s[i], 256, 128, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(S.c7_2, t, 1, lh[i], lw[i], 0, u, 64, 0, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(S.c7_3, u, 1, lh[i], lw[i], 0, d.s[i], 256, 192, nullptr, 0, hw, st, &h2, &w2);
+        conv_layer_run<T>(r.head[i], d.s[i], 1, lh[i], lw[i], 0, d.hd[i], 32, 0, nullptr, 0, hw, st, &h2, &w2);
         CK_LAUNCH();
         det_score_kernel<T><<<blocks_for(px * 2, 256), 256, 0, st>>>(d.hd[i], px, 32, d.count);
         CK_LAUNCH();
@@ -497,22 +497,22 @@ template <typename T> static int parse_acts_init(dev_arena &ar, parse_acts<T> &a
 
 /* ParseNet on a.in [B,512,512,8] -> a.mask [B,512,512] (blurred binary face mask). */
 template <typename T>
-static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, int sm, cudaStream_t st,
+static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, const conv_hw &hw, cudaStream_t st,
                             gp_error *err)
 {
     int H = 512, W = 512, oh, ow, x = 0;
-    conv_layer_run<T>(p.in_conv, a.in, B, H, W, 0, a.buf[0], 64, 0, nullptr, 0, sm, st, &oh, &ow);
+    conv_layer_run<T>(p.in_conv, a.in, B, H, W, 0, a.buf[0], 64, 0, nullptr, 0, hw, st, &oh, &ow);
     CK_LAUNCH();
     auto block = [&](const typename parsenet<T>::rb &b, int in_buf) {
         int t1 = (in_buf + 1) % 5, t2 = (in_buf + 2) % 5, o = (in_buf + 3) % 5;
         int up = b.scale == 2, h1, w1, h2, w2;
         const T *res = a.buf[in_buf];
         if (b.has_sc) {
-            conv_layer_run<T>(b.sc, a.buf[in_buf], B, H, W, up, a.buf[t2], b.sc.cout, 0, nullptr, 0, sm, st, &h2, &w2);
+            conv_layer_run<T>(b.sc, a.buf[in_buf], B, H, W, up, a.buf[t2], b.sc.cout, 0, nullptr, 0, hw, st, &h2, &w2);
             res = a.buf[t2];
         }
-        conv_layer_run<T>(b.c1, a.buf[in_buf], B, H, W, up, a.buf[t1], b.c1.cout, 0, nullptr, 0, sm, st, &h1, &w1);
-        conv_layer_run<T>(b.c2, a.buf[t1], B, h1, w1, 0, a.buf[o], b.c2.cout, 0, res, b.c2.cout, sm, st, &h2, &w2);
+        conv_layer_run<T>(b.c1, a.buf[in_buf], B, H, W, up, a.buf[t1], b.c1.cout, 0, nullptr, 0, hw, st, &h1, &w1);
+        conv_layer_run<T>(b.c2, a.buf[t1], B, h1, w1, 0, a.buf[o], b.c2.cout, 0, res, b.c2.cout, hw, st, &h2, &w2);
         H = h2;
         W = w2;
         return o;
@@ -528,7 +528,7 @@ static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, int s
     for (int i = 0; i < 4; i++)
         x = block(p.dec[i], x);
     int o = (x + 1) % 5;
-    conv_layer_run<T>(p.out, a.buf[x], B, H, W, 0, a.buf[o], 22, 0, nullptr, 0, sm, st, &oh, &ow);
+    conv_layer_run<T>(p.out, a.buf[x], B, H, W, 0, a.buf[o], 22, 0, nullptr, 0, hw, st, &oh, &ow);
     CK_LAUNCH();
     size_t n = (size_t)B * 512 * 512;
     parse_mask_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(a.buf[o], B, 512, 22, a.mask);
@@ -549,6 +549,7 @@ struct engine_base {
     virtual int request(int slot, const gpu_request *rq, gpu_request_result *res,
                         unsigned char **out, gp_error *err) = 0;
     virtual int core_matmul(double *tflops, gp_error *err) = 0;
+    virtual int conv_kernel_check(double *worst, int *n_cases, gp_error *err) = 0;
     virtual int warmup(double *ms, gp_error *err) = 0;
     virtual int mem(gpu_mem_report *r, gp_error *err) = 0;
 };
@@ -627,7 +628,7 @@ template <typename T> struct slot_state {
 
 template <typename T> struct engine : engine_base {
     gpu_opts o;
-    int sm = 0;
+    conv_hw hw{0, 0};
     gpen_weights<T> gw;
     dev_arena net_ar;
     retinaface<T> rf;
@@ -635,10 +636,10 @@ template <typename T> struct engine : engine_base {
     std::vector<slot_state<T> *> slots;
     bool pipeline = false;
 
-    int init(const gpu_opts *opts, const gpen_model *m, int sm_count, gp_error *err)
+    int init(const gpu_opts *opts, const gpen_model *m, const conv_hw &hw_dev, gp_error *err)
     {
         o = *opts;
-        sm = sm_count;
+        hw = hw_dev;
         if (int rc = conv_kernels_init<T>(err))
             return rc;
         if (int rc = gpen_weights_init<T>(gw, m, err))
@@ -709,7 +710,7 @@ template <typename T> struct engine : engine_base {
         if (B < 1 || B > o.max_batch)
             return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "batch", "expected 1..%d, got %d", o.max_batch, B);
         CK(cudaMemcpyAsync(s->gpen.in, in, (size_t)B * 3 * S * S * sizeof(float), cudaMemcpyHostToDevice, s->st));
-        if (int rc = gpen_run<T>(gw, s->gpen, B, sm, o.use_graphs, s->st, err))
+        if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, s->st, err))
             return rc;
         CK(cudaMemcpyAsync(out, s->gpen.out, (size_t)B * 3 * S * S * sizeof(float), cudaMemcpyDeviceToHost, s->st));
         CK(cudaStreamSynchronize(s->st));
@@ -772,7 +773,7 @@ template <typename T> struct engine : engine_base {
         std::vector<double> t;
         for (int i = 0; i < reps + 3; i++) {
             CK(cudaEventRecord(e0, s->st));
-            if (int rc = gpen_run<T>(gw, s->gpen, B, sm, o.use_graphs, s->st, err))
+            if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, s->st, err))
                 return rc;
             CK(cudaEventRecord(e1, s->st));
             CK(cudaEventSynchronize(e1));
@@ -791,7 +792,7 @@ template <typename T> struct engine : engine_base {
             CK(cudaEventCreate(&s0));
             CK(cudaEventRecord(s0, s->st));
             s->gpen.marks = &marks;
-            int rc = gpen_enqueue<T>(gw, s->gpen, B, sm, s->st, err);
+            int rc = gpen_enqueue<T>(gw, s->gpen, B, hw, s->st, err);
             s->gpen.marks = nullptr;
             if (rc)
                 return rc;
@@ -835,11 +836,11 @@ template <typename T> struct engine : engine_base {
     int parse_run(slot_state<T> *s, int B, gp_error *err)
     {
         if (!o.use_graphs)
-            return parsenet_enqueue<T>(pn, s->parse, B, sm, s->st, err);
+            return parsenet_enqueue<T>(pn, s->parse, B, hw, s->st, err);
         if (!s->parse_graph[B]) {
             cudaGraph_t gr;
             CK(cudaStreamBeginCapture(s->st, cudaStreamCaptureModeThreadLocal));
-            int rc = parsenet_enqueue<T>(pn, s->parse, B, sm, s->st, err);
+            int rc = parsenet_enqueue<T>(pn, s->parse, B, hw, s->st, err);
             cudaError_t e = cudaStreamEndCapture(s->st, &gr);
             if (rc)
                 return rc;
@@ -859,7 +860,7 @@ template <typename T> struct engine : engine_base {
         auto *s = slots[0];
         CK(cudaMemsetAsync(s->parse.in, 0, (size_t)B * 512 * 512 * 8 * sizeof(T), s->st));
         /* non-zero input: the restored faces of a GPEN run */
-        if (int rc = gpen_run<T>(gw, s->gpen, B, sm, o.use_graphs, s->st, err))
+        if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, s->st, err))
             return rc;
         nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * 512 * 512, 256), 256, 0, s->st>>>(s->gpen.out, B, 512, 512, 8, 1.f, 0.f, s->parse.in);
         CK_LAUNCH();
@@ -933,7 +934,7 @@ template <typename T> struct engine : engine_base {
         res->detector_h = dh;
         det_resize_kernel<T><<<blocks_for((size_t)dw * dh, 256), 256, 0, st>>>(s->img, H, W, dh, dw, s->det.in);
         CK_LAUNCH();
-        if (int rc = retinaface_enqueue<T>(rf, s->det, dh, dw, sm, st, err))
+        if (int rc = retinaface_enqueue<T>(rf, s->det, dh, dw, hw, st, err))
             return rc;
         if (int rc = lap(GPU_STAGE_DETECT))
             return rc;
@@ -975,7 +976,7 @@ template <typename T> struct engine : engine_base {
             CK_LAUNCH();
             if (int rc = lap(GPU_STAGE_ALIGN))
                 return rc;
-            if (int rc = gpen_run<T>(gw, s->gpen, B, sm, o.use_graphs, st, err))
+            if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, st, err))
                 return rc;
             if (int rc = lap(GPU_STAGE_GPEN))
                 return rc;
@@ -1023,7 +1024,7 @@ template <typename T> struct engine : engine_base {
         double t0 = now_ms();
         for (auto *s : slots) {
             for (int B = 1; B <= o.max_batch; B++) {
-                if (int rc = gpen_run<T>(gw, s->gpen, B, sm, o.use_graphs, s->st, err))
+                if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, s->st, err))
                     return rc;
                 if (pipeline)
                     if (int rc = parse_run(s, B, err))
@@ -1052,6 +1053,160 @@ template <typename T> struct engine : engine_base {
         }
         r->slot_bytes = (double)s->gpen.ar.bytes + (double)s->ar.bytes;
         return 0;
+    }
+
+    /* The wgmma kernel against the mma.sync kernel on convs that cover what the networks use
+     * (edge tiles, stride 2, reflect padding, nearest up-sampling, residual, style scale +
+     * demodulation + concat, split-K), each on every wgmma tile: worst relative L2. */
+    int conv_kernel_check(double *worst, int *n_cases, gp_error *err) override
+    {
+        *worst = 0;
+        *n_cases = 0;
+        if constexpr (sizeof(T) == 4) {
+            return 0;
+        } else {
+            if (!hw.wgmma)
+                return 0;
+            struct conv_case {
+                int B, H, W, cin, cout, k, stride, pad_mode, up, res, styled, splits;
+            } cases[] = {
+                {2, 33, 31, 64, 64, 3, 1, PAD_ZERO, 0, 0, 0, 1},    {1, 17, 17, 128, 192, 3, 2, PAD_REFLECT, 0, 0, 0, 1},
+                {2, 20, 20, 32, 64, 3, 1, PAD_ZERO, 1, 0, 0, 1},    {1, 16, 16, 256, 256, 1, 1, PAD_ZERO, 0, 1, 0, 1},
+                {3, 9, 9, 8, 72, 3, 1, PAD_ZERO, 0, 0, 0, 1},       {2, 16, 16, 128, 64, 3, 1, PAD_ZERO, 0, 0, 1, 1},
+                {1, 8, 8, 512, 256, 3, 1, PAD_ZERO, 0, 0, 1, 8},
+            };
+            int rc = 0;
+            std::vector<void *> bufs;
+            auto dalloc = [&](size_t bytes) -> void * {
+                void *q = nullptr;
+                if (cudaMalloc(&q, bytes) != cudaSuccess)
+                    return nullptr;
+                bufs.push_back(q);
+                return q;
+            };
+            for (const conv_case &cc : cases) {
+                const int IH = cc.up ? 2 * cc.H : cc.H, IW = cc.up ? 2 * cc.W : cc.W, pad = cc.k / 2;
+                const int oh = (IH + 2 * pad - cc.k) / cc.stride + 1, ow = (IW + 2 * pad - cc.k) / cc.stride + 1;
+                const int M = cc.B * oh * ow, K = cc.k * cc.k * cc.cin;
+                const size_t nx = (size_t)cc.B * cc.H * cc.W * cc.cin, nw = (size_t)cc.cout * K,
+                             ny = (size_t)M * cc.cout * (cc.styled ? 2 : 1);
+                std::vector<float> hx(nx), hw_(nw), hb(2 * cc.cout), hr((size_t)M * cc.cout),
+                    hs((size_t)cc.B * cc.cin), hd((size_t)cc.B * cc.cout);
+                host_random_normal(7, "check.x", 1.f, 0.f, hx.data(), nx);
+                host_random_normal(7, "check.w", 1.f / std::sqrt((float)K), 0.f, hw_.data(), nw);
+                host_random_normal(7, "check.b", 0.1f, 0.f, hb.data(), hb.size());
+                host_random_normal(7, "check.r", 1.f, 0.f, hr.data(), hr.size());
+                host_random_normal(7, "check.s", 0.2f, 1.f, hs.data(), hs.size());
+                host_random_normal(7, "check.d", 0.1f, 1.f, hd.data(), hd.size());
+                dev_arena ar;
+                T *x, *w, *r, *e;
+                float *b, *sc, *d;
+                if ((rc = upload<T>(ar, hx.data(), nx, &x, err)) || (rc = upload<T>(ar, hw_.data(), nw, &w, err)) ||
+                    (rc = upload<T>(ar, hr.data(), hr.size(), &r, err)) ||
+                    (rc = upload<T>(ar, hr.data(), hr.size(), &e, err)) ||
+                    (rc = upload<float>(ar, hb.data(), hb.size(), &b, err)) ||
+                    (rc = upload<float>(ar, hs.data(), hs.size(), &sc, err)) ||
+                    (rc = upload<float>(ar, hd.data(), hd.size(), &d, err))) {
+                    ar.release();
+                    break;
+                }
+                conv_args a = conv_args_zero();
+                a.x = x;
+                a.B = cc.B;
+                a.IH = IH;
+                a.IW = IW;
+                a.Cin = cc.cin;
+                a.up_nearest = cc.up;
+                a.pad_mode = cc.pad_mode;
+                a.w = w;
+                a.Cout = cc.cout;
+                a.TY = a.TX = cc.k;
+                a.sy = a.sx = cc.stride;
+                a.py0 = a.px0 = -pad;
+                a.OHk = a.OHf = oh;
+                a.OWk = a.OWf = ow;
+                a.bias = b;
+                a.act = 1;
+                if (cc.res) {
+                    a.res = r;
+                    a.res_cstride = cc.cout;
+                }
+                if (cc.styled) {
+                    a.in_scale = sc;
+                    a.in_scale_bstride = cc.cin;
+                    a.d = d;
+                    a.d_bstride = cc.cout;
+                    a.e = e;
+                    a.nw = 0.7f;
+                    a.gain = SQRT2;
+                }
+                a.Ctot = cc.cout * (cc.styled ? 2 : 1);
+                const bool split = cc.splits > 1;
+                if (split) {
+                    a.mode = EPI_RAW;
+                    a.out_f32 = 1;
+                    a.split_stride = (size_t)M * cc.cout;
+                } else {
+                    a.mode = EPI_FUSED;
+                }
+                auto run = [&](conv_plan p, std::vector<float> &out) -> int {
+                    size_t elems = split ? (size_t)p.splits * M * cc.cout : ny;
+                    size_t bytes = elems * (split ? sizeof(float) : sizeof(T));
+                    void *y = dalloc(bytes);
+                    if (!y)
+                        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "gpu", "conv check: out of device memory");
+                    CK(cudaMemset(y, 0, bytes));
+                    conv_args aa = a;
+                    aa.y = y;
+                    conv_launch<T>(aa, p, 0);
+                    CK_LAUNCH();
+                    CK(cudaDeviceSynchronize());
+                    out.assign(split ? (size_t)M * cc.cout : ny, 0.f);
+                    if (split) {
+                        std::vector<float> all(elems);
+                        CK(cudaMemcpy(all.data(), y, bytes, cudaMemcpyDeviceToHost));
+                        for (int z = 0; z < p.splits; z++)
+                            for (size_t i = 0; i < out.size(); i++)
+                                out[i] += all[(size_t)z * out.size() + i];
+                    } else {
+                        std::vector<T> ht(ny);
+                        CK(cudaMemcpy(ht.data(), y, bytes, cudaMemcpyDeviceToHost));
+                        for (size_t i = 0; i < ny; i++)
+                            out[i] = host_to_float(ht[i]);
+                    }
+                    return 0;
+                };
+                std::vector<float> ref, got;
+                conv_plan pm = conv_plan_for(M, cc.cout, K, conv_hw{hw.sm, 0}, false, cc.splits);
+                if ((rc = run(pm, ref))) {
+                    ar.release();
+                    break;
+                }
+                for (const wg_tile &t : WG_TILES) {
+                    conv_plan pw = conv_plan_for(M, cc.cout, K, hw, false, cc.splits);
+                    pw.bm = t.bm;
+                    pw.bn = t.bn;
+                    if ((rc = run(pw, got)))
+                        break;
+                    double num = 0, den = 0;
+                    for (size_t i = 0; i < ref.size(); i++) {
+                        double dlt = (double)got[i] - ref[i];
+                        num += dlt * dlt;
+                        den += (double)ref[i] * ref[i];
+                    }
+                    double rel = den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0);
+                    if (!(rel <= *worst)) /* NaN propagates */
+                        *worst = rel;
+                    (*n_cases)++;
+                }
+                ar.release();
+                if (rc)
+                    break;
+            }
+            for (void *q : bufs)
+                cudaFree(q);
+            return rc;
+        }
     }
 
     int core_matmul(double *tflops, gp_error *err) override
@@ -1084,7 +1239,7 @@ template <typename T> struct engine : engine_base {
         a.y = y;
         a.Ctot = N;
         a.mode = EPI_FUSED;
-        conv_plan p = conv_plan_for(M, N, K, sm, sizeof(T) == 4, 1);
+        conv_plan p = conv_plan_for(M, N, K, hw, sizeof(T) == 4, 1);
         cudaEvent_t e0, e1;
         CK(cudaEventCreate(&e0));
         CK(cudaEventCreate(&e1));
@@ -1115,6 +1270,7 @@ template <typename T> struct engine : engine_base {
 
 struct gpu_ctx {
     gpu_opts o;
+    conv_hw hw;
     int dev;
     cudaDeviceProp prop;
     engine_base *eng;
@@ -1155,24 +1311,41 @@ extern "C" int gpu_open(const gpu_opts *o, gpu_ctx **out, gp_error *err)
         delete c;
         return rc;
     }
-    int sm = c->prop.multiProcessorCount;
+    conv_hw hw{c->prop.multiProcessorCount, 0};
+    if (o->precision != GPU_FP32 && o->conv_kernel != GPU_CONV_MMA) {
+        rc = wgmma_runs_here(c->prop, err);
+        if (rc < 0) {
+            gpen_model_free(&m);
+            delete c;
+            return rc;
+        }
+        hw.wgmma = rc;
+        rc = 0;
+        if (!hw.wgmma && o->conv_kernel == GPU_CONV_WGMMA) {
+            gpen_model_free(&m);
+            delete c;
+            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "conv_kernel",
+                                "wgmma needs compute capability 9.0 and an sm_90a build");
+        }
+    }
+    c->hw = hw;
     switch (o->precision) {
     case GPU_FP32: {
         auto *en = new engine<float>();
         c->eng = en;
-        rc = en->init(o, &m, sm, err);
+        rc = en->init(o, &m, hw, err);
         break;
     }
     case GPU_FP16: {
         auto *en = new engine<__half>();
         c->eng = en;
-        rc = en->init(o, &m, sm, err);
+        rc = en->init(o, &m, hw, err);
         break;
     }
     case GPU_BF16: {
         auto *en = new engine<__nv_bfloat16>();
         c->eng = en;
-        rc = en->init(o, &m, sm, err);
+        rc = en->init(o, &m, hw, err);
         break;
     }
     default:
@@ -1205,6 +1378,7 @@ extern "C" int gpu_get_info(gpu_ctx *c, gpu_info *info, gp_error *err)
     info->cc_major = c->prop.major;
     info->cc_minor = c->prop.minor;
     info->sm_count = c->prop.multiProcessorCount;
+    info->conv_wgmma = c->hw.wgmma;
     size_t fr = 0, tot = 0;
     CK(cudaMemGetInfo(&fr, &tot));
     info->mem_total_mib = tot / 1048576.0;

@@ -16,7 +16,11 @@ key=$(echo "$card" | grep -oiE 'h100|h200|a100|l4|a10|t4' | head -1 | tr 'A-Z' '
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv; date -u; echo "commit ${GPENLAB_COMMIT:-unknown}"; } > "$L/machine.txt" 2>&1
 cat "$L/machine.txt"
 t0=$(date +%s)
-if ! make BUILD="$B" gpu GPU_ARCH="-gencode=arch=compute_90,code=sm_90" > "$L/build.log" 2>&1; then
+# sm_90a only (the wgmma kernel needs it; the sm_80 image is for other cards). A binary
+# built on the development machine and carried along is used as it is (SKIP_BUILD=1).
+if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$B/gpenlab-gpu" ]; then
+    echo "build: skipped (carried $B/gpenlab-gpu)"
+elif ! make BUILD="$B" gpu GPU_ARCH="-gencode=arch=compute_90a,code=sm_90a" > "$L/build.log" 2>&1; then
     tail -40 "$L/build.log"; exit 1
 fi
 echo "build: $(( $(date +%s) - t0 )) s"
