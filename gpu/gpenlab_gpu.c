@@ -3,6 +3,7 @@
  *   gpenlab-gpu selftest [--ref FILE]        CUDA vs the CPU reference (small config) and
  *                                            vs an fp64 GPEN-512 output (scripts/gpen_torch.py ref)
  *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N]
+ *   gpenlab-gpu convcheck [--tiles]                wgmma vs mma.sync conv kernels; per-tile timings
  *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
  * Weights are deterministic random (gpu/ref/gpen_rand.h) unless --weights FILE is given. */
@@ -201,22 +202,24 @@ static int selftest_full(const char *ref_path, int *fails)
     return 0;
 }
 
-static int cmd_selftest(int argc, char **argv)
+/* A context for kernel-level checks: the small GEMM config, no pipeline. */
+static int open_small(gpu_precision prec, gpu_ctx **c, gp_error *err)
 {
-    if (gpu_device_count() < 1) {
-        printf("selftest: no CUDA device: skipped\n");
-        return 0;
-    }
-    int fails = 0;
+    gpu_opts ko;
+    gpu_opts_default(&ko);
+    ko.precision = prec;
+    ko.gpen = (gpen_config){64, 32, 2, 1, 1.0 / 16, 0.01};
+    ko.max_batch = 2;
+    return gpu_open(&ko, c, err);
+}
+
+/* The wgmma conv kernel against mma.sync, fp16 and bf16, on every wgmma tile. */
+static int selftest_conv_kernels(int *fails)
+{
     gp_error err;
-    for (int p = 1; p <= 2; p++) { /* the wgmma conv kernel against mma.sync, fp16 and bf16 */
-        gpu_opts ko;
-        gpu_opts_default(&ko);
-        ko.precision = SELFTEST_RUNS[p].prec;
-        ko.gpen = (gpen_config){64, 32, 2, 1, 1.0 / 16, 0.01};
-        ko.max_batch = 2;
+    for (int p = 1; p <= 2; p++) {
         gpu_ctx *kc;
-        if (gpu_open(&ko, &kc, &err))
+        if (open_small(SELFTEST_RUNS[p].prec, &kc, &err))
             return die(&err);
         double worst = 0;
         int ncases = 0;
@@ -228,9 +231,43 @@ static int cmd_selftest(int argc, char **argv)
         } else {
             char what[96];
             snprintf(what, sizeof(what), "conv wgmma vs mma.sync %s (%d)", SELFTEST_RUNS[p].label, ncases);
-            check(what, worst, SELFTEST_RUNS[p].prec == GPU_FP16 ? 3e-3 : 2e-2, &fails);
+            check(what, worst, SELFTEST_RUNS[p].prec == GPU_FP16 ? 3e-3 : 2e-2, fails);
         }
     }
+    return 0;
+}
+
+/* gpenlab-gpu convcheck [--tiles]: the conv kernel check alone (small enough to run under
+ * compute-sanitizer), and with --tiles the per-tile timings of the conv kernels. */
+static int cmd_convcheck(int argc, char **argv)
+{
+    if (gpu_device_count() < 1) {
+        printf("convcheck: no CUDA device: skipped\n");
+        return 0;
+    }
+    int fails = 0;
+    if (selftest_conv_kernels(&fails))
+        return 1;
+    if (arg_flag(argc, argv, "--tiles")) {
+        gp_error err;
+        gpu_ctx *c;
+        if (open_small(GPU_FP16, &c, &err) || gpu_conv_tile_bench(c, stdout, &err))
+            return die(&err);
+        gpu_close(c);
+    }
+    return fails ? 1 : 0;
+}
+
+static int cmd_selftest(int argc, char **argv)
+{
+    if (gpu_device_count() < 1) {
+        printf("selftest: no CUDA device: skipped\n");
+        return 0;
+    }
+    int fails = 0;
+    gp_error err;
+    if (selftest_conv_kernels(&fails))
+        return 1;
     if (selftest_small(&fails))
         return 1;
     const char *ref = arg_value(argc, argv, "--ref", NULL);
@@ -775,13 +812,15 @@ static int cmd_derive(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|profile [derive] [options]\n");
+        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|convcheck|profile [derive] [options]\n");
         return 2;
     }
     if (strcmp(argv[1], "selftest") == 0)
         return cmd_selftest(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "convcheck") == 0)
+        return cmd_convcheck(argc - 1, argv + 1);
     if (strcmp(argv[1], "profile") == 0) {
         if (argc > 2 && strcmp(argv[2], "derive") == 0)
             return cmd_derive(argc - 2, argv + 2);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +80,9 @@ int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_e
  * wgmma tile; worst relative L2 difference and the number of comparisons (0 where the ctx
  * does not use wgmma, or is fp32). */
 int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error *err);
+/* Times the conv kernels (mma.sync plan, every wgmma tile) on GPEN-shaped convs and a plain
+ * GEMM; writes one "tiles ..." line per shape and kernel to f. */
+int gpu_conv_tile_bench(gpu_ctx *c, FILE *f, gp_error *err);
 
 /* Pipeline stages, in order; a request's times are reported per stage. */
 enum {

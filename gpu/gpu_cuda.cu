@@ -47,26 +47,26 @@ static void plan_splits(conv_plan &p, int t, int KT, int sm, int max_splits)
     p.splits = (KT + p.kt_per_split - 1) / p.kt_per_split;
 }
 
-/* wgmma tiles, CTAs per SM, and relative rate per SM (bigger tiles reuse more operands). */
-struct wg_tile {
-    int bm, bn, per_sm;
-    double rate;
+/* wgmma tiles: BM x BN, pipeline stages, CTAs per SM (from shared memory), and relative
+ * rate per SM (bigger tiles reuse more operands); WG_TILE_LIST below instantiates them. */
+const wg_tile WG_TILES[N_WG_TILES] = {
+    {128, 256, 4, 1, 1.00}, {256, 128, 4, 1, 1.00}, {128, 128, 6, 1, 0.85},
+    {128, 128, 3, 2, 0.85}, {256, 64, 5, 1, 0.80},  {128, 64, 4, 2, 0.70},
 };
-static const wg_tile WG_TILES[] = {
-    {256, 128, 1, 1.00}, {128, 256, 1, 1.00}, {128, 128, 1, 0.85}, {256, 64, 1, 0.80}, {128, 64, 2, 0.70},
-};
+#define WG_TILE_LIST(X) X(128, 256, 4) X(256, 128, 4) X(128, 128, 6) X(128, 128, 3) X(256, 64, 5) X(128, 64, 4)
 
 conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int max_splits)
 {
     conv_plan p;
     p.wgmma = 0;
+    p.stages = 0;
     auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
     const int sm = hw.sm;
     if (!f32 && hw.wgmma) {
         /* the tile with the least estimated time: waves x work per wave / rate */
         double best = 0;
         int bi = 0;
-        for (int i = 0; i < (int)(sizeof(WG_TILES) / sizeof(WG_TILES[0])); i++) {
+        for (int i = 0; i < N_WG_TILES; i++) {
             const wg_tile &w = WG_TILES[i];
             double slots = (double)sm * w.per_sm;
             double waves = std::ceil(tiles(w.bm, w.bn) / slots);
@@ -76,6 +76,7 @@ conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int ma
         }
         p.bm = WG_TILES[bi].bm;
         p.bn = WG_TILES[bi].bn;
+        p.stages = WG_TILES[bi].stages;
         p.wgmma = 1;
         plan_splits(p, tiles(p.bm, p.bn), (K + 63) / 64, sm, max_splits);
         return p;
@@ -106,9 +107,6 @@ static const int CONV_STAGES = 4;
     X(256, 64, 4, 2)                                                                         \
     X(128, 64, 2, 4)                                                                         \
     X(64, 64, 2, 4)
-/* The wgmma kernel's tiles (WG_TILES above), STAGES deep. */
-static const int WG_STAGES = 4;
-#define WG_TILE_LIST(X) X(256, 128) X(128, 256) X(128, 128) X(256, 64) X(128, 64)
 
 template <typename T, int BM, int BN> static size_t ms_smem()
 {
@@ -124,10 +122,9 @@ template <typename T> static int conv_kernels_init(gp_error *err)
                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ms_smem<T, bm, bn>()));
         CONV_TILES(X)
 #undef X
-#define X(bm, bn)                                                                            \
-    CK(cudaFuncSetAttribute(conv_wgmma_kernel<T, bm, bn, WG_STAGES>,                          \
-                            cudaFuncAttributeMaxDynamicSharedMemorySize,                       \
-                            (int)wgmma_smem_bytes<T, bm, bn, WG_STAGES>()));
+#define X(bm, bn, st)                                                                        \
+    CK(cudaFuncSetAttribute(conv_wgmma_kernel<T, bm, bn, st>, cudaFuncAttributeMaxDynamicSharedMemorySize, \
+                            (int)wgmma_smem_bytes<T, bm, bn, st>()));
         WG_TILE_LIST(X)
 #undef X
     }
@@ -170,10 +167,9 @@ template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStre
         conv_f32_kernel<<<grid, 256, 0, st>>>(a);
     } else {
         if (p.wgmma) {
-#define X(BM_, BN_)                                                                          \
-    if (p.bm == BM_ && p.bn == BN_) {                                                        \
-        conv_wgmma_kernel<T, BM_, BN_, WG_STAGES>                                            \
-            <<<grid, 256, wgmma_smem_bytes<T, BM_, BN_, WG_STAGES>(), st>>>(a);              \
+#define X(BM_, BN_, ST_)                                                                     \
+    if (p.bm == BM_ && p.bn == BN_ && p.stages == ST_) {                                     \
+        conv_wgmma_kernel<T, BM_, BN_, ST_><<<grid, BM_ * 2, wgmma_smem_bytes<T, BM_, BN_, ST_>(), st>>>(a); \
         return;                                                                              \
     }
             WG_TILE_LIST(X)
@@ -881,6 +877,11 @@ static int cublaslt_fp16_tflops(double *tflops, gp_error *err)
 extern "C" int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error *err)
 {
     return c->eng->conv_kernel_check(worst_rel, n_cases, err);
+}
+
+extern "C" int gpu_conv_tile_bench(gpu_ctx *c, FILE *f, gp_error *err)
+{
+    return c->eng->conv_tile_bench(f, err);
 }
 
 extern "C" int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err)

@@ -66,10 +66,18 @@ struct conv_hw {
     int wgmma;
 };
 
-/* Tile choice, kernel and split-K factor of one conv. */
+/* Tile choice, kernel and split-K factor of one conv (stages: wgmma only). */
 struct conv_plan {
-    int bm, bn, splits, kt_per_split, wgmma;
+    int bm, bn, splits, kt_per_split, wgmma, stages;
 };
+
+/* The wgmma kernel's tile configurations (gpu_cuda.cu). */
+struct wg_tile {
+    int bm, bn, stages, per_sm;
+    double rate;
+};
+enum { N_WG_TILES = 6 };
+extern const wg_tile WG_TILES[N_WG_TILES];
 
 /* max_splits: the split-K slices the caller's fp32 workspace holds (1: no split). */
 conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int max_splits);

@@ -606,18 +606,19 @@ template <typename T, int BM, int BN, int STAGES> constexpr size_t wgmma_smem_by
     return (size_t)STAGES * (BM + BN) * 64 * sizeof(T) + 1024;
 }
 
+/* BM / 64 warpgroups, each multiplying 64 rows by BN (one m64nBNk16 per 16 of K). */
 template <typename T, int BM, int BN, int STAGES>
-__global__ void __launch_bounds__(256, 1) conv_wgmma_kernel(const conv_args a)
+__global__ void __launch_bounds__(BM * 2, 1) conv_wgmma_kernel(const conv_args a)
 {
-    constexpr int NTH = 256, BK = 64, VEC = 8, VPR = BK / VEC, RPP = NTH / VPR;
+    constexpr int NTH = BM * 2, BK = 64, VEC = 8, VPR = BK / VEC, RPP = NTH / VPR;
     constexpr int AP = BM / RPP, BP = BN / RPP;
-    constexpr int WGROWS = BM / 2, MI = WGROWS / 64, NACC = BN / 2;
+    constexpr int WGROWS = 64, MI = 1, NACC = BN / 2;
     constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
-    /* one multiply left in flight across the barrier where a warpgroup has one accumulator
-     * set; with two, ptxas serialises the wgmmas unless each tile's multiplies complete */
-    constexpr int INFLIGHT = MI == 1 ? 1 : 0, AHEAD = STAGES - 1 - INFLIGHT;
-    static_assert(STAGES >= 3, "one tile multiplied, at least one in flight");
-    static_assert(MI >= 1 && WGROWS % 64 == 0, "warpgroup rows: a multiple of 64");
+    /* one multiply stays in flight across the barrier (wait_group 1): the stage refilled at
+     * tile it was last read by tile it + AHEAD - STAGES = it - 2 */
+    constexpr int INFLIGHT = 1, AHEAD = STAGES - 1 - INFLIGHT;
+    static_assert(STAGES >= 3, "one tile multiplied, one in flight, at least one loading");
+    static_assert(AP >= 1 && BP >= 1 && BN % 64 == 0, "tile too small for the loader");
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t raw_s = (uint32_t)__cvta_generic_to_shared(smem_raw);
     const uint32_t pad = (1024u - (raw_s & 1023u)) & 1023u;
@@ -1255,6 +1256,20 @@ __global__ void nchw_to_nhwc_kernel(const float *x, int B, int H, int W, int Cp,
 }
 
 /* Repeats a [n] T tensor over the batch. */
+/* Deterministic uniform [-amp, amp) fill (benchmark inputs; a hash of the index). */
+template <typename T> __global__ void fill_uniform_kernel(T *p, size_t n, float amp, uint32_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 0x9E3779B1u ^ (uint32_t)(i >> 32) * 0x85EBCA77u ^ seed * 0xC2B2AE3Du;
+        h ^= h >> 15;
+        h *= 0x2C1B3C6Du;
+        h ^= h >> 12;
+        h *= 0x297A2D39u;
+        h ^= h >> 15;
+        p[i] = from_f<T>(amp * ((h >> 8) * (2.f / 16777216.f) - 1.f));
+    }
+}
+
 template <typename T> __global__ void broadcast_kernel(const T *src, size_t n, int B, T *dst)
 {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;

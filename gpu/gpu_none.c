@@ -53,6 +53,11 @@ int gpu_conv_kernel_check(gpu_ctx *c, double *worst_rel, int *n_cases, gp_error 
     (void)c, (void)worst_rel, (void)n_cases;
     return none(err);
 }
+int gpu_conv_tile_bench(gpu_ctx *c, FILE *f, gp_error *err)
+{
+    (void)c, (void)f;
+    return none(err);
+}
 int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_request_result *res,
                     unsigned char **out_jpeg, gp_error *err)
 {

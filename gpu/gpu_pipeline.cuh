@@ -550,6 +550,7 @@ struct engine_base {
                         unsigned char **out, gp_error *err) = 0;
     virtual int core_matmul(double *tflops, gp_error *err) = 0;
     virtual int conv_kernel_check(double *worst, int *n_cases, gp_error *err) = 0;
+    virtual int conv_tile_bench(FILE *f, gp_error *err) = 0;
     virtual int warmup(double *ms, gp_error *err) = 0;
     virtual int mem(gpu_mem_report *r, gp_error *err) = 0;
 };
@@ -1149,6 +1150,7 @@ template <typename T> struct engine : engine_base {
                 } else {
                     a.mode = EPI_FUSED;
                 }
+                const int case_no = *n_cases / N_WG_TILES;
                 auto run = [&](conv_plan p, std::vector<float> &out) -> int {
                     size_t elems = split ? (size_t)p.splits * M * cc.cout : ny;
                     size_t bytes = elems * (split ? sizeof(float) : sizeof(T));
@@ -1159,8 +1161,14 @@ template <typename T> struct engine : engine_base {
                     conv_args aa = a;
                     aa.y = y;
                     conv_launch<T>(aa, p, 0);
-                    CK_LAUNCH();
-                    CK(cudaDeviceSynchronize());
+                    cudaError_t ce = cudaGetLastError();
+                    if (ce == cudaSuccess)
+                        ce = cudaDeviceSynchronize();
+                    if (ce != cudaSuccess)
+                        return gp_error_set(err, GP_EIO, NULL, 0, 0, "gpu",
+                                            "conv check case %d (%s tile %dx%d, %d stages, %d splits): %s", case_no,
+                                            p.wgmma ? "wgmma" : "mma", p.bm, p.bn, p.stages, p.splits,
+                                            cudaGetErrorString(ce));
                     out.assign(split ? (size_t)M * cc.cout : ny, 0.f);
                     if (split) {
                         std::vector<float> all(elems);
@@ -1186,6 +1194,7 @@ template <typename T> struct engine : engine_base {
                     conv_plan pw = conv_plan_for(M, cc.cout, K, hw, false, cc.splits);
                     pw.bm = t.bm;
                     pw.bn = t.bn;
+                    pw.stages = t.stages;
                     if ((rc = run(pw, got)))
                         break;
                     double num = 0, den = 0;
@@ -1206,6 +1215,113 @@ template <typename T> struct engine : engine_base {
             for (void *q : bufs)
                 cudaFree(q);
             return rc;
+        }
+    }
+
+    /* Times the conv kernels on GPEN-shaped convs and a plain GEMM: the mma.sync plan and
+     * every wgmma tile, TFLOP/s, one line per shape and kernel into f. */
+    int conv_tile_bench(FILE *f, gp_error *err) override
+    {
+        if constexpr (sizeof(T) == 4) {
+            (void)f;
+            return 0;
+        } else {
+            struct shape {
+                const char *name;
+                int B, H, W, cin, cout, k, styled;
+            } shapes[] = {
+                {"gemm 65536x4096x4096", 1, 1, 65536, 4096, 4096, 1, 0},
+                {"conv512 b8 128->64", 8, 512, 512, 128, 64, 3, 1},
+                {"conv256 b8 256->128", 8, 256, 256, 256, 128, 3, 1},
+                {"conv64 b8 1024->512", 8, 64, 64, 1024, 512, 3, 1},
+                {"conv32 b1 1024->512", 1, 32, 32, 1024, 512, 3, 1},
+            };
+            for (const shape &sh : shapes) {
+                const int pad = sh.k / 2, M = sh.B * sh.H * sh.W, K = sh.k * sh.k * sh.cin;
+                const size_t nx = (size_t)sh.B * sh.H * sh.W * sh.cin, nw = (size_t)sh.cout * K, ny = (size_t)M * sh.cout;
+                T *x = nullptr, *w = nullptr, *y = nullptr;
+                float *sc = nullptr, *d = nullptr;
+                CK(cudaMalloc(&x, nx * sizeof(T)));
+                CK(cudaMalloc(&w, nw * sizeof(T)));
+                CK(cudaMalloc(&y, ny * sizeof(T)));
+                CK(cudaMalloc(&sc, (size_t)sh.B * sh.cin * sizeof(float)));
+                CK(cudaMalloc(&d, (size_t)sh.B * sh.cout * sizeof(float)));
+                fill_uniform_kernel<T><<<1024, 256>>>(x, nx, 1.f, 11);
+                fill_uniform_kernel<T><<<1024, 256>>>(w, nw, 1.f / std::sqrt((float)K), 12);
+                fill_uniform_kernel<float><<<64, 256>>>(sc, (size_t)sh.B * sh.cin, 1.f, 13);
+                fill_uniform_kernel<float><<<64, 256>>>(d, (size_t)sh.B * sh.cout, 1.f, 14);
+                CK_LAUNCH();
+                conv_args a = conv_args_zero();
+                a.x = x;
+                a.B = sh.B;
+                a.IH = sh.H;
+                a.IW = sh.W;
+                a.Cin = sh.cin;
+                a.w = w;
+                a.Cout = sh.cout;
+                a.TY = a.TX = sh.k;
+                a.py0 = a.px0 = -pad;
+                a.OHk = a.OHf = sh.H;
+                a.OWk = a.OWf = sh.W;
+                a.y = y;
+                a.Ctot = sh.cout;
+                a.mode = EPI_FUSED;
+                if (sh.styled) {
+                    a.in_scale = sc;
+                    a.in_scale_bstride = sh.cin;
+                    a.d = d;
+                    a.d_bstride = sh.cout;
+                    a.act = 1;
+                }
+                auto time_plan = [&](const conv_plan &p, double *tf) -> int {
+                    cudaEvent_t e0, e1;
+                    CK(cudaEventCreate(&e0));
+                    CK(cudaEventCreate(&e1));
+                    std::vector<double> t;
+                    for (int i = 0; i < 7; i++) {
+                        CK(cudaEventRecord(e0));
+                        conv_launch<T>(a, p, 0);
+                        CK(cudaEventRecord(e1));
+                        CK(cudaEventSynchronize(e1));
+                        CK_LAUNCH();
+                        float ms;
+                        CK(cudaEventElapsedTime(&ms, e0, e1));
+                        if (i >= 2)
+                            t.push_back(ms);
+                    }
+                    cudaEventDestroy(e0);
+                    cudaEventDestroy(e1);
+                    double med, sd;
+                    stats_of(t, &med, &sd);
+                    *tf = 2.0 * M * (double)sh.cout * K / (med * 1e-3) / 1e12;
+                    return 0;
+                };
+                double tf = 0;
+                conv_plan pm = conv_plan_for(M, sh.cout, K, conv_hw{hw.sm, 0}, false, 1);
+                if (int rc = time_plan(pm, &tf))
+                    return rc;
+                fprintf(f, "tiles %-22s mma   %3dx%-3d          %7.1f TFLOP/s\n", sh.name, pm.bm, pm.bn, tf);
+                if (hw.wgmma) {
+                    conv_plan auto_p = conv_plan_for(M, sh.cout, K, hw, false, 1);
+                    for (const wg_tile &t : WG_TILES) {
+                        conv_plan pw = auto_p;
+                        pw.bm = t.bm;
+                        pw.bn = t.bn;
+                        pw.stages = t.stages;
+                        if (int rc = time_plan(pw, &tf))
+                            return rc;
+                        fprintf(f, "tiles %-22s wgmma %3dx%-3d %d stg %s %7.1f TFLOP/s\n", sh.name, t.bm, t.bn, t.stages,
+                                (t.bm == auto_p.bm && t.bn == auto_p.bn && t.stages == auto_p.stages) ? "*" : " ", tf);
+                    }
+                }
+                fflush(f);
+                cudaFree(x);
+                cudaFree(w);
+                cudaFree(y);
+                cudaFree(sc);
+                cudaFree(d);
+            }
+            return 0;
         }
     }
 
