@@ -1089,8 +1089,11 @@ template <typename T> struct engine : engine_base {
                 const int IH = cc.up ? 2 * cc.H : cc.H, IW = cc.up ? 2 * cc.W : cc.W, pad = cc.k / 2;
                 const int oh = (IH + 2 * pad - cc.k) / cc.stride + 1, ow = (IW + 2 * pad - cc.k) / cc.stride + 1;
                 const int M = cc.B * oh * ow, K = cc.k * cc.k * cc.cin;
+                const bool split = cc.splits > 1;
+                /* split-K slices are raw sums: no concat half */
+                const int ctot = cc.cout * (cc.styled && !split ? 2 : 1);
                 const size_t nx = (size_t)cc.B * cc.H * cc.W * cc.cin, nw = (size_t)cc.cout * K,
-                             ny = (size_t)M * cc.cout * (cc.styled ? 2 : 1);
+                             ny = (size_t)M * ctot;
                 std::vector<float> hx(nx), hw_(nw), hb(2 * cc.cout), hr((size_t)M * cc.cout),
                     hs((size_t)cc.B * cc.cin), hd((size_t)cc.B * cc.cout);
                 host_random_normal(7, "check.x", 1.f, 0.f, hx.data(), nx);
@@ -1141,8 +1144,7 @@ template <typename T> struct engine : engine_base {
                     a.nw = 0.7f;
                     a.gain = SQRT2;
                 }
-                a.Ctot = cc.cout * (cc.styled ? 2 : 1);
-                const bool split = cc.splits > 1;
+                a.Ctot = ctot;
                 if (split) {
                     a.mode = EPI_RAW;
                     a.out_f32 = 1;
