@@ -48,10 +48,13 @@ static void plan_splits(conv_plan &p, int t, int KT, int sm, int max_splits)
 }
 
 /* wgmma tiles: BM x BN, pipeline stages, CTAs per SM (from shared memory), and relative
- * rate per SM (bigger tiles reuse more operands); WG_TILE_LIST below instantiates them. */
+ * rate per SM, from the per-tile timings of `gpenlab-gpu convcheck --tiles` (H100,
+ * 2026-11-26, gpu/bench/h100-tiles-wgmma-v2.txt): N <= 64 runs best on 128x64 (two CTAs per
+ * SM), N = 128 on 128x128 with 3 stages (two per SM), wider N on the big tiles.
+ * WG_TILE_LIST below instantiates them. */
 const wg_tile WG_TILES[N_WG_TILES] = {
-    {128, 256, 4, 1, 1.00}, {256, 128, 4, 1, 1.00}, {128, 128, 6, 1, 0.85},
-    {128, 128, 3, 2, 0.85}, {256, 64, 5, 1, 0.80},  {128, 64, 4, 2, 0.70},
+    {128, 256, 4, 1, 0.95}, {256, 128, 4, 1, 1.00}, {128, 128, 6, 1, 0.75},
+    {128, 128, 3, 2, 0.90}, {256, 64, 5, 1, 0.55},  {128, 64, 4, 2, 0.60},
 };
 #define WG_TILE_LIST(X) X(128, 256, 4) X(256, 128, 4) X(128, 128, 6) X(128, 128, 3) X(256, 64, 5) X(128, 64, 4)
 
@@ -63,15 +66,19 @@ conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int ma
     auto tiles = [&](int bm, int bn) { return ((M + bm - 1) / bm) * ((N + bn - 1) / bn); };
     const int sm = hw.sm;
     if (!f32 && hw.wgmma) {
-        /* the tile with the least estimated time: waves x work per wave / rate */
+        /* N <= 64: 128x64; N <= 128: 128x128 (3 stages); wider: the tile with the least
+         * estimated time, waves x work per wave / rate */
         double best = 0;
-        int bi = 0;
+        int bi = -1;
         for (int i = 0; i < N_WG_TILES; i++) {
             const wg_tile &w = WG_TILES[i];
+            if (N <= 64 ? w.bn != 64 || w.bm != 128 : N <= 128 ? w.bn != 128 || w.bm != 128 || w.stages != 3
+                                                                : w.bm * w.bn < 128 * 128)
+                continue;
             double slots = (double)sm * w.per_sm;
             double waves = std::ceil(tiles(w.bm, w.bn) / slots);
             double cost = waves * w.per_sm * (double)w.bm * w.bn / w.rate;
-            if (i == 0 || cost < best)
+            if (bi < 0 || cost < best)
                 best = cost, bi = i;
         }
         p.bm = WG_TILES[bi].bm;
