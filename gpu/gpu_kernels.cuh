@@ -926,6 +926,129 @@ __global__ void epi_kernel(const R *raw, int nsplit, size_t split_stride, int B,
     }
 }
 
+/* 8 consecutive channels of raw (T or float, summed over nsplit slices) as floats. */
+template <typename R>
+__device__ __forceinline__ void load8_sum(const R *p, int nsplit, size_t split_stride, float *v)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+        v[j] = 0.f;
+    for (int z = 0; z < nsplit; z++) {
+        float4 a = load4<R>(p + z * split_stride), b = load4<R>(p + z * split_stride + 4);
+        v[0] += a.x, v[1] += a.y, v[2] += a.z, v[3] += a.w;
+        v[4] += b.x, v[5] += b.y, v[6] += b.z, v[7] += b.w;
+    }
+}
+
+/* The up-conv epilogue of epi_kernel (blur = 1) for Cout % 8 == 0, separably: each thread
+ * owns 8 channels of EPI_ROWS output rows in one column; each input row it needs is read
+ * once (4 horizontal taps, 16 bytes each) and added to the rows it touches, instead of 16
+ * taps per output (the sums associate differently: not bit-identical to epi_kernel). */
+constexpr int EPI_ROWS = 8;
+template <typename T, typename R>
+__global__ void epi_blur8_kernel(const R *raw, int nsplit, size_t split_stride, int B, int RH, int RW,
+                                 int Cout, const float *d, int d_bstride, const float *bias, float slope,
+                                 float gain, const T *e, float nw, T *out, int Ctot, int coff)
+{
+    const int OH = RH - 1, OW = RW - 1, cg = Cout / 8, nrb = (OH + EPI_ROWS - 1) / EPI_ROWS;
+    size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    size_t total = (size_t)B * nrb * OW * cg;
+    if (idx >= total)
+        return;
+    const int q = (int)(idx % cg);
+    size_t rest = idx / cg;
+    const int ox = (int)(rest % OW);
+    rest /= OW;
+    const int rb = (int)(rest % nrb), b = (int)(rest / nrb);
+    const int n = q * 8, oy0 = rb * EPI_ROWS;
+    const float k1[4] = {0.25f, 0.75f, 0.75f, 0.25f};
+    float acc[EPI_ROWS][8];
+#pragma unroll
+    for (int r = 0; r < EPI_ROWS; r++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            acc[r][j] = 0.f;
+    /* input rows oy0 - 1 .. oy0 + EPI_ROWS + 1; output oy takes rows oy - 1 + ty, weight
+     * k1[3 - ty] (the flipped 1-D kernel, as epi_kernel) */
+#pragma unroll
+    for (int ir = 0; ir < EPI_ROWS + 3; ir++) {
+        const int iy = oy0 - 1 + ir;
+        if (iy < 0 || iy >= RH)
+            continue;
+        float h[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            h[j] = 0.f;
+#pragma unroll
+        for (int tx = 0; tx < 4; tx++) {
+            const int ix = ox + tx - 1;
+            if (ix < 0 || ix >= RW)
+                continue;
+            float v[8];
+            load8_sum<R>(raw + (((size_t)b * RH + iy) * RW + ix) * Cout + n, nsplit, split_stride, v);
+            const float kw = k1[3 - tx];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                h[j] += kw * v[j];
+        }
+#pragma unroll
+        for (int r = 0; r < EPI_ROWS; r++) {
+            const int ty = ir - r; /* iy = oy0 + r - 1 + ty */
+            if (ty < 0 || ty > 3)
+                continue;
+            const float kw = k1[3 - ty];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                acc[r][j] += kw * h[j];
+        }
+    }
+    float dv[8], bv[8], b2[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        dv[j] = d ? __ldg(d + (size_t)b * d_bstride + n + j) : 1.f;
+        bv[j] = bias ? __ldg(bias + n + j) : 0.f;
+        b2[j] = e ? __ldg(bias + Cout + n + j) : 0.f;
+    }
+#pragma unroll
+    for (int r = 0; r < EPI_ROWS; r++) {
+        const int oy = oy0 + r;
+        if (oy >= OH)
+            break;
+        const size_t pix = ((size_t)b * OH + oy) * OW + ox;
+        T ov[8], oe[8];
+        float ev[8];
+        if (e) {
+            float4 e0 = load4<T>(e + pix * Cout + n), e1 = load4<T>(e + pix * Cout + n + 4);
+            ev[0] = e0.x, ev[1] = e0.y, ev[2] = e0.z, ev[3] = e0.w;
+            ev[4] = e1.x, ev[5] = e1.y, ev[6] = e1.z, ev[7] = e1.w;
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            float x = acc[r][j] * dv[j] + bv[j];
+            x = (x < 0.f ? x * slope : x) * gain;
+            ov[j] = from_f<T>(x);
+            if (e) {
+                float y = nw * ev[j] + b2[j];
+                y = (y < 0.f ? y * slope : y) * gain;
+                oe[j] = from_f<T>(y);
+            }
+        }
+        T *o = out + pix * Ctot + coff + n;
+        if constexpr (sizeof(T) == 2) {
+            *reinterpret_cast<uint4 *>(o) = *reinterpret_cast<uint4 *>(ov);
+            if (e)
+                *reinterpret_cast<uint4 *>(o + Cout) = *reinterpret_cast<uint4 *>(oe);
+        } else {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                o[j] = ov[j];
+                if (e)
+                    o[Cout + j] = oe[j];
+            }
+        }
+    }
+}
+
 /* Encoder blur: K pad (2, 2) over NHWC T [B,H,W,C] -> [B,H+1,W+1,C]; 16/sizeof(T) channels
  * per thread. */
 template <typename T>
