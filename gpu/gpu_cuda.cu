@@ -444,7 +444,6 @@ template <typename T> struct gpen_acts {
     float *raw;
     float *skip[2];
     float *out;  /* the final skip of the last forward */
-    int old_blur_epilogue; /* GPENLAB_OLD_BLUR_EPI=1: the 16-tap up-conv epilogue (A/B timing) */
     demod_layer *demod_tab; /* W2/d/offsets of every conv layer (d pointers are this slot's) */
     float *ws;   /* split-K slices (deterministic reduction in epi_kernel) */
     size_t ws_cap;
@@ -473,8 +472,6 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
     memset(a.graph, 0, sizeof(a.graph));
     a.max_batch = B;
     a.keep_taps = keep_taps;
-    const char *old_epi = getenv("GPENLAB_OLD_BLUR_EPI");
-    a.old_blur_epilogue = old_epi && old_epi[0] == '1';
     size_t blur = 1, hmax = (size_t)16 * A.enc[A.n_enc - 1].cout, raw = 1;
     if (int rc = a.ar.alloc(&a.in, (size_t)B * 3 * S * S, err))
         return rc;
@@ -744,17 +741,7 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
                 CK_LAUNCH();
             }
             mark(a, "upconv_mma", st);
-            if (L.cout % 8 == 0 && !a.old_blur_epilogue) {
-                size_t nthr = (size_t)B * ((Ro + EPI_ROWS - 1) / EPI_ROWS) * Ro * (L.cout / 8);
-                if (nsplit > 1 || f32)
-                    epi_blur8_kernel<T, float><<<blocks_for(nthr, 128), 128, 0, st>>>(
-                        nsplit > 1 ? a.ws : a.raw, nsplit, slice, B, RR, RR, L.cout, a.d[j], L.cout, g.conv[j].bias,
-                        0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
-                else
-                    epi_blur8_kernel<T, T><<<blocks_for(nthr, 128), 128, 0, st>>>(
-                        reinterpret_cast<const T *>(a.raw), 1, slice, B, RR, RR, L.cout, a.d[j], L.cout,
-                        g.conv[j].bias, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
-            } else if (nsplit > 1 || f32)
+            if (nsplit > 1 || f32)
                 epi_kernel<T, float><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
                     nsplit > 1 ? a.ws : a.raw, nsplit, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias,
                     1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
