@@ -308,11 +308,13 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
         p->n_eff = t->n - 1;
     } else if (strcmp(d, "gpu_mem_mib") == 0 || strcmp(d, "model_mem_mib") == 0 ||
                strcmp(d, "req_mem_per_face_mib") == 0 ||
-               strcmp(d, "first_request_extra_ms") == 0 || strcmp(d, "share_slowdown") == 0) {
+               strcmp(d, "first_request_extra_ms") == 0 || strcmp(d, "share_slowdown") == 0 ||
+               strcmp(d, "start_interference") == 0) {
         if (t->n != 2)
             return perr(c, GP_EPARSE, "%s", "expected one value");
         double v;
-        bool is_share = strcmp(d, "share_slowdown") == 0;
+        bool is_interf = strcmp(d, "start_interference") == 0;
+        bool is_share = strcmp(d, "share_slowdown") == 0 || is_interf;
         rc = parse_num(c, t->tok[1], is_share ? 1e-3 : 0, is_share ? 1 : 1e9, &v);
         if (rc < 0)
             return rc;
@@ -322,6 +324,8 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
             p->model_mem_bytes = v * MIB;
         else if (strcmp(d, "req_mem_per_face_mib") == 0)
             p->req_mem_per_face_bytes = v * MIB;
+        else if (is_interf)
+            p->start_interference = v;
         else if (is_share)
             p->share_slowdown = v;
         else
@@ -351,6 +355,7 @@ static void profile_defaults(gpu_profile *p)
     memset(p, 0, sizeof(*p));
     snprintf(p->provenance, sizeof(p->provenance), "seed");
     p->share_slowdown = 1.0;
+    p->start_interference = 1.0;
     p->jitter = JITTER_NONE;
 }
 
@@ -557,6 +562,10 @@ int profile_write(const gpu_profile *p, FILE *f, gp_error *err)
     put_num(f, p->first_request_extra_ms);
     fprintf(f, "\nshare_slowdown");
     put_num(f, p->share_slowdown);
+    if (p->start_interference < 1.0) {
+        fprintf(f, "\nstart_interference");
+        put_num(f, p->start_interference);
+    }
     fprintf(f, "\n");
     if (ferror(f))
         return gp_error_set(err, GP_EIO, p->path, 0, 0, NULL, "write error");

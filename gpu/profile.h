@@ -77,6 +77,8 @@ typedef struct gpu_profile {
     double share_slowdown;                 /* gpu_share > 1: each instance's speed factor
                                               is eff(k)/k for k co-located busy ones; this
                                               extra factor (<= 1) models context switches */
+    double start_interference;             /* speed of the requests on a GPU while another
+                                              pod on it is in its cold start (<= 1) */
     /* Derived by profile_finalize (profile_parse calls it): per-request sums of the image
      * and the face stages over the grid, and the lognormal jitter's parameters, so that a
      * request's demand costs two interpolations. Call it again after changing stages. */

@@ -277,6 +277,13 @@ static bool is_billed(pod_state st)
 static void gpu_advance(sim *s, gpu *g);
 static int gpu_reschedule(sim *s, uint32_t gi);
 
+/* The experiment's cluster.start_interference, else the profile's. */
+static double start_interference(const sim *s)
+{
+    double c = s->cfg->cluster.start_interference;
+    return c > 0 ? c : s->prof->start_interference;
+}
+
 static int pod_set_state(sim *s, pod *p, pod_state st)
 {
     integrate(s);
@@ -289,7 +296,7 @@ static int pod_set_state(sim *s, pod *p, pod_state st)
         return 0;
     /* a cold start on a shared GPU begins or ends: its requests change speed */
     gpu *g = &s->gpus[p->gpu];
-    if (s->cfg->cluster.start_interference >= 1.0) {
+    if (start_interference(s) >= 1.0) {
         g->n_starting += starting ? 1 : -1;
         return 0;
     }
@@ -389,7 +396,7 @@ static double gpu_speed(const sim *s, const gpu *g)
         return 0;
     double rate = profile_eff(s->prof, (int)g->n_svc) / g->n_svc;
     if (g->n_starting > 0)
-        rate *= s->cfg->cluster.start_interference;
+        rate *= start_interference(s);
     if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
         /* co-located instances both busy: context switches cost share_slowdown */
         uint32_t first_pod = s->reqs[g->svc[0]].pod;
@@ -1418,7 +1425,7 @@ void cluster_cfg_default(cluster_cfg *c)
     c->max_queue = 0;
     c->price_per_gpu_hour = 0.35;
     c->slo_us = 5 * 1000000LL;
-    c->start_interference = 1.0;
+    c->start_interference = 0; /* the profile's */
 }
 
 void metrics_cfg_default(metrics_cfg *m)

@@ -39,7 +39,8 @@ typedef struct cluster_cfg {
     int64_t slo_us;             /* latency objective (default 5 s) */
     double start_interference;  /* speed of the requests on a GPU while another pod on it
                                    is STARTING (context, weight upload, graph capture on a
-                                   shared card); 1 = none, the default */
+                                   shared card); 0 (the default): the profile's value
+                                   (`start_interference`, 1 when it has none) */
     /* Phases of a pod start that a GPU profile does not measure (scheduling, image pull,
      * container start: the cluster's part), after the profile's own, same syntax. */
     int n_extra_phases;

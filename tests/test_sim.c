@@ -523,29 +523,65 @@ static void test_start_interference(void **state)
     gpu_profile *p = profile_from(PROFILE_10S);
     static const struct {
         const char *name;
-        double interference;
+        double interference, profile_interference;
         int gpus, share;
         int64_t end_us;
     } rows[] = {
         /* 1.5 s of work by 2 s, 6 s at half speed = 3 s, the last 5.5 s from 8 s */
-        {"shared GPU, x0.5 while starting", 0.5, 1, 2, 13 * S + S / 2},
-        {"shared GPU, x0.8 while starting", 0.8, 1, 2, 11 * S + 7 * S / 10}, /* 1.5+4.8 */
-        {"shared GPU, no interference (default)", 1.0, 1, 2, 10 * S + S / 2},
-        {"own GPU each: the start is elsewhere", 0.5, 2, 1, 10 * S + S / 2},
+        {"shared GPU, x0.5 while starting", 0.5, 1.0, 1, 2, 13 * S + S / 2},
+        {"shared GPU, x0.8 while starting", 0.8, 1.0, 1, 2, 11 * S + 7 * S / 10}, /* 1.5+4.8 */
+        {"shared GPU, no interference", 1.0, 1.0, 1, 2, 10 * S + S / 2},
+        {"own GPU each: the start is elsewhere", 0.5, 1.0, 2, 1, 10 * S + S / 2},
+        {"the profile's x0.5 (cluster key unset)", 0, 0.5, 1, 2, 13 * S + S / 2},
+        {"the cluster key overrides the profile", 0.8, 0.5, 1, 2, 11 * S + 7 * S / 10},
+        {"neither: none", 0, 1.0, 1, 2, 10 * S + S / 2},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         request_log log = {0};
+        p->start_interference = rows[i].profile_interference;
         run_interference(p, rows[i].interference, rows[i].gpus, rows[i].share, &log);
         if (llabs(log.row[0].end_us - rows[i].end_us) > 1)
             fail_msg("%s: ends at %lld us, want %lld", rows[i].name, (long long)log.row[0].end_us,
                      (long long)rows[i].end_us);
         request_log_free(&log);
     }
-    /* the default of a fresh cluster is no interference */
+    /* a fresh cluster takes the profile's value; a profile without the directive has none */
     cluster_cfg c;
     cluster_cfg_default(&c);
-    assert_true(c.start_interference == 1.0);
+    assert_true(c.start_interference == 0);
+    gpu_profile *q = profile_from(PROFILE_10S);
+    assert_true(q->start_interference == 1.0);
+    free(q);
     free(p);
+}
+
+/* The profile's start_interference: parsed, range-checked, written back only when < 1. */
+static void test_profile_start_interference(void **state)
+{
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof(text), "%sstart_interference 0.875\n", PROFILE_10S);
+    gpu_profile *p = profile_from(text);
+    assert_true(p->start_interference == 0.875);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    gp_error err;
+    assert_int_equal(profile_write(p, f, &err), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "\nstart_interference 0.875\n"));
+    gpu_profile *q = profile_from(buf);
+    assert_true(q->start_interference == 0.875);
+    free(buf), free(q), free(p);
+    static const char *const bad[] = {"start_interference 1.5\n", "start_interference 0\n",
+                                      "start_interference\n", "start_interference 0.5 0.6\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        gpu_profile r;
+        snprintf(text, sizeof(text), "%s%s", PROFILE_10S, bad[i]);
+        if (profile_parse("bad", text, &r, &err) >= 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(err.line, 13);
+    }
 }
 
 /* The policy runs at k x sync period, plus up to sync_jitter late (a live controller's
@@ -617,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_policy_sees_scraped_metrics),
         cmocka_unit_test(test_serverless_keep_alive_and_prewarm),
         cmocka_unit_test(test_start_interference),
+        cmocka_unit_test(test_profile_start_interference),
         cmocka_unit_test(test_sync_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
