@@ -7,7 +7,7 @@
 #                (apt-get download), unpacked with dpkg -x into .live/root/
 #   .live/bin/   redis-server, redis-cli (from those packages); gpenlab, gpenlab-loadgen,
 #                gpenlab-promlite, gpenlab-worker built here; gpenlab-worker-gpu built here
-#                with nvcc from the committed gpu/ sources (git archive HEAD)
+#                with nvcc from the committed gpu/ sources (git archive HEAD), sm_90a
 #   .live/lib/   the shared libraries those programs need that Ubuntu 24.04 may lack (ldd
 #                here, minus glibc and the C++ runtime): LD_LIBRARY_PATH=.live/lib
 # Prometheus (50 MB) is not carried: gpenlab-promlite serves the query API subset that
@@ -32,7 +32,7 @@ cp "$B/gpenlab" "$B/gpenlab-loadgen" "$B/gpenlab-promlite" "$B/gpenlab-worker" "
 # commit worker/ first)
 src=$(mktemp -d /tmp/gpenlab-live-src.XXXXXX)
 git archive HEAD | tar -x -C "$src"
-(cd "$src" && make -s BUILD=build-live worker-gpu GPU_ARCH="-gencode=arch=compute_90,code=sm_90" >/dev/null)
+(cd "$src" && make -s BUILD=build-live worker-gpu GPU_ARCH="-gencode=arch=compute_90a,code=sm_90a" >/dev/null)
 cp "$src/build-live/gpenlab-worker-gpu" "$L/bin/"
 git rev-parse --short HEAD >"$L/commit"
 rm -rf "$src"

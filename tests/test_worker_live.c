@@ -3,7 +3,8 @@
  * a worker killed with SIGKILL mid-request loses nothing (another worker's reaper requeues
  * what it held); SIGTERM drains (what is held completes, nothing new is taken, exit 0);
  * the /metrics text; the load generator end to end and its refusals; the scraper's query
- * API. The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
+ * API; `gpenlab-worker profile --processes N` (the live pods' setting: N single-slot worker
+ * processes). The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
  * Skips with a message where redis-server is not installed (scripts/install_live_deps.sh). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../gpu/profile.h"
 
 /* the wire client and protocol under test, compiled into this binary */
 #include "../worker/queue.c"
@@ -641,11 +644,65 @@ static void test_loadgen_and_scraper(void **state)
     }
 }
 
+/* `gpenlab-worker profile --processes 3` on the CPU stage: eff over 3 processes, cold
+ * phases with their spread, a start interference in (0, 1], the provenance said; and the
+ * refusals of a bad process count and a bad pre-warm list. No Redis needed. */
+static void test_profile_processes(void **state)
+{
+    (void)state;
+    const char *bin = getenv("GPENLAB_BIN");
+    char dir[PATH_MAX], cmd[3 * PATH_MAX], out[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s", bin ? bin : "build/gpenlab");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    char tmp[] = "/tmp/gpenlab-wprofile-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    snprintf(out, sizeof(out), "%s/p.profile", tmp);
+    snprintf(cmd, sizeof(cmd),
+             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 3 --reps 1 "
+             "--cpu-face-size 8 --prewarm-mp 1.5,2 2>'%s/log'",
+             dir, out, tmp);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    gpu_profile *p = calloc(1, sizeof(*p));
+    gp_error err;
+    assert_non_null(p);
+    if (profile_parse(out, text, p, &err) < 0)
+        fail_msg("profile: %s", err.msg);
+    assert_int_equal(p->n_eff, 3);
+    assert_true(p->eff[0] == 1.0);
+    for (int i = 1; i < 3; i++)
+        assert_true(p->eff[i] > 0.2 && p->eff[i] < 3.5);
+    assert_true(p->start_interference > 0 && p->start_interference <= 1.0);
+    assert_true(p->n_phases >= 1);
+    assert_non_null(strstr(p->source, "from 3 single-slot processes"));
+    free(p);
+    static const char *const bad[] = {"--processes 9", "--processes -1", "--prewarm-mp 1.5,x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "'%s/gpenlab-worker' profile --out '%s' --backend cpu %s 2>/dev/null", dir,
+                 out, bad[i]);
+        int st = system(cmd);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
+            fail_msg("%s: want exit 2, got status %d", bad[i], st);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payload_format),
+        cmocka_unit_test(test_profile_processes),
         cmocka_unit_test_setup_teardown(test_every_request_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),

@@ -11,6 +11,7 @@
 #include "../gpu/profile.h"
 #include "queue.h"
 #include "stage.h"
+#include "wprofile_procs.h"
 
 #define MAX_PH 12
 
@@ -71,8 +72,8 @@ static void *eff_thread(void *arg)
 int worker_profile_main(int argc, char **argv)
 {
     const char *out = NULL, *backend = "auto";
-    int slots = 4, reps = 5, face_size = 16;
-    double px_scale = 1.0 / 256, spawn_ms = 0;
+    int slots = 4, reps = 5, face_size = 16, processes = 0, n_prewarm = 0;
+    double px_scale = 1.0 / 256, spawn_ms = 0, prewarm[32];
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--out") == 0)
             out = argv[i + 1];
@@ -88,14 +89,32 @@ int worker_profile_main(int argc, char **argv)
             px_scale = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--process-start-ms") == 0)
             spawn_ms = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--processes") == 0)
+            processes = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--prewarm-mp") == 0) {
+            char tmp[512];
+            snprintf(tmp, sizeof(tmp), "%s", argv[i + 1]);
+            n_prewarm = 0;
+            for (char *tk = strtok(tmp, ","); tk; tk = strtok(NULL, ",")) {
+                char *end;
+                double mp = strtod(tk, &end);
+                if (*end || !(mp > 0 && mp <= 200) || n_prewarm >= 32) {
+                    fprintf(stderr, "gpenlab-worker profile: --prewarm-mp: bad list \"%s\"\n", argv[i + 1]);
+                    return 2;
+                }
+                prewarm[n_prewarm++] = mp;
+            }
+        }
         else {
             fprintf(stderr, "gpenlab-worker profile: unknown option %s\n", argv[i]);
             return 2;
         }
     }
-    if (!out || slots < 1 || slots > 16 || reps < 1 || reps > 50) {
+    if (!out || slots < 1 || slots > 16 || reps < 1 || reps > 50 || processes < 0 || processes > PROCS_MAX) {
         fprintf(stderr, "usage: gpenlab-worker profile --out FILE [--backend auto|cuda|cpu] "
-                        "[--slots 1..16] [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n");
+                        "[--slots 1..16] [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n"
+                        "       [--processes 1..%d] [--prewarm-mp 2,4.5,...] [--process-start-ms MS]\n",
+                PROCS_MAX);
         return 2;
     }
     phases ph = {0};
@@ -105,11 +124,26 @@ int worker_profile_main(int argc, char **argv)
     so.slots = slots;
     so.cpu_face_size = face_size;
     so.cpu_px_scale = px_scale;
+    so.n_prewarm = n_prewarm;
+    memcpy(so.prewarm_mp, prewarm, sizeof(double) * (size_t)n_prewarm);
+    gp_error err;
+    gp_error_clear(&err);
+    /* the multi-process measurements first: this process must not hold a device context
+     * when it forks the workers */
+    procs_result pr = {0};
+    if (processes > 0) {
+        so.slots = 1; /* this process only measures the per-request grid */
+        stage_opts po = so;
+        if (wprofile_measure_processes(&po, processes, reps * 2, &pr, &err) < 0) {
+            char msg[800];
+            gp_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
+            return 1;
+        }
+    }
     so.phase = on_phase;
     so.phase_ctx = &ph;
     stage *st;
-    gp_error err;
-    gp_error_clear(&err);
     if (stage_open(&so, &st, &err) < 0) {
         char msg[800];
         gp_error_format(&err, msg, sizeof(msg));
@@ -167,8 +201,8 @@ int worker_profile_main(int argc, char **argv)
     }
     /* eff(n): n slots serving 2 MP / 1 face requests at once */
     double thr1 = 0;
-    p->n_eff = slots;
-    for (int n = 1; n <= slots; n++) {
+    p->n_eff = processes > 0 ? 0 : slots; /* with --processes: eff from the processes below */
+    for (int n = 1; n <= p->n_eff; n++) {
         eff_job jobs[16];
         pthread_t th[16];
         int per = reps * 2;
@@ -195,7 +229,7 @@ int worker_profile_main(int argc, char **argv)
     snprintf(p->source, sizeof(p->source),
              "measured by gpenlab-worker profile on %s: backend %s, %d slots, %d reps%s\n"
              "one image stage (the no-face time) and one face stage (least-squares slope over 1, 2, 4 faces)",
-             date, stage_backend(st), slots, reps,
+             date, stage_backend(st), so.slots, reps,
              strcmp(stage_backend(st), "cpu") == 0 ? ", CPU reference on tiny inputs (not a GPU)" : "");
     p->n_grid = NG;
     memcpy(p->mp_grid, grid, sizeof(grid));
@@ -224,6 +258,28 @@ int worker_profile_main(int argc, char **argv)
         snprintf(q->name, sizeof(q->name), "%s", ph.name[i]);
         q->seconds = (dist_spec){DIST_CONST, ph.ms[i] / 1e3, 0};
         q->applies = PHASE_POD | PHASE_SERVERLESS;
+    }
+    if (processes > 0) {
+        /* the live setting: one single-slot process per pod on the device */
+        p->n_eff = pr.n;
+        memcpy(p->eff, pr.eff, sizeof(double) * (size_t)pr.n);
+        p->model_mem_bytes = pr.mem_per_proc_mib * 1048576.0;
+        p->n_phases = spawn_ms > 0 ? 1 : 0;
+        for (int i = 0; i < pr.n_phases && p->n_phases < PROFILE_MAX_PHASES; i++) {
+            profile_phase *q = &p->phase[p->n_phases++];
+            snprintf(q->name, sizeof(q->name), "%s", pr.phase_name[i]);
+            q->seconds = pr.phase_ms_sd[i] > 0
+                             ? (dist_spec){DIST_NORMAL, pr.phase_ms_mean[i] / 1e3, pr.phase_ms_sd[i] / 1e3}
+                             : (dist_spec){DIST_CONST, pr.phase_ms_mean[i] / 1e3, 0};
+            q->applies = PHASE_POD | PHASE_SERVERLESS;
+        }
+        p->start_interference = pr.interference;
+        size_t len = strlen(p->source);
+        snprintf(p->source + len, sizeof(p->source) - len,
+                 "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d starts) and "
+                 "start_interference (%d requests during a start, %d outside) from %d single-slot processes "
+                 "on the device (the live pods' setting: one process per pod, no MPS)",
+                 pr.mem_per_proc_mib, pr.n, pr.interference_in, pr.interference_out, pr.n);
     }
     p->first_request_extra_ms = 0;
     p->share_slowdown = 1;

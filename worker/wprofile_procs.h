@@ -1,0 +1,38 @@
+/* wprofile_procs.h: the part of `gpenlab-worker profile` that needs several worker
+ * processes on one device, as the live pods are (one single-slot process each, no MPS):
+ *   - cold phases of a single-slot process start (the mean over n sequential starts);
+ *   - device memory per process (the increase of the card's used memory per start);
+ *   - eff(1..n): n processes serving 2 MP / 1-face requests at once, throughput over one's;
+ *   - start interference: the speed of the requests served while another process is in its
+ *     cold start, over their speed otherwise, with 1..n-1 processes serving.
+ * The caller must not have touched the device (the children are forked and each opens its
+ * own context). Children that fail or hang are killed; every error names the child and what
+ * it reported. */
+#ifndef GP_WORKER_WPROFILE_PROCS_H
+#define GP_WORKER_WPROFILE_PROCS_H
+
+#include "../sim/error.h"
+#include "stage.h"
+
+#define PROCS_MAX 8
+#define PROCS_MAX_PHASES 12
+
+typedef struct procs_result {
+    int n;                                   /* processes */
+    double eff[PROCS_MAX];                   /* eff[k-1]: k processes' throughput / one's */
+    double mem_per_proc_mib;                 /* device memory one more process takes */
+    double mem_total_mib;                    /* the card's */
+    int n_phases;
+    char phase_name[PROCS_MAX_PHASES][32];
+    double phase_ms_mean[PROCS_MAX_PHASES], phase_ms_sd[PROCS_MAX_PHASES];
+    double interference;                     /* pooled over the serving counts; 1 = none */
+    double interference_by_n[PROCS_MAX];     /* [s-1]: with s processes serving; 0 = not measured */
+    int interference_in, interference_out;   /* requests inside / outside the start windows */
+} procs_result;
+
+/* base: the stage options of every child (slots is forced to 1; phase callbacks are the
+ * children's own). reps: requests per process per eff point (>= 1). */
+int wprofile_measure_processes(const stage_opts *base, int n, int reps, procs_result *r,
+                               gp_error *err);
+
+#endif
