@@ -651,7 +651,7 @@ static void test_profile_processes(void **state)
 {
     (void)state;
     const char *bin = getenv("GPENLAB_BIN");
-    char dir[PATH_MAX], cmd[3 * PATH_MAX], out[PATH_MAX + 32];
+    char dir[PATH_MAX], cmd[8 * PATH_MAX], out[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s", bin ? bin : "build/gpenlab");
     char *slash = strrchr(dir, '/');
     if (slash)
@@ -685,6 +685,27 @@ static void test_profile_processes(void **state)
     assert_true(p->n_phases >= 1);
     assert_non_null(strstr(p->source, "from 3 single-slot processes"));
     free(p);
+    /* eff over an image mix; a mix file with a bad value is refused with its line */
+    char mix[PATH_MAX + 32], bad_mix[PATH_MAX + 32];
+    snprintf(mix, sizeof(mix), "%s/mix.csv", tmp);
+    snprintf(bad_mix, sizeof(bad_mix), "%s/bad.csv", tmp);
+    FILE *m = fopen(mix, "w"), *bm = fopen(bad_mix, "w");
+    assert_non_null(m);
+    assert_non_null(bm);
+    fputs("t_s,mp,faces\n0.1,1.5,1\n0.2,4,0\n0.3,2,2\n", m);
+    fputs("t_s,mp,faces\n0.1,1.5,1\n0.2,-4,0\n", bm);
+    fclose(m);
+    fclose(bm);
+    snprintf(cmd, sizeof(cmd),
+             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 2 --reps 1 --cpu-face-size 8 "
+             "--eff-mix '%s' 2>/dev/null && grep -q 'eff over the image mix' '%s'",
+             dir, out, mix, out);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 2 --eff-mix '%s' 2>'%s/err'; "
+             "test $? = 1 && grep -q 'bad.csv:3: mp: expected' '%s/err'",
+             dir, out, bad_mix, tmp, tmp);
+    assert_int_equal(system(cmd), 0);
     static const char *const bad[] = {"--processes 9", "--processes -1", "--prewarm-mp 1.5,x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(cmd, sizeof(cmd), "'%s/gpenlab-worker' profile --out '%s' --backend cpu %s 2>/dev/null", dir,

@@ -1,6 +1,7 @@
 /* wprofile.c: `gpenlab-worker profile` (see wprofile.h). */
 #include "wprofile.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -69,10 +70,88 @@ static void *eff_thread(void *arg)
     return NULL;
 }
 
+/* An image mix for the multi-process eff: the mp and faces columns of an arrivals CSV
+ * (gpenlab-loadgen's format: a header naming them, then one request per line). */
+typedef struct mix_file {
+    double *mp;
+    int *faces;
+    int n;
+} mix_file;
+
+static int read_mix(const char *path, mix_file *m, gp_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    char line[1024];
+    int col_mp = -1, col_faces = -1, cap = 0, rc = 0;
+    long lineno = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *save = NULL, *tok = strtok_r(line, ",", &save);
+        if (lineno == 1) {
+            for (int c = 0; tok; c++, tok = strtok_r(NULL, ",", &save)) {
+                if (strcmp(tok, "mp") == 0)
+                    col_mp = c;
+                else if (strcmp(tok, "faces") == 0)
+                    col_faces = c;
+            }
+            if (col_mp < 0 || col_faces < 0)
+                rc = gp_error_set(err, GP_EPARSE, path, 1, 0, col_mp < 0 ? "mp" : "faces", "column missing from the header");
+            continue;
+        }
+        double mp = -1;
+        long faces = -1;
+        for (int c = 0; tok; c++, tok = strtok_r(NULL, ",", &save)) {
+            char *end;
+            if (c == col_mp) {
+                mp = strtod(tok, &end);
+                if (*end || !(mp > 0 && mp <= 200))
+                    rc = gp_error_set(err, GP_ERANGE, path, lineno, 0, "mp", "expected 0 < mp <= 200, got \"%s\"", tok);
+            } else if (c == col_faces) {
+                faces = strtol(tok, &end, 10);
+                if (*end || faces < 0 || faces > 64)
+                    rc = gp_error_set(err, GP_ERANGE, path, lineno, 0, "faces", "expected 0..64, got \"%s\"", tok);
+            }
+        }
+        if (rc == 0 && (mp < 0 || faces < 0))
+            rc = gp_error_set(err, GP_EPARSE, path, lineno, 0, mp < 0 ? "mp" : "faces", "missing value");
+        if (rc == 0 && m->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            if (cap > 1000000) {
+                rc = gp_error_set(err, GP_ELIMIT, path, lineno, 0, NULL, "more than 1000000 requests");
+                break;
+            }
+            double *nm = realloc(m->mp, sizeof(double) * (size_t)cap);
+            if (nm)
+                m->mp = nm;
+            int *nf = realloc(m->faces, sizeof(int) * (size_t)cap);
+            if (nf)
+                m->faces = nf;
+            if (!nm || !nf)
+                rc = gp_error_set(err, GP_ENOMEM, path, lineno, 0, NULL, "out of memory");
+        }
+        if (rc == 0) {
+            m->mp[m->n] = mp;
+            m->faces[m->n++] = (int)faces;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && m->n == 0)
+        rc = gp_error_set(err, GP_EPARSE, path, lineno, 0, NULL, "no requests");
+    if (rc < 0) {
+        free(m->mp), free(m->faces);
+        m->mp = NULL, m->faces = NULL, m->n = 0;
+    }
+    return rc;
+}
+
 int worker_profile_main(int argc, char **argv)
 {
     const char *out = NULL, *backend = "auto";
     int slots = 4, reps = 5, face_size = 16, processes = 0, n_prewarm = 0;
+    const char *mix_path = NULL;
     double px_scale = 1.0 / 256, spawn_ms = 0, prewarm[32];
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--out") == 0)
@@ -91,6 +170,8 @@ int worker_profile_main(int argc, char **argv)
             spawn_ms = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--processes") == 0)
             processes = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--eff-mix") == 0)
+            mix_path = argv[i + 1];
         else if (strcmp(argv[i], "--prewarm-mp") == 0) {
             char tmp[512];
             snprintf(tmp, sizeof(tmp), "%s", argv[i + 1]);
@@ -113,7 +194,8 @@ int worker_profile_main(int argc, char **argv)
     if (!out || slots < 1 || slots > 16 || reps < 1 || reps > 50 || processes < 0 || processes > PROCS_MAX) {
         fprintf(stderr, "usage: gpenlab-worker profile --out FILE [--backend auto|cuda|cpu] "
                         "[--slots 1..16] [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n"
-                        "       [--processes 1..%d] [--prewarm-mp 2,4.5,...] [--process-start-ms MS]\n",
+                        "       [--processes 1..%d [--eff-mix ARRIVALS.csv]] [--prewarm-mp 2,4.5,...]\n"
+                        "       [--process-start-ms MS]\n",
                 PROCS_MAX);
         return 2;
     }
@@ -134,7 +216,18 @@ int worker_profile_main(int argc, char **argv)
     if (processes > 0) {
         so.slots = 1; /* this process only measures the per-request grid */
         stage_opts po = so;
-        if (wprofile_measure_processes(&po, processes, reps * 2, &pr, &err) < 0) {
+        mix_file mf = {0};
+        if (mix_path && read_mix(mix_path, &mf, &err) < 0) {
+            char msg[800];
+            gp_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
+            return 1;
+        }
+        procs_mix mix = {mf.mp, mf.faces, mf.n};
+        int prc = wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
+        free(mf.mp);
+        free(mf.faces);
+        if (prc < 0) {
             char msg[800];
             gp_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
@@ -278,8 +371,9 @@ int worker_profile_main(int argc, char **argv)
         snprintf(p->source + len, sizeof(p->source) - len,
                  "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d starts) and "
                  "start_interference (%d requests during a start, %d outside) from %d single-slot processes "
-                 "on the device (the live pods' setting: one process per pod, no MPS)",
-                 pr.mem_per_proc_mib, pr.n, pr.interference_in, pr.interference_out, pr.n);
+                 "on the device (the live pods' setting: one process per pod, no MPS); eff over %s",
+                 pr.mem_per_proc_mib, pr.n, pr.interference_in, pr.interference_out, pr.n,
+                 mix_path ? "the image mix of the arrivals file given" : "2 MP / 1-face requests");
     }
     p->first_request_extra_ms = 0;
     p->share_slowdown = 1;

@@ -62,8 +62,21 @@ static void put_line(int fd, const char *s)
     }
 }
 
+/* The k-th request of the mix for process idx. */
+static void mix_request(const procs_mix *mix, int idx, long k, int *w, int *h, int *faces)
+{
+    if (!mix || mix->n < 1) {
+        queue_image_dims(2.0, w, h);
+        *faces = 1;
+        return;
+    }
+    long i = ((long)idx * 7919 + k) % mix->n; /* distinct offsets, the same mix */
+    queue_image_dims(mix->mp[i], w, h);
+    *faces = mix->faces[i];
+}
+
 /* The child: one single-slot stage, then commands until "quit" or end of input. */
-static void child_main(const stage_opts *base, int in_fd, int out_fd)
+static void child_main(const stage_opts *base, const procs_mix *mix, int idx, int in_fd, int out_fd)
 {
     child_phases ph = {0};
     stage_opts o = *base;
@@ -88,8 +101,8 @@ static void child_main(const stage_opts *base, int in_fd, int out_fd)
         off += snprintf(line + off, sizeof(line) - (size_t)off, " %s %.3f", ph.name[i], ph.ms[i]);
     snprintf(line + off, sizeof(line) - (size_t)off, "\n");
     put_line(out_fd, line);
-    int w, h;
-    queue_image_dims(2.0, &w, &h);
+    int w, h, faces;
+    long served = 0;
     FILE *in = fdopen(in_fd, "r");
     char cmd[128];
     while (in && fgets(cmd, sizeof(cmd), in)) {
@@ -97,8 +110,10 @@ static void child_main(const stage_opts *base, int in_fd, int out_fd)
         int rc = 0;
         if (strncmp(cmd, "run ", 4) == 0) {
             int reps = atoi(cmd + 4);
-            for (int k = 0; k < reps && rc == 0; k++)
-                rc = stage_run(st, 0, w, h, 1, &r, &err);
+            for (int k = 0; k < reps && rc == 0; k++) {
+                mix_request(mix, idx, served++, &w, &h, &faces);
+                rc = stage_run(st, 0, w, h, faces, &r, &err);
+            }
             if (rc == 0) {
                 snprintf(line, sizeof(line), "done %.3f\n", mono_ms());
                 put_line(out_fd, line);
@@ -107,7 +122,9 @@ static void child_main(const stage_opts *base, int in_fd, int out_fd)
             double until = atof(cmd + 6);
             while (rc == 0 && mono_ms() < until) {
                 double t0 = mono_ms();
-                rc = stage_run(st, 0, w, h, 1, &r, &err);
+                /* the interference runs compare service times: one request kind */
+                mix_request(NULL, idx, served++, &w, &h, &faces);
+                rc = stage_run(st, 0, w, h, faces, &r, &err);
                 snprintf(line, sizeof(line), "req %.3f %.3f\n", t0, mono_ms());
                 if (rc == 0)
                     put_line(out_fd, line);
@@ -129,7 +146,7 @@ static void child_main(const stage_opts *base, int in_fd, int out_fd)
     _exit(0);
 }
 
-static int spawn_child(const stage_opts *base, child *c, gp_error *err)
+static int spawn_child(const stage_opts *base, const procs_mix *mix, int idx, child *c, gp_error *err)
 {
     int to[2], from[2];
     if (pipe(to) < 0)
@@ -148,7 +165,7 @@ static int spawn_child(const stage_opts *base, child *c, gp_error *err)
     if (pid == 0) {
         close(to[1]);
         close(from[0]);
-        child_main(base, to[0], from[1]);
+        child_main(base, mix, idx, to[0], from[1]);
     }
     close(to[0]);
     close(from[1]);
@@ -242,7 +259,8 @@ typedef struct service_split {
     int in_n, out_n;
 } service_split;
 
-int wprofile_measure_processes(const stage_opts *base, int n, int reps, procs_result *r, gp_error *err)
+int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps, procs_result *r,
+                               gp_error *err)
 {
     memset(r, 0, sizeof(*r));
     if (n < 1 || n > PROCS_MAX || reps < 1)
@@ -256,7 +274,7 @@ int wprofile_measure_processes(const stage_opts *base, int n, int reps, procs_re
     child_phases ph[PROCS_MAX];
     /* 1. sequential starts: phases and memory of each, with the earlier ones idle */
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = spawn_child(base, &kids[i], err);
+        rc = spawn_child(base, mix, i, &kids[i], err);
         if (rc == 0)
             rc = child_line(&kids[i], i, line, sizeof(line), 600000, err);
         if (rc == 0)
@@ -321,7 +339,7 @@ int wprofile_measure_processes(const stage_opts *base, int n, int reps, procs_re
             usleep((useconds_t)(dur * 250)); /* a quarter of the run, in microseconds */
             double t_spawn = mono_ms(), t_ready = 0;
             child *x = &kids[PROCS_MAX];
-            rc = spawn_child(base, x, err);
+            rc = spawn_child(base, mix, n, x, err);
             if (rc == 0)
                 rc = child_line(x, n, line, sizeof(line), 600000, err);
             t_ready = mono_ms();

@@ -2,7 +2,8 @@
  * processes on one device, as the live pods are (one single-slot process each, no MPS):
  *   - cold phases of a single-slot process start (the mean over n sequential starts);
  *   - device memory per process (the increase of the card's used memory per start);
- *   - eff(1..n): n processes serving 2 MP / 1-face requests at once, throughput over one's;
+ *   - eff(1..n): n processes serving requests at once (2 MP / 1 face, or a given image mix),
+ *     throughput over one's;
  *   - start interference: the speed of the requests served while another process is in its
  *     cold start, over their speed otherwise, with 1..n-1 processes serving.
  * The caller must not have touched the device (the children are forked and each opens its
@@ -30,9 +31,17 @@ typedef struct procs_result {
     int interference_in, interference_out;   /* requests inside / outside the start windows */
 } procs_result;
 
+/* The requests the processes serve: n (mp, faces) pairs taken in turn (each process from
+ * its own offset), e.g. a trace's image mix; NULL: every request 2 MP with one face. */
+typedef struct procs_mix {
+    const double *mp;
+    const int *faces;
+    int n;
+} procs_mix;
+
 /* base: the stage options of every child (slots is forced to 1; phase callbacks are the
  * children's own). reps: requests per process per eff point (>= 1). */
-int wprofile_measure_processes(const stage_opts *base, int n, int reps, procs_result *r,
-                               gp_error *err);
+int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps,
+                               procs_result *r, gp_error *err);
 
 #endif
