@@ -119,11 +119,13 @@ static void child_main(const stage_opts *base, const procs_mix *mix, int idx, in
                 put_line(out_fd, line);
             }
         } else if (strncmp(cmd, "serve ", 6) == 0) {
-            double until = atof(cmd + 6);
+            char *rest = NULL;
+            double until = strtod(cmd + 6, &rest);
+            /* "serve UNTIL mix": the mix; "serve UNTIL": one request kind (2 MP, 1 face) */
+            const procs_mix *m = rest && strstr(rest, "mix") ? mix : NULL;
             while (rc == 0 && mono_ms() < until) {
                 double t0 = mono_ms();
-                /* the interference runs compare service times: one request kind */
-                mix_request(NULL, idx, served++, &w, &h, &faces);
+                mix_request(m, idx, served++, &w, &h, &faces);
                 rc = stage_run(st, 0, w, h, faces, &r, &err);
                 snprintf(line, sizeof(line), "req %.3f %.3f\n", t0, mono_ms());
                 if (rc == 0)
@@ -298,33 +300,50 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
             r->phase_ms_sd[k] = var > 0 ? sqrt(var) : 0;
             cold_ms += r->phase_ms_mean[k];
         }
-        /* 2. eff(k): k processes serving at once (after one warm-up request each) */
+        /* 2. eff(k): k processes serving at once for a window (after one warm-up request
+         * each): eff(k) = k x the mean service time alone / the mean service time with k,
+         * over every request completed in the window (a per-request slowdown, as the
+         * simulator's processor sharing uses it; no end-of-run imbalance) */
         for (int i = 0; i < n && rc == 0; i++) {
             put_line(kids[i].to_fd, "run 1\n");
             rc = child_line(&kids[i], i, line, sizeof(line), 120000, err);
         }
-        double thr1 = 0;
+        double svc1 = 0;
         for (int k = 1; k <= n && rc == 0; k++) {
             char cmd[64];
-            snprintf(cmd, sizeof(cmd), "run %d\n", reps);
-            double t0 = mono_ms(), t_end = t0;
+            double window = 1000.0 * reps + 3000;
+            snprintf(cmd, sizeof(cmd), "serve %.3f mix\n", mono_ms() + window);
             for (int i = 0; i < k; i++)
                 put_line(kids[i].to_fd, cmd);
+            double sum = 0;
+            int cnt = 0;
             for (int i = 0; i < k && rc == 0; i++) {
-                rc = child_line(&kids[i], i, line, sizeof(line), 600000, err);
-                double t = 0;
-                if (rc == 0 && sscanf(line, "done %lf", &t) != 1)
-                    rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i, line);
-                if (t > t_end)
-                    t_end = t;
+                for (;;) {
+                    rc = child_line(&kids[i], i, line, sizeof(line), (int)window + 600000, err);
+                    if (rc || strcmp(line, "end") == 0)
+                        break;
+                    double a = 0, b = 0;
+                    if (sscanf(line, "req %lf %lf", &a, &b) != 2) {
+                        rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i,
+                                          line);
+                        break;
+                    }
+                    sum += b - a;
+                    cnt++;
+                }
             }
             if (rc)
                 break;
-            double thr = k * reps / (t_end - t0);
+            if (cnt == 0) {
+                rc = gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "no request completed with %d processes", k);
+                break;
+            }
+            double svc = sum / cnt;
             if (k == 1)
-                thr1 = thr;
-            r->eff[k - 1] = k == 1 ? 1.0 : thr / thr1;
-            fprintf(stderr, "profile: eff(%d) over %d processes = %.3f\n", k, k, r->eff[k - 1]);
+                svc1 = svc;
+            r->eff[k - 1] = k == 1 ? 1.0 : k * svc1 / svc;
+            fprintf(stderr, "profile: eff(%d) over %d processes = %.3f (%d requests, mean %.1f ms)\n", k, k,
+                    r->eff[k - 1], cnt, svc);
         }
         /* 3. start interference: s processes serve while one more starts */
         double pooled_num = 0;

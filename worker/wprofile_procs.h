@@ -2,8 +2,8 @@
  * processes on one device, as the live pods are (one single-slot process each, no MPS):
  *   - cold phases of a single-slot process start (the mean over n sequential starts);
  *   - device memory per process (the increase of the card's used memory per start);
- *   - eff(1..n): n processes serving requests at once (2 MP / 1 face, or a given image mix),
- *     throughput over one's;
+ *   - eff(1..n): n processes serving requests at once (2 MP / 1 face, or a given image mix)
+ *     for a window: n x the mean service time alone over the mean service time with n;
  *   - start interference: the speed of the requests served while another process is in its
  *     cold start, over their speed otherwise, with 1..n-1 processes serving.
  * The caller must not have touched the device (the children are forked and each opens its
@@ -40,7 +40,7 @@ typedef struct procs_mix {
 } procs_mix;
 
 /* base: the stage options of every child (slots is forced to 1; phase callbacks are the
- * children's own). reps: requests per process per eff point (>= 1). */
+ * children's own). reps (>= 1): each eff window lasts reps + 3 seconds. */
 int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps,
                                procs_result *r, gp_error *err);
 
