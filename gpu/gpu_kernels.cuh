@@ -412,6 +412,50 @@ __device__ __forceinline__ const T *a_src(const conv_args &a, const a_row &r, in
     return static_cast<const T *>(a.x) + (((size_t)r.b * rh + iy) * rw + ix) * a.Cin + c;
 }
 
+/* The cp.async loader shared by the multistage kernels: this thread's A chunks (im2col
+ * gather, rows[p] of the tile, AP of them) to dA + p * row_step and its B chunks (weight
+ * rows n_first + p * RPP) to dB + p * row_step, at K offset k_in; then advances one tile. */
+template <typename T, int AP, int BP, int RPP, int BK>
+__device__ __forceinline__ void load_tile_async(const conv_args &a, const a_row *rows, int n_first, int K,
+                                                k_cursor &kin, int &k_in, T *dA, T *dB, int row_step)
+{
+#pragma unroll
+    for (int p = 0; p < AP; p++) {
+        const T *src = a_src<T>(a, rows[p], kin.ty, kin.tx, kin.c, k_in < K);
+        cp_async16(dA + p * row_step, src ? src : static_cast<const T *>(a.x), src != nullptr);
+    }
+#pragma unroll
+    for (int p = 0; p < BP; p++) {
+        int n = n_first + p * RPP;
+        bool ok = n < a.Cout && k_in < K;
+        const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + k_in : 0);
+        cp_async16(dB + p * row_step, src, ok);
+    }
+    k_in += BK;
+    kin.advance(BK, a.Cin, a.TX);
+}
+
+/* Multiplies this thread's A chunks of a landed stage (dA + p * row_step) by the style
+ * scale of their image and channels, then advances one tile (no-op without in_scale). */
+template <typename T, int AP, int BK>
+__device__ __forceinline__ void scale_tile(const conv_args &a, const a_row *rows, int K, k_cursor &ksc, int &k_sc,
+                                           T *dA, int row_step)
+{
+    if (!a.in_scale)
+        return;
+#pragma unroll
+    for (int p = 0; p < AP; p++) {
+        if (rows[p].valid && k_sc < K) {
+            uint4 *q = reinterpret_cast<uint4 *>(dA + p * row_step);
+            uint4 v = *q;
+            scale_vec<T>(v, a.in_scale + (size_t)rows[p].b * a.in_scale_bstride + ksc.c);
+            *q = v;
+        }
+    }
+    k_sc += BK;
+    ksc.advance(BK, a.Cin, a.TX);
+}
+
 /* Tensor-core implicit GEMM with a STAGES-deep cp.async pipeline: BM x BN tile, BK = 32,
  * 8 warps as 2 (M) x 4 (N); the style scale is applied in shared memory by the thread
  * that copied each chunk, after its copy landed. Dynamic shared memory. */
@@ -458,22 +502,10 @@ __global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 3
             for (int q = 0; q < 4; q++)
                 acc[i][j][q] = 0.f;
 
+    const int chunk_off = r0 * LDS + kv;
     auto issue = [&](int stage) {
-        T *dA = sA + stage * BM * LDS, *dB = sB + stage * BN * LDS;
-#pragma unroll
-        for (int p = 0; p < AP; p++) {
-            const T *src = a_src<T>(a, rows[p], kin.ty, kin.tx, kin.c, k_in < K);
-            cp_async16(dA + (r0 + p * RPP) * LDS + kv, src ? src : static_cast<const T *>(a.x), src != nullptr);
-        }
-#pragma unroll
-        for (int p = 0; p < BP; p++) {
-            int n = n0 + r0 + p * RPP;
-            bool ok = n < a.Cout && k_in < K;
-            const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + k_in : 0);
-            cp_async16(dB + (r0 + p * RPP) * LDS + kv, src, ok);
-        }
-        k_in += BK;
-        kin.advance(BK, a.Cin, a.TX);
+        load_tile_async<T, AP, BP, RPP, BK>(a, rows, n0 + r0, K, kin, k_in, sA + stage * BM * LDS + chunk_off,
+                                            sB + stage * BN * LDS + chunk_off, RPP * LDS);
     };
 
 #pragma unroll
@@ -485,20 +517,7 @@ __global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 3
     for (int it = 0; it < nkt; it++) {
         const int stage = it % STAGES;
         cp_async_wait<STAGES - 2>();
-        if (a.in_scale) {
-            T *dA = sA + stage * BM * LDS;
-#pragma unroll
-            for (int p = 0; p < AP; p++) {
-                if (rows[p].valid && k_sc < K) {
-                    uint4 *q = reinterpret_cast<uint4 *>(dA + (r0 + p * RPP) * LDS + kv);
-                    uint4 v = *q;
-                    scale_vec<T>(v, a.in_scale + (size_t)rows[p].b * a.in_scale_bstride + ksc.c);
-                    *q = v;
-                }
-            }
-            k_sc += BK;
-            ksc.advance(BK, a.Cin, a.TX);
-        }
+        scale_tile<T, AP, BK>(a, rows, K, ksc, k_sc, sA + stage * BM * LDS + chunk_off, RPP * LDS);
         __syncthreads();
         if (it + STAGES - 1 < nkt)
             issue((it + STAGES - 1) % STAGES);
@@ -655,21 +674,8 @@ __global__ void __launch_bounds__(BM * 2, 1) conv_wgmma_kernel(const conv_args a
             acc[i][j] = 0.f;
 
     auto issue = [&](int stage) {
-        T *dA = sA + stage * A_STAGE + chunk_off, *dB = sB + stage * B_STAGE + chunk_off;
-#pragma unroll
-        for (int p = 0; p < AP; p++) {
-            const T *src = a_src<T>(a, rows[p], kin.ty, kin.tx, kin.c, k_in < K);
-            cp_async16(dA + p * RPP * BK, src ? src : static_cast<const T *>(a.x), src != nullptr);
-        }
-#pragma unroll
-        for (int p = 0; p < BP; p++) {
-            int n = n0 + r0 + p * RPP;
-            bool ok = n < a.Cout && k_in < K;
-            const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + k_in : 0);
-            cp_async16(dB + p * RPP * BK, src, ok);
-        }
-        k_in += BK;
-        kin.advance(BK, a.Cin, a.TX);
+        load_tile_async<T, AP, BP, RPP, BK>(a, rows, n0 + r0, K, kin, k_in, sA + stage * A_STAGE + chunk_off,
+                                            sB + stage * B_STAGE + chunk_off, RPP * BK);
     };
 
 #pragma unroll
@@ -681,20 +687,7 @@ __global__ void __launch_bounds__(BM * 2, 1) conv_wgmma_kernel(const conv_args a
     for (int it = 0; it < nkt; it++) {
         const int stage = it % STAGES;
         cp_async_wait<AHEAD - 1>();
-        if (a.in_scale) {
-            T *dA = sA + stage * A_STAGE + chunk_off;
-#pragma unroll
-            for (int p = 0; p < AP; p++) {
-                if (rows[p].valid && k_sc < K) {
-                    uint4 *q = reinterpret_cast<uint4 *>(dA + p * RPP * BK);
-                    uint4 v = *q;
-                    scale_vec<T>(v, a.in_scale + (size_t)rows[p].b * a.in_scale_bstride + ksc.c);
-                    *q = v;
-                }
-            }
-            k_sc += BK;
-            ksc.advance(BK, a.Cin, a.TX);
-        }
+        scale_tile<T, AP, BK>(a, rows, K, ksc, k_sc, sA + stage * A_STAGE + chunk_off, RPP * BK);
         fence_proxy_async_smem();
         __syncthreads();
         /* the stage refilled here was last read by the multiply of tile it + AHEAD - STAGES,

@@ -1056,6 +1056,38 @@ template <typename T> struct engine : engine_base {
         return 0;
     }
 
+    /* Median device time of one conv over 6 launches after 2 warm-ups (default stream). */
+    static int conv_median_ms(const conv_args &a, const conv_plan &p, double *med_ms, gp_error *err)
+    {
+        cudaEvent_t e0, e1;
+        CK(cudaEventCreate(&e0));
+        CK(cudaEventCreate(&e1));
+        std::vector<double> t;
+        cudaError_t e = cudaSuccess;
+        for (int i = 0; i < 8 && e == cudaSuccess; i++) {
+            e = cudaEventRecord(e0);
+            conv_launch<T>(a, p, 0);
+            if (e == cudaSuccess)
+                e = cudaGetLastError();
+            if (e == cudaSuccess)
+                e = cudaEventRecord(e1);
+            if (e == cudaSuccess)
+                e = cudaEventSynchronize(e1);
+            float ms = 0;
+            if (e == cudaSuccess)
+                e = cudaEventElapsedTime(&ms, e0, e1);
+            if (i >= 2)
+                t.push_back(ms);
+        }
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        if (e != cudaSuccess)
+            return gpu_cuda_fail(err, e, "conv timing", __FILE__, __LINE__);
+        double sd;
+        stats_of(t, med_ms, &sd);
+        return 0;
+    }
+
     /* The wgmma kernel against the mma.sync kernel on convs that cover what the networks use
      * (edge tiles, stride 2, reflect padding, nearest up-sampling, residual, style scale +
      * demodulation + concat, split-K), each on every wgmma tile: worst relative L2. */
@@ -1276,25 +1308,9 @@ template <typename T> struct engine : engine_base {
                     a.act = 1;
                 }
                 auto time_plan = [&](const conv_plan &p, double *tf) -> int {
-                    cudaEvent_t e0, e1;
-                    CK(cudaEventCreate(&e0));
-                    CK(cudaEventCreate(&e1));
-                    std::vector<double> t;
-                    for (int i = 0; i < 7; i++) {
-                        CK(cudaEventRecord(e0));
-                        conv_launch<T>(a, p, 0);
-                        CK(cudaEventRecord(e1));
-                        CK(cudaEventSynchronize(e1));
-                        CK_LAUNCH();
-                        float ms;
-                        CK(cudaEventElapsedTime(&ms, e0, e1));
-                        if (i >= 2)
-                            t.push_back(ms);
-                    }
-                    cudaEventDestroy(e0);
-                    cudaEventDestroy(e1);
-                    double med, sd;
-                    stats_of(t, &med, &sd);
+                    double med;
+                    if (int rc = conv_median_ms(a, p, &med, err))
+                        return rc;
                     *tf = 2.0 * M * (double)sh.cout * K / (med * 1e-3) / 1e12;
                     return 0;
                 };
@@ -1358,29 +1374,14 @@ template <typename T> struct engine : engine_base {
         a.Ctot = N;
         a.mode = EPI_FUSED;
         conv_plan p = conv_plan_for(M, N, K, hw, sizeof(T) == 4, 1);
-        cudaEvent_t e0, e1;
-        CK(cudaEventCreate(&e0));
-        CK(cudaEventCreate(&e1));
-        std::vector<double> t;
-        for (int i = 0; i < 8; i++) {
-            CK(cudaEventRecord(e0));
-            conv_launch<T>(a, p, 0);
-            CK(cudaEventRecord(e1));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            if (i >= 2)
-                t.push_back(ms);
-        }
-        double med, sd;
-        stats_of(t, &med, &sd);
-        *tflops = 2.0 * M * N * (double)K / (med * 1e-3) / 1e12;
+        double med;
+        int rc = conv_median_ms(a, p, &med, err);
+        if (rc == 0)
+            *tflops = 2.0 * M * N * (double)K / (med * 1e-3) / 1e12;
         cudaFree(x);
         cudaFree(w);
         cudaFree(y);
-        cudaEventDestroy(e0);
-        cudaEventDestroy(e1);
-        return 0;
+        return rc;
     }
 };
 

@@ -254,12 +254,37 @@ static int parse_ready(const char *line, int idx, double *used, double *total, c
     return 0;
 }
 
-/* Requests of the serving children inside [t_in0, t_in1] and outside [t_out0, t_out1)
- * (both other than a start): mean service times. */
+/* Service times of the requests the serving children report, split by a start window. */
 typedef struct service_split {
     double in_sum, out_sum;
     int in_n, out_n;
 } service_split;
+
+/* Reads the "req T0 T1" lines of children 0..k-1 up to each one's "end". A request inside
+ * [t_spawn, t_ready] counts in, one clear of it (ended before, or begun a second after the
+ * starter was ready and stopped) counts out; t_spawn < 0: every request counts out. */
+static int collect_served(child *kids, int k, int timeout_ms, double t_spawn, double t_ready, service_split *sp,
+                          gp_error *err)
+{
+    char line[256];
+    for (int i = 0; i < k; i++) {
+        for (;;) {
+            int rc = child_line(&kids[i], i, line, sizeof(line), timeout_ms, err);
+            if (rc)
+                return rc;
+            if (strcmp(line, "end") == 0)
+                break;
+            double a = 0, b = 0;
+            if (sscanf(line, "req %lf %lf", &a, &b) != 2)
+                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i, line);
+            if (t_spawn < 0 || b <= t_spawn || a >= t_ready + 1000)
+                sp->out_sum += b - a, sp->out_n++;
+            else if (a >= t_spawn && b <= t_ready)
+                sp->in_sum += b - a, sp->in_n++;
+        }
+    }
+    return 0;
+}
 
 int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps, procs_result *r,
                                gp_error *err)
@@ -315,25 +340,12 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
             snprintf(cmd, sizeof(cmd), "serve %.3f mix\n", mono_ms() + window);
             for (int i = 0; i < k; i++)
                 put_line(kids[i].to_fd, cmd);
-            double sum = 0;
-            int cnt = 0;
-            for (int i = 0; i < k && rc == 0; i++) {
-                for (;;) {
-                    rc = child_line(&kids[i], i, line, sizeof(line), (int)window + 600000, err);
-                    if (rc || strcmp(line, "end") == 0)
-                        break;
-                    double a = 0, b = 0;
-                    if (sscanf(line, "req %lf %lf", &a, &b) != 2) {
-                        rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i,
-                                          line);
-                        break;
-                    }
-                    sum += b - a;
-                    cnt++;
-                }
-            }
+            service_split all = {0}; /* every request counts as "outside" */
+            rc = collect_served(kids, k, (int)window + 600000, -1, -1, &all, err);
             if (rc)
                 break;
+            double sum = all.out_sum;
+            int cnt = all.out_n;
             if (cnt == 0) {
                 rc = gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "no request completed with %d processes", k);
                 break;
@@ -365,24 +377,8 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
             if (rc == 0)
                 child_stop(x);
             service_split sp = {0};
-            for (int i = 0; i < s && rc == 0; i++) {
-                for (;;) {
-                    rc = child_line(&kids[i], i, line, sizeof(line), (int)dur + 600000, err);
-                    if (rc || strcmp(line, "end") == 0)
-                        break;
-                    double a = 0, b = 0;
-                    if (sscanf(line, "req %lf %lf", &a, &b) != 2) {
-                        rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i,
-                                          line);
-                        break;
-                    }
-                    /* inside the start; outside it, clear of the starter's exit by 1 s */
-                    if (a >= t_spawn && b <= t_ready)
-                        sp.in_sum += b - a, sp.in_n++;
-                    else if (b <= t_spawn || a >= t_ready + 1000)
-                        sp.out_sum += b - a, sp.out_n++;
-                }
-            }
+            if (rc == 0)
+                rc = collect_served(kids, s, (int)dur + 600000, t_spawn, t_ready, &sp, err);
             if (rc == 0 && sp.in_n > 0 && sp.out_n > 0) {
                 double ratio = (sp.out_sum / sp.out_n) / (sp.in_sum / sp.in_n);
                 r->interference_by_n[s - 1] = ratio;
