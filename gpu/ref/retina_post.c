@@ -118,7 +118,8 @@ int retina_postprocess(const float *const heads[RETINA_LEVELS], const int map_h[
                     }
                     cand[ncand++] = (candidate){s, prior, l, y, x, a};
                 }
-    qsort(cand, ncand, sizeof(*cand), by_score_desc);
+    if (ncand > 1) /* qsort must not see NULL, even for 0 elements */
+        qsort(cand, ncand, sizeof(*cand), by_score_desc);
     if (ncand > (size_t)o->top_k)
         ncand = (size_t)o->top_k;
     retina_det *dets = ncand ? malloc(ncand * sizeof(*dets)) : NULL;
