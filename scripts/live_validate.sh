@@ -17,8 +17,9 @@
 # gpenlab-promlite; default build), LIVE_LIB (LD_LIBRARY_PATH for carried libraries),
 # REDIS_SERVER / REDIS_CLI (default from PATH), LIVE_PORT (Redis, 6399), LIVE_WORKER_EXTRA
 # (more worker arguments), GPENLAB_COMMIT (recorded), LIVE_PACK (a .tgz of the results,
-# rewritten after each policy). --backend cpu is the dry run: CPU-
-# reference workers, with a profile of that stage measured first (gpenlab-worker profile).
+# rewritten after each policy). Without --profile the worker's profile is measured first
+# (gpenlab-worker profile --processes, a priori). --backend cpu is the dry run: CPU-
+# reference workers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -68,7 +69,6 @@ for b in gpenlab gpenlab-loadgen gpenlab-promlite; do [ -x "$BIN/$b" ] || die "$
 if [ "$BACKEND" = cuda ]; then
     WORKER=$BIN/gpenlab-worker-gpu
     WARGS="--backend cuda --prewarm-mp $LIVE_PREWARM_MP"
-    PROFILE=${PROFILE:-gpu/profiles/h100}
 else
     WORKER=$BIN/gpenlab-worker
     WARGS="--backend cpu --cpu-face-size 32 --cpu-px-scale 0.125 --startup-delay-ms 1500"
@@ -104,12 +104,22 @@ trap cleanup EXIT
 cat "$OUT/meta.txt" | tee -a "$LOG"
 cp "$ARRIVALS" "$OUT/arrivals.csv"
 
-# the dry run's profile: the CPU stage as this machine runs it, one slot like the workers
-if [ "$BACKEND" = cpu ] && [ -z "$PROFILE" ]; then
-    PROFILE=$OUT/cpu-stage.profile
-    say "measuring the CPU stage's profile"
-    "$WORKER" profile --out "$PROFILE" --backend cpu --slots 2 --reps 5 --cpu-face-size 32 \
-        --cpu-px-scale 0.125 --process-start-ms 1500 >>"$LOG" 2>&1 || die "gpenlab-worker profile"
+# Without --profile, the simulator's profile is measured here first, a priori, as the pods
+# will run: $LIVE_MAX_PODS single-slot worker processes on this machine (eff(n) over the
+# arrivals' image mix, memory per process, cold phases, start interference; see
+# experiments/validation/README.md, the H100 run). Process start: 75 ms as measured live on
+# an H200 (cuda); the CPU workers' simulated start delay (cpu).
+if [ -z "$PROFILE" ]; then
+    PROFILE=$OUT/worker.profile
+    say "measuring the worker's profile ($LIVE_MAX_PODS processes)"
+    if [ "$BACKEND" = cuda ]; then
+        PARGS="--backend cuda --prewarm-mp $LIVE_PREWARM_MP --process-start-ms 75"
+    else
+        PARGS="--backend cpu --cpu-face-size 32 --cpu-px-scale 0.125 --process-start-ms 1500"
+    fi
+    # shellcheck disable=SC2086
+    "${LIBENV[@]}" "$WORKER" profile --out "$PROFILE" $PARGS --processes "$LIVE_MAX_PODS" --reps 5 \
+        --eff-mix "$ARRIVALS" >>"$LOG" 2>&1 || die "gpenlab-worker profile (see $LOG)"
 fi
 PROFILE=$(cd "$(dirname "$PROFILE")" && pwd)/$(basename "$PROFILE")
 cp "$PROFILE" "$OUT/profile"
