@@ -96,7 +96,7 @@ static void child_main(const stage_opts *base, const procs_mix *mix, int idx, in
     }
     double used, total;
     stage_mem(st, &used, &total);
-    int off = snprintf(line, sizeof(line), "ready %.3f %.3f %d", used, total, ph.n);
+    int off = snprintf(line, sizeof(line), "ready %s %.3f %.3f %d", stage_backend(st), used, total, ph.n);
     for (int i = 0; i < ph.n && off < (int)sizeof(line) - 64; i++)
         off += snprintf(line + off, sizeof(line) - (size_t)off, " %s %.3f", ph.name[i], ph.ms[i]);
     snprintf(line + off, sizeof(line) - (size_t)off, "\n");
@@ -234,11 +234,13 @@ static void child_stop(child *c)
     c->pid = 0;
 }
 
-/* Parses "ready USED TOTAL NPH NAME MS ..." into used/total and the phases. */
-static int parse_ready(const char *line, int idx, double *used, double *total, child_phases *ph, gp_error *err)
+/* Parses "ready BACKEND USED TOTAL NPH NAME MS ..." into the backend, used/total and the
+ * phases. */
+static int parse_ready(const char *line, int idx, char backend[8], double *used, double *total, child_phases *ph,
+                       gp_error *err)
 {
     int consumed = 0, nph = 0;
-    if (sscanf(line, "ready %lf %lf %d%n", used, total, &nph, &consumed) != 3 || nph < 0 ||
+    if (sscanf(line, "ready %7s %lf %lf %d%n", backend, used, total, &nph, &consumed) != 4 || nph < 0 ||
         nph > PROCS_MAX_PHASES)
         return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: bad ready line \"%s\"",
                             idx, line);
@@ -298,6 +300,7 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
     int rc = 0;
     char line[4096];
     double used[PROCS_MAX];
+    char backend[8] = "";
     child_phases ph[PROCS_MAX];
     /* 1. sequential starts: phases and memory of each, with the earlier ones idle */
     for (int i = 0; i < n && rc == 0; i++) {
@@ -305,12 +308,21 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
         if (rc == 0)
             rc = child_line(&kids[i], i, line, sizeof(line), 600000, err);
         if (rc == 0)
-            rc = parse_ready(line, i, &used[i], &r->mem_total_mib, &ph[i], err);
+            rc = parse_ready(line, i, backend, &used[i], &r->mem_total_mib, &ph[i], err);
         if (rc == 0)
             fprintf(stderr, "profile: process %d ready (device memory in use %.0f MiB)\n", i, used[i]);
     }
     if (rc == 0) {
-        r->mem_per_proc_mib = n > 1 ? (used[n - 1] - used[0]) / (n - 1) : used[0];
+        /* cuda reports the card's memory in use: the increase per start is one process's;
+         * the cpu stage reports its own accounting: the mean is one process's */
+        if (strcmp(backend, "cuda") == 0 && n > 1) {
+            r->mem_per_proc_mib = (used[n - 1] - used[0]) / (n - 1);
+        } else {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += used[i];
+            r->mem_per_proc_mib = sum / n;
+        }
         r->n_phases = ph[0].n;
         double cold_ms = 0;
         for (int k = 0; k < r->n_phases; k++) {
