@@ -64,6 +64,30 @@ static int run(maps *m, const retina_post_opts *o, retina_det *out, int cap)
     return n;
 }
 
+/* Each test's maps (all background) and default options. */
+typedef struct fixture {
+    maps m;
+    retina_post_opts o;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    maps_init(&f->m);
+    retina_post_opts_default(&f->o);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    maps_free(&f->m);
+    free(f);
+    return 0;
+}
+
 static void assert_near(double got, double want, const char *what)
 {
     if (fabs(got - want) > 1e-3)
@@ -81,11 +105,9 @@ static void test_prior_count(void **state)
 
 static void test_decode(void **state)
 {
-    (void)state;
-    maps m;
-    maps_init(&m);
-    retina_post_opts o;
-    retina_post_opts_default(&o);
+    fixture *f = *state;
+    maps m = f->m;
+    retina_post_opts o = f->o;
     retina_det d[4];
     /* zero offsets: the prior itself, level 0 pixel (y 2, x 3), anchor 1 (32 px) */
     set_score(&m, 0, 2, 3, 1, 5.f);
@@ -108,32 +130,26 @@ static void test_decode(void **state)
     set_score(&m, 2, 1, 4, 0, 4.f);
     assert_int_equal(run(&m, &o, d, 4), 1);
     assert_near(d[0].box[0], 144 - 128, "x1 (level 2)"), assert_near(d[0].box[3], 48 + 128, "y2 (level 2)");
-    maps_free(&m);
 }
 
 static void test_threshold_and_nan(void **state)
 {
-    (void)state;
-    maps m;
-    maps_init(&m);
-    retina_post_opts o;
-    retina_post_opts_default(&o);
+    fixture *f = *state;
+    maps m = f->m;
+    retina_post_opts o = f->o;
     retina_det d[4];
     set_score(&m, 0, 5, 5, 0, (float)log(0.89 / 0.11)); /* 0.89: below */
     set_score(&m, 0, 9, 9, 0, NAN);
     assert_int_equal(run(&m, &o, d, 4), 0);
     o.conf_threshold = 0.5;
     assert_int_equal(run(&m, &o, d, 4), 1);
-    maps_free(&m);
 }
 
 static void test_nms(void **state)
 {
-    (void)state;
-    maps m;
-    maps_init(&m);
-    retina_post_opts o;
-    retina_post_opts_default(&o);
+    fixture *f = *state;
+    maps m = f->m;
+    retina_post_opts o = f->o;
     retina_det d[8];
     /* two 32-px boxes 8 px apart: IoU 825 / (1089 + 1089 - 825) = 0.61 -> the weaker goes;
      * a third far away stays */
@@ -156,31 +172,25 @@ static void test_nms(void **state)
     o.top_k = 5000;
     assert_int_equal(run(&m, &o, d, 1), 1);
     assert_true(d[0].score > 0.99f);
-    maps_free(&m);
 }
 
 static void test_ties_in_prior_order(void **state)
 {
-    (void)state;
-    maps m;
-    maps_init(&m);
-    retina_post_opts o;
-    retina_post_opts_default(&o);
+    fixture *f = *state;
+    maps m = f->m;
+    retina_post_opts o = f->o;
     retina_det d[4];
     set_score(&m, 1, 3, 3, 0, 5.f);
     set_score(&m, 0, 40, 40, 0, 5.f); /* the same score, an earlier prior */
     assert_int_equal(run(&m, &o, d, 4), 2);
     assert_near(d[0].box[0], 40.5 * 8 - 8, "the earlier prior first");
-    maps_free(&m);
 }
 
 static void test_refusals(void **state)
 {
-    (void)state;
-    maps m;
-    maps_init(&m);
-    retina_post_opts o;
-    retina_post_opts_default(&o);
+    fixture *f = *state;
+    maps m = f->m;
+    retina_post_opts o = f->o;
     retina_det d[1];
     const float *h[RETINA_LEVELS] = {m.head[0], m.head[1], m.head[2]};
     int n, bad_h[RETINA_LEVELS] = {m.h[0], m.h[1] + 1, m.h[2]};
@@ -193,15 +203,17 @@ static void test_refusals(void **state)
     retina_post_opts_default(&o);
     o.conf_threshold = NAN;
     assert_int_equal(retina_postprocess(h, m.h, m.w, IMG_H, IMG_W, &o, d, 1, &n, &err), GP_ERANGE);
-    maps_free(&m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prior_count),       cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_threshold_and_nan), cmocka_unit_test(test_nms),
-        cmocka_unit_test(test_ties_in_prior_order), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_prior_count),
+        cmocka_unit_test_setup_teardown(test_decode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_and_nan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ties_in_prior_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
