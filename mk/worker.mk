@@ -13,7 +13,7 @@
 # The worker tests (tests/test_worker_live.c) run the CPU worker against a real redis-server.
 WK_DIR    := $(BUILD)/wk
 WK_CFLAGS  = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
-WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c
+WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c
 WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c gpu/profile.c sim/error.c \
              $(wildcard gpu/ref/*.c)
 WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER))

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "netaddr.h"
 #include "queue.h"
 #include "resp.h"
 
@@ -165,20 +166,6 @@ static int read_arrivals(const char *path, arrival **out, size_t *n_out)
     return 0;
 }
 
-static int hostport(const char *s, char *host, size_t hl, int *port)
-{
-    const char *c = strrchr(s, ':');
-    if (!c || c == s || (size_t)(c - s) >= hl)
-        return -1;
-    char *end;
-    long p = strtol(c + 1, &end, 10);
-    if (*end || p < 1 || p > 65535)
-        return -1;
-    snprintf(host, hl, "%.*s", (int)(c - s), s);
-    *port = (int)p;
-    return 0;
-}
-
 static const char *field(const resp_reply *r, size_t i)
 {
     return i < r->n_elem && r->elem[i].type == RESP_BULK ? r->elem[i].str : NULL;
@@ -199,7 +186,7 @@ static int cmd_replay(int argc, char **argv)
             return usage();
         char *end = NULL;
         if (strcmp(argv[i], "--redis") == 0) {
-            if (hostport(v, host, sizeof(host), &port) < 0)
+            if (netaddr_parse(v, 1, host, sizeof(host), &port) < 0)
                 return die("--redis: expected HOST:PORT, got \"%s\"", v);
         } else if (strcmp(argv[i], "--prefix") == 0) {
             prefix = v;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netaddr.h"
 #include "httpd.h"
 #include "queue.h"
 #include "resp.h"
@@ -617,20 +618,6 @@ static int handler(void *ctx, const char *method, const char *path, const char *
 
 /* ---------------------------------------------------------------- commands */
 
-static int hostport(const char *s, char *host, size_t hl, int *port)
-{
-    const char *c = strrchr(s, ':');
-    if (!c || c == s || (size_t)(c - s) >= hl)
-        return -1;
-    char *end;
-    long p = strtol(c + 1, &end, 10);
-    if (*end || p < 0 || p > 65535)
-        return -1;
-    snprintf(host, hl, "%.*s", (int)(c - s), s);
-    *port = (int)p;
-    return 0;
-}
-
 static int usage(void)
 {
     fprintf(stderr,
@@ -725,9 +712,9 @@ int main(int argc, char **argv)
         if (!v)
             rc = usage();
         else if (strcmp(a, "--redis") == 0)
-            rc = hostport(v, pr->redis_host, sizeof(pr->redis_host), &pr->redis_port) < 0 ? usage() : 0;
+            rc = netaddr_parse(v, 0, pr->redis_host, sizeof(pr->redis_host), &pr->redis_port) < 0 ? usage() : 0;
         else if (strcmp(a, "--listen") == 0)
-            rc = hostport(v, lhost, sizeof(lhost), &lport) < 0 ? usage() : 0;
+            rc = netaddr_parse(v, 0, lhost, sizeof(lhost), &lport) < 0 ? usage() : 0;
         else if (strcmp(a, "--prefix") == 0)
             snprintf(pr->prefix, sizeof(pr->prefix), "%s", v);
         else if (strcmp(a, "--namespace") == 0)

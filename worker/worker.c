@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netaddr.h"
 #include "httpd.h"
 #include "queue.h"
 #include "resp.h"
@@ -493,20 +494,6 @@ static int usage(const char *msg)
     return 2;
 }
 
-static int parse_hostport(const char *s, char *host, size_t hl, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= hl)
-        return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 1 || p > 65535)
-        return -1;
-    snprintf(host, hl, "%.*s", (int)(colon - s), s);
-    *port = (int)p;
-    return 0;
-}
-
 static int int_arg(const char *s, int lo, int hi, int *v)
 {
     char *end;
@@ -538,7 +525,7 @@ static int parse_args(int argc, char **argv, int first, wcfg *c)
     } while (0)
         if (strcmp(a, "--redis") == 0) {
             NEED();
-            if (parse_hostport(v, c->redis_host, sizeof(c->redis_host), &c->redis_port) < 0)
+            if (netaddr_parse(v, 1, c->redis_host, sizeof(c->redis_host), &c->redis_port) < 0)
                 BAD();
         } else if (strcmp(a, "--id") == 0) {
             NEED();
