@@ -1155,40 +1155,9 @@ __global__ void pixel_norm_kernel(float *x, int C)
         r[i] *= f;
 }
 
-/* d[b, o] = rsqrt(sum_i s[b,i]^2 W2[o,i] + 1e-8); one warp per o, W2 read once per 8 images. */
-__global__ void demod_kernel(const float *s, int s_bstride, int B, const float *W2, int Cin,
-                             int Cout, float *d)
-{
-    int o = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
-    if (o >= Cout)
-        return;
-    for (int b0 = 0; b0 < B; b0 += 8) {
-        int nb = min(8, B - b0);
-        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-        for (int i = lane; i < Cin; i += 32) {
-            float w = __ldg(W2 + (size_t)o * Cin + i);
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-                if (j < nb) {
-                    float sv = s[(size_t)(b0 + j) * s_bstride + i];
-                    acc[j] += sv * sv * w;
-                }
-        }
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            if (j >= nb)
-                break;
-            float v = acc[j];
-#pragma unroll
-            for (int off = 16; off > 0; off >>= 1)
-                v += __shfl_xor_sync(0xffffffffu, v, off);
-            if (lane == 0)
-                d[(size_t)(b0 + j) * Cout + o] = rsqrtf(v + 1e-8f);
-        }
-    }
-}
-
-/* All layers' demodulation in one launch: rows [row0[l], row0[l+1]) belong to layer l. */
+/* All layers' demodulation in one launch: rows [row0[l], row0[l+1]) belong to layer l;
+ * d[b, o] = rsqrt(sum_i s[b,i]^2 W2[o,i] + 1e-8), one warp per row o, W2 read once per 8
+ * images. */
 struct demod_layer {
     const float *W2;
     float *d;
