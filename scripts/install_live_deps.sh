@@ -11,28 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--npm-only" ]; then
-    pkgs=(redis-server prometheus)
-    missing=()
-    for p in "${pkgs[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        sudo_cmd=""
-        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-        export DEBIAN_FRONTEND=noninteractive
-        ok=0
-        for attempt in 1 2 3; do
-            # the packages' own services are not wanted: the tests start their servers
-            if $sudo_cmd apt-get update -qq && \
-               RUNLEVEL=1 $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
-                ok=1
-                break
-            fi
-            echo "install_live_deps: apt-get failed (attempt $attempt), retrying" >&2
-            sleep $((attempt * 5))
-        done
-        [ $ok -eq 1 ] || exit 1
-    fi
+    # the packages' own services are not wanted: the tests start their servers
+    scripts/apt_install.sh --update-first --no-services install_live_deps redis-server prometheus
 fi
 if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
     dest=build-node
