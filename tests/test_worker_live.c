@@ -32,6 +32,7 @@
 /* the wire client and protocol under test, compiled into this binary */
 #include "../worker/queue.c"
 #include "../worker/resp.c"
+#include "../worker/netaddr.c"
 
 extern char **environ;
 

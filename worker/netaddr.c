@@ -1,9 +1,16 @@
 /* netaddr.c: HOST:PORT arguments (see netaddr.h). */
 #include "netaddr.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 int netaddr_parse(const char *s, int min_port, char *host, size_t host_len, int *port)
 {
@@ -17,4 +24,76 @@ int netaddr_parse(const char *s, int min_port, char *host, size_t host_len, int 
     snprintf(host, host_len, "%.*s", (int)(colon - s), s);
     *port = (int)p;
     return 0;
+}
+
+void netaddr_set_timeout(int fd, int opt, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/* Non-blocking connect bounded by timeout_ms. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    int rc = connect(fd, sa, sl);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        rc = poll(&p, 1, timeout_ms);
+        if (rc == 0) {
+            errno = ETIMEDOUT;
+            rc = -1;
+        } else if (rc > 0) {
+            int e = 0;
+            socklen_t el = sizeof(e);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+            if (e) {
+                errno = e;
+                rc = -1;
+            } else {
+                rc = 0;
+            }
+        }
+    }
+    if (fcntl(fd, F_SETFL, fl) < 0)
+        return -1;
+    return rc;
+}
+
+int netaddr_connect(const char *host, int port, int timeout_ms, char *why, size_t why_len)
+{
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, ports, &hints, &ai);
+    if (g != 0) {
+        snprintf(why, why_len, "cannot resolve host: %s", gai_strerror(g));
+        return -1;
+    }
+    int fd = -1, last = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0)
+            break;
+        last = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        snprintf(why, why_len, "connect: %s", strerror(last));
+        return -1;
+    }
+    netaddr_set_timeout(fd, SO_RCVTIMEO, timeout_ms);
+    netaddr_set_timeout(fd, SO_SNDTIMEO, timeout_ms);
+    return fd;
 }

@@ -1,5 +1,5 @@
-/* netaddr.h: the HOST:PORT arguments of the live stack's programs (gpenlab-worker,
- * gpenlab-loadgen, gpenlab-promlite). */
+/* netaddr.h: the live stack's programs (gpenlab-worker, gpenlab-loadgen, gpenlab-promlite)
+ * reaching a HOST:PORT: the argument's syntax, and a TCP connection with bounded waits. */
 #ifndef GP_WORKER_NETADDR_H
 #define GP_WORKER_NETADDR_H
 
@@ -9,5 +9,12 @@
  * in min_port..65535 (0 allowed where the caller listens on an ephemeral port). 0, or -1
  * when s is not of that form. */
 int netaddr_parse(const char *s, int min_port, char *host, size_t host_len, int *port);
+
+/* A connected TCP socket (close-on-exec) to host:port, trying each resolved address in turn,
+ * each connect bounded by timeout_ms, reads and writes then bounded by timeout_ms too. The
+ * fd, or -1 with what failed in why ("cannot resolve host: ...", "connect: ..."). */
+int netaddr_connect(const char *host, int port, int timeout_ms, char *why, size_t why_len);
+/* Bounds fd's reads (SO_RCVTIMEO) or writes (SO_SNDTIMEO) by timeout_ms. */
+void netaddr_set_timeout(int fd, int opt, int timeout_ms);
 
 #endif

@@ -2,19 +2,16 @@
  * is bounded (RESP_MAX_DEPTH) and so are bulk sizes (RESP_MAX_BULK), so a garbled or
  * hostile answer cannot make us allocate without limit or recurse forever. */
 #include "resp.h"
+#include "netaddr.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define RESP_MAX_DEPTH 8
@@ -35,75 +32,16 @@ static int resp_fail(char *why, size_t why_len, const char *fmt, const char *det
     return -1;
 }
 
-static void set_timeout(int fd, int opt, int timeout_ms)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-/* Non-blocking connect bounded by timeout_ms. */
-static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms)
-{
-    int fl = fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    int rc = connect(fd, sa, sl);
-    if (rc < 0 && errno == EINPROGRESS) {
-        struct pollfd p = {fd, POLLOUT, 0};
-        rc = poll(&p, 1, timeout_ms);
-        if (rc == 0) {
-            errno = ETIMEDOUT;
-            rc = -1;
-        } else if (rc > 0) {
-            int e = 0;
-            socklen_t el = sizeof(e);
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-            if (e) {
-                errno = e;
-                rc = -1;
-            } else {
-                rc = 0;
-            }
-        }
-    }
-    if (fcntl(fd, F_SETFL, fl) < 0)
-        return -1;
-    return rc;
-}
-
 int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, char *why,
                  size_t why_len)
 {
     *out = NULL;
-    char ports[16];
-    snprintf(ports, sizeof(ports), "%d", port);
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int g = getaddrinfo(host, ports, &hints, &ai);
-    if (g != 0)
-        return resp_fail(why, why_len, "redis: cannot resolve host: %s", gai_strerror(g));
-    int fd = -1, last = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0)
-            break;
-        last = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
+    char msg[256];
+    int fd = netaddr_connect(host, port, timeout_ms, msg, sizeof(msg));
     if (fd < 0)
-        return resp_fail(why, why_len, "redis: connect: %s", strerror(last));
+        return resp_fail(why, why_len, "redis: %s", msg);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    set_timeout(fd, SO_RCVTIMEO, timeout_ms);
-    set_timeout(fd, SO_SNDTIMEO, timeout_ms);
     resp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
@@ -124,7 +62,7 @@ void resp_close(resp_conn *c)
 
 int resp_set_read_timeout(resp_conn *c, int timeout_ms)
 {
-    set_timeout(c->fd, SO_RCVTIMEO, timeout_ms);
+    netaddr_set_timeout(c->fd, SO_RCVTIMEO, timeout_ms);
     return 0;
 }
 
