@@ -299,7 +299,7 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
     memset(kids, 0, sizeof(kids));
     int rc = 0;
     char line[4096];
-    double used[PROCS_MAX];
+    double used[PROCS_MAX], mem_total = 0;
     char backend[8] = "";
     child_phases ph[PROCS_MAX];
     /* 1. sequential starts: phases and memory of each, with the earlier ones idle */
@@ -308,7 +308,7 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
         if (rc == 0)
             rc = child_line(&kids[i], i, line, sizeof(line), 600000, err);
         if (rc == 0)
-            rc = parse_ready(line, i, backend, &used[i], &r->mem_total_mib, &ph[i], err);
+            rc = parse_ready(line, i, backend, &used[i], &mem_total, &ph[i], err);
         if (rc == 0)
             fprintf(stderr, "profile: process %d ready (device memory in use %.0f MiB)\n", i, used[i]);
     }
@@ -393,7 +393,6 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
                 rc = collect_served(kids, s, (int)dur + 600000, t_spawn, t_ready, &sp, err);
             if (rc == 0 && sp.in_n > 0 && sp.out_n > 0) {
                 double ratio = (sp.out_sum / sp.out_n) / (sp.in_sum / sp.in_n);
-                r->interference_by_n[s - 1] = ratio;
                 pooled_num += ratio * sp.in_n;
                 pooled_n += sp.in_n;
                 r->interference_in += sp.in_n;

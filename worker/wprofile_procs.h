@@ -22,12 +22,10 @@ typedef struct procs_result {
     int n;                                   /* processes */
     double eff[PROCS_MAX];                   /* eff[k-1]: k processes' throughput / one's */
     double mem_per_proc_mib;                 /* device memory one more process takes */
-    double mem_total_mib;                    /* the card's */
     int n_phases;
     char phase_name[PROCS_MAX_PHASES][32];
     double phase_ms_mean[PROCS_MAX_PHASES], phase_ms_sd[PROCS_MAX_PHASES];
     double interference;                     /* pooled over the serving counts; 1 = none */
-    double interference_by_n[PROCS_MAX];     /* [s-1]: with s processes serving; 0 = not measured */
     int interference_in, interference_out;   /* requests inside / outside the start windows */
 } procs_result;
 
