@@ -109,9 +109,26 @@ static void write_cfg(const world *w, const char *name, const char *text, char *
     fclose(f);
 }
 
+/* A driver from a config text written to w's directory as name; the config lives in w
+ * (freed with it), the caller closes the driver. */
+static drive *open_cfg_text(world *w, const char *name, const char *text, bool dry)
+{
+    char path[256];
+    write_cfg(w, name, text, path, sizeof(path));
+    assert_true(w->n_cfgs < 8);
+    drive_cfg *c = &w->cfgs[w->n_cfgs++];
+    gp_error err;
+    if (drive_cfg_load(path, c, &err) < 0)
+        fail_msg("config: %s: %s", err.field, err.msg);
+    drive *d;
+    if (drive_open(c, dry, w->logf, &d, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    return d;
+}
+
 static drive *open_kube(world *w, const char *policy_part, bool dry)
 {
-    char text[2048], path[256];
+    char text[2048];
     snprintf(text, sizeof(text),
              "%s\n"
              "target:\n"
@@ -124,16 +141,7 @@ static drive *open_kube(world *w, const char *policy_part, bool dry)
              "    backoff: 1ms\n"
              "    timeout: 2s\n",
              policy_part, w->api.port, w->token_path);
-    write_cfg(w, "kube.yaml", text, path, sizeof(path));
-    assert_true(w->n_cfgs < 8);
-    drive_cfg *c = &w->cfgs[w->n_cfgs++];
-    gp_error err;
-    if (drive_cfg_load(path, c, &err) < 0)
-        fail_msg("config: %s: %s", err.field, err.msg);
-    drive *d;
-    if (drive_open(c, dry, w->logf, &d, &err) < 0)
-        fail_msg("open: %s", err.msg);
-    return d;
+    return open_cfg_text(w, "kube.yaml", text, dry);
 }
 
 static void tick(drive *d, int64_t t_s, drive_tick_rec *rec)
@@ -444,25 +452,19 @@ static void test_metrics_faults_hold(void **state)
 static void test_command_target(void **state)
 {
     world *w = *state;
-    char text[1024], path[256], out[160];
+    char text[1024], out[160];
     snprintf(out, sizeof(out), "%s/pool.txt", w->dir);
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 4}\n"
              "target: {command: {run: \"echo {replicas} >> %s\", initial_replicas: 1, backoff: 1ms}}\n",
              out);
-    write_cfg(w, "cmd.yaml", text, path, sizeof(path));
-    drive_cfg c;
-    gp_error err;
-    assert_int_equal(drive_cfg_load(path, &c, &err), 0);
-    drive *d;
-    assert_int_equal(drive_open(&c, false, w->logf, &d, &err), 0);
+    drive *d = open_cfg_text(w, "cmd.yaml", text, false);
     drive_tick_rec rec;
     tick(d, 0, &rec);
     assert_string_equal(rec.action, "scaled");
     tick(d, 15, &rec);
     assert_string_equal(rec.action, "none");
     drive_close(d);
-    drive_cfg_free(&c);
     FILE *f = fopen(out, "r");
     assert_non_null(f);
     char buf[64] = "";
@@ -473,15 +475,12 @@ static void test_command_target(void **state)
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 3}\ntarget: {command: {run: \"exit 3 # {replicas}\", "
              "initial_replicas: 1, retries: 2, backoff: 1ms}}\n");
-    write_cfg(w, "cmd2.yaml", text, path, sizeof(path));
-    assert_int_equal(drive_cfg_load(path, &c, &err), 0);
-    assert_int_equal(drive_open(&c, false, w->logf, &d, &err), 0);
+    d = open_cfg_text(w, "cmd2.yaml", text, false);
     tick(d, 0, &rec);
     assert_string_equal(rec.action, "failed");
     assert_int_equal(rec.attempts, 3);
     assert_non_null(strstr(rec.sources, "exited with 3"));
     drive_close(d);
-    drive_cfg_free(&c);
 }
 
 /* SIGTERM ends `gpenlab drive` between ticks, exit status 0, a last "stopped" line. */
@@ -583,23 +582,17 @@ static void test_tls_verified(void **state)
         nanosleep(&ts, NULL);
     }
     for (int with_ca = 0; with_ca < 2; with_ca++) {
-        char text[1024], path[256];
+        char text[1024];
         snprintf(text, sizeof(text),
                  "policy: static\nconfig: {pods: 2}\n"
                  "target: {kubernetes: {deployment: gpen, namespace: gpen, api_server: "
                  "\"https://127.0.0.1:%d\", token_file: \"%s\", retries: 0, timeout: 3s%s%s%s}}\n",
                  port, w->token_path, with_ca ? ", ca_file: \"" : "", with_ca ? cert : "",
                  with_ca ? "\"" : "");
-        write_cfg(w, "tls.yaml", text, path, sizeof(path));
-        drive_cfg c;
-        gp_error err;
-        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
-        drive *d;
-        assert_int_equal(drive_open(&c, false, w->logf, &d, &err), 0);
+        drive *d = open_cfg_text(w, with_ca ? "tls_ca.yaml" : "tls.yaml", text, false);
         drive_tick_rec rec;
         tick(d, 0, &rec);
         drive_close(d);
-        drive_cfg_free(&c);
         assert_true(rec.held);
         bool tls_error = strstr(rec.sources, "certificate") || strstr(rec.sources, "SSL");
         if (!with_ca && !tls_error)
