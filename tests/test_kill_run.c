@@ -274,14 +274,21 @@ static int kill_cycles(const char *const *argv, const char *db, double full_s, i
     return landed;
 }
 
-static void test_run_sigkill(void **state)
+/* The gpenlab binary under test; skips the test where scripts/run_tests.sh did not say. */
+static const char *gpenlab_bin_or_skip(void)
 {
-    (void)state;
     const char *bin = getenv("GPENLAB_BIN");
     if (!bin) {
         print_message("SKIP: GPENLAB_BIN is not set (scripts/run_tests.sh sets it)\n");
         skip();
     }
+    return bin;
+}
+
+static void test_run_sigkill(void **state)
+{
+    (void)state;
+    const char *bin = gpenlab_bin_or_skip();
     char cwd[400], text[2048];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     snprintf(text, sizeof(text),
@@ -317,11 +324,7 @@ static void test_run_sigkill(void **state)
 static void test_sweep_sigkill(void **state)
 {
     (void)state;
-    const char *bin = getenv("GPENLAB_BIN");
-    if (!bin) {
-        print_message("SKIP: GPENLAB_BIN is not set (scripts/run_tests.sh sets it)\n");
-        skip();
-    }
+    const char *bin = gpenlab_bin_or_skip();
     char cwd[400], text[2048];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     snprintf(text, sizeof(text),
