@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -37,6 +38,9 @@ static int setup(void **state)
     (void)state;
     snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/gpenlab-kill-XXXXXX");
     if (!mkdtemp(tmp_dir))
+        return -1;
+    /* A killed sweep's workers are reparented here, so finish() can wait for them */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
         return -1;
     const char *s = getenv("GPENLAB_KILL_SEED");
     kill_seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
@@ -94,13 +98,14 @@ static pid_t start(const char *const *argv, const char *log)
     return pid;
 }
 
-/* Waits for the group leader and reaps what else of the group is ours. */
+/* Waits for the group leader, then for its workers (reparented here, the test being
+ * a subreaper): none may still be committing when the database is checked. */
 static int finish(pid_t pid)
 {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    while (waitpid(-pid, NULL, WNOHANG) > 0)
+    while (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)
         ;
     return status;
 }
