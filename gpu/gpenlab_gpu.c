@@ -2,7 +2,7 @@
  * needs only CUDA (cudart, cuBLASLt), libjpeg and libc.
  *   gpenlab-gpu selftest [--ref FILE]        CUDA vs the CPU reference (small config) and
  *                                            vs an fp64 GPEN-512 output (scripts/gpen_torch.py ref)
- *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N]
+ *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N] [--only fp16|bf16|fp16-mma|fp32]
  *   gpenlab-gpu convcheck [--tiles]                wgmma vs mma.sync conv kernels; per-tile timings
  *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
@@ -354,6 +354,13 @@ static int cmd_bench(int argc, char **argv)
     }
     int reps = atoi(arg_value(argc, argv, "--reps", "30"));
     const char *outp = arg_value(argc, argv, "--out", NULL);
+    /* --batch N and --only LABEL narrow the run (one forward under a profiler, say) */
+    int only_batch = atoi(arg_value(argc, argv, "--batch", "0"));
+    const char *only = arg_value(argc, argv, "--only", NULL);
+    if (reps < 1 || only_batch < 0 || only_batch > 64) {
+        fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1 and --batch 1..64\n");
+        return 2;
+    }
     torch_row tr[64];
     int ntr = read_torch(arg_value(argc, argv, "--torch", ""), tr, 64);
     gp_error err;
@@ -376,6 +383,8 @@ static int cmd_bench(int argc, char **argv)
     double core_tf = 0, blas_tf = 0, ms16[9] = {0};
     gpu_info info;
     for (int p = 0; p < 4; p++) {
+        if (only && strcmp(only, runs[p].label) != 0)
+            continue;
         gpu_opts op;
         gpu_opts_default(&op);
         op.precision = runs[p].prec;
@@ -399,7 +408,7 @@ static int cmd_bench(int argc, char **argv)
                         tf, blas_tf);
             }
         }
-        for (int b = 1; b <= 8; b *= 2) {
+        for (int b = only_batch ? only_batch : 1; b <= (only_batch ? only_batch : 8); b *= 2) {
             double med, sd;
             if (gpu_gpen_time(c, b, reps, &med, &sd, &err))
                 return die(&err);

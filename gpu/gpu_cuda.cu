@@ -452,6 +452,7 @@ template <typename T> struct gpen_acts {
     int keep_taps;
     cudaGraphExec_t graph[65];
     std::vector<std::pair<std::string, cudaEvent_t>> *marks; /* per-section timing, or null */
+    int tiled_blur_epi;
 };
 
 template <typename T> static void mark(gpen_acts<T> &a, const char *name, cudaStream_t st)
@@ -539,6 +540,10 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
         return rc;
     a.out = nullptr;
     a.marks = nullptr;
+    /* GPENLAB_BLUR_EPI=tiled: the tiled up-conv epilogue (blur_up_epi_kernel), for A/B on a
+     * device; not the default until it has been checked and timed there */
+    const char *be = getenv("GPENLAB_BLUR_EPI");
+    a.tiled_blur_epi = be && strcmp(be, "tiled") == 0;
     return 0;
 }
 
@@ -745,10 +750,18 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
                 epi_kernel<T, float><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
                     nsplit > 1 ? a.ws : a.raw, nsplit, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias,
                     1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
-            else
-                epi_kernel<T, T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
-                    reinterpret_cast<const T *>(a.raw), 1, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout,
-                    g.conv[j].bias, 1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
+            else if constexpr (sizeof(T) == 2) {
+                if (L.cout % BLUP_C == 0 && a.tiled_blur_epi) {
+                    dim3 grid((Ro + BLUP_TW - 1) / BLUP_TW, (Ro + BLUP_TH - 1) / BLUP_TH * B, L.cout / BLUP_C);
+                    blur_up_epi_kernel<T><<<grid, 256, 0, st>>>(reinterpret_cast<const T *>(a.raw), B, RR, RR,
+                                                                L.cout, a.d[j], L.cout, g.conv[j].bias, 0.2f, SQRT2,
+                                                                e, g.conv[j].nw, hout, 2 * L.cout);
+                } else {
+                    epi_kernel<T, T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                        reinterpret_cast<const T *>(a.raw), 1, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout,
+                        g.conv[j].bias, 1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
+                }
+            }
             CK_LAUNCH();
         }
         cur ^= 1;

@@ -919,6 +919,93 @@ __global__ void epi_kernel(const R *raw, int nsplit, size_t split_stride, int B,
     }
 }
 
+/* The up-conv epilogue of epi_kernel (blur, nsplit 1, raw of T) on spatial tiles: a block
+ * takes 8 x 16 output pixels x 64 channels, stages the (8+3) x (16+3) raw halo in shared
+ * memory with 16-byte loads (one 128-byte line per pixel), blurs it separably from there
+ * and writes 16-byte vectors; epi_kernel reads each raw vector 16 times through L1/L2
+ * with 8-byte loads. Grid: (ceil(OW/16), ceil(OH/8) * B, Cout/64); 256 threads.
+ * Thread: vector v (8 channels), column c, rows 4 rg .. 4 rg + 3 of the tile. */
+constexpr int BLUP_TH = 8, BLUP_TW = 16, BLUP_C = 64;
+template <typename T>
+__global__ void __launch_bounds__(256) blur_up_epi_kernel(const T *raw, int B, int RH, int RW, int Cout,
+                                                          const float *d, int d_bstride, const float *bias,
+                                                          float slope, float gain, const T *e, float nw, T *out,
+                                                          int Ctot)
+{
+    static_assert(sizeof(T) == 2, "16-bit types only");
+    constexpr int HH = BLUP_TH + 3, HW = BLUP_TW + 3, V = BLUP_C / 8;
+    __shared__ __align__(16) uint4 tile[HH * HW * V];
+    const int OH = RH - 1, OW = RW - 1;
+    const int tiles_y = (OH + BLUP_TH - 1) / BLUP_TH;
+    const int b = blockIdx.y / tiles_y, oy0 = (blockIdx.y - b * tiles_y) * BLUP_TH;
+    const int ox0 = blockIdx.x * BLUP_TW, c0 = blockIdx.z * BLUP_C;
+    const int tid = threadIdx.x;
+    /* halo: raw rows oy0 - 1 .. oy0 + TH + 1, columns ox0 - 1 .. ox0 + TW + 1 */
+    for (int i = tid; i < HH * HW * V; i += 256) {
+        int v = i % V, px = i / V, hx = px % HW, hy = px / HW;
+        int iy = oy0 - 1 + hy, ix = ox0 - 1 + hx;
+        uint4 q = make_uint4(0, 0, 0, 0);
+        if ((unsigned)iy < (unsigned)RH && (unsigned)ix < (unsigned)RW)
+            q = __ldg(reinterpret_cast<const uint4 *>(raw + (((size_t)b * RH + iy) * RW + ix) * Cout + c0 + v * 8));
+        tile[i] = q;
+    }
+    __syncthreads();
+    const int v = tid & 7, col = (tid >> 3) & 15, rg = tid >> 7;
+    const float k[4] = {0.25f, 0.75f, 0.75f, 0.25f};
+    float h[7][8];
+#pragma unroll
+    for (int i = 0; i < 7; i++) {
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            h[i][j] = 0.f;
+#pragma unroll
+        for (int tx = 0; tx < 4; tx++) {
+            uint4 q = tile[((rg * 4 + i) * HW + col + tx) * V + v];
+            const T *p = reinterpret_cast<const T *>(&q);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                h[i][j] += k[tx] * to_f<T>(p[j]);
+        }
+    }
+    const int n = c0 + v * 8, ox = ox0 + col;
+    if (ox >= OW)
+        return;
+    float dv[8], bv[8], b2[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        dv[j] = d ? __ldg(d + (size_t)b * d_bstride + n + j) : 1.f;
+        bv[j] = __ldg(bias + n + j);
+        b2[j] = e ? __ldg(bias + Cout + n + j) : 0.f;
+    }
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        int oy = oy0 + rg * 4 + r;
+        if (oy >= OH)
+            break;
+        size_t pix = ((size_t)b * OH + oy) * OW + ox;
+        uint4 ov, ev;
+        T *po = reinterpret_cast<T *>(&ov);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            float x = k[0] * h[r][j] + k[1] * h[r + 1][j] + k[2] * h[r + 2][j] + k[3] * h[r + 3][j];
+            x = x * dv[j] + bv[j];
+            po[j] = from_f<T>((x < 0.f ? x * slope : x) * gain);
+        }
+        *reinterpret_cast<uint4 *>(out + pix * Ctot + n) = ov;
+        if (e) {
+            uint4 eq = __ldg(reinterpret_cast<const uint4 *>(e + pix * Cout + n));
+            const T *pe = reinterpret_cast<const T *>(&eq);
+            T *pw = reinterpret_cast<T *>(&ev);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                float y = nw * to_f<T>(pe[j]) + b2[j];
+                pw[j] = from_f<T>((y < 0.f ? y * slope : y) * gain);
+            }
+            *reinterpret_cast<uint4 *>(out + pix * Ctot + Cout + n) = ev;
+        }
+    }
+}
+
 /* Encoder blur: K pad (2, 2) over NHWC T [B,H,W,C] -> [B,H+1,W+1,C]; 16/sizeof(T) channels
  * per thread. */
 template <typename T>
