@@ -31,7 +31,10 @@ typedef struct gpu_opts {
     uint64_t seed;            /* of the deterministic random weights */
     gpen_config gpen;         /* network configuration (gpen_config_default: GPEN-BFR-512) */
     int use_graphs;           /* replay CUDA graphs for repeated batch sizes */
-    int pipeline;             /* also load RetinaFace and ParseNet (random weights) */
+    int pipeline;             /* also load RetinaFace and ParseNet */
+    const char *detector_weights_path; /* RetinaFace-R50, converted by
+                                        * scripts/convert_pipeline_checkpoint.py; NULL: random */
+    const char *parser_weights_path;   /* ParseNet, likewise; NULL: random */
     int n_slots;              /* concurrent request slots (streams) for gpu_request_run */
     int max_image_mp;         /* pipeline buffers sized for images up to this many MP */
     int conv_kernel;          /* gpu_conv_kernel: which tensor-core conv kernel (fp16/bf16) */

@@ -204,9 +204,17 @@ static conv_args conv_args_zero()
 }
 
 template <typename T>
-int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *name, int cin,
+int conv_layer_init(dev_arena &ar, conv_layer<T> &L, const pipe_net &net, const char *name, int cin,
                     int cout, int k, int stride, int pad_mode, int act, float slope, gp_error *err)
 {
+    const pipe_conv *c = pipe_net_find(&net, name);
+    if (!c || !c->w)
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, c ? "weights not loaded" : "no such layer in %s",
+                            pipe_net_kind_name(net.kind));
+    if (c->cin != cin || c->cout != cout || c->k != k || c->stride != stride || c->act != (act != 0) ||
+        (act && c->slope != slope) || c->reflect != (pad_mode == PAD_REFLECT))
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name,
+                            "the CUDA network and gpu/ref/pipe_nets disagree on this layer");
     L.cin = cin;
     L.cin_pad = (cin + 7) / 8 * 8;
     L.cout = cout;
@@ -216,21 +224,14 @@ int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *
     L.pad_mode = pad_mode;
     L.act = act;
     L.slope = slope;
-    size_t n = (size_t)cout * cin * k * k;
-    std::vector<float> w(n), wp((size_t)cout * k * k * L.cin_pad, 0.f), b(cout);
-    char nm[128];
-    snprintf(nm, sizeof(nm), "%.100s.w", name);
-    /* He initialisation: the activations keep their scale through deep stacks */
-    host_random_normal(seed, nm, (float)std::sqrt(2.0 / ((double)cin * k * k)), 0.f, w.data(), n);
-    snprintf(nm, sizeof(nm), "%.100s.b", name);
-    host_random_normal(seed, nm, 0.05f, 0.f, b.data(), (size_t)cout);
+    std::vector<float> wp((size_t)cout * k * k * L.cin_pad, 0.f);
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < cin; i++)
             for (int q = 0; q < k * k; q++)
-                wp[((size_t)o * k * k + q) * L.cin_pad + i] = w[((size_t)o * cin + i) * k * k + q];
+                wp[((size_t)o * k * k + q) * L.cin_pad + i] = c->w[((size_t)o * cin + i) * k * k + q];
     if (int rc = upload<T>(ar, wp.data(), wp.size(), &L.w, err))
         return rc;
-    return upload<float>(ar, b.data(), b.size(), &L.bias, err);
+    return upload<float>(ar, c->b, (size_t)cout, &L.bias, err);
 }
 
 template <typename T>

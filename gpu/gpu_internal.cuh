@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "ref/gpen_rand.h"
+#include "ref/pipe_nets.h"
 }
 
 int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line);
@@ -108,8 +109,9 @@ template <typename T> int upload(dev_arena &ar, const float *src, size_t n, T **
     return 0;
 }
 
-/* A plain conv layer (conv + folded BN bias + activation) of the pipeline's networks, with
- * random He-initialised weights (docs/gpu.md). Weights [Cout][k][k][Cin_pad]. */
+/* A plain conv layer (conv + folded BN bias + activation) of the pipeline's networks; its
+ * weights come from a loaded gpu/ref/pipe_nets layer (a converted checkpoint or the
+ * deterministic random weights). Weights [Cout][k][k][Cin_pad]. */
 template <typename T> struct conv_layer {
     int cin, cin_pad, cout, k, stride, pad, pad_mode, act;
     float slope;
@@ -117,8 +119,9 @@ template <typename T> struct conv_layer {
     float *bias;
 };
 
+/* Uploads layer `name` of `net`, checking it has the shape the CUDA network expects. */
 template <typename T>
-int conv_layer_init(dev_arena &ar, conv_layer<T> &L, uint64_t seed, const char *name, int cin,
+int conv_layer_init(dev_arena &ar, conv_layer<T> &L, const pipe_net &net, const char *name, int cin,
                     int cout, int k, int stride, int pad_mode, int act, float slope, gp_error *err);
 
 /* Runs L on x [B,H,W,cin_pad] into y (channel offset coff of Ctot), optional residual

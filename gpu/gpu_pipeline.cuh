@@ -235,17 +235,19 @@ template <typename T> struct retinaface {
     size_t n_params;
 };
 
+/* The CUDA RetinaFace from the loaded layer list (gpu/ref/pipe_nets: official module
+ * names, BatchNorm folded). The input has 3 channels padded to 8. */
 template <typename T>
-static int retinaface_init(dev_arena &ar, retinaface<T> &r, uint64_t seed, gp_error *err)
+static int retinaface_init(dev_arena &ar, retinaface<T> &r, const pipe_net &net, gp_error *err)
 {
     char nm[64];
     const int RELU = 1;
     r.n_params = 0;
     auto L = [&](conv_layer<T> &l, const char *name, int ci, int co, int k, int s, int act) {
         r.n_params += (size_t)ci * co * k * k + co;
-        return conv_layer_init<T>(ar, l, seed, name, ci, co, k, s, PAD_ZERO, act, 0.f, err);
+        return conv_layer_init<T>(ar, l, net, name, ci, co, k, s, PAD_ZERO, act, 0.f, err);
     };
-    if (int rc = L(r.conv1, "rf.conv1", 3, 64, 7, 2, RELU))
+    if (int rc = L(r.conv1, "body.conv1", 3, 64, 7, 2, RELU))
         return rc;
     const int nb[4] = {3, 4, 6, 3}, planes[4] = {64, 128, 256, 512};
     int inpl = 64, b = 0;
@@ -253,18 +255,18 @@ static int retinaface_init(dev_arena &ar, retinaface<T> &r, uint64_t seed, gp_er
         for (int i = 0; i < nb[s]; i++, b++) {
             int stride = (i == 0 && s > 0) ? 2 : 1, p = planes[s];
             auto &B = r.blk[b];
-            snprintf(nm, sizeof(nm), "rf.l%d.%d.c1", s, i);
+            snprintf(nm, sizeof(nm), "body.layer%d.%d.conv1", s + 1, i);
             if (int rc = L(B.c1, nm, inpl, p, 1, 1, RELU))
                 return rc;
-            snprintf(nm, sizeof(nm), "rf.l%d.%d.c2", s, i);
+            snprintf(nm, sizeof(nm), "body.layer%d.%d.conv2", s + 1, i);
             if (int rc = L(B.c2, nm, p, p, 3, stride, RELU))
                 return rc;
-            snprintf(nm, sizeof(nm), "rf.l%d.%d.c3", s, i);
+            snprintf(nm, sizeof(nm), "body.layer%d.%d.conv3", s + 1, i);
             if (int rc = L(B.c3, nm, p, 4 * p, 1, 1, RELU)) /* ReLU after the residual add */
                 return rc;
             B.has_down = i == 0;
             if (B.has_down) {
-                snprintf(nm, sizeof(nm), "rf.l%d.%d.down", s, i);
+                snprintf(nm, sizeof(nm), "body.layer%d.%d.downsample", s + 1, i);
                 if (int rc = L(B.down, nm, inpl, 4 * p, 1, stride, 0))
                     return rc;
             }
@@ -275,34 +277,35 @@ static int retinaface_init(dev_arena &ar, retinaface<T> &r, uint64_t seed, gp_er
     r.nblk = b;
     const int cin[3] = {512, 1024, 2048};
     for (int i = 0; i < 3; i++) {
-        snprintf(nm, sizeof(nm), "rf.fpn.out%d", i);
+        snprintf(nm, sizeof(nm), "fpn.output%d", i + 1);
         if (int rc = L(r.lat[i], nm, cin[i], 256, 1, 1, RELU))
             return rc;
     }
     for (int i = 0; i < 2; i++) {
-        snprintf(nm, sizeof(nm), "rf.fpn.merge%d", i);
+        snprintf(nm, sizeof(nm), "fpn.merge%d", i + 1);
         if (int rc = L(r.merge[i], nm, 256, 256, 3, 1, RELU))
             return rc;
     }
     for (int i = 0; i < 3; i++) {
-        snprintf(nm, sizeof(nm), "rf.ssh%d.c3", i);
-        if (int rc = L(r.ssh[i].c3, nm, 256, 128, 3, 1, RELU)) /* relu after concat == per part */
+        /* the ReLU after the SSH concat acts per part: each part's last conv carries it */
+        snprintf(nm, sizeof(nm), "ssh%d.conv3X3", i + 1);
+        if (int rc = L(r.ssh[i].c3, nm, 256, 128, 3, 1, RELU))
             return rc;
-        snprintf(nm, sizeof(nm), "rf.ssh%d.c5_1", i);
+        snprintf(nm, sizeof(nm), "ssh%d.conv5X5_1", i + 1);
         if (int rc = L(r.ssh[i].c5_1, nm, 256, 64, 3, 1, RELU))
             return rc;
-        snprintf(nm, sizeof(nm), "rf.ssh%d.c5_2", i);
+        snprintf(nm, sizeof(nm), "ssh%d.conv5X5_2", i + 1);
         if (int rc = L(r.ssh[i].c5_2, nm, 64, 64, 3, 1, RELU))
             return rc;
-        snprintf(nm, sizeof(nm), "rf.ssh%d.c7_2", i);
+        snprintf(nm, sizeof(nm), "ssh%d.conv7X7_2", i + 1);
         if (int rc = L(r.ssh[i].c7_2, nm, 64, 64, 3, 1, RELU))
             return rc;
-        snprintf(nm, sizeof(nm), "rf.ssh%d.c7_3", i);
+        snprintf(nm, sizeof(nm), "ssh%d.conv7x7_3", i + 1);
         if (int rc = L(r.ssh[i].c7_3, nm, 64, 64, 3, 1, RELU))
             return rc;
         /* class (2x2) + box (2x4) + landmarks (2x10) heads as one 1x1 conv */
-        snprintf(nm, sizeof(nm), "rf.head%d", i);
-        if (int rc = L(r.head[i], nm, 256, 32, 1, 1, 0))
+        snprintf(nm, sizeof(nm), "head%d", i);
+        if (int rc = L(r.head[i], nm, 256, PIPE_RF_HEAD_CH, 1, 1, 0))
             return rc;
     }
     return 0;
@@ -428,51 +431,51 @@ template <typename T> struct parsenet {
 };
 
 template <typename T>
-static int parsenet_init(dev_arena &ar, parsenet<T> &p, uint64_t seed, gp_error *err)
+static int parsenet_init(dev_arena &ar, parsenet<T> &p, const pipe_net &net, gp_error *err)
 {
     char nm[64];
     p.n_params = 0;
     auto L = [&](conv_layer<T> &l, const char *name, int ci, int co, int s, int act) {
         p.n_params += (size_t)ci * co * 9 + co;
-        return conv_layer_init<T>(ar, l, seed, name, ci, co, 3, s, PAD_REFLECT, act, 0.2f, err);
+        return conv_layer_init<T>(ar, l, net, name, ci, co, 3, s, PAD_REFLECT, act, 0.2f, err);
     };
     auto RB = [&](typename parsenet<T>::rb &b, const char *name, int ci, int co, int scale) {
         char n2[96];
         b.scale = scale;
         b.has_sc = scale != 0 || ci != co;
-        snprintf(n2, sizeof(n2), "%s.c1", name);
+        snprintf(n2, sizeof(n2), "%s.conv1", name);
         if (int rc = L(b.c1, n2, ci, co, 1, 1))
             return rc;
-        snprintf(n2, sizeof(n2), "%s.c2", name);
+        snprintf(n2, sizeof(n2), "%s.conv2", name);
         if (int rc = L(b.c2, n2, co, co, scale == 1 ? 2 : 1, 0))
             return rc;
         if (b.has_sc) {
-            snprintf(n2, sizeof(n2), "%s.sc", name);
+            snprintf(n2, sizeof(n2), "%s.shortcut", name);
             if (int rc = L(b.sc, n2, ci, co, scale == 1 ? 2 : 1, 0))
                 return rc;
         }
         return 0;
     };
     auto clip = [](int x) { return std::max(32, std::min(x, 256)); };
-    if (int rc = L(p.in_conv, "pn.in", 3, 64, 1, 0))
+    if (int rc = L(p.in_conv, "encoder.0", 3, 64, 1, 0))
         return rc;
     int head = 64;
     for (int i = 0; i < 4; i++, head *= 2) {
-        snprintf(nm, sizeof(nm), "pn.enc%d", i);
+        snprintf(nm, sizeof(nm), "encoder.%d", i + 1);
         if (int rc = RB(p.enc[i], nm, clip(head), clip(head * 2), 1))
             return rc;
     }
     for (int i = 0; i < 10; i++) {
-        snprintf(nm, sizeof(nm), "pn.body%d", i);
+        snprintf(nm, sizeof(nm), "body.%d", i);
         if (int rc = RB(p.body[i], nm, clip(head), clip(head), 0))
             return rc;
     }
     for (int i = 0; i < 4; i++, head /= 2) {
-        snprintf(nm, sizeof(nm), "pn.dec%d", i);
+        snprintf(nm, sizeof(nm), "decoder.%d", i);
         if (int rc = RB(p.dec[i], nm, clip(head), clip(head / 2), 2))
             return rc;
     }
-    return L(p.out, "pn.out", clip(head), 22, 1, 0);
+    return L(p.out, "out", clip(head), PIPE_PN_OUT_CH, 1, 0);
 }
 
 template <typename T> struct parse_acts {
@@ -647,9 +650,21 @@ template <typename T> struct engine : engine_base {
             return rc;
         pipeline = o.pipeline != 0;
         if (pipeline) {
-            if (int rc = retinaface_init<T>(net_ar, rf, o.seed, err))
+            /* host copies of both networks (file or deterministic random), uploaded and freed */
+            pipe_net rfn, pnn;
+            if (int rc = pipe_net_build(PIPE_RETINAFACE, 1, &rfn, err))
                 return rc;
-            if (int rc = parsenet_init<T>(net_ar, pn, o.seed, err))
+            int rc = pipe_net_load(&rfn, o.detector_weights_path, o.seed, err);
+            rc = rc ? rc : retinaface_init<T>(net_ar, rf, rfn, err);
+            pipe_net_free(&rfn);
+            if (rc)
+                return rc;
+            if ((rc = pipe_net_build(PIPE_PARSENET, 1, &pnn, err)))
+                return rc;
+            rc = pipe_net_load(&pnn, o.parser_weights_path, o.seed, err);
+            rc = rc ? rc : parsenet_init<T>(net_ar, pn, pnn, err);
+            pipe_net_free(&pnn);
+            if (rc)
                 return rc;
         }
         int ns = std::max(1, o.n_slots);
