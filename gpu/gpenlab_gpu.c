@@ -1,12 +1,17 @@
 /* gpenlab_gpu.c: the GPU-side program, built by gpu/gpu.mk into $(BUILD)/gpenlab-gpu; it
  * needs only CUDA (cudart, cuBLASLt), libjpeg and libc.
- *   gpenlab-gpu selftest [--ref FILE]        CUDA vs the CPU reference (small config) and
- *                                            vs an fp64 GPEN-512 output (scripts/gpen_torch.py ref)
+ *   gpenlab-gpu selftest [--ref FILE] [--detector-weights F] [--parser-weights F]
+ *                                            CUDA vs the CPU reference (small GPEN config,
+ *                                            RetinaFace, ParseNet) and vs an fp64 GPEN-512
+ *                                            output (scripts/gpen_torch.py ref)
  *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N] [--only fp16|bf16|fp16-mma|fp32]
  *   gpenlab-gpu convcheck [--tiles]                wgmma vs mma.sync conv kernels; per-tile timings
  *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
+ *                       [--detector-weights F] [--parser-weights F]
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
- * Weights are deterministic random (gpu/ref/gpen_rand.h) unless --weights FILE is given. */
+ * Weights are deterministic random (gpu/ref/gpen_rand.h) unless files are given: GPEN
+ * (--weights, scripts/convert_gpen_checkpoint.py), RetinaFace and ParseNet
+ * (--detector-weights / --parser-weights, scripts/convert_pipeline_checkpoint.py). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +26,9 @@
 #include "profile_derive.h"
 #include "ref/gpen_load.h"
 #include "ref/gpen_model.h"
+#include "ref/gpen_rand.h"
 #include "ref/gpen_ref.h"
+#include "ref/pipe_nets.h"
 #include "ref/safetensors.h"
 
 static double wall_ms(void)
@@ -154,6 +161,90 @@ static int selftest_small(int *fails)
     return 0;
 }
 
+/* RetinaFace-R50 and ParseNet on the GPU against the CPU reference (gpu/ref/pipe_nets)
+ * with the same weights: the converted checkpoints when given, else the deterministic
+ * random ones. Detector input 128x160, ParseNet batch 2 at 64x64 (the CPU reference
+ * takes seconds at these sizes); every precision of SELFTEST_RUNS. */
+static int selftest_pipe_nets(const char *det_path, const char *par_path, int *fails)
+{
+    gp_error err;
+    pipe_net rf, pn;
+    if (pipe_net_build(PIPE_RETINAFACE, 1, &rf, &err) || pipe_net_load(&rf, det_path, GPEN_DEFAULT_SEED, &err))
+        return die(&err);
+    if (pipe_net_build(PIPE_PARSENET, 1, &pn, &err) || pipe_net_load(&pn, par_path, GPEN_DEFAULT_SEED, &err))
+        return die(&err);
+    const int H = 128, W = 160, PB = 2, PS = 64;
+    size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;
+    size_t nl[3];
+    float *rin = malloc(nrf * sizeof(float)), *pin = malloc(npn * sizeof(float));
+    float *pref = malloc(npo * sizeof(float)), *pout = malloc(npo * sizeof(float));
+    float *rref[3], *rout[3];
+    int rc = !rin || !pin || !pref || !pout;
+    for (int l = 0; l < 3; l++) {
+        nl[l] = (size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+        rref[l] = malloc(nl[l] * sizeof(float));
+        rout[l] = malloc(nl[l] * sizeof(float));
+        rc |= !rref[l] || !rout[l];
+    }
+    if (rc) {
+        gp_error_set(&err, GP_ENOMEM, NULL, 0, 0, "selftest", "out of memory");
+        return die(&err);
+    }
+    uint64_t k1 = gpen_rand_key(GPEN_DEFAULT_SEED, "selftest.detector_in"),
+             k2 = gpen_rand_key(GPEN_DEFAULT_SEED, "selftest.parser_in");
+    for (size_t i = 0; i < nrf; i++)
+        rin[i] = (float)(2 * gpen_rand_uniform(k1, i) - 1);
+    for (size_t i = 0; i < npn; i++)
+        pin[i] = (float)(2 * gpen_rand_uniform(k2, i) - 1);
+    double t0 = wall_ms();
+    if (pipe_retinaface_forward(&rf, rin, 1, H, W, rref, &err) || pipe_parsenet_forward(&pn, pin, PB, PS, pref, &err))
+        return die(&err);
+    printf("selftest pipeline networks: CPU reference in %.1f s (%s, %s)\n", (wall_ms() - t0) / 1e3,
+           det_path ? det_path : "random detector weights", par_path ? par_path : "random parser weights");
+    for (int p = 0; p < N_SELFTEST_RUNS; p++) {
+        gpu_opts o;
+        gpu_opts_default(&o);
+        o.precision = SELFTEST_RUNS[p].prec;
+        o.conv_kernel = SELFTEST_RUNS[p].kernel;
+        o.pipeline = 1;
+        o.max_batch = PB;
+        o.max_image_mp = 1;
+        o.detector_weights_path = det_path;
+        o.parser_weights_path = par_path;
+        gpu_ctx *c;
+        if (gpu_open(&o, &c, &err))
+            return die(&err);
+        for (int l = 0; l < 3; l++)
+            for (size_t i = 0; i < nl[l]; i++)
+                rout[l][i] = NAN;
+        for (size_t i = 0; i < npo; i++)
+            pout[i] = NAN;
+        if (gpu_retinaface_forward(c, rin, H, W, rout, &err) || gpu_parsenet_forward(c, pin, PB, PS, pout, &err))
+            return die(&err);
+        /* bf16 keeps 8 mantissa bits through ~50 sequential layers (GPEN: ~30 gave 7e-3) */
+        double lim = SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : SELFTEST_RUNS[p].prec == GPU_BF16 ? 2e-2 : 1e-2;
+        char what[96];
+        for (int l = 0; l < 3; l++) {
+            snprintf(what, sizeof(what), "retinaface %s level %d", SELFTEST_RUNS[p].label, l);
+            check(what, gpen_rel_l2(rout[l], rref[l], nl[l]), lim, fails);
+        }
+        snprintf(what, sizeof(what), "parsenet %s (batch %d, %dx%d)", SELFTEST_RUNS[p].label, PB, PS, PS);
+        check(what, gpen_rel_l2(pout, pref, npo), lim, fails);
+        gpu_close(c);
+    }
+    for (int l = 0; l < 3; l++) {
+        free(rref[l]);
+        free(rout[l]);
+    }
+    free(rin);
+    free(pin);
+    free(pref);
+    free(pout);
+    pipe_net_free(&rf);
+    pipe_net_free(&pn);
+    return 0;
+}
+
 static int selftest_full(const char *ref_path, int *fails)
 {
     safetensors_file f;
@@ -273,10 +364,16 @@ static int cmd_selftest(int argc, char **argv)
     const char *ref = arg_value(argc, argv, "--ref", NULL);
     if (ref && selftest_full(ref, &fails))
         return 1;
+    const char *det = arg_value(argc, argv, "--detector-weights", NULL);
+    const char *par = arg_value(argc, argv, "--parser-weights", NULL);
+    if (selftest_pipe_nets(det, par, &fails))
+        return 1;
     /* one pipeline request, to see that every stage runs */
     gpu_opts o;
     gpu_opts_default(&o);
     o.pipeline = 1;
+    o.detector_weights_path = det;
+    o.parser_weights_path = par;
     o.max_image_mp = 4;
     gpu_ctx *c;
     if (gpu_open(&o, &c, &err))
@@ -530,6 +627,8 @@ static int cmd_profile(int argc, char **argv)
     gpu_opts_default(&o);
     o.weights_path = wpath;
     o.max_image_mp = 25;
+    o.detector_weights_path = arg_value(argc, argv, "--detector-weights", NULL);
+    o.parser_weights_path = arg_value(argc, argv, "--parser-weights", NULL);
     t0 = wall_ms();
     gpu_ctx *c;
     if (gpu_open(&o, &c, &err)) /* GPEN only: file, convert, upload */

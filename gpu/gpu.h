@@ -76,6 +76,12 @@ int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd
 /* The same for ParseNet (pipeline contexts). */
 int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms,
                    gp_error *err);
+/* The pipeline's other networks alone, for checks against gpu/ref/pipe_nets (pipeline
+ * contexts): RetinaFace on one image in [3, h, w] -> heads[l] [32, h_l, w_l]
+ * (pipe_rf_level_size); ParseNet on in [batch, 3, size, size] -> out [batch, 22, size,
+ * size], size a multiple of 16 up to 512. Host float NCHW buffers. */
+int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3], gp_error *err);
+int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out, gp_error *err);
 /* Measured fp16 (or the ctx's precision) dense matrix rate of this card, TFLOP/s, from a
  * large GEMM through the core's own conv kernel and through cuBLASLt. */
 int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err);

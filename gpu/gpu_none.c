@@ -43,6 +43,16 @@ int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *s
     (void)c, (void)batch, (void)reps, (void)median_ms, (void)sd_ms;
     return none(err);
 }
+int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3], gp_error *err)
+{
+    (void)c, (void)in, (void)h, (void)w, (void)heads;
+    return none(err);
+}
+int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out, gp_error *err)
+{
+    (void)c, (void)in, (void)batch, (void)size, (void)out;
+    return none(err);
+}
 int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err)
 {
     (void)c, (void)core_tflops, (void)cublas_tflops;

@@ -480,6 +480,7 @@ static int parsenet_init(dev_arena &ar, parsenet<T> &p, const pipe_net &net, gp_
 
 template <typename T> struct parse_acts {
     T *in, *buf[5], *feat;
+    T *logits; /* the last forward's 22-channel output (one of buf) */
     float *mask, *mask_tmp;
 };
 
@@ -498,12 +499,13 @@ template <typename T> static int parse_acts_init(dev_arena &ar, parse_acts<T> &a
     return ar.alloc(&a.mask_tmp, (size_t)B * S * S, err);
 }
 
-/* ParseNet on a.in [B,512,512,8] -> a.mask [B,512,512] (blurred binary face mask). */
+/* ParseNet on a.in [B,S,S,8] -> a.logits [B,S,S,22] and a.mask [B,S,S] (blurred binary
+ * face mask); S <= 512 (the buffers' size), a multiple of 16; the pipeline runs S = 512. */
 template <typename T>
-static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, const conv_hw &hw, cudaStream_t st,
-                            gp_error *err)
+static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, int S, const conv_hw &hw,
+                            cudaStream_t st, gp_error *err)
 {
-    int H = 512, W = 512, oh, ow, x = 0;
+    int H = S, W = S, oh, ow, x = 0;
     conv_layer_run<T>(p.in_conv, a.in, B, H, W, 0, a.buf[0], 64, 0, nullptr, 0, hw, st, &oh, &ow);
     CK_LAUNCH();
     auto block = [&](const typename parsenet<T>::rb &b, int in_buf) {
@@ -531,12 +533,13 @@ static int parsenet_enqueue(const parsenet<T> &p, parse_acts<T> &a, int B, const
     for (int i = 0; i < 4; i++)
         x = block(p.dec[i], x);
     int o = (x + 1) % 5;
-    conv_layer_run<T>(p.out, a.buf[x], B, H, W, 0, a.buf[o], 22, 0, nullptr, 0, hw, st, &oh, &ow);
+    conv_layer_run<T>(p.out, a.buf[x], B, H, W, 0, a.buf[o], PIPE_PN_OUT_CH, 0, nullptr, 0, hw, st, &oh, &ow);
     CK_LAUNCH();
-    size_t n = (size_t)B * 512 * 512;
-    parse_mask_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(a.buf[o], B, 512, 22, a.mask);
-    mask_blur_kernel<<<blocks_for(n, 256), 256, 0, st>>>(a.mask, B, 512, 8, 0, a.mask_tmp);
-    mask_blur_kernel<<<blocks_for(n, 256), 256, 0, st>>>(a.mask_tmp, B, 512, 8, 1, a.mask);
+    a.logits = a.buf[o];
+    size_t n = (size_t)B * S * S;
+    parse_mask_kernel<T><<<blocks_for(n, 256), 256, 0, st>>>(a.buf[o], B, S, PIPE_PN_OUT_CH, a.mask);
+    mask_blur_kernel<<<blocks_for(n, 256), 256, 0, st>>>(a.mask, B, S, 8, 0, a.mask_tmp);
+    mask_blur_kernel<<<blocks_for(n, 256), 256, 0, st>>>(a.mask_tmp, B, S, 8, 1, a.mask);
     CK_LAUNCH();
     return 0;
 }
@@ -553,6 +556,8 @@ struct engine_base {
                         unsigned char **out, gp_error *err) = 0;
     virtual int core_matmul(double *tflops, gp_error *err) = 0;
     virtual int conv_kernel_check(double *worst, int *n_cases, gp_error *err) = 0;
+    virtual int retinaface_forward(const float *in, int h, int w, float *heads[3], gp_error *err) = 0;
+    virtual int parsenet_forward(const float *in, int batch, int size, float *out, gp_error *err) = 0;
     virtual int conv_tile_bench(FILE *f, gp_error *err) = 0;
     virtual int warmup(double *ms, gp_error *err) = 0;
     virtual int mem(gpu_mem_report *r, gp_error *err) = 0;
@@ -852,11 +857,11 @@ template <typename T> struct engine : engine_base {
     int parse_run(slot_state<T> *s, int B, gp_error *err)
     {
         if (!o.use_graphs)
-            return parsenet_enqueue<T>(pn, s->parse, B, hw, s->st, err);
+            return parsenet_enqueue<T>(pn, s->parse, B, 512, hw, s->st, err);
         if (!s->parse_graph[B]) {
             cudaGraph_t gr;
             CK(cudaStreamBeginCapture(s->st, cudaStreamCaptureModeThreadLocal));
-            int rc = parsenet_enqueue<T>(pn, s->parse, B, hw, s->st, err);
+            int rc = parsenet_enqueue<T>(pn, s->parse, B, 512, hw, s->st, err);
             cudaError_t e = cudaStreamEndCapture(s->st, &gr);
             if (rc)
                 return rc;
@@ -866,6 +871,74 @@ template <typename T> struct engine : engine_base {
             CK(e);
         }
         CK(cudaGraphLaunch(s->parse_graph[B], s->st));
+        return 0;
+    }
+
+    /* Host float NCHW in -> the network on slot 0 -> host float NCHW out (checks). */
+    struct dev_floats {
+        float *p = nullptr;
+        ~dev_floats()
+        {
+            if (p)
+                cudaFree(p);
+        }
+    };
+
+    int retinaface_forward(const float *in, int h, int w, float *heads[3], gp_error *err) override
+    {
+        if (!pipeline)
+            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "detect", "context opened without the pipeline");
+        auto *s = slots[0];
+        if (h < 32 || w < 32 || (size_t)h * w > s->det.cap_px)
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "detect", "input %dx%d outside 32x32 .. %zu pixels", h,
+                                w, s->det.cap_px);
+        dev_floats din, dout;
+        size_t nin = (size_t)3 * h * w, nout = (size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(h, 0) *
+                                                   pipe_rf_level_size(w, 0);
+        CK(cudaMalloc(&din.p, nin * sizeof(float)));
+        CK(cudaMalloc(&dout.p, nout * sizeof(float)));
+        CK(cudaMemcpyAsync(din.p, in, nin * sizeof(float), cudaMemcpyHostToDevice, s->st));
+        nchw_to_nhwc_kernel<T><<<blocks_for((size_t)h * w, 256), 256, 0, s->st>>>(din.p, 1, h, w, 8, 1.f, 0.f,
+                                                                                   s->det.in);
+        CK_LAUNCH();
+        if (int rc = retinaface_enqueue<T>(rf, s->det, h, w, hw, s->st, err))
+            return rc;
+        for (int l = 0; l < 3; l++) {
+            int lh = pipe_rf_level_size(h, l), lw = pipe_rf_level_size(w, l);
+            size_t n = (size_t)PIPE_RF_HEAD_CH * lh * lw;
+            nhwc_to_nchw_kernel<T><<<blocks_for(n, 256), 256, 0, s->st>>>(s->det.hd[l], 1, lh, lw, PIPE_RF_HEAD_CH,
+                                                                           dout.p);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(heads[l], dout.p, n * sizeof(float), cudaMemcpyDeviceToHost, s->st));
+            CK(cudaStreamSynchronize(s->st));
+        }
+        return 0;
+    }
+
+    int parsenet_forward(const float *in, int B, int S, float *out, gp_error *err) override
+    {
+        if (!pipeline)
+            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "parse", "context opened without the pipeline");
+        if (B < 1 || B > o.max_batch || S < 32 || S > 512 || S % 16)
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "parse",
+                                "batch %d (1..%d) or size %d (32..512, a multiple of 16) out of range", B,
+                                o.max_batch, S);
+        auto *s = slots[0];
+        dev_floats din, dout;
+        size_t nin = (size_t)B * 3 * S * S, nout = (size_t)B * PIPE_PN_OUT_CH * S * S;
+        CK(cudaMalloc(&din.p, nin * sizeof(float)));
+        CK(cudaMalloc(&dout.p, nout * sizeof(float)));
+        CK(cudaMemcpyAsync(din.p, in, nin * sizeof(float), cudaMemcpyHostToDevice, s->st));
+        nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, s->st>>>(din.p, B, S, S, 8, 1.f, 0.f,
+                                                                                       s->parse.in);
+        CK_LAUNCH();
+        if (int rc = parsenet_enqueue<T>(pn, s->parse, B, S, hw, s->st, err))
+            return rc;
+        nhwc_to_nchw_kernel<T><<<blocks_for(nout, 256), 256, 0, s->st>>>(s->parse.logits, B, S, S, PIPE_PN_OUT_CH,
+                                                                          dout.p);
+        CK_LAUNCH();
+        CK(cudaMemcpyAsync(out, dout.p, nout * sizeof(float), cudaMemcpyDeviceToHost, s->st));
+        CK(cudaStreamSynchronize(s->st));
         return 0;
     }
 
@@ -1539,6 +1612,14 @@ extern "C" int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *med, doubl
 extern "C" int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *med, double *sd, gp_error *err)
 {
     return c->eng->parse_time(batch, reps, med, sd, err);
+}
+extern "C" int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3], gp_error *err)
+{
+    return c->eng->retinaface_forward(in, h, w, heads, err);
+}
+extern "C" int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out, gp_error *err)
+{
+    return c->eng->parsenet_forward(in, batch, size, out, err);
 }
 extern "C" int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_request_result *res,
                                unsigned char **out_jpeg, gp_error *err)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # gpu_session.sh: one device session for gpu/: build gpenlab-gpu, check it against the CPU
 # reference and an fp64 PyTorch forward, time it next to PyTorch, measure the profile.
-# Usage: scripts/gpu_session.sh [selftest] [torch] [bench] [profile]
+# Usage: scripts/gpu_session.sh [selftest] [torch] [bench] [profile] [blur_ab] [ncu]
+#   blur_ab: the tiled up-conv epilogue (GPENLAB_BLUR_EPI=tiled): selftest with it, then
+#            batch-8 and batch-1 section times with and without it (blur_ab.txt)
+#   ncu:     Nsight Compute counters of one batch-8 forward (scripts/gpu_ncu.sh)
 # Results in $OUT: session.log (everything), <card> (the profile, e.g. h100),
 # bench_gpu.txt, torch_bench.txt, logs.tgz (every step's log); a short table is printed last.
 set -u
@@ -36,6 +39,21 @@ for s in $steps; do
     bench)
         timeout 200 "$B/gpenlab-gpu" bench --torch "$OUT/torch_bench.txt" --out "$OUT/bench_gpu.txt" > "$L/bench.log" 2>&1
         grep -v "^  " "$L/bench.log" ;;
+    blur_ab)
+        GPENLAB_BLUR_EPI=tiled timeout 300 "$B/gpenlab-gpu" selftest --ref "$B/gpen512_ref.safetensors" \
+            > "$L/selftest_tiled.log" 2>&1
+        grep -E "FAIL|selftest: |GPEN-512" "$L/selftest_tiled.log"
+        for b in 8 1; do
+            for v in per-pixel tiled; do
+                e=""; [ $v = tiled ] && e=tiled
+                echo "== batch $b, up-conv epilogue $v" >> "$OUT/blur_ab.txt"
+                GPENLAB_BLUR_EPI=$e GPENLAB_LAYER_TIMES=1 timeout 120 "$B/gpenlab-gpu" bench --only fp16 \
+                    --batch $b --reps 20 2>&1 | grep -E "sections|^gpenlab" >> "$OUT/blur_ab.txt"
+            done
+        done
+        cat "$OUT/blur_ab.txt" ;;
+    ncu)
+        BUILD=$B OUT=$OUT scripts/gpu_ncu.sh 8 2>&1 | tail -60 ;;
     profile)
         timeout ${PROFILE_TIMEOUT:-400} "$B/gpenlab-gpu" profile --out "$OUT/${key:-gpu}" \
             --cmd "scripts/gpu_session.sh profile (gpenlab-gpu profile --reps 5)" \

@@ -74,9 +74,10 @@ static void test_published_sizes(void **state)
     assert_int_equal(pipe_rf_level_size(640, 0), 80);
     assert_int_equal(pipe_rf_level_size(640, 2), 20);
     assert_int_equal(pipe_rf_level_size(481, 1), 31);
-    assert_int_equal(pipe_net_build(PIPE_PARSENET, 3, &pn, &e), GP_ERANGE);
     pipe_net_free(&rf);
     pipe_net_free(&pn);
+    assert_int_equal(pipe_net_build(PIPE_PARSENET, 3, &pn, &e), GP_ERANGE);
+    assert_int_equal(pn.n_conv, 0); /* nothing left to free */
 }
 
 static void check_golden(pipe_net_kind kind)
@@ -203,6 +204,42 @@ static void test_random_weights_deterministic(void **state)
     pipe_net_free(&c);
 }
 
+/* The random weights are for timing on the GPU in fp16: every output must stay finite and
+ * far below fp16's 65504 (unscaled residual branches gave ParseNet outputs of 4e5). */
+static void test_random_weights_fp16_range(void **state)
+{
+    (void)state;
+    pipe_net pn, rf;
+    load_ok(&pn, PIPE_PARSENET, 4, NULL);
+    load_ok(&rf, PIPE_RETINAFACE, 4, NULL);
+    enum { S = 32, H = 64, W = 64 };
+    static float in[3 * H * W], out[PIPE_PN_OUT_CH * S * S];
+    for (int i = 0; i < 3 * H * W; i++)
+        in[i] = (float)sin(0.11 * i);
+    gp_error e;
+    assert_int_equal(pipe_parsenet_forward(&pn, in, 1, S, out, &e), 0);
+    double mx = 0;
+    for (int i = 0; i < PIPE_PN_OUT_CH * S * S; i++)
+        mx = fmax(mx, fabs(out[i]));
+    float *heads[3];
+    for (int l = 0; l < 3; l++) {
+        heads[l] = calloc((size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l), sizeof(float));
+        assert_non_null(heads[l]);
+    }
+    assert_int_equal(pipe_retinaface_forward(&rf, in, 1, H, W, heads, &e), 0);
+    double mr = 0;
+    for (int l = 0; l < 3; l++) {
+        for (int i = 0; i < PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l); i++)
+            mr = fmax(mr, fabs(heads[l][i]));
+        free(heads[l]);
+    }
+    print_message("random weights: max |ParseNet out| %.3g, max |RetinaFace head| %.3g\n", mx, mr);
+    assert_true(isfinite(mx) && mx < 2000 && mx > 1e-3);
+    assert_true(isfinite(mr) && mr < 2000 && mr > 1e-3);
+    pipe_net_free(&pn);
+    pipe_net_free(&rf);
+}
+
 /* Writes the weights of `net` minus tensor `drop` (NULL: none), with one `extra` tensor
  * (NULL: none) and a given metadata net name, to path. */
 static void write_variant(const pipe_net *net, const char *path, const char *drop, const char *extra,
@@ -308,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_parsenet_golden),
         cmocka_unit_test(test_forward_sees_every_layer),
         cmocka_unit_test(test_random_weights_deterministic),
+        cmocka_unit_test(test_random_weights_fp16_range),
         cmocka_unit_test(test_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,8 @@ typedef struct stage_opts {
     int slots;              /* concurrent requests (>= 1) */
     int device;             /* CUDA device */
     const char *weights_path; /* GPEN safetensors, NULL: deterministic random weights */
+    const char *detector_weights_path; /* cuda: RetinaFace, ParseNet (converted by */
+    const char *parser_weights_path;   /* scripts/convert_pipeline_checkpoint.py); NULL: random */
     int max_image_mp;       /* largest image (cuda buffers), MP */
     int cpu_face_size;      /* cpu: GPEN resolution per face (power of 2, 8..64) */
     double cpu_px_scale;    /* cpu: fraction of the image's pixels processed (0, 1] */

@@ -93,6 +93,8 @@ int stage_cuda_open(const stage_opts *o, stage_cuda **out, char *device_name, si
     gpu_opts_default(&go);
     go.device = o->device;
     go.weights_path = o->weights_path;
+    go.detector_weights_path = o->detector_weights_path;
+    go.parser_weights_path = o->parser_weights_path;
     go.pipeline = 1;
     go.n_slots = o->slots;
     go.max_image_mp = o->max_image_mp;

@@ -52,7 +52,7 @@ typedef struct wcfg {
     int block_ms;
     int startup_delay_ms; /* emulated container start before the real cold start */
     stage_opts so;
-    char weights[512];
+    char weights[512], detector_weights[512], parser_weights[512];
 } wcfg;
 
 typedef struct worker {
@@ -485,6 +485,7 @@ static int usage(const char *msg)
     fprintf(stderr,
             "usage: gpenlab-worker [serve] [--redis HOST:PORT] [--id NAME] [--concurrency N]\n"
             "         [--backend auto|cuda|cpu] [--device N] [--weights FILE] [--max-mp N]\n"
+            "         [--detector-weights FILE] [--parser-weights FILE]   (cuda stage)\n"
             "         [--metrics-host H] [--metrics-port P] [--prefix gpen] [--namespace gpen]\n"
             "         [--heartbeat-ms 1000] [--dead-after-ms 5000] [--reap-every-ms 1000]\n"
             "         [--block-ms 1000] [--startup-delay-ms 0] [--prewarm-mp 2,4.5,...]\n"
@@ -559,6 +560,14 @@ static int parse_args(int argc, char **argv, int first, wcfg *c)
             NEED();
             snprintf(c->weights, sizeof(c->weights), "%s", v);
             c->so.weights_path = c->weights;
+        } else if (strcmp(a, "--detector-weights") == 0) {
+            NEED();
+            snprintf(c->detector_weights, sizeof(c->detector_weights), "%s", v);
+            c->so.detector_weights_path = c->detector_weights;
+        } else if (strcmp(a, "--parser-weights") == 0) {
+            NEED();
+            snprintf(c->parser_weights, sizeof(c->parser_weights), "%s", v);
+            c->so.parser_weights_path = c->parser_weights;
         } else if (strcmp(a, "--max-mp") == 0) {
             NEED();
             if (int_arg(v, 1, 200, &c->so.max_image_mp) < 0)

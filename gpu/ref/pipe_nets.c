@@ -66,6 +66,10 @@ static int build_retinaface(builder *bd, int wd)
             /* its ReLU acts after the residual add */
             snprintf(nm, sizeof(nm), "body.layer%d.%d.conv3", s + 1, i);
             rc = rc ? rc : add_conv(bd, nm, p, 4 * p, 1, 1, 0, 0, 1, 0.f);
+            if (!rc) {
+                bd->net->conv[bd->net->n_conv - 1].res_branch = 1;
+                bd->net->n_res_blocks++;
+            }
             if (i == 0 && !rc) {
                 snprintf(nm, sizeof(nm), "body.layer%d.%d.downsample", s + 1, i);
                 rc = add_conv(bd, nm, inpl, 4 * p, 1, stride, 0, 0, 0, 0.f);
@@ -118,6 +122,10 @@ static int build_parsenet(builder *bd, int wd)
             rc = add_conv(bd, nm, ci, co, 3, 1, 1, up, 1, 0.2f);
             snprintf(nm, sizeof(nm), "%s.%d.conv2", grp, i + first);
             rc = rc ? rc : add_conv(bd, nm, co, co, 3, down ? 2 : 1, 1, 0, 0, 0.f);
+            if (!rc) {
+                bd->net->conv[bd->net->n_conv - 1].res_branch = 1;
+                bd->net->n_res_blocks++;
+            }
             if ((down || up || ci != co) && !rc) {
                 snprintf(nm, sizeof(nm), "%s.%d.shortcut", grp, i + first);
                 rc = add_conv(bd, nm, ci, co, 3, down ? 2 : 1, 1, up, 0, 0.f);
@@ -232,8 +240,11 @@ int pipe_net_load(pipe_net *net, const char *path, uint64_t seed, gp_error *err)
             snprintf(nm, sizeof(nm), "%s.bias", c->name);
             rc = rc ? rc : read_tensor(&f, path, nm, 1, bs, c->b, err);
         } else {
-            /* He-scaled: activations keep their scale through the deep stacks */
+            /* He-scaled: activations keep their scale through the deep stacks; residual
+             * branches scaled down, or the sums grow 2x in variance per block */
             double sd = sqrt(2.0 / ((double)c->cin * c->k * c->k));
+            if (c->res_branch && net->n_res_blocks > 0)
+                sd /= sqrt((double)net->n_res_blocks);
             snprintf(nm, sizeof(nm), "%s.w", c->name);
             uint64_t kw = gpen_rand_key(seed, nm);
             for (size_t j = 0; j < nw; j++)

@@ -34,6 +34,7 @@ typedef struct pipe_conv {
     float slope;   /* of the leaky ReLU when act */
     int act;       /* 0: none; 1: leaky ReLU (slope 0: ReLU) after the bias and the residual
                     * add where the network has one (ResNet conv3, ParseNet conv2) */
+    int res_branch; /* the last conv of a residual branch (ResNet conv3, ParseNet conv2) */
     float *w, *b;  /* the loaded weights ([cout][cin][k][k], [cout]), NULL before load */
 } pipe_conv;
 
@@ -43,6 +44,7 @@ typedef struct pipe_net {
     int n_conv;
     pipe_conv *conv;
     size_t n_params;
+    int n_res_blocks;
 } pipe_net;
 
 const char *pipe_net_kind_name(pipe_net_kind kind); /* "retinaface" / "parsenet" */
@@ -50,7 +52,9 @@ const char *pipe_net_kind_name(pipe_net_kind kind); /* "retinaface" / "parsenet"
 /* The layer list of `kind` at width / width_div (1, 2, 4, 8 or 16); no weights yet. */
 int pipe_net_build(pipe_net_kind kind, int width_div, pipe_net *net, gp_error *err);
 /* Weights from a converted safetensors file (path), or deterministic random ones (path
- * NULL; He-scaled, keyed by "NAME.w" / "NAME.b" and seed). A file must say its format,
+ * NULL; keyed by "NAME.w" / "NAME.b" and seed: He-normal, the last conv of each residual
+ * branch scaled by 1 / sqrt(residual blocks) so that activations stay in fp16's range
+ * as a trained network's do, biases N(0, 0.05)). A file must say its format,
  * network and width in its metadata, hold every tensor in the right shape and nothing
  * else; errors name the file and the tensor. */
 int pipe_net_load(pipe_net *net, const char *path, uint64_t seed, gp_error *err);
