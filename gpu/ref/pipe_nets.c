@@ -307,6 +307,18 @@ static int reflect_index(int i, int n)
     return i;
 }
 
+/* Input index along one axis for output o and tap t (n: the axis after upsampling), in
+ * the stored (not upsampled) input; -1 where zero padding applies. */
+static int conv_src(const pipe_conv *c, int o, int t, int n)
+{
+    int i = o * c->stride + t - c->k / 2;
+    if (c->reflect)
+        i = reflect_index(i, n);
+    else if (i < 0 || i >= n)
+        return -1;
+    return c->up ? i / 2 : i;
+}
+
 /* y = act(conv(up?(x)) + bias [+ res]); res (same shape as y) is added before the act. */
 static int conv_forward(const pipe_conv *c, const fmap *x, const fmap *res, fmap *y, gp_error *err)
 {
@@ -327,19 +339,13 @@ static int conv_forward(const pipe_conv *c, const fmap *x, const fmap *res, fmap
             for (int ox = 0; ox < ow; ox++) {
                 double acc = c->b[o];
                 for (int ky = 0; ky < c->k; ky++) {
-                    int iy = oy * c->stride + ky - pad;
-                    if (c->reflect)
-                        iy = reflect_index(iy, ih);
-                    else if (iy < 0 || iy >= ih)
+                    int sy = conv_src(c, oy, ky, ih);
+                    if (sy < 0)
                         continue;
-                    int sy = c->up ? iy / 2 : iy;
                     for (int kx = 0; kx < c->k; kx++) {
-                        int ix = ox * c->stride + kx - pad;
-                        if (c->reflect)
-                            ix = reflect_index(ix, iw);
-                        else if (ix < 0 || ix >= iw)
+                        int sx = conv_src(c, ox, kx, iw);
+                        if (sx < 0)
                             continue;
-                        int sx = c->up ? ix / 2 : ix;
                         const float *wp = c->w + ((size_t)o * c->cin * c->k + ky) * c->k + kx;
                         const float *xp = x->d + (size_t)sy * x->w + sx;
                         for (int i = 0; i < c->cin; i++)
