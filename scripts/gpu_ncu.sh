@@ -31,9 +31,9 @@ for r in rows[hdr + 1:]:
     key = (r[col["ID"]], r[col["Kernel Name"]][:60], r[col["Grid Size"]] if "Grid Size" in col else "")
     k.setdefault(key, {})[r[col["Metric Name"]]] = r[col["Metric Value"]]
 want = ["Duration", "DRAM Throughput", "Compute (SM) Throughput", "Memory Throughput", "Achieved Occupancy", "Registers Per Thread", "Warp Cycles Per Issued Instruction"]
-print("%-4s %-44s %-16s " % ("id", "kernel", "grid") + " ".join("%9s" % w.split()[0][:9] for w in want) )
+print("%-4s %-56s %-16s " % ("id", "kernel", "grid") + " ".join("%9s" % w.split()[0][:9] for w in want) )
 for (i, name, grid), m in k.items():
     vals = " ".join("%9s" % m.get(w, "-")[:9] for w in want)
-    print("%-4s %-44s %-16s %s" % (i, name[:44], grid[:16], vals))
+    print("%-4s %-56s %-16s %s" % (i, name[5:61] if name.startswith("void ") else name[:56], grid[:16], vals))
 PY
 exit $rc
