@@ -7,7 +7,8 @@
  *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N] [--only fp16|bf16|fp16-mma|fp32]
  *   gpenlab-gpu convcheck [--tiles]                wgmma vs mma.sync conv kernels; per-tile timings
  *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
- *                       [--detector-weights F] [--parser-weights F]
+ *                       (random detector/parser weights: the face count of a measured
+ *                       request must be the one asked for, not what a detector finds)
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
  * Weights are deterministic random (gpu/ref/gpen_rand.h) unless files are given: GPEN
  * (--weights, scripts/convert_gpen_checkpoint.py), RetinaFace and ParseNet
@@ -627,8 +628,6 @@ static int cmd_profile(int argc, char **argv)
     gpu_opts_default(&o);
     o.weights_path = wpath;
     o.max_image_mp = 25;
-    o.detector_weights_path = arg_value(argc, argv, "--detector-weights", NULL);
-    o.parser_weights_path = arg_value(argc, argv, "--parser-weights", NULL);
     t0 = wall_ms();
     gpu_ctx *c;
     if (gpu_open(&o, &c, &err)) /* GPEN only: file, convert, upload */

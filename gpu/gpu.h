@@ -107,11 +107,15 @@ enum {
 };
 const char *gpu_stage_name(int stage);
 
+#define GPU_MAX_FACES 64
+
 typedef struct gpu_request {
     const unsigned char *jpeg; /* input JPEG bytes, or NULL: a synthetic image of w x h */
     size_t jpeg_len;
     int width, height;         /* used when jpeg is NULL */
-    int faces;                 /* number of face paths to run (random weights detect none) */
+    int faces;                 /* face paths to run with random detector weights (they
+                                * detect nothing); with real ones (detector_weights_path)
+                                * RetinaFace's detections decide, at most GPU_MAX_FACES */
     int quality;               /* JPEG quality of the output, 1..100 */
 } gpu_request;
 
@@ -120,6 +124,7 @@ typedef struct gpu_request_result {
     double total_ms;
     size_t out_jpeg_len;
     int detector_w, detector_h;
+    int faces;                     /* face paths run: the request's count, or detected */
     double peak_mem_mib;           /* device memory held by this request's buffers */
 } gpu_request_result;
 

@@ -14,6 +14,7 @@
 extern "C" {
 #include "ref/gpen_rand.h"
 #include "ref/pipe_nets.h"
+#include "ref/retina_post.h"
 }
 
 int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line);

@@ -974,6 +974,43 @@ template <typename T> struct engine : engine_base {
         return 0;
     }
 
+    /* Decodes slot s's detector heads (input dh x dw) into at most GPU_MAX_FACES faces'
+     * 5 landmarks (x, y pairs, 10 floats a face, best score first), scaled by (sx, sy) to
+     * the image's pixels. Synchronises the slot's stream. */
+    int detect_landmarks(slot_state<T> *s, int dh, int dw, float sx, float sy, std::vector<float> &lm,
+                         gp_error *err)
+    {
+        std::vector<float> heads[RETINA_LEVELS];
+        std::vector<T> raw;
+        const float *hp[RETINA_LEVELS];
+        int mh[RETINA_LEVELS], mw[RETINA_LEVELS];
+        for (int l = 0; l < RETINA_LEVELS; l++) {
+            mh[l] = pipe_rf_level_size(dh, l);
+            mw[l] = pipe_rf_level_size(dw, l);
+            size_t n = (size_t)mh[l] * mw[l] * PIPE_RF_HEAD_CH;
+            raw.resize(n);
+            CK(cudaMemcpyAsync(raw.data(), s->det.hd[l], n * sizeof(T), cudaMemcpyDeviceToHost, s->st));
+            CK(cudaStreamSynchronize(s->st));
+            heads[l].resize(n);
+            for (size_t i = 0; i < n; i++)
+                heads[l][i] = host_to_float(raw[i]);
+            hp[l] = heads[l].data();
+        }
+        retina_post_opts po;
+        retina_post_opts_default(&po);
+        std::vector<retina_det> dets(GPU_MAX_FACES);
+        int n = 0;
+        if (int rc = retina_postprocess(hp, mh, mw, dh, dw, &po, dets.data(), GPU_MAX_FACES, &n, err))
+            return rc;
+        lm.clear();
+        for (int f = 0; f < n; f++)
+            for (int i = 0; i < 5; i++) {
+                lm.push_back(dets[f].landm[2 * i] * sx);
+                lm.push_back(dets[f].landm[2 * i + 1] * sy);
+            }
+        return 0;
+    }
+
     int request(int si, const gpu_request *rq, gpu_request_result *res, unsigned char **out_jpeg,
                 gp_error *err) override
     {
@@ -1025,10 +1062,19 @@ template <typename T> struct engine : engine_base {
         CK_LAUNCH();
         if (int rc = retinaface_enqueue<T>(rf, s->det, dh, dw, hw, st, err))
             return rc;
+        /* faces: RetinaFace's detections when its weights are real (GPEN's decoding,
+         * gpu/ref/retina_post, on the host: part of the detect stage); random weights detect
+         * nothing, so then the request's face count as synthetic landmarks on a grid */
+        int nf = std::max(0, rq->faces);
+        std::vector<float> det_lm;
+        if (o.detector_weights_path) {
+            if (int rc = detect_landmarks(s, dh, dw, (float)W / dw, (float)H / dh, det_lm, err))
+                return rc;
+            nf = (int)(det_lm.size() / 10);
+        }
+        res->faces = nf;
         if (int rc = lap(GPU_STAGE_DETECT))
             return rc;
-        /* faces: synthetic landmarks on a grid (random weights detect nothing) */
-        int nf = std::max(0, rq->faces);
         CK(cudaMemsetAsync(s->mask, 0, npx * sizeof(float), st));
         CK(cudaMemcpyAsync(s->faces, s->img, npx * 3, cudaMemcpyDeviceToDevice, st));
         int cols = (int)std::ceil(std::sqrt((double)std::max(nf, 1)));
@@ -1040,8 +1086,8 @@ template <typename T> struct engine : engine_base {
             float cx = (f % cols + 0.5f) * W / cols, cy = (f / cols + 0.5f) * H / rows;
             float sc = 0.6f * cell / 512.f, lm[5][2];
             for (int i = 0; i < 5; i++) {
-                lm[i][0] = cx + (FACE_TEMPLATE_512[i][0] - 256.f) * sc;
-                lm[i][1] = cy + (FACE_TEMPLATE_512[i][1] - 256.f) * sc;
+                lm[i][0] = det_lm.empty() ? cx + (FACE_TEMPLATE_512[i][0] - 256.f) * sc : det_lm[10 * f + 2 * i];
+                lm[i][1] = det_lm.empty() ? cy + (FACE_TEMPLATE_512[i][1] - 256.f) * sc : det_lm[10 * f + 2 * i + 1];
             }
             similarity_fit(lm, FACE_TEMPLATE_512, &fwd[6 * f]);
             affine_invert(&fwd[6 * f], &inv[6 * f]);

@@ -74,6 +74,12 @@ static void test_published_sizes(void **state)
     assert_int_equal(pipe_rf_level_size(640, 0), 80);
     assert_int_equal(pipe_rf_level_size(640, 2), 20);
     assert_int_equal(pipe_rf_level_size(481, 1), 31);
+    /* the network's maps are the prior grid retina_post decodes, at every size */
+    for (int n = 32; n <= 1600; n++)
+        for (int l = 0; l < 3; l++)
+            if (pipe_rf_level_size(n, l) != (n + (8 << l) - 1) / (8 << l))
+                fail_msg("size %d level %d: map %d, prior grid %d", n, l, pipe_rf_level_size(n, l),
+                         (n + (8 << l) - 1) / (8 << l));
     pipe_net_free(&rf);
     pipe_net_free(&pn);
     assert_int_equal(pipe_net_build(PIPE_PARSENET, 3, &pn, &e), GP_ERANGE);

@@ -17,12 +17,14 @@
 #include <stdint.h>
 
 #include "../../sim/error.h"
+#include "retina_post.h"
 
 typedef enum { PIPE_RETINAFACE, PIPE_PARSENET } pipe_net_kind;
 
 #define PIPE_FORMAT "gpenlab-pipe 1"
-/* RetinaFace head channels per level: class 2x2 | box 2x4 | landmarks 2x10 */
-#define PIPE_RF_HEAD_CH 32
+/* RetinaFace head channels per level: class 2x2 | box 2x4 | landmarks 2x10, the layout
+ * retina_post decodes */
+#define PIPE_RF_HEAD_CH RETINA_HEAD_CH
 /* ParseNet output channels: image 3 | parsing logits 19 */
 #define PIPE_PN_OUT_CH 22
 
@@ -65,7 +67,7 @@ void pipe_net_free(pipe_net *net);
  * out[l] (l = 0, 1, 2: strides 8, 16, 32) receives [B, 32, h_l, w_l] with
  * h_l = pipe_rf_level_size(H, l); channels as the official heads emit them before their
  * permute: class logits (anchor-major, 2 each), boxes (4 each), landmarks (10 each). */
-int pipe_rf_level_size(int n, int level);
+int pipe_rf_level_size(int n, int level); /* = ceil(n / (8 << level)), retina_post's grid */
 int pipe_retinaface_forward(const pipe_net *net, const float *in, int batch, int h, int w,
                             float *out[3], gp_error *err);
 /* ParseNet on in [B, 3, S, S] (RGB in [-1, 1], S a multiple of 16) -> out [B, 22, S, S]:
