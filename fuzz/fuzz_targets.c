@@ -19,6 +19,9 @@
 #include "../drive/drive.h"
 #include "../drive/io.h"
 #include "../gpu/profile.h"
+#include "../gpu/ref/gpen_load.h"
+#include "../gpu/ref/pipe_nets.h"
+#include "../gpu/ref/safetensors.h"
 #include "../policy/policy.h"
 #include "../sim/cfg.h"
 #include "../sim/experiment.h"
@@ -697,6 +700,58 @@ int fuzz_drive(const uint8_t *data, size_t size, const char *scratch_dir)
     return 0;
 }
 
+/* ---------------------------------------------------------------- weight files */
+
+/* Every failure must say why: a reader that fails silently is a bug here. */
+static void need_message(int rc, const gp_error *err)
+{
+    if (rc && !err->msg[0])
+        abort();
+}
+
+int fuzz_weights(const uint8_t *data, size_t size, const char *scratch_dir)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/weights.safetensors", scratch_dir);
+    if (write_file(path, data, size, false) < 0)
+        return 0;
+    gp_error err;
+    gp_error_clear(&err);
+    safetensors_file f;
+    int rc = safetensors_open(path, &f, &err);
+    need_message(rc, &err);
+    if (rc == 0) {
+        for (int i = 0; i < f.n_tensors; i++) {
+            size_t n = safetensors_count(&f.tensor[i]);
+            if (n > ((size_t)1 << 20))
+                continue;
+            float *d = malloc((n ? n : 1) * sizeof(float));
+            if (!d)
+                break;
+            gp_error_clear(&err);
+            need_message(safetensors_read_f32(&f, &f.tensor[i], d, n, &err), &err);
+            free(d);
+        }
+        safetensors_close(&f);
+    }
+    gpen_config small = {64, 32, 2, 1, 1.0 / 16, 0.01};
+    gpen_model m;
+    gp_error_clear(&err);
+    rc = gpen_model_load(&m, &small, path, &err);
+    need_message(rc, &err);
+    if (rc == 0)
+        gpen_model_free(&m);
+    for (int k = 0; k < 2; k++) {
+        pipe_net net;
+        gp_error_clear(&err);
+        if (pipe_net_build(k ? PIPE_PARSENET : PIPE_RETINAFACE, 16, &net, &err) < 0)
+            abort();
+        need_message(pipe_net_load(&net, path, 1, &err), &err);
+        pipe_net_free(&net);
+    }
+    return 0;
+}
+
 fuzz_target_fn fuzz_target_find(const char *name)
 {
     static const struct {
@@ -705,7 +760,7 @@ fuzz_target_fn fuzz_target_find(const char *name)
     } table[] = {{"trace_csv", fuzz_trace_csv}, {"envelope", fuzz_envelope},
                  {"cfg", fuzz_cfg},             {"experiment", fuzz_experiment},
                  {"policy", fuzz_policy},       {"profile", fuzz_profile},
-                 {"drive", fuzz_drive}};
+                 {"drive", fuzz_drive},         {"weights", fuzz_weights}};
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].fn;

@@ -25,6 +25,10 @@ int fuzz_policy(const uint8_t *data, size_t size, const char *scratch_dir);
 int fuzz_profile(const uint8_t *data, size_t size, const char *scratch_dir);
 /* The live driver's file readers: drive_cfg_load and the kubeconfig reader. */
 int fuzz_drive(const uint8_t *data, size_t size, const char *scratch_dir);
+/* A weight file (safetensors) through every reader of one: the safetensors parser (each
+ * tensor read as float), GPEN's loader (a small config) and RetinaFace's and ParseNet's
+ * (width / 16, the goldens' width). */
+int fuzz_weights(const uint8_t *data, size_t size, const char *scratch_dir);
 
 /* Looks a target up by name ("trace_csv", ...); NULL if unknown. */
 typedef int (*fuzz_target_fn)(const uint8_t *data, size_t size, const char *scratch_dir);

@@ -10,7 +10,7 @@ out=${1:?usage: make_seeds.sh OUTDIR}
 cd "$(dirname "$0")/.."
 shared=../shared/traces
 rm -rf "$out"
-for t in trace_csv envelope cfg experiment policy profile drive; do mkdir -p "$out/$t"; done
+for t in trace_csv envelope cfg experiment policy profile drive weights; do mkdir -p "$out/$t"; done
 
 # seed FILE TARGET NAME PREFIX...: the file's text after each two-byte prefix (octal escapes)
 prefixed() {
@@ -61,6 +61,9 @@ for f in fuzz/seeds/drive_*.yaml fuzz/seeds/kubeconfig.yaml; do cp "$f" "$out/dr
 for f in gpu/profiles/*; do
     [ "$(basename "$f")" = FORMAT.md ] || cp "$f" "$out/profile/"
 done
+
+# weight files: GPEN's small config and the pipeline networks' goldens
+for f in tests/data/gpen/*.safetensors tests/data/pipe/*.safetensors; do cp "$f" "$out/weights/"; done
 
 # earlier findings
 if [ -d tests/data/fuzz ]; then

@@ -10,7 +10,7 @@
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= trace_csv envelope cfg experiment policy profile drive
+FUZZ_TARGETS ?= trace_csv envelope cfg experiment policy profile drive weights
 FUZZ_BUILD := $(BUILD)-fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
@@ -23,6 +23,8 @@ FUZZ_TIMEOUT ?= 10
 FUZZ_LIB_WARN := -Wall -Wextra -Wno-unused-command-line-argument
 FUZZ_HARNESS_WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 FUZZ_MAX_LEN ?= 16384
+# weight files: a valid one (the seeds: tests/data/gpen, tests/data/pipe) is 0.2-0.5 MB
+FUZZ_MAX_LEN_weights ?= 600000
 FUZZ_RSS_MB ?= 2048
 
 .PHONY: fuzz fuzz-build fuzz-seeds
@@ -61,7 +63,8 @@ fuzz: fuzz-build fuzz-seeds
 	    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
-	        -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 $$dict \
+	        -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$$(case $$t in weights) echo $(FUZZ_MAX_LEN_weights);; *) echo $(FUZZ_MAX_LEN);; esac) \
+	        -print_final_stats=1 $$dict \
 	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
 	        $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t </dev/null \
 	        > $(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \
