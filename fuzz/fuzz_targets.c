@@ -744,10 +744,9 @@ int fuzz_weights(const uint8_t *data, size_t size, const char *scratch_dir)
     for (int k = 0; k < 2; k++) {
         pipe_net net;
         gp_error_clear(&err);
-        if (pipe_net_build(k ? PIPE_PARSENET : PIPE_RETINAFACE, 16, &net, &err) < 0)
-            abort();
-        need_message(pipe_net_load(&net, path, 1, &err), &err);
-        pipe_net_free(&net);
+        rc = pipe_net_open(k ? PIPE_PARSENET : PIPE_RETINAFACE, 16, path, 1, &net, &err);
+        need_message(rc, &err);
+        pipe_net_free(&net); /* a no-op after a failed open */
     }
     return 0;
 }

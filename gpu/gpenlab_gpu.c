@@ -170,9 +170,8 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
 {
     gp_error err;
     pipe_net rf, pn;
-    if (pipe_net_build(PIPE_RETINAFACE, 1, &rf, &err) || pipe_net_load(&rf, det_path, GPEN_DEFAULT_SEED, &err))
-        return die(&err);
-    if (pipe_net_build(PIPE_PARSENET, 1, &pn, &err) || pipe_net_load(&pn, par_path, GPEN_DEFAULT_SEED, &err))
+    if (pipe_net_open(PIPE_RETINAFACE, 1, det_path, GPEN_DEFAULT_SEED, &rf, &err) ||
+        pipe_net_open(PIPE_PARSENET, 1, par_path, GPEN_DEFAULT_SEED, &pn, &err))
         return die(&err);
     const int H = 128, W = 160, PB = 2, PS = 64;
     size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;

@@ -203,6 +203,31 @@ static conv_args conv_args_zero()
     return a;
 }
 
+/* A k x k conv with padding k/2 and one stride on both axes, of x [B, H, W, cin] (read at
+ * twice the size, nearest, when up) by w [cout][k][k][cin]: the fields and output grid
+ * (OHk = OHf, OWk = OWf) every such conv shares; output and epilogue are the caller's. */
+static conv_args conv_args_square(const void *x, int B, int H, int W, int cin, int up, int pad_mode,
+                                  const void *w, int cout, int k, int stride)
+{
+    conv_args a = conv_args_zero();
+    const int pad = k / 2;
+    a.x = x;
+    a.B = B;
+    a.IH = up ? 2 * H : H;
+    a.IW = up ? 2 * W : W;
+    a.Cin = cin;
+    a.up_nearest = up;
+    a.pad_mode = pad_mode;
+    a.w = w;
+    a.Cout = cout;
+    a.TY = a.TX = k;
+    a.sy = a.sx = stride;
+    a.py0 = a.px0 = -pad;
+    a.OHk = a.OHf = (a.IH + 2 * pad - k) / stride + 1;
+    a.OWk = a.OWf = (a.IW + 2 * pad - k) / stride + 1;
+    return a;
+}
+
 template <typename T>
 int conv_layer_init(dev_arena &ar, conv_layer<T> &L, const pipe_net &net, const char *name, int cin,
                     int cout, int k, int stride, int pad_mode, int act, float slope, gp_error *err)
@@ -239,23 +264,8 @@ void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int
                     int Ctot, int coff, const T *res, int res_cstride, const conv_hw &hw, cudaStream_t st,
                     int *OH, int *OW)
 {
-    conv_args a = conv_args_zero();
-    int IH = up_nearest ? 2 * H : H, IW = up_nearest ? 2 * W : W;
-    int oh = (IH + 2 * L.pad - L.k) / L.stride + 1, ow = (IW + 2 * L.pad - L.k) / L.stride + 1;
-    a.x = x;
-    a.B = B;
-    a.IH = IH;
-    a.IW = IW;
-    a.Cin = L.cin_pad;
-    a.up_nearest = up_nearest;
-    a.pad_mode = L.pad_mode;
-    a.w = L.w;
-    a.Cout = L.cout;
-    a.TY = a.TX = L.k;
-    a.sy = a.sx = L.stride;
-    a.py0 = a.px0 = -L.pad;
-    a.OHk = a.OHf = oh;
-    a.OWk = a.OWf = ow;
+    conv_args a = conv_args_square(x, B, H, W, L.cin_pad, up_nearest, L.pad_mode, L.w, L.cout, L.k, L.stride);
+    const int oh = a.OHk, ow = a.OWk;
     a.y = y;
     a.Ctot = Ctot;
     a.coff = coff;

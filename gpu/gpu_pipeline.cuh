@@ -232,7 +232,6 @@ template <typename T> struct retinaface {
         conv_layer<T> c3, c5_1, c5_2, c7_2, c7_3;
     } ssh[3];
     conv_layer<T> head[3];
-    size_t n_params;
 };
 
 /* The CUDA RetinaFace from the loaded layer list (gpu/ref/pipe_nets: official module
@@ -242,9 +241,7 @@ static int retinaface_init(dev_arena &ar, retinaface<T> &r, const pipe_net &net,
 {
     char nm[64];
     const int RELU = 1;
-    r.n_params = 0;
     auto L = [&](conv_layer<T> &l, const char *name, int ci, int co, int k, int s, int act) {
-        r.n_params += (size_t)ci * co * k * k + co;
         return conv_layer_init<T>(ar, l, net, name, ci, co, k, s, PAD_ZERO, act, 0.f, err);
     };
     if (int rc = L(r.conv1, "body.conv1", 3, 64, 7, 2, RELU))
@@ -427,16 +424,13 @@ template <typename T> struct parsenet {
         int has_sc, scale; /* scale: 0 none, 1 down, 2 up */
     } enc[4], body[10], dec[4];
     conv_layer<T> out; /* 64 -> 3 (image) + 19 (parsing) */
-    size_t n_params;
 };
 
 template <typename T>
 static int parsenet_init(dev_arena &ar, parsenet<T> &p, const pipe_net &net, gp_error *err)
 {
     char nm[64];
-    p.n_params = 0;
     auto L = [&](conv_layer<T> &l, const char *name, int ci, int co, int s, int act) {
-        p.n_params += (size_t)ci * co * 9 + co;
         return conv_layer_init<T>(ar, l, net, name, ci, co, 3, s, PAD_REFLECT, act, 0.2f, err);
     };
     auto RB = [&](typename parsenet<T>::rb &b, const char *name, int ci, int co, int scale) {
@@ -657,17 +651,13 @@ template <typename T> struct engine : engine_base {
         if (pipeline) {
             /* host copies of both networks (file or deterministic random), uploaded and freed */
             pipe_net rfn, pnn;
-            if (int rc = pipe_net_build(PIPE_RETINAFACE, 1, &rfn, err))
+            if (int rc = pipe_net_open(PIPE_RETINAFACE, 1, o.detector_weights_path, o.seed, &rfn, err))
                 return rc;
-            int rc = pipe_net_load(&rfn, o.detector_weights_path, o.seed, err);
-            rc = rc ? rc : retinaface_init<T>(net_ar, rf, rfn, err);
+            int rc = retinaface_init<T>(net_ar, rf, rfn, err);
             pipe_net_free(&rfn);
-            if (rc)
+            if (rc || (rc = pipe_net_open(PIPE_PARSENET, 1, o.parser_weights_path, o.seed, &pnn, err)))
                 return rc;
-            if ((rc = pipe_net_build(PIPE_PARSENET, 1, &pnn, err)))
-                return rc;
-            rc = pipe_net_load(&pnn, o.parser_weights_path, o.seed, err);
-            rc = rc ? rc : parsenet_init<T>(net_ar, pn, pnn, err);
+            rc = parsenet_init<T>(net_ar, pn, pnn, err);
             pipe_net_free(&pnn);
             if (rc)
                 return rc;
@@ -1252,8 +1242,10 @@ template <typename T> struct engine : engine_base {
                 return q;
             };
             for (const conv_case &cc : cases) {
-                const int IH = cc.up ? 2 * cc.H : cc.H, IW = cc.up ? 2 * cc.W : cc.W, pad = cc.k / 2;
-                const int oh = (IH + 2 * pad - cc.k) / cc.stride + 1, ow = (IW + 2 * pad - cc.k) / cc.stride + 1;
+                /* the operands are set once uploaded */
+                const conv_args geo = conv_args_square(nullptr, cc.B, cc.H, cc.W, cc.cin, cc.up, cc.pad_mode, nullptr,
+                                                       cc.cout, cc.k, cc.stride);
+                const int oh = geo.OHk, ow = geo.OWk;
                 const int M = cc.B * oh * ow, K = cc.k * cc.k * cc.cin;
                 const bool split = cc.splits > 1;
                 /* split-K slices are raw sums: no concat half */
@@ -1280,21 +1272,9 @@ template <typename T> struct engine : engine_base {
                     ar.release();
                     break;
                 }
-                conv_args a = conv_args_zero();
+                conv_args a = geo;
                 a.x = x;
-                a.B = cc.B;
-                a.IH = IH;
-                a.IW = IW;
-                a.Cin = cc.cin;
-                a.up_nearest = cc.up;
-                a.pad_mode = cc.pad_mode;
                 a.w = w;
-                a.Cout = cc.cout;
-                a.TY = a.TX = cc.k;
-                a.sy = a.sx = cc.stride;
-                a.py0 = a.px0 = -pad;
-                a.OHk = a.OHf = oh;
-                a.OWk = a.OWf = ow;
                 a.bias = b;
                 a.act = 1;
                 if (cc.res) {
@@ -1405,7 +1385,7 @@ template <typename T> struct engine : engine_base {
                 {"conv32 b1 1024->512", 1, 32, 32, 1024, 512, 3, 1},
             };
             for (const shape &sh : shapes) {
-                const int pad = sh.k / 2, M = sh.B * sh.H * sh.W, K = sh.k * sh.k * sh.cin;
+                const int M = sh.B * sh.H * sh.W, K = sh.k * sh.k * sh.cin;
                 const size_t nx = (size_t)sh.B * sh.H * sh.W * sh.cin, nw = (size_t)sh.cout * K, ny = (size_t)M * sh.cout;
                 T *x = nullptr, *w = nullptr, *y = nullptr;
                 float *sc = nullptr, *d = nullptr;
@@ -1419,18 +1399,8 @@ template <typename T> struct engine : engine_base {
                 fill_uniform_kernel<float><<<64, 256>>>(sc, (size_t)sh.B * sh.cin, 1.f, 13);
                 fill_uniform_kernel<float><<<64, 256>>>(d, (size_t)sh.B * sh.cout, 1.f, 14);
                 CK_LAUNCH();
-                conv_args a = conv_args_zero();
-                a.x = x;
-                a.B = sh.B;
-                a.IH = sh.H;
-                a.IW = sh.W;
-                a.Cin = sh.cin;
-                a.w = w;
-                a.Cout = sh.cout;
-                a.TY = a.TX = sh.k;
-                a.py0 = a.px0 = -pad;
-                a.OHk = a.OHf = sh.H;
-                a.OWk = a.OWf = sh.W;
+                /* odd k, stride 1: the output grid is the input's */
+                conv_args a = conv_args_square(x, sh.B, sh.H, sh.W, sh.cin, 0, PAD_ZERO, w, sh.cout, sh.k, 1);
                 a.y = y;
                 a.Ctot = sh.cout;
                 a.mode = EPI_FUSED;

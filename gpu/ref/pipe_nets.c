@@ -50,6 +50,13 @@ static int add_conv(builder *bd, const char *name, int cin, int cout, int k, int
     return 0;
 }
 
+/* The conv just added ends a residual branch (its random weights are scaled down). */
+static void mark_res_branch(builder *bd)
+{
+    bd->net->conv[bd->net->n_conv - 1].res_branch = 1;
+    bd->net->n_res_blocks++;
+}
+
 static int build_retinaface(builder *bd, int wd)
 {
     char nm[48];
@@ -66,10 +73,8 @@ static int build_retinaface(builder *bd, int wd)
             /* its ReLU acts after the residual add */
             snprintf(nm, sizeof(nm), "body.layer%d.%d.conv3", s + 1, i);
             rc = rc ? rc : add_conv(bd, nm, p, 4 * p, 1, 1, 0, 0, 1, 0.f);
-            if (!rc) {
-                bd->net->conv[bd->net->n_conv - 1].res_branch = 1;
-                bd->net->n_res_blocks++;
-            }
+            if (!rc)
+                mark_res_branch(bd);
             if (i == 0 && !rc) {
                 snprintf(nm, sizeof(nm), "body.layer%d.%d.downsample", s + 1, i);
                 rc = add_conv(bd, nm, inpl, 4 * p, 1, stride, 0, 0, 0, 0.f);
@@ -122,10 +127,8 @@ static int build_parsenet(builder *bd, int wd)
             rc = add_conv(bd, nm, ci, co, 3, 1, 1, up, 1, 0.2f);
             snprintf(nm, sizeof(nm), "%s.%d.conv2", grp, i + first);
             rc = rc ? rc : add_conv(bd, nm, co, co, 3, down ? 2 : 1, 1, 0, 0, 0.f);
-            if (!rc) {
-                bd->net->conv[bd->net->n_conv - 1].res_branch = 1;
-                bd->net->n_res_blocks++;
-            }
+            if (!rc)
+                mark_res_branch(bd);
             if ((down || up || ci != co) && !rc) {
                 snprintf(nm, sizeof(nm), "%s.%d.shortcut", grp, i + first);
                 rc = add_conv(bd, nm, ci, co, 3, down ? 2 : 1, 1, up, 0, 0.f);
@@ -148,6 +151,16 @@ int pipe_net_build(pipe_net_kind kind, int width_div, pipe_net *net, gp_error *e
     net->width_div = width_div;
     builder bd = {net, 0, err};
     int rc = kind == PIPE_RETINAFACE ? build_retinaface(&bd, width_div) : build_parsenet(&bd, width_div);
+    if (rc)
+        pipe_net_free(net);
+    return rc;
+}
+
+int pipe_net_open(pipe_net_kind kind, int width_div, const char *path, uint64_t seed, pipe_net *net,
+                  gp_error *err)
+{
+    int rc = pipe_net_build(kind, width_div, net, err);
+    rc = rc ? rc : pipe_net_load(net, path, seed, err);
     if (rc)
         pipe_net_free(net);
     return rc;

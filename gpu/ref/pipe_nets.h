@@ -60,6 +60,9 @@ int pipe_net_build(pipe_net_kind kind, int width_div, pipe_net *net, gp_error *e
  * network and width in its metadata, hold every tensor in the right shape and nothing
  * else; errors name the file and the tensor. */
 int pipe_net_load(pipe_net *net, const char *path, uint64_t seed, gp_error *err);
+/* pipe_net_build then pipe_net_load; on failure nothing is left to free. */
+int pipe_net_open(pipe_net_kind kind, int width_div, const char *path, uint64_t seed, pipe_net *net,
+                  gp_error *err);
 const pipe_conv *pipe_net_find(const pipe_net *net, const char *name);
 void pipe_net_free(pipe_net *net);
 
