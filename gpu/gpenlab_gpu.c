@@ -4,7 +4,7 @@
  *                                            CUDA vs the CPU reference (small GPEN config,
  *                                            RetinaFace, ParseNet) and vs an fp64 GPEN-512
  *                                            output (scripts/gpen_torch.py ref)
- *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N] [--only fp16|bf16|fp16-mma|fp32]
+ *   gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N | --max-batch N] [--only fp16|bf16|fp16-mma|fp32]
  *   gpenlab-gpu convcheck [--tiles]                wgmma vs mma.sync conv kernels; per-tile timings
  *   gpenlab-gpu profile [--out FILE] [--reps N] [--quick] [--cmd TEXT] [--commit SHA]
  *                       (random detector/parser weights: the face count of a measured
@@ -433,13 +433,22 @@ static int read_torch(const char *path, torch_row *rows, int cap)
     return n;
 }
 
-static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch)
+/* The fastest row of DTYPE at BATCH whose mode is MODE, or starts with MODE when MODE ends in
+ * '*' ("compile*": the best of every torch.compile mode); 0 when there is none. */
+static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch,
+                         const char **best_mode)
 {
+    size_t ml = strlen(mode);
+    int prefix = ml > 0 && mode[ml - 1] == '*';
     double best = 0;
-    for (int i = 0; i < n; i++)
-        if (strcmp(rows[i].dtype, dtype) == 0 && strcmp(rows[i].mode, mode) == 0 && rows[i].batch == batch &&
-            (best == 0 || rows[i].ms < best))
+    for (int i = 0; i < n; i++) {
+        int match = prefix ? strncmp(rows[i].mode, mode, ml - 1) == 0 : strcmp(rows[i].mode, mode) == 0;
+        if (match && strcmp(rows[i].dtype, dtype) == 0 && rows[i].batch == batch && (best == 0 || rows[i].ms < best)) {
             best = rows[i].ms;
+            if (best_mode)
+                *best_mode = rows[i].mode;
+        }
+    }
     return best;
 }
 
@@ -454,12 +463,13 @@ static int cmd_bench(int argc, char **argv)
     /* --batch N and --only LABEL narrow the run (one forward under a profiler, say) */
     int only_batch = atoi(arg_value(argc, argv, "--batch", "0"));
     const char *only = arg_value(argc, argv, "--only", NULL);
-    if (reps < 1 || only_batch < 0 || only_batch > 64) {
-        fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1 and --batch 1..64\n");
+    int max_batch = atoi(arg_value(argc, argv, "--max-batch", "16"));
+    if (reps < 1 || only_batch < 0 || only_batch > 64 || max_batch < 1 || max_batch > 64) {
+        fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1, --batch 0..64 and --max-batch 1..64\n");
         return 2;
     }
-    torch_row tr[64];
-    int ntr = read_torch(arg_value(argc, argv, "--torch", ""), tr, 64);
+    torch_row tr[128];
+    int ntr = read_torch(arg_value(argc, argv, "--torch", ""), tr, 128);
     gp_error err;
     gpen_arch arch;
     gpen_config dc;
@@ -477,7 +487,7 @@ static int cmd_bench(int argc, char **argv)
         const char *label;
     } runs[] = {{GPU_FP16, GPU_CONV_AUTO, "fp16"}, {GPU_BF16, GPU_CONV_AUTO, "bf16"},
                 {GPU_FP16, GPU_CONV_MMA, "fp16-mma"}, {GPU_FP32, GPU_CONV_AUTO, "fp32"}};
-    double core_tf = 0, blas_tf = 0, ms16[9] = {0};
+    double core_tf = 0, blas_tf = 0, ms16[65] = {0}, frac16[65] = {0};
     gpu_info info;
     for (int p = 0; p < 4; p++) {
         if (only && strcmp(only, runs[p].label) != 0)
@@ -486,6 +496,9 @@ static int cmd_bench(int argc, char **argv)
         gpu_opts_default(&op);
         op.precision = runs[p].prec;
         op.conv_kernel = runs[p].kernel;
+        int need_batch = only_batch ? only_batch : max_batch;
+        if (need_batch > op.max_batch)
+            op.max_batch = need_batch;
         gpu_ctx *c;
         if (gpu_open(&op, &c, &err))
             return die(&err);
@@ -505,31 +518,47 @@ static int cmd_bench(int argc, char **argv)
                         tf, blas_tf);
             }
         }
-        for (int b = only_batch ? only_batch : 1; b <= (only_batch ? only_batch : 8); b *= 2) {
+        for (int b = only_batch ? only_batch : 1; b <= (only_batch ? only_batch : max_batch); b *= 2) {
             double med, sd;
-            if (gpu_gpen_time(c, b, reps, &med, &sd, &err))
-                return die(&err);
+            if (gpu_gpen_time(c, b, reps, &med, &sd, &err)) {
+                /* keep what was measured: one batch size that fails ends this precision only */
+                fprintf(stderr, "gpenlab-gpu bench: %s batch %d: %s\n", runs[p].label, b, err.msg);
+                break;
+            }
             double frac = blas_tf > 0 ? flop * b / (med * 1e-3) / (blas_tf * 1e12) : 0;
             printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak (conv kernel %s)\n",
                    runs[p].label, b, med, sd, med / b, 100 * frac,
                    runs[p].prec == GPU_FP32 ? "simt" : info.conv_wgmma ? "wgmma" : "mma.sync");
             if (o)
                 fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", runs[p].label, b, med, sd, frac);
-            if (p == 0)
+            if (p == 0) {
                 ms16[b] = med;
+                frac16[b] = frac;
+            }
         }
         gpu_close(c);
     }
     (void)core_tf;
-    printf("\n%-8s %12s %12s %12s %10s %10s\n", "batch", "gpenlab fp16", "torch eager", "torch compile", "x eager",
-           "x compile");
-    for (int b = 1; b <= 8; b += 7) {
-        double te = torch_best(tr, ntr, "fp16", "eager", b), tc = torch_best(tr, ntr, "fp16", "compile", b);
-        printf("%-8d %12.3f %12.3f %12.3f %10.2f %10.2f\n", b, ms16[b], te, tc, te > 0 ? te / ms16[b] : 0,
-               tc > 0 ? tc / ms16[b] : 0);
+    /* gpenlab fp16 against torch eager and every torch.compile mode read from --torch, and
+     * the speed-up over the fastest compile mode at that batch size */
+    printf("\n%-6s %9s %9s %9s %9s %9s %9s %9s %-11s %8s\n", "batch", "gpenlab", "eager", "compile", "compile-ro",
+           "compile-ma", "frac pk", "x eager", "best mode", "x best");
+    for (int b = 1; b <= 64; b *= 2) {
+        if (ms16[b] <= 0)
+            continue;
+        const char *bm = "-";
+        double te = torch_best(tr, ntr, "fp16", "eager", b, NULL);
+        double tc = torch_best(tr, ntr, "fp16", "compile", b, NULL);
+        double tro = torch_best(tr, ntr, "fp16", "compile-ro", b, NULL);
+        double tma = torch_best(tr, ntr, "fp16", "compile-ma", b, NULL);
+        double tbest = torch_best(tr, ntr, "fp16", "compile*", b, &bm);
+        printf("%-6d %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f%% %9.2f %-11s %8.2f\n", b, ms16[b], te, tc, tro, tma,
+               100 * frac16[b], te > 0 ? te / ms16[b] : 0, bm, tbest > 0 ? tbest / ms16[b] : 0);
         if (o)
-            fprintf(o, "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f speedup_compile %.3f\n", b,
-                    ms16[b], te, tc, tc > 0 ? tc / ms16[b] : 0);
+            fprintf(o,
+                    "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f torch_compile_ro %.4f "
+                    "torch_compile_ma %.4f best_compile_mode %s speedup_best_compile %.3f frac_peak %.4f\n",
+                    b, ms16[b], te, tc, tro, tma, bm, tbest > 0 ? tbest / ms16[b] : 0, frac16[b]);
     }
     if (o)
         fclose(o);

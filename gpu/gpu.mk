@@ -19,6 +19,9 @@ GPU_C_OBJ := $(GPU_C_SRC:%.c=$(GPU_DIR)/%.o)
 GPU_CU_HDR := gpu/gpu_kernels.cuh gpu/gpu_internal.cuh gpu/gpu_pipeline.cuh gpu/gpu.h gpu/jpeg_io.h \
               $(wildcard gpu/ref/*.h)
 PYTHON    ?= python3
+# -ljpeg; GPU_JPEG_LIB=-l:libjpeg.a links it statically, for a binary built here and run on the
+# GPU machine (Ubuntu ships libjpeg.so.8, Debian libjpeg.so.62)
+GPU_JPEG_LIB ?= -ljpeg
 
 ifneq ($(NVCC),)
 GPU_BACKEND_OBJ := $(GPU_DIR)/gpu/gpu_cuda.o
@@ -32,7 +35,7 @@ endif
 gpu: $(BUILD)/gpenlab-gpu
 
 $(BUILD)/gpenlab-gpu: $(GPU_C_OBJ) $(GPU_BACKEND_OBJ)
-	$(CXX) -o $@ $^ $(GPU_LDLIBS) -ljpeg -lpthread -lm
+	$(CXX) -o $@ $^ $(GPU_LDLIBS) $(GPU_JPEG_LIB) -lpthread -lm
 
 $(GPU_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)

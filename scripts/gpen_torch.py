@@ -355,12 +355,16 @@ def cmd_ref(args):
     print(f"wrote {args.out} (fp64 forward on {dev}, batch {args.batch})")
 
 
-def _time_ms(fn, x, reps):
+def _time_ms(fn, x, reps, before=None):
     for _ in range(3):
+        if before:
+            before()
         fn(x)
     torch.cuda.synchronize()
     ts = []
     for _ in range(reps):
+        if before:
+            before()
         e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         e0.record()
         fn(x)
@@ -371,31 +375,68 @@ def _time_ms(fn, x, reps):
     return ts[len(ts) // 2]
 
 
+# torch.compile modes as they appear in the output (the C bench reads the MODE column):
+# compile = mode "default", compile-ro = "reduce-overhead" (CUDA graphs), compile-ma =
+# "max-autotune" (Triton autotuning and CUDA graphs). Each is compiled for its batch size.
+COMPILE_MODES = {"compile": "default", "compile-ro": "reduce-overhead", "compile-ma": "max-autotune"}
+
+
+def bench_plan(batches, modes):
+    """The order of the timings: the batch sizes and modes that decide the targets first
+    (batch 1 and 8; eager, default, reduce-overhead), max-autotune (slow to compile) next,
+    then the other batch sizes, so that a run cut short by --deadline keeps what matters."""
+    first = [b for b in batches if b in (1, 8)] or batches[:1]
+    rest = [b for b in batches if b not in first]
+    cheap = [m for m in modes if m != "compile-ma"]
+    slow = [m for m in modes if m == "compile-ma"]
+    plan = []
+    for group in (first, rest):
+        plan += [(m, b) for b in group for m in cheap]
+        plan += [(m, b) for b in group for m in slow]
+    return plan
+
+
 def cmd_bench(args):
     cfg = Config()
     w = random_weights(cfg, args.seed)
+    t_end = time.time() + args.deadline if args.deadline > 0 else float("inf")
+    batches = [int(v) for v in args.batches.split(",")]
+    modes = args.modes.split(",")
+    for m in modes:
+        if m != "eager" and m not in COMPILE_MODES:
+            sys.exit(f"gpen_torch.py bench: --modes: unknown mode '{m}' (eager, {', '.join(COMPILE_MODES)})")
     res = []
+    print(f"# torch {torch.__version__}, {torch.cuda.get_device_name(0)}; deterministic random weights (seed {args.seed})",
+          flush=True)
     for dtype_name in args.dtypes.split(","):
         dt = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
-        for batched in (False, True):
+        for batched in ((False, True) if args.exact else (True,)):
             m = GPEN(cfg, dict(w), batched=batched).to("cuda", dt)
-            fns = [("eager", lambda x, m=m: m(x))]
-            if args.compile:
-                fns.append(("compile", torch.compile(lambda x, m=m: m(x))))
-            for mode, fn in fns:
-                for b in [int(v) for v in args.batches.split(",")]:
-                    x = random_input(cfg, b, args.seed).to("cuda", dt)
-                    with torch.no_grad():
-                        try:
-                            ms = _time_ms(fn, x, args.reps)
-                        except Exception as e:  # report, keep going
-                            print(f"# {dtype_name} {mode} b{b}: failed: {e}", file=sys.stderr)
-                            continue
-                    r = dict(dtype=dtype_name, mode=mode, modconv="batched" if batched else "exact",
-                             batch=b, ms=ms)
-                    res.append(r)
-                    print(f"torch {dtype_name} {mode:7s} {r['modconv']:7s} batch {b}: {ms:8.3f} ms",
-                          flush=True)
+            for mode, b in bench_plan(batches, modes):
+                if time.time() > t_end:
+                    print(f"# {dtype_name} {mode} b{b}: skipped (--deadline {args.deadline} s reached)", flush=True)
+                    continue
+                torch._dynamo.reset()
+                t0 = time.time()
+                before = None
+                if mode == "eager":
+                    fn = (lambda x, m=m: m(x))
+                else:
+                    fn = torch.compile(lambda x, m=m: m(x), mode=COMPILE_MODES[mode], dynamic=False)
+                    if mode != "compile":
+                        before = torch.compiler.cudagraph_mark_step_begin
+                x = random_input(cfg, b, args.seed).to("cuda", dt)
+                with torch.no_grad():
+                    try:
+                        ms = _time_ms(fn, x, args.reps, before)
+                    except Exception as e:  # report, keep going
+                        print(f"# {dtype_name} {mode} b{b}: failed: {e}", flush=True)
+                        continue
+                r = dict(dtype=dtype_name, mode=mode, modconv="batched" if batched else "exact",
+                         batch=b, ms=ms, setup_s=time.time() - t0)
+                res.append(r)
+                print(f"torch {dtype_name} {mode:10s} {r['modconv']:7s} batch {b}: {ms:8.3f} ms"
+                      f"   # {r['setup_s']:.0f} s to compile and time", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(torch=torch.__version__, device=torch.cuda.get_device_name(0),
@@ -421,10 +462,13 @@ def main():
     r.add_argument("--batch", type=int, default=1)
     b = sub.add_parser("bench")
     b.add_argument("--json")
-    b.add_argument("--batches", default="1,8")
+    b.add_argument("--batches", default="1,2,4,8,16")
     b.add_argument("--dtypes", default="fp16")
     b.add_argument("--reps", type=int, default=20)
-    b.add_argument("--no-compile", dest="compile", action="store_false")
+    b.add_argument("--modes", default="eager,compile,compile-ro,compile-ma",
+                   help="eager, compile (default), compile-ro (reduce-overhead), compile-ma (max-autotune)")
+    b.add_argument("--exact", action="store_true", help="also time the per-sample-weight modulated conv")
+    b.add_argument("--deadline", type=float, default=0, help="skip what is left after this many seconds")
     sub.add_parser("params")
     args = p.parse_args()
     {"golden": cmd_golden, "ref": cmd_ref, "bench": cmd_bench, "params": cmd_params}[args.cmd](args)

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # gpu_session.sh: one device session for gpu/: build gpenlab-gpu, check it against the CPU
 # reference and an fp64 PyTorch forward, time it next to PyTorch, measure the profile.
-# Usage: scripts/gpu_session.sh [selftest] [torch] [bench] [profile] [blur_ab] [ncu]
+# Usage: scripts/gpu_session.sh all | [selftest] [torch] [bench] [compare] [profile] [layers] [blur_ab] [ncu]
+#   all:     everything pending, in the order that keeps what matters if the call is cut
+#            short: selftest bench profile layers torch compare (one device call, < 10 min;
+#            SESSION_BUDGET_S, default 570, bounds it: the torch step gets what is left)
+#   torch:   PyTorch eager and torch.compile (default, reduce-overhead, max-autotune), each
+#            compiled for its batch size 1, 2, 4, 8, 16 (torch_bench.txt)
+#   compare: gpenlab fp16 at every batch size again, right after torch, with the side-by-side
+#            table against the fastest torch.compile mode (bench_compare.txt)
+#   layers:  per-section times of one forward at batch 8 and 1 (layers.txt)
 #   blur_ab: the tiled up-conv epilogue (GPENLAB_BLUR_EPI=tiled): selftest with it, then
 #            batch-8 and batch-1 section times with and without it (blur_ab.txt)
 #   ncu:     Nsight Compute counters of one batch-8 forward (scripts/gpu_ncu.sh)
@@ -13,6 +21,9 @@ B=${BUILD:-build-h3}
 L=$B/session-logs
 mkdir -p "$OUT" "$L"
 steps=${*:-selftest bench}
+[ "$steps" = all ] && steps="selftest bench profile layers torch compare"
+budget_s=${SESSION_BUDGET_S:-570}
+t_start=$(date +%s)
 export PYTHONUNBUFFERED=1
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 key=$(echo "$card" | grep -oiE 'h100|h200|a100|l4|a10|t4' | head -1 | tr 'A-Z' 'a-z')
@@ -33,9 +44,25 @@ for s in $steps; do
     selftest)
         python3 scripts/gpen_torch.py ref "$B/gpen512_ref.safetensors" > "$L/ref.log" 2>&1 || tail -5 "$L/ref.log"
         timeout 200 "$B/gpenlab-gpu" selftest --ref "$B/gpen512_ref.safetensors" > "$L/selftest.log" 2>&1
+        cp "$L/selftest.log" "$OUT/selftest.log"
         grep -v "^  tap" "$L/selftest.log" ;;
     torch)
-        timeout ${TORCH_TIMEOUT:-330} python3 scripts/gpen_torch.py bench --batches 1,8 --dtypes fp16 2>&1 | tee "$OUT/torch_bench.txt" ;;
+        # what is left of the call's budget, less a minute for the compare step and the copy
+        left=$(( budget_s - ($(date +%s) - t_start) - 60 ))
+        [ $left -lt 60 ] && left=60
+        timeout ${TORCH_TIMEOUT:-$(( left + 20 ))} python3 scripts/gpen_torch.py bench --dtypes fp16 \
+            --batches ${TORCH_BATCHES:-1,2,4,8,16} --deadline $left 2>&1 | tee "$OUT/torch_bench.txt" ;;
+    compare)
+        timeout 120 "$B/gpenlab-gpu" bench --only fp16 --reps 30 --torch "$OUT/torch_bench.txt" \
+            --out "$OUT/bench_compare.txt" > "$L/compare.log" 2>&1
+        sed -n '/^batch/,$p' "$L/compare.log" ;;
+    layers)
+        for b in 8 1; do
+            echo "== batch $b, per-section times (GPENLAB_LAYER_TIMES=1)" >> "$OUT/layers.txt"
+            GPENLAB_LAYER_TIMES=1 timeout 60 "$B/gpenlab-gpu" bench --only fp16 --batch $b --reps 10 \
+                >> "$OUT/layers.txt" 2>&1
+        done
+        grep -E "^==|sections|^gpenlab" "$OUT/layers.txt" ;;
     bench)
         timeout 200 "$B/gpenlab-gpu" bench --torch "$OUT/torch_bench.txt" --out "$OUT/bench_gpu.txt" > "$L/bench.log" 2>&1
         grep -v "^  " "$L/bench.log" ;;
@@ -65,5 +92,6 @@ done
 tar czf "$OUT/logs.tgz" -C "$B" session-logs
 echo "== summary ($card)"
 grep -hE "FAIL|selftest: |GPEN-512 .* vs" "$L/selftest.log" 2>/dev/null | tail -8
-grep -hE "^card|^gpenlab fp16|^[18] " "$L/bench.log" 2>/dev/null | tail -8
+grep -hE "^card|^gpenlab fp16" "$L/bench.log" 2>/dev/null | tail -8
+sed -n '/^batch/,$p' "$L/compare.log" 2>/dev/null
 grep -hE "^cold|^eff\(8\)|^batch 8|^profile check" "$L/profile.log" 2>/dev/null | tail -6
