@@ -1,5 +1,12 @@
-# gpenlab: one hand-written Makefile. Everything except sim/main.c builds one static
-# library (libgpenlab.a) that the program, the tests, the benchmarks and the fuzzers link.
+# gpenlab: one hand-written Makefile. The code is in layers, each folder including only
+# the folders below it (docs/architecture.md; scripts/check_layers.sh checks it):
+#   base/                            errors, YAML, files, RNG, CSV, gnuplot
+#   traces/ policy/ profile/ gpu/ref/  the domain readers
+#   sim/                             the simulator core
+#   lab/                             experiments, sweeps, reports, the results database
+#   cli/ drive/ worker/ gpu/         programs: the command line, the live driver, ...
+# Libraries: libgpenlab.a (base .. lab; no curl, no jansson), libgpenlab-drive.a (drive/,
+# mk/drive.mk: curl, jansson) and libgpenlab-cli.a (cli/ without main.c, for tests).
 #   make              build ./gpenlab
 #   make test         cmocka suite, once normally and once with ASan+UBSan
 #   make bench        benchmarks (figures printed, no pass/fail timing)
@@ -10,17 +17,24 @@ CC      ?= gcc
 BUILD   ?= build
 PKGS    := gsl sqlite3 yaml-0.1 zlib
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# Every project include names its layer from the root: #include "base/cfg.h".
+INCLUDES := -I.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
+CFLAGS_ALL = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
 
-LIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c policy/*.c traces/*.c gpu/profile*.c gpu/ref/*.c))
+LIB_SRC := $(wildcard base/*.c traces/*.c policy/*.c profile/*.c gpu/ref/*.c sim/*.c lab/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Libraries a test links besides libgpenlab.a: the command line's (tests of cli/ code);
+# mk/drive.mk adds the driver's library to the tests that need it (DRIVE_TESTS).
+TEST_LIBS = $(BUILD)/libgpenlab-cli.a
 
 .PHONY: all test test-normal test-asan bench clean gpu test-gpu bench-gpu check-deps
 all: gpenlab
@@ -28,10 +42,16 @@ all: gpenlab
 gpenlab: $(BUILD)/gpenlab
 	cp $< $@
 
-$(BUILD)/gpenlab: $(BUILD)/sim/main.o $(BUILD)/libgpenlab.a
-	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+# The program: cli/, then the driver's library (mk/drive.mk), then libgpenlab.a.
+$(BUILD)/gpenlab: $(BUILD)/cli/main.o $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab-drive.a \
+                  $(BUILD)/libgpenlab.a
+	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 
 $(BUILD)/libgpenlab.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgpenlab-cli.a: $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -39,10 +59,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgpenlab.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libgpenlab.a \
-	    $(shell pkg-config --libs cmocka) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_LIBS) \
+	    $(BUILD)/libgpenlab.a $(shell pkg-config --libs cmocka) $(LDLIBS_ALL) $(TEST_LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
@@ -77,4 +97,4 @@ clean:
 -include gpu/gpu.mk
 # Further targets (sweeps, reports, regression, live driver) live in mk/*.mk.
 -include $(wildcard mk/*.mk)
--include $(LIB_OBJ:.o=.d) $(BUILD)/sim/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/cli/main.d

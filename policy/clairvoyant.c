@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define US_PER_S 1000000LL
 

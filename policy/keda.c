@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hpa.h"
-#include "metric_map.h"
-#include "policy.h"
+#include "policy/hpa.h"
+#include "policy/metric_map.h"
+#include "policy/policy.h"
 
 /* Targets are held in milli-units as int64 (GetMetricTargetMili): above this, x1000
  * would not fit (a fuzzed threshold of 4e86 made the conversion undefined). */

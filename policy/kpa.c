@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kpa.h"
+#include "policy/kpa.h"
 
 #define US_PER_S 1000000LL
 

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define US_PER_S 1000000LL
 

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace.h"
-#include "../traces/trace_internal.h"
+#include "traces/trace.h"
+#include "traces/trace_internal.h"
 
 #define TRACES "../shared/traces/"
 #define ALIBABA TRACES "alibaba_gentd26_sd_requests.csv.gz"
@@ -76,7 +76,7 @@ static void near(const char *what, double got, double want, double tol)
 static int64_t iso(const char *s)
 {
     int64_t t;
-    assert_int_equal(trace_parse_iso_us(s, &t), 0);
+    assert_int_equal(textparse_iso_us(s, &t), 0);
     return t;
 }
 

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "traces/trace_internal.h"
 
 #define US_PER_MIN (60LL * 1000000LL)
 #define US_PER_HOUR (3600LL * 1000000LL)
