@@ -10,10 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/common.h"
 #include "base/csv_reader.h"
 #include "traces/trace_internal.h"
-
-#define US_PER_DAY (86400LL * 1000000LL)
 
 static const char usage[] =
     "usage: gpenlab trace stats FILE [options]\n"

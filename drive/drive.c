@@ -14,16 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/common.h"
 #include "drive/io.h"
-
-#define US_PER_S INT64_C(1000000)
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 extern char **environ;
 

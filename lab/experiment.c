@@ -1,6 +1,7 @@
 /* experiment.c: loading and checking experiment files (see experiment.h). */
 #include "lab/experiment.h"
 
+#include "base/common.h"
 #include "base/fileio.h"
 
 #include <errno.h>
@@ -8,9 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SEC 1000000LL
-#define DAY_US (86400LL * SEC)
 
 /* Resolves a path from the file against the file's directory; too long is an error. */
 static int resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
@@ -47,7 +45,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     if (rc >= 0)
         rc = gmax_set = cfg_opt_int(map, "gpus_max", 1, 100000, &c->gpus_max, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "node_provision_delay", 0, DAY_US, &c->node_provision_us, err);
+        rc = cfg_opt_duration_us(map, "node_provision_delay", 0, US_PER_DAY, &c->node_provision_us,
+                                 err);
     if (rc >= 0)
         rc = cfg_opt_int(map, "min_pods", 0, 100000, &c->min_pods, err);
     if (rc >= 0)
@@ -57,11 +56,13 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_enum(map, "dispatch", dispatch_names, &dispatch, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "timeout", SEC / 1000, DAY_US, &c->timeout_us, err);
+        rc = cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, &c->timeout_us, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "termination_grace", 0, DAY_US, &c->termination_grace_us, err);
+        rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
+                                 err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "readiness_delay", 0, DAY_US, &c->readiness_delay_us, err);
+        rc = cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us,
+                                 err);
     if (rc >= 0)
         rc = cfg_opt_enum(map, "image_cache", cache_names, &cache, err);
     if (rc >= 0)
@@ -71,7 +72,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_double(map, "price_per_gpu_hour", 0, 1e6, &c->price_per_gpu_hour, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "slo", SEC / 1000, DAY_US, &c->slo_us, err);
+        rc = cfg_opt_duration_us(map, "slo", US_PER_MS, US_PER_DAY, &c->slo_us, err);
     if (rc >= 0)
         rc = cfg_opt_double(map, "start_interference", 0.01, 1.0, &c->start_interference, err);
     const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
@@ -125,15 +126,15 @@ static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
                                        "sync_jitter", NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
-        rc = cfg_opt_duration_us(map, "scrape_interval", SEC / 1000, 3600 * SEC,
+        rc = cfg_opt_duration_us(map, "scrape_interval", US_PER_MS, US_PER_H,
                                  &m->scrape_interval_us, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "latency_window", SEC / 1000, DAY_US, &m->latency_window_us,
-                                 err);
+        rc = cfg_opt_duration_us(map, "latency_window", US_PER_MS, US_PER_DAY,
+                                 &m->latency_window_us, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "delay", 0, 3600 * SEC, &m->delay_us, err);
+        rc = cfg_opt_duration_us(map, "delay", 0, US_PER_H, &m->delay_us, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "sync_jitter", 0, 3600 * SEC, &m->sync_jitter_us, err);
+        rc = cfg_opt_duration_us(map, "sync_jitter", 0, US_PER_H, &m->sync_jitter_us, err);
     if (rc < 0)
         return rc;
     if (m->delay_us / m->scrape_interval_us > 10000)
@@ -150,9 +151,10 @@ static int parse_users(const cfg_node *map, closed_loop_cfg *c, gp_error *err)
     if (rc == 0)
         rc = cfg_req_int(map, "count", 0, 1000000, &c->users, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "think_time", 0, DAY_US, &c->think_mean_us, err);
+        rc = cfg_opt_duration_us(map, "think_time", 0, US_PER_DAY, &c->think_mean_us, err);
     if (rc >= 0) {
-        rc = cfg_opt_duration_us(map, "duration", SEC / 1000, 400 * DAY_US, &c->duration_us, err);
+        rc = cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us,
+                                 err);
         if (rc == 0)
             return cfg_error(map, err, GP_EMISSING, "a closed loop needs `duration`");
     }
@@ -163,7 +165,7 @@ static int parse_users(const cfg_node *map, closed_loop_cfg *c, gp_error *err)
         if (rc == 0)
             rc = cfg_req_int(ramp, "step", 1, 100000, &c->ramp_step, err);
         if (rc >= 0) {
-            rc = cfg_opt_duration_us(ramp, "every", SEC / 1000, DAY_US, &c->ramp_every_us, err);
+            rc = cfg_opt_duration_us(ramp, "every", US_PER_MS, US_PER_DAY, &c->ramp_every_us, err);
             if (rc == 0)
                 return cfg_error(ramp, err, GP_EMISSING, "a ramp needs `every`");
         }
@@ -267,7 +269,8 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (rc >= 0)
         rc = cfg_req_string(root, "profile", &profile, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(root, "duration", SEC / 1000, 400 * DAY_US, &e->horizon_us, err);
+        rc = cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us,
+                                 err);
     if (rc < 0)
         return rc;
     e->seed = (uint64_t)seed;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/common.h"
 #include "base/fileio.h"
 #include "base/ytree.h"
 #include "lab/drive_queries.h"
@@ -22,15 +23,6 @@
 #include "profile/profile.h"
 #include "sim/sim.h"
 #include "traces/trace.h"
-
-#define US_PER_S INT64_C(1000000)
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 void export_opts_default(export_opts *o)
 {

@@ -11,16 +11,14 @@
 
 #include <sqlite3.h>
 
+#include "base/common.h"
 #include "lab/plot.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 #include "policy/policy.h"
 #include "sim/stats.h"
 
-#define US_PER_H 3600e6
 #define MAX_LABELS 16
-
-static int oom(gp_error *err) { return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory"); }
 
 static void put_html(FILE *f, const char *s)
 {
@@ -63,7 +61,7 @@ static int inline_svg(page *p, const char *prefix, gp_error *err)
             if (!nb) {
                 free(buf);
                 fclose(s);
-                return oom(err);
+                return gp_oom(err);
             }
             buf = nb;
         }
@@ -192,7 +190,7 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
     }
     double *buf = rc == 0 ? malloc(sizeof(double) * (2 * nl * (maxn + 48) + 1)) : NULL;
     if (rc == 0 && !buf)
-        rc = oom(err);
+        rc = gp_oom(err);
     char base[1024], prefix[1200];
     char sname[128];
     safe_name(sname, sizeof(sname), name);
@@ -397,7 +395,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
             if (ns)
                 slo = ns;
             if (!np || !npar || !ns) {
-                rc = oom(err);
+                rc = gp_oom(err);
                 break;
             }
         }
@@ -410,7 +408,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
         double *v = malloc(sizeof(double) * (nr + 1) * 3);
         if (!v) {
             free(runs);
-            rc = oom(err);
+            rc = gp_oom(err);
             break;
         }
         for (size_t i = 0; i < nr; i++) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/common.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/report.h"
@@ -34,8 +35,6 @@ static double rmetric(size_t m, const run_summary *r)
     default: return 100.0 * r->utilisation;
     }
 }
-
-static int oom(gp_error *err) { return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory"); }
 
 /* Runs the experiment at its seeds into a fresh temporary database; *runs malloc'd. */
 static int run_fresh(const experiment *e, int reps, const char *tmp_dir, run_summary **runs,
@@ -90,7 +89,7 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
     if (!a || !b) {
         free(a);
         free(b);
-        return oom(err);
+        return gp_oom(err);
     }
     /* every baseline run must still exist (a label or replication lost is a change) */
     for (size_t i = 0; i < nb; i++)

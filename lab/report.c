@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/common.h"
 #include "lab/results_db.h"
 
 /* ---------- grouping ---------- */
@@ -45,11 +46,6 @@ static const struct {
 };
 #define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
 
-static int oom(gp_error *err)
-{
-    return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-}
-
 /* label as a C string even when the array is full */
 static int same_label(const char *a, const char *b, size_t size)
 {
@@ -70,7 +66,7 @@ int report_group_runs(const run_summary *runs, size_t n, report_group **out,
         free(g);
         free(group_of);
         free(vals);
-        return oom(err);
+        return gp_oom(err);
     }
     size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
@@ -165,7 +161,7 @@ static int table_init(table *t, size_t rows, size_t cols, const int *right, gp_e
     t->n_cols = cols;
     t->right = right;
     t->cell = calloc(rows * cols, sizeof(*t->cell));
-    return t->cell ? 0 : oom(err);
+    return t->cell ? 0 : gp_oom(err);
 }
 
 int report_print_table(FILE *f, const run_summary *runs, size_t n, gp_error *err)
@@ -247,7 +243,7 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
         free(a);
         free(b);
         free(g);
-        return rc < 0 ? rc : oom(err);
+        return rc < 0 ? rc : gp_oom(err);
     }
     for (size_t c = 0; c < COLS; c++)
         snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
@@ -464,7 +460,7 @@ int report_read_csv(const char *path, run_summary **out, size_t *n_out, gp_error
     int read_error = ferror(f);
     fclose(f);
     if (!text)
-        return oom(err);
+        return gp_oom(err);
     if (read_error) {
         free(text);
         return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
@@ -480,7 +476,7 @@ int report_read_csv(const char *path, run_summary **out, size_t *n_out, gp_error
     int rc = 0;
     if (!cells) {
         free(text);
-        return oom(err);
+        return gp_oom(err);
     }
     const char *p = text, *end = text + len;
     long line = 1;
@@ -531,7 +527,7 @@ int report_read_csv(const char *path, run_summary **out, size_t *n_out, gp_error
             size_t nc2 = rcap ? rcap * 2 : 16;
             run_summary *q = realloc(rows, nc2 * sizeof(*q));
             if (!q) {
-                rc = oom(err);
+                rc = gp_oom(err);
                 goto done;
             }
             rows = q;

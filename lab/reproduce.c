@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/results_db.h"
 #include "sim/stats.h"
 
-#define US_PER_S 1000000.0
 #define MAX_REPS EXPERIMENT_MAX_REPLICATIONS
 
 static const char *const files[] = {"article_table1_tidal.yaml", "article_table1_users.yaml",
@@ -43,14 +43,12 @@ typedef struct rp_exp {
 typedef int (*run_metric)(results_db *db, const rp_exp *x, const run_summary *r, double *out,
                           gp_error *err);
 
-static int oom(gp_error *err) { return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory"); }
-
 /* Replaces the experiment's profile by the one at path (the inputs' identity follows). */
 static int swap_profile(experiment *e, const char *path, gp_error *err)
 {
     gpu_profile *p = malloc(sizeof(*p));
     if (!p)
-        return oom(err);
+        return gp_oom(err);
     int rc = profile_load(path, p, err);
     if (rc < 0) {
         free(p);
@@ -137,7 +135,7 @@ static int label_stat(results_db *db, const rp_exp *x, const char *label, run_me
 {
     double *v = malloc(sizeof(double) * (x->n_runs + 1));
     if (!v)
-        return oom(err);
+        return gp_oom(err);
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < x->n_runs; i++) {
@@ -403,7 +401,7 @@ static int cold_range(results_db *db, const rp_exp *x, const char *label, double
                 size_t nc = cap ? cap * 2 : 256;
                 double *nv = realloc(v, nc * sizeof(double));
                 if (!nv) {
-                    rc = oom(err);
+                    rc = gp_oom(err);
                     break;
                 }
                 v = nv;
@@ -465,7 +463,8 @@ static stat_summary ratio_change(const stat_summary *a, const stat_summary *b)
     return s;
 }
 
-#define TRY(x)                                                                             \
+/* On an error, keep its code in rc and go to the function's `done:` (which frees). */
+#define TRY_OR_DONE(x)                                                                     \
     do {                                                                                   \
         if ((rc = (x)) < 0)                                                                \
             goto done;                                                                     \
@@ -478,28 +477,28 @@ static int table1(FILE *f, results_db *db, rp_exp *x, gp_error *err)
     stat_summary s_mean, e_mean, s_p99, e_p99, s_users, e_users, s_util, e_util, s_peak, e_peak,
         e_r2, e_r3, e_burst, s_burst, demand, e_busy, e_gpuh, e_pods, s_busy, idle_share,
         s_users90, e_users90;
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_mean, &s_mean, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_mean, &e_mean, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_p99, &s_p99, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_p99, &e_p99, err));
-    TRY(label_stat(db, &x[F_T1_USERS], st, m_users_carried, &s_users, err));
-    TRY(label_stat(db, &x[F_T1_USERS], el, m_users_carried, &e_users, err));
-    TRY(label_stat(db, &x[F_T1_USERS], st, m_users_carried90, &s_users90, err));
-    TRY(label_stat(db, &x[F_T1_USERS], el, m_users_carried90, &e_users90, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_util_pct, &s_util, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_util_pct, &e_util, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_peak_slo, &s_peak, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_peak_slo, &e_peak, err));
-    TRY(label_stat(db, &x[F_T1_BURST], el, m_ready2, &e_r2, err));
-    TRY(label_stat(db, &x[F_T1_BURST], el, m_ready3, &e_r3, err));
-    TRY(label_stat(db, &x[F_T1_BURST], el, m_burst_slo, &e_burst, err));
-    TRY(label_stat(db, &x[F_T1_BURST], st, m_burst_slo, &s_burst, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_demand, &demand, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_busy_h, &e_busy, err));
-    TRY(label_stat(db, &x[F_T1_USERS], st, m_idle_share, &idle_share, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], st, m_busy_h, &s_busy, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_gpu_h, &e_gpuh, err));
-    TRY(label_stat(db, &x[F_T1_TIDAL], el, m_mean_pods, &e_pods, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_mean, &s_mean, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_mean, &e_mean, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_p99, &s_p99, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_p99, &e_p99, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_users_carried, &s_users, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], el, m_users_carried, &e_users, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_users_carried90, &s_users90, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], el, m_users_carried90, &e_users90, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_util_pct, &s_util, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_util_pct, &e_util, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_peak_slo, &s_peak, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_peak_slo, &e_peak, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_ready2, &e_r2, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_ready3, &e_r3, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_burst_slo, &e_burst, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], st, m_burst_slo, &s_burst, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_demand, &demand, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_busy_h, &e_busy, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_idle_share, &idle_share, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_busy_h, &s_busy, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_gpu_h, &e_gpuh, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_mean_pods, &e_pods, err));
 
     stat_summary s_fail = stats_scaled(s_peak, -1);
     s_fail.mean += 100;
@@ -601,11 +600,11 @@ static int table2(FILE *f, results_db *db, rp_exp *x, gp_error *err)
         hot[i] = cold[i] = (stat_summary){.mean = NAN};
         lo[i] = hi[i] = NAN;
         if (in_first) {
-            TRY(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_hot, &hot[i], err));
-            TRY(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_cold, &cold[i], err));
-            TRY(cold_range(db, &x[F_T2_FIRST], t2[i].label, &lo[i], &hi[i], err));
+            TRY_OR_DONE(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_hot, &hot[i], err));
+            TRY_OR_DONE(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_cold, &cold[i], err));
+            TRY_OR_DONE(cold_range(db, &x[F_T2_FIRST], t2[i].label, &lo[i], &hi[i], err));
         }
-        TRY(label_stat(db, &x[F_T2_TIDAL], t2[i].label, m_gpu_h_per_k, &eff[i], err));
+        TRY_OR_DONE(label_stat(db, &x[F_T2_TIDAL], t2[i].label, m_gpu_h_per_k, &eff[i], err));
         if (eff[i].n && eff[i].mean < best)
             best = eff[i].mean;
     }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define US_PER_S INT64_C(1000000)
+#include "base/common.h"
 
 /* ------------------------------------------------------------------ quantities */
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "policy/hpa.h"
 #include "policy/metric_map.h"
 #include "policy/policy.h"
@@ -28,7 +29,6 @@
  * would not fit (a fuzzed threshold of 4e86 made the conversion undefined). */
 #define KEDA_MAX_TARGET 1e15
 
-#define US_PER_S INT64_C(1000000)
 #define KEDA_NIL INT64_MIN /* Status.LastActiveTime == nil */
 
 enum { KEDA_T_REDIS = 0, KEDA_T_PROMETHEUS };

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "base/common.h"
 #include "traces/trace.h"
 #include "traces/trace_internal.h"
 
@@ -22,7 +23,6 @@
 #define ALIBABA TRACES "alibaba_gentd26_sd_requests.csv.gz"
 #define AZURE_CODE TRACES "azure_llm_2023_code.csv.gz"
 #define AZURE_LMM TRACES "azure_lmm_2024_per_minute.csv.gz"
-#define US_PER_DAY (86400LL * 1000000)
 
 static void fail_err(const char *what, const gp_error *e)
 {
