@@ -36,7 +36,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # mk/drive.mk adds the driver's library to the tests that need it (DRIVE_TESTS).
 TEST_LIBS = $(BUILD)/libgpenlab-cli.a
 
-.PHONY: all test test-normal test-asan bench clean gpu test-gpu bench-gpu check-deps
+.PHONY: all test test-normal test-asan check-layers bench clean gpu test-gpu bench-gpu check-deps
 all: gpenlab
 
 gpenlab: $(BUILD)/gpenlab
@@ -75,8 +75,12 @@ test:
 	$(MAKE) --no-print-directory test-normal
 	$(MAKE) --no-print-directory test-asan
 
-test-normal: $(TEST_BIN) gpenlab
+test-normal: check-layers $(TEST_BIN) gpenlab
 	@scripts/run_tests.sh $(BUILD) normal
+
+# No include may go upward or sideways between the layers (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
 
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT="-O1 -g" \
