@@ -11,6 +11,7 @@
 #   make test         cmocka suite, once normally and once with ASan+UBSan
 #   make bench        benchmarks (figures printed, no pass/fail timing)
 #   make gpu          CUDA pieces (see gpu/gpu.mk); needs nvcc
+#   make help         every target
 # BUILD=dir puts objects elsewhere (parallel work trees share the sources).
 
 CC      ?= gcc
@@ -36,7 +37,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # mk/drive.mk adds the driver's library to the tests that need it (DRIVE_TESTS).
 TEST_LIBS = $(BUILD)/libgpenlab-cli.a
 
-.PHONY: all test test-normal test-asan check-layers bench clean gpu test-gpu bench-gpu check-deps
+.PHONY: all test test-normal test-asan check-layers bench clean gpu test-gpu bench-gpu check-deps \
+        help
 all: gpenlab
 
 gpenlab: $(BUILD)/gpenlab
@@ -97,6 +99,31 @@ check-deps:
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan gpenlab
+
+help:
+	@echo 'gpenlab: make targets (BUILD=dir builds elsewhere; default build/)'
+	@echo '  make [gpenlab]        build ./gpenlab (the command line)'
+	@echo '  make test             layer check, then the cmocka suite normally and under ASan+UBSan'
+	@echo '  make test-normal      layer check and the suite once, optimised (quicker)'
+	@echo '  make test-asan        the suite under ASan+UBSan only'
+	@echo '  make check-layers     scripts/check_layers.sh: no include upward (docs/architecture.md)'
+	@echo '  make bench            benchmarks (figures printed, no pass/fail timing)'
+	@echo '  make regress          canonical experiments against experiments/baselines/'
+	@echo '  make regress-update   rewrite the baselines (commit the diff for review)'
+	@echo '  make reproduce        the seed article'"'"'s tables, sweeps and HTML report (results/)'
+	@echo '  make gpenlab-mpi      the MPI variant of the program (needs mpicc)'
+	@echo '  make worker           gpenlab-worker, -loadgen, -loadgen-full, -promlite (live stack)'
+	@echo '  make worker-gpu       gpenlab-worker-gpu (needs nvcc)'
+	@echo '  make gpu              gpenlab-gpu, the CUDA pipeline and profiler (gpu/gpu.mk)'
+	@echo '  make test-gpu         gpenlab-gpu selftest (on a GPU machine)'
+	@echo '  make bench-gpu        GPEN timings against PyTorch (on a GPU machine)'
+	@echo '  make fuzz             every libFuzzer target for FUZZ_SECONDS (default 60) each'
+	@echo '  make fuzz-build       only build the fuzzers (clang)'
+	@echo '  make valgrind         the suite under valgrind memcheck (VALGRIND_TESTS="...")'
+	@echo '  make valgrind-ci      the CI subset of it'
+	@echo '  make schemas          the npm models for the manifest schema checks'
+	@echo '  make check-deps       are the build packages installed?'
+	@echo '  make clean            remove $(BUILD), $(BUILD)-asan and ./gpenlab'
 
 -include gpu/gpu.mk
 # Further targets (sweeps, reports, regression, live driver) live in mk/*.mk.
