@@ -2,7 +2,8 @@
  * piecewise-constant work rate): pods asked exactly one cold start + one sync before the
  * load, the count from peak work / (pod capacity x utilisation), no drain across a dip
  * shorter than a cold start, drain across a longer one, headroom, the trace's end, and
- * the refusal without an oracle. */
+ * the refusal without an oracle. And the run gives the oracle by the policy's trait
+ * (POLICY_T_NEEDS_ORACLE), not by its name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,9 @@
 
 #include "base/cfg.h"
 #include "policy/policy.h"
+#include "profile/profile.h"
+#include "sim/sim.h"
+#include "traces/trace.h"
 
 #define S_US 1000000LL
 
@@ -199,12 +203,122 @@ static void test_needs_an_oracle(void **state)
     cfg_free(doc);
 }
 
+/* ------------------------------------------------------------ the oracle by trait */
+
+/* A policy that records whether the run gave it an oracle (in the host context). */
+static int spy_create(const cfg_node *cfg, const policy_env *env, void **state,
+                      policy_info *info, gp_error *err)
+{
+    (void)cfg, (void)info, (void)err;
+    *(bool *)env->host_ctx = env->oracle != NULL;
+    *state = NULL;
+    return 0;
+}
+
+static int spy_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
+{
+    (void)state, (void)obs, (void)err;
+    out->desired_pods = 1;
+    return 0;
+}
+
+static void spy_destroy(void *state) { (void)state; }
+
+typedef struct list_ctx {
+    const request_spec *specs;
+    size_t n;
+} list_ctx;
+
+static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    (void)seed;
+    list_ctx *c = ctx;
+    return trace_open_list(c->specs, c->n, out, err);
+}
+
+static void test_oracle_by_trait(void **state)
+{
+    (void)state;
+    gpu_profile *p = calloc(1, sizeof(*p));
+    assert_non_null(p);
+    gp_error err;
+    gp_error_clear(&err);
+    if (profile_parse("t", "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
+                           "stage work image 1000\njitter none\neff 1\ngpu_mem_mib 1000\n"
+                           "model_mem_mib 200\nreq_mem_mib 100\ncold_phase start const 1 pod\n",
+                      p, &err) < 0)
+        fail_msg("profile: %s", err.msg);
+    request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
+                             {.arrival_us = 50 * S_US, .mp = 1, .faces = 1}};
+    list_ctx lc = {.specs = specs, .n = 2};
+    static const struct {
+        const char *name; /* the row, and the policy's name */
+        unsigned traits;
+        bool want_oracle;
+    } rows[] = {
+        {"any-name with the trait", POLICY_T_NEEDS_ORACLE, true},
+        {"clairvoyant", 0, false}, /* the name alone gives nothing */
+        {"plain", 0, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        policy_ops ops = {.name = rows[i].name, .summary = "spy", .create = spy_create,
+                          .decide = spy_decide, .destroy = spy_destroy,
+                          .traits = rows[i].traits};
+        bool got = !rows[i].want_oracle;
+        sim_cfg cfg;
+        memset(&cfg, 0, sizeof(cfg));
+        cluster_cfg_default(&cfg.cluster);
+        metrics_cfg_default(&cfg.metrics);
+        cfg.profile = p;
+        cfg.policy = &ops;
+        cfg.policy_host_ctx = &got;
+        cfg.seed = 7;
+        cfg.open_source = open_list;
+        cfg.source_ctx = &lc;
+        run_summary sum;
+        memset(&sum, 0, sizeof(sum));
+        if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0)
+            fail_msg("%s: sim_run: %s", rows[i].name, err.msg);
+        if (got != rows[i].want_oracle)
+            fail_msg("%s: oracle %s, want %s", rows[i].name, got ? "given" : "not given",
+                     rows[i].want_oracle ? "given" : "not given");
+    }
+    free(p);
+}
+
+/* Every registered policy either has a live form, or names why not and the closest
+ * registered policy that has one; only the clairvoyant bound needs the oracle. */
+static void test_registry_traits(void **state)
+{
+    (void)state;
+    const policy_ops *const *all = policy_all();
+    int none = 0;
+    for (size_t i = 0; all[i]; i++) {
+        const policy_ops *o = all[i];
+        bool oracle = o->traits & POLICY_T_NEEDS_ORACLE;
+        if (oracle != (strcmp(o->name, "clairvoyant") == 0))
+            fail_msg("%s: needs the oracle: %d", o->name, oracle);
+        if (o->live != POLICY_LIVE_NONE)
+            continue;
+        none++;
+        if (!o->live_none_why || !o->live_closest)
+            fail_msg("%s: no live form, and no reason or closest policy", o->name);
+        const policy_ops *c = policy_find(o->live_closest);
+        if (!c || c->live == POLICY_LIVE_NONE)
+            fail_msg("%s: the closest policy \"%s\" has no live form", o->name,
+                     o->live_closest);
+    }
+    assert_int_equal(none, 1); /* clairvoyant; serverless exports as Knative */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_needs_an_oracle),
+        cmocka_unit_test(test_oracle_by_trait),
+        cmocka_unit_test(test_registry_traits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
