@@ -479,19 +479,14 @@ static ytree *adapter_tree(const export_opts *o, const xsrc *s)
         ytree_set(r, "metricsQuery",
                   ytree_str("avg by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>})"));
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    int rc = mf ? ytree_emit(mf, cfgt) : GP_ENOMEM;
-    if (mf)
-        fclose(mf);
+    char *text = ytree_emit_string(cfgt, NULL);
     ytree_free(cfgt);
     ytree *cm = ytree_map();
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "prometheus-adapter-gpen", "monitoring"));
     ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml",
-              rc == 0 && text ? ytree_str(text) : NULL);
+              text ? ytree_str(text) : NULL);
     free(text);
     return cm;
 }
@@ -585,7 +580,9 @@ static ytree *scaledobject_tree(const export_opts *o, const xsrc *s)
     return so;
 }
 
-static ytree *knative_tree(const export_opts *o, const xsrc *s)
+/* A Knative Service running the GPEN container with these revision annotations (taken)
+ * and containerConcurrency. */
+static ytree *knative_tree(const export_opts *o, const xsrc *s, ytree *annotations, int cc)
 {
     ytree *k = ytree_map();
     ytree_set(k, "apiVersion", ytree_str("serving.knative.dev/v1"));
@@ -594,30 +591,37 @@ static ytree *knative_tree(const export_opts *o, const xsrc *s)
     ytree *tpl = ytree_set(ytree_set(k, "spec", ytree_map()), "template", ytree_map());
     ytree *tm = ytree_set(tpl, "metadata", ytree_map());
     ytree_set(tm, "labels", labels_tree(o));
-    const cfg_node *ann = s->config ? cfg_map_get(s->config, "annotations") : NULL;
-    ytree *a = (ann && cfg_node_kind(ann) == CFG_MAP) ? ytree_from_cfg(ann, true) : ytree_map();
-    if (!ytree_get(a, "autoscaling.knative.dev/class"))
-        ytree_set(a, "autoscaling.knative.dev/class", ytree_str("kpa.autoscaling.knative.dev"));
-    ytree_set(tm, "annotations", a);
+    ytree_set(tm, "annotations", annotations);
     ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    int cc = s->e->cluster.concurrency;
-    const cfg_node *ccn = s->config ? cfg_map_get(s->config, "containerConcurrency") : NULL;
-    if (ccn)
-        cfg_node_int(ccn, 0, 1000000, &cc, NULL);
     ytree_set(ps, "containerConcurrency", ytree_int(cc));
     ytree_set(ps, "timeoutSeconds", ytree_int(ceil_s(s->e->cluster.timeout_us)));
     ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, true));
     return k;
 }
 
-static ytree *config_autoscaler_tree(const export_opts *o, const xsrc *s)
+/* kpa: the config's annotations (the KPA class unless it names one) and
+ * containerConcurrency (the cluster's by default). */
+static ytree *kpa_tree(const export_opts *o, const xsrc *s)
+{
+    const cfg_node *ann = s->config ? cfg_map_get(s->config, "annotations") : NULL;
+    ytree *a = (ann && cfg_node_kind(ann) == CFG_MAP) ? ytree_from_cfg(ann, true) : ytree_map();
+    if (!ytree_get(a, "autoscaling.knative.dev/class"))
+        ytree_set(a, "autoscaling.knative.dev/class", ytree_str("kpa.autoscaling.knative.dev"));
+    int cc = s->e->cluster.concurrency;
+    const cfg_node *ccn = s->config ? cfg_map_get(s->config, "containerConcurrency") : NULL;
+    if (ccn)
+        cfg_node_int(ccn, 0, 1000000, &cc, NULL);
+    return knative_tree(o, s, a, cc);
+}
+
+/* Knative's config-autoscaler ConfigMap with these data (taken). */
+static ytree *config_autoscaler_tree(const export_opts *o, const xsrc *s, ytree *data)
 {
     ytree *cm = ytree_map();
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "config-autoscaler", "knative-serving"));
-    const cfg_node *a = s->config ? cfg_map_get(s->config, "autoscaler") : NULL;
-    ytree_set(cm, "data", (a && cfg_node_kind(a) == CFG_MAP) ? ytree_from_cfg(a, true) : ytree_map());
+    ytree_set(cm, "data", data);
     return cm;
 }
 
@@ -710,21 +714,14 @@ static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
 /* Serverless on Knative: a pod takes containerConcurrency requests and a new one starts
  * only when every slot is busy (target = containerConcurrency at 100%); an idle pod is
  * kept for the keep-alive (scale-down delay), the last one too (scale-to-zero retention). */
-static ytree *knative_keep_alive_tree(const export_opts *o, const xsrc *s, int64_t keep_s)
+static ytree *keep_alive_annotations(const xsrc *s, int64_t keep_s)
 {
     const cluster_cfg *c = &s->e->cluster;
-    ytree *k = ytree_map();
-    ytree_set(k, "apiVersion", ytree_str("serving.knative.dev/v1"));
-    ytree_set(k, "kind", ytree_str("Service"));
-    ytree_set(k, "metadata", metadata_tree(o, s, o->app, o->ns));
-    ytree *tpl = ytree_set(ytree_set(k, "spec", ytree_map()), "template", ytree_map());
-    ytree *tm = ytree_set(tpl, "metadata", ytree_map());
-    ytree_set(tm, "labels", labels_tree(o));
-    ytree *a = ytree_set(tm, "annotations", ytree_map());
-    const char *kn = "autoscaling.knative.dev/";
+    ytree *a = ytree_map();
     char key[96];
 #define ANN(name, ...)                                                                     \
-    (snprintf(key, sizeof(key), "%s%s", kn, name), ytree_set(a, key, ytree_strf(__VA_ARGS__)))
+    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name),                      \
+     ytree_set(a, key, ytree_strf(__VA_ARGS__)))
     ANN("class", "kpa.autoscaling.knative.dev");
     ANN("metric", "concurrency");
     ANN("target", "%d", c->concurrency);
@@ -736,24 +733,16 @@ static ytree *knative_keep_alive_tree(const export_opts *o, const xsrc *s, int64
     ANN("scale-down-delay", "%llds", (long long)keep_s);
     ANN("scale-to-zero-pod-retention-period", "%llds", (long long)keep_s);
 #undef ANN
-    ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    ytree_set(ps, "containerConcurrency", ytree_int(c->concurrency));
-    ytree_set(ps, "timeoutSeconds", ytree_int(ceil_s(c->timeout_us)));
-    ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, true));
-    return k;
+    return a;
 }
 
-static ytree *config_autoscaler_keep_alive_tree(const export_opts *o, const xsrc *s)
+static ytree *keep_alive_autoscaler_data(const xsrc *s)
 {
-    ytree *cm = ytree_map();
-    ytree_set(cm, "apiVersion", ytree_str("v1"));
-    ytree_set(cm, "kind", ytree_str("ConfigMap"));
-    ytree_set(cm, "metadata", metadata_tree(o, s, "config-autoscaler", "knative-serving"));
-    ytree *d = ytree_set(cm, "data", ytree_map());
+    ytree *d = ytree_map();
     ytree_set(d, "enable-scale-to-zero", ytree_str("true"));
     if (s->e->cluster.min_pods == 0)
         ytree_set(d, "allow-zero-initial-scale", ytree_str("true"));
-    return cm;
+    return d;
 }
 
 static const char config_autoscaler_note[] =
@@ -799,18 +788,24 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
         initial = s.e->cluster.max_pods;
     switch (s.ops->live) {
     case POLICY_LIVE_KNATIVE:
-        rc = write_out(dir, "knative-service.yaml", head, knative_tree(o, &s), NULL, log, err);
-        if (rc == 0)
-            rc = write_out(dir, "config-autoscaler.yaml", config_autoscaler_note,
-                           config_autoscaler_tree(o, &s), NULL, log, err);
-        break;
-    case POLICY_LIVE_KNATIVE_KEEP_ALIVE:
-        rc = write_out(dir, "knative-service.yaml", head, knative_keep_alive_tree(o, &s, keep_s),
+    case POLICY_LIVE_KNATIVE_KEEP_ALIVE: {
+        bool kpa = s.ops->live == POLICY_LIVE_KNATIVE;
+        const cfg_node *ca = kpa && s.config ? cfg_map_get(s.config, "autoscaler") : NULL;
+        rc = write_out(dir, "knative-service.yaml", head,
+                       kpa ? kpa_tree(o, &s)
+                           : knative_tree(o, &s, keep_alive_annotations(&s, keep_s),
+                                          s.e->cluster.concurrency),
                        NULL, log, err);
+        ytree *data = !kpa ? keep_alive_autoscaler_data(&s)
+                      : ca && cfg_node_kind(ca) == CFG_MAP ? ytree_from_cfg(ca, true)
+                                                           : ytree_map();
         if (rc == 0)
             rc = write_out(dir, "config-autoscaler.yaml", config_autoscaler_note,
-                           config_autoscaler_keep_alive_tree(o, &s), NULL, log, err);
+                           config_autoscaler_tree(o, &s, data), NULL, log, err);
+        else
+            ytree_free(data);
         break;
+    }
     default: /* the others run the Deployment */
         rc = write_out(dir, "deployment.yaml", head, deployment_tree(o, &s, initial), NULL, log,
                        err);

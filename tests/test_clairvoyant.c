@@ -10,16 +10,17 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "lab/experiment.h"
 #include "policy/policy.h"
-#include "profile/profile.h"
 #include "sim/sim.h"
-#include "traces/trace.h"
 
 #define S_US 1000000LL
 
@@ -224,33 +225,39 @@ static int spy_decide(void *state, const policy_obs *obs, policy_decision *out, 
 
 static void spy_destroy(void *state) { (void)state; }
 
-typedef struct list_ctx {
-    const request_spec *specs;
-    size_t n;
-} list_ctx;
-
-static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+/* A run of a short Poisson workload with the policy `ops` in place of the file's. */
+static void run_with(const policy_ops *ops, bool *got)
 {
-    (void)seed;
-    list_ctx *c = ctx;
-    return trace_open_list(c->specs, c->n, out, err);
+    char dir[] = "/tmp/gpenlab-oracle-XXXXXX", path[PATH_MAX], prof[PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(realpath("gpu/profiles/t4-seed", prof));
+    snprintf(path, sizeof(path), "%s/e.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "profile: %s\nworkload: {type: poisson, rate_per_s: 0.05, duration: 10m}\n"
+               "policies: [{policy: static}]\n", prof);
+    fclose(f);
+    experiment *e = NULL;
+    gp_error err;
+    gp_error_clear(&err);
+    if (experiment_load(path, &e, &err) < 0)
+        fail_msg("experiment: %s", err.msg);
+    sim_cfg cfg;
+    experiment_sim_cfg(e, 0, 0, &cfg);
+    cfg.policy = ops;
+    cfg.policy_host_ctx = got;
+    cfg.record_series = false;
+    run_summary sum;
+    if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0)
+        fail_msg("%s: sim_run: %s", ops->name, err.msg);
+    experiment_free(e);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_oracle_by_trait(void **state)
 {
     (void)state;
-    gpu_profile *p = calloc(1, sizeof(*p));
-    assert_non_null(p);
-    gp_error err;
-    gp_error_clear(&err);
-    if (profile_parse("t", "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
-                           "stage work image 1000\njitter none\neff 1\ngpu_mem_mib 1000\n"
-                           "model_mem_mib 200\nreq_mem_mib 100\ncold_phase start const 1 pod\n",
-                      p, &err) < 0)
-        fail_msg("profile: %s", err.msg);
-    request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
-                             {.arrival_us = 50 * S_US, .mp = 1, .faces = 1}};
-    list_ctx lc = {.specs = specs, .n = 2};
     static const struct {
         const char *name; /* the row, and the policy's name */
         unsigned traits;
@@ -265,25 +272,11 @@ static void test_oracle_by_trait(void **state)
                           .decide = spy_decide, .destroy = spy_destroy,
                           .traits = rows[i].traits};
         bool got = !rows[i].want_oracle;
-        sim_cfg cfg;
-        memset(&cfg, 0, sizeof(cfg));
-        cluster_cfg_default(&cfg.cluster);
-        metrics_cfg_default(&cfg.metrics);
-        cfg.profile = p;
-        cfg.policy = &ops;
-        cfg.policy_host_ctx = &got;
-        cfg.seed = 7;
-        cfg.open_source = open_list;
-        cfg.source_ctx = &lc;
-        run_summary sum;
-        memset(&sum, 0, sizeof(sum));
-        if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0)
-            fail_msg("%s: sim_run: %s", rows[i].name, err.msg);
+        run_with(&ops, &got);
         if (got != rows[i].want_oracle)
             fail_msg("%s: oracle %s, want %s", rows[i].name, got ? "given" : "not given",
                      rows[i].want_oracle ? "given" : "not given");
     }
-    free(p);
 }
 
 /* Every registered policy either has a live form, or names why not and the closest
