@@ -12,6 +12,7 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
     const char *import_dir = NULL;
     const cli_opt opts[] = {
         {"--policy", NULL, CLI_STR, &o.label, 0, 0, NULL},
+        {"--label", NULL, CLI_STR, &o.label, 0, 0, NULL},
         {"--from", NULL, CLI_STR, &o.from, 0, 0, NULL},
         {"--out", NULL, CLI_STR, &o.out_dir, 0, 0, NULL},
         {"--name", NULL, CLI_STR, &o.app, 0, 0, NULL},
