@@ -42,8 +42,13 @@ endif
 
 GPU_JPEG_OBJ ?= $(GPU_DIR)/gpu/jpeg_gpu.o
 
-.PHONY: gpu test-gpu bench-gpu
+.PHONY: gpu test-gpu bench-gpu gpu-objs
 gpu: $(BUILD)/gpenlab-gpu
+
+# The objects of $(BUILD)/gpenlab-gpu but the JPEG one, for relinking carried objects with
+# nvJPEG on the GPU machine (scripts/gpu_session.sh); builds nothing.
+gpu-objs:
+	@echo $(filter-out $(GPU_JPEG_OBJ),$(GPU_C_OBJ)) $(GPU_BACKEND_OBJ)
 
 $(BUILD)/gpenlab-gpu: $(GPU_C_OBJ) $(GPU_BACKEND_OBJ)
 	$(CXX) -o $@ $^ $(GPU_LDLIBS) $(GPU_JPEG_LIB) -lpthread -lm

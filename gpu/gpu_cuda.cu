@@ -207,7 +207,7 @@ bool tap_conv_fits(const conv_args &a, int *bn)
     *bn = a.Cout % 128 == 0 ? 128 : 64;
     return a.sy == 1 && a.sx == 1 && !a.up_nearest && a.pad_mode == PAD_ZERO && (a.dy == 1 || a.dy == -1) &&
            (a.dx == 1 || a.dx == -1) && a.TY >= 1 && a.TY <= 3 && a.TX >= 1 && a.TX <= 3 && a.Cin % 64 == 0 &&
-           a.Cin / 64 <= TAP_MAX_KB && a.Cout % 64 == 0 && a.mode != EPI_ATOMIC &&
+           a.Cin >= 64 && a.Cout % 64 == 0 && a.mode != EPI_ATOMIC &&
            (a.mode != EPI_RAW || !a.out_f32) && a.kt_per_split == 0 && a.split_stride == 0 &&
            (*bn == 128 ? tap_smem_bytes<128, TAP_STAGES>(a.TY, a.TX, a.Cin)
                        : tap_smem_bytes<64, TAP_STAGES>(a.TY, a.TX, a.Cin)) <= TAP_SMEM_MAX;
@@ -434,20 +434,27 @@ template <typename T> int tap_conv_probe(conv_hw &hw, char *note, size_t note_le
         c3.oox = 1;
         c3.Ctot = 64;
         c3.mode = EPI_RAW;
+        /* six channel blocks: the halo in a ring of two slots */
+        conv_args c4 = conv_args_square(nullptr, 1, 3, 70, 384, 0, PAD_ZERO, nullptr, 128, 3, 1);
+        c4.Ctot = 256;
+        c4.mode = EPI_FUSED;
         const double lim = sizeof(T) == 2 && std::is_same<T, __half>::value ? 3e-3 : 2e-2;
         std::string found;
         for (int mode = 1; mode >= 0 && !hw.tap; mode--) {
-            double r[3] = {0, 0, 0};
+            double r[4] = {0, 0, 0, 0};
             if (int rc = tap_probe_case<T>(c1, 1, mode, hw, &r[0], err))
                 return rc;
             if (int rc = tap_probe_case<T>(c2, 0, mode, hw, &r[1], err))
                 return rc;
             if (int rc = tap_probe_case<T>(c3, 1, mode, hw, &r[2], err))
                 return rc;
+            if (int rc = tap_probe_case<T>(c4, 1, mode, hw, &r[3], err))
+                return rc;
             char buf[128];
-            snprintf(buf, sizeof(buf), "%sbase_mode %d: %.1e %.1e %.1e", found.empty() ? "" : "; ", mode, r[0], r[1], r[2]);
+            snprintf(buf, sizeof(buf), "%sbase_mode %d: %.1e %.1e %.1e %.1e", found.empty() ? "" : "; ", mode, r[0], r[1],
+                     r[2], r[3]);
             found += buf;
-            if (r[0] < lim && r[1] < lim && r[2] < lim)
+            if (r[0] < lim && r[1] < lim && r[2] < lim && r[3] < lim)
                 hw.tap = 1 + mode;
         }
         snprintf(note, note_len, "%s (%s)", hw.tap ? "on" : "off: no base mode agrees with mma.sync", found.c_str());

@@ -746,16 +746,24 @@ __global__ void __launch_bounds__(BM * 2, 1) conv_wgmma_kernel(const conv_args a
  * descriptor's base offset, 0 leaves it 0; tap_conv_probe finds out at run time which the
  * hardware wants, or neither). B streams through a STAGES-deep ring as in
  * conv_wgmma_kernel. One warpgroup per output row. K order: channel block, then tap.
+ * Up to TAP_MAX_KB channel blocks stay resident; beyond that the halo blocks share a ring
+ * of tap_ring slots, a slot refilled only after the multiplies of the block it held are
+ * done ((slots - 1) taps x blocks >= the loads in flight, STAGES - 1).
  * Fits (tap_conv_fits): stride 1, no nearest up-sampling, zero padding, dy, dx = +-1,
- * TY, TX <= 3, Cin % 64 == 0, Cin <= 64 TAP_MAX_KB, Cout % BN == 0, no split-K. */
+ * TY, TX <= 3, Cin % 64 == 0, Cout % 64 == 0, no split-K. */
 constexpr int TAP_ROWS = 2, TAP_W = 64, TAP_MAX_KB = 4;
 __host__ __device__ constexpr int tap_blk_bytes(int TY, int TX)
 {
     return ((TAP_ROWS + TY - 1) * (TAP_W + TX - 1) * 128 + 1023) / 1024 * 1024;
 }
+/* Halo slots: every channel block when there are at most TAP_MAX_KB, else a ring. */
+__host__ __device__ constexpr int tap_ring(int KB, int NT, int STAGES)
+{
+    return KB <= TAP_MAX_KB ? KB : 1 + (STAGES - 1 + NT - 1) / NT;
+}
 template <int BN, int STAGES> __host__ __device__ constexpr int tap_smem_bytes(int TY, int TX, int Cin)
 {
-    return (Cin / 64) * tap_blk_bytes(TY, TX) + STAGES * BN * 128 + 1024;
+    return tap_ring(Cin / 64, TY * TX, STAGES) * tap_blk_bytes(TY, TX) + STAGES * BN * 128 + 1024;
 }
 
 __device__ __forceinline__ uint64_t wgmma_desc_sw128_at(uint32_t smem_addr, int base_mode)
@@ -778,9 +786,10 @@ __global__ void __launch_bounds__(TAP_ROWS * 128, 1) conv_tap_wgmma_kernel(const
     const uint32_t pad = (1024u - (raw_s & 1023u)) & 1023u;
     const int TY = a.TY, TX = a.TX, HC = TAP_W + TX - 1, HR = TAP_ROWS + TY - 1;
     const int BLK = tap_blk_bytes(TY, TX), KB = a.Cin / 64, NT = TY * TX, nsteps = KB * NT;
+    const int RING = tap_ring(KB, NT, STAGES);
     T *halo = reinterpret_cast<T *>(smem_raw + pad);
-    T *sB = reinterpret_cast<T *>(smem_raw + pad + (size_t)KB * BLK);
-    const uint32_t halo_s = raw_s + pad, sB_s = halo_s + (uint32_t)(KB * BLK);
+    T *sB = reinterpret_cast<T *>(smem_raw + pad + (size_t)RING * BLK);
+    const uint32_t halo_s = raw_s + pad, sB_s = halo_s + (uint32_t)(RING * BLK);
 
     const int tid = threadIdx.x, lane = tid & 31, wg = tid >> 7, wq = (tid >> 5) & 3;
     const int tiles_y = (a.OHk + TAP_ROWS - 1) / TAP_ROWS;
@@ -800,8 +809,8 @@ __global__ void __launch_bounds__(TAP_ROWS * 128, 1) conv_tap_wgmma_kernel(const
 
     auto issue = [&](int s) {
         const int kb = s / NT, t = s - kb * NT;
-        if (t == 0) { /* the halo of channel block kb */
-            T *dst = halo + (size_t)kb * (BLK / sizeof(T));
+        if (t == 0) { /* the halo of channel block kb, into its ring slot */
+            T *dst = halo + (size_t)(kb % RING) * (BLK / sizeof(T));
             for (int i = tid; i < HR * HC * 8; i += NTH) {
                 int h = i >> 3, c8 = i & 7, hy = h / HC, hx = h - hy * HC;
                 int iy = hy0 + hy, ix = hx0 + hx;
@@ -822,7 +831,7 @@ __global__ void __launch_bounds__(TAP_ROWS * 128, 1) conv_tap_wgmma_kernel(const
     };
     /* the style scale of halo block kb, on the chunks this thread loaded */
     auto scale_halo = [&](int kb) {
-        T *blk = halo + (size_t)kb * (BLK / sizeof(T));
+        T *blk = halo + (size_t)(kb % RING) * (BLK / sizeof(T));
         const float *sc = a.in_scale + (size_t)b * a.in_scale_bstride + kb * 64;
         for (int i = tid; i < HR * HC * 8; i += NTH) {
             int h = i >> 3, c8 = i & 7, hy = h / HC, hx = h - hy * HC;
@@ -855,7 +864,7 @@ __global__ void __launch_bounds__(TAP_ROWS * 128, 1) conv_tap_wgmma_kernel(const
         cp_async_commit();
         wgmma_fence();
         const int roff = a.dy > 0 ? ty : TY - 1 - ty, coff = a.dx > 0 ? tx : TX - 1 - tx;
-        const uint32_t aS = halo_s + (uint32_t)(kb * BLK + ((wg + roff) * HC + coff) * 128);
+        const uint32_t aS = halo_s + (uint32_t)((kb % RING) * BLK + ((wg + roff) * HC + coff) * 128);
         const uint32_t bS = sB_s + (uint32_t)((s % STAGES) * B_STAGE * (int)sizeof(T));
 #pragma unroll
         for (int ks = 0; ks < BK / 16; ks++)

@@ -722,9 +722,19 @@ template <typename T> struct engine : engine_base {
                 if (int rc = s->ar.alloc(&s->mask[r], s->cap_px, err))
                     return rc;
             }
-            if (jg)
-                if (int rc = jpeg_gpu_slot_open(jg, s->st, &s->js, err))
-                    return rc;
+            if (jg && jpeg_gpu_slot_open(jg, s->st, &s->js, err)) {
+                if (o.jpeg == GPU_JPEG_NVJPEG)
+                    return err->code;
+                /* auto: libjpeg on the host for every slot */
+                jpeg_note = err->msg;
+                for (auto *q : slots) {
+                    jpeg_gpu_slot_close(q->js);
+                    q->js = nullptr;
+                }
+                jpeg_gpu_close(jg);
+                jg = nullptr;
+                gp_error_clear(err);
+            }
             if (int rc = s->ar.alloc(&s->aff, 12 * (size_t)o.max_batch, err))
                 return rc;
             CK(cudaMallocHost(&s->h_rgb, s->cap_px * 3));
@@ -1348,9 +1358,10 @@ template <typename T> struct engine : engine_base {
         gp_error_clear(&jerr);
         if (!g && jpeg_gpu_open(&g, &jerr))
             return 0; /* no nvJPEG in this build or on this card: host times only */
-        if (!js && jpeg_gpu_slot_open(g, st, &js, err)) {
-            jpeg_gpu_close(g);
-            return err->code;
+        if (!js && jpeg_gpu_slot_open(g, st, &js, &jerr)) {
+            if (g != jg)
+                jpeg_gpu_close(g);
+            return 0; /* nvJPEG does not open a slot here: host times only */
         }
         dec.clear();
         enc.clear();

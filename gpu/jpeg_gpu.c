@@ -168,9 +168,12 @@ void jpeg_gpu_slot_close(jpeg_gpu_slot *s)
 static int slot_init(jpeg_gpu_slot *s, gp_error *err)
 {
     jpeg_gpu *g = s->g;
-    if (g->hw) {
-        NJ(nvjpegJpegStateCreate(g->hw, &s->hw_state));
-        NJ(nvjpegDecodeBatchedInitialize(g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI));
+    /* the hardware decoder's state; where it will not open, this slot decodes on the GPU */
+    if (g->hw && (nvjpegJpegStateCreate(g->hw, &s->hw_state) != NVJPEG_STATUS_SUCCESS ||
+                  nvjpegDecodeBatchedInitialize(g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI) != NVJPEG_STATUS_SUCCESS)) {
+        if (s->hw_state)
+            nvjpegJpegStateDestroy(s->hw_state);
+        s->hw_state = NULL;
     }
     NJ(nvjpegJpegStateCreate(g->gpu, &s->gpu_state));
     NJ(nvjpegEncoderStateCreate(g->gpu, &s->enc_state, s->st));
