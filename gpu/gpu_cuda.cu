@@ -318,6 +318,19 @@ void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int
     *OW = ow;
 }
 
+/* ||a - b|| / ||b|| of two host arrays of T, in double; INFINITY when b is all zeros or a
+ * NaN is anywhere. */
+template <typename T> static double host_rel_l2(const std::vector<T> &a, const std::vector<T> &b)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size() && i < b.size(); i++) {
+        double u = host_to_float(a[i]), v = host_to_float(b[i]);
+        num += (u - v) * (u - v);
+        den += v * v;
+    }
+    return den > 0 && num == num ? std::sqrt(num / den) : INFINITY;
+}
+
 /* One conv of the tap kernel's probe against the mma.sync kernel: relative L2 of the outputs
  * (tap kernel with base mode `mode`), on random operands. geo: geometry and epilogue mode
  * set, operands unset; styled: style scale, demodulation and the concat half. */
@@ -388,15 +401,7 @@ static int tap_probe_case(const conv_args &geo, int styled, int mode, const conv
     ar.release();
     if (ce != cudaSuccess)
         return gpu_cuda_fail(err, ce, "tap conv probe", __FILE__, __LINE__);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < ny; i++) {
-        double u = host_to_float(r1[i]), v = host_to_float(r0[i]);
-        num += (u - v) * (u - v);
-        den += v * v;
-    }
-    *rel = den > 0 ? std::sqrt(num / den) : INFINITY;
-    if (!(num == num))
-        *rel = INFINITY;
+    *rel = host_rel_l2(r1, r0);
     return 0;
 }
 
@@ -471,6 +476,8 @@ template <typename T> struct gpen_weights {
     dev_arena ar;
     T *enc_w[GPEN_MAX_ENC];
     float *enc_b[GPEN_MAX_ENC];
+    float *enc0_wf; /* encoder layer 0 as float [cout][3] (enc0_kernel), or null */
+    int enc0_fused; /* gpen_tune: enc0_kernel instead of the input conversion + GEMM */
     int enc_cin[GPEN_MAX_ENC]; /* padded */
     float *fc_w, *fc_b, *map_w[GPEN_MAX_MLP], *map_b[GPEN_MAX_MLP];
     T *cst;
@@ -512,6 +519,18 @@ template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpe
         g.enc_cin[k] = cp;
         if (int rc = upload<T>(g.ar, wp.data(), wp.size(), &g.enc_w[k], err))
             return rc;
+        if (k == 0) {
+            g.enc0_wf = nullptr;
+            g.enc0_fused = 0;
+            if (L.k == 1 && L.cin == 3 && L.cout % 8 == 0) {
+                std::vector<float> wf((size_t)L.cout * 3);
+                for (int o = 0; o < L.cout; o++)
+                    for (int i = 0; i < 3; i++)
+                        wf[(size_t)o * 3 + i] = (float)(w[(size_t)o * 3 + i] * scale);
+                if (int rc = upload<float>(g.ar, wf.data(), wf.size(), &g.enc0_wf, err))
+                    return rc;
+            }
+        }
         if (int rc = upload<float>(g.ar, gpen_model_tensor(m, L.t_b), L.cout, &g.enc_b[k], err))
             return rc;
     }
@@ -626,12 +645,12 @@ template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpe
 }
 
 /* Kernel variants chosen by the environment, so that one build A/B's them in one run
- * (scripts/gpu_session.sh): GPENLAB_TAPCONV and GPENLAB_BLUR_EPI = auto (the default:
+ * (scripts/gpu_session.sh): GPENLAB_TAPCONV, GPENLAB_BLUR_EPI, GPENLAB_ENC0 = auto (the default:
  * gpen_tune times both on each layer at gpu_open and keeps the faster), off, on. Each
  * variant is checked against the reference before use (tap_conv_probe, gpen_tune) and by
  * the selftest. */
 struct kernel_switches {
-    int tapconv, tiled_blur_epi; /* -1 auto, 0 off, 1 on where it fits */
+    int tapconv, tiled_blur_epi, enc0; /* -1 auto, 0 off, 1 on where it fits */
     static int parse(const char *name)
     {
         const char *v = getenv(name);
@@ -644,6 +663,7 @@ struct kernel_switches {
         kernel_switches k;
         k.tapconv = parse("GPENLAB_TAPCONV");
         k.tiled_blur_epi = parse("GPENLAB_BLUR_EPI");
+        k.enc0 = parse("GPENLAB_ENC0");
         return k;
     }
 };
@@ -771,6 +791,35 @@ template <typename T> static void gpen_acts_free(gpen_acts<T> &a)
     a.ar.release();
 }
 
+/* Encoder layer k as one fused conv: layer 0 (1x1) from the converted input a.x0, the
+ * others (3x3, stride 2) from the blurred previous layer in a.blur. */
+template <typename T> static conv_args enc_conv_args(const gpen_weights<T> &g, const gpen_acts<T> &a, int k, int B)
+{
+    const gpen_enc_layer &L = g.arch.enc[k];
+    conv_args c = conv_args_zero();
+    c.B = B;
+    c.Cin = g.enc_cin[k];
+    c.w = g.enc_w[k];
+    c.Cout = L.cout;
+    c.TY = c.TX = L.k;
+    c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
+    c.y = a.enc[k];
+    c.Ctot = L.cout;
+    c.mode = EPI_FUSED;
+    c.bias = g.enc_b[k];
+    c.act = 1;
+    c.gain = SQRT2;
+    if (k == 0) {
+        c.x = a.x0;
+        c.IH = c.IW = g.arch.cfg.size;
+    } else {
+        c.x = a.blur;
+        c.IH = c.IW = L.res_in + 1;
+        c.sy = c.sx = 2;
+    }
+    return c;
+}
+
 /* The non-up styled conv j as one fused conv: hin -> hout [B, Ro, Ro, 2 cout], the concat
  * half act(nw e + bias2) written by the epilogue. */
 template <typename T>
@@ -868,35 +917,24 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
     const gpen_arch &A = g.arch;
     const int S = A.cfg.size, sd = A.cfg.style_dim;
     const bool f32 = sizeof(T) == 4;
-    nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
-    CK_LAUNCH();
-    mark(a, "input", st);
+    if (g.enc0_fused) {
+        enc0_kernel<T><<<blocks_for((size_t)B * S * S * (A.enc[0].cout / 8), 256), 256, 0, st>>>(
+            a.in, B, S, g.enc0_wf, g.enc_b[0], A.enc[0].cout, SQRT2, a.enc[0]);
+        CK_LAUNCH();
+        mark(a, "enc0", st);
+    } else {
+        nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
+        CK_LAUNCH();
+        mark(a, "input", st);
+    }
     /* encoder */
-    for (int k = 0; k < A.n_enc; k++) {
+    for (int k = g.enc0_fused ? 1 : 0; k < A.n_enc; k++) {
         const gpen_enc_layer &L = A.enc[k];
-        conv_args c = conv_args_zero();
-        c.B = B;
-        c.Cin = g.enc_cin[k];
-        c.w = g.enc_w[k];
-        c.Cout = L.cout;
-        c.TY = c.TX = L.k;
-        c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
-        c.y = a.enc[k];
-        c.Ctot = L.cout;
-        c.mode = EPI_FUSED;
-        c.bias = g.enc_b[k];
-        c.act = 1;
-        c.gain = SQRT2;
-        if (k == 0) {
-            c.x = a.x0;
-            c.IH = c.IW = S;
-        } else {
+        conv_args c = enc_conv_args<T>(g, a, k, B);
+        if (k > 0) {
             blur_down_kernel<T><<<blocks_for((size_t)B * (L.res_in + 1) * (L.res_in + 1) * L.cin / (16 / sizeof(T)), 256), 256, 0, st>>>(
                 a.enc[k - 1], B, L.res_in, L.res_in, L.cin, a.blur);
             CK_LAUNCH();
-            c.x = a.blur;
-            c.IH = c.IW = L.res_in + 1;
-            c.sy = c.sx = 2;
         }
         size_t slice = (size_t)B * L.res_out * L.res_out * L.cout;
         conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, hw, f32,
@@ -1133,6 +1171,43 @@ static int gpen_tune(gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &
         CK(cudaStreamSynchronize(st));
         std::string out;
         char buf[160];
+        /* enc0_kernel against the input conversion + GEMM (batch 1), then timed */
+        g.enc0_fused = 0;
+        if (g.enc0_wf && sw.enc0 != 0) {
+            const int S = A.cfg.size, C0 = A.enc[0].cout;
+            fill_uniform_kernel<float><<<256, 256, 0, st>>>(a.in, (size_t)B * 3 * S * S, 1.f, 26);
+            auto old_path = [&](int b) {
+                nchw_to_nhwc_kernel<T><<<blocks_for((size_t)b * S * S, 256), 256, 0, st>>>(a.in, b, S, S, 8, 1.f, 0.f, a.x0);
+                conv_args c = enc_conv_args<T>(g, a, 0, b);
+                conv_launch<T>(c, conv_plan_for(b * S * S, C0, c.Cin, hw, false, 1), st);
+            };
+            auto new_path = [&](int b) {
+                enc0_kernel<T><<<blocks_for((size_t)b * S * S * (C0 / 8), 256), 256, 0, st>>>(a.in, b, S, g.enc0_wf, g.enc_b[0],
+                                                                                            C0, SQRT2, a.enc[0]);
+            };
+            size_t n = (size_t)S * S * C0;
+            std::vector<T> r0(n), r1(n);
+            old_path(1);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r0.data(), a.enc[0], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            new_path(1);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r1.data(), a.enc[0], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            CK(cudaStreamSynchronize(st));
+            double rel = host_rel_l2(r1, r0);
+            const double lim = std::is_same<T, __half>::value ? 3e-3 : 2e-2;
+            double t0 = 0, t1 = 0;
+            if (rel < lim && sw.enc0 < 0) {
+                if (int rc = time_ms([&] { old_path(B); }, st, &t0, err))
+                    return rc;
+                if (int rc = time_ms([&] { new_path(B); }, st, &t1, err))
+                    return rc;
+            }
+            g.enc0_fused = rel < lim && (sw.enc0 > 0 || t1 < t0);
+            snprintf(buf, sizeof(buf), "enc0 fused %s (rel %.1e%s, %.3f vs %.3f ms); ", g.enc0_fused ? "on" : "off", rel,
+                     rel < lim ? "" : " FAILED", t1, t0);
+            out += buf;
+        }
         /* the tiled epilogue against the per-pixel one, batch 1, on the first up layer of 64+ px */
         int epi_ok = 0;
         for (int j = 0; j < A.n_conv && !epi_ok; j++) {
@@ -1148,13 +1223,7 @@ static int gpen_tune(gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &
             CK_LAUNCH();
             CK(cudaMemcpyAsync(r1.data(), a.h[1], n * sizeof(T), cudaMemcpyDeviceToHost, st));
             CK(cudaStreamSynchronize(st));
-            double num = 0, den = 0;
-            for (size_t i = 0; i < n; i++) {
-                double u = host_to_float(r1[i]), v = host_to_float(r0[i]);
-                num += (u - v) * (u - v);
-                den += v * v;
-            }
-            double rel = den > 0 ? std::sqrt(num / den) : INFINITY;
+            double rel = host_rel_l2(r1, r0);
             epi_ok = rel < 2e-3 ? 1 : -1;
             snprintf(buf, sizeof(buf), "blur_epi check %dpx rel %.1e%s; ", L.res_out, rel, epi_ok > 0 ? "" : " FAILED");
             out += buf;

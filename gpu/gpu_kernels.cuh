@@ -1466,6 +1466,38 @@ __global__ void nchw_to_nhwc_kernel(const float *x, int B, int H, int W, int Cp,
         o[c] = from_f<T>(c < 3 ? x[((size_t)b * 3 + c) * hw + p] * mul + add : 0.f);
 }
 
+/* GPEN's encoder layer 0 straight from the float NCHW input [B,3,S,S]: the 1x1 conv from
+ * RGB (w float [C][3], scaled), + bias, leaky ReLU x gain, into NHWC T [B,S,S,C], C % 8 ==
+ * 0. One thread per pixel and 8 channels (one 16-byte store for 16-bit T), the 8 threads
+ * of a pixel adjacent: coalesced stores, the pixel's 3 inputs from L1. Replaces the input
+ * conversion and a K = 8 GEMM. */
+template <typename T>
+__global__ void enc0_kernel(const float *in, int B, int S, const float *w, const float *bias, int C, float gain, T *out)
+{
+    const int cg = C / 8;
+    const size_t hw = (size_t)S * S, idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B * hw * cg)
+        return;
+    const size_t pix = idx / cg, b = pix / hw, p = pix - b * hw;
+    const int g = (int)(idx - pix * cg);
+    const float r = __ldg(in + (b * 3 + 0) * hw + p), gr = __ldg(in + (b * 3 + 1) * hw + p),
+                bl = __ldg(in + (b * 3 + 2) * hw + p);
+    T v[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const int n = g * 8 + j;
+        float y = __ldg(w + 3 * n) * r + __ldg(w + 3 * n + 1) * gr + __ldg(w + 3 * n + 2) * bl + __ldg(bias + n);
+        v[j] = from_f<T>((y < 0.f ? 0.2f * y : y) * gain);
+    }
+    T *o = out + pix * C + g * 8;
+    if constexpr (sizeof(T) == 2) {
+        *reinterpret_cast<uint4 *>(o) = *reinterpret_cast<const uint4 *>(v);
+    } else {
+        reinterpret_cast<float4 *>(o)[0] = *reinterpret_cast<const float4 *>(v);
+        reinterpret_cast<float4 *>(o)[1] = *reinterpret_cast<const float4 *>(v + 4);
+    }
+}
+
 /* Repeats a [n] T tensor over the batch. */
 /* Deterministic uniform [-amp, amp) fill (benchmark inputs; a hash of the index). */
 template <typename T> __global__ void fill_uniform_kernel(T *p, size_t n, float amp, uint32_t seed)

@@ -13,6 +13,7 @@
 #include "ref/gpen_ref.h"
 #include "ref/pipe_nets.h"
 #include "ref/safetensors.h"
+#include "../sim/fileio.h"
 
 /* The input tensor `name` of `path` as floats, with its shape; ndim must match. */
 static int read_input(const char *path, const char *name, int ndim, int64_t *shape, float **data, gp_error *err)
@@ -232,40 +233,6 @@ static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opt
     return rc;
 }
 
-static int read_file(const char *path, unsigned char **data, size_t *len, gp_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1 << 20;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-            }
-            buf = nb;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 static int run_pipeline(int argc, char **argv, const gpu_opts *base, const char *in_path, const char *out_path,
                         gp_error *err)
 {
@@ -275,7 +242,7 @@ static int run_pipeline(int argc, char **argv, const gpu_opts *base, const char 
                             GPU_MAX_FACES);
     unsigned char *jpg = NULL, *out = NULL;
     size_t jl = 0;
-    if (read_file(in_path, &jpg, &jl, err))
+    if (gp_read_file(in_path, (size_t)1 << 30, (char **)&jpg, &jl, err))
         return err->code;
     int w = 0, h = 0;
     unsigned char *rgb = NULL;

@@ -14,7 +14,7 @@
 #   h200:    the second card: probe selftest bench torch compare layers profile
 #   probe:   `gpenlab-gpu convcheck` in a process of its own: the conv kernels, the tap
 #            kernel's probe and GPEN-512's per-layer kernel choice; if it fails, the rest
-#            runs with the new kernels off (GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0)
+#            runs with the new kernels off (GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0 GPENLAB_ENC0=0)
 #   bench:   every precision at batch 1..16 (bench_gpu.txt)
 #   ab:      fp16 at batch 1..8 and the batch-8 section times with the new kernels off and
 #            forced on (auto, the default, is what bench and layers time); GPEN-512 against
@@ -101,7 +101,7 @@ for s in $steps; do
             grep -E "selftest|convcheck" "$L/probe.log"
         else
             echo "probe FAILED (rc $?): the new kernels are off for the rest of the session"; tail -20 "$L/probe.log"
-            export GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0
+            export GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0 GPENLAB_ENC0=0
         fi ;;
     selftest)
         make_ref
@@ -115,15 +115,17 @@ for s in $steps; do
     ab)
         make_ref
         for v in off on; do
-            case $v in off) e="GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0" ;; on) e="GPENLAB_TAPCONV=1 GPENLAB_BLUR_EPI=1" ;; esac
+            case $v in off) e="GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0 GPENLAB_ENC0=0" ;;
+                       on) e="GPENLAB_TAPCONV=1 GPENLAB_BLUR_EPI=1 GPENLAB_ENC0=1" ;; esac
             echo "== variants $v ($e): fp16 bench" >> "$OUT/ab.txt"
             env $e timeout $(cap 90) "$GPU" bench --only fp16 --max-batch 8 --reps 15 >> "$OUT/ab.txt" 2>&1
         done
         echo "== variants off: batch 8 sections" >> "$OUT/ab.txt"
-        GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0 GPENLAB_LAYER_TIMES=1 timeout $(cap 60) "$GPU" bench --only fp16 --batch 8 \
+        GPENLAB_TAPCONV=0 GPENLAB_BLUR_EPI=0 GPENLAB_ENC0=0 GPENLAB_LAYER_TIMES=1 timeout $(cap 60) "$GPU" bench --only fp16 --batch 8 \
             --reps 5 >> "$OUT/ab.txt" 2>&1
         echo "== variants forced on: GPEN-512 against fp64" >> "$OUT/ab.txt"
-        GPENLAB_TAPCONV=1 GPENLAB_BLUR_EPI=1 timeout $(cap 120) "$GPU" selftest --gpen-only --ref "$ref" >> "$OUT/ab.txt" 2>&1
+        GPENLAB_TAPCONV=1 GPENLAB_BLUR_EPI=1 GPENLAB_ENC0=1 timeout $(cap 120) "$GPU" selftest --gpen-only --ref "$ref" \
+            >> "$OUT/ab.txt" 2>&1
         grep -E "^==|^gpenlab fp16|sections|selftest|^card" "$OUT/ab.txt" | cut -c1-240 ;;
     layers)
         for b in 8 $([ "${LAYERS_B1:-1}" = 1 ] && echo 1); do
