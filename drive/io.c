@@ -1,5 +1,5 @@
 /* io.c: libcurl HTTP, the Prometheus query API, Redis RESP and kubeconfig (see io.h). */
-#include "io.h"
+#include "drive/io.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "../sim/cfg.h"
+#include "base/cfg.h"
 
 /* ------------------------------------------------------------------ HTTP */
 

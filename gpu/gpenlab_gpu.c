@@ -22,18 +22,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gpu.h"
-#include "gpu_cli.h"
-#include "jpeg_io.h"
-#include "profile.h"
-#include "profile_derive.h"
-#include "run_cmd.h"
-#include "ref/gpen_load.h"
-#include "ref/gpen_model.h"
-#include "ref/gpen_rand.h"
-#include "ref/gpen_ref.h"
-#include "ref/pipe_nets.h"
-#include "ref/safetensors.h"
+#include "gpu/gpu.h"
+#include "gpu/gpu_cli.h"
+#include "gpu/jpeg_io.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_rand.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+#include "gpu/run_cmd.h"
+#include "profile/profile.h"
+#include "profile/profile_derive.h"
 
 static double wall_ms(void)
 {

@@ -12,9 +12,9 @@ NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 GPU_ARCH  ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80
 GPU_DIR   := $(BUILD)/gpu-bin
-GPU_CFLAGS := $(CSTD) $(WARN) -O2 -g
-GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_cli.c gpu/run_cmd.c gpu/gpu_common.c gpu/jpeg_io.c gpu/profile.c gpu/profile_derive.c \
-             $(wildcard gpu/ref/*.c) sim/error.c sim/fileio.c
+GPU_CFLAGS := $(CSTD) $(INCLUDES) $(WARN) -O2 -g
+GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_cli.c gpu/run_cmd.c gpu/gpu_common.c gpu/jpeg_io.c profile/profile.c \
+             profile/profile_derive.c $(wildcard gpu/ref/*.c) base/error.c base/fileio.c
 GPU_C_OBJ = $(GPU_C_SRC:%.c=$(GPU_DIR)/%.o) $(GPU_JPEG_OBJ)
 GPU_CU_HDR := gpu/gpu_kernels.cuh gpu/gpu_internal.cuh gpu/gpu_pipeline.cuh gpu/gpu.h gpu/jpeg_io.h gpu/jpeg_gpu.h \
               $(wildcard gpu/ref/*.h)
@@ -63,7 +63,7 @@ $(GPU_DIR)/gpu/jpeg_gpu-nvjpeg.o: gpu/jpeg_gpu.c
 
 $(GPU_DIR)/gpu/gpu_cuda.o: gpu/gpu_cuda.cu $(GPU_CU_HDR)
 	@mkdir -p $(dir $@)
-	$(NVCC) -std=c++17 -O3 $(GPU_ARCH) -Xcompiler -Wall -lineinfo -c -o $@ $<
+	$(NVCC) -std=c++17 $(INCLUDES) -O3 $(GPU_ARCH) -Xcompiler -Wall -lineinfo -c -o $@ $<
 
 test-gpu: $(BUILD)/gpenlab-gpu
 	@if $(PYTHON) -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then \
@@ -90,7 +90,7 @@ $(BUILD)/gpenlab-gpu-nocuda: $(GPU_NC_OBJ)
 
 $(GPU_NC_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/test_gpu_run: $(BUILD)/gpenlab-gpu-nocuda
 

@@ -1,5 +1,5 @@
 /* gpu_cli.c: see gpu_cli.h. */
-#include "gpu_cli.h"
+#include "gpu/gpu_cli.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #ifndef GP_GPU_CLI_H
 #define GP_GPU_CLI_H
 
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 /* The value after `key` in argv, or def. */
 const char *cli_value(int argc, char **argv, const char *key, const char *def);

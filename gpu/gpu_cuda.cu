@@ -10,11 +10,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "gpu_internal.cuh"
+#include "gpu/gpu_internal.cuh"
 
 extern "C" {
-#include "ref/gpen_load.h"
-#include "ref/gpen_model.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
 }
 
 int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line)
@@ -1304,7 +1304,7 @@ static int gpen_tune(gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &
     }
 }
 
-#include "gpu_pipeline.cuh"
+#include "gpu/gpu_pipeline.cuh"
 
 /* ------------------------------------------------------------------ matrix peak */
 #include <cublasLt.h>

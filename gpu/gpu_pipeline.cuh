@@ -6,8 +6,8 @@
 #include <thread>
 
 extern "C" {
-#include "jpeg_gpu.h"
-#include "jpeg_io.h"
+#include "gpu/jpeg_gpu.h"
+#include "gpu/jpeg_io.h"
 }
 
 /* ------------------------------------------------------------------ image kernels */

@@ -1,6 +1,6 @@
 /* jpeg_gpu.c: nvJPEG behind jpeg_gpu.h (GPENLAB_NVJPEG), or the GP_ENOTSUP answers of a
  * build without it. */
-#include "jpeg_gpu.h"
+#include "gpu/jpeg_gpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,19 +1,19 @@
 /* run_cmd.c: see run_cmd.h. */
-#include "run_cmd.h"
+#include "gpu/run_cmd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu.h"
-#include "gpu_cli.h"
-#include "jpeg_io.h"
-#include "ref/gpen_load.h"
-#include "ref/gpen_model.h"
-#include "ref/gpen_ref.h"
-#include "ref/pipe_nets.h"
-#include "ref/safetensors.h"
-#include "../sim/fileio.h"
+#include "gpu/gpu.h"
+#include "gpu/gpu_cli.h"
+#include "gpu/jpeg_io.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+#include "base/fileio.h"
 
 /* The input tensor `name` of `path` as floats, with its shape; ndim must match. */
 static int read_input(const char *path, const char *name, int ndim, int64_t *shape, float **data, gp_error *err)

@@ -67,7 +67,7 @@ if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$GPU" ]; then
     # carried objects keep the libjpeg they were compiled for ($B/libjpeg.a, carried too)
     if [ -f "$nvj" ] && [ "${NVJPEG:-1}" = 1 ] && [ -f "$B/libjpeg.a" ]; then
         objs=$(make -s BUILD="$B" gpu-objs GPU_NVJPEG=0 2>/dev/null)
-        if cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -DGPENLAB_NVJPEG -I"$CUDA/include" \
+        if cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -I. -DGPENLAB_NVJPEG -I"$CUDA/include" \
                -c gpu/jpeg_gpu.c -o "$B/jpeg_gpu-nvjpeg.o" > "$L/nvjpeg_build.log" 2>&1 &&
            g++ -o "$GPU.nvjpeg" $objs "$B/jpeg_gpu-nvjpeg.o" -L"$CUDA/lib64" -Wl,-rpath,"$CUDA/lib64" \
                -lcublasLt -lcudart_static -lnvjpeg -ldl -lrt "$B/libjpeg.a" -lpthread -lm >> "$L/nvjpeg_build.log" 2>&1 &&

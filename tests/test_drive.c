@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "../drive/drive.h"
-#include "../drive/io.h"
-#include "live/fake_http.h"
+#include "drive/drive.h"
+#include "drive/io.h"
+#include "tests/live/fake_http.h"
 
 #define TOKEN "test-token-9f3a1c77e2"
 

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "../gpu/ref/gpen_load.h"
-#include "../gpu/ref/gpen_model.h"
-#include "../gpu/ref/gpen_ref.h"
-#include "../gpu/ref/pipe_nets.h"
-#include "../gpu/ref/safetensors.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
 
 static char tmp_dir[256], bin[600];
 

@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace_cmd.h"
+#include "cli/trace_cmd.h"
 
 #define DATA "tests/data/traces/"
-#define TRACES "../shared/traces/"
+#define TRACES "traces/data/"
 
 typedef struct cmd_result {
     int rc;
