@@ -361,7 +361,16 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
     replace(&rules, "interval: \"15s\"", "interval: \"1s\"");
     size_t rl = strlen(rules) + 200;
     rules = realloc(rules, rl);
-    strcat(rules, "      - record: \"gpen_test_step_rec\"\n        expr: \"gpen_test_step\"\n");
+    /* appended at the indentation the writer gave the group's other rules */
+    const char *last = strstr(rules, "- record:"), *next;
+    while (last && (next = strstr(last + 1, "- record:")))
+        last = next;
+    assert_non_null(last);
+    int indent = 0;
+    while (last - indent > rules && last[-indent - 1] == ' ')
+        indent++;
+    snprintf(rules + strlen(rules), rl - strlen(rules), "%*s- record: \"gpen_test_step_rec\"\n%*s  expr: \"gpen_test_step\"\n",
+             indent, "", indent, "");
     snprintf(path, sizeof(path), "%s/rules.yml", l->dir);
     write_text(path, rules);
     free(rules);
