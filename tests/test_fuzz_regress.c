@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fuzz/fuzz_targets.c"
+#include "tests/testutil.h"
 
 #define FUZZ_DATA "tests/data/fuzz/"
 
@@ -26,42 +27,13 @@ static char scratch_dir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(scratch_dir, sizeof(scratch_dir), "/tmp/gpenlab-fuzzreg-XXXXXX");
-    return mkdtemp(scratch_dir) ? 0 : -1;
+    return tu_mkdtemp(scratch_dir, sizeof(scratch_dir), "fuzzreg");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2 + 1);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        fail_msg("out of memory reading %s", path);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    return tu_rm_rf(scratch_dir);
 }
 
 /* Every saved input through its target: none may crash, leak or hang. */
@@ -83,7 +55,7 @@ static void test_all_inputs_replay(void **state)
         char path[512];
         snprintf(path, sizeof(path), FUZZ_DATA "%s", de->d_name);
         size_t len;
-        uint8_t *data = slurp(path, &len);
+        uint8_t *data = tu_slurp_bytes(path, &len);
         if (fn(data, len, scratch_dir) != 0)
             fail_msg("%s: target %s returned non-zero", de->d_name, target);
         free(data);
@@ -129,7 +101,7 @@ static void test_profile_findings(void **state)
         char path[256];
         snprintf(path, sizeof(path), FUZZ_DATA "%s", rows[i].file);
         size_t len;
-        char *text = (char *)slurp(path, &len);
+        char *text = (char *)tu_slurp_bytes(path, &len);
         gp_error e;
         gp_error_clear(&e);
         int rc = profile_parse("fuzz", text, p, &e);
@@ -163,7 +135,7 @@ static void test_cfg_findings(void **state)
 {
     (void)state;
     size_t len;
-    char *text = (char *)slurp(FUZZ_DATA "cfg-laughs_walk", &len);
+    char *text = (char *)tu_slurp_bytes(FUZZ_DATA "cfg-laughs_walk", &len);
     cfg_doc *doc = NULL;
     gp_error e;
     gp_error_clear(&e);
