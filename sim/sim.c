@@ -553,7 +553,7 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     oracle_data od = {0};
     oracle_view ov;
     int rc = 0;
-    bool want_oracle = !cfg->closed_loop && strcmp(cfg->policy->name, "clairvoyant") == 0;
+    bool want_oracle = !cfg->closed_loop && (cfg->policy->traits & POLICY_T_NEEDS_ORACLE);
     if (want_oracle)
         rc = oracle_prepass(cfg, &od.work_s, &od.count, &od.n, err);
     if (rc == 0)
