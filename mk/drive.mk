@@ -5,7 +5,8 @@
 # The top-level LIB_OBJ is already expanded when this file is read, so the objects are
 # added to the archive as extra prerequisites (the archive rule archives $^).
 PKGS += libcurl jansson
-DRIVE_SRC := $(wildcard drive/*.c)
+# The RESP client (worker/resp.c, worker/netaddr.c) is the worker's own: one client for both.
+DRIVE_SRC := $(wildcard drive/*.c) worker/resp.c worker/netaddr.c
 DRIVE_OBJ := $(DRIVE_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/libgpenlab.a: $(DRIVE_OBJ)
 -include $(DRIVE_OBJ:.o=.d)
