@@ -3,12 +3,12 @@
 #   make_seeds.sh OUTDIR
 # OUTDIR/<target>/ gets one file per seed. Trace targets take two option bytes before
 # the file (see fuzz/fuzz_targets.c), so each trace seed is written with a few option
-# prefixes; shared traces (../shared/traces) contribute their first lines. The inputs
+# prefixes; the real traces (traces/data) contribute their first lines. The inputs
 # saved from earlier findings (tests/data/fuzz/<target>-*) join their target's seeds.
 set -euo pipefail
 out=${1:?usage: make_seeds.sh OUTDIR}
 cd "$(dirname "$0")/.."
-shared=../shared/traces
+real=traces/data
 rm -rf "$out"
 for t in trace_csv envelope cfg experiment policy profile drive weights; do mkdir -p "$out/$t"; done
 
@@ -35,18 +35,16 @@ done
 for f in tests/data/traces/*.csv.gz; do
     prefixed "$f" trace_csv "$(basename "$f" .csv.gz)-gz" '\000\000' '\000\003'
 done
-if [ -d "$shared" ]; then
-    for f in "$shared"/*.csv.gz "$shared"/*.csv; do
-        [ -e "$f" ] || continue
-        b=$(basename "$f"); b=${b%%.*}
-        if [[ $f == *.gz ]]; then zcat "$f" 2>/dev/null | head -n 60 > "$tmp/$b" || true
-        else head -n 60 "$f" > "$tmp/$b"; fi
-        case $b in
-            servegen*|azure_lmm*) prefixed "$tmp/$b" envelope "$b" '\000\000' '\001\002' '\000\026' '\000\241';;
-            *) prefixed "$tmp/$b" trace_csv "$b" '\000\000' '\001\000' '\000\043';;
-        esac
-    done
-fi
+for f in "$real"/*.csv.gz "$real"/*.csv; do
+    [ -e "$f" ] || continue
+    b=$(basename "$f"); b=${b%%.*}
+    if [[ $f == *.gz ]]; then zcat "$f" 2>/dev/null | head -n 60 > "$tmp/$b" || true
+    else head -n 60 "$f" > "$tmp/$b"; fi
+    case $b in
+        servegen*|azure_lmm*) prefixed "$tmp/$b" envelope "$b" '\000\000' '\001\002' '\000\026' '\000\241';;
+        *) prefixed "$tmp/$b" trace_csv "$b" '\000\000' '\001\000' '\000\043';;
+    esac
+done
 
 # YAML: configuration tests, experiments, policy configurations, driver configurations
 for f in tests/data/cfg/*.yaml experiments/*.yaml tests/data/policy/*.yaml \

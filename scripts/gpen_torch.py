@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """gpen_torch.py: an independent PyTorch implementation of GPEN-BFR ("FullGenerator"),
-written from ../shared/GPEN.md, with the project's deterministic weights.
+written from docs/gpen.md, with the project's deterministic weights.
 
 The parameter names, shapes and the weight generator are those of gpu/ref/gpen_model.c
 and gpu/ref/gpen_rand.c (docs/gpu.md has the recipe); every float32 weight comes out
@@ -159,7 +159,7 @@ def random_input(cfg, batch, seed=DEFAULT_SEED):
     return torch.from_numpy(v.astype(np.float32).reshape(batch, 3, cfg.size, cfg.size))
 
 
-# ---------------------------------------------------------------- operations (GPEN.md)
+# ---------------------------------------------------------------- operations (docs/gpen.md)
 def blur_kernel(gain, dtype, device):
     k1 = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float64)
     k = torch.outer(k1, k1) / 64.0 * gain

@@ -68,7 +68,7 @@ static void test_param_count(void **state)
     gpen_arch_macs(&a, &mac, &blur);
     if (fabs(mac / 1e9 - 137.05) > 0.02)
         fail_msg("GMAC: got %.3f want 137.05", mac / 1e9);
-    /* channel table of GPEN.md */
+    /* channel table of docs/gpen.md */
     const int res[] = {4, 8, 16, 32, 64, 128, 256, 512}, ch[] = {512, 512, 512, 512, 512, 256, 128, 64};
     for (int i = 0; i < 8; i++)
         if (gpen_channels(&c, res[i]) != ch[i])

@@ -15,7 +15,7 @@
 #include "../traces/trace_cmd.h"
 
 #define DATA "tests/data/traces/"
-#define TRACES "../shared/traces/"
+#define TRACES "traces/data/"
 
 typedef struct cmd_result {
     int rc;

@@ -1,5 +1,5 @@
-/* test_trace_real.c: every trace in ../shared/traces/ loads and replays, and its figures
- * match ../shared/traces/SOURCES.md: row counts, spans, origins (7-digit fractions),
+/* test_trace_real.c: every trace in traces/data/ loads and replays, and its figures
+ * match traces/data/SOURCES.md: row counts, spans, origins (7-digit fractions),
  * requests per day and per busiest hour (start/end windowing), per-minute counts, peaks
  * and CVs; envelopes (Azure LMM per-minute counts with '#' lines, ServeGen total-rate
  * files with data gaps, ServeGen per-client files summed or filtered) give their expected
@@ -18,7 +18,7 @@
 #include "../traces/trace.h"
 #include "../traces/trace_internal.h"
 
-#define TRACES "../shared/traces/"
+#define TRACES "traces/data/"
 #define ALIBABA TRACES "alibaba_gentd26_sd_requests.csv.gz"
 #define AZURE_CODE TRACES "azure_llm_2023_code.csv.gz"
 #define AZURE_LMM TRACES "azure_lmm_2024_per_minute.csv.gz"

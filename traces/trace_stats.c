@@ -1,5 +1,5 @@
 /* trace_stats.c: one pass over a source, O(1) memory: counts, rates, CVs and the
- * hour-of-day profile, with the definitions of shared/traces/SOURCES.md:
+ * hour-of-day profile, with the definitions of traces/data/SOURCES.md:
  *   mean rate = requests / (last arrival - first arrival);
  *   per-minute figures use clock-minute bins from the first arrival's minute to the
  *   last's, empty ones included; CVs are population standard deviation / mean;

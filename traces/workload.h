@@ -26,7 +26,7 @@ typedef enum {
 
 /*   workload:                          # type: trace
  *     type: trace
- *     path: ../shared/traces/alibaba_gentd26_sd_requests.csv.gz
+ *     path: ../traces/data/alibaba_gentd26_sd_requests.csv.gz
  *     time_column: gmt_create          # time_unit: auto|iso|s|ms|us (default auto)
  *     start: "2025-02-17 00:00:00"     # ISO, or a number in the column's unit
  *     end: "2025-02-22 00:00:00"
@@ -35,7 +35,7 @@ typedef enum {
  *     mp_column: ..., faces_column: ...
  *   workload:                          # type: envelope
  *     type: envelope
- *     path: ../shared/traces/servegen_m-small_clients_10min.csv.gz
+ *     path: ../traces/data/servegen_m-small_clients_10min.csv.gz
  *     time_column: window_start_s
  *     rate_column: rate_req_per_s      # rate_per_window: true when it counts requests
  *     cv_column: cv                    # optional: gamma renewal per client

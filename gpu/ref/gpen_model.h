@@ -1,4 +1,4 @@
-/* gpen_model.h: the GPEN "FullGenerator" architecture (../shared/GPEN.md) for any
+/* gpen_model.h: the GPEN "FullGenerator" architecture (docs/gpen.md) for any
  * configuration, as a table of named float32 tensors plus per-layer descriptors that
  * index into it. Owns the parameter layout shared by the CPU reference, the CUDA core,
  * the safetensors loader and scripts/gpen_torch.py; computes nothing. Tensor shapes are
@@ -84,7 +84,7 @@ typedef struct gpen_model {
 
 /* The published GPEN-BFR-512 configuration. */
 void gpen_config_default(gpen_config *cfg);
-/* Channels of the feature maps at resolution `res` (the table in GPEN.md). */
+/* Channels of the feature maps at resolution `res` (the table in docs/gpen.md). */
 int gpen_channels(const gpen_config *cfg, int res);
 /* Builds the layer and tensor tables; checks the configuration. */
 int gpen_arch_build(const gpen_config *cfg, gpen_arch *arch, gp_error *err);
@@ -94,7 +94,7 @@ int gpen_arch_find(const gpen_arch *arch, const char *name);
 void gpen_arch_param_split(const gpen_arch *arch, size_t *encoder, size_t *mapping,
                            size_t *generator);
 /* Multiply-accumulates per image in convolutions and linear layers (transposed convs
- * counted at their input resolution), and in the blur filters, as GPEN.md counts them. */
+ * counted at their input resolution), and in the blur filters, as docs/gpen.md counts them. */
 void gpen_arch_macs(const gpen_arch *arch, double *conv_linear_macs, double *blur_macs);
 
 /* Allocates the weights and fills them from the generator (gpen_rand.h) with `seed`. */
