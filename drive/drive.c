@@ -665,7 +665,31 @@ static void api_url(const drive *d, bool scale, char *buf, size_t len)
              d->kube.server, d->cfg.kube_ns, d->cfg.deployment, scale ? "/scale" : "");
 }
 
-static bool replicas_ok(json_t *v) { return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= MAX_REPLICAS; }
+static bool replicas_ok(json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 0 &&
+           json_integer_value(v) <= MAX_REPLICAS;
+}
+
+/* One API call with the current token, inside the deadline. 0 when an answer came (any
+ * status: *r holds it), -1 when none (why says why), -2 when cancelled. */
+static int kube_call(drive *d, int64_t deadline, const char *method, const char *url,
+                     const char *body, http_resp *r, char *why, size_t why_len)
+{
+    memset(r, 0, sizeof(*r));
+    if (kube_auth_refresh(&d->kube, why, why_len) < 0)
+        return -1;
+    http_req q = {.method = method, .url = url, .auth = &d->kube.auth, .body = body,
+                  .content_type = body ? "application/merge-patch+json" : NULL,
+                  .timeout_us = d->cfg.api_timeout_us};
+    int cancelled = http_run(&q, 1, deadline, cancel_fn(d), cancel_ctx(d));
+    *r = q.resp;
+    if (r->status != 0)
+        return 0;
+    snprintf(why, why_len, "API: %s", r->err);
+    http_resp_free(r);
+    return cancelled < 0 ? -2 : -1;
+}
 
 /* GET the Deployment: spec.replicas, status.replicas, status.readyReplicas. 0, -1 with
  * why, -2 when cancelled. */
@@ -674,17 +698,10 @@ static int kube_read(drive *d, int64_t deadline, int *spec, int *existing, int *
 {
     char url[1024];
     api_url(d, false, url, sizeof(url));
-    if (kube_auth_refresh(&d->kube, why, why_len) < 0)
-        return -1;
-    http_req q = {.method = "GET", .url = url, .auth = &d->kube.auth,
-                  .timeout_us = d->cfg.api_timeout_us};
-    int cancelled = http_run(&q, 1, deadline, cancel_fn(d), cancel_ctx(d));
-    http_resp *r = &q.resp;
-    if (r->status == 0) {
-        snprintf(why, why_len, "API: %s", r->err);
-        http_resp_free(r);
-        return cancelled < 0 ? -2 : -1;
-    }
+    http_resp resp, *r = &resp;
+    int got = kube_call(d, deadline, "GET", url, NULL, r, why, why_len);
+    if (got < 0)
+        return got;
     int rc = -1;
     json_error_t je;
     json_t *root = r->status == 200 ? json_loadb(r->body, r->len, 0, &je) : NULL;
@@ -717,17 +734,10 @@ static long kube_scale(drive *d, int64_t deadline, int replicas, char *why, size
     char url[1024], body[96];
     api_url(d, true, url, sizeof(url));
     snprintf(body, sizeof(body), "{\"spec\":{\"replicas\":%d}}", replicas);
-    if (kube_auth_refresh(&d->kube, why, why_len) < 0)
-        return -1;
-    http_req q = {.method = "PATCH", .url = url, .content_type = "application/merge-patch+json",
-                  .body = body, .auth = &d->kube.auth, .timeout_us = d->cfg.api_timeout_us};
-    int cancelled = http_run(&q, 1, deadline, cancel_fn(d), cancel_ctx(d));
-    http_resp *r = &q.resp;
-    if (r->status == 0) {
-        snprintf(why, why_len, "API: %s", r->err);
-        http_resp_free(r);
-        return cancelled < 0 ? -2 : -1;
-    }
+    http_resp resp, *r = &resp;
+    int got = kube_call(d, deadline, "PATCH", url, body, r, why, why_len);
+    if (got < 0)
+        return got;
     long st = r->status;
     if (st == 200 || st == 201) {
         http_resp_free(r);

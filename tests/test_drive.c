@@ -782,6 +782,26 @@ static void scripted_prom(void *ctx, const fake_req *req, fake_rep *rep)
              strstr(req->path, "q_pod") && p->pods ? p->pods : p->cluster);
 }
 
+/* A cluster answer: one series with `value` as Prometheus writes it, or none (NULL). */
+static void vector1(char *buf, size_t len, const char *value)
+{
+    if (value)
+        snprintf(buf, len,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}", value);
+    else
+        snprintf(buf, len,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+}
+
+/* A fake Prometheus serving ps, its cluster answer set to `value` (vector1). */
+static void prom_open(fake_http *prom, prom_script *ps, const char *value)
+{
+    memset(ps, 0, sizeof(*ps));
+    vector1(ps->cluster, sizeof(ps->cluster), value);
+    assert_int_equal(fake_http_start(prom, scripted_prom, ps), 0);
+}
+
 static const char *only_queries(void)
 {
     return "queries: {gpu_mem_frac: ~, gpu_util_frac: ~, p50_s: ~, p95_s: q_p95, p99_s: ~, "
@@ -796,9 +816,8 @@ static void test_refused_samples(void **state)
 {
     world *w = *state;
     static prom_script ps;
-    memset(&ps, 0, sizeof(ps));
     fake_http prom;
-    assert_int_equal(fake_http_start(&prom, scripted_prom, &ps), 0);
+    prom_open(&prom, &ps, NULL);
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
@@ -811,9 +830,7 @@ static void test_refused_samples(void **state)
                                           "-0.5", "inf", "nan", "Infinity"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         fake_http_lock(&prom);
-        snprintf(ps.cluster, sizeof(ps.cluster),
-                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}", refused[i]);
+        vector1(ps.cluster, sizeof(ps.cluster), refused[i]);
         free(ps.pods);
         ps.pods = malloc(512);
         snprintf(ps.pods, 512,
@@ -842,9 +859,7 @@ static void test_refused_samples(void **state)
     } good[] = {{"0", 0}, {"1.5", 1.5}, {"1e+06", 1e6}, {".25", 0.25}, {"+3", 3}, {"2E-3", 2e-3}};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         fake_http_lock(&prom);
-        snprintf(ps.cluster, sizeof(ps.cluster),
-                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}", good[i].text);
+        vector1(ps.cluster, sizeof(ps.cluster), good[i].text);
         fake_http_unlock(&prom);
         drive_tick_rec rec;
         tick(d, 200 + (int64_t)i * 15, &rec);
@@ -861,20 +876,20 @@ static void test_many_pods(void **state)
 {
     world *w = *state;
     static prom_script ps;
-    memset(&ps, 0, sizeof(ps));
+    fake_http prom;
+    prom_open(&prom, &ps, NULL);
     enum { N = 1500 };
     size_t cap = (size_t)N * 96 + 256, o = 0;
-    ps.pods = malloc(cap);
-    o += (size_t)snprintf(ps.pods + o, cap - o,
+    char *pods = malloc(cap);
+    o += (size_t)snprintf(pods + o, cap - o,
                           "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     for (int i = N - 1; i >= 0; i--) /* in reverse: the driver sorts */
-        o += (size_t)snprintf(ps.pods + o, cap - o, "%s{\"metric\":{\"pod\":\"gpen-%05d\"},\"value\":[1,\"0.%d\"]}",
+        o += (size_t)snprintf(pods + o, cap - o, "%s{\"metric\":{\"pod\":\"gpen-%05d\"},\"value\":[1,\"0.%d\"]}",
                               i == N - 1 ? "" : ",", i, i % 10);
-    snprintf(ps.pods + o, cap - o, "]}}");
-    snprintf(ps.cluster, sizeof(ps.cluster),
-             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
-    fake_http prom;
-    assert_int_equal(fake_http_start(&prom, scripted_prom, &ps), 0);
+    snprintf(pods + o, cap - o, "]}}");
+    fake_http_lock(&prom);
+    ps.pods = pods;
+    fake_http_unlock(&prom);
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 2000}\n"
@@ -905,12 +920,11 @@ static void test_parallel_queries_and_budget(void **state)
 {
     world *w = *state;
     static prom_script ps;
-    memset(&ps, 0, sizeof(ps));
-    snprintf(ps.cluster, sizeof(ps.cluster),
-             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
-    ps.delay_ms = 400;
     fake_http prom;
-    assert_int_equal(fake_http_start(&prom, scripted_prom, &ps), 0);
+    prom_open(&prom, &ps, NULL);
+    fake_http_lock(&prom);
+    ps.delay_ms = 400;
+    fake_http_unlock(&prom);
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
@@ -1109,12 +1123,11 @@ static void test_sigterm_promptly(void **state)
         skip();
     }
     static prom_script ps;
-    memset(&ps, 0, sizeof(ps));
-    snprintf(ps.cluster, sizeof(ps.cluster),
-             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
-    ps.delay_ms = 10000;
     fake_http prom;
-    assert_int_equal(fake_http_start(&prom, scripted_prom, &ps), 0);
+    prom_open(&prom, &ps, NULL);
+    fake_http_lock(&prom);
+    ps.delay_ms = 10000;
+    fake_http_unlock(&prom);
     char text[1024], path[256], logp[200];
     snprintf(logp, sizeof(logp), "%s/slowprom.log", w->dir);
     snprintf(text, sizeof(text),
@@ -1152,14 +1165,14 @@ static void test_prometheus_token(void **state)
 {
     world *w = *state;
     static prom_script ps;
-    memset(&ps, 0, sizeof(ps));
-    snprintf(ps.cluster, sizeof(ps.cluster),
-             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-             "[{\"metric\":{},\"value\":[1,\"2.5\"]}]}}");
-    snprintf(ps.token, sizeof(ps.token), "prom-token-77aa");
-    ps.pods = (char *)"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+    static char no_pods[256];
+    vector1(no_pods, sizeof(no_pods), NULL);
     fake_http prom;
-    assert_int_equal(fake_http_start(&prom, scripted_prom, &ps), 0);
+    prom_open(&prom, &ps, "2.5");
+    fake_http_lock(&prom);
+    snprintf(ps.token, sizeof(ps.token), "prom-token-77aa");
+    ps.pods = no_pods;
+    fake_http_unlock(&prom);
     char tok[200];
     snprintf(tok, sizeof(tok), "%s/prom_token", w->dir);
     FILE *f = fopen(tok, "w");
