@@ -104,10 +104,10 @@ static char *resolve(const char *prog, const char *path)
         return strdup(prog);
     for (const char *p = path; p && *p;) {
         size_t l = strcspn(p, ":");
-        char *cand = malloc(l + strlen(prog) + 2);
+        char *cand = malloc(l + strlen(prog) + 3); /* an empty entry is "." */
         if (!cand)
             return NULL;
-        snprintf(cand, l + strlen(prog) + 2, "%.*s/%s", (int)l, l ? p : ".", prog);
+        snprintf(cand, l + strlen(prog) + 3, "%.*s/%s", l ? (int)l : 1, l ? p : ".", prog);
         struct stat st;
         if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
             return cand;
@@ -134,6 +134,10 @@ static void kill_group(pid_t pid, int grace_ms)
 /* Appends what is in the pipe to out (cut), dropping the rest. */
 static void drain(int fd, char *out, size_t out_len, size_t *used)
 {
+    if (out_len == 0) {
+        static char none[1];
+        out = none, out_len = 1;
+    }
     char buf[4096];
     ssize_t r;
     while ((r = read(fd, buf, sizeof(buf))) > 0) {

@@ -1323,7 +1323,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     } else {
         json_object_set_new(t, "kind", json_string("none"));
     }
-    json_object_set_new(t, "initial_count", json_integer(d->own_count));
+    if (d->cfg.target != DRIVE_TARGET_KUBE || !d->kube_ok) /* else read every tick */
+        json_object_set_new(t, "initial_count", json_integer(d->own_count));
     json_object_set_new(j, "target", t);
     emit(d->log, j);
     json_decref(j);
@@ -1395,14 +1396,14 @@ int drive_main(int argc, char **argv, FILE *out, gp_error *err)
                                     sizeof(c.query[q]));
         }
     }
-    if (rc == 0 && redis)
-        rc = parse_hostport(NULL, redis, c.redis_host, sizeof(c.redis_host), &c.redis_port, err);
+    if (rc == 0 && redis &&
+        (rc = parse_hostport(NULL, redis, c.redis_host, sizeof(c.redis_host), &c.redis_port,
+                             err)) < 0)
+        snprintf(err->field, sizeof(err->field), "--redis");
     replay_data *rp = NULL;
     if (rc == 0 && metrics)
         rc = replay_load(metrics, &rp, err);
     if (rc < 0) {
-        if (err->field[0] == '\0' && redis && !err->file[0])
-            snprintf(err->field, sizeof(err->field), "--redis");
         drive_cfg_free(&c);
         return rc;
     }
