@@ -1,37 +1,59 @@
-# gpenlab: one hand-written Makefile. Everything except sim/main.c builds one static
-# library (libgpenlab.a) that the program, the tests, the benchmarks and the fuzzers link.
+# gpenlab: one hand-written Makefile. The code is in layers, each folder including only
+# the folders below it (docs/architecture.md; scripts/check_layers.sh checks it):
+#   base/                            errors, YAML, files, RNG, CSV, gnuplot
+#   traces/ policy/ profile/ gpu/ref/  the domain readers
+#   sim/                             the simulator core
+#   lab/                             experiments, sweeps, reports, the results database
+#   cli/ drive/ worker/ gpu/         programs: the command line, the live driver, ...
+# Libraries: libgpenlab.a (base .. lab; no curl, no jansson), libgpenlab-drive.a (drive/,
+# mk/drive.mk: curl, jansson) and libgpenlab-cli.a (cli/ without main.c, for tests).
 #   make              build ./gpenlab
 #   make test         cmocka suite, once normally and once with ASan+UBSan
 #   make bench        benchmarks (figures printed, no pass/fail timing)
 #   make gpu          CUDA pieces (see gpu/gpu.mk); needs nvcc
+#   make help         every target
 # BUILD=dir puts objects elsewhere (parallel work trees share the sources).
 
 CC      ?= gcc
 BUILD   ?= build
 PKGS    := gsl sqlite3 yaml-0.1 zlib
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# Every project include names its layer from the root: #include "base/cfg.h".
+INCLUDES := -I.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
+CFLAGS_ALL = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
 
-LIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c policy/*.c traces/*.c gpu/profile*.c gpu/ref/*.c))
+LIB_SRC := $(wildcard base/*.c traces/*.c policy/*.c profile/*.c gpu/ref/*.c sim/*.c lab/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Libraries a test links besides libgpenlab.a: the command line's (tests of cli/ code);
+# mk/drive.mk adds the driver's library to the tests that need it (DRIVE_TESTS).
+TEST_LIBS = $(BUILD)/libgpenlab-cli.a
 
-.PHONY: all test test-normal test-asan bench clean gpu test-gpu bench-gpu check-deps
+.PHONY: all test test-normal test-asan check-layers bench clean gpu test-gpu bench-gpu check-deps \
+        help
 all: gpenlab
 
 gpenlab: $(BUILD)/gpenlab
 	cp $< $@
 
-$(BUILD)/gpenlab: $(BUILD)/sim/main.o $(BUILD)/libgpenlab.a
-	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+# The program: cli/, then the driver's library (mk/drive.mk), then libgpenlab.a.
+$(BUILD)/gpenlab: $(BUILD)/cli/main.o $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab-drive.a \
+                  $(BUILD)/libgpenlab.a
+	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 
 $(BUILD)/libgpenlab.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgpenlab-cli.a: $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -39,10 +61,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgpenlab.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libgpenlab.a \
-	    $(shell pkg-config --libs cmocka) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_LIBS) \
+	    $(BUILD)/libgpenlab.a $(shell pkg-config --libs cmocka) $(LDLIBS_ALL) $(TEST_LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
@@ -55,8 +77,12 @@ test:
 	$(MAKE) --no-print-directory test-normal
 	$(MAKE) --no-print-directory test-asan
 
-test-normal: $(TEST_BIN) gpenlab
+test-normal: check-layers $(TEST_BIN) gpenlab
 	@scripts/run_tests.sh $(BUILD) normal
+
+# No include may go upward or sideways between the layers (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
 
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT="-O1 -g" \
@@ -74,7 +100,32 @@ check-deps:
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan gpenlab
 
+help:
+	@echo 'gpenlab: make targets (BUILD=dir builds elsewhere; default build/)'
+	@echo '  make [gpenlab]        build ./gpenlab (the command line)'
+	@echo '  make test             layer check, then the cmocka suite normally and under ASan+UBSan'
+	@echo '  make test-normal      layer check and the suite once, optimised (quicker)'
+	@echo '  make test-asan        the suite under ASan+UBSan only'
+	@echo '  make check-layers     scripts/check_layers.sh: no include upward (docs/architecture.md)'
+	@echo '  make bench            benchmarks (figures printed, no pass/fail timing)'
+	@echo '  make regress          canonical experiments against experiments/baselines/'
+	@echo '  make regress-update   rewrite the baselines (commit the diff for review)'
+	@echo '  make reproduce        the seed article'"'"'s tables, sweeps and HTML report (results/)'
+	@echo '  make gpenlab-mpi      the MPI variant of the program (needs mpicc)'
+	@echo '  make worker           gpenlab-worker, -loadgen, -loadgen-full, -promlite (live stack)'
+	@echo '  make worker-gpu       gpenlab-worker-gpu (needs nvcc)'
+	@echo '  make gpu              gpenlab-gpu, the CUDA pipeline and profiler (gpu/gpu.mk)'
+	@echo '  make test-gpu         gpenlab-gpu selftest (on a GPU machine)'
+	@echo '  make bench-gpu        GPEN timings against PyTorch (on a GPU machine)'
+	@echo '  make fuzz             every libFuzzer target for FUZZ_SECONDS (default 60) each'
+	@echo '  make fuzz-build       only build the fuzzers (clang)'
+	@echo '  make valgrind         the suite under valgrind memcheck (VALGRIND_TESTS="...")'
+	@echo '  make valgrind-ci      the CI subset of it'
+	@echo '  make schemas          the npm models for the manifest schema checks'
+	@echo '  make check-deps       are the build packages installed?'
+	@echo '  make clean            remove $(BUILD), $(BUILD)-asan and ./gpenlab'
+
 -include gpu/gpu.mk
 # Further targets (sweeps, reports, regression, live driver) live in mk/*.mk.
 -include $(wildcard mk/*.mk)
--include $(LIB_OBJ:.o=.d) $(BUILD)/sim/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/cli/main.d

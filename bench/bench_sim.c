@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "../sim/sim.h"
+#include "sim/sim.h"
 
 typedef struct day {
     tidal_opts t;

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../sim/sweep.h"
+#include "lab/sweep.h"
 
 static double now_s(void)
 {

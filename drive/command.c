@@ -1,7 +1,7 @@
 /* command.c: the scale command (see command.h): posix_spawn with a pipe for its output,
  * a poll loop that reads the pipe, reaps the child, and watches the timeout and the
  * cancel hook. */
-#include "command.h"
+#include "drive/command.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io.h"
+#include "drive/io.h"
 
 typedef struct command_spec {
     const char *run;

@@ -2,7 +2,7 @@
  * (spec, existing and ready pods), query the metrics (all at once, under the tick's time
  * budget), build the policy_obs the simulator would build, call the policy, clamp, hold
  * when a source is down, act, log one line. */
-#include "drive.h"
+#include "drive/drive.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,56 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../policy/replay.h"
-#include "command.h"
-#include "export.h"
-#include "io.h"
+#include "base/common.h"
+#include "drive/command.h"
+#include "drive/io.h"
+#include "lab/export.h"
+#include "policy/replay.h"
 
-#define US_PER_S INT64_C(1000000)
 #define MAX_REPLICAS 100000 /* the bounds' own limit: a larger API answer is garbage */
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
-
-/* ------------------------------------------------------------------ queries */
-
-/* NULL-terminated: the list doubles as cfg_check_keys' allowed keys */
-static const char *const query_names[DRIVE_Q_COUNT + 1] = {
-    "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "in_flight", "arrival_rate",
-    "concurrency", "latency_samples", "pod_gpu_mem_frac", "pod_gpu_util_frac", "pod_in_flight",
-    "pod_concurrency", NULL};
-
-const char *drive_query_name(int q) { return q >= 0 && q < DRIVE_Q_COUNT ? query_names[q] : "?"; }
-
-void drive_default_query(int q, const char *ns, char *buf, size_t len)
-{
-    char sel[160];
-    snprintf(sel, sizeof(sel), "{namespace=\"%s\"}", ns);
-    switch (q) {
-    case DRIVE_Q_GPU_MEM: snprintf(buf, len, "avg(DCGM_FI_DEV_FB_USED_ratio%s)", sel); break;
-    case DRIVE_Q_GPU_UTIL: snprintf(buf, len, "avg(DCGM_FI_DEV_GPU_UTIL%s) / 100", sel); break;
-    case DRIVE_Q_P50: snprintf(buf, len, "max(gpen_request_latency_seconds_p50%s)", sel); break;
-    case DRIVE_Q_P95: snprintf(buf, len, "max(gpen_request_latency_seconds_p95%s)", sel); break;
-    case DRIVE_Q_P99: snprintf(buf, len, "max(gpen_request_latency_seconds_p99%s)", sel); break;
-    case DRIVE_Q_IN_FLIGHT: snprintf(buf, len, "sum(gpen_requests_in_flight%s)", sel); break;
-    case DRIVE_Q_ARRIVAL: snprintf(buf, len, "sum(gpen_requests_per_second%s)", sel); break;
-    case DRIVE_Q_CONCURRENCY: snprintf(buf, len, "sum(gpen_concurrency%s)", sel); break;
-    case DRIVE_Q_SAMPLES: snprintf(buf, len, "sum(gpen_latency_samples%s)", sel); break;
-    case DRIVE_Q_POD_GPU_MEM:
-        snprintf(buf, len, "avg by (pod) (DCGM_FI_DEV_FB_USED_ratio%s)", sel);
-        break;
-    case DRIVE_Q_POD_GPU_UTIL:
-        snprintf(buf, len, "avg by (pod) (DCGM_FI_DEV_GPU_UTIL%s) / 100", sel);
-        break;
-    case DRIVE_Q_POD_IN_FLIGHT: snprintf(buf, len, "sum by (pod) (gpen_requests_in_flight%s)", sel); break;
-    case DRIVE_Q_POD_CONCURRENCY: snprintf(buf, len, "sum by (pod) (gpen_concurrency%s)", sel); break;
-    default: buf[0] = '\0';
-    }
-}
 
 /* ------------------------------------------------------------------ config */
 
@@ -279,15 +236,15 @@ static int parse_prometheus(const cfg_node *n, drive_cfg *c, const char *ns, gp_
         drive_default_query(q, ns, c->query[q], sizeof(c->query[q]));
     const cfg_node *qs = cfg_map_get(n, "queries");
     if (qs && !cfg_node_is_null(qs)) {
-        TRY(cfg_check_keys(qs, query_names, err));
+        TRY(cfg_check_keys(qs, drive_query_names(), err));
         for (int q = 0; q < DRIVE_Q_COUNT; q++) {
-            const cfg_node *v = cfg_map_get(qs, query_names[q]);
+            const cfg_node *v = cfg_map_get(qs, drive_query_name(q));
             if (!v)
                 continue;
             if (cfg_node_is_null(v))
                 c->query[q][0] = '\0'; /* null: not queried */
             else
-                TRY(copy_str(qs, query_names[q], c->query[q], sizeof(c->query[q]), err));
+                TRY(copy_str(qs, drive_query_name(q), c->query[q], sizeof(c->query[q]), err));
         }
     }
     return 0;

@@ -19,34 +19,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
-#include "../sim/error.h"
+#include "base/cfg.h"
+#include "base/error.h"
+#include "lab/drive_queries.h"
+#include "policy/policy.h"
 
-/* The Prometheus queries behind the observation (names as in the config's `queries:`).
- * The cluster ones return one series; the pod_* ones one series per `pod` label. */
-enum {
-    DRIVE_Q_GPU_MEM = 0, /* gpu_mem_frac */
-    DRIVE_Q_GPU_UTIL,    /* gpu_util_frac */
-    DRIVE_Q_P50,         /* p50_s */
-    DRIVE_Q_P95,
-    DRIVE_Q_P99,
-    DRIVE_Q_IN_FLIGHT,   /* in_flight */
-    DRIVE_Q_ARRIVAL,     /* arrival_rate */
-    DRIVE_Q_CONCURRENCY, /* concurrency */
-    DRIVE_Q_SAMPLES,     /* latency_samples */
-    DRIVE_Q_POD_GPU_MEM, /* pod_gpu_mem_frac */
-    DRIVE_Q_POD_GPU_UTIL,
-    DRIVE_Q_POD_IN_FLIGHT,
-    DRIVE_Q_POD_CONCURRENCY,
-    DRIVE_Q_COUNT
-};
-#define DRIVE_QUERY_MAX 512
 #define DRIVE_ENV_MAX 32 /* command: pass_env names and env entries */
-
-const char *drive_query_name(int q);
-/* The query for namespace ns, over the recording rules `gpenlab export` writes. */
-void drive_default_query(int q, const char *ns, char *buf, size_t len);
 
 typedef enum { DRIVE_TARGET_NONE = 0, DRIVE_TARGET_KUBE, DRIVE_TARGET_COMMAND } drive_target;
 

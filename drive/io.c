@@ -1,6 +1,6 @@
 /* io.c: libcurl HTTP (one multi handle per batch), the Prometheus query API, Redis LLEN
  * over worker/resp.c, and kubeconfig (see io.h). */
-#include "io.h"
+#include "drive/io.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <time.h>
 
-#include "../sim/cfg.h"
-#include "../worker/resp.h"
+#include "base/cfg.h"
+#include "worker/resp.h"
 
 /* ------------------------------------------------------------------ HTTP */
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fuzz_targets.h"
+#include "fuzz/fuzz_targets.h"
 
 #ifndef FUZZ_TARGET
 #error "build with -DFUZZ_TARGET=<target> (see mk/fuzz.mk)"

@@ -2,7 +2,7 @@
  * Each target is cheap per call (inputs of a few KiB, draws capped) so libFuzzer runs
  * thousands of executions a second; the option bytes at the front of the trace inputs
  * pick columns, units and scales from small tables of ordinary and extreme values. */
-#include "fuzz_targets.h"
+#include "fuzz/fuzz_targets.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,17 +16,17 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../drive/drive.h"
-#include "../drive/command.h"
-#include "../drive/io.h"
-#include "../gpu/profile.h"
-#include "../gpu/ref/gpen_load.h"
-#include "../gpu/ref/pipe_nets.h"
-#include "../gpu/ref/safetensors.h"
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
-#include "../sim/experiment.h"
-#include "../traces/trace.h"
+#include "base/cfg.h"
+#include "drive/command.h"
+#include "drive/drive.h"
+#include "drive/io.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+#include "lab/experiment.h"
+#include "policy/policy.h"
+#include "profile/profile.h"
+#include "traces/trace.h"
 
 /* Arrivals drawn from a source per input: enough to pass every code path of the
  * source, few enough to keep a call in the millisecond range. */

@@ -21,16 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gpu.h"
-#include "jpeg_io.h"
-#include "profile.h"
-#include "profile_derive.h"
-#include "ref/gpen_load.h"
-#include "ref/gpen_model.h"
-#include "ref/gpen_rand.h"
-#include "ref/gpen_ref.h"
-#include "ref/pipe_nets.h"
-#include "ref/safetensors.h"
+#include "gpu/gpu.h"
+#include "gpu/jpeg_io.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_rand.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+#include "profile/profile.h"
+#include "profile/profile_derive.h"
 
 static double wall_ms(void)
 {

@@ -16,8 +16,8 @@
 extern "C" {
 #endif
 
-#include "../sim/error.h"
-#include "ref/gpen_model.h"
+#include "base/error.h"
+#include "gpu/ref/gpen_model.h"
 
 typedef struct gpu_ctx gpu_ctx;
 

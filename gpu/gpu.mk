@@ -12,9 +12,9 @@ NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 GPU_ARCH  ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80
 GPU_DIR   := $(BUILD)/gpu-bin
-GPU_CFLAGS := $(CSTD) $(WARN) -O2 -g
-GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_common.c gpu/jpeg_io.c gpu/profile.c gpu/profile_derive.c \
-             $(wildcard gpu/ref/*.c) sim/error.c
+GPU_CFLAGS := $(CSTD) $(INCLUDES) $(WARN) -O2 -g
+GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_common.c gpu/jpeg_io.c profile/profile.c profile/profile_derive.c \
+             $(wildcard gpu/ref/*.c) base/error.c
 GPU_C_OBJ := $(GPU_C_SRC:%.c=$(GPU_DIR)/%.o)
 GPU_CU_HDR := gpu/gpu_kernels.cuh gpu/gpu_internal.cuh gpu/gpu_pipeline.cuh gpu/gpu.h gpu/jpeg_io.h \
               $(wildcard gpu/ref/*.h)
@@ -43,7 +43,7 @@ $(GPU_DIR)/%.o: %.c
 
 $(GPU_DIR)/gpu/gpu_cuda.o: gpu/gpu_cuda.cu $(GPU_CU_HDR)
 	@mkdir -p $(dir $@)
-	$(NVCC) -std=c++17 -O3 $(GPU_ARCH) -Xcompiler -Wall -lineinfo -c -o $@ $<
+	$(NVCC) -std=c++17 $(INCLUDES) -O3 $(GPU_ARCH) -Xcompiler -Wall -lineinfo -c -o $@ $<
 
 test-gpu: $(BUILD)/gpenlab-gpu
 	@if $(PYTHON) -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then \

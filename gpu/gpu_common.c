@@ -1,6 +1,6 @@
 /* gpu_common.c: the parts of gpu.h that need no CUDA (shared by gpu_cuda.cu and
  * gpu_none.c builds). */
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 #include <string.h>
 

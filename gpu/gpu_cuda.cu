@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "gpu_internal.cuh"
+#include "gpu/gpu_internal.cuh"
 
 extern "C" {
-#include "ref/gpen_load.h"
-#include "ref/gpen_model.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
 }
 
 int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line)
@@ -828,7 +828,7 @@ static int gpen_run(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv
     return 0;
 }
 
-#include "gpu_pipeline.cuh"
+#include "gpu/gpu_pipeline.cuh"
 
 /* ------------------------------------------------------------------ matrix peak */
 #include <cublasLt.h>

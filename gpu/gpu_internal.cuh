@@ -8,13 +8,13 @@
 
 #include <vector>
 
-#include "gpu.h"
-#include "gpu_kernels.cuh"
+#include "gpu/gpu.h"
+#include "gpu/gpu_kernels.cuh"
 
 extern "C" {
-#include "ref/gpen_rand.h"
-#include "ref/pipe_nets.h"
-#include "ref/retina_post.h"
+#include "gpu/ref/gpen_rand.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/retina_post.h"
 }
 
 int gpu_cuda_fail(gp_error *err, cudaError_t e, const char *what, const char *file, int line);

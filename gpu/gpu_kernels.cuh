@@ -576,7 +576,7 @@ __global__ void __launch_bounds__(WGM *WGN * 32, (WGM * WGN == 8 && BM * BN >= 3
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define GPENLAB_WGMMA_ENABLED 1
 #endif
-#include "gpu_wgmma_ops.cuh"
+#include "gpu/gpu_wgmma_ops.cuh"
 
 /* Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart. */
 __device__ __forceinline__ uint64_t wgmma_desc_sw128(uint32_t smem_addr)

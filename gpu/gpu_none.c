@@ -1,6 +1,6 @@
 /* gpu_none.c: the gpu.h API when gpenlab is built without CUDA: every call fails with
  * GP_ENOTSUP, so callers and tests need no #ifdefs (SQLite's OMIT stubs). */
-#include "gpu.h"
+#include "gpu/gpu.h"
 
 static int none(gp_error *err)
 {

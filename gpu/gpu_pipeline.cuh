@@ -6,7 +6,7 @@
 #include <thread>
 
 extern "C" {
-#include "jpeg_io.h"
+#include "gpu/jpeg_io.h"
 }
 
 /* ------------------------------------------------------------------ image kernels */

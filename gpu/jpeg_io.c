@@ -1,5 +1,5 @@
 /* jpeg_io.c: libjpeg in memory. libjpeg reports errors through longjmp. */
-#include "jpeg_io.h"
+#include "gpu/jpeg_io.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../sim/error.h"
+#include "base/error.h"
 
 #ifdef __cplusplus
 extern "C" {

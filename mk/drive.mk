@@ -1,14 +1,28 @@
-# mk/drive.mk: the live side of gpenlab (drive/): `gpenlab export` (Kubernetes manifests for
-# a policy) and `gpenlab drive` (the same policy code against Prometheus, Redis and the
-# Kubernetes scale subresource). Its sources join libgpenlab.a; libcurl and jansson join
-# the packages every binary links (the Makefile's LDLIBS_ALL/CFLAGS_ALL read PKGS lazily).
-# The top-level LIB_OBJ is already expanded when this file is read, so the objects are
-# added to the archive as extra prerequisites (the archive rule archives $^).
-PKGS += libcurl jansson
-# The RESP client (worker/resp.c, worker/netaddr.c) is the worker's own: one client for both.
+# mk/drive.mk: the live side of gpenlab (drive/): `gpenlab drive` (the same policy code
+# against Prometheus, Redis and the Kubernetes scale subresource). Its sources build their
+# own library, libgpenlab-drive.a, the only one that needs libcurl and jansson: the
+# program and the tests in DRIVE_TESTS link it; libgpenlab.a and every other test do not.
+DRIVE_PKGS := libcurl jansson
+DRIVE_CFLAGS = $(shell pkg-config --cflags $(DRIVE_PKGS))
+DRIVE_LDLIBS = $(shell pkg-config --libs $(DRIVE_PKGS))
+# The RESP client (worker/resp.c, worker/netaddr.c) is the worker's own: one Redis client
+# for both, built into this library too (the worker's programs compile their own copy).
 DRIVE_SRC := $(wildcard drive/*.c) worker/resp.c worker/netaddr.c
 DRIVE_OBJ := $(DRIVE_SRC:%.c=$(BUILD)/%.o)
-$(BUILD)/libgpenlab.a: $(DRIVE_OBJ)
+DRIVE_TESTS := test_drive test_drive_live test_fuzz_regress test_resp
+
+$(BUILD)/drive/%.o: drive/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DRIVE_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libgpenlab-drive.a: $(DRIVE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DRIVE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/libgpenlab-drive.a
+$(DRIVE_TESTS:%=$(BUILD)/tests/%): TEST_LIBS += $(BUILD)/libgpenlab-drive.a
+$(DRIVE_TESTS:%=$(BUILD)/tests/%): TEST_CFLAGS += $(DRIVE_CFLAGS)
+$(DRIVE_TESTS:%=$(BUILD)/tests/%): TEST_LDLIBS += $(DRIVE_LDLIBS)
 -include $(DRIVE_OBJ:.o=.d)
 
 # Node modules for the schema checks of exported manifests (tests/schemas/validate.mjs):

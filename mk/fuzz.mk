@@ -31,23 +31,25 @@ FUZZ_RSS_MB ?= 2048
 
 fuzz-build: $(FUZZ_BINS)
 
-# The instrumented library, by a recursive make (it always runs; it rebuilds only what
-# changed).
+# The instrumented libraries, by a recursive make (it always runs; it rebuilds only what
+# changed). The harness reaches the driver's config reader, hence its library too.
+$(FUZZ_BUILD)/libgpenlab-drive.a: $(FUZZ_BUILD)/libgpenlab.a
 $(FUZZ_BUILD)/libgpenlab.a: fuzz-force
 	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "fuzz: $(FUZZ_CC) not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" \
 	    WARN="$(FUZZ_LIB_WARN)" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
-	    $(FUZZ_BUILD)/libgpenlab.a
+	    $(FUZZ_BUILD)/libgpenlab.a $(FUZZ_BUILD)/libgpenlab-drive.a
 
 .PHONY: fuzz-force
 fuzz-force:
 
 # One binary per target: fuzz_main.c with the target's name, fuzz_targets.c, the library.
-$(FUZZ_BUILD)/fuzz/fuzz_%: fuzz/fuzz_main.c fuzz/fuzz_targets.c fuzz/fuzz_targets.h $(FUZZ_BUILD)/libgpenlab.a
+$(FUZZ_BUILD)/fuzz/fuzz_%: fuzz/fuzz_main.c fuzz/fuzz_targets.c fuzz/fuzz_targets.h \
+                            $(FUZZ_BUILD)/libgpenlab.a $(FUZZ_BUILD)/libgpenlab-drive.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CSTD) $(FUZZ_HARNESS_WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET=$* \
-	    $(shell pkg-config --cflags $(PKGS)) -o $@ fuzz/fuzz_main.c fuzz/fuzz_targets.c \
-	    $(FUZZ_BUILD)/libgpenlab.a $(LDLIBS_ALL)
+	$(FUZZ_CC) $(CSTD) $(INCLUDES) $(FUZZ_HARNESS_WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET=$* \
+	    $(shell pkg-config --cflags $(PKGS) $(DRIVE_PKGS)) -o $@ fuzz/fuzz_main.c fuzz/fuzz_targets.c \
+	    $(FUZZ_BUILD)/libgpenlab-drive.a $(FUZZ_BUILD)/libgpenlab.a $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 
 fuzz-seeds:
 	@fuzz/make_seeds.sh $(FUZZ_BUILD)/seeds

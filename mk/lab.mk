@@ -22,13 +22,14 @@ reproduce: $(BUILD)/gpenlab
 	$(BUILD)/gpenlab report $(REPRO_DB) -o results/article.html --assets results/article-plots \
 	    --title "gpenlab: the seed article's tables, reproduced"
 
-# The MPI variant: the library as usual (gcc), main.c and sweep_mpi.c through mpicc with
-# GPENLAB_MPI. Only built on request and only when mpicc exists (libopenmpi-dev).
+# The MPI variant: the libraries as usual (gcc), the command line (cli/) and sweep_mpi.c
+# through mpicc with GPENLAB_MPI. Only built on request and only when mpicc exists
+# (libopenmpi-dev).
 MPICC ?= mpicc
-gpenlab-mpi: $(BUILD)/libgpenlab.a
+gpenlab-mpi: $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a
 	@command -v $(MPICC) >/dev/null 2>&1 || { echo "gpenlab-mpi: $(MPICC) not found (apt-get install libopenmpi-dev openmpi-bin)" >&2; exit 1; }
-	$(MPICC) $(CFLAGS_ALL) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi sim/main.c sim/sweep_mpi.c \
-	    $(BUILD)/libgpenlab.a $(LDLIBS_ALL)
+	$(MPICC) $(CFLAGS_ALL) $(DRIVE_CFLAGS) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi $(wildcard cli/*.c) lab/sweep_mpi.c \
+	    $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 	@echo "built $(BUILD)/gpenlab-mpi: mpirun -np N $(BUILD)/gpenlab-mpi sweep FILE.yaml"
 
 # The regression gate: canonical experiments at fixed seeds against experiments/baselines/.

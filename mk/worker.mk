@@ -12,9 +12,9 @@
 #   make worker-gpu              gpenlab-worker-gpu
 # The worker tests (tests/test_worker_live.c) run the CPU worker against a real redis-server.
 WK_DIR    := $(BUILD)/wk
-WK_CFLAGS  = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
+WK_CFLAGS  = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
 WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c
-WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c gpu/profile.c sim/error.c \
+WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c base/error.c \
              $(wildcard gpu/ref/*.c)
 WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER))
 
@@ -52,4 +52,5 @@ $(BUILD)/gpenlab-promlite: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/prom
 $(BUILD)/tests/test_worker_live: $(BUILD)/gpenlab-worker $(BUILD)/gpenlab-loadgen \
                                  $(BUILD)/gpenlab-promlite
 
--include $(wildcard $(WK_DIR)/worker/*.d $(WK_DIR)/gpu/*.d $(WK_DIR)/gpu/ref/*.d $(WK_DIR)/sim/*.d)
+-include $(wildcard $(WK_DIR)/worker/*.d $(WK_DIR)/gpu/*.d $(WK_DIR)/gpu/ref/*.d $(WK_DIR)/profile/*.d \
+    $(WK_DIR)/base/*.d)

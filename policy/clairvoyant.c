@@ -31,9 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "policy.h"
-
-#define US_PER_S 1000000LL
+#include "base/common.h"
+#include "policy/policy.h"
 
 typedef struct clairvoyant_state {
     oracle_view oracle;
@@ -42,13 +41,6 @@ typedef struct clairvoyant_state {
     int headroom_pods;
     int64_t resolution_us, lead_us, horizon_us, sync_us, lookback_us;
 } clairvoyant_state;
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 static int clairvoyant_parse(clairvoyant_state *s, const cfg_node *cfg, const policy_env *env,
                              gp_error *err)

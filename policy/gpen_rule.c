@@ -27,9 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-
-#define US_PER_S 1000000LL
+#include "base/common.h"
+#include "policy/policy.h"
 
 typedef struct gpen_rule_cfg {
     double up_mem_frac;
@@ -59,13 +58,6 @@ typedef struct gpen_rule_state {
     int64_t last_up_us;      /* decision time of the last scale-up */
     bool mem_missing, p95_missing; /* on the latest sample */
 } gpen_rule_state;
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 static int gpen_rule_parse(const cfg_node *cfg, gpen_rule_cfg *c, gp_error *err)
 {

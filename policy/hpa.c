@@ -4,7 +4,7 @@
  * pkg/apis/autoscaling/v2/defaults.go). Facts and numbers come from there; the code is
  * gpenlab's. Time comparisons keep the controller's strictness: a sample exactly at a
  * window's edge is neither inside (After) nor old (Before). */
-#include "hpa.h"
+#include "policy/hpa.h"
 
 #include <limits.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define US_PER_S INT64_C(1000000)
+#include "base/common.h"
 
 /* ------------------------------------------------------------------ quantities */
 

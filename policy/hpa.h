@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sim/cfg.h"
-#include "../sim/error.h"
-#include "metric_map.h"
-#include "policy.h"
+#include "base/cfg.h"
+#include "base/error.h"
+#include "policy/metric_map.h"
+#include "policy/policy.h"
 
 #define HPA_MAX_METRICS 16
 #define HPA_MAX_POLICIES 16

@@ -20,15 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hpa.h"
-#include "metric_map.h"
-#include "policy.h"
+#include "base/common.h"
+#include "policy/hpa.h"
+#include "policy/metric_map.h"
+#include "policy/policy.h"
 
 /* Targets are held in milli-units as int64 (GetMetricTargetMili): above this, x1000
  * would not fit (a fuzzed threshold of 4e86 made the conversion undefined). */
 #define KEDA_MAX_TARGET 1e15
 
-#define US_PER_S INT64_C(1000000)
 #define KEDA_NIL INT64_MIN /* Status.LastActiveTime == nil */
 
 enum { KEDA_T_REDIS = 0, KEDA_T_PROMETHEUS };

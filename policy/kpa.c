@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kpa.h"
+#include "base/common.h"
 
-#define US_PER_S 1000000LL
+#include "policy/kpa.h"
 
 /* ---------- aggregation buckets (Knative's TimedFloat64Buckets) ---------- */
 
@@ -401,13 +401,6 @@ static int ann_duration(const cfg_node *ann, int a, int64_t lo, int64_t hi, int6
         return cfg_error(n, err, GP_ERANGE, "must be whole seconds, got %s", cfg_scalar(n));
     return 1;
 }
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 /* config-autoscaler defaults (pkg/autoscaler/config/config.go). */
 typedef struct kpa_cm {

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Knative's aggregation.TimedFloat64Buckets: a ring of `n` buckets of `granularity_us`,
  * the window average over the buckets written since first_write (a partial window at

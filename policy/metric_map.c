@@ -1,12 +1,12 @@
 /* metric_map.c: the table of metric names and the PromQL recogniser (see metric_map.h). */
-#include "metric_map.h"
+#include "policy/metric_map.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/error.h"
+#include "base/error.h"
 
 typedef struct mm_entry {
     const char *name;

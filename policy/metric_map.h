@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Which per-pod field of pod_obs carries the metric, if any. */
 typedef enum {

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../sim/cfg.h"
-#include "../sim/error.h"
+#include "base/cfg.h"
+#include "base/error.h"
 
 typedef enum {
     POD_PENDING = 0, /* waiting for a free GPU */

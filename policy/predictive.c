@@ -29,9 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-
-#define US_PER_S 1000000LL
+#include "base/common.h"
+#include "policy/policy.h"
 
 typedef struct floor_rec {
     int64_t t_us;
@@ -63,13 +62,6 @@ typedef struct predictive_state {
     floor_rec *recs;
     int nrecs, rec_head, rec_len;
 } predictive_state;
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 static int64_t floor_div(int64_t a, int64_t b)
 {

@@ -1,7 +1,7 @@
 /* registry.c: the static table of policies, looked up by YAML name. */
 #include <string.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 extern const policy_ops policy_static_ops;
 extern const policy_ops policy_hpa_ops;

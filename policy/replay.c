@@ -1,7 +1,7 @@
 /* replay.c: `gpenlab policy replay` (see replay.h for the contract and the CSV format).
  * The whole CSV is read first (so a bad cell fails before any decision is printed), then
  * each row becomes one policy_obs and one call of the policy's decide(). */
-#include "replay.h"
+#include "policy/replay.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/cfg.h"
-#include "policy.h"
+#include "base/cfg.h"
+#include "policy/policy.h"
 
 #define REPLAY_USAGE                                                                       \
     "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] "     \

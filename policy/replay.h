@@ -16,8 +16,8 @@
 
 #include <stdio.h>
 
-#include "../sim/error.h"
-#include "policy.h"
+#include "base/error.h"
+#include "policy/policy.h"
 
 /* argv[0] is "replay". Returns 0, or a negative GP_E* code with err filled. */
 int policy_replay_main(int argc, char **argv, FILE *out, gp_error *err);

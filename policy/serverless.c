@@ -35,9 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-
-#define US_PER_S 1000000LL
+#include "base/common.h"
+#include "policy/policy.h"
 
 typedef enum { SL_FIXED = 0, SL_HYBRID } sl_mode;
 static const char *const mode_names[] = {"fixed", "hybrid", NULL};
@@ -63,13 +62,6 @@ typedef struct serverless_state {
     double cv;
     int head_bin, tail_bin;
 } serverless_state;
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
-    } while (0)
 
 static int serverless_parse(serverless_state *s, const cfg_node *cfg, gp_error *err)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 typedef struct static_state {
     int pods;

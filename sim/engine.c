@@ -1,8 +1,8 @@
-#include "engine.h"
+#include "sim/engine.h"
 
 #include <stdlib.h>
 
-#include "error.h"
+#include "base/error.h"
 
 int engine_init(engine *e, uint32_t initial_cap)
 {

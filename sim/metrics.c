@@ -1,11 +1,11 @@
 /* metrics.c: the scrape ring, the latency window and the observation a policy sees. */
-#include "metrics.h"
+#include "sim/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 
 int metrics_init(metrics_pipe *m, const struct metrics_cfg *cfg, uint32_t n_gpus)
 {

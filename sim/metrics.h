@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "../policy/policy.h"
-#include "qhist.h"
+#include "policy/policy.h"
+#include "sim/qhist.h"
 
 struct metrics_cfg;
 

@@ -1,5 +1,5 @@
 /* qhist.c: log-bucket histogram and its sliding window. See qhist.h for the bound. */
-#include "qhist.h"
+#include "sim/qhist.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Bucketed range. Values below QHIST_MIN_S (0 included) go to an underflow bucket and
  * values above QHIST_MAX_S to an overflow bucket; quantiles that fall there return the

@@ -1,10 +1,10 @@
 /* result.c: growth of the per-run arrays of result.h (amortised doubling). */
-#include "result.h"
+#include "sim/result.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Room for one more element of `size` bytes: the (possibly moved) array, or NULL with
  * the array unchanged. *cap is updated on success. */

@@ -13,16 +13,16 @@
  *
  * Free worker slots of ready pods wait in one FIFO, like workers blocked in BRPOP on
  * gpen:pending: the longest-waiting slot takes the head request (O(1) dispatch). */
-#include "sim.h"
+#include "sim/sim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
-#include "metrics.h"
-#include "rng.h"
+#include "base/rng.h"
+#include "sim/engine.h"
+#include "sim/metrics.h"
 
 #define NONE UINT32_MAX
 

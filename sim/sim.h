@@ -13,11 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../gpu/profile.h"
-#include "../policy/policy.h"
-#include "../traces/trace.h"
-#include "error.h"
-#include "result.h"
+#include "base/error.h"
+#include "policy/policy.h"
+#include "profile/profile.h"
+#include "sim/result.h"
+#include "traces/trace.h"
 
 typedef enum { DISPATCH_SHARED_QUEUE = 0, DISPATCH_LEAST_CONN } dispatch_mode;
 typedef enum { IMAGE_CACHE_NONE = 0, IMAGE_CACHE_NODE, IMAGE_CACHE_ALL } image_cache_mode;

@@ -1,6 +1,6 @@
 /* stats.c: replication summaries. Two passes (mean, then squared deviations) so that
  * the sd of values like 1e6 + small noise is not lost to cancellation. */
-#include "stats.h"
+#include "sim/stats.h"
 
 #include <math.h>
 #include <stdio.h>

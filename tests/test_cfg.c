@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../sim/cfg.h"
+#include "base/cfg.h"
 
 static cfg_doc *load_ok(const char *text)
 {

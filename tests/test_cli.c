@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../gpu/profile.h"
+#include "profile/profile.h"
 
 typedef struct tmpdir {
     char path[256];

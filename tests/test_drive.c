@@ -21,13 +21,13 @@
 #include <jansson.h>
 #include <math.h>
 
-#include "../drive/drive.h"
-#include "../drive/io.h"
-#include "../drive/export.h"
-#include "../drive/ytree.h"
-#include "../policy/replay.h"
-#include "live/fake_http.h"
-#include "live/fake_resp.h"
+#include "base/ytree.h"
+#include "drive/drive.h"
+#include "drive/io.h"
+#include "lab/export.h"
+#include "policy/replay.h"
+#include "tests/live/fake_http.h"
+#include "tests/live/fake_resp.h"
 
 #define TOKEN "test-token-9f3a1c77e2"
 

@@ -24,11 +24,11 @@
 
 #include <cmocka.h>
 
-#include "../drive/drive.h"
-#include "../drive/export.h"
-#include "../drive/io.h"
-#include "../policy/replay.h"
-#include "live/fake_http.h"
+#include "drive/drive.h"
+#include "drive/io.h"
+#include "lab/export.h"
+#include "policy/replay.h"
+#include "tests/live/fake_http.h"
 
 #define TOKEN "live-token-5be0c1d4"
 #define MAX_PODS 4

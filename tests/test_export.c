@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "../drive/export.h"
-#include "../sim/cfg.h"
-#include "../sim/experiment.h"
-#include "../sim/results_db.h"
-#include "../sim/sim.h"
+#include "base/cfg.h"
+#include "lab/experiment.h"
+#include "lab/export.h"
+#include "lab/results_db.h"
+#include "sim/sim.h"
 
 #define EXP "experiments/drive_policies.yaml"
 #define NODE_MODULES "build-node/node_modules"

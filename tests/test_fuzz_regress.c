@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "../fuzz/fuzz_targets.c"
+#include "fuzz/fuzz_targets.c"
 
 #define FUZZ_DATA "tests/data/fuzz/"
 

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "../gpu/ref/gpen_load.h"
-#include "../gpu/ref/gpen_model.h"
-#include "../gpu/ref/gpen_rand.h"
-#include "../gpu/ref/gpen_ref.h"
-#include "../gpu/ref/safetensors.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_rand.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/safetensors.h"
 
 #define GOLDEN "tests/data/gpen/small.safetensors"
 

@@ -1,4 +1,4 @@
-/* test_gpu_profile_derive.c: deriving profiles for other cards (gpu/profile_derive.c):
+/* test_gpu_profile_derive.c: deriving profiles for other cards (profile/profile_derive.c):
  * scaling per stage class, provenance, refusals, and that the committed measured and
  * derived profiles parse. */
 #include <math.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../gpu/profile_derive.h"
+#include "profile/profile_derive.h"
 
 static const char *SRC =
     "format gpenlab-profile 1\n"

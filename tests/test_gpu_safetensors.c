@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../gpu/ref/safetensors.h"
+#include "gpu/ref/safetensors.h"
 
 static void test_round_trip(void **state)
 {

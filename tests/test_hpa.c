@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "../policy/hpa.h"
-#include "../sim/cfg.h"
+#include "base/cfg.h"
+#include "policy/hpa.h"
 
 #define S INT64_C(1000000)
 #define NOW (INT64_C(1000000) * S) /* an arbitrary "now", far from 0 */

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
+#include "base/cfg.h"
+#include "policy/policy.h"
 
 #define S INT64_C(1000000)
 

@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "../gpu/profile.h"
-#include "../policy/kpa.h"
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
-#include "../sim/sim.h"
-#include "../traces/trace.h"
+#include "base/cfg.h"
+#include "policy/kpa.h"
+#include "policy/policy.h"
+#include "profile/profile.h"
+#include "sim/sim.h"
+#include "traces/trace.h"
 
 #define S_US 1000000LL
 #define VECTORS "tests/vectors/knative_kpa.txt"

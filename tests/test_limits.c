@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../sim/cfg.h"
-#include "../sim/experiment.h"
-#include "../traces/trace.h"
+#include "base/cfg.h"
+#include "lab/experiment.h"
+#include "traces/trace.h"
 
 static char tmp_dir[256];
 

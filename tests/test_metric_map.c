@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../policy/metric_map.h"
+#include "policy/metric_map.h"
 
 static void test_lookup(void **state)
 {

@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "../gpu/ref/gpen_ref.h"
-#include "../gpu/ref/pipe_nets.h"
-#include "../gpu/ref/safetensors.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
 
 #define DATA "tests/data/pipe/"
 

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../sim/lab.h"
-#include "../sim/results_db.h"
+#include "lab/lab.h"
+#include "lab/results_db.h"
 
 typedef struct point {
     char label[64];

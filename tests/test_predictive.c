@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
+#include "base/cfg.h"
+#include "policy/policy.h"
 
 #define S_US 1000000LL
 #define DAY_US (86400 * S_US)

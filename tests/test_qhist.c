@@ -13,7 +13,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../sim/qhist.h"
+#include "sim/qhist.h"
 
 static int cmp_double(const void *a, const void *b)
 {

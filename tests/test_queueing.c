@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <gsl/gsl_cdf.h>
 
-#include "../sim/sim.h"
+#include "sim/sim.h"
 
 /* eff(n) = 1 for all n: a GPU's total speed does not grow with sharing, which is plain
  * processor sharing of one server (and irrelevant at concurrency 1). */

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../sim/regress.h"
+#include "lab/regress.h"
 
 static char tmpdir[64];
 static char profile[PATH_MAX];

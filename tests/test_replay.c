@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../policy/replay.h"
+#include "policy/replay.h"
 
 #define DATA "tests/data/policy/"
 

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../sim/report.h"
-#include "../sim/results_db.h"
+#include "lab/report.h"
+#include "lab/results_db.h"
 
 static char tmpdir[64];
 

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../drive/io.h"
-#include "../worker/resp.h"
-#include "live/fake_resp.h"
+#include "drive/io.h"
+#include "worker/resp.h"
+#include "tests/live/fake_resp.h"
 
 static int setup(void **state)
 {

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "../sim/results_db.h"
+#include "lab/results_db.h"
 
 static char tmpdir[64];
 

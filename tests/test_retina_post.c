@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/ref/retina_post.h"
+#include "gpu/ref/retina_post.h"
 
 enum { IMG_H = 480, IMG_W = 640 };
 

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "../gpu/profile.h"
-#include "../policy/policy.h"
-#include "../sim/cfg.h"
-#include "../sim/sim.h"
-#include "../traces/trace.h"
+#include "base/cfg.h"
+#include "policy/policy.h"
+#include "profile/profile.h"
+#include "sim/sim.h"
+#include "traces/trace.h"
 
 #define S_US 1000000LL
 #define MIN_US (60 * S_US)

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../sim/sim.h"
+#include "sim/sim.h"
 
 #define S 1000000LL
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../sim/result.h"
-#include "../sim/stats.h"
+#include "sim/result.h"
+#include "sim/stats.h"
 
 static void expect_near(const char *name, const char *what, double got, double want,
                         double tol)

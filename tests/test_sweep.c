@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "../sim/sweep.h"
+#include "lab/sweep.h"
 
 static char tmpdir[64];
 static char profile[PATH_MAX];

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace_cmd.h"
+#include "cli/trace_cmd.h"
 
 #define DATA "tests/data/traces/"
 #define TRACES "traces/data/"

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "../traces/trace.h"
-#include "../traces/trace_internal.h"
+#include "traces/trace.h"
+#include "traces/trace_internal.h"
 
 #define DATA "tests/data/traces/"
 
@@ -99,7 +99,7 @@ static void test_iso_parse(void **state)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         int64_t t = -1;
-        int rc = trace_parse_iso_us(rows[i].text, &t);
+        int rc = textparse_iso_us(rows[i].text, &t);
         if (rows[i].bad) {
             if (rc == 0)
                 fail_msg("%s: '%s' parsed as %lld, want an error", rows[i].name, rows[i].text,
@@ -110,9 +110,9 @@ static void test_iso_parse(void **state)
         }
     }
     char buf[40];
-    trace_format_iso(1738403870LL * 1000000 + 999999, buf, sizeof(buf));
+    textparse_format_iso(1738403870LL * 1000000 + 999999, buf, sizeof(buf));
     assert_string_equal(buf, "2025-02-01 09:57:50");
-    trace_format_iso(-1, buf, sizeof(buf));
+    textparse_format_iso(-1, buf, sizeof(buf));
     assert_string_equal(buf, "1969-12-31 23:59:59");
 }
 
@@ -133,7 +133,7 @@ static void test_parse_nonneg(void **state)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         double v = -7;
         const char *why = NULL;
-        int rc = trace_parse_nonneg(rows[i].text, &v, &why);
+        int rc = textparse_nonneg(rows[i].text, &v, &why);
         if (!rows[i].why) {
             if (rc != 0 || v != rows[i].want)
                 fail_msg("'%s': rc %d got %g want %g", rows[i].text, rc, v, rows[i].want);
@@ -158,7 +158,7 @@ static void test_quoted_comments_bom_crlf(void **state)
     assert_string_equal(arrival_src_kind(s), "recorded");
     assert_true(arrival_src_origin_is_date(s));
     int64_t t0;
-    assert_int_equal(trace_parse_iso_us("2025-02-01 10:00:00", &t0), 0);
+    assert_int_equal(textparse_iso_us("2025-02-01 10:00:00", &t0), 0);
     assert_int_equal(arrival_src_origin_us(s), t0);
     assert_int_equal(arrival_src_span_us(s), 4000000);
     request_spec r[8];

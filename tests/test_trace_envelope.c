@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace.h"
-#include "../traces/trace_internal.h"
+#include "traces/trace.h"
+#include "traces/trace_internal.h"
 
 #define DATA "tests/data/traces/"
 
@@ -336,7 +336,7 @@ static void test_iso_envelope_and_expected_stats(void **state)
     arrival_src *s = open_ok(&o);
     assert_true(arrival_src_origin_is_date(s));
     int64_t t0;
-    assert_int_equal(trace_parse_iso_us("2024-10-15T12:00Z", &t0), 0);
+    assert_int_equal(textparse_iso_us("2024-10-15T12:00Z", &t0), 0);
     assert_int_equal(arrival_src_origin_us(s), t0);
     assert_int_equal(arrival_src_span_us(s), 240000000);
     uint64_t c[4];

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace.h"
+#include "traces/trace.h"
 
 static arrival_src *open_tidal_ok(const tidal_opts *o)
 {

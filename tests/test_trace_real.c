@@ -15,14 +15,14 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace.h"
-#include "../traces/trace_internal.h"
+#include "base/common.h"
+#include "traces/trace.h"
+#include "traces/trace_internal.h"
 
 #define TRACES "traces/data/"
 #define ALIBABA TRACES "alibaba_gentd26_sd_requests.csv.gz"
 #define AZURE_CODE TRACES "azure_llm_2023_code.csv.gz"
 #define AZURE_LMM TRACES "azure_lmm_2024_per_minute.csv.gz"
-#define US_PER_DAY (86400LL * 1000000)
 
 static void fail_err(const char *what, const gp_error *e)
 {
@@ -76,7 +76,7 @@ static void near(const char *what, double got, double want, double tol)
 static int64_t iso(const char *s)
 {
     int64_t t;
-    assert_int_equal(trace_parse_iso_us(s, &t), 0);
+    assert_int_equal(textparse_iso_us(s, &t), 0);
     return t;
 }
 

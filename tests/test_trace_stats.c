@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../traces/trace.h"
-#include "../traces/trace_internal.h"
+#include "traces/trace.h"
+#include "traces/trace_internal.h"
 
 #define S 1000000LL
 

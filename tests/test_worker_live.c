@@ -27,12 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../gpu/profile.h"
+#include "profile/profile.h"
 
 /* the wire client and protocol under test, compiled into this binary */
-#include "../worker/queue.c"
-#include "../worker/resp.c"
-#include "../worker/netaddr.c"
+#include "worker/netaddr.c"
+#include "worker/queue.c"
+#include "worker/resp.c"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../traces/workload.h"
+#include "traces/workload.h"
 
 static int parse(const char *yaml, const char *base, workload_spec *w, char *err_text, size_t len)
 {

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../sim/rng.h"
-#include "trace_internal.h"
+#include "base/rng.h"
+#include "traces/trace_internal.h"
 
 static void set_class(image_class *c, const char *name, double weight, double mp_min,
                       double mp_max, const double *faces_p, int n_faces)

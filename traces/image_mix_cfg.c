@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "traces/trace_internal.h"
 
 static int parse_mp(const cfg_node *cls, image_class *c, gp_error *err)
 {

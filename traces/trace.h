@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../sim/cfg.h"
-#include "../sim/error.h"
+#include "base/cfg.h"
+#include "base/error.h"
 
 typedef struct request_spec {
     int64_t arrival_us;
@@ -171,6 +171,12 @@ typedef struct trace_stats {
     int64_t span_us;                 /* span the hour_days were counted over */
 } trace_stats;
 int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, gp_error *err);
+
+/* Draws the hour-of-day profile (hour_counts / hour_days) as a PNG with gnuplot: a data
+ * file and a script go to a fresh temporary directory, removed afterwards. Missing
+ * gnuplot is GP_EMISSING; gnuplot failing is GP_EIO with its first error line. */
+int trace_plot_profile(const trace_stats *st, const char *title, const char *png_path,
+                       gp_error *err);
 
 /* ---- additions of the traces/ module ---- */
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv_reader.h"
-#include "trace_internal.h"
+#include "base/csv_reader.h"
+#include "traces/trace_internal.h"
 
 #define TRACE_MAX_RATE_SCALE 1000.0
 #define TRACE_DEFAULT_SPREAD_US (30 * 1000000LL)
@@ -49,12 +49,12 @@ static int parse_time_text(const char *s, trace_time_unit unit, int64_t *out_us,
 {
     if (unit == TRACE_TIME_ISO) {
         *why = "a date-time";
-        return trace_parse_iso_us(s, out_us);
+        return textparse_iso_us(s, out_us);
     }
     double v;
     const char *reason;
     *why = "a number";
-    if (trace_parse_nonneg(s, &v, &reason) < 0) {
+    if (textparse_nonneg(s, &v, &reason) < 0) {
         if (strcmp(reason, "not a number") != 0)
             *why = reason;
         return -1;
@@ -87,19 +87,19 @@ trace_time_unit trace_detect_unit(const char *first_value, trace_time_unit unit)
     if (unit != TRACE_TIME_AUTO)
         return unit;
     int64_t t;
-    return trace_parse_iso_us(first_value, &t) == 0 ? TRACE_TIME_ISO : TRACE_TIME_S;
+    return textparse_iso_us(first_value, &t) == 0 ? TRACE_TIME_ISO : TRACE_TIME_S;
 }
 
 static int parse_bound(const char *path, const char *field, const char *text,
                        trace_time_unit unit, int64_t *out_us, gp_error *err)
 {
     const char *why;
-    if (trace_parse_iso_us(text, out_us) == 0)
+    if (textparse_iso_us(text, out_us) == 0)
         return 0;
     if (unit != TRACE_TIME_ISO && parse_time_text(text, unit, out_us, &why) == 0)
         return 0;
     double v;
-    if (unit == TRACE_TIME_ISO && trace_parse_nonneg(text, &v, &why) == 0 && v * 1e6 < 4e18) {
+    if (unit == TRACE_TIME_ISO && textparse_nonneg(text, &v, &why) == 0 && v * 1e6 < 4e18) {
         *out_us = llround(v * 1e6);
         return 0;
     }
@@ -280,8 +280,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     if (m == 0) {
         char a[32], b[32];
         if (unit == TRACE_TIME_ISO) {
-            trace_format_iso(rows[0].t_us, a, sizeof(a));
-            trace_format_iso(rows[n - 1].t_us, b, sizeof(b));
+            textparse_format_iso(rows[0].t_us, a, sizeof(a));
+            textparse_format_iso(rows[n - 1].t_us, b, sizeof(b));
         } else {
             snprintf(a, sizeof(a), "%g", (double)rows[0].t_us / unit_us(unit));
             snprintf(b, sizeof(b), "%g", (double)rows[n - 1].t_us / unit_us(unit));

@@ -17,9 +17,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../sim/rng.h"
-#include "csv_reader.h"
-#include "trace_internal.h"
+#include "base/csv_reader.h"
+#include "base/rng.h"
+#include "traces/trace_internal.h"
 
 #define ENVELOPE_MAX_CV 20.0
 #define ENVELOPE_MAX_STREAMS 1000000u

@@ -12,8 +12,8 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "../sim/rng.h"
-#include "trace_internal.h"
+#include "base/rng.h"
+#include "traces/trace_internal.h"
 
 #define DAY_S 86400.0
 #define SEG_S 60.0

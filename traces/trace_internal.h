@@ -3,7 +3,7 @@
  *   each kind of source appends its own fields after the base.
  * - mix_table is an image_mix prepared once (cumulative weights) so a draw costs a few
  *   keyed uniforms and no division; image_mix_draw builds one per call, sources keep one.
- * - ISO date-time parsing and number parsing for CSV fields.
+ * - time fields of CSV rows (the parsing itself: base/textparse.h).
  * Nothing here allocates except the source constructors. */
 #ifndef GP_TRACE_INTERNAL_H
 #define GP_TRACE_INTERNAL_H
@@ -11,7 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "trace.h"
+#include "base/textparse.h"
+#include "traces/trace.h"
 
 typedef struct arrival_src_ops {
     const char *kind; /* "list", "recorded", "envelope", "tidal", "poisson" */
@@ -69,19 +70,6 @@ void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp
 /* Expected megapixels, faces and share of no-face requests of a mix. */
 void image_mix_means(const image_mix *mix, double *mean_mp, double *mean_faces,
                      double *no_face_frac);
-
-/* Parses an ISO-8601 date-time ("2025-02-01 09:57:50", "2024-10-15T12:00Z",
- * "2023-11-16 18:17:03.9800000", "2025-02-01T10:00:00+08:00", "2025-02-01") into
- * microseconds since 1970-01-01 UTC. UTC unless an offset is given; fractions are
- * rounded to the nearest microsecond. Returns 0, or -1 if `s` is not a date-time. */
-int trace_parse_iso_us(const char *s, int64_t *out_us);
-/* Formats microseconds since the epoch as "YYYY-MM-DD HH:MM:SS" (UTC). */
-void trace_format_iso(int64_t us, char *buf, size_t len);
-
-/* Parses a finite, non-negative decimal number (the whole string, spaces allowed
- * around it). Returns 0, or -1 with a reason in *why ("not a number", "NaN",
- * "infinite", "negative"). */
-int trace_parse_nonneg(const char *s, double *out, const char **why);
 
 /* A time field of the current CSV row on the input axis (ISO: us since the epoch;
  * numbers: value x unit). Errors name file, line and column. */

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../sim/gnuplot.h"
-#include "trace_cmd.h"
+#include "base/gnuplot.h"
+#include "traces/trace.h"
 
 static int write_files(const trace_stats *st, const char *title, const char *png_path,
                        const char *dat, const char *gp, gp_error *err)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/rng.h"
-#include "trace_internal.h"
+#include "base/rng.h"
+#include "traces/trace_internal.h"
 
 int arrival_src_next(arrival_src *s, request_spec *out, gp_error *err)
 {

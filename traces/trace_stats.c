@@ -10,11 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "trace_internal.h"
-
-#define US_PER_MIN (60LL * 1000000LL)
-#define US_PER_HOUR (3600LL * 1000000LL)
-#define US_PER_DAY (86400LL * 1000000LL)
+#include "base/common.h"
+#include "traces/trace_internal.h"
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -33,12 +30,12 @@ void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
     int64_t a = from_us + whole * US_PER_DAY + day_offset_us;
     int64_t b = to_us + day_offset_us;
     while (a < b) {
-        int64_t hour = floor_div(a, US_PER_HOUR);
-        int64_t edge = (hour + 1) * US_PER_HOUR;
+        int64_t hour = floor_div(a, US_PER_H);
+        int64_t edge = (hour + 1) * US_PER_H;
         if (edge > b)
             edge = b;
         int h = (int)(((hour % 24) + 24) % 24);
-        hour_days[h] += (double)(edge - a) / (double)US_PER_HOUR; /* a full hour counts 1 */
+        hour_days[h] += (double)(edge - a) / (double)US_PER_H; /* a full hour counts 1 */
         a = edge;
     }
 }
@@ -83,7 +80,7 @@ int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, 
             cur_count = 0;
         }
         cur_count++;
-        int64_t hour = floor_div(t + off, US_PER_HOUR);
+        int64_t hour = floor_div(t + off, US_PER_H);
         st->hour_counts[((hour % 24) + 24) % 24] += 1;
         mp_sum += r.mp;
         faces_sum += r.faces;

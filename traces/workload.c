@@ -1,11 +1,11 @@
 /* workload.c: `workload:` YAML -> workload_spec -> arrival_src (see workload.h).
  * Checks happen at parse time where the YAML node is known, so errors point at the
  * user's line; workload_open repeats none of them except what needs the data file. */
-#include "workload.h"
+#include "traces/workload.h"
 
 #include <string.h>
 
-#include "trace_internal.h"
+#include "traces/trace_internal.h"
 
 #define MAX_DURATION_US (100LL * 365 * 86400 * 1000000) /* a century */
 
@@ -112,7 +112,7 @@ static int parse_bound(const cfg_node *map, const char *key, char *buf, size_t l
     int64_t t;
     double v;
     const char *why;
-    if (trace_parse_iso_us(buf, &t) < 0 && trace_parse_nonneg(buf, &v, &why) < 0)
+    if (textparse_iso_us(buf, &t) < 0 && textparse_nonneg(buf, &v, &why) < 0)
         return cfg_error(cfg_map_get(map, key), err, GP_EPARSE,
                          "expected a date-time like \"2025-02-05 00:00:00\" or a number, got \"%s\"",
                          buf);

@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../sim/cfg.h"
-#include "../sim/error.h"
-#include "trace.h"
+#include "base/cfg.h"
+#include "base/error.h"
+#include "traces/trace.h"
 
 typedef enum {
     WORKLOAD_TRACE = 0, /* a recorded per-request trace (CSV / gzip CSV) */

@@ -1,6 +1,6 @@
 /* httpd.c: the server of httpd.h: poll on the listening socket and a stop pipe. */
 #define _GNU_SOURCE /* strcasestr */
-#include "httpd.h"
+#include "worker/httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

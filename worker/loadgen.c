@@ -26,13 +26,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "netaddr.h"
-#include "queue.h"
-#include "resp.h"
+#include "worker/netaddr.h"
+#include "worker/queue.h"
+#include "worker/resp.h"
 
 #ifdef LOADGEN_WITH_TRACES
-#include "../sim/cfg.h"
-#include "../traces/workload.h"
+#include "base/cfg.h"
+#include "traces/workload.h"
 #endif
 
 typedef struct arrival {

@@ -1,5 +1,5 @@
 /* netaddr.c: HOST:PORT arguments (see netaddr.h). */
-#include "netaddr.h"
+#include "worker/netaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>

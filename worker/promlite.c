@@ -3,7 +3,7 @@
  * tree, so this program does the part `gpenlab drive` needs:
  *   - every --scrape-ms it lists the workers (SMEMBERS gpen:workers, their ports from
  *     gpen:worker:<id>), GETs each one's /metrics and keeps a ring of samples per pod;
- *   - it evaluates the recording rules that `gpenlab export` writes (drive/export.c) in C:
+ *   - it evaluates the recording rules that `gpenlab export` writes (lab/export.c) in C:
  *     DCGM_FI_DEV_FB_USED_ratio, DCGM_FI_DEV_GPU_UTIL (from gpen_busy_seconds_total over the
  *     last scrape interval), gpen_request_latency_seconds_p50/p95/p99 (histogram_quantile
  *     over sum by (le) of the buckets' increase in --latency-window-s), gpen_latency_samples,
@@ -29,10 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netaddr.h"
-#include "httpd.h"
-#include "queue.h"
-#include "resp.h"
+#include "worker/httpd.h"
+#include "worker/netaddr.h"
+#include "worker/queue.h"
+#include "worker/resp.h"
 
 #define MAX_PODS 128
 #define MAX_BUCKETS 256

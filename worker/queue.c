@@ -1,6 +1,6 @@
 /* queue.c: the scripts and formats of queue.h. Scripts run atomically in Redis (EVAL),
  * which is what makes "remove from processing + write the record" one step. */
-#include "queue.h"
+#include "worker/queue.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "worker/resp.h"
 
 #define QUEUE_KEY_MAX 192
 

@@ -1,8 +1,8 @@
 /* resp.c: the RESP2 client of resp.h. Replies are read through a 16 KiB buffer; nesting
  * is bounded (RESP_MAX_DEPTH) and so are bulk sizes (RESP_MAX_BULK), so a garbled or
  * hostile answer cannot make us allocate without limit or recurse forever. */
-#include "resp.h"
-#include "netaddr.h"
+#include "worker/netaddr.h"
+#include "worker/resp.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -3,7 +3,7 @@
  * and decoded (decode), box-blurred (detect), each face runs the f32 GPEN reference at
  * face_size (restore) and is written back into the image (paste), and the image is
  * encoded (encode). Work grows with megapixels and faces as the real pipeline's does. */
-#include "stage.h"
+#include "worker/stage.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../gpu/jpeg_io.h"
-#include "../gpu/ref/gpen_model.h"
-#include "../gpu/ref/gpen_ref.h"
+#include "gpu/jpeg_io.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_ref.h"
 
 struct stage {
     stage_opts opts;

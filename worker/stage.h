@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "../sim/error.h"
+#include "base/error.h"
 
 #define STAGE_MAX_STAGES 8
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../gpu/gpu.h"
-#include "../gpu/jpeg_io.h"
-#include "queue.h"
-#include "stage.h"
+#include "gpu/gpu.h"
+#include "gpu/jpeg_io.h"
+#include "worker/queue.h"
+#include "worker/stage.h"
 
 #define JPEG_CACHE_MAX 64
 

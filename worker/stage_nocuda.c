@@ -1,5 +1,5 @@
 /* stage_nocuda.c: the CUDA backend of stage.h in a build without CUDA: none available. */
-#include "stage.h"
+#include "worker/stage.h"
 
 int stage_cuda_available(int device)
 {

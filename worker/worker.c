@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netaddr.h"
-#include "httpd.h"
-#include "queue.h"
-#include "resp.h"
-#include "stage.h"
-#include "wprofile.h"
+#include "worker/httpd.h"
+#include "worker/netaddr.h"
+#include "worker/queue.h"
+#include "worker/resp.h"
+#include "worker/stage.h"
+#include "worker/wprofile.h"
 
 #define MAX_SLOTS 64
 #define N_BUCKETS 160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */

@@ -1,5 +1,5 @@
 /* wprofile.c: `gpenlab-worker profile` (see wprofile.h). */
-#include "wprofile.h"
+#include "worker/wprofile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../gpu/profile.h"
-#include "queue.h"
-#include "stage.h"
-#include "wprofile_procs.h"
+#include "profile/profile.h"
+#include "worker/queue.h"
+#include "worker/stage.h"
+#include "worker/wprofile_procs.h"
 
 #define MAX_PH 12
 

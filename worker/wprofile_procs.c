@@ -4,7 +4,7 @@
  *                    "req T0_MS T1_MS" ... "end", "error TEXT"
  *   parent -> child  "run R", "serve UNTIL_MS", "quit"
  * Times are CLOCK_MONOTONIC milliseconds, common to all processes. */
-#include "wprofile_procs.h"
+#include "worker/wprofile_procs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "worker/queue.h"
 
 typedef struct child {
     pid_t pid;

@@ -12,8 +12,8 @@
 #ifndef GP_WORKER_WPROFILE_PROCS_H
 #define GP_WORKER_WPROFILE_PROCS_H
 
-#include "../sim/error.h"
-#include "stage.h"
+#include "base/error.h"
+#include "worker/stage.h"
 
 #define PROCS_MAX 8
 #define PROCS_MAX_PHASES 12

@@ -1,10 +1,10 @@
 /* gpen_load.c: safetensors <-> gpen_model. */
-#include "gpen_load.h"
+#include "gpu/ref/gpen_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "safetensors.h"
+#include "gpu/ref/safetensors.h"
 
 /* Same shape up to size-1 dimensions ([1,512,4,4] matches [512,4,4]). */
 static int same_shape(const gpen_tensor *t, const safetensors_tensor *s)

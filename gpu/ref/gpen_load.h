@@ -5,7 +5,7 @@
 #ifndef GP_GPEN_LOAD_H
 #define GP_GPEN_LOAD_H
 
-#include "gpen_model.h"
+#include "gpu/ref/gpen_model.h"
 
 /* Allocates m for cfg and fills it from the safetensors file at path. */
 int gpen_model_load(gpen_model *m, const gpen_config *cfg, const char *path, gp_error *err);

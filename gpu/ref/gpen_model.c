@@ -1,12 +1,12 @@
 /* gpen_model.c: GPEN's layer and parameter tables, and random weights. The tensor order
  * is the order of creation below; scripts/gpen_torch.py builds the same names. */
-#include "gpen_model.h"
+#include "gpu/ref/gpen_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpen_rand.h"
+#include "gpu/ref/gpen_rand.h"
 
 void gpen_config_default(gpen_config *cfg)
 {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../sim/error.h"
+#include "base/error.h"
 
 #define GPEN_MAX_LOG_SIZE 10 /* size 1024 */
 #define GPEN_MAX_MLP 16

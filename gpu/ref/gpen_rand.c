@@ -5,7 +5,7 @@
  *   u1   = ((a >> 11) + 1) * 2^-53  in (0, 1];   u2 = (b >> 11) * 2^-53  in [0, 1)
  *   normal  = sqrt(-2 log u1) * cos(2 pi u2)   (double, libm)
  *   uniform = u2 */
-#include "gpen_rand.h"
+#include "gpu/ref/gpen_rand.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /* gpen_ref.c: instantiates the CPU reference (gpen_ref_impl.h) for each precision. */
-#include "gpen_ref.h"
+#include "gpu/ref/gpen_ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +22,7 @@ int gpen_upfirdn_size(int n, int up, int down, int pad0, int pad1)
 #define GR_T float
 #define GR_A float
 #define GR_S f32
-#include "gpen_ref_impl.h"
+#include "gpu/ref/gpen_ref_impl.h"
 #undef GR_T
 #undef GR_A
 #undef GR_S
@@ -30,7 +30,7 @@ int gpen_upfirdn_size(int n, int up, int down, int pad0, int pad1)
 #define GR_T float
 #define GR_A double
 #define GR_S f32a64
-#include "gpen_ref_impl.h"
+#include "gpu/ref/gpen_ref_impl.h"
 #undef GR_T
 #undef GR_A
 #undef GR_S
@@ -38,7 +38,7 @@ int gpen_upfirdn_size(int n, int up, int down, int pad0, int pad1)
 #define GR_T double
 #define GR_A double
 #define GR_S f64
-#include "gpen_ref_impl.h"
+#include "gpu/ref/gpen_ref_impl.h"
 #undef GR_T
 #undef GR_A
 #undef GR_S

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "gpen_model.h"
+#include "gpu/ref/gpen_model.h"
 
 enum { GPEN_REF_F32, GPEN_REF_F32_ACC64, GPEN_REF_F64 };
 /* Modulated conv: the published form (weights modulated and demodulated per image), or

@@ -1,5 +1,5 @@
 /* pipe_nets.c: layer lists, weights and the CPU forward of RetinaFace-R50 and ParseNet. */
-#include "pipe_nets.h"
+#include "gpu/ref/pipe_nets.h"
 
 #include <float.h>
 #include <math.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpen_rand.h"
-#include "safetensors.h"
+#include "gpu/ref/gpen_rand.h"
+#include "gpu/ref/safetensors.h"
 
 const char *pipe_net_kind_name(pipe_net_kind kind)
 {

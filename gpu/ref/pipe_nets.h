@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../sim/error.h"
-#include "retina_post.h"
+#include "base/error.h"
+#include "gpu/ref/retina_post.h"
 
 typedef enum { PIPE_RETINAFACE, PIPE_PARSENET } pipe_net_kind;
 

@@ -1,5 +1,5 @@
 /* retina_post.c: RetinaFace output decoding and NMS (see retina_post.h). */
-#include "retina_post.h"
+#include "gpu/ref/retina_post.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #ifndef GP_RETINA_POST_H
 #define GP_RETINA_POST_H
 
-#include "../../sim/error.h"
+#include "base/error.h"
 
 #define RETINA_LEVELS 3
 #define RETINA_HEAD_CH 32

@@ -1,5 +1,5 @@
 /* safetensors.c: a small strict JSON reader for the header, tensor conversion, a writer. */
-#include "safetensors.h"
+#include "gpu/ref/safetensors.h"
 
 #include <errno.h>
 #include <limits.h>

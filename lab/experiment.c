@@ -1,0 +1,415 @@
+/* experiment.c: loading and checking experiment files (see experiment.h). */
+#include "lab/experiment.h"
+
+#include "base/common.h"
+#include "base/fileio.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Resolves a path from the file against the file's directory; too long is an error. */
+static int resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
+                        size_t cap, gp_error *err)
+{
+    size_t n = strlen(rel) + strlen(e->dir) + 2;
+    if (n > cap)
+        return cfg_error(where, err, GP_ELIMIT, "path longer than %zu bytes", cap - 1);
+    if (rel[0] == '/' || e->dir[0] == '\0')
+        memcpy(out, rel, strlen(rel) + 1);
+    else {
+        size_t d = strlen(e->dir);
+        memcpy(out, e->dir, d);
+        out[d] = '/';
+        memcpy(out + d + 1, rel, strlen(rel) + 1);
+    }
+    return 0;
+}
+
+static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
+{
+    static const char *const keys[] = {
+        "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
+        "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
+        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
+        "start_interference", NULL};
+    static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
+    static const char *const cache_names[] = {"none", "node", "all", NULL};
+    int rc = cfg_check_keys(map, keys, err);
+    int gpus_set = 0, max_set = 0, gmax_set = 0;
+    int dispatch = (int)c->dispatch, cache = (int)c->image_cache;
+    if (rc == 0)
+        rc = gpus_set = cfg_opt_int(map, "gpus", 1, 100000, &c->gpus, err);
+    if (rc >= 0)
+        rc = gmax_set = cfg_opt_int(map, "gpus_max", 1, 100000, &c->gpus_max, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "node_provision_delay", 0, US_PER_DAY, &c->node_provision_us,
+                                 err);
+    if (rc >= 0)
+        rc = cfg_opt_int(map, "min_pods", 0, 100000, &c->min_pods, err);
+    if (rc >= 0)
+        rc = max_set = cfg_opt_int(map, "max_pods", 1, 100000, &c->max_pods, err);
+    if (rc >= 0)
+        rc = cfg_opt_int(map, "concurrency", 1, 100000, &c->concurrency, err);
+    if (rc >= 0)
+        rc = cfg_opt_enum(map, "dispatch", dispatch_names, &dispatch, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, &c->timeout_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
+                                 err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us,
+                                 err);
+    if (rc >= 0)
+        rc = cfg_opt_enum(map, "image_cache", cache_names, &cache, err);
+    if (rc >= 0)
+        rc = cfg_opt_int(map, "gpu_share", 1, 64, &c->gpu_share, err);
+    if (rc >= 0)
+        rc = cfg_opt_int(map, "max_queue", 0, 100000000, &c->max_queue, err);
+    if (rc >= 0)
+        rc = cfg_opt_double(map, "price_per_gpu_hour", 0, 1e6, &c->price_per_gpu_hour, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "slo", US_PER_MS, US_PER_DAY, &c->slo_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_double(map, "start_interference", 0.01, 1.0, &c->start_interference, err);
+    const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
+    if (phases) {
+        if (cfg_node_kind(phases) != CFG_SEQ)
+            return cfg_error(phases, err, GP_EPARSE,
+                             "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
+        if (cfg_len(phases) > sizeof(c->extra_phase) / sizeof(c->extra_phase[0]))
+            return cfg_error(phases, err, GP_ELIMIT, "at most 8 phases");
+        for (size_t i = 0; i < cfg_len(phases); i++) {
+            const cfg_node *ph = cfg_seq_at(phases, i);
+            if (!cfg_scalar(ph))
+                return cfg_error(ph, err, GP_EPARSE, "expected a phase as one string");
+            rc = profile_phase_parse(cfg_node_file(ph), cfg_node_line(ph), cfg_node_path(ph),
+                                     cfg_scalar(ph), &c->extra_phase[i], err);
+            if (rc < 0)
+                return rc;
+        }
+        c->n_extra_phases = (int)cfg_len(phases);
+    }
+    if (rc < 0)
+        return rc;
+    c->dispatch = (dispatch_mode)dispatch;
+    c->image_cache = (image_cache_mode)cache;
+    /* defaults that follow other keys: a pool as large as the pods may need */
+    if (!gpus_set && max_set)
+        c->gpus = (c->max_pods + c->gpu_share - 1) / c->gpu_share;
+    if (!gmax_set)
+        c->gpus_max = c->gpus;
+    if (c->gpus_max < c->gpus)
+        return cfg_error(cfg_map_get(map, "gpus_max"), err, GP_ERANGE,
+                         "gpus_max (%d) is below gpus (%d)", c->gpus_max, c->gpus);
+    if (c->min_pods > c->max_pods)
+        return cfg_error(cfg_map_get(map, "min_pods") ? cfg_map_get(map, "min_pods") : map, err,
+                         GP_ERANGE, "min_pods (%d) is above max_pods (%d)", c->min_pods,
+                         c->max_pods);
+    if ((int64_t)c->max_pods * c->concurrency > EXPERIMENT_MAX_SLOTS) {
+        const cfg_node *at = cfg_map_get(map, "concurrency") ? cfg_map_get(map, "concurrency")
+                                                             : cfg_map_get(map, "max_pods");
+        return cfg_error(at ? at : map, err, GP_ERANGE,
+                         "max_pods x concurrency = %d x %d request slots, more than %d (each "
+                         "ready pod holds `concurrency` slots in memory)",
+                         c->max_pods, c->concurrency, EXPERIMENT_MAX_SLOTS);
+    }
+    return 0;
+}
+
+static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
+{
+    static const char *const keys[] = {"scrape_interval", "latency_window", "delay",
+                                       "sync_jitter", NULL};
+    int rc = cfg_check_keys(map, keys, err);
+    if (rc == 0)
+        rc = cfg_opt_duration_us(map, "scrape_interval", US_PER_MS, US_PER_H,
+                                 &m->scrape_interval_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "latency_window", US_PER_MS, US_PER_DAY,
+                                 &m->latency_window_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "delay", 0, US_PER_H, &m->delay_us, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "sync_jitter", 0, US_PER_H, &m->sync_jitter_us, err);
+    if (rc < 0)
+        return rc;
+    if (m->delay_us / m->scrape_interval_us > 10000)
+        return cfg_error(cfg_map_get(map, "delay"), err, GP_ERANGE,
+                         "delay is more than 10000 scrape intervals");
+    return 0;
+}
+
+static int parse_users(const cfg_node *map, closed_loop_cfg *c, gp_error *err)
+{
+    static const char *const keys[] = {"count", "think_time", "ramp", "duration", "image_mix",
+                                       NULL};
+    int rc = cfg_check_keys(map, keys, err);
+    if (rc == 0)
+        rc = cfg_req_int(map, "count", 0, 1000000, &c->users, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(map, "think_time", 0, US_PER_DAY, &c->think_mean_us, err);
+    if (rc >= 0) {
+        rc = cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us,
+                                 err);
+        if (rc == 0)
+            return cfg_error(map, err, GP_EMISSING, "a closed loop needs `duration`");
+    }
+    const cfg_node *ramp = rc >= 0 ? cfg_map_get(map, "ramp") : NULL;
+    if (ramp) {
+        static const char *const rkeys[] = {"step", "every", "max", NULL};
+        rc = cfg_check_keys(ramp, rkeys, err);
+        if (rc == 0)
+            rc = cfg_req_int(ramp, "step", 1, 100000, &c->ramp_step, err);
+        if (rc >= 0) {
+            rc = cfg_opt_duration_us(ramp, "every", US_PER_MS, US_PER_DAY, &c->ramp_every_us, err);
+            if (rc == 0)
+                return cfg_error(ramp, err, GP_EMISSING, "a ramp needs `every`");
+        }
+        if (rc >= 0)
+            rc = cfg_opt_int(ramp, "max", 1, 1000000, &c->ramp_max, err);
+    }
+    const cfg_node *mix = rc >= 0 ? cfg_map_get(map, "image_mix") : NULL;
+    if (mix)
+        rc = image_mix_from_cfg(mix, &c->mix, err);
+    return rc < 0 ? rc : 0;
+}
+
+static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
+{
+    if (cfg_node_kind(seq) != CFG_SEQ || cfg_len(seq) == 0)
+        return cfg_error(seq, err, GP_EPARSE, "expected a non-empty list of policies");
+    if (cfg_len(seq) > EXPERIMENT_MAX_POLICIES)
+        return cfg_error(seq, err, GP_ELIMIT, "more than %d policies", EXPERIMENT_MAX_POLICIES);
+    static const char *const keys[] = {"label", "policy", "config", NULL};
+    for (size_t i = 0; i < cfg_len(seq); i++) {
+        const cfg_node *item = cfg_seq_at(seq, i);
+        int rc = cfg_check_keys(item, keys, err);
+        const char *name = NULL, *label = NULL;
+        if (rc == 0)
+            rc = cfg_req_string(item, "policy", &name, err);
+        if (rc >= 0)
+            rc = cfg_opt_string(item, "label", &label, err);
+        if (rc < 0)
+            return rc;
+        policy_entry *pe = &e->policy[e->n_policies];
+        pe->ops = policy_find(name);
+        if (!pe->ops) {
+            char known[512] = "";
+            const policy_ops *const *all = policy_all();
+            for (size_t k = 0; all[k]; k++) {
+                size_t used = strlen(known);
+                snprintf(known + used, sizeof(known) - used, "%s%s", k ? ", " : "", all[k]->name);
+            }
+            return cfg_error(cfg_map_get(item, "policy"), err, GP_EUNKNOWN,
+                             "unknown policy \"%s\" (known: %s)", name, known);
+        }
+        snprintf(pe->label, sizeof(pe->label), "%s", label ? label : name);
+        for (int k = 0; k < e->n_policies; k++)
+            if (strcmp(e->policy[k].label, pe->label) == 0)
+                return cfg_error(item, err, GP_EPARSE,
+                                 "label \"%s\" used twice: give each entry its own `label`",
+                                 pe->label);
+        pe->config = cfg_map_get(item, "config");
+        if (pe->config && cfg_node_kind(pe->config) != CFG_MAP)
+            return cfg_error(pe->config, err, GP_EPARSE, "config must be a map");
+        e->n_policies++;
+    }
+    return 0;
+}
+
+static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
+{
+    static const char *const keys[] = {"db", "csv", "series", "requests", NULL};
+    int rc = cfg_check_keys(map, keys, err);
+    const char *db = NULL, *csv = NULL;
+    if (rc == 0)
+        rc = cfg_opt_string(map, "db", &db, err);
+    if (rc >= 0)
+        rc = cfg_opt_string(map, "csv", &csv, err);
+    if (rc >= 0)
+        rc = cfg_opt_bool(map, "series", &e->record_series, err);
+    if (rc >= 0)
+        rc = cfg_opt_bool(map, "requests", &e->record_requests, err);
+    if (rc < 0)
+        return rc;
+    if (db && (rc = resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
+                                 err)) < 0)
+        return rc;
+    if (csv && (rc = resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
+                                  sizeof(e->csv_path), err)) < 0)
+        return rc;
+    return 0;
+}
+
+static int experiment_parse(experiment *e, gp_error *err)
+{
+    const cfg_node *root = cfg_root(e->doc);
+    if (!root)
+        return gp_error_set(err, GP_EPARSE, e->path, 0, 0, NULL, "empty experiment file");
+    static const char *const keys[] = {"name", "description", "seed", "replications", "profile",
+                                       "workload", "users", "cluster", "metrics", "policies",
+                                       "output", "duration", NULL};
+    int rc = cfg_check_keys(root, keys, err);
+    if (rc < 0)
+        return rc;
+    const char *name = NULL, *desc = NULL, *profile = NULL;
+    int64_t seed = 1;
+    rc = cfg_opt_string(root, "name", &name, err);
+    if (rc >= 0)
+        rc = cfg_opt_string(root, "description", &desc, err);
+    if (rc >= 0)
+        rc = cfg_opt_int64(root, "seed", 0, INT64_MAX, &seed, err);
+    if (rc >= 0)
+        rc = cfg_opt_int(root, "replications", 1, EXPERIMENT_MAX_REPLICATIONS, &e->replications,
+                         err);
+    if (rc >= 0)
+        rc = cfg_req_string(root, "profile", &profile, err);
+    if (rc >= 0)
+        rc = cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us,
+                                 err);
+    if (rc < 0)
+        return rc;
+    e->seed = (uint64_t)seed;
+    if (name)
+        snprintf(e->name, sizeof(e->name), "%s", name);
+    if (desc)
+        snprintf(e->description, sizeof(e->description), "%s", desc);
+
+    rc = resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
+                      sizeof(e->profile_path), err);
+    if (rc < 0)
+        return rc;
+    e->profile = malloc(sizeof(*e->profile));
+    if (!e->profile)
+        return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
+    rc = profile_load(e->profile_path, e->profile, err);
+    if (rc < 0) {
+        if (rc == GP_EIO || rc == GP_EMISSING) {
+            /* name the experiment line that pointed at the missing profile */
+            char msg[sizeof(err->msg)];
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            return cfg_error(cfg_map_get(root, "profile"), err, rc, "GPU profile %s: %s",
+                             e->profile_path, msg);
+        }
+        return rc;
+    }
+    rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text, NULL, err);
+    if (rc < 0)
+        return rc;
+
+    const cfg_node *n;
+    if ((n = cfg_map_get(root, "cluster")) && (rc = parse_cluster(n, &e->cluster, err)) < 0)
+        return rc;
+    if ((n = cfg_map_get(root, "metrics")) && (rc = parse_metrics(n, &e->metrics, err)) < 0)
+        return rc;
+    const cfg_node *wl = cfg_map_get(root, "workload"), *users = cfg_map_get(root, "users");
+    if (wl && users)
+        return cfg_error(users, err, GP_EPARSE,
+                         "give either `workload` (open loop) or `users` (closed loop), not both");
+    if (!wl && !users)
+        return cfg_error(root, err, GP_EMISSING, "missing `workload` (or `users`)");
+    if (users) {
+        e->closed_loop = true;
+        image_mix_default(&e->closed.mix);
+        if ((rc = parse_users(users, &e->closed, err)) < 0)
+            return rc;
+    } else if ((rc = workload_parse(wl, e->dir, &e->workload, err)) < 0) {
+        return rc;
+    }
+    n = cfg_map_get(root, "policies");
+    if (!n)
+        return cfg_error(root, err, GP_EMISSING, "missing `policies`");
+    if ((rc = parse_policies(e, n, err)) < 0)
+        return rc;
+    if ((n = cfg_map_get(root, "output")) && (rc = parse_output(e, n, err)) < 0)
+        return rc;
+    return 0;
+}
+
+int experiment_load(const char *path, experiment **out, gp_error *err)
+{
+    experiment *e = calloc(1, sizeof(*e));
+    if (!e)
+        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+    snprintf(e->path, sizeof(e->path), "%s", path);
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(e->dir, sizeof(e->dir), "%.*s", (int)(slash - path), path);
+    const char *base = slash ? slash + 1 : path;
+    snprintf(e->name, sizeof(e->name), "%.*s", (int)strcspn(base, "."), base);
+    e->seed = 1;
+    e->replications = 1;
+    cluster_cfg_default(&e->cluster);
+    metrics_cfg_default(&e->metrics);
+    e->record_series = true;
+    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
+    if (rc == 0)
+        rc = cfg_load_string(path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
+    if (rc == 0)
+        rc = experiment_parse(e, err);
+    if (rc < 0) {
+        experiment_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void experiment_free(experiment *e)
+{
+    if (!e)
+        return;
+    if (!e->closed_loop)
+        workload_free(&e->workload);
+    cfg_free(e->doc);
+    free(e->yaml_text);
+    free(e->profile);
+    free(e->profile_text);
+    free(e);
+}
+
+static int open_workload(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    const experiment *e = ctx;
+    return workload_open(&e->workload, seed, out, err);
+}
+
+void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->cluster = e->cluster;
+    out->metrics = e->metrics;
+    out->profile = e->profile;
+    out->policy = e->policy[pi].ops;
+    out->policy_cfg = e->policy[pi].config;
+    out->label = e->policy[pi].label;
+    out->seed = e->seed + (uint64_t)rep;
+    out->replication = rep;
+    out->horizon_us = e->horizon_us;
+    out->closed_loop = e->closed_loop;
+    out->closed = e->closed;
+    out->open_source = open_workload;
+    out->mix = e->closed_loop ? NULL : &e->workload.mix;
+    out->source_ctx = (void *)e;
+    out->record_series = e->record_series;
+    out->record_requests = e->record_requests;
+}
+
+uint64_t experiment_inputs_hash(const experiment *e)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *texts[2] = {e->yaml_text, e->profile_text};
+    for (int k = 0; k < 2; k++) {
+        for (const unsigned char *p = (const unsigned char *)texts[k]; p && *p; p++) {
+            h ^= *p;
+            h *= 1099511628211ULL;
+        }
+        h ^= 0xff;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}

@@ -1,0 +1,43 @@
+/* export.h: `gpenlab export --policy LABEL --from DB|EXPERIMENT.yaml [--out DIR]`: the
+ * Kubernetes manifests that run the GPEN service with one policy of an experiment, and
+ * `gpenlab export --import DIR`: the experiment `policies:` entry read back from them.
+ * Written per policy: deployment.yaml + service.yaml (static, hpa, keda, gpen-rule,
+ * predictive) or knative-service.yaml + config-autoscaler.yaml (kpa); hpa.yaml (+
+ * prometheus-adapter.yaml, kube-controller-manager.flags), scaledobject.yaml, or drive.yaml
+ * (the live driver's config: gpen-rule, predictive); and for all, prometheus-rule.yaml
+ * (PrometheusRule) and recording-rules.yml (the same groups for promtool / rule_files).
+ * Values keep the API's units. Files are written whole (temp file + rename). */
+#ifndef GP_EXPORT_H
+#define GP_EXPORT_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+
+typedef struct export_opts {
+    const char *label;          /* the policy entry's label (or policy name) */
+    const char *from;           /* an experiment YAML or a results database */
+    const char *out_dir;        /* default "export-LABEL" */
+    const char *app;            /* Deployment / Service name, default "gpen" */
+    const char *ns;             /* namespace, default "gpen" */
+    const char *image;          /* container image */
+    int port;                   /* the pod's HTTP port, default 8080 */
+    const char *prometheus_url; /* as the cluster reaches it (KEDA, the driver) */
+    const char *redis_address;  /* host:port as the cluster reaches it */
+} export_opts;
+
+void export_opts_default(export_opts *o);
+
+/* Writes the manifests; one line per file written goes to `log` (may be NULL). */
+int export_run(const export_opts *o, FILE *log, gp_error *err);
+
+/* Reads the manifests of an export directory back into an experiment `policies:` list
+ * with one entry (YAML, to `out`), from the manifests themselves (not from a copy of
+ * the original config): that entry simulates as the exported policy did. `path` is the
+ * directory, or one manifest (known by its kind; the files beside it complete it). */
+int export_import(const char *path, FILE *out, gp_error *err);
+
+/* argv[0] is "export". */
+int export_main(int argc, char **argv, FILE *out, gp_error *err);
+
+#endif

@@ -1,0 +1,558 @@
+/* report.c: grouping by label, the aligned comparison table, paired differences, and the
+ * atomic CSV (written with the field table of results_db.h, read back the same way). */
+#include "lab/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/common.h"
+#include "lab/results_db.h"
+
+/* ---------- grouping ---------- */
+
+typedef double (*metric_get)(const run_summary *r);
+static double m_lat_mean(const run_summary *r) { return r->lat_mean_s; }
+static double m_lat_p50(const run_summary *r) { return r->lat_p50_s; }
+static double m_lat_p95(const run_summary *r) { return r->lat_p95_s; }
+static double m_lat_p99(const run_summary *r) { return r->lat_p99_s; }
+static double m_slo_pct(const run_summary *r) { return r->slo_frac * 100.0; }
+static double m_timed_out(const run_summary *r) { return (double)r->timed_out; }
+static double m_rejected(const run_summary *r) { return (double)r->rejected; }
+static double m_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
+static double m_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
+static double m_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
+static double m_util_pct(const run_summary *r) { return r->utilisation * 100.0; }
+
+static const struct {
+    size_t offset; /* of the stat_summary in report_group */
+    metric_get get;
+} metrics[] = {
+    {offsetof(report_group, lat_mean_s), m_lat_mean},
+    {offsetof(report_group, lat_p50_s), m_lat_p50},
+    {offsetof(report_group, lat_p95_s), m_lat_p95},
+    {offsetof(report_group, lat_p99_s), m_lat_p99},
+    {offsetof(report_group, slo_pct), m_slo_pct},
+    {offsetof(report_group, timed_out), m_timed_out},
+    {offsetof(report_group, rejected), m_rejected},
+    {offsetof(report_group, pod_starts), m_pod_starts},
+    {offsetof(report_group, cold_waited), m_cold_waited},
+    {offsetof(report_group, gpu_hours), m_gpu_hours},
+    {offsetof(report_group, utilisation_pct), m_util_pct},
+};
+#define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
+
+/* label as a C string even when the array is full */
+static int same_label(const char *a, const char *b, size_t size)
+{
+    return strncmp(a, b, size) == 0;
+}
+
+int report_group_runs(const run_summary *runs, size_t n, report_group **out,
+                      size_t *n_groups, gp_error *err)
+{
+    *out = NULL;
+    *n_groups = 0;
+    if (n == 0)
+        return 0;
+    report_group *g = calloc(n, sizeof(*g));
+    size_t *group_of = malloc(n * sizeof(*group_of));
+    double *vals = malloc(n * sizeof(*vals));
+    if (!g || !group_of || !vals) {
+        free(g);
+        free(group_of);
+        free(vals);
+        return gp_oom(err);
+    }
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < ng && !same_label(g[k].label, runs[i].label, sizeof(g[k].label)))
+            k++;
+        if (k == ng) {
+            snprintf(g[k].label, sizeof(g[k].label), "%.*s", (int)sizeof(runs[i].label) - 1,
+                     runs[i].label);
+            snprintf(g[k].policy, sizeof(g[k].policy), "%.*s",
+                     (int)sizeof(runs[i].policy) - 1, runs[i].policy);
+            ng++;
+        }
+        group_of[i] = k;
+        g[k].n++;
+    }
+    for (size_t k = 0; k < ng; k++) {
+        for (size_t m = 0; m < N_METRICS; m++) {
+            size_t nv = 0;
+            for (size_t i = 0; i < n; i++)
+                if (group_of[i] == k)
+                    vals[nv++] = metrics[m].get(&runs[i]);
+            stat_summary s = stats_summarize(vals, nv);
+            memcpy((char *)&g[k] + metrics[m].offset, &s, sizeof(s));
+        }
+    }
+    free(group_of);
+    free(vals);
+    *out = g;
+    *n_groups = ng;
+    return 0;
+}
+
+/* ---------- aligned text ---------- */
+
+/* Display columns of a UTF-8 string: continuation bytes take none. */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+#define CELL 64
+typedef struct table {
+    size_t n_cols, n_rows; /* rows include the header */
+    char (*cell)[CELL];    /* [n_rows * n_cols] */
+    const int *right;      /* per column: right-aligned */
+} table;
+
+static char *cell_at(table *t, size_t row, size_t col) { return t->cell[row * t->n_cols + col]; }
+
+static int table_print(FILE *f, table *t)
+{
+    size_t width[32] = {0};
+    for (size_t c = 0; c < t->n_cols; c++)
+        for (size_t r = 0; r < t->n_rows; r++) {
+            size_t w = display_width(cell_at(t, r, c));
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const char *s = cell_at(t, r, c);
+            size_t pad = width[c] - display_width(s);
+            if (c)
+                fputs("  ", f);
+            if (t->right[c])
+                fprintf(f, "%*s%s", (int)pad, "", s);
+            else if (c + 1 < t->n_cols)
+                fprintf(f, "%s%*s", s, (int)pad, "");
+            else
+                fputs(s, f);
+        }
+        fputc('\n', f);
+        if (r == 0) {
+            size_t total = 0;
+            for (size_t c = 0; c < t->n_cols; c++)
+                total += width[c] + (c ? 2 : 0);
+            for (size_t i = 0; i < total; i++)
+                fputc('-', f);
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? GP_EIO : 0;
+}
+
+static int table_init(table *t, size_t rows, size_t cols, const int *right, gp_error *err)
+{
+    t->n_rows = rows;
+    t->n_cols = cols;
+    t->right = right;
+    t->cell = calloc(rows * cols, sizeof(*t->cell));
+    return t->cell ? 0 : gp_oom(err);
+}
+
+int report_print_table(FILE *f, const run_summary *runs, size_t n, gp_error *err)
+{
+    static const char *const head[] = {"label",    "policy",    "n",        "mean (s)",
+                                       "P50 (s)",  "P95 (s)",   "P99 (s)",  "SLO (%)",
+                                       "timeouts", "rejected",  "pod starts", "cold waits",
+                                       "GPU-h",    "util (%)"};
+    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    enum { COLS = sizeof(head) / sizeof(head[0]) };
+    report_group *g;
+    size_t ng;
+    int rc = report_group_runs(runs, n, &g, &ng, err);
+    if (rc < 0)
+        return rc;
+    table t;
+    if ((rc = table_init(&t, ng + 1, COLS, right, err)) < 0) {
+        free(g);
+        return rc;
+    }
+    for (size_t c = 0; c < COLS; c++)
+        snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
+    for (size_t k = 0; k < ng; k++) {
+        const report_group *x = &g[k];
+        int count_dec = x->n > 1 ? 1 : 0;
+        char *row[COLS];
+        for (size_t c = 0; c < COLS; c++)
+            row[c] = cell_at(&t, k + 1, c);
+        snprintf(row[0], CELL, "%s", x->label);
+        snprintf(row[1], CELL, "%s", x->policy);
+        snprintf(row[2], CELL, "%zu", x->n);
+        stats_format(row[3], CELL, &x->lat_mean_s, 3);
+        stats_format(row[4], CELL, &x->lat_p50_s, 3);
+        stats_format(row[5], CELL, &x->lat_p95_s, 3);
+        stats_format(row[6], CELL, &x->lat_p99_s, 3);
+        stats_format(row[7], CELL, &x->slo_pct, 2);
+        stats_format(row[8], CELL, &x->timed_out, count_dec);
+        stats_format(row[9], CELL, &x->rejected, count_dec);
+        stats_format(row[10], CELL, &x->pod_starts, count_dec);
+        stats_format(row[11], CELL, &x->cold_waited, count_dec);
+        stats_format(row[12], CELL, &x->gpu_hours, 2);
+        stats_format(row[13], CELL, &x->utilisation_pct, 1);
+    }
+    rc = table_print(f, &t);
+    if (rc == 0)
+        fprintf(f, "mean \xc2\xb1 95%% CI half-width (Student t) over n replications\n");
+    free(t.cell);
+    free(g);
+    if (rc < 0 || ferror(f))
+        return gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "writing the report failed");
+    return 0;
+}
+
+int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *baseline,
+                        gp_error *err)
+{
+    static const char *const head[] = {"label", "vs",       "pairs",   "\xce\x94mean (s)",
+                                       "\xce\x94P99 (s)", "\xce\x94SLO (%)", "\xce\x94timeouts",
+                                       "\xce\x94GPU-h"};
+    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
+    static const metric_get get[] = {m_lat_mean, m_lat_p99, m_slo_pct, m_timed_out,
+                                     m_gpu_hours};
+    static const int decimals[] = {3, 3, 2, 1, 2};
+    enum { COLS = sizeof(head) / sizeof(head[0]), NM = sizeof(get) / sizeof(get[0]) };
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        nb += same_label(runs[i].label, baseline, sizeof(runs[i].label));
+    if (nb == 0)
+        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline",
+                            "no run is labelled '%s'", baseline);
+    report_group *g;
+    size_t ng;
+    int rc = report_group_runs(runs, n, &g, &ng, err);
+    if (rc < 0)
+        return rc;
+    table t;
+    double *a = malloc((n + 1) * sizeof(*a)), *b = malloc((n + 1) * sizeof(*b));
+    if (!a || !b || (rc = table_init(&t, ng, COLS, right, err)) < 0) {
+        free(a);
+        free(b);
+        free(g);
+        return rc < 0 ? rc : gp_oom(err);
+    }
+    for (size_t c = 0; c < COLS; c++)
+        snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
+    size_t row = 1;
+    for (size_t k = 0; k < ng; k++) {
+        if (same_label(g[k].label, baseline, sizeof(g[k].label)))
+            continue;
+        snprintf(cell_at(&t, row, 0), CELL, "%s", g[k].label);
+        snprintf(cell_at(&t, row, 1), CELL, "%s", baseline);
+        size_t pairs = 0;
+        for (size_t m = 0; m < NM; m++) {
+            /* pair each run of the label with the first baseline run of its replication */
+            size_t np = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (!same_label(runs[i].label, g[k].label, sizeof(runs[i].label)))
+                    continue;
+                for (size_t j = 0; j < n; j++) {
+                    if (same_label(runs[j].label, baseline, sizeof(runs[j].label)) &&
+                        runs[j].replication == runs[i].replication) {
+                        a[np] = get[m](&runs[i]);
+                        b[np] = get[m](&runs[j]);
+                        np++;
+                        break;
+                    }
+                }
+            }
+            stat_summary d = stats_paired(a, b, np);
+            char *cell = cell_at(&t, row, 3 + m);
+            stats_format(cell, CELL - 2, &d, decimals[m]);
+            if (stats_significant(&d))
+                strcat(cell, " *");
+            pairs = np;
+        }
+        snprintf(cell_at(&t, row, 2), CELL, "%zu", pairs);
+        row++;
+    }
+    t.n_rows = row;
+    rc = table_print(f, &t);
+    if (rc == 0)
+        fprintf(f, "label - baseline, paired by replication; * : the 95%% interval "
+                   "excludes 0\n");
+    free(t.cell);
+    free(a);
+    free(b);
+    free(g);
+    if (rc < 0 || ferror(f))
+        return gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "writing the report failed");
+    return 0;
+}
+
+/* ---------- CSV ---------- */
+
+static void csv_cell(FILE *f, const char *s)
+{
+    size_t len = strlen(s);
+    int quote = len && (s[0] == ' ' || s[len - 1] == ' ');
+    for (const char *p = s; *p && !quote; p++)
+        quote = *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
+    if (!quote) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* fsync of the directory holding path, so the rename itself is durable (best effort). */
+static void sync_dir_of(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int report_write_csv(const char *path, const run_summary *runs, size_t n, gp_error *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "path too long");
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot create: %s", strerror(errno));
+    size_t nf;
+    const field_desc *fd = result_fields_run(&nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (i)
+            fputc(',', f);
+        csv_cell(f, fd[i].name);
+    }
+    fputc('\n', f);
+    char buf[256];
+    for (size_t r = 0; r < n && !ferror(f); r++) {
+        for (size_t i = 0; i < nf; i++) {
+            if (i)
+                fputc(',', f);
+            csv_cell(f, result_field_format(&fd[i], &runs[r], buf, sizeof(buf)));
+        }
+        fputc('\n', f);
+    }
+    int failed = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        unlink(tmp);
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "writing failed: %s",
+                            strerror(saved ? saved : EIO));
+    }
+    if (rename(tmp, path) != 0) {
+        saved = errno;
+        unlink(tmp);
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename %s into place: %s",
+                            tmp, strerror(saved));
+    }
+    sync_dir_of(path);
+    return 0;
+}
+
+/* One CSV record from *pp (RFC 4180: quotes, doubled quotes, CRLF). Cells are written
+ * into `cells` (NUL-separated) and their starts into start[]. Returns the number of
+ * cells, 0 at the end of input, -1 on an unterminated quote, -2 on too many cells. */
+static int csv_record(const char **pp, const char *end, char *cells, const char **start,
+                      int max_cells, long *line)
+{
+    const char *p = *pp;
+    if (p >= end)
+        return 0;
+    int n = 0;
+    char *w = cells;
+    start[n++] = w;
+    for (;;) {
+        if (p < end && *p == '"') {
+            p++;
+            for (;;) {
+                if (p >= end)
+                    return -1;
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        *w++ = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (*p == '\n')
+                    (*line)++;
+                *w++ = *p++;
+            }
+        }
+        while (p < end && *p != ',' && *p != '\n' && *p != '\r')
+            *w++ = *p++;
+        *w++ = '\0';
+        if (p < end && *p == ',') {
+            p++;
+            if (n == max_cells)
+                return -2;
+            start[n++] = w;
+            continue;
+        }
+        if (p < end && *p == '\r')
+            p++;
+        if (p < end && *p == '\n')
+            p++;
+        break;
+    }
+    *pp = p;
+    return n;
+}
+
+int report_read_csv(const char *path, run_summary **out, size_t *n_out, gp_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    while (text) {
+        if (len == cap) {
+            char *p = realloc(text, cap * 2);
+            if (!p) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = p;
+            cap *= 2;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (!text)
+        return gp_oom(err);
+    if (read_error) {
+        free(text);
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
+    }
+    size_t nf;
+    const field_desc *fd = result_fields_run(&nf);
+    enum { MAX_CELLS = 256 };
+    const char *start[MAX_CELLS];
+    int col_field[MAX_CELLS];
+    char *cells = malloc(len + 1 + MAX_CELLS);
+    run_summary *rows = NULL;
+    size_t n = 0, rcap = 0;
+    int rc = 0;
+    if (!cells) {
+        free(text);
+        return gp_oom(err);
+    }
+    const char *p = text, *end = text + len;
+    long line = 1;
+    int nh = csv_record(&p, end, cells, start, MAX_CELLS, &line);
+    if (nh <= 0) {
+        rc = gp_error_set(err, GP_EPARSE, path, 1, 0, NULL, "no header line");
+        goto done;
+    }
+    int seen[MAX_CELLS] = {0};
+    for (int c = 0; c < nh; c++) {
+        col_field[c] = -1;
+        for (size_t i = 0; i < nf; i++)
+            if (strcmp(start[c], fd[i].name) == 0)
+                col_field[c] = (int)i;
+        if (col_field[c] < 0) {
+            rc = gp_error_set(err, GP_EUNKNOWN, path, 1, c + 1, start[c], "unknown column");
+            goto done;
+        }
+        if (seen[col_field[c]]++) {
+            rc = gp_error_set(err, GP_EPARSE, path, 1, c + 1, start[c], "repeated column");
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < nf; i++)
+        if (!seen[i]) {
+            rc = gp_error_set(err, GP_EMISSING, path, 1, 0, fd[i].name, "missing column");
+            goto done;
+        }
+    for (;;) {
+        long rec_line = ++line;
+        int nc = csv_record(&p, end, cells, start, MAX_CELLS, &line);
+        if (nc == 0)
+            break;
+        if (nc == 1 && start[0][0] == '\0')
+            continue; /* blank line */
+        if (nc == -1) {
+            rc = gp_error_set(err, GP_EPARSE, path, rec_line, 0, NULL,
+                              "unterminated quoted cell");
+            goto done;
+        }
+        if (nc != nh) {
+            rc = gp_error_set(err, GP_EPARSE, path, rec_line, 0, NULL,
+                              "%s cells than the header's %d", nc < 0 || nc > nh ? "more" : "fewer",
+                              nh);
+            goto done;
+        }
+        if (n == rcap) {
+            size_t nc2 = rcap ? rcap * 2 : 16;
+            run_summary *q = realloc(rows, nc2 * sizeof(*q));
+            if (!q) {
+                rc = gp_oom(err);
+                goto done;
+            }
+            rows = q;
+            rcap = nc2;
+        }
+        memset(&rows[n], 0, sizeof(rows[n]));
+        for (int c = 0; c < nh; c++) {
+            const field_desc *fld = &fd[col_field[c]];
+            int prc = result_field_parse(fld, &rows[n], start[c]);
+            if (prc < 0) {
+                rc = gp_error_set(err, prc, path, rec_line, c + 1, fld->name,
+                                  "bad value \"%.64s\"", start[c]);
+                goto done;
+            }
+        }
+        n++;
+    }
+done:
+    free(cells);
+    free(text);
+    if (rc < 0) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *n_out = n;
+    return 0;
+}

@@ -1,0 +1,674 @@
+/* reproduce.c: the article's tables from gpenlab runs (see reproduce.h).
+ * Figures per replication are computed from the stored runs (summaries), series (pods
+ * over time) and request rows (peak-hour share, per-stage share, hot and cold latency),
+ * then summarised over replications with stats_summarize (Student t, 95%). */
+#include "lab/reproduce.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "lab/experiment.h"
+#include "lab/lab.h"
+#include "lab/results_db.h"
+#include "sim/stats.h"
+
+#define MAX_REPS EXPERIMENT_MAX_REPLICATIONS
+
+static const char *const files[] = {"article_table1_tidal.yaml", "article_table1_users.yaml",
+                                    "article_table1_burst.yaml", "article_table2_first.yaml",
+                                    "article_table2_tidal.yaml", NULL};
+
+enum { F_T1_TIDAL = 0, F_T1_USERS, F_T1_BURST, F_T2_FIRST, F_T2_TIDAL, F_COUNT };
+
+const char *const *reproduce_files(void) { return files; }
+
+void reproduce_opts_default(reproduce_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->exp_dir = "experiments";
+}
+
+/* One experiment, run and read back. */
+typedef struct rp_exp {
+    experiment *e;
+    int64_t exp_id;
+    run_summary *runs;
+    size_t n_runs;
+    int reps;
+} rp_exp;
+
+/* A per-run figure; NaN when it does not exist for that run. */
+typedef int (*run_metric)(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                          gp_error *err);
+
+/* Replaces the experiment's profile by the one at path (the inputs' identity follows). */
+static int swap_profile(experiment *e, const char *path, gp_error *err)
+{
+    gpu_profile *p = malloc(sizeof(*p));
+    if (!p)
+        return gp_oom(err);
+    int rc = profile_load(path, p, err);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    if (f) {
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long n = ftell(f);
+            if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1))) {
+                size_t got = fread(text, 1, (size_t)n, f);
+                text[got] = '\0';
+            }
+        }
+        fclose(f);
+    }
+    if (!text) {
+        free(p);
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot read the profile");
+    }
+    free(e->profile);
+    free(e->profile_text);
+    e->profile = p;
+    e->profile_text = text;
+    snprintf(e->profile_path, sizeof(e->profile_path), "%s", path);
+    return 0;
+}
+
+static int exp_open(const reproduce_opts *o, const char *db_path, const char *file, rp_exp *x,
+                    FILE *log, gp_error *err)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", o->exp_dir, file);
+    memset(x, 0, sizeof(*x));
+    int rc = experiment_load(path, &x->e, err);
+    if (rc == 0 && o->profile_path)
+        rc = swap_profile(x->e, o->profile_path, err);
+    if (rc < 0)
+        return rc;
+    lab_opts lo;
+    lab_opts_default(&lo);
+    lo.db_path = db_path;
+    lo.csv_path = NULL;
+    lo.replications = o->replications;
+    lo.quiet = true;
+    lo.progress = o->progress;
+    lo.stop = o->stop;
+    if (log)
+        fprintf(log, "running %s\n", path);
+    rc = lab_run(x->e, &lo, log ? log : stderr, err);
+    if (rc < 0)
+        return rc;
+    x->reps = o->replications > 0 ? o->replications : x->e->replications;
+    results_db *db = NULL;
+    rc = results_db_open(db_path, &db, err);
+    if (rc == 0)
+        rc = results_db_experiment_upsert(db, x->e->name, x->e->path, x->e->yaml_text,
+                                          x->e->profile_text, &x->exp_id, err);
+    if (rc == 0)
+        rc = results_db_read_runs(db, x->exp_id, &x->runs, &x->n_runs, err);
+    results_db_close(db);
+    if (rc < 0)
+        return rc;
+    size_t k = 0; /* this invocation's replications and seeds only (as lab_run) */
+    for (size_t i = 0; i < x->n_runs; i++)
+        if (x->runs[i].replication < x->reps &&
+            x->runs[i].seed == x->e->seed + (uint64_t)x->runs[i].replication)
+            x->runs[k++] = x->runs[i];
+    x->n_runs = k;
+    return 0;
+}
+
+static void exp_close(rp_exp *x)
+{
+    experiment_free(x->e);
+    free(x->runs);
+    memset(x, 0, sizeof(*x));
+}
+
+/* The summary over replications of `m` for one label. */
+static int label_stat(results_db *db, const rp_exp *x, const char *label, run_metric m,
+                      stat_summary *out, gp_error *err)
+{
+    double *v = malloc(sizeof(double) * (x->n_runs + 1));
+    if (!v)
+        return gp_oom(err);
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < x->n_runs; i++) {
+        if (strcmp(x->runs[i].label, label) != 0)
+            continue;
+        double val = NAN;
+        rc = m(db, x, &x->runs[i], &val, err);
+        v[n++] = val;
+    }
+    if (rc == 0)
+        *out = stats_summarize(v, n);
+    free(v);
+    return rc;
+}
+
+static int read_requests(results_db *db, const rp_exp *x, const run_summary *r, request_log *log,
+                         gp_error *err)
+{
+    char key[256];
+    results_db_run_key(key, sizeof(key), x->exp_id, r->label, r->replication, r->seed);
+    return results_db_read_requests(db, key, log, err);
+}
+
+static int read_series(results_db *db, const rp_exp *x, const run_summary *r, run_series *s,
+                       gp_error *err)
+{
+    char key[256];
+    results_db_run_key(key, sizeof(key), x->exp_id, r->label, r->replication, r->seed);
+    return results_db_read_series(db, key, s, err);
+}
+
+/* ---------- per-run figures ---------- */
+
+static int m_mean(results_db *db, const rp_exp *x, const run_summary *r, double *out, gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->lat_mean_s;
+    return 0;
+}
+static int m_p99(results_db *db, const rp_exp *x, const run_summary *r, double *out, gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->lat_p99_s;
+    return 0;
+}
+static int m_util_pct(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                      gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = 100.0 * r->utilisation;
+    return 0;
+}
+static int m_gpu_h(results_db *db, const rp_exp *x, const run_summary *r, double *out, gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->gpu_seconds / 3600.0;
+    return 0;
+}
+static int m_busy_h(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                    gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->busy_gpu_seconds / 3600.0;
+    return 0;
+}
+static int m_mean_pods(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                       gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->mean_pods;
+    return 0;
+}
+static int m_gpu_h_per_k(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                         gp_error *err)
+{
+    (void)db, (void)x, (void)err;
+    *out = r->completed ? r->gpu_seconds / 3600.0 / ((double)r->completed / 1000.0) : NAN;
+    return 0;
+}
+
+/* Mean idle-GPU demand of the requests of the run (the workload's own service time). */
+static int m_demand(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                    gp_error *err)
+{
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    double sum = 0;
+    for (size_t i = 0; i < log.n; i++)
+        sum += log.row[i].demand_s;
+    *out = log.n ? sum / (double)log.n : NAN;
+    request_log_free(&log);
+    return rc;
+}
+
+/* Share (%) of the requests whose demand on an idle GPU is within the SLO: what any
+ * policy could reach with no queueing at all. */
+static int m_idle_share(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                        gp_error *err)
+{
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    uint64_t ok = 0;
+    for (size_t i = 0; i < log.n; i++)
+        ok += log.row[i].demand_s * US_PER_S <= (double)x->e->cluster.slo_us;
+    *out = log.n ? 100.0 * (double)ok / (double)log.n : NAN;
+    request_log_free(&log);
+    return rc;
+}
+
+/* Share (%) of the requests arriving in [t0, t1) answered within the SLO; requests still
+ * in flight at the end are left out, as in slo_frac. */
+static double share_within(const request_log *log, int64_t t0, int64_t t1, int64_t slo_us)
+{
+    uint64_t n = 0, ok = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        const request_row *q = &log->row[i];
+        if (q->arrival_us < t0 || q->arrival_us >= t1 || q->outcome == OUTCOME_IN_FLIGHT)
+            continue;
+        n++;
+        ok += q->outcome == OUTCOME_COMPLETED && q->end_us - q->arrival_us <= slo_us;
+    }
+    return n ? 100.0 * (double)ok / (double)n : NAN;
+}
+
+/* The evening peak (19:00-21:00 of the first day): the tidal file's highest peak. */
+#define PEAK_T0_US (19LL * 3600 * 1000000)
+#define PEAK_T1_US (21LL * 3600 * 1000000)
+
+static int m_peak_slo(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                      gp_error *err)
+{
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    if (rc == 0)
+        *out = share_within(&log, PEAK_T0_US, PEAK_T1_US, x->e->cluster.slo_us);
+    request_log_free(&log);
+    return rc;
+}
+
+static int users_at_stage(const closed_loop_cfg *c, int k)
+{
+    long u = c->users + (long)c->ramp_step * k;
+    if (c->ramp_max > 0 && u > c->ramp_max)
+        u = c->ramp_max;
+    return (int)u;
+}
+
+/* Largest N such that every ramp stage with at most N users answered >= 95% within the
+ * SLO (0 when the first stage already fails). */
+static int users_carried(results_db *db, const rp_exp *x, const run_summary *r, double pct_min,
+                         double *out, gp_error *err)
+{
+    const closed_loop_cfg *c = &x->e->closed;
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    int carried = 0;
+    int stages = c->ramp_every_us > 0 ? (int)(c->duration_us / c->ramp_every_us) : 1;
+    for (int k = 0; rc == 0 && k < stages; k++) {
+        int64_t t0 = (int64_t)k * c->ramp_every_us, t1 = t0 + c->ramp_every_us;
+        double pct = share_within(&log, t0, t1, x->e->cluster.slo_us);
+        if (!(pct >= pct_min))
+            break;
+        carried = users_at_stage(c, k);
+    }
+    *out = carried;
+    request_log_free(&log);
+    return rc;
+}
+
+static int m_users_carried(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                           gp_error *err)
+{
+    return users_carried(db, x, r, 95.0, out, err);
+}
+static int m_users_carried90(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                             gp_error *err)
+{
+    return users_carried(db, x, r, 90.0, out, err);
+}
+
+/* Seconds from the burst (the first ramp step) to the n-th ready pod; NaN if never. */
+static int ready_after_burst(results_db *db, const rp_exp *x, const run_summary *r, int n,
+                             double *out, gp_error *err)
+{
+    run_series s = {0};
+    int rc = read_series(db, x, r, &s, err);
+    int64_t burst = x->e->closed.ramp_every_us;
+    *out = NAN;
+    for (size_t i = 0; rc == 0 && i < s.n; i++)
+        if (s.row[i].t_us >= burst && s.row[i].pods[POD_READY] >= n) {
+            *out = (double)(s.row[i].t_us - burst) / US_PER_S;
+            break;
+        }
+    run_series_free(&s);
+    return rc;
+}
+static int m_ready2(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                    gp_error *err)
+{
+    return ready_after_burst(db, x, r, 2, out, err);
+}
+static int m_ready3(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                    gp_error *err)
+{
+    return ready_after_burst(db, x, r, 3, out, err);
+}
+static int m_burst_slo(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+                       gp_error *err)
+{
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    if (rc == 0)
+        *out = share_within(&log, x->e->closed.ramp_every_us, INT64_MAX, x->e->cluster.slo_us);
+    request_log_free(&log);
+    return rc;
+}
+
+/* Mean latency of completed requests that did (cold = 1) or did not wait on a cold start. */
+static int cold_mean(results_db *db, const rp_exp *x, const run_summary *r, int cold, double *out,
+                     gp_error *err)
+{
+    request_log log = {0};
+    int rc = read_requests(db, x, r, &log, err);
+    double sum = 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i < log.n; i++) {
+        const request_row *q = &log.row[i];
+        if (q->outcome == OUTCOME_COMPLETED && (q->cold != 0) == (cold != 0)) {
+            sum += (double)(q->end_us - q->arrival_us) / US_PER_S;
+            n++;
+        }
+    }
+    *out = n ? sum / (double)n : NAN;
+    request_log_free(&log);
+    return rc;
+}
+static int m_hot(results_db *db, const rp_exp *x, const run_summary *r, double *out, gp_error *err)
+{
+    return cold_mean(db, x, r, 0, out, err);
+}
+static int m_cold(results_db *db, const rp_exp *x, const run_summary *r, double *out, gp_error *err)
+{
+    return cold_mean(db, x, r, 1, out, err);
+}
+
+/* The 5th and 95th percentiles of cold latency over every run of a label. */
+static int cold_range(results_db *db, const rp_exp *x, const char *label, double *lo, double *hi,
+                      gp_error *err)
+{
+    double *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < x->n_runs; i++) {
+        if (strcmp(x->runs[i].label, label) != 0)
+            continue;
+        request_log log = {0};
+        rc = read_requests(db, x, &x->runs[i], &log, err);
+        for (size_t j = 0; rc == 0 && j < log.n; j++) {
+            const request_row *q = &log.row[j];
+            if (q->outcome != OUTCOME_COMPLETED || !q->cold)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                double *nv = realloc(v, nc * sizeof(double));
+                if (!nv) {
+                    rc = gp_oom(err);
+                    break;
+                }
+                v = nv;
+                cap = nc;
+            }
+            v[n++] = (double)(q->end_us - q->arrival_us) / US_PER_S;
+        }
+        request_log_free(&log);
+    }
+    *lo = *hi = NAN;
+    if (rc == 0 && n > 0) {
+        for (size_t i = 1; i < n; i++) /* insertion sort: a few hundred values */
+            for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                double t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+            }
+        *lo = v[(size_t)(0.05 * (double)(n - 1))];
+        *hi = v[(size_t)(0.95 * (double)(n - 1))];
+    }
+    free(v);
+    return rc;
+}
+
+/* ---------- printing ---------- */
+
+typedef struct row_out {
+    const char *row, *column, *article;
+    double article_value; /* NaN: no number to subtract */
+    stat_summary got;
+    int decimals;
+    const char *unit_note; /* printed after the difference, may be NULL */
+} row_out;
+
+static void print_header(FILE *f)
+{
+    fprintf(f, "  %-40s %-26s %-12s %-22s %s\n", "row", "column", "article", "gpenlab (95% CI)",
+            "difference");
+}
+
+static void print_row(FILE *f, const row_out *r)
+{
+    char got[64], diff[48] = "";
+    stats_format(got, sizeof(got), &r->got, r->decimals);
+    if (!isnan(r->article_value) && r->got.n > 0 && !isnan(r->got.mean))
+        snprintf(diff, sizeof(diff), "%+.*f", r->decimals, r->got.mean - r->article_value);
+    /* UTF-8 "±" is 2 bytes for 1 column: pad by hand */
+    int pad = 22 - (int)strlen(got) + (strstr(got, "\xc2\xb1") ? 1 : 0);
+    fprintf(f, "  %-40s %-26s %-12s %s%*s %s%s%s\n", r->row, r->column, r->article, got,
+            pad > 0 ? pad : 0, "", diff, r->unit_note ? "  " : "", r->unit_note ? r->unit_note : "");
+}
+
+static stat_summary ratio_change(const stat_summary *a, const stat_summary *b)
+{
+    /* relative change b vs a in %, no interval (a ratio of means) */
+    stat_summary s = {.n = 1, .mean = NAN, .half_width = NAN, .sd = NAN};
+    if (a->n && b->n && a->mean != 0)
+        s.mean = 100.0 * (b->mean - a->mean) / a->mean;
+    return s;
+}
+
+/* On an error, keep its code in rc and go to the function's `done:` (which frees). */
+#define TRY_OR_DONE(x)                                                                     \
+    do {                                                                                   \
+        if ((rc = (x)) < 0)                                                                \
+            goto done;                                                                     \
+    } while (0)
+
+static int table1(FILE *f, results_db *db, rp_exp *x, gp_error *err)
+{
+    int rc = 0;
+    const char *st = "static-1x", *el = "elastic-1..3x";
+    stat_summary s_mean, e_mean, s_p99, e_p99, s_users, e_users, s_util, e_util, s_peak, e_peak,
+        e_r2, e_r3, e_burst, s_burst, demand, e_busy, e_gpuh, e_pods, s_busy, idle_share,
+        s_users90, e_users90;
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_mean, &s_mean, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_mean, &e_mean, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_p99, &s_p99, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_p99, &e_p99, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_users_carried, &s_users, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], el, m_users_carried, &e_users, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_users_carried90, &s_users90, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], el, m_users_carried90, &e_users90, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_util_pct, &s_util, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_util_pct, &e_util, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_peak_slo, &s_peak, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_peak_slo, &e_peak, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_ready2, &e_r2, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_ready3, &e_r3, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], el, m_burst_slo, &e_burst, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_BURST], st, m_burst_slo, &s_burst, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_demand, &demand, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_busy_h, &e_busy, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_USERS], st, m_idle_share, &idle_share, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], st, m_busy_h, &s_busy, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_gpu_h, &e_gpuh, err));
+    TRY_OR_DONE(label_stat(db, &x[F_T1_TIDAL], el, m_mean_pods, &e_pods, err));
+
+    stat_summary s_fail = stats_scaled(s_peak, -1);
+    s_fail.mean += 100;
+    s_fail.min += 100;
+    s_fail.max += 100;
+    stat_summary d_mean = ratio_change(&s_mean, &e_mean), d_p99 = ratio_change(&s_p99, &e_p99),
+                 d_users = ratio_change(&s_users, &e_users), d_util = ratio_change(&s_util, &e_util);
+    const row_out rows[] = {
+        {"mean response time (s)", "static 1 x T4", "2.8", 2.8, s_mean, 3, NULL},
+        {"", "elastic 1..3 x T4", "1.7", 1.7, e_mean, 3, NULL},
+        {"", "improvement (%)", "-39", -39, d_mean, 0, NULL},
+        {"P99 latency (s)", "static 1 x T4", "8.2", 8.2, s_p99, 3, NULL},
+        {"", "elastic 1..3 x T4", "4.5", 4.5, e_p99, 3, NULL},
+        {"", "improvement (%)", "-45", -45, d_p99, 0, NULL},
+        {"users carried (>= 95% within 5 s)", "static 1 x T4", "4", 4, s_users, 1, NULL},
+        {"", "elastic 1..3 x T4", "12", 12, e_users, 1, NULL},
+        {"", "improvement (%)", "+200", 200, d_users, 0, NULL},
+        {"daily mean GPU utilisation (%)", "static 1 x T4", "11.3", 11.3, s_util, 1, NULL},
+        {"", "elastic 1..3 x T4", "68.7", 68.7, e_util, 1, NULL},
+        {"", "improvement (%)", "+512", 512, d_util, 0, NULL},
+    };
+    fprintf(f, "\nTable 1 (article section 3.1): static (1 x T4) against elastic (1..3 x T4, "
+               "gpen-rule), profile %s\n",
+            x[F_T1_TIDAL].e->profile->card);
+    print_header(f);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        print_row(f, &rows[i]);
+    const row_out claims[] = {
+        {"peak 19-21h: share within 5 s (%)", "elastic 1..3 x T4", "99.2", 99.2, e_peak, 1, NULL},
+        {"peak 19-21h: share NOT within 5 s (%)", "static 1 x T4", "> 35", 35, s_fail, 1, NULL},
+        {"users carried, >= 90% within 5 s", "static 1 x T4", "-", NAN, s_users90, 1,
+         "(not the article's criterion)"},
+        {"", "elastic 1..3 x T4", "-", NAN, e_users90, 1, NULL},
+        {"burst 1 -> 20 users: s to 3 ready pods", "elastic 1..3 x T4", "<= 40", 40, e_r3, 1, NULL},
+        {"burst: s to 2 ready pods", "elastic 1..3 x T4", "-", NAN, e_r2, 1, NULL},
+        {"burst: share within 5 s after it (%)", "elastic 1..3 x T4", "as usual", NAN, e_burst, 1, NULL},
+        {"", "static 1 x T4", "-", NAN, s_burst, 1, NULL},
+    };
+    fprintf(f, "\n  claims (section 3.1 and 3.2)\n");
+    print_header(f);
+    for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++)
+        print_row(f, &claims[i]);
+
+    /* what would have to change */
+    const cluster_cfg *c = &x[F_T1_TIDAL].e->cluster;
+    double day_h = 24.0;
+    fprintf(f, "\n  where gpenlab differs, what the article's figure needs:\n");
+    fprintf(f, "  - mean response: the test set's mean service demand on an idle T4 is %.2f s "
+               "in this profile (2 MP 1 face 1.8 s, 24 MP 4.7 s, per the article). A mean response\n"
+               "    of 1.7 s (elastic) or 2.8 s (static at peak load) needs a mean demand below "
+               "those: a test set of mostly small or faceless images, or faster stages.\n",
+            demand.mean);
+    fprintf(f, "  - utilisation: elastic bills at least min_pods = %d pod all day (%.0f GPU-h) "
+               "and did %.2f busy GPU-h of work; %.1f%% needs billed <= busy / 0.687,\n"
+               "    i.e. >= %.1f busy GPU-h a day with 1..3 pods (a mean offered load near 0.69 "
+               "T4 or more, all day). Static 1 x T4 on that load is >= 68.7%% busy, not 11.3%%:\n"
+               "    both figures hold together only if elastic can scale to zero (or bills a "
+               "fraction of a GPU), or if they come from different days.\n",
+            c->min_pods, c->min_pods * day_h, e_busy.mean, 68.7, 0.687 * c->min_pods * day_h);
+    fprintf(f, "    (here: elastic mean %.2f pods, %.1f GPU-h billed; static 1 x T4 %.2f busy "
+               "GPU-h of a 24 GPU-h day.)\n",
+            e_pods.mean, e_gpuh.mean, s_busy.mean);
+    fprintf(f, "  - gpen-rule scales down only when P95 < 1.5 s and GPU memory < 40%% for 2 min: "
+               "with a 1.8 s demand per 2 MP photo, P95 stays above 1.5 s\n"
+               "    whenever anything is served, so once grown the elastic deployment holds "
+               "its pods (scale-downs happen only in idle stretches).\n");
+    fprintf(f, "  - users carried: only %.1f%% of the test images take <= 5 s even alone on an "
+               "idle T4 (scans of 4-24 MP with two or more faces take longer),\n"
+               "    so >= 95%% within 5 s fails with one user already unless the test set has "
+               "fewer large multi-face scans (<= 5%% of images over 5 s of demand).\n"
+               "    The count also depends on the think time (10 s ASSUMED) and the ramp (one "
+               "user more every 10 min); the article gives neither.\n"
+               "  - P99 of static 1 x T4 is capped by the 30 s client timeout: at the peak most "
+               "requests time out.\n",
+            idle_share.mean);
+done:
+    return rc;
+}
+
+static int table2(FILE *f, results_db *db, rp_exp *x, gp_error *err)
+{
+    int rc = 0;
+    static const struct {
+        const char *label, *name, *hot, *cold, *stars;
+        double hot_v, cold_v;
+    } t2[] = {
+        {"hpa", "Kubernetes HPA (DCGM util 60%)", "1.2", "-", "4/5", 1.2, NAN},
+        {"gpen-rule", "gpen-rule (article's HPA rule)", "1.2", "-", "4/5", 1.2, NAN},
+        {"serverless", "serverless GPU (keep 10 min)", "-", "8-12", "2/5", NAN, 10.0},
+        {"static-1x", "static 1 x T4", "0.8", "-", "1/5", 0.8, NAN},
+        {"static-3x", "static 3 x T4 (peak-sized)", "-", "-", "1/5", NAN, NAN},
+    };
+    size_t n = sizeof(t2) / sizeof(t2[0]);
+    stat_summary hot[8], cold[8], eff[8];
+    double lo[8], hi[8];
+    double best = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        bool in_first = i < 4;
+        hot[i] = cold[i] = (stat_summary){.mean = NAN};
+        lo[i] = hi[i] = NAN;
+        if (in_first) {
+            TRY_OR_DONE(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_hot, &hot[i], err));
+            TRY_OR_DONE(label_stat(db, &x[F_T2_FIRST], t2[i].label, m_cold, &cold[i], err));
+            TRY_OR_DONE(cold_range(db, &x[F_T2_FIRST], t2[i].label, &lo[i], &hi[i], err));
+        }
+        TRY_OR_DONE(label_stat(db, &x[F_T2_TIDAL], t2[i].label, m_gpu_h_per_k, &eff[i], err));
+        if (eff[i].n && eff[i].mean < best)
+            best = eff[i].mean;
+    }
+    fprintf(f, "\nTable 2 (article section 4.1): first-image latency and cost efficiency, "
+               "profile %s\n",
+            x[F_T2_FIRST].e->profile->card);
+    print_header(f);
+    for (size_t i = 0; i < n; i++) {
+        char stars[48] = "-", range[64] = "";
+        if (eff[i].n && eff[i].mean > 0)
+            snprintf(stars, sizeof(stars), "stars %d/5 (5 x best / this)",
+                     (int)fmax(1, lround(5.0 * best / eff[i].mean)));
+        if (!isnan(lo[i]))
+            snprintf(range, sizeof(range), "cold 5-95%%: %.1f-%.1f s", lo[i], hi[i]);
+        const row_out rows[] = {
+            {t2[i].name, "first image, hot (s)", t2[i].hot, t2[i].hot_v, hot[i], 3, NULL},
+            {"", "first image, cold (s)", t2[i].cold, t2[i].cold_v, cold[i], 3,
+             range[0] ? range : NULL},
+            {"", "GPU-h per 1000 images", t2[i].stars, NAN, eff[i], 3, stars},
+        };
+        for (size_t k = 0; k < 3; k++)
+            print_row(f, &rows[k]);
+    }
+    fprintf(f, "\n  where gpenlab differs, what the article's figure needs:\n"
+               "  - hot first image: gpenlab's hot latency is the test image's own service "
+               "time (a 2 MP photo with one face: 1.8 s by the article's own figure);\n"
+               "    1.2 s (HPA) and 0.8 s (static) need a smaller first image or faster stages, "
+               "and a 0.4 s gap between a hot HPA pod and a static pod needs an\n"
+               "    extra per-request cost in the HPA path (none is modelled: a ready pod is a "
+               "ready pod).\n"
+               "  - cold serverless: the profile's instance start is uniform 8-12 s (the "
+               "article's figure) and the image's service time comes on top,\n"
+               "    so a cold first image takes 8-12 s plus its demand; the article's 8-12 s "
+               "holds only if it counts the start alone.\n"
+               "  - cost: stars are relative; gpenlab's GPU-h per 1000 images are absolute, on "
+               "the canonical tidal day (article_table2_tidal.yaml).\n");
+done:
+    return rc;
+}
+
+int reproduce_run(const reproduce_opts *o, FILE *out, gp_error *err)
+{
+    const char *db_path = o->db_path ? o->db_path : "results/article.db";
+    rp_exp x[F_COUNT];
+    memset(x, 0, sizeof(x));
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < F_COUNT; i++)
+        rc = exp_open(o, db_path, files[i], &x[i], o->progress ? stderr : NULL, err);
+    results_db *db = NULL;
+    if (rc == 0)
+        rc = results_db_open(db_path, &db, err);
+    if (rc == 0) {
+        fprintf(out, "gpenlab reproduce: the seed article's tables on %s (%s); database %s\n",
+                x[0].e->profile->card, x[0].e->profile->provenance, db_path);
+        fprintf(out, "replications: table 1 tidal %d, users %d, burst %d; table 2 first %d, "
+                     "tidal %d (each mean ± 95%% CI half-width, Student t)\n",
+                x[F_T1_TIDAL].reps, x[F_T1_USERS].reps, x[F_T1_BURST].reps, x[F_T2_FIRST].reps,
+                x[F_T2_TIDAL].reps);
+        rc = table1(out, db, x, err);
+    }
+    if (rc == 0)
+        rc = table2(out, db, x, err);
+    results_db_close(db);
+    for (int i = 0; i < F_COUNT; i++)
+        exp_close(&x[i]);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* results_db.h: the SQLite store of experiments and their runs, written so that a rerun
+ * resumes: a run is written in one transaction (all of it or nothing), keyed by a
+ * caller-chosen run_key, and results_db_run_exists tells which runs are already done.
+ * Opened with WAL, synchronous=FULL, foreign keys on, a 10 s busy timeout (several
+ * processes may write one file). A results_db is one connection; not thread-safe.
+ * Errors name the database path and carry sqlite3_errmsg. Schema (user_version 1):
+ *   experiments(id INTEGER PRIMARY KEY, name, file, yaml_text, profile_text, ident,
+ *               created_at (UTC ISO 8601), gpenlab_version, UNIQUE(name, ident))
+ *               ident = 64-bit FNV-1a hash of yaml_text NUL profile_text, in hex;
+ *   runs(id INTEGER PRIMARY KEY, experiment_id -> experiments, run_key TEXT UNIQUE,
+ *        then one column per run_summary field, named as the field: label, policy,
+ *        replication, seed, span_us, arrived, completed, timed_out, rejected,
+ *        in_flight_end, rejected_too_large, rejected_no_capacity, rejected_drain_killed,
+ *        requeued, lat_mean_s .. lat_max_s, quantile_rel_error, slo_s, slo_frac,
+ *        pod_starts, cold_waited, scale_events, gpu_seconds, busy_gpu_seconds,
+ *        utilisation, cost, mean_pods, max_pods_seen, events, wall_s);
+ *   series(run_id -> runs, seq, t_us, arrival_rate_per_s, queue_len, in_flight,
+ *          pods_pending, pods_starting, pods_ready, pods_draining, pods_gone, desired,
+ *          gpu_mem_frac, gpu_util_frac, lat_p50_s, lat_p95_s, lat_p99_s; PK(run_id, seq));
+ *   requests(run_id -> runs, id, arrival_us, start_us, end_us, pod_id, mp, faces, cold,
+ *            outcome, demand_s; PK(run_id, id); optional: only when a log is given).
+ * Column lists come from the field tables below (one per struct of result.h), so a
+ * field added there is one line here; open() adds missing columns to an older file.
+ * NaN doubles are stored as NULL and read back as NaN. uint64 values are stored as
+ * their int64 bit pattern (seeds above 2^63 read back unchanged). */
+#ifndef GP_RESULTS_DB_H
+#define GP_RESULTS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "sim/result.h"
+
+#ifndef GPENLAB_VERSION
+#define GPENLAB_VERSION "0.1"
+#endif
+#define RESULTS_DB_SCHEMA_VERSION 1
+#define RESULTS_DB_BUSY_TIMEOUT_MS 10000
+
+/* ---------- field tables: the columns of runs / series / requests and of the CSV ---------- */
+
+typedef enum {
+    FIELD_TEXT,   /* char[size], NUL-terminated */
+    FIELD_INT,    /* int */
+    FIELD_INT32,  /* int32_t */
+    FIELD_INT64,  /* int64_t */
+    FIELD_UINT64, /* uint64_t */
+    FIELD_UINT8,  /* uint8_t */
+    FIELD_FLOAT,  /* float */
+    FIELD_DOUBLE  /* double; NaN allowed */
+} field_type;
+
+typedef struct field_desc {
+    const char *name; /* column name */
+    field_type type;
+    size_t offset;    /* in the struct */
+    size_t size;      /* bytes of the member */
+} field_desc;
+
+const field_desc *result_fields_run(size_t *n);     /* run_summary */
+const field_desc *result_fields_series(size_t *n);  /* series_row */
+const field_desc *result_fields_request(size_t *n); /* request_row */
+
+/* The field as text: integers in decimal, doubles "%.17g" (exact round trip), NaN as
+ * "" (empty), text as is. Returns buf. */
+char *result_field_format(const field_desc *f, const void *rec, char *buf, size_t len);
+/* Parses text into the field (the inverse of format): 0, or GP_EPARSE / GP_ERANGE. */
+int result_field_parse(const field_desc *f, void *rec, const char *text);
+
+/* ---------- the store ---------- */
+
+typedef struct results_db results_db;
+
+/* Opens or creates the file and its schema. GP_EIO on failure; GP_ENOTSUP when the file
+ * has a newer schema version. */
+int results_db_open(const char *path, results_db **out, gp_error *err);
+void results_db_close(results_db *db); /* NULL is fine */
+const char *results_db_path(const results_db *db);
+
+/* The id of the experiment with this name and (yaml_text, profile_text), created if new:
+ * a rerun of the same file gets the same id and so resumes. profile_text may be NULL. */
+int results_db_experiment_upsert(results_db *db, const char *name, const char *file,
+                                 const char *yaml_text, const char *profile_text,
+                                 int64_t *exp_id, gp_error *err);
+
+/* "e<exp_id>/<label>/r<replication>/s<seed>": a run_key unique across experiments. */
+char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
+                         int replication, uint64_t seed);
+
+/* 1 if a run with this key was written (runs are written whole), 0 if not, or < 0. */
+int results_db_run_exists(results_db *db, const char *run_key, gp_error *err);
+
+/* Writes the run, its series and (when log != NULL) its requests in one transaction
+ * (BEGIN IMMEDIATE .. COMMIT; rolled back on any error, so nothing of it remains).
+ * GP_EINVARIANT when run_key exists already or exp_id is unknown; GP_EIO otherwise. */
+int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
+                         const run_summary *s, const run_series *series,
+                         const request_log *log, gp_error *err);
+
+/* The runs of an experiment in the order written: *out is malloc'd (caller frees),
+ * *n its length (0 and NULL when none). */
+int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size_t *n,
+                         gp_error *err);
+/* A run's series / requests, appended to *out (caller frees with run_series_free /
+ * request_log_free). GP_EMISSING when no run has this key. */
+int results_db_read_series(results_db *db, const char *run_key, run_series *out,
+                           gp_error *err);
+int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
+                             gp_error *err);
+
+/* The connection itself, for ad-hoc queries and tests (PRAGMA integrity_check). */
+struct sqlite3 *results_db_sqlite(results_db *db);
+
+#endif

@@ -1,0 +1,76 @@
+/* sweep.h: parameter sweeps over an experiment, and the winner with its evidence.
+ * A sweep file (YAML) names a base experiment and one of its policy entries, the
+ * parameters to vary (any dotted path into the experiment: `config.X` for the policy's
+ * config, `cluster.max_pods`, `workload.peak_rate_per_s`, ...) as a grid or a Latin
+ * hypercube (seeded), the replications, the database and an objective with constraints.
+ * Each point is the base experiment re-emitted as YAML with the overrides (relative
+ * paths made absolute), so a point is an experiment of its own in the results database;
+ * replication r of every point uses seed + r (common random numbers: points are paired).
+ * Work is cut into units (point, replication); each unit is one sim_run written in one
+ * transaction under its run key, so a killed sweep resumes without repeating or losing a
+ * unit. sweep_run_local forks a pool of processes sharing a unit counter; the MPI driver
+ * (sweep_mpi.c, gpenlab-mpi) uses the worker calls below with rank 0 as the only writer.
+ * The library never prints except to the FILE* it is given; no globals. */
+#ifndef GP_SWEEP_H
+#define GP_SWEEP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "sim/result.h"
+
+typedef struct sweep sweep;
+
+/* Loads and checks the sweep file and its base experiment, and generates the points. */
+int sweep_load(const char *path, sweep **out, gp_error *err);
+void sweep_free(sweep *sw);
+
+const char *sweep_name(const sweep *sw);
+const char *sweep_db_path(const sweep *sw);
+/* Overrides from the command line (before running); replications >= 1. */
+void sweep_set_db_path(sweep *sw, const char *path);
+size_t sweep_n_points(const sweep *sw);
+int sweep_replications(const sweep *sw);
+size_t sweep_n_units(const sweep *sw); /* points x replications; unit = point * reps + rep */
+
+/* The YAML text of point i (malloc'd; the caller frees). */
+int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err);
+
+/* ---------- workers: one per process ---------- */
+
+typedef struct sweep_worker sweep_worker;
+
+/* with_db: open the sweep's database (the writer); 0: compute only (MPI ranks > 0). */
+int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error *err);
+void sweep_worker_close(sweep_worker *w);
+/* 1 when the unit's run is in the database, 0 when not (needs a database). */
+int sweep_unit_done(sweep_worker *w, size_t unit, gp_error *err);
+/* Simulates the unit (series when the sweep records them; *series may then be filled). */
+int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *series,
+                   gp_error *err);
+/* Writes the unit's run (needs a database); series may be NULL. */
+int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
+                     const run_series *series, gp_error *err);
+
+typedef struct sweep_run_stats {
+    size_t units, ran, resumed;
+} sweep_run_stats;
+
+/* Runs every unit not yet in the database with `jobs` processes (1: in this process).
+ * stop: set by a signal handler; workers finish their current unit and stop. */
+int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
+                    sweep_run_stats *st, gp_error *err);
+
+/* ---------- analysis ---------- */
+
+/* The points table, the feasible set, the winner with its paired comparisons, and the
+ * Pareto front (cost against P99), printed to `out`. csv_path (may be NULL): one row per
+ * point with every metric's mean and half-width. plot_prefix (may be NULL): the Pareto
+ * front drawn by gnuplot as PREFIX.png and PREFIX.svg (skipped with a line saying so when
+ * gnuplot is missing). Every unit must be in the database (GP_EMISSING otherwise). */
+int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
+                 gp_error *err);
+
+#endif

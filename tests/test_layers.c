@@ -1,0 +1,100 @@
+/* test_layers.c: scripts/check_layers.sh, the layer check `make test` runs first. Each
+ * case copies the source folders into a fresh temporary directory, adds one #include
+ * line to one file and runs the check there: an include upward or sideways (where not
+ * allowed), or one written relative to its file, must fail naming the file and line; an
+ * allowed one must pass. The unmodified copy must pass too (it is the tree under test). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct layer_case {
+    const char *name;
+    const char *file;    /* NULL: the copy as it is */
+    const char *include; /* the line appended to file */
+    int want_rc;
+    const char *want;    /* in the output when the check fails: "FILE:LINE:" */
+} layer_case;
+
+static const layer_case cases[] = {
+    {"the tree as it is", NULL, NULL, 0, NULL},
+    {"sim includes lab (upward)", "sim/engine.h", "#include \"lab/lab.h\"", 1, "sim/engine.h:"},
+    {"base includes traces (upward)", "base/error.h", "#include \"traces/trace.h\"", 1,
+     "base/error.h:"},
+    {"lab includes drive (upward)", "lab/report.c", "#include \"drive/drive.h\"", 1,
+     "lab/report.c:"},
+    {"lab includes cli (upward)", "lab/lab.c", "#include \"cli/trace_cmd.h\"", 1, "lab/lab.c:"},
+    {"policy includes traces (sideways)", "policy/static.c", "#include \"traces/trace.h\"", 1,
+     "policy/static.c:"},
+    {"gpu/ref includes profile (sideways)", "gpu/ref/gpen_model.h",
+     "#include \"profile/profile.h\"", 1, "gpu/ref/gpen_model.h:"},
+    {"relative include in sim", "sim/metrics.c", "#include \"qhist.h\"", 1, "sim/metrics.c:"},
+    {"cli includes drive (allowed)", "cli/trace_cmd.c", "#include \"drive/drive.h\"", 0, NULL},
+    {"lab includes sim (downward)", "lab/plot.c", "#include \"sim/stats.h\"", 0, NULL},
+};
+
+static const char *const source_dirs = "base traces policy profile sim lab cli drive worker gpu";
+
+/* Runs a shell command; returns its exit status, its output in out. */
+static int run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    if (!WIFEXITED(st))
+        fail_msg("%s: did not exit", cmd);
+    return WEXITSTATUS(st);
+}
+
+static void test_layer_cases(void **state)
+{
+    (void)state;
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const layer_case *c = &cases[i];
+        char dir[] = "/tmp/gpenlab-layers-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char cmd[4096], out[65536];
+        snprintf(cmd, sizeof(cmd), "cp -r %s '%s'/", source_dirs, dir);
+        if (run(cmd, out, sizeof(out)) != 0)
+            fail_msg("%s: could not copy the sources: %s", c->name, out);
+        if (c->file) {
+            char path[1200];
+            snprintf(path, sizeof(path), "%s/%s", dir, c->file);
+            FILE *f = fopen(path, "a");
+            if (!f)
+                fail_msg("%s: cannot open %s", c->name, path);
+            fprintf(f, "%s\n", c->include);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof(cmd), "'%s/scripts/check_layers.sh' '%s' 2>&1", cwd, dir);
+        int rc = run(cmd, out, sizeof(out));
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        char ignored[64];
+        run(cmd, ignored, sizeof(ignored));
+        if (rc != c->want_rc)
+            fail_msg("%s: exit %d, want %d; output:\n%s", c->name, rc, c->want_rc, out);
+        if (c->want && !strstr(out, c->want))
+            fail_msg("%s: output does not name %s:\n%s", c->name, c->want, out);
+        /* a failing case reports exactly the one added line */
+        if (c->want_rc != 0 && !strstr(out, ", 1 violation(s)"))
+            fail_msg("%s: expected exactly one violation:\n%s", c->name, out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layer_cases),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
