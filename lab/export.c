@@ -917,18 +917,53 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
     return 0;
 }
 
-int export_import(const char *dir, FILE *out, gp_error *err)
+/* Which of export_import's files a manifest is, by its kind; -1 if none. */
+static int manifest_kind(const cfg_node *root)
+{
+    const char *kind = cfg_scalar(cfg_map_get(root, "kind"));
+    const char *api = cfg_scalar(cfg_map_get(root, "apiVersion"));
+    if (!kind)
+        return cfg_map_get(root, "policy") ? 3 : -1;
+    if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+        return 0;
+    if (strcmp(kind, "ScaledObject") == 0)
+        return 1;
+    if (strcmp(kind, "Service") == 0 && api && strncmp(api, "serving.knative.dev/", 20) == 0)
+        return 2;
+    if (strcmp(kind, "Deployment") == 0)
+        return 4;
+    return -1;
+}
+
+int export_import(const char *path, FILE *out, gp_error *err)
 {
     static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
                                         "drive.yaml", "deployment.yaml", NULL};
     cfg_doc *doc = NULL;
     int which = -1, rc = 0;
-    for (int i = 0; files[i] && which < 0; i++) {
-        rc = load_yaml(dir, files[i], &doc, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            which = i;
+    char dir[512]; /* the siblings' paths below are dir + a name, in 1024 */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* one manifest: known by its kind; the files beside it complete it */
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        TRY(cfg_load_file(path, &doc, err));
+        const cfg_node *r = cfg_root(doc);
+        if ((which = r && cfg_node_kind(r) == CFG_MAP ? manifest_kind(r) : -1) < 0) {
+            cfg_free(doc);
+            return gp_error_set(err, GP_EUNKNOWN, path, 0, 0, "kind",
+                                "not a manifest gpenlab exports (HorizontalPodAutoscaler, "
+                                "ScaledObject, Knative Service, Deployment or a drive config)");
+        }
+    } else {
+        snprintf(dir, sizeof(dir), "%s", path);
+        for (int i = 0; files[i] && which < 0; i++) {
+            rc = load_yaml(dir, files[i], &doc, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                which = i;
+        }
     }
     if (which < 0)
         return gp_error_set(err, GP_EMISSING, dir, 0, 0, NULL,

@@ -234,12 +234,19 @@ static void wait_step(live *l, int k)
     char base[64], why[256];
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", l->prom_port);
     for (int i = 0; i < 400; i++) {
-        prom_sample s[2];
-        int n = prom_query(base, "max(gpen_test_step_rec)", 1000000, false, s, 2, why, sizeof(why));
-        if (n == 1 && (int)s[0].value == k) {
-            /* and the scrape after it carries the same values: nothing changes until the tick */
+        char *url = prom_query_url(base, "max(gpen_test_step_rec)");
+        http_resp r;
+        prom_sample *s = NULL;
+        size_t n = 0;
+        bool at = url && http_do("GET", url, NULL, NULL, NULL, 1000000, &r) == 0 &&
+                  prom_parse(&r, "step", false, &s, &n, why, sizeof(why)) == 0 && n == 1 &&
+                  !s[0].refused && (int)s[0].value == k;
+        if (url)
+            http_resp_free(&r);
+        free(url);
+        free(s);
+        if (at) /* and the scrape after it carries the same values: nothing changes until the tick */
             return;
-        }
         sleep_ms(50);
     }
     fail_msg("prometheus never showed step %d", k);

@@ -271,6 +271,47 @@ static void test_policy_extreme_metrics(void **state)
     }
 }
 
+/* drive (issue 13, 12): a Prometheus answer with +Inf, 1e400, 0x1p3, -1 and NaN samples:
+ * those are refused (missing), 0.5 is taken; the URL that hid a remote host behind a
+ * fragment does not carry a token; the KEDA export loads as a driver config (it failed
+ * with "unknown key 'apiVersion'"). */
+static void test_drive_findings(void **state)
+{
+    (void)state;
+    size_t len;
+    char *body = (char *)slurp(FUZZ_DATA "drive-prom_refused", &len);
+    http_resp r = {.status = 200, .body = body, .len = len};
+    prom_sample *smp = NULL;
+    size_t n = 0;
+    char why[256];
+    assert_int_equal(prom_parse(&r, "q", true, &smp, &n, why, sizeof(why)), 0);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < 5; i++)
+        if (!smp[i].refused || !isnan(smp[i].value))
+            fail_msg("sample %zu (pod %s) was taken: %g", i, smp[i].pod, smp[i].value);
+    assert_false(smp[5].refused);
+    assert_true(smp[5].value == 0.5);
+    free(smp);
+    free(body);
+    char *url = (char *)slurp(FUZZ_DATA "drive-url_fragment", &len);
+    bool https = true, loopback = true;
+    assert_int_equal(http_url_parse(url, &https, &loopback, why, sizeof(why)), 0);
+    assert_false(https);
+    assert_false(loopback);
+    assert_int_equal(http_url_token_ok(url, why, sizeof(why)), -1);
+    free(url);
+    drive_cfg c;
+    gp_error e;
+    gp_error_clear(&e);
+    int rc = drive_cfg_load(FUZZ_DATA "drive-keda_manifest", &c, &e);
+    if (rc != 0)
+        fail_msg("drive-keda_manifest: %s: %s", e.field, e.msg);
+    assert_string_equal(c.policy, "keda");
+    assert_string_equal(c.deployment, "gpen");
+    assert_int_equal(c.target, DRIVE_TARGET_KUBE);
+    drive_cfg_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_cfg_findings),
         cmocka_unit_test(test_keda_threshold_finding),
         cmocka_unit_test(test_policy_extreme_metrics),
+        cmocka_unit_test(test_drive_findings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
