@@ -28,6 +28,18 @@ static int resolve_path(const experiment *e, const cfg_node *where, const char *
     return 0;
 }
 
+/* cluster.timeout: a duration from 1 ms to a day, or `none` (clients never give up). */
+static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
+{
+    const cfg_node *v = cfg_map_get(map, "timeout");
+    const char *text = v ? cfg_scalar(v) : NULL;
+    if (text && strcmp(text, "none") == 0) {
+        *out_us = SIM_TIMEOUT_NONE;
+        return 1;
+    }
+    return cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, out_us, err);
+}
+
 static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
 {
     static const char *const keys[] = {
@@ -56,7 +68,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_enum(map, "dispatch", dispatch_names, &dispatch, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, &c->timeout_us, err);
+        rc = timeout_opt(map, &c->timeout_us, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
                                  err);

@@ -42,7 +42,4 @@ int export_run(const export_opts *o, FILE *log, gp_error *err);
  * the original config): that entry simulates as the exported policy did. */
 int export_import(const char *dir, FILE *out, gp_error *err);
 
-/* argv[0] is "export". */
-int export_main(int argc, char **argv, FILE *out, gp_error *err);
-
 #endif

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "cli/commands.h"
 #include "lab/experiment.h"
 #include "lab/export.h"
 #include "lab/results_db.h"
@@ -583,9 +584,9 @@ static void test_refusals(void **state)
     fclose(devnull);
     /* the command line: --policy without a value, unknown option */
     char *argv1[] = {"export", "--policy", NULL};
-    assert_int_equal(export_main(2, argv1, stdout, &err), GP_EMISSING);
+    assert_int_equal(cmd_export(2, argv1, stdout, &err), GP_EMISSING);
     char *argv2[] = {"export", "--bogus", "x", NULL};
-    assert_int_equal(export_main(3, argv2, stdout, &err), GP_EUNKNOWN);
+    assert_int_equal(cmd_export(3, argv2, stdout, &err), GP_EUNKNOWN);
     rm_rf(tmpl);
 }
 
