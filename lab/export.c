@@ -745,6 +745,30 @@ static ytree *keep_alive_autoscaler_data(const xsrc *s)
     return d;
 }
 
+/* cluster.gpu_share pods on one GPU: the NVIDIA device plugin's time-slicing, which
+ * hands out each GPU as gpu_share nvidia.com/gpu (the GPU operator's config format). */
+static ytree *time_slicing_tree(const export_opts *o, const xsrc *s)
+{
+    ytree *cfgt = ytree_map();
+    ytree_set(cfgt, "version", ytree_str("v1"));
+    ytree_set(ytree_set(cfgt, "flags", ytree_map()), "migStrategy", ytree_str("none"));
+    ytree *r = ytree_push(ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()),
+                                              "timeSlicing", ytree_map()),
+                                    "resources", ytree_seq()),
+                          ytree_map());
+    ytree_set(r, "name", ytree_str("nvidia.com/gpu"));
+    ytree_set(r, "replicas", ytree_int(s->e->cluster.gpu_share));
+    char *text = ytree_emit_string(cfgt, NULL);
+    ytree_free(cfgt);
+    ytree *cm = ytree_map();
+    ytree_set(cm, "apiVersion", ytree_str("v1"));
+    ytree_set(cm, "kind", ytree_str("ConfigMap"));
+    ytree_set(cm, "metadata", metadata_tree(o, s, "gpen-time-slicing", "gpu-operator"));
+    ytree_set(ytree_set(cm, "data", ytree_map()), "any", text ? ytree_str(text) : NULL);
+    free(text);
+    return cm;
+}
+
 static const char config_autoscaler_note[] =
     "Knative's config-autoscaler (namespace knative-serving): the cluster-wide KPA settings\n"
     "the policy was simulated with; merge into the existing ConfigMap.";
@@ -813,6 +837,13 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
             rc = write_out(dir, "service.yaml", head, service_tree(o, &s), NULL, log, err);
         break;
     }
+    if (rc == 0 && s.e->cluster.gpu_share > 1)
+        rc = write_out(dir, "gpu-time-slicing.yaml",
+                       "cluster.gpu_share pods share a GPU: the NVIDIA device plugin's "
+                       "time-slicing (GPU operator:\n  kubectl patch clusterpolicy/cluster-policy "
+                       "-n gpu-operator --type merge -p\n  '{\"spec\": {\"devicePlugin\": "
+                       "{\"config\": {\"name\": \"gpen-time-slicing\", \"default\": \"any\"}}}}')",
+                       time_slicing_tree(o, &s), NULL, log, err);
     if (rc == 0)
         rc = write_out(dir, "prometheus-rule.yaml", head, prometheus_rule_tree(o, &s), NULL, log,
                        err);

@@ -341,6 +341,48 @@ static void test_units(void **state)
     assert_non_null(strstr(rules, "DCGM_FI_DEV_GPU_UTIL"));
     assert_non_null(strstr(rules, "[60s]"));
     free(rules);
+    snprintf(p, sizeof(p), "%s/gpu-time-slicing.yaml", tmpl);
+    assert_int_not_equal(access(p, F_OK), 0); /* one pod per GPU: no sharing */
+    rm_rf(tmpl);
+}
+
+/* cluster.gpu_share pods per GPU: the device plugin's time-slicing hands each GPU out
+ * gpu_share times (the config the GPU operator reads, in a ConfigMap). */
+static void test_gpu_share(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exshare-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *text = experiment_with("  - {label: sl, policy: serverless, config: {keep_alive: 2m}}\n");
+    char *at_cluster = strstr(text, "cluster:\n");
+    assert_non_null(at_cluster);
+    size_t need = strlen(text) + 64;
+    char *shared = malloc(need);
+    assert_non_null(shared);
+    snprintf(shared, need, "%.*scluster:\n  gpu_share: 3\n%s", (int)(at_cluster - text), text,
+             at_cluster + strlen("cluster:\n"));
+    free(text);
+    char exp[PATH_MAX], out[PATH_MAX], p[PATH_MAX + 32];
+    snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
+    snprintf(out, sizeof(out), "%s/out", tmpl);
+    write_text(exp, shared);
+    free(shared);
+    gp_error err;
+    if (do_export("sl", exp, out, &err) < 0)
+        fail_msg("export: %s", err.msg);
+    snprintf(p, sizeof(p), "%s/gpu-time-slicing.yaml", out);
+    cfg_doc *doc, *inner;
+    assert_int_equal(cfg_load_file(p, &doc, &err), 0);
+    const char *any = cfg_scalar(at(cfg_root(doc), (const char *const[]){"data", "any", NULL}));
+    assert_non_null(any);
+    assert_int_equal(cfg_load_string("any", any, strlen(any), &inner, &err), 0);
+    const char *replicas = cfg_scalar(
+        at(cfg_root(inner), (const char *const[]){"sharing", "timeSlicing", "resources", "#0",
+                                                   "replicas", NULL}));
+    assert_non_null(replicas);
+    assert_string_equal(replicas, "3");
+    cfg_free(inner);
+    cfg_free(doc);
     rm_rf(tmpl);
 }
 
@@ -528,7 +570,7 @@ int main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
         cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
         cmocka_unit_test(test_from_db),    cmocka_unit_test(test_serverless_knative),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_gpu_share),  cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
