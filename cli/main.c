@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fileio.h"
 #include "cli/trace_cmd.h"
 #include "drive/drive.h"
 #include "lab/experiment.h"
@@ -33,6 +34,16 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* SIGINT and SIGTERM set stop_requested (no SA_RESTART: a blocking call returns EINTR). */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage(FILE *f)
@@ -136,11 +147,7 @@ static int cmd_run(int argc, char **argv, gp_error *err)
         return rc;
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     o.warn = stderr;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop_signals();
     o.stop = &stop_requested;
     rc = lab_run(e, &o, stdout, err);
     experiment_free(e);
@@ -192,11 +199,10 @@ static int cmd_report(int argc, char **argv, gp_error *err)
     }
     if (!o.db_path)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab report DB [-o OUT.html]");
-    if (access(o.db_path, R_OK) != 0)
-        return gp_error_set(err, GP_EMISSING, o.db_path, 0, 0, NULL, "no such database");
     char out[1100];
-    if (!o.out_path) {
-        snprintf(out, sizeof(out), "%.*s.html", (int)strcspn(o.db_path, "."), o.db_path);
+    if (!o.out_path) { /* the database's name with its extension replaced */
+        if (gp_path_with_ext(out, sizeof(out), o.db_path, ".html") < 0)
+            return gp_error_set(err, GP_ERANGE, o.db_path, 0, 0, NULL, "path too long");
         o.out_path = out;
     }
     int pictures = 0;
@@ -280,7 +286,8 @@ static int cmd_sweep(int argc, char **argv, gp_error *err)
 #ifdef GPENLAB_MPI
         rc = sweep_mpi_run(sw, &st, &is_root, err);
 #else
-        rc = sweep_run_local(sw, (int)jobs, NULL, &st, err);
+        catch_stop_signals();
+        rc = sweep_run_local(sw, (int)jobs, &stop_requested, &st, err);
 #endif
         if (rc == 0 && is_root)
             printf("sweep %s: %zu units (%zu points x %d replications): %zu run, %zu resumed "

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,35 +75,19 @@ static int load_from_db(const char *path, const char *label, xsrc *s, char **pro
                         gp_error *err)
 {
     results_db *db;
-    TRY(results_db_open(path, &db, err));
-    sqlite3 *sq = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        sq,
-        "SELECT file, yaml_text, profile_text FROM experiments ORDER BY "
-        "EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id AND r.label = ?) "
-        "DESC, id DESC LIMIT 1",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "%s", sqlite3_errmsg(sq));
-        results_db_close(db);
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL, "no experiment in the database");
-    } else {
-        const char *file = (const char *)sqlite3_column_text(st, 0);
-        const char *yaml = (const char *)sqlite3_column_text(st, 1);
-        const char *prof = (const char *)sqlite3_column_text(st, 2);
-        snprintf(s->file, sizeof(s->file), "%s (in %s)", file ? file : "experiment", path);
-        rc = cfg_load_string(s->file, yaml ? yaml : "", yaml ? strlen(yaml) : 0, &s->doc, err);
-        if (rc == 0 && prof && !(*profile_text = strdup(prof)))
-            rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    }
-    sqlite3_finalize(st);
+    TRY(results_db_open_read(path, &db, err));
+    results_db_inputs in;
+    int rc = results_db_inputs_for_label(db, label, &in, err);
     results_db_close(db);
+    if (rc == 0) {
+        snprintf(s->file, sizeof(s->file), "%s (in %s)", in.file ? in.file : "experiment", path);
+        rc = cfg_load_string(s->file, in.yaml_text, strlen(in.yaml_text), &s->doc, err);
+        if (rc == 0 && in.profile_text) {
+            *profile_text = in.profile_text; /* taken */
+            in.profile_text = NULL;
+        }
+    }
+    results_db_inputs_free(&in);
     return rc < 0 ? rc : 0;
 }
 
