@@ -771,7 +771,11 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
     else
-        snprintf(dir, sizeof(dir), "export-%s", s.label);
+    {
+        char safe[128]; /* a label becomes a folder name: keep it inside this one */
+        gp_safe_file_name(safe, sizeof(safe), s.label);
+        snprintf(dir, sizeof(dir), "export-%s", safe);
+    }
     if ((rc = mkdir_p(dir, err)) < 0) {
         xsrc_free(&s);
         return rc;

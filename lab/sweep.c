@@ -43,6 +43,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
+#include "base/fileio.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/results_db.h"
@@ -401,8 +402,11 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (db)
         snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
                  db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else
-        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", sw->name);
+    else {
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), sw->name);
+        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
+    }
 
     const cfg_node *params = NULL;
     if ((rc = cfg_req_seq(root, "parameters", &params, err)) < 0)
