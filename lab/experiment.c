@@ -286,7 +286,10 @@ static int experiment_parse(experiment *e, gp_error *err)
     e->profile = malloc(sizeof(*e->profile));
     if (!e->profile)
         return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    rc = profile_load(e->profile_path, e->profile, err);
+    /* read once: the text parsed is the text stored with the results */
+    rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL, err);
+    if (rc == 0)
+        rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
     if (rc < 0) {
         if (rc == GP_EIO || rc == GP_EMISSING) {
             /* name the experiment line that pointed at the missing profile */
@@ -297,9 +300,6 @@ static int experiment_parse(experiment *e, gp_error *err)
         }
         return rc;
     }
-    rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text, NULL, err);
-    if (rc < 0)
-        return rc;
 
     const cfg_node *n;
     if ((n = cfg_map_get(root, "cluster")) && (rc = parse_cluster(n, &e->cluster, err)) < 0)
@@ -346,9 +346,10 @@ int experiment_load(const char *path, experiment **out, gp_error *err)
     cluster_cfg_default(&e->cluster);
     metrics_cfg_default(&e->metrics);
     e->record_series = true;
-    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
+    size_t len = 0;
+    int rc = gp_read_text_file(path, 16u << 20, &e->yaml_text, &len, err);
     if (rc == 0)
-        rc = cfg_load_string(path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
+        rc = cfg_load_string(path, e->yaml_text, len, &e->doc, err);
     if (rc == 0)
         rc = experiment_parse(e, err);
     if (rc < 0) {

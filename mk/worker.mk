@@ -14,7 +14,7 @@
 WK_DIR    := $(BUILD)/wk
 WK_CFLAGS  = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
 WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c
-WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c base/error.c \
+WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c base/error.c base/text.c base/fileio.c \
              $(wildcard gpu/ref/*.c)
 WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER))
 

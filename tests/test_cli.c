@@ -552,6 +552,78 @@ static void test_names_stay_in_their_folder(void **state)
     tmp_cleanup(&t);
 }
 
+/* A NUL byte or invalid UTF-8 in any text input is one clear error naming file and line;
+ * an endless input ends at once. (A NUL in the experiment dropped the rest of the file
+ * silently, a NUL inside a CSV row merged two rows with exit 0, a NUL at the start of a
+ * row dropped it, invalid UTF-8 in a profile went into the database, and `trace stats
+ * /dev/zero` never returned.) */
+static void test_nul_and_utf8_inputs(void **state)
+{
+    (void)state;
+    alarm(60); /* a hang is a failure */
+    tmpdir t;
+    tmp_make(&t);
+    tmp_write(&t, "prof", PROFILE);
+    /* the second policy entry comes after a NUL byte */
+    char yaml[] = "name: bad\nprofile: prof\nreplications: 1\n"
+                  "workload: {type: poisson, rate_per_s: 1, duration: 10m}\n"
+                  "cluster: {max_pods: 2, concurrency: 2}\n"
+                  "policies:\n  - {policy: static, config: {pods: 1}}\n"
+                  "@ - {label: two, policy: static, config: {pods: 2}}\noutput: {db: out.db}\n";
+    *strchr(yaml, '@') = '\0';
+    char p[600];
+    snprintf(p, sizeof(p), "%s/exp.yaml", t.path);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fwrite(yaml, 1, sizeof(yaml) - 1, f);
+    fclose(f);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
+                        -1, out, sizeof(out));
+    if (code == 0 || !strstr(out, "exp.yaml:8:1: NUL byte"))
+        fail_msg("NUL in the experiment: exit %d: %s", code, out);
+
+    static const struct {
+        const char *name, *csv, *want;
+    } rows[] = {
+        {"NUL inside a row", "t,mp\n1,2\n12@9,2\n56,2\n", "t.csv:3:3: NUL byte"},
+        {"row starting with NUL", "t,mp\n1,2\n@12,2\n56,2\n", "t.csv:3:1: NUL byte"},
+        {"invalid UTF-8", "t,mp,note\n1,2,caf\xe9\n", "t.csv:2:8: invalid UTF-8 (byte 0xe9)"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char csv[64];
+        snprintf(csv, sizeof(csv), "%s", rows[i].csv);
+        size_t n = strlen(csv);
+        for (size_t k = 0; k < n; k++)
+            if (csv[k] == '@')
+                csv[k] = '\0';
+        snprintf(p, sizeof(p), "%s/t.csv", t.path);
+        f = fopen(p, "wb");
+        assert_non_null(f);
+        fwrite(csv, 1, n, f);
+        fclose(f);
+        code = run_argv(t.path, (const char *const[]){"trace", "stats", "t.csv", "--time-col", "t", NULL},
+                        NULL, -1, out, sizeof(out));
+        if (code == 0 || !strstr(out, rows[i].want))
+            fail_msg("%s: exit %d: %s", rows[i].name, code, out);
+    }
+    code = run_argv(t.path, (const char *const[]){"trace", "stats", "/dev/zero", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code == 0 || !strstr(out, "/dev/zero: a device, not a regular file"))
+        fail_msg("trace stats /dev/zero: exit %d: %s", code, out);
+
+    char prof[1024];
+    snprintf(prof, sizeof(prof), "%s", PROFILE);
+    memcpy(strstr(prof, "card \"t\""), "card \"\xe9\"", 8);
+    tmp_write(&t, "bad.prof", prof);
+    code = run_argv(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code == 0 || !strstr(out, "bad.prof:2:7: invalid UTF-8"))
+        fail_msg("invalid UTF-8 in a profile: exit %d: %s", code, out);
+    alarm(0);
+    tmp_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_second_writer_refused),
         cmocka_unit_test(test_read_only_results),
         cmocka_unit_test(test_names_stay_in_their_folder),
+        cmocka_unit_test(test_nul_and_utf8_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
