@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,37 +68,19 @@ static bool is_sqlite(const char *path)
 static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *err)
 {
     results_db *db;
-    TRY(results_db_open(path, &db, err));
-    sqlite3 *sq = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        sq,
-        "SELECT file, yaml_text, profile_text FROM experiments ORDER BY "
-        "EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id AND r.label = ?) "
-        "DESC, id DESC LIMIT 1",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "%s", sqlite3_errmsg(sq));
-        results_db_close(db);
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL, "no experiment in the database");
-    } else {
-        const char *file = (const char *)sqlite3_column_text(st, 0);
-        const char *yaml = (const char *)sqlite3_column_text(st, 1);
-        const char *prof = (const char *)sqlite3_column_text(st, 2);
-        snprintf(s->file, sizeof(s->file), "%s (in %s)", file ? file : "experiment", path);
-        char dir[512] = "";
-        const char *slash = file ? strrchr(file, '/') : NULL;
-        if (slash)
-            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
-        rc = experiment_load_text(s->file, dir, yaml ? yaml : "", prof, &s->e, err);
-    }
-    sqlite3_finalize(st);
+    TRY(results_db_open_read(path, &db, err));
+    results_db_inputs in;
+    int rc = results_db_inputs_for_label(db, label, &in, err);
     results_db_close(db);
+    if (rc == 0) {
+        snprintf(s->file, sizeof(s->file), "%s (in %s)", in.file ? in.file : "experiment", path);
+        char dir[512] = "";
+        const char *slash = in.file ? strrchr(in.file, '/') : NULL;
+        if (slash)
+            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in.file), in.file);
+        rc = experiment_load_text(s->file, dir, in.yaml_text, in.profile_text, &s->e, err);
+    }
+    results_db_inputs_free(&in);
     return rc < 0 ? rc : 0;
 }
 
@@ -789,7 +770,11 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
     else
-        snprintf(dir, sizeof(dir), "export-%s", s.label);
+    {
+        char safe[128]; /* a label becomes a folder name: keep it inside this one */
+        gp_safe_file_name(safe, sizeof(safe), s.label);
+        snprintf(dir, sizeof(dir), "export-%s", safe);
+    }
     int64_t keep_s = 0;
     if (s.ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE && (rc = keep_alive_s(&s, &keep_s, err)) < 0) {
         xsrc_free(&s);

@@ -406,6 +406,11 @@ static void test_bad_files(void **state)
         {"bad_date.csv", "gmt_create", GP_EPARSE},
         {"truncated.csv.gz", "t", GP_EIO},
         {"no_such_file.csv", "t", GP_EMISSING},
+        /* issue 13: a NUL inside a row used to merge it with the next, a row starting with
+         * a NUL was dropped; invalid UTF-8 went through */
+        {"nul_in_row.csv", "t", GP_EPARSE},
+        {"nul_row_start.csv", "t", GP_EPARSE},
+        {"bad_utf8.csv", "t", GP_EPARSE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char path[256], errpath[256], got[1024];
