@@ -238,7 +238,9 @@ static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
 
 static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
 {
-    static const char *const keys[] = {"db", "csv", "series", "requests", NULL};
+    static const char *const keys[] = {"db",       "csv",             "series",
+                                       "requests", "max_series_rows", "max_request_rows",
+                                       NULL};
     int rc = cfg_check_keys(map, keys, err);
     const char *db = NULL, *csv = NULL;
     if (rc == 0)
@@ -249,6 +251,12 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
         rc = cfg_opt_bool(map, "series", &e->record_series, err);
     if (rc >= 0)
         rc = cfg_opt_bool(map, "requests", &e->record_requests, err);
+    /* rows kept in memory per run (sim.h checks them before the run starts) */
+    if (rc >= 0)
+        rc = cfg_opt_int64(map, "max_series_rows", 1, INT64_C(1) << 40, &e->max_series_rows, err);
+    if (rc >= 0)
+        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows,
+                           err);
     if (rc < 0)
         return rc;
     if (db && (rc = resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
@@ -450,6 +458,8 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
     out->source_ctx = (void *)e;
     out->record_series = e->record_series;
     out->record_requests = e->record_requests;
+    out->max_series_rows = e->max_series_rows;
+    out->max_request_rows = e->max_request_rows;
 }
 
 uint64_t experiment_inputs_hash(const experiment *e)

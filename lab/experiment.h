@@ -53,6 +53,8 @@ typedef struct experiment {
     char csv_path[512];     /* "" = none */
     bool record_series;
     bool record_requests;
+    int64_t max_series_rows;  /* output.max_series_rows, 0: SIM_MAX_SERIES_ROWS */
+    int64_t max_request_rows; /* output.max_request_rows, 0: SIM_MAX_REQUEST_ROWS */
 } experiment;
 
 int experiment_load(const char *path, experiment **out, gp_error *err);
