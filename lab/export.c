@@ -726,6 +726,30 @@ static ytree *keep_alive_autoscaler_data(const xsrc *s)
     return d;
 }
 
+/* cluster.gpu_share pods on one GPU: the NVIDIA device plugin's time-slicing, which
+ * hands out each GPU as gpu_share nvidia.com/gpu (the GPU operator's config format). */
+static ytree *time_slicing_tree(const export_opts *o, const xsrc *s)
+{
+    ytree *cfgt = ytree_map();
+    ytree_set(cfgt, "version", ytree_str("v1"));
+    ytree_set(ytree_set(cfgt, "flags", ytree_map()), "migStrategy", ytree_str("none"));
+    ytree *r = ytree_push(ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()),
+                                              "timeSlicing", ytree_map()),
+                                    "resources", ytree_seq()),
+                          ytree_map());
+    ytree_set(r, "name", ytree_str("nvidia.com/gpu"));
+    ytree_set(r, "replicas", ytree_int(s->e->cluster.gpu_share));
+    char *text = ytree_emit_string(cfgt, NULL);
+    ytree_free(cfgt);
+    ytree *cm = ytree_map();
+    ytree_set(cm, "apiVersion", ytree_str("v1"));
+    ytree_set(cm, "kind", ytree_str("ConfigMap"));
+    ytree_set(cm, "metadata", metadata_tree(o, s, "gpen-time-slicing", "gpu-operator"));
+    ytree_set(ytree_set(cm, "data", ytree_map()), "any", text ? ytree_str(text) : NULL);
+    free(text);
+    return cm;
+}
+
 static const char config_autoscaler_note[] =
     "Knative's config-autoscaler (namespace knative-serving): the cluster-wide KPA settings\n"
     "the policy was simulated with; merge into the existing ConfigMap.";
@@ -798,6 +822,13 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
             rc = write_out(dir, "service.yaml", head, service_tree(o, &s), NULL, log, err);
         break;
     }
+    if (rc == 0 && s.e->cluster.gpu_share > 1)
+        rc = write_out(dir, "gpu-time-slicing.yaml",
+                       "cluster.gpu_share pods share a GPU: the NVIDIA device plugin's "
+                       "time-slicing (GPU operator:\n  kubectl patch clusterpolicy/cluster-policy "
+                       "-n gpu-operator --type merge -p\n  '{\"spec\": {\"devicePlugin\": "
+                       "{\"config\": {\"name\": \"gpen-time-slicing\", \"default\": \"any\"}}}}')",
+                       time_slicing_tree(o, &s), NULL, log, err);
     if (rc == 0)
         rc = write_out(dir, "prometheus-rule.yaml", head, prometheus_rule_tree(o, &s), NULL, log,
                        err);
@@ -902,18 +933,53 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
     return 0;
 }
 
-int export_import(const char *dir, FILE *out, gp_error *err)
+/* Which of export_import's files a manifest is, by its kind; -1 if none. */
+static int manifest_kind(const cfg_node *root)
+{
+    const char *kind = cfg_scalar(cfg_map_get(root, "kind"));
+    const char *api = cfg_scalar(cfg_map_get(root, "apiVersion"));
+    if (!kind)
+        return cfg_map_get(root, "policy") ? 3 : -1;
+    if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+        return 0;
+    if (strcmp(kind, "ScaledObject") == 0)
+        return 1;
+    if (strcmp(kind, "Service") == 0 && api && strncmp(api, "serving.knative.dev/", 20) == 0)
+        return 2;
+    if (strcmp(kind, "Deployment") == 0)
+        return 4;
+    return -1;
+}
+
+int export_import(const char *path, FILE *out, gp_error *err)
 {
     static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
                                         "drive.yaml", "deployment.yaml", NULL};
     cfg_doc *doc = NULL;
     int which = -1, rc = 0;
-    for (int i = 0; files[i] && which < 0; i++) {
-        rc = load_yaml(dir, files[i], &doc, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            which = i;
+    char dir[512]; /* the siblings' paths below are dir + a name, in 1024 */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* one manifest: known by its kind; the files beside it complete it */
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        TRY(cfg_load_file(path, &doc, err));
+        const cfg_node *r = cfg_root(doc);
+        if ((which = r && cfg_node_kind(r) == CFG_MAP ? manifest_kind(r) : -1) < 0) {
+            cfg_free(doc);
+            return gp_error_set(err, GP_EUNKNOWN, path, 0, 0, "kind",
+                                "not a manifest gpenlab exports (HorizontalPodAutoscaler, "
+                                "ScaledObject, Knative Service, Deployment or a drive config)");
+        }
+    } else {
+        snprintf(dir, sizeof(dir), "%s", path);
+        for (int i = 0; files[i] && which < 0; i++) {
+            rc = load_yaml(dir, files[i], &doc, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                which = i;
+        }
     }
     if (which < 0)
         return gp_error_set(err, GP_EMISSING, dir, 0, 0, NULL,

@@ -47,10 +47,10 @@ typedef struct replay_row {
     pod_obs *pod;
 } replay_row;
 
-typedef struct replay_data {
+struct replay_data {
     replay_row *rows;
     size_t n, cap;
-} replay_data;
+};
 
 static void data_free(replay_data *d)
 {
@@ -354,6 +354,58 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
     return rc;
 }
 
+/* ------------------------------------------------------------------ the reader's API */
+
+int replay_load(const char *path, replay_data **out, gp_error *err)
+{
+    *out = NULL;
+    replay_data *d = calloc(1, sizeof(*d));
+    if (!d)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    int rc = read_csv(path, d, err);
+    if (rc < 0) {
+        replay_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void replay_free(replay_data *d)
+{
+    if (!d)
+        return;
+    data_free(d);
+    free(d);
+}
+
+size_t replay_len(const replay_data *d) { return d ? d->n : 0; }
+
+void replay_obs(const replay_data *d, size_t i, int previous, policy_obs *obs, long *line)
+{
+    const replay_row *r = &d->rows[i];
+    memset(obs, 0, sizeof(*obs));
+    obs->now_us = r->t_us;
+    obs->scrape_us = r->t_us;
+    obs->metrics_valid = r->valid;
+    memcpy(obs->metric, r->metric, sizeof(obs->metric));
+    obs->latency_samples = r->lat_samples;
+    obs->spec_replicas = r->spec >= 0 ? r->spec : previous;
+    memcpy(obs->pods, r->pods, sizeof(obs->pods));
+    obs->n_pods = r->n_pods;
+    obs->pod = r->pod;
+    if (line)
+        *line = r->line;
+}
+
+int replay_initial(const replay_data *d)
+{
+    const replay_row *first = &d->rows[0];
+    return first->spec >= 0 ? first->spec
+                            : first->pods[POD_PENDING] + first->pods[POD_STARTING] +
+                                  first->pods[POD_READY];
+}
+
 /* ------------------------------------------------------------------ the replay */
 
 static void print_csv_text(FILE *out, const char *s)
@@ -434,26 +486,13 @@ int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err)
             ops->name, csv, config ? config : "-", lo, hi, (double)info.sync_period_us / 1e6);
     fprintf(out, "t_s,spec_replicas,desired,applied,reason,detail\n");
 
-    const replay_row *first = &data.rows[0];
-    int applied = first->spec >= 0
-                      ? first->spec
-                      : first->pods[POD_PENDING] + first->pods[POD_STARTING] +
-                            first->pods[POD_READY];
+    int applied = replay_initial(&data);
     for (size_t i = 0; i < data.n && rc == 0; i++) {
         const replay_row *r = &data.rows[i];
         policy_obs obs;
-        memset(&obs, 0, sizeof(obs));
-        obs.now_us = r->t_us;
-        obs.scrape_us = r->t_us;
-        obs.metrics_valid = r->valid;
-        memcpy(obs.metric, r->metric, sizeof(obs.metric));
-        obs.latency_samples = r->lat_samples;
-        obs.spec_replicas = r->spec >= 0 ? r->spec : applied;
-        memcpy(obs.pods, r->pods, sizeof(obs.pods));
+        replay_obs(&data, i, applied, &obs, NULL);
         obs.min_pods = lo;
         obs.max_pods = hi;
-        obs.n_pods = r->n_pods;
-        obs.pod = r->pod;
         policy_decision d;
         policy_decision_init(&d);
         rc = ops->decide(state, &obs, &d, err);

@@ -21,6 +21,7 @@
 
 #include "lab/results_db.h"
 #include "profile/profile.h"
+#include "tests/testutil.h"
 
 typedef struct tmpdir {
     char path[256];
@@ -36,10 +37,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
 {
     char p[512];
     snprintf(p, sizeof(p), "%s/%s", t->path, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(p, text);
 }
 
 static void tmp_cleanup(const tmpdir *t)

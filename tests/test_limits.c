@@ -24,22 +24,20 @@
 #include "lab/experiment.h"
 #include "profile/profile.h"
 #include "traces/trace.h"
+#include "tests/testutil.h"
 
 static char tmp_dir[256];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/gpenlab-limits-XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return tu_mkdtemp(tmp_dir, sizeof(tmp_dir), "limits");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmp_dir);
 }
 
 static const char *tmp_path(const char *name)
@@ -49,13 +47,6 @@ static const char *tmp_path(const char *name)
     k ^= 1;
     snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp_dir, name);
     return buf[k];
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
 }
 
 /* The formatted one-line error must contain every fragment in `want` ('|'-separated). */
@@ -103,7 +94,7 @@ static void test_trace_line_too_long(void **state)
     int h = snprintf(text, 64, "t,mp\n1,2\n");
     memset(text + h, '7', n);
     strcpy(text + h + n, ",2\n");
-    write_text(tmp_path("long.csv"), text);
+    tu_write_text(tmp_path("long.csv"), text);
     gp_error e;
     int rc = open_csv(tmp_path("long.csv"), 1, 0, &e);
     expect_error("physical line", rc, &e, GP_ELIMIT,
@@ -114,7 +105,7 @@ static void test_trace_line_too_long(void **state)
         text[h + i + 99] = '\n';
     }
     strcpy(text + h + n, "\",2\n");
-    write_text(tmp_path("quoted.csv"), text);
+    tu_write_text(tmp_path("quoted.csv"), text);
     rc = open_csv(tmp_path("quoted.csv"), 1, 0, &e);
     expect_error("quoted record", rc, &e, GP_ELIMIT, "quoted.csv:3|record longer than 1048576 bytes");
     free(text);
@@ -138,7 +129,7 @@ static void test_trace_numbers_overflow(void **state)
          "n.csv:3|column 't'|date-time"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        write_text(tmp_path("n.csv"), rows[i].body);
+        tu_write_text(tmp_path("n.csv"), rows[i].body);
         gp_error e;
         int rc = open_csv(tmp_path("n.csv"), 1, 0, &e);
         expect_error(rows[i].name, rc, &e, rows[i].code, rows[i].want);
@@ -162,7 +153,7 @@ static void test_trace_span_overflow(void **state)
         {"dates at 1e9", "t,mp\n0001-01-01,2\n9999-12-31 23:59:59,2\n", 1e9, 0, NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        write_text(tmp_path("s.csv"), rows[i].body);
+        tu_write_text(tmp_path("s.csv"), rows[i].body);
         gp_error e;
         int rc = open_csv(tmp_path("s.csv"), rows[i].time_scale, 0, &e);
         if (rows[i].code == 0) {
@@ -232,7 +223,7 @@ static int load_experiment(const char *name, const char *body, gp_error *e)
              "name: lim\nprofile: %s/gpu/profiles/t4-seed\n"
              "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
              cwd, body);
-    write_text(tmp_path(name), text);
+    tu_write_text(tmp_path(name), text);
     experiment *x = NULL;
     gp_error_clear(e);
     int rc = experiment_load(tmp_path(name), &x, e);

@@ -16,27 +16,9 @@
 
 #include "cli/commands.h"
 #include "policy/replay.h"
+#include "tests/testutil.h"
 
 #define DATA "tests/data/policy/"
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* Runs the replay with argv, returns its rc and what it printed (caller frees). */
 static int run(int argc, const char *const *argv, char **text, gp_error *err)
@@ -83,7 +65,7 @@ static void test_golden(void **state)
             free(got);
             fail_msg("%s: rc %d: %s", rows[i].base, rc, b);
         }
-        char *want = slurp(outp);
+        char *want = tu_slurp(outp);
         if (!want) {
             free(got);
             fail_msg("%s: cannot read %s", rows[i].base, outp);
@@ -110,49 +92,20 @@ static void test_golden(void **state)
     }
 }
 
+static int refuse_csv(const char *path, void *ctx, gp_error *err)
+{
+    (void)ctx;
+    const char *argv[] = {"replay", "hpa", path, "--config", DATA "replay_hpa_pods15.yaml"};
+    char *out = NULL;
+    int rc = run(5, argv, &out, err);
+    free(out);
+    return rc;
+}
+
 static void test_bad_csv(void **state)
 {
     (void)state;
-    const char *dir = DATA "badcsv";
-    DIR *d = opendir(dir);
-    if (!d)
-        fail_msg("cannot open %s", dir);
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 4, ".csv") != 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *text = slurp(path);
-        if (!text)
-            fail_msg("%s: unreadable", path);
-        char want[512];
-        const char *w = strstr(text, "# expect: ");
-        if (!w) {
-            free(text);
-            fail_msg("%s: no '# expect: ' line", path);
-        }
-        w += strlen("# expect: ");
-        snprintf(want, sizeof(want), "%.*s", (int)strcspn(w, "\n"), w);
-        free(text);
-        const char *argv[] = {"replay", "hpa", path, "--config", DATA "replay_hpa_pods15.yaml"};
-        char *out = NULL;
-        gp_error err;
-        int rc = run(5, argv, &out, &err);
-        free(out);
-        if (rc >= 0)
-            fail_msg("%s: accepted, want \"%s\"", path, want);
-        char got[1024];
-        gp_error_format(&err, got, sizeof(got));
-        if (strcmp(got, want) != 0)
-            fail_msg("%s:\n got  %s\n want %s", path, got, want);
-        files++;
-    }
-    closedir(d);
-    if (files < 6)
-        fail_msg("only %d bad CSVs found", files);
+    tu_check_bad_files(DATA "badcsv", "", ".csv", true, 6, "bad CSVs", refuse_csv, NULL);
 }
 
 static void test_command_line(void **state)

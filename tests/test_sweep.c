@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "lab/sweep.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 static char profile[PATH_MAX];
@@ -31,29 +32,22 @@ static char profile[PATH_MAX];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-sweep-t-XXXXXX");
     if (!realpath("gpu/profiles/t4-seed", profile))
         return -1;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "sweep-t");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 static void write_file(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fail_msg("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(path, text);
 }
 
 /* A base experiment: a short tidal day (a few tens of ms per run). */

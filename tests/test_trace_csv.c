@@ -17,21 +17,9 @@
 
 #include "traces/trace.h"
 #include "traces/trace_internal.h"
+#include "tests/testutil.h"
 
 #define DATA "tests/data/traces/"
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    static char buf[4096];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf;
-}
 
 /* Opens a per-request trace, failing the test with the error if it does not open. */
 static arrival_src *open_ok(const trace_csv_opts *o)
@@ -447,7 +435,8 @@ static void test_bad_files(void **state)
         }
         assert_null(s);
         gp_error_format(&e, got, sizeof(got));
-        const char *want = slurp(errpath);
+        char want[4096];
+        tu_first_line(errpath, want, sizeof(want));
         if (rc != rows[i].want_code || strcmp(got, want) != 0)
             fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got,
                      rows[i].want_code, want);
