@@ -42,9 +42,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
 
 static void tmp_cleanup(const tmpdir *t)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rm_rf(t->path), 0);
 }
 
 /* Runs `gpenlab ARGS` in dir; returns the exit status, stderr in err_out. */

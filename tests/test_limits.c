@@ -489,7 +489,7 @@ static int run_once(const char *name, const char *body, gp_error *e)
              "name: rows\nprofile: %s/gpu/profiles/t4-seed\n"
              "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
              cwd, body);
-    write_text(tmp_path(name), text);
+    tu_write_text(tmp_path(name), text);
     experiment *x = NULL;
     gp_error_clear(e);
     int rc = experiment_load(tmp_path(name), &x, e);
