@@ -46,6 +46,7 @@ int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     o.warn = stderr;
+    experiment_warn(e, stderr);
     o.stop = cli_stop_on_signals(); /* stops between runs (each is atomic in the database) */
     rc = lab_run(e, &o, out, err);
     experiment_free(e);

@@ -127,6 +127,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
                                           cfg.record_requests ? &log : NULL, err);
             if (rc < 0 && err->field[0] == '\0' && err->file[0] == '\0')
                 snprintf(err->field, sizeof(err->field), "%s", e->policy[pi].label);
+            else if (rc == GP_ELIMIT && err->file[0] == '\0') /* a row limit: the file's option */
+                snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, e->path);
             run_series_free(&series);
             request_log_free(&log);
         }
