@@ -27,7 +27,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -35,9 +41,9 @@
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
-#include <sqlite3.h>
 
 #include "base/cfg.h"
+#include "base/fileio.h"
 #include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
@@ -397,8 +403,11 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (db)
         snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
                  db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else
-        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", sw->name);
+    else {
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), sw->name);
+        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
+    }
 
     const cfg_node *params = NULL;
     if ((rc = cfg_req_seq(root, "parameters", &params, err)) < 0)
@@ -686,31 +695,16 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
                                           w->e->profile_text, &w->exp_id, err);
         if (rc < 0)
             return rc;
-        /* which point an experiment is, for reports (a table of the sweep's own) */
-        sqlite3 *s = results_db_sqlite(w->db);
-        sqlite3_stmt *st = NULL;
+        /* which point an experiment is, for reports */
         char params[1024] = "";
         for (int k = 0; k < w->sw->n_params; k++) {
             size_t u = strlen(params);
             snprintf(params + u, sizeof(params) - u, "%s%s=%s", k ? " " : "", w->sw->param[k].path,
                      point_cell(w->sw, point, k));
         }
-        if (sqlite3_exec(s, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
-                            "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point))",
-                         NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s, "INSERT OR IGNORE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
-                               &st, NULL) != SQLITE_OK)
-            return gp_error_set(err, GP_EIO, w->sw->db_path, 0, 0, NULL, "sweep_points: %s",
-                                sqlite3_errmsg(s));
-        sqlite3_bind_text(st, 1, w->sw->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)point);
-        sqlite3_bind_int64(st, 3, w->exp_id);
-        sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
-        int s_rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (s_rc != SQLITE_DONE)
-            return gp_error_set(err, GP_EIO, w->sw->db_path, 0, 0, NULL, "sweep_points: %s",
-                                sqlite3_errmsg(s));
+        rc = results_db_sweep_point_put(w->db, w->sw->name, (int64_t)point, w->exp_id, params, err);
+        if (rc < 0)
+            return rc;
     }
     w->point = point;
     return 0;
@@ -724,7 +718,7 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     w->sw = sw;
     w->point = SIZE_MAX;
-    if (with_db) {
+    if (with_db != SWEEP_DB_NONE) {
         /* the results directory, one level, as lab_run does */
         const char *slash = strrchr(sw->db_path, '/');
         if (slash && slash != sw->db_path) {
@@ -732,7 +726,8 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sw->db_path), sw->db_path);
             mkdir(dir, 0777);
         }
-        int rc = results_db_open(sw->db_path, &w->db, err);
+        int rc = with_db == SWEEP_DB_POOL ? results_db_open_worker(sw->db_path, &w->db, err)
+                                          : results_db_open(sw->db_path, &w->db, err);
         if (rc < 0) {
             free(w);
             return rc;
@@ -811,10 +806,11 @@ typedef struct pool_shared {
     size_t ran, resumed;  /* (atomic) */
 } pool_shared;
 
-static int work_loop(const sweep *sw, pool_shared *sh, volatile sig_atomic_t *stop, gp_error *err)
+static int work_loop(const sweep *sw, int db_mode, pool_shared *sh, volatile sig_atomic_t *stop,
+                     gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
+    int rc = sweep_worker_open(sw, db_mode, &w, err);
     size_t n = sweep_n_units(sw);
     while (rc == 0) {
         if (stop && *stop) {
@@ -855,27 +851,30 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     st->units = sweep_n_units(sw);
     if (jobs == 1) {
         pool_shared sh = {0};
-        int rc = work_loop(sw, &sh, stop, err);
+        int rc = work_loop(sw, SWEEP_DB_WRITER, &sh, stop, err);
         st->ran = sh.ran;
         st->resumed = sh.resumed;
         return rc;
     }
-    /* create the database and its schema once, before the workers race for it */
+    /* This process is the writer: it creates the schema before the workers race for it
+     * and holds the writer lock until every worker is gone (the workers share it). */
     sweep_worker *w0 = NULL;
-    int rc = sweep_worker_open(sw, 1, &w0, err);
-    sweep_worker_close(w0);
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
     pool_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                            -1, 0);
-    if (sh == MAP_FAILED)
+    if (sh == MAP_FAILED) {
+        sweep_worker_close(w0);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "mmap: %s", strerror(errno));
+    }
     memset(sh, 0, sizeof(*sh));
     pid_t pid[256];
-    int fds[256];
+    struct pollfd pfd[256];
     if (jobs > 256)
         jobs = 256;
     int started = 0;
+    pid_t parent = getpid();
     for (int j = 0; j < jobs; j++) {
         int p[2];
         if (pipe(p) < 0) {
@@ -891,10 +890,20 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
             break;
         }
         if (c == 0) {
+            /* A worker ends at once on SIGTERM or SIGINT: a unit is written in one
+             * transaction, so what is lost is the unit in progress, which the rerun does. It
+             * also ends when the parent dies, so no worker goes on alone. */
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+#ifdef __linux__
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+            if (getppid() != parent || (stop && *stop))
+                _exit(1);
             close(p[0]);
             gp_error cerr;
             gp_error_clear(&cerr);
-            int crc = work_loop(sw, sh, stop, &cerr);
+            int crc = work_loop(sw, SWEEP_DB_POOL, sh, NULL, &cerr);
             if (crc < 0) {
                 ssize_t wr = write(p[1], &cerr, sizeof(cerr));
                 (void)wr;
@@ -904,22 +913,60 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
         }
         close(p[1]);
         pid[started] = c;
-        fds[started++] = p[0];
+        pfd[started].fd = p[0];
+        pfd[started].events = POLLIN;
+        started++;
     }
+    /* Wait for the workers' reports (an error record, or end of file when they exit); a
+     * stop request is passed on to every worker within one poll period. */
+    gp_error first = {0};
+    bool stopped = false;
+    for (int open_fds = started; open_fds > 0;) {
+        if (stop && *stop && !stopped) {
+            stopped = true;
+            for (int j = 0; j < started; j++)
+                kill(pid[j], SIGTERM);
+        }
+        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
+            break;
+        for (int j = 0; j < started; j++) {
+            if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            gp_error cerr;
+            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
+                first = cerr;
+            close(pfd[j].fd);
+            pfd[j].fd = -1;
+            open_fds--;
+        }
+    }
+    bool died = false;
+    int died_status = 0;
     for (int j = 0; j < started; j++) {
-        gp_error cerr;
-        ssize_t got = read(fds[j], &cerr, sizeof(cerr));
-        close(fds[j]);
+        if (pfd[j].fd >= 0)
+            close(pfd[j].fd);
         int status = 0;
         while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
             ;
-        if (rc == 0 && got == (ssize_t)sizeof(cerr)) {
-            *err = cerr;
-            rc = cerr.code ? cerr.code : GP_EIO;
-        } else if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
-                              "a sweep worker died (status %d); rerun to resume", status);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !died) {
+            died = true;
+            died_status = status;
         }
+    }
+    sweep_worker_close(w0); /* the lock is released only now */
+    if (rc == 0 && (stopped || (stop && *stop)))
+        rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
+                          "interrupted: %zu of %zu units done, the sweep resumes on rerun",
+                          sh->ran + sh->resumed, st->units);
+    else if (rc == 0 && first.code != 0) {
+        *err = first;
+        rc = first.code;
+    } else if (rc == 0 && died) {
+        rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
+                          "a sweep worker died (status %d); rerun to resume", died_status);
     }
     st->ran = sh->ran;
     st->resumed = sh->resumed;
