@@ -2,6 +2,7 @@
  * the database exactly what one process gives: the same runs in the same order (ids),
  * every field but the wall time equal, the same series and per-request rows; a rerun
  * with more replications resumes, running only the new ones. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,15 +140,17 @@ static void test_jobs_same_database(void **state)
     }
     free(a);
     free(b);
-    const char *files[] = {yaml, db1, db3, db3b};
-    for (size_t i = 0; i < 4; i++) {
-        char p[260];
-        unlink(files[i]);
-        snprintf(p, sizeof(p), "%s-wal", files[i]);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", files[i]);
+    DIR *d = opendir(dir); /* the experiment, the databases and their WAL files */
+    assert_non_null(d);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        char p[400];
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, ent->d_name);
         unlink(p);
     }
+    closedir(d);
     assert_int_equal(rmdir(dir), 0);
 }
 
