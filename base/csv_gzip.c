@@ -1,4 +1,5 @@
-/* csv_gzip.c: a csv_input over zlib's gzread (see csv_gzip.h). */
+/* csv_gzip.c: a csv_input over zlib's gzread (see csv_gzip.h); a file that does not begin
+ * with gzip's magic bytes is read as plain text directly. */
 #include "base/csv_gzip.h"
 
 #include <errno.h>
@@ -37,6 +38,10 @@ int csv_open_any(const char *path, csv_reader **out, gp_error *err)
     int fd = gp_open_regular(path, err);
     if (fd < 0)
         return fd;
+    /* plain text straight from the file: zlib would copy it through its own buffer */
+    unsigned char magic[2];
+    if (pread(fd, magic, 2, 0) == 2 && !(magic[0] == 0x1f && magic[1] == 0x8b))
+        return csv_open_fd(path, fd, out, err);
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         close(fd);

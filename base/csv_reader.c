@@ -1,7 +1,11 @@
-/* csv_reader.c: the CSV reader (see csv_reader.h). Bytes come in fixed chunks from a
- * csv_input; a physical line is copied into `rec` (at most CSV_MAX_RECORD_BYTES), checked
- * as text, and a record is one or more physical lines (when a quoted field holds a
- * newline), split in place into fields. */
+/* csv_reader.c: the CSV reader (see csv_reader.h). Bytes come in chunks from a csv_input.
+ * The common row, one physical line lying whole in the chunk with no quote in it, is
+ * split where it lies (fast_row): the chunk is checked as text up to its last newline in
+ * one pass, and the next quote is looked for once per chunk. Every other line (the
+ * header, a quoted field, a line over a chunk boundary, the first bad byte) takes the
+ * general path: the physical line is copied into `rec` (at most CSV_MAX_RECORD_BYTES),
+ * checked as text, and a record is one or more physical lines (when a quoted field holds
+ * a newline), split in place into fields. Both give the same rows and the same errors. */
 #include "base/csv_reader.h"
 
 #include <errno.h>
@@ -17,6 +21,7 @@
 #include "base/textparse.h"
 
 #define CSV_CHUNK_BYTES (64u << 10)
+#define NO_QUOTE SIZE_MAX
 
 struct csv_reader {
     csv_input in;
@@ -24,6 +29,9 @@ struct csv_reader {
     char *path;
     char *chunk;        /* bytes read, not yet consumed: chunk[pos..len) */
     size_t pos, len;
+    size_t text_end;    /* chunk[..text_end) is checked as text (fast_row) */
+    size_t quote_at;    /* offset of the next '"' at or after the last scan, NO_QUOTE */
+    size_t quote_scan;  /* chunk[..quote_scan) has been scanned for quotes */
     long phys_line;     /* physical lines read so far */
     long row_line;      /* line where the current record starts */
     uint64_t rows;
@@ -59,19 +67,37 @@ static int reserve(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
-static int refill(csv_reader *r, gp_error *err)
+/* Reads into chunk[at..at + cap); returns the byte count, 0 at the end, or < 0. */
+static long input_read(csv_reader *r, size_t at, size_t cap, gp_error *err)
 {
-    r->pos = r->len = 0;
-    long n = r->in.read(r->in.ctx, r->chunk, CSV_CHUNK_BYTES, err);
+    long n = r->in.read(r->in.ctx, r->chunk + at, cap, err);
     if (n < 0) { /* the input names neither the file nor the line */
         if (err && !err->file[0])
             snprintf(err->file, sizeof(err->file), "%s", r->path);
         if (err && err->line == 0)
             err->line = r->phys_line;
-        return (int)n;
+        return n;
     }
     if (n == 0)
         r->eof = true;
+    return n;
+}
+
+/* The chunk's offsets changed: what fast_row knew about it is forgotten. */
+static void chunk_moved(csv_reader *r)
+{
+    r->text_end = 0;
+    r->quote_at = NO_QUOTE;
+    r->quote_scan = 0;
+}
+
+static int refill(csv_reader *r, gp_error *err)
+{
+    r->pos = r->len = 0;
+    chunk_moved(r);
+    long n = input_read(r, 0, CSV_CHUNK_BYTES, err);
+    if (n < 0)
+        return (int)n;
     r->len = (size_t)n;
     return 0;
 }
@@ -190,6 +216,25 @@ static int read_record(csv_reader *r, gp_error *err)
     }
 }
 
+/* Room for one more field, at most CSV_MAX_FIELDS. */
+static int grow_fields(csv_reader *r, gp_error *err)
+{
+    size_t c = r->field_cap ? r->field_cap * 2 : 32;
+    if (c > CSV_MAX_FIELDS)
+        return gp_error_set(err, GP_ELIMIT, r->path, r->row_line, 0, NULL,
+                            "more than %d fields in a row", CSV_MAX_FIELDS);
+    char **f = realloc(r->field, c * sizeof(*f));
+    if (f)
+        r->field = f;
+    long *fp = f ? realloc(r->field_pos, c * sizeof(*fp)) : NULL;
+    if (fp)
+        r->field_pos = fp;
+    if (!f || !fp)
+        return oom(r, err);
+    r->field_cap = c;
+    return 0;
+}
+
 /* Splits rec in place into fields: quoted fields are unescaped, unquoted ones trimmed. */
 static int split_record(csv_reader *r, gp_error *err)
 {
@@ -198,19 +243,9 @@ static int split_record(csv_reader *r, gp_error *err)
     size_t line_start = 0; /* offset in rec of the current physical line */
     for (;;) {
         if (r->n_field == r->field_cap) {
-            size_t c = r->field_cap ? r->field_cap * 2 : 32;
-            if (c > CSV_MAX_FIELDS)
-                return gp_error_set(err, GP_ELIMIT, r->path, r->row_line, 0, NULL,
-                                    "more than %d fields in a row", CSV_MAX_FIELDS);
-            char **f = realloc(r->field, c * sizeof(*f));
-            if (f)
-                r->field = f;
-            long *fp = f ? realloc(r->field_pos, c * sizeof(*fp)) : NULL;
-            if (fp)
-                r->field_pos = fp;
-            if (!f || !fp)
-                return oom(r, err);
-            r->field_cap = c;
+            int rc = grow_fields(r, err);
+            if (rc < 0)
+                return rc;
         }
         while (is_space(*p))
             p++;
@@ -264,6 +299,105 @@ static int split_record(csv_reader *r, gp_error *err)
     return 0;
 }
 
+/* ---- the common row, split where it lies ---- */
+
+/* No newline in chunk[pos..len): keeps those bytes, moved to the front, and reads more
+ * until a newline comes, the chunk is full or the input ends. */
+static int fill_line(csv_reader *r, gp_error *err)
+{
+    size_t keep = r->len - r->pos;
+    if (r->pos > 0) {
+        memmove(r->chunk, r->chunk + r->pos, keep);
+        r->pos = 0;
+        r->len = keep;
+        chunk_moved(r);
+    }
+    while (r->len < CSV_CHUNK_BYTES && !r->eof) {
+        long n = input_read(r, r->len, CSV_CHUNK_BYTES - r->len, err);
+        if (n < 0)
+            return (int)n;
+        r->len += (size_t)n;
+        if (n > 0 && memchr(r->chunk + r->len - (size_t)n, '\n', (size_t)n))
+            break;
+    }
+    return 0;
+}
+
+/* Checks the chunk as text from `from` up to its last newline (a character never spans a
+ * newline); text_end stops at the first bad byte, whose line the general path reports. */
+static void check_text(csv_reader *r, size_t from)
+{
+    size_t last = r->len;
+    while (last > from && r->chunk[last - 1] != '\n')
+        last--;
+    r->text_end = from + gp_text_prefix(r->chunk + from, last - from);
+}
+
+/* The next line if it is the common case: after the first line, whole in the chunk
+ * (newline included), checked as text, with no quote. A blank or comment line is
+ * consumed (2); a row is split in place into fields, trimmed (1; its field count is the
+ * caller's to check). 0: nothing consumed, the general path takes this line. */
+static int fast_row(csv_reader *r, gp_error *err)
+{
+    if (r->phys_line == 0)
+        return 0; /* a byte-order mark is the general path's */
+    char *nl = r->pos < r->len ? memchr(r->chunk + r->pos, '\n', r->len - r->pos) : NULL;
+    if (!nl) {
+        if (r->eof)
+            return 0;
+        int rc = fill_line(r, err);
+        if (rc < 0)
+            return rc;
+        nl = r->pos < r->len ? memchr(r->chunk + r->pos, '\n', r->len - r->pos) : NULL;
+        if (!nl)
+            return 0; /* the last line without a newline, or longer than the chunk */
+    }
+    size_t nl_off = (size_t)(nl - r->chunk);
+    if (nl_off >= r->text_end) {
+        check_text(r, r->text_end > r->pos ? r->text_end : r->pos);
+        if (nl_off >= r->text_end)
+            return 0;
+    }
+    if (r->quote_at < r->pos || (r->quote_at == NO_QUOTE && r->quote_scan <= nl_off)) {
+        const char *q = memchr(r->chunk + r->pos, '"', r->len - r->pos);
+        r->quote_at = q ? (size_t)(q - r->chunk) : NO_QUOTE;
+        r->quote_scan = r->len;
+    }
+    if (r->quote_at < nl_off)
+        return 0;
+    char *line = r->chunk + r->pos, *end = nl;
+    r->pos = nl_off + 1;
+    r->phys_line++;
+    if (end > line && end[-1] == '\r')
+        end--;
+    *end = '\0';
+    if (skippable(line))
+        return 2;
+    r->row_line = r->phys_line;
+    r->n_field = 0;
+    for (char *p = line;;) {
+        if (r->n_field == r->field_cap) {
+            int rc = grow_fields(r, err);
+            if (rc < 0)
+                return rc;
+        }
+        while (is_space(*p))
+            p++;
+        r->field_pos[r->n_field] = (long)(p - line) + 1;
+        r->field[r->n_field++] = p;
+        char *q = memchr(p, ',', (size_t)(end - p));
+        if (!q)
+            q = end;
+        char c = *q, *t = q;
+        while (t > p && is_space(t[-1]))
+            t--;
+        *t = '\0';
+        if (!c)
+            return 1;
+        p = q + 1;
+    }
+}
+
 /* ---- plain files ---- */
 
 static long fd_read(void *ctx, char *buf, size_t cap, gp_error *err)
@@ -288,6 +422,11 @@ int csv_open(const char *path, csv_reader **out, gp_error *err)
     int fd = gp_open_regular(path, err);
     if (fd < 0)
         return fd;
+    return csv_open_fd(path, fd, out, err);
+}
+
+int csv_open_fd(const char *path, int fd, csv_reader **out, gp_error *err)
+{
     csv_input in = {(void *)(intptr_t)fd, fd_read, fd_close};
     return csv_open_input(path, in, out, err);
 }
@@ -304,6 +443,7 @@ int csv_open_input(const char *path, csv_input in, csv_reader **out, gp_error *e
     r->in = in;
     r->path = strdup(path ? path : "");
     r->chunk = malloc(CSV_CHUNK_BYTES);
+    chunk_moved(r);
     int rc;
     if (!r->path || !r->chunk) {
         rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
@@ -426,14 +566,21 @@ int csv_require_col(const csv_reader *r, const char *name, const char *role, gp_
 int csv_next_row(csv_reader *r, gp_error *err)
 {
     for (;;) {
-        int rc = read_record(r, err);
-        if (rc <= 0)
-            return rc;
-        if (skippable(r->rec))
-            continue;
-        rc = split_record(r, err);
+        int rc = fast_row(r, err);
         if (rc < 0)
             return rc;
+        if (rc == 2)
+            continue;
+        if (rc == 0) {
+            rc = read_record(r, err);
+            if (rc <= 0)
+                return rc;
+            if (skippable(r->rec))
+                continue;
+            rc = split_record(r, err);
+            if (rc < 0)
+                return rc;
+        }
         if (r->n_field != r->n_col)
             return gp_error_set(err, GP_EPARSE, r->path, r->row_line, 0, NULL,
                                 "too %s columns: %zu fields, the header has %zu",

@@ -43,6 +43,8 @@ typedef struct csv_input {
 /* Opens the regular file `path` (plain text) and reads its header. Missing file:
  * GP_EMISSING; not a regular file, unreadable: GP_EIO; no header (empty file): GP_EPARSE. */
 int csv_open(const char *path, csv_reader **out, gp_error *err);
+/* The same over a file already opened by gp_open_regular (the reader owns fd). */
+int csv_open_fd(const char *path, int fd, csv_reader **out, gp_error *err);
 /* The same over any input; `path` names it in errors. The reader owns `in` from here on
  * (closed by csv_close, and on error). */
 int csv_open_input(const char *path, csv_input in, csv_reader **out, gp_error *err);

@@ -137,11 +137,111 @@ void textparse_format_iso(int64_t us, char *buf, size_t len)
              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
 }
 
+/* 10^0 .. 10^22: every one a double exactly (10^22 = 2^22 5^22, 5^22 < 2^53). */
+static const double POW10_EXACT[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The common plain decimal, [+]digits[.digits][(e|E)[+|-]digits], converted without
+ * strtod when the result is certain to be strtod's: its significant digits form an
+ * integer w <= 2^53 and its value is w 10^e with |e| <= 22. Then w and 10^|e| are both
+ * doubles exactly, and one IEEE multiplication or division, correctly rounded to
+ * nearest, gives the correctly rounded value of the decimal, which is what glibc's
+ * strtod returns (Clinger's fast path). Returns true with *out and *end (the first byte
+ * after the number); false for anything else (a sign '-', more digits, a larger
+ * exponent, no digit), which the caller hands to strtod. */
+static bool fast_decimal(const char *p, double *out, const char **end)
+{
+    if (*p == '+')
+        p++;
+    const char *start = p;
+    while (*p == '0')
+        p++; /* leading zeros are not significant */
+    const char *sig = p;
+    uint64_t w = 0; /* wraps past 19 digits, but is then not used */
+    for (; is_digit(*p); p++)
+        w = w * 10 + (uint64_t)(*p - '0');
+    int n_sig = (int)(p - sig), e10 = 0;
+    bool any = p > start;
+    if (*p == '.') {
+        const char *frac = ++p;
+        if (n_sig == 0)
+            while (*p == '0')
+                p++;
+        const char *fsig = p;
+        for (; is_digit(*p); p++)
+            w = w * 10 + (uint64_t)(*p - '0');
+        n_sig += (int)(p - fsig);
+        e10 = -(int)(p - frac);
+        any |= p > frac;
+    }
+    if (!any || n_sig > 19)
+        return false; /* no digit; or w could have passed 2^64 */
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1;
+        int sign = 1, x = 0;
+        if (*q == '+' || *q == '-')
+            sign = *q++ == '-' ? -1 : 1;
+        if (!is_digit(*q))
+            return false; /* "1e": strtod stops before the 'e' */
+        for (; is_digit(*q); q++)
+            if (x < 100000)
+                x = x * 10 + (*q - '0');
+        e10 += sign * x;
+        p = q;
+    }
+    double v;
+    if (w == 0)
+        v = 0.0;
+    else if (w > (1ULL << 53) || e10 < -22 || e10 > 22)
+        return false;
+    else if (e10 >= 0)
+        v = (double)w * POW10_EXACT[e10];
+    else
+        v = (double)w / POW10_EXACT[-e10];
+    *out = v;
+    *end = p;
+    return true;
+}
+
 int textparse_nonneg(const char *s, double *out, const char **why)
 {
+    /* The commonest text, a number of at most 19 digits with or without a point and
+       nothing around it, in one pass (fast_decimal's rule: w <= 2^53, 10^-22 at most). */
     const char *p = s;
+    uint64_t w = 0;
+    unsigned d;
+    for (; (d = (unsigned)(*p - '0')) < 10; p++)
+        w = w * 10 + d;
+    long n_digits = p - s, n_frac = 0;
+    if (*p == '.') {
+        const char *frac = ++p;
+        for (; (d = (unsigned)(*p - '0')) < 10; p++)
+            w = w * 10 + d;
+        n_frac = p - frac;
+        n_digits += n_frac;
+    }
+    if (!*p && n_digits > 0 && n_digits <= 19 && n_frac <= 22 && w <= (1ULL << 53)) {
+        *out = n_frac ? (double)w / POW10_EXACT[n_frac] : (double)w;
+        return 0;
+    }
+    p = s;
     while (*p == ' ' || *p == '\t')
         p++;
+    double fast;
+    const char *fast_end;
+    if (fast_decimal(p, &fast, &fast_end)) {
+        while (*fast_end == ' ' || *fast_end == '\t')
+            fast_end++;
+        if (!*fast_end) {
+            *out = fast;
+            return 0;
+        }
+        /* something follows the number: strtod's path below says what */
+    }
     /* strtod also takes hex and "nan(...)": accept only decimal forms and name the
      * special values so the message can say what was wrong. */
     const char *q = p;

@@ -38,6 +38,20 @@ static int cmp_load_row(const void *a, const void *b)
     return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
+/* llround(us), without the call for a whole number (every time in us of a trace). */
+static int64_t round_us(double us)
+{
+    int64_t whole = (int64_t)us;
+    return (double)whole == us ? whole : llround(us);
+}
+
+/* An offset on the input axis compressed by time_scale: llround(offset / time_scale). */
+static int64_t scaled_us(int64_t offset_us, double time_scale)
+{
+    return time_scale == 1.0 && offset_us < (1LL << 53) ? offset_us
+                                                       : llround((double)offset_us / time_scale);
+}
+
 static double unit_us(trace_time_unit u)
 {
     return u == TRACE_TIME_MS ? 1e3 : u == TRACE_TIME_US ? 1.0 : 1e6;
@@ -64,7 +78,7 @@ static int parse_time_text(const char *s, trace_time_unit unit, int64_t *out_us,
         *why = "too large";
         return -1;
     }
-    *out_us = llround(us);
+    *out_us = round_us(us);
     return 0;
 }
 
@@ -164,7 +178,7 @@ static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol,
             double f;
             if ((rc = csv_field_nonneg(r, (size_t)fcol, &f, err)) < 0)
                 break;
-            if (f != floor(f) || f > 1e6) {
+            if (!(f <= 1e6) || f != (double)(int32_t)f) { /* floor(f), as f >= 0 */
                 rc = csv_field_error(r, (size_t)fcol, GP_ERANGE, err,
                                      "faces must be a whole number in [0, 1e6], got %g", f);
                 break;
@@ -272,7 +286,7 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     for (size_t i = 0; i < n; i++) {
         if (rows[i].t_us < start_us || rows[i].t_us >= end_us)
             continue;
-        out_rows[m].t_us = llround((double)(rows[i].t_us - start_us) / o->time_scale);
+        out_rows[m].t_us = scaled_us(rows[i].t_us - start_us, o->time_scale);
         out_rows[m].mp = rows[i].mp;
         out_rows[m].faces = rows[i].faces;
         m++;
