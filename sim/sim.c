@@ -263,9 +263,13 @@ int policy_on_arrival(sim *s)
 double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
                              int32_t faces)
 {
-    double jitter = profile_jitter_factor(prof, rng_keyed_uniform(seed, RNG_JITTER, id, 0),
-                                          rng_keyed_normal(seed, RNG_JITTER, id, 1));
-    return profile_demand_us(prof, mp, faces) * jitter;
+    /* only the draw the jitter uses (keyed draws are pure: skipping one changes nothing) */
+    double u = 0.5, z = 0;
+    if (prof->jitter == JITTER_SAMPLES || prof->jitter == JITTER_EXPONENTIAL)
+        u = rng_keyed_uniform(seed, RNG_JITTER, id, 0);
+    else if (prof->jitter == JITTER_LOGNORMAL)
+        z = rng_keyed_normal(seed, RNG_JITTER, id, 1);
+    return profile_demand_us(prof, mp, faces) * profile_jitter_factor(prof, u, z);
 }
 
 typedef struct oracle_data {

@@ -103,6 +103,9 @@ typedef struct slot {
     uint32_t pod, gen;
 } slot;
 
+/* Shares floor(eff(n) 2^64 / n) kept for n below this (sharing.c). */
+#define SIM_SHARE_TABLE 64
+
 typedef struct sim {
     const sim_cfg *cfg;
     const gpu_profile *prof;
@@ -169,6 +172,7 @@ typedef struct sim {
     double lat_sum_s;
     double lat_max_s;
     uint64_t slo_met;
+    ps_units share_of[SIM_SHARE_TABLE]; /* 0: not computed yet */
 } sim;
 
 static inline int oom(sim *s)
