@@ -62,7 +62,7 @@ static void usage(FILE *f)
             "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
             "  gpenlab report DB [-o OUT.html] [--assets DIR] [--title T]\n"
             "      one self-contained HTML page: tables and gnuplot pictures (inline SVG)\n"
-            "  gpenlab regress [--dir experiments/baselines] [--update]\n"
+            "  gpenlab regress [--dir experiments/baselines] [--update] [--junit FILE.xml]\n"
             "      canonical experiments against their baselines; fails when P99, SLO or GPU-h\n"
             "      got worse beyond the replication noise (paired); --update rewrites them\n"
             "  gpenlab sweep FILE.yaml [-j N] [--db PATH] [--csv PATH] [--plot PREFIX] [--report-only]\n"
@@ -214,6 +214,8 @@ static int cmd_regress(int argc, char **argv, gp_error *err)
             o.dir = argv[++i];
         else if (strcmp(argv[i], "--update") == 0)
             o.update = true;
+        else if (strcmp(argv[i], "--junit") == 0 && i + 1 < argc)
+            o.junit_path = argv[++i];
         else
             return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, argv[i], "unknown option (see gpenlab help)");
     }

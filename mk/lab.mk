@@ -3,6 +3,7 @@
 #   make reproduce        rerun both article tables from scratch (fresh database),
 #                         then the pictures and the HTML report (results/article.html)
 #   make regress          canonical experiments at fixed seeds against experiments/baselines/
+#                         (JUNIT=FILE.xml also writes the verdicts as JUnit XML)
 #   make regress-update   rewrite the baselines (commit the diff for review)
 #   make gpenlab-mpi      the MPI variant of the program (only when mpicc exists)
 
@@ -34,7 +35,7 @@ gpenlab-mpi: $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a
 
 # The regression gate: canonical experiments at fixed seeds against experiments/baselines/.
 regress: $(BUILD)/gpenlab
-	$(BUILD)/gpenlab regress --dir experiments/baselines
+	$(BUILD)/gpenlab regress --dir experiments/baselines $(if $(JUNIT),--junit $(JUNIT))
 
 regress-update: $(BUILD)/gpenlab
 	$(BUILD)/gpenlab regress --dir experiments/baselines --update
