@@ -59,6 +59,7 @@ static void usage(FILE *f)
             "  gpenlab drive CONFIG.yaml [--dry-run] [--once | --ticks N]\n"
             "      run a policy against live Prometheus/Redis metrics and the scale subresource\n"
             "  gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE] [--replications N]\n"
+            "                    [--html OUT.html [--assets DIR] [--title T]]\n"
             "      rerun the seed article's two tables; article vs gpenlab (95%% CI) per row\n"
             "  gpenlab report DB [-o OUT.html] [--assets DIR] [--title T]\n"
             "      one self-contained HTML page: tables and gnuplot pictures (inline SVG)\n"
@@ -160,6 +161,12 @@ static int cmd_reproduce(int argc, char **argv, gp_error *err)
             o.db_path = argv[++i];
         else if (strcmp(a, "--profile") == 0 && next)
             o.profile_path = argv[++i];
+        else if (strcmp(a, "--html") == 0 && next)
+            o.html_path = argv[++i];
+        else if (strcmp(a, "--assets") == 0 && next)
+            o.assets_dir = argv[++i];
+        else if (strcmp(a, "--title") == 0 && next)
+            o.title = argv[++i];
         else if (strcmp(a, "--replications") == 0 && next) {
             if (parse_long(a, next, 1, EXPERIMENT_MAX_REPLICATIONS, &v, err) < 0)
                 return err->code;

@@ -433,7 +433,12 @@ static int create_schema(results_db *db, gp_error *err)
     for (size_t i = 0; i < nq; i++)
         sb_add(&b, ", %s %s", fq[i].name, sql_type(fq[i].type));
     sb_add(&b, ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
-               "WITHOUT ROWID;\nPRAGMA user_version = %d;\n",
+               "WITHOUT ROWID;\n"
+               "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
+               "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
+               "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
+               "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
+               "constraints TEXT);\nPRAGMA user_version = %d;\n",
            (int)OUTCOMES, RESULTS_DB_SCHEMA_VERSION);
     if (b.oom) {
         free(b.s);
@@ -835,4 +840,116 @@ int results_db_read_requests(results_db *db, const char *run_key, request_log *o
     }
     sqlite3_reset(st);
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "reading requests");
+}
+
+/* ---------- sweeps ---------- */
+
+static void column_copy(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(buf, cap, "%s", t ? (const char *)t : "");
+}
+
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
+                               int64_t exp_id, const char *params, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "recording a sweep point");
+    sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, point);
+    sqlite3_bind_int64(st, 3, exp_id);
+    sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE ? 0 : step_error(db, err, s, "recording a sweep point");
+}
+
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
+                            gp_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT sweep, point, experiment_id, params FROM sweep_points ORDER "
+                           "BY sweep, point",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "listing sweep points");
+    size_t cap = 0;
+    int s, rc = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            results_db_sweep_point *p = realloc(*out, nc * sizeof(*p));
+            if (!p) {
+                rc = gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
+                break;
+            }
+            *out = p;
+            cap = nc;
+        }
+        results_db_sweep_point *x = &(*out)[(*n)++];
+        column_copy(st, 0, x->sweep, sizeof(x->sweep));
+        x->point = sqlite3_column_int64(st, 1);
+        x->experiment_id = sqlite3_column_int64(st, 2);
+        column_copy(st, 3, x->params, sizeof(x->params));
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = db_error(db, err, GP_EIO, "listing sweep points");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "recording a sweep");
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, s->n_points);
+    sqlite3_bind_int(st, 4, s->replications);
+    sqlite3_bind_int64(st, 5, (int64_t)s->seed);
+    sqlite3_bind_text(st, 6, s->objective, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, s->constraints, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : step_error(db, err, rc, "recording a sweep");
+}
+
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
+                         gp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT name, file, n_points, replications, seed, objective, "
+                                   "constraints FROM sweeps WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no sweep '%s' recorded",
+                            name); /* a file from before the table */
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st), rc = 0;
+    if (s == SQLITE_ROW) {
+        column_copy(st, 0, out->name, sizeof(out->name));
+        column_copy(st, 1, out->file, sizeof(out->file));
+        out->n_points = sqlite3_column_int64(st, 2);
+        out->replications = sqlite3_column_int(st, 3);
+        out->seed = (uint64_t)sqlite3_column_int64(st, 4);
+        column_copy(st, 5, out->objective, sizeof(out->objective));
+        column_copy(st, 6, out->constraints, sizeof(out->constraints));
+    } else if (s == SQLITE_DONE) {
+        rc = gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no sweep '%s' recorded", name);
+    } else {
+        rc = step_error(db, err, s, "reading a sweep");
+    }
+    sqlite3_finalize(st);
+    return rc;
 }

@@ -109,6 +109,41 @@ int results_db_read_series(results_db *db, const char *run_key, run_series *out,
 int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
                              gp_error *err);
 
+/* ---------- sweeps ---------- */
+
+typedef struct results_db_sweep_point {
+    char sweep[128];
+    int64_t point, experiment_id;
+    char params[1024]; /* "path=value path=value" */
+} results_db_sweep_point;
+
+/* Records that experiment exp_id is point `point` of sweep `sweep` (replacing what an
+ * earlier version of the sweep file recorded for that point). */
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
+                               int64_t exp_id, const char *params, gp_error *err);
+/* Every recorded point, ordered by sweep then point: *out is malloc'd (caller frees), *n
+ * its length (0 when the database holds no sweep). */
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
+                            gp_error *err);
+
+/* What a sweep is, so that a report can judge its points from the database alone. */
+typedef struct results_db_sweep {
+    char name[128];
+    char file[1024];
+    int64_t n_points;
+    int replications;
+    uint64_t seed;          /* replication r of every point ran at seed + r */
+    char objective[128];    /* "minimise gpu_hours" */
+    char constraints[512];  /* "p99_s<=20,slo_pct>=75" ("" when none) */
+} results_db_sweep;
+
+/* Records the sweep (replacing an earlier record of the same name). */
+int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err);
+/* The sweep's record; GP_EMISSING when the database has none (written before sweeps were
+ * recorded, or no such sweep). */
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
+                         gp_error *err);
+
 /* The connection itself, for ad-hoc queries and tests (PRAGMA integrity_check). */
 struct sqlite3 *results_db_sqlite(results_db *db);
 
