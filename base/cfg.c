@@ -890,6 +890,8 @@ const cfg_node *cfg_map_get(const cfg_node *map, const char *key)
 
 bool cfg_node_is_null(const cfg_node *n) { return n == NULL || is_null_scalar(n); }
 
+bool cfg_scalar_plain(const cfg_node *n) { return n && n->kind == CFG_SCALAR && n->plain; }
+
 const char *cfg_kind_name(cfg_kind k)
 {
     switch (k) {

@@ -91,6 +91,8 @@ int cfg_node_duration_us(const cfg_node *n, int64_t lo_us, int64_t hi_us, int64_
 /* True for NULL and for a plain null scalar ("", "~", "null"): getters read it as absent,
  * cfg_check_keys as an empty map; a required getter reports it as missing. */
 bool cfg_node_is_null(const cfg_node *n);
+/* True for a scalar written plain (not quoted, not a block scalar). */
+bool cfg_scalar_plain(const cfg_node *n);
 const char *cfg_kind_name(cfg_kind k); /* "scalar", "map", "sequence" */
 /* The candidate nearest to `word` by edit distance (case-insensitive), or NULL when none
  * is close enough to be a plausible typo. `candidates` is NULL-terminated. */

@@ -28,6 +28,18 @@ static int resolve_path(const experiment *e, const cfg_node *where, const char *
     return 0;
 }
 
+/* cluster.timeout: a duration from 1 ms to a day, or `none` (clients never give up). */
+static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
+{
+    const cfg_node *v = cfg_map_get(map, "timeout");
+    const char *text = v ? cfg_scalar(v) : NULL;
+    if (text && strcmp(text, "none") == 0) {
+        *out_us = SIM_TIMEOUT_NONE;
+        return 1;
+    }
+    return cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, out_us, err);
+}
+
 static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
 {
     static const char *const keys[] = {
@@ -56,7 +68,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_enum(map, "dispatch", dispatch_names, &dispatch, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, &c->timeout_us, err);
+        rc = timeout_opt(map, &c->timeout_us, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
                                  err);
@@ -286,7 +298,11 @@ static int experiment_parse(experiment *e, gp_error *err)
     e->profile = malloc(sizeof(*e->profile));
     if (!e->profile)
         return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    rc = profile_load(e->profile_path, e->profile, err);
+    /* a text given with the experiment (a results database keeps both) is the profile */
+    if (e->profile_text)
+        rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
+    else
+        rc = profile_load(e->profile_path, e->profile, err);
     if (rc < 0) {
         if (rc == GP_EIO || rc == GP_EMISSING) {
             /* name the experiment line that pointed at the missing profile */
@@ -297,8 +313,8 @@ static int experiment_parse(experiment *e, gp_error *err)
         }
         return rc;
     }
-    rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text, NULL, err);
-    if (rc < 0)
+    if (!e->profile_text && (rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text,
+                                               NULL, err)) < 0)
         return rc;
 
     const cfg_node *n;
@@ -330,14 +346,18 @@ static int experiment_parse(experiment *e, gp_error *err)
     return 0;
 }
 
-int experiment_load(const char *path, experiment **out, gp_error *err)
+/* A new experiment named after its file (base name up to the first dot), with its
+ * directory for relative paths and the defaults. */
+static experiment *experiment_new(const char *path, const char *dir)
 {
     experiment *e = calloc(1, sizeof(*e));
     if (!e)
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+        return NULL;
     snprintf(e->path, sizeof(e->path), "%s", path);
     const char *slash = strrchr(path, '/');
-    if (slash)
+    if (dir)
+        snprintf(e->dir, sizeof(e->dir), "%s", dir);
+    else if (slash)
         snprintf(e->dir, sizeof(e->dir), "%.*s", (int)(slash - path), path);
     const char *base = slash ? slash + 1 : path;
     snprintf(e->name, sizeof(e->name), "%.*s", (int)strcspn(base, "."), base);
@@ -346,9 +366,13 @@ int experiment_load(const char *path, experiment **out, gp_error *err)
     cluster_cfg_default(&e->cluster);
     metrics_cfg_default(&e->metrics);
     e->record_series = true;
-    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
-    if (rc == 0)
-        rc = cfg_load_string(path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
+    return e;
+}
+
+/* Parses e->yaml_text; frees e on failure. */
+static int experiment_finish(experiment *e, experiment **out, gp_error *err)
+{
+    int rc = cfg_load_string(e->path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
     if (rc == 0)
         rc = experiment_parse(e, err);
     if (rc < 0) {
@@ -357,6 +381,31 @@ int experiment_load(const char *path, experiment **out, gp_error *err)
     }
     *out = e;
     return 0;
+}
+
+int experiment_load(const char *path, experiment **out, gp_error *err)
+{
+    experiment *e = experiment_new(path, NULL);
+    if (!e)
+        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
+    if (rc < 0) {
+        experiment_free(e);
+        return rc;
+    }
+    return experiment_finish(e, out, err);
+}
+
+int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
+                         const char *profile_text, experiment **out, gp_error *err)
+{
+    experiment *e = experiment_new(name, dir ? dir : "");
+    if (!e || !(e->yaml_text = strdup(yaml_text)) ||
+        (profile_text && !(e->profile_text = strdup(profile_text)))) {
+        experiment_free(e);
+        return gp_error_set(err, GP_ENOMEM, name, 0, 0, NULL, "out of memory");
+    }
+    return experiment_finish(e, out, err);
 }
 
 void experiment_free(experiment *e)

@@ -55,6 +55,12 @@ typedef struct experiment {
 } experiment;
 
 int experiment_load(const char *path, experiment **out, gp_error *err);
+/* The same reader on a text kept elsewhere (a results database keeps the experiment's
+ * text and its profile's): `name` names it in errors, relative paths resolve against
+ * `dir` ("" or NULL: the working directory), and profile_text, when not NULL, is the
+ * profile (its path is then not read). */
+int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
+                         const char *profile_text, experiment **out, gp_error *err);
 void experiment_free(experiment *e);
 
 /* Fills a sim_cfg for policy entry `pi`, replication `rep` (seed = seed + rep: the

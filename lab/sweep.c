@@ -36,6 +36,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
+#include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/results_db.h"
@@ -439,34 +440,17 @@ size_t sweep_n_points(const sweep *sw) { return sw->n_points; }
 int sweep_replications(const sweep *sw) { return sw->reps; }
 size_t sweep_n_units(const sweep *sw) { return sw->n_points * (size_t)sw->reps; }
 
-/* ---------- emitting a point as YAML ---------- */
+/* ---------- a point as YAML ---------- */
 
-typedef struct emit_ctx {
-    FILE *f;
+/* The base experiment as written, with the point's values at the parameters' places
+ * (base/ytree: the project's one YAML writer). */
+typedef struct point_ctx {
     const sweep *sw;
     size_t point;
     bool applied[SWEEP_MAX_PARAMS];
-} emit_ctx;
+} point_ctx;
 
-static void emit_scalar(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static const char *override_for(emit_ctx *c, const char *path)
+static const char *override_for(point_ctx *c, const char *path)
 {
     for (int k = 0; k < c->sw->n_params; k++)
         if (strcmp(c->sw->param[k].target, path) == 0) {
@@ -476,71 +460,41 @@ static const char *override_for(emit_ctx *c, const char *path)
     return NULL;
 }
 
-static void emit_node(emit_ctx *c, const cfg_node *n, const char *path);
-
-static void emit_map_entries(emit_ctx *c, const cfg_node *n, const char *path, bool *first)
+static ytree *point_node(point_ctx *c, const cfg_node *n, const char *path)
 {
+    const char *ov = override_for(c, path);
+    if (ov)
+        return ytree_str(ov);
+    if (cfg_node_is_null(n) || cfg_node_kind(n) == CFG_SCALAR)
+        return ytree_copy_cfg(n);
     char child[512];
-    for (size_t i = 0; n && i < cfg_len(n); i++) {
+    if (cfg_node_kind(n) == CFG_SEQ) {
+        ytree *seq = ytree_seq();
+        for (size_t i = 0; seq && i < cfg_len(n); i++) {
+            snprintf(child, sizeof(child), "%s[%zu]", path, i);
+            ytree_push(seq, point_node(c, cfg_seq_at(n, i), child));
+        }
+        return seq;
+    }
+    ytree *map = ytree_map();
+    for (size_t i = 0; map && i < cfg_len(n); i++) {
         const char *key = cfg_map_key_at(n, i);
         snprintf(child, sizeof(child), "%s%s%s", path, path[0] ? "." : "", key);
-        fputs(*first ? "" : ", ", c->f);
-        *first = false;
-        emit_scalar(c->f, key);
-        fputs(": ", c->f);
-        emit_node(c, cfg_map_value_at(n, i), child);
+        ytree_set(map, key, point_node(c, cfg_map_value_at(n, i), child));
     }
     /* overrides of keys this map lacks */
     size_t plen = strlen(path);
-    for (int k = 0; k < c->sw->n_params; k++) {
+    for (int k = 0; map && k < c->sw->n_params; k++) {
         const char *t = c->sw->param[k].target;
         if (c->applied[k] || strncmp(t, path, plen) != 0 || (plen && t[plen] != '.'))
             continue;
         const char *key = t + plen + (plen ? 1 : 0);
-        if (strpbrk(key, ".[") || (n && cfg_map_get(n, key)))
+        if (strpbrk(key, ".[") || cfg_map_get(n, key))
             continue;
-        fputs(*first ? "" : ", ", c->f);
-        *first = false;
-        emit_scalar(c->f, key);
-        fputs(": ", c->f);
-        emit_scalar(c->f, point_cell(c->sw, c->point, k));
+        ytree_set(map, key, ytree_str(point_cell(c->sw, c->point, k)));
         c->applied[k] = true;
     }
-}
-
-static void emit_node(emit_ctx *c, const cfg_node *n, const char *path)
-{
-    const char *ov = override_for(c, path);
-    if (ov) {
-        emit_scalar(c->f, ov);
-        return;
-    }
-    if (cfg_node_is_null(n)) {
-        fputs("null", c->f);
-        return;
-    }
-    char child[512];
-    switch (cfg_node_kind(n)) {
-    case CFG_SCALAR:
-        emit_scalar(c->f, cfg_scalar(n));
-        break;
-    case CFG_SEQ:
-        fputc('[', c->f);
-        for (size_t i = 0; i < cfg_len(n); i++) {
-            snprintf(child, sizeof(child), "%s[%zu]", path, i);
-            fputs(i ? ", " : "", c->f);
-            emit_node(c, cfg_seq_at(n, i), child);
-        }
-        fputc(']', c->f);
-        break;
-    case CFG_MAP: {
-        bool first = true;
-        fputc('{', c->f);
-        emit_map_entries(c, n, path, &first);
-        fputc('}', c->f);
-        break;
-    }
-    }
+    return map;
 }
 
 /* An absolute version of a path (realpath when it exists). */
@@ -558,86 +512,76 @@ int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err)
     *text = NULL;
     if (point >= sw->n_points)
         return gp_error_set(err, GP_ERANGE, sw->path, 0, 0, NULL, "no point %zu", point);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return gp_error_set(err, GP_ENOMEM, sw->path, 0, 0, NULL, "out of memory");
-    emit_ctx c = {.f = f, .sw = sw, .point = point};
+    point_ctx c = {.sw = sw, .point = point};
     const experiment *e = sw->base;
     const cfg_node *root = cfg_root(e->doc);
     char abs[PATH_MAX];
-    fprintf(f, "# %s point %zu:", sw->name, point);
-    for (int k = 0; k < sw->n_params; k++)
-        fprintf(f, " %s=%s", sw->param[k].path, point_cell(sw, point, k));
-    fprintf(f, "\n\"name\": ");
-    char pname[128];
-    snprintf(pname, sizeof(pname), "%s-p%04zu", sw->name, point);
-    emit_scalar(f, pname);
-    fprintf(f, "\n\"seed\": %" PRIu64 "\n\"replications\": %d\n\"profile\": ", sw->seed, sw->reps);
+    ytree *doc = ytree_map();
+    ytree_set(doc, "name", ytree_strf("%s-p%04zu", sw->name, point));
+    char seed[32];
+    snprintf(seed, sizeof(seed), "%" PRIu64, sw->seed);
+    ytree_set(doc, "seed", ytree_plain(seed));
+    ytree_set(doc, "replications", ytree_int(sw->reps));
     absolute_path(e->profile_path, abs, sizeof(abs));
-    emit_scalar(f, abs);
-    fputc('\n', f);
+    ytree_set(doc, "profile", ytree_str(abs));
     for (size_t i = 0; i < cfg_len(root); i++) {
         const char *key = cfg_map_key_at(root, i);
         const cfg_node *v = cfg_map_value_at(root, i);
         if (!strcmp(key, "name") || !strcmp(key, "seed") || !strcmp(key, "replications") ||
             !strcmp(key, "profile") || !strcmp(key, "output"))
             continue;
-        emit_scalar(f, key);
-        fputs(": ", f);
+        ytree *out;
         if (!strcmp(key, "policies")) {
-            fputc('[', f);
-            emit_node(&c, cfg_seq_at(v, (size_t)sw->policy_index), "policies[0]");
-            fputc(']', f);
-        } else if (!strcmp(key, "workload") && cfg_map_get(v, "path")) {
-            /* the trace's path, resolved against the base file's directory */
-            bool first = true;
-            fputc('{', f);
-            for (size_t j = 0; j < cfg_len(v); j++) {
-                const char *wk = cfg_map_key_at(v, j);
-                char child[300];
-                snprintf(child, sizeof(child), "workload.%s", wk);
-                fputs(first ? "" : ", ", f);
-                first = false;
-                emit_scalar(f, wk);
-                fputs(": ", f);
-                if (!strcmp(wk, "path")) {
-                    absolute_path(e->workload.path, abs, sizeof(abs));
-                    emit_scalar(f, abs);
-                } else {
-                    emit_node(&c, cfg_map_value_at(v, j), child);
-                }
-            }
-            fputc('}', f);
+            out = ytree_seq();
+            ytree_push(out, point_node(&c, cfg_seq_at(v, (size_t)sw->policy_index),
+                                       "policies[0]"));
         } else {
-            emit_node(&c, v, key);
+            out = point_node(&c, v, key);
+            if (!strcmp(key, "workload") && cfg_map_get(v, "path")) {
+                /* the trace's path, resolved against the base file's directory */
+                absolute_path(e->workload.path, abs, sizeof(abs));
+                ytree_set(out, "path", ytree_str(abs));
+            }
         }
-        fputc('\n', f);
+        ytree_set(doc, key, out);
     }
     /* top-level keys the base lacks (e.g. duration) */
     for (int k = 0; k < sw->n_params; k++) {
         const char *t = sw->param[k].target;
         if (c.applied[k] || strpbrk(t, ".[") || cfg_map_get(root, t))
             continue;
-        emit_scalar(f, t);
-        fputs(": ", f);
-        emit_scalar(f, point_cell(sw, point, k));
-        fputc('\n', f);
+        ytree_set(doc, t, ytree_str(point_cell(sw, point, k)));
         c.applied[k] = true;
     }
-    fprintf(f, "\"output\": {\"series\": %s, \"requests\": false}\n", sw->series ? "true" : "false");
-    if (fclose(f) != 0 || !buf) {
-        free(buf);
-        return gp_error_set(err, GP_ENOMEM, sw->path, 0, 0, NULL, "out of memory");
-    }
-    for (int k = 0; k < sw->n_params; k++)
+    ytree *o = ytree_set(doc, "output", ytree_map());
+    ytree_set(o, "series", ytree_bool(sw->series));
+    ytree_set(o, "requests", ytree_bool(false));
+    int rc = 0;
+    char *body = ytree_emit_string(doc, &rc);
+    ytree_free(doc);
+    for (int k = 0; body && k < sw->n_params; k++)
         if (!c.applied[k]) {
-            free(buf);
+            free(body);
             return gp_error_set(err, GP_EMISSING, sw->path, 0, 0, sw->param[k].path,
                                 "no such place in the base experiment (its parent map is "
                                 "missing)");
         }
+    /* a comment line naming the point, then the document */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = body ? open_memstream(&buf, &len) : NULL;
+    if (f) {
+        fprintf(f, "# %s point %zu:", sw->name, point);
+        for (int k = 0; k < sw->n_params; k++)
+            fprintf(f, " %s=%s", sw->param[k].path, point_cell(sw, point, k));
+        fprintf(f, "\n%s", body);
+    }
+    free(body);
+    if (!f || fclose(f) != 0 || !buf) {
+        free(buf);
+        return gp_error_set(err, rc < 0 && rc != GP_ENOMEM ? rc : GP_ENOMEM, sw->path, 0, 0,
+                            NULL, "cannot write the point's experiment");
+    }
     *text = buf;
     return 0;
 }

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "cli/commands.h"
 #include "drive/drive.h"
 #include "drive/io.h"
 #include "lab/export.h"
@@ -475,7 +476,7 @@ static void compare_with_replay(live *l, const char *policy, const char *config_
     FILE *mf = open_memstream(&out, &len);
     gp_error err;
     gp_error_clear(&err);
-    int rc = policy_replay_main(9, argv, mf, &err);
+    int rc = cmd_policy_replay(9, argv, mf, &err);
     fclose(mf);
     if (rc < 0)
         fail_msg("%s: replay: %s:%ld: %s: %s", policy, err.file, err.line, err.field, err.msg);

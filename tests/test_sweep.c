@@ -104,9 +104,9 @@ static void test_grid_points(void **state)
     char *text = NULL;
     gp_error e;
     assert_int_equal(sweep_point_yaml(sw, 4, &text, &e), 0);
-    if (!strstr(text, "\"scale_up_queue_len\": \"8\"") || !strstr(text, "\"max_pods\": \"3\""))
+    if (!strstr(text, "scale_up_queue_len: \"8\"") || !strstr(text, "max_pods: \"3\""))
         fail_msg("point 4 text lacks its values:\n%s", text);
-    if (strstr(text, "\"label\": \"st\""))
+    if (strstr(text, "label: st"))
         fail_msg("point text keeps the other policy entry:\n%s", text);
     free(text);
     sweep_free(sw);
@@ -129,7 +129,7 @@ static void test_lhs_strata(void **state)
         char *text = NULL;
         gp_error e;
         assert_int_equal(sweep_point_yaml(sw, p, &text, &e), 0);
-        const char *keys[2] = {"\"scale_up_queue_len\": \"", "\"scale_up_p95_s\": \""};
+        const char *keys[2] = {"scale_up_queue_len: \"", "scale_up_p95_s: \""};
         const double lo[2] = {0, 1}, width[2] = {10, 1};
         for (int k = 0; k < 2; k++) {
             const char *at = strstr(text, keys[k]);

@@ -1,0 +1,68 @@
+/* cmd_run.c: `gpenlab run FILE.yaml [--db PATH] [--csv PATH] [--replications N] [--seed N]
+ * [--requests] [--quiet]`: every policy x replication of one experiment (lab_run). */
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/opts.h"
+#include "lab/experiment.h"
+#include "lab/lab.h"
+
+/* Set by SIGINT/SIGTERM: `run` stops between runs (each run is atomic in the database).
+ * The one piece of mutable file-scope state, as a signal handler needs. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
+{
+    lab_opts o;
+    lab_opts_default(&o);
+    const char *path = NULL;
+    long replications = o.replications, seed = o.seed;
+    bool requests = false;
+    const cli_opt opts[] = {
+        {"--db", NULL, CLI_STR, &o.db_path, 0, 0, NULL},
+        {"--csv", NULL, CLI_STR, &o.csv_path, 0, 0, NULL},
+        {"--replications", NULL, CLI_LONG, &replications, 1, EXPERIMENT_MAX_REPLICATIONS, NULL},
+        {"--seed", NULL, CLI_LONG, &seed, 0, 0x7fffffffL, NULL},
+        {"--requests", NULL, CLI_FLAG, &requests, 0, 0, NULL},
+        {"--quiet", NULL, CLI_FLAG, &o.quiet, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    const cli_spec spec = {.opts = opts,
+                           .pos = &path,
+                           .n_pos = 1,
+                           .unknown = "unknown option (see gpenlab help)",
+                           .too_many = "one experiment file at a time"};
+    int rc = cli_parse(argc, argv, &spec, out, err);
+    if (rc < 0)
+        return rc;
+    o.replications = (int)replications;
+    o.seed = seed;
+    if (requests)
+        o.record_requests = 1;
+    if (!path)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab run FILE.yaml");
+    experiment *e;
+    rc = experiment_load(path, &e, err);
+    if (rc < 0)
+        return rc;
+    o.progress = !o.quiet && isatty(STDERR_FILENO);
+    o.warn = stderr;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.stop = &stop_requested;
+    rc = lab_run(e, &o, out, err);
+    experiment_free(e);
+    return rc;
+}
