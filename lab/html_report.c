@@ -668,7 +668,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
 static void article_section(page *p, const reproduce_result *r)
 {
     FILE *f = p->f;
-    fputs("<h2>The seed article's tables, reproduced</h2>\n<p>", f);
+    fputs("<h2>The article's tables beside gpenlab's</h2>\n<p>", f);
     fputs("The article's figures (docs/seed-article.md) beside gpenlab's on ", f);
     put_html(f, r->card);
     fputs(" (", f);
@@ -737,6 +737,7 @@ static const char css[] =
     "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
     "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}"
+    "td{white-space:nowrap}td:first-child,td:last-child{white-space:normal}"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto}"
     ".note{color:#666;font-size:85%}.missing{color:#a00}"
     "td.yes{background:#e3f2e3}td.no{background:#f8e0e0}"
