@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "base/common.h"
+#include "base/markup.h"
 #include "lab/plot.h"
 #include "lab/reproduce.h"
 #include "lab/results_db.h"
@@ -21,22 +22,6 @@
 
 #define MAX_LABELS 16
 
-static void put_html(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 typedef struct page {
     FILE *f;
     const char *assets;
@@ -44,24 +29,6 @@ typedef struct page {
     int missing;       /* pictures that could not be drawn */
     char why[600];     /* the first reason */
 } page;
-
-/* s with the HTML specials escaped, into buf (cut to fit). */
-static const char *escaped(char *buf, size_t cap, const char *s)
-{
-    size_t k = 0;
-    for (; *s && k + 7 < cap; s++) {
-        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;"
-                        : *s == '"' ? "&quot;" : NULL;
-        if (rep) {
-            memcpy(buf + k, rep, strlen(rep));
-            k += strlen(rep);
-        } else {
-            buf[k++] = *s;
-        }
-    }
-    buf[k] = '\0';
-    return buf;
-}
 
 /* The attributes that say what a picture shows: data-chart and its owner. */
 typedef struct fig_attrs {
@@ -73,7 +40,7 @@ static fig_attrs chart_of(const char *chart, const char *key, const char *owner)
     fig_attrs a;
     char esc[300];
     snprintf(a.text, sizeof(a.text), " data-chart=\"%s\" %s=\"%s\"", chart, key,
-             escaped(esc, sizeof(esc), owner));
+             markup_escape(esc, sizeof(esc), owner));
     return a;
 }
 
@@ -114,14 +81,15 @@ static int inline_svg(page *p, const char *prefix, const fig_attrs *a, gp_error 
     return 0;
 }
 
-/* Inlines the picture that rc says was drawn; a missing gnuplot is noted, not fatal. */
+/* Inlines the picture that rc says was drawn; a missing gnuplot (or nothing to draw) is
+ * noted, not fatal. */
 static int picture(page *p, const char *prefix, int rc, const fig_attrs *a, gp_error *err)
 {
-    if (rc == GP_ENOTSUP || rc == GP_EIO) {
+    if (rc == GP_ENOTSUP || rc == GP_EIO || rc == GP_EMISSING) {
         if (!p->missing++)
             snprintf(p->why, sizeof(p->why), "%s", err->msg);
         fprintf(p->f, "<p class=\"missing\"%s>(picture not drawn: ", a->text);
-        put_html(p->f, err->msg);
+        markup_put(p->f, err->msg);
         fputs(")</p>\n", p->f);
         gp_error_clear(err);
         return 0;
@@ -152,7 +120,7 @@ static void stat_cell(FILE *f, const char *metric, const stat_summary *s, int de
     put_num_attr(f, "data-mean", s->mean);
     put_num_attr(f, "data-hw", s->half_width);
     fputc('>', f);
-    put_html(f, stats_format(buf, sizeof(buf), s, decimals));
+    markup_put(f, stats_format(buf, sizeof(buf), s, decimals));
     fputs("</td>", f);
 }
 
@@ -233,20 +201,20 @@ static void experiment_table(page *p, const char *name, const label_stats *ls, s
 {
     FILE *f = p->f;
     fputs("<table class=\"runs\" data-experiment=\"", f);
-    put_html(f, name);
+    markup_put(f, name);
     fputs("\"><thead><tr><th>label</th><th>policy</th><th>n</th>", f);
     for (size_t c = 0; c < N_RUN_COLUMNS; c++)
         fprintf(f, "<th>%s</th>", run_columns[c].heading);
     fputs("</tr></thead><tbody>\n", f);
     for (size_t k = 0; k < nl; k++) {
         fputs("<tr data-label=\"", f);
-        put_html(f, ls[k].label);
+        markup_put(f, ls[k].label);
         fputs("\" data-policy=\"", f);
-        put_html(f, ls[k].policy);
+        markup_put(f, ls[k].policy);
         fprintf(f, "\" data-n=\"%zu\"><td>", ls[k].n);
-        put_html(f, ls[k].label);
+        markup_put(f, ls[k].label);
         fputs("</td><td>", f);
-        put_html(f, ls[k].policy);
+        markup_put(f, ls[k].policy);
         fprintf(f, "</td><td>%zu</td>", ls[k].n);
         for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
             int m = sweep_metric_index(run_columns[c].metric);
@@ -541,13 +509,13 @@ static void sweep_section(page *p, const sweep_summary *s)
     const int gpu_h = sweep_metric_index("gpu_hours"), cost = sweep_metric_index("cost"),
               p99 = sweep_metric_index("p99_s"), slo = sweep_metric_index("slo_pct");
     fputs("<h2>sweep ", f);
-    put_html(f, s->name);
+    markup_put(f, s->name);
     fprintf(f, " (%zu points x %d replications)</h2>\n<p>", s->n_points, s->reps);
     char buf[1200];
     if (s->recorded) {
         sweep_objective_text(buf, sizeof(buf), s->objective, s->maximise);
         fputs("objective: ", f);
-        put_html(f, buf);
+        markup_put(f, buf);
         for (int k = 0; k < s->n_constraints; k++)
             fprintf(f, "%s%s %s %g", k ? ", " : " subject to ", sweep_metric_name(s->con[k].metric),
                     s->con[k].is_max ? "&le;" : "&ge;", s->con[k].bound);
@@ -562,7 +530,7 @@ static void sweep_section(page *p, const sweep_summary *s)
     }
     const char *objective = s->recorded ? sweep_metric_name(s->objective) : "-";
     fputs("<table class=\"sweep\" data-sweep=\"", f);
-    put_html(f, s->name);
+    markup_put(f, s->name);
     fprintf(f, "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
                "<th>parameters</th><th>objective: %s</th><th>feasible</th><th>GPU-h</th>"
                "<th>cost</th><th>P99 (s)</th><th>SLO (%%)</th><th>against the winner "
@@ -573,7 +541,7 @@ static void sweep_section(page *p, const sweep_summary *s)
         fprintf(f, "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
                    "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
                 pt->point, pt->feasible, pt->surely, pt->pareto, pt->winner, pt->point);
-        put_html(f, pt->params);
+        markup_put(f, pt->params);
         fputs("</td>", f);
         if (s->recorded)
             stat_cell(f, NULL, &pt->m[s->objective], sweep_metric_decimals(s->objective));
@@ -586,7 +554,7 @@ static void sweep_section(page *p, const sweep_summary *s)
             fputs(pt->surely ? "yes" : "yes (on the mean)", f);
         else {
             fputs("no: ", f);
-            put_html(f, pt->why_not);
+            markup_put(f, pt->why_not);
         }
         fputs("</td>", f);
         stat_cell(f, "gpu_hours", &pt->m[gpu_h], 2);
@@ -598,7 +566,7 @@ static void sweep_section(page *p, const sweep_summary *s)
             put_num_attr(f, "data-mean", pt->vs_winner.mean);
             put_num_attr(f, "data-hw", pt->vs_winner.half_width);
             fprintf(f, ">%s%s</td>",
-                    escaped(buf, sizeof(buf),
+                    markup_escape(buf, sizeof(buf),
                             stats_format(buf + 600, 64, &pt->vs_winner,
                                          sweep_metric_decimals(s->objective))),
                     pt->tied ? " (tied)" : "");
@@ -608,30 +576,16 @@ static void sweep_section(page *p, const sweep_summary *s)
         fprintf(f, "<td>%s</td><td>%s</td></tr>\n", pt->winner ? "winner" : "",
                 pt->pareto ? "yes" : "");
     }
-    fputs("</tbody></table>\n<p>", f);
-    if (!s->recorded) {
-        fputs("winner: not judged (no objective recorded)", f);
-    } else if (s->winner == SIZE_MAX) {
-        fputs("winner: none: no point meets the constraints on its mean", f);
-    } else {
-        const sweep_point_summary *w = &s->pt[s->winner];
-        fprintf(f, "winner: <b>p%04zu</b> (", w->point);
-        put_html(f, w->params);
-        fprintf(f, "): %s = %s%s", objective,
-                stats_format(buf, 64, &w->m[s->objective], sweep_metric_decimals(s->objective)),
-                w->surely ? ", constraints met at the 95% bound"
-                          : ", constraints met on the mean only");
-        if (s->runner_up != SIZE_MAX) {
-            const sweep_point_summary *r = &s->pt[s->runner_up];
-            fprintf(f, "; against the runner-up p%04zu: better by %s (95%% paired CI over %zu "
-                       "replications), one-sided p = %.3g: %s",
-                    r->point,
-                    stats_format(buf, 64, &r->vs_winner, sweep_metric_decimals(s->objective)),
-                    r->vs_winner.n, s->p_value,
-                    r->tied ? "tied within the noise" : "the win is significant");
-        }
-        fprintf(f, "; tied with the winner: %zu of %zu feasible points", s->ties, s->compared);
+    fputs("</tbody></table>\n<p class=\"verdict\">", f);
+    char *verdict = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&verdict, &len);
+    if (m) {
+        sweep_summary_verdict(s, m);
+        if (fclose(m) == 0)
+            markup_put(f, verdict);
     }
+    free(verdict);
     fputs("</p>\n<p class=\"note\">against the winner: the paired difference on the objective "
           "over the same seeds (common random numbers), positive where the winner is better</p>\n",
           f);
@@ -670,11 +624,11 @@ static void article_section(page *p, const reproduce_result *r)
     FILE *f = p->f;
     fputs("<h2>The article's tables beside gpenlab's</h2>\n<p>", f);
     fputs("The article's figures (docs/seed-article.md) beside gpenlab's on ", f);
-    put_html(f, r->card);
+    markup_put(f, r->card);
     fputs(" (", f);
-    put_html(f, r->provenance);
+    markup_put(f, r->provenance);
     fputs("): mean &plusmn; 95% CI half-width over replications (", f);
-    put_html(f, r->replications);
+    markup_put(f, r->replications);
     fputs("). <b>within CI?</b>: the article's figure, as the interval it states (its "
           "rounding, range or bound), meets gpenlab's interval.</p>\n",
           f);
@@ -684,7 +638,7 @@ static void article_section(page *p, const reproduce_result *r)
         while (*title == ' ')
             title++;
         fputs("<h3>", f);
-        put_html(f, title);
+        markup_put(f, title);
         fprintf(f, "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
                    "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
                    "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
@@ -694,18 +648,18 @@ static void article_section(page *p, const reproduce_result *r)
             const reproduce_row *row = &tb->row[i];
             const char *within = reproduce_within(row);
             fputs("<tr data-row-id=\"", f);
-            put_html(f, row->id);
+            markup_put(f, row->id);
             fputc('"', f);
             put_num_attr(f, "data-article-lo", row->article_lo);
             put_num_attr(f, "data-article-hi", row->article_hi);
             put_num_attr(f, "data-mean", row->got.n ? row->got.mean : NAN);
             put_num_attr(f, "data-hw", row->got.n ? row->got.half_width : NAN);
             fprintf(f, " data-within=\"%s\"><td>", within);
-            put_html(f, row->row);
+            markup_put(f, row->row);
             fputs("</td><td>", f);
-            put_html(f, row->column);
+            markup_put(f, row->column);
             fputs("</td><td>", f);
-            put_html(f, row->article);
+            markup_put(f, row->article);
             bool have = row->got.n > 0 && !isnan(row->got.mean);
             if (have)
                 fprintf(f, "</td><td>%.*f</td><td>", row->decimals, row->got.mean);
@@ -720,13 +674,13 @@ static void article_section(page *p, const reproduce_result *r)
             if (have && !isnan(row->article_value))
                 fprintf(f, "%+.*f", row->decimals, row->got.mean - row->article_value);
             fputs("</td><td>", f);
-            put_html(f, row->note);
+            markup_put(f, row->note);
             fputs("</td></tr>\n", f);
         }
         fputs("</tbody></table>\n", f);
         if (tb->notes) {
             fputs("<pre class=\"notes\">", f);
-            put_html(f, tb->notes);
+            markup_put(f, tb->notes);
             fputs("</pre>\n", f);
         }
     }
@@ -741,7 +695,7 @@ static const char css[] =
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto}"
     ".note{color:#666;font-size:85%}.missing{color:#a00}"
     "td.yes{background:#e3f2e3}td.no{background:#f8e0e0}"
-    "pre.notes{white-space:pre-wrap;font-size:85%;color:#444}";
+    "pre.notes{white-space:pre-wrap;font-size:85%;color:#444}.verdict{white-space:pre-line}";
 
 int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
 {
@@ -778,9 +732,9 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     snprintf(title, sizeof(title), "%s%s", o->title ? "" : "gpenlab report: ",
              o->title ? o->title : o->db_path);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
-    put_html(f, title);
+    markup_put(f, title);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
-    put_html(f, title);
+    markup_put(f, title);
     fputs("</h1>\n", f);
     if (o->article)
         article_section(&p, o->article);
@@ -791,8 +745,9 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     sqlite3_finalize(st);
     st = NULL;
     const char *q = have_sweeps
-                        ? "SELECT id, name, file FROM experiments WHERE id NOT IN (SELECT "
-                          "experiment_id FROM sweep_points) ORDER BY id"
+                        ? "SELECT id, name, file FROM experiments WHERE name NOT IN (SELECT "
+                          "e.name FROM experiments e JOIN sweep_points p ON p.experiment_id = "
+                          "e.id) ORDER BY id" /* nor an earlier version of a point */
                         : "SELECT id, name, file FROM experiments ORDER BY id";
     if (sqlite3_prepare_v2(s, q, -1, &st, NULL) != SQLITE_OK)
         rc = gp_error_set(err, GP_EIO, o->db_path, 0, 0, NULL, "%s", sqlite3_errmsg(s));
@@ -807,9 +762,9 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
             break;
         if (n > 0) {
             fputs("<h2>", f);
-            put_html(f, name);
+            markup_put(f, name);
             fputs("</h2>\n<p class=\"note\">", f);
-            put_html(f, file);
+            markup_put(f, file);
             fputs("</p>\n", f);
             label_stats *ls = NULL;
             size_t nl = 0;

@@ -133,9 +133,14 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
     if (rc < 0)
         return rc;
     /* index 0: all points; 1: the front sorted by x; 2: the winner */
+    size_t shown = 0;
     for (size_t i = 0; i < n; i++)
-        if (!isnan(pts[i].x) && !isnan(pts[i].y))
+        if (!isnan(pts[i].x) && !isnan(pts[i].y)) {
             fprintf(dat, "%.10g %.10g %d\n", pts[i].x, pts[i].y, pts[i].flag);
+            shown++;
+        }
+    if (!shown) /* an empty block would not count as index 0 */
+        fputs("NaN NaN 0\n", dat);
     fputs("\n\n", dat);
     size_t *ord = malloc(sizeof(size_t) * (n + 1));
     size_t m = 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/markup.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/report.h"
@@ -304,25 +305,6 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
 
 /* ---------- JUnit XML ---------- */
 
-static void put_xml(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '<')
-            fputs("&lt;", f);
-        else if (c == '>')
-            fputs("&gt;", f);
-        else if (c == '&')
-            fputs("&amp;", f);
-        else if (c == '"')
-            fputs("&quot;", f);
-        else if (c < 0x20 && c != '\t' && c != '\n')
-            fputc(' ', f); /* not allowed in XML 1.0 */
-        else
-            fputc(c, f);
-    }
-}
-
 /* One <testsuite> per experiment (in the order run), one <testcase> per verdict; an error
  * that stopped the gate is a test case of its own. Atomic: temp file, then rename. */
 static int write_junit(const char *path, const verdicts *vs, double seconds, const gp_error *stop,
@@ -345,24 +327,24 @@ static int write_junit(const char *path, const verdicts *vs, double seconds, con
         while (j < vs->n && strcmp(vs->v[j].experiment, vs->v[i].experiment) == 0)
             fails += vs->v[j++].worse;
         fputs("  <testsuite name=\"", f);
-        put_xml(f, vs->v[i].experiment);
+        markup_put(f, vs->v[i].experiment);
         fprintf(f, "\" tests=\"%zu\" failures=\"%zu\">\n", j - i, fails);
         for (size_t k = i; k < j; k++) {
             const verdict *x = &vs->v[k];
             fputs("    <testcase classname=\"", f);
-            put_xml(f, x->experiment);
+            markup_put(f, x->experiment);
             fputc('.', f);
-            put_xml(f, x->label);
+            markup_put(f, x->label);
             fputs("\" name=\"", f);
-            put_xml(f, x->metric);
+            markup_put(f, x->metric);
             if (!x->worse) {
                 fputs("\"/>\n", f);
                 continue;
             }
             fputs("\">\n      <failure message=\"", f);
-            put_xml(f, x->label);
+            markup_put(f, x->label);
             fputc(' ', f);
-            put_xml(f, x->detail);
+            markup_put(f, x->detail);
             fputs("\" type=\"worse\"/>\n    </testcase>\n", f);
         }
         fputs("  </testsuite>\n", f);
@@ -374,7 +356,7 @@ static int write_junit(const char *path, const verdicts *vs, double seconds, con
         fputs("  <testsuite name=\"regress\" tests=\"1\" errors=\"1\">\n"
               "    <testcase classname=\"regress\" name=\"run\">\n      <error message=\"",
               f);
-        put_xml(f, line);
+        markup_put(f, line);
         fputs("\"/>\n    </testcase>\n  </testsuite>\n", f);
     }
     fputs("</testsuites>\n", f);

@@ -957,32 +957,8 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
                 p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
                 p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }
-    fprintf(out, "\n");
-    if (res->winner == SIZE_MAX) {
-        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
-    } else {
-        const sweep_point_summary *w = &res->pt[res->winner];
-        fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, sweep_metric_name(ob),
-                stats_format(a, sizeof(a), &w->m[ob], dec),
-                w->surely ? ", constraints met at the 95% bound"
-                          : ", constraints met on the mean only (not at the 95% bound)");
-        if (res->runner_up != SIZE_MAX) {
-            const sweep_point_summary *r = &res->pt[res->runner_up];
-            fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
-                         "CI over %zu replications), one-sided p = %.3g: %s\n",
-                    r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
-                    sweep_metric_name(ob), r->vs_winner.n, res->p_value,
-                    r->tied ? "not significant: the two are tied within the noise"
-                            : "the win is significant");
-        }
-        fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
-                     "includes 0): %zu\n",
-                res->compared, res->ties);
-        for (size_t i = 0; i < res->n_points; i++)
-            if (res->pt[i].tied)
-                fprintf(out, "    tied: p%04zu (difference %s)\n", res->pt[i].point,
-                        stats_format(a, sizeof(a), &res->pt[i].vs_winner, dec));
-    }
+    fputc('\n', out);
+    sweep_summary_verdict(res, out);
     fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
     size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;

@@ -321,8 +321,49 @@ int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_
     return rc;
 }
 
+void sweep_summary_verdict(const sweep_summary *s, FILE *out)
+{
+    if (!s->recorded) {
+        fprintf(out, "winner: not judged: the database has no objective for this sweep\n");
+        return;
+    }
+    if (s->winner == SIZE_MAX) {
+        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
+        return;
+    }
+    const int ob = s->objective, dec = metrics[ob].decimals;
+    char a[64];
+    const sweep_point_summary *w = &s->pt[s->winner];
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, metrics[ob].name,
+            stats_format(a, sizeof(a), &w->m[ob], dec),
+            w->surely ? ", constraints met at the 95% bound"
+                      : ", constraints met on the mean only (not at the 95% bound)");
+    if (s->runner_up != SIZE_MAX) {
+        const sweep_point_summary *r = &s->pt[s->runner_up];
+        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
+                     "%zu replications), one-sided p = %.3g: %s\n",
+                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
+                metrics[ob].name, r->vs_winner.n, s->p_value,
+                r->tied ? "not significant: the two are tied within the noise"
+                        : "the win is significant");
+    }
+    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
+                 "%zu\n",
+            s->compared, s->ties);
+    for (size_t i = 0; i < s->n_points; i++)
+        if (s->pt[i].tied)
+            fprintf(out, "    tied: p%04zu (difference %s)\n", s->pt[i].point,
+                    stats_format(a, sizeof(a), &s->pt[i].vs_winner, dec));
+}
+
 int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err)
 {
+    size_t drawable = 0;
+    for (size_t i = 0; i < s->n_points; i++)
+        drawable += !isnan(s->pt[i].m[MT_GPU_HOURS].mean) && !isnan(s->pt[i].m[MT_P99].mean);
+    if (!drawable)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
+                            "no point of sweep %s has runs yet: nothing to draw", s->name);
     plot_xy *pts = calloc(s->n_points + 1, sizeof(*pts));
     if (!pts)
         return gp_oom(err);

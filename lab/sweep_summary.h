@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/error.h"
 #include "lab/results_db.h"
@@ -75,8 +76,14 @@ int sweep_summary_names(results_db *db, char (**names)[128], size_t *n, gp_error
 int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_error *err);
 void sweep_summary_free(sweep_summary *s);
 
+/* What the sweep found, in words, to out: the winner with its objective and whether it
+ * meets the constraints at the 95% bound, its margin over the runner-up (paired CI,
+ * one-sided p), how many feasible points tie with it and which; or that there is none. */
+void sweep_summary_verdict(const sweep_summary *s, FILE *out);
+
 /* The Pareto picture (plot.h) as PREFIX.png/.svg: every point, feasible or not, the front
- * joined, the winner marked. The one drawing of the front. */
+ * joined, the winner marked. The one drawing of the front. GP_EMISSING when no point has
+ * runs. */
 int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err);
 
 #endif

@@ -352,6 +352,59 @@ static void test_latency_and_cost_charts(void **state)
     free(dat);
 }
 
+/* The sweep file edited to fewer points and a different base: the page shows the points
+ * the file has now, judged on their new runs, and no section for an old point. */
+static void test_edited_sweep(void **state)
+{
+    (void)state;
+    char path[256], prefix[256];
+    snprintf(path, sizeof(path), "%s/sweep.yaml", tmpdir);
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "name: html_sweep\nbase: exp.yaml\npolicy: static-1x\nreplications: 2\nseed: 7\n"
+             "db: report.db\nparameters: [{path: config.pods, values: [2, 3]}]\n"
+             "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: %g}]}\n",
+             P99_LIMIT_S);
+    write_file("sweep.yaml", text);
+    snprintf(prefix, sizeof(prefix), "%s/sweep2-pareto", tmpdir);
+    gp_error e;
+    gp_error_clear(&e);
+    sweep *sw = NULL;
+    sweep_run_stats st;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = sweep_load(path, &sw, &e);
+    if (rc == 0)
+        rc = sweep_run_local(sw, 1, NULL, &st, &e);
+    if (rc == 0)
+        rc = sweep_report(sw, devnull, NULL, prefix, &e);
+    fclose(devnull);
+    sweep_free(sw);
+    if (rc != 0)
+        fail_msg("the edited sweep: %d %s", rc, e.msg);
+    char html2[300];
+    snprintf(html2, sizeof(html2), "%s/report2.html", tmpdir);
+    html_report_opts o = {.db_path = db_path, .out_path = html2};
+    if (html_report_write(&o, NULL, &e) != 0)
+        fail_msg("the report: %s", e.msg);
+    char *old = page;
+    page = slurp(html2);
+    assert_non_null(page);
+    char *p1 = tag_with("data-point=\"0\""), *p2 = tag_with("data-point=\"1\""),
+         *p3 = tag_with("data-point=\"2\"");
+    bool stale_section = strstr(page, "<h2>html_sweep-p") != NULL;
+    /* both points now meet the limit (2 and 3 pods), the cheaper wins */
+    double f1 = attr_num(p2, "data-feasible"), w0 = attr_num(p1, "data-winner");
+    free(p1);
+    free(p3);
+    free(page);
+    page = old;
+    if (!p2 || p3 || stale_section)
+        fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s", p2 ? "shown" : "missing",
+                 p3 ? "still shown" : "gone", stale_section ? "shown" : "not shown");
+    assert_true(f1 == 1 && w0 == 1);
+    free(p2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_pareto_one_code_path),
         cmocka_unit_test(test_experiment_cells_against_db),
         cmocka_unit_test(test_latency_and_cost_charts),
+        cmocka_unit_test(test_edited_sweep), /* last: it rewrites the sweep */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
