@@ -110,7 +110,7 @@ static void format_tolerance(char *buf, size_t cap, const tolerance *t, const re
 typedef struct verdict {
     char experiment[64], label[64], metric[32];
     bool worse;
-    char detail[256];
+    char detail[512];
 } verdict;
 
 typedef struct verdicts {
@@ -232,7 +232,7 @@ static int compare_metric(FILE *out, const char *name, const char *label, size_t
             first ? label : "", rm->name, sbase, scur, sd, verdict_text);
     if (!tol->set)
         return 0;
-    char detail[256];
+    char detail[512];
     snprintf(detail, sizeof(detail), "%s: baseline %s, now %s, paired difference %s%s%s", rm->name,
              sbase, scur, sd, tol_text[0] ? ", tolerance " : "", tol_text);
     if (is_worse)
