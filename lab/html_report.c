@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "base/common.h"
+#include "base/fileio.h"
 #include "base/markup.h"
 #include "lab/plot.h"
 #include "lab/reproduce.h"
@@ -228,17 +227,6 @@ static void experiment_table(page *p, const char *name, const label_stats *ls, s
 }
 
 /* ---------- an experiment: its pictures (replication 0) ---------- */
-
-static void safe_name(char *out, size_t cap, const char *s)
-{
-    size_t k = 0;
-    for (; *s && k + 1 < cap; s++)
-        out[k++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_')
-                       ? *s
-                       : '_';
-    out[k] = '\0';
-}
 
 typedef struct label_data {
     char label[64];
@@ -483,7 +471,7 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
     if (rc == 0 && !buf)
         rc = gp_oom(err);
     char base[1024], sname[128];
-    safe_name(sname, sizeof(sname), name);
+    gp_safe_file_name(sname, sizeof(sname), name);
     snprintf(base, sizeof(base), "%s/%s", p->assets, sname);
     if (rc == 0 && have_series)
         rc = time_charts(p, name, base, d, nl, maxn, buf, err);
@@ -602,7 +590,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
             break;
         sweep_section(p, &s);
         char prefix[1200], sname[128];
-        safe_name(sname, sizeof(sname), s.name);
+        gp_safe_file_name(sname, sizeof(sname), s.name);
         snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
         fig_attrs a = chart_of("pareto", "data-sweep", s.name);
         if (s.winner != SIZE_MAX) {
@@ -700,7 +688,7 @@ static const char css[] =
 int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
 {
     results_db *db = NULL;
-    int rc = results_db_open(o->db_path, &db, err);
+    int rc = results_db_open_read(o->db_path, &db, err);
     if (rc < 0)
         return rc;
     char tmpl[600] = "";
@@ -709,9 +697,10 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         const char *t = getenv("TMPDIR");
         snprintf(tmpl, sizeof(tmpl), "%s/gpenlab-report-XXXXXX", t && t[0] ? t : "/tmp");
         if (!mkdtemp(tmpl)) {
+            int e = errno;
             results_db_close(db);
             return gp_error_set(err, GP_EIO, tmpl, 0, 0, NULL, "cannot make a directory: %s",
-                                strerror(errno));
+                                strerror(e));
         }
         assets = tmpl;
     } else if (mkdir(assets, 0777) < 0 && errno != EEXIST) {
@@ -738,24 +727,12 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     fputs("</h1>\n", f);
     if (o->article)
         article_section(&p, o->article);
-    sqlite3 *s = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    bool have_sweeps = sqlite3_prepare_v2(s, "SELECT 1 FROM sweep_points LIMIT 1", -1, &st, NULL) ==
-                       SQLITE_OK;
-    sqlite3_finalize(st);
-    st = NULL;
-    const char *q = have_sweeps
-                        ? "SELECT id, name, file FROM experiments WHERE name NOT IN (SELECT "
-                          "e.name FROM experiments e JOIN sweep_points p ON p.experiment_id = "
-                          "e.id) ORDER BY id" /* nor an earlier version of a point */
-                        : "SELECT id, name, file FROM experiments ORDER BY id";
-    if (sqlite3_prepare_v2(s, q, -1, &st, NULL) != SQLITE_OK)
-        rc = gp_error_set(err, GP_EIO, o->db_path, 0, 0, NULL, "%s", sqlite3_errmsg(s));
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        char name[128], file[600];
-        snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(file, sizeof(file), "%s", (const char *)sqlite3_column_text(st, 2));
+    results_db_experiment *xs = NULL;
+    size_t n_xs = 0;
+    rc = results_db_experiments(db, &xs, &n_xs, err);
+    for (size_t k = 0; rc == 0 && k < n_xs; k++) {
+        int64_t id = xs[k].id;
+        const char *name = xs[k].name, *file = xs[k].file;
         run_summary *runs = NULL;
         size_t n = 0;
         if ((rc = results_db_read_runs(db, id, &runs, &n, err)) < 0)
@@ -777,7 +754,7 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         }
         free(runs);
     }
-    sqlite3_finalize(st);
+    free(xs);
     if (rc == 0)
         rc = sweep_sections(&p, db, err);
     fprintf(f, "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
@@ -790,12 +767,8 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         rc = gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     if (rc < 0)
         unlink(tmp_out);
-    if (tmpl[0]) { /* the temporary pictures */
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
-        if (system(cmd) != 0 && rc == 0)
-            rc = 0; /* leftovers in the temporary directory are harmless */
-    }
+    if (tmpl[0]) /* the temporary pictures; leftovers there are harmless */
+        (void)gp_remove_tree(tmpl, NULL);
     results_db_close(db);
     if (n_pictures)
         *n_pictures = p.pictures;

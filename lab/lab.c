@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 
@@ -63,7 +64,9 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     char db_default[600];
     const char *db_path = o->db_path ? o->db_path : e->db_path[0] ? e->db_path : NULL;
     if (!db_path) {
-        snprintf(db_default, sizeof(db_default), "results/%s.db", e->name);
+        char safe[128]; /* a name becomes a file name: keep it inside results/ */
+        gp_safe_file_name(safe, sizeof(safe), e->name);
+        snprintf(db_default, sizeof(db_default), "results/%s.db", safe);
         db_path = db_default;
     }
     const char *csv_path = o->csv_path ? o->csv_path : e->csv_path[0] ? e->csv_path : NULL;

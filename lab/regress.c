@@ -10,6 +10,7 @@
 
 #include "base/common.h"
 #include "base/markup.h"
+#include "base/fileio.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/report.h"
@@ -468,7 +469,9 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         n_exp++;
         n_runs += nc;
         char csv[1200];
-        snprintf(csv, sizeof(csv), "%s/%s.csv", dir, e->name);
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), e->name);
+        snprintf(csv, sizeof(csv), "%s/%s.csv", dir, safe);
         if (rc == 0 && o->update) {
             rc = report_write_csv(csv, cur, nc, err);
             if (rc == 0)

@@ -27,7 +27,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -36,6 +42,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
+#include "base/fileio.h"
 #include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
@@ -355,8 +362,11 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (db)
         snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
                  db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else
-        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", sw->name);
+    else {
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), sw->name);
+        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
+    }
 
     const cfg_node *params = NULL;
     if ((rc = cfg_req_seq(root, "parameters", &params, err)) < 0)
@@ -683,7 +693,7 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     w->sw = sw;
     w->point = SIZE_MAX;
-    if (with_db) {
+    if (with_db != SWEEP_DB_NONE) {
         /* the results directory, one level, as lab_run does */
         const char *slash = strrchr(sw->db_path, '/');
         if (slash && slash != sw->db_path) {
@@ -691,8 +701,9 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sw->db_path), sw->db_path);
             mkdir(dir, 0777);
         }
-        int rc = results_db_open(sw->db_path, &w->db, err);
-        if (rc == 0)
+        int rc = with_db == SWEEP_DB_POOL ? results_db_open_worker(sw->db_path, &w->db, err)
+                                          : results_db_open(sw->db_path, &w->db, err);
+        if (rc == 0 && with_db == SWEEP_DB_WRITER) /* the pool's parent has done it */
             rc = record_sweep(sw, w->db, err);
         if (rc < 0) {
             results_db_close(w->db);
@@ -773,10 +784,11 @@ typedef struct pool_shared {
     size_t ran, resumed;  /* (atomic) */
 } pool_shared;
 
-static int work_loop(const sweep *sw, pool_shared *sh, volatile sig_atomic_t *stop, gp_error *err)
+static int work_loop(const sweep *sw, int db_mode, pool_shared *sh, volatile sig_atomic_t *stop,
+                     gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
+    int rc = sweep_worker_open(sw, db_mode, &w, err);
     size_t n = sweep_n_units(sw);
     while (rc == 0) {
         if (stop && *stop) {
@@ -817,27 +829,30 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     st->units = sweep_n_units(sw);
     if (jobs == 1) {
         pool_shared sh = {0};
-        int rc = work_loop(sw, &sh, stop, err);
+        int rc = work_loop(sw, SWEEP_DB_WRITER, &sh, stop, err);
         st->ran = sh.ran;
         st->resumed = sh.resumed;
         return rc;
     }
-    /* create the database and its schema once, before the workers race for it */
+    /* This process is the writer: it creates the schema before the workers race for it
+     * and holds the writer lock until every worker is gone (the workers share it). */
     sweep_worker *w0 = NULL;
-    int rc = sweep_worker_open(sw, 1, &w0, err);
-    sweep_worker_close(w0);
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
     pool_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                            -1, 0);
-    if (sh == MAP_FAILED)
+    if (sh == MAP_FAILED) {
+        sweep_worker_close(w0);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "mmap: %s", strerror(errno));
+    }
     memset(sh, 0, sizeof(*sh));
     pid_t pid[256];
-    int fds[256];
+    struct pollfd pfd[256];
     if (jobs > 256)
         jobs = 256;
     int started = 0;
+    pid_t parent = getpid();
     for (int j = 0; j < jobs; j++) {
         int p[2];
         if (pipe(p) < 0) {
@@ -853,10 +868,20 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
             break;
         }
         if (c == 0) {
+            /* A worker ends at once on SIGTERM or SIGINT: a unit is written in one
+             * transaction, so what is lost is the unit in progress, which the rerun does. It
+             * also ends when the parent dies, so no worker goes on alone. */
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+#ifdef __linux__
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+            if (getppid() != parent || (stop && *stop))
+                _exit(1);
             close(p[0]);
             gp_error cerr;
             gp_error_clear(&cerr);
-            int crc = work_loop(sw, sh, stop, &cerr);
+            int crc = work_loop(sw, SWEEP_DB_POOL, sh, NULL, &cerr);
             if (crc < 0) {
                 ssize_t wr = write(p[1], &cerr, sizeof(cerr));
                 (void)wr;
@@ -866,22 +891,60 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
         }
         close(p[1]);
         pid[started] = c;
-        fds[started++] = p[0];
+        pfd[started].fd = p[0];
+        pfd[started].events = POLLIN;
+        started++;
     }
+    /* Wait for the workers' reports (an error record, or end of file when they exit); a
+     * stop request is passed on to every worker within one poll period. */
+    gp_error first = {0};
+    bool stopped = false;
+    for (int open_fds = started; open_fds > 0;) {
+        if (stop && *stop && !stopped) {
+            stopped = true;
+            for (int j = 0; j < started; j++)
+                kill(pid[j], SIGTERM);
+        }
+        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
+            break;
+        for (int j = 0; j < started; j++) {
+            if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            gp_error cerr;
+            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
+                first = cerr;
+            close(pfd[j].fd);
+            pfd[j].fd = -1;
+            open_fds--;
+        }
+    }
+    bool died = false;
+    int died_status = 0;
     for (int j = 0; j < started; j++) {
-        gp_error cerr;
-        ssize_t got = read(fds[j], &cerr, sizeof(cerr));
-        close(fds[j]);
+        if (pfd[j].fd >= 0)
+            close(pfd[j].fd);
         int status = 0;
         while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
             ;
-        if (rc == 0 && got == (ssize_t)sizeof(cerr)) {
-            *err = cerr;
-            rc = cerr.code ? cerr.code : GP_EIO;
-        } else if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
-                              "a sweep worker died (status %d); rerun to resume", status);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !died) {
+            died = true;
+            died_status = status;
         }
+    }
+    sweep_worker_close(w0); /* the lock is released only now */
+    if (rc == 0 && (stopped || (stop && *stop)))
+        rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
+                          "interrupted: %zu of %zu units done, the sweep resumes on rerun",
+                          sh->ran + sh->resumed, st->units);
+    else if (rc == 0 && first.code != 0) {
+        *err = first;
+        rc = first.code;
+    } else if (rc == 0 && died) {
+        rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
+                          "a sweep worker died (status %d); rerun to resume", died_status);
     }
     st->ran = sh->ran;
     st->resumed = sh->resumed;
@@ -925,7 +988,7 @@ static int write_csv(const sweep *sw, const sweep_summary *res, const char *path
 static int record_points(const sweep *sw, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
     for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++)
         rc = worker_load_point(w, pt, err);
     sweep_worker_close(w);
@@ -990,7 +1053,7 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
     results_db *db = NULL;
     sweep_summary res;
     memset(&res, 0, sizeof(res));
-    if ((rc = results_db_open(sw->db_path, &db, err)) < 0)
+    if ((rc = results_db_open_read(sw->db_path, &db, err)) < 0)
         return rc;
     rc = sweep_summary_read(db, sw->name, &res, err);
     results_db_close(db);

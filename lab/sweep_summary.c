@@ -9,6 +9,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "base/common.h"
+#include "base/text.h"
 #include "lab/plot.h"
 
 /* ---------- metrics ---------- */
@@ -310,7 +311,7 @@ int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_
         sweep_point_summary *p = &out->pt[out->n_points++];
         p->point = (size_t)sp[i].point;
         p->exp_id = sp[i].experiment_id;
-        snprintf(p->params, sizeof(p->params), "%s", sp[i].params);
+        gp_copy_utf8(p->params, sizeof(p->params), sp[i].params);
         rc = read_point(db, out, p, err);
     }
     free(sp);
