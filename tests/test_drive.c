@@ -1303,7 +1303,7 @@ static void test_dry_run_every_export(void **state)
         cfg_free(doc);
         char *rargv[] = {"replay", (char *)rows[i].policy, csv, "--config", cfgp, NULL};
         mf = open_memstream(&rout, &rlen);
-        rc = policy_replay_main(5, rargv, mf, &err);
+        rc = cmd_policy_replay(5, rargv, mf, &err);
         fclose(mf);
         if (rc < 0)
             fail_msg("%s: replay: %s", rows[i].label, err.msg);
