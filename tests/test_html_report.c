@@ -20,11 +20,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
-
 #include "lab/html_report.h"
 #include "lab/lab.h"
 #include "lab/sweep.h"
+#include "tests/testutil.h"
 
 #define P99_LIMIT_S 25.0 /* static 1 pod times out at the peak (P99 ~ 30 s); 2 and 3 pods do not */
 
@@ -38,26 +37,7 @@ static void write_file(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, got, m);
-    fclose(f);
-    fclose(m);
-    return buf;
+    tu_write_text(path, text);
 }
 
 /* A fixture step that failed: says why on stderr (cmocka shows only the setup's rc). */
@@ -69,14 +49,33 @@ static int setup_failed(const gp_error *e, const char *what)
     return -1;
 }
 
+/* Runs (or resumes) tmp/sweep.yaml and its report, the Pareto picture at PREFIX. */
+static int run_sweep(const char *prefix, gp_error *e)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/sweep.yaml", tmpdir);
+    sweep *sw = NULL;
+    sweep_run_stats st;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = devnull ? sweep_load(path, &sw, e) : GP_EIO;
+    if (rc == 0)
+        rc = sweep_run_local(sw, 1, NULL, &st, e);
+    if (rc == 0)
+        rc = sweep_report(sw, devnull, NULL, prefix, e);
+    if (devnull)
+        fclose(devnull);
+    sweep_free(sw);
+    return rc;
+}
+
 /* The database: the experiment, then the sweep (its report with the Pareto picture drawn
  * at tmp/sweep-pareto, as `gpenlab sweep --plot`), then the page. */
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-html-t-XXXXXX");
     char profile[PATH_MAX];
-    if (!mkdtemp(tmpdir) || !realpath("gpu/profiles/t4-seed", profile))
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "html-t") < 0 ||
+        !realpath("gpu/profiles/t4-seed", profile))
         return -1;
     snprintf(db_path, sizeof(db_path), "%s/report.db", tmpdir);
     snprintf(html_path, sizeof(html_path), "%s/report.html", tmpdir);
@@ -115,26 +114,15 @@ static int setup(void **state)
     experiment_free(x);
     if (rc != 0)
         return setup_failed(&e, "the experiment");
-    snprintf(path, sizeof(path), "%s/sweep.yaml", tmpdir);
-    sweep *sw = NULL;
-    sweep_run_stats st;
     char prefix[256];
     snprintf(prefix, sizeof(prefix), "%s/sweep-pareto", tmpdir);
-    FILE *devnull = fopen("/dev/null", "w");
-    rc = sweep_load(path, &sw, &e);
-    if (rc == 0)
-        rc = sweep_run_local(sw, 1, NULL, &st, &e);
-    if (rc == 0)
-        rc = sweep_report(sw, devnull, NULL, prefix, &e);
-    fclose(devnull);
-    sweep_free(sw);
-    if (rc != 0)
+    if (run_sweep(prefix, &e) != 0)
         return setup_failed(&e, "the sweep");
     html_report_opts o = {.db_path = db_path, .out_path = html_path, .assets_dir = assets};
     int pictures = 0;
     if (html_report_write(&o, &pictures, &e) != 0)
         return setup_failed(&e, "the report");
-    page = slurp(html_path);
+    page = tu_slurp(html_path);
     return page ? 0 : -1;
 }
 
@@ -142,56 +130,14 @@ static int teardown(void **state)
 {
     (void)state;
     free(page);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
-/* The opening tag that holds `marker` (e.g. data-point="2"), as a string; NULL if none. */
-static char *tag_with(const char *marker)
-{
-    const char *at = strstr(page, marker);
-    if (!at)
-        return NULL;
-    const char *open = at;
-    while (open > page && *open != '<')
-        open--;
-    const char *close = strchr(at, '>');
-    return close ? strndup(open, (size_t)(close - open + 1)) : NULL;
-}
+static char *tag_with(const char *marker) { return tu_tag_with(page, marker); }
 
-/* The value of attribute `name` in tag, as a number (NaN when absent). */
-static double attr_num(const char *tag, const char *name)
-{
-    char key[80];
-    snprintf(key, sizeof(key), " %s=\"", name);
-    const char *at = tag ? strstr(tag, key) : NULL;
-    return at ? strtod(at + strlen(key), NULL) : NAN;
-}
-
-/* Means over replications from the database itself, per sweep point (experiment
- * html_sweep-pNNNN) or per label of html_check. */
 static double db_mean(const char *exp_name, const char *label, const char *expr)
 {
-    sqlite3 *db = NULL;
-    double v = NAN;
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT AVG(%s) FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-             "WHERE e.name = ?1 AND (?2 IS NULL OR r.label = ?2)",
-             expr);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, exp_name, -1, SQLITE_STATIC);
-        if (label)
-            sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            v = sqlite3_column_double(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return tu_db_mean(db_path, exp_name, label, expr);
 }
 
 static bool near(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1.0, fabs(b)); }
@@ -218,7 +164,7 @@ static void test_sweep_points_against_db(void **state)
         char *tag = tag_with(marker);
         if (!tag)
             fail_msg("point %zu: no row with %s in the page", pt, marker);
-        double f = attr_num(tag, "data-feasible"), w = attr_num(tag, "data-winner");
+        double f = tu_attr_num(tag, "data-feasible"), w = tu_attr_num(tag, "data-winner");
         if (f != (ok ? 1 : 0))
             fail_msg("point %zu: P99 %.3f s against a %g s limit, so %s; the page says "
                      "data-feasible=%g in %s",
@@ -232,7 +178,7 @@ static void test_sweep_points_against_db(void **state)
     char marker[64];
     snprintf(marker, sizeof(marker), "data-point=\"%zu\"", want_winner);
     char *tag = tag_with(marker);
-    if (attr_num(tag, "data-winner") != 1)
+    if (tu_attr_num(tag, "data-winner") != 1)
         fail_msg("the winner (fewest GPU-h among the feasible) is point %zu; its row: %s",
                  want_winner, tag);
     free(tag);
@@ -265,7 +211,7 @@ static void test_pareto_one_code_path(void **state)
     char a[300], b[300];
     snprintf(a, sizeof(a), "%s/sweep-pareto.dat", tmpdir);
     snprintf(b, sizeof(b), "%s/sweep-html_sweep-pareto.dat", assets);
-    char *from_sweep = slurp(a), *from_page = slurp(b);
+    char *from_sweep = tu_slurp(a), *from_page = tu_slurp(b);
     if (!from_sweep || !from_page)
         fail_msg("missing %s", from_sweep ? b : a);
     if (strcmp(from_sweep, from_page) != 0)
@@ -311,7 +257,7 @@ static void test_experiment_cells_against_db(void **state)
             const char *close = cell ? strchr(cell, '>') : NULL;
             char *td = cell ? strndup(cell - 1, (size_t)(close - cell + 2)) : NULL;
             double want = db_mean("html_check", labels[l], cells[c].expr);
-            double got = attr_num(td, "data-mean");
+            double got = tu_attr_num(td, "data-mean");
             if (!near(got, want))
                 fail_msg("%s %s: the page says %.17g, the database %.17g (%s)", labels[l],
                          cells[c].metric, got, want, td ? td : "no cell");
@@ -344,7 +290,7 @@ static void test_latency_and_cost_charts(void **state)
     free(tag);
     char path[300];
     snprintf(path, sizeof(path), "%s/html_check-latency.dat", assets);
-    char *dat = slurp(path);
+    char *dat = tu_slurp(path);
     if (!dat)
         fail_msg("no %s", path);
     /* P50 and P99 for each of the two policies */
@@ -357,9 +303,7 @@ static void test_latency_and_cost_charts(void **state)
 static void test_edited_sweep(void **state)
 {
     (void)state;
-    char path[256], prefix[256];
-    snprintf(path, sizeof(path), "%s/sweep.yaml", tmpdir);
-    char text[1024];
+    char prefix[256], text[1024];
     snprintf(text, sizeof(text),
              "name: html_sweep\nbase: exp.yaml\npolicy: static-1x\nreplications: 2\nseed: 7\n"
              "db: report.db\nparameters: [{path: config.pods, values: [2, 3]}]\n"
@@ -369,31 +313,21 @@ static void test_edited_sweep(void **state)
     snprintf(prefix, sizeof(prefix), "%s/sweep2-pareto", tmpdir);
     gp_error e;
     gp_error_clear(&e);
-    sweep *sw = NULL;
-    sweep_run_stats st;
-    FILE *devnull = fopen("/dev/null", "w");
-    int rc = sweep_load(path, &sw, &e);
-    if (rc == 0)
-        rc = sweep_run_local(sw, 1, NULL, &st, &e);
-    if (rc == 0)
-        rc = sweep_report(sw, devnull, NULL, prefix, &e);
-    fclose(devnull);
-    sweep_free(sw);
-    if (rc != 0)
-        fail_msg("the edited sweep: %d %s", rc, e.msg);
+    if (run_sweep(prefix, &e) != 0)
+        tu_fail_error(&e, "the edited sweep");
     char html2[300];
     snprintf(html2, sizeof(html2), "%s/report2.html", tmpdir);
     html_report_opts o = {.db_path = db_path, .out_path = html2};
     if (html_report_write(&o, NULL, &e) != 0)
-        fail_msg("the report: %s", e.msg);
+        tu_fail_error(&e, "the report");
     char *old = page;
-    page = slurp(html2);
+    page = tu_slurp(html2);
     assert_non_null(page);
     char *p1 = tag_with("data-point=\"0\""), *p2 = tag_with("data-point=\"1\""),
          *p3 = tag_with("data-point=\"2\"");
     bool stale_section = strstr(page, "<h2>html_sweep-p") != NULL;
     /* both points now meet the limit (2 and 3 pods), the cheaper wins */
-    double f1 = attr_num(p2, "data-feasible"), w0 = attr_num(p1, "data-winner");
+    double f1 = tu_attr_num(p2, "data-feasible"), w0 = tu_attr_num(p1, "data-winner");
     free(p1);
     free(p3);
     free(page);

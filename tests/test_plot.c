@@ -17,36 +17,31 @@
 #include <cmocka.h>
 
 #include "lab/plot.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-plot-t-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "plot-t");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
+/* PREFIX.dat (caller frees); fails the test when missing. */
 static char *read_dat(const char *prefix)
 {
     char path[300];
     snprintf(path, sizeof(path), "%s.dat", prefix);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = tu_slurp(path);
+    if (!text)
         fail_msg("no %s", path);
-    static char buf[8192];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
+    return text;
 }
 
 /* gnuplot's index blocks: separated by two (or more) blank lines. */
@@ -94,7 +89,7 @@ static void test_gaps(void **state)
         int rc = plot_lines(prefix, &spec, lines, 2, &e);
         if (rc < 0 && rc != GP_ENOTSUP)
             fail_msg("%s: plot_lines %d %s", rows[i].name, rc, e.msg);
-        const char *dat = read_dat(prefix);
+        char *dat = read_dat(prefix);
         size_t got = blocks(dat);
         const char *first_end = strstr(dat, "\n\n\n");
         size_t inside = 0;
@@ -103,6 +98,7 @@ static void test_gaps(void **state)
         if (got != 2 || inside != rows[i].want_blank_inside)
             fail_msg("%s: %zu blocks (want 2), %zu blank lines inside the first (want %zu):\n%s",
                      rows[i].name, got, inside, rows[i].want_blank_inside, dat);
+        free(dat);
     }
 }
 
@@ -115,9 +111,10 @@ static void test_pareto_nothing_to_draw(void **state)
     gp_error e;
     gp_error_clear(&e);
     plot_pareto(prefix, "empty", pts, 2, &e); /* gnuplot may refuse: nothing to draw */
-    const char *dat = read_dat(prefix);
+    char *dat = read_dat(prefix);
     if (blocks(dat) != 3 || strncmp(dat, "NaN NaN 0\n", 10) != 0)
         fail_msg("want three blocks, the first \"NaN NaN 0\":\n%s", dat);
+    free(dat);
 }
 
 int main(void)

@@ -102,6 +102,18 @@ static int gate(bool update, char *out_text, size_t cap)
     return worse;
 }
 
+/* Runs the gate against the baselines written before: worse or not, and a text in its
+ * output. */
+static void check_gate(const char *name, bool want_worse, const char *want_text)
+{
+    static char out[65536];
+    int worse = gate(false, out, sizeof(out));
+    if ((worse > 0) != want_worse || !strstr(out, want_text))
+        fail_msg("%s: got %d worse, want %s, \"%s\" %s in:\n%s", name, worse,
+                 want_worse ? "some" : "none", want_text,
+                 strstr(out, want_text) ? "found" : "missing", out);
+}
+
 static void test_gate(void **state)
 {
     (void)state;
@@ -123,12 +135,20 @@ static void test_gate(void **state)
     assert_int_equal(gate(true, out, sizeof(out)), 0);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         write_setup(rows[i].pods, rows[i].target, rows[i].hpa);
-        int worse = gate(false, out, sizeof(out));
-        if ((worse > 0) != rows[i].want_worse || !strstr(out, rows[i].want_text))
-            fail_msg("%s: got %d worse, want %s, \"%s\" %s in:\n%s", rows[i].name, worse,
-                     rows[i].want_worse ? "some" : "none", rows[i].want_text,
-                     strstr(out, rows[i].want_text) ? "found" : "missing", out);
+        check_gate(rows[i].name, rows[i].want_worse, rows[i].want_text);
     }
+}
+
+/* Runs the gate for its error (its output is not wanted): the code, e filled. */
+static int gate_error(gp_error *e)
+{
+    regress_opts o = {.dir = tmpdir, .tmp_dir = tmpdir};
+    FILE *out = fopen("/dev/null", "w");
+    int worse = 0;
+    gp_error_clear(e);
+    int rc = regress_run(&o, out, &worse, e);
+    fclose(out);
+    return rc;
 }
 
 static void test_missing_baseline(void **state)
@@ -138,13 +158,8 @@ static void test_missing_baseline(void **state)
     char path[256];
     snprintf(path, sizeof(path), "%s/canon.csv", tmpdir);
     unlink(path);
-    regress_opts o = {.dir = tmpdir, .tmp_dir = tmpdir};
-    FILE *out = fopen("/dev/null", "w");
-    int worse = 0;
     gp_error e;
-    gp_error_clear(&e);
-    int rc = regress_run(&o, out, &worse, &e);
-    fclose(out);
+    int rc = gate_error(&e);
     if (rc >= 0 || !strstr(e.msg, "regress-update") || !strstr(e.file, "canonical.txt"))
         fail_msg("missing baseline: got %d \"%s\" in %s", rc, e.msg, e.file);
 }
@@ -180,11 +195,7 @@ static void test_tolerances(void **state)
         assert_int_equal(gate(true, out, sizeof(out)), 0);
         write_setup(rows[i].pods, 60, true);
         write_list(rows[i].head, rows[i].tail);
-        int worse = gate(false, out, sizeof(out));
-        if ((worse > 0) != rows[i].want_worse || !strstr(out, rows[i].want_text))
-            fail_msg("%s: got %d worse, want %s, \"%s\" %s in:\n%s", rows[i].name, worse,
-                     rows[i].want_worse ? "some" : "none", rows[i].want_text,
-                     strstr(out, rows[i].want_text) ? "found" : "missing", out);
+        check_gate(rows[i].name, rows[i].want_worse, rows[i].want_text);
     }
 }
 
@@ -203,13 +214,8 @@ static void test_bad_tolerance(void **state)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         write_setup(2, 60, true);
         write_list(rows[i].head, rows[i].tail);
-        regress_opts o = {.dir = tmpdir, .tmp_dir = tmpdir};
-        FILE *out = fopen("/dev/null", "w");
-        int worse = 0;
         gp_error e;
-        gp_error_clear(&e);
-        int rc = regress_run(&o, out, &worse, &e);
-        fclose(out);
+        int rc = gate_error(&e);
         if (rc >= 0 || !strstr(e.file, "canonical.txt") || e.line < 2 ||
             !strstr(e.msg, rows[i].want))
             fail_msg("row %zu: want an error at canonical.txt naming \"%s\", got %d %s:%ld %s", i,
@@ -236,13 +242,9 @@ static void test_summary_and_junit(void **state)
     if (!summary || !strstr(summary, "canon fixed p99_s") || !strstr(summary, "canon fixed slo_pct") ||
         strstr(summary, "gpu_hours") || strstr(summary, "canon hpa"))
         fail_msg("the summary should name canon fixed p99_s and slo_pct only:\n%s", out);
-    FILE *f = fopen(xml_path, "r");
-    if (!f)
+    char *xml = tu_slurp(xml_path);
+    if (!xml)
         fail_msg("no JUnit file %s", xml_path);
-    static char xml[65536];
-    size_t n = fread(xml, 1, sizeof(xml) - 1, f);
-    fclose(f);
-    xml[n] = '\0';
     int failures = 0, cases = 0;
     for (const char *p = xml; (p = strstr(p, "<failure")); p++)
         failures++;
@@ -252,6 +254,7 @@ static void test_summary_and_junit(void **state)
         cases < 6 || !strstr(xml, "classname=\"canon.fixed\" name=\"p99_s\"") ||
         !strstr(xml, "classname=\"canon.hpa\" name=\"gpu_hours\""))
         fail_msg("JUnit: %d failures for %d worse, %d cases:\n%s", failures, worse, cases, xml);
+    free(xml);
 }
 
 int main(void)

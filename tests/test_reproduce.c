@@ -16,36 +16,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
-
 #include "lab/reproduce.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 static char db_path[256];
 static char *page, *text;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, got, m);
-    fclose(f);
-    fclose(m);
-    return buf;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-repro-t-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "repro-t") < 0)
         return -1;
     snprintf(db_path, sizeof(db_path), "%s/article.db", tmpdir);
     char html[256];
@@ -67,7 +48,7 @@ static int setup(void **state)
         fprintf(stderr, "test_reproduce setup: %s\n", line);
         return -1;
     }
-    page = slurp(html);
+    page = tu_slurp(html);
     return page ? 0 : -1;
 }
 
@@ -76,9 +57,7 @@ static int teardown(void **state)
     (void)state;
     free(page);
     free(text);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 /* The opening tag of the row with this id; NULL if none. */
@@ -86,34 +65,7 @@ static char *row_tag(const char *id)
 {
     char marker[128];
     snprintf(marker, sizeof(marker), "data-row-id=\"%s\"", id);
-    const char *at = strstr(page, marker);
-    if (!at)
-        return NULL;
-    const char *open = at;
-    while (open > page && *open != '<')
-        open--;
-    const char *close = strchr(at, '>');
-    return strndup(open, (size_t)(close - open + 1));
-}
-
-/* The attribute's text ("" when present and empty), or NULL when absent. */
-static char *attr(const char *tag, const char *name)
-{
-    char key[80];
-    snprintf(key, sizeof(key), " %s=\"", name);
-    const char *at = strstr(tag, key);
-    if (!at)
-        return NULL;
-    at += strlen(key);
-    return strndup(at, strcspn(at, "\""));
-}
-
-static double attr_num(const char *tag, const char *name)
-{
-    char *v = attr(tag, name);
-    double d = v && v[0] ? strtod(v, NULL) : NAN;
-    free(v);
-    return d;
+    return tu_tag_with(page, marker);
 }
 
 static void test_article_figures_shown(void **state)
@@ -147,9 +99,9 @@ static void test_within_ci_agrees(void **state)
         char *tag = row_tag(ids[i]);
         if (!tag)
             fail_msg("no row %s on the page", ids[i]);
-        double lo = attr_num(tag, "data-article-lo"), hi = attr_num(tag, "data-article-hi");
-        double mean = attr_num(tag, "data-mean"), hw = attr_num(tag, "data-hw");
-        char *within = attr(tag, "data-within");
+        double lo = tu_attr_num(tag, "data-article-lo"), hi = tu_attr_num(tag, "data-article-hi");
+        double mean = tu_attr_num(tag, "data-mean"), hw = tu_attr_num(tag, "data-hw");
+        char *within = tu_attr(tag, "data-within");
         if (isnan(lo) || isnan(hi) || isnan(mean) || !within)
             fail_msg("%s: the article's interval, gpenlab's mean or the verdict is missing: %s",
                      ids[i], tag);
@@ -167,28 +119,6 @@ static void test_within_ci_agrees(void **state)
     (void)yes;
 }
 
-static double db_mean(const char *exp_name, const char *label, const char *expr)
-{
-    sqlite3 *db = NULL;
-    double v = NAN;
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT AVG(%s) FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-             "WHERE e.name = ?1 AND r.label = ?2",
-             expr);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, exp_name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            v = sqlite3_column_double(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 static void test_figures_from_db(void **state)
 {
     (void)state;
@@ -203,7 +133,7 @@ static void test_figures_from_db(void **state)
         char *tag = row_tag(rows[i].id);
         if (!tag)
             fail_msg("no row %s", rows[i].id);
-        double got = attr_num(tag, "data-mean"), want = db_mean(rows[i].exp, rows[i].label, rows[i].expr);
+        double got = tu_attr_num(tag, "data-mean"), want = tu_db_mean(db_path, rows[i].exp, rows[i].label, rows[i].expr);
         if (!(fabs(got - want) <= 1e-9 * fmax(1, fabs(want))))
             fail_msg("%s: the page says %.17g, the database %.17g", rows[i].id, got, want);
         free(tag);
