@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,6 +412,18 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds of this process and its finished children (runs may go to processes). */
+static double cpu_s(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                    kids.ru_stime.tv_sec) +
+           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+                    kids.ru_stime.tv_usec) / 1e6;
+}
+
 int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
 {
     const char *dir = o->dir ? o->dir : "experiments/baselines";
@@ -418,7 +431,7 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     if (!tmp || !tmp[0])
         tmp = "/tmp";
     *worse = 0;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     char list[1024];
     snprintf(list, sizeof(list), "%s/canonical.txt", dir);
     FILE *f = fopen(list, "r");
@@ -492,19 +505,19 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         experiment_free(e);
     }
     fclose(f);
-    double seconds = now_s() - t0;
+    double seconds = now_s() - t0, cpu = cpu_s() - c0;
     if (rc == 0 && !o->update) {
         fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
                      "of the difference lies wholly on the worse side, beyond the metric's "
                      "tolerance\n"
-                     "regress: %d worse; %zu experiment%s, %zu runs in %.1f s%s\n",
-                *worse, n_exp, n_exp == 1 ? "" : "s", n_runs, seconds, *worse ? ":" : "");
+                     "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
+                *worse, n_exp, n_exp == 1 ? "" : "s", n_runs, seconds, cpu, *worse ? ":" : "");
         for (size_t i = 0; i < vs.n; i++)
             if (vs.v[i].worse)
                 fprintf(out, "  %s %s %s\n", vs.v[i].experiment, vs.v[i].label, vs.v[i].detail);
     } else if (rc == 0) {
-        fprintf(out, "regress: %zu baselines, %zu runs written in %.1f s\n", n_exp, n_runs,
-                seconds);
+        fprintf(out, "regress: %zu baselines, %zu runs written in %.1f s (%.1f s of CPU)\n", n_exp,
+                n_runs, seconds, cpu);
     }
     if (o->junit_path && !o->update) {
         gp_error jerr;

@@ -13,11 +13,11 @@
  * metric it prints the baseline mean, the current mean and the paired difference with its
  * 95% interval. A gated metric got worse (GP_EINVARIANT from the caller) when that
  * interval lies wholly on the worse side, beyond the tolerance. A label or replication
- * missing on either side is worse too. The last line names every (experiment, label,
- * metric) that got worse, and the time taken. On request it writes the verdicts as JUnit
- * XML: one test case per (experiment, label, gated metric), a failure for each worse one
- * (written atomically, also when the gate stops on an error). update = 1 rewrites the
- * baselines instead. */
+ * missing on either side is worse too. The summary says the time taken (wall clock and
+ * CPU) and names every (experiment, label, metric) that got worse. On request it writes
+ * the verdicts as JUnit XML: one test case per (experiment, label, gated metric), a
+ * failure for each worse one (written atomically, also when the gate stops on an error).
+ * update = 1 rewrites the baselines instead. */
 #ifndef GP_REGRESS_H
 #define GP_REGRESS_H
 
