@@ -434,9 +434,8 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     double t0 = now_s(), c0 = cpu_s();
     char list[1024];
     snprintf(list, sizeof(list), "%s/canonical.txt", dir);
-    FILE *f = fopen(list, "r");
-    if (!f)
-        return gp_error_set(err, GP_EMISSING, list, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    char *text = NULL; /* a text file: a NUL byte or invalid UTF-8 is an error with its line */
+    TRY(gp_read_text_file(list, 1u << 20, &text, NULL, err));
     if (!o->update)
         fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", "experiment", "label", "metric",
                 "baseline", "now", "now - baseline (paired)", "verdict");
@@ -444,12 +443,14 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     for (size_t m = 0; m < N_RMETRICS; m++)
         list_tol[m] = (tolerance){.set = rmetrics[m].gated};
     verdicts vs = {0};
-    char line[1200];
     long lineno = 0;
     size_t n_exp = 0, n_runs = 0;
     int rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
+    for (char *line = text, *next; rc == 0 && line && *line; line = next) {
         lineno++;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -504,7 +505,7 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         free(base);
         experiment_free(e);
     }
-    fclose(f);
+    free(text);
     double seconds = now_s() - t0, cpu = cpu_s() - c0;
     if (rc == 0 && !o->update) {
         fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
