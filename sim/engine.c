@@ -1,15 +1,31 @@
+/* engine.c: the event set (see engine.h). An entry's order (t_us, prio, seq) is one
+ * 128-bit key, so a comparison is one integer comparison; the few timers are compared
+ * with the heap's top at each pop. */
 #include "sim/engine.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/error.h"
 
+#define SEQ_BITS 56
+#define KEY_NONE (~(engine_key)0)
+
+static inline engine_key make_key(int64_t t_us, uint8_t prio, uint64_t seq)
+{
+    return ((engine_key)(uint64_t)t_us << 64) | ((engine_key)prio << SEQ_BITS) | seq;
+}
+
+static inline void key_to_event(engine_key k, sim_event *ev)
+{
+    ev->t_us = (int64_t)(uint64_t)(k >> 64);
+    ev->prio = (uint8_t)((uint64_t)k >> SEQ_BITS);
+    ev->seq = (uint64_t)k & ((1ULL << SEQ_BITS) - 1);
+}
+
 int engine_init(engine *e, uint32_t initial_cap)
 {
-    e->now_us = 0;
-    e->next_seq = 0;
-    e->processed = 0;
-    e->n = 0;
+    memset(e, 0, sizeof(*e));
     e->cap = initial_cap ? initial_cap : 64;
     e->heap = malloc(sizeof(*e->heap) * e->cap);
     return e->heap ? 0 : GP_ENOMEM;
@@ -18,17 +34,7 @@ int engine_init(engine *e, uint32_t initial_cap)
 void engine_free(engine *e)
 {
     free(e->heap);
-    e->heap = NULL;
-    e->n = e->cap = 0;
-}
-
-static inline bool event_before(const sim_event *a, const sim_event *b)
-{
-    if (a->t_us != b->t_us)
-        return a->t_us < b->t_us;
-    if (a->prio != b->prio)
-        return a->prio < b->prio;
-    return a->seq < b->seq;
+    memset(e, 0, sizeof(*e));
 }
 
 int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj,
@@ -38,18 +44,18 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
         return GP_EINVARIANT;
     if (e->n == e->cap) {
         uint32_t ncap = e->cap * 2;
-        sim_event *nh = realloc(e->heap, sizeof(*nh) * ncap);
+        engine_entry *nh = realloc(e->heap, sizeof(*nh) * ncap);
         if (!nh)
             return GP_ENOMEM;
         e->heap = nh;
         e->cap = ncap;
     }
-    sim_event ev = {.t_us = t_us, .seq = e->next_seq++, .gen = gen, .prio = prio,
-                    .kind = kind, .obj = obj};
+    engine_entry ev = {.key = make_key(t_us, prio, e->next_seq++), .obj = obj, .gen = gen,
+                       .kind = kind};
     uint32_t i = e->n++;
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
-        if (!event_before(&ev, &e->heap[parent]))
+        if (ev.key >= e->heap[parent].key)
             break;
         e->heap[i] = e->heap[parent];
         i = parent;
@@ -58,32 +64,100 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
     return 0;
 }
 
-bool engine_pop(engine *e, sim_event *ev)
+static void heap_remove_top(engine *e)
 {
-    if (e->n == 0)
-        return false;
-    *ev = e->heap[0];
-    sim_event last = e->heap[--e->n];
+    engine_entry last = e->heap[--e->n];
     uint32_t i = 0, n = e->n;
     for (;;) {
         uint32_t l = 2 * i + 1;
         if (l >= n)
             break;
         uint32_t c = l;
-        if (l + 1 < n && event_before(&e->heap[l + 1], &e->heap[l]))
+        if (l + 1 < n && e->heap[l + 1].key < e->heap[l].key)
             c = l + 1;
-        if (!event_before(&e->heap[c], &last))
+        if (e->heap[c].key >= last.key)
             break;
         e->heap[i] = e->heap[c];
         i = c;
     }
     if (n > 0)
         e->heap[i] = last;
+}
+
+/* ---- timers ---- */
+
+int engine_timer_add(engine *e, uint8_t kind, uint8_t prio, uint32_t obj, uint32_t *id)
+{
+    if (e->n_timers == ENGINE_MAX_TIMERS)
+        return GP_ELIMIT;
+    *id = e->n_timers++;
+    e->timer[*id] = (engine_timer){.key = KEY_NONE, .obj = obj, .kind = kind, .prio = prio};
+    return 0;
+}
+
+int engine_timer_set(engine *e, uint32_t id, int64_t t_us)
+{
+    if (t_us < e->now_us)
+        return GP_EINVARIANT;
+    e->timer[id].key = make_key(t_us, e->timer[id].prio, e->next_seq++);
+    return 0;
+}
+
+void engine_timer_clear(engine *e, uint32_t id) { e->timer[id].key = KEY_NONE; }
+
+/* The set timer with the smallest key, or -1. */
+static inline int first_timer(const engine *e)
+{
+    int best = -1;
+    engine_key k = KEY_NONE;
+    for (uint32_t i = 0; i < e->n_timers; i++)
+        if (e->timer[i].key < k) {
+            k = e->timer[i].key;
+            best = (int)i;
+        }
+    return best;
+}
+
+/* ---- popping ---- */
+
+bool engine_pop(engine *e, sim_event *ev)
+{
+    int ti = first_timer(e);
+    engine_key tk = ti >= 0 ? e->timer[ti].key : KEY_NONE;
+    if (e->n > 0 && e->heap[0].key < tk) {
+        const engine_entry *top = &e->heap[0];
+        key_to_event(top->key, ev);
+        ev->kind = top->kind;
+        ev->obj = top->obj;
+        ev->gen = top->gen;
+        heap_remove_top(e);
+    } else if (ti >= 0) {
+        engine_timer *t = &e->timer[ti];
+        key_to_event(tk, ev);
+        ev->kind = t->kind;
+        ev->obj = t->obj;
+        ev->gen = 0;
+        t->key = KEY_NONE;
+    } else {
+        return false;
+    }
     e->now_us = ev->t_us;
     e->processed++;
     return true;
 }
 
-int64_t engine_peek_time(const engine *e) { return e->n ? e->heap[0].t_us : INT64_MAX; }
+int64_t engine_peek_time(const engine *e)
+{
+    int ti = first_timer(e);
+    engine_key tk = ti >= 0 ? e->timer[ti].key : KEY_NONE;
+    engine_key k = e->n > 0 && e->heap[0].key < tk ? e->heap[0].key : tk;
+    return k == KEY_NONE ? INT64_MAX : (int64_t)(uint64_t)(k >> 64);
+}
 
-uint32_t engine_pending(const engine *e) { return e->n; }
+uint32_t engine_pending(const engine *e)
+{
+    uint32_t n = e->n;
+    for (uint32_t i = 0; i < e->n_timers; i++)
+        n += e->timer[i].key != KEY_NONE;
+    return n;
+}

@@ -58,7 +58,7 @@ static int fetch_next_arrival(sim *s)
                             "arrival source went back in time");
     s->next_arrival = spec;
     s->have_next = true;
-    return schedule(s, spec.arrival_us, EV_ARRIVAL, 0, 0);
+    return set_timer(s, s->arrival_timer, spec.arrival_us);
 }
 
 static int arrival(sim *s)
@@ -488,6 +488,9 @@ static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
     s->n_gpus = (uint32_t)(cc->gpus_max > cc->gpus ? cc->gpus_max : cc->gpus);
     s->gpus = calloc(s->n_gpus ? s->n_gpus : 1, sizeof(gpu));
     if (!s->gpus)
+        return oom(s);
+    /* the next arrival is the engine's timer, not a heap event per request */
+    if (engine_timer_add(&s->eng, EV_ARRIVAL, sim_ev_prio[EV_ARRIVAL], 0, &s->arrival_timer) < 0)
         return oom(s);
     for (uint32_t i = 0; i < s->n_gpus; i++) {
         s->gpus[i].provisioned = i < (uint32_t)cc->gpus;

@@ -142,6 +142,7 @@ typedef struct sim {
     uint32_t prewarm_gen;
 
     /* workload */
+    uint32_t arrival_timer; /* the engine's timer of the next arrival */
     arrival_src *src;
     request_spec next_arrival;
     bool have_next;
@@ -206,17 +207,28 @@ static inline int grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
     return 0;
 }
 
+static const uint8_t sim_ev_prio[] = {
+    [EV_COMPLETE] = 0, [EV_NODE_READY] = 1, [EV_POD_READY] = 1, [EV_DRAIN_DEADLINE] = 2,
+    [EV_TIMEOUT] = 3, [EV_ARRIVAL] = 4, [EV_USER_SEND] = 4, [EV_RAMP] = 5,
+    [EV_KEEPALIVE] = 5, [EV_PREWARM] = 5, [EV_SCRAPE] = 6, [EV_SYNC] = 7, [EV_HORIZON] = 9,
+};
+
 static inline int schedule(sim *s, int64_t t_us, int kind, uint32_t obj, uint32_t gen)
 {
-    static const uint8_t ev_prio[] = {
-        [EV_COMPLETE] = 0, [EV_NODE_READY] = 1, [EV_POD_READY] = 1, [EV_DRAIN_DEADLINE] = 2,
-        [EV_TIMEOUT] = 3, [EV_ARRIVAL] = 4, [EV_USER_SEND] = 4, [EV_RAMP] = 5,
-        [EV_KEEPALIVE] = 5, [EV_PREWARM] = 5, [EV_SCRAPE] = 6, [EV_SYNC] = 7, [EV_HORIZON] = 9,
-    };
-    int rc = engine_schedule(&s->eng, t_us, ev_prio[kind], (uint8_t)kind, obj, gen);
+    int rc = engine_schedule(&s->eng, t_us, sim_ev_prio[kind], (uint8_t)kind, obj, gen);
     if (rc < 0)
         return gp_error_set(s->err, rc, NULL, 0, 0, NULL,
                             rc == GP_ENOMEM ? "out of memory" : "event scheduled in the past");
+    return 0;
+}
+
+/* Sets one of the run's timers (engine.h): the next arrival (s->arrival_timer,
+ * EV_ARRIVAL); the event it replaces never fires. */
+static inline int set_timer(sim *s, uint32_t timer, int64_t t_us)
+{
+    if (engine_timer_set(&s->eng, timer, t_us) < 0)
+        return gp_error_set(s->err, GP_EINVARIANT, NULL, 0, 0, NULL,
+                            "event scheduled in the past");
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* test_engine.c: the event set and the clock (sim/engine.h), called directly: events pop
  * in (time, priority, insertion) order whatever the order they were scheduled in, the
  * clock follows them, an event in the past is refused, and cancellation is lazy (the
- * owner bumps its generation; popped events of an older generation are dropped). */
+ * owner bumps its generation; popped events of an older generation are dropped). Timers
+ * pop exactly as the same events scheduled with lazy cancellation would. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,9 +169,92 @@ static void test_lazy_cancellation(void **state)
     engine_free(&e);
 }
 
+/* Timers against their definition: a timer set is the event scheduled with lazy
+ * cancellation (its previous event becomes stale), a cleared timer's event is stale. Two
+ * engines get the same random operations (events, timers set, reset, cleared, also at the
+ * current time and right after they fire), one with timers and one with scheduled events
+ * and generations; the live events must pop alike, seq included. */
+static void test_timers_match_lazy_heap(void **state)
+{
+    (void)state;
+    static const uint32_t n_timers_rows[] = {1, 2, 3, ENGINE_MAX_TIMERS};
+    for (size_t row = 0; row < sizeof(n_timers_rows) / sizeof(n_timers_rows[0]); row++) {
+        uint32_t nt = n_timers_rows[row];
+        engine a, b; /* a: heap with generations; b: timers */
+        assert_int_equal(engine_init(&a, 4), 0);
+        assert_int_equal(engine_init(&b, 4), 0);
+        uint32_t *gen = calloc(nt, sizeof(uint32_t));
+        bool *set = calloc(nt, sizeof(bool));
+        assert_non_null(gen);
+        assert_non_null(set);
+        for (uint32_t i = 0; i < nt; i++) {
+            uint32_t id;
+            /* kind 1 for timers, priorities 0 and 4 as the simulator's */
+            assert_int_equal(engine_timer_add(&b, 1, (uint8_t)(i % 3 ? 0 : 4), 1000 + i, &id), 0);
+            assert_int_equal(id, i);
+        }
+        uint64_t h = 77 + row;
+        size_t pops = 0;
+        for (int step = 0; step < 40000; step++) {
+            h = rng_mix64(h);
+            int op = (int)(h % 10);
+            int64_t t = a.now_us + (int64_t)((h >> 8) % 4 == 0 ? 0 : (h >> 16) % 50);
+            if (op < 3) { /* a plain event */
+                uint8_t prio = (uint8_t)((h >> 40) % 5);
+                assert_int_equal(engine_schedule(&a, t, prio, 2, (uint32_t)step, 0), 0);
+                assert_int_equal(engine_schedule(&b, t, prio, 2, (uint32_t)step, 0), 0);
+            } else if (op < 6) { /* set a timer */
+                uint32_t i = (uint32_t)((h >> 32) % nt);
+                gen[i]++;
+                set[i] = true;
+                assert_int_equal(engine_schedule(&a, t, (uint8_t)(i % 3 ? 0 : 4), 1, 1000 + i, gen[i]), 0);
+                assert_int_equal(engine_timer_set(&b, i, t), 0);
+            } else if (op == 6) { /* clear one */
+                uint32_t i = (uint32_t)((h >> 32) % nt);
+                gen[i]++;
+                set[i] = false;
+                engine_timer_clear(&b, i);
+            } else { /* pop the next live event from each */
+                sim_event ea, eb;
+                bool ga;
+                while ((ga = engine_pop(&a, &ea)) && ea.kind == 1 &&
+                       (ea.gen != gen[ea.obj - 1000] || !set[ea.obj - 1000]))
+                    ;
+                bool gb = engine_pop(&b, &eb);
+                if (ga != gb)
+                    fail_msg("%u timers, step %d: heap %s, timers %s", nt, step,
+                             ga ? "popped" : "empty", gb ? "popped" : "empty");
+                if (!ga)
+                    continue;
+                if (ea.kind == 1)
+                    set[ea.obj - 1000] = false; /* fired */
+                if (ea.t_us != eb.t_us || ea.prio != eb.prio || ea.seq != eb.seq ||
+                    ea.kind != eb.kind || ea.obj != eb.obj || b.now_us != ea.t_us)
+                    fail_msg("%u timers, pop %zu: heap (t %lld prio %u seq %llu kind %u obj %u), "
+                             "timers (t %lld prio %u seq %llu kind %u obj %u)", nt, pops,
+                             (long long)ea.t_us, ea.prio, (unsigned long long)ea.seq, ea.kind,
+                             ea.obj, (long long)eb.t_us, eb.prio, (unsigned long long)eb.seq,
+                             eb.kind, eb.obj);
+                pops++;
+            }
+        }
+        assert_true(pops > 10000);
+        assert_int_equal(engine_timer_set(&b, 0, b.now_us - 1), GP_EINVARIANT);
+        uint32_t id;
+        for (uint32_t i = nt; i < ENGINE_MAX_TIMERS; i++)
+            assert_int_equal(engine_timer_add(&b, 1, 0, 0, &id), 0);
+        assert_int_equal(engine_timer_add(&b, 1, 0, 0, &id), GP_ELIMIT);
+        free(gen);
+        free(set);
+        engine_free(&a);
+        engine_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timers_match_lazy_heap),
         cmocka_unit_test(test_pop_order),
         cmocka_unit_test(test_many_events_sorted),
         cmocka_unit_test(test_past_refused),
