@@ -47,8 +47,9 @@ void metrics_free(metrics_pipe *m)
 
 int metrics_record_latency(metrics_pipe *m, int64_t now_us, double latency_s)
 {
-    qwin_add(&m->window, now_us, latency_s);
-    qhist_add(&m->overall, latency_s);
+    int bucket = qhist_bucket(&m->overall, latency_s); /* the window's layout too */
+    qwin_add_bucket(&m->window, now_us, latency_s, bucket);
+    qhist_add_bucket(&m->overall, latency_s, bucket);
     return 0;
 }
 

@@ -10,6 +10,100 @@ static int key_of(const qhist *h, double x)
     return (int)ceil(log(x) * h->inv_log_gamma);
 }
 
+/* ---- the bucket without log(): edges found once, by key_of itself ----
+ * key_of(x) = ceil(fl(fl(log x) c)), c = inv_log_gamma, steps from k - 1 to k where
+ * c ln x = k - 1. glibc's log errs by less than 1 ulp and the product by half an ulp, so
+ * the computed y is within |y| 2^-51 of c ln x (|y| < 2^17 for any allowed rel_err over
+ * [QHIST_MIN_S, QHIST_MAX_S]): the step lies within a relative 2^-34 / c < 1e-14 of the
+ * real point (c > 5), and every x farther from it than that has its key on the side it
+ * lies. An edge is the point where key_of steps, found by bisection next to gamma^(k-1);
+ * x further than EDGE_MARGIN (relative) from both edges of a bucket is in that bucket;
+ * nearer, key_of(x) itself decides. So qhist_bucket agrees with key_of for every double,
+ * with margin to spare (2^-40 against < 1e-14). */
+#define EDGE_MARGIN 0x1p-40
+
+typedef struct qhist_edge {
+    double below, above; /* below: keys lower for sure; above: this key or higher */
+} qhist_edge;
+
+/* The bucket of x in [QHIST_MIN_S, QHIST_MAX_S] by log(), clamped (add_n's rule). */
+static int bucket_by_log(const qhist *h, double x)
+{
+    int i = key_of(h, x) - h->key_min;
+    /* log() rounding at the range ends can land one bucket outside */
+    return i < 0 ? 0 : i >= h->n_buckets ? h->n_buckets - 1 : i;
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t b;
+    memcpy(&b, &x, sizeof(b));
+    return b;
+}
+
+static double double_of(uint64_t b)
+{
+    double x;
+    memcpy(&x, &b, sizeof(x));
+    return x;
+}
+
+/* Edge i (1 <= i < n_buckets): where key_of steps to key_min + i. */
+static qhist_edge edge_of(const qhist *h, int i)
+{
+    int key = h->key_min + i;
+    double near = pow(h->gamma, (double)(key - 1));
+    /* positive doubles order as their bits: bisect between two that bracket the step */
+    uint64_t lo = bits_of(near * (1 - 0x1p-36)), hi = bits_of(near * (1 + 0x1p-36));
+    if (key_of(h, double_of(lo)) >= key || key_of(h, double_of(hi)) < key)
+        return (qhist_edge){0, INFINITY}; /* never; if it were, key_of would decide here */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (key_of(h, double_of(mid)) >= key)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    double e = double_of(hi);
+    return (qhist_edge){e * (1 - EDGE_MARGIN), e * (1 + EDGE_MARGIN)};
+}
+
+static const qhist_edge *edge(qhist *h, int i)
+{
+    qhist_edge *e = &h->edge[i];
+    if (e->above == 0)
+        *e = edge_of(h, i);
+    return e;
+}
+
+int qhist_bucket(qhist *h, double x)
+{
+    if (isnan(x) || x < QHIST_MIN_S || x > QHIST_MAX_S)
+        return -1;
+    if (!h->edge && !(h->edge = calloc((size_t)h->n_buckets, sizeof(*h->edge))))
+        return bucket_by_log(h, x);
+    /* a first guess from the bits: log2 of the mantissa by a cubic (error < 0.0014) */
+    uint64_t b = bits_of(x);
+    double t = double_of((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL) - 1.0;
+    double log2_x = (double)((int)(b >> 52) - 1023) +
+                    t * (1.4234853174045894 + t * (-0.5877337739803938 + t * 0.16555884902003734));
+    double y = log2_x * 0.6931471805599453 * h->inv_log_gamma - (double)h->key_min;
+    int i = y <= 0 ? 0 : y >= (double)(h->n_buckets - 1) ? h->n_buckets - 1 : (int)y + 1;
+    for (;;) {
+        if (i > 0 && x < edge(h, i)->above) {
+            if (x >= h->edge[i].below)
+                return bucket_by_log(h, x);
+            i--;
+        } else if (i < h->n_buckets - 1 && x >= edge(h, i + 1)->below) {
+            if (x < h->edge[i + 1].above)
+                return bucket_by_log(h, x);
+            i++;
+        } else {
+            return i;
+        }
+    }
+}
+
 int qhist_init(qhist *h, double rel_err, gp_error *err)
 {
     memset(h, 0, sizeof(*h));
@@ -33,7 +127,9 @@ void qhist_free(qhist *h)
 {
     if (h) {
         free(h->count);
+        free(h->edge);
         h->count = NULL;
+        h->edge = NULL;
     }
 }
 
@@ -50,14 +146,14 @@ void qhist_reset(qhist *h)
     h->max = -INFINITY;
 }
 
-/* Adds n samples of x; returns the bucket they went to, -1 for none (NaN, under, over). */
-static int add_n(qhist *h, double x, uint64_t n)
+/* Adds n samples of x, whose bucket is i (qhist_bucket's). */
+static void add_n_at(qhist *h, double x, uint64_t n, int i)
 {
     if (n == 0)
-        return -1;
+        return;
     if (isnan(x)) {
         h->n_nan += n;
-        return -1;
+        return;
     }
     h->n += n;
     h->sum += x * (double)n;
@@ -65,31 +161,25 @@ static int add_n(qhist *h, double x, uint64_t n)
         h->min = x;
     if (x > h->max)
         h->max = x;
-    if (x < QHIST_MIN_S) {
-        h->under += n;
-        return -1;
+    if (i < 0) {
+        if (x < QHIST_MIN_S)
+            h->under += n;
+        else
+            h->over += n;
+        return;
     }
-    if (x > QHIST_MAX_S) {
-        h->over += n;
-        return -1;
-    }
-    int i = key_of(h, x) - h->key_min;
-    /* log() rounding at the range ends can land one bucket outside */
-    if (i < 0)
-        i = 0;
-    if (i >= h->n_buckets)
-        i = h->n_buckets - 1;
     h->count[i] += n;
     if (i < h->lo)
         h->lo = i;
     if (i > h->hi)
         h->hi = i;
-    return i;
 }
 
-void qhist_add_n(qhist *h, double x, uint64_t n) { add_n(h, x, n); }
+void qhist_add_n(qhist *h, double x, uint64_t n) { add_n_at(h, x, n, qhist_bucket(h, x)); }
 
-void qhist_add(qhist *h, double x) { add_n(h, x, 1); }
+void qhist_add(qhist *h, double x) { add_n_at(h, x, 1, qhist_bucket(h, x)); }
+
+void qhist_add_bucket(qhist *h, double x, int bucket) { add_n_at(h, x, 1, bucket); }
 
 int qhist_merge(qhist *dst, const qhist *src, gp_error *err)
 {
@@ -275,10 +365,15 @@ static qhist *current(qwin *w)
 
 void qwin_add(qwin *w, int64_t now_us, double value_s)
 {
+    qwin_add_bucket(w, now_us, value_s, qhist_bucket(&w->ring[0], value_s));
+}
+
+void qwin_add_bucket(qwin *w, int64_t now_us, double value_s, int bucket)
+{
     qwin_advance(w, now_us);
-    int i = add_n(current(w), value_s, 1);
-    if (i >= 0)
-        w->count[i]++;
+    add_n_at(current(w), value_s, 1, bucket);
+    if (bucket >= 0)
+        w->count[bucket]++;
 }
 
 double qwin_quantile(qwin *w, int64_t now_us, double q)

@@ -34,6 +34,7 @@ typedef struct qhist {
     int key_min;          /* key of count[0] */
     int n_buckets;
     uint64_t *count;      /* [n_buckets] */
+    struct qhist_edge *edge; /* bucket edges found so far (qhist_bucket), NULL before */
     int lo, hi;           /* nonzero buckets lie in [lo, hi]; lo > hi when none */
     uint64_t under, over; /* below QHIST_MIN_S, above QHIST_MAX_S */
     uint64_t n;           /* samples counted (NaN values are not) */
@@ -47,6 +48,14 @@ void qhist_free(qhist *h);
 void qhist_reset(qhist *h); /* O(buckets in use) */
 void qhist_add(qhist *h, double value_s);
 void qhist_add_n(qhist *h, double value_s, uint64_t n);
+/* The bucket (index into count) that value_s goes to, -1 for none (NaN, under, over):
+ * the same for every histogram of this rel_err. Exactly the bucket of ceil(log(x) /
+ * log(gamma)), found mostly by comparing with the buckets' edges (qhist.c says why it is
+ * exact); it records the edges it meets, hence the non-const h. */
+int qhist_bucket(qhist *h, double value_s);
+/* qhist_add, given value_s's bucket from qhist_bucket of a histogram of this rel_err (one
+ * bucket computation for several histograms of one sample). */
+void qhist_add_bucket(qhist *h, double value_s, int bucket);
 /* dst += src. GP_EINVARIANT when their rel_err differ (bucket layouts must match). */
 int qhist_merge(qhist *dst, const qhist *src, gp_error *err);
 /* NaN when empty. q is clamped to [0, 1]. O(buckets in use). */
@@ -84,6 +93,8 @@ int qwin_init(qwin *w, double rel_err, int64_t window_us, int n_slots, gp_error 
 void qwin_free(qwin *w);
 void qwin_advance(qwin *w, int64_t now_us);
 void qwin_add(qwin *w, int64_t now_us, double value_s);
+/* qwin_add with value_s's bucket given (qhist_bucket of a histogram of this rel_err). */
+void qwin_add_bucket(qwin *w, int64_t now_us, double value_s, int bucket);
 /* Over the window ending at now_us (advances first). NaN when it holds no sample. */
 double qwin_quantile(qwin *w, int64_t now_us, double q);
 uint64_t qwin_count(qwin *w, int64_t now_us);

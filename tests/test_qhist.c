@@ -13,6 +13,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "base/rng.h"
 #include "sim/qhist.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -340,9 +341,72 @@ static void test_window_bad_args(void **state)
     }
 }
 
+/* The bucket by definition (qhist.h): key ceil(log(x) / log(gamma)), clamped to the
+ * histogram's buckets; -1 outside [QHIST_MIN_S, QHIST_MAX_S] and for NaN. */
+static int bucket_by_definition(const qhist *h, double x)
+{
+    if (isnan(x) || x < QHIST_MIN_S || x > QHIST_MAX_S)
+        return -1;
+    int i = (int)ceil(log(x) * h->inv_log_gamma) - h->key_min;
+    return i < 0 ? 0 : i >= h->n_buckets ? h->n_buckets - 1 : i;
+}
+
+/* qhist_bucket finds its bucket by comparing with edges, log() only next to one: it must
+ * give the definition's bucket for every double. Checked on every double within `ulps`
+ * of each bucket's real edge gamma^(k-1) (where the two could part), of the range's ends,
+ * and on random doubles across the range and outside it, for several relative errors,
+ * visiting the buckets in a scrambled order (edges are found as they are met). */
+static void test_bucket_is_logs(void **state)
+{
+    (void)state;
+    static const struct {
+        double rel_err;
+        int ulps;
+        size_t randoms;
+    } rows[] = {
+        {QHIST_DEFAULT_REL_ERR, 300, 300000}, {0.01, 300, 100000}, {QHIST_MAX_REL_ERR, 3000, 100000},
+        {QHIST_MIN_REL_ERR, 6, 100000}, {0.0031, 40, 100000},
+    };
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        qhist h;
+        assert_int_equal(qhist_init(&h, rows[r].rel_err, NULL), 0);
+        uint64_t checked = 0;
+        for (int k = 0; k <= h.n_buckets + 1; k++) {
+            int kk = (int)(((uint64_t)k * 2654435761u) % (uint64_t)(h.n_buckets + 2));
+            double near = kk == h.n_buckets + 1 ? QHIST_MAX_S
+                        : kk == h.n_buckets      ? QHIST_MIN_S
+                                                 : pow(h.gamma, (double)(h.key_min + kk - 1));
+            double x = near;
+            for (int u = 0; u < rows[r].ulps; u++)
+                x = nextafter(x, 0);
+            for (int u = -rows[r].ulps; u <= rows[r].ulps; u++, x = nextafter(x, INFINITY)) {
+                int got = qhist_bucket(&h, x), want = bucket_by_definition(&h, x);
+                if (got != want)
+                    fail_msg("rel_err %g: x = %.17g (%a): bucket %d, log() gives %d",
+                             rows[r].rel_err, x, x, got, want);
+                checked++;
+            }
+        }
+        uint64_t seed = 31 + r;
+        for (size_t i = 0; i < rows[r].randoms; i++) {
+            seed = rng_mix64(seed);
+            /* uniform in log over 1e-8 .. 1e7 (both ends outside the range) */
+            double x = exp(log(1e-8) + (double)(seed >> 11) * 0x1p-53 * (log(1e7) - log(1e-8)));
+            int got = qhist_bucket(&h, x), want = bucket_by_definition(&h, x);
+            if (got != want)
+                fail_msg("rel_err %g: x = %.17g (%a): bucket %d, log() gives %d", rows[r].rel_err,
+                         x, x, got, want);
+        }
+        assert_true(checked > (uint64_t)h.n_buckets * (uint64_t)rows[r].ulps);
+        assert_int_equal(qhist_bucket(&h, NAN), -1);
+        qhist_free(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bucket_is_logs),
         cmocka_unit_test(test_known_distributions),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_add_n_and_merge),
