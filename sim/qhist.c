@@ -117,8 +117,11 @@ int qhist_init(qhist *h, double rel_err, gp_error *err)
     h->key_min = key_of(h, QHIST_MIN_S);
     h->n_buckets = key_of(h, QHIST_MAX_S) - h->key_min + 1;
     h->count = calloc((size_t)h->n_buckets, sizeof(*h->count));
-    if (!h->count)
+    h->used = malloc((size_t)h->n_buckets * sizeof(*h->used));
+    if (!h->count || !h->used) {
+        qhist_free(h);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
     qhist_reset(h);
     return 0;
 }
@@ -127,16 +130,22 @@ void qhist_free(qhist *h)
 {
     if (h) {
         free(h->count);
+        free(h->used);
         free(h->edge);
         h->count = NULL;
+        h->used = NULL;
         h->edge = NULL;
     }
 }
 
 void qhist_reset(qhist *h)
 {
-    if (h->lo <= h->hi)
+    if (h->n_used < (uint32_t)(h->hi - h->lo + 1) / 8)
+        for (uint32_t k = 0; k < h->n_used; k++)
+            h->count[h->used[k]] = 0;
+    else if (h->lo <= h->hi)
         memset(h->count + h->lo, 0, (size_t)(h->hi - h->lo + 1) * sizeof(*h->count));
+    h->n_used = 0;
     h->lo = h->n_buckets;
     h->hi = -1;
     h->under = h->over = 0;
@@ -168,6 +177,8 @@ static void add_n_at(qhist *h, double x, uint64_t n, int i)
             h->over += n;
         return;
     }
+    if (h->count[i] == 0)
+        h->used[h->n_used++] = (uint32_t)i;
     h->count[i] += n;
     if (i < h->lo)
         h->lo = i;
@@ -187,8 +198,11 @@ int qhist_merge(qhist *dst, const qhist *src, gp_error *err)
         return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, NULL,
                             "merging histograms of different relative errors (%g, %g)",
                             dst->rel_err, src->rel_err);
-    for (int i = src->lo; i <= src->hi; i++)
+    for (int i = src->lo; i <= src->hi; i++) {
+        if (dst->count[i] == 0 && src->count[i] > 0)
+            dst->used[dst->n_used++] = (uint32_t)i;
         dst->count[i] += src->count[i];
+    }
     if (src->lo < dst->lo)
         dst->lo = src->lo;
     if (src->hi > dst->hi)
@@ -205,12 +219,58 @@ int qhist_merge(qhist *dst, const qhist *src, gp_error *err)
     return 0;
 }
 
+/* The smallest f in [lo, hi) with count[lo..f] summing to at least need, else hi. With
+ * block sums (block[b] = count[64 b .. 64 b + 63]), whole blocks that cannot hold it are
+ * passed at once: the same f. */
+static int walk_up(const uint64_t *count, const uint64_t *block, int lo, int hi, uint64_t need)
+{
+    uint64_t seen = 0;
+    int f = lo;
+    if (block) {
+        for (; f < hi && (f & 63); f++)
+            if ((seen += count[f]) >= need)
+                return f;
+        for (; f + 64 <= hi && seen + block[f >> 6] < need; f += 64)
+            seen += block[f >> 6];
+    }
+    for (; f < hi; f++)
+        if ((seen += count[f]) >= need)
+            return f;
+    return hi;
+}
+
+/* The largest f in (lo, hi] with count[f..hi] summing to more than most_above, else lo;
+ * whole blocks passed at once as in walk_up. */
+static int walk_down(const uint64_t *count, const uint64_t *block, int lo, int hi,
+                     uint64_t most_above)
+{
+    uint64_t above = 0;
+    int f = hi;
+    if (block) {
+        for (; f > lo && ((f + 1) & 63); f--) {
+            if (above + count[f] > most_above)
+                return f;
+            above += count[f];
+        }
+        for (; f - 64 >= lo && above + block[f >> 6] <= most_above; f -= 64)
+            above += block[f >> 6];
+    }
+    for (; f > lo; f--) {
+        if (above + count[f] > most_above)
+            return f;
+        above += count[f];
+    }
+    return lo;
+}
+
 /* The quantile of the union of hs[0..n), whose bucket counts summed are `count`
- * (h->count itself for one histogram; a window keeps the sum of its slots). The bucket
- * holding rank ceil(q n) is found from below for q <= 0.5 and from above otherwise,
- * which is the same bucket: from above, the smallest i whose count of samples above it
- * is at most (in buckets) - (rank - under). Each walk stops at its quantile. */
-static double quantile_over(const qhist *const *hs, int n, const uint64_t *count, double q)
+ * (h->count itself for one histogram; a window keeps the sum of its slots, and its
+ * block sums, `block`, NULL for none). The bucket holding rank ceil(q n) is found from
+ * below for q <= 0.5 and from above otherwise, which is the same bucket: from above, the
+ * smallest i whose count of samples above it is at most (in buckets) - (rank - under).
+ * Each walk stops at its quantile. */
+static double quantile_over(const qhist *const *hs, int n, const uint64_t *count,
+                            const uint64_t *block, double q)
 {
     uint64_t total = 0, under = 0, over = 0;
     double mn = INFINITY, mx = -INFINITY;
@@ -243,19 +303,8 @@ static double quantile_over(const qhist *const *hs, int n, const uint64_t *count
     uint64_t in_buckets = total - under - over;
     if (under + in_buckets < rank)
         return mx; /* the rank is in the overflow bucket */
-    int found = lo;
-    if (q <= 0.5) {
-        uint64_t seen = under;
-        for (found = lo; found < hi; found++) {
-            seen += count[found];
-            if (seen >= rank)
-                break;
-        }
-    } else {
-        uint64_t most_above = in_buckets - (rank - under), above = 0;
-        for (found = hi; found > lo && above + count[found] <= most_above; found--)
-            above += count[found];
-    }
+    int found = q <= 0.5 ? walk_up(count, block, lo, hi, rank - under)
+                         : walk_down(count, block, lo, hi, in_buckets - (rank - under));
     const qhist *h = hs[0];
     double v = 2.0 * pow(h->gamma, (double)(h->key_min + found)) / (h->gamma + 1.0);
     return v < mn ? mn : v > mx ? mx : v;
@@ -264,7 +313,7 @@ static double quantile_over(const qhist *const *hs, int n, const uint64_t *count
 double qhist_quantile(const qhist *h, double q)
 {
     const qhist *one[1] = {h};
-    return quantile_over(one, 1, h->count, q);
+    return quantile_over(one, 1, h->count, NULL, q);
 }
 
 uint64_t qhist_count(const qhist *h) { return h->n; }
@@ -313,7 +362,8 @@ int qwin_init(qwin *w, double rel_err, int64_t window_us, int n_slots, gp_error 
         }
     }
     w->count = calloc((size_t)w->ring[0].n_buckets, sizeof(*w->count));
-    if (!w->count) {
+    w->block = calloc((size_t)w->ring[0].n_buckets / 64 + 1, sizeof(*w->block));
+    if (!w->count || !w->block) {
         qwin_free(w);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
@@ -325,7 +375,9 @@ void qwin_free(qwin *w)
     for (int i = 0; i <= w->n_slots && i <= QWIN_MAX_SLOTS; i++)
         qhist_free(&w->ring[i]);
     free(w->count);
+    free(w->block);
     w->count = NULL;
+    w->block = NULL;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -350,8 +402,11 @@ void qwin_advance(qwin *w, int64_t now_us)
         steps = ring;
     for (int64_t k = 1; k <= steps; k++) {
         qhist *h = &w->ring[(int)(((w->epoch + k) % ring + ring) % ring)];
-        for (int i = h->lo; i <= h->hi; i++)
+        for (uint32_t u = 0; u < h->n_used; u++) {
+            uint32_t i = h->used[u];
             w->count[i] -= h->count[i];
+            w->block[i >> 6] -= h->count[i];
+        }
         qhist_reset(h);
     }
     w->epoch = e;
@@ -372,8 +427,10 @@ void qwin_add_bucket(qwin *w, int64_t now_us, double value_s, int bucket)
 {
     qwin_advance(w, now_us);
     add_n_at(current(w), value_s, 1, bucket);
-    if (bucket >= 0)
+    if (bucket >= 0) {
         w->count[bucket]++;
+        w->block[bucket >> 6]++;
+    }
 }
 
 double qwin_quantile(qwin *w, int64_t now_us, double q)
@@ -384,7 +441,7 @@ double qwin_quantile(qwin *w, int64_t now_us, double q)
     const qhist *hs[QWIN_MAX_SLOTS + 1];
     for (int i = 0; i <= w->n_slots; i++)
         hs[i] = &w->ring[i];
-    return quantile_over(hs, w->n_slots + 1, w->count, q);
+    return quantile_over(hs, w->n_slots + 1, w->count, w->block, q);
 }
 
 uint64_t qwin_count(qwin *w, int64_t now_us)

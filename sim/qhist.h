@@ -34,6 +34,8 @@ typedef struct qhist {
     int key_min;          /* key of count[0] */
     int n_buckets;
     uint64_t *count;      /* [n_buckets] */
+    uint32_t *used;       /* the buckets with a count, n_used of them (in no order) */
+    uint32_t n_used;
     struct qhist_edge *edge; /* bucket edges found so far (qhist_bucket), NULL before */
     int lo, hi;           /* nonzero buckets lie in [lo, hi]; lo > hi when none */
     uint64_t under, over; /* below QHIST_MIN_S, above QHIST_MAX_S */
@@ -75,7 +77,8 @@ uint64_t qhist_count_le(const qhist *h, double x);
  * window_us; in between it reaches back to the start of the oldest full slot, so it
  * covers at least window_us and less than window_us + slot_us. Adding is O(1);
  * rotating a slot costs O(its buckets in use); a quantile O(n_slots + the buckets between
- * it and the nearer end): the window keeps its slots' bucket counts summed.
+ * it and the nearer end / 64): the window keeps its slots' bucket counts summed, by
+ * bucket and by blocks of 64 buckets.
  * Time only moves forward: a sample or query older than the current slot counts as
  * in the current slot. */
 #define QWIN_MAX_SLOTS 16
@@ -86,6 +89,7 @@ typedef struct qwin {
     int64_t epoch;   /* index of the current slot (t / slot_us); INT64_MIN before any */
     qhist ring[QWIN_MAX_SLOTS + 1];
     uint64_t *count; /* per bucket, the sum over the ring's slots */
+    uint64_t *block; /* per 64 buckets, the sum of count */
 } qwin;
 
 /* window_us > 0, n_slots in [1, QWIN_MAX_SLOTS], window_us divisible by n_slots. */
