@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "drive/drive.h"
 #include "drive/io.h"
+#include "lab/experiment.h"
 #include "lab/export.h"
 #include "policy/replay.h"
 #include "tests/live/fake_http.h"
@@ -1303,7 +1304,7 @@ static void test_dry_run_every_export(void **state)
         cfg_free(doc);
         char *rargv[] = {"replay", (char *)rows[i].policy, csv, "--config", cfgp, NULL};
         mf = open_memstream(&rout, &rlen);
-        rc = policy_replay_main(5, rargv, mf, &err);
+        rc = cmd_policy_replay(5, rargv, mf, &err);
         fclose(mf);
         if (rc < 0)
             fail_msg("%s: replay: %s", rows[i].label, err.msg);
@@ -1344,6 +1345,71 @@ static void test_dry_run_every_export(void **state)
     assert_non_null(strstr(err.msg, "--dry-run"));
 }
 
+/* Every policy with a live form has an entry in experiments/drive_policies.yaml, and each
+ * such entry's export loads in `gpenlab drive DIR --dry-run` with no cluster: the plan, then
+ * a decision, by the policy that runs it live (a Knative keep-alive form runs as kpa). A
+ * policy given a live form without an example there fails here. */
+static void test_dry_run_every_exportable_policy(void **state)
+{
+    world *w = *state;
+    setenv("HOME", w->dir, 1); /* no ~/.kube/config */
+    unsetenv("KUBECONFIG");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    experiment *e = NULL;
+    gp_error err;
+    if (experiment_load("experiments/drive_policies.yaml", &e, &err) < 0)
+        fail_msg("experiments/drive_policies.yaml: %s", err.msg);
+    const policy_ops *const *all = policy_all();
+    for (size_t k = 0; all[k]; k++) {
+        bool covered = all[k]->live == POLICY_LIVE_NONE;
+        for (int i = 0; i < e->n_policies && !covered; i++)
+            covered = e->policy[i].ops == all[k];
+        if (!covered)
+            fail_msg("policy %s has a live form but no entry in drive_policies.yaml",
+                     all[k]->name);
+    }
+    int dead = fake_free_port();
+    char prom[64], redis[64];
+    snprintf(prom, sizeof(prom), "http://127.0.0.1:%d", dead);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", dead);
+    for (int i = 0; i < e->n_policies; i++) {
+        const policy_entry *pe = &e->policy[i];
+        if (pe->ops->live == POLICY_LIVE_NONE)
+            continue;
+        char dir[256];
+        snprintf(dir, sizeof(dir), "%s/every-%s", w->dir, pe->label);
+        export_opts o;
+        export_opts_default(&o);
+        o.label = pe->label;
+        o.from = "experiments/drive_policies.yaml";
+        o.out_dir = dir;
+        o.prometheus_url = prom;
+        o.redis_address = redis;
+        if (export_run(&o, NULL, &err) < 0)
+            fail_msg("%s: export: %s", pe->label, err.msg);
+        char *argv[] = {"drive", dir, "--dry-run", "--once", NULL};
+        char *out = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&out, &len);
+        gp_error_clear(&err);
+        int rc = cmd_drive(4, argv, mf, &err);
+        fclose(mf);
+        if (rc < 0)
+            fail_msg("%s: drive %s --dry-run: %s: %s", pe->label, dir, err.field, err.msg);
+        if (assert_json_lines(dir, out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
+            !strstr(out, "\"decided\":true"))
+            fail_msg("%s: drive --dry-run:\n%s", pe->label, out);
+        char want[96];
+        snprintf(want, sizeof(want), "\"policy\":\"%s\"",
+                 pe->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE ? "kpa" : pe->ops->name);
+        if (!strstr(out, want))
+            fail_msg("%s: drive --dry-run runs another policy (want %s):\n%s", pe->label, want,
+                     out);
+        free(out);
+    }
+    experiment_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1365,6 +1431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_promptly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prometheus_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_every_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_every_exportable_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
