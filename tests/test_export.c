@@ -365,7 +365,7 @@ static void test_gpu_share(void **state)
     char exp[PATH_MAX], out[PATH_MAX], p[PATH_MAX + 32];
     snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
     snprintf(out, sizeof(out), "%s/out", tmpl);
-    write_text(exp, shared);
+    tu_write_text(exp, shared);
     free(shared);
     gp_error err;
     if (do_export("sl", exp, out, &err) < 0)

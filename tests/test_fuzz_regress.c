@@ -286,7 +286,7 @@ static void test_drive_findings(void **state)
 {
     (void)state;
     size_t len;
-    char *body = (char *)slurp(FUZZ_DATA "drive-prom_refused", &len);
+    char *body = (char *)tu_slurp_bytes(FUZZ_DATA "drive-prom_refused", &len);
     http_resp r = {.status = 200, .body = body, .len = len};
     prom_sample *smp = NULL;
     size_t n = 0;
@@ -300,7 +300,7 @@ static void test_drive_findings(void **state)
     assert_true(smp[5].value == 0.5);
     free(smp);
     free(body);
-    char *url = (char *)slurp(FUZZ_DATA "drive-url_fragment", &len);
+    char *url = (char *)tu_slurp_bytes(FUZZ_DATA "drive-url_fragment", &len);
     bool https = true, loopback = true;
     assert_int_equal(http_url_parse(url, &https, &loopback, why, sizeof(why)), 0);
     assert_false(https);
