@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/common.h"
 #include "base/error.h"
 #include "cli/trace_cmd.h"
 #include "drive/drive.h"
@@ -21,9 +22,6 @@
 #include "profile/profile.h"
 #include "profile/profile_derive.h"
 
-#ifndef GPENLAB_VERSION
-#define GPENLAB_VERSION "0.1.0"
-#endif
 
 /* Set by SIGINT/SIGTERM: `run` stops between runs (each run is atomic in the database).
  * The one piece of mutable file-scope state, as a signal handler needs. */
@@ -91,7 +89,7 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
     return 0;
 }
 
-static int cmd_run(int argc, char **argv, gp_error *err)
+static int cmd_run(const char *program, int argc, char **argv, gp_error *err)
 {
     lab_opts o;
     lab_opts_default(&o);
@@ -116,6 +114,11 @@ static int cmd_run(int argc, char **argv, gp_error *err)
                 return err->code;
             o.seed = v;
             i++;
+        } else if ((strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) && next) {
+            if (parse_long(a, next, 1, 64, &v, err) < 0)
+                return err->code;
+            o.jobs = (int)v;
+            i++;
         } else if (strcmp(a, "--requests") == 0) {
             o.record_requests = 1;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -135,6 +138,7 @@ static int cmd_run(int argc, char **argv, gp_error *err)
     if (rc < 0)
         return rc;
     o.progress = !o.quiet && isatty(STDERR_FILENO);
+    o.program = program;
     o.warn = stderr;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -467,7 +471,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     int rc;
     if (strcmp(cmd, "run") == 0)
-        rc = cmd_run(argc - 1, argv + 1, &err);
+        rc = cmd_run(argv[0], argc - 1, argv + 1, &err);
     else if (strcmp(cmd, "trace") == 0)
         rc = argc >= 3 ? trace_cmd_main(argc - 2, argv + 2, stdout, &err)
                        : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL, "usage: gpenlab trace stats FILE");

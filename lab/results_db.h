@@ -5,8 +5,10 @@
  * processes may write one file). A results_db is one connection; not thread-safe.
  * Errors name the database path and carry sqlite3_errmsg. Schema (user_version 1):
  *   experiments(id INTEGER PRIMARY KEY, name, file, yaml_text, profile_text, ident,
- *               created_at (UTC ISO 8601), gpenlab_version, UNIQUE(name, ident))
- *               ident = 64-bit FNV-1a hash of yaml_text NUL profile_text, in hex;
+ *               created_at (UTC ISO 8601), gpenlab_version, overlays, inputs,
+ *               UNIQUE(name, ident))
+ *               ident = 64-bit FNV-1a hash of yaml_text NUL profile_text (then, when
+ *               not empty, overlays and inputs), in hex;
  *   runs(id INTEGER PRIMARY KEY, experiment_id -> experiments, run_key TEXT UNIQUE,
  *        then one column per run_summary field, named as the field: label, policy,
  *        replication, seed, span_us, arrived, completed, timed_out, rejected,
@@ -29,12 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/common.h"
 #include "base/error.h"
 #include "sim/result.h"
 
-#ifndef GPENLAB_VERSION
-#define GPENLAB_VERSION "0.1"
-#endif
 #define RESULTS_DB_SCHEMA_VERSION 1
 #define RESULTS_DB_BUSY_TIMEOUT_MS 10000
 
@@ -83,6 +83,16 @@ const char *results_db_path(const results_db *db);
 int results_db_experiment_upsert(results_db *db, const char *name, const char *file,
                                  const char *yaml_text, const char *profile_text,
                                  int64_t *exp_id, gp_error *err);
+
+/* The same with every input in the identity: overlays ("path=value" lines of --set or a
+ * sweep point) and inputs (the trace's content digest, gpenlab's version), stored in the
+ * columns of those names; ident = FNV-1a 64 of yaml_text, profile_text, overlays and
+ * inputs. Either may be NULL (""). A changed input gives a new experiment row: its runs
+ * are simulated again instead of resumed. */
+int results_db_experiment_upsert_inputs(results_db *db, const char *name, const char *file,
+                                        const char *yaml_text, const char *overlays,
+                                        const char *profile_text, const char *inputs,
+                                        int64_t *exp_id, gp_error *err);
 
 /* "e<exp_id>/<label>/r<replication>/s<seed>": a run_key unique across experiments. */
 char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,

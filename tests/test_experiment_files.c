@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "../sim/experiment.h"
-#include "../sim/sweep.h"
+#include "lab/experiment.h"
+#include "lab/sweep.h"
 
 #define MAX_FILES 128
 

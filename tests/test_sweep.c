@@ -71,6 +71,19 @@ static void write_base(const char *name, double peak)
     write_file(name, text);
 }
 
+static experiment *point_ok(const sweep *sw, size_t p)
+{
+    experiment *x = NULL;
+    gp_error e;
+    gp_error_clear(&e);
+    if (sweep_point_experiment(sw, p, &x, &e) != 0) {
+        char line[1200];
+        gp_error_format(&e, line, sizeof(line));
+        fail_msg("point %zu: %s", p, line);
+    }
+    return x;
+}
+
 static sweep *load_ok(const char *name)
 {
     char path[256];
@@ -100,15 +113,20 @@ static void test_grid_points(void **state)
     assert_int_equal(sweep_n_points(sw), 6);
     assert_int_equal(sweep_replications(sw), 3);
     assert_int_equal(sweep_n_units(sw), 18);
-    /* last parameter fastest: point 4 = (8, 3) */
-    char *text = NULL;
-    gp_error e;
-    assert_int_equal(sweep_point_yaml(sw, 4, &text, &e), 0);
-    if (!strstr(text, "\"scale_up_queue_len\": \"8\"") || !strstr(text, "\"max_pods\": \"3\""))
-        fail_msg("point 4 text lacks its values:\n%s", text);
-    if (strstr(text, "\"label\": \"st\""))
-        fail_msg("point text keeps the other policy entry:\n%s", text);
-    free(text);
+    /* last parameter fastest: point 4 = (8, 3), set on the point's entry (rule) only */
+    experiment *x = point_ok(sw, 4);
+    int pi = sweep_point_policy(sw, 4);
+    assert_string_equal(x->policy[pi].label, "rule");
+    const char *q = cfg_scalar(cfg_map_get(x->policy[pi].config, "scale_up_queue_len"));
+    if (!q || strcmp(q, "8") != 0 || x->cluster.max_pods != 3)
+        fail_msg("point 4: queue_len %s max_pods %d, want 8 and 3", q ? q : "(none)",
+                 x->cluster.max_pods);
+    if (cfg_map_get(x->policy[0].config, "scale_up_queue_len"))
+        fail_msg("point 4 set the value on the other policy entry too");
+    assert_string_equal(x->name, "g-p0004");
+    if (!strstr(x->overlay_text, "scale_up_queue_len=\"8\""))
+        fail_msg("point 4's identity lacks its value: %s", x->overlay_text);
+    experiment_free(x);
     sweep_free(sw);
 }
 
@@ -116,32 +134,31 @@ static void test_lhs_strata(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("lhs.yaml", "name: l\nbase: base.yaml\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
+    write_file("lhs.yaml", "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
                            "parameters:\n"
-                           "  - {path: config.scale_up_queue_len, range: [0, 10]}\n"
-                           "  - {path: config.scale_up_p95_s, range: [1, 2]}\n"
+                           "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
+                           "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
                            "objective: {minimise: cost}\n");
     sweep *sw = load_ok("lhs.yaml");
     assert_int_equal(sweep_n_points(sw), 10);
     /* each parameter: one value in each of the 10 strata */
     int seen[2][10] = {{0}};
     for (size_t p = 0; p < 10; p++) {
-        char *text = NULL;
-        gp_error e;
-        assert_int_equal(sweep_point_yaml(sw, p, &text, &e), 0);
-        const char *keys[2] = {"\"scale_up_queue_len\": \"", "\"scale_up_p95_s\": \""};
-        const double lo[2] = {0, 1}, width[2] = {10, 1};
+        experiment *x = point_ok(sw, p);
+        const cfg_node *cfg = x->policy[sweep_point_policy(sw, p)].config;
+        const char *keys[2] = {"scale_up_queue_len", "scale_up_p95_s"};
+        const double lo[2] = {1, 2}, width[2] = {10, 1};
         for (int k = 0; k < 2; k++) {
-            const char *at = strstr(text, keys[k]);
+            const char *at = cfg_scalar(cfg_map_get(cfg, keys[k]));
             if (!at)
-                fail_msg("point %zu: no %s in\n%s", p, keys[k], text);
-            double v = atof(at + strlen(keys[k]));
+                fail_msg("point %zu: no %s", p, keys[k]);
+            double v = atof(at);
             int stratum = (int)((v - lo[k]) / width[k] * 10);
             if (stratum < 0 || stratum > 9)
                 fail_msg("point %zu param %d: %g outside the range", p, k, v);
             seen[k][stratum]++;
         }
-        free(text);
+        experiment_free(x);
     }
     for (int k = 0; k < 2; k++)
         for (int s = 0; s < 10; s++)
@@ -161,9 +178,13 @@ static void test_bad_files(void **state)
         {"unknown metric", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
                            "objective: {minimise: gpu_hourz}\n",
          "unknown metric", GP_EUNKNOWN},
-        {"no parent", "base: base.yaml\nparameters: [{path: config.a.b, values: [2]}]\n"
+        {"unknown key, checked as in the file", "base: base.yaml\n"
+                      "parameters: [{path: config.a.b, values: [2]}]\n"
                       "objective: {minimise: cost}\n",
-         "no such place", GP_EMISSING},
+         "unknown key 'a'", GP_EUNKNOWN},
+        {"unknown policy label", "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
+                                 "objective: {minimise: cost}\n",
+         "no policy entry labelled \"nope\"", GP_EUNKNOWN},
         {"values and range", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
                              "range: [1, 2]}]\nobjective: {minimise: cost}\n",
          "not both", GP_EPARSE},

@@ -3,6 +3,8 @@
  * user's line; workload_open repeats none of them except what needs the data file. */
 #include "traces/workload.h"
 
+#include "base/fileio.h"
+
 #include <string.h>
 
 #include "traces/trace_internal.h"
@@ -77,12 +79,9 @@ static int parse_path(const cfg_node *map, const char *base_dir, workload_spec *
     const cfg_node *n = cfg_map_get(map, "path");
     if (!rel[0])
         return cfg_error(n, err, GP_ERANGE, "empty path");
-    int len;
-    if (rel[0] == '/' || !base_dir || !base_dir[0] || strcmp(base_dir, ".") == 0)
-        len = snprintf(w->path, sizeof(w->path), "%s", rel);
-    else
-        len = snprintf(w->path, sizeof(w->path), "%s/%s", base_dir, rel);
-    if (len < 0 || (size_t)len >= sizeof(w->path))
+    /* a path set on the command line or by a sweep is relative to where it was written */
+    const char *dir = cfg_node_base_dir(n) ? cfg_node_base_dir(n) : base_dir;
+    if (gp_path_join(dir, rel, w->path, sizeof(w->path)) < 0)
         return cfg_error(n, err, GP_ERANGE, "path longer than %zu characters once resolved",
                          sizeof(w->path) - 1);
     return 0;
