@@ -892,6 +892,8 @@ const cfg_node *cfg_map_get(const cfg_node *map, const char *key)
 
 bool cfg_node_is_null(const cfg_node *n) { return n == NULL || is_null_scalar(n); }
 
+bool cfg_scalar_plain(const cfg_node *n) { return n && n->kind == CFG_SCALAR && n->plain; }
+
 const char *cfg_kind_name(cfg_kind k)
 {
     switch (k) {
@@ -1706,4 +1708,25 @@ int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origi
     }
     cfg_free(val);
     return rc;
+}
+
+int cfg_quote_scalar(const char *v, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap < 3)
+        return -1;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (n + 6 >= cap)
+            return -1;
+        if (*p == '"' || *p == '\\')
+            n += (size_t)snprintf(out + n, cap - n, "\\%c", *p);
+        else if (*p < 0x20)
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return 0;
 }

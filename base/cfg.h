@@ -91,6 +91,8 @@ int cfg_node_duration_us(const cfg_node *n, int64_t lo_us, int64_t hi_us, int64_
 /* True for NULL and for a plain null scalar ("", "~", "null"): getters read it as absent,
  * cfg_check_keys as an empty map; a required getter reports it as missing. */
 bool cfg_node_is_null(const cfg_node *n);
+/* True for a scalar written plain (not quoted, not a block scalar). */
+bool cfg_scalar_plain(const cfg_node *n);
 const char *cfg_kind_name(cfg_kind k); /* "scalar", "map", "sequence" */
 /* The candidate nearest to `word` by edit distance (case-insensitive), or NULL when none
  * is close enough to be a plausible typo. `candidates` is NULL-terminated. */
@@ -125,6 +127,9 @@ int cfg_req_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_e
  * (the only mutation of a loaded document). */
 int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origin,
             const char *base_dir, gp_error *err);
+/* `v` as a YAML double-quoted scalar (escapes for quotes, backslashes, control bytes), so
+ * that cfg_set reads it back as the same one string. -1 when it does not fit in cap. */
+int cfg_quote_scalar(const char *v, char *out, size_t cap);
 /* The base_dir cfg_set gave the node, or NULL for a node read from the document's text
  * (relative paths in it are then relative to the document's own directory). */
 const char *cfg_node_base_dir(const cfg_node *n);

@@ -2,6 +2,7 @@
  * textparse.h). Calendar arithmetic is proleptic Gregorian (days_from_civil after H. Hinnant), so no
  * libc time zone state is touched: the result never depends on TZ. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
@@ -179,5 +180,16 @@ int textparse_nonneg(const char *s, double *out, const char **why)
         return -1;
     }
     *out = v == 0 ? 0.0 : v; /* turns -0 into 0 */
+    return 0;
+}
+
+int textparse_count(const char *s, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE || v < 0 || v > max)
+        return -1;
+    *out = v;
     return 0;
 }

@@ -1,5 +1,5 @@
 /* textparse.h: values read from text fields (CSV cells, YAML scalars): ISO-8601
- * date-times and plain non-negative decimals. Pure functions: no allocation, no locale
+ * date-times, plain non-negative decimals and counts. Pure functions: no allocation, no locale
  * or time-zone state, so the result never depends on TZ. */
 #ifndef GP_TEXTPARSE_H
 #define GP_TEXTPARSE_H
@@ -19,5 +19,9 @@ void textparse_format_iso(int64_t us, char *buf, size_t len);
  * around it). Returns 0, or -1 with a reason in *why ("not a number", "NaN",
  * "infinite", "negative"). */
 int textparse_nonneg(const char *s, double *out, const char **why);
+
+/* Parses a whole decimal number in [0, max] (the whole string, no spaces). Returns 0, or
+ * -1 if `s` is not one. */
+int textparse_count(const char *s, long max, long *out);
 
 #endif

@@ -1,10 +1,12 @@
-/* ytree.c: the mutable YAML tree and its block emitter (see ytree.h). */
+/* ytree.c: the mutable YAML tree and its writer on libyaml's emitter (see ytree.h). */
 #include "base/ytree.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <yaml.h>
 
 #include "base/error.h"
 
@@ -254,126 +256,169 @@ ytree *ytree_from_cfg(const cfg_node *n, bool force_strings)
     return from_cfg(n, NULL, force_strings);
 }
 
+ytree *ytree_copy_cfg(const cfg_node *n)
+{
+    if (!n || cfg_node_is_null(n))
+        return ytree_plain("null");
+    if (cfg_node_kind(n) == CFG_SCALAR)
+        return cfg_scalar_plain(n) ? ytree_plain(cfg_scalar(n)) : ytree_str(cfg_scalar(n));
+    ytree *t = cfg_node_kind(n) == CFG_SEQ ? ytree_seq() : ytree_map();
+    for (size_t i = 0; t && i < cfg_len(n); i++) {
+        if (cfg_node_kind(n) == CFG_SEQ)
+            ytree_push(t, ytree_copy_cfg(cfg_seq_at(n, i)));
+        else
+            ytree_set(t, cfg_map_key_at(n, i), ytree_copy_cfg(cfg_map_value_at(n, i)));
+    }
+    return t;
+}
+
 /* ---------------------------------------------------------------- emitter */
 
-static void emit_quoted(FILE *f, const char *s)
+/* Text that a YAML 1.1 or 1.2 reader takes for something other than a string when it is
+ * written plain: null (~, null, the empty text), a boolean in any YAML 1.1 spelling (y,
+ * yes, on, off, ...), the merge key, or anything that starts like a number, a time or a
+ * date (12, -1, .5, 1e3, 0x1F, 1_000, 12:30, 2001-12-14, .inf, -.inf, .nan). Such a
+ * string is written quoted; so is a key that is not a plain word. */
+bool ytree_plain_is_not_string(const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\x%02x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
+    static const char *const words[] = {
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no",
+        "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
+        "off", "Off", "OFF", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", "<<", NULL};
+    const char *p = s + (*s == '+' || *s == '-');
+    for (size_t i = 0; words[i]; i++)
+        if (strcmp(s, words[i]) == 0 || (p != s && *p == '.' && strcmp(p, words[i]) == 0))
+            return true;
+    if (*p == '.')
+        p++;
+    return *p >= '0' && *p <= '9';
 }
 
-/* A map key plain when it is a simple word, quoted otherwise. */
-static void emit_key(FILE *f, const char *k)
+/* A key written plain: a word of letters, digits and _-./ that reads as a string. */
+static bool key_plain(const char *k)
 {
-    bool plain = *k && !looks_numeric(k) && strcmp(k, "true") && strcmp(k, "false") &&
-                 strcmp(k, "null") && strcmp(k, "y") && strcmp(k, "n");
-    for (const char *p = k; *p && plain; p++)
-        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                *p == '_' || *p == '-' || *p == '.' || *p == '/';
-    if (plain)
-        fputs(k, f);
-    else
-        emit_quoted(f, k);
+    if (ytree_plain_is_not_string(k) || k[0] == '-' || k[0] == '.' || k[0] == '/')
+        return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.' || *p == '/'))
+            return false;
+    return true;
 }
 
-static bool is_scalar(const ytree *n) { return n->kind == Y_STR || n->kind == Y_PLAIN; }
+typedef struct yemit {
+    yaml_emitter_t em;
+    bool ok;     /* every event went out */
+    bool broken; /* the tree lost a node to a failed allocation */
+} yemit;
 
-static void emit_scalar(FILE *f, const ytree *n)
+static void put(yemit *e, yaml_event_t *ev, int made)
 {
-    if (n->kind == Y_STR)
-        emit_quoted(f, n->text);
-    else
-        fputs(n->text, f);
+    if (!made || !yaml_emitter_emit(&e->em, ev))
+        e->ok = false; /* yaml_emitter_emit frees the event, also on failure */
 }
 
-static bool emit_node(FILE *f, const ytree *n, int indent);
-
-/* The value of a key or an item at `indent` (children indent by 2). */
-static bool emit_child(FILE *f, const ytree *v, int indent)
+/* A scalar: `quoted` text is a string, double-quoted (so "80" and "on" stay strings for
+ * every reader), or a literal block (|) when it has several lines (a file in a ConfigMap;
+ * libyaml falls back to double quotes where a block cannot hold it exactly); plain text
+ * (numbers, true/false, null, and plain scalars copied as they were) is written as is,
+ * quoted by libyaml only where YAML allows no plain scalar. */
+static void put_scalar(yemit *e, const char *text, bool quoted)
 {
-    if (is_scalar(v)) {
-        fputc(' ', f);
-        emit_scalar(f, v);
-        fputc('\n', f);
-        return true;
-    }
-    if (v->n == 0) {
-        fputs(v->kind == Y_MAP ? " {}\n" : " []\n", f);
-        return !v->broken;
-    }
-    fputc('\n', f);
-    return emit_node(f, v, indent + 2);
+    if (!e->ok)
+        return;
+    yaml_scalar_style_t style = !quoted                ? YAML_PLAIN_SCALAR_STYLE
+                                : strchr(text, '\n') ? YAML_LITERAL_SCALAR_STYLE
+                                                      : YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    yaml_event_t ev;
+    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text,
+                                            (int)strlen(text), quoted ? 0 : 1, 1, style);
+    put(e, &ev, made);
 }
 
-static bool emit_node(FILE *f, const ytree *n, int indent)
+static void put_node(yemit *e, const ytree *n)
 {
-    bool ok = !n->broken;
-    if (n->kind == Y_MAP) {
+    if (!e->ok)
+        return;
+    e->broken |= n->broken;
+    yaml_event_t ev;
+    switch (n->kind) {
+    case Y_STR:
+        put_scalar(e, n->text, true);
+        return;
+    case Y_PLAIN:
+        put_scalar(e, n->text, false);
+        return;
+    case Y_MAP:
+        put(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                                                        YAML_BLOCK_MAPPING_STYLE));
         for (size_t i = 0; i < n->n; i++) {
-            fprintf(f, "%*s", indent, "");
-            emit_key(f, n->keys[i]);
-            fputc(':', f);
-            ok = emit_child(f, n->items[i], indent) && ok;
+            put_scalar(e, n->keys[i], !key_plain(n->keys[i]));
+            put_node(e, n->items[i]);
         }
-    } else if (n->kind == Y_SEQ) {
-        for (size_t i = 0; i < n->n; i++) {
-            const ytree *v = n->items[i];
-            fprintf(f, "%*s-", indent, "");
-            if (v->kind == Y_MAP && v->n > 0) {
-                /* "- key: value" with the map's other keys under the first */
-                fputc(' ', f);
-                emit_key(f, v->keys[0]);
-                fputc(':', f);
-                ok = emit_child(f, v->items[0], indent + 2) && ok;
-                for (size_t j = 1; j < v->n; j++) {
-                    fprintf(f, "%*s", indent + 2, "");
-                    emit_key(f, v->keys[j]);
-                    fputc(':', f);
-                    ok = emit_child(f, v->items[j], indent + 2) && ok;
-                }
-                ok = ok && !v->broken;
-            } else {
-                ok = emit_child(f, v, indent) && ok;
-            }
-        }
-    } else {
-        fprintf(f, "%*s", indent, "");
-        emit_scalar(f, n);
-        fputc('\n', f);
+        if (e->ok)
+            put(e, &ev, yaml_mapping_end_event_initialize(&ev));
+        return;
+    case Y_SEQ:
+        put(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                                         YAML_BLOCK_SEQUENCE_STYLE));
+        for (size_t i = 0; i < n->n; i++)
+            put_node(e, n->items[i]);
+        if (e->ok)
+            put(e, &ev, yaml_sequence_end_event_initialize(&ev));
+        return;
     }
-    return ok;
+}
+
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
+    return fwrite(buffer, 1, size, data) == size;
 }
 
 int ytree_emit(FILE *f, const ytree *n)
 {
     if (!n)
         return GP_ENOMEM;
-    bool ok;
-    if (is_scalar(n)) {
-        emit_scalar(f, n);
-        fputc('\n', f);
-        ok = true;
-    } else if (n->n == 0) {
-        fputs(n->kind == Y_MAP ? "{}\n" : "[]\n", f);
-        ok = !n->broken;
-    } else {
-        ok = emit_node(f, n, 0);
-    }
-    if (!ok)
+    yemit e = {.ok = true};
+    if (!yaml_emitter_initialize(&e.em))
         return GP_ENOMEM;
-    return ferror(f) ? GP_EIO : 0;
+    yaml_emitter_set_output(&e.em, write_handler, f);
+    yaml_emitter_set_unicode(&e.em, 1); /* UTF-8 as is, not \u escapes */
+    yaml_emitter_set_width(&e.em, -1); /* no folding of long strings */
+    yaml_emitter_set_indent(&e.em, 2);
+    yaml_event_t ev;
+    put(&e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+    if (e.ok)
+        put(&e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+    put_node(&e, n);
+    if (e.ok)
+        put(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
+    if (e.ok)
+        put(&e, &ev, yaml_stream_end_event_initialize(&ev));
+    if (e.ok && !yaml_emitter_flush(&e.em))
+        e.ok = false;
+    bool memory = e.em.error == YAML_MEMORY_ERROR;
+    yaml_emitter_delete(&e.em);
+    if (e.broken || memory)
+        return GP_ENOMEM;
+    if (!e.ok || ferror(f))
+        return GP_EIO;
+    return 0;
+}
+
+char *ytree_emit_string(const ytree *n, int *rc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int r = f ? ytree_emit(f, n) : GP_ENOMEM;
+    if (f && fclose(f) != 0 && r == 0)
+        r = GP_ENOMEM;
+    if (r < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (rc)
+        *rc = r;
+    return text;
 }

@@ -1,10 +1,16 @@
-/* ytree.h: a small mutable YAML tree for writing manifests (the cfg tree is read-only).
- * Nodes are maps (keys in insertion order), sequences and scalars; a scalar is a string
- * (always written double-quoted, JSON escapes, so "80" stays a string), or plain text
- * written as is (numbers, true/false, null). A parent owns its children: ytree_free of
- * the root frees all. Allocation failure never aborts: the constructors return NULL and
- * the first failed insertion marks the parent, so ytree_emit returns GP_ENOMEM.
- * ytree_from_cfg copies a cfg subtree, typing scalars as the Kubernetes API wants them. */
+/* ytree.h: a small mutable YAML tree, and the project's one YAML writer (the cfg tree is
+ * read-only). Nodes are maps (keys in insertion order), sequences and scalars; a scalar
+ * is a string (always written double-quoted, so "80", "on" and "null" stay strings for
+ * every reader), or plain text written as is (numbers, true/false, null). Keys are
+ * written plain when they are plain words that read as strings, double-quoted otherwise
+ * (on, yes, no, off, y, n, ~, numbers, dates, the empty key). The writer is libyaml's
+ * emitter (block style, UTF-8, no line folding), so what it writes reads back, through
+ * cfg or any YAML 1.1 / 1.2 reader, as the same tree with the same texts.
+ * A parent owns its children: ytree_free of the root frees all. Allocation failure never
+ * aborts: the constructors return NULL and the first failed insertion marks the parent,
+ * so ytree_emit returns GP_ENOMEM.
+ * ytree_from_cfg copies a cfg subtree, typing scalars as the Kubernetes API wants them;
+ * ytree_copy_cfg copies it as it was written (for a document read back unchanged). */
 #ifndef GP_YTREE_H
 #define GP_YTREE_H
 
@@ -41,8 +47,18 @@ void ytree_free(ytree *n);
  * `tolerance`), and every value when force_strings. Null scalars become null. */
 ytree *ytree_from_cfg(const cfg_node *n, bool force_strings);
 
-/* Writes n as block YAML at the given indent (0 for a document). GP_ENOMEM if the tree
- * lost a node to a failed allocation, GP_EIO on a write error. */
+/* A copy of a cfg subtree as it was written: a scalar written plain stays plain text (a
+ * null stays null), a quoted one stays a string. */
+ytree *ytree_copy_cfg(const cfg_node *n);
+
+/* Writes n as one YAML document (block style). GP_ENOMEM if the tree lost a node to a
+ * failed allocation, GP_EIO on a write error. */
 int ytree_emit(FILE *f, const ytree *n);
+/* The same into a new string (the caller frees); NULL on failure, with *rc (may be NULL)
+ * the code. */
+char *ytree_emit_string(const ytree *n, int *rc);
+/* True when `text` written plain would read as something other than a string (null, a
+ * YAML 1.1 boolean such as on/yes/y, a number, a time, a date): such text is quoted. */
+bool ytree_plain_is_not_string(const char *text);
 
 #endif

@@ -778,35 +778,11 @@ static int64_t mono_now_us(void)
     return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
-int drive_main(int argc, char **argv, FILE *out, gp_error *err)
+int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
 {
-    const char *path = NULL;
-    bool dry = false;
-    long ticks = -1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--dry-run") == 0) {
-            dry = true;
-        } else if (strcmp(argv[i], "--once") == 0) {
-            ticks = 1;
-        } else if (strcmp(argv[i], "--ticks") == 0 && i + 1 < argc) {
-            char *end;
-            ticks = strtol(argv[++i], &end, 10);
-            if (*end || ticks < 1)
-                return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "--ticks",
-                                    "expected a positive integer");
-        } else if (argv[i][0] == '-') {
-            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, argv[i],
-                                "unknown option (usage: gpenlab drive CONFIG.yaml [--dry-run] "
-                                "[--once | --ticks N])");
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "one config file at a time");
-        }
-    }
-    if (!path)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
-                            "usage: gpenlab drive CONFIG.yaml [--dry-run]");
+    const char *path = o->config_path;
+    bool dry = o->dry_run;
+    long ticks = o->ticks;
     drive_cfg c;
     int rc = drive_cfg_load(path, &c, err);
     if (rc < 0) {

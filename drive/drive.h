@@ -83,8 +83,16 @@ int64_t drive_sync_period_us(const drive *d);
  * only for errors that stop the loop (out of memory, a policy error). */
 int drive_tick(drive *d, int64_t now_us, drive_tick_rec *rec, gp_error *err);
 
-/* argv[0] is "drive": CONFIG [--dry-run] [--once] [--ticks N]. SIGTERM/SIGINT end the
- * loop between ticks (they are blocked and waited for, so no handler state). */
-int drive_main(int argc, char **argv, FILE *out, gp_error *err);
+/* `gpenlab drive CONFIG [--dry-run] [--once | --ticks N]` (cli/cmd_drive.c reads them). */
+typedef struct drive_run_opts {
+    const char *config_path;
+    bool dry_run; /* log what would be applied, apply nothing */
+    long ticks;   /* ticks to run, >= 1; -1: until a signal */
+} drive_run_opts;
+
+/* Loads the config and runs the loop, one log line per tick to `out` (or the config's log
+ * file). SIGTERM/SIGINT end the loop between ticks (they are blocked and waited for, so no
+ * handler state). */
+int drive_run(const drive_run_opts *o, FILE *out, gp_error *err);
 
 #endif

@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gpu/gpu.h"
+#include "gpu/gpu_cli.h"
 #include "gpu/jpeg_io.h"
 #include "gpu/ref/gpen_load.h"
 #include "gpu/ref/gpen_model.h"
@@ -29,6 +31,7 @@
 #include "gpu/ref/gpen_ref.h"
 #include "gpu/ref/pipe_nets.h"
 #include "gpu/ref/safetensors.h"
+#include "gpu/run_cmd.h"
 #include "profile/profile.h"
 #include "profile/profile_derive.h"
 
@@ -37,30 +40,6 @@ static double wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int die(const gp_error *err)
-{
-    char buf[1024];
-    gp_error_format(err, buf, sizeof(buf));
-    fprintf(stderr, "gpenlab-gpu: %s\n", buf);
-    return 1;
-}
-
-static const char *arg_value(int argc, char **argv, const char *key, const char *def)
-{
-    for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], key) == 0)
-            return argv[i + 1];
-    return def;
-}
-
-static int arg_flag(int argc, char **argv, const char *key)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], key) == 0)
-            return 1;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ selftest */
@@ -115,14 +94,14 @@ static int selftest_small(int *fails)
     gp_error err;
     const int B = 2;
     if (gpen_model_init_random(&m, &cfg, GPEN_DEFAULT_SEED, &err))
-        return die(&err);
+        return cli_die(&err);
     size_t n = (size_t)B * 3 * 64 * 64;
     float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
     gpen_input_random(&cfg, B, GPEN_DEFAULT_SEED, in);
     tap_store taps = {0};
     gpen_ref_opts ro = {GPEN_REF_F64, GPEN_MODCONV_EXACT, keep_tap, &taps};
     if (gpen_ref_forward(&m, in, B, &ro, ref, &err))
-        return die(&err);
+        return cli_die(&err);
     for (int p = 0; p < N_SELFTEST_RUNS; p++) {
         gpu_opts o;
         gpu_opts_default(&o);
@@ -133,11 +112,11 @@ static int selftest_small(int *fails)
         o.use_graphs = 0;
         gpu_ctx *c;
         if (gpu_open(&o, &c, &err))
-            return die(&err);
+            return cli_die(&err);
         for (size_t i = 0; i < n; i++)
             out[i] = NAN;
         if (gpu_gpen_forward(c, in, B, out, &err))
-            return die(&err);
+            return cli_die(&err);
         double lim = SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2;
         char what[96];
         snprintf(what, sizeof(what), "small %s out", SELFTEST_RUNS[p].label);
@@ -172,7 +151,7 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
     pipe_net rf, pn;
     if (pipe_net_open(PIPE_RETINAFACE, 1, det_path, GPEN_DEFAULT_SEED, &rf, &err) ||
         pipe_net_open(PIPE_PARSENET, 1, par_path, GPEN_DEFAULT_SEED, &pn, &err))
-        return die(&err);
+        return cli_die(&err);
     const int H = 128, W = 160, PB = 2, PS = 64;
     size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;
     size_t nl[3];
@@ -188,7 +167,7 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
     }
     if (rc) {
         gp_error_set(&err, GP_ENOMEM, NULL, 0, 0, "selftest", "out of memory");
-        return die(&err);
+        return cli_die(&err);
     }
     uint64_t k1 = gpen_rand_key(GPEN_DEFAULT_SEED, "selftest.detector_in"),
              k2 = gpen_rand_key(GPEN_DEFAULT_SEED, "selftest.parser_in");
@@ -198,7 +177,7 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
         pin[i] = (float)(2 * gpen_rand_uniform(k2, i) - 1);
     double t0 = wall_ms();
     if (pipe_retinaface_forward(&rf, rin, 1, H, W, rref, &err) || pipe_parsenet_forward(&pn, pin, PB, PS, pref, &err))
-        return die(&err);
+        return cli_die(&err);
     printf("selftest pipeline networks: CPU reference in %.1f s (%s, %s)\n", (wall_ms() - t0) / 1e3,
            det_path ? det_path : "random detector weights", par_path ? par_path : "random parser weights");
     for (int p = 0; p < N_SELFTEST_RUNS; p++) {
@@ -213,14 +192,14 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
         o.parser_weights_path = par_path;
         gpu_ctx *c;
         if (gpu_open(&o, &c, &err))
-            return die(&err);
+            return cli_die(&err);
         for (int l = 0; l < 3; l++)
             for (size_t i = 0; i < nl[l]; i++)
                 rout[l][i] = NAN;
         for (size_t i = 0; i < npo; i++)
             pout[i] = NAN;
         if (gpu_retinaface_forward(c, rin, H, W, rout, &err) || gpu_parsenet_forward(c, pin, PB, PS, pout, &err))
-            return die(&err);
+            return cli_die(&err);
         /* bf16 keeps 8 mantissa bits through ~50 sequential layers (GPEN: ~30 gave 7e-3) */
         double lim = SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : SELFTEST_RUNS[p].prec == GPU_BF16 ? 2e-2 : 1e-2;
         char what[96];
@@ -245,19 +224,24 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
     return 0;
 }
 
-static int selftest_full(const char *ref_path, int *fails)
+static int selftest_full(const char *ref_path, const char *weights, int *fails)
 {
     safetensors_file f;
     gp_error err;
     if (safetensors_open(ref_path, &f, &err))
-        return die(&err);
+        return cli_die(&err);
     const safetensors_tensor *ti = safetensors_find(&f, "input"), *to = safetensors_find(&f, "out");
     if (!ti || !to) {
         gp_error_set(&err, GP_EMISSING, ref_path, 0, 0, "input/out", "reference lacks tensors");
-        return die(&err);
+        return cli_die(&err);
     }
-    int B = (int)ti->shape[0];
+    int B = ti->ndim == 4 ? (int)ti->shape[0] : 0;
     size_t n = safetensors_count(ti);
+    if (B < 1 || B > 64 || n != (size_t)B * 3 * 512 * 512 || safetensors_count(to) != n) {
+        safetensors_close(&f);
+        gp_error_set(&err, GP_ERANGE, ref_path, 0, 0, "input", "expected input and out of [B, 3, 512, 512], B 1..64");
+        return cli_die(&err);
+    }
     float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
           *out2 = malloc(n * sizeof(float));
     safetensors_read_f32(&f, ti, in, n, &err);
@@ -269,19 +253,24 @@ static int selftest_full(const char *ref_path, int *fails)
         o.precision = SELFTEST_RUNS[p].prec;
         o.conv_kernel = SELFTEST_RUNS[p].kernel;
         o.max_batch = B > 8 ? B : 8;
+        o.weights_path = weights;
         gpu_ctx *c;
         if (gpu_open(&o, &c, &err))
-            return die(&err);
+            return cli_die(&err);
         for (size_t i = 0; i < n; i++)
             out[i] = NAN;
         if (gpu_gpen_forward(c, in, B, out, &err))
-            return die(&err);
+            return cli_die(&err);
         char what[96];
+        gpu_info info;
+        if (gpu_get_info(c, &info, &err))
+            return cli_die(&err);
+        printf("  kernels %-8s %s\n", SELFTEST_RUNS[p].label, info.kernels);
         snprintf(what, sizeof(what), "GPEN-512 %s vs fp64 (batch %d)", SELFTEST_RUNS[p].label, B);
         check(what, gpen_rel_l2(out, ref, n), SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2, fails);
         /* a graph replay reproduces the first run bit for bit */
         if (gpu_gpen_forward(c, in, B, out2, &err))
-            return die(&err);
+            return cli_die(&err);
         snprintf(what, sizeof(what), "GPEN-512 %s graph replay", SELFTEST_RUNS[p].label);
         check(what, gpen_rel_l2(out2, out, n), 1e-12, fails);
         gpu_close(c);
@@ -311,11 +300,11 @@ static int selftest_conv_kernels(int *fails)
     for (int p = 1; p <= 2; p++) {
         gpu_ctx *kc;
         if (open_small(SELFTEST_RUNS[p].prec, &kc, &err))
-            return die(&err);
+            return cli_die(&err);
         double worst = 0;
         int ncases = 0;
         if (gpu_conv_kernel_check(kc, &worst, &ncases, &err))
-            return die(&err);
+            return cli_die(&err);
         gpu_close(kc);
         if (ncases == 0) {
             printf("selftest conv kernels %s: wgmma not used on this card/build: skipped\n", SELFTEST_RUNS[p].label);
@@ -332,6 +321,9 @@ static int selftest_conv_kernels(int *fails)
  * compute-sanitizer), and with --tiles the per-tile timings of the conv kernels. */
 static int cmd_convcheck(int argc, char **argv)
 {
+    static const char *const cc_flags[] = {"--tiles", NULL};
+    if (cli_check(argc, argv, "convcheck", NULL, cc_flags))
+        return 2;
     if (gpu_device_count() < 1) {
         printf("convcheck: no CUDA device: skipped\n");
         return 0;
@@ -339,71 +331,186 @@ static int cmd_convcheck(int argc, char **argv)
     int fails = 0;
     if (selftest_conv_kernels(&fails))
         return 1;
-    if (arg_flag(argc, argv, "--tiles")) {
+    /* what GPEN-512 uses on this card: the tap kernel's probe and each layer's variants */
+    for (int p = 1; p <= 2; p++) {
+        gp_error err;
+        gpu_opts o;
+        gpu_opts_default(&o);
+        o.precision = SELFTEST_RUNS[p].prec;
+        gpu_ctx *c;
+        gpu_info info;
+        if (gpu_open(&o, &c, &err) || gpu_get_info(c, &info, &err))
+            return cli_die(&err);
+        printf("convcheck GPEN-512 %s kernels: %s\n", SELFTEST_RUNS[p].label, info.kernels);
+        gpu_close(c);
+    }
+    if (cli_flag(argc, argv, "--tiles")) {
         gp_error err;
         gpu_ctx *c;
         if (open_small(GPU_FP16, &c, &err) || gpu_conv_tile_bench(c, stdout, &err))
-            return die(&err);
+            return cli_die(&err);
         gpu_close(c);
     }
     return fails ? 1 : 0;
 }
 
+/* Mean absolute difference of two RGB8 images of n bytes, in levels. */
+static double mean_abs_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += abs((int)a[i] - (int)b[i]);
+    return n ? s / (double)n : 0;
+}
+
+/* Decodes a request's output JPEG on the host; checks its size. NULL on failure. */
+static unsigned char *decode_output(const unsigned char *jpg, size_t len, int w, int h, const char *what, int *fails)
+{
+    gp_error err;
+    int dw = 0, dh = 0;
+    unsigned char *dec = NULL;
+    if (!jpg || jpeg_decode_rgb(jpg, len, &dw, &dh, &dec, NULL, 0, &err) || dw != w || dh != h) {
+        printf("selftest %-40s FAIL (output %dx%d, expected %dx%d)\n", what, dw, dh, w, h);
+        (*fails)++;
+        free(dec);
+        return NULL;
+    }
+    return dec;
+}
+
+/* Whole pipeline requests on each JPEG path this build and card have (libjpeg on the host,
+ * nvJPEG): one 2 MP request with 2 faces, and three requests in one gpu_requests_run call
+ * against the same three run one by one (faces batched across requests: the outputs must
+ * agree to within JPEG rounding); then the two JPEG paths against each other. */
+static int selftest_pipeline(int argc, char **argv, int *fails)
+{
+    gp_error err;
+    const int W = 1732, H = 1155;
+    unsigned char *rgb = jpeg_synthetic_rgb(W, H, 1), *jpg = NULL;
+    size_t jl = 0;
+    if (!rgb || jpeg_encode_rgb(rgb, W, H, 90, &jpg, &jl, &err))
+        return cli_die(&err);
+    free(rgb);
+    unsigned char *first_out[2] = {NULL, NULL};
+    const int paths[2] = {GPU_JPEG_HOST, GPU_JPEG_NVJPEG};
+    for (int pi = 0; pi < 2; pi++) {
+        gpu_opts o;
+        gpu_opts_default(&o);
+        if (cli_gpu_opts(argc, argv, "selftest", &o))
+            return 2;
+        o.pipeline = 1;
+        o.max_image_mp = 4;
+        o.max_requests = 3;
+        o.jpeg = paths[pi];
+        gpu_ctx *c;
+        if (gpu_open(&o, &c, &err)) {
+            if (paths[pi] != GPU_JPEG_NVJPEG)
+                return cli_die(&err);
+            /* a build without nvJPEG skips it; nvJPEG that does not open on this card fails */
+            printf("selftest %-40s %s (%s)\n", "pipeline nvJPEG", err.code == GP_ENOTSUP ? "skipped" : "FAIL",
+                   err.msg);
+            *fails += err.code != GP_ENOTSUP;
+            continue;
+        }
+        gpu_info info;
+        if (gpu_get_info(c, &info, &err))
+            return cli_die(&err);
+        gpu_request rq = {jpg, jl, 0, 0, 2, 90};
+        gpu_request_result res;
+        unsigned char *outj = NULL;
+        for (int i = 0; i < 2; i++) { /* the second run is the warm one */
+            free(outj);
+            outj = NULL;
+            if (gpu_request_run(c, 0, &rq, &res, &outj, &err))
+                return cli_die(&err);
+        }
+        printf("selftest pipeline 2 MP, 2 faces [%s]: total %.2f ms, out %zu bytes, detector %dx%d:", info.jpeg,
+               res.total_ms, res.out_jpeg_len, res.detector_w, res.detector_h);
+        for (int s = 0; s < GPU_N_STAGES; s++)
+            printf(" %s %.2f", gpu_stage_name(s), res.stage_ms[s]);
+        printf("\n");
+        char what[96];
+        snprintf(what, sizeof(what), "pipeline output [%s]", pi ? "nvjpeg" : "host");
+        first_out[pi] = decode_output(outj, res.out_jpeg_len, W, H, what, fails);
+        free(outj);
+        /* three requests in one call against the same run one by one */
+        gpu_request three[3] = {{jpg, jl, 0, 0, 2, 90}, {jpg, jl, 0, 0, 0, 90}, {jpg, jl, 0, 0, 1, 90}};
+        gpu_request_result r3[3];
+        unsigned char *o3[3] = {NULL, NULL, NULL};
+        if (gpu_requests_run(c, 0, 3, three, r3, o3, &err))
+            return cli_die(&err);
+        double worst = 0;
+        int faces_ok = 1;
+        for (int r = 0; r < 3; r++) {
+            unsigned char *one = NULL;
+            gpu_request_result r1;
+            if (gpu_request_run(c, 0, &three[r], &r1, &one, &err))
+                return cli_die(&err);
+            faces_ok &= r3[r].faces == three[r].faces;
+            snprintf(what, sizeof(what), "pipeline batched request %d", r);
+            unsigned char *a = decode_output(o3[r], r3[r].out_jpeg_len, W, H, what, fails);
+            unsigned char *b = decode_output(one, r1.out_jpeg_len, W, H, what, fails);
+            if (a && b) {
+                double d = mean_abs_diff(a, b, (size_t)W * H * 3);
+                worst = d > worst ? d : worst;
+            } else {
+                worst = INFINITY;
+            }
+            free(a);
+            free(b);
+            free(one);
+            free(o3[r]);
+        }
+        printf("selftest pipeline 3 requests in one call (3 faces batched): total %.2f ms, gpen %.2f ms\n",
+               r3[0].total_ms, r3[0].stage_ms[GPU_STAGE_GPEN]);
+        snprintf(what, sizeof(what), "batched vs one by one [%s] (levels)", pi ? "nvjpeg" : "host");
+        check(what, faces_ok ? worst : INFINITY, 0.5, fails);
+        gpu_close(c);
+    }
+    if (first_out[0] && first_out[1])
+        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * H * 3),
+              3.0, fails);
+    free(first_out[0]);
+    free(first_out[1]);
+    free(jpg);
+    return 0;
+}
+
 static int cmd_selftest(int argc, char **argv)
 {
+    static const char *const st_vals[] = {"--ref", CLI_GPU_OPTS, NULL};
+    static const char *const st_flags[] = {"--gpen-only", NULL};
+    if (cli_check(argc, argv, "selftest", st_vals, st_flags))
+        return 2;
+    const int gpen_only = cli_flag(argc, argv, "--gpen-only");
+    if (gpen_only && !cli_value(argc, argv, "--ref", NULL)) {
+        fprintf(stderr, "gpenlab-gpu selftest: --gpen-only needs --ref\n");
+        return 2;
+    }
+    gpu_opts chk;
+    gpu_opts_default(&chk);
+    if (cli_gpu_opts(argc, argv, "selftest", &chk))
+        return 2;
     if (gpu_device_count() < 1) {
         printf("selftest: no CUDA device: skipped\n");
         return 0;
     }
     int fails = 0;
-    gp_error err;
-    if (selftest_conv_kernels(&fails))
+    if (!gpen_only && (selftest_conv_kernels(&fails) || selftest_small(&fails)))
         return 1;
-    if (selftest_small(&fails))
+    const char *ref = cli_value(argc, argv, "--ref", NULL);
+    if (ref && selftest_full(ref, cli_value(argc, argv, "--weights", NULL), &fails))
         return 1;
-    const char *ref = arg_value(argc, argv, "--ref", NULL);
-    if (ref && selftest_full(ref, &fails))
-        return 1;
-    const char *det = arg_value(argc, argv, "--detector-weights", NULL);
-    const char *par = arg_value(argc, argv, "--parser-weights", NULL);
+    if (gpen_only) {
+        printf("selftest (GPEN-512 only): %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
+        return fails ? 1 : 0;
+    }
+    const char *det = cli_value(argc, argv, "--detector-weights", NULL);
+    const char *par = cli_value(argc, argv, "--parser-weights", NULL);
     if (selftest_pipe_nets(det, par, &fails))
         return 1;
-    /* one pipeline request, to see that every stage runs */
-    gpu_opts o;
-    gpu_opts_default(&o);
-    o.pipeline = 1;
-    o.detector_weights_path = det;
-    o.parser_weights_path = par;
-    o.max_image_mp = 4;
-    gpu_ctx *c;
-    if (gpu_open(&o, &c, &err))
-        return die(&err);
-    unsigned char *rgb = jpeg_synthetic_rgb(1732, 1155, 1), *jpg = NULL;
-    size_t jl = 0;
-    if (jpeg_encode_rgb(rgb, 1732, 1155, 90, &jpg, &jl, &err))
-        return die(&err);
-    gpu_request rq = {jpg, jl, 0, 0, 2, 90};
-    gpu_request_result res;
-    unsigned char *outj = NULL;
-    for (int i = 0; i < 2; i++)
-        if (gpu_request_run(c, 0, &rq, &res, &outj, &err))
-            return die(&err);
-    printf("selftest pipeline 2 MP, 2 faces: total %.2f ms, out %zu bytes, detector %dx%d:", res.total_ms,
-           res.out_jpeg_len, res.detector_w, res.detector_h);
-    for (int s = 0; s < GPU_N_STAGES; s++)
-        printf(" %s %.2f", gpu_stage_name(s), res.stage_ms[s]);
-    printf("\n");
-    int w = 0, h = 0;
-    unsigned char *dec = NULL;
-    if (jpeg_decode_rgb(outj, res.out_jpeg_len, &w, &h, &dec, NULL, 0, &err) || w != 1732 || h != 1155) {
-        printf("selftest pipeline output: FAIL (%dx%d)\n", w, h);
-        fails++;
-    }
-    free(dec);
-    free(outj);
-    free(jpg);
-    free(rgb);
-    gpu_close(c);
+    if (selftest_pipeline(argc, argv, &fails))
+        return 1;
     printf("selftest: %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;
 }
@@ -454,22 +561,30 @@ static double torch_best(const torch_row *rows, int n, const char *dtype, const 
 
 static int cmd_bench(int argc, char **argv)
 {
-    if (gpu_device_count() < 1) {
-        printf("bench: no CUDA device: skipped\n");
-        return 0;
-    }
-    int reps = atoi(arg_value(argc, argv, "--reps", "30"));
-    const char *outp = arg_value(argc, argv, "--out", NULL);
+    static const char *const bench_vals[] = {"--torch", "--out", "--reps", "--batch", "--max-batch", "--only",
+                                             CLI_GPU_OPTS, NULL};
+    if (cli_check(argc, argv, "bench", bench_vals, NULL))
+        return 2;
+    gpu_opts base;
+    gpu_opts_default(&base);
+    if (cli_gpu_opts(argc, argv, "bench", &base))
+        return 2;
+    int reps = atoi(cli_value(argc, argv, "--reps", "30"));
+    const char *outp = cli_value(argc, argv, "--out", NULL);
     /* --batch N and --only LABEL narrow the run (one forward under a profiler, say) */
-    int only_batch = atoi(arg_value(argc, argv, "--batch", "0"));
-    const char *only = arg_value(argc, argv, "--only", NULL);
-    int max_batch = atoi(arg_value(argc, argv, "--max-batch", "16"));
+    int only_batch = atoi(cli_value(argc, argv, "--batch", "0"));
+    const char *only = cli_value(argc, argv, "--only", NULL);
+    int max_batch = atoi(cli_value(argc, argv, "--max-batch", "16"));
     if (reps < 1 || only_batch < 0 || only_batch > 64 || max_batch < 1 || max_batch > 64) {
         fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1, --batch 0..64 and --max-batch 1..64\n");
         return 2;
     }
+    if (gpu_device_count() < 1) {
+        printf("bench: no CUDA device: skipped\n");
+        return 0;
+    }
     torch_row tr[128];
-    int ntr = read_torch(arg_value(argc, argv, "--torch", ""), tr, 128);
+    int ntr = read_torch(cli_value(argc, argv, "--torch", ""), tr, 128);
     gp_error err;
     gpen_arch arch;
     gpen_config dc;
@@ -492,8 +607,7 @@ static int cmd_bench(int argc, char **argv)
     for (int p = 0; p < 4; p++) {
         if (only && strcmp(only, runs[p].label) != 0)
             continue;
-        gpu_opts op;
-        gpu_opts_default(&op);
+        gpu_opts op = base;
         op.precision = runs[p].prec;
         op.conv_kernel = runs[p].kernel;
         int need_batch = only_batch ? only_batch : max_batch;
@@ -501,19 +615,21 @@ static int cmd_bench(int argc, char **argv)
             op.max_batch = need_batch;
         gpu_ctx *c;
         if (gpu_open(&op, &c, &err))
-            return die(&err);
+            return cli_die(&err);
         gpu_get_info(c, &info, &err);
         if (p == 0 || p == 2) {
             double tf;
             if (gpu_matmul_peak(c, &tf, &blas_tf, &err))
-                return die(&err);
+                return cli_die(&err);
             if (p == 0)
                 core_tf = tf;
-            printf("card %s, %d SMs; fp16 dense GEMM: core %s kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s\n",
-                   info.name, info.sm_count, info.conv_wgmma ? "wgmma" : "mma.sync", tf, blas_tf);
+            printf("card %s, %d SMs; fp16 dense GEMM: core %s kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s; "
+                   "kernels: %s; weights: %s\n",
+                   info.name, info.sm_count, info.conv_wgmma ? "wgmma" : "mma.sync", tf, blas_tf, info.kernels,
+                   op.weights_path ? op.weights_path : "deterministic random");
             if (o) {
                 if (p == 0)
-                    fprintf(o, "card %s\n", info.name);
+                    fprintf(o, "card %s\nkernels %s\n", info.name, info.kernels);
                 fprintf(o, "matmul_fp16_tflops core_%s %.2f cublaslt %.2f\n", info.conv_wgmma ? "wgmma" : "mma",
                         tf, blas_tf);
             }
@@ -620,21 +736,134 @@ static void image_dims(double mp, int *w, int *h)
     *h = (int)lround(*w / 1.5);
 }
 
+/* eff over processes, as pods of one card each run their own process: n processes (n =
+ * 1, 2, 4, .. max_procs), each with its own context, run `per` whole 2 MP / 1 face
+ * requests at the same moment; eff(n) = their throughput over that of one process. Must
+ * run before this process touches CUDA at all (a forked child cannot use CUDA once the
+ * parent has initialised it). eff[k] is for n = 1 << k; *n_out of them. */
+static int eff_processes(const gpu_opts *base, int max_procs, int per, double *eff, int *n_out, gp_error *err)
+{
+    double thr1 = 0;
+    *n_out = 0;
+    for (int n = 1; n <= max_procs; n *= 2) {
+        int ready[2], go[2], res[2];
+        if (pipe(ready) || pipe(go) || pipe(res))
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "profile", "pipe failed");
+        pid_t pids[64];
+        int started = 0;
+        for (int i = 0; i < n; i++) {
+            pid_t pid = fork();
+            if (pid < 0)
+                break;
+            if (pid == 0) { /* child: open, warm up, wait for go, run, report the elapsed ms */
+                close(ready[0]), close(go[1]), close(res[0]);
+                double ms = -1;
+                gpu_opts o = *base;
+                o.pipeline = 1;
+                o.n_slots = 1;
+                o.max_image_mp = 3;
+                int w, h;
+                image_dims(2, &w, &h);
+                unsigned char *rgb = jpeg_synthetic_rgb(w, h, 2), *jpg = NULL;
+                size_t jl = 0;
+                gpu_ctx *c = NULL;
+                gp_error e;
+                gpu_request_result r;
+                int ok = rgb && !jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &e) && !gpu_open(&o, &c, &e);
+                gpu_request rq = {jpg, jl, 0, 0, 1, 90};
+                for (int k = 0; k < 2 && ok; k++)
+                    ok = !gpu_request_run(c, 0, &rq, &r, NULL, &e);
+                char b = ok ? 'r' : 'x', g = 0;
+                if (write(ready[1], &b, 1) == 1 && read(go[0], &g, 1) == 1 && ok) {
+                    double t0 = wall_ms();
+                    for (int k = 0; k < per && ok; k++)
+                        ok = !gpu_request_run(c, 0, &rq, &r, NULL, &e);
+                    ms = ok ? wall_ms() - t0 : -1;
+                }
+                if (write(res[1], &ms, sizeof(ms)) != (ssize_t)sizeof(ms))
+                    ms = -1;
+                gpu_close(c);
+                _exit(ok ? 0 : 1);
+            }
+            pids[started++] = pid;
+        }
+        close(ready[1]), close(go[0]), close(res[1]);
+        int n_ready = 0, all_ok = started == n;
+        char b;
+        while (n_ready < started && read(ready[0], &b, 1) == 1) {
+            n_ready++;
+            all_ok &= b == 'r';
+        }
+        double t0 = wall_ms();
+        for (int i = 0; i < started; i++)
+            if (write(go[1], "g", 1) != 1)
+                all_ok = 0;
+        double worst = 0, ms;
+        for (int i = 0; i < started; i++) {
+            if (read(res[0], &ms, sizeof(ms)) != (ssize_t)sizeof(ms) || ms < 0)
+                all_ok = 0;
+            else if (ms > worst)
+                worst = ms;
+        }
+        double wall = wall_ms() - t0;
+        for (int i = 0; i < started; i++)
+            waitpid(pids[i], NULL, 0);
+        close(ready[0]), close(go[1]), close(res[0]);
+        if (!all_ok || n_ready != n)
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "profile", "eff over %d processes: a process failed", n);
+        double thr = n * per / worst;
+        if (n == 1)
+            thr1 = thr;
+        eff[(*n_out)++] = thr / thr1;
+        printf("eff over processes: %d -> %.3f (%.1f requests/s, the slowest process %.0f ms, wall %.0f ms)\n", n,
+               eff[*n_out - 1], thr * 1e3, worst, wall);
+    }
+    return 0;
+}
+
 static int cmd_profile(int argc, char **argv)
 {
-    const char *outp = arg_value(argc, argv, "--out", "gpu/profiles/h100");
-    int reps = atoi(arg_value(argc, argv, "--reps", "5"));
-    int quick = arg_flag(argc, argv, "--quick");
+    static const char *const prof_vals[] = {"--out", "--reps", "--cmd", "--commit", "--procs", CLI_GPU_OPTS, NULL};
+    static const char *const prof_flags[] = {"--quick", NULL};
+    if (cli_check(argc, argv, "profile", prof_vals, prof_flags))
+        return 2;
+    gpu_opts base;
+    gpu_opts_default(&base);
+    if (cli_gpu_opts(argc, argv, "profile", &base))
+        return 2;
+    if (base.detector_weights_path) {
+        fprintf(stderr, "gpenlab-gpu profile: --detector-weights: the profile keeps random detector weights, so that "
+                        "a request runs the face count it asks for\n");
+        return 2;
+    }
+    const char *outp = cli_value(argc, argv, "--out", "gpu/profiles/h100");
+    int reps = atoi(cli_value(argc, argv, "--reps", "5"));
+    int quick = cli_flag(argc, argv, "--quick");
+    int max_procs = atoi(cli_value(argc, argv, "--procs", quick ? "2" : "4"));
+    if (reps < 1 || reps > 16 || max_procs < 0 || max_procs > 16) {
+        fprintf(stderr, "gpenlab-gpu profile: --reps must be 1..16 and --procs 0..16\n");
+        return 2;
+    }
     gp_error err;
-    if (gpu_device_count() < 1) {
+    /* counted in a child: CUDA initialised here (even by counting) would not work in the
+     * processes eff_processes forks, and the cold-start figures want a fresh process */
+    pid_t cp = fork();
+    if (cp == 0)
+        _exit(gpu_device_count() > 0 ? 0 : 3);
+    int cst = 0;
+    if (cp < 0 || waitpid(cp, &cst, 0) != cp || !WIFEXITED(cst) || WEXITSTATUS(cst) != 0) {
         printf("profile: no CUDA device: skipped\n");
         return 0;
     }
+    double eff_proc[8];
+    int n_eff_proc = 0;
+    if (max_procs > 0 && eff_processes(&base, max_procs, quick ? 4 : 8, eff_proc, &n_eff_proc, &err))
+        return cli_die(&err);
     /* cold start, in this fresh process: context, weights from a file, first inference,
      * graph capture */
     double ctx_ms, ctx_mib;
     if (gpu_context_init(0, &ctx_ms, &ctx_mib, &err))
-        return die(&err);
+        return cli_die(&err);
     char wpath[] = "/tmp/gpenlab-weights-XXXXXX";
     int fd = mkstemp(wpath);
     if (fd < 0)
@@ -643,23 +872,26 @@ static int cmd_profile(int argc, char **argv)
     gpen_config dc;
     gpen_config_default(&dc);
     gpen_model m;
-    if (gpen_model_init_random(&m, &dc, GPEN_DEFAULT_SEED, &err) || gpen_model_save(&m, wpath, &err))
-        return die(&err);
+    /* the weight-load phase reads a file: --weights, else the random weights written out */
+    const char *weights = base.weights_path ? base.weights_path : wpath;
+    if (!base.weights_path &&
+        (gpen_model_init_random(&m, &dc, GPEN_DEFAULT_SEED, &err) || gpen_model_save(&m, wpath, &err)))
+        return cli_die(&err);
+    if (!base.weights_path)
+        gpen_model_free(&m);
+    double t0 = wall_ms();
+    if (gpen_model_load(&m, &dc, weights, &err))
+        return cli_die(&err);
+    double file_ms = wall_ms() - t0;
     size_t gpen_params = m.arch.n_params;
     gpen_model_free(&m);
-    double t0 = wall_ms();
-    if (gpen_model_load(&m, &dc, wpath, &err))
-        return die(&err);
-    double file_ms = wall_ms() - t0;
-    gpen_model_free(&m);
-    gpu_opts o;
-    gpu_opts_default(&o);
-    o.weights_path = wpath;
+    gpu_opts o = base;
+    o.weights_path = weights;
     o.max_image_mp = 25;
     t0 = wall_ms();
     gpu_ctx *c;
     if (gpu_open(&o, &c, &err)) /* GPEN only: file, convert, upload */
-        return die(&err);
+        return cli_die(&err);
     double open_gpen_ms = wall_ms() - t0;
     gpu_info info;
     gpu_get_info(c, &info, &err);
@@ -669,7 +901,7 @@ static int cmd_profile(int argc, char **argv)
     o.n_slots = quick ? 2 : 8;
     t0 = wall_ms();
     if (gpu_open(&o, &c, &err))
-        return die(&err);
+        return cli_die(&err);
     double open_all_ms = wall_ms() - t0;
     unlink(wpath);
     gpu_mem_report mr;
@@ -681,21 +913,21 @@ static int cmd_profile(int argc, char **argv)
     unsigned char *rgb = jpeg_synthetic_rgb(w, h, 2), *jpg2 = NULL;
     size_t jl2;
     if (jpeg_encode_rgb(rgb, w, h, 90, &jpg2, &jl2, &err))
-        return die(&err);
+        return cli_die(&err);
     free(rgb);
     gpu_request rq = {jpg2, jl2, 0, 0, 1, 90};
     gpu_request_result res;
     t0 = wall_ms();
     if (gpu_request_run(c, 0, &rq, &res, NULL, &err))
-        return die(&err);
+        return cli_die(&err);
     double first_ms = wall_ms() - t0;
     double capture_ms;
     if (gpu_warmup(c, &capture_ms, &err))
-        return die(&err);
+        return cli_die(&err);
     double steady[16];
     for (int i = 0; i < 8; i++) {
         if (gpu_request_run(c, 0, &rq, &res, NULL, &err))
-            return die(&err);
+            return cli_die(&err);
         steady[i] = res.total_ms;
     }
     double steady_ms = median_of(steady, 8);
@@ -715,15 +947,15 @@ static int cmd_profile(int argc, char **argv)
         unsigned char *jpg = NULL;
         size_t jl;
         if (jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &err))
-            return die(&err);
+            return cli_die(&err);
         free(rgb);
         for (int fi = 0; fi < N_FACES; fi++) {
             gpu_request r2 = {jpg, jl, 0, 0, FACES[fi], 90};
             if (gpu_request_run(c, 0, &r2, &res, NULL, &err)) /* warm-up */
-                return die(&err);
+                return cli_die(&err);
             for (int k = 0; k < R; k++) {
                 if (gpu_request_run(c, 0, &r2, &res, NULL, &err))
-                    return die(&err);
+                    return cli_die(&err);
                 for (int s = 0; s < GPU_N_STAGES; s++)
                     raw[mi][fi][s][k] = res.stage_ms[s];
                 tot[mi][fi][k] = res.total_ms;
@@ -778,7 +1010,7 @@ static int cmd_profile(int argc, char **argv)
     double gb[9] = {0}, pb[9] = {0}, sd;
     for (int b = 1; b <= 8; b *= 2) {
         if (gpu_gpen_time(c, b, 20, &gb[b], &sd, &err) || gpu_parse_time(c, b, 10, &pb[b], &sd, &err))
-            return die(&err);
+            return cli_die(&err);
         printf("batch %d: GPEN %.3f ms, ParseNet %.3f ms\n", b, gb[b], pb[b]);
     }
     /* eff(n): n threads, each running whole 2 MP / 1 face requests on its own slot */
@@ -799,12 +1031,61 @@ static int cmd_profile(int argc, char **argv)
         double el = wall_ms() - t0;
         for (int i = 0; i < n; i++)
             if (jobs[i].rc)
-                return die(&jobs[i].err);
+                return cli_die(&jobs[i].err);
         double thr = n * per / el;
         if (n == 1)
             thr1 = thr;
         p.eff[n - 1] = n == 1 ? 1.0 : thr / thr1;
         printf("eff(%d) = %.3f (%.1f requests/s)\n", n, p.eff[n - 1], thr * 1e3);
+    }
+    /* JPEG decode and encode alone, both paths, at every size of the grid */
+    gpu_jpeg_times jt[N_MP];
+    for (int mi = 0; mi < N_MP; mi++) {
+        image_dims(MP_GRID[mi], &w, &h);
+        rgb = jpeg_synthetic_rgb(w, h, (unsigned)mi + 7);
+        unsigned char *jpg = NULL;
+        size_t jl;
+        if (jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &err) || gpu_jpeg_time(c, jpg, jl, R, &jt[mi], &err))
+            return cli_die(&err);
+        free(rgb);
+        free(jpg);
+        printf("jpeg mp %4.1f: libjpeg decode %.2f encode %.2f ms; nvJPEG%s decode %.2f encode %.2f ms\n",
+               MP_GRID[mi], jt[mi].host_decode_ms, jt[mi].host_encode_ms, jt[mi].nvjpeg_hw ? " (hardware)" : "",
+               jt[mi].nvjpeg_decode_ms, jt[mi].nvjpeg_encode_ms);
+    }
+    /* eff of n requests batched in one call on one slot (their faces go through GPEN and
+     * ParseNet together), against one request a call */
+    double eff_batch[8];
+    int n_eff_batch = 0;
+    {
+        gpu_opts ob = o;
+        ob.weights_path = base.weights_path; /* the temporary weight file is gone by now */
+        ob.n_slots = 1;
+        ob.max_image_mp = 3;
+        ob.max_requests = 8;
+        gpu_ctx *cb;
+        if (gpu_open(&ob, &cb, &err))
+            return cli_die(&err);
+        gpu_request rqs[8];
+        gpu_request_result rs[8];
+        for (int i = 0; i < 8; i++)
+            rqs[i] = (gpu_request){jpg2, jl2, 0, 0, 1, 90};
+        double thr1b = 0;
+        for (int n = 1; n <= 8; n++) {
+            int calls = quick ? 3 : 6;
+            if (gpu_requests_run(cb, 0, n, rqs, rs, NULL, &err)) /* warm-up (graph of batch n) */
+                return cli_die(&err);
+            t0 = wall_ms();
+            for (int k = 0; k < calls; k++)
+                if (gpu_requests_run(cb, 0, n, rqs, rs, NULL, &err))
+                    return cli_die(&err);
+            double thr = n * calls / (wall_ms() - t0);
+            if (n == 1)
+                thr1b = thr;
+            eff_batch[n_eff_batch++] = thr / thr1b;
+            printf("eff batched in one call: %d -> %.3f (%.1f requests/s)\n", n, thr / thr1b, thr * 1e3);
+        }
+        gpu_close(cb);
     }
     /* the profile */
     snprintf(p.card, sizeof(p.card), "%s", info.name);
@@ -815,11 +1096,13 @@ static int cmd_profile(int argc, char **argv)
     snprintf(p.source, sizeof(p.source),
              "measured by gpenlab-gpu profile on %s, %s, %d SMs, %.0f MiB, %s\n"
              "command: %s; commit %s\n"
-             "GPEN-BFR-512 (CUDA core, fp16, CUDA graphs), RetinaFace-R50 and ParseNet: deterministic random weights\n"
-             "synthetic 3:2 JPEGs (q90) decoded/encoded by libjpeg on the host; faces placed on a grid (random weights detect none)\n"
+             "GPEN-BFR-512 (CUDA core, fp16, CUDA graphs; kernel variants: info kernels): %s; RetinaFace-R50: random; ParseNet: %s\n"
+             "synthetic 3:2 JPEGs (q90) decoded/encoded by %s; faces placed on a grid (random weights detect none)\n"
              "face stages: least-squares slope over 1,2,4,8 faces (batched); memory: from buffer sizes, model from cudaMemGetInfo",
              date, info.name, info.sm_count, info.mem_total_mib, info.driver,
-             arg_value(argc, argv, "--cmd", "gpenlab-gpu profile"), arg_value(argc, argv, "--commit", "unknown"));
+             cli_value(argc, argv, "--cmd", "gpenlab-gpu profile"), cli_value(argc, argv, "--commit", "unknown"),
+             base.weights_path ? base.weights_path : "deterministic random weights",
+             base.parser_weights_path ? base.parser_weights_path : "random", info.jpeg);
     p.jitter = JITTER_SAMPLES;
     p.n_jitter_samples = njit;
     memcpy(p.jitter_samples, jit, sizeof(double) * (size_t)njit);
@@ -855,16 +1138,18 @@ static int cmd_profile(int argc, char **argv)
     FILE *f = fopen(outp, "w");
     if (!f) {
         gp_error_set(&err, GP_EIO, outp, 0, 0, NULL, "cannot create");
-        return die(&err);
+        return cli_die(&err);
     }
     fprintf(f, "# %s: GPEN pipeline on %s, measured by `gpenlab-gpu profile` (gpu/gpenlab_gpu.c).\n"
-               "# Stages: decode/encode = libjpeg on the host; detect = resize + RetinaFace-R50;\n"
+               "# Stages: decode/encode = %s; detect = resize + RetinaFace-R50;\n"
                "# align/gpen/parse/paste per face (batched up to 8); blend over the image.\n"
+               "# eff(n): n threads of one process, each on its own stream and buffers (info eff_batched:\n"
+               "# n requests in one call, faces batched across them; info eff_procs: n processes).\n"
                "# share_slowdown is not measured (1 = no loss beyond eff(n)); first_request_extra_ms 0\n"
                "# because first_inference and graph_capture are cold phases (warm-up before ready).\n",
-            outp, info.name);
+            outp, info.name, info.jpeg);
     if (profile_write(&p, f, &err))
-        return die(&err);
+        return cli_die(&err);
     fprintf(f, "info gpen_batch_ms");
     for (int b = 1; b <= 8; b *= 2)
         fprintf(f, " %d %.4g", b, gb[b]);
@@ -874,6 +1159,18 @@ static int cmd_profile(int argc, char **argv)
     fprintf(f, "\ninfo cold_ms context %.1f gpen_file_read %.1f gpen_open %.1f all_nets_open_%d_slots %.1f "
                "first_request %.1f steady_request %.2f graph_capture %.1f\n",
             ctx_mib > 0 ? ctx_ms : ctx_ms, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms, capture_ms);
+    fprintf(f, "info kernels %s\n", info.kernels);
+    fprintf(f, "info eff_batched");
+    for (int i = 0; i < n_eff_batch; i++)
+        fprintf(f, " %d %.4f", i + 1, eff_batch[i]);
+    fprintf(f, "\ninfo eff_procs");
+    for (int i = 0; i < n_eff_proc; i++)
+        fprintf(f, " %d %.4f", 1 << i, eff_proc[i]);
+    fprintf(f, "\n");
+    for (int mi = 0; mi < N_MP; mi++)
+        fprintf(f, "info jpeg_ms mp %g libjpeg_decode %.3f libjpeg_encode %.3f nvjpeg_decode %.3f nvjpeg_encode %.3f%s\n",
+                MP_GRID[mi], jt[mi].host_decode_ms, jt[mi].host_encode_ms, jt[mi].nvjpeg_decode_ms,
+                jt[mi].nvjpeg_encode_ms, !jt[mi].nvjpeg ? " (no nvJPEG)" : jt[mi].nvjpeg_hw ? " (hardware decode)" : "");
     fprintf(f, "info mem_mib context %.1f gpen_loaded %.1f weights %.1f gpen_per_face %.1f parse_per_face %.1f "
                "image_per_mp %.2f detector_per_mp %.1f\n",
             ctx_mib, used_gpen, mr.weights_bytes / 1048576.0, mr.gpen_per_face_bytes / 1048576.0,
@@ -896,7 +1193,7 @@ static int cmd_profile(int argc, char **argv)
     /* the file must read back through the simulator's own parser */
     static gpu_profile check_p;
     if (profile_load(outp, &check_p, &err))
-        return die(&err);
+        return cli_die(&err);
     printf("profile check: %s parses (%d stages, eff(%d) = %.3f)\n", outp, check_p.n_stages, check_p.n_eff,
            check_p.eff[check_p.n_eff - 1]);
     free(jpg2);
@@ -906,31 +1203,31 @@ static int cmd_profile(int argc, char **argv)
 
 static int cmd_derive(int argc, char **argv)
 {
-    const char *in = arg_value(argc, argv, "--in", "gpu/profiles/h100");
-    const char *from = arg_value(argc, argv, "--from", "h100");
-    const char *outdir = arg_value(argc, argv, "--outdir", "gpu/profiles");
+    const char *in = cli_value(argc, argv, "--in", "gpu/profiles/h100");
+    const char *from = cli_value(argc, argv, "--from", "h100");
+    const char *outdir = cli_value(argc, argv, "--outdir", "gpu/profiles");
     char to_list[128];
-    snprintf(to_list, sizeof(to_list), "%s", arg_value(argc, argv, "--to", "t4,l4,a10,a100"));
+    snprintf(to_list, sizeof(to_list), "%s", cli_value(argc, argv, "--to", "t4,l4,a10,a100"));
     static gpu_profile src, dst, src_check;
     gp_error err;
     if (profile_load(in, &src, &err))
-        return die(&err);
+        return cli_die(&err);
     const gpu_card_spec *fc = gpu_card_find(from);
     char *save = NULL;
     for (char *k = strtok_r(to_list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         const gpu_card_spec *tc = gpu_card_find(k);
         if (!tc) {
             gp_error_set(&err, GP_EUNKNOWN, NULL, 0, 0, "--to", "unknown card \"%s\"", k);
-            return die(&err);
+            return cli_die(&err);
         }
         if (profile_derive(&src, fc, tc, &dst, &err))
-            return die(&err);
+            return cli_die(&err);
         char path[512];
         snprintf(path, sizeof(path), "%s/%s-derived", outdir, k);
         FILE *f = fopen(path, "w");
         if (!f) {
             gp_error_set(&err, GP_EIO, path, 0, 0, NULL, "cannot create");
-            return die(&err);
+            return cli_die(&err);
         }
         fprintf(f, "# %s: DERIVED from %s by `gpenlab-gpu profile derive` (gpu/profile_derive.c):\n"
                    "# not measured on this card; stage times scaled by datasheet ratios.\n",
@@ -938,7 +1235,7 @@ static int cmd_derive(int argc, char **argv)
         int rc = profile_write(&dst, f, &err);
         fclose(f);
         if (rc || profile_load(path, &src_check, &err))
-            return die(&err);
+            return cli_die(&err);
         printf("wrote %s (%s, demand 2 MP 1 face %.1f ms)\n", path, dst.card, profile_demand_us(&dst, 2, 1) / 1e3);
     }
     return 0;
@@ -947,13 +1244,15 @@ static int cmd_derive(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|convcheck|profile [derive] [options]\n");
+        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|run|convcheck|profile [derive] [options]\n");
         return 2;
     }
     if (strcmp(argv[1], "selftest") == 0)
         return cmd_selftest(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "convcheck") == 0)
         return cmd_convcheck(argc - 1, argv + 1);
     if (strcmp(argv[1], "profile") == 0) {

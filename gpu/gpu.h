@@ -38,6 +38,8 @@ typedef struct gpu_opts {
     int n_slots;              /* concurrent request slots (streams) for gpu_request_run */
     int max_image_mp;         /* pipeline buffers sized for images up to this many MP */
     int conv_kernel;          /* gpu_conv_kernel: which tensor-core conv kernel (fp16/bf16) */
+    int jpeg;                 /* gpu_jpeg_path: where pipeline requests decode and encode */
+    int max_requests;         /* requests one gpu_requests_run call may hold (per slot) */
 } gpu_opts;
 
 /* GPU_CONV_AUTO: wgmma on compute capability 9.0 when the build has the sm_90a image,
@@ -45,6 +47,13 @@ typedef struct gpu_opts {
 typedef enum { GPU_CONV_AUTO = 0, GPU_CONV_MMA = 1, GPU_CONV_WGMMA = 2 } gpu_conv_kernel;
 /* Parses "auto", "mma" or "wgmma"; -1 otherwise. */
 int gpu_conv_kernel_parse(const char *s);
+
+/* JPEG decode/encode of pipeline requests: GPU_JPEG_AUTO takes nvJPEG when the build has
+ * it and it opens on the device (its hardware decoder where the card has one, A100/H100
+ * class), else libjpeg on the host; GPU_JPEG_NVJPEG fails to open without it. */
+typedef enum { GPU_JPEG_AUTO = 0, GPU_JPEG_HOST = 1, GPU_JPEG_NVJPEG = 2 } gpu_jpeg_path;
+/* Parses "auto", "host" or "nvjpeg"; -1 otherwise. */
+int gpu_jpeg_path_parse(const char *s);
 
 /* Fills opts with defaults: device 0, fp16, max_batch 8, random weights, GPEN-512, graphs. */
 void gpu_opts_default(gpu_opts *o);
@@ -54,6 +63,10 @@ typedef struct gpu_info {
     char driver[32];
     int cc_major, cc_minor, sm_count;
     int conv_wgmma;    /* the conv kernel in use: 1 wgmma (sm_90a), 0 mma.sync */
+    char jpeg[64];     /* the JPEG path of pipeline requests: "libjpeg (host)", "nvJPEG
+                        * hardware decode + GPU encode", "nvJPEG GPU decode + GPU encode" */
+    char kernels[1024]; /* the kernel variants in use and why (GPENLAB_TAPCONV, GPENLAB_BLUR_EPI:
+                         * the tap kernel's probe, each layer's choice with its times) */
     double mem_total_mib, mem_free_mib;
     double mem_bw_gbs; /* from the device's memory clock and bus width */
 } gpu_info;
@@ -131,6 +144,26 @@ typedef struct gpu_request_result {
 /* Runs one whole request on slot `slot` (0..n_slots-1). out_jpeg may be NULL. */
 int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_request_result *res,
                     unsigned char **out_jpeg, gp_error *err);
+/* Runs n requests (1..max_requests) together on slot `slot`, as a pod serves the requests
+ * it holds at once: each is decoded and detected, the faces of all of them go through
+ * GPEN and ParseNet in batches of up to max_batch, then each is pasted, blended and
+ * encoded. res[i] gets request i's output size and faces; its stage times are those of
+ * the whole call (a stage shared by the requests is not split among them), total_ms too.
+ * out_jpeg may be NULL, else out_jpeg[i] receives request i's JPEG (malloc'ed). */
+int gpu_requests_run(gpu_ctx *c, int slot, int n, const gpu_request *rq, gpu_request_result *res,
+                     unsigned char **out_jpeg, gp_error *err);
+
+/* JPEG decode (into device memory) and encode (from it) of one image on slot 0, by each
+ * path: libjpeg on the host with the upload / download, and nvJPEG where the build and
+ * card have it (nvjpeg 0 otherwise, its times 0). Medians over reps, milliseconds.
+ * Pipeline contexts; the image must fit max_image_mp. */
+typedef struct gpu_jpeg_times {
+    double host_decode_ms, host_encode_ms;
+    double nvjpeg_decode_ms, nvjpeg_encode_ms;
+    int nvjpeg;    /* nvJPEG timed */
+    int nvjpeg_hw; /* its decodes went through the hardware decoder */
+} gpu_jpeg_times;
+int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err);
 
 /* Device memory in use now (cudaMemGetInfo), MiB. */
 double gpu_mem_used_mib(gpu_ctx *c);

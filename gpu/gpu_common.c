@@ -14,6 +14,8 @@ void gpu_opts_default(gpu_opts *o)
     o->use_graphs = 1;
     o->n_slots = 1;
     o->max_image_mp = 24;
+    o->jpeg = GPU_JPEG_AUTO;
+    o->max_requests = 1;
 }
 
 const char *gpu_stage_name(int stage)
@@ -33,5 +35,18 @@ int gpu_conv_kernel_parse(const char *s)
         return GPU_CONV_MMA;
     if (strcmp(s, "wgmma") == 0)
         return GPU_CONV_WGMMA;
+    return -1;
+}
+
+int gpu_jpeg_path_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "auto") == 0)
+        return GPU_JPEG_AUTO;
+    if (strcmp(s, "host") == 0)
+        return GPU_JPEG_HOST;
+    if (strcmp(s, "nvjpeg") == 0)
+        return GPU_JPEG_NVJPEG;
     return -1;
 }

@@ -2,10 +2,12 @@
  * activations, forward, CUDA graphs, taps, timing), and the API entry points. The
  * pipeline's other networks and stages are in gpu_pipeline.cuh (included below). */
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gpu/gpu_internal.cuh"
@@ -120,6 +122,9 @@ template <typename T, int BM, int BN> static size_t ms_smem()
     return (size_t)CONV_STAGES * (BM + BN) * 40 * sizeof(T);
 }
 
+static const int TAP_STAGES = 4, TAP_SMEM_MAX = 227 * 1024;
+static const float SQRT2_F = 1.4142135623730951f;
+
 /* Raises the dynamic shared memory limit of the multistage kernels (once per process). */
 template <typename T> static int conv_kernels_init(gp_error *err)
 {
@@ -134,6 +139,10 @@ template <typename T> static int conv_kernels_init(gp_error *err)
                             (int)wgmma_smem_bytes<T, bm, bn, st>()));
         WG_TILE_LIST(X)
 #undef X
+        CK(cudaFuncSetAttribute(conv_tap_wgmma_kernel<T, 64, TAP_STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                TAP_SMEM_MAX));
+        CK(cudaFuncSetAttribute(conv_tap_wgmma_kernel<T, 128, TAP_STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                TAP_SMEM_MAX));
     }
     return 0;
 }
@@ -190,6 +199,32 @@ template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStre
     }
         CONV_TILES(X)
 #undef X
+    }
+}
+
+bool tap_conv_fits(const conv_args &a, int *bn)
+{
+    *bn = a.Cout % 128 == 0 ? 128 : 64;
+    return a.sy == 1 && a.sx == 1 && !a.up_nearest && a.pad_mode == PAD_ZERO && (a.dy == 1 || a.dy == -1) &&
+           (a.dx == 1 || a.dx == -1) && a.TY >= 1 && a.TY <= 3 && a.TX >= 1 && a.TX <= 3 && a.Cin % 64 == 0 &&
+           a.Cin >= 64 && a.Cout % 64 == 0 && a.mode != EPI_ATOMIC &&
+           (a.mode != EPI_RAW || !a.out_f32) && a.kt_per_split == 0 && a.split_stride == 0 &&
+           (*bn == 128 ? tap_smem_bytes<128, TAP_STAGES>(a.TY, a.TX, a.Cin)
+                       : tap_smem_bytes<64, TAP_STAGES>(a.TY, a.TX, a.Cin)) <= TAP_SMEM_MAX;
+}
+
+template <typename T> void conv_tap_launch(const conv_args &a, int bn, const conv_hw &hw, cudaStream_t st)
+{
+    if constexpr (sizeof(T) == 2) {
+        dim3 grid((a.OWk + TAP_W - 1) / TAP_W, (a.OHk + TAP_ROWS - 1) / TAP_ROWS * a.B, a.Cout / bn);
+        if (bn == 128)
+            conv_tap_wgmma_kernel<T, 128, TAP_STAGES>
+                <<<grid, TAP_ROWS * 128, tap_smem_bytes<128, TAP_STAGES>(a.TY, a.TX, a.Cin), st>>>(a, hw.tap - 1);
+        else
+            conv_tap_wgmma_kernel<T, 64, TAP_STAGES>
+                <<<grid, TAP_ROWS * 128, tap_smem_bytes<64, TAP_STAGES>(a.TY, a.TX, a.Cin), st>>>(a, hw.tap - 1);
+    } else {
+        (void)a, (void)bn, (void)hw, (void)st;
     }
 }
 
@@ -283,15 +318,166 @@ void conv_layer_run(const conv_layer<T> &L, const T *x, int B, int H, int W, int
     *OW = ow;
 }
 
+/* ||a - b|| / ||b|| of two host arrays of T, in double; INFINITY when b is all zeros or a
+ * NaN is anywhere. */
+template <typename T> static double host_rel_l2(const std::vector<T> &a, const std::vector<T> &b)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size() && i < b.size(); i++) {
+        double u = host_to_float(a[i]), v = host_to_float(b[i]);
+        num += (u - v) * (u - v);
+        den += v * v;
+    }
+    return den > 0 && num == num ? std::sqrt(num / den) : INFINITY;
+}
+
+/* One conv of the tap kernel's probe against the mma.sync kernel: relative L2 of the outputs
+ * (tap kernel with base mode `mode`), on random operands. geo: geometry and epilogue mode
+ * set, operands unset; styled: style scale, demodulation and the concat half. */
+template <typename T>
+static int tap_probe_case(const conv_args &geo, int styled, int mode, const conv_hw &hw, double *rel, gp_error *err)
+{
+    const int M = geo.B * geo.OHk * geo.OWk, K = geo.TY * geo.TX * geo.Cin;
+    const size_t nx = (size_t)geo.B * geo.IH * geo.IW * geo.Cin, nw = (size_t)geo.Cout * K;
+    const size_t ny = (size_t)geo.B * geo.OHf * geo.OWf * geo.Ctot;
+    std::vector<float> hx(nx), hw_(nw), hb(2 * geo.Cout), he((size_t)M * geo.Cout), hs((size_t)geo.B * geo.Cin),
+        hd((size_t)geo.B * geo.Cout);
+    host_random_normal(9, "tap.x", 1.f, 0.f, hx.data(), nx);
+    host_random_normal(9, "tap.w", 1.f / std::sqrt((float)K), 0.f, hw_.data(), nw);
+    host_random_normal(9, "tap.b", 0.1f, 0.f, hb.data(), hb.size());
+    host_random_normal(9, "tap.e", 1.f, 0.f, he.data(), he.size());
+    host_random_normal(9, "tap.s", 0.2f, 1.f, hs.data(), hs.size());
+    host_random_normal(9, "tap.d", 0.1f, 1.f, hd.data(), hd.size());
+    dev_arena ar;
+    T *x, *w, *e, *y0, *y1;
+    float *b, *sc, *d;
+    int rc = 0;
+    if ((rc = upload<T>(ar, hx.data(), nx, &x, err)) || (rc = upload<T>(ar, hw_.data(), nw, &w, err)) ||
+        (rc = upload<T>(ar, he.data(), he.size(), &e, err)) || (rc = upload<float>(ar, hb.data(), hb.size(), &b, err)) ||
+        (rc = upload<float>(ar, hs.data(), hs.size(), &sc, err)) ||
+        (rc = upload<float>(ar, hd.data(), hd.size(), &d, err)) || (rc = ar.alloc(&y0, ny, err)) ||
+        (rc = ar.alloc(&y1, ny, err))) {
+        ar.release();
+        return rc;
+    }
+    conv_args a = geo;
+    a.x = x;
+    a.w = w;
+    if (a.mode == EPI_FUSED) {
+        a.bias = b;
+        a.act = 1;
+    }
+    if (styled) {
+        a.in_scale = sc;
+        a.in_scale_bstride = geo.Cin;
+        if (a.mode == EPI_FUSED) {
+            a.d = d;
+            a.d_bstride = geo.Cout;
+            a.e = e;
+            a.nw = 0.7f;
+        }
+    }
+    cudaError_t ce = cudaMemset(y0, 0, ny * sizeof(T));
+    if (ce == cudaSuccess)
+        ce = cudaMemset(y1, 0, ny * sizeof(T));
+    conv_args a0 = a, a1 = a;
+    a0.y = y0;
+    a1.y = y1;
+    conv_launch<T>(a0, conv_plan_for(M, geo.Cout, K, conv_hw{hw.sm, 0, 0}, false, 1), 0);
+    int bn;
+    tap_conv_fits(a1, &bn);
+    conv_hw th = hw;
+    th.tap = 1 + mode;
+    conv_tap_launch<T>(a1, bn, th, 0);
+    if (ce == cudaSuccess)
+        ce = cudaGetLastError();
+    if (ce == cudaSuccess)
+        ce = cudaDeviceSynchronize();
+    std::vector<T> r0(ny), r1(ny);
+    if (ce == cudaSuccess)
+        ce = cudaMemcpy(r0.data(), y0, ny * sizeof(T), cudaMemcpyDeviceToHost);
+    if (ce == cudaSuccess)
+        ce = cudaMemcpy(r1.data(), y1, ny * sizeof(T), cudaMemcpyDeviceToHost);
+    ar.release();
+    if (ce != cudaSuccess)
+        return gpu_cuda_fail(err, ce, "tap conv probe", __FILE__, __LINE__);
+    *rel = host_rel_l2(r1, r0);
+    return 0;
+}
+
+template <typename T> int tap_conv_probe(conv_hw &hw, char *note, size_t note_len, gp_error *err)
+{
+    hw.tap = 0;
+    snprintf(note, note_len, "off");
+    if constexpr (sizeof(T) == 4) {
+        return 0;
+    } else {
+        if (!hw.wgmma)
+            return 0;
+        /* a 3x3 styled conv with partial tiles on both axes (BN 64); a wider plain one (BN
+         * 128, four channel blocks); a transposed-conv phase (taps read backwards, output
+         * every other pixel of a larger grid, raw) */
+        conv_args c1 = conv_args_square(nullptr, 2, 5, 130, 128, 0, PAD_ZERO, nullptr, 64, 3, 1);
+        c1.Ctot = 128;
+        c1.mode = EPI_FUSED;
+        c1.gain = SQRT2_F;
+        conv_args c2 = conv_args_square(nullptr, 1, 4, 64, 256, 0, PAD_ZERO, nullptr, 128, 3, 1);
+        c2.Ctot = 128;
+        c2.mode = EPI_FUSED;
+        conv_args c3 = conv_args_zero();
+        c3.B = 2;
+        c3.IH = c3.IW = 40;
+        c3.Cin = 128;
+        c3.Cout = 64;
+        c3.TY = 2;
+        c3.TX = 1;
+        c3.dy = c3.dx = -1;
+        c3.OHk = 41;
+        c3.OWk = 40;
+        c3.OHf = c3.OWf = 81;
+        c3.osy = c3.osx = 2;
+        c3.oox = 1;
+        c3.Ctot = 64;
+        c3.mode = EPI_RAW;
+        /* six channel blocks: the halo in a ring of two slots */
+        conv_args c4 = conv_args_square(nullptr, 1, 3, 70, 384, 0, PAD_ZERO, nullptr, 128, 3, 1);
+        c4.Ctot = 256;
+        c4.mode = EPI_FUSED;
+        const double lim = sizeof(T) == 2 && std::is_same<T, __half>::value ? 3e-3 : 2e-2;
+        std::string found;
+        for (int mode = 1; mode >= 0 && !hw.tap; mode--) {
+            double r[4] = {0, 0, 0, 0};
+            if (int rc = tap_probe_case<T>(c1, 1, mode, hw, &r[0], err))
+                return rc;
+            if (int rc = tap_probe_case<T>(c2, 0, mode, hw, &r[1], err))
+                return rc;
+            if (int rc = tap_probe_case<T>(c3, 1, mode, hw, &r[2], err))
+                return rc;
+            if (int rc = tap_probe_case<T>(c4, 1, mode, hw, &r[3], err))
+                return rc;
+            char buf[128];
+            snprintf(buf, sizeof(buf), "%sbase_mode %d: %.1e %.1e %.1e %.1e", found.empty() ? "" : "; ", mode, r[0], r[1],
+                     r[2], r[3]);
+            found += buf;
+            if (r[0] < lim && r[1] < lim && r[2] < lim && r[3] < lim)
+                hw.tap = 1 + mode;
+        }
+        snprintf(note, note_len, "%s (%s)", hw.tap ? "on" : "off: no base mode agrees with mma.sync", found.c_str());
+        return 0;
+    }
+}
+
 /* ------------------------------------------------------------------------------ GPEN */
 
-static const float SQRT2 = 1.4142135623730951f;
+static const float SQRT2 = SQRT2_F;
 
 template <typename T> struct gpen_weights {
     gpen_arch arch;
     dev_arena ar;
     T *enc_w[GPEN_MAX_ENC];
     float *enc_b[GPEN_MAX_ENC];
+    float *enc0_wf; /* encoder layer 0 as float [cout][3] (enc0_kernel), or null */
+    int enc0_fused; /* gpen_tune: enc0_kernel instead of the input conversion + GEMM */
     int enc_cin[GPEN_MAX_ENC]; /* padded */
     float *fc_w, *fc_b, *map_w[GPEN_MAX_MLP], *map_b[GPEN_MAX_MLP];
     T *cst;
@@ -299,7 +485,11 @@ template <typename T> struct gpen_weights {
         T *w, *ph[4];
         float *w2, *bias, nw;
         int s_off;
+        /* kernel variants of this layer (gpen_tune): the tap-reuse conv for the conv (or
+         * the up conv's phases), the tiled blur epilogue for the up conv */
+        int tap, tiled_epi;
     } conv[GPEN_MAX_CONV];
+    std::string tuned; /* what gpen_tune chose, for gpu_info.kernels */
     struct {
         float *w, *bias;
         int s_off;
@@ -329,6 +519,18 @@ template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpe
         g.enc_cin[k] = cp;
         if (int rc = upload<T>(g.ar, wp.data(), wp.size(), &g.enc_w[k], err))
             return rc;
+        if (k == 0) {
+            g.enc0_wf = nullptr;
+            g.enc0_fused = 0;
+            if (L.k == 1 && L.cin == 3 && L.cout % 8 == 0) {
+                std::vector<float> wf((size_t)L.cout * 3);
+                for (int o = 0; o < L.cout; o++)
+                    for (int i = 0; i < 3; i++)
+                        wf[(size_t)o * 3 + i] = (float)(w[(size_t)o * 3 + i] * scale);
+                if (int rc = upload<float>(g.ar, wf.data(), wf.size(), &g.enc0_wf, err))
+                    return rc;
+            }
+        }
         if (int rc = upload<float>(g.ar, gpen_model_tensor(m, L.t_b), L.cout, &g.enc_b[k], err))
             return rc;
     }
@@ -442,6 +644,30 @@ template <typename T> static int gpen_weights_init(gpen_weights<T> &g, const gpe
     return 0;
 }
 
+/* Kernel variants chosen by the environment, so that one build A/B's them in one run
+ * (scripts/gpu_session.sh): GPENLAB_TAPCONV, GPENLAB_BLUR_EPI, GPENLAB_ENC0 = auto (the default:
+ * gpen_tune times both on each layer at gpu_open and keeps the faster), off, on. Each
+ * variant is checked against the reference before use (tap_conv_probe, gpen_tune) and by
+ * the selftest. */
+struct kernel_switches {
+    int tapconv, tiled_blur_epi, enc0; /* -1 auto, 0 off, 1 on where it fits */
+    static int parse(const char *name)
+    {
+        const char *v = getenv(name);
+        if (!v || !*v || strcmp(v, "auto") == 0)
+            return -1;
+        return strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "per-pixel") == 0 ? 0 : 1;
+    }
+    static kernel_switches from_env()
+    {
+        kernel_switches k;
+        k.tapconv = parse("GPENLAB_TAPCONV");
+        k.tiled_blur_epi = parse("GPENLAB_BLUR_EPI");
+        k.enc0 = parse("GPENLAB_ENC0");
+        return k;
+    }
+};
+
 /* Activations of one GPEN instance (one per request slot). */
 template <typename T> struct gpen_acts {
     dev_arena ar;
@@ -461,9 +687,9 @@ template <typename T> struct gpen_acts {
     T *tap_conv[GPEN_MAX_CONV];
     float *tap_rgb[GPEN_MAX_RGB];
     int keep_taps;
+    size_t h_elems, raw_elems; /* of each h[] and of raw */
     cudaGraphExec_t graph[65];
     std::vector<std::pair<std::string, cudaEvent_t>> *marks; /* per-section timing, or null */
-    int tiled_blur_epi;
 };
 
 template <typename T> static void mark(gpen_acts<T> &a, const char *name, cudaStream_t st)
@@ -530,6 +756,8 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
     }
     if (int rc = a.ar.alloc(&a.raw, (size_t)B * raw, err))
         return rc;
+    a.h_elems = (size_t)B * hmax;
+    a.raw_elems = (size_t)B * raw;
     {
         std::vector<demod_layer> tab(A.n_conv);
         int row = 0;
@@ -551,10 +779,6 @@ static int gpen_acts_init(gpen_acts<T> &a, const gpen_weights<T> &g, int B, int 
         return rc;
     a.out = nullptr;
     a.marks = nullptr;
-    /* GPENLAB_BLUR_EPI=tiled: the tiled up-conv epilogue (blur_up_epi_kernel), for A/B on a
-     * device; not the default until it has been checked and timed there */
-    const char *be = getenv("GPENLAB_BLUR_EPI");
-    a.tiled_blur_epi = be && strcmp(be, "tiled") == 0;
     return 0;
 }
 
@@ -567,6 +791,124 @@ template <typename T> static void gpen_acts_free(gpen_acts<T> &a)
     a.ar.release();
 }
 
+/* Encoder layer k as one fused conv: layer 0 (1x1) from the converted input a.x0, the
+ * others (3x3, stride 2) from the blurred previous layer in a.blur. */
+template <typename T> static conv_args enc_conv_args(const gpen_weights<T> &g, const gpen_acts<T> &a, int k, int B)
+{
+    const gpen_enc_layer &L = g.arch.enc[k];
+    conv_args c = conv_args_zero();
+    c.B = B;
+    c.Cin = g.enc_cin[k];
+    c.w = g.enc_w[k];
+    c.Cout = L.cout;
+    c.TY = c.TX = L.k;
+    c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
+    c.y = a.enc[k];
+    c.Ctot = L.cout;
+    c.mode = EPI_FUSED;
+    c.bias = g.enc_b[k];
+    c.act = 1;
+    c.gain = SQRT2;
+    if (k == 0) {
+        c.x = a.x0;
+        c.IH = c.IW = g.arch.cfg.size;
+    } else {
+        c.x = a.blur;
+        c.IH = c.IW = L.res_in + 1;
+        c.sy = c.sx = 2;
+    }
+    return c;
+}
+
+/* The non-up styled conv j as one fused conv: hin -> hout [B, Ro, Ro, 2 cout], the concat
+ * half act(nw e + bias2) written by the epilogue. */
+template <typename T>
+static conv_args styled_conv_args(const gpen_weights<T> &g, const gpen_acts<T> &a, int j, int B, const T *hin, T *hout)
+{
+    const gpen_styled_layer &L = g.arch.conv[j];
+    conv_args c = conv_args_zero();
+    c.x = hin;
+    c.B = B;
+    c.IH = c.IW = L.res_in;
+    c.Cin = L.cin;
+    c.in_scale = a.s_all + g.conv[j].s_off;
+    c.in_scale_bstride = g.rtot;
+    c.w = g.conv[j].w;
+    c.Cout = L.cout;
+    c.TY = c.TX = 3;
+    c.py0 = c.px0 = -1;
+    c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
+    c.y = hout;
+    c.Ctot = 2 * L.cout;
+    c.mode = EPI_FUSED;
+    c.d = a.d[j];
+    c.d_bstride = L.cout;
+    c.bias = g.conv[j].bias;
+    c.act = 1;
+    c.gain = SQRT2;
+    c.e = a.enc[L.e_index];
+    c.nw = g.conv[j].nw;
+    return c;
+}
+
+/* Phase ph = 2 py + px of the stride-2 transposed conv of up layer j (polyphase: taps
+ * ky = 2 ty or 1, reading input row oy' - ty), raw into a.raw [B, 2 Ri + 1, 2 Ri + 1, cout]
+ * (T, fp32 on the fp32 path); a split-K caller points y at its fp32 slices. */
+template <typename T>
+static conv_args phase_args(const gpen_weights<T> &g, const gpen_acts<T> &a, int j, int ph, int B, const T *hin)
+{
+    const gpen_styled_layer &L = g.arch.conv[j];
+    const int py = ph >> 1, px = ph & 1, Ri = L.res_in;
+    conv_args c = conv_args_zero();
+    c.x = hin;
+    c.B = B;
+    c.IH = c.IW = Ri;
+    c.Cin = L.cin;
+    c.in_scale = a.s_all + g.conv[j].s_off;
+    c.in_scale_bstride = g.rtot;
+    c.w = g.conv[j].ph[ph];
+    c.Cout = L.cout;
+    c.TY = py ? 1 : 2;
+    c.TX = px ? 1 : 2;
+    c.dy = c.dx = -1;
+    c.OHk = Ri + 1 - py;
+    c.OWk = Ri + 1 - px;
+    c.OHf = c.OWf = 2 * Ri + 1;
+    c.osy = c.osx = 2;
+    c.ooy = py;
+    c.oox = px;
+    c.Ctot = L.cout;
+    c.mode = EPI_RAW;
+    c.y = a.raw;
+    c.out_f32 = sizeof(T) == 4;
+    return c;
+}
+
+/* The up conv's epilogue from raw T (no split): blur, x d, + bias, act, concat; the tiled
+ * kernel (blur_up_epi_kernel) or the per-pixel one (epi_kernel). */
+template <typename T>
+static void up_epilogue(const gpen_weights<T> &g, const gpen_acts<T> &a, int j, int B, int tiled, T *hout,
+                        cudaStream_t st)
+{
+    if constexpr (sizeof(T) == 2) {
+        const gpen_styled_layer &L = g.arch.conv[j];
+        const int Ro = L.res_out, RR = 2 * L.res_in + 1;
+        const T *e = a.enc[L.e_index];
+        if (tiled && L.cout % BLUP_C == 0) {
+            dim3 grid((Ro + BLUP_TW - 1) / BLUP_TW, (Ro + BLUP_TH - 1) / BLUP_TH * B, L.cout / BLUP_C);
+            blur_up_epi_kernel<T><<<grid, 256, 0, st>>>(reinterpret_cast<const T *>(a.raw), B, RR, RR, L.cout, a.d[j],
+                                                        L.cout, g.conv[j].bias, 0.2f, SQRT2, e, g.conv[j].nw, hout,
+                                                        2 * L.cout);
+        } else {
+            epi_kernel<T, T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
+                reinterpret_cast<const T *>(a.raw), 1, (size_t)B * RR * RR * L.cout, B, RR, RR, L.cout, 1, a.d[j],
+                L.cout, g.conv[j].bias, 1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
+        }
+    } else {
+        (void)g, (void)a, (void)j, (void)B, (void)tiled, (void)hout, (void)st;
+    }
+}
+
 /* Enqueues one GPEN forward of B faces (a.in -> a.out) on stream st. */
 template <typename T>
 static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &hw, cudaStream_t st,
@@ -575,35 +917,24 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
     const gpen_arch &A = g.arch;
     const int S = A.cfg.size, sd = A.cfg.style_dim;
     const bool f32 = sizeof(T) == 4;
-    nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
-    CK_LAUNCH();
-    mark(a, "input", st);
+    if (g.enc0_fused) {
+        enc0_kernel<T><<<blocks_for((size_t)B * S * S * (A.enc[0].cout / 8), 256), 256, 0, st>>>(
+            a.in, B, S, g.enc0_wf, g.enc_b[0], A.enc[0].cout, SQRT2, a.enc[0]);
+        CK_LAUNCH();
+        mark(a, "enc0", st);
+    } else {
+        nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * S * S, 256), 256, 0, st>>>(a.in, B, S, S, 8, 1.f, 0.f, a.x0);
+        CK_LAUNCH();
+        mark(a, "input", st);
+    }
     /* encoder */
-    for (int k = 0; k < A.n_enc; k++) {
+    for (int k = g.enc0_fused ? 1 : 0; k < A.n_enc; k++) {
         const gpen_enc_layer &L = A.enc[k];
-        conv_args c = conv_args_zero();
-        c.B = B;
-        c.Cin = g.enc_cin[k];
-        c.w = g.enc_w[k];
-        c.Cout = L.cout;
-        c.TY = c.TX = L.k;
-        c.OHk = c.OWk = c.OHf = c.OWf = L.res_out;
-        c.y = a.enc[k];
-        c.Ctot = L.cout;
-        c.mode = EPI_FUSED;
-        c.bias = g.enc_b[k];
-        c.act = 1;
-        c.gain = SQRT2;
-        if (k == 0) {
-            c.x = a.x0;
-            c.IH = c.IW = S;
-        } else {
+        conv_args c = enc_conv_args<T>(g, a, k, B);
+        if (k > 0) {
             blur_down_kernel<T><<<blocks_for((size_t)B * (L.res_in + 1) * (L.res_in + 1) * L.cin / (16 / sizeof(T)), 256), 256, 0, st>>>(
                 a.enc[k - 1], B, L.res_in, L.res_in, L.cin, a.blur);
             CK_LAUNCH();
-            c.x = a.blur;
-            c.IH = c.IW = L.res_in + 1;
-            c.sy = c.sx = 2;
         }
         size_t slice = (size_t)B * L.res_out * L.res_out * L.cout;
         conv_plan p = conv_plan_for(B * L.res_out * L.res_out, L.cout, L.k * L.k * c.Cin, hw, f32,
@@ -667,21 +998,11 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
         const T *e = a.enc[L.e_index];
         int Ro = L.res_out, Ri = L.res_in;
         if (!L.up) {
-            conv_args c = conv_args_zero();
-            c.x = hin;
-            c.B = B;
-            c.IH = c.IW = Ri;
-            c.Cin = L.cin;
-            c.in_scale = a.s_all + g.conv[j].s_off;
-            c.in_scale_bstride = g.rtot;
-            c.w = g.conv[j].w;
-            c.Cout = L.cout;
-            c.TY = c.TX = 3;
-            c.py0 = c.px0 = -1;
-            c.OHk = c.OWk = c.OHf = c.OWf = Ro;
+            conv_args c = styled_conv_args<T>(g, a, j, B, hin, hout);
             size_t slice = (size_t)B * Ro * Ro * L.cout;
             conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, hw, f32,
                                         (int)std::min<size_t>(64, a.ws_cap / slice));
+            int bn;
             if (p.splits > 1) {
                 CK(cudaMemsetAsync(a.ws, 0, p.splits * slice * sizeof(float), st));
                 c.y = a.ws;
@@ -694,17 +1015,9 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
                 epi_kernel<T, float><<<blocks_for(slice / 4, 256), 256, 0, st>>>(
                     a.ws, p.splits, slice, B, Ro, Ro, L.cout, 0, a.d[j], L.cout, g.conv[j].bias, 1, 0.2f,
                     SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
+            } else if (g.conv[j].tap && hw.tap && tap_conv_fits(c, &bn)) {
+                conv_tap_launch<T>(c, bn, hw, st);
             } else {
-                c.y = hout;
-                c.Ctot = 2 * L.cout;
-                c.mode = EPI_FUSED;
-                c.d = a.d[j];
-                c.d_bstride = L.cout;
-                c.bias = g.conv[j].bias;
-                c.act = 1;
-                c.gain = SQRT2;
-                c.e = e;
-                c.nw = g.conv[j].nw;
                 conv_launch<T>(c, p, st);
             }
             CK_LAUNCH();
@@ -724,36 +1037,18 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
             if (nsplit > 1)
                 CK(cudaMemsetAsync(a.ws, 0, nsplit * slice * sizeof(float), st));
             for (int ph = 0; ph < 4; ph++) {
-                int py = ph >> 1, px = ph & 1;
-                conv_args c = conv_args_zero();
-                c.x = hin;
-                c.B = B;
-                c.IH = c.IW = Ri;
-                c.Cin = L.cin;
-                c.in_scale = a.s_all + g.conv[j].s_off;
-                c.in_scale_bstride = g.rtot;
-                c.w = g.conv[j].ph[ph];
-                c.Cout = L.cout;
-                c.TY = py ? 1 : 2;
-                c.TX = px ? 1 : 2;
-                c.dy = c.dx = -1;
-                c.OHk = Ri + 1 - py;
-                c.OWk = Ri + 1 - px;
-                c.OHf = c.OWf = RR;
-                c.osy = c.osx = 2;
-                c.ooy = py;
-                c.oox = px;
-                c.Ctot = L.cout;
-                c.mode = EPI_RAW;
+                conv_args c = phase_args<T>(g, a, j, ph, B, hin);
+                int bn;
                 if (nsplit > 1) {
                     c.y = a.ws;
                     c.out_f32 = 1;
                     c.split_stride = slice;
+                    conv_launch<T>(c, pl[ph], st);
+                } else if (g.conv[j].tap && hw.tap && tap_conv_fits(c, &bn)) {
+                    conv_tap_launch<T>(c, bn, hw, st);
                 } else {
-                    c.y = a.raw;
-                    c.out_f32 = f32;
+                    conv_launch<T>(c, pl[ph], st);
                 }
-                conv_launch<T>(c, pl[ph], st);
                 CK_LAUNCH();
             }
             mark(a, "upconv_mma", st);
@@ -761,18 +1056,8 @@ static int gpen_enqueue(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const 
                 epi_kernel<T, float><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
                     nsplit > 1 ? a.ws : a.raw, nsplit, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout, g.conv[j].bias,
                     1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
-            else if constexpr (sizeof(T) == 2) {
-                if (L.cout % BLUP_C == 0 && a.tiled_blur_epi) {
-                    dim3 grid((Ro + BLUP_TW - 1) / BLUP_TW, (Ro + BLUP_TH - 1) / BLUP_TH * B, L.cout / BLUP_C);
-                    blur_up_epi_kernel<T><<<grid, 256, 0, st>>>(reinterpret_cast<const T *>(a.raw), B, RR, RR,
-                                                                L.cout, a.d[j], L.cout, g.conv[j].bias, 0.2f, SQRT2,
-                                                                e, g.conv[j].nw, hout, 2 * L.cout);
-                } else {
-                    epi_kernel<T, T><<<blocks_for((size_t)B * Ro * Ro * L.cout / 4, 256), 256, 0, st>>>(
-                        reinterpret_cast<const T *>(a.raw), 1, slice, B, RR, RR, L.cout, 1, a.d[j], L.cout,
-                        g.conv[j].bias, 1, 0.2f, SQRT2, e, g.conv[j].nw, hout, 2 * L.cout, 0);
-                }
-            }
+            else
+                up_epilogue<T>(g, a, j, B, g.conv[j].tiled_epi, hout, st);
             CK_LAUNCH();
         }
         cur ^= 1;
@@ -826,6 +1111,197 @@ static int gpen_run(const gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv
     }
     CK(cudaGraphLaunch(a.graph[B], st));
     return 0;
+}
+
+/* Median device time of fn() on stream st over 5 runs after 2, milliseconds. */
+template <typename F> static int time_ms(F fn, cudaStream_t st, double *ms, gp_error *err)
+{
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    std::vector<double> t;
+    cudaError_t ce = cudaSuccess;
+    for (int i = 0; i < 7 && ce == cudaSuccess; i++) {
+        cudaEventRecord(e0, st);
+        fn();
+        cudaEventRecord(e1, st);
+        ce = cudaEventSynchronize(e1);
+        if (ce == cudaSuccess)
+            ce = cudaGetLastError();
+        float f = 0;
+        cudaEventElapsedTime(&f, e0, e1);
+        if (i >= 2)
+            t.push_back(f);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    if (ce != cudaSuccess)
+        return gpu_cuda_fail(err, ce, "kernel timing", __FILE__, __LINE__);
+    std::sort(t.begin(), t.end());
+    *ms = t[t.size() / 2];
+    return 0;
+}
+
+/* Chooses each layer's kernel variants: what the switches say, or where they say auto (the
+ * default), the faster of the two timed on that layer at batch B on this slot's buffers
+ * (filled with random values first). The tiled epilogue is used only after agreeing with
+ * the per-pixel one on a 64x64 layer; the tap kernel only where tap_conv_probe passed.
+ * Writes what it chose, with the times, into g.tuned. */
+template <typename T>
+static int gpen_tune(gpen_weights<T> &g, gpen_acts<T> &a, int B, const conv_hw &hw, cudaStream_t st, gp_error *err)
+{
+    const gpen_arch &A = g.arch;
+    for (int j = 0; j < A.n_conv; j++)
+        g.conv[j].tap = g.conv[j].tiled_epi = 0;
+    if constexpr (sizeof(T) == 4) {
+        g.tuned = "fp32 simt";
+        return 0;
+    } else {
+        const kernel_switches sw = kernel_switches::from_env();
+        fill_uniform_kernel<T><<<1024, 256, 0, st>>>(a.h[0], a.h_elems, 1.f, 21);
+        fill_uniform_kernel<T><<<1024, 256, 0, st>>>(a.h[1], a.h_elems, 1.f, 22);
+        fill_uniform_kernel<T><<<1024, 256, 0, st>>>(reinterpret_cast<T *>(a.raw), a.raw_elems, 1.f, 23);
+        fill_uniform_kernel<float><<<64, 256, 0, st>>>(a.s_all, (size_t)B * g.rtot, 1.f, 24);
+        for (int k = 0; k < A.n_enc; k++)
+            fill_uniform_kernel<T><<<256, 256, 0, st>>>(a.enc[k], (size_t)B * A.enc[k].res_out * A.enc[k].res_out * A.enc[k].cout,
+                                                        1.f, 25 + k);
+        for (int j = 0; j < A.n_conv; j++)
+            fill_uniform_kernel<float><<<16, 256, 0, st>>>(a.d[j], (size_t)B * A.conv[j].cout, 1.f, 40 + j);
+        CK_LAUNCH();
+        CK(cudaStreamSynchronize(st));
+        std::string out;
+        char buf[160];
+        /* enc0_kernel against the input conversion + GEMM (batch 1), then timed */
+        g.enc0_fused = 0;
+        if (g.enc0_wf && sw.enc0 != 0) {
+            const int S = A.cfg.size, C0 = A.enc[0].cout;
+            fill_uniform_kernel<float><<<256, 256, 0, st>>>(a.in, (size_t)B * 3 * S * S, 1.f, 26);
+            auto old_path = [&](int b) {
+                nchw_to_nhwc_kernel<T><<<blocks_for((size_t)b * S * S, 256), 256, 0, st>>>(a.in, b, S, S, 8, 1.f, 0.f, a.x0);
+                conv_args c = enc_conv_args<T>(g, a, 0, b);
+                conv_launch<T>(c, conv_plan_for(b * S * S, C0, c.Cin, hw, false, 1), st);
+            };
+            auto new_path = [&](int b) {
+                enc0_kernel<T><<<blocks_for((size_t)b * S * S * (C0 / 8), 256), 256, 0, st>>>(a.in, b, S, g.enc0_wf, g.enc_b[0],
+                                                                                            C0, SQRT2, a.enc[0]);
+            };
+            size_t n = (size_t)S * S * C0;
+            std::vector<T> r0(n), r1(n);
+            old_path(1);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r0.data(), a.enc[0], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            new_path(1);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r1.data(), a.enc[0], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            CK(cudaStreamSynchronize(st));
+            double rel = host_rel_l2(r1, r0);
+            const double lim = std::is_same<T, __half>::value ? 3e-3 : 2e-2;
+            double t0 = 0, t1 = 0;
+            if (rel < lim && sw.enc0 < 0) {
+                if (int rc = time_ms([&] { old_path(B); }, st, &t0, err))
+                    return rc;
+                if (int rc = time_ms([&] { new_path(B); }, st, &t1, err))
+                    return rc;
+            }
+            g.enc0_fused = rel < lim && (sw.enc0 > 0 || t1 < t0);
+            snprintf(buf, sizeof(buf), "enc0 fused %s (rel %.1e%s, %.3f vs %.3f ms); ", g.enc0_fused ? "on" : "off", rel,
+                     rel < lim ? "" : " FAILED", t1, t0);
+            out += buf;
+        }
+        /* the tiled epilogue against the per-pixel one, batch 1, on the first up layer of 64+ px */
+        int epi_ok = 0;
+        for (int j = 0; j < A.n_conv && !epi_ok; j++) {
+            const gpen_styled_layer &L = A.conv[j];
+            if (!L.up || L.res_out < 64 || L.cout % BLUP_C)
+                continue;
+            size_t n = (size_t)L.res_out * L.res_out * 2 * L.cout;
+            std::vector<T> r0(n), r1(n);
+            up_epilogue<T>(g, a, j, 1, 0, a.h[1], st);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r0.data(), a.h[1], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            up_epilogue<T>(g, a, j, 1, 1, a.h[1], st);
+            CK_LAUNCH();
+            CK(cudaMemcpyAsync(r1.data(), a.h[1], n * sizeof(T), cudaMemcpyDeviceToHost, st));
+            CK(cudaStreamSynchronize(st));
+            double rel = host_rel_l2(r1, r0);
+            epi_ok = rel < 2e-3 ? 1 : -1;
+            snprintf(buf, sizeof(buf), "blur_epi check %dpx rel %.1e%s; ", L.res_out, rel, epi_ok > 0 ? "" : " FAILED");
+            out += buf;
+        }
+        for (int j = 0; j < A.n_conv; j++) {
+            const gpen_styled_layer &L = A.conv[j];
+            const int Ro = L.res_out, Ri = L.res_in;
+            if (L.up) {
+                /* the phases: standard vs tap kernel (no split-K) */
+                const size_t slice = (size_t)B * (2 * Ri + 1) * (2 * Ri + 1) * L.cout;
+                int max_split = (int)std::min<size_t>(64, a.ws_cap / slice), fit = hw.tap != 0, nsplit = 1, bn;
+                conv_plan pl[4];
+                conv_args c[4];
+                for (int ph = 0; ph < 4; ph++) {
+                    int py = ph >> 1, px = ph & 1;
+                    pl[ph] = conv_plan_for(B * (Ri + 1 - py) * (Ri + 1 - px), L.cout, (py ? 1 : 2) * (px ? 1 : 2) * L.cin,
+                                           hw, false, max_split);
+                    nsplit = std::max(nsplit, pl[ph].splits);
+                    c[ph] = phase_args<T>(g, a, j, ph, B, a.h[0]);
+                    fit &= tap_conv_fits(c[ph], &bn);
+                }
+                if (nsplit > 1)
+                    continue; /* split-K: fp32 slices and epi_kernel, no variant */
+                if (fit && sw.tapconv != 0) {
+                    double t0 = 0, t1 = 0;
+                    if (sw.tapconv < 0) {
+                        if (int rc = time_ms([&] { for (int ph = 0; ph < 4; ph++) conv_launch<T>(c[ph], pl[ph], st); },
+                                             st, &t0, err))
+                            return rc;
+                        if (int rc = time_ms([&] {
+                                for (int ph = 0; ph < 4; ph++) {
+                                    int b2;
+                                    tap_conv_fits(c[ph], &b2);
+                                    conv_tap_launch<T>(c[ph], b2, hw, st);
+                                }
+                            }, st, &t1, err))
+                            return rc;
+                    }
+                    g.conv[j].tap = sw.tapconv > 0 || t1 < t0;
+                    snprintf(buf, sizeof(buf), "up%d tap %s (%.3f vs %.3f ms); ", Ro, g.conv[j].tap ? "on" : "off", t1, t0);
+                    out += buf;
+                }
+                if (L.cout % BLUP_C == 0 && epi_ok > 0 && sw.tiled_blur_epi != 0) {
+                    double t0 = 0, t1 = 0;
+                    if (sw.tiled_blur_epi < 0) {
+                        if (int rc = time_ms([&] { up_epilogue<T>(g, a, j, B, 0, a.h[1], st); }, st, &t0, err))
+                            return rc;
+                        if (int rc = time_ms([&] { up_epilogue<T>(g, a, j, B, 1, a.h[1], st); }, st, &t1, err))
+                            return rc;
+                    }
+                    g.conv[j].tiled_epi = sw.tiled_blur_epi > 0 || t1 < t0;
+                    snprintf(buf, sizeof(buf), "up%d blur_epi %s (%.3f vs %.3f ms); ", Ro,
+                             g.conv[j].tiled_epi ? "tiled" : "per-pixel", t1, t0);
+                    out += buf;
+                }
+            } else if (hw.tap && sw.tapconv != 0) {
+                conv_args c = styled_conv_args<T>(g, a, j, B, a.h[0], a.h[1]);
+                const size_t slice = (size_t)B * Ro * Ro * L.cout;
+                conv_plan p = conv_plan_for(B * Ro * Ro, L.cout, 9 * L.cin, hw, false,
+                                            (int)std::min<size_t>(64, a.ws_cap / slice));
+                int bn;
+                if (p.splits > 1 || !tap_conv_fits(c, &bn))
+                    continue;
+                double t0 = 0, t1 = 0;
+                if (sw.tapconv < 0) {
+                    if (int rc = time_ms([&] { conv_launch<T>(c, p, st); }, st, &t0, err))
+                        return rc;
+                    if (int rc = time_ms([&] { conv_tap_launch<T>(c, bn, hw, st); }, st, &t1, err))
+                        return rc;
+                }
+                g.conv[j].tap = sw.tapconv > 0 || t1 < t0;
+                snprintf(buf, sizeof(buf), "conv%d tap %s (%.3f vs %.3f ms); ", Ro, g.conv[j].tap ? "on" : "off", t1, t0);
+                out += buf;
+            }
+        }
+        g.tuned = out.empty() ? "no variant applies" : out;
+        return 0;
+    }
 }
 
 #include "gpu/gpu_pipeline.cuh"

@@ -66,6 +66,8 @@ struct dev_arena {
 struct conv_hw {
     int sm;
     int wgmma;
+    int tap; /* conv_tap_wgmma_kernel usable: 0 no, else 1 + the descriptor base mode that
+              * tap_conv_probe found correct on this device */
 };
 
 /* Tile choice, kernel and split-K factor of one conv (stages: wgmma only). */
@@ -87,6 +89,15 @@ conv_plan conv_plan_for(int M, int N, int K, const conv_hw &hw, bool f32, int ma
 /* Launches one conv with the plan's tile (mode/y as set in a; when plan.splits > 1 the
  * caller has pointed a.y at a zeroed fp32 buffer and set a.mode = EPI_ATOMIC). */
 template <typename T> void conv_launch(conv_args a, const conv_plan &p, cudaStream_t st);
+
+/* Whether conv_tap_wgmma_kernel (gpu_kernels.cuh) computes a, and with which tile width. */
+bool tap_conv_fits(const conv_args &a, int *bn);
+/* Launches it (hw.tap must be set). */
+template <typename T> void conv_tap_launch(const conv_args &a, int bn, const conv_hw &hw, cudaStream_t st);
+/* Which descriptor base mode makes the tap kernel agree with mma.sync on this device, checked
+ * on convs with edge tiles, style scale, demodulation and concat (fp16/bf16, wgmma devices
+ * only): sets hw.tap (0: neither, or not tried); *note says what was found. */
+template <typename T> int tap_conv_probe(conv_hw &hw, char *note, size_t note_len, gp_error *err);
 
 /* Host conversions. */
 template <typename T> T host_from_float(float v);

@@ -733,6 +733,168 @@ __global__ void __launch_bounds__(BM * 2, 1) conv_wgmma_kernel(const conv_args a
         }
 }
 
+/* ---- Hopper: a conv whose input tile serves every tap ----
+ * conv_wgmma_kernel gathers a fresh im2col row for each tap, so each input pixel comes
+ * from L2 once per tap (nine times for 3x3), which at 64 output channels is more bytes
+ * than the tensor cores can use (the 512x512 layers of GPEN ran at 116 TFLOP/s). Here a
+ * block computes TAP_ROWS output rows x 64 pixels x BN channels: it loads the input halo,
+ * (TAP_ROWS + TY - 1) x (64 + TX - 1) pixels x Cin, into shared memory once, a 64-channel
+ * block after another in the 128-byte swizzled K-major layout (halo pixel h of a block at
+ * row h, chunk c at c ^ (h & 7), the block 1024-byte aligned), applies the style scale
+ * once per chunk, and takes each tap's A operand as a descriptor into the halo moved by
+ * (ty, tx) pixels (a start row that is not a multiple of 8: base_mode 1 also sets the
+ * descriptor's base offset, 0 leaves it 0; tap_conv_probe finds out at run time which the
+ * hardware wants, or neither). B streams through a STAGES-deep ring as in
+ * conv_wgmma_kernel. One warpgroup per output row. K order: channel block, then tap.
+ * Up to TAP_MAX_KB channel blocks stay resident; beyond that the halo blocks share a ring
+ * of tap_ring slots, a slot refilled only after the multiplies of the block it held are
+ * done ((slots - 1) taps x blocks >= the loads in flight, STAGES - 1).
+ * Fits (tap_conv_fits): stride 1, no nearest up-sampling, zero padding, dy, dx = +-1,
+ * TY, TX <= 3, Cin % 64 == 0, Cout % 64 == 0, no split-K. */
+constexpr int TAP_ROWS = 2, TAP_W = 64, TAP_MAX_KB = 4;
+__host__ __device__ constexpr int tap_blk_bytes(int TY, int TX)
+{
+    return ((TAP_ROWS + TY - 1) * (TAP_W + TX - 1) * 128 + 1023) / 1024 * 1024;
+}
+/* Halo slots: every channel block when there are at most TAP_MAX_KB, else a ring. */
+__host__ __device__ constexpr int tap_ring(int KB, int NT, int STAGES)
+{
+    return KB <= TAP_MAX_KB ? KB : 1 + (STAGES - 1 + NT - 1) / NT;
+}
+template <int BN, int STAGES> __host__ __device__ constexpr int tap_smem_bytes(int TY, int TX, int Cin)
+{
+    return tap_ring(Cin / 64, TY * TX, STAGES) * tap_blk_bytes(TY, TX) + STAGES * BN * 128 + 1024;
+}
+
+__device__ __forceinline__ uint64_t wgmma_desc_sw128_at(uint32_t smem_addr, int base_mode)
+{
+    uint64_t d = wgmma_desc_sw128(smem_addr);
+    if (base_mode)
+        d |= (uint64_t)((smem_addr >> 7) & 7) << 49;
+    return d;
+}
+
+template <typename T, int BN, int STAGES>
+__global__ void __launch_bounds__(TAP_ROWS * 128, 1) conv_tap_wgmma_kernel(const conv_args a, int base_mode)
+{
+    static_assert(sizeof(T) == 2 && TAP_ROWS == 2, "two warpgroups, 16-bit operands");
+    constexpr int NTH = TAP_ROWS * 128, BK = 64, NACC = BN / 2, B_STAGE = BN * BK;
+    constexpr int INFLIGHT = 1, AHEAD = STAGES - 1 - INFLIGHT;
+    static_assert(STAGES >= 3 && (BN * 8) % NTH == 0, "ring and loader shapes");
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t raw_s = (uint32_t)__cvta_generic_to_shared(smem_raw);
+    const uint32_t pad = (1024u - (raw_s & 1023u)) & 1023u;
+    const int TY = a.TY, TX = a.TX, HC = TAP_W + TX - 1, HR = TAP_ROWS + TY - 1;
+    const int BLK = tap_blk_bytes(TY, TX), KB = a.Cin / 64, NT = TY * TX, nsteps = KB * NT;
+    const int RING = tap_ring(KB, NT, STAGES);
+    T *halo = reinterpret_cast<T *>(smem_raw + pad);
+    T *sB = reinterpret_cast<T *>(smem_raw + pad + (size_t)RING * BLK);
+    const uint32_t halo_s = raw_s + pad, sB_s = halo_s + (uint32_t)(RING * BLK);
+
+    const int tid = threadIdx.x, lane = tid & 31, wg = tid >> 7, wq = (tid >> 5) & 3;
+    const int tiles_y = (a.OHk + TAP_ROWS - 1) / TAP_ROWS;
+    const int b = blockIdx.y / tiles_y, oy0 = (blockIdx.y - b * tiles_y) * TAP_ROWS;
+    const int ox0 = blockIdx.x * TAP_W, n0 = blockIdx.z * BN;
+    const int K = NT * a.Cin;
+    /* halo origin: the smallest input row / column any tap of the tile reads */
+    const int hy0 = oy0 + a.py0 + (a.dy < 0 ? (TY - 1) * a.dy : 0);
+    const int hx0 = ox0 + a.px0 + (a.dx < 0 ? (TX - 1) * a.dx : 0);
+    const T *x = static_cast<const T *>(a.x);
+    const size_t img_base = (size_t)b * a.IH * a.IW;
+
+    float acc[NACC];
+#pragma unroll
+    for (int j = 0; j < NACC; j++)
+        acc[j] = 0.f;
+
+    auto issue = [&](int s) {
+        const int kb = s / NT, t = s - kb * NT;
+        if (t == 0) { /* the halo of channel block kb, into its ring slot */
+            T *dst = halo + (size_t)(kb % RING) * (BLK / sizeof(T));
+            for (int i = tid; i < HR * HC * 8; i += NTH) {
+                int h = i >> 3, c8 = i & 7, hy = h / HC, hx = h - hy * HC;
+                int iy = hy0 + hy, ix = hx0 + hx;
+                bool ok = (unsigned)iy < (unsigned)a.IH && (unsigned)ix < (unsigned)a.IW;
+                const T *src = ok ? x + (img_base + (size_t)iy * a.IW + ix) * a.Cin + kb * 64 + c8 * 8 : x;
+                cp_async16(dst + h * 64 + ((c8 ^ (h & 7)) * 8), src, ok);
+            }
+        }
+        const int stage = s % STAGES, koff = t * a.Cin + kb * 64;
+        T *dB = sB + stage * B_STAGE;
+#pragma unroll
+        for (int p = 0; p < BN * 8 / NTH; p++) {
+            int i = tid + p * NTH, r = i >> 3, c8 = i & 7, n = n0 + r;
+            bool ok = n < a.Cout;
+            const T *src = static_cast<const T *>(a.w) + (ok ? (size_t)n * K + koff + c8 * 8 : 0);
+            cp_async16(dB + r * 64 + ((c8 ^ (r & 7)) * 8), src, ok);
+        }
+    };
+    /* the style scale of halo block kb, on the chunks this thread loaded */
+    auto scale_halo = [&](int kb) {
+        T *blk = halo + (size_t)(kb % RING) * (BLK / sizeof(T));
+        const float *sc = a.in_scale + (size_t)b * a.in_scale_bstride + kb * 64;
+        for (int i = tid; i < HR * HC * 8; i += NTH) {
+            int h = i >> 3, c8 = i & 7, hy = h / HC, hx = h - hy * HC;
+            int iy = hy0 + hy, ix = hx0 + hx;
+            if ((unsigned)iy >= (unsigned)a.IH || (unsigned)ix >= (unsigned)a.IW)
+                continue;
+            uint4 *q = reinterpret_cast<uint4 *>(blk + h * 64 + ((c8 ^ (h & 7)) * 8));
+            uint4 v = *q;
+            scale_vec<T>(v, sc + c8 * 8);
+            *q = v;
+        }
+    };
+
+#pragma unroll 1
+    for (int s = 0; s < AHEAD; s++) {
+        if (s < nsteps)
+            issue(s);
+        cp_async_commit();
+    }
+#pragma unroll 1
+    for (int s = 0; s < nsteps; s++) {
+        const int kb = s / NT, t = s - kb * NT, ty = t / TX, tx = t - ty * TX;
+        cp_async_wait<AHEAD - 1>();
+        if (t == 0 && a.in_scale)
+            scale_halo(kb);
+        fence_proxy_async_smem();
+        __syncthreads();
+        if (s + AHEAD < nsteps)
+            issue(s + AHEAD);
+        cp_async_commit();
+        wgmma_fence();
+        const int roff = a.dy > 0 ? ty : TY - 1 - ty, coff = a.dx > 0 ? tx : TX - 1 - tx;
+        const uint32_t aS = halo_s + (uint32_t)((kb % RING) * BLK + ((wg + roff) * HC + coff) * 128);
+        const uint32_t bS = sB_s + (uint32_t)((s % STAGES) * B_STAGE * (int)sizeof(T));
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++)
+            wgmma_op<T, BN>::run(acc, wgmma_desc_sw128_at(aS + ks * 32, base_mode), wgmma_desc_sw128(bS + ks * 32));
+        wgmma_commit();
+        wgmma_wait<INFLIGHT>();
+    }
+    wgmma_wait<0>();
+    reg_fence<NACC>(acc);
+    cp_async_wait<0>();
+
+    const int oy = oy0 + wg;
+    if (oy >= a.OHk)
+        return;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        int ox = ox0 + wq * 16 + (lane >> 2) + h * 8;
+        if (ox >= a.OWk)
+            continue;
+        int m = (b * a.OHk + oy) * a.OWk + ox, bb;
+        size_t base = out_base(a, m, &bb);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            int n = n0 + j * 8 + (lane & 3) * 2;
+            if (n < a.Cout)
+                epi_pair<T>(a, base, bb, m, n, acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
+        }
+    }
+}
+
 /* fp32 SIMT implicit GEMM: 64 x 64 tile, BK = 16, each thread 4 x 4 outputs. */
 __global__ void __launch_bounds__(256) conv_f32_kernel(const conv_args a)
 {
@@ -1302,6 +1464,38 @@ __global__ void nchw_to_nhwc_kernel(const float *x, int B, int H, int W, int Cp,
     T *o = y + idx * Cp;
     for (int c = 0; c < Cp; c++)
         o[c] = from_f<T>(c < 3 ? x[((size_t)b * 3 + c) * hw + p] * mul + add : 0.f);
+}
+
+/* GPEN's encoder layer 0 straight from the float NCHW input [B,3,S,S]: the 1x1 conv from
+ * RGB (w float [C][3], scaled), + bias, leaky ReLU x gain, into NHWC T [B,S,S,C], C % 8 ==
+ * 0. One thread per pixel and 8 channels (one 16-byte store for 16-bit T), the 8 threads
+ * of a pixel adjacent: coalesced stores, the pixel's 3 inputs from L1. Replaces the input
+ * conversion and a K = 8 GEMM. */
+template <typename T>
+__global__ void enc0_kernel(const float *in, int B, int S, const float *w, const float *bias, int C, float gain, T *out)
+{
+    const int cg = C / 8;
+    const size_t hw = (size_t)S * S, idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B * hw * cg)
+        return;
+    const size_t pix = idx / cg, b = pix / hw, p = pix - b * hw;
+    const int g = (int)(idx - pix * cg);
+    const float r = __ldg(in + (b * 3 + 0) * hw + p), gr = __ldg(in + (b * 3 + 1) * hw + p),
+                bl = __ldg(in + (b * 3 + 2) * hw + p);
+    T v[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const int n = g * 8 + j;
+        float y = __ldg(w + 3 * n) * r + __ldg(w + 3 * n + 1) * gr + __ldg(w + 3 * n + 2) * bl + __ldg(bias + n);
+        v[j] = from_f<T>((y < 0.f ? 0.2f * y : y) * gain);
+    }
+    T *o = out + pix * C + g * 8;
+    if constexpr (sizeof(T) == 2) {
+        *reinterpret_cast<uint4 *>(o) = *reinterpret_cast<const uint4 *>(v);
+    } else {
+        reinterpret_cast<float4 *>(o)[0] = *reinterpret_cast<const float4 *>(v);
+        reinterpret_cast<float4 *>(o)[1] = *reinterpret_cast<const float4 *>(v + 4);
+    }
 }
 
 /* Repeats a [n] T tensor over the batch. */

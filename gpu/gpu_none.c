@@ -74,6 +74,17 @@ int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_request_res
     (void)c, (void)slot, (void)rq, (void)res, (void)out_jpeg;
     return none(err);
 }
+int gpu_requests_run(gpu_ctx *c, int slot, int n, const gpu_request *rq, gpu_request_result *res,
+                     unsigned char **out_jpeg, gp_error *err)
+{
+    (void)c, (void)slot, (void)n, (void)rq, (void)res, (void)out_jpeg;
+    return none(err);
+}
+int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err)
+{
+    (void)c, (void)jpg, (void)len, (void)reps, (void)t;
+    return none(err);
+}
 double gpu_mem_used_mib(gpu_ctx *c)
 {
     (void)c;

@@ -6,6 +6,7 @@
 #include <thread>
 
 extern "C" {
+#include "gpu/jpeg_gpu.h"
 #include "gpu/jpeg_io.h"
 }
 
@@ -548,6 +549,10 @@ struct engine_base {
     virtual int parse_time(int batch, int reps, double *med, double *sd, gp_error *err) = 0;
     virtual int request(int slot, const gpu_request *rq, gpu_request_result *res,
                         unsigned char **out, gp_error *err) = 0;
+    virtual int run_requests(int slot, int n, const gpu_request *rq, gpu_request_result *res,
+                             unsigned char **out, gp_error *err) = 0;
+    virtual void describe(gpu_info *info) = 0;
+    virtual int jpeg_time(const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err) = 0;
     virtual int core_matmul(double *tflops, gp_error *err) = 0;
     virtual int conv_kernel_check(double *worst, int *n_cases, gp_error *err) = 0;
     virtual int retinaface_forward(const float *in, int h, int w, float *heads[3], gp_error *err) = 0;
@@ -622,8 +627,11 @@ template <typename T> struct slot_state {
     gpen_acts<T> gpen;
     parse_acts<T> parse;
     det_acts<T> det;
-    uint8_t *img = nullptr, *faces = nullptr, *out = nullptr;
-    float *mask = nullptr, *aff = nullptr;
+    /* per request of a gpu_requests_run call (max_requests of them) */
+    std::vector<uint8_t *> img, faces, out;
+    std::vector<float *> mask;
+    float *aff = nullptr;
+    jpeg_gpu_slot *js = nullptr; /* nvJPEG states on st, or null: libjpeg on the host */
     unsigned char *h_rgb = nullptr, *h_out = nullptr; /* pinned */
     size_t cap_px = 0;
     cudaGraphExec_t parse_graph[65] = {};
@@ -638,6 +646,10 @@ template <typename T> struct engine : engine_base {
     parsenet<T> pn;
     std::vector<slot_state<T> *> slots;
     bool pipeline = false;
+    jpeg_gpu *jg = nullptr;       /* nvJPEG, or null: libjpeg on the host */
+    char tap_note[256] = "off (GPENLAB_TAPCONV=0)";
+    std::string jpeg_note;        /* why nvJPEG is not used, when it is not */
+    std::atomic<long> jpeg_hw_decodes{0}, jpeg_gpu_decodes{0}, jpeg_host_decodes{0};
 
     int init(const gpu_opts *opts, const gpen_model *m, const conv_hw &hw_dev, gp_error *err)
     {
@@ -645,6 +657,9 @@ template <typename T> struct engine : engine_base {
         hw = hw_dev;
         if (int rc = conv_kernels_init<T>(err))
             return rc;
+        if (kernel_switches::from_env().tapconv != 0)
+            if (int rc = tap_conv_probe<T>(hw, tap_note, sizeof(tap_note), err))
+                return rc;
         if (int rc = gpen_weights_init<T>(gw, m, err))
             return rc;
         pipeline = o.pipeline != 0;
@@ -661,7 +676,23 @@ template <typename T> struct engine : engine_base {
             pipe_net_free(&pnn);
             if (rc)
                 return rc;
+            if (o.jpeg != GPU_JPEG_HOST) {
+                gp_error jerr;
+                gp_error_clear(&jerr);
+                if (jpeg_gpu_open(&jg, &jerr)) {
+                    if (o.jpeg == GPU_JPEG_NVJPEG) {
+                        *err = jerr;
+                        return jerr.code;
+                    }
+                    jpeg_note = jerr.msg;
+                    jg = nullptr;
+                }
+            } else {
+                jpeg_note = "host chosen";
+            }
         }
+        if (o.max_requests < 1 || o.max_requests > 64)
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "max_requests", "expected 1..64, got %d", o.max_requests);
         int ns = std::max(1, o.n_slots);
         for (int i = 0; i < ns; i++) {
             auto *s = new slot_state<T>();
@@ -676,20 +707,41 @@ template <typename T> struct engine : engine_base {
             if (int rc = det_acts_init<T>(s->ar, s->det, 1504, 1504, err))
                 return rc;
             s->cap_px = (size_t)o.max_image_mp * 1000000;
-            if (int rc = s->ar.alloc(&s->img, s->cap_px * 3, err))
-                return rc;
-            if (int rc = s->ar.alloc(&s->faces, s->cap_px * 3, err))
-                return rc;
-            if (int rc = s->ar.alloc(&s->out, s->cap_px * 3, err))
-                return rc;
-            if (int rc = s->ar.alloc(&s->mask, s->cap_px, err))
-                return rc;
+            const int nr = o.max_requests;
+            s->img.assign(nr, nullptr);
+            s->faces.assign(nr, nullptr);
+            s->out.assign(nr, nullptr);
+            s->mask.assign(nr, nullptr);
+            for (int r = 0; r < nr; r++) {
+                if (int rc = s->ar.alloc(&s->img[r], s->cap_px * 3, err))
+                    return rc;
+                if (int rc = s->ar.alloc(&s->faces[r], s->cap_px * 3, err))
+                    return rc;
+                if (int rc = s->ar.alloc(&s->out[r], s->cap_px * 3, err))
+                    return rc;
+                if (int rc = s->ar.alloc(&s->mask[r], s->cap_px, err))
+                    return rc;
+            }
+            if (jg && jpeg_gpu_slot_open(jg, s->st, &s->js, err)) {
+                if (o.jpeg == GPU_JPEG_NVJPEG)
+                    return err->code;
+                /* auto: libjpeg on the host for every slot */
+                jpeg_note = err->msg;
+                for (auto *q : slots) {
+                    jpeg_gpu_slot_close(q->js);
+                    q->js = nullptr;
+                }
+                jpeg_gpu_close(jg);
+                jg = nullptr;
+                gp_error_clear(err);
+            }
             if (int rc = s->ar.alloc(&s->aff, 12 * (size_t)o.max_batch, err))
                 return rc;
             CK(cudaMallocHost(&s->h_rgb, s->cap_px * 3));
             CK(cudaMallocHost(&s->h_out, s->cap_px * 3));
         }
-        return 0;
+        /* each layer's kernel variants, timed on slot 0 */
+        return gpen_tune<T>(gw, slots[0]->gpen, std::min(o.max_batch, 8), hw, slots[0]->st, err);
     }
 
     ~engine() override
@@ -706,10 +758,12 @@ template <typename T> struct engine : engine_base {
                 cudaFreeHost(s->h_rgb);
             if (s->h_out)
                 cudaFreeHost(s->h_out);
+            jpeg_gpu_slot_close(s->js);
             if (s->st)
                 cudaStreamDestroy(s->st);
             delete s;
         }
+        jpeg_gpu_close(jg);
         net_ar.release();
         gw.ar.release();
     }
@@ -1001,60 +1055,80 @@ template <typename T> struct engine : engine_base {
         return 0;
     }
 
+    /* One request's state inside a call of run_requests: its image, the detector's size
+     * and its faces (forward and inverse similarity, box in the image). */
+    struct req_state {
+        int W = 0, H = 0, dw = 0, dh = 0, nf = 0;
+        std::vector<float> fwd, inv;
+        std::vector<int> box;
+    };
+
     int request(int si, const gpu_request *rq, gpu_request_result *res, unsigned char **out_jpeg,
                 gp_error *err) override
     {
-        if (!pipeline)
-            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "request", "context opened without the pipeline");
-        if (si < 0 || si >= (int)slots.size())
-            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slot", "expected 0..%d", (int)slots.size() - 1);
-        auto *s = slots[si];
+        return run_requests(si, 1, rq, res, out_jpeg, err);
+    }
+
+    /* Decodes request r into the slot's image buffer r (nvJPEG into device memory, or
+     * libjpeg on the host + upload) and sets its size. */
+    int decode_into(slot_state<T> *s, int r, const gpu_request *rq, req_state &q, gp_error *err)
+    {
         cudaStream_t st = s->st;
-        memset(res, 0, sizeof(*res));
-        double t0 = now_ms(), t = t0;
-        auto lap = [&](int stage) -> int {
-            CK(cudaStreamSynchronize(st));
-            double n = now_ms();
-            res->stage_ms[stage] = n - t;
-            t = n;
-            return 0;
-        };
-        /* decode + upload */
         int W = rq->width, H = rq->height;
-        unsigned char *rgb = s->h_rgb;
-        if (rq->jpeg) {
-            if (int rc = jpeg_decode_rgb(rq->jpeg, rq->jpeg_len, &W, &H, &rgb, s->h_rgb, s->cap_px * 3, err))
+        if (rq->jpeg && s->js) {
+            int hw_used = 0;
+            if (int rc = jpeg_gpu_decode(s->js, rq->jpeg, rq->jpeg_len, s->img[r], s->cap_px * 3, &W, &H, &hw_used, err))
                 return rc;
-        }
-        if ((size_t)W * H > s->cap_px || W < 16 || H < 16) {
+            (hw_used ? jpeg_hw_decodes : jpeg_gpu_decodes)++;
+            if (W < 16 || H < 16)
+                return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d outside 16x16..%d MP", W, H,
+                                    o.max_image_mp);
+        } else {
+            unsigned char *rgb = s->h_rgb;
+            if (rq->jpeg) {
+                if (int rc = jpeg_decode_rgb(rq->jpeg, rq->jpeg_len, &W, &H, &rgb, s->h_rgb, s->cap_px * 3, err))
+                    return rc;
+                jpeg_host_decodes++;
+            }
+            if ((size_t)W * H > s->cap_px || W < 16 || H < 16) {
+                if (rgb != s->h_rgb)
+                    free(rgb);
+                return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d outside 16x16..%d MP", W, H,
+                                    o.max_image_mp);
+            }
+            if (!rq->jpeg)
+                memset(s->h_rgb, 128, (size_t)W * H * 3);
+            CK(cudaMemcpyAsync(s->img[r], rgb, (size_t)W * H * 3, cudaMemcpyHostToDevice, st));
+            /* the pinned buffer is reused by the next request: wait for the copy */
+            CK(cudaStreamSynchronize(st));
             if (rgb != s->h_rgb)
                 free(rgb);
-            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d outside 16x16..%d MP", W, H, o.max_image_mp);
         }
-        size_t npx = (size_t)W * H;
-        if (!rq->jpeg)
-            memset(s->h_rgb, 128, npx * 3);
-        CK(cudaMemcpyAsync(s->img, rgb, npx * 3, cudaMemcpyHostToDevice, st));
-        if (int rc = lap(GPU_STAGE_DECODE))
-            return rc;
-        if (rgb != s->h_rgb)
-            free(rgb);
-        /* detector: long side > 1500 -> 1000 */
+        q.W = W;
+        q.H = H;
+        return 0;
+    }
+
+    /* Detection of request r (image buffer r) and its faces: RetinaFace's detections when
+     * its weights are real (GPEN's decoding, gpu/ref/retina_post, on the host: part of the
+     * detect stage); random weights detect nothing, so then the request's face count as
+     * synthetic landmarks on a grid. */
+    int detect_faces(slot_state<T> *s, int r, const gpu_request *rq, req_state &q, gp_error *err)
+    {
+        cudaStream_t st = s->st;
+        const int W = q.W, H = q.H;
         int dw = W, dh = H;
         if (std::max(W, H) > 1500) {
             double ss = 1000.0 / std::max(W, H);
             dw = (int)std::lround(W * ss);
             dh = (int)std::lround(H * ss);
         }
-        res->detector_w = dw;
-        res->detector_h = dh;
-        det_resize_kernel<T><<<blocks_for((size_t)dw * dh, 256), 256, 0, st>>>(s->img, H, W, dh, dw, s->det.in);
+        q.dw = dw;
+        q.dh = dh;
+        det_resize_kernel<T><<<blocks_for((size_t)dw * dh, 256), 256, 0, st>>>(s->img[r], H, W, dh, dw, s->det.in);
         CK_LAUNCH();
         if (int rc = retinaface_enqueue<T>(rf, s->det, dh, dw, hw, st, err))
             return rc;
-        /* faces: RetinaFace's detections when its weights are real (GPEN's decoding,
-         * gpu/ref/retina_post, on the host: part of the detect stage); random weights detect
-         * nothing, so then the request's face count as synthetic landmarks on a grid */
         int nf = std::max(0, rq->faces);
         std::vector<float> det_lm;
         if (o.detector_weights_path) {
@@ -1062,16 +1136,13 @@ template <typename T> struct engine : engine_base {
                 return rc;
             nf = (int)(det_lm.size() / 10);
         }
-        res->faces = nf;
-        if (int rc = lap(GPU_STAGE_DETECT))
-            return rc;
-        CK(cudaMemsetAsync(s->mask, 0, npx * sizeof(float), st));
-        CK(cudaMemcpyAsync(s->faces, s->img, npx * 3, cudaMemcpyDeviceToDevice, st));
+        q.nf = nf;
         int cols = (int)std::ceil(std::sqrt((double)std::max(nf, 1)));
         int rows = (std::max(nf, 1) + cols - 1) / cols;
         float cell = std::min((float)W / cols, (float)H / rows);
-        std::vector<float> fwd(6 * std::max(nf, 1)), inv(6 * std::max(nf, 1));
-        std::vector<int> box(4 * std::max(nf, 1));
+        q.fwd.assign(6 * std::max(nf, 1), 0.f);
+        q.inv.assign(6 * std::max(nf, 1), 0.f);
+        q.box.assign(4 * std::max(nf, 1), 0);
         for (int f = 0; f < nf; f++) {
             float cx = (f % cols + 0.5f) * W / cols, cy = (f / cols + 0.5f) * H / rows;
             float sc = 0.6f * cell / 512.f, lm[5][2];
@@ -1079,71 +1150,153 @@ template <typename T> struct engine : engine_base {
                 lm[i][0] = det_lm.empty() ? cx + (FACE_TEMPLATE_512[i][0] - 256.f) * sc : det_lm[10 * f + 2 * i];
                 lm[i][1] = det_lm.empty() ? cy + (FACE_TEMPLATE_512[i][1] - 256.f) * sc : det_lm[10 * f + 2 * i + 1];
             }
-            similarity_fit(lm, FACE_TEMPLATE_512, &fwd[6 * f]);
-            affine_invert(&fwd[6 * f], &inv[6 * f]);
+            similarity_fit(lm, FACE_TEMPLATE_512, &q.fwd[6 * f]);
+            affine_invert(&q.fwd[6 * f], &q.inv[6 * f]);
             float xs[4], ys[4];
             for (int c = 0; c < 4; c++) {
                 float u = (c & 1) ? 511.f : 0.f, v = (c & 2) ? 511.f : 0.f;
-                xs[c] = inv[6 * f] * u + inv[6 * f + 1] * v + inv[6 * f + 2];
-                ys[c] = inv[6 * f + 3] * u + inv[6 * f + 4] * v + inv[6 * f + 5];
+                xs[c] = q.inv[6 * f] * u + q.inv[6 * f + 1] * v + q.inv[6 * f + 2];
+                ys[c] = q.inv[6 * f + 3] * u + q.inv[6 * f + 4] * v + q.inv[6 * f + 5];
             }
             int x0 = std::max(0, (int)std::floor(*std::min_element(xs, xs + 4)));
             int x1 = std::min(W - 1, (int)std::ceil(*std::max_element(xs, xs + 4)));
             int y0 = std::max(0, (int)std::floor(*std::min_element(ys, ys + 4)));
             int y1 = std::min(H - 1, (int)std::ceil(*std::max_element(ys, ys + 4)));
-            box[4 * f] = x0, box[4 * f + 1] = y0, box[4 * f + 2] = x1 - x0 + 1, box[4 * f + 3] = y1 - y0 + 1;
+            q.box[4 * f] = x0, q.box[4 * f + 1] = y0, q.box[4 * f + 2] = x1 - x0 + 1, q.box[4 * f + 3] = y1 - y0 + 1;
         }
-        for (int f0 = 0; f0 < nf; f0 += o.max_batch) {
-            int B = std::min(o.max_batch, nf - f0);
-            CK(cudaMemcpyAsync(s->aff, &inv[6 * f0], 6 * B * sizeof(float), cudaMemcpyHostToDevice, st));
-            CK(cudaMemcpyAsync(s->aff + 6 * o.max_batch, &fwd[6 * f0], 6 * B * sizeof(float), cudaMemcpyHostToDevice, st));
-            warp_face_kernel<<<dim3(blocks_for(512 * 512, 256), B), 256, 0, st>>>(s->img, H, W, s->aff, 512, s->gpen.in);
-            CK_LAUNCH();
+        CK(cudaMemsetAsync(s->mask[r], 0, (size_t)W * H * sizeof(float), st));
+        CK(cudaMemcpyAsync(s->faces[r], s->img[r], (size_t)W * H * 3, cudaMemcpyDeviceToDevice, st));
+        return 0;
+    }
+
+    int run_requests(int si, int n, const gpu_request *rq, gpu_request_result *res, unsigned char **out_jpeg,
+                     gp_error *err) override
+    {
+        if (!pipeline)
+            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "request", "context opened without the pipeline");
+        if (si < 0 || si >= (int)slots.size())
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slot", "expected 0..%d", (int)slots.size() - 1);
+        if (n < 1 || n > o.max_requests)
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "requests", "expected 1..%d (max_requests), got %d",
+                                o.max_requests, n);
+        auto *s = slots[si];
+        cudaStream_t st = s->st;
+        for (int r = 0; r < n; r++) {
+            memset(&res[r], 0, sizeof(res[r]));
+            if (out_jpeg)
+                out_jpeg[r] = nullptr;
+        }
+        double stage_ms[GPU_N_STAGES] = {0};
+        double t0 = now_ms(), t = t0;
+        auto lap = [&](int stage) -> int {
+            CK(cudaStreamSynchronize(st));
+            double now = now_ms();
+            stage_ms[stage] += now - t;
+            t = now;
+            return 0;
+        };
+        std::vector<req_state> q(n);
+        /* decode and detect every request; the faces of all of them in one list */
+        std::vector<std::pair<int, int>> faces; /* (request, face) */
+        for (int r = 0; r < n; r++) {
+            if (int rc = decode_into(s, r, &rq[r], q[r], err))
+                return rc;
+            if (int rc = lap(GPU_STAGE_DECODE))
+                return rc;
+            if (int rc = detect_faces(s, r, &rq[r], q[r], err))
+                return rc;
+            if (int rc = lap(GPU_STAGE_DETECT))
+                return rc;
+            for (int f = 0; f < q[r].nf; f++)
+                faces.push_back(std::make_pair(r, f));
+        }
+        /* the faces in batches of up to max_batch across requests: align, GPEN, ParseNet,
+         * paste back into each face's own request */
+        const size_t crop = (size_t)3 * 512 * 512;
+        std::vector<float> inv(6 * (size_t)o.max_batch), fwd(6 * (size_t)o.max_batch);
+        for (size_t g0 = 0; g0 < faces.size(); g0 += (size_t)o.max_batch) {
+            int B = (int)std::min(faces.size() - g0, (size_t)o.max_batch);
+            for (int k = 0; k < B; k++) {
+                const req_state &qr = q[faces[g0 + k].first];
+                int f = faces[g0 + k].second;
+                std::copy(&qr.inv[6 * f], &qr.inv[6 * f] + 6, &inv[6 * k]);
+                std::copy(&qr.fwd[6 * f], &qr.fwd[6 * f] + 6, &fwd[6 * k]);
+            }
+            CK(cudaMemcpyAsync(s->aff, inv.data(), 6 * B * sizeof(float), cudaMemcpyHostToDevice, st));
+            CK(cudaMemcpyAsync(s->aff + 6 * o.max_batch, fwd.data(), 6 * B * sizeof(float), cudaMemcpyHostToDevice, st));
+            for (int k0 = 0; k0 < B;) { /* one launch per run of faces of one request */
+                int r = faces[g0 + k0].first, k1 = k0;
+                while (k1 < B && faces[g0 + k1].first == r)
+                    k1++;
+                warp_face_kernel<<<dim3(blocks_for(512 * 512, 256), k1 - k0), 256, 0, st>>>(
+                    s->img[r], q[r].H, q[r].W, s->aff + 6 * k0, 512, s->gpen.in + k0 * crop);
+                CK_LAUNCH();
+                k0 = k1;
+            }
             if (int rc = lap(GPU_STAGE_ALIGN))
                 return rc;
             if (int rc = gpen_run<T>(gw, s->gpen, B, hw, o.use_graphs, st, err))
                 return rc;
             if (int rc = lap(GPU_STAGE_GPEN))
                 return rc;
-            nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * 512 * 512, 256), 256, 0, st>>>(s->gpen.out, B, 512, 512, 8, 1.f, 0.f, s->parse.in);
+            nchw_to_nhwc_kernel<T><<<blocks_for((size_t)B * 512 * 512, 256), 256, 0, st>>>(s->gpen.out, B, 512, 512, 8,
+                                                                                           1.f, 0.f, s->parse.in);
             CK_LAUNCH();
             if (int rc = parse_run(s, B, err))
                 return rc;
             if (int rc = lap(GPU_STAGE_PARSE))
                 return rc;
-            for (int f = 0; f < B; f++) {
-                int *bx = &box[4 * (f0 + f)];
+            for (int k = 0; k < B; k++) {
+                int r = faces[g0 + k].first;
+                const int *bx = &q[r].box[4 * faces[g0 + k].second];
                 paste_kernel<<<blocks_for((size_t)bx[2] * bx[3], 256), 256, 0, st>>>(
-                    s->gpen.out, s->parse.mask, 512, s->aff + 6 * o.max_batch, f, bx[0], bx[1], bx[2], bx[3], W, s->faces, s->mask);
+                    s->gpen.out, s->parse.mask, 512, s->aff + 6 * o.max_batch, k, bx[0], bx[1], bx[2], bx[3], q[r].W,
+                    s->faces[r], s->mask[r]);
                 CK_LAUNCH();
             }
             if (int rc = lap(GPU_STAGE_PASTE))
                 return rc;
-            /* stage times accumulate over chunks of max_batch faces */
         }
-        blend_kernel<<<blocks_for(npx, 256), 256, 0, st>>>(s->img, s->faces, s->mask, npx, s->out);
-        CK_LAUNCH();
+        for (int r = 0; r < n; r++) {
+            size_t npx = (size_t)q[r].W * q[r].H;
+            blend_kernel<<<blocks_for(npx, 256), 256, 0, st>>>(s->img[r], s->faces[r], s->mask[r], npx, s->out[r]);
+            CK_LAUNCH();
+        }
         if (int rc = lap(GPU_STAGE_BLEND))
             return rc;
-        CK(cudaMemcpyAsync(s->h_out, s->out, npx * 3, cudaMemcpyDeviceToHost, st));
-        CK(cudaStreamSynchronize(st));
-        unsigned char *jpg = nullptr;
-        size_t jl = 0;
-        if (int rc = jpeg_encode_rgb(s->h_out, W, H, rq->quality > 0 ? rq->quality : 90, &jpg, &jl, err))
-            return rc;
-        res->out_jpeg_len = jl;
-        if (out_jpeg)
-            *out_jpeg = jpg;
-        else
-            free(jpg);
+        for (int r = 0; r < n; r++) {
+            const int W = q[r].W, H = q[r].H, quality = rq[r].quality > 0 ? rq[r].quality : 90;
+            unsigned char *jpg = nullptr;
+            size_t jl = 0;
+            if (s->js) {
+                if (int rc = jpeg_gpu_encode(s->js, s->out[r], W, H, quality, &jpg, &jl, err))
+                    return rc;
+            } else {
+                CK(cudaMemcpyAsync(s->h_out, s->out[r], (size_t)W * H * 3, cudaMemcpyDeviceToHost, st));
+                CK(cudaStreamSynchronize(st));
+                if (int rc = jpeg_encode_rgb(s->h_out, W, H, quality, &jpg, &jl, err))
+                    return rc;
+            }
+            res[r].out_jpeg_len = jl;
+            if (out_jpeg)
+                out_jpeg[r] = jpg;
+            else
+                free(jpg);
+        }
         lap(GPU_STAGE_ENCODE);
-        res->total_ms = now_ms() - t0;
-        /* buffers this request touched: image planes, detector at its size, per-face nets */
-        double px = (double)npx, dpx = (double)dw * dh, ts = sizeof(T);
-        res->peak_mem_mib = (px * (3 + 3 + 3 + 4) + dpx * ts * (8 + 5 * 16 + 8 + 4 + 2 + 3 * 0.5)) / 1048576.0;
+        double total = now_ms() - t0;
+        for (int r = 0; r < n; r++) {
+            memcpy(res[r].stage_ms, stage_ms, sizeof(stage_ms));
+            res[r].total_ms = total;
+            res[r].detector_w = q[r].dw;
+            res[r].detector_h = q[r].dh;
+            res[r].faces = q[r].nf;
+            /* buffers this request touched: image planes, detector at its size */
+            double px = (double)q[r].W * q[r].H, dpx = (double)q[r].dw * q[r].dh, ts = sizeof(T);
+            res[r].peak_mem_mib = (px * (3 + 3 + 3 + 4) + dpx * ts * (8 + 5 * 16 + 8 + 4 + 2 + 3 * 0.5)) / 1048576.0;
+        }
         return 0;
     }
-
     int warmup(double *ms, gp_error *err) override
     {
         double t0 = now_ms();
@@ -1161,6 +1314,99 @@ template <typename T> struct engine : engine_base {
         return 0;
     }
 
+    int jpeg_time(const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err) override
+    {
+        memset(t, 0, sizeof(*t));
+        if (!pipeline)
+            return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "jpeg", "context opened without the pipeline");
+        auto *s = slots[0];
+        cudaStream_t st = s->st;
+        std::vector<double> dec, enc;
+        int W = 0, H = 0;
+        for (int i = 0; i < reps + 1; i++) { /* libjpeg on the host + upload; download + libjpeg */
+            double t0 = now_ms();
+            unsigned char *rgb = s->h_rgb;
+            if (int rc = jpeg_decode_rgb(jpg, len, &W, &H, &rgb, s->h_rgb, s->cap_px * 3, err))
+                return rc;
+            if (rgb != s->h_rgb) {
+                free(rgb);
+                return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d over %d MP", W, H, o.max_image_mp);
+            }
+            CK(cudaMemcpyAsync(s->img[0], rgb, (size_t)W * H * 3, cudaMemcpyHostToDevice, st));
+            CK(cudaStreamSynchronize(st));
+            double t1 = now_ms();
+            CK(cudaMemcpyAsync(s->h_out, s->img[0], (size_t)W * H * 3, cudaMemcpyDeviceToHost, st));
+            CK(cudaStreamSynchronize(st));
+            unsigned char *out = nullptr;
+            size_t ol = 0;
+            if (int rc = jpeg_encode_rgb(s->h_out, W, H, 90, &out, &ol, err))
+                return rc;
+            free(out);
+            double t2 = now_ms();
+            if (i > 0) {
+                dec.push_back(t1 - t0);
+                enc.push_back(t2 - t1);
+            }
+        }
+        double sd;
+        stats_of(dec, &t->host_decode_ms, &sd);
+        stats_of(enc, &t->host_encode_ms, &sd);
+        /* nvJPEG: the context's own, or one opened for this measurement */
+        jpeg_gpu *g = jg;
+        jpeg_gpu_slot *js = s->js;
+        gp_error jerr;
+        gp_error_clear(&jerr);
+        if (!g && jpeg_gpu_open(&g, &jerr))
+            return 0; /* no nvJPEG in this build or on this card: host times only */
+        if (!js && jpeg_gpu_slot_open(g, st, &js, &jerr)) {
+            if (g != jg)
+                jpeg_gpu_close(g);
+            return 0; /* nvJPEG does not open a slot here: host times only */
+        }
+        dec.clear();
+        enc.clear();
+        int rc = 0, hw_all = 1;
+        for (int i = 0; i < reps + 1 && !rc; i++) {
+            double t0 = now_ms();
+            int hw_used = 0;
+            rc = jpeg_gpu_decode(js, jpg, len, s->img[0], s->cap_px * 3, &W, &H, &hw_used, err);
+            double t1 = now_ms();
+            unsigned char *out = nullptr;
+            size_t ol = 0;
+            if (!rc)
+                rc = jpeg_gpu_encode(js, s->img[0], W, H, 90, &out, &ol, err);
+            free(out);
+            double t2 = now_ms();
+            hw_all &= hw_used;
+            if (i > 0) {
+                dec.push_back(t1 - t0);
+                enc.push_back(t2 - t1);
+            }
+        }
+        if (js != s->js)
+            jpeg_gpu_slot_close(js);
+        if (g != jg)
+            jpeg_gpu_close(g);
+        if (rc)
+            return rc;
+        stats_of(dec, &t->nvjpeg_decode_ms, &sd);
+        stats_of(enc, &t->nvjpeg_encode_ms, &sd);
+        t->nvjpeg = 1;
+        t->nvjpeg_hw = hw_all;
+        return 0;
+    }
+
+    void describe(gpu_info *info) override
+    {
+        if (!pipeline)
+            snprintf(info->jpeg, sizeof(info->jpeg), "none (no pipeline)");
+        else if (jg)
+            snprintf(info->jpeg, sizeof(info->jpeg), "%s", jpeg_gpu_describe(jg));
+        else
+            snprintf(info->jpeg, sizeof(info->jpeg), "libjpeg (host): %.40s", jpeg_note.c_str());
+        snprintf(info->kernels, sizeof(info->kernels), "tap kernel %s; %s", tap_note, gw.tuned.c_str());
+    }
+
     int mem(gpu_mem_report *r, gp_error *err) override
     {
         (void)err;
@@ -1174,7 +1420,7 @@ template <typename T> struct engine : engine_base {
             r->image_per_px_bytes = 3 + 3 + 3 + 4;
             double dpx = 1504.0 * 1504.0;
             r->detector_per_px_bytes = ((double)s->ar.bytes - r->parse_per_face_bytes * o.max_batch -
-                                        r->image_per_px_bytes * (double)s->cap_px) / dpx;
+                                        r->image_per_px_bytes * (double)s->cap_px * o.max_requests) / dpx;
         }
         r->slot_bytes = (double)s->gpen.ar.bytes + (double)s->ar.bytes;
         return 0;
@@ -1610,6 +1856,7 @@ extern "C" int gpu_get_info(gpu_ctx *c, gpu_info *info, gp_error *err)
     cudaDeviceGetAttribute(&mclk, cudaDevAttrMemoryClockRate, c->dev);
     cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, c->dev);
     info->mem_bw_gbs = 2.0 * mclk * 1e3 * (bus / 8.0) / 1e9;
+    c->eng->describe(info);
     return 0;
 }
 
@@ -1641,6 +1888,16 @@ extern "C" int gpu_request_run(gpu_ctx *c, int slot, const gpu_request *rq, gpu_
                                unsigned char **out_jpeg, gp_error *err)
 {
     return c->eng->request(slot, rq, res, out_jpeg, err);
+}
+extern "C" int gpu_requests_run(gpu_ctx *c, int slot, int n, const gpu_request *rq, gpu_request_result *res,
+                                unsigned char **out_jpeg, gp_error *err)
+{
+    return c->eng->run_requests(slot, n, rq, res, out_jpeg, err);
+}
+extern "C" int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t,
+                             gp_error *err)
+{
+    return c->eng->jpeg_time(jpg, len, reps, t, err);
 }
 extern "C" double gpu_mem_used_mib(gpu_ctx *c)
 {

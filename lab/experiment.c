@@ -23,6 +23,18 @@ static int resolve_path(const experiment *e, const cfg_node *where, const char *
     return 0;
 }
 
+/* cluster.timeout: a duration from 1 ms to a day, or `none` (clients never give up). */
+static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
+{
+    const cfg_node *v = cfg_map_get(map, "timeout");
+    const char *text = v ? cfg_scalar(v) : NULL;
+    if (text && strcmp(text, "none") == 0) {
+        *out_us = SIM_TIMEOUT_NONE;
+        return 1;
+    }
+    return cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, out_us, err);
+}
+
 static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, size_t cur_len,
                          gp_error *err)
 {
@@ -52,7 +64,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
     if (rc >= 0)
         rc = cfg_opt_enum(map, "dispatch", dispatch_names, &dispatch, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, &c->timeout_us, err);
+        rc = timeout_opt(map, &c->timeout_us, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
                                  err);
@@ -262,12 +274,12 @@ static uint64_t no_arrivals(void *ctx, int64_t t0_us, int64_t t1_us)
     return 0;
 }
 
-/* Every policy entry's config is read now, as each run will read it, so that a bad or
- * unknown key (in the file or set on top of it) is an error before anything runs. */
-static int check_policy_configs(const experiment *e, gp_error *err)
+int experiment_check_policies(const experiment *e, int only, gp_error *err)
 {
     const oracle_view stub = {NULL, no_work, no_arrivals, 0}; /* clairvoyant needs one */
     for (int pi = 0; pi < e->n_policies; pi++) {
+        if (only >= 0 && pi != only)
+            continue;
         sim_cfg cfg;
         experiment_sim_cfg(e, pi, 0, &cfg);
         policy_env env;
@@ -323,7 +335,11 @@ static int experiment_parse(experiment *e, gp_error *err)
     e->profile = malloc(sizeof(*e->profile));
     if (!e->profile)
         return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    rc = profile_load(e->profile_path, e->profile, err);
+    /* a text given with the experiment (a results database keeps both) is the profile */
+    if (e->profile_text)
+        rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
+    else
+        rc = profile_load(e->profile_path, e->profile, err);
     if (rc < 0) {
         if (rc == GP_EIO || rc == GP_EMISSING) {
             /* name the experiment line that pointed at the missing profile */
@@ -334,8 +350,8 @@ static int experiment_parse(experiment *e, gp_error *err)
         }
         return rc;
     }
-    rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text, NULL, err);
-    if (rc < 0)
+    if (!e->profile_text && (rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text,
+                                               NULL, err)) < 0)
         return rc;
 
     const cfg_node *n;
@@ -365,8 +381,6 @@ static int experiment_parse(experiment *e, gp_error *err)
         return rc;
     if ((n = cfg_map_get(root, "output")) && (rc = parse_output(e, n, err)) < 0)
         return rc;
-    if ((rc = check_policy_configs(e, err)) < 0)
-        return rc;
     if ((n = cfg_map_get(root, "objective")) && !cfg_node_is_null(n)) {
         if ((rc = winner_objective_parse(n, &e->objective, err)) < 0)
             return rc;
@@ -375,7 +389,9 @@ static int experiment_parse(experiment *e, gp_error *err)
     return 0;
 }
 
-/* The identity of the inputs beyond the file's text: the trace's content, gpenlab's version. */
+/* The identity of the inputs beyond the file's text: the trace's content and gpenlab's
+ * version. A trace that cannot be read is recorded as such (a run would fail on it; an
+ * export from a results database may not have it). */
 static int describe_inputs(experiment *e, gp_error *err)
 {
     char buf[1400];
@@ -383,25 +399,30 @@ static int describe_inputs(experiment *e, gp_error *err)
     if (!e->closed_loop &&
         (e->workload.type == WORKLOAD_TRACE || e->workload.type == WORKLOAD_ENVELOPE)) {
         uint64_t h, bytes;
-        TRY(gp_hash_file(e->workload.path, &h, &bytes, err));
-        n = snprintf(buf, sizeof(buf), "trace %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n",
-                     e->workload.path, bytes, h);
+        gp_error herr;
+        if (gp_hash_file(e->workload.path, &h, &bytes, &herr) == 0)
+            n = snprintf(buf, sizeof(buf), "trace %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n",
+                         e->workload.path, bytes, h);
+        else
+            n = snprintf(buf, sizeof(buf), "trace %s: not readable\n", e->workload.path);
     }
     snprintf(buf + n, sizeof(buf) - (size_t)n, "gpenlab %s\n", GPENLAB_VERSION);
     e->inputs_text = strdup(buf);
     return e->inputs_text ? 0 : gp_oom(err);
 }
 
-int experiment_load_text(const char *path, const char *text, const experiment_overlay *ov,
-                         size_t n_ov, experiment **out, gp_error *err)
+/* A new experiment named after its file (base name up to the first dot), with its
+ * directory for relative paths and the defaults. */
+static experiment *experiment_new(const char *path, const char *dir)
 {
-    *out = NULL;
     experiment *e = calloc(1, sizeof(*e));
     if (!e)
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+        return NULL;
     snprintf(e->path, sizeof(e->path), "%s", path);
     const char *slash = strrchr(path, '/');
-    if (slash)
+    if (dir)
+        snprintf(e->dir, sizeof(e->dir), "%s", dir);
+    else if (slash)
         snprintf(e->dir, sizeof(e->dir), "%.*s", (int)(slash - path), path);
     const char *base = slash ? slash + 1 : path;
     snprintf(e->name, sizeof(e->name), "%.*s", (int)strcspn(base, "."), base);
@@ -412,9 +433,14 @@ int experiment_load_text(const char *path, const char *text, const experiment_ov
     e->record_series = true;
     winner_objective_default(&e->objective);
     snprintf(e->currency, sizeof(e->currency), "USD");
-    int rc = (e->yaml_text = strdup(text)) ? 0 : gp_oom(err);
-    if (rc == 0)
-        rc = cfg_load_string(path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
+    return e;
+}
+
+/* Parses e->yaml_text with the overlays on top; frees e on failure. */
+static int experiment_finish(experiment *e, const experiment_overlay *ov, size_t n_ov,
+                             experiment **out, gp_error *err)
+{
+    int rc = cfg_load_string(e->path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
     /* the overlays, in order, and their text for the identity */
     size_t len = 1;
     for (size_t i = 0; i < n_ov; i++)
@@ -422,7 +448,7 @@ int experiment_load_text(const char *path, const char *text, const experiment_ov
     if (rc == 0 && !(e->overlay_text = calloc(1, len)))
         rc = gp_oom(err);
     for (size_t i = 0; rc == 0 && i < n_ov; i++) {
-        rc = cfg_set(e->doc, ov[i].path, ov[i].value, ov[i].origin ? ov[i].origin : path,
+        rc = cfg_set(e->doc, ov[i].path, ov[i].value, ov[i].origin ? ov[i].origin : e->path,
                      ov[i].base_dir, err);
         size_t used = strlen(e->overlay_text);
         snprintf(e->overlay_text + used, len - used, "%s=%s\n", ov[i].path, ov[i].value);
@@ -443,16 +469,34 @@ int experiment_load_overlaid(const char *path, const experiment_overlay *ov, siz
                              experiment **out, gp_error *err)
 {
     *out = NULL;
-    char *text = NULL;
-    TRY(gp_read_file(path, 16u << 20, &text, NULL, err));
-    int rc = experiment_load_text(path, text, ov, n_ov, out, err);
-    free(text);
-    return rc;
+    experiment *e = experiment_new(path, NULL);
+    if (!e)
+        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
+    if (rc < 0) {
+        experiment_free(e);
+        return rc;
+    }
+    return experiment_finish(e, ov, n_ov, out, err);
 }
 
 int experiment_load(const char *path, experiment **out, gp_error *err)
 {
     return experiment_load_overlaid(path, NULL, 0, out, err);
+}
+
+int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
+                         const char *profile_text, const experiment_overlay *ov, size_t n_ov,
+                         experiment **out, gp_error *err)
+{
+    *out = NULL;
+    experiment *e = experiment_new(name, dir);
+    if (!e || !(e->yaml_text = strdup(yaml_text)) ||
+        (profile_text && !(e->profile_text = strdup(profile_text)))) {
+        experiment_free(e);
+        return gp_error_set(err, GP_ENOMEM, name, 0, 0, NULL, "out of memory");
+    }
+    return experiment_finish(e, ov, n_ov, out, err);
 }
 
 void experiment_free(experiment *e)

@@ -79,12 +79,21 @@ int experiment_load(const char *path, experiment **out, gp_error *err);
 /* experiment_load with overlays, in order. */
 int experiment_load_overlaid(const char *path, const experiment_overlay *ov, size_t n_ov,
                              experiment **out, gp_error *err);
-/* The same from the file's text already read (a sweep makes its points from its base's
- * text: no temporary file, no YAML written and read again). `path` names the file (its
- * directory resolves relative paths). */
-int experiment_load_text(const char *path, const char *text, const experiment_overlay *ov,
-                         size_t n_ov, experiment **out, gp_error *err);
+/* The same reader on a text kept elsewhere (a results database keeps the experiment's
+ * text, its profile's and its overlays; a sweep makes its points from its base's text: no
+ * temporary file, no YAML written and read again): `name` names it in errors, relative
+ * paths resolve against `dir` (NULL: the directory of `name`; "": the working
+ * directory), and profile_text, when not NULL, is the profile (its path is then not read). */
+int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
+                         const char *profile_text, const experiment_overlay *ov, size_t n_ov,
+                         experiment **out, gp_error *err);
 void experiment_free(experiment *e);
+
+/* Reads policy entry `only`'s config (every entry's when only < 0) as a run will, so that
+ * a bad or unknown key, in the file or set on top of it, is an error before anything runs
+ * (experiment_load leaves it to the caller: an export of one entry need not check the
+ * others). */
+int experiment_check_policies(const experiment *e, int only, gp_error *err);
 
 /* Fills a sim_cfg for policy entry `pi`, replication `rep` (seed = seed + rep: the
  * same seeds for every policy, so comparisons are paired). */

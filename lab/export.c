@@ -18,6 +18,7 @@
 #include "base/fileio.h"
 #include "base/ytree.h"
 #include "lab/drive_queries.h"
+#include "lab/experiment.h"
 #include "lab/results_db.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
@@ -37,27 +38,20 @@ void export_opts_default(export_opts *o)
 
 /* ------------------------------------------------------------------ the source */
 
+/* The exported entry: one policy entry of an experiment read by experiment_load (from
+ * its file, or from the text a results database keeps), with the env a run gives it. */
 typedef struct xsrc {
-    cfg_doc *doc;
-    char file[512];
-    char exp_name[64];
-    uint64_t seed;
-    cluster_cfg cluster;
-    metrics_cfg metrics;
-    gpu_profile *profile; /* NULL when it could not be read: no capacity estimates */
-    const cfg_node *entry;
-    const cfg_node *config;
+    experiment *e;
+    int pi;                 /* the entry */
+    char file[600];         /* where the experiment came from */
     const policy_ops *ops;
-    char label[64];
+    const char *label;
+    const cfg_node *config; /* NULL: defaults */
     policy_env env;
     policy_info info;
 } xsrc;
 
-static void xsrc_free(xsrc *s)
-{
-    cfg_free(s->doc);
-    free(s->profile);
-}
+static void xsrc_free(xsrc *s) { experiment_free(s->e); }
 
 static bool is_sqlite(const char *path)
 {
@@ -71,9 +65,8 @@ static bool is_sqlite(const char *path)
 }
 
 /* The newest experiment in the database that has runs labelled `label` (else the
- * newest of all): its YAML text, file name and profile text. */
-static int load_from_db(const char *path, const char *label, xsrc *s, char **profile_text,
-                        gp_error *err)
+ * newest of all), read from the texts the database keeps. */
+static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *err)
 {
     results_db *db;
     TRY(results_db_open(path, &db, err));
@@ -81,7 +74,7 @@ static int load_from_db(const char *path, const char *label, xsrc *s, char **pro
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         sq,
-        "SELECT file, yaml_text, profile_text FROM experiments ORDER BY "
+        "SELECT file, yaml_text, profile_text, overlays FROM experiments ORDER BY "
         "EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id AND r.label = ?) "
         "DESC, id DESC LIMIT 1",
         -1, &st, NULL);
@@ -99,175 +92,91 @@ static int load_from_db(const char *path, const char *label, xsrc *s, char **pro
         const char *yaml = (const char *)sqlite3_column_text(st, 1);
         const char *prof = (const char *)sqlite3_column_text(st, 2);
         snprintf(s->file, sizeof(s->file), "%s (in %s)", file ? file : "experiment", path);
-        rc = cfg_load_string(s->file, yaml ? yaml : "", yaml ? strlen(yaml) : 0, &s->doc, err);
-        if (rc == 0 && prof && !(*profile_text = strdup(prof)))
-            rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+        char dir[512] = "";
+        const char *slash = file ? strrchr(file, '/') : NULL;
+        if (slash)
+            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+        /* the overlays it ran with (--set, a sweep point): "path=value" lines */
+        const char *ovt = (const char *)sqlite3_column_text(st, 3);
+        char *ov_copy = strdup(ovt ? ovt : "");
+        experiment_overlay ov[64];
+        size_t n_ov = 0;
+        for (char *line = ov_copy, *next; line && *line && n_ov < 64; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(line, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
+        }
+        rc = ov_copy ? experiment_load_text(s->file, dir, yaml ? yaml : "", prof, ov, n_ov, &s->e,
+                                            err)
+                     : gp_oom(err);
+        free(ov_copy);
     }
     sqlite3_finalize(st);
     results_db_close(db);
     return rc < 0 ? rc : 0;
 }
 
-static int parse_cluster(const cfg_node *c, cluster_cfg *cc, gp_error *err)
+static int find_entry(xsrc *s, const char *label, gp_error *err)
 {
-    if (!c)
-        return 0;
-    const int64_t day = 86400 * US_PER_S;
-    TRY(cfg_opt_int(c, "min_pods", 0, 100000, &cc->min_pods, err));
-    int set = cfg_opt_int(c, "max_pods", 1, 100000, &cc->max_pods, err);
-    TRY(set);
-    TRY(cfg_opt_int(c, "concurrency", 1, 100000, &cc->concurrency, err));
-    TRY(cfg_opt_duration_us(c, "termination_grace", 0, day, &cc->termination_grace_us, err));
-    TRY(cfg_opt_duration_us(c, "readiness_delay", 0, day, &cc->readiness_delay_us, err));
-    TRY(cfg_opt_duration_us(c, "timeout", 1000, day, &cc->timeout_us, err));
-    TRY(cfg_opt_duration_us(c, "slo", 1000, day, &cc->slo_us, err));
-    return 0;
-}
-
-static int parse_metrics(const cfg_node *m, metrics_cfg *mc, gp_error *err)
-{
-    if (!m)
-        return 0;
-    TRY(cfg_opt_duration_us(m, "scrape_interval", 1000, 3600 * US_PER_S, &mc->scrape_interval_us,
-                            err));
-    TRY(cfg_opt_duration_us(m, "latency_window", 1000, 86400 * US_PER_S, &mc->latency_window_us,
-                            err));
-    return 0;
-}
-
-/* The policy_env the simulator builds for a run of this experiment (sim_policy_env):
- * the capacity estimates use the workload's own image mix when it gives one. */
-static void fill_env(xsrc *s)
-{
-    image_mix mix;
-    image_mix_default(&mix);
-    const cfg_node *root = cfg_root(s->doc);
-    const cfg_node *wl = root ? cfg_map_get(root, "workload") : NULL;
-    const cfg_node *users = root ? cfg_map_get(root, "users") : NULL;
-    const cfg_node *mix_node = wl ? cfg_map_get(wl, "image_mix") : users ? cfg_map_get(users, "image_mix") : NULL;
-    if (mix_node && image_mix_from_cfg(mix_node, &mix, NULL) < 0)
-        image_mix_default(&mix); /* checked when the experiment runs */
-    if (!s->profile) {
-        memset(&s->env, 0, sizeof(s->env));
-        s->env.min_pods = s->cluster.min_pods;
-        s->env.max_pods = s->cluster.max_pods;
-        s->env.concurrency = s->cluster.concurrency;
-        s->env.scrape_interval_us = s->metrics.scrape_interval_us;
-        s->env.seed = s->seed;
-        return;
-    }
-    sim_cfg cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.cluster = s->cluster;
-    cfg.metrics = s->metrics;
-    cfg.profile = s->profile;
-    cfg.seed = s->seed;
-    cfg.closed_loop = users != NULL;
-    cfg.closed.mix = mix;
-    cfg.mix = &mix;
-    sim_policy_env(&cfg, &s->env);
-}
-
-static int find_policy(xsrc *s, const char *label, gp_error *err)
-{
-    const cfg_node *root = cfg_root(s->doc);
-    if (!root || cfg_node_kind(root) != CFG_MAP)
-        return gp_error_set(err, GP_EPARSE, s->file, 0, 0, NULL, "not an experiment (no map)");
-    const cfg_node *seq = cfg_map_get(root, "policies");
-    if (!seq || cfg_node_kind(seq) != CFG_SEQ)
-        return cfg_error(root, err, GP_EMISSING, "missing `policies`");
+    const experiment *e = s->e;
     char known[512] = "";
-    for (size_t i = 0; i < cfg_len(seq); i++) {
-        const cfg_node *it = cfg_seq_at(seq, i);
-        const char *name = NULL, *lab = NULL;
-        TRY(cfg_req_string(it, "policy", &name, err));
-        TRY(cfg_opt_string(it, "label", &lab, err));
-        if (!lab)
-            lab = name;
+    for (int i = 0; i < e->n_policies; i++) {
         size_t used = strlen(known);
-        snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "", lab);
-        if (strcmp(lab, label) != 0)
-            continue;
-        s->entry = it;
-        s->config = cfg_map_get(it, "config");
-        if (cfg_node_is_null(s->config))
-            s->config = NULL;
-        s->ops = policy_find(name);
-        if (!s->ops)
-            return cfg_error(cfg_map_get(it, "policy"), err, GP_EUNKNOWN, "unknown policy \"%s\"",
-                             name);
-        snprintf(s->label, sizeof(s->label), "%s", lab);
-        return 0;
+        snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "", e->policy[i].label);
+        if (label ? strcmp(e->policy[i].label, label) == 0 : e->n_policies == 1)
+            s->pi = i;
     }
-    return gp_error_set(err, GP_EUNKNOWN, s->file, 0, 0, "--policy",
-                        "no policy labelled \"%s\" (labels: %s)", label, known);
+    if (s->pi < 0 && !label)
+        return gp_error_set(err, GP_EMISSING, s->file, 0, 0, "--label",
+                            "which policy? give its label (labels: %s)", known);
+    if (s->pi < 0)
+        return gp_error_set(err, GP_EUNKNOWN, s->file, 0, 0, "--label",
+                            "no policy labelled \"%s\" (labels: %s)", label, known);
+    const policy_entry *pe = &e->policy[s->pi];
+    s->ops = pe->ops;
+    s->label = pe->label;
+    s->config = cfg_node_is_null(pe->config) ? NULL : pe->config;
+    return 0;
+}
+
+/* Refuses a policy with no live form, naming the closest one that has. */
+static int refuse_no_live_form(const xsrc *s, gp_error *err)
+{
+    const policy_ops *o = s->ops;
+    const policy_ops *c = o->live_closest ? policy_find(o->live_closest) : NULL;
+    char closest[256] = "";
+    if (c)
+        snprintf(closest, sizeof(closest), "; the closest exportable policy is %s (%s)", c->name,
+                 c->summary);
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
+                                       (size_t)s->pi);
+    return cfg_error(cfg_map_get(entry, "policy"), err, GP_ENOTSUP,
+                     "policy %s has no live form: %s%s", o->name,
+                     o->live_none_why ? o->live_none_why : "no form on a cluster", closest);
 }
 
 static int xsrc_load(const export_opts *o, xsrc *s, gp_error *err)
 {
     memset(s, 0, sizeof(*s));
-    cluster_cfg_default(&s->cluster);
-    metrics_cfg_default(&s->metrics);
-    s->seed = 1;
-    char *profile_text = NULL;
-    int rc;
+    s->pi = -1;
     if (is_sqlite(o->from)) {
-        rc = load_from_db(o->from, o->label, s, &profile_text, err);
+        TRY(load_from_db(o->from, o->label, s, err));
     } else {
         snprintf(s->file, sizeof(s->file), "%s", o->from);
-        rc = cfg_load_file(o->from, &s->doc, err);
+        TRY(experiment_load(o->from, &s->e, err));
     }
-    if (rc < 0) {
-        free(profile_text);
-        return rc;
-    }
-    const cfg_node *root = cfg_root(s->doc);
-    if (root && cfg_node_kind(root) == CFG_MAP) {
-        const char *name = NULL, *prof = NULL;
-        int64_t seed = 1;
-        if ((rc = cfg_opt_string(root, "name", &name, err)) >= 0 &&
-            (rc = cfg_opt_int64(root, "seed", 0, INT64_MAX, &seed, err)) >= 0 &&
-            (rc = cfg_opt_string(root, "profile", &prof, err)) >= 0 &&
-            (rc = parse_cluster(cfg_map_get(root, "cluster"), &s->cluster, err)) >= 0)
-            rc = parse_metrics(cfg_map_get(root, "metrics"), &s->metrics, err);
-        if (rc < 0) {
-            free(profile_text);
-            return rc;
-        }
-        snprintf(s->exp_name, sizeof(s->exp_name), "%s", name ? name : "experiment");
-        s->seed = (uint64_t)seed;
-        /* the profile only feeds the capacity estimates of the driver's env: optional */
-        s->profile = malloc(sizeof(*s->profile));
-        gp_error perr;
-        gp_error_clear(&perr);
-        int prc = -1;
-        if (s->profile && profile_text) {
-            prc = profile_parse("profile", profile_text, s->profile, &perr);
-        } else if (s->profile && prof && !is_sqlite(o->from)) {
-            char path[1024];
-            const char *slash = strrchr(o->from, '/');
-            if (prof[0] == '/' || !slash)
-                snprintf(path, sizeof(path), "%s", prof);
-            else
-                snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - o->from), o->from, prof);
-            prc = profile_load(path, s->profile, &perr);
-        }
-        if (prc < 0) {
-            free(s->profile);
-            s->profile = NULL;
-        }
-    }
-    free(profile_text);
-    TRY(find_policy(s, o->label, err));
-    const char *name = s->ops->name;
-    if (strcmp(name, "serverless") == 0 || strcmp(name, "clairvoyant") == 0)
-        return cfg_error(cfg_map_get(s->entry, "policy"), err, GP_ENOTSUP,
-                         "policy %s has no live form: %s", name,
-                         strcmp(name, "serverless") == 0
-                             ? "per-request instances need a serverless platform (use kpa for "
-                               "Knative)"
-                             : "it reads the future");
-    fill_env(s);
+    TRY(find_entry(s, o->label, err));
+    if (s->ops->live == POLICY_LIVE_NONE)
+        return refuse_no_live_form(s, err);
+    /* the env a run of this entry gives its policy */
+    sim_cfg cfg;
+    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    sim_policy_env(&cfg, &s->env);
     /* create the policy once: the config is checked as a run would check it */
     void *state = NULL;
     s->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
@@ -367,7 +276,7 @@ static ytree *metadata_tree(const export_opts *o, const xsrc *s, const char *nam
     ytree *a = ytree_set(m, "annotations", ytree_map());
     ytree_set(a, "gpenlab.dev/policy", ytree_str(s->ops->name));
     ytree_set(a, "gpenlab.dev/label", ytree_str(s->label));
-    ytree_set(a, "gpenlab.dev/experiment", ytree_str(s->exp_name));
+    ytree_set(a, "gpenlab.dev/experiment", ytree_str(s->e->name));
     return m;
 }
 
@@ -390,9 +299,9 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
         char v[256];
     } vars[4] = {{"GPEN_CONCURRENCY", ""}, {"GPEN_QUEUE", "gpen:pending"},
                  {"REDIS_ADDRESS", ""}, {"GPEN_TIMEOUT_SECONDS", ""}};
-    snprintf(vars[0].v, sizeof(vars[0].v), "%d", s->cluster.concurrency);
+    snprintf(vars[0].v, sizeof(vars[0].v), "%d", s->e->cluster.concurrency);
     snprintf(vars[2].v, sizeof(vars[2].v), "%s", o->redis_address);
-    snprintf(vars[3].v, sizeof(vars[3].v), "%lld", (long long)ceil_s(s->cluster.timeout_us));
+    snprintf(vars[3].v, sizeof(vars[3].v), "%lld", (long long)ceil_s(s->e->cluster.timeout_us));
     for (int i = 0; i < 4; i++) {
         ytree *e = ytree_push(env, ytree_map());
         ytree_set(e, "name", ytree_str(vars[i].k));
@@ -407,7 +316,7 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
     /* Knative: the probe's port must be the container's (or left out, which the CRD's
      * schema does not allow) */
     ytree_set(get, "port", knative ? ytree_int(o->port) : ytree_str("http"));
-    ytree_set(rp, "initialDelaySeconds", ytree_int(ceil_s(s->cluster.readiness_delay_us)));
+    ytree_set(rp, "initialDelaySeconds", ytree_int(ceil_s(s->e->cluster.readiness_delay_us)));
     ytree_set(rp, "periodSeconds", ytree_int(5));
     ytree_set(rp, "failureThreshold", ytree_int(1));
     if (!knative) {
@@ -438,7 +347,7 @@ static ytree *deployment_tree(const export_opts *o, const xsrc *s, int replicas)
     ytree_set(ann, "prometheus.io/scrape", ytree_str("true"));
     ytree_set(ann, "prometheus.io/port", ytree_strf("%d", o->port));
     ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    ytree_set(ps, "terminationGracePeriodSeconds", ytree_int(ceil_s(s->cluster.termination_grace_us)));
+    ytree_set(ps, "terminationGracePeriodSeconds", ytree_int(ceil_s(s->e->cluster.termination_grace_us)));
     ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, false));
     ytree *tol = ytree_push(ytree_set(ps, "tolerations", ytree_seq()), ytree_map());
     ytree_set(tol, "key", ytree_str("nvidia.com/gpu"));
@@ -471,8 +380,8 @@ static ytree *service_tree(const export_opts *o, const xsrc *s)
 static ytree *rule_groups(const export_opts *o, const xsrc *s)
 {
     char win[32], rwin[32];
-    duration_text(s->metrics.latency_window_us, win, sizeof(win));
-    int64_t rate_us = 2 * s->metrics.scrape_interval_us;
+    duration_text(s->e->metrics.latency_window_us, win, sizeof(win));
+    int64_t rate_us = 2 * s->e->metrics.scrape_interval_us;
     if (rate_us < 30 * US_PER_S)
         rate_us = 30 * US_PER_S; /* rate() needs two samples in the range */
     duration_text(rate_us, rwin, sizeof(rwin));
@@ -524,7 +433,7 @@ static ytree *rule_groups(const export_opts *o, const xsrc *s)
     ytree *g = ytree_push(groups, ytree_map());
     ytree_set(g, "name", ytree_strf("gpenlab-%s", o->app));
     char iv[32];
-    duration_text(s->metrics.scrape_interval_us, iv, sizeof(iv));
+    duration_text(s->e->metrics.scrape_interval_us, iv, sizeof(iv));
     ytree_set(g, "interval", ytree_str(iv));
     ytree *rules = ytree_set(g, "rules", ytree_seq());
     for (int i = 0; i < n; i++) {
@@ -588,19 +497,14 @@ static ytree *adapter_tree(const export_opts *o, const xsrc *s)
         ytree_set(r, "metricsQuery",
                   ytree_str("avg by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>})"));
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    int rc = mf ? ytree_emit(mf, cfgt) : GP_ENOMEM;
-    if (mf)
-        fclose(mf);
+    char *text = ytree_emit_string(cfgt, NULL);
     ytree_free(cfgt);
     ytree *cm = ytree_map();
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "prometheus-adapter-gpen", "monitoring"));
     ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml",
-              rc == 0 && text ? ytree_str(text) : NULL);
+              text ? ytree_str(text) : NULL);
     free(text);
     return cm;
 }
@@ -694,7 +598,9 @@ static ytree *scaledobject_tree(const export_opts *o, const xsrc *s)
     return so;
 }
 
-static ytree *knative_tree(const export_opts *o, const xsrc *s)
+/* A Knative Service running the GPEN container with these revision annotations (taken)
+ * and containerConcurrency. */
+static ytree *knative_tree(const export_opts *o, const xsrc *s, ytree *annotations, int cc)
 {
     ytree *k = ytree_map();
     ytree_set(k, "apiVersion", ytree_str("serving.knative.dev/v1"));
@@ -703,30 +609,37 @@ static ytree *knative_tree(const export_opts *o, const xsrc *s)
     ytree *tpl = ytree_set(ytree_set(k, "spec", ytree_map()), "template", ytree_map());
     ytree *tm = ytree_set(tpl, "metadata", ytree_map());
     ytree_set(tm, "labels", labels_tree(o));
-    const cfg_node *ann = s->config ? cfg_map_get(s->config, "annotations") : NULL;
-    ytree *a = (ann && cfg_node_kind(ann) == CFG_MAP) ? ytree_from_cfg(ann, true) : ytree_map();
-    if (!ytree_get(a, "autoscaling.knative.dev/class"))
-        ytree_set(a, "autoscaling.knative.dev/class", ytree_str("kpa.autoscaling.knative.dev"));
-    ytree_set(tm, "annotations", a);
+    ytree_set(tm, "annotations", annotations);
     ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    int cc = s->cluster.concurrency;
-    const cfg_node *ccn = s->config ? cfg_map_get(s->config, "containerConcurrency") : NULL;
-    if (ccn)
-        cfg_node_int(ccn, 0, 1000000, &cc, NULL);
     ytree_set(ps, "containerConcurrency", ytree_int(cc));
-    ytree_set(ps, "timeoutSeconds", ytree_int(ceil_s(s->cluster.timeout_us)));
+    ytree_set(ps, "timeoutSeconds", ytree_int(ceil_s(s->e->cluster.timeout_us)));
     ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, true));
     return k;
 }
 
-static ytree *config_autoscaler_tree(const export_opts *o, const xsrc *s)
+/* kpa: the config's annotations (the KPA class unless it names one) and
+ * containerConcurrency (the cluster's by default). */
+static ytree *kpa_tree(const export_opts *o, const xsrc *s)
+{
+    const cfg_node *ann = s->config ? cfg_map_get(s->config, "annotations") : NULL;
+    ytree *a = (ann && cfg_node_kind(ann) == CFG_MAP) ? ytree_from_cfg(ann, true) : ytree_map();
+    if (!ytree_get(a, "autoscaling.knative.dev/class"))
+        ytree_set(a, "autoscaling.knative.dev/class", ytree_str("kpa.autoscaling.knative.dev"));
+    int cc = s->e->cluster.concurrency;
+    const cfg_node *ccn = s->config ? cfg_map_get(s->config, "containerConcurrency") : NULL;
+    if (ccn)
+        cfg_node_int(ccn, 0, 1000000, &cc, NULL);
+    return knative_tree(o, s, a, cc);
+}
+
+/* Knative's config-autoscaler ConfigMap with these data (taken). */
+static ytree *config_autoscaler_tree(const export_opts *o, const xsrc *s, ytree *data)
 {
     ytree *cm = ytree_map();
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "config-autoscaler", "knative-serving"));
-    const cfg_node *a = s->config ? cfg_map_get(s->config, "autoscaler") : NULL;
-    ytree_set(cm, "data", (a && cfg_node_kind(a) == CFG_MAP) ? ytree_from_cfg(a, true) : ytree_map());
+    ytree_set(cm, "data", data);
     return cm;
 }
 
@@ -738,8 +651,8 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
     ytree_set(d, "label", ytree_str(s->label));
     ytree_set(d, "config", s->config ? ytree_from_cfg(s->config, false) : ytree_plain("null"));
     ytree *b = ytree_set(d, "bounds", ytree_map());
-    ytree_set(b, "min_pods", ytree_int(s->cluster.min_pods));
-    ytree_set(b, "max_pods", ytree_int(s->cluster.max_pods));
+    ytree_set(b, "min_pods", ytree_int(s->e->cluster.min_pods));
+    ytree_set(b, "max_pods", ytree_int(s->e->cluster.max_pods));
     ytree *e = ytree_set(d, "env", ytree_map());
     char buf[32];
     ytree_set(e, "concurrency", ytree_int(s->env.concurrency));
@@ -749,7 +662,7 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
         ytree_set(e, "mean_demand_s", ytree_num(s->env.mean_demand_s));
     duration_text(s->env.cold_start_us, buf, sizeof(buf));
     ytree_set(e, "cold_start", ytree_str(buf));
-    duration_text(s->metrics.scrape_interval_us, buf, sizeof(buf));
+    duration_text(s->e->metrics.scrape_interval_us, buf, sizeof(buf));
     ytree_set(e, "scrape_interval", ytree_str(buf));
     ytree *p = ytree_set(d, "prometheus", ytree_map());
     ytree_set(p, "url", ytree_str(o->prometheus_url));
@@ -770,10 +683,92 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
     return d;
 }
 
+/* The keep-alive of a POLICY_LIVE_KNATIVE_KEEP_ALIVE policy, as its first decision
+ * gives it, in whole seconds (Knative's durations are whole seconds); refused, naming
+ * the closest exportable setting, where Knative has no form for it. */
+static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
+{
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
+                                       (size_t)s->pi);
+    const char *mode = NULL;
+    if (s->config && cfg_opt_string(s->config, "keep_alive_policy", &mode, NULL) == 1 &&
+        strcmp(mode, "fixed") != 0)
+        return cfg_error(cfg_map_get(s->config, "keep_alive_policy"), err, GP_ENOTSUP,
+                         "keep_alive_policy %s has no live form: its keep-alive and pre-warm "
+                         "change during the run, Knative's are fixed; the closest exportable "
+                         "policy is %s with keep_alive_policy: fixed",
+                         mode, s->ops->name);
+    void *state = NULL;
+    policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1,
+                        .max_pods = -1};
+    TRY(s->ops->create(s->config, &s->env, &state, &info, err));
+    policy_obs obs;
+    memset(&obs, 0, sizeof(obs));
+    for (int m = 0; m < OBS_METRICS; m++)
+        obs.metric[m] = NAN;
+    obs.min_pods = s->e->cluster.min_pods;
+    obs.max_pods = s->e->cluster.max_pods;
+    policy_decision d;
+    policy_decision_init(&d);
+    int rc = s->ops->decide(state, &obs, &d, err);
+    s->ops->destroy(state);
+    TRY(rc);
+    if (d.prewarm_us > 0)
+        return cfg_error(entry, err, GP_ENOTSUP,
+                         "a pre-warm (%lld ms) has no live form in Knative; the closest "
+                         "exportable policy is %s without pre-warm",
+                         (long long)(d.prewarm_us / 1000), s->ops->name);
+    int64_t ka = d.keep_alive_us < 0 ? 0 : d.keep_alive_us;
+    if (ka > 3600 * US_PER_S)
+        return cfg_error(entry, err, GP_ENOTSUP,
+                         "a keep-alive of %lld s has no live form: Knative's scale-down delay "
+                         "and scale-to-zero retention are at most 1h; the closest exportable "
+                         "policy is %s with keep_alive: 1h",
+                         (long long)(ka / US_PER_S), s->ops->name);
+    *out_s = ceil_s(ka);
+    return 0;
+}
+
+/* Serverless on Knative: a pod takes containerConcurrency requests and a new one starts
+ * only when every slot is busy (target = containerConcurrency at 100%); an idle pod is
+ * kept for the keep-alive (scale-down delay), the last one too (scale-to-zero retention). */
+static ytree *keep_alive_annotations(const xsrc *s, int64_t keep_s)
+{
+    const cluster_cfg *c = &s->e->cluster;
+    ytree *a = ytree_map();
+    char key[96];
+#define ANN(name, ...)                                                                     \
+    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name),                      \
+     ytree_set(a, key, ytree_strf(__VA_ARGS__)))
+    ANN("class", "kpa.autoscaling.knative.dev");
+    ANN("metric", "concurrency");
+    ANN("target", "%d", c->concurrency);
+    ANN("target-utilization-percentage", "100");
+    ANN("min-scale", "%d", c->min_pods);
+    ANN("max-scale", "%d", c->max_pods);
+    if (c->min_pods == 0)
+        ANN("initial-scale", "0"); /* the run starts with none (allow-zero-initial-scale) */
+    ANN("scale-down-delay", "%llds", (long long)keep_s);
+    ANN("scale-to-zero-pod-retention-period", "%llds", (long long)keep_s);
+#undef ANN
+    return a;
+}
+
+static ytree *keep_alive_autoscaler_data(const xsrc *s)
+{
+    ytree *d = ytree_map();
+    ytree_set(d, "enable-scale-to-zero", ytree_str("true"));
+    if (s->e->cluster.min_pods == 0)
+        ytree_set(d, "allow-zero-initial-scale", ytree_str("true"));
+    return d;
+}
+
+static const char config_autoscaler_note[] =
+    "Knative's config-autoscaler (namespace knative-serving): the cluster-wide KPA settings\n"
+    "the policy was simulated with; merge into the existing ConfigMap.";
+
 int export_run(const export_opts *o, FILE *log, gp_error *err)
 {
-    if (!o->label || !o->label[0])
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--policy", "which policy? give its label");
     if (!o->from)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--from",
                             "export from an experiment file or a results database");
@@ -789,6 +784,11 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
     else
         snprintf(dir, sizeof(dir), "export-%s", s.label);
+    int64_t keep_s = 0;
+    if (s.ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE && (rc = keep_alive_s(&s, &keep_s, err)) < 0) {
+        xsrc_free(&s);
+        return rc;
+    }
     if ((rc = mkdir_p(dir, err)) < 0) {
         xsrc_free(&s);
         return rc;
@@ -796,27 +796,40 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
     char head[1024];
     snprintf(head, sizeof(head),
              "gpenlab export: policy %s (%s) of experiment %s\nfrom %s", s.label, name,
-             s.exp_name, s.file);
-    int initial = s.info.initial_pods >= 0 ? s.info.initial_pods : s.cluster.min_pods;
+             s.e->name, s.file);
+    int initial = s.info.initial_pods >= 0 ? s.info.initial_pods : s.e->cluster.min_pods;
     if (s.info.min_pods >= 0 && initial < s.info.min_pods)
         initial = s.info.min_pods;
-    if (initial < s.cluster.min_pods)
-        initial = s.cluster.min_pods;
-    if (initial > s.cluster.max_pods)
-        initial = s.cluster.max_pods;
-    bool kpa = strcmp(name, "kpa") == 0;
-    if (!kpa) {
-        rc = write_out(dir, "deployment.yaml", head, deployment_tree(o, &s, initial), NULL, log, err);
+    if (initial < s.e->cluster.min_pods)
+        initial = s.e->cluster.min_pods;
+    if (initial > s.e->cluster.max_pods)
+        initial = s.e->cluster.max_pods;
+    switch (s.ops->live) {
+    case POLICY_LIVE_KNATIVE:
+    case POLICY_LIVE_KNATIVE_KEEP_ALIVE: {
+        bool kpa = s.ops->live == POLICY_LIVE_KNATIVE;
+        const cfg_node *ca = kpa && s.config ? cfg_map_get(s.config, "autoscaler") : NULL;
+        rc = write_out(dir, "knative-service.yaml", head,
+                       kpa ? kpa_tree(o, &s)
+                           : knative_tree(o, &s, keep_alive_annotations(&s, keep_s),
+                                          s.e->cluster.concurrency),
+                       NULL, log, err);
+        ytree *data = !kpa ? keep_alive_autoscaler_data(&s)
+                      : ca && cfg_node_kind(ca) == CFG_MAP ? ytree_from_cfg(ca, true)
+                                                           : ytree_map();
+        if (rc == 0)
+            rc = write_out(dir, "config-autoscaler.yaml", config_autoscaler_note,
+                           config_autoscaler_tree(o, &s, data), NULL, log, err);
+        else
+            ytree_free(data);
+        break;
+    }
+    default: /* the others run the Deployment */
+        rc = write_out(dir, "deployment.yaml", head, deployment_tree(o, &s, initial), NULL, log,
+                       err);
         if (rc == 0)
             rc = write_out(dir, "service.yaml", head, service_tree(o, &s), NULL, log, err);
-    } else {
-        rc = write_out(dir, "knative-service.yaml", head, knative_tree(o, &s), NULL, log, err);
-        if (rc == 0)
-            rc = write_out(dir, "config-autoscaler.yaml",
-                           "Knative's config-autoscaler (namespace knative-serving): the "
-                           "cluster-wide KPA settings\nthe policy was simulated with; merge "
-                           "into the existing ConfigMap.",
-                           config_autoscaler_tree(o, &s), NULL, log, err);
+        break;
     }
     if (rc == 0)
         rc = write_out(dir, "prometheus-rule.yaml", head, prometheus_rule_tree(o, &s), NULL, log,
@@ -829,7 +842,7 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
                        "(rule_files:, promtool check rules).",
                        file, NULL, log, err);
     }
-    if (rc == 0 && strcmp(name, "hpa") == 0) {
+    if (rc == 0 && s.ops->live == POLICY_LIVE_HPA) {
         rc = write_out(dir, "hpa.yaml", head, hpa_tree(o, &s), NULL, log, err);
         if (rc == 0)
             rc = write_out(dir, "prometheus-adapter.yaml",
@@ -842,9 +855,9 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
                            "The simulated HPA controller's settings: kube-controller-manager "
                            "flags\n(cluster-wide; `controller:` in the experiment).",
                            NULL, flags, log, err);
-    } else if (rc == 0 && strcmp(name, "keda") == 0) {
+    } else if (rc == 0 && s.ops->live == POLICY_LIVE_KEDA) {
         rc = write_out(dir, "scaledobject.yaml", head, scaledobject_tree(o, &s), NULL, log, err);
-    } else if (rc == 0 && !kpa && strcmp(name, "static") != 0) {
+    } else if (rc == 0 && s.ops->live == POLICY_LIVE_DRIVER) {
         rc = write_out(dir, "drive.yaml",
                        "gpenlab drive config: run this policy against the cluster with\n"
                        "  gpenlab drive drive.yaml [--dry-run]",
@@ -1014,46 +1027,4 @@ int export_import(const char *dir, FILE *out, gp_error *err)
     if (rc < 0)
         return gp_error_set(err, rc, NULL, 0, 0, NULL, "cannot write the policy entry");
     return 0;
-}
-
-/* ------------------------------------------------------------------ command line */
-
-int export_main(int argc, char **argv, FILE *out, gp_error *err)
-{
-    export_opts o;
-    export_opts_default(&o);
-    const char *import_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **dst = NULL;
-        if (strcmp(a, "--policy") == 0)
-            dst = &o.label;
-        else if (strcmp(a, "--from") == 0)
-            dst = &o.from;
-        else if (strcmp(a, "--out") == 0)
-            dst = &o.out_dir;
-        else if (strcmp(a, "--name") == 0)
-            dst = &o.app;
-        else if (strcmp(a, "--namespace") == 0)
-            dst = &o.ns;
-        else if (strcmp(a, "--image") == 0)
-            dst = &o.image;
-        else if (strcmp(a, "--prometheus") == 0)
-            dst = &o.prometheus_url;
-        else if (strcmp(a, "--redis") == 0)
-            dst = &o.redis_address;
-        else if (strcmp(a, "--import") == 0)
-            dst = &import_dir;
-        else
-            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a,
-                                "unknown option (usage: gpenlab export --policy LABEL --from "
-                                "DB|EXPERIMENT.yaml [--out DIR] | gpenlab export --import DIR)");
-        if (!v)
-            return gp_error_set(err, GP_EMISSING, NULL, 0, 0, a, "needs a value");
-        *dst = v;
-        i++;
-    }
-    if (import_dir)
-        return export_import(import_dir, out, err);
-    return export_run(&o, out, err);
 }

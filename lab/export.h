@@ -1,12 +1,17 @@
-/* export.h: `gpenlab export --policy LABEL --from DB|EXPERIMENT.yaml [--out DIR]`: the
+/* export.h: `gpenlab export --label LABEL --from DB|EXPERIMENT.yaml [--out DIR]`: the
  * Kubernetes manifests that run the GPEN service with one policy of an experiment, and
  * `gpenlab export --import DIR`: the experiment `policies:` entry read back from them.
- * Written per policy: deployment.yaml + service.yaml (static, hpa, keda, gpen-rule,
- * predictive) or knative-service.yaml + config-autoscaler.yaml (kpa); hpa.yaml (+
- * prometheus-adapter.yaml, kube-controller-manager.flags), scaledobject.yaml, or drive.yaml
- * (the live driver's config: gpen-rule, predictive); and for all, prometheus-rule.yaml
- * (PrometheusRule) and recording-rules.yml (the same groups for promtool / rule_files).
- * Values keep the API's units. Files are written whole (temp file + rename). */
+ * The experiment is read by experiment_load (from its file, or from the texts a results
+ * database keeps), so it is checked as a run checks it. What is written follows the
+ * policy's live form (policy_ops.live), never its name: deployment.yaml + service.yaml
+ * (fixed count, HPA, KEDA, driver) or knative-service.yaml + config-autoscaler.yaml
+ * (Knative: kpa's annotations, or serverless's keep-alive as the scale-down delay and
+ * scale-to-zero retention); hpa.yaml (+ prometheus-adapter.yaml,
+ * kube-controller-manager.flags), scaledobject.yaml, or drive.yaml (the live driver's
+ * config); and for all, prometheus-rule.yaml (PrometheusRule) and recording-rules.yml
+ * (the same groups for promtool / rule_files). A policy with no live form (clairvoyant),
+ * or a setting Knative cannot hold, is refused in one line naming the closest exportable
+ * policy. Values keep the API's units. Files are written whole (temp file + rename). */
 #ifndef GP_EXPORT_H
 #define GP_EXPORT_H
 
@@ -15,7 +20,8 @@
 #include "base/error.h"
 
 typedef struct export_opts {
-    const char *label;          /* the policy entry's label (or policy name) */
+    const char *label;          /* the policy entry's label (or policy name); NULL: the
+                                   only entry */
     const char *from;           /* an experiment YAML or a results database */
     const char *out_dir;        /* default "export-LABEL" */
     const char *app;            /* Deployment / Service name, default "gpen" */
@@ -35,8 +41,5 @@ int export_run(const export_opts *o, FILE *log, gp_error *err);
  * with one entry (YAML, to `out`), from the manifests themselves (not from a copy of
  * the original config): that entry simulates as the exported policy did. */
 int export_import(const char *dir, FILE *out, gp_error *err);
-
-/* argv[0] is "export". */
-int export_main(int argc, char **argv, FILE *out, gp_error *err);
 
 #endif

@@ -83,6 +83,7 @@ static const field_desc request_fields[] = {
     FD(request_row, arrival_us, FIELD_INT64),
     FD(request_row, start_us, FIELD_INT64),
     FD(request_row, end_us, FIELD_INT64),
+    FD(request_row, gpu_end_us, FIELD_INT64),
     FD(request_row, pod_id, FIELD_INT64),
     FD(request_row, mp, FIELD_FLOAT),
     FD(request_row, faces, FIELD_INT32),

@@ -414,25 +414,6 @@ int sweep_point_policy(const sweep *sw, size_t point)
     return sw->policy_index;
 }
 
-/* A value of the sweep file as a YAML double-quoted scalar: it stays one scalar. */
-static void quote_yaml(const char *v, char *out, size_t cap)
-{
-    size_t n = 0;
-    if (cap < 3)
-        return;
-    out[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)v; *p && n + 5 < cap; p++) {
-        if (*p == '"' || *p == '\\')
-            n += (size_t)snprintf(out + n, cap - n, "\\%c", *p);
-        else if (*p < 0x20)
-            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
-        else
-            out[n++] = (char)*p;
-    }
-    out[n++] = '"';
-    out[n] = '\0';
-}
-
 int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_error *err)
 {
     *out = NULL;
@@ -451,7 +432,7 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
             snprintf(path[n], sizeof(path[n]), "policies[%d].%s", pi, p->path);
         else
             snprintf(path[n], sizeof(path[n]), "%s", p->path);
-        quote_yaml(point_cell(sw, point, k), value[n], sizeof(value[n]));
+        cfg_quote_scalar(point_cell(sw, point, k), value[n], sizeof(value[n]));
         snprintf(origin[n], sizeof(origin[n]), "%s: parameters[%d] (%s), point %zu", sw->path, k,
                  p->path, point);
         /* values are written in the sweep file: relative paths are relative to it */
@@ -459,9 +440,14 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
         n++;
     }
     experiment *e = NULL;
-    int rc = experiment_load_text(sw->base->path, sw->base->yaml_text, ov, n, &e, err);
-    if (rc < 0)
+    int rc = experiment_load_text(sw->base->path, sw->base->dir, sw->base->yaml_text, NULL, ov, n,
+                                  &e, err);
+    if (rc == 0)
+        rc = experiment_check_policies(e, pi, err);
+    if (rc < 0) {
+        experiment_free(e);
         return rc;
+    }
     char pname[96];
     snprintf(pname, sizeof(pname), "%s-p%04zu", sw->name, point);
     snprintf(e->name, sizeof(e->name), "%.*s", (int)sizeof(e->name) - 1, pname);

@@ -31,7 +31,7 @@ $(BUILD)/gpenlab-worker: $(WK_OBJ) $(WK_DIR)/worker/stage_nocuda.o
 	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ -ljpeg -lm
 
 $(BUILD)/gpenlab-worker-gpu: $(WK_OBJ) $(WK_DIR)/worker/stage_cuda.o $(GPU_BACKEND_OBJ) \
-                             $(GPU_DIR)/gpu/gpu_common.o
+                             $(GPU_DIR)/gpu/gpu_common.o $(GPU_JPEG_OBJ)
 	$(CXX) -pthread -o $@ $^ $(GPU_LDLIBS) -ljpeg -lm
 
 $(BUILD)/gpenlab-loadgen: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/loadgen.c)

@@ -156,4 +156,8 @@ const policy_ops policy_clairvoyant_ops = {
     .decide = clairvoyant_decide,
     .on_arrival = NULL,
     .destroy = clairvoyant_destroy,
+    .traits = POLICY_T_NEEDS_ORACLE,
+    .live = POLICY_LIVE_NONE,
+    .live_none_why = "it reads the future (the run's trace), which no cluster knows",
+    .live_closest = "predictive",
 };

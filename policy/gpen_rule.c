@@ -305,4 +305,5 @@ const policy_ops policy_gpen_rule_ops = {
     .decide = gpen_rule_decide,
     .on_arrival = NULL,
     .destroy = gpen_rule_destroy,
+    .live = POLICY_LIVE_DRIVER,
 };

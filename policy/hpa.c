@@ -1363,4 +1363,5 @@ const policy_ops policy_hpa_ops = {
     .decide = hpa_decide,
     .on_arrival = NULL,
     .destroy = hpa_destroy,
+    .live = POLICY_LIVE_HPA,
 };

@@ -526,4 +526,5 @@ const policy_ops policy_keda_ops = {
     .decide = keda_decide,
     .on_arrival = NULL,
     .destroy = keda_destroy,
+    .live = POLICY_LIVE_KEDA,
 };

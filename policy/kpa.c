@@ -851,4 +851,5 @@ const policy_ops policy_kpa_ops = {
     .decide = kpa_decide,
     .on_arrival = kpa_on_arrival,
     .destroy = kpa_destroy,
+    .live = POLICY_LIVE_KNATIVE,
 };

@@ -6,7 +6,9 @@
  * caller clamps it to [min_pods, max_pods], starts pods or drains the newest surplus.
  * A policy's state is its own history (recommendations, scale events, with t_us), so a
  * step is a pure function of (history, observation) and can be tested alone.
- * Policies are looked up by their YAML name in a static table (policy_find). */
+ * Policies are looked up by their YAML name in a static table (policy_find); what a
+ * policy needs (the oracle) and the form it takes on a cluster are in its policy_ops
+ * (traits, live), so no caller tests a policy's name. */
 #ifndef GP_POLICY_H
 #define GP_POLICY_H
 
@@ -131,6 +133,28 @@ typedef struct policy_env {
 #define POLICY_F_PER_REQUEST 2u /* serverless: a request that finds no idle instance starts
                                    one; idle instances expire per keep_alive_us */
 
+/* What a policy is, known before it is created (policy_ops.traits). Callers test these,
+ * never a policy's name. */
+#define POLICY_T_NEEDS_ORACLE 1u /* reads env->oracle: the run builds one from its trace
+                                    (the clairvoyant bound) */
+
+/* The form a policy takes on a cluster (policy_ops.live): what `gpenlab export` writes
+ * for it and what runs it there. A policy has a live form unless POLICY_LIVE_NONE. */
+typedef enum {
+    POLICY_LIVE_NONE = 0, /* none: live_none_why says why, live_closest names the nearest
+                             policy that has one */
+    POLICY_LIVE_FIXED,    /* a Deployment with a fixed replica count (the config's) */
+    POLICY_LIVE_HPA,      /* an autoscaling/v2 HorizontalPodAutoscaler: the config is its
+                             spec (+ kube-controller-manager flags) */
+    POLICY_LIVE_KEDA,     /* a KEDA ScaledObject: the config is its spec */
+    POLICY_LIVE_KNATIVE,  /* a Knative Service: the config's autoscaling annotations and
+                             config-autoscaler keys */
+    POLICY_LIVE_KNATIVE_KEEP_ALIVE, /* a Knative Service that starts a pod for work no pod
+                             can take and keeps an idle pod for the config's keep-alive
+                             (scale-down delay, scale-to-zero retention) */
+    POLICY_LIVE_DRIVER    /* a Deployment scaled by `gpenlab drive` running this policy */
+} policy_live;
+
 /* What a policy tells the caller after creation. */
 typedef struct policy_info {
     int64_t sync_period_us;   /* how often decide() is called (default 15 s) */
@@ -155,6 +179,11 @@ typedef struct policy_ops {
     int (*on_arrival)(void *state, const policy_obs *obs, policy_decision *out,
                       gp_error *err);
     void (*destroy)(void *state);
+    unsigned traits;          /* POLICY_T_* */
+    policy_live live;         /* its form on a cluster */
+    const char *live_none_why; /* POLICY_LIVE_NONE: why (one clause) */
+    const char *live_closest;  /* POLICY_LIVE_NONE: the name of the registered policy
+                                  with a live form that comes closest */
 } policy_ops;
 
 /* Looks a policy up by name; NULL if unknown. */

@@ -391,4 +391,5 @@ const policy_ops policy_predictive_ops = {
     .decide = predictive_decide,
     .on_arrival = predictive_on_arrival,
     .destroy = predictive_destroy,
+    .live = POLICY_LIVE_DRIVER,
 };

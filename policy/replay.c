@@ -11,11 +11,8 @@
 #include <string.h>
 
 #include "base/cfg.h"
+#include "base/textparse.h"
 #include "policy/policy.h"
-
-#define REPLAY_USAGE                                                                       \
-    "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] "     \
-    "[--max N]"
 
 enum {
     COL_T = 0,
@@ -147,17 +144,6 @@ static bool parse_double(const char *s, double *out)
     return true;
 }
 
-static bool parse_count(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE || v < 0 || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* "id:state[:mem=F][:util=F][:inflight=N][:conc=N][:created=S][:nometrics]" entries. */
 static int parse_pods(const char *file, long line, const cell *c, replay_row *r, gp_error *err)
 {
@@ -190,7 +176,7 @@ static int parse_pods(const char *file, long line, const cell *c, replay_row *r,
         char *id = strtok_r(e, ":", &save_f);
         char *state = strtok_r(NULL, ":", &save_f);
         long idv;
-        if (!id || !parse_count(id, LONG_MAX, &idv) || !state) {
+        if (!id || textparse_count(id, LONG_MAX, &idv) < 0 || !state) {
             snprintf(msg, sizeof(msg), "pod entry \"%.40s\": expected id:state[:key=value...]",
                      e);
             rc = cell_error(err, file, line, c, "pods", GP_EPARSE, msg);
@@ -387,7 +373,7 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
                 }
                 prev_t = r->t_us;
             } else if (k == COL_SPEC) {
-                if (!parse_count(c->s, INT_MAX, &lv)) {
+                if (textparse_count(c->s, INT_MAX, &lv) < 0) {
                     rc = cell_error(err, path, lineno, c, "spec_replicas", GP_EPARSE,
                                     "expected a whole number >= 0 (or empty)");
                     break;
@@ -402,7 +388,7 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
                     rc = cell_error(err, path, lineno, c, "metrics_valid", GP_EPARSE,
                                     "expected 0, 1, true or false");
             } else if (k == COL_LAT_SAMPLES) {
-                if (!parse_count(c->s, UINT32_MAX, &lv))
+                if (textparse_count(c->s, UINT32_MAX, &lv) < 0)
                     rc = cell_error(err, path, lineno, c, "latency_samples", GP_EPARSE,
                                     "expected a whole number >= 0");
                 else
@@ -414,7 +400,7 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
                 else
                     r->metric[k - COL_METRIC0] = v;
             } else if (k >= COL_PENDING && k <= COL_DRAINING) {
-                if (!parse_count(c->s, 1000000, &lv))
+                if (textparse_count(c->s, 1000000, &lv) < 0)
                     rc = cell_error(err, path, lineno, c, col_names[k], GP_EPARSE,
                                     "expected a pod count (whole number >= 0)");
                 counts[k - COL_PENDING] = (int)lv;
@@ -467,57 +453,17 @@ static void print_csv_text(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static int parse_int_arg(const char *opt, const char *val, int *out, gp_error *err)
+void policy_replay_opts_default(policy_replay_opts *o)
 {
-    long v;
-    if (!val || !parse_count(val, 1000000, &v))
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, opt,
-                            "expected a whole number >= 0 after %s", opt);
-    *out = (int)v;
-    return 0;
+    memset(o, 0, sizeof(*o));
+    o->min_pods = 0;
+    o->max_pods = 1000;
 }
 
-int policy_replay_main(int argc, char **argv, FILE *out, gp_error *err)
+int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err)
 {
-    const char *policy_name = NULL, *csv = NULL, *config = NULL;
-    int min_pods = 0, max_pods = 1000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fprintf(out, "%s\n", REPLAY_USAGE);
-            return 0;
-        }
-        int rc;
-        if (strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc)
-                return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--config",
-                                    "expected a file after --config");
-            config = argv[++i];
-        } else if (strcmp(a, "--min") == 0) {
-            if ((rc = parse_int_arg(a, i + 1 < argc ? argv[i + 1] : NULL, &min_pods, err)) < 0)
-                return rc;
-            i++;
-        } else if (strcmp(a, "--max") == 0) {
-            if ((rc = parse_int_arg(a, i + 1 < argc ? argv[i + 1] : NULL, &max_pods, err)) < 0)
-                return rc;
-            i++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, a, "unknown option; %s",
-                                REPLAY_USAGE);
-        } else if (!policy_name) {
-            policy_name = a;
-        } else if (!csv) {
-            csv = a;
-        } else {
-            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "unexpected argument \"%s\"; %s",
-                                a, REPLAY_USAGE);
-        }
-    }
-    if (!policy_name || !csv)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "%s", REPLAY_USAGE);
-    if (min_pods > max_pods)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "--min", "--min %d is above --max %d",
-                            min_pods, max_pods);
+    const char *policy_name = o->policy, *csv = o->csv, *config = o->config;
+    int min_pods = o->min_pods, max_pods = o->max_pods;
     const policy_ops *ops = policy_find(policy_name);
     if (!ops) {
         char names[300] = "";

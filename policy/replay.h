@@ -1,7 +1,8 @@
-/* replay.h: `gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N]
- * [--max N]`: feeds a recorded sequence of observations to any registered policy and prints
- * its decision at each row with the reason (policy_reason_name + detail); the offline HPA
- * dry run asked for upstream (kubernetes/kubernetes#106765).
+/* replay.h: what `gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N]
+ * [--max N]` runs (cli/cmd_policy.c reads the arguments): feeds a recorded sequence of
+ * observations to any registered policy and prints its decision at each row with the
+ * reason (policy_reason_name + detail); the offline HPA dry run asked for upstream
+ * (kubernetes/kubernetes#106765).
  * Input: one CSV row per decision tick. Columns (header row, any order; only t_s required):
  *   t_s, spec_replicas, metrics_valid, latency_samples, gpu_mem_frac, gpu_util_frac, p50_s,
  *   p95_s, p99_s, queue_len, in_flight, arrival_rate, concurrency, pending, starting, ready,
@@ -18,7 +19,17 @@
 
 #include "base/error.h"
 
-/* argv[0] is "replay". Returns 0, or a negative GP_E* code with err filled. */
-int policy_replay_main(int argc, char **argv, FILE *out, gp_error *err);
+typedef struct policy_replay_opts {
+    const char *policy; /* a registered policy's name */
+    const char *csv;    /* the observations */
+    const char *config; /* the policy's config (YAML), or NULL */
+    int min_pods, max_pods; /* the bounds decisions are clamped to; min <= max */
+} policy_replay_opts;
+
+/* No policy, csv or config; bounds [0, 1000]. */
+void policy_replay_opts_default(policy_replay_opts *o);
+
+/* Returns 0, or a negative GP_E* code with err filled. */
+int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err);
 
 #endif

@@ -278,4 +278,5 @@ const policy_ops policy_serverless_ops = {
     .decide = serverless_decide,
     .on_arrival = serverless_on_arrival,
     .destroy = serverless_destroy,
+    .live = POLICY_LIVE_KNATIVE_KEEP_ALIVE,
 };

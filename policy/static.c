@@ -52,4 +52,5 @@ const policy_ops policy_static_ops = {
     .decide = static_decide,
     .on_arrival = NULL,
     .destroy = static_destroy,
+    .live = POLICY_LIVE_FIXED,
 };

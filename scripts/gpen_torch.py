@@ -7,6 +7,10 @@ and gpu/ref/gpen_rand.c (docs/gpu.md has the recipe); every float32 weight comes
 bit-identical to the C generator. Uses:
   gpen_torch.py golden OUT.safetensors      small-config goldens for tests/test_gpen_ref.c
   gpen_torch.py ref OUT.safetensors         full GPEN-512 input and fp64 output (GPU check)
+  gpen_torch.py forward IN OUT [--weights W] [--dtype fp64]
+                                            GPEN on the tensor "input" of IN, "out" into OUT,
+                                            to compare with `gpenlab-gpu run gpen`
+  gpen_torch.py compare A[:TENSOR] B[:TENSOR]   relative L2 distance ||A - B|| / ||B||
   gpen_torch.py bench [--json F]            eager / torch.compile timing on a GPU
   gpen_torch.py params                      parameter count of the published config
 A dev-time tool: CI does not run it.
@@ -343,10 +347,61 @@ def cmd_golden(args):
     print(f"wrote {args.out}: {sorted(keep)}")
 
 
-def cmd_ref(args):
-    cfg = Config()
+def model_weights(cfg, args):
+    """The deterministic weights, or those of --weights (a project safetensors file, whose
+    metadata gives the configuration)."""
+    if getattr(args, "weights", None):
+        w, meta = load_safetensors(args.weights)
+        return {k: v.float() for k, v in w.items()}
+    return random_weights(cfg, args.seed)
+
+
+def config_of(args):
+    if getattr(args, "weights", None):
+        _, meta = load_safetensors(args.weights)
+        keys = dict(size=int, style_dim=int, n_mlp=int, channel_multiplier=int, narrow=float, lr_mlp=float)
+        return Config(**{k: t(meta[k]) for k, t in keys.items() if k in meta})
+    return Config()
+
+
+def cmd_forward(args):
+    cfg = config_of(args)
+    x, _ = load_safetensors(args.inp)
+    if "input" not in x:
+        sys.exit(f"gpen_torch.py forward: {args.inp}: no tensor 'input'")
+    x = x["input"].float()
+    if x.dim() != 4 or tuple(x.shape[1:]) != (3, cfg.size, cfg.size):
+        sys.exit(f"gpen_torch.py forward: {args.inp}: input: expected [B, 3, {cfg.size}, {cfg.size}], got {list(x.shape)}")
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    w = random_weights(cfg, args.seed)
+    dt = {"fp64": torch.float64, "fp32": torch.float32, "fp16": torch.float16}[args.dtype]
+    w = model_weights(cfg, args)
+    with torch.no_grad():
+        out = GPEN(cfg, {k: v.to(dev, dt) for k, v in w.items()})(x.to(dev, dt))
+    save_safetensors(args.out, {"out": out.float().cpu()},
+                     dict(cfg.as_dict(), tool="scripts/gpen_torch.py forward", dtype=args.dtype, device=dev,
+                          weights=args.weights or f"deterministic random, seed {args.seed}"))
+    print(f"wrote {args.out} ({args.dtype} forward on {dev}, batch {x.shape[0]})")
+
+
+def cmd_compare(args):
+    def get(spec):
+        path, _, name = spec.partition(":")
+        t, _ = load_safetensors(path)
+        name = name or ("out" if "out" in t else next(iter(t)))
+        if name not in t:
+            sys.exit(f"gpen_torch.py compare: {path}: no tensor '{name}'")
+        return t[name].double()
+    a, b = get(args.a), get(args.b)
+    if a.shape != b.shape:
+        sys.exit(f"gpen_torch.py compare: shapes differ: {list(a.shape)} vs {list(b.shape)}")
+    rel = float((a - b).norm() / b.norm())
+    print(f"compare {args.a} vs {args.b}: rel L2 {rel:.3e} ({a.numel()} values)")
+
+
+def cmd_ref(args):
+    cfg = config_of(args)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    w = model_weights(cfg, args)
     x = random_input(cfg, args.batch, args.seed)
     with torch.no_grad():
         out = GPEN(cfg, {k: v.to(dev, torch.float64) for k, v in w.items()})(x.to(dev, torch.float64))
@@ -460,6 +515,15 @@ def main():
     r = sub.add_parser("ref")
     r.add_argument("out")
     r.add_argument("--batch", type=int, default=1)
+    r.add_argument("--weights", help="project safetensors weights (default: deterministic random)")
+    fw = sub.add_parser("forward")
+    fw.add_argument("inp")
+    fw.add_argument("out")
+    fw.add_argument("--weights", help="project safetensors weights (default: deterministic random)")
+    fw.add_argument("--dtype", default="fp64", choices=("fp64", "fp32", "fp16"))
+    cp = sub.add_parser("compare")
+    cp.add_argument("a")
+    cp.add_argument("b")
     b = sub.add_parser("bench")
     b.add_argument("--json")
     b.add_argument("--batches", default="1,2,4,8,16")
@@ -471,7 +535,8 @@ def main():
     b.add_argument("--deadline", type=float, default=0, help="skip what is left after this many seconds")
     sub.add_parser("params")
     args = p.parse_args()
-    {"golden": cmd_golden, "ref": cmd_ref, "bench": cmd_bench, "params": cmd_params}[args.cmd](args)
+    {"golden": cmd_golden, "ref": cmd_ref, "bench": cmd_bench, "params": cmd_params, "forward": cmd_forward,
+     "compare": cmd_compare}[args.cmd](args)
 
 
 if __name__ == "__main__":

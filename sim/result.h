@@ -48,7 +48,8 @@ typedef struct run_summary {
     double cost;           /* gpu_seconds / 3600 * price per GPU-hour */
     double mean_pods;      /* time-average of billed pods */
     int max_pods_seen;
-    uint64_t events;       /* simulator events processed */
+    uint64_t events;       /* simulator events handled: those not cancelled, and for
+                              completions and timeouts, those that resolved a request */
     double wall_s;         /* wall time of the run */
 } run_summary;
 
@@ -71,7 +72,13 @@ typedef struct run_series {
 
 typedef struct request_row {
     uint64_t id;
-    int64_t arrival_us, start_us, end_us; /* start/end -1 when never started/ended */
+    int64_t arrival_us, start_us, end_us; /* start/end -1 when never started/ended; end_us
+                                             is when the client had its answer or gave up
+                                             (its deadline, for a timed-out request) */
+    int64_t gpu_end_us;                   /* when the GPU stopped working on it: end_us
+                                             for a completed request; for one that timed
+                                             out in service, the GPU's real end (-1 when
+                                             the run ended first); -1 when never started */
     int64_t pod_id;                       /* -1: none */
     float mp;
     int32_t faces;

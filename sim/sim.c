@@ -7,9 +7,22 @@
  *
  * Processor sharing is per GPU: with n requests in service on a GPU (from one pod, or
  * from several instances sharing it) each progresses at eff(n)/n (times the profile's
- * share_slowdown when instances of different pods are busy together). Whenever n
- * changes, remaining work is advanced and the GPU's single completion event is
- * rescheduled (SimGrid's next-event/update step with lazy cancellation).
+ * share_slowdown when instances of different pods are busy together). The arithmetic is
+ * integer: work is counted in units of 2^-64 us of work at speed 1 (ps_units, 128 bits),
+ * a demand is its double value in those units (exact above 2^-12 us, else rounded up),
+ * and each request's speed is floor(g * 2^64 / n) units per us, g the GPU's aggregate
+ * speed (a double). Each GPU keeps a virtual time vt (units received so far by every
+ * request in service, since the GPU was last idle); a request started at vt0 with work w
+ * carries the finish tag vt0 + w and completes at the first whole us at which vt reaches
+ * its tag. No drift and no tolerance: equal inputs give the same microsecond on every
+ * platform. Whenever n changes, vt is advanced (O(1)) and the GPU's single completion
+ * event is rescheduled (SimGrid's next-event/update step with lazy cancellation).
+ *
+ * Timeouts: at any us, completions come first (a request that completes at its
+ * deadline counts as completed), then every waiting request whose deadline has come
+ * leaves, then freed slots go to the next live requests: each dispatch first expires the
+ * waiting requests whose deadline is now. A request whose deadline comes in service is
+ * timed out for its client, while its GPU finishes the work; its row carries both ends.
  *
  * Free worker slots of ready pods wait in one FIFO, like workers blocked in BRPOP on
  * gpen:pending: the longest-waiting slot takes the head request (O(1) dispatch). */
@@ -25,6 +38,10 @@
 #include "sim/metrics.h"
 
 #define NONE UINT32_MAX
+
+/* Processor-sharing work: 2^-64 us of work at speed 1 (see the top of this file). */
+typedef __int128 ps_units;
+#define PS_SHIFT 64
 
 /* Event kinds and their priority at equal times: work finishes before new work
  * arrives, so an arrival sees the capacity freed at the same instant; a request that
@@ -56,8 +73,9 @@ enum { RS_FREE = 0, RS_QUEUED, RS_POD_QUEUED, RS_SERVICE };
 typedef struct req {
     uint64_t id;
     int64_t arrival_us, start_us;
-    double work_us;       /* remaining work at speed 1 */
-    double demand_us;     /* total work, kept for requeueing */
+    ps_units work;        /* work to do when it (re)starts: demand (+ a first-request extra) */
+    ps_units tag;         /* in service: its GPU's vt at which it is done */
+    double demand_us;     /* demand on an idle GPU (as drawn), for the log */
     double mem_bytes;
     uint32_t qnext, qprev; /* links in a FIFO (shared queue or a pod's local queue) */
     uint32_t tnext, tprev; /* links in the timeout list (arrival order) */
@@ -81,7 +99,8 @@ typedef struct gpu {
     uint32_t n_svc, cap_svc;
     double mem_used_bytes;/* models of ready/draining pods + requests in service */
     int64_t last_us;      /* last processor-sharing update */
-    double rate;          /* speed of each request in service */
+    ps_units vt;          /* work received by each request in service since idle */
+    ps_units rate;        /* units per us of each request in service */
     int64_t pending_us;   /* time of the completion event in the heap, INT64_MIN none */
     int n_inst;           /* pods placed on it */
     int n_starting;       /* of them, in their cold start (cluster.start_interference) */
@@ -168,6 +187,9 @@ typedef struct sim {
     uint64_t arrivals_since_scrape;
     int64_t horizon_us;
     bool horizon_set;
+    bool source_done;      /* open loop: the last arrival has come */
+    int64_t progress_us;   /* last start or completion of a request */
+    uint64_t events;       /* handled events (run_summary.events) */
     bool stopped;
     double lat_sum_s;
     double lat_max_s;
@@ -309,6 +331,13 @@ static bool per_request(const sim *s) { return s->pinfo.flags & POLICY_F_PER_REQ
 
 /* ---------------------------------------------------------------- requests */
 
+static bool has_timeout(const sim *s) { return s->cfg->cluster.timeout_us > 0; }
+
+static int64_t deadline_us(const sim *s, const req *x)
+{
+    return x->arrival_us + s->cfg->cluster.timeout_us;
+}
+
 static int req_alloc(sim *s, uint32_t *out)
 {
     if (s->free_req != NONE) {
@@ -360,12 +389,15 @@ static int tlist_append(sim *s, uint32_t r)
     x->in_tlist = 1;
     if (!s->timer_pending) {
         s->timer_pending = true;
-        return schedule(s, x->arrival_us + s->cfg->cluster.timeout_us, EV_TIMEOUT, 0, 0);
+        return schedule(s, deadline_us(s, x), EV_TIMEOUT, 0, 0);
     }
     return 0;
 }
 
-static int log_request(sim *s, const req *x, int64_t end_us, request_outcome outcome)
+/* end_us: the client's end (answer, deadline, rejection); gpu_end_us: when the GPU
+   stopped working on it, -1 if it never started or was still running at the end. */
+static int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
+                       request_outcome outcome)
 {
     if (!s->log)
         return 0;
@@ -375,6 +407,7 @@ static int log_request(sim *s, const req *x, int64_t end_us, request_outcome out
     row.arrival_us = x->arrival_us;
     row.start_us = x->start_us;
     row.end_us = end_us;
+    row.gpu_end_us = gpu_end_us;
     row.pod_id = x->pod != NONE ? (int64_t)s->pods[x->pod].id : -1;
     row.mp = x->mp;
     row.faces = x->faces;
@@ -390,32 +423,42 @@ static int user_request_done(sim *s, uint32_t user, uint64_t id);
 
 /* ---------------------------------------------------------------- GPUs */
 
+/* The GPU's aggregate speed g with its current requests: eff(n), times the start
+ * interference while a pod starts on it, times share_slowdown when instances of
+ * different pods are busy together (double products, in this order). */
 static double gpu_speed(const sim *s, const gpu *g)
 {
-    if (g->n_svc == 0)
-        return 0;
-    double rate = profile_eff(s->prof, (int)g->n_svc) / g->n_svc;
+    double speed = profile_eff(s->prof, (int)g->n_svc);
     if (g->n_starting > 0)
-        rate *= start_interference(s);
+        speed *= start_interference(s);
     if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
         /* co-located instances both busy: context switches cost share_slowdown */
         uint32_t first_pod = s->reqs[g->svc[0]].pod;
         for (uint32_t i = 1; i < g->n_svc; i++)
             if (s->reqs[g->svc[i]].pod != first_pod)
-                return rate * s->prof->share_slowdown;
+                return speed * s->prof->share_slowdown;
     }
-    return rate;
+    return speed;
 }
 
-/* Advances the remaining work of every request on the GPU to now. */
+/* A non-negative double in ps_units: x * 2^64, exact when x >= 2^-12 (every such double
+ * is then a whole number of units); smaller values round up (round_up) or down. */
+static ps_units ps_from_double(double x, bool round_up)
+{
+    double scaled = ldexp(x, PS_SHIFT);
+    ps_units u = (ps_units)scaled; /* truncates: below 2^53 the result is exact */
+    if (round_up && (double)u < scaled)
+        u++;
+    return u;
+}
+
+/* Brings the GPU's virtual time to now: each request in service received rate units per
+ * us since the last update. O(1): the requests' tags do not move. */
 static void gpu_advance(sim *s, gpu *g)
 {
     int64_t t = now(s);
-    if (g->n_svc && t > g->last_us) {
-        double done = g->rate * (double)(t - g->last_us);
-        for (uint32_t i = 0; i < g->n_svc; i++)
-            s->reqs[g->svc[i]].work_us -= done;
-    }
+    if (g->n_svc && t > g->last_us)
+        g->vt += g->rate * (ps_units)(t - g->last_us);
     g->last_us = t;
 }
 
@@ -426,17 +469,23 @@ static void gpu_advance(sim *s, gpu *g)
 static int gpu_reschedule(sim *s, uint32_t gi)
 {
     gpu *g = &s->gpus[gi];
-    g->rate = gpu_speed(s, g);
-    if (g->n_svc == 0)
+    if (g->n_svc == 0) {
+        g->rate = 0;
+        g->vt = 0; /* idle: restart the virtual clock, so it stays small */
         return 0;
-    double min_work = INFINITY;
-    for (uint32_t i = 0; i < g->n_svc; i++)
-        if (s->reqs[g->svc[i]].work_us < min_work)
-            min_work = s->reqs[g->svc[i]].work_us;
-    if (min_work < 0)
-        min_work = 0;
-    double dt = ceil(min_work / g->rate);
-    if (dt > 9e15)
+    }
+    g->rate = ps_from_double(gpu_speed(s, g), false) / g->n_svc;
+    if (g->rate <= 0)
+        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
+                            "a GPU's speed is zero or below 2^-64 us per us");
+    ps_units min_tag = s->reqs[g->svc[0]].tag;
+    for (uint32_t i = 1; i < g->n_svc; i++)
+        if (s->reqs[g->svc[i]].tag < min_tag)
+            min_tag = s->reqs[g->svc[i]].tag;
+    ps_units left = min_tag - g->vt;
+    /* the first whole us at which vt reaches the tag */
+    ps_units dt = left <= 0 ? 0 : (left + g->rate - 1) / g->rate;
+    if (dt > (ps_units)9000000000000000LL)
         return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, NULL,
                             "a completion time overflows the microsecond clock");
     int64_t t = now(s) + (int64_t)dt;
@@ -509,15 +558,17 @@ static int start_service(sim *s, uint32_t r, uint32_t pi)
     x->state = RS_SERVICE;
     x->pod = pi;
     x->start_us = now(s);
+    s->progress_us = now(s);
     if (p->ready_us > x->arrival_us)
         x->cold = 1; /* it waited for this pod's cold start */
     if (!p->served_first) {
         p->served_first = true;
         if (s->prof->first_request_extra_ms > 0) {
-            x->work_us += s->prof->first_request_extra_ms * 1000.0;
+            x->work += ps_from_double(s->prof->first_request_extra_ms * 1000.0, true);
             x->cold = 1;
         }
     }
+    x->tag = g->vt + x->work;
     pod_integrate(s, p);
     p->n_svc++;
     return gpu_reschedule(s, p->gpu);
@@ -527,6 +578,8 @@ static bool fits(const sim *s, const pod *p, const req *x)
 {
     return s->gpus[p->gpu].mem_used_bytes + x->mem_bytes <= s->prof->gpu_mem_bytes;
 }
+
+static int expire_waiting(sim *s);
 
 /* Shared-queue dispatch: the longest-waiting free slot takes the head request. A head
  * that does not fit in its slot's GPU memory waits for the next slot that fits. */
@@ -567,6 +620,9 @@ static int dispatch_shared(sim *s)
 static int pod_pull_local(sim *s, uint32_t pi)
 {
     pod *p = &s->pods[pi];
+    int rc0 = p->local.len > 0 ? expire_waiting(s) : 0;
+    if (rc0 < 0)
+        return rc0;
     while (p->local.len > 0 && p->n_svc < s->cfg->cluster.concurrency &&
            (p->state == POD_READY || p->state == POD_DRAINING)) {
         uint32_t r = p->local.head;
@@ -611,6 +667,9 @@ static int dispatch_least_conn(sim *s)
 
 static int dispatch(sim *s)
 {
+    int rc = expire_waiting(s);
+    if (rc < 0)
+        return rc;
     return s->cfg->cluster.dispatch == DISPATCH_LEAST_CONN ? dispatch_least_conn(s)
                                                             : dispatch_shared(s);
 }
@@ -792,15 +851,16 @@ static int pod_start_drain(sim *s, uint32_t pi)
                     p->gen);
 }
 
-/* A request still held by a pod killed at its grace period, under least_conn: failed. */
-static int fail_drain_killed(sim *s, uint32_t r)
+/* A request still held by a pod killed at its grace period, under least_conn: failed.
+ * gpu_end_us: now if it was in service, -1 if it waited in the pod's queue. */
+static int fail_drain_killed(sim *s, uint32_t r, int64_t gpu_end_us)
 {
     req *x = &s->reqs[r];
     tlist_remove(s, r);
     s->live_untimed--;
     s->sum->rejected++;
     s->sum->rejected_by[REJECT_DRAIN_KILLED]++;
-    int rc = log_request(s, x, now(s), OUTCOME_REJECTED);
+    int rc = log_request(s, x, now(s), gpu_end_us, OUTCOME_REJECTED);
     if (rc == 0 && x->user != NONE)
         rc = user_request_done(s, x->user, x->id);
     req_free(s, r);
@@ -821,6 +881,7 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
     uint32_t n_taken = 0;
     if (!taken)
         return oom(s);
+    int rc = 0;
     for (uint32_t i = g->n_svc; i-- > 0;) {
         uint32_t r = g->svc[i];
         req *x = &s->reqs[r];
@@ -832,10 +893,14 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
         s->in_service_total--;
         pod_integrate(s, p);
         p->n_svc--;
-        if (x->timed_out)
-            req_free(s, r); /* its client is gone: nothing to requeue or fail */
-        else
+        if (x->timed_out) {
+            /* its client is gone: nothing to requeue or fail; the GPU stops now */
+            if (rc == 0)
+                rc = log_request(s, x, deadline_us(s, x), now(s), OUTCOME_TIMED_OUT);
+            req_free(s, r);
+        } else {
             taken[n_taken++] = r;
+        }
     }
     gpu_busy_update(s, g, n_before);
     /* newest first (insertion sort: at most a pod's concurrency), each pushed to the
@@ -846,12 +911,11 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
             taken[b] = taken[b - 1];
             taken[b - 1] = t;
         }
-    int rc = 0;
     for (uint32_t k = 0; rc == 0 && k < n_taken; k++) {
         uint32_t r = taken[k];
         req *x = &s->reqs[r];
         if (requeue) {
-            x->work_us = x->demand_us;
+            x->work = ps_from_double(x->demand_us, true);
             x->state = RS_QUEUED;
             x->pod = NONE;
             x->start_us = -1;
@@ -859,7 +923,7 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
             fifo_push_front(s, &s->queue, r);
             s->sum->requeued++;
         } else {
-            rc = fail_drain_killed(s, r);
+            rc = fail_drain_killed(s, r, now(s));
         }
     }
     free(taken);
@@ -867,7 +931,7 @@ static int pod_drain_deadline(sim *s, uint32_t pi)
         uint32_t r = p->local.head;
         fifo_remove(s, &p->local, r);
         s->queued_total--;
-        rc = fail_drain_killed(s, r);
+        rc = fail_drain_killed(s, r, -1);
     }
     if (rc == 0)
         rc = gpu_reschedule(s, p->gpu);
@@ -980,15 +1044,13 @@ static int gpu_complete(sim *s, uint32_t gi)
     integrate(s);
     gpu_advance(s, g);
     uint32_t n_before = g->n_svc;
-    /* ceil() of the completion time leaves the finisher at work <= 0; keep a half-us
-       tolerance for rounding of the shared rate */
     bool any = false;
     uint32_t touched_pods[64];
     int n_touched = 0;
     for (uint32_t i = 0; i < g->n_svc;) {
         uint32_t r = g->svc[i];
         req *x = &s->reqs[r];
-        if (x->work_us > 0.5) {
+        if (x->tag > g->vt) {
             i++;
             continue;
         }
@@ -1008,9 +1070,11 @@ static int gpu_complete(sim *s, uint32_t gi)
             s->live_untimed--;
             rc = record_completion(s, x);
             if (rc == 0)
-                rc = log_request(s, x, now(s), OUTCOME_COMPLETED);
+                rc = log_request(s, x, now(s), now(s), OUTCOME_COMPLETED);
             if (rc == 0 && x->user != NONE)
                 rc = user_request_done(s, x->user, x->id);
+        } else {
+            rc = log_request(s, x, deadline_us(s, x), now(s), OUTCOME_TIMED_OUT);
         }
         req_free(s, r);
         if (rc < 0)
@@ -1027,8 +1091,10 @@ static int gpu_complete(sim *s, uint32_t gi)
         }
     }
     gpu_busy_update(s, g, n_before);
-    if (!any) /* rounding left it a hair short: run again */
+    if (!any) /* an earlier event kept after a slow-down: nothing is done yet */
         return gpu_reschedule(s, gi);
+    s->events++;
+    s->progress_us = now(s);
     int rc = gpu_reschedule(s, gi);
     for (int k = 0; rc == 0 && k < n_touched; k++) {
         uint32_t pi = touched_pods[k];
@@ -1051,38 +1117,65 @@ static int gpu_complete(sim *s, uint32_t gi)
 
 /* ---------------------------------------------------------------- timeouts */
 
+/* The client of request r gives up at its deadline (now). A waiting request leaves its
+ * queue; one in service is marked, and its GPU finishes the work (its row is written when
+ * the GPU stops: it carries both ends). */
+static int time_out(sim *s, uint32_t r)
+{
+    req *x = &s->reqs[r];
+    tlist_remove(s, r);
+    s->live_untimed--;
+    s->sum->timed_out++;
+    uint32_t user = x->user;
+    uint64_t id = x->id;
+    int rc = 0;
+    if (x->state == RS_QUEUED || x->state == RS_POD_QUEUED) {
+        rc = log_request(s, x, deadline_us(s, x), -1, OUTCOME_TIMED_OUT);
+        integrate(s);
+        fifo_remove(s, x->state == RS_QUEUED ? &s->queue : &s->pods[x->pod].local, r);
+        s->queued_total--;
+        req_free(s, r);
+    } else {
+        x->timed_out = 1; /* the client left; the GPU still finishes the work */
+    }
+    if (rc == 0 && user != NONE)
+        rc = user_request_done(s, user, id);
+    return rc;
+}
+
+/* EV_TIMEOUT: after every completion of this us, every request whose deadline has come. */
 static int timeouts_fire(sim *s)
 {
     s->timer_pending = false;
-    int64_t limit = s->cfg->cluster.timeout_us;
-    while (s->thead != NONE && s->reqs[s->thead].arrival_us + limit <= now(s)) {
-        uint32_t r = s->thead;
-        req *x = &s->reqs[r];
-        tlist_remove(s, r);
-        s->live_untimed--;
-        s->sum->timed_out++;
-        int rc = log_request(s, x, now(s), OUTCOME_TIMED_OUT);
+    bool any = false;
+    while (s->thead != NONE && deadline_us(s, &s->reqs[s->thead]) <= now(s)) {
+        int rc = time_out(s, s->thead);
         if (rc < 0)
             return rc;
-        uint32_t user = x->user;
-        uint64_t id = x->id;
-        if (x->state == RS_QUEUED || x->state == RS_POD_QUEUED) {
-            integrate(s);
-            fifo_remove(s, x->state == RS_QUEUED ? &s->queue : &s->pods[x->pod].local, r);
-            s->queued_total--;
-            req_free(s, r);
-        } else {
-            x->timed_out = 1; /* the client left; the GPU still finishes the work */
-        }
-        if (user != NONE) {
-            rc = user_request_done(s, user, id);
+        any = true;
+    }
+    s->events += any;
+    if (s->thead != NONE) {
+        s->timer_pending = true;
+        return schedule(s, deadline_us(s, &s->reqs[s->thead]), EV_TIMEOUT, 0, 0);
+    }
+    return 0;
+}
+
+/* Before any dispatch: the waiting requests whose deadline is now leave, so that a freed
+ * slot goes to a live request. Those in service at their deadline are left to EV_TIMEOUT,
+ * which runs after every completion of this us (one that completes now is completed). */
+static int expire_waiting(sim *s)
+{
+    uint32_t r = s->thead;
+    while (r != NONE && deadline_us(s, &s->reqs[r]) <= now(s)) {
+        uint32_t next = s->reqs[r].tnext;
+        if (s->reqs[r].state != RS_SERVICE) {
+            int rc = time_out(s, r);
             if (rc < 0)
                 return rc;
         }
-    }
-    if (s->thead != NONE) {
-        s->timer_pending = true;
-        return schedule(s, s->reqs[s->thead].arrival_us + limit, EV_TIMEOUT, 0, 0);
+        r = next;
     }
     return 0;
 }
@@ -1103,7 +1196,7 @@ static int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
         s->sum->rejected_by[too_large ? REJECT_TOO_LARGE : REJECT_NO_CAPACITY]++;
         req tmp = {.id = id, .arrival_us = now(s), .start_us = -1, .pod = NONE, .mp = mp,
                    .faces = faces, .user = user};
-        int rc = log_request(s, &tmp, now(s), OUTCOME_REJECTED);
+        int rc = log_request(s, &tmp, now(s), -1, OUTCOME_REJECTED);
         if (rc == 0 && user != NONE)
             rc = user_request_done(s, user, id);
         return rc;
@@ -1121,19 +1214,19 @@ static int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
     x->faces = faces;
     x->user = user;
     x->pod = NONE;
-    double jitter = profile_jitter_factor(s->prof, rng_keyed_uniform(s->rng.seed, RNG_JITTER, id, 0),
-                                          rng_keyed_normal(s->rng.seed, RNG_JITTER, id, 1));
-    x->demand_us = profile_demand_us(s->prof, mp, faces) * jitter;
-    if (x->demand_us < 1)
-        x->demand_us = 1;
-    x->work_us = x->demand_us;
+    x->demand_us = sim_request_demand_us(s->prof, s->rng.seed, id, mp, faces);
+    if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
+        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
+                            "request %llu: service demand %g us is not in [0, %g]",
+                            (unsigned long long)id, x->demand_us, SIM_MAX_DEMAND_US);
+    x->work = ps_from_double(x->demand_us, true);
     x->mem_bytes = mem;
     x->state = RS_QUEUED;
     integrate(s);
     s->queued_total++;
     s->live_untimed++;
     fifo_push_back(s, &s->queue, r);
-    rc = tlist_append(s, r);
+    rc = has_timeout(s) ? tlist_append(s, r) : 0;
     if (rc == 0 && s->cfg->policy->on_arrival)
         rc = policy_on_arrival(s);
     if (rc == 0)
@@ -1141,6 +1234,18 @@ static int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
     if (rc == 0 && per_request(s))
         rc = serverless_demand(s);
     return rc;
+}
+
+/* Open loop without timeouts: the run ends when the last arrival has come and every
+ * request has been answered (at the trace's span at the earliest). */
+static int end_when_resolved(sim *s)
+{
+    if (s->horizon_set || s->live_untimed > 0)
+        return 0;
+    int64_t span = arrival_src_span_us(s->src);
+    s->horizon_set = true;
+    s->horizon_us = span > now(s) ? span : now(s);
+    return schedule(s, s->horizon_us, EV_HORIZON, 0, 0);
 }
 
 static int fetch_next_arrival(sim *s)
@@ -1151,6 +1256,10 @@ static int fetch_next_arrival(sim *s)
         return rc;
     if (rc == 0) {
         s->have_next = false;
+        s->source_done = true;
+        s->progress_us = now(s);
+        if (!has_timeout(s))
+            return end_when_resolved(s);
         /* horizon: every admitted request resolves by last arrival + timeout */
         int64_t end = now(s) + s->cfg->cluster.timeout_us + 1;
         int64_t span = arrival_src_span_us(s->src);
@@ -1296,6 +1405,14 @@ static int scrape(sim *s)
     }
     if (s->horizon_set && now(s) + s->cfg->metrics.scrape_interval_us > s->horizon_us)
         return 0;
+    if (s->source_done && !has_timeout(s) && !s->horizon_set &&
+        now(s) - s->progress_us > SIM_STALL_US) {
+        /* no timeout, and nothing has started or completed for that long after the last
+           arrival: no pod will take what still waits; the run ends, counting it in flight */
+        s->horizon_set = true;
+        s->horizon_us = now(s);
+        return schedule(s, now(s), EV_HORIZON, 0, 0);
+    }
     return schedule(s, now(s) + s->cfg->metrics.scrape_interval_us, EV_SCRAPE, 0, 0);
 }
 
@@ -1375,6 +1492,14 @@ static int keepalive_expire(sim *s, uint32_t pi)
 }
 
 /* ---------------------------------------------------------------- the run */
+
+double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
+                             int32_t faces)
+{
+    double jitter = profile_jitter_factor(prof, rng_keyed_uniform(seed, RNG_JITTER, id, 0),
+                                          rng_keyed_normal(seed, RNG_JITTER, id, 1));
+    return profile_demand_us(prof, mp, faces) * jitter;
+}
 
 static int oracle_prepass(const sim_cfg *cfg, double **work_per_s, uint64_t **arr_per_s,
                           int64_t *n_s, gp_error *err);
@@ -1487,12 +1612,30 @@ void sim_policy_env(const sim_cfg *cfg, policy_env *env)
     env->host_ctx = cfg->policy_host_ctx;
 }
 
+/* Handles one popped event. Cancelled ones (stale generation, superseded completion) are
+ * dropped; s->events counts the rest (completions and timeouts count themselves, only when
+ * they resolve a request), so the figure does not depend on how the event set is kept. */
 static int sim_dispatch_event(sim *s, const sim_event *ev)
 {
+    bool counts_itself = ev->kind == EV_COMPLETE || ev->kind == EV_TIMEOUT;
+    bool stale = false;
+    switch (ev->kind) {
+    case EV_COMPLETE: stale = ev->t_us != s->gpus[ev->obj].pending_us; break;
+    case EV_POD_READY:
+        stale = ev->gen != s->pods[ev->obj].gen || s->pods[ev->obj].state != POD_STARTING;
+        break;
+    case EV_DRAIN_DEADLINE:
+        stale = ev->gen != s->pods[ev->obj].gen || s->pods[ev->obj].state != POD_DRAINING;
+        break;
+    case EV_KEEPALIVE: stale = ev->gen != s->pods[ev->obj].gen; break;
+    default: break;
+    }
+    if (stale)
+        return 0;
+    if (!counts_itself)
+        s->events++;
     switch (ev->kind) {
     case EV_COMPLETE:
-        if (ev->t_us != s->gpus[ev->obj].pending_us)
-            return 0; /* superseded by an earlier event */
         s->gpus[ev->obj].pending_us = INT64_MIN;
         return gpu_complete(s, ev->obj);
     case EV_NODE_READY: {
@@ -1502,12 +1645,8 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
         return pods_place_pending(s);
     }
     case EV_POD_READY:
-        if (ev->gen != s->pods[ev->obj].gen || s->pods[ev->obj].state != POD_STARTING)
-            return 0;
         return pod_ready(s, ev->obj);
     case EV_DRAIN_DEADLINE:
-        if (ev->gen != s->pods[ev->obj].gen || s->pods[ev->obj].state != POD_DRAINING)
-            return 0;
         return pod_drain_deadline(s, ev->obj);
     case EV_TIMEOUT:
         return timeouts_fire(s);
@@ -1533,8 +1672,6 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
         return pod_create(s);
     }
     case EV_KEEPALIVE:
-        if (ev->gen != s->pods[ev->obj].gen)
-            return 0;
         return keepalive_expire(s, ev->obj);
     case EV_SCRAPE:
         return scrape(s);
@@ -1547,6 +1684,22 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
         return gp_error_set(s->err, GP_EINVARIANT, NULL, 0, 0, NULL, "unknown event kind %d",
                             ev->kind);
     }
+}
+
+/* End of the run: rows for the requests still held. One that timed out in service has its
+ * client's end but no GPU end; the others are in flight (no end). */
+static int log_unresolved(sim *s)
+{
+    for (uint32_t r = 0; s->log && r < s->n_reqs; r++) {
+        const req *x = &s->reqs[r];
+        if (x->state == RS_FREE)
+            continue;
+        int rc = x->timed_out ? log_request(s, x, deadline_us(s, x), -1, OUTCOME_TIMED_OUT)
+                              : log_request(s, x, -1, -1, OUTCOME_IN_FLIGHT);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
@@ -1637,7 +1790,7 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     oracle_data od = {0};
     oracle_view ov;
     int rc = 0;
-    bool want_oracle = !cfg->closed_loop && strcmp(cfg->policy->name, "clairvoyant") == 0;
+    bool want_oracle = !cfg->closed_loop && (cfg->policy->traits & POLICY_T_NEEDS_ORACLE);
     if (want_oracle)
         rc = oracle_prepass(cfg, &od.work_s, &od.count, &od.n, err);
     if (rc == 0)
@@ -1690,12 +1843,16 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     sim_event ev;
     while (rc == 0 && !s->stopped && engine_pop(&s->eng, &ev)) {
         rc = sim_dispatch_event(s, &ev);
+        if (rc == 0 && s->source_done && !has_timeout(s))
+            rc = end_when_resolved(s);
         if (cfg->progress && s->eng.processed >= next_progress) {
             next_progress += 1u << 16;
             if (span_hint > 0)
                 cfg->progress(cfg->progress_ctx, (double)s->eng.now_us / (double)span_hint);
         }
     }
+    if (rc == 0)
+        rc = log_unresolved(s);
     if (rc == 0) {
         integrate(s);
         for (uint32_t i = 0; i < s->n_gpus; i++) {
@@ -1706,7 +1863,7 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         }
         sum->span_us = now(s);
         sum->in_flight_end = (uint64_t)s->live_untimed;
-        sum->events = s->eng.processed;
+        sum->events = s->events;
         double share = cfg->cluster.gpu_share > 0 ? cfg->cluster.gpu_share : 1;
         sum->gpu_seconds = s->billed_inst_us / 1e6 / share;
         sum->utilisation = sum->gpu_seconds > 0 ? sum->busy_gpu_seconds / sum->gpu_seconds : 0;
@@ -1795,10 +1952,7 @@ static int oracle_prepass(const sim_cfg *cfg, double **work_out, uint64_t **coun
             memset(count + cap, 0, (ncap - cap) * sizeof(uint64_t));
             cap = ncap;
         }
-        double jitter = profile_jitter_factor(cfg->profile,
-                                              rng_keyed_uniform(cfg->seed, RNG_JITTER, id, 0),
-                                              rng_keyed_normal(cfg->seed, RNG_JITTER, id, 1));
-        work[sec + 1] += profile_demand_us(cfg->profile, spec.mp, spec.faces) * jitter / 1e6;
+        work[sec + 1] += sim_request_demand_us(cfg->profile, cfg->seed, id, spec.mp, spec.faces) / 1e6;
         count[sec + 1]++;
         if (sec + 1 > n)
             n = sec + 1;

@@ -29,7 +29,8 @@ typedef struct cluster_cfg {
     int min_pods, max_pods;     /* bounds of the desired count */
     int concurrency;            /* requests a pod serves at once */
     dispatch_mode dispatch;
-    int64_t timeout_us;         /* client timeout */
+    int64_t timeout_us;         /* client timeout; SIM_TIMEOUT_NONE (0): clients wait for
+                                   their answer however long it takes */
     int64_t termination_grace_us;
     int64_t readiness_delay_us; /* added after the profile's cold-start phases */
     image_cache_mode image_cache; /* NODE: a GPU that ran a pod keeps its image */
@@ -99,11 +100,27 @@ typedef struct sim_cfg {
     void *policy_host_ctx;       /* passed to the policy as policy_env.host_ctx */
 } sim_cfg;
 
+#define SIM_TIMEOUT_NONE 0
+/* Without a timeout, an open-loop run ends when every request is answered; if, after the
+ * last arrival, no request starts or completes for this long (two days of simulated
+ * time: longer than any node provisioning, grace period or cold start the configuration
+ * allows), nothing will take what still waits, and the run ends with it in flight. */
+#define SIM_STALL_US (2 * 86400 * 1000000LL)
+/* Largest service demand of one request (about 31 years): keeps the processor-sharing
+ * arithmetic (2^-64 us units in 128 bits) and the clock far from overflow. */
+#define SIM_MAX_DEMAND_US 1e15
+
 void cluster_cfg_default(cluster_cfg *c);
 void metrics_cfg_default(metrics_cfg *m);
 
 int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_log *log,
             gp_error *err);
+
+/* The service demand (us, on an idle GPU, jitter included) of request `id` of a run with
+ * this seed: the profile's demand for (mp, faces) times the request's keyed jitter. The
+ * same for every policy (common random numbers); the oracle's foresight uses it too. */
+double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
+                             int32_t faces);
 
 /* The policy_env a run gives its policy (bounds, concurrency, mean demand and pod
  * capacity estimated from the image mix and profile, mean cold start, scrape interval,

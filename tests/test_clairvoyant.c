@@ -2,20 +2,25 @@
  * piecewise-constant work rate): pods asked exactly one cold start + one sync before the
  * load, the count from peak work / (pod capacity x utilisation), no drain across a dip
  * shorter than a cold start, drain across a longer one, headroom, the trace's end, and
- * the refusal without an oracle. */
+ * the refusal without an oracle. And the run gives the oracle by the policy's trait
+ * (POLICY_T_NEEDS_ORACLE), not by its name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "lab/experiment.h"
 #include "policy/policy.h"
+#include "sim/sim.h"
 
 #define S_US 1000000LL
 
@@ -199,12 +204,114 @@ static void test_needs_an_oracle(void **state)
     cfg_free(doc);
 }
 
+/* ------------------------------------------------------------ the oracle by trait */
+
+/* A policy that records whether the run gave it an oracle (in the host context). */
+static int spy_create(const cfg_node *cfg, const policy_env *env, void **state,
+                      policy_info *info, gp_error *err)
+{
+    (void)cfg, (void)info, (void)err;
+    *(bool *)env->host_ctx = env->oracle != NULL;
+    *state = NULL;
+    return 0;
+}
+
+static int spy_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
+{
+    (void)state, (void)obs, (void)err;
+    out->desired_pods = 1;
+    return 0;
+}
+
+static void spy_destroy(void *state) { (void)state; }
+
+/* A run of a short Poisson workload with the policy `ops` in place of the file's. */
+static void run_with(const policy_ops *ops, bool *got)
+{
+    char dir[] = "/tmp/gpenlab-oracle-XXXXXX", path[PATH_MAX], prof[PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(realpath("gpu/profiles/t4-seed", prof));
+    snprintf(path, sizeof(path), "%s/e.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "profile: %s\nworkload: {type: poisson, rate_per_s: 0.05, duration: 10m}\n"
+               "policies: [{policy: static}]\n", prof);
+    fclose(f);
+    experiment *e = NULL;
+    gp_error err;
+    gp_error_clear(&err);
+    if (experiment_load(path, &e, &err) < 0)
+        fail_msg("experiment: %s", err.msg);
+    sim_cfg cfg;
+    experiment_sim_cfg(e, 0, 0, &cfg);
+    cfg.policy = ops;
+    cfg.policy_host_ctx = got;
+    cfg.record_series = false;
+    run_summary sum;
+    if (sim_run(&cfg, &sum, NULL, NULL, &err) < 0)
+        fail_msg("%s: sim_run: %s", ops->name, err.msg);
+    experiment_free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_oracle_by_trait(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name; /* the row, and the policy's name */
+        unsigned traits;
+        bool want_oracle;
+    } rows[] = {
+        {"any-name with the trait", POLICY_T_NEEDS_ORACLE, true},
+        {"clairvoyant", 0, false}, /* the name alone gives nothing */
+        {"plain", 0, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        policy_ops ops = {.name = rows[i].name, .summary = "spy", .create = spy_create,
+                          .decide = spy_decide, .destroy = spy_destroy,
+                          .traits = rows[i].traits};
+        bool got = !rows[i].want_oracle;
+        run_with(&ops, &got);
+        if (got != rows[i].want_oracle)
+            fail_msg("%s: oracle %s, want %s", rows[i].name, got ? "given" : "not given",
+                     rows[i].want_oracle ? "given" : "not given");
+    }
+}
+
+/* Every registered policy either has a live form, or names why not and the closest
+ * registered policy that has one; only the clairvoyant bound needs the oracle. */
+static void test_registry_traits(void **state)
+{
+    (void)state;
+    const policy_ops *const *all = policy_all();
+    int none = 0;
+    for (size_t i = 0; all[i]; i++) {
+        const policy_ops *o = all[i];
+        bool oracle = o->traits & POLICY_T_NEEDS_ORACLE;
+        if (oracle != (strcmp(o->name, "clairvoyant") == 0))
+            fail_msg("%s: needs the oracle: %d", o->name, oracle);
+        if (o->live != POLICY_LIVE_NONE)
+            continue;
+        none++;
+        if (!o->live_none_why || !o->live_closest)
+            fail_msg("%s: no live form, and no reason or closest policy", o->name);
+        const policy_ops *c = policy_find(o->live_closest);
+        if (!c || c->live == POLICY_LIVE_NONE)
+            fail_msg("%s: the closest policy \"%s\" has no live form", o->name,
+                     o->live_closest);
+    }
+    assert_int_equal(none, 1); /* clairvoyant; serverless exports as Knative */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_needs_an_oracle),
+        cmocka_unit_test(test_oracle_by_trait),
+        cmocka_unit_test(test_registry_traits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "cli/commands.h"
 #include "drive/drive.h"
 #include "drive/io.h"
 #include "lab/export.h"
@@ -360,7 +361,16 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
     replace(&rules, "interval: \"15s\"", "interval: \"1s\"");
     size_t rl = strlen(rules) + 200;
     rules = realloc(rules, rl);
-    strcat(rules, "      - record: \"gpen_test_step_rec\"\n        expr: \"gpen_test_step\"\n");
+    /* appended at the indentation the writer gave the group's other rules */
+    const char *last = strstr(rules, "- record:"), *next;
+    while (last && (next = strstr(last + 1, "- record:")))
+        last = next;
+    assert_non_null(last);
+    int indent = 0;
+    while (last - indent > rules && last[-indent - 1] == ' ')
+        indent++;
+    snprintf(rules + strlen(rules), rl - strlen(rules), "%*s- record: \"gpen_test_step_rec\"\n%*s  expr: \"gpen_test_step\"\n",
+             indent, "", indent, "");
     snprintf(path, sizeof(path), "%s/rules.yml", l->dir);
     write_text(path, rules);
     free(rules);
@@ -475,7 +485,7 @@ static void compare_with_replay(live *l, const char *policy, const char *config_
     FILE *mf = open_memstream(&out, &len);
     gp_error err;
     gp_error_clear(&err);
-    int rc = policy_replay_main(9, argv, mf, &err);
+    int rc = cmd_policy_replay(9, argv, mf, &err);
     fclose(mf);
     if (rc < 0)
         fail_msg("%s: replay: %s:%ld: %s: %s", policy, err.file, err.line, err.field, err.msg);

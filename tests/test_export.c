@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "base/cfg.h"
+#include "cli/commands.h"
 #include "lab/experiment.h"
 #include "lab/export.h"
 #include "lab/results_db.h"
@@ -29,8 +30,14 @@
 #define EXP "experiments/drive_policies.yaml"
 #define NODE_MODULES "build-node/node_modules"
 
+/* The entries whose manifests read back into the same policy (the round trip). */
 static const char *const labels[] = {"static-4", "hpa-gpu", "keda-queue", "kpa-conc",
                                      "gpen-rule", "predictive", NULL};
+/* Every exportable entry: the above, and serverless, whose live form is a Knative
+ * Service (read back as the kpa that runs it there). */
+static const char *const exportable[] = {"static-4",   "hpa-gpu",         "keda-queue",
+                                         "kpa-conc",   "serverless-keep", "gpen-rule",
+                                         "predictive", NULL};
 
 static char *slurp(const char *path)
 {
@@ -227,11 +234,11 @@ static void test_schemas(void **state)
     char cmd[8192];
     int n = snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s", NODE_MODULES);
     int files = 0;
-    for (int li = 0; labels[li]; li++) {
+    for (int li = 0; exportable[li]; li++) {
         char dir[1024];
-        snprintf(dir, sizeof(dir), "%s/%s", tmpl, labels[li]);
-        if (do_export(labels[li], EXP, dir, &err) < 0)
-            fail_msg("%s: export: %s", labels[li], err.msg);
+        snprintf(dir, sizeof(dir), "%s/%s", tmpl, exportable[li]);
+        if (do_export(exportable[li], EXP, dir, &err) < 0)
+            fail_msg("%s: export: %s", exportable[li], err.msg);
         static const char *const manifests[] = {
             "deployment.yaml",   "service.yaml",         "hpa.yaml",
             "prometheus-adapter.yaml", "scaledobject.yaml", "knative-service.yaml",
@@ -245,7 +252,7 @@ static void test_schemas(void **state)
             }
         }
     }
-    assert_true(files >= 20);
+    assert_true(files >= 24);
     n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " > %s/out.txt 2>&1", tmpl);
     int rc = system(cmd);
     char outp[PATH_MAX];
@@ -409,31 +416,116 @@ static void test_from_db(void **state)
     rm_rf(tmpl);
 }
 
+/* Serverless exports as a Knative Service: a pod per containerConcurrency requests, a new
+ * one only when all are busy, an idle one kept for the keep-alive (scale-down delay) and
+ * the last one too (scale-to-zero retention); read back, it is the kpa that runs it, and
+ * that entry loads and simulates. */
+static void test_serverless_knative(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exsl-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    gp_error err;
+    if (do_export("serverless-keep", EXP, tmpl, &err) < 0)
+        fail_msg("export: %s", err.msg);
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/deployment.yaml", tmpl);
+    assert_int_not_equal(access(p, F_OK), 0); /* Knative runs the pods */
+    snprintf(p, sizeof(p), "%s/knative-service.yaml", tmpl);
+    cfg_doc *doc;
+    assert_int_equal(cfg_load_file(p, &doc, &err), 0);
+    const cfg_node *ann =
+        at(cfg_root(doc), (const char *const[]){"spec", "template", "metadata", "annotations",
+                                                 NULL});
+    static const struct {
+        const char *key, *want;
+    } rows[] = {
+        {"autoscaling.knative.dev/class", "kpa.autoscaling.knative.dev"},
+        {"autoscaling.knative.dev/metric", "concurrency"},
+        {"autoscaling.knative.dev/target", "5"}, /* cluster.concurrency */
+        {"autoscaling.knative.dev/target-utilization-percentage", "100"},
+        {"autoscaling.knative.dev/min-scale", "1"},
+        {"autoscaling.knative.dev/max-scale", "10"},
+        {"autoscaling.knative.dev/scale-down-delay", "300s"}, /* keep_alive: 5m */
+        {"autoscaling.knative.dev/scale-to-zero-pod-retention-period", "300s"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *got = cfg_scalar(cfg_map_get(ann, rows[i].key));
+        if (!got || strcmp(got, rows[i].want) != 0)
+            fail_msg("%s: got %s want %s", rows[i].key, got ? got : "(none)", rows[i].want);
+    }
+    const char *cc = cfg_scalar(
+        at(cfg_root(doc), (const char *const[]){"spec", "template", "spec",
+                                                 "containerConcurrency", NULL}));
+    assert_non_null(cc);
+    assert_string_equal(cc, "5");
+    cfg_free(doc);
+    /* read back: the kpa that runs it, with the same annotations; it simulates */
+    char *entry = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&entry, &len);
+    int rc = export_import(tmpl, mf, &err);
+    fclose(mf);
+    if (rc < 0)
+        fail_msg("import: %s", err.msg);
+    assert_non_null(strstr(entry, "policy: \"kpa\""));
+    assert_non_null(strstr(entry, "scale-down-delay: \"300s\""));
+    char *text = experiment_with(entry);
+    free(entry);
+    snprintf(p, sizeof(p), "%s/imported.yaml", tmpl);
+    write_text(p, text);
+    free(text);
+    experiment *imp;
+    if (experiment_load(p, &imp, &err) < 0)
+        fail_msg("the imported entry does not load: %s", err.msg);
+    run_summary sum;
+    run_entry(imp, 0, 0, &sum);
+    assert_true(sum.completed > 0);
+    experiment_free(imp);
+    rm_rf(tmpl);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
     char tmpl[] = "/tmp/gpenlab-exbad-XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     char *text = experiment_with(
-        "  - {label: sl, policy: serverless}\n"
+        "  - {label: sl-hybrid, policy: serverless, config: {keep_alive_policy: hybrid}}\n"
+        "  - {label: sl-2h, policy: serverless, config: {keep_alive: 2h}}\n"
         "  - {label: oracle, policy: clairvoyant}\n"
         "  - {label: badhpa, policy: hpa, config: {maxReplicas: 4, metrics: [{type: Resource, "
         "resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]}}\n");
-    char exp[PATH_MAX], out[PATH_MAX];
+    char exp[PATH_MAX], out[PATH_MAX], typo[PATH_MAX];
     snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
     snprintf(out, sizeof(out), "%s/out", tmpl);
+    snprintf(typo, sizeof(typo), "%s/typo.yaml", tmpl);
     write_text(exp, text);
+    /* a misspelt cluster key: the experiment's own reader refuses it (export used to
+     * parse the cluster again, without a key check, and export the default) */
+    char *at_cluster = strstr(text, "  concurrency: 5");
+    assert_non_null(at_cluster);
+    memcpy(at_cluster, "  concurency: 5 ", 16);
+    write_text(typo, text);
     free(text);
-    static const struct {
+    const struct {
         const char *name, *label, *from;
         int code;
         const char *msg;
     } rows[] = {
-        {"serverless has no replica form", "sl", NULL, GP_ENOTSUP, "serverless platform"},
-        {"clairvoyant reads the future", "oracle", NULL, GP_ENOTSUP, "future"},
+        {"clairvoyant names the closest exportable", "oracle", NULL, GP_ENOTSUP,
+         "policy clairvoyant has no live form: it reads the future (the run's trace), which no "
+         "cluster knows; the closest exportable policy is predictive"},
+        {"hybrid keep-alive names the fixed one", "sl-hybrid", NULL, GP_ENOTSUP,
+         "the closest exportable policy is serverless with keep_alive_policy: fixed"},
+        {"keep-alive past Knative's 1h", "sl-2h", NULL, GP_ENOTSUP,
+         "the closest exportable policy is serverless with keep_alive: 1h"},
         {"a config the simulator refuses", "badhpa", NULL, GP_ENOTSUP, "cpu"},
-        {"unknown label lists the labels", "nope", NULL, GP_EUNKNOWN, "labels: sl, oracle, badhpa"},
-        {"missing source", "sl", "/nonexistent/x.yaml", GP_EIO, "cannot open"},
+        {"unknown label lists the labels", "nope", NULL, GP_EUNKNOWN,
+         "labels: sl-hybrid, sl-2h, oracle, badhpa"},
+        {"missing source", "oracle", "/nonexistent/x.yaml", GP_EMISSING, "cannot open"},
+        {"the experiment reader's key check", "hpa-gpu", typo, GP_EUNKNOWN,
+         "unknown key 'concurency' (did you mean 'concurrency'?)"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         gp_error err;
@@ -450,9 +542,9 @@ static void test_refusals(void **state)
     fclose(devnull);
     /* the command line: --policy without a value, unknown option */
     char *argv1[] = {"export", "--policy", NULL};
-    assert_int_equal(export_main(2, argv1, stdout, &err), GP_EMISSING);
+    assert_int_equal(cmd_export(2, argv1, stdout, &err), GP_EMISSING);
     char *argv2[] = {"export", "--bogus", "x", NULL};
-    assert_int_equal(export_main(3, argv2, stdout, &err), GP_EUNKNOWN);
+    assert_int_equal(cmd_export(3, argv2, stdout, &err), GP_EUNKNOWN);
     rm_rf(tmpl);
 }
 
@@ -461,7 +553,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
         cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
-        cmocka_unit_test(test_from_db),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_from_db),    cmocka_unit_test(test_serverless_knative),
+        cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,13 +29,13 @@ static const layer_case cases[] = {
      "base/error.h:"},
     {"lab includes drive (upward)", "lab/report.c", "#include \"drive/drive.h\"", 1,
      "lab/report.c:"},
-    {"lab includes cli (upward)", "lab/lab.c", "#include \"cli/trace_cmd.h\"", 1, "lab/lab.c:"},
+    {"lab includes cli (upward)", "lab/lab.c", "#include \"cli/commands.h\"", 1, "lab/lab.c:"},
     {"policy includes traces (sideways)", "policy/static.c", "#include \"traces/trace.h\"", 1,
      "policy/static.c:"},
     {"gpu/ref includes profile (sideways)", "gpu/ref/gpen_model.h",
      "#include \"profile/profile.h\"", 1, "gpu/ref/gpen_model.h:"},
     {"relative include in sim", "sim/metrics.c", "#include \"qhist.h\"", 1, "sim/metrics.c:"},
-    {"cli includes drive (allowed)", "cli/trace_cmd.c", "#include \"drive/drive.h\"", 0, NULL},
+    {"cli includes drive (allowed)", "cli/cmd_trace.c", "#include \"drive/drive.h\"", 0, NULL},
     {"lab includes sim (downward)", "lab/plot.c", "#include \"sim/stats.h\"", 0, NULL},
 };
 

@@ -260,6 +260,10 @@ static void test_experiment_bounds(void **state)
          GP_ERANGE, "x.yaml:5:42: cluster.concurrency: max_pods x concurrency = 100000 x 1000"},
         {"slots 1000 x 1000", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
                               "cluster: {gpus: 1000, max_pods: 1000, concurrency: 1000}\n", 0, NULL},
+        {"timeout none", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+                         "cluster: {timeout: none}\n", 0, NULL},
+        {"timeout never", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+                          "cluster: {timeout: never}\n", GP_EPARSE, "x.yaml:5:20: cluster.timeout:"},
         {"users 1000001", "users: {count: 1000001, duration: 1h}\n", GP_ERANGE,
          "x.yaml:4:16: users.count: expected an integer in [0, 1000000]"},
         {"duration overflow", "workload: {type: poisson, rate_per_s: 1, duration: 99999999999999999999h}\n",

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cli/commands.h"
 #include "policy/replay.h"
 
 #define DATA "tests/data/policy/"
@@ -48,7 +49,7 @@ static int run(int argc, const char *const *argv, char **text, gp_error *err)
     FILE *out = open_memstream(text, &len);
     assert_non_null(out);
     gp_error_clear(err);
-    int rc = policy_replay_main(argc, args, out, err);
+    int rc = cmd_policy_replay(argc, args, out, err);
     fclose(out);
     return rc;
 }

@@ -640,6 +640,163 @@ static void test_sync_jitter(void **state)
     free(p);
 }
 
+/* ------------------------------------------------------------ exact rules (issue 13) */
+
+static const char *const PROFILE_4S =
+    "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\nstage work image 4000\n"
+    "jitter none\neff 1\ngpu_mem_mib 100000\nmodel_mem_mib 1\nreq_mem_mib 0\n"
+    "cold_phase start const 0\n";
+
+static const request_row *row_of(const request_log *log, uint64_t id)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->row[i].id == id)
+            return &log->row[i];
+    fail_msg("no row for request %llu", (unsigned long long)id);
+    return NULL;
+}
+
+/* One pod, one slot, 4 s per request: A and B at 0, C at 1 s, D at 6 s. */
+static void run_abcd(const gpu_profile *p, int64_t timeout_us, run_summary *sum, request_log *log)
+{
+    static const request_spec specs[] = {{.arrival_us = 0, .mp = 1, .faces = 0},
+                                         {.arrival_us = 0, .mp = 1, .faces = 0},
+                                         {.arrival_us = 1 * S, .mp = 1, .faces = 0},
+                                         {.arrival_us = 6 * S, .mp = 1, .faces = 0}};
+    list_ctx lc = {.specs = specs, .n = 4};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_list);
+    cfg.cluster.gpus = cfg.cluster.gpus_max = 1;
+    cfg.cluster.min_pods = cfg.cluster.max_pods = 1;
+    cfg.cluster.timeout_us = timeout_us;
+    run_ok(&cfg, sum, NULL, log);
+    assert_int_equal(log->n, 4);
+}
+
+static void expect_row(const request_log *log, uint64_t id, request_outcome outcome,
+                       int64_t start_us, int64_t end_us, int64_t gpu_end_us)
+{
+    const request_row *r = row_of(log, id);
+    if (r->outcome != outcome || r->start_us != start_us || r->end_us != end_us ||
+        r->gpu_end_us != gpu_end_us)
+        fail_msg("request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
+                 (unsigned long long)id, r->outcome, (long long)r->start_us, (long long)r->end_us,
+                 (long long)r->gpu_end_us, outcome, (long long)start_us, (long long)end_us,
+                 (long long)gpu_end_us);
+}
+
+/* Timeout 4 s. At 4 s, A completes and B's deadline comes: B leaves without starting, and
+ * the freed slot goes to C (the old code started B at its own deadline, held the slot 4 s
+ * for a client gone, and C timed out waiting). C's client leaves at 5 s while its GPU works
+ * on to 8 s; D starts at 8 s, its client leaves at 10 s, and the run ends at 10 s + 1 us
+ * (last arrival + timeout) before D's GPU is done: no GPU end. */
+static void test_deadline_before_dispatch(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_4S);
+    run_summary sum;
+    request_log log = {0};
+    run_abcd(p, 4 * S, &sum, &log);
+    expect_row(&log, 0, OUTCOME_COMPLETED, 0, 4 * S, 4 * S);
+    expect_row(&log, 1, OUTCOME_TIMED_OUT, -1, 4 * S, -1);
+    expect_row(&log, 2, OUTCOME_TIMED_OUT, 4 * S, 5 * S, 8 * S);
+    expect_row(&log, 3, OUTCOME_TIMED_OUT, 8 * S, 10 * S, -1);
+    assert_int_equal(sum.span_us, 10 * S + 1);
+    assert_int_equal(sum.timed_out, 3);
+    assert_int_equal(sum.completed, 1);
+    request_log_free(&log);
+    free(p);
+}
+
+/* Timeout 6 s: a request that times out in service has its client's end (the deadline)
+ * and its GPU's end in its row. B starts at 4 s, its client leaves at 6 s, the GPU ends it
+ * at 8 s; C (deadline 7 s) times out waiting; D starts at 8 s and completes at 12 s, its
+ * deadline: completed (completions come first at one us). The run ends at 12 s + 1 us. */
+static void test_timeout_in_service_both_ends(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_4S);
+    run_summary sum;
+    request_log log = {0};
+    run_abcd(p, 6 * S, &sum, &log);
+    expect_row(&log, 0, OUTCOME_COMPLETED, 0, 4 * S, 4 * S);
+    expect_row(&log, 1, OUTCOME_TIMED_OUT, 4 * S, 6 * S, 8 * S);
+    expect_row(&log, 2, OUTCOME_TIMED_OUT, -1, 7 * S, -1);
+    expect_row(&log, 3, OUTCOME_COMPLETED, 8 * S, 12 * S, 12 * S);
+    assert_int_equal(sum.span_us, 12 * S + 1);
+    request_log_free(&log);
+    free(p);
+}
+
+/* timeout: none. Every request is answered however long it waits, and the run ends with
+ * the last answer; with no pod to serve them, the run ends two simulated days after the
+ * last arrival and counts them in flight (no hang). */
+static void test_timeout_none(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(PROFILE_4S);
+    request_spec specs[20];
+    for (int i = 0; i < 20; i++)
+        specs[i] = (request_spec){.arrival_us = 0, .mp = 1, .faces = 0};
+    list_ctx lc = {.specs = specs, .n = 20};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_list);
+    cfg.cluster.gpus = cfg.cluster.gpus_max = 1;
+    cfg.cluster.min_pods = cfg.cluster.max_pods = 1;
+    cfg.cluster.timeout_us = SIM_TIMEOUT_NONE;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.completed, 20);
+    assert_int_equal(sum.timed_out, 0);
+    assert_int_equal(sum.span_us, 80 * S); /* the last of 20 x 4 s */
+    assert_int_equal(row_of(&log, 19)->end_us, 80 * S);
+    request_log_free(&log);
+
+    scripted sc = {.n = 0, .pods = {0}};
+    base_cfg(&cfg, p, &scripted_ops, &lc, open_list);
+    cfg.policy_host_ctx = &sc;
+    cfg.cluster.min_pods = 0;
+    cfg.cluster.timeout_us = SIM_TIMEOUT_NONE;
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.completed, 0);
+    assert_int_equal(sum.in_flight_end, 20);
+    assert_true(sum.span_us > SIM_STALL_US && sum.span_us <= SIM_STALL_US + 15 * S);
+    assert_int_equal(log.n, 20);
+    assert_int_equal(row_of(&log, 0)->outcome, OUTCOME_IN_FLIGHT);
+    assert_int_equal(row_of(&log, 0)->end_us, -1);
+    request_log_free(&log);
+    free(p);
+}
+
+/* No demand floor: a request with no work is answered at the us it starts (it was
+ * raised to 1 us before). */
+static void test_zero_demand(void **state)
+{
+    (void)state;
+    gpu_profile *p = profile_from(
+        "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\nstage work image 0\n"
+        "jitter none\neff 1 2\ngpu_mem_mib 1000\nmodel_mem_mib 1\nreq_mem_mib 0\n"
+        "cold_phase start const 0\n");
+    static const request_spec specs[] = {{.arrival_us = 5, .mp = 1, .faces = 0},
+                                         {.arrival_us = 5, .mp = 1, .faces = 0},
+                                         {.arrival_us = 5, .mp = 1, .faces = 0},
+                                         {.arrival_us = 9, .mp = 1, .faces = 0}};
+    list_ctx lc = {.specs = specs, .n = 4};
+    sim_cfg cfg;
+    base_cfg(&cfg, p, policy_find("static"), &lc, open_list);
+    cfg.cluster.min_pods = cfg.cluster.max_pods = 1;
+    cfg.cluster.concurrency = 2;
+    run_summary sum;
+    request_log log = {0};
+    run_ok(&cfg, &sum, NULL, &log);
+    assert_int_equal(sum.completed, 4);
+    for (uint64_t id = 0; id < 4; id++)
+        assert_int_equal(row_of(&log, id)->end_us, specs[id].arrival_us);
+    request_log_free(&log);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +812,10 @@ int main(void)
         cmocka_unit_test(test_start_interference),
         cmocka_unit_test(test_profile_start_interference),
         cmocka_unit_test(test_sync_jitter),
+        cmocka_unit_test(test_deadline_before_dispatch),
+        cmocka_unit_test(test_timeout_in_service_both_ends),
+        cmocka_unit_test(test_timeout_none),
+        cmocka_unit_test(test_zero_demand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

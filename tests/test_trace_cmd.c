@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "cli/trace_cmd.h"
+#include "cli/commands.h"
 
 #define DATA "tests/data/traces/"
 #define TRACES "traces/data/"
@@ -37,7 +37,7 @@ static cmd_result run(const char *const *args)
     FILE *out = open_memstream(&r.out, &len);
     gp_error e;
     gp_error_clear(&e);
-    r.rc = trace_cmd_main(argc, argv, out, &e);
+    r.rc = cmd_trace(argc, argv, out, &e);
     fclose(out);
     gp_error_format(&e, r.err, sizeof(r.err));
     return r;

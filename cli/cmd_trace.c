@@ -1,9 +1,9 @@
-/* trace_cmd.c: `gpenlab trace stats FILE [options]` (see trace_cmd.h).
+/* cmd_trace.c: `gpenlab trace stats FILE [options]` (see commands.h).
  * The header is read first to guess what the file is when options leave it open: the
  * time column (a known name), and whether it is a rate envelope (a known rate column).
  * Envelopes are summarised from their windows (expected counts; a 14-day ServeGen file
  * holds over a billion requests) unless --replay asks for drawn arrivals. */
-#include "cli/trace_cmd.h"
+#include "cli/commands.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "base/common.h"
 #include "base/csv_reader.h"
+#include "cli/opts.h"
 #include "traces/trace_internal.h"
 
 static const char usage[] =
@@ -65,93 +66,86 @@ static int parse_number(const char *opt, const char *v, double lo, double hi, do
     return 0;
 }
 
+static int parse_unit(const char *name, const char *v, void *out, gp_error *err)
+{
+    static const char *const units[] = {"auto", "iso", "s", "ms", "us"};
+    for (int k = 0; k < 5; k++) {
+        if (strcmp(v, units[k]) == 0) {
+            *(trace_time_unit *)out = (trace_time_unit)k;
+            return 0;
+        }
+    }
+    return bad_value(name, v, "auto, iso, s, ms or us", err);
+}
+
+static int parse_time_scale(const char *name, const char *v, void *out, gp_error *err)
+{
+    return parse_number(name, v, 1e-6, 1e6, out, err);
+}
+
+static int parse_rate_scale(const char *name, const char *v, void *out, gp_error *err)
+{
+    return parse_number(name, v, 1e-9, 1e9, out, err);
+}
+
+static int parse_window(const char *name, const char *v, void *out, gp_error *err)
+{
+    return parse_number(name, v, 1e-6, 1e9, out, err);
+}
+
+static int parse_seed(const char *name, const char *v, void *out, gp_error *err)
+{
+    char *end;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (end == v || *end || v[0] == '-')
+        return bad_value(name, v, "a whole number >= 0", err);
+    *(uint64_t *)out = (uint64_t)s;
+    return 0;
+}
+
+static int two_files(const char *const *pos, const char *arg, gp_error *err)
+{
+    return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
+                        "more than one file given ('%s' and '%s')", pos[0], arg);
+}
+
 static int parse_args(int argc, char **argv, stats_args *a, gp_error *err)
 {
     memset(a, 0, sizeof(*a));
     a->unit = TRACE_TIME_AUTO;
     a->time_scale = a->rate_scale = 1.0;
     a->seed = 1;
-    static const struct { const char *name; size_t off; } str_opts[] = {
-        {"--time-col", offsetof(stats_args, time_col)},
-        {"--mp-col", offsetof(stats_args, mp_col)},
-        {"--faces-col", offsetof(stats_args, faces_col)},
-        {"--rate-col", offsetof(stats_args, rate_col)},
-        {"--cv-col", offsetof(stats_args, cv_col)},
-        {"--client-col", offsetof(stats_args, client_col)},
-        {"--filter-col", offsetof(stats_args, filter_col)},
-        {"--filter-value", offsetof(stats_args, filter_value)},
-        {"--gap-col", offsetof(stats_args, gap_col)},
-        {"--start", offsetof(stats_args, start)},
-        {"--end", offsetof(stats_args, end)},
-        {"--plot", offsetof(stats_args, plot)},
+    const cli_opt opts[] = {
+        {"--time-col", NULL, CLI_STR, &a->time_col, 0, 0, NULL},
+        {"--mp-col", NULL, CLI_STR, &a->mp_col, 0, 0, NULL},
+        {"--faces-col", NULL, CLI_STR, &a->faces_col, 0, 0, NULL},
+        {"--rate-col", NULL, CLI_STR, &a->rate_col, 0, 0, NULL},
+        {"--cv-col", NULL, CLI_STR, &a->cv_col, 0, 0, NULL},
+        {"--client-col", NULL, CLI_STR, &a->client_col, 0, 0, NULL},
+        {"--filter-col", NULL, CLI_STR, &a->filter_col, 0, 0, NULL},
+        {"--filter-value", NULL, CLI_STR, &a->filter_value, 0, 0, NULL},
+        {"--gap-col", NULL, CLI_STR, &a->gap_col, 0, 0, NULL},
+        {"--start", NULL, CLI_STR, &a->start, 0, 0, NULL},
+        {"--end", NULL, CLI_STR, &a->end, 0, 0, NULL},
+        {"--plot", NULL, CLI_STR, &a->plot, 0, 0, NULL},
+        {"--envelope", NULL, CLI_FLAG, &a->envelope, 0, 0, NULL},
+        {"--rate-per-window", NULL, CLI_FLAG, &a->rate_per_window, 0, 0, NULL},
+        {"--replay", NULL, CLI_FLAG, &a->replay, 0, 0, NULL},
+        {"--time-unit", NULL, CLI_VALUE, &a->unit, 0, 0, parse_unit},
+        {"--time-scale", NULL, CLI_VALUE, &a->time_scale, 0, 0, parse_time_scale},
+        {"--rate-scale", NULL, CLI_VALUE, &a->rate_scale, 0, 0, parse_rate_scale},
+        {"--window", NULL, CLI_VALUE, &a->window_s, 0, 0, parse_window},
+        {"--seed", NULL, CLI_VALUE, &a->seed, 0, 0, parse_seed},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    for (int i = 1; i < argc; i++) {
-        char name[64];
-        const char *arg = argv[i], *val = NULL;
-        if (strncmp(arg, "--", 2) != 0) {
-            if (a->file)
-                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
-                                    "more than one file given ('%s' and '%s')", a->file, arg);
-            a->file = arg;
-            continue;
-        }
-        const char *eq = strchr(arg, '=');
-        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
-        if (eq)
-            val = eq + 1;
-        bool *flag = strcmp(name, "--envelope") == 0          ? &a->envelope
-                     : strcmp(name, "--rate-per-window") == 0 ? &a->rate_per_window
-                     : strcmp(name, "--replay") == 0          ? &a->replay
-                                                              : NULL;
-        if (flag) {
-            if (val)
-                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "takes no value");
-            *flag = true;
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc)
-                return gp_error_set(err, GP_EMISSING, NULL, 0, 0, name, "needs a value");
-            val = argv[++i];
-        }
-        bool done = false;
-        for (size_t k = 0; k < sizeof(str_opts) / sizeof(str_opts[0]) && !done; k++) {
-            if (strcmp(name, str_opts[k].name) == 0) {
-                *(const char **)((char *)a + str_opts[k].off) = val;
-                done = true;
-            }
-        }
-        if (done)
-            continue;
-        int rc = 0;
-        if (strcmp(name, "--time-unit") == 0) {
-            static const char *const units[] = {"auto", "iso", "s", "ms", "us"};
-            int u = -1;
-            for (int k = 0; k < 5; k++)
-                if (strcmp(val, units[k]) == 0)
-                    u = k;
-            if (u < 0)
-                return bad_value(name, val, "auto, iso, s, ms or us", err);
-            a->unit = (trace_time_unit)u;
-        } else if (strcmp(name, "--time-scale") == 0) {
-            rc = parse_number(name, val, 1e-6, 1e6, &a->time_scale, err);
-        } else if (strcmp(name, "--rate-scale") == 0) {
-            rc = parse_number(name, val, 1e-9, 1e9, &a->rate_scale, err);
-        } else if (strcmp(name, "--window") == 0) {
-            rc = parse_number(name, val, 1e-6, 1e9, &a->window_s, err);
-        } else if (strcmp(name, "--seed") == 0) {
-            char *end;
-            unsigned long long s = strtoull(val, &end, 10);
-            if (end == val || *end || val[0] == '-')
-                return bad_value(name, val, "a whole number >= 0", err);
-            a->seed = (uint64_t)s;
-        } else {
-            return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, NULL,
-                                "unknown option '%s' (see gpenlab trace help)", name);
-        }
-        if (rc < 0)
-            return rc;
-    }
+    const cli_spec spec = {.opts = opts,
+                           .pos = &a->file,
+                           .n_pos = 1,
+                           .unknown = "unknown option '%s' (see gpenlab trace help)",
+                           .extra_fn = two_files};
+    int rc = cli_parse(argc, argv, &spec, NULL, err);
+    if (rc < 0)
+        return rc;
     if (!a->file)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "no trace file given (usage: gpenlab trace stats FILE [options])");
@@ -418,7 +412,7 @@ static int cmd_stats(int argc, char **argv, FILE *out, gp_error *err)
     return 0;
 }
 
-int trace_cmd_main(int argc, char **argv, FILE *out, gp_error *err)
+int cmd_trace(int argc, char **argv, FILE *out, gp_error *err)
 {
     if (argc < 1 || strcmp(argv[0], "help") == 0 || strcmp(argv[0], "--help") == 0 ||
         strcmp(argv[0], "-h") == 0) {

@@ -1,0 +1,36 @@
+/* cmd_export.c: `gpenlab export --policy LABEL --from DB|EXPERIMENT.yaml [--out DIR]
+ * [--name N] [--namespace NS] [--image I] [--prometheus URL] [--redis HOST:PORT]`
+ * (export_run) and `gpenlab export --import DIR` (export_import). */
+#include "cli/commands.h"
+#include "cli/opts.h"
+#include "lab/export.h"
+
+int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
+{
+    export_opts o;
+    export_opts_default(&o);
+    const char *import_dir = NULL;
+    const cli_opt opts[] = {
+        {"--policy", NULL, CLI_STR, &o.label, 0, 0, NULL},
+        {"--label", NULL, CLI_STR, &o.label, 0, 0, NULL},
+        {"--from", NULL, CLI_STR, &o.from, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, &o.out_dir, 0, 0, NULL},
+        {"--name", NULL, CLI_STR, &o.app, 0, 0, NULL},
+        {"--namespace", NULL, CLI_STR, &o.ns, 0, 0, NULL},
+        {"--image", NULL, CLI_STR, &o.image, 0, 0, NULL},
+        {"--prometheus", NULL, CLI_STR, &o.prometheus_url, 0, 0, NULL},
+        {"--redis", NULL, CLI_STR, &o.redis_address, 0, 0, NULL},
+        {"--import", NULL, CLI_STR, &import_dir, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    const cli_spec spec = {.opts = opts,
+                           .unknown = "unknown option (usage: gpenlab export --policy LABEL "
+                                      "--from DB|EXPERIMENT.yaml [--out DIR] | gpenlab export "
+                                      "--import DIR)"};
+    int rc = cli_parse(argc, argv, &spec, out, err);
+    if (rc < 0)
+        return rc;
+    if (import_dir)
+        return export_import(import_dir, out, err);
+    return export_run(&o, out, err);
+}

@@ -1,0 +1,123 @@
+/* opts.c: the option parser of the command line (see opts.h). */
+#include "cli/opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_option(const char *a) { return a[0] == '-' && a[1] != '\0'; }
+
+static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
+
+/* One-letter options ("-j") also take their value attached ("-j4"). */
+static const cli_opt *find(const cli_opt *opts, const char *arg, const char **attached)
+{
+    size_t len = strcspn(arg, "=");
+    *attached = NULL;
+    for (const cli_opt *o = opts; o && o->name; o++) {
+        const char *names[2] = {o->name, o->alias};
+        for (int k = 0; k < 2; k++) {
+            const char *n = names[k];
+            if (!n)
+                continue;
+            size_t nl = strlen(n);
+            if (n[1] != '-' && nl == 2 && strncmp(arg, n, 2) == 0 && arg[2]) {
+                *attached = arg + 2; /* -j4 */
+                return o;
+            }
+            if (n[1] == '-' && len == nl && strncmp(arg, n, nl) == 0) {
+                if (arg[len] == '=')
+                    *attached = arg + len + 1; /* --db=x */
+                return o;
+            }
+            if (strcmp(arg, n) == 0)
+                return o;
+        }
+    }
+    return NULL;
+}
+
+static int unknown(const cli_spec *s, const char *arg, gp_error *err)
+{
+    if (strstr(s->unknown, "%s")) /* the command's message names the option itself */
+        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, NULL, s->unknown, arg);
+    return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, arg, "%s", s->unknown);
+}
+
+static int take_value(const cli_opt *o, const char *name, const char *v, gp_error *err)
+{
+    switch (o->kind) {
+    case CLI_STR:
+        *(const char **)o->out = v;
+        return 0;
+    case CLI_LONG: {
+        char *end;
+        long x = strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || x < o->lo || x > o->hi)
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
+                                "expected an integer in [%ld, %ld], got \"%s\"", o->lo, o->hi, v);
+        *(long *)o->out = x;
+        return 0;
+    }
+    case CLI_VALUE:
+        return o->parse(name, v, o->out, err);
+    case CLI_FLAG:
+    case CLI_SET:
+        break;
+    }
+    return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, "option table: not a value kind");
+}
+
+int cli_parse(int argc, char **argv, const cli_spec *s, FILE *out, gp_error *err)
+{
+    if (s->help) {
+        for (int i = 1; i < argc; i++) {
+            if (is_help(argv[i])) {
+                fputs(s->help, out);
+                return 1;
+            }
+        }
+    }
+    size_t n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!is_option(a)) {
+            if (n_pos < s->n_pos) {
+                s->pos[n_pos++] = a;
+                continue;
+            }
+            if (s->too_many)
+                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "%s", s->too_many);
+            if (s->extra_fn)
+                return s->extra_fn(s->pos, a, err);
+            return unknown(s, a, err);
+        }
+        /* the option's name as given: without "=value" (or a one-letter option's attached
+         * value, cut below) */
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(a, "="), a);
+        const char *v;
+        const cli_opt *o = find(s->opts, a, &v);
+        if (!o)
+            return unknown(s, name, err);
+        if (v && a[1] != '-')
+            name[2] = '\0'; /* -j4 */
+        if (o->kind == CLI_FLAG || o->kind == CLI_SET) {
+            if (v)
+                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "takes no value");
+            if (o->kind == CLI_FLAG)
+                *(bool *)o->out = true;
+            else
+                *(long *)o->out = o->lo;
+            continue;
+        }
+        if (!v) {
+            if (i + 1 >= argc)
+                return gp_error_set(err, GP_EMISSING, NULL, 0, 0, name, "needs a value");
+            v = argv[++i];
+        }
+        int rc = take_value(o, name, v, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

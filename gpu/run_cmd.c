@@ -1,0 +1,336 @@
+/* run_cmd.c: see run_cmd.h. */
+#include "gpu/run_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu.h"
+#include "gpu/gpu_cli.h"
+#include "gpu/jpeg_io.h"
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+#include "base/fileio.h"
+
+/* The input tensor `name` of `path` as floats, with its shape; ndim must match. */
+static int read_input(const char *path, const char *name, int ndim, int64_t *shape, float **data, gp_error *err)
+{
+    safetensors_file f;
+    *data = NULL;
+    if (safetensors_open(path, &f, err))
+        return err->code;
+    const safetensors_tensor *t = safetensors_find(&f, name);
+    int rc = 0;
+    if (!t)
+        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, name, "no such tensor");
+    else if (t->ndim != ndim)
+        rc = gp_error_set(err, GP_ERANGE, path, 0, 0, name, "expected %d dimensions, got %d", ndim, t->ndim);
+    if (!rc) {
+        size_t n = safetensors_count(t);
+        memcpy(shape, t->shape, sizeof(int64_t) * (size_t)ndim);
+        *data = malloc((n ? n : 1) * sizeof(float));
+        if (!*data)
+            rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, name, "out of memory");
+        else if ((rc = safetensors_read_f32(&f, t, *data, n, err))) {
+            free(*data);
+            *data = NULL;
+        }
+    }
+    safetensors_close(&f);
+    return rc;
+}
+
+/* What produced an output, as metadata pairs. */
+typedef struct run_meta {
+    char impl[96], weights[300], input[300];
+} run_meta;
+
+static int write_outputs(const char *path, int n, const safetensors_item *items, const run_meta *m, gp_error *err)
+{
+    const char *meta[] = {"tool", "gpenlab-gpu run", "implementation", m->impl, "weights", m->weights,
+                          "input", m->input};
+    return safetensors_write_f32(path, n, items, 4, meta, err);
+}
+
+static const char *precision_name(int p) { return p == GPU_FP32 ? "fp32" : p == GPU_BF16 ? "bf16" : "fp16"; }
+
+/* The GPU implementation's name for the metadata (opens nothing). */
+static void gpu_impl(const gpu_opts *o, run_meta *m)
+{
+    snprintf(m->impl, sizeof(m->impl), "gpenlab CUDA %s (conv kernel %s)", precision_name(o->precision),
+             o->conv_kernel == GPU_CONV_MMA ? "mma" : o->conv_kernel == GPU_CONV_WGMMA ? "wgmma" : "auto");
+}
+
+/* GPEN's configuration: the published one, or the weights file's metadata, then flags. */
+static int gpen_cfg(int argc, char **argv, const char *weights, gpen_config *cfg, gp_error *err)
+{
+    gpen_config_default(cfg);
+    if (weights) {
+        safetensors_file f;
+        if (safetensors_open(weights, &f, err))
+            return err->code;
+        const char *v;
+        if ((v = safetensors_meta(&f, "size")))
+            cfg->size = atoi(v);
+        if ((v = safetensors_meta(&f, "style_dim")))
+            cfg->style_dim = atoi(v);
+        if ((v = safetensors_meta(&f, "n_mlp")))
+            cfg->n_mlp = atoi(v);
+        if ((v = safetensors_meta(&f, "channel_multiplier")))
+            cfg->channel_multiplier = atoi(v);
+        if ((v = safetensors_meta(&f, "narrow")))
+            cfg->narrow = atof(v);
+        if ((v = safetensors_meta(&f, "lr_mlp")))
+            cfg->lr_mlp = atof(v);
+        safetensors_close(&f);
+    }
+    const char *v;
+    if ((v = cli_value(argc, argv, "--size", NULL)))
+        cfg->size = atoi(v);
+    if ((v = cli_value(argc, argv, "--style-dim", NULL)))
+        cfg->style_dim = atoi(v);
+    if ((v = cli_value(argc, argv, "--n-mlp", NULL)))
+        cfg->n_mlp = atoi(v);
+    if ((v = cli_value(argc, argv, "--channel-multiplier", NULL)))
+        cfg->channel_multiplier = atoi(v);
+    if ((v = cli_value(argc, argv, "--narrow", NULL)))
+        cfg->narrow = atof(v);
+    gpen_arch arch;
+    return gpen_arch_build(cfg, &arch, err);
+}
+
+static int run_gpen(int argc, char **argv, const gpu_opts *base, const char *in_path, const char *out_path, int cpu,
+                    run_meta *meta, gp_error *err)
+{
+    gpen_config cfg;
+    if (gpen_cfg(argc, argv, base->weights_path, &cfg, err))
+        return err->code;
+    int64_t sh[4];
+    float *in = NULL;
+    const char *tname = cli_value(argc, argv, "--tensor", "input");
+    if (read_input(in_path, tname, 4, sh, &in, err))
+        return err->code;
+    int B = (int)sh[0];
+    if (B < 1 || B > 64 || sh[1] != 3 || sh[2] != cfg.size || sh[3] != cfg.size) {
+        free(in);
+        return gp_error_set(err, GP_ERANGE, in_path, 0, 0, tname,
+                            "expected [B, 3, %d, %d] with B 1..64, got [%lld, %lld, %lld, %lld]", cfg.size, cfg.size,
+                            (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3]);
+    }
+    size_t n = (size_t)B * 3 * cfg.size * cfg.size;
+    float *out = malloc(n * sizeof(float));
+    int rc = out ? 0 : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "run", "out of memory");
+    if (!rc && cpu) {
+        gpen_model m;
+        rc = base->weights_path ? gpen_model_load(&m, &cfg, base->weights_path, err)
+                                : gpen_model_init_random(&m, &cfg, base->seed, err);
+        if (!rc) {
+            gpen_ref_opts ro = {GPEN_REF_F32_ACC64, GPEN_MODCONV_EXACT, NULL, NULL};
+            rc = gpen_ref_forward(&m, in, B, &ro, out, err);
+            gpen_model_free(&m);
+        }
+        snprintf(meta->impl, sizeof(meta->impl), "gpenlab CPU reference (float storage, double accumulation)");
+    } else if (!rc) {
+        gpu_opts o = *base;
+        o.gpen = cfg;
+        o.max_batch = B;
+        o.use_graphs = 0;
+        gpu_ctx *c;
+        rc = gpu_open(&o, &c, err);
+        if (!rc) {
+            rc = gpu_gpen_forward(c, in, B, out, err);
+            gpu_close(c);
+        }
+        gpu_impl(&o, meta);
+    }
+    if (!rc) {
+        safetensors_item it = {"out", 4, {B, 3, cfg.size, cfg.size}, out};
+        rc = write_outputs(out_path, 1, &it, meta, err);
+    }
+    if (!rc)
+        printf("run gpen: %d x %dx%d -> %s (%s)\n", B, cfg.size, cfg.size, out_path, meta->impl);
+    free(in);
+    free(out);
+    return rc;
+}
+
+static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opts *base, const char *in_path,
+                        const char *out_path, int cpu, run_meta *meta, gp_error *err)
+{
+    const int rf = kind == PIPE_RETINAFACE;
+    const char *wpath = rf ? base->detector_weights_path : base->parser_weights_path;
+    const char *tname = cli_value(argc, argv, "--tensor", "input");
+    int width_div = atoi(cli_value(argc, argv, "--width-div", "1"));
+    if (width_div != 1 && !cpu)
+        return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "--width-div", "the GPU networks are full width: use --cpu");
+    int64_t sh[4];
+    float *in = NULL;
+    if (read_input(in_path, tname, 4, sh, &in, err))
+        return err->code;
+    int B = (int)sh[0], H = (int)sh[2], W = (int)sh[3];
+    int bad = rf ? (B != 1 || sh[1] != 3 || H < 32 || W < 32 || (size_t)H * W > 1504u * 1504u)
+                 : (B < 1 || B > 64 || sh[1] != 3 || H != W || H < 32 || H > 512 || H % 16);
+    if (bad) {
+        free(in);
+        return gp_error_set(err, GP_ERANGE, in_path, 0, 0, tname, "%s: got [%lld, %lld, %lld, %lld]",
+                            rf ? "expected [1, 3, H, W], H, W >= 32, at most 1504 x 1504 pixels"
+                               : "expected [B, 3, S, S], B 1..64, S a multiple of 16 in 32..512",
+                            (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3]);
+    }
+    size_t nl[3], total = 0;
+    int lh[3], lw[3];
+    for (int l = 0; l < 3; l++) {
+        lh[l] = rf ? pipe_rf_level_size(H, l) : H;
+        lw[l] = rf ? pipe_rf_level_size(W, l) : W;
+        nl[l] = rf ? (size_t)PIPE_RF_HEAD_CH * lh[l] * lw[l] : l == 0 ? (size_t)B * PIPE_PN_OUT_CH * H * W : 0;
+        total += nl[l];
+    }
+    float *buf = malloc(total * sizeof(float)), *outs[3];
+    int rc = buf ? 0 : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "run", "out of memory");
+    outs[0] = buf;
+    outs[1] = buf + nl[0];
+    outs[2] = outs[1] + nl[1];
+    if (!rc && cpu) {
+        pipe_net net;
+        rc = pipe_net_open(kind, width_div, wpath, base->seed, &net, err);
+        if (!rc) {
+            rc = rf ? pipe_retinaface_forward(&net, in, 1, H, W, outs, err)
+                    : pipe_parsenet_forward(&net, in, B, H, buf, err);
+            pipe_net_free(&net);
+        }
+        snprintf(meta->impl, sizeof(meta->impl), "gpenlab CPU reference (float storage, double accumulation%s)",
+                 width_div > 1 ? ", narrowed" : "");
+    } else if (!rc) {
+        gpu_opts o = *base;
+        o.pipeline = 1;
+        o.max_batch = B;
+        o.max_image_mp = 1;
+        gpu_ctx *c;
+        rc = gpu_open(&o, &c, err);
+        if (!rc) {
+            rc = rf ? gpu_retinaface_forward(c, in, H, W, outs, err) : gpu_parsenet_forward(c, in, B, H, buf, err);
+            gpu_close(c);
+        }
+        gpu_impl(&o, meta);
+    }
+    if (!rc) {
+        safetensors_item it[3];
+        int n = rf ? 3 : 1;
+        for (int l = 0; l < n; l++) {
+            static const char *const names[3] = {"level0", "level1", "level2"};
+            it[l] = (safetensors_item){rf ? names[l] : "out", 4, {B, rf ? PIPE_RF_HEAD_CH : PIPE_PN_OUT_CH, lh[l], lw[l]},
+                                       outs[l]};
+        }
+        rc = write_outputs(out_path, n, it, meta, err);
+    }
+    if (!rc)
+        printf("run %s: %d x %dx%d -> %s (%s)\n", pipe_net_kind_name(kind), B, H, W, out_path, meta->impl);
+    free(in);
+    free(buf);
+    return rc;
+}
+
+static int run_pipeline(int argc, char **argv, const gpu_opts *base, const char *in_path, const char *out_path,
+                        gp_error *err)
+{
+    int faces = atoi(cli_value(argc, argv, "--faces", "1")), quality = atoi(cli_value(argc, argv, "--quality", "90"));
+    if (faces < 0 || faces > GPU_MAX_FACES || quality < 1 || quality > 100)
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "--faces/--quality", "expected faces 0..%d and quality 1..100",
+                            GPU_MAX_FACES);
+    unsigned char *jpg = NULL, *out = NULL;
+    size_t jl = 0;
+    if (gp_read_file(in_path, (size_t)1 << 30, (char **)&jpg, &jl, err))
+        return err->code;
+    int w = 0, h = 0;
+    unsigned char *rgb = NULL;
+    int rc = jpeg_decode_rgb(jpg, jl, &w, &h, &rgb, NULL, 0, err); /* its size sizes the buffers */
+    free(rgb);
+    if (rc) {
+        snprintf(err->file, sizeof(err->file), "%s", in_path);
+        free(jpg);
+        return rc;
+    }
+    gpu_opts o = *base;
+    o.pipeline = 1;
+    o.max_image_mp = (int)(((double)w * h + 999999) / 1000000);
+    gpu_ctx *c;
+    gpu_request rq = {jpg, jl, 0, 0, faces, quality};
+    gpu_request_result res;
+    if (!(rc = gpu_open(&o, &c, err))) {
+        gpu_info info;
+        rc = gpu_get_info(c, &info, err);
+        if (!rc)
+            rc = gpu_request_run(c, 0, &rq, &res, &out, err);
+        if (!rc) {
+            FILE *f = fopen(out_path, "wb");
+            if (!f || fwrite(out, 1, res.out_jpeg_len, f) != res.out_jpeg_len)
+                rc = gp_error_set(err, GP_EIO, out_path, 0, 0, NULL, "cannot write");
+            if (f && fclose(f) && !rc)
+                rc = gp_error_set(err, GP_EIO, out_path, 0, 0, NULL, "cannot write");
+        }
+        if (!rc) {
+            printf("run pipeline: %dx%d, %d faces, -> %s (%zu bytes; %s): total %.2f ms (cold: first request of a "
+                   "fresh context)",
+                   w, h, res.faces, out_path, res.out_jpeg_len, info.jpeg, res.total_ms);
+            for (int s = 0; s < GPU_N_STAGES; s++)
+                printf(" %s %.2f", gpu_stage_name(s), res.stage_ms[s]);
+            printf("\n");
+        }
+        gpu_close(c);
+    }
+    free(out);
+    free(jpg);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n");
+        return 2;
+    }
+    const char *what = argv[1];
+    static const char *const vals[] = {"--in", "--out", "--tensor", "--size", "--style-dim", "--n-mlp",
+                                       "--channel-multiplier", "--narrow", "--width-div", "--faces", "--quality",
+                                       CLI_GPU_OPTS, NULL};
+    static const char *const flags[] = {"--cpu", NULL};
+    if (cli_check(argc - 1, argv + 1, "run", vals, flags))
+        return 2;
+    gpu_opts o;
+    gpu_opts_default(&o);
+    if (cli_gpu_opts(argc, argv, "run", &o))
+        return 2;
+    const char *in = cli_value(argc, argv, "--in", NULL), *out = cli_value(argc, argv, "--out", NULL);
+    if (!in || !out) {
+        fprintf(stderr, "gpenlab-gpu run %s: --in and --out are required\n", what);
+        return 2;
+    }
+    int cpu = cli_flag(argc, argv, "--cpu");
+    run_meta meta;
+    snprintf(meta.input, sizeof(meta.input), "%s", in);
+    gp_error err;
+    gp_error_clear(&err);
+    int rc;
+    if (strcmp(what, "gpen") == 0) {
+        snprintf(meta.weights, sizeof(meta.weights), "%s", o.weights_path ? o.weights_path : "deterministic random, seed 20211");
+        rc = run_gpen(argc, argv, &o, in, out, cpu, &meta, &err);
+    } else if (strcmp(what, "retinaface") == 0 || strcmp(what, "parsenet") == 0) {
+        pipe_net_kind k = what[0] == 'r' ? PIPE_RETINAFACE : PIPE_PARSENET;
+        const char *w = k == PIPE_RETINAFACE ? o.detector_weights_path : o.parser_weights_path;
+        snprintf(meta.weights, sizeof(meta.weights), "%s", w ? w : "deterministic random, seed 20211");
+        rc = run_pipe_net(k, argc, argv, &o, in, out, cpu, &meta, &err);
+    } else if (strcmp(what, "pipeline") == 0) {
+        if (cpu) {
+            fprintf(stderr, "gpenlab-gpu run pipeline: the whole pipeline has no CPU path (--cpu runs one network)\n");
+            return 2;
+        }
+        rc = run_pipeline(argc, argv, &o, in, out, &err);
+    } else {
+        fprintf(stderr, "gpenlab-gpu run: unknown network \"%s\" (gpen, retinaface, parsenet, pipeline)\n", what);
+        return 2;
+    }
+    return rc ? cli_die(&err) : 0;
+}

@@ -1,0 +1,272 @@
+/* test_gpu_run.c: `gpenlab-gpu run` from outside, on the build without CUDA
+ * ($(BUILD)/gpenlab-gpu-nocuda, beside $GPENLAB_BIN): the CPU-reference path writes the
+ * same output the library computes in this process (GPEN with random and with file
+ * weights, whose configuration comes from the file's metadata; ParseNet narrowed), and
+ * every refusal (no CUDA, bad options, missing or misshapen input, a command without a CPU
+ * path) exits non-zero with one line naming what was wrong and writes no output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gpu/ref/gpen_load.h"
+#include "gpu/ref/gpen_model.h"
+#include "gpu/ref/gpen_ref.h"
+#include "gpu/ref/pipe_nets.h"
+#include "gpu/ref/safetensors.h"
+
+static char tmp_dir[256], bin[600];
+
+/* The small GPEN of the goldens: size 64, style 32, 2 MLP layers, cm 1, narrow 1/16. */
+static const gpen_config SMALL = {64, 32, 2, 1, 1.0 / 16, 0.01};
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *b = getenv("GPENLAB_BIN");
+    snprintf(bin, sizeof(bin), "%s", b ? b : "build/gpenlab");
+    char *slash = strrchr(bin, '/');
+    snprintf(slash ? slash + 1 : bin, sizeof(bin) - (size_t)(slash ? slash + 1 - bin : 0), "gpenlab-gpu-nocuda");
+    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/gpenlab-gpurun-XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *path_in(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmp_dir, name);
+    return p;
+}
+
+/* Runs the binary with `args` (%s of tmp paths already filled in); returns its exit code
+ * and what it printed (stdout and stderr) in out. */
+static int run_bin(const char *args, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static void write_tensor(const char *path, const char *name, int64_t b, int64_t c, int64_t h, int64_t w,
+                         const float *data)
+{
+    safetensors_item it = {name, 4, {b, c, h, w}, data};
+    gp_error e;
+    assert_int_equal(safetensors_write_f32(path, 1, &it, 0, NULL, &e), 0);
+}
+
+static float *read_tensor(const char *path, const char *name, size_t n)
+{
+    safetensors_file f;
+    gp_error e;
+    if (safetensors_open(path, &f, &e))
+        fail_msg("%s: %s", path, e.msg);
+    const safetensors_tensor *t = safetensors_find(&f, name);
+    if (!t || safetensors_count(t) != n)
+        fail_msg("%s: tensor %s missing or not %zu elements", path, name, n);
+    float *d = malloc(n * sizeof(float));
+    assert_int_equal(safetensors_read_f32(&f, t, d, n, &e), 0);
+    safetensors_close(&f);
+    return d;
+}
+
+static void test_gpen_cpu_matches_library(void **state)
+{
+    (void)state;
+    const int B = 2;
+    size_t n = (size_t)B * 3 * 64 * 64;
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *ref7 = malloc(n * sizeof(float));
+    gpen_input_random(&SMALL, B, GPEN_DEFAULT_SEED, in);
+    write_tensor(path_in("in.safetensors"), "input", B, 3, 64, 64, in);
+    gp_error e;
+    gpen_model m, m7;
+    gpen_ref_opts ro = {GPEN_REF_F32_ACC64, GPEN_MODCONV_EXACT, NULL, NULL};
+    assert_int_equal(gpen_model_init_random(&m, &SMALL, GPEN_DEFAULT_SEED, &e), 0);
+    assert_int_equal(gpen_ref_forward(&m, in, B, &ro, ref, &e), 0);
+    /* file weights (another seed): the configuration comes from the file's metadata */
+    assert_int_equal(gpen_model_init_random(&m7, &SMALL, 7, &e), 0);
+    assert_int_equal(gpen_model_save(&m7, path_in("w7.safetensors"), &e), 0);
+    assert_int_equal(gpen_ref_forward(&m7, in, B, &ro, ref7, &e), 0);
+    char out[4096], args[1024];
+    snprintf(args, sizeof(args),
+             "run gpen --cpu --in %s --out %s --size 64 --style-dim 32 --n-mlp 2 --channel-multiplier 1 --narrow 0.0625",
+             path_in("in.safetensors"), path_in("out.safetensors"));
+    int rc = run_bin(args, out, sizeof(out));
+    if (rc)
+        fail_msg("exit %d: %s", rc, out);
+    float *got = read_tensor(path_in("out.safetensors"), "out", n);
+    assert_true(gpen_rel_l2(got, ref, n) == 0.0);
+    free(got);
+    snprintf(args, sizeof(args), "run gpen --cpu --in %s --out %s --weights %s", path_in("in.safetensors"),
+             path_in("out7.safetensors"), path_in("w7.safetensors"));
+    rc = run_bin(args, out, sizeof(out));
+    if (rc)
+        fail_msg("exit %d: %s", rc, out);
+    got = read_tensor(path_in("out7.safetensors"), "out", n);
+    assert_true(gpen_rel_l2(got, ref7, n) == 0.0);
+    assert_true(gpen_rel_l2(got, ref, n) > 1e-3); /* the file's weights were used */
+    free(got);
+    gpen_model_free(&m);
+    gpen_model_free(&m7);
+    free(in);
+    free(ref);
+    free(ref7);
+}
+
+static void test_parsenet_cpu_matches_library(void **state)
+{
+    (void)state;
+    const int S = 32;
+    size_t n = (size_t)3 * S * S, no = (size_t)PIPE_PN_OUT_CH * S * S;
+    float *in = malloc(n * sizeof(float)), *ref = malloc(no * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        in[i] = (float)sin(0.37 * (double)i);
+    write_tensor(path_in("pin.safetensors"), "input", 1, 3, S, S, in);
+    pipe_net net;
+    gp_error e;
+    assert_int_equal(pipe_net_open(PIPE_PARSENET, 16, NULL, GPEN_DEFAULT_SEED, &net, &e), 0);
+    assert_int_equal(pipe_parsenet_forward(&net, in, 1, S, ref, &e), 0);
+    pipe_net_free(&net);
+    char out[4096], args[1024];
+    snprintf(args, sizeof(args), "run parsenet --cpu --width-div 16 --in %s --out %s", path_in("pin.safetensors"),
+             path_in("pout.safetensors"));
+    int rc = run_bin(args, out, sizeof(out));
+    if (rc)
+        fail_msg("exit %d: %s", rc, out);
+    float *got = read_tensor(path_in("pout.safetensors"), "out", no);
+    assert_true(gpen_rel_l2(got, ref, no) == 0.0);
+    free(got);
+    free(in);
+    free(ref);
+}
+
+/* Each refusal: arguments (IN = a valid small GPEN input [2, 3, 64, 64], ODD = [1, 3, 40,
+ * 40], BAD = a file that is no safetensors / JPEG, OUT = the output path), the exit code,
+ * a phrase of the message. */
+typedef struct refusal {
+    const char *name, *args;
+    int rc;
+    const char *says;
+} refusal;
+
+static const refusal REFUSALS[] = {
+    {"no CUDA", "run gpen --in IN --out OUT --size 64 --style-dim 32 --n-mlp 2 --channel-multiplier 1 --narrow 0.0625",
+     1, "built without CUDA"},
+    {"no --out", "run gpen --cpu --in IN", 2, "--in and --out are required"},
+    {"unknown option", "run gpen --cpu --in IN --out OUT --bogus 1", 2, "unknown option \"--bogus\""},
+    {"option without value", "run gpen --cpu --in IN --out", 2, "needs a value"},
+    {"missing input", "run gpen --cpu --in /nonexistent/x.safetensors --out OUT", 1, "/nonexistent/x.safetensors"},
+    {"not safetensors", "run gpen --cpu --in BAD --out OUT", 1, "bad.bin"},
+    {"no such tensor", "run gpen --cpu --in IN --out OUT --tensor nope", 1, "nope: no such tensor"},
+    {"wrong size", "run gpen --cpu --in IN --out OUT", 1, "expected [B, 3, 512, 512]"},
+    {"bad config", "run gpen --cpu --in IN --out OUT --size 100", 1, "size"},
+    {"narrow GPU net", "run parsenet --in IN --out OUT --width-div 16", 1, "use --cpu"},
+    {"misshapen parsenet input", "run parsenet --cpu --width-div 16 --in ODD --out OUT", 1, "multiple of 16"},
+    {"misshapen retinaface input", "run retinaface --cpu --width-div 16 --in IN --out OUT --tensor input", 1,
+     "expected [1, 3, H, W]"},
+    {"pipeline on the CPU", "run pipeline --cpu --in BAD --out OUT", 2, "no CPU path"},
+    {"pipeline, not a JPEG", "run pipeline --in BAD --out OUT", 1, "bad.bin"},
+    {"unknown network", "run vgg --in IN --out OUT", 2, "unknown network \"vgg\""},
+    {"bad precision", "run gpen --cpu --in IN --out OUT --precision fp8", 2, "--precision"},
+    {"bench option", "bench --bogus", 2, "unknown option"},
+    {"selftest jpeg path", "selftest --jpeg gpu", 2, "--jpeg: expected auto, host or nvjpeg"},
+    {"profile detector weights", "profile --detector-weights x.safetensors", 2, "random detector weights"},
+};
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    const int B = 2;
+    size_t n = (size_t)B * 3 * 64 * 64;
+    float *in = calloc(n, sizeof(float));
+    write_tensor(path_in("small.safetensors"), "input", B, 3, 64, 64, in);
+    write_tensor(path_in("odd.safetensors"), "input", 1, 3, 40, 40, in);
+    free(in);
+    FILE *f = fopen(path_in("bad.bin"), "wb");
+    assert_non_null(f);
+    fputs("neither safetensors nor JPEG", f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof(REFUSALS) / sizeof(REFUSALS[0]); i++) {
+        const refusal *r = &REFUSALS[i];
+        char args[1024] = "", out[4096];
+        const char *outp = path_in("refused.out");
+        unlink(outp);
+        /* substitute IN, BAD, OUT */
+        for (const char *p = r->args; *p;) {
+            const char *sub = NULL;
+            size_t skip = 0;
+            if (strncmp(p, "IN", 2) == 0 && (p[2] == ' ' || !p[2]))
+                sub = path_in("small.safetensors"), skip = 2;
+            else if (strncmp(p, "ODD", 3) == 0)
+                sub = path_in("odd.safetensors"), skip = 3;
+            else if (strncmp(p, "BAD", 3) == 0)
+                sub = path_in("bad.bin"), skip = 3;
+            else if (strncmp(p, "OUT", 3) == 0)
+                sub = outp, skip = 3;
+            size_t l = strlen(args);
+            if (sub) {
+                snprintf(args + l, sizeof(args) - l, "%s", sub);
+                p += skip;
+            } else {
+                args[l] = *p++;
+                args[l + 1] = 0;
+            }
+        }
+        int rc = run_bin(args, out, sizeof(out));
+        struct stat sb;
+        if (rc != r->rc || !strstr(out, r->says) || stat(outp, &sb) == 0)
+            fail_msg("refusal \"%s\": exit %d (expected %d), output file %s, printed: %s (expected a line with \"%s\")",
+                     r->name, rc, r->rc, stat(outp, &sb) == 0 ? "written" : "absent", out, r->says);
+        /* one line */
+        char *nl = strchr(out, '\n');
+        if (!nl || nl[1] != 0)
+            fail_msg("refusal \"%s\": expected one line, got: %s", r->name, out);
+    }
+}
+
+static void test_device_commands_skip_without_gpu(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"selftest", "bench --reps 3", "profile --quick --out /nonexistent/p"};
+    for (size_t i = 0; i < 3; i++) {
+        char out[4096];
+        int rc = run_bin(cmds[i], out, sizeof(out));
+        if (rc != 0 || !strstr(out, "no CUDA device: skipped"))
+            fail_msg("%s: exit %d, printed: %s", cmds[i], rc, out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gpen_cpu_matches_library),
+        cmocka_unit_test(test_parsenet_cpu_matches_library),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_device_commands_skip_without_gpu),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
