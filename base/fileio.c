@@ -141,7 +141,7 @@ int gp_hash_file(const char *path, uint64_t *hash, uint64_t *bytes, gp_error *er
     if (!f)
         return gp_error_set(err, errno == ENOENT ? GP_EMISSING : GP_EIO, path, 0, 0, NULL,
                             "cannot open: %s", strerror(errno));
-    uint64_t h = 1469598103934665603ULL, n = 0;
+    uint64_t h = 14695981039346656037ULL, n = 0; /* the FNV-1a 64 offset basis */
     unsigned char buf[1 << 16];
     size_t got;
     while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {

@@ -180,6 +180,27 @@ static int64_t span_hint(const experiment *e)
 
 /* ---------- the comparison ---------- */
 
+/* text on lines of at most `width` columns, broken at spaces, continued with two spaces */
+static void print_wrapped(FILE *out, const char *text, size_t width)
+{
+    size_t indent = 0;
+    while (*text) {
+        size_t room = width - indent, n = strlen(text);
+        if (n > room) {
+            n = room;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0)
+                n = room;
+        }
+        fprintf(out, "%*s%.*s\n", (int)indent, "", (int)n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+        indent = 2;
+    }
+}
+
 /* Runs of this invocation (its labels, replications and seeds), in the experiment's
  * policy order, then by replication: the order does not depend on which worker wrote
  * which run first. */
@@ -291,11 +312,10 @@ static int print_winner(FILE *out, const experiment *e, const run_summary *runs,
             const char *dir = ob->maximise ? "higher" : "lower";
             if (ob->metric == RM_COST && !ob->maximise)
                 dir = "cheaper";
-            fprintf(out, "  against the runner-up %s: %s %s %s (paired 95%% CI over %zu "
-                         "replications on common random numbers; one-sided p = %.2g)%s\n",
-                    e->policy[wr.runner_up].label,
+            fprintf(out, "  %s %s %s than the runner-up %s (paired 95%% CI over %zu replications\n"
+                         "  on common random numbers; one-sided p = %.2g)%s\n",
                     stats_format(a, sizeof(a), &wr.margin, m->decimals), unit_of(e, m), dir,
-                    wr.margin.n, wr.p_one_sided,
+                    e->policy[wr.runner_up].label, wr.margin.n, wr.p_one_sided,
                     wr.significant ? "" : ": not significant, the two are tied within the noise");
         }
     }
@@ -354,6 +374,13 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
                     e->name, e->n_policies, reps, ps.resumed, db_path);
             fprintf(out, "profile %s (%s, %s)\n", e->profile_path, e->profile->card,
                     e->profile->provenance);
+            if (!profile_has_cluster_start(e->profile) && e->cluster.n_extra_phases == 0) {
+                char note[400];
+                profile_cluster_start_note(e->profile, note, sizeof(note));
+                char line[520];
+                snprintf(line, sizeof(line), "note: %s; this experiment adds none", note);
+                print_wrapped(out, line, 118);
+            }
             report_table_opts to;
             report_table_opts_default(&to);
             to.currency = e->currency;

@@ -309,6 +309,65 @@ static void test_jobs_same_results(void **state)
     sweep_free(b);
 }
 
+/* "T4 or H100; the static entry or the rule?" is one sweep: the profile (a path relative
+ * to the sweep file) and the policy entry (by label) are parameters like any other. Each
+ * point runs its own entry on its own profile. */
+static void test_vary_profile_and_policy(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 1.2);
+    /* a second profile beside the sweep file: t4-seed under another card name */
+    FILE *in = fopen(profile, "r");
+    assert_non_null(in);
+    char text[32768];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *card = strstr(text, "\ncard ");
+    assert_non_null(card);
+    char slow[33000];
+    snprintf(slow, sizeof(slow), "%.*s\ncard \"slow card\"\n#%s", (int)(card - text), text,
+             card + 1);
+    write_file("slow.profile", slow);
+    char sweep_text[PATH_MAX + 512];
+    snprintf(sweep_text, sizeof(sweep_text),
+             "name: pp\nbase: base.yaml\nreplications: 2\ndb: pp.db\n"
+             "parameters:\n  - {path: profile, values: [\"%s\", slow.profile]}\n"
+             "  - {path: policy, values: [st, rule]}\n"
+             "objective: {minimise: gpu_hours}\n",
+             profile);
+    write_file("pp.yaml", sweep_text);
+    sweep *sw = load_ok("pp.yaml");
+    assert_int_equal(sweep_n_points(sw), 4);
+    static const struct {
+        const char *label, *card;
+    } want[] = {{"st", NULL}, {"rule", NULL}, {"st", "slow card"}, {"rule", "slow card"}};
+    for (size_t p = 0; p < 4; p++) {
+        experiment *x = point_ok(sw, p);
+        const char *label = x->policy[sweep_point_policy(sw, p)].label;
+        if (strcmp(label, want[p].label) != 0)
+            fail_msg("point %zu runs %s, want %s", p, label, want[p].label);
+        if (want[p].card && strcmp(x->profile->card, want[p].card) != 0)
+            fail_msg("point %zu: card %s, want %s (slow.profile beside the sweep file)", p,
+                     x->profile->card, want[p].card);
+        if (!want[p].card && strcmp(x->profile->card, "slow card") == 0)
+            fail_msg("point %zu: the slow profile, want the base's", p);
+        experiment_free(x);
+    }
+    sweep_run_stats st;
+    run_sweep_ok(sw, 2, &st);
+    assert_int_equal(st.ran, 8);
+    /* each point's runs carry its entry's label */
+    char dbp[300];
+    snprintf(dbp, sizeof(dbp), "%s/pp.db", tmpdir);
+    char *runs = dump_runs(dbp);
+    if (!strstr(runs, "pp-p0000 st ") || !strstr(runs, "pp-p0001 rule ") ||
+        !strstr(runs, "pp-p0003 rule "))
+        fail_msg("the points did not run their entries:\n%s", runs);
+    free(runs);
+    sweep_free(sw);
+}
+
 static void test_sigkill_resume(void **state)
 {
     (void)state;
@@ -389,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_lhs_strata),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_jobs_same_results),
+        cmocka_unit_test(test_vary_profile_and_policy),
         cmocka_unit_test(test_sigkill_resume),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
