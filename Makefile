@@ -61,10 +61,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab.a
+# Every test links the shared fixtures (tests/testutil.{h,c}).
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/tests/testutil.o $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_LIBS) \
-	    $(BUILD)/libgpenlab.a $(shell pkg-config --libs cmocka) $(LDLIBS_ALL) $(TEST_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< \
+	    $(BUILD)/tests/testutil.o $(TEST_LIBS) $(BUILD)/libgpenlab.a \
+	    $(shell pkg-config --libs cmocka) $(LDLIBS_ALL) $(TEST_LDLIBS)
+
+$(BUILD)/tests/testutil.o: tests/testutil.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
@@ -128,4 +134,4 @@ help:
 -include gpu/gpu.mk
 # Further targets (sweeps, reports, regression, live driver) live in mk/*.mk.
 -include $(wildcard mk/*.mk)
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/cli/main.d $(BUILD)/tests/testutil.d

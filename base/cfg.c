@@ -8,6 +8,7 @@
  * earlier merge sources. Null scalars (plain "", "~", "null") read as absent. */
 #include "base/cfg.h"
 #include "base/fileio.h"
+#include "base/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -748,6 +749,10 @@ int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **ou
                     gp_error *err)
 {
     *out = NULL;
+    /* a NUL would end the text early for libyaml's scanner and C strings alike */
+    int trc = gp_text_check(name, text, len, 1, err);
+    if (trc < 0)
+        return trc;
     cfg_doc *doc = calloc(1, sizeof(*doc));
     if (!doc)
         return gp_error_set(err, GP_ENOMEM, name, 0, 0, NULL, "out of memory");

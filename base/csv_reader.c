@@ -1,6 +1,7 @@
-/* csv_reader.c: a record reader over zlib's gzgets (see csv_reader.h).
- * A physical line is read into `line` (grown as needed); a record is one or more
- * physical lines (when a quoted field holds a newline), split in place into fields. */
+/* csv_reader.c: the CSV reader (see csv_reader.h). Bytes come in fixed chunks from a
+ * csv_input; a physical line is copied into `rec` (at most CSV_MAX_RECORD_BYTES), checked
+ * as text, and a record is one or more physical lines (when a quoted field holds a
+ * newline), split in place into fields. */
 #include "base/csv_reader.h"
 
 #include <errno.h>
@@ -9,31 +10,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <unistd.h>
 
+#include "base/fileio.h"
+#include "base/text.h"
 #include "base/textparse.h"
 
-/* Hard caps, so a binary file fed by mistake fails quickly instead of eating memory.
- * Trace rows are a few hundred bytes at most: 1 MiB is far beyond any real record. */
-#define CSV_MAX_RECORD_BYTES (1u << 20)
-#define CSV_MAX_FIELDS 4096
+#define CSV_CHUNK_BYTES (64u << 10)
 
 struct csv_reader {
-    gzFile gz;
+    csv_input in;
+    bool eof;
     char *path;
+    char *chunk;        /* bytes read, not yet consumed: chunk[pos..len) */
+    size_t pos, len;
     long phys_line;     /* physical lines read so far */
     long row_line;      /* line where the current record starts */
     uint64_t rows;
     char *rec;          /* current record (fields point into it) */
     size_t rec_len, rec_cap;
-    char **field;       /* current fields */
+    char **field;       /* current fields and their columns */
+    long *field_pos;
     size_t n_field, field_cap;
     char *header_buf;   /* header names (column names point into it) */
     char **col;
+    long *col_pos;
     size_t n_col;
+    long header_line;
 };
 
-static int grow(char **buf, size_t *cap, size_t need)
+static int oom(const csv_reader *r, gp_error *err)
+{
+    return gp_error_set(err, GP_ENOMEM, r->path, r->phys_line + 1, 0, NULL, "out of memory");
+}
+
+static int reserve(char **buf, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
@@ -48,83 +59,95 @@ static int grow(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
-/* Checks the stream after a gzgets: truncation and read errors are reported here. */
-static int check_gz(csv_reader *r, gp_error *err)
+static int refill(csv_reader *r, gp_error *err)
 {
-    int errnum = Z_OK;
-    const char *msg = gzerror(r->gz, &errnum);
-    if (errnum == Z_OK)
-        return 0;
-    /* zlib's message starts with the path; the error already names the file */
-    size_t plen = strlen(r->path);
-    if (msg && strncmp(msg, r->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
-        msg += plen + 2;
-    if (errnum == Z_BUF_ERROR)
-        return gp_error_set(err, GP_EIO, r->path, r->phys_line, 0, NULL,
-                            "truncated gzip file (%s)", msg ? msg : "unexpected end of file");
-    if (errnum == Z_ERRNO)
-        return gp_error_set(err, GP_EIO, r->path, r->phys_line, 0, NULL, "read error: %s",
-                            strerror(errno));
-    return gp_error_set(err, GP_EIO, r->path, r->phys_line, 0, NULL, "corrupt gzip data: %s",
-                        msg ? msg : "unknown zlib error");
+    r->pos = r->len = 0;
+    long n = r->in.read(r->in.ctx, r->chunk, CSV_CHUNK_BYTES, err);
+    if (n < 0) { /* the input names neither the file nor the line */
+        if (err && !err->file[0])
+            snprintf(err->file, sizeof(err->file), "%s", r->path);
+        if (err && err->line == 0)
+            err->line = r->phys_line;
+        return (int)n;
+    }
+    if (n == 0)
+        r->eof = true;
+    r->len = (size_t)n;
+    return 0;
+}
+
+/* what: "line" (one physical line) or "record" (a quoted field over several lines) */
+static int too_long(const csv_reader *r, const char *what, long line, gp_error *err)
+{
+    return gp_error_set(err, GP_ELIMIT, r->path, line, 0, NULL,
+                        "%s longer than %u bytes (is this a CSV file?)", what,
+                        CSV_MAX_RECORD_BYTES);
 }
 
 /* Appends one physical line (without its newline) to rec at offset rec_len.
- * Returns 1, 0 at end of file, or < 0. */
+ * Returns 1, 0 at end of input, or < 0. */
 static int read_phys_line(csv_reader *r, gp_error *err)
 {
     size_t start = r->rec_len;
     bool got = false;
     for (;;) {
-        if (grow(&r->rec, &r->rec_cap, r->rec_len + 4096) < 0)
-            return gp_error_set(err, GP_ENOMEM, r->path, r->phys_line + 1, 0, NULL,
-                                "out of memory reading a line");
-        int room = (int)(r->rec_cap - r->rec_len);
-        char *s = gzgets(r->gz, r->rec + r->rec_len, room);
-        int rc = check_gz(r, err);
-        if (rc < 0)
-            return rc;
-        if (!s)
-            break;
+        if (r->pos == r->len) {
+            if (r->eof)
+                break;
+            int rc = refill(r, err);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        const char *from = r->chunk + r->pos;
+        const char *nl = memchr(from, '\n', r->len - r->pos);
+        size_t seg = nl ? (size_t)(nl - from) : r->len - r->pos;
+        /* a NUL is reported where it stands, before a line of zeros grows to the cap */
+        const char *nul = memchr(from, '\0', seg);
+        if (nul)
+            return gp_error_set(err, GP_EPARSE, r->path, r->phys_line + 1,
+                                (long)(r->rec_len - start + (size_t)(nul - from)) + 1, NULL,
+                                "NUL byte (binary data, not text)");
+        if (r->rec_len + seg > CSV_MAX_RECORD_BYTES)
+            return start > 0 ? too_long(r, "record", r->row_line, err) /* a quoted field's */
+                             : too_long(r, "line", r->phys_line + 1, err);
+        if (reserve(&r->rec, &r->rec_cap, r->rec_len + seg + 1) < 0)
+            return oom(r, err);
+        memcpy(r->rec + r->rec_len, from, seg);
+        r->rec_len += seg;
+        r->pos += seg;
         got = true;
-        size_t n = strlen(r->rec + r->rec_len);
-        r->rec_len += n;
-        if (n > 0 && r->rec[r->rec_len - 1] == '\n')
+        if (nl) {
+            r->pos++;
             break;
-        if (r->rec_len > CSV_MAX_RECORD_BYTES)
-            return gp_error_set(err, GP_ELIMIT, r->path, r->phys_line + 1, 0, NULL,
-                                "line longer than %u bytes (is this a CSV file?)",
-                                CSV_MAX_RECORD_BYTES);
+        }
     }
     if (!got)
         return 0;
     r->phys_line++;
-    if (r->rec_len > start && r->rec[r->rec_len - 1] == '\n')
-        r->rec_len--;
     if (r->rec_len > start && r->rec[r->rec_len - 1] == '\r')
         r->rec_len--;
     r->rec[r->rec_len] = '\0';
-    /* The check in the loop bounds memory; a line that one gzgets read whole (the buffer
-     * doubles) is caught here. */
-    if (r->rec_len - start > CSV_MAX_RECORD_BYTES)
-        return gp_error_set(err, GP_ELIMIT, r->path, r->phys_line, 0, NULL,
-                            "line longer than %u bytes (is this a CSV file?)",
-                            CSV_MAX_RECORD_BYTES);
-    /* A NUL inside the line would silently cut fields: refuse binary input. */
-    if (strlen(r->rec + start) != r->rec_len - start)
-        return gp_error_set(err, GP_EPARSE, r->path, r->phys_line, 0, NULL,
-                            "line contains a NUL byte (is this a CSV file?)");
-    return 1;
+    /* a NUL would cut the line short as a C string; invalid UTF-8 would reach labels */
+    return gp_text_check(r->path, r->rec + start, r->rec_len - start, r->phys_line, err) < 0
+               ? err ? err->code : GP_EPARSE
+               : 1;
 }
 
-/* True when rec ends inside a quoted field. */
-static bool open_quote(const char *s)
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+static const char *skip_space(const char *s)
 {
-    bool in = false;
-    for (; *s; s++)
-        if (*s == '"')
-            in = !in;
-    return in;
+    while (is_space(*s))
+        s++;
+    return s;
+}
+
+/* A line that is blank or a comment ('#' first): skipped wherever it stands. */
+static bool skippable(const char *s)
+{
+    s = skip_space(s);
+    return *s == '\0' || *s == '#';
 }
 
 /* Reads one logical record into rec. Returns 1, 0 at EOF, < 0 on error. */
@@ -135,31 +158,44 @@ static int read_record(csv_reader *r, gp_error *err)
     if (rc <= 0)
         return rc;
     r->row_line = r->phys_line;
-    while (open_quote(r->rec)) {
-        if (grow(&r->rec, &r->rec_cap, r->rec_len + 2) < 0)
-            return gp_error_set(err, GP_ENOMEM, r->path, r->row_line, 0, NULL, "out of memory");
+    if (r->phys_line == 1 && r->rec_len >= 3 && memcmp(r->rec, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(r->rec, r->rec + 3, r->rec_len - 2);
+        r->rec_len -= 3;
+    }
+    if (skippable(r->rec))
+        return 1;
+    /* quotes are counted once per line, so a long multi-line record stays linear */
+    bool in_quote = false;
+    size_t scanned = 0;
+    for (;;) {
+        for (const char *q = r->rec + scanned; (q = memchr(q, '"', r->rec_len - (size_t)(q - r->rec)));
+             q++)
+            in_quote = !in_quote;
+        scanned = r->rec_len;
+        if (!in_quote)
+            return 1;
+        if (r->rec_len + 1 > CSV_MAX_RECORD_BYTES)
+            return too_long(r, "record", r->row_line, err);
+        if (reserve(&r->rec, &r->rec_cap, r->rec_len + 2) < 0)
+            return oom(r, err);
         r->rec[r->rec_len++] = '\n';
         r->rec[r->rec_len] = '\0';
+        scanned = r->rec_len;
         rc = read_phys_line(r, err);
         if (rc < 0)
             return rc;
         if (rc == 0)
             return gp_error_set(err, GP_EPARSE, r->path, r->row_line, 0, NULL,
                                 "unterminated quoted field (a '\"' is never closed)");
-        if (r->rec_len > CSV_MAX_RECORD_BYTES)
-            return gp_error_set(err, GP_ELIMIT, r->path, r->row_line, 0, NULL,
-                                "record longer than %u bytes", CSV_MAX_RECORD_BYTES);
     }
-    return 1;
 }
-
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 /* Splits rec in place into fields: quoted fields are unescaped, unquoted ones trimmed. */
 static int split_record(csv_reader *r, gp_error *err)
 {
     r->n_field = 0;
     char *p = r->rec;
+    size_t line_start = 0; /* offset in rec of the current physical line */
     for (;;) {
         if (r->n_field == r->field_cap) {
             size_t c = r->field_cap ? r->field_cap * 2 : 32;
@@ -167,14 +203,19 @@ static int split_record(csv_reader *r, gp_error *err)
                 return gp_error_set(err, GP_ELIMIT, r->path, r->row_line, 0, NULL,
                                     "more than %d fields in a row", CSV_MAX_FIELDS);
             char **f = realloc(r->field, c * sizeof(*f));
-            if (!f)
-                return gp_error_set(err, GP_ENOMEM, r->path, r->row_line, 0, NULL, "out of memory");
-            r->field = f;
+            if (f)
+                r->field = f;
+            long *fp = f ? realloc(r->field_pos, c * sizeof(*fp)) : NULL;
+            if (fp)
+                r->field_pos = fp;
+            if (!f || !fp)
+                return oom(r, err);
             r->field_cap = c;
         }
         while (is_space(*p))
             p++;
         char *out = p;
+        r->field_pos[r->n_field] = (long)((size_t)(p - r->rec) - line_start) + 1;
         r->field[r->n_field++] = out;
         if (*p == '"') {
             char *q = p + 1;
@@ -191,6 +232,8 @@ static int split_record(csv_reader *r, gp_error *err)
                     q++;
                     break;
                 }
+                if (*q == '\n')
+                    line_start = (size_t)(q - r->rec) + 1;
                 *out++ = *q++;
             }
             while (is_space(*q))
@@ -221,36 +264,51 @@ static int split_record(csv_reader *r, gp_error *err)
     return 0;
 }
 
-static bool blank(const char *s)
+/* ---- plain files ---- */
+
+static long fd_read(void *ctx, char *buf, size_t cap, gp_error *err)
 {
-    while (is_space(*s))
-        s++;
-    return *s == '\0';
+    int fd = (int)(intptr_t)ctx;
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n >= 0)
+            return (long)n;
+        if (errno != EINTR)
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "read error: %s", strerror(errno));
+    }
 }
+
+static void fd_close(void *ctx) { close((int)(intptr_t)ctx); }
 
 int csv_open(const char *path, csv_reader **out, gp_error *err)
 {
     *out = NULL;
     if (!path || !path[0])
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "no trace file given");
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "no CSV file given");
+    int fd = gp_open_regular(path, err);
+    if (fd < 0)
+        return fd;
+    csv_input in = {(void *)(intptr_t)fd, fd_read, fd_close};
+    return csv_open_input(path, in, out, err);
+}
+
+int csv_open_input(const char *path, csv_input in, csv_reader **out, gp_error *err)
+{
+    *out = NULL;
     csv_reader *r = calloc(1, sizeof(*r));
-    if (!r)
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    r->path = strdup(path);
-    if (!r->path) {
-        free(r);
+    if (!r) {
+        if (in.close)
+            in.close(in.ctx);
         return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
-    errno = 0;
-    r->gz = gzopen(path, "rb");
-    if (!r->gz) {
-        int e = errno;
-        csv_close(r);
-        return gp_error_set(err, e == ENOENT ? GP_EMISSING : GP_EIO, path, 0, 0, NULL,
-                            "cannot open: %s", e ? strerror(e) : "out of memory");
-    }
-    gzbuffer(r->gz, 1u << 17);
+    r->in = in;
+    r->path = strdup(path ? path : "");
+    r->chunk = malloc(CSV_CHUNK_BYTES);
     int rc;
+    if (!r->path || !r->chunk) {
+        rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto fail;
+    }
     for (;;) {
         rc = read_record(r, err);
         if (rc < 0)
@@ -261,14 +319,8 @@ int csv_open(const char *path, csv_reader **out, gp_error *err)
                                            : "empty file: no header line");
             goto fail;
         }
-        if (r->phys_line == 1 && (unsigned char)r->rec[0] == 0xEF &&
-            (unsigned char)r->rec[1] == 0xBB && (unsigned char)r->rec[2] == 0xBF) {
-            memmove(r->rec, r->rec + 3, r->rec_len - 2);
-            r->rec_len -= 3;
-        }
-        if (r->rec[0] == '#' || blank(r->rec))
-            continue;
-        break;
+        if (!skippable(r->rec))
+            break;
     }
     rc = split_record(r, err);
     if (rc < 0)
@@ -276,14 +328,17 @@ int csv_open(const char *path, csv_reader **out, gp_error *err)
     /* Keep the header names: copy the record, then re-point names into the copy. */
     r->header_buf = malloc(r->rec_len + 1);
     r->col = malloc(r->n_field * sizeof(*r->col));
-    if (!r->header_buf || !r->col) {
+    r->col_pos = malloc(r->n_field * sizeof(*r->col_pos));
+    if (!r->header_buf || !r->col || !r->col_pos) {
         rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
         goto fail;
     }
     memcpy(r->header_buf, r->rec, r->rec_len + 1);
     r->n_col = r->n_field;
+    r->header_line = r->row_line;
     for (size_t i = 0; i < r->n_col; i++) {
         r->col[i] = r->header_buf + (r->field[i] - r->rec);
+        r->col_pos[i] = r->field_pos[i];
         if (!r->col[i][0]) {
             rc = gp_error_set(err, GP_EPARSE, path, r->row_line, 0, NULL,
                               "header: column %zu has no name", i + 1);
@@ -301,25 +356,35 @@ void csv_close(csv_reader *r)
 {
     if (!r)
         return;
-    if (r->gz)
-        gzclose(r->gz);
+    if (r->in.close)
+        r->in.close(r->in.ctx);
     free(r->path);
+    free(r->chunk);
     free(r->rec);
     free(r->field);
+    free(r->field_pos);
     free(r->header_buf);
     free(r->col);
+    free(r->col_pos);
     free(r);
 }
 
 const char *csv_path(const csv_reader *r) { return r->path; }
 size_t csv_ncols(const csv_reader *r) { return r->n_col; }
 const char *csv_col_name(const csv_reader *r, size_t i) { return i < r->n_col ? r->col[i] : ""; }
+long csv_col_pos(const csv_reader *r, size_t i) { return i < r->n_col ? r->col_pos[i] : 0; }
+long csv_header_line(const csv_reader *r) { return r->header_line; }
 long csv_line(const csv_reader *r) { return r->row_line; }
 uint64_t csv_rows(const csv_reader *r) { return r->rows; }
 
 const char *csv_field(const csv_reader *r, size_t col)
 {
     return col < r->n_field ? r->field[col] : "";
+}
+
+long csv_field_pos(const csv_reader *r, size_t col)
+{
+    return col < r->n_field ? r->field_pos[col] : 0;
 }
 
 int csv_col_index(const csv_reader *r, const char *name)
@@ -340,7 +405,7 @@ void csv_list_cols(const csv_reader *r, char *buf, size_t len)
         int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", r->col[i]);
         if (n < 0 || (size_t)n >= len - used) {
             if (len > 4)
-                strcpy(buf + len - 4, "...");
+                strcpy(buf + gp_utf8_cut(buf, len - 4), "...");
             return;
         }
         used += (size_t)n;
@@ -354,7 +419,7 @@ int csv_require_col(const csv_reader *r, const char *name, const char *role, gp_
         return i;
     char cols[320];
     csv_list_cols(r, cols, sizeof(cols));
-    return gp_error_set(err, GP_EMISSING, r->path, r->row_line, 0, NULL,
+    return gp_error_set(err, GP_EMISSING, r->path, r->header_line, 0, NULL,
                         "no %s '%s'; the columns are: %s", role, name, cols);
 }
 
@@ -364,7 +429,7 @@ int csv_next_row(csv_reader *r, gp_error *err)
         int rc = read_record(r, err);
         if (rc <= 0)
             return rc;
-        if (blank(r->rec))
+        if (skippable(r->rec))
             continue;
         rc = split_record(r, err);
         if (rc < 0)

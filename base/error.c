@@ -70,6 +70,7 @@ const char *gp_error_code_name(int code)
     case GP_EINVARIANT: return "internal invariant violated";
     case GP_ELIMIT: return "limit reached";
     case GP_EINTERRUPTED: return "interrupted";
+    case GP_EBUSY: return "in use";
     default: return "error";
     }
 }

@@ -20,7 +20,8 @@ enum {
     GP_ENOTSUP = -7,   /* a feature not supported (e.g. built without CUDA) */
     GP_EINVARIANT = -8,/* an internal check failed (conservation, ...) */
     GP_ELIMIT = -9,    /* a hard resource limit was reached */
-    GP_EINTERRUPTED = -10 /* stopped by a signal */
+    GP_EINTERRUPTED = -10,/* stopped by a signal */
+    GP_EBUSY = -11     /* in use by another process (a database's writer lock) */
 };
 
 typedef struct gp_error {

@@ -1,10 +1,15 @@
-/* cmd_drive.c: `gpenlab drive CONFIG.yaml [--dry-run] [--once | --ticks N]`: the live
- * control loop (drive_run, in libgpenlab-drive.a). */
+/* cmd_drive.c: `gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N]
+ * [--metrics FILE.csv] [--prometheus URL] [--redis HOST:PORT]`: the live control loop
+ * (drive_run, in libgpenlab-drive.a). */
 #include <stdlib.h>
 
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "drive/drive.h"
+
+#define DRIVE_USAGE                                                                        \
+    "usage: gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N] "     \
+    "[--metrics FILE.csv] [--prometheus URL] [--redis HOST:PORT]"
 
 static int parse_ticks(const char *name, const char *v, void *out, gp_error *err)
 {
@@ -23,19 +28,20 @@ int cmd_drive(int argc, char **argv, FILE *out, gp_error *err)
         {"--dry-run", NULL, CLI_FLAG, &o.dry_run, 0, 0, NULL},
         {"--once", NULL, CLI_SET, &o.ticks, 1, 0, NULL},
         {"--ticks", NULL, CLI_VALUE, &o.ticks, 0, 0, parse_ticks},
+        {"--metrics", NULL, CLI_STR, &o.metrics_path, 0, 0, NULL},
+        {"--prometheus", NULL, CLI_STR, &o.prometheus_url, 0, 0, NULL},
+        {"--redis", NULL, CLI_STR, &o.redis_address, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts,
                            .pos = &o.config_path,
                            .n_pos = 1,
-                           .unknown = "unknown option (usage: gpenlab drive CONFIG.yaml "
-                                      "[--dry-run] [--once | --ticks N])",
+                           .unknown = "unknown option; " DRIVE_USAGE,
                            .too_many = "one config file at a time"};
     int rc = cli_parse(argc, argv, &spec, out, err);
     if (rc < 0)
         return rc;
     if (!o.config_path)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
-                            "usage: gpenlab drive CONFIG.yaml [--dry-run]");
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "%s", DRIVE_USAGE);
     return drive_run(&o, out, err);
 }

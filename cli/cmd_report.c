@@ -1,8 +1,8 @@
 /* cmd_report.c: `gpenlab report DB [-o OUT.html] [--assets DIR] [--title T]`: one
  * self-contained HTML page of a results database (html_report_write). */
 #include <string.h>
-#include <unistd.h>
 
+#include "base/fileio.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "lab/html_report.h"
@@ -26,11 +26,10 @@ int cmd_report(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     if (!o.db_path)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab report DB [-o OUT.html]");
-    if (access(o.db_path, R_OK) != 0)
-        return gp_error_set(err, GP_EMISSING, o.db_path, 0, 0, NULL, "no such database");
     char html[1100];
-    if (!o.out_path) {
-        snprintf(html, sizeof(html), "%.*s.html", (int)strcspn(o.db_path, "."), o.db_path);
+    if (!o.out_path) { /* the database's path with its extension replaced */
+        if (gp_path_with_ext(html, sizeof(html), o.db_path, ".html") < 0)
+            return gp_error_set(err, GP_ERANGE, o.db_path, 0, 0, NULL, "path too long");
         o.out_path = html;
     }
     int pictures = 0;

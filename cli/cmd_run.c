@@ -20,16 +20,6 @@
 
 #define RUN_MAX_SETS 64
 
-/* Set by SIGINT/SIGTERM: `run` stops between runs (each run is atomic in the database).
- * The one piece of mutable file-scope state, as a signal handler needs. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 typedef struct run_sets {
     int n;
     const char *arg[RUN_MAX_SETS];       /* "PATH=VALUE" as given */
@@ -117,12 +107,7 @@ int cmd_run(const char *self, int argc, char **argv, FILE *out, gp_error *err)
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     o.warn = stderr;
     o.program = self;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    o.stop = &stop_requested;
+    o.stop = cli_stop_on_signals(); /* stops between runs (each is atomic in the database) */
     rc = lab_run(e, &o, out, err);
     experiment_free(e);
     return rc;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/fileio.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "lab/sweep.h"
@@ -41,20 +42,22 @@ int cmd_sweep(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     if (db)
         sweep_set_db_path(sw, db);
-    char csv_default[1100], plot_default[1100], dir[1024];
+    char csv_default[1200], plot_default[1200], dir[1024];
     snprintf(dir, sizeof(dir), "%s", sweep_db_path(sw));
     char *slash = strrchr(dir, '/');
     snprintf(slash ? slash + 1 : dir, sizeof(dir) - (size_t)(slash ? slash + 1 - dir : 0), "%s",
              "");
-    snprintf(csv_default, sizeof(csv_default), "%s%s.csv", dir, sweep_name(sw));
-    snprintf(plot_default, sizeof(plot_default), "%s%s-pareto", dir, sweep_name(sw));
+    char safe[128]; /* the sweep's name becomes file names beside its database */
+    gp_safe_file_name(safe, sizeof(safe), sweep_name(sw));
+    snprintf(csv_default, sizeof(csv_default), "%s%s.csv", dir, safe);
+    snprintf(plot_default, sizeof(plot_default), "%s%s-pareto", dir, safe);
     sweep_run_stats st = {0};
     int is_root = 1;
     if (!report_only) {
 #ifdef GPENLAB_MPI
         rc = sweep_mpi_run(sw, &st, &is_root, err);
 #else
-        rc = sweep_run_local(sw, (int)jobs, NULL, &st, err);
+        rc = sweep_run_local(sw, (int)jobs, cli_stop_on_signals(), &st, err);
 #endif
         if (rc == 0 && is_root)
             fprintf(out,

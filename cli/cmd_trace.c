@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "base/common.h"
-#include "base/csv_reader.h"
+#include "base/csv_gzip.h"
 #include "cli/opts.h"
 #include "traces/trace_internal.h"
 
@@ -182,7 +182,7 @@ static int guess_from_header(const char *path, header_guess *g, gp_error *err)
 {
     memset(g, 0, sizeof(*g));
     csv_reader *r;
-    int rc = csv_open(path, &r, err);
+    int rc = csv_open_any(path, &r, err);
     if (rc < 0)
         return rc;
     size_t n = csv_ncols(r);

@@ -4,6 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Set by SIGINT/SIGTERM; the one piece of mutable file-scope state, as a signal handler
+ * needs. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+volatile sig_atomic_t *cli_stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_requested;
+}
+
 static bool is_option(const char *a) { return a[0] == '-' && a[1] != '\0'; }
 
 static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }

@@ -11,6 +11,7 @@
 #ifndef GP_CLI_OPTS_H
 #define GP_CLI_OPTS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,5 +55,9 @@ typedef struct cli_spec {
 /* Parses argv[1..argc) (argv[0] is the command's name). Returns 0, 1 when the help was
  * printed to out, or a negative GP_E* code with err filled. */
 int cli_parse(int argc, char **argv, const cli_spec *spec, FILE *out, gp_error *err);
+
+/* Catches SIGINT and SIGTERM (without SA_RESTART, so a blocking call returns EINTR) and
+ * returns the flag they set: `run` and `sweep` stop between units of work and exit 130. */
+volatile sig_atomic_t *cli_stop_on_signals(void);
 
 #endif

@@ -1,25 +1,32 @@
-/* io.c: libcurl HTTP, the Prometheus query API, Redis RESP and kubeconfig (see io.h). */
+/* io.c: libcurl HTTP (one multi handle per batch), the Prometheus query API, Redis LLEN
+ * over worker/resp.c, and kubeconfig (see io.h). */
 #include "drive/io.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <time.h>
 
 #include "base/cfg.h"
+#include "worker/resp.h"
 
 /* ------------------------------------------------------------------ HTTP */
+
+int64_t io_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 void http_auth_free(http_auth *a)
 {
@@ -62,79 +69,120 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-/* The URL's host is exactly localhost, [::1] or a 127.x.y.z address (a prefix match
- * would let "localhost.example.com" pass). */
-bool http_url_is_loopback(const char *url)
+/* The host as curl normalised it is loopback: localhost, 127.x.y.z or [::1] (a prefix
+ * match would let "localhost.example.com" pass; curl turns 0x7f.1 into 127.0.0.1). */
+static bool host_is_loopback(const char *h)
 {
-    const char *h = strstr(url, "://");
-    h = h ? h + 3 : url;
-    const char *at = strchr(h, '@'), *slash = strchr(h, '/');
-    if (at && (!slash || at < slash))
-        h = at + 1;
-    size_t n;
-    if (h[0] == '[')
-        n = strcspn(h, "]") + 1;
-    else
-        n = strcspn(h, ":/?#");
-    if (n == 9 && strncmp(h, "localhost", 9) == 0)
+    if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0)
         return true;
-    if (n == 5 && strncmp(h, "[::1]", 5) == 0)
-        return true;
-    if (n > 4 && strncmp(h, "127.", 4) == 0) {
-        for (size_t i = 4; i < n; i++)
-            if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
-                return false;
-        return true;
-    }
-    return false;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256 && strspn(h, "0123456789.") == strlen(h);
 }
 
-int http_do(const char *method, const char *url, const char *content_type, const char *body,
-            const http_auth *auth, int64_t timeout_us, http_resp *r)
+/* A parsed URL handle, checked: http or https and a host. NULL with why. */
+static CURLU *url_open(const char *url, bool *https, bool *loopback, char *why, size_t why_len)
 {
-    memset(r, 0, sizeof(*r));
-    if (auth && auth->token && strncmp(url, "http://", 7) == 0 && !http_url_is_loopback(url)) {
-        snprintf(r->err, sizeof(r->err),
-                 "refusing to send a token over plain http to a non-loopback host");
-        return -1;
+    CURLU *u = curl_url();
+    if (!u) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
     }
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    char *scheme = NULL, *host = NULL;
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    bool ok = false;
+    if (rc != CURLUE_OK) {
+        snprintf(why, why_len, "not a URL: %s", curl_url_strerror(rc));
+    } else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        snprintf(why, why_len, "the URL's scheme must be http or https");
+    } else {
+        *https = strcasecmp(scheme, "https") == 0;
+        *loopback = host_is_loopback(host);
+        ok = true;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    if (!ok) {
+        curl_url_cleanup(u);
+        return NULL;
+    }
+    return u;
+}
+
+int http_url_parse(const char *url, bool *https, bool *loopback, char *why, size_t why_len)
+{
+    CURLU *u = url_open(url, https, loopback, why, why_len);
+    curl_url_cleanup(u);
+    return u ? 0 : -1;
+}
+
+static int token_ok(bool https, bool loopback, char *why, size_t why_len)
+{
+    if (https || loopback)
+        return 0;
+    snprintf(why, why_len, "refusing to send a token over plain http to a non-loopback host");
+    return -1;
+}
+
+int http_url_token_ok(const char *url, char *why, size_t why_len)
+{
+    bool https, loopback;
+    if (http_url_parse(url, &https, &loopback, why, why_len) < 0)
+        return -1;
+    return token_ok(https, loopback, why, why_len);
+}
+
+bool http_url_is_loopback(const char *url)
+{
+    bool https, loopback;
+    char why[128];
+    return http_url_parse(url, &https, &loopback, why, sizeof(why)) == 0 && loopback;
+}
+
+/* One easy handle for r on the checked URL handle u (owned by the caller). */
+static CURL *easy_for(http_req *r, CURLU *u, struct curl_slist **hdr, char *errbuf,
+                      int64_t timeout_us)
+{
     CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(r->err, sizeof(r->err), "curl_easy_init failed");
-        return -1;
-    }
-    struct curl_slist *hdr = NULL;
+    if (!c)
+        return NULL;
+    const http_auth *auth = r->auth;
     char line[8300];
     if (auth && auth->token) {
         snprintf(line, sizeof(line), "Authorization: Bearer %s", auth->token);
-        hdr = curl_slist_append(hdr, line);
+        *hdr = curl_slist_append(*hdr, line);
         memset(line, 0, sizeof(line));
     }
-    if (content_type) {
-        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
-        hdr = curl_slist_append(hdr, line);
+    if (r->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s", r->content_type);
+        *hdr = curl_slist_append(*hdr, line);
     }
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    char errbuf[CURL_ERROR_SIZE] = "";
+    *hdr = curl_slist_append(*hdr, "Accept: application/json");
     long ms = (long)(timeout_us / 1000);
     if (ms < 1)
         ms = 1;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_CURLU, u);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdr);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->resp);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c, CURLOPT_PRIVATE, r);
+    if (r->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
     }
     if (auth) {
         if (auth->ca_file)
@@ -158,258 +206,301 @@ int http_do(const char *method, const char *url, const char *content_type, const
             curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
         }
     }
-    CURLcode rc = curl_easy_perform(c);
-    int ret = 0;
-    if (rc != CURLE_OK) {
-        snprintf(r->err, sizeof(r->err), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        r->status = 0;
-        ret = -1;
-    } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        if (!r->body && !(r->body = calloc(1, 1))) {
-            snprintf(r->err, sizeof(r->err), "out of memory");
-            ret = -1;
+    return c;
+}
+
+typedef struct http_slot {
+    CURL *easy;
+    CURLU *url;
+    struct curl_slist *hdr;
+    char errbuf[CURL_ERROR_SIZE];
+    bool done;
+    bool cut;   /* its timeout is what was left of the deadline */
+} http_slot;
+
+int http_run(http_req *reqs, size_t n, int64_t deadline_us, io_cancel_fn cancel, void *ctx)
+{
+    http_slot *slots = calloc(n ? n : 1, sizeof(*slots));
+    CURLM *m = curl_multi_init();
+    if (!slots || !m) {
+        for (size_t i = 0; i < n; i++) {
+            memset(&reqs[i].resp, 0, sizeof(reqs[i].resp));
+            snprintf(reqs[i].resp.err, sizeof(reqs[i].resp.err), "out of memory");
         }
+        free(slots);
+        if (m)
+            curl_multi_cleanup(m);
+        return 0;
     }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    return ret;
+    int64_t now = io_mono_us();
+    size_t running = 0;
+    for (size_t i = 0; i < n; i++) {
+        http_req *r = &reqs[i];
+        http_slot *s = &slots[i];
+        memset(&r->resp, 0, sizeof(r->resp));
+        s->done = true;
+        bool https = false, loopback = false;
+        s->url = url_open(r->url, &https, &loopback, r->resp.err, sizeof(r->resp.err));
+        if (!s->url)
+            continue;
+        if (r->auth && r->auth->token &&
+            token_ok(https, loopback, r->resp.err, sizeof(r->resp.err)) < 0)
+            continue;
+        int64_t t = r->timeout_us;
+        if (deadline_us > 0 && deadline_us - now < t) {
+            t = deadline_us - now;
+            s->cut = true;
+        }
+        if (t <= 0) {
+            snprintf(r->resp.err, sizeof(r->resp.err), "the tick's time budget ran out");
+            continue;
+        }
+        s->easy = easy_for(r, s->url, &s->hdr, s->errbuf, t);
+        if (!s->easy || curl_multi_add_handle(m, s->easy) != CURLM_OK) {
+            snprintf(r->resp.err, sizeof(r->resp.err), "curl_easy_init failed");
+            continue;
+        }
+        s->done = false;
+        running++;
+    }
+    int rc = 0;
+    while (running > 0) {
+        int still = 0;
+        curl_multi_perform(m, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            http_req *r = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+            http_slot *s = &slots[r - reqs];
+            s->done = true;
+            running--;
+            if (msg->data.result == CURLE_OPERATION_TIMEDOUT && s->cut) {
+                snprintf(r->resp.err, sizeof(r->resp.err), "the tick's time budget ran out");
+                r->resp.status = 0;
+                http_resp_free(&r->resp);
+            } else if (msg->data.result != CURLE_OK) {
+                snprintf(r->resp.err, sizeof(r->resp.err), "%s",
+                         s->errbuf[0] ? s->errbuf : curl_easy_strerror(msg->data.result));
+                r->resp.status = 0;
+                http_resp_free(&r->resp);
+            } else {
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r->resp.status);
+                if (!r->resp.body && !(r->resp.body = calloc(1, 1)))
+                    snprintf(r->resp.err, sizeof(r->resp.err), "out of memory");
+            }
+        }
+        if (running == 0)
+            break;
+        bool stop = cancel && cancel(ctx);
+        bool late = deadline_us > 0 && io_mono_us() >= deadline_us;
+        if (stop || late) {
+            for (size_t i = 0; i < n; i++) {
+                if (slots[i].done)
+                    continue;
+                slots[i].done = true;
+                http_resp_free(&reqs[i].resp);
+                reqs[i].resp.status = 0;
+                snprintf(reqs[i].resp.err, sizeof(reqs[i].resp.err), "%s",
+                         stop ? "cancelled" : "the tick's time budget ran out");
+            }
+            rc = stop ? -1 : 0;
+            break;
+        }
+        int numfds;
+        curl_multi_poll(m, NULL, 0, 50, &numfds); /* short: the hook and the deadline */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i].easy) {
+            curl_multi_remove_handle(m, slots[i].easy);
+            curl_easy_cleanup(slots[i].easy);
+        }
+        curl_slist_free_all(slots[i].hdr);
+        curl_url_cleanup(slots[i].url);
+    }
+    curl_multi_cleanup(m);
+    free(slots);
+    return rc;
+}
+
+int http_do(const char *method, const char *url, const char *content_type, const char *body,
+            const http_auth *auth, int64_t timeout_us, http_resp *r)
+{
+    http_req q = {.method = method, .url = url, .content_type = content_type, .body = body,
+                  .auth = auth, .timeout_us = timeout_us};
+    http_run(&q, 1, 0, NULL, NULL);
+    *r = q.resp;
+    return r->status > 0 && !r->err[0] ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ Prometheus */
 
-/* Prometheus writes sample values as strings: "1.5", "NaN", "+Inf". */
-static bool parse_value(json_t *v, double *out)
+/* Prometheus writes sample values as strings: "1.5", "NaN", "+Inf". 1: a usable value in
+ * *out; 0: a number the driver refuses (not finite, negative, out of range, hexadecimal);
+ * -1: not a number at all. */
+static int parse_value(json_t *v, double *out)
 {
     if (!json_is_array(v) || json_array_size(v) != 2)
-        return false;
+        return -1;
     const char *s = json_string_value(json_array_get(v, 1));
     if (!s || !*s)
-        return false;
+        return -1;
     char *end;
     errno = 0;
     double d = strtod(s, &end);
-    if (*end != '\0')
-        return false;
+    if (end == s || *end != '\0')
+        return -1;
+    /* only decimal notation: strtod also reads "0x1p3", "inf", "nan", "infinity" */
+    const char *p = s + (*s == '+' || *s == '-');
+    bool decimal = (isdigit((unsigned char)p[0]) || p[0] == '.') && !strpbrk(s, "xXpPnN");
+    bool overflow = errno == ERANGE && fabs(d) > 1.0;
+    if (!decimal || overflow || !isfinite(d) || d < 0)
+        return 0;
     *out = d;
-    return true;
+    return 1;
 }
 
-int prom_query(const char *base_url, const char *query, int64_t timeout_us, bool per_pod,
-               prom_sample *out, int max, char *why, size_t why_len)
+char *prom_query_url(const char *base_url, const char *query)
 {
     CURL *esc = curl_easy_init();
     char *q = esc ? curl_easy_escape(esc, query, 0) : NULL;
-    if (!q) {
-        if (esc)
-            curl_easy_cleanup(esc);
-        snprintf(why, why_len, "out of memory");
-        return -1;
+    char *url = NULL;
+    if (q) {
+        size_t ulen = strlen(base_url) + strlen(q) + 32;
+        if ((url = malloc(ulen))) {
+            size_t bl = strlen(base_url);
+            while (bl > 0 && base_url[bl - 1] == '/')
+                bl--;
+            snprintf(url, ulen, "%.*s/api/v1/query?query=%s", (int)bl, base_url, q);
+        }
+        curl_free(q);
     }
-    size_t ulen = strlen(base_url) + strlen(q) + 32;
-    char *url = malloc(ulen);
-    if (url) {
-        size_t bl = strlen(base_url);
-        while (bl > 0 && base_url[bl - 1] == '/')
-            bl--;
-        snprintf(url, ulen, "%.*s/api/v1/query?query=%s", (int)bl, base_url, q);
-    }
-    curl_free(q);
-    curl_easy_cleanup(esc);
-    if (!url) {
-        snprintf(why, why_len, "out of memory");
-        return -1;
-    }
-    http_resp r;
-    int rc = http_do("GET", url, NULL, NULL, NULL, timeout_us, &r);
-    free(url);
-    if (rc < 0) {
-        snprintf(why, why_len, "prometheus down: %s", r.err);
-        http_resp_free(&r);
+    if (esc)
+        curl_easy_cleanup(esc);
+    return url;
+}
+
+int prom_parse(const http_resp *r, const char *query, bool per_pod, prom_sample **out,
+               size_t *n_out, char *why, size_t why_len)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (r->status == 0) {
+        snprintf(why, why_len, "prometheus down: %s", r->err);
         return -1;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(r.body, r.len, 0, &jerr);
-    long status = r.status;
-    http_resp_free(&r);
+    json_t *root = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
     if (!root) {
-        snprintf(why, why_len, "prometheus answered HTTP %ld with malformed JSON: %s", status,
+        snprintf(why, why_len, "prometheus answered HTTP %ld with malformed JSON: %s", r->status,
                  jerr.text);
         return -1;
     }
-    int n = -1;
+    int rc = -1;
     const char *st = json_string_value(json_object_get(root, "status"));
     json_t *data = json_object_get(root, "data");
     const char *rtype = json_string_value(json_object_get(data, "resultType"));
     json_t *result = json_object_get(data, "result");
-    if (status != 200 || !st || strcmp(st, "success") != 0) {
+    prom_sample *s = NULL;
+    size_t n = 0;
+    if (r->status != 200 || !st || strcmp(st, "success") != 0) {
         const char *e = json_string_value(json_object_get(root, "error"));
-        snprintf(why, why_len, "prometheus answered HTTP %ld: %s", status, e ? e : "not success");
+        snprintf(why, why_len, "prometheus answered HTTP %ld: %s", r->status,
+                 e ? e : "not success");
     } else if (rtype && strcmp(rtype, "scalar") == 0 && !per_pod) {
-        double v;
-        if (parse_value(result, &v) && max >= 1) {
-            out[0].pod[0] = '\0';
-            out[0].value = v;
-            n = 1;
+        if (!(s = calloc(1, sizeof(*s)))) {
+            snprintf(why, why_len, "out of memory");
         } else {
-            snprintf(why, why_len, "prometheus: malformed scalar for %s", query);
+            int v = parse_value(result, &s->value);
+            if (v < 0) {
+                snprintf(why, why_len, "prometheus: malformed scalar for %s", query);
+            } else {
+                s->refused = v == 0;
+                if (s->refused)
+                    s->value = NAN;
+                n = 1;
+                rc = 0;
+            }
         }
     } else if (rtype && strcmp(rtype, "vector") == 0 && json_is_array(result)) {
         size_t k = json_array_size(result);
         if (!per_pod && k > 1) {
             snprintf(why, why_len, "prometheus: %zu series for %s, expected one", k, query);
+        } else if (k > 0 && !(s = calloc(k, sizeof(*s)))) {
+            snprintf(why, why_len, "out of memory");
         } else {
-            n = 0;
-            for (size_t i = 0; i < k && n >= 0; i++) {
+            rc = 0;
+            for (size_t i = 0; i < k && rc == 0; i++) {
                 json_t *it = json_array_get(result, i);
-                double v;
-                if (!parse_value(json_object_get(it, "value"), &v)) {
+                int v = parse_value(json_object_get(it, "value"), &s[n].value);
+                if (v < 0) {
                     snprintf(why, why_len, "prometheus: malformed sample in %s", query);
-                    n = -1;
+                    rc = -1;
                     break;
                 }
-                if (n >= max)
-                    break;
-                out[n].pod[0] = '\0';
+                s[n].refused = v == 0;
+                if (s[n].refused)
+                    s[n].value = NAN;
                 if (per_pod) {
                     const char *pod = json_string_value(
                         json_object_get(json_object_get(it, "metric"), "pod"));
-                    if (!pod) {
-                        snprintf(why, why_len, "prometheus: a series without a pod label in %s",
-                                 query);
-                        n = -1;
+                    if (!pod || !pod[0] || strlen(pod) > 253) {
+                        snprintf(why, why_len,
+                                 "prometheus: a series without a usable pod label in %s", query);
+                        rc = -1;
                         break;
                     }
-                    snprintf(out[n].pod, sizeof(out[n].pod), "%s", pod);
+                    snprintf(s[n].pod, sizeof(s[n].pod), "%s", pod);
                 }
-                out[n++].value = v;
+                n++;
             }
         }
     } else {
         snprintf(why, why_len, "prometheus: unexpected result type for %s", query);
     }
     json_decref(root);
-    return n;
+    if (rc < 0) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    *n_out = n;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ Redis */
 
-static int64_t mono_us(void)
+int redis_llen(const char *host, int port, const char *key, int64_t timeout_us,
+               io_cancel_fn cancel, void *ctx, long long *len, char *why, size_t why_len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Waits for fd to be ready for `events` until deadline. */
-static bool wait_fd(int fd, short events, int64_t deadline_us)
-{
-    for (;;) {
-        int64_t left = deadline_us - mono_us();
-        if (left <= 0)
-            return false;
-        struct pollfd p = {fd, events, 0};
-        int rc = poll(&p, 1, (int)((left + 999) / 1000));
-        if (rc > 0)
-            return true;
-        if (rc == 0)
-            return false;
-        if (errno != EINTR)
-            return false;
-    }
-}
-
-int redis_llen(const char *host, int port, const char *key, int64_t timeout_us, long long *len,
-               char *why, size_t why_len)
-{
-    int64_t deadline = mono_us() + timeout_us;
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    int grc = getaddrinfo(host, portbuf, &hints, &ai);
-    if (grc != 0) {
-        snprintf(why, why_len, "redis down: %s:%d: %s", host, port, gai_strerror(grc));
+    int ms = timeout_us / 1000 > INT32_MAX ? INT32_MAX : (int)(timeout_us / 1000);
+    if (ms < 1)
+        ms = 1;
+    resp_conn *c = NULL;
+    char msg[300];
+    if (resp_connect_cancel(host, port, ms, cancel, ctx, &c, msg, sizeof(msg)) < 0) {
+        snprintf(why, why_len, "redis down: %s:%d: %s", host, port, msg);
         return -1;
     }
-    int fd = -1;
-    char reason[160] = "no address";
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-            continue;
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-        if (rc < 0 && errno == EINPROGRESS) {
-            int soerr = ETIMEDOUT;
-            socklen_t sl = sizeof(soerr);
-            if (wait_fd(fd, POLLOUT, deadline))
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-            rc = soerr ? -1 : 0;
-            errno = soerr;
-        }
-        if (rc < 0) {
-            snprintf(reason, sizeof(reason), "%s", strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) {
-        snprintf(why, why_len, "redis down: %s:%d: %s", host, port, reason);
-        return -1;
-    }
-    char cmd[512];
-    int cl = snprintf(cmd, sizeof(cmd), "*2\r\n$4\r\nLLEN\r\n$%zu\r\n%s\r\n", strlen(key), key);
-    int off = 0;
-    while (off < cl) {
-        ssize_t w = send(fd, cmd + off, (size_t)(cl - off), MSG_NOSIGNAL);
-        if (w > 0) {
-            off += (int)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (!wait_fd(fd, POLLOUT, deadline))
-                break;
+    resp_reply r;
+    int rc = -1;
+    if (resp_commandl(c, &r, msg, sizeof(msg), "LLEN", key, NULL) < 0) {
+        snprintf(why, why_len, "redis down: %s:%d: %s", host, port, msg);
+    } else {
+        if (r.type == RESP_INT && r.integer >= 0) {
+            *len = r.integer;
+            rc = 0;
+        } else if (r.type == RESP_ERROR) {
+            snprintf(why, why_len, "redis error: %.200s", r.str ? r.str : "");
         } else {
-            break;
+            snprintf(why, why_len, "redis: unexpected reply to LLEN");
         }
+        resp_reply_free(&r);
     }
-    char buf[256];
-    size_t got = 0;
-    bool line = false;
-    while (off == cl && got < sizeof(buf) - 1 && !line) {
-        ssize_t rd = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (rd > 0) {
-            got += (size_t)rd;
-            buf[got] = '\0';
-            line = strstr(buf, "\r\n") != NULL;
-        } else if (rd < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (!wait_fd(fd, POLLIN, deadline))
-                break;
-        } else {
-            break;
-        }
-    }
-    close(fd);
-    if (!line) {
-        snprintf(why, why_len, "redis down: %s:%d: no reply", host, port);
-        return -1;
-    }
-    buf[got] = '\0';
-    *strstr(buf, "\r\n") = '\0';
-    if (buf[0] == ':') {
-        char *end;
-        errno = 0;
-        long long v = strtoll(buf + 1, &end, 10);
-        if (*end == '\0' && errno == 0 && v >= 0 && end != buf + 1) {
-            *len = v;
-            return 0;
-        }
-    }
-    if (buf[0] == '-')
-        snprintf(why, why_len, "redis error: %.200s", buf + 1);
-    else
-        snprintf(why, why_len, "redis: unexpected reply to LLEN");
-    return -1;
+    resp_close(c);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ kubeconfig */
@@ -493,24 +584,29 @@ static char *read_small(const char *path)
     return buf;
 }
 
-int kube_auth_refresh(kube_access *k, char *why, size_t why_len)
+int http_auth_load_token(http_auth *a, const char *token_file, char *why, size_t why_len)
 {
-    if (!k->token_file[0])
+    if (!token_file || !token_file[0])
         return 0;
-    if (credential_file_private(k->token_file, "token file", why, why_len) < 0)
+    if (credential_file_private(token_file, "token file", why, why_len) < 0)
         return -1;
-    char *t = read_small(k->token_file);
+    char *t = read_small(token_file);
     if (!t || !t[0]) {
         free(t);
-        snprintf(why, why_len, "cannot read the token file %s", k->token_file);
+        snprintf(why, why_len, "cannot read the token file %s", token_file);
         return -1;
     }
-    if (k->auth.token) {
-        memset(k->auth.token, 0, strlen(k->auth.token));
-        free(k->auth.token);
+    if (a->token) {
+        memset(a->token, 0, strlen(a->token));
+        free(a->token);
     }
-    k->auth.token = t;
+    a->token = t;
     return 0;
+}
+
+int kube_auth_refresh(kube_access *k, char *why, size_t why_len)
+{
+    return http_auth_load_token(&k->auth, k->token_file, why, why_len);
 }
 
 /* The entry of `list` (clusters, users, contexts) whose name is `name`, its inner map. */
@@ -654,6 +750,19 @@ int kube_access_load(const char *kubeconfig, const char *context, bool in_cluste
             snprintf(why, why_len, "out of memory");
             return -1;
         }
+    }
+    bool https, loopback;
+    char uwhy[200];
+    if (http_url_parse(k->server, &https, &loopback, uwhy, sizeof(uwhy)) < 0) {
+        snprintf(why, why_len, "API server \"%.200s\": %s", k->server, uwhy);
+        kube_access_free(k);
+        return -1;
+    }
+    if (!https && !loopback) {
+        snprintf(why, why_len, "API server \"%.200s\" is plain http: https is required "
+                 "(plain http only on loopback)", k->server);
+        kube_access_free(k);
+        return -1;
     }
     if (kube_auth_refresh(k, why, why_len) < 0) {
         kube_access_free(k);

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "base/cfg.h"
+#include "drive/command.h"
 #include "drive/drive.h"
 #include "drive/io.h"
 #include "gpu/ref/gpen_load.h"
@@ -663,8 +664,42 @@ out:
 
 /* ---------------------------------------------------------------- live driver */
 
+/* The bytes as a network answer: a Prometheus instant-query body (cluster and per-pod),
+ * a URL, a scale command. Refused samples are NaN, usable ones finite and >= 0. */
+static void drive_wire(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    http_resp r = {.status = 200, .body = text, .len = size};
+    for (int per_pod = 0; per_pod < 2; per_pod++) {
+        prom_sample *s = NULL;
+        size_t n = 0;
+        char why[256] = "";
+        if (prom_parse(&r, "q", per_pod != 0, &s, &n, why, sizeof(why)) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (s[i].refused ? !isnan(s[i].value) : !(s[i].value >= 0 && isfinite(s[i].value)))
+                    abort();
+        } else if (!why[0]) {
+            abort();
+        }
+        free(s);
+    }
+    char why[256] = "";
+    bool https, loopback;
+    if (http_url_parse(text, &https, &loopback, why, sizeof(why)) < 0 && !why[0])
+        abort();
+    why[0] = '\0';
+    if (command_check(text, false, why, sizeof(why)) < 0 && !why[0])
+        abort();
+    free(text);
+}
+
 int fuzz_drive(const uint8_t *data, size_t size, const char *scratch_dir)
 {
+    drive_wire(data, size);
     char path[600];
     snprintf(path, sizeof(path), "%s/drive.yaml", scratch_dir);
     if (write_file(path, data, size, false) < 0)

@@ -55,7 +55,7 @@ for f in experiments/*.yaml; do cp "$f" "$out/experiment/"; done
 for f in experiments/*.yaml tests/data/policy/*.yaml tests/data/policy/bad/*.yaml; do
     cp "$f" "$out/policy/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
-for f in fuzz/seeds/drive_*.yaml fuzz/seeds/kubeconfig.yaml; do cp "$f" "$out/drive/"; done
+for f in fuzz/seeds/drive_* fuzz/seeds/kubeconfig.yaml; do cp "$f" "$out/drive/"; done
 for f in gpu/profiles/*; do
     [ "$(basename "$f")" = FORMAT.md ] || cp "$f" "$out/profile/"
 done

@@ -71,37 +71,33 @@ int cli_precision_parse(const char *s)
     return -1;
 }
 
+/* --key VALUE through parse into *dst where given; 0, or 2 with a message naming the choices. */
+static int parsed_opt(int argc, char **argv, const char *cmd, const char *key, int (*parse)(const char *),
+                      const char *choices, int *dst)
+{
+    const char *v = cli_value(argc, argv, key, NULL);
+    if (!v)
+        return 0;
+    int k = parse(v);
+    if (k < 0) {
+        fprintf(stderr, "gpenlab-gpu %s: %s: expected %s, got \"%s\"\n", cmd, key, choices, v);
+        return 2;
+    }
+    *dst = k;
+    return 0;
+}
+
 int cli_gpu_opts(int argc, char **argv, const char *cmd, gpu_opts *o)
 {
     o->weights_path = cli_value(argc, argv, "--weights", o->weights_path);
     o->detector_weights_path = cli_value(argc, argv, "--detector-weights", o->detector_weights_path);
     o->parser_weights_path = cli_value(argc, argv, "--parser-weights", o->parser_weights_path);
-    const char *v = cli_value(argc, argv, "--jpeg", NULL);
-    if (v) {
-        int j = gpu_jpeg_path_parse(v);
-        if (j < 0) {
-            fprintf(stderr, "gpenlab-gpu %s: --jpeg: expected auto, host or nvjpeg, got \"%s\"\n", cmd, v);
-            return 2;
-        }
-        o->jpeg = j;
-    }
-    v = cli_value(argc, argv, "--conv", NULL);
-    if (v) {
-        int k = gpu_conv_kernel_parse(v);
-        if (k < 0) {
-            fprintf(stderr, "gpenlab-gpu %s: --conv: expected auto, mma or wgmma, got \"%s\"\n", cmd, v);
-            return 2;
-        }
-        o->conv_kernel = k;
-    }
-    v = cli_value(argc, argv, "--precision", NULL);
-    if (v) {
-        int p = cli_precision_parse(v);
-        if (p < 0) {
-            fprintf(stderr, "gpenlab-gpu %s: --precision: expected fp32, fp16 or bf16, got \"%s\"\n", cmd, v);
-            return 2;
-        }
-        o->precision = p;
-    }
-    return 0;
+    int prec = (int)o->precision;
+    int rc = parsed_opt(argc, argv, cmd, "--jpeg", gpu_jpeg_path_parse, "auto, host or nvjpeg", &o->jpeg);
+    if (!rc)
+        rc = parsed_opt(argc, argv, cmd, "--conv", gpu_conv_kernel_parse, "auto, mma or wgmma", &o->conv_kernel);
+    if (!rc)
+        rc = parsed_opt(argc, argv, cmd, "--precision", cli_precision_parse, "fp32, fp16 or bf16", &prec);
+    o->precision = (gpu_precision)prec;
+    return rc;
 }

@@ -335,11 +335,14 @@ static int experiment_parse(experiment *e, gp_error *err)
     e->profile = malloc(sizeof(*e->profile));
     if (!e->profile)
         return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    /* a text given with the experiment (a results database keeps both) is the profile */
-    if (e->profile_text)
+    /* a text given with the experiment (a results database keeps both) is the profile;
+     * a file is read once, so the text parsed is the text stored with the results */
+    rc = 0;
+    if (!e->profile_text)
+        rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL,
+                               err);
+    if (rc == 0)
         rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
-    else
-        rc = profile_load(e->profile_path, e->profile, err);
     if (rc < 0) {
         if (rc == GP_EIO || rc == GP_EMISSING) {
             /* name the experiment line that pointed at the missing profile */
@@ -350,9 +353,6 @@ static int experiment_parse(experiment *e, gp_error *err)
         }
         return rc;
     }
-    if (!e->profile_text && (rc = gp_read_file(e->profile_path, 8u << 20, &e->profile_text,
-                                               NULL, err)) < 0)
-        return rc;
 
     const cfg_node *n;
     if ((n = cfg_map_get(root, "cluster")) &&
@@ -472,7 +472,8 @@ int experiment_load_overlaid(const char *path, const experiment_overlay *ov, siz
     experiment *e = experiment_new(path, NULL);
     if (!e)
         return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    int rc = gp_read_file(path, 16u << 20, &e->yaml_text, NULL, err);
+    /* a NUL byte or invalid UTF-8 is refused here, so the text parsed is the whole file */
+    int rc = gp_read_text_file(path, 16u << 20, &e->yaml_text, NULL, err);
     if (rc < 0) {
         experiment_free(e);
         return rc;

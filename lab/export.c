@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,36 +68,18 @@ static bool is_sqlite(const char *path)
 static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *err)
 {
     results_db *db;
-    TRY(results_db_open(path, &db, err));
-    sqlite3 *sq = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        sq,
-        "SELECT file, yaml_text, profile_text, overlays FROM experiments ORDER BY "
-        "EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id AND r.label = ?) "
-        "DESC, id DESC LIMIT 1",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        rc = gp_error_set(err, GP_EIO, path, 0, 0, NULL, "%s", sqlite3_errmsg(sq));
-        results_db_close(db);
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL, "no experiment in the database");
-    } else {
-        const char *file = (const char *)sqlite3_column_text(st, 0);
-        const char *yaml = (const char *)sqlite3_column_text(st, 1);
-        const char *prof = (const char *)sqlite3_column_text(st, 2);
-        snprintf(s->file, sizeof(s->file), "%s (in %s)", file ? file : "experiment", path);
+    TRY(results_db_open_read(path, &db, err));
+    results_db_inputs in;
+    int rc = results_db_inputs_for_label(db, label, &in, err);
+    results_db_close(db);
+    if (rc == 0) {
+        snprintf(s->file, sizeof(s->file), "%s (in %s)", in.file ? in.file : "experiment", path);
         char dir[512] = "";
-        const char *slash = file ? strrchr(file, '/') : NULL;
+        const char *slash = in.file ? strrchr(in.file, '/') : NULL;
         if (slash)
-            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in.file), in.file);
         /* the overlays it ran with (--set, a sweep point): "path=value" lines */
-        const char *ovt = (const char *)sqlite3_column_text(st, 3);
-        char *ov_copy = strdup(ovt ? ovt : "");
+        char *ov_copy = strdup(in.overlays ? in.overlays : "");
         experiment_overlay ov[64];
         size_t n_ov = 0;
         for (char *line = ov_copy, *next; line && *line && n_ov < 64; line = next) {
@@ -111,13 +92,12 @@ static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *
             *eq = '\0';
             ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
         }
-        rc = ov_copy ? experiment_load_text(s->file, dir, yaml ? yaml : "", prof, ov, n_ov, &s->e,
-                                            err)
+        rc = ov_copy ? experiment_load_text(s->file, dir, in.yaml_text, in.profile_text, ov, n_ov,
+                                            &s->e, err)
                      : gp_oom(err);
         free(ov_copy);
     }
-    sqlite3_finalize(st);
-    results_db_close(db);
+    results_db_inputs_free(&in);
     return rc < 0 ? rc : 0;
 }
 
@@ -763,6 +743,30 @@ static ytree *keep_alive_autoscaler_data(const xsrc *s)
     return d;
 }
 
+/* cluster.gpu_share pods on one GPU: the NVIDIA device plugin's time-slicing, which
+ * hands out each GPU as gpu_share nvidia.com/gpu (the GPU operator's config format). */
+static ytree *time_slicing_tree(const export_opts *o, const xsrc *s)
+{
+    ytree *cfgt = ytree_map();
+    ytree_set(cfgt, "version", ytree_str("v1"));
+    ytree_set(ytree_set(cfgt, "flags", ytree_map()), "migStrategy", ytree_str("none"));
+    ytree *r = ytree_push(ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()),
+                                              "timeSlicing", ytree_map()),
+                                    "resources", ytree_seq()),
+                          ytree_map());
+    ytree_set(r, "name", ytree_str("nvidia.com/gpu"));
+    ytree_set(r, "replicas", ytree_int(s->e->cluster.gpu_share));
+    char *text = ytree_emit_string(cfgt, NULL);
+    ytree_free(cfgt);
+    ytree *cm = ytree_map();
+    ytree_set(cm, "apiVersion", ytree_str("v1"));
+    ytree_set(cm, "kind", ytree_str("ConfigMap"));
+    ytree_set(cm, "metadata", metadata_tree(o, s, "gpen-time-slicing", "gpu-operator"));
+    ytree_set(ytree_set(cm, "data", ytree_map()), "any", text ? ytree_str(text) : NULL);
+    free(text);
+    return cm;
+}
+
 static const char config_autoscaler_note[] =
     "Knative's config-autoscaler (namespace knative-serving): the cluster-wide KPA settings\n"
     "the policy was simulated with; merge into the existing ConfigMap.";
@@ -783,7 +787,11 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
     else
-        snprintf(dir, sizeof(dir), "export-%s", s.label);
+    {
+        char safe[128]; /* a label becomes a folder name: keep it inside this one */
+        gp_safe_file_name(safe, sizeof(safe), s.label);
+        snprintf(dir, sizeof(dir), "export-%s", safe);
+    }
     int64_t keep_s = 0;
     if (s.ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE && (rc = keep_alive_s(&s, &keep_s, err)) < 0) {
         xsrc_free(&s);
@@ -831,6 +839,13 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
             rc = write_out(dir, "service.yaml", head, service_tree(o, &s), NULL, log, err);
         break;
     }
+    if (rc == 0 && s.e->cluster.gpu_share > 1)
+        rc = write_out(dir, "gpu-time-slicing.yaml",
+                       "cluster.gpu_share pods share a GPU: the NVIDIA device plugin's "
+                       "time-slicing (GPU operator:\n  kubectl patch clusterpolicy/cluster-policy "
+                       "-n gpu-operator --type merge -p\n  '{\"spec\": {\"devicePlugin\": "
+                       "{\"config\": {\"name\": \"gpen-time-slicing\", \"default\": \"any\"}}}}')",
+                       time_slicing_tree(o, &s), NULL, log, err);
     if (rc == 0)
         rc = write_out(dir, "prometheus-rule.yaml", head, prometheus_rule_tree(o, &s), NULL, log,
                        err);
@@ -935,18 +950,53 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
     return 0;
 }
 
-int export_import(const char *dir, FILE *out, gp_error *err)
+/* Which of export_import's files a manifest is, by its kind; -1 if none. */
+static int manifest_kind(const cfg_node *root)
+{
+    const char *kind = cfg_scalar(cfg_map_get(root, "kind"));
+    const char *api = cfg_scalar(cfg_map_get(root, "apiVersion"));
+    if (!kind)
+        return cfg_map_get(root, "policy") ? 3 : -1;
+    if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+        return 0;
+    if (strcmp(kind, "ScaledObject") == 0)
+        return 1;
+    if (strcmp(kind, "Service") == 0 && api && strncmp(api, "serving.knative.dev/", 20) == 0)
+        return 2;
+    if (strcmp(kind, "Deployment") == 0)
+        return 4;
+    return -1;
+}
+
+int export_import(const char *path, FILE *out, gp_error *err)
 {
     static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
                                         "drive.yaml", "deployment.yaml", NULL};
     cfg_doc *doc = NULL;
     int which = -1, rc = 0;
-    for (int i = 0; files[i] && which < 0; i++) {
-        rc = load_yaml(dir, files[i], &doc, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            which = i;
+    char dir[512]; /* the siblings' paths below are dir + a name, in 1024 */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* one manifest: known by its kind; the files beside it complete it */
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        TRY(cfg_load_file(path, &doc, err));
+        const cfg_node *r = cfg_root(doc);
+        if ((which = r && cfg_node_kind(r) == CFG_MAP ? manifest_kind(r) : -1) < 0) {
+            cfg_free(doc);
+            return gp_error_set(err, GP_EUNKNOWN, path, 0, 0, "kind",
+                                "not a manifest gpenlab exports (HorizontalPodAutoscaler, "
+                                "ScaledObject, Knative Service, Deployment or a drive config)");
+        }
+    } else {
+        snprintf(dir, sizeof(dir), "%s", path);
+        for (int i = 0; files[i] && which < 0; i++) {
+            rc = load_yaml(dir, files[i], &doc, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                which = i;
+        }
     }
     if (which < 0)
         return gp_error_set(err, GP_EMISSING, dir, 0, 0, NULL,

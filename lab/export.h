@@ -39,7 +39,8 @@ int export_run(const export_opts *o, FILE *log, gp_error *err);
 
 /* Reads the manifests of an export directory back into an experiment `policies:` list
  * with one entry (YAML, to `out`), from the manifests themselves (not from a copy of
- * the original config): that entry simulates as the exported policy did. */
-int export_import(const char *dir, FILE *out, gp_error *err);
+ * the original config): that entry simulates as the exported policy did. `path` is the
+ * directory, or one manifest (known by its kind; the files beside it complete it). */
+int export_import(const char *path, FILE *out, gp_error *err);
 
 #endif

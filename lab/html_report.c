@@ -9,9 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "base/common.h"
+#include "base/fileio.h"
+#include "base/text.h"
 #include "lab/plot.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
@@ -150,17 +151,6 @@ typedef struct label_data {
     request_log log;
 } label_data;
 
-static void safe_name(char *out, size_t cap, const char *s)
-{
-    size_t k = 0;
-    for (; *s && k + 1 < cap; s++)
-        out[k++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_')
-                       ? *s
-                       : '_';
-    out[k] = '\0';
-}
-
 static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const char *name,
                                const run_summary *runs, size_t n, gp_error *err)
 {
@@ -193,7 +183,7 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
         rc = gp_oom(err);
     char base[1024], prefix[1200];
     char sname[128];
-    safe_name(sname, sizeof(sname), name);
+    gp_safe_file_name(sname, sizeof(sname), name);
     snprintf(base, sizeof(base), "%s/%s", p->assets, sname);
     plot_line lines[MAX_LABELS];
     if (rc == 0 && have_series) {
@@ -336,21 +326,18 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
 /* The sweeps recorded in the database: their points and the Pareto front. */
 static int sweep_sections(page *p, results_db *db, gp_error *err)
 {
-    sqlite3 *s = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s, "SELECT sweep, point, experiment_id, params FROM sweep_points "
-                              "ORDER BY sweep, point",
-                           -1, &st, NULL) != SQLITE_OK)
-        return 0; /* no sweeps in this database */
-    int rc = 0;
+    results_db_sweep_point *sp = NULL;
+    size_t n_sp = 0;
+    int rc = results_db_sweep_points(db, &sp, &n_sp, err);
+    if (rc < 0)
+        return rc;
     char current[128] = "";
     plot_xy *pts = NULL;
     size_t n = 0, cap = 0;
     char (*params)[256] = NULL;
     stat_summary *slo = NULL;
-    for (;;) {
-        int step = sqlite3_step(st);
-        const char *sweep = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    for (size_t k = 0;; k++) {
+        const char *sweep = k < n_sp ? sp[k].sweep : NULL;
         if ((!sweep || strcmp(sweep, current) != 0) && n > 0) {
             /* close the previous sweep: Pareto flags, table, picture */
             for (size_t a = 0; a < n; a++) {
@@ -374,7 +361,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
             }
             fputs("</tbody></table>\n", p->f);
             char prefix[1200], sname[128], title[200];
-            safe_name(sname, sizeof(sname), current);
+            gp_safe_file_name(sname, sizeof(sname), current);
             snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
             snprintf(title, sizeof(title), "sweep %s: Pareto front (cost against P99)", current);
             rc = picture(p, prefix, plot_pareto(prefix, title, pts, n, err), err);
@@ -399,11 +386,10 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
                 break;
             }
         }
-        const unsigned char *par = sqlite3_column_text(st, 3);
-        snprintf(params[n], sizeof(params[n]), "%s", par ? (const char *)par : "");
+        gp_copy_utf8(params[n], sizeof(params[n]), sp[k].params);
         run_summary *runs = NULL;
         size_t nr = 0;
-        if ((rc = results_db_read_runs(db, sqlite3_column_int64(st, 2), &runs, &nr, err)) < 0)
+        if ((rc = results_db_read_runs(db, sp[k].experiment_id, &runs, &nr, err)) < 0)
             break;
         double *v = malloc(sizeof(double) * (nr + 1) * 3);
         if (!v) {
@@ -424,7 +410,7 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
         free(v);
         free(runs);
     }
-    sqlite3_finalize(st);
+    free(sp);
     free(pts);
     free(params);
     free(slo);
@@ -442,7 +428,7 @@ static const char css[] =
 int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
 {
     results_db *db = NULL;
-    int rc = results_db_open(o->db_path, &db, err);
+    int rc = results_db_open_read(o->db_path, &db, err);
     if (rc < 0)
         return rc;
     char tmpl[600] = "";
@@ -451,9 +437,10 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         const char *t = getenv("TMPDIR");
         snprintf(tmpl, sizeof(tmpl), "%s/gpenlab-report-XXXXXX", t && t[0] ? t : "/tmp");
         if (!mkdtemp(tmpl)) {
+            int e = errno;
             results_db_close(db);
             return gp_error_set(err, GP_EIO, tmpl, 0, 0, NULL, "cannot make a directory: %s",
-                                strerror(errno));
+                                strerror(e));
         }
         assets = tmpl;
     } else if (mkdir(assets, 0777) < 0 && errno != EEXIST) {
@@ -478,23 +465,12 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
     put_html(f, title);
     fputs("</h1>\n", f);
-    sqlite3 *s = results_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    bool have_sweeps = sqlite3_prepare_v2(s, "SELECT 1 FROM sweep_points LIMIT 1", -1, &st, NULL) ==
-                       SQLITE_OK;
-    sqlite3_finalize(st);
-    st = NULL;
-    const char *q = have_sweeps
-                        ? "SELECT id, name, file FROM experiments WHERE id NOT IN (SELECT "
-                          "experiment_id FROM sweep_points) ORDER BY id"
-                        : "SELECT id, name, file FROM experiments ORDER BY id";
-    if (sqlite3_prepare_v2(s, q, -1, &st, NULL) != SQLITE_OK)
-        rc = gp_error_set(err, GP_EIO, o->db_path, 0, 0, NULL, "%s", sqlite3_errmsg(s));
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        char name[128], file[600];
-        snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(file, sizeof(file), "%s", (const char *)sqlite3_column_text(st, 2));
+    results_db_experiment *xs = NULL;
+    size_t n_xs = 0;
+    rc = results_db_experiments(db, &xs, &n_xs, err);
+    for (size_t k = 0; rc == 0 && k < n_xs; k++) {
+        int64_t id = xs[k].id;
+        const char *name = xs[k].name, *file = xs[k].file;
         run_summary *runs = NULL;
         size_t n = 0;
         if ((rc = results_db_read_runs(db, id, &runs, &n, err)) < 0)
@@ -511,7 +487,7 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         }
         free(runs);
     }
-    sqlite3_finalize(st);
+    free(xs);
     if (rc == 0)
         rc = sweep_sections(&p, db, err);
     fprintf(f, "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
@@ -524,12 +500,8 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
         rc = gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     if (rc < 0)
         unlink(tmp_out);
-    if (tmpl[0]) { /* the temporary pictures */
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
-        if (system(cmd) != 0 && rc == 0)
-            rc = 0; /* leftovers in the temporary directory are harmless */
-    }
+    if (tmpl[0]) /* the temporary pictures; leftovers there are harmless */
+        (void)gp_remove_tree(tmpl, NULL);
     results_db_close(db);
     if (n_pictures)
         *n_pictures = p.pictures;

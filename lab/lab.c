@@ -9,6 +9,7 @@
 
 #include "base/common.h"
 #include "lab/pool.h"
+#include "base/fileio.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 #include "lab/winner.h"
@@ -58,7 +59,8 @@ static int unit_open(void *ctx, void **state, gp_error *err)
         return gp_oom(err);
     us->c = ctx;
     *state = us;
-    return results_db_open(us->c->db_path, &us->db, err);
+    /* the caller holds the database's writer lock for the whole pool */
+    return results_db_open_worker(us->c->db_path, &us->db, err);
 }
 
 static void unit_close(void *state)
@@ -334,7 +336,9 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     char db_default[600];
     const char *db_path = o->db_path ? o->db_path : e->db_path[0] ? e->db_path : NULL;
     if (!db_path) {
-        snprintf(db_default, sizeof(db_default), "results/%s.db", e->name);
+        char safe[128]; /* a name becomes a file name: keep it inside results/ */
+        gp_safe_file_name(safe, sizeof(safe), e->name);
+        snprintf(db_default, sizeof(db_default), "results/%s.db", safe);
         db_path = db_default;
     }
     const char *csv_path = o->csv_path ? o->csv_path : e->csv_path[0] ? e->csv_path : NULL;
@@ -342,15 +346,16 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : e->seed;
 
     TRY(ensure_parent_dir(db_path, err));
-    /* the experiment's row, then the connection closed: workers open their own */
+    /* this process is the writer: it records the experiment and holds the writer lock
+     * until every worker (each with its own connection) is done */
     results_db *db = NULL;
     TRY(results_db_open(db_path, &db, err));
     int64_t exp_id = 0;
     int rc = experiment_db_upsert(e, db, &exp_id, err);
-    results_db_close(db);
-    db = NULL;
-    if (rc < 0)
+    if (rc < 0) {
+        results_db_close(db);
         return rc;
+    }
     lab_ctx c = {.e = e, .o = o, .db_path = db_path, .reps = reps, .seed = seed,
                  .exp_id = exp_id, .span_hint_us = span_hint(e)};
     size_t units = (size_t)e->n_policies * (size_t)reps;
@@ -365,7 +370,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
         snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, db_path);
     run_summary *runs = NULL;
     size_t n_runs = 0;
-    if (rc == 0 && (rc = results_db_open(db_path, &db, err)) == 0)
+    if (rc == 0)
         rc = results_db_read_runs(db, exp_id, &runs, &n_runs, err);
     if (rc == 0) {
         n_runs = keep_and_sort(e, reps, seed, runs, n_runs);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -150,7 +152,7 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
     for (int j = 0; j < POOL_MAX_JOBS; j++)
         sh->unit[j] = -1;
     pid_t pid[POOL_MAX_JOBS];
-    int fds[POOL_MAX_JOBS];
+    struct pollfd pfd[POOL_MAX_JOBS];
     int started = 0, rc = 0;
     pid_t parent = getpid();
     for (int j = 0; j < jobs; j++) {
@@ -168,17 +170,22 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
             break;
         }
         if (c == 0) {
-            /* a worker does not outlive a killed parent: it would race the rerun */
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
+            /* A worker ends at once on SIGTERM or SIGINT: a unit is written in one
+             * transaction, so what is lost is the unit in progress, which the rerun does. It
+             * also ends when its parent dies, so no worker goes on alone (it would race the
+             * rerun). */
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent || (stop && *stop))
                 _exit(1);
             close(p[0]);
             for (int k = 0; k < started; k++)
-                close(fds[k]);
+                close(pfd[k].fd);
             gp_error cerr;
             gp_error_clear(&cerr);
             pool_progress pr = {.sh = sh, .slot = j};
-            int crc = work_loop(ops, ctx, n_units, &pr, stop, &cerr);
+            int crc = work_loop(ops, ctx, n_units, &pr, NULL, &cerr);
             if (crc < 0) {
                 ssize_t wr = write(p[1], &cerr, sizeof(cerr));
                 (void)wr;
@@ -188,41 +195,67 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
         }
         close(p[1]);
         pid[started] = c;
-        fds[started++] = p[0];
+        pfd[started].fd = p[0];
+        pfd[started].events = POLLIN;
+        started++;
     }
-    /* wait for every worker, drawing progress meanwhile */
-    int status[POOL_MAX_JOBS] = {0};
-    bool reaped[POOL_MAX_JOBS] = {false};
-    int left = started;
-    while (left > 0) {
-        for (int j = 0; j < started; j++) {
-            if (reaped[j])
-                continue;
-            pid_t w = waitpid(pid[j], &status[j], draw ? WNOHANG : 0);
-            if (w == pid[j] || (w < 0 && errno != EINTR)) {
-                reaped[j] = true;
-                left--;
-            }
+    /* Wait for the workers' reports (an error record, or end of file when they exit),
+     * drawing progress; a stop request is passed on to every worker within one period. */
+    gp_error first;
+    gp_error_clear(&first);
+    bool stopped = false;
+    double last_draw = 0;
+    for (int open_fds = started; open_fds > 0;) {
+        if (stop && *stop && !stopped) {
+            stopped = true;
+            for (int j = 0; j < started; j++)
+                kill(pid[j], SIGTERM);
         }
-        if (left > 0 && draw) {
+        if (draw && now_s() - last_draw >= 0.25) {
+            last_draw = now_s();
             pool_view v;
             fill_view(sh, n_units, jobs, start, &v);
             draw(draw_ctx, &v);
-            struct timespec ts = {0, 250 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+        }
+        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
+            break;
+        for (int j = 0; j < started; j++) {
+            if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            gp_error cerr;
+            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
+                first = cerr;
+            close(pfd[j].fd);
+            pfd[j].fd = -1;
+            open_fds--;
         }
     }
+    bool died = false;
+    int died_status = 0;
     for (int j = 0; j < started; j++) {
-        gp_error cerr;
-        ssize_t got = read(fds[j], &cerr, sizeof(cerr));
-        close(fds[j]);
-        if (rc == 0 && got == (ssize_t)sizeof(cerr)) {
-            *err = cerr;
-            rc = cerr.code ? cerr.code : GP_EIO;
-        } else if (rc == 0 && !(WIFEXITED(status[j]) && WEXITSTATUS(status[j]) == 0)) {
-            rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL,
-                              "a worker process died (status %d); rerun to resume", status[j]);
+        if (pfd[j].fd >= 0)
+            close(pfd[j].fd);
+        int status = 0;
+        while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !died) {
+            died = true;
+            died_status = status;
         }
+    }
+    if (rc == 0 && (stopped || (stop && *stop)))
+        rc = gp_error_set(err, GP_EINTERRUPTED, NULL, 0, 0, NULL,
+                          "interrupted: %zu of %zu runs done, the rest resume on rerun",
+                          sh->ran + sh->resumed, n_units);
+    else if (rc == 0 && first.code != 0) {
+        *err = first;
+        rc = first.code;
+    } else if (rc == 0 && died) {
+        rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL,
+                          "a worker process died (status %d); rerun to resume", died_status);
     }
     st->ran = sh->ran;
     st->resumed = sh->resumed;

@@ -3,12 +3,15 @@
  * otherwise runs it; a unit stores its own result (one database transaction), so a killed
  * pool loses only the units in progress. `gpenlab run` (a unit is one policy x
  * replication) and `gpenlab sweep` (one point x replication) share it.
- * jobs == 1 runs in the calling process; jobs > 1 forks that many workers (no database
- * connection may be open across the fork: open it in ops->open) and the caller's process
+ * jobs == 1 runs in the calling process; jobs > 1 forks that many workers (a worker opens
+ * its own connections in ops->open; the caller may hold a database's writer lock across
+ * the fork, its workers then open as results_db_open_worker) and the caller's process
  * waits, calling `draw` about four times a second with what every worker is doing, so a
  * progress line can be drawn from one place. With jobs == 1, `draw` is called from the
  * unit's own progress reports (at most four times a second). A worker's error comes back
- * whole (gp_error); `stop` (set by a signal handler) ends the workers between units. */
+ * whole (gp_error). `stop` (set by a signal handler): in-process, the loop ends between
+ * units; forked workers get SIGTERM within 0.1 s and end at once (the unit in progress is
+ * not written: a rerun does it). A worker dies with its parent (PR_SET_PDEATHSIG). */
 #ifndef GP_POOL_H
 #define GP_POOL_H
 

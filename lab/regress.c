@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/fileio.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/report.h"
@@ -197,7 +198,9 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         size_t nc = 0, nb = 0;
         rc = run_fresh(e, reps > 0 ? reps : 0, tmp, &cur, &nc, err);
         char csv[1200];
-        snprintf(csv, sizeof(csv), "%s/%s.csv", dir, e->name);
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), e->name);
+        snprintf(csv, sizeof(csv), "%s/%s.csv", dir, safe);
         if (rc == 0 && o->update) {
             rc = report_write_csv(csv, cur, nc, err);
             if (rc == 0)

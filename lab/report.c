@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/csv_reader.h"
 #include "lab/results_db.h"
 
 /* ---------- grouping ---------- */
@@ -330,7 +331,9 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
 static void csv_cell(FILE *f, const char *s)
 {
     size_t len = strlen(s);
-    int quote = len && (s[0] == ' ' || s[len - 1] == ' ');
+    /* the reader trims unquoted cells and skips lines that start with '#' */
+    int quote = len && (s[0] == ' ' || s[0] == '\t' || s[0] == '#' || s[len - 1] == ' ' ||
+                        s[len - 1] == '\t');
     for (const char *p = s; *p && !quote; p++)
         quote = *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
     if (!quote) {
@@ -411,174 +414,63 @@ int report_write_csv(const char *path, const run_summary *runs, size_t n, gp_err
     return 0;
 }
 
-/* One CSV record from *pp (RFC 4180: quotes, doubled quotes, CRLF). Cells are written
- * into `cells` (NUL-separated) and their starts into start[]. Returns the number of
- * cells, 0 at the end of input, -1 on an unterminated quote, -2 on too many cells. */
-static int csv_record(const char **pp, const char *end, char *cells, const char **start,
-                      int max_cells, long *line)
-{
-    const char *p = *pp;
-    if (p >= end)
-        return 0;
-    int n = 0;
-    char *w = cells;
-    start[n++] = w;
-    for (;;) {
-        if (p < end && *p == '"') {
-            p++;
-            for (;;) {
-                if (p >= end)
-                    return -1;
-                if (*p == '"') {
-                    if (p + 1 < end && p[1] == '"') {
-                        *w++ = '"';
-                        p += 2;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                if (*p == '\n')
-                    (*line)++;
-                *w++ = *p++;
-            }
-        }
-        while (p < end && *p != ',' && *p != '\n' && *p != '\r')
-            *w++ = *p++;
-        *w++ = '\0';
-        if (p < end && *p == ',') {
-            p++;
-            if (n == max_cells)
-                return -2;
-            start[n++] = w;
-            continue;
-        }
-        if (p < end && *p == '\r')
-            p++;
-        if (p < end && *p == '\n')
-            p++;
-        break;
-    }
-    *pp = p;
-    return n;
-}
-
 int report_read_csv(const char *path, run_summary **out, size_t *n_out, gp_error *err)
 {
     *out = NULL;
     *n_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    while (text) {
-        if (len == cap) {
-            char *p = realloc(text, cap * 2);
-            if (!p) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = p;
-            cap *= 2;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!text)
-        return gp_oom(err);
-    if (read_error) {
-        free(text);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
-    }
+    csv_reader *r;
+    TRY(csv_open(path, &r, err));
     size_t nf;
     const field_desc *fd = result_fields_run(&nf);
-    enum { MAX_CELLS = 256 };
-    const char *start[MAX_CELLS];
-    int col_field[MAX_CELLS];
-    char *cells = malloc(len + 1 + MAX_CELLS);
+    size_t nh = csv_ncols(r);
+    int *col_field = calloc(nh, sizeof(*col_field));
+    char *seen = calloc(nf, 1);
     run_summary *rows = NULL;
     size_t n = 0, rcap = 0;
-    int rc = 0;
-    if (!cells) {
-        free(text);
-        return gp_oom(err);
-    }
-    const char *p = text, *end = text + len;
-    long line = 1;
-    int nh = csv_record(&p, end, cells, start, MAX_CELLS, &line);
-    if (nh <= 0) {
-        rc = gp_error_set(err, GP_EPARSE, path, 1, 0, NULL, "no header line");
-        goto done;
-    }
-    int seen[MAX_CELLS] = {0};
-    for (int c = 0; c < nh; c++) {
+    int rc = col_field && seen ? 0 : gp_oom(err);
+    long hline = csv_header_line(r);
+    for (size_t c = 0; rc == 0 && c < nh; c++) {
+        const char *name = csv_col_name(r, c);
         col_field[c] = -1;
         for (size_t i = 0; i < nf; i++)
-            if (strcmp(start[c], fd[i].name) == 0)
+            if (strcmp(name, fd[i].name) == 0)
                 col_field[c] = (int)i;
-        if (col_field[c] < 0) {
-            rc = gp_error_set(err, GP_EUNKNOWN, path, 1, c + 1, start[c], "unknown column");
-            goto done;
-        }
-        if (seen[col_field[c]]++) {
-            rc = gp_error_set(err, GP_EPARSE, path, 1, c + 1, start[c], "repeated column");
-            goto done;
-        }
+        if (col_field[c] < 0)
+            rc = gp_error_set(err, GP_EUNKNOWN, path, hline, csv_col_pos(r, c), name,
+                              "unknown column");
+        else if (seen[col_field[c]]++)
+            rc = gp_error_set(err, GP_EPARSE, path, hline, csv_col_pos(r, c), name,
+                              "repeated column");
     }
-    for (size_t i = 0; i < nf; i++)
-        if (!seen[i]) {
-            rc = gp_error_set(err, GP_EMISSING, path, 1, 0, fd[i].name, "missing column");
-            goto done;
-        }
-    for (;;) {
-        long rec_line = ++line;
-        int nc = csv_record(&p, end, cells, start, MAX_CELLS, &line);
-        if (nc == 0)
-            break;
-        if (nc == 1 && start[0][0] == '\0')
-            continue; /* blank line */
-        if (nc == -1) {
-            rc = gp_error_set(err, GP_EPARSE, path, rec_line, 0, NULL,
-                              "unterminated quoted cell");
-            goto done;
-        }
-        if (nc != nh) {
-            rc = gp_error_set(err, GP_EPARSE, path, rec_line, 0, NULL,
-                              "%s cells than the header's %d", nc < 0 || nc > nh ? "more" : "fewer",
-                              nh);
-            goto done;
-        }
+    for (size_t i = 0; rc == 0 && i < nf; i++)
+        if (!seen[i])
+            rc = gp_error_set(err, GP_EMISSING, path, hline, 0, fd[i].name, "missing column");
+    while (rc == 0 && (rc = csv_next_row(r, err)) == 1) {
+        rc = 0;
         if (n == rcap) {
             size_t nc2 = rcap ? rcap * 2 : 16;
             run_summary *q = realloc(rows, nc2 * sizeof(*q));
             if (!q) {
                 rc = gp_oom(err);
-                goto done;
+                break;
             }
             rows = q;
             rcap = nc2;
         }
         memset(&rows[n], 0, sizeof(rows[n]));
-        for (int c = 0; c < nh; c++) {
+        for (size_t c = 0; c < nh && rc == 0; c++) {
             const field_desc *fld = &fd[col_field[c]];
-            int prc = result_field_parse(fld, &rows[n], start[c]);
-            if (prc < 0) {
-                rc = gp_error_set(err, prc, path, rec_line, c + 1, fld->name,
-                                  "bad value \"%.64s\"", start[c]);
-                goto done;
-            }
+            int prc = result_field_parse(fld, &rows[n], csv_field(r, c));
+            if (prc < 0)
+                rc = gp_error_set(err, prc, path, csv_line(r), csv_field_pos(r, c), fld->name,
+                                  "bad value \"%.64s\"", csv_field(r, c));
         }
-        n++;
+        if (rc == 0)
+            n++;
     }
-done:
-    free(cells);
-    free(text);
+    csv_close(r);
+    free(col_field);
+    free(seen);
     if (rc < 0) {
         free(rows);
         return rc;

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -14,8 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
+
+#include "base/text.h"
 
 /* ---------- field tables ---------- */
 
@@ -257,9 +263,13 @@ int result_field_parse(const field_desc *f, void *rec, const char *text)
 
 /* ---------- the store ---------- */
 
+typedef enum { OPEN_WRITER, OPEN_WORKER, OPEN_READ } open_mode;
+
 struct results_db {
     sqlite3 *db;
     char *path;
+    open_mode mode;
+    int lock_fd; /* the writer lock, -1 when this connection holds none */
     sqlite3_stmt *ins_run, *ins_series, *ins_req, *run_exists, *run_id;
     sqlite3_stmt *sel_runs, *sel_series, *sel_reqs;
 };
@@ -342,6 +352,38 @@ static void sb_columns(sbuf *b, const field_desc *f, size_t n, int placeholders)
 {
     for (size_t i = 0; i < n; i++)
         sb_add(b, "%s%s", i ? ", " : "", placeholders ? "?" : f[i].name);
+}
+
+/* 1 when `table` has a column `name`, 0 when not (or no such table), < 0 on error. */
+static int has_column(results_db *db, const char *table, const char *name, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading the schema");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW)
+        return 1;
+    return s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
+}
+
+/* "SELECT a, b, ... FROM table": a column an older file lacks reads as NULL (read-only
+ * connections cannot add it). */
+static int sb_select(results_db *db, sbuf *b, const char *table, const field_desc *f, size_t n,
+                     gp_error *err)
+{
+    sb_add(b, "SELECT ");
+    for (size_t i = 0; i < n; i++) {
+        int have = 1;
+        if (db->mode == OPEN_READ && (have = has_column(db, table, f[i].name, err)) < 0)
+            return have;
+        sb_add(b, "%s%s", i ? ", " : "", have ? f[i].name : "NULL");
+    }
+    sb_add(b, " FROM %s", table);
+    return 0;
 }
 
 static int prepare(results_db *db, sbuf *sql, sqlite3_stmt **st, gp_error *err)
@@ -434,8 +476,12 @@ static int create_schema(results_db *db, gp_error *err)
     for (size_t i = 0; i < nq; i++)
         sb_add(&b, ", %s %s", fq[i].name, sql_type(fq[i].type));
     sb_add(&b, ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
-               "WITHOUT ROWID;\nPRAGMA user_version = %d;\n",
-           (int)OUTCOMES, RESULTS_DB_SCHEMA_VERSION);
+               "WITHOUT ROWID;\n",
+           (int)OUTCOMES);
+    sb_add(&b, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
+               "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
+               "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
+           RESULTS_DB_SCHEMA_VERSION, RESULTS_DB_APPLICATION_ID);
     if (b.oom) {
         free(b.s);
         rc = gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
@@ -466,49 +512,172 @@ static int prepare_all(results_db *db, gp_error *err)
                      *fq = result_fields_request(&nq);
     sbuf b = {0};
     int rc;
-    sb_add(&b, "INSERT INTO runs(experiment_id, run_key, ");
-    sb_columns(&b, fr, nr, 0);
-    sb_add(&b, ") VALUES(?, ?, ");
-    sb_columns(&b, fr, nr, 1);
-    sb_add(&b, ")");
-    if ((rc = prepare(db, &b, &db->ins_run, err)) < 0)
+    if (db->mode != OPEN_READ) {
+        sb_add(&b, "INSERT INTO runs(experiment_id, run_key, ");
+        sb_columns(&b, fr, nr, 0);
+        sb_add(&b, ") VALUES(?, ?, ");
+        sb_columns(&b, fr, nr, 1);
+        sb_add(&b, ")");
+        if ((rc = prepare(db, &b, &db->ins_run, err)) < 0)
+            return rc;
+        sb_add(&b, "INSERT INTO series(run_id, seq, ");
+        sb_columns(&b, fs, ns, 0);
+        sb_add(&b, ") VALUES(?, ?, ");
+        sb_columns(&b, fs, ns, 1);
+        sb_add(&b, ")");
+        if ((rc = prepare(db, &b, &db->ins_series, err)) < 0)
+            return rc;
+        sb_add(&b, "INSERT INTO requests(run_id, ");
+        sb_columns(&b, fq, nq, 0);
+        sb_add(&b, ") VALUES(?, ");
+        sb_columns(&b, fq, nq, 1);
+        sb_add(&b, ")");
+        if ((rc = prepare(db, &b, &db->ins_req, err)) < 0)
+            return rc;
+    }
+    if ((rc = sb_select(db, &b, "runs", fr, nr, err)) < 0)
         return rc;
-    sb_add(&b, "INSERT INTO series(run_id, seq, ");
-    sb_columns(&b, fs, ns, 0);
-    sb_add(&b, ") VALUES(?, ?, ");
-    sb_columns(&b, fs, ns, 1);
-    sb_add(&b, ")");
-    if ((rc = prepare(db, &b, &db->ins_series, err)) < 0)
-        return rc;
-    sb_add(&b, "INSERT INTO requests(run_id, ");
-    sb_columns(&b, fq, nq, 0);
-    sb_add(&b, ") VALUES(?, ");
-    sb_columns(&b, fq, nq, 1);
-    sb_add(&b, ")");
-    if ((rc = prepare(db, &b, &db->ins_req, err)) < 0)
-        return rc;
-    sb_add(&b, "SELECT ");
-    sb_columns(&b, fr, nr, 0);
-    sb_add(&b, " FROM runs WHERE experiment_id = ? ORDER BY id");
+    sb_add(&b, " WHERE experiment_id = ? ORDER BY id");
     if ((rc = prepare(db, &b, &db->sel_runs, err)) < 0)
         return rc;
-    sb_add(&b, "SELECT ");
-    sb_columns(&b, fs, ns, 0);
-    sb_add(&b, " FROM series WHERE run_id = ? ORDER BY seq");
+    if ((rc = sb_select(db, &b, "series", fs, ns, err)) < 0)
+        return rc;
+    sb_add(&b, " WHERE run_id = ? ORDER BY seq");
     if ((rc = prepare(db, &b, &db->sel_series, err)) < 0)
         return rc;
-    sb_add(&b, "SELECT ");
-    sb_columns(&b, fq, nq, 0);
-    sb_add(&b, " FROM requests WHERE run_id = ? ORDER BY id");
+    if ((rc = sb_select(db, &b, "requests", fq, nq, err)) < 0)
+        return rc;
+    sb_add(&b, " WHERE run_id = ? ORDER BY id");
     if ((rc = prepare(db, &b, &db->sel_reqs, err)) < 0)
         return rc;
-    if ((rc = prepare_text(db, "SELECT 1 FROM runs WHERE run_key = ?", &db->run_exists,
-                           err)) < 0)
+    if (db->mode != OPEN_READ &&
+        (rc = prepare_text(db,
+                           "SELECT arrived, completed, timed_out, rejected, in_flight_end FROM "
+                           "runs WHERE run_key = ?",
+                           &db->run_exists, err)) < 0)
         return rc;
     return prepare_text(db, "SELECT id FROM runs WHERE run_key = ?", &db->run_id, err);
 }
 
-int results_db_open(const char *path, results_db **out, gp_error *err)
+/* One integer from a PRAGMA; a file that is not SQLite fails here, before any write. */
+static int pragma_int(results_db *db, const char *sql, int *out, gp_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : db_error(db, err, GP_EIO, "cannot read the results database");
+}
+
+/* The tables gpenlab writes, each with the columns that identify it. */
+static const struct {
+    const char *table, *col1, *col2;
+} own_tables[] = {
+    {"experiments", "name", "ident"}, {"runs", "experiment_id", "run_key"},
+    {"series", "run_id", "seq"},      {"requests", "run_id", "id"},
+    {"sweep_points", "sweep", "point"},
+};
+
+/* 1 when `table` is one of gpenlab's, with its identifying columns. */
+static int own_table(results_db *db, const char *table, gp_error *err)
+{
+    for (size_t i = 0; i < COUNT(own_tables); i++) {
+        if (strcmp(table, own_tables[i].table) != 0)
+            continue;
+        int a = has_column(db, table, own_tables[i].col1, err);
+        int b = a > 0 ? has_column(db, table, own_tables[i].col2, err) : a;
+        return a < 0 ? a : b < 0 ? b : a && b;
+    }
+    return 0;
+}
+
+/* Reads (never writes) what the file is: 0 for a new or empty file or gpenlab's own
+ * (*n_tables: its tables); GP_ENOTSUP for another application's file or a newer schema;
+ * GP_EIO when it is not SQLite. */
+static int check_ours(results_db *db, int *n_tables, gp_error *err)
+{
+    int app = 0, version = 0;
+    int rc;
+    if ((rc = pragma_int(db, "PRAGMA application_id", &app, err)) < 0 ||
+        (rc = pragma_int(db, "PRAGMA user_version", &version, err)) < 0)
+        return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT "
+                           "LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "cannot read the results database");
+    char foreign[300] = "";
+    size_t used = 0;
+    int n = 0, s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        n++;
+        int own = app == RESULTS_DB_APPLICATION_ID ? 1 : own_table(db, name ? name : "", err);
+        if (own < 0) {
+            sqlite3_finalize(st);
+            return own;
+        }
+        if (!own && used + 4 < sizeof(foreign)) {
+            int w = snprintf(foreign + used, sizeof(foreign) - used, "%s%s", used ? ", " : "",
+                             name ? name : "?");
+            used = w > 0 && used + (size_t)w < sizeof(foreign) ? used + (size_t)w : sizeof(foreign);
+        }
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return db_error(db, err, GP_EIO, "cannot read the results database");
+    *n_tables = n;
+    if (app != 0 && app != RESULTS_DB_APPLICATION_ID)
+        return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
+                            "not a gpenlab results database (SQLite application_id 0x%08x): "
+                            "give another database path", (unsigned)app);
+    if (foreign[0])
+        return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
+                            "not a gpenlab results database (it holds table%s %s): give "
+                            "another database path",
+                            strchr(foreign, ',') ? "s" : "", foreign);
+    if (version > RESULTS_DB_SCHEMA_VERSION)
+        return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
+                            "schema version %d is newer than this gpenlab's (%d)", version,
+                            RESULTS_DB_SCHEMA_VERSION);
+    return 0;
+}
+
+/* The writer lock: flock(2) on "<path>-lock", so that it never touches SQLite's own locks
+ * on the database file; the kernel drops it when the holder dies. */
+static int take_lock(results_db *db, gp_error *err)
+{
+    size_t len = strlen(db->path) + sizeof("-lock");
+    char *lock_path = malloc(len);
+    if (!lock_path)
+        return gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
+    snprintf(lock_path, len, "%s-lock", db->path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (fd < 0)
+        rc = gp_error_set(err, GP_EIO, lock_path, 0, 0, NULL, "cannot create the writer lock: %s",
+                          strerror(errno));
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        fd = -1;
+        rc = e == EWOULDBLOCK
+                 ? gp_error_set(err, GP_EBUSY, db->path, 0, 0, NULL,
+                                "in use: another gpenlab is writing this database (it holds "
+                                "%s); wait for it to end, or give another database path",
+                                lock_path)
+                 : gp_error_set(err, GP_EIO, lock_path, 0, 0, NULL, "cannot lock: %s", strerror(e));
+    }
+    free(lock_path);
+    db->lock_fd = fd;
+    return rc;
+}
+
+static int open_db(const char *path, open_mode mode, results_db **out, gp_error *err)
 {
     *out = NULL;
     results_db *db = calloc(1, sizeof(*db));
@@ -516,7 +685,19 @@ int results_db_open(const char *path, results_db **out, gp_error *err)
         free(db);
         return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
-    int rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    db->mode = mode;
+    db->lock_fd = -1;
+    int rc;
+    if (mode == OPEN_READ) {
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL, "no such database");
+            results_db_close(db);
+            return rc;
+        }
+    }
+    int flags = mode == OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &db->db, flags, NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(db, err, GP_EIO, "cannot open the results database");
         results_db_close(db);
@@ -524,15 +705,68 @@ int results_db_open(const char *path, results_db **out, gp_error *err)
     }
     sqlite3_extended_result_codes(db->db, 1);
     sqlite3_busy_timeout(db->db, RESULTS_DB_BUSY_TIMEOUT_MS);
-    if ((rc = exec(db, "PRAGMA foreign_keys = ON", err)) < 0 ||
-        (rc = exec(db, "PRAGMA journal_mode = WAL", err)) < 0 ||
-        (rc = exec(db, "PRAGMA synchronous = FULL", err)) < 0 ||
-        (rc = create_schema(db, err)) < 0 || (rc = prepare_all(db, err)) < 0) {
+    int n_tables = 0;
+    rc = check_ours(db, &n_tables, err);
+    int why = sqlite3_extended_errcode(db->db) & 0xff;
+    if (rc < 0 && mode == OPEN_READ && (why == SQLITE_CANTOPEN || why == SQLITE_READONLY)) {
+        /* a WAL file in a directory this process cannot write (no "-shm" to create):
+         * read it as an immutable file, as nobody can write there either */
+        sqlite3_close(db->db);
+        db->db = NULL;
+        /* percent-encode what a URI path cannot hold as is */
+        sbuf u = {0};
+        sb_add(&u, "file:");
+        for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+            sb_add(&u, *c == '?' || *c == '#' || *c == '%' || *c <= ' ' || *c >= 0x7f ? "%%%02X"
+                                                                                       : "%c",
+                   *c);
+        sb_add(&u, "?immutable=1");
+        if (u.oom)
+            rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
+        else if (sqlite3_open_v2(u.s, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                                      NULL) == SQLITE_OK) {
+            if (err)
+                gp_error_clear(err); /* the first attempt's error is answered */
+            rc = check_ours(db, &n_tables, err);
+        }
+        else if (!u.oom)
+            rc = db_error(db, err, GP_EIO, "cannot open the results database");
+        free(u.s);
+    }
+    if (rc == 0 && mode == OPEN_READ && n_tables == 0)
+        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL,
+                          "an empty database: no experiment was written to it");
+    if (rc == 0 && mode == OPEN_WRITER)
+        rc = take_lock(db, err);
+    if (rc == 0 && mode != OPEN_READ) {
+        if ((rc = exec(db, "PRAGMA foreign_keys = ON", err)) == 0 &&
+            (rc = exec(db, "PRAGMA journal_mode = WAL", err)) == 0 &&
+            (rc = exec(db, "PRAGMA synchronous = FULL", err)) == 0)
+            rc = create_schema(db, err);
+    }
+    if (rc == 0)
+        rc = prepare_all(db, err);
+    if (rc < 0) {
         results_db_close(db);
         return rc;
     }
     *out = db;
     return 0;
+}
+
+int results_db_open(const char *path, results_db **out, gp_error *err)
+{
+    return open_db(path, OPEN_WRITER, out, err);
+}
+
+int results_db_open_worker(const char *path, results_db **out, gp_error *err)
+{
+    return open_db(path, OPEN_WORKER, out, err);
+}
+
+int results_db_open_read(const char *path, results_db **out, gp_error *err)
+{
+    return open_db(path, OPEN_READ, out, err);
 }
 
 void results_db_close(results_db *db)
@@ -544,6 +778,8 @@ void results_db_close(results_db *db)
     for (size_t i = 0; i < COUNT(all); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db->db);
+    if (db->lock_fd >= 0) /* after the connection: the lock outlives every write */
+        close(db->lock_fd);
     free(db->path);
     free(db);
 }
@@ -653,16 +889,29 @@ char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *labe
 int results_db_run_exists(results_db *db, const char *run_key, gp_error *err)
 {
     sqlite3_stmt *st = db->run_exists;
+    if (!st)
+        return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL, "opened read-only");
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, run_key, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
+    uint64_t v[5] = {0};
+    for (int i = 0; s == SQLITE_ROW && i < 5; i++)
+        v[i] = (uint64_t)sqlite3_column_int64(st, i);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (s == SQLITE_ROW)
-        return 1;
     if (s == SQLITE_DONE)
         return 0;
-    return step_error(db, err, s, "looking up a run");
+    if (s != SQLITE_ROW)
+        return step_error(db, err, s, "looking up a run");
+    /* a stored run counts as done only when its totals still add up */
+    if (v[0] != v[1] + v[2] + v[3] + v[4])
+        return gp_error_set(err, GP_EINVARIANT, db->path, 0, 0, NULL,
+                            "stored run %s breaks conservation: arrived %" PRIu64
+                            " != completed %" PRIu64 " + timed out %" PRIu64 " + rejected %" PRIu64
+                            " + in flight %" PRIu64 " (the file was changed or damaged): delete "
+                            "the run or use another database",
+                            run_key, v[0], v[1], v[2], v[3], v[4]);
+    return 1;
 }
 
 /* Binds fields f[0..n) of rec from parameter `first` on. */
@@ -717,6 +966,8 @@ int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
     size_t nr, ns, nq;
     const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
                      *fq = result_fields_request(&nq);
+    if (!db->ins_run)
+        return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL, "opened read-only");
     int rc = exec(db, "BEGIN IMMEDIATE", err);
     if (rc < 0)
         return rc;
@@ -859,4 +1110,190 @@ int results_db_read_requests(results_db *db, const char *run_key, request_log *o
     }
     sqlite3_reset(st);
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "reading requests");
+}
+
+/* ---------- experiments and sweeps ---------- */
+
+/* 1 when the file has the table (an older one may lack sweep_points), 0 when not. */
+static int has_table(results_db *db, const char *table, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading the schema");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
+}
+
+/* Grows *arr (elements of `size` bytes) to hold n + 1; GP_ENOMEM when it cannot. */
+static int grow_one(results_db *db, void **arr, size_t n, size_t *cap, size_t size, gp_error *err)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, nc * size);
+    if (!p)
+        return gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static void column_copy(sqlite3_stmt *st, int k, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, k);
+    gp_copy_utf8(dst, cap, t ? (const char *)t : "");
+}
+
+int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
+                           gp_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    int sweeps = has_table(db, "sweep_points", err);
+    if (sweeps < 0)
+        return sweeps;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db,
+                           sweeps ? "SELECT id, name, file FROM experiments WHERE id NOT IN "
+                                    "(SELECT experiment_id FROM sweep_points) ORDER BY id"
+                                  : "SELECT id, name, file FROM experiments ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "listing experiments");
+    size_t cap = 0;
+    int s, rc = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = grow_one(db, (void **)out, *n, &cap, sizeof(**out), err)) < 0)
+            break;
+        results_db_experiment *x = &(*out)[(*n)++];
+        x->id = sqlite3_column_int64(st, 0);
+        column_copy(st, 1, x->name, sizeof(x->name));
+        column_copy(st, 2, x->file, sizeof(x->file));
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = db_error(db, err, GP_EIO, "listing experiments");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void results_db_inputs_free(results_db_inputs *in)
+{
+    free(in->file);
+    free(in->yaml_text);
+    free(in->profile_text);
+    free(in->overlays);
+    memset(in, 0, sizeof(*in));
+}
+
+static char *column_dup(sqlite3_stmt *st, int k, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(st, k);
+    if (!t)
+        return NULL;
+    char *d = strdup((const char *)t);
+    *oom |= !d;
+    return d;
+}
+
+int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
+                                gp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st;
+    /* a file written before overlays were stored has no such column: none then */
+    int have_ov = has_column(db, "experiments", "overlays", err);
+    if (have_ov < 0)
+        return have_ov;
+    if (sqlite3_prepare_v2(db->db,
+                           have_ov ? "SELECT id, file, yaml_text, profile_text, overlays FROM "
+                                     "experiments ORDER BY EXISTS(SELECT 1 FROM runs r WHERE "
+                                     "r.experiment_id = experiments.id AND r.label = ?) DESC, "
+                                     "id DESC LIMIT 1"
+                                   : "SELECT id, file, yaml_text, profile_text, NULL FROM "
+                                     "experiments ORDER BY EXISTS(SELECT 1 FROM runs r WHERE "
+                                     "r.experiment_id = experiments.id AND r.label = ?) DESC, "
+                                     "id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading the experiments");
+    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
+    int s = sqlite3_step(st), rc = 0;
+    if (s == SQLITE_ROW) {
+        int oom = 0;
+        out->id = sqlite3_column_int64(st, 0);
+        out->file = column_dup(st, 1, &oom);
+        out->yaml_text = column_dup(st, 2, &oom);
+        out->profile_text = column_dup(st, 3, &oom);
+        out->overlays = column_dup(st, 4, &oom);
+        if (!out->yaml_text && !oom)
+            oom = !(out->yaml_text = strdup(""));
+        if (oom)
+            rc = gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
+    } else if (s == SQLITE_DONE) {
+        rc = gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no experiment in the database");
+    } else {
+        rc = db_error(db, err, GP_EIO, "reading the experiments");
+    }
+    sqlite3_finalize(st);
+    if (rc < 0)
+        results_db_inputs_free(out);
+    return rc;
+}
+
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
+                               int64_t exp_id, const char *params, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT OR IGNORE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "recording a sweep point");
+    sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, point);
+    sqlite3_bind_int64(st, 3, exp_id);
+    sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE ? 0 : step_error(db, err, s, "recording a sweep point");
+}
+
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
+                            gp_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    int sweeps = has_table(db, "sweep_points", err);
+    if (sweeps <= 0)
+        return sweeps;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT sweep, point, experiment_id, params FROM sweep_points ORDER "
+                           "BY sweep, point",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "listing sweep points");
+    size_t cap = 0;
+    int s, rc = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = grow_one(db, (void **)out, *n, &cap, sizeof(**out), err)) < 0)
+            break;
+        results_db_sweep_point *x = &(*out)[(*n)++];
+        column_copy(st, 0, x->sweep, sizeof(x->sweep));
+        x->point = sqlite3_column_int64(st, 1);
+        x->experiment_id = sqlite3_column_int64(st, 2);
+        column_copy(st, 3, x->params, sizeof(x->params));
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = db_error(db, err, GP_EIO, "listing sweep points");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }

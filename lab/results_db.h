@@ -1,9 +1,27 @@
-/* results_db.h: the SQLite store of experiments and their runs, written so that a rerun
- * resumes: a run is written in one transaction (all of it or nothing), keyed by a
- * caller-chosen run_key, and results_db_run_exists tells which runs are already done.
- * Opened with WAL, synchronous=FULL, foreign keys on, a 10 s busy timeout (several
- * processes may write one file). A results_db is one connection; not thread-safe.
- * Errors name the database path and carry sqlite3_errmsg. Schema (user_version 1):
+/* results_db.h: the SQLite store of experiments, their runs and the sweeps' points. It owns
+ * the schema and every query: no other file runs SQL on a results database (the
+ * connection itself is exposed for tests only).
+ *
+ * Writing, so that a rerun resumes: a run is written in one transaction (all of it or
+ * nothing), keyed by a caller-chosen run_key; results_db_run_exists tells which runs are
+ * already done, and checks a stored run's totals (conservation) before it is counted.
+ * A writer (results_db_open) opens with WAL, synchronous=FULL, foreign keys on, a 10 s busy
+ * timeout. Before anything is written it
+ *   - refuses a file that is not a gpenlab results database: not SQLite (GP_EIO, "not a
+ *     database"), or another application's SQLite file (GP_ENOTSUP, naming its tables);
+ *     an empty file, a new path or an older gpenlab file is fine;
+ *   - takes the writer lock, flock(2) on "<path>-lock" beside the file, held until
+ *     results_db_close: a second writer is refused at once (GP_EBUSY), before it simulates
+ *     anything. Processes forked after the open share the lock (sweep -j N); such a
+ *     process opens its own connection with results_db_open_worker.
+ * Reading (results_db_open_read: report, export) creates, locks and writes nothing, so it
+ * works on a read-only file or directory and leaves the file's bytes as they were; an
+ * older schema reads the columns it lacks as NULL (NaN, 0, "").
+ * A results_db is one connection; not thread-safe. Errors name the database path and carry
+ * sqlite3_errmsg.
+ *
+ * Schema (user_version 1, application_id 0x6770656e "gpen"; files written before the
+ * application_id are recognised by their tables):
  *   experiments(id INTEGER PRIMARY KEY, name, file, yaml_text, profile_text, ident,
  *               created_at (UTC ISO 8601), gpenlab_version, overlays, inputs,
  *               UNIQUE(name, ident))
@@ -20,9 +38,11 @@
  *          pods_pending, pods_starting, pods_ready, pods_draining, pods_gone, desired,
  *          gpu_mem_frac, gpu_util_frac, lat_p50_s, lat_p95_s, lat_p99_s; PK(run_id, seq));
  *   requests(run_id -> runs, id, arrival_us, start_us, end_us, pod_id, mp, faces, cold,
- *            outcome, demand_s; PK(run_id, id); optional: only when a log is given).
+ *            outcome, demand_s; PK(run_id, id); optional: only when a log is given);
+ *   sweep_points(sweep, point, experiment_id, params; PK(sweep, point)): which experiment
+ *            is which point of a sweep, and its parameters as "path=value ...".
  * Column lists come from the field tables below (one per struct of result.h), so a
- * field added there is one line here; open() adds missing columns to an older file.
+ * field added there is one line here; a writer adds missing columns to an older file.
  * NaN doubles are stored as NULL and read back as NaN. uint64 values are stored as
  * their int64 bit pattern (seeds above 2^63 read back unchanged). */
 #ifndef GP_RESULTS_DB_H
@@ -37,6 +57,7 @@
 
 #define RESULTS_DB_SCHEMA_VERSION 1
 #define RESULTS_DB_BUSY_TIMEOUT_MS 10000
+#define RESULTS_DB_APPLICATION_ID 0x6770656e /* "gpen" */
 
 /* ---------- field tables: the columns of runs / series / requests and of the CSV ---------- */
 
@@ -72,9 +93,16 @@ int result_field_parse(const field_desc *f, void *rec, const char *text);
 
 typedef struct results_db results_db;
 
-/* Opens or creates the file and its schema. GP_EIO on failure; GP_ENOTSUP when the file
- * has a newer schema version. */
+/* Opens (or creates) the file for writing: refuses a foreign file, takes the writer lock
+ * (GP_EBUSY when another process holds it), creates or completes the schema. GP_EIO on
+ * failure; GP_ENOTSUP for a foreign file or a newer schema version. */
 int results_db_open(const char *path, results_db **out, gp_error *err);
+/* The same for a process forked by the holder of the writer lock (a sweep's pool of
+ * workers): the lock is not taken again. The file must exist with its schema. */
+int results_db_open_worker(const char *path, results_db **out, gp_error *err);
+/* Opens an existing database read-only (see above). GP_EMISSING when there is no file;
+ * GP_ENOTSUP for a foreign file or a newer schema. Only the read functions may be used. */
+int results_db_open_read(const char *path, results_db **out, gp_error *err);
 void results_db_close(results_db *db); /* NULL is fine */
 const char *results_db_path(const results_db *db);
 
@@ -98,7 +126,10 @@ int results_db_experiment_upsert_inputs(results_db *db, const char *name, const 
 char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
                          int replication, uint64_t seed);
 
-/* 1 if a run with this key was written (runs are written whole), 0 if not, or < 0. */
+/* 1 if a run with this key was written (runs are written whole) and its stored totals
+ * hold (arrived = completed + timed_out + rejected + in_flight_end); 0 if there is no such
+ * run; GP_EINVARIANT naming the run when its totals break conservation (the file was
+ * changed or damaged: the run is not counted as done); other errors < 0. */
 int results_db_run_exists(results_db *db, const char *run_key, gp_error *err);
 
 /* Writes the run, its series and (when log != NULL) its requests in one transaction
@@ -119,7 +150,47 @@ int results_db_read_series(results_db *db, const char *run_key, run_series *out,
 int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
                              gp_error *err);
 
-/* The connection itself, for ad-hoc queries and tests (PRAGMA integrity_check). */
+/* ---------- experiments and sweeps: what reports and exports list ---------- */
+
+typedef struct results_db_experiment {
+    int64_t id;
+    char name[128];
+    char file[1024];
+} results_db_experiment;
+
+/* The experiments that are not points of a sweep, in the order they were created: *out is
+ * malloc'd (caller frees), *n its length. */
+int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
+                           gp_error *err);
+
+/* The inputs of one stored experiment (malloc'd strings; profile_text may be NULL). */
+typedef struct results_db_inputs {
+    int64_t id;
+    char *file, *yaml_text, *profile_text;
+    char *overlays; /* "path=value" lines (--set, a sweep point); NULL when none */
+} results_db_inputs;
+void results_db_inputs_free(results_db_inputs *in);
+/* The newest experiment that has runs labelled `label`, else the newest of all (export).
+ * GP_EMISSING when the database holds no experiment. */
+int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
+                                gp_error *err);
+
+typedef struct results_db_sweep_point {
+    char sweep[128];
+    int64_t point, experiment_id;
+    char params[1024]; /* "path=value path=value" */
+} results_db_sweep_point;
+
+/* Records that experiment exp_id is point `point` of sweep `sweep` (a point recorded
+ * before is kept as it was). */
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
+                               int64_t exp_id, const char *params, gp_error *err);
+/* Every recorded point, ordered by sweep then point: *out is malloc'd (caller frees), *n
+ * its length (0 when the database holds no sweep). */
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
+                            gp_error *err);
+
+/* The connection itself, for tests only (PRAGMA integrity_check, crafted damage). */
 struct sqlite3 *results_db_sqlite(results_db *db);
 
 #endif

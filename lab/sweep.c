@@ -26,16 +26,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
-#include <sqlite3.h>
 
 #include "base/cfg.h"
 #include "base/common.h"
+#include "base/fileio.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/pool.h"
@@ -308,8 +309,11 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (db)
         snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
                  db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else
-        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", sw->name);
+    else {
+        char safe[128];
+        gp_safe_file_name(safe, sizeof(safe), sw->name);
+        snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
+    }
 
     const cfg_node *params = NULL;
     if ((rc = cfg_req_seq(root, "parameters", &params, err)) < 0)
@@ -486,31 +490,16 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
         rc = experiment_db_upsert(w->e, w->db, &w->exp_id, err);
         if (rc < 0)
             return rc;
-        /* which point an experiment is, for reports (a table of the sweep's own) */
-        sqlite3 *s = results_db_sqlite(w->db);
-        sqlite3_stmt *st = NULL;
+        /* which point an experiment is, for reports */
         char params[1024] = "";
         for (int k = 0; k < w->sw->n_params; k++) {
             size_t u = strlen(params);
             snprintf(params + u, sizeof(params) - u, "%s%s=%s", k ? " " : "", w->sw->param[k].path,
                      point_cell(w->sw, point, k));
         }
-        if (sqlite3_exec(s, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
-                            "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point))",
-                         NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(s, "INSERT OR IGNORE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
-                               &st, NULL) != SQLITE_OK)
-            return gp_error_set(err, GP_EIO, w->sw->db_path, 0, 0, NULL, "sweep_points: %s",
-                                sqlite3_errmsg(s));
-        sqlite3_bind_text(st, 1, w->sw->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)point);
-        sqlite3_bind_int64(st, 3, w->exp_id);
-        sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
-        int s_rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (s_rc != SQLITE_DONE)
-            return gp_error_set(err, GP_EIO, w->sw->db_path, 0, 0, NULL, "sweep_points: %s",
-                                sqlite3_errmsg(s));
+        rc = results_db_sweep_point_put(w->db, w->sw->name, (int64_t)point, w->exp_id, params, err);
+        if (rc < 0)
+            return rc;
     }
     w->point = point;
     return 0;
@@ -524,7 +513,7 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     w->sw = sw;
     w->point = SIZE_MAX;
-    if (with_db) {
+    if (with_db != SWEEP_DB_NONE) {
         /* the results directory, one level, as lab_run does */
         const char *slash = strrchr(sw->db_path, '/');
         if (slash && slash != sw->db_path) {
@@ -532,7 +521,8 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sw->db_path), sw->db_path);
             mkdir(dir, 0777);
         }
-        int rc = results_db_open(sw->db_path, &w->db, err);
+        int rc = with_db == SWEEP_DB_POOL ? results_db_open_worker(sw->db_path, &w->db, err)
+                                          : results_db_open(sw->db_path, &w->db, err);
         if (rc < 0) {
             free(w);
             return rc;
@@ -598,7 +588,7 @@ int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
 static int pool_open(void *ctx, void **state, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(ctx, 1, &w, err);
+    int rc = sweep_worker_open(ctx, SWEEP_DB_POOL, &w, err);
     *state = w;
     return rc;
 }
@@ -627,22 +617,23 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
                     sweep_run_stats *st, gp_error *err)
 {
     memset(st, 0, sizeof(*st));
-    if (jobs > 1) {
-        /* create the database and its schema once, before the workers race for it */
-        sweep_worker *w0 = NULL;
-        int rc = sweep_worker_open(sw, 1, &w0, err);
-        sweep_worker_close(w0);
-        if (rc < 0)
-            return rc;
-    }
+    /* This process is the writer: it creates the schema before the workers race for it
+     * and holds the writer lock until every worker is gone (the workers share it). */
+    sweep_worker *w0 = NULL;
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
+    if (rc < 0)
+        return rc;
     static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit};
     pool_stats ps;
-    int rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
+    rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
+    sweep_worker_close(w0); /* the lock is released only now */
     st->units = ps.units;
     st->ran = ps.ran;
     st->resumed = ps.resumed;
     if (rc == GP_EINTERRUPTED)
-        gp_error_set(err, rc, sw->db_path, 0, 0, NULL, "interrupted: the sweep resumes on rerun");
+        gp_error_set(err, rc, sw->db_path, 0, 0, NULL,
+                     "interrupted: %zu of %zu units done, the sweep resumes on rerun",
+                     ps.ran + ps.resumed, ps.units);
     else if (rc < 0 && !err->file[0] && strstr(err->msg, "worker process died"))
         snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, sw->db_path);
     return rc;
@@ -660,7 +651,7 @@ typedef struct point_res {
 static int read_points(const sweep *sw, point_res *res, winner_candidate *cand, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
     size_t reps = (size_t)sw->reps;
     for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++) {
         point_res *p = &res[pt];

@@ -52,7 +52,10 @@ int sweep_point_policy(const sweep *sw, size_t point);
 
 typedef struct sweep_worker sweep_worker;
 
-/* with_db: open the sweep's database (the writer); 0: compute only (MPI ranks > 0). */
+/* with_db: SWEEP_DB_WRITER opens the sweep's database as its writer (the writer lock, see
+ * results_db.h); SWEEP_DB_POOL opens it in a process forked by the writer, which holds the
+ * lock; SWEEP_DB_NONE: compute only (MPI ranks > 0). */
+enum { SWEEP_DB_NONE = 0, SWEEP_DB_WRITER = 1, SWEEP_DB_POOL = 2 };
 int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error *err);
 void sweep_worker_close(sweep_worker *w);
 /* 1 when the unit's run is in the database, 0 when not (needs a database). */
@@ -69,7 +72,10 @@ typedef struct sweep_run_stats {
 } sweep_run_stats;
 
 /* Runs every unit not yet in the database with `jobs` processes (1: in this process).
- * stop: set by a signal handler; workers finish their current unit and stop. */
+ * stop: set by a signal handler. With one job the current unit ends and the sweep stops;
+ * with a pool, every worker gets SIGTERM and ends at once (its unit in progress is not
+ * written), and a worker also ends when this process dies. Either way the units done
+ * stay in the database, the call returns GP_EINTERRUPTED and a rerun resumes. */
 int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
                     sweep_run_stats *st, gp_error *err);
 

@@ -5,9 +5,11 @@
 DRIVE_PKGS := libcurl jansson
 DRIVE_CFLAGS = $(shell pkg-config --cflags $(DRIVE_PKGS))
 DRIVE_LDLIBS = $(shell pkg-config --libs $(DRIVE_PKGS))
-DRIVE_SRC := $(wildcard drive/*.c)
+# The RESP client (worker/resp.c, worker/netaddr.c) is the worker's own: one Redis client
+# for both, built into this library too (the worker's programs compile their own copy).
+DRIVE_SRC := $(wildcard drive/*.c) worker/resp.c worker/netaddr.c
 DRIVE_OBJ := $(DRIVE_SRC:%.c=$(BUILD)/%.o)
-DRIVE_TESTS := test_drive test_drive_live test_fuzz_regress
+DRIVE_TESTS := test_drive test_drive_live test_fuzz_regress test_resp
 
 $(BUILD)/drive/%.o: drive/%.c
 	@mkdir -p $(dir $@)

@@ -14,9 +14,11 @@
 WK_DIR    := $(BUILD)/wk
 WK_CFLAGS  = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
 WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c
-WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c base/error.c \
+# the arrivals CSV through the one CSV reader (no zlib: a plain file)
+WK_CSV    := worker/arrivals.c base/csv_reader.c base/textparse.c base/text.c base/fileio.c base/error.c
+WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c \
              $(wildcard gpu/ref/*.c)
-WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER))
+WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER) $(WK_CSV))
 
 .PHONY: worker worker-gpu
 worker: $(BUILD)/gpenlab-worker $(BUILD)/gpenlab-loadgen $(BUILD)/gpenlab-loadgen-full \
@@ -34,14 +36,14 @@ $(BUILD)/gpenlab-worker-gpu: $(WK_OBJ) $(WK_DIR)/worker/stage_cuda.o $(GPU_BACKE
                              $(GPU_DIR)/gpu/gpu_common.o $(GPU_JPEG_OBJ)
 	$(CXX) -pthread -o $@ $^ $(GPU_LDLIBS) -ljpeg -lm
 
-$(BUILD)/gpenlab-loadgen: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/loadgen.c)
+$(BUILD)/gpenlab-loadgen: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_CSV) worker/loadgen.c)
 	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ -lm
 
 $(WK_DIR)/worker/loadgen_full.o: worker/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -pthread -DLOADGEN_WITH_TRACES -MMD -MP -c -o $@ $<
 
-$(BUILD)/gpenlab-loadgen-full: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON)) \
+$(BUILD)/gpenlab-loadgen-full: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/arrivals.c) \
                                $(WK_DIR)/worker/loadgen_full.o $(BUILD)/libgpenlab.a
 	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ $(LDLIBS_ALL)
 

@@ -340,10 +340,13 @@ int32_t hpa_calc_per_pod(int32_t status_replicas, int64_t total_milli,
     double ratio = (double)total_milli / ((double)target_avg_milli * (double)status_replicas);
     if (!hpa_tolerances_within(tol, ratio))
         replicas = ceil_i32((double)total_milli / (double)target_avg_milli);
-    if (usage_avg_milli)
-        *usage_avg_milli = status_replicas > 0
-                               ? (int64_t)ceil((double)total_milli / (double)status_replicas)
-                               : total_milli;
+    if (usage_avg_milli) {
+        /* as upstream: a usage that does not fit (2^63 as a double) saturates at MaxInt64
+         * instead of an out-of-range conversion */
+        double avg = status_replicas > 0 ? ceil((double)total_milli / (double)status_replicas)
+                                         : (double)total_milli;
+        *usage_avg_milli = avg >= 0x1p63 ? INT64_MAX : (int64_t)avg;
+    }
     return replicas;
 }
 

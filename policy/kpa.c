@@ -12,7 +12,8 @@
  *   panic starts when dppc / ready >= panic threshold (200%), is extended while that
  *   holds, and ends once it has not held for a stable window; in panic the count is
  *   max(dspc, dppc) and never goes down (the ratchet: max panic pods)
- *   scale-down-delay: the maximum of the counts decided over the delay
+ *   scale-down-delay: the maximum of the counts decided over the delay, for a reachable
+ *   revision only (knative/serving#15831)
  * Then the reconciler's rules (pkg/reconciler/autoscaling/kpa/scaler.go): min/max scale,
  * and scale to zero only when scale to zero is enabled, the revision has been active
  * for a stable window (else at most 1 pod), then inactive (the activator in the path)
@@ -239,7 +240,9 @@ kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_u
             d->max_panic_pods = desired;
         desired = d->max_panic_pods; /* never down while panicking */
     }
-    if (d->delay) {
+    /* the scale-down delay holds pods only for a revision that can get traffic
+     * (knative/serving#15831): an unreachable one goes down at once */
+    if (d->delay && spec->reachable) {
         delay_record(d, now_us, desired);
         int delayed = delay_current(d);
         r.delayed = delayed != desired;

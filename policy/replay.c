@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/cfg.h"
+#include "base/csv_reader.h"
 #include "base/textparse.h"
 #include "policy/policy.h"
 
@@ -46,10 +47,10 @@ typedef struct replay_row {
     pod_obs *pod;
 } replay_row;
 
-typedef struct replay_data {
+struct replay_data {
     replay_row *rows;
     size_t n, cap;
-} replay_data;
+};
 
 static void data_free(replay_data *d)
 {
@@ -61,67 +62,11 @@ static void data_free(replay_data *d)
 
 /* ------------------------------------------------------------------ CSV cells */
 
+/* A cell of the metrics CSV as the one CSV reader gives it (base/csv_reader.h). */
 typedef struct cell {
     const char *s; /* NUL-terminated, trimmed */
-    long col;      /* 1-based character column of the cell */
+    long col;      /* 1-based byte column of the cell */
 } cell;
-
-/* Splits a line in place at commas (quotes allowed around a cell, "" inside quotes). */
-static int split_line(char *line, cell *cells, int max, int *n)
-{
-    int k = 0;
-    char *p = line;
-    for (;;) {
-        if (k == max)
-            return -1;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        cells[k].col = (long)(p - line) + 1;
-        char *start = p, *w = p;
-        if (*p == '"') {
-            p++;
-            start = w = p;
-            for (;;) {
-                if (*p == '\0')
-                    return -2; /* unterminated quote */
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            while (*p == ' ' || *p == '\t')
-                p++;
-            char *after = p;
-            *w = '\0';
-            cells[k++].s = start;
-            if (*after == ',') {
-                p = after + 1;
-                continue;
-            }
-            if (*after == '\0')
-                break;
-            return -3; /* text after a closing quote */
-        }
-        while (*p && *p != ',')
-            p++;
-        char *end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        bool last = *p == '\0';
-        *end = '\0';
-        cells[k++].s = start;
-        if (last)
-            break;
-        p++;
-    }
-    *n = k;
-    return 0;
-}
 
 static int cell_error(gp_error *err, const char *file, long line, const cell *c,
                       const char *field, int code, const char *what)
@@ -268,70 +213,44 @@ static int synth_pods(replay_row *r)
 
 static int read_csv(const char *path, replay_data *d, gp_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    long lineno = 0;
+    csv_reader *r_csv;
+    int rc = csv_open(path, &r_csv, err);
+    if (rc < 0)
+        return rc;
+    long lineno = csv_header_line(r_csv);
     int col_of[COL_COUNT];
     for (int i = 0; i < COL_COUNT; i++)
         col_of[i] = -1;
-    int n_cols = 0;
-    bool have_header = false;
-    int rc = 0;
-    cell cells[64];
+    /* every column must be a known one, once: so there are at most COL_COUNT */
+    int n_cols = (int)csv_ncols(r_csv);
+    cell cells[COL_COUNT];
     int64_t prev_t = INT64_MIN;
     char msg[300];
-    while ((got = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = '\0';
-        const char *q = line;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (*q == '\0' || *q == '#')
-            continue;
-        int n;
-        int sp = split_line(line, cells, 64, &n);
-        if (sp < 0) {
-            rc = gp_error_set(err, GP_EPARSE, path, lineno, 0, NULL,
-                              sp == -1 ? "more than 64 cells" : "malformed quoted cell");
-            break;
+    for (int i = 0; i < n_cols && rc == 0; i++) {
+        cell h = {csv_col_name(r_csv, (size_t)i), csv_col_pos(r_csv, (size_t)i)};
+        int which = -1;
+        for (int k = 0; k < COL_COUNT; k++)
+            if (strcmp(h.s, col_names[k]) == 0)
+                which = k;
+        if (which < 0) {
+            const char *near = cfg_nearest(h.s, col_names);
+            snprintf(msg, sizeof(msg), "unknown column \"%.40s\"%s%s%s", h.s,
+                     near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+            rc = cell_error(err, path, lineno, &h, h.s, GP_EUNKNOWN, msg);
+        } else if (col_of[which] >= 0) {
+            rc = cell_error(err, path, lineno, &h, h.s, GP_EPARSE, "duplicate column");
+        } else {
+            col_of[which] = i;
         }
-        if (!have_header) {
-            have_header = true;
-            n_cols = n;
-            for (int i = 0; i < n && rc == 0; i++) {
-                int which = -1;
-                for (int k = 0; k < COL_COUNT; k++)
-                    if (strcmp(cells[i].s, col_names[k]) == 0)
-                        which = k;
-                if (which < 0) {
-                    const char *near = cfg_nearest(cells[i].s, col_names);
-                    snprintf(msg, sizeof(msg), "unknown column \"%.40s\"%s%s%s", cells[i].s,
-                             near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
-                    rc = cell_error(err, path, lineno, &cells[i], cells[i].s, GP_EUNKNOWN, msg);
-                } else if (col_of[which] >= 0) {
-                    rc = cell_error(err, path, lineno, &cells[i], cells[i].s, GP_EPARSE,
-                                    "duplicate column");
-                } else {
-                    col_of[which] = i;
-                }
-            }
-            if (rc == 0 && col_of[COL_T] < 0)
-                rc = gp_error_set(err, GP_EMISSING, path, lineno, 1, "t_s",
-                                  "the header has no t_s column");
-            if (rc < 0)
-                break;
-            continue;
-        }
-        if (n != n_cols) {
-            snprintf(msg, sizeof(msg), "%d cells, the header has %d", n, n_cols);
-            rc = gp_error_set(err, GP_EPARSE, path, lineno, cells[n - 1].col, NULL, "%s", msg);
-            break;
-        }
+    }
+    if (rc == 0 && col_of[COL_T] < 0)
+        rc = gp_error_set(err, GP_EMISSING, path, lineno, 1, "t_s",
+                          "the header has no t_s column");
+    while (rc == 0 && (rc = csv_next_row(r_csv, err)) == 1) {
+        rc = 0;
+        lineno = csv_line(r_csv);
+        for (int i = 0; i < n_cols; i++)
+            cells[i] = (cell){csv_field(r_csv, (size_t)i), csv_field_pos(r_csv, (size_t)i)};
         if (d->n == d->cap) {
             size_t ncap = d->cap ? d->cap * 2 : 64;
             replay_row *nr = realloc(d->rows, ncap * sizeof(*nr));
@@ -429,15 +348,62 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
         if (rc < 0)
             break;
     }
-    free(line);
-    if (rc == 0 && ferror(f))
-        rc = gp_error_set(err, GP_EIO, path, lineno, 0, NULL, "read error");
-    fclose(f);
-    if (rc == 0 && !have_header)
-        rc = gp_error_set(err, GP_EMISSING, path, 0, 0, NULL, "no header row");
+    csv_close(r_csv);
     if (rc == 0 && d->n == 0)
         rc = gp_error_set(err, GP_EMISSING, path, lineno, 0, NULL, "no rows after the header");
     return rc;
+}
+
+/* ------------------------------------------------------------------ the reader's API */
+
+int replay_load(const char *path, replay_data **out, gp_error *err)
+{
+    *out = NULL;
+    replay_data *d = calloc(1, sizeof(*d));
+    if (!d)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    int rc = read_csv(path, d, err);
+    if (rc < 0) {
+        replay_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void replay_free(replay_data *d)
+{
+    if (!d)
+        return;
+    data_free(d);
+    free(d);
+}
+
+size_t replay_len(const replay_data *d) { return d ? d->n : 0; }
+
+void replay_obs(const replay_data *d, size_t i, int previous, policy_obs *obs, long *line)
+{
+    const replay_row *r = &d->rows[i];
+    memset(obs, 0, sizeof(*obs));
+    obs->now_us = r->t_us;
+    obs->scrape_us = r->t_us;
+    obs->metrics_valid = r->valid;
+    memcpy(obs->metric, r->metric, sizeof(obs->metric));
+    obs->latency_samples = r->lat_samples;
+    obs->spec_replicas = r->spec >= 0 ? r->spec : previous;
+    memcpy(obs->pods, r->pods, sizeof(obs->pods));
+    obs->n_pods = r->n_pods;
+    obs->pod = r->pod;
+    if (line)
+        *line = r->line;
+}
+
+int replay_initial(const replay_data *d)
+{
+    const replay_row *first = &d->rows[0];
+    return first->spec >= 0 ? first->spec
+                            : first->pods[POD_PENDING] + first->pods[POD_STARTING] +
+                                  first->pods[POD_READY];
 }
 
 /* ------------------------------------------------------------------ the replay */
@@ -520,26 +486,13 @@ int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err)
             ops->name, csv, config ? config : "-", lo, hi, (double)info.sync_period_us / 1e6);
     fprintf(out, "t_s,spec_replicas,desired,applied,reason,detail\n");
 
-    const replay_row *first = &data.rows[0];
-    int applied = first->spec >= 0
-                      ? first->spec
-                      : first->pods[POD_PENDING] + first->pods[POD_STARTING] +
-                            first->pods[POD_READY];
+    int applied = replay_initial(&data);
     for (size_t i = 0; i < data.n && rc == 0; i++) {
         const replay_row *r = &data.rows[i];
         policy_obs obs;
-        memset(&obs, 0, sizeof(obs));
-        obs.now_us = r->t_us;
-        obs.scrape_us = r->t_us;
-        obs.metrics_valid = r->valid;
-        memcpy(obs.metric, r->metric, sizeof(obs.metric));
-        obs.latency_samples = r->lat_samples;
-        obs.spec_replicas = r->spec >= 0 ? r->spec : applied;
-        memcpy(obs.pods, r->pods, sizeof(obs.pods));
+        replay_obs(&data, i, applied, &obs, NULL);
         obs.min_pods = lo;
         obs.max_pods = hi;
-        obs.n_pods = r->n_pods;
-        obs.pod = r->pod;
         policy_decision d;
         policy_decision_init(&d);
         rc = ops->decide(state, &obs, &d, err);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "policy/policy.h"
 
 typedef struct policy_replay_opts {
     const char *policy; /* a registered policy's name */
@@ -31,5 +32,17 @@ void policy_replay_opts_default(policy_replay_opts *o);
 
 /* Returns 0, or a negative GP_E* code with err filled. */
 int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err);
+
+/* The CSV reader itself, for the live driver's dry run (`gpenlab drive --metrics`): the
+ * whole file is read and checked first. */
+typedef struct replay_data replay_data;
+int replay_load(const char *path, replay_data **out, gp_error *err);
+void replay_free(replay_data *d);
+size_t replay_len(const replay_data *d);
+/* Row i as an observation (obs->pod points into d; spec_replicas is the row's, or
+ * `previous` when its cell is empty), and the row's line in the file. */
+void replay_obs(const replay_data *d, size_t i, int previous, policy_obs *obs, long *line);
+/* The count before the first row: its spec_replicas, else its pods that exist. */
+int replay_initial(const replay_data *d);
 
 #endif

@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
+#include "base/fileio.h"
+#include "base/text.h"
+
 #define MIB (1024.0 * 1024.0)
 #define PROFILE_MAX_TOKENS 4200
-#define PROFILE_MAX_FILE_BYTES (8 * 1024 * 1024)
 
 typedef struct tokens {
     int n;
@@ -305,6 +308,13 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
             return rc;
         if (fabs(p->eff[0] - 1.0) > 1e-9)
             return perr(c, GP_ERANGE, "eff(1) must be 1, got %s", t->tok[1]);
+        /* n requests together cannot finish faster than n alone: eff(n) <= n */
+        for (int n = 2; n < t->n; n++)
+            if (p->eff[n - 1] > n * (1 + 1e-9))
+                return gp_error_set(c->err, GP_ERANGE, c->name, c->line, 0, c->directive,
+                                    "eff(%d) = %s is more than %d: %d requests together would "
+                                    "finish faster than each alone",
+                                    n, t->tok[n], n, n);
         p->n_eff = t->n - 1;
     } else if (strcmp(d, "gpu_mem_mib") == 0 || strcmp(d, "model_mem_mib") == 0 ||
                strcmp(d, "req_mem_per_face_mib") == 0 ||
@@ -364,6 +374,8 @@ int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *
     profile_defaults(p);
     snprintf(p->path, sizeof(p->path), "%s", name);
     size_t len = strlen(text);
+    /* a profile kept in a results database comes here without passing a file reader */
+    TRY(gp_text_check(name, text, len, 1, err));
     char *buf = malloc(len + 1);
     if (!buf)
         return gp_error_set(err, GP_ENOMEM, name, 0, 0, NULL, "out of memory");
@@ -443,33 +455,11 @@ void profile_finalize(gpu_profile *p)
 
 int profile_load(const char *path, gpu_profile *p, gp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open GPU profile: %s",
-                            strerror(errno));
-    char *text = malloc(PROFILE_MAX_FILE_BYTES + 1);
-    if (!text) {
-        fclose(f);
-        return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-    }
-    size_t n = fread(text, 1, PROFILE_MAX_FILE_BYTES + 1, f);
-    int read_err = ferror(f);
-    fclose(f);
-    if (read_err) {
-        free(text);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "read error");
-    }
-    if (n > PROFILE_MAX_FILE_BYTES) {
-        free(text);
-        return gp_error_set(err, GP_ELIMIT, path, 0, 0, NULL, "profile larger than 8 MiB");
-    }
-    if (memchr(text, '\0', n)) {
-        free(text);
-        return gp_error_set(err, GP_EPARSE, path, 0, 0, NULL,
-                            "binary data in a text profile (NUL byte)");
-    }
-    text[n] = '\0';
-    int rc = profile_parse(path, text, p, err);
+    char *text = NULL;
+    int rc = gp_read_text_file(path, PROFILE_MAX_FILE_BYTES, &text, NULL, err);
+    if (rc < 0)
+        return rc;
+    rc = profile_parse(path, text, p, err);
     free(text);
     return rc;
 }

@@ -19,6 +19,7 @@
 #define PROFILE_MAX_STAGES 16
 #define PROFILE_MAX_EFF 64
 #define PROFILE_MAX_PHASES 16
+#define PROFILE_MAX_FILE_BYTES (8u << 20)
 #define PROFILE_MAX_JITTER 4096
 
 typedef enum { STAGE_PER_IMAGE, STAGE_PER_FACE } stage_scaling;

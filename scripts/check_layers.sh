@@ -3,7 +3,8 @@
 # The layers, bottom to top (docs/architecture.md):
 #   base  <  traces, policy, profile, gpu/ref  <  sim  <  lab  <  cli, drive, worker, gpu
 # Each folder may include the folders listed for it in ALLOWED and nothing else: never
-# upward, and sideways only where listed (the command line calls the driver; the worker
+# upward, and sideways only where listed (the command line calls the driver; the driver
+# uses the worker's Redis client, worker/resp.c, the one RESP client; the worker
 # uses the GPU program's CUDA and JPEG code). Project includes are written from the
 # repository root (#include "base/cfg.h"); one written relative to its file is an error
 # too (it is still resolved, so its layer is checked). tests/, bench/ and fuzz/ may
@@ -20,7 +21,7 @@ profile: base profile
 gpu/ref: base gpu/ref
 sim:     base traces policy profile gpu/ref sim
 lab:     base traces policy profile gpu/ref sim lab
-drive:   base traces policy profile gpu/ref sim lab drive
+drive:   base traces policy profile gpu/ref sim lab drive worker
 cli:     base traces policy profile gpu/ref sim lab drive cli
 worker:  base traces policy profile gpu/ref sim lab gpu worker
 gpu:     base profile gpu/ref gpu

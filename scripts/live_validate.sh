@@ -168,7 +168,7 @@ bounds: {min_pods: $LIVE_MIN_PODS, max_pods: $LIVE_MAX_PODS}
 env: {concurrency: $LIVE_CONCURRENCY, scrape_interval: $LIVE_SCRAPE}
 prometheus: {url: "http://127.0.0.1:$PPORT", timeout: 2s}
 redis: {address: "127.0.0.1:$PORT", timeout: 1s}
-target: {command: {run: "scripts/worker_pool.sh {replicas}", initial_replicas: $n0, retries: 1}}
+target: {command: {run: "scripts/worker_pool.sh {replicas}", initial_replicas: $n0, retries: 1, pass_env: [GPEN_POOL_DIR, GPEN_WORKER_BIN, GPEN_WORKER_ARGS, GPEN_WORKER_ENV, LD_LIBRARY_PATH]}}
 log: $d/drive.jsonl
 EOF
     sleep 1.2 # one scrape: the driver's first tick sees the initial pods ready

@@ -562,6 +562,7 @@ static const struct { const char *file; int want_rc; } bad_files[] = {
     {"recursive_alias", GP_EPARSE},   {"truncated", GP_EPARSE},
     {"two_docs", GP_EPARSE},          {"undefined_alias", GP_EPARSE},
     {"unterminated_string", GP_EPARSE},
+    {"nul_byte", GP_EPARSE}, /* issue 13: the rest of the file used to be dropped silently */
 };
 
 static void test_bad_files(void **state)

@@ -2,7 +2,10 @@
  * temporary directory, runs the binary ($GPENLAB_BIN, set by scripts/run_tests.sh) and
  * expects a non-zero exit and exactly one line on stderr that names the place (file,
  * line, field) and says what is wrong. Nothing may crash: a signal is a failure. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "lab/results_db.h"
 #include "profile/profile.h"
+#include "tests/testutil.h"
 
 typedef struct tmpdir {
     char path[256];
@@ -32,10 +37,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
 {
     char p[512];
     snprintf(p, sizeof(p), "%s/%s", t->path, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(p, text);
 }
 
 static void tmp_cleanup(const tmpdir *t)
@@ -302,6 +304,324 @@ static void test_profile_derive(void **state)
     tmp_cleanup(&t);
 }
 
+/* ---- issue 13: paths, no shell, one writer, read-only results ---- */
+
+/* Runs the gpenlab binary with argv in dir, without a shell: env_tmpdir (may be NULL)
+ * becomes TMPDIR, uid >= 0 runs it as that user. Returns the exit status (-1 on a
+ * signal); stderr in err_out. */
+static int run_argv(const char *dir, const char *const *args, const char *env_tmpdir, int uid,
+                    char *err_out, size_t cap)
+{
+    const char *bin = getenv("GPENLAB_BIN");
+    char abs_bin[1024];
+    if (!realpath(bin ? bin : "./gpenlab", abs_bin))
+        fail_msg("no gpenlab binary");
+    const char *argv[32] = {abs_bin};
+    size_t n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        if (!freopen("/dev/null", "w", stdout) || chdir(dir) != 0)
+            _exit(126);
+        if (env_tmpdir)
+            setenv("TMPDIR", env_tmpdir, 1);
+        if (uid >= 0 && (setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0))
+            _exit(126);
+        execv(abs_bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < cap && (k = read(p[0], err_out + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    err_out[got] = '\0';
+    close(p[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_ok(const char *dir, const char *const *args)
+{
+    char out[4096];
+    int code = run_argv(dir, args, NULL, -1, out, sizeof(out));
+    if (code != 0)
+        fail_msg("gpenlab %s %s: exit %d: %s", args[0], args[1] ? args[1] : "", code, out);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[700];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void write_small_db(const tmpdir *t)
+{
+    write_experiment(t, "workload: {type: poisson, rate_per_s: 2, duration: 10m}");
+    expect_ok(t->path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL});
+}
+
+/* `report DIR.x/NAME.db` writes DIR.x/NAME.html (the path used to be cut at its first
+ * dot: v1.2/x.db gave v1.html, ./x.db a hidden .html). */
+static void test_report_default_path(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    write_small_db(&t);
+    char p[700];
+    snprintf(p, sizeof(p), "%s/v1.2", t.path);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/v1.2/x.db", t.path);
+    char src[700];
+    snprintf(src, sizeof(src), "%s/out.db", t.path);
+    assert_int_equal(link(src, p), 0);
+    expect_ok(t.path, (const char *const[]){"report", "v1.2/x.db", NULL});
+    expect_ok(t.path, (const char *const[]){"report", "./out.db", NULL});
+    assert_true(exists(t.path, "v1.2/x.html"));
+    assert_true(exists(t.path, "out.html"));
+    assert_false(exists(t.path, "v1.html"));
+    assert_false(exists(t.path, ".html"));
+    tmp_cleanup(&t);
+}
+
+/* The report's temporary folder comes from TMPDIR and is removed without a shell: a
+ * TMPDIR holding quotes and a command runs nothing (it used to: system("rm -rf '...'")). */
+static void test_report_tmpdir_runs_nothing(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    write_small_db(&t);
+    char evil[700];
+    snprintf(evil, sizeof(evil), "%s/x'; touch INJECTED; echo '", t.path);
+    assert_int_equal(mkdir(evil, 0755), 0);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"report", "out.db", NULL}, evil, -1, out,
+                        sizeof(out));
+    if (code != 0)
+        fail_msg("report with an odd TMPDIR: exit %d: %s", code, out);
+    assert_false(exists(t.path, "INJECTED"));
+    /* and its temporary folder is gone */
+    DIR *d = opendir(evil);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            fail_msg("left behind in TMPDIR: %s", e->d_name);
+    closedir(d);
+    tmp_cleanup(&t);
+}
+
+/* While another process writes a database, `run` on it stops at once, before it
+ * simulates anything (it used to simulate every run, then fail on "UNIQUE constraint"). */
+static void test_second_writer_refused(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    write_experiment(&t, "workload: {type: poisson, rate_per_s: 2, duration: 10m}");
+    char db[700];
+    snprintf(db, sizeof(db), "%s/out.db", t.path);
+    results_db *holder = NULL;
+    gp_error err;
+    assert_int_equal(results_db_open(db, &holder, &err), 0);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
+                        -1, out, sizeof(out));
+    if (code == 0 || !strstr(out, "out.db") || !strstr(out, "another gpenlab is writing"))
+        fail_msg("second writer: exit %d: %s", code, out);
+    results_db_close(holder);
+    /* nothing was written by it; and once the first is done, the run goes through */
+    assert_int_equal(results_db_open_read(db, &holder, &err), 0);
+    run_summary *runs;
+    size_t n;
+    assert_int_equal(results_db_read_runs(holder, 1, &runs, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(runs);
+    results_db_close(holder);
+    expect_ok(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL});
+    tmp_cleanup(&t);
+}
+
+/* `report` and `export --from` read a database they may not write (as another user, when
+ * the test runs as root), and leave its bytes as they were. */
+static void test_read_only_results(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    write_small_db(&t);
+    char db[700];
+    snprintf(db, sizeof(db), "%s/out.db", t.path);
+    FILE *f = fopen(db, "rb");
+    assert_non_null(f);
+    static char before[1 << 20], after[1 << 20];
+    size_t nb = fread(before, 1, sizeof(before), f);
+    fclose(f);
+    int uid = geteuid() == 0 ? 65534 : -1;
+    char pub[700];
+    snprintf(pub, sizeof(pub), "%s/pub", t.path);
+    assert_int_equal(mkdir(pub, 0777), 0);
+    assert_int_equal(chmod(pub, 0777), 0);
+    if (uid >= 0) {
+        assert_int_equal(chmod(db, 0444), 0);
+        assert_int_equal(chmod(t.path, 0755), 0);
+    }
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"report", "out.db", "-o", "pub/r.html", NULL},
+                        NULL, uid, out, sizeof(out));
+    if (code != 0)
+        fail_msg("report on a read-only database: exit %d: %s", code, out);
+    code = run_argv(t.path,
+                    (const char *const[]){"export", "--policy", "static", "--from", "out.db",
+                                          "--out", "pub/k8s", NULL},
+                    NULL, uid, out, sizeof(out));
+    if (code != 0)
+        fail_msg("export --from a read-only database: exit %d: %s", code, out);
+    f = fopen(db, "rb");
+    assert_non_null(f);
+    size_t na = fread(after, 1, sizeof(after), f);
+    fclose(f);
+    if (na != nb || memcmp(before, after, nb) != 0)
+        fail_msg("report/export modified the database (%zu -> %zu bytes)", nb, na);
+    chmod(db, 0644);
+    tmp_cleanup(&t);
+}
+
+/* Names that become file names cannot leave their folder: an experiment named ../esc
+ * gets its default database inside results/, a label ../../lbl its export folder
+ * inside the working directory (they used to write outside). */
+static void test_names_stay_in_their_folder(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    char inner[200], results[220];
+    snprintf(inner, sizeof(inner), "%.150s/work", t.path);
+    snprintf(results, sizeof(results), "%s/results", inner);
+    assert_int_equal(mkdir(inner, 0755), 0);
+    assert_int_equal(mkdir(results, 0755), 0);
+    tmpdir w;
+    snprintf(w.path, sizeof(w.path), "%.200s", inner);
+    tmp_write(&w, "prof", PROFILE);
+    tmp_write(&w, "exp.yaml",
+              "name: ../esc\nprofile: prof\nreplications: 1\n"
+              "workload: {type: poisson, rate_per_s: 1, duration: 10m}\n"
+              "cluster: {max_pods: 2, concurrency: 2}\n"
+              "policies:\n  - {label: ../../lbl, policy: static, config: {pods: 1}}\n");
+    expect_ok(inner, (const char *const[]){"run", "exp.yaml", "--quiet", NULL});
+    expect_ok(inner, (const char *const[]){"export", "--policy", "../../lbl", "--from",
+                                           "exp.yaml", NULL});
+    /* nothing outside work/ but work itself; inside work/ nothing but its own files */
+    DIR *d = opendir(t.path);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "work") != 0)
+            fail_msg("written outside the working directory: %s", e->d_name);
+    closedir(d);
+    d = opendir(inner);
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, "prof") == 0 ||
+            strcmp(n, "exp.yaml") == 0 || strcmp(n, "results") == 0 ||
+            strncmp(n, "export-", 7) == 0)
+            continue;
+        fail_msg("written into the working directory instead of its folder: %s", n);
+    }
+    closedir(d);
+    d = opendir(results);
+    int dbs = 0;
+    while ((e = readdir(d)))
+        dbs += strstr(e->d_name, ".db") != NULL && strstr(e->d_name, "-") == NULL;
+    closedir(d);
+    assert_int_equal(dbs, 1);
+    tmp_cleanup(&t);
+}
+
+/* A NUL byte or invalid UTF-8 in any text input is one clear error naming file and line;
+ * an endless input ends at once. (A NUL in the experiment dropped the rest of the file
+ * silently, a NUL inside a CSV row merged two rows with exit 0, a NUL at the start of a
+ * row dropped it, invalid UTF-8 in a profile went into the database, and `trace stats
+ * /dev/zero` never returned.) */
+static void test_nul_and_utf8_inputs(void **state)
+{
+    (void)state;
+    alarm(60); /* a hang is a failure */
+    tmpdir t;
+    tmp_make(&t);
+    tmp_write(&t, "prof", PROFILE);
+    /* the second policy entry comes after a NUL byte */
+    char yaml[] = "name: bad\nprofile: prof\nreplications: 1\n"
+                  "workload: {type: poisson, rate_per_s: 1, duration: 10m}\n"
+                  "cluster: {max_pods: 2, concurrency: 2}\n"
+                  "policies:\n  - {policy: static, config: {pods: 1}}\n"
+                  "@ - {label: two, policy: static, config: {pods: 2}}\noutput: {db: out.db}\n";
+    *strchr(yaml, '@') = '\0';
+    char p[600];
+    snprintf(p, sizeof(p), "%s/exp.yaml", t.path);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fwrite(yaml, 1, sizeof(yaml) - 1, f);
+    fclose(f);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
+                        -1, out, sizeof(out));
+    if (code == 0 || !strstr(out, "exp.yaml:8:1: NUL byte"))
+        fail_msg("NUL in the experiment: exit %d: %s", code, out);
+
+    static const struct {
+        const char *name, *csv, *want;
+    } rows[] = {
+        {"NUL inside a row", "t,mp\n1,2\n12@9,2\n56,2\n", "t.csv:3:3: NUL byte"},
+        {"row starting with NUL", "t,mp\n1,2\n@12,2\n56,2\n", "t.csv:3:1: NUL byte"},
+        {"invalid UTF-8", "t,mp,note\n1,2,caf\xe9\n", "t.csv:2:8: invalid UTF-8 (byte 0xe9)"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char csv[64];
+        snprintf(csv, sizeof(csv), "%s", rows[i].csv);
+        size_t n = strlen(csv);
+        for (size_t k = 0; k < n; k++)
+            if (csv[k] == '@')
+                csv[k] = '\0';
+        snprintf(p, sizeof(p), "%s/t.csv", t.path);
+        f = fopen(p, "wb");
+        assert_non_null(f);
+        fwrite(csv, 1, n, f);
+        fclose(f);
+        code = run_argv(t.path, (const char *const[]){"trace", "stats", "t.csv", "--time-col", "t", NULL},
+                        NULL, -1, out, sizeof(out));
+        if (code == 0 || !strstr(out, rows[i].want))
+            fail_msg("%s: exit %d: %s", rows[i].name, code, out);
+    }
+    code = run_argv(t.path, (const char *const[]){"trace", "stats", "/dev/zero", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code == 0 || !strstr(out, "/dev/zero: a device, not a regular file"))
+        fail_msg("trace stats /dev/zero: exit %d: %s", code, out);
+
+    char prof[1024];
+    snprintf(prof, sizeof(prof), "%s", PROFILE);
+    memcpy(strstr(prof, "card \"t\""), "card \"\xe9\"", 8);
+    tmp_write(&t, "bad.prof", prof);
+    code = run_argv(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code == 0 || !strstr(out, "bad.prof:2:7: invalid UTF-8"))
+        fail_msg("invalid UTF-8 in a profile: exit %d: %s", code, out);
+    alarm(0);
+    tmp_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +636,12 @@ int main(void)
         cmocka_unit_test(test_truncated_gzip_trace),
         cmocka_unit_test(test_good_run_and_resume),
         cmocka_unit_test(test_profile_derive),
+        cmocka_unit_test(test_report_default_path),
+        cmocka_unit_test(test_report_tmpdir_runs_nothing),
+        cmocka_unit_test(test_second_writer_refused),
+        cmocka_unit_test(test_read_only_results),
+        cmocka_unit_test(test_names_stay_in_their_folder),
+        cmocka_unit_test(test_nul_and_utf8_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

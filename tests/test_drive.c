@@ -18,10 +18,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
 
+#include "base/ytree.h"
+#include "cli/commands.h"
 #include "drive/drive.h"
 #include "drive/io.h"
+#include "lab/export.h"
+#include "policy/replay.h"
 #include "tests/live/fake_http.h"
+#include "tests/live/fake_resp.h"
 
 #define TOKEN "test-token-9f3a1c77e2"
 
@@ -190,6 +197,38 @@ static void test_config_refusals(void **state)
          "host:port"},
         {"unknown query name", "policy: static\nprometheus: {url: \"http://127.0.0.1:1\", queries: {p96_s: x}}\n",
          GP_EUNKNOWN, "p96_s"},
+        /* issue 13: names go into API paths ("../" reached a Secret with the token) */
+        {"deployment with ../",
+         "policy: static\ntarget: {kubernetes: {deployment: \"../../../api/v1/namespaces/gpen/secrets/tok\"}}\n",
+         GP_EPARSE, "RFC 1123"},
+        {"deployment with a slash", "policy: static\ntarget: {kubernetes: {deployment: \"gpen/scale\"}}\n",
+         GP_EPARSE, "RFC 1123"},
+        {"deployment in capitals", "policy: static\ntarget: {kubernetes: {deployment: Gpen}}\n",
+         GP_EPARSE, "RFC 1123"},
+        {"deployment with an empty label", "policy: static\ntarget: {kubernetes: {deployment: \"a..b\"}}\n",
+         GP_EPARSE, "RFC 1123"},
+        {"namespace with a dot", "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"a.b\"}}\n",
+         GP_EPARSE, "RFC 1123"},
+        {"namespace with a quote (PromQL)", "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"x\\\"}\"}}\n",
+         GP_EPARSE, "RFC 1123"},
+        /* URLs as libcurl parses them */
+        {"plain http, scheme in capitals",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"HTTP://10.0.0.1:80\"}}\n",
+         GP_ENOTSUP, "https"},
+        {"loopback only in the fragment",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://0.0.0.0:18443#@127.0.0.1/\"}}\n",
+         GP_ENOTSUP, "https"},
+        {"prometheus token over plain http",
+         "policy: static\nprometheus: {url: \"http://10.0.0.1:9090\", token_file: /x}\n",
+         GP_ENOTSUP, "https"},
+        {"prometheus over ftp", "policy: static\nprometheus: {url: \"ftp://127.0.0.1/\"}\n", GP_EPARSE,
+         "http"},
+        /* the scale command */
+        {"command with an open quote",
+         "policy: static\ntarget: {command: {run: \"pool.sh '{replicas}\"}}\n", GP_EPARSE, "quote"},
+        {"pass_env with a bad name",
+         "policy: static\ntarget: {command: {run: \"pool.sh {replicas}\", pass_env: [\"A=B\"]}}\n",
+         GP_EPARSE, "environment variable name"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char path[256];
@@ -272,7 +311,7 @@ static void test_config_refusals(void **state)
                      "\"https://127.0.0.1:1\", token_file: \"%s\"}}\n", tok);
         write_cfg(w, "cred.yaml", text, path, sizeof(path));
         assert_int_equal(drive_cfg_load(path, &c, &err), 0);
-        int rc = drive_open(&c, true, NULL, &d, &err);
+        int rc = drive_open(&c, false, NULL, &d, &err);
         drive_cfg_free(&c);
         if (rc >= 0)
             drive_close(d);
@@ -282,7 +321,7 @@ static void test_config_refusals(void **state)
             fail_msg("%s: the token is in the message", cred_rows[i].name);
         assert_int_equal(chmod(file, 0600), 0);
         assert_int_equal(drive_cfg_load(path, &c, &err), 0);
-        rc = drive_open(&c, true, NULL, &d, &err);
+        rc = drive_open(&c, false, NULL, &d, &err);
         drive_cfg_free(&c);
         if (rc < 0)
             fail_msg("%s at 0600: refused: %s", cred_rows[i].name, err.msg);
@@ -456,7 +495,7 @@ static void test_command_target(void **state)
     snprintf(out, sizeof(out), "%s/pool.txt", w->dir);
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 4}\n"
-             "target: {command: {run: \"echo {replicas} >> %s\", initial_replicas: 1, backoff: 1ms}}\n",
+             "target: {command: {run: \"echo {replicas} >> %s\", shell: true, initial_replicas: 1, backoff: 1ms}}\n",
              out);
     drive *d = open_cfg_text(w, "cmd.yaml", text, false);
     drive_tick_rec rec;
@@ -474,7 +513,7 @@ static void test_command_target(void **state)
     /* a failing command is retried, then the tick says failed */
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 3}\ntarget: {command: {run: \"exit 3 # {replicas}\", "
-             "initial_replicas: 1, retries: 2, backoff: 1ms}}\n");
+             "shell: true, initial_replicas: 1, retries: 2, backoff: 1ms}}\n");
     d = open_cfg_text(w, "cmd2.yaml", text, false);
     tick(d, 0, &rec);
     assert_string_equal(rec.action, "failed");
@@ -621,6 +660,13 @@ static void test_token_plain_http_loopback_only(void **state)
         {"http://localhost:1/x", false},
         {"http://127.0.0.1:1/x", false},
         {"http://[::1]:1/x", false},
+        /* issue 13: the host as curl parses it, not as a hand-written scan */
+        {"http://0.0.0.0:18443#@127.0.0.1/", true},
+        {"HTTP://10.0.0.1:1/", true},
+        {"Http://evil.example:1/", true},
+        {"http://127.0.0.1%2f@evil.example:1/", true},
+        {"http://LOCALHOST:1/x", false},
+        {"http://0x7f.1:1/x", false}, /* curl connects to 127.0.0.1 */
     };
     char tok[] = "t0ken";
     http_auth auth;
@@ -636,6 +682,668 @@ static void test_token_plain_http_loopback_only(void **state)
     }
 }
 
+/* ------------------------------------------------------------ issue 13: the live driver */
+
+/* Every line of text is one JSON value (the log's contract); returns the number of lines. */
+static int assert_json_lines(const char *what, const char *text)
+{
+    int n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        json_error_t je;
+        json_t *j = json_loadb(p, len, 0, &je);
+        if (!j)
+            fail_msg("%s: line %d is not JSON (%s): %.*s", what, n + 1, je.text, (int)len, p);
+        json_decref(j);
+        n++;
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* A kubeconfig whose server is written HTTP:// in capitals is plain http: refused for a
+ * remote host (the token would go in clear), as is the fragment trick. */
+static void test_kubeconfig_plain_http(void **state)
+{
+    world *w = *state;
+    static const char *const servers[] = {"HTTP://10.0.0.1:6443", "http://0.0.0.0:18443#@127.0.0.1/"};
+    for (size_t i = 0; i < 2; i++) {
+        char kc[300], text[1024], path[256];
+        snprintf(kc, sizeof(kc), "%s/kc-http", w->dir);
+        FILE *f = fopen(kc, "w");
+        assert_non_null(f);
+        fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                   "clusters: [{name: k, cluster: {server: \"%s\"}}]\n"
+                   "users: [{name: u, user: {token: %s}}]\n"
+                   "contexts: [{name: c, context: {cluster: k, user: u}}]\n", servers[i], TOKEN);
+        fclose(f);
+        chmod(kc, 0600);
+        snprintf(text, sizeof(text),
+                 "policy: static\ntarget: {kubernetes: {deployment: g, kubeconfig: \"%s\"}}\n", kc);
+        write_cfg(w, "kc.yaml", text, path, sizeof(path));
+        drive_cfg c;
+        gp_error err;
+        assert_int_equal(drive_cfg_load(path, &c, &err), 0);
+        drive *d = NULL;
+        int rc = drive_open(&c, false, NULL, &d, &err);
+        drive_cfg_free(&c);
+        if (rc >= 0)
+            drive_close(d);
+        if (rc != GP_EIO || !strstr(err.msg, "plain http"))
+            fail_msg("server %s: got %d \"%s\"", servers[i], rc, err.msg);
+    }
+}
+
+/* Holding never writes: spec.replicas 0 below min_pods 2 and a metrics error (the old
+ * driver PATCHed replicas to 2 while "holding"). */
+static void test_hold_never_patches(void **state)
+{
+    world *w = *state;
+    w->kube.replicas = 0;
+    w->kube.ready = 0;
+    w->prom_status = 200;
+    snprintf(w->prom_body, sizeof(w->prom_body), "{\"status\":\"success\",\"data\":{\"resultType\":\"vec");
+    char part[512];
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 2, max_pods: 6}\n"
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 1s}", w->prom.port);
+    drive *d = open_kube(w, part, false);
+    drive_tick_rec rec;
+    tick(d, 0, &rec);
+    assert_true(rec.held);
+    assert_string_equal(rec.action, "hold");
+    assert_int_equal(rec.applied, 0);
+    assert_int_equal(w->kube.patches, 0);
+    assert_int_equal(w->kube.replicas, 0);
+    drive_close(d);
+}
+
+/* Per query: the fake Prometheus answers a per-pod body for the queries named q_pod*, the
+ * cluster body for the others. */
+typedef struct prom_script {
+    char cluster[4096];
+    char *pods; /* malloc'd */
+    int delay_ms;
+    char token[64]; /* required bearer token, "" none */
+} prom_script;
+
+static void scripted_prom(void *ctx, const fake_req *req, fake_rep *rep)
+{
+    prom_script *p = ctx;
+    char want[128];
+    snprintf(want, sizeof(want), "Bearer %s", p->token);
+    if (p->token[0] && strcmp(req->authorization, want) != 0) {
+        rep->status = 401;
+        snprintf(rep->body, sizeof(rep->body), "{\"status\":\"error\",\"error\":\"unauthorized\"}");
+        return;
+    }
+    rep->delay_ms = p->delay_ms;
+    snprintf(rep->body, sizeof(rep->body), "%s",
+             strstr(req->path, "q_pod") && p->pods ? p->pods : p->cluster);
+}
+
+/* A cluster answer: one series with `value` as Prometheus writes it, or none (NULL). */
+static void vector1(char *buf, size_t len, const char *value)
+{
+    if (value)
+        snprintf(buf, len,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}", value);
+    else
+        snprintf(buf, len,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+}
+
+/* A fake Prometheus serving ps, its cluster answer set to `value` (vector1). */
+static void prom_open(fake_http *prom, prom_script *ps, const char *value)
+{
+    memset(ps, 0, sizeof(*ps));
+    vector1(ps->cluster, sizeof(ps->cluster), value);
+    assert_int_equal(fake_http_start(prom, scripted_prom, ps), 0);
+}
+
+static const char *only_queries(void)
+{
+    return "queries: {gpu_mem_frac: ~, gpu_util_frac: ~, p50_s: ~, p95_s: q_p95, p99_s: ~, "
+           "in_flight: ~, arrival_rate: ~, concurrency: ~, latency_samples: ~, "
+           "pod_gpu_mem_frac: q_pod_mem, pod_gpu_util_frac: ~, pod_in_flight: ~, "
+           "pod_concurrency: ~}";
+}
+
+/* Samples that are not finite non-negative decimals count as missing (not valid values,
+ * not a reason to hold); text that is not a number at all is garbage (hold). */
+static void test_refused_samples(void **state)
+{
+    world *w = *state;
+    static prom_script ps;
+    fake_http prom;
+    prom_open(&prom, &ps, NULL);
+    char part[1024];
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 1s, %s}", prom.port,
+             only_queries());
+    w->kube.replicas = 2;
+    w->kube.ready = 2;
+    drive *d = open_kube(w, part, false);
+    static const char *const refused[] = {"+Inf", "-Inf", "NaN", "1e400", "-1e400", "0x1p3",
+                                          "-0.5", "inf", "nan", "Infinity"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        fake_http_lock(&prom);
+        vector1(ps.cluster, sizeof(ps.cluster), refused[i]);
+        free(ps.pods);
+        ps.pods = malloc(512);
+        snprintf(ps.pods, 512,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+                 "[{\"metric\":{\"pod\":\"gpen-a\"},\"value\":[1,\"0.5\"]},"
+                 "{\"metric\":{\"pod\":\"gpen-b\"},\"value\":[1,\"%s\"]}]}}", refused[i]);
+        fake_http_unlock(&prom);
+        drive_tick_rec rec;
+        tick(d, (int64_t)i * 15, &rec);
+        if (rec.held || !rec.obs.metrics_valid)
+            fail_msg("%s: held (%s)", refused[i], rec.sources);
+        if (!isnan(rec.obs.metric[OBS_LATENCY_P95_S]))
+            fail_msg("%s: p95_s = %g, not missing", refused[i], rec.obs.metric[OBS_LATENCY_P95_S]);
+        if (!strstr(rec.sources, "taken as missing: p95_s"))
+            fail_msg("%s: sources \"%s\"", refused[i], rec.sources);
+        /* pod gpen-b's value was refused: it has no metrics; gpen-a keeps its own */
+        assert_int_equal(rec.obs.n_pods, 2);
+        assert_true(rec.obs.pod[0].has_metrics);
+        assert_true(rec.obs.pod[0].gpu_mem_frac == 0.5);
+        assert_false(rec.obs.pod[1].has_metrics);
+    }
+    /* decimals in every form Prometheus writes are taken */
+    static const struct {
+        const char *text;
+        double v;
+    } good[] = {{"0", 0}, {"1.5", 1.5}, {"1e+06", 1e6}, {".25", 0.25}, {"+3", 3}, {"2E-3", 2e-3}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        fake_http_lock(&prom);
+        vector1(ps.cluster, sizeof(ps.cluster), good[i].text);
+        fake_http_unlock(&prom);
+        drive_tick_rec rec;
+        tick(d, 200 + (int64_t)i * 15, &rec);
+        if (rec.held || rec.obs.metric[OBS_LATENCY_P95_S] != good[i].v)
+            fail_msg("%s: got %g (%s)", good[i].text, rec.obs.metric[OBS_LATENCY_P95_S], rec.sources);
+    }
+    drive_close(d);
+    fake_http_stop(&prom);
+    free(ps.pods);
+}
+
+/* No cap on pods: 1500 pods in the per-pod answers, all of them seen, sorted by name. */
+static void test_many_pods(void **state)
+{
+    world *w = *state;
+    static prom_script ps;
+    fake_http prom;
+    prom_open(&prom, &ps, NULL);
+    enum { N = 1500 };
+    size_t cap = (size_t)N * 96 + 256, o = 0;
+    char *pods = malloc(cap);
+    o += (size_t)snprintf(pods + o, cap - o,
+                          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
+    for (int i = N - 1; i >= 0; i--) /* in reverse: the driver sorts */
+        o += (size_t)snprintf(pods + o, cap - o, "%s{\"metric\":{\"pod\":\"gpen-%05d\"},\"value\":[1,\"0.%d\"]}",
+                              i == N - 1 ? "" : ",", i, i % 10);
+    snprintf(pods + o, cap - o, "]}}");
+    fake_http_lock(&prom);
+    ps.pods = pods;
+    fake_http_unlock(&prom);
+    char part[1024];
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 2000}\n"
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 2s, %s}", prom.port,
+             only_queries());
+    w->kube.replicas = 1600;
+    w->kube.ready = 1550;
+    drive *d = open_kube(w, part, true);
+    drive_tick_rec rec;
+    tick(d, 0, &rec);
+    assert_false(rec.held);
+    assert_int_equal(rec.obs.n_pods, 1600);            /* 1500 with metrics, 50 ready, 50 starting */
+    assert_int_equal(rec.obs.pods[POD_READY], 1550);
+    assert_int_equal(rec.obs.pods[POD_STARTING], 50);
+    for (int i = 0; i < N; i++)
+        if (!rec.obs.pod[i].has_metrics || rec.obs.pod[i].gpu_mem_frac != (i % 10) / 10.0)
+            fail_msg("pod %d: metrics %d value %g", i, rec.obs.pod[i].has_metrics,
+                     rec.obs.pod[i].gpu_mem_frac);
+    assert_false(rec.obs.pod[N].has_metrics);
+    drive_close(d);
+    fake_http_stop(&prom);
+    free(ps.pods);
+}
+
+/* The queries of a tick go out together (13 serial queries to a slow Prometheus took 19.5 s
+ * for one tick), and the tick's budget ends a tick whose server does not answer in time. */
+static void test_parallel_queries_and_budget(void **state)
+{
+    world *w = *state;
+    static prom_script ps;
+    fake_http prom;
+    prom_open(&prom, &ps, NULL);
+    fake_http_lock(&prom);
+    ps.delay_ms = 400;
+    fake_http_unlock(&prom);
+    char part[1024];
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 5s}", prom.port);
+    w->kube.replicas = 2;
+    drive *d = open_kube(w, part, false);
+    drive_tick_rec rec;
+    tick(d, 0, &rec);
+    assert_false(rec.held);
+    if (prom.max_active < DRIVE_Q_COUNT)
+        fail_msg("at most %d queries at once, want all %d", prom.max_active, DRIVE_Q_COUNT);
+    drive_close(d);
+
+    /* a budget shorter than the server's delay: the tick holds and says why */
+    fake_http_lock(&prom);
+    ps.delay_ms = 3000;
+    fake_http_unlock(&prom);
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 4}\nbounds: {min_pods: 1, max_pods: 6}\n"
+             "tick_budget: 300ms\nprometheus: {url: \"http://127.0.0.1:%d\", timeout: 5s}",
+             prom.port);
+    d = open_kube(w, part, false);
+    tick(d, 15, &rec);
+    assert_true(rec.held);
+    if (!strstr(rec.sources, "time budget"))
+        fail_msg("sources \"%s\"", rec.sources);
+    assert_int_equal(w->kube.replicas, 2);
+    drive_close(d);
+    fake_http_stop(&prom);
+}
+
+/* The scale command: no shell, a minimal environment, its output kept apart from the log
+ * (in the tick's line, escaped), a timeout. */
+static void test_command_hardening(void **state)
+{
+    world *w = *state;
+    setenv("GPEN_TEST_SECRET", "s3cret-value", 1);
+    setenv("GPEN_POOL_DIR", "/pool/dir", 1);
+    char text[1024], flag[200];
+    /* no shell: ";" and ">" are words, the file is not created */
+    snprintf(flag, sizeof(flag), "%s/created", w->dir);
+    snprintf(text, sizeof(text),
+             "policy: static\nconfig: {pods: 3}\nlog: /dev/null\n"
+             "target: {command: {run: \"echo {replicas}; touch %s\", initial_replicas: 1}}\n",
+             flag);
+    drive *d = open_cfg_text(w, "noshell.yaml", text, false);
+    drive_tick_rec rec;
+    tick(d, 0, &rec);
+    drive_close(d);
+    assert_string_equal(rec.action, "scaled");
+    assert_int_equal(access(flag, F_OK), -1);
+    char want[300];
+    snprintf(want, sizeof(want), "3; touch %s\n", flag);
+    assert_string_equal(rec.command_output, want);
+    /* the environment: PATH, GPENLAB_REPLICAS, what is passed or set, nothing else */
+    snprintf(text, sizeof(text),
+             "policy: static\nconfig: {pods: 4}\n"
+             "target: {command: {run: \"env # {replicas}\", shell: true, initial_replicas: 1, "
+             "pass_env: [GPEN_POOL_DIR], env: {GPEN_WORKER_ARGS: \"--x \\\"y\\\"\"}}}\n");
+    d = open_cfg_text(w, "env.yaml", text, false);
+    tick(d, 0, &rec);
+    drive_close(d);
+    assert_string_equal(rec.action, "scaled");
+    static const char *const present[] = {"GPENLAB_REPLICAS=4\n", "PATH=/usr/local/bin:/usr/bin:/bin\n",
+                                          "GPEN_POOL_DIR=/pool/dir\n", "GPEN_WORKER_ARGS=--x \"y\"\n"};
+    for (size_t i = 0; i < 4; i++)
+        if (!strstr(rec.command_output, present[i]))
+            fail_msg("\"%s\" is not in the command's environment:\n%s", present[i], rec.command_output);
+    if (strstr(rec.command_output, "s3cret-value") || strstr(rec.command_output, "HOME="))
+        fail_msg("the command saw the driver's environment:\n%s", rec.command_output);
+    /* a command that does not end is stopped at its timeout, the tick says failed */
+    snprintf(text, sizeof(text),
+             "policy: static\nconfig: {pods: 2}\n"
+             "target: {command: {run: \"sleep 30 {replicas}\", shell: true, timeout: 300ms, "
+             "retries: 0, initial_replicas: 1}}\n");
+    d = open_cfg_text(w, "slow.yaml", text, false);
+    tick(d, 0, &rec);
+    drive_close(d);
+    assert_string_equal(rec.action, "failed");
+    if (!strstr(rec.sources, "timed out"))
+        fail_msg("sources \"%s\"", rec.sources);
+    /* output that would break a JSON line stays inside its field */
+    snprintf(text, sizeof(text),
+             "policy: static\nlabel: \"quote\\\" \\\\ label\"\nconfig: {pods: 2}\n"
+             "target: {command: {run: \"printf '{\\\"x\\\":1}\\\\n\\\\\\\"\\\\001\\\\377 %%s' {replicas}\", shell: true, initial_replicas: 1}}\n");
+    d = open_cfg_text(w, "print.yaml", text, false);
+    tick(d, 0, &rec);
+    drive_close(d);
+    assert_string_equal(rec.action, "scaled");
+    fflush(w->logf);
+    assert_json_lines("the log", w->log);
+    assert_non_null(strstr(w->log, "\"label\":\"quote\\\" \\\\ label\""));
+    /* printf wrote {"x":1} NL \" \001 \377 " 2": quotes, backslash and control escaped,
+     * the stray byte replaced */
+    if (!strstr(w->log, "\"command_output\":\"{\\\"x\\\":1}\\n\\\\\\\"\\u0001\xef\xbf\xbd 2\""))
+        fail_msg("command output in the log:\n%s", strrchr(w->log, '{') ? strstr(w->log, "\"command_output\":\"{") : w->log);
+    unsetenv("GPEN_TEST_SECRET");
+    unsetenv("GPEN_POOL_DIR");
+}
+
+/* A Redis error reply that is not UTF-8 keeps the line valid JSON. */
+static void test_log_bytes_from_sources(void **state)
+{
+    world *w = *state;
+    fake_resp r;
+    assert_int_equal(fake_resp_start(&r), 0);
+    static const char bad[] = "-ERR \xff\xfe\"}\r\n";
+    fake_resp_set(&r, bad, sizeof(bad) - 1, 0, false);
+    char part[512];
+    snprintf(part, sizeof(part),
+             "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 6}\n"
+             "redis: {address: \"127.0.0.1:%d\", timeout: 1s}", r.port);
+    w->kube.replicas = 2;
+    drive *d = open_kube(w, part, false);
+    drive_tick_rec rec;
+    tick(d, 0, &rec);
+    drive_close(d);
+    fake_resp_stop(&r);
+    assert_true(rec.held);
+    assert_non_null(strstr(rec.sources, "redis error"));
+    fflush(w->logf);
+    assert_json_lines("the log", w->log);
+    if (!strstr(w->log, "redis error: ERR \xef\xbf\xbd\xef\xbf\xbd\\\"}"))
+        fail_msg("the Redis error in the log:\n%s", w->log);
+}
+
+/* Runs `gpenlab drive` on config; SIGTERM once the log has `lines` lines; the seconds it
+ * took to exit after the signal (or fails after limit_s). The log text in *log. */
+static double drive_sigterm(const char *config, const char *logp, int lines, double limit_s,
+                            char **log)
+{
+    const char *bin = getenv("GPENLAB_BIN");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *devnull = freopen("/dev/null", "w", stdout);
+        (void)devnull;
+        execl(bin, bin, "drive", config, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(logp, "r");
+        int n = 0;
+        if (f) {
+            int ch;
+            while ((ch = fgetc(f)) != EOF)
+                n += ch == '\n';
+            fclose(f);
+        }
+        if (n >= lines)
+            break;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    struct timespec ts = {0, 200000000}; /* into the tick's wait */
+    nanosleep(&ts, NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = 0;
+    double took = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (r == pid)
+            break;
+        if (took > limit_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("%s: still running %.1f s after SIGTERM", config, took);
+        }
+        struct timespec p = {0, 10000000};
+        nanosleep(&p, NULL);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    FILE *f = fopen(logp, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n = 0;
+    *log = calloc(1, cap);
+    n = fread(*log, 1, cap - 1, f);
+    (*log)[n] = '\0';
+    fclose(f);
+    return took;
+}
+
+/* SIGTERM is acted on within a second while a tick waits: on a Prometheus that answers in
+ * 10 s, and on a scale command that sleeps 20 s (the old driver waited for both). */
+static void test_sigterm_promptly(void **state)
+{
+    world *w = *state;
+    const char *bin = getenv("GPENLAB_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        print_message("SKIP sigterm: GPENLAB_BIN is not set (scripts/run_tests.sh sets it)\n");
+        skip();
+    }
+    static prom_script ps;
+    fake_http prom;
+    prom_open(&prom, &ps, NULL);
+    fake_http_lock(&prom);
+    ps.delay_ms = 10000;
+    fake_http_unlock(&prom);
+    char text[1024], path[256], logp[200];
+    snprintf(logp, sizeof(logp), "%s/slowprom.log", w->dir);
+    snprintf(text, sizeof(text),
+             "policy: static\nlabel: \"a \\\"quoted\\\" label\"\nconfig: {pods: 2}\nlog: %s\n"
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 20s}\n"
+             "target: {command: {run: \"true {replicas}\"}}\n", logp, prom.port);
+    write_cfg(w, "slowprom.yaml", text, path, sizeof(path));
+    char *log = NULL;
+    double took = drive_sigterm(path, logp, 1, 5.0, &log); /* the plan line, then the tick */
+    fake_http_stop(&prom);
+    if (took > 1.5)
+        fail_msg("stopped %.2f s after SIGTERM, want within a second", took);
+    int n = assert_json_lines("slow prometheus", log);
+    assert_true(n >= 2);
+    assert_non_null(strstr(log, "\"event\":\"stopped\""));
+    assert_non_null(strstr(log, "\"label\":\"a \\\"quoted\\\" label\""));
+    free(log);
+
+    snprintf(logp, sizeof(logp), "%s/slowcmd.log", w->dir);
+    snprintf(text, sizeof(text),
+             "policy: static\nconfig: {pods: 2}\nlog: %s\n"
+             "target: {command: {run: \"sleep 20 {replicas}\", shell: true, timeout: 60s, "
+             "initial_replicas: 1}}\n", logp);
+    write_cfg(w, "slowcmd.yaml", text, path, sizeof(path));
+    took = drive_sigterm(path, logp, 1, 5.0, &log);
+    if (took > 1.5)
+        fail_msg("stopped %.2f s after SIGTERM, want within a second", took);
+    assert_json_lines("slow command", log);
+    assert_non_null(strstr(log, "stopping"));
+    free(log);
+}
+
+/* Prometheus with a bearer token (only over https or loopback) and a CA file. */
+static void test_prometheus_token(void **state)
+{
+    world *w = *state;
+    static prom_script ps;
+    static char no_pods[256];
+    vector1(no_pods, sizeof(no_pods), NULL);
+    fake_http prom;
+    prom_open(&prom, &ps, "2.5");
+    fake_http_lock(&prom);
+    snprintf(ps.token, sizeof(ps.token), "prom-token-77aa");
+    ps.pods = no_pods;
+    fake_http_unlock(&prom);
+    char tok[200];
+    snprintf(tok, sizeof(tok), "%s/prom_token", w->dir);
+    FILE *f = fopen(tok, "w");
+    fprintf(f, "%s\n", ps.token);
+    fclose(f);
+    chmod(tok, 0600);
+    for (int with = 0; with < 2; with++) {
+        char part[1024];
+        snprintf(part, sizeof(part),
+                 "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
+                 "prometheus: {url: \"http://127.0.0.1:%d\", timeout: 1s%s%s%s, %s}", prom.port,
+                 with ? ", token_file: \"" : "", with ? tok : "", with ? "\"" : "", only_queries());
+        drive *d = open_kube(w, part, false);
+        drive_tick_rec rec;
+        tick(d, with, &rec);
+        drive_close(d);
+        if (with && (rec.held || rec.obs.metric[OBS_LATENCY_P95_S] != 2.5))
+            fail_msg("with the token: %s", rec.sources);
+        if (!with && (!rec.held || !strstr(rec.sources, "401")))
+            fail_msg("without the token: %s", rec.sources);
+    }
+    fake_http_stop(&prom);
+    fflush(w->logf);
+    if (strstr(w->log, ps.token))
+        fail_msg("the Prometheus token reached the log");
+}
+
+/* `gpenlab drive --dry-run` on every config `gpenlab export` writes (KEDA included: it
+ * failed with "unknown key 'apiVersion'"), with no cluster: the plan, then a decision; and
+ * with a recorded CSV, the decisions `gpenlab policy replay` makes on it. */
+static void test_dry_run_every_export(void **state)
+{
+    world *w = *state;
+    setenv("HOME", w->dir, 1); /* no ~/.kube/config */
+    unsetenv("KUBECONFIG");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    char csv[200];
+    snprintf(csv, sizeof(csv), "%s/recorded.csv", w->dir);
+    FILE *f = fopen(csv, "w");
+    fputs("t_s,spec_replicas,metrics_valid,latency_samples,gpu_mem_frac,gpu_util_frac,p95_s,"
+          "queue_len,in_flight,concurrency,ready\n"
+          "15,1,1,20,0.3,0.2,1.0,0,1,1,1\n30,,1,30,0.92,0.95,6.0,30,5,5,1\n"
+          "45,,1,30,0.95,0.97,7.0,40,9,9,2\n60,,0,0,,,,,,,2\n75,,1,10,0.2,0.1,1.0,0,1,1,4\n"
+          "90,,1,10,0.1,0.1,0.5,0,0,0,4\n", f);
+    fclose(f);
+    static const struct {
+        const char *label, *manifest, *policy;
+    } rows[] = {
+        {"static-4", "deployment.yaml", "static"},
+        {"hpa-gpu", "hpa.yaml", "hpa"},
+        {"keda-queue", "scaledobject.yaml", "keda"},
+        {"kpa-conc", "knative-service.yaml", "kpa"},
+        {"gpen-rule", "drive.yaml", "gpen-rule"},
+        {"predictive", "drive.yaml", "predictive"},
+    };
+    int dead = fake_free_port();
+    char prom[64], redis[64];
+    snprintf(prom, sizeof(prom), "http://127.0.0.1:%d", dead);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", dead);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char dir[256], file[300];
+        snprintf(dir, sizeof(dir), "%s/export-%s", w->dir, rows[i].label);
+        export_opts o;
+        export_opts_default(&o);
+        o.label = rows[i].label;
+        o.from = "experiments/drive_policies.yaml";
+        o.out_dir = dir;
+        o.prometheus_url = prom;
+        o.redis_address = redis;
+        gp_error err;
+        if (export_run(&o, NULL, &err) < 0)
+            fail_msg("%s: export: %s", rows[i].label, err.msg);
+        snprintf(file, sizeof(file), "%s/%s", dir, rows[i].manifest);
+        const char *targets[] = {dir, file};
+        for (int k = 0; k < 2; k++) {
+            char *argv[] = {"drive", (char *)targets[k], "--dry-run", "--once", NULL};
+            char *out = NULL;
+            size_t len = 0;
+            FILE *mf = open_memstream(&out, &len);
+            gp_error_clear(&err);
+            int rc = cmd_drive(4, argv, mf, &err);
+            fclose(mf);
+            if (rc < 0)
+                fail_msg("drive %s --dry-run: %s: %s", targets[k], err.field, err.msg);
+            if (assert_json_lines(targets[k], out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
+                !strstr(out, "\"decided\":true"))
+                fail_msg("drive %s --dry-run:\n%s", targets[k], out);
+            char pol[64];
+            snprintf(pol, sizeof(pol), "\"policy\":\"%s\"", rows[i].policy);
+            assert_non_null(strstr(out, pol));
+            free(out);
+        }
+        /* replayed: the same decisions as `gpenlab policy replay` with the imported config */
+        char *argv[] = {"drive", file, "--metrics", csv, NULL};
+        char *out = NULL, *rout = NULL;
+        size_t len = 0, rlen = 0;
+        FILE *mf = open_memstream(&out, &len);
+        gp_error_clear(&err);
+        int rc = cmd_drive(4, argv, mf, &err);
+        fclose(mf);
+        if (rc < 0)
+            fail_msg("drive %s --metrics: %s", file, err.msg);
+        char entry[300], cfgp[300];
+        snprintf(entry, sizeof(entry), "%s/entry.yaml", dir);
+        snprintf(cfgp, sizeof(cfgp), "%s/config.yaml", dir);
+        mf = fopen(entry, "w");
+        assert_int_equal(export_import(file, mf, &err), 0);
+        fclose(mf);
+        cfg_doc *doc;
+        assert_int_equal(cfg_load_file(entry, &doc, &err), 0);
+        /* replay takes the config from a file of its own: the entry's `config:` value */
+        ytree *yt = ytree_from_cfg(cfg_map_get(cfg_seq_at(cfg_root(doc), 0), "config"), false);
+        if (strcmp(rows[i].policy, "predictive") == 0) {
+            /* the capacity the driver config's env gives it, as a key for replay */
+            cfg_doc *dd;
+            assert_int_equal(cfg_load_file(file, &dd, &err), 0);
+            const char *cap = cfg_scalar(cfg_map_get(cfg_map_get(cfg_root(dd), "env"),
+                                                     "pod_capacity_per_s"));
+            assert_non_null(cap);
+            ytree_set(yt, "pod_capacity_per_s", ytree_plain(cap));
+            cfg_free(dd);
+        }
+        mf = fopen(cfgp, "w");
+        assert_int_equal(ytree_emit(mf, yt), 0);
+        fclose(mf);
+        ytree_free(yt);
+        cfg_free(doc);
+        char *rargv[] = {"replay", (char *)rows[i].policy, csv, "--config", cfgp, NULL};
+        mf = open_memstream(&rout, &rlen);
+        rc = cmd_policy_replay(5, rargv, mf, &err);
+        fclose(mf);
+        if (rc < 0)
+            fail_msg("%s: replay: %s", rows[i].label, err.msg);
+        /* replay rows: t_s,spec,desired,applied,... ; drive lines carry desired and applied */
+        const char *rp = strchr(rout, '\n');
+        rp = rp ? strchr(rp + 1, '\n') : NULL;
+        int row = 0;
+        for (const char *p = strchr(out, '\n'); p && p[1] && rp && rp[1]; p = strchr(p + 1, '\n')) {
+            json_t *j = json_loads(p + 1, JSON_DISABLE_EOF_CHECK, NULL);
+            assert_non_null(j);
+            double t;
+            int spec, desired, applied;
+            if (sscanf(rp + 1, "%lf,%d,%d,%d", &t, &spec, &desired, &applied) != 4)
+                fail_msg("%s: replay row %d: %.60s", rows[i].label, row, rp + 1);
+            int jd = (int)json_integer_value(json_object_get(j, "desired"));
+            int js = (int)json_integer_value(json_object_get(json_object_get(j, "inputs"), "spec_replicas"));
+            const char *act = json_string_value(json_object_get(j, "action"));
+            if (jd != desired || js != spec)
+                fail_msg("%s row %d: drive spec %d desired %d, replay spec %d desired %d", rows[i].label,
+                         row, js, jd, spec, desired);
+            if (strcmp(act, "scaled") == 0 || strcmp(act, "failed") == 0)
+                fail_msg("%s row %d: a replay acted (%s)", rows[i].label, row, act);
+            json_decref(j);
+            rp = strchr(rp + 1, '\n');
+            row++;
+        }
+        if (row != 6)
+            fail_msg("%s: %d replayed rows compared\n%s\n%s", rows[i].label, row, out, rout);
+        free(out);
+        free(rout);
+    }
+    /* without --dry-run, a manifest with no Deployment of its own is refused */
+    char file[300];
+    snprintf(file, sizeof(file), "%s/export-kpa-conc/knative-service.yaml", w->dir);
+    char *argv[] = {"drive", file, "--once", NULL};
+    gp_error err;
+    assert_int_equal(cmd_drive(3, argv, NULL, &err), GP_ENOTSUP);
+    assert_non_null(strstr(err.msg, "--dry-run"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +1355,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_verified, setup, teardown),
         cmocka_unit_test(test_token_plain_http_loopback_only),
+        cmocka_unit_test_setup_teardown(test_kubeconfig_plain_http, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_never_patches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_samples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_pods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_queries_and_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_hardening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_bytes_from_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_promptly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_every_export, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

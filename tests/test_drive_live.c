@@ -30,6 +30,7 @@
 #include "lab/export.h"
 #include "policy/replay.h"
 #include "tests/live/fake_http.h"
+#include "tests/testutil.h"
 
 #define TOKEN "live-token-5be0c1d4"
 #define MAX_PODS 4
@@ -233,12 +234,19 @@ static void wait_step(live *l, int k)
     char base[64], why[256];
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", l->prom_port);
     for (int i = 0; i < 400; i++) {
-        prom_sample s[2];
-        int n = prom_query(base, "max(gpen_test_step_rec)", 1000000, false, s, 2, why, sizeof(why));
-        if (n == 1 && (int)s[0].value == k) {
-            /* and the scrape after it carries the same values: nothing changes until the tick */
+        char *url = prom_query_url(base, "max(gpen_test_step_rec)");
+        http_resp r;
+        prom_sample *s = NULL;
+        size_t n = 0;
+        bool at = url && http_do("GET", url, NULL, NULL, NULL, 1000000, &r) == 0 &&
+                  prom_parse(&r, "step", false, &s, &n, why, sizeof(why)) == 0 && n == 1 &&
+                  !s[0].refused && (int)s[0].value == k;
+        if (url)
+            http_resp_free(&r);
+        free(url);
+        free(s);
+        if (at) /* and the scrape after it carries the same values: nothing changes until the tick */
             return;
-        }
         sleep_ms(50);
     }
     fail_msg("prometheus never showed step %d", k);
@@ -296,33 +304,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Replaces the first `from` in *text by `to` (reallocates). */
 static void replace(char **text, const char *from, const char *to)
 {
@@ -356,7 +337,7 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
         fail_msg("export: %s", err.msg);
     /* the rules every second, plus the step marker last in the group */
     snprintf(path, sizeof(path), "%s/recording-rules.yml", exp_dir);
-    char *rules = slurp(path);
+    char *rules = tu_slurp(path);
     assert_non_null(rules);
     replace(&rules, "interval: \"15s\"", "interval: \"1s\"");
     size_t rl = strlen(rules) + 200;
@@ -372,7 +353,7 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
     snprintf(rules + strlen(rules), rl - strlen(rules), "%*s- record: \"gpen_test_step_rec\"\n%*s  expr: \"gpen_test_step\"\n",
              indent, "", indent, "");
     snprintf(path, sizeof(path), "%s/rules.yml", l->dir);
-    write_text(path, rules);
+    tu_write_text(path, rules);
     free(rules);
     char pcfg[1024];
     snprintf(pcfg, sizeof(pcfg),
@@ -384,10 +365,10 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
              "    static_configs: [{targets: [\"127.0.0.1:%d\"]}]\n",
              l->dir, l->metrics.port);
     snprintf(path, sizeof(path), "%s/prometheus.yml", l->dir);
-    write_text(path, pcfg);
+    tu_write_text(path, pcfg);
     /* the exported drive.yaml, with this test's API instead of the in-cluster one */
     snprintf(path, sizeof(path), "%s/drive.yaml", exp_dir);
-    char *drive_text = slurp(path);
+    char *drive_text = tu_slurp(path);
     assert_non_null(drive_text);
     char target[512];
     snprintf(target, sizeof(target),
@@ -396,7 +377,7 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
              l->api[0].port, l->token_path);
     replace(&drive_text, "in_cluster: true", target);
     snprintf(gpen_cfg, len, "%s/gpen-rule.yaml", l->dir);
-    write_text(gpen_cfg, drive_text);
+    tu_write_text(gpen_cfg, drive_text);
     free(drive_text);
     /* an HPA on the per-pod GPU memory (percent), the backlog and the P95 latency */
     char hpa[2048];
@@ -415,7 +396,7 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
              "target: {kubernetes: {namespace: gpen, deployment: gpen, api_server: \"http://127.0.0.1:%d\", token_file: \"%s\", retries: 2, backoff: 5ms}}\n",
              prom, redis, l->api[1].port, l->token_path);
     snprintf(hpa_cfg, len, "%s/hpa.yaml", l->dir);
-    write_text(hpa_cfg, hpa);
+    tu_write_text(hpa_cfg, hpa);
 }
 
 static void cell(FILE *f, double v)
@@ -469,7 +450,7 @@ static void compare_with_replay(live *l, const char *policy, const char *config_
     char csv[128], cfgp[128];
     snprintf(csv, sizeof(csv), "%s/%s.csv", l->dir, policy);
     snprintf(cfgp, sizeof(cfgp), "%s/%s-config.yaml", l->dir, policy);
-    write_text(cfgp, config_yaml);
+    tu_write_text(cfgp, config_yaml);
     FILE *f = fopen(csv, "w");
     fputs("t_s,spec_replicas,metrics_valid,latency_samples,gpu_mem_frac,gpu_util_frac,p50_s,"
           "p95_s,p99_s,queue_len,in_flight,arrival_rate,concurrency,pods\n", f);
@@ -577,7 +558,7 @@ static void test_live(void **state)
         n++;
     }
     /* the same observations through the simulator's policy path */
-    char *gcfg = slurp(gpen_cfg);
+    char *gcfg = tu_slurp(gpen_cfg);
     assert_non_null(gcfg);
     compare_with_replay(l, "gpen-rule",
                         "{min_pods: 1, max_pods: 10, scale_up_queue_len: 6, cooldown_after_scale_up: 2m}\n",

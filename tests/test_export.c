@@ -26,6 +26,7 @@
 #include "lab/export.h"
 #include "lab/results_db.h"
 #include "sim/sim.h"
+#include "tests/testutil.h"
 
 #define EXP "experiments/drive_policies.yaml"
 #define NODE_MODULES "build-node/node_modules"
@@ -38,33 +39,6 @@ static const char *const labels[] = {"static-4", "hpa-gpu", "keda-queue", "kpa-c
 static const char *const exportable[] = {"static-4",   "hpa-gpu",         "keda-queue",
                                          "kpa-conc",   "serverless-keep", "gpen-rule",
                                          "predictive", NULL};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void rm_rf(const char *dir)
 {
@@ -102,7 +76,7 @@ static int do_export(const char *label, const char *from, const char *dir, gp_er
  * `policies:` and the given entries. */
 static char *experiment_with(const char *entries)
 {
-    char *text = slurp(EXP);
+    char *text = tu_slurp(EXP);
     assert_non_null(text);
     char *pol = strstr(text, "\npolicies:");
     assert_non_null(pol);
@@ -177,7 +151,7 @@ static void test_round_trip(void **state)
         char *text = experiment_with(entry);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s.yaml", tmpl, labels[li]);
-        write_text(path, text);
+        tu_write_text(path, text);
         free(text);
         free(entry);
         experiment *imp;
@@ -257,7 +231,7 @@ static void test_schemas(void **state)
     int rc = system(cmd);
     char outp[PATH_MAX];
     snprintf(outp, sizeof(outp), "%s/out.txt", tmpl);
-    char *out = slurp(outp);
+    char *out = tu_slurp(outp);
     if (rc != 0)
         fail_msg("schema check failed:\n%s", out ? out : "(no output)");
     int oks = 0;
@@ -297,7 +271,7 @@ static void test_promtool(void **state)
     /* and a broken one is refused (the check can fail) */
     char bad[PATH_MAX];
     snprintf(bad, sizeof(bad), "%s/bad.yml", tmpl);
-    write_text(bad, "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(rate(a[1m]\n");
+    tu_write_text(bad, "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(rate(a[1m]\n");
     snprintf(cmd, sizeof(cmd), "promtool check rules %s >/dev/null 2>&1", bad);
     assert_int_not_equal(system(cmd), 0);
     rm_rf(tmpl);
@@ -345,7 +319,7 @@ static void test_units(void **state)
     }
     cfg_free(doc);
     snprintf(p, sizeof(p), "%s/hpa.yaml", tmpl);
-    char *hpa = slurp(p);
+    char *hpa = tu_slurp(p);
     assert_non_null(hpa);
     /* quantities stay strings in their unit; the latency target keeps its milli suffix */
     assert_non_null(strstr(hpa, "averageValue: \"60\""));
@@ -354,12 +328,12 @@ static void test_units(void **state)
     assert_null(strstr(hpa, "controller"));
     free(hpa);
     snprintf(p, sizeof(p), "%s/kube-controller-manager.flags", tmpl);
-    char *flags = slurp(p);
+    char *flags = tu_slurp(p);
     assert_non_null(flags);
     assert_non_null(strstr(flags, "--horizontal-pod-autoscaler-tolerance=0.05\n"));
     free(flags);
     snprintf(p, sizeof(p), "%s/prometheus-rule.yaml", tmpl);
-    char *rules = slurp(p);
+    char *rules = tu_slurp(p);
     assert_non_null(rules);
     /* the DCGM exporter's names, the latency window of the experiment (60s) */
     assert_non_null(strstr(rules, "DCGM_FI_DEV_FB_USED{namespace=\\\"gpen\\\"} / (DCGM_FI_DEV_FB_USED"));
@@ -367,6 +341,48 @@ static void test_units(void **state)
     assert_non_null(strstr(rules, "DCGM_FI_DEV_GPU_UTIL"));
     assert_non_null(strstr(rules, "[60s]"));
     free(rules);
+    snprintf(p, sizeof(p), "%s/gpu-time-slicing.yaml", tmpl);
+    assert_int_not_equal(access(p, F_OK), 0); /* one pod per GPU: no sharing */
+    rm_rf(tmpl);
+}
+
+/* cluster.gpu_share pods per GPU: the device plugin's time-slicing hands each GPU out
+ * gpu_share times (the config the GPU operator reads, in a ConfigMap). */
+static void test_gpu_share(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exshare-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *text = experiment_with("  - {label: sl, policy: serverless, config: {keep_alive: 2m}}\n");
+    char *at_cluster = strstr(text, "cluster:\n");
+    assert_non_null(at_cluster);
+    size_t need = strlen(text) + 64;
+    char *shared = malloc(need);
+    assert_non_null(shared);
+    snprintf(shared, need, "%.*scluster:\n  gpu_share: 3\n%s", (int)(at_cluster - text), text,
+             at_cluster + strlen("cluster:\n"));
+    free(text);
+    char exp[PATH_MAX], out[PATH_MAX], p[PATH_MAX + 32];
+    snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
+    snprintf(out, sizeof(out), "%s/out", tmpl);
+    tu_write_text(exp, shared);
+    free(shared);
+    gp_error err;
+    if (do_export("sl", exp, out, &err) < 0)
+        fail_msg("export: %s", err.msg);
+    snprintf(p, sizeof(p), "%s/gpu-time-slicing.yaml", out);
+    cfg_doc *doc, *inner;
+    assert_int_equal(cfg_load_file(p, &doc, &err), 0);
+    const char *any = cfg_scalar(at(cfg_root(doc), (const char *const[]){"data", "any", NULL}));
+    assert_non_null(any);
+    assert_int_equal(cfg_load_string("any", any, strlen(any), &inner, &err), 0);
+    const char *replicas = cfg_scalar(
+        at(cfg_root(inner), (const char *const[]){"sharing", "timeSlicing", "resources", "#0",
+                                                   "replicas", NULL}));
+    assert_non_null(replicas);
+    assert_string_equal(replicas, "3");
+    cfg_free(inner);
+    cfg_free(doc);
     rm_rf(tmpl);
 }
 
@@ -380,7 +396,7 @@ static void test_from_db(void **state)
     snprintf(dbp, sizeof(dbp), "%s/r.db", tmpl);
     snprintf(a, sizeof(a), "%s/yaml", tmpl);
     snprintf(b, sizeof(b), "%s/db", tmpl);
-    char *yaml = slurp(EXP), *prof = slurp("gpu/profiles/t4-seed");
+    char *yaml = tu_slurp(EXP), *prof = tu_slurp("gpu/profiles/t4-seed");
     assert_non_null(yaml);
     assert_non_null(prof);
     results_db *db;
@@ -403,7 +419,7 @@ static void test_from_db(void **state)
         char pa[1024], pb[1024];
         snprintf(pa, sizeof(pa), "%s/%s", a, files[i]);
         snprintf(pb, sizeof(pb), "%s/%s", b, files[i]);
-        char *ta = slurp(pa), *tb = slurp(pb);
+        char *ta = tu_slurp(pa), *tb = tu_slurp(pb);
         assert_non_null(ta);
         assert_non_null(tb);
         /* the first two lines name the source; the rest is the same */
@@ -473,7 +489,7 @@ static void test_serverless_knative(void **state)
     char *text = experiment_with(entry);
     free(entry);
     snprintf(p, sizeof(p), "%s/imported.yaml", tmpl);
-    write_text(p, text);
+    tu_write_text(p, text);
     free(text);
     experiment *imp;
     if (experiment_load(p, &imp, &err) < 0)
@@ -500,13 +516,13 @@ static void test_refusals(void **state)
     snprintf(exp, sizeof(exp), "%s/e.yaml", tmpl);
     snprintf(out, sizeof(out), "%s/out", tmpl);
     snprintf(typo, sizeof(typo), "%s/typo.yaml", tmpl);
-    write_text(exp, text);
+    tu_write_text(exp, text);
     /* a misspelt cluster key: the experiment's own reader refuses it (export used to
      * parse the cluster again, without a key check, and export the default) */
     char *at_cluster = strstr(text, "  concurrency: 5");
     assert_non_null(at_cluster);
     memcpy(at_cluster, "  concurency: 5 ", 16);
-    write_text(typo, text);
+    tu_write_text(typo, text);
     free(text);
     const struct {
         const char *name, *label, *from;
@@ -554,7 +570,7 @@ int main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
         cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
         cmocka_unit_test(test_from_db),    cmocka_unit_test(test_serverless_knative),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_gpu_share),  cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 
 #include "base/cfg.h"
 #include "policy/hpa.h"
+#include "tests/testutil.h"
 
 #define S INT64_C(1000000)
 #define NOW (INT64_C(1000000) * S) /* an arbitrary "now", far from 0 */
@@ -909,52 +910,17 @@ static void test_controller_flags(void **state)
 
 /* ------------------------------------------------------------ bad configurations */
 
+static int refuse_hpa(const cfg_node *root, void *ctx, gp_error *err)
+{
+    (void)ctx;
+    hpa_spec s;
+    return hpa_spec_parse(root, &s, err);
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
-    const char *dir = "tests/data/policy/bad";
-    DIR *d = opendir(dir);
-    if (!d)
-        fail_msg("cannot open %s", dir);
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 5, ".yaml") != 0 ||
-            strncmp(e->d_name, "hpa_", 4) != 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        /* first line: "# expect: <the formatted error, or a prefix of it>" */
-        FILE *f = fopen(path, "r");
-        char first[512] = "";
-        if (!f || !fgets(first, sizeof(first), f))
-            fail_msg("%s: unreadable", path);
-        fclose(f);
-        first[strcspn(first, "\n")] = '\0';
-        const char *want = strstr(first, "# expect: ");
-        if (!want)
-            fail_msg("%s: no '# expect: ' line", path);
-        want += strlen("# expect: ");
-        cfg_doc *doc = NULL;
-        gp_error err;
-        gp_error_clear(&err);
-        if (cfg_load_file(path, &doc, &err) < 0)
-            fail_msg("%s: yaml: %s", path, err.msg);
-        hpa_spec s;
-        int rc = hpa_spec_parse(cfg_root(doc), &s, &err);
-        cfg_free(doc);
-        if (rc >= 0)
-            fail_msg("%s: accepted, want error \"%s\"", path, want);
-        char got[1024];
-        gp_error_format(&err, got, sizeof(got));
-        if (strncmp(got, want, strlen(want)) != 0)
-            fail_msg("%s:\n got  %s\n want %s", path, got, want);
-        files++;
-    }
-    closedir(d);
-    if (files < 6)
-        fail_msg("only %d bad hpa configs found", files);
+    tu_check_bad_configs("tests/data/policy/bad", "hpa_", 6, refuse_hpa, NULL);
 }
 
 int main(void)

@@ -18,6 +18,7 @@
 
 #include "base/cfg.h"
 #include "policy/policy.h"
+#include "tests/testutil.h"
 
 #define S INT64_C(1000000)
 
@@ -261,56 +262,22 @@ static void test_prometheus_trigger(void **state)
     ctl_close(&c);
 }
 
+static int refuse_keda(const cfg_node *root, void *ctx, gp_error *err)
+{
+    (void)ctx;
+    policy_env env = {.min_pods = 0, .max_pods = 100};
+    policy_info info = {15 * S, 0, -1, -1, -1};
+    void *st = NULL;
+    int rc = policy_find("keda")->create(root, &env, &st, &info, err);
+    if (rc >= 0)
+        policy_find("keda")->destroy(st);
+    return rc;
+}
+
 static void test_bad_scaled_objects(void **state)
 {
     (void)state;
-    const char *dir = "tests/data/policy/bad";
-    DIR *dd = opendir(dir);
-    if (!dd)
-        fail_msg("cannot open %s", dir);
-    const policy_ops *ops = policy_find("keda");
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(dd))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 5, ".yaml") != 0 ||
-            strncmp(e->d_name, "keda_", 5) != 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "r");
-        char first[512] = "";
-        if (!f || !fgets(first, sizeof(first), f))
-            fail_msg("%s: unreadable", path);
-        fclose(f);
-        first[strcspn(first, "\n")] = '\0';
-        const char *want = strstr(first, "# expect: ");
-        if (!want)
-            fail_msg("%s: no '# expect: ' line", path);
-        want += strlen("# expect: ");
-        cfg_doc *doc = NULL;
-        gp_error err;
-        gp_error_clear(&err);
-        if (cfg_load_file(path, &doc, &err) < 0)
-            fail_msg("%s: yaml: %s", path, err.msg);
-        policy_env env = {.min_pods = 0, .max_pods = 100};
-        policy_info info = {15 * S, 0, -1, -1, -1};
-        void *st = NULL;
-        int rc = ops->create(cfg_root(doc), &env, &st, &info, &err);
-        cfg_free(doc);
-        if (rc >= 0) {
-            ops->destroy(st);
-            fail_msg("%s: accepted, want error \"%s\"", path, want);
-        }
-        char got[1024];
-        gp_error_format(&err, got, sizeof(got));
-        if (strncmp(got, want, strlen(want)) != 0)
-            fail_msg("%s:\n got  %s\n want %s", path, got, want);
-        files++;
-    }
-    closedir(dd);
-    if (files < 5)
-        fail_msg("only %d bad keda configs found", files);
+    tu_check_bad_configs("tests/data/policy/bad", "keda_", 5, refuse_keda, NULL);
 }
 
 int main(void)

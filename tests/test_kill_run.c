@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/testutil.h"
 #include <sqlite3.h>
 
 #define KILLS 8
@@ -66,9 +68,7 @@ static const char *path_in(const char *name)
 
 static void write_text(const char *name, const char *text)
 {
-    FILE *f = fopen(path_in(name), "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        fail_msg("cannot write %s", name);
+    tu_write_text(path_in(name), text);
 }
 
 static double now_s(void)

@@ -21,6 +21,7 @@
 #include "profile/profile.h"
 #include "sim/sim.h"
 #include "traces/trace.h"
+#include "tests/testutil.h"
 
 #define S_US 1000000LL
 #define VECTORS "tests/vectors/knative_kpa.txt"
@@ -97,12 +98,7 @@ static policy_obs make_obs(int64_t now_us, double value, int ready, int spec)
 
 static policy_decision run_decide(void *st, const policy_obs *o)
 {
-    policy_decision d;
-    policy_decision_init(&d);
-    gp_error err;
-    gp_error_clear(&err);
-    assert_int_equal(kpa_ops()->decide(st, o, &d, &err), 0);
-    return d;
+    return tu_decide(kpa_ops(), st, o);
 }
 
 /* ------------------------------------------------------------------ vectors */
@@ -769,18 +765,6 @@ static void test_config_errors(void **state)
 
 /* ------------------------------------------------------------------ end to end */
 
-typedef struct list_ctx {
-    const request_spec *specs;
-    size_t n;
-} list_ctx;
-
-static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
-{
-    (void)seed;
-    list_ctx *c = ctx;
-    return trace_open_list(c->specs, c->n, out, err);
-}
-
 /* In a simulated run: pods start in 10 s and serve a request in 10 s. With initial
  * scale 0 the first request (at 1 s) finds no pod: the activator asks for one. After it
  * the revision goes idle, is marked inactive a stable window later and scales to zero
@@ -789,19 +773,15 @@ static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
 static void test_scale_from_zero_in_a_run(void **state)
 {
     (void)state;
-    gpu_profile *p = calloc(1, sizeof(*p));
-    assert_non_null(p);
+    gpu_profile *p = tu_profile("format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
+                                "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\n"
+                                "model_mem_mib 200\nreq_mem_mib 100\n"
+                                "cold_phase start const 10\n");
     gp_error err;
     gp_error_clear(&err);
-    if (profile_parse("t", "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
-                           "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\n"
-                           "model_mem_mib 200\nreq_mem_mib 100\n"
-                           "cold_phase start const 10\n",
-                      p, &err) < 0)
-        fail_msg("profile: %s", err.msg);
     request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
                              {.arrival_us = 400 * S_US, .mp = 1, .faces = 1}};
-    list_ctx lc = {.specs = specs, .n = 2};
+    tu_list lc = {.specs = specs, .n = 2};
     static const struct { const char *name, *extra; uint64_t starts, waited; } rows[] = {
         {"scale to zero between the requests", "", 2, 2},
         {"min-scale 1: the pod present from the start serves both",
@@ -825,7 +805,7 @@ static void test_scale_from_zero_in_a_run(void **state)
         cfg.policy = kpa_ops();
         cfg.policy_cfg = cfg_root(doc);
         cfg.seed = 7;
-        cfg.open_source = open_list;
+        cfg.open_source = tu_open_list;
         cfg.source_ctx = &lc;
         cfg.cluster.min_pods = 0;
         cfg.cluster.concurrency = 1;

@@ -3,7 +3,8 @@
  * time spans that would run past the microsecond clock (trace times, durations,
  * time_scale), pod, GPU, replication and slot counts beyond their bounds, traces too
  * large for memory (with the size stated), and YAML that expands beyond the reader's
- * node, depth or byte budgets. Inputs are built in a temporary directory. */
+ * node, depth or byte budgets; /dev/zero, FIFOs and sparse files end at once. Inputs are
+ * built in a temporary directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,30 +12,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/cfg.h"
 #include "lab/experiment.h"
+#include "profile/profile.h"
 #include "traces/trace.h"
+#include "tests/testutil.h"
 
 static char tmp_dir[256];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/gpenlab-limits-XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return tu_mkdtemp(tmp_dir, sizeof(tmp_dir), "limits");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmp_dir);
 }
 
 static const char *tmp_path(const char *name)
@@ -44,13 +47,6 @@ static const char *tmp_path(const char *name)
     k ^= 1;
     snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmp_dir, name);
     return buf[k];
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
 }
 
 /* The formatted one-line error must contain every fragment in `want` ('|'-separated). */
@@ -98,7 +94,7 @@ static void test_trace_line_too_long(void **state)
     int h = snprintf(text, 64, "t,mp\n1,2\n");
     memset(text + h, '7', n);
     strcpy(text + h + n, ",2\n");
-    write_text(tmp_path("long.csv"), text);
+    tu_write_text(tmp_path("long.csv"), text);
     gp_error e;
     int rc = open_csv(tmp_path("long.csv"), 1, 0, &e);
     expect_error("physical line", rc, &e, GP_ELIMIT,
@@ -109,7 +105,7 @@ static void test_trace_line_too_long(void **state)
         text[h + i + 99] = '\n';
     }
     strcpy(text + h + n, "\",2\n");
-    write_text(tmp_path("quoted.csv"), text);
+    tu_write_text(tmp_path("quoted.csv"), text);
     rc = open_csv(tmp_path("quoted.csv"), 1, 0, &e);
     expect_error("quoted record", rc, &e, GP_ELIMIT, "quoted.csv:3|record longer than 1048576 bytes");
     free(text);
@@ -133,7 +129,7 @@ static void test_trace_numbers_overflow(void **state)
          "n.csv:3|column 't'|date-time"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        write_text(tmp_path("n.csv"), rows[i].body);
+        tu_write_text(tmp_path("n.csv"), rows[i].body);
         gp_error e;
         int rc = open_csv(tmp_path("n.csv"), 1, 0, &e);
         expect_error(rows[i].name, rc, &e, rows[i].code, rows[i].want);
@@ -157,7 +153,7 @@ static void test_trace_span_overflow(void **state)
         {"dates at 1e9", "t,mp\n0001-01-01,2\n9999-12-31 23:59:59,2\n", 1e9, 0, NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        write_text(tmp_path("s.csv"), rows[i].body);
+        tu_write_text(tmp_path("s.csv"), rows[i].body);
         gp_error e;
         int rc = open_csv(tmp_path("s.csv"), rows[i].time_scale, 0, &e);
         if (rows[i].code == 0) {
@@ -227,7 +223,7 @@ static int load_experiment(const char *name, const char *body, gp_error *e)
              "name: lim\nprofile: %s/gpu/profiles/t4-seed\n"
              "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
              cwd, body);
-    write_text(tmp_path(name), text);
+    tu_write_text(tmp_path(name), text);
     experiment *x = NULL;
     gp_error_clear(e);
     int rc = experiment_load(tmp_path(name), &x, e);
@@ -396,6 +392,91 @@ static void test_yaml_budgets(void **state)
     free(y);
 }
 
+/* ---- endless inputs (issue 13) ---- */
+
+static int load_experiment_at(const char *path, gp_error *e)
+{
+    experiment *x = NULL;
+    gp_error_clear(e);
+    int rc = experiment_load(path, &x, e);
+    experiment_free(x);
+    return rc;
+}
+
+static int load_profile(const char *path, gp_error *e)
+{
+    gpu_profile *p = malloc(sizeof(*p));
+    assert_non_null(p);
+    gp_error_clear(e);
+    int rc = profile_load(path, p, e);
+    free(p);
+    return rc;
+}
+
+/* /dev/zero, a FIFO (with or without a writer) and a 3 GiB sparse file end with one clear
+ * error at once, in every reader. `gpenlab trace stats /dev/zero` used to run forever, a
+ * FIFO blocked the open, and a sparse file was read to its end (15 s for 3 GB, then "no
+ * header line"). An alarm turns a hang into a failure. */
+static void test_endless_inputs(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char sparse[512];
+    snprintf(sparse, sizeof(sparse), "%s", tmp_path("sparse.csv"));
+    FILE *f = fopen(sparse, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)3 << 30), 0);
+    fclose(f);
+    alarm(60);
+    for (int writer = 0; writer < 2; writer++) {
+        pid_t pid = -1;
+        if (writer) { /* a writer that holds the FIFO open and never writes */
+            fflush(NULL);
+            pid = fork();
+            assert_true(pid >= 0);
+            if (pid == 0) {
+                int fd = open(fifo, O_WRONLY);
+                (void)fd;
+                pause();
+                _exit(0);
+            }
+        }
+        static const struct {
+            const char *path;
+            const char *want;
+        } inputs[] = {{"/dev/zero", "a device, not a regular file"},
+                      {NULL, "a FIFO (named pipe), not a regular file"}};
+        for (size_t i = 0; i < 2; i++) {
+            const char *path = inputs[i].path ? inputs[i].path : fifo;
+            gp_error e;
+            int rc = open_csv(path, 1, 0, &e);
+            expect_error("trace", rc, &e, GP_EIO, inputs[i].want);
+            rc = load_experiment_at(path, &e);
+            expect_error("experiment", rc, &e, GP_EIO, inputs[i].want);
+            rc = load_profile(path, &e);
+            expect_error("profile", rc, &e, GP_EIO, inputs[i].want);
+            cfg_doc *doc = NULL;
+            gp_error_clear(&e);
+            rc = cfg_load_file(path, &doc, &e);
+            expect_error("yaml", rc, &e, GP_EIO, inputs[i].want);
+            cfg_free(doc);
+        }
+        if (pid > 0) {
+            kill(pid, SIGTERM);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    gp_error e;
+    int rc = open_csv(sparse, 1, 0, &e);
+    expect_error("sparse trace", rc, &e, GP_EPARSE, "sparse.csv:1:1: NUL byte");
+    rc = load_experiment_at(sparse, &e);
+    expect_error("sparse experiment", rc, &e, GP_ELIMIT, "file larger than");
+    rc = load_profile(sparse, &e);
+    expect_error("sparse profile", rc, &e, GP_ELIMIT, "larger than");
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_trace_too_large),
         cmocka_unit_test(test_experiment_bounds),
         cmocka_unit_test(test_yaml_budgets),
+        cmocka_unit_test(test_endless_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

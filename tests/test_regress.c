@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lab/regress.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 static char profile[PATH_MAX];
@@ -23,18 +24,15 @@ static char profile[PATH_MAX];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-regress-t-XXXXXX");
     if (!realpath("gpu/profiles/t4-seed", profile))
         return -1;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "regress-t");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 /* One experiment with two entries; `pods` and `target` are the knobs a change turns. */

@@ -18,22 +18,20 @@
 
 #include "lab/report.h"
 #include "lab/results_db.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-report-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "report");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 /* label, policy, replication, p99, slo_frac, gpu_seconds, timed_out */
@@ -417,7 +415,7 @@ static void test_csv_read_errors(void **state)
         {"unknown column", GP_EUNKNOWN, 1, "bogus", "unknown column"},
         {"missing column", GP_EMISSING, 1, "label", "missing column"},
         {"bad value", GP_EPARSE, 3, "replication", "bad value \"z\""},
-        {"extra cell", GP_EPARSE, 2, "", "more cells than the header's"},
+        {"extra cell", GP_EPARSE, 2, "", "too many columns"}, /* the one CSV reader's words */
     };
     for (size_t i = 0; i < 4; i++) {
         char path[128];
@@ -438,12 +436,61 @@ static void test_csv_read_errors(void **state)
     }
 }
 
+/* Regression baselines go through the one CSV reader (issue 13): labels that it would trim
+ * or skip as comments are quoted by the writer and come back as they were, and a NUL byte
+ * in a baseline is one error at its line and column (it used to end the cell quietly:
+ * "1<NUL>2" read as 1). */
+static void test_csv_baseline_text(void **state)
+{
+    (void)state;
+    static const char *const labels[] = {"#1", " lead", "trail\t", "a,b \"q\"", "caf\xc3\xa9"};
+    enum { N = sizeof(labels) / sizeof(labels[0]) };
+    run_summary r[N];
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < N; i++) {
+        snprintf(r[i].label, sizeof(r[i].label), "%s", labels[i]);
+        r[i].replication = i;
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "%s/labels.csv", tmpdir);
+    gp_error e;
+    assert_int_equal(report_write_csv(path, r, N, &e), 0);
+    run_summary *back;
+    size_t n;
+    gp_error_clear(&e);
+    if (report_read_csv(path, &back, &n, &e) != 0)
+        fail_msg("labels: %s", e.msg);
+    assert_int_equal(n, N);
+    for (int i = 0; i < N; i++)
+        if (strcmp(back[i].label, labels[i]) != 0)
+            fail_msg("label %d: got \"%s\" want \"%s\"", i, back[i].label, labels[i]);
+    free(back);
+    /* a NUL inside the replication cell of the first row */
+    FILE *f = fopen(path, "rb");
+    static char text[16384];
+    size_t len = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    char *row = memchr(text, '\n', len) + 1;
+    char *rep = strchr(strchr(strchr(row, ',') + 1, ',') + 1, ',') - 1; /* "0" of rep 0 */
+    assert_int_equal(*rep, '0');
+    *rep = '\0';
+    f = fopen(path, "wb");
+    fwrite(text, 1, len, f);
+    fclose(f);
+    gp_error_clear(&e);
+    int rc = report_read_csv(path, &back, &n, &e);
+    if (rc != GP_EPARSE || e.line != 2 || e.col != (long)(rep - row) + 1 || !strstr(e.msg, "NUL"))
+        fail_msg("NUL in a baseline: rc %d line %ld col %ld '%s'", rc, e.line, e.col, e.msg);
+    assert_null(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grouping_and_ci),       cmocka_unit_test(test_table_text),
         cmocka_unit_test(test_paired),                cmocka_unit_test(test_csv_round_trip),
         cmocka_unit_test(test_csv_never_half_written), cmocka_unit_test(test_csv_read_errors),
+        cmocka_unit_test(test_csv_baseline_text),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

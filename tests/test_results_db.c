@@ -1,7 +1,9 @@
 /* test_results_db.c: the field tables cover result.h, every field survives a write/read
  * round trip, experiments are found again on a rerun, run keys are unique, a write that
  * fails midway leaves nothing, and a process killed mid-write leaves a consistent file
- * without the partial run. Files live in a fresh directory under /tmp. */
+ * without the partial run; a foreign file is refused untouched, a second writer at once,
+ * a read-only open writes nothing, a resumed run is checked against its totals, and the
+ * listing queries. Files live in a fresh directory under /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,22 +22,20 @@
 #include <sqlite3.h>
 
 #include "lab/results_db.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-rdb-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "rdb");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 static void db_path(char *buf, size_t len, const char *name)
@@ -206,6 +206,8 @@ static void make_run(run_summary *s, run_series *ser, request_log *log, int salt
                      *fq = result_fields_request(&nq);
     memset(s, 0, sizeof(*s));
     fill(fr, nr, s, salt);
+    /* a stored run is counted as done only when its totals add up (conservation) */
+    s->arrived = s->completed + s->timed_out + s->rejected + s->in_flight_end;
     for (size_t i = 0; i < n_series; i++) {
         series_row r;
         memset(&r, 0, sizeof(r));
@@ -527,6 +529,290 @@ static void test_open_errors_and_migration(void **state)
     results_db_close(db);
 }
 
+/* ---- issue 13: foreign files, the writer lock, read-only opens, checked resumes ---- */
+
+static char *file_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+static void expect_same_bytes(const char *what, const char *path, const char *before, size_t n)
+{
+    size_t m;
+    char *now = file_bytes(path, &m);
+    if (m != n || memcmp(now, before, n) != 0)
+        fail_msg("%s: %s was modified (%zu bytes before, %zu after)", what, path, n, m);
+    free(now);
+}
+
+static void exec_raw(const char *path, const char *sql)
+{
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(raw, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(raw);
+}
+
+/* Another application's SQLite file is refused before anything is written to it: the
+ * bytes and the journal mode stay as they were (it used to be switched to WAL, or worse,
+ * given gpenlab's tables beside its own). */
+static void test_foreign_file_refused_untouched(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *sql, *want;
+    } rows[] = {
+        {"foreign.db", "CREATE TABLE foo(x); INSERT INTO foo VALUES(1);", "holds table foo"},
+        {"foreign_runs.db", "CREATE TABLE runs(x); CREATE TABLE notes(t);",
+         "holds tables notes, runs"},
+        {"foreign_app.db", "PRAGMA application_id = 1234; CREATE TABLE experiments(name, ident);",
+         "application_id"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[128], lock[160];
+        db_path(path, sizeof(path), rows[i].name);
+        snprintf(lock, sizeof(lock), "%s-lock", path);
+        exec_raw(path, rows[i].sql);
+        size_t n;
+        char *before = file_bytes(path, &n);
+        gp_error e;
+        gp_error_clear(&e);
+        results_db *db = NULL;
+        for (int ro = 0; ro < 2; ro++) {
+            int rc = ro ? results_db_open_read(path, &db, &e) : results_db_open(path, &db, &e);
+            if (rc != GP_ENOTSUP || !strstr(e.msg, rows[i].want) ||
+                !strstr(e.msg, "not a gpenlab results database"))
+                fail_msg("%s (%s): rc %d '%s'", rows[i].name, ro ? "read" : "write", rc, e.msg);
+            assert_null(db);
+        }
+        expect_same_bytes(rows[i].name, path, before, n);
+        assert_int_equal(access(lock, F_OK), -1);
+        sqlite3 *raw;
+        assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
+        sqlite3_finalize(q);
+        sqlite3_close(raw);
+        free(before);
+    }
+}
+
+/* A second writer is refused at once (it used to simulate everything, then fail on the
+ * UNIQUE run key); a worker of the holder opens alongside; the lock goes with the holder. */
+static void test_second_writer_refused(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "locked.db");
+    results_db *a = open_ok(path), *b = NULL;
+    gp_error e;
+    gp_error_clear(&e);
+    assert_int_equal(results_db_open(path, &b, &e), GP_EBUSY);
+    assert_null(b);
+    assert_non_null(strstr(e.msg, "another gpenlab is writing this database"));
+    /* a forked process holds the lock too (sweep -j): a writer there is refused as well,
+     * a worker connection and a reader are not */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        results_db *w = NULL, *r = NULL, *x = NULL;
+        int ok = results_db_open(path, &x, NULL) == GP_EBUSY &&
+                 results_db_open_worker(path, &w, NULL) == 0 &&
+                 results_db_open_read(path, &r, NULL) == 0;
+        results_db_close(w);
+        results_db_close(r);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    results_db_close(a);
+    b = open_ok(path);
+    results_db_close(b);
+}
+
+/* Reading creates, locks and writes nothing: the bytes stay as they were, an older schema
+ * reads its missing columns as NaN, and a read-only file in a read-only directory opens
+ * (report and export used to fail there: the open switched the journal and wrote the
+ * schema version). */
+static void test_read_only_open(void **state)
+{
+    (void)state;
+    char dir[128], path[160];
+    db_path(dir, sizeof(dir), "ro");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/r.db", dir);
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    run_summary s;
+    run_series ser = {0};
+    make_run(&s, &ser, NULL, 3, 4, 0);
+    assert_int_equal(results_db_write_run(db, exp, "k", &s, &ser, NULL, &e), 0);
+    run_series_free(&ser);
+    results_db_close(db);
+    size_t n;
+    char *before = file_bytes(path, &n);
+    gp_error_clear(&e);
+    assert_int_equal(results_db_open_read(path, &db, &e), 0);
+    run_summary *got;
+    size_t nr;
+    assert_int_equal(results_db_read_runs(db, exp, &got, &nr, &e), 0);
+    assert_int_equal(nr, 1);
+    free(got);
+    assert_int_equal(results_db_write_run(db, exp, "k2", &s, NULL, NULL, &e), GP_ENOTSUP);
+    results_db_close(db);
+    expect_same_bytes("read-only open", path, before, n);
+    free(before);
+
+    /* as a user who may not write the file or its directory */
+    if (geteuid() == 0) {
+        assert_int_equal(chmod(path, 0444), 0);
+        assert_int_equal(chmod(tmpdir, 0755), 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(3);
+            results_db *r = NULL;
+            run_summary *rows = NULL;
+            size_t k = 0;
+            int ok = results_db_open_read(path, &r, NULL) == 0 &&
+                     results_db_read_runs(r, exp, &rows, &k, NULL) == 0 && k == 1;
+            free(rows);
+            results_db_close(r);
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("read-only open as uid 65534: exit %d", WEXITSTATUS(status));
+        chmod(path, 0644);
+    }
+
+    /* an older file read-only: columns it lacks come back as NaN / 0 */
+    char old[160];
+    snprintf(old, sizeof(old), "%s/old.db", dir);
+    exec_raw(old, "CREATE TABLE experiments(id INTEGER PRIMARY KEY, name, file, yaml_text, "
+                  "profile_text, ident, created_at, gpenlab_version);"
+                  "CREATE TABLE runs(id INTEGER PRIMARY KEY, experiment_id, run_key, label, "
+                  "arrived);"
+                  "CREATE TABLE series(run_id, seq, t_us); CREATE TABLE requests(run_id, id);"
+                  "INSERT INTO experiments(id, name) VALUES(1, 'old');"
+                  "INSERT INTO runs VALUES(1, 1, 'e1/a/r0/s1', 'a', 7);");
+    gp_error_clear(&e);
+    if (results_db_open_read(old, &db, &e) != 0)
+        fail_msg("older file: %s", e.msg);
+    assert_int_equal(results_db_read_runs(db, 1, &got, &nr, &e), 0);
+    assert_int_equal(nr, 1);
+    assert_string_equal(got[0].label, "a");
+    assert_int_equal(got[0].arrived, 7);
+    assert_true(isnan(got[0].lat_p99_s));
+    free(got);
+    results_db_close(db);
+
+    /* no file: GP_EMISSING, and nothing is created */
+    snprintf(old, sizeof(old), "%s/none.db", dir);
+    assert_int_equal(results_db_open_read(old, &db, &e), GP_EMISSING);
+    assert_int_equal(access(old, F_OK), -1);
+}
+
+/* A stored run whose totals no longer add up is not counted as done (it used to be
+ * resumed, and its figures reported, as they stood). */
+static void test_resume_checks_conservation(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "tampered.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t exp;
+    assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
+    run_summary s;
+    run_series ser = {0};
+    make_run(&s, &ser, NULL, 5, 1, 0);
+    assert_int_equal(results_db_write_run(db, exp, "e1/a/r0/s1", &s, NULL, NULL, &e), 0);
+    assert_int_equal(results_db_run_exists(db, "e1/a/r0/s1", &e), 1);
+    results_db_close(db);
+    exec_raw(path, "UPDATE runs SET completed = completed - 1");
+    db = open_ok(path);
+    gp_error_clear(&e);
+    assert_int_equal(results_db_run_exists(db, "e1/a/r0/s1", &e), GP_EINVARIANT);
+    assert_non_null(strstr(e.msg, "e1/a/r0/s1"));
+    assert_non_null(strstr(e.msg, "conservation"));
+    assert_int_equal(results_db_run_exists(db, "e1/a/r1/s2", &e), 0);
+    results_db_close(db);
+    run_series_free(&ser);
+}
+
+/* The queries that reports, exports and sweeps used to run themselves. */
+static void test_listing_queries(void **state)
+{
+    (void)state;
+    char path[128];
+    db_path(path, sizeof(path), "lists.db");
+    results_db *db = open_ok(path);
+    gp_error e;
+    int64_t a, b, p0, p1;
+    assert_int_equal(results_db_experiment_upsert(db, "a", "a.yaml", "A", NULL, &a, &e), 0);
+    assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0", "prof", &p0, &e), 0);
+    assert_int_equal(results_db_experiment_upsert(db, "sw-p0001", "sw.yaml", "P1", NULL, &p1, &e), 0);
+    assert_int_equal(results_db_experiment_upsert(db, "b", "b.yaml", "B", "pb", &b, &e), 0);
+    assert_int_equal(results_db_sweep_point_put(db, "sw", 1, p1, "x=2", &e), 0);
+    assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p0, "x=1", &e), 0);
+    assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p1, "kept first", &e), 0);
+    run_summary s;
+    run_series ser = {0};
+    make_run(&s, &ser, NULL, 7, 1, 0);
+    snprintf(s.label, sizeof(s.label), "static-2");
+    assert_int_equal(results_db_write_run(db, a, "e1/static-2/r0/s1", &s, NULL, NULL, &e), 0);
+    run_series_free(&ser);
+    results_db_close(db);
+
+    assert_int_equal(results_db_open_read(path, &db, &e), 0);
+    results_db_experiment *xs;
+    size_t n;
+    assert_int_equal(results_db_experiments(db, &xs, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(xs[0].name, "a");
+    assert_string_equal(xs[1].name, "b");
+    assert_string_equal(xs[1].file, "b.yaml");
+    free(xs);
+    results_db_sweep_point *sp;
+    assert_int_equal(results_db_sweep_points(db, &sp, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(sp[0].point, 0);
+    assert_int_equal(sp[0].experiment_id, p0);
+    assert_string_equal(sp[0].params, "x=1");
+    assert_string_equal(sp[1].sweep, "sw");
+    free(sp);
+    results_db_inputs in;
+    assert_int_equal(results_db_inputs_for_label(db, "static-2", &in, &e), 0);
+    assert_int_equal(in.id, a); /* the newest with runs of the label, not the newest */
+    assert_string_equal(in.yaml_text, "A");
+    assert_null(in.profile_text);
+    results_db_inputs_free(&in);
+    assert_int_equal(results_db_inputs_for_label(db, "nothing", &in, &e), 0);
+    assert_int_equal(in.id, b);
+    assert_string_equal(in.profile_text, "pb");
+    results_db_inputs_free(&in);
+    results_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +824,11 @@ int main(void)
         cmocka_unit_test(test_failure_midway_leaves_nothing),
         cmocka_unit_test(test_killed_mid_write),
         cmocka_unit_test(test_open_errors_and_migration),
+        cmocka_unit_test(test_foreign_file_refused_untouched),
+        cmocka_unit_test(test_second_writer_refused),
+        cmocka_unit_test(test_read_only_open),
+        cmocka_unit_test(test_resume_checks_conservation),
+        cmocka_unit_test(test_listing_queries),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

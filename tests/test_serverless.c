@@ -18,6 +18,7 @@
 #include "profile/profile.h"
 #include "sim/sim.h"
 #include "traces/trace.h"
+#include "tests/testutil.h"
 
 #define S_US 1000000LL
 #define MIN_US (60 * S_US)
@@ -291,37 +292,21 @@ static void test_config_errors(void **state)
 
 /* ------------------------------------------------------------ end to end: expiry */
 
-typedef struct list_ctx {
-    const request_spec *specs;
-    size_t n;
-} list_ctx;
-
-static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
-{
-    (void)seed;
-    list_ctx *c = ctx;
-    return trace_open_list(c->specs, c->n, out, err);
-}
-
 /* Instances start in 10 s and serve a request in 10 s. Requests at 1 s and 100 s: the
  * first instance is idle from 21 s. With a 60-s keep-alive it has expired at 81 s and
  * the second request waits on a cold start; with 100 s it is still there. */
 static void test_keep_alive_expiry_in_a_run(void **state)
 {
     (void)state;
-    gpu_profile *p = calloc(1, sizeof(*p));
-    assert_non_null(p);
+    gpu_profile *p = tu_profile("format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
+                                "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\n"
+                                "model_mem_mib 200\nreq_mem_mib 100\n"
+                                "cold_phase start const 10 serverless\n");
     gp_error err;
     gp_error_clear(&err);
-    if (profile_parse("t", "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1\n"
-                           "stage work image 10000\njitter none\neff 1\ngpu_mem_mib 1000\n"
-                           "model_mem_mib 200\nreq_mem_mib 100\n"
-                           "cold_phase start const 10 serverless\n",
-                      p, &err) < 0)
-        fail_msg("profile: %s", err.msg);
     request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
                              {.arrival_us = 100 * S_US, .mp = 1, .faces = 1}};
-    list_ctx lc = {.specs = specs, .n = 2};
+    tu_list lc = {.specs = specs, .n = 2};
     static const struct { const char *yaml; uint64_t starts, waited; } rows[] = {
         {"keep_alive: 60s\n", 2, 2},
         {"keep_alive: 78s\n", 2, 2},  /* expires at 99 s, a second before */
@@ -338,7 +323,7 @@ static void test_keep_alive_expiry_in_a_run(void **state)
         cfg.policy = sl_ops();
         cfg.policy_cfg = cfg_root(doc);
         cfg.seed = 7;
-        cfg.open_source = open_list;
+        cfg.open_source = tu_open_list;
         cfg.source_ctx = &lc;
         cfg.cluster.min_pods = 0;
         cfg.cluster.concurrency = 1;

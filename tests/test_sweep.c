@@ -1,7 +1,8 @@
 /* test_sweep.c: sweep files into points (grid, Latin hypercube), bad sweep files with
  * their places, the same results with 1 and 2 worker processes (common random numbers,
  * paired), and a sweep killed with SIGKILL midway that resumes with every unit present
- * exactly once and equal to an uninterrupted sweep. Files live in a fresh /tmp dir. */
+ * exactly once and equal to an uninterrupted sweep; SIGTERM or SIGINT to the command stops
+ * its workers and the sweep resumes. Files live in a fresh /tmp dir. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "lab/sweep.h"
+#include "tests/testutil.h"
 
 static char tmpdir[64];
 static char profile[PATH_MAX];
@@ -30,29 +32,22 @@ static char profile[PATH_MAX];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/gpenlab-sweep-t-XXXXXX");
     if (!realpath("gpu/profiles/t4-seed", profile))
         return -1;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tu_mkdtemp(tmpdir, sizeof(tmpdir), "sweep-t");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir);
 }
 
 static void write_file(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fail_msg("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(path, text);
 }
 
 /* A base experiment: a short tidal day (a few tens of ms per run). */
@@ -441,6 +436,80 @@ static void test_sigkill_resume(void **state)
     sweep_free(sw);
 }
 
+/* SIGTERM or SIGINT to `gpenlab sweep` (the parent only, as `kill PID` sends it) stops its
+ * workers: the command exits 130 with every process of its group gone, the finished units
+ * stay, and a rerun resumes them. (The workers used to be left running, re-parented to
+ * init, until every unit was done.) */
+static void test_signal_stops_workers(void **state)
+{
+    (void)state;
+    const char *bin = getenv("GPENLAB_BIN");
+    if (!bin)
+        bin = "./gpenlab";
+    char abs_bin[PATH_MAX];
+    if (!realpath(bin, abs_bin))
+        fail_msg("no gpenlab binary at %s", bin);
+    write_base("base.yaml", 1.2);
+    static const struct {
+        int sig, jobs;
+    } rows[] = {{SIGTERM, 2}, {SIGINT, 2}, {SIGTERM, 1}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char name[64], dbname[64], db[256], path[256];
+        snprintf(name, sizeof(name), "sig%zu.yaml", i);
+        snprintf(dbname, sizeof(dbname), "sig%zu.db", i);
+        snprintf(db, sizeof(db), "%s/%s", tmpdir, dbname);
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "name: sig\nbase: base.yaml\npolicy: rule\nreplications: 4\ndb: %s\n"
+                 "parameters:\n  - {path: config.scale_up_queue_len, values: [2, 3, 4, 5, 6, 7, 8, "
+                 "9, 10, 11, 12, 13, 14, 15, 16, 17]}\n"
+                 "objective: {minimise: gpu_hours}\n",
+                 dbname);
+        write_file(name, text);
+        char jobs[8];
+        snprintf(jobs, sizeof(jobs), "%d", rows[i].jobs);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) { /* its own process group: the test can see whether any of it lives */
+            setpgid(0, 0);
+            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+                _exit(126);
+            execl(abs_bin, abs_bin, "sweep", path, "-j", jobs, (char *)NULL);
+            _exit(127);
+        }
+        setpgid(pid, pid);
+        int64_t n = 0;
+        for (int k = 0; k < 3000 && n < 2; k++) { /* up to 60 s */
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            n = count_runs(db);
+        }
+        kill(pid, rows[i].sig);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
+            fail_msg("signal %d, -j%d: status %d (want exit 130)", rows[i].sig, rows[i].jobs,
+                     status);
+        if (kill(-pid, 0) == 0 || errno != ESRCH) {
+            kill(-pid, SIGKILL);
+            fail_msg("signal %d, -j%d: a worker outlived the sweep", rows[i].sig, rows[i].jobs);
+        }
+        int64_t before = count_runs(db);
+        if (before < 2 || before >= 64)
+            fail_msg("signal %d, -j%d: did not land midway: %lld of 64 units done", rows[i].sig,
+                     rows[i].jobs, (long long)before);
+        sweep *sw = load_ok(name);
+        sweep_run_stats st;
+        run_sweep_ok(sw, 2, &st);
+        if ((int64_t)st.resumed != before || st.ran + st.resumed != 64)
+            fail_msg("resume: ran %zu resumed %zu, %lld were done before", st.ran, st.resumed,
+                     (long long)before);
+        sweep_free(sw);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_jobs_same_results),
         cmocka_unit_test(test_vary_profile_and_policy),
         cmocka_unit_test(test_sigkill_resume),
+        cmocka_unit_test(test_signal_stops_workers),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

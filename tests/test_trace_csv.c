@@ -17,21 +17,9 @@
 
 #include "traces/trace.h"
 #include "traces/trace_internal.h"
+#include "tests/testutil.h"
 
 #define DATA "tests/data/traces/"
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    static char buf[4096];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf;
-}
 
 /* Opens a per-request trace, failing the test with the error if it does not open. */
 static arrival_src *open_ok(const trace_csv_opts *o)
@@ -418,6 +406,11 @@ static void test_bad_files(void **state)
         {"bad_date.csv", "gmt_create", GP_EPARSE},
         {"truncated.csv.gz", "t", GP_EIO},
         {"no_such_file.csv", "t", GP_EMISSING},
+        /* issue 13: a NUL inside a row used to merge it with the next, a row starting with
+         * a NUL was dropped; invalid UTF-8 went through */
+        {"nul_in_row.csv", "t", GP_EPARSE},
+        {"nul_row_start.csv", "t", GP_EPARSE},
+        {"bad_utf8.csv", "t", GP_EPARSE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char path[256], errpath[256], got[1024];
@@ -442,7 +435,8 @@ static void test_bad_files(void **state)
         }
         assert_null(s);
         gp_error_format(&e, got, sizeof(got));
-        const char *want = slurp(errpath);
+        char want[4096];
+        tu_first_line(errpath, want, sizeof(want));
         if (rc != rows[i].want_code || strcmp(got, want) != 0)
             fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got,
                      rows[i].want_code, want);

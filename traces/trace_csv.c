@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/csv_reader.h"
+#include "base/csv_gzip.h"
 #include "traces/trace_internal.h"
 
 #define TRACE_MAX_RATE_SCALE 1000.0
@@ -253,7 +253,7 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
         return gp_error_set(err, GP_ERANGE, o->path, 0, 0, "copy_spread_us",
                             "must be >= 0, got %lld", (long long)o->copy_spread_us);
     csv_reader *r;
-    if ((rc = csv_open(o->path, &r, err)) < 0)
+    if ((rc = csv_open_any(o->path, &r, err)) < 0)
         return rc;
     int tcol = csv_require_col(r, o->time_col, "time column", err);
     int mcol = -1, fcol = -1;

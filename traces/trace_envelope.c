@@ -17,7 +17,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "base/csv_reader.h"
+#include "base/csv_gzip.h"
 #include "base/rng.h"
 #include "traces/trace_internal.h"
 
@@ -321,7 +321,7 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
     if (rc < 0)
         return rc;
     csv_reader *r;
-    if ((rc = csv_open(o->path, &r, err)) < 0)
+    if ((rc = csv_open_any(o->path, &r, err)) < 0)
         return rc;
     env_cols c;
     if ((rc = find_cols(r, o, &c, err)) < 0) {

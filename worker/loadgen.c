@@ -2,9 +2,12 @@
  *
  *   gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]
  *                   [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]
+ *   gpenlab-loadgen check ARRIVALS.csv
  *   gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]
  *                   (full build only; --mp-step rounds sizes to multiples of MP)
  *
+ * The arrivals CSV is read by worker/arrivals.h (the one CSV reader); `check` reads it as
+ * replay would and prints how many requests it holds over how long.
  * replay: reads rows (t_s, mp, faces) sorted by t_s, and at wall time start + t_s / F
  * pushes request i (ids 1..n) onto gpen:pending with its submit time; a late push is sent at
  * once and its lag counted. After the last push it waits until every request is on
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "worker/arrivals.h"
 #include "worker/netaddr.h"
 #include "worker/queue.h"
 #include "worker/resp.h"
@@ -34,12 +38,6 @@
 #include "base/cfg.h"
 #include "traces/workload.h"
 #endif
-
-typedef struct arrival {
-    double t_s;
-    double mp;
-    int faces;
-} arrival;
 
 typedef struct sent {
     int64_t sched_us, submit_us;
@@ -58,6 +56,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]\n"
             "           [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]\n"
+            "       gpenlab-loadgen check ARRIVALS.csv\n"
             "       gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]\n");
     return 2;
 }
@@ -76,94 +75,17 @@ static void sleep_until_mono(int64_t t_us)
         ;
 }
 
-/* Reads "t_s,mp,faces" (a header line first; columns found by name). Errors name the
- * file and line. */
-static int read_arrivals(const char *path, arrival **out, size_t *n_out)
+/* The arrivals CSV through the one CSV reader (worker/arrivals.h); at most 100 million
+ * requests. Prints the error; returns 0 or 1. */
+static int read_arrivals(const char *path, arrivals *out)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return die("cannot open %s", path);
-    char line[1024];
-    int ct = -1, cm = -1, cf = -1;
-    if (!fgets(line, sizeof(line), f)) {
-        fclose(f);
-        return die("%s: empty file", path);
-    }
-    {
-        int col = 0;
-        for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), col++) {
-            if (strcmp(tok, "t_s") == 0)
-                ct = col;
-            else if (strcmp(tok, "mp") == 0)
-                cm = col;
-            else if (strcmp(tok, "faces") == 0)
-                cf = col;
-        }
-    }
-    if (ct < 0 || cm < 0 || cf < 0) {
-        fclose(f);
-        return die("%s:1: the header must name the columns t_s, mp and faces", path);
-    }
-    size_t cap = 1024, n = 0;
-    arrival *a = malloc(cap * sizeof(*a));
-    long lineno = 1;
-    double prev = -INFINITY;
-    while (a && fgets(line, sizeof(line), f)) {
-        lineno++;
-        if (line[0] == '\n' || line[0] == '#')
-            continue;
-        double v[3] = {NAN, NAN, NAN};
-        int col = 0;
-        char *p = line;
-        for (;;) {
-            char *end;
-            double x = strtod(p, &end);
-            if (col == ct)
-                v[0] = end != p ? x : NAN;
-            else if (col == cm)
-                v[1] = end != p ? x : NAN;
-            else if (col == cf)
-                v[2] = end != p ? x : NAN;
-            char *comma = strchr(p, ',');
-            if (!comma)
-                break;
-            p = comma + 1;
-            col++;
-        }
-        if (!isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2]) || v[0] < 0 || v[1] <= 0 ||
-            v[2] < 0 || v[2] > 64 || v[2] != floor(v[2])) {
-            char where[600];
-            snprintf(where, sizeof(where), "%s:%ld", path, lineno);
-            free(a);
-            fclose(f);
-            return die("%s: expected t_s >= 0, mp > 0 and faces in 0..64", where);
-        }
-        if (v[0] < prev) {
-            char where[600];
-            snprintf(where, sizeof(where), "%s:%ld", path, lineno);
-            free(a);
-            fclose(f);
-            return die("%s: t_s goes backwards (sort the file)", where);
-        }
-        prev = v[0];
-        if (n == cap) {
-            cap *= 2;
-            arrival *na = realloc(a, cap * sizeof(*a));
-            if (!na) {
-                free(a);
-                a = NULL;
-                break;
-            }
-            a = na;
-        }
-        a[n++] = (arrival){v[0], v[1], (int)v[2]};
-    }
-    fclose(f);
-    if (!a)
-        return die("%s: out of memory", path);
-    *out = a;
-    *n_out = n;
-    return 0;
+    gp_error err;
+    gp_error_clear(&err);
+    if (arrivals_read(path, true, 1e6, 100000000, out, &err) == 0)
+        return 0;
+    char msg[1024];
+    gp_error_format(&err, msg, sizeof(msg));
+    return die("%s", msg);
 }
 
 static const char *field(const resp_reply *r, size_t i)
@@ -209,10 +131,11 @@ static int cmd_replay(int argc, char **argv)
         }
         i++;
     }
-    arrival *a = NULL;
-    size_t n = 0;
-    if (read_arrivals(path, &a, &n))
+    arrivals arr;
+    if (read_arrivals(path, &arr))
         return 1;
+    arrival *a = arr.row;
+    size_t n = arr.n;
     if (limit >= 0 && (size_t)limit < n)
         n = (size_t)limit;
     sent *s = calloc(n ? n : 1, sizeof(*s));
@@ -409,10 +332,31 @@ static int cmd_expand(int argc, char **argv)
 }
 #endif
 
+/* check ARRIVALS.csv: reads the file as replay would and says what it holds. */
+static int cmd_check(int argc, char **argv)
+{
+    if (argc != 3)
+        return usage();
+    arrivals arr;
+    if (read_arrivals(argv[2], &arr))
+        return 1;
+    double mp = 0, faces = 0;
+    for (size_t i = 0; i < arr.n; i++) {
+        mp += arr.row[i].mp;
+        faces += arr.row[i].faces;
+    }
+    printf("%s: %zu requests over %.3f s, mean %.3f MP, mean %.3f faces\n", argv[2], arr.n,
+           arr.row[arr.n - 1].t_s, mp / (double)arr.n, faces / (double)arr.n);
+    arrivals_free(&arr);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return cmd_replay(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+        return cmd_check(argc, argv);
 #ifdef LOADGEN_WITH_TRACES
     if (argc >= 2 && strcmp(argv[1], "expand") == 0)
         return cmd_expand(argc, argv);

@@ -32,16 +32,33 @@ void netaddr_set_timeout(int fd, int opt, int timeout_ms)
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-/* Non-blocking connect bounded by timeout_ms. */
-static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms)
+/* Non-blocking connect bounded by timeout_ms, asking cancel between short waits. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms,
+                           bool (*cancel)(void *), void *ctx, bool *cancelled)
 {
     int fl = fcntl(fd, F_GETFL, 0);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     int rc = connect(fd, sa, sl);
     if (rc < 0 && errno == EINPROGRESS) {
-        struct pollfd p = {fd, POLLOUT, 0};
-        rc = poll(&p, 1, timeout_ms);
+        int left = timeout_ms;
+        for (;;) {
+            int slice = cancel && left > NETADDR_CANCEL_POLL_MS ? NETADDR_CANCEL_POLL_MS : left;
+            struct pollfd p = {fd, POLLOUT, 0};
+            rc = poll(&p, 1, slice);
+            if (rc < 0 && errno == EINTR)
+                continue;
+            left -= slice;
+            if (rc == 0 && cancel && cancel(ctx)) {
+                *cancelled = true;
+                errno = ECANCELED;
+                rc = -1;
+                break;
+            }
+            if (rc == 0 && left > 0)
+                continue;
+            break;
+        }
         if (rc == 0) {
             errno = ETIMEDOUT;
             rc = -1;
@@ -57,12 +74,20 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int 
             }
         }
     }
+    int saved = errno;
     if (fcntl(fd, F_SETFL, fl) < 0)
         return -1;
+    errno = saved;
     return rc;
 }
 
 int netaddr_connect(const char *host, int port, int timeout_ms, char *why, size_t why_len)
+{
+    return netaddr_connect_cancel(host, port, timeout_ms, NULL, NULL, why, why_len);
+}
+
+int netaddr_connect_cancel(const char *host, int port, int timeout_ms, bool (*cancel)(void *),
+                           void *ctx, char *why, size_t why_len)
 {
     char ports[16];
     snprintf(ports, sizeof(ports), "%d", port);
@@ -76,13 +101,15 @@ int netaddr_connect(const char *host, int port, int timeout_ms, char *why, size_
         return -1;
     }
     int fd = -1, last = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+    bool cancelled = false;
+    for (struct addrinfo *a = ai; a && !cancelled; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) {
             last = errno;
             continue;
         }
-        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0)
+        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms, cancel, ctx,
+                            &cancelled) == 0)
             break;
         last = errno;
         close(fd);
@@ -90,7 +117,7 @@ int netaddr_connect(const char *host, int port, int timeout_ms, char *why, size_
     }
     freeaddrinfo(ai);
     if (fd < 0) {
-        snprintf(why, why_len, "connect: %s", strerror(last));
+        snprintf(why, why_len, "connect: %s", cancelled ? "cancelled" : strerror(last));
         return -1;
     }
     netaddr_set_timeout(fd, SO_RCVTIMEO, timeout_ms);

@@ -5,6 +5,7 @@
 #include "worker/resp.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -21,6 +22,9 @@
 
 struct resp_conn {
     int fd;
+    int read_timeout_ms, write_timeout_ms; /* 0: none */
+    bool (*cancel)(void *);               /* NULL: plain blocking waits */
+    void *cancel_ctx;
     char buf[16384];
     size_t pos, end; /* unread bytes are buf[pos..end) */
 };
@@ -35,9 +39,15 @@ static int resp_fail(char *why, size_t why_len, const char *fmt, const char *det
 int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, char *why,
                  size_t why_len)
 {
+    return resp_connect_cancel(host, port, timeout_ms, NULL, NULL, out, why, why_len);
+}
+
+int resp_connect_cancel(const char *host, int port, int timeout_ms, bool (*cancel)(void *),
+                        void *ctx, resp_conn **out, char *why, size_t why_len)
+{
     *out = NULL;
     char msg[256];
-    int fd = netaddr_connect(host, port, timeout_ms, msg, sizeof(msg));
+    int fd = netaddr_connect_cancel(host, port, timeout_ms, cancel, ctx, msg, sizeof(msg));
     if (fd < 0)
         return resp_fail(why, why_len, "redis: %s", msg);
     int one = 1;
@@ -48,8 +58,38 @@ int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, ch
         return resp_fail(why, why_len, "redis: %s", "out of memory");
     }
     c->fd = fd;
+    c->read_timeout_ms = c->write_timeout_ms = timeout_ms;
+    c->cancel = cancel;
+    c->cancel_ctx = ctx;
     *out = c;
     return 0;
+}
+
+/* With a cancel hook: waits until fd is ready for `events` in short slices, asking the hook
+ * between them. 0 ready, -1 with why (timed out, cancelled). Without one: 0 (the socket's
+ * own SO_RCVTIMEO / SO_SNDTIMEO bound the blocking call). */
+static int wait_ready(resp_conn *c, short events, int timeout_ms, char *why, size_t why_len)
+{
+    if (!c->cancel)
+        return 0;
+    int left = timeout_ms > 0 ? timeout_ms : -1;
+    for (;;) {
+        if (c->cancel(c->cancel_ctx))
+            return resp_fail(why, why_len, "redis: %s", "cancelled");
+        int slice = left < 0 || left > NETADDR_CANCEL_POLL_MS ? NETADDR_CANCEL_POLL_MS : left;
+        struct pollfd p = {c->fd, events, 0};
+        int r = poll(&p, 1, slice);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return resp_fail(why, why_len, "redis: poll: %s", strerror(errno));
+        if (left > 0) {
+            left -= slice;
+            if (left <= 0)
+                return resp_fail(why, why_len, "redis: %s: timed out",
+                                 events == POLLIN ? "recv" : "send");
+        }
+    }
 }
 
 void resp_close(resp_conn *c)
@@ -62,6 +102,7 @@ void resp_close(resp_conn *c)
 
 int resp_set_read_timeout(resp_conn *c, int timeout_ms)
 {
+    c->read_timeout_ms = timeout_ms;
     netaddr_set_timeout(c->fd, SO_RCVTIMEO, timeout_ms);
     return 0;
 }
@@ -71,6 +112,8 @@ int resp_set_read_timeout(resp_conn *c, int timeout_ms)
 static int write_all(resp_conn *c, const char *p, size_t n, char *why, size_t why_len)
 {
     while (n > 0) {
+        if (wait_ready(c, POLLOUT, c->write_timeout_ms, why, why_len) < 0)
+            return -1;
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
@@ -96,6 +139,8 @@ static int fill(resp_conn *c, char *why, size_t why_len)
         c->pos = 0;
     }
     for (;;) {
+        if (wait_ready(c, POLLIN, c->read_timeout_ms, why, why_len) < 0)
+            return -1;
         ssize_t r = recv(c->fd, c->buf + c->end, sizeof(c->buf) - c->end, 0);
         if (r > 0) {
             c->end += (size_t)r;

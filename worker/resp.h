@@ -1,5 +1,6 @@
 /* resp.h: a small Redis client (RESP2 over a TCP socket), enough for the live stack: the
- * worker's reliable queue (BLMOVE, EVAL), the load generator and the scraper. One
+ * worker's reliable queue (BLMOVE, EVAL), the load generator, the scraper and the live
+ * driver (`gpenlab drive`: LLEN of the pending list). One
  * connection is used by one thread at a time. Every call has a timeout (SO_RCVTIMEO /
  * SO_SNDTIMEO; a blocking command needs a read timeout longer than its block time).
  * Calls return 0 or -1 with a short reason in the caller's buffer; a -1 leaves the
@@ -8,6 +9,7 @@
 #ifndef GP_RESP_H
 #define GP_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -33,6 +35,11 @@ typedef struct resp_conn resp_conn;
 /* Connects to host:port (name or address) within timeout_ms; io timeouts = timeout_ms. */
 int resp_connect(const char *host, int port, int timeout_ms, resp_conn **out, char *why,
                  size_t why_len);
+/* The same for a caller that must stop promptly (the live driver on SIGTERM): connecting,
+ * sending and waiting for a reply give up ("cancelled") as soon as cancel(ctx) returns
+ * true, asked at least every NETADDR_CANCEL_POLL_MS (50 ms) while waiting. */
+int resp_connect_cancel(const char *host, int port, int timeout_ms, bool (*cancel)(void *),
+                        void *ctx, resp_conn **out, char *why, size_t why_len);
 void resp_close(resp_conn *c);
 /* Changes the read timeout (ms, 0 = none) for the next replies. */
 int resp_set_read_timeout(resp_conn *c, int timeout_ms);

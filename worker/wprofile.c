@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "profile/profile.h"
+#include "worker/arrivals.h"
 #include "worker/queue.h"
 #include "worker/stage.h"
 #include "worker/wprofile_procs.h"
@@ -68,83 +69,6 @@ static void *eff_thread(void *arg)
         j->rc = stage_run(j->st, j->slot, w, h, 1, &r, &err);
     }
     return NULL;
-}
-
-/* An image mix for the multi-process eff: the mp and faces columns of an arrivals CSV
- * (gpenlab-loadgen's format: a header naming them, then one request per line). */
-typedef struct mix_file {
-    double *mp;
-    int *faces;
-    int n;
-} mix_file;
-
-static int read_mix(const char *path, mix_file *m, gp_error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    char line[1024];
-    int col_mp = -1, col_faces = -1, cap = 0, rc = 0;
-    long lineno = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        char *save = NULL, *tok = strtok_r(line, ",", &save);
-        if (lineno == 1) {
-            for (int c = 0; tok; c++, tok = strtok_r(NULL, ",", &save)) {
-                if (strcmp(tok, "mp") == 0)
-                    col_mp = c;
-                else if (strcmp(tok, "faces") == 0)
-                    col_faces = c;
-            }
-            if (col_mp < 0 || col_faces < 0)
-                rc = gp_error_set(err, GP_EPARSE, path, 1, 0, col_mp < 0 ? "mp" : "faces", "column missing from the header");
-            continue;
-        }
-        double mp = -1;
-        long faces = -1;
-        for (int c = 0; tok; c++, tok = strtok_r(NULL, ",", &save)) {
-            char *end;
-            if (c == col_mp) {
-                mp = strtod(tok, &end);
-                if (*end || !(mp > 0 && mp <= 200))
-                    rc = gp_error_set(err, GP_ERANGE, path, lineno, 0, "mp", "expected 0 < mp <= 200, got \"%s\"", tok);
-            } else if (c == col_faces) {
-                faces = strtol(tok, &end, 10);
-                if (*end || faces < 0 || faces > 64)
-                    rc = gp_error_set(err, GP_ERANGE, path, lineno, 0, "faces", "expected 0..64, got \"%s\"", tok);
-            }
-        }
-        if (rc == 0 && (mp < 0 || faces < 0))
-            rc = gp_error_set(err, GP_EPARSE, path, lineno, 0, mp < 0 ? "mp" : "faces", "missing value");
-        if (rc == 0 && m->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            if (cap > 1000000) {
-                rc = gp_error_set(err, GP_ELIMIT, path, lineno, 0, NULL, "more than 1000000 requests");
-                break;
-            }
-            double *nm = realloc(m->mp, sizeof(double) * (size_t)cap);
-            if (nm)
-                m->mp = nm;
-            int *nf = realloc(m->faces, sizeof(int) * (size_t)cap);
-            if (nf)
-                m->faces = nf;
-            if (!nm || !nf)
-                rc = gp_error_set(err, GP_ENOMEM, path, lineno, 0, NULL, "out of memory");
-        }
-        if (rc == 0) {
-            m->mp[m->n] = mp;
-            m->faces[m->n++] = (int)faces;
-        }
-    }
-    fclose(f);
-    if (rc == 0 && m->n == 0)
-        rc = gp_error_set(err, GP_EPARSE, path, lineno, 0, NULL, "no requests");
-    if (rc < 0) {
-        free(m->mp), free(m->faces);
-        m->mp = NULL, m->faces = NULL, m->n = 0;
-    }
-    return rc;
 }
 
 int worker_profile_main(int argc, char **argv)
@@ -216,17 +140,29 @@ int worker_profile_main(int argc, char **argv)
     if (processes > 0) {
         so.slots = 1; /* this process only measures the per-request grid */
         stage_opts po = so;
-        mix_file mf = {0};
-        if (mix_path && read_mix(mix_path, &mf, &err) < 0) {
+        /* the mp and faces columns of an arrivals CSV (worker/arrivals.h) */
+        arrivals mf = {0};
+        if (mix_path && arrivals_read(mix_path, false, 200, 1000000, &mf, &err) < 0) {
             char msg[800];
             gp_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
             return 1;
         }
-        procs_mix mix = {mf.mp, mf.faces, mf.n};
+        double *mix_mp = mf.n ? malloc(sizeof(double) * mf.n) : NULL;
+        int *mix_faces = mf.n ? malloc(sizeof(int) * mf.n) : NULL;
+        if (mf.n && (!mix_mp || !mix_faces)) {
+            fprintf(stderr, "gpenlab-worker profile: out of memory\n");
+            return 1;
+        }
+        for (size_t k = 0; k < mf.n; k++) {
+            mix_mp[k] = mf.row[k].mp;
+            mix_faces[k] = mf.row[k].faces;
+        }
+        procs_mix mix = {mix_mp, mix_faces, (int)mf.n};
         int prc = wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
-        free(mf.mp);
-        free(mf.faces);
+        arrivals_free(&mf);
+        free(mix_mp);
+        free(mix_faces);
         if (prc < 0) {
             char msg[800];
             gp_error_format(&err, msg, sizeof(msg));

@@ -1,6 +1,8 @@
 /* fake_http.h: a small HTTP/1.1 server on 127.0.0.1 for the driver's tests: one thread
- * accepts connections, reads a request (headers + Content-Length body), calls the test's
- * handler under a mutex and answers with Connection: close. Used as the metrics endpoint
+ * accepts connections, each served by its own thread (so parallel clients are served in
+ * parallel, and counted: max_active), which reads a request (headers + Content-Length
+ * body), calls the test's handler under a mutex, waits the handler's delay_ms outside it
+ * (a slow server) and answers with Connection: close. Used as the metrics endpoint
  * Prometheus scrapes, as a fake Prometheus that answers garbage, and as the fake
  * Kubernetes API that checks the scale-subresource contract. Header-only (static): the
  * test binaries are single files. Loopback only. */
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fake_req {
@@ -31,8 +34,9 @@ typedef struct fake_req {
 
 typedef struct fake_rep {
     int status;
+    int delay_ms; /* wait this long before answering (outside the handler's mutex) */
     char content_type[64];
-    char body[65536];
+    char body[1 << 20];
 } fake_rep;
 
 typedef void (*fake_handler)(void *ctx, const fake_req *req, fake_rep *rep);
@@ -41,7 +45,10 @@ typedef struct fake_http {
     int fd;
     int port;
     pthread_t thread;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;   /* the handler's, and the test's when it changes what it serves */
+    pthread_mutex_t cmu;  /* the connection count */
+    pthread_cond_t idle;
+    int active, max_active, served;
     volatile int stop;
     fake_handler fn;
     void *ctx;
@@ -111,6 +118,10 @@ static void fake_serve_one(fake_http *h, int c)
     fake_http_lock(h);
     h->fn(h->ctx, req, rep);
     fake_http_unlock(h);
+    for (int waited = 0; waited < rep->delay_ms && !h->stop; waited += 10) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     char head[256];
     size_t bl = strlen(rep->body);
     int hl = snprintf(head, sizeof(head),
@@ -126,6 +137,25 @@ out:
     close(c);
 }
 
+typedef struct fake_conn {
+    fake_http *h;
+    int fd;
+} fake_conn;
+
+static void *fake_conn_main(void *arg)
+{
+    fake_conn *c = arg;
+    fake_http *h = c->h;
+    fake_serve_one(h, c->fd);
+    free(c);
+    pthread_mutex_lock(&h->cmu);
+    h->active--;
+    h->served++;
+    pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->cmu);
+    return NULL;
+}
+
 static void *fake_http_loop(void *arg)
 {
     fake_http *h = arg;
@@ -133,9 +163,31 @@ static void *fake_http_loop(void *arg)
         struct pollfd p = {h->fd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0)
             continue;
-        int c = accept(h->fd, NULL, NULL);
-        if (c >= 0)
-            fake_serve_one(h, c);
+        int fd = accept(h->fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        fake_conn *c = malloc(sizeof(*c));
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_mutex_lock(&h->cmu);
+        h->active++;
+        if (h->active > h->max_active)
+            h->max_active = h->active;
+        pthread_mutex_unlock(&h->cmu);
+        if (c) {
+            c->h = h;
+            c->fd = fd;
+        }
+        if (!c || pthread_create(&t, &at, fake_conn_main, c) != 0) {
+            free(c);
+            close(fd);
+            pthread_mutex_lock(&h->cmu);
+            h->active--;
+            pthread_mutex_unlock(&h->cmu);
+        }
+        pthread_attr_destroy(&at);
     }
     return NULL;
 }
@@ -146,6 +198,8 @@ static int fake_http_start(fake_http *h, fake_handler fn, void *ctx)
     h->fn = fn;
     h->ctx = ctx;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->cmu, NULL);
+    pthread_cond_init(&h->idle, NULL);
     h->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (h->fd < 0)
         return -1;
@@ -169,8 +223,14 @@ static void fake_http_stop(fake_http *h)
 {
     h->stop = 1;
     pthread_join(h->thread, NULL);
+    pthread_mutex_lock(&h->cmu); /* the connections still being served end (delays stop) */
+    while (h->active > 0)
+        pthread_cond_wait(&h->idle, &h->cmu);
+    pthread_mutex_unlock(&h->cmu);
     close(h->fd);
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->cmu);
+    pthread_cond_destroy(&h->idle);
 }
 
 /* A free loopback TCP port (bound and released: good enough for a test's servers). */

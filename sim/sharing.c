@@ -1,0 +1,229 @@
+/* sharing.c: processor sharing on the GPUs of a run (sim_internal.h; the model:
+ * docs/model.md, "Service" and "Exact rules at one microsecond").
+ *
+ * With n requests in service on a GPU (from one pod, or from several instances sharing
+ * it) each progresses at eff(n)/n (times the profile's share_slowdown when instances of
+ * different pods are busy together, and the start interference while a pod starts on
+ * it). The arithmetic is integer: work is counted in units of 2^-64 us of work at speed
+ * 1 (ps_units, 128 bits), a demand is its double value in those units (exact above
+ * 2^-12 us, else rounded up), and each request's speed is floor(g * 2^64 / n) units per
+ * us, g the GPU's aggregate speed (a double). Each GPU keeps a virtual time vt (units
+ * received so far by every request in service, since the GPU was last idle); a request
+ * started at vt0 with work w carries the finish tag vt0 + w and completes at the first
+ * whole us at which vt reaches its tag. No drift and no tolerance: equal inputs give the
+ * same microsecond on every platform. Whenever n changes, vt is advanced (O(1)) and the
+ * GPU's single completion event is rescheduled (SimGrid's next-event/update step with
+ * lazy cancellation). */
+#include <math.h>
+
+#include "sim/sim_internal.h"
+
+/* The GPU's aggregate speed g with its current requests: eff(n), times the start
+ * interference while a pod starts on it, times share_slowdown when instances of
+ * different pods are busy together (double products, in this order). */
+static double gpu_speed(const sim *s, const gpu *g)
+{
+    double speed = profile_eff(s->prof, (int)g->n_svc);
+    if (g->n_starting > 0)
+        speed *= start_interference(s);
+    if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
+        /* co-located instances both busy: context switches cost share_slowdown */
+        uint32_t first_pod = s->reqs[g->svc[0]].pod;
+        for (uint32_t i = 1; i < g->n_svc; i++)
+            if (s->reqs[g->svc[i]].pod != first_pod)
+                return speed * s->prof->share_slowdown;
+    }
+    return speed;
+}
+
+/* A non-negative double in ps_units: x * 2^64, exact when x >= 2^-12 (every such double
+ * is then a whole number of units); smaller values round up (round_up) or down. */
+ps_units ps_from_double(double x, bool round_up)
+{
+    double scaled = ldexp(x, PS_SHIFT);
+    ps_units u = (ps_units)scaled; /* truncates: below 2^53 the result is exact */
+    if (round_up && (double)u < scaled)
+        u++;
+    return u;
+}
+
+/* Brings the GPU's virtual time to now: each request in service received rate units per
+ * us since the last update. O(1): the requests' tags do not move. */
+void gpu_advance(sim *s, gpu *g)
+{
+    int64_t t = now(s);
+    if (g->n_svc && t > g->last_us)
+        g->vt += g->rate * (ps_units)(t - g->last_us);
+    g->last_us = t;
+}
+
+/* Sets the GPU's rate for its current requests and makes sure a completion event is
+ * pending no later than the next completion. An event already pending earlier is kept:
+ * when it fires and nothing is done yet, it reschedules (so a slow-down, the common case
+ * on an arrival, pushes no event; a speed-up pushes an earlier one). */
+int gpu_reschedule(sim *s, uint32_t gi)
+{
+    gpu *g = &s->gpus[gi];
+    if (g->n_svc == 0) {
+        g->rate = 0;
+        g->vt = 0; /* idle: restart the virtual clock, so it stays small */
+        return 0;
+    }
+    g->rate = ps_from_double(gpu_speed(s, g), false) / g->n_svc;
+    if (g->rate <= 0)
+        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
+                            "a GPU's speed is zero or below 2^-64 us per us");
+    ps_units min_tag = s->reqs[g->svc[0]].tag;
+    for (uint32_t i = 1; i < g->n_svc; i++)
+        if (s->reqs[g->svc[i]].tag < min_tag)
+            min_tag = s->reqs[g->svc[i]].tag;
+    ps_units left = min_tag - g->vt;
+    /* the first whole us at which vt reaches the tag */
+    ps_units dt = left <= 0 ? 0 : (left + g->rate - 1) / g->rate;
+    if (dt > (ps_units)9000000000000000LL)
+        return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, NULL,
+                            "a completion time overflows the microsecond clock");
+    int64_t t = now(s) + (int64_t)dt;
+    if (g->pending_us >= now(s) && g->pending_us <= t)
+        return 0;
+    g->pending_us = t;
+    return schedule(s, t, EV_COMPLETE, gi, 0);
+}
+
+void gpu_busy_update(sim *s, gpu *g, uint32_t n_before)
+{
+    int64_t t = now(s);
+    if (n_before == 0 && g->n_svc > 0)
+        g->busy_since_us = t;
+    else if (n_before > 0 && g->n_svc == 0) {
+        g->busy_us += (double)(t - g->busy_since_us);
+        g->busy_since_us = -1;
+    }
+}
+
+int start_service(sim *s, uint32_t r, uint32_t pi)
+{
+    req *x = &s->reqs[r];
+    pod *p = &s->pods[pi];
+    gpu *g = &s->gpus[p->gpu];
+    integrate(s);
+    if (x->state == RS_QUEUED || x->state == RS_POD_QUEUED)
+        s->queued_total--;
+    s->in_service_total++;
+    gpu_advance(s, g);
+    if (grow((void **)&g->svc, &g->cap_svc, sizeof(uint32_t), g->n_svc + 1) < 0)
+        return oom(s);
+    uint32_t n_before = g->n_svc;
+    x->svc_pos = g->n_svc;
+    g->svc[g->n_svc++] = r;
+    gpu_busy_update(s, g, n_before);
+    g->mem_used_bytes += x->mem_bytes;
+    x->state = RS_SERVICE;
+    x->pod = pi;
+    x->start_us = now(s);
+    s->progress_us = now(s);
+    if (p->ready_us > x->arrival_us)
+        x->cold = 1; /* it waited for this pod's cold start */
+    if (!p->served_first) {
+        p->served_first = true;
+        if (s->prof->first_request_extra_ms > 0) {
+            x->work += ps_from_double(s->prof->first_request_extra_ms * 1000.0, true);
+            x->cold = 1;
+        }
+    }
+    x->tag = g->vt + x->work;
+    pod_integrate(s, p);
+    p->n_svc++;
+    return gpu_reschedule(s, p->gpu);
+}
+
+static int record_completion(sim *s, req *x)
+{
+    double lat_s = (double)(now(s) - x->arrival_us) / 1e6;
+    s->sum->completed++;
+    s->lat_sum_s += lat_s;
+    if (lat_s > s->lat_max_s)
+        s->lat_max_s = lat_s;
+    if (now(s) - x->arrival_us <= s->cfg->cluster.slo_us)
+        s->slo_met++;
+    if (x->cold)
+        s->sum->cold_waited++;
+    return metrics_record_latency(&s->metrics, now(s), lat_s);
+}
+
+int gpu_complete(sim *s, uint32_t gi)
+{
+    gpu *g = &s->gpus[gi];
+    integrate(s);
+    gpu_advance(s, g);
+    uint32_t n_before = g->n_svc;
+    bool any = false;
+    uint32_t touched_pods[64];
+    int n_touched = 0;
+    for (uint32_t i = 0; i < g->n_svc;) {
+        uint32_t r = g->svc[i];
+        req *x = &s->reqs[r];
+        if (x->tag > g->vt) {
+            i++;
+            continue;
+        }
+        any = true;
+        g->svc[i] = g->svc[--g->n_svc];
+        if (i < g->n_svc)
+            s->reqs[g->svc[i]].svc_pos = i;
+        g->mem_used_bytes -= x->mem_bytes;
+        s->in_service_total--;
+        uint32_t pi = x->pod;
+        pod *p = &s->pods[pi];
+        pod_integrate(s, p);
+        p->n_svc--;
+        int rc = 0;
+        if (!x->timed_out) {
+            tlist_remove(s, r);
+            s->live_untimed--;
+            rc = record_completion(s, x);
+            if (rc == 0)
+                rc = log_request(s, x, now(s), now(s), OUTCOME_COMPLETED);
+            if (rc == 0 && x->user != NONE)
+                rc = user_request_done(s, x->user, x->id);
+        } else {
+            rc = log_request(s, x, deadline_us(s, x), now(s), OUTCOME_TIMED_OUT);
+        }
+        req_free(s, r);
+        if (rc < 0)
+            return rc;
+        bool seen = false;
+        for (int k = 0; k < n_touched; k++)
+            seen |= touched_pods[k] == pi;
+        if (!seen && n_touched < 64)
+            touched_pods[n_touched++] = pi;
+        if (p->state == POD_READY) {
+            rc = slot_push(s, pi);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    gpu_busy_update(s, g, n_before);
+    if (!any) /* an earlier event kept after a slow-down: nothing is done yet */
+        return gpu_reschedule(s, gi);
+    s->events++;
+    s->progress_us = now(s);
+    int rc = gpu_reschedule(s, gi);
+    for (int k = 0; rc == 0 && k < n_touched; k++) {
+        uint32_t pi = touched_pods[k];
+        pod *p = &s->pods[pi];
+        if (s->cfg->cluster.dispatch == DISPATCH_LEAST_CONN)
+            rc = pod_pull_local(s, pi);
+        if (rc == 0 && p->state == POD_DRAINING && p->n_svc == 0 && p->local.len == 0)
+            rc = pod_gone(s, pi);
+    }
+    if (rc == 0)
+        rc = dispatch(s);
+    for (int k = 0; rc == 0 && k < n_touched; k++) {
+        uint32_t pi = touched_pods[k];
+        pod *p = &s->pods[pi];
+        if (per_request(s) && p->state == POD_READY && p->n_svc == 0)
+            rc = instance_idle(s, pi);
+    }
+    return rc;
+}
