@@ -161,7 +161,7 @@ static void progress_draw(void *ctx, const pool_view *v)
         double eta = v->elapsed_s * ((double)todo - done) / done;
         n += snprintf(line + n, sizeof(line) - (size_t)n, " | ETA %.0f s", eta > 0 ? eta : 0);
     }
-    fprintf(stderr, "\r%-130.130s", line);
+    fprintf(stderr, "\r%-119.119s", line);
     fflush(stderr);
 }
 
@@ -365,7 +365,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     rc = pool_run(&ops, &c, units, jobs, o->stop, o->progress ? progress_draw : NULL, &c, &ps,
                   err);
     if (o->progress)
-        fprintf(stderr, "\r%-130s\r", "");
+        fprintf(stderr, "\r%-119s\r", "");
     if (rc == GP_EINTERRUPTED && !err->file[0])
         snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, db_path);
     run_summary *runs = NULL;
