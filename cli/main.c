@@ -4,12 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "base/error.h"
 #include "cli/commands.h"
 
-#ifndef GPENLAB_VERSION
-#define GPENLAB_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *f)
 {
@@ -63,7 +61,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run},         {"policy", cmd_policy}, {"export", cmd_export},
+    {"policy", cmd_policy},   {"export", cmd_export},
     {"drive", cmd_drive},     {"report", cmd_report}, {"regress", cmd_regress},
     {"sweep", cmd_sweep},     {"reproduce", cmd_reproduce},
 };
@@ -87,6 +85,8 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "trace") == 0)
         rc = argc >= 3 ? cmd_trace(argc - 2, argv + 2, stdout, &err)
                        : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL, "usage: gpenlab trace stats FILE");
+    else if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(argv[0], argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(argv[0], argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

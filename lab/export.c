@@ -78,7 +78,24 @@ static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *
         const char *slash = in.file ? strrchr(in.file, '/') : NULL;
         if (slash)
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in.file), in.file);
-        rc = experiment_load_text(s->file, dir, in.yaml_text, in.profile_text, &s->e, err);
+        /* the overlays it ran with (--set, a sweep point): "path=value" lines */
+        char *ov_copy = strdup(in.overlays ? in.overlays : "");
+        experiment_overlay ov[64];
+        size_t n_ov = 0;
+        for (char *line = ov_copy, *next; line && *line && n_ov < 64; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            char *eq = strchr(line, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
+        }
+        rc = ov_copy ? experiment_load_text(s->file, dir, in.yaml_text, in.profile_text, ov, n_ov,
+                                            &s->e, err)
+                     : gp_oom(err);
+        free(ov_copy);
     }
     results_db_inputs_free(&in);
     return rc < 0 ? rc : 0;

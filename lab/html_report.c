@@ -125,16 +125,16 @@ static int experiment_table(page *p, const run_summary *runs, size_t n, gp_error
         fputs("</td><td>", p->f);
         put_html(p->f, g[k].policy);
         fprintf(p->f, "</td><td>%zu</td>", g[k].n);
-        table_row_stat(p->f, &g[k].lat_mean_s, 3);
-        table_row_stat(p->f, &g[k].lat_p50_s, 3);
-        table_row_stat(p->f, &g[k].lat_p95_s, 3);
-        table_row_stat(p->f, &g[k].lat_p99_s, 3);
-        table_row_stat(p->f, &g[k].slo_pct, 2);
-        table_row_stat(p->f, &g[k].timed_out, 1);
-        table_row_stat(p->f, &g[k].pod_starts, 1);
-        table_row_stat(p->f, &g[k].cold_waited, 1);
-        table_row_stat(p->f, &g[k].gpu_hours, 2);
-        table_row_stat(p->f, &g[k].utilisation_pct, 1);
+        table_row_stat(p->f, &g[k].s[RM_MEAN_S], 3);
+        table_row_stat(p->f, &g[k].s[RM_P50_S], 3);
+        table_row_stat(p->f, &g[k].s[RM_P95_S], 3);
+        table_row_stat(p->f, &g[k].s[RM_P99_S], 3);
+        table_row_stat(p->f, &g[k].s[RM_SLO_PCT], 2);
+        table_row_stat(p->f, &g[k].s[RM_TIMED_OUT], 1);
+        table_row_stat(p->f, &g[k].s[RM_POD_STARTS], 1);
+        table_row_stat(p->f, &g[k].s[RM_COLD_WAITED], 1);
+        table_row_stat(p->f, &g[k].s[RM_GPU_HOURS], 2);
+        table_row_stat(p->f, &g[k].s[RM_UTIL_PCT], 1);
         fputs("</tr>\n", p->f);
     }
     fputs("</tbody></table>\n<p class=\"note\">mean &plusmn; 95% CI half-width (Student t) over "

@@ -23,11 +23,19 @@ typedef struct lab_opts {
     bool progress;         /* a progress bar on stderr */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop between runs */
     FILE *warn;            /* input warnings (e.g. re-sorted trace rows), first run only */
+    int jobs;              /* processes running the runs (0: one per processor) */
+    const char *program;   /* how the user called gpenlab, for the export command printed
+                              after the winner (NULL: "gpenlab") */
 } lab_opts;
 
 void lab_opts_default(lab_opts *o);
 
-/* Runs (or resumes) the experiment and prints the table to `out`. */
+/* Runs (or resumes) the experiment and prints to `out` the comparison table (one line per
+ * policy, report.h), the winner of the experiment's objective with its paired 95% interval
+ * against the runner-up (winner.h), or "none meets it" and the closest, and the command
+ * that exports it. Runs are spread over o->jobs processes (pool.h); with o->progress a
+ * line on stderr says which replication of which policy each process simulates, how far
+ * in simulated time, and the time left. */
 int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err);
 
 #endif

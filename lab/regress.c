@@ -59,8 +59,7 @@ static int run_fresh(const experiment *e, int reps, const char *tmp_dir, run_sum
     if (rc == 0)
         rc = results_db_open(db_path, &db, err);
     if (rc == 0)
-        rc = results_db_experiment_upsert(db, e->name, e->path, e->yaml_text, e->profile_text, &id,
-                                          err);
+        rc = experiment_db_upsert(e, db, &id, err);
     if (rc == 0)
         rc = results_db_read_runs(db, id, runs, n, err);
     results_db_close(db);

@@ -15,9 +15,8 @@
  *   objective:
  *     minimise: gpu_hours             # or maximise: METRIC
  *     constraints: [{metric: p99_s, max: 5}, {metric: slo_pct, min: 99}]
- * Metrics: gpu_hours, cost, mean_s, p50_s, p95_s, p99_s, slo_pct, util_pct, timed_out,
- * pod_starts, cold_waited. A point is feasible when the constraint holds on the mean over
- * replications, and surely feasible when it holds on the 95% bound. */
+ * Metrics: the table of lab/run_metrics.h. The winner and its paired evidence come from
+ * lab/winner.h, as for the policies of one experiment. */
 #include "lab/sweep.h"
 
 #include <errno.h>
@@ -27,50 +26,45 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <sys/mman.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
+#include "base/common.h"
 #include "base/fileio.h"
-#include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
+#include "lab/pool.h"
 #include "lab/results_db.h"
+#include "lab/run_metrics.h"
+#include "lab/winner.h"
 #include "sim/stats.h"
 
 #define SWEEP_MAX_PARAMS 16
 #define SWEEP_MAX_VALUES 256
 #define SWEEP_MAX_POINTS 100000
-#define SWEEP_MAX_CONSTRAINTS 8
 #define VALUE_LEN 96
+
+typedef enum {
+    PARAM_PATH = 0,      /* any place in the experiment ("cluster.max_pods", "profile") */
+    PARAM_CONFIG,        /* config.X: the point's policy entry's config */
+    PARAM_POLICY         /* `policy`: which entry of the base runs (values are labels) */
+} param_kind;
 
 typedef struct sweep_param {
     char path[256];      /* as in the file */
-    char target[280];    /* the emitted experiment's path ("policies[0].config.x") */
+    param_kind kind;
     int n_values;        /* from `values:` (0 when a range) */
     char values[SWEEP_MAX_VALUES][VALUE_LEN];
     double lo, hi;
     int steps;           /* grid over a range */
     bool integer;
 } sweep_param;
-
-typedef struct sweep_constraint {
-    int metric;
-    bool is_max;         /* metric <= bound, else metric >= bound */
-    double bound;
-} sweep_constraint;
 
 struct sweep {
     char path[512], dir[512];
@@ -85,66 +79,19 @@ struct sweep {
     sweep_param param[SWEEP_MAX_PARAMS];
     size_t n_points;
     char *point_value;   /* n_points x n_params x VALUE_LEN */
-    int objective;       /* metric index */
-    bool maximise;
-    int n_constraints;
-    sweep_constraint con[SWEEP_MAX_CONSTRAINTS];
+    winner_objective objective;
 };
-
-/* ---------- metrics ---------- */
-
-typedef double (*metric_fn)(const run_summary *r);
-static double mt_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
-static double mt_cost(const run_summary *r) { return r->cost; }
-static double mt_mean(const run_summary *r) { return r->lat_mean_s; }
-static double mt_p50(const run_summary *r) { return r->lat_p50_s; }
-static double mt_p95(const run_summary *r) { return r->lat_p95_s; }
-static double mt_p99(const run_summary *r) { return r->lat_p99_s; }
-static double mt_slo(const run_summary *r) { return 100.0 * r->slo_frac; }
-static double mt_util(const run_summary *r) { return 100.0 * r->utilisation; }
-static double mt_timed_out(const run_summary *r) { return (double)r->timed_out; }
-static double mt_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
-static double mt_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
-
-static const struct {
-    const char *name;
-    metric_fn get;
-    int decimals;
-} metrics[] = {
-    {"gpu_hours", mt_gpu_hours, 2}, {"cost", mt_cost, 2},     {"mean_s", mt_mean, 3},
-    {"p50_s", mt_p50, 3},           {"p95_s", mt_p95, 3},     {"p99_s", mt_p99, 3},
-    {"slo_pct", mt_slo, 2},         {"util_pct", mt_util, 1}, {"timed_out", mt_timed_out, 1},
-    {"pod_starts", mt_pod_starts, 1}, {"cold_waited", mt_cold_waited, 1},
-};
-#define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
-enum { MT_GPU_HOURS = 0, MT_P99 = 5 };
-
-static int metric_index(const char *name)
-{
-    for (size_t i = 0; i < N_METRICS; i++)
-        if (strcmp(metrics[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int metric_node(const cfg_node *n, int *out, gp_error *err)
-{
-    const char *s = cfg_scalar(n);
-    int m = s ? metric_index(s) : -1;
-    if (m < 0) {
-        char known[400] = "";
-        for (size_t i = 0; i < N_METRICS; i++) {
-            size_t u = strlen(known);
-            snprintf(known + u, sizeof(known) - u, "%s%s", i ? ", " : "", metrics[i].name);
-        }
-        return cfg_error(n, err, GP_EUNKNOWN, "unknown metric \"%s\" (known: %s)", s ? s : "?",
-                         known);
-    }
-    *out = m;
-    return 0;
-}
 
 /* ---------- loading ---------- */
+
+/* The index of the base's entry labelled `label`, or -1. */
+static int policy_by_label(const experiment *e, const char *label)
+{
+    for (int i = 0; i < e->n_policies; i++)
+        if (strcmp(e->policy[i].label, label) == 0)
+            return i;
+    return -1;
+}
 
 static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error *err)
 {
@@ -159,14 +106,18 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
         return cfg_error(cfg_map_get(item, "path"), err, GP_ELIMIT, "path too long");
     snprintf(p->path, sizeof(p->path), "%s", path);
     if (strncmp(path, "config.", 7) == 0)
-        snprintf(p->target, sizeof(p->target), "policies[0].%s", path);
+        p->kind = PARAM_CONFIG;
+    else if (strcmp(path, "policy") == 0)
+        p->kind = PARAM_POLICY;
     else if (strncmp(path, "policies", 8) == 0 || strcmp(path, "name") == 0 ||
              strcmp(path, "seed") == 0 || strcmp(path, "replications") == 0 ||
-             strcmp(path, "profile") == 0 || strncmp(path, "output", 6) == 0)
+             strncmp(path, "output", 6) == 0)
         return cfg_error(cfg_map_get(item, "path"), err, GP_ERANGE,
-                         "%s is set by the sweep itself (vary config.KEY for the policy)", path);
+                         "%s is set by the sweep itself (vary config.KEY for the policy's "
+                         "settings, `policy` for the entry that runs)",
+                         path);
     else
-        snprintf(p->target, sizeof(p->target), "%s", path);
+        p->kind = PARAM_PATH;
     const cfg_node *values = NULL;
     rc = cfg_opt_seq(item, "values", &values, err);
     if (rc < 0)
@@ -185,8 +136,22 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
         if (cfg_map_get(item, "range"))
             return cfg_error(cfg_map_get(item, "range"), err, GP_EPARSE,
                              "give either `values` or `range`, not both");
+        for (int i = 0; p->kind == PARAM_POLICY && i < p->n_values; i++)
+            if (policy_by_label(sw->base, p->values[i]) < 0) {
+                char known[600] = "";
+                for (int k = 0; k < sw->base->n_policies; k++) {
+                    size_t u = strlen(known);
+                    snprintf(known + u, sizeof(known) - u, "%s%s", k ? ", " : "",
+                             sw->base->policy[k].label);
+                }
+                return cfg_error(cfg_seq_at(values, (size_t)i), err, GP_EUNKNOWN,
+                                 "no policy entry labelled \"%s\" in %s (labels: %s)",
+                                 p->values[i], sw->base->path, known);
+            }
         return 0;
     }
+    if (p->kind == PARAM_POLICY)
+        return cfg_error(item, err, GP_EPARSE, "`policy` takes `values`: the entries' labels");
     const cfg_node *range = NULL;
     rc = cfg_opt_seq(item, "range", &range, err);
     if (rc < 0)
@@ -202,7 +167,6 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
     if ((rc = cfg_opt_int(item, "steps", 1, SWEEP_MAX_VALUES, &p->steps, err)) < 0 ||
         (rc = cfg_opt_bool(item, "integer", &p->integer, err)) < 0)
         return rc;
-    (void)sw;
     return 0;
 }
 
@@ -294,64 +258,6 @@ static int make_lhs(sweep *sw, int n, unsigned long seed, gp_error *err)
     return 0;
 }
 
-static int parse_objective(sweep *sw, const cfg_node *obj, gp_error *err)
-{
-    static const char *const keys[] = {"minimise", "minimize", "maximise", "maximize",
-                                       "constraints", NULL};
-    int rc = cfg_check_keys(obj, keys, err);
-    if (rc < 0)
-        return rc;
-    const cfg_node *m = NULL;
-    static const char *const dirs[] = {"minimise", "minimize", "maximise", "maximize"};
-    for (int i = 0; i < 4; i++) {
-        const cfg_node *n = cfg_map_get(obj, dirs[i]);
-        if (!n)
-            continue;
-        if (m)
-            return cfg_error(n, err, GP_EPARSE, "one objective: minimise or maximise");
-        m = n;
-        sw->maximise = i >= 2;
-    }
-    if (!m)
-        return cfg_error(obj, err, GP_EMISSING, "the objective needs `minimise: METRIC` or "
-                                                "`maximise: METRIC`");
-    if ((rc = metric_node(m, &sw->objective, err)) < 0)
-        return rc;
-    const cfg_node *cons = NULL;
-    if ((rc = cfg_opt_seq(obj, "constraints", &cons, err)) < 0)
-        return rc;
-    for (size_t i = 0; cons && i < cfg_len(cons); i++) {
-        if (i >= SWEEP_MAX_CONSTRAINTS)
-            return cfg_error(cons, err, GP_ELIMIT, "more than %d constraints",
-                             SWEEP_MAX_CONSTRAINTS);
-        const cfg_node *c = cfg_seq_at(cons, i);
-        static const char *const ckeys[] = {"metric", "max", "min", NULL};
-        sweep_constraint *sc = &sw->con[sw->n_constraints];
-        if ((rc = cfg_check_keys(c, ckeys, err)) < 0)
-            return rc;
-        const cfg_node *mn = cfg_map_get(c, "metric");
-        if (!mn)
-            return cfg_error(c, err, GP_EMISSING, "a constraint needs `metric`");
-        if ((rc = metric_node(mn, &sc->metric, err)) < 0)
-            return rc;
-        int has_max = cfg_opt_double(c, "max", -1e300, 1e300, &sc->bound, err);
-        if (has_max < 0)
-            return has_max;
-        if (has_max == 0) {
-            int has_min = cfg_opt_double(c, "min", -1e300, 1e300, &sc->bound, err);
-            if (has_min < 0)
-                return has_min;
-            if (has_min == 0)
-                return cfg_error(c, err, GP_EMISSING, "a constraint needs `max` or `min`");
-        } else if (cfg_map_get(c, "min")) {
-            return cfg_error(c, err, GP_EPARSE, "one of `max` or `min` per constraint");
-        }
-        sc->is_max = has_max == 1;
-        sw->n_constraints++;
-    }
-    return 0;
-}
-
 static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
 {
     const cfg_node *root = cfg_root(doc);
@@ -438,13 +344,16 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     const cfg_node *obj = NULL;
     if ((rc = cfg_req_map(root, "objective", &obj, err)) < 0)
         return rc;
-    if ((rc = parse_objective(sw, obj, err)) < 0)
+    if ((rc = winner_objective_parse(obj, &sw->objective, err)) < 0)
         return rc;
-    /* every point must make a valid experiment: check the first now, by its place */
-    char *text = NULL;
-    rc = sweep_point_yaml(sw, 0, &text, err);
-    free(text);
-    return rc;
+    /* every point must make a valid experiment: check them now (the first 256), so a bad
+     * value is an error naming its place before anything runs */
+    for (size_t pt = 0; rc >= 0 && pt < sw->n_points && pt < 256; pt++) {
+        experiment *e = NULL;
+        rc = sweep_point_experiment(sw, pt, &e, err);
+        experiment_free(e);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int sweep_load(const char *path, sweep **out, gp_error *err)
@@ -491,149 +400,66 @@ size_t sweep_n_points(const sweep *sw) { return sw->n_points; }
 int sweep_replications(const sweep *sw) { return sw->reps; }
 size_t sweep_n_units(const sweep *sw) { return sw->n_points * (size_t)sw->reps; }
 
-/* ---------- a point as YAML ---------- */
+/* ---------- a point: overlays on the base experiment ---------- */
 
-/* The base experiment as written, with the point's values at the parameters' places
- * (base/ytree: the project's one YAML writer). */
-typedef struct point_ctx {
-    const sweep *sw;
-    size_t point;
-    bool applied[SWEEP_MAX_PARAMS];
-} point_ctx;
-
-static const char *override_for(point_ctx *c, const char *path)
+static bool sweep_varies_policy(const sweep *sw)
 {
-    for (int k = 0; k < c->sw->n_params; k++)
-        if (strcmp(c->sw->param[k].target, path) == 0) {
-            c->applied[k] = true;
-            return point_cell(c->sw, c->point, k);
-        }
-    return NULL;
+    for (int k = 0; k < sw->n_params; k++)
+        if (sw->param[k].kind == PARAM_POLICY)
+            return true;
+    return false;
 }
 
-static ytree *point_node(point_ctx *c, const cfg_node *n, const char *path)
+int sweep_point_policy(const sweep *sw, size_t point)
 {
-    const char *ov = override_for(c, path);
-    if (ov)
-        return ytree_str(ov);
-    if (cfg_node_is_null(n) || cfg_node_kind(n) == CFG_SCALAR)
-        return ytree_copy_cfg(n);
-    char child[512];
-    if (cfg_node_kind(n) == CFG_SEQ) {
-        ytree *seq = ytree_seq();
-        for (size_t i = 0; seq && i < cfg_len(n); i++) {
-            snprintf(child, sizeof(child), "%s[%zu]", path, i);
-            ytree_push(seq, point_node(c, cfg_seq_at(n, i), child));
-        }
-        return seq;
-    }
-    ytree *map = ytree_map();
-    for (size_t i = 0; map && i < cfg_len(n); i++) {
-        const char *key = cfg_map_key_at(n, i);
-        snprintf(child, sizeof(child), "%s%s%s", path, path[0] ? "." : "", key);
-        ytree_set(map, key, point_node(c, cfg_map_value_at(n, i), child));
-    }
-    /* overrides of keys this map lacks */
-    size_t plen = strlen(path);
-    for (int k = 0; map && k < c->sw->n_params; k++) {
-        const char *t = c->sw->param[k].target;
-        if (c->applied[k] || strncmp(t, path, plen) != 0 || (plen && t[plen] != '.'))
-            continue;
-        const char *key = t + plen + (plen ? 1 : 0);
-        if (strpbrk(key, ".[") || cfg_map_get(n, key))
-            continue;
-        ytree_set(map, key, ytree_str(point_cell(c->sw, c->point, k)));
-        c->applied[k] = true;
-    }
-    return map;
+    for (int k = 0; k < sw->n_params; k++)
+        if (sw->param[k].kind == PARAM_POLICY)
+            return policy_by_label(sw->base, point_cell(sw, point, k));
+    return sw->policy_index;
 }
 
-/* An absolute version of a path (realpath when it exists). */
-static void absolute_path(const char *p, char *out, size_t cap)
+int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_error *err)
 {
-    char buf[PATH_MAX];
-    if (realpath(p, buf))
-        snprintf(out, cap, "%s", buf);
-    else
-        snprintf(out, cap, "%s", p);
-}
-
-int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err)
-{
-    *text = NULL;
+    *out = NULL;
     if (point >= sw->n_points)
         return gp_error_set(err, GP_ERANGE, sw->path, 0, 0, NULL, "no point %zu", point);
-    point_ctx c = {.sw = sw, .point = point};
-    const experiment *e = sw->base;
-    const cfg_node *root = cfg_root(e->doc);
-    char abs[PATH_MAX];
-    ytree *doc = ytree_map();
-    ytree_set(doc, "name", ytree_strf("%s-p%04zu", sw->name, point));
-    char seed[32];
-    snprintf(seed, sizeof(seed), "%" PRIu64, sw->seed);
-    ytree_set(doc, "seed", ytree_plain(seed));
-    ytree_set(doc, "replications", ytree_int(sw->reps));
-    absolute_path(e->profile_path, abs, sizeof(abs));
-    ytree_set(doc, "profile", ytree_str(abs));
-    for (size_t i = 0; i < cfg_len(root); i++) {
-        const char *key = cfg_map_key_at(root, i);
-        const cfg_node *v = cfg_map_value_at(root, i);
-        if (!strcmp(key, "name") || !strcmp(key, "seed") || !strcmp(key, "replications") ||
-            !strcmp(key, "profile") || !strcmp(key, "output"))
-            continue;
-        ytree *out;
-        if (!strcmp(key, "policies")) {
-            out = ytree_seq();
-            ytree_push(out, point_node(&c, cfg_seq_at(v, (size_t)sw->policy_index),
-                                       "policies[0]"));
-        } else {
-            out = point_node(&c, v, key);
-            if (!strcmp(key, "workload") && cfg_map_get(v, "path")) {
-                /* the trace's path, resolved against the base file's directory */
-                absolute_path(e->workload.path, abs, sizeof(abs));
-                ytree_set(out, "path", ytree_str(abs));
-            }
-        }
-        ytree_set(doc, key, out);
-    }
-    /* top-level keys the base lacks (e.g. duration) */
+    int pi = sweep_point_policy(sw, point);
+    experiment_overlay ov[SWEEP_MAX_PARAMS];
+    char path[SWEEP_MAX_PARAMS][300], value[SWEEP_MAX_PARAMS][2 * VALUE_LEN + 8];
+    char origin[SWEEP_MAX_PARAMS][600];
+    size_t n = 0;
     for (int k = 0; k < sw->n_params; k++) {
-        const char *t = sw->param[k].target;
-        if (c.applied[k] || strpbrk(t, ".[") || cfg_map_get(root, t))
+        const sweep_param *p = &sw->param[k];
+        if (p->kind == PARAM_POLICY)
             continue;
-        ytree_set(doc, t, ytree_str(point_cell(sw, point, k)));
-        c.applied[k] = true;
+        if (p->kind == PARAM_CONFIG)
+            snprintf(path[n], sizeof(path[n]), "policies[%d].%s", pi, p->path);
+        else
+            snprintf(path[n], sizeof(path[n]), "%s", p->path);
+        cfg_quote_scalar(point_cell(sw, point, k), value[n], sizeof(value[n]));
+        snprintf(origin[n], sizeof(origin[n]), "%s: parameters[%d] (%s), point %zu", sw->path, k,
+                 p->path, point);
+        /* values are written in the sweep file: relative paths are relative to it */
+        ov[n] = (experiment_overlay){path[n], value[n], origin[n], sw->dir[0] ? sw->dir : "."};
+        n++;
     }
-    ytree *o = ytree_set(doc, "output", ytree_map());
-    ytree_set(o, "series", ytree_bool(sw->series));
-    ytree_set(o, "requests", ytree_bool(false));
-    int rc = 0;
-    char *body = ytree_emit_string(doc, &rc);
-    ytree_free(doc);
-    for (int k = 0; body && k < sw->n_params; k++)
-        if (!c.applied[k]) {
-            free(body);
-            return gp_error_set(err, GP_EMISSING, sw->path, 0, 0, sw->param[k].path,
-                                "no such place in the base experiment (its parent map is "
-                                "missing)");
-        }
-    /* a comment line naming the point, then the document */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = body ? open_memstream(&buf, &len) : NULL;
-    if (f) {
-        fprintf(f, "# %s point %zu:", sw->name, point);
-        for (int k = 0; k < sw->n_params; k++)
-            fprintf(f, " %s=%s", sw->param[k].path, point_cell(sw, point, k));
-        fprintf(f, "\n%s", body);
+    experiment *e = NULL;
+    int rc = experiment_load_text(sw->base->path, sw->base->dir, sw->base->yaml_text, NULL, ov, n,
+                                  &e, err);
+    if (rc == 0)
+        rc = experiment_check_policies(e, pi, err);
+    if (rc < 0) {
+        experiment_free(e);
+        return rc;
     }
-    free(body);
-    if (!f || fclose(f) != 0 || !buf) {
-        free(buf);
-        return gp_error_set(err, rc < 0 && rc != GP_ENOMEM ? rc : GP_ENOMEM, sw->path, 0, 0,
-                            NULL, "cannot write the point's experiment");
-    }
-    *text = buf;
+    char pname[96];
+    snprintf(pname, sizeof(pname), "%s-p%04zu", sw->name, point);
+    snprintf(e->name, sizeof(e->name), "%.*s", (int)sizeof(e->name) - 1, pname);
+    e->seed = sw->seed;
+    e->replications = sw->reps;
+    e->record_series = sw->series;
+    e->record_requests = false;
+    *out = e;
     return 0;
 }
 
@@ -644,10 +470,11 @@ struct sweep_worker {
     results_db *db;
     size_t point;        /* the loaded point, or SIZE_MAX */
     experiment *e;
+    int policy;          /* the point's policy entry in e */
     int64_t exp_id;      /* valid with a database */
 };
 
-/* The point's experiment, through a temporary file (experiment_load reads files). */
+/* The point's experiment: the base with the point's overlays (sweep_point_experiment). */
 static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
 {
     if (w->point == point)
@@ -655,44 +482,12 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
     experiment_free(w->e);
     w->e = NULL;
     w->point = SIZE_MAX;
-    char *text = NULL;
-    int rc = sweep_point_yaml(w->sw, point, &text, err);
+    int rc = sweep_point_experiment(w->sw, point, &w->e, err);
     if (rc < 0)
         return rc;
-    const char *tmpdir = getenv("TMPDIR");
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s/gpenlab-sweep-XXXXXX.yaml",
-             tmpdir && tmpdir[0] ? tmpdir : "/tmp");
-    int fd = mkstemps(tmp, 5);
-    if (fd < 0) {
-        free(text);
-        return gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot create: %s", strerror(errno));
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t got = write(fd, text + off, len - off);
-        if (got <= 0)
-            break;
-        off += (size_t)got;
-    }
-    close(fd);
-    free(text);
-    if (off < len) {
-        unlink(tmp);
-        return gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot write the point's file");
-    }
-    rc = experiment_load(tmp, &w->e, err);
-    unlink(tmp);
-    if (rc < 0) {
-        /* name the sweep and the point, not the temporary file */
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        gp_error_set(err, rc, w->sw->path, 0, 0, err->field, "point %zu: %s", point, msg);
-        return rc;
-    }
+    w->policy = sweep_point_policy(w->sw, point);
     if (w->db) {
-        rc = results_db_experiment_upsert(w->db, w->e->name, w->sw->path, w->e->yaml_text,
-                                          w->e->profile_text, &w->exp_id, err);
+        rc = experiment_db_upsert(w->e, w->db, &w->exp_id, err);
         if (rc < 0)
             return rc;
         /* which point an experiment is, for reports */
@@ -749,7 +544,7 @@ void sweep_worker_close(sweep_worker *w)
 static void unit_key(sweep_worker *w, size_t unit, char *key, size_t cap)
 {
     int rep = (int)(unit % (size_t)w->sw->reps);
-    results_db_run_key(key, cap, w->exp_id, w->e->policy[0].label, rep, w->sw->seed + (uint64_t)rep);
+    results_db_run_key(key, cap, w->exp_id, w->e->policy[w->policy].label, rep, w->sw->seed + (uint64_t)rep);
 }
 
 int sweep_unit_done(sweep_worker *w, size_t unit, gp_error *err)
@@ -770,22 +565,11 @@ int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *s
         return rc;
     int rep = (int)(unit % (size_t)w->sw->reps);
     sim_cfg cfg;
-    experiment_sim_cfg(w->e, 0, rep, &cfg);
+    experiment_sim_cfg(w->e, w->policy, rep, &cfg);
     cfg.seed = w->sw->seed + (uint64_t)rep;
     cfg.record_requests = false;
     cfg.record_series = w->sw->series && series;
-    rc = sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
-    if (rc < 0 && strstr(err->file, "gpenlab-sweep-")) {
-        /* a policy's config error points into the point's temporary file: name the
-         * sweep file and the point instead (the field path still says which key) */
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, w->sw->path);
-        err->line = err->col = 0;
-        snprintf(err->msg, sizeof(err->msg), "point %zu: %.*s", unit / (size_t)w->sw->reps,
-                 (int)sizeof(err->msg) - 32, msg);
-    }
-    return rc;
+    return sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
 }
 
 int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
@@ -799,178 +583,59 @@ int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
     return results_db_write_run(w->db, w->exp_id, key, sum, series, NULL, err);
 }
 
-/* ---------- the local pool ---------- */
+/* ---------- the local pool (lab/pool.h) ---------- */
 
-typedef struct pool_shared {
-    size_t next;          /* the next unit to take (atomic) */
-    size_t ran, resumed;  /* (atomic) */
-} pool_shared;
-
-static int work_loop(const sweep *sw, int db_mode, pool_shared *sh, volatile sig_atomic_t *stop,
-                     gp_error *err)
+static int pool_open(void *ctx, void **state, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, db_mode, &w, err);
-    size_t n = sweep_n_units(sw);
-    while (rc == 0) {
-        if (stop && *stop) {
-            rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
-                              "interrupted: the sweep resumes on rerun");
-            break;
-        }
-        size_t u = __atomic_fetch_add(&sh->next, 1, __ATOMIC_SEQ_CST);
-        if (u >= n)
-            break;
-        rc = sweep_unit_done(w, u, err);
-        if (rc == 1) {
-            __atomic_fetch_add(&sh->resumed, 1, __ATOMIC_SEQ_CST);
-            rc = 0;
-            continue;
-        }
-        if (rc < 0)
-            break;
-        run_summary sum;
-        run_series series = {0};
-        rc = sweep_unit_run(w, u, &sum, &series, err);
-        if (rc == 0)
-            rc = sweep_unit_store(w, u, &sum, sw->series ? &series : NULL, err);
-        run_series_free(&series);
-        if (rc == 0)
-            __atomic_fetch_add(&sh->ran, 1, __ATOMIC_SEQ_CST);
-    }
-    sweep_worker_close(w);
+    int rc = sweep_worker_open(ctx, SWEEP_DB_POOL, &w, err);
+    *state = w;
+    return rc;
+}
+
+static void pool_close(void *state) { sweep_worker_close(state); }
+
+static int pool_done(void *state, size_t unit, gp_error *err)
+{
+    return sweep_unit_done(state, unit, err);
+}
+
+static int pool_unit(void *state, size_t unit, pool_progress *pr, gp_error *err)
+{
+    (void)pr;
+    sweep_worker *w = state;
+    run_summary sum;
+    run_series series = {0};
+    int rc = sweep_unit_run(w, unit, &sum, &series, err);
+    if (rc == 0)
+        rc = sweep_unit_store(w, unit, &sum, w->sw->series ? &series : NULL, err);
+    run_series_free(&series);
     return rc;
 }
 
 int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
                     sweep_run_stats *st, gp_error *err)
 {
-    if (jobs < 1)
-        jobs = 1;
     memset(st, 0, sizeof(*st));
-    st->units = sweep_n_units(sw);
-    if (jobs == 1) {
-        pool_shared sh = {0};
-        int rc = work_loop(sw, SWEEP_DB_WRITER, &sh, stop, err);
-        st->ran = sh.ran;
-        st->resumed = sh.resumed;
-        return rc;
-    }
     /* This process is the writer: it creates the schema before the workers race for it
      * and holds the writer lock until every worker is gone (the workers share it). */
     sweep_worker *w0 = NULL;
     int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
-    pool_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                           -1, 0);
-    if (sh == MAP_FAILED) {
-        sweep_worker_close(w0);
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "mmap: %s", strerror(errno));
-    }
-    memset(sh, 0, sizeof(*sh));
-    pid_t pid[256];
-    struct pollfd pfd[256];
-    if (jobs > 256)
-        jobs = 256;
-    int started = 0;
-    pid_t parent = getpid();
-    for (int j = 0; j < jobs; j++) {
-        int p[2];
-        if (pipe(p) < 0) {
-            rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "pipe: %s", strerror(errno));
-            break;
-        }
-        fflush(NULL);
-        pid_t c = fork();
-        if (c < 0) {
-            close(p[0]);
-            close(p[1]);
-            rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "fork: %s", strerror(errno));
-            break;
-        }
-        if (c == 0) {
-            /* A worker ends at once on SIGTERM or SIGINT: a unit is written in one
-             * transaction, so what is lost is the unit in progress, which the rerun does. It
-             * also ends when the parent dies, so no worker goes on alone. */
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-#ifdef __linux__
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-            if (getppid() != parent || (stop && *stop))
-                _exit(1);
-            close(p[0]);
-            gp_error cerr;
-            gp_error_clear(&cerr);
-            int crc = work_loop(sw, SWEEP_DB_POOL, sh, NULL, &cerr);
-            if (crc < 0) {
-                ssize_t wr = write(p[1], &cerr, sizeof(cerr));
-                (void)wr;
-            }
-            close(p[1]);
-            _exit(crc < 0 ? 1 : 0);
-        }
-        close(p[1]);
-        pid[started] = c;
-        pfd[started].fd = p[0];
-        pfd[started].events = POLLIN;
-        started++;
-    }
-    /* Wait for the workers' reports (an error record, or end of file when they exit); a
-     * stop request is passed on to every worker within one poll period. */
-    gp_error first = {0};
-    bool stopped = false;
-    for (int open_fds = started; open_fds > 0;) {
-        if (stop && *stop && !stopped) {
-            stopped = true;
-            for (int j = 0; j < started; j++)
-                kill(pid[j], SIGTERM);
-        }
-        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
-            break;
-        for (int j = 0; j < started; j++) {
-            if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            gp_error cerr;
-            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
-                first = cerr;
-            close(pfd[j].fd);
-            pfd[j].fd = -1;
-            open_fds--;
-        }
-    }
-    bool died = false;
-    int died_status = 0;
-    for (int j = 0; j < started; j++) {
-        if (pfd[j].fd >= 0)
-            close(pfd[j].fd);
-        int status = 0;
-        while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !died) {
-            died = true;
-            died_status = status;
-        }
-    }
+    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit};
+    pool_stats ps;
+    rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
     sweep_worker_close(w0); /* the lock is released only now */
-    if (rc == 0 && (stopped || (stop && *stop)))
-        rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
-                          "interrupted: %zu of %zu units done, the sweep resumes on rerun",
-                          sh->ran + sh->resumed, st->units);
-    else if (rc == 0 && first.code != 0) {
-        *err = first;
-        rc = first.code;
-    } else if (rc == 0 && died) {
-        rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
-                          "a sweep worker died (status %d); rerun to resume", died_status);
-    }
-    st->ran = sh->ran;
-    st->resumed = sh->resumed;
-    munmap(sh, sizeof(*sh));
+    st->units = ps.units;
+    st->ran = ps.ran;
+    st->resumed = ps.resumed;
+    if (rc == GP_EINTERRUPTED)
+        gp_error_set(err, rc, sw->db_path, 0, 0, NULL,
+                     "interrupted: %zu of %zu units done, the sweep resumes on rerun",
+                     ps.ran + ps.resumed, ps.units);
+    else if (rc < 0 && !err->file[0] && strstr(err->msg, "worker process died"))
+        snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, sw->db_path);
     return rc;
 }
 
@@ -978,34 +643,30 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
 
 typedef struct point_res {
     size_t n;                  /* replications found */
-    double *v[N_METRICS];      /* per replication, by replication index (NaN if missing) */
-    stat_summary s[N_METRICS];
-    bool feasible, surely, pareto;
+    double *v[RM_COUNT];       /* per replication, by replication index (NaN if missing) */
+    bool pareto;
 } point_res;
 
-static bool meets(const sweep_constraint *c, double v)
-{
-    return c->is_max ? v <= c->bound : v >= c->bound;
-}
-
-/* a better than b on the objective */
-static bool better(const sweep *sw, double a, double b) { return sw->maximise ? a > b : a < b; }
-
-static int read_points(const sweep *sw, point_res *res, gp_error *err)
+/* Every point's runs as winner candidates (values by replication index). */
+static int read_points(const sweep *sw, point_res *res, winner_candidate *cand, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
     size_t reps = (size_t)sw->reps;
     for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++) {
         point_res *p = &res[pt];
-        for (size_t m = 0; m < N_METRICS; m++) {
+        for (size_t m = 0; m < RM_COUNT; m++) {
             p->v[m] = malloc(sizeof(double) * reps);
-            if (!p->v[m])
-                return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+            if (!p->v[m]) {
+                rc = gp_oom(err);
+                break;
+            }
             for (size_t r = 0; r < reps; r++)
                 p->v[m][r] = NAN;
+            cand[pt].v[m] = p->v[m];
         }
-        if ((rc = worker_load_point(w, pt, err)) < 0)
+        cand[pt].reps = reps;
+        if (rc < 0 || (rc = worker_load_point(w, pt, err)) < 0)
             break;
         run_summary *runs = NULL;
         size_t n = 0;
@@ -1017,41 +678,28 @@ static int read_points(const sweep *sw, point_res *res, gp_error *err)
                 r->seed != sw->seed + (uint64_t)r->replication)
                 continue;
             p->n++;
-            for (size_t m = 0; m < N_METRICS; m++)
-                p->v[m][r->replication] = metrics[m].get(r);
+            for (size_t m = 0; m < RM_COUNT; m++)
+                p->v[m][r->replication] = run_metric_value((run_metric_id)m, r);
         }
         free(runs);
         if (p->n < reps)
             rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
                               "point %zu has %zu of %zu replications: run the sweep first", pt,
                               p->n, reps);
-        for (size_t m = 0; m < N_METRICS; m++)
-            p->s[m] = stats_summarize(p->v[m], reps);
     }
     sweep_worker_close(w);
     return rc;
 }
 
-static void classify(const sweep *sw, point_res *res)
+/* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow, and
+ * better on one of them. */
+static void mark_pareto(const sweep *sw, point_res *res, const winner_candidate *c)
 {
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        point_res *p = &res[pt];
-        p->feasible = p->surely = true;
-        for (int k = 0; k < sw->n_constraints; k++) {
-            const sweep_constraint *c = &sw->con[k];
-            const stat_summary *s = &p->s[c->metric];
-            double hw = isnan(s->half_width) ? 0 : s->half_width;
-            p->feasible &= !isnan(s->mean) && meets(c, s->mean);
-            p->surely &= !isnan(s->mean) && meets(c, c->is_max ? s->mean + hw : s->mean - hw);
-        }
-    }
-    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
-     * and better on one of them */
     for (size_t a = 0; a < sw->n_points; a++) {
-        double ca = res[a].s[MT_GPU_HOURS].mean, la = res[a].s[MT_P99].mean;
+        double ca = c[a].s[RM_GPU_HOURS].mean, la = c[a].s[RM_P99_S].mean;
         bool dominated = isnan(ca) || isnan(la);
         for (size_t b = 0; !dominated && b < sw->n_points; b++) {
-            double cb = res[b].s[MT_GPU_HOURS].mean, lb = res[b].s[MT_P99].mean;
+            double cb = c[b].s[RM_GPU_HOURS].mean, lb = c[b].s[RM_P99_S].mean;
             if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
                 dominated = true;
         }
@@ -1069,26 +717,29 @@ static void point_params(const sweep *sw, size_t pt, char *buf, size_t cap)
     }
 }
 
-static int write_csv(const sweep *sw, const point_res *res, const char *path, gp_error *err)
+static int write_csv(const sweep *sw, const point_res *res, const winner_candidate *c,
+                     const char *path, gp_error *err)
 {
     char tmp[1100];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f)
         return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    size_t nm;
+    const run_metric *mt = run_metric_table(&nm);
     fprintf(f, "point");
     for (int k = 0; k < sw->n_params; k++)
         fprintf(f, ",%s", sw->param[k].path);
-    for (size_t m = 0; m < N_METRICS; m++)
-        fprintf(f, ",%s,%s_hw", metrics[m].name, metrics[m].name);
+    for (size_t m = 0; m < nm; m++)
+        fprintf(f, ",%s,%s_hw", mt[m].name, mt[m].name);
     fprintf(f, ",n,feasible,surely_feasible,pareto\n");
     for (size_t pt = 0; pt < sw->n_points; pt++) {
         fprintf(f, "%zu", pt);
         for (int k = 0; k < sw->n_params; k++)
             fprintf(f, ",%s", point_cell(sw, pt, k));
-        for (size_t m = 0; m < N_METRICS; m++)
-            fprintf(f, ",%.10g,%.10g", res[pt].s[m].mean, res[pt].s[m].half_width);
-        fprintf(f, ",%zu,%d,%d,%d\n", res[pt].n, res[pt].feasible, res[pt].surely, res[pt].pareto);
+        for (size_t m = 0; m < nm; m++)
+            fprintf(f, ",%.10g,%.10g", c[pt].s[m].mean, c[pt].s[m].half_width);
+        fprintf(f, ",%zu,%d,%d,%d\n", res[pt].n, c[pt].feasible, c[pt].surely, res[pt].pareto);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
@@ -1098,110 +749,90 @@ static int write_csv(const sweep *sw, const point_res *res, const char *path, gp
     return 0;
 }
 
+/* The winner, its margin over the runner-up and the ties, as the report prints them. */
+static void print_winner(const sweep *sw, const winner_candidate *c, const winner_result *wr,
+                         FILE *out)
+{
+    const winner_objective *o = &sw->objective;
+    const run_metric *ob = run_metric_get(o->metric);
+    char buf[1024], a[64];
+    if (wr->winner == SIZE_MAX) {
+        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
+        return;
+    }
+    size_t win = wr->winner;
+    point_params(sw, win, buf, sizeof(buf));
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", win, buf, ob->name,
+            stats_format(a, sizeof(a), &c[win].s[o->metric], ob->decimals),
+            c[win].surely ? ", constraints met at the 95% bound"
+                          : ", constraints met on the mean only (not at the 95% bound)");
+    if (wr->runner_up != SIZE_MAX) {
+        point_params(sw, wr->runner_up, buf, sizeof(buf));
+        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
+                     "CI over %zu replications), one-sided p = %.3g: %s\n",
+                wr->runner_up, buf, stats_format(a, sizeof(a), &wr->margin, ob->decimals),
+                ob->name, wr->margin.n, wr->p_one_sided,
+                wr->significant ? "the win is significant"
+                                : "not significant: the two are tied within the noise");
+    }
+    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
+                 "includes 0): %zu\n",
+            wr->compared, wr->ties);
+    for (size_t pt = 0; pt < sw->n_points && wr->ties; pt++) {
+        if (pt == win || !c[pt].feasible)
+            continue;
+        stat_summary dlt = winner_paired(o, &c[win], &c[pt], NULL);
+        if (winner_tied(&dlt))
+            fprintf(out, "    tied: p%04zu (difference %s)\n", pt,
+                    stats_format(a, sizeof(a), &dlt, ob->decimals));
+    }
+}
+
 int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
                  gp_error *err)
 {
     point_res *res = calloc(sw->n_points, sizeof(*res));
-    if (!res)
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    int rc = read_points(sw, res, err);
+    winner_candidate *cand = calloc(sw->n_points, sizeof(*cand));
+    size_t *order = NULL;
+    int rc = res && cand ? read_points(sw, res, cand, err) : gp_oom(err);
     if (rc < 0)
         goto done;
-    classify(sw, res);
-    const int ob = sw->objective;
+    const winner_objective *o = &sw->objective;
+    winner_classify(o, cand, sw->n_points);
+    mark_pareto(sw, res, cand);
+    winner_result wr;
+    winner_pick(o, cand, sw->n_points, &wr);
+    const run_metric *ob = run_metric_get(o->metric);
     char buf[1024], a[64], b[64], c[64], d[64];
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
-            sw->base->path, sw->base->policy[sw->policy_index].label);
-    fprintf(out, "objective: %s %s", sw->maximise ? "maximise" : "minimise", metrics[ob].name);
-    for (int k = 0; k < sw->n_constraints; k++)
-        fprintf(out, "%s%s %s %g", k ? ", " : " subject to ", metrics[sw->con[k].metric].name,
-                sw->con[k].is_max ? "<=" : ">=", sw->con[k].bound);
+            sw->base->path, sweep_varies_policy(sw) ? "varied (parameter `policy`)"
+                                                    : sw->base->policy[sw->policy_index].label);
+    fprintf(out, "objective: %s", winner_objective_describe(o, buf, sizeof(buf)));
     fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", metrics[ob].name, "flags");
+            "GPU-h", "P99 (s)", "SLO (%)", ob->name, "flags");
     for (size_t pt = 0; pt < sw->n_points; pt++) {
         point_params(sw, pt, buf, sizeof(buf));
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", pt, buf,
-                stats_format(a, sizeof(a), &res[pt].s[MT_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &res[pt].s[MT_P99], 3),
-                stats_format(c, sizeof(c), &res[pt].s[6], 2),
-                stats_format(d, sizeof(d), &res[pt].s[ob], metrics[ob].decimals),
-                res[pt].feasible ? (res[pt].surely ? "feasible" : "feasible(mean)") : "-",
-                res[pt].pareto ? " pareto" : "", "");
+        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s\n", pt, buf,
+                stats_format(a, sizeof(a), &cand[pt].s[RM_GPU_HOURS], 2),
+                stats_format(b, sizeof(b), &cand[pt].s[RM_P99_S], 3),
+                stats_format(c, sizeof(c), &cand[pt].s[RM_SLO_PCT], 2),
+                stats_format(d, sizeof(d), &cand[pt].s[o->metric], ob->decimals),
+                cand[pt].feasible ? (cand[pt].surely ? "feasible" : "feasible(mean)") : "-",
+                res[pt].pareto ? " pareto" : "");
     }
-    /* the winner: best mean objective among the feasible points */
-    size_t win = SIZE_MAX;
-    for (size_t pt = 0; pt < sw->n_points; pt++)
-        if (res[pt].feasible &&
-            (win == SIZE_MAX || better(sw, res[pt].s[ob].mean, res[win].s[ob].mean)))
-            win = pt;
     fprintf(out, "\n");
-    if (win == SIZE_MAX) {
-        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
-    } else {
-        point_params(sw, win, buf, sizeof(buf));
-        fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", win, buf, metrics[ob].name,
-                stats_format(a, sizeof(a), &res[win].s[ob], metrics[ob].decimals),
-                res[win].surely ? ", constraints met at the 95% bound"
-                                : ", constraints met on the mean only (not at the 95% bound)");
-        /* paired comparisons against every other feasible point, nearest first */
-        size_t ties = 0, compared = 0, runner = SIZE_MAX;
-        for (size_t pt = 0; pt < sw->n_points; pt++)
-            if (pt != win && res[pt].feasible &&
-                (runner == SIZE_MAX || better(sw, res[pt].s[ob].mean, res[runner].s[ob].mean)))
-                runner = pt;
-        for (size_t pt = 0; pt < sw->n_points; pt++) {
-            if (pt == win || !res[pt].feasible)
-                continue;
-            compared++;
-            /* other - winner: > 0 means the winner is better when minimising */
-            stat_summary dlt = sw->maximise
-                                   ? stats_paired(res[win].v[ob], res[pt].v[ob], (size_t)sw->reps)
-                                   : stats_paired(res[pt].v[ob], res[win].v[ob], (size_t)sw->reps);
-            bool sig = stats_significant(&dlt) && dlt.mean > 0;
-            if (!sig)
-                ties++;
-            if (pt == runner) {
-                /* one-sided paired t test of "the winner is better" */
-                double p = NAN;
-                if (dlt.n >= 2 && dlt.sd > 0)
-                    p = gsl_cdf_tdist_Q(dlt.mean / (dlt.sd / sqrt((double)dlt.n)),
-                                        (double)(dlt.n - 1));
-                else if (dlt.n >= 2)
-                    p = dlt.mean > 0 ? 0.0 : dlt.mean == 0 ? 0.5 : 1.0;
-                point_params(sw, pt, buf, sizeof(buf));
-                fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
-                             "CI over %zu replications), one-sided p = %.3g: %s\n",
-                        pt, buf, stats_format(a, sizeof(a), &dlt, metrics[ob].decimals),
-                        metrics[ob].name, dlt.n, p,
-                        sig ? "the win is significant"
-                            : "not significant: the two are tied within the noise");
-            }
-        }
-        fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
-                     "includes 0): %zu\n",
-                compared, ties);
-        for (size_t pt = 0; pt < sw->n_points && ties; pt++) {
-            if (pt == win || !res[pt].feasible)
-                continue;
-            stat_summary dlt = sw->maximise
-                                   ? stats_paired(res[win].v[ob], res[pt].v[ob], (size_t)sw->reps)
-                                   : stats_paired(res[pt].v[ob], res[win].v[ob], (size_t)sw->reps);
-            if (!(stats_significant(&dlt) && dlt.mean > 0))
-                fprintf(out, "    tied: p%04zu (difference %s)\n", pt,
-                        stats_format(a, sizeof(a), &dlt, metrics[ob].decimals));
-        }
-    }
+    print_winner(sw, cand, &wr, out);
     fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
-    size_t *order = malloc(sizeof(size_t) * sw->n_points);
+    order = malloc(sizeof(size_t) * sw->n_points);
     size_t nf = 0;
     for (size_t pt = 0; order && pt < sw->n_points; pt++)
         if (res[pt].pareto)
             order[nf++] = pt;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res[order[j - 1]].s[MT_GPU_HOURS].mean >
-                                        res[order[j]].s[MT_GPU_HOURS].mean; j--) {
+        for (size_t j = i; j > 0 && cand[order[j - 1]].s[RM_GPU_HOURS].mean >
+                                        cand[order[j]].s[RM_GPU_HOURS].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
@@ -1210,23 +841,23 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
         size_t pt = order[i];
         point_params(sw, pt, buf, sizeof(buf));
         fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", pt,
-                stats_format(a, sizeof(a), &res[pt].s[MT_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &res[pt].s[MT_P99], 3), buf);
+                stats_format(a, sizeof(a), &cand[pt].s[RM_GPU_HOURS], 2),
+                stats_format(b, sizeof(b), &cand[pt].s[RM_P99_S], 3), buf);
     }
-    if (csv_path && (rc = write_csv(sw, res, csv_path, err)) < 0)
-        goto done_order;
+    if (csv_path && (rc = write_csv(sw, res, cand, csv_path, err)) < 0)
+        goto done;
     if (plot_prefix) {
         plot_xy *pts = calloc(sw->n_points + 1, sizeof(*pts));
         if (!pts) {
-            rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-            goto done_order;
+            rc = gp_oom(err);
+            goto done;
         }
         for (size_t pt = 0; pt < sw->n_points; pt++) {
-            pts[pt].x = res[pt].s[MT_GPU_HOURS].mean;
-            pts[pt].y = res[pt].s[MT_P99].mean;
+            pts[pt].x = cand[pt].s[RM_GPU_HOURS].mean;
+            pts[pt].y = cand[pt].s[RM_P99_S].mean;
             pts[pt].flag = res[pt].pareto ? 1 : 0;
-            pts[pt].flag |= res[pt].feasible ? 2 : 0;
-            pts[pt].flag |= pt == win ? 4 : 0;
+            pts[pt].flag |= cand[pt].feasible ? 2 : 0;
+            pts[pt].flag |= pt == wr.winner ? 4 : 0;
         }
         char title[160];
         snprintf(title, sizeof(title), "%s: Pareto front (cost against P99)", sw->name);
@@ -1240,12 +871,12 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
             fprintf(out, "Pareto front drawn: %s.png, %s.svg\n", plot_prefix, plot_prefix);
         }
     }
-done_order:
-    free(order);
 done:
-    for (size_t pt = 0; pt < sw->n_points; pt++)
-        for (size_t m = 0; m < N_METRICS; m++)
+    free(order);
+    for (size_t pt = 0; res && pt < sw->n_points; pt++)
+        for (size_t m = 0; m < RM_COUNT; m++)
             free(res[pt].v[m]);
     free(res);
+    free(cand);
     return rc;
 }

@@ -126,7 +126,7 @@ static void check_experiment(const char *file)
 {
     experiment *e;
     gp_error err;
-    if (experiment_load(file, &e, &err) < 0)
+    if (experiment_load(file, &e, &err) < 0 || experiment_check_policies(e, -1, &err) < 0)
         fail_err(file, "", &err);
     inside_repo(file, "profile", e->profile_path);
     inside_repo(file, "output.db", e->db_path);
