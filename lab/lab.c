@@ -260,40 +260,64 @@ static const char *unit_of(const experiment *e, const run_metric *m)
     return m->id == RM_COST ? e->currency : m->unit;
 }
 
-static int print_winner(FILE *out, const experiment *e, const run_summary *runs, size_t n,
-                        int reps, const char *db_path, const lab_opts *o, gp_error *err)
+int lab_verdict_make(const experiment *e, const run_summary *runs, size_t n, int reps,
+                     uint64_t seed, lab_verdict *v, gp_error *err)
 {
-    winner_candidate *cand = calloc((size_t)e->n_policies, sizeof(*cand));
-    double *vals = malloc(sizeof(double) * (size_t)e->n_policies * RM_COUNT * (size_t)reps);
-    if (!cand || !vals) {
-        free(cand);
-        free(vals);
+    memset(v, 0, sizeof(*v));
+    size_t np = (size_t)e->n_policies, per = RM_COUNT * (size_t)(reps > 0 ? reps : 1);
+    v->cand = calloc(np, sizeof(*v->cand));
+    v->vals = malloc(sizeof(double) * np * per);
+    if (!v->cand || !v->vals) {
+        lab_verdict_free(v);
         return gp_oom(err);
     }
-    for (int pi = 0; pi < e->n_policies; pi++) {
-        cand[pi].reps = (size_t)reps;
-        for (int m = 0; m < RM_COUNT; m++) {
-            double *v = vals + ((size_t)pi * RM_COUNT + (size_t)m) * (size_t)reps;
-            for (int r = 0; r < reps; r++)
-                v[r] = NAN;
-            cand[pi].v[m] = v;
+    for (size_t pi = 0; pi < np; pi++)
+        winner_candidate_fill(&v->cand[pi], v->vals + pi * per, (size_t)reps, seed, runs, n,
+                              e->policy[pi].label);
+    winner_classify(&e->objective, v->cand, np);
+    winner_pick(&e->objective, v->cand, np, &v->r);
+    /* the same rule among the policies that have a live form (the one to export) */
+    v->live = v->r.winner;
+    if (v->r.winner != SIZE_MAX && e->policy[v->r.winner].ops->live == POLICY_LIVE_NONE) {
+        winner_candidate *sub = malloc(np * sizeof(*sub));
+        size_t *idx = malloc(np * sizeof(*idx)), k = 0;
+        if (!sub || !idx) {
+            free(sub);
+            free(idx);
+            lab_verdict_free(v);
+            return gp_oom(err);
         }
+        for (size_t pi = 0; pi < np; pi++)
+            if (e->policy[pi].ops->live != POLICY_LIVE_NONE) {
+                sub[k] = v->cand[pi];
+                idx[k++] = pi;
+            }
+        winner_result r;
+        winner_pick(&e->objective, sub, k, &r);
+        v->live = r.winner != SIZE_MAX ? idx[r.winner] : SIZE_MAX;
+        free(sub);
+        free(idx);
     }
-    for (size_t i = 0; i < n; i++)
-        for (int pi = 0; pi < e->n_policies; pi++)
-            if (strcmp(runs[i].label, e->policy[pi].label) == 0 && runs[i].replication < reps)
-                for (int m = 0; m < RM_COUNT; m++)
-                    ((double *)cand[pi].v[m])[runs[i].replication] =
-                        run_metric_value((run_metric_id)m, &runs[i]);
+    return 0;
+}
+
+void lab_verdict_free(lab_verdict *v)
+{
+    free(v->cand);
+    free(v->vals);
+    memset(v, 0, sizeof(*v));
+}
+
+void lab_verdict_print(FILE *out, const experiment *e, const lab_verdict *v)
+{
     const winner_objective *ob = &e->objective;
-    winner_classify(ob, cand, (size_t)e->n_policies);
-    winner_result wr;
-    winner_pick(ob, cand, (size_t)e->n_policies, &wr);
+    const winner_candidate *cand = v->cand;
+    const winner_result *wr = &v->r;
     const run_metric *m = run_metric_get(ob->metric);
     char what[400], a[64];
     objective_text(e, what, sizeof(what));
-    size_t show = wr.winner != SIZE_MAX ? wr.winner : wr.closest;
-    if (wr.winner == SIZE_MAX) {
+    size_t show = wr->winner != SIZE_MAX ? wr->winner : wr->closest;
+    if (wr->winner == SIZE_MAX) {
         fprintf(out, "winner: none meets it: no policy is %s on the mean.\n", what);
         if (show != SIZE_MAX) {
             fprintf(out, "  the closest: %s", e->policy[show].label);
@@ -304,29 +328,46 @@ static int print_winner(FILE *out, const experiment *e, const run_summary *runs,
             }
             fprintf(out, "%s\n", ob->n_constraints ? ")" : "");
         }
-    } else {
-        fprintf(out, "winner: %s, %s: %s %s %s%s\n", e->policy[show].label, what, m->name,
-                stats_format(a, sizeof(a), &cand[show].s[m->id], m->decimals), unit_of(e, m),
-                cand[show].surely ? "" : " (constraints met on the mean, not at the 95% bound)");
-        if (wr.runner_up == SIZE_MAX) {
-            fprintf(out, "  the only policy that meets it\n");
-        } else {
-            const char *dir = ob->maximise ? "higher" : "lower";
-            if (ob->metric == RM_COST && !ob->maximise)
-                dir = "cheaper";
-            fprintf(out, "  %s %s %s than the runner-up %s (paired 95%% CI over %zu replications\n"
-                         "  on common random numbers; one-sided p = %.2g)%s\n",
-                    stats_format(a, sizeof(a), &wr.margin, m->decimals), unit_of(e, m), dir,
-                    e->policy[wr.runner_up].label, wr.margin.n, wr.p_one_sided,
-                    wr.significant ? "" : ": not significant, the two are tied within the noise");
-        }
+        return;
     }
+    fprintf(out, "winner: %s, %s: %s %s %s%s\n", e->policy[show].label, what, m->name,
+            stats_format(a, sizeof(a), &cand[show].s[m->id], m->decimals), unit_of(e, m),
+            cand[show].surely ? "" : " (constraints met on the mean, not at the 95% bound)");
+    if (wr->runner_up == SIZE_MAX) {
+        fprintf(out, "  the only policy that meets it\n");
+    } else {
+        const char *dir = ob->maximise ? "higher" : "lower";
+        if (ob->metric == RM_COST && !ob->maximise)
+            dir = "cheaper";
+        fprintf(out, "  %s %s %s than the runner-up %s (paired 95%% CI over %zu replications\n"
+                     "  on common random numbers; one-sided p = %.2g)%s\n",
+                stats_format(a, sizeof(a), &wr->margin, m->decimals), unit_of(e, m), dir,
+                e->policy[wr->runner_up].label, wr->margin.n, wr->p_one_sided,
+                wr->significant ? "" : ": not significant, the two are tied within the noise");
+    }
+}
+
+static int print_winner(FILE *out, const experiment *e, const run_summary *runs, size_t n,
+                        int reps, uint64_t seed, const char *db_path, const lab_opts *o,
+                        gp_error *err)
+{
+    lab_verdict v;
+    TRY(lab_verdict_make(e, runs, n, reps, seed, &v, err));
+    lab_verdict_print(out, e, &v);
+    const winner_result *wr = &v.r;
+    const char *prog = o->program ? o->program : "gpenlab";
+    size_t show = wr->winner != SIZE_MAX ? v.live : wr->closest;
+    if (wr->winner != SIZE_MAX && v.live != wr->winner)
+        fprintf(out, "  %s (%s) has no live form: %s; %s%s\n", e->policy[wr->winner].label,
+                e->policy[wr->winner].ops->name, e->policy[wr->winner].ops->live_none_why,
+                v.live != SIZE_MAX ? "the winner among the policies that have one is "
+                                   : "no policy that has one meets the objective",
+                v.live != SIZE_MAX ? e->policy[v.live].label : "");
     if (show != SIZE_MAX)
         fprintf(out, "%s: %s export --policy %s --from %s\n",
-                wr.winner != SIZE_MAX ? "export it" : "export the closest (it misses the objective)",
-                o->program ? o->program : "gpenlab", e->policy[show].label, db_path);
-    free(cand);
-    free(vals);
+                wr->winner != SIZE_MAX ? "export it" : "export the closest (it misses the objective)",
+                prog, e->policy[show].label, db_path);
+    lab_verdict_free(&v);
     return ferror(out) ? gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "writing the report failed")
                        : 0;
 }
@@ -392,7 +433,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             to.slo_s = (double)e->cluster.slo_us / 1e6;
             rc = report_print_table(out, runs, n_runs, &to, err);
             if (rc == 0)
-                rc = print_winner(out, e, runs, n_runs, reps, db_path, o, err);
+                rc = print_winner(out, e, runs, n_runs, reps, seed, db_path, o, err);
         }
         if (rc == 0 && csv_path)
             rc = ensure_parent_dir(csv_path, err);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "lab/experiment.h"
+#include "lab/winner.h"
 
 typedef struct lab_opts {
     const char *db_path;   /* NULL: the experiment's output.db, else results/NAME.db */
@@ -37,5 +38,24 @@ void lab_opts_default(lab_opts *o);
  * line on stderr says which replication of which policy each process simulates, how far
  * in simulated time, and the time left. */
 int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err);
+
+/* The winner of an experiment's objective among its policies, from its stored runs
+ * (replication r on seed + r): the candidates (one per policy entry, in entry order; their
+ * values owned here) and the winner, its paired margin over the runner-up, or the closest
+ * (lab/winner.h). lab_run prints it; `gpenlab export --from DB` exports it. */
+typedef struct lab_verdict {
+    winner_candidate *cand;
+    double *vals;
+    winner_result r;
+    size_t live; /* the winner among the policies with a live form (the one to export):
+                    r.winner when it has one; SIZE_MAX when none meets the objective */
+} lab_verdict;
+
+int lab_verdict_make(const experiment *e, const run_summary *runs, size_t n, int reps,
+                     uint64_t seed, lab_verdict *v, gp_error *err);
+void lab_verdict_free(lab_verdict *v);
+/* "winner: LABEL, the cheapest policy with 99% of requests within 1 s: cost ..." and the
+ * margin over the runner-up; or "winner: none meets it ..." and the closest. */
+void lab_verdict_print(FILE *out, const experiment *e, const lab_verdict *v);
 
 #endif

@@ -1202,27 +1202,27 @@ static char *column_dup(sqlite3_stmt *st, int k, int *oom)
     return d;
 }
 
-int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
-                                gp_error *err)
+/* The inputs of the experiment that `where` (an ORDER BY / WHERE clause with one
+ * parameter, bound by `bind`) selects first. */
+static int read_inputs(results_db *db, const char *where, const char *text_param,
+                       int64_t int_param, results_db_inputs *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *st;
     /* a file written before overlays were stored has no such column: none then */
     int have_ov = has_column(db, "experiments", "overlays", err);
     if (have_ov < 0)
         return have_ov;
-    if (sqlite3_prepare_v2(db->db,
-                           have_ov ? "SELECT id, file, yaml_text, profile_text, overlays FROM "
-                                     "experiments ORDER BY EXISTS(SELECT 1 FROM runs r WHERE "
-                                     "r.experiment_id = experiments.id AND r.label = ?) DESC, "
-                                     "id DESC LIMIT 1"
-                                   : "SELECT id, file, yaml_text, profile_text, NULL FROM "
-                                     "experiments ORDER BY EXISTS(SELECT 1 FROM runs r WHERE "
-                                     "r.experiment_id = experiments.id AND r.label = ?) DESC, "
-                                     "id DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, file, yaml_text, profile_text, %s FROM experiments %s LIMIT 1",
+             have_ov ? "overlays" : "NULL", where);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "reading the experiments");
-    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
+    if (text_param)
+        sqlite3_bind_text(st, 1, text_param, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_int64(st, 1, int_param);
     int s = sqlite3_step(st), rc = 0;
     if (s == SQLITE_ROW) {
         int oom = 0;
@@ -1236,7 +1236,11 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
         if (oom)
             rc = gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
     } else if (s == SQLITE_DONE) {
-        rc = gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no experiment in the database");
+        rc = text_param ? gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                       "no experiment in the database")
+                        : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                       "no experiment %lld in the database",
+                                       (long long)int_param);
     } else {
         rc = db_error(db, err, GP_EIO, "reading the experiments");
     }
@@ -1244,6 +1248,21 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
     if (rc < 0)
         results_db_inputs_free(out);
     return rc;
+}
+
+int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
+                                gp_error *err)
+{
+    return read_inputs(db,
+                       "ORDER BY EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = "
+                       "experiments.id AND r.label = ?) DESC, id DESC",
+                       label, 0, out, err);
+}
+
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
+                         gp_error *err)
+{
+    return read_inputs(db, "WHERE id = ?", NULL, exp_id, out, err);
 }
 
 int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,

@@ -174,6 +174,9 @@ void results_db_inputs_free(results_db_inputs *in);
  * GP_EMISSING when the database holds no experiment. */
 int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
                                 gp_error *err);
+/* The inputs of experiment `exp_id` (GP_EMISSING when there is none). */
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
+                         gp_error *err);
 
 typedef struct results_db_sweep_point {
     char sweep[128];

@@ -424,7 +424,7 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
     if (point >= sw->n_points)
         return gp_error_set(err, GP_ERANGE, sw->path, 0, 0, NULL, "no point %zu", point);
     int pi = sweep_point_policy(sw, point);
-    experiment_overlay ov[SWEEP_MAX_PARAMS];
+    experiment_overlay ov[SWEEP_MAX_PARAMS + 3];
     char path[SWEEP_MAX_PARAMS][300], value[SWEEP_MAX_PARAMS][2 * VALUE_LEN + 8];
     char origin[SWEEP_MAX_PARAMS][600];
     size_t n = 0;
@@ -443,6 +443,16 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
         ov[n] = (experiment_overlay){path[n], value[n], origin[n], sw->dir[0] ? sw->dir : "."};
         n++;
     }
+    /* the sweep's objective, so that a point stored in the database says what its sweep
+     * was for (`gpenlab export --from SWEEP.db` picks the sweep's winner by it) */
+    char objective[1024], seed[32], reps[32];
+    winner_objective_yaml(&sw->objective, objective, sizeof(objective));
+    ov[n++] = (experiment_overlay){"objective", objective, sw->path, NULL};
+    /* and its seed and replications, so that the stored point is the experiment that ran */
+    snprintf(seed, sizeof(seed), "%" PRIu64, sw->seed);
+    snprintf(reps, sizeof(reps), "%d", sw->reps);
+    ov[n++] = (experiment_overlay){"seed", seed, sw->path, NULL};
+    ov[n++] = (experiment_overlay){"replications", reps, sw->path, NULL};
     experiment *e = NULL;
     int rc = experiment_load_text(sw->base->path, sw->base->dir, sw->base->yaml_text, NULL, ov, n,
                                   &e, err);
@@ -643,7 +653,7 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
 
 typedef struct point_res {
     size_t n;                  /* replications found */
-    double *v[RM_COUNT];       /* per replication, by replication index (NaN if missing) */
+    double *vals;              /* the candidate's values (winner_candidate_fill) */
     bool pareto;
 } point_res;
 
@@ -655,32 +665,17 @@ static int read_points(const sweep *sw, point_res *res, winner_candidate *cand, 
     size_t reps = (size_t)sw->reps;
     for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++) {
         point_res *p = &res[pt];
-        for (size_t m = 0; m < RM_COUNT; m++) {
-            p->v[m] = malloc(sizeof(double) * reps);
-            if (!p->v[m]) {
-                rc = gp_oom(err);
-                break;
-            }
-            for (size_t r = 0; r < reps; r++)
-                p->v[m][r] = NAN;
-            cand[pt].v[m] = p->v[m];
+        if (!(p->vals = malloc(sizeof(double) * RM_COUNT * reps))) {
+            rc = gp_oom(err);
+            break;
         }
-        cand[pt].reps = reps;
-        if (rc < 0 || (rc = worker_load_point(w, pt, err)) < 0)
+        if ((rc = worker_load_point(w, pt, err)) < 0)
             break;
         run_summary *runs = NULL;
         size_t n = 0;
         if ((rc = results_db_read_runs(w->db, w->exp_id, &runs, &n, err)) < 0)
             break;
-        for (size_t i = 0; i < n; i++) {
-            const run_summary *r = &runs[i];
-            if (r->replication < 0 || (size_t)r->replication >= reps ||
-                r->seed != sw->seed + (uint64_t)r->replication)
-                continue;
-            p->n++;
-            for (size_t m = 0; m < RM_COUNT; m++)
-                p->v[m][r->replication] = run_metric_value((run_metric_id)m, r);
-        }
+        p->n = winner_candidate_fill(&cand[pt], p->vals, reps, sw->seed, runs, n, NULL);
         free(runs);
         if (p->n < reps)
             rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
@@ -749,43 +744,63 @@ static int write_csv(const sweep *sw, const point_res *res, const winner_candida
     return 0;
 }
 
-/* The winner, its margin over the runner-up and the ties, as the report prints them. */
-static void print_winner(const sweep *sw, const winner_candidate *c, const winner_result *wr,
-                         FILE *out)
+void sweep_winner_print(FILE *out, const winner_objective *o, const winner_candidate *c,
+                        size_t n, const winner_result *wr, const size_t *ids,
+                        const char *const *params)
 {
-    const winner_objective *o = &sw->objective;
+#define ID(i) (ids ? ids[i] : (i))
     const run_metric *ob = run_metric_get(o->metric);
-    char buf[1024], a[64];
+    char a[64];
     if (wr->winner == SIZE_MAX) {
         fprintf(out, "winner: none: no point meets the constraints on its mean\n");
         return;
     }
     size_t win = wr->winner;
-    point_params(sw, win, buf, sizeof(buf));
-    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", win, buf, ob->name,
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", ID(win), params[win], ob->name,
             stats_format(a, sizeof(a), &c[win].s[o->metric], ob->decimals),
             c[win].surely ? ", constraints met at the 95% bound"
                           : ", constraints met on the mean only (not at the 95% bound)");
-    if (wr->runner_up != SIZE_MAX) {
-        point_params(sw, wr->runner_up, buf, sizeof(buf));
+    if (wr->runner_up != SIZE_MAX)
         fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
                      "CI over %zu replications), one-sided p = %.3g: %s\n",
-                wr->runner_up, buf, stats_format(a, sizeof(a), &wr->margin, ob->decimals),
-                ob->name, wr->margin.n, wr->p_one_sided,
+                ID(wr->runner_up), params[wr->runner_up],
+                stats_format(a, sizeof(a), &wr->margin, ob->decimals), ob->name, wr->margin.n,
+                wr->p_one_sided,
                 wr->significant ? "the win is significant"
                                 : "not significant: the two are tied within the noise");
-    }
     fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
                  "includes 0): %zu\n",
             wr->compared, wr->ties);
-    for (size_t pt = 0; pt < sw->n_points && wr->ties; pt++) {
+    for (size_t pt = 0; pt < n && wr->ties; pt++) {
         if (pt == win || !c[pt].feasible)
             continue;
         stat_summary dlt = winner_paired(o, &c[win], &c[pt], NULL);
         if (winner_tied(&dlt))
-            fprintf(out, "    tied: p%04zu (difference %s)\n", pt,
+            fprintf(out, "    tied: p%04zu (difference %s)\n", ID(pt),
                     stats_format(a, sizeof(a), &dlt, ob->decimals));
     }
+#undef ID
+}
+
+/* sweep_winner_print with this sweep's points */
+static int print_winner(const sweep *sw, const winner_candidate *c, const winner_result *wr,
+                        FILE *out, gp_error *err)
+{
+    char *text = malloc(sw->n_points * 1024);
+    const char **params = malloc(sw->n_points * sizeof(*params));
+    if (!text || !params) {
+        free(text);
+        free(params);
+        return gp_oom(err);
+    }
+    for (size_t pt = 0; pt < sw->n_points; pt++) {
+        point_params(sw, pt, text + pt * 1024, 1024);
+        params[pt] = text + pt * 1024;
+    }
+    sweep_winner_print(out, &sw->objective, c, sw->n_points, wr, NULL, params);
+    free(params);
+    free(text);
+    return 0;
 }
 
 int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
@@ -823,7 +838,8 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
                 res[pt].pareto ? " pareto" : "");
     }
     fprintf(out, "\n");
-    print_winner(sw, cand, &wr, out);
+    if ((rc = print_winner(sw, cand, &wr, out, err)) < 0)
+        goto done;
     fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
     order = malloc(sizeof(size_t) * sw->n_points);
     size_t nf = 0;
@@ -874,8 +890,7 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
 done:
     free(order);
     for (size_t pt = 0; res && pt < sw->n_points; pt++)
-        for (size_t m = 0; m < RM_COUNT; m++)
-            free(res[pt].v[m]);
+        free(res[pt].vals);
     free(res);
     free(cand);
     return rc;

@@ -8,6 +8,30 @@
 
 #include <gsl/gsl_cdf.h>
 
+size_t winner_candidate_fill(winner_candidate *c, double *vals, size_t reps, uint64_t seed0,
+                             const run_summary *runs, size_t n, const char *label)
+{
+    c->reps = reps;
+    for (size_t m = 0; m < RM_COUNT; m++) {
+        for (size_t r = 0; r < reps; r++)
+            vals[m * reps + r] = NAN;
+        c->v[m] = vals + m * reps;
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const run_summary *run = &runs[i];
+        if (run->replication < 0 || (size_t)run->replication >= reps ||
+            run->seed != seed0 + (uint64_t)run->replication ||
+            (label && strcmp(run->label, label) != 0))
+            continue;
+        if (isnan(vals[(size_t)RM_COST * reps + (size_t)run->replication]))
+            found++; /* a run's cost is never NaN: the first run of this replication */
+        for (size_t m = 0; m < RM_COUNT; m++)
+            vals[m * reps + (size_t)run->replication] = run_metric_value((run_metric_id)m, run);
+    }
+    return found;
+}
+
 void winner_objective_default(winner_objective *o)
 {
     memset(o, 0, sizeof(*o));
@@ -98,6 +122,20 @@ char *winner_objective_describe(const winner_objective *o, char *buf, size_t cap
         n += snprintf(buf + n, cap - (size_t)n, "%s%s %s %g", k ? ", " : " subject to ",
                       run_metric_get(o->con[k].metric)->name, o->con[k].is_max ? "<=" : ">=",
                       o->con[k].bound);
+    return buf;
+}
+
+char *winner_objective_yaml(const winner_objective *o, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "{%s: %s", o->maximise ? "maximise" : "minimise",
+                     run_metric_get(o->metric)->name);
+    for (int k = 0; k < o->n_constraints && n >= 0 && (size_t)n < cap; k++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s{metric: %s, %s: %.17g}%s",
+                      k ? ", " : ", constraints: [", run_metric_get(o->con[k].metric)->name,
+                      o->con[k].is_max ? "max" : "min", o->con[k].bound,
+                      k == o->n_constraints - 1 ? "]" : "");
+    if (n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "}");
     return buf;
 }
 

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/cfg.h"
 #include "base/error.h"
@@ -67,9 +68,18 @@ void winner_objective_default(winner_objective *o);
 /* Parses {minimise|maximise: METRIC, constraints: [{metric: M, max|min: X}, ...]};
  * unknown keys and metrics are errors naming the place (and the known metrics). */
 int winner_objective_parse(const cfg_node *obj, winner_objective *o, gp_error *err);
+/* The objective as one line of flow YAML that winner_objective_parse reads back equal:
+ * "{minimise: cost, constraints: [{metric: slo_pct, min: 99}]}" (an overlay's value). */
+char *winner_objective_yaml(const winner_objective *o, char *buf, size_t cap);
 /* "minimise cost subject to slo_pct >= 99" */
 char *winner_objective_describe(const winner_objective *o, char *buf, size_t cap);
 
+/* Fills c's values from stored runs, by replication index: a run counts when its label is
+ * `label` (any when NULL), its replication r is in [0, reps) and its seed is seed0 + r
+ * (common random numbers). `vals` is the caller's, RM_COUNT x reps doubles; values not
+ * found are NaN. Returns how many replications were found. */
+size_t winner_candidate_fill(winner_candidate *c, double *vals, size_t reps, uint64_t seed0,
+                             const run_summary *runs, size_t n, const char *label);
 /* Summaries, feasibility and shortfall of each candidate. */
 void winner_classify(const winner_objective *o, winner_candidate *c, size_t n);
 /* The winner and its evidence; classify first. */

@@ -1202,6 +1202,30 @@ static void test_prometheus_token(void **state)
         fail_msg("the Prometheus token reached the log");
 }
 
+/* `gpenlab drive TARGET --dry-run --once` with no cluster: the plan, then one decision, by
+ * `policy`. */
+static void dry_run_once(const char *target, const char *policy)
+{
+    char *argv[] = {"drive", (char *)target, "--dry-run", "--once", NULL};
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&out, &len);
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = cmd_drive(4, argv, mf, &err);
+    fclose(mf);
+    if (rc < 0)
+        fail_msg("drive %s --dry-run: %s: %s", target, err.field, err.msg);
+    if (assert_json_lines(target, out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
+        !strstr(out, "\"decided\":true"))
+        fail_msg("drive %s --dry-run:\n%s", target, out);
+    char pol[96];
+    snprintf(pol, sizeof(pol), "\"policy\":\"%s\"", policy);
+    if (!strstr(out, pol))
+        fail_msg("drive %s --dry-run runs another policy (want %s):\n%s", target, pol, out);
+    free(out);
+}
+
 /* `gpenlab drive --dry-run` on every config `gpenlab export` writes (KEDA included: it
  * failed with "unknown key 'apiVersion'"), with no cluster: the plan, then a decision; and
  * with a recorded CSV, the decisions `gpenlab policy replay` makes on it. */
@@ -1249,24 +1273,8 @@ static void test_dry_run_every_export(void **state)
             fail_msg("%s: export: %s", rows[i].label, err.msg);
         snprintf(file, sizeof(file), "%s/%s", dir, rows[i].manifest);
         const char *targets[] = {dir, file};
-        for (int k = 0; k < 2; k++) {
-            char *argv[] = {"drive", (char *)targets[k], "--dry-run", "--once", NULL};
-            char *out = NULL;
-            size_t len = 0;
-            FILE *mf = open_memstream(&out, &len);
-            gp_error_clear(&err);
-            int rc = cmd_drive(4, argv, mf, &err);
-            fclose(mf);
-            if (rc < 0)
-                fail_msg("drive %s --dry-run: %s: %s", targets[k], err.field, err.msg);
-            if (assert_json_lines(targets[k], out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
-                !strstr(out, "\"decided\":true"))
-                fail_msg("drive %s --dry-run:\n%s", targets[k], out);
-            char pol[64];
-            snprintf(pol, sizeof(pol), "\"policy\":\"%s\"", rows[i].policy);
-            assert_non_null(strstr(out, pol));
-            free(out);
-        }
+        for (int k = 0; k < 2; k++)
+            dry_run_once(targets[k], rows[i].policy);
         /* replayed: the same decisions as `gpenlab policy replay` with the imported config */
         char *argv[] = {"drive", file, "--metrics", csv, NULL};
         char *out = NULL, *rout = NULL;
@@ -1387,25 +1395,7 @@ static void test_dry_run_every_exportable_policy(void **state)
         o.redis_address = redis;
         if (export_run(&o, NULL, &err) < 0)
             fail_msg("%s: export: %s", pe->label, err.msg);
-        char *argv[] = {"drive", dir, "--dry-run", "--once", NULL};
-        char *out = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&out, &len);
-        gp_error_clear(&err);
-        int rc = cmd_drive(4, argv, mf, &err);
-        fclose(mf);
-        if (rc < 0)
-            fail_msg("%s: drive %s --dry-run: %s: %s", pe->label, dir, err.field, err.msg);
-        if (assert_json_lines(dir, out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
-            !strstr(out, "\"decided\":true"))
-            fail_msg("%s: drive --dry-run:\n%s", pe->label, out);
-        char want[96];
-        snprintf(want, sizeof(want), "\"policy\":\"%s\"",
-                 pe->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE ? "kpa" : pe->ops->name);
-        if (!strstr(out, want))
-            fail_msg("%s: drive --dry-run runs another policy (want %s):\n%s", pe->label, want,
-                     out);
-        free(out);
+        dry_run_once(dir, pe->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE ? "kpa" : pe->ops->name);
     }
     experiment_free(e);
 }
