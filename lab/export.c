@@ -1270,6 +1270,18 @@ static int manifest_kind(const cfg_node *root)
     return -1;
 }
 
+/* The name of the policy a manifest of this live form runs (the registry's first), for
+ * the entry read back: an HPA is hpa, a ScaledObject keda, a Knative Service kpa, a bare
+ * Deployment static. */
+static ytree *policy_of(policy_live form)
+{
+    const policy_ops *const *all = policy_all();
+    for (size_t i = 0; all[i]; i++)
+        if (all[i]->live == form)
+            return ytree_str(all[i]->name);
+    return ytree_str("?");
+}
+
 int export_import(const char *path, FILE *out, gp_error *err)
 {
     static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
@@ -1315,7 +1327,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
     rc = 0;
     switch (which) {
     case 0: { /* the HPA manifest is the hpa policy's config as is */
-        ytree_set(entry, "policy", ytree_str("hpa"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_HPA));
         ytree *cfg = ytree_set(entry, "config", ytree_from_cfg(root, false));
         ytree *ctl;
         if ((rc = import_flags(dir, &ctl, err)) == 0 && ctl)
@@ -1323,11 +1335,11 @@ int export_import(const char *path, FILE *out, gp_error *err)
         break;
     }
     case 1:
-        ytree_set(entry, "policy", ytree_str("keda"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_KEDA));
         ytree_set(entry, "config", ytree_from_cfg(root, false));
         break;
     case 2: {
-        ytree_set(entry, "policy", ytree_str("kpa"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_KNATIVE));
         ytree *cfg = ytree_set(entry, "config", ytree_map());
         static const char *const ann_path[] = {"spec", "template", "metadata", "annotations", NULL};
         static const char *const cc_path[] = {"spec", "template", "spec", "containerConcurrency",
@@ -1360,7 +1372,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
     }
     default: { /* a Deployment alone: a fixed count */
         static const char *const rep_path[] = {"spec", "replicas", NULL};
-        ytree_set(entry, "policy", ytree_str("static"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_FIXED));
         const cfg_node *r = path_get(root, rep_path);
         ytree_set(ytree_set(entry, "config", ytree_map()), "pods",
                   ytree_from_cfg(r, false));
