@@ -203,11 +203,7 @@ static void print_wrapped(FILE *out, const char *text, size_t width)
     }
 }
 
-/* Runs of this invocation (its labels, replications and seeds), in the experiment's
- * policy order, then by replication: the order does not depend on which worker wrote
- * which run first. */
-static size_t keep_and_sort(const experiment *e, int reps, uint64_t seed, run_summary *runs,
-                            size_t n)
+size_t lab_sort_runs(const experiment *e, int reps, uint64_t seed, run_summary *runs, size_t n)
 {
     run_summary *sorted = malloc((n ? n : 1) * sizeof(*sorted));
     if (!sorted)
@@ -373,7 +369,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     if (rc == 0)
         rc = results_db_read_runs(db, exp_id, &runs, &n_runs, err);
     if (rc == 0) {
-        n_runs = keep_and_sort(e, reps, seed, runs, n_runs);
+        n_runs = lab_sort_runs(e, reps, seed, runs, n_runs);
         if (!o->quiet) {
             fprintf(out, "experiment %s: %d policies x %d replications (%zu resumed from %s)\n",
                     e->name, e->n_policies, reps, ps.resumed, db_path);

@@ -38,4 +38,10 @@ void lab_opts_default(lab_opts *o);
  * in simulated time, and the time left. */
 int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err);
 
+/* Keeps the runs of an invocation (its labels, replications < reps and seeds seed + r)
+ * in the experiment's policy order, then by replication, and returns how many: runs
+ * written by several processes come back from the database in the order they finished,
+ * and every report and baseline must not depend on it. */
+size_t lab_sort_runs(const experiment *e, int reps, uint64_t seed, run_summary *runs, size_t n);
+
 #endif
