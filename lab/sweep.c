@@ -37,6 +37,7 @@
 #include "base/cfg.h"
 #include "base/common.h"
 #include "base/fileio.h"
+#include "base/text.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/pool.h"
@@ -282,7 +283,7 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (rc < 0)
         return rc;
     if (name)
-        snprintf(sw->name, sizeof(sw->name), "%s", name);
+        gp_copy_utf8(sw->name, sizeof(sw->name), name);
     char base_path[1024];
     snprintf(base_path, sizeof(base_path), "%s%s%s", base[0] == '/' ? "" : sw->dir,
              base[0] == '/' || !sw->dir[0] ? "" : "/", base);
@@ -391,6 +392,7 @@ void sweep_free(sweep *sw)
 }
 
 const char *sweep_name(const sweep *sw) { return sw->name; }
+int sweep_warn(const sweep *sw, FILE *warn) { return experiment_warn(sw->base, warn); }
 const char *sweep_db_path(const sweep *sw) { return sw->db_path; }
 void sweep_set_db_path(sweep *sw, const char *path)
 {
@@ -623,7 +625,7 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
-    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit};
+    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit, NULL};
     pool_stats ps;
     rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
     sweep_worker_close(w0); /* the lock is released only now */
