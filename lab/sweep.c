@@ -285,8 +285,8 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (name)
         gp_copy_utf8(sw->name, sizeof(sw->name), name);
     char base_path[1024];
-    snprintf(base_path, sizeof(base_path), "%s%s%s", base[0] == '/' ? "" : sw->dir,
-             base[0] == '/' || !sw->dir[0] ? "" : "/", base);
+    if (gp_path_join(sw->dir, base, base_path, sizeof(base_path)) < 0)
+        return cfg_error(cfg_map_get(root, "base"), err, GP_ELIMIT, "path too long");
     if ((rc = experiment_load(base_path, &sw->base, err)) < 0)
         return rc;
     sw->reps = sw->base->replications;
@@ -307,10 +307,10 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
             return cfg_error(cfg_map_get(root, "policy"), err, GP_EUNKNOWN,
                              "no policy entry labelled \"%s\" in %s", policy, base_path);
     }
-    if (db)
-        snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
-                 db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else {
+    if (db) {
+        if (gp_path_join(sw->dir, db, sw->db_path, sizeof(sw->db_path)) < 0)
+            return cfg_error(cfg_map_get(root, "db"), err, GP_ELIMIT, "path too long");
+    } else {
         char safe[128];
         gp_safe_file_name(safe, sizeof(safe), sw->name);
         snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
