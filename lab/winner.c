@@ -166,7 +166,7 @@ void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
     r->margin = stats_summarize(NULL, 0);
     const int ob = o->metric;
     for (size_t i = 0; i < n; i++)
-        if (c[i].feasible &&
+        if (c[i].feasible && !isnan(c[i].s[ob].mean) &&
             (r->winner == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->winner].s[ob].mean)))
             r->winner = i;
     if (r->winner == SIZE_MAX) {
@@ -180,7 +180,8 @@ void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (i == r->winner || !c[i].feasible)
             continue;
-        if (r->runner_up == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->runner_up].s[ob].mean))
+        if (!isnan(c[i].s[ob].mean) &&
+            (r->runner_up == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->runner_up].s[ob].mean)))
             r->runner_up = i;
         r->compared++;
         stat_summary d = winner_paired(o, &c[r->winner], &c[i], NULL);
