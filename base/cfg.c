@@ -282,10 +282,21 @@ static cfg_node *node_new(builder *b, cfg_kind kind, long line, long col, const 
     return n;
 }
 
-/* Deep copy of `src` placed at `path`. Budget and depth already checked by the caller. */
-static cfg_node *node_copy(builder *b, const cfg_node *src, const char *path)
+/* Where a copy from another document comes from (cfg_set): its nodes and keys take this
+ * file (line 0) and base directory, and its strings are copied into the document. */
+typedef struct copy_origin {
+    const char *file, *dir;
+} copy_origin;
+
+/* Deep copy of `src` placed at `path` of d: an alias within the document (o NULL), or an
+ * overlay's value from another document. Budget and depth are the caller's (an alias) or
+ * checked here (an overlay: the node budget). */
+static cfg_node *tree_copy(cfg_doc *d, const cfg_node *src, const char *path,
+                           const copy_origin *o)
 {
-    cfg_node *n = arena_alloc(b->doc, sizeof(*n));
+    if (o && d->n_nodes >= CFG_MAX_NODES)
+        return NULL;
+    cfg_node *n = arena_alloc(d, sizeof(*n));
     if (!n)
         return NULL;
     *n = *src;
@@ -293,25 +304,40 @@ static cfg_node *node_copy(builder *b, const cfg_node *src, const char *path)
     n->items = NULL;
     n->entries = NULL;
     n->sorted = NULL;
-    b->doc->n_nodes++;
+    d->n_nodes++;
+    if (o) {
+        n->file = o->file;
+        n->dir = o->dir;
+        n->line = n->col = 0;
+        if (src->kind == CFG_SCALAR &&
+            !(n->scalar = arena_strndup(d, src->scalar, strlen(src->scalar))))
+            return NULL;
+    }
     if (src->kind == CFG_SEQ && src->n) {
-        n->items = arena_alloc(b->doc, src->n * sizeof(*n->items));
+        n->items = arena_alloc(d, src->n * sizeof(*n->items));
         if (!n->items)
             return NULL;
         for (size_t i = 0; i < src->n; i++) {
-            const char *cp = path_child(b->doc, path, NULL, i);
-            if (!cp || !(n->items[i] = node_copy(b, src->items[i], cp)))
+            const char *cp = path_child(d, path, NULL, i);
+            if (!cp || !(n->items[i] = tree_copy(d, src->items[i], cp, o)))
                 return NULL;
         }
     } else if (src->kind == CFG_MAP && src->n) {
-        n->entries = arena_alloc(b->doc, src->n * sizeof(*n->entries));
-        n->sorted = arena_alloc(b->doc, src->n * sizeof(*n->sorted));
+        n->entries = arena_alloc(d, src->n * sizeof(*n->entries));
+        n->sorted = arena_alloc(d, src->n * sizeof(*n->sorted));
         if (!n->entries || !n->sorted)
             return NULL;
         for (size_t i = 0; i < src->n; i++) {
             n->entries[i] = src->entries[i];
-            const char *cp = path_child(b->doc, path, src->entries[i].key, 0);
-            if (!cp || !(n->entries[i].value = node_copy(b, src->entries[i].value, cp)))
+            if (o) {
+                cfg_entry *e = &n->entries[i];
+                if (!(e->key = arena_strndup(d, e->key, strlen(e->key))))
+                    return NULL;
+                e->key_line = e->key_col = 0;
+                e->key_file = o->file;
+            }
+            const char *cp = path_child(d, path, n->entries[i].key, 0);
+            if (!cp || !(n->entries[i].value = tree_copy(d, src->entries[i].value, cp, o)))
                 return NULL;
         }
         for (size_t i = 0; i < src->n; i++)
@@ -333,7 +359,7 @@ static int place_copy(builder *b, const cfg_node *src, const char *path, int dep
         return gp_error_set(b->err, GP_ELIMIT, b->doc->file, line, col, path,
                             "alias '*%.100s' nests deeper than %d levels", alias,
                             CFG_MAX_DEPTH);
-    *out = node_copy(b, src, path);
+    *out = tree_copy(b->doc, src, path, NULL);
     return *out ? 0 : oom(b);
 }
 
@@ -1507,50 +1533,8 @@ static int overlay_oom(overlay *o)
 /* A copy of src (another document's node) placed at `path` of o->doc, from o->file. */
 static cfg_node *overlay_import(overlay *o, const cfg_node *src, const char *path)
 {
-    if (o->doc->n_nodes >= CFG_MAX_NODES)
-        return NULL;
-    cfg_node *n = arena_alloc(o->doc, sizeof(*n));
-    if (!n)
-        return NULL;
-    memset(n, 0, sizeof(*n));
-    n->kind = src->kind;
-    n->plain = src->plain;
-    n->complete = true;
-    n->file = o->file;
-    n->dir = o->dir;
-    n->path = path;
-    n->subtree_nodes = 1;
-    o->doc->n_nodes++;
-    if (src->kind == CFG_SCALAR) {
-        n->scalar = arena_strndup(o->doc, src->scalar, strlen(src->scalar));
-        return n->scalar ? n : NULL;
-    }
-    n->n = src->n;
-    if (src->kind == CFG_SEQ && src->n) {
-        if (!(n->items = arena_alloc(o->doc, src->n * sizeof(*n->items))))
-            return NULL;
-        for (size_t i = 0; i < src->n; i++) {
-            const char *cp = path_child(o->doc, path, NULL, i);
-            if (!cp || !(n->items[i] = overlay_import(o, src->items[i], cp)))
-                return NULL;
-        }
-    } else if (src->kind == CFG_MAP && src->n) {
-        n->entries = arena_alloc(o->doc, src->n * sizeof(*n->entries));
-        n->sorted = arena_alloc(o->doc, src->n * sizeof(*n->sorted));
-        if (!n->entries || !n->sorted)
-            return NULL;
-        for (size_t i = 0; i < src->n; i++) {
-            const cfg_entry *e = &src->entries[i];
-            const char *key = arena_strndup(o->doc, e->key, strlen(e->key));
-            const char *cp = key ? path_child(o->doc, path, key, 0) : NULL;
-            n->entries[i] = (cfg_entry){key, 0, 0, NULL, o->file};
-            if (!cp || !(n->entries[i].value = overlay_import(o, e->value, cp)))
-                return NULL;
-        }
-        for (size_t i = 0; i < src->n; i++)
-            n->sorted[i] = n->entries + (src->sorted[i] - src->entries);
-    }
-    return n;
+    copy_origin origin = {o->file, o->dir};
+    return tree_copy(o->doc, src, path, &origin);
 }
 
 /* Adds `key` (not present) to a map, its value v; the entry arrays are copied whole. */

@@ -149,6 +149,12 @@ int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *er
             profile_cluster_start_note(p, note, sizeof(note));
             fprintf(out, "  note: %s\n", note);
         }
+        int drop = profile_eff_first_drop(p);
+        if (drop)
+            fprintf(stderr,
+                    "warning: %s: the throughput eff(n) falls from n = %d to %d (%.3g -> %.3g): "
+                    "more concurrency would serve less; check the measurement\n",
+                    argv[2], drop - 1, drop, profile_eff(p, drop - 1), profile_eff(p, drop));
     }
     free(p);
     return rc;

@@ -58,7 +58,7 @@ int cmd_run(const char *self, int argc, char **argv, FILE *out, gp_error *err)
         {"--csv", NULL, CLI_STR, &o.csv_path, 0, 0, NULL},
         {"--replications", NULL, CLI_LONG, &replications, 1, EXPERIMENT_MAX_REPLICATIONS, NULL},
         {"--seed", NULL, CLI_LONG, &seed, 0, 0x7fffffffL, NULL},
-        {"--jobs", "-j", CLI_LONG, &jobs, 1, 64, NULL},
+        {"--jobs", "-j", CLI_LONG, &jobs, 1, 64, NULL}, /* default: one per processor */
         {"--set", NULL, CLI_VALUE, &sets, 0, 0, parse_set},
         {"--profile", NULL, CLI_STR, &profile, 0, 0, NULL},
         {"--requests", NULL, CLI_FLAG, &requests, 0, 0, NULL},
@@ -104,6 +104,7 @@ int cmd_run(const char *self, int argc, char **argv, FILE *out, gp_error *err)
         experiment_free(e);
         return rc;
     }
+    experiment_warn(e, stderr);
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     o.warn = stderr;
     o.program = self;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/cfg.h"
 #include "lab/results_db.h"
@@ -63,6 +64,8 @@ typedef struct experiment {
     char csv_path[512];     /* "" = none */
     bool record_series;
     bool record_requests;
+    int64_t max_series_rows;  /* output.max_series_rows, 0: SIM_MAX_SERIES_ROWS */
+    int64_t max_request_rows; /* output.max_request_rows, 0: SIM_MAX_REQUEST_ROWS */
 } experiment;
 
 /* A change on top of the file (`gpenlab run --set PATH=VALUE`, a sweep point): base/cfg.h's
@@ -107,5 +110,11 @@ uint64_t experiment_inputs_hash(const experiment *e);
  * experiment_inputs_hash): a rerun resumes only the runs of unchanged inputs; a changed
  * trace, profile, file, overlay or gpenlab version is simulated again. */
 int experiment_db_upsert(const experiment *e, results_db *db, int64_t *exp_id, gp_error *err);
+
+/* Writes to `warn` (one line each, "warning: FILE:LINE:COL: FIELD: ...") what the file
+ * allows but makes no physical sense: a profile whose throughput eff(n) falls as n grows,
+ * and an image class whose every request needs more memory than the card holds next to
+ * the model (each would be rejected as too large). Returns the number of warnings. */
+int experiment_warn(const experiment *e, FILE *warn);
 
 #endif

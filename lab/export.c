@@ -21,7 +21,7 @@
 #include "lab/lab.h"
 #include "lab/results_db.h"
 #include "lab/run_metrics.h"
-#include "lab/sweep.h"
+#include "lab/sweep_summary.h"
 #include "lab/winner.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
@@ -211,8 +211,8 @@ static int choose_run(results_db *db, const export_opts *o, const results_db_exp
     return (*label = strdup(s->e->policy[win].label)) ? 0 : gp_oom(err);
 }
 
-/* A sweep's database: the points of the newest sweep compete under the sweep's objective
- * (each point's experiment carries it), as `gpenlab sweep` printed it. */
+/* A sweep's database: its newest sweep as `gpenlab sweep` judged it (sweep_summary: the
+ * objective the sweep recorded, the winner among its points); --point chooses another. */
 static int choose_point(results_db *db, const export_opts *o, const results_db_sweep_point *pts,
                         size_t n_pts, xsrc *s, char **label, FILE *log, gp_error *err)
 {
@@ -221,148 +221,84 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
     for (size_t i = 1; i < n_pts; i++)
         if (pts[i].experiment_id > pts[newest].experiment_id)
             newest = i;
-    const char *name = pts[newest].sweep;
-    size_t first = n_pts, n = 0;
-    for (size_t i = 0; i < n_pts; i++)
-        if (strcmp(pts[i].sweep, name) == 0) {
-            if (first == n_pts)
-                first = i;
-            n++;
-        }
-    const results_db_sweep_point *all = pts + first; /* its points, in point order */
-    /* the candidates: every point, or those whose runs carry --label (a sweep may vary the
-     * policy) */
-    const results_db_sweep_point **sel = malloc(n * sizeof(*sel));
-    if (!sel)
-        return gp_oom(err);
-    size_t ns = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        run_summary *runs = NULL;
-        size_t nr = 0;
-        rc = results_db_read_runs(db, all[i].experiment_id, &runs, &nr, err);
-        bool keep = !o->label;
-        for (size_t k = 0; rc == 0 && !keep && k < nr; k++)
-            keep = strcmp(runs[k].label, o->label) == 0;
-        if (keep)
-            sel[ns++] = &all[i];
-        free(runs);
-    }
-    if (rc == 0 && ns == 0)
-        rc = gp_error_set(err, GP_EUNKNOWN, o->from, 0, 0, "--label",
-                          "no point of sweep %s has runs labelled \"%s\"", name, o->label);
-    if (rc < 0) {
-        free(sel);
+    sweep_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    int rc = sweep_summary_read(db, pts[newest].sweep, &sum, err);
+    if (rc < 0)
         return rc;
+    char what[400] = "";
+    if (sum.recorded) {
+        winner_objective ob = {.metric = (run_metric_id)sum.objective, .maximise = sum.maximise,
+                               .n_constraints = sum.n_constraints};
+        memcpy(ob.con, sum.con, sizeof(sum.con));
+        winner_objective_describe(&ob, what, sizeof(what));
     }
-    n = ns;
-    results_db_inputs in;
-    if ((rc = results_db_inputs_of(db, sel[0]->experiment_id, &in, err)) < 0) {
-        free(sel);
-        return rc;
-    }
-    bool has_objective = in.overlays && strstr(in.overlays, "objective=");
-    rc = load_stored(o->from, &in, s, err);
-    results_db_inputs_free(&in);
-    if (rc < 0) {
-        free(sel);
-        return rc;
-    }
-    winner_objective ob = s->e->objective;
-    size_t reps = (size_t)s->e->replications;
-    uint64_t seed0 = s->e->seed;
-    winner_candidate *cand = calloc(n, sizeof(*cand));
-    double *vals = malloc(sizeof(double) * RM_COUNT * reps * (n ? n : 1));
-    const char **params = calloc(n, sizeof(*params));
-    size_t *ids = calloc(n, sizeof(*ids));
-    if (!cand || !vals || !params || !ids)
-        rc = gp_oom(err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        run_summary *runs = NULL;
-        size_t nr = 0;
-        if ((rc = results_db_read_runs(db, sel[i]->experiment_id, &runs, &nr, err)) < 0)
-            break;
-        winner_candidate_fill(&cand[i], vals + i * RM_COUNT * reps, reps, seed0, runs, nr, NULL);
-        params[i] = sel[i]->params;
-        ids[i] = (size_t)sel[i]->point;
-        free(runs);
-    }
-    winner_result wr = {.winner = SIZE_MAX, .runner_up = SIZE_MAX, .closest = SIZE_MAX};
-    if (rc == 0) {
-        winner_classify(&ob, cand, n);
-        winner_pick(&ob, cand, n, &wr);
-        if (log && has_objective) {
-            char what[256];
-            fprintf(log, "sweep %s in %s: %zu points, objective: %s\n", name, o->from, n,
-                    winner_objective_describe(&ob, what, sizeof(what)));
-            sweep_winner_print(log, &ob, cand, n, &wr, ids, params);
-        }
+    if (log) {
+        fprintf(log, "sweep %s in %s: %zu points%s%s\n", sum.name, o->from, sum.n_points,
+                sum.recorded ? ", objective: " : "", what);
+        sweep_summary_verdict(&sum, log);
     }
     size_t chosen = SIZE_MAX;
-    char what[256];
-    winner_objective_describe(&ob, what, sizeof(what));
-    if (rc == 0 && o->point >= 0) {
-        for (size_t i = 0; i < n; i++)
-            if (sel[i]->point == o->point)
+    if (o->point >= 0) {
+        for (size_t i = 0; i < sum.n_points; i++)
+            if ((long)sum.pt[i].point == o->point)
                 chosen = i;
         if (chosen == SIZE_MAX)
             rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point",
-                              "sweep %s has no point %ld%s", name, o->point,
-                              o->label ? " with runs of --label's policy" : "");
-        else if (has_objective && wr.winner != SIZE_MAX)
+                              "sweep %s has no point %ld", sum.name, o->point);
+        else if (sum.winner != SIZE_MAX)
             snprintf(s->why, sizeof(s->why),
-                     "point p%04ld (%.900s) of sweep %s, chosen with --point (%s: p%04lld)",
-                     o->point, sel[chosen]->params, name, what, (long long)sel[wr.winner]->point);
+                     "point p%04ld (%.900s) of sweep %s, chosen with --point (%s: p%04zu)",
+                     o->point, sum.pt[chosen].params, sum.name, what,
+                     sum.pt[sum.winner].point);
         else
             snprintf(s->why, sizeof(s->why), "point p%04ld (%.900s) of sweep %s, chosen with --point",
-                     o->point, sel[chosen]->params, name);
-    } else if (rc == 0 && !has_objective) {
+                     o->point, sum.pt[chosen].params, sum.name);
+    } else if (!sum.recorded) {
         rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
-                          "sweep %s was stored without its objective (by an older gpenlab): "
-                          "choose a point with --point N",
-                          name);
-    } else if (rc == 0 && wr.winner == SIZE_MAX) {
+                          "sweep %s was stored without its objective (by an older gpenlab), so "
+                          "it has no winner: choose a point with --point N",
+                          sum.name);
+    } else if (sum.winner == SIZE_MAX) {
         rc = gp_error_set(err, GP_ENOTSUP, o->from, 0, 0, NULL,
                           "no point of sweep %s meets its objective (%s), so there is no winner "
                           "to export: choose a point with --point N",
-                          name, what);
-    } else if (rc == 0) {
-        chosen = wr.winner;
-        snprintf(s->why, sizeof(s->why), "the winner of sweep %s (%s): p%04lld (%.900s)", name, what,
-                 (long long)sel[chosen]->point, sel[chosen]->params);
+                          sum.name, what);
+    } else {
+        chosen = sum.winner;
+        snprintf(s->why, sizeof(s->why), "the winner of sweep %s (%s): p%04zu (%.900s)", sum.name,
+                 what, sum.pt[chosen].point, sum.pt[chosen].params);
     }
     if (rc == 0) {
-        /* the chosen point's own experiment and the label its runs carry */
+        /* the chosen point's own experiment, and the label its runs carry */
         char run_label[64] = "";
         run_summary *runs = NULL;
         size_t nr = 0;
-        rc = results_db_read_runs(db, sel[chosen]->experiment_id, &runs, &nr, err);
+        rc = results_db_read_runs(db, sum.pt[chosen].exp_id, &runs, &nr, err);
         if (rc == 0 && nr == 0)
             rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL,
-                              "point %lld of sweep %s has no runs: run the sweep first",
-                              (long long)sel[chosen]->point, name);
+                              "point %zu of sweep %s has no runs: run the sweep first",
+                              sum.pt[chosen].point, sum.name);
         if (rc == 0)
             snprintf(run_label, sizeof(run_label), "%s", runs[0].label);
         free(runs);
-        experiment_free(s->e);
-        s->e = NULL;
+        if (rc == 0 && o->label && strcmp(o->label, run_label) != 0)
+            rc = gp_error_set(err, GP_EUNKNOWN, o->from, 0, 0, "--label",
+                              "point p%04zu of sweep %s ran policy \"%s\", not \"%s\": choose "
+                              "another point with --point N",
+                              sum.pt[chosen].point, sum.name, run_label, o->label);
         if (rc == 0)
-            rc = load_stored_id(db, o->from, sel[chosen]->experiment_id, s, err);
+            rc = load_stored_id(db, o->from, sum.pt[chosen].exp_id, s, err);
         if (rc == 0 && !(*label = strdup(run_label)))
             rc = gp_oom(err);
     }
-    free(cand);
-    free(vals);
-    free(params);
-    free(ids);
-    free(sel);
+    sweep_summary_free(&sum);
     return rc;
 }
 
 /* --from a results database: what it holds decides. A sweep (its points newer than any
- * plain experiment, or --point) exports its winning point (among the points of --label's
- * policy when given), else the newest experiment its winning policy; --point or --label
- * chooses another. */
+ * plain experiment, or --point) exports its winning point, else the newest experiment its
+ * winning policy; --point or --label chooses another. */
 static int load_from_db(const export_opts *o, xsrc *s, char **label, FILE *log, gp_error *err)
 {
     results_db *db;

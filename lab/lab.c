@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/common.h"
 #include "lab/pool.h"
@@ -44,6 +45,8 @@ typedef struct lab_ctx {
     uint64_t seed;
     int64_t exp_id;
     int64_t span_hint_us; /* simulated time of one run when known up front, else 0 */
+    results_db *db;       /* this process's connection: the writer, which stores */
+    char tmp_dir[600];    /* where a worker leaves a run for the writer */
 } lab_ctx;
 
 /* A worker's state: the shared context (read-only after the fork) and its own connection. */
@@ -87,6 +90,59 @@ static int unit_done(void *state, size_t unit, gp_error *err)
 
 static void unit_progress(void *ctx, double frac) { pool_progress_report(ctx, frac); }
 
+/* A run between the worker that simulated it and the writer: summary, series rows and
+ * request rows in a file of the run's temporary directory (as the process wrote them:
+ * both sides are the same program on the same machine). */
+static void unit_file(const lab_ctx *c, size_t unit, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/unit-%zu.bin", c->tmp_dir, unit);
+}
+
+static int unit_save(const lab_ctx *c, size_t unit, const run_summary *sum,
+                     const run_series *series, const request_log *log, gp_error *err)
+{
+    char path[700];
+    unit_file(c, unit, path, sizeof(path));
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot create: %s", strerror(errno));
+    uint64_t ns = series->n, nr = log->n;
+    bool ok = fwrite(sum, sizeof(*sum), 1, f) == 1 && fwrite(&ns, sizeof(ns), 1, f) == 1 &&
+              (ns == 0 || fwrite(series->row, sizeof(series->row[0]), ns, f) == ns) &&
+              fwrite(&nr, sizeof(nr), 1, f) == 1 &&
+              (nr == 0 || fwrite(log->row, sizeof(log->row[0]), nr, f) == nr);
+    if (fclose(f) != 0 || !ok)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    return 0;
+}
+
+static int unit_load(const lab_ctx *c, size_t unit, run_summary *sum, run_series *series,
+                     request_log *log, gp_error *err)
+{
+    char path[700];
+    unit_file(c, unit, path, sizeof(path));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    uint64_t ns = 0, nr = 0;
+    bool ok = fread(sum, sizeof(*sum), 1, f) == 1 && fread(&ns, sizeof(ns), 1, f) == 1 &&
+              ns <= SIZE_MAX / sizeof(series->row[0]);
+    if (ok && ns) {
+        series->row = malloc(ns * sizeof(series->row[0]));
+        ok = series->row && fread(series->row, sizeof(series->row[0]), ns, f) == ns;
+        series->n = series->cap = ok ? ns : 0;
+    }
+    ok = ok && fread(&nr, sizeof(nr), 1, f) == 1 && nr <= SIZE_MAX / sizeof(log->row[0]);
+    if (ok && nr) {
+        log->row = malloc(nr * sizeof(log->row[0]));
+        ok = log->row && fread(log->row, sizeof(log->row[0]), nr, f) == nr;
+        log->n = log->cap = ok ? nr : 0;
+    }
+    fclose(f);
+    unlink(path);
+    return ok ? 0 : gp_error_set(err, GP_EIO, path, 0, 0, NULL, "a worker's run is incomplete");
+}
+
 static int unit_run(void *state, size_t unit, pool_progress *pr, gp_error *err)
 {
     const unit_state *us = state;
@@ -102,18 +158,33 @@ static int unit_run(void *state, size_t unit, pool_progress *pr, gp_error *err)
         cfg.record_requests = true;
     cfg.progress = unit_progress;
     cfg.progress_ctx = pr;
-    char key[256];
-    unit_key(c, unit, key, sizeof(key));
     run_summary sum;
     run_series series = {0};
     request_log log = {0};
     int rc = sim_run(&cfg, &sum, cfg.record_series ? &series : NULL,
                      cfg.record_requests ? &log : NULL, err);
     if (rc == 0)
-        rc = results_db_write_run(us->db, c->exp_id, key, &sum, cfg.record_series ? &series : NULL,
-                                  cfg.record_requests ? &log : NULL, err);
+        rc = unit_save(c, unit, &sum, &series, &log, err);
     if (rc < 0 && err->field[0] == '\0' && err->file[0] == '\0')
         snprintf(err->field, sizeof(err->field), "%s", e->policy[pi].label);
+    run_series_free(&series);
+    request_log_free(&log);
+    return rc;
+}
+
+/* In this process, in unit order: the run a worker left, into the database. */
+static int unit_store(void *ctx, size_t unit, gp_error *err)
+{
+    const lab_ctx *c = ctx;
+    run_summary sum;
+    run_series series = {0};
+    request_log log = {0};
+    int rc = unit_load(c, unit, &sum, &series, &log, err);
+    char key[256];
+    unit_key(c, unit, key, sizeof(key));
+    if (rc == 0)
+        rc = results_db_write_run(c->db, c->exp_id, key, &sum, series.n ? &series : NULL,
+                                  log.n ? &log : NULL, err);
     run_series_free(&series);
     request_log_free(&log);
     return rc;
@@ -203,11 +274,7 @@ static void print_wrapped(FILE *out, const char *text, size_t width)
     }
 }
 
-/* Runs of this invocation (its labels, replications and seeds), in the experiment's
- * policy order, then by replication: the order does not depend on which worker wrote
- * which run first. */
-static size_t keep_and_sort(const experiment *e, int reps, uint64_t seed, run_summary *runs,
-                            size_t n)
+size_t lab_sort_runs(const experiment *e, int reps, uint64_t seed, run_summary *runs, size_t n)
 {
     run_summary *sorted = malloc((n ? n : 1) * sizeof(*sorted));
     if (!sorted)
@@ -398,13 +465,24 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
         return rc;
     }
     lab_ctx c = {.e = e, .o = o, .db_path = db_path, .reps = reps, .seed = seed,
-                 .exp_id = exp_id, .span_hint_us = span_hint(e)};
+                 .exp_id = exp_id, .span_hint_us = span_hint(e), .db = db};
+    const char *tmp = getenv("TMPDIR");
+    snprintf(c.tmp_dir, sizeof(c.tmp_dir), "%s/gpenlab-run-XXXXXX",
+             tmp && tmp[0] && strlen(tmp) < 500 ? tmp : "/tmp");
+    if (!mkdtemp(c.tmp_dir)) {
+        rc = gp_error_set(err, GP_EIO, c.tmp_dir, 0, 0, NULL, "cannot create: %s",
+                          strerror(errno));
+        results_db_close(db);
+        return rc;
+    }
     size_t units = (size_t)e->n_policies * (size_t)reps;
     int jobs = o->jobs > 0 ? o->jobs : pool_default_jobs();
-    static const pool_ops ops = {unit_open, unit_close, unit_done, unit_run};
+    static const pool_ops ops = {unit_open, unit_close, unit_done, unit_run, unit_store};
     pool_stats ps;
     rc = pool_run(&ops, &c, units, jobs, o->stop, o->progress ? progress_draw : NULL, &c, &ps,
                   err);
+    gp_error rm_err; /* runs not stored (a stop, an error) leave their files: removed */
+    gp_remove_tree(c.tmp_dir, &rm_err);
     if (o->progress)
         fprintf(stderr, "\r%-119s\r", "");
     if (rc == GP_EINTERRUPTED && !err->file[0])
@@ -414,7 +492,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     if (rc == 0)
         rc = results_db_read_runs(db, exp_id, &runs, &n_runs, err);
     if (rc == 0) {
-        n_runs = keep_and_sort(e, reps, seed, runs, n_runs);
+        n_runs = lab_sort_runs(e, reps, seed, runs, n_runs);
         if (!o->quiet) {
             fprintf(out, "experiment %s: %d policies x %d replications (%zu resumed from %s)\n",
                     e->name, e->n_policies, reps, ps.resumed, db_path);

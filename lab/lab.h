@@ -39,6 +39,12 @@ void lab_opts_default(lab_opts *o);
  * in simulated time, and the time left. */
 int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err);
 
+/* Keeps the runs of an invocation (its labels, replications < reps and seeds seed + r)
+ * in the experiment's policy order, then by replication, and returns how many: runs
+ * written by several processes come back from the database in the order they finished,
+ * and every report and baseline must not depend on it. */
+size_t lab_sort_runs(const experiment *e, int reps, uint64_t seed, run_summary *runs, size_t n);
+
 /* The winner of an experiment's objective among its policies, from its stored runs
  * (replication r on seed + r): the candidates (one per policy entry, in entry order; their
  * values owned here) and the winner, its paired margin over the runner-up, or the closest

@@ -1,10 +1,13 @@
 /* pool.c: units over processes (see pool.h). */
 #include "lab/pool.h"
 
+#include "base/common.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
@@ -82,8 +85,56 @@ int pool_default_jobs(void)
     return n < 1 ? 1 : n > POOL_MAX_JOBS ? POOL_MAX_JOBS : (int)n;
 }
 
+/* A worker's report to the calling process (forked workers, one pipe each). */
+typedef struct pool_msg {
+    int32_t kind; /* MSG_RAN, MSG_RESUMED, MSG_ERROR */
+    int64_t unit;
+    gp_error err;
+} pool_msg;
+enum { MSG_RAN = 1, MSG_RESUMED, MSG_ERROR };
+
+/* Where a worker says what became of each unit: a pipe (forked), or nowhere (in process). */
+typedef struct pool_sink {
+    int fd;                     /* -1: in process */
+    const pool_ops *ops;        /* in process: store right after run */
+    void *ctx;
+} pool_sink;
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int report(const pool_sink *k, int kind, size_t unit, gp_error *err)
+{
+    if (k->fd < 0) /* in process: ordered by construction */
+        return kind == MSG_RAN && k->ops->store ? k->ops->store(k->ctx, unit, err) : 0;
+    if (!k->ops->store && kind != MSG_ERROR)
+        return 0;
+    pool_msg m;
+    memset(&m, 0, sizeof(m));
+    m.kind = kind;
+    m.unit = (int64_t)unit;
+    if (kind == MSG_ERROR)
+        m.err = *err;
+    return write_all(k->fd, &m, sizeof(m)) < 0
+               ? gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "a worker cannot report: %s",
+                              strerror(errno))
+               : 0;
+}
+
 static int work_loop(const pool_ops *ops, void *ctx, size_t n_units, pool_progress *pr,
-                     volatile sig_atomic_t *stop, gp_error *err)
+                     const pool_sink *sink, volatile sig_atomic_t *stop, gp_error *err)
 {
     pool_shared *sh = pr->sh;
     void *state = NULL;
@@ -103,7 +154,7 @@ static int work_loop(const pool_ops *ops, void *ctx, size_t n_units, pool_progre
         rc = ops->done(state, u, err);
         if (rc == 1) {
             __atomic_fetch_add(&sh->resumed, 1, __ATOMIC_SEQ_CST);
-            rc = 0;
+            rc = report(sink, MSG_RESUMED, u, err);
             continue;
         }
         if (rc < 0)
@@ -113,11 +164,30 @@ static int work_loop(const pool_ops *ops, void *ctx, size_t n_units, pool_progre
         rc = ops->run(state, u, pr, err);
         __atomic_store_n(&sh->unit[pr->slot], -1L, __ATOMIC_RELAXED);
         if (rc == 0)
+            rc = report(sink, MSG_RAN, u, err);
+        if (rc == 0)
             __atomic_fetch_add(&sh->ran, 1, __ATOMIC_SEQ_CST);
     }
     if (ops->close)
         ops->close(state);
     return rc;
+}
+
+/* The calling process's side of ordered stores: status per unit, the next one to store. */
+typedef struct store_order {
+    unsigned char *status; /* 0 pending, MSG_RAN, MSG_RESUMED */
+    size_t next;
+} store_order;
+
+static int store_ready(const pool_ops *ops, void *ctx, store_order *so, size_t n_units,
+                       gp_error *err)
+{
+    while (so->next < n_units && so->status[so->next]) {
+        size_t u = so->next++;
+        if (so->status[u] == MSG_RAN)
+            TRY(ops->store(ctx, u, err));
+    }
+    return 0;
 }
 
 int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
@@ -139,7 +209,8 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
         sh.unit[0] = -1;
         pool_progress pr = {.sh = &sh, .slot = 0, .draw = draw, .draw_ctx = draw_ctx,
                             .units = n_units, .start_s = start, .last_draw_s = start};
-        int rc = work_loop(ops, ctx, n_units, &pr, stop, err);
+        pool_sink sink = {-1, ops, ctx};
+        int rc = work_loop(ops, ctx, n_units, &pr, &sink, stop, err);
         st->ran = sh.ran;
         st->resumed = sh.resumed;
         return rc;
@@ -185,11 +256,10 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
             gp_error cerr;
             gp_error_clear(&cerr);
             pool_progress pr = {.sh = sh, .slot = j};
-            int crc = work_loop(ops, ctx, n_units, &pr, NULL, &cerr);
-            if (crc < 0) {
-                ssize_t wr = write(p[1], &cerr, sizeof(cerr));
-                (void)wr;
-            }
+            pool_sink sink = {p[1], ops, ctx};
+            int crc = work_loop(ops, ctx, n_units, &pr, &sink, NULL, &cerr);
+            if (crc < 0)
+                report(&sink, MSG_ERROR, 0, &cerr);
             close(p[1]);
             _exit(crc < 0 ? 1 : 0);
         }
@@ -199,14 +269,18 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
         pfd[started].events = POLLIN;
         started++;
     }
-    /* Wait for the workers' reports (an error record, or end of file when they exit),
-     * drawing progress; a stop request is passed on to every worker within one period. */
+    /* Wait for the workers' reports (a unit run or resumed, an error, or end of file when
+     * they exit), storing in unit order, drawing progress; a stop request (or a failed
+     * store) is passed on to every worker within one period. */
     gp_error first;
     gp_error_clear(&first);
     bool stopped = false;
     double last_draw = 0;
+    store_order so = {calloc(n_units ? n_units : 1, 1), 0};
+    if (!so.status && rc == 0)
+        rc = gp_oom(err);
     for (int open_fds = started; open_fds > 0;) {
-        if (stop && *stop && !stopped) {
+        if (((stop && *stop) || rc < 0 || first.code) && !stopped) {
             stopped = true;
             for (int j = 0; j < started; j++)
                 kill(pid[j], SIGTERM);
@@ -222,17 +296,32 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
         for (int j = 0; j < started; j++) {
             if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            gp_error cerr;
-            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
-            if (got < 0 && errno == EINTR)
+            pool_msg m;
+            size_t got = 0;
+            while (got < sizeof(m)) {
+                ssize_t r = read(pfd[j].fd, (char *)&m + got, sizeof(m) - got);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+            }
+            if (got != sizeof(m)) { /* end of file: the worker is done */
+                close(pfd[j].fd);
+                pfd[j].fd = -1;
+                open_fds--;
                 continue;
-            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
-                first = cerr;
-            close(pfd[j].fd);
-            pfd[j].fd = -1;
-            open_fds--;
+            }
+            if (m.kind == MSG_ERROR && first.code == 0)
+                first = m.err;
+            else if ((m.kind == MSG_RAN || m.kind == MSG_RESUMED) && m.unit >= 0 &&
+                     (size_t)m.unit < n_units && so.status)
+                so.status[m.unit] = (unsigned char)m.kind;
         }
+        if (rc == 0 && ops->store && so.status) /* what is done is stored, stop or not */
+            rc = store_ready(ops, ctx, &so, n_units, err);
     }
+    free(so.status);
     bool died = false;
     int died_status = 0;
     for (int j = 0; j < started; j++) {
@@ -246,14 +335,14 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
             died_status = status;
         }
     }
-    if (rc == 0 && (stopped || (stop && *stop)))
+    if (rc == 0 && first.code != 0) {
+        *err = first;
+        rc = first.code;
+    } else if (rc == 0 && (stopped || (stop && *stop)))
         rc = gp_error_set(err, GP_EINTERRUPTED, NULL, 0, 0, NULL,
                           "interrupted: %zu of %zu runs done, the rest resume on rerun",
                           sh->ran + sh->resumed, n_units);
-    else if (rc == 0 && first.code != 0) {
-        *err = first;
-        rc = first.code;
-    } else if (rc == 0 && died) {
+    else if (rc == 0 && died) {
         rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL,
                           "a worker process died (status %d); rerun to resume", died_status);
     }

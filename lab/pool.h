@@ -1,8 +1,10 @@
 /* pool.h: work units 0..n-1 spread over processes. Each process takes the next unit from
  * a counter in shared memory, asks whether the unit is done already (a rerun resumes) and
- * otherwise runs it; a unit stores its own result (one database transaction), so a killed
- * pool loses only the units in progress. `gpenlab run` (a unit is one policy x
- * replication) and `gpenlab sweep` (one point x replication) share it.
+ * otherwise runs it; a unit's result is stored in one database transaction, by the worker
+ * itself (the sweep) or by the calling process in unit order (`store`: gpenlab run, so
+ * that -j N writes what -j 1 writes, in the same order), so a killed pool loses only the
+ * units in progress or not yet stored. `gpenlab run` (a unit is one policy x replication)
+ * and `gpenlab sweep` (one point x replication) share it.
  * jobs == 1 runs in the calling process; jobs > 1 forks that many workers (a worker opens
  * its own connections in ops->open; the caller may hold a database's writer lock across
  * the fork, its workers then open as results_db_open_worker) and the caller's process
@@ -32,8 +34,13 @@ typedef struct pool_ops {
     void (*close)(void *state);
     /* 1 when the unit's result exists (resume), 0 when not, < 0 on error */
     int (*done)(void *state, size_t unit, gp_error *err);
-    /* runs the unit and stores its result */
+    /* runs the unit and stores its result, or (with `store`) leaves it for store */
     int (*run)(void *state, size_t unit, pool_progress *pr, gp_error *err);
+    /* Optional: in the calling process, in unit order, once for every unit run (not for
+     * a resumed one): stores what run left. Then the database receives the runs in the
+     * order one process gives, whatever the workers' order; a unit run but not yet
+     * stored when the pool stops is run again by the rerun. */
+    int (*store)(void *ctx, size_t unit, gp_error *err);
 } pool_ops;
 
 typedef struct pool_view {

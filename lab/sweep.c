@@ -37,11 +37,12 @@
 #include "base/cfg.h"
 #include "base/common.h"
 #include "base/fileio.h"
+#include "base/text.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/pool.h"
 #include "lab/results_db.h"
-#include "lab/run_metrics.h"
+#include "lab/sweep_summary.h"
 #include "lab/winner.h"
 #include "sim/stats.h"
 
@@ -282,10 +283,10 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (rc < 0)
         return rc;
     if (name)
-        snprintf(sw->name, sizeof(sw->name), "%s", name);
+        gp_copy_utf8(sw->name, sizeof(sw->name), name);
     char base_path[1024];
-    snprintf(base_path, sizeof(base_path), "%s%s%s", base[0] == '/' ? "" : sw->dir,
-             base[0] == '/' || !sw->dir[0] ? "" : "/", base);
+    if (gp_path_join(sw->dir, base, base_path, sizeof(base_path)) < 0)
+        return cfg_error(cfg_map_get(root, "base"), err, GP_ELIMIT, "path too long");
     if ((rc = experiment_load(base_path, &sw->base, err)) < 0)
         return rc;
     sw->reps = sw->base->replications;
@@ -306,10 +307,10 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
             return cfg_error(cfg_map_get(root, "policy"), err, GP_EUNKNOWN,
                              "no policy entry labelled \"%s\" in %s", policy, base_path);
     }
-    if (db)
-        snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
-                 db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else {
+    if (db) {
+        if (gp_path_join(sw->dir, db, sw->db_path, sizeof(sw->db_path)) < 0)
+            return cfg_error(cfg_map_get(root, "db"), err, GP_ELIMIT, "path too long");
+    } else {
         char safe[128];
         gp_safe_file_name(safe, sizeof(safe), sw->name);
         snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
@@ -391,6 +392,7 @@ void sweep_free(sweep *sw)
 }
 
 const char *sweep_name(const sweep *sw) { return sw->name; }
+int sweep_warn(const sweep *sw, FILE *warn) { return experiment_warn(sw->base, warn); }
 const char *sweep_db_path(const sweep *sw) { return sw->db_path; }
 void sweep_set_db_path(sweep *sw, const char *path)
 {
@@ -424,7 +426,7 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
     if (point >= sw->n_points)
         return gp_error_set(err, GP_ERANGE, sw->path, 0, 0, NULL, "no point %zu", point);
     int pi = sweep_point_policy(sw, point);
-    experiment_overlay ov[SWEEP_MAX_PARAMS + 3];
+    experiment_overlay ov[SWEEP_MAX_PARAMS];
     char path[SWEEP_MAX_PARAMS][300], value[SWEEP_MAX_PARAMS][2 * VALUE_LEN + 8];
     char origin[SWEEP_MAX_PARAMS][600];
     size_t n = 0;
@@ -443,16 +445,6 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
         ov[n] = (experiment_overlay){path[n], value[n], origin[n], sw->dir[0] ? sw->dir : "."};
         n++;
     }
-    /* the sweep's objective, so that a point stored in the database says what its sweep
-     * was for (`gpenlab export --from SWEEP.db` picks the sweep's winner by it) */
-    char objective[1024], seed[32], reps[32];
-    winner_objective_yaml(&sw->objective, objective, sizeof(objective));
-    ov[n++] = (experiment_overlay){"objective", objective, sw->path, NULL};
-    /* and its seed and replications, so that the stored point is the experiment that ran */
-    snprintf(seed, sizeof(seed), "%" PRIu64, sw->seed);
-    snprintf(reps, sizeof(reps), "%d", sw->reps);
-    ov[n++] = (experiment_overlay){"seed", seed, sw->path, NULL};
-    ov[n++] = (experiment_overlay){"replications", reps, sw->path, NULL};
     experiment *e = NULL;
     int rc = experiment_load_text(sw->base->path, sw->base->dir, sw->base->yaml_text, NULL, ov, n,
                                   &e, err);
@@ -515,6 +507,23 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
     return 0;
 }
 
+/* What the sweep is (objective, constraints, points, seeds), so that reports can judge
+ * its points from the database alone (sweep_summary.h). */
+static int record_sweep(const sweep *sw, results_db *db, gp_error *err)
+{
+    results_db_sweep d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.name, sizeof(d.name), "%s", sw->name);
+    snprintf(d.file, sizeof(d.file), "%s", sw->path);
+    d.n_points = (int64_t)sw->n_points;
+    d.replications = sw->reps;
+    d.seed = sw->seed;
+    const winner_objective *o = &sw->objective;
+    sweep_objective_text(d.objective, sizeof(d.objective), (int)o->metric, o->maximise);
+    sweep_constraints_text(d.constraints, sizeof(d.constraints), o->con, o->n_constraints);
+    return results_db_sweep_put(db, &d, err);
+}
+
 int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error *err)
 {
     *out = NULL;
@@ -533,7 +542,10 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
         }
         int rc = with_db == SWEEP_DB_POOL ? results_db_open_worker(sw->db_path, &w->db, err)
                                           : results_db_open(sw->db_path, &w->db, err);
+        if (rc == 0 && with_db == SWEEP_DB_WRITER) /* the pool's parent has done it */
+            rc = record_sweep(sw, w->db, err);
         if (rc < 0) {
+            results_db_close(w->db);
             free(w);
             return rc;
         }
@@ -633,7 +645,7 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
-    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit};
+    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit, NULL};
     pool_stats ps;
     rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
     sweep_worker_close(w0); /* the lock is released only now */
@@ -649,92 +661,29 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     return rc;
 }
 
-/* ---------- analysis ---------- */
+/* ---------- analysis: from the database, through sweep_summary.h ---------- */
 
-typedef struct point_res {
-    size_t n;                  /* replications found */
-    double *vals;              /* the candidate's values (winner_candidate_fill) */
-    bool pareto;
-} point_res;
-
-/* Every point's runs as winner candidates (values by replication index). */
-static int read_points(const sweep *sw, point_res *res, winner_candidate *cand, gp_error *err)
-{
-    sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
-    size_t reps = (size_t)sw->reps;
-    for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++) {
-        point_res *p = &res[pt];
-        if (!(p->vals = malloc(sizeof(double) * RM_COUNT * reps))) {
-            rc = gp_oom(err);
-            break;
-        }
-        if ((rc = worker_load_point(w, pt, err)) < 0)
-            break;
-        run_summary *runs = NULL;
-        size_t n = 0;
-        if ((rc = results_db_read_runs(w->db, w->exp_id, &runs, &n, err)) < 0)
-            break;
-        p->n = winner_candidate_fill(&cand[pt], p->vals, reps, sw->seed, runs, n, NULL);
-        free(runs);
-        if (p->n < reps)
-            rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
-                              "point %zu has %zu of %zu replications: run the sweep first", pt,
-                              p->n, reps);
-    }
-    sweep_worker_close(w);
-    return rc;
-}
-
-/* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow, and
- * better on one of them. */
-static void mark_pareto(const sweep *sw, point_res *res, const winner_candidate *c)
-{
-    for (size_t a = 0; a < sw->n_points; a++) {
-        double ca = c[a].s[RM_GPU_HOURS].mean, la = c[a].s[RM_P99_S].mean;
-        bool dominated = isnan(ca) || isnan(la);
-        for (size_t b = 0; !dominated && b < sw->n_points; b++) {
-            double cb = c[b].s[RM_GPU_HOURS].mean, lb = c[b].s[RM_P99_S].mean;
-            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
-                dominated = true;
-        }
-        res[a].pareto = !dominated;
-    }
-}
-
-static void point_params(const sweep *sw, size_t pt, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    for (int k = 0; k < sw->n_params; k++) {
-        size_t u = strlen(buf);
-        snprintf(buf + u, cap - u, "%s%s=%s", k ? " " : "", sw->param[k].path,
-                 point_cell(sw, pt, k));
-    }
-}
-
-static int write_csv(const sweep *sw, const point_res *res, const winner_candidate *c,
-                     const char *path, gp_error *err)
+static int write_csv(const sweep *sw, const sweep_summary *res, const char *path, gp_error *err)
 {
     char tmp[1100];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f)
         return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
-    size_t nm;
-    const run_metric *mt = run_metric_table(&nm);
     fprintf(f, "point");
     for (int k = 0; k < sw->n_params; k++)
         fprintf(f, ",%s", sw->param[k].path);
-    for (size_t m = 0; m < nm; m++)
-        fprintf(f, ",%s,%s_hw", mt[m].name, mt[m].name);
+    for (int m = 0; m < sweep_metric_count(); m++)
+        fprintf(f, ",%s,%s_hw", sweep_metric_name(m), sweep_metric_name(m));
     fprintf(f, ",n,feasible,surely_feasible,pareto\n");
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        fprintf(f, "%zu", pt);
+    for (size_t i = 0; i < res->n_points; i++) {
+        const sweep_point_summary *p = &res->pt[i];
+        fprintf(f, "%zu", p->point);
         for (int k = 0; k < sw->n_params; k++)
-            fprintf(f, ",%s", point_cell(sw, pt, k));
-        for (size_t m = 0; m < nm; m++)
-            fprintf(f, ",%.10g,%.10g", c[pt].s[m].mean, c[pt].s[m].half_width);
-        fprintf(f, ",%zu,%d,%d,%d\n", res[pt].n, c[pt].feasible, c[pt].surely, res[pt].pareto);
+            fprintf(f, ",%s", point_cell(sw, p->point, k));
+        for (int m = 0; m < sweep_metric_count(); m++)
+            fprintf(f, ",%.10g,%.10g", p->m[m].mean, p->m[m].half_width);
+        fprintf(f, ",%zu,%d,%d,%d\n", p->n, p->feasible, p->surely, p->pareto);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
@@ -744,141 +693,92 @@ static int write_csv(const sweep *sw, const point_res *res, const winner_candida
     return 0;
 }
 
-void sweep_winner_print(FILE *out, const winner_objective *o, const winner_candidate *c,
-                        size_t n, const winner_result *wr, const size_t *ids,
-                        const char *const *params)
+/* Every point recorded in the database (sweep_points), each with all its replications. */
+static int record_points(const sweep *sw, gp_error *err)
 {
-#define ID(i) (ids ? ids[i] : (i))
-    const run_metric *ob = run_metric_get(o->metric);
-    char a[64];
-    if (wr->winner == SIZE_MAX) {
-        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
-        return;
-    }
-    size_t win = wr->winner;
-    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", ID(win), params[win], ob->name,
-            stats_format(a, sizeof(a), &c[win].s[o->metric], ob->decimals),
-            c[win].surely ? ", constraints met at the 95% bound"
-                          : ", constraints met on the mean only (not at the 95% bound)");
-    if (wr->runner_up != SIZE_MAX)
-        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
-                     "CI over %zu replications), one-sided p = %.3g: %s\n",
-                ID(wr->runner_up), params[wr->runner_up],
-                stats_format(a, sizeof(a), &wr->margin, ob->decimals), ob->name, wr->margin.n,
-                wr->p_one_sided,
-                wr->significant ? "the win is significant"
-                                : "not significant: the two are tied within the noise");
-    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
-                 "includes 0): %zu\n",
-            wr->compared, wr->ties);
-    for (size_t pt = 0; pt < n && wr->ties; pt++) {
-        if (pt == win || !c[pt].feasible)
-            continue;
-        stat_summary dlt = winner_paired(o, &c[win], &c[pt], NULL);
-        if (winner_tied(&dlt))
-            fprintf(out, "    tied: p%04zu (difference %s)\n", ID(pt),
-                    stats_format(a, sizeof(a), &dlt, ob->decimals));
-    }
-#undef ID
+    sweep_worker *w = NULL;
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
+    for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++)
+        rc = worker_load_point(w, pt, err);
+    sweep_worker_close(w);
+    return rc;
 }
 
-/* sweep_winner_print with this sweep's points */
-static int print_winner(const sweep *sw, const winner_candidate *c, const winner_result *wr,
-                        FILE *out, gp_error *err)
+static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
 {
-    char *text = malloc(sw->n_points * 1024);
-    const char **params = malloc(sw->n_points * sizeof(*params));
-    if (!text || !params) {
-        free(text);
-        free(params);
-        return gp_oom(err);
-    }
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        point_params(sw, pt, text + pt * 1024, 1024);
-        params[pt] = text + pt * 1024;
-    }
-    sweep_winner_print(out, &sw->objective, c, sw->n_points, wr, NULL, params);
-    free(params);
-    free(text);
-    return 0;
-}
-
-int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
-                 gp_error *err)
-{
-    point_res *res = calloc(sw->n_points, sizeof(*res));
-    winner_candidate *cand = calloc(sw->n_points, sizeof(*cand));
-    size_t *order = NULL;
-    int rc = res && cand ? read_points(sw, res, cand, err) : gp_oom(err);
-    if (rc < 0)
-        goto done;
-    const winner_objective *o = &sw->objective;
-    winner_classify(o, cand, sw->n_points);
-    mark_pareto(sw, res, cand);
-    winner_result wr;
-    winner_pick(o, cand, sw->n_points, &wr);
-    const run_metric *ob = run_metric_get(o->metric);
-    char buf[1024], a[64], b[64], c[64], d[64];
+    const int ob = (int)sw->objective.metric;
+    const int dec = sweep_metric_decimals(ob);
+    const int gpu_h = sweep_metric_index("gpu_hours"), p99 = sweep_metric_index("p99_s"),
+              slo = sweep_metric_index("slo_pct");
+    char a[64], b[64], c[64], d[64];
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
             sw->base->path, sweep_varies_policy(sw) ? "varied (parameter `policy`)"
                                                     : sw->base->policy[sw->policy_index].label);
-    fprintf(out, "objective: %s", winner_objective_describe(o, buf, sizeof(buf)));
+    char obj[400];
+    fprintf(out, "objective: %s", winner_objective_describe(&sw->objective, obj, sizeof(obj)));
     fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", ob->name, "flags");
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        point_params(sw, pt, buf, sizeof(buf));
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s\n", pt, buf,
-                stats_format(a, sizeof(a), &cand[pt].s[RM_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &cand[pt].s[RM_P99_S], 3),
-                stats_format(c, sizeof(c), &cand[pt].s[RM_SLO_PCT], 2),
-                stats_format(d, sizeof(d), &cand[pt].s[o->metric], ob->decimals),
-                cand[pt].feasible ? (cand[pt].surely ? "feasible" : "feasible(mean)") : "-",
-                res[pt].pareto ? " pareto" : "");
+            "GPU-h", "P99 (s)", "SLO (%)", sweep_metric_name(ob), "flags");
+    for (size_t i = 0; i < res->n_points; i++) {
+        const sweep_point_summary *p = &res->pt[i];
+        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", p->point, p->params,
+                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
+                stats_format(c, sizeof(c), &p->m[slo], 2), stats_format(d, sizeof(d), &p->m[ob], dec),
+                p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
+                p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }
-    fprintf(out, "\n");
-    if ((rc = print_winner(sw, cand, &wr, out, err)) < 0)
-        goto done;
+    fputc('\n', out);
+    sweep_summary_verdict(res, out);
     fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
-    order = malloc(sizeof(size_t) * sw->n_points);
+    size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
-    for (size_t pt = 0; order && pt < sw->n_points; pt++)
-        if (res[pt].pareto)
-            order[nf++] = pt;
+    for (size_t i = 0; order && i < res->n_points; i++)
+        if (res->pt[i].pareto)
+            order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && cand[order[j - 1]].s[RM_GPU_HOURS].mean >
-                                        cand[order[j]].s[RM_GPU_HOURS].mean; j--) {
+        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[gpu_h].mean >
+                                        res->pt[order[j]].m[gpu_h].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
-        size_t pt = order[i];
-        point_params(sw, pt, buf, sizeof(buf));
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", pt,
-                stats_format(a, sizeof(a), &cand[pt].s[RM_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &cand[pt].s[RM_P99_S], 3), buf);
+        const sweep_point_summary *p = &res->pt[order[i]];
+        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
+                p->params);
     }
-    if (csv_path && (rc = write_csv(sw, res, cand, csv_path, err)) < 0)
-        goto done;
-    if (plot_prefix) {
-        plot_xy *pts = calloc(sw->n_points + 1, sizeof(*pts));
-        if (!pts) {
-            rc = gp_oom(err);
+    free(order);
+}
+
+int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
+                 gp_error *err)
+{
+    int rc = record_points(sw, err);
+    if (rc < 0)
+        return rc;
+    results_db *db = NULL;
+    sweep_summary res;
+    memset(&res, 0, sizeof(res));
+    if ((rc = results_db_open_read(sw->db_path, &db, err)) < 0)
+        return rc;
+    rc = sweep_summary_read(db, sw->name, &res, err);
+    results_db_close(db);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < res.n_points; i++)
+        if (res.pt[i].n < (size_t)sw->reps) {
+            rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
+                              "point %zu has %zu of %d replications: run the sweep first",
+                              res.pt[i].point, res.pt[i].n, sw->reps);
             goto done;
         }
-        for (size_t pt = 0; pt < sw->n_points; pt++) {
-            pts[pt].x = cand[pt].s[RM_GPU_HOURS].mean;
-            pts[pt].y = cand[pt].s[RM_P99_S].mean;
-            pts[pt].flag = res[pt].pareto ? 1 : 0;
-            pts[pt].flag |= cand[pt].feasible ? 2 : 0;
-            pts[pt].flag |= pt == wr.winner ? 4 : 0;
-        }
-        char title[160];
-        snprintf(title, sizeof(title), "%s: Pareto front (cost against P99)", sw->name);
-        rc = plot_pareto(plot_prefix, title, pts, sw->n_points, err);
-        free(pts);
+    print_report(sw, &res, out);
+    if (csv_path && (rc = write_csv(sw, &res, csv_path, err)) < 0)
+        goto done;
+    if (plot_prefix) {
+        rc = sweep_summary_plot(&res, plot_prefix, err);
         if (rc == GP_ENOTSUP) {
             fprintf(out, "(no picture: %s)\n", err->msg);
             gp_error_clear(err);
@@ -888,10 +788,6 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
         }
     }
 done:
-    free(order);
-    for (size_t pt = 0; res && pt < sw->n_points; pt++)
-        free(res[pt].vals);
-    free(res);
-    free(cand);
+    sweep_summary_free(&res);
     return rc;
 }

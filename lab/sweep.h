@@ -24,7 +24,6 @@
 
 #include "base/error.h"
 #include "lab/experiment.h"
-#include "lab/winner.h"
 #include "sim/result.h"
 
 typedef struct sweep sweep;
@@ -34,6 +33,8 @@ int sweep_load(const char *path, sweep **out, gp_error *err);
 void sweep_free(sweep *sw);
 
 const char *sweep_name(const sweep *sw);
+/* The base experiment's warnings (experiment_warn), once for the whole sweep. */
+int sweep_warn(const sweep *sw, FILE *warn);
 const char *sweep_db_path(const sweep *sw);
 /* Overrides from the command line (before running); replications >= 1. */
 void sweep_set_db_path(sweep *sw, const char *path);
@@ -89,14 +90,5 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
  * gnuplot is missing). Every unit must be in the database (GP_EMISSING otherwise). */
 int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
                  gp_error *err);
-
-/* The sweep's winner lines: "winner: p0003 (PARAMS): METRIC = mean ± hw, constraints met
- * ...", the margin over the runner-up with its paired CI, the ties; or "winner: none".
- * Candidate i is point ids[i] (i when ids is NULL) with parameters params[i] ("path=value
- * ..."). sweep_report prints them; `gpenlab export --from SWEEP.db` prints them for the
- * point it exports. */
-void sweep_winner_print(FILE *out, const winner_objective *o, const winner_candidate *c,
-                        size_t n, const winner_result *wr, const size_t *ids,
-                        const char *const *params);
 
 #endif

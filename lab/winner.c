@@ -125,20 +125,6 @@ char *winner_objective_describe(const winner_objective *o, char *buf, size_t cap
     return buf;
 }
 
-char *winner_objective_yaml(const winner_objective *o, char *buf, size_t cap)
-{
-    int n = snprintf(buf, cap, "{%s: %s", o->maximise ? "maximise" : "minimise",
-                     run_metric_get(o->metric)->name);
-    for (int k = 0; k < o->n_constraints && n >= 0 && (size_t)n < cap; k++)
-        n += snprintf(buf + n, cap - (size_t)n, "%s{metric: %s, %s: %.17g}%s",
-                      k ? ", " : ", constraints: [", run_metric_get(o->con[k].metric)->name,
-                      o->con[k].is_max ? "max" : "min", o->con[k].bound,
-                      k == o->n_constraints - 1 ? "]" : "");
-    if (n >= 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, "}");
-    return buf;
-}
-
 static bool meets(const winner_constraint *c, double v)
 {
     return c->is_max ? v <= c->bound : v >= c->bound;
@@ -204,7 +190,7 @@ void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
     r->margin = stats_summarize(NULL, 0);
     const int ob = o->metric;
     for (size_t i = 0; i < n; i++)
-        if (c[i].feasible &&
+        if (c[i].feasible && !isnan(c[i].s[ob].mean) &&
             (r->winner == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->winner].s[ob].mean)))
             r->winner = i;
     if (r->winner == SIZE_MAX) {
@@ -218,7 +204,8 @@ void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (i == r->winner || !c[i].feasible)
             continue;
-        if (r->runner_up == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->runner_up].s[ob].mean))
+        if (!isnan(c[i].s[ob].mean) &&
+            (r->runner_up == SIZE_MAX || better(o, c[i].s[ob].mean, c[r->runner_up].s[ob].mean)))
             r->runner_up = i;
         r->compared++;
         stat_summary d = winner_paired(o, &c[r->winner], &c[i], NULL);

@@ -68,9 +68,6 @@ void winner_objective_default(winner_objective *o);
 /* Parses {minimise|maximise: METRIC, constraints: [{metric: M, max|min: X}, ...]};
  * unknown keys and metrics are errors naming the place (and the known metrics). */
 int winner_objective_parse(const cfg_node *obj, winner_objective *o, gp_error *err);
-/* The objective as one line of flow YAML that winner_objective_parse reads back equal:
- * "{minimise: cost, constraints: [{metric: slo_pct, min: 99}]}" (an overlay's value). */
-char *winner_objective_yaml(const winner_objective *o, char *buf, size_t cap);
 /* "minimise cost subject to slo_pct >= 99" */
 char *winner_objective_describe(const winner_objective *o, char *buf, size_t cap);
 

@@ -42,9 +42,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
 
 static void tmp_cleanup(const tmpdir *t)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rm_rf(t->path), 0);
 }
 
 /* Runs `gpenlab ARGS` in dir; returns the exit status, stderr in err_out. */
@@ -263,6 +261,15 @@ static void test_good_run_and_resume(void **state)
     tmp_cleanup(&t);
 }
 
+/* text with its first `from` replaced by `to`, into out; fails the test when absent. */
+static void replace_once(char *out, size_t cap, const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    if (!at)
+        fail_msg("no \"%s\" to replace", from);
+    snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
 static void test_profile_derive(void **state)
 {
     (void)state;
@@ -275,11 +282,8 @@ static void test_profile_derive(void **state)
     size_t n = fread(text, 1, sizeof(text) - 1, in);
     fclose(in);
     text[n] = '\0';
-    char *prov = strstr(text, "provenance seed");
-    assert_non_null(prov);
     char fixed[16500];
-    snprintf(fixed, sizeof(fixed), "%.*sprovenance measured%s", (int)(prov - text), text,
-             prov + strlen("provenance seed"));
+    replace_once(fixed, sizeof(fixed), text, "provenance seed", "provenance measured");
     tmp_write(&t, "measured", fixed);
     char out[8192];
     assert_int_equal(run_gpenlab(t.path, "profile derive --in measured --from t4 --to l4,a100 --outdir .",
@@ -611,14 +615,70 @@ static void test_nul_and_utf8_inputs(void **state)
         fail_msg("trace stats /dev/zero: exit %d: %s", code, out);
 
     char prof[1024];
-    snprintf(prof, sizeof(prof), "%s", PROFILE);
-    memcpy(strstr(prof, "card \"t\""), "card \"\xe9\"", 8);
+    replace_once(prof, sizeof(prof), PROFILE, "card \"t\"", "card \"\xe9\"");
     tmp_write(&t, "bad.prof", prof);
     code = run_argv(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL, -1,
                     out, sizeof(out));
     if (code == 0 || !strstr(out, "bad.prof:2:7: invalid UTF-8"))
         fail_msg("invalid UTF-8 in a profile: exit %d: %s", code, out);
     alarm(0);
+    tmp_cleanup(&t);
+}
+
+/* Numbers that make no physical sense are refused or named (issue 13 point 3): eff(n) > n
+ * is an error, a throughput eff(n) that falls as n grows and an image class too large for
+ * the card are warnings at load naming the profile and the class; a label longer than its
+ * field is cut at a character boundary (it used to end in half a UTF-8 sequence). */
+static void test_physical_sense(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    char prof[1024];
+    replace_once(prof, sizeof(prof), PROFILE, "eff 1 2", "eff 1 3");
+    tmp_write(&t, "above", prof);
+    expect_error(t.path, "profile check above",
+                 (const char *const[]){"above:7", "eff(2) = 3 is more than 2", NULL});
+    char text[1400], fixed[1400];
+    replace_once(text, sizeof(text), PROFILE, "eff 1 2", "eff 1 1.8 1.5");
+    /* memory per request grows with the image: a 500-900 MP poster cannot fit */
+    replace_once(fixed, sizeof(fixed), text, "req_mem_mib 100", "req_mem_mib 100 400");
+    tmp_write(&t, "prof", fixed);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"profile", "check", "prof", NULL}, NULL, -1,
+                        out, sizeof(out));
+    if (code != 0 || !strstr(out, "warning: prof: the throughput eff(n) falls from n = 2 to 3"))
+        fail_msg("eff that falls: exit %d: %s", code, out);
+    const char *label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9";
+    snprintf(text, sizeof(text),
+             "name: sense\nprofile: prof\nreplications: 1\n"
+             "workload:\n  type: poisson\n  rate_per_s: 1\n  duration: 10m\n  image_mix:\n"
+             "    - {name: phone, weight: 7, mp: [1, 2], faces: {1: 1}}\n"
+             "    - {name: poster, weight: 3, mp: [500, 900], faces: {0: 0.5, 2: 0.5}}\n"
+             "cluster: {max_pods: 2, concurrency: 2}\n"
+             "policies:\n  - {label: %s, policy: static, config: {pods: 1}}\n"
+             "output: {db: out.db}\n",
+             label);
+    tmp_write(&t, "exp.yaml", text);
+    code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code != 0 || !strstr(out, "exp.yaml:10:7: workload.image_mix[1]: image class 1 \"poster\"") ||
+        !strstr(out, "will be rejected as too large") ||
+        !strstr(out, "eff(n) falls from n = 2 to 3"))
+        fail_msg("warnings at load: exit %d: %s", code, out);
+    char db[700];
+    snprintf(db, sizeof(db), "%s/out.db", t.path);
+    results_db *rdb;
+    gp_error err;
+    assert_int_equal(results_db_open_read(db, &rdb, &err), 0);
+    run_summary *runs;
+    size_t n;
+    assert_int_equal(results_db_read_runs(rdb, 1, &runs, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(runs[0].label), 62); /* "a" x 62: the é did not fit whole */
+    assert_true(runs[0].rejected_by[REJECT_TOO_LARGE] > 0);
+    free(runs);
+    results_db_close(rdb);
     tmp_cleanup(&t);
 }
 
@@ -642,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_read_only_results),
         cmocka_unit_test(test_names_stay_in_their_folder),
         cmocka_unit_test(test_nul_and_utf8_inputs),
+        cmocka_unit_test(test_physical_sense),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -603,7 +603,8 @@ static void test_winner_of_sweep(void **state)
         {"--point 0", NULL, 0, 0, "0"},
         {"--label and --point", "keda", 1, 0, "1"},
         {"a point that is not there", NULL, 9, GP_ERANGE, "has no point 9"},
-        {"a label no point ran", "hpa", -1, GP_EUNKNOWN, "no point of sweep keda_min"},
+        {"a label the winner did not run", "hpa", -1, GP_EUNKNOWN,
+         "point p0000 of sweep keda_min ran policy \"keda\", not \"hpa\""},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char dir[PATH_MAX + 32], buf[64];

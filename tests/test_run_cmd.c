@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tests/testutil.h"
+
 typedef struct ran {
     int code;
     char out[16384], err[4096];
@@ -26,26 +28,20 @@ static char dir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gpenlab-runcmd-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_mkdtemp(dir, sizeof(dir), "runcmd");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(dir);
 }
 
 static void write_file(const char *name, const char *text)
 {
     char p[512];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    tu_write_text(p, text);
 }
 
 /* `gpenlab ARGS` in dir: stdout and stderr apart (stderr through a file: not a terminal). */
@@ -68,11 +64,10 @@ static void run(const char *args, ran *r)
     r->code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     char ep[512];
     snprintf(ep, sizeof(ep), "%s/stderr.txt", dir);
-    FILE *f = fopen(ep, "r");
-    assert_non_null(f);
-    n = fread(r->err, 1, sizeof(r->err) - 1, f);
-    r->err[n] = '\0';
-    fclose(f);
+    char *e = tu_slurp(ep);
+    assert_non_null(e);
+    snprintf(r->err, sizeof(r->err), "%s", e);
+    free(e);
 }
 
 static void has(const ran *r, const char *what, const char *needle)
@@ -252,14 +247,11 @@ static void test_resume_identity(void **state)
     has(&r, "new trace", "(0 resumed");
     char p[512];
     snprintf(p, sizeof(p), "%s/tr.csv", dir);
-    FILE *f = fopen(p, "r");
-    assert_non_null(f);
-    char csv[4096];
-    size_t n = fread(csv, 1, sizeof(csv) - 1, f);
-    csv[n] = '\0';
-    fclose(f);
+    char *csv = tu_slurp(p);
+    assert_non_null(csv);
     if (!strstr(csv, ",8,8,")) /* arrived, completed */
         fail_msg("the rerun did not report the new trace's 8 requests:\n%s", csv);
+    free(csv);
     run("run tr.yaml", &r);
     has(&r, "unchanged again", "(1 resumed");
     /* the profile changed */

@@ -7,7 +7,9 @@
  *   refused with that error (bad configurations: DIR/PREFIX*.yaml as YAML trees);
  * - a small GPU profile from its text, a request list as a simulation's arrivals, one
  *   policy decision;
- * - failing a test with a gp_error formatted as the program prints it. */
+ * - failing a test with a gp_error formatted as the program prints it;
+ * - a report page's figures (html_report.h's data-* attributes) and the means they must
+ *   equal, computed from a results database in SQL. */
 #ifndef GP_TESTUTIL_H
 #define GP_TESTUTIL_H
 
@@ -32,7 +34,7 @@ void tu_write_text(const char *path, const char *text);
 
 /* Makes /tmp/gpenlab-NAME-XXXXXX into buf (for a group setup). 0, or -1. */
 int tu_mkdtemp(char *buf, size_t len, const char *name);
-/* rm -rf path (for a group teardown). 0, or -1. */
+/* Removes path and everything below it, without a shell (for a group teardown). 0, or -1. */
 int tu_rm_rf(const char *path);
 
 /* A parsed GPU profile from its text (caller frees); fails the test on a parse error. */
@@ -67,5 +69,17 @@ typedef int (*tu_refuse_fn)(const cfg_node *root, void *ctx, gp_error *err);
  * the error must start with the expected one. */
 void tu_check_bad_configs(const char *dir, const char *prefix, int min_files,
                           tu_refuse_fn refuse, void *ctx);
+
+/* The opening tag of page that holds marker (e.g. "data-point=\"2\""), malloc'd; NULL if
+ * none. */
+char *tu_tag_with(const char *page, const char *marker);
+/* Attribute `name` of a tag: its text (malloc'd; NULL when absent), or as a number (NaN
+ * when absent or empty). tag may be NULL. */
+char *tu_attr(const char *tag, const char *name);
+double tu_attr_num(const char *tag, const char *name);
+/* AVG(expr) over the runs of experiment exp_name (of one label, unless NULL) in the
+ * results database at db_path, opened read-only; NaN when there are none. */
+double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
+                  const char *expr);
 
 #endif
