@@ -63,15 +63,28 @@ static void rm_rf(const char *dir)
     rmdir(dir);
 }
 
-static int do_export(const char *label, const char *from, const char *dir, gp_error *err)
+/* export_run with these choices; its log in *log (malloc'd) when log is not NULL */
+static int export_from(const char *from, const char *label, long point, const char *dir,
+                       char **log, gp_error *err)
 {
     export_opts o;
     export_opts_default(&o);
-    o.label = label;
     o.from = from;
+    o.label = label;
+    o.point = point;
     o.out_dir = dir;
+    size_t len = 0;
+    FILE *mf = log ? open_memstream(log, &len) : NULL;
     gp_error_clear(err);
-    return export_run(&o, NULL, err);
+    int rc = export_run(&o, mf, err);
+    if (mf)
+        fclose(mf);
+    return rc;
+}
+
+static int do_export(const char *label, const char *from, const char *dir, gp_error *err)
+{
+    return export_from(from, label, -1, dir, NULL, err);
 }
 
 /* The experiment's text up to `policies:`, with the profile as an absolute path, then
@@ -507,23 +520,6 @@ static void test_serverless_knative(void **state)
     rm_rf(tmpl);
 }
 
-/* export_run with these choices, its log in *log (malloc'd) */
-static int export_from(const char *from, const char *label, long point, const char *dir,
-                       char **log, gp_error *err)
-{
-    export_opts o;
-    export_opts_default(&o);
-    o.from = from;
-    o.label = label;
-    o.point = point;
-    o.out_dir = dir;
-    size_t len = 0;
-    FILE *mf = open_memstream(log, &len);
-    gp_error_clear(err);
-    int rc = export_run(&o, mf, err);
-    fclose(mf);
-    return rc;
-}
 
 /* The value at `path` of the YAML file DIR/NAME, copied into buf ("" when absent). */
 static const char *value_in(const char *dir, const char *name, const char *const *path,
