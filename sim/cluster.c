@@ -234,12 +234,11 @@ int pod_drain_deadline(sim *s, uint32_t pi)
         return oom(s);
     int rc = 0;
     for (uint32_t i = g->n_svc; i-- > 0;) {
-        uint32_t r = g->svc[i];
+        uint32_t r = g->svc[i].r;
         req *x = &s->reqs[r];
         if (x->pod != pi)
             continue;
         g->svc[i] = g->svc[--g->n_svc];
-        s->reqs[g->svc[i]].svc_pos = i;
         g->mem_used_bytes -= x->mem_bytes;
         s->in_service_total--;
         pod_integrate(s, p);

@@ -29,9 +29,9 @@ static double gpu_speed(const sim *s, const gpu *g)
         speed *= start_interference(s);
     if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
         /* co-located instances both busy: context switches cost share_slowdown */
-        uint32_t first_pod = s->reqs[g->svc[0]].pod;
+        uint32_t first_pod = s->reqs[g->svc[0].r].pod;
         for (uint32_t i = 1; i < g->n_svc; i++)
-            if (s->reqs[g->svc[i]].pod != first_pod)
+            if (s->reqs[g->svc[i].r].pod != first_pod)
                 return speed * s->prof->share_slowdown;
     }
     return speed;
@@ -127,10 +127,10 @@ int gpu_reschedule(sim *s, uint32_t gi)
     if (g->rate <= 0)
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "a GPU's speed is zero or below 2^-64 us per us");
-    ps_units min_tag = s->reqs[g->svc[0]].tag;
+    ps_units min_tag = g->svc[0].tag;
     for (uint32_t i = 1; i < g->n_svc; i++)
-        if (s->reqs[g->svc[i]].tag < min_tag)
-            min_tag = s->reqs[g->svc[i]].tag;
+        if (g->svc[i].tag < min_tag)
+            min_tag = g->svc[i].tag;
     ps_units left = min_tag - g->vt;
     /* the first whole us at which vt reaches the tag */
     int64_t dt = 0;
@@ -165,11 +165,11 @@ int start_service(sim *s, uint32_t r, uint32_t pi)
         s->queued_total--;
     s->in_service_total++;
     gpu_advance(s, g);
-    if (grow((void **)&g->svc, &g->cap_svc, sizeof(uint32_t), g->n_svc + 1) < 0)
+    if (grow((void **)&g->svc, &g->cap_svc, sizeof(svc_entry), g->n_svc + 1) < 0)
         return oom(s);
     uint32_t n_before = g->n_svc;
-    x->svc_pos = g->n_svc;
-    g->svc[g->n_svc++] = r;
+    svc_entry *e = &g->svc[g->n_svc++];
+    e->r = r;
     gpu_busy_update(s, g, n_before);
     g->mem_used_bytes += x->mem_bytes;
     x->state = RS_SERVICE;
@@ -185,7 +185,7 @@ int start_service(sim *s, uint32_t r, uint32_t pi)
             x->cold = 1;
         }
     }
-    x->tag = g->vt + x->work;
+    e->tag = g->vt + x->work;
     pod_integrate(s, p);
     p->n_svc++;
     return gpu_reschedule(s, p->gpu);
@@ -215,16 +215,14 @@ int gpu_complete(sim *s, uint32_t gi)
     uint32_t touched_pods[64];
     int n_touched = 0;
     for (uint32_t i = 0; i < g->n_svc;) {
-        uint32_t r = g->svc[i];
-        req *x = &s->reqs[r];
-        if (x->tag > g->vt) {
+        if (g->svc[i].tag > g->vt) {
             i++;
             continue;
         }
+        uint32_t r = g->svc[i].r;
+        req *x = &s->reqs[r];
         any = true;
         g->svc[i] = g->svc[--g->n_svc];
-        if (i < g->n_svc)
-            s->reqs[g->svc[i]].svc_pos = i;
         g->mem_used_bytes -= x->mem_bytes;
         s->in_service_total--;
         uint32_t pi = x->pod;

@@ -49,13 +49,11 @@ typedef struct req {
     uint64_t id;
     int64_t arrival_us, start_us;
     ps_units work;        /* work to do when it (re)starts: demand (+ a first-request extra) */
-    ps_units tag;         /* in service: its GPU's vt at which it is done */
     double demand_us;     /* demand on an idle GPU (as drawn), for the log */
     double mem_bytes;
     uint32_t qnext, qprev; /* links in a FIFO (shared queue or a pod's local queue) */
     uint32_t tnext, tprev; /* links in the timeout list (arrival order) */
     uint32_t pod;          /* holding pod, NONE */
-    uint32_t svc_pos;      /* index in its GPU's service array */
     uint32_t user;         /* closed-loop user, NONE for open loop */
     float mp;
     int32_t faces;
@@ -69,8 +67,15 @@ typedef struct fifo {
     uint32_t head, tail, len;
 } fifo;
 
+/* A request in service on a GPU, with its finish tag (the GPU's vt at which it is done):
+ * kept beside the index so that completions and rescheduling read one array. */
+typedef struct svc_entry {
+    ps_units tag;
+    uint32_t r;
+} svc_entry;
+
 typedef struct gpu {
-    uint32_t *svc;        /* requests in service */
+    svc_entry *svc;       /* requests in service */
     uint32_t n_svc, cap_svc;
     double mem_used_bytes;/* models of ready/draining pods + requests in service */
     int64_t last_us;      /* last processor-sharing update */
