@@ -1,6 +1,7 @@
 /* engine.c: the event set (see engine.h). An entry's order (t_us, prio, seq) is one
- * 128-bit key, so a comparison is one integer comparison; the few timers are compared
- * with the heap's top at each pop. */
+ * 128-bit key, so a comparison is one integer comparison; entries are in a 4-ary heap
+ * (children of i: 4i + 1 .. 4i + 4); the few timers are compared with the heap's top at
+ * each pop. */
 #include "sim/engine.h"
 
 #include <stdlib.h>
@@ -54,7 +55,7 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
                        .kind = kind};
     uint32_t i = e->n++;
     while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
+        uint32_t parent = (i - 1) / 4;
         if (ev.key >= e->heap[parent].key)
             break;
         e->heap[i] = e->heap[parent];
@@ -64,24 +65,41 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
     return 0;
 }
 
+/* Removes the top: the hole it leaves goes down to a leaf along the smallest of each four
+ * children (picked without branches), and the last entry rises from there (Floyd's
+ * bottom-up deletion: it belongs near the bottom, so it rarely rises far). A 4-ary heap
+ * has half the levels of a binary one. Keys are unique, so the heap pops the same
+ * sequence whatever its shape. */
 static void heap_remove_top(engine *e)
 {
-    engine_entry last = e->heap[--e->n];
-    uint32_t i = 0, n = e->n;
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= n)
-            break;
+    uint32_t n = --e->n;
+    if (n == 0)
+        return;
+    engine_entry *h = e->heap;
+    uint32_t i = 0;
+    for (uint32_t l = 1; l < n; l = 4 * i + 1) {
         uint32_t c = l;
-        if (l + 1 < n && e->heap[l + 1].key < e->heap[l].key)
-            c = l + 1;
-        if (e->heap[c].key >= last.key)
-            break;
-        e->heap[i] = e->heap[c];
+        if (l + 3 < n) {
+            uint32_t a = l + (h[l + 1].key < h[l].key);
+            uint32_t b = l + 2 + (h[l + 3].key < h[l + 2].key);
+            c = h[b].key < h[a].key ? b : a;
+        } else {
+            for (uint32_t k = l + 1; k < n; k++)
+                if (h[k].key < h[c].key)
+                    c = k;
+        }
+        h[i] = h[c];
         i = c;
     }
-    if (n > 0)
-        e->heap[i] = last;
+    engine_entry last = h[n];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 4;
+        if (h[parent].key < last.key)
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = last;
 }
 
 /* ---- timers ---- */

@@ -3,7 +3,7 @@
  * seq = insertion count, so runs are bit-identical on every platform.
  * An event is plain data {t_us, prio, seq, kind, obj, gen}; the caller dispatches on
  * kind. Two kinds of entry, popped in that one order:
- *  - scheduled events, in a binary heap with the order key inline. Cancellation is lazy:
+ *  - scheduled events, in a 4-ary heap with the order key inline. Cancellation is lazy:
  *    the owner of `obj` bumps its generation counter and drops popped events whose gen is
  *    stale;
  *  - a few timers (ENGINE_MAX_TIMERS): an object with at most one pending event, such

@@ -2,7 +2,8 @@
  * in (time, priority, insertion) order whatever the order they were scheduled in, the
  * clock follows them, an event in the past is refused, and cancellation is lazy (the
  * owner bumps its generation; popped events of an older generation are dropped). Timers
- * pop exactly as the same events scheduled with lazy cancellation would. */
+ * pop exactly as the same events scheduled with lazy cancellation would. Pushes and pops
+ * interleaved pop as a plain list's minimum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,10 +252,80 @@ static void test_timers_match_lazy_heap(void **state)
     }
 }
 
+/* Pushes and pops interleaved, the set kept near a given size (the heap's partial last
+ * families and its deep ones): every pop is the smallest (time, priority, insertion) of a
+ * plain list of the pending events. */
+typedef struct churn_row {
+    const char *name;
+    uint32_t size; /* pending events it hovers around */
+    uint64_t seed;
+} churn_row;
+
+static const churn_row churn_rows[] = {
+    {"one or two pending", 1, 11},       {"a partial family", 3, 12},
+    {"one family and a bit", 6, 13},     {"three levels", 21, 14},
+    {"hundreds, many ties", 300, 15},
+};
+
+typedef struct ref_ev {
+    int64_t t_us;
+    uint8_t prio;
+    uint64_t seq;
+    uint32_t obj;
+} ref_ev;
+
+static void test_churn_matches_reference(void **state)
+{
+    (void)state;
+    for (size_t row = 0; row < sizeof(churn_rows) / sizeof(churn_rows[0]); row++) {
+        const churn_row *c = &churn_rows[row];
+        engine e;
+        assert_int_equal(engine_init(&e, 2), 0);
+        ref_ev *ref = malloc(sizeof(ref_ev) * (2 * c->size + 8));
+        assert_non_null(ref);
+        size_t n_ref = 0, pops = 0;
+        uint64_t seq = 0, h = c->seed;
+        for (int step = 0; step < 30000; step++) {
+            h = rng_mix64(h);
+            bool push = n_ref == 0 || (n_ref < 2 * c->size + 4 && (n_ref < c->size ? h % 4 != 0 : h % 4 == 0));
+            if (push) {
+                ref_ev r = {e.now_us + (int64_t)((h >> 8) % 7), (uint8_t)((h >> 20) % 3), seq++,
+                            (uint32_t)step};
+                assert_int_equal(engine_schedule(&e, r.t_us, r.prio, 0, r.obj, 0), 0);
+                ref[n_ref++] = r;
+                continue;
+            }
+            size_t m = 0;
+            for (size_t k = 1; k < n_ref; k++) {
+                const ref_ev *a = &ref[k], *b = &ref[m];
+                if (a->t_us < b->t_us ||
+                    (a->t_us == b->t_us && (a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq))))
+                    m = k;
+            }
+            sim_event ev;
+            assert_true(engine_pop(&e, &ev));
+            if (ev.t_us != ref[m].t_us || ev.prio != ref[m].prio || ev.seq != ref[m].seq ||
+                ev.obj != ref[m].obj)
+                fail_msg("%s, pop %zu: (t %lld prio %u seq %llu obj %u), want (t %lld prio %u "
+                         "seq %llu obj %u)", c->name, pops, (long long)ev.t_us, ev.prio,
+                         (unsigned long long)ev.seq, ev.obj, (long long)ref[m].t_us, ref[m].prio,
+                         (unsigned long long)ref[m].seq, ref[m].obj);
+            ref[m] = ref[--n_ref];
+            pops++;
+        }
+        if (pops < 5000 || engine_pending(&e) != n_ref)
+            fail_msg("%s: %zu pops, %u pending, %zu in the list", c->name, pops,
+                     engine_pending(&e), n_ref);
+        free(ref);
+        engine_free(&e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers_match_lazy_heap),
+        cmocka_unit_test(test_churn_matches_reference),
         cmocka_unit_test(test_pop_order),
         cmocka_unit_test(test_many_events_sorted),
         cmocka_unit_test(test_past_refused),
