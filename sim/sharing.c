@@ -63,6 +63,9 @@ ps_units ps_from_double(double x, bool round_up)
     return q;
 }
 
+/* The longest time to a completion (us) the clock takes from now. */
+#define MAX_DT_US 9000000000000000LL
+
 /* An int128 as a double, to within a few ulps (for an estimate only). */
 static inline double ps_approx(ps_units u)
 {
@@ -78,10 +81,15 @@ static bool ps_ceil_div(ps_units left, ps_units rate, int64_t max_q, int64_t *q_
     if (est > (double)max_q + 2)
         return false;
     int64_t q = (int64_t)est;
-    while (q > 0 && rate * (ps_units)(q - 1) >= left)
+    ps_units prod = rate * (ps_units)q; /* kept equal to rate * q: one multiplication */
+    while (q > 0 && prod - rate >= left) {
         q--;
-    while (rate * (ps_units)q < left)
+        prod -= rate;
+    }
+    while (prod < left) {
         q++;
+        prod += rate;
+    }
     if (q > max_q)
         return false;
     *q_out = q;
@@ -132,9 +140,21 @@ int gpu_reschedule(sim *s, uint32_t gi)
         if (g->svc[i].tag < min_tag)
             min_tag = g->svc[i].tag;
     ps_units left = min_tag - g->vt;
+    /* An event pending at now + p (p >= 0) is kept when the completion is no earlier,
+       p <= ceil(left / rate) (0 when left <= 0): for p >= 1 that is rate (p - 1) < left,
+       a multiplication instead of the division (the common case: an arrival slows the
+       GPU down). Where the division below would find an overflow, it still does. */
+    if (g->pending_us >= now(s)) {
+        int64_t p = g->pending_us - now(s);
+        bool kept = left <= 0 ? p == 0
+                              : left <= g->rate * (ps_units)(MAX_DT_US / 2) &&
+                                    (p == 0 || g->rate * (ps_units)(p - 1) < left);
+        if (kept)
+            return 0;
+    }
     /* the first whole us at which vt reaches the tag */
     int64_t dt = 0;
-    if (left > 0 && !ps_ceil_div(left, g->rate, 9000000000000000LL, &dt))
+    if (left > 0 && !ps_ceil_div(left, g->rate, MAX_DT_US, &dt))
         return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, NULL,
                             "a completion time overflows the microsecond clock");
     int64_t t = now(s) + dt;

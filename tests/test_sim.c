@@ -797,6 +797,57 @@ static void test_zero_demand(void **state)
     free(p);
 }
 
+/* Processor sharing at the microsecond around a kept completion event: A (1250 us of
+ * work) runs alone; B joins at b and both go at half speed. With 500 us B needs 1000 us:
+ * A's event, pending at 1250, is kept when B is done no earlier (b = 250, 251) and
+ * replaced by an earlier one when B is done 1 us before it (b = 249); A gets 500 us in
+ * B's 1000 and ends at 1750. B with no work ends as it starts, not at A's event. */
+typedef struct kept_row {
+    const char *name;
+    const char *image_ms; /* the image stage at 1 and 2 megapixels */
+    float a_mp, b_mp;
+    int64_t b_arrival_us;
+    int64_t want_b_end_us, want_a_end_us;
+} kept_row;
+
+static void test_kept_completion_event(void **state)
+{
+    (void)state;
+    static const kept_row rows[] = {
+        {"B done with A's pending event", "1 2", 1.25f, 0.5f, 250, 1250, 1750},
+        {"B done 1 us before A's pending event", "1 2", 1.25f, 0.5f, 249, 1249, 1750},
+        {"B done 1 us after A's pending event", "1 2", 1.25f, 0.5f, 251, 1251, 1750},
+        {"B with no work", "0 2", 1.625f, 1.0f, 100, 100, 1250},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const kept_row *k = &rows[i];
+        char text[400];
+        snprintf(text, sizeof(text),
+                 "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 2\n"
+                 "stage work image %s\njitter none\neff 1 1\ngpu_mem_mib 1000\n"
+                 "model_mem_mib 1\nreq_mem_mib 0\ncold_phase start const 0\n", k->image_ms);
+        gpu_profile *p = profile_from(text);
+        request_spec specs[] = {{.arrival_us = 0, .mp = k->a_mp, .faces = 0},
+                                {.arrival_us = k->b_arrival_us, .mp = k->b_mp, .faces = 0}};
+        list_ctx lc = {.specs = specs, .n = 2};
+        sim_cfg cfg;
+        base_cfg(&cfg, p, policy_find("static"), &lc, open_list);
+        cfg.cluster.gpus = cfg.cluster.gpus_max = 1;
+        cfg.cluster.min_pods = cfg.cluster.max_pods = 1;
+        cfg.cluster.concurrency = 2;
+        run_summary sum;
+        request_log log = {0};
+        run_ok(&cfg, &sum, NULL, &log);
+        int64_t a_end = row_of(&log, 0)->end_us, b_end = row_of(&log, 1)->end_us;
+        if (a_end != k->want_a_end_us || b_end != k->want_b_end_us)
+            fail_msg("%s: A ends at %lld, B at %lld; want %lld and %lld", k->name,
+                     (long long)a_end, (long long)b_end, (long long)k->want_a_end_us,
+                     (long long)k->want_b_end_us);
+        request_log_free(&log);
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -816,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_timeout_in_service_both_ends),
         cmocka_unit_test(test_timeout_none),
         cmocka_unit_test(test_zero_demand),
+        cmocka_unit_test(test_kept_completion_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
