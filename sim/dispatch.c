@@ -310,14 +310,9 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
     if (rc < 0)
         return rc;
     req *x = &s->reqs[r];
-    memset(x, 0, sizeof(*x));
-    x->id = id;
-    x->arrival_us = now(s);
-    x->start_us = -1;
-    x->mp = mp;
-    x->faces = faces;
-    x->user = user;
-    x->pod = NONE;
+    /* every other field 0 (an assignment, not a memset call: no size dispatch) */
+    *x = (req){.id = id, .arrival_us = now(s), .start_us = -1, .mp = mp, .faces = faces,
+               .user = user, .pod = NONE};
     x->demand_us = sim_request_demand_us(s->prof, s->rng.seed, id, mp, faces);
     if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,

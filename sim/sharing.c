@@ -22,9 +22,9 @@
 /* The GPU's aggregate speed g with its current requests: eff(n), times the start
  * interference while a pod starts on it, times share_slowdown when instances of
  * different pods are busy together (double products, in this order). */
-static double gpu_speed(const sim *s, const gpu *g)
+static double gpu_speed(const sim *s, const gpu *g, double eff)
 {
-    double speed = profile_eff(s->prof, (int)g->n_svc);
+    double speed = eff;
     if (g->n_starting > 0)
         speed *= start_interference(s);
     if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
@@ -66,10 +66,11 @@ ps_units ps_from_double(double x, bool round_up)
 /* The longest time to a completion (us) the clock takes from now. */
 #define MAX_DT_US 9000000000000000LL
 
-/* An int128 as a double, to within a few ulps (for an estimate only). */
+/* An int128 as a double, to within a few ulps (for an estimate only). The low half goes
+ * through a signed conversion (an unsigned one branches on its top bit). */
 static inline double ps_approx(ps_units u)
 {
-    return (double)(int64_t)(u >> 64) * 0x1p64 + (double)(uint64_t)u;
+    return (double)(int64_t)(u >> 64) * 0x1p64 + (double)(int64_t)((uint64_t)u >> 1) * 2.0;
 }
 
 /* ceil(left / rate) for left, rate > 0, without a 128-bit division: a double estimate,
@@ -97,10 +98,10 @@ static bool ps_ceil_div(ps_units left, ps_units rate, int64_t max_q, int64_t *q_
 }
 
 /* floor(speed 2^64 / n): the share of each of n requests, in units per us. Without
- * interference the speed is eff(n), and the shares are kept in a table per n. */
-static ps_units ps_share(sim *s, double speed, uint32_t n)
+ * interference the speed is eff = eff(n), and the shares are kept in a table per n. */
+static ps_units ps_share(sim *s, double speed, double eff, uint32_t n)
 {
-    bool plain = n < SIM_SHARE_TABLE && speed == profile_eff(s->prof, (int)n);
+    bool plain = n < SIM_SHARE_TABLE && speed == eff;
     if (plain && s->share_of[n] > 0)
         return s->share_of[n];
     ps_units share = ps_from_double(speed, false) / n;
@@ -131,7 +132,8 @@ int gpu_reschedule(sim *s, uint32_t gi)
         g->vt = 0; /* idle: restart the virtual clock, so it stays small */
         return 0;
     }
-    g->rate = ps_share(s, gpu_speed(s, g), g->n_svc);
+    double eff = profile_eff(s->prof, (int)g->n_svc);
+    g->rate = ps_share(s, gpu_speed(s, g, eff), eff, g->n_svc);
     if (g->rate <= 0)
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "a GPU's speed is zero or below 2^-64 us per us");
