@@ -354,6 +354,7 @@ int qwin_init(qwin *w, double rel_err, int64_t window_us, int n_slots, gp_error 
     w->window_us = window_us;
     w->slot_us = window_us / n_slots;
     w->epoch = INT64_MIN;
+    w->next_us = INT64_MIN;
     for (int i = 0; i <= n_slots; i++) {
         int rc = qhist_init(&w->ring[i], rel_err, err);
         if (rc < 0) {
@@ -386,11 +387,22 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The current slot becomes slot e. */
+static void set_epoch(qwin *w, int64_t e)
+{
+    int ring = w->n_slots + 1;
+    w->epoch = e;
+    w->cur = (int)((e % ring + ring) % ring);
+    w->next_us = e >= INT64_MAX / w->slot_us - 1 ? INT64_MAX : (e + 1) * w->slot_us;
+}
+
 void qwin_advance(qwin *w, int64_t now_us)
 {
+    if (now_us < w->next_us)
+        return; /* in the current slot (or before it): no division, nothing to rotate */
     int64_t e = floor_div(now_us, w->slot_us);
     if (w->epoch == INT64_MIN) {
-        w->epoch = e;
+        set_epoch(w, e);
         return;
     }
     if (e <= w->epoch)
@@ -409,14 +421,10 @@ void qwin_advance(qwin *w, int64_t now_us)
         }
         qhist_reset(h);
     }
-    w->epoch = e;
+    set_epoch(w, e);
 }
 
-static qhist *current(qwin *w)
-{
-    int ring = w->n_slots + 1;
-    return &w->ring[(int)((w->epoch % ring + ring) % ring)];
-}
+static qhist *current(qwin *w) { return &w->ring[w->cur]; }
 
 void qwin_add(qwin *w, int64_t now_us, double value_s)
 {

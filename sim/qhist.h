@@ -87,6 +87,9 @@ typedef struct qwin {
     int64_t slot_us;
     int64_t window_us;
     int64_t epoch;   /* index of the current slot (t / slot_us); INT64_MIN before any */
+    int64_t next_us; /* first us of the slot after it (INT64_MIN before any): a sample
+                        before it rotates nothing */
+    int cur;         /* ring index of the current slot */
     qhist ring[QWIN_MAX_SLOTS + 1];
     uint64_t *count; /* per bucket, the sum over the ring's slots */
     uint64_t *block; /* per 64 buckets, the sum of count */
