@@ -115,7 +115,8 @@ int slot_push(sim *s, uint32_t pi)
         s->slot_head = 0;
         s->slot_cap = ncap;
     }
-    s->slots[(s->slot_head + s->slot_len) % s->slot_cap] =
+    /* the capacity is a power of two (64, doubled): a mask, not a division */
+    s->slots[(s->slot_head + s->slot_len) & (s->slot_cap - 1)] =
         (slot){.pod = pi, .gen = s->pods[pi].slot_gen};
     s->slot_len++;
     return 0;
@@ -142,7 +143,7 @@ static int dispatch_shared(sim *s)
         bool started = false;
         while (tried < n) {
             slot sl = s->slots[s->slot_head];
-            s->slot_head = (s->slot_head + 1) % s->slot_cap;
+            s->slot_head = (s->slot_head + 1) & (s->slot_cap - 1);
             s->slot_len--;
             tried++;
             if (!slot_valid(s, sl))

@@ -133,7 +133,7 @@ typedef struct sim {
     uint32_t n_gpus;
 
     slot *slots;         /* ring of free worker slots */
-    uint32_t slot_head, slot_len, slot_cap;
+    uint32_t slot_head, slot_len, slot_cap; /* slot_cap: 0 or a power of two */
 
     /* policy */
     void *pstate;
