@@ -38,11 +38,27 @@ void engine_free(engine *e)
     memset(e, 0, sizeof(*e));
 }
 
+static inline void heap_fill_root(engine *e, engine_entry x);
+static void heap_remove_top(engine *e);
+
 int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj,
                     uint32_t gen)
 {
     if (t_us < e->now_us)
         return GP_EINVARIANT;
+    engine_entry ev = {.key = make_key(t_us, prio, e->next_seq++), .obj = obj, .gen = gen,
+                       .kind = kind};
+    if (e->held) {
+        /* the popped top is still at the root: a later entry takes its place (one pass
+           down instead of a removal and an insertion); an earlier one (a lower priority
+           at the same time) cannot, and the top goes first */
+        e->held = false;
+        if (ev.key > e->heap[0].key) {
+            heap_fill_root(e, ev);
+            return 0;
+        }
+        heap_remove_top(e);
+    }
     if (e->n == e->cap) {
         uint32_t ncap = e->cap * 2;
         engine_entry *nh = realloc(e->heap, sizeof(*nh) * ncap);
@@ -51,8 +67,6 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
         e->heap = nh;
         e->cap = ncap;
     }
-    engine_entry ev = {.key = make_key(t_us, prio, e->next_seq++), .obj = obj, .gen = gen,
-                       .kind = kind};
     uint32_t i = e->n++;
     while (i > 0) {
         uint32_t parent = (i - 1) / 4;
@@ -65,16 +79,14 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
     return 0;
 }
 
-/* Removes the top: the hole it leaves goes down to a leaf along the smallest of each four
- * children (picked without branches), and the last entry rises from there (Floyd's
- * bottom-up deletion: it belongs near the bottom, so it rarely rises far). A 4-ary heap
- * has half the levels of a binary one. Keys are unique, so the heap pops the same
- * sequence whatever its shape. */
-static void heap_remove_top(engine *e)
+/* Puts x in the root's place (the root leaves): the hole goes down to a leaf along the
+ * smallest of each four children (picked without branches), and x rises from there
+ * (Floyd's bottom-up deletion: an entry that replaces the smallest belongs near the
+ * bottom, so it rarely rises far). A 4-ary heap has half the levels of a binary one.
+ * Keys are unique, so the heap pops the same sequence whatever its shape. */
+static inline __attribute__((always_inline)) void heap_fill_root(engine *e, engine_entry x)
 {
-    uint32_t n = --e->n;
-    if (n == 0)
-        return;
+    uint32_t n = e->n;
     engine_entry *h = e->heap;
     uint32_t i = 0;
     for (uint32_t l = 1; l < n; l = 4 * i + 1) {
@@ -91,15 +103,22 @@ static void heap_remove_top(engine *e)
         h[i] = h[c];
         i = c;
     }
-    engine_entry last = h[n];
     while (i > 0) {
         uint32_t parent = (i - 1) / 4;
-        if (h[parent].key < last.key)
+        if (h[parent].key < x.key)
             break;
         h[i] = h[parent];
         i = parent;
     }
-    h[i] = last;
+    h[i] = x;
+}
+
+/* Removes the root: the last entry fills its place. */
+static void heap_remove_top(engine *e)
+{
+    uint32_t n = --e->n;
+    if (n > 0)
+        heap_fill_root(e, e->heap[n]);
 }
 
 /* ---- timers ---- */
@@ -140,6 +159,10 @@ static inline int first_timer(const engine *e)
 
 bool engine_pop(engine *e, sim_event *ev)
 {
+    if (e->held) {
+        e->held = false;
+        heap_remove_top(e);
+    }
     int ti = first_timer(e);
     engine_key tk = ti >= 0 ? e->timer[ti].key : KEY_NONE;
     if (e->n > 0 && e->heap[0].key < tk) {
@@ -148,7 +171,7 @@ bool engine_pop(engine *e, sim_event *ev)
         ev->kind = top->kind;
         ev->obj = top->obj;
         ev->gen = top->gen;
-        heap_remove_top(e);
+        e->held = true; /* removed at the next push or pop */
     } else if (ti >= 0) {
         engine_timer *t = &e->timer[ti];
         key_to_event(tk, ev);
@@ -164,17 +187,30 @@ bool engine_pop(engine *e, sim_event *ev)
     return true;
 }
 
+/* The smallest key in the heap, the popped root aside (then: among its children). */
+static engine_key heap_first_key(const engine *e)
+{
+    if (!e->held)
+        return e->n > 0 ? e->heap[0].key : KEY_NONE;
+    engine_key k = KEY_NONE;
+    for (uint32_t c = 1; c <= 4 && c < e->n; c++)
+        if (e->heap[c].key < k)
+            k = e->heap[c].key;
+    return k;
+}
+
 int64_t engine_peek_time(const engine *e)
 {
     int ti = first_timer(e);
     engine_key tk = ti >= 0 ? e->timer[ti].key : KEY_NONE;
-    engine_key k = e->n > 0 && e->heap[0].key < tk ? e->heap[0].key : tk;
+    engine_key hk = heap_first_key(e);
+    engine_key k = hk < tk ? hk : tk;
     return k == KEY_NONE ? INT64_MAX : (int64_t)(uint64_t)(k >> 64);
 }
 
 uint32_t engine_pending(const engine *e)
 {
-    uint32_t n = e->n;
+    uint32_t n = e->n - e->held;
     for (uint32_t i = 0; i < e->n_timers; i++)
         n += e->timer[i].key != KEY_NONE;
     return n;

@@ -50,6 +50,8 @@ typedef struct engine {
     uint64_t processed;
     engine_entry *heap;
     uint32_t n, cap;
+    bool held;      /* heap[0] was popped and is removed by the next push (which takes its
+                       place when it comes later) or pop */
     engine_timer timer[ENGINE_MAX_TIMERS];
     uint32_t n_timers;
 } engine;
