@@ -454,6 +454,11 @@ static int preempt_node(sim *s, uint32_t gi)
     pool_rt *pl = &s->pool[g->pool];
     pl->res.preemptions++;
     s->sum->preemptions++;
+    if (s->cfg->preempt_log) {
+        preemption_row row = {.t_us = now(s), .pool = g->pool, .node = (int32_t)(gi - pl->gpu_lo)};
+        if (preemption_log_push(s->cfg->preempt_log, &row) < 0)
+            return oom(s);
+    }
     g->reclaiming = true;
     int64_t end = now(s) + pl->cfg->notice_us;
     uint32_t on[64];

@@ -118,10 +118,25 @@ typedef struct request_log {
     request_row *row;
 } request_log;
 
+/* The preemption notices that took a node, in time order (a run's preemption trace, the
+ * same form as a spot pool's recorded notices: it replays as such). */
+typedef struct preemption_row {
+    int64_t t_us;
+    int32_t pool;                         /* index in cluster.pools */
+    int32_t node;                         /* in the pool's GPU order */
+} preemption_row;
+
+typedef struct preemption_log {
+    size_t n, cap;
+    preemption_row *row;
+} preemption_log;
+
 /* Append helpers; return 0 or GP_ENOMEM. */
 int run_series_push(run_series *s, const series_row *r);
 void run_series_free(run_series *s);
 int request_log_push(request_log *l, const request_row *r);
 void request_log_free(request_log *l);
+int preemption_log_push(preemption_log *l, const preemption_row *r);
+void preemption_log_free(preemption_log *l);
 
 #endif

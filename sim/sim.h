@@ -150,6 +150,7 @@ typedef struct sim_cfg {
     sim_progress_fn progress;
     void *progress_ctx;
     void *policy_host_ctx;       /* passed to the policy as policy_env.host_ctx */
+    preemption_log *preempt_log; /* optional: every preemption notice that took a node */
 } sim_cfg;
 
 #define SIM_TIMEOUT_NONE 0
