@@ -97,8 +97,15 @@ test-asan:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    scripts/run_tests.sh $(BUILD)-asan asan
 
+# Each benchmark prints its figures and its targets ("target: ...: met" or "NOT met"),
+# collected at the end. BENCH_SMALL=1 (CI) runs smaller inputs; docs/performance.md.
 bench: $(BENCH_BIN) gpenlab
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/out-*.txt
+	@for b in $(BENCH_BIN); do echo "== $$b"; \
+	    $$b > $(BUILD)/bench/out-$${b##*/}.txt 2>&1; rc=$$?; cat $(BUILD)/bench/out-$${b##*/}.txt; \
+	    [ $$rc -eq 0 ] || exit 1; done
+	@echo "== targets (load now: $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	    grep -h '^target:' $(BUILD)/bench/out-*.txt | sed 's/^target: /  /'
 
 check-deps:
 	@pkg-config --exists $(PKGS) cmocka || { echo "missing: run scripts/install_deps.sh" >&2; exit 1; }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "lab/sweep.h"
 
 static double now_s(void)
@@ -83,8 +84,7 @@ int main(void)
         }
         sweep_free(sw);
     }
-    snprintf(text, sizeof(text), "rm -rf '%s'", dir);
-    if (system(text) != 0)
+    if (gp_remove_tree(dir, NULL) != 0) /* no shell */
         fprintf(stderr, "bench_sweep: could not remove %s\n", dir);
     return rc == 0 ? 0 : 1;
 }

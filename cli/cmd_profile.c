@@ -149,6 +149,12 @@ int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *er
                p->gpu_mem_bytes / 1048576, p->model_mem_bytes / 1048576,
                profile_req_mem_bytes(p, 2, 1) / 1048576);
         fprintf(out, "  mean cold start: pod %.1f s, serverless instance %.1f s\n", pod_s, sl_s);
+        int drop = profile_eff_first_drop(p);
+        if (drop)
+            fprintf(stderr,
+                    "warning: %s: the throughput eff(n) falls from n = %d to %d (%.3g -> %.3g): "
+                    "more concurrency would serve less; check the measurement\n",
+                    argv[2], drop - 1, drop, profile_eff(p, drop - 1), profile_eff(p, drop));
     }
     free(p);
     return rc;

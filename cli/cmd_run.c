@@ -1,5 +1,6 @@
 /* cmd_run.c: `gpenlab run FILE.yaml [--db PATH] [--csv PATH] [--replications N] [--seed N]
- * [--requests] [--quiet]`: every policy x replication of one experiment (lab_run). */
+ * [--requests] [--quiet] [-j N]`: every policy x replication of one experiment (lab_run),
+ * on N worker processes with -j. */
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -15,7 +16,7 @@ int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
     lab_opts o;
     lab_opts_default(&o);
     const char *path = NULL;
-    long replications = o.replications, seed = o.seed;
+    long replications = o.replications, seed = o.seed, jobs = 1;
     bool requests = false;
     const cli_opt opts[] = {
         {"--db", NULL, CLI_STR, &o.db_path, 0, 0, NULL},
@@ -24,6 +25,7 @@ int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
         {"--seed", NULL, CLI_LONG, &seed, 0, 0x7fffffffL, NULL},
         {"--requests", NULL, CLI_FLAG, &requests, 0, 0, NULL},
         {"--quiet", NULL, CLI_FLAG, &o.quiet, 0, 0, NULL},
+        {"-j", "--jobs", CLI_LONG, &jobs, 1, 256, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts,
@@ -36,6 +38,7 @@ int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     o.replications = (int)replications;
     o.seed = seed;
+    o.jobs = (int)jobs;
     if (requests)
         o.record_requests = 1;
     if (!path)
@@ -46,6 +49,7 @@ int cmd_run(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     o.warn = stderr;
+    experiment_warn(e, stderr);
     o.stop = cli_stop_on_signals(); /* stops between runs (each is atomic in the database) */
     rc = lab_run(e, &o, out, err);
     experiment_free(e);

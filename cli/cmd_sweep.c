@@ -40,6 +40,7 @@ int cmd_sweep(int argc, char **argv, FILE *out, gp_error *err)
     rc = sweep_load(path, &sw, err);
     if (rc < 0)
         return rc;
+    sweep_warn(sw, stderr);
     if (db)
         sweep_set_db_path(sw, db);
     char csv_default[1200], plot_default[1200], dir[1024];

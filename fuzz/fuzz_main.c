@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "fuzz/fuzz_targets.h"
 
 #ifndef FUZZ_TARGET
@@ -26,9 +27,7 @@ static void cleanup(void)
 {
     if (!scratch[0])
         return;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-    if (system(cmd) != 0)
+    if (gp_remove_tree(scratch, NULL) != 0) /* no shell */
         fprintf(stderr, "fuzz: could not remove %s\n", scratch);
 }
 

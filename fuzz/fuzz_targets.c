@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "base/cfg.h"
+#include "base/csv_gzip.h"
 #include "drive/command.h"
 #include "drive/drive.h"
 #include "drive/io.h"
@@ -24,6 +25,7 @@
 #include "gpu/ref/pipe_nets.h"
 #include "gpu/ref/safetensors.h"
 #include "lab/experiment.h"
+#include "lab/report.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
 #include "traces/trace.h"
@@ -203,6 +205,53 @@ int fuzz_trace_csv(const uint8_t *data, size_t size, const char *scratch_dir)
         arrival_src_free(src);
     } else if (err.code == 0 || !err.msg[0]) {
         abort(); /* every refusal says why */
+    }
+    return 0;
+}
+
+int fuzz_csv(const uint8_t *data, size_t size, const char *scratch_dir)
+{
+    if (size < 1)
+        return 0;
+    uint8_t mode = data[0];
+    data++;
+    size--;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/any.csv", scratch_dir);
+    if (write_file(path, data, size, (mode & 1) != 0) < 0)
+        return 0;
+    csv_reader *r = NULL;
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = csv_open_any(path, &r, &err);
+    if (rc == 0) {
+        char cols[320];
+        csv_list_cols(r, cols, sizeof(cols));
+        for (size_t i = 0; i < csv_ncols(r); i++)
+            if (csv_col_pos(r, i) < 1)
+                abort();
+        while ((rc = csv_next_row(r, &err)) == 1) {
+            for (size_t i = 0; i < csv_ncols(r); i++) {
+                double v;
+                int64_t t;
+                gp_error e2;
+                if (csv_field_pos(r, i) < 1 || strlen(csv_field(r, i)) > CSV_MAX_RECORD_BYTES)
+                    abort();
+                (void)csv_field_nonneg(r, i, &v, &e2);
+                (void)csv_field_iso_us(r, i, &t, &e2);
+            }
+        }
+        csv_close(r);
+    }
+    if (rc < 0 && (err.code == 0 || !err.msg[0]))
+        abort(); /* every refusal says why */
+    if ((mode & 1) == 0) { /* a regression baseline */
+        run_summary *runs = NULL;
+        size_t n = 0;
+        gp_error_clear(&err);
+        if (report_read_csv(path, &runs, &n, &err) < 0 && !err.msg[0])
+            abort();
+        free(runs);
     }
     return 0;
 }
@@ -794,7 +843,8 @@ fuzz_target_fn fuzz_target_find(const char *name)
     } table[] = {{"trace_csv", fuzz_trace_csv}, {"envelope", fuzz_envelope},
                  {"cfg", fuzz_cfg},             {"experiment", fuzz_experiment},
                  {"policy", fuzz_policy},       {"profile", fuzz_profile},
-                 {"drive", fuzz_drive},         {"weights", fuzz_weights}};
+                 {"drive", fuzz_drive},         {"weights", fuzz_weights},
+                 {"csv", fuzz_csv}};
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].fn;

@@ -30,6 +30,12 @@ int fuzz_drive(const uint8_t *data, size_t size, const char *scratch_dir);
  * (width / 16, the goldens' width). */
 int fuzz_weights(const uint8_t *data, size_t size, const char *scratch_dir);
 
+/* The one CSV reader (base/csv_reader.h, plain or gzip) on any bytes: byte 0 picks plain or
+ * gzip, the rest is the file; every row and field is read (as a number and a date-time
+ * too), then the same file as a regression baseline (report_read_csv). Every refusal must
+ * carry its reason. */
+int fuzz_csv(const uint8_t *data, size_t size, const char *scratch_dir);
+
 /* Looks a target up by name ("trace_csv", ...); NULL if unknown. */
 typedef int (*fuzz_target_fn)(const uint8_t *data, size_t size, const char *scratch_dir);
 fuzz_target_fn fuzz_target_find(const char *name);

@@ -10,7 +10,7 @@ out=${1:?usage: make_seeds.sh OUTDIR}
 cd "$(dirname "$0")/.."
 real=traces/data
 rm -rf "$out"
-for t in trace_csv envelope cfg experiment policy profile drive weights; do mkdir -p "$out/$t"; done
+for t in trace_csv envelope cfg experiment policy profile drive weights csv; do mkdir -p "$out/$t"; done
 
 # seed FILE TARGET NAME PREFIX...: the file's text after each two-byte prefix (octal escapes)
 prefixed() {
@@ -34,6 +34,12 @@ for f in tests/data/traces/*.csv; do
 done
 for f in tests/data/traces/*.csv.gz; do
     prefixed "$f" trace_csv "$(basename "$f" .csv.gz)-gz" '\000\000' '\000\003'
+done
+# the one CSV reader: every CSV of the repository (traces, replay metrics and their bad
+# cases, regression baselines, the NUL / UTF-8 cases), plain and gzip-compressed
+for f in tests/data/traces/*.csv tests/data/policy/*.csv tests/data/policy/badcsv/*.csv \
+         experiments/baselines/*.csv; do
+    prefixed "$f" csv "$(basename "$(dirname "$f")")-$(basename "$f" .csv)" '\000' '\001'
 done
 for f in "$real"/*.csv.gz "$real"/*.csv; do
     [ -e "$f" ] || continue

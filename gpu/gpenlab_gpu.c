@@ -25,6 +25,7 @@
 #include "gpu/gpu.h"
 #include "gpu/gpu_cli.h"
 #include "gpu/jpeg_io.h"
+#include "gpu/torch_csv.h"
 #include "gpu/ref/gpen_load.h"
 #include "gpu/ref/gpen_model.h"
 #include "gpu/ref/gpen_rand.h"
@@ -517,29 +518,6 @@ static int cmd_selftest(int argc, char **argv)
 
 /* ------------------------------------------------------------------ bench */
 
-typedef struct torch_row {
-    char dtype[8], mode[12], modconv[12];
-    int batch;
-    double ms;
-} torch_row;
-
-/* Reads `torch DTYPE MODE MODCONV batch B: MS ms` lines of scripts/gpen_torch.py bench. */
-static int read_torch(const char *path, torch_row *rows, int cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof(line), f) && n < cap) {
-        torch_row r;
-        if (sscanf(line, "torch %7s %11s %11s batch %d: %lf ms", r.dtype, r.mode, r.modconv, &r.batch, &r.ms) == 5)
-            rows[n++] = r;
-    }
-    fclose(f);
-    return n;
-}
-
 /* The fastest row of DTYPE at BATCH whose mode is MODE, or starts with MODE when MODE ends in
  * '*' ("compile*": the best of every torch.compile mode); 0 when there is none. */
 static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch,
@@ -579,13 +557,21 @@ static int cmd_bench(int argc, char **argv)
         fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1, --batch 0..64 and --max-batch 1..64\n");
         return 2;
     }
+    /* the PyTorch timings first: a bad file is refused before any device time is spent */
+    torch_row tr[128];
+    int ntr = 0;
+    gp_error err;
+    const char *torch = cli_value(argc, argv, "--torch", NULL);
+    if (torch && torch[0] && torch_csv_read(torch, tr, 128, &ntr, &err) < 0) {
+        char msg[1200];
+        gp_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "gpenlab-gpu bench: %s\n", msg);
+        return 2;
+    }
     if (gpu_device_count() < 1) {
         printf("bench: no CUDA device: skipped\n");
         return 0;
     }
-    torch_row tr[128];
-    int ntr = read_torch(cli_value(argc, argv, "--torch", ""), tr, 128);
-    gp_error err;
     gpen_arch arch;
     gpen_config dc;
     gpen_config_default(&dc);
@@ -1035,7 +1021,8 @@ static int cmd_profile(int argc, char **argv)
         double thr = n * per / el;
         if (n == 1)
             thr1 = thr;
-        p.eff[n - 1] = n == 1 ? 1.0 : thr / thr1;
+        /* at most n: timing noise must not write a profile the reader refuses (eff(n) > n) */
+        p.eff[n - 1] = n == 1 ? 1.0 : fmin(thr / thr1, n);
         printf("eff(%d) = %.3f (%.1f requests/s)\n", n, p.eff[n - 1], thr * 1e3);
     }
     /* JPEG decode and encode alone, both paths, at every size of the grid */

@@ -14,7 +14,8 @@ GPU_ARCH  ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code
 GPU_DIR   := $(BUILD)/gpu-bin
 GPU_CFLAGS := $(CSTD) $(INCLUDES) $(WARN) -O2 -g
 GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_cli.c gpu/run_cmd.c gpu/gpu_common.c gpu/jpeg_io.c profile/profile.c \
-             profile/profile_derive.c $(wildcard gpu/ref/*.c) base/error.c base/fileio.c base/text.c
+             profile/profile_derive.c $(wildcard gpu/ref/*.c) base/error.c base/fileio.c base/text.c \
+             gpu/torch_csv.c base/csv_reader.c base/textparse.c
 GPU_C_OBJ = $(GPU_C_SRC:%.c=$(GPU_DIR)/%.o) $(GPU_JPEG_OBJ)
 GPU_CU_HDR := gpu/gpu_kernels.cuh gpu/gpu_internal.cuh gpu/gpu_pipeline.cuh gpu/gpu.h gpu/jpeg_io.h gpu/jpeg_gpu.h \
               $(wildcard gpu/ref/*.h)
@@ -73,9 +74,9 @@ test-gpu: $(BUILD)/gpenlab-gpu
 
 bench-gpu: $(BUILD)/gpenlab-gpu
 	@if $(PYTHON) -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then \
-	    $(PYTHON) scripts/gpen_torch.py bench --batches 1,8 | tee $(BUILD)/torch_bench.txt; \
-	else echo "bench-gpu: no PyTorch with CUDA here: gpenlab figures only" >&2; : > $(BUILD)/torch_bench.txt; fi
-	$(BUILD)/gpenlab-gpu bench --torch $(BUILD)/torch_bench.txt --out $(BUILD)/bench_gpu.txt
+	    $(PYTHON) scripts/gpen_torch.py bench --batches 1,8 --csv $(BUILD)/torch_bench.csv | tee $(BUILD)/torch_bench.txt; \
+	else echo "bench-gpu: no PyTorch with CUDA here: gpenlab figures only" >&2; echo dtype,mode,modconv,batch,ms > $(BUILD)/torch_bench.csv; fi
+	$(BUILD)/gpenlab-gpu bench --torch $(BUILD)/torch_bench.csv --out $(BUILD)/bench_gpu.txt
 
 -include $(GPU_C_OBJ:.o=.d)
 

@@ -3,9 +3,11 @@
 
 #include "base/common.h"
 #include "base/fileio.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +221,8 @@ static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
             return cfg_error(cfg_map_get(item, "policy"), err, GP_EUNKNOWN,
                              "unknown policy \"%s\" (known: %s)", name, known);
         }
-        snprintf(pe->label, sizeof(pe->label), "%s", label ? label : name);
+        /* a long label is cut at a character boundary, never inside one */
+        gp_copy_utf8(pe->label, sizeof(pe->label), label ? label : name);
         for (int k = 0; k < e->n_policies; k++)
             if (strcmp(e->policy[k].label, pe->label) == 0)
                 return cfg_error(item, err, GP_EPARSE,
@@ -235,7 +238,9 @@ static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
 
 static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
 {
-    static const char *const keys[] = {"db", "csv", "series", "requests", NULL};
+    static const char *const keys[] = {"db",       "csv",             "series",
+                                       "requests", "max_series_rows", "max_request_rows",
+                                       NULL};
     int rc = cfg_check_keys(map, keys, err);
     const char *db = NULL, *csv = NULL;
     if (rc == 0)
@@ -246,6 +251,12 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
         rc = cfg_opt_bool(map, "series", &e->record_series, err);
     if (rc >= 0)
         rc = cfg_opt_bool(map, "requests", &e->record_requests, err);
+    /* rows kept in memory per run (sim.h checks them before the run starts) */
+    if (rc >= 0)
+        rc = cfg_opt_int64(map, "max_series_rows", 1, INT64_C(1) << 40, &e->max_series_rows, err);
+    if (rc >= 0)
+        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows,
+                           err);
     if (rc < 0)
         return rc;
     if (db && (rc = resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
@@ -287,9 +298,9 @@ static int experiment_parse(experiment *e, gp_error *err)
         return rc;
     e->seed = (uint64_t)seed;
     if (name)
-        snprintf(e->name, sizeof(e->name), "%s", name);
+        gp_copy_utf8(e->name, sizeof(e->name), name);
     if (desc)
-        snprintf(e->description, sizeof(e->description), "%s", desc);
+        gp_copy_utf8(e->description, sizeof(e->description), desc);
 
     rc = resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
                       sizeof(e->profile_path), err);
@@ -447,6 +458,8 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
     out->source_ctx = (void *)e;
     out->record_series = e->record_series;
     out->record_requests = e->record_requests;
+    out->max_series_rows = e->max_series_rows;
+    out->max_request_rows = e->max_request_rows;
 }
 
 uint64_t experiment_inputs_hash(const experiment *e)
@@ -462,4 +475,75 @@ uint64_t experiment_inputs_hash(const experiment *e)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+/* The least memory a request of class c can need (bytes): its fewest faces, and the mp in
+ * [mp_min, mp_max] where the profile's memory curve (linear between grid points) is lowest. */
+static double class_min_mem_bytes(const gpu_profile *p, const image_class *c)
+{
+    int faces = 0;
+    while (faces < IMAGE_MIX_MAX_FACES && !(c->faces_p[faces] > 0))
+        faces++;
+    double best = fmin(profile_req_mem_bytes(p, c->mp_min, faces),
+                       profile_req_mem_bytes(p, c->mp_max, faces));
+    for (int g = 0; g < p->n_grid; g++)
+        if (p->mp_grid[g] > c->mp_min && p->mp_grid[g] < c->mp_max)
+            best = fmin(best, profile_req_mem_bytes(p, p->mp_grid[g], faces));
+    return best;
+}
+
+int experiment_warn(const experiment *e, FILE *warn)
+{
+    int n = 0;
+    const cfg_node *root = cfg_root(e->doc);
+    char line[1400];
+    gp_error w;
+    int drop = profile_eff_first_drop(e->profile);
+    if (drop) {
+        cfg_error(cfg_map_get(root, "profile"), &w, GP_ERANGE,
+                  "GPU profile %s: the throughput eff(n) falls from n = %d to %d (%.3g -> %.3g): "
+                  "more concurrency would serve less; check the measurement",
+                  e->profile_path, drop - 1, drop, profile_eff(e->profile, drop - 1),
+                  profile_eff(e->profile, drop));
+        gp_error_format(&w, line, sizeof(line));
+        if (warn)
+            fprintf(warn, "warning: %s\n", line);
+        n++;
+    }
+    /* the image mix draws every request's size, unless a trace gives both columns */
+    const image_mix *mix = e->closed_loop ? &e->closed.mix : &e->workload.mix;
+    if (!e->closed_loop && e->workload.type == WORKLOAD_TRACE && e->workload.mp_col[0] &&
+        e->workload.faces_col[0])
+        return n;
+    image_mix def;
+    const cfg_node *mix_node =
+        cfg_map_get(cfg_map_get(root, e->closed_loop ? "users" : "workload"), "image_mix");
+    if (mix->n_classes == 0) {
+        image_mix_default(&def);
+        mix = &def;
+        mix_node = NULL;
+    }
+    double free_bytes = e->profile->gpu_mem_bytes - e->profile->model_mem_bytes;
+    double total = 0;
+    for (int i = 0; i < mix->n_classes; i++)
+        total += mix->cls[i].weight;
+    for (int i = 0; i < mix->n_classes; i++) {
+        const image_class *c = &mix->cls[i];
+        double need = class_min_mem_bytes(e->profile, c);
+        if (!(c->weight > 0) || need <= free_bytes)
+            continue;
+        const cfg_node *at = mix_node ? cfg_seq_at(mix_node, (size_t)i) : NULL;
+        cfg_error(at ? at : cfg_map_get(root, e->closed_loop ? "users" : "workload"), &w,
+                  GP_ERANGE,
+                  "image class %d \"%s\"%s: every request needs at least %.0f MiB, more than "
+                  "the %.0f MiB the card (%s) holds beside the model: all of them (%.1f%% of "
+                  "requests) will be rejected as too large",
+                  i, c->name, mix_node ? "" : " of the default image mix", need / 1048576,
+                  free_bytes / 1048576, e->profile->card, 100 * c->weight / total);
+        gp_error_format(&w, line, sizeof(line));
+        if (warn)
+            fprintf(warn, "warning: %s\n", line);
+        n++;
+    }
+    return n;
 }

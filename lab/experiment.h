@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/cfg.h"
 #include "sim/sim.h"
@@ -52,6 +53,8 @@ typedef struct experiment {
     char csv_path[512];     /* "" = none */
     bool record_series;
     bool record_requests;
+    int64_t max_series_rows;  /* output.max_series_rows, 0: SIM_MAX_SERIES_ROWS */
+    int64_t max_request_rows; /* output.max_request_rows, 0: SIM_MAX_REQUEST_ROWS */
 } experiment;
 
 int experiment_load(const char *path, experiment **out, gp_error *err);
@@ -70,5 +73,11 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out);
 /* FNV-1a 64 of the experiment text and the profile text: identifies the inputs of a
  * run in the results database (a rerun of the same inputs resumes). */
 uint64_t experiment_inputs_hash(const experiment *e);
+
+/* Writes to `warn` (one line each, "warning: FILE:LINE:COL: FIELD: ...") what the file
+ * allows but makes no physical sense: a profile whose throughput eff(n) falls as n grows,
+ * and an image class whose every request needs more memory than the card holds next to
+ * the model (each would be rejected as too large). Returns the number of warnings. */
+int experiment_warn(const experiment *e, FILE *warn);
 
 #endif

@@ -23,6 +23,8 @@ typedef struct lab_opts {
     bool progress;         /* a progress bar on stderr */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop between runs */
     FILE *warn;            /* input warnings (e.g. re-sorted trace rows), first run only */
+    int jobs;              /* worker processes (<= 1: this one); the database gets the same
+                              rows in the same order whatever the number */
 } lab_opts;
 
 void lab_opts_default(lab_opts *o);

@@ -173,17 +173,18 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     *worse = 0;
     char list[1024];
     snprintf(list, sizeof(list), "%s/canonical.txt", dir);
-    FILE *f = fopen(list, "r");
-    if (!f)
-        return gp_error_set(err, GP_EMISSING, list, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    char *text = NULL; /* a text file: a NUL byte or invalid UTF-8 is an error with its line */
+    TRY(gp_read_text_file(list, 1u << 20, &text, NULL, err));
     if (!o->update)
         fprintf(out, "  %-24s %-16s %-9s %-20s %-20s %-22s %s\n", "experiment", "label", "metric",
                 "baseline", "now", "now - baseline (paired)", "verdict");
-    char line[1200];
     long lineno = 0;
     int rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
+    for (char *line = text, *next; rc == 0 && line && *line; line = next) {
         lineno++;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
         char path[1024];
         int reps = 0;
         char *hash = strchr(line, '#');
@@ -221,7 +222,7 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         free(base);
         experiment_free(e);
     }
-    fclose(f);
+    free(text);
     if (rc == 0 && !o->update)
         fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
                      "of the difference lies wholly on the worse side (P99, GPU-h up; SLO down)\n"

@@ -44,6 +44,7 @@
 
 #include "base/cfg.h"
 #include "base/fileio.h"
+#include "base/text.h"
 #include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
@@ -376,7 +377,7 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (rc < 0)
         return rc;
     if (name)
-        snprintf(sw->name, sizeof(sw->name), "%s", name);
+        gp_copy_utf8(sw->name, sizeof(sw->name), name);
     char base_path[1024];
     snprintf(base_path, sizeof(base_path), "%s%s%s", base[0] == '/' ? "" : sw->dir,
              base[0] == '/' || !sw->dir[0] ? "" : "/", base);
@@ -482,6 +483,7 @@ void sweep_free(sweep *sw)
 }
 
 const char *sweep_name(const sweep *sw) { return sw->name; }
+int sweep_warn(const sweep *sw, FILE *warn) { return experiment_warn(sw->base, warn); }
 const char *sweep_db_path(const sweep *sw) { return sw->db_path; }
 void sweep_set_db_path(sweep *sw, const char *path)
 {

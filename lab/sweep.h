@@ -28,6 +28,8 @@ int sweep_load(const char *path, sweep **out, gp_error *err);
 void sweep_free(sweep *sw);
 
 const char *sweep_name(const sweep *sw);
+/* The base experiment's warnings (experiment_warn), once for the whole sweep. */
+int sweep_warn(const sweep *sw, FILE *warn);
 const char *sweep_db_path(const sweep *sw);
 /* Overrides from the command line (before running); replications >= 1. */
 void sweep_set_db_path(sweep *sw, const char *path);

@@ -10,7 +10,7 @@
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= trace_csv envelope cfg experiment policy profile drive weights
+FUZZ_TARGETS ?= trace_csv envelope cfg experiment policy profile drive weights csv
 FUZZ_BUILD := $(BUILD)-fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)

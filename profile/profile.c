@@ -619,6 +619,14 @@ double profile_eff(const gpu_profile *p, int n)
     return n <= p->n_eff ? p->eff[n - 1] : p->eff[p->n_eff - 1];
 }
 
+int profile_eff_first_drop(const gpu_profile *p)
+{
+    for (int n = 2; n <= p->n_eff; n++)
+        if (p->eff[n - 1] < p->eff[n - 2])
+            return n;
+    return 0;
+}
+
 double profile_jitter_factor(const gpu_profile *p, double u, double z)
 {
     switch (p->jitter) {

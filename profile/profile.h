@@ -105,6 +105,10 @@ double profile_demand_us(const gpu_profile *p, double mp, int faces);
 double profile_req_mem_bytes(const gpu_profile *p, double mp, int faces);
 /* eff(n) for n >= 1. */
 double profile_eff(const gpu_profile *p, int n);
+/* The first n >= 2 at which the throughput of n requests together, n x eff(n)/n = eff(n),
+ * falls below that of n - 1 (more concurrency would serve less: a measurement to check);
+ * 0 when it never falls. (eff(n) > n is refused when the profile is read.) */
+int profile_eff_first_drop(const gpu_profile *p);
 /* A jitter factor from a uniform u in (0,1) and a normal z (keyed draws). */
 double profile_jitter_factor(const gpu_profile *p, double u, double z);
 /* Samples a dist_spec from a uniform and a normal draw; never negative. */

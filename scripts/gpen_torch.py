@@ -461,6 +461,9 @@ def cmd_bench(args):
         if m != "eager" and m not in COMPILE_MODES:
             sys.exit(f"gpen_torch.py bench: --modes: unknown mode '{m}' (eager, {', '.join(COMPILE_MODES)})")
     res = []
+    csv_out = open(args.csv, "w") if args.csv else None
+    if csv_out:
+        csv_out.write("dtype,mode,modconv,batch,ms\n")
     print(f"# torch {torch.__version__}, {torch.cuda.get_device_name(0)}; deterministic random weights (seed {args.seed})",
           flush=True)
     for dtype_name in args.dtypes.split(","):
@@ -492,6 +495,11 @@ def cmd_bench(args):
                 res.append(r)
                 print(f"torch {dtype_name} {mode:10s} {r['modconv']:7s} batch {b}: {ms:8.3f} ms"
                       f"   # {r['setup_s']:.0f} s to compile and time", flush=True)
+                if csv_out:  # row by row: a run cut by its deadline keeps what it measured
+                    csv_out.write(f"{dtype_name},{mode},{r['modconv']},{b},{ms:.6f}\n")
+                    csv_out.flush()
+    if csv_out:
+        csv_out.close()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(torch=torch.__version__, device=torch.cuda.get_device_name(0),
@@ -533,6 +541,8 @@ def main():
                    help="eager, compile (default), compile-ro (reduce-overhead), compile-ma (max-autotune)")
     b.add_argument("--exact", action="store_true", help="also time the per-sample-weight modulated conv")
     b.add_argument("--deadline", type=float, default=0, help="skip what is left after this many seconds")
+    b.add_argument("--csv", help="also write the timings as CSV (dtype,mode,modconv,batch,ms): "
+                                 "the file gpenlab-gpu bench --torch reads")
     sub.add_parser("params")
     args = p.parse_args()
     {"golden": cmd_golden, "ref": cmd_ref, "bench": cmd_bench, "params": cmd_params, "forward": cmd_forward,

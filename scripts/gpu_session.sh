@@ -24,7 +24,7 @@
 #   runs:    `gpenlab-gpu run gpen` against `gpen_torch.py forward` on the same input, and
 #            `run pipeline` on a JPEG with libjpeg and with nvJPEG (into logs.tgz)
 #   torch:   PyTorch eager and torch.compile (default, reduce-overhead, max-autotune), each
-#            compiled for its batch size (torch_bench.txt)
+#            compiled for its batch size (torch_bench.txt; torch_bench.csv for gpenlab-gpu bench --torch)
 #   compare: gpenlab fp16 at every batch size again, right after torch, with the side-by-side
 #            table against the fastest torch.compile mode (bench_compare.txt)
 #   profile: the card's profile (gpu/profiles/<card>: h100, h200, ...)
@@ -157,10 +157,11 @@ Image.fromarray(np.clip(im,0,255).astype('uint8')).save('$B/photo.jpg', quality=
         [ $(( $(left_s) - 120 )) -lt $left ] && left=$(( $(left_s) - 120 ))
         [ $left -lt 60 ] && left=60
         timeout ${TORCH_TIMEOUT:-$(cap $(( left + 30 )))} python3 scripts/gpen_torch.py bench --dtypes fp16 \
-            --batches ${TORCH_BATCHES:-1,2,4,8,16} --deadline $left > "$OUT/torch_bench.txt" 2>&1
+            --batches ${TORCH_BATCHES:-1,2,4,8,16} --deadline $left --csv "$OUT/torch_bench.csv" \
+            > "$OUT/torch_bench.txt" 2>&1
         cat "$OUT/torch_bench.txt" ;;
     compare)
-        timeout $(cap 120) "$GPU" bench --only fp16 --reps 30 --torch "$OUT/torch_bench.txt" \
+        timeout $(cap 120) "$GPU" bench --only fp16 --reps 30 --torch "$OUT/torch_bench.csv" \
             --out "$OUT/bench_compare.txt" > "$L/compare.log" 2>&1
         sed -n '/^batch/,$p' "$L/compare.log" ;;
     ncu)

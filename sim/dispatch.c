@@ -95,8 +95,9 @@ int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
     if (s->fleet && x->pod != NONE)
         row.pool = (uint8_t)(s->pods[x->pod].pool + 1);
     row.demand_s = x->demand_us / 1e6;
-    if (request_log_push(s->log, &row) < 0)
-        return oom(s);
+    int prc = request_log_push(s->log, &row);
+    if (prc < 0)
+        return rows_full(s, prc, "request rows", s->log->max_rows, "output.max_request_rows");
     return 0;
 }
 

@@ -50,13 +50,14 @@ void qhist_reset(qhist *h)
     h->max = -INFINITY;
 }
 
-void qhist_add_n(qhist *h, double x, uint64_t n)
+/* Adds n samples of x; returns the bucket they went to, -1 for none (NaN, under, over). */
+static int add_n(qhist *h, double x, uint64_t n)
 {
     if (n == 0)
-        return;
+        return -1;
     if (isnan(x)) {
         h->n_nan += n;
-        return;
+        return -1;
     }
     h->n += n;
     h->sum += x * (double)n;
@@ -66,11 +67,11 @@ void qhist_add_n(qhist *h, double x, uint64_t n)
         h->max = x;
     if (x < QHIST_MIN_S) {
         h->under += n;
-        return;
+        return -1;
     }
     if (x > QHIST_MAX_S) {
         h->over += n;
-        return;
+        return -1;
     }
     int i = key_of(h, x) - h->key_min;
     /* log() rounding at the range ends can land one bucket outside */
@@ -83,9 +84,12 @@ void qhist_add_n(qhist *h, double x, uint64_t n)
         h->lo = i;
     if (i > h->hi)
         h->hi = i;
+    return i;
 }
 
-void qhist_add(qhist *h, double x) { qhist_add_n(h, x, 1); }
+void qhist_add_n(qhist *h, double x, uint64_t n) { add_n(h, x, n); }
+
+void qhist_add(qhist *h, double x) { add_n(h, x, 1); }
 
 int qhist_merge(qhist *dst, const qhist *src, gp_error *err)
 {
@@ -111,15 +115,20 @@ int qhist_merge(qhist *dst, const qhist *src, gp_error *err)
     return 0;
 }
 
-/* The quantile of the union of hs[0..n): walks the buckets in step, no scratch. */
-static double quantile_over(const qhist *const *hs, int n, double q)
+/* The quantile of the union of hs[0..n), whose bucket counts summed are `count`
+ * (h->count itself for one histogram; a window keeps the sum of its slots). The bucket
+ * holding rank ceil(q n) is found from below for q <= 0.5 and from above otherwise,
+ * which is the same bucket: from above, the smallest i whose count of samples above it
+ * is at most (in buckets) - (rank - under). Each walk stops at its quantile. */
+static double quantile_over(const qhist *const *hs, int n, const uint64_t *count, double q)
 {
-    uint64_t total = 0, under = 0;
+    uint64_t total = 0, under = 0, over = 0;
     double mn = INFINITY, mx = -INFINITY;
     int lo = hs[0]->n_buckets, hi = -1;
     for (int s = 0; s < n; s++) {
         total += hs[s]->n;
         under += hs[s]->under;
+        over += hs[s]->over;
         if (hs[s]->min < mn)
             mn = hs[s]->min;
         if (hs[s]->max > mx)
@@ -141,23 +150,31 @@ static double quantile_over(const qhist *const *hs, int n, double q)
     uint64_t rank = rank_d < 1 ? 1 : rank_d > (double)total ? total : (uint64_t)rank_d;
     if (rank <= under)
         return mn;
-    uint64_t seen = under;
-    for (int i = lo; i <= hi; i++) {
-        for (int s = 0; s < n; s++)
-            seen += hs[s]->count[i];
-        if (seen >= rank) {
-            const qhist *h = hs[0];
-            double v = 2.0 * pow(h->gamma, (double)(h->key_min + i)) / (h->gamma + 1.0);
-            return v < mn ? mn : v > mx ? mx : v;
+    uint64_t in_buckets = total - under - over;
+    if (under + in_buckets < rank)
+        return mx; /* the rank is in the overflow bucket */
+    int found = lo;
+    if (q <= 0.5) {
+        uint64_t seen = under;
+        for (found = lo; found < hi; found++) {
+            seen += count[found];
+            if (seen >= rank)
+                break;
         }
+    } else {
+        uint64_t most_above = in_buckets - (rank - under), above = 0;
+        for (found = hi; found > lo && above + count[found] <= most_above; found--)
+            above += count[found];
     }
-    return mx; /* the rank is in the overflow bucket */
+    const qhist *h = hs[0];
+    double v = 2.0 * pow(h->gamma, (double)(h->key_min + found)) / (h->gamma + 1.0);
+    return v < mn ? mn : v > mx ? mx : v;
 }
 
 double qhist_quantile(const qhist *h, double q)
 {
     const qhist *one[1] = {h};
-    return quantile_over(one, 1, q);
+    return quantile_over(one, 1, h->count, q);
 }
 
 uint64_t qhist_count(const qhist *h) { return h->n; }
@@ -205,6 +222,11 @@ int qwin_init(qwin *w, double rel_err, int64_t window_us, int n_slots, gp_error 
             return rc;
         }
     }
+    w->count = calloc((size_t)w->ring[0].n_buckets, sizeof(*w->count));
+    if (!w->count) {
+        qwin_free(w);
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
     return 0;
 }
 
@@ -212,6 +234,8 @@ void qwin_free(qwin *w)
 {
     for (int i = 0; i <= w->n_slots && i <= QWIN_MAX_SLOTS; i++)
         qhist_free(&w->ring[i]);
+    free(w->count);
+    w->count = NULL;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -234,8 +258,12 @@ void qwin_advance(qwin *w, int64_t now_us)
     int64_t steps = e - w->epoch;
     if (steps > ring)
         steps = ring;
-    for (int64_t k = 1; k <= steps; k++)
-        qhist_reset(&w->ring[(int)(((w->epoch + k) % ring + ring) % ring)]);
+    for (int64_t k = 1; k <= steps; k++) {
+        qhist *h = &w->ring[(int)(((w->epoch + k) % ring + ring) % ring)];
+        for (int i = h->lo; i <= h->hi; i++)
+            w->count[i] -= h->count[i];
+        qhist_reset(h);
+    }
     w->epoch = e;
 }
 
@@ -248,7 +276,9 @@ static qhist *current(qwin *w)
 void qwin_add(qwin *w, int64_t now_us, double value_s)
 {
     qwin_advance(w, now_us);
-    qhist_add(current(w), value_s);
+    int i = add_n(current(w), value_s, 1);
+    if (i >= 0)
+        w->count[i]++;
 }
 
 double qwin_quantile(qwin *w, int64_t now_us, double q)
@@ -259,7 +289,7 @@ double qwin_quantile(qwin *w, int64_t now_us, double q)
     const qhist *hs[QWIN_MAX_SLOTS + 1];
     for (int i = 0; i <= w->n_slots; i++)
         hs[i] = &w->ring[i];
-    return quantile_over(hs, w->n_slots + 1, q);
+    return quantile_over(hs, w->n_slots + 1, w->count, q);
 }
 
 uint64_t qwin_count(qwin *w, int64_t now_us)

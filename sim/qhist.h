@@ -65,7 +65,8 @@ uint64_t qhist_count_le(const qhist *h, double x);
  * plus the current partial slot. At a slot boundary the window is exactly the last
  * window_us; in between it reaches back to the start of the oldest full slot, so it
  * covers at least window_us and less than window_us + slot_us. Adding is O(1);
- * rotating a slot costs O(its buckets in use); a quantile O(n_slots x buckets in use).
+ * rotating a slot costs O(its buckets in use); a quantile O(n_slots + the buckets between
+ * it and the nearer end): the window keeps its slots' bucket counts summed.
  * Time only moves forward: a sample or query older than the current slot counts as
  * in the current slot. */
 #define QWIN_MAX_SLOTS 16
@@ -75,6 +76,7 @@ typedef struct qwin {
     int64_t window_us;
     int64_t epoch;   /* index of the current slot (t / slot_us); INT64_MIN before any */
     qhist ring[QWIN_MAX_SLOTS + 1];
+    uint64_t *count; /* per bucket, the sum over the ring's slots */
 } qwin;
 
 /* window_us > 0, n_slots in [1, QWIN_MAX_SLOTS], window_us divisible by n_slots. */

@@ -23,6 +23,8 @@ static void *reserve_one(void *arr, size_t n, size_t *cap, size_t size)
 
 int run_series_push(run_series *s, const series_row *r)
 {
+    if (s->max_rows && s->n >= s->max_rows)
+        return GP_ELIMIT;
     series_row *grown = reserve_one(s->row, s->n, &s->cap, sizeof(*s->row));
     if (!grown)
         return GP_ENOMEM;
@@ -42,6 +44,8 @@ void run_series_free(run_series *s)
 
 int request_log_push(request_log *l, const request_row *r)
 {
+    if (l->max_rows && l->n >= l->max_rows)
+        return GP_ELIMIT;
     request_row *grown = reserve_one(l->row, l->n, &l->cap, sizeof(*l->row));
     if (!grown)
         return GP_ENOMEM;

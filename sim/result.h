@@ -92,6 +92,7 @@ typedef struct series_row {
 typedef struct run_series {
     size_t n, cap;
     series_row *row;
+    size_t max_rows; /* 0: no limit; else a push beyond it is GP_ELIMIT */
 } run_series;
 
 typedef struct request_row {
@@ -116,6 +117,7 @@ typedef struct request_row {
 typedef struct request_log {
     size_t n, cap;
     request_row *row;
+    size_t max_rows; /* 0: no limit; else a push beyond it is GP_ELIMIT */
 } request_log;
 
 /* The preemption notices that took a node, in time order (a run's preemption trace, the
@@ -131,7 +133,7 @@ typedef struct preemption_log {
     preemption_row *row;
 } preemption_log;
 
-/* Append helpers; return 0 or GP_ENOMEM. */
+/* Append helpers; return 0, GP_ELIMIT at max_rows, or GP_ENOMEM. */
 int run_series_push(run_series *s, const series_row *r);
 void run_series_free(run_series *s);
 int request_log_push(request_log *l, const request_row *r);

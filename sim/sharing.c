@@ -15,6 +15,7 @@
  * GPU's single completion event is rescheduled (SimGrid's next-event/update step with
  * lazy cancellation). */
 #include <math.h>
+#include <string.h>
 
 #include "sim/sim_internal.h"
 
@@ -40,11 +41,64 @@ static double gpu_speed(const sim *s, const gpu *g)
  * is then a whole number of units); smaller values round up (round_up) or down. */
 ps_units ps_from_double(double x, bool round_up)
 {
-    double scaled = ldexp(x, PS_SHIFT);
-    ps_units u = (ps_units)scaled; /* truncates: below 2^53 the result is exact */
-    if (round_up && (double)u < scaled)
-        u++;
-    return u;
+    if (!(x > 0))
+        return 0;
+    /* from the bits: x = m 2^(e - 1075), so x 2^64 = m 2^(e - 1011); exact, no libgcc */
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof(bits));
+    int e = (int)(bits >> 52) & 0x7ff;
+    uint64_t m = bits & ((1ULL << 52) - 1);
+    if (e == 0)
+        e = 1; /* subnormal */
+    else
+        m |= 1ULL << 52;
+    int shift = e - 1011;
+    if (shift >= 0)
+        return (ps_units)m << shift; /* x < 2^63 (demands and speeds are far below) */
+    if (shift <= -64)
+        return round_up ? 1 : 0;
+    uint64_t q = m >> -shift;
+    if (round_up && (q << -shift) != m)
+        q++;
+    return q;
+}
+
+/* An int128 as a double, to within a few ulps (for an estimate only). */
+static inline double ps_approx(ps_units u)
+{
+    return (double)(int64_t)(u >> 64) * 0x1p64 + (double)(uint64_t)u;
+}
+
+/* ceil(left / rate) for left, rate > 0, without a 128-bit division: a double estimate,
+ * then corrected to the exact smallest q with rate * q >= left. *q_out; false when the
+ * quotient exceeds max_q. */
+static bool ps_ceil_div(ps_units left, ps_units rate, int64_t max_q, int64_t *q_out)
+{
+    double est = ps_approx(left) / ps_approx(rate);
+    if (est > (double)max_q + 2)
+        return false;
+    int64_t q = (int64_t)est;
+    while (q > 0 && rate * (ps_units)(q - 1) >= left)
+        q--;
+    while (rate * (ps_units)q < left)
+        q++;
+    if (q > max_q)
+        return false;
+    *q_out = q;
+    return true;
+}
+
+/* floor(speed 2^64 / n): the share of each of n requests, in units per us. Without
+ * interference the speed is eff(n), and the shares are kept in a table per n. */
+static ps_units ps_share(sim *s, double speed, uint32_t n)
+{
+    bool plain = n < SIM_SHARE_TABLE && speed == profile_eff(s->prof, (int)n);
+    if (plain && s->share_of[n] > 0)
+        return s->share_of[n];
+    ps_units share = ps_from_double(speed, false) / n;
+    if (plain)
+        s->share_of[n] = share;
+    return share;
 }
 
 /* Brings the GPU's virtual time to now: each request in service received rate units per
@@ -69,7 +123,7 @@ int gpu_reschedule(sim *s, uint32_t gi)
         g->vt = 0; /* idle: restart the virtual clock, so it stays small */
         return 0;
     }
-    g->rate = ps_from_double(gpu_speed(s, g), false) / g->n_svc;
+    g->rate = ps_share(s, gpu_speed(s, g), g->n_svc);
     if (g->rate <= 0)
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "a GPU's speed is zero or below 2^-64 us per us");
@@ -79,11 +133,11 @@ int gpu_reschedule(sim *s, uint32_t gi)
             min_tag = s->reqs[g->svc[i]].tag;
     ps_units left = min_tag - g->vt;
     /* the first whole us at which vt reaches the tag */
-    ps_units dt = left <= 0 ? 0 : (left + g->rate - 1) / g->rate;
-    if (dt > (ps_units)9000000000000000LL)
+    int64_t dt = 0;
+    if (left > 0 && !ps_ceil_div(left, g->rate, 9000000000000000LL, &dt))
         return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, NULL,
                             "a completion time overflows the microsecond clock");
-    int64_t t = now(s) + (int64_t)dt;
+    int64_t t = now(s) + dt;
     if (g->pending_us >= now(s) && g->pending_us <= t)
         return 0;
     g->pending_us = t;

@@ -256,8 +256,9 @@ static int scrape(sim *s)
         row.lat_p50_s = o->metric[OBS_LATENCY_P50_S];
         row.lat_p95_s = o->metric[OBS_LATENCY_P95_S];
         row.lat_p99_s = o->metric[OBS_LATENCY_P99_S];
-        if (run_series_push(s->series, &row) < 0)
-            return oom(s);
+        int prc = run_series_push(s->series, &row);
+        if (prc < 0)
+            return rows_full(s, prc, "series rows", s->series->max_rows, "output.max_series_rows");
     }
     if (s->horizon_set && now(s) + s->cfg->metrics.scrape_interval_us > s->horizon_us)
         return 0;
@@ -343,9 +344,13 @@ int policy_on_arrival(sim *s, uint32_t dep)
 double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
                              int32_t faces)
 {
-    double jitter = profile_jitter_factor(prof, rng_keyed_uniform(seed, RNG_JITTER, id, 0),
-                                          rng_keyed_normal(seed, RNG_JITTER, id, 1));
-    return profile_demand_us(prof, mp, faces) * jitter;
+    /* only the draw the jitter uses (keyed draws are pure: skipping one changes nothing) */
+    double u = 0.5, z = 0;
+    if (prof->jitter == JITTER_SAMPLES || prof->jitter == JITTER_EXPONENTIAL)
+        u = rng_keyed_uniform(seed, RNG_JITTER, id, 0);
+    else if (prof->jitter == JITTER_LOGNORMAL)
+        z = rng_keyed_normal(seed, RNG_JITTER, id, 1);
+    return profile_demand_us(prof, mp, faces) * profile_jitter_factor(prof, u, z);
 }
 
 typedef struct oracle_data {
@@ -609,6 +614,43 @@ static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
     return 0;
 }
 
+/* Before the run: the rows it will keep, from its span and its source's expected count.
+ * A 10-year horizon or a 1 ms scrape interval is refused here, in a few microseconds,
+ * instead of growing memory for hours. */
+static int check_rows(sim *s, const sim_cfg *cfg, int64_t max_series, int64_t max_req)
+{
+    int64_t span = s->horizon_set ? s->horizon_us : s->src ? arrival_src_span_us(s->src) : -1;
+    if (!s->horizon_set && span >= 0 && cfg->cluster.timeout_us > 0)
+        span += cfg->cluster.timeout_us; /* what arrives last may wait that long */
+    if (s->series && span > 0) {
+        double rows = (double)span / (double)cfg->metrics.scrape_interval_us + 1;
+        if (rows > (double)max_series)
+            return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, "output.max_series_rows",
+                                "%.3g days at a %.3g s scrape interval is about %.0f series rows "
+                                "per run (%.1f MiB), more than %lld: set output.series: false, a "
+                                "longer metrics.scrape_interval, or raise output.max_series_rows",
+                                (double)span / 86400e6, (double)cfg->metrics.scrape_interval_us / 1e6,
+                                rows, rows * (double)sizeof(series_row) / 1048576,
+                                (long long)max_series);
+    }
+    double requests = 0;
+    if (cfg->closed_loop) {
+        int users = cfg->closed.ramp_max > cfg->closed.users ? cfg->closed.ramp_max : cfg->closed.users;
+        if (cfg->closed.think_mean_us > 0 && span > 0)
+            requests = (double)users * (double)span / (double)cfg->closed.think_mean_us;
+    } else if (s->src) {
+        requests = arrival_src_expected_count(s->src);
+    }
+    if (s->log && requests > (double)max_req)
+        return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, "output.max_request_rows",
+                            "about %.0f requests per run (%.1f MiB of request rows), more than "
+                            "%lld: keep no request rows (output.requests, --requests), a shorter "
+                            "workload, or raise output.max_request_rows",
+                            requests, requests * (double)sizeof(request_row) / 1048576,
+                            (long long)max_req);
+    return 0;
+}
+
 int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_log *log,
             gp_error *err)
 {
@@ -630,6 +672,12 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     s->sum = sum;
     s->series = series;
     s->log = log;
+    int64_t max_series = cfg->max_series_rows > 0 ? cfg->max_series_rows : SIM_MAX_SERIES_ROWS;
+    int64_t max_req = cfg->max_request_rows > 0 ? cfg->max_request_rows : SIM_MAX_REQUEST_ROWS;
+    if (series)
+        series->max_rows = (size_t)max_series;
+    if (log)
+        log->max_rows = (size_t)max_req;
 
     oracle_data od = {0};
     oracle_view ov;
@@ -683,6 +731,8 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
                 rc = fetch_next_arrival(s);
         }
     }
+    if (rc == 0)
+        rc = check_rows(s, cfg, max_series, max_req);
     if (rc == 0)
         rc = schedule(s, cfg->metrics.scrape_interval_us, EV_SCRAPE, 0, 0);
     for (uint32_t d = 0; rc == 0 && d < s->n_deps; d++)

@@ -126,6 +126,12 @@ typedef int (*sim_source_open)(void *ctx, uint64_t seed, arrival_src **out, gp_e
 /* Called now and then with simulated progress in [0, 1]; may be NULL. */
 typedef void (*sim_progress_fn)(void *ctx, double frac);
 
+/* A series row is about 100 bytes, a request row 64: 4 M series rows (a 15 s scrape
+ * over 1.9 years, or 1 s over 46 days) hold about 380 MiB, 20 M request rows about
+ * 1.2 GiB, per run and per sweep worker. */
+#define SIM_MAX_SERIES_ROWS INT64_C(4000000)
+#define SIM_MAX_REQUEST_ROWS INT64_C(20000000)
+
 typedef struct sim_cfg {
     cluster_cfg cluster;
     metrics_cfg metrics;
@@ -147,6 +153,11 @@ typedef struct sim_cfg {
                                     closed loops use closed.mix */
     bool record_series;
     bool record_requests;
+    /* Rows a run keeps in memory: checked before the run starts (its span and scrape
+     * interval, its source's expected arrivals) and while it runs (a hard cap), each an
+     * error that names the option raising it. 0: SIM_MAX_SERIES_ROWS / _REQUEST_ROWS. */
+    int64_t max_series_rows;
+    int64_t max_request_rows;
     sim_progress_fn progress;
     void *progress_ctx;
     void *policy_host_ctx;       /* passed to the policy as policy_env.host_ctx */

@@ -155,6 +155,9 @@ typedef struct dep_rt {
 
 #define SIM_MAX_LANES 256
 
+/* Shares floor(eff(n) 2^64 / n) kept for n below this (sharing.c). */
+#define SIM_SHARE_TABLE 64
+
 typedef struct sim {
     const sim_cfg *cfg;
     const gpu_profile *prof; /* the first pool's card */
@@ -228,11 +231,23 @@ typedef struct sim {
     double lat_sum_s;
     double lat_max_s;
     uint64_t slo_met;
+    ps_units share_of[SIM_SHARE_TABLE]; /* 0: not computed yet */
 } sim;
 
 static inline int oom(sim *s)
 {
     return gp_error_set(s->err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+}
+
+/* A row log at its cap (result.h's GP_ELIMIT, from sim_cfg's max_*_rows) or out of
+ * memory; the error names the option that raises the cap. */
+static inline int rows_full(sim *s, int rc, const char *what, size_t max, const char *option)
+{
+    if (rc != GP_ELIMIT)
+        return oom(s);
+    return gp_error_set(s->err, GP_ELIMIT, NULL, 0, 0, option,
+                        "more than %zu %s in one run: raise %s, or keep fewer rows", max, what,
+                        option);
 }
 
 static inline int grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)

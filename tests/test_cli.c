@@ -42,9 +42,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
 
 static void tmp_cleanup(const tmpdir *t)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rm_rf(t->path), 0);
 }
 
 /* Runs `gpenlab ARGS` in dir; returns the exit status, stderr in err_out. */
@@ -622,6 +620,69 @@ static void test_nul_and_utf8_inputs(void **state)
     tmp_cleanup(&t);
 }
 
+/* Numbers that make no physical sense are refused or named (issue 13 point 3): eff(n) > n
+ * is an error, a throughput eff(n) that falls as n grows and an image class too large for
+ * the card are warnings at load naming the profile and the class; a label longer than its
+ * field is cut at a character boundary (it used to end in half a UTF-8 sequence). */
+static void test_physical_sense(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    char prof[1024];
+    snprintf(prof, sizeof(prof), "%s", PROFILE);
+    memcpy(strstr(prof, "eff 1 2"), "eff 1 3", 7);
+    tmp_write(&t, "above", prof);
+    expect_error(t.path, "profile check above",
+                 (const char *const[]){"above:7", "eff(2) = 3 is more than 2", NULL});
+    char text[1400];
+    snprintf(text, sizeof(text), "%.*seff 1 1.8 1.5%s", (int)(strstr(PROFILE, "eff 1 2") - PROFILE),
+             PROFILE, strstr(PROFILE, "eff 1 2") + 7);
+    /* memory per request grows with the image: a 500-900 MP poster cannot fit */
+    char *mem = strstr(text, "req_mem_mib 100");
+    assert_non_null(mem);
+    char fixed[1400];
+    snprintf(fixed, sizeof(fixed), "%.*sreq_mem_mib 100 400%s", (int)(mem - text), text,
+             mem + strlen("req_mem_mib 100"));
+    tmp_write(&t, "prof", fixed);
+    char out[4096];
+    int code = run_argv(t.path, (const char *const[]){"profile", "check", "prof", NULL}, NULL, -1,
+                        out, sizeof(out));
+    if (code != 0 || !strstr(out, "warning: prof: the throughput eff(n) falls from n = 2 to 3"))
+        fail_msg("eff that falls: exit %d: %s", code, out);
+    const char *label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9";
+    snprintf(text, sizeof(text),
+             "name: sense\nprofile: prof\nreplications: 1\n"
+             "workload:\n  type: poisson\n  rate_per_s: 1\n  duration: 10m\n  image_mix:\n"
+             "    - {name: phone, weight: 7, mp: [1, 2], faces: {1: 1}}\n"
+             "    - {name: poster, weight: 3, mp: [500, 900], faces: {0: 0.5, 2: 0.5}}\n"
+             "cluster: {max_pods: 2, concurrency: 2}\n"
+             "policies:\n  - {label: %s, policy: static, config: {pods: 1}}\n"
+             "output: {db: out.db}\n",
+             label);
+    tmp_write(&t, "exp.yaml", text);
+    code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL, -1,
+                    out, sizeof(out));
+    if (code != 0 || !strstr(out, "exp.yaml:10:7: workload.image_mix[1]: image class 1 \"poster\"") ||
+        !strstr(out, "will be rejected as too large") ||
+        !strstr(out, "eff(n) falls from n = 2 to 3"))
+        fail_msg("warnings at load: exit %d: %s", code, out);
+    char db[700];
+    snprintf(db, sizeof(db), "%s/out.db", t.path);
+    results_db *rdb;
+    gp_error err;
+    assert_int_equal(results_db_open_read(db, &rdb, &err), 0);
+    run_summary *runs;
+    size_t n;
+    assert_int_equal(results_db_read_runs(rdb, 1, &runs, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(runs[0].label), 62); /* "a" x 62: the é did not fit whole */
+    assert_true(runs[0].rejected_by[REJECT_TOO_LARGE] > 0);
+    free(runs);
+    results_db_close(rdb);
+    tmp_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_read_only_results),
         cmocka_unit_test(test_names_stay_in_their_folder),
         cmocka_unit_test(test_nul_and_utf8_inputs),
+        cmocka_unit_test(test_physical_sense),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

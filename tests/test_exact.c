@@ -21,7 +21,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../sim/sim.h"
+#include "sim/sim.h"
 
 #define S 1000000LL
 #define N_REQUESTS 100000

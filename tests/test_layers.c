@@ -37,9 +37,12 @@ static const layer_case cases[] = {
     {"relative include in sim", "sim/metrics.c", "#include \"qhist.h\"", 1, "sim/metrics.c:"},
     {"cli includes drive (allowed)", "cli/cmd_trace.c", "#include \"drive/drive.h\"", 0, NULL},
     {"lab includes sim (downward)", "lab/plot.c", "#include \"sim/stats.h\"", 0, NULL},
+    {"bench may include any layer", "bench/bench_sim.c", "#include \"cli/commands.h\"", 0, NULL},
+    {"relative include in bench", "bench/bench_sim.c", "#include \"../sim/sim.h\"", 1,
+     "bench/bench_sim.c:"},
 };
 
-static const char *const source_dirs = "base traces policy profile sim lab cli drive worker gpu";
+static const char *const source_dirs = "base traces policy profile sim lab cli drive worker gpu bench";
 
 /* Runs a shell command; returns its exit status, its output in out. */
 static int run(const char *cmd, char *out, size_t cap)

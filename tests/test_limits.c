@@ -477,6 +477,94 @@ static void test_endless_inputs(void **state)
     alarm(0);
 }
 
+/* ---- rows kept per run (issue 13 point 4) ---- */
+
+/* Loads an experiment like load_experiment and runs its first policy once. */
+static int run_once(const char *name, const char *body, gp_error *e)
+{
+    char cwd[400], text[4096];
+    if (!getcwd(cwd, sizeof(cwd)))
+        fail_msg("getcwd");
+    snprintf(text, sizeof(text),
+             "name: rows\nprofile: %s/gpu/profiles/t4-seed\n"
+             "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
+             cwd, body);
+    tu_write_text(tmp_path(name), text);
+    experiment *x = NULL;
+    gp_error_clear(e);
+    int rc = experiment_load(tmp_path(name), &x, e);
+    if (rc == 0) {
+        sim_cfg cfg;
+        experiment_sim_cfg(x, 0, 0, &cfg);
+        run_summary sum;
+        run_series series = {0};
+        request_log log = {0};
+        rc = sim_run(&cfg, &sum, cfg.record_series ? &series : NULL,
+                     cfg.record_requests ? &log : NULL, e);
+        run_series_free(&series);
+        request_log_free(&log);
+    }
+    experiment_free(x);
+    return rc;
+}
+
+/* A 1 ms scrape interval over a day (8.6 GB of series rows), ten years of tidal days, or
+ * every request of ten years kept: each refused before the run starts, naming the option
+ * that raises the limit (they used to grow memory without limit). The options raise it;
+ * and a log at its cap stops the run there. An alarm turns a run that starts into a
+ * failure. */
+static void test_row_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *body;
+        int code;
+        const char *want;
+    } rows[] = {
+        {"1 ms scrape", "workload: {type: poisson, rate_per_s: 1, duration: 24h}\n"
+                        "metrics: {scrape_interval: 1ms}\n",
+         GP_ELIMIT, "output.max_series_rows: 1 days at a 0.001 s scrape interval is about 86430001"},
+        {"ten years", "workload: {type: tidal, days: 3650, trough_rate_per_s: 0.1, peak_rate_per_s: 1}\n",
+         GP_ELIMIT, "output.max_series_rows: 3.65e+03 days at a 15 s scrape"},
+        {"ten years of requests",
+         "workload: {type: tidal, days: 3650, trough_rate_per_s: 0.1, peak_rate_per_s: 1}\n"
+         "output: {series: false, requests: true}\n",
+         GP_ELIMIT, "output.max_request_rows: about 1"},
+        {"a lower series limit", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+                                 "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 1000}\n",
+         GP_ELIMIT, "output.max_series_rows: 0.042 days at a 1 s scrape interval is about 3631"},
+        {"raised", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+                   "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 4000}\n",
+         0, NULL},
+        {"a lower request limit", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+                                  "output: {requests: true, max_request_rows: 100}\n",
+         GP_ELIMIT, "output.max_request_rows: about 3600 requests"},
+        {"bad option", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+                       "output: {max_series_rows: 0}\n",
+         GP_ERANGE, "output.max_series_rows"},
+    };
+    alarm(60);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        gp_error e;
+        int rc = run_once("rows.yaml", rows[i].body, &e);
+        if (rows[i].code == 0) {
+            if (rc != 0)
+                fail_msg("%s: %d %s", rows[i].name, rc, e.msg);
+            continue;
+        }
+        expect_error(rows[i].name, rc, &e, rows[i].code, rows[i].want);
+    }
+    alarm(0);
+    /* the hard cap while a run goes on */
+    run_series s = {.max_rows = 2};
+    series_row r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(run_series_push(&s, &r), 0);
+    assert_int_equal(run_series_push(&s, &r), 0);
+    assert_int_equal(run_series_push(&s, &r), GP_ELIMIT);
+    run_series_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_experiment_bounds),
         cmocka_unit_test(test_yaml_budgets),
         cmocka_unit_test(test_endless_inputs),
+        cmocka_unit_test(test_row_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,9 +59,7 @@ int tu_mkdtemp(char *buf, size_t len, const char *name)
 
 int tu_rm_rf(const char *path)
 {
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    return system(cmd) == 0 ? 0 : -1;
+    return gp_remove_tree(path, NULL) == 0 ? 0 : -1; /* no shell with a path inside */
 }
 
 gpu_profile *tu_profile(const char *text)

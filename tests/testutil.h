@@ -32,7 +32,7 @@ void tu_write_text(const char *path, const char *text);
 
 /* Makes /tmp/gpenlab-NAME-XXXXXX into buf (for a group setup). 0, or -1. */
 int tu_mkdtemp(char *buf, size_t len, const char *name);
-/* rm -rf path (for a group teardown). 0, or -1. */
+/* Removes path and everything below it, without a shell (for a group teardown). 0, or -1. */
 int tu_rm_rf(const char *path);
 
 /* A parsed GPU profile from its text (caller frees); fails the test on a parse error. */

@@ -154,6 +154,10 @@ int arrival_src_next(arrival_src *s, request_spec *out, gp_error *err);
 /* Span of the source in microseconds if known in advance (recorded, envelope,
  * generated), else -1. */
 int64_t arrival_src_span_us(const arrival_src *s);
+/* How many arrivals the source will give, as far as it knows before giving them (a
+ * recorded trace: its rows times the rate scale; generators and envelopes: the integral of
+ * their rate), for checking memory before a run; 0 when unknown. */
+double arrival_src_expected_count(const arrival_src *s);
 void arrival_src_free(arrival_src *s);
 
 /* Summary statistics of any source (consumes it). hour_counts[h] = requests whose

@@ -586,6 +586,11 @@ int trace_open_envelope(const trace_envelope_opts *o, arrival_src **out, gp_erro
     s->seed = o->seed;
     s->base.ops = &envelope_ops;
     s->base.span_us = s->env.span_us;
+    for (uint32_t k = 0; k < s->env.n_st; k++)
+        for (size_t i = 0; i < s->env.st[k].n; i++) {
+            const env_win *w = &s->env.st[k].w[i];
+            s->base.expected_count += w->rate_per_s * (w->end_s - w->start_s);
+        }
     s->base.origin_us = s->env.origin_us;
     s->base.origin_is_date = s->env.origin_is_date;
     for (uint32_t k = 0; k < s->env.n_st; k++) {

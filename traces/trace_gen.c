@@ -274,6 +274,12 @@ int trace_open_tidal(const tidal_opts *o, arrival_src **out, gp_error *err)
         s->seg_bound[j] = hi + margin;
         s->seg_squeeze[j] = fmax(0.0, lo - margin);
     }
+    /* the expected count: the weekday curve at the segments' middles, day by day */
+    double weekday = 0;
+    for (int j = 0; j < SEGS_PER_DAY; j++)
+        weekday += weekday_rate(c, (j + 0.5) * SEG_S / 3600.0) * SEG_S;
+    for (int64_t d = 0; d < o->days; d++)
+        s->base.expected_count += day_factor(c, d) * weekday;
     s->n_seg = (int64_t)o->days * SEGS_PER_DAY;
     s->seg = 0;
     s->t_s = 0;
@@ -353,6 +359,7 @@ int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *
     s->mean_gap_s = rate_per_s > 0 ? 1.0 / rate_per_s : 0;
     s->base.ops = &poisson_ops;
     s->base.span_us = duration_us;
+    s->base.expected_count = rate_per_s * (double)duration_us / 1e6;
     *out = &s->base;
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct arrival_src_ops {
 struct arrival_src {
     const arrival_src_ops *ops;
     int64_t span_us;   /* -1 if unknown */
+    double expected_count; /* arrivals to expect over the span; 0 if unknown */
     int64_t origin_us; /* absolute time of t = 0 on the input's axis (see trace.h) */
     bool origin_is_date;
 };

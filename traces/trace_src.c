@@ -19,6 +19,7 @@ int arrival_src_next(arrival_src *s, request_spec *out, gp_error *err)
 }
 
 int64_t arrival_src_span_us(const arrival_src *s) { return s->span_us; }
+double arrival_src_expected_count(const arrival_src *s) { return s->expected_count; }
 int64_t arrival_src_origin_us(const arrival_src *s) { return s->origin_us; }
 bool arrival_src_origin_is_date(const arrival_src *s) { return s->origin_is_date; }
 const char *arrival_src_kind(const arrival_src *s) { return s->ops->kind; }
@@ -197,6 +198,7 @@ int trace_src_from_rows(trace_row *rows, size_t n, const trace_rows_opts *o, arr
     s->base.origin_is_date = o->origin_is_date;
     s->rows = rows;
     s->n_rows = n;
+    s->base.expected_count = (double)n * (o->rate_scale > 0 ? o->rate_scale : 1);
     s->seed = o->seed;
     mix_table_init(&s->mix, &o->mix);
     if (o->rate_scale != 1.0) {

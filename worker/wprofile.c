@@ -245,7 +245,8 @@ int worker_profile_main(int argc, char **argv)
         double thr = n * per / (now_ms() - t0);
         if (n == 1)
             thr1 = thr;
-        p->eff[n - 1] = n == 1 ? 1.0 : thr / thr1;
+        /* at most n: timing noise must not write a profile the reader refuses (eff(n) > n) */
+        p->eff[n - 1] = n == 1 ? 1.0 : fmin(thr / thr1, n);
         fprintf(stderr, "profile: eff(%d) = %.3f\n", n, p->eff[n - 1]);
     }
     double used, total;

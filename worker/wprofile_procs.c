@@ -365,7 +365,7 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
             double svc = sum / cnt;
             if (k == 1)
                 svc1 = svc;
-            r->eff[k - 1] = k == 1 ? 1.0 : k * svc1 / svc;
+            r->eff[k - 1] = k == 1 ? 1.0 : fmin(k * svc1 / svc, k); /* eff(k) <= k, as read */
             fprintf(stderr, "profile: eff(%d) over %d processes = %.3f (%d requests, mean %.1f ms)\n", k, k,
                     r->eff[k - 1], cnt, svc);
         }
