@@ -3,6 +3,7 @@
 
 #include "base/common.h"
 #include "base/fileio.h"
+#include "lab/fleet_cfg.h"
 #include "base/text.h"
 
 #include <errno.h>
@@ -12,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Resolves a path from the file against the file's directory; too long is an error. */
-static int resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
                         size_t cap, gp_error *err)
 {
     size_t n = strlen(rel) + strlen(e->dir) + 2;
@@ -48,7 +48,7 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
         "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
         "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
         "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
-        "start_interference", NULL};
+        "start_interference", "pools", "deployments", "routing", NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -259,10 +259,10 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
                            err);
     if (rc < 0)
         return rc;
-    if (db && (rc = resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
+    if (db && (rc = experiment_resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
                                  err)) < 0)
         return rc;
-    if (csv && (rc = resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
+    if (csv && (rc = experiment_resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
                                   sizeof(e->csv_path), err)) < 0)
         return rc;
     return 0;
@@ -275,7 +275,7 @@ static int experiment_parse(experiment *e, gp_error *err)
         return gp_error_set(err, GP_EPARSE, e->path, 0, 0, NULL, "empty experiment file");
     static const char *const keys[] = {"name", "description", "seed", "replications", "profile",
                                        "workload", "users", "cluster", "metrics", "policies",
-                                       "output", "duration", NULL};
+                                       "output", "duration", "mixes", NULL};
     int rc = cfg_check_keys(root, keys, err);
     if (rc < 0)
         return rc;
@@ -289,8 +289,10 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_int(root, "replications", 1, EXPERIMENT_MAX_REPLICATIONS, &e->replications,
                          err);
+    /* with node pools, each pool names its card; the experiment's is then optional */
     if (rc >= 0)
-        rc = cfg_req_string(root, "profile", &profile, err);
+        rc = fleet_cfg_has_pools(root) ? cfg_opt_string(root, "profile", &profile, err)
+                                       : cfg_req_string(root, "profile", &profile, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us,
                                  err);
@@ -302,10 +304,18 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (desc)
         gp_copy_utf8(e->description, sizeof(e->description), desc);
 
-    rc = resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
-                      sizeof(e->profile_path), err);
+    rc = profile ? experiment_resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
+                                sizeof(e->profile_path), err)
+                 : 0;
     if (rc < 0)
         return rc;
+    if (!profile) {
+        /* the pools' cards only (fleet_cfg_parse): a text given with the experiment (a
+           results database's) is theirs, read again from their files */
+        free(e->profile_text);
+        e->profile_text = NULL;
+    }
+    if (profile) {
     e->profile = malloc(sizeof(*e->profile));
     if (!e->profile)
         return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
@@ -326,6 +336,7 @@ static int experiment_parse(experiment *e, gp_error *err)
                              e->profile_path, msg);
         }
         return rc;
+    }
     }
 
     const cfg_node *n;
@@ -351,6 +362,8 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (!n)
         return cfg_error(root, err, GP_EMISSING, "missing `policies`");
     if ((rc = parse_policies(e, n, err)) < 0)
+        return rc;
+    if ((rc = fleet_cfg_parse(e, root, err)) < 0)
         return rc;
     if ((n = cfg_map_get(root, "output")) && (rc = parse_output(e, n, err)) < 0)
         return rc;
@@ -426,6 +439,7 @@ void experiment_free(experiment *e)
         return;
     if (!e->closed_loop)
         workload_free(&e->workload);
+    fleet_cfg_free(e);
     cfg_free(e->doc);
     free(e->yaml_text);
     free(e->profile);
@@ -442,7 +456,7 @@ static int open_workload(void *ctx, uint64_t seed, arrival_src **out, gp_error *
 void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
 {
     memset(out, 0, sizeof(*out));
-    out->cluster = e->cluster;
+    out->cluster = *experiment_cluster(e, pi, NULL);
     out->metrics = e->metrics;
     out->profile = e->profile;
     out->policy = e->policy[pi].ops;
@@ -460,6 +474,14 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
     out->record_requests = e->record_requests;
     out->max_series_rows = e->max_series_rows;
     out->max_request_rows = e->max_request_rows;
+}
+
+const cluster_cfg *experiment_cluster(const experiment *e, int pi, const int **pool_src)
+{
+    int m = pi >= 0 && pi < e->n_policies ? e->policy[pi].mix : -1;
+    if (pool_src)
+        *pool_src = m >= 0 ? e->mix[m].pool_src : e->pool_src;
+    return m >= 0 ? &e->mix[m].cluster : &e->cluster;
 }
 
 uint64_t experiment_inputs_hash(const experiment *e)

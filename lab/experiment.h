@@ -27,7 +27,25 @@ typedef struct policy_entry {
     char label[64];
     const policy_ops *ops;
     const cfg_node *config; /* may be NULL */
+    int mix;                /* its mix of node pools (lab/fleet_cfg.h), -1: none */
 } policy_entry;
+
+/* A node pool as the file gives it, beyond what the simulator needs (lab/fleet_cfg.h). */
+typedef struct experiment_pool {
+    char profile_path[512];  /* "" when the pool takes the experiment's profile */
+    gpu_profile *profile;    /* owned; NULL: the experiment's */
+    char *profile_text;
+    char accelerator[64];    /* export: the GPU type label's value ("": from the card) */
+    preemption_notice *notices; /* owned: its recorded preemptions, in time order */
+    int n_notices;
+} experiment_pool;
+
+/* A mix of node pools (`mixes:`): the cluster its entries run on. */
+typedef struct experiment_mix {
+    char label[64];
+    cluster_cfg cluster;
+    int pool_src[SIM_MAX_POOLS]; /* cluster.pool[k] is the file's pool[pool_src[k]] */
+} experiment_mix;
 
 typedef struct experiment {
     char path[512];
@@ -49,6 +67,17 @@ typedef struct experiment {
     int64_t horizon_us;     /* `duration`: 0 = until the workload is served */
     int n_policies;
     policy_entry policy[EXPERIMENT_MAX_POLICIES];
+    /* a mixed fleet (lab/fleet_cfg.h): the file's pools, the run's (cluster.pool[k] is
+       pool[pool_src[k]]; those without a GPU left out), the mixes */
+    int n_pools;
+    pool_cfg pool_tpl[SIM_MAX_POOLS];
+    experiment_pool pool[SIM_MAX_POOLS];
+    int pool_src[SIM_MAX_POOLS];
+    bool cluster_max_set;
+    int n_mixes;
+    experiment_mix *mix;
+    preemption_notice *extra_notices[4 * SIM_MAX_POOLS]; /* the mixes' own lists */
+    int n_extra_notices;
     char db_path[512];      /* "" = none */
     char csv_path[512];     /* "" = none */
     bool record_series;
@@ -65,6 +94,15 @@ int experiment_load(const char *path, experiment **out, gp_error *err);
 int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
                          const char *profile_text, experiment **out, gp_error *err);
 void experiment_free(experiment *e);
+
+/* A path from the file, against the file's directory (`where` names it in errors; too
+ * long is an error). */
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel,
+                            char *out, size_t cap, gp_error *err);
+
+/* The cluster policy entry `pi` runs on (its mix's, else the experiment's), and where
+ * each of its pools comes from in the file (*pool_src, may be NULL). */
+const cluster_cfg *experiment_cluster(const experiment *e, int pi, const int **pool_src);
 
 /* Fills a sim_cfg for policy entry `pi`, replication `rep` (seed = seed + rep: the
  * same seeds for every policy, so comparisons are paired). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "lab/fleet_report.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 
@@ -414,6 +415,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             fprintf(out, "profile %s (%s, %s)\n", e->profile_path, e->profile->card,
                     e->profile->provenance);
             rc = report_print_table(out, runs, n_runs, err);
+            if (rc == 0)
+                rc = fleet_report_print(out, runs, n_runs, err);
         }
         if (rc == 0 && csv_path)
             rc = ensure_parent_dir(csv_path, err);

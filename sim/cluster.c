@@ -223,7 +223,7 @@ int pod_ready(sim *s, uint32_t pi)
     p->ready_us = now(s);
     g->mem_used_bytes += g->prof->model_mem_bytes;
     g->has_image = true;
-    for (int k = 0; k < s->cfg->cluster.concurrency; k++) {
+    for (int k = 0; k < pool_concurrency(s, p->pool); k++) {
         rc = slot_push(s, pi);
         if (rc < 0)
             return rc;
@@ -409,7 +409,7 @@ int apply_desired(sim *s, uint32_t d, int desired)
  * request, up to the bound. */
 int serverless_demand(sim *s)
 {
-    int conc = s->cfg->cluster.concurrency;
+    int conc = pool_concurrency(s, 0);
     int64_t capacity_coming = (int64_t)(s->count[POD_PENDING] + s->count[POD_STARTING]) * conc;
     int64_t waiting = (int64_t)s->waiting;
     int instances = s->count[POD_PENDING] + s->count[POD_STARTING] + s->count[POD_READY];

@@ -181,7 +181,7 @@ int pod_pull_local(sim *s, uint32_t pi)
     int rc0 = p->local.len > 0 ? expire_waiting(s) : 0;
     if (rc0 < 0)
         return rc0;
-    while (p->local.len > 0 && p->n_svc < s->cfg->cluster.concurrency &&
+    while (p->local.len > 0 && p->n_svc < pool_concurrency(s, p->pool) &&
            (p->state == POD_READY || p->state == POD_DRAINING)) {
         uint32_t r = p->local.head;
         if (!fits(s, p, &s->reqs[r]))

@@ -51,6 +51,8 @@ void sim_deployment_env(const sim_cfg *cfg, int dep, policy_env *env)
         c.cluster.min_pods = cc->pool[first].min_pods;
         c.cluster.max_pods = cc->pool[first].max_pods;
     }
+    if (cc->pool[first].concurrency > 0)
+        c.cluster.concurrency = cc->pool[first].concurrency;
     sim_policy_env(&c, env);
 }
 

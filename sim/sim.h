@@ -56,6 +56,8 @@ typedef struct pool_cfg {
     double price_per_gpu_hour;
     image_cache_mode image_cache;
     int min_pods, max_pods;      /* DEPLOY_PER_POOL: the bounds of this pool's Deployment */
+    int concurrency;             /* requests one of its pods serves at once (0: the
+                                    cluster's) */
     double route_max_mp;         /* ROUTING_ROUTER: requests up to this size (0: any) */
     capacity_kind capacity;
     /* CAPACITY_SPOT: each node is preempted at this Poisson rate (per node-hour; keyed by

@@ -362,7 +362,12 @@ static inline double start_interference(const sim *s, const gpu_profile *prof)
 
 static inline bool per_request(const sim *s) { return s->dep[0].pinfo.flags & POLICY_F_PER_REQUEST; }
 
-static inline pool_rt *pod_pool(sim *s, const pod *p) { return &s->pool[p->pool]; }
+/* Requests a pod on pool p serves at once: the pool's, else the cluster's. */
+static inline int pool_concurrency(const sim *s, uint32_t p)
+{
+    int c = s->pool[p].cfg->concurrency;
+    return c > 0 ? c : s->cfg->cluster.concurrency;
+}
 
 /* Lanes: a request joins the back of its lane, or its head (put back). */
 static inline void lane_push_back(sim *s, uint32_t r)
