@@ -1049,6 +1049,8 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "t_us", json_integer(rec->obs.now_us));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
     static const char *const names[OBS_METRICS] = {
         "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "queue_len", "in_flight",
         "arrival_rate", "concurrency"};
@@ -1261,6 +1263,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     json_object_set_new(j, "source", jstr(d->cfg.source));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
     json_object_set_new(j, "dry_run", json_boolean(d->dry_run));
     json_object_set_new(j, "sync_period_s", json_real((double)drive_sync_period_us(d) / 1e6));
     json_object_set_new(j, "tick_budget_s", json_real((double)tick_budget_us(d) / 1e6));

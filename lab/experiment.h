@@ -38,6 +38,7 @@ typedef struct experiment_pool {
     char accelerator[64];    /* export: the GPU type label's value ("": from the card) */
     preemption_notice *notices; /* owned: its recorded preemptions, in time order */
     int n_notices;
+    bool min_pods_set;       /* min_pods given (else the cluster's, within max_pods) */
 } experiment_pool;
 
 /* A mix of node pools (`mixes:`): the cluster its entries run on. */

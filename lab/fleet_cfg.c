@@ -255,8 +255,9 @@ static int pool_check(const cfg_node *at, const pool_cfg *pc, gp_error *err)
 }
 
 /* Defaults that follow other keys (set[]: gpus, gpus_max, min_pods, max_pods given;
- * set[4]: on top of a pool, for a mix): gpus_max follows gpus, max_pods the pool's GPUs x
- * gpu_share, min_pods the cluster's (within max_pods; a mix keeps the pool's). */
+ * set[4]: on top of a pool, for a mix; set[5]: the pool gave its min_pods): gpus_max
+ * follows gpus, max_pods the pool's GPUs x gpu_share, min_pods the pool's own if it gave
+ * one, else the cluster's, within max_pods. */
 static int pool_defaults(const experiment *e, const cfg_node *at, pool_cfg *pc, const int *set,
                          gp_error *err)
 {
@@ -265,8 +266,10 @@ static int pool_defaults(const experiment *e, const cfg_node *at, pool_cfg *pc, 
         pc->gpus_max = pc->gpus;
     if ((set[0] || set[1]) && !set[3])
         pc->max_pods = pc->gpus_max * share;
-    if (!set[2] && (!set[4] || pc->min_pods > pc->max_pods))
-        pc->min_pods = e->cluster.min_pods < pc->max_pods ? e->cluster.min_pods : pc->max_pods;
+    if (!set[2]) /* the cluster's, or the pool's own on top of which a mix is */
+        pc->min_pods = set[4] && set[5] ? pc->min_pods : e->cluster.min_pods;
+    if (!set[2] && pc->min_pods > pc->max_pods)
+        pc->min_pods = pc->max_pods;
     return pool_check(at, pc, err);
 }
 
@@ -289,11 +292,11 @@ static int build_cluster(experiment *e, const cfg_node *pools_node, const cfg_no
             TRY(cfg_node_int(over, 0, 100000, &n, err));
             pc.gpus = pc.gpus_max = n;
             pc.max_pods = n * share;
-            if (pc.min_pods > pc.max_pods)
-                pc.min_pods = pc.max_pods;
+            int min = e->pool[i].min_pods_set ? pc.min_pods : e->cluster.min_pods;
+            pc.min_pods = min < pc.max_pods ? min : pc.max_pods;
         } else if (over) {
             /* keys on top of the pool's; gpus_max and max_pods follow gpus unless given */
-            int set[5] = {0, 0, 0, 0, 1};
+            int set[6] = {0, 0, 0, 0, 1, e->pool[i].min_pods_set};
             experiment_pool scratch = {0};
             int rc = parse_pool_keys(e, over, true, &pc, &scratch, set, err);
             if (rc == 0 && scratch.notices) {
@@ -442,9 +445,10 @@ int fleet_cfg_parse(experiment *e, const cfg_node *root, gp_error *err)
         pc->image_cache = e->cluster.image_cache;
         pc->node_provision_us = e->cluster.node_provision_us;
         pc->notice_us = 30 * US_PER_S; /* GKE's spot notice (EC2's is 2 min) */
-        int set[5] = {0};
+        int set[6] = {0};
         e->n_pools = (int)i + 1;
         TRY(parse_pool_keys(e, pm, false, pc, xp, set, err));
+        xp->min_pods_set = set[2];
         for (size_t k = 0; k < i; k++)
             if (strcmp(e->pool_tpl[k].name, pc->name) == 0)
                 return cfg_error(cfg_map_get(pm, "name"), err, GP_EPARSE,
