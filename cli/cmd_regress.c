@@ -1,5 +1,6 @@
-/* cmd_regress.c: `gpenlab regress [--dir experiments/baselines] [--update]`: the canonical
- * experiments against their baselines (regress_run); any figure worse is an error. */
+/* cmd_regress.c: `gpenlab regress [--dir experiments/baselines] [--update] [--junit FILE]`:
+ * the canonical experiments against their baselines (regress_run); any figure worse is an
+ * error. --junit also writes the verdicts as JUnit XML. */
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "lab/regress.h"
@@ -10,6 +11,7 @@ int cmd_regress(int argc, char **argv, FILE *out, gp_error *err)
     const cli_opt opts[] = {
         {"--dir", NULL, CLI_STR, &o.dir, 0, 0, NULL},
         {"--update", NULL, CLI_FLAG, &o.update, 0, 0, NULL},
+        {"--junit", NULL, CLI_STR, &o.junit_path, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)"};

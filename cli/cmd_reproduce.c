@@ -1,5 +1,6 @@
 /* cmd_reproduce.c: `gpenlab reproduce [--dir EXPERIMENTS] [--db PATH] [--profile FILE]
- * [--replications N]`: the seed article's two tables (reproduce_run). */
+ * [--replications N] [--html OUT.html [--assets DIR] [--title T]]`: the seed article's two
+ * tables (reproduce_run), and with --html the page with them beside gpenlab's figures. */
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -17,6 +18,9 @@ int cmd_reproduce(int argc, char **argv, FILE *out, gp_error *err)
         {"--db", NULL, CLI_STR, &o.db_path, 0, 0, NULL},
         {"--profile", NULL, CLI_STR, &o.profile_path, 0, 0, NULL},
         {"--replications", NULL, CLI_LONG, &replications, 1, EXPERIMENT_MAX_REPLICATIONS, NULL},
+        {"--html", NULL, CLI_STR, &o.html_path, 0, 0, NULL},
+        {"--assets", NULL, CLI_STR, &o.assets_dir, 0, 0, NULL},
+        {"--title", NULL, CLI_STR, &o.title, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)"};

@@ -9,33 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "base/common.h"
 #include "base/fileio.h"
-#include "base/text.h"
+#include "base/markup.h"
 #include "lab/plot.h"
-#include "lab/report.h"
+#include "lab/reproduce.h"
 #include "lab/results_db.h"
+#include "lab/sweep_summary.h"
 #include "policy/policy.h"
 #include "sim/stats.h"
 
 #define MAX_LABELS 16
-
-static void put_html(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
-}
 
 typedef struct page {
     FILE *f;
@@ -45,8 +29,22 @@ typedef struct page {
     char why[600];     /* the first reason */
 } page;
 
+/* The attributes that say what a picture shows: data-chart and its owner. */
+typedef struct fig_attrs {
+    char text[700];
+} fig_attrs;
+
+static fig_attrs chart_of(const char *chart, const char *key, const char *owner)
+{
+    fig_attrs a;
+    char esc[300];
+    snprintf(a.text, sizeof(a.text), " data-chart=\"%s\" %s=\"%s\"", chart, key,
+             markup_escape(esc, sizeof(esc), owner));
+    return a;
+}
+
 /* Inlines PREFIX.svg (without its XML prolog) into the page. */
-static int inline_svg(page *p, const char *prefix, gp_error *err)
+static int inline_svg(page *p, const char *prefix, const fig_attrs *a, gp_error *err)
 {
     char path[1200];
     snprintf(path, sizeof(path), "%s.svg", prefix);
@@ -74,7 +72,7 @@ static int inline_svg(page *p, const char *prefix, gp_error *err)
     fclose(s);
     buf[len] = '\0';
     const char *start = strstr(buf, "<svg");
-    fputs("<figure>", p->f);
+    fprintf(p->f, "<figure%s>", a->text);
     fputs(start ? start : buf, p->f);
     fputs("</figure>\n", p->f);
     free(buf);
@@ -82,77 +80,367 @@ static int inline_svg(page *p, const char *prefix, gp_error *err)
     return 0;
 }
 
-/* Draws (via fn) and inlines; a missing gnuplot is noted, not fatal. */
-static int picture(page *p, const char *prefix, int rc, gp_error *err)
+/* Inlines the picture that rc says was drawn; a missing gnuplot (or nothing to draw) is
+ * noted, not fatal. */
+static int picture(page *p, const char *prefix, int rc, const fig_attrs *a, gp_error *err)
 {
-    if (rc == GP_ENOTSUP || rc == GP_EIO) {
+    if (rc == GP_ENOTSUP || rc == GP_EIO || rc == GP_EMISSING) {
         if (!p->missing++)
             snprintf(p->why, sizeof(p->why), "%s", err->msg);
-        fputs("<p class=\"missing\">(picture not drawn: ", p->f);
-        put_html(p->f, err->msg);
+        fprintf(p->f, "<p class=\"missing\"%s>(picture not drawn: ", a->text);
+        markup_put(p->f, err->msg);
         fputs(")</p>\n", p->f);
         gp_error_clear(err);
         return 0;
     }
     if (rc < 0)
         return rc;
-    return inline_svg(p, prefix, err);
+    return inline_svg(p, prefix, a, err);
 }
 
-static void table_row_stat(FILE *f, const stat_summary *s, int decimals)
+/* ---------- numbers with their meaning, for the reader and for checks ---------- */
+
+/* A number as an attribute value: exact ("%.17g"), "" for NaN, "inf" / "-inf". */
+static void put_num_attr(FILE *f, const char *name, double v)
+{
+    fprintf(f, " %s=\"", name);
+    if (!isnan(v))
+        fprintf(f, "%.17g", v);
+    fputc('"', f);
+}
+
+/* <td data-metric=NAME data-mean data-hw>mean ± half-width</td> */
+static void stat_cell(FILE *f, const char *metric, const stat_summary *s, int decimals)
 {
     char buf[64];
-    fputs("<td>", f);
-    put_html(f, stats_format(buf, sizeof(buf), s, decimals));
+    fputs("<td", f);
+    if (metric)
+        fprintf(f, " data-metric=\"%s\"", metric);
+    put_num_attr(f, "data-mean", s->mean);
+    put_num_attr(f, "data-hw", s->half_width);
+    fputc('>', f);
+    markup_put(f, stats_format(buf, sizeof(buf), s, decimals));
     fputs("</td>", f);
 }
 
-static int experiment_table(page *p, const run_summary *runs, size_t n, gp_error *err)
+/* ---------- an experiment: its table ---------- */
+
+/* The columns of the experiment table, by sweep metric name (sweep_summary.h). */
+static const struct {
+    const char *metric, *heading;
+} run_columns[] = {
+    {"mean_s", "mean (s)"},      {"p50_s", "P50 (s)"},         {"p95_s", "P95 (s)"},
+    {"p99_s", "P99 (s)"},        {"slo_pct", "SLO (%)"},       {"timed_out", "timeouts"},
+    {"pod_starts", "pod starts"}, {"cold_waited", "cold waits"}, {"gpu_hours", "GPU-h"},
+    {"cost", "cost"},            {"util_pct", "util (%)"},
+};
+#define N_RUN_COLUMNS (sizeof(run_columns) / sizeof(run_columns[0]))
+
+/* One label's runs: its summaries per sweep metric. */
+typedef struct label_stats {
+    char label[64], policy[32];
+    size_t n;
+    stat_summary *m; /* sweep_metric_count() entries */
+} label_stats;
+
+static void label_stats_free(label_stats *ls, size_t n)
 {
-    report_group *g = NULL;
-    size_t ng = 0;
-    int rc = report_group_runs(runs, n, &g, &ng, err);
-    if (rc < 0)
-        return rc;
-    fputs("<table><thead><tr><th>label</th><th>policy</th><th>n</th><th>mean (s)</th>"
-          "<th>P50 (s)</th><th>P95 (s)</th><th>P99 (s)</th><th>SLO (%)</th><th>timeouts</th>"
-          "<th>pod starts</th><th>cold waits</th><th>GPU-h</th><th>util (%)</th></tr></thead>"
-          "<tbody>\n",
-          p->f);
-    for (size_t k = 0; k < ng; k++) {
-        fputs("<tr><td>", p->f);
-        put_html(p->f, g[k].label);
-        fputs("</td><td>", p->f);
-        put_html(p->f, g[k].policy);
-        fprintf(p->f, "</td><td>%zu</td>", g[k].n);
-        table_row_stat(p->f, &g[k].lat_mean_s, 3);
-        table_row_stat(p->f, &g[k].lat_p50_s, 3);
-        table_row_stat(p->f, &g[k].lat_p95_s, 3);
-        table_row_stat(p->f, &g[k].lat_p99_s, 3);
-        table_row_stat(p->f, &g[k].slo_pct, 2);
-        table_row_stat(p->f, &g[k].timed_out, 1);
-        table_row_stat(p->f, &g[k].pod_starts, 1);
-        table_row_stat(p->f, &g[k].cold_waited, 1);
-        table_row_stat(p->f, &g[k].gpu_hours, 2);
-        table_row_stat(p->f, &g[k].utilisation_pct, 1);
-        fputs("</tr>\n", p->f);
+    for (size_t i = 0; i < n; i++)
+        free(ls[i].m);
+    free(ls);
+}
+
+/* Runs grouped by label, first-seen order; every metric summarised over replications. */
+static int group_labels(const run_summary *runs, size_t n, label_stats **out, size_t *n_out,
+                        gp_error *err)
+{
+    int nm = sweep_metric_count();
+    label_stats *ls = calloc(n + 1, sizeof(*ls));
+    double *v = malloc(sizeof(double) * (n + 1));
+    if (!ls || !v) {
+        free(ls);
+        free(v);
+        return gp_oom(err);
     }
-    fputs("</tbody></table>\n<p class=\"note\">mean &plusmn; 95% CI half-width (Student t) over "
-          "replications</p>\n",
-          p->f);
-    free(g);
+    size_t nl = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < nl && !seen; k++)
+            seen = strcmp(ls[k].label, runs[i].label) == 0;
+        if (seen)
+            continue;
+        label_stats *x = &ls[nl++];
+        snprintf(x->label, sizeof(x->label), "%s", runs[i].label);
+        snprintf(x->policy, sizeof(x->policy), "%s", runs[i].policy);
+        if (!(x->m = calloc((size_t)nm, sizeof(*x->m)))) {
+            rc = gp_oom(err);
+            break;
+        }
+        for (int m = 0; m < nm; m++) {
+            size_t k = 0;
+            for (size_t j = i; j < n; j++)
+                if (strcmp(runs[j].label, x->label) == 0)
+                    v[k++] = sweep_metric_value(m, &runs[j]);
+            x->m[m] = stats_summarize(v, k);
+            x->n = k;
+        }
+    }
+    free(v);
+    if (rc < 0) {
+        label_stats_free(ls, nl);
+        return rc;
+    }
+    *out = ls;
+    *n_out = nl;
     return 0;
 }
 
-/* Replication 0 of each label: its series and (if kept) its requests. */
+static void experiment_table(page *p, const char *name, const label_stats *ls, size_t nl)
+{
+    FILE *f = p->f;
+    fputs("<table class=\"runs\" data-experiment=\"", f);
+    markup_put(f, name);
+    fputs("\"><thead><tr><th>label</th><th>policy</th><th>n</th>", f);
+    for (size_t c = 0; c < N_RUN_COLUMNS; c++)
+        fprintf(f, "<th>%s</th>", run_columns[c].heading);
+    fputs("</tr></thead><tbody>\n", f);
+    for (size_t k = 0; k < nl; k++) {
+        fputs("<tr data-label=\"", f);
+        markup_put(f, ls[k].label);
+        fputs("\" data-policy=\"", f);
+        markup_put(f, ls[k].policy);
+        fprintf(f, "\" data-n=\"%zu\"><td>", ls[k].n);
+        markup_put(f, ls[k].label);
+        fputs("</td><td>", f);
+        markup_put(f, ls[k].policy);
+        fprintf(f, "</td><td>%zu</td>", ls[k].n);
+        for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
+            int m = sweep_metric_index(run_columns[c].metric);
+            stat_cell(f, run_columns[c].metric, &ls[k].m[m], sweep_metric_decimals(m));
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table>\n<p class=\"note\">mean &plusmn; 95% CI half-width (Student t) over "
+          "replications; cost = GPU-hours billed &times; price_per_gpu_hour</p>\n",
+          f);
+}
+
+/* ---------- an experiment: its pictures (replication 0) ---------- */
+
 typedef struct label_data {
     char label[64];
     run_series series;
     request_log log;
 } label_data;
 
+/* Series values per scrape for one chart. */
+enum { CH_LOAD, CH_PODS, CH_QUEUE };
+
+static double series_value(int chart, const series_row *r)
+{
+    return chart == CH_LOAD   ? r->arrival_rate_per_s
+           : chart == CH_PODS ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] +
+                                         r->pods[POD_DRAINING])
+                              : r->queue_len;
+}
+
+/* Load, pods and queue over the day; the latency over the day (P50 and P99 per scrape). */
+static int time_charts(page *p, const char *name, const char *base, const label_data *d,
+                       size_t nl, size_t maxn, double *buf, gp_error *err)
+{
+    plot_line lines[2 * MAX_LABELS];
+    char prefix[1200], title[256];
+    int rc = 0;
+    double *x = buf, *y = buf + 2 * nl * (maxn + 1);
+    static const char *const what[] = {"load", "pods", "queue"};
+    static const char *const ylab[] = {"arrivals per second (per scrape)",
+                                       "pods billed (starting + ready + draining)",
+                                       "requests waiting (LLEN gpen:pending)"};
+    for (int chart = CH_LOAD; rc == 0 && chart <= CH_QUEUE; chart++) {
+        /* the load is the same for every policy (common random numbers): one line */
+        size_t nlines = chart == CH_LOAD ? (nl > 0) : nl;
+        for (size_t l = 0; l < nlines; l++) {
+            double *xl = x + l * (maxn + 1), *yl = y + l * (maxn + 1);
+            const run_series *s = &d[l].series;
+            for (size_t i = 0; i < s->n; i++) {
+                xl[i] = (double)s->row[i].t_us / (double)US_PER_H;
+                yl[i] = series_value(chart, &s->row[i]);
+            }
+            lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = s->n};
+        }
+        snprintf(title, sizeof(title), "%s: %s over time (replication 0)", name, what[chart]);
+        plot_spec spec = {.title = title, .xlabel = "hours", .ylabel = ylab[chart],
+                          .style = chart == CH_PODS ? PLOT_STEPS : PLOT_LINES,
+                          .y_from_zero = true, .x_hours = true};
+        snprintf(prefix, sizeof(prefix), "%s-%s", base, what[chart]);
+        fig_attrs a = chart_of(what[chart], "data-experiment", name);
+        rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nlines, err), &a, err);
+    }
+    if (rc < 0)
+        return rc;
+    /* latency per scrape, as the policies saw it (over the metrics window): every P50 as
+     * dots first, then every P99 as a line on top; one colour per policy */
+    char names[2 * MAX_LABELS][80];
+    for (int q = 0; q < 2; q++)
+        for (size_t l = 0; l < nl; l++) {
+            const run_series *s = &d[l].series;
+            size_t k = (size_t)q * nl + l;
+            double *xl = x + k * (maxn + 1), *yl = y + k * (maxn + 1);
+            for (size_t i = 0; i < s->n; i++) {
+                xl[i] = (double)s->row[i].t_us / (double)US_PER_H;
+                yl[i] = q == 0 ? s->row[i].lat_p50_s : s->row[i].lat_p99_s;
+            }
+            snprintf(names[k], sizeof(names[k]), "%.63s %s", d[l].label, q == 0 ? "P50" : "P99");
+            lines[k] = (plot_line){.name = names[k], .x = xl, .y = yl, .n = s->n,
+                                   .colour = (int)(l % 8) + 1, .dots = q == 0};
+        }
+    snprintf(title, sizeof(title), "%s: latency over time per scrape, P99 (lines) and P50 (dots), "
+                                   "replication 0",
+             name);
+    plot_spec spec = {.title = title, .xlabel = "hours",
+                      .ylabel = "latency over the metrics window (s, log scale)",
+                      .style = PLOT_LINES, .x_hours = true, .y_log = true};
+    snprintf(prefix, sizeof(prefix), "%s-latency", base);
+    fig_attrs a = chart_of("latency", "data-experiment", name);
+    return picture(p, prefix, plot_lines(prefix, &spec, lines, 2 * nl, err), &a, err);
+}
+
+/* GPU utilisation per hour (busy / billed), then cold starts per hour. */
+static int hour_charts(page *p, const char *name, const char *base, const label_data *d,
+                       size_t nl, bool have_req, double *buf, gp_error *err)
+{
+    size_t hours = 0;
+    for (size_t l = 0; l < nl; l++)
+        if (d[l].series.n)
+            hours = (size_t)fmax((double)hours, ceil((double)d[l].series.row[d[l].series.n - 1].t_us /
+                                                     (double)US_PER_H));
+    if (hours == 0 || hours > 24 * 31)
+        return 0;
+    plot_line lines[MAX_LABELS];
+    char prefix[1200], title[256];
+    double *hx = buf, *hy = buf + nl * (hours + 1);
+    for (size_t l = 0; l < nl; l++) {
+        double *xl = hx + l * (hours + 1), *yl = hy + l * (hours + 1);
+        for (size_t h = 0; h < hours; h++) {
+            double busy = 0, billed = 0;
+            for (size_t i = 0; i < d[l].series.n; i++) {
+                const series_row *r = &d[l].series.row[i];
+                if ((size_t)((double)r->t_us / (double)US_PER_H) != h)
+                    continue;
+                busy += isnan(r->gpu_util_frac) ? 0 : r->gpu_util_frac * r->pods[POD_READY];
+                billed += r->pods[POD_STARTING] + r->pods[POD_READY] + r->pods[POD_DRAINING];
+            }
+            xl[h] = (double)h;
+            yl[h] = billed > 0 ? 100.0 * busy / billed : NAN;
+        }
+        lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = hours};
+    }
+    snprintf(title, sizeof(title), "%s: GPU utilisation per hour (busy / billed, replication 0)",
+             name);
+    plot_spec spec = {.title = title, .xlabel = "hour", .ylabel = "GPU utilisation (%)",
+                      .style = PLOT_BOXES, .y_from_zero = true, .y_max = 100};
+    snprintf(prefix, sizeof(prefix), "%s-util", base);
+    fig_attrs a = chart_of("util", "data-experiment", name);
+    int rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
+    /* cold starts per hour: requests that waited on one (request rows), else pod starts
+     * estimated from the scrapes (rises of pending + starting + ready) */
+    for (size_t l = 0; rc == 0 && l < nl; l++) {
+        double *xl = hx + l * (hours + 1), *yl = hy + l * (hours + 1);
+        for (size_t h = 0; h < hours; h++) {
+            xl[h] = (double)h;
+            yl[h] = 0;
+        }
+        if (have_req) {
+            for (size_t i = 0; i < d[l].log.n; i++) {
+                size_t h = (size_t)((double)d[l].log.row[i].arrival_us / (double)US_PER_H);
+                if (h < hours && d[l].log.row[i].cold)
+                    yl[h]++;
+            }
+        } else {
+            for (size_t i = 1; i < d[l].series.n; i++) {
+                const series_row *a0 = &d[l].series.row[i - 1], *b0 = &d[l].series.row[i];
+                int up = (b0->pods[POD_PENDING] + b0->pods[POD_STARTING] + b0->pods[POD_READY]) -
+                         (a0->pods[POD_PENDING] + a0->pods[POD_STARTING] + a0->pods[POD_READY]);
+                size_t h = (size_t)((double)b0->t_us / (double)US_PER_H);
+                if (up > 0 && h < hours)
+                    yl[h] += up;
+            }
+        }
+        lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = hours};
+    }
+    if (rc < 0)
+        return rc;
+    snprintf(title, sizeof(title), "%s: %s per hour (replication 0)", name,
+             have_req ? "requests that waited on a cold start" : "pod starts (from the scrapes)");
+    spec = (plot_spec){.title = title, .xlabel = "hour",
+                       .ylabel = have_req ? "cold-start waits" : "pods started",
+                       .style = PLOT_BOXES, .y_from_zero = true};
+    snprintf(prefix, sizeof(prefix), "%s-cold", base);
+    a = chart_of("cold", "data-experiment", name);
+    return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
+}
+
+/* The latency CDF of completed requests, on a log axis of 200 points. */
+static int cdf_chart(page *p, const char *name, const char *base, const label_data *d,
+                     size_t nl, double *buf, gp_error *err)
+{
+    plot_line lines[MAX_LABELS];
+    size_t pts = 200;
+    double *cx = buf, *cy = buf + nl * (pts + 1);
+    for (size_t l = 0; l < nl; l++) {
+        double *xl = cx + l * (pts + 1), *yl = cy + l * (pts + 1);
+        uint64_t total = 0;
+        for (size_t i = 0; i < d[l].log.n; i++)
+            total += d[l].log.row[i].outcome == OUTCOME_COMPLETED;
+        for (size_t k = 0; k < pts; k++) {
+            double t = 0.1 * pow(10, 2.6 * (double)k / (double)(pts - 1)); /* 0.1..40 s */
+            uint64_t below = 0;
+            for (size_t i = 0; i < d[l].log.n; i++) {
+                const request_row *q = &d[l].log.row[i];
+                below += q->outcome == OUTCOME_COMPLETED &&
+                         (double)(q->end_us - q->arrival_us) / (double)US_PER_S <= t;
+            }
+            xl[k] = t;
+            yl[k] = total ? (double)below / (double)total : NAN;
+        }
+        lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = pts};
+    }
+    char title[256], prefix[1200];
+    snprintf(title, sizeof(title), "%s: latency CDF of completed requests (replication 0)", name);
+    plot_spec spec = {.title = title, .xlabel = "latency (s)", .ylabel = "fraction answered within",
+                      .style = PLOT_LINES, .y_from_zero = true, .y_max = 1};
+    snprintf(prefix, sizeof(prefix), "%s-cdf", base);
+    fig_attrs a = chart_of("cdf", "data-experiment", name);
+    return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
+}
+
+/* The cost of each policy: its mean over replications with the 95% interval. */
+static int cost_chart(page *p, const char *name, const char *base, const label_stats *ls,
+                      size_t nl, gp_error *err)
+{
+    const char *names[MAX_LABELS];
+    double mean[MAX_LABELS], hw[MAX_LABELS];
+    int m = sweep_metric_index("cost");
+    size_t n = nl < MAX_LABELS ? nl : MAX_LABELS;
+    for (size_t l = 0; l < n; l++) {
+        names[l] = ls[l].label;
+        mean[l] = ls[l].m[m].mean;
+        hw[l] = ls[l].m[m].half_width;
+    }
+    char title[256], prefix[1200];
+    snprintf(title, sizeof(title), "%s: cost per policy (mean over replications, 95%% CI)", name);
+    plot_spec spec = {.title = title, .xlabel = "policy",
+                      .ylabel = "cost (GPU-hours billed x price per GPU-hour)",
+                      .y_from_zero = true};
+    snprintf(prefix, sizeof(prefix), "%s-cost", base);
+    fig_attrs a = chart_of("cost", "data-experiment", name);
+    return picture(p, prefix, plot_bars(prefix, &spec, names, mean, hw, n, err), &a, err);
+}
+
 static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const char *name,
-                               const run_summary *runs, size_t n, gp_error *err)
+                               const run_summary *runs, size_t n, const label_stats *ls,
+                               size_t n_labels, gp_error *err)
 {
     label_data d[MAX_LABELS];
     size_t nl = 0;
@@ -174,147 +462,25 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
     bool have_series = false, have_req = false;
     for (size_t l = 0; l < nl; l++) {
         maxn = d[l].series.n > maxn ? d[l].series.n : maxn;
-        maxn = d[l].log.n > maxn ? d[l].log.n : maxn;
         have_series |= d[l].series.n > 0;
         have_req |= d[l].log.n > 0;
     }
-    double *buf = rc == 0 ? malloc(sizeof(double) * (2 * nl * (maxn + 48) + 1)) : NULL;
+    /* room for 2 lines per label of maxn points, or of 24 x 31 hours, or 200 points */
+    size_t per_line = (maxn > 24 * 31 + 1 ? maxn : 24 * 31 + 1) + 201;
+    double *buf = rc == 0 ? malloc(sizeof(double) * 4 * (nl + 1) * per_line) : NULL;
     if (rc == 0 && !buf)
         rc = gp_oom(err);
-    char base[1024], prefix[1200];
-    char sname[128];
+    char base[1024], sname[128];
     gp_safe_file_name(sname, sizeof(sname), name);
     snprintf(base, sizeof(base), "%s/%s", p->assets, sname);
-    plot_line lines[MAX_LABELS];
-    if (rc == 0 && have_series) {
-        /* 1. load and pods over the day */
-        double *x = buf, *y = buf + nl * (maxn + 1);
-        for (int chart = 0; rc == 0 && chart < 3; chart++) {
-            size_t nlines = 0;
-            for (size_t l = 0; l < nl; l++) {
-                if (chart == 0 && l > 0)
-                    break; /* the load is the same for every policy (common random numbers) */
-                double *xl = x + l * (maxn + 1), *yl = y + l * (maxn + 1);
-                const run_series *s = &d[l].series;
-                for (size_t i = 0; i < s->n; i++) {
-                    const series_row *r = &s->row[i];
-                    xl[i] = (double)r->t_us / US_PER_H;
-                    yl[i] = chart == 0   ? r->arrival_rate_per_s
-                            : chart == 1 ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] +
-                                                    r->pods[POD_DRAINING])
-                                         : r->queue_len;
-                }
-                lines[nlines++] = (plot_line){d[l].label, xl, yl, s->n};
-            }
-            static const char *const what[] = {"load", "pods", "queue"};
-            static const char *const ylab[] = {"arrivals per second (per scrape)",
-                                               "pods billed (starting + ready + draining)",
-                                               "requests waiting (LLEN gpen:pending)"};
-            char title[256];
-            snprintf(title, sizeof(title), "%s: %s over time (replication 0)", name, what[chart]);
-            plot_spec spec = {.title = title, .xlabel = "hours", .ylabel = ylab[chart],
-                              .style = chart == 1 ? PLOT_STEPS : PLOT_LINES, .y_from_zero = true,
-                              .x_hours = true};
-            snprintf(prefix, sizeof(prefix), "%s-%s", base, what[chart]);
-            rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nlines, err), err);
-        }
-        /* 4. GPU utilisation per hour: busy pods / billed pods, averaged over the hour */
-        size_t hours = 0;
-        for (size_t l = 0; l < nl; l++)
-            if (d[l].series.n)
-                hours = (size_t)fmax((double)hours,
-                                     ceil((double)d[l].series.row[d[l].series.n - 1].t_us / US_PER_H));
-        if (hours > 0 && hours <= 24 * 31 && rc == 0) {
-            double *hx = buf, *hy = buf + nl * (hours + 1);
-            for (size_t l = 0; l < nl; l++) {
-                double *xl = hx + l * (hours + 1), *yl = hy + l * (hours + 1);
-                for (size_t h = 0; h < hours; h++) {
-                    double busy = 0, billed = 0;
-                    for (size_t i = 0; i < d[l].series.n; i++) {
-                        const series_row *r = &d[l].series.row[i];
-                        if ((size_t)((double)r->t_us / US_PER_H) != h)
-                            continue;
-                        busy += isnan(r->gpu_util_frac) ? 0 : r->gpu_util_frac * r->pods[POD_READY];
-                        billed += r->pods[POD_STARTING] + r->pods[POD_READY] + r->pods[POD_DRAINING];
-                    }
-                    xl[h] = (double)h;
-                    yl[h] = billed > 0 ? 100.0 * busy / billed : NAN;
-                }
-                lines[l] = (plot_line){d[l].label, xl, yl, hours};
-            }
-            char title[256];
-            snprintf(title, sizeof(title), "%s: GPU utilisation per hour (busy / billed, replication 0)",
-                     name);
-            plot_spec spec = {.title = title, .xlabel = "hour", .ylabel = "GPU utilisation (%)",
-                              .style = PLOT_BOXES, .y_from_zero = true, .y_max = 100};
-            snprintf(prefix, sizeof(prefix), "%s-util", base);
-            rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), err);
-            /* 5. cold starts per hour: requests that waited on one (request rows), else pod
-             * starts estimated from the scrapes (rises of pending + starting + ready) */
-            for (size_t l = 0; rc == 0 && l < nl; l++) {
-                double *xl = hx + l * (hours + 1), *yl = hy + l * (hours + 1);
-                for (size_t h = 0; h < hours; h++) {
-                    xl[h] = (double)h;
-                    yl[h] = 0;
-                }
-                if (have_req) {
-                    for (size_t i = 0; i < d[l].log.n; i++) {
-                        size_t h = (size_t)((double)d[l].log.row[i].arrival_us / US_PER_H);
-                        if (h < hours && d[l].log.row[i].cold)
-                            yl[h]++;
-                    }
-                } else {
-                    for (size_t i = 1; i < d[l].series.n; i++) {
-                        const series_row *a = &d[l].series.row[i - 1], *b = &d[l].series.row[i];
-                        int up = (b->pods[POD_PENDING] + b->pods[POD_STARTING] + b->pods[POD_READY]) -
-                                 (a->pods[POD_PENDING] + a->pods[POD_STARTING] + a->pods[POD_READY]);
-                        size_t h = (size_t)((double)b->t_us / US_PER_H);
-                        if (up > 0 && h < hours)
-                            yl[h] += up;
-                    }
-                }
-                lines[l] = (plot_line){d[l].label, xl, yl, hours};
-            }
-            snprintf(title, sizeof(title), "%s: %s per hour (replication 0)", name,
-                     have_req ? "requests that waited on a cold start"
-                              : "pod starts (from 15-s scrapes)");
-            spec = (plot_spec){.title = title, .xlabel = "hour",
-                               .ylabel = have_req ? "cold-start waits" : "pods started",
-                               .style = PLOT_BOXES, .y_from_zero = true};
-            snprintf(prefix, sizeof(prefix), "%s-cold", base);
-            if (rc == 0)
-                rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), err);
-        }
-    }
-    if (rc == 0 && have_req) {
-        /* 3. latency CDF of completed requests, on a log axis of 200 points */
-        size_t pts = 200;
-        double *cx = buf, *cy = buf + nl * (pts + 1);
-        for (size_t l = 0; l < nl; l++) {
-            double *xl = cx + l * (pts + 1), *yl = cy + l * (pts + 1);
-            uint64_t total = 0;
-            for (size_t i = 0; i < d[l].log.n; i++)
-                total += d[l].log.row[i].outcome == OUTCOME_COMPLETED;
-            for (size_t k = 0; k < pts; k++) {
-                double t = 0.1 * pow(10, 2.6 * (double)k / (double)(pts - 1)); /* 0.1..40 s */
-                uint64_t below = 0;
-                for (size_t i = 0; i < d[l].log.n; i++) {
-                    const request_row *q = &d[l].log.row[i];
-                    below += q->outcome == OUTCOME_COMPLETED &&
-                             (double)(q->end_us - q->arrival_us) / 1e6 <= t;
-                }
-                xl[k] = t;
-                yl[k] = total ? (double)below / (double)total : NAN;
-            }
-            lines[l] = (plot_line){d[l].label, xl, yl, pts};
-        }
-        char title[256];
-        snprintf(title, sizeof(title), "%s: latency CDF of completed requests (replication 0)", name);
-        plot_spec spec = {.title = title, .xlabel = "latency (s)", .ylabel = "fraction answered within",
-                          .style = PLOT_LINES, .y_from_zero = true, .y_max = 1};
-        snprintf(prefix, sizeof(prefix), "%s-cdf", base);
-        rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), err);
-    }
+    if (rc == 0 && have_series)
+        rc = time_charts(p, name, base, d, nl, maxn, buf, err);
+    if (rc == 0 && have_series)
+        rc = hour_charts(p, name, base, d, nl, have_req, buf, err);
+    if (rc == 0 && have_req)
+        rc = cdf_chart(p, name, base, d, nl, buf, err);
+    if (rc == 0)
+        rc = cost_chart(p, name, base, ls, n_labels, err);
     free(buf);
     for (size_t l = 0; l < nl; l++) {
         run_series_free(&d[l].series);
@@ -323,98 +489,189 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
     return rc;
 }
 
-/* The sweeps recorded in the database: their points and the Pareto front. */
+/* ---------- the sweeps: points, feasibility, the winner, the front (sweep_summary.h) ---------- */
+
+static void sweep_section(page *p, const sweep_summary *s)
+{
+    FILE *f = p->f;
+    const int gpu_h = sweep_metric_index("gpu_hours"), cost = sweep_metric_index("cost"),
+              p99 = sweep_metric_index("p99_s"), slo = sweep_metric_index("slo_pct");
+    fputs("<h2>sweep ", f);
+    markup_put(f, s->name);
+    fprintf(f, " (%zu points x %d replications)</h2>\n<p>", s->n_points, s->reps);
+    char buf[1200];
+    if (s->recorded) {
+        sweep_objective_text(buf, sizeof(buf), s->objective, s->maximise);
+        fputs("objective: ", f);
+        markup_put(f, buf);
+        for (int k = 0; k < s->n_constraints; k++)
+            fprintf(f, "%s%s %s %g", k ? ", " : " subject to ", sweep_metric_name(s->con[k].metric),
+                    s->con[k].is_max ? "&le;" : "&ge;", s->con[k].bound);
+        fputs(". Feasible: the constraints hold on the mean over replications (&ldquo;at the "
+              "95% bound&rdquo; when they hold for the whole interval).</p>\n",
+              f);
+    } else {
+        fputs("This sweep's objective and constraints are not in the database (it was run "
+              "before gpenlab recorded them): rerun <code>gpenlab sweep FILE --report-only</code> "
+              "to judge its points.</p>\n",
+              f);
+    }
+    const char *objective = s->recorded ? sweep_metric_name(s->objective) : "-";
+    fputs("<table class=\"sweep\" data-sweep=\"", f);
+    markup_put(f, s->name);
+    fprintf(f, "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
+               "<th>parameters</th><th>objective: %s</th><th>feasible</th><th>GPU-h</th>"
+               "<th>cost</th><th>P99 (s)</th><th>SLO (%%)</th><th>against the winner "
+               "(paired 95%% CI)</th><th>winner</th><th>Pareto</th></tr></thead><tbody>\n",
+            objective, s->maximise ? "maximise" : "minimise", objective);
+    for (size_t i = 0; i < s->n_points; i++) {
+        const sweep_point_summary *pt = &s->pt[i];
+        fprintf(f, "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
+                   "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
+                pt->point, pt->feasible, pt->surely, pt->pareto, pt->winner, pt->point);
+        markup_put(f, pt->params);
+        fputs("</td>", f);
+        if (s->recorded)
+            stat_cell(f, NULL, &pt->m[s->objective], sweep_metric_decimals(s->objective));
+        else
+            fputs("<td>-</td>", f);
+        fputs("<td>", f);
+        if (!s->recorded)
+            fputs("-", f);
+        else if (pt->feasible)
+            fputs(pt->surely ? "yes" : "yes (on the mean)", f);
+        else {
+            fputs("no: ", f);
+            markup_put(f, pt->why_not);
+        }
+        fputs("</td>", f);
+        stat_cell(f, "gpu_hours", &pt->m[gpu_h], 2);
+        stat_cell(f, "cost", &pt->m[cost], 2);
+        stat_cell(f, "p99_s", &pt->m[p99], 3);
+        stat_cell(f, "slo_pct", &pt->m[slo], 2);
+        if (pt->vs_winner.n > 0) {
+            fputs("<td", f);
+            put_num_attr(f, "data-mean", pt->vs_winner.mean);
+            put_num_attr(f, "data-hw", pt->vs_winner.half_width);
+            fprintf(f, ">%s%s</td>",
+                    markup_escape(buf, sizeof(buf),
+                            stats_format(buf + 600, 64, &pt->vs_winner,
+                                         sweep_metric_decimals(s->objective))),
+                    pt->tied ? " (tied)" : "");
+        } else {
+            fputs("<td></td>", f);
+        }
+        fprintf(f, "<td>%s</td><td>%s</td></tr>\n", pt->winner ? "winner" : "",
+                pt->pareto ? "yes" : "");
+    }
+    fputs("</tbody></table>\n<p class=\"verdict\">", f);
+    char *verdict = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&verdict, &len);
+    if (m) {
+        sweep_summary_verdict(s, m);
+        if (fclose(m) == 0)
+            markup_put(f, verdict);
+    }
+    free(verdict);
+    fputs("</p>\n<p class=\"note\">against the winner: the paired difference on the objective "
+          "over the same seeds (common random numbers), positive where the winner is better</p>\n",
+          f);
+}
+
 static int sweep_sections(page *p, results_db *db, gp_error *err)
 {
-    results_db_sweep_point *sp = NULL;
-    size_t n_sp = 0;
-    int rc = results_db_sweep_points(db, &sp, &n_sp, err);
-    if (rc < 0)
-        return rc;
-    char current[128] = "";
-    plot_xy *pts = NULL;
-    size_t n = 0, cap = 0;
-    char (*params)[256] = NULL;
-    stat_summary *slo = NULL;
-    for (size_t k = 0;; k++) {
-        const char *sweep = k < n_sp ? sp[k].sweep : NULL;
-        if ((!sweep || strcmp(sweep, current) != 0) && n > 0) {
-            /* close the previous sweep: Pareto flags, table, picture */
-            for (size_t a = 0; a < n; a++) {
-                bool dom = isnan(pts[a].x) || isnan(pts[a].y);
-                for (size_t b = 0; !dom && b < n; b++)
-                    dom = b != a && pts[b].x <= pts[a].x && pts[b].y <= pts[a].y &&
-                          (pts[b].x < pts[a].x || pts[b].y < pts[a].y);
-                pts[a].flag = dom ? 2 : 3;
-            }
-            fprintf(p->f, "<h2>sweep ");
-            put_html(p->f, current);
-            fprintf(p->f, " (%zu points)</h2>\n<table><thead><tr><th>point</th><th>parameters</th>"
-                          "<th>GPU-h</th><th>P99 (s)</th><th>SLO (%%)</th><th>Pareto</th></tr>"
-                          "</thead><tbody>\n",
-                    n);
-            for (size_t i = 0; i < n; i++) {
-                fprintf(p->f, "<tr><td>p%04zu</td><td>", i);
-                put_html(p->f, params[i]);
-                fprintf(p->f, "</td><td>%.2f</td><td>%.3f</td><td>%.2f</td><td>%s</td></tr>\n",
-                        pts[i].x, pts[i].y, slo[i].mean, (pts[i].flag & 1) ? "yes" : "");
-            }
-            fputs("</tbody></table>\n", p->f);
-            char prefix[1200], sname[128], title[200];
-            gp_safe_file_name(sname, sizeof(sname), current);
-            snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
-            snprintf(title, sizeof(title), "sweep %s: Pareto front (cost against P99)", current);
-            rc = picture(p, prefix, plot_pareto(prefix, title, pts, n, err), err);
-            n = 0;
-        }
-        if (!sweep || rc < 0)
+    char(*names)[128] = NULL;
+    size_t n = 0;
+    int rc = sweep_summary_names(db, &names, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sweep_summary s;
+        if ((rc = sweep_summary_read(db, names[i], &s, err)) < 0)
             break;
-        snprintf(current, sizeof(current), "%s", sweep);
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            plot_xy *np = realloc(pts, cap * sizeof(*pts));
-            char(*npar)[256] = np ? realloc(params, cap * sizeof(*params)) : NULL;
-            stat_summary *ns = npar ? realloc(slo, cap * sizeof(*slo)) : NULL;
-            if (np)
-                pts = np;
-            if (npar)
-                params = npar;
-            if (ns)
-                slo = ns;
-            if (!np || !npar || !ns) {
-                rc = gp_oom(err);
-                break;
-            }
+        sweep_section(p, &s);
+        char prefix[1200], sname[128];
+        gp_safe_file_name(sname, sizeof(sname), s.name);
+        snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
+        fig_attrs a = chart_of("pareto", "data-sweep", s.name);
+        if (s.winner != SIZE_MAX) {
+            size_t u = strlen(a.text);
+            snprintf(a.text + u, sizeof(a.text) - u, " data-winner=\"p%04zu\"",
+                     s.pt[s.winner].point);
         }
-        gp_copy_utf8(params[n], sizeof(params[n]), sp[k].params);
-        run_summary *runs = NULL;
-        size_t nr = 0;
-        if ((rc = results_db_read_runs(db, sp[k].experiment_id, &runs, &nr, err)) < 0)
-            break;
-        double *v = malloc(sizeof(double) * (nr + 1) * 3);
-        if (!v) {
-            free(runs);
-            rc = gp_oom(err);
-            break;
-        }
-        for (size_t i = 0; i < nr; i++) {
-            v[i] = runs[i].gpu_seconds / 3600.0;
-            v[nr + i] = runs[i].lat_p99_s;
-            v[2 * nr + i] = 100.0 * runs[i].slo_frac;
-        }
-        pts[n].x = stats_summarize(v, nr).mean;
-        pts[n].y = stats_summarize(v + nr, nr).mean;
-        slo[n] = stats_summarize(v + 2 * nr, nr);
-        pts[n].flag = 0;
-        n++;
-        free(v);
-        free(runs);
+        rc = picture(p, prefix, sweep_summary_plot(&s, prefix, err), &a, err);
+        sweep_summary_free(&s);
     }
-    free(sp);
-    free(pts);
-    free(params);
-    free(slo);
+    free(names);
     return rc;
+}
+
+/* ---------- the seed article's tables beside gpenlab's (reproduce.h) ---------- */
+
+static void article_section(page *p, const reproduce_result *r)
+{
+    FILE *f = p->f;
+    fputs("<h2>The article's tables beside gpenlab's</h2>\n<p>", f);
+    fputs("The article's figures (docs/seed-article.md) beside gpenlab's on ", f);
+    markup_put(f, r->card);
+    fputs(" (", f);
+    markup_put(f, r->provenance);
+    fputs("): mean &plusmn; 95% CI half-width over replications (", f);
+    markup_put(f, r->replications);
+    fputs("). <b>within CI?</b>: the article's figure, as the interval it states (its "
+          "rounding, range or bound), meets gpenlab's interval.</p>\n",
+          f);
+    for (int t = 0; t < REPRODUCE_TABLES; t++) {
+        const reproduce_table *tb = &r->table[t];
+        const char *title = tb->title;
+        while (*title == ' ')
+            title++;
+        fputs("<h3>", f);
+        markup_put(f, title);
+        fprintf(f, "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
+                   "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
+                   "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
+                   "</thead><tbody>\n",
+                t);
+        for (size_t i = 0; i < tb->n; i++) {
+            const reproduce_row *row = &tb->row[i];
+            const char *within = reproduce_within(row);
+            fputs("<tr data-row-id=\"", f);
+            markup_put(f, row->id);
+            fputc('"', f);
+            put_num_attr(f, "data-article-lo", row->article_lo);
+            put_num_attr(f, "data-article-hi", row->article_hi);
+            put_num_attr(f, "data-mean", row->got.n ? row->got.mean : NAN);
+            put_num_attr(f, "data-hw", row->got.n ? row->got.half_width : NAN);
+            fprintf(f, " data-within=\"%s\"><td>", within);
+            markup_put(f, row->row);
+            fputs("</td><td>", f);
+            markup_put(f, row->column);
+            fputs("</td><td>", f);
+            markup_put(f, row->article);
+            bool have = row->got.n > 0 && !isnan(row->got.mean);
+            if (have)
+                fprintf(f, "</td><td>%.*f</td><td>", row->decimals, row->got.mean);
+            else
+                fputs("</td><td>-</td><td>", f);
+            if (have && !isnan(row->got.half_width))
+                fprintf(f, "&plusmn; %.*f", row->decimals, row->got.half_width);
+            fprintf(f, "</td><td class=\"%s\">%s</td><td>", strcmp(within, "yes") == 0 ? "yes"
+                                                            : strcmp(within, "no") == 0 ? "no"
+                                                                                        : "",
+                    within);
+            if (have && !isnan(row->article_value))
+                fprintf(f, "%+.*f", row->decimals, row->got.mean - row->article_value);
+            fputs("</td><td>", f);
+            markup_put(f, row->note);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</tbody></table>\n", f);
+        if (tb->notes) {
+            fputs("<pre class=\"notes\">", f);
+            markup_put(f, tb->notes);
+            fputs("</pre>\n", f);
+        }
+    }
 }
 
 static const char css[] =
@@ -422,8 +679,11 @@ static const char css[] =
     "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
     "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}"
+    "td{white-space:nowrap}td:first-child,td:last-child{white-space:normal}"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto}"
-    ".note{color:#666;font-size:85%}.missing{color:#a00}";
+    ".note{color:#666;font-size:85%}.missing{color:#a00}"
+    "td.yes{background:#e3f2e3}td.no{background:#f8e0e0}"
+    "pre.notes{white-space:pre-wrap;font-size:85%;color:#444}.verdict{white-space:pre-line}";
 
 int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
 {
@@ -461,10 +721,12 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     snprintf(title, sizeof(title), "%s%s", o->title ? "" : "gpenlab report: ",
              o->title ? o->title : o->db_path);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
-    put_html(f, title);
+    markup_put(f, title);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
-    put_html(f, title);
+    markup_put(f, title);
     fputs("</h1>\n", f);
+    if (o->article)
+        article_section(&p, o->article);
     results_db_experiment *xs = NULL;
     size_t n_xs = 0;
     rc = results_db_experiments(db, &xs, &n_xs, err);
@@ -477,13 +739,18 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
             break;
         if (n > 0) {
             fputs("<h2>", f);
-            put_html(f, name);
+            markup_put(f, name);
             fputs("</h2>\n<p class=\"note\">", f);
-            put_html(f, file);
+            markup_put(f, file);
             fputs("</p>\n", f);
-            rc = experiment_table(&p, runs, n, err);
-            if (rc == 0)
-                rc = experiment_pictures(&p, db, id, name, runs, n, err);
+            label_stats *ls = NULL;
+            size_t nl = 0;
+            rc = group_labels(runs, n, &ls, &nl, err);
+            if (rc == 0) {
+                experiment_table(&p, name, ls, nl);
+                rc = experiment_pictures(&p, db, id, name, runs, n, ls, nl, err);
+            }
+            label_stats_free(ls, nl);
         }
         free(runs);
     }

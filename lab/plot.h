@@ -22,6 +22,8 @@ typedef struct plot_line {
     const char *name;
     const double *x, *y;
     size_t n;
+    int colour;   /* 1..8: that colour of the palette; 0: by the line's position */
+    bool dots;    /* small dots instead of a line (a dense series under the lines) */
 } plot_line;
 
 typedef enum { PLOT_LINES = 0, PLOT_STEPS, PLOT_BOXES } plot_style;
@@ -31,6 +33,7 @@ typedef struct plot_spec {
     plot_style style;
     bool y_from_zero;
     bool x_hours;        /* x is in hours of the day: ticks every 2 h */
+    bool y_log;          /* a logarithmic y axis (values <= 0 are not drawn) */
     double y_max;        /* > 0: upper end of the y axis */
 } plot_spec;
 
@@ -44,5 +47,10 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
 /* Lines (or steps, or boxes) of several series on one chart. */
 int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines,
                size_t n_lines, gp_error *err);
+
+/* One bar per name with its 95% interval as an error bar (half-width NaN: none);
+ * spec's style is ignored. */
+int plot_bars(const char *prefix, const plot_spec *spec, const char *const *names,
+              const double *mean, const double *half_width, size_t n, gp_error *err);
 
 #endif

@@ -5,9 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/markup.h"
 #include "base/fileio.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
@@ -17,12 +20,20 @@
 
 typedef struct regress_metric {
     const char *name;
-    int worse_sign;  /* +1: higher is worse; -1: lower is worse; 0: shown only */
+    const char *unit;
+    int worse_sign;  /* +1: higher is worse; -1: lower is worse */
     int decimals;
+    bool gated;      /* checked when the list names no tolerance for it */
+    bool shown;      /* printed even when not gated */
 } regress_metric;
 
 static const regress_metric rmetrics[] = {
-    {"P99 (s)", +1, 3}, {"SLO (%)", -1, 3}, {"GPU-h", +1, 3}, {"mean (s)", 0, 3}, {"util (%)", 0, 2},
+    {"p99_s", "s", +1, 3, true, true},          {"slo_pct", "%", -1, 3, true, true},
+    {"gpu_hours", "GPU-h", +1, 3, true, true},  {"mean_s", "s", +1, 3, false, true},
+    {"util_pct", "%", -1, 2, false, true},      {"p50_s", "s", +1, 3, false, false},
+    {"p95_s", "s", +1, 3, false, false},        {"cost", "", +1, 3, false, false},
+    {"timed_out", "", +1, 1, false, false},     {"pod_starts", "", +1, 1, false, false},
+    {"cold_waited", "", +1, 1, false, false},
 };
 #define N_RMETRICS (sizeof(rmetrics) / sizeof(rmetrics[0]))
 
@@ -33,9 +44,103 @@ static double rmetric(size_t m, const run_summary *r)
     case 1: return 100.0 * r->slo_frac;
     case 2: return r->gpu_seconds / 3600.0;
     case 3: return r->lat_mean_s;
-    default: return 100.0 * r->utilisation;
+    case 4: return 100.0 * r->utilisation;
+    case 5: return r->lat_p50_s;
+    case 6: return r->lat_p95_s;
+    case 7: return r->cost;
+    case 8: return (double)r->timed_out;
+    case 9: return (double)r->pod_starts;
+    default: return (double)r->cold_waited;
     }
 }
+
+/* ---------- tolerances ---------- */
+
+typedef struct tolerance {
+    bool set;      /* named in the list: gated */
+    double amount; /* >= 0 */
+    bool pct;      /* amount is a share (%) of the baseline mean */
+} tolerance;
+
+/* "AMOUNT" or "AMOUNT%" into *t; the error names the list's place and the metric. */
+static int parse_amount(const char *list, long lineno, const char *metric, const char *text,
+                        tolerance *t, gp_error *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    bool pct = end && *end == '%';
+    if (pct)
+        end++;
+    if (!text[0] || end == text || *end || errno || !isfinite(v) || v < 0)
+        return gp_error_set(err, GP_EPARSE, list, lineno, 0, metric,
+                            "tolerance of %s '%s': expected a number >= 0, or a share like 2%%",
+                            metric, text);
+    *t = (tolerance){.set = true, .amount = v, .pct = pct};
+    return 0;
+}
+
+static int metric_by_name(const char *list, long lineno, const char *name, gp_error *err)
+{
+    for (size_t m = 0; m < N_RMETRICS; m++)
+        if (strcmp(rmetrics[m].name, name) == 0)
+            return (int)m;
+    char known[300] = "";
+    for (size_t m = 0; m < N_RMETRICS; m++) {
+        size_t u = strlen(known);
+        snprintf(known + u, sizeof(known) - u, "%s%s", m ? ", " : "", rmetrics[m].name);
+    }
+    return gp_error_set(err, GP_EUNKNOWN, list, lineno, 0, name, "unknown metric '%s' (known: %s)",
+                        name, known);
+}
+
+static double tolerance_abs(const tolerance *t, double baseline_mean)
+{
+    return t->pct ? t->amount / 100.0 * fabs(baseline_mean) : t->amount;
+}
+
+static void format_tolerance(char *buf, size_t cap, const tolerance *t, const regress_metric *m)
+{
+    if (t->pct)
+        snprintf(buf, cap, "%g%%", t->amount);
+    else
+        snprintf(buf, cap, "%g%s%s", t->amount, m->unit[0] ? " " : "", m->unit);
+}
+
+/* ---------- verdicts: what the summary and JUnit report ---------- */
+
+typedef struct verdict {
+    char experiment[64], label[64], metric[32];
+    bool worse;
+    char detail[512];
+} verdict;
+
+typedef struct verdicts {
+    verdict *v;
+    size_t n, cap;
+} verdicts;
+
+static int verdict_add(verdicts *vs, const char *exp, const char *label, const char *metric,
+                       bool worse, const char *detail, gp_error *err)
+{
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 64;
+        verdict *nv = realloc(vs->v, cap * sizeof(*nv));
+        if (!nv)
+            return gp_oom(err);
+        vs->v = nv;
+        vs->cap = cap;
+    }
+    verdict *x = &vs->v[vs->n++];
+    snprintf(x->experiment, sizeof(x->experiment), "%s", exp);
+    snprintf(x->label, sizeof(x->label), "%s", label);
+    snprintf(x->metric, sizeof(x->metric), "%s", metric);
+    x->worse = worse;
+    snprintf(x->detail, sizeof(x->detail), "%s", detail);
+    return 0;
+}
+
+/* ---------- running and comparing ---------- */
 
 /* Runs the experiment at its seeds into a fresh temporary database; *runs malloc'd. */
 static int run_fresh(const experiment *e, int reps, const char *tmp_dir, run_summary **runs,
@@ -83,8 +188,63 @@ static const run_summary *find_run(const run_summary *runs, size_t n, const char
     return NULL;
 }
 
+/* One label's metric: the printed row and, when gated, its verdict. */
+static int compare_metric(FILE *out, const char *name, const char *label, size_t m,
+                          const tolerance *tol, const double *a, const double *b, size_t np,
+                          bool first, int *worse, verdicts *vs, gp_error *err)
+{
+    const regress_metric *rm = &rmetrics[m];
+    stat_summary sb = stats_summarize(b, np), sc = stats_summarize(a, np);
+    stat_summary d = stats_paired(a, b, np);
+    double hw = isnan(d.half_width) ? 0 : d.half_width;
+    bool sig = d.n >= 2 && !isnan(d.half_width) && fabs(d.mean) > d.half_width;
+    bool worse_side = d.mean * rm->worse_sign > 0;
+    char tol_text[64] = "";
+    if (tol->set && tol->amount > 0)
+        format_tolerance(tol_text, sizeof(tol_text), tol, rm);
+    bool is_worse = false;
+    const char *verdict_text;
+    char buf[128];
+    if (d.n && d.mean == 0 && (isnan(d.sd) || d.sd == 0))
+        verdict_text = "same";
+    else if (!sig)
+        verdict_text = "within noise";
+    else if (!worse_side)
+        verdict_text = "better";
+    else if (!tol->set)
+        verdict_text = "changed";
+    else if (d.mean * rm->worse_sign - hw > tolerance_abs(tol, sb.mean)) {
+        is_worse = true;
+        snprintf(buf, sizeof(buf), "WORSE%s%s%s", tol_text[0] ? " (beyond " : "", tol_text,
+                 tol_text[0] ? ")" : "");
+        verdict_text = buf;
+    } else {
+        snprintf(buf, sizeof(buf), "worse, within tolerance %s", tol_text);
+        verdict_text = buf;
+    }
+    char sbase[64], scur[64], sd[64];
+    stats_format(sbase, sizeof(sbase), &sb, rm->decimals);
+    stats_format(scur, sizeof(scur), &sc, rm->decimals);
+    snprintf(sd, sizeof(sd), "%+.*f", rm->decimals, d.mean);
+    if (!isnan(d.half_width)) {
+        size_t u = strlen(sd);
+        snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", rm->decimals, d.half_width);
+    }
+    fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", first ? name : "",
+            first ? label : "", rm->name, sbase, scur, sd, verdict_text);
+    if (!tol->set)
+        return 0;
+    char detail[512];
+    snprintf(detail, sizeof(detail), "%s: baseline %s, now %s, paired difference %s%s%s", rm->name,
+             sbase, scur, sd, tol_text[0] ? ", tolerance " : "", tol_text);
+    if (is_worse)
+        (*worse)++;
+    return verdict_add(vs, name, label, rm->name, is_worse, detail, err);
+}
+
 static int compare(FILE *out, const char *name, const run_summary *base, size_t nb,
-                   const run_summary *cur, size_t nc, int *worse, gp_error *err)
+                   const run_summary *cur, size_t nc, const tolerance *tol, int *worse,
+                   verdicts *vs, gp_error *err)
 {
     double *a = malloc(sizeof(double) * (nc + 1)), *b = malloc(sizeof(double) * (nc + 1));
     if (!a || !b) {
@@ -92,76 +252,176 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
         free(b);
         return gp_oom(err);
     }
+    int rc = 0;
     /* every baseline run must still exist (a label or replication lost is a change) */
-    for (size_t i = 0; i < nb; i++)
+    for (size_t i = 0; rc == 0 && i < nb; i++)
         if (!find_run(cur, nc, base[i].label, base[i].replication)) {
             fprintf(out, "  %-24s %-16s replication %d: in the baseline, not run now  WORSE\n",
                     name, base[i].label, base[i].replication);
             (*worse)++;
+            char detail[128];
+            snprintf(detail, sizeof(detail), "replication %d: in the baseline, not run now",
+                     base[i].replication);
+            rc = verdict_add(vs, name, base[i].label, "replications", true, detail, err);
         }
-    for (size_t i = 0; i < nc; i++) {
+    for (size_t i = 0; rc == 0 && i < nc; i++) {
         bool first = true; /* one block per label, at its first run */
         for (size_t j = 0; j < i; j++)
             first &= strcmp(cur[j].label, cur[i].label) != 0;
         if (!first)
             continue;
         const char *label = cur[i].label;
-        size_t np = 0;
         bool missing = false;
-        for (size_t j = 0; j < nc; j++) {
-            if (strcmp(cur[j].label, label) != 0)
-                continue;
-            if (!find_run(base, nb, label, cur[j].replication))
+        for (size_t j = 0; j < nc; j++)
+            if (strcmp(cur[j].label, label) == 0 && !find_run(base, nb, label, cur[j].replication))
                 missing = true;
-        }
         if (missing) {
             fprintf(out, "  %-24s %-16s no baseline for some replications: run make "
                          "regress-update  WORSE\n",
                     name, label);
             (*worse)++;
+            rc = verdict_add(vs, name, label, "replications", true,
+                             "no baseline for some replications: run make regress-update", err);
             continue;
         }
-        for (size_t m = 0; m < N_RMETRICS; m++) {
-            np = 0;
+        bool first_row = true;
+        for (size_t m = 0; rc == 0 && m < N_RMETRICS; m++) {
+            if (!tol[m].set && !rmetrics[m].shown)
+                continue;
+            size_t np = 0;
             for (size_t j = 0; j < nc; j++) {
                 if (strcmp(cur[j].label, label) != 0)
                     continue;
-                const run_summary *bb = find_run(base, nb, label, cur[j].replication);
                 a[np] = rmetric(m, &cur[j]);
-                b[np] = rmetric(m, bb);
+                b[np] = rmetric(m, find_run(base, nb, label, cur[j].replication));
                 np++;
             }
-            stat_summary sb = stats_summarize(b, np), sc = stats_summarize(a, np);
-            stat_summary d = stats_paired(a, b, np);
-            const char *verdict = "same";
-            bool sig = d.n >= 2 && !isnan(d.half_width) && fabs(d.mean) > d.half_width;
-            if (d.n && d.mean == 0 && (isnan(d.sd) || d.sd == 0))
-                verdict = "same";
-            else if (!sig)
-                verdict = "within noise";
-            else if (rmetrics[m].worse_sign == 0)
-                verdict = "changed";
-            else if (d.mean * rmetrics[m].worse_sign > 0) {
-                verdict = "WORSE";
-                (*worse)++;
-            } else
-                verdict = "better";
-            char sbase[64], scur[64], sd[64];
-            stats_format(sbase, sizeof(sbase), &sb, rmetrics[m].decimals);
-            stats_format(scur, sizeof(scur), &sc, rmetrics[m].decimals);
-            snprintf(sd, sizeof(sd), "%+.*f", rmetrics[m].decimals, d.mean);
-            if (!isnan(d.half_width)) {
-                size_t u = strlen(sd);
-                snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", rmetrics[m].decimals,
-                         d.half_width);
-            }
-            fprintf(out, "  %-24s %-16s %-9s %-20s %-20s %-22s %s\n", m == 0 ? name : "",
-                    m == 0 ? label : "", rmetrics[m].name, sbase, scur, sd, verdict);
+            rc = compare_metric(out, name, label, m, &tol[m], a, b, np, first_row, worse, vs, err);
+            first_row = false;
         }
     }
     free(a);
     free(b);
+    return rc;
+}
+
+/* ---------- JUnit XML ---------- */
+
+/* One <testsuite> per experiment (in the order run), one <testcase> per verdict; an error
+ * that stopped the gate is a test case of its own. Atomic: temp file, then rename. */
+static int write_junit(const char *path, const verdicts *vs, double seconds, const gp_error *stop,
+                       gp_error *err)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    size_t failures = 0;
+    for (size_t i = 0; i < vs->n; i++)
+        failures += vs->v[i].worse;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<testsuites name=\"gpenlab regress\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" "
+               "time=\"%.3f\">\n",
+            vs->n + (stop != NULL), failures, stop != NULL, seconds);
+    for (size_t i = 0; i < vs->n;) {
+        size_t j = i, fails = 0;
+        while (j < vs->n && strcmp(vs->v[j].experiment, vs->v[i].experiment) == 0)
+            fails += vs->v[j++].worse;
+        fputs("  <testsuite name=\"", f);
+        markup_put(f, vs->v[i].experiment);
+        fprintf(f, "\" tests=\"%zu\" failures=\"%zu\">\n", j - i, fails);
+        for (size_t k = i; k < j; k++) {
+            const verdict *x = &vs->v[k];
+            fputs("    <testcase classname=\"", f);
+            markup_put(f, x->experiment);
+            fputc('.', f);
+            markup_put(f, x->label);
+            fputs("\" name=\"", f);
+            markup_put(f, x->metric);
+            if (!x->worse) {
+                fputs("\"/>\n", f);
+                continue;
+            }
+            fputs("\">\n      <failure message=\"", f);
+            markup_put(f, x->label);
+            fputc(' ', f);
+            markup_put(f, x->detail);
+            fputs("\" type=\"worse\"/>\n    </testcase>\n", f);
+        }
+        fputs("  </testsuite>\n", f);
+        i = j;
+    }
+    if (stop) {
+        char line[1200];
+        gp_error_format(stop, line, sizeof(line));
+        fputs("  <testsuite name=\"regress\" tests=\"1\" errors=\"1\">\n"
+              "    <testcase classname=\"regress\" name=\"run\">\n      <error message=\"",
+              f);
+        markup_put(f, line);
+        fputs("\"/>\n    </testcase>\n  </testsuite>\n", f);
+    }
+    fputs("</testsuites>\n", f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    }
     return 0;
+}
+
+/* ---------- the list ---------- */
+
+/* "PATH [REPLICATIONS] [METRIC=AMOUNT ...]" after comments are cut; tol starts as the
+ * list's tolerances and gets the line's own. Returns 0 (blank line: *path empty). */
+static int parse_entry(const char *list, long lineno, char *line, char *path, size_t path_cap,
+                       int *reps, tolerance *tol, gp_error *err)
+{
+    path[0] = '\0';
+    *reps = 0;
+    char *save = NULL;
+    char *tok = strtok_r(line, " \t\r\n", &save);
+    if (!tok)
+        return 0;
+    snprintf(path, path_cap, "%s", tok);
+    for (int k = 0; (tok = strtok_r(NULL, " \t\r\n", &save)); k++) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            char *end = NULL;
+            long v = strtol(tok, &end, 10);
+            if (k == 0 && *end == '\0' && v >= 1 && v <= EXPERIMENT_MAX_REPLICATIONS) {
+                *reps = (int)v;
+                continue;
+            }
+            return gp_error_set(err, GP_EPARSE, list, lineno, 0, tok,
+                                "expected REPLICATIONS (first) or METRIC=TOLERANCE, got '%s'", tok);
+        }
+        *eq = '\0';
+        int m = metric_by_name(list, lineno, tok, err);
+        if (m < 0)
+            return m;
+        TRY(parse_amount(list, lineno, tok, eq + 1, &tol[m], err));
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of this process and its finished children (runs may go to processes). */
+static double cpu_s(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                    kids.ru_stime.tv_sec) +
+           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+                    kids.ru_stime.tv_usec) / 1e6;
 }
 
 int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
@@ -171,34 +431,57 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     if (!tmp || !tmp[0])
         tmp = "/tmp";
     *worse = 0;
+    double t0 = now_s(), c0 = cpu_s();
     char list[1024];
     snprintf(list, sizeof(list), "%s/canonical.txt", dir);
     char *text = NULL; /* a text file: a NUL byte or invalid UTF-8 is an error with its line */
     TRY(gp_read_text_file(list, 1u << 20, &text, NULL, err));
     if (!o->update)
-        fprintf(out, "  %-24s %-16s %-9s %-20s %-20s %-22s %s\n", "experiment", "label", "metric",
+        fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", "experiment", "label", "metric",
                 "baseline", "now", "now - baseline (paired)", "verdict");
+    tolerance list_tol[N_RMETRICS]; /* the defaults, then the list's tolerance lines */
+    for (size_t m = 0; m < N_RMETRICS; m++)
+        list_tol[m] = (tolerance){.set = rmetrics[m].gated};
+    verdicts vs = {0};
     long lineno = 0;
+    size_t n_exp = 0, n_runs = 0;
     int rc = 0;
     for (char *line = text, *next; rc == 0 && line && *line; line = next) {
         lineno++;
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        char path[1024];
-        int reps = 0;
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        int got = sscanf(line, "%1023s %d", path, &reps);
-        if (got < 1)
+        char first[32] = "";
+        if (sscanf(line, "%31s", first) == 1 && strcmp(first, "tolerance") == 0) {
+            char metric[64] = "", amount[64] = "", extra[8] = "";
+            if (sscanf(line, "%*s %63s %63s %7s", metric, amount, extra) != 2) {
+                rc = gp_error_set(err, GP_EPARSE, list, lineno, 0, NULL,
+                                  "expected 'tolerance METRIC AMOUNT[%%]'");
+                break;
+            }
+            int m = metric_by_name(list, lineno, metric, err);
+            rc = m < 0 ? m : parse_amount(list, lineno, metric, amount, &list_tol[m], err);
+            continue;
+        }
+        char path[1024];
+        int reps = 0;
+        tolerance tol[N_RMETRICS];
+        memcpy(tol, list_tol, sizeof(tol));
+        if ((rc = parse_entry(list, lineno, line, path, sizeof(path), &reps, tol, err)) < 0)
+            break;
+        if (!path[0])
             continue;
         experiment *e = NULL;
         if ((rc = experiment_load(path, &e, err)) < 0)
             break;
         run_summary *cur = NULL, *base = NULL;
         size_t nc = 0, nb = 0;
-        rc = run_fresh(e, reps > 0 ? reps : 0, tmp, &cur, &nc, err);
+        rc = run_fresh(e, reps, tmp, &cur, &nc, err);
+        n_exp++;
+        n_runs += nc;
         char csv[1200];
         char safe[128];
         gp_safe_file_name(safe, sizeof(safe), e->name);
@@ -216,17 +499,36 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
                                   "no baseline %s (%s): run make regress-update", csv, msg);
             }
             if (rc == 0)
-                rc = compare(out, e->name, base, nb, cur, nc, worse, err);
+                rc = compare(out, e->name, base, nb, cur, nc, tol, worse, &vs, err);
         }
         free(cur);
         free(base);
         experiment_free(e);
     }
     free(text);
-    if (rc == 0 && !o->update)
+    double seconds = now_s() - t0, cpu = cpu_s() - c0;
+    if (rc == 0 && !o->update) {
         fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
-                     "of the difference lies wholly on the worse side (P99, GPU-h up; SLO down)\n"
-                     "regress: %d worse\n",
-                *worse);
+                     "of the difference lies wholly on the worse side, beyond the metric's "
+                     "tolerance\n"
+                     "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
+                *worse, n_exp, n_exp == 1 ? "" : "s", n_runs, seconds, cpu, *worse ? ":" : "");
+        for (size_t i = 0; i < vs.n; i++)
+            if (vs.v[i].worse)
+                fprintf(out, "  %s %s %s\n", vs.v[i].experiment, vs.v[i].label, vs.v[i].detail);
+    } else if (rc == 0) {
+        fprintf(out, "regress: %zu baselines, %zu runs written in %.1f s (%.1f s of CPU)\n", n_exp,
+                n_runs, seconds, cpu);
+    }
+    if (o->junit_path && !o->update) {
+        gp_error jerr;
+        gp_error_clear(&jerr);
+        int jrc = write_junit(o->junit_path, &vs, seconds, rc < 0 ? err : NULL, &jerr);
+        if (rc == 0 && jrc < 0) {
+            *err = jerr;
+            rc = jrc;
+        }
+    }
+    free(vs.v);
     return rc;
 }

@@ -518,6 +518,9 @@ static int create_schema(results_db *db, gp_error *err)
     sb_add(&b, ", PRIMARY KEY(run_id, pool)) WITHOUT ROWID;\n");
     sb_add(&b, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
                "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
+               "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
+               "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
+               "constraints TEXT);\n"
                "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
            RESULTS_DB_SCHEMA_VERSION, RESULTS_DB_APPLICATION_ID);
     if (b.oom) {
@@ -647,7 +650,8 @@ static const struct {
 } own_tables[] = {
     {"experiments", "name", "ident"}, {"runs", "experiment_id", "run_key"},
     {"series", "run_id", "seq"},      {"requests", "run_id", "id"},
-    {"sweep_points", "sweep", "point"}, {"run_pools", "run_id", "pool"},
+    {"sweep_points", "sweep", "point"}, {"sweeps", "name", "objective"},
+    {"run_pools", "run_id", "pool"},
 };
 
 /* 1 when `table` is one of gpenlab's, with its identifying columns. */
@@ -1228,8 +1232,10 @@ int results_db_experiments(results_db *db, results_db_experiment **out, size_t *
         return sweeps;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db,
-                           sweeps ? "SELECT id, name, file FROM experiments WHERE id NOT IN "
-                                    "(SELECT experiment_id FROM sweep_points) ORDER BY id"
+                           /* nor an earlier version of a point (same name) */
+                           sweeps ? "SELECT id, name, file FROM experiments WHERE name NOT IN "
+                                    "(SELECT e.name FROM experiments e JOIN sweep_points p ON "
+                                    "p.experiment_id = e.id) ORDER BY id"
                                   : "SELECT id, name, file FROM experiments ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "listing experiments");
@@ -1310,7 +1316,7 @@ int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
                                int64_t exp_id, const char *params, gp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "INSERT OR IGNORE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
                            &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "recording a sweep point");
     sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
@@ -1355,5 +1361,57 @@ int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t
         *out = NULL;
         *n = 0;
     }
+    return rc;
+}
+
+int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "recording a sweep");
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, s->n_points);
+    sqlite3_bind_int(st, 4, s->replications);
+    sqlite3_bind_int64(st, 5, (int64_t)s->seed); /* the bit pattern, as run seeds */
+    sqlite3_bind_text(st, 6, s->objective, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, s->constraints, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : step_error(db, err, rc, "recording a sweep");
+}
+
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
+                         gp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int have = has_table(db, "sweeps", err);
+    if (have <= 0)
+        return have < 0 ? have
+                        : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                       "no sweep '%s' recorded (a file from before sweeps were)",
+                                       name);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT name, file, n_points, replications, seed, objective, "
+                                   "constraints FROM sweeps WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading a sweep");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st), rc = 0;
+    if (s == SQLITE_ROW) {
+        column_copy(st, 0, out->name, sizeof(out->name));
+        column_copy(st, 1, out->file, sizeof(out->file));
+        out->n_points = sqlite3_column_int64(st, 2);
+        out->replications = sqlite3_column_int(st, 3);
+        out->seed = (uint64_t)sqlite3_column_int64(st, 4);
+        column_copy(st, 5, out->objective, sizeof(out->objective));
+        column_copy(st, 6, out->constraints, sizeof(out->constraints));
+    } else if (s == SQLITE_DONE) {
+        rc = gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no sweep '%s' recorded", name);
+    } else {
+        rc = step_error(db, err, s, "reading a sweep");
+    }
+    sqlite3_finalize(st);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* results_db.h: the SQLite store of experiments, their runs and the sweeps' points. It owns
+/* results_db.h: the SQLite store of experiments, their runs and the sweeps. It owns
  * the schema and every query: no other file runs SQL on a results database (the
  * connection itself is exposed for tests only).
  *
@@ -43,7 +43,9 @@
  *            utilisation, cost, mean_pods, lat_p99_s; PK(run_id, pool)): a mixed fleet's
  *            pools (runs.n_pools of them; runs.preemptions is their sum);
  *   sweep_points(sweep, point, experiment_id, params; PK(sweep, point)): which experiment
- *            is which point of a sweep, and its parameters as "path=value ...".
+ *            is which point of a sweep, and its parameters as "path=value ...";
+ *   sweeps(name PK, file, n_points, replications, seed, objective, constraints): what a
+ *            sweep is, so that reports judge its points from the database alone.
  * Column lists come from the field tables below (one per struct of result.h), so a
  * field added there is one line here; a writer adds missing columns to an older file.
  * NaN doubles are stored as NULL and read back as NaN. uint64 values are stored as
@@ -154,8 +156,9 @@ typedef struct results_db_experiment {
     char file[1024];
 } results_db_experiment;
 
-/* The experiments that are not points of a sweep, in the order they were created: *out is
- * malloc'd (caller frees), *n its length. */
+/* The experiments that are not points of a sweep (nor an earlier version of a point: an
+ * experiment of the same name), in the order they were created: *out is malloc'd (caller
+ * frees), *n its length. */
 int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
                            gp_error *err);
 
@@ -176,14 +179,32 @@ typedef struct results_db_sweep_point {
     char params[1024]; /* "path=value path=value" */
 } results_db_sweep_point;
 
-/* Records that experiment exp_id is point `point` of sweep `sweep` (a point recorded
- * before is kept as it was). */
+/* Records that experiment exp_id is point `point` of sweep `sweep` (replacing what an
+ * earlier version of the sweep file recorded for that point). */
 int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
                                int64_t exp_id, const char *params, gp_error *err);
 /* Every recorded point, ordered by sweep then point: *out is malloc'd (caller frees), *n
  * its length (0 when the database holds no sweep). */
 int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
                             gp_error *err);
+
+/* What a sweep is, so that a report can judge its points from the database alone. */
+typedef struct results_db_sweep {
+    char name[128];
+    char file[1024];
+    int64_t n_points;
+    int replications;
+    uint64_t seed;          /* replication r of every point ran at seed + r */
+    char objective[128];    /* "minimise gpu_hours" */
+    char constraints[512];  /* "p99_s<=20,slo_pct>=75" ("" when none) */
+} results_db_sweep;
+
+/* Records the sweep (replacing an earlier record of the same name). */
+int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err);
+/* The sweep's record; GP_EMISSING when the database has none (written before sweeps were
+ * recorded, or no such sweep). */
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
+                         gp_error *err);
 
 /* The connection itself, for tests only (PRAGMA integrity_check, crafted damage). */
 struct sqlite3 *results_db_sqlite(results_db *db);

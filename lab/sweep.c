@@ -39,7 +39,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
@@ -49,12 +48,12 @@
 #include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/results_db.h"
+#include "lab/sweep_summary.h"
 #include "sim/stats.h"
 
 #define SWEEP_MAX_PARAMS 16
 #define SWEEP_MAX_VALUES 256
 #define SWEEP_MAX_POINTS 100000
-#define SWEEP_MAX_CONSTRAINTS 8
 #define VALUE_LEN 96
 
 typedef struct sweep_param {
@@ -66,12 +65,6 @@ typedef struct sweep_param {
     int steps;           /* grid over a range */
     bool integer;
 } sweep_param;
-
-typedef struct sweep_constraint {
-    int metric;
-    bool is_max;         /* metric <= bound, else metric >= bound */
-    double bound;
-} sweep_constraint;
 
 struct sweep {
     char path[512], dir[512];
@@ -92,51 +85,17 @@ struct sweep {
     sweep_constraint con[SWEEP_MAX_CONSTRAINTS];
 };
 
-/* ---------- metrics ---------- */
-
-typedef double (*metric_fn)(const run_summary *r);
-static double mt_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
-static double mt_cost(const run_summary *r) { return r->cost; }
-static double mt_mean(const run_summary *r) { return r->lat_mean_s; }
-static double mt_p50(const run_summary *r) { return r->lat_p50_s; }
-static double mt_p95(const run_summary *r) { return r->lat_p95_s; }
-static double mt_p99(const run_summary *r) { return r->lat_p99_s; }
-static double mt_slo(const run_summary *r) { return 100.0 * r->slo_frac; }
-static double mt_util(const run_summary *r) { return 100.0 * r->utilisation; }
-static double mt_timed_out(const run_summary *r) { return (double)r->timed_out; }
-static double mt_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
-static double mt_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
-
-static const struct {
-    const char *name;
-    metric_fn get;
-    int decimals;
-} metrics[] = {
-    {"gpu_hours", mt_gpu_hours, 2}, {"cost", mt_cost, 2},     {"mean_s", mt_mean, 3},
-    {"p50_s", mt_p50, 3},           {"p95_s", mt_p95, 3},     {"p99_s", mt_p99, 3},
-    {"slo_pct", mt_slo, 2},         {"util_pct", mt_util, 1}, {"timed_out", mt_timed_out, 1},
-    {"pod_starts", mt_pod_starts, 1}, {"cold_waited", mt_cold_waited, 1},
-};
-#define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
-enum { MT_GPU_HOURS = 0, MT_P99 = 5 };
-
-static int metric_index(const char *name)
-{
-    for (size_t i = 0; i < N_METRICS; i++)
-        if (strcmp(metrics[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
+/* ---------- metrics (sweep_summary.h) ---------- */
 
 static int metric_node(const cfg_node *n, int *out, gp_error *err)
 {
     const char *s = cfg_scalar(n);
-    int m = s ? metric_index(s) : -1;
+    int m = s ? sweep_metric_index(s) : -1;
     if (m < 0) {
         char known[400] = "";
-        for (size_t i = 0; i < N_METRICS; i++) {
+        for (int i = 0; i < sweep_metric_count(); i++) {
             size_t u = strlen(known);
-            snprintf(known + u, sizeof(known) - u, "%s%s", i ? ", " : "", metrics[i].name);
+            snprintf(known + u, sizeof(known) - u, "%s%s", i ? ", " : "", sweep_metric_name(i));
         }
         return cfg_error(n, err, GP_EUNKNOWN, "unknown metric \"%s\" (known: %s)", s ? s : "?",
                          known);
@@ -712,6 +671,22 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
     return 0;
 }
 
+/* What the sweep is (objective, constraints, points, seeds), so that reports can judge
+ * its points from the database alone (sweep_summary.h). */
+static int record_sweep(const sweep *sw, results_db *db, gp_error *err)
+{
+    results_db_sweep d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.name, sizeof(d.name), "%s", sw->name);
+    snprintf(d.file, sizeof(d.file), "%s", sw->path);
+    d.n_points = (int64_t)sw->n_points;
+    d.replications = sw->reps;
+    d.seed = sw->seed;
+    sweep_objective_text(d.objective, sizeof(d.objective), sw->objective, sw->maximise);
+    sweep_constraints_text(d.constraints, sizeof(d.constraints), sw->con, sw->n_constraints);
+    return results_db_sweep_put(db, &d, err);
+}
+
 int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error *err)
 {
     *out = NULL;
@@ -730,7 +705,10 @@ int sweep_worker_open(const sweep *sw, int with_db, sweep_worker **out, gp_error
         }
         int rc = with_db == SWEEP_DB_POOL ? results_db_open_worker(sw->db_path, &w->db, err)
                                           : results_db_open(sw->db_path, &w->db, err);
+        if (rc == 0 && with_db == SWEEP_DB_WRITER) /* the pool's parent has done it */
+            rc = record_sweep(sw, w->db, err);
         if (rc < 0) {
+            results_db_close(w->db);
             free(w);
             return rc;
         }
@@ -976,102 +954,9 @@ int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
     return rc;
 }
 
-/* ---------- analysis ---------- */
+/* ---------- analysis: from the database, through sweep_summary.h ---------- */
 
-typedef struct point_res {
-    size_t n;                  /* replications found */
-    double *v[N_METRICS];      /* per replication, by replication index (NaN if missing) */
-    stat_summary s[N_METRICS];
-    bool feasible, surely, pareto;
-} point_res;
-
-static bool meets(const sweep_constraint *c, double v)
-{
-    return c->is_max ? v <= c->bound : v >= c->bound;
-}
-
-/* a better than b on the objective */
-static bool better(const sweep *sw, double a, double b) { return sw->maximise ? a > b : a < b; }
-
-static int read_points(const sweep *sw, point_res *res, gp_error *err)
-{
-    sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, 1, &w, err);
-    size_t reps = (size_t)sw->reps;
-    for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++) {
-        point_res *p = &res[pt];
-        for (size_t m = 0; m < N_METRICS; m++) {
-            p->v[m] = malloc(sizeof(double) * reps);
-            if (!p->v[m])
-                return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-            for (size_t r = 0; r < reps; r++)
-                p->v[m][r] = NAN;
-        }
-        if ((rc = worker_load_point(w, pt, err)) < 0)
-            break;
-        run_summary *runs = NULL;
-        size_t n = 0;
-        if ((rc = results_db_read_runs(w->db, w->exp_id, &runs, &n, err)) < 0)
-            break;
-        for (size_t i = 0; i < n; i++) {
-            const run_summary *r = &runs[i];
-            if (r->replication < 0 || (size_t)r->replication >= reps ||
-                r->seed != sw->seed + (uint64_t)r->replication)
-                continue;
-            p->n++;
-            for (size_t m = 0; m < N_METRICS; m++)
-                p->v[m][r->replication] = metrics[m].get(r);
-        }
-        free(runs);
-        if (p->n < reps)
-            rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
-                              "point %zu has %zu of %zu replications: run the sweep first", pt,
-                              p->n, reps);
-        for (size_t m = 0; m < N_METRICS; m++)
-            p->s[m] = stats_summarize(p->v[m], reps);
-    }
-    sweep_worker_close(w);
-    return rc;
-}
-
-static void classify(const sweep *sw, point_res *res)
-{
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        point_res *p = &res[pt];
-        p->feasible = p->surely = true;
-        for (int k = 0; k < sw->n_constraints; k++) {
-            const sweep_constraint *c = &sw->con[k];
-            const stat_summary *s = &p->s[c->metric];
-            double hw = isnan(s->half_width) ? 0 : s->half_width;
-            p->feasible &= !isnan(s->mean) && meets(c, s->mean);
-            p->surely &= !isnan(s->mean) && meets(c, c->is_max ? s->mean + hw : s->mean - hw);
-        }
-    }
-    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
-     * and better on one of them */
-    for (size_t a = 0; a < sw->n_points; a++) {
-        double ca = res[a].s[MT_GPU_HOURS].mean, la = res[a].s[MT_P99].mean;
-        bool dominated = isnan(ca) || isnan(la);
-        for (size_t b = 0; !dominated && b < sw->n_points; b++) {
-            double cb = res[b].s[MT_GPU_HOURS].mean, lb = res[b].s[MT_P99].mean;
-            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
-                dominated = true;
-        }
-        res[a].pareto = !dominated;
-    }
-}
-
-static void point_params(const sweep *sw, size_t pt, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    for (int k = 0; k < sw->n_params; k++) {
-        size_t u = strlen(buf);
-        snprintf(buf + u, cap - u, "%s%s=%s", k ? " " : "", sw->param[k].path,
-                 point_cell(sw, pt, k));
-    }
-}
-
-static int write_csv(const sweep *sw, const point_res *res, const char *path, gp_error *err)
+static int write_csv(const sweep *sw, const sweep_summary *res, const char *path, gp_error *err)
 {
     char tmp[1100];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
@@ -1081,16 +966,17 @@ static int write_csv(const sweep *sw, const point_res *res, const char *path, gp
     fprintf(f, "point");
     for (int k = 0; k < sw->n_params; k++)
         fprintf(f, ",%s", sw->param[k].path);
-    for (size_t m = 0; m < N_METRICS; m++)
-        fprintf(f, ",%s,%s_hw", metrics[m].name, metrics[m].name);
+    for (int m = 0; m < sweep_metric_count(); m++)
+        fprintf(f, ",%s,%s_hw", sweep_metric_name(m), sweep_metric_name(m));
     fprintf(f, ",n,feasible,surely_feasible,pareto\n");
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        fprintf(f, "%zu", pt);
+    for (size_t i = 0; i < res->n_points; i++) {
+        const sweep_point_summary *p = &res->pt[i];
+        fprintf(f, "%zu", p->point);
         for (int k = 0; k < sw->n_params; k++)
-            fprintf(f, ",%s", point_cell(sw, pt, k));
-        for (size_t m = 0; m < N_METRICS; m++)
-            fprintf(f, ",%.10g,%.10g", res[pt].s[m].mean, res[pt].s[m].half_width);
-        fprintf(f, ",%zu,%d,%d,%d\n", res[pt].n, res[pt].feasible, res[pt].surely, res[pt].pareto);
+            fprintf(f, ",%s", point_cell(sw, p->point, k));
+        for (int m = 0; m < sweep_metric_count(); m++)
+            fprintf(f, ",%.10g,%.10g", p->m[m].mean, p->m[m].half_width);
+        fprintf(f, ",%zu,%d,%d,%d\n", p->n, p->feasible, p->surely, p->pareto);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
@@ -1100,140 +986,93 @@ static int write_csv(const sweep *sw, const point_res *res, const char *path, gp
     return 0;
 }
 
-int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
-                 gp_error *err)
+/* Every point recorded in the database (sweep_points), each with all its replications. */
+static int record_points(const sweep *sw, gp_error *err)
 {
-    point_res *res = calloc(sw->n_points, sizeof(*res));
-    if (!res)
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    int rc = read_points(sw, res, err);
-    if (rc < 0)
-        goto done;
-    classify(sw, res);
+    sweep_worker *w = NULL;
+    int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w, err);
+    for (size_t pt = 0; rc == 0 && pt < sw->n_points; pt++)
+        rc = worker_load_point(w, pt, err);
+    sweep_worker_close(w);
+    return rc;
+}
+
+static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
+{
     const int ob = sw->objective;
-    char buf[1024], a[64], b[64], c[64], d[64];
+    const int dec = sweep_metric_decimals(ob);
+    const int gpu_h = sweep_metric_index("gpu_hours"), p99 = sweep_metric_index("p99_s"),
+              slo = sweep_metric_index("slo_pct");
+    char a[64], b[64], c[64], d[64];
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
             sw->base->path, sw->base->policy[sw->policy_index].label);
-    fprintf(out, "objective: %s %s", sw->maximise ? "maximise" : "minimise", metrics[ob].name);
+    fprintf(out, "objective: %s %s", sw->maximise ? "maximise" : "minimise", sweep_metric_name(ob));
     for (int k = 0; k < sw->n_constraints; k++)
-        fprintf(out, "%s%s %s %g", k ? ", " : " subject to ", metrics[sw->con[k].metric].name,
+        fprintf(out, "%s%s %s %g", k ? ", " : " subject to ", sweep_metric_name(sw->con[k].metric),
                 sw->con[k].is_max ? "<=" : ">=", sw->con[k].bound);
     fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", metrics[ob].name, "flags");
-    for (size_t pt = 0; pt < sw->n_points; pt++) {
-        point_params(sw, pt, buf, sizeof(buf));
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", pt, buf,
-                stats_format(a, sizeof(a), &res[pt].s[MT_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &res[pt].s[MT_P99], 3),
-                stats_format(c, sizeof(c), &res[pt].s[6], 2),
-                stats_format(d, sizeof(d), &res[pt].s[ob], metrics[ob].decimals),
-                res[pt].feasible ? (res[pt].surely ? "feasible" : "feasible(mean)") : "-",
-                res[pt].pareto ? " pareto" : "", "");
+            "GPU-h", "P99 (s)", "SLO (%)", sweep_metric_name(ob), "flags");
+    for (size_t i = 0; i < res->n_points; i++) {
+        const sweep_point_summary *p = &res->pt[i];
+        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", p->point, p->params,
+                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
+                stats_format(c, sizeof(c), &p->m[slo], 2), stats_format(d, sizeof(d), &p->m[ob], dec),
+                p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
+                p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }
-    /* the winner: best mean objective among the feasible points */
-    size_t win = SIZE_MAX;
-    for (size_t pt = 0; pt < sw->n_points; pt++)
-        if (res[pt].feasible &&
-            (win == SIZE_MAX || better(sw, res[pt].s[ob].mean, res[win].s[ob].mean)))
-            win = pt;
-    fprintf(out, "\n");
-    if (win == SIZE_MAX) {
-        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
-    } else {
-        point_params(sw, win, buf, sizeof(buf));
-        fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", win, buf, metrics[ob].name,
-                stats_format(a, sizeof(a), &res[win].s[ob], metrics[ob].decimals),
-                res[win].surely ? ", constraints met at the 95% bound"
-                                : ", constraints met on the mean only (not at the 95% bound)");
-        /* paired comparisons against every other feasible point, nearest first */
-        size_t ties = 0, compared = 0, runner = SIZE_MAX;
-        for (size_t pt = 0; pt < sw->n_points; pt++)
-            if (pt != win && res[pt].feasible &&
-                (runner == SIZE_MAX || better(sw, res[pt].s[ob].mean, res[runner].s[ob].mean)))
-                runner = pt;
-        for (size_t pt = 0; pt < sw->n_points; pt++) {
-            if (pt == win || !res[pt].feasible)
-                continue;
-            compared++;
-            /* other - winner: > 0 means the winner is better when minimising */
-            stat_summary dlt = sw->maximise
-                                   ? stats_paired(res[win].v[ob], res[pt].v[ob], (size_t)sw->reps)
-                                   : stats_paired(res[pt].v[ob], res[win].v[ob], (size_t)sw->reps);
-            bool sig = stats_significant(&dlt) && dlt.mean > 0;
-            if (!sig)
-                ties++;
-            if (pt == runner) {
-                /* one-sided paired t test of "the winner is better" */
-                double p = NAN;
-                if (dlt.n >= 2 && dlt.sd > 0)
-                    p = gsl_cdf_tdist_Q(dlt.mean / (dlt.sd / sqrt((double)dlt.n)),
-                                        (double)(dlt.n - 1));
-                else if (dlt.n >= 2)
-                    p = dlt.mean > 0 ? 0.0 : dlt.mean == 0 ? 0.5 : 1.0;
-                point_params(sw, pt, buf, sizeof(buf));
-                fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired "
-                             "CI over %zu replications), one-sided p = %.3g: %s\n",
-                        pt, buf, stats_format(a, sizeof(a), &dlt, metrics[ob].decimals),
-                        metrics[ob].name, dlt.n, p,
-                        sig ? "the win is significant"
-                            : "not significant: the two are tied within the noise");
-            }
-        }
-        fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI "
-                     "includes 0): %zu\n",
-                compared, ties);
-        for (size_t pt = 0; pt < sw->n_points && ties; pt++) {
-            if (pt == win || !res[pt].feasible)
-                continue;
-            stat_summary dlt = sw->maximise
-                                   ? stats_paired(res[win].v[ob], res[pt].v[ob], (size_t)sw->reps)
-                                   : stats_paired(res[pt].v[ob], res[win].v[ob], (size_t)sw->reps);
-            if (!(stats_significant(&dlt) && dlt.mean > 0))
-                fprintf(out, "    tied: p%04zu (difference %s)\n", pt,
-                        stats_format(a, sizeof(a), &dlt, metrics[ob].decimals));
-        }
-    }
+    fputc('\n', out);
+    sweep_summary_verdict(res, out);
     fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
-    size_t *order = malloc(sizeof(size_t) * sw->n_points);
+    size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
-    for (size_t pt = 0; order && pt < sw->n_points; pt++)
-        if (res[pt].pareto)
-            order[nf++] = pt;
+    for (size_t i = 0; order && i < res->n_points; i++)
+        if (res->pt[i].pareto)
+            order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res[order[j - 1]].s[MT_GPU_HOURS].mean >
-                                        res[order[j]].s[MT_GPU_HOURS].mean; j--) {
+        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[gpu_h].mean >
+                                        res->pt[order[j]].m[gpu_h].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
-        size_t pt = order[i];
-        point_params(sw, pt, buf, sizeof(buf));
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", pt,
-                stats_format(a, sizeof(a), &res[pt].s[MT_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &res[pt].s[MT_P99], 3), buf);
+        const sweep_point_summary *p = &res->pt[order[i]];
+        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
+                p->params);
     }
-    if (csv_path && (rc = write_csv(sw, res, csv_path, err)) < 0)
-        goto done_order;
+    free(order);
+}
+
+int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *plot_prefix,
+                 gp_error *err)
+{
+    int rc = record_points(sw, err);
+    if (rc < 0)
+        return rc;
+    results_db *db = NULL;
+    sweep_summary res;
+    memset(&res, 0, sizeof(res));
+    if ((rc = results_db_open_read(sw->db_path, &db, err)) < 0)
+        return rc;
+    rc = sweep_summary_read(db, sw->name, &res, err);
+    results_db_close(db);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < res.n_points; i++)
+        if (res.pt[i].n < (size_t)sw->reps) {
+            rc = gp_error_set(err, GP_EMISSING, sw->db_path, 0, 0, NULL,
+                              "point %zu has %zu of %d replications: run the sweep first",
+                              res.pt[i].point, res.pt[i].n, sw->reps);
+            goto done;
+        }
+    print_report(sw, &res, out);
+    if (csv_path && (rc = write_csv(sw, &res, csv_path, err)) < 0)
+        goto done;
     if (plot_prefix) {
-        plot_xy *pts = calloc(sw->n_points + 1, sizeof(*pts));
-        if (!pts) {
-            rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-            goto done_order;
-        }
-        for (size_t pt = 0; pt < sw->n_points; pt++) {
-            pts[pt].x = res[pt].s[MT_GPU_HOURS].mean;
-            pts[pt].y = res[pt].s[MT_P99].mean;
-            pts[pt].flag = res[pt].pareto ? 1 : 0;
-            pts[pt].flag |= res[pt].feasible ? 2 : 0;
-            pts[pt].flag |= pt == win ? 4 : 0;
-        }
-        char title[160];
-        snprintf(title, sizeof(title), "%s: Pareto front (cost against P99)", sw->name);
-        rc = plot_pareto(plot_prefix, title, pts, sw->n_points, err);
-        free(pts);
+        rc = sweep_summary_plot(&res, plot_prefix, err);
         if (rc == GP_ENOTSUP) {
             fprintf(out, "(no picture: %s)\n", err->msg);
             gp_error_clear(err);
@@ -1242,12 +1081,7 @@ int sweep_report(const sweep *sw, FILE *out, const char *csv_path, const char *p
             fprintf(out, "Pareto front drawn: %s.png, %s.svg\n", plot_prefix, plot_prefix);
         }
     }
-done_order:
-    free(order);
 done:
-    for (size_t pt = 0; pt < sw->n_points; pt++)
-        for (size_t m = 0; m < N_METRICS; m++)
-            free(res[pt].v[m]);
-    free(res);
+    sweep_summary_free(&res);
     return rc;
 }

@@ -1,8 +1,10 @@
 # mk/lab.mk: the lab's targets (issue 5): the article's tables, sweeps with MPI,
 # the HTML report and the regression gate. Included by the top-level Makefile.
-#   make reproduce        rerun both article tables from scratch (fresh database),
-#                         then the pictures and the HTML report (results/article.html)
+#   make reproduce        both sweeps and both article tables from scratch (fresh
+#                         database), then results/article.html: the article's tables
+#                         beside gpenlab's figures, then every experiment and sweep
 #   make regress          canonical experiments at fixed seeds against experiments/baselines/
+#                         (JUNIT=FILE.xml also writes the verdicts as JUnit XML)
 #   make regress-update   rewrite the baselines (commit the diff for review)
 #   make gpenlab-mpi      the MPI variant of the program (only when mpicc exists)
 
@@ -14,13 +16,12 @@ REPRO_JOBS ?= 2
 reproduce: $(BUILD)/gpenlab
 	@mkdir -p results
 	rm -f $(REPRO_DB) $(REPRO_DB)-wal $(REPRO_DB)-shm
-	$(BUILD)/gpenlab reproduce --db $(REPRO_DB) | tee results/article_tables.txt
 	$(BUILD)/gpenlab sweep experiments/sweep_gpen_rule.yaml -j $(REPRO_JOBS) --db $(REPRO_DB) \
 	    --csv results/sweep_gpen_rule.csv --plot results/sweep_gpen_rule-pareto | tee results/sweep_gpen_rule.txt
 	$(BUILD)/gpenlab sweep experiments/sweep_hpa_lhs.yaml -j $(REPRO_JOBS) --db $(REPRO_DB) \
 	    --csv results/sweep_hpa_lhs.csv --plot results/sweep_hpa_lhs-pareto | tee results/sweep_hpa_lhs.txt
-	$(BUILD)/gpenlab report $(REPRO_DB) -o results/article.html --assets results/article-plots \
-	    --title "gpenlab: the seed article's tables, reproduced"
+	$(BUILD)/gpenlab reproduce --db $(REPRO_DB) --html results/article.html \
+	    --assets results/article-plots | tee results/article_tables.txt
 
 # The MPI variant: the libraries as usual (gcc), the command line (cli/) and sweep_mpi.c
 # through mpicc with GPENLAB_MPI. Only built on request and only when mpicc exists
@@ -34,7 +35,7 @@ gpenlab-mpi: $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a
 
 # The regression gate: canonical experiments at fixed seeds against experiments/baselines/.
 regress: $(BUILD)/gpenlab
-	$(BUILD)/gpenlab regress --dir experiments/baselines
+	$(BUILD)/gpenlab regress --dir experiments/baselines $(if $(JUNIT),--junit $(JUNIT))
 
 regress-update: $(BUILD)/gpenlab
 	$(BUILD)/gpenlab regress --dir experiments/baselines --update

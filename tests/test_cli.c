@@ -261,6 +261,15 @@ static void test_good_run_and_resume(void **state)
     tmp_cleanup(&t);
 }
 
+/* text with its first `from` replaced by `to`, into out; fails the test when absent. */
+static void replace_once(char *out, size_t cap, const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    if (!at)
+        fail_msg("no \"%s\" to replace", from);
+    snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
 static void test_profile_derive(void **state)
 {
     (void)state;
@@ -273,11 +282,8 @@ static void test_profile_derive(void **state)
     size_t n = fread(text, 1, sizeof(text) - 1, in);
     fclose(in);
     text[n] = '\0';
-    char *prov = strstr(text, "provenance seed");
-    assert_non_null(prov);
     char fixed[16500];
-    snprintf(fixed, sizeof(fixed), "%.*sprovenance measured%s", (int)(prov - text), text,
-             prov + strlen("provenance seed"));
+    replace_once(fixed, sizeof(fixed), text, "provenance seed", "provenance measured");
     tmp_write(&t, "measured", fixed);
     char out[8192];
     assert_int_equal(run_gpenlab(t.path, "profile derive --in measured --from t4 --to l4,a100 --outdir .",
@@ -609,8 +615,7 @@ static void test_nul_and_utf8_inputs(void **state)
         fail_msg("trace stats /dev/zero: exit %d: %s", code, out);
 
     char prof[1024];
-    snprintf(prof, sizeof(prof), "%s", PROFILE);
-    memcpy(strstr(prof, "card \"t\""), "card \"\xe9\"", 8);
+    replace_once(prof, sizeof(prof), PROFILE, "card \"t\"", "card \"\xe9\"");
     tmp_write(&t, "bad.prof", prof);
     code = run_argv(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL, -1,
                     out, sizeof(out));
@@ -630,20 +635,14 @@ static void test_physical_sense(void **state)
     tmpdir t;
     tmp_make(&t);
     char prof[1024];
-    snprintf(prof, sizeof(prof), "%s", PROFILE);
-    memcpy(strstr(prof, "eff 1 2"), "eff 1 3", 7);
+    replace_once(prof, sizeof(prof), PROFILE, "eff 1 2", "eff 1 3");
     tmp_write(&t, "above", prof);
     expect_error(t.path, "profile check above",
                  (const char *const[]){"above:7", "eff(2) = 3 is more than 2", NULL});
-    char text[1400];
-    snprintf(text, sizeof(text), "%.*seff 1 1.8 1.5%s", (int)(strstr(PROFILE, "eff 1 2") - PROFILE),
-             PROFILE, strstr(PROFILE, "eff 1 2") + 7);
+    char text[1400], fixed[1400];
+    replace_once(text, sizeof(text), PROFILE, "eff 1 2", "eff 1 1.8 1.5");
     /* memory per request grows with the image: a 500-900 MP poster cannot fit */
-    char *mem = strstr(text, "req_mem_mib 100");
-    assert_non_null(mem);
-    char fixed[1400];
-    snprintf(fixed, sizeof(fixed), "%.*sreq_mem_mib 100 400%s", (int)(mem - text), text,
-             mem + strlen("req_mem_mib 100"));
+    replace_once(fixed, sizeof(fixed), text, "req_mem_mib 100", "req_mem_mib 100 400");
     tmp_write(&t, "prof", fixed);
     char out[4096];
     int code = run_argv(t.path, (const char *const[]){"profile", "check", "prof", NULL}, NULL, -1,

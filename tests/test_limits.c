@@ -213,12 +213,13 @@ static void test_trace_too_large(void **state)
 
 /* ---- experiment files ---- */
 
-static int load_experiment(const char *name, const char *body, gp_error *e)
+/* A valid experiment with `body` appended (each row overrides one part), loaded: NULL
+ * with *rc < 0 and e filled on an error. */
+static experiment *load_with(const char *name, const char *body, gp_error *e, int *rc)
 {
     char cwd[400], text[4096];
     if (!getcwd(cwd, sizeof(cwd)))
         fail_msg("getcwd");
-    /* a valid experiment with `body` appended: each row overrides one part */
     snprintf(text, sizeof(text),
              "name: lim\nprofile: %s/gpu/profiles/t4-seed\n"
              "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
@@ -226,8 +227,14 @@ static int load_experiment(const char *name, const char *body, gp_error *e)
     tu_write_text(tmp_path(name), text);
     experiment *x = NULL;
     gp_error_clear(e);
-    int rc = experiment_load(tmp_path(name), &x, e);
-    experiment_free(x);
+    *rc = experiment_load(tmp_path(name), &x, e);
+    return x;
+}
+
+static int load_experiment(const char *name, const char *body, gp_error *e)
+{
+    int rc;
+    experiment_free(load_with(name, body, e, &rc));
     return rc;
 }
 
@@ -482,17 +489,8 @@ static void test_endless_inputs(void **state)
 /* Loads an experiment like load_experiment and runs its first policy once. */
 static int run_once(const char *name, const char *body, gp_error *e)
 {
-    char cwd[400], text[4096];
-    if (!getcwd(cwd, sizeof(cwd)))
-        fail_msg("getcwd");
-    snprintf(text, sizeof(text),
-             "name: rows\nprofile: %s/gpu/profiles/t4-seed\n"
-             "policies: [{label: s, policy: static, config: {pods: 1}}]\n%s",
-             cwd, body);
-    tu_write_text(tmp_path(name), text);
-    experiment *x = NULL;
-    gp_error_clear(e);
-    int rc = experiment_load(tmp_path(name), &x, e);
+    int rc;
+    experiment *x = load_with(name, body, e, &rc);
     if (rc == 0) {
         sim_cfg cfg;
         experiment_sim_cfg(x, 0, 0, &cfg);

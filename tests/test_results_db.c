@@ -767,14 +767,17 @@ static void test_listing_queries(void **state)
     db_path(path, sizeof(path), "lists.db");
     results_db *db = open_ok(path);
     gp_error e;
-    int64_t a, b, p0, p1;
+    int64_t a, b, p0, p1, p0_edited;
     assert_int_equal(results_db_experiment_upsert(db, "a", "a.yaml", "A", NULL, &a, &e), 0);
     assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0", "prof", &p0, &e), 0);
     assert_int_equal(results_db_experiment_upsert(db, "sw-p0001", "sw.yaml", "P1", NULL, &p1, &e), 0);
+    /* the sweep file edited: point 0 is another experiment of the same name now */
+    assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0b", "prof",
+                                                  &p0_edited, &e), 0);
     assert_int_equal(results_db_experiment_upsert(db, "b", "b.yaml", "B", "pb", &b, &e), 0);
     assert_int_equal(results_db_sweep_point_put(db, "sw", 1, p1, "x=2", &e), 0);
     assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p0, "x=1", &e), 0);
-    assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p1, "kept first", &e), 0);
+    assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p0_edited, "x=1 edited", &e), 0);
     run_summary s;
     run_series ser = {0};
     make_run(&s, &ser, NULL, 7, 1, 0);
@@ -795,9 +798,9 @@ static void test_listing_queries(void **state)
     results_db_sweep_point *sp;
     assert_int_equal(results_db_sweep_points(db, &sp, &n, &e), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(sp[0].point, 0);
-    assert_int_equal(sp[0].experiment_id, p0);
-    assert_string_equal(sp[0].params, "x=1");
+    assert_int_equal(sp[0].point, 0); /* the latest record of a point replaces the earlier */
+    assert_int_equal(sp[0].experiment_id, p0_edited);
+    assert_string_equal(sp[0].params, "x=1 edited");
     assert_string_equal(sp[1].sweep, "sw");
     free(sp);
     results_db_inputs in;

@@ -16,14 +16,7 @@
 #include "lab/experiment.h"
 #include "lab/lab.h"
 #include "lab/results_db.h"
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
+#include "tests/testutil.h"
 
 /* Runs the experiment with `jobs` workers and `reps` replications into db. */
 static void run(const char *yaml, const char *db, int jobs, int reps)
@@ -73,7 +66,7 @@ static void test_jobs_same_database(void **state)
              "output: {series: true}\n",
              cwd);
     snprintf(yaml, sizeof(yaml), "%s/jobs.yaml", dir);
-    write_text(yaml, text);
+    tu_write_text(yaml, text);
     snprintf(db1, sizeof(db1), "%s/j1.db", dir);
     snprintf(db3, sizeof(db3), "%s/j3.db", dir);
     run(yaml, db1, 1, 3);

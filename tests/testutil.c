@@ -2,6 +2,7 @@
 #include "tests/testutil.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "base/fileio.h"
 
@@ -163,4 +165,59 @@ void tu_check_bad_configs(const char *dir, const char *prefix, int min_files,
     snprintf(what, sizeof(what), "bad %.*s configs", (int)strcspn(prefix, "_"), prefix);
     refuse_config rc = {refuse, ctx};
     tu_check_bad_files(dir, prefix, ".yaml", false, min_files, what, refuse_yaml, &rc);
+}
+
+char *tu_tag_with(const char *page, const char *marker)
+{
+    const char *at = strstr(page, marker);
+    if (!at)
+        return NULL;
+    const char *open = at;
+    while (open > page && *open != '<')
+        open--;
+    const char *close = strchr(at, '>');
+    return close ? strndup(open, (size_t)(close - open + 1)) : NULL;
+}
+
+char *tu_attr(const char *tag, const char *name)
+{
+    char key[80];
+    snprintf(key, sizeof(key), " %s=\"", name);
+    const char *at = tag ? strstr(tag, key) : NULL;
+    if (!at)
+        return NULL;
+    at += strlen(key);
+    return strndup(at, strcspn(at, "\""));
+}
+
+double tu_attr_num(const char *tag, const char *name)
+{
+    char *v = tu_attr(tag, name);
+    double d = v && v[0] ? strtod(v, NULL) : NAN;
+    free(v);
+    return d;
+}
+
+double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
+                  const char *expr)
+{
+    sqlite3 *db = NULL;
+    double v = NAN;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT AVG(%s) FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+             "WHERE e.name = ?1 AND (?2 IS NULL OR r.label = ?2)",
+             expr);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, exp_name, -1, SQLITE_STATIC);
+        if (label)
+            sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_double(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
 }

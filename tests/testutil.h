@@ -7,7 +7,9 @@
  *   refused with that error (bad configurations: DIR/PREFIX*.yaml as YAML trees);
  * - a small GPU profile from its text, a request list as a simulation's arrivals, one
  *   policy decision;
- * - failing a test with a gp_error formatted as the program prints it. */
+ * - failing a test with a gp_error formatted as the program prints it;
+ * - a report page's figures (html_report.h's data-* attributes) and the means they must
+ *   equal, computed from a results database in SQL. */
 #ifndef GP_TESTUTIL_H
 #define GP_TESTUTIL_H
 
@@ -67,5 +69,17 @@ typedef int (*tu_refuse_fn)(const cfg_node *root, void *ctx, gp_error *err);
  * the error must start with the expected one. */
 void tu_check_bad_configs(const char *dir, const char *prefix, int min_files,
                           tu_refuse_fn refuse, void *ctx);
+
+/* The opening tag of page that holds marker (e.g. "data-point=\"2\""), malloc'd; NULL if
+ * none. */
+char *tu_tag_with(const char *page, const char *marker);
+/* Attribute `name` of a tag: its text (malloc'd; NULL when absent), or as a number (NaN
+ * when absent or empty). tag may be NULL. */
+char *tu_attr(const char *tag, const char *name);
+double tu_attr_num(const char *tag, const char *name);
+/* AVG(expr) over the runs of experiment exp_name (of one label, unless NULL) in the
+ * results database at db_path, opened read-only; NaN when there are none. */
+double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
+                  const char *expr);
 
 #endif

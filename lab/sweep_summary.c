@@ -1,0 +1,382 @@
+/* sweep_summary.c: a sweep's results from the database (see sweep_summary.h). */
+#include "lab/sweep_summary.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "base/common.h"
+#include "base/text.h"
+#include "lab/plot.h"
+
+/* ---------- metrics ---------- */
+
+typedef double (*metric_fn)(const run_summary *r);
+static double mt_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
+static double mt_cost(const run_summary *r) { return r->cost; }
+static double mt_mean(const run_summary *r) { return r->lat_mean_s; }
+static double mt_p50(const run_summary *r) { return r->lat_p50_s; }
+static double mt_p95(const run_summary *r) { return r->lat_p95_s; }
+static double mt_p99(const run_summary *r) { return r->lat_p99_s; }
+static double mt_slo(const run_summary *r) { return 100.0 * r->slo_frac; }
+static double mt_util(const run_summary *r) { return 100.0 * r->utilisation; }
+static double mt_timed_out(const run_summary *r) { return (double)r->timed_out; }
+static double mt_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
+static double mt_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
+
+static const struct {
+    const char *name;
+    metric_fn get;
+    int decimals;
+} metrics[] = {
+    {"gpu_hours", mt_gpu_hours, 2}, {"cost", mt_cost, 2},     {"mean_s", mt_mean, 3},
+    {"p50_s", mt_p50, 3},           {"p95_s", mt_p95, 3},     {"p99_s", mt_p99, 3},
+    {"slo_pct", mt_slo, 2},         {"util_pct", mt_util, 1}, {"timed_out", mt_timed_out, 1},
+    {"pod_starts", mt_pod_starts, 1}, {"cold_waited", mt_cold_waited, 1},
+};
+#define N_METRICS ((int)(sizeof(metrics) / sizeof(metrics[0])))
+enum { MT_GPU_HOURS = 0, MT_P99 = 5 };
+
+int sweep_metric_count(void) { return N_METRICS; }
+const char *sweep_metric_name(int m) { return metrics[m].name; }
+int sweep_metric_decimals(int m) { return metrics[m].decimals; }
+double sweep_metric_value(int m, const run_summary *r) { return metrics[m].get(r); }
+
+int sweep_metric_index(const char *name)
+{
+    for (int i = 0; i < N_METRICS; i++)
+        if (strcmp(metrics[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* ---------- the objective as stored ---------- */
+
+void sweep_objective_text(char *buf, size_t cap, int metric, bool maximise)
+{
+    snprintf(buf, cap, "%s %s", maximise ? "maximise" : "minimise", metrics[metric].name);
+}
+
+void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, int n)
+{
+    buf[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, cap - u, "%s%s%s%.17g", k ? "," : "", metrics[c[k].metric].name,
+                 c[k].is_max ? "<=" : ">=", c[k].bound);
+    }
+}
+
+/* The stored texts back into s; false when they do not parse (then: not recorded). */
+static bool parse_stored(sweep_summary *s, const results_db_sweep *d)
+{
+    char sense[16], metric[64];
+    if (sscanf(d->objective, "%15s %63s", sense, metric) != 2 ||
+        (strcmp(sense, "minimise") != 0 && strcmp(sense, "maximise") != 0) ||
+        (s->objective = sweep_metric_index(metric)) < 0)
+        return false;
+    s->maximise = strcmp(sense, "maximise") == 0;
+    s->n_constraints = 0;
+    char text[sizeof(d->constraints)];
+    snprintf(text, sizeof(text), "%s", d->constraints);
+    char *save = NULL;
+    for (char *tok = strtok_r(text, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *op = strpbrk(tok, "<>");
+        if (!op || op[1] != '=' || s->n_constraints >= SWEEP_MAX_CONSTRAINTS)
+            return false;
+        sweep_constraint *c = &s->con[s->n_constraints];
+        c->is_max = *op == '<';
+        *op = '\0';
+        char *end = NULL;
+        c->bound = strtod(op + 2, &end);
+        if ((c->metric = sweep_metric_index(tok)) < 0 || !end || *end)
+            return false;
+        s->n_constraints++;
+    }
+    return true;
+}
+
+/* ---------- analysis ---------- */
+
+static bool meets(const sweep_constraint *c, double v)
+{
+    return c->is_max ? v <= c->bound : v >= c->bound;
+}
+
+/* a better than b on the objective */
+static bool better(const sweep_summary *s, double a, double b)
+{
+    return s->maximise ? a > b : a < b;
+}
+
+static const double *values_of(const sweep_summary *s, const sweep_point_summary *p, int m)
+{
+    return p->values + (size_t)m * (size_t)s->reps;
+}
+
+static void classify(sweep_summary *s)
+{
+    for (size_t i = 0; i < s->n_points; i++) {
+        sweep_point_summary *p = &s->pt[i];
+        p->feasible = p->surely = s->recorded;
+        p->why_not[0] = '\0';
+        for (int k = 0; s->recorded && k < s->n_constraints; k++) {
+            const sweep_constraint *c = &s->con[k];
+            const stat_summary *st = &p->m[c->metric];
+            double hw = isnan(st->half_width) ? 0 : st->half_width;
+            bool on_mean = !isnan(st->mean) && meets(c, st->mean);
+            if (!on_mean && p->feasible)
+                snprintf(p->why_not, sizeof(p->why_not), "%s %.*f %s %g", metrics[c->metric].name,
+                         metrics[c->metric].decimals, st->mean, c->is_max ? ">" : "<", c->bound);
+            p->feasible &= on_mean;
+            p->surely &= !isnan(st->mean) && meets(c, c->is_max ? st->mean + hw : st->mean - hw);
+        }
+    }
+    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
+     * and better on one of them */
+    for (size_t a = 0; a < s->n_points; a++) {
+        double ca = s->pt[a].m[MT_GPU_HOURS].mean, la = s->pt[a].m[MT_P99].mean;
+        bool dominated = isnan(ca) || isnan(la);
+        for (size_t b = 0; !dominated && b < s->n_points; b++) {
+            double cb = s->pt[b].m[MT_GPU_HOURS].mean, lb = s->pt[b].m[MT_P99].mean;
+            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
+                dominated = true;
+        }
+        s->pt[a].pareto = !dominated;
+    }
+    /* the winner: the best mean objective among the feasible points */
+    s->winner = s->runner_up = SIZE_MAX;
+    int ob = s->objective;
+    for (size_t i = 0; s->recorded && i < s->n_points; i++)
+        if (s->pt[i].feasible && !isnan(s->pt[i].m[ob].mean) &&
+            (s->winner == SIZE_MAX || better(s, s->pt[i].m[ob].mean, s->pt[s->winner].m[ob].mean)))
+            s->winner = i;
+    if (s->winner == SIZE_MAX)
+        return;
+    sweep_point_summary *w = &s->pt[s->winner];
+    w->winner = true;
+    for (size_t i = 0; i < s->n_points; i++)
+        if (i != s->winner && s->pt[i].feasible &&
+            (s->runner_up == SIZE_MAX ||
+             better(s, s->pt[i].m[ob].mean, s->pt[s->runner_up].m[ob].mean)))
+            s->runner_up = i;
+    /* paired comparisons against every other feasible point: other - winner, so > 0
+     * means the winner is better when minimising (and the reverse when maximising) */
+    for (size_t i = 0; i < s->n_points; i++) {
+        sweep_point_summary *p = &s->pt[i];
+        if (i == s->winner || !p->feasible)
+            continue;
+        const double *vw = values_of(s, w, ob), *vp = values_of(s, p, ob);
+        p->vs_winner = s->maximise ? stats_paired(vw, vp, (size_t)s->reps)
+                                   : stats_paired(vp, vw, (size_t)s->reps);
+        s->compared++;
+        p->tied = !(stats_significant(&p->vs_winner) && p->vs_winner.mean > 0);
+        s->ties += p->tied;
+        if (i == s->runner_up) {
+            const stat_summary *d = &p->vs_winner;
+            s->p_value = NAN;
+            if (d->n >= 2 && d->sd > 0)
+                s->p_value = gsl_cdf_tdist_Q(d->mean / (d->sd / sqrt((double)d->n)),
+                                             (double)(d->n - 1));
+            else if (d->n >= 2)
+                s->p_value = d->mean > 0 ? 0.0 : d->mean == 0 ? 0.5 : 1.0;
+        }
+    }
+}
+
+int sweep_summary_names(results_db *db, char (**names)[128], size_t *n, gp_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    results_db_sweep_point *sp = NULL;
+    size_t n_sp = 0;
+    int rc = results_db_sweep_points(db, &sp, &n_sp, err);
+    if (rc < 0)
+        return rc;
+    char(*out)[128] = n_sp ? malloc(n_sp * sizeof(*out)) : NULL;
+    if (n_sp && !out) {
+        free(sp);
+        return gp_oom(err);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_sp; i++) /* ordered by sweep, then point */
+        if (k == 0 || strcmp(out[k - 1], sp[i].sweep) != 0)
+            snprintf(out[k++], sizeof(out[0]), "%s", sp[i].sweep);
+    free(sp);
+    *names = out;
+    *n = k;
+    return 0;
+}
+
+void sweep_summary_free(sweep_summary *s)
+{
+    for (size_t i = 0; s->pt && i < s->n_points; i++) {
+        free(s->pt[i].values);
+        free(s->pt[i].m);
+    }
+    free(s->pt);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The point's runs into its values: replication r at seed + r (the sweep's own runs). */
+static int read_point(results_db *db, sweep_summary *s, sweep_point_summary *p, gp_error *err)
+{
+    size_t reps = (size_t)s->reps;
+    p->values = malloc(sizeof(double) * (size_t)N_METRICS * (reps + 1));
+    p->m = calloc((size_t)N_METRICS, sizeof(*p->m));
+    if (!p->values || !p->m)
+        return gp_oom(err);
+    for (size_t i = 0; i < (size_t)N_METRICS * reps; i++)
+        p->values[i] = NAN;
+    run_summary *runs = NULL;
+    size_t n = 0;
+    int rc = results_db_read_runs(db, p->exp_id, &runs, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const run_summary *r = &runs[i];
+        if (r->replication < 0 || (size_t)r->replication >= reps ||
+            (s->recorded && r->seed != s->seed + (uint64_t)r->replication))
+            continue;
+        p->n++;
+        for (int m = 0; m < N_METRICS; m++)
+            p->values[(size_t)m * reps + (size_t)r->replication] = metrics[m].get(r);
+    }
+    free(runs);
+    for (int m = 0; rc == 0 && m < N_METRICS; m++)
+        p->m[m] = stats_summarize(p->values + (size_t)m * reps, reps);
+    return rc;
+}
+
+int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    out->objective = -1;
+    out->winner = out->runner_up = SIZE_MAX;
+    out->p_value = NAN;
+    results_db_sweep def;
+    int rc = results_db_sweep_get(db, name, &def, err);
+    if (rc == GP_EMISSING) {
+        gp_error_clear(err); /* a database from before sweeps recorded their objective */
+        rc = 0;
+    } else if (rc == 0) {
+        out->recorded = parse_stored(out, &def);
+        out->reps = def.replications;
+        out->seed = def.seed;
+    }
+    if (rc < 0)
+        return rc;
+    results_db_sweep_point *sp = NULL;
+    size_t n_sp = 0;
+    if ((rc = results_db_sweep_points(db, &sp, &n_sp, err)) < 0)
+        return rc;
+    /* this sweep's points; the file defines how many there are now (an edited sweep may
+     * have left more behind) */
+    size_t first = SIZE_MAX, count = 0;
+    for (size_t i = 0; i < n_sp; i++)
+        if (strcmp(sp[i].sweep, name) == 0 &&
+            (!out->recorded || sp[i].point < (int64_t)def.n_points)) {
+            first = first == SIZE_MAX ? i : first;
+            count++;
+        }
+    if (count == 0) {
+        free(sp);
+        return gp_error_set(err, GP_EMISSING, results_db_path(db), 0, 0, NULL,
+                            "no sweep named '%s' in the database", name);
+    }
+    if (!out->recorded) { /* the replications from the runs themselves */
+        out->objective = -1;
+        out->reps = 0;
+        for (size_t i = first; rc == 0 && i < n_sp; i++) {
+            if (strcmp(sp[i].sweep, name) != 0)
+                continue;
+            run_summary *runs = NULL;
+            size_t n = 0;
+            rc = results_db_read_runs(db, sp[i].experiment_id, &runs, &n, err);
+            for (size_t k = 0; k < n; k++)
+                if (runs[k].replication + 1 > out->reps)
+                    out->reps = runs[k].replication + 1;
+            free(runs);
+        }
+    }
+    out->pt = rc == 0 ? calloc(count, sizeof(*out->pt)) : NULL;
+    if (rc == 0 && !out->pt)
+        rc = gp_oom(err);
+    for (size_t i = first; rc == 0 && i < n_sp; i++) {
+        if (strcmp(sp[i].sweep, name) != 0 ||
+            (out->recorded && sp[i].point >= (int64_t)def.n_points))
+            continue;
+        sweep_point_summary *p = &out->pt[out->n_points++];
+        p->point = (size_t)sp[i].point;
+        p->exp_id = sp[i].experiment_id;
+        gp_copy_utf8(p->params, sizeof(p->params), sp[i].params);
+        rc = read_point(db, out, p, err);
+    }
+    free(sp);
+    if (rc == 0)
+        classify(out);
+    else
+        sweep_summary_free(out);
+    return rc;
+}
+
+void sweep_summary_verdict(const sweep_summary *s, FILE *out)
+{
+    if (!s->recorded) {
+        fprintf(out, "winner: not judged: the database has no objective for this sweep\n");
+        return;
+    }
+    if (s->winner == SIZE_MAX) {
+        fprintf(out, "winner: none: no point meets the constraints on its mean\n");
+        return;
+    }
+    const int ob = s->objective, dec = metrics[ob].decimals;
+    char a[64];
+    const sweep_point_summary *w = &s->pt[s->winner];
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, metrics[ob].name,
+            stats_format(a, sizeof(a), &w->m[ob], dec),
+            w->surely ? ", constraints met at the 95% bound"
+                      : ", constraints met on the mean only (not at the 95% bound)");
+    if (s->runner_up != SIZE_MAX) {
+        const sweep_point_summary *r = &s->pt[s->runner_up];
+        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
+                     "%zu replications), one-sided p = %.3g: %s\n",
+                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
+                metrics[ob].name, r->vs_winner.n, s->p_value,
+                r->tied ? "not significant: the two are tied within the noise"
+                        : "the win is significant");
+    }
+    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
+                 "%zu\n",
+            s->compared, s->ties);
+    for (size_t i = 0; i < s->n_points; i++)
+        if (s->pt[i].tied)
+            fprintf(out, "    tied: p%04zu (difference %s)\n", s->pt[i].point,
+                    stats_format(a, sizeof(a), &s->pt[i].vs_winner, dec));
+}
+
+int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err)
+{
+    size_t drawable = 0;
+    for (size_t i = 0; i < s->n_points; i++)
+        drawable += !isnan(s->pt[i].m[MT_GPU_HOURS].mean) && !isnan(s->pt[i].m[MT_P99].mean);
+    if (!drawable)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
+                            "no point of sweep %s has runs yet: nothing to draw", s->name);
+    plot_xy *pts = calloc(s->n_points + 1, sizeof(*pts));
+    if (!pts)
+        return gp_oom(err);
+    for (size_t i = 0; i < s->n_points; i++) {
+        pts[i].x = s->pt[i].m[MT_GPU_HOURS].mean;
+        pts[i].y = s->pt[i].m[MT_P99].mean;
+        pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
+                      (s->pt[i].winner ? 4 : 0);
+    }
+    char title[200];
+    snprintf(title, sizeof(title), "sweep %s: Pareto front (cost against P99)", s->name);
+    int rc = plot_pareto(prefix, title, pts, s->n_points, err);
+    free(pts);
+    return rc;
+}
