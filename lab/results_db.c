@@ -1112,16 +1112,15 @@ int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size
     const field_desc *fp = result_fields_pool(&np);
     for (size_t i = 0; i < *n && s == SQLITE_DONE; i++) {
         run_summary *r = &arr[i];
-        int want = r->n_pools > RESULT_MAX_POOLS ? RESULT_MAX_POOLS : r->n_pools;
-        r->n_pools = 0;
+        int want = r->n_pools > RESULT_MAX_POOLS ? RESULT_MAX_POOLS : r->n_pools, got = 0;
         if (want <= 0 || !db->sel_pools)
             continue;
         char key[256];
         results_db_run_key(key, sizeof(key), exp_id, r->label, r->replication, r->seed);
         st = db->sel_pools;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        while (r->n_pools < want && (s = sqlite3_step(st)) == SQLITE_ROW)
-            read_fields(st, 0, fp, np, &r->pool[r->n_pools++]);
+        while (got < want && (s = sqlite3_step(st)) == SQLITE_ROW)
+            read_fields(st, 0, fp, np, &r->pool[got++]);
         s = s == SQLITE_ROW ? SQLITE_DONE : s;
         sqlite3_reset(st);
     }
