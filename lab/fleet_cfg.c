@@ -245,6 +245,12 @@ static int parse_pool_keys(experiment *e, const cfg_node *map, bool over, pool_c
 /* The checks of one pool. */
 static int pool_check(const cfg_node *at, const pool_cfg *pc, gp_error *err)
 {
+    for (int k = 0; k < pc->n_preempt; k++)
+        if (pc->preempt[k].node >= pc->gpus_max)
+            return cfg_error(at, err, GP_ERANGE,
+                             "pool %s: preemption %d names node %d, the pool has %d (nodes "
+                             "0 to %d)", pc->name, k, pc->preempt[k].node, pc->gpus_max,
+                             pc->gpus_max - 1);
     if (pc->gpus_max < pc->gpus)
         return cfg_error(at, err, GP_ERANGE, "pool %s: gpus_max (%d) is below gpus (%d)",
                          pc->name, pc->gpus_max, pc->gpus);
@@ -415,17 +421,17 @@ int fleet_cfg_parse(experiment *e, const cfg_node *root, gp_error *err)
         int rc = cfg_opt_enum(cl, "deployments", deploy_names, &deploy, err);
         if (rc == 1 && !pools)
             return cfg_error(cfg_map_get(cl, "deployments"), err, GP_EPARSE,
-                             "deployments: needs cluster.pools");
+                             "needs cluster.pools (node pools)");
         TRY(rc);
         rc = cfg_opt_enum(cl, "routing", routing_names, &routing, err);
         if (rc == 1 && !pools)
             return cfg_error(cfg_map_get(cl, "routing"), err, GP_EPARSE,
-                             "routing: needs cluster.pools");
+                             "needs cluster.pools (node pools)");
         TRY(rc);
     }
     if (!pools) {
         if (mixes)
-            return cfg_error(mixes, err, GP_EPARSE, "mixes: needs cluster.pools");
+            return cfg_error(mixes, err, GP_EPARSE, "needs cluster.pools (node pools)");
         return 0;
     }
     if (cfg_node_kind(pools) != CFG_SEQ || cfg_len(pools) == 0)
@@ -456,10 +462,10 @@ int fleet_cfg_parse(experiment *e, const cfg_node *root, gp_error *err)
         if (!set[0] && !set[1])
             return cfg_error(pm, err, GP_EMISSING, "pool %s: give its `gpus` (nodes at start)",
                              pc->name);
-        TRY(pool_defaults(e, pm, pc, set, err));
         pc->profile = xp->profile ? xp->profile : e->profile;
         pc->preempt = xp->notices;
         pc->n_preempt = xp->n_notices;
+        TRY(pool_defaults(e, pm, pc, set, err));
     }
     if (!e->profile) {
         /* no experiment profile: the first pool's card stands for the run's */
@@ -485,8 +491,21 @@ int fleet_cfg_parse(experiment *e, const cfg_node *root, gp_error *err)
     free(e->profile_text);
     e->profile_text = all;
     if (mixes) /* the mixes' clusters are the runs' */
-        return parse_mixes(e, mixes, pools, err);
-    return build_cluster(e, pools, NULL, &e->cluster, e->pool_src, err);
+        TRY(parse_mixes(e, mixes, pools, err));
+    else
+        TRY(build_cluster(e, pools, NULL, &e->cluster, e->pool_src, err));
+    /* what the simulator refuses of a fleet (the policies one pool only runs), now */
+    for (int i = 0; i < e->n_policies; i++) {
+        sim_cfg cfg;
+        experiment_sim_cfg(e, i, 0, &cfg);
+        gp_error sim_err;
+        gp_error_clear(&sim_err);
+        int rc = sim_check_fleet(&cfg, &sim_err);
+        if (rc < 0)
+            return cfg_error(cfg_map_get(root, "policies"), err, rc, "%s: %s", e->policy[i].label,
+                             sim_err.msg);
+    }
+    return 0;
 }
 
 void fleet_cfg_free(experiment *e)
