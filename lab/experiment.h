@@ -39,6 +39,7 @@ typedef struct experiment_pool {
     preemption_notice *notices; /* owned: its recorded preemptions, in time order */
     int n_notices;
     bool min_pods_set;       /* min_pods given (else the cluster's, within max_pods) */
+    char trace_path[512];    /* its recorded preemptions' CSV, "" when none */
 } experiment_pool;
 
 /* A mix of node pools (`mixes:`): the cluster its entries run on. */

@@ -147,6 +147,7 @@ static int parse_preemption(const experiment *e, const cfg_node *map, pool_cfg *
         char path[1024];
         TRY(experiment_resolve_path(e, cfg_map_get(map, "trace"), trace, path, sizeof(path),
                                     err));
+        snprintf(xp->trace_path, sizeof(xp->trace_path), "%.511s", path);
         TRY(read_trace(xp, path, cfg_map_get(map, "trace"), &cap, err));
     }
     if (xp->n_notices > 1) /* a recorded trace in any order; the same times keep theirs */

@@ -554,6 +554,20 @@ int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err)
                 absolute_path(e->workload.path, abs, sizeof(abs));
                 ytree_set(out, "path", ytree_str(abs));
             }
+            ytree *pools = !strcmp(key, "cluster") ? ytree_get(out, "pools") : NULL;
+            for (int k = 0; pools && k < e->n_pools; k++) {
+                /* a node pool's card and recorded preemptions, likewise */
+                ytree *pm = ytree_at(pools, (size_t)k);
+                ytree *pre = pm ? ytree_get(pm, "preemption") : NULL;
+                if (pm && e->pool[k].profile_path[0]) {
+                    absolute_path(e->pool[k].profile_path, abs, sizeof(abs));
+                    ytree_set(pm, "profile", ytree_str(abs));
+                }
+                if (pre && e->pool[k].trace_path[0]) {
+                    absolute_path(e->pool[k].trace_path, abs, sizeof(abs));
+                    ytree_set(pre, "trace", ytree_str(abs));
+                }
+            }
         }
         ytree_set(doc, key, out);
     }
@@ -1024,24 +1038,25 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
     }
     fputc('\n', out);
     sweep_summary_verdict(res, out);
-    fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
+    fprintf(out, "\nPareto front (cost against P99, means over replications):\n");
+    const int cost = sweep_metric_index("cost");
     size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
     for (size_t i = 0; order && i < res->n_points; i++)
         if (res->pt[i].pareto)
             order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[gpu_h].mean >
-                                        res->pt[order[j]].m[gpu_h].mean; j--) {
+        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[cost].mean >
+                                        res->pt[order[j]].m[cost].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
         const sweep_point_summary *p = &res->pt[order[i]];
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
-                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
-                p->params);
+        fprintf(out, "  p%04zu  cost %-16s GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[cost], 2), stats_format(d, sizeof(d), &p->m[gpu_h], 2),
+                stats_format(b, sizeof(b), &p->m[p99], 3), p->params);
     }
     free(order);
 }

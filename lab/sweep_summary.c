@@ -38,7 +38,15 @@ static const struct {
     {"pod_starts", mt_pod_starts, 1}, {"cold_waited", mt_cold_waited, 1},
 };
 #define N_METRICS ((int)(sizeof(metrics) / sizeof(metrics[0])))
-enum { MT_GPU_HOURS = 0, MT_P99 = 5 };
+enum { MT_COST = 1, MT_P99 = 5 };
+
+bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a)
+{
+    if (isnan(cost_a) || isnan(lat_a))
+        return true; /* a point without both figures is on no front */
+    return !isnan(cost_b) && !isnan(lat_b) && cost_b <= cost_a && lat_b <= lat_a &&
+           (cost_b < cost_a || lat_b < lat_a);
+}
 
 int sweep_metric_count(void) { return N_METRICS; }
 const char *sweep_metric_name(int m) { return metrics[m].name; }
@@ -135,17 +143,14 @@ static void classify(sweep_summary *s)
             p->surely &= !isnan(st->mean) && meets(c, c->is_max ? st->mean + hw : st->mean - hw);
         }
     }
-    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
-     * and better on one of them */
+    /* Pareto front on (mean cost, mean P99); cost, not GPU-hours: a mixed fleet's pools
+     * have their own prices (on one pool the two give the same front) */
     for (size_t a = 0; a < s->n_points; a++) {
-        double ca = s->pt[a].m[MT_GPU_HOURS].mean, la = s->pt[a].m[MT_P99].mean;
-        bool dominated = isnan(ca) || isnan(la);
-        for (size_t b = 0; !dominated && b < s->n_points; b++) {
-            double cb = s->pt[b].m[MT_GPU_HOURS].mean, lb = s->pt[b].m[MT_P99].mean;
-            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
-                dominated = true;
-        }
-        s->pt[a].pareto = !dominated;
+        double ca = s->pt[a].m[MT_COST].mean, la = s->pt[a].m[MT_P99].mean;
+        s->pt[a].pareto = true;
+        for (size_t b = 0; b < s->n_points && s->pt[a].pareto; b++)
+            s->pt[a].pareto = !pareto_dominates(s->pt[b].m[MT_COST].mean,
+                                                s->pt[b].m[MT_P99].mean, ca, la);
     }
     /* the winner: the best mean objective among the feasible points */
     s->winner = s->runner_up = SIZE_MAX;
@@ -361,7 +366,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
 {
     size_t drawable = 0;
     for (size_t i = 0; i < s->n_points; i++)
-        drawable += !isnan(s->pt[i].m[MT_GPU_HOURS].mean) && !isnan(s->pt[i].m[MT_P99].mean);
+        drawable += !isnan(s->pt[i].m[MT_COST].mean) && !isnan(s->pt[i].m[MT_P99].mean);
     if (!drawable)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "no point of sweep %s has runs yet: nothing to draw", s->name);
@@ -369,7 +374,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
     if (!pts)
         return gp_oom(err);
     for (size_t i = 0; i < s->n_points; i++) {
-        pts[i].x = s->pt[i].m[MT_GPU_HOURS].mean;
+        pts[i].x = s->pt[i].m[MT_COST].mean;
         pts[i].y = s->pt[i].m[MT_P99].mean;
         pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
                       (s->pt[i].winner ? 4 : 0);
