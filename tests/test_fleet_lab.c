@@ -223,7 +223,8 @@ static void test_run_stores_and_prints_pools(void **state)
     assert_non_null(strstr(text, "per pool and fleet"));
     assert_non_null(strstr(text, "t4-spot"));
     assert_non_null(strstr(text, "NVIDIA H100 80GB HBM3"));
-    assert_non_null(strstr(text, "fleet"));
+    assert_non_null(strstr(text, "fleet: cost, P99, requests within the SLO, preemptions"));
+    assert_non_null(strstr(text, " pareto\n")); /* some entry is on the cost-P99 front */
     free(text);
     /* the stored pools are the run's */
     results_db *db;
