@@ -83,13 +83,11 @@ int pod_create(sim *s, uint32_t d)
     return pods_place_pending(s);
 }
 
-/* Picks a GPU for a pod: one with room for another instance, preferring (1) GPUs
- * already hosting instances when sharing (bin packing), (2) GPUs with the image. */
-static uint32_t gpu_pick(const sim *s)
+uint32_t gpu_pick_in(const sim *s, uint32_t lo, uint32_t hi)
 {
     uint32_t best = NONE;
     int best_score = -1;
-    for (uint32_t i = 0; i < s->n_gpus; i++) {
+    for (uint32_t i = lo; i < hi; i++) {
         const gpu *g = &s->gpus[i];
         if (!g->provisioned || g->reclaiming || g->n_inst >= s->cfg->cluster.gpu_share)
             continue;
@@ -154,7 +152,7 @@ int pods_place_pending(sim *s)
         pod *p = &s->pods[pi];
         if (p->state != POD_PENDING)
             continue;
-        uint32_t gi = gpu_pick(s);
+        uint32_t gi = gpu_pick_in(s, 0, s->n_gpus);
         if (gi == NONE) {
             /* grow the pool if allowed: one GPU per waiting pod */
             int provisioning = 0;

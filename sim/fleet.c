@@ -237,19 +237,8 @@ uint32_t fleet_gpu_pick(const sim *s, uint32_t d)
 {
     const dep_rt *dp = &s->dep[d];
     for (uint32_t p = dp->pool_lo; p < dp->pool_hi; p++) {
-        /* within a pool as on one: bin packing when shared, then a node with the image */
-        uint32_t best = NONE;
-        int best_score = -1;
-        for (uint32_t i = s->pool[p].gpu_lo; i < s->pool[p].gpu_hi; i++) {
-            const gpu *g = &s->gpus[i];
-            if (!g->provisioned || g->reclaiming || g->n_inst >= s->cfg->cluster.gpu_share)
-                continue;
-            int score = g->n_inst * 2 + (g->has_image ? 1 : 0);
-            if (score > best_score) {
-                best_score = score;
-                best = i;
-            }
-        }
+        /* within a pool as on one */
+        uint32_t best = gpu_pick_in(s, s->pool[p].gpu_lo, s->pool[p].gpu_hi);
         if (best != NONE)
             return best;
     }

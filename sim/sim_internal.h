@@ -401,6 +401,9 @@ static inline int64_t deadline_us(const sim *s, const req *x)
 
 /* ---- cluster and pod life cycle (cluster.c) ---- */
 
+/* A GPU of [lo, hi) for a pod: one with room for another instance, preferring (1) GPUs
+ * already hosting instances when sharing (bin packing), (2) GPUs with the image; NONE. */
+uint32_t gpu_pick_in(const sim *s, uint32_t lo, uint32_t hi);
 /* A new pod of Deployment d, PENDING, placed on a GPU (STARTING) when one is free. */
 int pod_create(sim *s, uint32_t d);
 /* Places pending pods on free GPUs, or asks the pool for more. */

@@ -186,18 +186,11 @@ static void test_round_trip(void **state)
     rm_rf(tmpl);
 }
 
-static bool have_cmd(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 /* Every manifest against the official schemas; the two known-bad ones must fail. */
 static void test_schemas(void **state)
 {
     (void)state;
-    if (!have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
+    if (!tu_have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
         print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
                       NODE_MODULES);
         skip();
@@ -256,7 +249,7 @@ static void test_schemas(void **state)
 static void test_promtool(void **state)
 {
     (void)state;
-    if (!have_cmd("promtool")) {
+    if (!tu_have_cmd("promtool")) {
         print_message("SKIP promtool: not installed (scripts/install_live_deps.sh)\n");
         skip();
     }

@@ -74,19 +74,10 @@ static void run_ok(const sim_cfg *cfg, run_summary *sum, request_log *log)
                      sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end);
 }
 
-static const request_row *row_of(const request_log *log, uint64_t id)
-{
-    for (size_t i = 0; i < log->n; i++)
-        if (log->row[i].id == id)
-            return &log->row[i];
-    fail_msg("no row for request %llu", (unsigned long long)id);
-    return NULL;
-}
-
 static void expect(const request_log *log, uint64_t id, int pool, int64_t start_us,
                    int64_t end_us)
 {
-    const request_row *r = row_of(log, id);
+    const request_row *r = tu_row_of(log, id);
     if (r->pool != pool || r->start_us != start_us || r->end_us != end_us ||
         r->outcome != OUTCOME_COMPLETED)
         fail_msg("request %llu: pool %d start %lld end %lld outcome %d, want pool %d start %lld "
@@ -177,18 +168,6 @@ static double hetero_mm2_mean_in_system(double lambda, double mu_f, double mu_s,
     return L / z;
 }
 
-typedef struct poisson_ctx {
-    double rate_per_s;
-    int64_t duration_us;
-    image_mix mix;
-} poisson_ctx;
-
-static int open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
-{
-    poisson_ctx *c = ctx;
-    return trace_open_poisson(c->rate_per_s, c->duration_us, &c->mix, seed, out, err);
-}
-
 /* Exponential service: 1 s on the fast card, 2 s on the slow one; the mean response time
  * of replicated runs against Little's law over the chain (L / lambda). */
 static void test_heterogeneous_two_server_queue(void **state)
@@ -200,13 +179,13 @@ static void test_heterogeneous_two_server_queue(void **state)
     static const double loads[] = {0.5, 0.8};
     for (size_t i = 0; i < 2; i++) {
         double lambda = loads[i] * (mu_f + mu_s);
-        poisson_ctx pc = {.rate_per_s = lambda, .duration_us = 20000 * S};
+        tu_poisson pc = {.rate_per_s = lambda, .duration_us = 20000 * S};
         image_mix_default(&pc.mix);
         const int reps = 20;
         double acc = 0, acc2 = 0, sh = 0, sh2 = 0;
         for (int r = 0; r < reps; r++) {
             sim_cfg cfg;
-            fleet_base(&cfg, policy_find("static"), &pc, open_poisson);
+            fleet_base(&cfg, policy_find("static"), &pc, tu_open_poisson);
             add_pool(&cfg, "fast", fast, 1, 1);
             add_pool(&cfg, "slow", slow, 1, 1);
             cfg.cluster.concurrency = 1;
@@ -253,7 +232,7 @@ static void test_memory_routing(void **state)
     (void)state;
     gpu_profile *small = card("small", 2000, "lognormal 0.3", 16384, 200, 12000, 5);
     gpu_profile *large = card("large", 1000, "lognormal 0.3", 81920, 200, 12000, 5);
-    poisson_ctx pc = {.rate_per_s = 2.0, .duration_us = 4000 * S};
+    tu_poisson pc = {.rate_per_s = 2.0, .duration_us = 4000 * S};
     pc.mix.n_classes = 2;
     pc.mix.cls[0] = (image_class){.weight = 0.7, .mp_min = 1, .mp_max = 6, .faces_p = {1}};
     pc.mix.cls[1] = (image_class){.weight = 0.3, .mp_min = 8, .mp_max = 160, .faces_p = {1}};
@@ -276,7 +255,7 @@ static void test_memory_routing(void **state)
     const gpu_profile *cards[2] = {small, large};
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         sim_cfg cfg;
-        fleet_base(&cfg, policy_find("static"), &pc, open_poisson);
+        fleet_base(&cfg, policy_find("static"), &pc, tu_open_poisson);
         add_pool(&cfg, "small", small, 3, 3)->route_max_mp = modes[m].small_max_mp;
         add_pool(&cfg, "large", large, 2, 2);
         cfg.cluster.deployments = modes[m].deploy;
@@ -417,7 +396,7 @@ static void test_preemption_requeues_in_arrival_order(void **state)
        at the head and wait for its slots: they start in arrival order */
     int64_t last = -1;
     for (uint64_t id = 0; id < 6; id++) {
-        const request_row *r = row_of(&log, id);
+        const request_row *r = tu_row_of(&log, id);
         if (r->start_us < last)
             fail_msg("request %llu restarted at %lld, before request %llu (%lld)",
                      (unsigned long long)id, (long long)r->start_us,
@@ -447,9 +426,9 @@ static void run_poisson_preemptions(const sim_cfg *base, run_summary *sum, reque
     run_ok(&cfg, sum, log);
 }
 
-static void poisson_cfg(sim_cfg *cfg, poisson_ctx *pc, const gpu_profile *a, const gpu_profile *b)
+static void poisson_cfg(sim_cfg *cfg, tu_poisson *pc, const gpu_profile *a, const gpu_profile *b)
 {
-    fleet_base(cfg, policy_find("static"), pc, open_poisson);
+    fleet_base(cfg, policy_find("static"), pc, tu_open_poisson);
     pool_cfg *spot = add_pool(cfg, "spot", a, 4, 4);
     spot->capacity = CAPACITY_SPOT;
     spot->preempt_rate_per_node_h = 3;
@@ -467,7 +446,7 @@ static void test_preemption_conservation_poisson(void **state)
     (void)state;
     gpu_profile *a = card("a", 4000, "lognormal 0.5", 16384, 200, 3000, 20);
     gpu_profile *b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
-    poisson_ctx pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
+    tu_poisson pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
     image_mix_default(&pc.mix);
     sim_cfg cfg;
     poisson_cfg(&cfg, &pc, a, b);
@@ -502,7 +481,7 @@ static void test_preemption_trace_replays(void **state)
     (void)state;
     gpu_profile *a = card("a", 4000, "lognormal 0.5", 16384, 200, 3000, 20);
     gpu_profile *b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
-    poisson_ctx pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
+    tu_poisson pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
     image_mix_default(&pc.mix);
     sim_cfg cfg;
     poisson_cfg(&cfg, &pc, a, b);
@@ -596,10 +575,10 @@ static void test_each_deployment_sees_its_own(void **state)
 {
     (void)state;
     gpu_profile *p = card("c", 5000, "none", 80000, 1, 1, 0);
-    poisson_ctx pc = {.rate_per_s = 1.0, .duration_us = 600 * S};
+    tu_poisson pc = {.rate_per_s = 1.0, .duration_us = 600 * S};
     image_mix_default(&pc.mix);
     sim_cfg cfg;
-    fleet_base(&cfg, &probe_ops, &pc, open_poisson);
+    fleet_base(&cfg, &probe_ops, &pc, tu_open_poisson);
     add_pool(&cfg, "a", p, 2, 2)->route_max_mp = 1000;
     add_pool(&cfg, "b", p, 3, 3);
     cfg.cluster.routing = ROUTING_ROUTER;
@@ -683,11 +662,11 @@ static void test_single_pool_as_before(void **state)
          IMAGE_CACHE_NODE, "gpen-rule", 0x586189e12b37f6d9ULL,
          0xf2ace74283254b6bULL},
     };
-    poisson_ctx pc = {.rate_per_s = 0.9, .duration_us = 3 * 3600 * S};
+    tu_poisson pc = {.rate_per_s = 0.9, .duration_us = 3 * 3600 * S};
     image_mix_default(&pc.mix);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         sim_cfg cfg;
-        fleet_base(&cfg, policy_find(cases[c].policy), &pc, open_poisson);
+        fleet_base(&cfg, policy_find(cases[c].policy), &pc, tu_open_poisson);
         cfg.profile = &prof;
         cluster_cfg *cc = &cfg.cluster;
         cc->dispatch = cases[c].dispatch;

@@ -265,13 +265,6 @@ static void test_run_stores_and_prints_pools(void **state)
 
 /* ------------------------------------------------------------ export and drive */
 
-static bool have_cmd(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 static void do_export(const char *from, const char *label, const char *cloud, const char *dir)
 {
     export_opts o;
@@ -367,7 +360,7 @@ static void test_export_fleet(void **state)
 static void test_export_fleet_schemas(void **state)
 {
     (void)state;
-    if (!have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
+    if (!tu_have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
         print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
                       NODE_MODULES);
         skip();

@@ -82,6 +82,28 @@ int tu_open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
     return trace_open_list(l->specs, l->n, out, err);
 }
 
+int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    const tu_poisson *c = ctx;
+    return trace_open_poisson(c->rate_per_s, c->duration_us, &c->mix, seed, out, err);
+}
+
+const request_row *tu_row_of(const request_log *log, uint64_t id)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->row[i].id == id)
+            return &log->row[i];
+    fail_msg("no row for request %llu", (unsigned long long)id);
+    return NULL;
+}
+
+bool tu_have_cmd(const char *cmd)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
+    return system(buf) == 0;
+}
+
 policy_decision tu_decide(const policy_ops *ops, void *st, const policy_obs *o)
 {
     policy_decision d;

@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
+#include "sim/result.h"
 #include "traces/trace.h"
 
 /* The whole file, NUL-terminated (caller frees); NULL if it cannot be read. */
@@ -47,6 +48,21 @@ typedef struct tu_list {
     size_t n;
 } tu_list;
 int tu_open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
+
+/* An open-loop Poisson source (constant rate, an image mix) for a sim_cfg's open_source:
+ * cfg.open_source = tu_open_poisson, cfg's context = a tu_poisson. */
+typedef struct tu_poisson {
+    double rate_per_s;
+    int64_t duration_us;
+    image_mix mix;
+} tu_poisson;
+int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
+
+/* The row of request `id` in a run's request log; fails the test if there is none. */
+const request_row *tu_row_of(const request_log *log, uint64_t id);
+
+/* Whether a command is on the PATH (for checks that skip without a tool). */
+bool tu_have_cmd(const char *cmd);
 
 /* One decide() of a policy; fails the test if it returns an error. */
 policy_decision tu_decide(const policy_ops *ops, void *st, const policy_obs *o);
