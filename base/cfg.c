@@ -31,6 +31,7 @@ typedef struct cfg_entry {
     const char *key;
     long key_line, key_col;
     cfg_node *value;
+    const char *key_file; /* set by cfg_set; NULL: the map's file */
 } cfg_entry;
 
 struct cfg_node {
@@ -47,6 +48,7 @@ struct cfg_node {
     cfg_node **items;     /* CFG_SEQ */
     cfg_entry *entries;   /* CFG_MAP, document order (merged keys last) */
     const cfg_entry **sorted; /* CFG_MAP, by key, for lookups */
+    const char *dir;      /* set by cfg_set: what relative paths in it are relative to */
 };
 
 typedef struct arena_chunk {
@@ -280,10 +282,21 @@ static cfg_node *node_new(builder *b, cfg_kind kind, long line, long col, const 
     return n;
 }
 
-/* Deep copy of `src` placed at `path`. Budget and depth already checked by the caller. */
-static cfg_node *node_copy(builder *b, const cfg_node *src, const char *path)
+/* Where a copy from another document comes from (cfg_set): its nodes and keys take this
+ * file (line 0) and base directory, and its strings are copied into the document. */
+typedef struct copy_origin {
+    const char *file, *dir;
+} copy_origin;
+
+/* Deep copy of `src` placed at `path` of d: an alias within the document (o NULL), or an
+ * overlay's value from another document. Budget and depth are the caller's (an alias) or
+ * checked here (an overlay: the node budget). */
+static cfg_node *tree_copy(cfg_doc *d, const cfg_node *src, const char *path,
+                           const copy_origin *o)
 {
-    cfg_node *n = arena_alloc(b->doc, sizeof(*n));
+    if (o && d->n_nodes >= CFG_MAX_NODES)
+        return NULL;
+    cfg_node *n = arena_alloc(d, sizeof(*n));
     if (!n)
         return NULL;
     *n = *src;
@@ -291,25 +304,40 @@ static cfg_node *node_copy(builder *b, const cfg_node *src, const char *path)
     n->items = NULL;
     n->entries = NULL;
     n->sorted = NULL;
-    b->doc->n_nodes++;
+    d->n_nodes++;
+    if (o) {
+        n->file = o->file;
+        n->dir = o->dir;
+        n->line = n->col = 0;
+        if (src->kind == CFG_SCALAR &&
+            !(n->scalar = arena_strndup(d, src->scalar, strlen(src->scalar))))
+            return NULL;
+    }
     if (src->kind == CFG_SEQ && src->n) {
-        n->items = arena_alloc(b->doc, src->n * sizeof(*n->items));
+        n->items = arena_alloc(d, src->n * sizeof(*n->items));
         if (!n->items)
             return NULL;
         for (size_t i = 0; i < src->n; i++) {
-            const char *cp = path_child(b->doc, path, NULL, i);
-            if (!cp || !(n->items[i] = node_copy(b, src->items[i], cp)))
+            const char *cp = path_child(d, path, NULL, i);
+            if (!cp || !(n->items[i] = tree_copy(d, src->items[i], cp, o)))
                 return NULL;
         }
     } else if (src->kind == CFG_MAP && src->n) {
-        n->entries = arena_alloc(b->doc, src->n * sizeof(*n->entries));
-        n->sorted = arena_alloc(b->doc, src->n * sizeof(*n->sorted));
+        n->entries = arena_alloc(d, src->n * sizeof(*n->entries));
+        n->sorted = arena_alloc(d, src->n * sizeof(*n->sorted));
         if (!n->entries || !n->sorted)
             return NULL;
         for (size_t i = 0; i < src->n; i++) {
             n->entries[i] = src->entries[i];
-            const char *cp = path_child(b->doc, path, src->entries[i].key, 0);
-            if (!cp || !(n->entries[i].value = node_copy(b, src->entries[i].value, cp)))
+            if (o) {
+                cfg_entry *e = &n->entries[i];
+                if (!(e->key = arena_strndup(d, e->key, strlen(e->key))))
+                    return NULL;
+                e->key_line = e->key_col = 0;
+                e->key_file = o->file;
+            }
+            const char *cp = path_child(d, path, n->entries[i].key, 0);
+            if (!cp || !(n->entries[i].value = tree_copy(d, src->entries[i].value, cp, o)))
                 return NULL;
         }
         for (size_t i = 0; i < src->n; i++)
@@ -331,7 +359,7 @@ static int place_copy(builder *b, const cfg_node *src, const char *path, int dep
         return gp_error_set(b->err, GP_ELIMIT, b->doc->file, line, col, path,
                             "alias '*%.100s' nests deeper than %d levels", alias,
                             CFG_MAX_DEPTH);
-    *out = node_copy(b, src, path);
+    *out = tree_copy(b->doc, src, path, NULL);
     return *out ? 0 : oom(b);
 }
 
@@ -432,7 +460,7 @@ static int apply_merges(builder *b, frame *f, const char **explicit_keys, size_t
                 break;
             }
             f->entries = grown;
-            f->entries[f->ne++] = (cfg_entry){e->key, e->key_line, e->key_col, v};
+            f->entries[f->ne++] = (cfg_entry){e->key, e->key_line, e->key_col, v, NULL};
         }
     }
     free(seen);
@@ -582,7 +610,7 @@ static int attach(builder *b, cfg_node *v, long line, long col)
     if (!grown)
         return oom(b);
     f->entries = grown;
-    f->entries[f->ne++] = (cfg_entry){f->key, f->key_line, f->key_col, v};
+    f->entries[f->ne++] = (cfg_entry){f->key, f->key_line, f->key_col, v, NULL};
     return 0;
 }
 
@@ -1018,12 +1046,14 @@ int cfg_check_keys(const cfg_node *map, const char *const *allowed, gp_error *er
             snprintf(field, sizeof(field), "%s", e->key);
         const char *near = cfg_nearest(e->key, allowed);
         if (near)
-            return gp_error_set(err, GP_EUNKNOWN, map->file, e->key_line, e->key_col, field,
+            return gp_error_set(err, GP_EUNKNOWN, e->key_file ? e->key_file : map->file,
+                                e->key_line, e->key_col, field,
                                 "unknown key '%s' (did you mean '%s'?)", e->key, near);
         char list[300];
         join_names(allowed, list, sizeof(list));
-        return gp_error_set(err, GP_EUNKNOWN, map->file, e->key_line, e->key_col, field,
-                            "unknown key '%s' (allowed: %s)", e->key, list);
+        return gp_error_set(err, GP_EUNKNOWN, e->key_file ? e->key_file : map->file,
+                            e->key_line, e->key_col, field, "unknown key '%s' (allowed: %s)",
+                            e->key, list);
     }
     return 0;
 }
@@ -1479,4 +1509,213 @@ int cfg_req_map(const cfg_node *map, const char *key, const cfg_node **out, gp_e
 int cfg_req_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err)
 {
     return missing(map, key, cfg_opt_seq(map, key, out, err), err);
+}
+
+/* ---------- overlays ---------- */
+
+const char *cfg_node_base_dir(const cfg_node *n) { return n ? n->dir : NULL; }
+
+typedef struct overlay {
+    cfg_doc *doc;
+    const char *file; /* origin, in doc's arena */
+    const char *dir;  /* in doc's arena, or NULL */
+    gp_error *err;
+} overlay;
+
+static int overlay_oom(overlay *o)
+{
+    return gp_error_set(o->err, o->doc->over_budget ? GP_ELIMIT : GP_ENOMEM, o->file, 0, 0, NULL,
+                        o->doc->over_budget ? "the document would grow past %u MiB"
+                                            : "out of memory",
+                        CFG_MAX_BYTES >> 20u);
+}
+
+/* A copy of src (another document's node) placed at `path` of o->doc, from o->file. */
+static cfg_node *overlay_import(overlay *o, const cfg_node *src, const char *path)
+{
+    copy_origin origin = {o->file, o->dir};
+    return tree_copy(o->doc, src, path, &origin);
+}
+
+/* Adds `key` (not present) to a map, its value v; the entry arrays are copied whole. */
+static int overlay_add_key(overlay *o, cfg_node *map, const char *key, cfg_node *v)
+{
+    cfg_entry *ents = arena_alloc(o->doc, (map->n + 1) * sizeof(*ents));
+    const cfg_entry **sorted = arena_alloc(o->doc, (map->n + 1) * sizeof(*sorted));
+    const char *k = arena_strndup(o->doc, key, strlen(key));
+    if (!ents || !sorted || !k)
+        return overlay_oom(o);
+    if (map->n)
+        memcpy(ents, map->entries, map->n * sizeof(*ents));
+    ents[map->n] = (cfg_entry){k, 0, 0, v, o->file};
+    map->n++;
+    for (size_t i = 0; i < map->n; i++)
+        sorted[i] = &ents[i];
+    qsort(sorted, map->n, sizeof(*sorted), cmp_entry_ptr);
+    map->entries = ents;
+    map->sorted = sorted;
+    return 0;
+}
+
+/* An empty map at `path`, from the overlay. */
+static cfg_node *overlay_new_map(overlay *o, const char *path)
+{
+    cfg_node *n = arena_alloc(o->doc, sizeof(*n));
+    if (!n)
+        return NULL;
+    memset(n, 0, sizeof(*n));
+    n->kind = CFG_MAP;
+    n->complete = true;
+    n->file = o->file;
+    n->dir = o->dir;
+    n->path = path;
+    n->subtree_nodes = 1;
+    o->doc->n_nodes++;
+    return n;
+}
+
+/* The key of `map` that `rest` starts with, longest first, followed by '.', '[' or the
+ * end (so "autoscaling.knative.dev/target" is one key where the map has it); NULL if none. */
+static cfg_entry *overlay_match_key(cfg_node *map, const char *rest, size_t *klen)
+{
+    cfg_entry *best = NULL;
+    for (size_t i = 0; i < map->n; i++) {
+        size_t l = strlen(map->entries[i].key);
+        if (strncmp(rest, map->entries[i].key, l) == 0 &&
+            (rest[l] == '\0' || rest[l] == '.' || rest[l] == '[') && (!best || l > *klen)) {
+            best = &map->entries[i];
+            *klen = l;
+        }
+    }
+    return best;
+}
+
+int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origin,
+            const char *base_dir, gp_error *err)
+{
+    if (!doc || !doc->root || doc->root->kind != CFG_MAP)
+        return gp_error_set(err, GP_EPARSE, origin, 0, 0, path,
+                            "the document is not a map: nothing to set");
+    if (!path || !path[0])
+        return gp_error_set(err, GP_EPARSE, origin, 0, 0, NULL, "an empty path");
+    cfg_doc *val = NULL;
+    int rc = cfg_load_string(origin, value, strlen(value), &val, err);
+    if (rc < 0)
+        return rc;
+    overlay o = {doc, arena_strndup(doc, origin, strlen(origin)),
+                 base_dir ? arena_strndup(doc, base_dir, strlen(base_dir)) : NULL, err};
+    cfg_node empty = {.kind = CFG_SCALAR, .plain = true, .scalar = "", .complete = true};
+    const cfg_node *src = val->root ? val->root : &empty;
+    if (!o.file || (base_dir && !o.dir)) {
+        cfg_free(val);
+        return overlay_oom(&o);
+    }
+    cfg_node **slot = &doc->root, *cur = doc->root;
+    const char *rest = path;
+    rc = 0;
+    while (rc == 0 && *rest) {
+        if (*rest == '[') {
+            char *end;
+            errno = 0;
+            unsigned long long i = strtoull(rest + 1, &end, 10);
+            if (end == rest + 1 || *end != ']' || errno) {
+                rc = gp_error_set(err, GP_EPARSE, origin, 0, 0, path,
+                                  "expected [INDEX] at \"%s\"", rest);
+                break;
+            }
+            if (cur->kind != CFG_SEQ || i >= cur->n) {
+                rc = gp_error_set(err, GP_ERANGE, origin, 0, 0, path,
+                                  "%s has no item [%llu] (%s of %zu)", cur->path[0] ? cur->path : "the document",
+                                  i, cfg_kind_name(cur->kind), cfg_len(cur));
+                break;
+            }
+            slot = &cur->items[i];
+            cur = *slot;
+            rest = end + 1;
+        } else {
+            if (*rest == '.')
+                rest++;
+            if (is_null_scalar(cur)) { /* "metrics:" with nothing: becomes a map */
+                cfg_node *m = overlay_new_map(&o, cur->path);
+                if (!m) {
+                    rc = overlay_oom(&o);
+                    break;
+                }
+                *slot = cur = m;
+            }
+            if (cur->kind != CFG_MAP) {
+                rc = gp_error_set(err, GP_EPARSE, origin, 0, 0, path,
+                                  "%s is a %s, not a map: cannot set a key below it", cur->path,
+                                  cfg_kind_name(cur->kind));
+                break;
+            }
+            size_t klen = 0;
+            cfg_entry *e = overlay_match_key(cur, rest, &klen);
+            if (e) {
+                slot = &e->value;
+                cur = e->value;
+                rest += klen;
+                continue;
+            }
+            /* a new key: up to the next '.' or '[' */
+            klen = strcspn(rest, ".[");
+            if (klen == 0) {
+                rc = gp_error_set(err, GP_EPARSE, origin, 0, 0, path, "an empty key in the path");
+                break;
+            }
+            char key[256];
+            if (klen >= sizeof(key)) {
+                rc = gp_error_set(err, GP_ELIMIT, origin, 0, 0, path, "key too long");
+                break;
+            }
+            memcpy(key, rest, klen);
+            key[klen] = '\0';
+            rest += klen;
+            const char *cp = path_child(doc, cur->path, key, 0);
+            cfg_node *child = !cp ? NULL : *rest ? overlay_new_map(&o, cp) : overlay_import(&o, src, cp);
+            if (!child) {
+                rc = overlay_oom(&o);
+                break;
+            }
+            if ((rc = overlay_add_key(&o, cur, key, child)) < 0)
+                break;
+            if (!*rest) {
+                cfg_free(val);
+                return 0;
+            }
+            slot = &cur->entries[cur->n - 1].value; /* the entry just added */
+            cur = child;
+        }
+    }
+    if (rc == 0) {
+        /* replace the node the path names */
+        cfg_node *n = overlay_import(&o, src, cur->path);
+        if (!n)
+            rc = overlay_oom(&o);
+        else
+            *slot = n;
+    }
+    cfg_free(val);
+    return rc;
+}
+
+int cfg_quote_scalar(const char *v, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap < 3)
+        return -1;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (n + 6 >= cap)
+            return -1;
+        if (*p == '"' || *p == '\\')
+            n += (size_t)snprintf(out + n, cap - n, "\\%c", *p);
+        else if (*p < 0x20)
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return 0;
 }

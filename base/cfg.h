@@ -114,4 +114,24 @@ int cfg_req_enum(const cfg_node *map, const char *key, const char *const *names,
 int cfg_req_map(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 int cfg_req_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 
+/* Overlays (what `gpenlab run --set PATH=VALUE` and a sweep point change): sets the node
+ * at `path` to `value`, parsed as YAML (a scalar, or a flow map or sequence: "12",
+ * "[a, b]", "{x: 1}"; "" is null). PATH is dotted keys and [INDEX]es from the root
+ * ("cluster.max_pods", "policies[2].config.spec.minReplicas"); a key of the document that
+ * itself contains dots matches whole ("annotations.autoscaling.knative.dev/target").
+ * Map keys missing along the path are added (a null value on the way becomes a map), so a
+ * reader's key check refuses an unknown one as it would in a file; an index must exist.
+ * The new nodes and keys carry `origin` as their file (line 0: errors read
+ * "ORIGIN: PATH: message") and `base_dir` (may be NULL) as the directory their relative
+ * paths are relative to. The document keeps its other nodes; the tree is modified in place
+ * (the only mutation of a loaded document). */
+int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origin,
+            const char *base_dir, gp_error *err);
+/* `v` as a YAML double-quoted scalar (escapes for quotes, backslashes, control bytes), so
+ * that cfg_set reads it back as the same one string. -1 when it does not fit in cap. */
+int cfg_quote_scalar(const char *v, char *out, size_t cap);
+/* The base_dir cfg_set gave the node, or NULL for a node read from the document's text
+ * (relative paths in it are then relative to the document's own directory). */
+const char *cfg_node_base_dir(const cfg_node *n);
+
 #endif

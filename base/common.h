@@ -3,13 +3,19 @@
  *   factors between them and larger units (int64 constants: in double arithmetic they
  *   convert exactly).
  * - TRY(x): evaluate x (an int: 0 or a negative GP_E* code); return the code if < 0.
- * - gp_oom(err): record "out of memory" (GP_ENOMEM) in err and return the code. */
+ * - gp_oom(err): record "out of memory" (GP_ENOMEM) in err and return the code.
+ * - GPENLAB_VERSION. */
 #ifndef GP_COMMON_H
 #define GP_COMMON_H
 
 #include <stdint.h>
 
 #include "base/error.h"
+
+/* gpenlab's version: printed by `gpenlab version`, stored with every experiment in a
+ * results database and part of a run's identity (a rerun by another version simulates
+ * again). Defined here only. */
+#define GPENLAB_VERSION "0.1.0"
 
 #define US_PER_MS INT64_C(1000)
 #define US_PER_S INT64_C(1000000)

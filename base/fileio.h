@@ -6,6 +6,8 @@
  * - Names that become file names (experiment names, policy labels, sweep names) go
  *   through gp_safe_file_name, so no name can climb out of its folder or hide a file.
  * - gp_remove_tree removes a directory tree without a shell.
+ * - gp_path_join joins a relative path to the directory it is relative to; gp_hash_file
+ *   gives a file's content identity.
  * Errors name the path: GP_EMISSING when it does not exist, GP_EIO when it cannot be
  * opened or read or is not a regular file, GP_ELIMIT above limit_bytes, GP_ENOMEM.
  * Needs only libc, error.c and text.c (the GPU program and the worker compile it in). */
@@ -13,6 +15,7 @@
 #define GP_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -41,5 +44,15 @@ int gp_path_with_ext(char *out, size_t cap, const char *path, const char *ext);
 /* Removes `path` and everything below it (symbolic links are removed, never followed).
  * 0, or GP_EIO naming the first entry that could not be removed. */
 int gp_remove_tree(const char *path, gp_error *err);
+
+/* dir + "/" + rel (rel alone when it is absolute or dir is "" or "."), with "." parts
+ * dropped and "D/.." folded where D is a plain directory on disk (not a symlink), so the
+ * result names the same file: "experiments/../results/x.db" -> "results/x.db". Returns
+ * 0, or -1 when it does not fit in cap bytes. */
+int gp_path_join(const char *dir, const char *rel, char *out, size_t cap);
+
+/* FNV-1a 64 of a file's bytes and its length: the identity of an input (a trace) whose
+ * content must match for a stored run to be reused. Errors name the path. */
+int gp_hash_file(const char *path, uint64_t *hash, uint64_t *bytes, gp_error *err);
 
 #endif

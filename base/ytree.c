@@ -256,22 +256,6 @@ ytree *ytree_from_cfg(const cfg_node *n, bool force_strings)
     return from_cfg(n, NULL, force_strings);
 }
 
-ytree *ytree_copy_cfg(const cfg_node *n)
-{
-    if (!n || cfg_node_is_null(n))
-        return ytree_plain("null");
-    if (cfg_node_kind(n) == CFG_SCALAR)
-        return cfg_scalar_plain(n) ? ytree_plain(cfg_scalar(n)) : ytree_str(cfg_scalar(n));
-    ytree *t = cfg_node_kind(n) == CFG_SEQ ? ytree_seq() : ytree_map();
-    for (size_t i = 0; t && i < cfg_len(n); i++) {
-        if (cfg_node_kind(n) == CFG_SEQ)
-            ytree_push(t, ytree_copy_cfg(cfg_seq_at(n, i)));
-        else
-            ytree_set(t, cfg_map_key_at(n, i), ytree_copy_cfg(cfg_map_value_at(n, i)));
-    }
-    return t;
-}
-
 /* ---------------------------------------------------------------- emitter */
 
 /* Text that a YAML 1.1 or 1.2 reader takes for something other than a string when it is

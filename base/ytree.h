@@ -9,8 +9,7 @@
  * A parent owns its children: ytree_free of the root frees all. Allocation failure never
  * aborts: the constructors return NULL and the first failed insertion marks the parent,
  * so ytree_emit returns GP_ENOMEM.
- * ytree_from_cfg copies a cfg subtree, typing scalars as the Kubernetes API wants them;
- * ytree_copy_cfg copies it as it was written (for a document read back unchanged). */
+ * ytree_from_cfg copies a cfg subtree, typing scalars as the Kubernetes API wants them. */
 #ifndef GP_YTREE_H
 #define GP_YTREE_H
 
@@ -46,10 +45,6 @@ void ytree_free(ytree *n);
  * `matchLabels` and `data` maps, quantities (`value`/`averageValue` of a `target`,
  * `tolerance`), and every value when force_strings. Null scalars become null. */
 ytree *ytree_from_cfg(const cfg_node *n, bool force_strings);
-
-/* A copy of a cfg subtree as it was written: a scalar written plain stays plain text (a
- * null stays null), a quoted one stays a string. */
-ytree *ytree_copy_cfg(const cfg_node *n);
 
 /* Writes n as one YAML document (block style). GP_ENOMEM if the tree lost a node to a
  * failed allocation, GP_EIO on a write error. */

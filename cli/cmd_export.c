@@ -1,7 +1,8 @@
-/* cmd_export.c: `gpenlab export --policy LABEL --from DB|EXPERIMENT.yaml [--out DIR]
- * [--name N] [--namespace NS] [--image I] [--prometheus URL] [--redis HOST:PORT]
- * [--cloud gke|eks]`
- * (export_run) and `gpenlab export --import DIR` (export_import). */
+/* cmd_export.c: `gpenlab export --from DB|EXPERIMENT.yaml [--label LABEL | --point N]
+ * [--out DIR] [--name N] [--namespace NS] [--image I] [--prometheus URL]
+ * [--redis HOST:PORT] [--cloud gke|eks]` (export_run; from a database, the winner unless
+ * --label or --point chooses) and `gpenlab export --import DIR` (export_import). --policy is
+ * --label. */
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "lab/export.h"
@@ -27,6 +28,7 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
         {"--policy", NULL, CLI_STR, &o.label, 0, 0, NULL},
         {"--label", NULL, CLI_STR, &o.label, 0, 0, NULL},
         {"--from", NULL, CLI_STR, &o.from, 0, 0, NULL},
+        {"--point", NULL, CLI_LONG, &o.point, 0, 100000000, NULL},
         {"--out", NULL, CLI_STR, &o.out_dir, 0, 0, NULL},
         {"--name", NULL, CLI_STR, &o.app, 0, 0, NULL},
         {"--namespace", NULL, CLI_STR, &o.ns, 0, 0, NULL},
@@ -38,9 +40,9 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts,
-                           .unknown = "unknown option (usage: gpenlab export --policy LABEL "
-                                      "--from DB|EXPERIMENT.yaml [--out DIR] | gpenlab export "
-                                      "--import DIR)"};
+                           .unknown = "unknown option (usage: gpenlab export --from "
+                                      "DB|EXPERIMENT.yaml [--label LABEL | --point N] [--out DIR] "
+                                      "| gpenlab export --import DIR)"};
     int rc = cli_parse(argc, argv, &spec, out, err);
     if (rc < 0)
         return rc;

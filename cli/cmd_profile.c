@@ -138,17 +138,17 @@ int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *er
         fprintf(out, "  eff(n):");
         for (int n = 1; n <= 8; n++)
             fprintf(out, " %.2f", profile_eff(p, n));
-        double pod_s = 0, sl_s = 0;
-        for (int i = 0; i < p->n_phases; i++) {
-            if (p->phase[i].applies & PHASE_POD)
-                pod_s += dist_mean(&p->phase[i].seconds);
-            if (p->phase[i].applies & PHASE_SERVERLESS)
-                sl_s += dist_mean(&p->phase[i].seconds);
-        }
+        double pod_s = profile_mean_start_s(p, PHASE_POD);
+        double sl_s = profile_mean_start_s(p, PHASE_SERVERLESS);
         fprintf(out, "\n  memory: card %.0f MiB, model %.0f MiB, 2 MP request %.0f MiB\n",
                p->gpu_mem_bytes / 1048576, p->model_mem_bytes / 1048576,
                profile_req_mem_bytes(p, 2, 1) / 1048576);
         fprintf(out, "  mean cold start: pod %.1f s, serverless instance %.1f s\n", pod_s, sl_s);
+        if (!profile_has_cluster_start(p)) {
+            char note[400];
+            profile_cluster_start_note(p, note, sizeof(note));
+            fprintf(out, "  note: %s\n", note);
+        }
         int drop = profile_eff_first_drop(p);
         if (drop)
             fprintf(stderr,

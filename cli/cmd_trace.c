@@ -20,7 +20,8 @@ static const char usage[] =
     "  FILE                a CSV or gzip CSV with a header: one row per request, or a rate\n"
     "                      envelope (a rate per time window)\n"
     "  --time-col C        the arrival time / window start column (default: guessed)\n"
-    "  --time-unit U       auto|iso|s|ms|us (default auto: ISO if it parses, else s)\n"
+    "  --time-unit U       auto|iso|s|ms|us|ns (default auto: from the column's name\n"
+    "                      (*_s, *_ms, *_us, *_ns), else ISO if it parses, else s: guessed)\n"
     "  --mp-col C          megapixels per request (default: drawn from the image mix)\n"
     "  --faces-col C       faces per request (default: drawn from the image mix)\n"
     "  --start T --end T   replay only [start, end): per-request: ISO date-time or a number\n"
@@ -68,14 +69,14 @@ static int parse_number(const char *opt, const char *v, double lo, double hi, do
 
 static int parse_unit(const char *name, const char *v, void *out, gp_error *err)
 {
-    static const char *const units[] = {"auto", "iso", "s", "ms", "us"};
-    for (int k = 0; k < 5; k++) {
+    static const char *const units[] = {"auto", "iso", "s", "ms", "us", "ns"};
+    for (int k = 0; k < 6; k++) {
         if (strcmp(v, units[k]) == 0) {
             *(trace_time_unit *)out = (trace_time_unit)k;
             return 0;
         }
     }
-    return bad_value(name, v, "auto, iso, s, ms or us", err);
+    return bad_value(name, v, "auto, iso, s, ms, us or ns", err);
 }
 
 static int parse_time_scale(const char *name, const char *v, void *out, gp_error *err)
@@ -220,14 +221,22 @@ static int guess_from_header(const char *path, header_guess *g, gp_error *err)
     return rc;
 }
 
-static const char *unit_text(trace_time_unit u)
+/* "seconds (guessed: ...)", "milliseconds (from the column's name)", ...: says how the unit
+ * was settled, and calls it a guess only when it was one. */
+static void unit_text(const arrival_src *s, char *buf, size_t cap)
 {
-    switch (u) {
-    case TRACE_TIME_ISO: return "ISO date-time, UTC unless an offset is given";
-    case TRACE_TIME_S: return "seconds";
-    case TRACE_TIME_MS: return "milliseconds";
-    case TRACE_TIME_US: return "microseconds";
-    default: return "auto: ISO date-time if it parses, else seconds";
+    trace_unit_source how;
+    trace_time_unit u = arrival_src_time_unit(s, &how);
+    const char *name = u == TRACE_TIME_ISO ? "ISO date-time (UTC unless an offset is given)"
+                                           : trace_unit_name(u);
+    switch (how) {
+    case TRACE_UNIT_GIVEN: snprintf(buf, cap, "%s, as given", name); break;
+    case TRACE_UNIT_FROM_NAME: snprintf(buf, cap, "%s, from the column's name", name); break;
+    case TRACE_UNIT_ISO: snprintf(buf, cap, "%s, as its values read", name); break;
+    case TRACE_UNIT_GUESSED:
+        snprintf(buf, cap, "%s: guessed, no --time-unit and no unit in the column's name", name);
+        break;
+    default: snprintf(buf, cap, "%s", name); break;
     }
 }
 
@@ -241,24 +250,43 @@ static void print_stats(FILE *out, const trace_stats *st, bool expected)
         return;
     fprintf(out, "mean rate: %.6g req/s (%.6g req/min)%s\n", st->mean_rate_per_s,
             st->mean_rate_per_s * 60, expected ? " over the span" : ", first to last arrival");
-    fprintf(out, "peak 1-min rate: %.6g req/s (%.6g req/min)\n", st->peak_rate_per_s,
-            st->peak_rate_per_s * 60);
+    if (st->input_window_us > 0)
+        fprintf(out, "peak rate over 1 min: %.6g req/s (%.6g req/min), expected from the "
+                     "file's %g-s windows\n",
+                st->peak_rate_per_s, st->peak_rate_per_s * 60, (double)st->input_window_us / 1e6);
+    else
+        fprintf(out, "peak rate over 1 min: %.6g req/s (%.6g req/min; the busiest clock minute)\n",
+                st->peak_rate_per_s, st->peak_rate_per_s * 60);
     fprintf(out, "CV of per-minute counts: %.4g\n", st->cv_per_minute);
     if (!isnan(st->cv_interarrival))
         fprintf(out, "CV of inter-arrival times: %.4g\n", st->cv_interarrival);
     fprintf(out, "images: mean %.3g MP, mean %.3g faces, %.1f%% with no face\n", st->mean_mp,
             st->mean_faces, 100 * st->no_face_frac);
-    fprintf(out, "hour-of-day profile (requests per clock hour, mean over the days covering it):\n");
+    fprintf(out, "hour-of-day profile (requests per clock hour: mean over the whole hours, and "
+                 "how many; partial hours apart, not scaled):\n");
     double top = 0;
-    for (int h = 0; h < 24; h++)
-        if (st->hour_days[h] > 0)
-            top = fmax(top, st->hour_counts[h] / st->hour_days[h]);
     for (int h = 0; h < 24; h++) {
-        double v = st->hour_days[h] > 0 ? st->hour_counts[h] / st->hour_days[h] : 0;
-        int bar = top > 0 ? (int)lround(40 * v / top) : 0;
-        fprintf(out, "  %02d  %12.1f  %5.2f d  ", h, v, st->hour_days[h]);
+        if (st->hour_full_days[h] >= 1)
+            top = fmax(top, st->hour_full_counts[h] / st->hour_full_days[h]);
+        top = fmax(top, st->partial_counts[h]);
+    }
+    for (int h = 0; h < 24; h++) {
+        double v = st->hour_full_days[h] >= 1 ? st->hour_full_counts[h] / st->hour_full_days[h] : 0;
+        bool whole = st->hour_full_days[h] >= 1, part = st->partial_s[h] > 0;
+        double shown = whole ? v : st->partial_counts[h];
+        int bar = top > 0 ? (int)lround(40 * shown / top) : 0;
+        if (whole)
+            fprintf(out, "  %02d  %12.1f  %4.0f h  ", h, v, st->hour_full_days[h]);
+        else if (part)
+            fprintf(out, "  %02d  %12.0f  partial  ", h, st->partial_counts[h]);
+        else
+            fprintf(out, "  %02d  %12s  %4d h  ", h, "-", 0);
         for (int k = 0; k < bar; k++)
             fputc('#', out);
+        if (part)
+            fprintf(out, "%s%.0f request%s in a partial hour of %.0f s (not scaled)",
+                    bar ? "  " : "", st->partial_counts[h], st->partial_counts[h] == 1 ? "" : "s",
+                    st->partial_s[h]);
         fputc('\n', out);
     }
 }
@@ -271,9 +299,9 @@ static void print_origin(FILE *out, const arrival_src *s, trace_time_unit unit)
         textparse_format_iso(o, buf, sizeof(buf));
         fprintf(out, "t = 0: %s (hours below are this clock's)\n", buf);
     } else {
+        static const char *const abbrev[] = {"s", "s", "s", "ms", "us", "ns"};
         fprintf(out, "t = 0: %.6g %s on the file's axis (hours below: t mod 1 day)\n",
-                (double)o / (unit == TRACE_TIME_MS ? 1e3 : unit == TRACE_TIME_US ? 1 : 1e6),
-                unit == TRACE_TIME_MS ? "ms" : unit == TRACE_TIME_US ? "us" : "s");
+                (double)o / trace_unit_us(unit), abbrev[unit]);
     }
 }
 
@@ -318,12 +346,12 @@ static int run_envelope(const stats_args *a, const header_guess *g, FILE *out,
     int rc = trace_open_envelope(&o, &s, err);
     if (rc < 0)
         return rc;
-    trace_time_unit unit = arrival_src_origin_is_date(s) ? TRACE_TIME_ISO
-                           : o.time_unit == TRACE_TIME_AUTO ? TRACE_TIME_S
-                                                            : o.time_unit;
+    trace_time_unit unit = arrival_src_time_unit(s, NULL);
+    char ut[160];
+    unit_text(s, ut, sizeof(ut));
     fprintf(out, "trace: %s\n", a->file);
-    fprintf(out, "kind: rate envelope%s: time column '%s' (%s), rate column '%s' (%s)%s%s%s%s\n",
-            guessed ? " (guessed from the header)" : "", o.time_col, unit_text(unit),
+    fprintf(out, "kind: rate envelope%s: time column '%s' (unit: %s), rate column '%s' (%s)%s%s%s%s\n",
+            guessed ? " (guessed from the header)" : "", o.time_col, ut,
             o.rate_col, o.rate_per_window ? "requests per window" : "req/s",
             o.cv_col ? ", cv column '" : "", o.cv_col ? o.cv_col : "", o.cv_col ? "'" : "",
             a->replay ? "; arrivals drawn" : "; expected figures (--replay draws arrivals)");
@@ -364,11 +392,11 @@ static int run_recorded(const stats_args *a, const header_guess *g, FILE *out,
     if (rc < 0)
         return rc;
     fprintf(out, "trace: %s\n", a->file);
-    trace_time_unit unit = arrival_src_origin_is_date(s) ? TRACE_TIME_ISO
-                           : o.time_unit == TRACE_TIME_AUTO ? TRACE_TIME_S
-                                                            : o.time_unit;
-    fprintf(out, "kind: per-request trace: time column '%s' (%s%s)\n", o.time_col,
-            a->time_col ? "" : "guessed; ", unit_text(unit));
+    trace_time_unit unit = arrival_src_time_unit(s, NULL);
+    char ut[160];
+    unit_text(s, ut, sizeof(ut));
+    fprintf(out, "kind: per-request trace: time column '%s'%s; unit: %s\n", o.time_col,
+            a->time_col ? "" : " (guessed from the header)", ut);
     print_origin(out, s, unit);
     rc = trace_compute_stats(s, day_offset(s), st, err);
     arrival_src_free(s);

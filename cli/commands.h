@@ -11,7 +11,9 @@
 
 #include "base/error.h"
 
-int cmd_run(int argc, char **argv, FILE *out, gp_error *err);
+/* `gpenlab run`; self is the program's argv[0] (the export command it prints after the
+ * winner starts with it). */
+int cmd_run(const char *self, int argc, char **argv, FILE *out, gp_error *err);
 int cmd_sweep(int argc, char **argv, FILE *out, gp_error *err);
 int cmd_reproduce(int argc, char **argv, FILE *out, gp_error *err);
 int cmd_report(int argc, char **argv, FILE *out, gp_error *err);

@@ -4,12 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "base/error.h"
 #include "cli/commands.h"
 
-#ifndef GPENLAB_VERSION
-#define GPENLAB_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *f)
 {
@@ -31,8 +29,9 @@ static void usage(FILE *f)
             "  gpenlab profile measure [...]   measure this machine's GPU (runs gpenlab-gpu profile)\n"
             "  gpenlab profile derive --in MEASURED --from CARD [--to t4,l4,a10,a100] [--outdir D]\n"
             "      profiles for other cards, scaled by datasheet compute and bandwidth: derived\n"
-            "  gpenlab export --policy LABEL --from DB|FILE.yaml [--out DIR] | --import DIR\n"
-            "      Kubernetes manifests for one policy (HPA, ScaledObject, Knative, driver config)\n"
+            "  gpenlab export --from DB|FILE.yaml [--label LABEL | --point N] [--out DIR] | --import DIR\n"
+            "      Kubernetes manifests for the winner stored in DB (or the policy or sweep point\n"
+            "      chosen): Deployment, HPA, ScaledObject, Knative, driver config\n"
             "  gpenlab drive CONFIG|MANIFEST|DIR [--dry-run] [--once | --ticks N] [--metrics F.csv]\n"
             "      run a policy against live Prometheus/Redis metrics and the scale subresource\n"
             "      (any exported manifest; --dry-run needs no cluster; --metrics replays a CSV)\n"
@@ -65,7 +64,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run},         {"policy", cmd_policy}, {"export", cmd_export},
+    {"policy", cmd_policy},   {"export", cmd_export},
     {"drive", cmd_drive},     {"report", cmd_report}, {"regress", cmd_regress},
     {"sweep", cmd_sweep},     {"reproduce", cmd_reproduce},
 };
@@ -89,6 +88,8 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "trace") == 0)
         rc = argc >= 3 ? cmd_trace(argc - 2, argv + 2, stdout, &err)
                        : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL, "usage: gpenlab trace stats FILE");
+    else if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(argv[0], argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(argv[0], argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -382,10 +382,15 @@ static int load_manifest(drive_cfg *c, gp_error *err)
     const cfg_node *ref = cfg_map_get(spec, "scaleTargetRef");
     const char *ns = cfg_scalar(cfg_map_get(cfg_map_get(cfg, "metadata"), "namespace"));
     const char *dep = cfg_scalar(cfg_map_get(ref, "name"));
-    bool hpa = strcmp(pol, "hpa") == 0, keda = strcmp(pol, "keda") == 0;
+    /* what the manifest is, by the policy's live form (not its name) */
+    const policy_ops *po = policy_find(pol);
+    policy_live form = po ? po->live : POLICY_LIVE_NONE;
+    bool hpa = form == POLICY_LIVE_HPA, keda = form == POLICY_LIVE_KEDA;
     snprintf(c->source, sizeof(c->source), "%s",
              hpa ? "HorizontalPodAutoscaler" : keda ? "ScaledObject"
-             : strcmp(pol, "kpa") == 0 ? "Knative Service" : "Deployment");
+             : form == POLICY_LIVE_KNATIVE || form == POLICY_LIVE_KNATIVE_KEEP_ALIVE
+                 ? "Knative Service"
+                 : "Deployment");
     if ((hpa || keda) && dep) {
         /* the same Deployment, through the default kubeconfig */
         c->target = DRIVE_TARGET_KUBE;

@@ -7,26 +7,22 @@
 #include "base/text.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
-                        size_t cap, gp_error *err)
+/* Resolves a path written at node `where` against the directory it is relative to: the
+ * file's, or the one an overlay gave (a --set on the command line: the current directory);
+ * too long is an error. */
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel,
+                            char *out, size_t cap, gp_error *err)
 {
-    size_t n = strlen(rel) + strlen(e->dir) + 2;
-    if (n > cap)
+    const char *dir = cfg_node_base_dir(where) ? cfg_node_base_dir(where) : e->dir;
+    if (gp_path_join(dir, rel, out, cap) < 0)
         return cfg_error(where, err, GP_ELIMIT, "path longer than %zu bytes", cap - 1);
-    if (rel[0] == '/' || e->dir[0] == '\0')
-        memcpy(out, rel, strlen(rel) + 1);
-    else {
-        size_t d = strlen(e->dir);
-        memcpy(out, e->dir, d);
-        out[d] = '/';
-        memcpy(out + d + 1, rel, strlen(rel) + 1);
-    }
     return 0;
 }
 
@@ -42,13 +38,14 @@ static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
     return cfg_opt_duration_us(map, "timeout", US_PER_MS, US_PER_DAY, out_us, err);
 }
 
-static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
+static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, size_t cur_len,
+                         gp_error *err)
 {
     static const char *const keys[] = {
         "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
         "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
         "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
-        "start_interference", "pools", "deployments", "routing", NULL};
+        "start_interference", "currency", "pools", "deployments", "routing", NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -89,6 +86,15 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, gp_error *err)
         rc = cfg_opt_duration_us(map, "slo", US_PER_MS, US_PER_DAY, &c->slo_us, err);
     if (rc >= 0)
         rc = cfg_opt_double(map, "start_interference", 0.01, 1.0, &c->start_interference, err);
+    const char *cur = NULL;
+    if (rc >= 0 && (rc = cfg_opt_string(map, "currency", &cur, err)) == 1) {
+        size_t n = strlen(cur);
+        if (n == 0 || n >= cur_len || strpbrk(cur, " \t\n\r"))
+            return cfg_error(cfg_map_get(map, "currency"), err, GP_ERANGE,
+                             "expected a currency code of 1 to %zu characters without blanks "
+                             "(USD, EUR, CNY), got \"%s\"", cur_len - 1, cur);
+        memcpy(currency, cur, n + 1);
+    }
     const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
     if (phases) {
         if (cfg_node_kind(phases) != CFG_SEQ)
@@ -259,12 +265,44 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
                            err);
     if (rc < 0)
         return rc;
-    if (db && (rc = experiment_resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
-                                 err)) < 0)
+    if (db && (rc = experiment_resolve_path(e, cfg_map_get(map, "db"), db, e->db_path,
+                                            sizeof(e->db_path), err)) < 0)
         return rc;
     if (csv && (rc = experiment_resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
-                                  sizeof(e->csv_path), err)) < 0)
+                                             sizeof(e->csv_path), err)) < 0)
         return rc;
+    return 0;
+}
+
+static double no_work(void *ctx, int64_t t0_us, int64_t t1_us)
+{
+    (void)ctx, (void)t0_us, (void)t1_us;
+    return 0;
+}
+
+static uint64_t no_arrivals(void *ctx, int64_t t0_us, int64_t t1_us)
+{
+    (void)ctx, (void)t0_us, (void)t1_us;
+    return 0;
+}
+
+int experiment_check_policies(const experiment *e, int only, gp_error *err)
+{
+    const oracle_view stub = {NULL, no_work, no_arrivals, 0}; /* clairvoyant needs one */
+    for (int pi = 0; pi < e->n_policies; pi++) {
+        if (only >= 0 && pi != only)
+            continue;
+        sim_cfg cfg;
+        experiment_sim_cfg(e, pi, 0, &cfg);
+        policy_env env;
+        sim_policy_env(&cfg, &env);
+        env.oracle = &stub;
+        policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1,
+                            .min_pods = -1, .max_pods = -1};
+        void *state = NULL;
+        TRY(e->policy[pi].ops->create(e->policy[pi].config, &env, &state, &info, err));
+        e->policy[pi].ops->destroy(state);
+    }
     return 0;
 }
 
@@ -275,7 +313,7 @@ static int experiment_parse(experiment *e, gp_error *err)
         return gp_error_set(err, GP_EPARSE, e->path, 0, 0, NULL, "empty experiment file");
     static const char *const keys[] = {"name", "description", "seed", "replications", "profile",
                                        "workload", "users", "cluster", "metrics", "policies",
-                                       "output", "duration", "mixes", NULL};
+                                       "output", "duration", "objective", "mixes", NULL};
     int rc = cfg_check_keys(root, keys, err);
     if (rc < 0)
         return rc;
@@ -304,43 +342,42 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (desc)
         gp_copy_utf8(e->description, sizeof(e->description), desc);
 
-    rc = profile ? experiment_resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
-                                sizeof(e->profile_path), err)
-                 : 0;
-    if (rc < 0)
-        return rc;
-    if (!profile) {
-        /* the pools' cards only (fleet_cfg_parse): a text given with the experiment (a
-           results database's) is theirs, read again from their files */
+    if (fleet_cfg_has_pools(root)) {
+        /* node pools: a text given with the experiment (a results database's) holds every
+           pool's card too (fleet_cfg_parse); the cards are read again from their files */
         free(e->profile_text);
         e->profile_text = NULL;
     }
     if (profile) {
-    e->profile = malloc(sizeof(*e->profile));
-    if (!e->profile)
-        return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    /* a text given with the experiment (a results database keeps both) is the profile;
-     * a file is read once, so the text parsed is the text stored with the results */
-    rc = 0;
-    if (!e->profile_text)
-        rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL,
-                               err);
-    if (rc == 0)
-        rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
-    if (rc < 0) {
-        if (rc == GP_EIO || rc == GP_EMISSING) {
-            /* name the experiment line that pointed at the missing profile */
-            char msg[sizeof(err->msg)];
-            snprintf(msg, sizeof(msg), "%s", err->msg);
-            return cfg_error(cfg_map_get(root, "profile"), err, rc, "GPU profile %s: %s",
-                             e->profile_path, msg);
+        rc = experiment_resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
+                                     sizeof(e->profile_path), err);
+        if (rc < 0)
+            return rc;
+        e->profile = malloc(sizeof(*e->profile));
+        if (!e->profile)
+            return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
+        /* a text given with the experiment (a results database keeps both) is the profile;
+         * a file is read once, so the text parsed is the text stored with the results */
+        if (!e->profile_text)
+            rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text,
+                                   NULL, err);
+        if (rc == 0)
+            rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
+        if (rc < 0) {
+            if (rc == GP_EIO || rc == GP_EMISSING) {
+                /* name the experiment line that pointed at the missing profile */
+                char msg[sizeof(err->msg)];
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                return cfg_error(cfg_map_get(root, "profile"), err, rc, "GPU profile %s: %s",
+                                 e->profile_path, msg);
+            }
+            return rc;
         }
-        return rc;
-    }
     }
 
     const cfg_node *n;
-    if ((n = cfg_map_get(root, "cluster")) && (rc = parse_cluster(n, &e->cluster, err)) < 0)
+    if ((n = cfg_map_get(root, "cluster")) &&
+        (rc = parse_cluster(n, &e->cluster, e->currency, sizeof(e->currency), err)) < 0)
         return rc;
     if ((n = cfg_map_get(root, "metrics")) && (rc = parse_metrics(n, &e->metrics, err)) < 0)
         return rc;
@@ -367,6 +404,45 @@ static int experiment_parse(experiment *e, gp_error *err)
         return rc;
     if ((n = cfg_map_get(root, "output")) && (rc = parse_output(e, n, err)) < 0)
         return rc;
+    if ((n = cfg_map_get(root, "objective")) && !cfg_node_is_null(n)) {
+        if ((rc = winner_objective_parse(n, &e->objective, err)) < 0)
+            return rc;
+        e->objective_given = true;
+    }
+    return 0;
+}
+
+/* One input file's identity line: "WHAT PATH: N bytes, fnv1a64 H" (or "not readable"). */
+static int describe_file(char *buf, size_t cap, const char *what, const char *path)
+{
+    uint64_t h, bytes;
+    gp_error herr;
+    if (gp_hash_file(path, &h, &bytes, &herr) == 0)
+        return snprintf(buf, cap, "%s %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n", what,
+                        path, bytes, h);
+    return snprintf(buf, cap, "%s %s: not readable\n", what, path);
+}
+
+/* The identity of the inputs beyond the file's text (and the profiles'): the trace's
+ * content, each pool's recorded preemptions and gpenlab's version. A file that cannot be
+ * read is recorded as such (a run would fail on it; an export from a results database may
+ * not have it). */
+static int describe_inputs(experiment *e, gp_error *err)
+{
+    /* a line for the trace and each pool's recorded preemptions (paths < 512 bytes) */
+    size_t cap = (size_t)(e->n_pools + 2) * 700;
+    char *buf = malloc(cap);
+    if (!buf)
+        return gp_oom(err);
+    size_t n = 0;
+    if (!e->closed_loop &&
+        (e->workload.type == WORKLOAD_TRACE || e->workload.type == WORKLOAD_ENVELOPE))
+        n += (size_t)describe_file(buf, cap, "trace", e->workload.path);
+    for (int i = 0; i < e->n_pools; i++)
+        if (e->pool[i].trace_path[0])
+            n += (size_t)describe_file(buf + n, cap - n, "preemptions", e->pool[i].trace_path);
+    snprintf(buf + n, cap - n, "gpenlab %s\n", GPENLAB_VERSION);
+    e->inputs_text = buf;
     return 0;
 }
 
@@ -390,15 +466,32 @@ static experiment *experiment_new(const char *path, const char *dir)
     cluster_cfg_default(&e->cluster);
     metrics_cfg_default(&e->metrics);
     e->record_series = true;
+    winner_objective_default(&e->objective);
+    snprintf(e->currency, sizeof(e->currency), "USD");
     return e;
 }
 
-/* Parses e->yaml_text; frees e on failure. */
-static int experiment_finish(experiment *e, experiment **out, gp_error *err)
+/* Parses e->yaml_text with the overlays on top; frees e on failure. */
+static int experiment_finish(experiment *e, const experiment_overlay *ov, size_t n_ov,
+                             experiment **out, gp_error *err)
 {
     int rc = cfg_load_string(e->path, e->yaml_text, strlen(e->yaml_text), &e->doc, err);
+    /* the overlays, in order, and their text for the identity */
+    size_t len = 1;
+    for (size_t i = 0; i < n_ov; i++)
+        len += strlen(ov[i].path) + strlen(ov[i].value) + 2;
+    if (rc == 0 && !(e->overlay_text = calloc(1, len)))
+        rc = gp_oom(err);
+    for (size_t i = 0; rc == 0 && i < n_ov; i++) {
+        rc = cfg_set(e->doc, ov[i].path, ov[i].value, ov[i].origin ? ov[i].origin : e->path,
+                     ov[i].base_dir, err);
+        size_t used = strlen(e->overlay_text);
+        snprintf(e->overlay_text + used, len - used, "%s=%s\n", ov[i].path, ov[i].value);
+    }
     if (rc == 0)
         rc = experiment_parse(e, err);
+    if (rc == 0)
+        rc = describe_inputs(e, err);
     if (rc < 0) {
         experiment_free(e);
         return rc;
@@ -407,8 +500,10 @@ static int experiment_finish(experiment *e, experiment **out, gp_error *err)
     return 0;
 }
 
-int experiment_load(const char *path, experiment **out, gp_error *err)
+int experiment_load_overlaid(const char *path, const experiment_overlay *ov, size_t n_ov,
+                             experiment **out, gp_error *err)
 {
+    *out = NULL;
     experiment *e = experiment_new(path, NULL);
     if (!e)
         return gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
@@ -418,19 +513,26 @@ int experiment_load(const char *path, experiment **out, gp_error *err)
         experiment_free(e);
         return rc;
     }
-    return experiment_finish(e, out, err);
+    return experiment_finish(e, ov, n_ov, out, err);
+}
+
+int experiment_load(const char *path, experiment **out, gp_error *err)
+{
+    return experiment_load_overlaid(path, NULL, 0, out, err);
 }
 
 int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
-                         const char *profile_text, experiment **out, gp_error *err)
+                         const char *profile_text, const experiment_overlay *ov, size_t n_ov,
+                         experiment **out, gp_error *err)
 {
-    experiment *e = experiment_new(name, dir ? dir : "");
+    *out = NULL;
+    experiment *e = experiment_new(name, dir);
     if (!e || !(e->yaml_text = strdup(yaml_text)) ||
         (profile_text && !(e->profile_text = strdup(profile_text)))) {
         experiment_free(e);
         return gp_error_set(err, GP_ENOMEM, name, 0, 0, NULL, "out of memory");
     }
-    return experiment_finish(e, out, err);
+    return experiment_finish(e, ov, n_ov, out, err);
 }
 
 void experiment_free(experiment *e)
@@ -442,6 +544,8 @@ void experiment_free(experiment *e)
     fleet_cfg_free(e);
     cfg_free(e->doc);
     free(e->yaml_text);
+    free(e->overlay_text);
+    free(e->inputs_text);
     free(e->profile);
     free(e->profile_text);
     free(e);
@@ -487,8 +591,8 @@ const cluster_cfg *experiment_cluster(const experiment *e, int pi, const int **p
 uint64_t experiment_inputs_hash(const experiment *e)
 {
     uint64_t h = 1469598103934665603ULL;
-    const char *texts[2] = {e->yaml_text, e->profile_text};
-    for (int k = 0; k < 2; k++) {
+    const char *texts[4] = {e->yaml_text, e->profile_text, e->overlay_text, e->inputs_text};
+    for (int k = 0; k < 4; k++) {
         for (const unsigned char *p = (const unsigned char *)texts[k]; p && *p; p++) {
             h ^= *p;
             h *= 1099511628211ULL;
@@ -497,6 +601,13 @@ uint64_t experiment_inputs_hash(const experiment *e)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+int experiment_db_upsert(const experiment *e, results_db *db, int64_t *exp_id, gp_error *err)
+{
+    return results_db_experiment_upsert_inputs(db, e->name, e->path, e->yaml_text,
+                                               e->overlay_text, e->profile_text, e->inputs_text,
+                                               exp_id, err);
 }
 
 /* The least memory a request of class c can need (bytes): its fewest faces, and the mp in
@@ -520,13 +631,27 @@ int experiment_warn(const experiment *e, FILE *warn)
     const cfg_node *root = cfg_root(e->doc);
     char line[1400];
     gp_error w;
-    int drop = profile_eff_first_drop(e->profile);
-    if (drop) {
+    /* the cards: the experiment's, or each node pool's (lab/fleet_cfg.h) */
+    int n_cards = e->n_pools > 0 ? e->n_pools : 1;
+    const gpu_profile *largest = NULL;
+    for (int k = 0; k < n_cards; k++) {
+        const gpu_profile *p = e->n_pools > 0 ? e->pool_tpl[k].profile : e->profile;
+        const char *path = e->n_pools > 0 && e->pool[k].profile_path[0]
+                               ? e->pool[k].profile_path
+                               : e->profile_path;
+        if (!largest || p->gpu_mem_bytes - p->model_mem_bytes >
+                            largest->gpu_mem_bytes - largest->model_mem_bytes)
+            largest = p;
+        bool seen = false; /* pools on the same card: said once */
+        for (int j = 0; j < k; j++)
+            seen |= e->pool_tpl[j].profile == p;
+        int drop = profile_eff_first_drop(p);
+        if (!drop || seen)
+            continue;
         cfg_error(cfg_map_get(root, "profile"), &w, GP_ERANGE,
                   "GPU profile %s: the throughput eff(n) falls from n = %d to %d (%.3g -> %.3g): "
                   "more concurrency would serve less; check the measurement",
-                  e->profile_path, drop - 1, drop, profile_eff(e->profile, drop - 1),
-                  profile_eff(e->profile, drop));
+                  path, drop - 1, drop, profile_eff(p, drop - 1), profile_eff(p, drop));
         gp_error_format(&w, line, sizeof(line));
         if (warn)
             fprintf(warn, "warning: %s\n", line);
@@ -545,13 +670,14 @@ int experiment_warn(const experiment *e, FILE *warn)
         mix = &def;
         mix_node = NULL;
     }
-    double free_bytes = e->profile->gpu_mem_bytes - e->profile->model_mem_bytes;
+    /* with pools, a class is refused only when the largest card cannot hold it */
+    double free_bytes = largest->gpu_mem_bytes - largest->model_mem_bytes;
     double total = 0;
     for (int i = 0; i < mix->n_classes; i++)
         total += mix->cls[i].weight;
     for (int i = 0; i < mix->n_classes; i++) {
         const image_class *c = &mix->cls[i];
-        double need = class_min_mem_bytes(e->profile, c);
+        double need = class_min_mem_bytes(largest, c);
         if (!(c->weight > 0) || need <= free_bytes)
             continue;
         const cfg_node *at = mix_node ? cfg_seq_at(mix_node, (size_t)i) : NULL;
@@ -561,7 +687,7 @@ int experiment_warn(const experiment *e, FILE *warn)
                   "the %.0f MiB the card (%s) holds beside the model: all of them (%.1f%% of "
                   "requests) will be rejected as too large",
                   i, c->name, mix_node ? "" : " of the default image mix", need / 1048576,
-                  free_bytes / 1048576, e->profile->card, 100 * c->weight / total);
+                  free_bytes / 1048576, largest->card, 100 * c->weight / total);
         gp_error_format(&w, line, sizeof(line));
         if (warn)
             fprintf(warn, "warning: %s\n", line);

@@ -4,16 +4,21 @@
  * policies to compare and the replications, and where results go. Relative paths in
  * the file are resolved against the file's own directory. Unknown keys and
  * out-of-range values are errors naming file:line:col and the key's path.
+ * `objective:` (as a sweep's: lab/winner.h) says which policy wins: by default the
+ * cheapest that answers 99% of requests within cluster.slo.
  * experiment_load owns everything it returns (the YAML tree the policy configs point
  * into, the profile, the texts kept for the results database); experiment_free frees. */
 #ifndef GP_EXPERIMENT_H
 #define GP_EXPERIMENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "base/cfg.h"
+#include "lab/results_db.h"
+#include "lab/winner.h"
 #include "sim/sim.h"
 #include "traces/workload.h"
 
@@ -55,7 +60,10 @@ typedef struct experiment {
     char name[64];
     char description[512];
     cfg_doc *doc;
-    char *yaml_text;
+    char *yaml_text;        /* the file's text as read */
+    char *overlay_text;     /* the overlays applied, "path=value" lines ("" when none) */
+    char *inputs_text;      /* the other inputs' identity: the trace's bytes and digest,
+                               gpenlab's version */
     char profile_path[512];
     gpu_profile *profile;
     char *profile_text;
@@ -80,6 +88,9 @@ typedef struct experiment {
     experiment_mix *mix;
     preemption_notice *extra_notices[4 * SIM_MAX_POOLS]; /* the mixes' own lists */
     int n_extra_notices;
+    winner_objective objective; /* `objective:`, else minimise cost with slo_pct >= 99 */
+    bool objective_given;
+    char currency[16];      /* cluster.currency: the unit of price_per_gpu_hour ("USD") */
     char db_path[512];      /* "" = none */
     char csv_path[512];     /* "" = none */
     bool record_series;
@@ -88,17 +99,38 @@ typedef struct experiment {
     int64_t max_request_rows; /* output.max_request_rows, 0: SIM_MAX_REQUEST_ROWS */
 } experiment;
 
+/* A change on top of the file (`gpenlab run --set PATH=VALUE`, a sweep point): base/cfg.h's
+ * cfg_set, applied before the experiment is read, so it is checked as the file is. */
+typedef struct experiment_overlay {
+    const char *path;      /* "cluster.max_pods", "policies[2].config.pods", "profile" */
+    const char *value;     /* YAML: "12", "[1, 2]", "../gpu/profiles/t4-derived" */
+    const char *origin;    /* names it in errors ("--set cluster.max_pods=12") */
+    const char *base_dir;  /* relative paths in value are relative to this (NULL: the
+                              experiment file's directory; "." the current directory) */
+} experiment_overlay;
+
 int experiment_load(const char *path, experiment **out, gp_error *err);
+/* experiment_load with overlays, in order. */
+int experiment_load_overlaid(const char *path, const experiment_overlay *ov, size_t n_ov,
+                             experiment **out, gp_error *err);
 /* The same reader on a text kept elsewhere (a results database keeps the experiment's
- * text and its profile's): `name` names it in errors, relative paths resolve against
- * `dir` ("" or NULL: the working directory), and profile_text, when not NULL, is the
- * profile (its path is then not read). */
+ * text, its profile's and its overlays; a sweep makes its points from its base's text: no
+ * temporary file, no YAML written and read again): `name` names it in errors, relative
+ * paths resolve against `dir` (NULL: the directory of `name`; "": the working
+ * directory), and profile_text, when not NULL, is the profile (its path is then not read). */
 int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
-                         const char *profile_text, experiment **out, gp_error *err);
+                         const char *profile_text, const experiment_overlay *ov, size_t n_ov,
+                         experiment **out, gp_error *err);
 void experiment_free(experiment *e);
 
-/* A path from the file, against the file's directory (`where` names it in errors; too
- * long is an error). */
+/* Reads policy entry `only`'s config (every entry's when only < 0) as a run will, so that
+ * a bad or unknown key, in the file or set on top of it, is an error before anything runs
+ * (experiment_load leaves it to the caller: an export of one entry need not check the
+ * others). */
+int experiment_check_policies(const experiment *e, int only, gp_error *err);
+
+/* A path written at node `where`, against the directory it is relative to (the file's, or
+ * the one an overlay gave); too long is an error naming `where`. */
 int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel,
                             char *out, size_t cap, gp_error *err);
 
@@ -110,9 +142,14 @@ const cluster_cfg *experiment_cluster(const experiment *e, int pi, const int **p
  * same seeds for every policy, so comparisons are paired). */
 void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out);
 
-/* FNV-1a 64 of the experiment text and the profile text: identifies the inputs of a
- * run in the results database (a rerun of the same inputs resumes). */
+/* FNV-1a 64 of every input: the file's text, the overlays, the profile's text, the
+ * trace's content and gpenlab's version. */
 uint64_t experiment_inputs_hash(const experiment *e);
+
+/* The experiment's row in the results database, identified by all of its inputs (as
+ * experiment_inputs_hash): a rerun resumes only the runs of unchanged inputs; a changed
+ * trace, profile, file, overlay or gpenlab version is simulated again. */
+int experiment_db_upsert(const experiment *e, results_db *db, int64_t *exp_id, gp_error *err);
 
 /* Writes to `warn` (one line each, "warning: FILE:LINE:COL: FIELD: ...") what the file
  * allows but makes no physical sense: a profile whose throughput eff(n) falls as n grows,

@@ -19,7 +19,11 @@
 #include "lab/drive_queries.h"
 #include "lab/experiment.h"
 #include "lab/fleet_cfg.h"
+#include "lab/lab.h"
 #include "lab/results_db.h"
+#include "lab/run_metrics.h"
+#include "lab/sweep_summary.h"
+#include "lab/winner.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
 #include "sim/sim.h"
@@ -28,6 +32,7 @@
 void export_opts_default(export_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->point = -1;
     o->app = "gpen";
     o->ns = "gpen";
     o->image = "registry.example.com/gpen:latest";
@@ -58,6 +63,7 @@ typedef struct xsrc {
     const int *pool_src;
     int dep, pool_first, pool_n;
     const char *fleet_app;  /* the fleet's name: its Service, the pods' part-of label */
+    char why[2048];         /* how the entry was chosen ("" when named in the file) */
 } xsrc;
 
 static void xsrc_free(xsrc *s) { experiment_free(s->e); }
@@ -73,25 +79,263 @@ static bool is_sqlite(const char *path)
     return n == sizeof(magic) && memcmp(magic, "SQLite format 3", 16) == 0;
 }
 
-/* The newest experiment in the database that has runs labelled `label` (else the
- * newest of all), read from the texts the database keeps. */
-static int load_from_db(const char *path, const char *label, xsrc *s, gp_error *err)
+/* ------------------------------------------------------------------ from a database */
+
+/* The stored experiment as it ran: its text with the overlays it ran with (--set, a sweep
+ * point: "path=value" lines) and its profile's text. */
+static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s,
+                       gp_error *err)
+{
+    snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment",
+             db_path);
+    char dir[512] = "";
+    const char *slash = in->file ? strrchr(in->file, '/') : NULL;
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in->file), in->file);
+    char *ov_copy = strdup(in->overlays ? in->overlays : "");
+    if (!ov_copy)
+        return gp_oom(err);
+    experiment_overlay ov[64];
+    size_t n_ov = 0;
+    for (char *line = ov_copy, *next; *line && n_ov < 64; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
+    }
+    int rc = experiment_load_text(s->file, dir, in->yaml_text, in->profile_text, ov, n_ov,
+                                  &s->e, err);
+    free(ov_copy);
+    return rc;
+}
+
+static int load_stored_id(results_db *db, const char *db_path, int64_t exp_id, xsrc *s,
+                          gp_error *err)
+{
+    results_db_inputs in;
+    TRY(results_db_inputs_of(db, exp_id, &in, err));
+    int rc = load_stored(db_path, &in, s, err);
+    results_db_inputs_free(&in);
+    return rc;
+}
+
+/* The invocation the stored runs come from: the newest run's first seed (seed -
+ * replication), and the replications run with it. */
+static void runs_invocation(const run_summary *runs, size_t n, uint64_t *seed0, size_t *reps)
+{
+    *seed0 = n ? runs[n - 1].seed - (uint64_t)runs[n - 1].replication : 0;
+    *reps = 0;
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].replication >= 0 && runs[i].seed - (uint64_t)runs[i].replication == *seed0 &&
+            (size_t)runs[i].replication + 1 > *reps)
+            *reps = (size_t)runs[i].replication + 1;
+}
+
+/* A run's database: the newest experiment (or, with a label, the newest that has runs of
+ * it); its policies compete under its objective as `gpenlab run` printed it. */
+static int choose_run(results_db *db, const export_opts *o, const results_db_experiment *ex,
+                      size_t n_ex, xsrc *s, char **label, FILE *log, gp_error *err)
+{
+    run_summary *runs = NULL;
+    size_t n = 0;
+    int rc = 0;
+    size_t i = n_ex;
+    while (i-- > 0) { /* newest first */
+        free(runs);
+        runs = NULL;
+        if ((rc = results_db_read_runs(db, ex[i].id, &runs, &n, err)) < 0)
+            return rc;
+        bool has = n > 0 && !o->label;
+        for (size_t k = 0; o->label && k < n && !has; k++)
+            has = strcmp(runs[k].label, o->label) == 0;
+        if (has)
+            break;
+    }
+    if (i == SIZE_MAX && o->label) {
+        /* no runs of it: the newest experiment, as configured (nothing to compare) */
+        free(runs);
+        TRY(load_stored_id(db, o->from, ex[n_ex - 1].id, s, err));
+        snprintf(s->why, sizeof(s->why), "policy %s of experiment %s, chosen with --label "
+                 "(no runs of it are stored)", o->label, s->e->name);
+        return (*label = strdup(o->label)) ? 0 : gp_oom(err);
+    }
+    if (i == SIZE_MAX) {
+        free(runs);
+        return gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL,
+                            "no runs in the database: run the experiment first");
+    }
+    if ((rc = load_stored_id(db, o->from, ex[i].id, s, err)) < 0) {
+        free(runs);
+        return rc;
+    }
+    uint64_t seed0;
+    size_t reps;
+    runs_invocation(runs, n, &seed0, &reps);
+    lab_verdict v;
+    rc = lab_verdict_make(s->e, runs, n, (int)reps, seed0, &v, err);
+    free(runs);
+    if (rc < 0)
+        return rc;
+    if (log) {
+        fprintf(log, "experiment %s in %s, its policies under its objective:\n", s->e->name,
+                o->from);
+        lab_verdict_print(log, s->e, &v);
+    }
+    size_t win = v.r.winner, closest = v.r.closest, live = v.live;
+    lab_verdict_free(&v);
+    char what[256];
+    winner_objective_describe(&s->e->objective, what, sizeof(what));
+    if (o->label) {
+        snprintf(s->why, sizeof(s->why), "policy %s of experiment %s, chosen with --label (%s: %s)",
+                 o->label, s->e->name, what,
+                 win != SIZE_MAX ? s->e->policy[win].label : "no policy meets it");
+        return (*label = strdup(o->label)) ? 0 : gp_oom(err);
+    }
+    if (win == SIZE_MAX)
+        return gp_error_set(err, GP_ENOTSUP, o->from, 0, 0, NULL,
+                            "no policy of experiment %s meets its objective (%s), so there is no "
+                            "winner to export%s%s%s",
+                            s->e->name, what, closest != SIZE_MAX ? "; the closest is " : "",
+                            closest != SIZE_MAX ? s->e->policy[closest].label : "",
+                            closest != SIZE_MAX ? ": export it with --label" : "");
+    if (live != win) {
+        const policy_ops *w = s->e->policy[win].ops;
+        return gp_error_set(err, GP_ENOTSUP, o->from, 0, 0, NULL,
+                            "the winner of experiment %s, %s, is policy %s, which has no live "
+                            "form: %s; %s%s%s%s",
+                            s->e->name, s->e->policy[win].label, w->name, w->live_none_why,
+                            live != SIZE_MAX ? "the winner among the policies that have one is "
+                                             : "no policy that has one meets the objective",
+                            live != SIZE_MAX ? s->e->policy[live].label : "",
+                            live != SIZE_MAX ? ": export it with --label " : "",
+                            live != SIZE_MAX ? s->e->policy[live].label : "");
+    }
+    snprintf(s->why, sizeof(s->why), "the winner of experiment %s (%s): %s", s->e->name, what,
+             s->e->policy[win].label);
+    return (*label = strdup(s->e->policy[win].label)) ? 0 : gp_oom(err);
+}
+
+/* A sweep's database: its newest sweep as `gpenlab sweep` judged it (sweep_summary: the
+ * objective the sweep recorded, the winner among its points); --point chooses another. */
+static int choose_point(results_db *db, const export_opts *o, const results_db_sweep_point *pts,
+                        size_t n_pts, xsrc *s, char **label, FILE *log, gp_error *err)
+{
+    /* the newest sweep: the one whose point was stored last */
+    size_t newest = 0;
+    for (size_t i = 1; i < n_pts; i++)
+        if (pts[i].experiment_id > pts[newest].experiment_id)
+            newest = i;
+    sweep_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    int rc = sweep_summary_read(db, pts[newest].sweep, &sum, err);
+    if (rc < 0)
+        return rc;
+    char what[400] = "";
+    if (sum.recorded) {
+        winner_objective ob = {.metric = (run_metric_id)sum.objective, .maximise = sum.maximise,
+                               .n_constraints = sum.n_constraints};
+        memcpy(ob.con, sum.con, sizeof(sum.con));
+        winner_objective_describe(&ob, what, sizeof(what));
+    }
+    if (log) {
+        fprintf(log, "sweep %s in %s: %zu points%s%s\n", sum.name, o->from, sum.n_points,
+                sum.recorded ? ", objective: " : "", what);
+        sweep_summary_verdict(&sum, log);
+    }
+    size_t chosen = SIZE_MAX;
+    if (o->point >= 0) {
+        for (size_t i = 0; i < sum.n_points; i++)
+            if ((long)sum.pt[i].point == o->point)
+                chosen = i;
+        if (chosen == SIZE_MAX)
+            rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point",
+                              "sweep %s has no point %ld", sum.name, o->point);
+        else if (sum.winner != SIZE_MAX)
+            snprintf(s->why, sizeof(s->why),
+                     "point p%04ld (%.900s) of sweep %s, chosen with --point (%s: p%04zu)",
+                     o->point, sum.pt[chosen].params, sum.name, what,
+                     sum.pt[sum.winner].point);
+        else
+            snprintf(s->why, sizeof(s->why), "point p%04ld (%.900s) of sweep %s, chosen with --point",
+                     o->point, sum.pt[chosen].params, sum.name);
+    } else if (!sum.recorded) {
+        rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
+                          "sweep %s was stored without its objective (by an older gpenlab), so "
+                          "it has no winner: choose a point with --point N",
+                          sum.name);
+    } else if (sum.winner == SIZE_MAX) {
+        rc = gp_error_set(err, GP_ENOTSUP, o->from, 0, 0, NULL,
+                          "no point of sweep %s meets its objective (%s), so there is no winner "
+                          "to export: choose a point with --point N",
+                          sum.name, what);
+    } else {
+        chosen = sum.winner;
+        snprintf(s->why, sizeof(s->why), "the winner of sweep %s (%s): p%04zu (%.900s)", sum.name,
+                 what, sum.pt[chosen].point, sum.pt[chosen].params);
+    }
+    if (rc == 0) {
+        /* the chosen point's own experiment, and the label its runs carry */
+        char run_label[64] = "";
+        run_summary *runs = NULL;
+        size_t nr = 0;
+        rc = results_db_read_runs(db, sum.pt[chosen].exp_id, &runs, &nr, err);
+        if (rc == 0 && nr == 0)
+            rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL,
+                              "point %zu of sweep %s has no runs: run the sweep first",
+                              sum.pt[chosen].point, sum.name);
+        if (rc == 0)
+            snprintf(run_label, sizeof(run_label), "%s", runs[0].label);
+        free(runs);
+        if (rc == 0 && o->label && strcmp(o->label, run_label) != 0)
+            rc = gp_error_set(err, GP_EUNKNOWN, o->from, 0, 0, "--label",
+                              "point p%04zu of sweep %s ran policy \"%s\", not \"%s\": choose "
+                              "another point with --point N",
+                              sum.pt[chosen].point, sum.name, run_label, o->label);
+        if (rc == 0)
+            rc = load_stored_id(db, o->from, sum.pt[chosen].exp_id, s, err);
+        if (rc == 0 && !(*label = strdup(run_label)))
+            rc = gp_oom(err);
+    }
+    sweep_summary_free(&sum);
+    return rc;
+}
+
+/* --from a results database: what it holds decides. A sweep (its points newer than any
+ * plain experiment, or --point) exports its winning point, else the newest experiment its
+ * winning policy; --point or --label chooses another. */
+static int load_from_db(const export_opts *o, xsrc *s, char **label, FILE *log, gp_error *err)
 {
     results_db *db;
-    TRY(results_db_open_read(path, &db, err));
-    results_db_inputs in;
-    int rc = results_db_inputs_for_label(db, label, &in, err);
+    TRY(results_db_open_read(o->from, &db, err));
+    results_db_experiment *ex = NULL;
+    results_db_sweep_point *pts = NULL;
+    size_t n_ex = 0, n_pts = 0;
+    int rc = results_db_experiments(db, &ex, &n_ex, err);
+    if (rc == 0)
+        rc = results_db_sweep_points(db, &pts, &n_pts, err);
+    int64_t newest_ex = n_ex ? ex[n_ex - 1].id : -1, newest_pt = -1;
+    for (size_t i = 0; i < n_pts; i++)
+        if (pts[i].experiment_id > newest_pt)
+            newest_pt = pts[i].experiment_id;
+    bool from_sweep = o->point >= 0 || newest_pt > newest_ex;
+    if (rc == 0 && from_sweep && n_pts == 0)
+        rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
+                          "the database holds no sweep");
+    else if (rc == 0 && !from_sweep && n_ex == 0)
+        rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL, "no experiment in the database");
+    else if (rc == 0)
+        rc = from_sweep ? choose_point(db, o, pts, n_pts, s, label, log, err)
+                   : choose_run(db, o, ex, n_ex, s, label, log, err);
+    free(ex);
+    free(pts);
     results_db_close(db);
-    if (rc == 0) {
-        snprintf(s->file, sizeof(s->file), "%s (in %s)", in.file ? in.file : "experiment", path);
-        char dir[512] = "";
-        const char *slash = in.file ? strrchr(in.file, '/') : NULL;
-        if (slash)
-            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in.file), in.file);
-        rc = experiment_load_text(s->file, dir, in.yaml_text, in.profile_text, &s->e, err);
-    }
-    results_db_inputs_free(&in);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 static int find_entry(xsrc *s, const char *label, gp_error *err)
@@ -133,45 +377,70 @@ static int refuse_no_live_form(const xsrc *s, gp_error *err)
                      o->live_none_why ? o->live_none_why : "no form on a cluster", closest);
 }
 
-/* Loads the entry; dep >= 0: as Deployment dep of its mixed fleet. */
-static int xsrc_load(const export_opts *o, int dep, xsrc *s, gp_error *err)
+/* Creates the entry's policy once with s->env: its config is checked as a run would check
+ * it, and s->info is what the policy says of itself (sync period, bounds). */
+static int xsrc_check_policy(xsrc *s, gp_error *err)
 {
-    memset(s, 0, sizeof(*s));
-    s->pi = -1;
-    s->dep = -1;
-    if (is_sqlite(o->from)) {
-        TRY(load_from_db(o->from, o->label, s, err));
-    } else {
-        snprintf(s->file, sizeof(s->file), "%s", o->from);
-        TRY(experiment_load(o->from, &s->e, err));
-    }
-    TRY(find_entry(s, o->label, err));
-    if (s->ops->live == POLICY_LIVE_NONE)
-        return refuse_no_live_form(s, err);
-    /* the env a run of this entry gives its policy */
-    sim_cfg cfg;
-    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
-    s->fc = *experiment_cluster(s->e, s->pi, &s->pool_src);
-    s->fleet = s->fc.n_pools > 0;
-    if (s->fleet && dep >= 0) {
-        /* Deployment dep: its pools, bounds, concurrency and the env its policy got */
-        s->dep = dep;
-        sim_deployment_pools(&cfg, dep, &s->pool_first, &s->pool_n);
-        sim_deployment_env(&cfg, dep, &s->env);
-        s->e->cluster = s->fc;
-        s->e->cluster.min_pods = s->env.min_pods;
-        s->e->cluster.max_pods = s->env.max_pods;
-        s->e->cluster.concurrency = s->env.concurrency;
-    } else {
-        sim_policy_env(&cfg, &s->env);
-    }
-    /* create the policy once: the config is checked as a run would check it */
     void *state = NULL;
     s->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
                             .min_pods = -1, .max_pods = -1};
     TRY(s->ops->create(s->config, &s->env, &state, &s->info, err));
     s->ops->destroy(state);
     return 0;
+}
+
+static int xsrc_load(const export_opts *o, xsrc *s, FILE *log, gp_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->pi = -1;
+    s->dep = -1;
+    char *label = NULL;
+    if (is_sqlite(o->from)) {
+        int rc = load_from_db(o, s, &label, log, err);
+        if (rc < 0) {
+            free(label);
+            return rc;
+        }
+    } else {
+        if (o->point >= 0)
+            return gp_error_set(err, GP_EPARSE, o->from, 0, 0, "--point",
+                                "--point chooses a point of a sweep in a results database");
+        snprintf(s->file, sizeof(s->file), "%s", o->from);
+        TRY(experiment_load(o->from, &s->e, err));
+    }
+    int rc = find_entry(s, label ? label : o->label, err);
+    free(label);
+    TRY(rc);
+    if (s->ops->live == POLICY_LIVE_NONE)
+        return refuse_no_live_form(s, err);
+    /* the env a run of this entry gives its policy; a mixed fleet's cluster is its entry's
+       (its mix's) */
+    sim_cfg cfg;
+    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    s->fc = *experiment_cluster(s->e, s->pi, &s->pool_src);
+    s->fleet = s->fc.n_pools > 0;
+    if (s->fleet)
+        s->e->cluster = s->fc;
+    sim_policy_env(&cfg, &s->env);
+    return xsrc_check_policy(s, err);
+}
+
+/* Deployment `dep` of the mixed fleet loaded in *s, as *d: its pools, and the bounds,
+ * concurrency and env its policy got in the run. d shares s's experiment, whose cluster is
+ * the Deployment's until the caller puts it back (export_fleet). */
+static int xsrc_deployment(const xsrc *s, int dep, xsrc *d, gp_error *err)
+{
+    *d = *s;
+    d->dep = dep;
+    sim_cfg cfg;
+    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    sim_deployment_pools(&cfg, dep, &d->pool_first, &d->pool_n);
+    sim_deployment_env(&cfg, dep, &d->env);
+    d->e->cluster = s->fc;
+    d->e->cluster.min_pods = d->env.min_pods;
+    d->e->cluster.max_pods = d->env.max_pods;
+    d->e->cluster.concurrency = d->env.concurrency;
+    return xsrc_check_policy(d, err);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -978,10 +1247,9 @@ static int export_write(const export_opts *o, const xsrc *sp, const char *dir, F
         return rc;
     if ((rc = mkdir_p(dir, err)) < 0)
         return rc;
-    char head[1024];
-    snprintf(head, sizeof(head),
-             "gpenlab export: policy %s (%s) of experiment %s\nfrom %s", s.label, name,
-             s.e->name, s.file);
+    char head[3000];
+    snprintf(head, sizeof(head), "gpenlab export: policy %s (%s) of experiment %s\nfrom %s%s%s",
+             s.label, name, s.e->name, s.file, s.why[0] ? "\n" : "", s.why);
     int initial = s.info.initial_pods >= 0 ? s.info.initial_pods : s.e->cluster.min_pods;
     if (s.info.min_pods >= 0 && initial < s.info.min_pods)
         initial = s.info.min_pods;
@@ -1082,9 +1350,10 @@ static int export_fleet(const export_opts *o, const xsrc *s, const char *dir, FI
     experiment_sim_cfg(s->e, s->pi, 0, &cfg);
     int n = sim_deployments(&cfg), rc = 0;
     ytree *sections = ytree_seq();
+    const cluster_cfg whole = s->e->cluster;
     for (int d = 0; rc == 0 && d < n; d++) {
         xsrc sd;
-        rc = xsrc_load(o, d, &sd, err);
+        rc = xsrc_deployment(s, d, &sd, err);
         char app[128], sub[700];
         if (n > 1)
             snprintf(app, sizeof(app), "%.60s-%s", o->app, sd.fc.pool[sd.pool_first].name);
@@ -1098,12 +1367,12 @@ static int export_fleet(const export_opts *o, const xsrc *s, const char *dir, FI
             rc = export_write(&od, &sd, sub, log, err);
         if (rc == 0) /* the Deployment's section of the fleet's driver config */
             ytree_set(ytree_push(sections, drive_tree(&od, &sd)), "name", ytree_str(app));
-        xsrc_free(&sd);
+        s->e->cluster = whole;
     }
-    char head[1024];
+    char head[3000];
     snprintf(head, sizeof(head), "gpenlab export: policy %s (%s) of experiment %s, a fleet of "
-             "%d pools in %d Deployment%s\nfrom %s", s->label, s->ops->name, s->e->name,
-             s->fc.n_pools, n, n > 1 ? "s" : "", s->file);
+             "%d pools in %d Deployment%s\nfrom %s%s%s", s->label, s->ops->name, s->e->name,
+             s->fc.n_pools, n, n > 1 ? "s" : "", s->file, s->why[0] ? "\n" : "", s->why);
     if (rc == 0)
         rc = write_shared(o, s, dir, head, log, err);
     if (rc == 0 && s->fc.routing == ROUTING_ROUTER)
@@ -1130,11 +1399,13 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--from",
                             "export from an experiment file or a results database");
     xsrc s;
-    int rc = xsrc_load(o, -1, &s, err);
+    int rc = xsrc_load(o, &s, log, err);
     if (rc < 0) {
         xsrc_free(&s);
         return rc;
     }
+    if (log && s.why[0])
+        fprintf(log, "export: %s\n", s.why);
     char dir[512];
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
@@ -1235,6 +1506,18 @@ static int manifest_kind(const cfg_node *root)
     return -1;
 }
 
+/* The name of the policy a manifest of this live form runs (the registry's first), for
+ * the entry read back: an HPA is hpa, a ScaledObject keda, a Knative Service kpa, a bare
+ * Deployment static. */
+static ytree *policy_of(policy_live form)
+{
+    const policy_ops *const *all = policy_all();
+    for (size_t i = 0; all[i]; i++)
+        if (all[i]->live == form)
+            return ytree_str(all[i]->name);
+    return ytree_str("?");
+}
+
 int export_import(const char *path, FILE *out, gp_error *err)
 {
     static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
@@ -1280,7 +1563,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
     rc = 0;
     switch (which) {
     case 0: { /* the HPA manifest is the hpa policy's config as is */
-        ytree_set(entry, "policy", ytree_str("hpa"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_HPA));
         ytree *cfg = ytree_set(entry, "config", ytree_from_cfg(root, false));
         ytree *ctl;
         if ((rc = import_flags(dir, &ctl, err)) == 0 && ctl)
@@ -1288,11 +1571,11 @@ int export_import(const char *path, FILE *out, gp_error *err)
         break;
     }
     case 1:
-        ytree_set(entry, "policy", ytree_str("keda"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_KEDA));
         ytree_set(entry, "config", ytree_from_cfg(root, false));
         break;
     case 2: {
-        ytree_set(entry, "policy", ytree_str("kpa"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_KNATIVE));
         ytree *cfg = ytree_set(entry, "config", ytree_map());
         static const char *const ann_path[] = {"spec", "template", "metadata", "annotations", NULL};
         static const char *const cc_path[] = {"spec", "template", "spec", "containerConcurrency",
@@ -1325,7 +1608,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
     }
     default: { /* a Deployment alone: a fixed count */
         static const char *const rep_path[] = {"spec", "replicas", NULL};
-        ytree_set(entry, "policy", ytree_str("static"));
+        ytree_set(entry, "policy", policy_of(POLICY_LIVE_FIXED));
         const cfg_node *r = path_get(root, rep_path);
         ytree_set(ytree_set(entry, "config", ytree_map()), "pods",
                   ytree_from_cfg(r, false));

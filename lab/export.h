@@ -26,8 +26,9 @@
 #include "base/error.h"
 
 typedef struct export_opts {
-    const char *label;          /* the policy entry's label (or policy name); NULL: the
-                                   only entry */
+    const char *label;          /* the policy entry's label (or policy name); NULL: from a
+                                   database, the winner; from a file, the only entry */
+    long point;                 /* a sweep's point to export instead of its winner; -1 */
     const char *from;           /* an experiment YAML or a results database */
     const char *out_dir;        /* default "export-LABEL" */
     const char *app;            /* Deployment / Service name, default "gpen" */

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
+#include "lab/report.h"
+#include "lab/run_metrics.h"
 #include "lab/sweep_summary.h"
 #include "sim/stats.h"
 
@@ -62,89 +65,57 @@ static void print_line(FILE *out, const char *label, const char *pool, const cha
             m->starts / n, m->preempt / n, m->answered / n, p99);
 }
 
-/* One label's figures over its replications. */
-typedef struct mix_figures {
-    const char *label;
-    stat_summary cost, p99, slo, preempt, timeouts;
-    bool front;
-} mix_figures;
-
-static stat_summary summarise(const run_summary *runs, size_t n, const char *label, double *buf,
-                              double (*get)(const run_summary *))
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(runs[i].label, label) == 0)
-            buf[k++] = get(&runs[i]);
-    return stats_summarize(buf, k);
-}
-
-static double get_cost(const run_summary *r) { return r->cost; }
-static double get_p99(const run_summary *r) { return r->lat_p99_s; }
-static double get_slo(const run_summary *r) { return 100.0 * r->slo_frac; }
-static double get_preempt(const run_summary *r) { return (double)r->preemptions; }
-static double get_timeouts(const run_summary *r) { return (double)r->timed_out; }
-
 /* The answer, one line per label with pools: cost, P99, the share within the SLO,
- * preemptions and timeouts (mean ± 95% CI), and whether it is on the Pareto front of cost
- * against P99 (the sweep's rule: pareto_dominates). */
+ * preemptions and timeouts (run metrics, mean ± 95% CI over the replications: report.h's
+ * grouping), and whether it is on the Pareto front of cost against P99 (the sweep's rule:
+ * pareto_dominates). */
 static int print_answer(FILE *out, const run_summary *runs, size_t n, gp_error *err)
 {
-    mix_figures *m = calloc(n + 1, sizeof(*m));
-    double *buf = calloc(n + 1, sizeof(*buf));
-    if (!m || !buf) {
-        free(m);
-        free(buf);
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    report_group *g;
+    size_t ng;
+    TRY(report_group_runs(runs, n, &g, &ng, err));
+    bool *fleet = calloc(ng + 1, sizeof(*fleet));
+    if (!fleet) {
+        free(g);
+        return gp_oom(err);
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < k; j++)
-            seen |= strcmp(m[j].label, runs[i].label) == 0;
-        if (seen || runs[i].n_pools <= 0)
-            continue;
-        mix_figures *f = &m[k++];
-        f->label = runs[i].label;
-        f->cost = summarise(runs, n, f->label, buf, get_cost);
-        f->p99 = summarise(runs, n, f->label, buf, get_p99);
-        f->slo = summarise(runs, n, f->label, buf, get_slo);
-        f->preempt = summarise(runs, n, f->label, buf, get_preempt);
-        f->timeouts = summarise(runs, n, f->label, buf, get_timeouts);
-    }
-    for (size_t a = 0; a < k; a++) {
-        m[a].front = true;
-        for (size_t b = 0; b < k && m[a].front; b++)
-            m[a].front = !pareto_dominates(m[b].cost.mean, m[b].p99.mean, m[a].cost.mean,
-                                           m[a].p99.mean);
-    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < ng; k++)
+            fleet[k] |= runs[i].n_pools > 0 && strcmp(g[k].label, runs[i].label) == 0;
+    static const run_metric_id col[] = {RM_COST, RM_P99_S, RM_SLO_PCT, RM_PREEMPTIONS,
+                                        RM_TIMED_OUT};
+    static const int width[] = {18, 18, 16, 14, 16};
     fprintf(out, "\nfleet: cost, P99, requests within the SLO, preemptions (mean ± 95%% CI; "
                  "pareto: on the front of cost against P99)\n");
     fprintf(out, "%-24s %-18s %-18s %-16s %-14s %s\n", "label", "cost", "P99 (s)", "SLO (%)",
             "preemptions", "timeouts");
-    static const int width[] = {18, 18, 16, 14, 16};
-    static const int decimals[] = {2, 3, 2, 1, 1};
-    for (size_t a = 0; a < k; a++) {
-        const stat_summary *col[] = {&m[a].cost, &m[a].p99, &m[a].slo, &m[a].preempt,
-                                     &m[a].timeouts};
+    for (size_t a = 0; a < ng; a++) {
+        if (!fleet[a])
+            continue;
+        bool front = true;
+        for (size_t b = 0; b < ng && front; b++)
+            front = !fleet[b] ||
+                    !pareto_dominates(g[b].s[RM_COST].mean, g[b].s[RM_P99_S].mean,
+                                      g[a].s[RM_COST].mean, g[a].s[RM_P99_S].mean);
         char line[512];
-        int used = snprintf(line, sizeof(line), "%-24s", m[a].label);
-        for (int c = 0; c < 5 && used > 0 && (size_t)used < sizeof(line); c++) {
+        int used = snprintf(line, sizeof(line), "%-24s", g[a].label);
+        for (size_t c = 0; c < sizeof(col) / sizeof(col[0]) && used > 0 &&
+                           (size_t)used < sizeof(line); c++) {
             char cell[64];
-            stats_format(cell, sizeof(cell), col[c], decimals[c]);
+            stats_format(cell, sizeof(cell), &g[a].s[col[c]], run_metric_get(col[c])->decimals);
             /* "±" is two bytes and one column */
             int pad = width[c] + (strstr(cell, "\xc2\xb1") ? 1 : 0);
             used += snprintf(line + used, sizeof(line) - (size_t)used, " %-*s", pad, cell);
         }
-        if (m[a].front && used > 0 && (size_t)used < sizeof(line))
+        if (front && used > 0 && (size_t)used < sizeof(line))
             snprintf(line + used, sizeof(line) - (size_t)used, " pareto");
-        size_t end = strlen(line);
-        while (end > 0 && line[end - 1] == ' ')
-            line[--end] = '\0';
+        size_t end_at = strlen(line);
+        while (end_at > 0 && line[end_at - 1] == ' ')
+            line[--end_at] = '\0';
         fprintf(out, "%s\n", line);
     }
-    free(m);
-    free(buf);
+    free(fleet);
+    free(g);
     return 0;
 }
 

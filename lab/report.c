@@ -1,10 +1,12 @@
 /* report.c: grouping by label, the aligned comparison table, paired differences, and the
- * atomic CSV (written with the field table of results_db.h, read back the same way). */
+ * atomic CSV (written with the field table of results_db.h, read back the same way).
+ * Every figure comes from the table of run metrics (run_metrics.h). */
 #include "lab/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,37 +17,6 @@
 #include "lab/results_db.h"
 
 /* ---------- grouping ---------- */
-
-typedef double (*metric_get)(const run_summary *r);
-static double m_lat_mean(const run_summary *r) { return r->lat_mean_s; }
-static double m_lat_p50(const run_summary *r) { return r->lat_p50_s; }
-static double m_lat_p95(const run_summary *r) { return r->lat_p95_s; }
-static double m_lat_p99(const run_summary *r) { return r->lat_p99_s; }
-static double m_slo_pct(const run_summary *r) { return r->slo_frac * 100.0; }
-static double m_timed_out(const run_summary *r) { return (double)r->timed_out; }
-static double m_rejected(const run_summary *r) { return (double)r->rejected; }
-static double m_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
-static double m_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
-static double m_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
-static double m_util_pct(const run_summary *r) { return r->utilisation * 100.0; }
-
-static const struct {
-    size_t offset; /* of the stat_summary in report_group */
-    metric_get get;
-} metrics[] = {
-    {offsetof(report_group, lat_mean_s), m_lat_mean},
-    {offsetof(report_group, lat_p50_s), m_lat_p50},
-    {offsetof(report_group, lat_p95_s), m_lat_p95},
-    {offsetof(report_group, lat_p99_s), m_lat_p99},
-    {offsetof(report_group, slo_pct), m_slo_pct},
-    {offsetof(report_group, timed_out), m_timed_out},
-    {offsetof(report_group, rejected), m_rejected},
-    {offsetof(report_group, pod_starts), m_pod_starts},
-    {offsetof(report_group, cold_waited), m_cold_waited},
-    {offsetof(report_group, gpu_hours), m_gpu_hours},
-    {offsetof(report_group, utilisation_pct), m_util_pct},
-};
-#define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
 
 /* label as a C string even when the array is full */
 static int same_label(const char *a, const char *b, size_t size)
@@ -85,13 +56,12 @@ int report_group_runs(const run_summary *runs, size_t n, report_group **out,
         g[k].n++;
     }
     for (size_t k = 0; k < ng; k++) {
-        for (size_t m = 0; m < N_METRICS; m++) {
+        for (int m = 0; m < RM_COUNT; m++) {
             size_t nv = 0;
             for (size_t i = 0; i < n; i++)
                 if (group_of[i] == k)
-                    vals[nv++] = metrics[m].get(&runs[i]);
-            stat_summary s = stats_summarize(vals, nv);
-            memcpy((char *)&g[k] + metrics[m].offset, &s, sizeof(s));
+                    vals[nv++] = run_metric_value((run_metric_id)m, &runs[i]);
+            g[k].s[m] = stats_summarize(vals, nv);
         }
     }
     free(group_of);
@@ -113,8 +83,10 @@ static size_t display_width(const char *s)
 }
 
 #define CELL 64
+#define MAX_COLS 32
 typedef struct table {
-    size_t n_cols, n_rows; /* rows include the header */
+    size_t n_cols, n_rows; /* rows include the header rows */
+    size_t n_head;         /* header rows; a rule follows them */
     char (*cell)[CELL];    /* [n_rows * n_cols] */
     const int *right;      /* per column: right-aligned */
 } table;
@@ -123,7 +95,7 @@ static char *cell_at(table *t, size_t row, size_t col) { return t->cell[row * t-
 
 static int table_print(FILE *f, table *t)
 {
-    size_t width[32] = {0};
+    size_t width[MAX_COLS] = {0};
     for (size_t c = 0; c < t->n_cols; c++)
         for (size_t r = 0; r < t->n_rows; r++) {
             size_t w = display_width(cell_at(t, r, c));
@@ -131,20 +103,23 @@ static int table_print(FILE *f, table *t)
                 width[c] = w;
         }
     for (size_t r = 0; r < t->n_rows; r++) {
-        for (size_t c = 0; c < t->n_cols; c++) {
+        size_t last = t->n_cols; /* trailing empty cells print nothing */
+        while (last > 1 && cell_at(t, r, last - 1)[0] == '\0')
+            last--;
+        for (size_t c = 0; c < last; c++) {
             const char *s = cell_at(t, r, c);
             size_t pad = width[c] - display_width(s);
             if (c)
                 fputs("  ", f);
             if (t->right[c])
                 fprintf(f, "%*s%s", (int)pad, "", s);
-            else if (c + 1 < t->n_cols)
+            else if (c + 1 < last)
                 fprintf(f, "%s%*s", s, (int)pad, "");
             else
                 fputs(s, f);
         }
         fputc('\n', f);
-        if (r == 0) {
+        if (r + 1 == t->n_head) {
             size_t total = 0;
             for (size_t c = 0; c < t->n_cols; c++)
                 total += width[c] + (c ? 2 : 0);
@@ -156,59 +131,115 @@ static int table_print(FILE *f, table *t)
     return ferror(f) ? GP_EIO : 0;
 }
 
-static int table_init(table *t, size_t rows, size_t cols, const int *right, gp_error *err)
+static int table_init(table *t, size_t rows, size_t cols, size_t head, const int *right,
+                      gp_error *err)
 {
     t->n_rows = rows;
     t->n_cols = cols;
+    t->n_head = head;
     t->right = right;
     t->cell = calloc(rows * cols, sizeof(*t->cell));
     return t->cell ? 0 : gp_oom(err);
 }
 
-int report_print_table(FILE *f, const run_summary *runs, size_t n, gp_error *err)
+/* The value alone, "-" when there is none. */
+static void format_mean(char *buf, const stat_summary *s, int decimals)
 {
-    static const char *const head[] = {"label",    "policy",    "n",        "mean (s)",
-                                       "P50 (s)",  "P95 (s)",   "P99 (s)",  "SLO (%)",
-                                       "timeouts", "rejected",  "pod starts", "cold waits",
-                                       "GPU-h",    "util (%)"};
-    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    enum { COLS = sizeof(head) / sizeof(head[0]) };
+    if (isnan(s->mean))
+        snprintf(buf, CELL, "-");
+    else
+        snprintf(buf, CELL, "%.*f", decimals, s->mean);
+}
+
+/* "±hw", "" when there is no interval. */
+static void format_half_width(char *buf, const stat_summary *s, int decimals)
+{
+    if (isnan(s->half_width))
+        buf[0] = '\0';
+    else
+        snprintf(buf, CELL, "\xc2\xb1%.*f", decimals, s->half_width);
+}
+
+void report_table_opts_default(report_table_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->currency = "USD";
+}
+
+int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_table_opts *opts,
+                       gp_error *err)
+{
+    report_table_opts dflt;
+    if (!opts) {
+        report_table_opts_default(&dflt);
+        opts = &dflt;
+    }
     report_group *g;
     size_t ng;
-    int rc = report_group_runs(runs, n, &g, &ng, err);
-    if (rc < 0)
-        return rc;
+    TRY(report_group_runs(runs, n, &g, &ng, err));
+    /* the columns: rejections only when there are any (they are rare, and never silent) */
+    run_metric_id col[MAX_COLS];
+    size_t nc = 0;
+    static const run_metric_id base[] = {RM_SLO_PCT,  RM_P50_S,      RM_P95_S,
+                                         RM_P99_S,    RM_TIMEOUT_PCT, RM_REJECTED,
+                                         RM_POD_STARTS, RM_COLD_WAITED, RM_GPU_HOURS,
+                                         RM_COST,     RM_UTIL_PCT};
+    bool any_rejected = false, any_interval = false;
+    for (size_t k = 0; k < ng; k++) {
+        any_rejected |= g[k].s[RM_REJECTED].mean > 0;
+        any_interval |= g[k].n > 1;
+    }
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        if (base[i] != RM_REJECTED || any_rejected)
+            col[nc++] = base[i];
+    int right[MAX_COLS] = {0};
+    for (size_t c = 1; c <= nc; c++)
+        right[c] = 1;
+    size_t rows = 2;
+    for (size_t k = 0; k < ng; k++)
+        rows += g[k].n > 1 ? 2 : 1; /* a line of half-widths under a label with an interval */
     table t;
-    if ((rc = table_init(&t, ng + 1, COLS, right, err)) < 0) {
+    int rc = table_init(&t, rows, nc + 1, 2, right, err);
+    if (rc < 0) {
         free(g);
         return rc;
     }
-    for (size_t c = 0; c < COLS; c++)
-        snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
+    snprintf(cell_at(&t, 0, 0), CELL, "%s", "policy");
+    for (size_t c = 0; c < nc; c++) {
+        const run_metric *m = run_metric_get(col[c]);
+        snprintf(cell_at(&t, 0, c + 1), CELL, "%s", m->heading);
+        if (col[c] == RM_COST)
+            snprintf(cell_at(&t, 1, c + 1), CELL, "(%s)", opts->currency ? opts->currency : "");
+        else
+            snprintf(cell_at(&t, 1, c + 1), CELL, "%s", m->heading_unit);
+    }
+    size_t row = 2;
     for (size_t k = 0; k < ng; k++) {
-        const report_group *x = &g[k];
-        int count_dec = x->n > 1 ? 1 : 0;
-        char *row[COLS];
-        for (size_t c = 0; c < COLS; c++)
-            row[c] = cell_at(&t, k + 1, c);
-        snprintf(row[0], CELL, "%s", x->label);
-        snprintf(row[1], CELL, "%s", x->policy);
-        snprintf(row[2], CELL, "%zu", x->n);
-        stats_format(row[3], CELL, &x->lat_mean_s, 3);
-        stats_format(row[4], CELL, &x->lat_p50_s, 3);
-        stats_format(row[5], CELL, &x->lat_p95_s, 3);
-        stats_format(row[6], CELL, &x->lat_p99_s, 3);
-        stats_format(row[7], CELL, &x->slo_pct, 2);
-        stats_format(row[8], CELL, &x->timed_out, count_dec);
-        stats_format(row[9], CELL, &x->rejected, count_dec);
-        stats_format(row[10], CELL, &x->pod_starts, count_dec);
-        stats_format(row[11], CELL, &x->cold_waited, count_dec);
-        stats_format(row[12], CELL, &x->gpu_hours, 2);
-        stats_format(row[13], CELL, &x->utilisation_pct, 1);
+        snprintf(cell_at(&t, row, 0), CELL, "%s", g[k].label);
+        for (size_t c = 0; c < nc; c++) {
+            const run_metric *m = run_metric_get(col[c]);
+            /* counts of a single run are whole numbers */
+            int dec = m->decimals;
+            if ((col[c] == RM_POD_STARTS || col[c] == RM_COLD_WAITED || col[c] == RM_REJECTED) &&
+                g[k].n <= 1)
+                dec = 0;
+            format_mean(cell_at(&t, row, c + 1), &g[k].s[col[c]], dec);
+            if (g[k].n > 1)
+                format_half_width(cell_at(&t, row + 1, c + 1), &g[k].s[col[c]], dec);
+        }
+        row += g[k].n > 1 ? 2 : 1;
     }
     rc = table_print(f, &t);
-    if (rc == 0)
-        fprintf(f, "mean \xc2\xb1 95%% CI half-width (Student t) over n replications\n");
+    if (rc == 0) {
+        if (any_interval)
+            fprintf(f, "under each line: \xc2\xb1 95%% CI half-width (Student t) over the "
+                       "replications.");
+        else
+            fprintf(f, "one replication: no confidence intervals.");
+        if (opts->slo_s > 0)
+            fprintf(f, " SLO: share of requests answered within %g s.", opts->slo_s);
+        fputc('\n', f);
+    }
     free(t.cell);
     free(g);
     if (rc < 0 || ferror(f))
@@ -223,10 +254,9 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
                                        "\xce\x94P99 (s)", "\xce\x94SLO (%)", "\xce\x94timeouts",
                                        "\xce\x94GPU-h"};
     static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
-    static const metric_get get[] = {m_lat_mean, m_lat_p99, m_slo_pct, m_timed_out,
-                                     m_gpu_hours};
-    static const int decimals[] = {3, 3, 2, 1, 2};
-    enum { COLS = sizeof(head) / sizeof(head[0]), NM = sizeof(get) / sizeof(get[0]) };
+    static const run_metric_id metric[] = {RM_MEAN_S, RM_P99_S, RM_SLO_PCT, RM_TIMED_OUT,
+                                           RM_GPU_HOURS};
+    enum { COLS = sizeof(head) / sizeof(head[0]), NM = sizeof(metric) / sizeof(metric[0]) };
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
         nb += same_label(runs[i].label, baseline, sizeof(runs[i].label));
@@ -240,7 +270,7 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
         return rc;
     table t;
     double *a = malloc((n + 1) * sizeof(*a)), *b = malloc((n + 1) * sizeof(*b));
-    if (!a || !b || (rc = table_init(&t, ng, COLS, right, err)) < 0) {
+    if (!a || !b || (rc = table_init(&t, ng, COLS, 1, right, err)) < 0) {
         free(a);
         free(b);
         free(g);
@@ -256,6 +286,7 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
         snprintf(cell_at(&t, row, 1), CELL, "%s", baseline);
         size_t pairs = 0;
         for (size_t m = 0; m < NM; m++) {
+            const run_metric *rm = run_metric_get(metric[m]);
             /* pair each run of the label with the first baseline run of its replication */
             size_t np = 0;
             for (size_t i = 0; i < n; i++) {
@@ -264,8 +295,8 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
                 for (size_t j = 0; j < n; j++) {
                     if (same_label(runs[j].label, baseline, sizeof(runs[j].label)) &&
                         runs[j].replication == runs[i].replication) {
-                        a[np] = get[m](&runs[i]);
-                        b[np] = get[m](&runs[j]);
+                        a[np] = rm->get(&runs[i]);
+                        b[np] = rm->get(&runs[j]);
                         np++;
                         break;
                     }
@@ -273,7 +304,7 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
             }
             stat_summary d = stats_paired(a, b, np);
             char *cell = cell_at(&t, row, 3 + m);
-            stats_format(cell, CELL - 2, &d, decimals[m]);
+            stats_format(cell, CELL - 2, &d, rm->decimals);
             if (stats_significant(&d))
                 strcat(cell, " *");
             pairs = np;

@@ -41,7 +41,7 @@ typedef struct rp_exp {
 } rp_exp;
 
 /* A per-run figure; NaN when it does not exist for that run. */
-typedef int (*run_metric)(results_db *db, const rp_exp *x, const run_summary *r, double *out,
+typedef int (*rp_metric_fn)(results_db *db, const rp_exp *x, const run_summary *r, double *out,
                           gp_error *err);
 
 /* Replaces the experiment's profile by the one at path (the inputs' identity follows). */
@@ -107,8 +107,7 @@ static int exp_open(const reproduce_opts *o, const char *db_path, const char *fi
     results_db *db = NULL;
     rc = results_db_open(db_path, &db, err);
     if (rc == 0)
-        rc = results_db_experiment_upsert(db, x->e->name, x->e->path, x->e->yaml_text,
-                                          x->e->profile_text, &x->exp_id, err);
+        rc = experiment_db_upsert(x->e, db, &x->exp_id, err);
     if (rc == 0)
         rc = results_db_read_runs(db, x->exp_id, &x->runs, &x->n_runs, err);
     results_db_close(db);
@@ -486,7 +485,7 @@ static void print_table(FILE *f, const reproduce_table *t)
 }
 
 /* The per-replication values of `m` for one label, by replication (NaN where missing). */
-static int label_values(results_db *db, const rp_exp *x, const char *label, run_metric m,
+static int label_values(results_db *db, const rp_exp *x, const char *label, rp_metric_fn m,
                         double *v, gp_error *err)
 {
     for (int r = 0; r < x->reps; r++)
@@ -499,7 +498,7 @@ static int label_values(results_db *db, const rp_exp *x, const char *label, run_
 }
 
 /* The summary over replications of `m` for one label. */
-static int label_stat(results_db *db, const rp_exp *x, const char *label, run_metric m,
+static int label_stat(results_db *db, const rp_exp *x, const char *label, rp_metric_fn m,
                       stat_summary *out, gp_error *err)
 {
     double *v = malloc(sizeof(double) * ((size_t)x->reps + 1));
@@ -516,7 +515,7 @@ static int label_stat(results_db *db, const rp_exp *x, const char *label, run_me
  * relative change (same seeds), with its interval; where a replication of a is 0, the
  * ratio of the means, with no interval. */
 static int change_stat(results_db *db, const rp_exp *x, const char *a, const char *b,
-                       run_metric m, stat_summary *out, gp_error *err)
+                       rp_metric_fn m, stat_summary *out, gp_error *err)
 {
     size_t reps = (size_t)x->reps;
     double *va = malloc(sizeof(double) * (3 * reps + 1));

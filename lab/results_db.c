@@ -63,8 +63,7 @@ static const field_desc run_fields[] = {
     FD(run_summary, max_pods_seen, FIELD_INT),
     FD(run_summary, events, FIELD_UINT64),
     FD(run_summary, wall_s, FIELD_DOUBLE),
-    FD(run_summary, preemptions, FIELD_UINT64),
-    FD(run_summary, n_pools, FIELD_INT),
+    /* preemptions, n_pools and pool[] are the run's rows in run_pools (read back there) */
 };
 
 /* a mixed fleet's pools (run_summary.pool[]), one row each in run_pools */
@@ -490,7 +489,7 @@ static int create_schema(results_db *db, gp_error *err)
     sb_add(&b, "CREATE TABLE IF NOT EXISTS experiments(id INTEGER PRIMARY KEY, "
                "name TEXT NOT NULL, file TEXT, yaml_text TEXT NOT NULL, profile_text TEXT, "
                "ident TEXT NOT NULL, created_at TEXT NOT NULL, gpenlab_version TEXT, "
-               "UNIQUE(name, ident));\n");
+               "overlays TEXT, inputs TEXT, UNIQUE(name, ident));\n");
     sb_add(&b, "CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, experiment_id "
                "INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE, run_key TEXT "
                "NOT NULL UNIQUE");
@@ -532,7 +531,11 @@ static int create_schema(results_db *db, gp_error *err)
     free(b.s);
     if (rc < 0)
         goto fail;
-    if ((rc = add_missing_columns(db, "runs", fr, nr, err)) < 0 ||
+    /* the experiment's identity beyond its text (overlays, inputs): added to older files */
+    static const field_desc exp_cols[] = {{"overlays", FIELD_TEXT, 0, 0},
+                                          {"inputs", FIELD_TEXT, 0, 0}};
+    if ((rc = add_missing_columns(db, "experiments", exp_cols, 2, err)) < 0 ||
+        (rc = add_missing_columns(db, "runs", fr, nr, err)) < 0 ||
         (rc = add_missing_columns(db, "series", fs, ns, err)) < 0 ||
         (rc = add_missing_columns(db, "requests", fq, nq, err)) < 0 ||
         (rc = add_missing_columns(db, "run_pools", fp, np, err)) < 0)
@@ -873,19 +876,34 @@ int results_db_experiment_upsert(results_db *db, const char *name, const char *f
                                  const char *yaml_text, const char *profile_text,
                                  int64_t *exp_id, gp_error *err)
 {
+    return results_db_experiment_upsert_inputs(db, name, file, yaml_text, NULL, profile_text,
+                                               NULL, exp_id, err);
+}
+
+int results_db_experiment_upsert_inputs(results_db *db, const char *name, const char *file,
+                                        const char *yaml_text, const char *overlays,
+                                        const char *profile_text, const char *inputs,
+                                        int64_t *exp_id, gp_error *err)
+{
     const char *profile = profile_text ? profile_text : "";
+    const char *ov = overlays ? overlays : "", *in = inputs ? inputs : "";
     uint64_t h = fnv1a(1469598103934665603ull, yaml_text, strlen(yaml_text) + 1);
     h = fnv1a(h, profile, strlen(profile));
+    /* folded only when present: identities written before these inputs existed stay */
+    if (ov[0])
+        h = fnv1a(fnv1a(h, "\0overlays\0", 10), ov, strlen(ov));
+    if (in[0])
+        h = fnv1a(fnv1a(h, "\0inputs\0", 8), in, strlen(in));
     char ident[17];
     snprintf(ident, sizeof(ident), "%016" PRIx64, h);
     /* the insert is ignored when (name, ident) exists; then the select finds it */
     static const char ins[] =
         "INSERT OR IGNORE INTO experiments(name, file, yaml_text, profile_text, ident, "
-        "created_at, gpenlab_version) VALUES(?, ?, ?, ?, ?, "
-        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?)";
+        "created_at, gpenlab_version, overlays, inputs) VALUES(?, ?, ?, ?, ?, "
+        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?)";
     static const char sel[] =
-        "SELECT id, yaml_text = ? AND IFNULL(profile_text, '') = ? FROM experiments "
-        "WHERE name = ? AND ident = ?";
+        "SELECT id, yaml_text = ? AND IFNULL(profile_text, '') = ? AND IFNULL(overlays, '') = ? "
+        "AND IFNULL(inputs, '') = ? FROM experiments WHERE name = ? AND ident = ?";
     sqlite3_stmt *st = NULL;
     int rc = exec(db, "BEGIN IMMEDIATE", err);
     if (rc < 0)
@@ -900,6 +918,8 @@ int results_db_experiment_upsert(results_db *db, const char *name, const char *f
     sqlite3_bind_text(st, 4, profile_text, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, ident, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, GPENLAB_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, ov, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, in, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     sqlite3_finalize(st);
     st = NULL;
@@ -913,8 +933,10 @@ int results_db_experiment_upsert(results_db *db, const char *name, const char *f
     }
     sqlite3_bind_text(st, 1, yaml_text, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, profile, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, ident, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ov, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, in, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, ident, -1, SQLITE_STATIC);
     s = sqlite3_step(st);
     if (s != SQLITE_ROW) {
         rc = step_error(db, err, s, "recording the experiment");
@@ -1107,20 +1129,21 @@ int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size
         *n = 0;
         return step_error(db, err, s, "reading runs");
     }
-    /* a mixed fleet's pools, by the run's key */
+    /* a mixed fleet's pools, by the run's key: n_pools is how many rows it has, its
+       preemptions their sum (0 and none for a run of one pool) */
     size_t np;
     const field_desc *fp = result_fields_pool(&np);
-    for (size_t i = 0; i < *n && s == SQLITE_DONE; i++) {
+    for (size_t i = 0; i < *n && s == SQLITE_DONE && db->sel_pools; i++) {
         run_summary *r = &arr[i];
-        int want = r->n_pools > RESULT_MAX_POOLS ? RESULT_MAX_POOLS : r->n_pools, got = 0;
-        if (want <= 0 || !db->sel_pools)
-            continue;
         char key[256];
         results_db_run_key(key, sizeof(key), exp_id, r->label, r->replication, r->seed);
         st = db->sel_pools;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        while (got < want && (s = sqlite3_step(st)) == SQLITE_ROW)
-            read_fields(st, 0, fp, np, &r->pool[got++]);
+        while (r->n_pools < RESULT_MAX_POOLS && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            pool_result *p = &r->pool[r->n_pools++];
+            read_fields(st, 0, fp, np, p);
+            r->preemptions += p->preemptions;
+        }
         s = s == SQLITE_ROW ? SQLITE_DONE : s;
         sqlite3_reset(st);
     }
@@ -1264,6 +1287,7 @@ void results_db_inputs_free(results_db_inputs *in)
     free(in->file);
     free(in->yaml_text);
     free(in->profile_text);
+    free(in->overlays);
     memset(in, 0, sizeof(*in));
 }
 
@@ -1277,18 +1301,27 @@ static char *column_dup(sqlite3_stmt *st, int k, int *oom)
     return d;
 }
 
-int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
-                                gp_error *err)
+/* The inputs of the experiment that `where` (an ORDER BY / WHERE clause with one
+ * parameter, bound by `bind`) selects first. */
+static int read_inputs(results_db *db, const char *where, const char *text_param,
+                       int64_t int_param, results_db_inputs *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
+    /* a file written before overlays were stored has no such column: none then */
+    int have_ov = has_column(db, "experiments", "overlays", err);
+    if (have_ov < 0)
+        return have_ov;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, file, yaml_text, profile_text, %s FROM experiments %s LIMIT 1",
+             have_ov ? "overlays" : "NULL", where);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db,
-                           "SELECT id, file, yaml_text, profile_text FROM experiments ORDER BY "
-                           "EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id "
-                           "AND r.label = ?) DESC, id DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "reading the experiments");
-    sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
+    if (text_param)
+        sqlite3_bind_text(st, 1, text_param, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_int64(st, 1, int_param);
     int s = sqlite3_step(st), rc = 0;
     if (s == SQLITE_ROW) {
         int oom = 0;
@@ -1296,12 +1329,17 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
         out->file = column_dup(st, 1, &oom);
         out->yaml_text = column_dup(st, 2, &oom);
         out->profile_text = column_dup(st, 3, &oom);
+        out->overlays = column_dup(st, 4, &oom);
         if (!out->yaml_text && !oom)
             oom = !(out->yaml_text = strdup(""));
         if (oom)
             rc = gp_error_set(err, GP_ENOMEM, db->path, 0, 0, NULL, "out of memory");
     } else if (s == SQLITE_DONE) {
-        rc = gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL, "no experiment in the database");
+        rc = text_param ? gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                       "no experiment in the database")
+                        : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                       "no experiment %lld in the database",
+                                       (long long)int_param);
     } else {
         rc = db_error(db, err, GP_EIO, "reading the experiments");
     }
@@ -1309,6 +1347,21 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
     if (rc < 0)
         results_db_inputs_free(out);
     return rc;
+}
+
+int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
+                                gp_error *err)
+{
+    return read_inputs(db,
+                       "ORDER BY EXISTS(SELECT 1 FROM runs r WHERE r.experiment_id = "
+                       "experiments.id AND r.label = ?) DESC, id DESC",
+                       label, 0, out, err);
+}
+
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
+                         gp_error *err)
+{
+    return read_inputs(db, "WHERE id = ?", NULL, exp_id, out, err);
 }
 
 int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,

@@ -23,8 +23,10 @@
  * Schema (user_version 1, application_id 0x6770656e "gpen"; files written before the
  * application_id are recognised by their tables):
  *   experiments(id INTEGER PRIMARY KEY, name, file, yaml_text, profile_text, ident,
- *               created_at (UTC ISO 8601), gpenlab_version, UNIQUE(name, ident))
- *               ident = 64-bit FNV-1a hash of yaml_text NUL profile_text, in hex;
+ *               created_at (UTC ISO 8601), gpenlab_version, overlays, inputs,
+ *               UNIQUE(name, ident))
+ *               ident = 64-bit FNV-1a hash of yaml_text NUL profile_text (then, when
+ *               not empty, overlays and inputs), in hex;
  *   runs(id INTEGER PRIMARY KEY, experiment_id -> experiments, run_key TEXT UNIQUE,
  *        then one column per run_summary field, named as the field: label, policy,
  *        replication, seed, span_us, arrived, completed, timed_out, rejected,
@@ -41,7 +43,8 @@
  *            spot, max_pods_seen, pod_starts, preemptions, pods_preempted, served,
  *            completed, finished_late, requeued, failed, gpu_seconds, busy_gpu_seconds,
  *            utilisation, cost, mean_pods, lat_p99_s; PK(run_id, pool)): a mixed fleet's
- *            pools (runs.n_pools of them; runs.preemptions is their sum);
+ *            pools; a run read back has n_pools = its rows and preemptions = their sum
+ *            (a run of one pool has none: its runs row and CSV are as before pools);
  *   sweep_points(sweep, point, experiment_id, params; PK(sweep, point)): which experiment
  *            is which point of a sweep, and its parameters as "path=value ...";
  *   sweeps(name PK, file, n_points, replications, seed, objective, constraints): what a
@@ -56,12 +59,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/common.h"
 #include "base/error.h"
 #include "sim/result.h"
 
-#ifndef GPENLAB_VERSION
-#define GPENLAB_VERSION "0.1"
-#endif
 #define RESULTS_DB_SCHEMA_VERSION 1
 #define RESULTS_DB_BUSY_TIMEOUT_MS 10000
 #define RESULTS_DB_APPLICATION_ID 0x6770656e /* "gpen" */
@@ -120,6 +121,16 @@ int results_db_experiment_upsert(results_db *db, const char *name, const char *f
                                  const char *yaml_text, const char *profile_text,
                                  int64_t *exp_id, gp_error *err);
 
+/* The same with every input in the identity: overlays ("path=value" lines of --set or a
+ * sweep point) and inputs (the trace's content digest, gpenlab's version), stored in the
+ * columns of those names; ident = FNV-1a 64 of yaml_text, profile_text, overlays and
+ * inputs. Either may be NULL (""). A changed input gives a new experiment row: its runs
+ * are simulated again instead of resumed. */
+int results_db_experiment_upsert_inputs(results_db *db, const char *name, const char *file,
+                                        const char *yaml_text, const char *overlays,
+                                        const char *profile_text, const char *inputs,
+                                        int64_t *exp_id, gp_error *err);
+
 /* "e<exp_id>/<label>/r<replication>/s<seed>": a run_key unique across experiments. */
 char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
                          int replication, uint64_t seed);
@@ -166,12 +177,16 @@ int results_db_experiments(results_db *db, results_db_experiment **out, size_t *
 typedef struct results_db_inputs {
     int64_t id;
     char *file, *yaml_text, *profile_text;
+    char *overlays; /* "path=value" lines (--set, a sweep point); NULL when none */
 } results_db_inputs;
 void results_db_inputs_free(results_db_inputs *in);
 /* The newest experiment that has runs labelled `label`, else the newest of all (export).
  * GP_EMISSING when the database holds no experiment. */
 int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
                                 gp_error *err);
+/* The inputs of experiment `exp_id` (GP_EMISSING when there is none). */
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
+                         gp_error *err);
 
 typedef struct results_db_sweep_point {
     char sweep[128];

@@ -15,9 +15,8 @@
  *   objective:
  *     minimise: gpu_hours             # or maximise: METRIC
  *     constraints: [{metric: p99_s, max: 5}, {metric: slo_pct, min: 99}]
- * Metrics: gpu_hours, cost, mean_s, p50_s, p95_s, p99_s, slo_pct, util_pct, timed_out,
- * pod_starts, cold_waited. A point is feasible when the constraint holds on the mean over
- * replications, and surely feasible when it holds on the 95% bound. */
+ * Metrics: the table of lab/run_metrics.h. The winner and its paired evidence come from
+ * lab/winner.h, as for the policies of one experiment. */
 #include "lab/sweep.h"
 
 #include <errno.h>
@@ -27,28 +26,24 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <sys/mman.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 
 #include "base/cfg.h"
+#include "base/common.h"
 #include "base/fileio.h"
 #include "base/text.h"
-#include "base/ytree.h"
 #include "lab/experiment.h"
 #include "lab/plot.h"
+#include "lab/pool.h"
 #include "lab/results_db.h"
 #include "lab/sweep_summary.h"
+#include "lab/winner.h"
 #include "sim/stats.h"
 
 #define SWEEP_MAX_PARAMS 16
@@ -56,9 +51,15 @@
 #define SWEEP_MAX_POINTS 100000
 #define VALUE_LEN 96
 
+typedef enum {
+    PARAM_PATH = 0,      /* any place in the experiment ("cluster.max_pods", "profile") */
+    PARAM_CONFIG,        /* config.X: the point's policy entry's config */
+    PARAM_POLICY         /* `policy`: which entry of the base runs (values are labels) */
+} param_kind;
+
 typedef struct sweep_param {
     char path[256];      /* as in the file */
-    char target[280];    /* the emitted experiment's path ("policies[0].config.x") */
+    param_kind kind;
     int n_values;        /* from `values:` (0 when a range) */
     char values[SWEEP_MAX_VALUES][VALUE_LEN];
     double lo, hi;
@@ -79,32 +80,19 @@ struct sweep {
     sweep_param param[SWEEP_MAX_PARAMS];
     size_t n_points;
     char *point_value;   /* n_points x n_params x VALUE_LEN */
-    int objective;       /* metric index */
-    bool maximise;
-    int n_constraints;
-    sweep_constraint con[SWEEP_MAX_CONSTRAINTS];
+    winner_objective objective;
 };
 
-/* ---------- metrics (sweep_summary.h) ---------- */
-
-static int metric_node(const cfg_node *n, int *out, gp_error *err)
-{
-    const char *s = cfg_scalar(n);
-    int m = s ? sweep_metric_index(s) : -1;
-    if (m < 0) {
-        char known[400] = "";
-        for (int i = 0; i < sweep_metric_count(); i++) {
-            size_t u = strlen(known);
-            snprintf(known + u, sizeof(known) - u, "%s%s", i ? ", " : "", sweep_metric_name(i));
-        }
-        return cfg_error(n, err, GP_EUNKNOWN, "unknown metric \"%s\" (known: %s)", s ? s : "?",
-                         known);
-    }
-    *out = m;
-    return 0;
-}
-
 /* ---------- loading ---------- */
+
+/* The index of the base's entry labelled `label`, or -1. */
+static int policy_by_label(const experiment *e, const char *label)
+{
+    for (int i = 0; i < e->n_policies; i++)
+        if (strcmp(e->policy[i].label, label) == 0)
+            return i;
+    return -1;
+}
 
 static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error *err)
 {
@@ -119,14 +107,18 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
         return cfg_error(cfg_map_get(item, "path"), err, GP_ELIMIT, "path too long");
     snprintf(p->path, sizeof(p->path), "%s", path);
     if (strncmp(path, "config.", 7) == 0)
-        snprintf(p->target, sizeof(p->target), "policies[0].%s", path);
+        p->kind = PARAM_CONFIG;
+    else if (strcmp(path, "policy") == 0)
+        p->kind = PARAM_POLICY;
     else if (strncmp(path, "policies", 8) == 0 || strcmp(path, "name") == 0 ||
              strcmp(path, "seed") == 0 || strcmp(path, "replications") == 0 ||
-             strcmp(path, "profile") == 0 || strncmp(path, "output", 6) == 0)
+             strncmp(path, "output", 6) == 0)
         return cfg_error(cfg_map_get(item, "path"), err, GP_ERANGE,
-                         "%s is set by the sweep itself (vary config.KEY for the policy)", path);
+                         "%s is set by the sweep itself (vary config.KEY for the policy's "
+                         "settings, `policy` for the entry that runs)",
+                         path);
     else
-        snprintf(p->target, sizeof(p->target), "%s", path);
+        p->kind = PARAM_PATH;
     const cfg_node *values = NULL;
     rc = cfg_opt_seq(item, "values", &values, err);
     if (rc < 0)
@@ -145,8 +137,22 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
         if (cfg_map_get(item, "range"))
             return cfg_error(cfg_map_get(item, "range"), err, GP_EPARSE,
                              "give either `values` or `range`, not both");
+        for (int i = 0; p->kind == PARAM_POLICY && i < p->n_values; i++)
+            if (policy_by_label(sw->base, p->values[i]) < 0) {
+                char known[600] = "";
+                for (int k = 0; k < sw->base->n_policies; k++) {
+                    size_t u = strlen(known);
+                    snprintf(known + u, sizeof(known) - u, "%s%s", k ? ", " : "",
+                             sw->base->policy[k].label);
+                }
+                return cfg_error(cfg_seq_at(values, (size_t)i), err, GP_EUNKNOWN,
+                                 "no policy entry labelled \"%s\" in %s (labels: %s)",
+                                 p->values[i], sw->base->path, known);
+            }
         return 0;
     }
+    if (p->kind == PARAM_POLICY)
+        return cfg_error(item, err, GP_EPARSE, "`policy` takes `values`: the entries' labels");
     const cfg_node *range = NULL;
     rc = cfg_opt_seq(item, "range", &range, err);
     if (rc < 0)
@@ -162,7 +168,6 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
     if ((rc = cfg_opt_int(item, "steps", 1, SWEEP_MAX_VALUES, &p->steps, err)) < 0 ||
         (rc = cfg_opt_bool(item, "integer", &p->integer, err)) < 0)
         return rc;
-    (void)sw;
     return 0;
 }
 
@@ -254,64 +259,6 @@ static int make_lhs(sweep *sw, int n, unsigned long seed, gp_error *err)
     return 0;
 }
 
-static int parse_objective(sweep *sw, const cfg_node *obj, gp_error *err)
-{
-    static const char *const keys[] = {"minimise", "minimize", "maximise", "maximize",
-                                       "constraints", NULL};
-    int rc = cfg_check_keys(obj, keys, err);
-    if (rc < 0)
-        return rc;
-    const cfg_node *m = NULL;
-    static const char *const dirs[] = {"minimise", "minimize", "maximise", "maximize"};
-    for (int i = 0; i < 4; i++) {
-        const cfg_node *n = cfg_map_get(obj, dirs[i]);
-        if (!n)
-            continue;
-        if (m)
-            return cfg_error(n, err, GP_EPARSE, "one objective: minimise or maximise");
-        m = n;
-        sw->maximise = i >= 2;
-    }
-    if (!m)
-        return cfg_error(obj, err, GP_EMISSING, "the objective needs `minimise: METRIC` or "
-                                                "`maximise: METRIC`");
-    if ((rc = metric_node(m, &sw->objective, err)) < 0)
-        return rc;
-    const cfg_node *cons = NULL;
-    if ((rc = cfg_opt_seq(obj, "constraints", &cons, err)) < 0)
-        return rc;
-    for (size_t i = 0; cons && i < cfg_len(cons); i++) {
-        if (i >= SWEEP_MAX_CONSTRAINTS)
-            return cfg_error(cons, err, GP_ELIMIT, "more than %d constraints",
-                             SWEEP_MAX_CONSTRAINTS);
-        const cfg_node *c = cfg_seq_at(cons, i);
-        static const char *const ckeys[] = {"metric", "max", "min", NULL};
-        sweep_constraint *sc = &sw->con[sw->n_constraints];
-        if ((rc = cfg_check_keys(c, ckeys, err)) < 0)
-            return rc;
-        const cfg_node *mn = cfg_map_get(c, "metric");
-        if (!mn)
-            return cfg_error(c, err, GP_EMISSING, "a constraint needs `metric`");
-        if ((rc = metric_node(mn, &sc->metric, err)) < 0)
-            return rc;
-        int has_max = cfg_opt_double(c, "max", -1e300, 1e300, &sc->bound, err);
-        if (has_max < 0)
-            return has_max;
-        if (has_max == 0) {
-            int has_min = cfg_opt_double(c, "min", -1e300, 1e300, &sc->bound, err);
-            if (has_min < 0)
-                return has_min;
-            if (has_min == 0)
-                return cfg_error(c, err, GP_EMISSING, "a constraint needs `max` or `min`");
-        } else if (cfg_map_get(c, "min")) {
-            return cfg_error(c, err, GP_EPARSE, "one of `max` or `min` per constraint");
-        }
-        sc->is_max = has_max == 1;
-        sw->n_constraints++;
-    }
-    return 0;
-}
-
 static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
 {
     const cfg_node *root = cfg_root(doc);
@@ -338,8 +285,8 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     if (name)
         gp_copy_utf8(sw->name, sizeof(sw->name), name);
     char base_path[1024];
-    snprintf(base_path, sizeof(base_path), "%s%s%s", base[0] == '/' ? "" : sw->dir,
-             base[0] == '/' || !sw->dir[0] ? "" : "/", base);
+    if (gp_path_join(sw->dir, base, base_path, sizeof(base_path)) < 0)
+        return cfg_error(cfg_map_get(root, "base"), err, GP_ELIMIT, "path too long");
     if ((rc = experiment_load(base_path, &sw->base, err)) < 0)
         return rc;
     sw->reps = sw->base->replications;
@@ -360,10 +307,10 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
             return cfg_error(cfg_map_get(root, "policy"), err, GP_EUNKNOWN,
                              "no policy entry labelled \"%s\" in %s", policy, base_path);
     }
-    if (db)
-        snprintf(sw->db_path, sizeof(sw->db_path), "%s%s%s", db[0] == '/' ? "" : sw->dir,
-                 db[0] == '/' || !sw->dir[0] ? "" : "/", db);
-    else {
+    if (db) {
+        if (gp_path_join(sw->dir, db, sw->db_path, sizeof(sw->db_path)) < 0)
+            return cfg_error(cfg_map_get(root, "db"), err, GP_ELIMIT, "path too long");
+    } else {
         char safe[128];
         gp_safe_file_name(safe, sizeof(safe), sw->name);
         snprintf(sw->db_path, sizeof(sw->db_path), "results/%s.db", safe);
@@ -398,13 +345,16 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     const cfg_node *obj = NULL;
     if ((rc = cfg_req_map(root, "objective", &obj, err)) < 0)
         return rc;
-    if ((rc = parse_objective(sw, obj, err)) < 0)
+    if ((rc = winner_objective_parse(obj, &sw->objective, err)) < 0)
         return rc;
-    /* every point must make a valid experiment: check the first now, by its place */
-    char *text = NULL;
-    rc = sweep_point_yaml(sw, 0, &text, err);
-    free(text);
-    return rc;
+    /* every point must make a valid experiment: check them now (the first 256), so a bad
+     * value is an error naming its place before anything runs */
+    for (size_t pt = 0; rc >= 0 && pt < sw->n_points && pt < 256; pt++) {
+        experiment *e = NULL;
+        rc = sweep_point_experiment(sw, pt, &e, err);
+        experiment_free(e);
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int sweep_load(const char *path, sweep **out, gp_error *err)
@@ -452,163 +402,66 @@ size_t sweep_n_points(const sweep *sw) { return sw->n_points; }
 int sweep_replications(const sweep *sw) { return sw->reps; }
 size_t sweep_n_units(const sweep *sw) { return sw->n_points * (size_t)sw->reps; }
 
-/* ---------- a point as YAML ---------- */
+/* ---------- a point: overlays on the base experiment ---------- */
 
-/* The base experiment as written, with the point's values at the parameters' places
- * (base/ytree: the project's one YAML writer). */
-typedef struct point_ctx {
-    const sweep *sw;
-    size_t point;
-    bool applied[SWEEP_MAX_PARAMS];
-} point_ctx;
-
-static const char *override_for(point_ctx *c, const char *path)
+static bool sweep_varies_policy(const sweep *sw)
 {
-    for (int k = 0; k < c->sw->n_params; k++)
-        if (strcmp(c->sw->param[k].target, path) == 0) {
-            c->applied[k] = true;
-            return point_cell(c->sw, c->point, k);
-        }
-    return NULL;
+    for (int k = 0; k < sw->n_params; k++)
+        if (sw->param[k].kind == PARAM_POLICY)
+            return true;
+    return false;
 }
 
-static ytree *point_node(point_ctx *c, const cfg_node *n, const char *path)
+int sweep_point_policy(const sweep *sw, size_t point)
 {
-    const char *ov = override_for(c, path);
-    if (ov)
-        return ytree_str(ov);
-    if (cfg_node_is_null(n) || cfg_node_kind(n) == CFG_SCALAR)
-        return ytree_copy_cfg(n);
-    char child[512];
-    if (cfg_node_kind(n) == CFG_SEQ) {
-        ytree *seq = ytree_seq();
-        for (size_t i = 0; seq && i < cfg_len(n); i++) {
-            snprintf(child, sizeof(child), "%s[%zu]", path, i);
-            ytree_push(seq, point_node(c, cfg_seq_at(n, i), child));
-        }
-        return seq;
-    }
-    ytree *map = ytree_map();
-    for (size_t i = 0; map && i < cfg_len(n); i++) {
-        const char *key = cfg_map_key_at(n, i);
-        snprintf(child, sizeof(child), "%s%s%s", path, path[0] ? "." : "", key);
-        ytree_set(map, key, point_node(c, cfg_map_value_at(n, i), child));
-    }
-    /* overrides of keys this map lacks */
-    size_t plen = strlen(path);
-    for (int k = 0; map && k < c->sw->n_params; k++) {
-        const char *t = c->sw->param[k].target;
-        if (c->applied[k] || strncmp(t, path, plen) != 0 || (plen && t[plen] != '.'))
-            continue;
-        const char *key = t + plen + (plen ? 1 : 0);
-        if (strpbrk(key, ".[") || cfg_map_get(n, key))
-            continue;
-        ytree_set(map, key, ytree_str(point_cell(c->sw, c->point, k)));
-        c->applied[k] = true;
-    }
-    return map;
+    for (int k = 0; k < sw->n_params; k++)
+        if (sw->param[k].kind == PARAM_POLICY)
+            return policy_by_label(sw->base, point_cell(sw, point, k));
+    return sw->policy_index;
 }
 
-/* An absolute version of a path (realpath when it exists). */
-static void absolute_path(const char *p, char *out, size_t cap)
+int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_error *err)
 {
-    char buf[PATH_MAX];
-    if (realpath(p, buf))
-        snprintf(out, cap, "%s", buf);
-    else
-        snprintf(out, cap, "%s", p);
-}
-
-int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err)
-{
-    *text = NULL;
+    *out = NULL;
     if (point >= sw->n_points)
         return gp_error_set(err, GP_ERANGE, sw->path, 0, 0, NULL, "no point %zu", point);
-    point_ctx c = {.sw = sw, .point = point};
-    const experiment *e = sw->base;
-    const cfg_node *root = cfg_root(e->doc);
-    char abs[PATH_MAX];
-    ytree *doc = ytree_map();
-    ytree_set(doc, "name", ytree_strf("%s-p%04zu", sw->name, point));
-    char seed[32];
-    snprintf(seed, sizeof(seed), "%" PRIu64, sw->seed);
-    ytree_set(doc, "seed", ytree_plain(seed));
-    ytree_set(doc, "replications", ytree_int(sw->reps));
-    absolute_path(e->profile_path, abs, sizeof(abs));
-    ytree_set(doc, "profile", ytree_str(abs));
-    for (size_t i = 0; i < cfg_len(root); i++) {
-        const char *key = cfg_map_key_at(root, i);
-        const cfg_node *v = cfg_map_value_at(root, i);
-        if (!strcmp(key, "name") || !strcmp(key, "seed") || !strcmp(key, "replications") ||
-            !strcmp(key, "profile") || !strcmp(key, "output"))
-            continue;
-        ytree *out;
-        if (!strcmp(key, "policies")) {
-            out = ytree_seq();
-            ytree_push(out, point_node(&c, cfg_seq_at(v, (size_t)sw->policy_index),
-                                       "policies[0]"));
-        } else {
-            out = point_node(&c, v, key);
-            if (!strcmp(key, "workload") && cfg_map_get(v, "path")) {
-                /* the trace's path, resolved against the base file's directory */
-                absolute_path(e->workload.path, abs, sizeof(abs));
-                ytree_set(out, "path", ytree_str(abs));
-            }
-            ytree *pools = !strcmp(key, "cluster") ? ytree_get(out, "pools") : NULL;
-            for (int k = 0; pools && k < e->n_pools; k++) {
-                /* a node pool's card and recorded preemptions, likewise */
-                ytree *pm = ytree_at(pools, (size_t)k);
-                ytree *pre = pm ? ytree_get(pm, "preemption") : NULL;
-                if (pm && e->pool[k].profile_path[0]) {
-                    absolute_path(e->pool[k].profile_path, abs, sizeof(abs));
-                    ytree_set(pm, "profile", ytree_str(abs));
-                }
-                if (pre && e->pool[k].trace_path[0]) {
-                    absolute_path(e->pool[k].trace_path, abs, sizeof(abs));
-                    ytree_set(pre, "trace", ytree_str(abs));
-                }
-            }
-        }
-        ytree_set(doc, key, out);
-    }
-    /* top-level keys the base lacks (e.g. duration) */
+    int pi = sweep_point_policy(sw, point);
+    experiment_overlay ov[SWEEP_MAX_PARAMS];
+    char path[SWEEP_MAX_PARAMS][300], value[SWEEP_MAX_PARAMS][2 * VALUE_LEN + 8];
+    char origin[SWEEP_MAX_PARAMS][600];
+    size_t n = 0;
     for (int k = 0; k < sw->n_params; k++) {
-        const char *t = sw->param[k].target;
-        if (c.applied[k] || strpbrk(t, ".[") || cfg_map_get(root, t))
+        const sweep_param *p = &sw->param[k];
+        if (p->kind == PARAM_POLICY)
             continue;
-        ytree_set(doc, t, ytree_str(point_cell(sw, point, k)));
-        c.applied[k] = true;
+        if (p->kind == PARAM_CONFIG)
+            snprintf(path[n], sizeof(path[n]), "policies[%d].%s", pi, p->path);
+        else
+            snprintf(path[n], sizeof(path[n]), "%s", p->path);
+        cfg_quote_scalar(point_cell(sw, point, k), value[n], sizeof(value[n]));
+        snprintf(origin[n], sizeof(origin[n]), "%s: parameters[%d] (%s), point %zu", sw->path, k,
+                 p->path, point);
+        /* values are written in the sweep file: relative paths are relative to it */
+        ov[n] = (experiment_overlay){path[n], value[n], origin[n], sw->dir[0] ? sw->dir : "."};
+        n++;
     }
-    ytree *o = ytree_set(doc, "output", ytree_map());
-    ytree_set(o, "series", ytree_bool(sw->series));
-    ytree_set(o, "requests", ytree_bool(false));
-    int rc = 0;
-    char *body = ytree_emit_string(doc, &rc);
-    ytree_free(doc);
-    for (int k = 0; body && k < sw->n_params; k++)
-        if (!c.applied[k]) {
-            free(body);
-            return gp_error_set(err, GP_EMISSING, sw->path, 0, 0, sw->param[k].path,
-                                "no such place in the base experiment (its parent map is "
-                                "missing)");
-        }
-    /* a comment line naming the point, then the document */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = body ? open_memstream(&buf, &len) : NULL;
-    if (f) {
-        fprintf(f, "# %s point %zu:", sw->name, point);
-        for (int k = 0; k < sw->n_params; k++)
-            fprintf(f, " %s=%s", sw->param[k].path, point_cell(sw, point, k));
-        fprintf(f, "\n%s", body);
+    experiment *e = NULL;
+    int rc = experiment_load_text(sw->base->path, sw->base->dir, sw->base->yaml_text, NULL, ov, n,
+                                  &e, err);
+    if (rc == 0)
+        rc = experiment_check_policies(e, pi, err);
+    if (rc < 0) {
+        experiment_free(e);
+        return rc;
     }
-    free(body);
-    if (!f || fclose(f) != 0 || !buf) {
-        free(buf);
-        return gp_error_set(err, rc < 0 && rc != GP_ENOMEM ? rc : GP_ENOMEM, sw->path, 0, 0,
-                            NULL, "cannot write the point's experiment");
-    }
-    *text = buf;
+    char pname[96];
+    snprintf(pname, sizeof(pname), "%s-p%04zu", sw->name, point);
+    snprintf(e->name, sizeof(e->name), "%.*s", (int)sizeof(e->name) - 1, pname);
+    e->seed = sw->seed;
+    e->replications = sw->reps;
+    e->record_series = sw->series;
+    e->record_requests = false;
+    *out = e;
     return 0;
 }
 
@@ -619,10 +472,11 @@ struct sweep_worker {
     results_db *db;
     size_t point;        /* the loaded point, or SIZE_MAX */
     experiment *e;
+    int policy;          /* the point's policy entry in e */
     int64_t exp_id;      /* valid with a database */
 };
 
-/* The point's experiment, through a temporary file (experiment_load reads files). */
+/* The point's experiment: the base with the point's overlays (sweep_point_experiment). */
 static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
 {
     if (w->point == point)
@@ -630,44 +484,12 @@ static int worker_load_point(sweep_worker *w, size_t point, gp_error *err)
     experiment_free(w->e);
     w->e = NULL;
     w->point = SIZE_MAX;
-    char *text = NULL;
-    int rc = sweep_point_yaml(w->sw, point, &text, err);
+    int rc = sweep_point_experiment(w->sw, point, &w->e, err);
     if (rc < 0)
         return rc;
-    const char *tmpdir = getenv("TMPDIR");
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s/gpenlab-sweep-XXXXXX.yaml",
-             tmpdir && tmpdir[0] ? tmpdir : "/tmp");
-    int fd = mkstemps(tmp, 5);
-    if (fd < 0) {
-        free(text);
-        return gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot create: %s", strerror(errno));
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t got = write(fd, text + off, len - off);
-        if (got <= 0)
-            break;
-        off += (size_t)got;
-    }
-    close(fd);
-    free(text);
-    if (off < len) {
-        unlink(tmp);
-        return gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot write the point's file");
-    }
-    rc = experiment_load(tmp, &w->e, err);
-    unlink(tmp);
-    if (rc < 0) {
-        /* name the sweep and the point, not the temporary file */
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        gp_error_set(err, rc, w->sw->path, 0, 0, err->field, "point %zu: %s", point, msg);
-        return rc;
-    }
+    w->policy = sweep_point_policy(w->sw, point);
     if (w->db) {
-        rc = results_db_experiment_upsert(w->db, w->e->name, w->sw->path, w->e->yaml_text,
-                                          w->e->profile_text, &w->exp_id, err);
+        rc = experiment_db_upsert(w->e, w->db, &w->exp_id, err);
         if (rc < 0)
             return rc;
         /* which point an experiment is, for reports */
@@ -696,8 +518,9 @@ static int record_sweep(const sweep *sw, results_db *db, gp_error *err)
     d.n_points = (int64_t)sw->n_points;
     d.replications = sw->reps;
     d.seed = sw->seed;
-    sweep_objective_text(d.objective, sizeof(d.objective), sw->objective, sw->maximise);
-    sweep_constraints_text(d.constraints, sizeof(d.constraints), sw->con, sw->n_constraints);
+    const winner_objective *o = &sw->objective;
+    sweep_objective_text(d.objective, sizeof(d.objective), (int)o->metric, o->maximise);
+    sweep_constraints_text(d.constraints, sizeof(d.constraints), o->con, o->n_constraints);
     return results_db_sweep_put(db, &d, err);
 }
 
@@ -743,7 +566,7 @@ void sweep_worker_close(sweep_worker *w)
 static void unit_key(sweep_worker *w, size_t unit, char *key, size_t cap)
 {
     int rep = (int)(unit % (size_t)w->sw->reps);
-    results_db_run_key(key, cap, w->exp_id, w->e->policy[0].label, rep, w->sw->seed + (uint64_t)rep);
+    results_db_run_key(key, cap, w->exp_id, w->e->policy[w->policy].label, rep, w->sw->seed + (uint64_t)rep);
 }
 
 int sweep_unit_done(sweep_worker *w, size_t unit, gp_error *err)
@@ -764,22 +587,11 @@ int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *s
         return rc;
     int rep = (int)(unit % (size_t)w->sw->reps);
     sim_cfg cfg;
-    experiment_sim_cfg(w->e, 0, rep, &cfg);
+    experiment_sim_cfg(w->e, w->policy, rep, &cfg);
     cfg.seed = w->sw->seed + (uint64_t)rep;
     cfg.record_requests = false;
     cfg.record_series = w->sw->series && series;
-    rc = sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
-    if (rc < 0 && strstr(err->file, "gpenlab-sweep-")) {
-        /* a policy's config error points into the point's temporary file: name the
-         * sweep file and the point instead (the field path still says which key) */
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, w->sw->path);
-        err->line = err->col = 0;
-        snprintf(err->msg, sizeof(err->msg), "point %zu: %.*s", unit / (size_t)w->sw->reps,
-                 (int)sizeof(err->msg) - 32, msg);
-    }
-    return rc;
+    return sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
 }
 
 int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
@@ -793,178 +605,59 @@ int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
     return results_db_write_run(w->db, w->exp_id, key, sum, series, NULL, err);
 }
 
-/* ---------- the local pool ---------- */
+/* ---------- the local pool (lab/pool.h) ---------- */
 
-typedef struct pool_shared {
-    size_t next;          /* the next unit to take (atomic) */
-    size_t ran, resumed;  /* (atomic) */
-} pool_shared;
-
-static int work_loop(const sweep *sw, int db_mode, pool_shared *sh, volatile sig_atomic_t *stop,
-                     gp_error *err)
+static int pool_open(void *ctx, void **state, gp_error *err)
 {
     sweep_worker *w = NULL;
-    int rc = sweep_worker_open(sw, db_mode, &w, err);
-    size_t n = sweep_n_units(sw);
-    while (rc == 0) {
-        if (stop && *stop) {
-            rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
-                              "interrupted: the sweep resumes on rerun");
-            break;
-        }
-        size_t u = __atomic_fetch_add(&sh->next, 1, __ATOMIC_SEQ_CST);
-        if (u >= n)
-            break;
-        rc = sweep_unit_done(w, u, err);
-        if (rc == 1) {
-            __atomic_fetch_add(&sh->resumed, 1, __ATOMIC_SEQ_CST);
-            rc = 0;
-            continue;
-        }
-        if (rc < 0)
-            break;
-        run_summary sum;
-        run_series series = {0};
-        rc = sweep_unit_run(w, u, &sum, &series, err);
-        if (rc == 0)
-            rc = sweep_unit_store(w, u, &sum, sw->series ? &series : NULL, err);
-        run_series_free(&series);
-        if (rc == 0)
-            __atomic_fetch_add(&sh->ran, 1, __ATOMIC_SEQ_CST);
-    }
-    sweep_worker_close(w);
+    int rc = sweep_worker_open(ctx, SWEEP_DB_POOL, &w, err);
+    *state = w;
+    return rc;
+}
+
+static void pool_close(void *state) { sweep_worker_close(state); }
+
+static int pool_done(void *state, size_t unit, gp_error *err)
+{
+    return sweep_unit_done(state, unit, err);
+}
+
+static int pool_unit(void *state, size_t unit, pool_progress *pr, gp_error *err)
+{
+    (void)pr;
+    sweep_worker *w = state;
+    run_summary sum;
+    run_series series = {0};
+    int rc = sweep_unit_run(w, unit, &sum, &series, err);
+    if (rc == 0)
+        rc = sweep_unit_store(w, unit, &sum, w->sw->series ? &series : NULL, err);
+    run_series_free(&series);
     return rc;
 }
 
 int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
                     sweep_run_stats *st, gp_error *err)
 {
-    if (jobs < 1)
-        jobs = 1;
     memset(st, 0, sizeof(*st));
-    st->units = sweep_n_units(sw);
-    if (jobs == 1) {
-        pool_shared sh = {0};
-        int rc = work_loop(sw, SWEEP_DB_WRITER, &sh, stop, err);
-        st->ran = sh.ran;
-        st->resumed = sh.resumed;
-        return rc;
-    }
     /* This process is the writer: it creates the schema before the workers race for it
      * and holds the writer lock until every worker is gone (the workers share it). */
     sweep_worker *w0 = NULL;
     int rc = sweep_worker_open(sw, SWEEP_DB_WRITER, &w0, err);
     if (rc < 0)
         return rc;
-    pool_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                           -1, 0);
-    if (sh == MAP_FAILED) {
-        sweep_worker_close(w0);
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "mmap: %s", strerror(errno));
-    }
-    memset(sh, 0, sizeof(*sh));
-    pid_t pid[256];
-    struct pollfd pfd[256];
-    if (jobs > 256)
-        jobs = 256;
-    int started = 0;
-    pid_t parent = getpid();
-    for (int j = 0; j < jobs; j++) {
-        int p[2];
-        if (pipe(p) < 0) {
-            rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "pipe: %s", strerror(errno));
-            break;
-        }
-        fflush(NULL);
-        pid_t c = fork();
-        if (c < 0) {
-            close(p[0]);
-            close(p[1]);
-            rc = gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "fork: %s", strerror(errno));
-            break;
-        }
-        if (c == 0) {
-            /* A worker ends at once on SIGTERM or SIGINT: a unit is written in one
-             * transaction, so what is lost is the unit in progress, which the rerun does. It
-             * also ends when the parent dies, so no worker goes on alone. */
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-#ifdef __linux__
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-            if (getppid() != parent || (stop && *stop))
-                _exit(1);
-            close(p[0]);
-            gp_error cerr;
-            gp_error_clear(&cerr);
-            int crc = work_loop(sw, SWEEP_DB_POOL, sh, NULL, &cerr);
-            if (crc < 0) {
-                ssize_t wr = write(p[1], &cerr, sizeof(cerr));
-                (void)wr;
-            }
-            close(p[1]);
-            _exit(crc < 0 ? 1 : 0);
-        }
-        close(p[1]);
-        pid[started] = c;
-        pfd[started].fd = p[0];
-        pfd[started].events = POLLIN;
-        started++;
-    }
-    /* Wait for the workers' reports (an error record, or end of file when they exit); a
-     * stop request is passed on to every worker within one poll period. */
-    gp_error first = {0};
-    bool stopped = false;
-    for (int open_fds = started; open_fds > 0;) {
-        if (stop && *stop && !stopped) {
-            stopped = true;
-            for (int j = 0; j < started; j++)
-                kill(pid[j], SIGTERM);
-        }
-        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
-            break;
-        for (int j = 0; j < started; j++) {
-            if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            gp_error cerr;
-            ssize_t got = read(pfd[j].fd, &cerr, sizeof(cerr));
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got == (ssize_t)sizeof(cerr) && first.code == 0)
-                first = cerr;
-            close(pfd[j].fd);
-            pfd[j].fd = -1;
-            open_fds--;
-        }
-    }
-    bool died = false;
-    int died_status = 0;
-    for (int j = 0; j < started; j++) {
-        if (pfd[j].fd >= 0)
-            close(pfd[j].fd);
-        int status = 0;
-        while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !died) {
-            died = true;
-            died_status = status;
-        }
-    }
+    static const pool_ops ops = {pool_open, pool_close, pool_done, pool_unit, NULL};
+    pool_stats ps;
+    rc = pool_run(&ops, (void *)sw, sweep_n_units(sw), jobs, stop, NULL, NULL, &ps, err);
     sweep_worker_close(w0); /* the lock is released only now */
-    if (rc == 0 && (stopped || (stop && *stop)))
-        rc = gp_error_set(err, GP_EINTERRUPTED, sw->db_path, 0, 0, NULL,
-                          "interrupted: %zu of %zu units done, the sweep resumes on rerun",
-                          sh->ran + sh->resumed, st->units);
-    else if (rc == 0 && first.code != 0) {
-        *err = first;
-        rc = first.code;
-    } else if (rc == 0 && died) {
-        rc = gp_error_set(err, GP_EIO, sw->db_path, 0, 0, NULL,
-                          "a sweep worker died (status %d); rerun to resume", died_status);
-    }
-    st->ran = sh->ran;
-    st->resumed = sh->resumed;
-    munmap(sh, sizeof(*sh));
+    st->units = ps.units;
+    st->ran = ps.ran;
+    st->resumed = ps.resumed;
+    if (rc == GP_EINTERRUPTED)
+        gp_error_set(err, rc, sw->db_path, 0, 0, NULL,
+                     "interrupted: %zu of %zu units done, the sweep resumes on rerun",
+                     ps.ran + ps.resumed, ps.units);
+    else if (rc < 0 && !err->file[0] && strstr(err->msg, "worker process died"))
+        snprintf(err->file, sizeof(err->file), "%.*s", (int)sizeof(err->file) - 1, sw->db_path);
     return rc;
 }
 
@@ -1013,7 +706,7 @@ static int record_points(const sweep *sw, gp_error *err)
 
 static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
 {
-    const int ob = sw->objective;
+    const int ob = (int)sw->objective.metric;
     const int dec = sweep_metric_decimals(ob);
     const int gpu_h = sweep_metric_index("gpu_hours"), p99 = sweep_metric_index("p99_s"),
               slo = sweep_metric_index("slo_pct");
@@ -1021,11 +714,10 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
-            sw->base->path, sw->base->policy[sw->policy_index].label);
-    fprintf(out, "objective: %s %s", sw->maximise ? "maximise" : "minimise", sweep_metric_name(ob));
-    for (int k = 0; k < sw->n_constraints; k++)
-        fprintf(out, "%s%s %s %g", k ? ", " : " subject to ", sweep_metric_name(sw->con[k].metric),
-                sw->con[k].is_max ? "<=" : ">=", sw->con[k].bound);
+            sw->base->path, sweep_varies_policy(sw) ? "varied (parameter `policy`)"
+                                                    : sw->base->policy[sw->policy_index].label);
+    char obj[400];
+    fprintf(out, "objective: %s", winner_objective_describe(&sw->objective, obj, sizeof(obj)));
     fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
             "GPU-h", "P99 (s)", "SLO (%)", sweep_metric_name(ob), "flags");
     for (size_t i = 0; i < res->n_points; i++) {

@@ -1,10 +1,14 @@
 /* sweep.h: parameter sweeps over an experiment, and the winner with its evidence.
  * A sweep file (YAML) names a base experiment and one of its policy entries, the
  * parameters to vary (any dotted path into the experiment: `config.X` for the policy's
- * config, `cluster.max_pods`, `workload.peak_rate_per_s`, ...) as a grid or a Latin
+ * config, `cluster.max_pods`, `workload.peak_rate_per_s`, `profile` for the GPU profile,
+ * and `policy` for which entry of the base runs: "T4, L4 or H100; HPA or KEDA?" is one
+ * sweep) as a grid or a Latin
  * hypercube (seeded), the replications, the database and an objective with constraints.
- * Each point is the base experiment re-emitted as YAML with the overrides (relative
- * paths made absolute), so a point is an experiment of its own in the results database;
+ * Each point is the base experiment with the point's values set on its parsed tree (no
+ * YAML written and read again); a value's relative path is relative to the sweep file. A
+ * point is an experiment of its own in the results database (named NAME-pNNNN, its
+ * identity covering its values);
  * replication r of every point uses seed + r (common random numbers: points are paired).
  * Work is cut into units (point, replication); each unit is one sim_run written in one
  * transaction under its run key, so a killed sweep resumes without repeating or losing a
@@ -19,6 +23,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "lab/experiment.h"
 #include "sim/result.h"
 
 typedef struct sweep sweep;
@@ -37,8 +42,13 @@ size_t sweep_n_points(const sweep *sw);
 int sweep_replications(const sweep *sw);
 size_t sweep_n_units(const sweep *sw); /* points x replications; unit = point * reps + rep */
 
-/* The YAML text of point i (malloc'd; the caller frees). */
-int sweep_point_yaml(const sweep *sw, size_t point, char **text, gp_error *err);
+/* Point i as an experiment: the base experiment with the point's values set on its parsed
+ * tree (base/cfg.h's cfg_set; config.X on the point's policy entry), named NAME-pNNNN,
+ * with the sweep's seed and replications. Errors name the sweep file, the parameter and
+ * the point. The caller frees it (experiment_free). */
+int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_error *err);
+/* The index of the policy entry point i runs: the `policy` parameter's, else the sweep's. */
+int sweep_point_policy(const sweep *sw, size_t point);
 
 /* ---------- workers: one per process ---------- */
 

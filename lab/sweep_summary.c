@@ -6,39 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_cdf.h>
-
 #include "base/common.h"
 #include "base/text.h"
 #include "lab/plot.h"
 
-/* ---------- metrics ---------- */
-
-typedef double (*metric_fn)(const run_summary *r);
-static double mt_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
-static double mt_cost(const run_summary *r) { return r->cost; }
-static double mt_mean(const run_summary *r) { return r->lat_mean_s; }
-static double mt_p50(const run_summary *r) { return r->lat_p50_s; }
-static double mt_p95(const run_summary *r) { return r->lat_p95_s; }
-static double mt_p99(const run_summary *r) { return r->lat_p99_s; }
-static double mt_slo(const run_summary *r) { return 100.0 * r->slo_frac; }
-static double mt_util(const run_summary *r) { return 100.0 * r->utilisation; }
-static double mt_timed_out(const run_summary *r) { return (double)r->timed_out; }
-static double mt_pod_starts(const run_summary *r) { return (double)r->pod_starts; }
-static double mt_cold_waited(const run_summary *r) { return (double)r->cold_waited; }
-
-static const struct {
-    const char *name;
-    metric_fn get;
-    int decimals;
-} metrics[] = {
-    {"gpu_hours", mt_gpu_hours, 2}, {"cost", mt_cost, 2},     {"mean_s", mt_mean, 3},
-    {"p50_s", mt_p50, 3},           {"p95_s", mt_p95, 3},     {"p99_s", mt_p99, 3},
-    {"slo_pct", mt_slo, 2},         {"util_pct", mt_util, 1}, {"timed_out", mt_timed_out, 1},
-    {"pod_starts", mt_pod_starts, 1}, {"cold_waited", mt_cold_waited, 1},
-};
-#define N_METRICS ((int)(sizeof(metrics) / sizeof(metrics[0])))
-enum { MT_COST = 1, MT_P99 = 5 };
+/* ---------- metrics: the table of run metrics, by index ---------- */
 
 bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a)
 {
@@ -48,24 +20,25 @@ bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a)
            (cost_b < cost_a || lat_b < lat_a);
 }
 
-int sweep_metric_count(void) { return N_METRICS; }
-const char *sweep_metric_name(int m) { return metrics[m].name; }
-int sweep_metric_decimals(int m) { return metrics[m].decimals; }
-double sweep_metric_value(int m, const run_summary *r) { return metrics[m].get(r); }
+int sweep_metric_count(void) { return RM_COUNT; }
+const char *sweep_metric_name(int m) { return run_metric_get((run_metric_id)m)->name; }
+int sweep_metric_decimals(int m) { return run_metric_get((run_metric_id)m)->decimals; }
+double sweep_metric_value(int m, const run_summary *r)
+{
+    return run_metric_value((run_metric_id)m, r);
+}
 
 int sweep_metric_index(const char *name)
 {
-    for (int i = 0; i < N_METRICS; i++)
-        if (strcmp(metrics[i].name, name) == 0)
-            return i;
-    return -1;
+    const run_metric *m = run_metric_find(name);
+    return m ? (int)m->id : -1;
 }
 
 /* ---------- the objective as stored ---------- */
 
 void sweep_objective_text(char *buf, size_t cap, int metric, bool maximise)
 {
-    snprintf(buf, cap, "%s %s", maximise ? "maximise" : "minimise", metrics[metric].name);
+    snprintf(buf, cap, "%s %s", maximise ? "maximise" : "minimise", sweep_metric_name(metric));
 }
 
 void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, int n)
@@ -73,7 +46,7 @@ void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, in
     buf[0] = '\0';
     for (int k = 0; k < n; k++) {
         size_t u = strlen(buf);
-        snprintf(buf + u, cap - u, "%s%s%s%.17g", k ? "," : "", metrics[c[k].metric].name,
+        snprintf(buf + u, cap - u, "%s%s%s%.17g", k ? "," : "", sweep_metric_name(c[k].metric),
                  c[k].is_max ? "<=" : ">=", c[k].bound);
     }
 }
@@ -100,25 +73,16 @@ static bool parse_stored(sweep_summary *s, const results_db_sweep *d)
         *op = '\0';
         char *end = NULL;
         c->bound = strtod(op + 2, &end);
-        if ((c->metric = sweep_metric_index(tok)) < 0 || !end || *end)
+        int m = sweep_metric_index(tok);
+        if (m < 0 || !end || *end)
             return false;
+        c->metric = (run_metric_id)m;
         s->n_constraints++;
     }
     return true;
 }
 
-/* ---------- analysis ---------- */
-
-static bool meets(const sweep_constraint *c, double v)
-{
-    return c->is_max ? v <= c->bound : v >= c->bound;
-}
-
-/* a better than b on the objective */
-static bool better(const sweep_summary *s, double a, double b)
-{
-    return s->maximise ? a > b : a < b;
-}
+/* ---------- analysis: winner.h's, as for gpenlab run ---------- */
 
 static const double *values_of(const sweep_summary *s, const sweep_point_summary *p, int m)
 {
@@ -127,69 +91,68 @@ static const double *values_of(const sweep_summary *s, const sweep_point_summary
 
 static void classify(sweep_summary *s)
 {
+    winner_objective o;
+    memset(&o, 0, sizeof(o));
+    if (s->recorded) {
+        o.metric = (run_metric_id)s->objective;
+        o.maximise = s->maximise;
+        o.n_constraints = s->n_constraints;
+        memcpy(o.con, s->con, sizeof(o.con));
+    }
+    winner_candidate *cand = calloc(s->n_points + 1, sizeof(*cand));
+    for (size_t i = 0; cand && i < s->n_points; i++) {
+        for (int m = 0; m < RM_COUNT; m++)
+            cand[i].v[m] = values_of(s, &s->pt[i], m);
+        cand[i].reps = (size_t)s->reps;
+    }
+    if (cand)
+        winner_classify(&o, cand, s->n_points);
     for (size_t i = 0; i < s->n_points; i++) {
         sweep_point_summary *p = &s->pt[i];
-        p->feasible = p->surely = s->recorded;
+        p->feasible = s->recorded && cand && cand[i].feasible;
+        p->surely = s->recorded && cand && cand[i].surely;
         p->why_not[0] = '\0';
-        for (int k = 0; s->recorded && k < s->n_constraints; k++) {
+        for (int k = 0; s->recorded && k < s->n_constraints && !p->why_not[0]; k++) {
             const sweep_constraint *c = &s->con[k];
-            const stat_summary *st = &p->m[c->metric];
-            double hw = isnan(st->half_width) ? 0 : st->half_width;
-            bool on_mean = !isnan(st->mean) && meets(c, st->mean);
-            if (!on_mean && p->feasible)
-                snprintf(p->why_not, sizeof(p->why_not), "%s %.*f %s %g", metrics[c->metric].name,
-                         metrics[c->metric].decimals, st->mean, c->is_max ? ">" : "<", c->bound);
-            p->feasible &= on_mean;
-            p->surely &= !isnan(st->mean) && meets(c, c->is_max ? st->mean + hw : st->mean - hw);
+            double mean = p->m[c->metric].mean;
+            if (isnan(mean) || (c->is_max ? mean > c->bound : mean < c->bound))
+                snprintf(p->why_not, sizeof(p->why_not), "%s %.*f %s %g",
+                         sweep_metric_name(c->metric), sweep_metric_decimals(c->metric), mean,
+                         c->is_max ? ">" : "<", c->bound);
         }
     }
     /* Pareto front on (mean cost, mean P99); cost, not GPU-hours: a mixed fleet's pools
      * have their own prices (on one pool the two give the same front) */
     for (size_t a = 0; a < s->n_points; a++) {
-        double ca = s->pt[a].m[MT_COST].mean, la = s->pt[a].m[MT_P99].mean;
+        double ca = s->pt[a].m[RM_COST].mean, la = s->pt[a].m[RM_P99_S].mean;
         s->pt[a].pareto = true;
         for (size_t b = 0; b < s->n_points && s->pt[a].pareto; b++)
-            s->pt[a].pareto = !pareto_dominates(s->pt[b].m[MT_COST].mean,
-                                                s->pt[b].m[MT_P99].mean, ca, la);
+            s->pt[a].pareto = !pareto_dominates(s->pt[b].m[RM_COST].mean,
+                                                s->pt[b].m[RM_P99_S].mean, ca, la);
     }
-    /* the winner: the best mean objective among the feasible points */
     s->winner = s->runner_up = SIZE_MAX;
-    int ob = s->objective;
-    for (size_t i = 0; s->recorded && i < s->n_points; i++)
-        if (s->pt[i].feasible && !isnan(s->pt[i].m[ob].mean) &&
-            (s->winner == SIZE_MAX || better(s, s->pt[i].m[ob].mean, s->pt[s->winner].m[ob].mean)))
-            s->winner = i;
-    if (s->winner == SIZE_MAX)
+    if (!s->recorded || !cand) {
+        free(cand);
         return;
-    sweep_point_summary *w = &s->pt[s->winner];
-    w->winner = true;
-    for (size_t i = 0; i < s->n_points; i++)
-        if (i != s->winner && s->pt[i].feasible &&
-            (s->runner_up == SIZE_MAX ||
-             better(s, s->pt[i].m[ob].mean, s->pt[s->runner_up].m[ob].mean)))
-            s->runner_up = i;
-    /* paired comparisons against every other feasible point: other - winner, so > 0
-     * means the winner is better when minimising (and the reverse when maximising) */
-    for (size_t i = 0; i < s->n_points; i++) {
-        sweep_point_summary *p = &s->pt[i];
-        if (i == s->winner || !p->feasible)
-            continue;
-        const double *vw = values_of(s, w, ob), *vp = values_of(s, p, ob);
-        p->vs_winner = s->maximise ? stats_paired(vw, vp, (size_t)s->reps)
-                                   : stats_paired(vp, vw, (size_t)s->reps);
-        s->compared++;
-        p->tied = !(stats_significant(&p->vs_winner) && p->vs_winner.mean > 0);
-        s->ties += p->tied;
-        if (i == s->runner_up) {
-            const stat_summary *d = &p->vs_winner;
-            s->p_value = NAN;
-            if (d->n >= 2 && d->sd > 0)
-                s->p_value = gsl_cdf_tdist_Q(d->mean / (d->sd / sqrt((double)d->n)),
-                                             (double)(d->n - 1));
-            else if (d->n >= 2)
-                s->p_value = d->mean > 0 ? 0.0 : d->mean == 0 ? 0.5 : 1.0;
+    }
+    winner_result wr;
+    winner_pick(&o, cand, s->n_points, &wr);
+    s->winner = wr.winner;
+    s->runner_up = wr.runner_up;
+    s->p_value = wr.p_one_sided;
+    s->compared = wr.compared;
+    s->ties = wr.ties;
+    if (s->winner != SIZE_MAX) {
+        s->pt[s->winner].winner = true;
+        for (size_t i = 0; i < s->n_points; i++) {
+            sweep_point_summary *p = &s->pt[i];
+            if (i == s->winner || !p->feasible)
+                continue;
+            p->vs_winner = winner_paired(&o, &cand[s->winner], &cand[i], NULL);
+            p->tied = winner_tied(&p->vs_winner);
         }
     }
+    free(cand);
 }
 
 int sweep_summary_names(results_db *db, char (**names)[128], size_t *n, gp_error *err)
@@ -230,11 +193,11 @@ void sweep_summary_free(sweep_summary *s)
 static int read_point(results_db *db, sweep_summary *s, sweep_point_summary *p, gp_error *err)
 {
     size_t reps = (size_t)s->reps;
-    p->values = malloc(sizeof(double) * (size_t)N_METRICS * (reps + 1));
-    p->m = calloc((size_t)N_METRICS, sizeof(*p->m));
+    p->values = malloc(sizeof(double) * (size_t)RM_COUNT * (reps + 1));
+    p->m = calloc((size_t)RM_COUNT, sizeof(*p->m));
     if (!p->values || !p->m)
         return gp_oom(err);
-    for (size_t i = 0; i < (size_t)N_METRICS * reps; i++)
+    for (size_t i = 0; i < (size_t)RM_COUNT * reps; i++)
         p->values[i] = NAN;
     run_summary *runs = NULL;
     size_t n = 0;
@@ -245,11 +208,12 @@ static int read_point(results_db *db, sweep_summary *s, sweep_point_summary *p, 
             (s->recorded && r->seed != s->seed + (uint64_t)r->replication))
             continue;
         p->n++;
-        for (int m = 0; m < N_METRICS; m++)
-            p->values[(size_t)m * reps + (size_t)r->replication] = metrics[m].get(r);
+        for (int m = 0; m < RM_COUNT; m++)
+            p->values[(size_t)m * reps + (size_t)r->replication] =
+                run_metric_value((run_metric_id)m, r);
     }
     free(runs);
-    for (int m = 0; rc == 0 && m < N_METRICS; m++)
+    for (int m = 0; rc == 0 && m < RM_COUNT; m++)
         p->m[m] = stats_summarize(p->values + (size_t)m * reps, reps);
     return rc;
 }
@@ -337,10 +301,10 @@ void sweep_summary_verdict(const sweep_summary *s, FILE *out)
         fprintf(out, "winner: none: no point meets the constraints on its mean\n");
         return;
     }
-    const int ob = s->objective, dec = metrics[ob].decimals;
+    const int ob = s->objective, dec = sweep_metric_decimals(ob);
     char a[64];
     const sweep_point_summary *w = &s->pt[s->winner];
-    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, metrics[ob].name,
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, sweep_metric_name(ob),
             stats_format(a, sizeof(a), &w->m[ob], dec),
             w->surely ? ", constraints met at the 95% bound"
                       : ", constraints met on the mean only (not at the 95% bound)");
@@ -349,7 +313,7 @@ void sweep_summary_verdict(const sweep_summary *s, FILE *out)
         fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
                      "%zu replications), one-sided p = %.3g: %s\n",
                 r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
-                metrics[ob].name, r->vs_winner.n, s->p_value,
+                sweep_metric_name(ob), r->vs_winner.n, s->p_value,
                 r->tied ? "not significant: the two are tied within the noise"
                         : "the win is significant");
     }
@@ -366,7 +330,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
 {
     size_t drawable = 0;
     for (size_t i = 0; i < s->n_points; i++)
-        drawable += !isnan(s->pt[i].m[MT_COST].mean) && !isnan(s->pt[i].m[MT_P99].mean);
+        drawable += !isnan(s->pt[i].m[RM_COST].mean) && !isnan(s->pt[i].m[RM_P99_S].mean);
     if (!drawable)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "no point of sweep %s has runs yet: nothing to draw", s->name);
@@ -374,8 +338,8 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
     if (!pts)
         return gp_oom(err);
     for (size_t i = 0; i < s->n_points; i++) {
-        pts[i].x = s->pt[i].m[MT_COST].mean;
-        pts[i].y = s->pt[i].m[MT_P99].mean;
+        pts[i].x = s->pt[i].m[RM_COST].mean;
+        pts[i].y = s->pt[i].m[RM_P99_S].mean;
         pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
                       (s->pt[i].winner ? 4 : 0);
     }

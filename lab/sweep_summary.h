@@ -7,6 +7,8 @@
  * objective among the feasible points), and each feasible point's paired difference from
  * the winner over the common-random-number replications. `gpenlab sweep` (text, CSV),
  * `gpenlab report` (HTML) and their Pareto pictures all come from here, so they agree.
+ * Metrics are the table of run_metrics.h; feasibility and the winner come from winner.h,
+ * as for `gpenlab run`.
  * A sweep recorded before its objective was stored has no feasibility and no winner
  * (recorded = false). */
 #ifndef GP_SWEEP_SUMMARY_H
@@ -19,26 +21,24 @@
 
 #include "base/error.h"
 #include "lab/results_db.h"
+#include "lab/winner.h"
 #include "sim/stats.h"
 
-#define SWEEP_MAX_CONSTRAINTS 8
+#define SWEEP_MAX_CONSTRAINTS WINNER_MAX_CONSTRAINTS
 
 /* Whether (cost_b, lat_b) dominates (cost_a, lat_a): at most as costly and as slow, and
  * better on one; a point lacking either figure is on no front. */
 bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a);
 
-/* The metrics a sweep can minimise, maximise or constrain. */
+/* The metrics a sweep can minimise, maximise or constrain: the table of run metrics
+ * (run_metrics.h), by index (m = run_metric_id). */
 int sweep_metric_count(void);
 const char *sweep_metric_name(int m);
 int sweep_metric_decimals(int m);
 double sweep_metric_value(int m, const run_summary *r);
 int sweep_metric_index(const char *name); /* -1 when unknown */
 
-typedef struct sweep_constraint {
-    int metric;
-    bool is_max;         /* metric <= bound, else metric >= bound */
-    double bound;
-} sweep_constraint;
+typedef winner_constraint sweep_constraint;
 
 /* What a sweep stores about itself, as text (results_db_sweep's objective and
  * constraints: "minimise gpu_hours", "p99_s<=20,slo_pct>=75"), and back. */

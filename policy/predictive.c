@@ -32,6 +32,8 @@
 #include "base/common.h"
 #include "policy/policy.h"
 
+extern const policy_ops policy_predictive_ops; /* below: a floor may not be itself */
+
 typedef struct floor_rec {
     int64_t t_us;
     int pods;
@@ -98,9 +100,9 @@ static int make_floor(predictive_state *s, const cfg_node *fl, const policy_env 
     const char *name;
     TRY(cfg_req_string(fl, "policy", &name, err));
     const cfg_node *pn = cfg_map_get(fl, "policy");
-    if (strcmp(name, "predictive") == 0)
-        return cfg_error(pn, err, GP_ERANGE, "the floor of predictive cannot be predictive");
     const policy_ops *ops = policy_find(name);
+    if (ops == &policy_predictive_ops) /* itself: a floor of floors without end */
+        return cfg_error(pn, err, GP_ERANGE, "the floor of predictive cannot be predictive");
     if (!ops) {
         char list[256] = "";
         size_t used = 0;

@@ -680,3 +680,38 @@ double dist_mean(const dist_spec *d)
         return d->a;
     }
 }
+
+double profile_mean_start_s(const gpu_profile *p, unsigned kind)
+{
+    double s = 0;
+    for (int i = 0; i < p->n_phases; i++)
+        if (p->phase[i].applies & kind)
+            s += dist_mean(&p->phase[i].seconds);
+    return s;
+}
+
+bool profile_has_cluster_start(const gpu_profile *p)
+{
+    static const char *const cluster[] = {"schedule", "scheduling", "image_pull", "pull",
+                                          "container_start", "container_create", NULL};
+    for (int i = 0; i < p->n_phases; i++) {
+        const profile_phase *ph = &p->phase[i];
+        if (!(ph->applies & PHASE_POD))
+            continue;
+        if (ph->applies & PHASE_CACHED_SKIP)
+            return true;
+        for (int k = 0; cluster[k]; k++)
+            if (strcmp(ph->name, cluster[k]) == 0)
+                return true;
+    }
+    return false;
+}
+
+void profile_cluster_start_note(const gpu_profile *p, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "pods start in %.1f s: the profile has only the GPU process's part of a pod start "
+             "(no scheduling, image pull, container start); cluster.pod_start_phases adds it "
+             "(as experiments/tidal_day.yaml does)",
+             profile_mean_start_s(p, PHASE_POD));
+}

@@ -114,6 +114,17 @@ double profile_jitter_factor(const gpu_profile *p, double u, double z);
 /* Samples a dist_spec from a uniform and a normal draw; never negative. */
 double dist_sample(const dist_spec *d, double u, double z);
 double dist_mean(const dist_spec *d);
+
+/* The mean length of a start of the given kind (PHASE_POD or PHASE_SERVERLESS): the sum of
+ * the means of the phases that apply to it, cached_skip ones included. */
+double profile_mean_start_s(const gpu_profile *p, unsigned kind);
+/* True when the profile's pod start includes the cluster's part (scheduling, image pull,
+ * container start: a phase so named, or one skipped for a cached image). A profile measured
+ * on a bare GPU has only the GPU process's phases; an experiment then adds the cluster's
+ * (cluster.pod_start_phases) or its pods start unrealistically fast. */
+bool profile_has_cluster_start(const gpu_profile *p);
+/* One line saying what profile_has_cluster_start found missing and how to add it. */
+void profile_cluster_start_note(const gpu_profile *p, char *buf, size_t cap);
 /* Interpolated value of a stage over the mp grid. */
 double profile_stage_ms(const gpu_profile *p, const profile_stage *s, double mp);
 

@@ -593,6 +593,93 @@ static void test_bad_files(void **state)
     }
 }
 
+/* cfg_set: an overlay replaces or adds the node at a path; the rest stays; new nodes carry
+ * their origin (for errors) and base directory; bad paths are errors naming them. */
+static void test_overlays(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *path, *value, *check_path, *want_scalar, *want_err;
+    } rows[] = {
+        {"replace a scalar", "cluster.max_pods", "12", "cluster.max_pods", "12", NULL},
+        {"add a key to a map", "cluster.gpus", "4", "cluster.gpus", "4", NULL},
+        {"add a map on the way", "metrics.delay", "5s", "metrics.delay", "5s", NULL},
+        {"a null value becomes a map", "output.db", "x.db", "output.db", "x.db", NULL},
+        {"into a sequence item", "policies[1].config.pods", "3", "policies[1].config.pods", "3",
+         NULL},
+        {"a dotted key of the document, whole", "ann.autoscaling.knative.dev/target", "7",
+         "ann.autoscaling.knative.dev/target", "7", NULL},
+        {"a flow sequence", "cluster.list", "[a, b]", "cluster.list[1]", "b", NULL},
+        {"a quoted scalar stays one", "cluster.name", "\"a: b\"", "cluster.name", "a: b", NULL},
+        {"no such item", "policies[5].config.pods", "3", NULL, NULL, "policies has no item [5]"},
+        {"below a scalar", "name.x", "1", NULL, NULL, "name is a scalar, not a map"},
+        {"bad index", "policies[x]", "1", NULL, NULL, "expected [INDEX]"},
+        {"bad YAML value", "cluster.max_pods", "[1,", NULL, NULL, ""},
+    };
+    static const char doc[] = "name: n\ncluster: {max_pods: 2}\noutput:\n"
+                              "ann: {autoscaling.knative.dev/target: \"4\"}\n"
+                              "policies: [{config: {pods: 1}}, {config: {pods: 2}}]\n";
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cfg_doc *d = load_ok(doc);
+        gp_error e;
+        gp_error_clear(&e);
+        int rc = cfg_set(d, rows[i].path, rows[i].value, "--set x", "/some/dir", &e);
+        if (rows[i].want_err) {
+            if (rc >= 0 || !strstr(e.msg, rows[i].want_err))
+                fail_msg("%s: rc %d msg \"%s\", want an error with \"%s\"", rows[i].name, rc,
+                         e.msg, rows[i].want_err);
+            cfg_free(d);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: rc %d: %s", rows[i].name, rc, e.msg);
+        /* walk check_path by cfg_map_get / cfg_seq_at */
+        const cfg_node *n = cfg_root(d);
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", rows[i].check_path);
+        if (strncmp(buf, "ann.", 4) == 0) {
+            n = cfg_map_get(cfg_map_get(n, "ann"), buf + 4);
+        } else {
+            for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && n;
+                 tok = strtok_r(NULL, ".", &save)) {
+                char *br = strchr(tok, '[');
+                if (br) {
+                    *br = '\0';
+                    n = cfg_seq_at(cfg_map_get(n, tok), (size_t)atoi(br + 1));
+                } else {
+                    n = cfg_map_get(n, tok);
+                }
+            }
+        }
+        if (!n || !cfg_scalar(n) || strcmp(cfg_scalar(n), rows[i].want_scalar) != 0)
+            fail_msg("%s: %s is %s, want %s", rows[i].name, rows[i].check_path,
+                     n && cfg_scalar(n) ? cfg_scalar(n) : "(none)", rows[i].want_scalar);
+        if (strcmp(cfg_node_file(n), "--set x") != 0 || !cfg_node_base_dir(n) ||
+            strcmp(cfg_node_base_dir(n), "/some/dir") != 0)
+            fail_msg("%s: the new node's origin %s / dir %s", rows[i].name, cfg_node_file(n),
+                     cfg_node_base_dir(n) ? cfg_node_base_dir(n) : "(none)");
+        /* the rest of the document is untouched */
+        const char *nm = cfg_scalar(cfg_map_get(cfg_root(d), "name"));
+        if (!nm || strcmp(nm, "n") != 0)
+            fail_msg("%s: name changed", rows[i].name);
+        cfg_free(d);
+    }
+    /* an unknown key set on top is refused by the key check, naming the overlay */
+    cfg_doc *d = load_ok(doc);
+    gp_error e;
+    assert_int_equal(cfg_set(d, "cluster.max_podz", "3", "--set cluster.max_podz=3", NULL, &e), 0);
+    static const char *const allowed[] = {"max_pods", NULL};
+    assert_int_equal(cfg_check_keys(cfg_map_get(cfg_root(d), "cluster"), allowed, &e), GP_EUNKNOWN);
+    char line[600];
+    gp_error_format(&e, line, sizeof(line));
+    assert_string_equal(line, "--set cluster.max_podz=3: cluster.max_podz: unknown key "
+                              "'max_podz' (did you mean 'max_pods'?)");
+    cfg_free(d);
+    char q[64];
+    assert_int_equal(cfg_quote_scalar("a\"b\\c", q, sizeof(q)), 0);
+    assert_string_equal(q, "\"a\\\"b\\\\c\"");
+}
+
 static void test_cfg_error_helper(void **state)
 {
     (void)state;
@@ -625,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_cfg_error_helper),
+        cmocka_unit_test(test_overlays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "drive/drive.h"
 #include "drive/io.h"
+#include "lab/experiment.h"
 #include "lab/export.h"
 #include "policy/replay.h"
 #include "tests/live/fake_http.h"
@@ -1201,6 +1202,30 @@ static void test_prometheus_token(void **state)
         fail_msg("the Prometheus token reached the log");
 }
 
+/* `gpenlab drive TARGET --dry-run --once` with no cluster: the plan, then one decision, by
+ * `policy`. */
+static void dry_run_once(const char *target, const char *policy)
+{
+    char *argv[] = {"drive", (char *)target, "--dry-run", "--once", NULL};
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&out, &len);
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = cmd_drive(4, argv, mf, &err);
+    fclose(mf);
+    if (rc < 0)
+        fail_msg("drive %s --dry-run: %s: %s", target, err.field, err.msg);
+    if (assert_json_lines(target, out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
+        !strstr(out, "\"decided\":true"))
+        fail_msg("drive %s --dry-run:\n%s", target, out);
+    char pol[96];
+    snprintf(pol, sizeof(pol), "\"policy\":\"%s\"", policy);
+    if (!strstr(out, pol))
+        fail_msg("drive %s --dry-run runs another policy (want %s):\n%s", target, pol, out);
+    free(out);
+}
+
 /* `gpenlab drive --dry-run` on every config `gpenlab export` writes (KEDA included: it
  * failed with "unknown key 'apiVersion'"), with no cluster: the plan, then a decision; and
  * with a recorded CSV, the decisions `gpenlab policy replay` makes on it. */
@@ -1248,24 +1273,8 @@ static void test_dry_run_every_export(void **state)
             fail_msg("%s: export: %s", rows[i].label, err.msg);
         snprintf(file, sizeof(file), "%s/%s", dir, rows[i].manifest);
         const char *targets[] = {dir, file};
-        for (int k = 0; k < 2; k++) {
-            char *argv[] = {"drive", (char *)targets[k], "--dry-run", "--once", NULL};
-            char *out = NULL;
-            size_t len = 0;
-            FILE *mf = open_memstream(&out, &len);
-            gp_error_clear(&err);
-            int rc = cmd_drive(4, argv, mf, &err);
-            fclose(mf);
-            if (rc < 0)
-                fail_msg("drive %s --dry-run: %s: %s", targets[k], err.field, err.msg);
-            if (assert_json_lines(targets[k], out) != 2 || !strstr(out, "\"event\":\"plan\"") ||
-                !strstr(out, "\"decided\":true"))
-                fail_msg("drive %s --dry-run:\n%s", targets[k], out);
-            char pol[64];
-            snprintf(pol, sizeof(pol), "\"policy\":\"%s\"", rows[i].policy);
-            assert_non_null(strstr(out, pol));
-            free(out);
-        }
+        for (int k = 0; k < 2; k++)
+            dry_run_once(targets[k], rows[i].policy);
         /* replayed: the same decisions as `gpenlab policy replay` with the imported config */
         char *argv[] = {"drive", file, "--metrics", csv, NULL};
         char *out = NULL, *rout = NULL;
@@ -1344,6 +1353,53 @@ static void test_dry_run_every_export(void **state)
     assert_non_null(strstr(err.msg, "--dry-run"));
 }
 
+/* Every policy with a live form has an entry in experiments/drive_policies.yaml, and each
+ * such entry's export loads in `gpenlab drive DIR --dry-run` with no cluster: the plan, then
+ * a decision, by the policy that runs it live (a Knative keep-alive form runs as kpa). A
+ * policy given a live form without an example there fails here. */
+static void test_dry_run_every_exportable_policy(void **state)
+{
+    world *w = *state;
+    setenv("HOME", w->dir, 1); /* no ~/.kube/config */
+    unsetenv("KUBECONFIG");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    experiment *e = NULL;
+    gp_error err;
+    if (experiment_load("experiments/drive_policies.yaml", &e, &err) < 0)
+        fail_msg("experiments/drive_policies.yaml: %s", err.msg);
+    const policy_ops *const *all = policy_all();
+    for (size_t k = 0; all[k]; k++) {
+        bool covered = all[k]->live == POLICY_LIVE_NONE;
+        for (int i = 0; i < e->n_policies && !covered; i++)
+            covered = e->policy[i].ops == all[k];
+        if (!covered)
+            fail_msg("policy %s has a live form but no entry in drive_policies.yaml",
+                     all[k]->name);
+    }
+    int dead = fake_free_port();
+    char prom[64], redis[64];
+    snprintf(prom, sizeof(prom), "http://127.0.0.1:%d", dead);
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", dead);
+    for (int i = 0; i < e->n_policies; i++) {
+        const policy_entry *pe = &e->policy[i];
+        if (pe->ops->live == POLICY_LIVE_NONE)
+            continue;
+        char dir[256];
+        snprintf(dir, sizeof(dir), "%s/every-%s", w->dir, pe->label);
+        export_opts o;
+        export_opts_default(&o);
+        o.label = pe->label;
+        o.from = "experiments/drive_policies.yaml";
+        o.out_dir = dir;
+        o.prometheus_url = prom;
+        o.redis_address = redis;
+        if (export_run(&o, NULL, &err) < 0)
+            fail_msg("%s: export: %s", pe->label, err.msg);
+        dry_run_once(dir, pe->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE ? "kpa" : pe->ops->name);
+    }
+    experiment_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1365,6 +1421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_promptly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prometheus_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_every_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_every_exportable_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "lab/experiment.h"
 #include "lab/sweep.h"
+#include "tests/testutil.h"
 
 #define MAX_FILES 128
 
@@ -99,9 +100,9 @@ static void inside_repo(const char *file, const char *what, const char *path)
 
 static void fail_err(const char *file, const char *what, const gp_error *err)
 {
-    char buf[1200];
-    gp_error_format(err, buf, sizeof(buf));
-    fail_msg("%s: %s%s", file, what, buf);
+    char label[600];
+    snprintf(label, sizeof(label), "%s: %s", file, what);
+    tu_fail_error(err, label);
 }
 
 /* The workload's files lie inside the repository, and it yields a first arrival. */
@@ -126,7 +127,7 @@ static void check_experiment(const char *file)
 {
     experiment *e;
     gp_error err;
-    if (experiment_load(file, &e, &err) < 0)
+    if (experiment_load(file, &e, &err) < 0 || experiment_check_policies(e, -1, &err) < 0)
         fail_err(file, "", &err);
     inside_repo(file, "profile", e->profile_path);
     for (int k = 0; k < e->n_pools; k++) { /* a mixed fleet's cards and preemption traces */

@@ -24,7 +24,9 @@
 #include "cli/commands.h"
 #include "lab/experiment.h"
 #include "lab/export.h"
+#include "lab/lab.h"
 #include "lab/results_db.h"
+#include "lab/sweep.h"
 #include "sim/sim.h"
 #include "tests/testutil.h"
 
@@ -61,15 +63,28 @@ static void rm_rf(const char *dir)
     rmdir(dir);
 }
 
-static int do_export(const char *label, const char *from, const char *dir, gp_error *err)
+/* export_run with these choices; its log in *log (malloc'd) when log is not NULL */
+static int export_from(const char *from, const char *label, long point, const char *dir,
+                       char **log, gp_error *err)
 {
     export_opts o;
     export_opts_default(&o);
-    o.label = label;
     o.from = from;
+    o.label = label;
+    o.point = point;
     o.out_dir = dir;
+    size_t len = 0;
+    FILE *mf = log ? open_memstream(log, &len) : NULL;
     gp_error_clear(err);
-    return export_run(&o, NULL, err);
+    int rc = export_run(&o, mf, err);
+    if (mf)
+        fclose(mf);
+    return rc;
+}
+
+static int do_export(const char *label, const char *from, const char *dir, gp_error *err)
+{
+    return export_from(from, label, -1, dir, NULL, err);
 }
 
 /* The experiment's text up to `policies:`, with the profile as an absolute path, then
@@ -415,8 +430,12 @@ static void test_from_db(void **state)
         char *ta = tu_slurp(pa), *tb = tu_slurp(pb);
         assert_non_null(ta);
         assert_non_null(tb);
-        /* the first two lines name the source; the rest is the same */
-        const char *ra = strchr(strchr(ta, '\n') + 1, '\n'), *rb = strchr(strchr(tb, '\n') + 1, '\n');
+        /* the header comment names the source and the choice; the rest is the same */
+        const char *ra = ta, *rb = tb;
+        while (*ra == '#')
+            ra = strchr(ra, '\n') + 1;
+        while (*rb == '#')
+            rb = strchr(rb, '\n') + 1;
         if (strcmp(ra, rb) != 0)
             fail_msg("%s: from the database differs:\n%s\n---\n%s", files[i], ta, tb);
         free(ta);
@@ -494,6 +513,206 @@ static void test_serverless_knative(void **state)
     rm_rf(tmpl);
 }
 
+
+/* The value at `path` of the YAML file DIR/NAME, copied into buf ("" when absent). */
+static const char *value_in(const char *dir, const char *name, const char *const *path,
+                            char *buf, size_t cap)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    cfg_doc *doc;
+    gp_error err;
+    buf[0] = '\0';
+    if (cfg_load_file(p, &doc, &err) == 0) {
+        const char *v = cfg_scalar(at(cfg_root(doc), path));
+        snprintf(buf, cap, "%s", v ? v : "");
+        cfg_free(doc);
+    }
+    return buf;
+}
+
+/* `gpenlab export --from SWEEP.db` exports the sweep's winner, the point `gpenlab sweep`
+ * names. Regression: `--policy keda --from SWEEP.db` exported the newest point
+ * (minReplicaCount 1) instead of the winner's 0. --point chooses another point. */
+static void test_winner_of_sweep(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exsweep-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char prof[PATH_MAX], base[PATH_MAX], swp[PATH_MAX], db[PATH_MAX + 16];
+    assert_non_null(realpath("gpu/profiles/t4-seed", prof));
+    snprintf(base, sizeof(base), "%s/base.yaml", tmpl);
+    snprintf(swp, sizeof(swp), "%s/sweep.yaml", tmpl);
+    snprintf(db, sizeof(db), "%s/sweep.db", tmpl);
+    /* rare requests: a KEDA that may scale to zero costs less and still meets the SLO */
+    char text[PATH_MAX + 2048];
+    snprintf(text, sizeof(text),
+             "name: keda_base\nseed: 3\nreplications: 2\nprofile: %s\n"
+             "workload: {type: poisson, rate_per_s: 0.01, duration: 4h}\n"
+             "cluster: {gpus: 4, min_pods: 0, max_pods: 4, concurrency: 5, timeout: 60s, "
+             "slo: 40s}\n"
+             "policies:\n  - label: keda\n    policy: keda\n    config:\n      spec:\n"
+             "        minReplicaCount: 1\n        maxReplicaCount: 4\n"
+             "        pollingInterval: 15\n        cooldownPeriod: 60\n        triggers:\n"
+             "        - type: redis\n          metadata: {listName: \"gpen:pending\", "
+             "listLength: \"3\", activationListLength: \"0\"}\n",
+             prof);
+    tu_write_text(base, text);
+    snprintf(text, sizeof(text),
+             "name: keda_min\nbase: base.yaml\npolicy: keda\nreplications: 2\ndb: sweep.db\n"
+             "parameters:\n  - {path: config.spec.minReplicaCount, values: [0, 1]}\n"
+             "objective: {minimise: gpu_hours, constraints: [{metric: slo_pct, min: 50}]}\n");
+    tu_write_text(swp, text);
+    sweep *sw = NULL;
+    gp_error err;
+    if (sweep_load(swp, &sw, &err) < 0)
+        fail_msg("sweep: %s", err.msg);
+    sweep_run_stats st;
+    if (sweep_run_local(sw, 1, NULL, &st, &err) < 0)
+        fail_msg("sweep run: %s", err.msg);
+    /* what the sweep itself names */
+    char *report = NULL;
+    size_t rlen = 0;
+    FILE *mf = open_memstream(&report, &rlen);
+    assert_int_equal(sweep_report(sw, mf, NULL, NULL, &err), 0);
+    fclose(mf);
+    assert_non_null(strstr(report, "winner: p0000 (config.spec.minReplicaCount=0)"));
+    free(report);
+    sweep_free(sw);
+    static const char *const min_path[] = {"spec", "minReplicaCount", NULL};
+    const struct {
+        const char *name, *label;
+        long point;
+        int code;
+        const char *want; /* minReplicaCount, or the error's words */
+    } rows[] = {
+        {"the issue's command: --policy keda", "keda", -1, 0, "0"},
+        {"no label: the winner", NULL, -1, 0, "0"},
+        {"--point 1", NULL, 1, 0, "1"},
+        {"--point 0", NULL, 0, 0, "0"},
+        {"--label and --point", "keda", 1, 0, "1"},
+        {"a point that is not there", NULL, 9, GP_ERANGE, "has no point 9"},
+        {"a label the winner did not run", "hpa", -1, GP_EUNKNOWN,
+         "point p0000 of sweep keda_min ran policy \"keda\", not \"hpa\""},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char dir[PATH_MAX + 32], buf[64];
+        snprintf(dir, sizeof(dir), "%s/out%zu", tmpl, i);
+        char *log = NULL;
+        int rc = export_from(db, rows[i].label, rows[i].point, dir, &log, &err);
+        if (rc != rows[i].code)
+            fail_msg("%s: got %d want %d (%s)\n%s", rows[i].name, rc, rows[i].code, err.msg, log);
+        if (rc < 0) {
+            if (!strstr(err.msg, rows[i].want))
+                fail_msg("%s: \"%s\" lacks \"%s\"", rows[i].name, err.msg, rows[i].want);
+        } else {
+            value_in(dir, "scaledobject.yaml", min_path, buf, sizeof(buf));
+            if (strcmp(buf, rows[i].want) != 0)
+                fail_msg("%s: minReplicaCount %s, want %s\n%s", rows[i].name, buf, rows[i].want,
+                         log);
+            /* it says which it chose and why: the sweep's own winner line */
+            if (!strstr(log, "winner: p0000 (config.spec.minReplicaCount=0): gpu_hours =") ||
+                !strstr(log, rows[i].point < 0 ? "export: the winner of sweep keda_min"
+                                               : "chosen with --point"))
+                fail_msg("%s: the log does not say why:\n%s", rows[i].name, log);
+        }
+        free(log);
+    }
+    rm_rf(tmpl);
+}
+
+/* `gpenlab export --from RUN.db` exports the winner `gpenlab run` printed (its objective,
+ * its paired CI); --label chooses another; a winner with no live form, or none at all, is
+ * refused in one line naming what to export instead. */
+static void test_winner_of_run(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/gpenlab-exrun-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char prof[PATH_MAX];
+    assert_non_null(realpath("gpu/profiles/t4-seed", prof));
+    static const struct {
+        const char *name, *objective, *policies, *label;
+        int code;
+        const char *want; /* the Deployment's replicas, or the error's words */
+    } rows[] = {
+        {"the cheapest that meets the SLO", "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
+         "  - {label: static-1, policy: static, config: {pods: 1}}\n"
+         "  - {label: static-2, policy: static, config: {pods: 2}}\n"
+         "  - {label: static-4, policy: static, config: {pods: 4}}\n",
+         NULL, 0, "1"},
+        {"--label chooses another", "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
+         "  - {label: static-1, policy: static, config: {pods: 1}}\n"
+         "  - {label: static-4, policy: static, config: {pods: 4}}\n",
+         "static-4", 0, "4"},
+        {"the winner has no live form", "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
+         "  - {label: static-1, policy: static, config: {pods: 1}}\n"
+         "  - {label: static-4, policy: static, config: {pods: 4}}\n"
+         "  - {label: oracle, policy: clairvoyant}\n",
+         NULL, GP_ENOTSUP,
+         "the winner of experiment e, oracle, is policy clairvoyant, which has no live form: "
+         "it reads the future (the run's trace), which no cluster knows; the winner among the "
+         "policies that have one is static-1: export it with --label static-1"},
+        {"none meets the objective", "{minimise: cost, constraints: [{metric: p50_s, max: 0.001}]}",
+         "  - {label: static-1, policy: static, config: {pods: 1}}\n"
+         "  - {label: static-4, policy: static, config: {pods: 4}}\n",
+         NULL, GP_ENOTSUP, "so there is no winner to export; the closest is static-"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char exp[PATH_MAX + 16], db[PATH_MAX + 16], dir[PATH_MAX + 16], text[PATH_MAX + 2048];
+        snprintf(exp, sizeof(exp), "%s/e%zu.yaml", tmpl, i);
+        snprintf(db, sizeof(db), "%s/r%zu.db", tmpl, i);
+        snprintf(dir, sizeof(dir), "%s/out%zu", tmpl, i);
+        snprintf(text, sizeof(text),
+                 "name: e\nseed: 5\nreplications: 2\nprofile: %s\n"
+                 "workload: {type: poisson, rate_per_s: 0.3, duration: 1h}\n"
+                 "cluster: {gpus: 6, min_pods: 0, max_pods: 6, concurrency: 5, timeout: 60s, "
+                 "slo: 20s}\nobjective: %s\npolicies:\n%s",
+                 prof, rows[i].objective, rows[i].policies);
+        tu_write_text(exp, text);
+        experiment *e = NULL;
+        gp_error err;
+        if (experiment_load(exp, &e, &err) < 0)
+            fail_msg("%s: %s", rows[i].name, err.msg);
+        lab_opts lo;
+        lab_opts_default(&lo);
+        lo.db_path = db;
+        lo.jobs = 1;
+        char *table = NULL;
+        size_t tlen = 0;
+        FILE *mf = open_memstream(&table, &tlen);
+        int rc = lab_run(e, &lo, mf, &err);
+        fclose(mf);
+        experiment_free(e);
+        if (rc < 0)
+            fail_msg("%s: run: %s", rows[i].name, err.msg);
+        char *log = NULL;
+        rc = export_from(db, rows[i].label, -1, dir, &log, &err);
+        if (rc != rows[i].code)
+            fail_msg("%s: got %d want %d (%s)\n%s", rows[i].name, rc, rows[i].code, err.msg, log);
+        if (rc < 0) {
+            if (!strstr(err.msg, rows[i].want))
+                fail_msg("%s: \"%s\" lacks \"%s\"", rows[i].name, err.msg, rows[i].want);
+        } else {
+            static const char *const rep_path[] = {"spec", "replicas", NULL};
+            char buf[64];
+            value_in(dir, "deployment.yaml", rep_path, buf, sizeof(buf));
+            if (strcmp(buf, rows[i].want) != 0)
+                fail_msg("%s: replicas %s, want %s\n%s", rows[i].name, buf, rows[i].want, log);
+            /* the same winner lines as the run printed */
+            const char *w = strstr(table, "winner: ");
+            assert_non_null(w);
+            char line[256];
+            snprintf(line, sizeof(line), "%.*s", (int)strcspn(w, "\n"), w);
+            if (!strstr(log, line))
+                fail_msg("%s: export's log lacks the run's \"%s\":\n%s", rows[i].name, line, log);
+        }
+        free(log);
+        free(table);
+    }
+    rm_rf(tmpl);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -563,7 +782,8 @@ int main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
         cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
         cmocka_unit_test(test_from_db),    cmocka_unit_test(test_serverless_knative),
-        cmocka_unit_test(test_gpu_share),  cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_gpu_share),  cmocka_unit_test(test_winner_of_sweep),
+        cmocka_unit_test(test_winner_of_run), cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

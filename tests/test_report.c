@@ -96,23 +96,23 @@ static void test_grouping_and_ci(void **state)
             fail_msg("group %zu: %s/%s n=%zu want %s/%s n=%zu", k, g[k].label, g[k].policy,
                      g[k].n, want[k].label, want[k].policy, want[k].n);
     /* hpa-70: p99 {1, 2, 3}: sd 1, half = t(0.975, 2) / sqrt(3) = 4.302653 / 1.732051 */
-    near("hpa p99 mean", g[0].lat_p99_s.mean, 2.0);
-    near("hpa p99 sd", g[0].lat_p99_s.sd, 1.0);
-    near("hpa p99 half", g[0].lat_p99_s.half_width, 2.4841377);
+    near("hpa p99 mean", g[0].s[RM_P99_S].mean, 2.0);
+    near("hpa p99 sd", g[0].s[RM_P99_S].sd, 1.0);
+    near("hpa p99 half", g[0].s[RM_P99_S].half_width, 2.4841377);
     /* slo {90, 95, 100} %: sd 5, half 12.420689 */
-    near("hpa slo mean", g[0].slo_pct.mean, 95.0);
-    near("hpa slo half", g[0].slo_pct.half_width, 12.4206893);
+    near("hpa slo mean", g[0].s[RM_SLO_PCT].mean, 95.0);
+    near("hpa slo half", g[0].s[RM_SLO_PCT].half_width, 12.4206893);
     /* GPU-hours {1, 2, 3} */
-    near("hpa gpu-h mean", g[0].gpu_hours.mean, 2.0);
-    near("hpa gpu-h half", g[0].gpu_hours.half_width, 2.4841377);
-    near("hpa timeouts half", g[0].timed_out.half_width, 24.841377);
-    near("hpa util", g[0].utilisation_pct.mean, 50.0);
+    near("hpa gpu-h mean", g[0].s[RM_GPU_HOURS].mean, 2.0);
+    near("hpa gpu-h half", g[0].s[RM_GPU_HOURS].half_width, 2.4841377);
+    near("hpa timeouts half", g[0].s[RM_TIMED_OUT].half_width, 24.841377);
+    near("hpa util", g[0].s[RM_UTIL_PCT].mean, 50.0);
     /* static-2: p99 {0.5, 0.7}: sd 0.1414214, half = 12.706205 * 0.1414214 / sqrt(2) */
-    near("static p99 mean", g[1].lat_p99_s.mean, 0.6);
-    near("static p99 half", g[1].lat_p99_s.half_width, 1.2706205);
+    near("static p99 mean", g[1].s[RM_P99_S].mean, 0.6);
+    near("static p99 half", g[1].s[RM_P99_S].half_width, 1.2706205);
     /* gpen: one run, no interval */
-    near("gpen p99", g[2].lat_p99_s.mean, 0.8);
-    assert_true(isnan(g[2].lat_p99_s.half_width));
+    near("gpen p99", g[2].s[RM_P99_S].mean, 0.8);
+    assert_true(isnan(g[2].s[RM_P99_S].half_width));
     free(g);
 
     assert_int_equal(report_group_runs(r, 0, &g, &ng, &e), 0);
@@ -128,7 +128,7 @@ static char *capture_table(const run_summary *r, size_t n, const char *baseline)
     assert_non_null(f);
     gp_error e;
     int rc = baseline ? report_print_paired(f, r, n, baseline, &e)
-                      : report_print_table(f, r, n, &e);
+                      : report_print_table(f, r, n, NULL, &e);
     fclose(f);
     if (rc != 0)
         fail_msg("printing failed: %d %s", rc, e.msg);
@@ -170,23 +170,38 @@ static void test_table_text(void **state)
     (void)state;
     run_summary r[N_RUNS];
     make_runs(r);
+    for (size_t i = 0; i < N_RUNS; i++)
+        r[i].arrived = 100;
     char *t = capture_table(r, N_RUNS, NULL);
-    assert_int_equal(check_aligned(t), 5); /* header, rule, 3 labels */
+    /* two header lines, the rule, and per label its means and, under them, the half-widths */
+    assert_int_equal(check_aligned(t), 8); /* gpen has one run: no half-width line */
     /* labels in first-seen order */
     const char *a = strstr(t, "\nhpa-70"), *b = strstr(t, "\nstatic-2"), *c = strstr(t, "\ngpen");
     assert_true(a && b && c && a < b && b < c);
     static const char *const want[] = {
-        "2.000 \xc2\xb1 2.484",  /* hpa P99 */
-        "95.00 \xc2\xb1 12.42",  /* hpa SLO % */
-        "20.0 \xc2\xb1 24.8",    /* hpa timeouts */
-        "2.00 \xc2\xb1 2.48",    /* hpa GPU-h */
-        "0.600 \xc2\xb1 1.271",  /* static P99 */
-        "  0.800  ",            /* gpen P99, single run: no interval */
-        "P99 (s)", "SLO (%)", "pod starts", "cold waits", "GPU-h", "util (%)",
+        "  2.000",               /* hpa P99 */
+        "\xc2\xb1" "2.484",      /* its half-width, on the line below */
+        " 95.00",                /* hpa SLO % */
+        "\xc2\xb1" "12.42",
+        " 20.00",                /* hpa timeouts: 20 of 100 arrivals, % */
+        "\xc2\xb1" "24.84",
+        "  2.00",                /* hpa GPU-h */
+        "  0.600",               /* static P99 */
+        "\xc2\xb1" "1.271",
+        "  0.800",               /* gpen P99, single run: no interval */
+        "P99", "SLO", "timeouts", "pod", "starts", "cold", "waits", "GPU-h", "(USD)", "util",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(t, want[i]))
             fail_msg("table lacks \"%s\":\n%s", want[i], t);
+    /* no rejections anywhere: no rejection column */
+    if (strstr(t, "rejected"))
+        fail_msg("a rejection column without rejections:\n%s", t);
+    /* the hpa half-width line sits right under the hpa line */
+    const char *hw = strchr(a + 1, '\n');
+    assert_non_null(hw);
+    if (strncmp(hw + 1, "      ", 6) != 0 || !strstr(hw + 1, "\xc2\xb1"))
+        fail_msg("no half-width line under hpa-70:\n%s", t);
     free(t);
 }
 

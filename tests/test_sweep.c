@@ -66,6 +66,19 @@ static void write_base(const char *name, double peak)
     write_file(name, text);
 }
 
+static experiment *point_ok(const sweep *sw, size_t p)
+{
+    experiment *x = NULL;
+    gp_error e;
+    gp_error_clear(&e);
+    if (sweep_point_experiment(sw, p, &x, &e) != 0) {
+        char line[1200];
+        gp_error_format(&e, line, sizeof(line));
+        fail_msg("point %zu: %s", p, line);
+    }
+    return x;
+}
+
 static sweep *load_ok(const char *name)
 {
     char path[256];
@@ -95,15 +108,20 @@ static void test_grid_points(void **state)
     assert_int_equal(sweep_n_points(sw), 6);
     assert_int_equal(sweep_replications(sw), 3);
     assert_int_equal(sweep_n_units(sw), 18);
-    /* last parameter fastest: point 4 = (8, 3) */
-    char *text = NULL;
-    gp_error e;
-    assert_int_equal(sweep_point_yaml(sw, 4, &text, &e), 0);
-    if (!strstr(text, "scale_up_queue_len: \"8\"") || !strstr(text, "max_pods: \"3\""))
-        fail_msg("point 4 text lacks its values:\n%s", text);
-    if (strstr(text, "label: st"))
-        fail_msg("point text keeps the other policy entry:\n%s", text);
-    free(text);
+    /* last parameter fastest: point 4 = (8, 3), set on the point's entry (rule) only */
+    experiment *x = point_ok(sw, 4);
+    int pi = sweep_point_policy(sw, 4);
+    assert_string_equal(x->policy[pi].label, "rule");
+    const char *q = cfg_scalar(cfg_map_get(x->policy[pi].config, "scale_up_queue_len"));
+    if (!q || strcmp(q, "8") != 0 || x->cluster.max_pods != 3)
+        fail_msg("point 4: queue_len %s max_pods %d, want 8 and 3", q ? q : "(none)",
+                 x->cluster.max_pods);
+    if (cfg_map_get(x->policy[0].config, "scale_up_queue_len"))
+        fail_msg("point 4 set the value on the other policy entry too");
+    assert_string_equal(x->name, "g-p0004");
+    if (!strstr(x->overlay_text, "scale_up_queue_len=\"8\""))
+        fail_msg("point 4's identity lacks its value: %s", x->overlay_text);
+    experiment_free(x);
     sweep_free(sw);
 }
 
@@ -111,32 +129,31 @@ static void test_lhs_strata(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("lhs.yaml", "name: l\nbase: base.yaml\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
+    write_file("lhs.yaml", "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
                            "parameters:\n"
-                           "  - {path: config.scale_up_queue_len, range: [0, 10]}\n"
-                           "  - {path: config.scale_up_p95_s, range: [1, 2]}\n"
+                           "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
+                           "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
                            "objective: {minimise: cost}\n");
     sweep *sw = load_ok("lhs.yaml");
     assert_int_equal(sweep_n_points(sw), 10);
     /* each parameter: one value in each of the 10 strata */
     int seen[2][10] = {{0}};
     for (size_t p = 0; p < 10; p++) {
-        char *text = NULL;
-        gp_error e;
-        assert_int_equal(sweep_point_yaml(sw, p, &text, &e), 0);
-        const char *keys[2] = {"scale_up_queue_len: \"", "scale_up_p95_s: \""};
-        const double lo[2] = {0, 1}, width[2] = {10, 1};
+        experiment *x = point_ok(sw, p);
+        const cfg_node *cfg = x->policy[sweep_point_policy(sw, p)].config;
+        const char *keys[2] = {"scale_up_queue_len", "scale_up_p95_s"};
+        const double lo[2] = {1, 2}, width[2] = {10, 1};
         for (int k = 0; k < 2; k++) {
-            const char *at = strstr(text, keys[k]);
+            const char *at = cfg_scalar(cfg_map_get(cfg, keys[k]));
             if (!at)
-                fail_msg("point %zu: no %s in\n%s", p, keys[k], text);
-            double v = atof(at + strlen(keys[k]));
+                fail_msg("point %zu: no %s", p, keys[k]);
+            double v = atof(at);
             int stratum = (int)((v - lo[k]) / width[k] * 10);
             if (stratum < 0 || stratum > 9)
                 fail_msg("point %zu param %d: %g outside the range", p, k, v);
             seen[k][stratum]++;
         }
-        free(text);
+        experiment_free(x);
     }
     for (int k = 0; k < 2; k++)
         for (int s = 0; s < 10; s++)
@@ -156,9 +173,13 @@ static void test_bad_files(void **state)
         {"unknown metric", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
                            "objective: {minimise: gpu_hourz}\n",
          "unknown metric", GP_EUNKNOWN},
-        {"no parent", "base: base.yaml\nparameters: [{path: config.a.b, values: [2]}]\n"
+        {"unknown key, checked as in the file", "base: base.yaml\n"
+                      "parameters: [{path: config.a.b, values: [2]}]\n"
                       "objective: {minimise: cost}\n",
-         "no such place", GP_EMISSING},
+         "unknown key 'a'", GP_EUNKNOWN},
+        {"unknown policy label", "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
+                                 "objective: {minimise: cost}\n",
+         "no policy entry labelled \"nope\"", GP_EUNKNOWN},
         {"values and range", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
                              "range: [1, 2]}]\nobjective: {minimise: cost}\n",
          "not both", GP_EPARSE},
@@ -281,6 +302,65 @@ static void test_jobs_same_results(void **state)
     assert_int_equal(sb.resumed, 24);
     sweep_free(a);
     sweep_free(b);
+}
+
+/* "T4 or H100; the static entry or the rule?" is one sweep: the profile (a path relative
+ * to the sweep file) and the policy entry (by label) are parameters like any other. Each
+ * point runs its own entry on its own profile. */
+static void test_vary_profile_and_policy(void **state)
+{
+    (void)state;
+    write_base("base.yaml", 1.2);
+    /* a second profile beside the sweep file: t4-seed under another card name */
+    FILE *in = fopen(profile, "r");
+    assert_non_null(in);
+    char text[32768];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *card = strstr(text, "\ncard ");
+    assert_non_null(card);
+    char slow[33000];
+    snprintf(slow, sizeof(slow), "%.*s\ncard \"slow card\"\n#%s", (int)(card - text), text,
+             card + 1);
+    write_file("slow.profile", slow);
+    char sweep_text[PATH_MAX + 512];
+    snprintf(sweep_text, sizeof(sweep_text),
+             "name: pp\nbase: base.yaml\nreplications: 2\ndb: pp.db\n"
+             "parameters:\n  - {path: profile, values: [\"%s\", slow.profile]}\n"
+             "  - {path: policy, values: [st, rule]}\n"
+             "objective: {minimise: gpu_hours}\n",
+             profile);
+    write_file("pp.yaml", sweep_text);
+    sweep *sw = load_ok("pp.yaml");
+    assert_int_equal(sweep_n_points(sw), 4);
+    static const struct {
+        const char *label, *card;
+    } want[] = {{"st", NULL}, {"rule", NULL}, {"st", "slow card"}, {"rule", "slow card"}};
+    for (size_t p = 0; p < 4; p++) {
+        experiment *x = point_ok(sw, p);
+        const char *label = x->policy[sweep_point_policy(sw, p)].label;
+        if (strcmp(label, want[p].label) != 0)
+            fail_msg("point %zu runs %s, want %s", p, label, want[p].label);
+        if (want[p].card && strcmp(x->profile->card, want[p].card) != 0)
+            fail_msg("point %zu: card %s, want %s (slow.profile beside the sweep file)", p,
+                     x->profile->card, want[p].card);
+        if (!want[p].card && strcmp(x->profile->card, "slow card") == 0)
+            fail_msg("point %zu: the slow profile, want the base's", p);
+        experiment_free(x);
+    }
+    sweep_run_stats st;
+    run_sweep_ok(sw, 2, &st);
+    assert_int_equal(st.ran, 8);
+    /* each point's runs carry its entry's label */
+    char dbp[300];
+    snprintf(dbp, sizeof(dbp), "%s/pp.db", tmpdir);
+    char *runs = dump_runs(dbp);
+    if (!strstr(runs, "pp-p0000 st ") || !strstr(runs, "pp-p0001 rule ") ||
+        !strstr(runs, "pp-p0003 rule "))
+        fail_msg("the points did not run their entries:\n%s", runs);
+    free(runs);
+    sweep_free(sw);
 }
 
 static void test_sigkill_resume(void **state)
@@ -437,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_lhs_strata),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_jobs_same_results),
+        cmocka_unit_test(test_vary_profile_and_policy),
         cmocka_unit_test(test_sigkill_resume),
         cmocka_unit_test(test_signal_stops_workers),
     };

@@ -3,6 +3,7 @@
  * with gnuplot present (a PNG appears) or absent (a clear error). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,20 +83,23 @@ static void test_stats_small(void **state)
     expect_lines("unsorted", &r,
                  (const char *[]){"warning: " DATA "unsorted.csv: 2 of 6 rows were out of time order",
                                   "trace: " DATA "unsorted.csv\n",
-                                  "kind: per-request trace: time column 't' (guessed; seconds)",
+                                  "kind: per-request trace: time column 't' (guessed from the header); unit: seconds: "
+                                  "guessed, no --time-unit and no unit in the column's name",
                                   "t = 0: 10 s on the file's axis",
                                   "span: 30.000 s", "requests: 6\n",
                                   "mean rate: 0.2 req/s (12 req/min), first to last arrival",
-                                  "peak 1-min rate: 0.1 req/s (6 req/min)",
+                                  "peak rate over 1 min: 0.1 req/s (6 req/min; the busiest clock minute)",
                                   "images: mean 4.5 MP",
-                                  "  00         720.0   0.01 d  ########################################\n",
+                                  /* 30 s of one clock hour: its 6 requests, not 720 an hour */
+                                  "  00             6  partial  ########################################  "
+                                  "6 requests in a partial hour of 30 s (not scaled)\n",
                                   NULL});
     free(r.out);
     /* --opt=value, a time unit and a window */
     r = run((const char *[]){"stats", DATA "unsorted.csv", "--time-col=t", "--time-unit", "ms",
                              "--start=11", "--end", "31", NULL});
     expect_lines("ms window", &r,
-                 (const char *[]){"time column 't' (milliseconds)", "t = 0: 11 ms", "requests: 4\n",
+                 (const char *[]){"time column 't'; unit: milliseconds, as given", "t = 0: 11 ms", "requests: 4\n",
                                   "span: 0.020 s", NULL});
     free(r.out);
     r = run((const char *[]){"help", NULL});
@@ -119,16 +123,67 @@ static void test_stats_envelope(void **state)
     expect_lines("envelope guessed", &r,
                  (const char *[]){"windows with active_clients = 0 are data gaps",
                                   "kind: rate envelope (guessed from the header): time column "
-                                  "'window_start_s' (seconds), rate column 'total_rate_req_per_s' (req/s)",
+                                  "'window_start_s' (unit: seconds, from the column's name), rate column "
+                                  "'total_rate_req_per_s' (req/s)",
                                   "requests: 10800 (expected)", "span: 10800.000 s",
-                                  "peak 1-min rate: 2 req/s", "  01        7200.0   1.00 d",
-                                  NULL});
+                                  "peak rate over 1 min: 2 req/s (120 req/min), expected from the file's "
+                                  "3600-s windows",
+                                  "  01        7200.0     1 h", NULL});
     free(r.out);
     r = run((const char *[]){"stats", path, "--rate-col", "total_rate_req_per_s", "--replay",
                              "--seed", "3", NULL});
     expect_lines("envelope replayed", &r, (const char *[]){"arrivals drawn", "CV of inter-arrival", NULL});
     free(r.out);
     unlink(path);
+}
+
+/* The unit of a time column: given, from its name (*_s, *_ms, *_us, *_ns), an ISO value, or
+ * guessed (seconds); only a guess says "guessed", and a guess spanning more than 7 days
+ * warns with the option that fixes it (issue 12: a timestamp_ms column read as seconds
+ * gave 41 simulated days instead of one). */
+static void test_time_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *col, *unit_opt, *want, *span;
+        bool guessed, warn;
+    } rows[] = {
+        {"_ms from the name", "timestamp_ms", NULL, "unit: milliseconds, from the column's name",
+         "span: 3600.000 s", false, false},
+        {"_us from the name", "arrival_time_us", NULL, "unit: microseconds, from the column's name",
+         "span: 3.600 s", false, false},
+        {"_ns from the name", "arrival_time_ns", NULL, "unit: nanoseconds, from the column's name",
+         "span: 0.004 s", false, false},
+        {"bare name: guessed, and warned past 7 days", "timestamp", NULL,
+         "unit: seconds: guessed", "span: 3600000.000 s", true, true},
+        {"given: no guess, no warning", "timestamp", "s", "unit: seconds, as given",
+         "span: 3600000.000 s", false, false},
+        {"given ms on a bare name", "timestamp", "ms", "unit: milliseconds, as given",
+         "span: 3600.000 s", false, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[] = "/tmp/gpenlab-unit-XXXXXX.csv";
+        int fd = mkstemps(path, 4);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "%s,x\n0,1\n1000,1\n3600000,1\n", rows[i].col);
+        fclose(f);
+        cmd_result r = rows[i].unit_opt
+                           ? run((const char *[]){"stats", path, "--time-unit", rows[i].unit_opt, NULL})
+                           : run((const char *[]){"stats", path, NULL});
+        if (r.rc != 0 || !strstr(r.out, rows[i].want) || !strstr(r.out, rows[i].span))
+            fail_msg("%s: rc %d, want \"%s\" and \"%s\" in:\n%s", rows[i].name, r.rc,
+                     rows[i].want, rows[i].span, r.out);
+        if ((strstr(r.out, "guessed,") != NULL) != rows[i].guessed)
+            fail_msg("%s: \"guessed\" %s:\n%s", rows[i].name,
+                     rows[i].guessed ? "missing" : "printed for a unit that was not guessed", r.out);
+        bool warned = strstr(r.out, "spans 41.7 days") && strstr(r.out, "--time-unit");
+        if (warned != rows[i].warn)
+            fail_msg("%s: span warning %s:\n%s", rows[i].name, rows[i].warn ? "missing" : "unwanted",
+                     r.out);
+        free(r.out);
+        unlink(path);
+    }
 }
 
 static void test_stats_real_files(void **state)
@@ -138,13 +193,18 @@ static void test_stats_real_files(void **state)
     expect_lines("azure lmm", &r,
                  (const char *[]){"rate column 'requests' (requests per window)",
                                   "t = 0: 2024-10-15 12:00:00", "requests: 1000000 (expected)",
-                                  "peak 1-min rate: 7.8 req/s (468 req/min)", NULL});
+                                  "peak rate over 1 min: 7.8 req/s (468 req/min), expected from the file's "
+                                  "60-s windows", NULL});
     free(r.out);
     r = run((const char *[]){"stats", TRACES "alibaba_gentd26_sd_requests.csv.gz", NULL});
     expect_lines("alibaba", &r,
-                 (const char *[]){"time column 'gmt_create' (guessed; ISO date-time",
+                 (const char *[]){"time column 'gmt_create' (guessed from the header); unit: ISO "
+                                  "date-time (UTC unless an offset is given), as its values read",
                                   "t = 0: 2025-02-01 09:57:50", "requests: 26823\n",
-                                  "peak 1-min rate: 1.06667 req/s (64 req/min)",
+                                  "peak rate over 1 min: 1.06667 req/s (64 req/min; the busiest clock minute)",
+                                  /* 09:57:50 to 10:33:57 on the last day: partial, apart */
+                                  "  10          98.7    23 h  ",
+                                  "72 requests in a partial hour of 2037 s (not scaled)",
                                   "CV of per-minute counts: 2.164", NULL});
     free(r.out);
 }
@@ -164,7 +224,7 @@ static void test_errors(void **state)
         {"missing value", {"stats", DATA "unsorted.csv", "--time-col", NULL}, GP_EMISSING,
          "--time-col: needs a value"},
         {"bad unit", {"stats", DATA "unsorted.csv", "--time-unit", "h", NULL}, GP_EPARSE,
-         "--time-unit: expected auto, iso, s, ms or us, got 'h'"},
+         "--time-unit: expected auto, iso, s, ms, us or ns, got 'h'"},
         {"bad scale", {"stats", DATA "unsorted.csv", "--rate-scale", "-2", NULL}, GP_EPARSE,
          "--rate-scale: expected a number in [1e-09, 1e+09], got '-2'"},
         {"flag with value", {"stats", DATA "unsorted.csv", "--replay=yes", NULL}, GP_EPARSE,
@@ -259,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_stats_small),
         cmocka_unit_test(test_stats_envelope),
         cmocka_unit_test(test_stats_real_files),
+        cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_plot),
     };

@@ -212,7 +212,7 @@ static void test_errors(void **state)
         {"trace: rate_scale 5000", "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  rate_scale: 5000\n",
          GP_ERANGE, "exp.yaml:5:15: workload.rate_scale: at most 1000 for a recorded trace (got 5000); for more, replay its per-minute counts as an envelope"},
         {"trace: time unit", "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  time_unit: hours\n",
-         GP_EUNKNOWN, "exp.yaml:5:14: workload.time_unit: expected one of auto, iso, s, ms, us, got \"hours\""},
+         GP_EUNKNOWN, "exp.yaml:5:14: workload.time_unit: expected one of auto, iso, s, ms, us, ns, got \"hours\""},
         {"envelope: no rate column", "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n", GP_EMISSING,
          "exp.yaml:2:3: workload.rate_column: required key 'rate_column' is missing"},
         {"envelope: filter without value",

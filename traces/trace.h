@@ -48,13 +48,34 @@ int image_mix_from_cfg(const cfg_node *seq, image_mix *mix, gp_error *err);
 void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp,
                     int32_t *faces);
 
-typedef enum { TRACE_TIME_AUTO, TRACE_TIME_ISO, TRACE_TIME_S, TRACE_TIME_MS, TRACE_TIME_US } trace_time_unit;
+typedef enum {
+    TRACE_TIME_AUTO,
+    TRACE_TIME_ISO,
+    TRACE_TIME_S,
+    TRACE_TIME_MS,
+    TRACE_TIME_US,
+    TRACE_TIME_NS
+} trace_time_unit;
+
+/* How a source's time unit was settled, so that only a guess is called one. */
+typedef enum {
+    TRACE_UNIT_NONE = 0,  /* generated: no time column */
+    TRACE_UNIT_GIVEN,     /* time_unit / --time-unit */
+    TRACE_UNIT_FROM_NAME, /* the column's name ends in _s, _ms, _us or _ns */
+    TRACE_UNIT_ISO,       /* AUTO, and the first value parsed as a date-time */
+    TRACE_UNIT_GUESSED    /* AUTO, numbers, nothing in the name: read as seconds */
+} trace_unit_source;
+
+/* Traces read with a guessed unit that span more than this warn (naming the option): a
+ * millisecond column read as seconds gives 1000 times the span, not an error. */
+#define TRACE_GUESSED_SPAN_WARN_US (7LL * 86400 * 1000000)
 
 /* Reading a per-request CSV (plain or gzip, detected by magic bytes). */
 typedef struct trace_csv_opts {
     const char *path;
     const char *time_col;    /* header name of the arrival time column (required) */
-    trace_time_unit time_unit; /* AUTO: ISO if it parses as a date-time, else seconds */
+    trace_time_unit time_unit; /* AUTO: from the column's name (_s, _ms, _us, _ns), else
+                                  ISO if it parses as a date-time, else seconds (guessed) */
     const char *mp_col;      /* optional; NULL: draw from mix */
     const char *faces_col;   /* optional; NULL: draw from mix */
     const char *start;       /* optional ISO date-time: drop rows before it, t = 0 there */
@@ -166,11 +187,20 @@ typedef struct trace_stats {
     uint64_t count;
     int64_t first_us, last_us;
     double mean_rate_per_s;
-    double peak_rate_per_s;          /* highest 1-minute rate */
+    double peak_rate_per_s;          /* highest rate over one clock minute (60-s bins) */
     double cv_per_minute;            /* CV of per-minute counts */
     double cv_interarrival;
     double hour_counts[24];
-    double hour_days[24];            /* how many days contributed to each hour */
+    double hour_days[24];            /* how many days contributed to each hour (a partial
+                                        hour counts its fraction) */
+    /* The same split into whole clock hours and the (at most two) partial ones at the
+     * span's ends, so a profile need not scale a partial hour up: hour_full_counts[h] /
+     * hour_full_days[h] is the mean over whole hours; partial_counts / partial_s are what
+     * the partial hours hold, unscaled. */
+    double hour_full_counts[24], hour_full_days[24];
+    double partial_counts[24], partial_s[24];
+    int64_t input_window_us;         /* an envelope's window (its rates are per window);
+                                        0 for a per-request trace */
     double mean_mp, mean_faces, no_face_frac;
     int64_t span_us;                 /* span the hour_days were counted over */
 } trace_stats;
@@ -196,6 +226,13 @@ void trace_envelope_opts_default(trace_envelope_opts *o);
  * day 0. Use origin mod 1 day as trace_compute_stats' day_offset_us. */
 int64_t arrival_src_origin_us(const arrival_src *s);
 bool arrival_src_origin_is_date(const arrival_src *s);
+/* The unit the source's time column was read in, and how it was settled (NONE for a
+ * generated source). */
+trace_time_unit arrival_src_time_unit(const arrival_src *s, trace_unit_source *how);
+/* Microseconds per unit of a numeric time column (ISO and AUTO: seconds). */
+double trace_unit_us(trace_time_unit u);
+/* "seconds", "milliseconds", ..., "ISO date-time" */
+const char *trace_unit_name(trace_time_unit u);
 /* "list", "recorded", "envelope", "tidal" or "poisson". */
 const char *arrival_src_kind(const arrival_src *s);
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/csv_gzip.h"
 #include "traces/trace_internal.h"
@@ -38,9 +39,32 @@ static int cmp_load_row(const void *a, const void *b)
     return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
-static double unit_us(trace_time_unit u)
+double trace_unit_us(trace_time_unit u)
 {
-    return u == TRACE_TIME_MS ? 1e3 : u == TRACE_TIME_US ? 1.0 : 1e6;
+    return u == TRACE_TIME_MS ? 1e3 : u == TRACE_TIME_US ? 1.0 : u == TRACE_TIME_NS ? 1e-3 : 1e6;
+}
+
+const char *trace_unit_name(trace_time_unit u)
+{
+    switch (u) {
+    case TRACE_TIME_ISO: return "ISO date-time";
+    case TRACE_TIME_MS: return "milliseconds";
+    case TRACE_TIME_US: return "microseconds";
+    case TRACE_TIME_NS: return "nanoseconds";
+    default: return "seconds";
+    }
+}
+
+void trace_warn_guessed_span(FILE *warn, const char *path, const char *col,
+                             trace_unit_source how, int64_t span_us)
+{
+    if (!warn || how != TRACE_UNIT_GUESSED || span_us <= TRACE_GUESSED_SPAN_WARN_US)
+        return;
+    fprintf(warn,
+            "warning: %s: time column '%s' read as seconds (no time unit given, none in its "
+            "name) spans %.1f days; if it holds ms, us or ns, say so with time_unit (run) or "
+            "--time-unit (trace stats), or name the column *_ms, *_us or *_ns\n",
+            path, col, (double)span_us / 86400e6);
 }
 
 /* A time value on the input axis: ISO date-time, or a number in the column's unit. */
@@ -59,7 +83,7 @@ static int parse_time_text(const char *s, trace_time_unit unit, int64_t *out_us,
             *why = reason;
         return -1;
     }
-    double us = v * unit_us(unit);
+    double us = v * trace_unit_us(unit);
     if (us > 4.0e18) {
         *why = "too large";
         return -1;
@@ -82,12 +106,34 @@ int trace_time_field(const csv_reader *r, size_t col, trace_time_unit unit, int6
     return csv_field_error(r, col, GP_ERANGE, err, "%s time value '%.60s'", why, s);
 }
 
-trace_time_unit trace_detect_unit(const char *first_value, trace_time_unit unit)
+static bool ends_with(const char *s, const char *suffix)
 {
-    if (unit != TRACE_TIME_AUTO)
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+trace_time_unit trace_detect_unit(const char *col_name, const char *first_value,
+                                  trace_time_unit unit, trace_unit_source *how)
+{
+    if (unit != TRACE_TIME_AUTO) {
+        *how = TRACE_UNIT_GIVEN;
         return unit;
+    }
+    static const struct { const char *suffix; trace_time_unit unit; } names[] = {
+        {"_ms", TRACE_TIME_MS}, {"_us", TRACE_TIME_US}, {"_ns", TRACE_TIME_NS},
+        {"_s", TRACE_TIME_S}};
+    for (size_t i = 0; col_name && i < sizeof(names) / sizeof(names[0]); i++)
+        if (ends_with(col_name, names[i].suffix)) {
+            *how = TRACE_UNIT_FROM_NAME;
+            return names[i].unit;
+        }
     int64_t t;
-    return textparse_iso_us(first_value, &t) == 0 ? TRACE_TIME_ISO : TRACE_TIME_S;
+    if (textparse_iso_us(first_value, &t) == 0) {
+        *how = TRACE_UNIT_ISO;
+        return TRACE_TIME_ISO;
+    }
+    *how = TRACE_UNIT_GUESSED;
+    return TRACE_TIME_S;
 }
 
 static int parse_bound(const char *path, const char *field, const char *text,
@@ -109,8 +155,8 @@ static int parse_bound(const char *path, const char *field, const char *text,
 }
 
 static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol, int fcol,
-                     trace_time_unit *unit, load_row **rows_out, size_t *n_out,
-                     size_t *unsorted_out, gp_error *err)
+                     trace_time_unit *unit, trace_unit_source *how, load_row **rows_out,
+                     size_t *n_out, size_t *unsorted_out, gp_error *err)
 {
     load_row *rows = NULL;
     size_t n = 0, cap = 0, unsorted = 0;
@@ -119,7 +165,7 @@ static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol,
     int rc;
     while ((rc = csv_next_row(r, err)) > 0) {
         if (n == 0)
-            *unit = trace_detect_unit(csv_field(r, (size_t)tcol), o->time_unit);
+            *unit = trace_detect_unit(o->time_col, csv_field(r, (size_t)tcol), o->time_unit, how);
         if (n >= max_rows) {
             rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
                               "trace too large: more than %llu rows (%.1f MiB in memory; "
@@ -225,7 +271,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     load_row *rows;
     size_t n, unsorted;
     trace_time_unit unit = o->time_unit;
-    rc = read_rows(r, o, tcol, mcol, fcol, &unit, &rows, &n, &unsorted, err);
+    trace_unit_source how = TRACE_UNIT_GIVEN;
+    rc = read_rows(r, o, tcol, mcol, fcol, &unit, &how, &rows, &n, &unsorted, err);
     long header_line = csv_line(r);
     csv_close(r);
     if (rc < 0)
@@ -283,8 +330,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
             textparse_format_iso(rows[0].t_us, a, sizeof(a));
             textparse_format_iso(rows[n - 1].t_us, b, sizeof(b));
         } else {
-            snprintf(a, sizeof(a), "%g", (double)rows[0].t_us / unit_us(unit));
-            snprintf(b, sizeof(b), "%g", (double)rows[n - 1].t_us / unit_us(unit));
+            snprintf(a, sizeof(a), "%g", (double)rows[0].t_us / trace_unit_us(unit));
+            snprintf(b, sizeof(b), "%g", (double)rows[n - 1].t_us / trace_unit_us(unit));
         }
         free(out_rows);
         rc = gp_error_set(err, GP_ERANGE, o->path, 0, 0, "start",
@@ -299,6 +346,9 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
         ro.span_us = out_rows[m - 1].t_us;
     ro.origin_us = start_us;
     ro.origin_is_date = unit == TRACE_TIME_ISO;
+    ro.time_unit = unit;
+    ro.unit_source = how;
+    trace_warn_guessed_span(o->warn, o->path, o->time_col, how, last_in - start_us);
     ro.rate_scale = o->rate_scale;
     double spread_us = (double)(o->copy_spread_us ? o->copy_spread_us
                                                    : TRACE_DEFAULT_SPREAD_US) / o->time_scale;

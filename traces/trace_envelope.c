@@ -62,6 +62,8 @@ typedef struct envelope {
     int64_t span_us;
     int64_t origin_us;
     bool origin_is_date;
+    trace_time_unit time_unit;
+    trace_unit_source unit_source;
 } envelope;
 
 static void envelope_free(envelope *e)
@@ -201,7 +203,8 @@ static int find_cols(const csv_reader *r, const trace_envelope_opts *o, env_cols
 /* Reads every row (all rows give the time axis; only kept rows give rates). */
 static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_cols *c,
                          intern *clients, env_row **out, size_t *n_out, int64_t *min_t,
-                         trace_time_unit *unit, size_t *unsorted, gp_error *err)
+                         trace_time_unit *unit, trace_unit_source *how, size_t *unsorted,
+                         gp_error *err)
 {
     env_row *rows = NULL;
     size_t n = 0, cap = 0;
@@ -211,7 +214,7 @@ static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_
     *unsorted = 0;
     while ((rc = csv_next_row(r, err)) > 0) {
         if (csv_rows(r) == 1)
-            *unit = trace_detect_unit(csv_field(r, (size_t)c->t), o->time_unit);
+            *unit = trace_detect_unit(o->time_col, csv_field(r, (size_t)c->t), o->time_unit, how);
         int64_t t;
         if ((rc = trace_time_field(r, (size_t)c->t, *unit, &t, err)) < 0)
             break;
@@ -331,7 +334,8 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
     size_t n = 0, unsorted = 0;
     int64_t min_t;
     trace_time_unit unit = o->time_unit;
-    rc = read_env_rows(r, o, &c, &clients, &rows, &n, &min_t, &unit, &unsorted, err);
+    trace_unit_source how = TRACE_UNIT_GIVEN;
+    rc = read_env_rows(r, o, &c, &clients, &rows, &n, &min_t, &unit, &how, &unsorted, err);
     uint64_t total_rows = csv_rows(r);
     long header_line = csv_line(r);
     csv_close(r);
@@ -422,6 +426,9 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
         goto done;
     env->origin_us = origin;
     env->origin_is_date = unit == TRACE_TIME_ISO;
+    env->time_unit = unit;
+    env->unit_source = how;
+    trace_warn_guessed_span(o->warn, o->path, o->time_col, how, stop - origin);
     env->span_us = llround((double)(stop - origin) / o->time_scale);
     env->n_st = n_keys;
     env->st = calloc(n_keys, sizeof(*env->st));
@@ -593,6 +600,8 @@ int trace_open_envelope(const trace_envelope_opts *o, arrival_src **out, gp_erro
         }
     s->base.origin_us = s->env.origin_us;
     s->base.origin_is_date = s->env.origin_is_date;
+    s->base.time_unit = s->env.time_unit;
+    s->base.unit_source = s->env.unit_source;
     for (uint32_t k = 0; k < s->env.n_st; k++) {
         env_stream *st = &s->env.st[k];
         if (st->n == 0)
@@ -652,13 +661,19 @@ int trace_envelope_expected_stats(const trace_envelope_opts *o, int64_t day_offs
             }
         }
     }
-    double sum = 0, sumsq = 0, peak = 0;
+    double sum = 0, sumsq = 0, peak = 0, first_hour_n = 0, last_hour_n = 0;
+    int64_t first_hour = first_min / 60, last_hour = (int64_t)floor((off_s + span_s) / 3600.0);
     for (int64_t b = 0; b < n_bins; b++) {
         sum += bins[b];
         sumsq += bins[b] * bins[b];
         peak = fmax(peak, bins[b]);
         int64_t clock_min = (first_min + b) % 1440;
         st->hour_counts[clock_min / 60] += bins[b];
+        int64_t abs_hour = (first_min + b) / 60;
+        if (abs_hour == first_hour)
+            first_hour_n += bins[b];
+        else if (abs_hour == last_hour)
+            last_hour_n += bins[b];
     }
     free(bins);
     double mean = sum / (double)n_bins;
@@ -672,6 +687,14 @@ int trace_envelope_expected_stats(const trace_envelope_opts *o, int64_t day_offs
     st->cv_per_minute = mean > 0 ? sqrt(fmax(var, 0)) / mean : 0;
     st->cv_interarrival = NAN;
     trace_hour_days(off_us, 0, env.span_us, st->hour_days);
+    trace_split_partial_hours(st, off_us, 0, env.span_us, first_hour_n, last_hour_n);
+    /* the file's window (its rates are per window): the shortest one */
+    for (size_t k = 0; k < env.n_st; k++)
+        for (size_t i = 0; i < env.st[k].n; i++) {
+            int64_t w = llround((env.st[k].w[i].end_s - env.st[k].w[i].start_s) * 1e6);
+            if (w > 0 && (st->input_window_us == 0 || w < st->input_window_us))
+                st->input_window_us = w;
+        }
     image_mix_means(&o->mix, &st->mean_mp, &st->mean_faces, &st->no_face_frac);
     envelope_free(&env);
     return 0;

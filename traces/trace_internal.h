@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/textparse.h"
 #include "traces/trace.h"
@@ -26,6 +27,8 @@ struct arrival_src {
     double expected_count; /* arrivals to expect over the span; 0 if unknown */
     int64_t origin_us; /* absolute time of t = 0 on the input's axis (see trace.h) */
     bool origin_is_date;
+    trace_time_unit time_unit;     /* of the time column (AUTO: generated) */
+    trace_unit_source unit_source;
 };
 
 /* A row of a recorded trace (or list) after loading: time on the replay axis. */
@@ -39,6 +42,8 @@ typedef struct trace_rows_opts {
     bool is_list;
     int64_t span_us, origin_us;
     bool origin_is_date;
+    trace_time_unit time_unit;
+    trace_unit_source unit_source;
     double rate_scale;  /* 1: rows as they are; else keyed copies (trace_src.c) */
     int64_t spread_us;  /* copies within +-spread of their row, replay time */
     image_mix mix;
@@ -77,13 +82,27 @@ void image_mix_means(const image_mix *mix, double *mean_mp, double *mean_faces,
 typedef struct csv_reader csv_reader;
 int trace_time_field(const csv_reader *r, size_t col, trace_time_unit unit, int64_t *out_us,
                      gp_error *err);
-/* AUTO resolves to ISO if `first_value` parses as a date-time, else seconds. */
-trace_time_unit trace_detect_unit(const char *first_value, trace_time_unit unit);
+/* The unit of time column `col_name`: `unit` when not AUTO (GIVEN); else from the name
+ * (ends in _s, _ms, _us or _ns); else ISO if `first_value` parses as a date-time; else
+ * seconds, GUESSED. *how says which. */
+trace_time_unit trace_detect_unit(const char *col_name, const char *first_value,
+                                  trace_time_unit unit, trace_unit_source *how);
+/* A trace read with a GUESSED unit that spans more than TRACE_GUESSED_SPAN_WARN_US: one
+ * warning line to warn (may be NULL) naming the column, the span and the option. */
+void trace_warn_guessed_span(FILE *warn, const char *path, const char *col,
+                             trace_unit_source how, int64_t span_us);
 
 /* Adds to hour_days[h] how many times clock hour h occurs in [from_us, to_us) (a partial
  * hour counts its fraction), where the clock reads (t + day_offset_us) at replay time t. */
 void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
                      double hour_days[24]);
+
+/* Splits st->hour_counts / hour_days into whole hours and the partial hours at the ends
+ * of [from_us, to_us] (clock = t + day_offset_us): first_counts / last_counts are the
+ * arrivals in the span's first and last clock hour (the same hour: pass it once, in
+ * first_counts). Fills hour_full_*, partial_*. */
+void trace_split_partial_hours(trace_stats *st, int64_t day_offset_us, int64_t from_us,
+                               int64_t to_us, double first_counts, double last_counts);
 
 /* Shared check for sources that take a time_scale / rate_scale. */
 int trace_check_scale(const char *file, const char *field, double v, gp_error *err);

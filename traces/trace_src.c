@@ -22,6 +22,12 @@ int64_t arrival_src_span_us(const arrival_src *s) { return s->span_us; }
 double arrival_src_expected_count(const arrival_src *s) { return s->expected_count; }
 int64_t arrival_src_origin_us(const arrival_src *s) { return s->origin_us; }
 bool arrival_src_origin_is_date(const arrival_src *s) { return s->origin_is_date; }
+trace_time_unit arrival_src_time_unit(const arrival_src *s, trace_unit_source *how)
+{
+    if (how)
+        *how = s->unit_source;
+    return s->time_unit;
+}
 const char *arrival_src_kind(const arrival_src *s) { return s->ops->kind; }
 
 void arrival_src_free(arrival_src *s)
@@ -196,6 +202,8 @@ int trace_src_from_rows(trace_row *rows, size_t n, const trace_rows_opts *o, arr
     s->base.span_us = o->span_us;
     s->base.origin_us = o->origin_us;
     s->base.origin_is_date = o->origin_is_date;
+    s->base.time_unit = o->time_unit;
+    s->base.unit_source = o->unit_source;
     s->rows = rows;
     s->n_rows = n;
     s->base.expected_count = (double)n * (o->rate_scale > 0 ? o->rate_scale : 1);

@@ -40,6 +40,39 @@ void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
     }
 }
 
+void trace_split_partial_hours(trace_stats *st, int64_t day_offset_us, int64_t from_us,
+                               int64_t to_us, double first_counts, double last_counts)
+{
+    for (int h = 0; h < 24; h++) {
+        st->hour_full_counts[h] = st->hour_counts[h];
+        st->hour_full_days[h] = st->hour_days[h];
+        st->partial_counts[h] = st->partial_s[h] = 0;
+    }
+    if (to_us < from_us)
+        return;
+    int64_t a = from_us + day_offset_us, b = to_us + day_offset_us;
+    int64_t hf = floor_div(a, US_PER_H), hl = floor_div(b, US_PER_H);
+    /* the first and the last clock hour: partial unless the span covers them whole */
+    int64_t ends[2] = {hf, hl};
+    double counts[2] = {first_counts, last_counts};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && hl == hf)
+            break;
+        int64_t h0 = ends[k] * US_PER_H, h1 = h0 + US_PER_H;
+        int64_t lo = a > h0 ? a : h0, hi = b < h1 ? b : h1;
+        int64_t cover = hi > lo ? hi - lo : 0;
+        if (cover == US_PER_H)
+            continue;
+        int h = (int)(((ends[k] % 24) + 24) % 24);
+        st->hour_full_counts[h] -= counts[k];
+        st->hour_full_days[h] -= (double)cover / (double)US_PER_H;
+        st->partial_counts[h] += counts[k];
+        st->partial_s[h] += (double)cover / 1e6;
+    }
+    for (int h = 0; h < 24; h++) /* whole hours are whole numbers */
+        st->hour_full_days[h] = floor(st->hour_full_days[h] + 0.5);
+}
+
 int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, gp_error *err)
 {
     memset(st, 0, sizeof(*st));
@@ -52,6 +85,8 @@ int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, 
     double gap_mean = 0, gap_m2 = 0; /* Welford, in seconds */
     double mp_sum = 0, faces_sum = 0;
     uint64_t no_face = 0;
+    int64_t first_hour = 0, cur_hour = 0;
+    double first_hour_n = 0, cur_hour_n = 0; /* arrivals in the first and current clock hour */
     while ((rc = arrival_src_next(s, &r, err)) > 0) {
         int64_t t = r.arrival_us;
         if (st->count > 0 && t < prev)
@@ -82,6 +117,15 @@ int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, 
         cur_count++;
         int64_t hour = floor_div(t + off, US_PER_H);
         st->hour_counts[((hour % 24) + 24) % 24] += 1;
+        if (st->count == 0)
+            first_hour = cur_hour = hour;
+        if (hour != cur_hour) {
+            cur_hour = hour;
+            cur_hour_n = 0;
+        }
+        cur_hour_n++;
+        if (hour == first_hour)
+            first_hour_n++;
         mp_sum += r.mp;
         faces_sum += r.faces;
         no_face += r.faces == 0;
@@ -108,13 +152,22 @@ int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, 
     if (st->count > 1 && gap_mean > 0)
         st->cv_interarrival = sqrt(gap_m2 / (double)(st->count - 1)) / gap_mean;
     int64_t span = arrival_src_span_us(s);
+    int64_t from = 0, to = span;
     if (span > 0 && span >= st->last_us) {
         st->span_us = span;
-        trace_hour_days(off, 0, span, st->hour_days);
     } else {
         st->span_us = st->last_us - st->first_us;
-        trace_hour_days(off, st->first_us, st->last_us, st->hour_days);
+        from = st->first_us;
+        to = st->last_us;
     }
+    trace_hour_days(off, from, to, st->hour_days);
+    /* the arrivals of the span's first and last clock hours (the last hour of arrivals is
+     * the span's last hour only when an arrival falls in it) */
+    int64_t span_last_hour = floor_div(to + off, US_PER_H);
+    int64_t span_first_hour = floor_div(from + off, US_PER_H);
+    trace_split_partial_hours(st, off, from, to, first_hour == span_first_hour ? first_hour_n : 0,
+                              cur_hour == span_last_hour && cur_hour != span_first_hour
+                                  ? cur_hour_n : 0);
     st->mean_mp = mp_sum / n;
     st->mean_faces = faces_sum / n;
     st->no_face_frac = (double)no_face / n;

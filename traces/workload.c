@@ -3,6 +3,8 @@
  * user's line; workload_open repeats none of them except what needs the data file. */
 #include "traces/workload.h"
 
+#include "base/fileio.h"
+
 #include <string.h>
 
 #include "traces/trace_internal.h"
@@ -10,7 +12,7 @@
 #define MAX_DURATION_US (100LL * 365 * 86400 * 1000000) /* a century */
 
 static const char *const type_names[] = {"trace", "envelope", "tidal", "poisson", NULL};
-static const char *const unit_names[] = {"auto", "iso", "s", "ms", "us", NULL};
+static const char *const unit_names[] = {"auto", "iso", "s", "ms", "us", "ns", NULL};
 
 const char *workload_type_name(workload_type t)
 {
@@ -77,12 +79,9 @@ static int parse_path(const cfg_node *map, const char *base_dir, workload_spec *
     const cfg_node *n = cfg_map_get(map, "path");
     if (!rel[0])
         return cfg_error(n, err, GP_ERANGE, "empty path");
-    int len;
-    if (rel[0] == '/' || !base_dir || !base_dir[0] || strcmp(base_dir, ".") == 0)
-        len = snprintf(w->path, sizeof(w->path), "%s", rel);
-    else
-        len = snprintf(w->path, sizeof(w->path), "%s/%s", base_dir, rel);
-    if (len < 0 || (size_t)len >= sizeof(w->path))
+    /* a path set on the command line or by a sweep is relative to where it was written */
+    const char *dir = cfg_node_base_dir(n) ? cfg_node_base_dir(n) : base_dir;
+    if (gp_path_join(dir, rel, w->path, sizeof(w->path)) < 0)
         return cfg_error(n, err, GP_ERANGE, "path longer than %zu characters once resolved",
                          sizeof(w->path) - 1);
     return 0;
@@ -204,7 +203,7 @@ static int parse_tidal(const cfg_node *map, workload_spec *w, gp_error *err)
 {
     static const char *const keys[] = {"type", "image_mix", "days", "trough_rate_per_s",
                                        "peak_rate_per_s", "peaks", "weekly", "weekend_factor",
-                                       "start_weekday", NULL};
+                                       "start_weekday", "rate_scale", NULL};
     tidal_opts *t = &w->tidal;
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
@@ -214,8 +213,13 @@ static int parse_tidal(const cfg_node *map, workload_spec *w, gp_error *err)
         (rc = parse_peaks(map, t, err)) < 0 ||
         (rc = cfg_opt_bool(map, "weekly", &t->weekly, err)) < 0 ||
         (rc = cfg_opt_double(map, "weekend_factor", 0, 1000, &t->weekend_factor, err)) < 0 ||
-        (rc = cfg_opt_int(map, "start_weekday", 0, 6, &t->start_weekday, err)) < 0)
+        (rc = cfg_opt_int(map, "start_weekday", 0, 6, &t->start_weekday, err)) < 0 ||
+        (rc = cfg_opt_double(map, "rate_scale", 1e-9, 1e9, &w->rate_scale, err)) < 0)
         return rc;
+    /* rate_scale: X times the requests, as for a trace (a what-if: --set
+     * workload.rate_scale=2) */
+    t->trough_rate_per_s *= w->rate_scale;
+    t->peak_rate_per_s *= w->rate_scale;
     if (t->trough_rate_per_s > t->peak_rate_per_s) {
         const cfg_node *n = cfg_map_get(map, "trough_rate_per_s");
         return cfg_error(n ? n : map, err, GP_ERANGE,
@@ -232,12 +236,15 @@ static int parse_tidal(const cfg_node *map, workload_spec *w, gp_error *err)
 
 static int parse_poisson(const cfg_node *map, workload_spec *w, gp_error *err)
 {
-    static const char *const keys[] = {"type", "image_mix", "rate_per_s", "duration", NULL};
+    static const char *const keys[] = {"type", "image_mix", "rate_per_s", "duration",
+                                       "rate_scale", NULL};
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
         (rc = cfg_req_double(map, "rate_per_s", 0, 1e9, &w->rate_per_s, err)) < 0 ||
-        (rc = cfg_req_duration_us(map, "duration", 1, MAX_DURATION_US, &w->duration_us, err)) < 0)
+        (rc = cfg_req_duration_us(map, "duration", 1, MAX_DURATION_US, &w->duration_us, err)) < 0 ||
+        (rc = cfg_opt_double(map, "rate_scale", 1e-9, 1e9, &w->rate_scale, err)) < 0)
         return rc;
+    w->rate_per_s *= w->rate_scale;
     return 0;
 }
 

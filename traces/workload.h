@@ -45,6 +45,7 @@ typedef enum {
  *              peaks: [{hour: 10, width_h: 2, rel: 0.8}, {hour: 20}], weekly: true,
  *              weekend_factor: 0.6, start_weekday: 0}
  *   workload: {type: poisson, rate_per_s: 5, duration: 1h}
+ * Generated types (tidal, poisson) take `rate_scale` too: their rates times it.
  * Every type takes `image_mix:` (see image_mix_from_cfg); default image_mix_default. */
 typedef struct workload_spec {
     workload_type type;
