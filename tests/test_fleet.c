@@ -1,12 +1,16 @@
 /* test_fleet.c: mixed fleets in the simulator (issue 17; docs/model.md, "Mixed fleets").
  * Two pools of different speeds against a case worked by hand and against the
- * heterogeneous two-server queue (a continuous-time Markov chain solved here); memory
- * routing never places a request on a card too small for it, in every routing and
- * deployment mode; a preemption drains, takes back and requeues at the head in arrival
- * order (worked by hand), keeps conservation and the per-pool counts under many
- * preemptions, and a recorded preemption trace replays a run exactly; each Deployment's
- * policy sees its own pods; the single-pool form of a cluster gives the results of the
- * cluster without pools, and those are today's, byte for byte (hashes of main's output). */
+ * heterogeneous two-server queue (a continuous-time Markov chain solved here); two pools
+ * behind a router, each fed only its own requests, are each exactly a run of one pool fed
+ * those; memory routing never places a request on a card too small for it, in every
+ * routing and deployment mode, and worked by hand: a request waits for (or is routed to)
+ * the card that holds it, one that no card holds is rejected as too large; a preemption
+ * drains, takes back and requeues at the head in arrival order (worked by hand); under
+ * many preemptions every request is completed, timed out or rejected exactly once, the
+ * per-pool counts add up and the same seed gives the same run; a recorded preemption trace
+ * replays a run exactly; each Deployment's policy sees its own pods; the single-pool form
+ * of a cluster gives the results of the cluster without pools, and those are today's,
+ * byte for byte (hashes of main's output). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +144,92 @@ static void test_two_speeds_by_hand(void **state)
     }
     free(fast);
     free(slow);
+}
+
+/* ------------------------------------------------------------ two pools, independently */
+
+/* A router by megapixels in front of two pools (per_pool Deployments, static): "a" takes
+ * the images of up to 2 MP, "b" the rest. Neither pool sees the other's requests, so each
+ * must be exactly a run of one pool (no pools: the plain cluster) fed only its own:
+ * every request's start and end, and the pool's completions, busy and billed GPU-seconds,
+ * cost, pod starts and P99 equal that run's. Both queue (arrivals faster than service). */
+static void test_two_pools_independent(void **state)
+{
+    (void)state;
+    gpu_profile *ca = card("a", 1500, "none", 80000, 1, 1, 4);
+    gpu_profile *cb = card("b", 2500, "none", 80000, 1, 1, 4);
+    enum { N = 60 };
+    request_spec all[N], part[2][N];
+    size_t n_part[2] = {0, 0}, index_in[N];
+    int pool_of[N];
+    for (int i = 0; i < N; i++) {
+        /* irregular arrivals, a third of them 4 MP (pool b) */
+        all[i] = (request_spec){.arrival_us = i * 300000LL + (i * 37 % 250) * 1000LL,
+                                .mp = i % 3 == 0 ? 4.0f : 1.5f};
+        pool_of[i] = i % 3 == 0 ? 1 : 0;
+        index_in[i] = n_part[pool_of[i]];
+        part[pool_of[i]][n_part[pool_of[i]]++] = all[i];
+    }
+    const int64_t horizon_us = 120 * S;
+    tu_list lc = {.specs = all, .n = N};
+    sim_cfg cfg;
+    fleet_base(&cfg, policy_find("static"), &lc, tu_open_list);
+    add_pool(&cfg, "a", ca, 1, 1)->route_max_mp = 2;
+    add_pool(&cfg, "b", cb, 1, 1);
+    cfg.cluster.routing = ROUTING_ROUTER;
+    cfg.cluster.deployments = DEPLOY_PER_POOL;
+    cfg.cluster.concurrency = 2;
+    cfg.cluster.timeout_us = SIM_TIMEOUT_NONE;
+    cfg.horizon_us = horizon_us;
+    run_summary fleet;
+    request_log flog = {0};
+    run_ok(&cfg, &fleet, &flog);
+    assert_int_equal(fleet.completed, N);
+    const gpu_profile *cards[2] = {ca, cb};
+    for (int k = 0; k < 2; k++) {
+        tu_list lk = {.specs = part[k], .n = n_part[k]};
+        sim_cfg one;
+        fleet_base(&one, policy_find("static"), &lk, tu_open_list);
+        one.profile = cards[k];
+        one.cluster.gpus = one.cluster.gpus_max = 1;
+        one.cluster.min_pods = one.cluster.max_pods = 1;
+        one.cluster.concurrency = 2;
+        one.cluster.timeout_us = SIM_TIMEOUT_NONE;
+        one.cluster.price_per_gpu_hour = 1.0;
+        one.cluster.image_cache = IMAGE_CACHE_NODE;
+        one.horizon_us = horizon_us;
+        run_summary alone;
+        request_log alog = {0};
+        run_ok(&one, &alone, &alog);
+        for (int i = 0; i < N; i++) {
+            if (pool_of[i] != k)
+                continue;
+            const request_row *f = tu_row_of(&flog, (uint64_t)i);
+            const request_row *a = tu_row_of(&alog, index_in[i]);
+            if (f->pool != k + 1 || f->start_us != a->start_us || f->end_us != a->end_us ||
+                f->outcome != a->outcome)
+                fail_msg("pool %d, request %d: in the fleet pool %d %lld..%lld, alone "
+                         "%lld..%lld", k, i, f->pool, (long long)f->start_us,
+                         (long long)f->end_us, (long long)a->start_us, (long long)a->end_us);
+        }
+        const pool_result *pr = &fleet.pool[k];
+        print_message("  pool %s: %llu completed, busy %.1f s, P99 %.3f s (alone: %llu, %.1f s, "
+                      "%.3f s)\n", pr->name, (unsigned long long)pr->completed,
+                      pr->busy_gpu_seconds, pr->lat_p99_s, (unsigned long long)alone.completed,
+                      alone.busy_gpu_seconds, alone.lat_p99_s);
+        assert_int_equal(pr->served, n_part[k]);
+        assert_int_equal(pr->completed, alone.completed);
+        assert_int_equal(pr->pod_starts, alone.pod_starts);
+        assert_true(fabs(pr->busy_gpu_seconds - alone.busy_gpu_seconds) < 1e-9);
+        assert_true(fabs(pr->gpu_seconds - alone.gpu_seconds) < 1e-9);
+        assert_true(fabs(pr->cost - alone.cost) < 1e-12);
+        assert_true(pr->lat_p99_s == alone.lat_p99_s);
+        assert_true(alone.lat_p99_s > 4.0); /* it queued: more than two services */
+        request_log_free(&alog);
+    }
+    request_log_free(&flog);
+    free(ca);
+    free(cb);
 }
 
 /* ------------------------------------------------------------ heterogeneous M/M/2 */
@@ -305,6 +395,57 @@ static void test_memory_routing(void **state)
     free(large);
 }
 
+/* Worked by hand: "small" (8 GB: with the 1 GB model it holds images up to about 14 MP)
+ * listed first, "large" (80 GB), one pod of one slot each; 3 s a request on small, 1 s on
+ * large.
+ *   r0 at 0, 20 MP: only large holds it: large 0..1;
+ *   r1 at 0.1 s, 20 MP: small is free but cannot hold it: it waits for large, 1..2;
+ *   r2 at 0.2 s, 1 MP: small takes it (past r1): 0.2..3.2;
+ *   r3 at 0.3 s, 200 MP: no card holds it: rejected, too large.
+ * The same with a shared queue (memory-aware pulling) and with a router (by memory). */
+static void test_memory_routing_by_hand(void **state)
+{
+    (void)state;
+    gpu_profile *small = card("small", 3000, "none", 8000, 200, 12000, 0);
+    gpu_profile *large = card("large", 1000, "none", 81920, 200, 12000, 0);
+    static const request_spec specs[] = {{.arrival_us = 0, .mp = 20},
+                                         {.arrival_us = 100000, .mp = 20},
+                                         {.arrival_us = 200000, .mp = 1},
+                                         {.arrival_us = 300000, .mp = 200}};
+    tu_list lc = {.specs = specs, .n = 4};
+    static const struct {
+        const char *name;
+        routing_mode routing;
+    } modes[] = {{"shared queue", ROUTING_SHARED}, {"router", ROUTING_ROUTER}};
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        sim_cfg cfg;
+        fleet_base(&cfg, policy_find("static"), &lc, tu_open_list);
+        add_pool(&cfg, "small", small, 1, 1);
+        add_pool(&cfg, "large", large, 1, 1);
+        cfg.cluster.routing = modes[m].routing;
+        cfg.cluster.concurrency = 1;
+        cfg.cluster.timeout_us = SIM_TIMEOUT_NONE;
+        run_summary sum;
+        request_log log = {0};
+        run_ok(&cfg, &sum, &log);
+        print_message("  %s\n", modes[m].name);
+        expect(&log, 0, 2, 0, 1 * S);
+        expect(&log, 1, 2, 1 * S, 2 * S);
+        expect(&log, 2, 1, 200000, 3200000);
+        const request_row *r3 = tu_row_of(&log, 3);
+        if (r3->outcome != OUTCOME_REJECTED || r3->start_us >= 0)
+            fail_msg("%s: the 200 MP request: outcome %d start %lld, want rejected", modes[m].name,
+                     r3->outcome, (long long)r3->start_us);
+        assert_int_equal(sum.rejected, 1);
+        assert_int_equal(sum.rejected_by[REJECT_TOO_LARGE], 1);
+        assert_int_equal(sum.pool[0].served, 1);
+        assert_int_equal(sum.pool[1].served, 2);
+        request_log_free(&log);
+    }
+    free(small);
+    free(large);
+}
+
 /* ------------------------------------------------------------ preemption */
 
 /* Pool "spot" (1 node, one pod of 3 slots, spot, notice 30 s) and pool "od" (1 node, one
@@ -441,6 +582,43 @@ static void poisson_cfg(sim_cfg *cfg, tu_poisson *pc, const gpu_profile *a, cons
     cfg->cluster.termination_grace_us = 45 * S;
 }
 
+/* Every request is resolved exactly once: one row per id, each completed, timed out or
+ * rejected (the run goes on until all are resolved), the counts by outcome are the run's
+ * and each pool's completions are the rows it answered. */
+static void expect_each_once(const char *name, const run_summary *sum, const request_log *log)
+{
+    assert_int_equal(log->n, sum->arrived);
+    uint64_t by[OUTCOMES] = {0}, by_pool[RESULT_MAX_POOLS] = {0};
+    unsigned char *seen = calloc(log->n + 1, 1);
+    assert_non_null(seen);
+    for (size_t i = 0; i < log->n; i++) {
+        const request_row *r = &log->row[i];
+        if (r->id >= log->n || seen[r->id]++)
+            fail_msg("%s: request %llu has more than one row (or an id past %zu)", name,
+                     (unsigned long long)r->id, log->n);
+        if (r->outcome != OUTCOME_COMPLETED && r->outcome != OUTCOME_TIMED_OUT &&
+            r->outcome != OUTCOME_REJECTED)
+            fail_msg("%s: request %llu ended with outcome %d", name,
+                     (unsigned long long)r->id, r->outcome);
+        by[r->outcome]++;
+        if (r->outcome == OUTCOME_COMPLETED) {
+            assert_in_range(r->pool, 1, sum->n_pools);
+            by_pool[r->pool - 1]++;
+        }
+    }
+    free(seen);
+    assert_int_equal(by[OUTCOME_COMPLETED], sum->completed);
+    assert_int_equal(by[OUTCOME_TIMED_OUT], sum->timed_out);
+    assert_int_equal(by[OUTCOME_REJECTED], sum->rejected);
+    assert_int_equal(sum->in_flight_end, 0);
+    for (int k = 0; k < sum->n_pools; k++)
+        assert_int_equal(by_pool[k], sum->pool[k].completed);
+}
+
+/* With clients that wait 30 s, and with clients that give up after 6 s (requests time out
+ * in the queue, in service and while taken back by a preemption): every request once,
+ * the per-pool figures add up to the fleet's, and a second run on the same seed gives
+ * the same rows and figures. */
 static void test_preemption_conservation_poisson(void **state)
 {
     (void)state;
@@ -448,28 +626,43 @@ static void test_preemption_conservation_poisson(void **state)
     gpu_profile *b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
     tu_poisson pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
     image_mix_default(&pc.mix);
-    sim_cfg cfg;
-    poisson_cfg(&cfg, &pc, a, b);
-    run_summary s1, s2;
-    request_log l1 = {0}, l2 = {0};
-    run_poisson_preemptions(&cfg, &s1, &l1, NULL);
-    run_poisson_preemptions(&cfg, &s2, &l2, NULL);
-    print_message("  %llu preemptions, %llu requeued, %llu completed\n",
-                  (unsigned long long)s1.preemptions, (unsigned long long)s1.requeued,
-                  (unsigned long long)s1.completed);
-    assert_true(s1.preemptions >= 20);
-    assert_true(s1.requeued > 0);
-    assert_int_equal(s1.pool[0].preemptions, s1.preemptions);
-    assert_int_equal(s1.pool[1].preemptions, 0);
-    assert_int_equal(s1.pool[0].completed + s1.pool[1].completed, s1.completed);
-    assert_int_equal(s1.pool[0].requeued + s1.pool[1].requeued, s1.requeued);
-    assert_true(fabs(s1.pool[0].gpu_seconds + s1.pool[1].gpu_seconds - s1.gpu_seconds) <
-                1e-6 * s1.gpu_seconds);
-    assert_true(fabs(s1.pool[0].cost + s1.pool[1].cost - s1.cost) < 1e-9);
-    assert_int_equal(l1.n, l2.n);
-    assert_memory_equal(l1.row, l2.row, l1.n * sizeof(request_row));
-    request_log_free(&l1);
-    request_log_free(&l2);
+    static const struct {
+        const char *name;
+        int64_t timeout_us;
+        bool want_timeouts;
+    } cases[] = {{"timeout 30 s", 30 * S, false}, {"timeout 6 s", 6 * S, true}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        sim_cfg cfg;
+        poisson_cfg(&cfg, &pc, a, b);
+        cfg.cluster.timeout_us = cases[c].timeout_us;
+        run_summary s1, s2;
+        request_log l1 = {0}, l2 = {0};
+        run_poisson_preemptions(&cfg, &s1, &l1, NULL);
+        run_poisson_preemptions(&cfg, &s2, &l2, NULL);
+        print_message("  %s: %llu preemptions, %llu requeued, %llu completed, %llu timed out, "
+                      "%llu rejected\n", cases[c].name, (unsigned long long)s1.preemptions,
+                      (unsigned long long)s1.requeued, (unsigned long long)s1.completed,
+                      (unsigned long long)s1.timed_out, (unsigned long long)s1.rejected);
+        assert_true(s1.preemptions >= 20);
+        assert_true(s1.requeued > 0);
+        if (cases[c].want_timeouts)
+            assert_true(s1.timed_out > 0);
+        expect_each_once(cases[c].name, &s1, &l1);
+        assert_int_equal(s1.pool[0].preemptions, s1.preemptions);
+        assert_int_equal(s1.pool[1].preemptions, 0);
+        assert_int_equal(s1.pool[0].completed + s1.pool[1].completed, s1.completed);
+        assert_int_equal(s1.pool[0].requeued + s1.pool[1].requeued, s1.requeued);
+        assert_true(fabs(s1.pool[0].gpu_seconds + s1.pool[1].gpu_seconds - s1.gpu_seconds) <
+                    1e-6 * s1.gpu_seconds);
+        assert_true(fabs(s1.pool[0].cost + s1.pool[1].cost - s1.cost) < 1e-9);
+        /* the same seed: the same run, row by row and figure by figure (not its wall time) */
+        assert_int_equal(l1.n, l2.n);
+        assert_memory_equal(l1.row, l2.row, l1.n * sizeof(request_row));
+        s2.wall_s = s1.wall_s;
+        assert_memory_equal(&s1, &s2, sizeof(s1));
+        request_log_free(&l1);
+        request_log_free(&l2);
+    }
     free(a);
     free(b);
 }
@@ -723,8 +916,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_speeds_by_hand),
+        cmocka_unit_test(test_two_pools_independent),
         cmocka_unit_test(test_heterogeneous_two_server_queue),
         cmocka_unit_test(test_memory_routing),
+        cmocka_unit_test(test_memory_routing_by_hand),
         cmocka_unit_test(test_preemption_by_hand),
         cmocka_unit_test(test_preemption_requeues_in_arrival_order),
         cmocka_unit_test(test_preemption_conservation_poisson),

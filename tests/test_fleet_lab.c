@@ -3,9 +3,13 @@
  * entries with their own clusters and the pools' defaults; a recorded preemption trace read
  * from a CSV file replays exactly (the notices at its times, the same run as the same times
  * written in the file); `gpenlab run` stores and prints the per-pool results and the fleet's
- * totals; the export of a fleet (per pool, spread; GKE and EKS labels) passes the schema check
- * (node + the pinned models, skipped when absent) and loads in `gpenlab drive --dry-run`, one
- * loop per Deployment. */
+ * totals; a cluster written as one pool runs as the plain one (every stored field, the
+ * results CSV byte for byte); the database's per-pool rows (run_pools) and their schema; an
+ * image class that no pool's card holds is warned of; the export of a fleet (per pool,
+ * spread; GKE and EKS labels) passes the schema check (node + the pinned models, skipped
+ * when absent) and loads in `gpenlab drive --dry-run`, one loop per Deployment, also when
+ * exported from a run's database (its winner); a sweep over the pools' GPUs runs each point
+ * with its pools and exports a point's Deployments. */
 #include <limits.h>
 #include <math.h>
 #include <setjmp.h>
@@ -17,13 +21,16 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "base/cfg.h"
 #include "drive/drive.h"
 #include "lab/experiment.h"
 #include "lab/export.h"
 #include "lab/lab.h"
+#include "lab/report.h"
 #include "lab/results_db.h"
+#include "lab/sweep.h"
 #include "sim/sim.h"
 #include "tests/testutil.h"
 
@@ -263,6 +270,275 @@ static void test_run_stores_and_prints_pools(void **state)
     experiment_free(e);
 }
 
+/* lab_run of e into db_path, quietly, with `reps` replications. */
+static void run_quiet(const experiment *e, const char *db_path, int reps)
+{
+    lab_opts o;
+    lab_opts_default(&o);
+    o.db_path = db_path;
+    o.replications = reps;
+    o.quiet = true;
+    o.jobs = 1;
+    gp_error err;
+    gp_error_clear(&err);
+    if (lab_run(e, &o, NULL, &err) < 0)
+        tu_fail_error(&err, "lab_run");
+}
+
+/* The runs of the one experiment in db_path. */
+static size_t read_runs(const char *db_path, run_summary **runs)
+{
+    results_db *db;
+    gp_error err;
+    if (results_db_open_read(db_path, &db, &err) < 0)
+        tu_fail_error(&err, db_path);
+    results_db_experiment *ex;
+    size_t n_ex, n;
+    assert_int_equal(results_db_experiments(db, &ex, &n_ex, &err), 0);
+    assert_int_equal(n_ex, 1);
+    if (results_db_read_runs(db, ex[0].id, runs, &n, &err) < 0)
+        tu_fail_error(&err, "read runs");
+    free(ex);
+    results_db_close(db);
+    return n;
+}
+
+/* The column names of a table, comma separated ("" when it has none). */
+static void table_columns(const char *db_path, const char *table, char *buf, size_t cap,
+                          char *pk, size_t pk_cap)
+{
+    results_db *db;
+    gp_error err;
+    if (results_db_open_read(db_path, &db, &err) < 0)
+        tu_fail_error(&err, db_path);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(results_db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    buf[0] = pk[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        size_t u = strlen(buf);
+        snprintf(buf + u, cap - u, "%s%s", u ? "," : "", name);
+        if (sqlite3_column_int(st, 5) > 0) { /* its place in the primary key */
+            u = strlen(pk);
+            snprintf(pk + u, pk_cap - u, "%s%d:%s", u ? "," : "", sqlite3_column_int(st, 5),
+                     name);
+        }
+    }
+    sqlite3_finalize(st);
+    results_db_close(db);
+}
+
+static int64_t count_of(const char *db_path, const char *sql)
+{
+    results_db *db;
+    gp_error err;
+    if (results_db_open_read(db_path, &db, &err) < 0)
+        tu_fail_error(&err, db_path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(results_db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    results_db_close(db);
+    return n;
+}
+
+/* A cluster written the plain way and as one pool of `pools:` (with the cluster's GPUs,
+ * provisioning, price and image cache as the pool's) runs the same: every field of every
+ * run is the same (but the wall time), so a results CSV of one pool is byte for byte the
+ * plain one's. The plain runs have no row in run_pools; the pool's have one each. */
+static void test_one_pool_file_as_plain(void **state)
+{
+    (void)state;
+    char cwd[PATH_MAX], path[2][PATH_MAX], db[2][PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    static const char *const cluster[2] = {
+        "  gpus: 2\n  gpus_max: 3\n  node_provision_delay: 60s\n  price_per_gpu_hour: 0.35\n"
+        "  image_cache: none\n",
+        "  pools:\n    - {name: only, gpus: 2, gpus_max: 3, node_provision_delay: 60s,\n"
+        "       price_per_gpu_hour: 0.35, image_cache: none}\n"};
+    for (int k = 0; k < 2; k++) {
+        char text[PATH_MAX + 2048];
+        snprintf(text, sizeof(text),
+                 "name: one_pool\nseed: 11\nreplications: 2\n"
+                 "profile: %s/gpu/profiles/t4-derived\n"
+                 "workload: {type: poisson, rate_per_s: 6, duration: 2h}\n"
+                 "cluster:\n  concurrency: 3\n  timeout: 20s\n  min_pods: 1\n  max_pods: 3\n%s"
+                 "policies:\n  - {label: static, policy: static}\n"
+                 "  - label: hpa\n    policy: hpa\n    config:\n      minReplicas: 1\n"
+                 "      maxReplicas: 3\n      metrics:\n        - type: Pods\n          pods:\n"
+                 "            metric: {name: DCGM_FI_DEV_GPU_UTIL}\n"
+                 "            target: {type: AverageValue, averageValue: \"50\"}\n"
+                 "output: {series: false}\n", cwd, cluster[k]);
+        snprintf(path[k], sizeof(path[k]), "%s/one-%d.yaml", tmpdir, k);
+        snprintf(db[k], sizeof(db[k]), "%s/one-%d.db", tmpdir, k);
+        tu_write_text(path[k], text);
+        experiment *e = load_ok(path[k]);
+        assert_int_equal(e->cluster.n_pools, k);
+        run_quiet(e, db[k], 2);
+        experiment_free(e);
+    }
+    run_summary *plain, *pooled;
+    size_t n = read_runs(db[0], &plain);
+    assert_int_equal(read_runs(db[1], &pooled), n);
+    assert_int_equal(n, 4);
+    size_t nf;
+    const field_desc *fd = result_fields_run(&nf);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(plain[i].n_pools, 0);
+        assert_int_equal(pooled[i].n_pools, 1);
+        assert_true(pooled[i].pool[0].cost == pooled[i].cost);
+        for (size_t f = 0; f < nf; f++) {
+            char a[256], b[256];
+            if (strcmp(fd[f].name, "wall_s") == 0)
+                continue;
+            result_field_format(&fd[f], &plain[i], a, sizeof(a));
+            result_field_format(&fd[f], &pooled[i], b, sizeof(b));
+            if (strcmp(a, b) != 0)
+                fail_msg("run %zu (%s): %s is %s plain, %s as one pool", i, plain[i].label,
+                         fd[f].name, a, b);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        print_message("  %s rep %d: %llu completed, %llu timed out, %llu scale events, %.2f "
+                      "GPU-h\n", plain[i].label, plain[i].replication,
+                      (unsigned long long)plain[i].completed,
+                      (unsigned long long)plain[i].timed_out,
+                      (unsigned long long)plain[i].scale_events, plain[i].gpu_seconds / 3600);
+    assert_true(plain[2].scale_events > 0); /* the HPA scaled: a policy's path, too */
+    /* the results CSVs, byte for byte (the wall time aside), with the baselines' header */
+    char csv[2][PATH_MAX], head[2][4096], base_head[4096];
+    for (int k = 0; k < 2; k++) {
+        run_summary *r = k ? pooled : plain;
+        for (size_t i = 0; i < n; i++)
+            r[i].wall_s = 0;
+        snprintf(csv[k], sizeof(csv[k]), "%s/one-%d.csv", tmpdir, k);
+        gp_error err;
+        if (report_write_csv(csv[k], r, n, &err) < 0)
+            tu_fail_error(&err, csv[k]);
+        tu_first_line(csv[k], head[k], sizeof(head[k]));
+    }
+    size_t len[2];
+    uint8_t *bytes[2] = {tu_slurp_bytes(csv[0], &len[0]), tu_slurp_bytes(csv[1], &len[1])};
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(bytes[0], bytes[1], len[0]);
+    free(bytes[0]);
+    free(bytes[1]);
+    tu_first_line("experiments/baselines/tidal_day.csv", base_head, sizeof(base_head));
+    assert_string_equal(head[1], base_head);
+    assert_int_equal(count_of(db[0], "SELECT COUNT(*) FROM run_pools"), 0);
+    assert_int_equal(count_of(db[1], "SELECT COUNT(*) FROM run_pools"), 4);
+    free(plain);
+    free(pooled);
+}
+
+/* An image class no card of the fleet holds is named in a warning (all of it will be
+ * rejected as too large), naming the largest card; one that only the large pool's card holds
+ * is not, as long as that pool is there (its requests go to it). */
+static void test_warn_too_large_for_every_pool(void **state)
+{
+    (void)state;
+    char prof[2][PATH_MAX], path[PATH_MAX];
+    static const char *const names[2] = {"small", "large"};
+    static const int mem_mib[2] = {8000, 81920};
+    for (int k = 0; k < 2; k++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "format gpenlab-profile 1\ncard \"%s\"\nprovenance seed\nmp_grid 1 24\n"
+                 "stage work image 1000 1000\njitter none\neff 1 2 3 4\ngpu_mem_mib %d\n"
+                 "model_mem_mib 1000\nreq_mem_mib 200 12000\ncold_phase start const 5\n",
+                 names[k], mem_mib[k]);
+        snprintf(prof[k], sizeof(prof[k]), "%s/%s.profile", tmpdir, names[k]);
+        tu_write_text(prof[k], text);
+    }
+    static const struct {
+        const char *name;
+        int with_large;
+        int warnings;
+    } cases[] = {{"small and large pools", 1, 1}, {"the small pool alone", 0, 2}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char text[4 * PATH_MAX];
+        snprintf(text, sizeof(text),
+                 "name: warn\nworkload:\n  type: poisson\n  rate_per_s: 1\n  duration: 1h\n"
+                 "  image_mix:\n    - {name: phone, weight: 0.8, mp: [1, 3], faces: {1: 1}}\n"
+                 "    - {name: scan, weight: 0.15, mp: [18, 22], faces: {1: 1}}\n"
+                 "    - {name: huge, weight: 0.05, mp: [200, 300], faces: {1: 1}}\n"
+                 "cluster:\n  pools:\n    - {name: small, profile: %s, gpus: 1}\n%s%s%s"
+                 "policies: [{label: static, policy: static}]\n",
+                 prof[0], cases[c].with_large ? "    - {name: large, profile: " : "",
+                 cases[c].with_large ? prof[1] : "", cases[c].with_large ? ", gpus: 1}\n" : "");
+        snprintf(path, sizeof(path), "%s/warn.yaml", tmpdir);
+        tu_write_text(path, text);
+        experiment *e = load_ok(path);
+        char out_path[PATH_MAX];
+        snprintf(out_path, sizeof(out_path), "%s/warn.txt", tmpdir);
+        FILE *f = fopen(out_path, "w");
+        assert_non_null(f);
+        int n = experiment_warn(e, f);
+        fclose(f);
+        char *warn = tu_slurp(out_path);
+        print_message("  %s: %d warning(s)\n%s", cases[c].name, n, warn);
+        if (n != cases[c].warnings)
+            fail_msg("%s: %d warnings, want %d:\n%s", cases[c].name, n, cases[c].warnings, warn);
+        assert_non_null(strstr(warn, "image class 2 \"huge\""));
+        assert_non_null(strstr(warn, cases[c].with_large ? "the card (large)" : "(small)"));
+        assert_true((strstr(warn, "\"scan\"") != NULL) == !cases[c].with_large);
+        free(warn);
+        experiment_free(e);
+    }
+}
+
+/* The database's rows of a fleet: run_pools(run_id, pool, then every pool_result field,
+ * in result.h's order; primary key (run_id, pool)), one row per pool of each run; the runs
+ * table has no pool column (its rows are a plain run's), and a run read back has its pools,
+ * their count and their preemptions' sum. */
+static void test_pool_rows_schema(void **state)
+{
+    (void)state;
+    experiment *e = load_ok(SMALL);
+    char db_path[PATH_MAX];
+    snprintf(db_path, sizeof(db_path), "%s/schema.db", tmpdir);
+    run_quiet(e, db_path, 1);
+    char cols[2048], want[2048], pk[256];
+    table_columns(db_path, "run_pools", cols, sizeof(cols), pk, sizeof(pk));
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    snprintf(want, sizeof(want), "run_id,pool");
+    for (size_t i = 0; i < np; i++) {
+        size_t u = strlen(want);
+        snprintf(want + u, sizeof(want) - u, ",%s", fp[i].name);
+    }
+    assert_string_equal(cols, want);
+    assert_string_equal(pk, "1:run_id,2:pool");
+    table_columns(db_path, "runs", cols, sizeof(cols), pk, sizeof(pk));
+    char padded[2100];
+    snprintf(padded, sizeof(padded), ",%s,", cols);
+    static const char *const not_in_runs[] = {",preemptions,", ",n_pools,", ",card,",
+                                              ",pods_preempted,", NULL};
+    for (int i = 0; not_in_runs[i]; i++)
+        if (strstr(padded, not_in_runs[i]))
+            fail_msg("runs has the pool column %s", not_in_runs[i]);
+    run_summary *runs;
+    size_t n = read_runs(db_path, &runs);
+    assert_int_equal(n, 4);
+    int64_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(runs[i].n_pools, 2);
+        assert_int_equal(runs[i].preemptions,
+                         runs[i].pool[0].preemptions + runs[i].pool[1].preemptions);
+        assert_true(runs[i].preemptions >= 3); /* the recorded trace's three, and more */
+        rows += runs[i].n_pools;
+    }
+    assert_int_equal(count_of(db_path, "SELECT COUNT(*) FROM run_pools"), rows);
+    assert_int_equal(count_of(db_path, "SELECT COUNT(*) FROM run_pools p JOIN runs r ON "
+                                       "r.id = p.run_id AND p.pool BETWEEN 0 AND 1"),
+                     rows);
+    free(runs);
+    experiment_free(e);
+}
+
 /* ------------------------------------------------------------ export and drive */
 
 static void do_export(const char *from, const char *label, const char *cloud, const char *dir)
@@ -425,6 +701,161 @@ static void test_drive_dry_run_fleet(void **state)
         tu_fail_error(&err, "drive --dry-run gpen-h100");
 }
 
+/* The winner of a fleet's run, exported from its database by main's path (the run's own
+ * verdict, no label given): one directory per Deployment of the winner's mix, and the
+ * export loads in `gpenlab drive --dry-run`, one plan per Deployment. */
+static void test_export_winner_from_db(void **state)
+{
+    (void)state;
+    experiment *e = load_ok(SMALL);
+    char db_path[PATH_MAX], dir[PATH_MAX], f[PATH_MAX + 64], log_path[PATH_MAX];
+    snprintf(db_path, sizeof(db_path), "%s/winner.db", tmpdir);
+    run_quiet(e, db_path, 2);
+    experiment_free(e);
+    snprintf(dir, sizeof(dir), "%s/winner", tmpdir);
+    snprintf(log_path, sizeof(log_path), "%s/winner.log", tmpdir);
+    export_opts o;
+    export_opts_default(&o);
+    o.from = db_path;
+    o.out_dir = dir;
+    FILE *log = fopen(log_path, "w");
+    assert_non_null(log);
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = export_run(&o, log, &err);
+    fclose(log);
+    if (rc < 0)
+        tu_fail_error(&err, "export --from DB");
+    char *text = tu_slurp(log_path);
+    /* the cheapest within the SLO: the T4s (h100 costs seven times more) */
+    assert_non_null(strstr(text, "export: the winner of experiment fleet_small"));
+    assert_non_null(strstr(text, "t4/"));
+    free(text);
+    static const char *const files[] = {"gpen-t4/deployment.yaml", "gpen-t4-spot/deployment.yaml",
+                                        "service.yaml", "drive.yaml", NULL};
+    for (int i = 0; files[i]; i++) {
+        snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
+        if (access(f, F_OK) != 0)
+            fail_msg("no %s", f);
+    }
+    snprintf(f, sizeof(f), "%s/gpen-h100", dir);
+    assert_int_not_equal(access(f, F_OK), 0);
+    drive_run_opts d = {.config_path = dir, .dry_run = true, .ticks = 1,
+                        .prometheus_url = "http://127.0.0.1:1", .redis_address = "127.0.0.1:1"};
+    log = fopen(log_path, "w");
+    assert_non_null(log);
+    rc = drive_run(&d, log, &err);
+    fclose(log);
+    if (rc < 0)
+        tu_fail_error(&err, "drive --dry-run");
+    text = tu_slurp(log_path);
+    int plans = 0;
+    for (const char *q = text; (q = strstr(q, "\"event\":\"plan\"")); q++)
+        plans++;
+    assert_int_equal(plans, 2);
+    assert_non_null(strstr(text, "\"deployment\":\"gpen-t4\""));
+    assert_non_null(strstr(text, "\"deployment\":\"gpen-t4-spot\""));
+    free(text);
+}
+
+/* A sweep over the mix through the sweep (points as overlays on the base): each pool's
+ * GPUs a parameter; a pool with no GPU is left out of a point (its runs have the others
+ * only), the report names a winner and the cost-P99 front, and the export of a point
+ * writes that point's Deployments. */
+static void test_sweep_over_the_mix(void **state)
+{
+    (void)state;
+    char base[PATH_MAX], sweep_path[PATH_MAX], db_path[PATH_MAX], out_path[PATH_MAX];
+    variant("mixes:\n  - {label: t4, pools: {t4: {gpus: 2, gpus_max: 4}, t4-spot: 2}}\n"
+            "  - {label: h100, pools: {h100: 1, t4-spot: {gpus: 1, min_pods: 0}}}\n",
+            "", base, sizeof(base));
+    const char *base_name = strrchr(base, '/') + 1;
+    snprintf(sweep_path, sizeof(sweep_path), DATA "sweep-%d.yaml", (int)getpid());
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "name: fleet_mix_sweep\nbase: %s\npolicy: static\nreplications: 2\nseed: 5\n"
+             "design: grid\nparameters:\n"
+             "  - {path: \"cluster.pools[1].gpus\", values: [1, 2]}\n"
+             "  - {path: \"cluster.pools[2].gpus\", values: [0, 1]}\n"
+             "objective: {minimise: cost, constraints: [{metric: slo_pct, min: 99}]}\n",
+             base_name);
+    tu_write_text(sweep_path, text);
+    snprintf(db_path, sizeof(db_path), "%s/sweep.db", tmpdir);
+    snprintf(out_path, sizeof(out_path), "%s/sweep.txt", tmpdir);
+    sweep *sw;
+    gp_error err;
+    gp_error_clear(&err);
+    if (sweep_load(sweep_path, &sw, &err) < 0)
+        tu_fail_error(&err, sweep_path);
+    sweep_set_db_path(sw, db_path);
+    assert_int_equal(sweep_n_points(sw), 4);
+    /* point p: pools[1] (t4-spot) p / 2 + 1 GPUs, pools[2] (h100) p % 2 */
+    for (size_t p = 0; p < 4; p++) {
+        experiment *pe;
+        if (sweep_point_experiment(sw, p, &pe, &err) < 0)
+            tu_fail_error(&err, "point");
+        const cluster_cfg *c = experiment_cluster(pe, sweep_point_policy(sw, p), NULL);
+        assert_int_equal(c->n_pools, p % 2 ? 3 : 2);
+        assert_int_equal(c->pool[1].gpus, (int)(p / 2) + 1);
+        experiment_free(pe);
+    }
+    sweep_run_stats st;
+    if (sweep_run_local(sw, 1, NULL, &st, &err) < 0)
+        tu_fail_error(&err, "sweep");
+    assert_int_equal(st.ran, 8);
+    FILE *out = fopen(out_path, "w");
+    assert_non_null(out);
+    int rc = sweep_report(sw, out, NULL, NULL, &err);
+    fclose(out);
+    if (rc < 0)
+        tu_fail_error(&err, "sweep report");
+    char *report = tu_slurp(out_path);
+    assert_non_null(strstr(report, "\nwinner: p000"));
+    assert_non_null(strstr(report, "Pareto front (cost against P99"));
+    free(report);
+    /* the stored runs of each point have its pools */
+    results_db *db;
+    if (results_db_open_read(db_path, &db, &err) < 0)
+        tu_fail_error(&err, db_path);
+    results_db_sweep_point *pts;
+    size_t n_pts;
+    assert_int_equal(results_db_sweep_points(db, &pts, &n_pts, &err), 0);
+    assert_int_equal(n_pts, 4);
+    for (size_t i = 0; i < n_pts; i++) {
+        run_summary *runs;
+        size_t n;
+        assert_int_equal(results_db_read_runs(db, pts[i].experiment_id, &runs, &n, &err), 0);
+        assert_int_equal(n, 2);
+        for (size_t r = 0; r < n; r++) {
+            assert_int_equal(runs[r].n_pools, pts[i].point % 2 ? 3 : 2);
+            assert_string_equal(runs[r].pool[runs[r].n_pools - 1].name,
+                                pts[i].point % 2 ? "h100" : "t4-spot");
+        }
+        free(runs);
+    }
+    free(pts);
+    results_db_close(db);
+    sweep_free(sw);
+    unlink(sweep_path);
+    unlink(base);
+    /* point 3 (two spot T4s and an H100) exported: its three Deployments */
+    char dir[PATH_MAX], f[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/point3", tmpdir);
+    export_opts o;
+    export_opts_default(&o);
+    o.from = db_path;
+    o.point = 3;
+    o.out_dir = dir;
+    if (export_run(&o, NULL, &err) < 0)
+        tu_fail_error(&err, "export --point 3");
+    static const char *const deps[] = {"gpen-t4", "gpen-t4-spot", "gpen-h100", NULL};
+    for (int i = 0; deps[i]; i++) {
+        snprintf(f, sizeof(f), "%s/%s/deployment.yaml", dir, deps[i]);
+        if (access(f, F_OK) != 0)
+            fail_msg("no %s", f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,9 +863,14 @@ int main(void)
         cmocka_unit_test(test_mixes_expand),
         cmocka_unit_test(test_preemption_trace_file_replays),
         cmocka_unit_test(test_run_stores_and_prints_pools),
+        cmocka_unit_test(test_one_pool_file_as_plain),
+        cmocka_unit_test(test_pool_rows_schema),
+        cmocka_unit_test(test_warn_too_large_for_every_pool),
         cmocka_unit_test(test_export_fleet),
         cmocka_unit_test(test_export_fleet_schemas),
         cmocka_unit_test(test_drive_dry_run_fleet),
+        cmocka_unit_test(test_export_winner_from_db),
+        cmocka_unit_test(test_sweep_over_the_mix),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
