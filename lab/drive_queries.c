@@ -15,28 +15,31 @@ const char *drive_query_name(int q) { return q >= 0 && q < DRIVE_Q_COUNT ? query
 const char *const *drive_query_names(void) { return query_names; }
 
 /* The queries that read per-pod gauges the same way for a namespace or a Deployment's
- * pods (sel: the label selector); 0 when q is not one of them. */
+ * pods: AGG(METRIC{sel})TAIL. */
+static const struct {
+    int q;
+    const char *agg, *metric, *tail;
+} gauges[] = {
+    {DRIVE_Q_GPU_MEM, "avg", "DCGM_FI_DEV_FB_USED_ratio", ""},
+    {DRIVE_Q_GPU_UTIL, "avg", "DCGM_FI_DEV_GPU_UTIL", " / 100"},
+    {DRIVE_Q_IN_FLIGHT, "sum", "gpen_requests_in_flight", ""},
+    {DRIVE_Q_CONCURRENCY, "sum", "gpen_concurrency", ""},
+    {DRIVE_Q_POD_GPU_MEM, "avg by (pod) ", "DCGM_FI_DEV_FB_USED_ratio", ""},
+    {DRIVE_Q_POD_GPU_UTIL, "avg by (pod) ", "DCGM_FI_DEV_GPU_UTIL", " / 100"},
+    {DRIVE_Q_POD_IN_FLIGHT, "sum by (pod) ", "gpen_requests_in_flight", ""},
+    {DRIVE_Q_POD_CONCURRENCY, "sum by (pod) ", "gpen_concurrency", ""},
+};
+
+/* Query q of the gauges with the label selector `sel`; 0 when q is not one of them. */
 static int gauge_query(int q, const char *sel, char *buf, size_t len)
 {
-    switch (q) {
-    case DRIVE_Q_GPU_MEM: snprintf(buf, len, "avg(DCGM_FI_DEV_FB_USED_ratio%s)", sel); return 1;
-    case DRIVE_Q_GPU_UTIL: snprintf(buf, len, "avg(DCGM_FI_DEV_GPU_UTIL%s) / 100", sel); return 1;
-    case DRIVE_Q_IN_FLIGHT: snprintf(buf, len, "sum(gpen_requests_in_flight%s)", sel); return 1;
-    case DRIVE_Q_CONCURRENCY: snprintf(buf, len, "sum(gpen_concurrency%s)", sel); return 1;
-    case DRIVE_Q_POD_GPU_MEM:
-        snprintf(buf, len, "avg by (pod) (DCGM_FI_DEV_FB_USED_ratio%s)", sel);
-        return 1;
-    case DRIVE_Q_POD_GPU_UTIL:
-        snprintf(buf, len, "avg by (pod) (DCGM_FI_DEV_GPU_UTIL%s) / 100", sel);
-        return 1;
-    case DRIVE_Q_POD_IN_FLIGHT:
-        snprintf(buf, len, "sum by (pod) (gpen_requests_in_flight%s)", sel);
-        return 1;
-    case DRIVE_Q_POD_CONCURRENCY:
-        snprintf(buf, len, "sum by (pod) (gpen_concurrency%s)", sel);
-        return 1;
-    default: return 0;
-    }
+    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
+        if (gauges[i].q == q) {
+            snprintf(buf, len, "%s(%s%s)%s", gauges[i].agg, gauges[i].metric, sel,
+                     gauges[i].tail);
+            return 1;
+        }
+    return 0;
 }
 
 void drive_default_query(int q, const char *ns, char *buf, size_t len)

@@ -559,6 +559,21 @@ static int has_table(results_db *db, const char *table, gp_error *err)
     return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
 }
 
+/* "INSERT INTO TABLE(KEYS, fields...) VALUES(?, ...)": `head` is "table(key, key", its
+ * n_keys leading columns bound before the fields. */
+static int prepare_insert(results_db *db, sbuf *b, const char *head, int n_keys,
+                          const field_desc *f, size_t n, sqlite3_stmt **st, gp_error *err)
+{
+    sb_add(b, "INSERT INTO %s, ", head);
+    sb_columns(b, f, n, 0);
+    sb_add(b, ") VALUES(");
+    for (int k = 0; k < n_keys; k++)
+        sb_add(b, "?, ");
+    sb_columns(b, f, n, 1);
+    sb_add(b, ")");
+    return prepare(db, b, st, err);
+}
+
 static int prepare_all(results_db *db, gp_error *err)
 {
     size_t nr, ns, nq;
@@ -567,35 +582,15 @@ static int prepare_all(results_db *db, gp_error *err)
     sbuf b = {0};
     int rc;
     if (db->mode != OPEN_READ) {
-        sb_add(&b, "INSERT INTO runs(experiment_id, run_key, ");
-        sb_columns(&b, fr, nr, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fr, nr, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_run, err)) < 0)
-            return rc;
-        sb_add(&b, "INSERT INTO series(run_id, seq, ");
-        sb_columns(&b, fs, ns, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fs, ns, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_series, err)) < 0)
-            return rc;
-        sb_add(&b, "INSERT INTO requests(run_id, ");
-        sb_columns(&b, fq, nq, 0);
-        sb_add(&b, ") VALUES(?, ");
-        sb_columns(&b, fq, nq, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_req, err)) < 0)
-            return rc;
         size_t np;
         const field_desc *fp = result_fields_pool(&np);
-        sb_add(&b, "INSERT INTO run_pools(run_id, pool, ");
-        sb_columns(&b, fp, np, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fp, np, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_pool, err)) < 0)
+        if ((rc = prepare_insert(db, &b, "runs(experiment_id, run_key", 2, fr, nr, &db->ins_run,
+                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "series(run_id, seq", 2, fs, ns, &db->ins_series,
+                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "requests(run_id", 1, fq, nq, &db->ins_req, err)) < 0 ||
+            (rc = prepare_insert(db, &b, "run_pools(run_id, pool", 2, fp, np, &db->ins_pool,
+                                 err)) < 0)
             return rc;
     }
     int pools_table = has_table(db, "run_pools", err);

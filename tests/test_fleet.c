@@ -27,17 +27,13 @@
 
 #define S 1000000LL
 
-/* A card: one constant image stage (service_ms), linear eff (each of n requests at full
- * speed), memory per request rising with the image (req_mem_mib at 1 and 24 MP). */
+/* A card (tests/testutil.h, tu_card_text). */
 static gpu_profile *card(const char *name, double service_ms, const char *jitter,
                          double mem_mib, double req_mem_1, double req_mem_24, double cold_s)
 {
     char text[2048];
-    snprintf(text, sizeof(text),
-             "format gpenlab-profile 1\ncard \"%s\"\nprovenance seed\nmp_grid 1 24\n"
-             "stage work image %g %g\njitter %s\neff 1 2 3 4 5 6 7 8\ngpu_mem_mib %g\n"
-             "model_mem_mib 1000\nreq_mem_mib %g %g\ncold_phase start const %g\n",
-             name, service_ms, service_ms, jitter, mem_mib, req_mem_1, req_mem_24, cold_s);
+    tu_card_text(text, sizeof(text), name, service_ms, jitter, mem_mib, req_mem_1, req_mem_24,
+                 cold_s);
     return tu_profile(text);
 }
 
@@ -557,8 +553,8 @@ static void test_preemption_requeues_in_arrival_order(void **state)
 
 /* Many preemptions (a Poisson rate of 3 per node-hour, a notice of 2 s, shorter than the
  * 45 s grace and than many requests: what pods hold then is taken back) on a spot pool
- * beside an on-demand pool: conservation and per-pool counts (checked by the run), the
- * fleet's figures are the pools' sums, and the run is deterministic. */
+ * beside an on-demand pool (spot_fleet below): conservation and per-pool counts (checked
+ * by the run), the fleet's figures are the pools' sums, and the run is deterministic. */
 static void run_poisson_preemptions(const sim_cfg *base, run_summary *sum, request_log *log,
                                     preemption_log *plog)
 {
@@ -567,19 +563,39 @@ static void run_poisson_preemptions(const sim_cfg *base, run_summary *sum, reque
     run_ok(&cfg, sum, log);
 }
 
-static void poisson_cfg(sim_cfg *cfg, tu_poisson *pc, const gpu_profile *a, const gpu_profile *b)
+/* The fleet of those runs: a spot pool of card "a" (4 to 6 nodes, Poisson preemptions)
+ * beside an on-demand pool of "b" (2 nodes), 1.5 requests a second for 6 hours. Its cfg
+ * points at its source: keep it where it was made. */
+typedef struct spot_fleet {
+    gpu_profile *a, *b;
+    tu_poisson pc;
+    sim_cfg cfg;
+} spot_fleet;
+
+static void spot_fleet_init(spot_fleet *f)
 {
-    fleet_base(cfg, policy_find("static"), pc, tu_open_poisson);
-    pool_cfg *spot = add_pool(cfg, "spot", a, 4, 4);
+    f->a = card("a", 4000, "lognormal 0.5", 16384, 200, 3000, 20);
+    f->b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
+    f->pc = (tu_poisson){.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
+    image_mix_default(&f->pc.mix);
+    sim_cfg *cfg = &f->cfg;
+    fleet_base(cfg, policy_find("static"), &f->pc, tu_open_poisson);
+    pool_cfg *spot = add_pool(cfg, "spot", f->a, 4, 4);
     spot->capacity = CAPACITY_SPOT;
     spot->preempt_rate_per_node_h = 3;
     spot->notice_us = 2 * S;
     spot->gpus_max = 6;
     spot->node_provision_us = 60 * S;
     spot->price_per_gpu_hour = 0.3;
-    add_pool(cfg, "od", b, 2, 2);
+    add_pool(cfg, "od", f->b, 2, 2);
     cfg->cluster.concurrency = 3;
     cfg->cluster.termination_grace_us = 45 * S;
+}
+
+static void spot_fleet_free(spot_fleet *f)
+{
+    free(f->a);
+    free(f->b);
 }
 
 /* Every request is resolved exactly once: one row per id, each completed, timed out or
@@ -622,18 +638,15 @@ static void expect_each_once(const char *name, const run_summary *sum, const req
 static void test_preemption_conservation_poisson(void **state)
 {
     (void)state;
-    gpu_profile *a = card("a", 4000, "lognormal 0.5", 16384, 200, 3000, 20);
-    gpu_profile *b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
-    tu_poisson pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
-    image_mix_default(&pc.mix);
+    spot_fleet fl;
+    spot_fleet_init(&fl);
     static const struct {
         const char *name;
         int64_t timeout_us;
         bool want_timeouts;
     } cases[] = {{"timeout 30 s", 30 * S, false}, {"timeout 6 s", 6 * S, true}};
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        sim_cfg cfg;
-        poisson_cfg(&cfg, &pc, a, b);
+        sim_cfg cfg = fl.cfg;
         cfg.cluster.timeout_us = cases[c].timeout_us;
         run_summary s1, s2;
         request_log l1 = {0}, l2 = {0};
@@ -663,8 +676,7 @@ static void test_preemption_conservation_poisson(void **state)
         request_log_free(&l1);
         request_log_free(&l2);
     }
-    free(a);
-    free(b);
+    spot_fleet_free(&fl);
 }
 
 /* The preemption trace of a Poisson run, given back to the same fleet as recorded notices
@@ -672,12 +684,9 @@ static void test_preemption_conservation_poisson(void **state)
 static void test_preemption_trace_replays(void **state)
 {
     (void)state;
-    gpu_profile *a = card("a", 4000, "lognormal 0.5", 16384, 200, 3000, 20);
-    gpu_profile *b = card("b", 2000, "lognormal 0.5", 81920, 200, 3000, 20);
-    tu_poisson pc = {.rate_per_s = 1.5, .duration_us = 6 * 3600 * S};
-    image_mix_default(&pc.mix);
-    sim_cfg cfg;
-    poisson_cfg(&cfg, &pc, a, b);
+    spot_fleet fl;
+    spot_fleet_init(&fl);
+    sim_cfg cfg = fl.cfg;
     run_summary s1, s2;
     request_log l1 = {0}, l2 = {0};
     preemption_log plog = {0};
@@ -705,8 +714,7 @@ static void test_preemption_trace_replays(void **state)
     preemption_log_free(&plog2);
     request_log_free(&l1);
     request_log_free(&l2);
-    free(a);
-    free(b);
+    spot_fleet_free(&fl);
 }
 
 /* ------------------------------------------------------------ each Deployment's metrics */

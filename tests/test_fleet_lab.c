@@ -36,7 +36,6 @@
 
 #define DATA "tests/data/fleet/"
 #define SMALL DATA "small.yaml"
-#define NODE_MODULES "build-node/node_modules"
 
 static char tmpdir[256];
 
@@ -442,14 +441,10 @@ static void test_warn_too_large_for_every_pool(void **state)
     (void)state;
     char prof[2][PATH_MAX], path[PATH_MAX];
     static const char *const names[2] = {"small", "large"};
-    static const int mem_mib[2] = {8000, 81920};
+    static const double mem_mib[2] = {8000, 81920};
     for (int k = 0; k < 2; k++) {
         char text[1024];
-        snprintf(text, sizeof(text),
-                 "format gpenlab-profile 1\ncard \"%s\"\nprovenance seed\nmp_grid 1 24\n"
-                 "stage work image 1000 1000\njitter none\neff 1 2 3 4\ngpu_mem_mib %d\n"
-                 "model_mem_mib 1000\nreq_mem_mib 200 12000\ncold_phase start const 5\n",
-                 names[k], mem_mib[k]);
+        tu_card_text(text, sizeof(text), names[k], 1000, "none", mem_mib[k], 200, 12000, 5);
         snprintf(prof[k], sizeof(prof[k]), "%s/%s.profile", tmpdir, names[k]);
         tu_write_text(prof[k], text);
     }
@@ -541,19 +536,56 @@ static void test_pool_rows_schema(void **state)
 
 /* ------------------------------------------------------------ export and drive */
 
-static void do_export(const char *from, const char *label, const char *cloud, const char *dir)
+/* export_run from `from` (a file or a database: label NULL, point < 0: its winner) into
+ * dir; what it says goes to log_path (may be NULL). */
+static void export_to(const char *from, const char *label, long point, const char *cloud,
+                      const char *dir, const char *log_path)
 {
     export_opts o;
     export_opts_default(&o);
     o.from = from;
     o.label = label;
+    o.point = point;
     o.out_dir = dir;
     if (cloud)
         o.cloud = cloud;
+    FILE *log = log_path ? fopen(log_path, "w") : NULL;
+    assert_true(!log_path || log);
     gp_error err;
     gp_error_clear(&err);
-    if (export_run(&o, NULL, &err) < 0)
-        tu_fail_error(&err, label);
+    int rc = export_run(&o, log, &err);
+    if (log)
+        fclose(log);
+    if (rc < 0)
+        tu_fail_error(&err, label ? label : from);
+}
+
+static void do_export(const char *from, const char *label, const char *cloud, const char *dir)
+{
+    export_to(from, label, -1, cloud, dir, NULL);
+}
+
+/* `gpenlab drive DIR --dry-run` for one tick with no cluster: its log (the caller frees)
+ * and how many plans (one per Deployment) it made. */
+static char *dry_run(const char *dir, int *plans)
+{
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof(log_path), "%s/drive.log", tmpdir);
+    drive_run_opts o = {.config_path = dir, .dry_run = true, .ticks = 1,
+                        .prometheus_url = "http://127.0.0.1:1", .redis_address = "127.0.0.1:1"};
+    FILE *log = fopen(log_path, "w");
+    assert_non_null(log);
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = drive_run(&o, log, &err);
+    fclose(log);
+    if (rc < 0)
+        tu_fail_error(&err, dir);
+    char *text = tu_slurp(log_path);
+    *plans = 0;
+    for (const char *q = text; (q = strstr(q, "\"event\":\"plan\"")); q++)
+        (*plans)++;
+    return text;
 }
 
 /* A value at a path of keys in a YAML file (NULL when absent). */
@@ -636,29 +668,12 @@ static void test_export_fleet(void **state)
 static void test_export_fleet_schemas(void **state)
 {
     (void)state;
-    if (!tu_have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
-        print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
-                      NODE_MODULES);
+    if (!tu_have_schema_check())
         skip();
-    }
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd),
-                     "node tests/schemas/validate.mjs %s $(find %s/gke %s/eks %s/spread -name "
-                     "'*.yaml' ! -name drive.yaml | sort) > %s/schema.txt 2>&1",
-                     NODE_MODULES, tmpdir, tmpdir, tmpdir, tmpdir);
-    assert_true(n > 0 && n < (int)sizeof(cmd));
-    int rc = system(cmd);
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/schema.txt", tmpdir);
-    char *out = tu_slurp(p);
-    if (rc != 0)
-        fail_msg("schema check failed:\n%s", out ? out : "(no output)");
-    int oks = 0;
-    for (const char *q = out; q && (q = strstr(q, "ok ")); q += 3)
-        oks++;
-    if (oks < 15)
-        fail_msg("only %d manifests checked:\n%s", oks, out);
-    free(out);
+    char files[1024];
+    snprintf(files, sizeof(files), "$(find %s/gke %s/eks %s/spread -name '*.yaml' ! -name "
+             "drive.yaml | sort)", tmpdir, tmpdir, tmpdir);
+    tu_expect_schemas_ok(files, tmpdir, 15);
 }
 
 /* The fleet's drive.yaml (and a Deployment's own directory) in `gpenlab drive --dry-run`
@@ -666,23 +681,10 @@ static void test_export_fleet_schemas(void **state)
 static void test_drive_dry_run_fleet(void **state)
 {
     (void)state;
-    char dir[PATH_MAX], log_path[PATH_MAX];
+    char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/gke", tmpdir);
-    snprintf(log_path, sizeof(log_path), "%s/drive.log", tmpdir);
-    drive_run_opts o = {.config_path = dir, .dry_run = true, .ticks = 1,
-                        .prometheus_url = "http://127.0.0.1:1", .redis_address = "127.0.0.1:1"};
-    FILE *log = fopen(log_path, "w");
-    assert_non_null(log);
-    gp_error err;
-    gp_error_clear(&err);
-    int rc = drive_run(&o, log, &err);
-    fclose(log);
-    if (rc < 0)
-        tu_fail_error(&err, "drive --dry-run");
-    char *text = tu_slurp(log_path);
-    int plans = 0, ticks = 0;
-    for (const char *q = text; (q = strstr(q, "\"event\":\"plan\"")); q++)
-        plans++;
+    int plans, ticks = 0;
+    char *text = dry_run(dir, &plans);
     for (const char *q = text; (q = strstr(q, "\"decided\"")); q++)
         ticks++;
     assert_int_equal(plans, 2);
@@ -693,12 +695,8 @@ static void test_drive_dry_run_fleet(void **state)
     free(text);
     /* one Deployment's directory alone: its HPA */
     snprintf(dir, sizeof(dir), "%s/gke/gpen-h100", tmpdir);
-    o.config_path = dir;
-    log = fopen(log_path, "w");
-    rc = drive_run(&o, log, &err);
-    fclose(log);
-    if (rc < 0)
-        tu_fail_error(&err, "drive --dry-run gpen-h100");
+    free(dry_run(dir, &plans));
+    assert_int_equal(plans, 1);
 }
 
 /* The winner of a fleet's run, exported from its database by main's path (the run's own
@@ -714,18 +712,7 @@ static void test_export_winner_from_db(void **state)
     experiment_free(e);
     snprintf(dir, sizeof(dir), "%s/winner", tmpdir);
     snprintf(log_path, sizeof(log_path), "%s/winner.log", tmpdir);
-    export_opts o;
-    export_opts_default(&o);
-    o.from = db_path;
-    o.out_dir = dir;
-    FILE *log = fopen(log_path, "w");
-    assert_non_null(log);
-    gp_error err;
-    gp_error_clear(&err);
-    int rc = export_run(&o, log, &err);
-    fclose(log);
-    if (rc < 0)
-        tu_fail_error(&err, "export --from DB");
+    export_to(db_path, NULL, -1, NULL, dir, log_path);
     char *text = tu_slurp(log_path);
     /* the cheapest within the SLO: the T4s (h100 costs seven times more) */
     assert_non_null(strstr(text, "export: the winner of experiment fleet_small"));
@@ -740,18 +727,8 @@ static void test_export_winner_from_db(void **state)
     }
     snprintf(f, sizeof(f), "%s/gpen-h100", dir);
     assert_int_not_equal(access(f, F_OK), 0);
-    drive_run_opts d = {.config_path = dir, .dry_run = true, .ticks = 1,
-                        .prometheus_url = "http://127.0.0.1:1", .redis_address = "127.0.0.1:1"};
-    log = fopen(log_path, "w");
-    assert_non_null(log);
-    rc = drive_run(&d, log, &err);
-    fclose(log);
-    if (rc < 0)
-        tu_fail_error(&err, "drive --dry-run");
-    text = tu_slurp(log_path);
-    int plans = 0;
-    for (const char *q = text; (q = strstr(q, "\"event\":\"plan\"")); q++)
-        plans++;
+    int plans;
+    text = dry_run(dir, &plans);
     assert_int_equal(plans, 2);
     assert_non_null(strstr(text, "\"deployment\":\"gpen-t4\""));
     assert_non_null(strstr(text, "\"deployment\":\"gpen-t4-spot\""));
@@ -841,13 +818,7 @@ static void test_sweep_over_the_mix(void **state)
     /* point 3 (two spot T4s and an H100) exported: its three Deployments */
     char dir[PATH_MAX], f[PATH_MAX + 64];
     snprintf(dir, sizeof(dir), "%s/point3", tmpdir);
-    export_opts o;
-    export_opts_default(&o);
-    o.from = db_path;
-    o.point = 3;
-    o.out_dir = dir;
-    if (export_run(&o, NULL, &err) < 0)
-        tu_fail_error(&err, "export --point 3");
+    export_to(db_path, NULL, 3, NULL, dir, NULL);
     static const char *const deps[] = {"gpen-t4", "gpen-t4-spot", "gpen-h100", NULL};
     for (int i = 0; deps[i]; i++) {
         snprintf(f, sizeof(f), "%s/%s/deployment.yaml", dir, deps[i]);
