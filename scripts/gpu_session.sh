@@ -2,7 +2,8 @@
 # gpu_session.sh: one device session for gpu/: build (or take the carried binary), check
 # gpenlab-gpu against the CPU reference and an fp64 PyTorch forward, time it next to
 # PyTorch, A/B the kernel variants, run the whole pipeline from outside, measure the
-# profile. Every result goes under $OUT (at most 8 files come back from a device call).
+# profile. Every result goes under $OUT (at most 8 files come back from a device call: `all`
+# leaves 7 there, and a session log teed beside them makes 8; the rest is in logs.tgz).
 # Usage: scripts/gpu_session.sh all | round2 | h200 | [probe] [selftest] [bench] [ab] [layers]
 #                               [runs] [torch] [compare] [profile] [ncu]
 #   all:     everything pending, in the order that keeps what matters if the call is cut
@@ -123,7 +124,7 @@ for s in $steps; do
         make_ref
         timeout $(cap 300) "$GPU" selftest --ref "$ref" > "$L/selftest.log" 2>&1
         echo "selftest exit $?" >> "$L/selftest.log"
-        cp "$L/selftest.log" "$OUT/selftest.log"
+        # the log goes back in logs.tgz and on stdout: $OUT keeps room for `all`'s other 7 files
         grep -v "^  tap" "$L/selftest.log" ;;
     bench)
         timeout $(cap 240) "$GPU" bench --out "$OUT/bench_gpu.txt" > "$L/bench.log" 2>&1
