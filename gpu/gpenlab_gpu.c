@@ -40,7 +40,7 @@ static double wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------------ selftest */
@@ -57,7 +57,7 @@ static void keep_tap(void *ctx, const char *name, int batch, int c, int h, int w
     tap_store *t = ctx;
     if (t->n >= 64)
         return;
-    size_t n = (size_t)batch * c * h * w;
+    size_t n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
     t->data[t->n] = malloc(n * sizeof(float));
     if (!t->data[t->n])
         return;
@@ -154,14 +154,15 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
         pipe_net_open(PIPE_PARSENET, 1, par_path, GPEN_DEFAULT_SEED, &pn, &err))
         return cli_die(&err);
     const int H = 128, W = 160, PB = 2, PS = 64;
-    size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;
+    size_t nrf = (size_t)3 * (size_t)H * (size_t)W, npn = (size_t)PB * 3 * (size_t)PS * (size_t)PS,
+           npo = (size_t)PB * PIPE_PN_OUT_CH * (size_t)PS * (size_t)PS;
     size_t nl[3];
     float *rin = malloc(nrf * sizeof(float)), *pin = malloc(npn * sizeof(float));
     float *pref = malloc(npo * sizeof(float)), *pout = malloc(npo * sizeof(float));
     float *rref[3], *rout[3];
     int rc = !rin || !pin || !pref || !pout;
     for (int l = 0; l < 3; l++) {
-        nl[l] = (size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+        nl[l] = (size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) * (size_t)pipe_rf_level_size(W, l);
         rref[l] = malloc(nl[l] * sizeof(float));
         rout[l] = malloc(nl[l] * sizeof(float));
         rc |= !rref[l] || !rout[l];
@@ -452,7 +453,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             unsigned char *a = decode_output(o3[r], r3[r].out_jpeg_len, W, H, what, fails);
             unsigned char *b = decode_output(one, r1.out_jpeg_len, W, H, what, fails);
             if (a && b) {
-                double d = mean_abs_diff(a, b, (size_t)W * H * 3);
+                double d = mean_abs_diff(a, b, (size_t)W * (size_t)H * 3);
                 worst = d > worst ? d : worst;
             } else {
                 worst = INFINITY;
@@ -469,7 +470,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
         gpu_close(c);
     }
     if (first_out[0] && first_out[1])
-        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * H * 3),
+        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * (size_t)H * 3),
               3.0, fails);
     free(first_out[0]);
     free(first_out[1]);
