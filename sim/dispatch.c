@@ -326,7 +326,7 @@ static int arrival_hooks(sim *s, uint8_t mask)
     for (uint32_t d = 0; d < s->n_deps; d++) {
         bool serves = !s->multi;
         for (uint32_t p = s->dep[d].pool_lo; !serves && p < s->dep[d].pool_hi; p++)
-            serves = (mask >> p) & 1u;
+            serves = ((unsigned)mask >> p) & 1u;
         int rc = serves ? policy_on_arrival(s, d) : 0;
         if (rc < 0)
             return rc;

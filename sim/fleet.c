@@ -318,7 +318,8 @@ static uint32_t first_for_pool(const sim *s, uint32_t p, const bool *skip)
 {
     uint32_t best = NONE;
     for (uint32_t l = 0; l < s->n_lanes; l++) {
-        if (!s->lane[l].len || (skip && skip[l]) || (p != NONE && !((s->lane_mask[l] >> p) & 1u)))
+        if (!s->lane[l].len || (skip && skip[l]) ||
+            (p != NONE && !(((unsigned)s->lane_mask[l] >> p) & 1u)))
             continue;
         uint32_t h = s->lane[l].head;
         if (best == NONE || s->reqs[h].qkey < s->reqs[best].qkey)
@@ -369,7 +370,7 @@ int fleet_dispatch_least_conn(sim *s)
         for (uint32_t i = 0; i < s->n_active; i++) {
             const pod *p = &s->pods[s->active[i]];
             /* its lane's pools: those whose card can hold it, or the one routed to */
-            if (p->state != POD_READY || !((s->lane_mask[x->lane] >> p->pool) & 1u))
+            if (p->state != POD_READY || !(((unsigned)s->lane_mask[x->lane] >> p->pool) & 1u))
                 continue;
             uint32_t conn = (uint32_t)p->n_svc + p->local.len;
             if (conn < best_conn) {
