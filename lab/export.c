@@ -227,12 +227,8 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
     if (rc < 0)
         return rc;
     char what[400] = "";
-    if (sum.recorded) {
-        winner_objective ob = {.metric = (run_metric_id)sum.objective, .maximise = sum.maximise,
-                               .n_constraints = sum.n_constraints};
-        memcpy(ob.con, sum.con, sizeof(sum.con));
-        winner_objective_describe(&ob, what, sizeof(what));
-    }
+    if (sum.recorded)
+        winner_objective_describe(&sum.obj, what, sizeof(what));
     if (log) {
         fprintf(log, "sweep %s in %s: %zu points%s%s\n", sum.name, o->from, sum.n_points,
                 sum.recorded ? ", objective: " : "", what);

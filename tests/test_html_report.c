@@ -150,7 +150,8 @@ static void test_sweep_points_against_db(void **state)
     for (size_t pt = 0; pt < 3; pt++) {
         char name[64], marker[64];
         snprintf(name, sizeof(name), "html_sweep-p%04zu", pt);
-        double p99 = db_mean(name, NULL, "lat_p99_s"), gpu_h = db_mean(name, NULL, "gpu_seconds / 3600.0");
+        double p99 = db_mean(name, NULL, "lat_p99_s");
+        double gpu_h = db_mean(name, NULL, "gpu_seconds / 3600.0");
         if (isnan(p99) || isnan(gpu_h))
             fail_msg("point %zu: no runs in the database", pt);
         bool ok = p99 <= P99_LIMIT_S;
@@ -333,7 +334,8 @@ static void test_edited_sweep(void **state)
     free(page);
     page = old;
     if (!p2 || p3 || stale_section)
-        fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s", p2 ? "shown" : "missing",
+        fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s",
+                 p2 ? "shown" : "missing",
                  p3 ? "still shown" : "gone", stale_section ? "shown" : "not shown");
     assert_true(f1 == 1 && w0 == 1);
     free(p2);
