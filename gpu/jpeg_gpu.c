@@ -57,11 +57,15 @@ int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, i
 
 #include <cuda_runtime.h>
 #include <nvjpeg.h>
+#include <pthread.h>
 
 struct jpeg_gpu {
     nvjpegHandle_t hw;  /* hardware backend, or NULL where the card has none */
     nvjpegHandle_t gpu; /* GPU backend: fallback decode and every encode */
     unsigned hw_engines, hw_cores;
+    /* decodes on the shared handles one at a time: two slots decoding at once failed with
+     * "allocator failure" on an H100 (2026-12-07, profile eff(2)) */
+    pthread_mutex_t decode_lock;
     char describe[96];
 };
 
@@ -112,6 +116,7 @@ int jpeg_gpu_open(jpeg_gpu **out, gp_error *err)
     jpeg_gpu *g = calloc(1, sizeof(*g));
     if (!g)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "jpeg", "out of memory");
+    pthread_mutex_init(&g->decode_lock, NULL);
     /* the hardware decoder: absent on cards without one (ARCH_MISMATCH), then GPU decode */
     if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, NULL, NULL, 0, &g->hw) != NVJPEG_STATUS_SUCCESS)
         g->hw = NULL;
@@ -144,6 +149,7 @@ void jpeg_gpu_close(jpeg_gpu *g)
         nvjpegDestroy(g->hw);
     if (g->gpu)
         nvjpegDestroy(g->gpu);
+    pthread_mutex_destroy(&g->decode_lock);
     free(g);
 }
 
@@ -228,6 +234,8 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
     img.channel[0] = dev_rgb;
     img.pitch[0] = (size_t)w * 3;
     *used_hw = 0;
+    pthread_mutex_lock(&s->g->decode_lock);
+    nvjpegStatus_t st = NVJPEG_STATUS_SUCCESS;
     if (s->hw_state) {
         const unsigned char *data[1] = {jpg};
         size_t lens[1] = {len};
@@ -237,8 +245,11 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
             nvjpegDecodeBatchedInitialize(s->g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI);
     }
     if (!*used_hw)
-        NJ(nvjpegDecode(s->g->gpu, s->gpu_state, jpg, len, NVJPEG_OUTPUT_RGBI, &img, s->st));
+        st = nvjpegDecode(s->g->gpu, s->gpu_state, jpg, len, NVJPEG_OUTPUT_RGBI, &img, s->st);
     cudaError_t e = cudaStreamSynchronize(s->st);
+    pthread_mutex_unlock(&s->g->decode_lock);
+    if (st != NVJPEG_STATUS_SUCCESS)
+        return nj_fail(err, st, "nvjpegDecode");
     if (e != cudaSuccess)
         return cuda_fail(err, e, "nvJPEG decode");
     *width = w;
