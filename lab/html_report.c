@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/cfg.h"
 #include "base/common.h"
 #include "base/fileio.h"
 #include "base/markup.h"
+#include "lab/experiment.h"
 #include "lab/plot.h"
 #include "lab/report.h"
 #include "lab/reproduce.h"
@@ -129,26 +129,23 @@ static void stat_cell(FILE *f, const char *metric, const stat_summary *s, int de
 /* ---------- an experiment: its table ---------- */
 
 /* The experiment's currency (cluster.currency, or set on top of the file), for the cost
- * column: the page reads only the stored texts, not the whole experiment. */
-static void experiment_currency(results_db *db, int64_t exp_id, char *out, size_t cap)
+ * column, from the experiment as the database keeps it; "" when it cannot be read again
+ * (then the cost column names no currency rather than a wrong one). */
+static void experiment_currency(results_db *db, const char *db_path, int64_t exp_id, char *out,
+                                size_t cap)
 {
-    snprintf(out, cap, "USD"); /* experiment.h's default */
+    out[0] = '\0';
     results_db_inputs in;
     gp_error e;
     gp_error_clear(&e);
     if (results_db_inputs_of(db, exp_id, &in, &e) < 0)
         return;
-    cfg_doc *doc = NULL;
-    const cfg_node *cluster = NULL, *cur = NULL;
-    if (in.yaml_text &&
-        cfg_load_string("experiment", in.yaml_text, strlen(in.yaml_text), &doc, &e) == 0 &&
-        (cluster = cfg_map_get(cfg_root(doc), "cluster")) &&
-        (cur = cfg_map_get(cluster, "currency")) && cfg_scalar(cur))
-        snprintf(out, cap, "%s", cfg_scalar(cur));
-    for (const char *o = in.overlays; o && (o = strstr(o, "cluster.currency=")); o++)
-        if (o == in.overlays || o[-1] == '\n')
-            snprintf(out, cap, "%.*s", (int)strcspn(o + 17, "\n"), o + 17);
-    cfg_free(doc);
+    char name[1200];
+    snprintf(name, sizeof(name), "%s (in %s)", in.file ? in.file : "experiment", db_path);
+    experiment *x = NULL;
+    if (experiment_load_stored(&in, name, &x, &e) == 0)
+        snprintf(out, cap, "%s", x->currency);
+    experiment_free(x);
     results_db_inputs_free(&in);
 }
 
@@ -163,15 +160,13 @@ static void experiment_table(page *p, const char *name, const char *currency,
     markup_put(f, name);
     fputs("\"><thead><tr><th>label</th><th>policy</th><th>n</th>", f);
     for (size_t m = 0; m < nm; m++) {
+        char unit[64];
+        run_metric_heading_unit(&mt[m], currency, unit, sizeof(unit));
         fputs("<th>", f);
         markup_put(f, mt[m].heading);
-        fputs(" ", f);
-        if (mt[m].id == RM_COST) {
-            fputs("(", f);
-            markup_put(f, currency);
-            fputs(")", f);
-        } else {
-            markup_put(f, mt[m].heading_unit);
+        if (unit[0]) {
+            fputc(' ', f);
+            markup_put(f, unit);
         }
         fputs("</th>", f);
     }
@@ -399,7 +394,8 @@ static int cost_chart(page *p, const char *name, const char *base, const char *c
     }
     char title[256], prefix[1200], ylabel[128];
     snprintf(title, sizeof(title), "%s: cost per policy (mean over replications, 95%% CI)", name);
-    snprintf(ylabel, sizeof(ylabel), "cost, %s (GPU-hours billed x price per GPU-hour)", currency);
+    snprintf(ylabel, sizeof(ylabel), "cost%s%s (GPU-hours billed x price per GPU-hour)",
+             currency[0] ? ", " : "", currency);
     plot_spec spec = {.title = title, .xlabel = "policy", .ylabel = ylabel, .y_from_zero = true};
     snprintf(prefix, sizeof(prefix), "%s-cost", base);
     fig_attrs a = chart_of("cost", "data-experiment", name);
@@ -708,7 +704,7 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
             report_group *g = NULL;
             size_t ng = 0;
             char currency[32];
-            experiment_currency(db, id, currency, sizeof(currency));
+            experiment_currency(db, o->db_path, id, currency, sizeof(currency));
             rc = report_group_runs(runs, n, &g, &ng, err);
             if (rc == 0) {
                 experiment_table(&p, name, currency, g, ng);

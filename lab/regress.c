@@ -80,7 +80,7 @@ static double tolerance_abs(const tolerance *t, double baseline_mean)
 static void format_tolerance(char *buf, size_t cap, const tolerance *t, const run_metric *m)
 {
     /* the cost's unit is the experiment's currency, which the gate does not read */
-    const char *unit = strcmp(m->unit, "currency") == 0 ? "" : m->unit;
+    const char *unit = run_metric_unit(m, NULL);
     if (t->pct)
         snprintf(buf, cap, "%g%%", t->amount);
     else

@@ -208,10 +208,7 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
     for (size_t c = 0; c < nc; c++) {
         const run_metric *m = run_metric_get(col[c]);
         snprintf(cell_at(&t, 0, c + 1), CELL, "%s", m->heading);
-        if (col[c] == RM_COST)
-            snprintf(cell_at(&t, 1, c + 1), CELL, "(%s)", opts->currency ? opts->currency : "");
-        else
-            snprintf(cell_at(&t, 1, c + 1), CELL, "%s", m->heading_unit);
+        run_metric_heading_unit(m, opts->currency, cell_at(&t, 1, c + 1), CELL);
     }
     size_t row = 2;
     for (size_t k = 0; k < ng; k++) {

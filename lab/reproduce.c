@@ -176,7 +176,9 @@ static int m_gpu_h_per_k(results_db *db, const rp_exp *x, const run_summary *r, 
                          gp_error *err)
 {
     (void)db, (void)x, (void)err;
-    *out = r->completed ? r->gpu_seconds / 3600.0 / ((double)r->completed / 1000.0) : NAN;
+    *out = r->completed
+               ? run_metric_value(RM_GPU_HOURS, r) / ((double)r->completed / 1000.0)
+               : NAN;
     return 0;
 }
 
