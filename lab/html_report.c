@@ -149,6 +149,20 @@ static void experiment_currency(results_db *db, const char *db_path, int64_t exp
     results_db_inputs_free(&in);
 }
 
+/* <th>heading unit</th> of a run metric, the cost's in `currency` (none when ""). */
+static void metric_th(FILE *f, const run_metric *m, const char *currency)
+{
+    char unit[64];
+    run_metric_heading_unit(m, currency, unit, sizeof(unit));
+    fputs("<th>", f);
+    markup_put(f, m->heading);
+    if (unit[0]) {
+        fputc(' ', f);
+        markup_put(f, unit);
+    }
+    fputs("</th>", f);
+}
+
 /* Every run metric (run_metrics.h), in the table's order, for each label. */
 static void experiment_table(page *p, const char *name, const char *currency,
                              const report_group *g, size_t ng)
@@ -159,17 +173,8 @@ static void experiment_table(page *p, const char *name, const char *currency,
     fputs("<table class=\"runs\" data-experiment=\"", f);
     markup_put(f, name);
     fputs("\"><thead><tr><th>label</th><th>policy</th><th>n</th>", f);
-    for (size_t m = 0; m < nm; m++) {
-        char unit[64];
-        run_metric_heading_unit(&mt[m], currency, unit, sizeof(unit));
-        fputs("<th>", f);
-        markup_put(f, mt[m].heading);
-        if (unit[0]) {
-            fputc(' ', f);
-            markup_put(f, unit);
-        }
-        fputs("</th>", f);
-    }
+    for (size_t m = 0; m < nm; m++)
+        metric_th(f, &mt[m], currency);
     fputs("</tr></thead><tbody>\n", f);
     for (size_t k = 0; k < ng; k++) {
         fputs("<tr data-label=\"", f);
@@ -455,7 +460,11 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
 
 /* ---------- the sweeps: points, feasibility, the winner, the front (sweep_summary.h) ---------- */
 
-static void sweep_section(page *p, const sweep_summary *s)
+/* The run metrics the sweep table shows beside the objective. */
+static const run_metric_id sweep_shown[] = {RM_GPU_HOURS, RM_COST, RM_P99_S, RM_SLO_PCT};
+#define N_SWEEP_SHOWN (sizeof(sweep_shown) / sizeof(sweep_shown[0]))
+
+static void sweep_section(page *p, const sweep_summary *s, const char *currency)
 {
     FILE *f = p->f;
     fputs("<h2>sweep ", f);
@@ -479,10 +488,13 @@ static void sweep_section(page *p, const sweep_summary *s)
     fputs("<table class=\"sweep\" data-sweep=\"", f);
     markup_put(f, s->name);
     fprintf(f, "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
-               "<th>parameters</th><th>objective: %s</th><th>feasible</th><th>GPU-h</th>"
-               "<th>cost</th><th>P99 (s)</th><th>SLO (%%)</th><th>against the winner "
-               "(paired 95%% CI)</th><th>winner</th><th>Pareto</th></tr></thead><tbody>\n",
+               "<th>parameters</th><th>objective: %s</th><th>feasible</th>",
             objective, s->obj.maximise ? "maximise" : "minimise", objective);
+    for (size_t c = 0; c < N_SWEEP_SHOWN; c++)
+        metric_th(f, run_metric_get(sweep_shown[c]), currency);
+    fputs("<th>against the winner (paired 95% CI)</th><th>winner</th><th>Pareto</th></tr>"
+          "</thead><tbody>\n",
+          f);
     for (size_t i = 0; i < s->n_points; i++) {
         const sweep_point_summary *pt = &s->pt[i];
         fprintf(f, "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
@@ -504,10 +516,10 @@ static void sweep_section(page *p, const sweep_summary *s)
             markup_put(f, pt->why_not);
         }
         fputs("</td>", f);
-        static const run_metric_id shown[] = {RM_GPU_HOURS, RM_COST, RM_P99_S, RM_SLO_PCT};
-        for (size_t c = 0; c < sizeof(shown) / sizeof(shown[0]); c++)
-            stat_cell(f, run_metric_get(shown[c])->name, &pt->m[shown[c]],
-                      run_metric_get(shown[c])->decimals);
+        for (size_t c = 0; c < N_SWEEP_SHOWN; c++) {
+            const run_metric *m = run_metric_get(sweep_shown[c]);
+            stat_cell(f, m->name, &pt->m[m->id], m->decimals);
+        }
         if (ob && pt->vs_winner.n > 0) {
             fputs("<td", f);
             put_num_attr(f, "data-mean", pt->vs_winner.mean);
@@ -537,7 +549,24 @@ static void sweep_section(page *p, const sweep_summary *s)
           f);
 }
 
-static int sweep_sections(page *p, results_db *db, gp_error *err)
+/* The currency of the sweep's costs: its points' (they share the base experiment); ""
+ * when a point's cannot be read or the points differ. */
+static void sweep_currency(results_db *db, const char *db_path, const sweep_summary *s,
+                           char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n_points; i++) {
+        char c[32];
+        experiment_currency(db, db_path, s->pt[i].exp_id, c, sizeof(c));
+        if (!c[0] || (i > 0 && strcmp(c, out) != 0)) {
+            out[0] = '\0';
+            return;
+        }
+        snprintf(out, cap, "%s", c);
+    }
+}
+
+static int sweep_sections(page *p, results_db *db, const char *db_path, gp_error *err)
 {
     char(*names)[128] = NULL;
     size_t n = 0;
@@ -546,7 +575,9 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
         sweep_summary s;
         if ((rc = sweep_summary_read(db, names[i], &s, err)) < 0)
             break;
-        sweep_section(p, &s);
+        char currency[32];
+        sweep_currency(db, db_path, &s, currency, sizeof(currency));
+        sweep_section(p, &s, currency);
         char prefix[1200], sname[128];
         gp_safe_file_name(sname, sizeof(sname), s.name);
         snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
@@ -716,7 +747,7 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     }
     free(xs);
     if (rc == 0)
-        rc = sweep_sections(&p, db, err);
+        rc = sweep_sections(&p, db, o->db_path, err);
     fprintf(f, "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
                "</body></html>\n",
             p.pictures, p.missing ? "; some not drawn: " : "", p.missing ? p.why : "", o->db_path);

@@ -202,7 +202,9 @@ static void test_sweep_table_columns(void **state)
     const char *end = strstr(at, "</thead>");
     assert_non_null(end);
     char *head = strndup(at, (size_t)(end - at));
-    static const char *const want[] = {"objective", "feasible", "cost", "CI", "winner"};
+    /* the cost in the currency of the sweep's experiment (cluster.currency: EUR) */
+    static const char *const want[] = {"objective", "feasible", "<th>cost (EUR)</th>", "CI",
+                                       "winner"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(head, want[i]))
             fail_msg("the sweep table has no \"%s\" column: %s", want[i], head);
