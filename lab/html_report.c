@@ -152,14 +152,9 @@ static void experiment_currency(results_db *db, const char *db_path, int64_t exp
 /* <th>heading unit</th> of a run metric, the cost's in `currency` (none when ""). */
 static void metric_th(FILE *f, const run_metric *m, const char *currency)
 {
-    char unit[64];
-    run_metric_heading_unit(m, currency, unit, sizeof(unit));
+    char label[128];
     fputs("<th>", f);
-    markup_put(f, m->heading);
-    if (unit[0]) {
-        fputc(' ', f);
-        markup_put(f, unit);
-    }
+    markup_put(f, run_metric_label(m, currency, label, sizeof(label)));
     fputs("</th>", f);
 }
 

@@ -102,6 +102,14 @@ const char *run_metric_heading_unit(const run_metric *m, const char *currency, c
     return buf;
 }
 
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap)
+{
+    char unit[64];
+    run_metric_heading_unit(m, currency, unit, sizeof(unit));
+    snprintf(buf, cap, "%s%s%s", m->heading, unit[0] ? " " : "", unit);
+    return buf;
+}
+
 double run_metric_value(run_metric_id id, const run_summary *r)
 {
     const run_metric *m = run_metric_get(id);

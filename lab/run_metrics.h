@@ -69,6 +69,9 @@ const char *run_metric_unit(const run_metric *m, const char *currency);
  * currency is NULL). Returns buf. */
 const char *run_metric_heading_unit(const run_metric *m, const char *currency, char *buf,
                                     size_t cap);
+/* The heading on one line: "P99 (s)", "GPU-h", "cost (EUR)" ("cost" when currency is NULL
+ * or ""). Returns buf. */
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap);
 /* The metric's value for one run (NaN when it has none, e.g. no completions). */
 double run_metric_value(run_metric_id id, const run_summary *r);
 

@@ -707,7 +707,7 @@ static int record_points(const sweep *sw, gp_error *err)
 static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
 {
     const run_metric *ob = run_metric_get(sw->objective.metric);
-    char a[64], b[64], c[64], d[64];
+    char a[64], b[64], d[64];
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
@@ -715,15 +715,18 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
                                                     : sw->base->policy[sw->policy_index].label);
     char obj[400];
     fprintf(out, "objective: %s", winner_objective_describe(&sw->objective, obj, sizeof(obj)));
-    fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", ob->name, "flags");
+    static const run_metric_id shown[] = {RM_GPU_HOURS, RM_P99_S, RM_SLO_PCT}; /* then ob */
+    fprintf(out, "\n\n  %-6s %-44s", "point", "parameters");
+    for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++)
+        fprintf(out, " %-18s", run_metric_label(run_metric_get(shown[k]), NULL, a, sizeof(a)));
+    fprintf(out, " %-18s %s\n", ob->name, "flags");
     for (size_t i = 0; i < res->n_points; i++) {
         const sweep_point_summary *p = &res->pt[i];
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", p->point, p->params,
-                stats_format(a, sizeof(a), &p->m[RM_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &p->m[RM_P99_S], 3),
-                stats_format(c, sizeof(c), &p->m[RM_SLO_PCT], 2),
-                stats_format(d, sizeof(d), &p->m[ob->id], ob->decimals),
+        fprintf(out, "  p%04zu  %-44s", p->point, p->params);
+        for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) /* "±" is 2 bytes */
+            fprintf(out, " %-19s", stats_format(a, sizeof(a), &p->m[shown[k]],
+                                                run_metric_get(shown[k])->decimals));
+        fprintf(out, " %-19s %s%s%s\n", stats_format(d, sizeof(d), &p->m[ob->id], ob->decimals),
                 p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
                 p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }

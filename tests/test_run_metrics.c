@@ -2,7 +2,7 @@
  * Checked: the table is in id order with unique names that run_metric_find gives back;
  * every metric's value for one hand-made run, against the derivation written again here
  * (a table of cases, one per metric, so that a metric added without a case fails); the
- * units and headings, the cost's in the currency given. */
+ * units, headings and one-line labels, the cost's in the currency given. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,24 +91,28 @@ static void test_units_and_headings(void **state)
     (void)state;
     static const struct {
         run_metric_id id;
-        const char *currency, *unit, *heading_unit;
+        const char *currency, *unit, *heading_unit, *label;
     } cases[] = {
-        {RM_P99_S, "EUR", "s", "(s)"},
-        {RM_SLO_PCT, NULL, "%", "(%)"},
-        {RM_GPU_HOURS, "EUR", "GPU-h", ""},
-        {RM_COST, "EUR", "EUR", "(EUR)"},
-        {RM_COST, NULL, "", ""},
-        {RM_COST, "", "", ""},
+        {RM_P99_S, "EUR", "s", "(s)", "P99 (s)"},
+        {RM_SLO_PCT, NULL, "%", "(%)", "SLO (%)"},
+        {RM_GPU_HOURS, "EUR", "GPU-h", "", "GPU-h"},
+        {RM_COST, "EUR", "EUR", "(EUR)", "cost (EUR)"},
+        {RM_COST, NULL, "", "", "cost"},
+        {RM_COST, "", "", "", "cost"},
+        {RM_POD_STARTS, NULL, "pods", "starts", "pod starts"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const run_metric *m = run_metric_get(cases[i].id);
-        char buf[32];
+        char buf[32], lbuf[64];
         const char *unit = run_metric_unit(m, cases[i].currency);
         const char *head = run_metric_heading_unit(m, cases[i].currency, buf, sizeof(buf));
-        if (strcmp(unit, cases[i].unit) != 0 || strcmp(head, cases[i].heading_unit) != 0)
-            fail_msg("case %zu (%s, currency %s): unit \"%s\" heading \"%s\", want \"%s\" \"%s\"",
-                     i, m->name, cases[i].currency ? cases[i].currency : "NULL", unit, head,
-                     cases[i].unit, cases[i].heading_unit);
+        const char *label = run_metric_label(m, cases[i].currency, lbuf, sizeof(lbuf));
+        if (strcmp(unit, cases[i].unit) != 0 || strcmp(head, cases[i].heading_unit) != 0 ||
+            strcmp(label, cases[i].label) != 0)
+            fail_msg("case %zu (%s, currency %s): unit \"%s\" heading \"%s\" label \"%s\", "
+                     "want \"%s\" \"%s\" \"%s\"",
+                     i, m->name, cases[i].currency ? cases[i].currency : "NULL", unit, head, label,
+                     cases[i].unit, cases[i].heading_unit, cases[i].label);
     }
 }
 
