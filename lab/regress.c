@@ -29,6 +29,11 @@ static bool shown_always(run_metric_id m)
 {
     return gated_by_default(m) || m == RM_MEAN_S || m == RM_UTIL_PCT;
 }
+/* A gate reads small differences: one decimal more than the tables, to the thousandth. */
+static int gate_decimals(const run_metric *m)
+{
+    return m->decimals + 1 < 3 ? m->decimals + 1 : 3;
+}
 
 /* ---------- tolerances ---------- */
 
@@ -205,12 +210,13 @@ static int compare_metric(FILE *out, const char *name, const char *label, size_t
         verdict_text = buf;
     }
     char sbase[64], scur[64], sd[64];
-    stats_format(sbase, sizeof(sbase), &sb, rm->decimals);
-    stats_format(scur, sizeof(scur), &sc, rm->decimals);
-    snprintf(sd, sizeof(sd), "%+.*f", rm->decimals, d.mean);
+    const int dec = gate_decimals(rm);
+    stats_format(sbase, sizeof(sbase), &sb, dec);
+    stats_format(scur, sizeof(scur), &sc, dec);
+    snprintf(sd, sizeof(sd), "%+.*f", dec, d.mean);
     if (!isnan(d.half_width)) {
         size_t u = strlen(sd);
-        snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", rm->decimals, d.half_width);
+        snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", dec, d.half_width);
     }
     fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", first ? name : "",
             first ? label : "", rm->name, sbase, scur, sd, verdict_text);
@@ -267,8 +273,11 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
             continue;
         }
         bool first_row = true;
-        for (size_t m = 0; rc == 0 && m < RM_COUNT; m++) {
-            if (!tol[m].set && !shown_always((run_metric_id)m))
+        /* the metrics gated by default first (P99, SLO, GPU-h), then the others */
+        for (size_t k = 0; rc == 0 && k < 2 * RM_COUNT; k++) {
+            size_t m = k % RM_COUNT;
+            if ((k < RM_COUNT) != gated_by_default((run_metric_id)m) ||
+                (!tol[m].set && !shown_always((run_metric_id)m)))
                 continue;
             size_t np = 0;
             for (size_t j = 0; j < nc; j++) {
