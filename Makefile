@@ -20,7 +20,10 @@ PKGS    := gsl sqlite3 yaml-0.1 zlib
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 # Every project include names its layer from the root: #include "base/cfg.h".
 INCLUDES := -I.
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wconversion
+# gpu/ref (the CPU reference networks) keeps its dense int tensor-index arithmetic, checked
+# against fp64 PyTorch outputs; -Wconversion is on everywhere else (issue 15).
+WARN_GPU_REF := $(filter-out -Wconversion,$(WARN))
 OPT     ?= -O2 -g
 CFLAGS_ALL = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
@@ -57,6 +60,7 @@ $(BUILD)/libgpenlab-cli.a: $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(foreach d,$(BUILD) $(BUILD)/wk $(BUILD)/gpu-bin $(BUILD)/gpu-nocuda,$(d)/gpu/ref/%.o): WARN := $(WARN_GPU_REF)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<

@@ -24,7 +24,7 @@ int rng_set_init(rng_set *r, uint64_t seed)
             return GP_ENOMEM;
         }
         /* mt19937 takes an unsigned long seed; mix purpose in so streams differ. */
-        gsl_rng_set(r->stream[p], (unsigned long)rng_mix64(seed * 1315423911ULL + (uint64_t)p));
+        gsl_rng_set(r->stream[p], (unsigned long)rng_mix64(seed * (uint64_t)1315423911 + (uint64_t)p));
     }
     return 0;
 }

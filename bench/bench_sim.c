@@ -172,7 +172,7 @@ int main(void)
         printf("  %-34s %11llu %10.3f %10.3f %12.0f %12.0f %10.1f   (load at start %.2f)\n",
                r->name, (unsigned long long)r->last.sum.arrived, med, bench_min(&r->wall),
                (double)r->last.sum.arrived / med, (double)r->last.sum.events / med,
-               r->rss_max_kib / 1024.0, r->wall.load);
+               (double)r->rss_max_kib / 1024.0, r->wall.load);
     }
     char fig[200];
     for (size_t i = 0; i < n_rows; i++) {
@@ -191,8 +191,8 @@ int main(void)
     const row *lo = &rows[1], *hi = &rows[2];
     long grow_kib = hi->rss_max_kib - lo->rss_max_kib;
     snprintf(fig, sizeof(fig), "peak RSS %.1f MiB at %.2f M requests, %.1f MiB at %.2f M (%+.1f MiB)",
-             lo->rss_max_kib / 1024.0, (double)lo->last.sum.arrived / 1e6,
-             hi->rss_max_kib / 1024.0, (double)hi->last.sum.arrived / 1e6, grow_kib / 1024.0);
+             (double)lo->rss_max_kib / 1024.0, (double)lo->last.sum.arrived / 1e6,
+             (double)hi->rss_max_kib / 1024.0, (double)hi->last.sum.arrived / 1e6, (double)grow_kib / 1024.0);
     /* flat: under 1 MiB more for 10 times the requests (allocator noise, histogram buckets) */
     bench_target("peak memory flat in the number of requests", fig, grow_kib < 1024);
     printf("  latency quantiles from a histogram with relative error <= %.2f%%\n",

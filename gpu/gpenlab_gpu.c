@@ -40,7 +40,7 @@ static double wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------------ selftest */
@@ -57,7 +57,7 @@ static void keep_tap(void *ctx, const char *name, int batch, int c, int h, int w
     tap_store *t = ctx;
     if (t->n >= 64)
         return;
-    size_t n = (size_t)batch * c * h * w;
+    size_t n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
     t->data[t->n] = malloc(n * sizeof(float));
     if (!t->data[t->n])
         return;
@@ -154,14 +154,15 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
         pipe_net_open(PIPE_PARSENET, 1, par_path, GPEN_DEFAULT_SEED, &pn, &err))
         return cli_die(&err);
     const int H = 128, W = 160, PB = 2, PS = 64;
-    size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;
+    size_t nrf = (size_t)3 * (size_t)H * (size_t)W, npn = (size_t)PB * 3 * (size_t)PS * (size_t)PS,
+           npo = (size_t)PB * PIPE_PN_OUT_CH * (size_t)PS * (size_t)PS;
     size_t nl[3];
     float *rin = malloc(nrf * sizeof(float)), *pin = malloc(npn * sizeof(float));
     float *pref = malloc(npo * sizeof(float)), *pout = malloc(npo * sizeof(float));
     float *rref[3], *rout[3];
     int rc = !rin || !pin || !pref || !pout;
     for (int l = 0; l < 3; l++) {
-        nl[l] = (size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+        nl[l] = (size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) * (size_t)pipe_rf_level_size(W, l);
         rref[l] = malloc(nl[l] * sizeof(float));
         rout[l] = malloc(nl[l] * sizeof(float));
         rc |= !rref[l] || !rout[l];
@@ -452,7 +453,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             unsigned char *a = decode_output(o3[r], r3[r].out_jpeg_len, W, H, what, fails);
             unsigned char *b = decode_output(one, r1.out_jpeg_len, W, H, what, fails);
             if (a && b) {
-                double d = mean_abs_diff(a, b, (size_t)W * H * 3);
+                double d = mean_abs_diff(a, b, (size_t)W * (size_t)H * 3);
                 worst = d > worst ? d : worst;
             } else {
                 worst = INFINITY;
@@ -469,7 +470,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
         gpu_close(c);
     }
     if (first_out[0] && first_out[1])
-        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * H * 3),
+        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * (size_t)H * 3),
               3.0, fails);
     free(first_out[0]);
     free(first_out[1]);
@@ -517,25 +518,6 @@ static int cmd_selftest(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ bench */
-
-/* The fastest row of DTYPE at BATCH whose mode is MODE, or starts with MODE when MODE ends in
- * '*' ("compile*": the best of every torch.compile mode); 0 when there is none. */
-static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch,
-                         const char **best_mode)
-{
-    size_t ml = strlen(mode);
-    int prefix = ml > 0 && mode[ml - 1] == '*';
-    double best = 0;
-    for (int i = 0; i < n; i++) {
-        int match = prefix ? strncmp(rows[i].mode, mode, ml - 1) == 0 : strcmp(rows[i].mode, mode) == 0;
-        if (match && strcmp(rows[i].dtype, dtype) == 0 && rows[i].batch == batch && (best == 0 || rows[i].ms < best)) {
-            best = rows[i].ms;
-            if (best_mode)
-                *best_mode = rows[i].mode;
-        }
-    }
-    return best;
-}
 
 static int cmd_bench(int argc, char **argv)
 {
@@ -641,27 +623,15 @@ static int cmd_bench(int argc, char **argv)
         gpu_close(c);
     }
     (void)core_tf;
-    /* gpenlab fp16 against torch eager and every torch.compile mode read from --torch, and
-     * the speed-up over the fastest compile mode at that batch size */
-    printf("\n%-6s %9s %9s %9s %9s %9s %9s %9s %-11s %8s\n", "batch", "gpenlab", "eager", "compile", "compile-ro",
-           "compile-ma", "frac pk", "x eager", "best mode", "x best");
-    for (int b = 1; b <= 64; b *= 2) {
-        if (ms16[b] <= 0)
-            continue;
-        const char *bm = "-";
-        double te = torch_best(tr, ntr, "fp16", "eager", b, NULL);
-        double tc = torch_best(tr, ntr, "fp16", "compile", b, NULL);
-        double tro = torch_best(tr, ntr, "fp16", "compile-ro", b, NULL);
-        double tma = torch_best(tr, ntr, "fp16", "compile-ma", b, NULL);
-        double tbest = torch_best(tr, ntr, "fp16", "compile*", b, &bm);
-        printf("%-6d %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f%% %9.2f %-11s %8.2f\n", b, ms16[b], te, tc, tro, tma,
-               100 * frac16[b], te > 0 ? te / ms16[b] : 0, bm, tbest > 0 ? tbest / ms16[b] : 0);
-        if (o)
-            fprintf(o,
-                    "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f torch_compile_ro %.4f "
-                    "torch_compile_ma %.4f best_compile_mode %s speedup_best_compile %.3f frac_peak %.4f\n",
-                    b, ms16[b], te, tc, tro, tma, bm, tbest > 0 ? tbest / ms16[b] : 0, frac16[b]);
-    }
+    /* gpenlab fp16 against the fastest torch row of each mode and of all, over every
+     * formulation and layout read from --torch ("-" where a side measured nothing) */
+    torch_compare cmp[16];
+    int ncmp;
+    torch_compare_build(ms16, frac16, 64, tr, ntr, "fp16", cmp, &ncmp);
+    printf("\n");
+    torch_compare_print(stdout, cmp, ncmp, tr);
+    if (o)
+        torch_compare_record(o, cmp, ncmp, tr);
     if (o)
         fclose(o);
     return 0;

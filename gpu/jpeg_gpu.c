@@ -227,7 +227,7 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
     int rc = jpeg_gpu_size(s->g, jpg, len, &w, &h, err);
     if (rc)
         return rc;
-    if (w < 1 || h < 1 || (size_t)w * h * 3 > cap)
+    if (w < 1 || h < 1 || (size_t)w * (size_t)h * 3 > cap)
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d does not fit the slot's %zu bytes", w, h, cap);
     nvjpegImage_t img;
     memset(&img, 0, sizeof(img));

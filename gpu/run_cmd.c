@@ -120,7 +120,7 @@ static int run_gpen(int argc, char **argv, const gpu_opts *base, const char *in_
                             "expected [B, 3, %d, %d] with B 1..64, got [%lld, %lld, %lld, %lld]", cfg.size, cfg.size,
                             (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3]);
     }
-    size_t n = (size_t)B * 3 * cfg.size * cfg.size;
+    size_t n = (size_t)B * 3 * (size_t)cfg.size * (size_t)cfg.size;
     float *out = malloc(n * sizeof(float));
     int rc = out ? 0 : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "run", "out of memory");
     if (!rc && cpu) {
@@ -171,7 +171,7 @@ static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opt
     if (read_input(in_path, tname, 4, sh, &in, err))
         return err->code;
     int B = (int)sh[0], H = (int)sh[2], W = (int)sh[3];
-    int bad = rf ? (B != 1 || sh[1] != 3 || H < 32 || W < 32 || (size_t)H * W > 1504u * 1504u)
+    int bad = rf ? (B != 1 || sh[1] != 3 || H < 32 || W < 32 || (size_t)H * (size_t)W > 1504u * 1504u)
                  : (B < 1 || B > 64 || sh[1] != 3 || H != W || H < 32 || H > 512 || H % 16);
     if (bad) {
         free(in);
@@ -185,7 +185,8 @@ static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opt
     for (int l = 0; l < 3; l++) {
         lh[l] = rf ? pipe_rf_level_size(H, l) : H;
         lw[l] = rf ? pipe_rf_level_size(W, l) : W;
-        nl[l] = rf ? (size_t)PIPE_RF_HEAD_CH * lh[l] * lw[l] : l == 0 ? (size_t)B * PIPE_PN_OUT_CH * H * W : 0;
+        nl[l] = rf ? (size_t)PIPE_RF_HEAD_CH * (size_t)lh[l] * (size_t)lw[l]
+                : l == 0 ? (size_t)B * PIPE_PN_OUT_CH * (size_t)H * (size_t)W : 0;
         total += nl[l];
     }
     float *buf = malloc(total * sizeof(float)), *outs[3];

@@ -253,7 +253,7 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
     enum { NM = sizeof(metric) / sizeof(metric[0]), COLS = 3 + NM };
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
-        nb += same_label(runs[i].label, baseline, sizeof(runs[i].label));
+        nb += (size_t)same_label(runs[i].label, baseline, sizeof(runs[i].label));
     if (nb == 0)
         return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline",
                             "no run is labelled '%s'", baseline);

@@ -176,19 +176,19 @@ static void test_conv_transpose_definition(void **state)
             for (int q = 0; q < 9; q++)
                 wf[(o * ci + i) * 9 + q] = wt[(o * ci + i) * 9 + (8 - q)];
     int oh = 2 * h + 1, ow = 2 * w + 1, zh = 2 * h - 1 + 4, zw = 2 * w - 1 + 4;
-    double *z = calloc((size_t)B * ci * zh * zw, sizeof(double));
-    double *y1 = malloc((size_t)B * co * oh * ow * sizeof(double));
-    double *y2 = malloc((size_t)B * co * oh * ow * sizeof(double));
+    double *z = calloc((size_t)B * (size_t)ci * (size_t)zh * (size_t)zw, sizeof(double));
+    double *y1 = malloc((size_t)B * (size_t)co * (size_t)oh * (size_t)ow * sizeof(double));
+    double *y2 = malloc((size_t)B * (size_t)co * (size_t)oh * (size_t)ow * sizeof(double));
     assert_non_null(z);
     assert_non_null(y1);
     assert_non_null(y2);
     for (int p = 0; p < B * ci; p++)
         for (int iy = 0; iy < h; iy++)
             for (int ix = 0; ix < w; ix++)
-                z[((size_t)p * zh + 2 + 2 * iy) * zw + 2 + 2 * ix] = x[(p * h + iy) * w + ix];
+                z[((size_t)p * (size_t)zh + 2 + 2 * (size_t)iy) * (size_t)zw + 2 + 2 * (size_t)ix] = x[(p * h + iy) * w + ix];
     assert_int_equal(gpen_op_conv_t2d_f64(x, B, ci, h, w, wt, 0, co, k, y1), 0);
     assert_int_equal(gpen_op_conv2d_f64(z, B, ci, zh, zw, wf, 0, co, k, 1, 0, y2), 0);
-    for (size_t i = 0; i < (size_t)B * co * oh * ow; i++)
+    for (size_t i = 0; i < (size_t)B * (size_t)co * (size_t)oh * (size_t)ow; i++)
         if (fabs(y1[i] - y2[i]) > 1e-12)
             fail_msg("element %zu: got %g want %g", i, y1[i], y2[i]);
     free(z);
@@ -208,8 +208,8 @@ static void test_modconv_forms_agree(void **state)
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         const int B = 2, ci = rows[r].cin, co = rows[r].cout, k = rows[r].k, h = rows[r].h;
         int oh = rows[r].up ? 2 * h : h;
-        size_t nx = (size_t)B * ci * h * h, ny = (size_t)B * co * oh * oh;
-        size_t nw = (size_t)co * ci * k * k;
+        size_t nx = (size_t)B * (size_t)ci * (size_t)h * (size_t)h, ny = (size_t)B * (size_t)co * (size_t)oh * (size_t)oh;
+        size_t nw = (size_t)co * (size_t)ci * (size_t)k * (size_t)k;
         float *w = malloc(nw * sizeof(float)), *xf = malloc(nx * sizeof(float));
         double *xd = malloc(nx * sizeof(double)), sd[64];
         float sf[64];
@@ -264,7 +264,7 @@ static void check_tap(void *ctx, const char *name, int batch, int c, int h, int 
     const safetensors_tensor *t = safetensors_find(g->f, key);
     if (!t)
         return;
-    size_t n = (size_t)batch * c * h * w;
+    size_t n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
     float *want = malloc(n * sizeof(float));
     if (!want || safetensors_read_f32(g->f, t, want, n, NULL)) {
         snprintf(g->failed, sizeof(g->failed), "%s: cannot read the golden", name);

@@ -141,7 +141,7 @@ static void test_parsenet_cpu_matches_library(void **state)
 {
     (void)state;
     const int S = 32;
-    size_t n = (size_t)3 * S * S, no = (size_t)PIPE_PN_OUT_CH * S * S;
+    size_t n = (size_t)3 * (size_t)S * (size_t)S, no = (size_t)PIPE_PN_OUT_CH * (size_t)S * (size_t)S;
     float *in = malloc(n * sizeof(float)), *ref = malloc(no * sizeof(float));
     for (size_t i = 0; i < n; i++)
         in[i] = (float)sin(0.37 * (double)i);

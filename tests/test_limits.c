@@ -91,7 +91,7 @@ static void test_trace_line_too_long(void **state)
     size_t n = (1u << 20) + 100;
     char *text = malloc(n + 64);
     assert_non_null(text);
-    int h = snprintf(text, 64, "t,mp\n1,2\n");
+    size_t h = (size_t)snprintf(text, 64, "t,mp\n1,2\n");
     memset(text + h, '7', n);
     strcpy(text + h + n, ",2\n");
     tu_write_text(tmp_path("long.csv"), text);
@@ -99,7 +99,7 @@ static void test_trace_line_too_long(void **state)
     int rc = open_csv(tmp_path("long.csv"), 1, 0, &e);
     expect_error("physical line", rc, &e, GP_ELIMIT,
                  "long.csv:3|line longer than 1048576 bytes");
-    h = snprintf(text, 64, "t,mp\n1,2\n\"");
+    h = (size_t)snprintf(text, 64, "t,mp\n1,2\n\"");
     for (size_t i = 0; i < n; i += 100) {
         memset(text + h + i, 'x', 99);
         text[h + i + 99] = '\n';

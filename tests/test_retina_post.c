@@ -27,7 +27,7 @@ static void maps_init(maps *m)
         int step = 8 << l;
         m->h[l] = (IMG_H + step - 1) / step;
         m->w[l] = (IMG_W + step - 1) / step;
-        size_t n = (size_t)m->h[l] * m->w[l] * RETINA_HEAD_CH;
+        size_t n = (size_t)m->h[l] * (size_t)m->w[l] * RETINA_HEAD_CH;
         m->head[l] = calloc(n, sizeof(float));
         assert_non_null(m->head[l]);
         for (size_t p = 0; p < n; p += RETINA_HEAD_CH)
@@ -43,7 +43,7 @@ static void maps_free(maps *m)
 
 static float *at(maps *m, int l, int y, int x)
 {
-    return m->head[l] + ((size_t)y * m->w[l] + x) * RETINA_HEAD_CH;
+    return m->head[l] + ((size_t)y * (size_t)m->w[l] + (size_t)x) * RETINA_HEAD_CH;
 }
 
 /* Anchor a of (l, y, x) scored 1 / (1 + exp(-logit)). */

@@ -203,7 +203,7 @@ static int cmd_replay(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     fprintf(stderr, "gpenlab-loadgen: %lld of %zu completed; %zu pushes late (max lag %.1f ms)\n",
-            n_done, n, late, max_lag_us / 1e3);
+            n_done, n, late, (double)max_lag_us / 1e3);
     FILE *out = NULL;
     if (rc == 0 && out_path) {
         char tmp[1100];
@@ -228,8 +228,8 @@ static int cmd_replay(int argc, char **argv)
                        *wk = field(&r, 3), *w = field(&r, 4), *h = field(&r, 5), *er = field(&r, 6),
                        *sg = field(&r, 7);
             bool ok = st && en;
-            double lat = ok ? (strtoll(en, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
-            double wait = ok ? (strtoll(st, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
+            double lat = ok ? (double)(strtoll(en, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
+            double wait = ok ? (double)(strtoll(st, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
             char erbuf[200] = "";
             if (er)
                 for (size_t k = 0; er[k] && k < sizeof(erbuf) - 1; k++)
@@ -310,7 +310,7 @@ static int cmd_expand(int argc, char **argv)
             double mp = r.mp;
             if (mp_step > 0) /* a few distinct sizes: the worker keeps one input per size */
                 mp = fmax(mp_step, round(mp / mp_step) * mp_step);
-            fprintf(out, "%.6f,%.4f,%d\n", r.arrival_us / 1e6, mp, (int)r.faces);
+            fprintf(out, "%.6f,%.4f,%d\n", (double)r.arrival_us / 1e6, mp, (int)r.faces);
             n++;
         }
     }

@@ -529,7 +529,7 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
     }
     if (!match)
         r->n = 0;
-    double t = pr->last_scrape_us / 1e6;
+    double t = (double)pr->last_scrape_us / 1e6;
     http_buf_printf(b, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     if (by_pod || (!agg[0] && !cluster)) {
         for (int i = 0; i < r->n; i++)

@@ -320,7 +320,7 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
     snprintf(f_submit, sizeof(f_submit), "%" PRId64, rq.submit_us);
     snprintf(f_start, sizeof(f_start), "%" PRId64, start_us);
     snprintf(f_end, sizeof(f_end), "%" PRId64, end_us);
-    snprintf(f_svc, sizeof(f_svc), "%.3f", rc == 0 ? res.service_ms : (end_us - start_us) / 1e3);
+    snprintf(f_svc, sizeof(f_svc), "%.3f", rc == 0 ? res.service_ms : (double)(end_us - start_us) / 1e3);
     snprintf(f_w, sizeof(f_w), "%d", rq.width);
     snprintf(f_h, sizeof(f_h), "%d", rq.height);
     snprintf(f_f, sizeof(f_f), "%d", rq.faces);
@@ -354,7 +354,7 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
         return -1;
     }
     double lat_s = rq.submit_us > 0 ? (double)(end_us - rq.submit_us) / 1e6 : 0;
-    end_request(w, end_us, lat_s, (end_us - start_us) / 1e6, rc == 0, completed == 0);
+    end_request(w, end_us, lat_s, (double)(end_us - start_us) / 1e6, rc == 0, completed == 0);
     if (rc != 0)
         logf_(w, "slot %d: request %" PRIu64 " failed: %s", slot, rq.id, f_err);
     if (!completed)

@@ -192,7 +192,7 @@ int worker_profile_main(int argc, char **argv)
         double med[NF];
         for (int fi = 0; fi < NF && rc == 0; fi++) {
             stage_result r;
-            double *v = t + ((size_t)g * NF + fi) * 50;
+            double *v = t + ((size_t)g * NF + (size_t)fi) * 50;
             if (stage_run(st, 0, w, h, faces[fi], &r, &err) < 0) /* warm-up of this size */
                 rc = 1;
             for (int k = 0; k < reps && rc == 0; k++) {
