@@ -171,7 +171,7 @@ static void test_article_tables_on_page(void **state)
                 fail_msg("%s: a row of another table in it: %.40s", want[t].title, id);
             const char *close = strchr(r, '>');
             char *tag = strndup(r, (size_t)(close - r + 1));
-            with_mean += !isnan(tu_attr_num(tag, "data-mean"));
+            with_mean += isnan(tu_attr_num(tag, "data-mean")) ? 0u : 1u;
             free(tag);
             rows++;
         }
