@@ -11,6 +11,7 @@
 #include "base/common.h"
 #include "lab/pool.h"
 #include "base/fileio.h"
+#include "lab/fleet_report.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 #include "lab/winner.h"
@@ -510,6 +511,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             to.currency = e->currency;
             to.slo_s = (double)e->cluster.slo_us / 1e6;
             rc = report_print_table(out, runs, n_runs, &to, err);
+            if (rc == 0)
+                rc = fleet_report_print(out, runs, n_runs, err);
             if (rc == 0)
                 rc = print_winner(out, e, runs, n_runs, reps, seed, db_path, o, err);
         }

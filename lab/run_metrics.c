@@ -21,6 +21,7 @@ static double m_cold_waited(const run_summary *r) { return (double)r->cold_waite
 static double m_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
 static double m_cost(const run_summary *r) { return r->cost; }
 static double m_util(const run_summary *r) { return 100.0 * r->utilisation; }
+static double m_preemptions(const run_summary *r) { return (double)r->preemptions; }
 
 static const run_metric table[RM_COUNT] = {
     {RM_MEAN_S, "mean_s", "mean", "(s)", "s", RM_LOWER_BETTER, RM_AGG_MEAN, 3,
@@ -51,6 +52,9 @@ static const run_metric table[RM_COUNT] = {
      "GPU-hours x cluster.price_per_gpu_hour, in cluster.currency", m_cost},
     {RM_UTIL_PCT, "util_pct", "util", "(%)", "%", RM_HIGHER_BETTER, RM_AGG_MEAN, 1,
      "100 x busy GPU-seconds / billed GPU-seconds", m_util},
+    {RM_PREEMPTIONS, "preemptions", "preempt.", "", "nodes", RM_LOWER_BETTER, RM_AGG_MEAN, 1,
+     "spot nodes preempted: the notices that took a node, over a mixed fleet's pools (0 "
+     "with one pool)", m_preemptions},
 };
 
 const run_metric *run_metric_table(size_t *n)

@@ -5,7 +5,7 @@
  *   name       the key in objectives, constraints and CSV columns ("p99_s")
  *   heading    the table heading, two short lines ("P99", "(s)"); "cost" takes its unit
  *              from the experiment's currency
- *   unit       "s", "%", "GPU-h", "requests", "pods", or "currency"
+ *   unit       "s", "%", "GPU-h", "requests", "pods", "nodes", or "currency"
  *   direction  whether lower or higher is better (or neither), for objectives and
  *              "got worse" in regress
  *   derived    how the value comes from a run_summary, in words (the `get` function)
@@ -36,6 +36,7 @@ typedef enum {
     RM_GPU_HOURS,
     RM_COST,
     RM_UTIL_PCT,
+    RM_PREEMPTIONS,
     RM_COUNT
 } run_metric_id;
 

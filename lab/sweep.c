@@ -732,25 +732,25 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
     }
     fputc('\n', out);
     sweep_summary_verdict(res, out);
-    fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
+    fprintf(out, "\nPareto front (cost against P99, means over replications):\n");
+    const run_metric_id cost = RM_COST, gpu_h = RM_GPU_HOURS, p99 = RM_P99_S;
     size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
     for (size_t i = 0; order && i < res->n_points; i++)
         if (res->pt[i].pareto)
             order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[RM_GPU_HOURS].mean >
-                                        res->pt[order[j]].m[RM_GPU_HOURS].mean; j--) {
+        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[cost].mean >
+                                        res->pt[order[j]].m[cost].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
         const sweep_point_summary *p = &res->pt[order[i]];
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
-                stats_format(a, sizeof(a), &p->m[RM_GPU_HOURS], 2),
-                stats_format(b, sizeof(b), &p->m[RM_P99_S], 3),
-                p->params);
+        fprintf(out, "  p%04zu  cost %-16s GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[cost], 2), stats_format(d, sizeof(d), &p->m[gpu_h], 2),
+                stats_format(b, sizeof(b), &p->m[p99], 3), p->params);
     }
     free(order);
 }

@@ -10,6 +10,14 @@
 #include "base/text.h"
 #include "lab/plot.h"
 
+bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a)
+{
+    if (isnan(cost_a) || isnan(lat_a))
+        return true; /* a point without both figures is on no front */
+    return !isnan(cost_b) && !isnan(lat_b) && cost_b <= cost_a && lat_b <= lat_a &&
+           (cost_b < cost_a || lat_b < lat_a);
+}
+
 /* ---------- the objective as stored ---------- */
 
 void sweep_objective_store(const winner_objective *o, results_db_sweep *d)
@@ -89,17 +97,14 @@ static void classify(sweep_summary *s)
                          c->is_max ? ">" : "<", c->bound);
         }
     }
-    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
-     * and better on one of them */
+    /* Pareto front on (mean cost, mean P99); cost, not GPU-hours: a mixed fleet's pools
+     * have their own prices (on one pool the two give the same front) */
     for (size_t a = 0; a < s->n_points; a++) {
-        double ca = s->pt[a].m[RM_GPU_HOURS].mean, la = s->pt[a].m[RM_P99_S].mean;
-        bool dominated = isnan(ca) || isnan(la);
-        for (size_t b = 0; !dominated && b < s->n_points; b++) {
-            double cb = s->pt[b].m[RM_GPU_HOURS].mean, lb = s->pt[b].m[RM_P99_S].mean;
-            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
-                dominated = true;
-        }
-        s->pt[a].pareto = !dominated;
+        double ca = s->pt[a].m[RM_COST].mean, la = s->pt[a].m[RM_P99_S].mean;
+        s->pt[a].pareto = true;
+        for (size_t b = 0; b < s->n_points && s->pt[a].pareto; b++)
+            s->pt[a].pareto = !pareto_dominates(s->pt[b].m[RM_COST].mean,
+                                                s->pt[b].m[RM_P99_S].mean, ca, la);
     }
     s->winner = s->runner_up = SIZE_MAX;
     if (!s->recorded || !cand) {
@@ -302,7 +307,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
 {
     size_t drawable = 0;
     for (size_t i = 0; i < s->n_points; i++)
-        drawable += !isnan(s->pt[i].m[RM_GPU_HOURS].mean) && !isnan(s->pt[i].m[RM_P99_S].mean);
+        drawable += !isnan(s->pt[i].m[RM_COST].mean) && !isnan(s->pt[i].m[RM_P99_S].mean);
     if (!drawable)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "no point of sweep %s has runs yet: nothing to draw", s->name);
@@ -310,7 +315,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
     if (!pts)
         return gp_oom(err);
     for (size_t i = 0; i < s->n_points; i++) {
-        pts[i].x = s->pt[i].m[RM_GPU_HOURS].mean;
+        pts[i].x = s->pt[i].m[RM_COST].mean;
         pts[i].y = s->pt[i].m[RM_P99_S].mean;
         pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
                       (s->pt[i].winner ? 4 : 0);

@@ -2,7 +2,8 @@
  * database alone: its points (table sweep_points) with their runs, the objective and the
  * constraints the sweep recorded (results_db_sweep_get), each point's means with 95%
  * intervals, feasibility (a constraint met on the mean; "surely" when met at the 95%
- * bound), the Pareto front of (mean GPU-hours, mean P99), the winner (the best mean
+ * bound), the Pareto front of (mean cost, mean P99: on one pool cost is GPU-hours x
+ * price, a mixed fleet's pools have their own prices), the winner (the best mean
  * objective among the feasible points), and each feasible point's paired difference from
  * the winner over the common-random-number replications. `gpenlab sweep` (text, CSV),
  * `gpenlab report` (HTML) and their Pareto pictures all come from here, so they agree.
@@ -22,6 +23,10 @@
 #include "lab/results_db.h"
 #include "lab/winner.h"
 #include "sim/stats.h"
+
+/* Whether (cost_b, lat_b) dominates (cost_a, lat_a): at most as costly and as slow, and
+ * better on one; a point lacking either figure is on no front. */
+bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a);
 
 /* What a sweep stores about its objective (results_db_sweep's objective and constraints:
  * "minimise gpu_hours", "p99_s<=20,slo_pct>=75"). */

@@ -31,7 +31,6 @@
 #include "tests/testutil.h"
 
 #define EXP "experiments/drive_policies.yaml"
-#define NODE_MODULES "build-node/node_modules"
 
 /* The entries whose manifests read back into the same policy (the round trip). */
 static const char *const labels[] = {"static-4", "hpa-gpu", "keda-queue", "kpa-conc",
@@ -201,28 +200,17 @@ static void test_round_trip(void **state)
     rm_rf(tmpl);
 }
 
-static bool have_cmd(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 /* Every manifest against the official schemas; the two known-bad ones must fail. */
 static void test_schemas(void **state)
 {
     (void)state;
-    if (!have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
-        print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
-                      NODE_MODULES);
+    if (!tu_have_schema_check())
         skip();
-    }
     char tmpl[] = "/tmp/gpenlab-schema-XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     gp_error err;
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s", NODE_MODULES);
-    int files = 0;
+    char list[8192] = "", cmd[1024];
+    int n = 0, files = 0;
     for (int li = 0; exportable[li]; li++) {
         char dir[1024];
         snprintf(dir, sizeof(dir), "%s/%s", tmpl, exportable[li]);
@@ -236,31 +224,19 @@ static void test_schemas(void **state)
             char p[PATH_MAX + 64];
             snprintf(p, sizeof(p), "%s/%s", dir, manifests[m]);
             if (access(p, F_OK) == 0) {
-                n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s", p);
+                n += snprintf(list + n, sizeof(list) - (size_t)n, " %s", p);
                 files++;
             }
         }
     }
-    assert_true(files >= 24);
-    n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " > %s/out.txt 2>&1", tmpl);
-    int rc = system(cmd);
-    char outp[PATH_MAX];
-    snprintf(outp, sizeof(outp), "%s/out.txt", tmpl);
-    char *out = tu_slurp(outp);
-    if (rc != 0)
-        fail_msg("schema check failed:\n%s", out ? out : "(no output)");
-    int oks = 0;
-    for (const char *p = out; p && (p = strstr(p, "ok ")); p += 3)
-        oks++;
-    if (oks < files)
-        fail_msg("only %d of %d manifests checked:\n%s", oks, files, out);
-    free(out);
+    assert_true(files >= 24 && n < (int)sizeof(list));
+    tu_expect_schemas_ok(list, tmpl, files);
     /* the validator fails what it must */
     static const char *const bad[] = {"tests/schemas/bad/hpa_bad_types.yaml",
                                       "tests/schemas/bad/scaledobject_number_metadata.yaml", NULL};
     for (int i = 0; bad[i]; i++) {
         snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s %s >/dev/null 2>&1",
-                 NODE_MODULES, bad[i]);
+                 TU_NODE_MODULES, bad[i]);
         if (system(cmd) == 0)
             fail_msg("%s: the schema check passed a bad manifest", bad[i]);
     }
@@ -271,7 +247,7 @@ static void test_schemas(void **state)
 static void test_promtool(void **state)
 {
     (void)state;
-    if (!have_cmd("promtool")) {
+    if (!tu_have_cmd("promtool")) {
         print_message("SKIP promtool: not installed (scripts/install_live_deps.sh)\n");
         skip();
     }

@@ -75,11 +75,73 @@ gpu_profile *tu_profile(const char *text)
     return p;
 }
 
+void tu_card_text(char *buf, size_t cap, const char *name, double service_ms, const char *jitter,
+                  double gpu_mem_mib, double req_mem_1, double req_mem_24, double cold_s)
+{
+    snprintf(buf, cap,
+             "format gpenlab-profile 1\ncard \"%s\"\nprovenance seed\nmp_grid 1 24\n"
+             "stage work image %g %g\njitter %s\neff 1 2 3 4 5 6 7 8\ngpu_mem_mib %g\n"
+             "model_mem_mib 1000\nreq_mem_mib %g %g\ncold_phase start const %g\n",
+             name, service_ms, service_ms, jitter, gpu_mem_mib, req_mem_1, req_mem_24, cold_s);
+}
+
 int tu_open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
 {
     (void)seed;
     const tu_list *l = ctx;
     return trace_open_list(l->specs, l->n, out, err);
+}
+
+int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
+{
+    const tu_poisson *c = ctx;
+    return trace_open_poisson(c->rate_per_s, c->duration_us, &c->mix, seed, out, err);
+}
+
+const request_row *tu_row_of(const request_log *log, uint64_t id)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->row[i].id == id)
+            return &log->row[i];
+    fail_msg("no row for request %llu", (unsigned long long)id);
+    return NULL;
+}
+
+bool tu_have_cmd(const char *cmd)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
+    return system(buf) == 0;
+}
+
+bool tu_have_schema_check(void)
+{
+    if (tu_have_cmd("node") && access(TU_NODE_MODULES "/kubernetes-models", F_OK) == 0)
+        return true;
+    print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
+                  TU_NODE_MODULES);
+    return false;
+}
+
+void tu_expect_schemas_ok(const char *files, const char *work_dir, int min_ok)
+{
+    size_t cap = strlen(files) + 2 * strlen(work_dir) + 256;
+    char *cmd = malloc(cap), out_path[PATH_MAX];
+    assert_non_null(cmd);
+    snprintf(out_path, sizeof(out_path), "%s/schema.txt", work_dir);
+    snprintf(cmd, cap, "node tests/schemas/validate.mjs %s %s > %s 2>&1", TU_NODE_MODULES, files,
+             out_path);
+    int rc = system(cmd);
+    free(cmd);
+    char *out = tu_slurp(out_path);
+    if (rc != 0)
+        fail_msg("schema check failed:\n%s", out ? out : "(no output)");
+    int oks = 0;
+    for (const char *q = out; q && (q = strstr(q, "ok ")); q += 3)
+        oks++;
+    if (oks < min_ok)
+        fail_msg("only %d of %d manifests checked:\n%s", oks, min_ok, out);
+    free(out);
 }
 
 policy_decision tu_decide(const policy_ops *ops, void *st, const policy_obs *o)
