@@ -2,6 +2,7 @@
 #include "tests/testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -220,4 +221,91 @@ double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+void tu_bin(const char *name, char *out, size_t cap)
+{
+    const char *gpenlab = getenv("GPENLAB_BIN");
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", gpenlab ? gpenlab : "build/gpenlab");
+    char *slash = strrchr(path, '/');
+    size_t at = slash ? (size_t)(slash + 1 - path) : 0;
+    snprintf(path + at, sizeof(path) - at, "%s", name);
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        fail_msg("%s: %s (scripts/run_tests.sh sets GPENLAB_BIN)", path, strerror(errno));
+    if (strlen(real) >= cap)
+        fail_msg("%s: path too long", real);
+    memcpy(out, real, strlen(real) + 1);
+}
+
+bool tu_have(const char *prog)
+{
+    char path[PATH_MAX];
+    return gp_proc_find(prog, NULL, path, sizeof(path)) == 0;
+}
+
+gp_proc_result tu_run(const gp_proc_spec *s)
+{
+    gp_proc_result r;
+    gp_error err;
+    gp_error_clear(&err);
+    if (gp_proc_run(s, &r, &err) < 0)
+        fail_msg("%s", err.msg);
+    return r;
+}
+
+gp_proc *tu_start(const gp_proc_spec *s)
+{
+    gp_proc *p = NULL;
+    gp_error err;
+    gp_error_clear(&err);
+    if (gp_proc_start(s, &p, &err) < 0)
+        fail_msg("%s", err.msg);
+    return p;
+}
+
+const char *tu_words(const char *const *args, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; args[i] && at + 1 < cap; i++) {
+        int n = snprintf(buf + at, cap - at, "%s%s", i ? " " : "", args[i]);
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return buf;
+}
+
+gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *args,
+                          const gp_proc_spec *more)
+{
+    char bin[PATH_MAX];
+    tu_bin(name, bin, sizeof(bin));
+    size_t n = 0;
+    while (args[n])
+        n++;
+    const char **argv = calloc(n + 2, sizeof(*argv));
+    assert_non_null(argv);
+    argv[0] = bin;
+    memcpy(argv + 1, args, n * sizeof(*argv));
+    gp_proc_spec s = {.argv = argv, .cwd = dir, .out = GP_PROC_CAPTURE, .err = GP_PROC_CAPTURE,
+                      .timeout_ms = 600000};
+    if (more) {
+        s.env = more->env;
+        s.run_as_uid = more->run_as_uid;
+    }
+    gp_proc_result r = tu_run(&s);
+    free(argv);
+    if (!r.exited) {
+        char words[512], how[128];
+        gp_proc_describe(&r, how, sizeof(how));
+        fail_msg("%s %s: %s; stderr:\n%s", name, tu_words(args, words, sizeof(words)), how,
+                 r.err ? r.err : "");
+    }
+    return r;
+}
+
+gp_proc_result tu_gpenlab(const char *dir, const char *const *args)
+{
+    return tu_run_bin("gpenlab", dir, args, NULL);
 }

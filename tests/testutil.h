@@ -9,7 +9,10 @@
  *   policy decision;
  * - failing a test with a gp_error formatted as the program prints it;
  * - a report page's figures (html_report.h's data-* attributes) and the means they must
- *   equal, computed from a results database in SQL. */
+ *   equal, computed from a results database in SQL;
+ * - running programs without a shell (base/proc.h): the build's programs (gpenlab,
+ *   gpenlab-worker, ...) and the tools a test needs, failing the test when one cannot
+ *   start, crashes or hangs. */
 #ifndef GP_TESTUTIL_H
 #define GP_TESTUTIL_H
 
@@ -19,6 +22,7 @@
 
 #include "base/cfg.h"
 #include "base/error.h"
+#include "base/proc.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
 #include "traces/trace.h"
@@ -81,5 +85,29 @@ double tu_attr_num(const char *tag, const char *name);
  * results database at db_path, opened read-only; NaN when there are none. */
 double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
                   const char *expr);
+
+/* A program of this build: NAME beside $GPENLAB_BIN (scripts/run_tests.sh sets it; else
+ * build/gpenlab), as an absolute path into out; fails the test when it is not there. */
+void tu_bin(const char *name, char *out, size_t cap);
+
+/* Whether a tool is installed (on PATH): a test that needs one skips without it. */
+bool tu_have(const char *prog);
+
+/* gp_proc_run / gp_proc_start that fail the test when the program cannot start (naming it
+ * and why). Free the result with gp_proc_result_free, the process with gp_proc_free. */
+gp_proc_result tu_run(const gp_proc_spec *s);
+gp_proc *tu_start(const gp_proc_spec *s);
+
+/* The build's program `name` (tu_bin) with args (argv[1..], NULL-terminated) in dir (NULL:
+ * the test's), stdin /dev/null, stdout and stderr captured apart (neither is a terminal),
+ * under a 10-minute timeout. more (may be NULL) adds its env and run_as_uid. Fails the
+ * test when it cannot start, is killed by a signal or times out: a crash or a hang is
+ * never an answer. tu_gpenlab: the gpenlab program. */
+gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *args,
+                          const gp_proc_spec *more);
+gp_proc_result tu_gpenlab(const char *dir, const char *const *args);
+
+/* args joined by spaces into buf (cut to cap), for a message; returns buf. */
+const char *tu_words(const char *const *args, char *buf, size_t cap);
 
 #endif
