@@ -293,6 +293,8 @@ gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *
     if (more) {
         s.env = more->env;
         s.run_as_uid = more->run_as_uid;
+        if (more->err == GP_PROC_STDOUT)
+            s.err = GP_PROC_STDOUT;
     }
     gp_proc_result r = tu_run(&s);
     free(argv);

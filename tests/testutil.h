@@ -100,9 +100,10 @@ gp_proc *tu_start(const gp_proc_spec *s);
 
 /* The build's program `name` (tu_bin) with args (argv[1..], NULL-terminated) in dir (NULL:
  * the test's), stdin /dev/null, stdout and stderr captured apart (neither is a terminal),
- * under a 10-minute timeout. more (may be NULL) adds its env and run_as_uid. Fails the
- * test when it cannot start, is killed by a signal or times out: a crash or a hang is
- * never an answer. tu_gpenlab: the gpenlab program. */
+ * under a 10-minute timeout. more (may be NULL) adds its env and run_as_uid, and with err
+ * = GP_PROC_STDOUT merges stderr into out. Fails the test when it cannot start, is killed
+ * by a signal or times out: a crash or a hang is never an answer. tu_gpenlab: the gpenlab
+ * program. */
 gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *args,
                           const gp_proc_spec *more);
 gp_proc_result tu_gpenlab(const char *dir, const char *const *args);
