@@ -83,13 +83,6 @@ static bool find_in_path(const char *name, char *out, size_t len)
     return gp_proc_find(name, dirs, out, len) == 0;
 }
 
-/* Starts argv with stdout+stderr into log (appended). */
-static gp_proc *spawn(const char *const argv[], const char *log)
-{
-    return tu_start(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
-                                    .append = true, .err = GP_PROC_STDOUT});
-}
-
 /* A process the fixture frees at teardown (killed there if a test failed). */
 static gp_proc *keep(fixture *f, gp_proc *p)
 {
@@ -138,7 +131,7 @@ static int setup(void **state)
     snprintf(log, sizeof(log), "%s/redis.log", f->dir);
     const char *argv[] = {f->redis_bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
                           "--appendonly", "no", "--dir", f->dir, NULL};
-    f->redis = spawn(argv, log);
+    f->redis = tu_start_log(argv, log);
     char why[300];
     int64_t end = mono_ms() + 10000;
     while (resp_connect("127.0.0.1", f->port, 1000, &f->c, why, sizeof(why)) < 0) {
@@ -185,7 +178,7 @@ static gp_proc *start_worker(fixture *f, const char *id, int slots, bool slow)
                           "1000", "--reap-every-ms", "200", "--block-ms", "500",
                           "--cpu-face-size", slow ? "64" : "8", "--cpu-px-scale",
                           slow ? "0.25" : "0.001", NULL};
-    gp_proc *p = keep(f, spawn(argv, log));
+    gp_proc *p = keep(f, tu_start_log(argv, log));
     /* ready = registered in gpen:workers */
     int64_t end = mono_ms() + 30000;
     while (cmd_int(f, "SISMEMBER", "gpen:workers", id, NULL) != 1) {
@@ -545,7 +538,7 @@ static void test_loadgen_and_scraper(void **state)
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", pport);
     const char *pargv[] = {pl, "serve", "--redis", redis, "--listen", listen, "--scrape-ms",
                            "100", "--latency-window-s", "10", NULL};
-    gp_proc *pp = keep(f, spawn(pargv, plog));
+    gp_proc *pp = keep(f, tu_start_log(pargv, plog));
     const char *argv[] = {lg,    "replay", arr, "--redis", redis, "--out", out, "--drain-timeout",
                           "30", NULL};
     gp_proc_result r = tu_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,

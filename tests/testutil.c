@@ -265,6 +265,12 @@ gp_proc *tu_start(const gp_proc_spec *s)
     return p;
 }
 
+gp_proc *tu_start_log(const char *const *argv, const char *log)
+{
+    return tu_start(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
+                                    .append = true, .err = GP_PROC_STDOUT});
+}
+
 const char *tu_words(const char *const *args, char *buf, size_t cap)
 {
     size_t at = 0;

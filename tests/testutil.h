@@ -97,6 +97,9 @@ bool tu_have(const char *prog);
  * and why). Free the result with gp_proc_result_free, the process with gp_proc_free. */
 gp_proc_result tu_run(const gp_proc_spec *s);
 gp_proc *tu_start(const gp_proc_spec *s);
+/* Starts argv in the background (a server a test stops: gp_proc_stop) with its stdout and
+ * stderr appended to the file log; fails the test if it cannot start. */
+gp_proc *tu_start_log(const char *const *argv, const char *log);
 
 /* The build's program `name` (tu_bin) with args (argv[1..], NULL-terminated) in dir (NULL:
  * the test's), stdin /dev/null, stdout and stderr captured apart (neither is a terminal),
