@@ -500,6 +500,10 @@ int gp_proc_wait(gp_proc *p, int64_t wait_ms, gp_proc_result *r)
     int64_t until = wait_ms >= 0 ? now_ms() + wait_ms : INT64_MAX;
     int64_t nap_ms = 1;
     while (!reap(p, false)) {
+        if (p->fd[0] < 0 && p->fd[1] < 0 && !p->kill_at_ms && until == INT64_MAX) {
+            reap(p, true); /* nothing to read or watch: the exact moment it ends (timings) */
+            break;
+        }
         int64_t now = now_ms();
         if (p->kill_at_ms && now >= p->kill_at_ms) {
             time_out(p);
