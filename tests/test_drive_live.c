@@ -150,7 +150,7 @@ static void start_redis(live *l)
     snprintf(log, sizeof(log), "%s/redis.log", l->dir);
     const char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
                           "--appendonly", "no", "--dir", l->dir, NULL};
-    l->redis = tu_start_log(argv, log);
+    l->redis = tu_proc_start_log(argv, log);
     char reply[64];
     const char *ping[] = {"PING"};
     for (int i = 0; i < 200; i++) {
@@ -187,7 +187,7 @@ static void start_prometheus(live *l)
     snprintf(dataflag, sizeof(dataflag), "--storage.tsdb.path=%s", data);
     snprintf(addrflag, sizeof(addrflag), "--web.listen-address=%s", addr);
     const char *argv[] = {"prometheus", cfgflag, dataflag, addrflag, "--log.level=warn", NULL};
-    l->prom = tu_start_log(argv, log);
+    l->prom = tu_proc_start_log(argv, log);
     for (int i = 0; i < 600; i++) {
         http_resp r;
         if (http_do("GET", url, NULL, NULL, NULL, 500000, &r) == 0 && r.status == 200) {
@@ -226,7 +226,7 @@ static void wait_step(live *l, int k)
 
 static int setup(void **state)
 {
-    if (!tu_have("redis-server") || !tu_have("prometheus")) {
+    if (!tu_have_cmd("redis-server") || !tu_have_cmd("prometheus")) {
         print_message("SKIP live tests: redis-server and prometheus are not installed "
                       "(scripts/install_live_deps.sh installs them; .ci/run calls it)\n");
         *state = NULL;

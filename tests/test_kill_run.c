@@ -82,7 +82,7 @@ static gp_proc *start(const char *const *argv, const char *log)
 {
     char log_path[512]; /* not path_in's: its buffers hold the caller's database path */
     snprintf(log_path, sizeof(log_path), "%s/%s", tmp_dir, log);
-    return tu_start(&(gp_proc_spec){.argv = argv, .cwd = tmp_dir, .out = GP_PROC_FILE,
+    return tu_proc_start(&(gp_proc_spec){.argv = argv, .cwd = tmp_dir, .out = GP_PROC_FILE,
                                     .out_path = log_path, .err = GP_PROC_STDOUT,
                                     .own_group = true});
 }

@@ -52,8 +52,8 @@ static void test_layer_cases(void **state)
         assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "layers"), 0);
         const char *const copy[] = {"cp",  "-r",  "base",  "traces", "policy", "profile", "sim",
                                     "lab", "cli", "drive", "worker", "gpu", "bench", dir, NULL};
-        gp_proc_result r =
-            tu_run(&(gp_proc_spec){.argv = copy, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
+        gp_proc_result r = tu_proc_run(
+            &(gp_proc_spec){.argv = copy, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
         if (!gp_proc_ok(&r))
             fail_msg("%s: could not copy the sources: %s", c->name, r.out);
         gp_proc_result_free(&r);
@@ -66,7 +66,7 @@ static void test_layer_cases(void **state)
             fprintf(f, "%s\n", c->include);
             fclose(f);
         }
-        r = tu_run(
+        r = tu_proc_run(
             &(gp_proc_spec){.argv = (const char *const[]){"scripts/check_layers.sh", dir, NULL},
                             .out = GP_PROC_CAPTURE,
                             .err = GP_PROC_STDOUT});

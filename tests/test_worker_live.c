@@ -131,7 +131,7 @@ static int setup(void **state)
     snprintf(log, sizeof(log), "%s/redis.log", f->dir);
     const char *argv[] = {f->redis_bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
                           "--appendonly", "no", "--dir", f->dir, NULL};
-    f->redis = tu_start_log(argv, log);
+    f->redis = tu_proc_start_log(argv, log);
     char why[300];
     int64_t end = mono_ms() + 10000;
     while (resp_connect("127.0.0.1", f->port, 1000, &f->c, why, sizeof(why)) < 0) {
@@ -169,7 +169,7 @@ static int teardown(void **state)
 static gp_proc *start_worker(fixture *f, const char *id, int slots, bool slow)
 {
     char bin[PATH_MAX], redis[64], slots_s[8], log[PATH_MAX + 64];
-    tu_bin("gpenlab-worker", bin, sizeof(bin));
+    tu_bin_path("gpenlab-worker", bin, sizeof(bin));
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
     snprintf(slots_s, sizeof(slots_s), "%d", slots);
     snprintf(log, sizeof(log), "%s/%s.log", f->dir, id);
@@ -178,7 +178,7 @@ static gp_proc *start_worker(fixture *f, const char *id, int slots, bool slow)
                           "1000", "--reap-every-ms", "200", "--block-ms", "500",
                           "--cpu-face-size", slow ? "64" : "8", "--cpu-px-scale",
                           slow ? "0.25" : "0.001", NULL};
-    gp_proc *p = keep(f, tu_start_log(argv, log));
+    gp_proc *p = keep(f, tu_proc_start_log(argv, log));
     /* ready = registered in gpen:workers */
     int64_t end = mono_ms() + 30000;
     while (cmd_int(f, "SISMEMBER", "gpen:workers", id, NULL) != 1) {
@@ -527,8 +527,8 @@ static void test_loadgen_and_scraper(void **state)
         pl[PATH_MAX], plog[PATH_MAX + 16];
     snprintf(arr, sizeof(arr), "%s/arr.csv", f->dir);
     snprintf(out, sizeof(out), "%s/req.csv", f->dir);
-    tu_bin("gpenlab-loadgen", lg, sizeof(lg));
-    tu_bin("gpenlab-promlite", pl, sizeof(pl));
+    tu_bin_path("gpenlab-loadgen", lg, sizeof(lg));
+    tu_bin_path("gpenlab-promlite", pl, sizeof(pl));
     snprintf(log, sizeof(log), "%s/loadgen.log", f->dir);
     snprintf(plog, sizeof(plog), "%s/promlite.log", f->dir);
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
@@ -538,12 +538,15 @@ static void test_loadgen_and_scraper(void **state)
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", pport);
     const char *pargv[] = {pl, "serve", "--redis", redis, "--listen", listen, "--scrape-ms",
                            "100", "--latency-window-s", "10", NULL};
-    gp_proc *pp = keep(f, tu_start_log(pargv, plog));
+    gp_proc *pp = keep(f, tu_proc_start_log(pargv, plog));
     const char *argv[] = {lg,    "replay", arr, "--redis", redis, "--out", out, "--drain-timeout",
                           "30", NULL};
-    gp_proc_result r = tu_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
-                                              .append = true, .err = GP_PROC_STDOUT,
-                                              .timeout_ms = 60000});
+    gp_proc_result r = tu_proc_run(&(gp_proc_spec){.argv = argv,
+                                                   .out = GP_PROC_FILE,
+                                                   .out_path = log,
+                                                   .append = true,
+                                                   .err = GP_PROC_STDOUT,
+                                                   .timeout_ms = 60000});
     assert_true(gp_proc_ok(&r));
     FILE *fp = fopen(out, "r");
     assert_non_null(fp);
@@ -607,7 +610,7 @@ static void test_loadgen_and_scraper(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_file(arr, bad[i].text);
-        r = tu_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT,
+        r = tu_proc_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT,
                                    .timeout_ms = 30000});
         if (!r.exited || r.exit_code == 0)
             fail_msg("%s: loadgen accepted the file", bad[i].name);

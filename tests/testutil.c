@@ -223,7 +223,7 @@ double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
     return v;
 }
 
-void tu_bin(const char *name, char *out, size_t cap)
+void tu_bin_path(const char *name, char *buf, size_t len)
 {
     const char *gpenlab = getenv("GPENLAB_BIN");
     char path[PATH_MAX];
@@ -234,18 +234,18 @@ void tu_bin(const char *name, char *out, size_t cap)
     char real[PATH_MAX];
     if (!realpath(path, real))
         fail_msg("%s: %s (scripts/run_tests.sh sets GPENLAB_BIN)", path, strerror(errno));
-    if (strlen(real) >= cap)
+    if (strlen(real) >= len)
         fail_msg("%s: path too long", real);
-    memcpy(out, real, strlen(real) + 1);
+    memcpy(buf, real, strlen(real) + 1);
 }
 
-bool tu_have(const char *prog)
+bool tu_have_cmd(const char *cmd)
 {
     char path[PATH_MAX];
-    return gp_proc_find(prog, NULL, path, sizeof(path)) == 0;
+    return gp_proc_find(cmd, NULL, path, sizeof(path)) == 0;
 }
 
-gp_proc_result tu_run(const gp_proc_spec *s)
+gp_proc_result tu_proc_run(const gp_proc_spec *s)
 {
     gp_proc_result r;
     gp_error err;
@@ -255,7 +255,7 @@ gp_proc_result tu_run(const gp_proc_spec *s)
     return r;
 }
 
-gp_proc *tu_start(const gp_proc_spec *s)
+gp_proc *tu_proc_start(const gp_proc_spec *s)
 {
     gp_proc *p = NULL;
     gp_error err;
@@ -265,9 +265,9 @@ gp_proc *tu_start(const gp_proc_spec *s)
     return p;
 }
 
-gp_proc *tu_start_log(const char *const *argv, const char *log)
+gp_proc *tu_proc_start_log(const char *const *argv, const char *log)
 {
-    return tu_start(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
+    return tu_proc_start(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
                                     .append = true, .err = GP_PROC_STDOUT});
 }
 
@@ -286,7 +286,7 @@ gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *
                           const gp_proc_spec *more)
 {
     char bin[PATH_MAX];
-    tu_bin(name, bin, sizeof(bin));
+    tu_bin_path(name, bin, sizeof(bin));
     size_t n = 0;
     while (args[n])
         n++;
@@ -302,7 +302,7 @@ gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *
         if (more->err == GP_PROC_STDOUT)
             s.err = GP_PROC_STDOUT;
     }
-    gp_proc_result r = tu_run(&s);
+    gp_proc_result r = tu_proc_run(&s);
     free(argv);
     if (!r.exited) {
         char words[512], how[128];

@@ -88,20 +88,20 @@ double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
 
 /* A program of this build: NAME beside $GPENLAB_BIN (scripts/run_tests.sh sets it; else
  * build/gpenlab), as an absolute path into out; fails the test when it is not there. */
-void tu_bin(const char *name, char *out, size_t cap);
+void tu_bin_path(const char *name, char *buf, size_t len);
 
 /* Whether a tool is installed (on PATH): a test that needs one skips without it. */
-bool tu_have(const char *prog);
+bool tu_have_cmd(const char *cmd);
 
 /* gp_proc_run / gp_proc_start that fail the test when the program cannot start (naming it
  * and why). Free the result with gp_proc_result_free, the process with gp_proc_free. */
-gp_proc_result tu_run(const gp_proc_spec *s);
-gp_proc *tu_start(const gp_proc_spec *s);
+gp_proc_result tu_proc_run(const gp_proc_spec *s);
+gp_proc *tu_proc_start(const gp_proc_spec *s);
 /* Starts argv in the background (a server a test stops: gp_proc_stop) with its stdout and
  * stderr appended to the file log; fails the test if it cannot start. */
-gp_proc *tu_start_log(const char *const *argv, const char *log);
+gp_proc *tu_proc_start_log(const char *const *argv, const char *log);
 
-/* The build's program `name` (tu_bin) with args (argv[1..], NULL-terminated) in dir (NULL:
+/* The build's program `name` (tu_bin_path) with args (argv[1..], NULL-terminated) in dir (NULL:
  * the test's), stdin /dev/null, stdout and stderr captured apart (neither is a terminal),
  * under a 10-minute timeout. more (may be NULL) adds its env and run_as_uid, and with err
  * = GP_PROC_STDOUT merges stderr into out. Fails the test when it cannot start, is killed
