@@ -2,7 +2,9 @@
  * case copies the source folders into a fresh temporary directory, adds one #include
  * line to one file and runs the check there: an include upward or sideways (where not
  * allowed), or one written relative to its file, must fail naming the file and line; an
- * allowed one must pass. The unmodified copy must pass too (it is the tree under test). */
+ * allowed one must pass. The same check refuses a call of system() or popen() anywhere
+ * (issue 13: no shell with a path inside), but not the words in a comment or a string.
+ * The unmodified copy must pass too (it is the tree under test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +43,22 @@ static const layer_case cases[] = {
     {"bench may include any layer", "bench/bench_sim.c", "#include \"cli/commands.h\"", 0, NULL},
     {"relative include in bench", "bench/bench_sim.c", "#include \"../sim/sim.h\"", 1,
      "bench/bench_sim.c:"},
+    /* no shell: system() and popen() */
+    {"system() in lab", "lab/lab.c", "static int sh(void) { return system(\"true\"); }", 1,
+     "lab/lab.c:"},
+    {"popen() in a test", "tests/test_rng.c",
+     "static FILE *sh(void) { return popen(\"ls\", \"r\"); }", 1, "calls popen()"},
+    {"system () in bench", "bench/bench_sim.c", "static int sh(void) { return system (\"x\"); }", 1,
+     "calls system()"},
+    {"system() after a comment", "base/fileio.c", "/* rm */ int rm(void) { return system(\"x\"); }",
+     1, "base/fileio.c:"},
+    {"system() in a comment", "lab/lab.c", "/* it used to call system(\"rm -rf x\") */", 0, NULL},
+    {"popen() in a comment of lines", "worker/worker.c", "/*\n * popen(cmd, \"r\")\n */", 0, NULL},
+    {"popen() after //", "cli/cmd_trace.c", "// popen(cmd, \"r\") was here", 0, NULL},
+    {"system( in a string", "cli/cmd_trace.c", "static const char *const said = \"system(x)\";", 0,
+     NULL},
+    {"a name that ends in system", "sim/sim.c", "static int file_system(void) { return 0; }", 0,
+     NULL},
 };
 
 static void test_layer_cases(void **state)
@@ -50,8 +68,9 @@ static void test_layer_cases(void **state)
         const layer_case *c = &cases[i];
         char dir[256];
         assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "layers"), 0);
-        const char *const copy[] = {"cp",  "-r",  "base",  "traces", "policy", "profile", "sim",
-                                    "lab", "cli", "drive", "worker", "gpu", "bench", dir, NULL};
+        const char *const copy[] = {"cp",  "-r",   "base",  "traces", "policy", "profile",
+                                    "sim", "lab",  "cli",   "drive",  "worker", "gpu",
+                                    "bench", "tests", dir,  NULL};
         gp_proc_result r = tu_proc_run(
             &(gp_proc_spec){.argv = copy, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
         if (!gp_proc_ok(&r))
