@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@
 #include "policy/replay.h"
 #include "tests/live/fake_http.h"
 #include "tests/live/fake_resp.h"
+#include "tests/testutil.h"
 
 #define TOKEN "test-token-9f3a1c77e2"
 /* The timeout on fakes that answer at once: these tests are about what comes back, not
@@ -99,9 +99,7 @@ static int teardown(void **state)
     /* the token must never reach the log */
     int leaked = w->log && strstr(w->log, TOKEN) != NULL;
     free(w->log);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
-    (void)!system(cmd);
+    tu_rm_rf(w->dir);
     free(w);
     if (leaked) {
         fprintf(stderr, "the token appeared in the driver's log\n");
@@ -604,20 +602,19 @@ static void test_sigterm(void **state)
              "policy: static\nconfig: {pods: 2}\nsync_period: 200ms\nlog: %s\n"
              "target: {command: {run: \"true {replicas}\"}}\n", logp);
     write_cfg(w, "loop.yaml", text, path, sizeof(path));
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execl(bin, bin, "drive", path, (char *)NULL);
-        _exit(127);
-    }
+    gp_proc *p =
+        tu_proc_start(&(gp_proc_spec){.argv = (const char *const[]){bin, "drive", path, NULL},
+                                      .out = GP_PROC_INHERIT,
+                                      .err = GP_PROC_INHERIT});
     /* wait for two ticks, then stop it */
     bool ticked = wait_until(has_lines, &(log_lines){logp, 2});
-    assert_int_equal(kill(pid, SIGTERM), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(gp_proc_signal(p, SIGTERM), 0);
+    gp_proc_result r;
+    assert_int_equal(gp_proc_wait(p, -1, &r), 1);
+    gp_proc_free(p);
     assert_true(ticked);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
     FILE *f = fopen(logp, "r");
     assert_non_null(f);
     char line[2048], last[2048] = "";
@@ -637,34 +634,31 @@ static void test_sigterm(void **state)
 static void test_tls_verified(void **state)
 {
     world *w = *state;
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
+    if (!tu_have_cmd("openssl")) {
         print_message("SKIP tls: openssl is not installed\n");
         skip();
     }
-    char cmd[1024], cert[128], key[128];
+    char cert[128], key[128];
     snprintf(cert, sizeof(cert), "%s/cert.pem", w->dir);
     snprintf(key, sizeof(key), "%s/key.pem", w->dir);
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
-             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
-             key, cert);
-    assert_int_equal(system(cmd), 0);
+    gp_proc_result made = tu_proc_run(&(gp_proc_spec){
+        .argv = (const char *const[]){"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                      "-keyout", key, "-out", cert, "-days", "1", "-subj",
+                                      "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                      NULL},
+        .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
+    if (!gp_proc_ok(&made))
+        fail_msg("openssl req: %s", made.out);
+    gp_proc_result_free(&made);
     int port = fake_free_port();
     char accept[32];
     snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        FILE *devnull = freopen("/dev/null", "w", stdout);
-        (void)devnull;
-        dup2(1, 2);
-        execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
-               "-www", "-quiet", (char *)NULL);
-        _exit(127);
-    }
+    gp_proc *server = tu_proc_start(&(gp_proc_spec){
+        .argv = (const char *const[]){"openssl", "s_server", "-accept", accept, "-cert", cert,
+                                      "-key", key, "-www", "-quiet", NULL}});
     if (!wait_until(listening, &port)) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
+        gp_proc_stop(server, 10000, NULL);
+        gp_proc_free(server);
         fail_msg("openssl s_server never listened on port %d", port);
     }
     for (int with_ca = 0; with_ca < 2; with_ca++) {
@@ -686,8 +680,8 @@ static void test_tls_verified(void **state)
         if (with_ca && (tls_error || !strstr(rec.sources, "malformed JSON")))
             fail_msg("with its CA the handshake should pass: %s", rec.sources);
     }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    gp_proc_stop(server, 10000, NULL);
+    gp_proc_free(server);
 }
 
 /* A token goes over plain http only to a loopback host: the host must be exactly
@@ -1122,40 +1116,21 @@ static void drive_sigterm(const char *config, const char *logp, bool (*ready)(vo
                             void *ready_ctx, double limit_s, char **log)
 {
     const char *bin = getenv("GPENLAB_BIN");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        FILE *devnull = freopen("/dev/null", "w", stdout);
-        (void)devnull;
-        execl(bin, bin, "drive", config, (char *)NULL);
-        _exit(127);
-    }
+    gp_proc *p = tu_proc_start(&(gp_proc_spec){
+        .argv = (const char *const[]){bin, "drive", config, NULL}, .err = GP_PROC_INHERIT});
     if (!wait_until(ready, ready_ctx)) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        gp_proc_free(p); /* SIGKILL */
         fail_msg("%s: the tick never got to its wait", config);
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(kill(pid, SIGTERM), 0);
-    int status = 0;
-    double took = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-        if (r == pid)
-            break;
-        if (took > limit_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("%s: still running %.1f s after SIGTERM", config, took);
-        }
-        struct timespec p = {0, 10000000};
-        nanosleep(&p, NULL);
+    assert_int_equal(gp_proc_signal(p, SIGTERM), 0);
+    gp_proc_result r;
+    if (gp_proc_wait(p, (int64_t)(limit_s * 1000), &r) == 0) {
+        gp_proc_free(p); /* SIGKILL */
+        fail_msg("%s: still running %.1f s after SIGTERM", config, limit_s);
     }
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    gp_proc_free(p);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
     FILE *f = fopen(logp, "r");
     assert_non_null(f);
     size_t cap = 1 << 20, n = 0;
