@@ -109,13 +109,6 @@ const request_row *tu_row_of(const request_log *log, uint64_t id)
     return NULL;
 }
 
-bool tu_have_cmd(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 bool tu_have_schema_check(void)
 {
     if (tu_have_cmd("node") && access(TU_NODE_MODULES "/kubernetes-models", F_OK) == 0)
