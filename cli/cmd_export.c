@@ -3,7 +3,7 @@
  * [--redis HOST:PORT]` (export_run; from a database, the winner unless --label or --point
  * chooses) and `gpenlab export --import DIR` (export_import). --policy is --label. */
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "lab/export.h"
 
 int cmd_export(int argc, char **argv, FILE *out, gp_error *err)

@@ -4,7 +4,7 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "lab/html_report.h"
 
 int cmd_report(int argc, char **argv, FILE *out, gp_error *err)

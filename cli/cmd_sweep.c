@@ -6,7 +6,7 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "lab/sweep.h"
 
 #ifdef GPENLAB_MPI
