@@ -4,7 +4,8 @@
  * what it held); SIGTERM drains (what is held completes, nothing new is taken, exit 0);
  * the /metrics text; the load generator end to end and its refusals; the scraper's query
  * API; `gpenlab-worker profile --processes N` (the live pods' setting: N single-slot worker
- * processes). The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
+ * processes); every program's option errors (one line naming the option, exit 2) and help.
+ * The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
  * Skips with a message where redis-server is not installed (scripts/install_live_deps.sh). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "profile/profile.h"
+#include "tests/testutil.h"
 
 /* the wire client and protocol under test, compiled into this binary */
 #include "worker/netaddr.c"
@@ -745,12 +747,60 @@ static void test_profile_processes(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Each program's options through the one parser: an unknown option and a bad value are
+ * one line naming the option, exit 2; --help prints the usage on stdout, exit 0. */
+static void test_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *prog, *args;
+        int rc;
+        const char *out; /* all it prints (stderr and stdout), exactly; or its start for --help */
+    } cases[] = {
+        {"gpenlab-worker", "--bogus 1", 2, "gpenlab-worker: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker", "serve --concurrency 0", 2,
+         "gpenlab-worker: --concurrency: expected an integer in [1, 64], got \"0\"\n"},
+        {"gpenlab-worker", "--redis 127.0.0.1", 2,
+         "gpenlab-worker: --redis: expected HOST:PORT with a port in 1..65535, got \"127.0.0.1\"\n"},
+        {"gpenlab-worker", "--cpu-px-scale 2", 2,
+         "gpenlab-worker: --cpu-px-scale: expected a fraction in (0, 1], got \"2\"\n"},
+        {"gpenlab-worker", "--heartbeat-ms 800 --dead-after-ms 500", 2,
+         "gpenlab-worker: --dead-after-ms: must exceed --heartbeat-ms (800)\n"},
+        {"gpenlab-worker", "serve extra", 2, "gpenlab-worker: unexpected argument \"extra\"\n"},
+        {"gpenlab-worker", "--block-ms", 2, "gpenlab-worker: --block-ms: needs a value\n"},
+        {"gpenlab-worker", "--help", 0, "usage: gpenlab-worker [serve]"},
+        {"gpenlab-worker", "reap --id w1", 2, "gpenlab-worker reap: unknown option \"--id\"\n"},
+        {"gpenlab-worker", "reap --prefix ''", 2,
+         "gpenlab-worker reap: --prefix: expected a key prefix (1..63 characters), got \"\"\n"},
+        {"gpenlab-worker", "profile --out p --bogus", 2, "gpenlab-worker profile: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker", "profile --out p --reps 0", 2,
+         "gpenlab-worker profile: --reps: expected an integer in [1, 50], got \"0\"\n"},
+        {"gpenlab-worker", "profile --out p --prewarm-mp 1.5,x", 2,
+         "gpenlab-worker profile: --prewarm-mp: expected up to 32 sizes in (0, 200] MP, comma-separated, got "
+         "\"1.5,x\"\n"},
+        {"gpenlab-worker", "profile --reps 2", 2, "gpenlab-worker profile: --out: required (the profile to write)\n"},
+        {"gpenlab-worker", "profile --help", 0, "usage: gpenlab-worker profile --out FILE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char bin[PATH_MAX], cmd[2 * PATH_MAX], out[4096];
+        tu_bin_path(cases[i].prog, bin, sizeof(bin));
+        snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin, cases[i].args);
+        int rc = tu_run(cmd, out, sizeof(out));
+        bool same = cases[i].rc == 0 ? strncmp(out, cases[i].out, strlen(cases[i].out)) == 0
+                                     : strcmp(out, cases[i].out) == 0;
+        if (rc != cases[i].rc || !same)
+            fail_msg("%s %s: exit %d (want %d), printed \"%s\", want \"%s\"", cases[i].prog, cases[i].args, rc,
+                     cases[i].rc, out, cases[i].out);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payload_format),
         cmocka_unit_test(test_profile_processes),
+        cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_every_request_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),

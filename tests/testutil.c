@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,6 +52,34 @@ void tu_write_text(const char *path, const char *text)
     FILE *f = fopen(path, "wb");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0)
         fail_msg("cannot write %s", path);
+}
+
+void tu_bin_path(const char *name, char *buf, size_t len)
+{
+    const char *bin = getenv("GPENLAB_BIN");
+    if (!bin)
+        bin = "build/gpenlab";
+    const char *slash = strrchr(bin, '/');
+    if (slash)
+        snprintf(buf, len, "%.*s/%s", (int)(slash - bin), bin, name);
+    else
+        snprintf(buf, len, "./%s", name);
+}
+
+int tu_run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        fail_msg("%s: cannot start", cmd);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    char rest[4096];
+    while (fread(rest, 1, sizeof(rest), p) > 0) /* let it finish writing */
+        ;
+    int st = pclose(p);
+    if (WIFSIGNALED(st))
+        fail_msg("%s: killed by signal %d", cmd, WTERMSIG(st));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int tu_mkdtemp(char *buf, size_t len, const char *name)

@@ -32,6 +32,14 @@ void tu_first_line(const char *path, char *buf, size_t len);
 /* Writes text to path (replacing it); fails the test on error. */
 void tu_write_text(const char *path, const char *text);
 
+/* The program NAME beside $GPENLAB_BIN (the build's gpenlab; default build/gpenlab), for
+ * the tests of the other programs of one build (gpenlab-worker, gpenlab-gpu-nocuda, ...). */
+void tu_bin_path(const char *name, char *buf, size_t len);
+/* Runs a shell command; what it writes to stdout (add 2>&1 for stderr) into out,
+ * NUL-terminated, cut at cap - 1 bytes. Returns its exit status; fails the test when a
+ * signal ended it. */
+int tu_run(const char *cmd, char *out, size_t cap);
+
 /* Makes /tmp/gpenlab-NAME-XXXXXX into buf (for a group setup). 0, or -1. */
 int tu_mkdtemp(char *buf, size_t len, const char *name);
 /* Removes path and everything below it, without a shell (for a group teardown). 0, or -1. */
