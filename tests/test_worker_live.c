@@ -780,6 +780,19 @@ static void test_options(void **state)
          "\"1.5,x\"\n"},
         {"gpenlab-worker", "profile --reps 2", 2, "gpenlab-worker profile: --out: required (the profile to write)\n"},
         {"gpenlab-worker", "profile --help", 0, "usage: gpenlab-worker profile --out FILE"},
+        {"gpenlab-loadgen", "replay a.csv --bogus", 2, "gpenlab-loadgen replay: unknown option \"--bogus\"\n"},
+        {"gpenlab-loadgen", "replay a.csv --time-scale 0", 2,
+         "gpenlab-loadgen replay: --time-scale: expected a number > 0, got \"0\"\n"},
+        {"gpenlab-loadgen", "replay a.csv --limit=-1", 2,
+         "gpenlab-loadgen replay: --limit: expected an integer in [0, 100000000], got \"-1\"\n"},
+        {"gpenlab-loadgen", "check", 2, "gpenlab-loadgen check: which arrivals file? (gpenlab-loadgen --help)\n"},
+        {"gpenlab-loadgen", "check a.csv b.csv", 2, "gpenlab-loadgen check: unexpected argument \"b.csv\"\n"},
+        {"gpenlab-loadgen", "play a.csv", 2, "gpenlab-loadgen: unknown command \"play\" (replay, check, expand)\n"},
+        {"gpenlab-loadgen", "--help", 0, "usage: gpenlab-loadgen replay ARRIVALS.csv"},
+        {"gpenlab-loadgen-full", "expand w.yaml --out a.csv --mp-step -1", 2,
+         "gpenlab-loadgen expand: --mp-step: expected a number >= 0, got \"-1\"\n"},
+        {"gpenlab-loadgen-full", "expand w.yaml --out a.csv --seeds 1", 2,
+         "gpenlab-loadgen expand: unknown option \"--seeds\"\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char bin[PATH_MAX], cmd[2 * PATH_MAX], out[4096];
