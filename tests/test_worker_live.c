@@ -793,6 +793,14 @@ static void test_options(void **state)
          "gpenlab-loadgen expand: --mp-step: expected a number >= 0, got \"-1\"\n"},
         {"gpenlab-loadgen-full", "expand w.yaml --out a.csv --seeds 1", 2,
          "gpenlab-loadgen expand: unknown option \"--seeds\"\n"},
+        {"gpenlab-promlite", "serve --bogus", 2, "gpenlab-promlite serve: unknown option \"--bogus\"\n"},
+        {"gpenlab-promlite", "serve --scrape-ms 10", 2,
+         "gpenlab-promlite serve: --scrape-ms: expected an integer in [50, 3600000], got \"10\"\n"},
+        {"gpenlab-promlite", "serve --namespace 'a\"b'", 2,
+         "gpenlab-promlite serve: --namespace: expected a namespace (1..63 characters, none of \" \\ { }), got "
+         "\"a\"b\"\n"},
+        {"gpenlab-promlite", "dump-workers", 2, "gpenlab-promlite dump-workers: --out: required (the CSV to write)\n"},
+        {"gpenlab-promlite", "serve --help", 0, "usage: gpenlab-promlite serve"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char bin[PATH_MAX], cmd[2 * PATH_MAX], out[4096];
