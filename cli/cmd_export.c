@@ -4,6 +4,7 @@
  * chooses) and `gpenlab export --import DIR` (export_import). --policy is --label. */
 #include "cli/commands.h"
 #include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/export.h"
 
 int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
@@ -28,10 +29,10 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
     const cli_spec spec = {.opts = opts,
                            .unknown = "unknown option (usage: gpenlab export --from "
                                       "DB|EXPERIMENT.yaml [--label LABEL | --point N] [--out DIR] "
-                                      "| gpenlab export --import DIR)"};
+                                      "| gpenlab export --import DIR)", .help = cli_usage("export")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (import_dir)
         return export_import(import_dir, out, err);
     return export_run(&o, out, err);

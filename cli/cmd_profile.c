@@ -9,6 +9,7 @@
 #include "base/common.h"
 #include "cli/commands.h"
 #include "base/opts.h"
+#include "cli/usage.h"
 #include "profile/profile.h"
 #include "profile/profile_derive.h"
 
@@ -25,10 +26,10 @@ static int cmd_profile_derive(int argc, char **argv, FILE *out, gp_error *err)
         {"--outdir", NULL, CLI_STR, &outdir, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option"};
+    const cli_spec spec = {.opts = opts, .unknown = "unknown option", .help = cli_usage("profile")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!in || !from)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "usage: gpenlab profile derive --in MEASURED --from CARD "
@@ -110,6 +111,10 @@ static int cmd_profile_measure(const char *self, int argc, char **argv, gp_error
 
 int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *err)
 {
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        fputs(cli_usage("profile"), out);
+        return 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "derive") == 0)
         return cmd_profile_derive(argc - 1, argv + 1, out, err);
     if (argc >= 2 && strcmp(argv[1], "measure") == 0)

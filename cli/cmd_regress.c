@@ -3,6 +3,7 @@
  * error. --junit also writes the verdicts as JUnit XML. */
 #include "cli/commands.h"
 #include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/regress.h"
 
 int cmd_regress(int argc, char **argv, FILE *out, gp_error *err)
@@ -14,10 +15,10 @@ int cmd_regress(int argc, char **argv, FILE *out, gp_error *err)
         {"--junit", NULL, CLI_STR, &o.junit_path, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)"};
+    const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)", .help = cli_usage("regress")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     int worse = 0;
     rc = regress_run(&o, out, &worse, err);
     if (rc == 0 && worse > 0)

@@ -5,6 +5,7 @@
 #include "base/fileio.h"
 #include "cli/commands.h"
 #include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/html_report.h"
 
 int cmd_report(int argc, char **argv, FILE *out, gp_error *err)
@@ -20,10 +21,10 @@ int cmd_report(int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &o.db_path,
                            .n_pos = 1,
                            .unknown = "unknown option (see gpenlab help)",
-                           .too_many = "one database at a time"};
+                           .too_many = "one database at a time", .help = cli_usage("report")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!o.db_path)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab report DB [-o OUT.html]");
     char html[1100];
