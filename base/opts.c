@@ -158,6 +158,27 @@ int cli_parse(int argc, char **argv, const cli_spec *s, FILE *out, gp_error *err
     return 0;
 }
 
+int cli_dispatch(const char *prog, int argc, char **argv, const cli_command *cmds, size_t n_cmds,
+                 const char *usage, FILE *out, FILE *err_out)
+{
+    if (argc < 2) {
+        fputs(usage, err_out);
+        return 2;
+    }
+    if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        fputs(usage, out);
+        return 0;
+    }
+    for (size_t i = 0; i < n_cmds; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(err_out, "%s: unknown command \"%s\" (", prog, argv[1]);
+    for (size_t i = 0; i < n_cmds; i++)
+        fprintf(err_out, "%s%s", i ? ", " : "", cmds[i].name);
+    fputs(")\n", err_out);
+    return 2;
+}
+
 int cli_report(FILE *f, const char *prog, const gp_error *err, int exit_code)
 {
     char buf[1200];

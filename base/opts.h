@@ -57,9 +57,25 @@ typedef struct cli_spec {
     const char *help; /* printed for -h / --help; NULL: those are unknown options */
 } cli_spec;
 
+/* The programs' wording for cli_spec.unknown and .too_many. */
+#define CLI_UNKNOWN_OPTION "unknown option \"%s\""
+#define CLI_UNEXPECTED_ARGUMENT "unexpected argument \"%s\""
+
 /* Parses argv[1..argc) (argv[0] is the command's name). Returns 0, 1 when the help was
  * printed to out, or a negative GP_E* code with err filled. */
 int cli_parse(int argc, char **argv, const cli_spec *spec, FILE *out, gp_error *err);
+
+/* A program's commands, chosen by the first word (gpenlab-loadgen replay, ...). */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command's word; the exit code */
+} cli_command;
+
+/* Runs the command argv[1] names with argc - 1, argv + 1 and returns its exit code.
+ * Without a word: the usage on err_out, 2; "-h", "--help" or "help": the usage on out, 0;
+ * an unknown word: one line on err_out, "PROG: unknown command \"x\" (a, b, c)", 2. */
+int cli_dispatch(const char *prog, int argc, char **argv, const cli_command *cmds, size_t n_cmds,
+                 const char *usage, FILE *out, FILE *err_out);
 
 /* Writes "PROG: <err formatted>" as one line to f, the programs' error line; returns
  * exit_code. */

@@ -1,7 +1,8 @@
 /* test_opts.c: the one option parser (base/opts.h), called directly. Each row is a
  * command line against one table that holds every kind (flag, set, string, long, int, the
  * number readers, an alias, a one-letter option, a shared table, one positional), and
- * what must come of it: the values read, the help printed, or the one error line. */
+ * what must come of it: the values read, the help printed, or the one error line. Then
+ * cli_dispatch, the programs' choice of command: each first word and what it gives. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,10 +141,52 @@ static void test_cases(void **state)
     }
 }
 
+/* a command whose exit code says what it got: 10 x argc, + 1 for serve, + 2 for dump */
+static int echo_command(int argc, char **argv)
+{
+    return 10 * argc + (strcmp(argv[0], "serve") == 0 ? 1 : strcmp(argv[0], "dump") == 0 ? 2 : 0);
+}
+
+static void test_dispatch(void **state)
+{
+    (void)state;
+    static const cli_command cmds[] = {{"serve", echo_command}, {"dump", echo_command}};
+    static const struct {
+        const char *args;
+        int rc;
+        const char *out, *err;
+    } cases[] = {
+        {"", 2, "", "usage: prog serve|dump\n"},
+        {"--help", 0, "usage: prog serve|dump\n", ""},
+        {"help", 0, "usage: prog serve|dump\n", ""},
+        {"-h", 0, "usage: prog serve|dump\n", ""},
+        {"dump --x 1", 32, "", ""},
+        {"serve", 11, "", ""},
+        {"--x", 2, "", "prog: unknown command \"--x\" (serve, dump)\n"},
+        {"Serve", 2, "", "prog: unknown command \"Serve\" (serve, dump)\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[256], *argv[32], out[256] = "", err[256] = "";
+        int argc;
+        split(cases[i].args, buf, sizeof(buf), argv, &argc);
+        argv[0] = "prog";
+        FILE *fo = fmemopen(out, sizeof(out), "w"), *fe = fmemopen(err, sizeof(err), "w");
+        assert_non_null(fo);
+        assert_non_null(fe);
+        int rc = cli_dispatch("prog", argc, argv, cmds, 2, "usage: prog serve|dump\n", fo, fe);
+        fclose(fo);
+        fclose(fe);
+        if (rc != cases[i].rc || strcmp(out, cases[i].out) != 0 || strcmp(err, cases[i].err) != 0)
+            fail_msg("\"%s\": returned %d (want %d), out \"%s\" (want \"%s\"), err \"%s\" (want \"%s\")",
+                     cases[i].args, rc, cases[i].rc, out, cases[i].out, err, cases[i].err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

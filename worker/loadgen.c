@@ -64,8 +64,8 @@ static const char USAGE[] =
  * required (`what` names it). 0, 1 when the help was printed, or 2 with the line printed. */
 static int parse(int argc, char **argv, const cli_opt *opts, const char **file, const char *what)
 {
-    const cli_spec spec = {.opts = opts, .pos = file, .n_pos = 1, .unknown = "unknown option \"%s\"",
-                           .too_many = "unexpected argument \"%s\"", .help = USAGE};
+    const cli_spec spec = {.opts = opts, .pos = file, .n_pos = 1, .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = USAGE};
     gp_error err;
     gp_error_clear(&err);
     int rc = cli_parse(argc, argv, &spec, stdout, &err);
@@ -347,36 +347,18 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
-typedef struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} command;
-
-static const command commands[] = {
-    {"replay", cmd_replay},
-    {"check", cmd_check},
-#ifdef LOADGEN_WITH_TRACES
-    {"expand", cmd_expand},
+#ifndef LOADGEN_WITH_TRACES
+static int cmd_expand(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return die("%s", "expand needs the traces library: use gpenlab-loadgen-full");
+}
 #endif
-};
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(USAGE, stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-#ifndef LOADGEN_WITH_TRACES
-    if (strcmp(argv[1], "expand") == 0)
-        return die("%s", "expand needs the traces library: use gpenlab-loadgen-full");
-#endif
-    fprintf(stderr, "gpenlab-loadgen: unknown command \"%s\" (replay, check, expand)\n", argv[1]);
-    return 2;
+    static const cli_command commands[] = {{"replay", cmd_replay}, {"check", cmd_check}, {"expand", cmd_expand}};
+    return cli_dispatch("gpenlab-loadgen", argc, argv, commands, sizeof(commands) / sizeof(commands[0]), USAGE,
+                        stdout, stderr);
 }

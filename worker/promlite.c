@@ -685,8 +685,8 @@ static int parse_args(int argc, char **argv, prom *pr, wopts_addr *listen, const
         {"--out", NULL, CLI_STR, out, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option \"%s\"",
-                           .too_many = "unexpected argument \"%s\"", .help = USAGE};
+    const cli_spec spec = {.opts = opts, .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = USAGE};
     gp_error err;
     gp_error_clear(&err);
     int rc = cli_parse(argc, argv, &spec, stdout, &err);
@@ -703,20 +703,9 @@ static int parse_args(int argc, char **argv, prom *pr, wopts_addr *listen, const
     return rc;
 }
 
-int main(int argc, char **argv)
+/* serve and dump-workers: argv[0] is the word */
+static int run_command(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(USAGE, stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "serve") != 0 && strcmp(argv[1], "dump-workers") != 0) {
-        fprintf(stderr, "gpenlab-promlite: unknown command \"%s\" (serve, dump-workers)\n", argv[1]);
-        return 2;
-    }
     prom *pr = calloc(1, sizeof(*pr));
     if (!pr)
         return 1;
@@ -729,10 +718,10 @@ int main(int argc, char **argv)
     pr->rate_window_s = 30;
     wopts_addr listen = {"127.0.0.1", 9090};
     const char *series = NULL, *out = NULL;
-    int rc = parse_args(argc - 1, argv + 1, pr, &listen, &series, &out);
-    if (rc == 0 && strcmp(argv[1], "dump-workers") == 0)
+    int rc = parse_args(argc, argv, pr, &listen, &series, &out);
+    if (rc == 0 && strcmp(argv[0], "dump-workers") == 0)
         rc = cmd_dump(pr, out);
-    if (rc != 0 || strcmp(argv[1], "serve") != 0) {
+    if (rc != 0 || strcmp(argv[0], "serve") != 0) {
         free(pr);
         return rc == 1 ? 0 : rc;
     }
@@ -780,4 +769,11 @@ int main(int argc, char **argv)
     pthread_mutex_destroy(&pr->mu);
     free(pr);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const cli_command commands[] = {{"serve", run_command}, {"dump-workers", run_command}};
+    return cli_dispatch("gpenlab-promlite", argc, argv, commands, sizeof(commands) / sizeof(commands[0]), USAGE,
+                        stdout, stderr);
 }

@@ -566,8 +566,19 @@ static void stage_rows(stage_opts *so, cli_opt rows[5])
     rows[4] = (cli_opt){NULL, NULL, 0, NULL, 0, 0, NULL};
 }
 
-/* argv[0] is the command's word (or the program's name, for serve without it); 0, 1 when
- * the help was printed, or an exit code 2 with the one line printed. */
+/* argv through opts and shared (may be NULL); 0, 1 when the help was printed, or < 0 with
+ * err filled. */
+static int parse_cmd(int argc, char **argv, const cli_opt *opts, const cli_opt *shared, const char *help,
+                     gp_error *err)
+{
+    const cli_spec spec = {.opts = opts, .shared = shared, .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = help};
+    gp_error_clear(err);
+    return cli_parse(argc, argv, &spec, stdout, err);
+}
+
+/* The parse_* take argv[0] as the command's word (or the program's name, for serve without
+ * it); 0, 1 when the help was printed, or an exit code 2 with the one line printed. */
 static int parse_serve(int argc, char **argv, wcfg *c)
 {
     const cli_opt opts[] = {
@@ -592,11 +603,8 @@ static int parse_serve(int argc, char **argv, wcfg *c)
     };
     cli_opt shared[5];
     stage_rows(&c->so, shared);
-    const cli_spec spec = {.opts = opts, .shared = shared, .unknown = "unknown option \"%s\"",
-                           .too_many = "unexpected argument \"%s\"", .help = SERVE_HELP};
     gp_error err;
-    gp_error_clear(&err);
-    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    int rc = parse_cmd(argc, argv, opts, shared, SERVE_HELP, &err);
     if (rc == 0 && c->dead_after_ms <= c->heartbeat_ms)
         rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--dead-after-ms", "must exceed --heartbeat-ms (%d)",
                           c->heartbeat_ms);
@@ -610,11 +618,8 @@ static int parse_reap(int argc, char **argv, wcfg *c)
         {"--prefix", NULL, CLI_VALUE, c->prefix, 0, 0, wopts_prefix},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option \"%s\"",
-                           .too_many = "unexpected argument \"%s\"", .help = SERVE_HELP};
     gp_error err;
-    gp_error_clear(&err);
-    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    int rc = parse_cmd(argc, argv, opts, NULL, SERVE_HELP, &err);
     return rc < 0 ? cli_report(stderr, PROG " reap", &err, 2) : rc;
 }
 
@@ -631,11 +636,8 @@ static int parse_profile(int argc, char **argv, wprofile_opts *o)
     };
     cli_opt shared[5];
     stage_rows(&o->so, shared);
-    const cli_spec spec = {.opts = opts, .shared = shared, .unknown = "unknown option \"%s\"",
-                           .too_many = "unexpected argument \"%s\"", .help = PROFILE_HELP};
     gp_error err;
-    gp_error_clear(&err);
-    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    int rc = parse_cmd(argc, argv, opts, shared, PROFILE_HELP, &err);
     if (rc == 0 && !o->out_path)
         rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the profile to write)");
     return rc < 0 ? cli_report(stderr, PROG " profile", &err, 2) : rc;
