@@ -23,6 +23,7 @@
 #include "gpu/ref/gpen_ref.h"
 #include "gpu/ref/pipe_nets.h"
 #include "gpu/ref/safetensors.h"
+#include "tests/testutil.h"
 
 static char tmp_dir[256], bin[600];
 
@@ -32,10 +33,7 @@ static const gpen_config SMALL = {64, 32, 2, 1, 1.0 / 16, 0.01};
 static int setup(void **state)
 {
     (void)state;
-    const char *b = getenv("GPENLAB_BIN");
-    snprintf(bin, sizeof(bin), "%s", b ? b : "build/gpenlab");
-    char *slash = strrchr(bin, '/');
-    snprintf(slash ? slash + 1 : bin, sizeof(bin) - (size_t)(slash ? slash + 1 - bin : 0), "gpenlab-gpu-nocuda");
+    tu_bin_path("gpenlab-gpu-nocuda", bin, sizeof(bin));
     snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/gpenlab-gpurun-XXXXXX");
     return mkdtemp(tmp_dir) ? 0 : -1;
 }
@@ -63,12 +61,7 @@ static int run_bin(const char *args, char *out, size_t cap)
 {
     char cmd[2048];
     snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+    return tu_run(cmd, out, cap);
 }
 
 static void write_tensor(const char *path, const char *name, int64_t b, int64_t c, int64_t h, int64_t w,
@@ -195,6 +188,26 @@ static const refusal REFUSALS[] = {
     {"bench option", "bench --bogus", 2, "unknown option"},
     {"selftest jpeg path", "selftest --jpeg gpu", 2, "--jpeg: expected auto, host or nvjpeg"},
     {"profile detector weights", "profile --detector-weights x.safetensors", 2, "random detector weights"},
+    /* the one option parser: each command's unknown option and bad value, the whole line */
+    {"run: bad value", "run pipeline --in BAD --out OUT --faces 99", 2,
+     "gpenlab-gpu run: --faces: expected an integer in [0, 64], got \"99\"\n"},
+    {"run: no network", "run --cpu", 2,
+     "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n"},
+    {"run: two networks", "run gpen parsenet --in IN --out OUT", 2,
+     "gpenlab-gpu run: unexpected argument \"parsenet\"\n"},
+    {"bench: bad value", "bench --reps 0", 2, "gpenlab-gpu bench: --reps: expected an integer in [1, 100000], got \"0\"\n"},
+    {"bench: bad conv kernel", "bench --conv=tiles", 2,
+     "gpenlab-gpu bench: --conv: expected auto, mma or wgmma, got \"tiles\"\n"},
+    {"profile: bad value", "profile --procs 17", 2,
+     "gpenlab-gpu profile: --procs: expected an integer in [0, 16], got \"17\"\n"},
+    {"profile: unknown option", "profile --slots 2", 2, "gpenlab-gpu profile: unknown option \"--slots\"\n"},
+    {"selftest: flag with a value", "selftest --gpen-only=1", 2, "gpenlab-gpu selftest: --gpen-only: takes no value\n"},
+    {"selftest: extra argument", "selftest now", 2, "gpenlab-gpu selftest: unexpected argument \"now\"\n"},
+    {"convcheck: no GPU options", "convcheck --weights w", 2, "gpenlab-gpu convcheck: unknown option \"--weights\"\n"},
+    {"derive: unknown option", "profile derive --card t4", 2,
+     "gpenlab-gpu profile derive: unknown option \"--card\"\n"},
+    {"derive: no value", "profile derive --in", 2, "gpenlab-gpu profile derive: --in: needs a value\n"},
+    {"unknown command", "train", 2, "gpenlab-gpu: unknown command \"train\" (selftest, bench, run, convcheck, profile)\n"},
 };
 
 static void test_refusals(void **state)
@@ -248,6 +261,30 @@ static void test_refusals(void **state)
     }
 }
 
+/* --help: every command's usage on stdout, exit 0, before any other check */
+static void test_help(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *starts;
+    } cases[] = {
+        {"--help", "usage: gpenlab-gpu selftest"},
+        {"run --help", "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline"},
+        {"run gpen --bogus -h", "usage: gpenlab-gpu run"},
+        {"bench -h", "usage: gpenlab-gpu bench"},
+        {"profile --help", "usage: gpenlab-gpu profile [--out FILE]"},
+        {"profile derive --help", "usage: gpenlab-gpu profile derive"},
+        {"convcheck --help", "usage: gpenlab-gpu convcheck [--tiles]\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cmd[1024], out[4096];
+        snprintf(cmd, sizeof(cmd), "'%s' %s 2>/dev/null", bin, cases[i].args);
+        int rc = tu_run(cmd, out, sizeof(out));
+        if (rc != 0 || strncmp(out, cases[i].starts, strlen(cases[i].starts)) != 0)
+            fail_msg("%s: exit %d, printed: %s", cases[i].args, rc, out);
+    }
+}
+
 static void test_device_commands_skip_without_gpu(void **state)
 {
     (void)state;
@@ -266,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_gpen_cpu_matches_library),
         cmocka_unit_test(test_parsenet_cpu_matches_library),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_help),
         cmocka_unit_test(test_device_commands_skip_without_gpu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
