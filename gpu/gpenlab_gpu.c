@@ -523,25 +523,6 @@ static int cmd_selftest(int argc, char **argv)
 
 /* ------------------------------------------------------------------ bench */
 
-/* The fastest row of DTYPE at BATCH whose mode is MODE, or starts with MODE when MODE ends in
- * '*' ("compile*": the best of every torch.compile mode); 0 when there is none. */
-static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch,
-                         const char **best_mode)
-{
-    size_t ml = strlen(mode);
-    int prefix = ml > 0 && mode[ml - 1] == '*';
-    double best = 0;
-    for (int i = 0; i < n; i++) {
-        int match = prefix ? strncmp(rows[i].mode, mode, ml - 1) == 0 : strcmp(rows[i].mode, mode) == 0;
-        if (match && strcmp(rows[i].dtype, dtype) == 0 && rows[i].batch == batch && (best == 0 || rows[i].ms < best)) {
-            best = rows[i].ms;
-            if (best_mode)
-                *best_mode = rows[i].mode;
-        }
-    }
-    return best;
-}
-
 static int cmd_bench(int argc, char **argv)
 {
     gpu_opts base;
@@ -640,27 +621,15 @@ static int cmd_bench(int argc, char **argv)
         gpu_close(c);
     }
     (void)core_tf;
-    /* gpenlab fp16 against torch eager and every torch.compile mode read from --torch, and
-     * the speed-up over the fastest compile mode at that batch size */
-    printf("\n%-6s %9s %9s %9s %9s %9s %9s %9s %-11s %8s\n", "batch", "gpenlab", "eager", "compile", "compile-ro",
-           "compile-ma", "frac pk", "x eager", "best mode", "x best");
-    for (int b = 1; b <= 64; b *= 2) {
-        if (ms16[b] <= 0)
-            continue;
-        const char *bm = "-";
-        double te = torch_best(tr, ntr, "fp16", "eager", b, NULL);
-        double tc = torch_best(tr, ntr, "fp16", "compile", b, NULL);
-        double tro = torch_best(tr, ntr, "fp16", "compile-ro", b, NULL);
-        double tma = torch_best(tr, ntr, "fp16", "compile-ma", b, NULL);
-        double tbest = torch_best(tr, ntr, "fp16", "compile*", b, &bm);
-        printf("%-6d %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f%% %9.2f %-11s %8.2f\n", b, ms16[b], te, tc, tro, tma,
-               100 * frac16[b], te > 0 ? te / ms16[b] : 0, bm, tbest > 0 ? tbest / ms16[b] : 0);
-        if (o)
-            fprintf(o,
-                    "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f torch_compile_ro %.4f "
-                    "torch_compile_ma %.4f best_compile_mode %s speedup_best_compile %.3f frac_peak %.4f\n",
-                    b, ms16[b], te, tc, tro, tma, bm, tbest > 0 ? tbest / ms16[b] : 0, frac16[b]);
-    }
+    /* gpenlab fp16 against the fastest torch row of each mode and of all, over every
+     * formulation and layout read from --torch ("-" where a side measured nothing) */
+    torch_compare cmp[16];
+    int ncmp;
+    torch_compare_build(ms16, frac16, 64, tr, ntr, "fp16", cmp, &ncmp);
+    printf("\n");
+    torch_compare_print(stdout, cmp, ncmp, tr);
+    if (o)
+        torch_compare_record(o, cmp, ncmp, tr);
     if (o)
         fclose(o);
     return 0;
