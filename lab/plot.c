@@ -2,9 +2,11 @@
 #include "lab/plot.h"
 
 #include "base/gnuplot.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +19,8 @@
 
 bool plot_have_gnuplot(void)
 {
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char dir[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        char full[4200];
-        snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
-        snprintf(full, sizeof(full), "%s/gnuplot", n ? dir : ".");
-        if (access(full, X_OK) == 0)
-            return true;
-        path += n + (path[n] == ':');
-    }
-    return false;
+    char found[PATH_MAX];
+    return gp_proc_find("gnuplot", NULL, found, sizeof(found)) == 0;
 }
 
 static int run_gnuplot(const char *gp, const char *log, gp_error *err)
@@ -171,7 +161,7 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
         put_terminal(gp, prefix, svg);
         fputs("set title ", gp);
         gnuplot_put_quoted(gp, title);
-        fputs(" noenhanced\nset xlabel 'GPU-hours billed (mean over replications)'\n"
+        fputs(" noenhanced\nset xlabel 'cost: GPU-hours billed x price (mean over replications)'\n"
               "set ylabel 'P99 latency, s (mean over replications)'\nset grid\nset key top right\n"
               "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.08\n"
               "plot ",
