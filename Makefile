@@ -90,7 +90,8 @@ test:
 test-normal: check-layers $(TEST_BIN) gpenlab
 	@scripts/run_tests.sh $(BUILD) normal
 
-# No include may go upward or sideways between the layers (docs/architecture.md).
+# No include may go upward or sideways between the layers (docs/architecture.md), and no
+# source file calls system() or popen() (base/proc.h runs programs without a shell).
 check-layers:
 	@scripts/check_layers.sh
 
@@ -123,7 +124,7 @@ help:
 	@echo '  make test             layer check, then the cmocka suite normally and under ASan+UBSan'
 	@echo '  make test-normal      layer check and the suite once, optimised (quicker)'
 	@echo '  make test-asan        the suite under ASan+UBSan only'
-	@echo '  make check-layers     scripts/check_layers.sh: no include upward (docs/architecture.md)'
+	@echo '  make check-layers     scripts/check_layers.sh: no include upward, no system()/popen()'
 	@echo '  make bench            benchmarks (figures printed, no pass/fail timing)'
 	@echo '  make regress          canonical experiments against experiments/baselines/'
 	@echo '  make regress-update   rewrite the baselines (commit the diff for review)'

@@ -12,19 +12,18 @@
  *    no model) for as many events as the run handled;
  * and the targets: SimPy / gpenlab >= 100 in whole-process time, reading >= 20 M rows/s.
  * Run from the repository root (make bench); writes its files under BUILD/bench/. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "base/proc.h"
 #include "bench/bench_common.h"
 #include "sim/engine.h"
 #include "sim/sim.h"
@@ -82,32 +81,32 @@ static void write_trace(const char *path, long n)
         die(path);
 }
 
-/* Runs argv, stdout to out_path (NULL: inherited); returns its wall time. */
-static double run_process(char *const argv[], const char *out_path)
+/* Runs argv (no shell), stdout to out_path (NULL: inherited); returns its wall time. */
+static double run_process(const char *const argv[], const char *out_path)
 {
     double t0 = bench_now_s();
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0)
-                _exit(126);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    gp_proc_result r;
+    gp_error err;
+    if (gp_proc_run(&(gp_proc_spec){.argv = argv, .out = out_path ? GP_PROC_FILE : GP_PROC_INHERIT,
+                                    .out_path = out_path, .err = GP_PROC_INHERIT},
+                    &r, &err) < 0)
+        die(err.msg);
     double t = bench_now_s() - t0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench_simpy: %s exited with status %d\n", argv[0], status);
+    if (!gp_proc_ok(&r)) {
+        char how[128];
+        gp_proc_describe(&r, how, sizeof(how));
+        fprintf(stderr, "bench_simpy: %s: %s\n", argv[0], how);
         exit(1);
     }
     return t;
+}
+
+/* Whether argv runs and exits 0 (its output dropped). */
+static bool runs_ok(const char *const argv[])
+{
+    gp_proc_result r;
+    gp_error err;
+    return gp_proc_run(&(gp_proc_spec){.argv = argv}, &r, &err) == 0 && gp_proc_ok(&r);
 }
 
 static void remove_db(const char *db)
@@ -248,8 +247,7 @@ int main(int argc, char **argv)
     snprintf(simpy_out, sizeof(simpy_out), "%s/simpy_requests_simpy.csv", dir);
     snprintf(gp_out, sizeof(gp_out), "%s/simpy_requests_gpenlab.csv", dir);
     snprintf(stdout_path, sizeof(stdout_path), "%s/simpy_stdout.txt", dir);
-    if (access(SIMPY_PYTHON, X_OK) != 0 ||
-        system(SIMPY_PYTHON " -c 'import simpy' 2>/dev/null") != 0)
+    if (!runs_ok((const char *const[]){SIMPY_PYTHON, "-c", "import simpy", NULL}))
         die(SIMPY_PYTHON " with SimPy is missing: scripts/install_deps.sh installs python3-simpy3");
     write_trace(trace, n);
     write_text(prof_path, PROFILE);
@@ -294,12 +292,10 @@ int main(int argc, char **argv)
     if (fclose(g) != 0)
         die(gp_out);
     request_log_free(&log);
-    char *simpy_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
+    const char *simpy_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
                           "2000", simpy_out, NULL};
     run_process(simpy_argv, "/dev/null");
-    char cmp_cmd[1400];
-    snprintf(cmp_cmd, sizeof(cmp_cmd), "cmp -s %s %s", gp_out, simpy_out);
-    bool same = system(cmp_cmd) == 0;
+    bool same = runs_ok((const char *const[]){"cmp", "-s", gp_out, simpy_out, NULL});
     printf("  per-request start and end, gpenlab vs SimPy: %s (%zu requests, %llu completed)\n",
            same ? "identical" : "DIFFERENT", log.n ? log.n : n_rows,
            (unsigned long long)sum.completed);
@@ -310,14 +306,14 @@ int main(int argc, char **argv)
 
     /* whole process, 3 runs each */
     bench_fig gp_whole = {0}, py_whole = {0}, py_loop = {0}, gp_loop = {0}, gp_read = {0}, lb = {0};
-    char *gp_argv[] = {"./gpenlab", "run", yaml, "--db", db, "--quiet", NULL};
+    const char *gp_argv[] = {"./gpenlab", "run", yaml, "--db", db, "--quiet", NULL};
     for (int k = 0; k < BENCH_RUNS; k++) {
         remove_db(db);
         bench_fig_start(&gp_whole);
         bench_fig_add(&gp_whole, run_process(gp_argv, "/dev/null"));
     }
     remove_db(db);
-    char *py_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
+    const char *py_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
                        "2000", NULL};
     for (int k = 0; k < BENCH_RUNS; k++) {
         bench_fig_start(&py_whole);

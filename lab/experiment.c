@@ -535,6 +535,36 @@ int experiment_load_text(const char *name, const char *dir, const char *yaml_tex
     return experiment_finish(e, ov, n_ov, out, err);
 }
 
+int experiment_load_stored(const results_db_inputs *in, const char *name, experiment **out,
+                           gp_error *err)
+{
+    *out = NULL;
+    char dir[512] = "";
+    const char *slash = in->file ? strrchr(in->file, '/') : NULL;
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in->file), in->file);
+    char *ov_copy = strdup(in->overlays ? in->overlays : "");
+    if (!ov_copy)
+        return gp_oom(err);
+    experiment_overlay ov[64];
+    size_t n_ov = 0;
+    for (char *line = ov_copy, *next; *line && n_ov < 64; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        ov[n_ov++] = (experiment_overlay){line, eq + 1, name, dir};
+    }
+    int rc = experiment_load_text(name, dir, in->yaml_text, in->profile_text, ov, n_ov, out, err);
+    free(ov_copy);
+    return rc;
+}
+
 void experiment_free(experiment *e)
 {
     if (!e)

@@ -121,6 +121,12 @@ int experiment_load_overlaid(const char *path, const experiment_overlay *ov, siz
 int experiment_load_text(const char *name, const char *dir, const char *yaml_text,
                          const char *profile_text, const experiment_overlay *ov, size_t n_ov,
                          experiment **out, gp_error *err);
+/* The experiment as a results database keeps it (results_db_inputs_of): its text with the
+ * overlays it ran with (--set, a sweep point: "path=value" lines) and its profile's text;
+ * relative paths resolve against the directory of in->file. `name` names it in errors
+ * ("exp.yaml (in results.db)"). */
+int experiment_load_stored(const results_db_inputs *in, const char *name, experiment **out,
+                           gp_error *err);
 void experiment_free(experiment *e);
 
 /* Reads policy entry `only`'s config (every entry's when only < 0) as a run will, so that

@@ -81,38 +81,13 @@ static bool is_sqlite(const char *path)
 
 /* ------------------------------------------------------------------ from a database */
 
-/* The stored experiment as it ran: its text with the overlays it ran with (--set, a sweep
- * point: "path=value" lines) and its profile's text. */
+/* The stored experiment as it ran (experiment_load_stored). */
 static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s,
                        gp_error *err)
 {
     snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment",
              db_path);
-    char dir[512] = "";
-    const char *slash = in->file ? strrchr(in->file, '/') : NULL;
-    if (slash)
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in->file), in->file);
-    char *ov_copy = strdup(in->overlays ? in->overlays : "");
-    if (!ov_copy)
-        return gp_oom(err);
-    experiment_overlay ov[64];
-    size_t n_ov = 0;
-    for (char *line = ov_copy, *next; *line && n_ov < 64; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        else
-            next = line + strlen(line);
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
-    }
-    int rc = experiment_load_text(s->file, dir, in->yaml_text, in->profile_text, ov, n_ov,
-                                  &s->e, err);
-    free(ov_copy);
-    return rc;
+    return experiment_load_stored(in, s->file, &s->e, err);
 }
 
 static int load_stored_id(results_db *db, const char *db_path, int64_t exp_id, xsrc *s,
@@ -237,12 +212,8 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
     if (rc < 0)
         return rc;
     char what[400] = "";
-    if (sum.recorded) {
-        winner_objective ob = {.metric = (run_metric_id)sum.objective, .maximise = sum.maximise,
-                               .n_constraints = sum.n_constraints};
-        memcpy(ob.con, sum.con, sizeof(sum.con));
-        winner_objective_describe(&ob, what, sizeof(what));
-    }
+    if (sum.recorded)
+        winner_objective_describe(&sum.obj, what, sizeof(what));
     if (log) {
         fprintf(log, "sweep %s in %s: %zu points%s%s\n", sum.name, o->from, sum.n_points,
                 sum.recorded ? ", objective: " : "", what);

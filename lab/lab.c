@@ -325,7 +325,7 @@ static void objective_text(const experiment *e, char *buf, size_t cap)
 
 static const char *unit_of(const experiment *e, const run_metric *m)
 {
-    return m->id == RM_COST ? e->currency : m->unit;
+    return run_metric_unit(m, e->currency);
 }
 
 int lab_verdict_make(const experiment *e, const run_summary *runs, size_t n, int reps,

@@ -2,9 +2,11 @@
 #include "lab/plot.h"
 
 #include "base/gnuplot.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +19,8 @@
 
 bool plot_have_gnuplot(void)
 {
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char dir[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        char full[4200];
-        snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
-        snprintf(full, sizeof(full), "%s/gnuplot", n ? dir : ".");
-        if (access(full, X_OK) == 0)
-            return true;
-        path += n + (path[n] == ':');
-    }
-    return false;
+    char found[PATH_MAX];
+    return gp_proc_find("gnuplot", NULL, found, sizeof(found)) == 0;
 }
 
 static int run_gnuplot(const char *gp, const char *log, gp_error *err)

@@ -87,6 +87,33 @@ void run_metric_names(char *buf, size_t cap)
     }
 }
 
+const char *run_metric_unit(const run_metric *m, const char *currency)
+{
+    if (m->id == RM_COST)
+        return currency ? currency : "";
+    return m->unit;
+}
+
+const char *run_metric_heading_unit(const run_metric *m, const char *currency, char *buf,
+                                    size_t cap)
+{
+    if (m->id != RM_COST)
+        snprintf(buf, cap, "%s", m->heading_unit);
+    else if (currency && currency[0])
+        snprintf(buf, cap, "(%s)", currency);
+    else if (cap)
+        buf[0] = '\0';
+    return buf;
+}
+
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap)
+{
+    char unit[64];
+    run_metric_heading_unit(m, currency, unit, sizeof(unit));
+    snprintf(buf, cap, "%s%s%s", m->heading, unit[0] ? " " : "", unit);
+    return buf;
+}
+
 double run_metric_value(run_metric_id id, const run_summary *r)
 {
     const run_metric *m = run_metric_get(id);

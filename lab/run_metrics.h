@@ -63,6 +63,16 @@ const run_metric *run_metric_get(run_metric_id id);
 const run_metric *run_metric_find(const char *name);
 /* The names, comma separated, for error messages ("known: ..."). */
 void run_metric_names(char *buf, size_t cap);
+/* The metric's unit; the cost's is `currency` ("" when NULL: a reader that does not know
+ * the experiment's). */
+const char *run_metric_unit(const run_metric *m, const char *currency);
+/* The heading's second line: heading_unit ("(s)"), or "(CURRENCY)" for the cost ("" when
+ * currency is NULL). Returns buf. */
+const char *run_metric_heading_unit(const run_metric *m, const char *currency, char *buf,
+                                    size_t cap);
+/* The heading on one line: "P99 (s)", "GPU-h", "cost (EUR)" ("cost" when currency is NULL
+ * or ""). Returns buf. */
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap);
 /* The metric's value for one run (NaN when it has none, e.g. no completions). */
 double run_metric_value(run_metric_id id, const run_summary *r);
 

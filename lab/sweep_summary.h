@@ -24,26 +24,13 @@
 #include "lab/winner.h"
 #include "sim/stats.h"
 
-#define SWEEP_MAX_CONSTRAINTS WINNER_MAX_CONSTRAINTS
-
 /* Whether (cost_b, lat_b) dominates (cost_a, lat_a): at most as costly and as slow, and
  * better on one; a point lacking either figure is on no front. */
 bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a);
 
-/* The metrics a sweep can minimise, maximise or constrain: the table of run metrics
- * (run_metrics.h), by index (m = run_metric_id). */
-int sweep_metric_count(void);
-const char *sweep_metric_name(int m);
-int sweep_metric_decimals(int m);
-double sweep_metric_value(int m, const run_summary *r);
-int sweep_metric_index(const char *name); /* -1 when unknown */
-
-typedef winner_constraint sweep_constraint;
-
-/* What a sweep stores about itself, as text (results_db_sweep's objective and
- * constraints: "minimise gpu_hours", "p99_s<=20,slo_pct>=75"), and back. */
-void sweep_objective_text(char *buf, size_t cap, int metric, bool maximise);
-void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, int n);
+/* What a sweep stores about its objective (results_db_sweep's objective and constraints:
+ * "minimise gpu_hours", "p99_s<=20,slo_pct>=75"). */
+void sweep_objective_store(const winner_objective *o, results_db_sweep *d);
 
 typedef struct sweep_point_summary {
     size_t point;
@@ -51,7 +38,7 @@ typedef struct sweep_point_summary {
     char params[1024];       /* "path=value path=value" */
     size_t n;                /* replications found */
     double *values;          /* metric m, replication r at [m * reps + r]; NaN if missing */
-    stat_summary *m;         /* per metric, over replications */
+    stat_summary *m;         /* per run metric (run_metric_id), over replications */
     bool feasible, surely, pareto, winner;
     bool tied;               /* feasible, not the winner, paired interval includes 0 */
     stat_summary vs_winner;  /* paired objective difference, worse side > 0 (n = 0: none) */
@@ -61,10 +48,7 @@ typedef struct sweep_point_summary {
 typedef struct sweep_summary {
     char name[128];
     bool recorded;           /* the objective and constraints are in the database */
-    int objective;           /* metric index (-1 when not recorded) */
-    bool maximise;
-    int n_constraints;
-    sweep_constraint con[SWEEP_MAX_CONSTRAINTS];
+    winner_objective obj;    /* when recorded */
     int reps;
     uint64_t seed;
     size_t n_points;

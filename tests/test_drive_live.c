@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,7 +61,7 @@ typedef struct live {
     char dir[64];
     char token_path[160];
     int redis_port, prom_port;
-    pid_t redis_pid, prom_pid;
+    gp_proc *redis, *prom;
     fake_http metrics;
     int cur_step; /* what the metrics endpoint serves (under metrics' mutex) */
     fake_http api[2];
@@ -101,47 +100,20 @@ static void metrics_handler(void *ctx, const fake_req *req, fake_rep *rep)
                           s->p95 / 2, s->p95, s->p95 * 1.3, s->samples / 60, s->samples);
 }
 
-static bool have(const char *cmd)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(char *const argv[], const char *log)
+/* SIGTERM, SIGKILL after 5 s; *p is freed and set to NULL. */
+static void stop(gp_proc **p)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stdout);
-        (void)f;
-        dup2(1, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t *pid)
-{
-    if (*pid <= 0)
+    if (!*p)
         return;
-    kill(*pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-            *pid = 0;
-            return;
-        }
-        sleep_ms(50);
-    }
-    kill(*pid, SIGKILL);
-    waitpid(*pid, NULL, 0);
-    *pid = 0;
+    gp_proc_stop(*p, 5000, NULL);
+    gp_proc_free(*p);
+    *p = NULL;
 }
 
 /* One RESP command (argv of strings), the reply's first line into out. */
@@ -176,9 +148,9 @@ static void start_redis(live *l)
     char port[16], log[128];
     snprintf(port, sizeof(port), "%d", l->redis_port);
     snprintf(log, sizeof(log), "%s/redis.log", l->dir);
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", l->dir, NULL};
-    l->redis_pid = spawn(argv, log);
+    const char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", l->dir, NULL};
+    l->redis = tu_proc_start_log(argv, log);
     char reply[64];
     const char *ping[] = {"PING"};
     for (int i = 0; i < 200; i++) {
@@ -214,8 +186,8 @@ static void start_prometheus(live *l)
     snprintf(cfgflag, sizeof(cfgflag), "--config.file=%s", cfg);
     snprintf(dataflag, sizeof(dataflag), "--storage.tsdb.path=%s", data);
     snprintf(addrflag, sizeof(addrflag), "--web.listen-address=%s", addr);
-    char *argv[] = {"prometheus", cfgflag, dataflag, addrflag, "--log.level=warn", NULL};
-    l->prom_pid = spawn(argv, log);
+    const char *argv[] = {"prometheus", cfgflag, dataflag, addrflag, "--log.level=warn", NULL};
+    l->prom = tu_proc_start_log(argv, log);
     for (int i = 0; i < 600; i++) {
         http_resp r;
         if (http_do("GET", url, NULL, NULL, NULL, 500000, &r) == 0 && r.status == 200) {
@@ -254,7 +226,7 @@ static void wait_step(live *l, int k)
 
 static int setup(void **state)
 {
-    if (!have("redis-server") || !have("prometheus")) {
+    if (!tu_have_cmd("redis-server") || !tu_have_cmd("prometheus")) {
         print_message("SKIP live tests: redis-server and prometheus are not installed "
                       "(scripts/install_live_deps.sh installs them; .ci/run calls it)\n");
         *state = NULL;
@@ -291,15 +263,13 @@ static int teardown(void **state)
     live *l = *state;
     if (!l)
         return 0;
-    stop(&l->prom_pid);
-    stop(&l->redis_pid);
+    stop(&l->prom);
+    stop(&l->redis);
     fake_http_stop(&l->metrics);
     for (int i = 0; i < 2; i++)
         fake_http_stop(&l->api[i]);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", l->dir);
     if (!getenv("GPENLAB_KEEP_LIVE"))
-        (void)!system(cmd);
+        tu_rm_rf(l->dir);
     free(l);
     return 0;
 }
@@ -578,7 +548,7 @@ static void test_live(void **state)
     l->cur_step = 1; /* metrics that would scale up */
     fake_http_unlock(&l->metrics);
     wait_step(l, 1);
-    stop(&l->redis_pid);
+    stop(&l->redis);
     for (int i = 0; i < 2; i++) {
         int before = l->kube[i].patches, replicas = l->kube[i].replicas;
         drive_tick_rec r;
@@ -598,7 +568,7 @@ static void test_live(void **state)
             fail_msg("driver %d after Redis came back: %s", i, r.sources);
     }
     t += 15000000;
-    stop(&l->prom_pid);
+    stop(&l->prom);
     for (int i = 0; i < 2; i++) {
         int before = l->kube[i].patches;
         drive_tick_rec r;

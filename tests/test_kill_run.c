@@ -52,9 +52,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmp_dir);
 }
 
 static const char *path_in(const char *name)
@@ -78,49 +76,41 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Starts `bin args...` in its own process group (so a kill takes a sweep's pool too),
- * output to LOG in the temporary directory. */
-static pid_t start(const char *const *argv, const char *log)
+/* Starts `bin args...` in the temporary directory, in its own process group (so a kill
+ * takes a sweep's pool too), output to LOG there. */
+static gp_proc *start(const char *const *argv, const char *log)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        if (chdir(tmp_dir) != 0)
-            _exit(126);
-        FILE *f = freopen(log, "w", stdout);
-        if (!f || dup2(fileno(stdout), 2) < 0)
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    return pid;
+    char log_path[512]; /* not path_in's: its buffers hold the caller's database path */
+    snprintf(log_path, sizeof(log_path), "%s/%s", tmp_dir, log);
+    return tu_proc_start(&(gp_proc_spec){.argv = argv, .cwd = tmp_dir, .out = GP_PROC_FILE,
+                                    .out_path = log_path, .err = GP_PROC_STDOUT,
+                                    .own_group = true});
 }
 
 /* Waits for the group leader, then for its workers (reparented here, the test being
- * a subreaper): none may still be committing when the database is checked. */
-static int finish(pid_t pid)
+ * a subreaper): none may still be committing when the database is checked. Frees p. */
+static gp_proc_result finish(gp_proc *p)
 {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    pid_t pid = gp_proc_pid(p);
+    gp_proc_result r;
+    gp_proc_wait(p, -1, &r);
+    gp_proc_free(p);
     while (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)
         ;
-    return status;
+    return r;
 }
 
 /* Runs to completion; fails the test unless it exits 0. Returns the wall time. */
 static double run_whole(const char *const *argv, const char *what)
 {
     double t0 = now_s();
-    int status = finish(start(argv, "whole.log"));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "cat '%s/whole.log' >&2", tmp_dir);
-        if (system(cmd) != 0)
-            print_error("(no log)\n");
-        fail_msg("%s: did not complete (status 0x%x)", what, status);
+    gp_proc_result r = finish(start(argv, "whole.log"));
+    if (!gp_proc_ok(&r)) {
+        char *log = tu_slurp(path_in("whole.log")), how[128];
+        print_error("%s\n", log ? log : "(no log)");
+        free(log);
+        gp_proc_describe(&r, how, sizeof(how));
+        fail_msg("%s: did not complete (%s)", what, how);
     }
     return now_s() - t0;
 }
@@ -253,17 +243,18 @@ static int kill_cycles(const char *const *argv, const char *db, double full_s, i
         /* the first kill lands early (schema, first transaction), the rest anywhere */
         if (k == 0)
             delay = 0.02 * full_s;
-        pid_t pid = start(argv, "kill.log");
+        gp_proc *p = start(argv, "kill.log");
+        pid_t pid = gp_proc_pid(p);
         struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
         nanosleep(&ts, NULL);
-        int status = 0;
-        bool exited = waitpid(pid, &status, WNOHANG) == pid;
-        if (!exited) {
-            kill(-pid, SIGKILL);
-            status = finish(pid);
-            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        gp_proc_result r;
+        if (gp_proc_wait(p, 0, &r) == 0) { /* still running: the kill lands */
+            gp_proc_signal(p, SIGKILL);
+            r = finish(p);
+            if (r.signal_no == SIGKILL)
                 landed++;
         } else {
+            gp_proc_free(p);
             while (waitpid(-pid, NULL, WNOHANG) > 0)
                 ;
         }

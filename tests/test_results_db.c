@@ -20,6 +20,15 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_COUNT_ERRORS 0u
+#endif
 
 #include "lab/results_db.h"
 #include "tests/testutil.h"
@@ -41,6 +50,21 @@ static int remove_dir(void **state)
 static void db_path(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+/* Ends a forked child with STATUS. Under valgrind the child's exit runs a leak check that
+ * counts the allocations it inherited and holds no pointer to (the parent's open database,
+ * or whatever a failed test left behind) and --error-exitcode then replaces STATUS with 1:
+ * the second-writer test failed so in CI. There the child ends by exec, which skips that
+ * check: of `true`, or of `false` (status 1) when STATUS is not 0 or it made a memory
+ * error since ERRORS_AT_FORK (no shell: issue 13). */
+static _Noreturn void child_exit(int status, unsigned errors_at_fork)
+{
+    if (RUNNING_ON_VALGRIND) {
+        bool ok = status == 0 && VALGRIND_COUNT_ERRORS == errors_at_fork;
+        execl(ok ? "/bin/true" : "/bin/false", ok ? "true" : "false", (char *)NULL);
+    }
+    _exit(status);
 }
 
 static results_db *open_ok(const char *path)
@@ -440,9 +464,10 @@ static void test_killed_mid_write(void **state)
     make_run(&s, &small, NULL, 1, 10, 0);
     assert_int_equal(results_db_write_run(db, exp, "complete", &s, &small, NULL, &e), 0);
     results_db_close(db);
-    /* 200000 rows (~25 MB) overflow SQLite's 2 MB page cache, so pages of the open
-     * transaction reach the WAL before the kill */
-    for (int i = 0; i < 200000; i++) {
+    /* 8000 rows (~1 MB) overflow the child's page cache of 16 pages, so pages of the
+     * open transaction reach the WAL before the kill (SQLite's default 2 MB cache took
+     * 200000 rows: minutes under valgrind) */
+    for (int i = 0; i < 8000; i++) {
         series_row r = small.row[i % 10];
         r.t_us = (int64_t)i * 1000;
         assert_int_equal(run_series_push(&big, &r), 0);
@@ -454,7 +479,11 @@ static void test_killed_mid_write(void **state)
         results_db *cdb = NULL;
         if (results_db_open(path, &cdb, NULL) != 0)
             _exit(3);
-        int left = 4000; /* progress calls (1000 VM steps each): well inside the insert loop */
+        if (sqlite3_exec(results_db_sqlite(cdb), "PRAGMA cache_size = 16", NULL, NULL, NULL))
+            _exit(3);
+        /* progress calls of 1000 VM steps: the whole write takes about 450, so this is
+         * about half way through the insert loop */
+        int left = 250;
         sqlite3_progress_handler(results_db_sqlite(cdb), 1000, kill_when_due, &left);
         results_db_write_run(cdb, exp, "partial", &s, &big, NULL, NULL);
         _exit(4); /* finished before the kill: the test's premise failed */
@@ -465,7 +494,7 @@ static void test_killed_mid_write(void **state)
         fail_msg("child was not killed mid-write (status %d, exit %d)", status,
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     struct stat st;
-    if (stat(wal, &st) != 0 || st.st_size < 1 << 20)
+    if (stat(wal, &st) != 0 || st.st_size < 256 << 10)
         fail_msg("the WAL holds %lld bytes: the kill came before any page was written",
                  (long long)(stat(wal, &st) == 0 ? st.st_size : -1));
 
@@ -483,7 +512,7 @@ static void test_killed_mid_write(void **state)
     assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 10);
     /* and the rerun writes it */
     assert_int_equal(results_db_write_run(db, exp, "partial", &s, &big, NULL, &e), 0);
-    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 200010);
+    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 8010);
     results_db_close(db);
     run_series_free(&small);
     run_series_free(&big);
@@ -644,6 +673,7 @@ static void test_second_writer_refused(void **state)
     /* a forked process holds the lock too (sweep -j): a writer there is refused as well,
      * a worker connection and a reader are not */
     fflush(NULL);
+    unsigned errors = VALGRIND_COUNT_ERRORS;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -653,7 +683,7 @@ static void test_second_writer_refused(void **state)
                  results_db_open_read(path, &r, NULL) == 0;
         results_db_close(w);
         results_db_close(r);
-        _exit(ok ? 0 : 1);
+        child_exit(ok ? 0 : 1, errors);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -703,11 +733,12 @@ static void test_read_only_open(void **state)
         assert_int_equal(chmod(path, 0444), 0);
         assert_int_equal(chmod(tmpdir, 0755), 0);
         fflush(NULL);
+        unsigned errors = VALGRIND_COUNT_ERRORS;
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             if (setgid(65534) != 0 || setuid(65534) != 0)
-                _exit(3);
+                child_exit(3, errors);
             results_db *r = NULL;
             run_summary *rows = NULL;
             size_t k = 0;
@@ -715,7 +746,7 @@ static void test_read_only_open(void **state)
                      results_db_read_runs(r, exp, &rows, &k, NULL) == 0 && k == 1;
             free(rows);
             results_db_close(r);
-            _exit(ok ? 0 : 1);
+            child_exit(ok ? 0 : 1, errors);
         }
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -443,12 +443,8 @@ static void test_sigkill_resume(void **state)
 static void test_signal_stops_workers(void **state)
 {
     (void)state;
-    const char *bin = getenv("GPENLAB_BIN");
-    if (!bin)
-        bin = "./gpenlab";
     char abs_bin[PATH_MAX];
-    if (!realpath(bin, abs_bin))
-        fail_msg("no gpenlab binary at %s", bin);
+    tu_bin_path("gpenlab", abs_bin, sizeof(abs_bin));
     write_base("base.yaml", 1.2);
     static const struct {
         int sig, jobs;
@@ -469,29 +465,26 @@ static void test_signal_stops_workers(void **state)
         write_file(name, text);
         char jobs[8];
         snprintf(jobs, sizeof(jobs), "%d", rows[i].jobs);
-        fflush(NULL);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) { /* its own process group: the test can see whether any of it lives */
-            setpgid(0, 0);
-            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-                _exit(126);
-            execl(abs_bin, abs_bin, "sweep", path, "-j", jobs, (char *)NULL);
-            _exit(127);
-        }
-        setpgid(pid, pid);
+        /* its own process group: the test can see whether any of it lives */
+        gp_proc *p = tu_proc_start(&(gp_proc_spec){
+            .argv = (const char *const[]){abs_bin, "sweep", path, "-j", jobs, NULL},
+            .own_group = true});
+        pid_t pid = gp_proc_pid(p);
         int64_t n = 0;
         for (int k = 0; k < 3000 && n < 2; k++) { /* up to 60 s */
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
             n = count_runs(db);
         }
-        kill(pid, rows[i].sig);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
-            fail_msg("signal %d, -j%d: status %d (want exit 130)", rows[i].sig, rows[i].jobs,
-                     status);
+        kill(pid, rows[i].sig); /* the parent only, as `kill PID` sends it */
+        gp_proc_result r;
+        assert_int_equal(gp_proc_wait(p, -1, &r), 1);
+        gp_proc_free(p);
+        if (!r.exited || r.exit_code != 130) {
+            char how[128];
+            gp_proc_describe(&r, how, sizeof(how));
+            fail_msg("signal %d, -j%d: %s (want exit 130)", rows[i].sig, rows[i].jobs, how);
+        }
         if (kill(-pid, 0) == 0 || errno != ESRCH) {
             kill(-pid, SIGKILL);
             fail_msg("signal %d, -j%d: a worker outlived the sweep", rows[i].sig, rows[i].jobs);

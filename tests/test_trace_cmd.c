@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cli/commands.h"
+#include "tests/testutil.h"
 
 #define DATA "tests/data/traces/"
 #define TRACES "traces/data/"
@@ -250,22 +251,6 @@ static void test_errors(void **state)
     }
 }
 
-static int gnuplot_on_path(void)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return 0;
-    char dir[1024];
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, ":");
-        snprintf(dir, sizeof(dir), "%.*s/gnuplot", (int)n, p);
-        if (access(dir, X_OK) == 0)
-            return 1;
-        p += n + (p[n] == ':');
-    }
-    return 0;
-}
-
 static void test_plot(void **state)
 {
     (void)state;
@@ -274,7 +259,7 @@ static void test_plot(void **state)
     char png[128];
     snprintf(png, sizeof(png), "%s/it's a plot.png", dir); /* a quote in the name */
     cmd_result r = run((const char *[]){"stats", DATA "unsorted.csv", "--plot", png, NULL});
-    if (gnuplot_on_path()) {
+    if (tu_have_cmd("gnuplot")) {
         if (r.rc != 0)
             fail_msg("plot: %s", r.err);
         FILE *f = fopen(png, "rb");
@@ -303,7 +288,7 @@ static void test_plot(void **state)
     assert_int_not_equal(access(png, F_OK), 0);
     free(r.out);
     /* gnuplot failing (an unwritable output) is reported with its message */
-    if (gnuplot_on_path()) {
+    if (tu_have_cmd("gnuplot")) {
         r = run((const char *[]){"stats", DATA "unsorted.csv", "--plot", "/nonexistent-dir/x.png", NULL});
         assert_int_equal(r.rc, GP_EIO);
         assert_non_null(strstr(r.err, "--plot: gnuplot failed (exit"));

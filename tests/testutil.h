@@ -9,7 +9,10 @@
  *   policy decision;
  * - failing a test with a gp_error formatted as the program prints it;
  * - a report page's figures (html_report.h's data-* attributes) and the means they must
- *   equal, computed from a results database in SQL. */
+ *   equal, computed from a results database in SQL;
+ * - running programs without a shell (base/proc.h): the build's programs (gpenlab,
+ *   gpenlab-worker, ...) and the tools a test needs, failing the test when one cannot
+ *   start, crashes or hangs. */
 #ifndef GP_TESTUTIL_H
 #define GP_TESTUTIL_H
 
@@ -19,6 +22,7 @@
 
 #include "base/cfg.h"
 #include "base/error.h"
+#include "base/proc.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
 #include "sim/result.h"
@@ -67,18 +71,19 @@ int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
 /* The row of request `id` in a run's request log; fails the test if there is none. */
 const request_row *tu_row_of(const request_log *log, uint64_t id);
 
-/* Whether a command is on the PATH (for checks that skip without a tool). */
-bool tu_have_cmd(const char *cmd);
 
 /* Where scripts/install_live_deps.sh puts the Kubernetes schema models, and whether the
  * schema check (node tests/schemas/validate.mjs TU_NODE_MODULES FILE...) can run; when
  * not, a SKIP line says what it needs. */
 #define TU_NODE_MODULES "build-node/node_modules"
 bool tu_have_schema_check(void);
-/* Checks the manifests `files` (shell words: paths or a $(find ...)) against the official
- * schemas, its output in work_dir/schema.txt; fails the test, with that output, when the
- * check fails or fewer than min_ok manifests pass. */
-void tu_expect_schemas_ok(const char *files, const char *work_dir, int min_ok);
+/* Checks manifests against the official schemas: each of `paths` (NULL-terminated) is a
+ * file, or a directory whose *.yaml files (recursively, but not drive.yaml, the driver's
+ * config) are taken in name order. Fails the test, with the checker's output, when the check
+ * fails or fewer than min_ok manifests pass; returns how many were checked. */
+int tu_expect_schemas_ok(const char *const *paths, int min_ok);
+/* Whether the schema check passes the one manifest `path` (for known-bad files). */
+bool tu_schema_accepts(const char *path);
 
 /* One decide() of a policy; fails the test if it returns an error. */
 policy_decision tu_decide(const policy_ops *ops, void *st, const policy_obs *o);
@@ -113,5 +118,33 @@ double tu_attr_num(const char *tag, const char *name);
  * results database at db_path, opened read-only; NaN when there are none. */
 double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
                   const char *expr);
+
+/* A program of this build: NAME beside $GPENLAB_BIN (scripts/run_tests.sh sets it; else
+ * build/gpenlab), as an absolute path into out; fails the test when it is not there. */
+void tu_bin_path(const char *name, char *buf, size_t len);
+
+/* Whether a tool is installed (on PATH): a test that needs one skips without it. */
+bool tu_have_cmd(const char *cmd);
+
+/* gp_proc_run / gp_proc_start that fail the test when the program cannot start (naming it
+ * and why). Free the result with gp_proc_result_free, the process with gp_proc_free. */
+gp_proc_result tu_proc_run(const gp_proc_spec *s);
+gp_proc *tu_proc_start(const gp_proc_spec *s);
+/* Starts argv in the background (a server a test stops: gp_proc_stop) with its stdout and
+ * stderr appended to the file log; fails the test if it cannot start. */
+gp_proc *tu_proc_start_log(const char *const *argv, const char *log);
+
+/* The build's program `name` (tu_bin_path) with args (argv[1..], NULL-terminated) in dir (NULL:
+ * the test's), stdin /dev/null, stdout and stderr captured apart (neither is a terminal),
+ * under a 10-minute timeout. more (may be NULL) adds its env and run_as_uid, and with err
+ * = GP_PROC_STDOUT merges stderr into out. Fails the test when it cannot start, is killed
+ * by a signal or times out: a crash or a hang is never an answer. tu_gpenlab: the gpenlab
+ * program. */
+gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *args,
+                          const gp_proc_spec *more);
+gp_proc_result tu_gpenlab(const char *dir, const char *const *args);
+
+/* args joined by spaces into buf (cut to cap), for a message; returns buf. */
+const char *tu_words(const char *const *args, char *buf, size_t cap);
 
 #endif
