@@ -24,6 +24,7 @@ typedef enum {
     RNG_POLICY,        /* randomness a policy may use */
     RNG_TRACE_SCALE,   /* rate scaling of recorded traces */
     RNG_SYNC,          /* policy sync wake-up latency (keyed by tick number) */
+    RNG_PREEMPT,       /* spot preemption times (keyed by pool and node) */
     RNG_PURPOSES
 } rng_purpose;
 

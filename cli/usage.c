@@ -26,10 +26,11 @@ static const usage_block blocks[] = {
                 "      profiles for other cards, scaled by datasheet compute and bandwidth: derived\n"},
     {"export", "  gpenlab export --from DB|FILE.yaml [--policy LABEL | --point N] [--out DIR]\n"
                "                 [--name APP] [--namespace NS] [--image IMAGE] [--prometheus URL]\n"
-               "                 [--redis HOST:PORT] | --import DIR\n"
+               "                 [--redis HOST:PORT] [--cloud gke|eks] | --import DIR\n"
                "      Kubernetes manifests for the winner stored in DB (or the policy or sweep point\n"
                "      chosen; --label is --policy): Deployment, HPA, ScaledObject, Knative, driver\n"
-               "      config\n"},
+               "      config; a mixed fleet: a Deployment and autoscaler per pool with the node\n"
+               "      labels of its card and capacity (GKE's or EKS's: --cloud)\n"},
     {"drive", "  gpenlab drive CONFIG|MANIFEST|DIR [--dry-run] [--once | --ticks N] [--metrics F.csv]\n"
               "                [--prometheus URL] [--redis HOST:PORT]\n"
               "      run a policy against live Prometheus/Redis metrics and the scale subresource\n"

@@ -27,6 +27,9 @@
 
 void drive_cfg_free(drive_cfg *c)
 {
+    free(c->section);
+    c->section = NULL;
+    c->n_sections = 0;
     cfg_free(c->doc);
     c->doc = NULL;
 }
@@ -271,20 +274,30 @@ static void cfg_defaults(drive_cfg *c, const char *path)
     c->initial_replicas = -1;
 }
 
-static int load_driver_config(drive_cfg *c, gp_error *err)
+/* One driver config: the file's root, or a section of its `deployments:` (which also has
+ * its Deployment's `name`). */
+static int load_driver_config(drive_cfg *c, const cfg_node *root, bool section, gp_error *err)
 {
-    const cfg_node *root = cfg_root(c->doc);
     static const char *const keys[] = {"policy", "label", "config", "bounds", "env",
                                        "sync_period", "tick_budget", "prometheus", "redis",
                                        "target", "log", NULL};
-    TRY(cfg_check_keys(root, keys, err));
+    static const char *const section_keys[] = {"name", "policy", "label", "config", "bounds",
+                                               "env", "sync_period", "tick_budget",
+                                               "prometheus", "redis", "target", NULL};
+    TRY(cfg_check_keys(root, section ? section_keys : keys, err));
+    if (section) {
+        TRY(copy_str(root, "name", c->name, sizeof(c->name), err));
+        if (!c->name[0])
+            return cfg_error(root, err, GP_EMISSING, "a deployments: section needs the `name` "
+                                                     "of its Deployment");
+    }
     const char *pol = NULL;
     TRY(cfg_req_string(root, "policy", &pol, err));
     if (!policy_find(pol))
         return cfg_error(cfg_map_get(root, "policy"), err, GP_EUNKNOWN, "unknown policy \"%s\"",
                          pol);
     snprintf(c->policy, sizeof(c->policy), "%s", pol);
-    snprintf(c->label, sizeof(c->label), "%s", pol);
+    snprintf(c->label, sizeof(c->label), "%s", c->name[0] ? c->name : pol);
     TRY(copy_str(root, "label", c->label, sizeof(c->label), err));
     c->policy_cfg = cfg_map_get(root, "config");
     if (cfg_node_is_null(c->policy_cfg))
@@ -437,7 +450,30 @@ int drive_cfg_load(const char *path, drive_cfg *c, gp_error *err)
         c->doc = NULL;
         return load_manifest(c, err);
     }
-    TRY(load_driver_config(c, err));
+    const cfg_node *deps = cfg_map_get(root, "deployments");
+    if (!deps)
+        return load_driver_config(c, root, false, err);
+    /* a mixed fleet: a section per Deployment, each read as a config of its own */
+    static const char *const top[] = {"deployments", "log", NULL};
+    TRY(cfg_check_keys(root, top, err));
+    TRY(copy_str(root, "log", c->log_path, sizeof(c->log_path), err));
+    if (cfg_node_kind(deps) != CFG_SEQ || cfg_len(deps) == 0 || cfg_len(deps) > 64)
+        return cfg_error(deps, err, GP_EPARSE, "expected a list of 1 to 64 Deployments' "
+                                               "sections");
+    c->section = calloc(cfg_len(deps), sizeof(drive_cfg));
+    if (!c->section)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    c->n_sections = (int)cfg_len(deps);
+    for (int i = 0; i < c->n_sections; i++) {
+        drive_cfg *sc = &c->section[i];
+        cfg_defaults(sc, path);
+        snprintf(sc->source, sizeof(sc->source), "driver config, section %d", i);
+        TRY(load_driver_config(sc, cfg_seq_at(deps, (size_t)i), true, err));
+        for (int k = 0; k < i; k++)
+            if (strcmp(c->section[k].name, sc->name) == 0)
+                return cfg_error(cfg_seq_at(deps, (size_t)i), err, GP_EPARSE,
+                                 "Deployment %s has two sections", sc->name);
+    }
     return 0;
 }
 
@@ -1018,6 +1054,8 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "t_us", json_integer(rec->obs.now_us));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
     static const char *const names[OBS_METRICS] = {
         "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "queue_len", "in_flight",
         "arrival_rate", "concurrency"};
@@ -1230,6 +1268,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     json_object_set_new(j, "source", jstr(d->cfg.source));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
     json_object_set_new(j, "dry_run", json_boolean(d->dry_run));
     json_object_set_new(j, "sync_period_s", json_real((double)drive_sync_period_us(d) / 1e6));
     json_object_set_new(j, "tick_budget_s", json_real((double)tick_budget_us(d) / 1e6));
@@ -1292,35 +1332,49 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     json_decref(j);
 }
 
+/* --prometheus and --redis over a config's own. */
+static int apply_overrides(drive_cfg *c, const char *prom, const char *redis, gp_error *err)
+{
+    if (prom) {
+        char why[200];
+        if (http_url_parse(prom, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0 ||
+            strlen(prom) >= sizeof(c->prom_url))
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "--prometheus", "\"%s\": %s", prom,
+                                why);
+        snprintf(c->prom_url, sizeof(c->prom_url), "%s", prom);
+        bool any = false;
+        for (int q = 0; q < DRIVE_Q_COUNT; q++)
+            any |= c->query[q][0] != '\0';
+        for (int q = 0; q < DRIVE_Q_COUNT && !any; q++)
+            drive_default_query(q, c->kube_ns[0] ? c->kube_ns : "gpen", c->query[q],
+                                sizeof(c->query[q]));
+    }
+    int rc = redis ? parse_hostport(NULL, redis, c->redis_host, sizeof(c->redis_host),
+                                    &c->redis_port, err)
+                   : 0;
+    if (rc < 0)
+        snprintf(err->field, sizeof(err->field), "--redis");
+    return rc < 0 ? rc : 0;
+}
+
 int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
 {
-    const char *path = o->config_path, *metrics = o->metrics_path, *prom = o->prometheus_url,
-               *redis = o->redis_address;
+    const char *path = o->config_path, *metrics = o->metrics_path;
     bool dry = o->dry_run;
     long ticks = o->ticks;
     if (metrics)
         dry = true; /* recorded metrics are never acted on */
     drive_cfg c;
     int rc = drive_cfg_load(path, &c, err);
-    if (rc == 0 && prom) {
-        char why[200];
-        if (http_url_parse(prom, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0 ||
-            strlen(prom) >= sizeof(c.prom_url)) {
-            rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "--prometheus", "\"%s\": %s", prom, why);
-        } else {
-            snprintf(c.prom_url, sizeof(c.prom_url), "%s", prom);
-            bool any = false;
-            for (int q = 0; q < DRIVE_Q_COUNT; q++)
-                any |= c.query[q][0] != '\0';
-            for (int q = 0; q < DRIVE_Q_COUNT && !any; q++)
-                drive_default_query(q, c.kube_ns[0] ? c.kube_ns : "gpen", c.query[q],
-                                    sizeof(c.query[q]));
-        }
-    }
-    if (rc == 0 && redis &&
-        (rc = parse_hostport(NULL, redis, c.redis_host, sizeof(c.redis_host), &c.redis_port,
-                             err)) < 0)
-        snprintf(err->field, sizeof(err->field), "--redis");
+    /* the loops: one, or one per Deployment of a mixed fleet */
+    int n = c.n_sections > 0 ? c.n_sections : 1;
+    drive_cfg *cfgs = c.n_sections > 0 ? c.section : &c;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = apply_overrides(&cfgs[i], o->prometheus_url, o->redis_address, err);
+    if (rc == 0 && metrics && n > 1)
+        rc = gp_error_set(err, GP_ENOTSUP, path, 0, 0, "--metrics",
+                          "recorded metrics are one Deployment's: replay its own export "
+                          "directory, not the fleet's");
     replay_data *rp = NULL;
     if (rc == 0 && metrics)
         rc = replay_load(metrics, &rp, err);
@@ -1335,8 +1389,19 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
         drive_cfg_free(&c);
         return rc;
     }
-    drive *d;
-    if ((rc = drive_open(&c, dry, log, &d, err)) < 0) {
+    drive **d = calloc((size_t)n, sizeof(*d));
+    int64_t *next = calloc((size_t)n, sizeof(*next));
+    long *done = calloc((size_t)n, sizeof(*done));
+    if (!d || !next || !done)
+        rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = drive_open(&cfgs[i], dry, log, &d[i], err);
+    if (rc < 0) {
+        for (int i = 0; d && i < n; i++)
+            drive_close(d[i]);
+        free(d);
+        free(next);
+        free(done);
         if (log != out)
             fclose(log);
         replay_free(rp);
@@ -1349,40 +1414,59 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigprocmask(SIG_BLOCK, &stop, &old);
-    d->stop = &stop;
-    log_plan(d, metrics, replay_len(rp));
+    for (int i = 0; i < n; i++) {
+        d[i]->stop = &stop;
+        log_plan(d[i], metrics, replay_len(rp));
+        next[i] = io_mono_us();
+    }
     if (rp)
-        d->own_count = replay_initial(rp); /* as `gpenlab policy replay` starts */
-    int64_t period = drive_sync_period_us(d), next = io_mono_us();
+        d[0]->own_count = replay_initial(rp); /* as `gpenlab policy replay` starts */
     bool stopped = false;
     size_t rows = replay_len(rp);
     drive_tick_rec *rec = malloc(sizeof(*rec));
     if (!rec)
         rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    for (long t = 0; rec && (ticks < 0 || t < ticks) && !stopped; t++) {
-        if (rp) {
-            /* the recorded rows at their own times, as fast as they come */
-            if ((size_t)t >= rows)
+    for (long t = 0; rec && rp && (ticks < 0 || t < ticks) && !stopped; t++) {
+        /* the recorded rows at their own times, as fast as they come */
+        if ((size_t)t >= rows)
+            break;
+        if ((rc = tick(d[0], 0, rec, rp, (size_t)t, err)) < 0)
+            break;
+        stopped = stop_pending(&stop);
+    }
+    while (rec && !rp && !stopped) {
+        /* each loop on its own period: the ones due now tick, in the sections' order */
+        bool all_done = true;
+        for (int i = 0; i < n && !stopped; i++) {
+            if (ticks >= 0 && done[i] >= ticks)
+                continue;
+            all_done = false;
+            if (io_mono_us() < next[i])
+                continue;
+            if ((rc = tick(d[i], io_mono_us(), rec, NULL, 0, err)) < 0)
                 break;
-            if ((rc = tick(d, 0, rec, rp, (size_t)t, err)) < 0)
-                break;
-            stopped = stop_pending(&stop);
-            continue;
+            done[i]++;
+            stopped = rec->interrupted;
+            next[i] += drive_sync_period_us(d[i]);
+            if (next[i] < io_mono_us())
+                next[i] = io_mono_us(); /* a slow tick: skip, do not burst */
         }
-        if ((rc = tick(d, io_mono_us(), rec, NULL, 0, err)) < 0)
+        if (rc < 0 || stopped)
             break;
-        if (rec->interrupted) {
-            stopped = true;
-            break;
+        bool finished = ticks >= 0;
+        int64_t wake = INT64_MAX;
+        for (int i = 0; i < n; i++) {
+            if (ticks >= 0 && done[i] >= ticks)
+                continue;
+            finished = false;
+            if (next[i] < wake)
+                wake = next[i];
         }
-        if (ticks > 0 && t + 1 >= ticks)
+        if (all_done || finished)
             break;
-        next += period;
-        int64_t wait = next - io_mono_us();
-        if (wait < 0) {
-            next = io_mono_us(); /* a slow tick: skip, do not burst */
+        int64_t wait = wake - io_mono_us();
+        if (wait < 0)
             wait = 0;
-        }
         struct timespec ts = {(time_t)(wait / US_PER_S), (long)(wait % US_PER_S) * 1000};
         stopped = sigtimedwait(&stop, NULL, &ts) > 0;
     }
@@ -1391,7 +1475,7 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
         json_t *j = json_object();
         json_object_set_new(j, "event", json_string("stopped"));
         json_object_set_new(j, "reason", json_string("signal"));
-        json_object_set_new(j, "label", jstr(c.label));
+        json_object_set_new(j, "label", jstr(n > 1 ? "all" : cfgs[0].label));
         emit(log, j);
         json_decref(j);
     }
@@ -1400,7 +1484,11 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
     while (sigtimedwait(&stop, NULL, &zero) > 0)
         ;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    drive_close(d);
+    for (int i = 0; i < n; i++)
+        drive_close(d[i]);
+    free(d);
+    free(next);
+    free(done);
     replay_free(rp);
     if (log != out)
         fclose(log);

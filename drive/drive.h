@@ -10,7 +10,9 @@
  * the count (and says so; nothing is written while holding); a sample that is not a
  * finite non-negative number counts as missing; API errors are retried with backoff;
  * tokens never reach the log. Each tick is one JSON line. drive_tick is one step with the
- * caller's clock, so tests drive it without sleeping. */
+ * caller's clock, so tests drive it without sleeping. A mixed fleet's config has one section
+ * per Deployment (`deployments:`, each a config of its own, as `gpenlab export` writes for
+ * a fleet): drive_run runs one loop per section, each on its own period, in one process. */
 #ifndef GP_DRIVE_H
 #define GP_DRIVE_H
 
@@ -68,6 +70,11 @@ typedef struct drive_cfg {
     int n_cmd_env;
     int initial_replicas;         /* command target: the count at start (-1: the policy's) */
     char log_path[512];           /* "" = the caller's stream */
+    char name[64];                /* a section's name (its Deployment), "" otherwise */
+    /* a mixed fleet: one config per Deployment (`deployments:`); each section borrows the
+       document, and the fields above except path, source and log_path go unused */
+    struct drive_cfg *section;
+    int n_sections;
 } drive_cfg;
 
 int drive_cfg_load(const char *path, drive_cfg *c, gp_error *err);

@@ -11,6 +11,7 @@
 #include "base/common.h"
 #include "lab/pool.h"
 #include "base/fileio.h"
+#include "lab/fleet_report.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 #include "lab/winner.h"
@@ -324,7 +325,7 @@ static void objective_text(const experiment *e, char *buf, size_t cap)
 
 static const char *unit_of(const experiment *e, const run_metric *m)
 {
-    return m->id == RM_COST ? e->currency : m->unit;
+    return run_metric_unit(m, e->currency);
 }
 
 int lab_verdict_make(const experiment *e, const run_summary *runs, size_t n, int reps,
@@ -510,6 +511,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             to.currency = e->currency;
             to.slo_s = (double)e->cluster.slo_us / 1e6;
             rc = report_print_table(out, runs, n_runs, &to, err);
+            if (rc == 0)
+                rc = fleet_report_print(out, runs, n_runs, err);
             if (rc == 0)
                 rc = print_winner(out, e, runs, n_runs, reps, seed, db_path, o, err);
         }

@@ -161,7 +161,7 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
         put_terminal(gp, prefix, svg);
         fputs("set title ", gp);
         gnuplot_put_quoted(gp, title);
-        fputs(" noenhanced\nset xlabel 'GPU-hours billed (mean over replications)'\n"
+        fputs(" noenhanced\nset xlabel 'cost: GPU-hours billed x price (mean over replications)'\n"
               "set ylabel 'P99 latency, s (mean over replications)'\nset grid\nset key top right\n"
               "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.08\n"
               "plot ",

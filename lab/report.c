@@ -208,10 +208,7 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
     for (size_t c = 0; c < nc; c++) {
         const run_metric *m = run_metric_get(col[c]);
         snprintf(cell_at(&t, 0, c + 1), CELL, "%s", m->heading);
-        if (col[c] == RM_COST)
-            snprintf(cell_at(&t, 1, c + 1), CELL, "(%s)", opts->currency ? opts->currency : "");
-        else
-            snprintf(cell_at(&t, 1, c + 1), CELL, "%s", m->heading_unit);
+        run_metric_heading_unit(m, opts->currency, cell_at(&t, 1, c + 1), CELL);
     }
     size_t row = 2;
     for (size_t k = 0; k < ng; k++) {
@@ -250,13 +247,10 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
 int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *baseline,
                         gp_error *err)
 {
-    static const char *const head[] = {"label", "vs",       "pairs",   "\xce\x94mean (s)",
-                                       "\xce\x94P99 (s)", "\xce\x94SLO (%)", "\xce\x94timeouts",
-                                       "\xce\x94GPU-h"};
-    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
     static const run_metric_id metric[] = {RM_MEAN_S, RM_P99_S, RM_SLO_PCT, RM_TIMED_OUT,
                                            RM_GPU_HOURS};
-    enum { COLS = sizeof(head) / sizeof(head[0]), NM = sizeof(metric) / sizeof(metric[0]) };
+    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
+    enum { NM = sizeof(metric) / sizeof(metric[0]), COLS = 3 + NM };
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
         nb += (size_t)same_label(runs[i].label, baseline, sizeof(runs[i].label));
@@ -276,8 +270,14 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
         free(g);
         return rc < 0 ? rc : gp_oom(err);
     }
-    for (size_t c = 0; c < COLS; c++)
-        snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
+    snprintf(cell_at(&t, 0, 0), CELL, "label");
+    snprintf(cell_at(&t, 0, 1), CELL, "vs");
+    snprintf(cell_at(&t, 0, 2), CELL, "pairs");
+    for (size_t m = 0; m < NM; m++) { /* "ΔP99 (s)": a difference of the metric */
+        char label[CELL - 2];
+        snprintf(cell_at(&t, 0, 3 + m), CELL, "\xce\x94%s",
+                 run_metric_label(run_metric_get(metric[m]), NULL, label, sizeof(label)));
+    }
     size_t row = 1;
     for (size_t k = 0; k < ng; k++) {
         if (same_label(g[k].label, baseline, sizeof(g[k].label)))

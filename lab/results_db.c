@@ -63,6 +63,29 @@ static const field_desc run_fields[] = {
     FD(run_summary, max_pods_seen, FIELD_INT),
     FD(run_summary, events, FIELD_UINT64),
     FD(run_summary, wall_s, FIELD_DOUBLE),
+    /* preemptions, n_pools and pool[] are the run's rows in run_pools (read back there) */
+};
+
+/* a mixed fleet's pools (run_summary.pool[]), one row each in run_pools */
+static const field_desc pool_fields[] = {
+    FD(pool_result, name, FIELD_TEXT),
+    FD(pool_result, card, FIELD_TEXT),
+    FD(pool_result, spot, FIELD_INT32),
+    FD(pool_result, max_pods_seen, FIELD_INT32),
+    FD(pool_result, pod_starts, FIELD_UINT64),
+    FD(pool_result, preemptions, FIELD_UINT64),
+    FD(pool_result, pods_preempted, FIELD_UINT64),
+    FD(pool_result, served, FIELD_UINT64),
+    FD(pool_result, completed, FIELD_UINT64),
+    FD(pool_result, finished_late, FIELD_UINT64),
+    FD(pool_result, requeued, FIELD_UINT64),
+    FD(pool_result, failed, FIELD_UINT64),
+    FD(pool_result, gpu_seconds, FIELD_DOUBLE),
+    FD(pool_result, busy_gpu_seconds, FIELD_DOUBLE),
+    FD(pool_result, utilisation, FIELD_DOUBLE),
+    FD(pool_result, cost, FIELD_DOUBLE),
+    FD(pool_result, mean_pods, FIELD_DOUBLE),
+    FD(pool_result, lat_p99_s, FIELD_DOUBLE),
 };
 
 /* pods[] is indexed by pod_state (policy.h): pending, starting, ready, draining, gone */
@@ -104,6 +127,12 @@ const field_desc *result_fields_run(size_t *n)
 {
     *n = COUNT(run_fields);
     return run_fields;
+}
+
+const field_desc *result_fields_pool(size_t *n)
+{
+    *n = COUNT(pool_fields);
+    return pool_fields;
 }
 
 const field_desc *result_fields_series(size_t *n)
@@ -272,6 +301,7 @@ struct results_db {
     int lock_fd; /* the writer lock, -1 when this connection holds none */
     sqlite3_stmt *ins_run, *ins_series, *ins_req, *run_exists, *run_id;
     sqlite3_stmt *sel_runs, *sel_series, *sel_reqs;
+    sqlite3_stmt *ins_pool, *sel_pools; /* sel_pools NULL: an older file without run_pools */
 };
 
 static int db_error(results_db *db, gp_error *err, int code, const char *what)
@@ -478,6 +508,13 @@ static int create_schema(results_db *db, gp_error *err)
     sb_add(&b, ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
                "WITHOUT ROWID;\n",
            (int)OUTCOMES);
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    sb_add(&b, "CREATE TABLE IF NOT EXISTS run_pools(run_id INTEGER NOT NULL REFERENCES "
+               "runs(id) ON DELETE CASCADE, pool INTEGER NOT NULL");
+    for (size_t i = 0; i < np; i++)
+        sb_add(&b, ", %s %s", fp[i].name, sql_type(fp[i].type));
+    sb_add(&b, ", PRIMARY KEY(run_id, pool)) WITHOUT ROWID;\n");
     sb_add(&b, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
                "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
                "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
@@ -500,12 +537,41 @@ static int create_schema(results_db *db, gp_error *err)
     if ((rc = add_missing_columns(db, "experiments", exp_cols, 2, err)) < 0 ||
         (rc = add_missing_columns(db, "runs", fr, nr, err)) < 0 ||
         (rc = add_missing_columns(db, "series", fs, ns, err)) < 0 ||
-        (rc = add_missing_columns(db, "requests", fq, nq, err)) < 0)
+        (rc = add_missing_columns(db, "requests", fq, nq, err)) < 0 ||
+        (rc = add_missing_columns(db, "run_pools", fp, np, err)) < 0)
         goto fail;
     return exec(db, "COMMIT", err);
 fail:
     sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* 1 when the file has the table (an older one may lack sweep_points or run_pools), 0 when not. */
+static int has_table(results_db *db, const char *table, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading the schema");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
+}
+
+/* "INSERT INTO TABLE(KEYS, fields...) VALUES(?, ...)": `head` is "table(key, key", its
+ * n_keys leading columns bound before the fields. */
+static int prepare_insert(results_db *db, sbuf *b, const char *head, int n_keys,
+                          const field_desc *f, size_t n, sqlite3_stmt **st, gp_error *err)
+{
+    sb_add(b, "INSERT INTO %s, ", head);
+    sb_columns(b, f, n, 0);
+    sb_add(b, ") VALUES(");
+    for (int k = 0; k < n_keys; k++)
+        sb_add(b, "?, ");
+    sb_columns(b, f, n, 1);
+    sb_add(b, ")");
+    return prepare(db, b, st, err);
 }
 
 static int prepare_all(results_db *db, gp_error *err)
@@ -516,26 +582,27 @@ static int prepare_all(results_db *db, gp_error *err)
     sbuf b = {0};
     int rc;
     if (db->mode != OPEN_READ) {
-        sb_add(&b, "INSERT INTO runs(experiment_id, run_key, ");
-        sb_columns(&b, fr, nr, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fr, nr, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_run, err)) < 0)
+        size_t np;
+        const field_desc *fp = result_fields_pool(&np);
+        if ((rc = prepare_insert(db, &b, "runs(experiment_id, run_key", 2, fr, nr, &db->ins_run,
+                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "series(run_id, seq", 2, fs, ns, &db->ins_series,
+                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "requests(run_id", 1, fq, nq, &db->ins_req, err)) < 0 ||
+            (rc = prepare_insert(db, &b, "run_pools(run_id, pool", 2, fp, np, &db->ins_pool,
+                                 err)) < 0)
             return rc;
-        sb_add(&b, "INSERT INTO series(run_id, seq, ");
-        sb_columns(&b, fs, ns, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fs, ns, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_series, err)) < 0)
+    }
+    int pools_table = has_table(db, "run_pools", err);
+    if (pools_table < 0)
+        return pools_table;
+    if (pools_table) {
+        size_t np;
+        const field_desc *fp = result_fields_pool(&np);
+        if ((rc = sb_select(db, &b, "run_pools", fp, np, err)) < 0)
             return rc;
-        sb_add(&b, "INSERT INTO requests(run_id, ");
-        sb_columns(&b, fq, nq, 0);
-        sb_add(&b, ") VALUES(?, ");
-        sb_columns(&b, fq, nq, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_req, err)) < 0)
+        sb_add(&b, " WHERE run_id = (SELECT id FROM runs WHERE run_key = ?) ORDER BY pool");
+        if ((rc = prepare(db, &b, &db->sel_pools, err)) < 0)
             return rc;
     }
     if ((rc = sb_select(db, &b, "runs", fr, nr, err)) < 0)
@@ -582,6 +649,7 @@ static const struct {
     {"experiments", "name", "ident"}, {"runs", "experiment_id", "run_key"},
     {"series", "run_id", "seq"},      {"requests", "run_id", "id"},
     {"sweep_points", "sweep", "point"}, {"sweeps", "name", "objective"},
+    {"run_pools", "run_id", "pool"},
 };
 
 /* 1 when `table` is one of gpenlab's, with its identifying columns. */
@@ -777,7 +845,8 @@ void results_db_close(results_db *db)
     if (!db)
         return;
     sqlite3_stmt *all[] = {db->ins_run,  db->ins_series, db->ins_req,    db->run_exists,
-                           db->run_id,   db->sel_runs,   db->sel_series, db->sel_reqs};
+                           db->run_id,   db->sel_runs,   db->sel_series, db->sel_reqs,
+                           db->ins_pool, db->sel_pools};
     for (size_t i = 0; i < COUNT(all); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db->db);
@@ -1002,6 +1071,16 @@ int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
         if ((rc = step_done(db, st, err, run_key)) < 0)
             goto fail;
     }
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    for (int i = 0; i < s->n_pools && i < RESULT_MAX_POOLS; i++) {
+        st = db->ins_pool;
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, i);
+        bind_fields(st, 3, fp, np, &s->pool[i]);
+        if ((rc = step_done(db, st, err, run_key)) < 0)
+            goto fail;
+    }
     rc = exec(db, "COMMIT", err);
     if (rc < 0)
         goto fail;
@@ -1044,6 +1123,29 @@ int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size
         free(arr);
         *n = 0;
         return step_error(db, err, s, "reading runs");
+    }
+    /* a mixed fleet's pools, by the run's key: n_pools is how many rows it has, its
+       preemptions their sum (0 and none for a run of one pool) */
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    for (size_t i = 0; i < *n && s == SQLITE_DONE && db->sel_pools; i++) {
+        run_summary *r = &arr[i];
+        char key[256];
+        results_db_run_key(key, sizeof(key), exp_id, r->label, r->replication, r->seed);
+        st = db->sel_pools;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        while (r->n_pools < RESULT_MAX_POOLS && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            pool_result *p = &r->pool[r->n_pools++];
+            read_fields(st, 0, fp, np, p);
+            r->preemptions += p->preemptions;
+        }
+        s = s == SQLITE_ROW ? SQLITE_DONE : s;
+        sqlite3_reset(st);
+    }
+    if (s != SQLITE_DONE) {
+        free(arr);
+        *n = 0;
+        return step_error(db, err, s, "reading the runs' pools");
     }
     *out = arr;
     return 0;
@@ -1116,19 +1218,6 @@ int results_db_read_requests(results_db *db, const char *run_key, request_log *o
 }
 
 /* ---------- experiments and sweeps ---------- */
-
-/* 1 when the file has the table (an older one may lack sweep_points), 0 when not. */
-static int has_table(results_db *db, const char *table, gp_error *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(db, err, GP_EIO, "reading the schema");
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
-}
 
 /* Grows *arr (elements of `size` bytes) to hold n + 1; GP_ENOMEM when it cannot. */
 static int grow_one(results_db *db, void **arr, size_t n, size_t *cap, size_t size, gp_error *err)

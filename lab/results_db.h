@@ -39,6 +39,12 @@
  *          gpu_mem_frac, gpu_util_frac, lat_p50_s, lat_p95_s, lat_p99_s; PK(run_id, seq));
  *   requests(run_id -> runs, id, arrival_us, start_us, end_us, pod_id, mp, faces, cold,
  *            outcome, demand_s; PK(run_id, id); optional: only when a log is given);
+ *   run_pools(run_id -> runs, pool, then one column per pool_result field: name, card,
+ *            spot, max_pods_seen, pod_starts, preemptions, pods_preempted, served,
+ *            completed, finished_late, requeued, failed, gpu_seconds, busy_gpu_seconds,
+ *            utilisation, cost, mean_pods, lat_p99_s; PK(run_id, pool)): a mixed fleet's
+ *            pools; a run read back has n_pools = its rows and preemptions = their sum
+ *            (a run of one pool has none: its runs row and CSV are as before pools);
  *   sweep_points(sweep, point, experiment_id, params; PK(sweep, point)): which experiment
  *            is which point of a sweep, and its parameters as "path=value ...";
  *   sweeps(name PK, file, n_points, replications, seed, objective, constraints): what a
@@ -83,6 +89,7 @@ typedef struct field_desc {
 
 const field_desc *result_fields_run(size_t *n);     /* run_summary */
 const field_desc *result_fields_series(size_t *n);  /* series_row */
+const field_desc *result_fields_pool(size_t *n);    /* pool_result (table run_pools) */
 const field_desc *result_fields_request(size_t *n); /* request_row */
 
 /* The field as text: integers in decimal, doubles "%.17g" (exact round trip), NaN as

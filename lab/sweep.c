@@ -518,9 +518,7 @@ static int record_sweep(const sweep *sw, results_db *db, gp_error *err)
     d.n_points = (int64_t)sw->n_points;
     d.replications = sw->reps;
     d.seed = sw->seed;
-    const winner_objective *o = &sw->objective;
-    sweep_objective_text(d.objective, sizeof(d.objective), (int)o->metric, o->maximise);
-    sweep_constraints_text(d.constraints, sizeof(d.constraints), o->con, o->n_constraints);
+    sweep_objective_store(&sw->objective, &d);
     return results_db_sweep_put(db, &d, err);
 }
 
@@ -673,15 +671,17 @@ static int write_csv(const sweep *sw, const sweep_summary *res, const char *path
     fprintf(f, "point");
     for (int k = 0; k < sw->n_params; k++)
         fprintf(f, ",%s", sw->param[k].path);
-    for (int m = 0; m < sweep_metric_count(); m++)
-        fprintf(f, ",%s,%s_hw", sweep_metric_name(m), sweep_metric_name(m));
+    size_t nm;
+    const run_metric *mt = run_metric_table(&nm);
+    for (size_t m = 0; m < nm; m++)
+        fprintf(f, ",%s,%s_hw", mt[m].name, mt[m].name);
     fprintf(f, ",n,feasible,surely_feasible,pareto\n");
     for (size_t i = 0; i < res->n_points; i++) {
         const sweep_point_summary *p = &res->pt[i];
         fprintf(f, "%zu", p->point);
         for (int k = 0; k < sw->n_params; k++)
             fprintf(f, ",%s", point_cell(sw, p->point, k));
-        for (int m = 0; m < sweep_metric_count(); m++)
+        for (size_t m = 0; m < nm; m++)
             fprintf(f, ",%.10g,%.10g", p->m[m].mean, p->m[m].half_width);
         fprintf(f, ",%zu,%d,%d,%d\n", p->n, p->feasible, p->surely, p->pareto);
     }
@@ -706,11 +706,8 @@ static int record_points(const sweep *sw, gp_error *err)
 
 static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
 {
-    const int ob = (int)sw->objective.metric;
-    const int dec = sweep_metric_decimals(ob);
-    const int gpu_h = sweep_metric_index("gpu_hours"), p99 = sweep_metric_index("p99_s"),
-              slo = sweep_metric_index("slo_pct");
-    char a[64], b[64], c[64], d[64];
+    const run_metric *ob = run_metric_get(sw->objective.metric);
+    char a[64], b[64], d[64];
     fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
                  "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
@@ -718,36 +715,42 @@ static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
                                                     : sw->base->policy[sw->policy_index].label);
     char obj[400];
     fprintf(out, "objective: %s", winner_objective_describe(&sw->objective, obj, sizeof(obj)));
-    fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", sweep_metric_name(ob), "flags");
+    static const run_metric_id shown[] = {RM_GPU_HOURS, RM_P99_S, RM_SLO_PCT}; /* then ob */
+    fprintf(out, "\n\n  %-6s %-44s", "point", "parameters");
+    for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++)
+        fprintf(out, " %-18s", run_metric_label(run_metric_get(shown[k]), NULL, a, sizeof(a)));
+    fprintf(out, " %-18s %s\n", ob->name, "flags");
     for (size_t i = 0; i < res->n_points; i++) {
         const sweep_point_summary *p = &res->pt[i];
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", p->point, p->params,
-                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
-                stats_format(c, sizeof(c), &p->m[slo], 2), stats_format(d, sizeof(d), &p->m[ob], dec),
+        fprintf(out, "  p%04zu  %-44s", p->point, p->params);
+        for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) /* "±" is 2 bytes */
+            fprintf(out, " %-19s", stats_format(a, sizeof(a), &p->m[shown[k]],
+                                                run_metric_get(shown[k])->decimals));
+        fprintf(out, " %-19s %s%s%s\n", stats_format(d, sizeof(d), &p->m[ob->id], ob->decimals),
                 p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
                 p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }
     fputc('\n', out);
     sweep_summary_verdict(res, out);
-    fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
+    fprintf(out, "\nPareto front (cost against P99, means over replications):\n");
+    const run_metric_id cost = RM_COST, gpu_h = RM_GPU_HOURS, p99 = RM_P99_S;
     size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
     for (size_t i = 0; order && i < res->n_points; i++)
         if (res->pt[i].pareto)
             order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[gpu_h].mean >
-                                        res->pt[order[j]].m[gpu_h].mean; j--) {
+        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[cost].mean >
+                                        res->pt[order[j]].m[cost].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
         const sweep_point_summary *p = &res->pt[order[i]];
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
-                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
-                p->params);
+        fprintf(out, "  p%04zu  cost %-16s GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[cost], 2), stats_format(d, sizeof(d), &p->m[gpu_h], 2),
+                stats_format(b, sizeof(b), &p->m[p99], 3), p->params);
     }
     free(order);
 }

@@ -6,7 +6,13 @@
  * It fills a run_summary (result.h), optionally a per-scrape series and per-request log,
  * and checks conservation (arrived = completed + timed_out + rejected + in flight) at
  * the end of every run (GP_EINVARIANT if it fails). Memory does not grow with the number
- * of requests unless the per-request log is on. Deterministic for a given cfg and seed. */
+ * of requests unless the per-request log is on. Deterministic for a given cfg and seed.
+ * A mixed fleet (cluster.n_pools > 0) has node pools of different cards, prices and
+ * capacity (on demand, or spot with preemptions and a notice), one Deployment per pool or
+ * one spread over the pools, memory-aware routing (a shared queue from which a worker
+ * takes the first request its card can hold, or a router by megapixels in front of one
+ * queue per pool), and per-pool results; the model: docs/model.md, "Mixed fleets". With
+ * n_pools = 0 the run is the single pool of the cluster's own fields, as it always was. */
 #ifndef GP_SIM_H
 #define GP_SIM_H
 
@@ -21,6 +27,47 @@
 
 typedef enum { DISPATCH_SHARED_QUEUE = 0, DISPATCH_LEAST_CONN } dispatch_mode;
 typedef enum { IMAGE_CACHE_NONE = 0, IMAGE_CACHE_NODE, IMAGE_CACHE_ALL } image_cache_mode;
+typedef enum { CAPACITY_ON_DEMAND = 0, CAPACITY_SPOT } capacity_kind;
+/* One Deployment per pool, each with its own autoscaler (PER_POOL), or one Deployment
+ * whose pods the scheduler places on the pools in their order (SPREAD: node affinity
+ * preferred in that order). */
+typedef enum { DEPLOY_PER_POOL = 0, DEPLOY_SPREAD } deployment_mode;
+/* SHARED: one queue; a free worker takes the first request (in queue order) its card can
+ * hold. ROUTER: a router in front of one queue per pool sends each request to the first
+ * pool (in order) whose route_max_mp admits it and whose card can hold it, else to the
+ * first pool whose card can hold it; that pool's workers serve the queue in order. */
+typedef enum { ROUTING_SHARED = 0, ROUTING_ROUTER } routing_mode;
+
+#define SIM_MAX_POOLS 8
+#define SIM_MAX_PREEMPTIONS 100000 /* recorded preemption notices per pool */
+
+/* A recorded preemption notice: at t_us, node `node` of the pool (0-based, in the pool's
+ * GPU order) is told it will be taken; node -1: the lowest-numbered node that exists. */
+typedef struct preemption_notice {
+    int64_t t_us;
+    int node;
+} preemption_notice;
+
+typedef struct pool_cfg {
+    char name[32];
+    const gpu_profile *profile;
+    int gpus, gpus_max;          /* nodes (one GPU each) at t = 0, and at most */
+    int64_t node_provision_us;   /* a node added when pods wait comes this long after */
+    double price_per_gpu_hour;
+    image_cache_mode image_cache;
+    int min_pods, max_pods;      /* DEPLOY_PER_POOL: the bounds of this pool's Deployment */
+    int concurrency;             /* requests one of its pods serves at once (0: the
+                                    cluster's) */
+    double route_max_mp;         /* ROUTING_ROUTER: requests up to this size (0: any) */
+    capacity_kind capacity;
+    /* CAPACITY_SPOT: each node is preempted at this Poisson rate (per node-hour; keyed by
+     * run seed, pool name and node: common random numbers), and/or at the recorded
+     * notices; a preempted node is taken notice_us after its notice */
+    double preempt_rate_per_node_h;
+    const preemption_notice *preempt; /* sorted by time; owned by the caller */
+    int n_preempt;
+    int64_t notice_us;
+} pool_cfg;
 
 typedef struct cluster_cfg {
     int gpus;                   /* GPUs in the node pool available at t = 0 */
@@ -46,6 +93,13 @@ typedef struct cluster_cfg {
      * container start: the cluster's part), after the profile's own, same syntax. */
     int n_extra_phases;
     profile_phase extra_phase[8];
+    /* A mixed fleet: n_pools > 0 replaces the single pool above (gpus, gpus_max,
+     * node_provision_us, price_per_gpu_hour, image_cache, the run's profile); min_pods and
+     * max_pods stay the bounds of a DEPLOY_SPREAD Deployment. */
+    int n_pools;
+    pool_cfg pool[SIM_MAX_POOLS];
+    deployment_mode deployments;
+    routing_mode routing;
 } cluster_cfg;
 
 typedef struct metrics_cfg {
@@ -109,6 +163,7 @@ typedef struct sim_cfg {
     sim_progress_fn progress;
     void *progress_ctx;
     void *policy_host_ctx;       /* passed to the policy as policy_env.host_ctx */
+    preemption_log *preempt_log; /* optional: every preemption notice that took a node */
 } sim_cfg;
 
 #define SIM_TIMEOUT_NONE 0
@@ -138,5 +193,16 @@ double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id
  * seed), without the oracle. The live driver builds its env with the same function, so
  * a policy decides alike in both. */
 void sim_policy_env(const sim_cfg *cfg, policy_env *env);
+
+/* The Deployments of a run: 1 without pools or with DEPLOY_SPREAD, else one per pool. */
+int sim_deployments(const sim_cfg *cfg);
+/* Deployment `dep`'s pools: [*first, *first + *n) in cluster.pool (none without pools). */
+void sim_deployment_pools(const sim_cfg *cfg, int dep, int *first, int *n);
+/* The env Deployment `dep`'s policy gets: its bounds, and the mean demand, pod capacity
+ * and cold start on its (first) pool's card. dep 0 without pools: sim_policy_env. */
+void sim_deployment_env(const sim_cfg *cfg, int dep, policy_env *env);
+/* Checks a fleet: pool names, bounds, preemption lists, and the policies a fleet can run
+ * (one pool for per-request and clairvoyant policies). */
+int sim_check_fleet(const sim_cfg *cfg, gp_error *err);
 
 #endif

@@ -124,7 +124,11 @@ static void test_field_tables_cover_result_h(void **state)
     (void)state;
     size_t n;
     const field_desc *f = result_fields_run(&n);
-    check_covers("run_summary", f, n, sizeof(run_summary));
+    /* a mixed fleet's pools are rows of their own (run_pools), with their count and total
+       preemptions */
+    check_covers("run_summary", f, n, offsetof(run_summary, preemptions));
+    f = result_fields_pool(&n);
+    check_covers("pool_result", f, n, sizeof(pool_result));
     f = result_fields_series(&n);
     check_covers("series_row", f, n, sizeof(series_row));
     f = result_fields_request(&n);
@@ -232,6 +236,14 @@ static void make_run(run_summary *s, run_series *ser, request_log *log, int salt
     fill(fr, nr, s, salt);
     /* a stored run is counted as done only when its totals add up (conservation) */
     s->arrived = s->completed + s->timed_out + s->rejected + s->in_flight_end;
+    /* salt 1, 2: that many pools of a mixed fleet */
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    s->n_pools = salt <= RESULT_MAX_POOLS ? salt : 0;
+    for (int p = 0; p < s->n_pools; p++) {
+        fill(fp, np, &s->pool[p], salt * 10 + p);
+        s->preemptions += s->pool[p].preemptions;
+    }
     for (size_t i = 0; i < n_series; i++) {
         series_row r;
         memset(&r, 0, sizeof(r));
@@ -285,6 +297,14 @@ static void test_round_trip_every_field(void **state)
                      *fq = result_fields_request(&nq);
     expect_same("run 0", fr, nr, &s[0], &got[0]);
     expect_same("run 1", fr, nr, &s[1], &got[1]);
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(got[i].n_pools, s[i].n_pools);
+        assert_true(got[i].preemptions == s[i].preemptions);
+        for (int p = 0; p < s[i].n_pools; p++)
+            expect_same("pool", fp, np, &s[i].pool[p], &got[i].pool[p]);
+    }
     free(got);
 
     run_series rs = {0};

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "sim/sim.h"
+#include "tests/testutil.h"
 
 #define S 1000000LL
 
@@ -647,15 +648,6 @@ static const char *const PROFILE_4S =
     "jitter none\neff 1\ngpu_mem_mib 100000\nmodel_mem_mib 1\nreq_mem_mib 0\n"
     "cold_phase start const 0\n";
 
-static const request_row *row_of(const request_log *log, uint64_t id)
-{
-    for (size_t i = 0; i < log->n; i++)
-        if (log->row[i].id == id)
-            return &log->row[i];
-    fail_msg("no row for request %llu", (unsigned long long)id);
-    return NULL;
-}
-
 /* One pod, one slot, 4 s per request: A and B at 0, C at 1 s, D at 6 s. */
 static void run_abcd(const gpu_profile *p, int64_t timeout_us, run_summary *sum, request_log *log)
 {
@@ -676,7 +668,7 @@ static void run_abcd(const gpu_profile *p, int64_t timeout_us, run_summary *sum,
 static void expect_row(const request_log *log, uint64_t id, request_outcome outcome,
                        int64_t start_us, int64_t end_us, int64_t gpu_end_us)
 {
-    const request_row *r = row_of(log, id);
+    const request_row *r = tu_row_of(log, id);
     if (r->outcome != outcome || r->start_us != start_us || r->end_us != end_us ||
         r->gpu_end_us != gpu_end_us)
         fail_msg("request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
@@ -750,7 +742,7 @@ static void test_timeout_none(void **state)
     assert_int_equal(sum.completed, 20);
     assert_int_equal(sum.timed_out, 0);
     assert_int_equal(sum.span_us, 80 * S); /* the last of 20 x 4 s */
-    assert_int_equal(row_of(&log, 19)->end_us, 80 * S);
+    assert_int_equal(tu_row_of(&log, 19)->end_us, 80 * S);
     request_log_free(&log);
 
     scripted sc = {.n = 0, .pods = {0}};
@@ -763,8 +755,8 @@ static void test_timeout_none(void **state)
     assert_int_equal(sum.in_flight_end, 20);
     assert_true(sum.span_us > SIM_STALL_US && sum.span_us <= SIM_STALL_US + 15 * S);
     assert_int_equal(log.n, 20);
-    assert_int_equal(row_of(&log, 0)->outcome, OUTCOME_IN_FLIGHT);
-    assert_int_equal(row_of(&log, 0)->end_us, -1);
+    assert_int_equal(tu_row_of(&log, 0)->outcome, OUTCOME_IN_FLIGHT);
+    assert_int_equal(tu_row_of(&log, 0)->end_us, -1);
     request_log_free(&log);
     free(p);
 }
@@ -792,7 +784,7 @@ static void test_zero_demand(void **state)
     run_ok(&cfg, &sum, NULL, &log);
     assert_int_equal(sum.completed, 4);
     for (uint64_t id = 0; id < 4; id++)
-        assert_int_equal(row_of(&log, id)->end_us, specs[id].arrival_us);
+        assert_int_equal(tu_row_of(&log, id)->end_us, specs[id].arrival_us);
     request_log_free(&log);
     free(p);
 }

@@ -25,6 +25,7 @@
 #include "base/proc.h"
 #include "policy/policy.h"
 #include "profile/profile.h"
+#include "sim/result.h"
 #include "traces/trace.h"
 
 /* The whole file, NUL-terminated (caller frees); NULL if it cannot be read. */
@@ -43,6 +44,12 @@ int tu_rm_rf(const char *path);
 
 /* A parsed GPU profile from its text (caller frees); fails the test on a parse error. */
 gpu_profile *tu_profile(const char *text);
+/* The text of a test card: one constant image stage of service_ms ("jitter": none,
+ * exponential, lognormal CV), linear eff (each of n requests at full speed), gpu_mem_mib
+ * with a 1000 MiB model, a request's memory rising linearly from req_mem_1 MiB at 1 MP to
+ * req_mem_24 at 24 MP (and on beyond), a pod start of cold_s. */
+void tu_card_text(char *buf, size_t cap, const char *name, double service_ms, const char *jitter,
+                  double gpu_mem_mib, double req_mem_1, double req_mem_24, double cold_s);
 
 /* An open-loop source over a fixed list of requests, for a sim_cfg's open_source hook:
  * cfg.open_source = tu_open_list, cfg's context = a tu_list. */
@@ -51,6 +58,32 @@ typedef struct tu_list {
     size_t n;
 } tu_list;
 int tu_open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
+
+/* An open-loop Poisson source (constant rate, an image mix) for a sim_cfg's open_source:
+ * cfg.open_source = tu_open_poisson, cfg's context = a tu_poisson. */
+typedef struct tu_poisson {
+    double rate_per_s;
+    int64_t duration_us;
+    image_mix mix;
+} tu_poisson;
+int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
+
+/* The row of request `id` in a run's request log; fails the test if there is none. */
+const request_row *tu_row_of(const request_log *log, uint64_t id);
+
+
+/* Where scripts/install_live_deps.sh puts the Kubernetes schema models, and whether the
+ * schema check (node tests/schemas/validate.mjs TU_NODE_MODULES FILE...) can run; when
+ * not, a SKIP line says what it needs. */
+#define TU_NODE_MODULES "build-node/node_modules"
+bool tu_have_schema_check(void);
+/* Checks manifests against the official schemas: each of `paths` (NULL-terminated) is a
+ * file, or a directory whose *.yaml files (recursively, but not drive.yaml, the driver's
+ * config) are taken in name order. Fails the test, with the checker's output, when the check
+ * fails or fewer than min_ok manifests pass; returns how many were checked. */
+int tu_expect_schemas_ok(const char *const *paths, int min_ok);
+/* Whether the schema check passes the one manifest `path` (for known-bad files). */
+bool tu_schema_accepts(const char *path);
 
 /* One decide() of a policy; fails the test if it returns an error. */
 policy_decision tu_decide(const policy_ops *ops, void *st, const policy_obs *o);
