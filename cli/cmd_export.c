@@ -4,7 +4,7 @@
  * --label or --point chooses) and `gpenlab export --import DIR` (export_import). --policy is
  * --label. */
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "lab/export.h"
 

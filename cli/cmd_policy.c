@@ -4,7 +4,7 @@
 
 #include "base/textparse.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "policy/policy.h"
 #include "policy/replay.h"

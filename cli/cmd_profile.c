@@ -8,7 +8,7 @@
 
 #include "base/common.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "profile/profile.h"
 #include "profile/profile_derive.h"

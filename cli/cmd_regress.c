@@ -2,7 +2,7 @@
  * the canonical experiments against their baselines (regress_run); any figure worse is an
  * error. --junit also writes the verdicts as JUnit XML. */
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "lab/regress.h"
 

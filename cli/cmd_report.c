@@ -4,7 +4,7 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "lab/html_report.h"
 

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "lab/experiment.h"
 #include "lab/reproduce.h"

@@ -14,7 +14,7 @@
 
 #include "base/cfg.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "cli/usage.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"

@@ -12,7 +12,7 @@
 
 #include "base/common.h"
 #include "base/csv_gzip.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "traces/trace_internal.h"
 
 static const char usage[] =

@@ -10,11 +10,13 @@
  *                       (random detector/parser weights: the face count of a measured
  *                       request must be the one asked for, not what a detector finds)
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
+ * Options through the one parser (base/opts.h, gpu/gpu_cli.h): a bad one is one line, exit 2.
  * Weights are deterministic random (gpu/ref/gpen_rand.h) unless files are given: GPEN
  * (--weights, scripts/convert_gpen_checkpoint.py), RetinaFace and ParseNet
  * (--detector-weights / --parser-weights, scripts/convert_pipeline_checkpoint.py). */
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,9 +325,14 @@ static int selftest_conv_kernels(int *fails)
  * compute-sanitizer), and with --tiles the per-tile timings of the conv kernels. */
 static int cmd_convcheck(int argc, char **argv)
 {
-    static const char *const cc_flags[] = {"--tiles", NULL};
-    if (cli_check(argc, argv, "convcheck", NULL, cc_flags))
-        return 2;
+    bool tiles = false;
+    const cli_opt opts[] = {
+        {"--tiles", NULL, CLI_FLAG, &tiles, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "convcheck", opts, NULL, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     if (gpu_device_count() < 1) {
         printf("convcheck: no CUDA device: skipped\n");
         return 0;
@@ -346,7 +353,7 @@ static int cmd_convcheck(int argc, char **argv)
         printf("convcheck GPEN-512 %s kernels: %s\n", SELFTEST_RUNS[p].label, info.kernels);
         gpu_close(c);
     }
-    if (cli_flag(argc, argv, "--tiles")) {
+    if (tiles) {
         gp_error err;
         gpu_ctx *c;
         if (open_small(GPU_FP16, &c, &err) || gpu_conv_tile_bench(c, stdout, &err))
@@ -384,7 +391,7 @@ static unsigned char *decode_output(const unsigned char *jpg, size_t len, int w,
  * nvJPEG): one 2 MP request with 2 faces, and three requests in one gpu_requests_run call
  * against the same three run one by one (faces batched across requests: the outputs must
  * agree to within JPEG rounding); then the two JPEG paths against each other. */
-static int selftest_pipeline(int argc, char **argv, int *fails)
+static int selftest_pipeline(const gpu_opts *given, int *fails)
 {
     gp_error err;
     const int W = 1732, H = 1155;
@@ -396,10 +403,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
     unsigned char *first_out[2] = {NULL, NULL};
     const int paths[2] = {GPU_JPEG_HOST, GPU_JPEG_NVJPEG};
     for (int pi = 0; pi < 2; pi++) {
-        gpu_opts o;
-        gpu_opts_default(&o);
-        if (cli_gpu_opts(argc, argv, "selftest", &o))
-            return 2;
+        gpu_opts o = *given;
         o.pipeline = 1;
         o.max_image_mp = 4;
         o.max_requests = 3;
@@ -480,19 +484,22 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
 
 static int cmd_selftest(int argc, char **argv)
 {
-    static const char *const st_vals[] = {"--ref", CLI_GPU_OPTS, NULL};
-    static const char *const st_flags[] = {"--gpen-only", NULL};
-    if (cli_check(argc, argv, "selftest", st_vals, st_flags))
-        return 2;
-    const int gpen_only = cli_flag(argc, argv, "--gpen-only");
-    if (gpen_only && !cli_value(argc, argv, "--ref", NULL)) {
+    gpu_opts chk;
+    gpu_opts_default(&chk);
+    const char *ref = NULL;
+    bool gpen_only = false;
+    const cli_opt opts[] = {
+        {"--ref", NULL, CLI_STR, &ref, 0, 0, NULL},
+        {"--gpen-only", NULL, CLI_FLAG, &gpen_only, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "selftest", opts, &chk, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (gpen_only && !ref) {
         fprintf(stderr, "gpenlab-gpu selftest: --gpen-only needs --ref\n");
         return 2;
     }
-    gpu_opts chk;
-    gpu_opts_default(&chk);
-    if (cli_gpu_opts(argc, argv, "selftest", &chk))
-        return 2;
     if (gpu_device_count() < 1) {
         printf("selftest: no CUDA device: skipped\n");
         return 0;
@@ -500,18 +507,15 @@ static int cmd_selftest(int argc, char **argv)
     int fails = 0;
     if (!gpen_only && (selftest_conv_kernels(&fails) || selftest_small(&fails)))
         return 1;
-    const char *ref = cli_value(argc, argv, "--ref", NULL);
-    if (ref && selftest_full(ref, cli_value(argc, argv, "--weights", NULL), &fails))
+    if (ref && selftest_full(ref, chk.weights_path, &fails))
         return 1;
     if (gpen_only) {
         printf("selftest (GPEN-512 only): %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
         return fails ? 1 : 0;
     }
-    const char *det = cli_value(argc, argv, "--detector-weights", NULL);
-    const char *par = cli_value(argc, argv, "--parser-weights", NULL);
-    if (selftest_pipe_nets(det, par, &fails))
+    if (selftest_pipe_nets(chk.detector_weights_path, chk.parser_weights_path, &fails))
         return 1;
-    if (selftest_pipeline(argc, argv, &fails))
+    if (selftest_pipeline(&chk, &fails))
         return 1;
     printf("selftest: %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;
@@ -521,35 +525,29 @@ static int cmd_selftest(int argc, char **argv)
 
 static int cmd_bench(int argc, char **argv)
 {
-    static const char *const bench_vals[] = {"--torch", "--out", "--reps", "--batch", "--max-batch", "--only",
-                                             CLI_GPU_OPTS, NULL};
-    if (cli_check(argc, argv, "bench", bench_vals, NULL))
-        return 2;
     gpu_opts base;
     gpu_opts_default(&base);
-    if (cli_gpu_opts(argc, argv, "bench", &base))
-        return 2;
-    int reps = atoi(cli_value(argc, argv, "--reps", "30"));
-    const char *outp = cli_value(argc, argv, "--out", NULL);
+    int reps = 30, only_batch = 0, max_batch = 16;
+    const char *outp = NULL, *only = NULL, *torch = NULL;
     /* --batch N and --only LABEL narrow the run (one forward under a profiler, say) */
-    int only_batch = atoi(cli_value(argc, argv, "--batch", "0"));
-    const char *only = cli_value(argc, argv, "--only", NULL);
-    int max_batch = atoi(cli_value(argc, argv, "--max-batch", "16"));
-    if (reps < 1 || only_batch < 0 || only_batch > 64 || max_batch < 1 || max_batch > 64) {
-        fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1, --batch 0..64 and --max-batch 1..64\n");
-        return 2;
-    }
+    const cli_opt opts[] = {
+        {"--torch", NULL, CLI_STR, &torch, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, &outp, 0, 0, NULL},
+        {"--reps", NULL, CLI_INT, &reps, 1, 100000, NULL},
+        {"--batch", NULL, CLI_INT, &only_batch, 0, 64, NULL},
+        {"--max-batch", NULL, CLI_INT, &max_batch, 1, 64, NULL},
+        {"--only", NULL, CLI_STR, &only, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "bench", opts, &base, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     /* the PyTorch timings first: a bad file is refused before any device time is spent */
     torch_row tr[128];
     int ntr = 0;
     gp_error err;
-    const char *torch = cli_value(argc, argv, "--torch", NULL);
-    if (torch && torch[0] && torch_csv_read(torch, tr, 128, &ntr, &err) < 0) {
-        char msg[1200];
-        gp_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "gpenlab-gpu bench: %s\n", msg);
-        return 2;
-    }
+    if (torch && torch[0] && torch_csv_read(torch, tr, 128, &ntr, &err) < 0)
+        return cli_report(stderr, "gpenlab-gpu bench", &err, 2);
     if (gpu_device_count() < 1) {
         printf("bench: no CUDA device: skipped\n");
         return 0;
@@ -779,25 +777,28 @@ static int eff_processes(const gpu_opts *base, int max_procs, int per, double *e
 
 static int cmd_profile(int argc, char **argv)
 {
-    static const char *const prof_vals[] = {"--out", "--reps", "--cmd", "--commit", "--procs", CLI_GPU_OPTS, NULL};
-    static const char *const prof_flags[] = {"--quick", NULL};
-    if (cli_check(argc, argv, "profile", prof_vals, prof_flags))
-        return 2;
     gpu_opts base;
     gpu_opts_default(&base);
-    if (cli_gpu_opts(argc, argv, "profile", &base))
-        return 2;
+    const char *outp = "gpu/profiles/h100", *cmd_text = "gpenlab-gpu profile", *commit = "unknown";
+    int reps = 5, max_procs = -1; /* -1: 2 with --quick, else 4 */
+    bool quick = false;
+    const cli_opt opts[] = {
+        {"--out", NULL, CLI_STR, &outp, 0, 0, NULL},
+        {"--reps", NULL, CLI_INT, &reps, 1, 16, NULL},
+        {"--quick", NULL, CLI_FLAG, &quick, 0, 0, NULL},
+        {"--procs", NULL, CLI_INT, &max_procs, 0, 16, NULL},
+        {"--cmd", NULL, CLI_STR, &cmd_text, 0, 0, NULL},
+        {"--commit", NULL, CLI_STR, &commit, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "profile", opts, &base, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (max_procs < 0)
+        max_procs = quick ? 2 : 4;
     if (base.detector_weights_path) {
         fprintf(stderr, "gpenlab-gpu profile: --detector-weights: the profile keeps random detector weights, so that "
                         "a request runs the face count it asks for\n");
-        return 2;
-    }
-    const char *outp = cli_value(argc, argv, "--out", "gpu/profiles/h100");
-    int reps = atoi(cli_value(argc, argv, "--reps", "5"));
-    int quick = cli_flag(argc, argv, "--quick");
-    int max_procs = atoi(cli_value(argc, argv, "--procs", quick ? "2" : "4"));
-    if (reps < 1 || reps > 16 || max_procs < 0 || max_procs > 16) {
-        fprintf(stderr, "gpenlab-gpu profile: --reps must be 1..16 and --procs 0..16\n");
         return 2;
     }
     gp_error err;
@@ -1057,7 +1058,7 @@ static int cmd_profile(int argc, char **argv)
              "synthetic 3:2 JPEGs (q90) decoded/encoded by %s; faces placed on a grid (random weights detect none)\n"
              "face stages: least-squares slope over 1,2,4,8 faces (batched); memory: from buffer sizes, model from cudaMemGetInfo",
              date, info.name, info.sm_count, info.mem_total_mib, info.driver,
-             cli_value(argc, argv, "--cmd", "gpenlab-gpu profile"), cli_value(argc, argv, "--commit", "unknown"),
+             cmd_text, commit,
              base.weights_path ? base.weights_path : "deterministic random weights",
              base.parser_weights_path ? base.parser_weights_path : "random", info.jpeg);
     p.jitter = JITTER_SAMPLES;
@@ -1160,11 +1161,19 @@ static int cmd_profile(int argc, char **argv)
 
 static int cmd_derive(int argc, char **argv)
 {
-    const char *in = cli_value(argc, argv, "--in", "gpu/profiles/h100");
-    const char *from = cli_value(argc, argv, "--from", "h100");
-    const char *outdir = cli_value(argc, argv, "--outdir", "gpu/profiles");
+    const char *in = "gpu/profiles/h100", *from = "h100", *outdir = "gpu/profiles", *to = "t4,l4,a10,a100";
+    const cli_opt opts[] = {
+        {"--in", NULL, CLI_STR, &in, 0, 0, NULL},
+        {"--from", NULL, CLI_STR, &from, 0, 0, NULL},
+        {"--to", NULL, CLI_STR, &to, 0, 0, NULL},
+        {"--outdir", NULL, CLI_STR, &outdir, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "profile derive", opts, NULL, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     char to_list[128];
-    snprintf(to_list, sizeof(to_list), "%s", cli_value(argc, argv, "--to", "t4,l4,a10,a100"));
+    snprintf(to_list, sizeof(to_list), "%s", to);
     static gpu_profile src, dst, src_check;
     gp_error err;
     if (profile_load(in, &src, &err))
@@ -1198,25 +1207,19 @@ static int cmd_derive(int argc, char **argv)
     return 0;
 }
 
+/* profile, or profile derive */
+static int cmd_profile_or_derive(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "derive") == 0)
+        return cmd_derive(argc - 1, argv + 1);
+    return cmd_profile(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|run|convcheck|profile [derive] [options]\n");
-        return 2;
-    }
-    if (strcmp(argv[1], "selftest") == 0)
-        return cmd_selftest(argc - 1, argv + 1);
-    if (strcmp(argv[1], "bench") == 0)
-        return cmd_bench(argc - 1, argv + 1);
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "convcheck") == 0)
-        return cmd_convcheck(argc - 1, argv + 1);
-    if (strcmp(argv[1], "profile") == 0) {
-        if (argc > 2 && strcmp(argv[2], "derive") == 0)
-            return cmd_derive(argc - 2, argv + 2);
-        return cmd_profile(argc - 1, argv + 1);
-    }
-    fprintf(stderr, "gpenlab-gpu: unknown command \"%s\"\n", argv[1]);
-    return 2;
+    static const cli_command commands[] = {{"selftest", cmd_selftest},   {"bench", cmd_bench},
+                                           {"run", cmd_run},             {"convcheck", cmd_convcheck},
+                                           {"profile", cmd_profile_or_derive}};
+    return cli_dispatch("gpenlab-gpu", argc, argv, commands, sizeof(commands) / sizeof(commands[0]),
+                        gpu_cli_usage(NULL), stdout, stderr);
 }

@@ -1,6 +1,7 @@
 /* run_cmd.c: see run_cmd.h. */
 #include "gpu/run_cmd.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,15 @@ static int read_input(const char *path, const char *name, int ndim, int64_t *sha
     return rc;
 }
 
+/* The command's options beyond the gpu_opts ones (0 in the GPEN fields: not given). */
+typedef struct run_args {
+    const char *in, *out, *tensor;
+    bool cpu;
+    int size, style_dim, n_mlp, channel_multiplier; /* GPEN's configuration, overriding */
+    double narrow;
+    int width_div, faces, quality;
+} run_args;
+
 /* What produced an output, as metadata pairs. */
 typedef struct run_meta {
     char impl[96], weights[300], input[300];
@@ -65,7 +75,7 @@ static void gpu_impl(const gpu_opts *o, run_meta *m)
 }
 
 /* GPEN's configuration: the published one, or the weights file's metadata, then flags. */
-static int gpen_cfg(int argc, char **argv, const char *weights, gpen_config *cfg, gp_error *err)
+static int gpen_cfg(const run_args *a, const char *weights, gpen_config *cfg, gp_error *err)
 {
     gpen_config_default(cfg);
     if (weights) {
@@ -87,30 +97,28 @@ static int gpen_cfg(int argc, char **argv, const char *weights, gpen_config *cfg
             cfg->lr_mlp = atof(v);
         safetensors_close(&f);
     }
-    const char *v;
-    if ((v = cli_value(argc, argv, "--size", NULL)))
-        cfg->size = atoi(v);
-    if ((v = cli_value(argc, argv, "--style-dim", NULL)))
-        cfg->style_dim = atoi(v);
-    if ((v = cli_value(argc, argv, "--n-mlp", NULL)))
-        cfg->n_mlp = atoi(v);
-    if ((v = cli_value(argc, argv, "--channel-multiplier", NULL)))
-        cfg->channel_multiplier = atoi(v);
-    if ((v = cli_value(argc, argv, "--narrow", NULL)))
-        cfg->narrow = atof(v);
+    if (a->size)
+        cfg->size = a->size;
+    if (a->style_dim)
+        cfg->style_dim = a->style_dim;
+    if (a->n_mlp)
+        cfg->n_mlp = a->n_mlp;
+    if (a->channel_multiplier)
+        cfg->channel_multiplier = a->channel_multiplier;
+    if (a->narrow > 0)
+        cfg->narrow = a->narrow;
     gpen_arch arch;
     return gpen_arch_build(cfg, &arch, err);
 }
 
-static int run_gpen(int argc, char **argv, const gpu_opts *base, const char *in_path, const char *out_path, int cpu,
-                    run_meta *meta, gp_error *err)
+static int run_gpen(const run_args *a, const gpu_opts *base, run_meta *meta, gp_error *err)
 {
+    const char *in_path = a->in, *out_path = a->out, *tname = a->tensor;
     gpen_config cfg;
-    if (gpen_cfg(argc, argv, base->weights_path, &cfg, err))
+    if (gpen_cfg(a, base->weights_path, &cfg, err))
         return err->code;
     int64_t sh[4];
     float *in = NULL;
-    const char *tname = cli_value(argc, argv, "--tensor", "input");
     if (read_input(in_path, tname, 4, sh, &in, err))
         return err->code;
     int B = (int)sh[0];
@@ -123,7 +131,7 @@ static int run_gpen(int argc, char **argv, const gpu_opts *base, const char *in_
     size_t n = (size_t)B * 3 * (size_t)cfg.size * (size_t)cfg.size;
     float *out = malloc(n * sizeof(float));
     int rc = out ? 0 : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "run", "out of memory");
-    if (!rc && cpu) {
+    if (!rc && a->cpu) {
         gpen_model m;
         rc = base->weights_path ? gpen_model_load(&m, &cfg, base->weights_path, err)
                                 : gpen_model_init_random(&m, &cfg, base->seed, err);
@@ -157,13 +165,12 @@ static int run_gpen(int argc, char **argv, const gpu_opts *base, const char *in_
     return rc;
 }
 
-static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opts *base, const char *in_path,
-                        const char *out_path, int cpu, run_meta *meta, gp_error *err)
+static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *base, run_meta *meta, gp_error *err)
 {
     const int rf = kind == PIPE_RETINAFACE;
     const char *wpath = rf ? base->detector_weights_path : base->parser_weights_path;
-    const char *tname = cli_value(argc, argv, "--tensor", "input");
-    int width_div = atoi(cli_value(argc, argv, "--width-div", "1"));
+    const char *in_path = a->in, *out_path = a->out, *tname = a->tensor;
+    const int width_div = a->width_div, cpu = a->cpu;
     if (width_div != 1 && !cpu)
         return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "--width-div", "the GPU networks are full width: use --cpu");
     int64_t sh[4];
@@ -234,13 +241,10 @@ static int run_pipe_net(pipe_net_kind kind, int argc, char **argv, const gpu_opt
     return rc;
 }
 
-static int run_pipeline(int argc, char **argv, const gpu_opts *base, const char *in_path, const char *out_path,
-                        gp_error *err)
+static int run_pipeline(const run_args *a, const gpu_opts *base, gp_error *err)
 {
-    int faces = atoi(cli_value(argc, argv, "--faces", "1")), quality = atoi(cli_value(argc, argv, "--quality", "90"));
-    if (faces < 0 || faces > GPU_MAX_FACES || quality < 1 || quality > 100)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "--faces/--quality", "expected faces 0..%d and quality 1..100",
-                            GPU_MAX_FACES);
+    const char *in_path = a->in, *out_path = a->out;
+    const int faces = a->faces, quality = a->quality;
     unsigned char *jpg = NULL, *out = NULL;
     size_t jl = 0;
     if (gp_read_file(in_path, (size_t)1 << 30, (char **)&jpg, &jl, err))
@@ -289,46 +293,55 @@ static int run_pipeline(int argc, char **argv, const gpu_opts *base, const char 
 
 int cmd_run(int argc, char **argv)
 {
-    if (argc < 2) {
+    gpu_opts o;
+    gpu_opts_default(&o);
+    run_args a = {.tensor = "input", .width_div = 1, .faces = 1, .quality = 90};
+    const char *what = NULL;
+    const cli_opt opts[] = {
+        {"--in", NULL, CLI_STR, &a.in, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, &a.out, 0, 0, NULL},
+        {"--cpu", NULL, CLI_FLAG, &a.cpu, 0, 0, NULL},
+        {"--tensor", NULL, CLI_STR, &a.tensor, 0, 0, NULL},
+        {"--size", NULL, CLI_INT, &a.size, 1, 4096, NULL},
+        {"--style-dim", NULL, CLI_INT, &a.style_dim, 1, 4096, NULL},
+        {"--n-mlp", NULL, CLI_INT, &a.n_mlp, 1, 64, NULL},
+        {"--channel-multiplier", NULL, CLI_INT, &a.channel_multiplier, 1, 64, NULL},
+        {"--narrow", NULL, CLI_VALUE, &a.narrow, 0, 0, cli_positive},
+        {"--width-div", NULL, CLI_INT, &a.width_div, 1, 64, NULL},
+        {"--faces", NULL, CLI_INT, &a.faces, 0, GPU_MAX_FACES, NULL},
+        {"--quality", NULL, CLI_INT, &a.quality, 1, 100, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "run", opts, &o, &what, 1);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (!what) {
         fprintf(stderr, "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n");
         return 2;
     }
-    const char *what = argv[1];
-    static const char *const vals[] = {"--in", "--out", "--tensor", "--size", "--style-dim", "--n-mlp",
-                                       "--channel-multiplier", "--narrow", "--width-div", "--faces", "--quality",
-                                       CLI_GPU_OPTS, NULL};
-    static const char *const flags[] = {"--cpu", NULL};
-    if (cli_check(argc - 1, argv + 1, "run", vals, flags))
-        return 2;
-    gpu_opts o;
-    gpu_opts_default(&o);
-    if (cli_gpu_opts(argc, argv, "run", &o))
-        return 2;
-    const char *in = cli_value(argc, argv, "--in", NULL), *out = cli_value(argc, argv, "--out", NULL);
-    if (!in || !out) {
+    if (!a.in || !a.out) {
         fprintf(stderr, "gpenlab-gpu run %s: --in and --out are required\n", what);
         return 2;
     }
-    int cpu = cli_flag(argc, argv, "--cpu");
     run_meta meta;
-    snprintf(meta.input, sizeof(meta.input), "%s", in);
+    snprintf(meta.input, sizeof(meta.input), "%s", a.in);
     gp_error err;
     gp_error_clear(&err);
     int rc;
     if (strcmp(what, "gpen") == 0) {
         snprintf(meta.weights, sizeof(meta.weights), "%s", o.weights_path ? o.weights_path : "deterministic random, seed 20211");
-        rc = run_gpen(argc, argv, &o, in, out, cpu, &meta, &err);
+        rc = run_gpen(&a, &o, &meta, &err);
     } else if (strcmp(what, "retinaface") == 0 || strcmp(what, "parsenet") == 0) {
         pipe_net_kind k = what[0] == 'r' ? PIPE_RETINAFACE : PIPE_PARSENET;
         const char *w = k == PIPE_RETINAFACE ? o.detector_weights_path : o.parser_weights_path;
         snprintf(meta.weights, sizeof(meta.weights), "%s", w ? w : "deterministic random, seed 20211");
-        rc = run_pipe_net(k, argc, argv, &o, in, out, cpu, &meta, &err);
+        rc = run_pipe_net(k, &a, &o, &meta, &err);
     } else if (strcmp(what, "pipeline") == 0) {
-        if (cpu) {
+        if (a.cpu) {
             fprintf(stderr, "gpenlab-gpu run pipeline: the whole pipeline has no CPU path (--cpu runs one network)\n");
             return 2;
         }
-        rc = run_pipeline(argc, argv, &o, in, out, &err);
+        rc = run_pipeline(&a, &o, &err);
     } else {
         fprintf(stderr, "gpenlab-gpu run: unknown network \"%s\" (gpen, retinaface, parsenet, pipeline)\n", what);
         return 2;

@@ -3,7 +3,8 @@
  * same output the library computes in this process (GPEN with random and with file
  * weights, whose configuration comes from the file's metadata; ParseNet narrowed), and
  * every refusal (no CUDA, bad options, missing or misshapen input, a command without a CPU
- * path) exits non-zero with one line naming what was wrong and writes no output. */
+ * path) exits non-zero with one line naming what was wrong and writes no output; each
+ * command's --help. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,6 +206,30 @@ static const refusal REFUSALS[] = {
     {"selftest jpeg path", {"selftest", "--jpeg", "gpu"}, 2, "--jpeg: expected auto, host or nvjpeg"},
     {"profile detector weights", {"profile", "--detector-weights", "x.safetensors"}, 2,
      "random detector weights"},
+    /* the one option parser: each command's unknown option and bad value, the whole line */
+    {"run: bad value", {"run", "pipeline", "--in", "BAD", "--out", "OUT", "--faces", "99"}, 2,
+     "gpenlab-gpu run: --faces: expected an integer in [0, 64], got \"99\"\n"},
+    {"run: no network", {"run", "--cpu"}, 2,
+     "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n"},
+    {"run: two networks", {"run", "gpen", "parsenet", "--in", "IN", "--out", "OUT"}, 2,
+     "gpenlab-gpu run: unexpected argument \"parsenet\"\n"},
+    {"bench: bad value", {"bench", "--reps", "0"}, 2,
+     "gpenlab-gpu bench: --reps: expected an integer in [1, 100000], got \"0\"\n"},
+    {"bench: bad conv kernel", {"bench", "--conv=tiles"}, 2,
+     "gpenlab-gpu bench: --conv: expected auto, mma or wgmma, got \"tiles\"\n"},
+    {"profile: bad value", {"profile", "--procs", "17"}, 2,
+     "gpenlab-gpu profile: --procs: expected an integer in [0, 16], got \"17\"\n"},
+    {"profile: unknown option", {"profile", "--slots", "2"}, 2, "gpenlab-gpu profile: unknown option \"--slots\"\n"},
+    {"selftest: flag with a value", {"selftest", "--gpen-only=1"}, 2,
+     "gpenlab-gpu selftest: --gpen-only: takes no value\n"},
+    {"selftest: extra argument", {"selftest", "now"}, 2, "gpenlab-gpu selftest: unexpected argument \"now\"\n"},
+    {"convcheck: no GPU options", {"convcheck", "--weights", "w"}, 2,
+     "gpenlab-gpu convcheck: unknown option \"--weights\"\n"},
+    {"derive: unknown option", {"profile", "derive", "--card", "t4"}, 2,
+     "gpenlab-gpu profile derive: unknown option \"--card\"\n"},
+    {"derive: no value", {"profile", "derive", "--in"}, 2, "gpenlab-gpu profile derive: --in: needs a value\n"},
+    {"unknown command", {"train"}, 2,
+     "gpenlab-gpu: unknown command \"train\" (selftest, bench, run, convcheck, profile)\n"},
 };
 
 static void test_refusals(void **state)
@@ -246,6 +271,30 @@ static void test_refusals(void **state)
     }
 }
 
+/* --help: every command's usage on stdout, exit 0, before any other check */
+static void test_help(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args[5], *starts;
+    } cases[] = {
+        {{"--help"}, "usage: gpenlab-gpu selftest"},
+        {{"run", "--help"}, "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline"},
+        {{"run", "gpen", "--bogus", "-h"}, "usage: gpenlab-gpu run"},
+        {{"bench", "-h"}, "usage: gpenlab-gpu bench"},
+        {{"profile", "--help"}, "usage: gpenlab-gpu profile [--out FILE]"},
+        {{"profile", "derive", "--help"}, "usage: gpenlab-gpu profile derive"},
+        {{"convcheck", "--help"}, "usage: gpenlab-gpu convcheck [--tiles]\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gp_proc_result r = tu_run_bin("gpenlab-gpu-nocuda", NULL, cases[i].args, NULL);
+        char words[128];
+        if (r.exit_code != 0 || strncmp(r.out, cases[i].starts, strlen(cases[i].starts)) != 0)
+            fail_msg("%s: exit %d, printed: %s", tu_words(cases[i].args, words, sizeof(words)), r.exit_code, r.out);
+        gp_proc_result_free(&r);
+    }
+}
+
 static void test_device_commands_skip_without_gpu(void **state)
 {
     (void)state;
@@ -266,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_gpen_cpu_matches_library),
         cmocka_unit_test(test_parsenet_cpu_matches_library),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_help),
         cmocka_unit_test(test_device_commands_skip_without_gpu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

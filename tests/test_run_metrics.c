@@ -57,6 +57,7 @@ static void test_values_of_one_run(void **state)
     r.gpu_seconds = 5400;
     r.utilisation = 0.4;
     r.cost = 2.25;
+    r.preemptions = 3;
     static const struct {
         run_metric_id id;
         double want;
@@ -68,7 +69,7 @@ static void test_values_of_one_run(void **state)
         {RM_TIMED_OUT, 15, RM_LOWER_BETTER},     {RM_REJECTED, 5, RM_LOWER_BETTER},
         {RM_POD_STARTS, 6, RM_LOWER_BETTER},     {RM_COLD_WAITED, 11, RM_LOWER_BETTER},
         {RM_GPU_HOURS, 1.5, RM_LOWER_BETTER},    {RM_COST, 2.25, RM_LOWER_BETTER},
-        {RM_UTIL_PCT, 40, RM_HIGHER_BETTER},
+        {RM_UTIL_PCT, 40, RM_HIGHER_BETTER},   {RM_PREEMPTIONS, 3, RM_LOWER_BETTER},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), RM_COUNT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

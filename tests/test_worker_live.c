@@ -4,7 +4,8 @@
  * what it held); SIGTERM drains (what is held completes, nothing new is taken, exit 0);
  * the /metrics text; the load generator end to end and its refusals; the scraper's query
  * API; `gpenlab-worker profile --processes N` (the live pods' setting: N single-slot worker
- * processes). The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
+ * processes); every program's option errors (one line naming the option, exit 2) and help.
+ * The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
  * Skips with a message where redis-server is not installed (scripts/install_live_deps.sh). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -701,12 +702,81 @@ static void test_profile_processes(void **state)
     assert_int_equal(tu_rm_rf(tmp), 0);
 }
 
+/* Each program's options through the one parser: an unknown option and a bad value are
+ * one line naming the option, exit 2; --help prints the usage on stdout, exit 0. */
+static void test_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *prog, *args[8];
+        int rc;
+        const char *out; /* all it prints (stderr and stdout), exactly; or its start for --help */
+    } cases[] = {
+        {"gpenlab-worker", {"--bogus", "1"}, 2, "gpenlab-worker: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker", {"serve", "--concurrency", "0"}, 2,
+         "gpenlab-worker: --concurrency: expected an integer in [1, 64], got \"0\"\n"},
+        {"gpenlab-worker", {"--redis", "127.0.0.1"}, 2,
+         "gpenlab-worker: --redis: expected HOST:PORT with a port in 1..65535, got \"127.0.0.1\"\n"},
+        {"gpenlab-worker", {"--cpu-px-scale", "2"}, 2,
+         "gpenlab-worker: --cpu-px-scale: expected a fraction in (0, 1], got \"2\"\n"},
+        {"gpenlab-worker", {"--heartbeat-ms", "800", "--dead-after-ms", "500"}, 2,
+         "gpenlab-worker: --dead-after-ms: must exceed --heartbeat-ms (800)\n"},
+        {"gpenlab-worker", {"serve", "extra"}, 2, "gpenlab-worker: unexpected argument \"extra\"\n"},
+        {"gpenlab-worker", {"--block-ms"}, 2, "gpenlab-worker: --block-ms: needs a value\n"},
+        {"gpenlab-worker", {"--help"}, 0, "usage: gpenlab-worker [serve]"},
+        {"gpenlab-worker", {"reap", "--id", "w1"}, 2, "gpenlab-worker reap: unknown option \"--id\"\n"},
+        {"gpenlab-worker", {"reap", "--prefix", ""}, 2,
+         "gpenlab-worker reap: --prefix: expected a key prefix (1..63 characters), got \"\"\n"},
+        {"gpenlab-worker", {"profile", "--out", "p", "--bogus"}, 2, "gpenlab-worker profile: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker", {"profile", "--out", "p", "--reps", "0"}, 2,
+         "gpenlab-worker profile: --reps: expected an integer in [1, 50], got \"0\"\n"},
+        {"gpenlab-worker", {"profile", "--out", "p", "--prewarm-mp", "1.5,x"}, 2,
+         "gpenlab-worker profile: --prewarm-mp: expected up to 32 sizes in (0, 200] MP, comma-separated, got "
+         "\"1.5,x\"\n"},
+        {"gpenlab-worker", {"profile", "--reps", "2"}, 2, "gpenlab-worker profile: --out: required (the profile to write)\n"},
+        {"gpenlab-worker", {"profile", "--help"}, 0, "usage: gpenlab-worker profile --out FILE"},
+        {"gpenlab-loadgen", {"replay", "a.csv", "--bogus"}, 2, "gpenlab-loadgen replay: unknown option \"--bogus\"\n"},
+        {"gpenlab-loadgen", {"replay", "a.csv", "--time-scale", "0"}, 2,
+         "gpenlab-loadgen replay: --time-scale: expected a number > 0, got \"0\"\n"},
+        {"gpenlab-loadgen", {"replay", "a.csv", "--limit=-1"}, 2,
+         "gpenlab-loadgen replay: --limit: expected an integer in [0, 100000000], got \"-1\"\n"},
+        {"gpenlab-loadgen", {"check"}, 2, "gpenlab-loadgen check: which arrivals file? (gpenlab-loadgen --help)\n"},
+        {"gpenlab-loadgen", {"check", "a.csv", "b.csv"}, 2, "gpenlab-loadgen check: unexpected argument \"b.csv\"\n"},
+        {"gpenlab-loadgen", {"play", "a.csv"}, 2, "gpenlab-loadgen: unknown command \"play\" (replay, check, expand)\n"},
+        {"gpenlab-loadgen", {"--help"}, 0, "usage: gpenlab-loadgen replay ARRIVALS.csv"},
+        {"gpenlab-loadgen-full", {"expand", "w.yaml", "--out", "a.csv", "--mp-step", "-1"}, 2,
+         "gpenlab-loadgen expand: --mp-step: expected a number >= 0, got \"-1\"\n"},
+        {"gpenlab-loadgen-full", {"expand", "w.yaml", "--out", "a.csv", "--seeds", "1"}, 2,
+         "gpenlab-loadgen expand: unknown option \"--seeds\"\n"},
+        {"gpenlab-promlite", {"serve", "--bogus"}, 2, "gpenlab-promlite serve: unknown option \"--bogus\"\n"},
+        {"gpenlab-promlite", {"serve", "--scrape-ms", "10"}, 2,
+         "gpenlab-promlite serve: --scrape-ms: expected an integer in [50, 3600000], got \"10\"\n"},
+        {"gpenlab-promlite", {"serve", "--namespace", "a\"b"}, 2,
+         "gpenlab-promlite serve: --namespace: expected a namespace (1..63 characters, none of \" \\ { }), got "
+         "\"a\"b\"\n"},
+        {"gpenlab-promlite", {"dump-workers"}, 2, "gpenlab-promlite dump-workers: --out: required (the CSV to write)\n"},
+        {"gpenlab-promlite", {"serve", "--help"}, 0, "usage: gpenlab-promlite serve"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gp_proc_result r = tu_run_bin(cases[i].prog, NULL, cases[i].args, &(gp_proc_spec){.err = GP_PROC_STDOUT});
+        const char *out = r.out ? r.out : "";
+        bool same = cases[i].rc == 0 ? strncmp(out, cases[i].out, strlen(cases[i].out)) == 0
+                                     : strcmp(out, cases[i].out) == 0;
+        char words[256];
+        if (r.exit_code != cases[i].rc || !same)
+            fail_msg("%s %s: exit %d (want %d), printed \"%s\", want \"%s\"", cases[i].prog,
+                     tu_words(cases[i].args, words, sizeof(words)), r.exit_code, cases[i].rc, out, cases[i].out);
+        gp_proc_result_free(&r);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payload_format),
         cmocka_unit_test(test_profile_processes),
+        cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_every_request_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),

@@ -15,7 +15,8 @@
  * Draining workers (gpen_worker_draining 1) are left out of the per-pod series, as a
  * terminating pod leaves a Deployment's ready pods. Each scrape appends one line to
  * --series-out: what a policy would see then. `dump-workers` writes every worker's
- * record (spawn, ready, SIGTERM, exit times, cold-start phases) as CSV. */
+ * record (spawn, ready, SIGTERM, exit times, cold-start phases) as CSV. Options through
+ * the one parser (base/opts.h): a bad one is one line and exit 2. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -29,10 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/opts.h"
 #include "worker/httpd.h"
 #include "worker/netaddr.h"
 #include "worker/queue.h"
 #include "worker/resp.h"
+#include "worker/wopts.h"
 
 #define MAX_PODS 128
 #define MAX_BUCKETS 256
@@ -57,9 +60,8 @@ typedef struct pod {
 } pod;
 
 typedef struct prom {
-    char redis_host[256];
-    int redis_port;
-    char prefix[64], ns[64];
+    wopts_addr redis;
+    char prefix[WOPTS_NAME_MAX], ns[WOPTS_NAME_MAX];
     int scrape_ms;
     double window_s, rate_window_s;
     pthread_mutex_t mu;
@@ -251,7 +253,7 @@ static void scrape(prom *pr, resp_conn **c)
     char why[300], set[QUEUE_KEY_MAX], pend[QUEUE_KEY_MAX];
     queue_key(set, sizeof(set), pr->prefix, "workers", NULL);
     queue_key(pend, sizeof(pend), pr->prefix, "pending", NULL);
-    if (!*c && resp_connect(pr->redis_host, pr->redis_port, 2000, c, why, sizeof(why)) < 0) {
+    if (!*c && resp_connect(pr->redis.host, pr->redis.port, 2000, c, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         *c = NULL;
         return;
@@ -599,21 +601,17 @@ static int handler(void *ctx, const char *method, const char *path, const char *
 
 /* ---------------------------------------------------------------- commands */
 
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: gpenlab-promlite serve [--redis HOST:PORT] [--listen HOST:PORT] [--prefix gpen]\n"
-            "           [--namespace gpen] [--scrape-ms 2000] [--latency-window-s 60]\n"
-            "           [--rate-window-s 30] [--series-out FILE.csv]\n"
-            "       gpenlab-promlite dump-workers [--redis HOST:PORT] [--prefix gpen] --out FILE.csv\n");
-    return 2;
-}
+static const char USAGE[] =
+    "usage: gpenlab-promlite serve [--redis HOST:PORT] [--listen HOST:PORT] [--prefix gpen]\n"
+    "           [--namespace gpen] [--scrape-ms 2000] [--latency-window-s 60]\n"
+    "           [--rate-window-s 30] [--series-out FILE.csv]\n"
+    "       gpenlab-promlite dump-workers [--redis HOST:PORT] [--prefix gpen] --out FILE.csv\n";
 
 static int cmd_dump(prom *pr, const char *out_path)
 {
     resp_conn *c;
     char why[300], set[QUEUE_KEY_MAX];
-    if (resp_connect(pr->redis_host, pr->redis_port, 3000, &c, why, sizeof(why)) < 0) {
+    if (resp_connect(pr->redis.host, pr->redis.port, 3000, &c, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         return 1;
     }
@@ -670,62 +668,62 @@ static int cmd_dump(prom *pr, const char *out_path)
     return fclose(f) == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+/* The options of both commands (argv[0] is the command's word) into pr and the rest; 0, 1
+ * when the help was printed, or 2 with the one line printed. */
+static int parse_args(int argc, char **argv, prom *pr, wopts_addr *listen, const char **series,
+                      const char **out)
 {
-    if (argc < 2)
-        return usage();
+    const cli_opt opts[] = {
+        {"--redis", NULL, CLI_VALUE, &pr->redis, 0, 0, wopts_connect_addr},
+        {"--listen", NULL, CLI_VALUE, listen, 0, 0, wopts_listen_addr},
+        {"--prefix", NULL, CLI_VALUE, pr->prefix, 0, 0, wopts_prefix},
+        {"--namespace", NULL, CLI_VALUE, pr->ns, 0, 0, wopts_namespace},
+        {"--scrape-ms", NULL, CLI_INT, &pr->scrape_ms, 50, 3600000, NULL},
+        {"--latency-window-s", NULL, CLI_VALUE, &pr->window_s, 0, 0, cli_positive},
+        {"--rate-window-s", NULL, CLI_VALUE, &pr->rate_window_s, 0, 0, cli_positive},
+        {"--series-out", NULL, CLI_STR, series, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, out, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    const cli_spec spec = {.opts = opts, .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = USAGE};
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    if (rc == 0 && strcmp(argv[0], "dump-workers") == 0 && !*out)
+        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the CSV to write)");
+    if (rc == 0 && pr->window_s * 1e3 / pr->scrape_ms > RING - 2)
+        rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--latency-window-s",
+                          "holds more than %d scrapes of --scrape-ms %d", RING - 2, pr->scrape_ms);
+    if (rc < 0) {
+        char prog[64];
+        snprintf(prog, sizeof(prog), "gpenlab-promlite %s", argv[0]);
+        return cli_report(stderr, prog, &err, 2);
+    }
+    return rc;
+}
+
+/* serve and dump-workers: argv[0] is the word */
+static int run_command(int argc, char **argv)
+{
     prom *pr = calloc(1, sizeof(*pr));
     if (!pr)
         return 1;
-    snprintf(pr->redis_host, sizeof(pr->redis_host), "127.0.0.1");
-    pr->redis_port = 6379;
+    snprintf(pr->redis.host, sizeof(pr->redis.host), "127.0.0.1");
+    pr->redis.port = 6379;
     snprintf(pr->prefix, sizeof(pr->prefix), "gpen");
     snprintf(pr->ns, sizeof(pr->ns), "gpen");
     pr->scrape_ms = 2000;
     pr->window_s = 60;
     pr->rate_window_s = 30;
-    char lhost[256] = "127.0.0.1";
-    int lport = 9090;
+    wopts_addr listen = {"127.0.0.1", 9090};
     const char *series = NULL, *out = NULL;
-    int rc = 0;
-    for (int i = 2; i < argc && rc == 0; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            rc = usage();
-        else if (strcmp(a, "--redis") == 0)
-            rc = netaddr_parse(v, 0, pr->redis_host, sizeof(pr->redis_host), &pr->redis_port) < 0 ? usage() : 0;
-        else if (strcmp(a, "--listen") == 0)
-            rc = netaddr_parse(v, 0, lhost, sizeof(lhost), &lport) < 0 ? usage() : 0;
-        else if (strcmp(a, "--prefix") == 0)
-            snprintf(pr->prefix, sizeof(pr->prefix), "%s", v);
-        else if (strcmp(a, "--namespace") == 0)
-            snprintf(pr->ns, sizeof(pr->ns), "%s", v);
-        else if (strcmp(a, "--scrape-ms") == 0)
-            rc = (pr->scrape_ms = atoi(v)) >= 50 ? 0 : usage();
-        else if (strcmp(a, "--latency-window-s") == 0)
-            rc = (pr->window_s = atof(v)) > 0 ? 0 : usage();
-        else if (strcmp(a, "--rate-window-s") == 0)
-            rc = (pr->rate_window_s = atof(v)) > 0 ? 0 : usage();
-        else if (strcmp(a, "--series-out") == 0)
-            series = v;
-        else if (strcmp(a, "--out") == 0)
-            out = v;
-        else
-            rc = usage();
-    }
-    if (rc == 0 && strcmp(argv[1], "dump-workers") == 0) {
-        rc = out ? cmd_dump(pr, out) : usage();
+    int rc = parse_args(argc, argv, pr, &listen, &series, &out);
+    if (rc == 0 && strcmp(argv[0], "dump-workers") == 0)
+        rc = cmd_dump(pr, out);
+    if (rc != 0 || strcmp(argv[0], "serve") != 0) {
         free(pr);
-        return rc;
-    }
-    if (rc != 0 || strcmp(argv[1], "serve") != 0) {
-        free(pr);
-        return rc ? rc : usage();
-    }
-    if (pr->window_s * 1e3 / pr->scrape_ms > RING - 2) {
-        fprintf(stderr, "gpenlab-promlite: the latency window holds more than %d scrapes\n", RING - 2);
-        free(pr);
-        return 2;
+        return rc == 1 ? 0 : rc;
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop;
@@ -746,7 +744,7 @@ int main(int argc, char **argv)
     }
     httpd *h;
     char why[300];
-    if (httpd_start(lhost, lport, handler, pr, &h, why, sizeof(why)) < 0) {
+    if (httpd_start(listen.host, listen.port, handler, pr, &h, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         if (pr->series)
             fclose(pr->series);
@@ -754,7 +752,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "gpenlab-promlite: serving http://%s:%d/api/v1/query, scraping every %d ms\n",
-            lhost, httpd_port(h), pr->scrape_ms);
+            listen.host, httpd_port(h), pr->scrape_ms);
     resp_conn *c = NULL;
     for (;;) {
         scrape(pr, &c);
@@ -771,4 +769,11 @@ int main(int argc, char **argv)
     pthread_mutex_destroy(&pr->mu);
     free(pr);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const cli_command commands[] = {{"serve", run_command}, {"dump-workers", run_command}};
+    return cli_dispatch("gpenlab-promlite", argc, argv, commands, sizeof(commands) / sizeof(commands[0]), USAGE,
+                        stdout, stderr);
 }
