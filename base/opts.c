@@ -75,9 +75,7 @@ static int unknown(const cli_spec *s, const char *arg, gp_error *err)
 static int take_value(const cli_opt *o, const char *name, const char *v, gp_error *err)
 {
     switch (o->kind) {
-    case CLI_STR:
-        *(const char **)o->out = v;
-        return 0;
+    case CLI_STR: *(const char **)o->out = v; return 0;
     case CLI_LONG:
     case CLI_INT: {
         char *end;
@@ -92,11 +90,9 @@ static int take_value(const cli_opt *o, const char *name, const char *v, gp_erro
             *(long *)o->out = x;
         return 0;
     }
-    case CLI_VALUE:
-        return o->parse(name, v, o->out, err);
+    case CLI_VALUE: return o->parse(name, v, o->out, err);
     case CLI_FLAG:
-    case CLI_SET:
-        break;
+    case CLI_SET: break;
     }
     return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, "option table: not a value kind");
 }
@@ -194,7 +190,8 @@ static int read_number(const char *name, const char *v, double lo, bool lo_in, d
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x < lo || (!lo_in && x == lo))
+    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x < lo ||
+        (!lo_in && x == lo))
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name, "expected a number %s %g, got \"%s\"",
                             lo_in ? ">=" : ">", lo, v);
     *out = x;

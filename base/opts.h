@@ -34,7 +34,7 @@ typedef struct cli_opt {
     const char *alias; /* another spelling ("-o" for "--out"), or NULL */
     cli_kind kind;
     void *out;
-    long lo, hi;       /* CLI_LONG, CLI_INT: the range; CLI_SET: the value */
+    long lo, hi;        /* CLI_LONG, CLI_INT: the range; CLI_SET: the value */
     cli_value_fn parse; /* CLI_VALUE */
 } cli_opt;
 
@@ -58,7 +58,7 @@ typedef struct cli_spec {
 } cli_spec;
 
 /* The programs' wording for cli_spec.unknown and .too_many. */
-#define CLI_UNKNOWN_OPTION "unknown option \"%s\""
+#define CLI_UNKNOWN_OPTION      "unknown option \"%s\""
 #define CLI_UNEXPECTED_ARGUMENT "unexpected argument \"%s\""
 
 /* Parses argv[1..argc) (argv[0] is the command's name). Returns 0, 1 when the help was

@@ -23,7 +23,7 @@
 
 extern char **environ;
 
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define DEFAULT_PATH          "/usr/local/bin:/usr/bin:/bin"
 #define DEFAULT_CAPTURE_LIMIT ((size_t)64 << 20)
 
 /* What the child sends back through the status pipe when it cannot exec. */
@@ -43,7 +43,7 @@ struct gp_proc {
     int64_t kill_at_ms; /* 0: no timeout */
     int fd[2];          /* the parent's ends of the stdout and stderr pipes; -1: none */
     pbuf b[2];
-    size_t line_used;   /* bytes of b[0] the last gp_proc_read_line handed out */
+    size_t line_used; /* bytes of b[0] the last gp_proc_read_line handed out */
 };
 
 static int64_t now_ms(void)
@@ -217,10 +217,7 @@ static const char *child_path(const char *const *add)
     return path;
 }
 
-static int set_cloexec(int fd)
-{
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
+static int set_cloexec(int fd) { return fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
 /* Opens where stream `io` of the child goes (the write end for a pipe); pipe_rd gets the
  * parent's end. -1 with errno on failure; -2 for an inherited stream (nothing to open). */
@@ -229,8 +226,7 @@ static int open_sink(gp_proc_io io, const char *path, bool append, int *pipe_rd)
     int fds[2];
     switch (io) {
     case GP_PROC_INHERIT:
-    case GP_PROC_STDOUT:
-        return -2;
+    case GP_PROC_STDOUT: return -2;
     case GP_PROC_FILE:
         if (!path) {
             errno = EINVAL;
@@ -251,14 +247,13 @@ static int open_sink(gp_proc_io io, const char *path, bool append, int *pipe_rd)
         *pipe_rd = fds[0];
         return fds[1];
     case GP_PROC_NULL:
-    default:
-        return open("/dev/null", O_WRONLY | O_CLOEXEC);
+    default: return open("/dev/null", O_WRONLY | O_CLOEXEC);
     }
 }
 
 /* The child, from fork to exec: async-signal-safe calls only. */
-static void child(const gp_proc_spec *s, const char *prog, char **env, int in_fd,
-                  const int sink[2], int status_fd)
+static void child(const gp_proc_spec *s, const char *prog, char **env, int in_fd, const int sink[2],
+                  int status_fd)
 {
     int stage = STAGE_EXEC;
     if (s->own_group)
@@ -269,8 +264,8 @@ static void child(const gp_proc_spec *s, const char *prog, char **env, int in_fd
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    static const int defaults[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD,
-                                   SIGUSR1, SIGUSR2, SIGALRM};
+    static const int defaults[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+                                   SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         sigaction(defaults[i], &dfl, NULL);
     dup2(in_fd, STDIN_FILENO);
@@ -282,9 +277,8 @@ static void child(const gp_proc_spec *s, const char *prog, char **env, int in_fd
         dup2(sink[1], STDERR_FILENO);
     if (s->cwd && chdir(s->cwd) != 0) {
         stage = STAGE_CHDIR;
-    } else if (s->run_as_uid > 0 &&
-               (setgroups(0, NULL) != 0 || setgid((gid_t)s->run_as_uid) != 0 ||
-                setuid((uid_t)s->run_as_uid) != 0)) {
+    } else if (s->run_as_uid > 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)s->run_as_uid) != 0 ||
+                                     setuid((uid_t)s->run_as_uid) != 0)) {
         stage = STAGE_USER;
     } else {
         execve(prog, (char *const *)s->argv, env);
@@ -385,7 +379,7 @@ int gp_proc_start(const gp_proc_spec *s, gp_proc **out, gp_error *err)
     if (got == (ssize_t)sizeof(msg)) { /* it did not start */
         reap(p, true);
         p->reaped = true;
-        const char *doing = msg[0] == STAGE_CHDIR ? "cannot change to directory"
+        const char *doing = msg[0] == STAGE_CHDIR  ? "cannot change to directory"
                             : msg[0] == STAGE_USER ? "cannot switch to user"
                                                    : "cannot run";
         char arg[PATH_MAX + 32] = "";
@@ -424,10 +418,7 @@ fail_quiet:
     return rc;
 }
 
-pid_t gp_proc_pid(const gp_proc *p)
-{
-    return p->pid;
-}
+pid_t gp_proc_pid(const gp_proc *p) { return p->pid; }
 
 /* The child is killed by its timeout now. */
 static void time_out(gp_proc *p)
@@ -590,10 +581,7 @@ void gp_proc_result_free(gp_proc_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-bool gp_proc_ok(const gp_proc_result *r)
-{
-    return r->exited && r->exit_code == 0;
-}
+bool gp_proc_ok(const gp_proc_result *r) { return r->exited && r->exit_code == 0; }
 
 void gp_proc_describe(const gp_proc_result *r, char *out, size_t cap)
 {

@@ -38,9 +38,9 @@ typedef enum gp_proc_io {
 } gp_proc_io;
 
 typedef struct gp_proc_spec {
-    const char *const *argv;    /* NULL-terminated; argv[0] is the program */
-    const char *cwd;            /* the program's working directory; NULL: the caller's */
-    const char *stdin_path;     /* NULL: /dev/null */
+    const char *const *argv; /* NULL-terminated; argv[0] is the program */
+    const char *cwd;         /* the program's working directory; NULL: the caller's */
+    const char *stdin_path;  /* NULL: /dev/null */
     gp_proc_io out, err;
     const char *out_path, *err_path;
     bool append;                /* GP_PROC_FILE appends instead of truncating */
@@ -55,14 +55,14 @@ typedef struct gp_proc_spec {
 } gp_proc_spec;
 
 typedef struct gp_proc_result {
-    bool exited;         /* it exited, with exit_code */
+    bool exited; /* it exited, with exit_code */
     int exit_code;
-    int signal_no;       /* the signal that ended it; 0 when it exited */
-    bool timed_out;      /* ended by the spec's timeout (signal_no is SIGKILL) */
-    char *out, *err;     /* captured output, NUL-terminated (NULL when not captured);
+    int signal_no;   /* the signal that ended it; 0 when it exited */
+    bool timed_out;  /* ended by the spec's timeout (signal_no is SIGKILL) */
+    char *out, *err; /* captured output, NUL-terminated (NULL when not captured);
                             freed by gp_proc_result_free */
     size_t out_len, err_len;
-    bool truncated;      /* a captured stream went past capture_limit_bytes */
+    bool truncated; /* a captured stream went past capture_limit_bytes */
 } gp_proc_result;
 
 typedef struct gp_proc gp_proc;

@@ -28,11 +28,11 @@
 #include "sim/engine.h"
 #include "sim/sim.h"
 
-#define PODS 8
-#define LOAD 0.8
+#define PODS          8
+#define LOAD          0.8
 #define MEAN_DEMAND_S 1.8
-#define DEMAND_CV 1.0
-#define SIMPY_PYTHON "/usr/bin/python3" /* Debian's, where python3-simpy3 installs */
+#define DEMAND_CV     1.0
+#define SIMPY_PYTHON  "/usr/bin/python3" /* Debian's, where python3-simpy3 installs */
 
 static const char *const PROFILE =
     "format gpenlab-profile 1\ncard \"bench\"\nprovenance seed\n"
@@ -87,8 +87,10 @@ static double run_process(const char *const argv[], const char *out_path)
     double t0 = bench_now_s();
     gp_proc_result r;
     gp_error err;
-    if (gp_proc_run(&(gp_proc_spec){.argv = argv, .out = out_path ? GP_PROC_FILE : GP_PROC_INHERIT,
-                                    .out_path = out_path, .err = GP_PROC_INHERIT},
+    if (gp_proc_run(&(gp_proc_spec){.argv = argv,
+                                    .out = out_path ? GP_PROC_FILE : GP_PROC_INHERIT,
+                                    .out_path = out_path,
+                                    .err = GP_PROC_INHERIT},
                     &r, &err) < 0)
         die(err.msg);
     double t = bench_now_s() - t0;
@@ -168,8 +170,7 @@ static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
     return trace_open_list(c->v, c->n, out, err);
 }
 
-static void run_in_memory(const gpu_profile *prof, list_ctx *lc, run_summary *sum,
-                          request_log *log)
+static void run_in_memory(const gpu_profile *prof, list_ctx *lc, run_summary *sum, request_log *log)
 {
     sim_cfg cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -213,7 +214,8 @@ static double lower_bound_s(uint64_t n_events, uint32_t pending)
     sim_event ev;
     for (uint64_t k = 0; k < n_events && engine_pop(&e, &ev); k++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        if (engine_schedule(&e, ev.t_us + 1 + (int64_t)(x % 2000000), ev.prio, ev.kind, ev.obj, 0) < 0)
+        if (engine_schedule(&e, ev.t_us + 1 + (int64_t)(x % 2000000), ev.prio, ev.kind, ev.obj, 0) <
+            0)
             die("engine");
     }
     double t = bench_now_s() - t0;
@@ -234,7 +236,8 @@ int main(int argc, char **argv)
             snprintf(dir, sizeof(dir), ".");
     }
     long n = bench_small() ? 100000 : 1000000;
-    char trace[600], prof_path[600], yaml[600], db[600], simpy_out[600], gp_out[600], stdout_path[600];
+    char trace[600], prof_path[600], yaml[600], db[600], simpy_out[600], gp_out[600],
+        stdout_path[600];
     snprintf(trace, sizeof(trace), "%s/simpy_trace_%ld.csv", dir, n);
     snprintf(prof_path, sizeof(prof_path), "%s/simpy_profile", dir);
     snprintf(yaml, sizeof(yaml), "%s/simpy_%ld.yaml", dir, n);
@@ -270,8 +273,8 @@ int main(int argc, char **argv)
 
     printf("gpenlab and SimPy %s, the same static model on the same trace: %ld requests,\n"
            "%d pods at load %.1f, lognormal demands (mean %.1f s, CV %.0f), concurrency 1, "
-           "no timeout%s\n", "3.0", n, PODS, LOAD, MEAN_DEMAND_S, DEMAND_CV,
-           bench_small() ? " (BENCH_SMALL)" : "");
+           "no timeout%s\n",
+           "3.0", n, PODS, LOAD, MEAN_DEMAND_S, DEMAND_CV, bench_small() ? " (BENCH_SMALL)" : "");
 
     /* per-request identity, on one run of each */
     size_t n_rows = 0;
@@ -292,8 +295,9 @@ int main(int argc, char **argv)
     if (fclose(g) != 0)
         die(gp_out);
     request_log_free(&log);
-    const char *simpy_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
-                          "2000", simpy_out, NULL};
+    const char *simpy_argv[] = {
+        SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000", "2000", simpy_out,
+        NULL};
     run_process(simpy_argv, "/dev/null");
     bool same = runs_ok((const char *const[]){"cmp", "-s", gp_out, simpy_out, NULL});
     printf("  per-request start and end, gpenlab vs SimPy: %s (%zu requests, %llu completed)\n",
@@ -313,8 +317,8 @@ int main(int argc, char **argv)
         bench_fig_add(&gp_whole, run_process(gp_argv, "/dev/null"));
     }
     remove_db(db);
-    const char *py_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
-                       "2000", NULL};
+    const char *py_argv[] = {
+        SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000", "2000", NULL};
     for (int k = 0; k < BENCH_RUNS; k++) {
         bench_fig_start(&py_whole);
         bench_fig_start(&py_loop);
@@ -322,7 +326,8 @@ int main(int argc, char **argv)
         FILE *f = fopen(stdout_path, "r");
         double loop_s = 0, read_s = 0;
         long got = 0;
-        if (!f || fscanf(f, "simpy requests %ld read_s %lf loop_s %lf", &got, &read_s, &loop_s) != 3)
+        if (!f ||
+            fscanf(f, "simpy requests %ld read_s %lf loop_s %lf", &got, &read_s, &loop_s) != 3)
             die("no figures from simpy_model.py");
         fclose(f);
         bench_fig_add(&py_loop, loop_s);
@@ -359,11 +364,12 @@ int main(int argc, char **argv)
     double loop_ratio = bench_median(&py_loop) / bench_median(&gp_loop);
     double rows_per_s = (double)n_rows / bench_median(&gp_read);
     printf("  SimPy / gpenlab: %.1fx whole process, %.1fx loop\n", whole_ratio, loop_ratio);
-    printf("  gpenlab: %.2f M requests/s in the loop, %llu events (%.2f M events/s); the event\n"
-           "  set alone pops and pushes them in %.4f s (%.1f M events/s): the loop takes %.1fx that\n",
-           (double)n_rows / bench_median(&gp_loop) / 1e6, (unsigned long long)sum.events,
-           (double)sum.events / bench_median(&gp_loop) / 1e6, bench_median(&lb),
-           (double)sum.events / bench_median(&lb) / 1e6, bench_median(&gp_loop) / bench_median(&lb));
+    printf(
+        "  gpenlab: %.2f M requests/s in the loop, %llu events (%.2f M events/s); the event\n"
+        "  set alone pops and pushes them in %.4f s (%.1f M events/s): the loop takes %.1fx that\n",
+        (double)n_rows / bench_median(&gp_loop) / 1e6, (unsigned long long)sum.events,
+        (double)sum.events / bench_median(&gp_loop) / 1e6, bench_median(&lb),
+        (double)sum.events / bench_median(&lb) / 1e6, bench_median(&gp_loop) / bench_median(&lb));
     printf("  trace reading: %.2f M rows/s (%zu rows)\n", rows_per_s / 1e6, n_rows);
     char fig[200];
     snprintf(fig, sizeof(fig), "%.1fx on %ld requests", whole_ratio, n);

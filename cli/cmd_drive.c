@@ -8,8 +8,8 @@
 #include "cli/usage.h"
 #include "drive/drive.h"
 
-#define DRIVE_USAGE                                                                        \
-    "usage: gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N] "     \
+#define DRIVE_USAGE                                                                     \
+    "usage: gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N] " \
     "[--metrics FILE.csv] [--prometheus URL] [--redis HOST:PORT]"
 
 static int parse_ticks(const char *name, const char *v, void *out, gp_error *err)

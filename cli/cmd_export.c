@@ -14,8 +14,7 @@
 static int parse_cloud(const char *name, const char *v, void *out, gp_error *err)
 {
     if (strcmp(v, "gke") != 0 && strcmp(v, "eks") != 0)
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected gke or eks, got \"%s\"",
-                            v);
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected gke or eks, got \"%s\"", v);
     *(const char **)out = v;
     return 0;
 }
@@ -43,7 +42,8 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
     const cli_spec spec = {.opts = opts,
                            .unknown = "unknown option (usage: gpenlab export --from "
                                       "DB|EXPERIMENT.yaml [--label LABEL | --point N] [--out DIR] "
-                                      "| gpenlab export --import DIR)", .help = cli_usage("export")};
+                                      "| gpenlab export --import DIR)",
+                           .help = cli_usage("export")};
     int rc = cli_parse(argc, argv, &spec, out, err);
     if (rc != 0) /* 1: the help was printed */
         return rc < 0 ? rc : 0;

@@ -9,8 +9,8 @@
 #include "policy/policy.h"
 #include "policy/replay.h"
 
-#define REPLAY_USAGE                                                                       \
-    "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] "     \
+#define REPLAY_USAGE                                                                  \
+    "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] " \
     "[--max N]"
 
 static int parse_pods(const char *name, const char *v, void *out, gp_error *err)

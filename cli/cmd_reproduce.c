@@ -24,7 +24,9 @@ int cmd_reproduce(int argc, char **argv, FILE *out, gp_error *err)
         {"--title", NULL, CLI_STR, &o.title, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)", .help = cli_usage("reproduce")};
+    const cli_spec spec = {.opts = opts,
+                           .unknown = "unknown option (see gpenlab help)",
+                           .help = cli_usage("reproduce")};
     int rc = cli_parse(argc, argv, &spec, out, err);
     if (rc != 0) /* 1: the help was printed */
         return rc < 0 ? rc : 0;

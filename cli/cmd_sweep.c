@@ -31,7 +31,8 @@ int cmd_sweep(int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &path,
                            .n_pos = 1,
                            .unknown = "unknown option (see gpenlab help)",
-                           .too_many = "one sweep file at a time", .help = cli_usage("sweep")};
+                           .too_many = "one sweep file at a time",
+                           .help = cli_usage("sweep")};
     int rc = cli_parse(argc, argv, &spec, out, err);
     if (rc != 0) /* 1: the help was printed */
         return rc < 0 ? rc : 0;

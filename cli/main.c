@@ -9,7 +9,6 @@
 #include "cli/commands.h"
 #include "cli/usage.h"
 
-
 static void usage(FILE *f) { cli_usage_all(f, GPENLAB_VERSION); }
 
 static int fail(const gp_error *err)
@@ -26,9 +25,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"policy", cmd_policy},   {"export", cmd_export},
-    {"drive", cmd_drive},     {"report", cmd_report}, {"regress", cmd_regress},
-    {"sweep", cmd_sweep},     {"reproduce", cmd_reproduce},
+    {"policy", cmd_policy},       {"export", cmd_export},   {"drive", cmd_drive},
+    {"report", cmd_report},       {"regress", cmd_regress}, {"sweep", cmd_sweep},
+    {"reproduce", cmd_reproduce},
 };
 
 int main(int argc, char **argv)
@@ -49,7 +48,8 @@ int main(int argc, char **argv)
         rc = c->fn(argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "trace") == 0)
         rc = argc >= 3 ? cmd_trace(argc - 2, argv + 2, stdout, &err)
-                       : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL, "usage: gpenlab trace stats FILE");
+                       : gp_error_set(&err, GP_EPARSE, NULL, 0, 0, NULL,
+                                      "usage: gpenlab trace stats FILE");
     else if (strcmp(cmd, "run") == 0)
         rc = cmd_run(argv[0], argc - 1, argv + 1, stdout, &err);
     else if (strcmp(cmd, "profile") == 0)

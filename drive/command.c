@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define MAX_WORDS 64
-#define ENV_SLOTS 72 /* pass_env + set_env (32 each) + PATH + GPENLAB_REPLICAS + NULL */
+#define MAX_WORDS    64
+#define ENV_SLOTS    72 /* pass_env + set_env (32 each) + PATH + GPENLAB_REPLICAS + NULL */
 
 /* Splits run into words in place (buf is a copy); quotes group, no escapes. */
 static int split_words(char *buf, char **words, int *n, char *why, size_t why_len)

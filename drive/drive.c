@@ -106,8 +106,8 @@ static int check_k8s_name(const cfg_node *n, const char *what, const char *s, bo
     return cfg_error(n, err, GP_EPARSE,
                      "%s \"%.80s\" is not a Kubernetes name (RFC 1123 %s: lower-case letters, "
                      "digits and '-'%s, at most %d characters)",
-                     what, s, subdomain ? "subdomain" : "label", subdomain ? ", '.' between labels" : "",
-                     subdomain ? 253 : 63);
+                     what, s, subdomain ? "subdomain" : "label",
+                     subdomain ? ", '.' between labels" : "", subdomain ? 253 : 63);
 }
 
 static bool env_name_ok(const char *s)
@@ -125,8 +125,10 @@ static int check_url(const cfg_node *n, const char *url, bool token, gp_error *e
 {
     char why[200];
     if (http_url_parse(url, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0)
-        return cfg_error(n, err, GP_EPARSE, "expected an http:// or https:// URL, got \"%.200s\" "
-                         "(%s)", url, why);
+        return cfg_error(n, err, GP_EPARSE,
+                         "expected an http:// or https:// URL, got \"%.200s\" "
+                         "(%s)",
+                         url, why);
     if (token && http_url_token_ok(url, why, sizeof(why)) < 0)
         return cfg_error(n, err, GP_ENOTSUP,
                          "a bearer token goes only over https (plain http only to loopback)");
@@ -135,8 +137,9 @@ static int check_url(const cfg_node *n, const char *url, bool token, gp_error *e
 
 static int parse_command(const cfg_node *cmd, drive_cfg *c, gp_error *err)
 {
-    static const char *const ck[] = {"run", "shell", "timeout", "pass_env", "env",
-                                     "initial_replicas", "retries", "backoff", NULL};
+    static const char *const ck[] = {"run",      "shell",   "timeout",
+                                     "pass_env", "env",     "initial_replicas",
+                                     "retries",  "backoff", NULL};
     TRY(cfg_check_keys(cmd, ck, err));
     c->target = DRIVE_TARGET_COMMAND;
     const char *run = NULL;
@@ -167,7 +170,8 @@ static int parse_command(const cfg_node *cmd, drive_cfg *c, gp_error *err)
         if (c->n_cmd_env == DRIVE_ENV_MAX)
             return cfg_error(vn, err, GP_ERANGE, "at most %d entries", DRIVE_ENV_MAX);
         if (!env_name_ok(k))
-            return cfg_error(vn, err, GP_EPARSE, "\"%.40s\" is not an environment variable name", k);
+            return cfg_error(vn, err, GP_EPARSE, "\"%.40s\" is not an environment variable name",
+                             k);
         if (!v || strlen(k) + strlen(v) + 2 > sizeof(c->cmd_env[0]))
             return cfg_error(vn, err, GP_EPARSE, "expected a value of at most %zu characters",
                              sizeof(c->cmd_env[0]) - strlen(k) - 2);
@@ -190,9 +194,9 @@ static int parse_target(const cfg_node *t, drive_cfg *c, gp_error *err)
         return parse_command(cmd, c, err);
     if (!k)
         return 0;
-    static const char *const kk[] = {"namespace", "deployment", "kubeconfig", "context",
+    static const char *const kk[] = {"namespace",  "deployment", "kubeconfig", "context",
                                      "in_cluster", "api_server", "token_file", "ca_file",
-                                     "retries", "backoff", "timeout", NULL};
+                                     "retries",    "backoff",    "timeout",    NULL};
     TRY(cfg_check_keys(k, kk, err));
     c->target = DRIVE_TARGET_KUBE;
     TRY(copy_str(k, "namespace", c->kube_ns, sizeof(c->kube_ns), err));
@@ -278,18 +282,19 @@ static void cfg_defaults(drive_cfg *c, const char *path)
  * its Deployment's `name`). */
 static int load_driver_config(drive_cfg *c, const cfg_node *root, bool section, gp_error *err)
 {
-    static const char *const keys[] = {"policy", "label", "config", "bounds", "env",
-                                       "sync_period", "tick_budget", "prometheus", "redis",
-                                       "target", "log", NULL};
-    static const char *const section_keys[] = {"name", "policy", "label", "config", "bounds",
-                                               "env", "sync_period", "tick_budget",
-                                               "prometheus", "redis", "target", NULL};
+    static const char *const keys[] = {"policy", "label",       "config",      "bounds",
+                                       "env",    "sync_period", "tick_budget", "prometheus",
+                                       "redis",  "target",      "log",         NULL};
+    static const char *const section_keys[] = {"name",       "policy", "label",       "config",
+                                               "bounds",     "env",    "sync_period", "tick_budget",
+                                               "prometheus", "redis",  "target",      NULL};
     TRY(cfg_check_keys(root, section ? section_keys : keys, err));
     if (section) {
         TRY(copy_str(root, "name", c->name, sizeof(c->name), err));
         if (!c->name[0])
-            return cfg_error(root, err, GP_EMISSING, "a deployments: section needs the `name` "
-                                                     "of its Deployment");
+            return cfg_error(root, err, GP_EMISSING,
+                             "a deployments: section needs the `name` "
+                             "of its Deployment");
     }
     const char *pol = NULL;
     TRY(cfg_req_string(root, "policy", &pol, err));
@@ -310,12 +315,13 @@ static int load_driver_config(drive_cfg *c, const cfg_node *root, bool section, 
         TRY(cfg_opt_int(n, "min_pods", 0, MAX_REPLICAS, &c->min_pods, err));
         TRY(cfg_opt_int(n, "max_pods", 1, MAX_REPLICAS, &c->max_pods, err));
         if (c->min_pods > c->max_pods)
-            return cfg_error(n, err, GP_ERANGE, "min_pods (%d) is above max_pods (%d)",
-                             c->min_pods, c->max_pods);
+            return cfg_error(n, err, GP_ERANGE, "min_pods (%d) is above max_pods (%d)", c->min_pods,
+                             c->max_pods);
     }
     if ((n = cfg_map_get(root, "env")) && !cfg_node_is_null(n)) {
         static const char *const ek[] = {"concurrency", "pod_capacity_per_s", "mean_demand_s",
-                                         "cold_start", "scrape_interval", "seed", NULL};
+                                         "cold_start",  "scrape_interval",    "seed",
+                                         NULL};
         TRY(cfg_check_keys(n, ek, err));
         TRY(cfg_opt_int(n, "concurrency", 1, 100000, &c->env.concurrency, err));
         TRY(cfg_opt_double(n, "pod_capacity_per_s", 0, 1e9, &c->env.pod_capacity_per_s, err));
@@ -327,10 +333,8 @@ static int load_driver_config(drive_cfg *c, const cfg_node *root, bool section, 
         TRY(cfg_opt_int64(n, "seed", 0, INT64_MAX, &seed, err));
         c->env.seed = (uint64_t)seed;
     }
-    TRY(cfg_opt_duration_us(root, "sync_period", 100000, 3600 * US_PER_S, &c->sync_period_us,
-                            err));
-    TRY(cfg_opt_duration_us(root, "tick_budget", 100000, 3600 * US_PER_S, &c->tick_budget_us,
-                            err));
+    TRY(cfg_opt_duration_us(root, "sync_period", 100000, 3600 * US_PER_S, &c->sync_period_us, err));
+    TRY(cfg_opt_duration_us(root, "tick_budget", 100000, 3600 * US_PER_S, &c->tick_budget_us, err));
     if ((n = cfg_map_get(root, "target")) && !cfg_node_is_null(n))
         TRY(parse_target(n, c, err));
     const char *ns = c->kube_ns[0] ? c->kube_ns : "gpen";
@@ -387,7 +391,8 @@ static int load_manifest(drive_cfg *c, gp_error *err)
     policy_live form = po ? po->live : POLICY_LIVE_NONE;
     bool hpa = form == POLICY_LIVE_HPA, keda = form == POLICY_LIVE_KEDA;
     snprintf(c->source, sizeof(c->source), "%s",
-             hpa ? "HorizontalPodAutoscaler" : keda ? "ScaledObject"
+             hpa    ? "HorizontalPodAutoscaler"
+             : keda ? "ScaledObject"
              : form == POLICY_LIVE_KNATIVE || form == POLICY_LIVE_KNATIVE_KEEP_ALIVE
                  ? "Knative Service"
                  : "Deployment");
@@ -458,8 +463,9 @@ int drive_cfg_load(const char *path, drive_cfg *c, gp_error *err)
     TRY(cfg_check_keys(root, top, err));
     TRY(copy_str(root, "log", c->log_path, sizeof(c->log_path), err));
     if (cfg_node_kind(deps) != CFG_SEQ || cfg_len(deps) == 0 || cfg_len(deps) > 64)
-        return cfg_error(deps, err, GP_EPARSE, "expected a list of 1 to 64 Deployments' "
-                                               "sections");
+        return cfg_error(deps, err, GP_EPARSE,
+                         "expected a list of 1 to 64 Deployments' "
+                         "sections");
     c->section = calloc(cfg_len(deps), sizeof(drive_cfg));
     if (!c->section)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -487,8 +493,8 @@ struct drive {
     const policy_ops *ops;
     void *state;
     policy_info info;
-    int lo, hi;          /* the intersection of the cluster's and the policy's bounds */
-    int own_count;       /* command / no target / no cluster: the count last applied */
+    int lo, hi;    /* the intersection of the cluster's and the policy's bounds */
+    int own_count; /* command / no target / no cluster: the count last applied */
     kube_access kube;
     bool kube_ok;        /* kube holds credentials (else: no cluster, dry run) */
     char kube_why[256];  /* why there is no cluster access */
@@ -532,8 +538,11 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
         return gp_error_set(err, GP_EUNKNOWN, c->path, 0, 0, "policy", "unknown policy \"%s\"",
                             c->policy);
     }
-    d->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
+    d->info = (policy_info){.sync_period_us = 15 * US_PER_S,
+                            .flags = 0,
+                            .initial_pods = -1,
+                            .min_pods = -1,
+                            .max_pods = -1};
     int rc = d->ops->create(c->policy_cfg, &d->env, &d->state, &d->info, err);
     if (rc < 0) {
         free(d);
@@ -555,16 +564,16 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
         d->hi = d->info.max_pods;
     if (d->lo > d->hi)
         d->lo = d->hi;
-    int init = c->initial_replicas >= 0 ? c->initial_replicas
-                                        : (d->info.initial_pods >= 0 ? d->info.initial_pods : d->lo);
+    int init = c->initial_replicas >= 0
+                   ? c->initial_replicas
+                   : (d->info.initial_pods >= 0 ? d->info.initial_pods : d->lo);
     d->own_count = init < d->lo ? d->lo : (init > d->hi ? d->hi : init);
     if (c->prom_ca_file[0] && !(d->prom_auth.ca_file = strdup(c->prom_ca_file))) {
         drive_close(d);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
-    if (c->prom_token_file[0] &&
-        http_auth_load_token(&d->prom_auth, c->prom_token_file, d->kube_why,
-                             sizeof(d->kube_why)) < 0) {
+    if (c->prom_token_file[0] && http_auth_load_token(&d->prom_auth, c->prom_token_file,
+                                                      d->kube_why, sizeof(d->kube_why)) < 0) {
         rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "prometheus.token_file", "%s", d->kube_why);
         drive_close(d);
         return rc;
@@ -572,13 +581,11 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
     if (c->target == DRIVE_TARGET_KUBE) {
         if (!d->cfg.kube_ns[0])
             snprintf(d->cfg.kube_ns, sizeof(d->cfg.kube_ns), "default");
-        if (kube_access_load(c->kubeconfig, c->context, c->in_cluster, c->api_server,
-                             c->token_file, c->ca_file, &d->kube, d->kube_why,
-                             sizeof(d->kube_why)) == 0) {
+        if (kube_access_load(c->kubeconfig, c->context, c->in_cluster, c->api_server, c->token_file,
+                             c->ca_file, &d->kube, d->kube_why, sizeof(d->kube_why)) == 0) {
             d->kube_ok = true;
         } else if (!dry_run) {
-            rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s",
-                              d->kube_why);
+            rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s", d->kube_why);
             drive_close(d);
             return rc;
         }
@@ -659,8 +666,8 @@ static void api_url(const drive *d, bool scale, char *buf, size_t len)
     while (bl > 0 && d->kube.server[bl - 1] == '/')
         bl--;
     /* namespace and name are RFC 1123 (checked at load): nothing to escape */
-    snprintf(buf, len, "%.*s/apis/apps/v1/namespaces/%s/deployments/%s%s", (int)bl,
-             d->kube.server, d->cfg.kube_ns, d->cfg.deployment, scale ? "/scale" : "");
+    snprintf(buf, len, "%.*s/apis/apps/v1/namespaces/%s/deployments/%s%s", (int)bl, d->kube.server,
+             d->cfg.kube_ns, d->cfg.deployment, scale ? "/scale" : "");
 }
 
 static bool replicas_ok(json_t *v)
@@ -677,7 +684,10 @@ static int kube_call(drive *d, int64_t deadline, const char *method, const char 
     memset(r, 0, sizeof(*r));
     if (kube_auth_refresh(&d->kube, why, why_len) < 0)
         return -1;
-    http_req q = {.method = method, .url = url, .auth = &d->kube.auth, .body = body,
+    http_req q = {.method = method,
+                  .url = url,
+                  .auth = &d->kube.auth,
+                  .body = body,
                   .content_type = body ? "application/merge-patch+json" : NULL,
                   .timeout_us = d->cfg.api_timeout_us};
     int cancelled = http_run(&q, 1, deadline, cancel_fn(d), cancel_ctx(d));
@@ -825,8 +835,8 @@ static long pods_from_samples(drive *d, prom_sample *const *smp, const size_t *n
         }
         for (size_t i = 0; queried && i < n; i++) {
             const pod_obs *p = &d->pods[i];
-            double v = q == DRIVE_Q_POD_GPU_MEM    ? p->gpu_mem_frac
-                       : q == DRIVE_Q_POD_GPU_UTIL ? p->gpu_util_frac
+            double v = q == DRIVE_Q_POD_GPU_MEM     ? p->gpu_mem_frac
+                       : q == DRIVE_Q_POD_GPU_UTIL  ? p->gpu_util_frac
                        : q == DRIVE_Q_POD_IN_FLIGHT ? p->in_flight
                                                     : p->concurrency;
             if (isnan(v))
@@ -839,12 +849,12 @@ static long pods_from_samples(drive *d, prom_sample *const *smp, const size_t *n
 
 /* Queries every configured Prometheus query at once and fills o (metrics and pods). true
  * when every answer was usable; else why says which query failed first and why. */
-static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_pods,
-                             char *note, size_t note_len, char *why, size_t why_len)
+static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_pods, char *note,
+                             size_t note_len, char *why, size_t why_len)
 {
-    static const int obs_of[] = {OBS_GPU_MEM_FRAC, OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
+    static const int obs_of[] = {OBS_GPU_MEM_FRAC,  OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
                                  OBS_LATENCY_P95_S, OBS_LATENCY_P99_S, OBS_IN_FLIGHT,
-                                 OBS_ARRIVAL_RATE, OBS_CONCURRENCY};
+                                 OBS_ARRIVAL_RATE,  OBS_CONCURRENCY};
     http_req reqs[DRIVE_Q_COUNT];
     int which[DRIVE_Q_COUNT];
     prom_sample *smp[DRIVE_Q_COUNT] = {NULL};
@@ -863,7 +873,9 @@ static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_
             ok = false;
             break;
         }
-        reqs[n] = (http_req){.method = "GET", .url = urls[n], .auth = &d->prom_auth,
+        reqs[n] = (http_req){.method = "GET",
+                             .url = urls[n],
+                             .auth = &d->prom_auth,
                              .timeout_us = d->cfg.prom_timeout_us};
         which[n++] = q;
     }
@@ -1003,9 +1015,9 @@ static json_t *jstr(const char *s)
             cp = (cp << 6) | (p[i + k] & 0x3f);
         }
         /* no overlong forms, surrogates or code points past U+10FFFF */
-        if (good && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                     (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                     (cp >= 0xd800 && cp <= 0xdfff)))
+        if (good &&
+            ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+             (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)))
             good = false;
         if (good) {
             memcpy(o + w, p + i, len);
@@ -1056,15 +1068,15 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "label", jstr(d->cfg.label));
     if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
         json_object_set_new(j, "deployment", jstr(d->cfg.name));
-    static const char *const names[OBS_METRICS] = {
-        "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "queue_len", "in_flight",
-        "arrival_rate", "concurrency"};
+    static const char *const names[OBS_METRICS] = {"gpu_mem_frac", "gpu_util_frac", "p50_s",
+                                                   "p95_s",        "p99_s",         "queue_len",
+                                                   "in_flight",    "arrival_rate",  "concurrency"};
     json_object_set_new(in, "metrics_valid", json_boolean(rec->obs.metrics_valid));
     json_object_set_new(in, "sources", jstr(rec->sources));
     for (int m = 0; m < OBS_METRICS; m++)
-        json_object_set_new(in, names[m], isfinite(rec->obs.metric[m])
-                                              ? json_real(rec->obs.metric[m])
-                                              : json_null());
+        json_object_set_new(in, names[m],
+                            isfinite(rec->obs.metric[m]) ? json_real(rec->obs.metric[m])
+                                                         : json_null());
     json_object_set_new(in, "latency_samples", json_integer(rec->obs.latency_samples));
     json_object_set_new(in, "spec_replicas", json_integer(rec->current));
     for (int s = 0; s < POD_GONE; s++)
@@ -1073,8 +1085,8 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "inputs", in);
     json_object_set_new(j, "decided", json_boolean(rec->decided));
     json_object_set_new(j, "desired", json_integer(rec->decided ? rec->dec.desired_pods : -1));
-    json_object_set_new(j, "reason", json_string(rec->decided ? policy_reason_name(rec->dec.reason)
-                                                              : "none"));
+    json_object_set_new(j, "reason",
+                        json_string(rec->decided ? policy_reason_name(rec->dec.reason) : "none"));
     json_object_set_new(j, "detail", jstr(rec->decided ? rec->dec.detail : ""));
     json_object_set_new(j, "bounds", json_pack("[ii]", d->lo, d->hi));
     json_object_set_new(j, "applied", json_integer(rec->applied));
@@ -1133,15 +1145,17 @@ static void act(drive *d, int64_t deadline, drive_tick_rec *rec)
             pass[i] = d->cfg.pass_env[i];
         for (int i = 0; i < d->cfg.n_cmd_env; i++)
             set[i] = d->cfg.cmd_env[i];
-        command_spec cs = {.run = d->cfg.command, .shell = d->cfg.command_shell,
-                           .pass_env = pass, .n_pass_env = d->cfg.n_pass_env,
-                           .set_env = set, .n_set_env = d->cfg.n_cmd_env};
+        command_spec cs = {.run = d->cfg.command,
+                           .shell = d->cfg.command_shell,
+                           .pass_env = pass,
+                           .n_pass_env = d->cfg.n_pass_env,
+                           .set_env = set,
+                           .n_set_env = d->cfg.n_cmd_env};
         int attempt = 0, crc;
         for (;;) {
             cs.timeout_us = bounded(d->cfg.command_timeout_us, deadline);
-            crc = command_run(&cs, rec->applied, cancel_fn(d), cancel_ctx(d),
-                              rec->command_output, sizeof(rec->command_output), why,
-                              sizeof(why));
+            crc = command_run(&cs, rec->applied, cancel_fn(d), cancel_ctx(d), rec->command_output,
+                              sizeof(rec->command_output), why, sizeof(why));
             if (crc == 0 || attempt >= d->cfg.retries || stop_pending((void *)d->stop))
                 break;
             if (sleep_us(d, backoff(d, attempt), deadline) || io_mono_us() >= deadline)
@@ -1166,8 +1180,8 @@ static int clamp(const drive *d, int n) { return n < d->lo ? d->lo : (n > d->hi 
 
 /* One tick. With rp, row i of the recorded CSV is the observation (no source, no cluster,
  * nothing written). */
-static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data *rp,
-                size_t row, gp_error *err)
+static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data *rp, size_t row,
+                gp_error *err)
 {
     memset(rec, 0, sizeof(*rec));
     set_action(rec, "none");
@@ -1186,7 +1200,8 @@ static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data
     } else {
         if (d->cfg.target == DRIVE_TARGET_KUBE && d->kube_ok) {
             int attempt = 0, rc;
-            while ((rc = kube_read(d, deadline, &spec, &existing, &ready, why, sizeof(why))) == -1 &&
+            while ((rc = kube_read(d, deadline, &spec, &existing, &ready, why, sizeof(why))) ==
+                       -1 &&
                    attempt < d->cfg.retries && io_mono_us() < deadline) {
                 if (sleep_us(d, backoff(d, attempt), deadline))
                     break;
@@ -1292,8 +1307,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
         json_array_append_new(qs, e);
         free(url);
     }
-    json_object_set_new(j, "prometheus", d->cfg.prom_url[0] && !replay_path ? jstr(d->cfg.prom_url)
-                                                                           : json_null());
+    json_object_set_new(j, "prometheus",
+                        d->cfg.prom_url[0] && !replay_path ? jstr(d->cfg.prom_url) : json_null());
     json_object_set_new(j, "queries", qs);
     if (d->cfg.redis_host[0] && !replay_path) {
         char addr[300];

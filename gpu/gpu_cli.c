@@ -8,20 +8,23 @@ static const struct {
     const char *cmd, *usage;
 } USAGE[] = {
     {"selftest", "usage: gpenlab-gpu selftest [--ref FILE [--gpen-only]] [GPU options]\n"},
-    {"bench", "usage: gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N | --max-batch N]\n"
-              "           [--only fp16|bf16|fp16-mma|fp32] [GPU options]\n"},
-    {"run", "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [--cpu]\n"
-            "           [--tensor NAME] [--size N] [--style-dim N] [--n-mlp N] [--channel-multiplier N]\n"
-            "           [--narrow F] [--width-div N] [--faces N] [--quality Q] [GPU options]\n"},
+    {"bench",
+     "usage: gpenlab-gpu bench [--torch FILE] [--out FILE] [--reps N] [--batch N | --max-batch N]\n"
+     "           [--only fp16|bf16|fp16-mma|fp32] [GPU options]\n"},
+    {"run",
+     "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [--cpu]\n"
+     "           [--tensor NAME] [--size N] [--style-dim N] [--n-mlp N] [--channel-multiplier N]\n"
+     "           [--narrow F] [--width-div N] [--faces N] [--quality Q] [GPU options]\n"},
     {"convcheck", "usage: gpenlab-gpu convcheck [--tiles]\n"},
     {"profile", "usage: gpenlab-gpu profile [--out FILE] [--reps 1..16] [--quick] [--procs 0..16]\n"
                 "           [--cmd TEXT] [--commit SHA] [GPU options]\n"},
-    {"profile derive", "usage: gpenlab-gpu profile derive [--in FILE] [--from CARD] [--to t4,l4,a10,a100]\n"
-                       "           [--outdir DIR]\n"},
+    {"profile derive",
+     "usage: gpenlab-gpu profile derive [--in FILE] [--from CARD] [--to t4,l4,a10,a100]\n"
+     "           [--outdir DIR]\n"},
 };
 
-#define GPU_OPTIONS_USAGE                                                                        \
-    "GPU options: --weights FILE, --detector-weights FILE, --parser-weights FILE,\n"             \
+#define GPU_OPTIONS_USAGE                                                            \
+    "GPU options: --weights FILE, --detector-weights FILE, --parser-weights FILE,\n" \
     "           --jpeg auto|host|nvjpeg, --conv auto|mma|wgmma, --precision fp32|fp16|bf16\n"
 
 const char *gpu_cli_usage(const char *cmd)
@@ -38,18 +41,16 @@ const char *gpu_cli_usage(const char *cmd)
     return all;
 }
 
-int cli_die(const gp_error *err)
-{
-    return cli_report(stderr, "gpenlab-gpu", err, 1);
-}
+int cli_die(const gp_error *err) { return cli_report(stderr, "gpenlab-gpu", err, 1); }
 
 /* A word of a fixed set through parse (-1: none of them) into an int. */
-static int read_choice(const char *name, const char *v, int (*parse)(const char *), const char *choices, int *out,
-                       gp_error *err)
+static int read_choice(const char *name, const char *v, int (*parse)(const char *),
+                       const char *choices, int *out, gp_error *err)
 {
     int k = parse(v);
     if (k < 0)
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected %s, got \"%s\"", choices, v);
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected %s, got \"%s\"", choices,
+                            v);
     *out = k;
     return 0;
 }
@@ -66,7 +67,10 @@ static int read_conv(const char *name, const char *v, void *out, gp_error *err)
 
 static int precision_parse(const char *s)
 {
-    return strcmp(s, "fp32") == 0 ? GPU_FP32 : strcmp(s, "fp16") == 0 ? GPU_FP16 : strcmp(s, "bf16") == 0 ? GPU_BF16 : -1;
+    return strcmp(s, "fp32") == 0   ? GPU_FP32
+           : strcmp(s, "fp16") == 0 ? GPU_FP16
+           : strcmp(s, "bf16") == 0 ? GPU_BF16
+                                    : -1;
 }
 
 static int read_precision(const char *name, const char *v, void *out, gp_error *err)

@@ -17,7 +17,8 @@
 #include "base/fileio.h"
 
 /* The input tensor `name` of `path` as floats, with its shape; ndim must match. */
-static int read_input(const char *path, const char *name, int ndim, int64_t *shape, float **data, gp_error *err)
+static int read_input(const char *path, const char *name, int ndim, int64_t *shape, float **data,
+                      gp_error *err)
 {
     safetensors_file f;
     *data = NULL;
@@ -28,7 +29,8 @@ static int read_input(const char *path, const char *name, int ndim, int64_t *sha
     if (!t)
         rc = gp_error_set(err, GP_EMISSING, path, 0, 0, name, "no such tensor");
     else if (t->ndim != ndim)
-        rc = gp_error_set(err, GP_ERANGE, path, 0, 0, name, "expected %d dimensions, got %d", ndim, t->ndim);
+        rc = gp_error_set(err, GP_ERANGE, path, 0, 0, name, "expected %d dimensions, got %d", ndim,
+                          t->ndim);
     if (!rc) {
         size_t n = safetensors_count(t);
         memcpy(shape, t->shape, sizeof(int64_t) * (size_t)ndim);
@@ -58,20 +60,27 @@ typedef struct run_meta {
     char impl[96], weights[300], input[300];
 } run_meta;
 
-static int write_outputs(const char *path, int n, const safetensors_item *items, const run_meta *m, gp_error *err)
+static int write_outputs(const char *path, int n, const safetensors_item *items, const run_meta *m,
+                         gp_error *err)
 {
-    const char *meta[] = {"tool", "gpenlab-gpu run", "implementation", m->impl, "weights", m->weights,
-                          "input", m->input};
+    const char *meta[] = {"tool",    "gpenlab-gpu run", "implementation", m->impl,
+                          "weights", m->weights,        "input",          m->input};
     return safetensors_write_f32(path, n, items, 4, meta, err);
 }
 
-static const char *precision_name(int p) { return p == GPU_FP32 ? "fp32" : p == GPU_BF16 ? "bf16" : "fp16"; }
+static const char *precision_name(int p)
+{
+    return p == GPU_FP32 ? "fp32" : p == GPU_BF16 ? "bf16" : "fp16";
+}
 
 /* The GPU implementation's name for the metadata (opens nothing). */
 static void gpu_impl(const gpu_opts *o, run_meta *m)
 {
-    snprintf(m->impl, sizeof(m->impl), "gpenlab CUDA %s (conv kernel %s)", precision_name(o->precision),
-             o->conv_kernel == GPU_CONV_MMA ? "mma" : o->conv_kernel == GPU_CONV_WGMMA ? "wgmma" : "auto");
+    snprintf(m->impl, sizeof(m->impl), "gpenlab CUDA %s (conv kernel %s)",
+             precision_name(o->precision),
+             o->conv_kernel == GPU_CONV_MMA     ? "mma"
+             : o->conv_kernel == GPU_CONV_WGMMA ? "wgmma"
+                                                : "auto");
 }
 
 /* GPEN's configuration: the published one, or the weights file's metadata, then flags. */
@@ -125,8 +134,9 @@ static int run_gpen(const run_args *a, const gpu_opts *base, run_meta *meta, gp_
     if (B < 1 || B > 64 || sh[1] != 3 || sh[2] != cfg.size || sh[3] != cfg.size) {
         free(in);
         return gp_error_set(err, GP_ERANGE, in_path, 0, 0, tname,
-                            "expected [B, 3, %d, %d] with B 1..64, got [%lld, %lld, %lld, %lld]", cfg.size, cfg.size,
-                            (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3]);
+                            "expected [B, 3, %d, %d] with B 1..64, got [%lld, %lld, %lld, %lld]",
+                            cfg.size, cfg.size, (long long)sh[0], (long long)sh[1],
+                            (long long)sh[2], (long long)sh[3]);
     }
     size_t n = (size_t)B * 3 * (size_t)cfg.size * (size_t)cfg.size;
     float *out = malloc(n * sizeof(float));
@@ -140,7 +150,8 @@ static int run_gpen(const run_args *a, const gpu_opts *base, run_meta *meta, gp_
             rc = gpen_ref_forward(&m, in, B, &ro, out, err);
             gpen_model_free(&m);
         }
-        snprintf(meta->impl, sizeof(meta->impl), "gpenlab CPU reference (float storage, double accumulation)");
+        snprintf(meta->impl, sizeof(meta->impl),
+                 "gpenlab CPU reference (float storage, double accumulation)");
     } else if (!rc) {
         gpu_opts o = *base;
         o.gpen = cfg;
@@ -165,24 +176,28 @@ static int run_gpen(const run_args *a, const gpu_opts *base, run_meta *meta, gp_
     return rc;
 }
 
-static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *base, run_meta *meta, gp_error *err)
+static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *base, run_meta *meta,
+                        gp_error *err)
 {
     const int rf = kind == PIPE_RETINAFACE;
     const char *wpath = rf ? base->detector_weights_path : base->parser_weights_path;
     const char *in_path = a->in, *out_path = a->out, *tname = a->tensor;
     const int width_div = a->width_div, cpu = a->cpu;
     if (width_div != 1 && !cpu)
-        return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "--width-div", "the GPU networks are full width: use --cpu");
+        return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "--width-div",
+                            "the GPU networks are full width: use --cpu");
     int64_t sh[4];
     float *in = NULL;
     if (read_input(in_path, tname, 4, sh, &in, err))
         return err->code;
     int B = (int)sh[0], H = (int)sh[2], W = (int)sh[3];
-    int bad = rf ? (B != 1 || sh[1] != 3 || H < 32 || W < 32 || (size_t)H * (size_t)W > 1504u * 1504u)
-                 : (B < 1 || B > 64 || sh[1] != 3 || H != W || H < 32 || H > 512 || H % 16);
+    int bad =
+        rf ? (B != 1 || sh[1] != 3 || H < 32 || W < 32 || (size_t)H * (size_t)W > 1504u * 1504u)
+           : (B < 1 || B > 64 || sh[1] != 3 || H != W || H < 32 || H > 512 || H % 16);
     if (bad) {
         free(in);
-        return gp_error_set(err, GP_ERANGE, in_path, 0, 0, tname, "%s: got [%lld, %lld, %lld, %lld]",
+        return gp_error_set(err, GP_ERANGE, in_path, 0, 0, tname,
+                            "%s: got [%lld, %lld, %lld, %lld]",
                             rf ? "expected [1, 3, H, W], H, W >= 32, at most 1504 x 1504 pixels"
                                : "expected [B, 3, S, S], B 1..64, S a multiple of 16 in 32..512",
                             (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)sh[3]);
@@ -192,8 +207,9 @@ static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *b
     for (int l = 0; l < 3; l++) {
         lh[l] = rf ? pipe_rf_level_size(H, l) : H;
         lw[l] = rf ? pipe_rf_level_size(W, l) : W;
-        nl[l] = rf ? (size_t)PIPE_RF_HEAD_CH * (size_t)lh[l] * (size_t)lw[l]
-                : l == 0 ? (size_t)B * PIPE_PN_OUT_CH * (size_t)H * (size_t)W : 0;
+        nl[l] = rf       ? (size_t)PIPE_RF_HEAD_CH * (size_t)lh[l] * (size_t)lw[l]
+                : l == 0 ? (size_t)B * PIPE_PN_OUT_CH * (size_t)H * (size_t)W
+                         : 0;
         total += nl[l];
     }
     float *buf = malloc(total * sizeof(float)), *outs[3];
@@ -209,7 +225,8 @@ static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *b
                     : pipe_parsenet_forward(&net, in, B, H, buf, err);
             pipe_net_free(&net);
         }
-        snprintf(meta->impl, sizeof(meta->impl), "gpenlab CPU reference (float storage, double accumulation%s)",
+        snprintf(meta->impl, sizeof(meta->impl),
+                 "gpenlab CPU reference (float storage, double accumulation%s)",
                  width_div > 1 ? ", narrowed" : "");
     } else if (!rc) {
         gpu_opts o = *base;
@@ -219,7 +236,8 @@ static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *b
         gpu_ctx *c;
         rc = gpu_open(&o, &c, err);
         if (!rc) {
-            rc = rf ? gpu_retinaface_forward(c, in, H, W, outs, err) : gpu_parsenet_forward(c, in, B, H, buf, err);
+            rc = rf ? gpu_retinaface_forward(c, in, H, W, outs, err)
+                    : gpu_parsenet_forward(c, in, B, H, buf, err);
             gpu_close(c);
         }
         gpu_impl(&o, meta);
@@ -229,13 +247,16 @@ static int run_pipe_net(pipe_net_kind kind, const run_args *a, const gpu_opts *b
         int n = rf ? 3 : 1;
         for (int l = 0; l < n; l++) {
             static const char *const names[3] = {"level0", "level1", "level2"};
-            it[l] = (safetensors_item){rf ? names[l] : "out", 4, {B, rf ? PIPE_RF_HEAD_CH : PIPE_PN_OUT_CH, lh[l], lw[l]},
+            it[l] = (safetensors_item){rf ? names[l] : "out",
+                                       4,
+                                       {B, rf ? PIPE_RF_HEAD_CH : PIPE_PN_OUT_CH, lh[l], lw[l]},
                                        outs[l]};
         }
         rc = write_outputs(out_path, n, it, meta, err);
     }
     if (!rc)
-        printf("run %s: %d x %dx%d -> %s (%s)\n", pipe_net_kind_name(kind), B, H, W, out_path, meta->impl);
+        printf("run %s: %d x %dx%d -> %s (%s)\n", pipe_net_kind_name(kind), B, H, W, out_path,
+               meta->impl);
     free(in);
     free(buf);
     return rc;
@@ -277,7 +298,8 @@ static int run_pipeline(const run_args *a, const gpu_opts *base, gp_error *err)
                 rc = gp_error_set(err, GP_EIO, out_path, 0, 0, NULL, "cannot write");
         }
         if (!rc) {
-            printf("run pipeline: %dx%d, %d faces, -> %s (%zu bytes; %s): total %.2f ms (cold: first request of a "
+            printf("run pipeline: %dx%d, %d faces, -> %s (%zu bytes; %s): total %.2f ms (cold: "
+                   "first request of a "
                    "fresh context)",
                    w, h, res.faces, out_path, res.out_jpeg_len, info.jpeg, res.total_ms);
             for (int s = 0; s < GPU_N_STAGES; s++)
@@ -316,7 +338,8 @@ int cmd_run(int argc, char **argv)
     if (prc)
         return prc == 1 ? 0 : prc;
     if (!what) {
-        fprintf(stderr, "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n");
+        fprintf(stderr, "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out "
+                        "FILE [options]\n");
         return 2;
     }
     if (!a.in || !a.out) {
@@ -329,21 +352,26 @@ int cmd_run(int argc, char **argv)
     gp_error_clear(&err);
     int rc;
     if (strcmp(what, "gpen") == 0) {
-        snprintf(meta.weights, sizeof(meta.weights), "%s", o.weights_path ? o.weights_path : "deterministic random, seed 20211");
+        snprintf(meta.weights, sizeof(meta.weights), "%s",
+                 o.weights_path ? o.weights_path : "deterministic random, seed 20211");
         rc = run_gpen(&a, &o, &meta, &err);
     } else if (strcmp(what, "retinaface") == 0 || strcmp(what, "parsenet") == 0) {
         pipe_net_kind k = what[0] == 'r' ? PIPE_RETINAFACE : PIPE_PARSENET;
         const char *w = k == PIPE_RETINAFACE ? o.detector_weights_path : o.parser_weights_path;
-        snprintf(meta.weights, sizeof(meta.weights), "%s", w ? w : "deterministic random, seed 20211");
+        snprintf(meta.weights, sizeof(meta.weights), "%s",
+                 w ? w : "deterministic random, seed 20211");
         rc = run_pipe_net(k, &a, &o, &meta, &err);
     } else if (strcmp(what, "pipeline") == 0) {
         if (a.cpu) {
-            fprintf(stderr, "gpenlab-gpu run pipeline: the whole pipeline has no CPU path (--cpu runs one network)\n");
+            fprintf(stderr, "gpenlab-gpu run pipeline: the whole pipeline has no CPU path (--cpu "
+                            "runs one network)\n");
             return 2;
         }
         rc = run_pipeline(&a, &o, &err);
     } else {
-        fprintf(stderr, "gpenlab-gpu run: unknown network \"%s\" (gpen, retinaface, parsenet, pipeline)\n", what);
+        fprintf(stderr,
+                "gpenlab-gpu run: unknown network \"%s\" (gpen, retinaface, parsenet, pipeline)\n",
+                what);
         return 2;
     }
     return rc ? cli_die(&err) : 0;

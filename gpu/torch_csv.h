@@ -43,8 +43,9 @@ typedef struct torch_compare {
 
 /* The lines for batch 1, 2, 4, .. max_batch where gpenlab (gpen_ms[b] > 0) or torch (a
  * DTYPE row) measured something, into out (room for 16); *n_out of them. */
-void torch_compare_build(const double *gpen_ms, const double *frac_peak, int max_batch, const torch_row *rows,
-                         int n, const char *dtype, torch_compare *out, int *n_out);
+void torch_compare_build(const double *gpen_ms, const double *frac_peak, int max_batch,
+                         const torch_row *rows, int n, const char *dtype, torch_compare *out,
+                         int *n_out);
 
 /* The side-by-side table for people (a header and one line per batch: times in ms, the
  * speed-ups over eager and over the fastest torch row, which mode/modconv/layout that

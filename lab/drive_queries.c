@@ -5,10 +5,20 @@
 #include <stdio.h>
 
 /* NULL-terminated: the list doubles as cfg_check_keys' allowed keys */
-static const char *const query_names[DRIVE_Q_COUNT + 1] = {
-    "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "in_flight", "arrival_rate",
-    "concurrency", "latency_samples", "pod_gpu_mem_frac", "pod_gpu_util_frac", "pod_in_flight",
-    "pod_concurrency", NULL};
+static const char *const query_names[DRIVE_Q_COUNT + 1] = {"gpu_mem_frac",
+                                                           "gpu_util_frac",
+                                                           "p50_s",
+                                                           "p95_s",
+                                                           "p99_s",
+                                                           "in_flight",
+                                                           "arrival_rate",
+                                                           "concurrency",
+                                                           "latency_samples",
+                                                           "pod_gpu_mem_frac",
+                                                           "pod_gpu_util_frac",
+                                                           "pod_in_flight",
+                                                           "pod_concurrency",
+                                                           NULL};
 
 const char *drive_query_name(int q) { return q >= 0 && q < DRIVE_Q_COUNT ? query_names[q] : "?"; }
 
@@ -35,8 +45,7 @@ static int gauge_query(int q, const char *sel, char *buf, size_t len)
 {
     for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
         if (gauges[i].q == q) {
-            snprintf(buf, len, "%s(%s%s)%s", gauges[i].agg, gauges[i].metric, sel,
-                     gauges[i].tail);
+            snprintf(buf, len, "%s(%s%s)%s", gauges[i].agg, gauges[i].metric, sel, gauges[i].tail);
             return 1;
         }
     return 0;
@@ -70,9 +79,10 @@ void drive_deployment_query(int q, const char *ns, const char *deployment, const
     case DRIVE_Q_P50:
     case DRIVE_Q_P95:
     case DRIVE_Q_P99:
-        snprintf(buf, len,
-                 "histogram_quantile(%s, sum by (le) (rate(gpen_request_latency_seconds_bucket%s[%s])))",
-                 quantile[q - DRIVE_Q_P50], sel, window);
+        snprintf(
+            buf, len,
+            "histogram_quantile(%s, sum by (le) (rate(gpen_request_latency_seconds_bucket%s[%s])))",
+            quantile[q - DRIVE_Q_P50], sel, window);
         break;
     case DRIVE_Q_ARRIVAL:
         snprintf(buf, len, "sum(rate(gpen_requests_total%s[%s]))", sel, rate_window);

@@ -17,8 +17,8 @@
 /* Resolves a path written at node `where` against the directory it is relative to: the
  * file's, or the one an overlay gave (a --set on the command line: the current directory);
  * too long is an error. */
-int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel,
-                            char *out, size_t cap, gp_error *err)
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
+                            size_t cap, gp_error *err)
 {
     const char *dir = cfg_node_base_dir(where) ? cfg_node_base_dir(where) : e->dir;
     if (gp_path_join(dir, rel, out, cap) < 0)
@@ -41,11 +41,28 @@ static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
 static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, size_t cur_len,
                          gp_error *err)
 {
-    static const char *const keys[] = {
-        "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
-        "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
-        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
-        "start_interference", "currency", "pools", "deployments", "routing", NULL};
+    static const char *const keys[] = {"gpus",
+                                       "gpus_max",
+                                       "node_provision_delay",
+                                       "min_pods",
+                                       "max_pods",
+                                       "concurrency",
+                                       "dispatch",
+                                       "timeout",
+                                       "termination_grace",
+                                       "readiness_delay",
+                                       "image_cache",
+                                       "gpu_share",
+                                       "max_queue",
+                                       "price_per_gpu_hour",
+                                       "slo",
+                                       "pod_start_phases",
+                                       "start_interference",
+                                       "currency",
+                                       "pools",
+                                       "deployments",
+                                       "routing",
+                                       NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -72,8 +89,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
         rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
                                  err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us, err);
     if (rc >= 0)
         rc = cfg_opt_enum(map, "image_cache", cache_names, &cache, err);
     if (rc >= 0)
@@ -92,14 +109,16 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
         if (n == 0 || n >= cur_len || strpbrk(cur, " \t\n\r"))
             return cfg_error(cfg_map_get(map, "currency"), err, GP_ERANGE,
                              "expected a currency code of 1 to %zu characters without blanks "
-                             "(USD, EUR, CNY), got \"%s\"", cur_len - 1, cur);
+                             "(USD, EUR, CNY), got \"%s\"",
+                             cur_len - 1, cur);
         memcpy(currency, cur, n + 1);
     }
     const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
     if (phases) {
         if (cfg_node_kind(phases) != CFG_SEQ)
-            return cfg_error(phases, err, GP_EPARSE,
-                             "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
+            return cfg_error(
+                phases, err, GP_EPARSE,
+                "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
         if (cfg_len(phases) > sizeof(c->extra_phase) / sizeof(c->extra_phase[0]))
             return cfg_error(phases, err, GP_ELIMIT, "at most 8 phases");
         for (size_t i = 0; i < cfg_len(phases); i++) {
@@ -142,8 +161,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
 
 static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
 {
-    static const char *const keys[] = {"scrape_interval", "latency_window", "delay",
-                                       "sync_jitter", NULL};
+    static const char *const keys[] = {"scrape_interval", "latency_window", "delay", "sync_jitter",
+                                       NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
         rc = cfg_opt_duration_us(map, "scrape_interval", US_PER_MS, US_PER_H,
@@ -165,16 +184,16 @@ static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
 
 static int parse_users(const cfg_node *map, closed_loop_cfg *c, gp_error *err)
 {
-    static const char *const keys[] = {"count", "think_time", "ramp", "duration", "image_mix",
-                                       NULL};
+    static const char *const keys[] = {"count",    "think_time", "ramp",
+                                       "duration", "image_mix",  NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
         rc = cfg_req_int(map, "count", 0, 1000000, &c->users, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "think_time", 0, US_PER_DAY, &c->think_mean_us, err);
     if (rc >= 0) {
-        rc = cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us, err);
         if (rc == 0)
             return cfg_error(map, err, GP_EMISSING, "a closed loop needs `duration`");
     }
@@ -244,9 +263,8 @@ static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
 
 static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
 {
-    static const char *const keys[] = {"db",       "csv",             "series",
-                                       "requests", "max_series_rows", "max_request_rows",
-                                       NULL};
+    static const char *const keys[] = {
+        "db", "csv", "series", "requests", "max_series_rows", "max_request_rows", NULL};
     int rc = cfg_check_keys(map, keys, err);
     const char *db = NULL, *csv = NULL;
     if (rc == 0)
@@ -261,8 +279,7 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_int64(map, "max_series_rows", 1, INT64_C(1) << 40, &e->max_series_rows, err);
     if (rc >= 0)
-        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows,
-                           err);
+        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows, err);
     if (rc < 0)
         return rc;
     if (db && (rc = experiment_resolve_path(e, cfg_map_get(map, "db"), db, e->db_path,
@@ -297,8 +314,8 @@ int experiment_check_policies(const experiment *e, int only, gp_error *err)
         policy_env env;
         sim_policy_env(&cfg, &env);
         env.oracle = &stub;
-        policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
+        policy_info info = {
+            .sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *state = NULL;
         TRY(e->policy[pi].ops->create(e->policy[pi].config, &env, &state, &info, err));
         e->policy[pi].ops->destroy(state);
@@ -311,9 +328,10 @@ static int experiment_parse(experiment *e, gp_error *err)
     const cfg_node *root = cfg_root(e->doc);
     if (!root)
         return gp_error_set(err, GP_EPARSE, e->path, 0, 0, NULL, "empty experiment file");
-    static const char *const keys[] = {"name", "description", "seed", "replications", "profile",
-                                       "workload", "users", "cluster", "metrics", "policies",
-                                       "output", "duration", "objective", "mixes", NULL};
+    static const char *const keys[] = {"name",      "description", "seed",   "replications",
+                                       "profile",   "workload",    "users",  "cluster",
+                                       "metrics",   "policies",    "output", "duration",
+                                       "objective", "mixes",       NULL};
     int rc = cfg_check_keys(root, keys, err);
     if (rc < 0)
         return rc;
@@ -332,8 +350,8 @@ static int experiment_parse(experiment *e, gp_error *err)
         rc = fleet_cfg_has_pools(root) ? cfg_opt_string(root, "profile", &profile, err)
                                        : cfg_req_string(root, "profile", &profile, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us, err);
     if (rc < 0)
         return rc;
     e->seed = (uint64_t)seed;
@@ -359,8 +377,8 @@ static int experiment_parse(experiment *e, gp_error *err)
         /* a text given with the experiment (a results database keeps both) is the profile;
          * a file is read once, so the text parsed is the text stored with the results */
         if (!e->profile_text)
-            rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text,
-                                   NULL, err);
+            rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL,
+                                   err);
         if (rc == 0)
             rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
         if (rc < 0) {
@@ -418,8 +436,8 @@ static int describe_file(char *buf, size_t cap, const char *what, const char *pa
     uint64_t h, bytes;
     gp_error herr;
     if (gp_hash_file(path, &h, &bytes, &herr) == 0)
-        return snprintf(buf, cap, "%s %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n", what,
-                        path, bytes, h);
+        return snprintf(buf, cap, "%s %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n", what, path,
+                        bytes, h);
     return snprintf(buf, cap, "%s %s: not readable\n", what, path);
 }
 
@@ -635,9 +653,8 @@ uint64_t experiment_inputs_hash(const experiment *e)
 
 int experiment_db_upsert(const experiment *e, results_db *db, int64_t *exp_id, gp_error *err)
 {
-    return results_db_experiment_upsert_inputs(db, e->name, e->path, e->yaml_text,
-                                               e->overlay_text, e->profile_text, e->inputs_text,
-                                               exp_id, err);
+    return results_db_experiment_upsert_inputs(db, e->name, e->path, e->yaml_text, e->overlay_text,
+                                               e->profile_text, e->inputs_text, exp_id, err);
 }
 
 /* The least memory a request of class c can need (bytes): its fewest faces, and the mp in
@@ -666,9 +683,8 @@ int experiment_warn(const experiment *e, FILE *warn)
     const gpu_profile *largest = NULL;
     for (int k = 0; k < n_cards; k++) {
         const gpu_profile *p = e->n_pools > 0 ? e->pool_tpl[k].profile : e->profile;
-        const char *path = e->n_pools > 0 && e->pool[k].profile_path[0]
-                               ? e->pool[k].profile_path
-                               : e->profile_path;
+        const char *path = e->n_pools > 0 && e->pool[k].profile_path[0] ? e->pool[k].profile_path
+                                                                        : e->profile_path;
         if (!largest || p->gpu_mem_bytes - p->model_mem_bytes >
                             largest->gpu_mem_bytes - largest->model_mem_bytes)
             largest = p;
@@ -711,8 +727,7 @@ int experiment_warn(const experiment *e, FILE *warn)
         if (!(c->weight > 0) || need <= free_bytes)
             continue;
         const cfg_node *at = mix_node ? cfg_seq_at(mix_node, (size_t)i) : NULL;
-        cfg_error(at ? at : cfg_map_get(root, e->closed_loop ? "users" : "workload"), &w,
-                  GP_ERANGE,
+        cfg_error(at ? at : cfg_map_get(root, e->closed_loop ? "users" : "workload"), &w, GP_ERANGE,
                   "image class %d \"%s\"%s: every request needs at least %.0f MiB, more than "
                   "the %.0f MiB the card (%s) holds beside the model: all of them (%.1f%% of "
                   "requests) will be rejected as too large",

@@ -22,11 +22,11 @@
 #include "sim/sim.h"
 #include "traces/workload.h"
 
-#define EXPERIMENT_MAX_POLICIES 64
+#define EXPERIMENT_MAX_POLICIES     64
 #define EXPERIMENT_MAX_REPLICATIONS 10000
 /* A ready pod holds `concurrency` request slots in memory: max_pods x concurrency is
  * bounded so that a typo (100000 x 100000) is an error, not an out-of-memory kill. */
-#define EXPERIMENT_MAX_SLOTS 1000000
+#define EXPERIMENT_MAX_SLOTS        1000000
 
 typedef struct policy_entry {
     char label[64];
@@ -37,14 +37,14 @@ typedef struct policy_entry {
 
 /* A node pool as the file gives it, beyond what the simulator needs (lab/fleet_cfg.h). */
 typedef struct experiment_pool {
-    char profile_path[512];  /* "" when the pool takes the experiment's profile */
-    gpu_profile *profile;    /* owned; NULL: the experiment's */
+    char profile_path[512]; /* "" when the pool takes the experiment's profile */
+    gpu_profile *profile;   /* owned; NULL: the experiment's */
     char *profile_text;
-    char accelerator[64];    /* export: the GPU type label's value ("": from the card) */
+    char accelerator[64];       /* export: the GPU type label's value ("": from the card) */
     preemption_notice *notices; /* owned: its recorded preemptions, in time order */
     int n_notices;
-    bool min_pods_set;       /* min_pods given (else the cluster's, within max_pods) */
-    char trace_path[512];    /* its recorded preemptions' CSV, "" when none */
+    bool min_pods_set;    /* min_pods given (else the cluster's, within max_pods) */
+    char trace_path[512]; /* its recorded preemptions' CSV, "" when none */
 } experiment_pool;
 
 /* A mix of node pools (`mixes:`): the cluster its entries run on. */
@@ -60,9 +60,9 @@ typedef struct experiment {
     char name[64];
     char description[512];
     cfg_doc *doc;
-    char *yaml_text;        /* the file's text as read */
-    char *overlay_text;     /* the overlays applied, "path=value" lines ("" when none) */
-    char *inputs_text;      /* the other inputs' identity: the trace's bytes and digest,
+    char *yaml_text;    /* the file's text as read */
+    char *overlay_text; /* the overlays applied, "path=value" lines ("" when none) */
+    char *inputs_text;  /* the other inputs' identity: the trace's bytes and digest,
                                gpenlab's version */
     char profile_path[512];
     gpu_profile *profile;
@@ -90,9 +90,9 @@ typedef struct experiment {
     int n_extra_notices;
     winner_objective objective; /* `objective:`, else minimise cost with slo_pct >= 99 */
     bool objective_given;
-    char currency[16];      /* cluster.currency: the unit of price_per_gpu_hour ("USD") */
-    char db_path[512];      /* "" = none */
-    char csv_path[512];     /* "" = none */
+    char currency[16];  /* cluster.currency: the unit of price_per_gpu_hour ("USD") */
+    char db_path[512];  /* "" = none */
+    char csv_path[512]; /* "" = none */
     bool record_series;
     bool record_requests;
     int64_t max_series_rows;  /* output.max_series_rows, 0: SIM_MAX_SERIES_ROWS */
@@ -102,10 +102,10 @@ typedef struct experiment {
 /* A change on top of the file (`gpenlab run --set PATH=VALUE`, a sweep point): base/cfg.h's
  * cfg_set, applied before the experiment is read, so it is checked as the file is. */
 typedef struct experiment_overlay {
-    const char *path;      /* "cluster.max_pods", "policies[2].config.pods", "profile" */
-    const char *value;     /* YAML: "12", "[1, 2]", "../gpu/profiles/t4-derived" */
-    const char *origin;    /* names it in errors ("--set cluster.max_pods=12") */
-    const char *base_dir;  /* relative paths in value are relative to this (NULL: the
+    const char *path;     /* "cluster.max_pods", "policies[2].config.pods", "profile" */
+    const char *value;    /* YAML: "12", "[1, 2]", "../gpu/profiles/t4-derived" */
+    const char *origin;   /* names it in errors ("--set cluster.max_pods=12") */
+    const char *base_dir; /* relative paths in value are relative to this (NULL: the
                               experiment file's directory; "." the current directory) */
 } experiment_overlay;
 
@@ -137,8 +137,8 @@ int experiment_check_policies(const experiment *e, int only, gp_error *err);
 
 /* A path written at node `where`, against the directory it is relative to (the file's, or
  * the one an overlay gave); too long is an error naming `where`. */
-int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel,
-                            char *out, size_t cap, gp_error *err);
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
+                            size_t cap, gp_error *err);
 
 /* The cluster policy entry `pi` runs on (its mix's, else the experiment's), and where
  * each of its pools comes from in the file (*pool_src, may be NULL). */

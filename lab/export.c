@@ -48,8 +48,8 @@ void export_opts_default(export_opts *o)
  * its file, or from the text a results database keeps), with the env a run gives it. */
 typedef struct xsrc {
     experiment *e;
-    int pi;                 /* the entry */
-    char file[600];         /* where the experiment came from */
+    int pi;         /* the entry */
+    char file[600]; /* where the experiment came from */
     const policy_ops *ops;
     const char *label;
     const cfg_node *config; /* NULL: defaults */
@@ -62,8 +62,8 @@ typedef struct xsrc {
     cluster_cfg fc;
     const int *pool_src;
     int dep, pool_first, pool_n;
-    const char *fleet_app;  /* the fleet's name: its Service, the pods' part-of label */
-    char why[2048];         /* how the entry was chosen ("" when named in the file) */
+    const char *fleet_app; /* the fleet's name: its Service, the pods' part-of label */
+    char why[2048];        /* how the entry was chosen ("" when named in the file) */
 } xsrc;
 
 static void xsrc_free(xsrc *s) { experiment_free(s->e); }
@@ -82,11 +82,9 @@ static bool is_sqlite(const char *path)
 /* ------------------------------------------------------------------ from a database */
 
 /* The stored experiment as it ran (experiment_load_stored). */
-static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s,
-                       gp_error *err)
+static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s, gp_error *err)
 {
-    snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment",
-             db_path);
+    snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment", db_path);
     return experiment_load_stored(in, s->file, &s->e, err);
 }
 
@@ -136,8 +134,10 @@ static int choose_run(results_db *db, const export_opts *o, const results_db_exp
         /* no runs of it: the newest experiment, as configured (nothing to compare) */
         free(runs);
         TRY(load_stored_id(db, o->from, ex[n_ex - 1].id, s, err));
-        snprintf(s->why, sizeof(s->why), "policy %s of experiment %s, chosen with --label "
-                 "(no runs of it are stored)", o->label, s->e->name);
+        snprintf(s->why, sizeof(s->why),
+                 "policy %s of experiment %s, chosen with --label "
+                 "(no runs of it are stored)",
+                 o->label, s->e->name);
         return (*label = strdup(o->label)) ? 0 : gp_oom(err);
     }
     if (i == SIZE_MAX) {
@@ -225,16 +225,16 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
             if ((long)sum.pt[i].point == o->point)
                 chosen = i;
         if (chosen == SIZE_MAX)
-            rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point",
-                              "sweep %s has no point %ld", sum.name, o->point);
+            rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point", "sweep %s has no point %ld",
+                              sum.name, o->point);
         else if (sum.winner != SIZE_MAX)
             snprintf(s->why, sizeof(s->why),
                      "point p%04ld (%.900s) of sweep %s, chosen with --point (%s: p%04zu)",
-                     o->point, sum.pt[chosen].params, sum.name, what,
-                     sum.pt[sum.winner].point);
+                     o->point, sum.pt[chosen].params, sum.name, what, sum.pt[sum.winner].point);
         else
-            snprintf(s->why, sizeof(s->why), "point p%04ld (%.900s) of sweep %s, chosen with --point",
-                     o->point, sum.pt[chosen].params, sum.name);
+            snprintf(s->why, sizeof(s->why),
+                     "point p%04ld (%.900s) of sweep %s, chosen with --point", o->point,
+                     sum.pt[chosen].params, sum.name);
     } else if (!sum.recorded) {
         rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
                           "sweep %s was stored without its objective (by an older gpenlab), so "
@@ -296,13 +296,13 @@ static int load_from_db(const export_opts *o, xsrc *s, char **label, FILE *log, 
             newest_pt = pts[i].experiment_id;
     bool from_sweep = o->point >= 0 || newest_pt > newest_ex;
     if (rc == 0 && from_sweep && n_pts == 0)
-        rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
-                          "the database holds no sweep");
+        rc =
+            gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point", "the database holds no sweep");
     else if (rc == 0 && !from_sweep && n_ex == 0)
         rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL, "no experiment in the database");
     else if (rc == 0)
         rc = from_sweep ? choose_point(db, o, pts, n_pts, s, label, log, err)
-                   : choose_run(db, o, ex, n_ex, s, label, log, err);
+                        : choose_run(db, o, ex, n_ex, s, label, log, err);
     free(ex);
     free(pts);
     results_db_close(db);
@@ -341,8 +341,7 @@ static int refuse_no_live_form(const xsrc *s, gp_error *err)
     if (c)
         snprintf(closest, sizeof(closest), "; the closest exportable policy is %s (%s)", c->name,
                  c->summary);
-    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
-                                       (size_t)s->pi);
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"), (size_t)s->pi);
     return cfg_error(cfg_map_get(entry, "policy"), err, GP_ENOTSUP,
                      "policy %s has no live form: %s%s", o->name,
                      o->live_none_why ? o->live_none_why : "no form on a cluster", closest);
@@ -353,8 +352,11 @@ static int refuse_no_live_form(const xsrc *s, gp_error *err)
 static int xsrc_check_policy(xsrc *s, gp_error *err)
 {
     void *state = NULL;
-    s->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
+    s->info = (policy_info){.sync_period_us = 15 * US_PER_S,
+                            .flags = 0,
+                            .initial_pods = -1,
+                            .min_pods = -1,
+                            .max_pods = -1};
     TRY(s->ops->create(s->config, &s->env, &state, &s->info, err));
     s->ops->destroy(state);
     return 0;
@@ -494,8 +496,7 @@ static ytree *labels_tree(const export_opts *o)
     return l;
 }
 
-static ytree *metadata_tree(const export_opts *o, const xsrc *s, const char *name,
-                            const char *ns)
+static ytree *metadata_tree(const export_opts *o, const xsrc *s, const char *name, const char *ns)
 {
     ytree *m = ytree_map();
     ytree_set(m, "name", ytree_str(name));
@@ -525,8 +526,10 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
     struct {
         const char *k;
         char v[256];
-    } vars[4] = {{"GPEN_CONCURRENCY", ""}, {"GPEN_QUEUE", "gpen:pending"},
-                 {"REDIS_ADDRESS", ""}, {"GPEN_TIMEOUT_SECONDS", ""}};
+    } vars[4] = {{"GPEN_CONCURRENCY", ""},
+                 {"GPEN_QUEUE", "gpen:pending"},
+                 {"REDIS_ADDRESS", ""},
+                 {"GPEN_TIMEOUT_SECONDS", ""}};
     snprintf(vars[0].v, sizeof(vars[0].v), "%d", s->e->cluster.concurrency);
     snprintf(vars[2].v, sizeof(vars[2].v), "%s", o->redis_address);
     snprintf(vars[3].v, sizeof(vars[3].v), "%lld", (long long)ceil_s(s->e->cluster.timeout_us));
@@ -582,20 +585,20 @@ typedef struct node_labels {
 
 static bool eks(const export_opts *o) { return o->cloud && strcmp(o->cloud, "eks") == 0; }
 
-static int pool_labels(const export_opts *o, const xsrc *s, int k, node_labels *nl,
-                       gp_error *err)
+static int pool_labels(const export_opts *o, const xsrc *s, int k, node_labels *nl, gp_error *err)
 {
     const pool_cfg *pc = &s->fc.pool[k];
     const experiment_pool *xp = &s->e->pool[s->pool_src[k]];
     const char *gke = NULL, *ek = NULL;
     bool known = fleet_gpu_labels(pc->profile->card, &gke, &ek);
-    nl->gpu_key = eks(o) ? "karpenter.k8s.aws/instance-gpu-name" : "cloud.google.com/gke-accelerator";
+    nl->gpu_key =
+        eks(o) ? "karpenter.k8s.aws/instance-gpu-name" : "cloud.google.com/gke-accelerator";
     nl->gpu_value = xp->accelerator[0] ? xp->accelerator : known ? (eks(o) ? ek : gke) : NULL;
     if (!nl->gpu_value)
         return gp_error_set(err, GP_ENOTSUP, s->file, 0, 0, "accelerator",
                             "pool %s: %s has no %s GPU type gpenlab knows; give the pool's "
-                            "`accelerator:` (the value of %s)", pc->name, pc->profile->card,
-                            eks(o) ? "EKS" : "GKE", nl->gpu_key);
+                            "`accelerator:` (the value of %s)",
+                            pc->name, pc->profile->card, eks(o) ? "EKS" : "GKE", nl->gpu_key);
     bool spot = pc->capacity == CAPACITY_SPOT;
     nl->cap_key = eks(o) ? "karpenter.sh/capacity-type" : "cloud.google.com/gke-spot";
     nl->cap_value = eks(o) ? (spot ? "spot" : "on-demand") : (spot ? "true" : NULL);
@@ -630,19 +633,19 @@ static int place_pods_on(const export_opts *o, const xsrc *s, ytree *ps, gp_erro
         if (nl[0].cap_value)
             ytree_set(sel, nl[0].cap_key, ytree_str(nl[0].cap_value));
         else {
-            ytree *terms = ytree_set(
-                ytree_set(ytree_set(ytree_set(ps, "affinity", ytree_map()), "nodeAffinity",
-                                    ytree_map()),
-                          "requiredDuringSchedulingIgnoredDuringExecution", ytree_map()),
-                "nodeSelectorTerms", ytree_seq());
+            ytree *terms =
+                ytree_set(ytree_set(ytree_set(ytree_set(ps, "affinity", ytree_map()),
+                                              "nodeAffinity", ytree_map()),
+                                    "requiredDuringSchedulingIgnoredDuringExecution", ytree_map()),
+                          "nodeSelectorTerms", ytree_seq());
             ytree *ex = ytree_set(ytree_push(terms, ytree_map()), "matchExpressions", ytree_seq());
             ytree_push(ex, requirement(nl[0].cap_key, NULL));
         }
     } else {
         ytree *na = ytree_set(ytree_set(ps, "affinity", ytree_map()), "nodeAffinity", ytree_map());
-        ytree *terms = ytree_set(ytree_set(na, "requiredDuringSchedulingIgnoredDuringExecution",
-                                           ytree_map()),
-                                 "nodeSelectorTerms", ytree_seq());
+        ytree *terms =
+            ytree_set(ytree_set(na, "requiredDuringSchedulingIgnoredDuringExecution", ytree_map()),
+                      "nodeSelectorTerms", ytree_seq());
         ytree *pref = ytree_set(na, "preferredDuringSchedulingIgnoredDuringExecution", ytree_seq());
         for (int k = 0; k < s->pool_n; k++) {
             ytree *ex = ytree_set(ytree_push(terms, ytree_map()), "matchExpressions", ytree_seq());
@@ -650,8 +653,8 @@ static int place_pods_on(const export_opts *o, const xsrc *s, ytree *ps, gp_erro
             ytree_push(ex, requirement(nl[k].cap_key, nl[k].cap_value));
             ytree *p = ytree_push(pref, ytree_map());
             ytree_set(p, "weight", ytree_int(100 - 10 * k > 1 ? 100 - 10 * k : 1));
-            ytree *pex = ytree_set(ytree_set(p, "preference", ytree_map()), "matchExpressions",
-                                   ytree_seq());
+            ytree *pex =
+                ytree_set(ytree_set(p, "preference", ytree_map()), "matchExpressions", ytree_seq());
             ytree_push(pex, requirement(nl[k].gpu_key, nl[k].gpu_value));
             ytree_push(pex, requirement(nl[k].cap_key, nl[k].cap_value));
         }
@@ -690,7 +693,8 @@ static ytree *deployment_tree(const export_opts *o, const xsrc *s, int replicas)
     ytree_set(ann, "prometheus.io/scrape", ytree_str("true"));
     ytree_set(ann, "prometheus.io/port", ytree_strf("%d", o->port));
     ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    ytree_set(ps, "terminationGracePeriodSeconds", ytree_int(ceil_s(s->e->cluster.termination_grace_us)));
+    ytree_set(ps, "terminationGracePeriodSeconds",
+              ytree_int(ceil_s(s->e->cluster.termination_grace_us)));
     ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, false));
     ytree *tol = ytree_push(ytree_set(ps, "tolerations", ytree_seq()), ytree_map());
     ytree_set(tol, "key", ytree_str("nvidia.com/gpu"));
@@ -739,14 +743,14 @@ static ytree *rule_groups(const export_opts *o, const xsrc *s)
         char expr[600];
     } r[32];
     int n = 0;
-#define RULE(name, ...)                                                                    \
-    do {                                                                                   \
-        r[n].record = name;                                                                \
-        snprintf(r[n].expr, sizeof(r[n].expr), __VA_ARGS__);                              \
-        n++;                                                                               \
+#define RULE(name, ...)                                      \
+    do {                                                     \
+        r[n].record = name;                                  \
+        snprintf(r[n].expr, sizeof(r[n].expr), __VA_ARGS__); \
+        n++;                                                 \
     } while (0)
-    RULE("DCGM_FI_DEV_FB_USED_ratio", "DCGM_FI_DEV_FB_USED%s / (DCGM_FI_DEV_FB_USED%s + DCGM_FI_DEV_FB_FREE%s)",
-         sel, sel, sel);
+    RULE("DCGM_FI_DEV_FB_USED_ratio",
+         "DCGM_FI_DEV_FB_USED%s / (DCGM_FI_DEV_FB_USED%s + DCGM_FI_DEV_FB_FREE%s)", sel, sel, sel);
     RULE("gpu_mem_frac", "DCGM_FI_DEV_FB_USED_ratio%s", sel);
     RULE("gpu_memory_utilization", "100 * DCGM_FI_DEV_FB_USED_ratio%s", sel);
     RULE("gpu_util_frac", "DCGM_FI_DEV_GPU_UTIL%s / 100", sel);
@@ -763,12 +767,14 @@ static ytree *rule_groups(const export_opts *o, const xsrc *s)
              qs[i].q, sel, win);
         RULE(qs[i].alias, "%s%s", qs[i].name, sel);
     }
-    RULE("gpen_latency_samples", "sum by (namespace) (increase(gpen_request_latency_seconds_count%s[%s]))",
-         sel, win);
-    RULE("gpen_requests_per_second", "sum by (namespace) (rate(gpen_requests_total%s[%s]))", sel, rwin);
+    RULE("gpen_latency_samples",
+         "sum by (namespace) (increase(gpen_request_latency_seconds_count%s[%s]))", sel, win);
+    RULE("gpen_requests_per_second", "sum by (namespace) (rate(gpen_requests_total%s[%s]))", sel,
+         rwin);
     RULE("arrival_rate", "gpen_requests_per_second%s", sel);
     RULE("gpen_pending",
-         "label_replace(max by (key) (redis_key_size{key=\"gpen:pending\"}), \"namespace\", \"%s\", \"\", \"\")",
+         "label_replace(max by (key) (redis_key_size{key=\"gpen:pending\"}), \"namespace\", "
+         "\"%s\", \"\", \"\")",
          o->ns);
     RULE("redis_list_length", "gpen_pending%s", sel);
     RULE("gpen_queue_length", "gpen_pending%s", sel);
@@ -805,18 +811,34 @@ static ytree *prometheus_rule_tree(const export_opts *o, const xsrc *s)
  * under the name the HPA reads (the recording rules above produce the series). */
 static ytree *adapter_tree(const export_opts *o, const xsrc *s)
 {
-    static const char *const pods[] = {"DCGM_FI_DEV_FB_USED_ratio", "gpu_mem_frac",
-                                       "gpu_memory_utilization", "DCGM_FI_DEV_GPU_UTIL",
-                                       "gpu_utilization", "gpu_util_frac",
-                                       "gpen_requests_in_flight", "in_flight",
-                                       "gpen_concurrency", "concurrency", NULL};
-    static const char *const ext[] = {"gpen_request_latency_seconds_p50", "p50_s",
-                                      "gpen_request_latency_seconds_p95", "p95_s",
-                                      "gpen_request_latency_seconds_p99", "p99_s",
-                                      "gpen_requests_per_second", "arrival_rate",
-                                      "gpen_pending", "redis_list_length", "gpen_queue_length",
-                                      "queue_len", "gpu_mem_frac", "DCGM_FI_DEV_FB_USED_ratio",
-                                      "DCGM_FI_DEV_GPU_UTIL", "gpu_util_frac", NULL};
+    static const char *const pods[] = {"DCGM_FI_DEV_FB_USED_ratio",
+                                       "gpu_mem_frac",
+                                       "gpu_memory_utilization",
+                                       "DCGM_FI_DEV_GPU_UTIL",
+                                       "gpu_utilization",
+                                       "gpu_util_frac",
+                                       "gpen_requests_in_flight",
+                                       "in_flight",
+                                       "gpen_concurrency",
+                                       "concurrency",
+                                       NULL};
+    static const char *const ext[] = {"gpen_request_latency_seconds_p50",
+                                      "p50_s",
+                                      "gpen_request_latency_seconds_p95",
+                                      "p95_s",
+                                      "gpen_request_latency_seconds_p99",
+                                      "p99_s",
+                                      "gpen_requests_per_second",
+                                      "arrival_rate",
+                                      "gpen_pending",
+                                      "redis_list_length",
+                                      "gpen_queue_length",
+                                      "queue_len",
+                                      "gpu_mem_frac",
+                                      "DCGM_FI_DEV_FB_USED_ratio",
+                                      "DCGM_FI_DEV_GPU_UTIL",
+                                      "gpu_util_frac",
+                                      NULL};
     ytree *cfgt = ytree_map();
     ytree *rules = ytree_set(cfgt, "rules", ytree_seq());
     for (size_t i = 0; pods[i]; i++) {
@@ -850,8 +872,7 @@ static ytree *adapter_tree(const export_opts *o, const xsrc *s)
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "prometheus-adapter-gpen", "monitoring"));
-    ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml",
-              text ? ytree_str(text) : NULL);
+    ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml", text ? ytree_str(text) : NULL);
     free(text);
     return cm;
 }
@@ -877,10 +898,11 @@ static ytree *hpa_tree(const export_opts *o, const xsrc *s)
     ytree_del(spec, "controller");
     if (s->dep >= 0) {
         /* a pool's Deployment: the replicas the run allowed it (its pool's bounds) */
-        int lo = s->info.min_pods > s->e->cluster.min_pods ? s->info.min_pods
-                                                            : s->e->cluster.min_pods;
+        int lo =
+            s->info.min_pods > s->e->cluster.min_pods ? s->info.min_pods : s->e->cluster.min_pods;
         int hi = s->info.max_pods >= 0 && s->info.max_pods < s->e->cluster.max_pods
-                     ? s->info.max_pods : s->e->cluster.max_pods;
+                     ? s->info.max_pods
+                     : s->e->cluster.max_pods;
         ytree_set(spec, "minReplicas", ytree_int(lo < 1 ? 1 : lo));
         ytree_set(spec, "maxReplicas", ytree_int(hi < 1 ? 1 : hi));
     }
@@ -1059,8 +1081,7 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
  * the closest exportable setting, where Knative has no form for it. */
 static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
 {
-    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
-                                       (size_t)s->pi);
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"), (size_t)s->pi);
     const char *mode = NULL;
     if (s->config && cfg_opt_string(s->config, "keep_alive_policy", &mode, NULL) == 1 &&
         strcmp(mode, "fixed") != 0)
@@ -1070,8 +1091,8 @@ static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
                          "policy is %s with keep_alive_policy: fixed",
                          mode, s->ops->name);
     void *state = NULL;
-    policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1,
-                        .max_pods = -1};
+    policy_info info = {
+        .sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     TRY(s->ops->create(s->config, &s->env, &state, &info, err));
     policy_obs obs;
     memset(&obs, 0, sizeof(obs));
@@ -1108,8 +1129,8 @@ static ytree *keep_alive_annotations(const xsrc *s, int64_t keep_s)
     const cluster_cfg *c = &s->e->cluster;
     ytree *a = ytree_map();
     char key[96];
-#define ANN(name, ...)                                                                     \
-    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name),                      \
+#define ANN(name, ...)                                               \
+    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name), \
      ytree_set(a, key, ytree_strf(__VA_ARGS__)))
     ANN("class", "kpa.autoscaling.knative.dev");
     ANN("metric", "concurrency");
@@ -1141,10 +1162,10 @@ static ytree *time_slicing_tree(const export_opts *o, const xsrc *s)
     ytree *cfgt = ytree_map();
     ytree_set(cfgt, "version", ytree_str("v1"));
     ytree_set(ytree_set(cfgt, "flags", ytree_map()), "migStrategy", ytree_str("none"));
-    ytree *r = ytree_push(ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()),
-                                              "timeSlicing", ytree_map()),
-                                    "resources", ytree_seq()),
-                          ytree_map());
+    ytree *r = ytree_push(
+        ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()), "timeSlicing", ytree_map()),
+                  "resources", ytree_seq()),
+        ytree_map());
     ytree_set(r, "name", ytree_str("nvidia.com/gpu"));
     ytree_set(r, "replicas", ytree_int(s->e->cluster.gpu_share));
     char *text = ytree_emit_string(cfgt, NULL);
@@ -1233,12 +1254,12 @@ static int export_write(const export_opts *o, const xsrc *sp, const char *dir, F
     case POLICY_LIVE_KNATIVE_KEEP_ALIVE: {
         bool kpa = s.ops->live == POLICY_LIVE_KNATIVE;
         const cfg_node *ca = kpa && s.config ? cfg_map_get(s.config, "autoscaler") : NULL;
-        rc = write_out(dir, "knative-service.yaml", head,
-                       kpa ? kpa_tree(o, &s)
-                           : knative_tree(o, &s, keep_alive_annotations(&s, keep_s),
-                                          s.e->cluster.concurrency),
-                       NULL, log, err);
-        ytree *data = !kpa ? keep_alive_autoscaler_data(&s)
+        rc = write_out(
+            dir, "knative-service.yaml", head,
+            kpa ? kpa_tree(o, &s)
+                : knative_tree(o, &s, keep_alive_annotations(&s, keep_s), s.e->cluster.concurrency),
+            NULL, log, err);
+        ytree *data = !kpa                                 ? keep_alive_autoscaler_data(&s)
                       : ca && cfg_node_kind(ca) == CFG_MAP ? ytree_from_cfg(ca, true)
                                                            : ytree_map();
         if (rc == 0)
@@ -1274,7 +1295,6 @@ static int export_write(const export_opts *o, const xsrc *sp, const char *dir, F
     return rc;
 }
 
-
 /* The routes of a router in front of one queue per pool (routing: router): a ConfigMap
  * for the front door, in the order it tries them. */
 static ytree *router_tree(const export_opts *o, const xsrc *s)
@@ -1288,7 +1308,8 @@ static ytree *router_tree(const export_opts *o, const xsrc *s)
         if (pc->route_max_mp > 0)
             ytree_set(r, "max_mp", ytree_num(pc->route_max_mp));
         ytree_set(r, "gpu_mem_mib", ytree_int((int64_t)(pc->profile->gpu_mem_bytes / 1048576.0)));
-        ytree_set(r, "model_mem_mib", ytree_int((int64_t)(pc->profile->model_mem_bytes / 1048576.0)));
+        ytree_set(r, "model_mem_mib",
+                  ytree_int((int64_t)(pc->profile->model_mem_bytes / 1048576.0)));
     }
     ytree *doc = ytree_map();
     ytree_set(doc, "routes", routes);
@@ -1311,7 +1332,8 @@ static int export_fleet(const export_opts *o, const xsrc *s, const char *dir, FI
     if (s->ops->live == POLICY_LIVE_KNATIVE || s->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE)
         return gp_error_set(err, GP_ENOTSUP, s->file, 0, 0, s->label,
                             "%s runs as a Knative Service: a fleet of node pools is exported "
-                            "as Deployments; the closest exportable policy is hpa", s->ops->name);
+                            "as Deployments; the closest exportable policy is hpa",
+                            s->ops->name);
     for (int k = 0; k < s->fc.n_pools; k++) { /* every pool's labels, before writing */
         node_labels nl;
         TRY(pool_labels(o, s, k, &nl, err));
@@ -1341,16 +1363,19 @@ static int export_fleet(const export_opts *o, const xsrc *s, const char *dir, FI
         s->e->cluster = whole;
     }
     char head[3000];
-    snprintf(head, sizeof(head), "gpenlab export: policy %s (%s) of experiment %s, a fleet of "
-             "%d pools in %d Deployment%s\nfrom %s%s%s", s->label, s->ops->name, s->e->name,
-             s->fc.n_pools, n, n > 1 ? "s" : "", s->file, s->why[0] ? "\n" : "", s->why);
+    snprintf(head, sizeof(head),
+             "gpenlab export: policy %s (%s) of experiment %s, a fleet of "
+             "%d pools in %d Deployment%s\nfrom %s%s%s",
+             s->label, s->ops->name, s->e->name, s->fc.n_pools, n, n > 1 ? "s" : "", s->file,
+             s->why[0] ? "\n" : "", s->why);
     if (rc == 0)
         rc = write_shared(o, s, dir, head, log, err);
     if (rc == 0 && s->fc.routing == ROUTING_ROUTER)
         rc = write_out(dir, "router.yaml",
                        "The router in front of one queue per pool: each request goes to the "
                        "first route whose max_mp\nadmits it and whose card can hold it, else to "
-                       "the first whose card can.", router_tree(o, s), NULL, log, err);
+                       "the first whose card can.",
+                       router_tree(o, s), NULL, log, err);
     if (rc == 0) {
         ytree *file = ytree_map();
         ytree_set(file, "deployments", sections);
@@ -1380,8 +1405,7 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
     char dir[512];
     if (o->out_dir)
         snprintf(dir, sizeof(dir), "%s", o->out_dir);
-    else
-    {
+    else {
         char safe[128]; /* a label becomes a folder name: keep it inside this one */
         gp_safe_file_name(safe, sizeof(safe), s.label);
         snprintf(dir, sizeof(dir), "export-%s", safe);
@@ -1434,9 +1458,10 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
             continue;
         static const struct {
             const char *flag, *key;
-        } map[] = {{"--horizontal-pod-autoscaler-sync-period=", "syncPeriod"},
-                   {"--horizontal-pod-autoscaler-tolerance=", "tolerance"},
-                   {"--horizontal-pod-autoscaler-downscale-stabilization=", "downscaleStabilization"}};
+        } map[] = {
+            {"--horizontal-pod-autoscaler-sync-period=", "syncPeriod"},
+            {"--horizontal-pod-autoscaler-tolerance=", "tolerance"},
+            {"--horizontal-pod-autoscaler-downscale-stabilization=", "downscaleStabilization"}};
         bool found = false;
         for (size_t i = 0; i < 3 && !found; i++) {
             size_t l = strlen(map[i].flag);
@@ -1491,8 +1516,8 @@ static ytree *policy_of(policy_live form)
 
 int export_import(const char *path, FILE *out, gp_error *err)
 {
-    static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
-                                        "drive.yaml", "deployment.yaml", NULL};
+    static const char *const files[] = {"hpa.yaml",   "scaledobject.yaml", "knative-service.yaml",
+                                        "drive.yaml", "deployment.yaml",   NULL};
     cfg_doc *doc = NULL;
     int which = -1, rc = 0;
     char dir[512]; /* the siblings' paths below are dir + a name, in 1024 */
@@ -1581,8 +1606,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
         static const char *const rep_path[] = {"spec", "replicas", NULL};
         ytree_set(entry, "policy", policy_of(POLICY_LIVE_FIXED));
         const cfg_node *r = path_get(root, rep_path);
-        ytree_set(ytree_set(entry, "config", ytree_map()), "pods",
-                  ytree_from_cfg(r, false));
+        ytree_set(ytree_set(entry, "config", ytree_map()), "pods", ytree_from_cfg(r, false));
         break;
     }
     }

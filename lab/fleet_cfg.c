@@ -15,7 +15,8 @@
 
 bool fleet_cfg_has_pools(const cfg_node *root)
 {
-    const cfg_node *c = root && cfg_node_kind(root) == CFG_MAP ? cfg_map_get(root, "cluster") : NULL;
+    const cfg_node *c =
+        root && cfg_node_kind(root) == CFG_MAP ? cfg_map_get(root, "cluster") : NULL;
     return c && cfg_node_kind(c) == CFG_MAP && cfg_map_get(c, "pools");
 }
 
@@ -70,8 +71,9 @@ static int notices_grow(experiment_pool *xp, int *cap, const cfg_node *at, gp_er
 static int read_times(experiment_pool *xp, const cfg_node *seq, int *cap, gp_error *err)
 {
     if (cfg_node_kind(seq) != CFG_SEQ)
-        return cfg_error(seq, err, GP_EPARSE, "expected a list of times (\"2h30m\") or "
-                                              "{at: TIME, node: K}");
+        return cfg_error(seq, err, GP_EPARSE,
+                         "expected a list of times (\"2h30m\") or "
+                         "{at: TIME, node: K}");
     for (size_t i = 0; i < cfg_len(seq); i++) {
         const cfg_node *it = cfg_seq_at(seq, i);
         preemption_notice pn = {.node = -1};
@@ -145,8 +147,7 @@ static int parse_preemption(const experiment *e, const cfg_node *map, pool_cfg *
     TRY(cfg_opt_string(map, "trace", &trace, err));
     if (trace) {
         char path[1024];
-        TRY(experiment_resolve_path(e, cfg_map_get(map, "trace"), trace, path, sizeof(path),
-                                    err));
+        TRY(experiment_resolve_path(e, cfg_map_get(map, "trace"), trace, path, sizeof(path), err));
         snprintf(xp->trace_path, sizeof(xp->trace_path), "%.511s", path);
         TRY(read_trace(xp, path, cfg_map_get(map, "trace"), &cap, err));
     }
@@ -164,8 +165,8 @@ static int load_pool_profile(experiment *e, const cfg_node *at, const char *rel,
     xp->profile = calloc(1, sizeof(*xp->profile));
     if (!xp->profile)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    int rc = gp_read_text_file(xp->profile_path, PROFILE_MAX_FILE_BYTES, &xp->profile_text, NULL,
-                               err);
+    int rc =
+        gp_read_text_file(xp->profile_path, PROFILE_MAX_FILE_BYTES, &xp->profile_text, NULL, err);
     if (rc == 0)
         rc = profile_parse(xp->profile_path, xp->profile_text, xp->profile, err);
     if (rc == GP_EIO || rc == GP_EMISSING) {
@@ -181,13 +182,25 @@ static int load_pool_profile(experiment *e, const cfg_node *at, const char *rel,
 static int parse_pool_keys(experiment *e, const cfg_node *map, bool over, pool_cfg *pc,
                            experiment_pool *xp, int *set, gp_error *err)
 {
-    static const char *const keys[] = {
-        "name", "profile", "gpus", "gpus_max", "node_provision_delay", "price_per_gpu_hour",
-        "image_cache", "min_pods", "max_pods", "route_max_mp", "capacity", "preemption",
-        "accelerator", "concurrency", NULL};
+    static const char *const keys[] = {"name",
+                                       "profile",
+                                       "gpus",
+                                       "gpus_max",
+                                       "node_provision_delay",
+                                       "price_per_gpu_hour",
+                                       "image_cache",
+                                       "min_pods",
+                                       "max_pods",
+                                       "route_max_mp",
+                                       "capacity",
+                                       "preemption",
+                                       "accelerator",
+                                       "concurrency",
+                                       NULL};
     static const char *const over_keys[] = {
-        "gpus", "gpus_max", "node_provision_delay", "price_per_gpu_hour", "image_cache",
-        "min_pods", "max_pods", "route_max_mp", "capacity", "preemption", "concurrency", NULL};
+        "gpus",        "gpus_max", "node_provision_delay", "price_per_gpu_hour", "image_cache",
+        "min_pods",    "max_pods", "route_max_mp",         "capacity",           "preemption",
+        "concurrency", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     static const char *const capacity_names[] = {"on_demand", "spot", NULL};
     if (cfg_node_kind(map) != CFG_MAP)
@@ -214,8 +227,9 @@ static int parse_pool_keys(experiment *e, const cfg_node *map, bool over, pool_c
     const cfg_node *pre = cfg_map_get(map, "preemption");
     if (pre) {
         if (cfg_node_kind(pre) != CFG_MAP)
-            return cfg_error(pre, err, GP_EPARSE, "expected {rate_per_node_hour, notice, "
-                                                  "times, trace}");
+            return cfg_error(pre, err, GP_EPARSE,
+                             "expected {rate_per_node_hour, notice, "
+                             "times, trace}");
         TRY(parse_preemption(e, pre, pc, xp, err));
         if (pc->capacity != CAPACITY_SPOT)
             return cfg_error(pre, err, GP_EPARSE,
@@ -225,11 +239,13 @@ static int parse_pool_keys(experiment *e, const cfg_node *map, bool over, pool_c
         return 0;
     const char *name = NULL, *profile = NULL, *acc = NULL;
     TRY(cfg_req_string(map, "name", &name, err));
-    if (!name[0] || strlen(name) >= sizeof(pc->name) || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                                                     "0123456789-") != strlen(name))
+    if (!name[0] || strlen(name) >= sizeof(pc->name) ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "0123456789-") != strlen(name))
         return cfg_error(cfg_map_get(map, "name"), err, GP_EPARSE,
                          "a pool's name is 1 to %zu lower-case letters, digits and '-' (it names "
-                         "a Deployment)", sizeof(pc->name) - 1);
+                         "a Deployment)",
+                         sizeof(pc->name) - 1);
     snprintf(pc->name, sizeof(pc->name), "%s", name);
     TRY(cfg_opt_string(map, "accelerator", &acc, err));
     if (acc)
@@ -238,8 +254,10 @@ static int parse_pool_keys(experiment *e, const cfg_node *map, bool over, pool_c
     if (profile)
         TRY(load_pool_profile(e, cfg_map_get(map, "profile"), profile, xp, err));
     else if (!e->profile_text || !e->profile_path[0])
-        return cfg_error(map, err, GP_EMISSING, "pool %s: no `profile` (and no experiment "
-                                                "`profile` to take)", name);
+        return cfg_error(map, err, GP_EMISSING,
+                         "pool %s: no `profile` (and no experiment "
+                         "`profile` to take)",
+                         name);
     return 0;
 }
 
@@ -250,11 +268,11 @@ static int pool_check(const cfg_node *at, const pool_cfg *pc, gp_error *err)
         if (pc->preempt[k].node >= pc->gpus_max)
             return cfg_error(at, err, GP_ERANGE,
                              "pool %s: preemption %d names node %d, the pool has %d (nodes "
-                             "0 to %d)", pc->name, k, pc->preempt[k].node, pc->gpus_max,
-                             pc->gpus_max - 1);
+                             "0 to %d)",
+                             pc->name, k, pc->preempt[k].node, pc->gpus_max, pc->gpus_max - 1);
     if (pc->gpus_max < pc->gpus)
-        return cfg_error(at, err, GP_ERANGE, "pool %s: gpus_max (%d) is below gpus (%d)",
-                         pc->name, pc->gpus_max, pc->gpus);
+        return cfg_error(at, err, GP_ERANGE, "pool %s: gpus_max (%d) is below gpus (%d)", pc->name,
+                         pc->gpus_max, pc->gpus);
     if (pc->min_pods > pc->max_pods)
         return cfg_error(at, err, GP_ERANGE, "pool %s: min_pods (%d) is above max_pods (%d)",
                          pc->name, pc->min_pods, pc->max_pods);
@@ -308,8 +326,8 @@ static int build_cluster(experiment *e, const cfg_node *pools_node, const cfg_no
             int rc = parse_pool_keys(e, over, true, &pc, &scratch, set, err);
             if (rc == 0 && scratch.notices) {
                 /* the mix's own recorded preemptions belong to the experiment */
-                if (e->n_extra_notices < (int)(sizeof(e->extra_notices) /
-                                               sizeof(e->extra_notices[0]))) {
+                if (e->n_extra_notices <
+                    (int)(sizeof(e->extra_notices) / sizeof(e->extra_notices[0]))) {
                     e->extra_notices[e->n_extra_notices++] = scratch.notices;
                     pc.preempt = scratch.notices;
                     pc.n_preempt = scratch.n_notices;
@@ -359,13 +377,15 @@ static int parse_mixes(experiment *e, const cfg_node *seq, const cfg_node *pools
                        gp_error *err)
 {
     if (cfg_node_kind(seq) != CFG_SEQ || cfg_len(seq) == 0)
-        return cfg_error(seq, err, GP_EPARSE, "expected a list of mixes {label, pools: "
-                                              "{NAME: GPUS}}");
+        return cfg_error(seq, err, GP_EPARSE,
+                         "expected a list of mixes {label, pools: "
+                         "{NAME: GPUS}}");
     size_t n = cfg_len(seq);
     if (n * (size_t)e->n_policies > EXPERIMENT_MAX_POLICIES)
-        return cfg_error(seq, err, GP_ELIMIT, "%zu mixes x %d policies: more than %d runs to "
-                                              "compare", n, e->n_policies,
-                         EXPERIMENT_MAX_POLICIES);
+        return cfg_error(seq, err, GP_ELIMIT,
+                         "%zu mixes x %d policies: more than %d runs to "
+                         "compare",
+                         n, e->n_policies, EXPERIMENT_MAX_POLICIES);
     e->mix = calloc(n, sizeof(*e->mix));
     if (!e->mix)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");

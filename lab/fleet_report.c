@@ -60,7 +60,8 @@ static void print_line(FILE *out, const char *label, const char *pool, const cha
     char p99[32] = "-";
     if (m->n_p99)
         snprintf(p99, sizeof(p99), "%.3f", m->p99 / m->n_p99);
-    fprintf(out, "%-24.24s %-12.12s %-24.24s %-9s %7.2f %8.1f %9.2f %10.2f %8.1f %8.1f %10.0f %8s\n",
+    fprintf(out,
+            "%-24.24s %-12.12s %-24.24s %-9s %7.2f %8.1f %9.2f %10.2f %8.1f %8.1f %10.0f %8s\n",
             label, pool, card, capacity, m->pods / n, m->util / n, m->gpu_h / n, m->cost / n,
             m->starts / n, m->preempt / n, m->answered / n, p99);
 }
@@ -94,13 +95,12 @@ static int print_answer(FILE *out, const run_summary *runs, size_t n, gp_error *
             continue;
         bool front = true;
         for (size_t b = 0; b < ng && front; b++)
-            front = !fleet[b] ||
-                    !pareto_dominates(g[b].s[RM_COST].mean, g[b].s[RM_P99_S].mean,
-                                      g[a].s[RM_COST].mean, g[a].s[RM_P99_S].mean);
+            front = !fleet[b] || !pareto_dominates(g[b].s[RM_COST].mean, g[b].s[RM_P99_S].mean,
+                                                   g[a].s[RM_COST].mean, g[a].s[RM_P99_S].mean);
         char line[512];
         int used = snprintf(line, sizeof(line), "%-24s", g[a].label);
-        for (size_t c = 0; c < sizeof(col) / sizeof(col[0]) && used > 0 &&
-                           (size_t)used < sizeof(line); c++) {
+        for (size_t c = 0;
+             c < sizeof(col) / sizeof(col[0]) && used > 0 && (size_t)used < sizeof(line); c++) {
             char cell[64];
             stats_format(cell, sizeof(cell), &g[a].s[col[c]], run_metric_get(col[c])->decimals);
             /* "±" is two bytes and one column */

@@ -28,8 +28,8 @@ typedef struct page {
     FILE *f;
     const char *assets;
     int pictures;
-    int missing;       /* pictures that could not be drawn */
-    char why[600];     /* the first reason */
+    int missing;   /* pictures that could not be drawn */
+    char why[600]; /* the first reason */
 } page;
 
 /* The attributes that say what a picture shows: data-chart and its owner. */
@@ -159,8 +159,8 @@ static void metric_th(FILE *f, const run_metric *m, const char *currency)
 }
 
 /* Every run metric (run_metrics.h), in the table's order, for each label. */
-static void experiment_table(page *p, const char *name, const char *currency,
-                             const report_group *g, size_t ng)
+static void experiment_table(page *p, const char *name, const char *currency, const report_group *g,
+                             size_t ng)
 {
     FILE *f = p->f;
     size_t nm;
@@ -203,15 +203,15 @@ enum { CH_LOAD, CH_PODS, CH_QUEUE };
 
 static double series_value(int chart, const series_row *r)
 {
-    return chart == CH_LOAD   ? r->arrival_rate_per_s
-           : chart == CH_PODS ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] +
-                                         r->pods[POD_DRAINING])
-                              : r->queue_len;
+    return chart == CH_LOAD ? r->arrival_rate_per_s
+           : chart == CH_PODS
+               ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] + r->pods[POD_DRAINING])
+               : r->queue_len;
 }
 
 /* Load, pods and queue over the day; the latency over the day (P50 and P99 per scrape). */
-static int time_charts(page *p, const char *name, const char *base, const label_data *d,
-                       size_t nl, size_t maxn, double *buf, gp_error *err)
+static int time_charts(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                       size_t maxn, double *buf, gp_error *err)
 {
     plot_line lines[2 * MAX_LABELS];
     char prefix[1200], title[256];
@@ -234,9 +234,12 @@ static int time_charts(page *p, const char *name, const char *base, const label_
             lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = s->n};
         }
         snprintf(title, sizeof(title), "%s: %s over time (replication 0)", name, what[chart]);
-        plot_spec spec = {.title = title, .xlabel = "hours", .ylabel = ylab[chart],
+        plot_spec spec = {.title = title,
+                          .xlabel = "hours",
+                          .ylabel = ylab[chart],
                           .style = chart == CH_PODS ? PLOT_STEPS : PLOT_LINES,
-                          .y_from_zero = true, .x_hours = true};
+                          .y_from_zero = true,
+                          .x_hours = true};
         snprintf(prefix, sizeof(prefix), "%s-%s", base, what[chart]);
         fig_attrs a = chart_of(what[chart], "data-experiment", name);
         rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nlines, err), &a, err);
@@ -256,30 +259,38 @@ static int time_charts(page *p, const char *name, const char *base, const label_
                 yl[i] = q == 0 ? s->row[i].lat_p50_s : s->row[i].lat_p99_s;
             }
             snprintf(names[k], sizeof(names[k]), "%.63s %s", d[l].label, q == 0 ? "P50" : "P99");
-            lines[k] = (plot_line){.name = names[k], .x = xl, .y = yl, .n = s->n,
-                                   .colour = (int)(l % 8) + 1, .dots = q == 0};
+            lines[k] = (plot_line){.name = names[k],
+                                   .x = xl,
+                                   .y = yl,
+                                   .n = s->n,
+                                   .colour = (int)(l % 8) + 1,
+                                   .dots = q == 0};
         }
-    snprintf(title, sizeof(title), "%s: latency over time per scrape, P99 (lines) and P50 (dots), "
-                                   "replication 0",
+    snprintf(title, sizeof(title),
+             "%s: latency over time per scrape, P99 (lines) and P50 (dots), "
+             "replication 0",
              name);
-    plot_spec spec = {.title = title, .xlabel = "hours",
+    plot_spec spec = {.title = title,
+                      .xlabel = "hours",
                       .ylabel = "latency over the metrics window (s, log scale)",
-                      .style = PLOT_LINES, .x_hours = true, .y_log = true};
+                      .style = PLOT_LINES,
+                      .x_hours = true,
+                      .y_log = true};
     snprintf(prefix, sizeof(prefix), "%s-latency", base);
     fig_attrs a = chart_of("latency", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, 2 * nl, err), &a, err);
 }
 
 /* GPU utilisation per hour (busy / billed), then cold starts per hour. */
-static int hour_charts(page *p, const char *name, const char *base, const label_data *d,
-                       size_t nl, bool have_req, double *buf, gp_error *err)
+static int hour_charts(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                       bool have_req, double *buf, gp_error *err)
 {
     size_t hours = 0;
     for (size_t l = 0; l < nl; l++)
         if (d[l].series.n)
-            hours = (size_t)fmax((double)hours,
-                                 ceil((double)d[l].series.row[d[l].series.n - 1].t_us /
-                                      (double)US_PER_H));
+            hours =
+                (size_t)fmax((double)hours, ceil((double)d[l].series.row[d[l].series.n - 1].t_us /
+                                                 (double)US_PER_H));
     if (hours == 0 || hours > 24 * 31)
         return 0;
     plot_line lines[MAX_LABELS];
@@ -303,8 +314,12 @@ static int hour_charts(page *p, const char *name, const char *base, const label_
     }
     snprintf(title, sizeof(title), "%s: GPU utilisation per hour (busy / billed, replication 0)",
              name);
-    plot_spec spec = {.title = title, .xlabel = "hour", .ylabel = "GPU utilisation (%)",
-                      .style = PLOT_BOXES, .y_from_zero = true, .y_max = 100};
+    plot_spec spec = {.title = title,
+                      .xlabel = "hour",
+                      .ylabel = "GPU utilisation (%)",
+                      .style = PLOT_BOXES,
+                      .y_from_zero = true,
+                      .y_max = 100};
     snprintf(prefix, sizeof(prefix), "%s-util", base);
     fig_attrs a = chart_of("util", "data-experiment", name);
     int rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
@@ -338,17 +353,19 @@ static int hour_charts(page *p, const char *name, const char *base, const label_
         return rc;
     snprintf(title, sizeof(title), "%s: %s per hour (replication 0)", name,
              have_req ? "requests that waited on a cold start" : "pod starts (from the scrapes)");
-    spec = (plot_spec){.title = title, .xlabel = "hour",
+    spec = (plot_spec){.title = title,
+                       .xlabel = "hour",
                        .ylabel = have_req ? "cold-start waits" : "pods started",
-                       .style = PLOT_BOXES, .y_from_zero = true};
+                       .style = PLOT_BOXES,
+                       .y_from_zero = true};
     snprintf(prefix, sizeof(prefix), "%s-cold", base);
     a = chart_of("cold", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
 }
 
 /* The latency CDF of completed requests, on a log axis of 200 points. */
-static int cdf_chart(page *p, const char *name, const char *base, const label_data *d,
-                     size_t nl, double *buf, gp_error *err)
+static int cdf_chart(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                     double *buf, gp_error *err)
 {
     plot_line lines[MAX_LABELS];
     size_t pts = 200;
@@ -373,8 +390,12 @@ static int cdf_chart(page *p, const char *name, const char *base, const label_da
     }
     char title[256], prefix[1200];
     snprintf(title, sizeof(title), "%s: latency CDF of completed requests (replication 0)", name);
-    plot_spec spec = {.title = title, .xlabel = "latency (s)", .ylabel = "fraction answered within",
-                      .style = PLOT_LINES, .y_from_zero = true, .y_max = 1};
+    plot_spec spec = {.title = title,
+                      .xlabel = "latency (s)",
+                      .ylabel = "fraction answered within",
+                      .style = PLOT_LINES,
+                      .y_from_zero = true,
+                      .y_max = 1};
     snprintf(prefix, sizeof(prefix), "%s-cdf", base);
     fig_attrs a = chart_of("cdf", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
@@ -482,8 +503,9 @@ static void sweep_section(page *p, const sweep_summary *s, const char *currency)
     const char *objective = ob ? ob->name : "-";
     fputs("<table class=\"sweep\" data-sweep=\"", f);
     markup_put(f, s->name);
-    fprintf(f, "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
-               "<th>parameters</th><th>objective: %s</th><th>feasible</th>",
+    fprintf(f,
+            "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
+            "<th>parameters</th><th>objective: %s</th><th>feasible</th>",
             objective, s->obj.maximise ? "maximise" : "minimise", objective);
     for (size_t c = 0; c < N_SWEEP_SHOWN; c++)
         metric_th(f, run_metric_get(sweep_shown[c]), currency);
@@ -492,8 +514,9 @@ static void sweep_section(page *p, const sweep_summary *s, const char *currency)
           f);
     for (size_t i = 0; i < s->n_points; i++) {
         const sweep_point_summary *pt = &s->pt[i];
-        fprintf(f, "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
-                   "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
+        fprintf(f,
+                "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
+                "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
                 pt->point, pt->feasible, pt->surely, pt->pareto, pt->winner, pt->point);
         markup_put(f, pt->params);
         fputs("</td>", f);
@@ -521,7 +544,7 @@ static void sweep_section(page *p, const sweep_summary *s, const char *currency)
             put_num_attr(f, "data-hw", pt->vs_winner.half_width);
             fprintf(f, ">%s%s</td>",
                     markup_escape(buf, sizeof(buf),
-                            stats_format(buf + 600, 64, &pt->vs_winner, ob->decimals)),
+                                  stats_format(buf + 600, 64, &pt->vs_winner, ob->decimals)),
                     pt->tied ? " (tied)" : "");
         } else {
             fputs("<td></td>", f);
@@ -546,8 +569,8 @@ static void sweep_section(page *p, const sweep_summary *s, const char *currency)
 
 /* The currency of the sweep's costs: its points' (they share the base experiment); ""
  * when a point's cannot be read or the points differ. */
-static void sweep_currency(results_db *db, const char *db_path, const sweep_summary *s,
-                           char *out, size_t cap)
+static void sweep_currency(results_db *db, const char *db_path, const sweep_summary *s, char *out,
+                           size_t cap)
 {
     out[0] = '\0';
     for (size_t i = 0; i < s->n_points; i++) {
@@ -611,10 +634,11 @@ static void article_section(page *p, const reproduce_result *r)
             title++;
         fputs("<h3>", f);
         markup_put(f, title);
-        fprintf(f, "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
-                   "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
-                   "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
-                   "</thead><tbody>\n",
+        fprintf(f,
+                "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
+                "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
+                "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
+                "</thead><tbody>\n",
                 t);
         for (size_t i = 0; i < tb->n; i++) {
             const reproduce_row *row = &tb->row[i];
@@ -639,9 +663,10 @@ static void article_section(page *p, const reproduce_result *r)
                 fputs("</td><td>-</td><td>", f);
             if (have && !isnan(row->got.half_width))
                 fprintf(f, "&plusmn; %.*f", row->decimals, row->got.half_width);
-            fprintf(f, "</td><td class=\"%s\">%s</td><td>", strcmp(within, "yes") == 0 ? "yes"
-                                                            : strcmp(within, "no") == 0 ? "no"
-                                                                                        : "",
+            fprintf(f, "</td><td class=\"%s\">%s</td><td>",
+                    strcmp(within, "yes") == 0  ? "yes"
+                    : strcmp(within, "no") == 0 ? "no"
+                                                : "",
                     within);
             if (have && !isnan(row->article_value))
                 fprintf(f, "%+.*f", row->decimals, row->got.mean - row->article_value);
@@ -702,8 +727,8 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     }
     page p = {.f = f, .assets = assets};
     char title[600];
-    snprintf(title, sizeof(title), "%s%s", o->title ? "" : "gpenlab report: ",
-             o->title ? o->title : o->db_path);
+    snprintf(title, sizeof(title), "%s%s",
+             o->title ? "" : "gpenlab report: ", o->title ? o->title : o->db_path);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
     markup_put(f, title);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
@@ -743,14 +768,16 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     free(xs);
     if (rc == 0)
         rc = sweep_sections(&p, db, o->db_path, err);
-    fprintf(f, "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
-               "</body></html>\n",
+    fprintf(f,
+            "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
+            "</body></html>\n",
             p.pictures, p.missing ? "; some not drawn: " : "", p.missing ? p.why : "", o->db_path);
     int bad = ferror(f);
     if (fclose(f) != 0)
         bad = 1;
     if (rc == 0 && (bad || rename(tmp_out, o->out_path) != 0))
-        rc = gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+        rc =
+            gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     if (rc < 0)
         unlink(tmp_out);
     if (tmpl[0]) /* the temporary pictures; leftovers there are harmless */

@@ -30,9 +30,9 @@ struct reproduce_result;
 
 typedef struct html_report_opts {
     const char *db_path;
-    const char *out_path;    /* the HTML file (written atomically) */
-    const char *assets_dir;  /* NULL: pictures in a temporary directory, removed after */
-    const char *title;       /* NULL: "gpenlab report: DB" */
+    const char *out_path;   /* the HTML file (written atomically) */
+    const char *assets_dir; /* NULL: pictures in a temporary directory, removed after */
+    const char *title;      /* NULL: "gpenlab report: DB" */
     const struct reproduce_result *article; /* NULL: no article section */
 } html_report_opts;
 

@@ -30,10 +30,7 @@ static bool shown_always(run_metric_id m)
     return gated_by_default(m) || m == RM_MEAN_S || m == RM_UTIL_PCT;
 }
 /* A gate reads small differences: one decimal more than the tables, to the thousandth. */
-static int gate_decimals(const run_metric *m)
-{
-    return m->decimals + 1 < 3 ? m->decimals + 1 : 3;
-}
+static int gate_decimals(const run_metric *m) { return m->decimals + 1 < 3 ? m->decimals + 1 : 3; }
 
 /* ---------- tolerances ---------- */
 
@@ -264,8 +261,9 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
             if (strcmp(cur[j].label, label) == 0 && !find_run(base, nb, label, cur[j].replication))
                 missing = true;
         if (missing) {
-            fprintf(out, "  %-24s %-16s no baseline for some replications: run make "
-                         "regress-update  WORSE\n",
+            fprintf(out,
+                    "  %-24s %-16s no baseline for some replications: run make "
+                    "regress-update  WORSE\n",
                     name, label);
             (*worse)++;
             rc = verdict_add(vs, name, label, "replications", true,
@@ -312,9 +310,10 @@ static int write_junit(const char *path, const verdicts *vs, double seconds, con
     size_t failures = 0;
     for (size_t i = 0; i < vs->n; i++)
         failures += vs->v[i].worse;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<testsuites name=\"gpenlab regress\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites name=\"gpenlab regress\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" "
+            "time=\"%.3f\">\n",
             vs->n + (stop != NULL), failures, stop != NULL, seconds);
     for (size_t i = 0; i < vs->n;) {
         size_t j = i, fails = 0;
@@ -413,7 +412,8 @@ static double cpu_s(void)
     return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
                     kids.ru_stime.tv_sec) +
            (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
-                    kids.ru_stime.tv_usec) / 1e6;
+                    kids.ru_stime.tv_usec) /
+               1e6;
 }
 
 int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
@@ -500,10 +500,11 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     free(text);
     double seconds = now_s() - t0, cpu = cpu_s() - c0;
     if (rc == 0 && !o->update) {
-        fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
-                     "of the difference lies wholly on the worse side, beyond the metric's "
-                     "tolerance\n"
-                     "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
+        fprintf(out,
+                "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
+                "of the difference lies wholly on the worse side, beyond the metric's "
+                "tolerance\n"
+                "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
                 *worse, n_exp, n_exp == 1 ? "" : "s", n_runs, seconds, cpu, *worse ? ":" : "");
         for (size_t i = 0; i < vs.n; i++)
             if (vs.v[i].worse)

@@ -24,8 +24,8 @@ static int same_label(const char *a, const char *b, size_t size)
     return strncmp(a, b, size) == 0;
 }
 
-int report_group_runs(const run_summary *runs, size_t n, report_group **out,
-                      size_t *n_groups, gp_error *err)
+int report_group_runs(const run_summary *runs, size_t n, report_group **out, size_t *n_groups,
+                      gp_error *err)
 {
     *out = NULL;
     *n_groups = 0;
@@ -48,8 +48,8 @@ int report_group_runs(const run_summary *runs, size_t n, report_group **out,
         if (k == ng) {
             snprintf(g[k].label, sizeof(g[k].label), "%.*s", (int)sizeof(runs[i].label) - 1,
                      runs[i].label);
-            snprintf(g[k].policy, sizeof(g[k].policy), "%.*s",
-                     (int)sizeof(runs[i].policy) - 1, runs[i].policy);
+            snprintf(g[k].policy, sizeof(g[k].policy), "%.*s", (int)sizeof(runs[i].policy) - 1,
+                     runs[i].policy);
             ng++;
         }
         group_of[i] = k;
@@ -82,7 +82,7 @@ static size_t display_width(const char *s)
     return w;
 }
 
-#define CELL 64
+#define CELL     64
 #define MAX_COLS 32
 typedef struct table {
     size_t n_cols, n_rows; /* rows include the header rows */
@@ -180,10 +180,9 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
     /* the columns: rejections only when there are any (they are rare, and never silent) */
     run_metric_id col[MAX_COLS];
     size_t nc = 0;
-    static const run_metric_id base[] = {RM_SLO_PCT,  RM_P50_S,      RM_P95_S,
-                                         RM_P99_S,    RM_TIMEOUT_PCT, RM_REJECTED,
-                                         RM_POD_STARTS, RM_COLD_WAITED, RM_GPU_HOURS,
-                                         RM_COST,     RM_UTIL_PCT};
+    static const run_metric_id base[] = {RM_SLO_PCT,     RM_P50_S,    RM_P95_S,      RM_P99_S,
+                                         RM_TIMEOUT_PCT, RM_REJECTED, RM_POD_STARTS, RM_COLD_WAITED,
+                                         RM_GPU_HOURS,   RM_COST,     RM_UTIL_PCT};
     bool any_rejected = false, any_interval = false;
     for (size_t k = 0; k < ng; k++) {
         any_rejected |= g[k].s[RM_REJECTED].mean > 0;
@@ -255,8 +254,8 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
     for (size_t i = 0; i < n; i++)
         nb += (size_t)same_label(runs[i].label, baseline, sizeof(runs[i].label));
     if (nb == 0)
-        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline",
-                            "no run is labelled '%s'", baseline);
+        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline", "no run is labelled '%s'",
+                            baseline);
     report_group *g;
     size_t ng;
     int rc = report_group_runs(runs, n, &g, &ng, err);
@@ -407,8 +406,8 @@ int report_write_csv(const char *path, const run_summary *runs, size_t n, gp_err
     if (rename(tmp, path) != 0) {
         saved = errno;
         unlink(tmp);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename %s into place: %s",
-                            tmp, strerror(saved));
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename %s into place: %s", tmp,
+                            strerror(saved));
     }
     sync_dir_of(path);
     return 0;

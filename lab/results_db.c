@@ -25,8 +25,14 @@
 
 /* ---------- field tables ---------- */
 
-#define FD(st, m, t) {#m, t, offsetof(st, m), sizeof(((st *)0)->m)}
-#define FDN(name, st, m, t) {name, t, offsetof(st, m), sizeof(((st *)0)->m)}
+#define FD(st, m, t)                                 \
+    {                                                \
+#m, t, offsetof(st, m), sizeof(((st *)0)->m) \
+    }
+#define FDN(name, st, m, t)                            \
+    {                                                  \
+        name, t, offsetof(st, m), sizeof(((st *)0)->m) \
+    }
 
 static const field_desc run_fields[] = {
     FD(run_summary, label, FIELD_TEXT),
@@ -108,16 +114,11 @@ static const field_desc series_fields[] = {
 };
 
 static const field_desc request_fields[] = {
-    FD(request_row, id, FIELD_UINT64),
-    FD(request_row, arrival_us, FIELD_INT64),
-    FD(request_row, start_us, FIELD_INT64),
-    FD(request_row, end_us, FIELD_INT64),
-    FD(request_row, gpu_end_us, FIELD_INT64),
-    FD(request_row, pod_id, FIELD_INT64),
-    FD(request_row, mp, FIELD_FLOAT),
-    FD(request_row, faces, FIELD_INT32),
-    FD(request_row, cold, FIELD_UINT8),
-    FD(request_row, outcome, FIELD_UINT8),
+    FD(request_row, id, FIELD_UINT64),        FD(request_row, arrival_us, FIELD_INT64),
+    FD(request_row, start_us, FIELD_INT64),   FD(request_row, end_us, FIELD_INT64),
+    FD(request_row, gpu_end_us, FIELD_INT64), FD(request_row, pod_id, FIELD_INT64),
+    FD(request_row, mp, FIELD_FLOAT),         FD(request_row, faces, FIELD_INT32),
+    FD(request_row, cold, FIELD_UINT8),       FD(request_row, outcome, FIELD_UINT8),
     FD(request_row, demand_s, FIELD_DOUBLE),
 };
 
@@ -152,11 +153,31 @@ static int64_t field_get_i64(const field_desc *f, const void *rec)
 {
     const char *p = (const char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_INT: { int v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_INT32: { int32_t v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_INT64: { int64_t v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_UINT64: { uint64_t v; memcpy(&v, p, sizeof(v)); return (int64_t)v; }
-    case FIELD_UINT8: { uint8_t v; memcpy(&v, p, sizeof(v)); return v; }
+    case FIELD_INT: {
+        int v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_INT32: {
+        int32_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_INT64: {
+        int64_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v));
+        return (int64_t)v;
+    }
+    case FIELD_UINT8: {
+        uint8_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
     default: return 0;
     }
 }
@@ -165,11 +186,27 @@ static void field_set_i64(const field_desc *f, void *rec, int64_t v)
 {
     char *p = (char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_INT: { int x = (int)v; memcpy(p, &x, sizeof(x)); break; }
-    case FIELD_INT32: { int32_t x = (int32_t)v; memcpy(p, &x, sizeof(x)); break; }
+    case FIELD_INT: {
+        int x = (int)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
+    case FIELD_INT32: {
+        int32_t x = (int32_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
     case FIELD_INT64: memcpy(p, &v, sizeof(v)); break;
-    case FIELD_UINT64: { uint64_t x = (uint64_t)v; memcpy(p, &x, sizeof(x)); break; }
-    case FIELD_UINT8: { uint8_t x = (uint8_t)v; memcpy(p, &x, sizeof(x)); break; }
+    case FIELD_UINT64: {
+        uint64_t x = (uint64_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
+    case FIELD_UINT8: {
+        uint8_t x = (uint8_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
     default: break;
     }
 }
@@ -198,7 +235,10 @@ static void field_set_double(const field_desc *f, void *rec, double v)
     }
 }
 
-static int is_real(const field_desc *f) { return f->type == FIELD_FLOAT || f->type == FIELD_DOUBLE; }
+static int is_real(const field_desc *f)
+{
+    return f->type == FIELD_FLOAT || f->type == FIELD_DOUBLE;
+}
 
 char *result_field_format(const field_desc *f, const void *rec, char *buf, size_t len)
 {
@@ -206,12 +246,8 @@ char *result_field_format(const field_desc *f, const void *rec, char *buf, size_
         return buf;
     const char *p = (const char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_TEXT:
-        snprintf(buf, len, "%.*s", (int)strnlen(p, f->size), p);
-        break;
-    case FIELD_UINT64:
-        snprintf(buf, len, "%" PRIu64, (uint64_t)field_get_i64(f, rec));
-        break;
+    case FIELD_TEXT: snprintf(buf, len, "%.*s", (int)strnlen(p, f->size), p); break;
+    case FIELD_UINT64: snprintf(buf, len, "%" PRIu64, (uint64_t)field_get_i64(f, rec)); break;
     case FIELD_FLOAT:
     case FIELD_DOUBLE: {
         double v = field_get_double(f, rec);
@@ -221,9 +257,7 @@ char *result_field_format(const field_desc *f, const void *rec, char *buf, size_
             snprintf(buf, len, f->type == FIELD_FLOAT ? "%.9g" : "%.17g", v);
         break;
     }
-    default:
-        snprintf(buf, len, "%" PRId64, field_get_i64(f, rec));
-        break;
+    default: snprintf(buf, len, "%" PRId64, field_get_i64(f, rec)); break;
     }
     return buf;
 }
@@ -321,8 +355,8 @@ static int exec(results_db *db, const char *sql, gp_error *err)
     char *msg = NULL;
     int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        gp_error_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? GP_EINVARIANT : GP_EIO, db->path,
-                     0, 0, NULL, "%.120s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        gp_error_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? GP_EINVARIANT : GP_EIO, db->path, 0, 0,
+                     NULL, "%.120s: %s", sql, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         return err ? err->code : GP_EIO;
     }
@@ -435,8 +469,8 @@ static int prepare_text(results_db *db, const char *text, sqlite3_stmt **st, gp_
 }
 
 /* Adds columns that an older file lacks (fields added to result.h since). */
-static int add_missing_columns(results_db *db, const char *table, const field_desc *f,
-                               size_t n, gp_error *err)
+static int add_missing_columns(results_db *db, const char *table, const field_desc *f, size_t n,
+                               gp_error *err)
 {
     char q[96];
     snprintf(q, sizeof(q), "PRAGMA table_info(%s)", table);
@@ -505,8 +539,9 @@ static int create_schema(results_db *db, gp_error *err)
                "runs(id) ON DELETE CASCADE");
     for (size_t i = 0; i < nq; i++)
         sb_add(&b, ", %s %s", fq[i].name, sql_type(fq[i].type));
-    sb_add(&b, ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
-               "WITHOUT ROWID;\n",
+    sb_add(&b,
+           ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
+           "WITHOUT ROWID;\n",
            (int)OUTCOMES);
     size_t np;
     const field_desc *fp = result_fields_pool(&np);
@@ -515,12 +550,13 @@ static int create_schema(results_db *db, gp_error *err)
     for (size_t i = 0; i < np; i++)
         sb_add(&b, ", %s %s", fp[i].name, sql_type(fp[i].type));
     sb_add(&b, ", PRIMARY KEY(run_id, pool)) WITHOUT ROWID;\n");
-    sb_add(&b, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
-               "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
-               "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
-               "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
-               "constraints TEXT);\n"
-               "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
+    sb_add(&b,
+           "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
+           "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
+           "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
+           "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
+           "constraints TEXT);\n"
+           "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
            RESULTS_DB_SCHEMA_VERSION, RESULTS_DB_APPLICATION_ID);
     if (b.oom) {
         free(b.s);
@@ -556,7 +592,9 @@ static int has_table(results_db *db, const char *table, gp_error *err)
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     sqlite3_finalize(st);
-    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
+    return s == SQLITE_ROW    ? 1
+           : s == SQLITE_DONE ? 0
+                              : db_error(db, err, GP_EIO, "reading the schema");
 }
 
 /* "INSERT INTO TABLE(KEYS, fields...) VALUES(?, ...)": `head` is "table(key, key", its
@@ -586,11 +624,11 @@ static int prepare_all(results_db *db, gp_error *err)
         const field_desc *fp = result_fields_pool(&np);
         if ((rc = prepare_insert(db, &b, "runs(experiment_id, run_key", 2, fr, nr, &db->ins_run,
                                  err)) < 0 ||
-            (rc = prepare_insert(db, &b, "series(run_id, seq", 2, fs, ns, &db->ins_series,
-                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "series(run_id, seq", 2, fs, ns, &db->ins_series, err)) <
+                0 ||
             (rc = prepare_insert(db, &b, "requests(run_id", 1, fq, nq, &db->ins_req, err)) < 0 ||
-            (rc = prepare_insert(db, &b, "run_pools(run_id, pool", 2, fp, np, &db->ins_pool,
-                                 err)) < 0)
+            (rc = prepare_insert(db, &b, "run_pools(run_id, pool", 2, fp, np, &db->ins_pool, err)) <
+                0)
             return rc;
     }
     int pools_table = has_table(db, "run_pools", err);
@@ -646,8 +684,8 @@ static int pragma_int(results_db *db, const char *sql, int *out, gp_error *err)
 static const struct {
     const char *table, *col1, *col2;
 } own_tables[] = {
-    {"experiments", "name", "ident"}, {"runs", "experiment_id", "run_key"},
-    {"series", "run_id", "seq"},      {"requests", "run_id", "id"},
+    {"experiments", "name", "ident"},   {"runs", "experiment_id", "run_key"},
+    {"series", "run_id", "seq"},        {"requests", "run_id", "id"},
     {"sweep_points", "sweep", "point"}, {"sweeps", "name", "objective"},
     {"run_pools", "run_id", "pool"},
 };
@@ -705,7 +743,8 @@ static int check_ours(results_db *db, int *n_tables, gp_error *err)
     if (app != 0 && app != RESULTS_DB_APPLICATION_ID)
         return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
                             "not a gpenlab results database (SQLite application_id 0x%08x): "
-                            "give another database path", (unsigned)app);
+                            "give another database path",
+                            (unsigned)app);
     if (foreign[0])
         return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
                             "not a gpenlab results database (it holds table%s %s): give "
@@ -767,7 +806,8 @@ static int open_db(const char *path, open_mode mode, results_db **out, gp_error 
             return rc;
         }
     }
-    int flags = mode == OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        mode == OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     rc = sqlite3_open_v2(path, &db->db, flags, NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(db, err, GP_EIO, "cannot open the results database");
@@ -788,19 +828,18 @@ static int open_db(const char *path, open_mode mode, results_db **out, gp_error 
         sbuf u = {0};
         sb_add(&u, "file:");
         for (const unsigned char *c = (const unsigned char *)path; *c; c++)
-            sb_add(&u, *c == '?' || *c == '#' || *c == '%' || *c <= ' ' || *c >= 0x7f ? "%%%02X"
-                                                                                       : "%c",
+            sb_add(&u,
+                   *c == '?' || *c == '#' || *c == '%' || *c <= ' ' || *c >= 0x7f ? "%%%02X" : "%c",
                    *c);
         sb_add(&u, "?immutable=1");
         if (u.oom)
             rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-        else if (sqlite3_open_v2(u.s, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                                      NULL) == SQLITE_OK) {
+        else if (sqlite3_open_v2(u.s, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+                 SQLITE_OK) {
             if (err)
                 gp_error_clear(err); /* the first attempt's error is answered */
             rc = check_ours(db, &n_tables, err);
-        }
-        else if (!u.oom)
+        } else if (!u.oom)
             rc = db_error(db, err, GP_EIO, "cannot open the results database");
         free(u.s);
     }
@@ -868,11 +907,11 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 }
 
 int results_db_experiment_upsert(results_db *db, const char *name, const char *file,
-                                 const char *yaml_text, const char *profile_text,
-                                 int64_t *exp_id, gp_error *err)
+                                 const char *yaml_text, const char *profile_text, int64_t *exp_id,
+                                 gp_error *err)
 {
-    return results_db_experiment_upsert_inputs(db, name, file, yaml_text, NULL, profile_text,
-                                               NULL, exp_id, err);
+    return results_db_experiment_upsert_inputs(db, name, file, yaml_text, NULL, profile_text, NULL,
+                                               exp_id, err);
 }
 
 int results_db_experiment_upsert_inputs(results_db *db, const char *name, const char *file,
@@ -951,8 +990,8 @@ fail:
     return rc;
 }
 
-char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
-                         int replication, uint64_t seed)
+char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label, int replication,
+                         uint64_t seed)
 {
     snprintf(buf, len, "e%" PRId64 "/%s/r%d/s%" PRIu64, exp_id, label, replication, seed);
     return buf;
@@ -987,8 +1026,7 @@ int results_db_run_exists(results_db *db, const char *run_key, gp_error *err)
 }
 
 /* Binds fields f[0..n) of rec from parameter `first` on. */
-static void bind_fields(sqlite3_stmt *st, int first, const field_desc *f, size_t n,
-                        const void *rec)
+static void bind_fields(sqlite3_stmt *st, int first, const field_desc *f, size_t n, const void *rec)
 {
     for (size_t i = 0; i < n; i++) {
         int k = first + (int)i;
@@ -1031,9 +1069,8 @@ static int step_done(results_db *db, sqlite3_stmt *st, gp_error *err, const char
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, what);
 }
 
-int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
-                         const run_summary *s, const run_series *series,
-                         const request_log *log, gp_error *err)
+int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key, const run_summary *s,
+                         const run_series *series, const request_log *log, gp_error *err)
 {
     size_t nr, ns, nq;
     const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
@@ -1167,8 +1204,7 @@ static int lookup_run_id(results_db *db, const char *run_key, int64_t *id, gp_er
     return step_error(db, err, s, "looking up a run");
 }
 
-int results_db_read_series(results_db *db, const char *run_key, run_series *out,
-                           gp_error *err)
+int results_db_read_series(results_db *db, const char *run_key, run_series *out, gp_error *err)
 {
     int64_t id;
     int rc = lookup_run_id(db, run_key, &id, err);
@@ -1192,8 +1228,7 @@ int results_db_read_series(results_db *db, const char *run_key, run_series *out,
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "reading a series");
 }
 
-int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
-                             gp_error *err)
+int results_db_read_requests(results_db *db, const char *run_key, request_log *out, gp_error *err)
 {
     int64_t id;
     int rc = lookup_run_id(db, run_key, &id, err);
@@ -1239,8 +1274,7 @@ static void column_copy(sqlite3_stmt *st, int k, char *dst, size_t cap)
     gp_copy_utf8(dst, cap, t ? (const char *)t : "");
 }
 
-int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
-                           gp_error *err)
+int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n, gp_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -1298,8 +1332,8 @@ static char *column_dup(sqlite3_stmt *st, int k, int *oom)
 
 /* The inputs of the experiment that `where` (an ORDER BY / WHERE clause with one
  * parameter, bound by `bind`) selects first. */
-static int read_inputs(results_db *db, const char *where, const char *text_param,
-                       int64_t int_param, results_db_inputs *out, gp_error *err)
+static int read_inputs(results_db *db, const char *where, const char *text_param, int64_t int_param,
+                       results_db_inputs *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
     /* a file written before overlays were stored has no such column: none then */
@@ -1333,8 +1367,7 @@ static int read_inputs(results_db *db, const char *where, const char *text_param
         rc = text_param ? gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
                                        "no experiment in the database")
                         : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
-                                       "no experiment %lld in the database",
-                                       (long long)int_param);
+                                       "no experiment %lld in the database", (long long)int_param);
     } else {
         rc = db_error(db, err, GP_EIO, "reading the experiments");
     }
@@ -1353,14 +1386,13 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
                        label, 0, out, err);
 }
 
-int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
-                         gp_error *err)
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out, gp_error *err)
 {
     return read_inputs(db, "WHERE id = ?", NULL, exp_id, out, err);
 }
 
-int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
-                               int64_t exp_id, const char *params, gp_error *err)
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point, int64_t exp_id,
+                               const char *params, gp_error *err)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
@@ -1375,8 +1407,7 @@ int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "recording a sweep point");
 }
 
-int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
-                            gp_error *err)
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n, gp_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -1414,8 +1445,8 @@ int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t
 int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "recording a sweep");
     sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, s->file, -1, SQLITE_STATIC);
@@ -1429,19 +1460,19 @@ int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *er
     return rc == SQLITE_DONE ? 0 : step_error(db, err, rc, "recording a sweep");
 }
 
-int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
-                         gp_error *err)
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
     int have = has_table(db, "sweeps", err);
     if (have <= 0)
-        return have < 0 ? have
-                        : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
-                                       "no sweep '%s' recorded (a file from before sweeps were)",
-                                       name);
+        return have < 0
+                   ? have
+                   : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                  "no sweep '%s' recorded (a file from before sweeps were)", name);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT name, file, n_points, replications, seed, objective, "
-                                   "constraints FROM sweeps WHERE name = ?",
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT name, file, n_points, replications, seed, objective, "
+                           "constraints FROM sweeps WHERE name = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "reading a sweep");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -34,7 +34,8 @@ static const run_metric table[RM_COUNT] = {
      "99th percentile latency of the completed requests", m_p99},
     {RM_SLO_PCT, "slo_pct", "SLO", "(%)", "%", RM_HIGHER_BETTER, RM_AGG_MEAN, 2,
      "100 x requests completed within cluster.slo / requests resolved (arrived - in flight "
-     "at the end)", m_slo},
+     "at the end)",
+     m_slo},
     {RM_TIMEOUT_PCT, "timeout_pct", "timeouts", "(%)", "%", RM_LOWER_BETTER, RM_AGG_MEAN, 2,
      "100 x requests whose client timed out / requests arrived", m_timeout_pct},
     {RM_TIMED_OUT, "timed_out", "timeouts", "", "requests", RM_LOWER_BETTER, RM_AGG_MEAN, 1,
@@ -54,7 +55,8 @@ static const run_metric table[RM_COUNT] = {
      "100 x busy GPU-seconds / billed GPU-seconds", m_util},
     {RM_PREEMPTIONS, "preemptions", "preempt.", "", "nodes", RM_LOWER_BETTER, RM_AGG_MEAN, 1,
      "spot nodes preempted: the notices that took a node, over a mixed fleet's pools (0 "
-     "with one pool)", m_preemptions},
+     "with one pool)",
+     m_preemptions},
 };
 
 const run_metric *run_metric_table(size_t *n)

@@ -51,7 +51,7 @@ typedef struct run_metric {
     const char *unit;
     run_metric_direction direction;
     run_metric_aggregation aggregation;
-    int decimals;                       /* in tables */
+    int decimals; /* in tables */
     const char *derived;
     double (*get)(const run_summary *r);
 } run_metric;

@@ -28,8 +28,8 @@ void sweep_objective_store(const winner_objective *o, results_db_sweep *d)
     for (int k = 0; k < o->n_constraints; k++) {
         size_t u = strlen(d->constraints);
         snprintf(d->constraints + u, sizeof(d->constraints) - u, "%s%s%s%.17g", k ? "," : "",
-                 run_metric_get(o->con[k].metric)->name, o->con[k].is_max ? "<=" : ">=",
-                 o->con[k].bound);
+                 run_metric_get(o->con[k].metric)->name,
+                 o->con[k].is_max ? "<=" : ">=", o->con[k].bound);
     }
 }
 
@@ -103,8 +103,8 @@ static void classify(sweep_summary *s)
         double ca = s->pt[a].m[RM_COST].mean, la = s->pt[a].m[RM_P99_S].mean;
         s->pt[a].pareto = true;
         for (size_t b = 0; b < s->n_points && s->pt[a].pareto; b++)
-            s->pt[a].pareto = !pareto_dominates(s->pt[b].m[RM_COST].mean,
-                                                s->pt[b].m[RM_P99_S].mean, ca, la);
+            s->pt[a].pareto =
+                !pareto_dominates(s->pt[b].m[RM_COST].mean, s->pt[b].m[RM_P99_S].mean, ca, la);
     }
     s->winner = s->runner_up = SIZE_MAX;
     if (!s->recorded || !cand) {
@@ -287,15 +287,17 @@ void sweep_summary_verdict(const sweep_summary *s, FILE *out)
                       : ", constraints met on the mean only (not at the 95% bound)");
     if (s->runner_up != SIZE_MAX) {
         const sweep_point_summary *r = &s->pt[s->runner_up];
-        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
-                     "%zu replications), one-sided p = %.3g: %s\n",
-                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
-                obn, r->vs_winner.n, s->p_value,
+        fprintf(out,
+                "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
+                "%zu replications), one-sided p = %.3g: %s\n",
+                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec), obn,
+                r->vs_winner.n, s->p_value,
                 r->tied ? "not significant: the two are tied within the noise"
                         : "the win is significant");
     }
-    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
-                 "%zu\n",
+    fprintf(out,
+            "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
+            "%zu\n",
             s->compared, s->ties);
     for (size_t i = 0; i < s->n_points; i++)
         if (s->pt[i].tied)
@@ -317,8 +319,8 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
     for (size_t i = 0; i < s->n_points; i++) {
         pts[i].x = s->pt[i].m[RM_COST].mean;
         pts[i].y = s->pt[i].m[RM_P99_S].mean;
-        pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
-                      (s->pt[i].winner ? 4 : 0);
+        pts[i].flag =
+            (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) | (s->pt[i].winner ? 4 : 0);
     }
     char title[200];
     snprintf(title, sizeof(title), "sweep %s: Pareto front (cost against P99)", s->name);

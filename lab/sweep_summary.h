@@ -35,27 +35,27 @@ void sweep_objective_store(const winner_objective *o, results_db_sweep *d);
 typedef struct sweep_point_summary {
     size_t point;
     int64_t exp_id;
-    char params[1024];       /* "path=value path=value" */
-    size_t n;                /* replications found */
-    double *values;          /* metric m, replication r at [m * reps + r]; NaN if missing */
-    stat_summary *m;         /* per run metric (run_metric_id), over replications */
+    char params[1024]; /* "path=value path=value" */
+    size_t n;          /* replications found */
+    double *values;    /* metric m, replication r at [m * reps + r]; NaN if missing */
+    stat_summary *m;   /* per run metric (run_metric_id), over replications */
     bool feasible, surely, pareto, winner;
-    bool tied;               /* feasible, not the winner, paired interval includes 0 */
-    stat_summary vs_winner;  /* paired objective difference, worse side > 0 (n = 0: none) */
-    char why_not[160];       /* the first constraint it fails on the mean ("" if feasible) */
+    bool tied;              /* feasible, not the winner, paired interval includes 0 */
+    stat_summary vs_winner; /* paired objective difference, worse side > 0 (n = 0: none) */
+    char why_not[160];      /* the first constraint it fails on the mean ("" if feasible) */
 } sweep_point_summary;
 
 typedef struct sweep_summary {
     char name[128];
-    bool recorded;           /* the objective and constraints are in the database */
-    winner_objective obj;    /* when recorded */
+    bool recorded;        /* the objective and constraints are in the database */
+    winner_objective obj; /* when recorded */
     int reps;
     uint64_t seed;
     size_t n_points;
     sweep_point_summary *pt;
     size_t winner, runner_up; /* SIZE_MAX: none */
-    double p_value;          /* one-sided paired t: the winner better than the runner-up */
-    size_t compared, ties;   /* feasible points other than the winner; tied among them */
+    double p_value;           /* one-sided paired t: the winner better than the runner-up */
+    size_t compared, ties;    /* feasible points other than the winner; tied among them */
 } sweep_summary;
 
 /* The sweeps recorded in the database, by name (malloc'd array of names; caller frees). */

@@ -45,8 +45,8 @@ static int64_t cold_start_us(sim *s, const pod *p, const gpu *g)
     const cluster_cfg *cc = &s->cfg->cluster;
     const gpu_profile *prof = g->prof;
     for (int i = 0; i < prof->n_phases + cc->n_extra_phases; i++) {
-        const profile_phase *ph = i < prof->n_phases ? &prof->phase[i]
-                                                     : &cc->extra_phase[i - prof->n_phases];
+        const profile_phase *ph =
+            i < prof->n_phases ? &prof->phase[i] : &cc->extra_phase[i - prof->n_phases];
         if (!(ph->applies & kind))
             continue;
         if ((ph->applies & PHASE_CACHED_SKIP) && cached)
@@ -167,8 +167,8 @@ int pods_place_pending(sim *s)
                 if (!g->provisioned && !g->provisioning) {
                     g->provisioning = true;
                     provisioning++;
-                    int rc = schedule(s, now(s) + s->pool[0].cfg->node_provision_us,
-                                      EV_NODE_READY, k, 0);
+                    int rc = schedule(s, now(s) + s->pool[0].cfg->node_provision_us, EV_NODE_READY,
+                                      k, 0);
                     if (rc < 0)
                         return rc;
                 }
@@ -228,8 +228,8 @@ int pod_ready(sim *s, uint32_t pi)
     }
     rc = dispatch(s);
     if (rc == 0 && per_request(s) && p->n_svc == 0)
-        rc = schedule(s, now(s) + (s->keep_alive_us >= 0 ? s->keep_alive_us : 0), EV_KEEPALIVE,
-                      pi, p->gen);
+        rc = schedule(s, now(s) + (s->keep_alive_us >= 0 ? s->keep_alive_us : 0), EV_KEEPALIVE, pi,
+                      p->gen);
     return rc;
 }
 
@@ -308,7 +308,8 @@ int pod_drain_deadline(sim *s, uint32_t pi)
     /* newest first (insertion sort: at most a pod's concurrency), each pushed to the
        front: the oldest ends at the head */
     for (uint32_t a = 1; a < n_taken; a++)
-        for (uint32_t b = a; b > 0 && s->reqs[taken[b - 1]].arrival_us < s->reqs[taken[b]].arrival_us; b--) {
+        for (uint32_t b = a;
+             b > 0 && s->reqs[taken[b - 1]].arrival_us < s->reqs[taken[b]].arrival_us; b--) {
             uint32_t t = taken[b];
             taken[b] = taken[b - 1];
             taken[b - 1] = t;

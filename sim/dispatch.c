@@ -75,8 +75,7 @@ static int tlist_append(sim *s, uint32_t r)
 
 /* end_us: the client's end (answer, deadline, rejection); gpu_end_us: when the GPU
    stopped working on it, -1 if it never started or was still running at the end. */
-int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
-                       request_outcome outcome)
+int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us, request_outcome outcome)
 {
     if (!s->log)
         return 0;
@@ -231,7 +230,7 @@ int dispatch(sim *s)
     if (rc < 0)
         return rc;
     return s->cfg->cluster.dispatch == DISPATCH_LEAST_CONN ? dispatch_least_conn(s)
-                                                            : dispatch_shared(s);
+                                                           : dispatch_shared(s);
 }
 
 /* The client of request r gives up at its deadline (now). A waiting request leaves its
@@ -352,8 +351,13 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
         (s->cfg->cluster.max_queue > 0 && s->waiting >= (uint32_t)s->cfg->cluster.max_queue)) {
         s->sum->rejected++;
         s->sum->rejected_by[too_large ? REJECT_TOO_LARGE : REJECT_NO_CAPACITY]++;
-        req tmp = {.id = id, .arrival_us = now(s), .start_us = -1, .pod = NONE, .mp = mp,
-                   .faces = faces, .user = user};
+        req tmp = {.id = id,
+                   .arrival_us = now(s),
+                   .start_us = -1,
+                   .pod = NONE,
+                   .mp = mp,
+                   .faces = faces,
+                   .user = user};
         int rc = log_request(s, &tmp, now(s), -1, OUTCOME_REJECTED);
         if (rc == 0 && user != NONE)
             rc = user_request_done(s, user, id);

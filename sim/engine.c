@@ -31,8 +31,7 @@ static inline bool event_before(const sim_event *a, const sim_event *b)
     return a->seq < b->seq;
 }
 
-int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj,
-                    uint32_t gen)
+int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj, uint32_t gen)
 {
     if (t_us < e->now_us)
         return GP_EINVARIANT;
@@ -44,8 +43,8 @@ int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_
         e->heap = nh;
         e->cap = ncap;
     }
-    sim_event ev = {.t_us = t_us, .seq = e->next_seq++, .gen = gen, .prio = prio,
-                    .kind = kind, .obj = obj};
+    sim_event ev = {
+        .t_us = t_us, .seq = e->next_seq++, .gen = gen, .prio = prio, .kind = kind, .obj = obj};
     uint32_t i = e->n++;
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;

@@ -13,11 +13,11 @@
 
 typedef struct sim_event {
     int64_t t_us;
-    uint64_t seq;   /* insertion order, tie-breaker after prio */
-    uint32_t gen;   /* generation of `obj` when scheduled */
-    uint8_t prio;   /* lower runs first at equal t_us */
-    uint8_t kind;   /* caller's event kind */
-    uint32_t obj;   /* caller's object index */
+    uint64_t seq; /* insertion order, tie-breaker after prio */
+    uint32_t gen; /* generation of `obj` when scheduled */
+    uint8_t prio; /* lower runs first at equal t_us */
+    uint8_t kind; /* caller's event kind */
+    uint32_t obj; /* caller's object index */
 } sim_event;
 
 typedef struct engine {

@@ -60,14 +60,15 @@ int sim_check_fleet(const sim_cfg *cfg, gp_error *err)
 {
     const cluster_cfg *cc = &cfg->cluster;
     if (cc->n_pools < 0 || cc->n_pools > SIM_MAX_POOLS)
-        return gp_error_set(err, GP_ELIMIT, NULL, 0, 0, "cluster.pools",
-                            "%d pools: 1 to %d", cc->n_pools, SIM_MAX_POOLS);
+        return gp_error_set(err, GP_ELIMIT, NULL, 0, 0, "cluster.pools", "%d pools: 1 to %d",
+                            cc->n_pools, SIM_MAX_POOLS);
     for (int p = 0; p < cc->n_pools; p++) {
         const pool_cfg *pc = &cc->pool[p];
         char field[64];
         snprintf(field, sizeof(field), "cluster.pools[%d]", p);
         if (!pc->name[0] || !pc->profile)
-            return gp_error_set(err, GP_EMISSING, NULL, 0, 0, field, "a pool needs a name and "
+            return gp_error_set(err, GP_EMISSING, NULL, 0, 0, field,
+                                "a pool needs a name and "
                                 "a GPU profile");
         for (int q = 0; q < p; q++)
             if (strcmp(cc->pool[q].name, pc->name) == 0)
@@ -76,25 +77,24 @@ int sim_check_fleet(const sim_cfg *cfg, gp_error *err)
         if (pc->gpus < 0 || pc->gpus_max < pc->gpus || pc->gpus_max < 1)
             return gp_error_set(err, GP_ERANGE, NULL, 0, 0, field,
                                 "pool %s: gpus %d, gpus_max %d (0 <= gpus <= gpus_max, "
-                                "gpus_max >= 1)", pc->name, pc->gpus, pc->gpus_max);
-        if (cc->deployments == DEPLOY_PER_POOL &&
-            (pc->min_pods < 0 || pc->min_pods > pc->max_pods))
+                                "gpus_max >= 1)",
+                                pc->name, pc->gpus, pc->gpus_max);
+        if (cc->deployments == DEPLOY_PER_POOL && (pc->min_pods < 0 || pc->min_pods > pc->max_pods))
             return gp_error_set(err, GP_ERANGE, NULL, 0, 0, field,
                                 "pool %s: min_pods %d, max_pods %d", pc->name, pc->min_pods,
                                 pc->max_pods);
         bool preempts = pc->preempt_rate_per_node_h > 0 || pc->n_preempt > 0;
         if (preempts && pc->capacity != CAPACITY_SPOT)
             return gp_error_set(err, GP_EPARSE, NULL, 0, 0, field,
-                                "pool %s is on demand: only spot capacity is preempted",
-                                pc->name);
+                                "pool %s is on demand: only spot capacity is preempted", pc->name);
         for (int k = 0; k < pc->n_preempt; k++) {
             const preemption_notice *pn = &pc->preempt[k];
             if (pn->t_us < 0 || (k > 0 && pn->t_us < pc->preempt[k - 1].t_us) ||
                 pn->node >= pc->gpus_max || pn->node < -1)
                 return gp_error_set(err, GP_ERANGE, NULL, 0, 0, field,
                                     "pool %s: preemption %d (t %lld us, node %d): times must "
-                                    "not go back, nodes in [-1, %d)", pc->name, k,
-                                    (long long)pn->t_us, pn->node, pc->gpus_max);
+                                    "not go back, nodes in [-1, %d)",
+                                    pc->name, k, (long long)pn->t_us, pn->node, pc->gpus_max);
         }
     }
     if (cc->n_pools > 1 && cfg->policy && (cfg->policy->traits & POLICY_T_NEEDS_ORACLE))
@@ -409,8 +409,8 @@ static int schedule_poisson(sim *s, uint32_t gi, uint32_t j, int64_t after_us)
 {
     const pool_rt *pl = &s->pool[s->gpus[gi].pool];
     double mean_us = 3600e6 / pl->cfg->preempt_rate_per_node_h;
-    double dt = rng_keyed_exponential(s->rng.seed, RNG_PREEMPT, node_key(pl, gi - pl->gpu_lo),
-                                      j, mean_us);
+    double dt =
+        rng_keyed_exponential(s->rng.seed, RNG_PREEMPT, node_key(pl, gi - pl->gpu_lo), j, mean_us);
     if (!(dt < 400.0 * 86400e6))
         return 0; /* beyond any run */
     return schedule(s, after_us + (int64_t)llround(dt), EV_PREEMPT, gi, j);
@@ -422,7 +422,8 @@ int fleet_schedule_preemptions(sim *s)
         const pool_rt *pl = &s->pool[p];
         if (pl->cfg->capacity != CAPACITY_SPOT)
             continue;
-        for (uint32_t gi = pl->gpu_lo; pl->cfg->preempt_rate_per_node_h > 0 && gi < pl->gpu_hi; gi++) {
+        for (uint32_t gi = pl->gpu_lo; pl->cfg->preempt_rate_per_node_h > 0 && gi < pl->gpu_hi;
+             gi++) {
             int rc = schedule_poisson(s, gi, 0, 0);
             if (rc < 0)
                 return rc;
@@ -561,13 +562,13 @@ int fleet_finish(sim *s)
         }
         sum->cost += r->cost;
         if (r->served != r->completed + r->finished_late + r->requeued + r->failed + in_service)
-            return gp_error_set(s->err, GP_EINVARIANT, NULL, 0, 0, r->name,
-                                "pool %s: served %llu != completed %llu + finished late %llu + "
-                                "requeued %llu + failed %llu + in service %llu", r->name,
-                                (unsigned long long)r->served, (unsigned long long)r->completed,
-                                (unsigned long long)r->finished_late,
-                                (unsigned long long)r->requeued, (unsigned long long)r->failed,
-                                (unsigned long long)in_service);
+            return gp_error_set(
+                s->err, GP_EINVARIANT, NULL, 0, 0, r->name,
+                "pool %s: served %llu != completed %llu + finished late %llu + "
+                "requeued %llu + failed %llu + in service %llu",
+                r->name, (unsigned long long)r->served, (unsigned long long)r->completed,
+                (unsigned long long)r->finished_late, (unsigned long long)r->requeued,
+                (unsigned long long)r->failed, (unsigned long long)in_service);
         sum->pool[p] = *r;
     }
     return 0;

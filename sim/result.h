@@ -42,19 +42,19 @@ typedef struct pool_result {
     uint64_t pods_preempted;
     uint64_t served, completed, finished_late, requeued, failed;
     double gpu_seconds, busy_gpu_seconds, utilisation, cost, mean_pods;
-    double lat_p99_s;      /* of the requests answered on this pool (NaN: none) */
+    double lat_p99_s; /* of the requests answered on this pool (NaN: none) */
 } pool_result;
 
 typedef struct run_summary {
-    char label[64];        /* the policy entry's label in the experiment ("static-2") */
-    char policy[32];       /* the policy's name ("static", "hpa", ...) */
-    int replication;       /* 0-based */
+    char label[64];  /* the policy entry's label in the experiment ("static-2") */
+    char policy[32]; /* the policy's name ("static", "hpa", ...) */
+    int replication; /* 0-based */
     uint64_t seed;
-    int64_t span_us;       /* simulated time covered */
+    int64_t span_us; /* simulated time covered */
     /* conservation: arrived = completed + timed_out + rejected + in_flight_end */
     uint64_t arrived, completed, timed_out, rejected, in_flight_end;
     uint64_t rejected_by[REJECT_REASONS];
-    uint64_t requeued;     /* requests put back when a draining pod hit its grace period */
+    uint64_t requeued; /* requests put back when a draining pod hit its grace period */
     double lat_mean_s, lat_p50_s, lat_p95_s, lat_p99_s, lat_p999_s, lat_max_s;
     double quantile_rel_error; /* bound on relative error of the quantiles above */
     double slo_s;
@@ -65,15 +65,15 @@ typedef struct run_summary {
     uint64_t scale_events; /* changes of the desired count */
     double gpu_seconds;    /* billed GPU-seconds (STARTING + READY + DRAINING) */
     double busy_gpu_seconds;
-    double utilisation;    /* busy / billed */
-    double cost;           /* gpu_seconds / 3600 * price per GPU-hour */
-    double mean_pods;      /* time-average of billed pods */
+    double utilisation; /* busy / billed */
+    double cost;        /* gpu_seconds / 3600 * price per GPU-hour */
+    double mean_pods;   /* time-average of billed pods */
     int max_pods_seen;
-    uint64_t events;       /* simulator events handled: those not cancelled, and for
+    uint64_t events;      /* simulator events handled: those not cancelled, and for
                               completions and timeouts, those that resolved a request */
-    double wall_s;         /* wall time of the run */
-    uint64_t preemptions;  /* spot nodes preempted (mixed fleets; 0 otherwise) */
-    int n_pools;           /* mixed fleet: the pools below (0: one pool, the run itself) */
+    double wall_s;        /* wall time of the run */
+    uint64_t preemptions; /* spot nodes preempted (mixed fleets; 0 otherwise) */
+    int n_pools;          /* mixed fleet: the pools below (0: one pool, the run itself) */
     pool_result pool[RESULT_MAX_POOLS];
 } run_summary;
 
@@ -83,7 +83,7 @@ typedef struct series_row {
     double arrival_rate_per_s;
     double queue_len;
     double in_flight;
-    int pods[5];           /* by pod_state: pending, starting, ready, draining, gone(0) */
+    int pods[5]; /* by pod_state: pending, starting, ready, draining, gone(0) */
     int desired;
     double gpu_mem_frac, gpu_util_frac;
     double lat_p50_s, lat_p95_s, lat_p99_s; /* NaN when no completions in the window */
@@ -107,11 +107,11 @@ typedef struct request_row {
     int64_t pod_id;                       /* -1: none */
     float mp;
     int32_t faces;
-    uint8_t cold;                         /* waited on a cold start */
-    uint8_t outcome;                      /* request_outcome */
-    uint8_t pool;                         /* mixed fleet: 1 + the pool of the pod that
+    uint8_t cold;    /* waited on a cold start */
+    uint8_t outcome; /* request_outcome */
+    uint8_t pool;    /* mixed fleet: 1 + the pool of the pod that
                                              held it last; 0: none (or one pool) */
-    double demand_s;                      /* service demand on an idle GPU, jitter included */
+    double demand_s; /* service demand on an idle GPU, jitter included */
 } request_row;
 
 typedef struct request_log {
@@ -124,8 +124,8 @@ typedef struct request_log {
  * same form as a spot pool's recorded notices: it replays as such). */
 typedef struct preemption_row {
     int64_t t_us;
-    int32_t pool;                         /* index in cluster.pools */
-    int32_t node;                         /* in the pool's GPU order */
+    int32_t pool; /* index in cluster.pools */
+    int32_t node; /* in the pool's GPU order */
 } preemption_row;
 
 typedef struct preemption_log {

@@ -84,8 +84,8 @@ static int user_send(sim *s, uint32_t u)
 
 int user_request_done(sim *s, uint32_t user, uint64_t id)
 {
-    double think_us = rng_keyed_exponential(s->rng.seed, RNG_THINK, id, 0,
-                                            (double)s->cfg->closed.think_mean_us);
+    double think_us =
+        rng_keyed_exponential(s->rng.seed, RNG_THINK, id, 0, (double)s->cfg->closed.think_mean_us);
     int64_t t = now(s) + (int64_t)llround(think_us);
     if (s->horizon_set && t >= s->horizon_us)
         return 0;
@@ -101,8 +101,9 @@ static int users_add(sim *s, int n)
         uint32_t u = (uint32_t)s->n_users++;
         s->user_seq[u] = 0;
         /* users join spread over one think time */
-        double off = rng_keyed_uniform(s->rng.seed, RNG_THINK, ((uint64_t)u << 32) | 0xffffffffu, 1) *
-                     (double)s->cfg->closed.think_mean_us;
+        double off =
+            rng_keyed_uniform(s->rng.seed, RNG_THINK, ((uint64_t)u << 32) | 0xffffffffu, 1) *
+            (double)s->cfg->closed.think_mean_us;
         int rc = schedule(s, now(s) + (int64_t)off, EV_USER_SEND, u, 0);
         if (rc < 0)
             return rc;
@@ -200,7 +201,8 @@ static int scrape(sim *s)
     double interval = (double)s->cfg->metrics.scrape_interval_us;
     for (uint32_t gi = 0; gi < s->n_gpus; gi++) {
         gpu *g = &s->gpus[gi];
-        double busy = g->busy_us + (g->busy_since_us >= 0 ? (double)(now(s) - g->busy_since_us) : 0);
+        double busy =
+            g->busy_us + (g->busy_since_us >= 0 ? (double)(now(s) - g->busy_since_us) : 0);
         s->gpu_util[gi] = (busy - g->busy_us_at_scrape) / interval;
         g->busy_us_at_scrape = busy;
     }
@@ -354,8 +356,8 @@ double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id
 }
 
 typedef struct oracle_data {
-    double *work_s;     /* prefix sums of work per second */
-    uint64_t *count;    /* prefix sums of arrivals per second */
+    double *work_s;  /* prefix sums of work per second */
+    uint64_t *count; /* prefix sums of arrivals per second */
     int64_t n;
 } oracle_data;
 
@@ -484,25 +486,18 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
     if (!counts_itself)
         s->events++;
     switch (ev->kind) {
-    case EV_COMPLETE:
-        s->gpus[ev->obj].pending_us = INT64_MIN;
-        return gpu_complete(s, ev->obj);
+    case EV_COMPLETE: s->gpus[ev->obj].pending_us = INT64_MIN; return gpu_complete(s, ev->obj);
     case EV_NODE_READY: {
         gpu *g = &s->gpus[ev->obj];
         g->provisioning = false;
         g->provisioned = true;
         return pods_place_pending(s);
     }
-    case EV_POD_READY:
-        return pod_ready(s, ev->obj);
-    case EV_DRAIN_DEADLINE:
-        return pod_drain_deadline(s, ev->obj);
-    case EV_TIMEOUT:
-        return timeouts_fire(s);
-    case EV_ARRIVAL:
-        return arrival(s);
-    case EV_USER_SEND:
-        return user_send(s, ev->obj);
+    case EV_POD_READY: return pod_ready(s, ev->obj);
+    case EV_DRAIN_DEADLINE: return pod_drain_deadline(s, ev->obj);
+    case EV_TIMEOUT: return timeouts_fire(s);
+    case EV_ARRIVAL: return arrival(s);
+    case EV_USER_SEND: return user_send(s, ev->obj);
     case EV_RAMP: {
         const closed_loop_cfg *c = &s->cfg->closed;
         int add = c->ramp_step;
@@ -520,20 +515,13 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
             return 0; /* demand already brought instances */
         return pod_create(s, 0);
     }
-    case EV_KEEPALIVE:
-        return keepalive_expire(s, ev->obj);
-    case EV_SCRAPE:
-        return scrape(s);
-    case EV_SYNC:
-        return policy_sync(s, ev->obj);
-    case EV_HORIZON:
-        s->stopped = true;
-        return 0;
+    case EV_KEEPALIVE: return keepalive_expire(s, ev->obj);
+    case EV_SCRAPE: return scrape(s);
+    case EV_SYNC: return policy_sync(s, ev->obj);
+    case EV_HORIZON: s->stopped = true; return 0;
     case EV_PREEMPT:
-    case EV_PREEMPT_LIST:
-        return fleet_preempt_event(s, ev->kind, ev->obj, ev->gen);
-    case EV_RECLAIM:
-        return fleet_reclaim(s, ev->obj, ev->gen);
+    case EV_PREEMPT_LIST: return fleet_preempt_event(s, ev->kind, ev->obj, ev->gen);
+    case EV_RECLAIM: return fleet_reclaim(s, ev->obj, ev->gen);
     default:
         return gp_error_set(s->err, GP_EINVARIANT, NULL, 0, 0, NULL, "unknown event kind %d",
                             ev->kind);
@@ -556,8 +544,7 @@ static int log_unresolved(sim *s)
     return 0;
 }
 
-static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
-                     oracle_view *ov)
+static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od, oracle_view *ov)
 {
     int rc = engine_init(&s->eng, 1024);
     if (rc < 0)
@@ -582,8 +569,11 @@ static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
             ov->end_us = od->n * 1000000;
             dp->penv.oracle = ov;
         }
-        dp->pinfo = (policy_info){.sync_period_us = 15 * 1000000LL, .flags = 0,
-                                  .initial_pods = -1, .min_pods = -1, .max_pods = -1};
+        dp->pinfo = (policy_info){.sync_period_us = 15 * 1000000LL,
+                                  .flags = 0,
+                                  .initial_pods = -1,
+                                  .min_pods = -1,
+                                  .max_pods = -1};
         rc = cfg->policy->create(cfg->policy_cfg, &dp->penv, &dp->pstate, &dp->pinfo, s->err);
         if (rc < 0)
             return rc;
@@ -593,7 +583,8 @@ static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
         if (cfg->metrics.sync_jitter_us >= dp->pinfo.sync_period_us)
             return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, "metrics.sync_jitter",
                                 "sync_jitter (%lld us) is not below the policy's sync period "
-                                "(%lld us)", (long long)cfg->metrics.sync_jitter_us,
+                                "(%lld us)",
+                                (long long)cfg->metrics.sync_jitter_us,
                                 (long long)dp->pinfo.sync_period_us);
         if ((dp->pinfo.flags & POLICY_F_PER_REQUEST) && (s->n_pools > 1 || s->n_deps > 1))
             return gp_error_set(s->err, GP_ENOTSUP, NULL, 0, 0, cfg->policy->name,
@@ -629,13 +620,14 @@ static int check_rows(sim *s, const sim_cfg *cfg, int64_t max_series, int64_t ma
                                 "%.3g days at a %.3g s scrape interval is about %.0f series rows "
                                 "per run (%.1f MiB), more than %lld: set output.series: false, a "
                                 "longer metrics.scrape_interval, or raise output.max_series_rows",
-                                (double)span / 86400e6, (double)cfg->metrics.scrape_interval_us / 1e6,
-                                rows, rows * (double)sizeof(series_row) / 1048576,
-                                (long long)max_series);
+                                (double)span / 86400e6,
+                                (double)cfg->metrics.scrape_interval_us / 1e6, rows,
+                                rows * (double)sizeof(series_row) / 1048576, (long long)max_series);
     }
     double requests = 0;
     if (cfg->closed_loop) {
-        int users = cfg->closed.ramp_max > cfg->closed.users ? cfg->closed.ramp_max : cfg->closed.users;
+        int users =
+            cfg->closed.ramp_max > cfg->closed.users ? cfg->closed.ramp_max : cfg->closed.users;
         if (cfg->closed.think_mean_us > 0 && span > 0)
             requests = (double)users * (double)span / (double)cfg->closed.think_mean_us;
     } else if (s->src) {
@@ -691,8 +683,9 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         dep_rt *dp = &s->dep[d];
         int initial = dp->pinfo.initial_pods >= 0 ? dp->pinfo.initial_pods : dp->lo_pods;
         /* pods present at t = 0 are already running: ready, image cached */
-        int n0 = initial < dp->lo_pods ? dp->lo_pods
-                 : initial > dp->hi_pods ? dp->hi_pods : initial;
+        int n0 = initial < dp->lo_pods   ? dp->lo_pods
+                 : initial > dp->hi_pods ? dp->hi_pods
+                                         : initial;
         dp->spec = n0;
         for (int k = 0; rc == 0 && k < n0; k++) {
             rc = pod_create(s, d);
@@ -780,7 +773,8 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         sum->max_pods_seen = metrics_max_pods(s->fm);
         if (s->fleet)
             rc = fleet_finish(s); /* per pool; the fleet's cost is their sum */
-        if (rc == 0 && sum->arrived != sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end)
+        if (rc == 0 &&
+            sum->arrived != sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end)
             rc = gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, NULL,
                               "conservation violated: arrived %llu != completed %llu + timed out "
                               "%llu + rejected %llu + in flight %llu",
@@ -854,7 +848,8 @@ static int oracle_prepass(const sim_cfg *cfg, double **work_out, uint64_t **coun
             memset(count + cap, 0, (ncap - cap) * sizeof(uint64_t));
             cap = ncap;
         }
-        work[sec + 1] += sim_request_demand_us(cfg->profile, cfg->seed, id, spec.mp, spec.faces) / 1e6;
+        work[sec + 1] +=
+            sim_request_demand_us(cfg->profile, cfg->seed, id, spec.mp, spec.faces) / 1e6;
         count[sec + 1]++;
         if (sec + 1 > n)
             n = sec + 1;

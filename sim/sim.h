@@ -38,7 +38,7 @@ typedef enum { DEPLOY_PER_POOL = 0, DEPLOY_SPREAD } deployment_mode;
  * first pool whose card can hold it; that pool's workers serve the queue in order. */
 typedef enum { ROUTING_SHARED = 0, ROUTING_ROUTER } routing_mode;
 
-#define SIM_MAX_POOLS 8
+#define SIM_MAX_POOLS       8
 #define SIM_MAX_PREEMPTIONS 100000 /* recorded preemption notices per pool */
 
 /* A recorded preemption notice: at t_us, node `node` of the pool (0-based, in the pool's
@@ -51,14 +51,14 @@ typedef struct preemption_notice {
 typedef struct pool_cfg {
     char name[32];
     const gpu_profile *profile;
-    int gpus, gpus_max;          /* nodes (one GPU each) at t = 0, and at most */
-    int64_t node_provision_us;   /* a node added when pods wait comes this long after */
+    int gpus, gpus_max;        /* nodes (one GPU each) at t = 0, and at most */
+    int64_t node_provision_us; /* a node added when pods wait comes this long after */
     double price_per_gpu_hour;
     image_cache_mode image_cache;
-    int min_pods, max_pods;      /* DEPLOY_PER_POOL: the bounds of this pool's Deployment */
-    int concurrency;             /* requests one of its pods serves at once (0: the
+    int min_pods, max_pods; /* DEPLOY_PER_POOL: the bounds of this pool's Deployment */
+    int concurrency;        /* requests one of its pods serves at once (0: the
                                     cluster's) */
-    double route_max_mp;         /* ROUTING_ROUTER: requests up to this size (0: any) */
+    double route_max_mp;    /* ROUTING_ROUTER: requests up to this size (0: any) */
     capacity_kind capacity;
     /* CAPACITY_SPOT: each node is preempted at this Poisson rate (per node-hour; keyed by
      * run seed, pool name and node: common random numbers), and/or at the recorded
@@ -70,22 +70,22 @@ typedef struct pool_cfg {
 } pool_cfg;
 
 typedef struct cluster_cfg {
-    int gpus;                   /* GPUs in the node pool available at t = 0 */
-    int gpus_max;               /* the pool may grow to this many (>= gpus) ... */
-    int64_t node_provision_us;  /* ... each extra GPU arriving this long after it is needed */
-    int min_pods, max_pods;     /* bounds of the desired count */
-    int concurrency;            /* requests a pod serves at once */
+    int gpus;                  /* GPUs in the node pool available at t = 0 */
+    int gpus_max;              /* the pool may grow to this many (>= gpus) ... */
+    int64_t node_provision_us; /* ... each extra GPU arriving this long after it is needed */
+    int min_pods, max_pods;    /* bounds of the desired count */
+    int concurrency;           /* requests a pod serves at once */
     dispatch_mode dispatch;
-    int64_t timeout_us;         /* client timeout; SIM_TIMEOUT_NONE (0): clients wait for
+    int64_t timeout_us; /* client timeout; SIM_TIMEOUT_NONE (0): clients wait for
                                    their answer however long it takes */
     int64_t termination_grace_us;
-    int64_t readiness_delay_us; /* added after the profile's cold-start phases */
+    int64_t readiness_delay_us;   /* added after the profile's cold-start phases */
     image_cache_mode image_cache; /* NODE: a GPU that ran a pod keeps its image */
-    int gpu_share;              /* instances per GPU (serverless sharing), >= 1 */
-    int max_queue;              /* 0: unbounded; else arrivals beyond it are rejected */
+    int gpu_share;                /* instances per GPU (serverless sharing), >= 1 */
+    int max_queue;                /* 0: unbounded; else arrivals beyond it are rejected */
     double price_per_gpu_hour;
-    int64_t slo_us;             /* latency objective (default 5 s) */
-    double start_interference;  /* speed of the requests on a GPU while another pod on it
+    int64_t slo_us;            /* latency objective (default 5 s) */
+    double start_interference; /* speed of the requests on a GPU while another pod on it
                                    is STARTING (context, weight upload, graph capture on a
                                    shared card); 0 (the default): the profile's value
                                    (`start_interference`, 1 when it has none) */
@@ -112,12 +112,12 @@ typedef struct metrics_cfg {
 } metrics_cfg;
 
 typedef struct closed_loop_cfg {
-    int users;                  /* users at t = 0 */
-    int64_t think_mean_us;      /* exponential think time */
-    int ramp_step;              /* users added every ramp_every_us (0: no ramp) */
+    int users;             /* users at t = 0 */
+    int64_t think_mean_us; /* exponential think time */
+    int ramp_step;         /* users added every ramp_every_us (0: no ramp) */
     int64_t ramp_every_us;
-    int ramp_max;               /* stop adding at this many users */
-    int64_t duration_us;        /* run length (required for closed loops) */
+    int ramp_max;        /* stop adding at this many users */
+    int64_t duration_us; /* run length (required for closed loops) */
     image_mix mix;
 } closed_loop_cfg;
 
@@ -131,7 +131,7 @@ typedef void (*sim_progress_fn)(void *ctx, double frac);
 /* A series row is about 100 bytes, a request row 64: 4 M series rows (a 15 s scrape
  * over 1.9 years, or 1 s over 46 days) hold about 380 MiB, 20 M request rows about
  * 1.2 GiB, per run and per sweep worker. */
-#define SIM_MAX_SERIES_ROWS INT64_C(4000000)
+#define SIM_MAX_SERIES_ROWS  INT64_C(4000000)
 #define SIM_MAX_REQUEST_ROWS INT64_C(20000000)
 
 typedef struct sim_cfg {
@@ -139,19 +139,19 @@ typedef struct sim_cfg {
     metrics_cfg metrics;
     const gpu_profile *profile;
     const policy_ops *policy;
-    const cfg_node *policy_cfg;  /* the policy entry's `config:` (may be NULL) */
-    const char *label;           /* policy entry label, copied into the summary */
+    const cfg_node *policy_cfg; /* the policy entry's `config:` (may be NULL) */
+    const char *label;          /* policy entry label, copied into the summary */
     uint64_t seed;
     int replication;
-    int64_t horizon_us;          /* 0: open loop runs until every request resolved;
+    int64_t horizon_us; /* 0: open loop runs until every request resolved;
                                     closed loop runs closed.duration_us */
     bool closed_loop;
     closed_loop_cfg closed;
     sim_source_open open_source; /* open loop */
     void *source_ctx;
-    double mean_demand_s;        /* workload's mean demand on an idle GPU (0: estimate
+    double mean_demand_s; /* workload's mean demand on an idle GPU (0: estimate
                                     from `mix` and the profile) */
-    const image_mix *mix;        /* the open-loop workload's image mix (NULL: default);
+    const image_mix *mix; /* the open-loop workload's image mix (NULL: default);
                                     closed loops use closed.mix */
     bool record_series;
     bool record_requests;
@@ -166,12 +166,12 @@ typedef struct sim_cfg {
     preemption_log *preempt_log; /* optional: every preemption notice that took a node */
 } sim_cfg;
 
-#define SIM_TIMEOUT_NONE 0
+#define SIM_TIMEOUT_NONE  0
 /* Without a timeout, an open-loop run ends when every request is answered; if, after the
  * last arrival, no request starts or completes for this long (two days of simulated
  * time: longer than any node provisioning, grace period or cold start the configuration
  * allows), nothing will take what still waits, and the run ends with it in flight. */
-#define SIM_STALL_US (2 * 86400 * 1000000LL)
+#define SIM_STALL_US      (2 * 86400 * 1000000LL)
 /* Largest service demand of one request (about 31 years): keeps the processor-sharing
  * arithmetic (2^-64 us units in 128 bits) and the clock far from overflow. */
 #define SIM_MAX_DEMAND_US 1e15

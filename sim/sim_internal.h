@@ -32,22 +32,22 @@ typedef __int128 ps_units;
  * completes exactly at its deadline counts as completed; metrics are scraped before
  * the policy that reads them runs. */
 enum {
-    EV_COMPLETE = 0, /* obj: gpu */
-    EV_NODE_READY,   /* obj: gpu */
-    EV_POD_READY,    /* obj: pod */
+    EV_COMPLETE = 0,   /* obj: gpu */
+    EV_NODE_READY,     /* obj: gpu */
+    EV_POD_READY,      /* obj: pod */
     EV_DRAIN_DEADLINE, /* obj: pod */
-    EV_TIMEOUT,      /* obj: - */
-    EV_ARRIVAL,      /* obj: - */
-    EV_USER_SEND,    /* obj: user */
-    EV_RAMP,         /* obj: - */
-    EV_KEEPALIVE,    /* obj: pod */
-    EV_PREWARM,      /* obj: - */
-    EV_SCRAPE,       /* obj: - */
-    EV_SYNC,         /* obj: deployment */
-    EV_HORIZON,      /* obj: - */
-    EV_PREEMPT,      /* obj: gpu (a spot node's next Poisson notice); gen: its count */
-    EV_PREEMPT_LIST, /* obj: pool; gen: index in its recorded notices */
-    EV_RECLAIM       /* obj: gpu; gen: the gpu's reclaim generation */
+    EV_TIMEOUT,        /* obj: - */
+    EV_ARRIVAL,        /* obj: - */
+    EV_USER_SEND,      /* obj: user */
+    EV_RAMP,           /* obj: - */
+    EV_KEEPALIVE,      /* obj: pod */
+    EV_PREWARM,        /* obj: - */
+    EV_SCRAPE,         /* obj: - */
+    EV_SYNC,           /* obj: deployment */
+    EV_HORIZON,        /* obj: - */
+    EV_PREEMPT,        /* obj: gpu (a spot node's next Poisson notice); gen: its count */
+    EV_PREEMPT_LIST,   /* obj: pool; gen: index in its recorded notices */
+    EV_RECLAIM         /* obj: gpu; gen: the gpu's reclaim generation */
 };
 
 enum { RS_FREE = 0, RS_QUEUED, RS_POD_QUEUED, RS_SERVICE };
@@ -55,9 +55,9 @@ enum { RS_FREE = 0, RS_QUEUED, RS_POD_QUEUED, RS_SERVICE };
 typedef struct req {
     uint64_t id;
     int64_t arrival_us, start_us;
-    ps_units work;        /* work to do when it (re)starts: demand (+ a first-request extra) */
-    ps_units tag;         /* in service: its GPU's vt at which it is done */
-    double demand_us;     /* demand on an idle GPU (as drawn), for the log */
+    ps_units work;    /* work to do when it (re)starts: demand (+ a first-request extra) */
+    ps_units tag;     /* in service: its GPU's vt at which it is done */
+    double demand_us; /* demand on an idle GPU (as drawn), for the log */
     double mem_bytes;
     uint32_t qnext, qprev; /* links in a FIFO (shared queue or a pod's local queue) */
     uint32_t tnext, tprev; /* links in the timeout list (arrival order) */
@@ -67,12 +67,12 @@ typedef struct req {
     float mp;
     int32_t faces;
     uint8_t state;
-    uint8_t timed_out;     /* already counted as timed out; still running */
+    uint8_t timed_out; /* already counted as timed out; still running */
     uint8_t cold;
     uint8_t in_tlist;
-    uint8_t lane;          /* the lane it waits in (RS_QUEUED) */
-    uint8_t pool_mask;     /* mixed fleet: the pools whose card can hold it */
-    int64_t qkey;          /* its place in the queues: lanes merge in this order */
+    uint8_t lane;      /* the lane it waits in (RS_QUEUED) */
+    uint8_t pool_mask; /* mixed fleet: the pools whose card can hold it */
+    int64_t qkey;      /* its place in the queues: lanes merge in this order */
 } req;
 
 typedef struct fifo {
@@ -80,37 +80,37 @@ typedef struct fifo {
 } fifo;
 
 typedef struct gpu {
-    uint32_t *svc;        /* requests in service */
+    uint32_t *svc; /* requests in service */
     uint32_t n_svc, cap_svc;
-    double mem_used_bytes;/* models of ready/draining pods + requests in service */
-    int64_t last_us;      /* last processor-sharing update */
-    ps_units vt;          /* work received by each request in service since idle */
-    ps_units rate;        /* units per us of each request in service */
-    int64_t pending_us;   /* time of the completion event in the heap, INT64_MIN none */
-    int n_inst;           /* pods placed on it */
-    int n_starting;       /* of them, in their cold start (cluster.start_interference) */
+    double mem_used_bytes; /* models of ready/draining pods + requests in service */
+    int64_t last_us;       /* last processor-sharing update */
+    ps_units vt;           /* work received by each request in service since idle */
+    ps_units rate;         /* units per us of each request in service */
+    int64_t pending_us;    /* time of the completion event in the heap, INT64_MIN none */
+    int n_inst;            /* pods placed on it */
+    int n_starting;        /* of them, in their cold start (cluster.start_interference) */
     bool provisioned, provisioning, has_image;
-    bool reclaiming;      /* preempted: its node goes at the end of the notice */
+    bool reclaiming; /* preempted: its node goes at the end of the notice */
     uint8_t pool;
     uint32_t reclaim_gen;
-    uint32_t preempt_count; /* Poisson notices drawn so far (the key of the next) */
+    uint32_t preempt_count;  /* Poisson notices drawn so far (the key of the next) */
     const gpu_profile *prof; /* its pool's card */
-    int64_t busy_since_us;/* -1 when idle */
-    double busy_us;       /* total busy time before busy_since_us */
+    int64_t busy_since_us;   /* -1 when idle */
+    double busy_us;          /* total busy time before busy_since_us */
     double busy_us_at_scrape;
 } gpu;
 
 typedef struct pod {
     uint64_t id;
     pod_state state;
-    uint32_t gpu;          /* NONE while pending */
+    uint32_t gpu; /* NONE while pending */
     int64_t created_us, ready_us;
-    uint32_t gen;          /* lifecycle events: ready, drain deadline, keep-alive */
-    uint32_t slot_gen;     /* bumped when the pod stops taking work */
+    uint32_t gen;      /* lifecycle events: ready, drain deadline, keep-alive */
+    uint32_t slot_gen; /* bumped when the pod stops taking work */
     int n_svc;
-    fifo local;            /* least_conn: requests routed here, waiting */
-    uint8_t dep;           /* its Deployment */
-    uint8_t pool;          /* its GPU's pool (valid once placed) */
+    fifo local;                /* least_conn: requests routed here, waiting */
+    uint8_t dep;               /* its Deployment */
+    uint8_t pool;              /* its GPU's pool (valid once placed) */
     int64_t drain_deadline_us; /* DRAINING: when what it holds is taken back */
     bool served_first;
     int64_t conc_last_us;
@@ -125,15 +125,15 @@ typedef struct slot {
 typedef struct pool_rt {
     const pool_cfg *cfg;
     const gpu_profile *prof;
-    uint32_t gpu_lo, gpu_hi;   /* its GPUs: [gpu_lo, gpu_hi) */
-    uint32_t dep;              /* its Deployment */
-    uint32_t lane;             /* router: its lane */
-    int n_billed;              /* billed pods now */
+    uint32_t gpu_lo, gpu_hi; /* its GPUs: [gpu_lo, gpu_hi) */
+    uint32_t dep;            /* its Deployment */
+    uint32_t lane;           /* router: its lane */
+    int n_billed;            /* billed pods now */
     int64_t bill_last_us;
     double billed_inst_us;
     int64_t in_service, local_queued; /* requests in service on it / in its pods' queues */
-    pool_result res;           /* counts as they happen; the figures at the end */
-    qhist lat;                 /* latency of the requests answered here (mixed fleet) */
+    pool_result res;                  /* counts as they happen; the figures at the end */
+    qhist lat;                        /* latency of the requests answered here (mixed fleet) */
 } pool_rt;
 
 /* A Deployment: its pods, its policy and what that policy sees. */
@@ -143,13 +143,13 @@ typedef struct dep_rt {
     policy_info pinfo;
     policy_env penv;
     int lo_pods, hi_pods;
-    int spec;                  /* desired pod count currently applied */
+    int spec; /* desired pod count currently applied */
     int count[POD_STATES];
-    int64_t sync_nominal_us;   /* nominal time of the pending policy sync (k x period) */
-    uint64_t sync_tick;        /* k of that sync */
-    metrics_pipe metrics;      /* what its policy sees */
+    int64_t sync_nominal_us; /* nominal time of the pending policy sync (k x period) */
+    uint64_t sync_tick;      /* k of that sync */
+    metrics_pipe metrics;    /* what its policy sees */
     uint64_t arrivals_since_scrape;
-    double conc_integral_us;   /* integral of (its queue + in service) dt since the scrape */
+    double conc_integral_us; /* integral of (its queue + in service) dt since the scrape */
     int64_t conc_last_us;
 } dep_rt;
 
@@ -167,18 +167,18 @@ typedef struct sim {
 
     req *reqs;
     uint32_t n_reqs, cap_reqs, free_req;
-    fifo *lane;          /* lane 0: the shared queue, gpen:pending */
-    uint8_t *lane_mask;  /* the pools that serve each lane */
+    fifo *lane;         /* lane 0: the shared queue, gpen:pending */
+    uint8_t *lane_mask; /* the pools that serve each lane */
     uint32_t n_lanes;
     int16_t lane_of_mask[SIM_MAX_LANES]; /* shared queue: the lane of a set of pools */
-    uint32_t waiting;    /* requests in the lanes */
+    uint32_t waiting;                    /* requests in the lanes */
     int64_t qkey_back, qkey_front;
     uint32_t thead, ttail; /* timeout list */
     bool timer_pending;
 
     pod *pods;
     uint32_t n_pods, cap_pods;
-    uint32_t *active;    /* indices of pods not GONE, in creation order */
+    uint32_t *active; /* indices of pods not GONE, in creation order */
     uint32_t n_active, cap_active;
     int count[POD_STATES]; /* over every Deployment */
     gpu *gpus;
@@ -186,15 +186,15 @@ typedef struct sim {
     pool_rt *pool;
     uint32_t n_pools;
     pool_cfg single_pool; /* without a mixed fleet: the cluster's own pool */
-    bool fleet;          /* a mixed fleet (cluster.n_pools > 0): per-pool results */
-    bool multi;          /* more than one pool: cards differ, lanes, per-pool accounting */
+    bool fleet;           /* a mixed fleet (cluster.n_pools > 0): per-pool results */
+    bool multi;           /* more than one pool: cards differ, lanes, per-pool accounting */
     dep_rt *dep;
     uint32_t n_deps;
     metrics_pipe fleet_metrics; /* multi: the fleet's latencies, series and summary */
-    metrics_pipe *fm;    /* the fleet's pipe: &fleet_metrics, or the one Deployment's */
-    double *gpu_util;    /* busy fraction of each GPU over the last scrape interval */
+    metrics_pipe *fm;           /* the fleet's pipe: &fleet_metrics, or the one Deployment's */
+    double *gpu_util;           /* busy fraction of each GPU over the last scrape interval */
 
-    slot *slots;         /* ring of free worker slots */
+    slot *slots; /* ring of free worker slots */
     uint32_t slot_head, slot_len, slot_cap;
 
     /* per-request (serverless) policies: one Deployment */
@@ -206,27 +206,27 @@ typedef struct sim {
     request_spec next_arrival;
     bool have_next;
     uint64_t next_id;
-    uint32_t *user_seq;  /* closed loop: requests sent per user */
+    uint32_t *user_seq; /* closed loop: requests sent per user */
     int n_users, cap_users;
 
     /* accounting */
     run_summary *sum;
     run_series *series;
     request_log *log;
-    int n_billed;        /* pods billed now, in instances */
+    int n_billed; /* pods billed now, in instances */
     int64_t bill_last_us;
     double billed_inst_us;
-    int64_t queued_total;  /* requests waiting: shared + local queues */
+    int64_t queued_total; /* requests waiting: shared + local queues */
     int64_t in_service_total;
-    int64_t live_untimed;  /* requests queued or in service not yet timed out */
+    int64_t live_untimed;        /* requests queued or in service not yet timed out */
     double sys_conc_integral_us; /* integral of (queued + in service) dt */
     int64_t sys_conc_last_us;
     uint64_t fleet_arrivals; /* many Deployments: arrivals since the scrape, all of them */
     int64_t horizon_us;
     bool horizon_set;
-    bool source_done;      /* open loop: the last arrival has come */
-    int64_t progress_us;   /* last start or completion of a request */
-    uint64_t events;       /* handled events (run_summary.events) */
+    bool source_done;    /* open loop: the last arrival has come */
+    int64_t progress_us; /* last start or completion of a request */
+    uint64_t events;     /* handled events (run_summary.events) */
     bool stopped;
     double lat_sum_s;
     double lat_max_s;
@@ -268,10 +268,10 @@ static inline int grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
 static inline int schedule(sim *s, int64_t t_us, int kind, uint32_t obj, uint32_t gen)
 {
     static const uint8_t ev_prio[] = {
-        [EV_COMPLETE] = 0, [EV_NODE_READY] = 1, [EV_POD_READY] = 1, [EV_DRAIN_DEADLINE] = 2,
-        [EV_TIMEOUT] = 3, [EV_ARRIVAL] = 4, [EV_USER_SEND] = 4, [EV_RAMP] = 5,
-        [EV_KEEPALIVE] = 5, [EV_PREWARM] = 5, [EV_SCRAPE] = 6, [EV_SYNC] = 7, [EV_HORIZON] = 9,
-        [EV_PREEMPT] = 2, [EV_PREEMPT_LIST] = 2, [EV_RECLAIM] = 2,
+        [EV_COMPLETE] = 0,  [EV_NODE_READY] = 1, [EV_POD_READY] = 1,    [EV_DRAIN_DEADLINE] = 2,
+        [EV_TIMEOUT] = 3,   [EV_ARRIVAL] = 4,    [EV_USER_SEND] = 4,    [EV_RAMP] = 5,
+        [EV_KEEPALIVE] = 5, [EV_PREWARM] = 5,    [EV_SCRAPE] = 6,       [EV_SYNC] = 7,
+        [EV_HORIZON] = 9,   [EV_PREEMPT] = 2,    [EV_PREEMPT_LIST] = 2, [EV_RECLAIM] = 2,
     };
     int rc = engine_schedule(&s->eng, t_us, ev_prio[kind], (uint8_t)kind, obj, gen);
     if (rc < 0)
@@ -360,7 +360,10 @@ static inline double start_interference(const sim *s, const gpu_profile *prof)
     return c > 0 ? c : prof->start_interference;
 }
 
-static inline bool per_request(const sim *s) { return s->dep[0].pinfo.flags & POLICY_F_PER_REQUEST; }
+static inline bool per_request(const sim *s)
+{
+    return s->dep[0].pinfo.flags & POLICY_F_PER_REQUEST;
+}
 
 /* Requests a pod on pool p serves at once: the pool's, else the cluster's. */
 static inline int pool_concurrency(const sim *s, uint32_t p)
@@ -445,8 +448,7 @@ int gpu_complete(sim *s, uint32_t gi);
 void req_free(sim *s, uint32_t r);
 void tlist_remove(sim *s, uint32_t r);
 /* One per-request row (end_us: the client's end; gpu_end_us: the GPU's, -1 none). */
-int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
-                request_outcome outcome);
+int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us, request_outcome outcome);
 /* Pod pi's free slot joins the slot FIFO (shared-queue mode). */
 int slot_push(sim *s, uint32_t pi);
 /* least_conn: pod pi starts requests from its own queue. */

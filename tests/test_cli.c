@@ -39,10 +39,7 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
     tu_write_text(p, text);
 }
 
-static void tmp_cleanup(const tmpdir *t)
-{
-    assert_int_equal(tu_rm_rf(t->path), 0);
-}
+static void tmp_cleanup(const tmpdir *t) { assert_int_equal(tu_rm_rf(t->path), 0); }
 
 /* Runs `gpenlab ARGS...` in dir without a shell (tu_gpenlab: a signal fails the test); more
  * (may be NULL) adds environment entries and a user. Returns the exit status, stderr in
@@ -200,7 +197,8 @@ static void test_trace_bad_inputs(void **state)
         size_t lines = 0;
         for (const char *c = out; *c; c++)
             lines += *c == '\n';
-        if (code == 0 || lines != 1 || !strstr(out, rows[i].needle1) || !strstr(out, rows[i].needle2))
+        if (code == 0 || lines != 1 || !strstr(out, rows[i].needle1) ||
+            !strstr(out, rows[i].needle2))
             fail_msg("%s: exit %d, stderr: %s", rows[i].name, code, out);
         tmp_cleanup(&t);
     }
@@ -242,10 +240,9 @@ static void test_good_run_and_resume(void **state)
     tmp_make(&t);
     write_experiment(&t, "workload: {type: poisson, rate_per_s: 2, duration: 10m}");
     char out[8192];
-    assert_int_equal(
-        run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL, out,
-                    sizeof(out)),
-        0);
+    assert_int_equal(run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL},
+                                 NULL, out, sizeof(out)),
+                     0);
     /* the rerun resumes: the run is already in the database */
     gp_proc_result r = tu_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", NULL});
     assert_int_equal(r.exit_code, 0);
@@ -283,12 +280,12 @@ static void test_profile_derive(void **state)
     replace_once(fixed, sizeof(fixed), text, "provenance seed", "provenance measured");
     tmp_write(&t, "measured", fixed);
     char out[8192];
-    assert_int_equal(run_gpenlab(t.path,
-                                 (const char *const[]){"profile", "derive", "--in", "measured",
-                                                       "--from", "t4", "--to", "l4,a100",
-                                                       "--outdir", ".", NULL},
-                                 NULL, out, sizeof(out)),
-                     0);
+    assert_int_equal(
+        run_gpenlab(t.path,
+                    (const char *const[]){"profile", "derive", "--in", "measured", "--from", "t4",
+                                          "--to", "l4,a100", "--outdir", ".", NULL},
+                    NULL, out, sizeof(out)),
+        0);
     for (int k = 0; k < 2; k++) {
         char p[600];
         snprintf(p, sizeof(p), "%s/%s-derived", t.path, k ? "a100" : "l4");
@@ -471,9 +468,9 @@ static void test_read_only_results(void **state)
         run_gpenlab(t.path, (const char *const[]){"report", "out.db", "-o", "pub/r.html", NULL},
                     &as_uid, report_out, sizeof(report_out));
     int code = run_gpenlab(t.path,
-                       (const char *const[]){"export", "--policy", "static", "--from", "out.db",
-                                             "--out", "pub/k8s", NULL},
-                       &as_uid, out, sizeof(out));
+                           (const char *const[]){"export", "--policy", "static", "--from", "out.db",
+                                                 "--out", "pub/k8s", NULL},
+                           &as_uid, out, sizeof(out));
     if (uid > 0) {
         if (saved_bin[0])
             setenv("GPENLAB_BIN", saved_bin, 1);
@@ -516,8 +513,8 @@ static void test_names_stay_in_their_folder(void **state)
               "cluster: {max_pods: 2, concurrency: 2}\n"
               "policies:\n  - {label: ../../lbl, policy: static, config: {pods: 1}}\n");
     expect_ok(inner, (const char *const[]){"run", "exp.yaml", "--quiet", NULL});
-    expect_ok(inner, (const char *const[]){"export", "--policy", "../../lbl", "--from",
-                                           "exp.yaml", NULL});
+    expect_ok(inner,
+              (const char *const[]){"export", "--policy", "../../lbl", "--from", "exp.yaml", NULL});
     /* nothing outside work/ but work itself; inside work/ nothing but its own files */
     DIR *d = opendir(t.path);
     struct dirent *e;

@@ -31,7 +31,7 @@
 #include "tests/live/fake_resp.h"
 #include "tests/testutil.h"
 
-#define TOKEN "test-token-9f3a1c77e2"
+#define TOKEN           "test-token-9f3a1c77e2"
 /* The timeout on fakes that answer at once: these tests are about what comes back, not
  * when, and 1 s ran out under valgrind on a loaded machine ("Connection timed out after
  * 1240 milliseconds" in test_metrics_faults_hold). Tests of timeouts set their own. */
@@ -109,8 +109,7 @@ static int teardown(void **state)
 }
 
 /* Writes a config: `policy_part` (policy/config/bounds lines) and a target/metrics part. */
-static void write_cfg(const world *w, const char *name, const char *text, char *path,
-                      size_t len)
+static void write_cfg(const world *w, const char *name, const char *text, char *path, size_t len)
 {
     snprintf(path, len, "%s/%s", w->dir, name);
     FILE *f = fopen(path, "w");
@@ -165,8 +164,8 @@ static void assert_bounds(const world *w, int lo, int hi)
 {
     for (int i = 0; i < w->kube.n_patched; i++)
         if (w->kube.patched[i] < lo || w->kube.patched[i] > hi)
-            fail_msg("PATCH %d asked for %d replicas, outside [%d, %d]", i, w->kube.patched[i],
-                     lo, hi);
+            fail_msg("PATCH %d asked for %d replicas, outside [%d, %d]", i, w->kube.patched[i], lo,
+                     hi);
     if (w->kube.contract_violations)
         fail_msg("scale contract violated: %s", w->kube.violation);
 }
@@ -186,46 +185,56 @@ static void test_config_refusals(void **state)
         {"command without {replicas}", "policy: static\ntarget: {command: {run: \"true\"}}\n",
          GP_EPARSE, "{replicas}"},
         {"plain http to a remote API",
-         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://10.0.0.1:80\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
+         "\"http://10.0.0.1:80\"}}\n",
          GP_ENOTSUP, "https"},
         {"plain http to a host named like loopback",
-         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://localhost.example.com\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
+         "\"http://localhost.example.com\"}}\n",
          GP_ENOTSUP, "https"},
         {"both targets",
-         "policy: static\ntarget: {kubernetes: {deployment: g}, command: {run: \"x {replicas}\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: g}, command: {run: \"x "
+         "{replicas}\"}}\n",
          GP_EPARSE, "not both"},
         {"prometheus without scheme", "policy: static\nprometheus: {url: \"localhost:9090\"}\n",
          GP_EPARSE, "http"},
         {"bad redis address", "policy: static\nredis: {address: \"host:99999\"}\n", GP_EPARSE,
          "host:port"},
-        {"unknown query name", "policy: static\nprometheus: {url: \"http://127.0.0.1:1\", queries: {p96_s: x}}\n",
+        {"unknown query name",
+         "policy: static\nprometheus: {url: \"http://127.0.0.1:1\", queries: {p96_s: x}}\n",
          GP_EUNKNOWN, "p96_s"},
         /* issue 13: names go into API paths ("../" reached a Secret with the token) */
         {"deployment with ../",
-         "policy: static\ntarget: {kubernetes: {deployment: \"../../../api/v1/namespaces/gpen/secrets/tok\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: "
+         "\"../../../api/v1/namespaces/gpen/secrets/tok\"}}\n",
          GP_EPARSE, "RFC 1123"},
-        {"deployment with a slash", "policy: static\ntarget: {kubernetes: {deployment: \"gpen/scale\"}}\n",
-         GP_EPARSE, "RFC 1123"},
+        {"deployment with a slash",
+         "policy: static\ntarget: {kubernetes: {deployment: \"gpen/scale\"}}\n", GP_EPARSE,
+         "RFC 1123"},
         {"deployment in capitals", "policy: static\ntarget: {kubernetes: {deployment: Gpen}}\n",
          GP_EPARSE, "RFC 1123"},
-        {"deployment with an empty label", "policy: static\ntarget: {kubernetes: {deployment: \"a..b\"}}\n",
-         GP_EPARSE, "RFC 1123"},
-        {"namespace with a dot", "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"a.b\"}}\n",
-         GP_EPARSE, "RFC 1123"},
-        {"namespace with a quote (PromQL)", "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"x\\\"}\"}}\n",
+        {"deployment with an empty label",
+         "policy: static\ntarget: {kubernetes: {deployment: \"a..b\"}}\n", GP_EPARSE, "RFC 1123"},
+        {"namespace with a dot",
+         "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"a.b\"}}\n", GP_EPARSE,
+         "RFC 1123"},
+        {"namespace with a quote (PromQL)",
+         "policy: static\ntarget: {kubernetes: {deployment: g, namespace: \"x\\\"}\"}}\n",
          GP_EPARSE, "RFC 1123"},
         /* URLs as libcurl parses them */
         {"plain http, scheme in capitals",
-         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"HTTP://10.0.0.1:80\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
+         "\"HTTP://10.0.0.1:80\"}}\n",
          GP_ENOTSUP, "https"},
         {"loopback only in the fragment",
-         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: \"http://0.0.0.0:18443#@127.0.0.1/\"}}\n",
+         "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
+         "\"http://0.0.0.0:18443#@127.0.0.1/\"}}\n",
          GP_ENOTSUP, "https"},
         {"prometheus token over plain http",
          "policy: static\nprometheus: {url: \"http://10.0.0.1:9090\", token_file: /x}\n",
          GP_ENOTSUP, "https"},
-        {"prometheus over ftp", "policy: static\nprometheus: {url: \"ftp://127.0.0.1/\"}\n", GP_EPARSE,
-         "http"},
+        {"prometheus over ftp", "policy: static\nprometheus: {url: \"ftp://127.0.0.1/\"}\n",
+         GP_EPARSE, "http"},
         /* the scale command */
         {"command with an open quote",
          "policy: static\ntarget: {command: {run: \"pool.sh '{replicas}\"}}\n", GP_EPARSE, "quote"},
@@ -287,10 +296,12 @@ static void test_config_refusals(void **state)
     fclose(f);
     f = fopen(kc, "w");
     assert_non_null(f);
-    fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-               "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n"
-               "users: [{name: u, user: {token: %s}}]\n"
-               "contexts: [{name: c, context: {cluster: k, user: u}}]\n", TOKEN);
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+            "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n"
+            "users: [{name: u, user: {token: %s}}]\n"
+            "contexts: [{name: c, context: {cluster: k, user: u}}]\n",
+            TOKEN);
     fclose(f);
     static const struct {
         const char *name;
@@ -307,11 +318,13 @@ static void test_config_refusals(void **state)
         assert_int_equal(chmod(file, (mode_t)cred_rows[i].mode), 0);
         if (cred_rows[i].use_kubeconfig)
             snprintf(text, sizeof(text),
-                     "policy: static\ntarget: {kubernetes: {deployment: g, kubeconfig: \"%s\"}}\n", kc);
+                     "policy: static\ntarget: {kubernetes: {deployment: g, kubeconfig: \"%s\"}}\n",
+                     kc);
         else
             snprintf(text, sizeof(text),
                      "policy: static\ntarget: {kubernetes: {deployment: g, api_server: "
-                     "\"https://127.0.0.1:1\", token_file: \"%s\"}}\n", tok);
+                     "\"https://127.0.0.1:1\", token_file: \"%s\"}}\n",
+                     tok);
         write_cfg(w, "cred.yaml", text, path, sizeof(path));
         assert_int_equal(drive_cfg_load(path, &c, &err), 0);
         int rc = drive_open(&c, false, NULL, &d, &err);
@@ -337,7 +350,8 @@ static void test_scale_contract_and_bounds(void **state)
 {
     world *w = *state;
     drive_tick_rec rec;
-    drive *d = open_kube(w, "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 6}", false);
+    drive *d = open_kube(w, "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 6}",
+                         false);
     tick(d, 0, &rec);
     assert_int_equal(rec.current, 1);
     assert_int_equal(rec.dec.desired_pods, 3);
@@ -349,7 +363,8 @@ static void test_scale_contract_and_bounds(void **state)
     assert_string_equal(rec.action, "none");
     assert_int_equal(w->kube.patches, 1);
     drive_close(d);
-    d = open_kube(w, "policy: static\nconfig: {pods: 50}\nbounds: {min_pods: 1, max_pods: 6}", false);
+    d = open_kube(w, "policy: static\nconfig: {pods: 50}\nbounds: {min_pods: 1, max_pods: 6}",
+                  false);
     tick(d, 30, &rec);
     assert_int_equal(rec.dec.desired_pods, 50);
     assert_int_equal(rec.applied, 6);
@@ -377,23 +392,26 @@ static void test_api_faults(void **state)
     drive_tick_rec rec;
     w->kube.replicas = 2;
     w->kube.fail_patch_500 = 2;
-    drive *d = open_kube(w, "policy: static\nconfig: {pods: 4}\nbounds: {min_pods: 1, max_pods: 6}", false);
+    drive *d = open_kube(w, "policy: static\nconfig: {pods: 4}\nbounds: {min_pods: 1, max_pods: 6}",
+                         false);
     tick(d, 0, &rec);
     assert_string_equal(rec.action, "scaled");
     assert_int_equal(w->kube.replicas, 4);
-    assert_int_equal(w->kube.patches, 3); /* 500, 500, 200 */
+    assert_int_equal(w->kube.patches, 3);  /* 500, 500, 200 */
     assert_int_equal(rec.attempts, 1 + 3); /* one GET, three PATCHes */
     drive_close(d);
 
     w->kube.fail_patch_409 = 1;
-    d = open_kube(w, "policy: static\nconfig: {pods: 5}\nbounds: {min_pods: 1, max_pods: 6}", false);
+    d = open_kube(w, "policy: static\nconfig: {pods: 5}\nbounds: {min_pods: 1, max_pods: 6}",
+                  false);
     tick(d, 15, &rec);
     assert_string_equal(rec.action, "scaled");
     assert_int_equal(w->kube.replicas, 5);
 
     w->kube.fail_patch_500 = 100; /* more than the retries */
     drive_close(d);
-    d = open_kube(w, "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}", false);
+    d = open_kube(w, "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}",
+                  false);
     int before = w->kube.patches;
     tick(d, 30, &rec);
     assert_string_equal(rec.action, "failed");
@@ -430,19 +448,25 @@ static void test_metrics_faults_hold(void **state)
         const char *body;
         const char *why;
     } rows[] = {
-        {"malformed JSON", 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vec", "malformed JSON"},
-         {"error status", 422, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error\"}", "parse error"},
-         {"a sample that is not a number", 200,
-          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{},\"value\":[1,\"fast\"]}]}}",
-          "malformed sample"},
-         {"two series for a cluster query", 200,
-          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":\"2\"},\"value\":[1,\"2\"]}]}}",
-          "expected one"},
+        {"malformed JSON", 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vec",
+         "malformed JSON"},
+        {"error status", 422,
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error\"}",
+         "parse error"},
+        {"a sample that is not a number", 200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{},"
+         "\"value\":[1,\"fast\"]}]}}",
+         "malformed sample"},
+        {"two series for a cluster query", 200,
+         "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{"
+         "\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":\"2\"},\"value\":[1,\"2\"]}]}}",
+         "expected one"},
     };
     char part[512];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 5}\nbounds: {min_pods: 1, max_pods: 6}\n"
-             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}", w->prom.port);
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}",
+             w->prom.port);
     w->kube.replicas = 2;
     drive *d = open_kube(w, part, false);
     drive_tick_rec rec;
@@ -477,7 +501,8 @@ static void test_metrics_faults_hold(void **state)
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 6}\n"
              "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}\n"
-             "redis: {address: \"127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}", dead, dead);
+             "redis: {address: \"127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}",
+             dead, dead);
     d = open_kube(w, part, false);
     tick(d, 200, &rec);
     assert_true(rec.held);
@@ -498,7 +523,8 @@ static void test_command_target(void **state)
     snprintf(out, sizeof(out), "%s/pool.txt", w->dir);
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 4}\n"
-             "target: {command: {run: \"echo {replicas} >> %s\", shell: true, initial_replicas: 1, backoff: 1ms}}\n",
+             "target: {command: {run: \"echo {replicas} >> %s\", shell: true, initial_replicas: 1, "
+             "backoff: 1ms}}\n",
              out);
     drive *d = open_cfg_text(w, "cmd.yaml", text, false);
     drive_tick_rec rec;
@@ -571,7 +597,7 @@ static bool listening(void *ctx)
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)*(const int *)ctx);
+    a.sin_port = htons((uint16_t) * (const int *)ctx);
     bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(fd);
     return ok;
@@ -600,7 +626,8 @@ static void test_sigterm(void **state)
     snprintf(logp, sizeof(logp), "%s/drive.log", w->dir);
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 2}\nsync_period: 200ms\nlog: %s\n"
-             "target: {command: {run: \"true {replicas}\"}}\n", logp);
+             "target: {command: {run: \"true {replicas}\"}}\n",
+             logp);
     write_cfg(w, "loop.yaml", text, path, sizeof(path));
     gp_proc *p =
         tu_proc_start(&(gp_proc_spec){.argv = (const char *const[]){bin, "drive", path, NULL},
@@ -642,11 +669,12 @@ static void test_tls_verified(void **state)
     snprintf(cert, sizeof(cert), "%s/cert.pem", w->dir);
     snprintf(key, sizeof(key), "%s/key.pem", w->dir);
     gp_proc_result made = tu_proc_run(&(gp_proc_spec){
-        .argv = (const char *const[]){"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                                      "-keyout", key, "-out", cert, "-days", "1", "-subj",
-                                      "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                                      NULL},
-        .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
+        .argv =
+            (const char *const[]){"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                  "-keyout", key, "-out", cert, "-days", "1", "-subj",
+                                  "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", NULL},
+        .out = GP_PROC_CAPTURE,
+        .err = GP_PROC_STDOUT});
     if (!gp_proc_ok(&made))
         fail_msg("openssl req: %s", made.out);
     gp_proc_result_free(&made);
@@ -663,12 +691,14 @@ static void test_tls_verified(void **state)
     }
     for (int with_ca = 0; with_ca < 2; with_ca++) {
         char text[1024];
-        snprintf(text, sizeof(text),
-                 "policy: static\nconfig: {pods: 2}\n"
-                 "target: {kubernetes: {deployment: gpen, namespace: gpen, api_server: "
-                 "\"https://127.0.0.1:%d\", token_file: \"%s\", retries: 0, timeout: " ANSWERS_TIMEOUT "%s%s%s}}\n",
-                 port, w->token_path, with_ca ? ", ca_file: \"" : "", with_ca ? cert : "",
-                 with_ca ? "\"" : "");
+        snprintf(
+            text, sizeof(text),
+            "policy: static\nconfig: {pods: 2}\n"
+            "target: {kubernetes: {deployment: gpen, namespace: gpen, api_server: "
+            "\"https://127.0.0.1:%d\", token_file: \"%s\", retries: 0, timeout: " ANSWERS_TIMEOUT
+            "%s%s%s}}\n",
+            port, w->token_path, with_ca ? ", ca_file: \"" : "", with_ca ? cert : "",
+            with_ca ? "\"" : "");
         drive *d = open_cfg_text(w, with_ca ? "tls_ca.yaml" : "tls.yaml", text, false);
         drive_tick_rec rec;
         tick(d, 0, &rec);
@@ -748,16 +778,19 @@ static int assert_json_lines(const char *what, const char *text)
 static void test_kubeconfig_plain_http(void **state)
 {
     world *w = *state;
-    static const char *const servers[] = {"HTTP://10.0.0.1:6443", "http://0.0.0.0:18443#@127.0.0.1/"};
+    static const char *const servers[] = {"HTTP://10.0.0.1:6443",
+                                          "http://0.0.0.0:18443#@127.0.0.1/"};
     for (size_t i = 0; i < 2; i++) {
         char kc[300], text[1024], path[256];
         snprintf(kc, sizeof(kc), "%s/kc-http", w->dir);
         FILE *f = fopen(kc, "w");
         assert_non_null(f);
-        fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-                   "clusters: [{name: k, cluster: {server: \"%s\"}}]\n"
-                   "users: [{name: u, user: {token: %s}}]\n"
-                   "contexts: [{name: c, context: {cluster: k, user: u}}]\n", servers[i], TOKEN);
+        fprintf(f,
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                "clusters: [{name: k, cluster: {server: \"%s\"}}]\n"
+                "users: [{name: u, user: {token: %s}}]\n"
+                "contexts: [{name: c, context: {cluster: k, user: u}}]\n",
+                servers[i], TOKEN);
         fclose(f);
         chmod(kc, 0600);
         snprintf(text, sizeof(text),
@@ -784,11 +817,13 @@ static void test_hold_never_patches(void **state)
     w->kube.replicas = 0;
     w->kube.ready = 0;
     w->prom_status = 200;
-    snprintf(w->prom_body, sizeof(w->prom_body), "{\"status\":\"success\",\"data\":{\"resultType\":\"vec");
+    snprintf(w->prom_body, sizeof(w->prom_body),
+             "{\"status\":\"success\",\"data\":{\"resultType\":\"vec");
     char part[512];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 2, max_pods: 6}\n"
-             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}", w->prom.port);
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}",
+             w->prom.port);
     drive *d = open_kube(w, part, false);
     drive_tick_rec rec;
     tick(d, 0, &rec);
@@ -846,7 +881,8 @@ static void vector1(char *buf, size_t len, const char *value)
     if (value)
         snprintf(buf, len,
                  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}", value);
+                 "[{\"metric\":{},\"value\":[1,\"%s\"]}]}}",
+                 value);
     else
         snprintf(buf, len,
                  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
@@ -880,13 +916,13 @@ static void test_refused_samples(void **state)
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
-             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT ", %s}", prom.port,
-             only_queries());
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT ", %s}",
+             prom.port, only_queries());
     w->kube.replicas = 2;
     w->kube.ready = 2;
     drive *d = open_kube(w, part, false);
-    static const char *const refused[] = {"+Inf", "-Inf", "NaN", "1e400", "-1e400", "0x1p3",
-                                          "-0.5", "inf", "nan", "Infinity"};
+    static const char *const refused[] = {"+Inf",  "-Inf", "NaN", "1e400", "-1e400",
+                                          "0x1p3", "-0.5", "inf", "nan",   "Infinity"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         fake_http_lock(&prom);
         vector1(ps.cluster, sizeof(ps.cluster), refused[i]);
@@ -895,7 +931,8 @@ static void test_refused_samples(void **state)
         snprintf(ps.pods, 512,
                  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
                  "[{\"metric\":{\"pod\":\"gpen-a\"},\"value\":[1,\"0.5\"]},"
-                 "{\"metric\":{\"pod\":\"gpen-b\"},\"value\":[1,\"%s\"]}]}}", refused[i]);
+                 "{\"metric\":{\"pod\":\"gpen-b\"},\"value\":[1,\"%s\"]}]}}",
+                 refused[i]);
         fake_http_unlock(&prom);
         drive_tick_rec rec;
         tick(d, (int64_t)i * 15, &rec);
@@ -923,7 +960,8 @@ static void test_refused_samples(void **state)
         drive_tick_rec rec;
         tick(d, 200 + (int64_t)i * 15, &rec);
         if (rec.held || rec.obs.metric[OBS_LATENCY_P95_S] != good[i].v)
-            fail_msg("%s: got %g (%s)", good[i].text, rec.obs.metric[OBS_LATENCY_P95_S], rec.sources);
+            fail_msg("%s: got %g (%s)", good[i].text, rec.obs.metric[OBS_LATENCY_P95_S],
+                     rec.sources);
     }
     drive_close(d);
     fake_http_stop(&prom);
@@ -940,10 +978,12 @@ static void test_many_pods(void **state)
     enum { N = 1500 };
     size_t cap = (size_t)N * 96 + 256, o = 0;
     char *pods = malloc(cap);
-    o += (size_t)snprintf(pods + o, cap - o,
-                          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
+    o += (size_t)snprintf(
+        pods + o, cap - o,
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     for (int i = N - 1; i >= 0; i--) /* in reverse: the driver sorts */
-        o += (size_t)snprintf(pods + o, cap - o, "%s{\"metric\":{\"pod\":\"gpen-%05d\"},\"value\":[1,\"0.%d\"]}",
+        o += (size_t)snprintf(pods + o, cap - o,
+                              "%s{\"metric\":{\"pod\":\"gpen-%05d\"},\"value\":[1,\"0.%d\"]}",
                               i == N - 1 ? "" : ",", i, i % 10);
     snprintf(pods + o, cap - o, "]}}");
     fake_http_lock(&prom);
@@ -952,15 +992,15 @@ static void test_many_pods(void **state)
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 2000}\n"
-             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT ", %s}", prom.port,
-             only_queries());
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT ", %s}",
+             prom.port, only_queries());
     w->kube.replicas = 1600;
     w->kube.ready = 1550;
     drive *d = open_kube(w, part, true);
     drive_tick_rec rec;
     tick(d, 0, &rec);
     assert_false(rec.held);
-    assert_int_equal(rec.obs.n_pods, 1600);            /* 1500 with metrics, 50 ready, 50 starting */
+    assert_int_equal(rec.obs.n_pods, 1600); /* 1500 with metrics, 50 ready, 50 starting */
     assert_int_equal(rec.obs.pods[POD_READY], 1550);
     assert_int_equal(rec.obs.pods[POD_STARTING], 50);
     for (int i = 0; i < N; i++)
@@ -987,7 +1027,8 @@ static void test_parallel_queries_and_budget(void **state)
     char part[1024];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
-             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}", prom.port);
+             "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}",
+             prom.port);
     w->kube.replicas = 2;
     drive *d = open_kube(w, part, false);
     drive_tick_rec rec;
@@ -1047,11 +1088,13 @@ static void test_command_hardening(void **state)
     tick(d, 0, &rec);
     drive_close(d);
     assert_string_equal(rec.action, "scaled");
-    static const char *const present[] = {"GPENLAB_REPLICAS=4\n", "PATH=/usr/local/bin:/usr/bin:/bin\n",
-                                          "GPEN_POOL_DIR=/pool/dir\n", "GPEN_WORKER_ARGS=--x \"y\"\n"};
+    static const char *const present[] = {
+        "GPENLAB_REPLICAS=4\n", "PATH=/usr/local/bin:/usr/bin:/bin\n", "GPEN_POOL_DIR=/pool/dir\n",
+        "GPEN_WORKER_ARGS=--x \"y\"\n"};
     for (size_t i = 0; i < 4; i++)
         if (!strstr(rec.command_output, present[i]))
-            fail_msg("\"%s\" is not in the command's environment:\n%s", present[i], rec.command_output);
+            fail_msg("\"%s\" is not in the command's environment:\n%s", present[i],
+                     rec.command_output);
     if (strstr(rec.command_output, "s3cret-value") || strstr(rec.command_output, "HOME="))
         fail_msg("the command saw the driver's environment:\n%s", rec.command_output);
     /* a command that does not end is stopped at its timeout, the tick says failed */
@@ -1068,7 +1111,8 @@ static void test_command_hardening(void **state)
     /* output that would break a JSON line stays inside its field */
     snprintf(text, sizeof(text),
              "policy: static\nlabel: \"quote\\\" \\\\ label\"\nconfig: {pods: 2}\n"
-             "target: {command: {run: \"printf '{\\\"x\\\":1}\\\\n\\\\\\\"\\\\001\\\\377 %%s' {replicas}\", shell: true, initial_replicas: 1}}\n");
+             "target: {command: {run: \"printf '{\\\"x\\\":1}\\\\n\\\\\\\"\\\\001\\\\377 %%s' "
+             "{replicas}\", shell: true, initial_replicas: 1}}\n");
     d = open_cfg_text(w, "print.yaml", text, false);
     tick(d, 0, &rec);
     drive_close(d);
@@ -1079,7 +1123,8 @@ static void test_command_hardening(void **state)
     /* printf wrote {"x":1} NL \" \001 \377 " 2": quotes, backslash and control escaped,
      * the stray byte replaced */
     if (!strstr(w->log, "\"command_output\":\"{\\\"x\\\":1}\\n\\\\\\\"\\u0001\xef\xbf\xbd 2\""))
-        fail_msg("command output in the log:\n%s", strrchr(w->log, '{') ? strstr(w->log, "\"command_output\":\"{") : w->log);
+        fail_msg("command output in the log:\n%s",
+                 strrchr(w->log, '{') ? strstr(w->log, "\"command_output\":\"{") : w->log);
     unsetenv("GPEN_TEST_SECRET");
     unsetenv("GPEN_POOL_DIR");
 }
@@ -1095,7 +1140,8 @@ static void test_log_bytes_from_sources(void **state)
     char part[512];
     snprintf(part, sizeof(part),
              "policy: static\nconfig: {pods: 3}\nbounds: {min_pods: 1, max_pods: 6}\n"
-             "redis: {address: \"127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}", r.port);
+             "redis: {address: \"127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "}",
+             r.port);
     w->kube.replicas = 2;
     drive *d = open_kube(w, part, false);
     drive_tick_rec rec;
@@ -1113,7 +1159,7 @@ static void test_log_bytes_from_sources(void **state)
 /* Runs `gpenlab drive` on config; SIGTERM once ready(ctx) says its tick is waiting; fails
  * unless it exits 0 within limit_s of the signal. The log text in *log. */
 static void drive_sigterm(const char *config, const char *logp, bool (*ready)(void *ctx),
-                            void *ready_ctx, double limit_s, char **log)
+                          void *ready_ctx, double limit_s, char **log)
 {
     const char *bin = getenv("GPENLAB_BIN");
     gp_proc *p = tu_proc_start(&(gp_proc_spec){
@@ -1163,7 +1209,8 @@ static void test_sigterm_promptly(void **state)
     snprintf(text, sizeof(text),
              "policy: static\nlabel: \"a \\\"quoted\\\" label\"\nconfig: {pods: 2}\nlog: %s\n"
              "tick_budget: 120s\nprometheus: {url: \"http://127.0.0.1:%d\", timeout: 120s}\n"
-             "target: {command: {run: \"true {replicas}\"}}\n", logp, prom.port);
+             "target: {command: {run: \"true {replicas}\"}}\n",
+             logp, prom.port);
     write_cfg(w, "slowprom.yaml", text, path, sizeof(path));
     char *log = NULL;
     drive_sigterm(path, logp, serving, &prom, 10.0, &log);
@@ -1179,7 +1226,8 @@ static void test_sigterm_promptly(void **state)
     snprintf(text, sizeof(text),
              "policy: static\nconfig: {pods: 2}\nlog: %s\ntick_budget: 120s\n"
              "target: {command: {run: \"touch %s && sleep 60 {replicas}\", shell: true, "
-             "timeout: 120s, initial_replicas: 1}}\n", logp, flag);
+             "timeout: 120s, initial_replicas: 1}}\n",
+             logp, flag);
     write_cfg(w, "slowcmd.yaml", text, path, sizeof(path));
     drive_sigterm(path, logp, file_exists, flag, 10.0, &log);
     assert_json_lines("slow command", log);
@@ -1210,8 +1258,10 @@ static void test_prometheus_token(void **state)
         char part[1024];
         snprintf(part, sizeof(part),
                  "policy: static\nconfig: {pods: 2}\nbounds: {min_pods: 1, max_pods: 6}\n"
-                 "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT "%s%s%s, %s}", prom.port,
-                 with ? ", token_file: \"" : "", with ? tok : "", with ? "\"" : "", only_queries());
+                 "prometheus: {url: \"http://127.0.0.1:%d\", timeout: " ANSWERS_TIMEOUT
+                 "%s%s%s, %s}",
+                 prom.port, with ? ", token_file: \"" : "", with ? tok : "", with ? "\"" : "",
+                 only_queries());
         drive *d = open_kube(w, part, false);
         drive_tick_rec rec;
         tick(d, with, &rec);
@@ -1267,17 +1317,15 @@ static void test_dry_run_every_export(void **state)
           "queue_len,in_flight,concurrency,ready\n"
           "15,1,1,20,0.3,0.2,1.0,0,1,1,1\n30,,1,30,0.92,0.95,6.0,30,5,5,1\n"
           "45,,1,30,0.95,0.97,7.0,40,9,9,2\n60,,0,0,,,,,,,2\n75,,1,10,0.2,0.1,1.0,0,1,1,4\n"
-          "90,,1,10,0.1,0.1,0.5,0,0,0,4\n", f);
+          "90,,1,10,0.1,0.1,0.5,0,0,0,4\n",
+          f);
     fclose(f);
     static const struct {
         const char *label, *manifest, *policy;
     } rows[] = {
-        {"static-4", "deployment.yaml", "static"},
-        {"hpa-gpu", "hpa.yaml", "hpa"},
-        {"keda-queue", "scaledobject.yaml", "keda"},
-        {"kpa-conc", "knative-service.yaml", "kpa"},
-        {"gpen-rule", "drive.yaml", "gpen-rule"},
-        {"predictive", "drive.yaml", "predictive"},
+        {"static-4", "deployment.yaml", "static"},   {"hpa-gpu", "hpa.yaml", "hpa"},
+        {"keda-queue", "scaledobject.yaml", "keda"}, {"kpa-conc", "knative-service.yaml", "kpa"},
+        {"gpen-rule", "drive.yaml", "gpen-rule"},    {"predictive", "drive.yaml", "predictive"},
     };
     int dead = fake_free_port();
     char prom[64], redis[64];
@@ -1324,8 +1372,8 @@ static void test_dry_run_every_export(void **state)
             /* the capacity the driver config's env gives it, as a key for replay */
             cfg_doc *dd;
             assert_int_equal(cfg_load_file(file, &dd, &err), 0);
-            const char *cap = cfg_scalar(cfg_map_get(cfg_map_get(cfg_root(dd), "env"),
-                                                     "pod_capacity_per_s"));
+            const char *cap =
+                cfg_scalar(cfg_map_get(cfg_map_get(cfg_root(dd), "env"), "pod_capacity_per_s"));
             assert_non_null(cap);
             ytree_set(yt, "pod_capacity_per_s", ytree_plain(cap));
             cfg_free(dd);
@@ -1353,11 +1401,12 @@ static void test_dry_run_every_export(void **state)
             if (sscanf(rp + 1, "%lf,%d,%d,%d", &t, &spec, &desired, &applied) != 4)
                 fail_msg("%s: replay row %d: %.60s", rows[i].label, row, rp + 1);
             int jd = (int)json_integer_value(json_object_get(j, "desired"));
-            int js = (int)json_integer_value(json_object_get(json_object_get(j, "inputs"), "spec_replicas"));
+            int js = (int)json_integer_value(
+                json_object_get(json_object_get(j, "inputs"), "spec_replicas"));
             const char *act = json_string_value(json_object_get(j, "action"));
             if (jd != desired || js != spec)
-                fail_msg("%s row %d: drive spec %d desired %d, replay spec %d desired %d", rows[i].label,
-                         row, js, jd, spec, desired);
+                fail_msg("%s row %d: drive spec %d desired %d, replay spec %d desired %d",
+                         rows[i].label, row, js, jd, spec, desired);
             if (strcmp(act, "scaled") == 0 || strcmp(act, "failed") == 0)
                 fail_msg("%s row %d: a replay acted (%s)", rows[i].label, row, act);
             json_decref(j);
@@ -1398,8 +1447,7 @@ static void test_dry_run_every_exportable_policy(void **state)
         for (int i = 0; i < e->n_policies && !covered; i++)
             covered = e->policy[i].ops == all[k];
         if (!covered)
-            fail_msg("policy %s has a live form but no entry in drive_policies.yaml",
-                     all[k]->name);
+            fail_msg("policy %s has a live form but no entry in drive_policies.yaml", all[k]->name);
     }
     int dead = fake_free_port();
     char prom[64], redis[64];

@@ -68,7 +68,8 @@ static void normalise(const char *path, char *out, size_t len)
     }
     char *parts[PATH_MAX / 2];
     int n = 0;
-    for (char *save = NULL, *tok = strtok_r(joined, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+    for (char *save = NULL, *tok = strtok_r(joined, "/", &save); tok;
+         tok = strtok_r(NULL, "/", &save)) {
         if (strcmp(tok, ".") == 0)
             continue;
         if (strcmp(tok, "..") == 0) {

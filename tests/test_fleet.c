@@ -28,8 +28,8 @@
 #define S 1000000LL
 
 /* A card (tests/testutil.h, tu_card_text). */
-static gpu_profile *card(const char *name, double service_ms, const char *jitter,
-                         double mem_mib, double req_mem_1, double req_mem_24, double cold_s)
+static gpu_profile *card(const char *name, double service_ms, const char *jitter, double mem_mib,
+                         double req_mem_1, double req_mem_24, double cold_s)
 {
     char text[2048];
     tu_card_text(text, sizeof(text), name, service_ms, jitter, mem_mib, req_mem_1, req_mem_24,
@@ -74,15 +74,15 @@ static void run_ok(const sim_cfg *cfg, run_summary *sum, request_log *log)
                      sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end);
 }
 
-static void expect(const request_log *log, uint64_t id, int pool, int64_t start_us,
-                   int64_t end_us)
+static void expect(const request_log *log, uint64_t id, int pool, int64_t start_us, int64_t end_us)
 {
     const request_row *r = tu_row_of(log, id);
     if (r->pool != pool || r->start_us != start_us || r->end_us != end_us ||
         r->outcome != OUTCOME_COMPLETED)
         fail_msg("request %llu: pool %d start %lld end %lld outcome %d, want pool %d start %lld "
-                 "end %lld completed", (unsigned long long)id, r->pool, (long long)r->start_us,
-                 (long long)r->end_us, r->outcome, pool, (long long)start_us, (long long)end_us);
+                 "end %lld completed",
+                 (unsigned long long)id, r->pool, (long long)r->start_us, (long long)r->end_us,
+                 r->outcome, pool, (long long)start_us, (long long)end_us);
 }
 
 /* ------------------------------------------------------------ two speeds, by hand */
@@ -100,9 +100,9 @@ static void test_two_speeds_by_hand(void **state)
     gpu_profile *fast = card("fast", 1000, "none", 80000, 1, 1, 0);
     gpu_profile *slow = card("slow", 3000, "none", 80000, 1, 1, 0);
     static const request_spec specs[] = {
-        {.arrival_us = 0, .mp = 1}, {.arrival_us = 0, .mp = 1}, {.arrival_us = 0, .mp = 1},
-        {.arrival_us = 2500000, .mp = 1}, {.arrival_us = 3 * S, .mp = 1},
-        {.arrival_us = 3200000, .mp = 1}};
+        {.arrival_us = 0, .mp = 1},     {.arrival_us = 0, .mp = 1},
+        {.arrival_us = 0, .mp = 1},     {.arrival_us = 2500000, .mp = 1},
+        {.arrival_us = 3 * S, .mp = 1}, {.arrival_us = 3200000, .mp = 1}};
     tu_list lc = {.specs = specs, .n = 6};
     static const struct {
         const char *name;
@@ -205,14 +205,16 @@ static void test_two_pools_independent(void **state)
             if (f->pool != k + 1 || f->start_us != a->start_us || f->end_us != a->end_us ||
                 f->outcome != a->outcome)
                 fail_msg("pool %d, request %d: in the fleet pool %d %lld..%lld, alone "
-                         "%lld..%lld", k, i, f->pool, (long long)f->start_us,
-                         (long long)f->end_us, (long long)a->start_us, (long long)a->end_us);
+                         "%lld..%lld",
+                         k, i, f->pool, (long long)f->start_us, (long long)f->end_us,
+                         (long long)a->start_us, (long long)a->end_us);
         }
         const pool_result *pr = &fleet.pool[k];
         print_message("  pool %s: %llu completed, busy %.1f s, P99 %.3f s (alone: %llu, %.1f s, "
-                      "%.3f s)\n", pr->name, (unsigned long long)pr->completed,
-                      pr->busy_gpu_seconds, pr->lat_p99_s, (unsigned long long)alone.completed,
-                      alone.busy_gpu_seconds, alone.lat_p99_s);
+                      "%.3f s)\n",
+                      pr->name, (unsigned long long)pr->completed, pr->busy_gpu_seconds,
+                      pr->lat_p99_s, (unsigned long long)alone.completed, alone.busy_gpu_seconds,
+                      alone.lat_p99_s);
         assert_int_equal(pr->served, n_part[k]);
         assert_int_equal(pr->completed, alone.completed);
         assert_int_equal(pr->pod_starts, alone.pod_starts);
@@ -242,8 +244,7 @@ static void test_two_pools_independent(void **state)
  * give P(fast) = mu_s (lambda + mu_f + mu_s) / det, P(slow) = mu_f (lambda + mu_f + mu_s)
  * / det, det = lambda (lambda + mu_f + mu_s). *fast_share: the fast server's throughput
  * over lambda. */
-static double hetero_mm2_mean_in_system(double lambda, double mu_f, double mu_s,
-                                        double *fast_share)
+static double hetero_mm2_mean_in_system(double lambda, double mu_f, double mu_s, double *fast_share)
 {
     double mu = mu_f + mu_s, r = lambda / mu, det = lambda * (lambda + mu);
     double fast = mu_s * (lambda + mu) / det, slow = mu_f * (lambda + mu) / det;
@@ -294,8 +295,8 @@ static void test_heterogeneous_two_server_queue(void **state)
         double share_theory;
         double theory = hetero_mm2_mean_in_system(lambda, mu_f, mu_s, &share_theory) / lambda;
         print_message("  heterogeneous M/M/2 rho=%.1f: theory %.4f s, sim %.4f +- %.4f s; fast "
-                      "share %.4f, sim %.4f +- %.4f\n", loads[i], theory, mean, half,
-                      share_theory, smean, shalf);
+                      "share %.4f, sim %.4f +- %.4f\n",
+                      loads[i], theory, mean, half, share_theory, smean, shalf);
         if (fabs(theory - mean) > half)
             fail_msg("rho %.1f: theory %.5f outside the 95%% CI %.5f +- %.5f", loads[i], theory,
                      mean, half);
@@ -333,8 +334,8 @@ static void test_memory_routing(void **state)
         {"spread, shared queue", DEPLOY_SPREAD, DISPATCH_SHARED_QUEUE, ROUTING_SHARED, 0},
         {"per_pool, router (small up to 6 MP)", DEPLOY_PER_POOL, DISPATCH_SHARED_QUEUE,
          ROUTING_ROUTER, 6},
-        {"per_pool, router (memory only)", DEPLOY_PER_POOL, DISPATCH_SHARED_QUEUE,
-         ROUTING_ROUTER, 0},
+        {"per_pool, router (memory only)", DEPLOY_PER_POOL, DISPATCH_SHARED_QUEUE, ROUTING_ROUTER,
+         0},
         {"per_pool, least_conn", DEPLOY_PER_POOL, DISPATCH_LEAST_CONN, ROUTING_SHARED, 0},
         {"spread, least_conn, router", DEPLOY_SPREAD, DISPATCH_LEAST_CONN, ROUTING_ROUTER, 6},
     };
@@ -357,9 +358,9 @@ static void test_memory_routing(void **state)
             const request_row *r = &log.row[i];
             bool fits_any = false;
             for (int c = 0; c < 2; c++)
-                fits_any |= cards[c]->model_mem_bytes +
-                                profile_req_mem_bytes(cards[c], r->mp, r->faces) <=
-                            cards[c]->gpu_mem_bytes;
+                fits_any |=
+                    cards[c]->model_mem_bytes + profile_req_mem_bytes(cards[c], r->mp, r->faces) <=
+                    cards[c]->gpu_mem_bytes;
             if (!fits_any) {
                 too_large++;
                 if (r->outcome != OUTCOME_REJECTED)
@@ -374,10 +375,10 @@ static void test_memory_routing(void **state)
             if (c->model_mem_bytes + profile_req_mem_bytes(c, r->mp, r->faces) > c->gpu_mem_bytes)
                 fail_msg("%s: request %llu (%.1f MP) ran on the %s card, too small for it",
                          modes[m].name, (unsigned long long)r->id, r->mp, c->card);
-            if (modes[m].small_max_mp > 0 && modes[m].routing == ROUTING_ROUTER &&
-                r->pool == 1 && r->mp > modes[m].small_max_mp)
-                fail_msg("%s: request %llu (%.1f MP) routed past the router's limit",
-                         modes[m].name, (unsigned long long)r->id, r->mp);
+            if (modes[m].small_max_mp > 0 && modes[m].routing == ROUTING_ROUTER && r->pool == 1 &&
+                r->mp > modes[m].small_max_mp)
+                fail_msg("%s: request %llu (%.1f MP) routed past the router's limit", modes[m].name,
+                         (unsigned long long)r->id, r->mp);
             ran[r->pool - 1]++;
         }
         print_message("  %-36s small %llu, large %llu, too large %llu\n", modes[m].name,
@@ -455,9 +456,11 @@ static void test_memory_routing_by_hand(void **state)
 static void preempt_by_hand(int64_t offset_us, int node)
 {
     gpu_profile *p = card("c", 100000, "none", 80000, 1, 1, 10);
-    static const request_spec specs[] = {
-        {.arrival_us = 0, .mp = 1}, {.arrival_us = 1 * S, .mp = 1}, {.arrival_us = 2 * S, .mp = 1},
-        {.arrival_us = 3 * S, .mp = 1}, {.arrival_us = 4 * S, .mp = 1}};
+    static const request_spec specs[] = {{.arrival_us = 0, .mp = 1},
+                                         {.arrival_us = 1 * S, .mp = 1},
+                                         {.arrival_us = 2 * S, .mp = 1},
+                                         {.arrival_us = 3 * S, .mp = 1},
+                                         {.arrival_us = 4 * S, .mp = 1}};
     tu_list lc = {.specs = specs, .n = 5};
     preemption_notice notice = {.t_us = 10 * S + offset_us, .node = node};
     sim_cfg cfg;
@@ -498,8 +501,8 @@ static void test_preemption_by_hand(void **state)
 {
     (void)state;
     preempt_by_hand(0, 0);
-    preempt_by_hand(0, -1);       /* the lowest-numbered node: the same one */
-    preempt_by_hand(123457, 0);   /* to the microsecond */
+    preempt_by_hand(0, -1);     /* the lowest-numbered node: the same one */
+    preempt_by_hand(123457, 0); /* to the microsecond */
 }
 
 /* The order of a requeue: six requests held by a preempted pod of 6 slots, all taken
@@ -536,8 +539,8 @@ static void test_preemption_requeues_in_arrival_order(void **state)
         const request_row *r = tu_row_of(&log, id);
         if (r->start_us < last)
             fail_msg("request %llu restarted at %lld, before request %llu (%lld)",
-                     (unsigned long long)id, (long long)r->start_us,
-                     (unsigned long long)(id - 1), (long long)last);
+                     (unsigned long long)id, (long long)r->start_us, (unsigned long long)(id - 1),
+                     (long long)last);
         if (r->start_us < 50 * S)
             fail_msg("request %llu restarted at %lld, before the end of the notice",
                      (unsigned long long)id, (long long)r->start_us);
@@ -614,8 +617,8 @@ static void expect_each_once(const char *name, const run_summary *sum, const req
                      (unsigned long long)r->id, log->n);
         if (r->outcome != OUTCOME_COMPLETED && r->outcome != OUTCOME_TIMED_OUT &&
             r->outcome != OUTCOME_REJECTED)
-            fail_msg("%s: request %llu ended with outcome %d", name,
-                     (unsigned long long)r->id, r->outcome);
+            fail_msg("%s: request %llu ended with outcome %d", name, (unsigned long long)r->id,
+                     r->outcome);
         by[r->outcome]++;
         if (r->outcome == OUTCOME_COMPLETED) {
             assert_in_range(r->pool, 1, sum->n_pools);
@@ -653,7 +656,8 @@ static void test_preemption_conservation_poisson(void **state)
         run_poisson_preemptions(&cfg, &s1, &l1, NULL);
         run_poisson_preemptions(&cfg, &s2, &l2, NULL);
         print_message("  %s: %llu preemptions, %llu requeued, %llu completed, %llu timed out, "
-                      "%llu rejected\n", cases[c].name, (unsigned long long)s1.preemptions,
+                      "%llu rejected\n",
+                      cases[c].name, (unsigned long long)s1.preemptions,
                       (unsigned long long)s1.requeued, (unsigned long long)s1.completed,
                       (unsigned long long)s1.timed_out, (unsigned long long)s1.rejected);
         assert_true(s1.preemptions >= 20);
@@ -721,9 +725,9 @@ static void test_preemption_trace_replays(void **state)
 
 typedef struct seen {
     int creates;
-    int max_pods[2];        /* env->max_pods each Deployment was created with */
-    int ready_seen[2];      /* most ready pods each one's observation showed */
-    int pod_rows_seen[2];   /* most pod rows */
+    int max_pods[2];      /* env->max_pods each Deployment was created with */
+    int ready_seen[2];    /* most ready pods each one's observation showed */
+    int pod_rows_seen[2]; /* most pod rows */
     double max_queue[2];
 } seen;
 
@@ -732,8 +736,8 @@ typedef struct probe {
     int dep;
 } probe;
 
-static int probe_create(const cfg_node *cfg, const policy_env *env, void **state,
-                        policy_info *info, gp_error *err)
+static int probe_create(const cfg_node *cfg, const policy_env *env, void **state, policy_info *info,
+                        gp_error *err)
 {
     (void)cfg, (void)err;
     seen *sn = env->host_ctx;
@@ -765,8 +769,10 @@ static int probe_decide(void *state, const policy_obs *obs, policy_decision *out
 
 static void probe_destroy(void *state) { free(state); }
 
-static const policy_ops probe_ops = {.name = "probe", .summary = "records what it sees",
-                                     .create = probe_create, .decide = probe_decide,
+static const policy_ops probe_ops = {.name = "probe",
+                                     .summary = "records what it sees",
+                                     .create = probe_create,
+                                     .decide = probe_decide,
                                      .destroy = probe_destroy};
 
 /* Two Deployments (2 and 3 pods), a router sending everything to the first: each policy
@@ -816,13 +822,14 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 static uint64_t summary_hash(const run_summary *s)
 {
     uint64_t h = 1469598103934665603ULL;
-    uint64_t u[] = {(uint64_t)s->span_us, s->arrived, s->completed, s->timed_out, s->rejected,
-                    s->in_flight_end, s->rejected_by[0], s->rejected_by[1], s->rejected_by[2],
-                    s->requeued, s->pod_starts, s->cold_waited, s->scale_events, s->events,
-                    (uint64_t)s->max_pods_seen};
-    double d[] = {s->lat_mean_s, s->lat_p50_s, s->lat_p95_s, s->lat_p99_s, s->lat_p999_s,
-                  s->lat_max_s, s->slo_frac, s->gpu_seconds, s->busy_gpu_seconds,
-                  s->utilisation, s->cost, s->mean_pods};
+    uint64_t u[] = {(uint64_t)s->span_us, s->arrived,        s->completed,
+                    s->timed_out,         s->rejected,       s->in_flight_end,
+                    s->rejected_by[0],    s->rejected_by[1], s->rejected_by[2],
+                    s->requeued,          s->pod_starts,     s->cold_waited,
+                    s->scale_events,      s->events,         (uint64_t)s->max_pods_seen};
+    double d[] = {s->lat_mean_s,       s->lat_p50_s,   s->lat_p95_s, s->lat_p99_s,
+                  s->lat_p999_s,       s->lat_max_s,   s->slo_frac,  s->gpu_seconds,
+                  s->busy_gpu_seconds, s->utilisation, s->cost,      s->mean_pods};
     h = fnv(h, u, sizeof(u));
     return fnv(h, d, sizeof(d));
 }
@@ -848,20 +855,15 @@ static void test_single_pool_as_before(void **state)
         uint64_t rows_hash, sum_hash;
     } cases[] = {
         {"shared queue", DISPATCH_SHARED_QUEUE, 1, 3, 3, 30 * S, 30 * S, 0, IMAGE_CACHE_NODE,
-         "gpen-rule", 0xd502786a29ecba01ULL,
-         0x18a6ef043dfd7edfULL},
+         "gpen-rule", 0xd502786a29ecba01ULL, 0x18a6ef043dfd7edfULL},
         {"least_conn", DISPATCH_LEAST_CONN, 1, 3, 3, 30 * S, 30 * S, 0, IMAGE_CACHE_NODE,
-         "gpen-rule", 0xd1f8d8c0cd16700bULL,
-         0x8fe6aed35e96b8efULL},
+         "gpen-rule", 0xd1f8d8c0cd16700bULL, 0x8fe6aed35e96b8efULL},
         {"gpu_share 2", DISPATCH_SHARED_QUEUE, 2, 2, 2, 30 * S, 30 * S, 0, IMAGE_CACHE_NODE,
-         "gpen-rule", 0x3d7ddf4906d7dcbaULL,
-         0xb733b62749058b7eULL},
+         "gpen-rule", 0x3d7ddf4906d7dcbaULL, 0xb733b62749058b7eULL},
         {"pool grows", DISPATCH_SHARED_QUEUE, 1, 1, 3, 30 * S, 30 * S, 90 * S, IMAGE_CACHE_NONE,
-         "gpen-rule", 0x5b818c055ce61443ULL,
-         0x5eae651d09a916dbULL},
+         "gpen-rule", 0x5b818c055ce61443ULL, 0x5eae651d09a916dbULL},
         {"no timeout, grace 2 s", DISPATCH_SHARED_QUEUE, 1, 3, 3, SIM_TIMEOUT_NONE, 2 * S, 0,
-         IMAGE_CACHE_NODE, "gpen-rule", 0x586189e12b37f6d9ULL,
-         0xf2ace74283254b6bULL},
+         IMAGE_CACHE_NODE, "gpen-rule", 0x586189e12b37f6d9ULL, 0xf2ace74283254b6bULL},
     };
     tu_poisson pc = {.rate_per_s = 0.9, .duration_us = 3 * 3600 * S};
     image_mix_default(&pc.mix);
@@ -890,9 +892,9 @@ static void test_single_pool_as_before(void **state)
                       (unsigned long long)rows, (unsigned long long)figs);
         if ((rows != cases[c].rows_hash || figs != cases[c].sum_hash))
             fail_msg("%s: the one-pool results changed (rows %016llx, figures %016llx; before "
-                     "mixed fleets: %016llx, %016llx)", cases[c].name, (unsigned long long)rows,
-                     (unsigned long long)figs, (unsigned long long)cases[c].rows_hash,
-                     (unsigned long long)cases[c].sum_hash);
+                     "mixed fleets: %016llx, %016llx)",
+                     cases[c].name, (unsigned long long)rows, (unsigned long long)figs,
+                     (unsigned long long)cases[c].rows_hash, (unsigned long long)cases[c].sum_hash);
         /* the same cluster as one pool of `pools:` */
         pool_cfg *p = &cc->pool[cc->n_pools++];
         memset(p, 0, sizeof(*p));

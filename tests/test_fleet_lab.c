@@ -34,7 +34,7 @@
 #include "sim/sim.h"
 #include "tests/testutil.h"
 
-#define DATA "tests/data/fleet/"
+#define DATA  "tests/data/fleet/"
 #define SMALL DATA "small.yaml"
 
 static char tmpdir[256];
@@ -122,8 +122,8 @@ static void test_mixes_expand(void **state)
     assert_string_equal(c->pool[0].name, "t4");
     assert_int_equal(c->pool[0].gpus, 2);
     assert_int_equal(c->pool[0].gpus_max, 4);
-    assert_int_equal(c->pool[0].max_pods, 4);   /* follows gpus_max */
-    assert_int_equal(c->pool[0].min_pods, 1);   /* the cluster's */
+    assert_int_equal(c->pool[0].max_pods, 4); /* follows gpus_max */
+    assert_int_equal(c->pool[0].min_pods, 1); /* the cluster's */
     assert_int_equal(c->pool[0].node_provision_us, 60 * 1000000LL);
     assert_string_equal(c->pool[1].name, "t4-spot");
     assert_int_equal(c->pool[1].capacity, CAPACITY_SPOT);
@@ -303,8 +303,8 @@ static size_t read_runs(const char *db_path, run_summary **runs)
 }
 
 /* The column names of a table, comma separated ("" when it has none). */
-static void table_columns(const char *db_path, const char *table, char *buf, size_t cap,
-                          char *pk, size_t pk_cap)
+static void table_columns(const char *db_path, const char *table, char *buf, size_t cap, char *pk,
+                          size_t pk_cap)
 {
     results_db *db;
     gp_error err;
@@ -321,8 +321,7 @@ static void table_columns(const char *db_path, const char *table, char *buf, siz
         snprintf(buf + u, cap - u, "%s%s", u ? "," : "", name);
         if (sqlite3_column_int(st, 5) > 0) { /* its place in the primary key */
             u = strlen(pk);
-            snprintf(pk + u, pk_cap - u, "%s%d:%s", u ? "," : "", sqlite3_column_int(st, 5),
-                     name);
+            snprintf(pk + u, pk_cap - u, "%s%d:%s", u ? "," : "", sqlite3_column_int(st, 5), name);
         }
     }
     sqlite3_finalize(st);
@@ -370,7 +369,8 @@ static void test_one_pool_file_as_plain(void **state)
                  "      maxReplicas: 3\n      metrics:\n        - type: Pods\n          pods:\n"
                  "            metric: {name: DCGM_FI_DEV_GPU_UTIL}\n"
                  "            target: {type: AverageValue, averageValue: \"50\"}\n"
-                 "output: {series: false}\n", cwd, cluster[k]);
+                 "output: {series: false}\n",
+                 cwd, cluster[k]);
         snprintf(path[k], sizeof(path[k]), "%s/one-%d.yaml", tmpdir, k);
         snprintf(db[k], sizeof(db[k]), "%s/one-%d.db", tmpdir, k);
         tu_write_text(path[k], text);
@@ -402,8 +402,8 @@ static void test_one_pool_file_as_plain(void **state)
     }
     for (size_t i = 0; i < n; i++)
         print_message("  %s rep %d: %llu completed, %llu timed out, %llu scale events, %.2f "
-                      "GPU-h\n", plain[i].label, plain[i].replication,
-                      (unsigned long long)plain[i].completed,
+                      "GPU-h\n",
+                      plain[i].label, plain[i].replication, (unsigned long long)plain[i].completed,
                       (unsigned long long)plain[i].timed_out,
                       (unsigned long long)plain[i].scale_events, plain[i].gpu_seconds / 3600);
     assert_true(plain[2].scale_events > 0); /* the HPA scaled: a policy's path, too */
@@ -571,8 +571,11 @@ static char *dry_run(const char *dir, int *plans)
 {
     char log_path[PATH_MAX];
     snprintf(log_path, sizeof(log_path), "%s/drive.log", tmpdir);
-    drive_run_opts o = {.config_path = dir, .dry_run = true, .ticks = 1,
-                        .prometheus_url = "http://127.0.0.1:1", .redis_address = "127.0.0.1:1"};
+    drive_run_opts o = {.config_path = dir,
+                        .dry_run = true,
+                        .ticks = 1,
+                        .prometheus_url = "http://127.0.0.1:1",
+                        .redis_address = "127.0.0.1:1"};
     FILE *log = fopen(log_path, "w");
     assert_non_null(log);
     gp_error err;
@@ -620,10 +623,15 @@ static void test_export_fleet(void **state)
     char dir[PATH_MAX], f[PATH_MAX + 64];
     snprintf(dir, sizeof(dir), "%s/gke", tmpdir);
     do_export(SMALL, "h100/hpa", NULL, dir);
-    static const char *const files[] = {"gpen-t4-spot/deployment.yaml", "gpen-t4-spot/hpa.yaml",
-                                        "gpen-h100/deployment.yaml", "gpen-h100/hpa.yaml",
-                                        "service.yaml", "prometheus-rule.yaml",
-                                        "prometheus-adapter.yaml", "drive.yaml", NULL};
+    static const char *const files[] = {"gpen-t4-spot/deployment.yaml",
+                                        "gpen-t4-spot/hpa.yaml",
+                                        "gpen-h100/deployment.yaml",
+                                        "gpen-h100/hpa.yaml",
+                                        "service.yaml",
+                                        "prometheus-rule.yaml",
+                                        "prometheus-adapter.yaml",
+                                        "drive.yaml",
+                                        NULL};
     for (int i = 0; files[i]; i++) {
         snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
         if (access(f, F_OK) != 0)

@@ -63,8 +63,8 @@ static int run_bin(const char *const *args, char *out, size_t cap)
     return code;
 }
 
-static void write_tensor(const char *path, const char *name, int64_t b, int64_t c, int64_t h, int64_t w,
-                         const float *data)
+static void write_tensor(const char *path, const char *name, int64_t b, int64_t c, int64_t h,
+                         int64_t w, const float *data)
 {
     safetensors_item it = {name, 4, {b, c, h, w}, data};
     gp_error e;
@@ -91,7 +91,8 @@ static void test_gpen_cpu_matches_library(void **state)
     (void)state;
     const int B = 2;
     size_t n = (size_t)B * 3 * 64 * 64;
-    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *ref7 = malloc(n * sizeof(float));
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)),
+          *ref7 = malloc(n * sizeof(float));
     gpen_input_random(&SMALL, B, GPEN_DEFAULT_SEED, in);
     write_tensor(path_in("in.safetensors"), "input", B, 3, 64, 64, in);
     gp_error e;
@@ -136,7 +137,8 @@ static void test_parsenet_cpu_matches_library(void **state)
 {
     (void)state;
     const int S = 32;
-    size_t n = (size_t)3 * (size_t)S * (size_t)S, no = (size_t)PIPE_PN_OUT_CH * (size_t)S * (size_t)S;
+    size_t n = (size_t)3 * (size_t)S * (size_t)S,
+           no = (size_t)PIPE_PN_OUT_CH * (size_t)S * (size_t)S;
     float *in = malloc(n * sizeof(float)), *ref = malloc(no * sizeof(float));
     for (size_t i = 0; i < n; i++)
         in[i] = (float)sin(0.37 * (double)i);
@@ -173,62 +175,115 @@ static const refusal REFUSALS[] = {
     {"no CUDA",
      {"run", "gpen", "--in", "IN", "--out", "OUT", "--size", "64", "--style-dim", "32", "--n-mlp",
       "2", "--channel-multiplier", "1", "--narrow", "0.0625"},
-     1, "built without CUDA"},
+     1,
+     "built without CUDA"},
     {"no --out", {"run", "gpen", "--cpu", "--in", "IN"}, 2, "--in and --out are required"},
-    {"unknown option", {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--bogus", "1"}, 2,
+    {"unknown option",
+     {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--bogus", "1"},
+     2,
      "unknown option \"--bogus\""},
     {"option without value", {"run", "gpen", "--cpu", "--in", "IN", "--out"}, 2, "needs a value"},
-    {"missing input", {"run", "gpen", "--cpu", "--in", "/nonexistent/x.safetensors", "--out", "OUT"},
-     1, "/nonexistent/x.safetensors"},
+    {"missing input",
+     {"run", "gpen", "--cpu", "--in", "/nonexistent/x.safetensors", "--out", "OUT"},
+     1,
+     "/nonexistent/x.safetensors"},
     {"not safetensors", {"run", "gpen", "--cpu", "--in", "BAD", "--out", "OUT"}, 1, "bad.bin"},
-    {"no such tensor", {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--tensor", "nope"}, 1,
+    {"no such tensor",
+     {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--tensor", "nope"},
+     1,
      "nope: no such tensor"},
-    {"wrong size", {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT"}, 1,
+    {"wrong size",
+     {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT"},
+     1,
      "expected [B, 3, 512, 512]"},
-    {"bad config", {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--size", "100"}, 1,
+    {"bad config",
+     {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--size", "100"},
+     1,
      "size"},
-    {"narrow GPU net", {"run", "parsenet", "--in", "IN", "--out", "OUT", "--width-div", "16"}, 1,
+    {"narrow GPU net",
+     {"run", "parsenet", "--in", "IN", "--out", "OUT", "--width-div", "16"},
+     1,
      "use --cpu"},
     {"misshapen parsenet input",
-     {"run", "parsenet", "--cpu", "--width-div", "16", "--in", "ODD", "--out", "OUT"}, 1,
+     {"run", "parsenet", "--cpu", "--width-div", "16", "--in", "ODD", "--out", "OUT"},
+     1,
      "multiple of 16"},
     {"misshapen retinaface input",
      {"run", "retinaface", "--cpu", "--width-div", "16", "--in", "IN", "--out", "OUT", "--tensor",
       "input"},
-     1, "expected [1, 3, H, W]"},
-    {"pipeline on the CPU", {"run", "pipeline", "--cpu", "--in", "BAD", "--out", "OUT"}, 2,
+     1,
+     "expected [1, 3, H, W]"},
+    {"pipeline on the CPU",
+     {"run", "pipeline", "--cpu", "--in", "BAD", "--out", "OUT"},
+     2,
      "no CPU path"},
     {"pipeline, not a JPEG", {"run", "pipeline", "--in", "BAD", "--out", "OUT"}, 1, "bad.bin"},
     {"unknown network", {"run", "vgg", "--in", "IN", "--out", "OUT"}, 2, "unknown network \"vgg\""},
-    {"bad precision", {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--precision", "fp8"},
-     2, "--precision"},
+    {"bad precision",
+     {"run", "gpen", "--cpu", "--in", "IN", "--out", "OUT", "--precision", "fp8"},
+     2,
+     "--precision"},
     {"bench option", {"bench", "--bogus"}, 2, "unknown option"},
-    {"selftest jpeg path", {"selftest", "--jpeg", "gpu"}, 2, "--jpeg: expected auto, host or nvjpeg"},
-    {"profile detector weights", {"profile", "--detector-weights", "x.safetensors"}, 2,
+    {"selftest jpeg path",
+     {"selftest", "--jpeg", "gpu"},
+     2,
+     "--jpeg: expected auto, host or nvjpeg"},
+    {"profile detector weights",
+     {"profile", "--detector-weights", "x.safetensors"},
+     2,
      "random detector weights"},
     /* the one option parser: each command's unknown option and bad value, the whole line */
-    {"run: bad value", {"run", "pipeline", "--in", "BAD", "--out", "OUT", "--faces", "99"}, 2,
+    {"run: bad value",
+     {"run", "pipeline", "--in", "BAD", "--out", "OUT", "--faces", "99"},
+     2,
      "gpenlab-gpu run: --faces: expected an integer in [0, 64], got \"99\"\n"},
-    {"run: no network", {"run", "--cpu"}, 2,
+    {"run: no network",
+     {"run", "--cpu"},
+     2,
      "usage: gpenlab-gpu run gpen|retinaface|parsenet|pipeline --in FILE --out FILE [options]\n"},
-    {"run: two networks", {"run", "gpen", "parsenet", "--in", "IN", "--out", "OUT"}, 2,
+    {"run: two networks",
+     {"run", "gpen", "parsenet", "--in", "IN", "--out", "OUT"},
+     2,
      "gpenlab-gpu run: unexpected argument \"parsenet\"\n"},
-    {"bench: bad value", {"bench", "--reps", "0"}, 2,
+    {"bench: bad value",
+     {"bench", "--reps", "0"},
+     2,
      "gpenlab-gpu bench: --reps: expected an integer in [1, 100000], got \"0\"\n"},
-    {"bench: bad conv kernel", {"bench", "--conv=tiles"}, 2,
+    {"bench: bad conv kernel",
+     {"bench", "--conv=tiles"},
+     2,
      "gpenlab-gpu bench: --conv: expected auto, mma or wgmma, got \"tiles\"\n"},
-    {"profile: bad value", {"profile", "--procs", "17"}, 2,
+    {"profile: bad value",
+     {"profile", "--procs", "17"},
+     2,
      "gpenlab-gpu profile: --procs: expected an integer in [0, 16], got \"17\"\n"},
-    {"profile: unknown option", {"profile", "--slots", "2"}, 2, "gpenlab-gpu profile: unknown option \"--slots\"\n"},
-    {"selftest: flag with a value", {"selftest", "--gpen-only=1"}, 2,
+    {"profile: unknown option",
+     {"profile", "--slots", "2"},
+     2,
+     "gpenlab-gpu profile: unknown option \"--slots\"\n"},
+    {"selftest: flag with a value",
+     {"selftest", "--gpen-only=1"},
+     2,
      "gpenlab-gpu selftest: --gpen-only: takes no value\n"},
-    {"selftest: extra argument", {"selftest", "now"}, 2, "gpenlab-gpu selftest: unexpected argument \"now\"\n"},
-    {"convcheck: no GPU options", {"convcheck", "--weights", "w"}, 2,
+    {"selftest: extra argument",
+     {"selftest", "now"},
+     2,
+     "gpenlab-gpu selftest: unexpected argument \"now\"\n"},
+    {"convcheck: no GPU options",
+     {"convcheck", "--weights", "w"},
+     2,
      "gpenlab-gpu convcheck: unknown option \"--weights\"\n"},
-    {"derive: unknown option", {"profile", "derive", "--card", "t4"}, 2,
+    {"derive: unknown option",
+     {"profile", "derive", "--card", "t4"},
+     2,
      "gpenlab-gpu profile derive: unknown option \"--card\"\n"},
-    {"derive: no value", {"profile", "derive", "--in"}, 2, "gpenlab-gpu profile derive: --in: needs a value\n"},
-    {"unknown command", {"train"}, 2,
+    {"derive: no value",
+     {"profile", "derive", "--in"},
+     2,
+     "gpenlab-gpu profile derive: --in: needs a value\n"},
+    {"unknown command",
+     {"train"},
+     2,
      "gpenlab-gpu: unknown command \"train\" (selftest, bench, run, convcheck, profile)\n"},
 };
 
@@ -262,7 +317,8 @@ static void test_refusals(void **state)
         int rc = run_bin(args, out, sizeof(out));
         struct stat sb;
         if (rc != r->rc || !strstr(out, r->says) || stat(outp, &sb) == 0)
-            fail_msg("refusal \"%s\": exit %d (expected %d), output file %s, printed: %s (expected a line with \"%s\")",
+            fail_msg("refusal \"%s\": exit %d (expected %d), output file %s, printed: %s (expected "
+                     "a line with \"%s\")",
                      r->name, rc, r->rc, stat(outp, &sb) == 0 ? "written" : "absent", out, r->says);
         /* one line */
         char *nl = strchr(out, '\n');
@@ -290,7 +346,8 @@ static void test_help(void **state)
         gp_proc_result r = tu_run_bin("gpenlab-gpu-nocuda", NULL, cases[i].args, NULL);
         char words[128];
         if (r.exit_code != 0 || strncmp(r.out, cases[i].starts, strlen(cases[i].starts)) != 0)
-            fail_msg("%s: exit %d, printed: %s", tu_words(cases[i].args, words, sizeof(words)), r.exit_code, r.out);
+            fail_msg("%s: exit %d, printed: %s", tu_words(cases[i].args, words, sizeof(words)),
+                     r.exit_code, r.out);
         gp_proc_result_free(&r);
     }
 }
@@ -298,9 +355,8 @@ static void test_help(void **state)
 static void test_device_commands_skip_without_gpu(void **state)
 {
     (void)state;
-    static const char *const cmds[][5] = {{"selftest"},
-                                           {"bench", "--reps", "3"},
-                                           {"profile", "--quick", "--out", "/nonexistent/p"}};
+    static const char *const cmds[][5] = {
+        {"selftest"}, {"bench", "--reps", "3"}, {"profile", "--quick", "--out", "/nonexistent/p"}};
     for (size_t i = 0; i < 3; i++) {
         char out[4096], words[128];
         int rc = run_bin(cmds[i], out, sizeof(out));

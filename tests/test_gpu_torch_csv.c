@@ -68,8 +68,8 @@ static void test_torch_csv(void **state)
          GP_ELIMIT, "more than 2 rows"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int rc = read_text(bad[i].text, bad[i].len ? bad[i].len : strlen(bad[i].text), rows, 2,
-                           &n, &e);
+        int rc =
+            read_text(bad[i].text, bad[i].len ? bad[i].len : strlen(bad[i].text), rows, 2, &n, &e);
         char line[1200];
         gp_error_format(&e, line, sizeof(line));
         if (rc != bad[i].code || !strstr(line, bad[i].want))
@@ -79,7 +79,8 @@ static void test_torch_csv(void **state)
 }
 
 /* The table of one comparison, as text. */
-static char *table_of(const double *gpen_ms, const double *frac, const torch_row *rows, int n, int record)
+static char *table_of(const double *gpen_ms, const double *frac, const torch_row *rows, int n,
+                      int record)
 {
     torch_compare c[16];
     int nc;
@@ -161,10 +162,13 @@ static void test_best_of_every_formulation(void **state)
         /* the exact formulation wins batch 1: 7.9 / 3.323 */
         {"1 ", "    2.38x  compile-ro exact auto\n", NULL},
         /* torch alone at batch 2: gpenlab, frac and speed-ups are "-" */
-        {"2 ", "2              -    20.000         -          -          -        -        -        -  eager exact auto\n",
+        {"2 ",
+         "2              -    20.000         -          -          -        -        -        -  "
+         "eager exact auto\n",
          " 0.00"},
         /* gpenlab alone at batch 16: every torch figure is "-" */
-        {"16 ", "32.608         -         -          -          -    17.6%        -        -  -\n", " 0.00"},
+        {"16 ", "32.608         -         -          -          -    17.6%        -        -  -\n",
+         " 0.00"},
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         const char *l = line_of(t, lines[i].start);
@@ -177,18 +181,20 @@ static void test_best_of_every_formulation(void **state)
             fail_msg("batch %s: got '%s', want '%s'%s%s", lines[i].start, one, lines[i].want,
                      lines[i].never ? " and never " : "", lines[i].never ? lines[i].never : "");
     }
-    assert_null(line_of(t, "4 "));  /* nobody measured batch 4 */
+    assert_null(line_of(t, "4 ")); /* nobody measured batch 4 */
     assert_non_null(line_of(t, "batch "));
     free(t);
 
     t = table_of(gpen, frac, rows, n, 1);
     const char *r8 = line_of(t, "compare batch 8 ");
     assert_non_null(r8);
-    assert_non_null(strstr(r8, "torch_compile_ma - best_torch compile-ro/batched/nchw 20.5000 speedup_best 1.189"));
+    assert_non_null(strstr(
+        r8, "torch_compile_ma - best_torch compile-ro/batched/nchw 20.5000 speedup_best 1.189"));
     const char *r16 = line_of(t, "compare batch 16 ");
     assert_non_null(r16);
-    assert_non_null(strstr(r16, "torch_eager - torch_compile - torch_compile_ro - torch_compile_ma - best_torch - - "
-                                "speedup_best - frac_peak 0.1760"));
+    assert_non_null(strstr(
+        r16, "torch_eager - torch_compile - torch_compile_ro - torch_compile_ma - best_torch - - "
+             "speedup_best - frac_peak 0.1760"));
     const char *r2 = line_of(t, "compare batch 2 ");
     assert_non_null(r2);
     assert_non_null(strstr(r2, "gpenlab_fp16 - torch_eager 20.0000"));

@@ -286,8 +286,8 @@ static void test_pareto_one_code_path(void **state)
                      pt[k].cost, pt[k].p99);
         bool drawn_feasible = (flag & 2) != 0;
         if (drawn_feasible != pt[k].feasible)
-            fail_msg("point %zu: P99 %.3f s against a %g s limit is %s; the picture draws it %s",
-                     k, pt[k].p99, P99_LIMIT_S, pt[k].feasible ? "feasible" : "infeasible",
+            fail_msg("point %zu: P99 %.3f s against a %g s limit is %s; the picture draws it %s", k,
+                     pt[k].p99, P99_LIMIT_S, pt[k].feasible ? "feasible" : "infeasible",
                      drawn_feasible ? "feasible" : "infeasible");
         infeasible += !pt[k].feasible;
     }
@@ -444,8 +444,8 @@ static void test_edited_sweep(void **state)
     page = old;
     if (!p2 || p3 || stale_section)
         fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s",
-                 p2 ? "shown" : "missing",
-                 p3 ? "still shown" : "gone", stale_section ? "shown" : "not shown");
+                 p2 ? "shown" : "missing", p3 ? "still shown" : "gone",
+                 stale_section ? "shown" : "not shown");
     assert_true(f1 == 1 && w0 == 1);
     free(p2);
 }

@@ -23,7 +23,7 @@ typedef struct layer_case {
     const char *file;    /* NULL: the copy as it is */
     const char *include; /* the line appended to file */
     int want_rc;
-    const char *want;    /* in the output when the check fails: "FILE:LINE:" */
+    const char *want; /* in the output when the check fails: "FILE:LINE:" */
 } layer_case;
 
 static const layer_case cases[] = {
@@ -70,9 +70,9 @@ static int copy_tree(void **state)
     (void)state;
     if (tu_mkdtemp(dir, sizeof(dir), "layers") < 0)
         return -1;
-    const char *const copy[] = {"cp",  "-r",  "base",   "traces", "policy", "profile", "sim",
-                                "lab", "cli", "drive", "worker", "gpu",    "bench",   "tests",
-                                dir,   NULL};
+    const char *const copy[] = {"cp",    "-r",    "base", "traces", "policy", "profile",
+                                "sim",   "lab",   "cli",  "drive",  "worker", "gpu",
+                                "bench", "tests", dir,    NULL};
     gp_proc_result r;
     gp_error err;
     if (gp_proc_run(&(gp_proc_spec){.argv = copy, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT},

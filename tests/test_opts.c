@@ -34,14 +34,17 @@ typedef struct opts_case {
 } opts_case;
 
 static const opts_case CASES[] = {
-    {"nothing", PLAIN, "", 0, "quiet=0 ticks=-1 jobs=1 port=80 db=() file=() weights=() scale=1 drain=0"},
-    {"every kind", PLAIN, "f.yaml --quiet --once --db x.db -j 4 --port 8080 --scale 0.5 --drain 0 --weights w", 0,
+    {"nothing", PLAIN, "", 0,
+     "quiet=0 ticks=-1 jobs=1 port=80 db=() file=() weights=() scale=1 drain=0"},
+    {"every kind", PLAIN,
+     "f.yaml --quiet --once --db x.db -j 4 --port 8080 --scale 0.5 --drain 0 --weights w", 0,
      "quiet=1 ticks=1 jobs=4 port=8080 db=x.db file=f.yaml weights=w scale=0.5 drain=0"},
     {"--name=value", PLAIN, "--db=a=b --port=1", 0,
      "quiet=0 ticks=-1 jobs=1 port=1 db=a=b file=() weights=() scale=1 drain=0"},
     {"one letter, value attached", PLAIN, "-j16", 0,
      "quiet=0 ticks=-1 jobs=16 port=80 db=() file=() weights=() scale=1 drain=0"},
-    {"alias", PLAIN, "-o out.db", 0, "quiet=0 ticks=-1 jobs=1 port=80 db=out.db file=() weights=() scale=1 drain=0"},
+    {"alias", PLAIN, "-o out.db", 0,
+     "quiet=0 ticks=-1 jobs=1 port=80 db=out.db file=() weights=() scale=1 drain=0"},
     {"a value that starts with '-'", PLAIN, "--db -x.db", 0,
      "quiet=0 ticks=-1 jobs=1 port=80 db=-x.db file=() weights=() scale=1 drain=0"},
     {"'-' alone is positional", PLAIN, "-", 0,
@@ -51,23 +54,33 @@ static const opts_case CASES[] = {
     {"help anywhere", PLAIN, "--port x --help", 1, "usage: cmd\n"},
     {"-h", PLAIN, "-h", 1, "usage: cmd\n"},
     {"unknown option", PLAIN, "--bogus", GP_EUNKNOWN, "unknown option \"--bogus\""},
-    {"unknown option, value attached", PLAIN, "--bogus=1", GP_EUNKNOWN, "unknown option \"--bogus\""},
-    {"unknown option as the field", UNKNOWN_AS_FIELD, "--bogus", GP_EUNKNOWN, "--bogus: unknown option"},
+    {"unknown option, value attached", PLAIN, "--bogus=1", GP_EUNKNOWN,
+     "unknown option \"--bogus\""},
+    {"unknown option as the field", UNKNOWN_AS_FIELD, "--bogus", GP_EUNKNOWN,
+     "--bogus: unknown option"},
     {"no value", PLAIN, "--db", GP_EMISSING, "--db: needs a value"},
     {"a flag with a value", PLAIN, "--quiet=yes", GP_EPARSE, "--quiet: takes no value"},
-    {"long out of range", PLAIN, "-j 0", GP_ERANGE, "-j: expected an integer in [1, 64], got \"0\""},
-    {"long, attached, not a number", PLAIN, "-jx", GP_ERANGE, "-j: expected an integer in [1, 64], got \"x\""},
+    {"long out of range", PLAIN, "-j 0", GP_ERANGE,
+     "-j: expected an integer in [1, 64], got \"0\""},
+    {"long, attached, not a number", PLAIN, "-jx", GP_ERANGE,
+     "-j: expected an integer in [1, 64], got \"x\""},
     {"int above its range", PLAIN, "--port 65536", GP_ERANGE,
      "--port: expected an integer in [1, 65535], got \"65536\""},
     {"int beyond long", PLAIN, "--port 99999999999999999999", GP_ERANGE,
      "--port: expected an integer in [1, 65535], got \"99999999999999999999\""},
-    {"int with trailing text", PLAIN, "--port 80x", GP_ERANGE, "--port: expected an integer in [1, 65535], got \"80x\""},
-    {"empty int", PLAIN, "--port=", GP_ERANGE, "--port: expected an integer in [1, 65535], got \"\""},
+    {"int with trailing text", PLAIN, "--port 80x", GP_ERANGE,
+     "--port: expected an integer in [1, 65535], got \"80x\""},
+    {"empty int", PLAIN, "--port=", GP_ERANGE,
+     "--port: expected an integer in [1, 65535], got \"\""},
     {"positive: zero", PLAIN, "--scale 0", GP_ERANGE, "--scale: expected a number > 0, got \"0\""},
-    {"positive: not finite", PLAIN, "--scale inf", GP_ERANGE, "--scale: expected a number > 0, got \"inf\""},
-    {"positive: NaN", PLAIN, "--scale nan", GP_ERANGE, "--scale: expected a number > 0, got \"nan\""},
-    {"non-negative: below", PLAIN, "--drain -0.5", GP_ERANGE, "--drain: expected a number >= 0, got \"-0.5\""},
-    {"non-negative: text", PLAIN, "--drain 1s", GP_ERANGE, "--drain: expected a number >= 0, got \"1s\""},
+    {"positive: not finite", PLAIN, "--scale inf", GP_ERANGE,
+     "--scale: expected a number > 0, got \"inf\""},
+    {"positive: NaN", PLAIN, "--scale nan", GP_ERANGE,
+     "--scale: expected a number > 0, got \"nan\""},
+    {"non-negative: below", PLAIN, "--drain -0.5", GP_ERANGE,
+     "--drain: expected a number >= 0, got \"-0.5\""},
+    {"non-negative: text", PLAIN, "--drain 1s", GP_ERANGE,
+     "--drain: expected a number >= 0, got \"1s\""},
     {"shared table: no value", PLAIN, "--weights", GP_EMISSING, "--weights: needs a value"},
     {"a second file", PLAIN, "a.yaml b.yaml", GP_EPARSE, "one file at a time, not also \"b.yaml\""},
     {"a second file as an unknown option", EXTRA_AS_UNKNOWN, "a.yaml b.yaml", GP_EUNKNOWN,
@@ -128,16 +141,18 @@ static void test_cases(void **state)
         fclose(out);
         char got[700];
         if (rc == 0)
-            snprintf(got, sizeof(got), "quiet=%d ticks=%ld jobs=%ld port=%d db=%s file=%s weights=%s scale=%g drain=%g",
-                     p.quiet, p.ticks, p.jobs, p.port, p.db ? p.db : "()", p.file ? p.file : "()",
-                     p.weights ? p.weights : "()", p.scale, p.drain);
+            snprintf(
+                got, sizeof(got),
+                "quiet=%d ticks=%ld jobs=%ld port=%d db=%s file=%s weights=%s scale=%g drain=%g",
+                p.quiet, p.ticks, p.jobs, p.port, p.db ? p.db : "()", p.file ? p.file : "()",
+                p.weights ? p.weights : "()", p.scale, p.drain);
         else if (rc == 1)
             snprintf(got, sizeof(got), "%s", help);
         else
             gp_error_format(&err, got, sizeof(got));
         if (rc != c->rc || strcmp(got, c->want) != 0)
-            fail_msg("%s (\"%s\"): returned %d (want %d): \"%s\", want \"%s\"", c->name, c->args, rc, c->rc, got,
-                     c->want);
+            fail_msg("%s (\"%s\"): returned %d (want %d): \"%s\", want \"%s\"", c->name, c->args,
+                     rc, c->rc, got, c->want);
     }
 }
 
@@ -177,8 +192,9 @@ static void test_dispatch(void **state)
         fclose(fo);
         fclose(fe);
         if (rc != cases[i].rc || strcmp(out, cases[i].out) != 0 || strcmp(err, cases[i].err) != 0)
-            fail_msg("\"%s\": returned %d (want %d), out \"%s\" (want \"%s\"), err \"%s\" (want \"%s\")",
-                     cases[i].args, rc, cases[i].rc, out, cases[i].out, err, cases[i].err);
+            fail_msg(
+                "\"%s\": returned %d (want %d), out \"%s\" (want \"%s\"), err \"%s\" (want \"%s\")",
+                cases[i].args, rc, cases[i].rc, out, cases[i].out, err, cases[i].err);
     }
 }
 

@@ -107,7 +107,8 @@ static void check_golden(pipe_net_kind kind)
             char nm[16];
             snprintf(nm, sizeof(nm), "out%d", l);
             want[l] = read_all(&io, nm, &nl[l]);
-            assert_int_equal(nl[l], (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) * (size_t)pipe_rf_level_size(W, l));
+            assert_int_equal(nl[l], (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+                                        (size_t)pipe_rf_level_size(W, l));
             got[l] = calloc(nl[l], sizeof(float));
             assert_non_null(got[l]);
         }
@@ -166,7 +167,8 @@ static void test_forward_sees_every_layer(void **state)
     float *a[3], *b[3];
     size_t n[3];
     for (int l = 0; l < 3; l++) {
-        n[l] = (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) * (size_t)pipe_rf_level_size(W, l);
+        n[l] = (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+               (size_t)pipe_rf_level_size(W, l);
         a[l] = calloc(n[l], sizeof(float));
         b[l] = calloc(n[l], sizeof(float));
         assert_true(a[l] && b[l]);
@@ -199,7 +201,8 @@ static void test_random_weights_deterministic(void **state)
     gp_error e;
     assert_int_equal(pipe_net_build(PIPE_PARSENET, 16, &c, &e), 0);
     assert_int_equal(pipe_net_load(&c, NULL, 8, &e), 0);
-    const pipe_conv *ca = pipe_net_find(&a, "body.3.conv2"), *cb = pipe_net_find(&b, "body.3.conv2"),
+    const pipe_conv *ca = pipe_net_find(&a, "body.3.conv2"),
+                    *cb = pipe_net_find(&b, "body.3.conv2"),
                     *cc = pipe_net_find(&c, "body.3.conv2");
     size_t nw = (size_t)ca->cout * (size_t)ca->cin * 9;
     assert_memory_equal(ca->w, cb->w, nw * sizeof(float));
@@ -228,13 +231,16 @@ static void test_random_weights_fp16_range(void **state)
         mx = fmax(mx, fabs(out[i]));
     float *heads[3];
     for (int l = 0; l < 3; l++) {
-        heads[l] = calloc((size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) * (size_t)pipe_rf_level_size(W, l), sizeof(float));
+        heads[l] = calloc((size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+                              (size_t)pipe_rf_level_size(W, l),
+                          sizeof(float));
         assert_non_null(heads[l]);
     }
     assert_int_equal(pipe_retinaface_forward(&rf, in, 1, H, W, heads, &e), 0);
     double mr = 0;
     for (int l = 0; l < 3; l++) {
-        for (int i = 0; i < PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l); i++)
+        for (int i = 0; i < PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+             i++)
             mr = fmax(mr, fabs(heads[l][i]));
         free(heads[l]);
     }
@@ -247,8 +253,8 @@ static void test_random_weights_fp16_range(void **state)
 
 /* Writes the weights of `net` minus tensor `drop` (NULL: none), with one `extra` tensor
  * (NULL: none) and a given metadata net name, to path. */
-static void write_variant(const pipe_net *net, const char *path, const char *drop, const char *extra,
-                          const char *meta_net, int bad_shape)
+static void write_variant(const pipe_net *net, const char *path, const char *drop,
+                          const char *extra, const char *meta_net, int bad_shape)
 {
     safetensors_item *it = calloc((size_t)2 * (size_t)net->n_conv + 1, sizeof(*it));
     char(*names)[64] = calloc((size_t)2 * (size_t)net->n_conv + 1, sizeof(*names));
@@ -304,7 +310,8 @@ static void expect_refused(pipe_net_kind kind, const char *path, int code, const
     char line[600];
     gp_error_format(&e, line, sizeof(line));
     if (rc != code || !strstr(line, needle) || !strstr(line, path))
-        fail_msg("%s: rc %d (want %d), message \"%s\" (want \"%s\" and the path)", path, rc, code, line, needle);
+        fail_msg("%s: rc %d (want %d), message \"%s\" (want \"%s\" and the path)", path, rc, code,
+                 line, needle);
     assert_int_equal(net.n_conv, 0); /* a failed open leaves nothing to free */
 }
 

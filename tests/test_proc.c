@@ -65,8 +65,16 @@ static void test_words_reach_the_program(void **state)
 {
     (void)state;
     static const char *const words[] = {
-        "a b", "x'; touch INJECTED; echo '", "$(touch INJECTED)", "`touch INJECTED`",
-        "*", "\"q\"", "", "a\\nb", "; touch INJECTED", "> INJECTED",
+        "a b",
+        "x'; touch INJECTED; echo '",
+        "$(touch INJECTED)",
+        "`touch INJECTED`",
+        "*",
+        "\"q\"",
+        "",
+        "a\\nb",
+        "; touch INJECTED",
+        "> INJECTED",
     };
     const size_t n = sizeof(words) / sizeof(words[0]);
     const char *argv[16] = {"printf", "[%s]\n"};
@@ -91,13 +99,15 @@ static void test_working_directory(void **state)
     char real[PATH_MAX], want[PATH_MAX + 2];
     assert_non_null(realpath(dir, real));
     snprintf(want, sizeof(want), "%s\n", real);
-    gp_proc_result r = run_ok(&(gp_proc_spec){.argv = (const char *const[]){"pwd", "-P", NULL},
-                                              .cwd = dir, .out = GP_PROC_CAPTURE});
+    gp_proc_result r = run_ok(&(gp_proc_spec){
+        .argv = (const char *const[]){"pwd", "-P", NULL}, .cwd = dir, .out = GP_PROC_CAPTURE});
     assert_string_equal(r.out, want);
     gp_proc_result_free(&r);
     /* a relative program is the caller's (here: the repository root), not cwd's */
     r = run_ok(&(gp_proc_spec){.argv = (const char *const[]){"scripts/check_layers.sh", ".", NULL},
-                               .cwd = dir, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
+                               .cwd = dir,
+                               .out = GP_PROC_CAPTURE,
+                               .err = GP_PROC_STDOUT});
     assert_true(r.exited);
     if (!strstr(r.out, "no source folders under"))
         fail_msg("scripts/check_layers.sh in %s: %s", dir, r.out);
@@ -109,8 +119,8 @@ static void test_stdin(void **state)
     (void)state;
     char p[PATH_MAX + 16];
     tu_write_text(in_dir("in.txt", p, sizeof(p)), "one\ntwo\n");
-    gp_proc_result r = run_ok(&(gp_proc_spec){.argv = (const char *const[]){"cat", NULL},
-                                              .stdin_path = p, .out = GP_PROC_CAPTURE});
+    gp_proc_result r = run_ok(&(gp_proc_spec){
+        .argv = (const char *const[]){"cat", NULL}, .stdin_path = p, .out = GP_PROC_CAPTURE});
     assert_string_equal(r.out, "one\ntwo\n");
     gp_proc_result_free(&r);
     /* the default stdin is /dev/null: cat ends at once */
@@ -134,14 +144,15 @@ static void test_stream_routes(void **state)
         const char *name;
         gp_proc_io out, err;
         bool append;
-        const char *want_out;     /* NULL: not captured */
-        bool want_err_captured;   /* the error line in r.err */
-        bool err_in_out;          /* the error line in r.out */
+        const char *want_out;   /* NULL: not captured */
+        bool want_err_captured; /* the error line in r.err */
+        bool err_in_out;        /* the error line in r.out */
         const char *want_out_file, *want_err_file_has;
     } rows[] = {
         {"apart", GP_PROC_CAPTURE, GP_PROC_CAPTURE, false, "text\n", true, false, NULL, NULL},
         {"merged", GP_PROC_CAPTURE, GP_PROC_STDOUT, false, NULL, false, true, NULL, NULL},
-        {"stderr dropped", GP_PROC_CAPTURE, GP_PROC_NULL, false, "text\n", false, false, NULL, NULL},
+        {"stderr dropped", GP_PROC_CAPTURE, GP_PROC_NULL, false, "text\n", false, false, NULL,
+         NULL},
         {"stdout dropped", GP_PROC_NULL, GP_PROC_CAPTURE, false, NULL, true, false, NULL, NULL},
         {"files", GP_PROC_FILE, GP_PROC_FILE, false, NULL, false, false, "text\n", "/no/such/file"},
         {"files appended", GP_PROC_FILE, GP_PROC_FILE, true, NULL, false, false, "text\ntext\n",
@@ -149,9 +160,12 @@ static void test_stream_routes(void **state)
         {"merged into a file", GP_PROC_FILE, GP_PROC_STDOUT, false, NULL, false, false, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        gp_proc_result r = run_ok(&(gp_proc_spec){.argv = argv, .out = rows[i].out,
-                                                  .err = rows[i].err, .append = rows[i].append,
-                                                  .out_path = outf, .err_path = errf});
+        gp_proc_result r = run_ok(&(gp_proc_spec){.argv = argv,
+                                                  .out = rows[i].out,
+                                                  .err = rows[i].err,
+                                                  .append = rows[i].append,
+                                                  .out_path = outf,
+                                                  .err_path = errf});
         if (!r.exited || r.exit_code != 1)
             fail_msg("%s: exited %d code %d, want exit 1", rows[i].name, r.exited, r.exit_code);
         if ((rows[i].out == GP_PROC_CAPTURE) != (r.out != NULL) ||
@@ -161,7 +175,8 @@ static void test_stream_routes(void **state)
             fail_msg("%s: stdout \"%s\"", rows[i].name, r.out);
         if (rows[i].want_err_captured && !strstr(r.err, "/no/such/file"))
             fail_msg("%s: stderr \"%s\"", rows[i].name, r.err);
-        if (rows[i].err_in_out && (strncmp(r.out, "text\n", 5) != 0 || !strstr(r.out, "/no/such/file")))
+        if (rows[i].err_in_out &&
+            (strncmp(r.out, "text\n", 5) != 0 || !strstr(r.out, "/no/such/file")))
             fail_msg("%s: stdout \"%s\"", rows[i].name, r.out);
         if (rows[i].want_out_file) {
             char *o = tu_slurp(outf), *e = tu_slurp(errf);
@@ -229,10 +244,11 @@ static void test_exit_and_signal(void **state)
 
     gp_proc *p;
     gp_error err;
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
-                                                   .own_group = true},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(
+            &(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL}, .own_group = true},
+            &p, &err),
+        0);
     assert_int_equal(getpgid(gp_proc_pid(p)), gp_proc_pid(p));
     assert_int_equal(gp_proc_wait(p, 0, &r), 0); /* still running */
     assert_int_equal(gp_proc_signal(p, SIGTERM), 0);
@@ -247,9 +263,10 @@ static void test_exit_and_signal(void **state)
     gp_proc_free(p);
 
     /* stop: SIGTERM first */
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL}},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL}}, &p,
+                      &err),
+        0);
     gp_proc_stop(p, 5000, &r);
     assert_int_equal(r.signal_no, SIGTERM);
     gp_proc_free(p);
@@ -259,7 +276,8 @@ static void test_timeout(void **state)
 {
     (void)state;
     gp_proc_result r = run_ok(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
-                                              .timeout_ms = 100, .own_group = true,
+                                              .timeout_ms = 100,
+                                              .own_group = true,
                                               .out = GP_PROC_CAPTURE});
     assert_true(r.timed_out);
     assert_false(r.exited);
@@ -275,10 +293,11 @@ static void test_timeout(void **state)
     /* nor is one killed by another signal before its timeout */
     gp_proc *p;
     gp_error err;
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
-                                                   .timeout_ms = 60000},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
+                                      .timeout_ms = 60000},
+                      &p, &err),
+        0);
     assert_int_equal(gp_proc_signal(p, SIGKILL), 0);
     assert_int_equal(gp_proc_wait(p, -1, &r), 1);
     assert_int_equal(r.signal_no, SIGKILL);
@@ -299,21 +318,34 @@ static void test_cannot_start(void **state)
         int want_rc;
         const char *want_msg;
     } rows[] = {
-        {"not on PATH", {.argv = (const char *const[]){"gpenlab-no-such-program", NULL}},
-         GP_EMISSING, "gpenlab-no-such-program: not found on PATH"},
-        {"no such path", {.argv = (const char *const[]){"/no/such/program", NULL}}, GP_EMISSING,
+        {"not on PATH",
+         {.argv = (const char *const[]){"gpenlab-no-such-program", NULL}},
+         GP_EMISSING,
+         "gpenlab-no-such-program: not found on PATH"},
+        {"no such path",
+         {.argv = (const char *const[]){"/no/such/program", NULL}},
+         GP_EMISSING,
          "/no/such/program: not found"},
         {"no program", {.argv = none}, GP_EMISSING, "no program to run"},
         {"not executable", {.argv = (const char *const[]){plain, NULL}}, GP_EIO, "cannot run"},
-        {"no such directory", {.argv = (const char *const[]){"true", NULL}, .cwd = "/no/such/dir"},
-         GP_EIO, "true: cannot change to directory /no/such/dir"},
-        {"no such stdin", {.argv = (const char *const[]){"true", NULL}, .stdin_path = in}, GP_EIO,
+        {"no such directory",
+         {.argv = (const char *const[]){"true", NULL}, .cwd = "/no/such/dir"},
+         GP_EIO,
+         "true: cannot change to directory /no/such/dir"},
+        {"no such stdin",
+         {.argv = (const char *const[]){"true", NULL}, .stdin_path = in},
+         GP_EIO,
          "no-such-input"},
-        {"stdout into itself", {.argv = (const char *const[]){"true", NULL}, .out = GP_PROC_STDOUT},
-         GP_EIO, "cannot open stdout"},
+        {"stdout into itself",
+         {.argv = (const char *const[]){"true", NULL}, .out = GP_PROC_STDOUT},
+         GP_EIO,
+         "cannot open stdout"},
         {"output file in no folder",
-         {.argv = (const char *const[]){"true", NULL}, .out = GP_PROC_FILE, .out_path = "/no/such/dir/x"},
-         GP_EIO, "cannot open /no/such/dir/x"},
+         {.argv = (const char *const[]){"true", NULL},
+          .out = GP_PROC_FILE,
+          .out_path = "/no/such/dir/x"},
+         GP_EIO,
+         "cannot open /no/such/dir/x"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         gp_proc_result r;
@@ -321,8 +353,8 @@ static void test_cannot_start(void **state)
         gp_error_clear(&err);
         int rc = gp_proc_run(&rows[i].spec, &r, &err);
         if (rc != rows[i].want_rc || !strstr(err.msg, rows[i].want_msg))
-            fail_msg("%s: rc %d \"%s\", want %d \"%s\"", rows[i].name, rc, err.msg,
-                     rows[i].want_rc, rows[i].want_msg);
+            fail_msg("%s: rc %d \"%s\", want %d \"%s\"", rows[i].name, rc, err.msg, rows[i].want_rc,
+                     rows[i].want_msg);
         assert_null(r.out);
     }
     char found[PATH_MAX];
@@ -341,10 +373,11 @@ static void test_read_lines(void **state)
     snprintf(last, sizeof(last), "%ld", n);
     gp_proc *p;
     gp_error err;
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"seq", "1", last, NULL},
-                                                   .out = GP_PROC_CAPTURE},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"seq", "1", last, NULL},
+                                      .out = GP_PROC_CAPTURE},
+                      &p, &err),
+        0);
     long k = 0;
     const char *line;
     size_t len;
@@ -365,10 +398,11 @@ static void test_read_lines(void **state)
     gp_proc_free(p);
 
     /* an empty line, and a last line without its newline */
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"printf", "a\n\nb", NULL},
-                                                   .out = GP_PROC_CAPTURE},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"printf", "a\n\nb", NULL},
+                                      .out = GP_PROC_CAPTURE},
+                      &p, &err),
+        0);
     static const char *const want[] = {"a", "", "b"};
     for (size_t i = 0; i < 3; i++) {
         line = gp_proc_read_line(p, NULL);
@@ -380,10 +414,12 @@ static void test_read_lines(void **state)
     gp_proc_free(p);
 
     /* a silent child: its timeout ends the reading */
-    assert_int_equal(gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
-                                                   .out = GP_PROC_CAPTURE, .timeout_ms = 100},
-                                   &p, &err),
-                     0);
+    assert_int_equal(
+        gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"sleep", "30", NULL},
+                                      .out = GP_PROC_CAPTURE,
+                                      .timeout_ms = 100},
+                      &p, &err),
+        0);
     assert_null(gp_proc_read_line(p, NULL));
     assert_int_equal(gp_proc_wait(p, -1, &r), 1);
     assert_true(r.timed_out);
@@ -405,8 +441,8 @@ static void test_large_output(void **state)
     assert_int_equal(fclose(f), 0);
     /* cat BIG /no/such/file BIG /no/such/file: 2 x BIG on stdout, two lines on stderr */
     const char *const argv[] = {"cat", in, "/no/such/file", in, "/no/such/file", NULL};
-    gp_proc_result r = run_ok(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE,
-                                              .err = GP_PROC_CAPTURE, .timeout_ms = 60000});
+    gp_proc_result r = run_ok(&(gp_proc_spec){
+        .argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_CAPTURE, .timeout_ms = 60000});
     assert_true(r.exited);
     assert_int_equal(r.out_len, 2 * bytes);
     assert_int_equal(strlen(r.out), 2 * bytes);

@@ -36,7 +36,6 @@ static gpu_profile *make_profile(double service_ms, const char *jitter)
     return p;
 }
 
-
 /* Mean response time over `reps` replications; returns mean and 95% half-width. */
 static void replicate(const gpu_profile *prof, int pods, int concurrency, double lambda,
                       int64_t duration_us, int reps, double *mean, double *half)
@@ -64,7 +63,8 @@ static void replicate(const gpu_profile *prof, int pods, int concurrency, double
         int rc = sim_run(&cfg, &sum, NULL, NULL, &err);
         if (rc < 0)
             fail_msg("sim_run: %s", err.msg);
-        assert_int_equal(sum.arrived, sum.completed + sum.timed_out + sum.rejected + sum.in_flight_end);
+        assert_int_equal(sum.arrived,
+                         sum.completed + sum.timed_out + sum.rejected + sum.in_flight_end);
         assert_int_equal(sum.timed_out, 0);
         acc += sum.lat_mean_s;
         acc2 += sum.lat_mean_s * sum.lat_mean_s;

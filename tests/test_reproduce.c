@@ -75,8 +75,8 @@ static void test_article_figures_shown(void **state)
     (void)state;
     /* the article's two tables, in the figures of docs/seed-article.md */
     static const char *const figures[] = {
-        "2.8 s", "1.7 s", "-39%", "8.2 s", "4.5 s", "-45%", "+200%", "11.3%", "68.7%", "+512%",
-        "1.2 s", "8-12 s", "0.8 s", "4/5", "2/5", "1/5",
+        "2.8 s", "1.7 s", "-39%",  "8.2 s",  "4.5 s", "-45%", "+200%", "11.3%",
+        "68.7%", "+512%", "1.2 s", "8-12 s", "0.8 s", "4/5",  "2/5",   "1/5",
     };
     for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++)
         if (!strstr(page, figures[i]))
@@ -92,9 +92,9 @@ static void test_within_ci_agrees(void **state)
 {
     (void)state;
     static const char *const ids[] = {
-        "t1.mean_s.static", "t1.mean_s.elastic", "t1.p99_s.static", "t1.p99_s.elastic",
-        "t1.users.static", "t1.users.elastic", "t1.util_pct.static", "t1.util_pct.elastic",
-        "t2.hot_s.hpa", "t2.cold_s.serverless", "t2.hot_s.static",
+        "t1.mean_s.static", "t1.mean_s.elastic",    "t1.p99_s.static",    "t1.p99_s.elastic",
+        "t1.users.static",  "t1.users.elastic",     "t1.util_pct.static", "t1.util_pct.elastic",
+        "t2.hot_s.hpa",     "t2.cold_s.serverless", "t2.hot_s.static",
     };
     size_t yes = 0, no = 0;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -135,7 +135,8 @@ static void test_figures_from_db(void **state)
         char *tag = row_tag(rows[i].id);
         if (!tag)
             fail_msg("no row %s", rows[i].id);
-        double got = tu_attr_num(tag, "data-mean"), want = tu_db_mean(db_path, rows[i].exp, rows[i].label, rows[i].expr);
+        double got = tu_attr_num(tag, "data-mean"),
+               want = tu_db_mean(db_path, rows[i].exp, rows[i].label, rows[i].expr);
         if (!(fabs(got - want) <= 1e-9 * fmax(1, fabs(want))))
             fail_msg("%s: the page says %.17g, the database %.17g", rows[i].id, got, want);
         free(tag);

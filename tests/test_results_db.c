@@ -26,7 +26,7 @@
 #endif
 #endif
 #ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
+#define RUNNING_ON_VALGRIND   0
 #define VALGRIND_COUNT_ERRORS 0u
 #endif
 
@@ -226,8 +226,8 @@ static void test_field_text_round_trip(void **state)
 
 /* ---------- the store ---------- */
 
-static void make_run(run_summary *s, run_series *ser, request_log *log, int salt,
-                     size_t n_series, size_t n_req)
+static void make_run(run_summary *s, run_series *ser, request_log *log, int salt, size_t n_series,
+                     size_t n_req)
 {
     size_t nr, ns, nq;
     const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
@@ -280,9 +280,8 @@ static void test_round_trip_every_field(void **state)
     for (int i = 0; i < 2; i++) {
         results_db_run_key(key[i], sizeof(key[i]), exp, s[i].label, s[i].replication, s[i].seed);
         assert_int_equal(results_db_run_exists(db, key[i], &e), 0);
-        assert_int_equal(results_db_write_run(db, exp, key[i], &s[i], &ser[i],
-                                              i == 0 ? &log[0] : NULL, &e),
-                         0);
+        assert_int_equal(
+            results_db_write_run(db, exp, key[i], &s[i], &ser[i], i == 0 ? &log[0] : NULL, &e), 0);
         assert_int_equal(results_db_run_exists(db, key[i], &e), 1);
     }
     results_db_close(db);
@@ -341,14 +340,15 @@ static void test_experiment_upsert(void **state)
     db_path(path, sizeof(path), "exp.db");
     results_db *db = open_ok(path);
     gp_error e;
-    static const struct { const char *name, *yaml, *profile; int same_as; } rows[] = {
-        {"tidal", "a: 1\n", "p1", -1},
-        {"tidal", "a: 1\n", "p1", 0},  /* rerun: same id */
-        {"tidal", "a: 2\n", "p1", -1}, /* edited file: new id */
-        {"tidal", "a: 1\n", "p2", -1}, /* other profile: new id */
-        {"flat", "a: 1\n", "p1", -1},  /* other name: new id */
-        {"flat", "a: 1\n", NULL, -1},
-        {"flat", "a: 1\n", NULL, 5},
+    static const struct {
+        const char *name, *yaml, *profile;
+        int same_as;
+    } rows[] = {
+        {"tidal", "a: 1\n", "p1", -1}, {"tidal", "a: 1\n", "p1", 0}, /* rerun: same id */
+        {"tidal", "a: 2\n", "p1", -1},                               /* edited file: new id */
+        {"tidal", "a: 1\n", "p2", -1},                               /* other profile: new id */
+        {"flat", "a: 1\n", "p1", -1},                                /* other name: new id */
+        {"flat", "a: 1\n", NULL, -1},  {"flat", "a: 1\n", NULL, 5},
     };
     int64_t ids[7];
     for (size_t i = 0; i < 7; i++) {
@@ -363,10 +363,10 @@ static void test_experiment_upsert(void **state)
         }
     }
     assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM experiments"), 5);
-    assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM experiments WHERE created_at "
-                                    "LIKE '____-__-__T__:__:__Z' AND gpenlab_version = '"
-                                    GPENLAB_VERSION "'"),
-                     5);
+    assert_int_equal(
+        count_rows(db, "SELECT COUNT(*) FROM experiments WHERE created_at "
+                       "LIKE '____-__-__T__:__:__Z' AND gpenlab_version = '" GPENLAB_VERSION "'"),
+        5);
     results_db_close(db);
 }
 
@@ -388,8 +388,7 @@ static void test_unique_run_key_and_bad_experiment(void **state)
     assert_string_equal(e.file, path);
     assert_non_null(strstr(e.msg, "UNIQUE"));
     gp_error_clear(&e);
-    assert_int_equal(results_db_write_run(db, exp + 42, "k2", &s, &ser, NULL, &e),
-                     GP_EINVARIANT);
+    assert_int_equal(results_db_write_run(db, exp + 42, "k2", &s, &ser, NULL, &e), GP_EINVARIANT);
     assert_non_null(strstr(e.msg, "FOREIGN KEY"));
     assert_int_equal(results_db_run_exists(db, "k2", &e), 0);
     assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM series"), 3);
@@ -408,7 +407,11 @@ static void test_failure_midway_leaves_nothing(void **state)
     gp_error e;
     int64_t exp;
     assert_int_equal(results_db_experiment_upsert(db, "x", "x.yaml", "x", "", &exp, &e), 0);
-    static const struct { const char *name; int bad_outcome; int dup_id; } rows[] = {
+    static const struct {
+        const char *name;
+        int bad_outcome;
+        int dup_id;
+    } rows[] = {
         {"request 900 has an invalid outcome", 1, 0},
         {"request 900 repeats an id", 0, 1},
     };
@@ -500,9 +503,9 @@ static void test_killed_mid_write(void **state)
 
     db = open_ok(path);
     sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(results_db_sqlite(db), "PRAGMA integrity_check", -1,
-                                        &q, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(results_db_sqlite(db), "PRAGMA integrity_check", -1, &q, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
     sqlite3_finalize(q);
@@ -543,9 +546,9 @@ static void test_open_errors_and_migration(void **state)
     /* a newer schema is refused */
     db_path(path, sizeof(path), "newer.db");
     db = open_ok(path);
-    assert_int_equal(sqlite3_exec(results_db_sqlite(db), "PRAGMA user_version = 99", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(results_db_sqlite(db), "PRAGMA user_version = 99", NULL, NULL, NULL),
+        SQLITE_OK);
     results_db_close(db);
     gp_error_clear(&e);
     assert_int_equal(results_db_open(path, &db, &e), GP_ENOTSUP);
@@ -820,11 +823,13 @@ static void test_listing_queries(void **state)
     gp_error e;
     int64_t a, b, p0, p1, p0_edited;
     assert_int_equal(results_db_experiment_upsert(db, "a", "a.yaml", "A", NULL, &a, &e), 0);
-    assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0", "prof", &p0, &e), 0);
-    assert_int_equal(results_db_experiment_upsert(db, "sw-p0001", "sw.yaml", "P1", NULL, &p1, &e), 0);
+    assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0", "prof", &p0, &e),
+                     0);
+    assert_int_equal(results_db_experiment_upsert(db, "sw-p0001", "sw.yaml", "P1", NULL, &p1, &e),
+                     0);
     /* the sweep file edited: point 0 is another experiment of the same name now */
-    assert_int_equal(results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0b", "prof",
-                                                  &p0_edited, &e), 0);
+    assert_int_equal(
+        results_db_experiment_upsert(db, "sw-p0000", "sw.yaml", "P0b", "prof", &p0_edited, &e), 0);
     assert_int_equal(results_db_experiment_upsert(db, "b", "b.yaml", "B", "pb", &b, &e), 0);
     assert_int_equal(results_db_sweep_point_put(db, "sw", 1, p1, "x=2", &e), 0);
     assert_int_equal(results_db_sweep_point_put(db, "sw", 0, p0, "x=1", &e), 0);

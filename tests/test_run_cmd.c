@@ -95,9 +95,9 @@ static void test_table_winner_export(void **state)
     if (r.code != 0)
         fail_msg("run: exit %d: %s", r.code, r.err);
     /* the columns, with their units and the experiment's currency */
-    static const char *const heads[] = {"SLO", "P50", "P95", "P99", "timeouts", "pod",
-                                        "starts", "cold", "waits", "GPU-h", "cost", "(EUR)",
-                                        "util", "(%)", "(s)"};
+    static const char *const heads[] = {"SLO",  "P50",    "P95",  "P99",   "timeouts",
+                                        "pod",  "starts", "cold", "waits", "GPU-h",
+                                        "cost", "(EUR)",  "util", "(%)",   "(s)"};
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
         has(&r, "heading", heads[i]);
     /* every line of the table within 120 columns (UTF-8: continuation bytes take none) */
@@ -122,7 +122,8 @@ static void test_table_winner_export(void **state)
         fail_msg("stderr is not a terminal, yet it got: %s", r.err);
 
     /* none meets a stricter objective: the closest is named, and offered as such */
-    write_experiment("strict.yaml", "objective: {minimise: cost, constraints: [{metric: p99_s, max: 0.01}]}\n");
+    write_experiment("strict.yaml",
+                     "objective: {minimise: cost, constraints: [{metric: p99_s, max: 0.01}]}\n");
     run((const char *const[]){"run", "strict.yaml", "--db", "strict.db", NULL}, &r);
     assert_int_equal(r.code, 0);
     has(&r, "none", "winner: none meets it: no policy is the cheapest policy with p99_s <= 0.01");
@@ -170,9 +171,9 @@ static void test_set_and_profile(void **state)
     assert_non_null(st);
     memcpy(st, "stage work image 200 800", strlen("stage work image 200 800"));
     write_file("slow", slow);
-    run((const char *const[]){"run", "exp.yaml", "--db", "set.db", "--replications", "1",
-                              "--set", "policies[2].config.pods=1", "--set",
-                              "workload.rate_scale=0.5", "--profile", "slow", NULL},
+    run((const char *const[]){"run", "exp.yaml", "--db", "set.db", "--replications", "1", "--set",
+                              "policies[2].config.pods=1", "--set", "workload.rate_scale=0.5",
+                              "--profile", "slow", NULL},
         &r);
     if (r.code != 0)
         fail_msg("run with --set: exit %d: %s", r.code, r.err);
@@ -195,8 +196,9 @@ static void test_cluster_start_note(void **state)
     run((const char *const[]){"run", "exp.yaml", "--db", "note.db", "--replications", "1", NULL},
         &r);
     assert_int_equal(r.code, 0);
-    has(&r, "note", "note: pods start in 2.0 s: the profile has only the GPU process's part of "
-                    "a pod start");
+    has(&r, "note",
+        "note: pods start in 2.0 s: the profile has only the GPU process's part of "
+        "a pod start");
     has(&r, "note", "this experiment adds none");
     run(
         (const char *const[]){

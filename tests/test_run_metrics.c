@@ -63,13 +63,13 @@ static void test_values_of_one_run(void **state)
         double want;
         run_metric_direction dir;
     } cases[] = {
-        {RM_MEAN_S, 1.5, RM_LOWER_BETTER},       {RM_P50_S, 1.2, RM_LOWER_BETTER},
-        {RM_P95_S, 3.4, RM_LOWER_BETTER},        {RM_P99_S, 7.8, RM_LOWER_BETTER},
-        {RM_SLO_PCT, 92.5, RM_HIGHER_BETTER},    {RM_TIMEOUT_PCT, 7.5, RM_LOWER_BETTER},
-        {RM_TIMED_OUT, 15, RM_LOWER_BETTER},     {RM_REJECTED, 5, RM_LOWER_BETTER},
-        {RM_POD_STARTS, 6, RM_LOWER_BETTER},     {RM_COLD_WAITED, 11, RM_LOWER_BETTER},
-        {RM_GPU_HOURS, 1.5, RM_LOWER_BETTER},    {RM_COST, 2.25, RM_LOWER_BETTER},
-        {RM_UTIL_PCT, 40, RM_HIGHER_BETTER},   {RM_PREEMPTIONS, 3, RM_LOWER_BETTER},
+        {RM_MEAN_S, 1.5, RM_LOWER_BETTER},    {RM_P50_S, 1.2, RM_LOWER_BETTER},
+        {RM_P95_S, 3.4, RM_LOWER_BETTER},     {RM_P99_S, 7.8, RM_LOWER_BETTER},
+        {RM_SLO_PCT, 92.5, RM_HIGHER_BETTER}, {RM_TIMEOUT_PCT, 7.5, RM_LOWER_BETTER},
+        {RM_TIMED_OUT, 15, RM_LOWER_BETTER},  {RM_REJECTED, 5, RM_LOWER_BETTER},
+        {RM_POD_STARTS, 6, RM_LOWER_BETTER},  {RM_COLD_WAITED, 11, RM_LOWER_BETTER},
+        {RM_GPU_HOURS, 1.5, RM_LOWER_BETTER}, {RM_COST, 2.25, RM_LOWER_BETTER},
+        {RM_UTIL_PCT, 40, RM_HIGHER_BETTER},  {RM_PREEMPTIONS, 3, RM_LOWER_BETTER},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), RM_COUNT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

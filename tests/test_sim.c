@@ -45,8 +45,7 @@ static int scripted_create(const cfg_node *cfg, const policy_env *env, void **st
     return 0;
 }
 
-static int scripted_decide(void *state, const policy_obs *obs, policy_decision *out,
-                           gp_error *err)
+static int scripted_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     (void)err;
     scripted *s = state;
@@ -70,8 +69,10 @@ static int scripted_decide(void *state, const policy_obs *obs, policy_decision *
 
 static void scripted_destroy(void *state) { (void)state; }
 
-static const policy_ops scripted_ops = {.name = "scripted", .summary = "test schedule",
-                                        .create = scripted_create, .decide = scripted_decide,
+static const policy_ops scripted_ops = {.name = "scripted",
+                                        .summary = "test schedule",
+                                        .create = scripted_create,
+                                        .decide = scripted_decide,
                                         .destroy = scripted_destroy};
 
 /* ------------------------------------------------------------ fixtures */
@@ -272,11 +273,15 @@ static void test_cold_start_phases_and_image_cache(void **state)
     request_log_free(&log);
     /* the cluster's own phases (scheduling, a cached-skip pull) come on top */
     gp_error err;
-    assert_int_equal(profile_phase_parse("x", 1, "p", "schedule const 3 pod", &cfg.cluster.extra_phase[0], &err), 0);
+    assert_int_equal(
+        profile_phase_parse("x", 1, "p", "schedule const 3 pod", &cfg.cluster.extra_phase[0], &err),
+        0);
     assert_int_equal(profile_phase_parse("x", 1, "p", "registry_pull const 10 pod cached_skip",
-                                         &cfg.cluster.extra_phase[1], &err), 0);
-    assert_int_equal(profile_phase_parse("x", 7, "p", "bad uniform 5 1", &cfg.cluster.extra_phase[2], &err),
-                     GP_ERANGE);
+                                         &cfg.cluster.extra_phase[1], &err),
+                     0);
+    assert_int_equal(
+        profile_phase_parse("x", 7, "p", "bad uniform 5 1", &cfg.cluster.extra_phase[2], &err),
+        GP_ERANGE);
     assert_int_equal(err.line, 7);
     cfg.cluster.n_extra_phases = 2;
     run_ok(&cfg, &sum, NULL, &log);
@@ -291,8 +296,8 @@ static void test_cold_start_phases_and_image_cache(void **state)
 
 /* Two pods, four 10-s requests at t = 0.5 s, scaled to 1 pod at t = 2 s (the newest
  * drains) with the given grace period and dispatch. */
-static void run_drain(gpu_profile *p, int64_t grace_us, dispatch_mode dispatch,
-                      run_summary *sum, request_log *log)
+static void run_drain(gpu_profile *p, int64_t grace_us, dispatch_mode dispatch, run_summary *sum,
+                      request_log *log)
 {
     request_spec specs[4];
     for (int i = 0; i < 4; i++)
@@ -351,10 +356,10 @@ static void test_memory_admission_and_rejection(void **state)
 {
     (void)state;
     /* 1000 MiB card, model 200, request 300 MiB at 1 MP, 900 MiB at 4 MP */
-    gpu_profile *p = profile_from(
-        "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 4\n"
-        "stage work image 10000\njitter none\neff 1 2 3 4\ngpu_mem_mib 1000\n"
-        "model_mem_mib 200\nreq_mem_mib 300 900\ncold_phase boot const 1\n");
+    gpu_profile *p =
+        profile_from("format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 4\n"
+                     "stage work image 10000\njitter none\neff 1 2 3 4\ngpu_mem_mib 1000\n"
+                     "model_mem_mib 200\nreq_mem_mib 300 900\ncold_phase boot const 1\n");
     request_spec specs[5];
     for (int i = 0; i < 4; i++)
         specs[i] = (request_spec){.arrival_us = S, .mp = 1, .faces = 1};
@@ -445,9 +450,12 @@ static int perreq_decide(void *state, const policy_obs *obs, policy_decision *ou
     return 0;
 }
 
-static const policy_ops perreq_ops = {.name = "perreq", .summary = "test",
-                                      .create = perreq_create, .decide = perreq_decide,
-                                      .on_arrival = perreq_decide, .destroy = scripted_destroy};
+static const policy_ops perreq_ops = {.name = "perreq",
+                                      .summary = "test",
+                                      .create = perreq_create,
+                                      .decide = perreq_decide,
+                                      .on_arrival = perreq_decide,
+                                      .destroy = scripted_destroy};
 
 static void test_serverless_keep_alive_and_prewarm(void **state)
 {
@@ -671,10 +679,11 @@ static void expect_row(const request_log *log, uint64_t id, request_outcome outc
     const request_row *r = tu_row_of(log, id);
     if (r->outcome != outcome || r->start_us != start_us || r->end_us != end_us ||
         r->gpu_end_us != gpu_end_us)
-        fail_msg("request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
-                 (unsigned long long)id, r->outcome, (long long)r->start_us, (long long)r->end_us,
-                 (long long)r->gpu_end_us, outcome, (long long)start_us, (long long)end_us,
-                 (long long)gpu_end_us);
+        fail_msg(
+            "request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
+            (unsigned long long)id, r->outcome, (long long)r->start_us, (long long)r->end_us,
+            (long long)r->gpu_end_us, outcome, (long long)start_us, (long long)end_us,
+            (long long)gpu_end_us);
 }
 
 /* Timeout 4 s. At 4 s, A completes and B's deadline comes: B leaves without starting, and

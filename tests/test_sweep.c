@@ -99,11 +99,12 @@ static void test_grid_points(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("grid.yaml", "name: g\nbase: base.yaml\npolicy: rule\nreplications: 3\n"
-                            "parameters:\n"
-                            "  - {path: config.scale_up_queue_len, values: [4, 8]}\n"
-                            "  - {path: cluster.max_pods, range: [2, 4], steps: 3, integer: true}\n"
-                            "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: 30}]}\n");
+    write_file("grid.yaml",
+               "name: g\nbase: base.yaml\npolicy: rule\nreplications: 3\n"
+               "parameters:\n"
+               "  - {path: config.scale_up_queue_len, values: [4, 8]}\n"
+               "  - {path: cluster.max_pods, range: [2, 4], steps: 3, integer: true}\n"
+               "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: 30}]}\n");
     sweep *sw = load_ok("grid.yaml");
     assert_int_equal(sweep_n_points(sw), 6);
     assert_int_equal(sweep_replications(sw), 3);
@@ -129,11 +130,12 @@ static void test_lhs_strata(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("lhs.yaml", "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
-                           "parameters:\n"
-                           "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
-                           "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
-                           "objective: {minimise: cost}\n");
+    write_file("lhs.yaml",
+               "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
+               "parameters:\n"
+               "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
+               "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
+               "objective: {minimise: cost}\n");
     sweep *sw = load_ok("lhs.yaml");
     assert_int_equal(sweep_n_points(sw), 10);
     /* each parameter: one value in each of the 10 strata */
@@ -170,26 +172,32 @@ static void test_bad_files(void **state)
         const char *name, *text, *want_msg;
         int want;
     } rows[] = {
-        {"unknown metric", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
-                           "objective: {minimise: gpu_hourz}\n",
+        {"unknown metric",
+         "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
+         "objective: {minimise: gpu_hourz}\n",
          "unknown metric", GP_EUNKNOWN},
-        {"unknown key, checked as in the file", "base: base.yaml\n"
-                      "parameters: [{path: config.a.b, values: [2]}]\n"
-                      "objective: {minimise: cost}\n",
+        {"unknown key, checked as in the file",
+         "base: base.yaml\n"
+         "parameters: [{path: config.a.b, values: [2]}]\n"
+         "objective: {minimise: cost}\n",
          "unknown key 'a'", GP_EUNKNOWN},
-        {"unknown policy label", "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
-                                 "objective: {minimise: cost}\n",
+        {"unknown policy label",
+         "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
+         "objective: {minimise: cost}\n",
          "no policy entry labelled \"nope\"", GP_EUNKNOWN},
-        {"values and range", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
-                             "range: [1, 2]}]\nobjective: {minimise: cost}\n",
+        {"values and range",
+         "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
+         "range: [1, 2]}]\nobjective: {minimise: cost}\n",
          "not both", GP_EPARSE},
-        {"unknown policy", "base: base.yaml\npolicy: nope\nparameters: [{path: cluster.max_pods, "
-                           "values: [2]}]\nobjective: {minimise: cost}\n",
+        {"unknown policy",
+         "base: base.yaml\npolicy: nope\nparameters: [{path: cluster.max_pods, "
+         "values: [2]}]\nobjective: {minimise: cost}\n",
          "no policy entry", GP_EUNKNOWN},
         {"no objective", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n",
          "objective", GP_EMISSING},
-        {"seed set by the sweep", "base: base.yaml\nparameters: [{path: seed, values: [2]}]\n"
-                                  "objective: {minimise: cost}\n",
+        {"seed set by the sweep",
+         "base: base.yaml\nparameters: [{path: seed, values: [2]}]\n"
+         "objective: {minimise: cost}\n",
          "set by the sweep", GP_ERANGE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -237,9 +245,10 @@ static char *dump_runs(const char *db_path)
     FILE *f = open_memstream(&buf, &len);
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT e.name, r.label, r.replication, r.lat_p99_s, "
-                                   "r.gpu_seconds, r.completed FROM runs r JOIN experiments e ON "
-                                   "e.id = r.experiment_id ORDER BY e.name, r.replication",
+        if (sqlite3_prepare_v2(db,
+                               "SELECT e.name, r.label, r.replication, r.lat_p99_s, "
+                               "r.gpu_seconds, r.completed FROM runs r JOIN experiments e ON "
+                               "e.id = r.experiment_id ORDER BY e.name, r.replication",
                                -1, &st, NULL) == SQLITE_OK)
             while (sqlite3_step(st) == SQLITE_ROW)
                 fprintf(f, "%s %s %d %.17g %.17g %lld\n", sqlite3_column_text(st, 0),
@@ -417,7 +426,9 @@ static void test_sigkill_resume(void **state)
         size_t k = 0;
         while (a[k] && a[k] == b[k])
             k++;
-        fail_msg("resumed sweep differs from an uninterrupted one at byte %zu:\n%.200s\n---\n%.200s", k, a + (k > 80 ? k - 80 : 0), b + (k > 80 ? k - 80 : 0));
+        fail_msg(
+            "resumed sweep differs from an uninterrupted one at byte %zu:\n%.200s\n---\n%.200s", k,
+            a + (k > 80 ? k - 80 : 0), b + (k > 80 ? k - 80 : 0));
     }
     free(a);
     free(b);
@@ -466,9 +477,9 @@ static void test_signal_stops_workers(void **state)
         char jobs[8];
         snprintf(jobs, sizeof(jobs), "%d", rows[i].jobs);
         /* its own process group: the test can see whether any of it lives */
-        gp_proc *p = tu_proc_start(&(gp_proc_spec){
-            .argv = (const char *const[]){abs_bin, "sweep", path, "-j", jobs, NULL},
-            .own_group = true});
+        gp_proc *p = tu_proc_start(
+            &(gp_proc_spec){.argv = (const char *const[]){abs_bin, "sweep", path, "-j", jobs, NULL},
+                            .own_group = true});
         pid_t pid = gp_proc_pid(p);
         int64_t n = 0;
         for (int k = 0; k < 3000 && n < 2; k++) { /* up to 60 s */

@@ -14,7 +14,10 @@
 
 typedef int (*cmd_fn)(int argc, char **argv, FILE *out, gp_error *err);
 
-static int run_self(int argc, char **argv, FILE *out, gp_error *err) { return cmd_run("gpenlab", argc, argv, out, err); }
+static int run_self(int argc, char **argv, FILE *out, gp_error *err)
+{
+    return cmd_run("gpenlab", argc, argv, out, err);
+}
 static int profile_self(int argc, char **argv, FILE *out, gp_error *err)
 {
     return cmd_profile("gpenlab", argc, argv, out, err);
@@ -25,9 +28,14 @@ static const struct {
     cmd_fn fn;
     const char *help; /* the argument that asks for help */
 } commands[] = {
-    {"run", run_self, "--help"},         {"sweep", cmd_sweep, "--help"},   {"report", cmd_report, "-h"},
-    {"regress", cmd_regress, "--help"},  {"reproduce", cmd_reproduce, "--help"},
-    {"export", cmd_export, "--help"},    {"drive", cmd_drive, "--help"},   {"policy", cmd_policy, "help"},
+    {"run", run_self, "--help"},
+    {"sweep", cmd_sweep, "--help"},
+    {"report", cmd_report, "-h"},
+    {"regress", cmd_regress, "--help"},
+    {"reproduce", cmd_reproduce, "--help"},
+    {"export", cmd_export, "--help"},
+    {"drive", cmd_drive, "--help"},
+    {"policy", cmd_policy, "help"},
     {"profile", profile_self, "--help"},
 };
 
@@ -54,7 +62,8 @@ static void test_each_command_prints_its_block(void **state)
         if (rc != 0 || err.code)
             fail_msg("%s %s: rc %d, error \"%s\"", commands[i].word, commands[i].help, rc, err.msg);
         if (strcmp(text, block) != 0)
-            fail_msg("%s %s printed:\n%s\nexpected:\n%s", commands[i].word, commands[i].help, text, block);
+            fail_msg("%s %s printed:\n%s\nexpected:\n%s", commands[i].word, commands[i].help, text,
+                     block);
         free(text);
     }
 }

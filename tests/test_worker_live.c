@@ -34,7 +34,7 @@
 #include "worker/resp.c"
 
 typedef struct fixture {
-    char dir[PATH_MAX];      /* temp dir: logs, files */
+    char dir[PATH_MAX]; /* temp dir: logs, files */
     char redis_bin[PATH_MAX];
     int port;
     gp_proc *redis;
@@ -130,8 +130,8 @@ static int setup(void **state)
     char port[16], log[PATH_MAX + 16];
     snprintf(port, sizeof(port), "%d", f->port);
     snprintf(log, sizeof(log), "%s/redis.log", f->dir);
-    const char *argv[] = {f->redis_bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", f->dir, NULL};
+    const char *argv[] = {f->redis_bin, "--port",       port, "--bind", "127.0.0.1", "--save",
+                          "",           "--appendonly", "no", "--dir",  f->dir,      NULL};
     f->redis = tu_proc_start_log(argv, log);
     char why[300];
     int64_t end = mono_ms() + 10000;
@@ -160,10 +160,10 @@ static int teardown(void **state)
     return 0;
 }
 
-#define SKIP_IF_NO_REDIS(f)                                                                \
-    do {                                                                                   \
-        if (!(f))                                                                          \
-            skip();                                                                        \
+#define SKIP_IF_NO_REDIS(f) \
+    do {                    \
+        if (!(f))           \
+            skip();         \
     } while (0)
 
 /* A CPU worker named id; slow = bigger tiny inputs so a request takes a while. */
@@ -174,11 +174,29 @@ static gp_proc *start_worker(fixture *f, const char *id, int slots, bool slow)
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
     snprintf(slots_s, sizeof(slots_s), "%d", slots);
     snprintf(log, sizeof(log), "%s/%s.log", f->dir, id);
-    const char *argv[] = {bin, "serve", "--redis", redis, "--id", id, "--backend", "cpu",
-                          "--concurrency", slots_s, "--heartbeat-ms", "200", "--dead-after-ms",
-                          "1000", "--reap-every-ms", "200", "--block-ms", "500",
-                          "--cpu-face-size", slow ? "64" : "8", "--cpu-px-scale",
-                          slow ? "0.25" : "0.001", NULL};
+    const char *argv[] = {bin,
+                          "serve",
+                          "--redis",
+                          redis,
+                          "--id",
+                          id,
+                          "--backend",
+                          "cpu",
+                          "--concurrency",
+                          slots_s,
+                          "--heartbeat-ms",
+                          "200",
+                          "--dead-after-ms",
+                          "1000",
+                          "--reap-every-ms",
+                          "200",
+                          "--block-ms",
+                          "500",
+                          "--cpu-face-size",
+                          slow ? "64" : "8",
+                          "--cpu-px-scale",
+                          slow ? "0.25" : "0.001",
+                          NULL};
     gp_proc *p = keep(f, tu_proc_start_log(argv, log));
     /* ready = registered in gpen:workers */
     int64_t end = mono_ms() + 30000;
@@ -215,7 +233,8 @@ static void check_exactly_once(fixture *f, int n, const char *what)
 {
     resp_reply r;
     char why[300];
-    assert_int_equal(resp_commandl(f->c, &r, why, sizeof(why), "LRANGE", "gpen:done", "0", "-1", NULL), 0);
+    assert_int_equal(
+        resp_commandl(f->c, &r, why, sizeof(why), "LRANGE", "gpen:done", "0", "-1", NULL), 0);
     int *seen = calloc((size_t)n + 1, sizeof(int));
     assert_non_null(seen);
     for (size_t i = 0; i < r.n_elem; i++) {
@@ -482,9 +501,13 @@ static void test_metrics_endpoint(void **state)
     assert_non_null(m);
     assert_int_equal(st, 200);
     static const char *const names[] = {
-        "# TYPE gpen_request_latency_seconds histogram", "gpen_request_latency_seconds_sum{",
-        "gpen_requests_in_flight{namespace=\"gpen\",pod=\"wm\"} 0", "gpen_busy_seconds_total{",
-        "DCGM_FI_DEV_FB_USED{", "DCGM_FI_DEV_FB_FREE{", "DCGM_FI_DEV_GPU_UTIL{",
+        "# TYPE gpen_request_latency_seconds histogram",
+        "gpen_request_latency_seconds_sum{",
+        "gpen_requests_in_flight{namespace=\"gpen\",pod=\"wm\"} 0",
+        "gpen_busy_seconds_total{",
+        "DCGM_FI_DEV_FB_USED{",
+        "DCGM_FI_DEV_FB_FREE{",
+        "DCGM_FI_DEV_GPU_UTIL{",
         "gpen_cold_start_seconds{namespace=\"gpen\",pod=\"wm\",phase=\"weight_load\"}",
         "gpen_worker_info{namespace=\"gpen\",pod=\"wm\",backend=\"cpu\""};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -537,11 +560,20 @@ static void test_loadgen_and_scraper(void **state)
     int pport = free_port();
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", pport);
-    const char *pargv[] = {pl, "serve", "--redis", redis, "--listen", listen, "--scrape-ms",
-                           "100", "--latency-window-s", "10", NULL};
+    const char *pargv[] = {pl,
+                           "serve",
+                           "--redis",
+                           redis,
+                           "--listen",
+                           listen,
+                           "--scrape-ms",
+                           "100",
+                           "--latency-window-s",
+                           "10",
+                           NULL};
     gp_proc *pp = keep(f, tu_proc_start_log(pargv, plog));
-    const char *argv[] = {lg,    "replay", arr, "--redis", redis, "--out", out, "--drain-timeout",
-                          "30", NULL};
+    const char *argv[] = {lg,  "replay",          arr,  "--redis", redis, "--out",
+                          out, "--drain-timeout", "30", NULL};
     gp_proc_result r = tu_proc_run(&(gp_proc_spec){.argv = argv,
                                                    .out = GP_PROC_FILE,
                                                    .out_path = log,
@@ -554,7 +586,8 @@ static void test_loadgen_and_scraper(void **state)
     char line[1024];
     int rows = 0;
     assert_non_null(fgets(line, sizeof(line), fp));
-    assert_true(strncmp(line, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s", 60) == 0);
+    assert_true(strncmp(line, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s", 60) ==
+                0);
     while (fgets(line, sizeof(line), fp)) {
         rows++;
         /* column 15 (completed) is 1 */
@@ -576,13 +609,18 @@ static void test_loadgen_and_scraper(void **state)
         int status;
         const char *want;
     } q[] = {
-        {"per-pod in flight", "/api/v1/query?query=sum%20by%20(pod)%20(gpen_requests_in_flight%7Bnamespace%3D%22gpen%22%7D)",
+        {"per-pod in flight",
+         "/api/v1/"
+         "query?query=sum%20by%20(pod)%20(gpen_requests_in_flight%7Bnamespace%3D%22gpen%22%7D)",
          200, "\"pod\":\"wl\""},
-        {"p95", "/api/v1/query?query=max(gpen_request_latency_seconds_p95%7Bnamespace%3D%22gpen%22%7D)", 200,
-         "\"resultType\":\"vector\""},
-        {"util / 100", "/api/v1/query?query=avg(DCGM_FI_DEV_GPU_UTIL%7Bnamespace%3D%22gpen%22%7D)%20%2F%20100", 200,
-         "\"status\":\"success\""},
-        {"other namespace: empty", "/api/v1/query?query=sum(gpen_requests_in_flight%7Bnamespace%3D%22x%22%7D)", 200,
+        {"p95",
+         "/api/v1/query?query=max(gpen_request_latency_seconds_p95%7Bnamespace%3D%22gpen%22%7D)",
+         200, "\"resultType\":\"vector\""},
+        {"util / 100",
+         "/api/v1/query?query=avg(DCGM_FI_DEV_GPU_UTIL%7Bnamespace%3D%22gpen%22%7D)%20%2F%20100",
+         200, "\"status\":\"success\""},
+        {"other namespace: empty",
+         "/api/v1/query?query=sum(gpen_requests_in_flight%7Bnamespace%3D%22x%22%7D)", 200,
          "\"result\":[]"},
         {"unknown metric", "/api/v1/query?query=up", 400, "\"errorType\":\"bad_data\""},
         {"unsupported", "/api/v1/query?query=rate(x%5B1m%5D)", 400, "\"status\":\"error\""},
@@ -611,8 +649,8 @@ static void test_loadgen_and_scraper(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_file(arr, bad[i].text);
-        r = tu_proc_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT,
-                                   .timeout_ms = 30000});
+        r = tu_proc_run(&(gp_proc_spec){
+            .argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT, .timeout_ms = 30000});
         if (!r.exited || r.exit_code == 0)
             fail_msg("%s: loadgen accepted the file", bad[i].name);
         if (!strstr(r.out, bad[i].want))
@@ -631,12 +669,11 @@ static void test_profile_processes(void **state)
     char tmp[256];
     assert_int_equal(tu_mkdtemp(tmp, sizeof(tmp), "wprofile"), 0);
     snprintf(out, sizeof(out), "%s/p.profile", tmp);
-    gp_proc_result r = tu_run_bin("gpenlab-worker", NULL,
-                                  (const char *const[]){"profile", "--out", out, "--backend", "cpu",
-                                                        "--processes", "3", "--reps", "1",
-                                                        "--cpu-face-size", "8", "--prewarm-mp",
-                                                        "1.5,2", NULL},
-                                  NULL);
+    gp_proc_result r = tu_run_bin(
+        "gpenlab-worker", NULL,
+        (const char *const[]){"profile", "--out", out, "--backend", "cpu", "--processes", "3",
+                              "--reps", "1", "--cpu-face-size", "8", "--prewarm-mp", "1.5,2", NULL},
+        NULL);
     if (!gp_proc_ok(&r))
         fail_msg("profile --processes 3: exit %d: %s", r.exit_code, r.err);
     gp_proc_result_free(&r);
@@ -692,8 +729,8 @@ static void test_profile_processes(void **state)
         {"--processes", "9"}, {"--processes", "-1"}, {"--prewarm-mp", "1.5,x"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         r = tu_run_bin("gpenlab-worker", NULL,
-                       (const char *const[]){"profile", "--out", out, "--backend", "cpu",
-                                             bad[i][0], bad[i][1], NULL},
+                       (const char *const[]){"profile", "--out", out, "--backend", "cpu", bad[i][0],
+                                             bad[i][1], NULL},
                        NULL);
         if (r.exit_code != 2)
             fail_msg("%s %s: want exit 2, got %d: %s", bad[i][0], bad[i][1], r.exit_code, r.err);
@@ -713,59 +750,120 @@ static void test_options(void **state)
         const char *out; /* all it prints (stderr and stdout), exactly; or its start for --help */
     } cases[] = {
         {"gpenlab-worker", {"--bogus", "1"}, 2, "gpenlab-worker: unknown option \"--bogus\"\n"},
-        {"gpenlab-worker", {"serve", "--concurrency", "0"}, 2,
+        {"gpenlab-worker",
+         {"serve", "--concurrency", "0"},
+         2,
          "gpenlab-worker: --concurrency: expected an integer in [1, 64], got \"0\"\n"},
-        {"gpenlab-worker", {"--redis", "127.0.0.1"}, 2,
-         "gpenlab-worker: --redis: expected HOST:PORT with a port in 1..65535, got \"127.0.0.1\"\n"},
-        {"gpenlab-worker", {"--cpu-px-scale", "2"}, 2,
+        {"gpenlab-worker",
+         {"--redis", "127.0.0.1"},
+         2,
+         "gpenlab-worker: --redis: expected HOST:PORT with a port in 1..65535, got "
+         "\"127.0.0.1\"\n"},
+        {"gpenlab-worker",
+         {"--cpu-px-scale", "2"},
+         2,
          "gpenlab-worker: --cpu-px-scale: expected a fraction in (0, 1], got \"2\"\n"},
-        {"gpenlab-worker", {"--heartbeat-ms", "800", "--dead-after-ms", "500"}, 2,
+        {"gpenlab-worker",
+         {"--heartbeat-ms", "800", "--dead-after-ms", "500"},
+         2,
          "gpenlab-worker: --dead-after-ms: must exceed --heartbeat-ms (800)\n"},
-        {"gpenlab-worker", {"serve", "extra"}, 2, "gpenlab-worker: unexpected argument \"extra\"\n"},
+        {"gpenlab-worker",
+         {"serve", "extra"},
+         2,
+         "gpenlab-worker: unexpected argument \"extra\"\n"},
         {"gpenlab-worker", {"--block-ms"}, 2, "gpenlab-worker: --block-ms: needs a value\n"},
         {"gpenlab-worker", {"--help"}, 0, "usage: gpenlab-worker [serve]"},
-        {"gpenlab-worker", {"reap", "--id", "w1"}, 2, "gpenlab-worker reap: unknown option \"--id\"\n"},
-        {"gpenlab-worker", {"reap", "--prefix", ""}, 2,
+        {"gpenlab-worker",
+         {"reap", "--id", "w1"},
+         2,
+         "gpenlab-worker reap: unknown option \"--id\"\n"},
+        {"gpenlab-worker",
+         {"reap", "--prefix", ""},
+         2,
          "gpenlab-worker reap: --prefix: expected a key prefix (1..63 characters), got \"\"\n"},
-        {"gpenlab-worker", {"profile", "--out", "p", "--bogus"}, 2, "gpenlab-worker profile: unknown option \"--bogus\"\n"},
-        {"gpenlab-worker", {"profile", "--out", "p", "--reps", "0"}, 2,
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--bogus"},
+         2,
+         "gpenlab-worker profile: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--reps", "0"},
+         2,
          "gpenlab-worker profile: --reps: expected an integer in [1, 50], got \"0\"\n"},
-        {"gpenlab-worker", {"profile", "--out", "p", "--prewarm-mp", "1.5,x"}, 2,
-         "gpenlab-worker profile: --prewarm-mp: expected up to 32 sizes in (0, 200] MP, comma-separated, got "
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--prewarm-mp", "1.5,x"},
+         2,
+         "gpenlab-worker profile: --prewarm-mp: expected up to 32 sizes in (0, 200] MP, "
+         "comma-separated, got "
          "\"1.5,x\"\n"},
-        {"gpenlab-worker", {"profile", "--reps", "2"}, 2, "gpenlab-worker profile: --out: required (the profile to write)\n"},
+        {"gpenlab-worker",
+         {"profile", "--reps", "2"},
+         2,
+         "gpenlab-worker profile: --out: required (the profile to write)\n"},
         {"gpenlab-worker", {"profile", "--help"}, 0, "usage: gpenlab-worker profile --out FILE"},
-        {"gpenlab-loadgen", {"replay", "a.csv", "--bogus"}, 2, "gpenlab-loadgen replay: unknown option \"--bogus\"\n"},
-        {"gpenlab-loadgen", {"replay", "a.csv", "--time-scale", "0"}, 2,
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--bogus"},
+         2,
+         "gpenlab-loadgen replay: unknown option \"--bogus\"\n"},
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--time-scale", "0"},
+         2,
          "gpenlab-loadgen replay: --time-scale: expected a number > 0, got \"0\"\n"},
-        {"gpenlab-loadgen", {"replay", "a.csv", "--limit=-1"}, 2,
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--limit=-1"},
+         2,
          "gpenlab-loadgen replay: --limit: expected an integer in [0, 100000000], got \"-1\"\n"},
-        {"gpenlab-loadgen", {"check"}, 2, "gpenlab-loadgen check: which arrivals file? (gpenlab-loadgen --help)\n"},
-        {"gpenlab-loadgen", {"check", "a.csv", "b.csv"}, 2, "gpenlab-loadgen check: unexpected argument \"b.csv\"\n"},
-        {"gpenlab-loadgen", {"play", "a.csv"}, 2, "gpenlab-loadgen: unknown command \"play\" (replay, check, expand)\n"},
+        {"gpenlab-loadgen",
+         {"check"},
+         2,
+         "gpenlab-loadgen check: which arrivals file? (gpenlab-loadgen --help)\n"},
+        {"gpenlab-loadgen",
+         {"check", "a.csv", "b.csv"},
+         2,
+         "gpenlab-loadgen check: unexpected argument \"b.csv\"\n"},
+        {"gpenlab-loadgen",
+         {"play", "a.csv"},
+         2,
+         "gpenlab-loadgen: unknown command \"play\" (replay, check, expand)\n"},
         {"gpenlab-loadgen", {"--help"}, 0, "usage: gpenlab-loadgen replay ARRIVALS.csv"},
-        {"gpenlab-loadgen-full", {"expand", "w.yaml", "--out", "a.csv", "--mp-step", "-1"}, 2,
+        {"gpenlab-loadgen-full",
+         {"expand", "w.yaml", "--out", "a.csv", "--mp-step", "-1"},
+         2,
          "gpenlab-loadgen expand: --mp-step: expected a number >= 0, got \"-1\"\n"},
-        {"gpenlab-loadgen-full", {"expand", "w.yaml", "--out", "a.csv", "--seeds", "1"}, 2,
+        {"gpenlab-loadgen-full",
+         {"expand", "w.yaml", "--out", "a.csv", "--seeds", "1"},
+         2,
          "gpenlab-loadgen expand: unknown option \"--seeds\"\n"},
-        {"gpenlab-promlite", {"serve", "--bogus"}, 2, "gpenlab-promlite serve: unknown option \"--bogus\"\n"},
-        {"gpenlab-promlite", {"serve", "--scrape-ms", "10"}, 2,
+        {"gpenlab-promlite",
+         {"serve", "--bogus"},
+         2,
+         "gpenlab-promlite serve: unknown option \"--bogus\"\n"},
+        {"gpenlab-promlite",
+         {"serve", "--scrape-ms", "10"},
+         2,
          "gpenlab-promlite serve: --scrape-ms: expected an integer in [50, 3600000], got \"10\"\n"},
-        {"gpenlab-promlite", {"serve", "--namespace", "a\"b"}, 2,
-         "gpenlab-promlite serve: --namespace: expected a namespace (1..63 characters, none of \" \\ { }), got "
+        {"gpenlab-promlite",
+         {"serve", "--namespace", "a\"b"},
+         2,
+         "gpenlab-promlite serve: --namespace: expected a namespace (1..63 characters, none of \" "
+         "\\ { }), got "
          "\"a\"b\"\n"},
-        {"gpenlab-promlite", {"dump-workers"}, 2, "gpenlab-promlite dump-workers: --out: required (the CSV to write)\n"},
+        {"gpenlab-promlite",
+         {"dump-workers"},
+         2,
+         "gpenlab-promlite dump-workers: --out: required (the CSV to write)\n"},
         {"gpenlab-promlite", {"serve", "--help"}, 0, "usage: gpenlab-promlite serve"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        gp_proc_result r = tu_run_bin(cases[i].prog, NULL, cases[i].args, &(gp_proc_spec){.err = GP_PROC_STDOUT});
+        gp_proc_result r =
+            tu_run_bin(cases[i].prog, NULL, cases[i].args, &(gp_proc_spec){.err = GP_PROC_STDOUT});
         const char *out = r.out ? r.out : "";
         bool same = cases[i].rc == 0 ? strncmp(out, cases[i].out, strlen(cases[i].out)) == 0
                                      : strcmp(out, cases[i].out) == 0;
         char words[256];
         if (r.exit_code != cases[i].rc || !same)
             fail_msg("%s %s: exit %d (want %d), printed \"%s\", want \"%s\"", cases[i].prog,
-                     tu_words(cases[i].args, words, sizeof(words)), r.exit_code, cases[i].rc, out, cases[i].out);
+                     tu_words(cases[i].args, words, sizeof(words)), r.exit_code, cases[i].rc, out,
+                     cases[i].out);
         gp_proc_result_free(&r);
     }
 }

@@ -154,13 +154,17 @@ static void yaml_list_walk(yaml_list *l, const char *dir)
         size_t n = strlen(e->d_name);
         if (S_ISDIR(st.st_mode))
             yaml_list_walk(l, p);
-        else if (n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0 && strcmp(e->d_name, "drive.yaml") != 0)
+        else if (n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0 &&
+                 strcmp(e->d_name, "drive.yaml") != 0)
             yaml_list_add(l, p);
     }
     closedir(d);
 }
 
-static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 int tu_expect_schemas_ok(const char *const *paths, int min_ok)
 {
@@ -175,7 +179,8 @@ int tu_expect_schemas_ok(const char *const *paths, int min_ok)
     argv[2] = TU_NODE_MODULES;
     for (int i = 0; i < l.n; i++)
         argv[3 + i] = l.path[i];
-    gp_proc_result r = tu_proc_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
+    gp_proc_result r =
+        tu_proc_run(&(gp_proc_spec){.argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT});
     free(argv);
     if (!gp_proc_ok(&r))
         fail_msg("schema check failed:\n%s", r.out ? r.out : "(no output)");
@@ -183,7 +188,8 @@ int tu_expect_schemas_ok(const char *const *paths, int min_ok)
     for (const char *q = r.out; q && (q = strstr(q, "ok ")); q += 3)
         oks++;
     if (oks < min_ok || oks < l.n)
-        fail_msg("only %d of %d manifests checked (at least %d expected):\n%s", oks, l.n, min_ok, r.out);
+        fail_msg("only %d of %d manifests checked (at least %d expected):\n%s", oks, l.n, min_ok,
+                 r.out);
     gp_proc_result_free(&r);
     int n = l.n;
     for (int i = 0; i < l.n; i++)
@@ -194,8 +200,9 @@ int tu_expect_schemas_ok(const char *const *paths, int min_ok)
 
 bool tu_schema_accepts(const char *path)
 {
-    gp_proc_result r = tu_proc_run(&(gp_proc_spec){
-        .argv = (const char *const[]){"node", "tests/schemas/validate.mjs", TU_NODE_MODULES, path, NULL}});
+    gp_proc_result r = tu_proc_run(
+        &(gp_proc_spec){.argv = (const char *const[]){"node", "tests/schemas/validate.mjs",
+                                                      TU_NODE_MODULES, path, NULL}});
     bool ok = gp_proc_ok(&r);
     gp_proc_result_free(&r);
     return ok;
@@ -277,8 +284,8 @@ static int refuse_yaml(const char *path, void *ctx, gp_error *err)
     return r;
 }
 
-void tu_check_bad_configs(const char *dir, const char *prefix, int min_files,
-                          tu_refuse_fn refuse, void *ctx)
+void tu_check_bad_configs(const char *dir, const char *prefix, int min_files, tu_refuse_fn refuse,
+                          void *ctx)
 {
     char what[64];
     snprintf(what, sizeof(what), "bad %.*s configs", (int)strcspn(prefix, "_"), prefix);
@@ -317,8 +324,7 @@ double tu_attr_num(const char *tag, const char *name)
     return d;
 }
 
-double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
-                  const char *expr)
+double tu_db_mean(const char *db_path, const char *exp_name, const char *label, const char *expr)
 {
     sqlite3 *db = NULL;
     double v = NAN;
@@ -385,8 +391,8 @@ gp_proc *tu_proc_start(const gp_proc_spec *s)
 
 gp_proc *tu_proc_start_log(const char *const *argv, const char *log)
 {
-    return tu_proc_start(&(gp_proc_spec){.argv = argv, .out = GP_PROC_FILE, .out_path = log,
-                                    .append = true, .err = GP_PROC_STDOUT});
+    return tu_proc_start(&(gp_proc_spec){
+        .argv = argv, .out = GP_PROC_FILE, .out_path = log, .append = true, .err = GP_PROC_STDOUT});
 }
 
 const char *tu_words(const char *const *args, char *buf, size_t cap)
@@ -412,7 +418,10 @@ gp_proc_result tu_run_bin(const char *name, const char *dir, const char *const *
     assert_non_null(argv);
     argv[0] = bin;
     memcpy(argv + 1, args, n * sizeof(*argv));
-    gp_proc_spec s = {.argv = argv, .cwd = dir, .out = GP_PROC_CAPTURE, .err = GP_PROC_CAPTURE,
+    gp_proc_spec s = {.argv = argv,
+                      .cwd = dir,
+                      .out = GP_PROC_CAPTURE,
+                      .err = GP_PROC_CAPTURE,
                       .timeout_ms = 600000};
     if (more) {
         s.env = more->env;

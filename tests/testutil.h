@@ -71,7 +71,6 @@ int tu_open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err);
 /* The row of request `id` in a run's request log; fails the test if there is none. */
 const request_row *tu_row_of(const request_log *log, uint64_t id);
 
-
 /* Where scripts/install_live_deps.sh puts the Kubernetes schema models, and whether the
  * schema check (node tests/schemas/validate.mjs TU_NODE_MODULES FILE...) can run; when
  * not, a SKIP line says what it needs. */
@@ -104,8 +103,8 @@ void tu_check_bad_files(const char *dir, const char *prefix, const char *suffix,
 typedef int (*tu_refuse_fn)(const cfg_node *root, void *ctx, gp_error *err);
 /* tu_check_bad_files over DIR/PREFIX*.yaml: each is loaded and its root handed to refuse;
  * the error must start with the expected one. */
-void tu_check_bad_configs(const char *dir, const char *prefix, int min_files,
-                          tu_refuse_fn refuse, void *ctx);
+void tu_check_bad_configs(const char *dir, const char *prefix, int min_files, tu_refuse_fn refuse,
+                          void *ctx);
 
 /* The opening tag of page that holds marker (e.g. "data-point=\"2\""), malloc'd; NULL if
  * none. */
@@ -116,8 +115,7 @@ char *tu_attr(const char *tag, const char *name);
 double tu_attr_num(const char *tag, const char *name);
 /* AVG(expr) over the runs of experiment exp_name (of one label, unless NULL) in the
  * results database at db_path, opened read-only; NaN when there are none. */
-double tu_db_mean(const char *db_path, const char *exp_name, const char *label,
-                  const char *expr);
+double tu_db_mean(const char *db_path, const char *exp_name, const char *label, const char *expr);
 
 /* A program of this build: NAME beside $GPENLAB_BIN (scripts/run_tests.sh sets it; else
  * build/gpenlab), as an absolute path into out; fails the test when it is not there. */

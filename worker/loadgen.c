@@ -64,13 +64,18 @@ static const char USAGE[] =
  * required (`what` names it). 0, 1 when the help was printed, or 2 with the line printed. */
 static int parse(int argc, char **argv, const cli_opt *opts, const char **file, const char *what)
 {
-    const cli_spec spec = {.opts = opts, .pos = file, .n_pos = 1, .unknown = CLI_UNKNOWN_OPTION,
-                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = USAGE};
+    const cli_spec spec = {.opts = opts,
+                           .pos = file,
+                           .n_pos = 1,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = USAGE};
     gp_error err;
     gp_error_clear(&err);
     int rc = cli_parse(argc, argv, &spec, stdout, &err);
     if (rc == 0 && !*file)
-        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, NULL, "which %s? (gpenlab-loadgen --help)", what);
+        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, NULL, "which %s? (gpenlab-loadgen --help)",
+                          what);
     if (rc < 0) {
         char prog[64];
         snprintf(prog, sizeof(prog), "gpenlab-loadgen %s", argv[0]);
@@ -217,7 +222,8 @@ static int cmd_replay(int argc, char **argv)
             queue_key(key, sizeof(key), prefix, "result", ids);
             resp_reply r;
             if (resp_commandl(c, &r, why, sizeof(why), "HMGET", key, "start_us", "end_us",
-                              "service_ms", "worker", "width", "height", "error", "stages_ms", NULL) < 0) {
+                              "service_ms", "worker", "width", "height", "error", "stages_ms",
+                              NULL) < 0) {
                 rc = die("%s", why);
                 break;
             }
@@ -231,10 +237,12 @@ static int cmd_replay(int argc, char **argv)
             if (er)
                 for (size_t k = 0; er[k] && k < sizeof(erbuf) - 1; k++)
                     erbuf[k] = (er[k] == ',' || er[k] == '\n') ? ' ' : er[k];
-            fprintf(out, "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64 ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s,%s\n",
+            fprintf(out,
+                    "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64
+                    ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s,%s\n",
                     i + 1, a[i].t_s, a[i].mp, a[i].faces, s[i].sched_us, s[i].submit_us,
-                    st ? st : "", en ? en : "", lat, wait, svc ? svc : "", wk ? wk : "",
-                    w ? w : "", h ? h : "", ok ? 1 : 0, erbuf, sg && !strchr(sg, ',') ? sg : "");
+                    st ? st : "", en ? en : "", lat, wait, svc ? svc : "", wk ? wk : "", w ? w : "",
+                    h ? h : "", ok ? 1 : 0, erbuf, sg && !strchr(sg, ',') ? sg : "");
             resp_reply_free(&r);
         }
         if (out) {
@@ -358,7 +366,8 @@ static int cmd_expand(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const cli_command commands[] = {{"replay", cmd_replay}, {"check", cmd_check}, {"expand", cmd_expand}};
-    return cli_dispatch("gpenlab-loadgen", argc, argv, commands, sizeof(commands) / sizeof(commands[0]), USAGE,
-                        stdout, stderr);
+    static const cli_command commands[] = {
+        {"replay", cmd_replay}, {"check", cmd_check}, {"expand", cmd_expand}};
+    return cli_dispatch("gpenlab-loadgen", argc, argv, commands,
+                        sizeof(commands) / sizeof(commands[0]), USAGE, stdout, stderr);
 }

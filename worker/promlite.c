@@ -37,9 +37,9 @@
 #include "worker/resp.h"
 #include "worker/wopts.h"
 
-#define MAX_PODS 128
+#define MAX_PODS    128
 #define MAX_BUCKETS 256
-#define RING 256
+#define RING        256
 
 typedef struct sample {
     int64_t t_us;
@@ -49,14 +49,14 @@ typedef struct sample {
 
 typedef struct pod {
     char name[64];
-    bool used;      /* slot in use */
-    bool present;   /* seen at the last scrape */
+    bool used;    /* slot in use */
+    bool present; /* seen at the last scrape */
     bool draining;
     double fb_used, fb_free, in_flight, util_pct, conc;
     int n_buckets;
     double le[MAX_BUCKETS];
-    sample *ring;   /* RING samples */
-    int head, n;    /* newest at head */
+    sample *ring; /* RING samples */
+    int head, n;  /* newest at head */
 } pod;
 
 typedef struct prom {
@@ -289,7 +289,7 @@ static void scrape(prom *pr, resp_conn **c)
         char *body = NULL;
         size_t len = 0;
         if (!have_port || http_get("127.0.0.1", (int)pn, "/metrics", &body, &len) < 0)
-            continue; /* a missed scrape: the pod has no metrics this round */
+            continue;             /* a missed scrape: the pod has no metrics this round */
         static const sample zero; /* read-only: the template of a fresh sample */
         sample s = zero;
         pthread_mutex_lock(&pr->mu);
@@ -369,8 +369,10 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
     *cluster = false;
     double samples;
     if (strncmp(name, "gpen_request_latency_seconds_p", 30) == 0) {
-        double q = strcmp(name + 30, "50") == 0 ? 0.5 : strcmp(name + 30, "95") == 0 ? 0.95
-                   : strcmp(name + 30, "99") == 0 ? 0.99 : -1;
+        double q = strcmp(name + 30, "50") == 0   ? 0.5
+                   : strcmp(name + 30, "95") == 0 ? 0.95
+                   : strcmp(name + 30, "99") == 0 ? 0.99
+                                                  : -1;
         if (q < 0)
             return -1;
         *cluster = true;
@@ -381,7 +383,8 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
         }
         return 0;
     }
-    if (strcmp(name, "gpen_latency_samples") == 0 || strcmp(name, "gpen_requests_per_second") == 0) {
+    if (strcmp(name, "gpen_latency_samples") == 0 ||
+        strcmp(name, "gpen_requests_per_second") == 0) {
         *cluster = true;
         r->pod[0][0] = '\0';
         if (name[5] == 'l')
@@ -406,10 +409,12 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
         const pod *p = &pr->pods[i];
         if (!p->used || !p->present || p->draining)
             continue;
-        double v = which == M_MEM    ? (p->fb_used + p->fb_free > 0 ? p->fb_used / (p->fb_used + p->fb_free) : NAN)
-                   : which == M_UTIL ? p->util_pct
-                   : which == M_INFL ? p->in_flight
-                                     : p->conc;
+        double v =
+            which == M_MEM
+                ? (p->fb_used + p->fb_free > 0 ? p->fb_used / (p->fb_used + p->fb_free) : NAN)
+            : which == M_UTIL ? p->util_pct
+            : which == M_INFL ? p->in_flight
+                              : p->conc;
         snprintf(r->pod[r->n], sizeof(r->pod[0]), "%s", p->name);
         r->v[r->n++] = v;
     }
@@ -424,13 +429,14 @@ static const char *skip_ws(const char *s)
 }
 
 /* NAME{namespace="NS"} or NAME: copies the name, checks the selector. */
-static const char *parse_selector(const prom *pr, const char *s, char *name, size_t cap, bool *match,
-                                  char *err, size_t el)
+static const char *parse_selector(const prom *pr, const char *s, char *name, size_t cap,
+                                  bool *match, char *err, size_t el)
 {
     size_t n = 0;
     s = skip_ws(s);
     while ((*s == '_' || *s == ':' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-            (*s >= '0' && *s <= '9')) && n + 1 < cap)
+            (*s >= '0' && *s <= '9')) &&
+           n + 1 < cap)
         name[n++] = *s++;
     name[n] = '\0';
     *match = true;
@@ -525,8 +531,8 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
     pthread_mutex_unlock(&pr->mu);
     if (rc < 0) {
         free(r);
-        snprintf(err, sizeof(err), "unknown metric %s (promlite serves the gpenlab recording rules)",
-                 name);
+        snprintf(err, sizeof(err),
+                 "unknown metric %s (promlite serves the gpenlab recording rules)", name);
         goto bad;
     }
     if (!match)
@@ -535,8 +541,9 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
     http_buf_printf(b, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     if (by_pod || (!agg[0] && !cluster)) {
         for (int i = 0; i < r->n; i++)
-            http_buf_printf(b, "%s{\"metric\":{\"namespace\":\"%s\",\"pod\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
-                            i ? "," : "", pr->ns, r->pod[i], t, r->v[i] / div);
+            http_buf_printf(
+                b, "%s{\"metric\":{\"namespace\":\"%s\",\"pod\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
+                i ? "," : "", pr->ns, r->pod[i], t, r->v[i] / div);
     } else if (r->n > 0) {
         double acc = strcmp(agg, "min") == 0 ? INFINITY : strcmp(agg, "max") == 0 ? -INFINITY : 0;
         int n = 0;
@@ -554,8 +561,8 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
         if (strcmp(agg, "avg") == 0)
             acc = n ? acc / n : NAN;
         if (n > 0 || strcmp(agg, "sum") == 0)
-            http_buf_printf(b, "{\"metric\":{\"namespace\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}", pr->ns, t,
-                            (n ? acc : 0) / div);
+            http_buf_printf(b, "{\"metric\":{\"namespace\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
+                            pr->ns, t, (n ? acc : 0) / div);
     }
     http_buf_printf(b, "]}}\n");
     free(r);
@@ -568,8 +575,8 @@ bad:
     return 400;
 }
 
-static int handler(void *ctx, const char *method, const char *path, const char *query,
-                   http_buf *b, const char **ctype)
+static int handler(void *ctx, const char *method, const char *path, const char *query, http_buf *b,
+                   const char **ctype)
 {
     prom *pr = ctx;
     if (strcmp(path, "/-/ready") == 0 || strcmp(path, "/-/healthy") == 0) {
@@ -590,7 +597,8 @@ static int handler(void *ctx, const char *method, const char *path, const char *
         return 503;
     int st;
     if (http_query_param(query, "query", q, 8192) < 0) {
-        http_buf_printf(b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"no query\"}\n");
+        http_buf_printf(
+            b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"no query\"}\n");
         st = 400;
     } else {
         st = evaluate(pr, q, b);
@@ -629,12 +637,25 @@ static int cmd_dump(prom *pr, const char *out_path)
         resp_close(c);
         return 1;
     }
-    static const char *const cols[] = {"pid", "spawn_us", "start_us", "ready_us", "term_us",
-                                       "exit_us", "reaped_us", "completed", "backend", "device",
-                                       "phase_process_start_ms", "phase_container_start_ms",
-                                       "phase_cuda_init_ms", "phase_weight_load_ms",
-                                       "phase_first_inference_ms", "phase_graph_capture_ms",
-                                       "phase_input_cache_ms", "phase_warmup_ms", "error"};
+    static const char *const cols[] = {"pid",
+                                       "spawn_us",
+                                       "start_us",
+                                       "ready_us",
+                                       "term_us",
+                                       "exit_us",
+                                       "reaped_us",
+                                       "completed",
+                                       "backend",
+                                       "device",
+                                       "phase_process_start_ms",
+                                       "phase_container_start_ms",
+                                       "phase_cuda_init_ms",
+                                       "phase_weight_load_ms",
+                                       "phase_first_inference_ms",
+                                       "phase_graph_capture_ms",
+                                       "phase_input_cache_ms",
+                                       "phase_warmup_ms",
+                                       "error"};
     enum { NC = sizeof(cols) / sizeof(cols[0]) };
     fprintf(f, "worker");
     for (int k = 0; k < NC; k++)
@@ -685,8 +706,10 @@ static int parse_args(int argc, char **argv, prom *pr, wopts_addr *listen, const
         {"--out", NULL, CLI_STR, out, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = CLI_UNKNOWN_OPTION,
-                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = USAGE};
+    const cli_spec spec = {.opts = opts,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = USAGE};
     gp_error err;
     gp_error_clear(&err);
     int rc = cli_parse(argc, argv, &spec, stdout, &err);
@@ -739,8 +762,9 @@ static int run_command(int argc, char **argv)
             free(pr);
             return 1;
         }
-        fprintf(pr->series, "t_us,ready,draining,queue_len,in_flight,p50_s,p95_s,p99_s,gpu_mem_frac,"
-                            "gpu_util_frac,arrival_rate,latency_samples\n");
+        fprintf(pr->series,
+                "t_us,ready,draining,queue_len,in_flight,p50_s,p95_s,p99_s,gpu_mem_frac,"
+                "gpu_util_frac,arrival_rate,latency_samples\n");
     }
     httpd *h;
     char why[300];
@@ -774,6 +798,6 @@ static int run_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const cli_command commands[] = {{"serve", run_command}, {"dump-workers", run_command}};
-    return cli_dispatch("gpenlab-promlite", argc, argv, commands, sizeof(commands) / sizeof(commands[0]), USAGE,
-                        stdout, stderr);
+    return cli_dispatch("gpenlab-promlite", argc, argv, commands,
+                        sizeof(commands) / sizeof(commands[0]), USAGE, stdout, stderr);
 }

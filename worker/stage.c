@@ -20,11 +20,11 @@
 struct stage {
     stage_opts opts;
     char device[96];
-    stage_cuda *cuda;        /* the cuda backend, or NULL: cpu */
-    gpen_model model;        /* cpu */
-    double model_mib;        /* cpu: weights as held */
+    stage_cuda *cuda; /* the cuda backend, or NULL: cpu */
+    gpen_model model; /* cpu */
+    double model_mib; /* cpu: weights as held */
     pthread_mutex_t mu;
-    double req_mib_in_use;   /* cpu: buffers of the requests in service */
+    double req_mib_in_use; /* cpu: buffers of the requests in service */
 };
 
 static double now_ms(void)
@@ -65,7 +65,8 @@ int stage_open(const stage_opts *o, stage **out, gp_error *err)
 {
     *out = NULL;
     if (o->slots < 1 || o->slots > 64)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slots", "expected 1..64, got %d", o->slots);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slots", "expected 1..64, got %d",
+                            o->slots);
     if (o->cpu_px_scale <= 0 || o->cpu_px_scale > 1)
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "cpu_px_scale", "expected (0, 1]");
     bool want_cuda = strcmp(o->backend, "cuda") == 0;
@@ -142,10 +143,16 @@ static void cpu_account(stage *s, double mib)
 }
 
 /* index of channel ch of pixel (x, y) in an interleaved RGB image w pixels wide */
-static size_t rgb_at(int x, int y, int w, int ch) { return ((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)ch; }
+static size_t rgb_at(int x, int y, int w, int ch)
+{
+    return ((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)ch;
+}
 
 /* index of (ch, y, x) in a planar fs x fs face tensor */
-static size_t plane_at(int ch, int y, int x, int fs) { return ((size_t)ch * (size_t)fs + (size_t)y) * (size_t)fs + (size_t)x; }
+static size_t plane_at(int ch, int y, int x, int fs)
+{
+    return ((size_t)ch * (size_t)fs + (size_t)y) * (size_t)fs + (size_t)x;
+}
 
 static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_result *res,
                    gp_error *err)

@@ -29,8 +29,9 @@ static int name_value(const char *name, const char *v, const char *banned, const
                       const char *no, char *out, gp_error *err)
 {
     if (!*v || strlen(v) >= WOPTS_NAME_MAX || strpbrk(v, banned))
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected %s (1..%d characters%s), got \"%s\"",
-                            what, WOPTS_NAME_MAX - 1, no, v);
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name,
+                            "expected %s (1..%d characters%s), got \"%s\"", what,
+                            WOPTS_NAME_MAX - 1, no, v);
     snprintf(out, WOPTS_NAME_MAX, "%s", v);
     return 0;
 }
@@ -47,6 +48,6 @@ int wopts_namespace(const char *name, const char *value, void *out_name, gp_erro
 
 int wopts_worker_id(const char *name, const char *value, void *out_name, gp_error *err)
 {
-    return name_value(name, value, " :\"\\{}\n", "a worker id", ", none of space : \" \\ { }", out_name,
-                      err);
+    return name_value(name, value, " :\"\\{}\n", "a worker id", ", none of space : \" \\ { }",
+                      out_name, err);
 }

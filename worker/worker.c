@@ -39,8 +39,8 @@
 #include "worker/wopts.h"
 #include "worker/wprofile.h"
 
-#define MAX_SLOTS 64
-#define N_BUCKETS 160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */
+#define MAX_SLOTS  64
+#define N_BUCKETS  160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */
 #define MAX_PHASES 12
 
 typedef struct wcfg {
@@ -181,13 +181,15 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
     /* utilisation since the previous scrape, as DCGM samples it (percent) */
     double util = 0;
     if (w->util_prev_us > 0 && now > w->util_prev_us)
-        util = 100.0 * (w->busy_s - w->util_busy_at_scrape) / ((double)(now - w->util_prev_us) / 1e6);
+        util =
+            100.0 * (w->busy_s - w->util_busy_at_scrape) / ((double)(now - w->util_prev_us) / 1e6);
     w->util_prev_us = now;
     w->util_busy_at_scrape = w->busy_s;
     char lab[200];
     snprintf(lab, sizeof(lab), "namespace=\"%s\",pod=\"%s\"", w->cfg.ns, w->cfg.id);
-    http_buf_printf(b, "# HELP gpen_request_latency_seconds End-to-end latency (submit to completion).\n"
-                       "# TYPE gpen_request_latency_seconds histogram\n");
+    http_buf_printf(
+        b, "# HELP gpen_request_latency_seconds End-to-end latency (submit to completion).\n"
+           "# TYPE gpen_request_latency_seconds histogram\n");
     uint64_t cum = 0;
     for (int k = 0; k < N_BUCKETS; k++) {
         cum += w->bucket[k];
@@ -195,27 +197,42 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
                         w->bucket_le[k], cum);
     }
     cum += w->bucket[N_BUCKETS];
-    http_buf_printf(b, "gpen_request_latency_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", lab, cum);
+    http_buf_printf(b, "gpen_request_latency_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", lab,
+                    cum);
     http_buf_printf(b, "gpen_request_latency_seconds_sum{%s} %.6f\n", lab, w->lat_sum_s);
     http_buf_printf(b, "gpen_request_latency_seconds_count{%s} %" PRIu64 "\n", lab, w->lat_count);
-    http_buf_printf(b, "# TYPE gpen_service_seconds summary\ngpen_service_seconds_sum{%s} %.6f\n"
-                       "gpen_service_seconds_count{%s} %" PRIu64 "\n", lab, w->svc_sum_s, lab, w->lat_count);
-    http_buf_printf(b, "# TYPE gpen_requests_total counter\ngpen_requests_total{%s} %" PRIu64 "\n", lab, w->taken);
-    http_buf_printf(b, "# TYPE gpen_requests_completed_total counter\ngpen_requests_completed_total{%s} %" PRIu64 "\n",
-                    lab, w->completed);
-    http_buf_printf(b, "# TYPE gpen_requests_failed_total counter\ngpen_requests_failed_total{%s} %" PRIu64 "\n",
-                    lab, w->failed);
-    http_buf_printf(b, "# TYPE gpen_requests_lost_total counter\ngpen_requests_lost_total{%s} %" PRIu64 "\n",
-                    lab, w->lost);
-    http_buf_printf(b, "# TYPE gpen_requests_in_flight gauge\ngpen_requests_in_flight{%s} %d\n", lab, w->in_flight);
+    http_buf_printf(b,
+                    "# TYPE gpen_service_seconds summary\ngpen_service_seconds_sum{%s} %.6f\n"
+                    "gpen_service_seconds_count{%s} %" PRIu64 "\n",
+                    lab, w->svc_sum_s, lab, w->lat_count);
+    http_buf_printf(b, "# TYPE gpen_requests_total counter\ngpen_requests_total{%s} %" PRIu64 "\n",
+                    lab, w->taken);
+    http_buf_printf(
+        b,
+        "# TYPE gpen_requests_completed_total counter\ngpen_requests_completed_total{%s} %" PRIu64
+        "\n",
+        lab, w->completed);
+    http_buf_printf(
+        b,
+        "# TYPE gpen_requests_failed_total counter\ngpen_requests_failed_total{%s} %" PRIu64 "\n",
+        lab, w->failed);
+    http_buf_printf(
+        b, "# TYPE gpen_requests_lost_total counter\ngpen_requests_lost_total{%s} %" PRIu64 "\n",
+        lab, w->lost);
+    http_buf_printf(b, "# TYPE gpen_requests_in_flight gauge\ngpen_requests_in_flight{%s} %d\n",
+                    lab, w->in_flight);
     http_buf_printf(b, "# TYPE gpen_slots gauge\ngpen_slots{%s} %d\n", lab, w->cfg.so.slots);
-    http_buf_printf(b, "# TYPE gpen_busy_seconds_total counter\ngpen_busy_seconds_total{%s} %.6f\n", lab, w->busy_s);
-    http_buf_printf(b, "# TYPE gpen_in_flight_seconds_total counter\ngpen_in_flight_seconds_total{%s} %.6f\n",
-                    lab, w->in_flight_s);
-    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{%s} %.1f\n", lab, used);
+    http_buf_printf(b, "# TYPE gpen_busy_seconds_total counter\ngpen_busy_seconds_total{%s} %.6f\n",
+                    lab, w->busy_s);
+    http_buf_printf(
+        b, "# TYPE gpen_in_flight_seconds_total counter\ngpen_in_flight_seconds_total{%s} %.6f\n",
+        lab, w->in_flight_s);
+    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{%s} %.1f\n", lab,
+                    used);
     http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_FREE gauge\nDCGM_FI_DEV_FB_FREE{%s} %.1f\n", lab,
                     total > used ? total - used : 0);
-    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_TOTAL gauge\nDCGM_FI_DEV_FB_TOTAL{%s} %.1f\n", lab, total);
+    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_TOTAL gauge\nDCGM_FI_DEV_FB_TOTAL{%s} %.1f\n", lab,
+                    total);
     http_buf_printf(b, "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\nDCGM_FI_DEV_GPU_UTIL{%s} %.2f\n", lab,
                     util > 100 ? 100 : util);
     http_buf_printf(b, "# TYPE gpen_worker_draining gauge\ngpen_worker_draining{%s} %d\n", lab,
@@ -226,8 +243,9 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
                         w->phase_ms[i] / 1e3);
     http_buf_printf(b, "gpen_cold_start_seconds{%s,phase=\"total\"} %.4f\n", lab,
                     (double)(w->ready_us - w->spawn_us) / 1e6);
-    http_buf_printf(b, "# TYPE gpen_worker_info gauge\ngpen_worker_info{%s,backend=\"%s\",device=\"%s\"} 1\n",
-                    lab, stage_backend(w->st), stage_device(w->st));
+    http_buf_printf(
+        b, "# TYPE gpen_worker_info gauge\ngpen_worker_info{%s,backend=\"%s\",device=\"%s\"} 1\n",
+        lab, stage_backend(w->st), stage_device(w->st));
     pthread_mutex_unlock(&w->mu);
     return 200;
 }
@@ -321,7 +339,8 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
     snprintf(f_submit, sizeof(f_submit), "%" PRId64, rq.submit_us);
     snprintf(f_start, sizeof(f_start), "%" PRId64, start_us);
     snprintf(f_end, sizeof(f_end), "%" PRId64, end_us);
-    snprintf(f_svc, sizeof(f_svc), "%.3f", rc == 0 ? res.service_ms : (double)(end_us - start_us) / 1e3);
+    snprintf(f_svc, sizeof(f_svc), "%.3f",
+             rc == 0 ? res.service_ms : (double)(end_us - start_us) / 1e3);
     snprintf(f_w, sizeof(f_w), "%d", rq.width);
     snprintf(f_h, sizeof(f_h), "%d", rq.height);
     snprintf(f_f, sizeof(f_f), "%d", rq.faces);
@@ -337,10 +356,10 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
         gp_error_format(&err, f_err, sizeof(f_err));
     char f_slot[16];
     snprintf(f_slot, sizeof(f_slot), "%d", slot);
-    const char *fields[] = {"worker",  f_worker, "submit_us",  f_submit, "start_us", f_start,
-                            "end_us",  f_end,    "service_ms", f_svc,    "width",    f_w,
-                            "height",  f_h,      "faces",      f_f,      "out_bytes", f_out,
-                            "stages_ms", f_stages, "error",    f_err,    "slot",     f_slot};
+    const char *fields[] = {"worker",    f_worker, "submit_us",  f_submit, "start_us",  f_start,
+                            "end_us",    f_end,    "service_ms", f_svc,    "width",     f_w,
+                            "height",    f_h,      "faces",      f_f,      "out_bytes", f_out,
+                            "stages_ms", f_stages, "error",      f_err,    "slot",      f_slot};
     int completed = 0;
     if (queue_complete(c, w->cfg.prefix, w->cfg.id, payload, rq.id, fields,
                        (int)(sizeof(fields) / sizeof(fields[0]) / 2), &completed, why,
@@ -359,7 +378,8 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
     if (rc != 0)
         logf_(w, "slot %d: request %" PRIu64 " failed: %s", slot, rq.id, f_err);
     if (!completed)
-        logf_(w, "slot %d: request %" PRIu64 " was requeued by a reaper while served: result dropped",
+        logf_(w,
+              "slot %d: request %" PRIu64 " was requeued by a reaper while served: result dropped",
               slot, rq.id);
     return 0;
 }
@@ -385,7 +405,8 @@ static void *slot_main(void *arg)
             }
             backoff_ms = 100;
             resp_reply r;
-            if (resp_commandl(c, &r, why, sizeof(why), "CLIENT", "ID", NULL) == 0 && r.type == RESP_INT) {
+            if (resp_commandl(c, &r, why, sizeof(why), "CLIENT", "ID", NULL) == 0 &&
+                r.type == RESP_INT) {
                 pthread_mutex_lock(&w->mu);
                 w->client_id[slot] = r.integer;
                 pthread_mutex_unlock(&w->mu);
@@ -399,7 +420,8 @@ static void *slot_main(void *arg)
         if (atomic_load(&w->stopping))
             break;
         resp_reply r;
-        int rc = resp_commandl(c, &r, why, sizeof(why), "BLMOVE", pend, proc, "RIGHT", "LEFT", block, NULL);
+        int rc = resp_commandl(c, &r, why, sizeof(why), "BLMOVE", pend, proc, "RIGHT", "LEFT",
+                               block, NULL);
         pthread_mutex_lock(&w->mu);
         w->idle[slot] = false;
         pthread_mutex_unlock(&w->mu);
@@ -479,9 +501,9 @@ static void *hb_main(void *arg)
 
 /* ---------------------------------------------------------------- options */
 
-#define PROG "gpenlab-worker"
+#define PROG    "gpenlab-worker"
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 static const char SERVE_HELP[] =
     "usage: gpenlab-worker [serve] [--redis HOST:PORT] [--id NAME] [--concurrency N]\n"
@@ -498,15 +520,17 @@ static const char SERVE_HELP[] =
 static const char PROFILE_HELP[] =
     "usage: gpenlab-worker profile --out FILE [--backend auto|cuda|cpu] [--slots 1..16]\n"
     "         [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n"
-    "         [--processes 0.." STR(PROCS_MAX) " [--eff-mix ARRIVALS.csv]] [--prewarm-mp 2,4.5,...]\n"
-    "         [--process-start-ms MS]\n";
+    "         [--processes 0.." STR(
+        PROCS_MAX) " [--eff-mix ARRIVALS.csv]] [--prewarm-mp 2,4.5,...]\n"
+                   "         [--process-start-ms MS]\n";
 
 /* --backend auto|cuda|cpu into a stage_opts */
 static int read_backend(const char *name, const char *v, void *out, gp_error *err)
 {
     stage_opts *so = out;
     if (strcmp(v, "auto") && strcmp(v, "cuda") && strcmp(v, "cpu"))
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected auto, cuda or cpu, got \"%s\"", v);
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name,
+                            "expected auto, cuda or cpu, got \"%s\"", v);
     snprintf(so->backend, sizeof(so->backend), "%s", v);
     return 0;
 }
@@ -518,7 +542,8 @@ static int read_prewarm(const char *name, const char *v, void *out, gp_error *er
     const int cap = (int)(sizeof(so->prewarm_mp) / sizeof(so->prewarm_mp[0]));
     char tmp[1024];
     if (strlen(v) >= sizeof(tmp))
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "list longer than %zu characters", sizeof(tmp) - 1);
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "list longer than %zu characters",
+                            sizeof(tmp) - 1);
     snprintf(tmp, sizeof(tmp), "%s", v);
     so->n_prewarm = 0;
     char *save = NULL;
@@ -526,8 +551,9 @@ static int read_prewarm(const char *name, const char *v, void *out, gp_error *er
         char *end;
         double mp = strtod(t, &end);
         if (end == t || *end || !(mp > 0 && mp <= 200) || so->n_prewarm >= cap)
-            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name,
-                                "expected up to %d sizes in (0, 200] MP, comma-separated, got \"%s\"", cap, v);
+            return gp_error_set(
+                err, GP_EPARSE, NULL, 0, 0, name,
+                "expected up to %d sizes in (0, 200] MP, comma-separated, got \"%s\"", cap, v);
         so->prewarm_mp[so->n_prewarm++] = mp;
     }
     return 0;
@@ -539,7 +565,8 @@ static int read_face_size(const char *name, const char *v, void *out, gp_error *
     char *end;
     long x = strtol(v, &end, 10);
     if (end == v || *end || x < 8 || x > 64 || (x & (x - 1)))
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name, "expected 8, 16, 32 or 64, got \"%s\"", v);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
+                            "expected 8, 16, 32 or 64, got \"%s\"", v);
     *(int *)out = (int)x;
     return 0;
 }
@@ -550,7 +577,8 @@ static int read_px_scale(const char *name, const char *v, void *out, gp_error *e
     double x;
     int rc = cli_positive(name, v, &x, err);
     if (rc == 0 && x > 1)
-        rc = gp_error_set(err, GP_ERANGE, NULL, 0, 0, name, "expected a fraction in (0, 1], got \"%s\"", v);
+        rc = gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
+                          "expected a fraction in (0, 1], got \"%s\"", v);
     if (rc == 0)
         *(double *)out = x;
     return rc;
@@ -561,18 +589,22 @@ static void stage_rows(stage_opts *so, cli_opt rows[5])
 {
     rows[0] = (cli_opt){"--backend", NULL, CLI_VALUE, so, 0, 0, read_backend};
     rows[1] = (cli_opt){"--prewarm-mp", NULL, CLI_VALUE, so, 0, 0, read_prewarm};
-    rows[2] = (cli_opt){"--cpu-face-size", NULL, CLI_VALUE, &so->cpu_face_size, 0, 0, read_face_size};
+    rows[2] =
+        (cli_opt){"--cpu-face-size", NULL, CLI_VALUE, &so->cpu_face_size, 0, 0, read_face_size};
     rows[3] = (cli_opt){"--cpu-px-scale", NULL, CLI_VALUE, &so->cpu_px_scale, 0, 0, read_px_scale};
     rows[4] = (cli_opt){NULL, NULL, 0, NULL, 0, 0, NULL};
 }
 
 /* argv through opts and shared (may be NULL); 0, 1 when the help was printed, or < 0 with
  * err filled. */
-static int parse_cmd(int argc, char **argv, const cli_opt *opts, const cli_opt *shared, const char *help,
-                     gp_error *err)
+static int parse_cmd(int argc, char **argv, const cli_opt *opts, const cli_opt *shared,
+                     const char *help, gp_error *err)
 {
-    const cli_spec spec = {.opts = opts, .shared = shared, .unknown = CLI_UNKNOWN_OPTION,
-                           .too_many = CLI_UNEXPECTED_ARGUMENT, .help = help};
+    const cli_spec spec = {.opts = opts,
+                           .shared = shared,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = help};
     gp_error_clear(err);
     return cli_parse(argc, argv, &spec, stdout, err);
 }
@@ -606,8 +638,8 @@ static int parse_serve(int argc, char **argv, wcfg *c)
     gp_error err;
     int rc = parse_cmd(argc, argv, opts, shared, SERVE_HELP, &err);
     if (rc == 0 && c->dead_after_ms <= c->heartbeat_ms)
-        rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--dead-after-ms", "must exceed --heartbeat-ms (%d)",
-                          c->heartbeat_ms);
+        rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--dead-after-ms",
+                          "must exceed --heartbeat-ms (%d)", c->heartbeat_ms);
     return rc < 0 ? cli_report(stderr, PROG, &err, 2) : rc;
 }
 
@@ -639,7 +671,8 @@ static int parse_profile(int argc, char **argv, wprofile_opts *o)
     gp_error err;
     int rc = parse_cmd(argc, argv, opts, shared, PROFILE_HELP, &err);
     if (rc == 0 && !o->out_path)
-        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the profile to write)");
+        rc =
+            gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the profile to write)");
     return rc < 0 ? cli_report(stderr, PROG " profile", &err, 2) : rc;
 }
 
@@ -835,7 +868,8 @@ static int serve_main(worker *w)
         resp_close(c);
     }
     httpd_stop(http);
-    logf_(w, "exit: %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " given back, drain %.3f s",
+    logf_(w,
+          "exit: %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " given back, drain %.3f s",
           w->completed, w->failed, w->given_back, (double)(queue_now_us() - term_us) / 1e6);
     stage_close(w->st);
     return 0;

@@ -111,7 +111,8 @@ int worker_profile(const wprofile_opts *o)
             mix_faces[k] = mf.row[k].faces;
         }
         procs_mix mix = {mix_mp, mix_faces, (int)mf.n};
-        int prc = wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
+        int prc =
+            wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
         arrivals_free(&mf);
         free(mix_mp);
         free(mix_faces);
@@ -195,16 +196,19 @@ int worker_profile(const wprofile_opts *o)
     }
     double used, total;
     stage_mem(st, &used, &total);
-    snprintf(p->card, sizeof(p->card), "%s (gpenlab-worker %s stage)", stage_device(st), stage_backend(st));
+    snprintf(p->card, sizeof(p->card), "%s (gpenlab-worker %s stage)", stage_device(st),
+             stage_backend(st));
     snprintf(p->provenance, sizeof(p->provenance), "measured");
     time_t now = time(NULL);
     char date[40];
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
     snprintf(p->source, sizeof(p->source),
              "measured by gpenlab-worker profile on %s: backend %s, %d slots, %d reps%s\n"
-             "one image stage (the no-face time) and one face stage (least-squares slope over 1, 2, 4 faces)",
+             "one image stage (the no-face time) and one face stage (least-squares slope over 1, "
+             "2, 4 faces)",
              date, stage_backend(st), so.slots, reps,
-             strcmp(stage_backend(st), "cpu") == 0 ? ", CPU reference on tiny inputs (not a GPU)" : "");
+             strcmp(stage_backend(st), "cpu") == 0 ? ", CPU reference on tiny inputs (not a GPU)"
+                                                   : "");
     p->n_grid = NG;
     memcpy(p->mp_grid, grid, sizeof(grid));
     p->n_stages = 2;
@@ -242,16 +246,19 @@ int worker_profile(const wprofile_opts *o)
         for (int i = 0; i < pr.n_phases && p->n_phases < PROFILE_MAX_PHASES; i++) {
             profile_phase *q = &p->phase[p->n_phases++];
             snprintf(q->name, sizeof(q->name), "%s", pr.phase_name[i]);
-            q->seconds = pr.phase_ms_sd[i] > 0
-                             ? (dist_spec){DIST_NORMAL, pr.phase_ms_mean[i] / 1e3, pr.phase_ms_sd[i] / 1e3}
-                             : (dist_spec){DIST_CONST, pr.phase_ms_mean[i] / 1e3, 0};
+            q->seconds =
+                pr.phase_ms_sd[i] > 0
+                    ? (dist_spec){DIST_NORMAL, pr.phase_ms_mean[i] / 1e3, pr.phase_ms_sd[i] / 1e3}
+                    : (dist_spec){DIST_CONST, pr.phase_ms_mean[i] / 1e3, 0};
             q->applies = PHASE_POD | PHASE_SERVERLESS;
         }
         p->start_interference = pr.interference;
         size_t len = strlen(p->source);
         snprintf(p->source + len, sizeof(p->source) - len,
-                 "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d starts) and "
-                 "start_interference (%d requests during a start, %d outside) from %d single-slot processes "
+                 "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d "
+                 "starts) and "
+                 "start_interference (%d requests during a start, %d outside) from %d single-slot "
+                 "processes "
                  "on the device (the live pods' setting: one process per pod, no MPS); eff over %s",
                  pr.mem_per_proc_mib, pr.n, pr.interference_in, pr.interference_out, pr.n,
                  mix_path ? "the image mix of the arrivals file given" : "2 MP / 1-face requests");
