@@ -20,7 +20,10 @@ PKGS    := gsl sqlite3 yaml-0.1 zlib
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 # Every project include names its layer from the root: #include "base/cfg.h".
 INCLUDES := -I.
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wconversion
+# gpu/ref (the CPU reference networks) keeps its dense int tensor-index arithmetic, checked
+# against fp64 PyTorch outputs; -Wconversion is on everywhere else (issue 15).
+WARN_GPU_REF := $(filter-out -Wconversion,$(WARN))
 OPT     ?= -O2 -g
 CFLAGS_ALL = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
@@ -57,6 +60,7 @@ $(BUILD)/libgpenlab-cli.a: $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(foreach d,$(BUILD) $(BUILD)/wk $(BUILD)/gpu-bin $(BUILD)/gpu-nocuda,$(d)/gpu/ref/%.o): WARN := $(WARN_GPU_REF)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
@@ -86,7 +90,8 @@ test:
 test-normal: check-layers $(TEST_BIN) gpenlab
 	@scripts/run_tests.sh $(BUILD) normal
 
-# No include may go upward or sideways between the layers (docs/architecture.md).
+# No include may go upward or sideways between the layers (docs/architecture.md), and no
+# source file calls system() or popen() (base/proc.h runs programs without a shell).
 check-layers:
 	@scripts/check_layers.sh
 
@@ -119,7 +124,7 @@ help:
 	@echo '  make test             layer check, then the cmocka suite normally and under ASan+UBSan'
 	@echo '  make test-normal      layer check and the suite once, optimised (quicker)'
 	@echo '  make test-asan        the suite under ASan+UBSan only'
-	@echo '  make check-layers     scripts/check_layers.sh: no include upward (docs/architecture.md)'
+	@echo '  make check-layers     scripts/check_layers.sh: no include upward, no system()/popen()'
 	@echo '  make bench            benchmarks (figures printed, no pass/fail timing)'
 	@echo '  make regress          canonical experiments against experiments/baselines/'
 	@echo '  make regress-update   rewrite the baselines (commit the diff for review)'

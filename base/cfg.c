@@ -36,19 +36,19 @@ typedef struct cfg_entry {
 
 struct cfg_node {
     cfg_kind kind;
-    int height;           /* 0 for a scalar, 1 + the tallest child otherwise */
-    bool plain;           /* scalar written without quotes (for null detection) */
-    bool complete;        /* children filled in (an alias to an open node is recursive) */
+    int height;    /* 0 for a scalar, 1 + the tallest child otherwise */
+    bool plain;    /* scalar written without quotes (for null detection) */
+    bool complete; /* children filled in (an alias to an open node is recursive) */
     long line, col;
     const char *file;
     const char *path;
-    size_t subtree_nodes; /* this node and all below it */
-    const char *scalar;   /* CFG_SCALAR only */
-    size_t n;             /* children */
-    cfg_node **items;     /* CFG_SEQ */
-    cfg_entry *entries;   /* CFG_MAP, document order (merged keys last) */
+    size_t subtree_nodes;     /* this node and all below it */
+    const char *scalar;       /* CFG_SCALAR only */
+    size_t n;                 /* children */
+    cfg_node **items;         /* CFG_SEQ */
+    cfg_entry *entries;       /* CFG_MAP, document order (merged keys last) */
     const cfg_entry **sorted; /* CFG_MAP, by key, for lookups */
-    const char *dir;      /* set by cfg_set: what relative paths in it are relative to */
+    const char *dir;          /* set by cfg_set: what relative paths in it are relative to */
 };
 
 typedef struct arena_chunk {
@@ -62,8 +62,8 @@ struct cfg_doc {
     const char *file;
     cfg_node *root;
     size_t n_nodes;
-    size_t arena_bytes;   /* all chunks, against CFG_MAX_BYTES */
-    bool over_budget;     /* an allocation was refused by CFG_MAX_BYTES */
+    size_t arena_bytes; /* all chunks, against CFG_MAX_BYTES */
+    bool over_budget;   /* an allocation was refused by CFG_MAX_BYTES */
 };
 
 /* ---------- arena ---------- */
@@ -175,9 +175,9 @@ static int oom(builder *b)
     if (b->doc->over_budget)
         return gp_error_set(b->err, GP_ELIMIT, b->doc->file, b->line, b->col, NULL,
                             "document expands to more than %u MiB (long keys repeated by "
-                            "aliases?)", CFG_MAX_BYTES >> 20u);
-    return gp_error_set(b->err, GP_ENOMEM, b->doc->file, b->line, b->col, NULL,
-                        "out of memory");
+                            "aliases?)",
+                            CFG_MAX_BYTES >> 20u);
+    return gp_error_set(b->err, GP_ENOMEM, b->doc->file, b->line, b->col, NULL, "out of memory");
 }
 
 static uint64_t hash_str(const char *s)
@@ -262,8 +262,8 @@ static void frame_release(frame *f)
 static int budget_error(builder *b, long line, long col, const char *path, const char *what)
 {
     return gp_error_set(b->err, GP_ELIMIT, b->doc->file, line, col, path,
-                        "document expands to more than %d nodes%s%s (alias bomb?)",
-                        CFG_MAX_NODES, what ? " at " : "", what ? what : "");
+                        "document expands to more than %d nodes%s%s (alias bomb?)", CFG_MAX_NODES,
+                        what ? " at " : "", what ? what : "");
 }
 
 static cfg_node *node_new(builder *b, cfg_kind kind, long line, long col, const char *path)
@@ -291,8 +291,7 @@ typedef struct copy_origin {
 /* Deep copy of `src` placed at `path` of d: an alias within the document (o NULL), or an
  * overlay's value from another document. Budget and depth are the caller's (an alias) or
  * checked here (an overlay: the node budget). */
-static cfg_node *tree_copy(cfg_doc *d, const cfg_node *src, const char *path,
-                           const copy_origin *o)
+static cfg_node *tree_copy(cfg_doc *d, const cfg_node *src, const char *path, const copy_origin *o)
 {
     if (o && d->n_nodes >= CFG_MAX_NODES)
         return NULL;
@@ -347,8 +346,8 @@ static cfg_node *tree_copy(cfg_doc *d, const cfg_node *src, const char *path,
 }
 
 /* Checks budget and depth, then copies. `depth` is the copy's depth below the root. */
-static int place_copy(builder *b, const cfg_node *src, const char *path, int depth,
-                      long line, long col, const char *alias, cfg_node **out)
+static int place_copy(builder *b, const cfg_node *src, const char *path, int depth, long line,
+                      long col, const char *alias, cfg_node **out)
 {
     if (src->subtree_nodes > (size_t)CFG_MAX_NODES - b->doc->n_nodes) {
         char what[160];
@@ -357,8 +356,7 @@ static int place_copy(builder *b, const cfg_node *src, const char *path, int dep
     }
     if (depth + src->height > CFG_MAX_DEPTH)
         return gp_error_set(b->err, GP_ELIMIT, b->doc->file, line, col, path,
-                            "alias '*%.100s' nests deeper than %d levels", alias,
-                            CFG_MAX_DEPTH);
+                            "alias '*%.100s' nests deeper than %d levels", alias, CFG_MAX_DEPTH);
     *out = tree_copy(b->doc, src, path, NULL);
     return *out ? 0 : oom(b);
 }
@@ -439,8 +437,8 @@ static int apply_merges(builder *b, frame *f, const char **explicit_keys, size_t
         const cfg_node *src = f->merge[s];
         for (size_t i = 0; i < src->n && rc == 0; i++) {
             const cfg_entry *e = &src->entries[i];
-            if (n_explicit && bsearch(&e->key, explicit_keys, n_explicit,
-                                      sizeof(*explicit_keys), cmp_str_ptr))
+            if (n_explicit &&
+                bsearch(&e->key, explicit_keys, n_explicit, sizeof(*explicit_keys), cmp_str_ptr))
                 continue;
             if (!key_set_add(seen, cap, e->key))
                 continue; /* taken from an earlier source */
@@ -450,8 +448,7 @@ static int apply_merges(builder *b, frame *f, const char **explicit_keys, size_t
                 break;
             }
             cfg_node *v;
-            rc = place_copy(b, e->value, cp, b->depth, e->value->line, e->value->col, "<<",
-                            &v);
+            rc = place_copy(b, e->value, cp, b->depth, e->value->line, e->value->col, "<<", &v);
             if (rc < 0)
                 break;
             void *grown = grow(f->entries, &f->cape, f->ne + 1, sizeof(*f->entries));
@@ -688,10 +685,9 @@ static int on_alias(builder *b, const yaml_event_t *ev, long line, long col)
 static int on_start(builder *b, const yaml_event_t *ev, cfg_kind kind, long line, long col)
 {
     if (top_expects_key(b))
-        return gp_error_set(b->err, GP_EPARSE, b->doc->file, line, col,
-                            b->stack[b->depth - 1].node->path,
-                            "a map key must be a scalar, not a %s",
-                            kind == CFG_MAP ? "map" : "sequence");
+        return gp_error_set(
+            b->err, GP_EPARSE, b->doc->file, line, col, b->stack[b->depth - 1].node->path,
+            "a map key must be a scalar, not a %s", kind == CFG_MAP ? "map" : "sequence");
     const char *path = next_child_path(b);
     if (!path)
         return oom(b);
@@ -766,13 +762,11 @@ static int parser_error(builder *b, const yaml_parser_t *p, const char *text, si
 static bool is_null_scalar(const cfg_node *n)
 {
     return n && n->kind == CFG_SCALAR && n->plain &&
-           (n->scalar[0] == '\0' || strcmp(n->scalar, "~") == 0 ||
-            strcmp(n->scalar, "null") == 0 || strcmp(n->scalar, "Null") == 0 ||
-            strcmp(n->scalar, "NULL") == 0);
+           (n->scalar[0] == '\0' || strcmp(n->scalar, "~") == 0 || strcmp(n->scalar, "null") == 0 ||
+            strcmp(n->scalar, "Null") == 0 || strcmp(n->scalar, "NULL") == 0);
 }
 
-int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **out,
-                    gp_error *err)
+int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **out, gp_error *err)
 {
     *out = NULL;
     /* a NUL would end the text early for libyaml's scanner and C strings alike */
@@ -806,33 +800,20 @@ int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **ou
         b.line = line;
         b.col = col;
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
+        case YAML_STREAM_END_EVENT: done = true; break;
         case YAML_DOCUMENT_START_EVENT:
             if (b.doc_seen)
                 rc = gp_error_set(err, GP_EPARSE, doc->file, line, col, NULL,
                                   "a second YAML document; one document per file");
             b.doc_seen = true;
             break;
-        case YAML_SCALAR_EVENT:
-            rc = on_scalar(&b, &ev, line, col);
-            break;
-        case YAML_ALIAS_EVENT:
-            rc = on_alias(&b, &ev, line, col);
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            rc = on_start(&b, &ev, CFG_SEQ, line, col);
-            break;
-        case YAML_MAPPING_START_EVENT:
-            rc = on_start(&b, &ev, CFG_MAP, line, col);
-            break;
+        case YAML_SCALAR_EVENT: rc = on_scalar(&b, &ev, line, col); break;
+        case YAML_ALIAS_EVENT: rc = on_alias(&b, &ev, line, col); break;
+        case YAML_SEQUENCE_START_EVENT: rc = on_start(&b, &ev, CFG_SEQ, line, col); break;
+        case YAML_MAPPING_START_EVENT: rc = on_start(&b, &ev, CFG_MAP, line, col); break;
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            rc = on_end(&b);
-            break;
-        default:
-            break;
+        case YAML_MAPPING_END_EVENT: rc = on_end(&b); break;
+        default: break;
         }
         yaml_event_delete(&ev);
     }
@@ -891,10 +872,7 @@ long cfg_node_line(const cfg_node *n) { return n ? n->line : 0; }
 long cfg_node_col(const cfg_node *n) { return n ? n->col : 0; }
 const char *cfg_node_path(const cfg_node *n) { return n ? n->path : ""; }
 
-const char *cfg_scalar(const cfg_node *n)
-{
-    return n && n->kind == CFG_SCALAR ? n->scalar : NULL;
-}
+const char *cfg_scalar(const cfg_node *n) { return n && n->kind == CFG_SCALAR ? n->scalar : NULL; }
 
 size_t cfg_len(const cfg_node *n) { return n && n->kind != CFG_SCALAR ? n->n : 0; }
 
@@ -949,10 +927,10 @@ int cfg_error(const cfg_node *n, gp_error *err, int code, const char *fmt, ...)
 }
 
 /* Error naming `key` below `map` (a missing key): the map's place, the key's path. */
-static int key_error(const cfg_node *map, const char *key, gp_error *err, int code,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int key_error(const cfg_node *map, const char *key, gp_error *err, int code,
-                     const char *fmt, ...)
+static int key_error(const cfg_node *map, const char *key, gp_error *err, int code, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+static int key_error(const cfg_node *map, const char *key, gp_error *err, int code, const char *fmt,
+                     ...)
 {
     if (!err)
         return code;
@@ -983,8 +961,8 @@ static size_t edit_distance(const char *a, const char *b)
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t sub = diag + (tolower((unsigned char)a[i - 1]) !=
-                                 tolower((unsigned char)b[j - 1]));
+            size_t sub =
+                diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
             size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
             row[j] = sub < best ? sub : best;
             diag = up;
@@ -1030,8 +1008,7 @@ int cfg_check_keys(const cfg_node *map, const char *const *allowed, gp_error *er
     if (cfg_node_is_null(map))
         return 0; /* "spec:" with nothing: an empty map */
     if (map->kind != CFG_MAP)
-        return cfg_error(map, err, GP_EPARSE, "expected a map, got a %s",
-                         cfg_kind_name(map->kind));
+        return cfg_error(map, err, GP_EPARSE, "expected a map, got a %s", cfg_kind_name(map->kind));
     for (size_t i = 0; i < map->n; i++) {
         const cfg_entry *e = &map->entries[i];
         bool ok = false;
@@ -1051,9 +1028,8 @@ int cfg_check_keys(const cfg_node *map, const char *const *allowed, gp_error *er
                                 "unknown key '%s' (did you mean '%s'?)", e->key, near);
         char list[300];
         join_names(allowed, list, sizeof(list));
-        return gp_error_set(err, GP_EUNKNOWN, e->key_file ? e->key_file : map->file,
-                            e->key_line, e->key_col, field, "unknown key '%s' (allowed: %s)",
-                            e->key, list);
+        return gp_error_set(err, GP_EUNKNOWN, e->key_file ? e->key_file : map->file, e->key_line,
+                            e->key_col, field, "unknown key '%s' (allowed: %s)", e->key, list);
     }
     return 0;
 }
@@ -1066,8 +1042,7 @@ static int lookup(const cfg_node *map, const char *key, const cfg_node **v, gp_e
     if (cfg_node_is_null(map))
         return 0;
     if (map->kind != CFG_MAP)
-        return cfg_error(map, err, GP_EPARSE, "expected a map, got a %s",
-                         cfg_kind_name(map->kind));
+        return cfg_error(map, err, GP_EPARSE, "expected a map, got a %s", cfg_kind_name(map->kind));
     *v = cfg_map_get(map, key);
     return *v && !is_null_scalar(*v) ? 1 : 0;
 }
@@ -1075,8 +1050,7 @@ static int lookup(const cfg_node *map, const char *key, const cfg_node **v, gp_e
 static int want_scalar(const cfg_node *n, const char *what, gp_error *err)
 {
     if (n->kind != CFG_SCALAR)
-        return cfg_error(n, err, GP_EPARSE, "expected %s, got a %s", what,
-                         cfg_kind_name(n->kind));
+        return cfg_error(n, err, GP_EPARSE, "expected %s, got a %s", what, cfg_kind_name(n->kind));
     return 0;
 }
 
@@ -1222,9 +1196,11 @@ int cfg_node_bool(const cfg_node *n, bool *out, gp_error *err)
  * the fraction rounded to the nearest microsecond. Returns 0, -1 (syntax), -2 (overflow). */
 static int duration_part(const char **pp, bool need_unit, int64_t *out_us)
 {
-    static const struct { const char *name; int64_t us; } units[] = {
-        {"ms", 1000}, {"us", 1}, {"\xc2\xb5s", 1}, {"h", 3600000000LL},
-        {"m", 60000000LL}, {"s", 1000000LL}};
+    static const struct {
+        const char *name;
+        int64_t us;
+    } units[] = {{"ms", 1000},        {"us", 1},         {"\xc2\xb5s", 1},
+                 {"h", 3600000000LL}, {"m", 60000000LL}, {"s", 1000000LL}};
     const char *p = *pp;
     uint64_t whole = 0;
     bool digits = false, wide = false;
@@ -1316,8 +1292,8 @@ int cfg_node_duration_us(const cfg_node *n, int64_t lo_us, int64_t hi_us, int64_
     if (total < lo_us || total > hi_us) {
         char range[96];
         describe_range_i(range, sizeof(range), lo_us, hi_us);
-        return cfg_error(n, err, GP_ERANGE, "expected a duration%s us, got %.64s (%" PRId64
-                         " us)", range, s, total);
+        return cfg_error(n, err, GP_ERANGE, "expected a duration%s us, got %.64s (%" PRId64 " us)",
+                         range, s, total);
     }
     *out_us = total;
     return 0;
@@ -1340,8 +1316,7 @@ int cfg_node_enum(const cfg_node *n, const char *const *names, int *out, gp_erro
     if (near)
         return cfg_error(n, err, GP_EUNKNOWN, "unknown value \"%.64s\" (did you mean '%s'?)",
                          n->scalar, near);
-    return cfg_error(n, err, GP_EUNKNOWN, "expected one of %s, got \"%.64s\"", list,
-                     n->scalar);
+    return cfg_error(n, err, GP_EUNKNOWN, "expected one of %s, got \"%.64s\"", list, n->scalar);
 }
 
 /* ---------- getters ---------- */
@@ -1357,8 +1332,8 @@ int cfg_opt_double(const cfg_node *map, const char *key, double lo, double hi, d
     return rc < 0 ? rc : 1;
 }
 
-int cfg_opt_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
-                  int64_t *out, gp_error *err)
+int cfg_opt_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                  gp_error *err)
 {
     const cfg_node *v;
     int rc = lookup(map, key, &v, err);
@@ -1368,8 +1343,7 @@ int cfg_opt_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
     return rc < 0 ? rc : 1;
 }
 
-int cfg_opt_int(const cfg_node *map, const char *key, int lo, int hi, int *out,
-                gp_error *err)
+int cfg_opt_int(const cfg_node *map, const char *key, int lo, int hi, int *out, gp_error *err)
 {
     const cfg_node *v;
     int rc = lookup(map, key, &v, err);
@@ -1424,8 +1398,8 @@ int cfg_opt_enum(const cfg_node *map, const char *key, const char *const *names,
     return rc < 0 ? rc : 1;
 }
 
-static int opt_kind(const cfg_node *map, const char *key, cfg_kind kind,
-                    const cfg_node **out, gp_error *err)
+static int opt_kind(const cfg_node *map, const char *key, cfg_kind kind, const cfg_node **out,
+                    gp_error *err)
 {
     const cfg_node *v;
     int rc = lookup(map, key, &v, err);
@@ -1454,8 +1428,7 @@ static int missing(const cfg_node *map, const char *key, int rc, gp_error *err)
     if (rc != 0)
         return rc < 0 ? rc : 0;
     if (!map)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, key, "required key '%s' is missing",
-                            key);
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, key, "required key '%s' is missing", key);
     if (cfg_map_get(map, key))
         return key_error(map, key, err, GP_EMISSING, "required key '%s' has no value", key);
     return key_error(map, key, err, GP_EMISSING, "required key '%s' is missing", key);
@@ -1467,8 +1440,7 @@ int cfg_req_double(const cfg_node *map, const char *key, double lo, double hi, d
     return missing(map, key, cfg_opt_double(map, key, lo, hi, out, err), err);
 }
 
-int cfg_req_int(const cfg_node *map, const char *key, int lo, int hi, int *out,
-                gp_error *err)
+int cfg_req_int(const cfg_node *map, const char *key, int lo, int hi, int *out, gp_error *err)
 {
     return missing(map, key, cfg_opt_int(map, key, lo, hi, out, err), err);
 }
@@ -1478,8 +1450,8 @@ int cfg_req_string(const cfg_node *map, const char *key, const char **out, gp_er
     return missing(map, key, cfg_opt_string(map, key, out, err), err);
 }
 
-int cfg_req_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
-                  int64_t *out, gp_error *err)
+int cfg_req_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                  gp_error *err)
 {
     return missing(map, key, cfg_opt_int64(map, key, lo, hi, out, err), err);
 }
@@ -1619,14 +1591,15 @@ int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origi
             errno = 0;
             unsigned long long i = strtoull(rest + 1, &end, 10);
             if (end == rest + 1 || *end != ']' || errno) {
-                rc = gp_error_set(err, GP_EPARSE, origin, 0, 0, path,
-                                  "expected [INDEX] at \"%s\"", rest);
+                rc = gp_error_set(err, GP_EPARSE, origin, 0, 0, path, "expected [INDEX] at \"%s\"",
+                                  rest);
                 break;
             }
             if (cur->kind != CFG_SEQ || i >= cur->n) {
                 rc = gp_error_set(err, GP_ERANGE, origin, 0, 0, path,
-                                  "%s has no item [%llu] (%s of %zu)", cur->path[0] ? cur->path : "the document",
-                                  i, cfg_kind_name(cur->kind), cfg_len(cur));
+                                  "%s has no item [%llu] (%s of %zu)",
+                                  cur->path[0] ? cur->path : "the document", i,
+                                  cfg_kind_name(cur->kind), cfg_len(cur));
                 break;
             }
             slot = &cur->items[i];
@@ -1672,7 +1645,9 @@ int cfg_set(cfg_doc *doc, const char *path, const char *value, const char *origi
             key[klen] = '\0';
             rest += klen;
             const char *cp = path_child(doc, cur->path, key, 0);
-            cfg_node *child = !cp ? NULL : *rest ? overlay_new_map(&o, cp) : overlay_import(&o, src, cp);
+            cfg_node *child = !cp     ? NULL
+                              : *rest ? overlay_new_map(&o, cp)
+                                      : overlay_import(&o, src, cp);
             if (!child) {
                 rc = overlay_oom(&o);
                 break;

@@ -27,8 +27,7 @@ typedef struct cfg_doc cfg_doc;
 
 int cfg_load_file(const char *path, cfg_doc **out, gp_error *err);
 /* `name` is used as the file name in errors. */
-int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **out,
-                    gp_error *err);
+int cfg_load_string(const char *name, const char *text, size_t len, cfg_doc **out, gp_error *err);
 void cfg_free(cfg_doc *doc);
 const cfg_node *cfg_root(const cfg_doc *doc); /* NULL for an empty document */
 
@@ -56,30 +55,26 @@ int cfg_check_keys(const cfg_node *map, const char *const *allowed, gp_error *er
 /* Optional typed getters: return 1 and set *out when the key is present and valid,
  * 0 and leave *out untouched when absent, negative on a wrong type or a value outside
  * [lo, hi] (error names file:line:col and the key's path). */
-int cfg_opt_double(const cfg_node *map, const char *key, double lo, double hi,
-                   double *out, gp_error *err);
-int cfg_opt_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
-                  int64_t *out, gp_error *err);
-int cfg_opt_int(const cfg_node *map, const char *key, int lo, int hi, int *out,
-                gp_error *err);
+int cfg_opt_double(const cfg_node *map, const char *key, double lo, double hi, double *out,
+                   gp_error *err);
+int cfg_opt_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                  gp_error *err);
+int cfg_opt_int(const cfg_node *map, const char *key, int lo, int hi, int *out, gp_error *err);
 int cfg_opt_bool(const cfg_node *map, const char *key, bool *out, gp_error *err);
 /* *out points into the document (valid until cfg_free). */
-int cfg_opt_string(const cfg_node *map, const char *key, const char **out,
-                   gp_error *err);
+int cfg_opt_string(const cfg_node *map, const char *key, const char **out, gp_error *err);
 /* A duration: a number of seconds ("30", "0.5") or with a unit suffix
  * "250ms", "30s", "5m", "1h", "1h30m"; stored in microseconds. */
-int cfg_opt_duration_us(const cfg_node *map, const char *key, int64_t lo_us,
-                        int64_t hi_us, int64_t *out_us, gp_error *err);
+int cfg_opt_duration_us(const cfg_node *map, const char *key, int64_t lo_us, int64_t hi_us,
+                        int64_t *out_us, gp_error *err);
 /* One of the NULL-terminated `names`; *out = its index. */
-int cfg_opt_enum(const cfg_node *map, const char *key, const char *const *names,
-                 int *out, gp_error *err);
+int cfg_opt_enum(const cfg_node *map, const char *key, const char *const *names, int *out,
+                 gp_error *err);
 /* Required variants: a missing key is a GP_EMISSING error naming the map's place. */
-int cfg_req_double(const cfg_node *map, const char *key, double lo, double hi,
-                   double *out, gp_error *err);
-int cfg_req_int(const cfg_node *map, const char *key, int lo, int hi, int *out,
-                gp_error *err);
-int cfg_req_string(const cfg_node *map, const char *key, const char **out,
+int cfg_req_double(const cfg_node *map, const char *key, double lo, double hi, double *out,
                    gp_error *err);
+int cfg_req_int(const cfg_node *map, const char *key, int lo, int hi, int *out, gp_error *err);
+int cfg_req_string(const cfg_node *map, const char *key, const char **out, gp_error *err);
 
 /* Scalar conversions used by the getters, usable on any scalar node. */
 int cfg_node_double(const cfg_node *n, double lo, double hi, double *out, gp_error *err);
@@ -104,13 +99,13 @@ int cfg_node_enum(const cfg_node *n, const char *const *names, int *out, gp_erro
 int cfg_opt_map(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 int cfg_opt_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 /* Required variants return 0 when present and valid. */
-int cfg_req_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi,
-                  int64_t *out, gp_error *err);
+int cfg_req_int64(const cfg_node *map, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                  gp_error *err);
 int cfg_req_bool(const cfg_node *map, const char *key, bool *out, gp_error *err);
-int cfg_req_duration_us(const cfg_node *map, const char *key, int64_t lo_us,
-                        int64_t hi_us, int64_t *out_us, gp_error *err);
-int cfg_req_enum(const cfg_node *map, const char *key, const char *const *names,
-                 int *out, gp_error *err);
+int cfg_req_duration_us(const cfg_node *map, const char *key, int64_t lo_us, int64_t hi_us,
+                        int64_t *out_us, gp_error *err);
+int cfg_req_enum(const cfg_node *map, const char *key, const char *const *names, int *out,
+                 gp_error *err);
 int cfg_req_map(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 int cfg_req_seq(const cfg_node *map, const char *key, const cfg_node **out, gp_error *err);
 

@@ -17,19 +17,19 @@
  * again). Defined here only. */
 #define GPENLAB_VERSION "0.1.0"
 
-#define US_PER_MS INT64_C(1000)
-#define US_PER_S INT64_C(1000000)
+#define US_PER_MS  INT64_C(1000)
+#define US_PER_S   INT64_C(1000000)
 #define US_PER_MIN (60 * US_PER_S)
-#define US_PER_H (3600 * US_PER_S)
+#define US_PER_H   (3600 * US_PER_S)
 #define US_PER_DAY (86400 * US_PER_S)
 
 /* The same tokens as the copies this replaced, so a copy still arriving in a merge
  * compiles (an identical redefinition is allowed) until it is removed. */
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ < 0)                                                                       \
-            return rc_;                                                                    \
+#define TRY(x)          \
+    do {                \
+        int rc_ = (x);  \
+        if (rc_ < 0)    \
+            return rc_; \
     } while (0)
 
 static inline int gp_oom(gp_error *err)

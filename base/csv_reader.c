@@ -21,26 +21,26 @@
 #include "base/textparse.h"
 
 #define CSV_CHUNK_BYTES (64u << 10)
-#define NO_QUOTE SIZE_MAX
+#define NO_QUOTE        SIZE_MAX
 
 struct csv_reader {
     csv_input in;
     bool eof;
     char *path;
-    char *chunk;        /* bytes read, not yet consumed: chunk[pos..len) */
+    char *chunk; /* bytes read, not yet consumed: chunk[pos..len) */
     size_t pos, len;
-    size_t text_end;    /* chunk[..text_end) is checked as text (fast_row) */
-    size_t quote_at;    /* offset of the next '"' at or after the last scan, NO_QUOTE */
-    size_t quote_scan;  /* chunk[..quote_scan) has been scanned for quotes */
-    long phys_line;     /* physical lines read so far */
-    long row_line;      /* line where the current record starts */
+    size_t text_end;   /* chunk[..text_end) is checked as text (fast_row) */
+    size_t quote_at;   /* offset of the next '"' at or after the last scan, NO_QUOTE */
+    size_t quote_scan; /* chunk[..quote_scan) has been scanned for quotes */
+    long phys_line;    /* physical lines read so far */
+    long row_line;     /* line where the current record starts */
     uint64_t rows;
-    char *rec;          /* current record (fields point into it) */
+    char *rec; /* current record (fields point into it) */
     size_t rec_len, rec_cap;
-    char **field;       /* current fields and their columns */
+    char **field; /* current fields and their columns */
     long *field_pos;
     size_t n_field, field_cap;
-    char *header_buf;   /* header names (column names point into it) */
+    char *header_buf; /* header names (column names point into it) */
     char **col;
     long *col_pos;
     size_t n_col;
@@ -194,8 +194,8 @@ static int read_record(csv_reader *r, gp_error *err)
     bool in_quote = false;
     size_t scanned = 0;
     for (;;) {
-        for (const char *q = r->rec + scanned; (q = memchr(q, '"', r->rec_len - (size_t)(q - r->rec)));
-             q++)
+        for (const char *q = r->rec + scanned;
+             (q = memchr(q, '"', r->rec_len - (size_t)(q - r->rec))); q++)
             in_quote = !in_quote;
         scanned = r->rec_len;
         if (!in_quote)
@@ -275,8 +275,8 @@ static int split_record(csv_reader *r, gp_error *err)
                 q++;
             if (*q != ',' && *q != '\0')
                 return gp_error_set(err, GP_EPARSE, r->path, r->row_line, 0, NULL,
-                                    "field %zu: unexpected '%c' after a closing quote",
-                                    r->n_field, *q);
+                                    "field %zu: unexpected '%c' after a closing quote", r->n_field,
+                                    *q);
             char end = *q;
             *out = '\0';
             if (end == '\0')
@@ -590,8 +590,7 @@ int csv_next_row(csv_reader *r, gp_error *err)
     }
 }
 
-int csv_field_error(const csv_reader *r, size_t col, int code, gp_error *err,
-                    const char *fmt, ...)
+int csv_field_error(const csv_reader *r, size_t col, int code, gp_error *err, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -612,8 +611,8 @@ int csv_field_nonneg(const csv_reader *r, size_t col, double *out, gp_error *err
         return csv_field_error(r, col, GP_EPARSE, err, "empty value, expected a number");
     if (strcmp(why, "not a number") == 0)
         return csv_field_error(r, col, GP_EPARSE, err, "cannot parse '%.60s' as a number", s);
-    return csv_field_error(r, col, GP_ERANGE, err, "%s value '%.60s', expected a finite number >= 0",
-                           why, s);
+    return csv_field_error(r, col, GP_ERANGE, err,
+                           "%s value '%.60s', expected a finite number >= 0", why, s);
 }
 
 int csv_field_iso_us(const csv_reader *r, size_t col, int64_t *out_us, gp_error *err)

@@ -27,7 +27,7 @@
 
 /* Hard caps: a trace row is a few hundred bytes; 1 MiB is far beyond any real record. */
 #define CSV_MAX_RECORD_BYTES (1u << 20)
-#define CSV_MAX_FIELDS 4096
+#define CSV_MAX_FIELDS       4096
 
 typedef struct csv_reader csv_reader;
 
@@ -70,12 +70,12 @@ int csv_next_row(csv_reader *r, gp_error *err);
 const char *csv_field(const csv_reader *r, size_t col);
 /* 1-based byte column where field `col` of the current row starts, on its first line. */
 long csv_field_pos(const csv_reader *r, size_t col);
-long csv_line(const csv_reader *r); /* line where the current row starts, 1-based */
+long csv_line(const csv_reader *r);     /* line where the current row starts, 1-based */
 uint64_t csv_rows(const csv_reader *r); /* data rows returned so far */
 
 /* Records an error about column `col` of the current row and returns `code`. */
-int csv_field_error(const csv_reader *r, size_t col, int code, gp_error *err,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int csv_field_error(const csv_reader *r, size_t col, int code, gp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* The field as a finite number >= 0; errors say why (NaN, infinite, negative). */
 int csv_field_nonneg(const csv_reader *r, size_t col, double *out, gp_error *err);
 /* The field as an ISO date-time, in microseconds since the epoch (UTC unless an offset

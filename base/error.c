@@ -10,8 +10,8 @@ void gp_error_clear(gp_error *err)
         memset(err, 0, sizeof(*err));
 }
 
-int gp_error_set(gp_error *err, int code, const char *file, long line, long col,
-                 const char *field, const char *fmt, ...)
+int gp_error_set(gp_error *err, int code, const char *file, long line, long col, const char *field,
+                 const char *fmt, ...)
 {
     if (!err)
         return code;
@@ -33,13 +33,13 @@ void gp_error_format(const gp_error *err, char *buf, size_t buf_len)
         return;
     size_t used = 0;
     buf[0] = '\0';
-#define APPEND(...)                                                         \
-    do {                                                                    \
-        if (used < buf_len) {                                               \
-            int n_ = snprintf(buf + used, buf_len - used, __VA_ARGS__);     \
-            if (n_ > 0)                                                     \
-                used += (size_t)n_;                                         \
-        }                                                                   \
+#define APPEND(...)                                                     \
+    do {                                                                \
+        if (used < buf_len) {                                           \
+            int n_ = snprintf(buf + used, buf_len - used, __VA_ARGS__); \
+            if (n_ > 0)                                                 \
+                used += (size_t)n_;                                     \
+        }                                                               \
     } while (0)
     if (err->file[0]) {
         APPEND("%s:", err->file);

@@ -11,25 +11,25 @@
 
 enum {
     GP_OK = 0,
-    GP_EIO = -1,       /* a file could not be opened, read or written */
-    GP_EPARSE = -2,    /* malformed input: syntax, wrong type, bad number */
-    GP_ERANGE = -3,    /* a value outside its allowed range */
-    GP_ENOMEM = -4,    /* allocation failed */
-    GP_EUNKNOWN = -5,  /* an unknown key, policy, column or name */
-    GP_EMISSING = -6,  /* a required key, column or file is missing */
-    GP_ENOTSUP = -7,   /* a feature not supported (e.g. built without CUDA) */
-    GP_EINVARIANT = -8,/* an internal check failed (conservation, ...) */
-    GP_ELIMIT = -9,    /* a hard resource limit was reached */
-    GP_EINTERRUPTED = -10,/* stopped by a signal */
-    GP_EBUSY = -11     /* in use by another process (a database's writer lock) */
+    GP_EIO = -1,           /* a file could not be opened, read or written */
+    GP_EPARSE = -2,        /* malformed input: syntax, wrong type, bad number */
+    GP_ERANGE = -3,        /* a value outside its allowed range */
+    GP_ENOMEM = -4,        /* allocation failed */
+    GP_EUNKNOWN = -5,      /* an unknown key, policy, column or name */
+    GP_EMISSING = -6,      /* a required key, column or file is missing */
+    GP_ENOTSUP = -7,       /* a feature not supported (e.g. built without CUDA) */
+    GP_EINVARIANT = -8,    /* an internal check failed (conservation, ...) */
+    GP_ELIMIT = -9,        /* a hard resource limit was reached */
+    GP_EINTERRUPTED = -10, /* stopped by a signal */
+    GP_EBUSY = -11         /* in use by another process (a database's writer lock) */
 };
 
 typedef struct gp_error {
-    int code;           /* GP_E*, 0 when no error was recorded */
-    char file[256];     /* user's file, "" when none */
-    long line, col;     /* 1-based; 0 when unknown */
-    char field[128];    /* dotted key path or column name, "" when none */
-    char msg[512];      /* what was wrong, without the location prefix */
+    int code;        /* GP_E*, 0 when no error was recorded */
+    char file[256];  /* user's file, "" when none */
+    long line, col;  /* 1-based; 0 when unknown */
+    char field[128]; /* dotted key path or column name, "" when none */
+    char msg[512];   /* what was wrong, without the location prefix */
 } gp_error;
 
 /* Clears an error record. */
@@ -38,9 +38,8 @@ void gp_error_clear(gp_error *err);
 /* Records an error and returns `code`, so callers can write
  *   return gp_error_set(err, GP_EPARSE, path, line, col, "faces", "expected ...");
  * `err` may be NULL (the error is then only returned). file/field may be NULL. */
-int gp_error_set(gp_error *err, int code, const char *file, long line, long col,
-                 const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+int gp_error_set(gp_error *err, int code, const char *file, long line, long col, const char *field,
+                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* Formats "file:line:col: field: msg" into buf (always NUL-terminated). */
 void gp_error_format(const gp_error *err, char *buf, size_t buf_len);

@@ -43,8 +43,8 @@ int gp_open_regular(const char *path, gp_error *err)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL,
-                            "%s, not a regular file: give a file", kind_of(st.st_mode));
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "%s, not a regular file: give a file",
+                            kind_of(st.st_mode));
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0)
@@ -52,8 +52,7 @@ int gp_open_regular(const char *path, gp_error *err)
     return fd;
 }
 
-int gp_read_file(const char *path, size_t limit_bytes, char **out, size_t *len_out,
-                 gp_error *err)
+int gp_read_file(const char *path, size_t limit_bytes, char **out, size_t *len_out, gp_error *err)
 {
     *out = NULL;
     if (len_out)
@@ -67,8 +66,8 @@ int gp_read_file(const char *path, size_t limit_bytes, char **out, size_t *len_o
     while (rc == 0) {
         if (len + 1 >= cap) {
             if (cap > limit_bytes) {
-                rc = gp_error_set(err, GP_ELIMIT, path, 0, 0, NULL,
-                                  "file larger than %zu bytes", limit_bytes);
+                rc = gp_error_set(err, GP_ELIMIT, path, 0, 0, NULL, "file larger than %zu bytes",
+                                  limit_bytes);
                 break;
             }
             char *nb = realloc(buf, cap * 2);
@@ -223,8 +222,8 @@ int gp_read_text_file(const char *path, size_t limit_bytes, char **out, size_t *
 
 static bool name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '+';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '+';
 }
 
 void gp_safe_file_name(char *out, size_t cap, const char *name)

@@ -23,8 +23,7 @@
  * or a negative GP_E* code. */
 int gp_open_regular(const char *path, gp_error *err);
 
-int gp_read_file(const char *path, size_t limit_bytes, char **out, size_t *len_out,
-                 gp_error *err);
+int gp_read_file(const char *path, size_t limit_bytes, char **out, size_t *len_out, gp_error *err);
 /* gp_read_file, then the text check: GP_EPARSE naming the line and column of a NUL byte
  * or of invalid UTF-8. */
 int gp_read_text_file(const char *path, size_t limit_bytes, char **out, size_t *len_out,

@@ -9,9 +9,9 @@
 #include <stdio.h>
 
 typedef struct gnuplot_result {
-    int spawn_errno;   /* 0, or why it could not start (ENOENT: not on PATH) */
-    int wait_errno;    /* 0, or why waiting failed */
-    int exited;        /* 1: exited with exit_code; 0: killed by signal_no */
+    int spawn_errno; /* 0, or why it could not start (ENOENT: not on PATH) */
+    int wait_errno;  /* 0, or why waiting failed */
+    int exited;      /* 1: exited with exit_code; 0: killed by signal_no */
     int exit_code;
     int signal_no;
     char first_error[256]; /* the first non-blank line gnuplot wrote to stderr */

@@ -11,7 +11,9 @@ static const char *replacement(unsigned char c)
     case '<': return "&lt;";
     case '>': return "&gt;";
     case '"': return "&quot;";
-    case '\t': case '\n': case '\r': return NULL;
+    case '\t':
+    case '\n':
+    case '\r': return NULL;
     default: return c < 0x20 ? " " : NULL;
     }
 }

@@ -24,7 +24,8 @@ int rng_set_init(rng_set *r, uint64_t seed)
             return GP_ENOMEM;
         }
         /* mt19937 takes an unsigned long seed; mix purpose in so streams differ. */
-        gsl_rng_set(r->stream[p], (unsigned long)rng_mix64(seed * 1315423911ULL + (uint64_t)p));
+        gsl_rng_set(r->stream[p],
+                    (unsigned long)rng_mix64(seed * (uint64_t)1315423911 + (uint64_t)p));
     }
     return 0;
 }
@@ -52,8 +53,7 @@ double rng_keyed_normal(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k)
     return gsl_cdf_ugaussian_Pinv(rng_keyed_uniform(seed, p, id, k));
 }
 
-double rng_keyed_exponential(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k,
-                             double mean)
+double rng_keyed_exponential(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k, double mean)
 {
     return gsl_cdf_exponential_Pinv(rng_keyed_uniform(seed, p, id, k), mean);
 }

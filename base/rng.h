@@ -15,15 +15,16 @@
 #include <gsl/gsl_rng.h>
 
 typedef enum {
-    RNG_ARRIVALS = 0,  /* generated arrival times */
-    RNG_IMAGE,         /* image size and faces drawn from a mix */
-    RNG_JITTER,        /* service-time jitter (keyed by request id) */
-    RNG_COLD_START,    /* cold-start phase durations */
-    RNG_THINK,         /* closed-loop think times */
-    RNG_DISPATCH,      /* tie breaks in dispatch */
-    RNG_POLICY,        /* randomness a policy may use */
-    RNG_TRACE_SCALE,   /* rate scaling of recorded traces */
-    RNG_SYNC,          /* policy sync wake-up latency (keyed by tick number) */
+    RNG_ARRIVALS = 0, /* generated arrival times */
+    RNG_IMAGE,        /* image size and faces drawn from a mix */
+    RNG_JITTER,       /* service-time jitter (keyed by request id) */
+    RNG_COLD_START,   /* cold-start phase durations */
+    RNG_THINK,        /* closed-loop think times */
+    RNG_DISPATCH,     /* tie breaks in dispatch */
+    RNG_POLICY,       /* randomness a policy may use */
+    RNG_TRACE_SCALE,  /* rate scaling of recorded traces */
+    RNG_SYNC,         /* policy sync wake-up latency (keyed by tick number) */
+    RNG_PREEMPT,      /* spot preemption times (keyed by pool and node) */
     RNG_PURPOSES
 } rng_purpose;
 
@@ -44,7 +45,6 @@ double rng_keyed_uniform(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k);
 /* Keyed standard normal (inverse CDF of a keyed uniform). */
 double rng_keyed_normal(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k);
 /* Keyed exponential with the given mean. */
-double rng_keyed_exponential(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k,
-                             double mean);
+double rng_keyed_exponential(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k, double mean);
 
 #endif

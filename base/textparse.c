@@ -63,8 +63,8 @@ int textparse_iso_us(const char *s, int64_t *out_us)
         p++;
     int y, mo, d, h = 0, mi = 0, sec = 0;
     int64_t frac_us = 0;
-    if (fixed_digits(&p, 4, &y) < 0 || *p++ != '-' || fixed_digits(&p, 2, &mo) < 0 ||
-        *p++ != '-' || fixed_digits(&p, 2, &d) < 0)
+    if (fixed_digits(&p, 4, &y) < 0 || *p++ != '-' || fixed_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+        fixed_digits(&p, 2, &d) < 0)
         return -1;
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return -1;
@@ -133,8 +133,8 @@ void textparse_format_iso(int64_t us, char *buf, size_t len)
     int64_t y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d:%02d", (long long)y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
+             (int)(sod / 60 % 60), (int)(sod % 60));
 }
 
 /* 10^0 .. 10^22: every one a double exactly (10^22 = 2^22 5^22, 5^22 < 2^53). */

@@ -216,8 +216,8 @@ static bool looks_numeric(const char *s)
 
 static bool string_map_key(const char *k)
 {
-    static const char *const keys[] = {"metadata", "annotations", "labels", "matchLabels",
-                                       "data", NULL};
+    static const char *const keys[] = {"metadata",    "annotations", "labels",
+                                       "matchLabels", "data",        NULL};
     for (size_t i = 0; keys[i]; i++)
         if (strcmp(k, keys[i]) == 0)
             return true;
@@ -246,7 +246,8 @@ static ytree *from_cfg(const cfg_node *n, const char *parent_key, bool force)
         bool quantity = (parent_key && strcmp(parent_key, "target") == 0 &&
                          (strcmp(k, "value") == 0 || strcmp(k, "averageValue") == 0)) ||
                         strcmp(k, "tolerance") == 0;
-        ytree_set(map, k, from_cfg(cfg_map_value_at(n, i), k, force || string_map_key(k) || quantity));
+        ytree_set(map, k,
+                  from_cfg(cfg_map_value_at(n, i), k, force || string_map_key(k) || quantity));
     }
     return map;
 }
@@ -266,9 +267,9 @@ ytree *ytree_from_cfg(const cfg_node *n, bool force_strings)
 bool ytree_plain_is_not_string(const char *s)
 {
     static const char *const words[] = {
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no",
-        "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
-        "off", "Off", "OFF", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", "<<", NULL};
+        "",    "~",   "null", "Null", "NULL", "y",    "Y",     "yes",   "Yes",   "YES", "n",  "N",
+        "no",  "No",  "NO",   "true", "True", "TRUE", "false", "False", "FALSE", "on",  "On", "ON",
+        "off", "Off", "OFF",  ".inf", ".Inf", ".INF", ".nan",  ".NaN",  ".NAN",  "<<",  NULL};
     const char *p = s + (*s == '+' || *s == '-');
     for (size_t i = 0; words[i]; i++)
         if (strcmp(s, words[i]) == 0 || (p != s && *p == '.' && strcmp(p, words[i]) == 0))
@@ -284,8 +285,8 @@ static bool key_plain(const char *k)
     if (ytree_plain_is_not_string(k) || k[0] == '-' || k[0] == '.' || k[0] == '/')
         return false;
     for (const char *p = k; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.' || *p == '/'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.' || *p == '/'))
             return false;
     return true;
 }
@@ -311,12 +312,12 @@ static void put_scalar(yemit *e, const char *text, bool quoted)
 {
     if (!e->ok)
         return;
-    yaml_scalar_style_t style = !quoted                ? YAML_PLAIN_SCALAR_STYLE
+    yaml_scalar_style_t style = !quoted              ? YAML_PLAIN_SCALAR_STYLE
                                 : strchr(text, '\n') ? YAML_LITERAL_SCALAR_STYLE
-                                                      : YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+                                                     : YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     yaml_event_t ev;
-    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text,
-                                            (int)strlen(text), quoted ? 0 : 1, 1, style);
+    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
+                                            quoted ? 0 : 1, 1, style);
     put(e, &ev, made);
 }
 
@@ -327,15 +328,11 @@ static void put_node(yemit *e, const ytree *n)
     e->broken |= n->broken;
     yaml_event_t ev;
     switch (n->kind) {
-    case Y_STR:
-        put_scalar(e, n->text, true);
-        return;
-    case Y_PLAIN:
-        put_scalar(e, n->text, false);
-        return;
+    case Y_STR: put_scalar(e, n->text, true); return;
+    case Y_PLAIN: put_scalar(e, n->text, false); return;
     case Y_MAP:
-        put(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-                                                        YAML_BLOCK_MAPPING_STYLE));
+        put(e, &ev,
+            yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
         for (size_t i = 0; i < n->n; i++) {
             put_scalar(e, n->keys[i], !key_plain(n->keys[i]));
             put_node(e, n->items[i]);
@@ -344,8 +341,8 @@ static void put_node(yemit *e, const ytree *n)
             put(e, &ev, yaml_mapping_end_event_initialize(&ev));
         return;
     case Y_SEQ:
-        put(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                         YAML_BLOCK_SEQUENCE_STYLE));
+        put(e, &ev,
+            yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
         for (size_t i = 0; i < n->n; i++)
             put_node(e, n->items[i]);
         if (e->ok)
@@ -368,7 +365,7 @@ int ytree_emit(FILE *f, const ytree *n)
         return GP_ENOMEM;
     yaml_emitter_set_output(&e.em, write_handler, f);
     yaml_emitter_set_unicode(&e.em, 1); /* UTF-8 as is, not \u escapes */
-    yaml_emitter_set_width(&e.em, -1); /* no folding of long strings */
+    yaml_emitter_set_width(&e.em, -1);  /* no folding of long strings */
     yaml_emitter_set_indent(&e.em, 2);
     yaml_event_t ev;
     put(&e, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));

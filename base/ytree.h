@@ -24,11 +24,11 @@ typedef struct ytree ytree;
 
 ytree *ytree_map(void);
 ytree *ytree_seq(void);
-ytree *ytree_str(const char *s);            /* a string: always quoted */
+ytree *ytree_str(const char *s); /* a string: always quoted */
 ytree *ytree_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-ytree *ytree_plain(const char *text);       /* written as is: 12, 0.5, true, null */
+ytree *ytree_plain(const char *text); /* written as is: 12, 0.5, true, null */
 ytree *ytree_int(int64_t v);
-ytree *ytree_num(double v);                 /* shortest text that reads back equal */
+ytree *ytree_num(double v); /* shortest text that reads back equal */
 ytree *ytree_bool(bool v);
 
 /* Sets map[key] = v (replacing an existing value; v owned by the map from now on, even on

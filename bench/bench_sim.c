@@ -29,8 +29,8 @@ static int open_day(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
     return trace_open_tidal(&d->t, out, err);
 }
 
-static int run_day(const gpu_profile *p, const policy_ops *ops, const cfg_node *pcfg,
-                   double scale, int pods, run_summary *sum)
+static int run_day(const gpu_profile *p, const policy_ops *ops, const cfg_node *pcfg, double scale,
+                   int pods, run_summary *sum)
 {
     day d;
     tidal_opts_default(&d.t);
@@ -141,13 +141,26 @@ int main(void)
     row rows[] = {
         {.name = "static, 1 M requests, 40 pods", .policy = "static", .scale = 0.1, .pods = 40},
         {.name = small ? "static, 100 k requests, 40 pods" : "static, 1 M requests, 400 pods",
-         .policy = "static", .scale = big / 10, .pods = big_pods},
+         .policy = "static",
+         .scale = big / 10,
+         .pods = big_pods},
         {.name = small ? "static, 1 M requests, 40 pods" : "static, 10 M requests, 400 pods",
-         .policy = "static", .scale = big, .pods = big_pods, .target_per_s = 10e6},
-        {.name = small ? "hpa, 1 M requests" : "hpa, 10 M requests", .policy = "hpa",
-         .yaml = HPA_YAML, .scale = big, .pods = big_pods, .target_per_s = 6e6},
-        {.name = small ? "kpa, 1 M requests" : "kpa, 10 M requests", .policy = "kpa",
-         .yaml = KPA_YAML, .scale = big, .pods = big_pods, .target_per_s = 6e6},
+         .policy = "static",
+         .scale = big,
+         .pods = big_pods,
+         .target_per_s = 10e6},
+        {.name = small ? "hpa, 1 M requests" : "hpa, 10 M requests",
+         .policy = "hpa",
+         .yaml = HPA_YAML,
+         .scale = big,
+         .pods = big_pods,
+         .target_per_s = 6e6},
+        {.name = small ? "kpa, 1 M requests" : "kpa, 10 M requests",
+         .policy = "kpa",
+         .yaml = KPA_YAML,
+         .scale = big,
+         .pods = big_pods,
+         .target_per_s = 6e6},
     };
     size_t n_rows = sizeof(rows) / sizeof(rows[0]);
     printf("simulator, tidal day, t4-seed profile, concurrency 5, single thread%s\n",
@@ -172,7 +185,7 @@ int main(void)
         printf("  %-34s %11llu %10.3f %10.3f %12.0f %12.0f %10.1f   (load at start %.2f)\n",
                r->name, (unsigned long long)r->last.sum.arrived, med, bench_min(&r->wall),
                (double)r->last.sum.arrived / med, (double)r->last.sum.events / med,
-               r->rss_max_kib / 1024.0, r->wall.load);
+               (double)r->rss_max_kib / 1024.0, r->wall.load);
     }
     char fig[200];
     for (size_t i = 0; i < n_rows; i++) {
@@ -190,9 +203,11 @@ int main(void)
     /* memory: the same pods with 10 times the requests */
     const row *lo = &rows[1], *hi = &rows[2];
     long grow_kib = hi->rss_max_kib - lo->rss_max_kib;
-    snprintf(fig, sizeof(fig), "peak RSS %.1f MiB at %.2f M requests, %.1f MiB at %.2f M (%+.1f MiB)",
-             lo->rss_max_kib / 1024.0, (double)lo->last.sum.arrived / 1e6,
-             hi->rss_max_kib / 1024.0, (double)hi->last.sum.arrived / 1e6, grow_kib / 1024.0);
+    snprintf(fig, sizeof(fig),
+             "peak RSS %.1f MiB at %.2f M requests, %.1f MiB at %.2f M (%+.1f MiB)",
+             (double)lo->rss_max_kib / 1024.0, (double)lo->last.sum.arrived / 1e6,
+             (double)hi->rss_max_kib / 1024.0, (double)hi->last.sum.arrived / 1e6,
+             (double)grow_kib / 1024.0);
     /* flat: under 1 MiB more for 10 times the requests (allocator noise, histogram buckets) */
     bench_target("peak memory flat in the number of requests", fig, grow_kib < 1024);
     printf("  latency quantiles from a histogram with relative error <= %.2f%%\n",

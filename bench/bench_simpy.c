@@ -12,28 +12,27 @@
  *    no model) for as many events as the run handled;
  * and the targets: SimPy / gpenlab >= 100 in whole-process time, reading >= 20 M rows/s.
  * Run from the repository root (make bench); writes its files under BUILD/bench/. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "base/proc.h"
 #include "bench/bench_common.h"
 #include "sim/engine.h"
 #include "sim/sim.h"
 
-#define PODS 8
-#define LOAD 0.8
+#define PODS          8
+#define LOAD          0.8
 #define MEAN_DEMAND_S 1.8
-#define DEMAND_CV 1.0
-#define SIMPY_PYTHON "/usr/bin/python3" /* Debian's, where python3-simpy3 installs */
+#define DEMAND_CV     1.0
+#define SIMPY_PYTHON  "/usr/bin/python3" /* Debian's, where python3-simpy3 installs */
 
 static const char *const PROFILE =
     "format gpenlab-profile 1\ncard \"bench\"\nprovenance seed\n"
@@ -82,32 +81,34 @@ static void write_trace(const char *path, long n)
         die(path);
 }
 
-/* Runs argv, stdout to out_path (NULL: inherited); returns its wall time. */
-static double run_process(char *const argv[], const char *out_path)
+/* Runs argv (no shell), stdout to out_path (NULL: inherited); returns its wall time. */
+static double run_process(const char *const argv[], const char *out_path)
 {
     double t0 = bench_now_s();
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0)
-                _exit(126);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    gp_proc_result r;
+    gp_error err;
+    if (gp_proc_run(&(gp_proc_spec){.argv = argv,
+                                    .out = out_path ? GP_PROC_FILE : GP_PROC_INHERIT,
+                                    .out_path = out_path,
+                                    .err = GP_PROC_INHERIT},
+                    &r, &err) < 0)
+        die(err.msg);
     double t = bench_now_s() - t0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench_simpy: %s exited with status %d\n", argv[0], status);
+    if (!gp_proc_ok(&r)) {
+        char how[128];
+        gp_proc_describe(&r, how, sizeof(how));
+        fprintf(stderr, "bench_simpy: %s: %s\n", argv[0], how);
         exit(1);
     }
     return t;
+}
+
+/* Whether argv runs and exits 0 (its output dropped). */
+static bool runs_ok(const char *const argv[])
+{
+    gp_proc_result r;
+    gp_error err;
+    return gp_proc_run(&(gp_proc_spec){.argv = argv}, &r, &err) == 0 && gp_proc_ok(&r);
 }
 
 static void remove_db(const char *db)
@@ -169,8 +170,7 @@ static int open_list(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
     return trace_open_list(c->v, c->n, out, err);
 }
 
-static void run_in_memory(const gpu_profile *prof, list_ctx *lc, run_summary *sum,
-                          request_log *log)
+static void run_in_memory(const gpu_profile *prof, list_ctx *lc, run_summary *sum, request_log *log)
 {
     sim_cfg cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -214,7 +214,8 @@ static double lower_bound_s(uint64_t n_events, uint32_t pending)
     sim_event ev;
     for (uint64_t k = 0; k < n_events && engine_pop(&e, &ev); k++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        if (engine_schedule(&e, ev.t_us + 1 + (int64_t)(x % 2000000), ev.prio, ev.kind, ev.obj, 0) < 0)
+        if (engine_schedule(&e, ev.t_us + 1 + (int64_t)(x % 2000000), ev.prio, ev.kind, ev.obj, 0) <
+            0)
             die("engine");
     }
     double t = bench_now_s() - t0;
@@ -235,7 +236,8 @@ int main(int argc, char **argv)
             snprintf(dir, sizeof(dir), ".");
     }
     long n = bench_small() ? 100000 : 1000000;
-    char trace[600], prof_path[600], yaml[600], db[600], simpy_out[600], gp_out[600], stdout_path[600];
+    char trace[600], prof_path[600], yaml[600], db[600], simpy_out[600], gp_out[600],
+        stdout_path[600];
     snprintf(trace, sizeof(trace), "%s/simpy_trace_%ld.csv", dir, n);
     snprintf(prof_path, sizeof(prof_path), "%s/simpy_profile", dir);
     snprintf(yaml, sizeof(yaml), "%s/simpy_%ld.yaml", dir, n);
@@ -248,8 +250,7 @@ int main(int argc, char **argv)
     snprintf(simpy_out, sizeof(simpy_out), "%s/simpy_requests_simpy.csv", dir);
     snprintf(gp_out, sizeof(gp_out), "%s/simpy_requests_gpenlab.csv", dir);
     snprintf(stdout_path, sizeof(stdout_path), "%s/simpy_stdout.txt", dir);
-    if (access(SIMPY_PYTHON, X_OK) != 0 ||
-        system(SIMPY_PYTHON " -c 'import simpy' 2>/dev/null") != 0)
+    if (!runs_ok((const char *const[]){SIMPY_PYTHON, "-c", "import simpy", NULL}))
         die(SIMPY_PYTHON " with SimPy is missing: scripts/install_deps.sh installs python3-simpy3");
     write_trace(trace, n);
     write_text(prof_path, PROFILE);
@@ -272,8 +273,8 @@ int main(int argc, char **argv)
 
     printf("gpenlab and SimPy %s, the same static model on the same trace: %ld requests,\n"
            "%d pods at load %.1f, lognormal demands (mean %.1f s, CV %.0f), concurrency 1, "
-           "no timeout%s\n", "3.0", n, PODS, LOAD, MEAN_DEMAND_S, DEMAND_CV,
-           bench_small() ? " (BENCH_SMALL)" : "");
+           "no timeout%s\n",
+           "3.0", n, PODS, LOAD, MEAN_DEMAND_S, DEMAND_CV, bench_small() ? " (BENCH_SMALL)" : "");
 
     /* per-request identity, on one run of each */
     size_t n_rows = 0;
@@ -294,12 +295,11 @@ int main(int argc, char **argv)
     if (fclose(g) != 0)
         die(gp_out);
     request_log_free(&log);
-    char *simpy_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
-                          "2000", simpy_out, NULL};
+    const char *simpy_argv[] = {
+        SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000", "2000", simpy_out,
+        NULL};
     run_process(simpy_argv, "/dev/null");
-    char cmp_cmd[1400];
-    snprintf(cmp_cmd, sizeof(cmp_cmd), "cmp -s %s %s", gp_out, simpy_out);
-    bool same = system(cmp_cmd) == 0;
+    bool same = runs_ok((const char *const[]){"cmp", "-s", gp_out, simpy_out, NULL});
     printf("  per-request start and end, gpenlab vs SimPy: %s (%zu requests, %llu completed)\n",
            same ? "identical" : "DIFFERENT", log.n ? log.n : n_rows,
            (unsigned long long)sum.completed);
@@ -310,15 +310,15 @@ int main(int argc, char **argv)
 
     /* whole process, 3 runs each */
     bench_fig gp_whole = {0}, py_whole = {0}, py_loop = {0}, gp_loop = {0}, gp_read = {0}, lb = {0};
-    char *gp_argv[] = {"./gpenlab", "run", yaml, "--db", db, "--quiet", NULL};
+    const char *gp_argv[] = {"./gpenlab", "run", yaml, "--db", db, "--quiet", NULL};
     for (int k = 0; k < BENCH_RUNS; k++) {
         remove_db(db);
         bench_fig_start(&gp_whole);
         bench_fig_add(&gp_whole, run_process(gp_argv, "/dev/null"));
     }
     remove_db(db);
-    char *py_argv[] = {SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000",
-                       "2000", NULL};
+    const char *py_argv[] = {
+        SIMPY_PYTHON, "bench/simpy_model.py", trace, "8", "1", "2", "1000", "2000", NULL};
     for (int k = 0; k < BENCH_RUNS; k++) {
         bench_fig_start(&py_whole);
         bench_fig_start(&py_loop);
@@ -326,7 +326,8 @@ int main(int argc, char **argv)
         FILE *f = fopen(stdout_path, "r");
         double loop_s = 0, read_s = 0;
         long got = 0;
-        if (!f || fscanf(f, "simpy requests %ld read_s %lf loop_s %lf", &got, &read_s, &loop_s) != 3)
+        if (!f ||
+            fscanf(f, "simpy requests %ld read_s %lf loop_s %lf", &got, &read_s, &loop_s) != 3)
             die("no figures from simpy_model.py");
         fclose(f);
         bench_fig_add(&py_loop, loop_s);
@@ -363,11 +364,12 @@ int main(int argc, char **argv)
     double loop_ratio = bench_median(&py_loop) / bench_median(&gp_loop);
     double rows_per_s = (double)n_rows / bench_median(&gp_read);
     printf("  SimPy / gpenlab: %.1fx whole process, %.1fx loop\n", whole_ratio, loop_ratio);
-    printf("  gpenlab: %.2f M requests/s in the loop, %llu events (%.2f M events/s); the event\n"
-           "  set alone pops and pushes them in %.4f s (%.1f M events/s): the loop takes %.1fx that\n",
-           (double)n_rows / bench_median(&gp_loop) / 1e6, (unsigned long long)sum.events,
-           (double)sum.events / bench_median(&gp_loop) / 1e6, bench_median(&lb),
-           (double)sum.events / bench_median(&lb) / 1e6, bench_median(&gp_loop) / bench_median(&lb));
+    printf(
+        "  gpenlab: %.2f M requests/s in the loop, %llu events (%.2f M events/s); the event\n"
+        "  set alone pops and pushes them in %.4f s (%.1f M events/s): the loop takes %.1fx that\n",
+        (double)n_rows / bench_median(&gp_loop) / 1e6, (unsigned long long)sum.events,
+        (double)sum.events / bench_median(&gp_loop) / 1e6, bench_median(&lb),
+        (double)sum.events / bench_median(&lb) / 1e6, bench_median(&gp_loop) / bench_median(&lb));
     printf("  trace reading: %.2f M rows/s (%zu rows)\n", rows_per_s / 1e6, n_rows);
     char fig[200];
     snprintf(fig, sizeof(fig), "%.1fx on %ld requests", whole_ratio, n);

@@ -67,9 +67,8 @@ int main(void)
             double wall = now_s() - t0;
             if (rc == 0) {
                 double pps = (double)sweep_n_points(sw) / wall;
-                printf("%-8d %8zu %8zu %10.2f %12.2f %10.2f%s\n", jobs, sweep_n_points(sw),
-                       st.ran, wall, pps, (double)st.ran / wall,
-                       jobs == 1 ? "" : "");
+                printf("%-8d %8zu %8zu %10.2f %12.2f %10.2f%s\n", jobs, sweep_n_points(sw), st.ran,
+                       wall, pps, (double)st.ran / wall, jobs == 1 ? "" : "");
                 if (jobs == 1)
                     base_rate = pps;
                 else if (base_rate > 0)

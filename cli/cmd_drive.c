@@ -4,11 +4,12 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "drive/drive.h"
 
-#define DRIVE_USAGE                                                                        \
-    "usage: gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N] "     \
+#define DRIVE_USAGE                                                                     \
+    "usage: gpenlab drive CONFIG|MANIFEST|EXPORT_DIR [--dry-run] [--once | --ticks N] " \
     "[--metrics FILE.csv] [--prometheus URL] [--redis HOST:PORT]"
 
 static int parse_ticks(const char *name, const char *v, void *out, gp_error *err)
@@ -37,10 +38,11 @@ int cmd_drive(int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &o.config_path,
                            .n_pos = 1,
                            .unknown = "unknown option; " DRIVE_USAGE,
-                           .too_many = "one config file at a time"};
+                           .too_many = "one config file at a time",
+                           .help = cli_usage("drive")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!o.config_path)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "%s", DRIVE_USAGE);
     return drive_run(&o, out, err);

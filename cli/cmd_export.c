@@ -1,10 +1,23 @@
 /* cmd_export.c: `gpenlab export --from DB|EXPERIMENT.yaml [--label LABEL | --point N]
  * [--out DIR] [--name N] [--namespace NS] [--image I] [--prometheus URL]
- * [--redis HOST:PORT]` (export_run; from a database, the winner unless --label or --point
- * chooses) and `gpenlab export --import DIR` (export_import). --policy is --label. */
+ * [--redis HOST:PORT] [--cloud gke|eks]` (export_run; from a database, the winner unless
+ * --label or --point chooses) and `gpenlab export --import DIR` (export_import). --policy is
+ * --label. */
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/export.h"
+
+#include <string.h>
+
+/* --cloud: whose node labels a mixed fleet's Deployments select (GKE's or EKS's). */
+static int parse_cloud(const char *name, const char *v, void *out, gp_error *err)
+{
+    if (strcmp(v, "gke") != 0 && strcmp(v, "eks") != 0)
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "expected gke or eks, got \"%s\"", v);
+    *(const char **)out = v;
+    return 0;
+}
 
 int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
 {
@@ -23,15 +36,17 @@ int cmd_export(int argc, char **argv, FILE *out, gp_error *err)
         {"--prometheus", NULL, CLI_STR, &o.prometheus_url, 0, 0, NULL},
         {"--redis", NULL, CLI_STR, &o.redis_address, 0, 0, NULL},
         {"--import", NULL, CLI_STR, &import_dir, 0, 0, NULL},
+        {"--cloud", NULL, CLI_VALUE, &o.cloud, 0, 0, parse_cloud},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {.opts = opts,
                            .unknown = "unknown option (usage: gpenlab export --from "
                                       "DB|EXPERIMENT.yaml [--label LABEL | --point N] [--out DIR] "
-                                      "| gpenlab export --import DIR)"};
+                                      "| gpenlab export --import DIR)",
+                           .help = cli_usage("export")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (import_dir)
         return export_import(import_dir, out, err);
     return export_run(&o, out, err);

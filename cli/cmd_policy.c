@@ -4,12 +4,13 @@
 
 #include "base/textparse.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "policy/policy.h"
 #include "policy/replay.h"
 
-#define REPLAY_USAGE                                                                       \
-    "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] "     \
+#define REPLAY_USAGE                                                                  \
+    "usage: gpenlab policy replay POLICY METRICS.csv [--config FILE.yaml] [--min N] " \
     "[--max N]"
 
 static int parse_pods(const char *name, const char *v, void *out, gp_error *err)
@@ -69,6 +70,10 @@ int cmd_policy(int argc, char **argv, FILE *out, gp_error *err)
     }
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return cmd_policy_replay(argc - 1, argv + 1, out, err);
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        fputs(cli_usage("policy"), out);
+        return 0;
+    }
     return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL,
                         "usage: gpenlab policy replay POLICY METRICS.csv | gpenlab policy list");
 }

@@ -8,7 +8,8 @@
 
 #include "base/common.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "profile/profile.h"
 #include "profile/profile_derive.h"
 
@@ -19,16 +20,14 @@ static int cmd_profile_derive(int argc, char **argv, FILE *out, gp_error *err)
 {
     const char *in = NULL, *from = NULL, *to = "t4,l4,a10,a100", *outdir = "gpu/profiles";
     const cli_opt opts[] = {
-        {"--in", NULL, CLI_STR, &in, 0, 0, NULL},
-        {"--from", NULL, CLI_STR, &from, 0, 0, NULL},
-        {"--to", NULL, CLI_STR, &to, 0, 0, NULL},
-        {"--outdir", NULL, CLI_STR, &outdir, 0, 0, NULL},
+        {"--in", NULL, CLI_STR, &in, 0, 0, NULL}, {"--from", NULL, CLI_STR, &from, 0, 0, NULL},
+        {"--to", NULL, CLI_STR, &to, 0, 0, NULL}, {"--outdir", NULL, CLI_STR, &outdir, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option"};
+    const cli_spec spec = {.opts = opts, .unknown = "unknown option", .help = cli_usage("profile")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!in || !from)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "usage: gpenlab profile derive --in MEASURED --from CARD "
@@ -58,8 +57,9 @@ static int cmd_profile_derive(int argc, char **argv, FILE *out, gp_error *err)
             rc = gp_error_set(err, GP_EIO, tmp, 0, 0, NULL, "cannot create");
             break;
         }
-        fprintf(f, "# %s-derived: DERIVED from %s (%s) by `gpenlab profile derive`: not\n"
-                   "# measured on this card; stage times scaled by datasheet ratios.\n",
+        fprintf(f,
+                "# %s-derived: DERIVED from %s (%s) by `gpenlab profile derive`: not\n"
+                "# measured on this card; stage times scaled by datasheet ratios.\n",
                 k, in, src->card);
         rc = profile_write(dst, f, err);
         if (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -72,7 +72,7 @@ static int cmd_profile_derive(int argc, char **argv, FILE *out, gp_error *err)
             break;
         }
         fprintf(out, "wrote %s (%s, derived; 2 MP with 1 face: %.1f ms)\n", path, dst->card,
-               profile_demand_us(dst, 2, 1) / 1e3);
+                profile_demand_us(dst, 2, 1) / 1e3);
     }
     free(src);
     free(dst);
@@ -110,6 +110,10 @@ static int cmd_profile_measure(const char *self, int argc, char **argv, gp_error
 
 int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *err)
 {
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        fputs(cli_usage("profile"), out);
+        return 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "derive") == 0)
         return cmd_profile_derive(argc - 1, argv + 1, out, err);
     if (argc >= 2 && strcmp(argv[1], "measure") == 0)
@@ -141,8 +145,8 @@ int cmd_profile(const char *self, int argc, char **argv, FILE *out, gp_error *er
         double pod_s = profile_mean_start_s(p, PHASE_POD);
         double sl_s = profile_mean_start_s(p, PHASE_SERVERLESS);
         fprintf(out, "\n  memory: card %.0f MiB, model %.0f MiB, 2 MP request %.0f MiB\n",
-               p->gpu_mem_bytes / 1048576, p->model_mem_bytes / 1048576,
-               profile_req_mem_bytes(p, 2, 1) / 1048576);
+                p->gpu_mem_bytes / 1048576, p->model_mem_bytes / 1048576,
+                profile_req_mem_bytes(p, 2, 1) / 1048576);
         fprintf(out, "  mean cold start: pod %.1f s, serverless instance %.1f s\n", pod_s, sl_s);
         if (!profile_has_cluster_start(p)) {
             char note[400];

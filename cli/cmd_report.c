@@ -4,7 +4,8 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/html_report.h"
 
 int cmd_report(int argc, char **argv, FILE *out, gp_error *err)
@@ -20,12 +21,14 @@ int cmd_report(int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &o.db_path,
                            .n_pos = 1,
                            .unknown = "unknown option (see gpenlab help)",
-                           .too_many = "one database at a time"};
+                           .too_many = "one database at a time",
+                           .help = cli_usage("report")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!o.db_path)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab report DB [-o OUT.html]");
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
+                            "usage: gpenlab report DB [-o OUT.html]");
     char html[1100];
     if (!o.out_path) { /* the database's path with its extension replaced */
         if (gp_path_with_ext(html, sizeof(html), o.db_path, ".html") < 0)

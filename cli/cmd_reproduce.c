@@ -4,7 +4,8 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/experiment.h"
 #include "lab/reproduce.h"
 
@@ -23,10 +24,12 @@ int cmd_reproduce(int argc, char **argv, FILE *out, gp_error *err)
         {"--title", NULL, CLI_STR, &o.title, 0, 0, NULL},
         {NULL, NULL, 0, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {.opts = opts, .unknown = "unknown option (see gpenlab help)"};
+    const cli_spec spec = {.opts = opts,
+                           .unknown = "unknown option (see gpenlab help)",
+                           .help = cli_usage("reproduce")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     o.replications = (int)replications;
     o.progress = isatty(STDERR_FILENO);
     return reproduce_run(&o, out, err);

@@ -14,7 +14,8 @@
 
 #include "base/cfg.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/experiment.h"
 #include "lab/lab.h"
 
@@ -22,7 +23,7 @@
 
 typedef struct run_sets {
     int n;
-    const char *arg[RUN_MAX_SETS];       /* "PATH=VALUE" as given */
+    const char *arg[RUN_MAX_SETS]; /* "PATH=VALUE" as given */
     char path[RUN_MAX_SETS][256];
     char origin[RUN_MAX_SETS][320];
 } run_sets;
@@ -69,10 +70,11 @@ int cmd_run(const char *self, int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &path,
                            .n_pos = 1,
                            .unknown = "unknown option (see gpenlab help)",
-                           .too_many = "one experiment file at a time"};
+                           .too_many = "one experiment file at a time",
+                           .help = cli_usage("run")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     o.replications = (int)replications;
     o.seed = seed;
     o.jobs = (int)jobs;

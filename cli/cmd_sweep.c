@@ -6,7 +6,8 @@
 
 #include "base/fileio.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
+#include "base/opts.h"
+#include "cli/usage.h"
 #include "lab/sweep.h"
 
 #ifdef GPENLAB_MPI
@@ -30,10 +31,11 @@ int cmd_sweep(int argc, char **argv, FILE *out, gp_error *err)
                            .pos = &path,
                            .n_pos = 1,
                            .unknown = "unknown option (see gpenlab help)",
-                           .too_many = "one sweep file at a time"};
+                           .too_many = "one sweep file at a time",
+                           .help = cli_usage("sweep")};
     int rc = cli_parse(argc, argv, &spec, out, err);
-    if (rc < 0)
-        return rc;
+    if (rc != 0) /* 1: the help was printed */
+        return rc < 0 ? rc : 0;
     if (!path)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL, "usage: gpenlab sweep FILE.yaml");
     sweep *sw;

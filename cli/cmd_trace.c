@@ -12,7 +12,7 @@
 
 #include "base/common.h"
 #include "base/csv_gzip.h"
-#include "cli/opts.h"
+#include "base/opts.h"
 #include "traces/trace_internal.h"
 
 static const char usage[] =
@@ -158,8 +158,9 @@ static int parse_args(int argc, char **argv, stats_args *a, gp_error *err)
 
 int trace_guess_time_col(const char *const *names, size_t n)
 {
-    static const char *const known[] = {"gmt_create", "timestamp", "window_start_s", "time",
-                                        "t", "arrival_time", "arrival_s", "ts", NULL};
+    static const char *const known[] = {"gmt_create", "timestamp", "window_start_s",
+                                        "time",       "t",         "arrival_time",
+                                        "arrival_s",  "ts",        NULL};
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; known[k]; k++)
             if (strcasecmp(names[i], known[k]) == 0)
@@ -196,9 +197,13 @@ static int guess_from_header(const char *path, header_guess *g, gp_error *err)
     int t = trace_guess_time_col(names, n);
     if (t >= 0)
         snprintf(g->time_col, sizeof(g->time_col), "%s", names[t]);
-    static const struct { const char *name; bool counts; } rates[] = {
-        {"total_rate_req_per_s", false}, {"rate_req_per_s", false}, {"rate_per_s", false},
-        {"requests", true}};
+    static const struct {
+        const char *name;
+        bool counts;
+    } rates[] = {{"total_rate_req_per_s", false},
+                 {"rate_req_per_s", false},
+                 {"rate_per_s", false},
+                 {"requests", true}};
     for (size_t k = 0; k < sizeof(rates) / sizeof(rates[0]) && !g->rate_col[0]; k++) {
         if (csv_col_index(r, rates[k].name) >= 0) {
             snprintf(g->rate_col, sizeof(g->rate_col), "%s", rates[k].name);
@@ -214,7 +219,8 @@ static int guess_from_header(const char *path, header_guess *g, gp_error *err)
         csv_list_cols(r, cols, sizeof(cols));
         rc = gp_error_set(err, GP_EMISSING, path, 0, 0, "--time-col",
                           "cannot tell which column holds the time; give --time-col "
-                          "(the columns are: %s)", cols);
+                          "(the columns are: %s)",
+                          cols);
     }
     free(names);
     csv_close(r);
@@ -227,8 +233,8 @@ static void unit_text(const arrival_src *s, char *buf, size_t cap)
 {
     trace_unit_source how;
     trace_time_unit u = arrival_src_time_unit(s, &how);
-    const char *name = u == TRACE_TIME_ISO ? "ISO date-time (UTC unless an offset is given)"
-                                           : trace_unit_name(u);
+    const char *name =
+        u == TRACE_TIME_ISO ? "ISO date-time (UTC unless an offset is given)" : trace_unit_name(u);
     switch (how) {
     case TRACE_UNIT_GIVEN: snprintf(buf, cap, "%s, as given", name); break;
     case TRACE_UNIT_FROM_NAME: snprintf(buf, cap, "%s, from the column's name", name); break;
@@ -251,8 +257,9 @@ static void print_stats(FILE *out, const trace_stats *st, bool expected)
     fprintf(out, "mean rate: %.6g req/s (%.6g req/min)%s\n", st->mean_rate_per_s,
             st->mean_rate_per_s * 60, expected ? " over the span" : ", first to last arrival");
     if (st->input_window_us > 0)
-        fprintf(out, "peak rate over 1 min: %.6g req/s (%.6g req/min), expected from the "
-                     "file's %g-s windows\n",
+        fprintf(out,
+                "peak rate over 1 min: %.6g req/s (%.6g req/min), expected from the "
+                "file's %g-s windows\n",
                 st->peak_rate_per_s, st->peak_rate_per_s * 60, (double)st->input_window_us / 1e6);
     else
         fprintf(out, "peak rate over 1 min: %.6g req/s (%.6g req/min; the busiest clock minute)\n",
@@ -310,8 +317,8 @@ static int64_t day_offset(const arrival_src *s)
     return ((arrival_src_origin_us(s) % US_PER_DAY) + US_PER_DAY) % US_PER_DAY;
 }
 
-static int run_envelope(const stats_args *a, const header_guess *g, FILE *out,
-                        trace_stats *st, gp_error *err)
+static int run_envelope(const stats_args *a, const header_guess *g, FILE *out, trace_stats *st,
+                        gp_error *err)
 {
     trace_envelope_opts o;
     trace_envelope_opts_default(&o);
@@ -322,7 +329,7 @@ static int run_envelope(const stats_args *a, const header_guess *g, FILE *out,
     o.rate_col = a->rate_col ? a->rate_col : g->rate_col;
     o.rate_per_window = a->rate_per_window || (guessed && g->rate_counts);
     o.cv_col = a->cv_col ? a->cv_col : guessed && g->cv_col[0] ? g->cv_col : NULL;
-    o.client_col = a->client_col ? a->client_col
+    o.client_col = a->client_col                                   ? a->client_col
                    : guessed && g->client_col[0] && !a->filter_col ? g->client_col
                                                                    : NULL;
     o.filter_col = a->filter_col;
@@ -350,10 +357,11 @@ static int run_envelope(const stats_args *a, const header_guess *g, FILE *out,
     char ut[160];
     unit_text(s, ut, sizeof(ut));
     fprintf(out, "trace: %s\n", a->file);
-    fprintf(out, "kind: rate envelope%s: time column '%s' (unit: %s), rate column '%s' (%s)%s%s%s%s\n",
-            guessed ? " (guessed from the header)" : "", o.time_col, ut,
-            o.rate_col, o.rate_per_window ? "requests per window" : "req/s",
-            o.cv_col ? ", cv column '" : "", o.cv_col ? o.cv_col : "", o.cv_col ? "'" : "",
+    fprintf(out,
+            "kind: rate envelope%s: time column '%s' (unit: %s), rate column '%s' (%s)%s%s%s%s\n",
+            guessed ? " (guessed from the header)" : "", o.time_col, ut, o.rate_col,
+            o.rate_per_window ? "requests per window" : "req/s", o.cv_col ? ", cv column '" : "",
+            o.cv_col ? o.cv_col : "", o.cv_col ? "'" : "",
             a->replay ? "; arrivals drawn" : "; expected figures (--replay draws arrivals)");
     print_origin(out, s, unit);
     int64_t off = day_offset(s);
@@ -371,8 +379,8 @@ static int run_envelope(const stats_args *a, const header_guess *g, FILE *out,
     return 0;
 }
 
-static int run_recorded(const stats_args *a, const header_guess *g, FILE *out,
-                        trace_stats *st, gp_error *err)
+static int run_recorded(const stats_args *a, const header_guess *g, FILE *out, trace_stats *st,
+                        gp_error *err)
 {
     trace_csv_opts o;
     trace_csv_opts_default(&o);
@@ -423,8 +431,8 @@ static int cmd_stats(int argc, char **argv, FILE *out, gp_error *err)
         return rc;
     }
     /* A known rate column makes it an envelope unless per-request options say otherwise. */
-    bool envelope = a.envelope || a.rate_col || a.cv_col ||
-                    (!a.mp_col && !a.faces_col && g.rate_col[0]);
+    bool envelope =
+        a.envelope || a.rate_col || a.cv_col || (!a.mp_col && !a.faces_col && g.rate_col[0]);
     trace_stats st;
     rc = envelope ? run_envelope(&a, &g, out, &st, err) : run_recorded(&a, &g, out, &st, err);
     if (rc < 0)

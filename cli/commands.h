@@ -1,6 +1,6 @@
 /* commands.h: the gpenlab commands, one file each (cli/cmd_*.c). Each gets the arguments
  * after the program's name (argv[0] is the command's word: "run", "sweep", ...), reads
- * them with the one option parser (cli/opts.h), calls the library with an option struct,
+ * them with the one option parser (base/opts.h), calls the library with an option struct,
  * prints results to `out` and returns 0 or a negative GP_E* code with err filled. Only
  * main.c prints the error (one line) and picks the exit code; only this layer sees argv. */
 #ifndef GP_CLI_COMMANDS_H

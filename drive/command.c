@@ -3,22 +3,24 @@
  * cancel hook. */
 #include "drive/command.h"
 
+#include "base/proc.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define MAX_WORDS 64
-#define ENV_SLOTS 72 /* pass_env + set_env (32 each) + PATH + GPENLAB_REPLICAS + NULL */
+#define MAX_WORDS    64
+#define ENV_SLOTS    72 /* pass_env + set_env (32 each) + PATH + GPENLAB_REPLICAS + NULL */
 
 /* Splits run into words in place (buf is a copy); quotes group, no escapes. */
 static int split_words(char *buf, char **words, int *n, char *why, size_t why_len)
@@ -97,24 +99,14 @@ static char *substitute(const char *s, const char *num)
     return o;
 }
 
-/* The program's path: as given when it has a '/', else the first executable in path. */
+/* The program's path: as given when it has a '/', else the first executable in path
+ * (gp_proc_find's search). */
 static char *resolve(const char *prog, const char *path)
 {
     if (strchr(prog, '/'))
         return strdup(prog);
-    for (const char *p = path; p && *p;) {
-        size_t l = strcspn(p, ":");
-        char *cand = malloc(l + strlen(prog) + 3); /* an empty entry is "." */
-        if (!cand)
-            return NULL;
-        snprintf(cand, l + strlen(prog) + 3, "%.*s/%s", l ? (int)l : 1, l ? p : ".", prog);
-        struct stat st;
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-            return cand;
-        free(cand);
-        p += l + (p[l] == ':');
-    }
-    return NULL;
+    char found[PATH_MAX];
+    return gp_proc_find(prog, path, found, sizeof(found)) == 0 ? strdup(found) : NULL;
 }
 
 static void kill_group(pid_t pid, int grace_ms)

@@ -23,7 +23,7 @@ typedef struct command_spec {
     int64_t timeout_us;
     const char *const *pass_env; /* names */
     int n_pass_env;
-    const char *const *set_env;  /* "NAME=value" */
+    const char *const *set_env; /* "NAME=value" */
     int n_set_env;
 } command_spec;
 

@@ -27,6 +27,9 @@
 
 void drive_cfg_free(drive_cfg *c)
 {
+    free(c->section);
+    c->section = NULL;
+    c->n_sections = 0;
     cfg_free(c->doc);
     c->doc = NULL;
 }
@@ -103,8 +106,8 @@ static int check_k8s_name(const cfg_node *n, const char *what, const char *s, bo
     return cfg_error(n, err, GP_EPARSE,
                      "%s \"%.80s\" is not a Kubernetes name (RFC 1123 %s: lower-case letters, "
                      "digits and '-'%s, at most %d characters)",
-                     what, s, subdomain ? "subdomain" : "label", subdomain ? ", '.' between labels" : "",
-                     subdomain ? 253 : 63);
+                     what, s, subdomain ? "subdomain" : "label",
+                     subdomain ? ", '.' between labels" : "", subdomain ? 253 : 63);
 }
 
 static bool env_name_ok(const char *s)
@@ -122,8 +125,10 @@ static int check_url(const cfg_node *n, const char *url, bool token, gp_error *e
 {
     char why[200];
     if (http_url_parse(url, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0)
-        return cfg_error(n, err, GP_EPARSE, "expected an http:// or https:// URL, got \"%.200s\" "
-                         "(%s)", url, why);
+        return cfg_error(n, err, GP_EPARSE,
+                         "expected an http:// or https:// URL, got \"%.200s\" "
+                         "(%s)",
+                         url, why);
     if (token && http_url_token_ok(url, why, sizeof(why)) < 0)
         return cfg_error(n, err, GP_ENOTSUP,
                          "a bearer token goes only over https (plain http only to loopback)");
@@ -132,8 +137,9 @@ static int check_url(const cfg_node *n, const char *url, bool token, gp_error *e
 
 static int parse_command(const cfg_node *cmd, drive_cfg *c, gp_error *err)
 {
-    static const char *const ck[] = {"run", "shell", "timeout", "pass_env", "env",
-                                     "initial_replicas", "retries", "backoff", NULL};
+    static const char *const ck[] = {"run",      "shell",   "timeout",
+                                     "pass_env", "env",     "initial_replicas",
+                                     "retries",  "backoff", NULL};
     TRY(cfg_check_keys(cmd, ck, err));
     c->target = DRIVE_TARGET_COMMAND;
     const char *run = NULL;
@@ -164,7 +170,8 @@ static int parse_command(const cfg_node *cmd, drive_cfg *c, gp_error *err)
         if (c->n_cmd_env == DRIVE_ENV_MAX)
             return cfg_error(vn, err, GP_ERANGE, "at most %d entries", DRIVE_ENV_MAX);
         if (!env_name_ok(k))
-            return cfg_error(vn, err, GP_EPARSE, "\"%.40s\" is not an environment variable name", k);
+            return cfg_error(vn, err, GP_EPARSE, "\"%.40s\" is not an environment variable name",
+                             k);
         if (!v || strlen(k) + strlen(v) + 2 > sizeof(c->cmd_env[0]))
             return cfg_error(vn, err, GP_EPARSE, "expected a value of at most %zu characters",
                              sizeof(c->cmd_env[0]) - strlen(k) - 2);
@@ -187,9 +194,9 @@ static int parse_target(const cfg_node *t, drive_cfg *c, gp_error *err)
         return parse_command(cmd, c, err);
     if (!k)
         return 0;
-    static const char *const kk[] = {"namespace", "deployment", "kubeconfig", "context",
+    static const char *const kk[] = {"namespace",  "deployment", "kubeconfig", "context",
                                      "in_cluster", "api_server", "token_file", "ca_file",
-                                     "retries", "backoff", "timeout", NULL};
+                                     "retries",    "backoff",    "timeout",    NULL};
     TRY(cfg_check_keys(k, kk, err));
     c->target = DRIVE_TARGET_KUBE;
     TRY(copy_str(k, "namespace", c->kube_ns, sizeof(c->kube_ns), err));
@@ -271,20 +278,31 @@ static void cfg_defaults(drive_cfg *c, const char *path)
     c->initial_replicas = -1;
 }
 
-static int load_driver_config(drive_cfg *c, gp_error *err)
+/* One driver config: the file's root, or a section of its `deployments:` (which also has
+ * its Deployment's `name`). */
+static int load_driver_config(drive_cfg *c, const cfg_node *root, bool section, gp_error *err)
 {
-    const cfg_node *root = cfg_root(c->doc);
-    static const char *const keys[] = {"policy", "label", "config", "bounds", "env",
-                                       "sync_period", "tick_budget", "prometheus", "redis",
-                                       "target", "log", NULL};
-    TRY(cfg_check_keys(root, keys, err));
+    static const char *const keys[] = {"policy", "label",       "config",      "bounds",
+                                       "env",    "sync_period", "tick_budget", "prometheus",
+                                       "redis",  "target",      "log",         NULL};
+    static const char *const section_keys[] = {"name",       "policy", "label",       "config",
+                                               "bounds",     "env",    "sync_period", "tick_budget",
+                                               "prometheus", "redis",  "target",      NULL};
+    TRY(cfg_check_keys(root, section ? section_keys : keys, err));
+    if (section) {
+        TRY(copy_str(root, "name", c->name, sizeof(c->name), err));
+        if (!c->name[0])
+            return cfg_error(root, err, GP_EMISSING,
+                             "a deployments: section needs the `name` "
+                             "of its Deployment");
+    }
     const char *pol = NULL;
     TRY(cfg_req_string(root, "policy", &pol, err));
     if (!policy_find(pol))
         return cfg_error(cfg_map_get(root, "policy"), err, GP_EUNKNOWN, "unknown policy \"%s\"",
                          pol);
     snprintf(c->policy, sizeof(c->policy), "%s", pol);
-    snprintf(c->label, sizeof(c->label), "%s", pol);
+    snprintf(c->label, sizeof(c->label), "%s", c->name[0] ? c->name : pol);
     TRY(copy_str(root, "label", c->label, sizeof(c->label), err));
     c->policy_cfg = cfg_map_get(root, "config");
     if (cfg_node_is_null(c->policy_cfg))
@@ -297,12 +315,13 @@ static int load_driver_config(drive_cfg *c, gp_error *err)
         TRY(cfg_opt_int(n, "min_pods", 0, MAX_REPLICAS, &c->min_pods, err));
         TRY(cfg_opt_int(n, "max_pods", 1, MAX_REPLICAS, &c->max_pods, err));
         if (c->min_pods > c->max_pods)
-            return cfg_error(n, err, GP_ERANGE, "min_pods (%d) is above max_pods (%d)",
-                             c->min_pods, c->max_pods);
+            return cfg_error(n, err, GP_ERANGE, "min_pods (%d) is above max_pods (%d)", c->min_pods,
+                             c->max_pods);
     }
     if ((n = cfg_map_get(root, "env")) && !cfg_node_is_null(n)) {
         static const char *const ek[] = {"concurrency", "pod_capacity_per_s", "mean_demand_s",
-                                         "cold_start", "scrape_interval", "seed", NULL};
+                                         "cold_start",  "scrape_interval",    "seed",
+                                         NULL};
         TRY(cfg_check_keys(n, ek, err));
         TRY(cfg_opt_int(n, "concurrency", 1, 100000, &c->env.concurrency, err));
         TRY(cfg_opt_double(n, "pod_capacity_per_s", 0, 1e9, &c->env.pod_capacity_per_s, err));
@@ -314,10 +333,8 @@ static int load_driver_config(drive_cfg *c, gp_error *err)
         TRY(cfg_opt_int64(n, "seed", 0, INT64_MAX, &seed, err));
         c->env.seed = (uint64_t)seed;
     }
-    TRY(cfg_opt_duration_us(root, "sync_period", 100000, 3600 * US_PER_S, &c->sync_period_us,
-                            err));
-    TRY(cfg_opt_duration_us(root, "tick_budget", 100000, 3600 * US_PER_S, &c->tick_budget_us,
-                            err));
+    TRY(cfg_opt_duration_us(root, "sync_period", 100000, 3600 * US_PER_S, &c->sync_period_us, err));
+    TRY(cfg_opt_duration_us(root, "tick_budget", 100000, 3600 * US_PER_S, &c->tick_budget_us, err));
     if ((n = cfg_map_get(root, "target")) && !cfg_node_is_null(n))
         TRY(parse_target(n, c, err));
     const char *ns = c->kube_ns[0] ? c->kube_ns : "gpen";
@@ -374,7 +391,8 @@ static int load_manifest(drive_cfg *c, gp_error *err)
     policy_live form = po ? po->live : POLICY_LIVE_NONE;
     bool hpa = form == POLICY_LIVE_HPA, keda = form == POLICY_LIVE_KEDA;
     snprintf(c->source, sizeof(c->source), "%s",
-             hpa ? "HorizontalPodAutoscaler" : keda ? "ScaledObject"
+             hpa    ? "HorizontalPodAutoscaler"
+             : keda ? "ScaledObject"
              : form == POLICY_LIVE_KNATIVE || form == POLICY_LIVE_KNATIVE_KEEP_ALIVE
                  ? "Knative Service"
                  : "Deployment");
@@ -437,7 +455,31 @@ int drive_cfg_load(const char *path, drive_cfg *c, gp_error *err)
         c->doc = NULL;
         return load_manifest(c, err);
     }
-    TRY(load_driver_config(c, err));
+    const cfg_node *deps = cfg_map_get(root, "deployments");
+    if (!deps)
+        return load_driver_config(c, root, false, err);
+    /* a mixed fleet: a section per Deployment, each read as a config of its own */
+    static const char *const top[] = {"deployments", "log", NULL};
+    TRY(cfg_check_keys(root, top, err));
+    TRY(copy_str(root, "log", c->log_path, sizeof(c->log_path), err));
+    if (cfg_node_kind(deps) != CFG_SEQ || cfg_len(deps) == 0 || cfg_len(deps) > 64)
+        return cfg_error(deps, err, GP_EPARSE,
+                         "expected a list of 1 to 64 Deployments' "
+                         "sections");
+    c->section = calloc(cfg_len(deps), sizeof(drive_cfg));
+    if (!c->section)
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    c->n_sections = (int)cfg_len(deps);
+    for (int i = 0; i < c->n_sections; i++) {
+        drive_cfg *sc = &c->section[i];
+        cfg_defaults(sc, path);
+        snprintf(sc->source, sizeof(sc->source), "driver config, section %d", i);
+        TRY(load_driver_config(sc, cfg_seq_at(deps, (size_t)i), true, err));
+        for (int k = 0; k < i; k++)
+            if (strcmp(c->section[k].name, sc->name) == 0)
+                return cfg_error(cfg_seq_at(deps, (size_t)i), err, GP_EPARSE,
+                                 "Deployment %s has two sections", sc->name);
+    }
     return 0;
 }
 
@@ -451,8 +493,8 @@ struct drive {
     const policy_ops *ops;
     void *state;
     policy_info info;
-    int lo, hi;          /* the intersection of the cluster's and the policy's bounds */
-    int own_count;       /* command / no target / no cluster: the count last applied */
+    int lo, hi;    /* the intersection of the cluster's and the policy's bounds */
+    int own_count; /* command / no target / no cluster: the count last applied */
     kube_access kube;
     bool kube_ok;        /* kube holds credentials (else: no cluster, dry run) */
     char kube_why[256];  /* why there is no cluster access */
@@ -496,8 +538,11 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
         return gp_error_set(err, GP_EUNKNOWN, c->path, 0, 0, "policy", "unknown policy \"%s\"",
                             c->policy);
     }
-    d->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
+    d->info = (policy_info){.sync_period_us = 15 * US_PER_S,
+                            .flags = 0,
+                            .initial_pods = -1,
+                            .min_pods = -1,
+                            .max_pods = -1};
     int rc = d->ops->create(c->policy_cfg, &d->env, &d->state, &d->info, err);
     if (rc < 0) {
         free(d);
@@ -519,16 +564,16 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
         d->hi = d->info.max_pods;
     if (d->lo > d->hi)
         d->lo = d->hi;
-    int init = c->initial_replicas >= 0 ? c->initial_replicas
-                                        : (d->info.initial_pods >= 0 ? d->info.initial_pods : d->lo);
+    int init = c->initial_replicas >= 0
+                   ? c->initial_replicas
+                   : (d->info.initial_pods >= 0 ? d->info.initial_pods : d->lo);
     d->own_count = init < d->lo ? d->lo : (init > d->hi ? d->hi : init);
     if (c->prom_ca_file[0] && !(d->prom_auth.ca_file = strdup(c->prom_ca_file))) {
         drive_close(d);
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
-    if (c->prom_token_file[0] &&
-        http_auth_load_token(&d->prom_auth, c->prom_token_file, d->kube_why,
-                             sizeof(d->kube_why)) < 0) {
+    if (c->prom_token_file[0] && http_auth_load_token(&d->prom_auth, c->prom_token_file,
+                                                      d->kube_why, sizeof(d->kube_why)) < 0) {
         rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "prometheus.token_file", "%s", d->kube_why);
         drive_close(d);
         return rc;
@@ -536,13 +581,11 @@ int drive_open(const drive_cfg *c, bool dry_run, FILE *log, drive **out, gp_erro
     if (c->target == DRIVE_TARGET_KUBE) {
         if (!d->cfg.kube_ns[0])
             snprintf(d->cfg.kube_ns, sizeof(d->cfg.kube_ns), "default");
-        if (kube_access_load(c->kubeconfig, c->context, c->in_cluster, c->api_server,
-                             c->token_file, c->ca_file, &d->kube, d->kube_why,
-                             sizeof(d->kube_why)) == 0) {
+        if (kube_access_load(c->kubeconfig, c->context, c->in_cluster, c->api_server, c->token_file,
+                             c->ca_file, &d->kube, d->kube_why, sizeof(d->kube_why)) == 0) {
             d->kube_ok = true;
         } else if (!dry_run) {
-            rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s",
-                              d->kube_why);
+            rc = gp_error_set(err, GP_EIO, c->path, 0, 0, "target.kubernetes", "%s", d->kube_why);
             drive_close(d);
             return rc;
         }
@@ -623,8 +666,8 @@ static void api_url(const drive *d, bool scale, char *buf, size_t len)
     while (bl > 0 && d->kube.server[bl - 1] == '/')
         bl--;
     /* namespace and name are RFC 1123 (checked at load): nothing to escape */
-    snprintf(buf, len, "%.*s/apis/apps/v1/namespaces/%s/deployments/%s%s", (int)bl,
-             d->kube.server, d->cfg.kube_ns, d->cfg.deployment, scale ? "/scale" : "");
+    snprintf(buf, len, "%.*s/apis/apps/v1/namespaces/%s/deployments/%s%s", (int)bl, d->kube.server,
+             d->cfg.kube_ns, d->cfg.deployment, scale ? "/scale" : "");
 }
 
 static bool replicas_ok(json_t *v)
@@ -641,7 +684,10 @@ static int kube_call(drive *d, int64_t deadline, const char *method, const char 
     memset(r, 0, sizeof(*r));
     if (kube_auth_refresh(&d->kube, why, why_len) < 0)
         return -1;
-    http_req q = {.method = method, .url = url, .auth = &d->kube.auth, .body = body,
+    http_req q = {.method = method,
+                  .url = url,
+                  .auth = &d->kube.auth,
+                  .body = body,
                   .content_type = body ? "application/merge-patch+json" : NULL,
                   .timeout_us = d->cfg.api_timeout_us};
     int cancelled = http_run(&q, 1, deadline, cancel_fn(d), cancel_ctx(d));
@@ -789,8 +835,8 @@ static long pods_from_samples(drive *d, prom_sample *const *smp, const size_t *n
         }
         for (size_t i = 0; queried && i < n; i++) {
             const pod_obs *p = &d->pods[i];
-            double v = q == DRIVE_Q_POD_GPU_MEM    ? p->gpu_mem_frac
-                       : q == DRIVE_Q_POD_GPU_UTIL ? p->gpu_util_frac
+            double v = q == DRIVE_Q_POD_GPU_MEM     ? p->gpu_mem_frac
+                       : q == DRIVE_Q_POD_GPU_UTIL  ? p->gpu_util_frac
                        : q == DRIVE_Q_POD_IN_FLIGHT ? p->in_flight
                                                     : p->concurrency;
             if (isnan(v))
@@ -803,12 +849,12 @@ static long pods_from_samples(drive *d, prom_sample *const *smp, const size_t *n
 
 /* Queries every configured Prometheus query at once and fills o (metrics and pods). true
  * when every answer was usable; else why says which query failed first and why. */
-static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_pods,
-                             char *note, size_t note_len, char *why, size_t why_len)
+static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_pods, char *note,
+                             size_t note_len, char *why, size_t why_len)
 {
-    static const int obs_of[] = {OBS_GPU_MEM_FRAC, OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
+    static const int obs_of[] = {OBS_GPU_MEM_FRAC,  OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
                                  OBS_LATENCY_P95_S, OBS_LATENCY_P99_S, OBS_IN_FLIGHT,
-                                 OBS_ARRIVAL_RATE, OBS_CONCURRENCY};
+                                 OBS_ARRIVAL_RATE,  OBS_CONCURRENCY};
     http_req reqs[DRIVE_Q_COUNT];
     int which[DRIVE_Q_COUNT];
     prom_sample *smp[DRIVE_Q_COUNT] = {NULL};
@@ -827,7 +873,9 @@ static bool query_prometheus(drive *d, int64_t deadline, policy_obs *o, long *n_
             ok = false;
             break;
         }
-        reqs[n] = (http_req){.method = "GET", .url = urls[n], .auth = &d->prom_auth,
+        reqs[n] = (http_req){.method = "GET",
+                             .url = urls[n],
+                             .auth = &d->prom_auth,
                              .timeout_us = d->cfg.prom_timeout_us};
         which[n++] = q;
     }
@@ -967,9 +1015,9 @@ static json_t *jstr(const char *s)
             cp = (cp << 6) | (p[i + k] & 0x3f);
         }
         /* no overlong forms, surrogates or code points past U+10FFFF */
-        if (good && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                     (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                     (cp >= 0xd800 && cp <= 0xdfff)))
+        if (good &&
+            ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+             (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)))
             good = false;
         if (good) {
             memcpy(o + w, p + i, len);
@@ -1018,15 +1066,17 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "t_us", json_integer(rec->obs.now_us));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
-    static const char *const names[OBS_METRICS] = {
-        "gpu_mem_frac", "gpu_util_frac", "p50_s", "p95_s", "p99_s", "queue_len", "in_flight",
-        "arrival_rate", "concurrency"};
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
+    static const char *const names[OBS_METRICS] = {"gpu_mem_frac", "gpu_util_frac", "p50_s",
+                                                   "p95_s",        "p99_s",         "queue_len",
+                                                   "in_flight",    "arrival_rate",  "concurrency"};
     json_object_set_new(in, "metrics_valid", json_boolean(rec->obs.metrics_valid));
     json_object_set_new(in, "sources", jstr(rec->sources));
     for (int m = 0; m < OBS_METRICS; m++)
-        json_object_set_new(in, names[m], isfinite(rec->obs.metric[m])
-                                              ? json_real(rec->obs.metric[m])
-                                              : json_null());
+        json_object_set_new(in, names[m],
+                            isfinite(rec->obs.metric[m]) ? json_real(rec->obs.metric[m])
+                                                         : json_null());
     json_object_set_new(in, "latency_samples", json_integer(rec->obs.latency_samples));
     json_object_set_new(in, "spec_replicas", json_integer(rec->current));
     for (int s = 0; s < POD_GONE; s++)
@@ -1035,8 +1085,8 @@ static void log_tick(const drive *d, const drive_tick_rec *rec)
     json_object_set_new(j, "inputs", in);
     json_object_set_new(j, "decided", json_boolean(rec->decided));
     json_object_set_new(j, "desired", json_integer(rec->decided ? rec->dec.desired_pods : -1));
-    json_object_set_new(j, "reason", json_string(rec->decided ? policy_reason_name(rec->dec.reason)
-                                                              : "none"));
+    json_object_set_new(j, "reason",
+                        json_string(rec->decided ? policy_reason_name(rec->dec.reason) : "none"));
     json_object_set_new(j, "detail", jstr(rec->decided ? rec->dec.detail : ""));
     json_object_set_new(j, "bounds", json_pack("[ii]", d->lo, d->hi));
     json_object_set_new(j, "applied", json_integer(rec->applied));
@@ -1095,15 +1145,17 @@ static void act(drive *d, int64_t deadline, drive_tick_rec *rec)
             pass[i] = d->cfg.pass_env[i];
         for (int i = 0; i < d->cfg.n_cmd_env; i++)
             set[i] = d->cfg.cmd_env[i];
-        command_spec cs = {.run = d->cfg.command, .shell = d->cfg.command_shell,
-                           .pass_env = pass, .n_pass_env = d->cfg.n_pass_env,
-                           .set_env = set, .n_set_env = d->cfg.n_cmd_env};
+        command_spec cs = {.run = d->cfg.command,
+                           .shell = d->cfg.command_shell,
+                           .pass_env = pass,
+                           .n_pass_env = d->cfg.n_pass_env,
+                           .set_env = set,
+                           .n_set_env = d->cfg.n_cmd_env};
         int attempt = 0, crc;
         for (;;) {
             cs.timeout_us = bounded(d->cfg.command_timeout_us, deadline);
-            crc = command_run(&cs, rec->applied, cancel_fn(d), cancel_ctx(d),
-                              rec->command_output, sizeof(rec->command_output), why,
-                              sizeof(why));
+            crc = command_run(&cs, rec->applied, cancel_fn(d), cancel_ctx(d), rec->command_output,
+                              sizeof(rec->command_output), why, sizeof(why));
             if (crc == 0 || attempt >= d->cfg.retries || stop_pending((void *)d->stop))
                 break;
             if (sleep_us(d, backoff(d, attempt), deadline) || io_mono_us() >= deadline)
@@ -1128,8 +1180,8 @@ static int clamp(const drive *d, int n) { return n < d->lo ? d->lo : (n > d->hi 
 
 /* One tick. With rp, row i of the recorded CSV is the observation (no source, no cluster,
  * nothing written). */
-static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data *rp,
-                size_t row, gp_error *err)
+static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data *rp, size_t row,
+                gp_error *err)
 {
     memset(rec, 0, sizeof(*rec));
     set_action(rec, "none");
@@ -1148,7 +1200,8 @@ static int tick(drive *d, int64_t now_us, drive_tick_rec *rec, const replay_data
     } else {
         if (d->cfg.target == DRIVE_TARGET_KUBE && d->kube_ok) {
             int attempt = 0, rc;
-            while ((rc = kube_read(d, deadline, &spec, &existing, &ready, why, sizeof(why))) == -1 &&
+            while ((rc = kube_read(d, deadline, &spec, &existing, &ready, why, sizeof(why))) ==
+                       -1 &&
                    attempt < d->cfg.retries && io_mono_us() < deadline) {
                 if (sleep_us(d, backoff(d, attempt), deadline))
                     break;
@@ -1230,6 +1283,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     json_object_set_new(j, "source", jstr(d->cfg.source));
     json_object_set_new(j, "policy", jstr(d->cfg.policy));
     json_object_set_new(j, "label", jstr(d->cfg.label));
+    if (d->cfg.name[0]) /* a section of a fleet's config: its Deployment */
+        json_object_set_new(j, "deployment", jstr(d->cfg.name));
     json_object_set_new(j, "dry_run", json_boolean(d->dry_run));
     json_object_set_new(j, "sync_period_s", json_real((double)drive_sync_period_us(d) / 1e6));
     json_object_set_new(j, "tick_budget_s", json_real((double)tick_budget_us(d) / 1e6));
@@ -1252,8 +1307,8 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
         json_array_append_new(qs, e);
         free(url);
     }
-    json_object_set_new(j, "prometheus", d->cfg.prom_url[0] && !replay_path ? jstr(d->cfg.prom_url)
-                                                                           : json_null());
+    json_object_set_new(j, "prometheus",
+                        d->cfg.prom_url[0] && !replay_path ? jstr(d->cfg.prom_url) : json_null());
     json_object_set_new(j, "queries", qs);
     if (d->cfg.redis_host[0] && !replay_path) {
         char addr[300];
@@ -1292,35 +1347,49 @@ static void log_plan(const drive *d, const char *replay_path, size_t replay_rows
     json_decref(j);
 }
 
+/* --prometheus and --redis over a config's own. */
+static int apply_overrides(drive_cfg *c, const char *prom, const char *redis, gp_error *err)
+{
+    if (prom) {
+        char why[200];
+        if (http_url_parse(prom, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0 ||
+            strlen(prom) >= sizeof(c->prom_url))
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "--prometheus", "\"%s\": %s", prom,
+                                why);
+        snprintf(c->prom_url, sizeof(c->prom_url), "%s", prom);
+        bool any = false;
+        for (int q = 0; q < DRIVE_Q_COUNT; q++)
+            any |= c->query[q][0] != '\0';
+        for (int q = 0; q < DRIVE_Q_COUNT && !any; q++)
+            drive_default_query(q, c->kube_ns[0] ? c->kube_ns : "gpen", c->query[q],
+                                sizeof(c->query[q]));
+    }
+    int rc = redis ? parse_hostport(NULL, redis, c->redis_host, sizeof(c->redis_host),
+                                    &c->redis_port, err)
+                   : 0;
+    if (rc < 0)
+        snprintf(err->field, sizeof(err->field), "--redis");
+    return rc < 0 ? rc : 0;
+}
+
 int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
 {
-    const char *path = o->config_path, *metrics = o->metrics_path, *prom = o->prometheus_url,
-               *redis = o->redis_address;
+    const char *path = o->config_path, *metrics = o->metrics_path;
     bool dry = o->dry_run;
     long ticks = o->ticks;
     if (metrics)
         dry = true; /* recorded metrics are never acted on */
     drive_cfg c;
     int rc = drive_cfg_load(path, &c, err);
-    if (rc == 0 && prom) {
-        char why[200];
-        if (http_url_parse(prom, &(bool){false}, &(bool){false}, why, sizeof(why)) < 0 ||
-            strlen(prom) >= sizeof(c.prom_url)) {
-            rc = gp_error_set(err, GP_EPARSE, NULL, 0, 0, "--prometheus", "\"%s\": %s", prom, why);
-        } else {
-            snprintf(c.prom_url, sizeof(c.prom_url), "%s", prom);
-            bool any = false;
-            for (int q = 0; q < DRIVE_Q_COUNT; q++)
-                any |= c.query[q][0] != '\0';
-            for (int q = 0; q < DRIVE_Q_COUNT && !any; q++)
-                drive_default_query(q, c.kube_ns[0] ? c.kube_ns : "gpen", c.query[q],
-                                    sizeof(c.query[q]));
-        }
-    }
-    if (rc == 0 && redis &&
-        (rc = parse_hostport(NULL, redis, c.redis_host, sizeof(c.redis_host), &c.redis_port,
-                             err)) < 0)
-        snprintf(err->field, sizeof(err->field), "--redis");
+    /* the loops: one, or one per Deployment of a mixed fleet */
+    int n = c.n_sections > 0 ? c.n_sections : 1;
+    drive_cfg *cfgs = c.n_sections > 0 ? c.section : &c;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = apply_overrides(&cfgs[i], o->prometheus_url, o->redis_address, err);
+    if (rc == 0 && metrics && n > 1)
+        rc = gp_error_set(err, GP_ENOTSUP, path, 0, 0, "--metrics",
+                          "recorded metrics are one Deployment's: replay its own export "
+                          "directory, not the fleet's");
     replay_data *rp = NULL;
     if (rc == 0 && metrics)
         rc = replay_load(metrics, &rp, err);
@@ -1335,8 +1404,19 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
         drive_cfg_free(&c);
         return rc;
     }
-    drive *d;
-    if ((rc = drive_open(&c, dry, log, &d, err)) < 0) {
+    drive **d = calloc((size_t)n, sizeof(*d));
+    int64_t *next = calloc((size_t)n, sizeof(*next));
+    long *done = calloc((size_t)n, sizeof(*done));
+    if (!d || !next || !done)
+        rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = drive_open(&cfgs[i], dry, log, &d[i], err);
+    if (rc < 0) {
+        for (int i = 0; d && i < n; i++)
+            drive_close(d[i]);
+        free(d);
+        free(next);
+        free(done);
         if (log != out)
             fclose(log);
         replay_free(rp);
@@ -1349,40 +1429,59 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigprocmask(SIG_BLOCK, &stop, &old);
-    d->stop = &stop;
-    log_plan(d, metrics, replay_len(rp));
+    for (int i = 0; i < n; i++) {
+        d[i]->stop = &stop;
+        log_plan(d[i], metrics, replay_len(rp));
+        next[i] = io_mono_us();
+    }
     if (rp)
-        d->own_count = replay_initial(rp); /* as `gpenlab policy replay` starts */
-    int64_t period = drive_sync_period_us(d), next = io_mono_us();
+        d[0]->own_count = replay_initial(rp); /* as `gpenlab policy replay` starts */
     bool stopped = false;
     size_t rows = replay_len(rp);
     drive_tick_rec *rec = malloc(sizeof(*rec));
     if (!rec)
         rc = gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    for (long t = 0; rec && (ticks < 0 || t < ticks) && !stopped; t++) {
-        if (rp) {
-            /* the recorded rows at their own times, as fast as they come */
-            if ((size_t)t >= rows)
+    for (long t = 0; rec && rp && (ticks < 0 || t < ticks) && !stopped; t++) {
+        /* the recorded rows at their own times, as fast as they come */
+        if ((size_t)t >= rows)
+            break;
+        if ((rc = tick(d[0], 0, rec, rp, (size_t)t, err)) < 0)
+            break;
+        stopped = stop_pending(&stop);
+    }
+    while (rec && !rp && !stopped) {
+        /* each loop on its own period: the ones due now tick, in the sections' order */
+        bool all_done = true;
+        for (int i = 0; i < n && !stopped; i++) {
+            if (ticks >= 0 && done[i] >= ticks)
+                continue;
+            all_done = false;
+            if (io_mono_us() < next[i])
+                continue;
+            if ((rc = tick(d[i], io_mono_us(), rec, NULL, 0, err)) < 0)
                 break;
-            if ((rc = tick(d, 0, rec, rp, (size_t)t, err)) < 0)
-                break;
-            stopped = stop_pending(&stop);
-            continue;
+            done[i]++;
+            stopped = rec->interrupted;
+            next[i] += drive_sync_period_us(d[i]);
+            if (next[i] < io_mono_us())
+                next[i] = io_mono_us(); /* a slow tick: skip, do not burst */
         }
-        if ((rc = tick(d, io_mono_us(), rec, NULL, 0, err)) < 0)
+        if (rc < 0 || stopped)
             break;
-        if (rec->interrupted) {
-            stopped = true;
-            break;
+        bool finished = ticks >= 0;
+        int64_t wake = INT64_MAX;
+        for (int i = 0; i < n; i++) {
+            if (ticks >= 0 && done[i] >= ticks)
+                continue;
+            finished = false;
+            if (next[i] < wake)
+                wake = next[i];
         }
-        if (ticks > 0 && t + 1 >= ticks)
+        if (all_done || finished)
             break;
-        next += period;
-        int64_t wait = next - io_mono_us();
-        if (wait < 0) {
-            next = io_mono_us(); /* a slow tick: skip, do not burst */
+        int64_t wait = wake - io_mono_us();
+        if (wait < 0)
             wait = 0;
-        }
         struct timespec ts = {(time_t)(wait / US_PER_S), (long)(wait % US_PER_S) * 1000};
         stopped = sigtimedwait(&stop, NULL, &ts) > 0;
     }
@@ -1391,7 +1490,7 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
         json_t *j = json_object();
         json_object_set_new(j, "event", json_string("stopped"));
         json_object_set_new(j, "reason", json_string("signal"));
-        json_object_set_new(j, "label", jstr(c.label));
+        json_object_set_new(j, "label", jstr(n > 1 ? "all" : cfgs[0].label));
         emit(log, j);
         json_decref(j);
     }
@@ -1400,7 +1499,11 @@ int drive_run(const drive_run_opts *o, FILE *out, gp_error *err)
     while (sigtimedwait(&stop, NULL, &zero) > 0)
         ;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    drive_close(d);
+    for (int i = 0; i < n; i++)
+        drive_close(d[i]);
+    free(d);
+    free(next);
+    free(done);
     replay_free(rp);
     if (log != out)
         fclose(log);

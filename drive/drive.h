@@ -10,7 +10,9 @@
  * the count (and says so; nothing is written while holding); a sample that is not a
  * finite non-negative number counts as missing; API errors are retried with backoff;
  * tokens never reach the log. Each tick is one JSON line. drive_tick is one step with the
- * caller's clock, so tests drive it without sleeping. */
+ * caller's clock, so tests drive it without sleeping. A mixed fleet's config has one section
+ * per Deployment (`deployments:`, each a config of its own, as `gpenlab export` writes for
+ * a fleet): drive_run runs one loop per section, each on its own period, in one process. */
 #ifndef GP_DRIVE_H
 #define GP_DRIVE_H
 
@@ -29,21 +31,21 @@
 typedef enum { DRIVE_TARGET_NONE = 0, DRIVE_TARGET_KUBE, DRIVE_TARGET_COMMAND } drive_target;
 
 typedef struct drive_cfg {
-    cfg_doc *doc;                 /* owns the policy config */
+    cfg_doc *doc; /* owns the policy config */
     char path[512];
-    char source[64];              /* "driver config", or the manifest's kind */
-    bool dry_run_only;            /* a manifest with no Deployment to scale */
+    char source[64];   /* "driver config", or the manifest's kind */
+    bool dry_run_only; /* a manifest with no Deployment to scale */
     char policy[32], label[64];
-    const cfg_node *policy_cfg;   /* may be NULL */
-    int min_pods, max_pods;       /* the cluster's bounds */
+    const cfg_node *policy_cfg; /* may be NULL */
+    int min_pods, max_pods;     /* the cluster's bounds */
     policy_env env;
-    int64_t sync_period_us;       /* 0: the policy's own */
-    int64_t tick_budget_us;       /* 0: the sync period */
+    int64_t sync_period_us; /* 0: the policy's own */
+    int64_t tick_budget_us; /* 0: the sync period */
     /* Prometheus; url "" = none (its observations are NaN) */
     char prom_url[512];
     int64_t prom_timeout_us;
     char prom_ca_file[512], prom_token_file[512]; /* "" = system CAs / no token */
-    char query[DRIVE_Q_COUNT][DRIVE_QUERY_MAX]; /* "" = not queried */
+    char query[DRIVE_Q_COUNT][DRIVE_QUERY_MAX];   /* "" = not queried */
     /* Redis; host "" = none */
     char redis_host[256];
     int redis_port;
@@ -51,23 +53,28 @@ typedef struct drive_cfg {
     int64_t redis_timeout_us;
     /* where the count goes */
     drive_target target;
-    char api_server[512];         /* "" = from kubeconfig / in-cluster */
+    char api_server[512];               /* "" = from kubeconfig / in-cluster */
     char kube_ns[128], deployment[256]; /* RFC 1123 label / subdomain, checked */
     char kubeconfig[512], context[128];
     bool in_cluster;
     char token_file[512], ca_file[512];
-    int retries;                  /* API / command attempts after the first */
-    int64_t backoff_us;           /* first retry delay, doubled each time (cap 30 s) */
+    int retries;        /* API / command attempts after the first */
+    int64_t backoff_us; /* first retry delay, doubled each time (cap 30 s) */
     int64_t api_timeout_us;
-    char command[1024];           /* "{replicas}" is replaced by the count */
-    bool command_shell;           /* run through /bin/sh -c (default: split into words) */
+    char command[1024]; /* "{replicas}" is replaced by the count */
+    bool command_shell; /* run through /bin/sh -c (default: split into words) */
     int64_t command_timeout_us;
     char pass_env[DRIVE_ENV_MAX][64]; /* variables passed from the driver's environment */
     int n_pass_env;
     char cmd_env[DRIVE_ENV_MAX][256]; /* "NAME=value" set for the command */
     int n_cmd_env;
-    int initial_replicas;         /* command target: the count at start (-1: the policy's) */
-    char log_path[512];           /* "" = the caller's stream */
+    int initial_replicas; /* command target: the count at start (-1: the policy's) */
+    char log_path[512];   /* "" = the caller's stream */
+    char name[64];        /* a section's name (its Deployment), "" otherwise */
+    /* a mixed fleet: one config per Deployment (`deployments:`); each section borrows the
+       document, and the fields above except path, source and log_path go unused */
+    struct drive_cfg *section;
+    int n_sections;
 } drive_cfg;
 
 int drive_cfg_load(const char *path, drive_cfg *c, gp_error *err);
@@ -77,16 +84,16 @@ typedef struct drive drive;
 
 /* What one tick saw and did (also the JSON line). */
 typedef struct drive_tick_rec {
-    policy_obs obs;          /* obs.pod points into the drive (valid until the next tick) */
-    bool decided;            /* the policy was asked (false: the current count is unknown) */
+    policy_obs obs; /* obs.pod points into the drive (valid until the next tick) */
+    bool decided;   /* the policy was asked (false: the current count is unknown) */
     policy_decision dec;
-    int current;             /* spec replicas before the tick (-1 unknown) */
-    int applied;             /* the count after the bounds and the hold rule */
-    bool held;               /* a source was down: the count was kept, nothing written */
-    bool interrupted;        /* SIGTERM/SIGINT came during the tick: the loop stops */
-    char action[16];         /* none | scaled | dry-run | failed | hold */
-    int attempts;            /* API / command attempts made */
-    char sources[1024];      /* "prometheus ok; redis down: connection refused" */
+    int current;               /* spec replicas before the tick (-1 unknown) */
+    int applied;               /* the count after the bounds and the hold rule */
+    bool held;                 /* a source was down: the count was kept, nothing written */
+    bool interrupted;          /* SIGTERM/SIGINT came during the tick: the loop stops */
+    char action[16];           /* none | scaled | dry-run | failed | hold */
+    int attempts;              /* API / command attempts made */
+    char sources[1024];        /* "prometheus ok; redis down: connection refused" */
     char command_output[2048]; /* what the command printed (stdout and stderr), cut */
 } drive_tick_rec;
 

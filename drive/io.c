@@ -215,7 +215,7 @@ typedef struct http_slot {
     struct curl_slist *hdr;
     char errbuf[CURL_ERROR_SIZE];
     bool done;
-    bool cut;   /* its timeout is what was left of the deadline */
+    bool cut; /* its timeout is what was left of the deadline */
 } http_slot;
 
 int http_run(http_req *reqs, size_t n, int64_t deadline_us, io_cancel_fn cancel, void *ctx)
@@ -328,8 +328,12 @@ int http_run(http_req *reqs, size_t n, int64_t deadline_us, io_cancel_fn cancel,
 int http_do(const char *method, const char *url, const char *content_type, const char *body,
             const http_auth *auth, int64_t timeout_us, http_resp *r)
 {
-    http_req q = {.method = method, .url = url, .content_type = content_type, .body = body,
-                  .auth = auth, .timeout_us = timeout_us};
+    http_req q = {.method = method,
+                  .url = url,
+                  .content_type = content_type,
+                  .body = body,
+                  .auth = auth,
+                  .timeout_us = timeout_us};
     http_run(&q, 1, 0, NULL, NULL);
     *r = q.resp;
     return r->status > 0 && !r->err[0] ? 0 : -1;
@@ -444,8 +448,8 @@ int prom_parse(const http_resp *r, const char *query, bool per_pod, prom_sample 
                 if (s[n].refused)
                     s[n].value = NAN;
                 if (per_pod) {
-                    const char *pod = json_string_value(
-                        json_object_get(json_object_get(it, "metric"), "pod"));
+                    const char *pod =
+                        json_string_value(json_object_get(json_object_get(it, "metric"), "pod"));
                     if (!pod || !pod[0] || strlen(pod) > 253) {
                         snprintf(why, why_len,
                                  "prometheus: a series without a usable pod label in %s", query);
@@ -472,8 +476,8 @@ int prom_parse(const http_resp *r, const char *query, bool per_pod, prom_sample 
 
 /* ------------------------------------------------------------------ Redis */
 
-int redis_llen(const char *host, int port, const char *key, int64_t timeout_us,
-               io_cancel_fn cancel, void *ctx, long long *len, char *why, size_t why_len)
+int redis_llen(const char *host, int port, const char *key, int64_t timeout_us, io_cancel_fn cancel,
+               void *ctx, long long *len, char *why, size_t why_len)
 {
     int ms = timeout_us / 1000 > INT32_MAX ? INT32_MAX : (int)(timeout_us / 1000);
     if (ms < 1)
@@ -656,7 +660,8 @@ static int load_kubeconfig(const char *path_in, const char *context, kube_access
         return -1;
     }
     const cfg_node *root = cfg_root(doc);
-    const char *ctx = context && context[0] ? context : cfg_scalar(cfg_map_get(root, "current-context"));
+    const char *ctx =
+        context && context[0] ? context : cfg_scalar(cfg_map_get(root, "current-context"));
     int rc = -1;
     const cfg_node *c = ctx ? named(root, "contexts", "context", ctx) : NULL;
     const char *cl = c ? cfg_scalar(cfg_map_get(c, "cluster")) : NULL;
@@ -670,8 +675,10 @@ static int load_kubeconfig(const char *path_in, const char *context, kube_access
         snprintf(why, why_len, "kubeconfig %s: cluster \"%s\" has no server", path, cl ? cl : "");
     } else if (cfg_scalar(cfg_map_get(cluster, "insecure-skip-tls-verify")) &&
                strcmp(cfg_scalar(cfg_map_get(cluster, "insecure-skip-tls-verify")), "true") == 0) {
-        snprintf(why, why_len, "kubeconfig %s: insecure-skip-tls-verify is refused: the "
-                 "driver verifies TLS", path);
+        snprintf(why, why_len,
+                 "kubeconfig %s: insecure-skip-tls-verify is refused: the "
+                 "driver verifies TLS",
+                 path);
     } else {
         rc = 0;
         snprintf(k->server, sizeof(k->server), "%s", server);
@@ -697,8 +704,11 @@ static int load_kubeconfig(const char *path_in, const char *context, kube_access
                     rc = credential_file_private(k->auth.key_file, "client key", why, why_len);
             }
             if (rc == 0 && cfg_map_get(user, "exec"))
-                snprintf(why, why_len, "kubeconfig %s: user exec plugins are not run; use a "
-                         "token, a token file or a client certificate", path), rc = -1;
+                snprintf(why, why_len,
+                         "kubeconfig %s: user exec plugins are not run; use a "
+                         "token, a token file or a client certificate",
+                         path),
+                    rc = -1;
         }
         if (rc < 0 && !why[0])
             snprintf(why, why_len, "kubeconfig %s: bad base64 or out of memory", path);
@@ -718,7 +728,8 @@ int kube_access_load(const char *kubeconfig, const char *context, bool in_cluste
         const char *h = getenv("KUBERNETES_SERVICE_HOST"), *p = getenv("KUBERNETES_SERVICE_PORT");
         if (!server || !server[0]) {
             if (!h || !p) {
-                snprintf(why, why_len, "in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set "
+                snprintf(why, why_len,
+                         "in_cluster: KUBERNETES_SERVICE_HOST/PORT are not set "
                          "(not in a pod?)");
                 return -1;
             }
@@ -759,8 +770,10 @@ int kube_access_load(const char *kubeconfig, const char *context, bool in_cluste
         return -1;
     }
     if (!https && !loopback) {
-        snprintf(why, why_len, "API server \"%.200s\" is plain http: https is required "
-                 "(plain http only on loopback)", k->server);
+        snprintf(why, why_len,
+                 "API server \"%.200s\" is plain http: https is required "
+                 "(plain http only on loopback)",
+                 k->server);
         kube_access_free(k);
         return -1;
     }

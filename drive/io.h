@@ -19,9 +19,9 @@ typedef bool (*io_cancel_fn)(void *ctx);
 int64_t io_mono_us(void); /* CLOCK_MONOTONIC in microseconds */
 
 typedef struct http_auth {
-    char *token;          /* bearer token, NULL: none */
-    char *ca_file;        /* NULL: the system store */
-    char *ca_pem;         /* in-memory CA bundle (kubeconfig -data), NULL: none */
+    char *token;   /* bearer token, NULL: none */
+    char *ca_file; /* NULL: the system store */
+    char *ca_pem;  /* in-memory CA bundle (kubeconfig -data), NULL: none */
     size_t ca_pem_len;
     char *cert_pem, *key_pem; /* client certificate and key (PEM), NULL: none */
     size_t cert_pem_len, key_pem_len;
@@ -34,10 +34,10 @@ void http_auth_free(http_auth *a);
 int http_auth_load_token(http_auth *a, const char *token_file, char *why, size_t why_len);
 
 typedef struct http_resp {
-    long status;          /* 0: no answer (refused, connection failed, timeout, cancelled) */
-    char *body;           /* NUL-terminated, malloc'd */
+    long status; /* 0: no answer (refused, connection failed, timeout, cancelled) */
+    char *body;  /* NUL-terminated, malloc'd */
     size_t len;
-    char err[256];        /* transport error, "" if an answer came */
+    char err[256]; /* transport error, "" if an answer came */
 } http_resp;
 
 void http_resp_free(http_resp *r);
@@ -55,7 +55,7 @@ typedef struct http_req {
     const char *content_type, *body; /* NULL: none */
     const http_auth *auth;           /* NULL: no credentials, the system CA store */
     int64_t timeout_us;
-    http_resp resp;                  /* the answer (free with http_resp_free) */
+    http_resp resp; /* the answer (free with http_resp_free) */
 } http_req;
 
 /* Performs the n requests at once. Returns when each has an answer or has failed: on its
@@ -70,9 +70,9 @@ int http_do(const char *method, const char *url, const char *content_type, const
 /* ---- Prometheus ---- */
 
 typedef struct prom_sample {
-    char pod[256];  /* the `pod` label (per-pod queries), "" otherwise */
-    double value;   /* NaN when refused */
-    bool refused;   /* the value is not a number the driver can use (below) */
+    char pod[256]; /* the `pod` label (per-pod queries), "" otherwise */
+    double value;  /* NaN when refused */
+    bool refused;  /* the value is not a number the driver can use (below) */
 } prom_sample;
 
 /* The instant-query URL (/api/v1/query?query=...), malloc'd; NULL when out of memory. */
@@ -84,15 +84,15 @@ char *prom_query_url(const char *base_url, const char *query);
  * treats it as a missing metric. Returns 0 with *out (malloc'd, *n entries), or -1 with why
  * for an answer that is garbage: an HTTP error, malformed JSON, status other than success,
  * a value that is not a number at all, several series for a cluster query. */
-int prom_parse(const http_resp *r, const char *query, bool per_pod, prom_sample **out,
-               size_t *n, char *why, size_t why_len);
+int prom_parse(const http_resp *r, const char *query, bool per_pod, prom_sample **out, size_t *n,
+               char *why, size_t why_len);
 
 /* ---- Redis ---- */
 
 /* LLEN key through worker/resp.h. Returns 0 and *len (>= 0), or -1 with why ("redis
  * down: ..." when there is no answer). */
-int redis_llen(const char *host, int port, const char *key, int64_t timeout_us,
-               io_cancel_fn cancel, void *ctx, long long *len, char *why, size_t why_len);
+int redis_llen(const char *host, int port, const char *key, int64_t timeout_us, io_cancel_fn cancel,
+               void *ctx, long long *len, char *why, size_t why_len);
 
 /* ---- Kubernetes API access ---- */
 

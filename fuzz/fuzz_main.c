@@ -14,7 +14,7 @@
 #error "build with -DFUZZ_TARGET=<target> (see mk/fuzz.mk)"
 #endif
 #define STR2(x) #x
-#define STR(x) STR2(x)
+#define STR(x)  STR2(x)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,7 +50,4 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    return target(data, size, scratch);
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return target(data, size, scratch); }

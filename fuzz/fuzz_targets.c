@@ -34,7 +34,7 @@
  * source, few enough to keep a call in the millisecond range. */
 #define FUZZ_MAX_DRAWS 20000
 /* Policy decisions per created policy. */
-#define FUZZ_TICKS 24
+#define FUZZ_TICKS     24
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -165,8 +165,7 @@ static void drain(arrival_src *src)
 /* ---------------------------------------------------------------- traces */
 
 static const char *const bound_values[] = {
-    NULL, "0", "1", "2025-02-17 00:00:00", "1e18", "9999-12-31 23:59:59", "0001-01-01",
-    "3600"};
+    NULL, "0", "1", "2025-02-17 00:00:00", "1e18", "9999-12-31 23:59:59", "0001-01-01", "3600"};
 static const double scale_values[] = {1.0, 0.5, 2.5, 1000.0, 1e-6, 1e6, 1e9, 7.0};
 
 int fuzz_trace_csv(const uint8_t *data, size_t size, const char *scratch_dir)
@@ -244,7 +243,7 @@ int fuzz_csv(const uint8_t *data, size_t size, const char *scratch_dir)
         csv_close(r);
     }
     if (rc < 0 && (err.code == 0 || !err.msg[0]))
-        abort(); /* every refusal says why */
+        abort();           /* every refusal says why */
     if ((mode & 1) == 0) { /* a regression baseline */
         run_summary *runs = NULL;
         size_t n = 0;
@@ -256,8 +255,8 @@ int fuzz_csv(const uint8_t *data, size_t size, const char *scratch_dir)
     return 0;
 }
 
-static const int64_t window_values[] = {0, 1, 60000000, 600000000, 86400000000LL,
-                                        3600000000LL * 24 * 365 * 100, 1000, 0};
+static const int64_t window_values[] = {
+    0, 1, 60000000, 600000000, 86400000000LL, 3600000000LL * 24 * 365 * 100, 1000, 0};
 
 int fuzz_envelope(const uint8_t *data, size_t size, const char *scratch_dir)
 {
@@ -314,7 +313,7 @@ int fuzz_envelope(const uint8_t *data, size_t size, const char *scratch_dir)
 
 /* ---------------------------------------------------------------- YAML */
 
-static const char *const fuzz_keys[] = {"name", "policy", "config", "replicas", "pods",
+static const char *const fuzz_keys[] = {"name",   "policy",   "config",  "replicas",  "pods",
                                         "target", "behavior", "scaleUp", "scaleDown", NULL};
 
 /* Nodes the walk visits per input: an accepted alias expansion may hold up to
@@ -408,9 +407,9 @@ static uint64_t next_u64(uint64_t *s)
  * can answer (strtod of "1e300", "+Inf", "-1"): the driver passes them on unchanged. */
 static double pick_value(uint64_t *s)
 {
-    static const double special[] = {0.0,  1.0,     0.5,      1e9,    -1.0,     1e-9,
-                                     100.0, 3.0,    1e300,    -1e300, INFINITY, -INFINITY,
-                                     1e18, 9.3e15,  -9.3e15,  4e9};
+    static const double special[] = {0.0,   1.0,    0.5,     1e9,    -1.0,     1e-9,
+                                     100.0, 3.0,    1e300,   -1e300, INFINITY, -INFINITY,
+                                     1e18,  9.3e15, -9.3e15, 4e9};
     uint64_t r = next_u64(s);
     if ((r & 15) == 0)
         return NAN;
@@ -424,8 +423,11 @@ static void exercise_policy(const policy_ops *ops, const cfg_node *cfg, const po
                             uint64_t seed)
 {
     void *state = NULL;
-    policy_info info = {.sync_period_us = 15 * 1000000LL, .flags = 0, .initial_pods = -1,
-                        .min_pods = -1, .max_pods = -1};
+    policy_info info = {.sync_period_us = 15 * 1000000LL,
+                        .flags = 0,
+                        .initial_pods = -1,
+                        .min_pods = -1,
+                        .max_pods = -1};
     gp_error err;
     gp_error_clear(&err);
     if (ops->create(cfg, env, &state, &info, &err) < 0) {
@@ -519,8 +521,8 @@ int fuzz_policy(const uint8_t *data, size_t size, const char *scratch_dir)
      * the whole document */
     const cfg_node *cfgs[8];
     int n_cfgs = 0;
-    const cfg_node *pol = root && cfg_node_kind(root) == CFG_MAP ? cfg_map_get(root, "policies")
-                                                                 : NULL;
+    const cfg_node *pol =
+        root && cfg_node_kind(root) == CFG_MAP ? cfg_map_get(root, "policies") : NULL;
     if (pol && cfg_node_kind(pol) == CFG_SEQ) {
         for (size_t i = 0; i < cfg_len(pol) && n_cfgs < 8; i++) {
             const cfg_node *c = cfg_map_get(cfg_seq_at(pol, i), "config");
@@ -534,10 +536,14 @@ int fuzz_policy(const uint8_t *data, size_t size, const char *scratch_dir)
     }
     uint64_t h = hash_bytes(data, size);
     oracle_view ov = {NULL, oracle_work, oracle_arrivals, 86400000000LL};
-    policy_env env = {.min_pods = (int)(h % 3), .max_pods = 1 + (int)((h >> 8) % 16),
-                      .concurrency = 1 + (int)((h >> 16) % 8), .pod_capacity_per_s = 2.5,
-                      .mean_demand_s = 2.0, .cold_start_us = 27400000,
-                      .scrape_interval_us = 15000000, .seed = h,
+    policy_env env = {.min_pods = (int)(h % 3),
+                      .max_pods = 1 + (int)((h >> 8) % 16),
+                      .concurrency = 1 + (int)((h >> 16) % 8),
+                      .pod_capacity_per_s = 2.5,
+                      .mean_demand_s = 2.0,
+                      .cold_start_us = 27400000,
+                      .scrape_interval_us = 15000000,
+                      .seed = h,
                       .oracle = (h >> 24) & 1 ? &ov : NULL};
     if (env.min_pods > env.max_pods)
         env.min_pods = env.max_pods;
@@ -637,10 +643,9 @@ int fuzz_experiment(const uint8_t *data, size_t size, const char *scratch_dir)
     env.max_pods = e->cluster.max_pods;
     env.concurrency = e->cluster.concurrency;
     env.mean_demand_s = profile_demand_us(e->profile, 2.0, 1) / 1e6;
-    env.pod_capacity_per_s = env.mean_demand_s > 0
-                                 ? profile_eff(e->profile, e->cluster.concurrency) /
-                                       env.mean_demand_s
-                                 : 1.0;
+    env.pod_capacity_per_s =
+        env.mean_demand_s > 0 ? profile_eff(e->profile, e->cluster.concurrency) / env.mean_demand_s
+                              : 1.0;
     env.cold_start_us = 27400000;
     env.scrape_interval_us = e->metrics.scrape_interval_us;
     env.seed = e->seed;
@@ -840,11 +845,10 @@ fuzz_target_fn fuzz_target_find(const char *name)
     static const struct {
         const char *name;
         fuzz_target_fn fn;
-    } table[] = {{"trace_csv", fuzz_trace_csv}, {"envelope", fuzz_envelope},
-                 {"cfg", fuzz_cfg},             {"experiment", fuzz_experiment},
-                 {"policy", fuzz_policy},       {"profile", fuzz_profile},
-                 {"drive", fuzz_drive},         {"weights", fuzz_weights},
-                 {"csv", fuzz_csv}};
+    } table[] = {
+        {"trace_csv", fuzz_trace_csv},   {"envelope", fuzz_envelope}, {"cfg", fuzz_cfg},
+        {"experiment", fuzz_experiment}, {"policy", fuzz_policy},     {"profile", fuzz_profile},
+        {"drive", fuzz_drive},           {"weights", fuzz_weights},   {"csv", fuzz_csv}};
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].fn;

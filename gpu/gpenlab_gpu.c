@@ -10,11 +10,13 @@
  *                       (random detector/parser weights: the face count of a measured
  *                       request must be the one asked for, not what a detector finds)
  *   gpenlab-gpu profile derive --in FILE --from h100 [--outdir DIR] [--to t4,l4,a10,a100]
+ * Options through the one parser (base/opts.h, gpu/gpu_cli.h): a bad one is one line, exit 2.
  * Weights are deterministic random (gpu/ref/gpen_rand.h) unless files are given: GPEN
  * (--weights, scripts/convert_gpen_checkpoint.py), RetinaFace and ParseNet
  * (--detector-weights / --parser-weights, scripts/convert_pipeline_checkpoint.py). */
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,7 @@ static double wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------------ selftest */
@@ -57,7 +59,7 @@ static void keep_tap(void *ctx, const char *name, int batch, int c, int h, int w
     tap_store *t = ctx;
     if (t->n >= 64)
         return;
-    size_t n = (size_t)batch * c * h * w;
+    size_t n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
     t->data[t->n] = malloc(n * sizeof(float));
     if (!t->data[t->n])
         return;
@@ -97,7 +99,8 @@ static int selftest_small(int *fails)
     if (gpen_model_init_random(&m, &cfg, GPEN_DEFAULT_SEED, &err))
         return cli_die(&err);
     size_t n = (size_t)B * 3 * 64 * 64;
-    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)),
+          *out = malloc(n * sizeof(float));
     gpen_input_random(&cfg, B, GPEN_DEFAULT_SEED, in);
     tap_store taps = {0};
     gpen_ref_opts ro = {GPEN_REF_F64, GPEN_MODCONV_EXACT, keep_tap, &taps};
@@ -154,14 +157,16 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
         pipe_net_open(PIPE_PARSENET, 1, par_path, GPEN_DEFAULT_SEED, &pn, &err))
         return cli_die(&err);
     const int H = 128, W = 160, PB = 2, PS = 64;
-    size_t nrf = (size_t)3 * H * W, npn = (size_t)PB * 3 * PS * PS, npo = (size_t)PB * PIPE_PN_OUT_CH * PS * PS;
+    size_t nrf = (size_t)3 * (size_t)H * (size_t)W, npn = (size_t)PB * 3 * (size_t)PS * (size_t)PS,
+           npo = (size_t)PB * PIPE_PN_OUT_CH * (size_t)PS * (size_t)PS;
     size_t nl[3];
     float *rin = malloc(nrf * sizeof(float)), *pin = malloc(npn * sizeof(float));
     float *pref = malloc(npo * sizeof(float)), *pout = malloc(npo * sizeof(float));
     float *rref[3], *rout[3];
     int rc = !rin || !pin || !pref || !pout;
     for (int l = 0; l < 3; l++) {
-        nl[l] = (size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+        nl[l] = (size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+                (size_t)pipe_rf_level_size(W, l);
         rref[l] = malloc(nl[l] * sizeof(float));
         rout[l] = malloc(nl[l] * sizeof(float));
         rc |= !rref[l] || !rout[l];
@@ -177,10 +182,12 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
     for (size_t i = 0; i < npn; i++)
         pin[i] = (float)(2 * gpen_rand_uniform(k2, i) - 1);
     double t0 = wall_ms();
-    if (pipe_retinaface_forward(&rf, rin, 1, H, W, rref, &err) || pipe_parsenet_forward(&pn, pin, PB, PS, pref, &err))
+    if (pipe_retinaface_forward(&rf, rin, 1, H, W, rref, &err) ||
+        pipe_parsenet_forward(&pn, pin, PB, PS, pref, &err))
         return cli_die(&err);
     printf("selftest pipeline networks: CPU reference in %.1f s (%s, %s)\n", (wall_ms() - t0) / 1e3,
-           det_path ? det_path : "random detector weights", par_path ? par_path : "random parser weights");
+           det_path ? det_path : "random detector weights",
+           par_path ? par_path : "random parser weights");
     for (int p = 0; p < N_SELFTEST_RUNS; p++) {
         gpu_opts o;
         gpu_opts_default(&o);
@@ -199,16 +206,20 @@ static int selftest_pipe_nets(const char *det_path, const char *par_path, int *f
                 rout[l][i] = NAN;
         for (size_t i = 0; i < npo; i++)
             pout[i] = NAN;
-        if (gpu_retinaface_forward(c, rin, H, W, rout, &err) || gpu_parsenet_forward(c, pin, PB, PS, pout, &err))
+        if (gpu_retinaface_forward(c, rin, H, W, rout, &err) ||
+            gpu_parsenet_forward(c, pin, PB, PS, pout, &err))
             return cli_die(&err);
         /* bf16 keeps 8 mantissa bits through ~50 sequential layers (GPEN: ~30 gave 7e-3) */
-        double lim = SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : SELFTEST_RUNS[p].prec == GPU_BF16 ? 2e-2 : 1e-2;
+        double lim = SELFTEST_RUNS[p].prec == GPU_FP32   ? 1e-4
+                     : SELFTEST_RUNS[p].prec == GPU_BF16 ? 2e-2
+                                                         : 1e-2;
         char what[96];
         for (int l = 0; l < 3; l++) {
             snprintf(what, sizeof(what), "retinaface %s level %d", SELFTEST_RUNS[p].label, l);
             check(what, gpen_rel_l2(rout[l], rref[l], nl[l]), lim, fails);
         }
-        snprintf(what, sizeof(what), "parsenet %s (batch %d, %dx%d)", SELFTEST_RUNS[p].label, PB, PS, PS);
+        snprintf(what, sizeof(what), "parsenet %s (batch %d, %dx%d)", SELFTEST_RUNS[p].label, PB,
+                 PS, PS);
         check(what, gpen_rel_l2(pout, pref, npo), lim, fails);
         gpu_close(c);
     }
@@ -240,11 +251,12 @@ static int selftest_full(const char *ref_path, const char *weights, int *fails)
     size_t n = safetensors_count(ti);
     if (B < 1 || B > 64 || n != (size_t)B * 3 * 512 * 512 || safetensors_count(to) != n) {
         safetensors_close(&f);
-        gp_error_set(&err, GP_ERANGE, ref_path, 0, 0, "input", "expected input and out of [B, 3, 512, 512], B 1..64");
+        gp_error_set(&err, GP_ERANGE, ref_path, 0, 0, "input",
+                     "expected input and out of [B, 3, 512, 512], B 1..64");
         return cli_die(&err);
     }
-    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
-          *out2 = malloc(n * sizeof(float));
+    float *in = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)),
+          *out = malloc(n * sizeof(float)), *out2 = malloc(n * sizeof(float));
     safetensors_read_f32(&f, ti, in, n, &err);
     safetensors_read_f32(&f, to, ref, n, &err);
     safetensors_close(&f);
@@ -268,7 +280,8 @@ static int selftest_full(const char *ref_path, const char *weights, int *fails)
             return cli_die(&err);
         printf("  kernels %-8s %s\n", SELFTEST_RUNS[p].label, info.kernels);
         snprintf(what, sizeof(what), "GPEN-512 %s vs fp64 (batch %d)", SELFTEST_RUNS[p].label, B);
-        check(what, gpen_rel_l2(out, ref, n), SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2, fails);
+        check(what, gpen_rel_l2(out, ref, n), SELFTEST_RUNS[p].prec == GPU_FP32 ? 1e-4 : 1e-2,
+              fails);
         /* a graph replay reproduces the first run bit for bit */
         if (gpu_gpen_forward(c, in, B, out2, &err))
             return cli_die(&err);
@@ -308,10 +321,12 @@ static int selftest_conv_kernels(int *fails)
             return cli_die(&err);
         gpu_close(kc);
         if (ncases == 0) {
-            printf("selftest conv kernels %s: wgmma not used on this card/build: skipped\n", SELFTEST_RUNS[p].label);
+            printf("selftest conv kernels %s: wgmma not used on this card/build: skipped\n",
+                   SELFTEST_RUNS[p].label);
         } else {
             char what[96];
-            snprintf(what, sizeof(what), "conv wgmma vs mma.sync %s (%d)", SELFTEST_RUNS[p].label, ncases);
+            snprintf(what, sizeof(what), "conv wgmma vs mma.sync %s (%d)", SELFTEST_RUNS[p].label,
+                     ncases);
             check(what, worst, SELFTEST_RUNS[p].prec == GPU_FP16 ? 3e-3 : 2e-2, fails);
         }
     }
@@ -322,9 +337,14 @@ static int selftest_conv_kernels(int *fails)
  * compute-sanitizer), and with --tiles the per-tile timings of the conv kernels. */
 static int cmd_convcheck(int argc, char **argv)
 {
-    static const char *const cc_flags[] = {"--tiles", NULL};
-    if (cli_check(argc, argv, "convcheck", NULL, cc_flags))
-        return 2;
+    bool tiles = false;
+    const cli_opt opts[] = {
+        {"--tiles", NULL, CLI_FLAG, &tiles, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "convcheck", opts, NULL, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     if (gpu_device_count() < 1) {
         printf("convcheck: no CUDA device: skipped\n");
         return 0;
@@ -345,7 +365,7 @@ static int cmd_convcheck(int argc, char **argv)
         printf("convcheck GPEN-512 %s kernels: %s\n", SELFTEST_RUNS[p].label, info.kernels);
         gpu_close(c);
     }
-    if (cli_flag(argc, argv, "--tiles")) {
+    if (tiles) {
         gp_error err;
         gpu_ctx *c;
         if (open_small(GPU_FP16, &c, &err) || gpu_conv_tile_bench(c, stdout, &err))
@@ -365,7 +385,8 @@ static double mean_abs_diff(const unsigned char *a, const unsigned char *b, size
 }
 
 /* Decodes a request's output JPEG on the host; checks its size. NULL on failure. */
-static unsigned char *decode_output(const unsigned char *jpg, size_t len, int w, int h, const char *what, int *fails)
+static unsigned char *decode_output(const unsigned char *jpg, size_t len, int w, int h,
+                                    const char *what, int *fails)
 {
     gp_error err;
     int dw = 0, dh = 0;
@@ -383,7 +404,7 @@ static unsigned char *decode_output(const unsigned char *jpg, size_t len, int w,
  * nvJPEG): one 2 MP request with 2 faces, and three requests in one gpu_requests_run call
  * against the same three run one by one (faces batched across requests: the outputs must
  * agree to within JPEG rounding); then the two JPEG paths against each other. */
-static int selftest_pipeline(int argc, char **argv, int *fails)
+static int selftest_pipeline(const gpu_opts *given, int *fails)
 {
     gp_error err;
     const int W = 1732, H = 1155;
@@ -395,10 +416,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
     unsigned char *first_out[2] = {NULL, NULL};
     const int paths[2] = {GPU_JPEG_HOST, GPU_JPEG_NVJPEG};
     for (int pi = 0; pi < 2; pi++) {
-        gpu_opts o;
-        gpu_opts_default(&o);
-        if (cli_gpu_opts(argc, argv, "selftest", &o))
-            return 2;
+        gpu_opts o = *given;
         o.pipeline = 1;
         o.max_image_mp = 4;
         o.max_requests = 3;
@@ -408,8 +426,8 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             if (paths[pi] != GPU_JPEG_NVJPEG)
                 return cli_die(&err);
             /* a build without nvJPEG skips it; nvJPEG that does not open on this card fails */
-            printf("selftest %-40s %s (%s)\n", "pipeline nvJPEG", err.code == GP_ENOTSUP ? "skipped" : "FAIL",
-                   err.msg);
+            printf("selftest %-40s %s (%s)\n", "pipeline nvJPEG",
+                   err.code == GP_ENOTSUP ? "skipped" : "FAIL", err.msg);
             *fails += err.code != GP_ENOTSUP;
             continue;
         }
@@ -425,8 +443,9 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             if (gpu_request_run(c, 0, &rq, &res, &outj, &err))
                 return cli_die(&err);
         }
-        printf("selftest pipeline 2 MP, 2 faces [%s]: total %.2f ms, out %zu bytes, detector %dx%d:", info.jpeg,
-               res.total_ms, res.out_jpeg_len, res.detector_w, res.detector_h);
+        printf(
+            "selftest pipeline 2 MP, 2 faces [%s]: total %.2f ms, out %zu bytes, detector %dx%d:",
+            info.jpeg, res.total_ms, res.out_jpeg_len, res.detector_w, res.detector_h);
         for (int s = 0; s < GPU_N_STAGES; s++)
             printf(" %s %.2f", gpu_stage_name(s), res.stage_ms[s]);
         printf("\n");
@@ -435,7 +454,8 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
         first_out[pi] = decode_output(outj, res.out_jpeg_len, W, H, what, fails);
         free(outj);
         /* three requests in one call against the same run one by one */
-        gpu_request three[3] = {{jpg, jl, 0, 0, 2, 90}, {jpg, jl, 0, 0, 0, 90}, {jpg, jl, 0, 0, 1, 90}};
+        gpu_request three[3] = {
+            {jpg, jl, 0, 0, 2, 90}, {jpg, jl, 0, 0, 0, 90}, {jpg, jl, 0, 0, 1, 90}};
         gpu_request_result r3[3];
         unsigned char *o3[3] = {NULL, NULL, NULL};
         if (gpu_requests_run(c, 0, 3, three, r3, o3, &err))
@@ -452,7 +472,7 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             unsigned char *a = decode_output(o3[r], r3[r].out_jpeg_len, W, H, what, fails);
             unsigned char *b = decode_output(one, r1.out_jpeg_len, W, H, what, fails);
             if (a && b) {
-                double d = mean_abs_diff(a, b, (size_t)W * H * 3);
+                double d = mean_abs_diff(a, b, (size_t)W * (size_t)H * 3);
                 worst = d > worst ? d : worst;
             } else {
                 worst = INFINITY;
@@ -462,15 +482,16 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
             free(one);
             free(o3[r]);
         }
-        printf("selftest pipeline 3 requests in one call (3 faces batched): total %.2f ms, gpen %.2f ms\n",
+        printf("selftest pipeline 3 requests in one call (3 faces batched): total %.2f ms, gpen "
+               "%.2f ms\n",
                r3[0].total_ms, r3[0].stage_ms[GPU_STAGE_GPEN]);
         snprintf(what, sizeof(what), "batched vs one by one [%s] (levels)", pi ? "nvjpeg" : "host");
         check(what, faces_ok ? worst : INFINITY, 0.5, fails);
         gpu_close(c);
     }
     if (first_out[0] && first_out[1])
-        check("pipeline nvJPEG vs libjpeg output (levels)", mean_abs_diff(first_out[0], first_out[1], (size_t)W * H * 3),
-              3.0, fails);
+        check("pipeline nvJPEG vs libjpeg output (levels)",
+              mean_abs_diff(first_out[0], first_out[1], (size_t)W * (size_t)H * 3), 3.0, fails);
     free(first_out[0]);
     free(first_out[1]);
     free(jpg);
@@ -479,19 +500,22 @@ static int selftest_pipeline(int argc, char **argv, int *fails)
 
 static int cmd_selftest(int argc, char **argv)
 {
-    static const char *const st_vals[] = {"--ref", CLI_GPU_OPTS, NULL};
-    static const char *const st_flags[] = {"--gpen-only", NULL};
-    if (cli_check(argc, argv, "selftest", st_vals, st_flags))
-        return 2;
-    const int gpen_only = cli_flag(argc, argv, "--gpen-only");
-    if (gpen_only && !cli_value(argc, argv, "--ref", NULL)) {
+    gpu_opts chk;
+    gpu_opts_default(&chk);
+    const char *ref = NULL;
+    bool gpen_only = false;
+    const cli_opt opts[] = {
+        {"--ref", NULL, CLI_STR, &ref, 0, 0, NULL},
+        {"--gpen-only", NULL, CLI_FLAG, &gpen_only, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "selftest", opts, &chk, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (gpen_only && !ref) {
         fprintf(stderr, "gpenlab-gpu selftest: --gpen-only needs --ref\n");
         return 2;
     }
-    gpu_opts chk;
-    gpu_opts_default(&chk);
-    if (cli_gpu_opts(argc, argv, "selftest", &chk))
-        return 2;
     if (gpu_device_count() < 1) {
         printf("selftest: no CUDA device: skipped\n");
         return 0;
@@ -499,18 +523,15 @@ static int cmd_selftest(int argc, char **argv)
     int fails = 0;
     if (!gpen_only && (selftest_conv_kernels(&fails) || selftest_small(&fails)))
         return 1;
-    const char *ref = cli_value(argc, argv, "--ref", NULL);
-    if (ref && selftest_full(ref, cli_value(argc, argv, "--weights", NULL), &fails))
+    if (ref && selftest_full(ref, chk.weights_path, &fails))
         return 1;
     if (gpen_only) {
         printf("selftest (GPEN-512 only): %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
         return fails ? 1 : 0;
     }
-    const char *det = cli_value(argc, argv, "--detector-weights", NULL);
-    const char *par = cli_value(argc, argv, "--parser-weights", NULL);
-    if (selftest_pipe_nets(det, par, &fails))
+    if (selftest_pipe_nets(chk.detector_weights_path, chk.parser_weights_path, &fails))
         return 1;
-    if (selftest_pipeline(argc, argv, &fails))
+    if (selftest_pipeline(&chk, &fails))
         return 1;
     printf("selftest: %s (%d failed)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;
@@ -518,56 +539,31 @@ static int cmd_selftest(int argc, char **argv)
 
 /* ------------------------------------------------------------------ bench */
 
-/* The fastest row of DTYPE at BATCH whose mode is MODE, or starts with MODE when MODE ends in
- * '*' ("compile*": the best of every torch.compile mode); 0 when there is none. */
-static double torch_best(const torch_row *rows, int n, const char *dtype, const char *mode, int batch,
-                         const char **best_mode)
-{
-    size_t ml = strlen(mode);
-    int prefix = ml > 0 && mode[ml - 1] == '*';
-    double best = 0;
-    for (int i = 0; i < n; i++) {
-        int match = prefix ? strncmp(rows[i].mode, mode, ml - 1) == 0 : strcmp(rows[i].mode, mode) == 0;
-        if (match && strcmp(rows[i].dtype, dtype) == 0 && rows[i].batch == batch && (best == 0 || rows[i].ms < best)) {
-            best = rows[i].ms;
-            if (best_mode)
-                *best_mode = rows[i].mode;
-        }
-    }
-    return best;
-}
-
 static int cmd_bench(int argc, char **argv)
 {
-    static const char *const bench_vals[] = {"--torch", "--out", "--reps", "--batch", "--max-batch", "--only",
-                                             CLI_GPU_OPTS, NULL};
-    if (cli_check(argc, argv, "bench", bench_vals, NULL))
-        return 2;
     gpu_opts base;
     gpu_opts_default(&base);
-    if (cli_gpu_opts(argc, argv, "bench", &base))
-        return 2;
-    int reps = atoi(cli_value(argc, argv, "--reps", "30"));
-    const char *outp = cli_value(argc, argv, "--out", NULL);
+    int reps = 30, only_batch = 0, max_batch = 16;
+    const char *outp = NULL, *only = NULL, *torch = NULL;
     /* --batch N and --only LABEL narrow the run (one forward under a profiler, say) */
-    int only_batch = atoi(cli_value(argc, argv, "--batch", "0"));
-    const char *only = cli_value(argc, argv, "--only", NULL);
-    int max_batch = atoi(cli_value(argc, argv, "--max-batch", "16"));
-    if (reps < 1 || only_batch < 0 || only_batch > 64 || max_batch < 1 || max_batch > 64) {
-        fprintf(stderr, "gpenlab-gpu bench: --reps must be >= 1, --batch 0..64 and --max-batch 1..64\n");
-        return 2;
-    }
+    const cli_opt opts[] = {
+        {"--torch", NULL, CLI_STR, &torch, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, &outp, 0, 0, NULL},
+        {"--reps", NULL, CLI_INT, &reps, 1, 100000, NULL},
+        {"--batch", NULL, CLI_INT, &only_batch, 0, 64, NULL},
+        {"--max-batch", NULL, CLI_INT, &max_batch, 1, 64, NULL},
+        {"--only", NULL, CLI_STR, &only, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "bench", opts, &base, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     /* the PyTorch timings first: a bad file is refused before any device time is spent */
     torch_row tr[128];
     int ntr = 0;
     gp_error err;
-    const char *torch = cli_value(argc, argv, "--torch", NULL);
-    if (torch && torch[0] && torch_csv_read(torch, tr, 128, &ntr, &err) < 0) {
-        char msg[1200];
-        gp_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "gpenlab-gpu bench: %s\n", msg);
-        return 2;
-    }
+    if (torch && torch[0] && torch_csv_read(torch, tr, 128, &ntr, &err) < 0)
+        return cli_report(stderr, "gpenlab-gpu bench", &err, 2);
     if (gpu_device_count() < 1) {
         printf("bench: no CUDA device: skipped\n");
         return 0;
@@ -586,8 +582,10 @@ static int cmd_bench(int argc, char **argv)
         gpu_precision prec;
         int kernel;
         const char *label;
-    } runs[] = {{GPU_FP16, GPU_CONV_AUTO, "fp16"}, {GPU_BF16, GPU_CONV_AUTO, "bf16"},
-                {GPU_FP16, GPU_CONV_MMA, "fp16-mma"}, {GPU_FP32, GPU_CONV_AUTO, "fp32"}};
+    } runs[] = {{GPU_FP16, GPU_CONV_AUTO, "fp16"},
+                {GPU_BF16, GPU_CONV_AUTO, "bf16"},
+                {GPU_FP16, GPU_CONV_MMA, "fp16-mma"},
+                {GPU_FP32, GPU_CONV_AUTO, "fp32"}};
     double core_tf = 0, blas_tf = 0, ms16[65] = {0}, frac16[65] = {0};
     gpu_info info;
     for (int p = 0; p < 4; p++) {
@@ -609,18 +607,20 @@ static int cmd_bench(int argc, char **argv)
                 return cli_die(&err);
             if (p == 0)
                 core_tf = tf;
-            printf("card %s, %d SMs; fp16 dense GEMM: core %s kernel %.1f TFLOP/s, cuBLASLt %.1f TFLOP/s; "
+            printf("card %s, %d SMs; fp16 dense GEMM: core %s kernel %.1f TFLOP/s, cuBLASLt %.1f "
+                   "TFLOP/s; "
                    "kernels: %s; weights: %s\n",
-                   info.name, info.sm_count, info.conv_wgmma ? "wgmma" : "mma.sync", tf, blas_tf, info.kernels,
-                   op.weights_path ? op.weights_path : "deterministic random");
+                   info.name, info.sm_count, info.conv_wgmma ? "wgmma" : "mma.sync", tf, blas_tf,
+                   info.kernels, op.weights_path ? op.weights_path : "deterministic random");
             if (o) {
                 if (p == 0)
                     fprintf(o, "card %s\nkernels %s\n", info.name, info.kernels);
-                fprintf(o, "matmul_fp16_tflops core_%s %.2f cublaslt %.2f\n", info.conv_wgmma ? "wgmma" : "mma",
-                        tf, blas_tf);
+                fprintf(o, "matmul_fp16_tflops core_%s %.2f cublaslt %.2f\n",
+                        info.conv_wgmma ? "wgmma" : "mma", tf, blas_tf);
             }
         }
-        for (int b = only_batch ? only_batch : 1; b <= (only_batch ? only_batch : max_batch); b *= 2) {
+        for (int b = only_batch ? only_batch : 1; b <= (only_batch ? only_batch : max_batch);
+             b *= 2) {
             double med, sd;
             if (gpu_gpen_time(c, b, reps, &med, &sd, &err)) {
                 /* keep what was measured: one batch size that fails ends this precision only */
@@ -628,11 +628,15 @@ static int cmd_bench(int argc, char **argv)
                 break;
             }
             double frac = blas_tf > 0 ? flop * b / (med * 1e-3) / (blas_tf * 1e12) : 0;
-            printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak (conv kernel %s)\n",
+            printf("gpenlab %s batch %d: %8.3f ms (sd %.3f), %.2f ms/face, %.1f%% of fp16 peak "
+                   "(conv kernel %s)\n",
                    runs[p].label, b, med, sd, med / b, 100 * frac,
-                   runs[p].prec == GPU_FP32 ? "simt" : info.conv_wgmma ? "wgmma" : "mma.sync");
+                   runs[p].prec == GPU_FP32 ? "simt"
+                   : info.conv_wgmma        ? "wgmma"
+                                            : "mma.sync");
             if (o)
-                fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", runs[p].label, b, med, sd, frac);
+                fprintf(o, "gpenlab %s batch %d ms %.4f sd %.4f frac_peak %.4f\n", runs[p].label, b,
+                        med, sd, frac);
             if (p == 0) {
                 ms16[b] = med;
                 frac16[b] = frac;
@@ -641,27 +645,15 @@ static int cmd_bench(int argc, char **argv)
         gpu_close(c);
     }
     (void)core_tf;
-    /* gpenlab fp16 against torch eager and every torch.compile mode read from --torch, and
-     * the speed-up over the fastest compile mode at that batch size */
-    printf("\n%-6s %9s %9s %9s %9s %9s %9s %9s %-11s %8s\n", "batch", "gpenlab", "eager", "compile", "compile-ro",
-           "compile-ma", "frac pk", "x eager", "best mode", "x best");
-    for (int b = 1; b <= 64; b *= 2) {
-        if (ms16[b] <= 0)
-            continue;
-        const char *bm = "-";
-        double te = torch_best(tr, ntr, "fp16", "eager", b, NULL);
-        double tc = torch_best(tr, ntr, "fp16", "compile", b, NULL);
-        double tro = torch_best(tr, ntr, "fp16", "compile-ro", b, NULL);
-        double tma = torch_best(tr, ntr, "fp16", "compile-ma", b, NULL);
-        double tbest = torch_best(tr, ntr, "fp16", "compile*", b, &bm);
-        printf("%-6d %9.3f %9.3f %9.3f %9.3f %9.3f %8.1f%% %9.2f %-11s %8.2f\n", b, ms16[b], te, tc, tro, tma,
-               100 * frac16[b], te > 0 ? te / ms16[b] : 0, bm, tbest > 0 ? tbest / ms16[b] : 0);
-        if (o)
-            fprintf(o,
-                    "compare batch %d gpenlab_fp16 %.4f torch_eager %.4f torch_compile %.4f torch_compile_ro %.4f "
-                    "torch_compile_ma %.4f best_compile_mode %s speedup_best_compile %.3f frac_peak %.4f\n",
-                    b, ms16[b], te, tc, tro, tma, bm, tbest > 0 ? tbest / ms16[b] : 0, frac16[b]);
-    }
+    /* gpenlab fp16 against the fastest torch row of each mode and of all, over every
+     * formulation and layout read from --torch ("-" where a side measured nothing) */
+    torch_compare cmp[16];
+    int ncmp;
+    torch_compare_build(ms16, frac16, 64, tr, ntr, "fp16", cmp, &ncmp);
+    printf("\n");
+    torch_compare_print(stdout, cmp, ncmp, tr);
+    if (o)
+        torch_compare_record(o, cmp, ncmp, tr);
     if (o)
         fclose(o);
     return 0;
@@ -727,7 +719,8 @@ static void image_dims(double mp, int *w, int *h)
  * requests at the same moment; eff(n) = their throughput over that of one process. Must
  * run before this process touches CUDA at all (a forked child cannot use CUDA once the
  * parent has initialised it). eff[k] is for n = 1 << k; *n_out of them. */
-static int eff_processes(const gpu_opts *base, int max_procs, int per, double *eff, int *n_out, gp_error *err)
+static int eff_processes(const gpu_opts *base, int max_procs, int per, double *eff, int *n_out,
+                         gp_error *err)
 {
     double thr1 = 0;
     *n_out = 0;
@@ -755,7 +748,8 @@ static int eff_processes(const gpu_opts *base, int max_procs, int per, double *e
                 gpu_ctx *c = NULL;
                 gp_error e;
                 gpu_request_result r;
-                int ok = rgb && !jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &e) && !gpu_open(&o, &c, &e);
+                int ok =
+                    rgb && !jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &e) && !gpu_open(&o, &c, &e);
                 gpu_request rq = {jpg, jl, 0, 0, 1, 90};
                 for (int k = 0; k < 2 && ok; k++)
                     ok = !gpu_request_run(c, 0, &rq, &r, NULL, &e);
@@ -796,38 +790,44 @@ static int eff_processes(const gpu_opts *base, int max_procs, int per, double *e
             waitpid(pids[i], NULL, 0);
         close(ready[0]), close(go[1]), close(res[0]);
         if (!all_ok || n_ready != n)
-            return gp_error_set(err, GP_EIO, NULL, 0, 0, "profile", "eff over %d processes: a process failed", n);
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "profile",
+                                "eff over %d processes: a process failed", n);
         double thr = n * per / worst;
         if (n == 1)
             thr1 = thr;
         eff[(*n_out)++] = thr / thr1;
-        printf("eff over processes: %d -> %.3f (%.1f requests/s, the slowest process %.0f ms, wall %.0f ms)\n", n,
-               eff[*n_out - 1], thr * 1e3, worst, wall);
+        printf("eff over processes: %d -> %.3f (%.1f requests/s, the slowest process %.0f ms, wall "
+               "%.0f ms)\n",
+               n, eff[*n_out - 1], thr * 1e3, worst, wall);
     }
     return 0;
 }
 
 static int cmd_profile(int argc, char **argv)
 {
-    static const char *const prof_vals[] = {"--out", "--reps", "--cmd", "--commit", "--procs", CLI_GPU_OPTS, NULL};
-    static const char *const prof_flags[] = {"--quick", NULL};
-    if (cli_check(argc, argv, "profile", prof_vals, prof_flags))
-        return 2;
     gpu_opts base;
     gpu_opts_default(&base);
-    if (cli_gpu_opts(argc, argv, "profile", &base))
-        return 2;
+    const char *outp = "gpu/profiles/h100", *cmd_text = "gpenlab-gpu profile", *commit = "unknown";
+    int reps = 5, max_procs = -1; /* -1: 2 with --quick, else 4 */
+    bool quick = false;
+    const cli_opt opts[] = {
+        {"--out", NULL, CLI_STR, &outp, 0, 0, NULL},
+        {"--reps", NULL, CLI_INT, &reps, 1, 16, NULL},
+        {"--quick", NULL, CLI_FLAG, &quick, 0, 0, NULL},
+        {"--procs", NULL, CLI_INT, &max_procs, 0, 16, NULL},
+        {"--cmd", NULL, CLI_STR, &cmd_text, 0, 0, NULL},
+        {"--commit", NULL, CLI_STR, &commit, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "profile", opts, &base, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (max_procs < 0)
+        max_procs = quick ? 2 : 4;
     if (base.detector_weights_path) {
-        fprintf(stderr, "gpenlab-gpu profile: --detector-weights: the profile keeps random detector weights, so that "
+        fprintf(stderr, "gpenlab-gpu profile: --detector-weights: the profile keeps random "
+                        "detector weights, so that "
                         "a request runs the face count it asks for\n");
-        return 2;
-    }
-    const char *outp = cli_value(argc, argv, "--out", "gpu/profiles/h100");
-    int reps = atoi(cli_value(argc, argv, "--reps", "5"));
-    int quick = cli_flag(argc, argv, "--quick");
-    int max_procs = atoi(cli_value(argc, argv, "--procs", quick ? "2" : "4"));
-    if (reps < 1 || reps > 16 || max_procs < 0 || max_procs > 16) {
-        fprintf(stderr, "gpenlab-gpu profile: --reps must be 1..16 and --procs 0..16\n");
         return 2;
     }
     gp_error err;
@@ -843,7 +843,8 @@ static int cmd_profile(int argc, char **argv)
     }
     double eff_proc[8];
     int n_eff_proc = 0;
-    if (max_procs > 0 && eff_processes(&base, max_procs, quick ? 4 : 8, eff_proc, &n_eff_proc, &err))
+    if (max_procs > 0 &&
+        eff_processes(&base, max_procs, quick ? 4 : 8, eff_proc, &n_eff_proc, &err))
         return cli_die(&err);
     /* cold start, in this fresh process: context, weights from a file, first inference,
      * graph capture */
@@ -860,8 +861,8 @@ static int cmd_profile(int argc, char **argv)
     gpen_model m;
     /* the weight-load phase reads a file: --weights, else the random weights written out */
     const char *weights = base.weights_path ? base.weights_path : wpath;
-    if (!base.weights_path &&
-        (gpen_model_init_random(&m, &dc, GPEN_DEFAULT_SEED, &err) || gpen_model_save(&m, wpath, &err)))
+    if (!base.weights_path && (gpen_model_init_random(&m, &dc, GPEN_DEFAULT_SEED, &err) ||
+                               gpen_model_save(&m, wpath, &err)))
         return cli_die(&err);
     if (!base.weights_path)
         gpen_model_free(&m);
@@ -917,9 +918,11 @@ static int cmd_profile(int argc, char **argv)
         steady[i] = res.total_ms;
     }
     double steady_ms = median_of(steady, 8);
-    printf("cold: context %.0f ms (%.0f MiB), GPEN file read %.0f ms, open GPEN %.0f ms, open all nets + %d slots %.0f ms, "
+    printf("cold: context %.0f ms (%.0f MiB), GPEN file read %.0f ms, open GPEN %.0f ms, open all "
+           "nets + %d slots %.0f ms, "
            "first request %.0f ms (steady %.1f), graph capture %.0f ms\n",
-           ctx_ms, ctx_mib, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms, capture_ms);
+           ctx_ms, ctx_mib, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms,
+           capture_ms);
 
     /* stage latency over megapixels and faces */
     gpu_profile p;
@@ -951,7 +954,8 @@ static int cmd_profile(int argc, char **argv)
             double med = median_of(tv, R);
             for (int k = 0; k < R && njit < 4096; k++)
                 jit[njit++] = tot[mi][fi][k] / med;
-            printf("mp %5.1f (%dx%d) faces %d: total %8.2f ms\n", MP_GRID[mi], w, h, FACES[fi], med);
+            printf("mp %5.1f (%dx%d) faces %d: total %8.2f ms\n", MP_GRID[mi], w, h, FACES[fi],
+                   med);
         }
         free(jpg);
     }
@@ -995,7 +999,8 @@ static int cmd_profile(int argc, char **argv)
     /* GPEN and ParseNet over batch */
     double gb[9] = {0}, pb[9] = {0}, sd;
     for (int b = 1; b <= 8; b *= 2) {
-        if (gpu_gpen_time(c, b, 20, &gb[b], &sd, &err) || gpu_parse_time(c, b, 10, &pb[b], &sd, &err))
+        if (gpu_gpen_time(c, b, 20, &gb[b], &sd, &err) ||
+            gpu_parse_time(c, b, 10, &pb[b], &sd, &err))
             return cli_die(&err);
         printf("batch %d: GPEN %.3f ms, ParseNet %.3f ms\n", b, gb[b], pb[b]);
     }
@@ -1032,13 +1037,16 @@ static int cmd_profile(int argc, char **argv)
         rgb = jpeg_synthetic_rgb(w, h, (unsigned)mi + 7);
         unsigned char *jpg = NULL;
         size_t jl;
-        if (jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &err) || gpu_jpeg_time(c, jpg, jl, R, &jt[mi], &err))
+        if (jpeg_encode_rgb(rgb, w, h, 90, &jpg, &jl, &err) ||
+            gpu_jpeg_time(c, jpg, jl, R, &jt[mi], &err))
             return cli_die(&err);
         free(rgb);
         free(jpg);
-        printf("jpeg mp %4.1f: libjpeg decode %.2f encode %.2f ms; nvJPEG%s decode %.2f encode %.2f ms\n",
-               MP_GRID[mi], jt[mi].host_decode_ms, jt[mi].host_encode_ms, jt[mi].nvjpeg_hw ? " (hardware)" : "",
-               jt[mi].nvjpeg_decode_ms, jt[mi].nvjpeg_encode_ms);
+        printf("jpeg mp %4.1f: libjpeg decode %.2f encode %.2f ms; nvJPEG%s decode %.2f encode "
+               "%.2f ms\n",
+               MP_GRID[mi], jt[mi].host_decode_ms, jt[mi].host_encode_ms,
+               jt[mi].nvjpeg_hw ? " (hardware)" : "", jt[mi].nvjpeg_decode_ms,
+               jt[mi].nvjpeg_encode_ms);
     }
     /* eff of n requests batched in one call on one slot (their faces go through GPEN and
      * ParseNet together), against one request a call */
@@ -1070,7 +1078,8 @@ static int cmd_profile(int argc, char **argv)
             if (n == 1)
                 thr1b = thr;
             eff_batch[n_eff_batch++] = thr / thr1b;
-            printf("eff batched in one call: %d -> %.3f (%.1f requests/s)\n", n, thr / thr1b, thr * 1e3);
+            printf("eff batched in one call: %d -> %.3f (%.1f requests/s)\n", n, thr / thr1b,
+                   thr * 1e3);
         }
         gpu_close(cb);
     }
@@ -1083,11 +1092,13 @@ static int cmd_profile(int argc, char **argv)
     snprintf(p.source, sizeof(p.source),
              "measured by gpenlab-gpu profile on %s, %s, %d SMs, %.0f MiB, %s\n"
              "command: %s; commit %s\n"
-             "GPEN-BFR-512 (CUDA core, fp16, CUDA graphs; kernel variants: info kernels): %s; RetinaFace-R50: random; ParseNet: %s\n"
-             "synthetic 3:2 JPEGs (q90) decoded/encoded by %s; faces placed on a grid (random weights detect none)\n"
-             "face stages: least-squares slope over 1,2,4,8 faces (batched); memory: from buffer sizes, model from cudaMemGetInfo",
-             date, info.name, info.sm_count, info.mem_total_mib, info.driver,
-             cli_value(argc, argv, "--cmd", "gpenlab-gpu profile"), cli_value(argc, argv, "--commit", "unknown"),
+             "GPEN-BFR-512 (CUDA core, fp16, CUDA graphs; kernel variants: info kernels): %s; "
+             "RetinaFace-R50: random; ParseNet: %s\n"
+             "synthetic 3:2 JPEGs (q90) decoded/encoded by %s; faces placed on a grid (random "
+             "weights detect none)\n"
+             "face stages: least-squares slope over 1,2,4,8 faces (batched); memory: from buffer "
+             "sizes, model from cudaMemGetInfo",
+             date, info.name, info.sm_count, info.mem_total_mib, info.driver, cmd_text, commit,
              base.weights_path ? base.weights_path : "deterministic random weights",
              base.parser_weights_path ? base.parser_weights_path : "random", info.jpeg);
     p.jitter = JITTER_SAMPLES;
@@ -1107,7 +1118,10 @@ static int cmd_profile(int argc, char **argv)
     p.req_mem_per_face_bytes = mr.gpen_per_face_bytes + mr.parse_per_face_bytes;
     /* cold phases measured here (seconds); pod scheduling and image pulls are not GPU work */
     double weight_load_s = open_gpen_ms / 1e3 * (1.0 + (27.3e6 + 21.3e6) / (double)gpen_params);
-    struct { const char *name; double s; } ph[] = {
+    struct {
+        const char *name;
+        double s;
+    } ph[] = {
         {"cuda_init", ctx_ms / 1e3},
         {"weight_load", weight_load_s},
         {"first_inference", first_ms / 1e3},
@@ -1127,14 +1141,17 @@ static int cmd_profile(int argc, char **argv)
         gp_error_set(&err, GP_EIO, outp, 0, 0, NULL, "cannot create");
         return cli_die(&err);
     }
-    fprintf(f, "# %s: GPEN pipeline on %s, measured by `gpenlab-gpu profile` (gpu/gpenlab_gpu.c).\n"
-               "# Stages: decode/encode = %s; detect = resize + RetinaFace-R50;\n"
-               "# align/gpen/parse/paste per face (batched up to 8); blend over the image.\n"
-               "# eff(n): n threads of one process, each on its own stream and buffers (info eff_batched:\n"
-               "# n requests in one call, faces batched across them; info eff_procs: n processes).\n"
-               "# share_slowdown is not measured (1 = no loss beyond eff(n)); first_request_extra_ms 0\n"
-               "# because first_inference and graph_capture are cold phases (warm-up before ready).\n",
-            outp, info.name, info.jpeg);
+    fprintf(
+        f,
+        "# %s: GPEN pipeline on %s, measured by `gpenlab-gpu profile` (gpu/gpenlab_gpu.c).\n"
+        "# Stages: decode/encode = %s; detect = resize + RetinaFace-R50;\n"
+        "# align/gpen/parse/paste per face (batched up to 8); blend over the image.\n"
+        "# eff(n): n threads of one process, each on its own stream and buffers (info "
+        "eff_batched:\n"
+        "# n requests in one call, faces batched across them; info eff_procs: n processes).\n"
+        "# share_slowdown is not measured (1 = no loss beyond eff(n)); first_request_extra_ms 0\n"
+        "# because first_inference and graph_capture are cold phases (warm-up before ready).\n",
+        outp, info.name, info.jpeg);
     if (profile_write(&p, f, &err))
         return cli_die(&err);
     fprintf(f, "info gpen_batch_ms");
@@ -1143,9 +1160,12 @@ static int cmd_profile(int argc, char **argv)
     fprintf(f, "\ninfo parse_batch_ms");
     for (int b = 1; b <= 8; b *= 2)
         fprintf(f, " %d %.4g", b, pb[b]);
-    fprintf(f, "\ninfo cold_ms context %.1f gpen_file_read %.1f gpen_open %.1f all_nets_open_%d_slots %.1f "
-               "first_request %.1f steady_request %.2f graph_capture %.1f\n",
-            ctx_mib > 0 ? ctx_ms : ctx_ms, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms, steady_ms, capture_ms);
+    fprintf(f,
+            "\ninfo cold_ms context %.1f gpen_file_read %.1f gpen_open %.1f all_nets_open_%d_slots "
+            "%.1f "
+            "first_request %.1f steady_request %.2f graph_capture %.1f\n",
+            ctx_mib > 0 ? ctx_ms : ctx_ms, file_ms, open_gpen_ms, o.n_slots, open_all_ms, first_ms,
+            steady_ms, capture_ms);
     fprintf(f, "info kernels %s\n", info.kernels);
     fprintf(f, "info eff_batched");
     for (int i = 0; i < n_eff_batch; i++)
@@ -1155,11 +1175,18 @@ static int cmd_profile(int argc, char **argv)
         fprintf(f, " %d %.4f", 1 << i, eff_proc[i]);
     fprintf(f, "\n");
     for (int mi = 0; mi < N_MP; mi++)
-        fprintf(f, "info jpeg_ms mp %g libjpeg_decode %.3f libjpeg_encode %.3f nvjpeg_decode %.3f nvjpeg_encode %.3f%s\n",
+        fprintf(f,
+                "info jpeg_ms mp %g libjpeg_decode %.3f libjpeg_encode %.3f nvjpeg_decode %.3f "
+                "nvjpeg_encode %.3f%s\n",
                 MP_GRID[mi], jt[mi].host_decode_ms, jt[mi].host_encode_ms, jt[mi].nvjpeg_decode_ms,
-                jt[mi].nvjpeg_encode_ms, !jt[mi].nvjpeg ? " (no nvJPEG)" : jt[mi].nvjpeg_hw ? " (hardware decode)" : "");
-    fprintf(f, "info mem_mib context %.1f gpen_loaded %.1f weights %.1f gpen_per_face %.1f parse_per_face %.1f "
-               "image_per_mp %.2f detector_per_mp %.1f\n",
+                jt[mi].nvjpeg_encode_ms,
+                !jt[mi].nvjpeg     ? " (no nvJPEG)"
+                : jt[mi].nvjpeg_hw ? " (hardware decode)"
+                                   : "");
+    fprintf(f,
+            "info mem_mib context %.1f gpen_loaded %.1f weights %.1f gpen_per_face %.1f "
+            "parse_per_face %.1f "
+            "image_per_mp %.2f detector_per_mp %.1f\n",
             ctx_mib, used_gpen, mr.weights_bytes / 1048576.0, mr.gpen_per_face_bytes / 1048576.0,
             mr.parse_per_face_bytes / 1048576.0, mr.image_per_px_bytes, mr.detector_per_px_bytes);
     for (int mi = 0; mi < N_MP; mi++)
@@ -1181,8 +1208,8 @@ static int cmd_profile(int argc, char **argv)
     static gpu_profile check_p;
     if (profile_load(outp, &check_p, &err))
         return cli_die(&err);
-    printf("profile check: %s parses (%d stages, eff(%d) = %.3f)\n", outp, check_p.n_stages, check_p.n_eff,
-           check_p.eff[check_p.n_eff - 1]);
+    printf("profile check: %s parses (%d stages, eff(%d) = %.3f)\n", outp, check_p.n_stages,
+           check_p.n_eff, check_p.eff[check_p.n_eff - 1]);
     free(jpg2);
     gpu_close(c);
     return 0;
@@ -1190,11 +1217,18 @@ static int cmd_profile(int argc, char **argv)
 
 static int cmd_derive(int argc, char **argv)
 {
-    const char *in = cli_value(argc, argv, "--in", "gpu/profiles/h100");
-    const char *from = cli_value(argc, argv, "--from", "h100");
-    const char *outdir = cli_value(argc, argv, "--outdir", "gpu/profiles");
+    const char *in = "gpu/profiles/h100", *from = "h100", *outdir = "gpu/profiles",
+               *to = "t4,l4,a10,a100";
+    const cli_opt opts[] = {
+        {"--in", NULL, CLI_STR, &in, 0, 0, NULL}, {"--from", NULL, CLI_STR, &from, 0, 0, NULL},
+        {"--to", NULL, CLI_STR, &to, 0, 0, NULL}, {"--outdir", NULL, CLI_STR, &outdir, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = gpu_cli_parse(argc, argv, "profile derive", opts, NULL, NULL, 0);
+    if (prc)
+        return prc == 1 ? 0 : prc;
     char to_list[128];
-    snprintf(to_list, sizeof(to_list), "%s", cli_value(argc, argv, "--to", "t4,l4,a10,a100"));
+    snprintf(to_list, sizeof(to_list), "%s", to);
     static gpu_profile src, dst, src_check;
     gp_error err;
     if (profile_load(in, &src, &err))
@@ -1216,37 +1250,35 @@ static int cmd_derive(int argc, char **argv)
             gp_error_set(&err, GP_EIO, path, 0, 0, NULL, "cannot create");
             return cli_die(&err);
         }
-        fprintf(f, "# %s: DERIVED from %s by `gpenlab-gpu profile derive` (gpu/profile_derive.c):\n"
-                   "# not measured on this card; stage times scaled by datasheet ratios.\n",
+        fprintf(f,
+                "# %s: DERIVED from %s by `gpenlab-gpu profile derive` (gpu/profile_derive.c):\n"
+                "# not measured on this card; stage times scaled by datasheet ratios.\n",
                 path, in);
         int rc = profile_write(&dst, f, &err);
         fclose(f);
         if (rc || profile_load(path, &src_check, &err))
             return cli_die(&err);
-        printf("wrote %s (%s, demand 2 MP 1 face %.1f ms)\n", path, dst.card, profile_demand_us(&dst, 2, 1) / 1e3);
+        printf("wrote %s (%s, demand 2 MP 1 face %.1f ms)\n", path, dst.card,
+               profile_demand_us(&dst, 2, 1) / 1e3);
     }
     return 0;
 }
 
+/* profile, or profile derive */
+static int cmd_profile_or_derive(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "derive") == 0)
+        return cmd_derive(argc - 1, argv + 1);
+    return cmd_profile(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: gpenlab-gpu selftest|bench|run|convcheck|profile [derive] [options]\n");
-        return 2;
-    }
-    if (strcmp(argv[1], "selftest") == 0)
-        return cmd_selftest(argc - 1, argv + 1);
-    if (strcmp(argv[1], "bench") == 0)
-        return cmd_bench(argc - 1, argv + 1);
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "convcheck") == 0)
-        return cmd_convcheck(argc - 1, argv + 1);
-    if (strcmp(argv[1], "profile") == 0) {
-        if (argc > 2 && strcmp(argv[2], "derive") == 0)
-            return cmd_derive(argc - 2, argv + 2);
-        return cmd_profile(argc - 1, argv + 1);
-    }
-    fprintf(stderr, "gpenlab-gpu: unknown command \"%s\"\n", argv[1]);
-    return 2;
+    static const cli_command commands[] = {{"selftest", cmd_selftest},
+                                           {"bench", cmd_bench},
+                                           {"run", cmd_run},
+                                           {"convcheck", cmd_convcheck},
+                                           {"profile", cmd_profile_or_derive}};
+    return cli_dispatch("gpenlab-gpu", argc, argv, commands, sizeof(commands) / sizeof(commands[0]),
+                        gpu_cli_usage(NULL), stdout, stderr);
 }

@@ -35,11 +35,11 @@ typedef struct gpu_opts {
     const char *detector_weights_path; /* RetinaFace-R50, converted by
                                         * scripts/convert_pipeline_checkpoint.py; NULL: random */
     const char *parser_weights_path;   /* ParseNet, likewise; NULL: random */
-    int n_slots;              /* concurrent request slots (streams) for gpu_request_run */
-    int max_image_mp;         /* pipeline buffers sized for images up to this many MP */
-    int conv_kernel;          /* gpu_conv_kernel: which tensor-core conv kernel (fp16/bf16) */
-    int jpeg;                 /* gpu_jpeg_path: where pipeline requests decode and encode */
-    int max_requests;         /* requests one gpu_requests_run call may hold (per slot) */
+    int n_slots;                       /* concurrent request slots (streams) for gpu_request_run */
+    int max_image_mp;                  /* pipeline buffers sized for images up to this many MP */
+    int conv_kernel;  /* gpu_conv_kernel: which tensor-core conv kernel (fp16/bf16) */
+    int jpeg;         /* gpu_jpeg_path: where pipeline requests decode and encode */
+    int max_requests; /* requests one gpu_requests_run call may hold (per slot) */
 } gpu_opts;
 
 /* GPU_CONV_AUTO: wgmma on compute capability 9.0 when the build has the sm_90a image,
@@ -62,8 +62,8 @@ typedef struct gpu_info {
     char name[96];
     char driver[32];
     int cc_major, cc_minor, sm_count;
-    int conv_wgmma;    /* the conv kernel in use: 1 wgmma (sm_90a), 0 mma.sync */
-    char jpeg[64];     /* the JPEG path of pipeline requests: "libjpeg (host)", "nvJPEG
+    int conv_wgmma;     /* the conv kernel in use: 1 wgmma (sm_90a), 0 mma.sync */
+    char jpeg[64];      /* the JPEG path of pipeline requests: "libjpeg (host)", "nvJPEG
                         * hardware decode + GPU encode", "nvJPEG GPU decode + GPU encode" */
     char kernels[1024]; /* the kernel variants in use and why (GPENLAB_TAPCONV, GPENLAB_BLUR_EPI:
                          * the tap kernel's probe, each layer's choice with its times) */
@@ -84,8 +84,7 @@ int gpu_gpen_forward(gpu_ctx *c, const float *in, int batch, float *out, gp_erro
 int gpu_gpen_tap(gpu_ctx *c, const char *name, int batch, float *dst, size_t n, gp_error *err);
 /* Device time of GPEN forwards of `batch` faces already on the device (graph replay when
  * enabled): median and standard deviation over `reps` runs after warm-up, milliseconds. */
-int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms,
-                  gp_error *err);
+int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms, gp_error *err);
 /* The same for ParseNet (pipeline contexts). */
 int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms,
                    gp_error *err);
@@ -93,8 +92,10 @@ int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *s
  * contexts): RetinaFace on one image in [3, h, w] -> heads[l] [32, h_l, w_l]
  * (pipe_rf_level_size); ParseNet on in [batch, 3, size, size] -> out [batch, 22, size,
  * size], size a multiple of 16 up to 512. Host float NCHW buffers. */
-int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3], gp_error *err);
-int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out, gp_error *err);
+int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3],
+                           gp_error *err);
+int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out,
+                         gp_error *err);
 /* Measured fp16 (or the ctx's precision) dense matrix rate of this card, TFLOP/s, from a
  * large GEMM through the core's own conv kernel and through cuBLASLt. */
 int gpu_matmul_peak(gpu_ctx *c, double *core_tflops, double *cublas_tflops, gp_error *err);
@@ -108,14 +109,14 @@ int gpu_conv_tile_bench(gpu_ctx *c, FILE *f, gp_error *err);
 
 /* Pipeline stages, in order; a request's times are reported per stage. */
 enum {
-    GPU_STAGE_DECODE,   /* JPEG decode + upload */
-    GPU_STAGE_DETECT,   /* resize to the detector size + RetinaFace-R50 + scores */
-    GPU_STAGE_ALIGN,    /* per-face 5-point similarity warp to 512 (bicubic) */
-    GPU_STAGE_GPEN,     /* GPEN on all faces, batched */
-    GPU_STAGE_PARSE,    /* ParseNet mask, blurred */
-    GPU_STAGE_PASTE,    /* inverse warp of face and mask into each face box */
-    GPU_STAGE_BLEND,    /* img*(1-mask) + faces*mask over the full image */
-    GPU_STAGE_ENCODE,   /* download + JPEG encode */
+    GPU_STAGE_DECODE, /* JPEG decode + upload */
+    GPU_STAGE_DETECT, /* resize to the detector size + RetinaFace-R50 + scores */
+    GPU_STAGE_ALIGN,  /* per-face 5-point similarity warp to 512 (bicubic) */
+    GPU_STAGE_GPEN,   /* GPEN on all faces, batched */
+    GPU_STAGE_PARSE,  /* ParseNet mask, blurred */
+    GPU_STAGE_PASTE,  /* inverse warp of face and mask into each face box */
+    GPU_STAGE_BLEND,  /* img*(1-mask) + faces*mask over the full image */
+    GPU_STAGE_ENCODE, /* download + JPEG encode */
     GPU_N_STAGES
 };
 const char *gpu_stage_name(int stage);
@@ -125,11 +126,11 @@ const char *gpu_stage_name(int stage);
 typedef struct gpu_request {
     const unsigned char *jpeg; /* input JPEG bytes, or NULL: a synthetic image of w x h */
     size_t jpeg_len;
-    int width, height;         /* used when jpeg is NULL */
-    int faces;                 /* face paths to run with random detector weights (they
+    int width, height; /* used when jpeg is NULL */
+    int faces;         /* face paths to run with random detector weights (they
                                 * detect nothing); with real ones (detector_weights_path)
                                 * RetinaFace's detections decide, at most GPU_MAX_FACES */
-    int quality;               /* JPEG quality of the output, 1..100 */
+    int quality;       /* JPEG quality of the output, 1..100 */
 } gpu_request;
 
 typedef struct gpu_request_result {
@@ -137,8 +138,8 @@ typedef struct gpu_request_result {
     double total_ms;
     size_t out_jpeg_len;
     int detector_w, detector_h;
-    int faces;                     /* face paths run: the request's count, or detected */
-    double peak_mem_mib;           /* device memory held by this request's buffers */
+    int faces;           /* face paths run: the request's count, or detected */
+    double peak_mem_mib; /* device memory held by this request's buffers */
 } gpu_request_result;
 
 /* Runs one whole request on slot `slot` (0..n_slots-1). out_jpeg may be NULL. */
@@ -163,7 +164,8 @@ typedef struct gpu_jpeg_times {
     int nvjpeg;    /* nvJPEG timed */
     int nvjpeg_hw; /* its decodes went through the hardware decoder */
 } gpu_jpeg_times;
-int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err);
+int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t,
+                  gp_error *err);
 
 /* Device memory in use now (cudaMemGetInfo), MiB. */
 double gpu_mem_used_mib(gpu_ctx *c);

@@ -12,9 +12,9 @@ NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 GPU_ARCH  ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80
 GPU_DIR   := $(BUILD)/gpu-bin
-GPU_CFLAGS := $(CSTD) $(INCLUDES) $(WARN) -O2 -g
+GPU_CFLAGS = $(CSTD) $(INCLUDES) $(WARN) -O2 -g
 GPU_C_SRC := gpu/gpenlab_gpu.c gpu/gpu_cli.c gpu/run_cmd.c gpu/gpu_common.c gpu/jpeg_io.c profile/profile.c \
-             profile/profile_derive.c $(wildcard gpu/ref/*.c) base/error.c base/fileio.c base/text.c \
+             profile/profile_derive.c $(wildcard gpu/ref/*.c) base/error.c base/opts.c base/fileio.c base/text.c \
              gpu/torch_csv.c base/csv_reader.c base/textparse.c
 GPU_C_OBJ = $(GPU_C_SRC:%.c=$(GPU_DIR)/%.o) $(GPU_JPEG_OBJ)
 GPU_CU_HDR := gpu/gpu_kernels.cuh gpu/gpu_internal.cuh gpu/gpu_pipeline.cuh gpu/gpu.h gpu/jpeg_io.h gpu/jpeg_gpu.h \

@@ -1,28 +1,28 @@
-/* gpu_cli.h: the command-line pieces gpenlab-gpu's commands share: options by name, a
- * check that every option is one the command knows, the options that set a gpu_opts
- * (weights, JPEG path, conv kernel, precision), and the one-line error report. Only the
- * program's commands call these (they print). */
+/* gpu_cli.h: the command line of gpenlab-gpu, which its commands share: their options go
+ * through the one option parser (base/opts.h), with the options that set a gpu_opts
+ * (weights, JPEG path, conv kernel, precision) as a table every device command takes; the
+ * usage, one line per command; the one-line error report. Only the program's commands call
+ * these (they print). */
 #ifndef GP_GPU_CLI_H
 #define GP_GPU_CLI_H
 
+#include <stddef.h>
+
+#include "base/opts.h"
 #include "gpu/gpu.h"
 
-/* The value after `key` in argv, or def. */
-const char *cli_value(int argc, char **argv, const char *key, const char *def);
-/* Whether `key` is in argv. */
-int cli_flag(int argc, char **argv, const char *key);
-/* 0 when every "--option" of argv[1..] is one of with_value (followed by a value) or flags
- * (both NULL-terminated); else 2, with one line on stderr naming the command and option. */
-int cli_check(int argc, char **argv, const char *cmd, const char *const *with_value, const char *const *flags);
+/* Parses argv (argv[0] is the command's word) through opts and, unless o is NULL, the
+ * gpu_opts options into o: --weights, --detector-weights, --parser-weights FILE,
+ * --jpeg auto|host|nvjpeg, --conv auto|mma|wgmma, --precision fp32|fp16|bf16. Positional
+ * arguments fill pos[0..n_pos). cmd names the command as printed ("run", "profile
+ * derive"). Returns 0; 1 when -h/--help printed the command's usage on stdout (exit 0); or
+ * 2 with one line "gpenlab-gpu CMD: ..." on stderr naming the option. */
+int gpu_cli_parse(int argc, char **argv, const char *cmd, const cli_opt *opts, gpu_opts *o,
+                  const char **pos, size_t n_pos);
+/* The usage of cmd ("selftest", ..., "profile derive"), or of every command for NULL or an
+ * unknown one. */
+const char *gpu_cli_usage(const char *cmd);
 /* Prints "gpenlab-gpu: <error>" on stderr; returns 1. */
 int cli_die(const gp_error *err);
-/* The options of cli_gpu_opts, for cli_check lists. */
-#define CLI_GPU_OPTS "--weights", "--detector-weights", "--parser-weights", "--jpeg", "--conv", "--precision"
-/* Sets o's weights_path, detector_weights_path, parser_weights_path, jpeg, conv_kernel and
- * precision from --weights, --detector-weights, --parser-weights, --jpeg auto|host|nvjpeg,
- * --conv auto|mma|wgmma and --precision fp32|fp16|bf16 where given; 0, or 2 with a message. */
-int cli_gpu_opts(int argc, char **argv, const char *cmd, gpu_opts *o);
-/* "fp32", "fp16", "bf16" -> GPU_*; -1 otherwise. */
-int cli_precision_parse(const char *s);
 
 #endif

@@ -21,7 +21,7 @@ void gpu_opts_default(gpu_opts *o)
 const char *gpu_stage_name(int stage)
 {
     static const char *const names[GPU_N_STAGES] = {"decode", "detect", "align", "gpen",
-                                                     "parse",  "paste",  "blend", "encode"};
+                                                    "parse",  "paste",  "blend", "encode"};
     return stage >= 0 && stage < GPU_N_STAGES ? names[stage] : "?";
 }
 

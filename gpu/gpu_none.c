@@ -31,24 +31,24 @@ int gpu_gpen_tap(gpu_ctx *c, const char *name, int batch, float *dst, size_t n, 
     (void)c, (void)name, (void)batch, (void)dst, (void)n;
     return none(err);
 }
-int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms,
-                  gp_error *err)
+int gpu_gpen_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms, gp_error *err)
 {
     (void)c, (void)batch, (void)reps, (void)median_ms, (void)sd_ms;
     return none(err);
 }
-int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms,
-                   gp_error *err)
+int gpu_parse_time(gpu_ctx *c, int batch, int reps, double *median_ms, double *sd_ms, gp_error *err)
 {
     (void)c, (void)batch, (void)reps, (void)median_ms, (void)sd_ms;
     return none(err);
 }
-int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3], gp_error *err)
+int gpu_retinaface_forward(gpu_ctx *c, const float *in, int h, int w, float *heads[3],
+                           gp_error *err)
 {
     (void)c, (void)in, (void)h, (void)w, (void)heads;
     return none(err);
 }
-int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out, gp_error *err)
+int gpu_parsenet_forward(gpu_ctx *c, const float *in, int batch, int size, float *out,
+                         gp_error *err)
 {
     (void)c, (void)in, (void)batch, (void)size, (void)out;
     return none(err);
@@ -80,7 +80,8 @@ int gpu_requests_run(gpu_ctx *c, int slot, int n, const gpu_request *rq, gpu_req
     (void)c, (void)slot, (void)n, (void)rq, (void)res, (void)out_jpeg;
     return none(err);
 }
-int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t, gp_error *err)
+int gpu_jpeg_time(gpu_ctx *c, const unsigned char *jpg, size_t len, int reps, gpu_jpeg_times *t,
+                  gp_error *err)
 {
     (void)c, (void)jpg, (void)len, (void)reps, (void)t;
     return none(err);

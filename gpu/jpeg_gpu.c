@@ -35,19 +35,21 @@ int jpeg_gpu_slot_open(jpeg_gpu *g, void *cuda_stream, jpeg_gpu_slot **out, gp_e
     return none(err);
 }
 void jpeg_gpu_slot_close(jpeg_gpu_slot *s) { (void)s; }
-int jpeg_gpu_size(jpeg_gpu *g, const unsigned char *jpg, size_t len, int *width, int *height, gp_error *err)
+int jpeg_gpu_size(jpeg_gpu *g, const unsigned char *jpg, size_t len, int *width, int *height,
+                  gp_error *err)
 {
     (void)g, (void)jpg, (void)len, (void)width, (void)height;
     return none(err);
 }
-int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsigned char *dev_rgb, size_t cap,
-                    int *width, int *height, int *used_hw, gp_error *err)
+int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsigned char *dev_rgb,
+                    size_t cap, int *width, int *height, int *used_hw, gp_error *err)
 {
-    (void)s, (void)jpg, (void)len, (void)dev_rgb, (void)cap, (void)width, (void)height, (void)used_hw;
+    (void)s, (void)jpg, (void)len, (void)dev_rgb, (void)cap, (void)width, (void)height,
+        (void)used_hw;
     return none(err);
 }
-int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height, int quality,
-                    unsigned char **jpg, size_t *len, gp_error *err)
+int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height,
+                    int quality, unsigned char **jpg, size_t *len, gp_error *err)
 {
     (void)s, (void)dev_rgb, (void)width, (void)height, (void)quality, (void)jpg, (void)len;
     return none(err);
@@ -98,16 +100,17 @@ static const char *status_name(nvjpegStatus_t s)
 static int nj_fail(gp_error *err, nvjpegStatus_t s, const char *what)
 {
     int code = s == NVJPEG_STATUS_BAD_JPEG || s == NVJPEG_STATUS_JPEG_NOT_SUPPORTED ? GP_EPARSE
-               : s == NVJPEG_STATUS_ALLOCATOR_FAILURE                                ? GP_ENOMEM
-                                                                                     : GP_EIO;
-    return gp_error_set(err, code, NULL, 0, 0, "nvjpeg", "%s: %s (%d)", what, status_name(s), (int)s);
+               : s == NVJPEG_STATUS_ALLOCATOR_FAILURE                               ? GP_ENOMEM
+                                                                                    : GP_EIO;
+    return gp_error_set(err, code, NULL, 0, 0, "nvjpeg", "%s: %s (%d)", what, status_name(s),
+                        (int)s);
 }
 
-#define NJ(call)                                                                             \
-    do {                                                                                     \
-        nvjpegStatus_t s_ = (call);                                                          \
-        if (s_ != NVJPEG_STATUS_SUCCESS)                                                     \
-            return nj_fail(err, s_, #call);                                                  \
+#define NJ(call)                            \
+    do {                                    \
+        nvjpegStatus_t s_ = (call);         \
+        if (s_ != NVJPEG_STATUS_SUCCESS)    \
+            return nj_fail(err, s_, #call); \
     } while (0)
 
 int jpeg_gpu_open(jpeg_gpu **out, gp_error *err)
@@ -120,7 +123,8 @@ int jpeg_gpu_open(jpeg_gpu **out, gp_error *err)
     /* the hardware decoder: absent on cards without one (ARCH_MISMATCH), then GPU decode */
     if (nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, NULL, NULL, 0, &g->hw) != NVJPEG_STATUS_SUCCESS)
         g->hw = NULL;
-    else if (nvjpegGetHardwareDecoderInfo(g->hw, &g->hw_engines, &g->hw_cores) != NVJPEG_STATUS_SUCCESS ||
+    else if (nvjpegGetHardwareDecoderInfo(g->hw, &g->hw_engines, &g->hw_cores) !=
+                 NVJPEG_STATUS_SUCCESS ||
              g->hw_engines == 0) {
         nvjpegDestroy(g->hw);
         g->hw = NULL;
@@ -133,8 +137,8 @@ int jpeg_gpu_open(jpeg_gpu **out, gp_error *err)
         return nj_fail(err, s, "nvjpegCreateEx");
     }
     if (g->hw)
-        snprintf(g->describe, sizeof(g->describe), "nvJPEG hardware decode (%u engines) + GPU encode",
-                 g->hw_engines);
+        snprintf(g->describe, sizeof(g->describe),
+                 "nvJPEG hardware decode (%u engines) + GPU encode", g->hw_engines);
     else
         snprintf(g->describe, sizeof(g->describe), "nvJPEG GPU decode + GPU encode");
     *out = g;
@@ -176,7 +180,8 @@ static int slot_init(jpeg_gpu_slot *s, gp_error *err)
     jpeg_gpu *g = s->g;
     /* the hardware decoder's state; where it will not open, this slot decodes on the GPU */
     if (g->hw && (nvjpegJpegStateCreate(g->hw, &s->hw_state) != NVJPEG_STATUS_SUCCESS ||
-                  nvjpegDecodeBatchedInitialize(g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI) != NVJPEG_STATUS_SUCCESS)) {
+                  nvjpegDecodeBatchedInitialize(g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI) !=
+                      NVJPEG_STATUS_SUCCESS)) {
         if (s->hw_state)
             nvjpegJpegStateDestroy(s->hw_state);
         s->hw_state = NULL;
@@ -205,7 +210,8 @@ int jpeg_gpu_slot_open(jpeg_gpu *g, void *cuda_stream, jpeg_gpu_slot **out, gp_e
     return 0;
 }
 
-int jpeg_gpu_size(jpeg_gpu *g, const unsigned char *jpg, size_t len, int *width, int *height, gp_error *err)
+int jpeg_gpu_size(jpeg_gpu *g, const unsigned char *jpg, size_t len, int *width, int *height,
+                  gp_error *err)
 {
     int nc = 0, w[NVJPEG_MAX_COMPONENT] = {0}, h[NVJPEG_MAX_COMPONENT] = {0};
     nvjpegChromaSubsampling_t css;
@@ -220,15 +226,16 @@ static int cuda_fail(gp_error *err, cudaError_t e, const char *what)
     return gp_error_set(err, GP_EIO, NULL, 0, 0, "jpeg", "%s: %s", what, cudaGetErrorString(e));
 }
 
-int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsigned char *dev_rgb, size_t cap,
-                    int *width, int *height, int *used_hw, gp_error *err)
+int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsigned char *dev_rgb,
+                    size_t cap, int *width, int *height, int *used_hw, gp_error *err)
 {
     int w = 0, h = 0;
     int rc = jpeg_gpu_size(s->g, jpg, len, &w, &h, err);
     if (rc)
         return rc;
-    if (w < 1 || h < 1 || (size_t)w * h * 3 > cap)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "%dx%d does not fit the slot's %zu bytes", w, h, cap);
+    if (w < 1 || h < 1 || (size_t)w * (size_t)h * 3 > cap)
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image",
+                            "%dx%d does not fit the slot's %zu bytes", w, h, cap);
     nvjpegImage_t img;
     memset(&img, 0, sizeof(img));
     img.channel[0] = dev_rgb;
@@ -239,7 +246,8 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
     if (s->hw_state) {
         const unsigned char *data[1] = {jpg};
         size_t lens[1] = {len};
-        if (nvjpegDecodeBatched(s->g->hw, s->hw_state, data, lens, &img, s->st) == NVJPEG_STATUS_SUCCESS)
+        if (nvjpegDecodeBatched(s->g->hw, s->hw_state, data, lens, &img, s->st) ==
+            NVJPEG_STATUS_SUCCESS)
             *used_hw = 1;
         else /* a failed batch must be initialised again before the next one */
             nvjpegDecodeBatchedInitialize(s->g->hw, s->hw_state, 1, 1, NVJPEG_OUTPUT_RGBI);
@@ -257,13 +265,14 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
     return 0;
 }
 
-int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height, int quality,
-                    unsigned char **jpg, size_t *len, gp_error *err)
+int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height,
+                    int quality, unsigned char **jpg, size_t *len, gp_error *err)
 {
     *jpg = NULL;
     *len = 0;
     if (quality < 1 || quality > 100)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "quality", "expected 1..100, got %d", quality);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "quality", "expected 1..100, got %d",
+                            quality);
     if (quality != s->quality) {
         NJ(nvjpegEncoderParamsSetQuality(s->enc_params, quality, s->st));
         s->quality = quality;
@@ -272,7 +281,8 @@ int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, i
     memset(&img, 0, sizeof(img));
     img.channel[0] = (unsigned char *)dev_rgb;
     img.pitch[0] = (size_t)width * 3;
-    NJ(nvjpegEncodeImage(s->g->gpu, s->enc_state, s->enc_params, &img, NVJPEG_INPUT_RGBI, width, height, s->st));
+    NJ(nvjpegEncodeImage(s->g->gpu, s->enc_state, s->enc_params, &img, NVJPEG_INPUT_RGBI, width,
+                         height, s->st));
     size_t n = 0;
     NJ(nvjpegEncodeRetrieveBitstream(s->g->gpu, s->enc_state, NULL, &n, s->st));
     cudaError_t e = cudaStreamSynchronize(s->st);

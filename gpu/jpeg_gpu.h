@@ -45,8 +45,8 @@ int jpeg_gpu_decode(jpeg_gpu_slot *s, const unsigned char *jpg, size_t len, unsi
                     size_t cap, int *width, int *height, int *used_hw, gp_error *err);
 /* Encodes dev_rgb (width x height, device) at quality 1..100, 4:2:0, into *jpg (malloc'ed,
  * host) of *len bytes, on the slot's stream. */
-int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height, int quality,
-                    unsigned char **jpg, size_t *len, gp_error *err);
+int jpeg_gpu_encode(jpeg_gpu_slot *s, const unsigned char *dev_rgb, int width, int height,
+                    int quality, unsigned char **jpg, size_t *len, gp_error *err);
 
 #ifdef __cplusplus
 }

@@ -101,7 +101,7 @@ int jpeg_encode_rgb(const unsigned char *rgb, int width, int height, int quality
 
 unsigned char *jpeg_synthetic_rgb(int width, int height, unsigned seed)
 {
-    unsigned char *p = malloc((size_t)width * height * 3);
+    unsigned char *p = malloc((size_t)width * (size_t)height * 3);
     if (!p)
         return NULL;
     unsigned s = seed * 2654435761u + 1;
@@ -110,7 +110,7 @@ unsigned char *jpeg_synthetic_rgb(int width, int height, unsigned seed)
             s = s * 1664525u + 1013904223u;
             int noise = (int)(s >> 27) - 16;
             int tex = ((x / 7) ^ (y / 5)) & 31;
-            unsigned char *q = p + ((size_t)y * width + x) * 3;
+            unsigned char *q = p + ((size_t)y * (size_t)width + (size_t)x) * 3;
             int r = 40 + 150 * x / width + tex + noise, g = 60 + 120 * y / height + noise,
                 b = 90 + 60 * ((x + y) % 97) / 97 - tex + noise;
             q[0] = (unsigned char)(r < 0 ? 0 : r > 255 ? 255 : r);

@@ -31,6 +31,11 @@ enum {
 const char *drive_query_name(int q);
 /* The query for namespace ns, over the recording rules `gpenlab export` writes. */
 void drive_default_query(int q, const char *ns, char *buf, size_t len);
+/* The query for one Deployment of a mixed fleet: its pods only (pod=~"DEPLOYMENT-.*"), on
+ * the raw series the recording rules read (latency quantiles and counts over `window`,
+ * rates over `rate_window`: Prometheus durations such as "60s"). */
+void drive_deployment_query(int q, const char *ns, const char *deployment, const char *window,
+                            const char *rate_window, char *buf, size_t len);
 /* The names in query order, NULL-terminated (a config's allowed `queries:` keys). */
 const char *const *drive_query_names(void);
 

@@ -3,6 +3,7 @@
 
 #include "base/common.h"
 #include "base/fileio.h"
+#include "lab/fleet_cfg.h"
 #include "base/text.h"
 
 #include <errno.h>
@@ -16,8 +17,8 @@
 /* Resolves a path written at node `where` against the directory it is relative to: the
  * file's, or the one an overlay gave (a --set on the command line: the current directory);
  * too long is an error. */
-static int resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
-                        size_t cap, gp_error *err)
+int experiment_resolve_path(const experiment *e, const cfg_node *where, const char *rel, char *out,
+                            size_t cap, gp_error *err)
 {
     const char *dir = cfg_node_base_dir(where) ? cfg_node_base_dir(where) : e->dir;
     if (gp_path_join(dir, rel, out, cap) < 0)
@@ -40,11 +41,28 @@ static int timeout_opt(const cfg_node *map, int64_t *out_us, gp_error *err)
 static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, size_t cur_len,
                          gp_error *err)
 {
-    static const char *const keys[] = {
-        "gpus", "gpus_max", "node_provision_delay", "min_pods", "max_pods", "concurrency",
-        "dispatch", "timeout", "termination_grace", "readiness_delay", "image_cache",
-        "gpu_share", "max_queue", "price_per_gpu_hour", "slo", "pod_start_phases",
-        "start_interference", "currency", NULL};
+    static const char *const keys[] = {"gpus",
+                                       "gpus_max",
+                                       "node_provision_delay",
+                                       "min_pods",
+                                       "max_pods",
+                                       "concurrency",
+                                       "dispatch",
+                                       "timeout",
+                                       "termination_grace",
+                                       "readiness_delay",
+                                       "image_cache",
+                                       "gpu_share",
+                                       "max_queue",
+                                       "price_per_gpu_hour",
+                                       "slo",
+                                       "pod_start_phases",
+                                       "start_interference",
+                                       "currency",
+                                       "pools",
+                                       "deployments",
+                                       "routing",
+                                       NULL};
     static const char *const dispatch_names[] = {"shared_queue", "least_conn", NULL};
     static const char *const cache_names[] = {"none", "node", "all", NULL};
     int rc = cfg_check_keys(map, keys, err);
@@ -71,8 +89,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
         rc = cfg_opt_duration_us(map, "termination_grace", 0, US_PER_DAY, &c->termination_grace_us,
                                  err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(map, "readiness_delay", 0, US_PER_DAY, &c->readiness_delay_us, err);
     if (rc >= 0)
         rc = cfg_opt_enum(map, "image_cache", cache_names, &cache, err);
     if (rc >= 0)
@@ -91,14 +109,16 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
         if (n == 0 || n >= cur_len || strpbrk(cur, " \t\n\r"))
             return cfg_error(cfg_map_get(map, "currency"), err, GP_ERANGE,
                              "expected a currency code of 1 to %zu characters without blanks "
-                             "(USD, EUR, CNY), got \"%s\"", cur_len - 1, cur);
+                             "(USD, EUR, CNY), got \"%s\"",
+                             cur_len - 1, cur);
         memcpy(currency, cur, n + 1);
     }
     const cfg_node *phases = rc >= 0 ? cfg_map_get(map, "pod_start_phases") : NULL;
     if (phases) {
         if (cfg_node_kind(phases) != CFG_SEQ)
-            return cfg_error(phases, err, GP_EPARSE,
-                             "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
+            return cfg_error(
+                phases, err, GP_EPARSE,
+                "expected a list of phases like \"image_pull normal 12 3 pod cached_skip\"");
         if (cfg_len(phases) > sizeof(c->extra_phase) / sizeof(c->extra_phase[0]))
             return cfg_error(phases, err, GP_ELIMIT, "at most 8 phases");
         for (size_t i = 0; i < cfg_len(phases); i++) {
@@ -141,8 +161,8 @@ static int parse_cluster(const cfg_node *map, cluster_cfg *c, char *currency, si
 
 static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
 {
-    static const char *const keys[] = {"scrape_interval", "latency_window", "delay",
-                                       "sync_jitter", NULL};
+    static const char *const keys[] = {"scrape_interval", "latency_window", "delay", "sync_jitter",
+                                       NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
         rc = cfg_opt_duration_us(map, "scrape_interval", US_PER_MS, US_PER_H,
@@ -164,16 +184,16 @@ static int parse_metrics(const cfg_node *map, metrics_cfg *m, gp_error *err)
 
 static int parse_users(const cfg_node *map, closed_loop_cfg *c, gp_error *err)
 {
-    static const char *const keys[] = {"count", "think_time", "ramp", "duration", "image_mix",
-                                       NULL};
+    static const char *const keys[] = {"count",    "think_time", "ramp",
+                                       "duration", "image_mix",  NULL};
     int rc = cfg_check_keys(map, keys, err);
     if (rc == 0)
         rc = cfg_req_int(map, "count", 0, 1000000, &c->users, err);
     if (rc >= 0)
         rc = cfg_opt_duration_us(map, "think_time", 0, US_PER_DAY, &c->think_mean_us, err);
     if (rc >= 0) {
-        rc = cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(map, "duration", US_PER_MS, 400 * US_PER_DAY, &c->duration_us, err);
         if (rc == 0)
             return cfg_error(map, err, GP_EMISSING, "a closed loop needs `duration`");
     }
@@ -243,9 +263,8 @@ static int parse_policies(experiment *e, const cfg_node *seq, gp_error *err)
 
 static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
 {
-    static const char *const keys[] = {"db",       "csv",             "series",
-                                       "requests", "max_series_rows", "max_request_rows",
-                                       NULL};
+    static const char *const keys[] = {
+        "db", "csv", "series", "requests", "max_series_rows", "max_request_rows", NULL};
     int rc = cfg_check_keys(map, keys, err);
     const char *db = NULL, *csv = NULL;
     if (rc == 0)
@@ -260,15 +279,14 @@ static int parse_output(experiment *e, const cfg_node *map, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_int64(map, "max_series_rows", 1, INT64_C(1) << 40, &e->max_series_rows, err);
     if (rc >= 0)
-        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows,
-                           err);
+        rc = cfg_opt_int64(map, "max_request_rows", 1, INT64_C(1) << 40, &e->max_request_rows, err);
     if (rc < 0)
         return rc;
-    if (db && (rc = resolve_path(e, cfg_map_get(map, "db"), db, e->db_path, sizeof(e->db_path),
-                                 err)) < 0)
+    if (db && (rc = experiment_resolve_path(e, cfg_map_get(map, "db"), db, e->db_path,
+                                            sizeof(e->db_path), err)) < 0)
         return rc;
-    if (csv && (rc = resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
-                                  sizeof(e->csv_path), err)) < 0)
+    if (csv && (rc = experiment_resolve_path(e, cfg_map_get(map, "csv"), csv, e->csv_path,
+                                             sizeof(e->csv_path), err)) < 0)
         return rc;
     return 0;
 }
@@ -296,8 +314,8 @@ int experiment_check_policies(const experiment *e, int only, gp_error *err)
         policy_env env;
         sim_policy_env(&cfg, &env);
         env.oracle = &stub;
-        policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
+        policy_info info = {
+            .sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *state = NULL;
         TRY(e->policy[pi].ops->create(e->policy[pi].config, &env, &state, &info, err));
         e->policy[pi].ops->destroy(state);
@@ -310,9 +328,10 @@ static int experiment_parse(experiment *e, gp_error *err)
     const cfg_node *root = cfg_root(e->doc);
     if (!root)
         return gp_error_set(err, GP_EPARSE, e->path, 0, 0, NULL, "empty experiment file");
-    static const char *const keys[] = {"name", "description", "seed", "replications", "profile",
-                                       "workload", "users", "cluster", "metrics", "policies",
-                                       "output", "duration", "objective", NULL};
+    static const char *const keys[] = {"name",      "description", "seed",   "replications",
+                                       "profile",   "workload",    "users",  "cluster",
+                                       "metrics",   "policies",    "output", "duration",
+                                       "objective", "mixes",       NULL};
     int rc = cfg_check_keys(root, keys, err);
     if (rc < 0)
         return rc;
@@ -326,11 +345,13 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (rc >= 0)
         rc = cfg_opt_int(root, "replications", 1, EXPERIMENT_MAX_REPLICATIONS, &e->replications,
                          err);
+    /* with node pools, each pool names its card; the experiment's is then optional */
     if (rc >= 0)
-        rc = cfg_req_string(root, "profile", &profile, err);
+        rc = fleet_cfg_has_pools(root) ? cfg_opt_string(root, "profile", &profile, err)
+                                       : cfg_req_string(root, "profile", &profile, err);
     if (rc >= 0)
-        rc = cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us,
-                                 err);
+        rc =
+            cfg_opt_duration_us(root, "duration", US_PER_MS, 400 * US_PER_DAY, &e->horizon_us, err);
     if (rc < 0)
         return rc;
     e->seed = (uint64_t)seed;
@@ -339,30 +360,37 @@ static int experiment_parse(experiment *e, gp_error *err)
     if (desc)
         gp_copy_utf8(e->description, sizeof(e->description), desc);
 
-    rc = resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
-                      sizeof(e->profile_path), err);
-    if (rc < 0)
-        return rc;
-    e->profile = malloc(sizeof(*e->profile));
-    if (!e->profile)
-        return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
-    /* a text given with the experiment (a results database keeps both) is the profile;
-     * a file is read once, so the text parsed is the text stored with the results */
-    rc = 0;
-    if (!e->profile_text)
-        rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL,
-                               err);
-    if (rc == 0)
-        rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
-    if (rc < 0) {
-        if (rc == GP_EIO || rc == GP_EMISSING) {
-            /* name the experiment line that pointed at the missing profile */
-            char msg[sizeof(err->msg)];
-            snprintf(msg, sizeof(msg), "%s", err->msg);
-            return cfg_error(cfg_map_get(root, "profile"), err, rc, "GPU profile %s: %s",
-                             e->profile_path, msg);
+    if (fleet_cfg_has_pools(root)) {
+        /* node pools: a text given with the experiment (a results database's) holds every
+           pool's card too (fleet_cfg_parse); the cards are read again from their files */
+        free(e->profile_text);
+        e->profile_text = NULL;
+    }
+    if (profile) {
+        rc = experiment_resolve_path(e, cfg_map_get(root, "profile"), profile, e->profile_path,
+                                     sizeof(e->profile_path), err);
+        if (rc < 0)
+            return rc;
+        e->profile = malloc(sizeof(*e->profile));
+        if (!e->profile)
+            return gp_error_set(err, GP_ENOMEM, e->path, 0, 0, NULL, "out of memory");
+        /* a text given with the experiment (a results database keeps both) is the profile;
+         * a file is read once, so the text parsed is the text stored with the results */
+        if (!e->profile_text)
+            rc = gp_read_text_file(e->profile_path, PROFILE_MAX_FILE_BYTES, &e->profile_text, NULL,
+                                   err);
+        if (rc == 0)
+            rc = profile_parse(e->profile_path, e->profile_text, e->profile, err);
+        if (rc < 0) {
+            if (rc == GP_EIO || rc == GP_EMISSING) {
+                /* name the experiment line that pointed at the missing profile */
+                char msg[sizeof(err->msg)];
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                return cfg_error(cfg_map_get(root, "profile"), err, rc, "GPU profile %s: %s",
+                                 e->profile_path, msg);
+            }
+            return rc;
         }
-        return rc;
     }
 
     const cfg_node *n;
@@ -390,6 +418,8 @@ static int experiment_parse(experiment *e, gp_error *err)
         return cfg_error(root, err, GP_EMISSING, "missing `policies`");
     if ((rc = parse_policies(e, n, err)) < 0)
         return rc;
+    if ((rc = fleet_cfg_parse(e, root, err)) < 0)
+        return rc;
     if ((n = cfg_map_get(root, "output")) && (rc = parse_output(e, n, err)) < 0)
         return rc;
     if ((n = cfg_map_get(root, "objective")) && !cfg_node_is_null(n)) {
@@ -400,26 +430,38 @@ static int experiment_parse(experiment *e, gp_error *err)
     return 0;
 }
 
-/* The identity of the inputs beyond the file's text: the trace's content and gpenlab's
- * version. A trace that cannot be read is recorded as such (a run would fail on it; an
- * export from a results database may not have it). */
+/* One input file's identity line: "WHAT PATH: N bytes, fnv1a64 H" (or "not readable"). */
+static int describe_file(char *buf, size_t cap, const char *what, const char *path)
+{
+    uint64_t h, bytes;
+    gp_error herr;
+    if (gp_hash_file(path, &h, &bytes, &herr) == 0)
+        return snprintf(buf, cap, "%s %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n", what, path,
+                        bytes, h);
+    return snprintf(buf, cap, "%s %s: not readable\n", what, path);
+}
+
+/* The identity of the inputs beyond the file's text (and the profiles'): the trace's
+ * content, each pool's recorded preemptions and gpenlab's version. A file that cannot be
+ * read is recorded as such (a run would fail on it; an export from a results database may
+ * not have it). */
 static int describe_inputs(experiment *e, gp_error *err)
 {
-    char buf[1400];
-    int n = 0;
+    /* a line for the trace and each pool's recorded preemptions (paths < 512 bytes) */
+    size_t cap = (size_t)(e->n_pools + 2) * 700;
+    char *buf = malloc(cap);
+    if (!buf)
+        return gp_oom(err);
+    size_t n = 0;
     if (!e->closed_loop &&
-        (e->workload.type == WORKLOAD_TRACE || e->workload.type == WORKLOAD_ENVELOPE)) {
-        uint64_t h, bytes;
-        gp_error herr;
-        if (gp_hash_file(e->workload.path, &h, &bytes, &herr) == 0)
-            n = snprintf(buf, sizeof(buf), "trace %s: %" PRIu64 " bytes, fnv1a64 %016" PRIx64 "\n",
-                         e->workload.path, bytes, h);
-        else
-            n = snprintf(buf, sizeof(buf), "trace %s: not readable\n", e->workload.path);
-    }
-    snprintf(buf + n, sizeof(buf) - (size_t)n, "gpenlab %s\n", GPENLAB_VERSION);
-    e->inputs_text = strdup(buf);
-    return e->inputs_text ? 0 : gp_oom(err);
+        (e->workload.type == WORKLOAD_TRACE || e->workload.type == WORKLOAD_ENVELOPE))
+        n += (size_t)describe_file(buf, cap, "trace", e->workload.path);
+    for (int i = 0; i < e->n_pools; i++)
+        if (e->pool[i].trace_path[0])
+            n += (size_t)describe_file(buf + n, cap - n, "preemptions", e->pool[i].trace_path);
+    snprintf(buf + n, cap - n, "gpenlab %s\n", GPENLAB_VERSION);
+    e->inputs_text = buf;
+    return 0;
 }
 
 /* A new experiment named after its file (base name up to the first dot), with its
@@ -511,12 +553,43 @@ int experiment_load_text(const char *name, const char *dir, const char *yaml_tex
     return experiment_finish(e, ov, n_ov, out, err);
 }
 
+int experiment_load_stored(const results_db_inputs *in, const char *name, experiment **out,
+                           gp_error *err)
+{
+    *out = NULL;
+    char dir[512] = "";
+    const char *slash = in->file ? strrchr(in->file, '/') : NULL;
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in->file), in->file);
+    char *ov_copy = strdup(in->overlays ? in->overlays : "");
+    if (!ov_copy)
+        return gp_oom(err);
+    experiment_overlay ov[64];
+    size_t n_ov = 0;
+    for (char *line = ov_copy, *next; *line && n_ov < 64; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        else
+            next = line + strlen(line);
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        ov[n_ov++] = (experiment_overlay){line, eq + 1, name, dir};
+    }
+    int rc = experiment_load_text(name, dir, in->yaml_text, in->profile_text, ov, n_ov, out, err);
+    free(ov_copy);
+    return rc;
+}
+
 void experiment_free(experiment *e)
 {
     if (!e)
         return;
     if (!e->closed_loop)
         workload_free(&e->workload);
+    fleet_cfg_free(e);
     cfg_free(e->doc);
     free(e->yaml_text);
     free(e->overlay_text);
@@ -535,7 +608,7 @@ static int open_workload(void *ctx, uint64_t seed, arrival_src **out, gp_error *
 void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
 {
     memset(out, 0, sizeof(*out));
-    out->cluster = e->cluster;
+    out->cluster = *experiment_cluster(e, pi, NULL);
     out->metrics = e->metrics;
     out->profile = e->profile;
     out->policy = e->policy[pi].ops;
@@ -555,6 +628,14 @@ void experiment_sim_cfg(const experiment *e, int pi, int rep, sim_cfg *out)
     out->max_request_rows = e->max_request_rows;
 }
 
+const cluster_cfg *experiment_cluster(const experiment *e, int pi, const int **pool_src)
+{
+    int m = pi >= 0 && pi < e->n_policies ? e->policy[pi].mix : -1;
+    if (pool_src)
+        *pool_src = m >= 0 ? e->mix[m].pool_src : e->pool_src;
+    return m >= 0 ? &e->mix[m].cluster : &e->cluster;
+}
+
 uint64_t experiment_inputs_hash(const experiment *e)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -572,9 +653,8 @@ uint64_t experiment_inputs_hash(const experiment *e)
 
 int experiment_db_upsert(const experiment *e, results_db *db, int64_t *exp_id, gp_error *err)
 {
-    return results_db_experiment_upsert_inputs(db, e->name, e->path, e->yaml_text,
-                                               e->overlay_text, e->profile_text, e->inputs_text,
-                                               exp_id, err);
+    return results_db_experiment_upsert_inputs(db, e->name, e->path, e->yaml_text, e->overlay_text,
+                                               e->profile_text, e->inputs_text, exp_id, err);
 }
 
 /* The least memory a request of class c can need (bytes): its fewest faces, and the mp in
@@ -598,13 +678,26 @@ int experiment_warn(const experiment *e, FILE *warn)
     const cfg_node *root = cfg_root(e->doc);
     char line[1400];
     gp_error w;
-    int drop = profile_eff_first_drop(e->profile);
-    if (drop) {
+    /* the cards: the experiment's, or each node pool's (lab/fleet_cfg.h) */
+    int n_cards = e->n_pools > 0 ? e->n_pools : 1;
+    const gpu_profile *largest = NULL;
+    for (int k = 0; k < n_cards; k++) {
+        const gpu_profile *p = e->n_pools > 0 ? e->pool_tpl[k].profile : e->profile;
+        const char *path = e->n_pools > 0 && e->pool[k].profile_path[0] ? e->pool[k].profile_path
+                                                                        : e->profile_path;
+        if (!largest || p->gpu_mem_bytes - p->model_mem_bytes >
+                            largest->gpu_mem_bytes - largest->model_mem_bytes)
+            largest = p;
+        bool seen = false; /* pools on the same card: said once */
+        for (int j = 0; j < k; j++)
+            seen |= e->pool_tpl[j].profile == p;
+        int drop = profile_eff_first_drop(p);
+        if (!drop || seen)
+            continue;
         cfg_error(cfg_map_get(root, "profile"), &w, GP_ERANGE,
                   "GPU profile %s: the throughput eff(n) falls from n = %d to %d (%.3g -> %.3g): "
                   "more concurrency would serve less; check the measurement",
-                  e->profile_path, drop - 1, drop, profile_eff(e->profile, drop - 1),
-                  profile_eff(e->profile, drop));
+                  path, drop - 1, drop, profile_eff(p, drop - 1), profile_eff(p, drop));
         gp_error_format(&w, line, sizeof(line));
         if (warn)
             fprintf(warn, "warning: %s\n", line);
@@ -623,23 +716,23 @@ int experiment_warn(const experiment *e, FILE *warn)
         mix = &def;
         mix_node = NULL;
     }
-    double free_bytes = e->profile->gpu_mem_bytes - e->profile->model_mem_bytes;
+    /* with pools, a class is refused only when the largest card cannot hold it */
+    double free_bytes = largest->gpu_mem_bytes - largest->model_mem_bytes;
     double total = 0;
     for (int i = 0; i < mix->n_classes; i++)
         total += mix->cls[i].weight;
     for (int i = 0; i < mix->n_classes; i++) {
         const image_class *c = &mix->cls[i];
-        double need = class_min_mem_bytes(e->profile, c);
+        double need = class_min_mem_bytes(largest, c);
         if (!(c->weight > 0) || need <= free_bytes)
             continue;
         const cfg_node *at = mix_node ? cfg_seq_at(mix_node, (size_t)i) : NULL;
-        cfg_error(at ? at : cfg_map_get(root, e->closed_loop ? "users" : "workload"), &w,
-                  GP_ERANGE,
+        cfg_error(at ? at : cfg_map_get(root, e->closed_loop ? "users" : "workload"), &w, GP_ERANGE,
                   "image class %d \"%s\"%s: every request needs at least %.0f MiB, more than "
                   "the %.0f MiB the card (%s) holds beside the model: all of them (%.1f%% of "
                   "requests) will be rejected as too large",
                   i, c->name, mix_node ? "" : " of the default image mix", need / 1048576,
-                  free_bytes / 1048576, e->profile->card, 100 * c->weight / total);
+                  free_bytes / 1048576, largest->card, 100 * c->weight / total);
         gp_error_format(&w, line, sizeof(line));
         if (warn)
             fprintf(warn, "warning: %s\n", line);

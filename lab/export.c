@@ -18,6 +18,7 @@
 #include "base/ytree.h"
 #include "lab/drive_queries.h"
 #include "lab/experiment.h"
+#include "lab/fleet_cfg.h"
 #include "lab/lab.h"
 #include "lab/results_db.h"
 #include "lab/run_metrics.h"
@@ -38,6 +39,7 @@ void export_opts_default(export_opts *o)
     o->port = 8080;
     o->prometheus_url = "http://prometheus-operated.monitoring.svc:9090";
     o->redis_address = "redis.gpen.svc:6379";
+    o->cloud = "gke";
 }
 
 /* ------------------------------------------------------------------ the source */
@@ -46,14 +48,22 @@ void export_opts_default(export_opts *o)
  * its file, or from the text a results database keeps), with the env a run gives it. */
 typedef struct xsrc {
     experiment *e;
-    int pi;                 /* the entry */
-    char file[600];         /* where the experiment came from */
+    int pi;         /* the entry */
+    char file[600]; /* where the experiment came from */
     const policy_ops *ops;
     const char *label;
     const cfg_node *config; /* NULL: defaults */
     policy_env env;
     policy_info info;
-    char why[2048];         /* how the entry was chosen ("" when named in the file) */
+    /* a mixed fleet: the entry's cluster; one of its Deployments (dep >= 0: the env above
+       and e->cluster's bounds and concurrency are that Deployment's), its pools
+       [pool_first, pool_first + pool_n) in fc.pool, pool_src[k] the file's pool of fc.pool[k] */
+    bool fleet;
+    cluster_cfg fc;
+    const int *pool_src;
+    int dep, pool_first, pool_n;
+    const char *fleet_app; /* the fleet's name: its Service, the pods' part-of label */
+    char why[2048];        /* how the entry was chosen ("" when named in the file) */
 } xsrc;
 
 static void xsrc_free(xsrc *s) { experiment_free(s->e); }
@@ -71,38 +81,11 @@ static bool is_sqlite(const char *path)
 
 /* ------------------------------------------------------------------ from a database */
 
-/* The stored experiment as it ran: its text with the overlays it ran with (--set, a sweep
- * point: "path=value" lines) and its profile's text. */
-static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s,
-                       gp_error *err)
+/* The stored experiment as it ran (experiment_load_stored). */
+static int load_stored(const char *db_path, const results_db_inputs *in, xsrc *s, gp_error *err)
 {
-    snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment",
-             db_path);
-    char dir[512] = "";
-    const char *slash = in->file ? strrchr(in->file, '/') : NULL;
-    if (slash)
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - in->file), in->file);
-    char *ov_copy = strdup(in->overlays ? in->overlays : "");
-    if (!ov_copy)
-        return gp_oom(err);
-    experiment_overlay ov[64];
-    size_t n_ov = 0;
-    for (char *line = ov_copy, *next; *line && n_ov < 64; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        else
-            next = line + strlen(line);
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        ov[n_ov++] = (experiment_overlay){line, eq + 1, s->file, dir};
-    }
-    int rc = experiment_load_text(s->file, dir, in->yaml_text, in->profile_text, ov, n_ov,
-                                  &s->e, err);
-    free(ov_copy);
-    return rc;
+    snprintf(s->file, sizeof(s->file), "%s (in %s)", in->file ? in->file : "experiment", db_path);
+    return experiment_load_stored(in, s->file, &s->e, err);
 }
 
 static int load_stored_id(results_db *db, const char *db_path, int64_t exp_id, xsrc *s,
@@ -151,8 +134,10 @@ static int choose_run(results_db *db, const export_opts *o, const results_db_exp
         /* no runs of it: the newest experiment, as configured (nothing to compare) */
         free(runs);
         TRY(load_stored_id(db, o->from, ex[n_ex - 1].id, s, err));
-        snprintf(s->why, sizeof(s->why), "policy %s of experiment %s, chosen with --label "
-                 "(no runs of it are stored)", o->label, s->e->name);
+        snprintf(s->why, sizeof(s->why),
+                 "policy %s of experiment %s, chosen with --label "
+                 "(no runs of it are stored)",
+                 o->label, s->e->name);
         return (*label = strdup(o->label)) ? 0 : gp_oom(err);
     }
     if (i == SIZE_MAX) {
@@ -227,12 +212,8 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
     if (rc < 0)
         return rc;
     char what[400] = "";
-    if (sum.recorded) {
-        winner_objective ob = {.metric = (run_metric_id)sum.objective, .maximise = sum.maximise,
-                               .n_constraints = sum.n_constraints};
-        memcpy(ob.con, sum.con, sizeof(sum.con));
-        winner_objective_describe(&ob, what, sizeof(what));
-    }
+    if (sum.recorded)
+        winner_objective_describe(&sum.obj, what, sizeof(what));
     if (log) {
         fprintf(log, "sweep %s in %s: %zu points%s%s\n", sum.name, o->from, sum.n_points,
                 sum.recorded ? ", objective: " : "", what);
@@ -244,16 +225,16 @@ static int choose_point(results_db *db, const export_opts *o, const results_db_s
             if ((long)sum.pt[i].point == o->point)
                 chosen = i;
         if (chosen == SIZE_MAX)
-            rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point",
-                              "sweep %s has no point %ld", sum.name, o->point);
+            rc = gp_error_set(err, GP_ERANGE, o->from, 0, 0, "--point", "sweep %s has no point %ld",
+                              sum.name, o->point);
         else if (sum.winner != SIZE_MAX)
             snprintf(s->why, sizeof(s->why),
                      "point p%04ld (%.900s) of sweep %s, chosen with --point (%s: p%04zu)",
-                     o->point, sum.pt[chosen].params, sum.name, what,
-                     sum.pt[sum.winner].point);
+                     o->point, sum.pt[chosen].params, sum.name, what, sum.pt[sum.winner].point);
         else
-            snprintf(s->why, sizeof(s->why), "point p%04ld (%.900s) of sweep %s, chosen with --point",
-                     o->point, sum.pt[chosen].params, sum.name);
+            snprintf(s->why, sizeof(s->why),
+                     "point p%04ld (%.900s) of sweep %s, chosen with --point", o->point,
+                     sum.pt[chosen].params, sum.name);
     } else if (!sum.recorded) {
         rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
                           "sweep %s was stored without its objective (by an older gpenlab), so "
@@ -315,13 +296,13 @@ static int load_from_db(const export_opts *o, xsrc *s, char **label, FILE *log, 
             newest_pt = pts[i].experiment_id;
     bool from_sweep = o->point >= 0 || newest_pt > newest_ex;
     if (rc == 0 && from_sweep && n_pts == 0)
-        rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point",
-                          "the database holds no sweep");
+        rc =
+            gp_error_set(err, GP_EMISSING, o->from, 0, 0, "--point", "the database holds no sweep");
     else if (rc == 0 && !from_sweep && n_ex == 0)
         rc = gp_error_set(err, GP_EMISSING, o->from, 0, 0, NULL, "no experiment in the database");
     else if (rc == 0)
         rc = from_sweep ? choose_point(db, o, pts, n_pts, s, label, log, err)
-                   : choose_run(db, o, ex, n_ex, s, label, log, err);
+                        : choose_run(db, o, ex, n_ex, s, label, log, err);
     free(ex);
     free(pts);
     results_db_close(db);
@@ -360,17 +341,32 @@ static int refuse_no_live_form(const xsrc *s, gp_error *err)
     if (c)
         snprintf(closest, sizeof(closest), "; the closest exportable policy is %s (%s)", c->name,
                  c->summary);
-    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
-                                       (size_t)s->pi);
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"), (size_t)s->pi);
     return cfg_error(cfg_map_get(entry, "policy"), err, GP_ENOTSUP,
                      "policy %s has no live form: %s%s", o->name,
                      o->live_none_why ? o->live_none_why : "no form on a cluster", closest);
+}
+
+/* Creates the entry's policy once with s->env: its config is checked as a run would check
+ * it, and s->info is what the policy says of itself (sync period, bounds). */
+static int xsrc_check_policy(xsrc *s, gp_error *err)
+{
+    void *state = NULL;
+    s->info = (policy_info){.sync_period_us = 15 * US_PER_S,
+                            .flags = 0,
+                            .initial_pods = -1,
+                            .min_pods = -1,
+                            .max_pods = -1};
+    TRY(s->ops->create(s->config, &s->env, &state, &s->info, err));
+    s->ops->destroy(state);
+    return 0;
 }
 
 static int xsrc_load(const export_opts *o, xsrc *s, FILE *log, gp_error *err)
 {
     memset(s, 0, sizeof(*s));
     s->pi = -1;
+    s->dep = -1;
     char *label = NULL;
     if (is_sqlite(o->from)) {
         int rc = load_from_db(o, s, &label, log, err);
@@ -390,17 +386,34 @@ static int xsrc_load(const export_opts *o, xsrc *s, FILE *log, gp_error *err)
     TRY(rc);
     if (s->ops->live == POLICY_LIVE_NONE)
         return refuse_no_live_form(s, err);
-    /* the env a run of this entry gives its policy */
+    /* the env a run of this entry gives its policy; a mixed fleet's cluster is its entry's
+       (its mix's) */
     sim_cfg cfg;
     experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    s->fc = *experiment_cluster(s->e, s->pi, &s->pool_src);
+    s->fleet = s->fc.n_pools > 0;
+    if (s->fleet)
+        s->e->cluster = s->fc;
     sim_policy_env(&cfg, &s->env);
-    /* create the policy once: the config is checked as a run would check it */
-    void *state = NULL;
-    s->info = (policy_info){.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
-                            .min_pods = -1, .max_pods = -1};
-    TRY(s->ops->create(s->config, &s->env, &state, &s->info, err));
-    s->ops->destroy(state);
-    return 0;
+    return xsrc_check_policy(s, err);
+}
+
+/* Deployment `dep` of the mixed fleet loaded in *s, as *d: its pools, and the bounds,
+ * concurrency and env its policy got in the run. d shares s's experiment, whose cluster is
+ * the Deployment's until the caller puts it back (export_fleet). */
+static int xsrc_deployment(const xsrc *s, int dep, xsrc *d, gp_error *err)
+{
+    *d = *s;
+    d->dep = dep;
+    sim_cfg cfg;
+    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    sim_deployment_pools(&cfg, dep, &d->pool_first, &d->pool_n);
+    sim_deployment_env(&cfg, dep, &d->env);
+    d->e->cluster = s->fc;
+    d->e->cluster.min_pods = d->env.min_pods;
+    d->e->cluster.max_pods = d->env.max_pods;
+    d->e->cluster.concurrency = d->env.concurrency;
+    return xsrc_check_policy(d, err);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -483,8 +496,7 @@ static ytree *labels_tree(const export_opts *o)
     return l;
 }
 
-static ytree *metadata_tree(const export_opts *o, const xsrc *s, const char *name,
-                            const char *ns)
+static ytree *metadata_tree(const export_opts *o, const xsrc *s, const char *name, const char *ns)
 {
     ytree *m = ytree_map();
     ytree_set(m, "name", ytree_str(name));
@@ -514,15 +526,29 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
     struct {
         const char *k;
         char v[256];
-    } vars[4] = {{"GPEN_CONCURRENCY", ""}, {"GPEN_QUEUE", "gpen:pending"},
-                 {"REDIS_ADDRESS", ""}, {"GPEN_TIMEOUT_SECONDS", ""}};
+    } vars[4] = {{"GPEN_CONCURRENCY", ""},
+                 {"GPEN_QUEUE", "gpen:pending"},
+                 {"REDIS_ADDRESS", ""},
+                 {"GPEN_TIMEOUT_SECONDS", ""}};
     snprintf(vars[0].v, sizeof(vars[0].v), "%d", s->e->cluster.concurrency);
     snprintf(vars[2].v, sizeof(vars[2].v), "%s", o->redis_address);
     snprintf(vars[3].v, sizeof(vars[3].v), "%lld", (long long)ceil_s(s->e->cluster.timeout_us));
+    if (s->dep >= 0 && s->fc.routing == ROUTING_ROUTER && s->pool_n == 1)
+        snprintf(vars[1].v, sizeof(vars[1].v), "gpen:pending:%s", s->fc.pool[s->pool_first].name);
     for (int i = 0; i < 4; i++) {
         ytree *e = ytree_push(env, ytree_map());
         ytree_set(e, "name", ytree_str(vars[i].k));
         ytree_set(e, "value", ytree_str(vars[i].v));
+    }
+    if (s->dep >= 0 && s->pool_n == 1) {
+        /* memory-aware pulling: the worker takes only what its card can hold */
+        const pool_cfg *pc = &s->fc.pool[s->pool_first];
+        ytree *e = ytree_push(env, ytree_map());
+        ytree_set(e, "name", ytree_str("GPEN_POOL"));
+        ytree_set(e, "value", ytree_str(pc->name));
+        e = ytree_push(env, ytree_map());
+        ytree_set(e, "name", ytree_str("GPEN_GPU_MEM_MIB"));
+        ytree_set(e, "value", ytree_strf("%.0f", pc->profile->gpu_mem_bytes / 1048576.0));
     }
     ytree *res = ytree_set(c, "resources", ytree_map());
     ytree_set(ytree_set(res, "limits", ytree_map()), "nvidia.com/gpu", ytree_str("1"));
@@ -547,6 +573,109 @@ static ytree *container_tree(const export_opts *o, const xsrc *s, bool knative)
     return c;
 }
 
+/* ------------------------------------------------------------------ mixed fleets */
+
+/* The node labels of a card and a capacity: GKE's (cloud.google.com/gke-accelerator,
+ * cloud.google.com/gke-spot) or EKS's through Karpenter (karpenter.k8s.aws/instance-gpu-name,
+ * karpenter.sh/capacity-type). */
+typedef struct node_labels {
+    const char *gpu_key, *gpu_value;
+    const char *cap_key, *cap_value; /* cap_value NULL: "no such label" (GKE on demand) */
+} node_labels;
+
+static bool eks(const export_opts *o) { return o->cloud && strcmp(o->cloud, "eks") == 0; }
+
+static int pool_labels(const export_opts *o, const xsrc *s, int k, node_labels *nl, gp_error *err)
+{
+    const pool_cfg *pc = &s->fc.pool[k];
+    const experiment_pool *xp = &s->e->pool[s->pool_src[k]];
+    const char *gke = NULL, *ek = NULL;
+    bool known = fleet_gpu_labels(pc->profile->card, &gke, &ek);
+    nl->gpu_key =
+        eks(o) ? "karpenter.k8s.aws/instance-gpu-name" : "cloud.google.com/gke-accelerator";
+    nl->gpu_value = xp->accelerator[0] ? xp->accelerator : known ? (eks(o) ? ek : gke) : NULL;
+    if (!nl->gpu_value)
+        return gp_error_set(err, GP_ENOTSUP, s->file, 0, 0, "accelerator",
+                            "pool %s: %s has no %s GPU type gpenlab knows; give the pool's "
+                            "`accelerator:` (the value of %s)",
+                            pc->name, pc->profile->card, eks(o) ? "EKS" : "GKE", nl->gpu_key);
+    bool spot = pc->capacity == CAPACITY_SPOT;
+    nl->cap_key = eks(o) ? "karpenter.sh/capacity-type" : "cloud.google.com/gke-spot";
+    nl->cap_value = eks(o) ? (spot ? "spot" : "on-demand") : (spot ? "true" : NULL);
+    return 0;
+}
+
+/* A node selector requirement: key In [value], or key DoesNotExist (value NULL). */
+static ytree *requirement(const char *key, const char *value)
+{
+    ytree *r = ytree_map();
+    ytree_set(r, "key", ytree_str(key));
+    ytree_set(r, "operator", ytree_str(value ? "In" : "DoesNotExist"));
+    if (value)
+        ytree_push(ytree_set(r, "values", ytree_seq()), ytree_str(value));
+    return r;
+}
+
+/* Where the Deployment's pods go: one pool's nodes (nodeSelector, and on GKE an on-demand
+ * pool's "not spot"), or the pools in their order (required: any of them; preferred: by
+ * weight, the first pool highest); a toleration for spot nodes where a pool is spot. */
+static int place_pods_on(const export_opts *o, const xsrc *s, ytree *ps, gp_error *err)
+{
+    bool any_spot = false;
+    node_labels nl[SIM_MAX_POOLS];
+    for (int k = 0; k < s->pool_n; k++) {
+        TRY(pool_labels(o, s, s->pool_first + k, &nl[k], err));
+        any_spot |= s->fc.pool[s->pool_first + k].capacity == CAPACITY_SPOT;
+    }
+    if (s->pool_n == 1) {
+        ytree *sel = ytree_set(ps, "nodeSelector", ytree_map());
+        ytree_set(sel, nl[0].gpu_key, ytree_str(nl[0].gpu_value));
+        if (nl[0].cap_value)
+            ytree_set(sel, nl[0].cap_key, ytree_str(nl[0].cap_value));
+        else {
+            ytree *terms =
+                ytree_set(ytree_set(ytree_set(ytree_set(ps, "affinity", ytree_map()),
+                                              "nodeAffinity", ytree_map()),
+                                    "requiredDuringSchedulingIgnoredDuringExecution", ytree_map()),
+                          "nodeSelectorTerms", ytree_seq());
+            ytree *ex = ytree_set(ytree_push(terms, ytree_map()), "matchExpressions", ytree_seq());
+            ytree_push(ex, requirement(nl[0].cap_key, NULL));
+        }
+    } else {
+        ytree *na = ytree_set(ytree_set(ps, "affinity", ytree_map()), "nodeAffinity", ytree_map());
+        ytree *terms =
+            ytree_set(ytree_set(na, "requiredDuringSchedulingIgnoredDuringExecution", ytree_map()),
+                      "nodeSelectorTerms", ytree_seq());
+        ytree *pref = ytree_set(na, "preferredDuringSchedulingIgnoredDuringExecution", ytree_seq());
+        for (int k = 0; k < s->pool_n; k++) {
+            ytree *ex = ytree_set(ytree_push(terms, ytree_map()), "matchExpressions", ytree_seq());
+            ytree_push(ex, requirement(nl[k].gpu_key, nl[k].gpu_value));
+            ytree_push(ex, requirement(nl[k].cap_key, nl[k].cap_value));
+            ytree *p = ytree_push(pref, ytree_map());
+            ytree_set(p, "weight", ytree_int(100 - 10 * k > 1 ? 100 - 10 * k : 1));
+            ytree *pex =
+                ytree_set(ytree_set(p, "preference", ytree_map()), "matchExpressions", ytree_seq());
+            ytree_push(pex, requirement(nl[k].gpu_key, nl[k].gpu_value));
+            ytree_push(pex, requirement(nl[k].cap_key, nl[k].cap_value));
+        }
+    }
+    if (any_spot && !eks(o)) {
+        /* GKE spot node pools are commonly tainted cloud.google.com/gke-spot=true */
+        ytree *tol = ytree_push(ytree_get(ps, "tolerations"), ytree_map());
+        ytree_set(tol, "key", ytree_str("cloud.google.com/gke-spot"));
+        ytree_set(tol, "operator", ytree_str("Equal"));
+        ytree_set(tol, "value", ytree_str("true"));
+        ytree_set(tol, "effect", ytree_str("NoSchedule"));
+    }
+    return 0;
+}
+
+static void place_pods(const export_opts *o, const xsrc *s, ytree *ps)
+{
+    /* the labels were checked when the fleet's export began (fleet_check_labels) */
+    place_pods_on(o, s, ps, NULL);
+}
+
 static ytree *deployment_tree(const export_opts *o, const xsrc *s, int replicas)
 {
     ytree *d = ytree_map();
@@ -564,12 +693,17 @@ static ytree *deployment_tree(const export_opts *o, const xsrc *s, int replicas)
     ytree_set(ann, "prometheus.io/scrape", ytree_str("true"));
     ytree_set(ann, "prometheus.io/port", ytree_strf("%d", o->port));
     ytree *ps = ytree_set(tpl, "spec", ytree_map());
-    ytree_set(ps, "terminationGracePeriodSeconds", ytree_int(ceil_s(s->e->cluster.termination_grace_us)));
+    ytree_set(ps, "terminationGracePeriodSeconds",
+              ytree_int(ceil_s(s->e->cluster.termination_grace_us)));
     ytree_push(ytree_set(ps, "containers", ytree_seq()), container_tree(o, s, false));
     ytree *tol = ytree_push(ytree_set(ps, "tolerations", ytree_seq()), ytree_map());
     ytree_set(tol, "key", ytree_str("nvidia.com/gpu"));
     ytree_set(tol, "operator", ytree_str("Exists"));
     ytree_set(tol, "effect", ytree_str("NoSchedule"));
+    if (s->dep >= 0) {
+        ytree_set(ytree_get(tm, "labels"), "app.kubernetes.io/part-of", ytree_str(s->fleet_app));
+        place_pods(o, s, ps);
+    }
     return d;
 }
 
@@ -609,14 +743,14 @@ static ytree *rule_groups(const export_opts *o, const xsrc *s)
         char expr[600];
     } r[32];
     int n = 0;
-#define RULE(name, ...)                                                                    \
-    do {                                                                                   \
-        r[n].record = name;                                                                \
-        snprintf(r[n].expr, sizeof(r[n].expr), __VA_ARGS__);                              \
-        n++;                                                                               \
+#define RULE(name, ...)                                      \
+    do {                                                     \
+        r[n].record = name;                                  \
+        snprintf(r[n].expr, sizeof(r[n].expr), __VA_ARGS__); \
+        n++;                                                 \
     } while (0)
-    RULE("DCGM_FI_DEV_FB_USED_ratio", "DCGM_FI_DEV_FB_USED%s / (DCGM_FI_DEV_FB_USED%s + DCGM_FI_DEV_FB_FREE%s)",
-         sel, sel, sel);
+    RULE("DCGM_FI_DEV_FB_USED_ratio",
+         "DCGM_FI_DEV_FB_USED%s / (DCGM_FI_DEV_FB_USED%s + DCGM_FI_DEV_FB_FREE%s)", sel, sel, sel);
     RULE("gpu_mem_frac", "DCGM_FI_DEV_FB_USED_ratio%s", sel);
     RULE("gpu_memory_utilization", "100 * DCGM_FI_DEV_FB_USED_ratio%s", sel);
     RULE("gpu_util_frac", "DCGM_FI_DEV_GPU_UTIL%s / 100", sel);
@@ -633,12 +767,14 @@ static ytree *rule_groups(const export_opts *o, const xsrc *s)
              qs[i].q, sel, win);
         RULE(qs[i].alias, "%s%s", qs[i].name, sel);
     }
-    RULE("gpen_latency_samples", "sum by (namespace) (increase(gpen_request_latency_seconds_count%s[%s]))",
-         sel, win);
-    RULE("gpen_requests_per_second", "sum by (namespace) (rate(gpen_requests_total%s[%s]))", sel, rwin);
+    RULE("gpen_latency_samples",
+         "sum by (namespace) (increase(gpen_request_latency_seconds_count%s[%s]))", sel, win);
+    RULE("gpen_requests_per_second", "sum by (namespace) (rate(gpen_requests_total%s[%s]))", sel,
+         rwin);
     RULE("arrival_rate", "gpen_requests_per_second%s", sel);
     RULE("gpen_pending",
-         "label_replace(max by (key) (redis_key_size{key=\"gpen:pending\"}), \"namespace\", \"%s\", \"\", \"\")",
+         "label_replace(max by (key) (redis_key_size{key=\"gpen:pending\"}), \"namespace\", "
+         "\"%s\", \"\", \"\")",
          o->ns);
     RULE("redis_list_length", "gpen_pending%s", sel);
     RULE("gpen_queue_length", "gpen_pending%s", sel);
@@ -675,18 +811,34 @@ static ytree *prometheus_rule_tree(const export_opts *o, const xsrc *s)
  * under the name the HPA reads (the recording rules above produce the series). */
 static ytree *adapter_tree(const export_opts *o, const xsrc *s)
 {
-    static const char *const pods[] = {"DCGM_FI_DEV_FB_USED_ratio", "gpu_mem_frac",
-                                       "gpu_memory_utilization", "DCGM_FI_DEV_GPU_UTIL",
-                                       "gpu_utilization", "gpu_util_frac",
-                                       "gpen_requests_in_flight", "in_flight",
-                                       "gpen_concurrency", "concurrency", NULL};
-    static const char *const ext[] = {"gpen_request_latency_seconds_p50", "p50_s",
-                                      "gpen_request_latency_seconds_p95", "p95_s",
-                                      "gpen_request_latency_seconds_p99", "p99_s",
-                                      "gpen_requests_per_second", "arrival_rate",
-                                      "gpen_pending", "redis_list_length", "gpen_queue_length",
-                                      "queue_len", "gpu_mem_frac", "DCGM_FI_DEV_FB_USED_ratio",
-                                      "DCGM_FI_DEV_GPU_UTIL", "gpu_util_frac", NULL};
+    static const char *const pods[] = {"DCGM_FI_DEV_FB_USED_ratio",
+                                       "gpu_mem_frac",
+                                       "gpu_memory_utilization",
+                                       "DCGM_FI_DEV_GPU_UTIL",
+                                       "gpu_utilization",
+                                       "gpu_util_frac",
+                                       "gpen_requests_in_flight",
+                                       "in_flight",
+                                       "gpen_concurrency",
+                                       "concurrency",
+                                       NULL};
+    static const char *const ext[] = {"gpen_request_latency_seconds_p50",
+                                      "p50_s",
+                                      "gpen_request_latency_seconds_p95",
+                                      "p95_s",
+                                      "gpen_request_latency_seconds_p99",
+                                      "p99_s",
+                                      "gpen_requests_per_second",
+                                      "arrival_rate",
+                                      "gpen_pending",
+                                      "redis_list_length",
+                                      "gpen_queue_length",
+                                      "queue_len",
+                                      "gpu_mem_frac",
+                                      "DCGM_FI_DEV_FB_USED_ratio",
+                                      "DCGM_FI_DEV_GPU_UTIL",
+                                      "gpu_util_frac",
+                                      NULL};
     ytree *cfgt = ytree_map();
     ytree *rules = ytree_set(cfgt, "rules", ytree_seq());
     for (size_t i = 0; pods[i]; i++) {
@@ -720,8 +872,7 @@ static ytree *adapter_tree(const export_opts *o, const xsrc *s)
     ytree_set(cm, "apiVersion", ytree_str("v1"));
     ytree_set(cm, "kind", ytree_str("ConfigMap"));
     ytree_set(cm, "metadata", metadata_tree(o, s, "prometheus-adapter-gpen", "monitoring"));
-    ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml",
-              text ? ytree_str(text) : NULL);
+    ytree_set(ytree_set(cm, "data", ytree_map()), "config.yaml", text ? ytree_str(text) : NULL);
     free(text);
     return cm;
 }
@@ -745,6 +896,16 @@ static ytree *hpa_tree(const export_opts *o, const xsrc *s)
     ytree_set(h, "metadata", metadata_tree(o, s, o->app, o->ns));
     ytree *spec = ytree_set(h, "spec", ytree_from_cfg(config_spec(s->config), false));
     ytree_del(spec, "controller");
+    if (s->dep >= 0) {
+        /* a pool's Deployment: the replicas the run allowed it (its pool's bounds) */
+        int lo =
+            s->info.min_pods > s->e->cluster.min_pods ? s->info.min_pods : s->e->cluster.min_pods;
+        int hi = s->info.max_pods >= 0 && s->info.max_pods < s->e->cluster.max_pods
+                     ? s->info.max_pods
+                     : s->e->cluster.max_pods;
+        ytree_set(spec, "minReplicas", ytree_int(lo < 1 ? 1 : lo));
+        ytree_set(spec, "maxReplicas", ytree_int(hi < 1 ? 1 : hi));
+    }
     ytree *ref = ytree_map();
     ytree_set(ref, "apiVersion", ytree_str("apps/v1"));
     ytree_set(ref, "kind", ytree_str("Deployment"));
@@ -806,6 +967,10 @@ static ytree *scaledobject_tree(const export_opts *o, const xsrc *s)
             ytree_set(meta, "address", ytree_str(o->redis_address));
         if (type && strcmp(type, "prometheus") == 0 && !ytree_get(meta, "serverAddress"))
             ytree_set(meta, "serverAddress", ytree_str(o->prometheus_url));
+        if (type && strncmp(type, "redis", 5) == 0 && s->dep >= 0 &&
+            s->fc.routing == ROUTING_ROUTER && s->pool_n == 1) /* its pool's queue */
+            ytree_set(meta, "listName",
+                      ytree_strf("gpen:pending:%s", s->fc.pool[s->pool_first].name));
         ytree *item = ytree_at(trig, i);
         if (item)
             ytree_set(item, "metadata", meta);
@@ -885,14 +1050,25 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
     ytree_set(p, "url", ytree_str(o->prometheus_url));
     ytree_set(p, "timeout", ytree_str("5s"));
     ytree *q = ytree_set(p, "queries", ytree_map());
-    char qbuf[DRIVE_QUERY_MAX];
+    char qbuf[DRIVE_QUERY_MAX], win[32], rwin[32];
+    duration_text(s->e->metrics.latency_window_us, win, sizeof(win));
+    int64_t rate_us = 2 * s->e->metrics.scrape_interval_us;
+    duration_text(rate_us < 30 * US_PER_S ? 30 * US_PER_S : rate_us, rwin, sizeof(rwin));
+    /* one of several Deployments: its own pods' metrics, as its policy saw them */
+    bool own = s->dep >= 0 && sim_deployments(&(sim_cfg){.cluster = s->fc}) > 1;
     for (int m = 0; m < DRIVE_Q_COUNT; m++) {
-        drive_default_query(m, o->ns, qbuf, sizeof(qbuf));
+        if (own)
+            drive_deployment_query(m, o->ns, o->app, win, rwin, qbuf, sizeof(qbuf));
+        else
+            drive_default_query(m, o->ns, qbuf, sizeof(qbuf));
         ytree_set(q, drive_query_name(m), ytree_str(qbuf));
     }
     ytree *r = ytree_set(d, "redis", ytree_map());
     ytree_set(r, "address", ytree_str(o->redis_address));
-    ytree_set(r, "list", ytree_str("gpen:pending"));
+    if (s->dep >= 0 && s->fc.routing == ROUTING_ROUTER && s->pool_n == 1)
+        ytree_set(r, "list", ytree_strf("gpen:pending:%s", s->fc.pool[s->pool_first].name));
+    else
+        ytree_set(r, "list", ytree_str("gpen:pending"));
     ytree *k = ytree_set(ytree_set(d, "target", ytree_map()), "kubernetes", ytree_map());
     ytree_set(k, "namespace", ytree_str(o->ns));
     ytree_set(k, "deployment", ytree_str(o->app));
@@ -905,8 +1081,7 @@ static ytree *drive_tree(const export_opts *o, const xsrc *s)
  * the closest exportable setting, where Knative has no form for it. */
 static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
 {
-    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"),
-                                       (size_t)s->pi);
+    const cfg_node *entry = cfg_seq_at(cfg_map_get(cfg_root(s->e->doc), "policies"), (size_t)s->pi);
     const char *mode = NULL;
     if (s->config && cfg_opt_string(s->config, "keep_alive_policy", &mode, NULL) == 1 &&
         strcmp(mode, "fixed") != 0)
@@ -916,8 +1091,8 @@ static int keep_alive_s(const xsrc *s, int64_t *out_s, gp_error *err)
                          "policy is %s with keep_alive_policy: fixed",
                          mode, s->ops->name);
     void *state = NULL;
-    policy_info info = {.sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1,
-                        .max_pods = -1};
+    policy_info info = {
+        .sync_period_us = 15 * US_PER_S, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     TRY(s->ops->create(s->config, &s->env, &state, &info, err));
     policy_obs obs;
     memset(&obs, 0, sizeof(obs));
@@ -954,8 +1129,8 @@ static ytree *keep_alive_annotations(const xsrc *s, int64_t keep_s)
     const cluster_cfg *c = &s->e->cluster;
     ytree *a = ytree_map();
     char key[96];
-#define ANN(name, ...)                                                                     \
-    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name),                      \
+#define ANN(name, ...)                                               \
+    (snprintf(key, sizeof(key), "autoscaling.knative.dev/%s", name), \
      ytree_set(a, key, ytree_strf(__VA_ARGS__)))
     ANN("class", "kpa.autoscaling.knative.dev");
     ANN("metric", "concurrency");
@@ -987,10 +1162,10 @@ static ytree *time_slicing_tree(const export_opts *o, const xsrc *s)
     ytree *cfgt = ytree_map();
     ytree_set(cfgt, "version", ytree_str("v1"));
     ytree_set(ytree_set(cfgt, "flags", ytree_map()), "migStrategy", ytree_str("none"));
-    ytree *r = ytree_push(ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()),
-                                              "timeSlicing", ytree_map()),
-                                    "resources", ytree_seq()),
-                          ytree_map());
+    ytree *r = ytree_push(
+        ytree_set(ytree_set(ytree_set(cfgt, "sharing", ytree_map()), "timeSlicing", ytree_map()),
+                  "resources", ytree_seq()),
+        ytree_map());
     ytree_set(r, "name", ytree_str("nvidia.com/gpu"));
     ytree_set(r, "replicas", ytree_int(s->e->cluster.gpu_share));
     char *text = ytree_emit_string(cfgt, NULL);
@@ -1008,74 +1183,22 @@ static const char config_autoscaler_note[] =
     "Knative's config-autoscaler (namespace knative-serving): the cluster-wide KPA settings\n"
     "the policy was simulated with; merge into the existing ConfigMap.";
 
-int export_run(const export_opts *o, FILE *log, gp_error *err)
+/* The files every Deployment of an export shares: its Service (a mixed fleet's selects all
+ * its Deployments' pods), the GPU operator's time-slicing, the recording rules and, for an
+ * HPA, the prometheus-adapter rules. */
+static int write_shared(const export_opts *o, const xsrc *sp, const char *dir, const char *head,
+                        FILE *log, gp_error *err)
 {
-    if (!o->from)
-        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--from",
-                            "export from an experiment file or a results database");
-    xsrc s;
-    int rc = xsrc_load(o, &s, log, err);
-    if (rc < 0) {
-        xsrc_free(&s);
-        return rc;
-    }
-    const char *name = s.ops->name;
-    char dir[512];
-    if (o->out_dir)
-        snprintf(dir, sizeof(dir), "%s", o->out_dir);
-    else
-    {
-        char safe[128]; /* a label becomes a folder name: keep it inside this one */
-        gp_safe_file_name(safe, sizeof(safe), s.label);
-        snprintf(dir, sizeof(dir), "export-%s", safe);
-    }
-    int64_t keep_s = 0;
-    if (s.ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE && (rc = keep_alive_s(&s, &keep_s, err)) < 0) {
-        xsrc_free(&s);
-        return rc;
-    }
-    if ((rc = mkdir_p(dir, err)) < 0) {
-        xsrc_free(&s);
-        return rc;
-    }
-    char head[3000];
-    snprintf(head, sizeof(head), "gpenlab export: policy %s (%s) of experiment %s\nfrom %s%s%s",
-             s.label, name, s.e->name, s.file, s.why[0] ? "\n" : "", s.why);
-    if (log && s.why[0])
-        fprintf(log, "export: %s\n", s.why);
-    int initial = s.info.initial_pods >= 0 ? s.info.initial_pods : s.e->cluster.min_pods;
-    if (s.info.min_pods >= 0 && initial < s.info.min_pods)
-        initial = s.info.min_pods;
-    if (initial < s.e->cluster.min_pods)
-        initial = s.e->cluster.min_pods;
-    if (initial > s.e->cluster.max_pods)
-        initial = s.e->cluster.max_pods;
-    switch (s.ops->live) {
-    case POLICY_LIVE_KNATIVE:
-    case POLICY_LIVE_KNATIVE_KEEP_ALIVE: {
-        bool kpa = s.ops->live == POLICY_LIVE_KNATIVE;
-        const cfg_node *ca = kpa && s.config ? cfg_map_get(s.config, "autoscaler") : NULL;
-        rc = write_out(dir, "knative-service.yaml", head,
-                       kpa ? kpa_tree(o, &s)
-                           : knative_tree(o, &s, keep_alive_annotations(&s, keep_s),
-                                          s.e->cluster.concurrency),
-                       NULL, log, err);
-        ytree *data = !kpa ? keep_alive_autoscaler_data(&s)
-                      : ca && cfg_node_kind(ca) == CFG_MAP ? ytree_from_cfg(ca, true)
-                                                           : ytree_map();
-        if (rc == 0)
-            rc = write_out(dir, "config-autoscaler.yaml", config_autoscaler_note,
-                           config_autoscaler_tree(o, &s, data), NULL, log, err);
-        else
-            ytree_free(data);
-        break;
-    }
-    default: /* the others run the Deployment */
-        rc = write_out(dir, "deployment.yaml", head, deployment_tree(o, &s, initial), NULL, log,
-                       err);
-        if (rc == 0)
-            rc = write_out(dir, "service.yaml", head, service_tree(o, &s), NULL, log, err);
-        break;
+    xsrc s = *sp;
+    int rc = 0;
+    if (s.ops->live != POLICY_LIVE_KNATIVE && s.ops->live != POLICY_LIVE_KNATIVE_KEEP_ALIVE) {
+        ytree *svc = service_tree(o, &s);
+        if (s.fleet) {
+            ytree *sel = ytree_get(ytree_get(svc, "spec"), "selector");
+            ytree_del(sel, "app");
+            ytree_set(sel, "app.kubernetes.io/part-of", ytree_str(o->app));
+        }
+        rc = write_out(dir, "service.yaml", head, svc, NULL, log, err);
     }
     if (rc == 0 && s.e->cluster.gpu_share > 1)
         rc = write_out(dir, "gpu-time-slicing.yaml",
@@ -1095,13 +1218,66 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
                        "(rule_files:, promtool check rules).",
                        file, NULL, log, err);
     }
+    if (rc == 0 && s.ops->live == POLICY_LIVE_HPA)
+        rc = write_out(dir, "prometheus-adapter.yaml",
+                       "prometheus-adapter rules: the metric names the HPA reads, from the "
+                       "recording rules.",
+                       adapter_tree(o, &s), NULL, log, err);
+    return rc;
+}
+
+/* The manifests of the entry loaded in *sp (one Deployment of a mixed fleet when
+ * sp->dep >= 0: then without the shared files, which the fleet's directory holds). */
+static int export_write(const export_opts *o, const xsrc *sp, const char *dir, FILE *log,
+                        gp_error *err)
+{
+    xsrc s = *sp;
+    int rc = 0;
+    const char *name = s.ops->name;
+    int64_t keep_s = 0;
+    if (s.ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE && (rc = keep_alive_s(&s, &keep_s, err)) < 0)
+        return rc;
+    if ((rc = mkdir_p(dir, err)) < 0)
+        return rc;
+    char head[3000];
+    snprintf(head, sizeof(head), "gpenlab export: policy %s (%s) of experiment %s\nfrom %s%s%s",
+             s.label, name, s.e->name, s.file, s.why[0] ? "\n" : "", s.why);
+    int initial = s.info.initial_pods >= 0 ? s.info.initial_pods : s.e->cluster.min_pods;
+    if (s.info.min_pods >= 0 && initial < s.info.min_pods)
+        initial = s.info.min_pods;
+    if (initial < s.e->cluster.min_pods)
+        initial = s.e->cluster.min_pods;
+    if (initial > s.e->cluster.max_pods)
+        initial = s.e->cluster.max_pods;
+    switch (s.ops->live) {
+    case POLICY_LIVE_KNATIVE:
+    case POLICY_LIVE_KNATIVE_KEEP_ALIVE: {
+        bool kpa = s.ops->live == POLICY_LIVE_KNATIVE;
+        const cfg_node *ca = kpa && s.config ? cfg_map_get(s.config, "autoscaler") : NULL;
+        rc = write_out(
+            dir, "knative-service.yaml", head,
+            kpa ? kpa_tree(o, &s)
+                : knative_tree(o, &s, keep_alive_annotations(&s, keep_s), s.e->cluster.concurrency),
+            NULL, log, err);
+        ytree *data = !kpa                                 ? keep_alive_autoscaler_data(&s)
+                      : ca && cfg_node_kind(ca) == CFG_MAP ? ytree_from_cfg(ca, true)
+                                                           : ytree_map();
+        if (rc == 0)
+            rc = write_out(dir, "config-autoscaler.yaml", config_autoscaler_note,
+                           config_autoscaler_tree(o, &s, data), NULL, log, err);
+        else
+            ytree_free(data);
+        break;
+    }
+    default: /* the others run the Deployment */
+        rc = write_out(dir, "deployment.yaml", head, deployment_tree(o, &s, initial), NULL, log,
+                       err);
+        break;
+    }
+    if (rc == 0 && s.dep < 0)
+        rc = write_shared(o, &s, dir, head, log, err);
     if (rc == 0 && s.ops->live == POLICY_LIVE_HPA) {
         rc = write_out(dir, "hpa.yaml", head, hpa_tree(o, &s), NULL, log, err);
-        if (rc == 0)
-            rc = write_out(dir, "prometheus-adapter.yaml",
-                           "prometheus-adapter rules: the metric names the HPA reads, from the "
-                           "recording rules.",
-                           adapter_tree(o, &s), NULL, log, err);
         char flags[512];
         if (rc == 0 && (rc = controller_flags(&s, flags, sizeof(flags), err)) == 0 && flags[0])
             rc = write_out(dir, "kube-controller-manager.flags",
@@ -1116,6 +1292,125 @@ int export_run(const export_opts *o, FILE *log, gp_error *err)
                        "  gpenlab drive drive.yaml [--dry-run]",
                        drive_tree(o, &s), NULL, log, err);
     }
+    return rc;
+}
+
+/* The routes of a router in front of one queue per pool (routing: router): a ConfigMap
+ * for the front door, in the order it tries them. */
+static ytree *router_tree(const export_opts *o, const xsrc *s)
+{
+    ytree *routes = ytree_seq();
+    for (int k = 0; k < s->fc.n_pools; k++) {
+        const pool_cfg *pc = &s->fc.pool[k];
+        ytree *r = ytree_push(routes, ytree_map());
+        ytree_set(r, "pool", ytree_str(pc->name));
+        ytree_set(r, "queue", ytree_strf("gpen:pending:%s", pc->name));
+        if (pc->route_max_mp > 0)
+            ytree_set(r, "max_mp", ytree_num(pc->route_max_mp));
+        ytree_set(r, "gpu_mem_mib", ytree_int((int64_t)(pc->profile->gpu_mem_bytes / 1048576.0)));
+        ytree_set(r, "model_mem_mib",
+                  ytree_int((int64_t)(pc->profile->model_mem_bytes / 1048576.0)));
+    }
+    ytree *doc = ytree_map();
+    ytree_set(doc, "routes", routes);
+    char *text = ytree_emit_string(doc, NULL);
+    ytree_free(doc);
+    ytree *cm = ytree_map();
+    ytree_set(cm, "apiVersion", ytree_str("v1"));
+    ytree_set(cm, "kind", ytree_str("ConfigMap"));
+    ytree_set(cm, "metadata", metadata_tree(o, s, "gpen-router", o->ns));
+    ytree_set(ytree_set(cm, "data", ytree_map()), "routes.yaml", text ? ytree_str(text) : NULL);
+    free(text);
+    return cm;
+}
+
+/* A mixed fleet: a directory per Deployment (DIR/NAME), the shared files and drive.yaml
+ * with a section per Deployment beside them. */
+static int export_fleet(const export_opts *o, const xsrc *s, const char *dir, FILE *log,
+                        gp_error *err)
+{
+    if (s->ops->live == POLICY_LIVE_KNATIVE || s->ops->live == POLICY_LIVE_KNATIVE_KEEP_ALIVE)
+        return gp_error_set(err, GP_ENOTSUP, s->file, 0, 0, s->label,
+                            "%s runs as a Knative Service: a fleet of node pools is exported "
+                            "as Deployments; the closest exportable policy is hpa",
+                            s->ops->name);
+    for (int k = 0; k < s->fc.n_pools; k++) { /* every pool's labels, before writing */
+        node_labels nl;
+        TRY(pool_labels(o, s, k, &nl, err));
+    }
+    TRY(mkdir_p(dir, err));
+    sim_cfg cfg;
+    experiment_sim_cfg(s->e, s->pi, 0, &cfg);
+    int n = sim_deployments(&cfg), rc = 0;
+    ytree *sections = ytree_seq();
+    const cluster_cfg whole = s->e->cluster;
+    for (int d = 0; rc == 0 && d < n; d++) {
+        xsrc sd;
+        rc = xsrc_deployment(s, d, &sd, err);
+        char app[128], sub[700];
+        if (n > 1)
+            snprintf(app, sizeof(app), "%.60s-%s", o->app, sd.fc.pool[sd.pool_first].name);
+        else
+            snprintf(app, sizeof(app), "%s", o->app);
+        snprintf(sub, sizeof(sub), "%s/%s", dir, app);
+        export_opts od = *o;
+        od.app = app;
+        sd.fleet_app = o->app;
+        if (rc == 0)
+            rc = export_write(&od, &sd, sub, log, err);
+        if (rc == 0) /* the Deployment's section of the fleet's driver config */
+            ytree_set(ytree_push(sections, drive_tree(&od, &sd)), "name", ytree_str(app));
+        s->e->cluster = whole;
+    }
+    char head[3000];
+    snprintf(head, sizeof(head),
+             "gpenlab export: policy %s (%s) of experiment %s, a fleet of "
+             "%d pools in %d Deployment%s\nfrom %s%s%s",
+             s->label, s->ops->name, s->e->name, s->fc.n_pools, n, n > 1 ? "s" : "", s->file,
+             s->why[0] ? "\n" : "", s->why);
+    if (rc == 0)
+        rc = write_shared(o, s, dir, head, log, err);
+    if (rc == 0 && s->fc.routing == ROUTING_ROUTER)
+        rc = write_out(dir, "router.yaml",
+                       "The router in front of one queue per pool: each request goes to the "
+                       "first route whose max_mp\nadmits it and whose card can hold it, else to "
+                       "the first whose card can.",
+                       router_tree(o, s), NULL, log, err);
+    if (rc == 0) {
+        ytree *file = ytree_map();
+        ytree_set(file, "deployments", sections);
+        sections = NULL;
+        rc = write_out(dir, "drive.yaml",
+                       "gpenlab drive config, one section per Deployment: run their policies "
+                       "against the cluster with\n  gpenlab drive DIR [--dry-run]",
+                       file, NULL, log, err);
+    }
+    ytree_free(sections);
+    return rc;
+}
+
+int export_run(const export_opts *o, FILE *log, gp_error *err)
+{
+    if (!o->from)
+        return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--from",
+                            "export from an experiment file or a results database");
+    xsrc s;
+    int rc = xsrc_load(o, &s, log, err);
+    if (rc < 0) {
+        xsrc_free(&s);
+        return rc;
+    }
+    if (log && s.why[0])
+        fprintf(log, "export: %s\n", s.why);
+    char dir[512];
+    if (o->out_dir)
+        snprintf(dir, sizeof(dir), "%s", o->out_dir);
+    else {
+        char safe[128]; /* a label becomes a folder name: keep it inside this one */
+        gp_safe_file_name(safe, sizeof(safe), s.label);
+        snprintf(dir, sizeof(dir), "export-%s", safe);
+    }
+    rc = s.fleet ? export_fleet(o, &s, dir, log, err) : export_write(o, &s, dir, log, err);
     xsrc_free(&s);
     return rc;
 }
@@ -1163,9 +1458,10 @@ static int import_flags(const char *dir, ytree **out, gp_error *err)
             continue;
         static const struct {
             const char *flag, *key;
-        } map[] = {{"--horizontal-pod-autoscaler-sync-period=", "syncPeriod"},
-                   {"--horizontal-pod-autoscaler-tolerance=", "tolerance"},
-                   {"--horizontal-pod-autoscaler-downscale-stabilization=", "downscaleStabilization"}};
+        } map[] = {
+            {"--horizontal-pod-autoscaler-sync-period=", "syncPeriod"},
+            {"--horizontal-pod-autoscaler-tolerance=", "tolerance"},
+            {"--horizontal-pod-autoscaler-downscale-stabilization=", "downscaleStabilization"}};
         bool found = false;
         for (size_t i = 0; i < 3 && !found; i++) {
             size_t l = strlen(map[i].flag);
@@ -1220,8 +1516,8 @@ static ytree *policy_of(policy_live form)
 
 int export_import(const char *path, FILE *out, gp_error *err)
 {
-    static const char *const files[] = {"hpa.yaml", "scaledobject.yaml", "knative-service.yaml",
-                                        "drive.yaml", "deployment.yaml", NULL};
+    static const char *const files[] = {"hpa.yaml",   "scaledobject.yaml", "knative-service.yaml",
+                                        "drive.yaml", "deployment.yaml",   NULL};
     cfg_doc *doc = NULL;
     int which = -1, rc = 0;
     char dir[512]; /* the siblings' paths below are dir + a name, in 1024 */
@@ -1310,8 +1606,7 @@ int export_import(const char *path, FILE *out, gp_error *err)
         static const char *const rep_path[] = {"spec", "replicas", NULL};
         ytree_set(entry, "policy", policy_of(POLICY_LIVE_FIXED));
         const cfg_node *r = path_get(root, rep_path);
-        ytree_set(ytree_set(entry, "config", ytree_map()), "pods",
-                  ytree_from_cfg(r, false));
+        ytree_set(ytree_set(entry, "config", ytree_map()), "pods", ytree_from_cfg(r, false));
         break;
     }
     }

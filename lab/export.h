@@ -11,7 +11,13 @@
  * config); and for all, prometheus-rule.yaml (PrometheusRule) and recording-rules.yml
  * (the same groups for promtool / rule_files). A policy with no live form (clairvoyant),
  * or a setting Knative cannot hold, is refused in one line naming the closest exportable
- * policy. Values keep the API's units. Files are written whole (temp file + rename). */
+ * policy. Values keep the API's units. Files are written whole (temp file + rename).
+ * A mixed fleet (cluster.pools) is written as one directory per Deployment (per pool, or
+ * one spread over the pools by node affinity), each the export of that Deployment with its
+ * autoscaler, with the nodeSelector / affinity, tolerations and GPU request of its cards
+ * and capacity (GKE's or EKS's labels: --cloud); beside them the Service of all its pods,
+ * the recording rules, the router's routes (routing: router) and drive.yaml with one
+ * section per Deployment. */
 #ifndef GP_EXPORT_H
 #define GP_EXPORT_H
 
@@ -31,6 +37,7 @@ typedef struct export_opts {
     int port;                   /* the pod's HTTP port, default 8080 */
     const char *prometheus_url; /* as the cluster reaches it (KEDA, the driver) */
     const char *redis_address;  /* host:port as the cluster reaches it */
+    const char *cloud;          /* a mixed fleet's node labels: "gke" (default) or "eks" */
 } export_opts;
 
 void export_opts_default(export_opts *o);

@@ -12,9 +12,12 @@
 #include "base/common.h"
 #include "base/fileio.h"
 #include "base/markup.h"
+#include "lab/experiment.h"
 #include "lab/plot.h"
+#include "lab/report.h"
 #include "lab/reproduce.h"
 #include "lab/results_db.h"
+#include "lab/run_metrics.h"
 #include "lab/sweep_summary.h"
 #include "policy/policy.h"
 #include "sim/stats.h"
@@ -25,8 +28,8 @@ typedef struct page {
     FILE *f;
     const char *assets;
     int pictures;
-    int missing;       /* pictures that could not be drawn */
-    char why[600];     /* the first reason */
+    int missing;   /* pictures that could not be drawn */
+    char why[600]; /* the first reason */
 } page;
 
 /* The attributes that say what a picture shows: data-chart and its owner. */
@@ -125,104 +128,65 @@ static void stat_cell(FILE *f, const char *metric, const stat_summary *s, int de
 
 /* ---------- an experiment: its table ---------- */
 
-/* The columns of the experiment table, by sweep metric name (sweep_summary.h). */
-static const struct {
-    const char *metric, *heading;
-} run_columns[] = {
-    {"mean_s", "mean (s)"},      {"p50_s", "P50 (s)"},         {"p95_s", "P95 (s)"},
-    {"p99_s", "P99 (s)"},        {"slo_pct", "SLO (%)"},       {"timed_out", "timeouts"},
-    {"pod_starts", "pod starts"}, {"cold_waited", "cold waits"}, {"gpu_hours", "GPU-h"},
-    {"cost", "cost"},            {"util_pct", "util (%)"},
-};
-#define N_RUN_COLUMNS (sizeof(run_columns) / sizeof(run_columns[0]))
-
-/* One label's runs: its summaries per sweep metric. */
-typedef struct label_stats {
-    char label[64], policy[32];
-    size_t n;
-    stat_summary *m; /* sweep_metric_count() entries */
-} label_stats;
-
-static void label_stats_free(label_stats *ls, size_t n)
+/* The experiment's currency (cluster.currency, or set on top of the file), for the cost
+ * column, from the experiment as the database keeps it; "" when it cannot be read again
+ * (then the cost column names no currency rather than a wrong one). */
+static void experiment_currency(results_db *db, const char *db_path, int64_t exp_id, char *out,
+                                size_t cap)
 {
-    for (size_t i = 0; i < n; i++)
-        free(ls[i].m);
-    free(ls);
+    out[0] = '\0';
+    results_db_inputs in;
+    gp_error e;
+    gp_error_clear(&e);
+    if (results_db_inputs_of(db, exp_id, &in, &e) < 0)
+        return;
+    char name[1200];
+    snprintf(name, sizeof(name), "%s (in %s)", in.file ? in.file : "experiment", db_path);
+    experiment *x = NULL;
+    if (experiment_load_stored(&in, name, &x, &e) == 0)
+        snprintf(out, cap, "%s", x->currency);
+    experiment_free(x);
+    results_db_inputs_free(&in);
 }
 
-/* Runs grouped by label, first-seen order; every metric summarised over replications. */
-static int group_labels(const run_summary *runs, size_t n, label_stats **out, size_t *n_out,
-                        gp_error *err)
+/* <th>heading unit</th> of a run metric, the cost's in `currency` (none when ""). */
+static void metric_th(FILE *f, const run_metric *m, const char *currency)
 {
-    int nm = sweep_metric_count();
-    label_stats *ls = calloc(n + 1, sizeof(*ls));
-    double *v = malloc(sizeof(double) * (n + 1));
-    if (!ls || !v) {
-        free(ls);
-        free(v);
-        return gp_oom(err);
-    }
-    size_t nl = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < nl && !seen; k++)
-            seen = strcmp(ls[k].label, runs[i].label) == 0;
-        if (seen)
-            continue;
-        label_stats *x = &ls[nl++];
-        snprintf(x->label, sizeof(x->label), "%s", runs[i].label);
-        snprintf(x->policy, sizeof(x->policy), "%s", runs[i].policy);
-        if (!(x->m = calloc((size_t)nm, sizeof(*x->m)))) {
-            rc = gp_oom(err);
-            break;
-        }
-        for (int m = 0; m < nm; m++) {
-            size_t k = 0;
-            for (size_t j = i; j < n; j++)
-                if (strcmp(runs[j].label, x->label) == 0)
-                    v[k++] = sweep_metric_value(m, &runs[j]);
-            x->m[m] = stats_summarize(v, k);
-            x->n = k;
-        }
-    }
-    free(v);
-    if (rc < 0) {
-        label_stats_free(ls, nl);
-        return rc;
-    }
-    *out = ls;
-    *n_out = nl;
-    return 0;
+    char label[128];
+    fputs("<th>", f);
+    markup_put(f, run_metric_label(m, currency, label, sizeof(label)));
+    fputs("</th>", f);
 }
 
-static void experiment_table(page *p, const char *name, const label_stats *ls, size_t nl)
+/* Every run metric (run_metrics.h), in the table's order, for each label. */
+static void experiment_table(page *p, const char *name, const char *currency, const report_group *g,
+                             size_t ng)
 {
     FILE *f = p->f;
+    size_t nm;
+    const run_metric *mt = run_metric_table(&nm);
     fputs("<table class=\"runs\" data-experiment=\"", f);
     markup_put(f, name);
     fputs("\"><thead><tr><th>label</th><th>policy</th><th>n</th>", f);
-    for (size_t c = 0; c < N_RUN_COLUMNS; c++)
-        fprintf(f, "<th>%s</th>", run_columns[c].heading);
+    for (size_t m = 0; m < nm; m++)
+        metric_th(f, &mt[m], currency);
     fputs("</tr></thead><tbody>\n", f);
-    for (size_t k = 0; k < nl; k++) {
+    for (size_t k = 0; k < ng; k++) {
         fputs("<tr data-label=\"", f);
-        markup_put(f, ls[k].label);
+        markup_put(f, g[k].label);
         fputs("\" data-policy=\"", f);
-        markup_put(f, ls[k].policy);
-        fprintf(f, "\" data-n=\"%zu\"><td>", ls[k].n);
-        markup_put(f, ls[k].label);
+        markup_put(f, g[k].policy);
+        fprintf(f, "\" data-n=\"%zu\"><td>", g[k].n);
+        markup_put(f, g[k].label);
         fputs("</td><td>", f);
-        markup_put(f, ls[k].policy);
-        fprintf(f, "</td><td>%zu</td>", ls[k].n);
-        for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
-            int m = sweep_metric_index(run_columns[c].metric);
-            stat_cell(f, run_columns[c].metric, &ls[k].m[m], sweep_metric_decimals(m));
-        }
+        markup_put(f, g[k].policy);
+        fprintf(f, "</td><td>%zu</td>", g[k].n);
+        for (size_t m = 0; m < nm; m++)
+            stat_cell(f, mt[m].name, &g[k].s[m], mt[m].decimals);
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n<p class=\"note\">mean &plusmn; 95% CI half-width (Student t) over "
-          "replications; cost = GPU-hours billed &times; price_per_gpu_hour</p>\n",
+          "replications; each column as lab/run_metrics.h derives it</p>\n",
           f);
 }
 
@@ -239,15 +203,15 @@ enum { CH_LOAD, CH_PODS, CH_QUEUE };
 
 static double series_value(int chart, const series_row *r)
 {
-    return chart == CH_LOAD   ? r->arrival_rate_per_s
-           : chart == CH_PODS ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] +
-                                         r->pods[POD_DRAINING])
-                              : r->queue_len;
+    return chart == CH_LOAD ? r->arrival_rate_per_s
+           : chart == CH_PODS
+               ? (double)(r->pods[POD_STARTING] + r->pods[POD_READY] + r->pods[POD_DRAINING])
+               : r->queue_len;
 }
 
 /* Load, pods and queue over the day; the latency over the day (P50 and P99 per scrape). */
-static int time_charts(page *p, const char *name, const char *base, const label_data *d,
-                       size_t nl, size_t maxn, double *buf, gp_error *err)
+static int time_charts(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                       size_t maxn, double *buf, gp_error *err)
 {
     plot_line lines[2 * MAX_LABELS];
     char prefix[1200], title[256];
@@ -270,9 +234,12 @@ static int time_charts(page *p, const char *name, const char *base, const label_
             lines[l] = (plot_line){.name = d[l].label, .x = xl, .y = yl, .n = s->n};
         }
         snprintf(title, sizeof(title), "%s: %s over time (replication 0)", name, what[chart]);
-        plot_spec spec = {.title = title, .xlabel = "hours", .ylabel = ylab[chart],
+        plot_spec spec = {.title = title,
+                          .xlabel = "hours",
+                          .ylabel = ylab[chart],
                           .style = chart == CH_PODS ? PLOT_STEPS : PLOT_LINES,
-                          .y_from_zero = true, .x_hours = true};
+                          .y_from_zero = true,
+                          .x_hours = true};
         snprintf(prefix, sizeof(prefix), "%s-%s", base, what[chart]);
         fig_attrs a = chart_of(what[chart], "data-experiment", name);
         rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nlines, err), &a, err);
@@ -292,29 +259,38 @@ static int time_charts(page *p, const char *name, const char *base, const label_
                 yl[i] = q == 0 ? s->row[i].lat_p50_s : s->row[i].lat_p99_s;
             }
             snprintf(names[k], sizeof(names[k]), "%.63s %s", d[l].label, q == 0 ? "P50" : "P99");
-            lines[k] = (plot_line){.name = names[k], .x = xl, .y = yl, .n = s->n,
-                                   .colour = (int)(l % 8) + 1, .dots = q == 0};
+            lines[k] = (plot_line){.name = names[k],
+                                   .x = xl,
+                                   .y = yl,
+                                   .n = s->n,
+                                   .colour = (int)(l % 8) + 1,
+                                   .dots = q == 0};
         }
-    snprintf(title, sizeof(title), "%s: latency over time per scrape, P99 (lines) and P50 (dots), "
-                                   "replication 0",
+    snprintf(title, sizeof(title),
+             "%s: latency over time per scrape, P99 (lines) and P50 (dots), "
+             "replication 0",
              name);
-    plot_spec spec = {.title = title, .xlabel = "hours",
+    plot_spec spec = {.title = title,
+                      .xlabel = "hours",
                       .ylabel = "latency over the metrics window (s, log scale)",
-                      .style = PLOT_LINES, .x_hours = true, .y_log = true};
+                      .style = PLOT_LINES,
+                      .x_hours = true,
+                      .y_log = true};
     snprintf(prefix, sizeof(prefix), "%s-latency", base);
     fig_attrs a = chart_of("latency", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, 2 * nl, err), &a, err);
 }
 
 /* GPU utilisation per hour (busy / billed), then cold starts per hour. */
-static int hour_charts(page *p, const char *name, const char *base, const label_data *d,
-                       size_t nl, bool have_req, double *buf, gp_error *err)
+static int hour_charts(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                       bool have_req, double *buf, gp_error *err)
 {
     size_t hours = 0;
     for (size_t l = 0; l < nl; l++)
         if (d[l].series.n)
-            hours = (size_t)fmax((double)hours, ceil((double)d[l].series.row[d[l].series.n - 1].t_us /
-                                                     (double)US_PER_H));
+            hours =
+                (size_t)fmax((double)hours, ceil((double)d[l].series.row[d[l].series.n - 1].t_us /
+                                                 (double)US_PER_H));
     if (hours == 0 || hours > 24 * 31)
         return 0;
     plot_line lines[MAX_LABELS];
@@ -338,8 +314,12 @@ static int hour_charts(page *p, const char *name, const char *base, const label_
     }
     snprintf(title, sizeof(title), "%s: GPU utilisation per hour (busy / billed, replication 0)",
              name);
-    plot_spec spec = {.title = title, .xlabel = "hour", .ylabel = "GPU utilisation (%)",
-                      .style = PLOT_BOXES, .y_from_zero = true, .y_max = 100};
+    plot_spec spec = {.title = title,
+                      .xlabel = "hour",
+                      .ylabel = "GPU utilisation (%)",
+                      .style = PLOT_BOXES,
+                      .y_from_zero = true,
+                      .y_max = 100};
     snprintf(prefix, sizeof(prefix), "%s-util", base);
     fig_attrs a = chart_of("util", "data-experiment", name);
     int rc = picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
@@ -373,17 +353,19 @@ static int hour_charts(page *p, const char *name, const char *base, const label_
         return rc;
     snprintf(title, sizeof(title), "%s: %s per hour (replication 0)", name,
              have_req ? "requests that waited on a cold start" : "pod starts (from the scrapes)");
-    spec = (plot_spec){.title = title, .xlabel = "hour",
+    spec = (plot_spec){.title = title,
+                       .xlabel = "hour",
                        .ylabel = have_req ? "cold-start waits" : "pods started",
-                       .style = PLOT_BOXES, .y_from_zero = true};
+                       .style = PLOT_BOXES,
+                       .y_from_zero = true};
     snprintf(prefix, sizeof(prefix), "%s-cold", base);
     a = chart_of("cold", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
 }
 
 /* The latency CDF of completed requests, on a log axis of 200 points. */
-static int cdf_chart(page *p, const char *name, const char *base, const label_data *d,
-                     size_t nl, double *buf, gp_error *err)
+static int cdf_chart(page *p, const char *name, const char *base, const label_data *d, size_t nl,
+                     double *buf, gp_error *err)
 {
     plot_line lines[MAX_LABELS];
     size_t pts = 200;
@@ -408,39 +390,42 @@ static int cdf_chart(page *p, const char *name, const char *base, const label_da
     }
     char title[256], prefix[1200];
     snprintf(title, sizeof(title), "%s: latency CDF of completed requests (replication 0)", name);
-    plot_spec spec = {.title = title, .xlabel = "latency (s)", .ylabel = "fraction answered within",
-                      .style = PLOT_LINES, .y_from_zero = true, .y_max = 1};
+    plot_spec spec = {.title = title,
+                      .xlabel = "latency (s)",
+                      .ylabel = "fraction answered within",
+                      .style = PLOT_LINES,
+                      .y_from_zero = true,
+                      .y_max = 1};
     snprintf(prefix, sizeof(prefix), "%s-cdf", base);
     fig_attrs a = chart_of("cdf", "data-experiment", name);
     return picture(p, prefix, plot_lines(prefix, &spec, lines, nl, err), &a, err);
 }
 
 /* The cost of each policy: its mean over replications with the 95% interval. */
-static int cost_chart(page *p, const char *name, const char *base, const label_stats *ls,
-                      size_t nl, gp_error *err)
+static int cost_chart(page *p, const char *name, const char *base, const char *currency,
+                      const report_group *g, size_t nl, gp_error *err)
 {
     const char *names[MAX_LABELS];
     double mean[MAX_LABELS], hw[MAX_LABELS];
-    int m = sweep_metric_index("cost");
     size_t n = nl < MAX_LABELS ? nl : MAX_LABELS;
     for (size_t l = 0; l < n; l++) {
-        names[l] = ls[l].label;
-        mean[l] = ls[l].m[m].mean;
-        hw[l] = ls[l].m[m].half_width;
+        names[l] = g[l].label;
+        mean[l] = g[l].s[RM_COST].mean;
+        hw[l] = g[l].s[RM_COST].half_width;
     }
-    char title[256], prefix[1200];
+    char title[256], prefix[1200], ylabel[128];
     snprintf(title, sizeof(title), "%s: cost per policy (mean over replications, 95%% CI)", name);
-    plot_spec spec = {.title = title, .xlabel = "policy",
-                      .ylabel = "cost (GPU-hours billed x price per GPU-hour)",
-                      .y_from_zero = true};
+    snprintf(ylabel, sizeof(ylabel), "cost%s%s (GPU-hours billed x price per GPU-hour)",
+             currency[0] ? ", " : "", currency);
+    plot_spec spec = {.title = title, .xlabel = "policy", .ylabel = ylabel, .y_from_zero = true};
     snprintf(prefix, sizeof(prefix), "%s-cost", base);
     fig_attrs a = chart_of("cost", "data-experiment", name);
     return picture(p, prefix, plot_bars(prefix, &spec, names, mean, hw, n, err), &a, err);
 }
 
 static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const char *name,
-                               const run_summary *runs, size_t n, const label_stats *ls,
-                               size_t n_labels, gp_error *err)
+                               const char *currency, const run_summary *runs, size_t n,
+                               const report_group *g, size_t n_labels, gp_error *err)
 {
     label_data d[MAX_LABELS];
     size_t nl = 0;
@@ -480,7 +465,7 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
     if (rc == 0 && have_req)
         rc = cdf_chart(p, name, base, d, nl, buf, err);
     if (rc == 0)
-        rc = cost_chart(p, name, base, ls, n_labels, err);
+        rc = cost_chart(p, name, base, currency, g, n_labels, err);
     free(buf);
     for (size_t l = 0; l < nl; l++) {
         run_series_free(&d[l].series);
@@ -491,22 +476,21 @@ static int experiment_pictures(page *p, results_db *db, int64_t exp_id, const ch
 
 /* ---------- the sweeps: points, feasibility, the winner, the front (sweep_summary.h) ---------- */
 
-static void sweep_section(page *p, const sweep_summary *s)
+/* The run metrics the sweep table shows beside the objective. */
+static const run_metric_id sweep_shown[] = {RM_GPU_HOURS, RM_COST, RM_P99_S, RM_SLO_PCT};
+#define N_SWEEP_SHOWN (sizeof(sweep_shown) / sizeof(sweep_shown[0]))
+
+static void sweep_section(page *p, const sweep_summary *s, const char *currency)
 {
     FILE *f = p->f;
-    const int gpu_h = sweep_metric_index("gpu_hours"), cost = sweep_metric_index("cost"),
-              p99 = sweep_metric_index("p99_s"), slo = sweep_metric_index("slo_pct");
     fputs("<h2>sweep ", f);
     markup_put(f, s->name);
     fprintf(f, " (%zu points x %d replications)</h2>\n<p>", s->n_points, s->reps);
     char buf[1200];
+    const run_metric *ob = s->recorded ? run_metric_get(s->obj.metric) : NULL;
     if (s->recorded) {
-        sweep_objective_text(buf, sizeof(buf), s->objective, s->maximise);
         fputs("objective: ", f);
-        markup_put(f, buf);
-        for (int k = 0; k < s->n_constraints; k++)
-            fprintf(f, "%s%s %s %g", k ? ", " : " subject to ", sweep_metric_name(s->con[k].metric),
-                    s->con[k].is_max ? "&le;" : "&ge;", s->con[k].bound);
+        markup_put(f, winner_objective_describe(&s->obj, buf, sizeof(buf)));
         fputs(". Feasible: the constraints hold on the mean over replications (&ldquo;at the "
               "95% bound&rdquo; when they hold for the whole interval).</p>\n",
               f);
@@ -516,23 +500,28 @@ static void sweep_section(page *p, const sweep_summary *s)
               "to judge its points.</p>\n",
               f);
     }
-    const char *objective = s->recorded ? sweep_metric_name(s->objective) : "-";
+    const char *objective = ob ? ob->name : "-";
     fputs("<table class=\"sweep\" data-sweep=\"", f);
     markup_put(f, s->name);
-    fprintf(f, "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
-               "<th>parameters</th><th>objective: %s</th><th>feasible</th><th>GPU-h</th>"
-               "<th>cost</th><th>P99 (s)</th><th>SLO (%%)</th><th>against the winner "
-               "(paired 95%% CI)</th><th>winner</th><th>Pareto</th></tr></thead><tbody>\n",
-            objective, s->maximise ? "maximise" : "minimise", objective);
+    fprintf(f,
+            "\" data-objective=\"%s\" data-sense=\"%s\"><thead><tr><th>point</th>"
+            "<th>parameters</th><th>objective: %s</th><th>feasible</th>",
+            objective, s->obj.maximise ? "maximise" : "minimise", objective);
+    for (size_t c = 0; c < N_SWEEP_SHOWN; c++)
+        metric_th(f, run_metric_get(sweep_shown[c]), currency);
+    fputs("<th>against the winner (paired 95% CI)</th><th>winner</th><th>Pareto</th></tr>"
+          "</thead><tbody>\n",
+          f);
     for (size_t i = 0; i < s->n_points; i++) {
         const sweep_point_summary *pt = &s->pt[i];
-        fprintf(f, "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
-                   "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
+        fprintf(f,
+                "<tr data-point=\"%zu\" data-feasible=\"%d\" data-surely=\"%d\" "
+                "data-pareto=\"%d\" data-winner=\"%d\"><td>p%04zu</td><td>",
                 pt->point, pt->feasible, pt->surely, pt->pareto, pt->winner, pt->point);
         markup_put(f, pt->params);
         fputs("</td>", f);
-        if (s->recorded)
-            stat_cell(f, NULL, &pt->m[s->objective], sweep_metric_decimals(s->objective));
+        if (ob)
+            stat_cell(f, NULL, &pt->m[ob->id], ob->decimals);
         else
             fputs("<td>-</td>", f);
         fputs("<td>", f);
@@ -545,18 +534,17 @@ static void sweep_section(page *p, const sweep_summary *s)
             markup_put(f, pt->why_not);
         }
         fputs("</td>", f);
-        stat_cell(f, "gpu_hours", &pt->m[gpu_h], 2);
-        stat_cell(f, "cost", &pt->m[cost], 2);
-        stat_cell(f, "p99_s", &pt->m[p99], 3);
-        stat_cell(f, "slo_pct", &pt->m[slo], 2);
-        if (pt->vs_winner.n > 0) {
+        for (size_t c = 0; c < N_SWEEP_SHOWN; c++) {
+            const run_metric *m = run_metric_get(sweep_shown[c]);
+            stat_cell(f, m->name, &pt->m[m->id], m->decimals);
+        }
+        if (ob && pt->vs_winner.n > 0) {
             fputs("<td", f);
             put_num_attr(f, "data-mean", pt->vs_winner.mean);
             put_num_attr(f, "data-hw", pt->vs_winner.half_width);
             fprintf(f, ">%s%s</td>",
                     markup_escape(buf, sizeof(buf),
-                            stats_format(buf + 600, 64, &pt->vs_winner,
-                                         sweep_metric_decimals(s->objective))),
+                                  stats_format(buf + 600, 64, &pt->vs_winner, ob->decimals)),
                     pt->tied ? " (tied)" : "");
         } else {
             fputs("<td></td>", f);
@@ -579,7 +567,24 @@ static void sweep_section(page *p, const sweep_summary *s)
           f);
 }
 
-static int sweep_sections(page *p, results_db *db, gp_error *err)
+/* The currency of the sweep's costs: its points' (they share the base experiment); ""
+ * when a point's cannot be read or the points differ. */
+static void sweep_currency(results_db *db, const char *db_path, const sweep_summary *s, char *out,
+                           size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n_points; i++) {
+        char c[32];
+        experiment_currency(db, db_path, s->pt[i].exp_id, c, sizeof(c));
+        if (!c[0] || (i > 0 && strcmp(c, out) != 0)) {
+            out[0] = '\0';
+            return;
+        }
+        snprintf(out, cap, "%s", c);
+    }
+}
+
+static int sweep_sections(page *p, results_db *db, const char *db_path, gp_error *err)
 {
     char(*names)[128] = NULL;
     size_t n = 0;
@@ -588,7 +593,9 @@ static int sweep_sections(page *p, results_db *db, gp_error *err)
         sweep_summary s;
         if ((rc = sweep_summary_read(db, names[i], &s, err)) < 0)
             break;
-        sweep_section(p, &s);
+        char currency[32];
+        sweep_currency(db, db_path, &s, currency, sizeof(currency));
+        sweep_section(p, &s, currency);
         char prefix[1200], sname[128];
         gp_safe_file_name(sname, sizeof(sname), s.name);
         snprintf(prefix, sizeof(prefix), "%s/sweep-%s-pareto", p->assets, sname);
@@ -627,10 +634,11 @@ static void article_section(page *p, const reproduce_result *r)
             title++;
         fputs("<h3>", f);
         markup_put(f, title);
-        fprintf(f, "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
-                   "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
-                   "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
-                   "</thead><tbody>\n",
+        fprintf(f,
+                "</h3>\n<table class=\"article\" data-article-table=\"%d\"><thead><tr>"
+                "<th>row</th><th>column</th><th>article</th><th>gpenlab (mean)</th>"
+                "<th>95%% CI</th><th>within CI?</th><th>difference</th><th>note</th></tr>"
+                "</thead><tbody>\n",
                 t);
         for (size_t i = 0; i < tb->n; i++) {
             const reproduce_row *row = &tb->row[i];
@@ -655,9 +663,10 @@ static void article_section(page *p, const reproduce_result *r)
                 fputs("</td><td>-</td><td>", f);
             if (have && !isnan(row->got.half_width))
                 fprintf(f, "&plusmn; %.*f", row->decimals, row->got.half_width);
-            fprintf(f, "</td><td class=\"%s\">%s</td><td>", strcmp(within, "yes") == 0 ? "yes"
-                                                            : strcmp(within, "no") == 0 ? "no"
-                                                                                        : "",
+            fprintf(f, "</td><td class=\"%s\">%s</td><td>",
+                    strcmp(within, "yes") == 0  ? "yes"
+                    : strcmp(within, "no") == 0 ? "no"
+                                                : "",
                     within);
             if (have && !isnan(row->article_value))
                 fprintf(f, "%+.*f", row->decimals, row->got.mean - row->article_value);
@@ -718,8 +727,8 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
     }
     page p = {.f = f, .assets = assets};
     char title[600];
-    snprintf(title, sizeof(title), "%s%s", o->title ? "" : "gpenlab report: ",
-             o->title ? o->title : o->db_path);
+    snprintf(title, sizeof(title), "%s%s",
+             o->title ? "" : "gpenlab report: ", o->title ? o->title : o->db_path);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
     markup_put(f, title);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
@@ -743,28 +752,32 @@ int html_report_write(const html_report_opts *o, int *n_pictures, gp_error *err)
             fputs("</h2>\n<p class=\"note\">", f);
             markup_put(f, file);
             fputs("</p>\n", f);
-            label_stats *ls = NULL;
-            size_t nl = 0;
-            rc = group_labels(runs, n, &ls, &nl, err);
+            report_group *g = NULL;
+            size_t ng = 0;
+            char currency[32];
+            experiment_currency(db, o->db_path, id, currency, sizeof(currency));
+            rc = report_group_runs(runs, n, &g, &ng, err);
             if (rc == 0) {
-                experiment_table(&p, name, ls, nl);
-                rc = experiment_pictures(&p, db, id, name, runs, n, ls, nl, err);
+                experiment_table(&p, name, currency, g, ng);
+                rc = experiment_pictures(&p, db, id, name, currency, runs, n, g, ng, err);
             }
-            label_stats_free(ls, nl);
+            free(g);
         }
         free(runs);
     }
     free(xs);
     if (rc == 0)
-        rc = sweep_sections(&p, db, err);
-    fprintf(f, "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
-               "</body></html>\n",
+        rc = sweep_sections(&p, db, o->db_path, err);
+    fprintf(f,
+            "<p class=\"note\">%d pictures inlined as SVG%s%s; drawn by gnuplot from %s</p>\n"
+            "</body></html>\n",
             p.pictures, p.missing ? "; some not drawn: " : "", p.missing ? p.why : "", o->db_path);
     int bad = ferror(f);
     if (fclose(f) != 0)
         bad = 1;
     if (rc == 0 && (bad || rename(tmp_out, o->out_path) != 0))
-        rc = gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+        rc =
+            gp_error_set(err, GP_EIO, o->out_path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     if (rc < 0)
         unlink(tmp_out);
     if (tmpl[0]) /* the temporary pictures; leftovers there are harmless */

@@ -1,5 +1,6 @@
 /* html_report.h: one self-contained HTML page from a results database: for every
- * experiment, the comparison table (means with 95% intervals, cost included) and pictures
+ * experiment, the comparison table (every metric of lab/run_metrics.h as a mean with its
+ * 95% interval, the cost in the experiment's currency) and pictures
  * drawn by gnuplot (plot.h) from the stored series and request rows of replication 0:
  * load and pods over the day per policy, queue length, latency over the day (P50 and P99
  * per scrape), GPU utilisation per hour, cold starts per hour, latency CDFs (when request
@@ -29,9 +30,9 @@ struct reproduce_result;
 
 typedef struct html_report_opts {
     const char *db_path;
-    const char *out_path;    /* the HTML file (written atomically) */
-    const char *assets_dir;  /* NULL: pictures in a temporary directory, removed after */
-    const char *title;       /* NULL: "gpenlab report: DB" */
+    const char *out_path;   /* the HTML file (written atomically) */
+    const char *assets_dir; /* NULL: pictures in a temporary directory, removed after */
+    const char *title;      /* NULL: "gpenlab report: DB" */
     const struct reproduce_result *article; /* NULL: no article section */
 } html_report_opts;
 

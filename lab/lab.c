@@ -11,6 +11,7 @@
 #include "base/common.h"
 #include "lab/pool.h"
 #include "base/fileio.h"
+#include "lab/fleet_report.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
 #include "lab/winner.h"
@@ -207,8 +208,8 @@ static void progress_draw(void *ctx, const pool_view *v)
     char line[512];
     size_t todo = v->units - v->resumed;
     double done = (double)v->ran;
-    int n = snprintf(line, sizeof(line), "  run %zu of %zu", v->ran + v->resumed +
-                     (size_t)(v->ran + v->resumed < v->units), v->units);
+    int n = snprintf(line, sizeof(line), "  run %zu of %zu",
+                     v->ran + v->resumed + (size_t)(v->ran + v->resumed < v->units), v->units);
     for (int j = 0; j < v->jobs && n > 0 && (size_t)n < sizeof(line); j++) {
         if (v->slot[j].unit < 0)
             continue;
@@ -294,8 +295,7 @@ size_t lab_sort_runs(const experiment *e, int reps, uint64_t seed, run_summary *
 }
 
 /* "slo_pct >= 99" as a reader says it: "99% of requests within 1 s". */
-static void constraint_text(const experiment *e, const winner_constraint *c, char *buf,
-                            size_t cap)
+static void constraint_text(const experiment *e, const winner_constraint *c, char *buf, size_t cap)
 {
     const run_metric *m = run_metric_get(c->metric);
     if (c->metric == RM_SLO_PCT && !c->is_max)
@@ -324,7 +324,7 @@ static void objective_text(const experiment *e, char *buf, size_t cap)
 
 static const char *unit_of(const experiment *e, const run_metric *m)
 {
-    return m->id == RM_COST ? e->currency : m->unit;
+    return run_metric_unit(m, e->currency);
 }
 
 int lab_verdict_make(const experiment *e, const run_summary *runs, size_t n, int reps,
@@ -406,17 +406,17 @@ void lab_verdict_print(FILE *out, const experiment *e, const lab_verdict *v)
         const char *dir = ob->maximise ? "higher" : "lower";
         if (ob->metric == RM_COST && !ob->maximise)
             dir = "cheaper";
-        fprintf(out, "  %s %s %s than the runner-up %s (paired 95%% CI over %zu replications\n"
-                     "  on common random numbers; one-sided p = %.2g)%s\n",
+        fprintf(out,
+                "  %s %s %s than the runner-up %s (paired 95%% CI over %zu replications\n"
+                "  on common random numbers; one-sided p = %.2g)%s\n",
                 stats_format(a, sizeof(a), &wr->margin, m->decimals), unit_of(e, m), dir,
                 e->policy[wr->runner_up].label, wr->margin.n, wr->p_one_sided,
                 wr->significant ? "" : ": not significant, the two are tied within the noise");
     }
 }
 
-static int print_winner(FILE *out, const experiment *e, const run_summary *runs, size_t n,
-                        int reps, uint64_t seed, const char *db_path, const lab_opts *o,
-                        gp_error *err)
+static int print_winner(FILE *out, const experiment *e, const run_summary *runs, size_t n, int reps,
+                        uint64_t seed, const char *db_path, const lab_opts *o, gp_error *err)
 {
     lab_verdict v;
     TRY(lab_verdict_make(e, runs, n, reps, seed, &v, err));
@@ -432,7 +432,8 @@ static int print_winner(FILE *out, const experiment *e, const run_summary *runs,
                 v.live != SIZE_MAX ? e->policy[v.live].label : "");
     if (show != SIZE_MAX)
         fprintf(out, "%s: %s export --policy %s --from %s\n",
-                wr->winner != SIZE_MAX ? "export it" : "export the closest (it misses the objective)",
+                wr->winner != SIZE_MAX ? "export it"
+                                       : "export the closest (it misses the objective)",
                 prog, e->policy[show].label, db_path);
     lab_verdict_free(&v);
     return ferror(out) ? gp_error_set(err, GP_EIO, NULL, 0, 0, NULL, "writing the report failed")
@@ -464,14 +465,19 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
         results_db_close(db);
         return rc;
     }
-    lab_ctx c = {.e = e, .o = o, .db_path = db_path, .reps = reps, .seed = seed,
-                 .exp_id = exp_id, .span_hint_us = span_hint(e), .db = db};
+    lab_ctx c = {.e = e,
+                 .o = o,
+                 .db_path = db_path,
+                 .reps = reps,
+                 .seed = seed,
+                 .exp_id = exp_id,
+                 .span_hint_us = span_hint(e),
+                 .db = db};
     const char *tmp = getenv("TMPDIR");
     snprintf(c.tmp_dir, sizeof(c.tmp_dir), "%s/gpenlab-run-XXXXXX",
              tmp && tmp[0] && strlen(tmp) < 500 ? tmp : "/tmp");
     if (!mkdtemp(c.tmp_dir)) {
-        rc = gp_error_set(err, GP_EIO, c.tmp_dir, 0, 0, NULL, "cannot create: %s",
-                          strerror(errno));
+        rc = gp_error_set(err, GP_EIO, c.tmp_dir, 0, 0, NULL, "cannot create: %s", strerror(errno));
         results_db_close(db);
         return rc;
     }
@@ -479,8 +485,7 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
     int jobs = o->jobs > 0 ? o->jobs : pool_default_jobs();
     static const pool_ops ops = {unit_open, unit_close, unit_done, unit_run, unit_store};
     pool_stats ps;
-    rc = pool_run(&ops, &c, units, jobs, o->stop, o->progress ? progress_draw : NULL, &c, &ps,
-                  err);
+    rc = pool_run(&ops, &c, units, jobs, o->stop, o->progress ? progress_draw : NULL, &c, &ps, err);
     gp_error rm_err; /* runs not stored (a stop, an error) leave their files: removed */
     gp_remove_tree(c.tmp_dir, &rm_err);
     if (o->progress)
@@ -510,6 +515,8 @@ int lab_run(const experiment *e, const lab_opts *o, FILE *out, gp_error *err)
             to.currency = e->currency;
             to.slo_s = (double)e->cluster.slo_us / 1e6;
             rc = report_print_table(out, runs, n_runs, &to, err);
+            if (rc == 0)
+                rc = fleet_report_print(out, runs, n_runs, err);
             if (rc == 0)
                 rc = print_winner(out, e, runs, n_runs, reps, seed, db_path, o, err);
         }

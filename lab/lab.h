@@ -15,17 +15,17 @@
 #include "lab/winner.h"
 
 typedef struct lab_opts {
-    const char *db_path;   /* NULL: the experiment's output.db, else results/NAME.db */
-    const char *csv_path;  /* NULL: the experiment's output.csv (none if not given) */
-    int replications;      /* 0: the experiment's */
-    long seed;             /* < 0: the experiment's */
-    int record_requests;   /* 1: log every request into the database */
-    bool quiet;            /* no table */
-    bool progress;         /* a progress bar on stderr */
+    const char *db_path;         /* NULL: the experiment's output.db, else results/NAME.db */
+    const char *csv_path;        /* NULL: the experiment's output.csv (none if not given) */
+    int replications;            /* 0: the experiment's */
+    long seed;                   /* < 0: the experiment's */
+    int record_requests;         /* 1: log every request into the database */
+    bool quiet;                  /* no table */
+    bool progress;               /* a progress bar on stderr */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop between runs */
-    FILE *warn;            /* input warnings (e.g. re-sorted trace rows), first run only */
-    int jobs;              /* processes running the runs (0: one per processor) */
-    const char *program;   /* how the user called gpenlab, for the export command printed
+    FILE *warn;                  /* input warnings (e.g. re-sorted trace rows), first run only */
+    int jobs;                    /* processes running the runs (0: one per processor) */
+    const char *program;         /* how the user called gpenlab, for the export command printed
                               after the winner (NULL: "gpenlab") */
 } lab_opts;
 

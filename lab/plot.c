@@ -2,9 +2,11 @@
 #include "lab/plot.h"
 
 #include "base/gnuplot.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 bool plot_have_gnuplot(void)
 {
-    const char *path = getenv("PATH");
-    if (!path)
-        return false;
-    char dir[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        char full[4200];
-        snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
-        snprintf(full, sizeof(full), "%s/gnuplot", n ? dir : ".");
-        if (access(full, X_OK) == 0)
-            return true;
-        path += n + (path[n] == ':');
-    }
-    return false;
+    char found[PATH_MAX];
+    return gp_proc_find("gnuplot", NULL, found, sizeof(found)) == 0;
 }
 
 static int run_gnuplot(const char *gp, const char *log, gp_error *err)
@@ -80,8 +69,8 @@ static int open_files(const char *prefix, FILE **dat, FILE **gp, char *dat_path,
     if (!*dat || !*gp) {
         if (*dat)
             fclose(*dat);
-        return gp_error_set(err, GP_EIO, *dat ? gp_path : dat_path, 0, 0, NULL,
-                            "cannot write: %s", strerror(errno));
+        return gp_error_set(err, GP_EIO, *dat ? gp_path : dat_path, 0, 0, NULL, "cannot write: %s",
+                            strerror(errno));
     }
     return 0;
 }
@@ -92,8 +81,7 @@ static int close_and_run(FILE *dat, FILE *gp, const char *dat_path, const char *
     int bad_dat = ferror(dat) | (fclose(dat) != 0);
     int bad_gp = ferror(gp) | (fclose(gp) != 0);
     if (bad_dat || bad_gp)
-        return gp_error_set(err, GP_EIO, bad_dat ? dat_path : gp_path, 0, 0, NULL,
-                            "cannot write");
+        return gp_error_set(err, GP_EIO, bad_dat ? dat_path : gp_path, 0, 0, NULL, "cannot write");
     return run_gnuplot(gp_path, log_path, err);
 }
 
@@ -124,8 +112,7 @@ static void put_axes(FILE *gp, const plot_spec *spec)
         fputs("set offsets 0, 0, graph 0.05, 0\n", gp);
 }
 
-int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_t n,
-                gp_error *err)
+int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_t n, gp_error *err)
 {
     char dat_path[1100], gp_path[1100], log_path[1100];
     FILE *dat, *gp;
@@ -171,7 +158,7 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
         put_terminal(gp, prefix, svg);
         fputs("set title ", gp);
         gnuplot_put_quoted(gp, title);
-        fputs(" noenhanced\nset xlabel 'GPU-hours billed (mean over replications)'\n"
+        fputs(" noenhanced\nset xlabel 'cost: GPU-hours billed x price (mean over replications)'\n"
               "set ylabel 'P99 latency, s (mean over replications)'\nset grid\nset key top right\n"
               "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.08\n"
               "plot ",
@@ -188,8 +175,8 @@ int plot_pareto(const char *prefix, const char *title, const plot_xy *pts, size_
     return close_and_run(dat, gp, dat_path, gp_path, log_path, err);
 }
 
-int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines,
-               size_t n_lines, gp_error *err)
+int plot_lines(const char *prefix, const plot_spec *spec, const plot_line *lines, size_t n_lines,
+               gp_error *err)
 {
     char dat_path[1100], gp_path[1100], log_path[1100];
     FILE *dat, *gp;
@@ -268,15 +255,17 @@ int plot_bars(const char *prefix, const plot_spec *spec, const char *const *name
     for (int svg = 0; svg < 2; svg++) {
         put_terminal(gp, prefix, svg);
         put_axes(gp, spec);
-        fprintf(gp, "set key off\nset style fill solid 0.7 border -1\nset boxwidth 0.6\n"
-                    "set xrange [-0.6:%zu.6]\nset xtics rotate by -20 noenhanced\n",
+        fprintf(gp,
+                "set key off\nset style fill solid 0.7 border -1\nset boxwidth 0.6\n"
+                "set xrange [-0.6:%zu.6]\nset xtics rotate by -20 noenhanced\n",
                 n ? n - 1 : 0);
         fputs("plot ", gp);
         gnuplot_put_quoted(gp, dat_path);
         /* the bar, its interval, and its value written above it */
-        fprintf(gp, " using 1:2:xtic(4) with boxes lc rgb '%s', '' using 1:2:3 with "
-                    "yerrorbars lc rgb '#000000' ps 0 lw 1.5, '' using 1:($2+$3):"
-                    "(sprintf('%%.3g', $2)) with labels offset 0,0.8\n",
+        fprintf(gp,
+                " using 1:2:xtic(4) with boxes lc rgb '%s', '' using 1:2:3 with "
+                "yerrorbars lc rgb '#000000' ps 0 lw 1.5, '' using 1:($2+$3):"
+                "(sprintf('%%.3g', $2)) with labels offset 0,0.8\n",
                 colours[0]);
     }
     return close_and_run(dat, gp, dat_path, gp_path, log_path, err);

@@ -21,9 +21,9 @@
 /* Shared between the workers and the waiting parent (MAP_SHARED); every field is read
  * and written with __atomic builtins. */
 typedef struct pool_shared {
-    size_t next;               /* the next unit to take */
+    size_t next; /* the next unit to take */
     size_t ran, resumed;
-    long unit[POOL_MAX_JOBS];  /* -1: idle */
+    long unit[POOL_MAX_JOBS]; /* -1: idle */
     int permille[POOL_MAX_JOBS];
 } pool_shared;
 
@@ -44,8 +44,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void fill_view(const pool_shared *sh, size_t units, int jobs, double start_s,
-                      pool_view *v)
+static void fill_view(const pool_shared *sh, size_t units, int jobs, double start_s, pool_view *v)
 {
     memset(v, 0, sizeof(*v));
     v->units = units;
@@ -95,8 +94,8 @@ enum { MSG_RAN = 1, MSG_RESUMED, MSG_ERROR };
 
 /* Where a worker says what became of each unit: a pipe (forked), or nowhere (in process). */
 typedef struct pool_sink {
-    int fd;                     /* -1: in process */
-    const pool_ops *ops;        /* in process: store right after run */
+    int fd;              /* -1: in process */
+    const pool_ops *ops; /* in process: store right after run */
     void *ctx;
 } pool_sink;
 
@@ -144,8 +143,8 @@ static int work_loop(const pool_ops *ops, void *ctx, size_t n_units, pool_progre
             size_t done = __atomic_load_n(&sh->ran, __ATOMIC_SEQ_CST) +
                           __atomic_load_n(&sh->resumed, __ATOMIC_SEQ_CST);
             rc = gp_error_set(err, GP_EINTERRUPTED, NULL, 0, 0, NULL,
-                              "interrupted: %zu of %zu runs done, the rest resume on rerun",
-                              done, n_units);
+                              "interrupted: %zu of %zu runs done, the rest resume on rerun", done,
+                              n_units);
             break;
         }
         size_t u = __atomic_fetch_add(&sh->next, 1, __ATOMIC_SEQ_CST);
@@ -190,9 +189,8 @@ static int store_ready(const pool_ops *ops, void *ctx, store_order *so, size_t n
     return 0;
 }
 
-int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
-             volatile sig_atomic_t *stop, pool_draw_fn draw, void *draw_ctx, pool_stats *st,
-             gp_error *err)
+int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs, volatile sig_atomic_t *stop,
+             pool_draw_fn draw, void *draw_ctx, pool_stats *st, gp_error *err)
 {
     memset(st, 0, sizeof(*st));
     st->units = n_units;
@@ -207,16 +205,21 @@ int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
         pool_shared sh;
         memset(&sh, 0, sizeof(sh));
         sh.unit[0] = -1;
-        pool_progress pr = {.sh = &sh, .slot = 0, .draw = draw, .draw_ctx = draw_ctx,
-                            .units = n_units, .start_s = start, .last_draw_s = start};
+        pool_progress pr = {.sh = &sh,
+                            .slot = 0,
+                            .draw = draw,
+                            .draw_ctx = draw_ctx,
+                            .units = n_units,
+                            .start_s = start,
+                            .last_draw_s = start};
         pool_sink sink = {-1, ops, ctx};
         int rc = work_loop(ops, ctx, n_units, &pr, &sink, stop, err);
         st->ran = sh.ran;
         st->resumed = sh.resumed;
         return rc;
     }
-    pool_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                           -1, 0);
+    pool_shared *sh =
+        mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "mmap: %s", strerror(errno));
     memset(sh, 0, sizeof(*sh));

@@ -44,12 +44,12 @@ typedef struct pool_ops {
 } pool_ops;
 
 typedef struct pool_view {
-    size_t units, ran, resumed;   /* so far */
-    double elapsed_s;             /* since pool_run began */
+    size_t units, ran, resumed; /* so far */
+    double elapsed_s;           /* since pool_run began */
     int jobs;
     struct {
-        long unit;                /* -1: idle */
-        double frac;              /* of that unit, 0..1 */
+        long unit;   /* -1: idle */
+        double frac; /* of that unit, 0..1 */
     } slot[POOL_MAX_JOBS];
 } pool_view;
 
@@ -60,9 +60,8 @@ typedef struct pool_stats {
 } pool_stats;
 
 /* jobs is clamped to [1, POOL_MAX_JOBS] and to n_units. draw may be NULL. */
-int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs,
-             volatile sig_atomic_t *stop, pool_draw_fn draw, void *draw_ctx, pool_stats *st,
-             gp_error *err);
+int pool_run(const pool_ops *ops, void *ctx, size_t n_units, int jobs, volatile sig_atomic_t *stop,
+             pool_draw_fn draw, void *draw_ctx, pool_stats *st, gp_error *err);
 
 /* Processors online (at least 1): the default number of jobs. */
 int pool_default_jobs(void);

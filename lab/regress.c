@@ -16,43 +16,21 @@
 #include "lab/lab.h"
 #include "lab/report.h"
 #include "lab/results_db.h"
+#include "lab/run_metrics.h"
 #include "sim/stats.h"
 
-typedef struct regress_metric {
-    const char *name;
-    const char *unit;
-    int worse_sign;  /* +1: higher is worse; -1: lower is worse */
-    int decimals;
-    bool gated;      /* checked when the list names no tolerance for it */
-    bool shown;      /* printed even when not gated */
-} regress_metric;
-
-static const regress_metric rmetrics[] = {
-    {"p99_s", "s", +1, 3, true, true},          {"slo_pct", "%", -1, 3, true, true},
-    {"gpu_hours", "GPU-h", +1, 3, true, true},  {"mean_s", "s", +1, 3, false, true},
-    {"util_pct", "%", -1, 2, false, true},      {"p50_s", "s", +1, 3, false, false},
-    {"p95_s", "s", +1, 3, false, false},        {"cost", "", +1, 3, false, false},
-    {"timed_out", "", +1, 1, false, false},     {"pod_starts", "", +1, 1, false, false},
-    {"cold_waited", "", +1, 1, false, false},
-};
-#define N_RMETRICS (sizeof(rmetrics) / sizeof(rmetrics[0]))
-
-static double rmetric(size_t m, const run_summary *r)
+/* The run metrics (run_metrics.h) the gate checks when the list names no tolerance for
+ * them, and those it prints besides the checked ones. */
+static bool gated_by_default(run_metric_id m)
 {
-    switch (m) {
-    case 0: return r->lat_p99_s;
-    case 1: return 100.0 * r->slo_frac;
-    case 2: return r->gpu_seconds / 3600.0;
-    case 3: return r->lat_mean_s;
-    case 4: return 100.0 * r->utilisation;
-    case 5: return r->lat_p50_s;
-    case 6: return r->lat_p95_s;
-    case 7: return r->cost;
-    case 8: return (double)r->timed_out;
-    case 9: return (double)r->pod_starts;
-    default: return (double)r->cold_waited;
-    }
+    return m == RM_P99_S || m == RM_SLO_PCT || m == RM_GPU_HOURS;
 }
+static bool shown_always(run_metric_id m)
+{
+    return gated_by_default(m) || m == RM_MEAN_S || m == RM_UTIL_PCT;
+}
+/* A gate reads small differences: one decimal more than the tables, to the thousandth. */
+static int gate_decimals(const run_metric *m) { return m->decimals + 1 < 3 ? m->decimals + 1 : 3; }
 
 /* ---------- tolerances ---------- */
 
@@ -80,18 +58,20 @@ static int parse_amount(const char *list, long lineno, const char *metric, const
     return 0;
 }
 
+/* The run metric a tolerance names; only one with a better direction can be gated. */
 static int metric_by_name(const char *list, long lineno, const char *name, gp_error *err)
 {
-    for (size_t m = 0; m < N_RMETRICS; m++)
-        if (strcmp(rmetrics[m].name, name) == 0)
-            return (int)m;
-    char known[300] = "";
-    for (size_t m = 0; m < N_RMETRICS; m++) {
-        size_t u = strlen(known);
-        snprintf(known + u, sizeof(known) - u, "%s%s", m ? ", " : "", rmetrics[m].name);
+    const run_metric *m = run_metric_find(name);
+    if (!m) {
+        char known[400];
+        run_metric_names(known, sizeof(known));
+        return gp_error_set(err, GP_EUNKNOWN, list, lineno, 0, name,
+                            "unknown metric '%s' (known: %s)", name, known);
     }
-    return gp_error_set(err, GP_EUNKNOWN, list, lineno, 0, name, "unknown metric '%s' (known: %s)",
-                        name, known);
+    if (m->direction == RM_NEUTRAL)
+        return gp_error_set(err, GP_EPARSE, list, lineno, 0, name,
+                            "%s is neither better higher nor lower: it cannot be gated", name);
+    return (int)m->id;
 }
 
 static double tolerance_abs(const tolerance *t, double baseline_mean)
@@ -99,12 +79,14 @@ static double tolerance_abs(const tolerance *t, double baseline_mean)
     return t->pct ? t->amount / 100.0 * fabs(baseline_mean) : t->amount;
 }
 
-static void format_tolerance(char *buf, size_t cap, const tolerance *t, const regress_metric *m)
+static void format_tolerance(char *buf, size_t cap, const tolerance *t, const run_metric *m)
 {
+    /* the cost's unit is the experiment's currency, which the gate does not read */
+    const char *unit = run_metric_unit(m, NULL);
     if (t->pct)
         snprintf(buf, cap, "%g%%", t->amount);
     else
-        snprintf(buf, cap, "%g%s%s", t->amount, m->unit[0] ? " " : "", m->unit);
+        snprintf(buf, cap, "%g%s%s", t->amount, unit[0] ? " " : "", unit);
 }
 
 /* ---------- verdicts: what the summary and JUnit report ---------- */
@@ -194,12 +176,13 @@ static int compare_metric(FILE *out, const char *name, const char *label, size_t
                           const tolerance *tol, const double *a, const double *b, size_t np,
                           bool first, int *worse, verdicts *vs, gp_error *err)
 {
-    const regress_metric *rm = &rmetrics[m];
+    const run_metric *rm = run_metric_get((run_metric_id)m);
+    const int worse_sign = -(int)rm->direction; /* lower better: a rise is worse */
     stat_summary sb = stats_summarize(b, np), sc = stats_summarize(a, np);
     stat_summary d = stats_paired(a, b, np);
     double hw = isnan(d.half_width) ? 0 : d.half_width;
     bool sig = d.n >= 2 && !isnan(d.half_width) && fabs(d.mean) > d.half_width;
-    bool worse_side = d.mean * rm->worse_sign > 0;
+    bool worse_side = d.mean * worse_sign > 0;
     char tol_text[64] = "";
     if (tol->set && tol->amount > 0)
         format_tolerance(tol_text, sizeof(tol_text), tol, rm);
@@ -214,7 +197,7 @@ static int compare_metric(FILE *out, const char *name, const char *label, size_t
         verdict_text = "better";
     else if (!tol->set)
         verdict_text = "changed";
-    else if (d.mean * rm->worse_sign - hw > tolerance_abs(tol, sb.mean)) {
+    else if (d.mean * worse_sign - hw > tolerance_abs(tol, sb.mean)) {
         is_worse = true;
         snprintf(buf, sizeof(buf), "WORSE%s%s%s", tol_text[0] ? " (beyond " : "", tol_text,
                  tol_text[0] ? ")" : "");
@@ -224,12 +207,13 @@ static int compare_metric(FILE *out, const char *name, const char *label, size_t
         verdict_text = buf;
     }
     char sbase[64], scur[64], sd[64];
-    stats_format(sbase, sizeof(sbase), &sb, rm->decimals);
-    stats_format(scur, sizeof(scur), &sc, rm->decimals);
-    snprintf(sd, sizeof(sd), "%+.*f", rm->decimals, d.mean);
+    const int dec = gate_decimals(rm);
+    stats_format(sbase, sizeof(sbase), &sb, dec);
+    stats_format(scur, sizeof(scur), &sc, dec);
+    snprintf(sd, sizeof(sd), "%+.*f", dec, d.mean);
     if (!isnan(d.half_width)) {
         size_t u = strlen(sd);
-        snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", rm->decimals, d.half_width);
+        snprintf(sd + u, sizeof(sd) - u, " \xc2\xb1 %.*f", dec, d.half_width);
     }
     fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", first ? name : "",
             first ? label : "", rm->name, sbase, scur, sd, verdict_text);
@@ -277,8 +261,9 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
             if (strcmp(cur[j].label, label) == 0 && !find_run(base, nb, label, cur[j].replication))
                 missing = true;
         if (missing) {
-            fprintf(out, "  %-24s %-16s no baseline for some replications: run make "
-                         "regress-update  WORSE\n",
+            fprintf(out,
+                    "  %-24s %-16s no baseline for some replications: run make "
+                    "regress-update  WORSE\n",
                     name, label);
             (*worse)++;
             rc = verdict_add(vs, name, label, "replications", true,
@@ -286,15 +271,19 @@ static int compare(FILE *out, const char *name, const run_summary *base, size_t 
             continue;
         }
         bool first_row = true;
-        for (size_t m = 0; rc == 0 && m < N_RMETRICS; m++) {
-            if (!tol[m].set && !rmetrics[m].shown)
+        /* the metrics gated by default first (P99, SLO, GPU-h), then the others */
+        for (size_t k = 0; rc == 0 && k < 2 * RM_COUNT; k++) {
+            size_t m = k % RM_COUNT;
+            if ((k < RM_COUNT) != gated_by_default((run_metric_id)m) ||
+                (!tol[m].set && !shown_always((run_metric_id)m)))
                 continue;
             size_t np = 0;
             for (size_t j = 0; j < nc; j++) {
                 if (strcmp(cur[j].label, label) != 0)
                     continue;
-                a[np] = rmetric(m, &cur[j]);
-                b[np] = rmetric(m, find_run(base, nb, label, cur[j].replication));
+                a[np] = run_metric_value((run_metric_id)m, &cur[j]);
+                b[np] = run_metric_value((run_metric_id)m,
+                                         find_run(base, nb, label, cur[j].replication));
                 np++;
             }
             rc = compare_metric(out, name, label, m, &tol[m], a, b, np, first_row, worse, vs, err);
@@ -321,9 +310,10 @@ static int write_junit(const char *path, const verdicts *vs, double seconds, con
     size_t failures = 0;
     for (size_t i = 0; i < vs->n; i++)
         failures += vs->v[i].worse;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<testsuites name=\"gpenlab regress\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites name=\"gpenlab regress\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\" "
+            "time=\"%.3f\">\n",
             vs->n + (stop != NULL), failures, stop != NULL, seconds);
     for (size_t i = 0; i < vs->n;) {
         size_t j = i, fails = 0;
@@ -422,7 +412,8 @@ static double cpu_s(void)
     return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
                     kids.ru_stime.tv_sec) +
            (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
-                    kids.ru_stime.tv_usec) / 1e6;
+                    kids.ru_stime.tv_usec) /
+               1e6;
 }
 
 int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
@@ -440,9 +431,9 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     if (!o->update)
         fprintf(out, "  %-24s %-16s %-11s %-20s %-20s %-22s %s\n", "experiment", "label", "metric",
                 "baseline", "now", "now - baseline (paired)", "verdict");
-    tolerance list_tol[N_RMETRICS]; /* the defaults, then the list's tolerance lines */
-    for (size_t m = 0; m < N_RMETRICS; m++)
-        list_tol[m] = (tolerance){.set = rmetrics[m].gated};
+    tolerance list_tol[RM_COUNT]; /* the defaults, then the list's tolerance lines */
+    for (size_t m = 0; m < RM_COUNT; m++)
+        list_tol[m] = (tolerance){.set = gated_by_default((run_metric_id)m)};
     verdicts vs = {0};
     long lineno = 0;
     size_t n_exp = 0, n_runs = 0;
@@ -469,7 +460,7 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
         }
         char path[1024];
         int reps = 0;
-        tolerance tol[N_RMETRICS];
+        tolerance tol[RM_COUNT];
         memcpy(tol, list_tol, sizeof(tol));
         if ((rc = parse_entry(list, lineno, line, path, sizeof(path), &reps, tol, err)) < 0)
             break;
@@ -509,10 +500,11 @@ int regress_run(const regress_opts *o, FILE *out, int *worse, gp_error *err)
     free(text);
     double seconds = now_s() - t0, cpu = cpu_s() - c0;
     if (rc == 0 && !o->update) {
-        fprintf(out, "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
-                     "of the difference lies wholly on the worse side, beyond the metric's "
-                     "tolerance\n"
-                     "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
+        fprintf(out,
+                "paired by (label, replication) on the same seeds; WORSE: the 95%% interval "
+                "of the difference lies wholly on the worse side, beyond the metric's "
+                "tolerance\n"
+                "regress: %d worse; %zu experiment%s, %zu runs in %.1f s (%.1f s of CPU)%s\n",
                 *worse, n_exp, n_exp == 1 ? "" : "s", n_runs, seconds, cpu, *worse ? ":" : "");
         for (size_t i = 0; i < vs.n; i++)
             if (vs.v[i].worse)

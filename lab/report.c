@@ -24,8 +24,8 @@ static int same_label(const char *a, const char *b, size_t size)
     return strncmp(a, b, size) == 0;
 }
 
-int report_group_runs(const run_summary *runs, size_t n, report_group **out,
-                      size_t *n_groups, gp_error *err)
+int report_group_runs(const run_summary *runs, size_t n, report_group **out, size_t *n_groups,
+                      gp_error *err)
 {
     *out = NULL;
     *n_groups = 0;
@@ -48,8 +48,8 @@ int report_group_runs(const run_summary *runs, size_t n, report_group **out,
         if (k == ng) {
             snprintf(g[k].label, sizeof(g[k].label), "%.*s", (int)sizeof(runs[i].label) - 1,
                      runs[i].label);
-            snprintf(g[k].policy, sizeof(g[k].policy), "%.*s",
-                     (int)sizeof(runs[i].policy) - 1, runs[i].policy);
+            snprintf(g[k].policy, sizeof(g[k].policy), "%.*s", (int)sizeof(runs[i].policy) - 1,
+                     runs[i].policy);
             ng++;
         }
         group_of[i] = k;
@@ -82,7 +82,7 @@ static size_t display_width(const char *s)
     return w;
 }
 
-#define CELL 64
+#define CELL     64
 #define MAX_COLS 32
 typedef struct table {
     size_t n_cols, n_rows; /* rows include the header rows */
@@ -180,10 +180,9 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
     /* the columns: rejections only when there are any (they are rare, and never silent) */
     run_metric_id col[MAX_COLS];
     size_t nc = 0;
-    static const run_metric_id base[] = {RM_SLO_PCT,  RM_P50_S,      RM_P95_S,
-                                         RM_P99_S,    RM_TIMEOUT_PCT, RM_REJECTED,
-                                         RM_POD_STARTS, RM_COLD_WAITED, RM_GPU_HOURS,
-                                         RM_COST,     RM_UTIL_PCT};
+    static const run_metric_id base[] = {RM_SLO_PCT,     RM_P50_S,    RM_P95_S,      RM_P99_S,
+                                         RM_TIMEOUT_PCT, RM_REJECTED, RM_POD_STARTS, RM_COLD_WAITED,
+                                         RM_GPU_HOURS,   RM_COST,     RM_UTIL_PCT};
     bool any_rejected = false, any_interval = false;
     for (size_t k = 0; k < ng; k++) {
         any_rejected |= g[k].s[RM_REJECTED].mean > 0;
@@ -208,10 +207,7 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
     for (size_t c = 0; c < nc; c++) {
         const run_metric *m = run_metric_get(col[c]);
         snprintf(cell_at(&t, 0, c + 1), CELL, "%s", m->heading);
-        if (col[c] == RM_COST)
-            snprintf(cell_at(&t, 1, c + 1), CELL, "(%s)", opts->currency ? opts->currency : "");
-        else
-            snprintf(cell_at(&t, 1, c + 1), CELL, "%s", m->heading_unit);
+        run_metric_heading_unit(m, opts->currency, cell_at(&t, 1, c + 1), CELL);
     }
     size_t row = 2;
     for (size_t k = 0; k < ng; k++) {
@@ -250,19 +246,16 @@ int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_
 int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *baseline,
                         gp_error *err)
 {
-    static const char *const head[] = {"label", "vs",       "pairs",   "\xce\x94mean (s)",
-                                       "\xce\x94P99 (s)", "\xce\x94SLO (%)", "\xce\x94timeouts",
-                                       "\xce\x94GPU-h"};
-    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
     static const run_metric_id metric[] = {RM_MEAN_S, RM_P99_S, RM_SLO_PCT, RM_TIMED_OUT,
                                            RM_GPU_HOURS};
-    enum { COLS = sizeof(head) / sizeof(head[0]), NM = sizeof(metric) / sizeof(metric[0]) };
+    static const int right[] = {0, 0, 1, 1, 1, 1, 1, 1};
+    enum { NM = sizeof(metric) / sizeof(metric[0]), COLS = 3 + NM };
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
-        nb += same_label(runs[i].label, baseline, sizeof(runs[i].label));
+        nb += (size_t)same_label(runs[i].label, baseline, sizeof(runs[i].label));
     if (nb == 0)
-        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline",
-                            "no run is labelled '%s'", baseline);
+        return gp_error_set(err, GP_EUNKNOWN, NULL, 0, 0, "baseline", "no run is labelled '%s'",
+                            baseline);
     report_group *g;
     size_t ng;
     int rc = report_group_runs(runs, n, &g, &ng, err);
@@ -276,8 +269,14 @@ int report_print_paired(FILE *f, const run_summary *runs, size_t n, const char *
         free(g);
         return rc < 0 ? rc : gp_oom(err);
     }
-    for (size_t c = 0; c < COLS; c++)
-        snprintf(cell_at(&t, 0, c), CELL, "%s", head[c]);
+    snprintf(cell_at(&t, 0, 0), CELL, "label");
+    snprintf(cell_at(&t, 0, 1), CELL, "vs");
+    snprintf(cell_at(&t, 0, 2), CELL, "pairs");
+    for (size_t m = 0; m < NM; m++) { /* "ΔP99 (s)": a difference of the metric */
+        char label[CELL - 2];
+        snprintf(cell_at(&t, 0, 3 + m), CELL, "\xce\x94%s",
+                 run_metric_label(run_metric_get(metric[m]), NULL, label, sizeof(label)));
+    }
     size_t row = 1;
     for (size_t k = 0; k < ng; k++) {
         if (same_label(g[k].label, baseline, sizeof(g[k].label)))
@@ -407,8 +406,8 @@ int report_write_csv(const char *path, const run_summary *runs, size_t n, gp_err
     if (rename(tmp, path) != 0) {
         saved = errno;
         unlink(tmp);
-        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename %s into place: %s",
-                            tmp, strerror(saved));
+        return gp_error_set(err, GP_EIO, path, 0, 0, NULL, "cannot rename %s into place: %s", tmp,
+                            strerror(saved));
     }
     sync_dir_of(path);
     return 0;

@@ -18,18 +18,18 @@
 
 typedef struct report_group {
     char label[64];
-    char policy[32];           /* of the first run of the label */
-    size_t n;                  /* replications */
-    stat_summary s[RM_COUNT];  /* every run metric, by run_metric_id */
+    char policy[32];          /* of the first run of the label */
+    size_t n;                 /* replications */
+    stat_summary s[RM_COUNT]; /* every run metric, by run_metric_id */
 } report_group;
 
 /* Groups runs by label (first-seen order). *out is malloc'd; the caller frees it. */
-int report_group_runs(const run_summary *runs, size_t n, report_group **out,
-                      size_t *n_groups, gp_error *err);
+int report_group_runs(const run_summary *runs, size_t n, report_group **out, size_t *n_groups,
+                      gp_error *err);
 
 typedef struct report_table_opts {
-    const char *currency;      /* the cost column's unit (default "USD") */
-    double slo_s;              /* > 0: the footnote says what the SLO column counts */
+    const char *currency; /* the cost column's unit (default "USD") */
+    double slo_s;         /* > 0: the footnote says what the SLO column counts */
 } report_table_opts;
 
 void report_table_opts_default(report_table_opts *o);
@@ -39,8 +39,8 @@ void report_table_opts_default(report_table_opts *o);
  * cold start, GPU-hours, cost, utilisation; under each line the 95% half-widths when there
  * is more than one replication. Two header lines (name, unit), columns aligned (UTF-8
  * aware); about 100 columns wide with labels of up to 16 characters. opts may be NULL. */
-int report_print_table(FILE *f, const run_summary *runs, size_t n,
-                       const report_table_opts *opts, gp_error *err);
+int report_print_table(FILE *f, const run_summary *runs, size_t n, const report_table_opts *opts,
+                       gp_error *err);
 
 /* Paired differences against `baseline` (a label): for each other label, the
  * replications with the same index are paired (common random numbers), and the mean of

@@ -26,9 +26,9 @@ typedef struct reproduce_opts {
     int replications;         /* 0: each file's */
     bool progress;            /* progress bars on stderr */
     volatile sig_atomic_t *stop;
-    const char *html_path;    /* NULL: no page */
-    const char *assets_dir;   /* the page's pictures are kept here (NULL: not kept) */
-    const char *title;        /* the page's title (NULL: a default) */
+    const char *html_path;  /* NULL: no page */
+    const char *assets_dir; /* the page's pictures are kept here (NULL: not kept) */
+    const char *title;      /* the page's title (NULL: a default) */
 } reproduce_opts;
 
 void reproduce_opts_default(reproduce_opts *o);
@@ -45,15 +45,15 @@ const char *const *reproduce_files(void);
  * interval: its rounding (2.8 s: 2.75..2.85), its range (8-12 s) or its bound (> 35%);
  * stars k/5 as k +- 0.5. */
 typedef struct reproduce_row {
-    char id[48];             /* a stable key, "t1.p99_s.static" */
-    const char *row;         /* "" continues the row above */
+    char id[48];     /* a stable key, "t1.p99_s.static" */
+    const char *row; /* "" continues the row above */
     const char *column;
-    const char *article;     /* as docs/seed-article.md gives it; "-" when it has none */
-    double article_value;    /* the number the difference is taken from (NaN: none) */
+    const char *article;           /* as docs/seed-article.md gives it; "-" when it has none */
+    double article_value;          /* the number the difference is taken from (NaN: none) */
     double article_lo, article_hi; /* NaN: nothing to compare */
-    stat_summary got;        /* n == 0: gpenlab has no such figure */
+    stat_summary got;              /* n == 0: gpenlab has no such figure */
     int decimals;
-    char note[96];           /* after the difference; may be empty */
+    char note[96]; /* after the difference; may be empty */
 } reproduce_row;
 
 #define REPRODUCE_MAX_ROWS 32
@@ -62,14 +62,14 @@ typedef struct reproduce_table {
     char title[200];
     reproduce_row row[REPRODUCE_MAX_ROWS];
     size_t n;
-    char *notes;             /* what the article's figures need, as printed (malloc'd) */
+    char *notes; /* what the article's figures need, as printed (malloc'd) */
 } reproduce_table;
 
 enum { REPRODUCE_T1 = 0, REPRODUCE_T1_CLAIMS, REPRODUCE_T2, REPRODUCE_TABLES };
 
 typedef struct reproduce_result {
     char card[128], provenance[64], db_path[1024];
-    char replications[256];  /* "table 1 tidal 10, users 5, ..." */
+    char replications[256]; /* "table 1 tidal 10, users 5, ..." */
     reproduce_table table[REPRODUCE_TABLES];
 } reproduce_result;
 

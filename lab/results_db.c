@@ -25,8 +25,14 @@
 
 /* ---------- field tables ---------- */
 
-#define FD(st, m, t) {#m, t, offsetof(st, m), sizeof(((st *)0)->m)}
-#define FDN(name, st, m, t) {name, t, offsetof(st, m), sizeof(((st *)0)->m)}
+#define FD(st, m, t)                                 \
+    {                                                \
+#m, t, offsetof(st, m), sizeof(((st *)0)->m) \
+    }
+#define FDN(name, st, m, t)                            \
+    {                                                  \
+        name, t, offsetof(st, m), sizeof(((st *)0)->m) \
+    }
 
 static const field_desc run_fields[] = {
     FD(run_summary, label, FIELD_TEXT),
@@ -63,6 +69,29 @@ static const field_desc run_fields[] = {
     FD(run_summary, max_pods_seen, FIELD_INT),
     FD(run_summary, events, FIELD_UINT64),
     FD(run_summary, wall_s, FIELD_DOUBLE),
+    /* preemptions, n_pools and pool[] are the run's rows in run_pools (read back there) */
+};
+
+/* a mixed fleet's pools (run_summary.pool[]), one row each in run_pools */
+static const field_desc pool_fields[] = {
+    FD(pool_result, name, FIELD_TEXT),
+    FD(pool_result, card, FIELD_TEXT),
+    FD(pool_result, spot, FIELD_INT32),
+    FD(pool_result, max_pods_seen, FIELD_INT32),
+    FD(pool_result, pod_starts, FIELD_UINT64),
+    FD(pool_result, preemptions, FIELD_UINT64),
+    FD(pool_result, pods_preempted, FIELD_UINT64),
+    FD(pool_result, served, FIELD_UINT64),
+    FD(pool_result, completed, FIELD_UINT64),
+    FD(pool_result, finished_late, FIELD_UINT64),
+    FD(pool_result, requeued, FIELD_UINT64),
+    FD(pool_result, failed, FIELD_UINT64),
+    FD(pool_result, gpu_seconds, FIELD_DOUBLE),
+    FD(pool_result, busy_gpu_seconds, FIELD_DOUBLE),
+    FD(pool_result, utilisation, FIELD_DOUBLE),
+    FD(pool_result, cost, FIELD_DOUBLE),
+    FD(pool_result, mean_pods, FIELD_DOUBLE),
+    FD(pool_result, lat_p99_s, FIELD_DOUBLE),
 };
 
 /* pods[] is indexed by pod_state (policy.h): pending, starting, ready, draining, gone */
@@ -85,16 +114,11 @@ static const field_desc series_fields[] = {
 };
 
 static const field_desc request_fields[] = {
-    FD(request_row, id, FIELD_UINT64),
-    FD(request_row, arrival_us, FIELD_INT64),
-    FD(request_row, start_us, FIELD_INT64),
-    FD(request_row, end_us, FIELD_INT64),
-    FD(request_row, gpu_end_us, FIELD_INT64),
-    FD(request_row, pod_id, FIELD_INT64),
-    FD(request_row, mp, FIELD_FLOAT),
-    FD(request_row, faces, FIELD_INT32),
-    FD(request_row, cold, FIELD_UINT8),
-    FD(request_row, outcome, FIELD_UINT8),
+    FD(request_row, id, FIELD_UINT64),        FD(request_row, arrival_us, FIELD_INT64),
+    FD(request_row, start_us, FIELD_INT64),   FD(request_row, end_us, FIELD_INT64),
+    FD(request_row, gpu_end_us, FIELD_INT64), FD(request_row, pod_id, FIELD_INT64),
+    FD(request_row, mp, FIELD_FLOAT),         FD(request_row, faces, FIELD_INT32),
+    FD(request_row, cold, FIELD_UINT8),       FD(request_row, outcome, FIELD_UINT8),
     FD(request_row, demand_s, FIELD_DOUBLE),
 };
 
@@ -104,6 +128,12 @@ const field_desc *result_fields_run(size_t *n)
 {
     *n = COUNT(run_fields);
     return run_fields;
+}
+
+const field_desc *result_fields_pool(size_t *n)
+{
+    *n = COUNT(pool_fields);
+    return pool_fields;
 }
 
 const field_desc *result_fields_series(size_t *n)
@@ -123,11 +153,31 @@ static int64_t field_get_i64(const field_desc *f, const void *rec)
 {
     const char *p = (const char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_INT: { int v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_INT32: { int32_t v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_INT64: { int64_t v; memcpy(&v, p, sizeof(v)); return v; }
-    case FIELD_UINT64: { uint64_t v; memcpy(&v, p, sizeof(v)); return (int64_t)v; }
-    case FIELD_UINT8: { uint8_t v; memcpy(&v, p, sizeof(v)); return v; }
+    case FIELD_INT: {
+        int v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_INT32: {
+        int32_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_INT64: {
+        int64_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case FIELD_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v));
+        return (int64_t)v;
+    }
+    case FIELD_UINT8: {
+        uint8_t v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
     default: return 0;
     }
 }
@@ -136,11 +186,27 @@ static void field_set_i64(const field_desc *f, void *rec, int64_t v)
 {
     char *p = (char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_INT: { int x = (int)v; memcpy(p, &x, sizeof(x)); break; }
-    case FIELD_INT32: { int32_t x = (int32_t)v; memcpy(p, &x, sizeof(x)); break; }
+    case FIELD_INT: {
+        int x = (int)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
+    case FIELD_INT32: {
+        int32_t x = (int32_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
     case FIELD_INT64: memcpy(p, &v, sizeof(v)); break;
-    case FIELD_UINT64: { uint64_t x = (uint64_t)v; memcpy(p, &x, sizeof(x)); break; }
-    case FIELD_UINT8: { uint8_t x = (uint8_t)v; memcpy(p, &x, sizeof(x)); break; }
+    case FIELD_UINT64: {
+        uint64_t x = (uint64_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
+    case FIELD_UINT8: {
+        uint8_t x = (uint8_t)v;
+        memcpy(p, &x, sizeof(x));
+        break;
+    }
     default: break;
     }
 }
@@ -169,7 +235,10 @@ static void field_set_double(const field_desc *f, void *rec, double v)
     }
 }
 
-static int is_real(const field_desc *f) { return f->type == FIELD_FLOAT || f->type == FIELD_DOUBLE; }
+static int is_real(const field_desc *f)
+{
+    return f->type == FIELD_FLOAT || f->type == FIELD_DOUBLE;
+}
 
 char *result_field_format(const field_desc *f, const void *rec, char *buf, size_t len)
 {
@@ -177,12 +246,8 @@ char *result_field_format(const field_desc *f, const void *rec, char *buf, size_
         return buf;
     const char *p = (const char *)rec + f->offset;
     switch (f->type) {
-    case FIELD_TEXT:
-        snprintf(buf, len, "%.*s", (int)strnlen(p, f->size), p);
-        break;
-    case FIELD_UINT64:
-        snprintf(buf, len, "%" PRIu64, (uint64_t)field_get_i64(f, rec));
-        break;
+    case FIELD_TEXT: snprintf(buf, len, "%.*s", (int)strnlen(p, f->size), p); break;
+    case FIELD_UINT64: snprintf(buf, len, "%" PRIu64, (uint64_t)field_get_i64(f, rec)); break;
     case FIELD_FLOAT:
     case FIELD_DOUBLE: {
         double v = field_get_double(f, rec);
@@ -192,9 +257,7 @@ char *result_field_format(const field_desc *f, const void *rec, char *buf, size_
             snprintf(buf, len, f->type == FIELD_FLOAT ? "%.9g" : "%.17g", v);
         break;
     }
-    default:
-        snprintf(buf, len, "%" PRId64, field_get_i64(f, rec));
-        break;
+    default: snprintf(buf, len, "%" PRId64, field_get_i64(f, rec)); break;
     }
     return buf;
 }
@@ -272,6 +335,7 @@ struct results_db {
     int lock_fd; /* the writer lock, -1 when this connection holds none */
     sqlite3_stmt *ins_run, *ins_series, *ins_req, *run_exists, *run_id;
     sqlite3_stmt *sel_runs, *sel_series, *sel_reqs;
+    sqlite3_stmt *ins_pool, *sel_pools; /* sel_pools NULL: an older file without run_pools */
 };
 
 static int db_error(results_db *db, gp_error *err, int code, const char *what)
@@ -291,8 +355,8 @@ static int exec(results_db *db, const char *sql, gp_error *err)
     char *msg = NULL;
     int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        gp_error_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? GP_EINVARIANT : GP_EIO, db->path,
-                     0, 0, NULL, "%.120s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        gp_error_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? GP_EINVARIANT : GP_EIO, db->path, 0, 0,
+                     NULL, "%.120s: %s", sql, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         return err ? err->code : GP_EIO;
     }
@@ -405,8 +469,8 @@ static int prepare_text(results_db *db, const char *text, sqlite3_stmt **st, gp_
 }
 
 /* Adds columns that an older file lacks (fields added to result.h since). */
-static int add_missing_columns(results_db *db, const char *table, const field_desc *f,
-                               size_t n, gp_error *err)
+static int add_missing_columns(results_db *db, const char *table, const field_desc *f, size_t n,
+                               gp_error *err)
 {
     char q[96];
     snprintf(q, sizeof(q), "PRAGMA table_info(%s)", table);
@@ -475,15 +539,24 @@ static int create_schema(results_db *db, gp_error *err)
                "runs(id) ON DELETE CASCADE");
     for (size_t i = 0; i < nq; i++)
         sb_add(&b, ", %s %s", fq[i].name, sql_type(fq[i].type));
-    sb_add(&b, ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
-               "WITHOUT ROWID;\n",
+    sb_add(&b,
+           ", CHECK(outcome >= 0 AND outcome < %d), PRIMARY KEY(run_id, id)) "
+           "WITHOUT ROWID;\n",
            (int)OUTCOMES);
-    sb_add(&b, "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
-               "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
-               "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
-               "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
-               "constraints TEXT);\n"
-               "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    sb_add(&b, "CREATE TABLE IF NOT EXISTS run_pools(run_id INTEGER NOT NULL REFERENCES "
+               "runs(id) ON DELETE CASCADE, pool INTEGER NOT NULL");
+    for (size_t i = 0; i < np; i++)
+        sb_add(&b, ", %s %s", fp[i].name, sql_type(fp[i].type));
+    sb_add(&b, ", PRIMARY KEY(run_id, pool)) WITHOUT ROWID;\n");
+    sb_add(&b,
+           "CREATE TABLE IF NOT EXISTS sweep_points(sweep TEXT, point INTEGER, "
+           "experiment_id INTEGER, params TEXT, PRIMARY KEY(sweep, point));\n"
+           "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, file TEXT, "
+           "n_points INTEGER, replications INTEGER, seed INTEGER, objective TEXT, "
+           "constraints TEXT);\n"
+           "PRAGMA user_version = %d;\nPRAGMA application_id = %d;\n",
            RESULTS_DB_SCHEMA_VERSION, RESULTS_DB_APPLICATION_ID);
     if (b.oom) {
         free(b.s);
@@ -500,12 +573,43 @@ static int create_schema(results_db *db, gp_error *err)
     if ((rc = add_missing_columns(db, "experiments", exp_cols, 2, err)) < 0 ||
         (rc = add_missing_columns(db, "runs", fr, nr, err)) < 0 ||
         (rc = add_missing_columns(db, "series", fs, ns, err)) < 0 ||
-        (rc = add_missing_columns(db, "requests", fq, nq, err)) < 0)
+        (rc = add_missing_columns(db, "requests", fq, nq, err)) < 0 ||
+        (rc = add_missing_columns(db, "run_pools", fp, np, err)) < 0)
         goto fail;
     return exec(db, "COMMIT", err);
 fail:
     sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* 1 when the file has the table (an older one may lack sweep_points or run_pools), 0 when not. */
+static int has_table(results_db *db, const char *table, gp_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(db, err, GP_EIO, "reading the schema");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW    ? 1
+           : s == SQLITE_DONE ? 0
+                              : db_error(db, err, GP_EIO, "reading the schema");
+}
+
+/* "INSERT INTO TABLE(KEYS, fields...) VALUES(?, ...)": `head` is "table(key, key", its
+ * n_keys leading columns bound before the fields. */
+static int prepare_insert(results_db *db, sbuf *b, const char *head, int n_keys,
+                          const field_desc *f, size_t n, sqlite3_stmt **st, gp_error *err)
+{
+    sb_add(b, "INSERT INTO %s, ", head);
+    sb_columns(b, f, n, 0);
+    sb_add(b, ") VALUES(");
+    for (int k = 0; k < n_keys; k++)
+        sb_add(b, "?, ");
+    sb_columns(b, f, n, 1);
+    sb_add(b, ")");
+    return prepare(db, b, st, err);
 }
 
 static int prepare_all(results_db *db, gp_error *err)
@@ -516,26 +620,27 @@ static int prepare_all(results_db *db, gp_error *err)
     sbuf b = {0};
     int rc;
     if (db->mode != OPEN_READ) {
-        sb_add(&b, "INSERT INTO runs(experiment_id, run_key, ");
-        sb_columns(&b, fr, nr, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fr, nr, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_run, err)) < 0)
+        size_t np;
+        const field_desc *fp = result_fields_pool(&np);
+        if ((rc = prepare_insert(db, &b, "runs(experiment_id, run_key", 2, fr, nr, &db->ins_run,
+                                 err)) < 0 ||
+            (rc = prepare_insert(db, &b, "series(run_id, seq", 2, fs, ns, &db->ins_series, err)) <
+                0 ||
+            (rc = prepare_insert(db, &b, "requests(run_id", 1, fq, nq, &db->ins_req, err)) < 0 ||
+            (rc = prepare_insert(db, &b, "run_pools(run_id, pool", 2, fp, np, &db->ins_pool, err)) <
+                0)
             return rc;
-        sb_add(&b, "INSERT INTO series(run_id, seq, ");
-        sb_columns(&b, fs, ns, 0);
-        sb_add(&b, ") VALUES(?, ?, ");
-        sb_columns(&b, fs, ns, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_series, err)) < 0)
+    }
+    int pools_table = has_table(db, "run_pools", err);
+    if (pools_table < 0)
+        return pools_table;
+    if (pools_table) {
+        size_t np;
+        const field_desc *fp = result_fields_pool(&np);
+        if ((rc = sb_select(db, &b, "run_pools", fp, np, err)) < 0)
             return rc;
-        sb_add(&b, "INSERT INTO requests(run_id, ");
-        sb_columns(&b, fq, nq, 0);
-        sb_add(&b, ") VALUES(?, ");
-        sb_columns(&b, fq, nq, 1);
-        sb_add(&b, ")");
-        if ((rc = prepare(db, &b, &db->ins_req, err)) < 0)
+        sb_add(&b, " WHERE run_id = (SELECT id FROM runs WHERE run_key = ?) ORDER BY pool");
+        if ((rc = prepare(db, &b, &db->sel_pools, err)) < 0)
             return rc;
     }
     if ((rc = sb_select(db, &b, "runs", fr, nr, err)) < 0)
@@ -579,9 +684,10 @@ static int pragma_int(results_db *db, const char *sql, int *out, gp_error *err)
 static const struct {
     const char *table, *col1, *col2;
 } own_tables[] = {
-    {"experiments", "name", "ident"}, {"runs", "experiment_id", "run_key"},
-    {"series", "run_id", "seq"},      {"requests", "run_id", "id"},
+    {"experiments", "name", "ident"},   {"runs", "experiment_id", "run_key"},
+    {"series", "run_id", "seq"},        {"requests", "run_id", "id"},
     {"sweep_points", "sweep", "point"}, {"sweeps", "name", "objective"},
+    {"run_pools", "run_id", "pool"},
 };
 
 /* 1 when `table` is one of gpenlab's, with its identifying columns. */
@@ -637,7 +743,8 @@ static int check_ours(results_db *db, int *n_tables, gp_error *err)
     if (app != 0 && app != RESULTS_DB_APPLICATION_ID)
         return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
                             "not a gpenlab results database (SQLite application_id 0x%08x): "
-                            "give another database path", (unsigned)app);
+                            "give another database path",
+                            (unsigned)app);
     if (foreign[0])
         return gp_error_set(err, GP_ENOTSUP, db->path, 0, 0, NULL,
                             "not a gpenlab results database (it holds table%s %s): give "
@@ -699,7 +806,8 @@ static int open_db(const char *path, open_mode mode, results_db **out, gp_error 
             return rc;
         }
     }
-    int flags = mode == OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        mode == OPEN_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     rc = sqlite3_open_v2(path, &db->db, flags, NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(db, err, GP_EIO, "cannot open the results database");
@@ -720,19 +828,18 @@ static int open_db(const char *path, open_mode mode, results_db **out, gp_error 
         sbuf u = {0};
         sb_add(&u, "file:");
         for (const unsigned char *c = (const unsigned char *)path; *c; c++)
-            sb_add(&u, *c == '?' || *c == '#' || *c == '%' || *c <= ' ' || *c >= 0x7f ? "%%%02X"
-                                                                                       : "%c",
+            sb_add(&u,
+                   *c == '?' || *c == '#' || *c == '%' || *c <= ' ' || *c >= 0x7f ? "%%%02X" : "%c",
                    *c);
         sb_add(&u, "?immutable=1");
         if (u.oom)
             rc = gp_error_set(err, GP_ENOMEM, path, 0, 0, NULL, "out of memory");
-        else if (sqlite3_open_v2(u.s, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                                      NULL) == SQLITE_OK) {
+        else if (sqlite3_open_v2(u.s, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+                 SQLITE_OK) {
             if (err)
                 gp_error_clear(err); /* the first attempt's error is answered */
             rc = check_ours(db, &n_tables, err);
-        }
-        else if (!u.oom)
+        } else if (!u.oom)
             rc = db_error(db, err, GP_EIO, "cannot open the results database");
         free(u.s);
     }
@@ -777,7 +884,8 @@ void results_db_close(results_db *db)
     if (!db)
         return;
     sqlite3_stmt *all[] = {db->ins_run,  db->ins_series, db->ins_req,    db->run_exists,
-                           db->run_id,   db->sel_runs,   db->sel_series, db->sel_reqs};
+                           db->run_id,   db->sel_runs,   db->sel_series, db->sel_reqs,
+                           db->ins_pool, db->sel_pools};
     for (size_t i = 0; i < COUNT(all); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db->db);
@@ -799,11 +907,11 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 }
 
 int results_db_experiment_upsert(results_db *db, const char *name, const char *file,
-                                 const char *yaml_text, const char *profile_text,
-                                 int64_t *exp_id, gp_error *err)
+                                 const char *yaml_text, const char *profile_text, int64_t *exp_id,
+                                 gp_error *err)
 {
-    return results_db_experiment_upsert_inputs(db, name, file, yaml_text, NULL, profile_text,
-                                               NULL, exp_id, err);
+    return results_db_experiment_upsert_inputs(db, name, file, yaml_text, NULL, profile_text, NULL,
+                                               exp_id, err);
 }
 
 int results_db_experiment_upsert_inputs(results_db *db, const char *name, const char *file,
@@ -882,8 +990,8 @@ fail:
     return rc;
 }
 
-char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
-                         int replication, uint64_t seed)
+char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label, int replication,
+                         uint64_t seed)
 {
     snprintf(buf, len, "e%" PRId64 "/%s/r%d/s%" PRIu64, exp_id, label, replication, seed);
     return buf;
@@ -918,8 +1026,7 @@ int results_db_run_exists(results_db *db, const char *run_key, gp_error *err)
 }
 
 /* Binds fields f[0..n) of rec from parameter `first` on. */
-static void bind_fields(sqlite3_stmt *st, int first, const field_desc *f, size_t n,
-                        const void *rec)
+static void bind_fields(sqlite3_stmt *st, int first, const field_desc *f, size_t n, const void *rec)
 {
     for (size_t i = 0; i < n; i++) {
         int k = first + (int)i;
@@ -962,9 +1069,8 @@ static int step_done(results_db *db, sqlite3_stmt *st, gp_error *err, const char
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, what);
 }
 
-int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
-                         const run_summary *s, const run_series *series,
-                         const request_log *log, gp_error *err)
+int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key, const run_summary *s,
+                         const run_series *series, const request_log *log, gp_error *err)
 {
     size_t nr, ns, nq;
     const field_desc *fr = result_fields_run(&nr), *fs = result_fields_series(&ns),
@@ -999,6 +1105,16 @@ int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
         st = db->ins_req;
         sqlite3_bind_int64(st, 1, run_id);
         bind_fields(st, 2, fq, nq, &log->row[i]);
+        if ((rc = step_done(db, st, err, run_key)) < 0)
+            goto fail;
+    }
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    for (int i = 0; i < s->n_pools && i < RESULT_MAX_POOLS; i++) {
+        st = db->ins_pool;
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, i);
+        bind_fields(st, 3, fp, np, &s->pool[i]);
         if ((rc = step_done(db, st, err, run_key)) < 0)
             goto fail;
     }
@@ -1045,6 +1161,29 @@ int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size
         *n = 0;
         return step_error(db, err, s, "reading runs");
     }
+    /* a mixed fleet's pools, by the run's key: n_pools is how many rows it has, its
+       preemptions their sum (0 and none for a run of one pool) */
+    size_t np;
+    const field_desc *fp = result_fields_pool(&np);
+    for (size_t i = 0; i < *n && s == SQLITE_DONE && db->sel_pools; i++) {
+        run_summary *r = &arr[i];
+        char key[256];
+        results_db_run_key(key, sizeof(key), exp_id, r->label, r->replication, r->seed);
+        st = db->sel_pools;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        while (r->n_pools < RESULT_MAX_POOLS && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            pool_result *p = &r->pool[r->n_pools++];
+            read_fields(st, 0, fp, np, p);
+            r->preemptions += p->preemptions;
+        }
+        s = s == SQLITE_ROW ? SQLITE_DONE : s;
+        sqlite3_reset(st);
+    }
+    if (s != SQLITE_DONE) {
+        free(arr);
+        *n = 0;
+        return step_error(db, err, s, "reading the runs' pools");
+    }
     *out = arr;
     return 0;
 }
@@ -1065,8 +1204,7 @@ static int lookup_run_id(results_db *db, const char *run_key, int64_t *id, gp_er
     return step_error(db, err, s, "looking up a run");
 }
 
-int results_db_read_series(results_db *db, const char *run_key, run_series *out,
-                           gp_error *err)
+int results_db_read_series(results_db *db, const char *run_key, run_series *out, gp_error *err)
 {
     int64_t id;
     int rc = lookup_run_id(db, run_key, &id, err);
@@ -1090,8 +1228,7 @@ int results_db_read_series(results_db *db, const char *run_key, run_series *out,
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "reading a series");
 }
 
-int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
-                             gp_error *err)
+int results_db_read_requests(results_db *db, const char *run_key, request_log *out, gp_error *err)
 {
     int64_t id;
     int rc = lookup_run_id(db, run_key, &id, err);
@@ -1117,19 +1254,6 @@ int results_db_read_requests(results_db *db, const char *run_key, request_log *o
 
 /* ---------- experiments and sweeps ---------- */
 
-/* 1 when the file has the table (an older one may lack sweep_points), 0 when not. */
-static int has_table(results_db *db, const char *table, gp_error *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(db, err, GP_EIO, "reading the schema");
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : db_error(db, err, GP_EIO, "reading the schema");
-}
-
 /* Grows *arr (elements of `size` bytes) to hold n + 1; GP_ENOMEM when it cannot. */
 static int grow_one(results_db *db, void **arr, size_t n, size_t *cap, size_t size, gp_error *err)
 {
@@ -1150,8 +1274,7 @@ static void column_copy(sqlite3_stmt *st, int k, char *dst, size_t cap)
     gp_copy_utf8(dst, cap, t ? (const char *)t : "");
 }
 
-int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
-                           gp_error *err)
+int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n, gp_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -1209,8 +1332,8 @@ static char *column_dup(sqlite3_stmt *st, int k, int *oom)
 
 /* The inputs of the experiment that `where` (an ORDER BY / WHERE clause with one
  * parameter, bound by `bind`) selects first. */
-static int read_inputs(results_db *db, const char *where, const char *text_param,
-                       int64_t int_param, results_db_inputs *out, gp_error *err)
+static int read_inputs(results_db *db, const char *where, const char *text_param, int64_t int_param,
+                       results_db_inputs *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
     /* a file written before overlays were stored has no such column: none then */
@@ -1244,8 +1367,7 @@ static int read_inputs(results_db *db, const char *where, const char *text_param
         rc = text_param ? gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
                                        "no experiment in the database")
                         : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
-                                       "no experiment %lld in the database",
-                                       (long long)int_param);
+                                       "no experiment %lld in the database", (long long)int_param);
     } else {
         rc = db_error(db, err, GP_EIO, "reading the experiments");
     }
@@ -1264,14 +1386,13 @@ int results_db_inputs_for_label(results_db *db, const char *label, results_db_in
                        label, 0, out, err);
 }
 
-int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
-                         gp_error *err)
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out, gp_error *err)
 {
     return read_inputs(db, "WHERE id = ?", NULL, exp_id, out, err);
 }
 
-int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
-                               int64_t exp_id, const char *params, gp_error *err)
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point, int64_t exp_id,
+                               const char *params, gp_error *err)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweep_points VALUES(?, ?, ?, ?)", -1,
@@ -1286,8 +1407,7 @@ int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
     return s == SQLITE_DONE ? 0 : step_error(db, err, s, "recording a sweep point");
 }
 
-int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
-                            gp_error *err)
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n, gp_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -1325,8 +1445,8 @@ int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t
 int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO sweeps VALUES(?, ?, ?, ?, ?, ?, ?)", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "recording a sweep");
     sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, s->file, -1, SQLITE_STATIC);
@@ -1340,19 +1460,19 @@ int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *er
     return rc == SQLITE_DONE ? 0 : step_error(db, err, rc, "recording a sweep");
 }
 
-int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
-                         gp_error *err)
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out, gp_error *err)
 {
     memset(out, 0, sizeof(*out));
     int have = has_table(db, "sweeps", err);
     if (have <= 0)
-        return have < 0 ? have
-                        : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
-                                       "no sweep '%s' recorded (a file from before sweeps were)",
-                                       name);
+        return have < 0
+                   ? have
+                   : gp_error_set(err, GP_EMISSING, db->path, 0, 0, NULL,
+                                  "no sweep '%s' recorded (a file from before sweeps were)", name);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT name, file, n_points, replications, seed, objective, "
-                                   "constraints FROM sweeps WHERE name = ?",
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT name, file, n_points, replications, seed, objective, "
+                           "constraints FROM sweeps WHERE name = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(db, err, GP_EIO, "reading a sweep");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -39,6 +39,12 @@
  *          gpu_mem_frac, gpu_util_frac, lat_p50_s, lat_p95_s, lat_p99_s; PK(run_id, seq));
  *   requests(run_id -> runs, id, arrival_us, start_us, end_us, pod_id, mp, faces, cold,
  *            outcome, demand_s; PK(run_id, id); optional: only when a log is given);
+ *   run_pools(run_id -> runs, pool, then one column per pool_result field: name, card,
+ *            spot, max_pods_seen, pod_starts, preemptions, pods_preempted, served,
+ *            completed, finished_late, requeued, failed, gpu_seconds, busy_gpu_seconds,
+ *            utilisation, cost, mean_pods, lat_p99_s; PK(run_id, pool)): a mixed fleet's
+ *            pools; a run read back has n_pools = its rows and preemptions = their sum
+ *            (a run of one pool has none: its runs row and CSV are as before pools);
  *   sweep_points(sweep, point, experiment_id, params; PK(sweep, point)): which experiment
  *            is which point of a sweep, and its parameters as "path=value ...";
  *   sweeps(name PK, file, n_points, replications, seed, objective, constraints): what a
@@ -57,9 +63,9 @@
 #include "base/error.h"
 #include "sim/result.h"
 
-#define RESULTS_DB_SCHEMA_VERSION 1
+#define RESULTS_DB_SCHEMA_VERSION  1
 #define RESULTS_DB_BUSY_TIMEOUT_MS 10000
-#define RESULTS_DB_APPLICATION_ID 0x6770656e /* "gpen" */
+#define RESULTS_DB_APPLICATION_ID  0x6770656e /* "gpen" */
 
 /* ---------- field tables: the columns of runs / series / requests and of the CSV ---------- */
 
@@ -77,12 +83,13 @@ typedef enum {
 typedef struct field_desc {
     const char *name; /* column name */
     field_type type;
-    size_t offset;    /* in the struct */
-    size_t size;      /* bytes of the member */
+    size_t offset; /* in the struct */
+    size_t size;   /* bytes of the member */
 } field_desc;
 
 const field_desc *result_fields_run(size_t *n);     /* run_summary */
 const field_desc *result_fields_series(size_t *n);  /* series_row */
+const field_desc *result_fields_pool(size_t *n);    /* pool_result (table run_pools) */
 const field_desc *result_fields_request(size_t *n); /* request_row */
 
 /* The field as text: integers in decimal, doubles "%.17g" (exact round trip), NaN as
@@ -111,8 +118,8 @@ const char *results_db_path(const results_db *db);
 /* The id of the experiment with this name and (yaml_text, profile_text), created if new:
  * a rerun of the same file gets the same id and so resumes. profile_text may be NULL. */
 int results_db_experiment_upsert(results_db *db, const char *name, const char *file,
-                                 const char *yaml_text, const char *profile_text,
-                                 int64_t *exp_id, gp_error *err);
+                                 const char *yaml_text, const char *profile_text, int64_t *exp_id,
+                                 gp_error *err);
 
 /* The same with every input in the identity: overlays ("path=value" lines of --set or a
  * sweep point) and inputs (the trace's content digest, gpenlab's version), stored in the
@@ -125,8 +132,8 @@ int results_db_experiment_upsert_inputs(results_db *db, const char *name, const 
                                         int64_t *exp_id, gp_error *err);
 
 /* "e<exp_id>/<label>/r<replication>/s<seed>": a run_key unique across experiments. */
-char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label,
-                         int replication, uint64_t seed);
+char *results_db_run_key(char *buf, size_t len, int64_t exp_id, const char *label, int replication,
+                         uint64_t seed);
 
 /* 1 if a run with this key was written (runs are written whole) and its stored totals
  * hold (arrived = completed + timed_out + rejected + in_flight_end); 0 if there is no such
@@ -137,9 +144,8 @@ int results_db_run_exists(results_db *db, const char *run_key, gp_error *err);
 /* Writes the run, its series and (when log != NULL) its requests in one transaction
  * (BEGIN IMMEDIATE .. COMMIT; rolled back on any error, so nothing of it remains).
  * GP_EINVARIANT when run_key exists already or exp_id is unknown; GP_EIO otherwise. */
-int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key,
-                         const run_summary *s, const run_series *series,
-                         const request_log *log, gp_error *err);
+int results_db_write_run(results_db *db, int64_t exp_id, const char *run_key, const run_summary *s,
+                         const run_series *series, const request_log *log, gp_error *err);
 
 /* The runs of an experiment in the order written: *out is malloc'd (caller frees),
  * *n its length (0 and NULL when none). */
@@ -147,10 +153,8 @@ int results_db_read_runs(results_db *db, int64_t exp_id, run_summary **out, size
                          gp_error *err);
 /* A run's series / requests, appended to *out (caller frees with run_series_free /
  * request_log_free). GP_EMISSING when no run has this key. */
-int results_db_read_series(results_db *db, const char *run_key, run_series *out,
-                           gp_error *err);
-int results_db_read_requests(results_db *db, const char *run_key, request_log *out,
-                             gp_error *err);
+int results_db_read_series(results_db *db, const char *run_key, run_series *out, gp_error *err);
+int results_db_read_requests(results_db *db, const char *run_key, request_log *out, gp_error *err);
 
 /* ---------- experiments and sweeps: what reports and exports list ---------- */
 
@@ -163,8 +167,7 @@ typedef struct results_db_experiment {
 /* The experiments that are not points of a sweep (nor an earlier version of a point: an
  * experiment of the same name), in the order they were created: *out is malloc'd (caller
  * frees), *n its length. */
-int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n,
-                           gp_error *err);
+int results_db_experiments(results_db *db, results_db_experiment **out, size_t *n, gp_error *err);
 
 /* The inputs of one stored experiment (malloc'd strings; profile_text may be NULL). */
 typedef struct results_db_inputs {
@@ -178,8 +181,7 @@ void results_db_inputs_free(results_db_inputs *in);
 int results_db_inputs_for_label(results_db *db, const char *label, results_db_inputs *out,
                                 gp_error *err);
 /* The inputs of experiment `exp_id` (GP_EMISSING when there is none). */
-int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out,
-                         gp_error *err);
+int results_db_inputs_of(results_db *db, int64_t exp_id, results_db_inputs *out, gp_error *err);
 
 typedef struct results_db_sweep_point {
     char sweep[128];
@@ -189,12 +191,11 @@ typedef struct results_db_sweep_point {
 
 /* Records that experiment exp_id is point `point` of sweep `sweep` (replacing what an
  * earlier version of the sweep file recorded for that point). */
-int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point,
-                               int64_t exp_id, const char *params, gp_error *err);
+int results_db_sweep_point_put(results_db *db, const char *sweep, int64_t point, int64_t exp_id,
+                               const char *params, gp_error *err);
 /* Every recorded point, ordered by sweep then point: *out is malloc'd (caller frees), *n
  * its length (0 when the database holds no sweep). */
-int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n,
-                            gp_error *err);
+int results_db_sweep_points(results_db *db, results_db_sweep_point **out, size_t *n, gp_error *err);
 
 /* What a sweep is, so that a report can judge its points from the database alone. */
 typedef struct results_db_sweep {
@@ -202,17 +203,16 @@ typedef struct results_db_sweep {
     char file[1024];
     int64_t n_points;
     int replications;
-    uint64_t seed;          /* replication r of every point ran at seed + r */
-    char objective[128];    /* "minimise gpu_hours" */
-    char constraints[512];  /* "p99_s<=20,slo_pct>=75" ("" when none) */
+    uint64_t seed;         /* replication r of every point ran at seed + r */
+    char objective[128];   /* "minimise gpu_hours" */
+    char constraints[512]; /* "p99_s<=20,slo_pct>=75" ("" when none) */
 } results_db_sweep;
 
 /* Records the sweep (replacing an earlier record of the same name). */
 int results_db_sweep_put(results_db *db, const results_db_sweep *s, gp_error *err);
 /* The sweep's record; GP_EMISSING when the database has none (written before sweeps were
  * recorded, or no such sweep). */
-int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out,
-                         gp_error *err);
+int results_db_sweep_get(results_db *db, const char *name, results_db_sweep *out, gp_error *err);
 
 /* The connection itself, for tests only (PRAGMA integrity_check, crafted damage). */
 struct sqlite3 *results_db_sqlite(results_db *db);

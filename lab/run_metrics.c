@@ -21,6 +21,7 @@ static double m_cold_waited(const run_summary *r) { return (double)r->cold_waite
 static double m_gpu_hours(const run_summary *r) { return r->gpu_seconds / 3600.0; }
 static double m_cost(const run_summary *r) { return r->cost; }
 static double m_util(const run_summary *r) { return 100.0 * r->utilisation; }
+static double m_preemptions(const run_summary *r) { return (double)r->preemptions; }
 
 static const run_metric table[RM_COUNT] = {
     {RM_MEAN_S, "mean_s", "mean", "(s)", "s", RM_LOWER_BETTER, RM_AGG_MEAN, 3,
@@ -33,7 +34,8 @@ static const run_metric table[RM_COUNT] = {
      "99th percentile latency of the completed requests", m_p99},
     {RM_SLO_PCT, "slo_pct", "SLO", "(%)", "%", RM_HIGHER_BETTER, RM_AGG_MEAN, 2,
      "100 x requests completed within cluster.slo / requests resolved (arrived - in flight "
-     "at the end)", m_slo},
+     "at the end)",
+     m_slo},
     {RM_TIMEOUT_PCT, "timeout_pct", "timeouts", "(%)", "%", RM_LOWER_BETTER, RM_AGG_MEAN, 2,
      "100 x requests whose client timed out / requests arrived", m_timeout_pct},
     {RM_TIMED_OUT, "timed_out", "timeouts", "", "requests", RM_LOWER_BETTER, RM_AGG_MEAN, 1,
@@ -51,6 +53,10 @@ static const run_metric table[RM_COUNT] = {
      "GPU-hours x cluster.price_per_gpu_hour, in cluster.currency", m_cost},
     {RM_UTIL_PCT, "util_pct", "util", "(%)", "%", RM_HIGHER_BETTER, RM_AGG_MEAN, 1,
      "100 x busy GPU-seconds / billed GPU-seconds", m_util},
+    {RM_PREEMPTIONS, "preemptions", "preempt.", "", "nodes", RM_LOWER_BETTER, RM_AGG_MEAN, 1,
+     "spot nodes preempted: the notices that took a node, over a mixed fleet's pools (0 "
+     "with one pool)",
+     m_preemptions},
 };
 
 const run_metric *run_metric_table(size_t *n)
@@ -81,6 +87,33 @@ void run_metric_names(char *buf, size_t cap)
         size_t used = strlen(buf);
         snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", table[i].name);
     }
+}
+
+const char *run_metric_unit(const run_metric *m, const char *currency)
+{
+    if (m->id == RM_COST)
+        return currency ? currency : "";
+    return m->unit;
+}
+
+const char *run_metric_heading_unit(const run_metric *m, const char *currency, char *buf,
+                                    size_t cap)
+{
+    if (m->id != RM_COST)
+        snprintf(buf, cap, "%s", m->heading_unit);
+    else if (currency && currency[0])
+        snprintf(buf, cap, "(%s)", currency);
+    else if (cap)
+        buf[0] = '\0';
+    return buf;
+}
+
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap)
+{
+    char unit[64];
+    run_metric_heading_unit(m, currency, unit, sizeof(unit));
+    snprintf(buf, cap, "%s%s%s", m->heading, unit[0] ? " " : "", unit);
+    return buf;
 }
 
 double run_metric_value(run_metric_id id, const run_summary *r)

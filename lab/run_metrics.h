@@ -5,7 +5,7 @@
  *   name       the key in objectives, constraints and CSV columns ("p99_s")
  *   heading    the table heading, two short lines ("P99", "(s)"); "cost" takes its unit
  *              from the experiment's currency
- *   unit       "s", "%", "GPU-h", "requests", "pods", or "currency"
+ *   unit       "s", "%", "GPU-h", "requests", "pods", "nodes", or "currency"
  *   direction  whether lower or higher is better (or neither), for objectives and
  *              "got worse" in regress
  *   derived    how the value comes from a run_summary, in words (the `get` function)
@@ -36,6 +36,7 @@ typedef enum {
     RM_GPU_HOURS,
     RM_COST,
     RM_UTIL_PCT,
+    RM_PREEMPTIONS,
     RM_COUNT
 } run_metric_id;
 
@@ -50,7 +51,7 @@ typedef struct run_metric {
     const char *unit;
     run_metric_direction direction;
     run_metric_aggregation aggregation;
-    int decimals;                       /* in tables */
+    int decimals; /* in tables */
     const char *derived;
     double (*get)(const run_summary *r);
 } run_metric;
@@ -62,6 +63,16 @@ const run_metric *run_metric_get(run_metric_id id);
 const run_metric *run_metric_find(const char *name);
 /* The names, comma separated, for error messages ("known: ..."). */
 void run_metric_names(char *buf, size_t cap);
+/* The metric's unit; the cost's is `currency` ("" when NULL: a reader that does not know
+ * the experiment's). */
+const char *run_metric_unit(const run_metric *m, const char *currency);
+/* The heading's second line: heading_unit ("(s)"), or "(CURRENCY)" for the cost ("" when
+ * currency is NULL). Returns buf. */
+const char *run_metric_heading_unit(const run_metric *m, const char *currency, char *buf,
+                                    size_t cap);
+/* The heading on one line: "P99 (s)", "GPU-h", "cost (EUR)" ("cost" when currency is NULL
+ * or ""). Returns buf. */
+const char *run_metric_label(const run_metric *m, const char *currency, char *buf, size_t cap);
 /* The metric's value for one run (NaN when it has none, e.g. no completions). */
 double run_metric_value(run_metric_id id, const run_summary *r);
 

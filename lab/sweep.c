@@ -49,21 +49,21 @@
 #define SWEEP_MAX_PARAMS 16
 #define SWEEP_MAX_VALUES 256
 #define SWEEP_MAX_POINTS 100000
-#define VALUE_LEN 96
+#define VALUE_LEN        96
 
 typedef enum {
-    PARAM_PATH = 0,      /* any place in the experiment ("cluster.max_pods", "profile") */
-    PARAM_CONFIG,        /* config.X: the point's policy entry's config */
-    PARAM_POLICY         /* `policy`: which entry of the base runs (values are labels) */
+    PARAM_PATH = 0, /* any place in the experiment ("cluster.max_pods", "profile") */
+    PARAM_CONFIG,   /* config.X: the point's policy entry's config */
+    PARAM_POLICY    /* `policy`: which entry of the base runs (values are labels) */
 } param_kind;
 
 typedef struct sweep_param {
-    char path[256];      /* as in the file */
+    char path[256]; /* as in the file */
     param_kind kind;
-    int n_values;        /* from `values:` (0 when a range) */
+    int n_values; /* from `values:` (0 when a range) */
     char values[SWEEP_MAX_VALUES][VALUE_LEN];
     double lo, hi;
-    int steps;           /* grid over a range */
+    int steps; /* grid over a range */
     bool integer;
 } sweep_param;
 
@@ -79,7 +79,7 @@ struct sweep {
     int n_params;
     sweep_param param[SWEEP_MAX_PARAMS];
     size_t n_points;
-    char *point_value;   /* n_points x n_params x VALUE_LEN */
+    char *point_value; /* n_points x n_params x VALUE_LEN */
     winner_objective objective;
 };
 
@@ -146,8 +146,8 @@ static int parse_param(sweep *sw, const cfg_node *item, sweep_param *p, gp_error
                              sw->base->policy[k].label);
                 }
                 return cfg_error(cfg_seq_at(values, (size_t)i), err, GP_EUNKNOWN,
-                                 "no policy entry labelled \"%s\" in %s (labels: %s)",
-                                 p->values[i], sw->base->path, known);
+                                 "no policy entry labelled \"%s\" in %s (labels: %s)", p->values[i],
+                                 sw->base->path, known);
             }
         return 0;
     }
@@ -264,10 +264,9 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     const cfg_node *root = cfg_root(doc);
     if (!root)
         return gp_error_set(err, GP_EPARSE, sw->path, 0, 0, NULL, "empty sweep file");
-    static const char *const keys[] = {"name",   "description", "base",        "policy",
-                                       "replications", "seed",  "db",          "series",
-                                       "design", "samples",     "sample_seed", "parameters",
-                                       "objective", NULL};
+    static const char *const keys[] = {
+        "name",   "description", "base",    "policy",      "replications", "seed",      "db",
+        "series", "design",      "samples", "sample_seed", "parameters",   "objective", NULL};
     int rc = cfg_check_keys(root, keys, err);
     const char *name = NULL, *base = NULL, *policy = NULL, *db = NULL;
     if (rc == 0)
@@ -292,8 +291,8 @@ static int sweep_parse(sweep *sw, const cfg_doc *doc, gp_error *err)
     sw->reps = sw->base->replications;
     sw->seed = sw->base->seed;
     int64_t seed = (int64_t)sw->seed;
-    if ((rc = cfg_opt_int(root, "replications", 1, EXPERIMENT_MAX_REPLICATIONS, &sw->reps,
-                          err)) < 0 ||
+    if ((rc = cfg_opt_int(root, "replications", 1, EXPERIMENT_MAX_REPLICATIONS, &sw->reps, err)) <
+            0 ||
         (rc = cfg_opt_int64(root, "seed", 0, INT64_MAX, &seed, err)) < 0)
         return rc;
     sw->seed = (uint64_t)seed;
@@ -470,10 +469,10 @@ int sweep_point_experiment(const sweep *sw, size_t point, experiment **out, gp_e
 struct sweep_worker {
     const sweep *sw;
     results_db *db;
-    size_t point;        /* the loaded point, or SIZE_MAX */
+    size_t point; /* the loaded point, or SIZE_MAX */
     experiment *e;
-    int policy;          /* the point's policy entry in e */
-    int64_t exp_id;      /* valid with a database */
+    int policy;     /* the point's policy entry in e */
+    int64_t exp_id; /* valid with a database */
 };
 
 /* The point's experiment: the base with the point's overlays (sweep_point_experiment). */
@@ -518,9 +517,7 @@ static int record_sweep(const sweep *sw, results_db *db, gp_error *err)
     d.n_points = (int64_t)sw->n_points;
     d.replications = sw->reps;
     d.seed = sw->seed;
-    const winner_objective *o = &sw->objective;
-    sweep_objective_text(d.objective, sizeof(d.objective), (int)o->metric, o->maximise);
-    sweep_constraints_text(d.constraints, sizeof(d.constraints), o->con, o->n_constraints);
+    sweep_objective_store(&sw->objective, &d);
     return results_db_sweep_put(db, &d, err);
 }
 
@@ -566,7 +563,8 @@ void sweep_worker_close(sweep_worker *w)
 static void unit_key(sweep_worker *w, size_t unit, char *key, size_t cap)
 {
     int rep = (int)(unit % (size_t)w->sw->reps);
-    results_db_run_key(key, cap, w->exp_id, w->e->policy[w->policy].label, rep, w->sw->seed + (uint64_t)rep);
+    results_db_run_key(key, cap, w->exp_id, w->e->policy[w->policy].label, rep,
+                       w->sw->seed + (uint64_t)rep);
 }
 
 int sweep_unit_done(sweep_worker *w, size_t unit, gp_error *err)
@@ -594,8 +592,8 @@ int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *s
     return sim_run(&cfg, sum, cfg.record_series ? series : NULL, NULL, err);
 }
 
-int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
-                     const run_series *series, gp_error *err)
+int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum, const run_series *series,
+                     gp_error *err)
 {
     int rc = worker_load_point(w, unit / (size_t)w->sw->reps, err);
     if (rc < 0)
@@ -635,8 +633,8 @@ static int pool_unit(void *state, size_t unit, pool_progress *pr, gp_error *err)
     return rc;
 }
 
-int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
-                    sweep_run_stats *st, gp_error *err)
+int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop, sweep_run_stats *st,
+                    gp_error *err)
 {
     memset(st, 0, sizeof(*st));
     /* This process is the writer: it creates the schema before the workers race for it
@@ -673,15 +671,17 @@ static int write_csv(const sweep *sw, const sweep_summary *res, const char *path
     fprintf(f, "point");
     for (int k = 0; k < sw->n_params; k++)
         fprintf(f, ",%s", sw->param[k].path);
-    for (int m = 0; m < sweep_metric_count(); m++)
-        fprintf(f, ",%s,%s_hw", sweep_metric_name(m), sweep_metric_name(m));
+    size_t nm;
+    const run_metric *mt = run_metric_table(&nm);
+    for (size_t m = 0; m < nm; m++)
+        fprintf(f, ",%s,%s_hw", mt[m].name, mt[m].name);
     fprintf(f, ",n,feasible,surely_feasible,pareto\n");
     for (size_t i = 0; i < res->n_points; i++) {
         const sweep_point_summary *p = &res->pt[i];
         fprintf(f, "%zu", p->point);
         for (int k = 0; k < sw->n_params; k++)
             fprintf(f, ",%s", point_cell(sw, p->point, k));
-        for (int m = 0; m < sweep_metric_count(); m++)
+        for (size_t m = 0; m < nm; m++)
             fprintf(f, ",%.10g,%.10g", p->m[m].mean, p->m[m].half_width);
         fprintf(f, ",%zu,%d,%d,%d\n", p->n, p->feasible, p->surely, p->pareto);
     }
@@ -706,48 +706,55 @@ static int record_points(const sweep *sw, gp_error *err)
 
 static void print_report(const sweep *sw, const sweep_summary *res, FILE *out)
 {
-    const int ob = (int)sw->objective.metric;
-    const int dec = sweep_metric_decimals(ob);
-    const int gpu_h = sweep_metric_index("gpu_hours"), p99 = sweep_metric_index("p99_s"),
-              slo = sweep_metric_index("slo_pct");
-    char a[64], b[64], c[64], d[64];
-    fprintf(out, "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
-                 "..%" PRIu64 "), base %s, policy %s\n",
+    const run_metric *ob = run_metric_get(sw->objective.metric);
+    char a[64], b[64], d[64];
+    fprintf(out,
+            "sweep %s: %zu points x %d replications (common random numbers: seeds %" PRIu64
+            "..%" PRIu64 "), base %s, policy %s\n",
             sw->name, sw->n_points, sw->reps, sw->seed, sw->seed + (uint64_t)sw->reps - 1,
-            sw->base->path, sweep_varies_policy(sw) ? "varied (parameter `policy`)"
-                                                    : sw->base->policy[sw->policy_index].label);
+            sw->base->path,
+            sweep_varies_policy(sw) ? "varied (parameter `policy`)"
+                                    : sw->base->policy[sw->policy_index].label);
     char obj[400];
     fprintf(out, "objective: %s", winner_objective_describe(&sw->objective, obj, sizeof(obj)));
-    fprintf(out, "\n\n  %-6s %-44s %-18s %-18s %-18s %-18s %s\n", "point", "parameters",
-            "GPU-h", "P99 (s)", "SLO (%)", sweep_metric_name(ob), "flags");
+    static const run_metric_id shown[] = {RM_GPU_HOURS, RM_P99_S, RM_SLO_PCT}; /* then ob */
+    fprintf(out, "\n\n  %-6s %-44s", "point", "parameters");
+    for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++)
+        fprintf(out, " %-18s", run_metric_label(run_metric_get(shown[k]), NULL, a, sizeof(a)));
+    fprintf(out, " %-18s %s\n", ob->name, "flags");
     for (size_t i = 0; i < res->n_points; i++) {
         const sweep_point_summary *p = &res->pt[i];
-        fprintf(out, "  p%04zu  %-44s %-19s %-19s %-19s %-19s %s%s%s\n", p->point, p->params,
-                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
-                stats_format(c, sizeof(c), &p->m[slo], 2), stats_format(d, sizeof(d), &p->m[ob], dec),
+        fprintf(out, "  p%04zu  %-44s", p->point, p->params);
+        for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) /* "±" is 2 bytes */
+            fprintf(
+                out, " %-19s",
+                stats_format(a, sizeof(a), &p->m[shown[k]], run_metric_get(shown[k])->decimals));
+        fprintf(out, " %-19s %s%s%s\n", stats_format(d, sizeof(d), &p->m[ob->id], ob->decimals),
                 p->feasible ? (p->surely ? "feasible" : "feasible(mean)") : "-",
                 p->pareto ? " pareto" : "", p->winner ? " winner" : "");
     }
     fputc('\n', out);
     sweep_summary_verdict(res, out);
-    fprintf(out, "\nPareto front (GPU-hours against P99, means over replications):\n");
+    fprintf(out, "\nPareto front (cost against P99, means over replications):\n");
+    const run_metric_id cost = RM_COST, gpu_h = RM_GPU_HOURS, p99 = RM_P99_S;
     size_t *order = malloc(sizeof(size_t) * (res->n_points + 1));
     size_t nf = 0;
     for (size_t i = 0; order && i < res->n_points; i++)
         if (res->pt[i].pareto)
             order[nf++] = i;
     for (size_t i = 1; i < nf; i++) /* by cost */
-        for (size_t j = i; j > 0 && res->pt[order[j - 1]].m[gpu_h].mean >
-                                        res->pt[order[j]].m[gpu_h].mean; j--) {
+        for (size_t j = i;
+             j > 0 && res->pt[order[j - 1]].m[cost].mean > res->pt[order[j]].m[cost].mean; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     for (size_t i = 0; i < nf; i++) {
         const sweep_point_summary *p = &res->pt[order[i]];
-        fprintf(out, "  p%04zu  GPU-h %-16s P99 %-16s %s\n", p->point,
-                stats_format(a, sizeof(a), &p->m[gpu_h], 2), stats_format(b, sizeof(b), &p->m[p99], 3),
-                p->params);
+        fprintf(out, "  p%04zu  cost %-16s GPU-h %-16s P99 %-16s %s\n", p->point,
+                stats_format(a, sizeof(a), &p->m[cost], 2),
+                stats_format(d, sizeof(d), &p->m[gpu_h], 2),
+                stats_format(b, sizeof(b), &p->m[p99], 3), p->params);
     }
     free(order);
 }

@@ -66,8 +66,8 @@ int sweep_unit_done(sweep_worker *w, size_t unit, gp_error *err);
 int sweep_unit_run(sweep_worker *w, size_t unit, run_summary *sum, run_series *series,
                    gp_error *err);
 /* Writes the unit's run (needs a database); series may be NULL. */
-int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum,
-                     const run_series *series, gp_error *err);
+int sweep_unit_store(sweep_worker *w, size_t unit, const run_summary *sum, const run_series *series,
+                     gp_error *err);
 
 typedef struct sweep_run_stats {
     size_t units, ran, resumed;
@@ -78,8 +78,8 @@ typedef struct sweep_run_stats {
  * with a pool, every worker gets SIGTERM and ends at once (its unit in progress is not
  * written), and a worker also ends when this process dies. Either way the units done
  * stay in the database, the call returns GP_EINTERRUPTED and a rerun resumes. */
-int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop,
-                    sweep_run_stats *st, gp_error *err);
+int sweep_run_local(const sweep *sw, int jobs, volatile sig_atomic_t *stop, sweep_run_stats *st,
+                    gp_error *err);
 
 /* ---------- analysis ---------- */
 

@@ -18,8 +18,8 @@
 int sweep_mpi_run(const sweep *sw, sweep_run_stats *st, int *is_root, gp_error *err);
 
 typedef struct mpi_msg {
-    int64_t unit;   /* the unit done (-1: none yet), or the unit to do (-1: stop) */
-    int32_t rc;     /* 0, or the worker's error code */
+    int64_t unit; /* the unit done (-1: none yet), or the unit to do (-1: stop) */
+    int32_t rc;   /* 0, or the worker's error code */
     run_summary sum;
     gp_error err;
 } mpi_msg;

@@ -10,66 +10,57 @@
 #include "base/text.h"
 #include "lab/plot.h"
 
-/* ---------- metrics: the table of run metrics, by index ---------- */
-
-int sweep_metric_count(void) { return RM_COUNT; }
-const char *sweep_metric_name(int m) { return run_metric_get((run_metric_id)m)->name; }
-int sweep_metric_decimals(int m) { return run_metric_get((run_metric_id)m)->decimals; }
-double sweep_metric_value(int m, const run_summary *r)
+bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a)
 {
-    return run_metric_value((run_metric_id)m, r);
-}
-
-int sweep_metric_index(const char *name)
-{
-    const run_metric *m = run_metric_find(name);
-    return m ? (int)m->id : -1;
+    if (isnan(cost_a) || isnan(lat_a))
+        return true; /* a point without both figures is on no front */
+    return !isnan(cost_b) && !isnan(lat_b) && cost_b <= cost_a && lat_b <= lat_a &&
+           (cost_b < cost_a || lat_b < lat_a);
 }
 
 /* ---------- the objective as stored ---------- */
 
-void sweep_objective_text(char *buf, size_t cap, int metric, bool maximise)
+void sweep_objective_store(const winner_objective *o, results_db_sweep *d)
 {
-    snprintf(buf, cap, "%s %s", maximise ? "maximise" : "minimise", sweep_metric_name(metric));
-}
-
-void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, int n)
-{
-    buf[0] = '\0';
-    for (int k = 0; k < n; k++) {
-        size_t u = strlen(buf);
-        snprintf(buf + u, cap - u, "%s%s%s%.17g", k ? "," : "", sweep_metric_name(c[k].metric),
-                 c[k].is_max ? "<=" : ">=", c[k].bound);
+    snprintf(d->objective, sizeof(d->objective), "%s %s", o->maximise ? "maximise" : "minimise",
+             run_metric_get(o->metric)->name);
+    d->constraints[0] = '\0';
+    for (int k = 0; k < o->n_constraints; k++) {
+        size_t u = strlen(d->constraints);
+        snprintf(d->constraints + u, sizeof(d->constraints) - u, "%s%s%s%.17g", k ? "," : "",
+                 run_metric_get(o->con[k].metric)->name,
+                 o->con[k].is_max ? "<=" : ">=", o->con[k].bound);
     }
 }
 
-/* The stored texts back into s; false when they do not parse (then: not recorded). */
-static bool parse_stored(sweep_summary *s, const results_db_sweep *d)
+/* The stored texts back into o; false when they do not parse (then: not recorded). */
+static bool parse_stored(winner_objective *o, const results_db_sweep *d)
 {
     char sense[16], metric[64];
+    const run_metric *m;
+    memset(o, 0, sizeof(*o));
     if (sscanf(d->objective, "%15s %63s", sense, metric) != 2 ||
         (strcmp(sense, "minimise") != 0 && strcmp(sense, "maximise") != 0) ||
-        (s->objective = sweep_metric_index(metric)) < 0)
+        !(m = run_metric_find(metric)))
         return false;
-    s->maximise = strcmp(sense, "maximise") == 0;
-    s->n_constraints = 0;
+    o->metric = m->id;
+    o->maximise = strcmp(sense, "maximise") == 0;
     char text[sizeof(d->constraints)];
     snprintf(text, sizeof(text), "%s", d->constraints);
     char *save = NULL;
     for (char *tok = strtok_r(text, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *op = strpbrk(tok, "<>");
-        if (!op || op[1] != '=' || s->n_constraints >= SWEEP_MAX_CONSTRAINTS)
+        if (!op || op[1] != '=' || o->n_constraints >= WINNER_MAX_CONSTRAINTS)
             return false;
-        sweep_constraint *c = &s->con[s->n_constraints];
+        winner_constraint *c = &o->con[o->n_constraints];
         c->is_max = *op == '<';
         *op = '\0';
         char *end = NULL;
         c->bound = strtod(op + 2, &end);
-        int m = sweep_metric_index(tok);
-        if (m < 0 || !end || *end)
+        if (!(m = run_metric_find(tok)) || !end || *end)
             return false;
-        c->metric = (run_metric_id)m;
-        s->n_constraints++;
+        c->metric = m->id;
+        o->n_constraints++;
     }
     return true;
 }
@@ -83,14 +74,7 @@ static const double *values_of(const sweep_summary *s, const sweep_point_summary
 
 static void classify(sweep_summary *s)
 {
-    winner_objective o;
-    memset(&o, 0, sizeof(o));
-    if (s->recorded) {
-        o.metric = (run_metric_id)s->objective;
-        o.maximise = s->maximise;
-        o.n_constraints = s->n_constraints;
-        memcpy(o.con, s->con, sizeof(o.con));
-    }
+    const winner_objective o = s->obj; /* zero when not recorded */
     winner_candidate *cand = calloc(s->n_points + 1, sizeof(*cand));
     for (size_t i = 0; cand && i < s->n_points; i++) {
         for (int m = 0; m < RM_COUNT; m++)
@@ -104,26 +88,23 @@ static void classify(sweep_summary *s)
         p->feasible = s->recorded && cand && cand[i].feasible;
         p->surely = s->recorded && cand && cand[i].surely;
         p->why_not[0] = '\0';
-        for (int k = 0; s->recorded && k < s->n_constraints && !p->why_not[0]; k++) {
-            const sweep_constraint *c = &s->con[k];
+        for (int k = 0; s->recorded && k < o.n_constraints && !p->why_not[0]; k++) {
+            const winner_constraint *c = &o.con[k];
             double mean = p->m[c->metric].mean;
             if (isnan(mean) || (c->is_max ? mean > c->bound : mean < c->bound))
                 snprintf(p->why_not, sizeof(p->why_not), "%s %.*f %s %g",
-                         sweep_metric_name(c->metric), sweep_metric_decimals(c->metric), mean,
+                         run_metric_get(c->metric)->name, run_metric_get(c->metric)->decimals, mean,
                          c->is_max ? ">" : "<", c->bound);
         }
     }
-    /* Pareto front on (mean GPU-hours, mean P99): nobody at most as costly and as slow,
-     * and better on one of them */
+    /* Pareto front on (mean cost, mean P99); cost, not GPU-hours: a mixed fleet's pools
+     * have their own prices (on one pool the two give the same front) */
     for (size_t a = 0; a < s->n_points; a++) {
-        double ca = s->pt[a].m[RM_GPU_HOURS].mean, la = s->pt[a].m[RM_P99_S].mean;
-        bool dominated = isnan(ca) || isnan(la);
-        for (size_t b = 0; !dominated && b < s->n_points; b++) {
-            double cb = s->pt[b].m[RM_GPU_HOURS].mean, lb = s->pt[b].m[RM_P99_S].mean;
-            if (b != a && cb <= ca && lb <= la && (cb < ca || lb < la))
-                dominated = true;
-        }
-        s->pt[a].pareto = !dominated;
+        double ca = s->pt[a].m[RM_COST].mean, la = s->pt[a].m[RM_P99_S].mean;
+        s->pt[a].pareto = true;
+        for (size_t b = 0; b < s->n_points && s->pt[a].pareto; b++)
+            s->pt[a].pareto =
+                !pareto_dominates(s->pt[b].m[RM_COST].mean, s->pt[b].m[RM_P99_S].mean, ca, la);
     }
     s->winner = s->runner_up = SIZE_MAX;
     if (!s->recorded || !cand) {
@@ -217,7 +198,6 @@ int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
-    out->objective = -1;
     out->winner = out->runner_up = SIZE_MAX;
     out->p_value = NAN;
     results_db_sweep def;
@@ -226,7 +206,7 @@ int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_
         gp_error_clear(err); /* a database from before sweeps recorded their objective */
         rc = 0;
     } else if (rc == 0) {
-        out->recorded = parse_stored(out, &def);
+        out->recorded = parse_stored(&out->obj, &def);
         out->reps = def.replications;
         out->seed = def.seed;
     }
@@ -251,7 +231,7 @@ int sweep_summary_read(results_db *db, const char *name, sweep_summary *out, gp_
                             "no sweep named '%s' in the database", name);
     }
     if (!out->recorded) { /* the replications from the runs themselves */
-        out->objective = -1;
+        memset(&out->obj, 0, sizeof(out->obj));
         out->reps = 0;
         for (size_t i = first; rc == 0 && i < n_sp; i++) {
             if (strcmp(sp[i].sweep, name) != 0)
@@ -296,24 +276,28 @@ void sweep_summary_verdict(const sweep_summary *s, FILE *out)
         fprintf(out, "winner: none: no point meets the constraints on its mean\n");
         return;
     }
-    const int ob = s->objective, dec = sweep_metric_decimals(ob);
+    const run_metric_id ob = s->obj.metric;
+    const char *obn = run_metric_get(ob)->name;
+    const int dec = run_metric_get(ob)->decimals;
     char a[64];
     const sweep_point_summary *w = &s->pt[s->winner];
-    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, sweep_metric_name(ob),
+    fprintf(out, "winner: p%04zu (%s): %s = %s%s\n", w->point, w->params, obn,
             stats_format(a, sizeof(a), &w->m[ob], dec),
             w->surely ? ", constraints met at the 95% bound"
                       : ", constraints met on the mean only (not at the 95% bound)");
     if (s->runner_up != SIZE_MAX) {
         const sweep_point_summary *r = &s->pt[s->runner_up];
-        fprintf(out, "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
-                     "%zu replications), one-sided p = %.3g: %s\n",
-                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec),
-                sweep_metric_name(ob), r->vs_winner.n, s->p_value,
+        fprintf(out,
+                "  against the runner-up p%04zu (%s): better by %s %s (95%% paired CI over "
+                "%zu replications), one-sided p = %.3g: %s\n",
+                r->point, r->params, stats_format(a, sizeof(a), &r->vs_winner, dec), obn,
+                r->vs_winner.n, s->p_value,
                 r->tied ? "not significant: the two are tied within the noise"
                         : "the win is significant");
     }
-    fprintf(out, "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
-                 "%zu\n",
+    fprintf(out,
+            "  feasible points compared: %zu; tied with the winner (paired CI includes 0): "
+            "%zu\n",
             s->compared, s->ties);
     for (size_t i = 0; i < s->n_points; i++)
         if (s->pt[i].tied)
@@ -325,7 +309,7 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
 {
     size_t drawable = 0;
     for (size_t i = 0; i < s->n_points; i++)
-        drawable += !isnan(s->pt[i].m[RM_GPU_HOURS].mean) && !isnan(s->pt[i].m[RM_P99_S].mean);
+        drawable += !isnan(s->pt[i].m[RM_COST].mean) && !isnan(s->pt[i].m[RM_P99_S].mean);
     if (!drawable)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, NULL,
                             "no point of sweep %s has runs yet: nothing to draw", s->name);
@@ -333,10 +317,10 @@ int sweep_summary_plot(const sweep_summary *s, const char *prefix, gp_error *err
     if (!pts)
         return gp_oom(err);
     for (size_t i = 0; i < s->n_points; i++) {
-        pts[i].x = s->pt[i].m[RM_GPU_HOURS].mean;
+        pts[i].x = s->pt[i].m[RM_COST].mean;
         pts[i].y = s->pt[i].m[RM_P99_S].mean;
-        pts[i].flag = (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) |
-                      (s->pt[i].winner ? 4 : 0);
+        pts[i].flag =
+            (s->pt[i].pareto ? 1 : 0) | (s->pt[i].feasible ? 2 : 0) | (s->pt[i].winner ? 4 : 0);
     }
     char title[200];
     snprintf(title, sizeof(title), "sweep %s: Pareto front (cost against P99)", s->name);

@@ -2,7 +2,8 @@
  * database alone: its points (table sweep_points) with their runs, the objective and the
  * constraints the sweep recorded (results_db_sweep_get), each point's means with 95%
  * intervals, feasibility (a constraint met on the mean; "surely" when met at the 95%
- * bound), the Pareto front of (mean GPU-hours, mean P99), the winner (the best mean
+ * bound), the Pareto front of (mean cost, mean P99: on one pool cost is GPU-hours x
+ * price, a mixed fleet's pools have their own prices), the winner (the best mean
  * objective among the feasible points), and each feasible point's paired difference from
  * the winner over the common-random-number replications. `gpenlab sweep` (text, CSV),
  * `gpenlab report` (HTML) and their Pareto pictures all come from here, so they agree.
@@ -23,50 +24,38 @@
 #include "lab/winner.h"
 #include "sim/stats.h"
 
-#define SWEEP_MAX_CONSTRAINTS WINNER_MAX_CONSTRAINTS
+/* Whether (cost_b, lat_b) dominates (cost_a, lat_a): at most as costly and as slow, and
+ * better on one; a point lacking either figure is on no front. */
+bool pareto_dominates(double cost_b, double lat_b, double cost_a, double lat_a);
 
-/* The metrics a sweep can minimise, maximise or constrain: the table of run metrics
- * (run_metrics.h), by index (m = run_metric_id). */
-int sweep_metric_count(void);
-const char *sweep_metric_name(int m);
-int sweep_metric_decimals(int m);
-double sweep_metric_value(int m, const run_summary *r);
-int sweep_metric_index(const char *name); /* -1 when unknown */
-
-typedef winner_constraint sweep_constraint;
-
-/* What a sweep stores about itself, as text (results_db_sweep's objective and
- * constraints: "minimise gpu_hours", "p99_s<=20,slo_pct>=75"), and back. */
-void sweep_objective_text(char *buf, size_t cap, int metric, bool maximise);
-void sweep_constraints_text(char *buf, size_t cap, const sweep_constraint *c, int n);
+/* What a sweep stores about its objective (results_db_sweep's objective and constraints:
+ * "minimise gpu_hours", "p99_s<=20,slo_pct>=75"). */
+void sweep_objective_store(const winner_objective *o, results_db_sweep *d);
 
 typedef struct sweep_point_summary {
     size_t point;
     int64_t exp_id;
-    char params[1024];       /* "path=value path=value" */
-    size_t n;                /* replications found */
-    double *values;          /* metric m, replication r at [m * reps + r]; NaN if missing */
-    stat_summary *m;         /* per metric, over replications */
+    char params[1024]; /* "path=value path=value" */
+    size_t n;          /* replications found */
+    double *values;    /* metric m, replication r at [m * reps + r]; NaN if missing */
+    stat_summary *m;   /* per run metric (run_metric_id), over replications */
     bool feasible, surely, pareto, winner;
-    bool tied;               /* feasible, not the winner, paired interval includes 0 */
-    stat_summary vs_winner;  /* paired objective difference, worse side > 0 (n = 0: none) */
-    char why_not[160];       /* the first constraint it fails on the mean ("" if feasible) */
+    bool tied;              /* feasible, not the winner, paired interval includes 0 */
+    stat_summary vs_winner; /* paired objective difference, worse side > 0 (n = 0: none) */
+    char why_not[160];      /* the first constraint it fails on the mean ("" if feasible) */
 } sweep_point_summary;
 
 typedef struct sweep_summary {
     char name[128];
-    bool recorded;           /* the objective and constraints are in the database */
-    int objective;           /* metric index (-1 when not recorded) */
-    bool maximise;
-    int n_constraints;
-    sweep_constraint con[SWEEP_MAX_CONSTRAINTS];
+    bool recorded;        /* the objective and constraints are in the database */
+    winner_objective obj; /* when recorded */
     int reps;
     uint64_t seed;
     size_t n_points;
     sweep_point_summary *pt;
     size_t winner, runner_up; /* SIZE_MAX: none */
-    double p_value;          /* one-sided paired t: the winner better than the runner-up */
-    size_t compared, ties;   /* feasible points other than the winner; tied among them */
+    double p_value;           /* one-sided paired t: the winner better than the runner-up */
+    size_t compared, ties;    /* feasible points other than the winner; tied among them */
 } sweep_summary;
 
 /* The sweeps recorded in the database, by name (malloc'd array of names; caller frees). */

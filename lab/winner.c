@@ -57,8 +57,8 @@ static int metric_node(const cfg_node *n, run_metric_id *out, gp_error *err)
 
 int winner_objective_parse(const cfg_node *obj, winner_objective *o, gp_error *err)
 {
-    static const char *const keys[] = {"minimise", "minimize", "maximise", "maximize",
-                                       "constraints", NULL};
+    static const char *const keys[] = {"minimise", "minimize",    "maximise",
+                                       "maximize", "constraints", NULL};
     memset(o, 0, sizeof(*o));
     int rc = cfg_check_keys(obj, keys, err);
     if (rc < 0)
@@ -75,8 +75,9 @@ int winner_objective_parse(const cfg_node *obj, winner_objective *o, gp_error *e
         o->maximise = i >= 2;
     }
     if (!m)
-        return cfg_error(obj, err, GP_EMISSING, "the objective needs `minimise: METRIC` or "
-                                                "`maximise: METRIC`");
+        return cfg_error(obj, err, GP_EMISSING,
+                         "the objective needs `minimise: METRIC` or "
+                         "`maximise: METRIC`");
     if ((rc = metric_node(m, &o->metric, err)) < 0)
         return rc;
     const cfg_node *cons = NULL;
@@ -120,8 +121,8 @@ char *winner_objective_describe(const winner_objective *o, char *buf, size_t cap
                      run_metric_get(o->metric)->name);
     for (int k = 0; k < o->n_constraints && n >= 0 && (size_t)n < cap; k++)
         n += snprintf(buf + n, cap - (size_t)n, "%s%s %s %g", k ? ", " : " subject to ",
-                      run_metric_get(o->con[k].metric)->name, o->con[k].is_max ? "<=" : ">=",
-                      o->con[k].bound);
+                      run_metric_get(o->con[k].metric)->name,
+                      o->con[k].is_max ? "<=" : ">=", o->con[k].bound);
     return buf;
 }
 
@@ -135,8 +136,7 @@ void winner_classify(const winner_objective *o, winner_candidate *c, size_t n)
     for (size_t i = 0; i < n; i++) {
         winner_candidate *x = &c[i];
         for (int m = 0; m < RM_COUNT; m++)
-            x->s[m] = x->v[m] ? stats_summarize(x->v[m], x->reps)
-                              : stats_summarize(NULL, 0);
+            x->s[m] = x->v[m] ? stats_summarize(x->v[m], x->reps) : stats_summarize(NULL, 0);
         x->feasible = x->surely = true;
         x->shortfall = 0;
         for (int k = 0; k < o->n_constraints; k++) {
@@ -181,8 +181,7 @@ bool winner_tied(const stat_summary *margin)
     return !(stats_significant(margin) && margin->mean > 0);
 }
 
-void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
-                 winner_result *r)
+void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n, winner_result *r)
 {
     memset(r, 0, sizeof(*r));
     r->winner = r->runner_up = r->closest = SIZE_MAX;

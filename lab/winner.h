@@ -31,7 +31,7 @@
 
 typedef struct winner_constraint {
     run_metric_id metric;
-    bool is_max;  /* metric <= bound, else metric >= bound */
+    bool is_max; /* metric <= bound, else metric >= bound */
     double bound;
 } winner_constraint;
 
@@ -49,17 +49,17 @@ typedef struct winner_candidate {
     /* winner_classify's */
     stat_summary s[RM_COUNT];
     bool feasible, surely;
-    double shortfall;            /* 0 when feasible; else the relative shortfall summed */
+    double shortfall; /* 0 when feasible; else the relative shortfall summed */
 } winner_candidate;
 
 typedef struct winner_result {
-    size_t winner;               /* SIZE_MAX when no candidate is feasible */
-    size_t runner_up;            /* SIZE_MAX when the winner is the only feasible one */
-    stat_summary margin;         /* runner-up against the winner (> 0: the winner better) */
-    double p_one_sided;          /* NaN with fewer than 2 pairs */
-    bool significant;            /* the margin's interval lies above 0 */
-    size_t compared, ties;       /* feasible others; those whose interval includes 0 */
-    size_t closest;              /* no winner: the candidate nearest to feasible */
+    size_t winner;         /* SIZE_MAX when no candidate is feasible */
+    size_t runner_up;      /* SIZE_MAX when the winner is the only feasible one */
+    stat_summary margin;   /* runner-up against the winner (> 0: the winner better) */
+    double p_one_sided;    /* NaN with fewer than 2 pairs */
+    bool significant;      /* the margin's interval lies above 0 */
+    size_t compared, ties; /* feasible others; those whose interval includes 0 */
+    size_t closest;        /* no winner: the candidate nearest to feasible */
 } winner_result;
 
 /* The default of an experiment without `objective:`: minimise cost subject to
@@ -80,8 +80,7 @@ size_t winner_candidate_fill(winner_candidate *c, double *vals, size_t reps, uin
 /* Summaries, feasibility and shortfall of each candidate. */
 void winner_classify(const winner_objective *o, winner_candidate *c, size_t n);
 /* The winner and its evidence; classify first. */
-void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n,
-                 winner_result *r);
+void winner_pick(const winner_objective *o, const winner_candidate *c, size_t n, winner_result *r);
 /* The paired difference `other` - `win` on the objective, oriented so that > 0 means the
  * winner is better; *p (may be NULL) gets the one-sided paired-t p-value. */
 stat_summary winner_paired(const winner_objective *o, const winner_candidate *win,

@@ -9,7 +9,7 @@ DRIVE_LDLIBS = $(shell pkg-config --libs $(DRIVE_PKGS))
 # for both, built into this library too (the worker's programs compile their own copy).
 DRIVE_SRC := $(wildcard drive/*.c) worker/resp.c worker/netaddr.c
 DRIVE_OBJ := $(DRIVE_SRC:%.c=$(BUILD)/%.o)
-DRIVE_TESTS := test_drive test_drive_live test_fuzz_regress test_resp
+DRIVE_TESTS := test_drive test_drive_live test_fuzz_regress test_resp test_usage test_fleet_lab
 
 $(BUILD)/drive/%.o: drive/%.c
 	@mkdir -p $(dir $@)

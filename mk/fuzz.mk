@@ -1,8 +1,9 @@
 # mk/fuzz.mk: libFuzzer harnesses (issue 8), built with Debian's clang
 # (apt-get install clang libclang-rt-14-dev) into $(BUILD)-fuzz: the whole library is
 # compiled with -fsanitize=fuzzer-no-link,address,undefined so coverage reaches into it.
-#   make fuzz                 every target for FUZZ_SECONDS (default 60) each
+#   make fuzz                 every target for FUZZ_SECONDS (default 60) each, 2 at a time
 #   make fuzz FUZZ_TARGETS=cfg FUZZ_SECONDS=600
+#   make fuzz FUZZ_JOBS=1     one target at a time
 #   make fuzz-build           only build $(BUILD)-fuzz/fuzz/fuzz_<target>
 # Seeds come from the repository's files (fuzz/make_seeds.sh); the growing corpus is kept
 # in $(BUILD)-fuzz/corpus/<target>, findings in $(BUILD)-fuzz/artifacts/. Each finding
@@ -54,23 +55,27 @@ $(FUZZ_BUILD)/fuzz/fuzz_%: fuzz/fuzz_main.c fuzz/fuzz_targets.c fuzz/fuzz_target
 fuzz-seeds:
 	@fuzz/make_seeds.sh $(FUZZ_BUILD)/seeds
 
-# Runs each target for FUZZ_SECONDS; stops at the first target with a finding (libFuzzer
-# exits non-zero and writes the input to $(FUZZ_BUILD)/artifacts/).
+# Runs each target for FUZZ_SECONDS, FUZZ_JOBS at a time (libFuzzer runs on one core; 2 is
+# the CI machine's cores), each target's lines together; a target with a finding fails
+# (libFuzzer exits non-zero and writes the input to $(FUZZ_BUILD)/artifacts/) and no new
+# target starts after it.
+FUZZ_JOBS ?= 2
 fuzz: fuzz-build fuzz-seeds
 	@mkdir -p $(FUZZ_BUILD)/artifacts
-	@for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	    dict=""; case $$t in cfg|experiment|policy|drive) dict="-dict=fuzz/yaml.dict";; esac; \
-	    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
-	        -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$$(case $$t in weights) echo $(FUZZ_MAX_LEN_weights);; *) echo $(FUZZ_MAX_LEN);; esac) \
-	        -print_final_stats=1 $$dict \
-	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
-	        $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t </dev/null \
-	        > $(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \
-	    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE|^==[0-9]+==ERROR|^SUMMARY|ALARM|deadly signal' \
-	        $(FUZZ_BUILD)/fuzz_$$t.log | sed "s/^/  $$t: /"; \
-	    if [ $$rc -ne 0 ]; then echo "fuzz $$t: finding (exit $$rc), see $(FUZZ_BUILD)/fuzz_$$t.log" >&2; tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log >&2; exit 1; fi; \
-	done
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) --output-sync=target $(FUZZ_TARGETS:%=fuzz-one-%)
+
+fuzz-one-%:
+	@t=$*; mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	dict=""; case $$t in cfg|experiment|policy|drive) dict="-dict=fuzz/yaml.dict";; esac; \
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+	    -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$$(case $$t in weights) echo $(FUZZ_MAX_LEN_weights);; *) echo $(FUZZ_MAX_LEN);; esac) \
+	    -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t </dev/null \
+	    > $(FUZZ_BUILD)/fuzz_$$t.log 2>&1; rc=$$?; \
+	grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE|^==[0-9]+==ERROR|^SUMMARY|ALARM|deadly signal' \
+	    $(FUZZ_BUILD)/fuzz_$$t.log | sed "s/^/  $$t: /"; \
+	if [ $$rc -ne 0 ]; then echo "fuzz $$t: finding (exit $$rc), see $(FUZZ_BUILD)/fuzz_$$t.log" >&2; tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log >&2; exit 1; fi

@@ -13,9 +13,11 @@
 # The worker tests (tests/test_worker_live.c) run the CPU worker against a real redis-server.
 WK_DIR    := $(BUILD)/wk
 WK_CFLAGS  = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) -pthread
-WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c
+# every program: Redis, HTTP, the queue, and its options through the one parser (base/opts.h)
+WK_COMMON := worker/resp.c worker/httpd.c worker/queue.c worker/netaddr.c worker/wopts.c base/opts.c \
+             base/error.c
 # the arrivals CSV through the one CSV reader (no zlib: a plain file)
-WK_CSV    := worker/arrivals.c base/csv_reader.c base/textparse.c base/text.c base/fileio.c base/error.c
+WK_CSV    := worker/arrivals.c base/csv_reader.c base/textparse.c base/text.c base/fileio.c
 WK_WORKER := worker/worker.c worker/wprofile.c worker/wprofile_procs.c worker/stage.c gpu/jpeg_io.c profile/profile.c \
              $(wildcard gpu/ref/*.c)
 WK_OBJ     = $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) $(WK_WORKER) $(WK_CSV))
@@ -51,7 +53,7 @@ $(BUILD)/gpenlab-promlite: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/prom
 	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ -lm
 
 # The live worker test needs the binaries of its own build (normal or ASan).
-$(BUILD)/tests/test_worker_live: $(BUILD)/gpenlab-worker $(BUILD)/gpenlab-loadgen \
+$(BUILD)/tests/test_worker_live: $(BUILD)/gpenlab-worker $(BUILD)/gpenlab-loadgen $(BUILD)/gpenlab-loadgen-full \
                                  $(BUILD)/gpenlab-promlite
 
 -include $(wildcard $(WK_DIR)/worker/*.d $(WK_DIR)/gpu/*.d $(WK_DIR)/gpu/ref/*.d $(WK_DIR)/profile/*.d \

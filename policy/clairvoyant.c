@@ -45,9 +45,9 @@ typedef struct clairvoyant_state {
 static int clairvoyant_parse(clairvoyant_state *s, const cfg_node *cfg, const policy_env *env,
                              gp_error *err)
 {
-    static const char *const keys[] = {"target_utilization", "resolution", "lead", "horizon",
-                                       "lookback", "headroom_frac", "headroom_sqrt",
-                                       "headroom_pods", "sync_period", NULL};
+    static const char *const keys[] = {
+        "target_utilization", "resolution",    "lead",          "horizon",     "lookback",
+        "headroom_frac",      "headroom_sqrt", "headroom_pods", "sync_period", NULL};
     s->target_util = 0.8;
     s->headroom_frac = 0;
     s->headroom_pods = 0;
@@ -66,8 +66,7 @@ static int clairvoyant_parse(clairvoyant_state *s, const cfg_node *cfg, const po
         TRY(cfg_opt_double(cfg, "headroom_frac", 0, 100, &s->headroom_frac, err));
         TRY(cfg_opt_double(cfg, "headroom_sqrt", 0, 100, &s->headroom_sqrt, err));
         TRY(cfg_opt_int(cfg, "headroom_pods", 0, 100000, &s->headroom_pods, err));
-        TRY(cfg_opt_duration_us(cfg, "sync_period", 100000, 3600 * US_PER_S, &s->sync_us,
-                                err));
+        TRY(cfg_opt_duration_us(cfg, "sync_period", 100000, 3600 * US_PER_S, &s->sync_us, err));
     }
     if (s->horizon_us < 0)
         s->horizon_us = s->sync_us;
@@ -117,8 +116,7 @@ static int clairvoyant_decide(void *state, const policy_obs *obs, policy_decisio
     double peak = 0;
     int64_t peak_at = t;
     for (int64_t w = floor_div(t - s->lookback_us, s->resolution_us);
-         w <= floor_div(end, s->resolution_us);
-         w++) {
+         w <= floor_div(end, s->resolution_us); w++) {
         int64_t w0 = w * s->resolution_us, w1 = w0 + s->resolution_us;
         if (s->oracle.end_us > 0 && w0 >= s->oracle.end_us)
             break;

@@ -48,25 +48,36 @@ typedef struct gpen_rule_cfg {
 typedef struct gpen_rule_state {
     gpen_rule_cfg c;
     bool have_sample;
-    int64_t sample_us;       /* scrape time of the latest sample counted */
+    int64_t sample_us; /* scrape time of the latest sample counted */
     bool mem_run;
-    int64_t mem_since_us;    /* first sample of the current memory-high run */
-    int p95_count;           /* consecutive samples with P95 high */
+    int64_t mem_since_us; /* first sample of the current memory-high run */
+    int p95_count;        /* consecutive samples with P95 high */
     bool low_run;
-    int64_t low_since_us;    /* first sample of the current both-low run */
+    int64_t low_since_us; /* first sample of the current both-low run */
     bool scaled_up;
-    int64_t last_up_us;      /* decision time of the last scale-up */
+    int64_t last_up_us;            /* decision time of the last scale-up */
     bool mem_missing, p95_missing; /* on the latest sample */
 } gpen_rule_state;
 
 static int gpen_rule_parse(const cfg_node *cfg, gpen_rule_cfg *c, gp_error *err)
 {
-    static const char *const keys[] = {
-        "scale_up_gpu_mem_frac", "scale_up_gpu_mem_for", "scale_up_p95_s",
-        "scale_up_p95_count", "scale_up_queue_len", "scale_up_step_pods",
-        "cooldown_after_scale_up", "scale_down_gpu_mem_frac", "scale_down_p95_s",
-        "scale_down_for", "scale_down_step_pods", "idle_counts_as_low_latency",
-        "sync_period", "min_pods", "max_pods", "initial_pods", NULL};
+    static const char *const keys[] = {"scale_up_gpu_mem_frac",
+                                       "scale_up_gpu_mem_for",
+                                       "scale_up_p95_s",
+                                       "scale_up_p95_count",
+                                       "scale_up_queue_len",
+                                       "scale_up_step_pods",
+                                       "cooldown_after_scale_up",
+                                       "scale_down_gpu_mem_frac",
+                                       "scale_down_p95_s",
+                                       "scale_down_for",
+                                       "scale_down_step_pods",
+                                       "idle_counts_as_low_latency",
+                                       "sync_period",
+                                       "min_pods",
+                                       "max_pods",
+                                       "initial_pods",
+                                       NULL};
     *c = (gpen_rule_cfg){
         .up_mem_frac = 0.85,
         .up_mem_for_us = 30 * US_PER_S,
@@ -115,9 +126,8 @@ static int gpen_rule_parse(const cfg_node *cfg, gpen_rule_cfg *c, gp_error *err)
                          c->down_mem_frac, c->up_mem_frac);
     if (c->down_p95_s >= c->up_p95_s)
         return cfg_error(cfg_map_get(cfg, "scale_down_p95_s") ? cfg_map_get(cfg, "scale_down_p95_s")
-                                                               : cfg,
-                         err, GP_ERANGE,
-                         "scale_down_p95_s (%g) must be below scale_up_p95_s (%g)",
+                                                              : cfg,
+                         err, GP_ERANGE, "scale_down_p95_s (%g) must be below scale_up_p95_s (%g)",
                          c->down_p95_s, c->up_p95_s);
     if (c->min_pods >= 0 && c->max_pods >= 0 && c->min_pods > c->max_pods)
         return cfg_error(cfg, err, GP_ERANGE, "min_pods (%d) is greater than max_pods (%d)",
@@ -194,8 +204,7 @@ static void gpen_rule_sample(gpen_rule_state *s, const policy_obs *obs, int64_t 
 
 static double secs(int64_t us) { return (double)us / 1e6; }
 
-static int gpen_rule_decide(void *state, const policy_obs *obs, policy_decision *out,
-                            gp_error *err)
+static int gpen_rule_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     (void)err;
     gpen_rule_state *s = state;
@@ -227,8 +236,8 @@ static int gpen_rule_decide(void *state, const policy_obs *obs, policy_decision 
 
     if (t_mem || t_p95 || t_queue) {
         char why[96];
-        snprintf(why, sizeof(why), "%s%s%s",
-                 t_mem ? " gpu-mem>" : "", t_p95 ? " p95>" : "", t_queue ? " queue>=" : "");
+        snprintf(why, sizeof(why), "%s%s%s", t_mem ? " gpu-mem>" : "", t_p95 ? " p95>" : "",
+                 t_queue ? " queue>=" : "");
         if (cur >= max_pods) {
             out->reason = POLICY_R_BOUNDS;
             snprintf(out->detail, sizeof(out->detail), "scale-up wanted (%s) but at max %d",
@@ -263,8 +272,7 @@ static int gpen_rule_decide(void *state, const policy_obs *obs, policy_decision 
         }
         if (cur <= min_pods) {
             out->reason = POLICY_R_BOUNDS;
-            snprintf(out->detail, sizeof(out->detail), "scale-down wanted but at min %d",
-                     min_pods);
+            snprintf(out->detail, sizeof(out->detail), "scale-down wanted but at min %d", min_pods);
             return 0;
         }
         int want = cur - c->step_down;
@@ -273,9 +281,8 @@ static int gpen_rule_decide(void *state, const policy_obs *obs, policy_decision 
         out->desired_pods = want;
         out->reason = POLICY_R_SCALE_DOWN;
         snprintf(out->detail, sizeof(out->detail),
-                 "scale down %d -> %d (drain newest): mem < %.2f and p95 < %.2fs for %.0fs",
-                 cur, want, c->down_mem_frac, c->down_p95_s,
-                 secs(s->sample_us - s->low_since_us));
+                 "scale down %d -> %d (drain newest): mem < %.2f and p95 < %.2fs for %.0fs", cur,
+                 want, c->down_mem_frac, c->down_p95_s, secs(s->sample_us - s->low_since_us));
         s->low_since_us = s->sample_us; /* the next step waits a full window again */
         return 0;
     }

@@ -63,8 +63,8 @@ static int quantity_split(const char *s, int *sign, int64_t *mant, int *exp10, i
                {"Ei", 0, 60}, {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},
                {"M", 6, 0},   {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0}};
     if ((*p == 'e' || *p == 'E') &&
-        ((p[1] >= '0' && p[1] <= '9') || ((p[1] == '+' || p[1] == '-') && p[2] >= '0' &&
-                                           p[2] <= '9'))) {
+        ((p[1] >= '0' && p[1] <= '9') ||
+         ((p[1] == '+' || p[1] == '-') && p[2] >= '0' && p[2] <= '9'))) {
         char *end;
         long e = strtol(p + 1, &end, 10);
         if (e > 100 || e < -100)
@@ -170,8 +170,9 @@ static int64_t value_to_milli(double v, bool truncate)
 
 /* GetResourceUtilizationRatio over the ready pods, plus (when asked) the missing pods at
  * fallback_pct of their request and the unready ones at 0. */
-static int resource_utilization(const hpa_pod_sample *pods, size_t n, int64_t fallback_pct, bool add_missing, bool add_unready,
-                                int32_t *util, int64_t *raw, size_t *count)
+static int resource_utilization(const hpa_pod_sample *pods, size_t n, int64_t fallback_pct,
+                                bool add_missing, bool add_unready, int32_t *util, int64_t *raw,
+                                size_t *count)
 {
     __int128 mtot = 0, rtot = 0;
     size_t cnt = 0;
@@ -201,8 +202,8 @@ static int resource_utilization(const hpa_pod_sample *pods, size_t n, int64_t fa
 }
 
 int hpa_calc_resource(int32_t current, int32_t target_util_pct, hpa_tolerances tol,
-                      const hpa_pod_sample *pods, size_t n, int32_t *replicas,
-                      int32_t *util_pct, int64_t *raw_milli)
+                      const hpa_pod_sample *pods, size_t n, int32_t *replicas, int32_t *util_pct,
+                      int64_t *raw_milli)
 {
     size_t ready = 0, unready = 0, missing = 0;
     for (size_t i = 0; i < n; i++) {
@@ -226,16 +227,15 @@ int hpa_calc_resource(int32_t current, int32_t target_util_pct, hpa_tolerances t
 
     bool up_with_unready = unready > 0 && ratio > 1.0;
     if (!up_with_unready && missing == 0) {
-        *replicas = hpa_tolerances_within(tol, ratio) ? current
-                                                      : ceil_i32(ratio * (double)ready);
+        *replicas = hpa_tolerances_within(tol, ratio) ? current : ceil_i32(ratio * (double)ready);
         return 0;
     }
     /* missing pods: the fallback on a scale-down, 0 on a scale-up, left out at exactly 1 */
     bool add_missing = missing > 0 && ratio != 1.0;
     int64_t fallback = ratio < 1.0 ? (target_util_pct > 100 ? target_util_pct : 100) : 0;
     int32_t new_util;
-    rc = resource_utilization(pods, n, fallback, add_missing, up_with_unready,
-                              &new_util, NULL, &cnt);
+    rc = resource_utilization(pods, n, fallback, add_missing, up_with_unready, &new_util, NULL,
+                              &cnt);
     if (rc < 0)
         return rc;
     double new_ratio = (double)new_util / (double)target_util_pct;
@@ -277,8 +277,7 @@ static int plain_usage(const hpa_pod_sample *pods, size_t n, int64_t missing_val
 }
 
 int hpa_calc_plain(int32_t current, int64_t target_milli, hpa_tolerances tol,
-                   const hpa_pod_sample *pods, size_t n, int32_t *replicas,
-                   int64_t *usage_milli)
+                   const hpa_pod_sample *pods, size_t n, int32_t *replicas, int64_t *usage_milli)
 {
     size_t ready = 0, unready = 0, missing = 0;
     for (size_t i = 0; i < n; i++) {
@@ -299,8 +298,7 @@ int hpa_calc_plain(int32_t current, int64_t target_milli, hpa_tolerances tol,
 
     bool up_with_unready = unready > 0 && ratio > 1.0;
     if (!up_with_unready && missing == 0) {
-        *replicas = hpa_tolerances_within(tol, ratio) ? current
-                                                      : ceil_i32(ratio * (double)ready);
+        *replicas = hpa_tolerances_within(tol, ratio) ? current : ceil_i32(ratio * (double)ready);
         return 0;
     }
     bool add_missing = missing > 0 && ratio != 1.0;
@@ -332,9 +330,8 @@ int32_t hpa_calc_usage_ratio(int32_t current, double usage_ratio, int32_t ready_
     return ceil_i32(usage_ratio * (double)ready_pods);
 }
 
-int32_t hpa_calc_per_pod(int32_t status_replicas, int64_t total_milli,
-                         int64_t target_avg_milli, hpa_tolerances tol,
-                         int64_t *usage_avg_milli)
+int32_t hpa_calc_per_pod(int32_t status_replicas, int64_t total_milli, int64_t target_avg_milli,
+                         hpa_tolerances tol, int64_t *usage_avg_milli)
 {
     int32_t replicas = status_replicas;
     double ratio = (double)total_milli / ((double)target_avg_milli * (double)status_replicas);
@@ -375,9 +372,9 @@ void hpa_rules_default_down(hpa_rules *r)
 
 const char *hpa_cond_name(hpa_cond c)
 {
-    static const char *const names[HPA_COND_COUNT] = {
-        "DesiredWithinRange", "TooFewReplicas", "TooManyReplicas", "ScaleUpLimit",
-        "ScaleDownLimit"};
+    static const char *const names[HPA_COND_COUNT] = {"DesiredWithinRange", "TooFewReplicas",
+                                                      "TooManyReplicas", "ScaleUpLimit",
+                                                      "ScaleDownLimit"};
     return (c >= 0 && c < HPA_COND_COUNT) ? names[c] : "?";
 }
 
@@ -426,8 +423,8 @@ int hpa_history_push_event(hpa_history *h, bool up, int32_t change, int64_t t_us
     return 0;
 }
 
-int hpa_stabilize_legacy(hpa_history *h, int64_t now_us, int64_t window_us,
-                         int32_t prenormalized, int32_t *stabilized)
+int hpa_stabilize_legacy(hpa_history *h, int64_t now_us, int64_t window_us, int32_t prenormalized,
+                         int32_t *stabilized)
 {
     int32_t best = prenormalized;
     bool found_old = false;
@@ -537,8 +534,7 @@ int32_t hpa_scale_up_limit(int32_t current, const hpa_history *h, const hpa_rule
     for (int i = 0; i < up->n_policies; i++) {
         const hpa_scaling_policy *p = &up->policies[i];
         int32_t added = hpa_replicas_change_per_period(p->period_s, h->up, h->n_up, now_us);
-        int32_t deleted =
-            hpa_replicas_change_per_period(p->period_s, h->down, h->n_down, now_us);
+        int32_t deleted = hpa_replicas_change_per_period(p->period_s, h->down, h->n_down, now_us);
         int32_t start = current - added + deleted;
         int32_t proposed;
         if (p->type == HPA_POLICY_PODS)
@@ -560,8 +556,7 @@ int32_t hpa_scale_down_limit(int32_t current, const hpa_history *h, const hpa_ru
     for (int i = 0; i < down->n_policies; i++) {
         const hpa_scaling_policy *p = &down->policies[i];
         int32_t added = hpa_replicas_change_per_period(p->period_s, h->up, h->n_up, now_us);
-        int32_t deleted =
-            hpa_replicas_change_per_period(p->period_s, h->down, h->n_down, now_us);
+        int32_t deleted = hpa_replicas_change_per_period(p->period_s, h->down, h->n_down, now_us);
         int32_t start = current - added + deleted;
         int32_t proposed;
         if (p->type == HPA_POLICY_PODS)
@@ -573,10 +568,10 @@ int32_t hpa_scale_down_limit(int32_t current, const hpa_history *h, const hpa_ru
     return result;
 }
 
-int32_t hpa_convert_with_behavior_rate(const hpa_history *h, int64_t now_us,
-                                       const hpa_rules *up, const hpa_rules *down,
-                                       int32_t min_replicas, int32_t max_replicas,
-                                       int32_t current, int32_t desired, hpa_cond *cond)
+int32_t hpa_convert_with_behavior_rate(const hpa_history *h, int64_t now_us, const hpa_rules *up,
+                                       const hpa_rules *down, int32_t min_replicas,
+                                       int32_t max_replicas, int32_t current, int32_t desired,
+                                       hpa_cond *cond)
 {
     if (desired > current) {
         int32_t limit = hpa_scale_up_limit(current, h, up, now_us);
@@ -723,8 +718,8 @@ static int expect_map(const cfg_node *n, gp_error *err)
  * (copyHPAScalingRules: a field that is set replaces the default, policies wholesale). */
 static int parse_rules(const cfg_node *n, hpa_rules *r, gp_error *err)
 {
-    static const char *const keys[] = {"stabilizationWindowSeconds", "selectPolicy",
-                                       "policies", "tolerance", NULL};
+    static const char *const keys[] = {"stabilizationWindowSeconds", "selectPolicy", "policies",
+                                       "tolerance", NULL};
     int rc = expect_map(n, err);
     if (rc < 0 || (rc = cfg_check_keys(n, keys, err)) < 0)
         return rc;
@@ -866,8 +861,7 @@ static int parse_metric_id(const cfg_node *mid, metric_ref *ref, char *name, siz
 /* MetricTarget; `allowed` is a mask of 1 << HPA_TARGET_*. */
 static int parse_target(const cfg_node *t, unsigned allowed, hpa_metric_spec *m, gp_error *err)
 {
-    static const char *const keys[] = {"type", "value", "averageValue", "averageUtilization",
-                                       NULL};
+    static const char *const keys[] = {"type", "value", "averageValue", "averageUtilization", NULL};
     int rc = expect_map(t, err);
     if (rc < 0 || (rc = cfg_check_keys(t, keys, err)) < 0)
         return rc;
@@ -880,11 +874,10 @@ static int parse_target(const cfg_node *t, unsigned allowed, hpa_metric_spec *m,
                          "type: required (Utilization, Value or AverageValue)");
     if (!(allowed & (1u << type)))
         return cfg_error(map_get(t, "type"), err, GP_ENOTSUP,
-                         "a target of type %s is not allowed for this metric source%s",
-                         types[type],
+                         "a target of type %s is not allowed for this metric source%s", types[type],
                          (allowed == (1u << HPA_TARGET_AVERAGE_VALUE)) ? " (Pods metrics take "
-                                                                          "AverageValue)"
-                                                                        : "");
+                                                                         "AverageValue)"
+                                                                       : "");
     m->target = type;
     static const char *const field[] = {"averageUtilization", "value", "averageValue"};
     const cfg_node *v = map_get(t, field[type]);
@@ -893,8 +886,8 @@ static int parse_target(const cfg_node *t, unsigned allowed, hpa_metric_spec *m,
                          types[type]);
     for (int i = 0; i < 3; i++)
         if (i != type && map_get(t, field[i]))
-            return cfg_error(map_get(t, field[i]), err, GP_EPARSE,
-                             "%s does not go with type %s", field[i], types[type]);
+            return cfg_error(map_get(t, field[i]), err, GP_EPARSE, "%s does not go with type %s",
+                             field[i], types[type]);
     if (type == HPA_TARGET_UTILIZATION) {
         int64_t u;
         if ((rc = cfg_node_int64(v, 1, INT32_MAX, &u, err)) < 0)
@@ -921,9 +914,8 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
     const cfg_node *type_node = map_get(n, "type");
     char name[64] = "";
     if (strcmp(type, "Resource") == 0 || strcmp(type, "ContainerResource") == 0) {
-        const cfg_node *res = map_get(n, strcmp(type, "Resource") == 0
-                                                 ? "resource"
-                                                 : "containerResource");
+        const cfg_node *res =
+            map_get(n, strcmp(type, "Resource") == 0 ? "resource" : "containerResource");
         const char *rn = NULL;
         if (res && map_get(res, "name"))
             rn = cfg_scalar(map_get(res, "name"));
@@ -987,11 +979,10 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
         const cfg_node *t = map_get(src, "target");
         if (!t)
             return cfg_error(src, err, GP_EMISSING, "target: required");
-        if ((rc = parse_target(t, (1u << HPA_TARGET_VALUE) | (1u << HPA_TARGET_AVERAGE_VALUE),
-                               m, err)) < 0)
+        if ((rc = parse_target(t, (1u << HPA_TARGET_VALUE) | (1u << HPA_TARGET_AVERAGE_VALUE), m,
+                               err)) < 0)
             return rc;
-        snprintf(m->label, sizeof(m->label), "%s metric %s", object ? "object" : "external",
-                 name);
+        snprintf(m->label, sizeof(m->label), "%s metric %s", object ? "object" : "external", name);
         return 0;
     }
     return cfg_error(type_node, err, GP_EUNKNOWN,
@@ -1002,8 +993,7 @@ static int parse_metric(const cfg_node *n, hpa_metric_spec *m, gp_error *err)
 
 static int parse_controller(const cfg_node *c, hpa_spec *s, gp_error *err)
 {
-    static const char *const keys[] = {"syncPeriod", "tolerance", "downscaleStabilization",
-                                       NULL};
+    static const char *const keys[] = {"syncPeriod", "tolerance", "downscaleStabilization", NULL};
     int rc = expect_map(c, err);
     if (rc < 0 || (rc = cfg_check_keys(c, keys, err)) < 0)
         return rc;
@@ -1025,9 +1015,8 @@ static int parse_spec(const cfg_node *spec, const cfg_node *controller, bool inl
 {
     static const char *const keys[] = {"scaleTargetRef", "minReplicas", "maxReplicas",
                                        "metrics",        "behavior",    NULL};
-    static const char *const keys_ctl[] = {"scaleTargetRef", "minReplicas", "maxReplicas",
-                                           "metrics",        "behavior",    "controller",
-                                           NULL};
+    static const char *const keys_ctl[] = {
+        "scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior", "controller", NULL};
     int rc = expect_map(spec, err);
     if (rc < 0 || (rc = cfg_check_keys(spec, inline_controller ? keys_ctl : keys, err)) < 0)
         return rc;
@@ -1057,8 +1046,8 @@ static int parse_spec(const cfg_node *spec, const cfg_node *controller, bool inl
     for (size_t i = 0; i < cfg_len(metrics); i++) {
         if ((rc = parse_metric(cfg_seq_at(metrics, i), &s->metrics[i], err)) < 0)
             return rc;
-        object_or_external |= s->metrics[i].source == HPA_SRC_OBJECT ||
-                              s->metrics[i].source == HPA_SRC_EXTERNAL;
+        object_or_external |=
+            s->metrics[i].source == HPA_SRC_OBJECT || s->metrics[i].source == HPA_SRC_EXTERNAL;
         s->n_metrics = (int)i + 1;
     }
     if (s->min_replicas == 0 && !object_or_external)
@@ -1085,8 +1074,8 @@ int hpa_spec_parse(const cfg_node *cfg, hpa_spec *s, gp_error *err)
         return rc;
     if (map_get(cfg, "spec") || map_get(cfg, "kind") || map_get(cfg, "apiVersion")) {
         /* a whole manifest, as `kubectl get hpa -o yaml` prints it */
-        static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec",
-                                           "status", "controller", NULL};
+        static const char *const keys[] = {"apiVersion", "kind",       "metadata", "spec",
+                                           "status",     "controller", NULL};
         if ((rc = cfg_check_keys(cfg, keys, err)) < 0)
             return rc;
         const char *av = NULL, *kind = NULL;
@@ -1115,8 +1104,7 @@ int hpa_spec_parse(const cfg_node *cfg, hpa_spec *s, gp_error *err)
 
 /* Pods of the observation as groupPods() sorts them. A STARTING pod (cold start) counts as
  * phase Pending; a DRAINING one carries a deletionTimestamp; GONE pods are not listed. */
-static size_t sample_pods(const hpa_metric_spec *m, const policy_obs *obs,
-                          hpa_pod_sample *out)
+static size_t sample_pods(const hpa_metric_spec *m, const policy_obs *obs, hpa_pod_sample *out)
 {
     size_t k = 0;
     for (int i = 0; i < obs->n_pods; i++) {
@@ -1164,8 +1152,7 @@ int hpa_metric_proposal(const hpa_spec *s, const hpa_metric_spec *m, const polic
         size_t k = sample_pods(m, obs, pods);
         int64_t usage = 0;
         int rc = k == 0 ? GP_EMISSING
-                        : hpa_calc_plain(current, m->target_milli, tol, pods, k, replicas,
-                                         &usage);
+                        : hpa_calc_plain(current, m->target_milli, tol, pods, k, replicas, &usage);
         free(pods);
         if (rc < 0) {
             snprintf(note, note_len, "%s: %s", m->label,
@@ -1215,8 +1202,8 @@ static void set_out(policy_decision *out, int32_t desired, int reason, const cha
     out->detail[n] = '\0';
 }
 
-int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs,
-                  policy_decision *out, gp_error *err)
+int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs, policy_decision *out,
+                  gp_error *err)
 {
     int64_t now = obs->now_us;
     int32_t current = obs->spec_replicas;
@@ -1275,11 +1262,10 @@ int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs,
             desired = hpa_convert_with_rules(current, stab, s->min_replicas, s->max_replicas,
                                              s->up_limit_factor, s->up_limit_minimum, &cond);
         } else {
-            int32_t down_w = s->down.window_s >= 0
-                                 ? s->down.window_s
-                                 : (int32_t)(s->downscale_window_us / US_PER_S);
-            if (hpa_stabilize_with_behavior(h, now, s->up.window_s, down_w, current, pre,
-                                            &stab) < 0)
+            int32_t down_w = s->down.window_s >= 0 ? s->down.window_s
+                                                   : (int32_t)(s->downscale_window_us / US_PER_S);
+            if (hpa_stabilize_with_behavior(h, now, s->up.window_s, down_w, current, pre, &stab) <
+                0)
                 return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory");
             desired = hpa_convert_with_behavior_rate(h, now, &s->up, &s->down, s->min_replicas,
                                                      s->max_replicas, current, stab, &cond);
@@ -1325,8 +1311,8 @@ typedef struct hpa_policy {
     hpa_history hist;
 } hpa_policy;
 
-static int hpa_create(const cfg_node *cfg, const policy_env *env, void **state,
-                      policy_info *info, gp_error *err)
+static int hpa_create(const cfg_node *cfg, const policy_env *env, void **state, policy_info *info,
+                      gp_error *err)
 {
     (void)env;
     hpa_policy *p = calloc(1, sizeof(*p));

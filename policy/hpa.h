@@ -19,7 +19,7 @@
 #include "policy/metric_map.h"
 #include "policy/policy.h"
 
-#define HPA_MAX_METRICS 16
+#define HPA_MAX_METRICS  16
 #define HPA_MAX_POLICIES 16
 
 /* ---- Quantities (k8s.io/apimachinery resource.Quantity) ---- */
@@ -57,14 +57,13 @@ typedef struct hpa_pod_sample {
  * when no pod has metrics / the requests sum to 0. util_pct and raw_milli (the mean
  * value over the pods with metrics) may be NULL. */
 int hpa_calc_resource(int32_t current, int32_t target_util_pct, hpa_tolerances tol,
-                      const hpa_pod_sample *pods, size_t n, int32_t *replicas,
-                      int32_t *util_pct, int64_t *raw_milli);
+                      const hpa_pod_sample *pods, size_t n, int32_t *replicas, int32_t *util_pct,
+                      int64_t *raw_milli);
 
 /* calcPlainMetricReplicas: Pods metrics (and Resource averageValue targets): the mean of
  * the pods' values (integer division) against target_milli. usage_milli may be NULL. */
 int hpa_calc_plain(int32_t current, int64_t target_milli, hpa_tolerances tol,
-                   const hpa_pod_sample *pods, size_t n, int32_t *replicas,
-                   int64_t *usage_milli);
+                   const hpa_pod_sample *pods, size_t n, int32_t *replicas, int64_t *usage_milli);
 
 /* getUsageRatioReplicaCount: Object and External metrics with a Value target, given the
  * usage ratio and the number of ready pods; from current == 0 it returns ceil(ratio). */
@@ -73,9 +72,8 @@ int32_t hpa_calc_usage_ratio(int32_t current, double usage_ratio, int32_t ready_
 
 /* GetObjectPerPodMetricReplicas / GetExternalPerPodMetricReplicas: an AverageValue target
  * on a total (status_replicas = pods that exist). *usage_avg_milli = ceil(total/status). */
-int32_t hpa_calc_per_pod(int32_t status_replicas, int64_t total_milli,
-                         int64_t target_avg_milli, hpa_tolerances tol,
-                         int64_t *usage_avg_milli);
+int32_t hpa_calc_per_pod(int32_t status_replicas, int64_t total_milli, int64_t target_avg_milli,
+                         hpa_tolerances tol, int64_t *usage_avg_milli);
 
 /* ---- Behavior (HorizontalPodAutoscalerBehavior) ---- */
 
@@ -94,7 +92,7 @@ typedef struct hpa_rules {
     hpa_select select; /* selectPolicy */
     int n_policies;
     hpa_scaling_policy policies[HPA_MAX_POLICIES];
-    double tolerance;  /* -1: unset (the controller's --horizontal-pod-autoscaler-tolerance) */
+    double tolerance; /* -1: unset (the controller's --horizontal-pod-autoscaler-tolerance) */
 } hpa_rules;
 
 /* The API defaults (GenerateHPAScaleUpRules / GenerateHPAScaleDownRules of nil):
@@ -141,8 +139,8 @@ const char *hpa_cond_name(hpa_cond c); /* "DesiredWithinRange", ... */
 
 /* stabilizeRecommendation (no behavior): records the recommendation (reusing the slot of
  * an old one) and returns the maximum over the window. GP_ENOMEM on allocation failure. */
-int hpa_stabilize_legacy(hpa_history *h, int64_t now_us, int64_t window_us,
-                         int32_t prenormalized, int32_t *stabilized);
+int hpa_stabilize_legacy(hpa_history *h, int64_t now_us, int64_t window_us, int32_t prenormalized,
+                         int32_t *stabilized);
 
 /* convertDesiredReplicasWithRules (no behavior): clamp to [min, max] and to the
  * scale-up limit max(factor x current, minimum) (factor 2, minimum 4 in the controller). */
@@ -167,10 +165,10 @@ int32_t hpa_scale_down_limit(int32_t current, const hpa_history *h, const hpa_ru
                              int64_t now_us);
 
 /* convertDesiredReplicasWithBehaviorRate. */
-int32_t hpa_convert_with_behavior_rate(const hpa_history *h, int64_t now_us,
-                                       const hpa_rules *up, const hpa_rules *down,
-                                       int32_t min_replicas, int32_t max_replicas,
-                                       int32_t current, int32_t desired, hpa_cond *cond);
+int32_t hpa_convert_with_behavior_rate(const hpa_history *h, int64_t now_us, const hpa_rules *up,
+                                       const hpa_rules *down, int32_t min_replicas,
+                                       int32_t max_replicas, int32_t current, int32_t desired,
+                                       hpa_cond *cond);
 
 /* storeScaleEvent: `rules` are the behavior's rules of the direction of the change (NULL
  * without behavior: nothing is stored, the events would never be read). Marks the events
@@ -231,7 +229,7 @@ int hpa_metric_proposal(const hpa_spec *s, const hpa_metric_spec *m, const polic
 
 /* One reconcileAutoscaler at obs->now_us with current = obs->spec_replicas. Fills out
  * (desired_pods, reason, detail) and updates h. Returns 0 or GP_ENOMEM. */
-int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs,
-                  policy_decision *out, gp_error *err);
+int hpa_reconcile(const hpa_spec *s, hpa_history *h, const policy_obs *obs, policy_decision *out,
+                  gp_error *err);
 
 #endif

@@ -66,8 +66,8 @@ static int expect_map(const cfg_node *n, gp_error *err)
 }
 
 /* Trigger metadata values are strings in KEDA ("5"); YAML numbers are accepted too. */
-static int meta_double(const cfg_node *meta, const char *key, bool required, double def,
-                       double lo, double *out, gp_error *err)
+static int meta_double(const cfg_node *meta, const char *key, bool required, double def, double lo,
+                       double *out, gp_error *err)
 {
     const cfg_node *n = map_get(meta, key);
     if (!n) {
@@ -87,8 +87,7 @@ static int meta_double(const cfg_node *meta, const char *key, bool required, dou
     return 0;
 }
 
-static int meta_bool(const cfg_node *meta, const char *key, bool def, bool *out,
-                     gp_error *err)
+static int meta_bool(const cfg_node *meta, const char *key, bool def, bool *out, gp_error *err)
 {
     const cfg_node *n = map_get(meta, key);
     if (!n) {
@@ -101,14 +100,40 @@ static int meta_bool(const cfg_node *meta, const char *key, bool def, bool *out,
 /* Keys of a trigger's metadata that only say how to reach the server: accepted, unused. */
 static bool is_connection_key(const char *k)
 {
-    static const char *const keys[] = {
-        "address", "addressFromEnv", "addresses", "addressesFromEnv", "host", "hostFromEnv",
-        "hosts", "hostsFromEnv", "port", "portFromEnv", "ports", "portsFromEnv", "username",
-        "usernameFromEnv", "password", "passwordFromEnv", "databaseIndex", "enableTLS",
-        "unsafeSsl", "sentinelMaster", "sentinelMasterFromEnv", "sentinelUsername",
-        "sentinelUsernameFromEnv", "sentinelPassword", "sentinelPasswordFromEnv",
-        "serverAddress", "namespace", "customHeaders", "queryParameters", "cortexOrgID",
-        "authModes", "timeout", "metricName", NULL};
+    static const char *const keys[] = {"address",
+                                       "addressFromEnv",
+                                       "addresses",
+                                       "addressesFromEnv",
+                                       "host",
+                                       "hostFromEnv",
+                                       "hosts",
+                                       "hostsFromEnv",
+                                       "port",
+                                       "portFromEnv",
+                                       "ports",
+                                       "portsFromEnv",
+                                       "username",
+                                       "usernameFromEnv",
+                                       "password",
+                                       "passwordFromEnv",
+                                       "databaseIndex",
+                                       "enableTLS",
+                                       "unsafeSsl",
+                                       "sentinelMaster",
+                                       "sentinelMasterFromEnv",
+                                       "sentinelUsername",
+                                       "sentinelUsernameFromEnv",
+                                       "sentinelPassword",
+                                       "sentinelPasswordFromEnv",
+                                       "serverAddress",
+                                       "namespace",
+                                       "customHeaders",
+                                       "queryParameters",
+                                       "cortexOrgID",
+                                       "authModes",
+                                       "timeout",
+                                       "metricName",
+                                       NULL};
     for (size_t i = 0; keys[i]; i++)
         if (strcmp(k, keys[i]) == 0)
             return true;
@@ -126,8 +151,7 @@ static int check_meta_keys(const cfg_node *meta, const char *const *own, gp_erro
             const char *near = cfg_nearest(k, own);
             return cfg_error(cfg_map_value_at(meta, i), err, GP_EUNKNOWN,
                              "unsupported trigger metadata '%s'%s%s%s", k,
-                             near ? " (did you mean '" : "", near ? near : "",
-                             near ? "'?)" : "");
+                             near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         }
     }
     return 0;
@@ -135,9 +159,8 @@ static int check_meta_keys(const cfg_node *meta, const char *const *own, gp_erro
 
 static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
 {
-    static const char *const keys[] = {"type",        "metadata",         "name",
-                                       "metricType",  "authenticationRef", "useCachedMetrics",
-                                       NULL};
+    static const char *const keys[] = {
+        "type", "metadata", "name", "metricType", "authenticationRef", "useCachedMetrics", NULL};
     int rc = expect_map(t, err);
     if (rc < 0 || (rc = cfg_check_keys(t, keys, err)) < 0)
         return rc;
@@ -169,8 +192,7 @@ static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
     }
     if (strcmp(type, "redis") == 0 || strcmp(type, "redis-cluster") == 0 ||
         strcmp(type, "redis-sentinel") == 0) {
-        static const char *const own[] = {"listName", "listLength", "activationListLength",
-                                          NULL};
+        static const char *const own[] = {"listName", "listLength", "activationListLength", NULL};
         if ((rc = check_meta_keys(meta, own, err)) < 0)
             return rc;
         const char *list;
@@ -213,8 +235,7 @@ static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
             return cfg_error(map_get(meta, "query"), err, rc, "%s", why);
         double thr, act;
         if ((rc = meta_double(meta, "threshold", true, 0.0, -INFINITY, &thr, err)) < 0 ||
-            (rc = meta_double(meta, "activationThreshold", false, 0.0, -INFINITY, &act, err)) <
-                0)
+            (rc = meta_double(meta, "activationThreshold", false, 0.0, -INFINITY, &act, err)) < 0)
             return rc;
         if (thr <= 0 || thr > KEDA_MAX_TARGET)
             return cfg_error(map_get(meta, "threshold"), err, GP_ERANGE,
@@ -244,8 +265,7 @@ static int parse_trigger(const cfg_node *t, keda_policy *k, gp_error *err)
 static int parse_advanced(const cfg_node *adv, keda_policy *k, gp_error *err)
 {
     static const char *const keys[] = {"horizontalPodAutoscalerConfig",
-                                       "restoreToOriginalReplicaCount", "scalingModifiers",
-                                       NULL};
+                                       "restoreToOriginalReplicaCount", "scalingModifiers", NULL};
     int rc = expect_map(adv, err);
     if (rc < 0 || (rc = cfg_check_keys(adv, keys, err)) < 0)
         return rc;
@@ -266,11 +286,16 @@ static int parse_advanced(const cfg_node *adv, keda_policy *k, gp_error *err)
 
 static int parse_spec(const cfg_node *spec, keda_policy *k, gp_error *err)
 {
-    static const char *const keys[] = {"scaleTargetRef",  "pollingInterval",
-                                       "cooldownPeriod",  "initialCooldownPeriod",
-                                       "idleReplicaCount", "minReplicaCount",
-                                       "maxReplicaCount", "advanced",
-                                       "triggers",        "fallback",
+    static const char *const keys[] = {"scaleTargetRef",
+                                       "pollingInterval",
+                                       "cooldownPeriod",
+                                       "initialCooldownPeriod",
+                                       "idleReplicaCount",
+                                       "minReplicaCount",
+                                       "maxReplicaCount",
+                                       "advanced",
+                                       "triggers",
+                                       "fallback",
                                        NULL};
     int rc = expect_map(spec, err);
     if (rc < 0 || (rc = cfg_check_keys(spec, keys, err)) < 0)
@@ -301,11 +326,10 @@ static int parse_spec(const cfg_node *spec, keda_policy *k, gp_error *err)
     if (rc == 1)
         k->max_count = v;
     if (k->max_count < k->min_count)
-        return cfg_error(map_get(spec, "maxReplicaCount") ? map_get(spec, "maxReplicaCount")
-                                                          : spec,
+        return cfg_error(map_get(spec, "maxReplicaCount") ? map_get(spec, "maxReplicaCount") : spec,
                          err, GP_ERANGE,
-                         "maxReplicaCount (%d) must be at least minReplicaCount (%d)",
-                         k->max_count, k->min_count);
+                         "maxReplicaCount (%d) must be at least minReplicaCount (%d)", k->max_count,
+                         k->min_count);
     if ((rc = cfg_opt_int(spec, "idleReplicaCount", 0, INT32_MAX, &v, err)) < 0)
         return rc;
     if (rc == 1) {
@@ -349,8 +373,8 @@ static int keda_parse(const cfg_node *cfg, keda_policy *k, gp_error *err)
     if (rc < 0)
         return rc;
     if (cfg_map_get(cfg, "spec") || cfg_map_get(cfg, "kind") || cfg_map_get(cfg, "apiVersion")) {
-        static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", "status",
-                                           NULL};
+        static const char *const keys[] = {"apiVersion", "kind",   "metadata",
+                                           "spec",       "status", NULL};
         if ((rc = cfg_check_keys(cfg, keys, err)) < 0)
             return rc;
         const char *av = NULL, *kind = NULL;
@@ -382,8 +406,8 @@ static int64_t gcd64(int64_t a, int64_t b)
     return a;
 }
 
-static int keda_create(const cfg_node *cfg, const policy_env *env, void **state,
-                       policy_info *info, gp_error *err)
+static int keda_create(const cfg_node *cfg, const policy_env *env, void **state, policy_info *info,
+                       gp_error *err)
 {
     (void)env;
     keda_policy *k = calloc(1, sizeof(*k));
@@ -455,16 +479,15 @@ static int keda_decide(void *state, const policy_obs *obs, policy_decision *out,
             if ((k->idle_count >= 0 && current < min) || current == 0) {
                 int32_t to = min > 0 ? min : 1;
                 k->last_active_us = now;
-                say(out, to, POLICY_R_ACTIVATE, "KEDAScaleTargetActivated %d -> %d: %s",
-                    current, to, which);
+                say(out, to, POLICY_R_ACTIVATE, "KEDAScaleTargetActivated %d -> %d: %s", current,
+                    to, which);
                 acted = true;
             } else if (!error) {
                 k->last_active_us = now;
             }
         } else if (error) {
             /* no fallback: KEDA leaves the target as it is */
-        } else if ((k->idle_count >= 0 && current > k->idle_count) ||
-                   (current > 0 && min == 0)) {
+        } else if ((k->idle_count >= 0 && current > k->idle_count) || (current > 0 && min == 0)) {
             bool passed = k->last_active_us == KEDA_NIL
                               ? k->created_us + k->initial_cooldown_us < now
                               : k->last_active_us + k->cooldown_us < now;
@@ -478,8 +501,8 @@ static int keda_decide(void *state, const policy_obs *obs, policy_decision *out,
                 cooling = true;
             }
         } else if (k->idle_count < 0 && current < min) {
-            say(out, min, POLICY_R_BOUNDS, "ScaleTarget below minReplicaCount: %d -> %d",
-                current, min);
+            say(out, min, POLICY_R_BOUNDS, "ScaleTarget below minReplicaCount: %d -> %d", current,
+                min);
             acted = true;
         }
     }

@@ -203,8 +203,8 @@ static int clamp_count(double v)
     return v > 1e9 ? 1000000000 : (int)v;
 }
 
-kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_us,
-                             int ready, double stable, double panic)
+kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_us, int ready,
+                             double stable, double panic)
 {
     kpa_result r = {.valid = true, .stable = stable, .panic = panic};
     double ready_f = ready > 1 ? (double)ready : 1.0;
@@ -272,10 +272,10 @@ static const char *const phase_names[] = {"activating", "active", "inactive"};
 typedef struct kpa_policy {
     kpa_spec spec;
     kpa_decider dec;
-    bool dec_ready;            /* the decider is made at the first decide (it reads ready) */
+    bool dec_ready; /* the decider is made at the first decide (it reads ready) */
     kpa_buckets stable, panic;
-    int metric;                /* 0: concurrency, 1: rps */
-    int min_scale, max_scale;  /* max 0: unbounded */
+    int metric;               /* 0: concurrency, 1: rps */
+    int min_scale, max_scale; /* max 0: unbounded */
     int initial_scale;
     bool enable_scale_to_zero;
     int64_t grace_us, retention_us, activation_timeout_us;
@@ -286,57 +286,70 @@ typedef struct kpa_policy {
 } kpa_policy;
 
 enum {
-    A_CLASS, A_METRIC, A_TARGET, A_TU, A_WINDOW, A_PWP, A_PTP, A_MIN, A_MAX, A_INITIAL,
-    A_ACTIVATION, A_SDD, A_RETENTION, A_TBC, A_MSUR, A_MSDR, A_COUNT
+    A_CLASS,
+    A_METRIC,
+    A_TARGET,
+    A_TU,
+    A_WINDOW,
+    A_PWP,
+    A_PTP,
+    A_MIN,
+    A_MAX,
+    A_INITIAL,
+    A_ACTIVATION,
+    A_SDD,
+    A_RETENTION,
+    A_TBC,
+    A_MSUR,
+    A_MSDR,
+    A_COUNT
 };
 
 /* Annotation keys, current (kebab-case) and legacy (camelCase) spellings; Knative
  * accepts either and refuses both at once. max-scale-{up,down}-rate exist only in the
  * ConfigMap upstream; gpenlab also takes them per revision. */
 static const char *const ann_keys[] = {
-    "autoscaling.knative.dev/class",
-    "autoscaling.knative.dev/metric",
-    "autoscaling.knative.dev/target",
-    "autoscaling.knative.dev/target-utilization-percentage",
-    "autoscaling.knative.dev/window",
-    "autoscaling.knative.dev/panic-window-percentage",
-    "autoscaling.knative.dev/panic-threshold-percentage",
-    "autoscaling.knative.dev/min-scale",
-    "autoscaling.knative.dev/max-scale",
-    "autoscaling.knative.dev/initial-scale",
-    "autoscaling.knative.dev/activation-scale",
-    "autoscaling.knative.dev/scale-down-delay",
+    "autoscaling.knative.dev/class", "autoscaling.knative.dev/metric",
+    "autoscaling.knative.dev/target", "autoscaling.knative.dev/target-utilization-percentage",
+    "autoscaling.knative.dev/window", "autoscaling.knative.dev/panic-window-percentage",
+    "autoscaling.knative.dev/panic-threshold-percentage", "autoscaling.knative.dev/min-scale",
+    "autoscaling.knative.dev/max-scale", "autoscaling.knative.dev/initial-scale",
+    "autoscaling.knative.dev/activation-scale", "autoscaling.knative.dev/scale-down-delay",
     "autoscaling.knative.dev/scale-to-zero-pod-retention-period",
-    "autoscaling.knative.dev/target-burst-capacity",
-    "autoscaling.knative.dev/max-scale-up-rate",
+    "autoscaling.knative.dev/target-burst-capacity", "autoscaling.knative.dev/max-scale-up-rate",
     "autoscaling.knative.dev/max-scale-down-rate",
     /* legacy spellings, same order (NULL-free so the list doubles as cfg_check_keys') */
-    "autoscaling.knative.dev/class",
-    "autoscaling.knative.dev/metric",
-    "autoscaling.knative.dev/target",
-    "autoscaling.knative.dev/targetUtilizationPercentage",
-    "autoscaling.knative.dev/window",
-    "autoscaling.knative.dev/panicWindowPercentage",
-    "autoscaling.knative.dev/panicThresholdPercentage",
-    "autoscaling.knative.dev/minScale",
-    "autoscaling.knative.dev/maxScale",
-    "autoscaling.knative.dev/initialScale",
-    "autoscaling.knative.dev/activationScale",
-    "autoscaling.knative.dev/scaleDownDelay",
+    "autoscaling.knative.dev/class", "autoscaling.knative.dev/metric",
+    "autoscaling.knative.dev/target", "autoscaling.knative.dev/targetUtilizationPercentage",
+    "autoscaling.knative.dev/window", "autoscaling.knative.dev/panicWindowPercentage",
+    "autoscaling.knative.dev/panicThresholdPercentage", "autoscaling.knative.dev/minScale",
+    "autoscaling.knative.dev/maxScale", "autoscaling.knative.dev/initialScale",
+    "autoscaling.knative.dev/activationScale", "autoscaling.knative.dev/scaleDownDelay",
     "autoscaling.knative.dev/scaleToZeroPodRetentionPeriod",
-    "autoscaling.knative.dev/targetBurstCapacity",
-    "autoscaling.knative.dev/maxScaleUpRate",
-    "autoscaling.knative.dev/maxScaleDownRate",
-    NULL};
+    "autoscaling.knative.dev/targetBurstCapacity", "autoscaling.knative.dev/maxScaleUpRate",
+    "autoscaling.knative.dev/maxScaleDownRate", NULL};
 
-static const char *const cm_keys[] = {
-    "pod-autoscaler-class", "enable-scale-to-zero", "allow-zero-initial-scale",
-    "max-scale-up-rate", "max-scale-down-rate", "container-concurrency-target-percentage",
-    "container-concurrency-target-default", "requests-per-second-target-default",
-    "target-burst-capacity", "panic-window-percentage", "activator-capacity",
-    "panic-threshold-percentage", "initial-scale", "max-scale", "max-scale-limit",
-    "stable-window", "scale-down-delay", "scale-to-zero-grace-period",
-    "scale-to-zero-pod-retention-period", "tick-interval", NULL};
+static const char *const cm_keys[] = {"pod-autoscaler-class",
+                                      "enable-scale-to-zero",
+                                      "allow-zero-initial-scale",
+                                      "max-scale-up-rate",
+                                      "max-scale-down-rate",
+                                      "container-concurrency-target-percentage",
+                                      "container-concurrency-target-default",
+                                      "requests-per-second-target-default",
+                                      "target-burst-capacity",
+                                      "panic-window-percentage",
+                                      "activator-capacity",
+                                      "panic-threshold-percentage",
+                                      "initial-scale",
+                                      "max-scale",
+                                      "max-scale-limit",
+                                      "stable-window",
+                                      "scale-down-delay",
+                                      "scale-to-zero-grace-period",
+                                      "scale-to-zero-pod-retention-period",
+                                      "tick-interval",
+                                      NULL};
 
 /* The annotation node for key `a` (either spelling), NULL if absent; *rc < 0 if both. */
 static const cfg_node *ann_get(const cfg_node *ann, int a, int *rc, gp_error *err)
@@ -349,15 +362,14 @@ static const cfg_node *ann_get(const cfg_node *ann, int a, int *rc, gp_error *er
                             ? NULL
                             : cfg_map_get(ann, ann_keys[a + A_COUNT]);
     if (k && l) {
-        *rc = cfg_error(l, err, GP_EPARSE, "both '%s' and '%s' are given; keep one",
-                        ann_keys[a], ann_keys[a + A_COUNT]);
+        *rc = cfg_error(l, err, GP_EPARSE, "both '%s' and '%s' are given; keep one", ann_keys[a],
+                        ann_keys[a + A_COUNT]);
         return NULL;
     }
     return k ? k : l;
 }
 
-static int ann_double(const cfg_node *ann, int a, double lo, double hi, double *out,
-                      gp_error *err)
+static int ann_double(const cfg_node *ann, int a, double lo, double hi, double *out, gp_error *err)
 {
     int rc;
     const cfg_node *n = ann_get(ann, a, &rc, err);
@@ -454,22 +466,21 @@ static int parse_configmap(const cfg_node *cm, kpa_cm *c, gp_error *err)
                        &c->cc_target_fraction, err));
     if (c->cc_target_fraction > 1.0) /* legacy: a fraction in (0, 1] is accepted too */
         c->cc_target_fraction /= 100.0;
-    TRY(cfg_opt_double(cm, "container-concurrency-target-default", 0, 1e9,
-                       &c->cc_target_default, err));
+    TRY(cfg_opt_double(cm, "container-concurrency-target-default", 0, 1e9, &c->cc_target_default,
+                       err));
     if (c->cc_target_default * c->cc_target_fraction < 0.01)
         return cfg_error(cm, err, GP_ERANGE,
                          "container-concurrency-target-percentage and "
                          "container-concurrency-target-default yield a target below 0.01");
-    TRY(cfg_opt_double(cm, "requests-per-second-target-default", 0.01, 1e9,
-                       &c->rps_target_default, err));
+    TRY(cfg_opt_double(cm, "requests-per-second-target-default", 0.01, 1e9, &c->rps_target_default,
+                       err));
     TRY(cfg_opt_double(cm, "target-burst-capacity", -1, 1e9, &c->target_burst_capacity, err));
     if (c->target_burst_capacity < 0 && c->target_burst_capacity != -1)
         return cfg_error(cfg_map_get(cm, "target-burst-capacity"), err, GP_ERANGE,
                          "target-burst-capacity must be non-negative or -1 (unlimited)");
     TRY(cfg_opt_double(cm, "panic-window-percentage", 1, 100, &c->panic_window_pct, err));
     TRY(cfg_opt_double(cm, "activator-capacity", 1, 1e9, &c->activator_capacity, err));
-    TRY(cfg_opt_double(cm, "panic-threshold-percentage", 1e-9, 1e9, &c->panic_threshold_pct,
-                       err));
+    TRY(cfg_opt_double(cm, "panic-threshold-percentage", 1e-9, 1e9, &c->panic_threshold_pct, err));
     TRY(cfg_opt_int(cm, "initial-scale", 0, 1000000, &c->initial_scale, err));
     TRY(cfg_opt_int(cm, "max-scale-limit", 0, 1000000, &c->max_scale_limit, err));
     TRY(cfg_opt_int(cm, "max-scale", 0, 1000000, &c->max_scale, err));
@@ -478,14 +489,16 @@ static int parse_configmap(const cfg_node *cm, kpa_cm *c, gp_error *err)
                          "initial-scale = 0 needs allow-zero-initial-scale: \"true\"");
     if ((c->max_scale_limit > 0 && c->max_scale < 1) ||
         (c->max_scale_limit > 0 && c->max_scale > c->max_scale_limit))
-        return cfg_error(cm, err, GP_ERANGE, "max-scale = %d, must be in [1, max-scale-limit "
-                         "(%d)]", c->max_scale, c->max_scale_limit);
+        return cfg_error(cm, err, GP_ERANGE,
+                         "max-scale = %d, must be in [1, max-scale-limit "
+                         "(%d)]",
+                         c->max_scale, c->max_scale_limit);
     TRY(cfg_opt_duration_us(cm, "stable-window", 6 * US_PER_S, 3600 * US_PER_S,
                             &c->stable_window_us, err));
-    TRY(cfg_opt_duration_us(cm, "scale-down-delay", 0, 3600 * US_PER_S,
-                            &c->scale_down_delay_us, err));
-    TRY(cfg_opt_duration_us(cm, "scale-to-zero-grace-period", 1, 3600 * US_PER_S,
-                            &c->grace_us, err));
+    TRY(cfg_opt_duration_us(cm, "scale-down-delay", 0, 3600 * US_PER_S, &c->scale_down_delay_us,
+                            err));
+    TRY(cfg_opt_duration_us(cm, "scale-to-zero-grace-period", 1, 3600 * US_PER_S, &c->grace_us,
+                            err));
     TRY(cfg_opt_duration_us(cm, "scale-to-zero-pod-retention-period", 0, 3600 * US_PER_S,
                             &c->retention_us, err));
     TRY(cfg_opt_duration_us(cm, "tick-interval", 100000, 60 * US_PER_S, &c->tick_us, err));
@@ -495,11 +508,10 @@ static int parse_configmap(const cfg_node *cm, kpa_cm *c, gp_error *err)
     return 0;
 }
 
-static int kpa_parse(kpa_policy *p, const cfg_node *cfg, const policy_env *env,
-                     gp_error *err)
+static int kpa_parse(kpa_policy *p, const cfg_node *cfg, const policy_env *env, gp_error *err)
 {
-    static const char *const top_keys[] = {"annotations", "autoscaler",
-                                           "containerConcurrency", NULL};
+    static const char *const top_keys[] = {"annotations", "autoscaler", "containerConcurrency",
+                                           NULL};
     const cfg_node *ann = NULL, *cm = NULL;
     int container_concurrency = env->concurrency > 0 ? env->concurrency : 0;
     if (cfg) {
@@ -540,8 +552,8 @@ static int kpa_parse(kpa_policy *p, const cfg_node *cfg, const policy_env *env,
                              "or rps",
                              m);
         else
-            return cfg_error(n, err, GP_EUNKNOWN,
-                             "expected metric concurrency or rps, got \"%s\"", m ? m : "?");
+            return cfg_error(n, err, GP_EUNKNOWN, "expected metric concurrency or rps, got \"%s\"",
+                             m ? m : "?");
     }
 
     /* ResolveMetricTarget: the per-pod total, then the target = total x utilisation */
@@ -568,8 +580,7 @@ static int kpa_parse(kpa_policy *p, const cfg_node *cfg, const policy_env *env,
     p->spec.target_value = fmax(0.01, total * util);
 
     p->spec.stable_window_us = c.stable_window_us;
-    TRY(ann_duration(ann, A_WINDOW, 6 * US_PER_S, 3600 * US_PER_S, &p->spec.stable_window_us,
-                     err));
+    TRY(ann_duration(ann, A_WINDOW, 6 * US_PER_S, 3600 * US_PER_S, &p->spec.stable_window_us, err));
     double pwp = c.panic_window_pct, ptp = c.panic_threshold_pct;
     TRY(ann_double(ann, A_PWP, 1, 100, &pwp, err));
     TRY(ann_double(ann, A_PTP, 110, 1000, &ptp, err));
@@ -645,8 +656,8 @@ static void kpa_destroy(void *state)
     free(p);
 }
 
-static int kpa_create(const cfg_node *cfg, const policy_env *env, void **state,
-                      policy_info *info, gp_error *err)
+static int kpa_create(const cfg_node *cfg, const policy_env *env, void **state, policy_info *info,
+                      gp_error *err)
 {
     kpa_policy *p = calloc(1, sizeof(*p));
     if (!p)
@@ -673,10 +684,7 @@ void kpa_observe(void *state, int64_t now_us, double value)
     kpa_buckets_record(&p->panic, now_us, value);
 }
 
-const kpa_result *kpa_last_result(const void *state)
-{
-    return &((const kpa_policy *)state)->last;
-}
+const kpa_result *kpa_last_result(const void *state) { return &((const kpa_policy *)state)->last; }
 
 const kpa_decider *kpa_state_decider(const void *state)
 {
@@ -693,8 +701,7 @@ static void set_phase(kpa_policy *p, kpa_phase ph, int64_t now_us)
 
 static double secs(int64_t us) { return (double)us / 1e6; }
 
-static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
-                      gp_error *err)
+static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     kpa_policy *p = state;
     int64_t now = obs->now_us;
@@ -720,8 +727,8 @@ static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
         p->last = (kpa_result){.valid = false};
         out->desired_pods = -1;
         out->reason = POLICY_R_NO_METRICS;
-        snprintf(out->detail, sizeof(out->detail), "no %s data in the %.0fs window: hold",
-                 mname, secs(p->spec.stable_window_us));
+        snprintf(out->detail, sizeof(out->detail), "no %s data in the %.0fs window: hold", mname,
+                 secs(p->spec.stable_window_us));
         return 0;
     }
     double st = kpa_buckets_average(&p->stable, now);
@@ -767,8 +774,7 @@ static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
         case KPA_ACTIVATING:
             if (for_us >= p->activation_timeout_us) {
                 why = POLICY_R_DEACTIVATE;
-                snprintf(zero, sizeof(zero), "; activation timed out after %.0fs",
-                         secs(for_us));
+                snprintf(zero, sizeof(zero), "; activation timed out after %.0fs", secs(for_us));
             } else {
                 want = -1;
                 why = POLICY_R_STABILIZED;
@@ -792,13 +798,13 @@ static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
             int64_t need = p->grace_us > p->retention_us ? p->grace_us : p->retention_us;
             if (for_us >= need) {
                 why = POLICY_R_DEACTIVATE;
-                snprintf(zero, sizeof(zero), "; inactive %.0fs >= %.0fs: to zero",
-                         secs(for_us), secs(need));
+                snprintf(zero, sizeof(zero), "; inactive %.0fs >= %.0fs: to zero", secs(for_us),
+                         secs(need));
             } else {
                 want = -1;
                 why = POLICY_R_STABILIZED;
-                snprintf(zero, sizeof(zero), "; inactive %.0fs of %.0fs grace: hold",
-                         secs(for_us), secs(need));
+                snprintf(zero, sizeof(zero), "; inactive %.0fs of %.0fs grace: hold", secs(for_us),
+                         secs(need));
             }
             break;
         }
@@ -821,8 +827,7 @@ static int kpa_decide(void *state, const policy_obs *obs, policy_decision *out,
     return 0;
 }
 
-static int kpa_on_arrival(void *state, const policy_obs *obs, policy_decision *out,
-                          gp_error *err)
+static int kpa_on_arrival(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     (void)err;
     kpa_policy *p = state;

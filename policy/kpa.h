@@ -35,10 +35,10 @@ bool kpa_buckets_empty(const kpa_buckets *b, int64_t now_us);
 
 /* Knative's DeciderSpec, the subset the decider reads. */
 typedef struct kpa_spec {
-    double target_value;        /* per-pod target: total x utilisation */
-    double total_value;         /* per-pod capacity (for the excess burst capacity) */
+    double target_value;          /* per-pod target: total x utilisation */
+    double total_value;           /* per-pod capacity (for the excess burst capacity) */
     double target_burst_capacity; /* -1 unlimited, 0 none */
-    double panic_threshold;     /* a ratio: 2.0 = 200% */
+    double panic_threshold;       /* a ratio: 2.0 = 200% */
     double max_scale_up_rate, max_scale_down_rate;
     int activation_scale;
     int64_t stable_window_us;
@@ -57,18 +57,18 @@ typedef struct kpa_decider {
     bool panicking;
     int64_t panic_time_us;
     int max_panic_pods;
-    kpa_max_entry *delay;   /* NULL when scale_down_delay_us == 0 */
+    kpa_max_entry *delay; /* NULL when scale_down_delay_us == 0 */
     int delay_size, delay_first, delay_len;
     int64_t delay_tick_us;
 } kpa_decider;
 
 typedef struct kpa_result {
-    bool valid;      /* false: no data, no decision (Knative's invalidSR) */
-    int desired;     /* DesiredPodCount */
-    int ebc;         /* ExcessBurstCapacity */
-    int dspc, dppc;  /* ceil(stable / target), ceil(panic / target) */
+    bool valid;     /* false: no data, no decision (Knative's invalidSR) */
+    int desired;    /* DesiredPodCount */
+    int ebc;        /* ExcessBurstCapacity */
+    int dspc, dppc; /* ceil(stable / target), ceil(panic / target) */
     int max_up, max_down;
-    bool delayed;    /* the delay window held the count up */
+    bool delayed; /* the delay window held the count up */
     double stable, panic;
 } kpa_result;
 
@@ -77,8 +77,8 @@ typedef struct kpa_result {
 int kpa_decider_init(kpa_decider *d, const kpa_spec *spec, int ready, int64_t now_us);
 void kpa_decider_free(kpa_decider *d);
 /* autoscaler.Scale with the stable and panic window averages already computed. */
-kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_us,
-                             int ready, double stable, double panic);
+kpa_result kpa_decider_scale(kpa_decider *d, const kpa_spec *spec, int64_t now_us, int ready,
+                             double stable, double panic);
 
 /* Test hooks on a state made by the "kpa" policy's create: record one observed value
  * at now_us into both windows without deciding (the history between two decisions);

@@ -127,8 +127,7 @@ int metric_map_lookup(const char *name, metric_ref *out, char *why, size_t why_l
     for (size_t i = 0; i < sizeof(not_modelled) / sizeof(not_modelled[0]); i++) {
         if (strcmp(name, not_modelled[i].name) == 0) {
             if (why)
-                snprintf(why, why_len, "metric %s is not modelled: %s", name,
-                         not_modelled[i].hint);
+                snprintf(why, why_len, "metric %s is not modelled: %s", name, not_modelled[i].hint);
             return GP_ENOTSUP;
         }
     }
@@ -144,9 +143,17 @@ const char *metric_map_name_at(size_t i) { return i < TABLE_LEN ? table[i].name 
 
 bool metric_map_label_is_trivial(const char *key)
 {
-    static const char *const trivial[] = {
-        "app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "deployment",
-        "namespace", "exported_namespace", "service", "job", "container", "release", NULL};
+    static const char *const trivial[] = {"app",
+                                          "app.kubernetes.io/name",
+                                          "app.kubernetes.io/instance",
+                                          "deployment",
+                                          "namespace",
+                                          "exported_namespace",
+                                          "service",
+                                          "job",
+                                          "container",
+                                          "release",
+                                          NULL};
     for (size_t i = 0; trivial[i]; i++)
         if (strcmp(key, trivial[i]) == 0)
             return true;
@@ -155,8 +162,8 @@ bool metric_map_label_is_trivial(const char *key)
 
 static bool is_ident_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == ':';
 }
 
 /* True if `word` occurs in `s` as a whole PromQL identifier. */
@@ -185,7 +192,7 @@ static bool times_100(const char *q)
         while (l > q && l[-1] == ' ')
             l--;
         if (l - q >= 3 && strncmp(l - 3, "100", 3) == 0 &&
-            (l - q == 3 || !(l[-4] >= '0' && l[-4] <= '9') ))
+            (l - q == 3 || !(l[-4] >= '0' && l[-4] <= '9')))
             return true;
     }
     return false;
@@ -301,8 +308,7 @@ static double pod_field(mm_pod_field f, const pod_obs *p)
     return NAN;
 }
 
-bool metric_map_pod_value(const metric_ref *m, const policy_obs *obs, const pod_obs *p,
-                          double *out)
+bool metric_map_pod_value(const metric_ref *m, const policy_obs *obs, const pod_obs *p, double *out)
 {
     if (!p->has_metrics || !obs->metrics_valid)
         return false;
@@ -326,8 +332,7 @@ double metric_map_value(const metric_ref *m, const policy_obs *obs)
     double cluster = obs->metric[m->obs];
     /* A single series (no per-pod source), no aggregation, or the sum of an extensive
      * quantity: the observation already holds the answer. */
-    if (m->agg == MM_AGG_NONE || m->pod == MM_POD_NONE ||
-        (m->agg == MM_AGG_SUM && !m->intensive))
+    if (m->agg == MM_AGG_NONE || m->pod == MM_POD_NONE || (m->agg == MM_AGG_SUM && !m->intensive))
         return isnan(cluster) ? NAN : cluster * m->scale;
     double acc = 0.0;
     size_t n = 0;

@@ -32,12 +32,12 @@ typedef enum {
 } mm_agg;
 
 typedef struct metric_ref {
-    const char *name;  /* canonical name from the table ("DCGM_FI_DEV_GPU_UTIL") */
-    obs_metric obs;    /* the cluster-level observation */
-    mm_pod_field pod;  /* per-pod source, MM_POD_NONE if the metric has none */
-    double scale;      /* reported value = observation value x scale (100: percent) */
-    bool intensive;    /* a mean or a quantile: one pod "reports" the cluster value */
-    mm_agg agg;        /* only set by metric_map_query */
+    const char *name; /* canonical name from the table ("DCGM_FI_DEV_GPU_UTIL") */
+    obs_metric obs;   /* the cluster-level observation */
+    mm_pod_field pod; /* per-pod source, MM_POD_NONE if the metric has none */
+    double scale;     /* reported value = observation value x scale (100: percent) */
+    bool intensive;   /* a mean or a quantile: one pod "reports" the cluster value */
+    mm_agg agg;       /* only set by metric_map_query */
 } metric_ref;
 
 /* Looks a metric name up (exact, case-sensitive, as Prometheus names are).

@@ -50,8 +50,8 @@ typedef struct predictive_state {
     uint32_t *week_seen;
     /* the bin being accumulated */
     bool acc_open;
-    int64_t acc_bin;      /* absolute index: floor(t / bin_us) */
-    double acc_work;      /* sum of rate x seconds */
+    int64_t acc_bin; /* absolute index: floor(t / bin_us) */
+    double acc_work; /* sum of rate x seconds */
     double acc_secs;
     bool have_sample;
     int64_t sample_us;
@@ -108,17 +108,19 @@ static int make_floor(predictive_state *s, const cfg_node *fl, const policy_env 
         size_t used = 0;
         const policy_ops *const *all = policy_all();
         for (size_t i = 0; all[i]; i++) {
-            int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                             all[i]->name);
+            int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", all[i]->name);
             if (w < 0 || (size_t)w >= sizeof(list) - used)
                 break;
             used += (size_t)w;
         }
-        return cfg_error(pn, err, GP_EUNKNOWN, "unknown floor policy \"%s\" (known: %s)",
-                         name, list);
+        return cfg_error(pn, err, GP_EUNKNOWN, "unknown floor policy \"%s\" (known: %s)", name,
+                         list);
     }
-    policy_info ninfo = {.sync_period_us = 15 * US_PER_S, .flags = 0, .initial_pods = -1,
-                         .min_pods = -1, .max_pods = -1};
+    policy_info ninfo = {.sync_period_us = 15 * US_PER_S,
+                         .flags = 0,
+                         .initial_pods = -1,
+                         .min_pods = -1,
+                         .max_pods = -1};
     void *st = NULL;
     TRY(ops->create(cfg_map_get(fl, "config"), env, &st, &ninfo, err));
     s->floor_ops = ops;
@@ -134,10 +136,19 @@ static int make_floor(predictive_state *s, const cfg_node *fl, const policy_env 
 static int predictive_parse(predictive_state *s, const cfg_node *cfg, const policy_env *env,
                             policy_info *info, gp_error *err)
 {
-    static const char *const keys[] = {
-        "bin", "period", "weekly", "alpha", "target_utilization", "lead",
-        "pod_capacity_per_s", "sync_period", "floor", "floor_target_utilization",
-        "floor_queue_drain", "floor_scale_down_window", NULL};
+    static const char *const keys[] = {"bin",
+                                       "period",
+                                       "weekly",
+                                       "alpha",
+                                       "target_utilization",
+                                       "lead",
+                                       "pod_capacity_per_s",
+                                       "sync_period",
+                                       "floor",
+                                       "floor_target_utilization",
+                                       "floor_queue_drain",
+                                       "floor_scale_down_window",
+                                       NULL};
     s->bin_us = 300 * US_PER_S;
     s->period_us = 86400 * US_PER_S;
     s->weekly = false;
@@ -148,8 +159,7 @@ static int predictive_parse(predictive_state *s, const cfg_node *cfg, const poli
     s->floor_drain_us = 60 * US_PER_S;
     s->floor_window_us = 300 * US_PER_S;
     s->floor_util = -1;
-    s->scrape_interval_us = env->scrape_interval_us > 0 ? env->scrape_interval_us
-                                                        : 15 * US_PER_S;
+    s->scrape_interval_us = env->scrape_interval_us > 0 ? env->scrape_interval_us : 15 * US_PER_S;
     int64_t sync = -1;
     if (cfg) {
         const int64_t day = 86400 * US_PER_S;
@@ -163,10 +173,8 @@ static int predictive_parse(predictive_state *s, const cfg_node *cfg, const poli
         TRY(cfg_opt_double(cfg, "pod_capacity_per_s", 1e-9, 1e9, &s->capacity_per_s, err));
         TRY(cfg_opt_duration_us(cfg, "sync_period", 100000, 3600 * US_PER_S, &sync, err));
         TRY(cfg_opt_double(cfg, "floor_target_utilization", 0.01, 1, &s->floor_util, err));
-        TRY(cfg_opt_duration_us(cfg, "floor_queue_drain", US_PER_S, day, &s->floor_drain_us,
-                                err));
-        TRY(cfg_opt_duration_us(cfg, "floor_scale_down_window", 0, day, &s->floor_window_us,
-                                err));
+        TRY(cfg_opt_duration_us(cfg, "floor_queue_drain", US_PER_S, day, &s->floor_drain_us, err));
+        TRY(cfg_opt_duration_us(cfg, "floor_scale_down_window", 0, day, &s->floor_window_us, err));
         if (s->period_us % s->bin_us != 0)
             return cfg_error(cfg, err, GP_ERANGE, "period must be a whole number of bins");
     }
@@ -369,8 +377,8 @@ static int predictive_decide(void *state, const policy_obs *obs, policy_decision
     }
     if (fpods >= 0)
         snprintf(out->detail, sizeof(out->detail),
-                 "forecast %.2f/s over next %.0fs -> %d pods; %s -> %d", fr,
-                 (double)horizon / 1e6, fpods, fwhy, out->desired_pods);
+                 "forecast %.2f/s over next %.0fs -> %d pods; %s -> %d", fr, (double)horizon / 1e6,
+                 fpods, fwhy, out->desired_pods);
     else
         snprintf(out->detail, sizeof(out->detail), "no history for the next %.0fs; %s -> %d",
                  (double)horizon / 1e6, fwhy, out->desired_pods);

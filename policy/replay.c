@@ -29,11 +29,25 @@ enum {
     COL_COUNT
 };
 
-static const char *const col_names[COL_COUNT + 1] = {
-    "t_s",         "spec_replicas", "metrics_valid", "latency_samples", "gpu_mem_frac",
-    "gpu_util_frac", "p50_s",       "p95_s",         "p99_s",           "queue_len",
-    "in_flight",   "arrival_rate",  "concurrency",   "pending",         "starting",
-    "ready",       "draining",      "pods",          NULL};
+static const char *const col_names[COL_COUNT + 1] = {"t_s",
+                                                     "spec_replicas",
+                                                     "metrics_valid",
+                                                     "latency_samples",
+                                                     "gpu_mem_frac",
+                                                     "gpu_util_frac",
+                                                     "p50_s",
+                                                     "p95_s",
+                                                     "p99_s",
+                                                     "queue_len",
+                                                     "in_flight",
+                                                     "arrival_rate",
+                                                     "concurrency",
+                                                     "pending",
+                                                     "starting",
+                                                     "ready",
+                                                     "draining",
+                                                     "pods",
+                                                     NULL};
 
 typedef struct replay_row {
     long line;
@@ -68,8 +82,8 @@ typedef struct cell {
     long col;      /* 1-based byte column of the cell */
 } cell;
 
-static int cell_error(gp_error *err, const char *file, long line, const cell *c,
-                      const char *field, int code, const char *what)
+static int cell_error(gp_error *err, const char *file, long line, const cell *c, const char *field,
+                      int code, const char *what)
 {
     return gp_error_set(err, code, file, line, c ? c->col : 0, field, "%s", what);
 }
@@ -122,8 +136,7 @@ static int parse_pods(const char *file, long line, const cell *c, replay_row *r,
         char *state = strtok_r(NULL, ":", &save_f);
         long idv;
         if (!id || textparse_count(id, LONG_MAX, &idv) < 0 || !state) {
-            snprintf(msg, sizeof(msg), "pod entry \"%.40s\": expected id:state[:key=value...]",
-                     e);
+            snprintf(msg, sizeof(msg), "pod entry \"%.40s\": expected id:state[:key=value...]", e);
             rc = cell_error(err, file, line, c, "pods", GP_EPARSE, msg);
             break;
         }
@@ -135,8 +148,8 @@ static int parse_pods(const char *file, long line, const cell *c, replay_row *r,
                 st = s;
         if (st < 0) {
             snprintf(msg, sizeof(msg),
-                     "pod %ld: state \"%.20s\" is not pending, starting, ready or draining",
-                     idv, state);
+                     "pod %ld: state \"%.20s\" is not pending, starting, ready or draining", idv,
+                     state);
             rc = cell_error(err, file, line, c, "pods", GP_EPARSE, msg);
             break;
         }
@@ -187,8 +200,8 @@ static int parse_pods(const char *file, long line, const cell *c, replay_row *r,
 /* Pods when the CSV gives only counts: ready pods report the cluster means. */
 static int synth_pods(replay_row *r)
 {
-    int n = r->pods[POD_PENDING] + r->pods[POD_STARTING] + r->pods[POD_READY] +
-            r->pods[POD_DRAINING];
+    int n =
+        r->pods[POD_PENDING] + r->pods[POD_STARTING] + r->pods[POD_READY] + r->pods[POD_DRAINING];
     r->pod = calloc(n > 0 ? (size_t)n : 1, sizeof(*r->pod));
     if (!r->pod)
         return GP_ENOMEM;
@@ -244,8 +257,7 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
         }
     }
     if (rc == 0 && col_of[COL_T] < 0)
-        rc = gp_error_set(err, GP_EMISSING, path, lineno, 1, "t_s",
-                          "the header has no t_s column");
+        rc = gp_error_set(err, GP_EMISSING, path, lineno, 1, "t_s", "the header has no t_s column");
     while (rc == 0 && (rc = csv_next_row(r_csv, err)) == 1) {
         rc = 0;
         lineno = csv_line(r_csv);
@@ -333,8 +345,8 @@ static int read_csv(const char *path, replay_data *d, gp_error *err)
         if (r->pod) {
             for (int s = 0; s < POD_GONE && rc == 0; s++) {
                 if (counts_given[s] && counts[s] != r->pods[s]) {
-                    snprintf(msg, sizeof(msg), "%d %s pods, but the pods cell lists %d",
-                             counts[s], col_names[COL_PENDING + s], r->pods[s]);
+                    snprintf(msg, sizeof(msg), "%d %s pods, but the pods cell lists %d", counts[s],
+                             col_names[COL_PENDING + s], r->pods[s]);
                     rc = cell_error(err, path, lineno, &cells[col_of[COL_PENDING + s]],
                                     col_names[COL_PENDING + s], GP_EINVARIANT, msg);
                 }
@@ -401,9 +413,9 @@ void replay_obs(const replay_data *d, size_t i, int previous, policy_obs *obs, l
 int replay_initial(const replay_data *d)
 {
     const replay_row *first = &d->rows[0];
-    return first->spec >= 0 ? first->spec
-                            : first->pods[POD_PENDING] + first->pods[POD_STARTING] +
-                                  first->pods[POD_READY];
+    return first->spec >= 0
+               ? first->spec
+               : first->pods[POD_PENDING] + first->pods[POD_STARTING] + first->pods[POD_READY];
 }
 
 /* ------------------------------------------------------------------ the replay */
@@ -436,8 +448,8 @@ int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err)
         size_t used = 0;
         const policy_ops *const *all = policy_all();
         for (size_t i = 0; all[i] && used < sizeof(names); i++) {
-            int w = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
-                             all[i]->name);
+            int w =
+                snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", all[i]->name);
             if (w > 0)
                 used += (size_t)w;
         }
@@ -506,8 +518,8 @@ int policy_replay_run(const policy_replay_opts *o, FILE *out, gp_error *err)
         int next = obs.spec_replicas;
         if (d.desired_pods >= 0)
             next = d.desired_pods < lo ? lo : (d.desired_pods > hi ? hi : d.desired_pods);
-        fprintf(out, "%.10g,%d,%d,%d,%s,", (double)r->t_us / 1e6, obs.spec_replicas,
-                d.desired_pods, next, policy_reason_name(d.reason));
+        fprintf(out, "%.10g,%d,%d,%d,%s,", (double)r->t_us / 1e6, obs.spec_replicas, d.desired_pods,
+                next, policy_reason_name(d.reason));
         print_csv_text(out, d.detail);
         fputc('\n', out);
         applied = next;

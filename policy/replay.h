@@ -21,9 +21,9 @@
 #include "policy/policy.h"
 
 typedef struct policy_replay_opts {
-    const char *policy; /* a registered policy's name */
-    const char *csv;    /* the observations */
-    const char *config; /* the policy's config (YAML), or NULL */
+    const char *policy;     /* a registered policy's name */
+    const char *csv;        /* the observations */
+    const char *config;     /* the policy's config (YAML), or NULL */
     int min_pods, max_pods; /* the bounds decisions are clamped to; min <= max */
 } policy_replay_opts;
 

@@ -41,7 +41,13 @@
 typedef enum { SL_FIXED = 0, SL_HYBRID } sl_mode;
 static const char *const mode_names[] = {"fixed", "hybrid", NULL};
 
-typedef enum { SL_USE_FIXED = 0, SL_USE_HIST, SL_FALLBACK_FEW, SL_FALLBACK_CV, SL_FALLBACK_OOB } sl_use;
+typedef enum {
+    SL_USE_FIXED = 0,
+    SL_USE_HIST,
+    SL_FALLBACK_FEW,
+    SL_FALLBACK_CV,
+    SL_FALLBACK_OOB
+} sl_use;
 
 typedef struct serverless_state {
     int mode;
@@ -51,7 +57,7 @@ typedef struct serverless_state {
     int min_samples;
     bool prewarm_minus_cold_start;
     int nbins;
-    uint64_t *count;        /* in-range idle times per bin */
+    uint64_t *count; /* in-range idle times per bin */
     uint64_t n_in, n_oob;
     bool have_last;
     int64_t last_arrival_us;
@@ -65,11 +71,21 @@ typedef struct serverless_state {
 
 static int serverless_parse(serverless_state *s, const cfg_node *cfg, gp_error *err)
 {
-    static const char *const keys[] = {
-        "keep_alive_policy", "keep_alive", "histogram_bin", "histogram_range",
-        "head_percentile", "tail_percentile", "prewarm_margin_frac", "keep_alive_margin_frac",
-        "cv_threshold", "min_samples", "oob_max_frac", "fallback_keep_alive",
-        "prewarm_minus_cold_start", "sync_period", NULL};
+    static const char *const keys[] = {"keep_alive_policy",
+                                       "keep_alive",
+                                       "histogram_bin",
+                                       "histogram_range",
+                                       "head_percentile",
+                                       "tail_percentile",
+                                       "prewarm_margin_frac",
+                                       "keep_alive_margin_frac",
+                                       "cv_threshold",
+                                       "min_samples",
+                                       "oob_max_frac",
+                                       "fallback_keep_alive",
+                                       "prewarm_minus_cold_start",
+                                       "sync_period",
+                                       NULL};
     s->mode = SL_FIXED;
     s->keep_alive_us = 600 * US_PER_S;
     s->bin_us = 60 * US_PER_S;
@@ -98,15 +114,14 @@ static int serverless_parse(serverless_state *s, const cfg_node *cfg, gp_error *
         TRY(cfg_opt_double(cfg, "cv_threshold", 0, 1e6, &s->cv_threshold, err));
         TRY(cfg_opt_int(cfg, "min_samples", 1, 1000000000, &s->min_samples, err));
         TRY(cfg_opt_double(cfg, "oob_max_frac", 0, 1, &s->oob_max_frac, err));
-        TRY(cfg_opt_duration_us(cfg, "fallback_keep_alive", 0, 7 * day,
-                                &s->fallback_keep_alive_us, err));
-        TRY(cfg_opt_bool(cfg, "prewarm_minus_cold_start", &s->prewarm_minus_cold_start, err));
-        TRY(cfg_opt_duration_us(cfg, "sync_period", 100000, 3600 * US_PER_S, &s->sync_us,
+        TRY(cfg_opt_duration_us(cfg, "fallback_keep_alive", 0, 7 * day, &s->fallback_keep_alive_us,
                                 err));
+        TRY(cfg_opt_bool(cfg, "prewarm_minus_cold_start", &s->prewarm_minus_cold_start, err));
+        TRY(cfg_opt_duration_us(cfg, "sync_period", 100000, 3600 * US_PER_S, &s->sync_us, err));
         if (s->head_pct >= s->tail_pct)
             return cfg_error(cfg, err, GP_ERANGE,
-                             "head_percentile (%g) must be below tail_percentile (%g)",
-                             s->head_pct, s->tail_pct);
+                             "head_percentile (%g) must be below tail_percentile (%g)", s->head_pct,
+                             s->tail_pct);
     }
     if (s->range_us < s->bin_us)
         return cfg_error(cfg, err, GP_ERANGE, "histogram_range is shorter than histogram_bin");
@@ -228,8 +243,7 @@ static void fill(const serverless_state *s, policy_decision *out, bool with_deta
                  "histogram: %llu idle times (%llu OOB), CV %.2f, head bin %d, tail bin %d: "
                  "pre-warm %.0fs, keep-alive %.0fs",
                  (unsigned long long)s->n_in, (unsigned long long)s->n_oob, s->cv, s->head_bin,
-                 s->tail_bin, (double)s->cur_prewarm_us / 1e6,
-                 (double)s->cur_keep_alive_us / 1e6);
+                 s->tail_bin, (double)s->cur_prewarm_us / 1e6, (double)s->cur_keep_alive_us / 1e6);
     else
         snprintf(out->detail, sizeof(out->detail),
                  "%s: %llu idle times (%llu OOB), CV %.2f: keep-alive %.0fs, no pre-warm",

@@ -31,8 +31,7 @@ static int static_create(const cfg_node *cfg, const policy_env *env, void **stat
     return 0;
 }
 
-static int static_decide(void *state, const policy_obs *obs, policy_decision *out,
-                         gp_error *err)
+static int static_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     (void)obs;
     (void)err;

@@ -13,7 +13,7 @@
 #include "base/fileio.h"
 #include "base/text.h"
 
-#define MIB (1024.0 * 1024.0)
+#define MIB                (1024.0 * 1024.0)
 #define PROFILE_MAX_TOKENS 4200
 
 typedef struct tokens {
@@ -88,8 +88,8 @@ static int parse_num(const parse_ctx *c, const char *s, double lo, double hi, do
 }
 
 /* Reads values for a per-grid table: either one value (constant) or one per point. */
-static int parse_grid_values(const parse_ctx *c, const gpu_profile *p, const tokens *t,
-                             int first, double lo, double hi, double *out)
+static int parse_grid_values(const parse_ctx *c, const gpu_profile *p, const tokens *t, int first,
+                             double lo, double hi, double *out)
 {
     int n = t->n - first;
     if (p->n_grid == 0)
@@ -110,7 +110,8 @@ static int parse_grid_values(const parse_ctx *c, const gpu_profile *p, const tok
 static int parse_dist(const parse_ctx *c, const tokens *t, int *i, dist_spec *d)
 {
     if (*i >= t->n)
-        return perr(c, GP_EPARSE, "%s", "expected a distribution: const, uniform, normal or lognormal");
+        return perr(c, GP_EPARSE, "%s",
+                    "expected a distribution: const, uniform, normal or lognormal");
     const char *k = t->tok[(*i)++];
     int args;
     if (strcmp(k, "const") == 0) {
@@ -126,7 +127,8 @@ static int parse_dist(const parse_ctx *c, const tokens *t, int *i, dist_spec *d)
         d->kind = DIST_LOGNORMAL;
         args = 2;
     } else {
-        return perr(c, GP_EUNKNOWN, "unknown distribution \"%s\" (const, uniform, normal, lognormal)", k);
+        return perr(c, GP_EUNKNOWN,
+                    "unknown distribution \"%s\" (const, uniform, normal, lognormal)", k);
     }
     if (*i + args > t->n)
         return perr(c, GP_EPARSE, "distribution %s needs more arguments", k);
@@ -142,10 +144,7 @@ static int parse_dist(const parse_ctx *c, const tokens *t, int *i, dist_spec *d)
 }
 
 /* Stage and phase names are written unquoted by profile_write: a non-empty word. */
-static bool one_word(const char *s)
-{
-    return s[0] && s[0] != '#' && !strpbrk(s, " \t\r\"");
-}
+static bool one_word(const char *s) { return s[0] && s[0] != '#' && !strpbrk(s, " \t\r\""); }
 
 static void copy_joined(char *dst, size_t cap, const tokens *t, int first)
 {
@@ -208,16 +207,17 @@ int profile_phase_parse(const char *file, long line, const char *field, const ch
     return rc;
 }
 
-static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
-                           bool *have_format)
+static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t, bool *have_format)
 {
     const char *d = t->tok[0];
     int rc = 0;
     if (!*have_format) {
         if (strcmp(d, "format") != 0 || t->n != 3 || strcmp(t->tok[1], "gpenlab-profile") != 0)
-            return perr(c, GP_EPARSE, "%s", "the first directive must be \"format gpenlab-profile 1\"");
+            return perr(c, GP_EPARSE, "%s",
+                        "the first directive must be \"format gpenlab-profile 1\"");
         if (strcmp(t->tok[2], "1") != 0)
-            return perr(c, GP_ENOTSUP, "unsupported format version %s (this build reads 1)", t->tok[2]);
+            return perr(c, GP_ENOTSUP, "unsupported format version %s (this build reads 1)",
+                        t->tok[2]);
         *have_format = true;
         return 0;
     }
@@ -317,9 +317,8 @@ static int parse_directive(const parse_ctx *c, gpu_profile *p, const tokens *t,
                                     n, t->tok[n], n, n);
         p->n_eff = t->n - 1;
     } else if (strcmp(d, "gpu_mem_mib") == 0 || strcmp(d, "model_mem_mib") == 0 ||
-               strcmp(d, "req_mem_per_face_mib") == 0 ||
-               strcmp(d, "first_request_extra_ms") == 0 || strcmp(d, "share_slowdown") == 0 ||
-               strcmp(d, "start_interference") == 0) {
+               strcmp(d, "req_mem_per_face_mib") == 0 || strcmp(d, "first_request_extra_ms") == 0 ||
+               strcmp(d, "share_slowdown") == 0 || strcmp(d, "start_interference") == 0) {
         if (t->n != 2)
             return perr(c, GP_EPARSE, "%s", "expected one value");
         double v;
@@ -396,8 +395,9 @@ int profile_parse(const char *name, const char *text, gpu_profile *p, gp_error *
         c.line++;
         c.directive = NULL;
         if (split_line(line, t) < 0) {
-            rc = perr(&c, GP_EPARSE, "%s", "unterminated quote, a quote inside a word, or too "
-                                           "many values on one line");
+            rc = perr(&c, GP_EPARSE, "%s",
+                      "unterminated quote, a quote inside a word, or too "
+                      "many values on one line");
             break;
         }
         if (t->n > 0) {
@@ -609,7 +609,8 @@ double profile_demand_us(const gpu_profile *p, double mp, int faces)
 
 double profile_req_mem_bytes(const gpu_profile *p, double mp, int faces)
 {
-    return grid_interp(p, p->req_mem_bytes, mp) + (faces > 0 ? faces : 0) * p->req_mem_per_face_bytes;
+    return grid_interp(p, p->req_mem_bytes, mp) +
+           (faces > 0 ? faces : 0) * p->req_mem_per_face_bytes;
 }
 
 double profile_eff(const gpu_profile *p, int n)
@@ -643,10 +644,8 @@ double profile_jitter_factor(const gpu_profile *p, double u, double z)
             i = p->n_jitter_samples - 1;
         return p->jitter_samples[i];
     }
-    case JITTER_EXPONENTIAL:
-        return -log(u);
-    default:
-        return 1.0;
+    case JITTER_EXPONENTIAL: return -log(u);
+    default: return 1.0;
     }
 }
 
@@ -654,19 +653,14 @@ double dist_sample(const dist_spec *d, double u, double z)
 {
     double v;
     switch (d->kind) {
-    case DIST_UNIFORM:
-        v = d->a + (d->b - d->a) * u;
-        break;
-    case DIST_NORMAL:
-        v = d->a + d->b * z;
-        break;
+    case DIST_UNIFORM: v = d->a + (d->b - d->a) * u; break;
+    case DIST_NORMAL: v = d->a + d->b * z; break;
     case DIST_LOGNORMAL: {
         double s2 = log1p(d->b * d->b);
         v = d->a * exp(sqrt(s2) * z - 0.5 * s2);
         break;
     }
-    default:
-        v = d->a;
+    default: v = d->a;
     }
     return v > 0 ? v : 0;
 }
@@ -674,10 +668,8 @@ double dist_sample(const dist_spec *d, double u, double z)
 double dist_mean(const dist_spec *d)
 {
     switch (d->kind) {
-    case DIST_UNIFORM:
-        return 0.5 * (d->a + d->b);
-    default:
-        return d->a;
+    case DIST_UNIFORM: return 0.5 * (d->a + d->b);
+    default: return d->a;
     }
 }
 
@@ -692,8 +684,9 @@ double profile_mean_start_s(const gpu_profile *p, unsigned kind)
 
 bool profile_has_cluster_start(const gpu_profile *p)
 {
-    static const char *const cluster[] = {"schedule", "scheduling", "image_pull", "pull",
-                                          "container_start", "container_create", NULL};
+    static const char *const cluster[] = {"schedule", "scheduling",      "image_pull",
+                                          "pull",     "container_start", "container_create",
+                                          NULL};
     for (int i = 0; i < p->n_phases; i++) {
         const profile_phase *ph = &p->phase[i];
         if (!(ph->applies & PHASE_POD))

@@ -15,19 +15,19 @@
 
 #include "base/error.h"
 
-#define PROFILE_MAX_GRID 32
-#define PROFILE_MAX_STAGES 16
-#define PROFILE_MAX_EFF 64
-#define PROFILE_MAX_PHASES 16
+#define PROFILE_MAX_GRID       32
+#define PROFILE_MAX_STAGES     16
+#define PROFILE_MAX_EFF        64
+#define PROFILE_MAX_PHASES     16
 #define PROFILE_MAX_FILE_BYTES (8u << 20)
-#define PROFILE_MAX_JITTER 4096
+#define PROFILE_MAX_JITTER     4096
 
 typedef enum { STAGE_PER_IMAGE, STAGE_PER_FACE } stage_scaling;
 
 typedef struct profile_stage {
     char name[32];
     stage_scaling scaling;
-    double ms[PROFILE_MAX_GRID]; /* latency at each mp grid point, milliseconds */
+    double ms[PROFILE_MAX_GRID];        /* latency at each mp grid point, milliseconds */
     double spread_ms[PROFILE_MAX_GRID]; /* std dev of repeated runs (informative) */
 } profile_stage;
 
@@ -39,9 +39,9 @@ typedef struct dist_spec {
 } dist_spec;
 
 /* Which cold-start phases a kind of start goes through. */
-#define PHASE_POD 1u        /* a Kubernetes pod scaled up */
-#define PHASE_SERVERLESS 2u /* a serverless instance (image cached, no scheduling) */
-#define PHASE_CACHED_SKIP 4u/* skipped when the node already has the image */
+#define PHASE_POD         1u /* a Kubernetes pod scaled up */
+#define PHASE_SERVERLESS  2u /* a serverless instance (image cached, no scheduling) */
+#define PHASE_CACHED_SKIP 4u /* skipped when the node already has the image */
 
 typedef struct profile_phase {
     char name[32];
@@ -56,29 +56,29 @@ typedef enum { JITTER_NONE, JITTER_LOGNORMAL, JITTER_SAMPLES, JITTER_EXPONENTIAL
 typedef struct gpu_profile {
     char path[256];
     char card[96];
-    char provenance[16];  /* "measured", "derived" or "seed" */
-    char source[1024];    /* who/what/when: the `source` lines, joined by newlines */
+    char provenance[16]; /* "measured", "derived" or "seed" */
+    char source[1024];   /* who/what/when: the `source` lines, joined by newlines */
     int n_grid;
     double mp_grid[PROFILE_MAX_GRID];
     int n_stages;
     profile_stage stage[PROFILE_MAX_STAGES];
     jitter_kind jitter;
-    double jitter_cv;                      /* JITTER_LOGNORMAL */
+    double jitter_cv; /* JITTER_LOGNORMAL */
     int n_jitter_samples;
     double jitter_samples[PROFILE_MAX_JITTER]; /* multiplicative factors, mean ~1 */
     int n_eff;
-    double eff[PROFILE_MAX_EFF];           /* eff[0] = eff(1) = 1 */
-    double gpu_mem_bytes;                  /* usable memory of the card */
-    double model_mem_bytes;                /* weights + workspace, held while ready */
-    double req_mem_bytes[PROFILE_MAX_GRID];/* per request in service, over mp grid */
-    double req_mem_per_face_bytes;         /* added per face */
+    double eff[PROFILE_MAX_EFF];            /* eff[0] = eff(1) = 1 */
+    double gpu_mem_bytes;                   /* usable memory of the card */
+    double model_mem_bytes;                 /* weights + workspace, held while ready */
+    double req_mem_bytes[PROFILE_MAX_GRID]; /* per request in service, over mp grid */
+    double req_mem_per_face_bytes;          /* added per face */
     int n_phases;
     profile_phase phase[PROFILE_MAX_PHASES];
-    double first_request_extra_ms;         /* first request on a new pod pays this */
-    double share_slowdown;                 /* gpu_share > 1: each instance's speed factor
+    double first_request_extra_ms; /* first request on a new pod pays this */
+    double share_slowdown;         /* gpu_share > 1: each instance's speed factor
                                               is eff(k)/k for k co-located busy ones; this
                                               extra factor (<= 1) models context switches */
-    double start_interference;             /* speed of the requests on a GPU while another
+    double start_interference;     /* speed of the requests on a GPU while another
                                               pod on it is in its cold start (<= 1) */
     /* Derived by profile_finalize (profile_parse calls it): per-request sums of the image
      * and the face stages over the grid, and the lognormal jitter's parameters, so that a

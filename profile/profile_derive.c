@@ -14,10 +14,7 @@ static const gpu_card_spec GPU_CARDS[] = {
     {NULL, NULL, 0, 0, 0},
 };
 
-const gpu_card_spec *gpu_card_specs(void)
-{
-    return GPU_CARDS;
-}
+const gpu_card_spec *gpu_card_specs(void) { return GPU_CARDS; }
 
 const gpu_card_spec *gpu_card_find(const char *key)
 {

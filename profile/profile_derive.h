@@ -11,11 +11,11 @@
 #include "profile/profile.h"
 
 typedef struct gpu_card_spec {
-    const char *key;      /* "h100", "a100", "a10", "l4", "t4" */
-    const char *name;     /* as nvidia-smi prints it */
-    double fp16_tflops;   /* dense fp16 tensor-core peak, vendor datasheet */
-    double mem_bw_gbs;    /* memory bandwidth, vendor datasheet */
-    double mem_mib;       /* memory of the card */
+    const char *key;    /* "h100", "a100", "a10", "l4", "t4" */
+    const char *name;   /* as nvidia-smi prints it */
+    double fp16_tflops; /* dense fp16 tensor-core peak, vendor datasheet */
+    double mem_bw_gbs;  /* memory bandwidth, vendor datasheet */
+    double mem_mib;     /* memory of the card */
 } gpu_card_spec;
 
 /* The table of known cards (NULL-terminated by key == NULL). */

@@ -8,8 +8,12 @@
 # uses the GPU program's CUDA and JPEG code). Project includes are written from the
 # repository root (#include "base/cfg.h"); one written relative to its file is an error
 # too (it is still resolved, so its layer is checked). tests/, bench/ and fuzz/ may
-# include any layer, but from the root too. Prints one line per violation (FILE:LINE: ...) and a summary line;
-# exits 1 on any violation.
+# include any layer, but from the root too.
+# No source file in these folders calls system() or popen() (issue 13: no shell with a
+# path or value inside it; base/proc.h runs an argv vector instead). Comments, string and
+# character literals do not count.
+# Prints one line per violation (FILE:LINE: ...) and a summary line; exits 1 on any
+# violation.
 set -euo pipefail
 cd "${1:-.}"
 
@@ -58,6 +62,29 @@ function join(dir, rel,   parts, n, out, k, i, p) {
     for (i = 1; i <= k; i++) p = p (i > 1 ? "/" : "") out[i]
     return p
 }
+# s without its comments (in_comment carries a /* */ comment across lines) and with every
+# string or character literal emptied
+function code_of(s,   out, i, n, c, q) {
+    out = ""; n = length(s); i = 1
+    while (i <= n) {
+        c = substr(s, i, 1)
+        if (in_comment) {
+            if (c == "*" && substr(s, i + 1, 1) == "/") { in_comment = 0; i += 2; out = out " " }
+            else i++
+            continue
+        }
+        if (c == "/" && substr(s, i + 1, 1) == "*") { in_comment = 1; i += 2; continue }
+        if (c == "/" && substr(s, i + 1, 1) == "/") break
+        if (c == "\"" || c == "\047") {
+            q = c; i++
+            while (i <= n && substr(s, i, 1) != q) i += substr(s, i, 1) == "\\" ? 2 : 1
+            i++; out = out q q
+            continue
+        }
+        out = out c; i++
+    }
+    return out
+}
 BEGIN {
     n = split(allowed_table, rows, "\n")
     for (i = 1; i <= n; i++) {
@@ -83,6 +110,17 @@ BEGIN {
     if (from == "" || to == "" || ok[from, to]) next
     printf "%s:%d: includes \"%s\": %s/ may include only %s\n", FILENAME, FNR, target, from, okname[from]
     bad++
+}
+FNR == 1 { in_comment = 0 }
+# only lines that can hold a call or change the comment state are scanned
+(in_comment && index($0, "*/")) || (!in_comment && ($0 ~ /\/\*|system|popen/)) {
+    code = code_of($0)
+    if (match(code, /(^|[^A-Za-z0-9_])(system|popen)[ \t]*\(/)) {
+        call = substr(code, RSTART, RLENGTH); sub(/^[^a-z]/, "", call); sub(/[ \t]*\($/, "", call)
+        printf "%s:%d: calls %s(): run the program without a shell (base/proc.h)\n",
+            FILENAME, FNR, call
+        bad++
+    }
 }
 END {
     printf "check_layers: %d files, %d project includes, %d violation(s)\n", nfiles, checked, bad

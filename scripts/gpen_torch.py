@@ -11,11 +11,14 @@ bit-identical to the C generator. Uses:
                                             GPEN on the tensor "input" of IN, "out" into OUT,
                                             to compare with `gpenlab-gpu run gpen`
   gpen_torch.py compare A[:TENSOR] B[:TENSOR]   relative L2 distance ||A - B|| / ||B||
-  gpen_torch.py bench [--json F]            eager / torch.compile timing on a GPU
+  gpen_torch.py bench [--csv F] [--plan-only]  eager / torch.compile timing on a GPU, every
+                                            modconv formulation, compile mode and Inductor
+                                            layout, most informative first
   gpen_torch.py params                      parameter count of the published config
 A dev-time tool: CI does not run it.
 """
 import argparse
+import contextlib
 import json
 import math
 import struct
@@ -430,80 +433,166 @@ def _time_ms(fn, x, reps, before=None):
     return ts[len(ts) // 2]
 
 
-# torch.compile modes as they appear in the output (the C bench reads the MODE column):
+# torch.compile modes as they appear in the CSV's mode column (the C bench reads it):
 # compile = mode "default", compile-ro = "reduce-overhead" (CUDA graphs), compile-ma =
-# "max-autotune" (Triton autotuning and CUDA graphs). Each is compiled for its batch size.
+# "max-autotune" (Triton autotuning and CUDA graphs). Each is compiled for its batch size
+# (static shapes).
 COMPILE_MODES = {"compile": "default", "compile-ro": "reduce-overhead", "compile-ma": "max-autotune"}
 
+# Inductor's layout, the CSV's layout column: "auto" is torch's own choice; "nchw" turns
+# Inductor's layout optimisation off (torch._inductor.config.layout_optimization = False).
+# With static shapes Inductor moves GPEN's convs to channels-last, where cuDNN's 4x4
+# depthwise blur convs are slow (1.47 ms for one 64x516x516 blur at batch 1 in the
+# max-autotune log of gpu/bench/h100-2026-12-07-eb0bff7/session.log); in that run batch 8
+# compiled took 54 ms against eager's 43. The runs of gpu/bench/h100-5a2f5ac.txt and
+# h100-14e5c59.txt (21 ms at batch 8) compiled batch 8 as a recompile with a dynamic batch
+# size, and Inductor skips its layout optimisation for dynamic shapes. Whether the layout
+# is the whole difference is what the nchw rows measure; the fair baseline is the fastest.
+LAYOUTS = ("auto", "nchw")
 
-def bench_plan(batches, modes):
-    """The order of the timings: the batch sizes and modes that decide the targets first
-    (batch 1 and 8; eager, default, reduce-overhead), max-autotune (slow to compile) next,
-    then the other batch sizes, so that a run cut short by --deadline keeps what matters."""
-    first = [b for b in batches if b in (1, 8)] or batches[:1]
-    rest = [b for b in batches if b not in first]
-    cheap = [m for m in modes if m != "compile-ma"]
-    slow = [m for m in modes if m == "compile-ma"]
-    plan = []
-    for group in (first, rest):
-        plan += [(m, b) for b in group for m in cheap]
-        plan += [(m, b) for b in group for m in slow]
+# The modulated conv's formulations (GPEN's `batched` argument): batched = one conv with
+# shared weights on the style-scaled input, then demodulation; exact = per-sample weights
+# as a grouped conv (the published form).
+MODCONVS = ("batched", "exact")
+
+# Seconds one configuration takes to compile and time, rounded up from the H100 session of
+# 2026-12-07 (torch 2.11: eager 1 s, default mode 20-21 s, reduce-overhead 13-15 s,
+# max-autotune still compiling batch 1 after 150 s): a configuration starts only when its
+# estimate fits before --deadline.
+EST_S = {"eager": 5, "compile": 30, "compile-ro": 25, "compile-ma": 400}
+
+# The order of the timings, most informative first, so that a run cut by --deadline keeps
+# what decides the comparison: eager everywhere (seconds), then for every batch size the
+# formulation and layout expected fastest (batched, nchw) under reduce-overhead, torch's own
+# layout and the exact form at the target batch sizes, the default mode, the rest, and
+# max-autotune (minutes a configuration) last. "targets" are batch 1 and 8 (issue 14's
+# targets), "others" the rest; each (modconv, mode, layout) asked for but not listed here
+# comes after the list.
+PRIORITY = [
+    ("batched", "eager", "auto", "all"),
+    ("exact", "eager", "auto", "all"),
+    ("batched", "compile-ro", "nchw", "all"),
+    ("batched", "compile-ro", "auto", "targets"),
+    ("batched", "compile", "nchw", "all"),
+    ("exact", "compile-ro", "auto", "targets"),
+    ("batched", "compile", "auto", "targets"),
+    ("batched", "compile-ro", "auto", "others"),
+    ("exact", "compile-ro", "auto", "others"),
+    ("exact", "compile", "auto", "all"),
+    ("batched", "compile", "auto", "others"),
+    ("exact", "compile-ro", "nchw", "all"),
+    ("exact", "compile", "nchw", "all"),
+    ("batched", "compile-ma", "nchw", "all"),
+    ("batched", "compile-ma", "auto", "all"),
+    ("exact", "compile-ma", "auto", "all"),
+]
+TARGET_BATCHES = (1, 8)
+
+
+def bench_plan(batches, modes, modconvs, layouts):
+    """[(modconv, mode, layout, batch)] in the order to time them (PRIORITY). Eager has one
+    layout (auto: the layout switch is Inductor's)."""
+    targets = [b for b in TARGET_BATCHES if b in batches] or batches[:1]
+    others = sorted(b for b in batches if b not in targets)
+    groups = {"all": targets + others, "targets": targets, "others": others}
+    wanted = [(f, m, lay) for f in modconvs for m in modes for lay in layouts if m != "eager" or lay == "auto"]
+    if "eager" in modes and "auto" not in layouts:
+        wanted += [(f, "eager", "auto") for f in modconvs]
+    plan, seen = [], set()
+
+    def add(f, m, lay, bs):
+        for b in bs:
+            if (f, m, lay) in wanted and (f, m, lay, b) not in seen:
+                seen.add((f, m, lay, b))
+                plan.append((f, m, lay, b))
+    for f, m, lay, group in PRIORITY:
+        add(f, m, lay, groups[group])
+    for f, m, lay in wanted:
+        add(f, m, lay, groups["all"])
     return plan
 
 
+def _split(text, allowed, what):
+    vals = [v for v in text.split(",") if v]
+    for v in vals:
+        if v not in allowed:
+            sys.exit(f"gpen_torch.py bench: --{what}: unknown value '{v}' ({', '.join(allowed)})")
+    if not vals:
+        sys.exit(f"gpen_torch.py bench: --{what}: empty")
+    return vals
+
+
 def cmd_bench(args):
+    batches = []
+    for v in args.batches.split(","):
+        if not v.isdigit() or not 1 <= int(v) <= 4096:
+            sys.exit(f"gpen_torch.py bench: --batches: '{v}' is not a batch size in 1..4096")
+        batches.append(int(v))
+    modes = _split(args.modes, ("eager",) + tuple(COMPILE_MODES), "modes")
+    modconvs = _split(args.modconv, MODCONVS, "modconv")
+    layouts = _split(args.layouts, LAYOUTS, "layouts")
+    dtypes = _split(args.dtypes, ("fp16", "bf16", "fp32"), "dtypes")
+    plan = bench_plan(batches, modes, modconvs, layouts)
+    if args.plan_only:
+        total = 0
+        for f, m, lay, b in plan:
+            total += EST_S[m]
+            print(f"{m:10s} {f:7s} {lay:4s} batch {b:<4d} ~{EST_S[m]:3d} s (by then ~{total} s)")
+        return
+    import torch._inductor.config as inductor_config  # torch >= 2 (the plan above needs none)
+    t_end = time.time() + args.deadline if args.deadline > 0 else float("inf")
     cfg = Config()
     w = random_weights(cfg, args.seed)
-    t_end = time.time() + args.deadline if args.deadline > 0 else float("inf")
-    batches = [int(v) for v in args.batches.split(",")]
-    modes = args.modes.split(",")
-    for m in modes:
-        if m != "eager" and m not in COMPILE_MODES:
-            sys.exit(f"gpen_torch.py bench: --modes: unknown mode '{m}' (eager, {', '.join(COMPILE_MODES)})")
     res = []
     csv_out = open(args.csv, "w") if args.csv else None
     if csv_out:
-        csv_out.write("dtype,mode,modconv,batch,ms\n")
-    print(f"# torch {torch.__version__}, {torch.cuda.get_device_name(0)}; deterministic random weights (seed {args.seed})",
+        csv_out.write("dtype,mode,modconv,layout,batch,ms\n")
+    print(f"# torch {torch.__version__}, {torch.cuda.get_device_name(0)}; deterministic random weights (seed {args.seed});"
+          f" {len(plan)} configurations per dtype, timed in the order of --plan-only while they fit --deadline",
           flush=True)
-    for dtype_name in args.dtypes.split(","):
+    for dtype_name in dtypes:
         dt = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
-        for batched in ((False, True) if args.exact else (True,)):
-            m = GPEN(cfg, dict(w), batched=batched).to("cuda", dt)
-            for mode, b in bench_plan(batches, modes):
-                if time.time() > t_end:
-                    print(f"# {dtype_name} {mode} b{b}: skipped (--deadline {args.deadline} s reached)", flush=True)
-                    continue
-                torch._dynamo.reset()
-                t0 = time.time()
-                before = None
-                if mode == "eager":
-                    fn = (lambda x, m=m: m(x))
-                else:
-                    fn = torch.compile(lambda x, m=m: m(x), mode=COMPILE_MODES[mode], dynamic=False)
-                    if mode != "compile":
-                        before = torch.compiler.cudagraph_mark_step_begin
-                x = random_input(cfg, b, args.seed).to("cuda", dt)
-                with torch.no_grad():
-                    try:
+        models = {f: GPEN(cfg, dict(w), batched=f == "batched").to("cuda", dt) for f in modconvs}
+        for f, mode, lay, b in plan:
+            left = t_end - time.time()
+            if EST_S[mode] > left:
+                print(f"# {dtype_name} {mode} {f} {lay} b{b}: skipped (needs ~{EST_S[mode]} s, "
+                      f"{max(left, 0):.0f} s left of --deadline {args.deadline:.0f})", flush=True)
+                continue
+            m = models[f]
+            torch._dynamo.reset()
+            t0 = time.time()
+            before = None
+            if mode == "eager":
+                fn = (lambda x, m=m: m(x))
+            else:
+                fn = torch.compile(lambda x, m=m: m(x), mode=COMPILE_MODES[mode], dynamic=False)
+                if mode != "compile":
+                    before = torch.compiler.cudagraph_mark_step_begin
+            x = random_input(cfg, b, args.seed).to("cuda", dt)
+            with torch.no_grad():
+                try:
+                    # the first call compiles: the layout switch must hold around it
+                    with (inductor_config.patch(layout_optimization=False) if lay == "nchw"
+                          else contextlib.nullcontext()):
                         ms = _time_ms(fn, x, args.reps, before)
-                    except Exception as e:  # report, keep going
-                        print(f"# {dtype_name} {mode} b{b}: failed: {e}", flush=True)
-                        continue
-                r = dict(dtype=dtype_name, mode=mode, modconv="batched" if batched else "exact",
-                         batch=b, ms=ms, setup_s=time.time() - t0)
-                res.append(r)
-                print(f"torch {dtype_name} {mode:10s} {r['modconv']:7s} batch {b}: {ms:8.3f} ms"
-                      f"   # {r['setup_s']:.0f} s to compile and time", flush=True)
-                if csv_out:  # row by row: a run cut by its deadline keeps what it measured
-                    csv_out.write(f"{dtype_name},{mode},{r['modconv']},{b},{ms:.6f}\n")
-                    csv_out.flush()
+                except Exception as e:  # report, keep going
+                    print(f"# {dtype_name} {mode} {f} {lay} b{b}: failed: {e}", flush=True)
+                    continue
+            r = dict(dtype=dtype_name, mode=mode, modconv=f, layout=lay, batch=b, ms=ms,
+                     setup_s=time.time() - t0)
+            res.append(r)
+            print(f"torch {dtype_name} {mode:10s} {f:7s} {lay:4s} batch {b}: {ms:8.3f} ms"
+                  f"   # {r['setup_s']:.0f} s to compile and time", flush=True)
+            if csv_out:  # row by row: a run cut by its deadline keeps what it measured
+                csv_out.write(f"{dtype_name},{mode},{f},{lay},{b},{ms:.6f}\n")
+                csv_out.flush()
     if csv_out:
         csv_out.close()
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json, "w") as fj:
             json.dump(dict(torch=torch.__version__, device=torch.cuda.get_device_name(0),
-                           results=res), f, indent=1)
+                           results=res), fj, indent=1)
 
 
 def cmd_params(_args):
@@ -539,9 +628,17 @@ def main():
     b.add_argument("--reps", type=int, default=20)
     b.add_argument("--modes", default="eager,compile,compile-ro,compile-ma",
                    help="eager, compile (default), compile-ro (reduce-overhead), compile-ma (max-autotune)")
-    b.add_argument("--exact", action="store_true", help="also time the per-sample-weight modulated conv")
-    b.add_argument("--deadline", type=float, default=0, help="skip what is left after this many seconds")
-    b.add_argument("--csv", help="also write the timings as CSV (dtype,mode,modconv,batch,ms): "
+    b.add_argument("--modconv", default="batched,exact",
+                   help="modulated-conv formulations: batched (shared weights on the scaled input), "
+                        "exact (per-sample weights, grouped conv)")
+    b.add_argument("--layouts", default="auto,nchw",
+                   help="Inductor's layout: auto (its own choice), nchw (layout optimisation off)")
+    b.add_argument("--deadline", type=float, default=0,
+                   help="start a configuration only when its estimated time fits in this many seconds")
+    b.add_argument("--plan-only", action="store_true",
+                   help="print the configurations in the order they would be timed, and the estimates; "
+                        "needs no GPU")
+    b.add_argument("--csv", help="also write the timings as CSV (dtype,mode,modconv,layout,batch,ms): "
                                  "the file gpenlab-gpu bench --torch reads")
     sub.add_parser("params")
     args = p.parse_args()

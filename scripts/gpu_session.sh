@@ -2,15 +2,23 @@
 # gpu_session.sh: one device session for gpu/: build (or take the carried binary), check
 # gpenlab-gpu against the CPU reference and an fp64 PyTorch forward, time it next to
 # PyTorch, A/B the kernel variants, run the whole pipeline from outside, measure the
-# profile. Every result goes under $OUT (at most 8 files come back from a device call).
-# Usage: scripts/gpu_session.sh all | h200 | [probe] [selftest] [bench] [ab] [layers] [runs]
-#                               [torch] [compare] [profile] [ncu]
+# profile. Every result goes under $OUT (at most 8 files come back from a device call: `all`
+# leaves 7 there, and a session log teed beside them makes 8; the rest is in logs.tgz).
+# Usage: scripts/gpu_session.sh all | round2 | h200 | [probe] [selftest] [bench] [ab] [layers]
+#                               [runs] [torch] [compare] [profile] [ncu]
 #   all:     everything pending, in the order that keeps what matters if the call is cut
 #            short: probe selftest bench torch compare ab layers runs profile (one device
 #            call; SESSION_BUDGET_S (default 560) bounds it: a step that would not fit is
 #            skipped and says so, torch stops starting new timings after TORCH_S (200) s,
 #            the profile gets what is left, --quick under 240 s: then run `profile` alone
 #            in a second call)
+#   round2:  what the session of 2026-12-07 left (gpu/bench/h100-2026-12-07-eb0bff7): probe
+#            profile torch compare in one call of SESSION_BUDGET_S (default 470) s: the full
+#            profile first, capped at PROFILE_S (200; about 80 s expected: the --quick one
+#            ran 47 s up to its failure), then torch with every formulation, mode and layout
+#            in its order of importance until TORCH_RESERVE_S (55) s are left for compare.
+#            Leaves 4 files under $OUT (the profile, torch_bench.csv, bench_compare.txt,
+#            logs.tgz with every step's log and torch_bench.txt)
 #   h200:    the second card: probe selftest bench torch compare layers profile
 #   probe:   `gpenlab-gpu convcheck` in a process of its own: the conv kernels, the tap
 #            kernel's probe and GPEN-512's per-layer kernel choice; if it fails, the rest
@@ -24,10 +32,15 @@
 #   runs:    `gpenlab-gpu run gpen` against `gpen_torch.py forward` on the same input, and
 #            `run pipeline` on a JPEG with libjpeg and with nvJPEG (into logs.tgz)
 #   torch:   PyTorch eager and torch.compile (default, reduce-overhead, max-autotune), each
-#            compiled for its batch size (torch_bench.txt; torch_bench.csv for gpenlab-gpu bench --torch)
+#            compiled for its batch size, both modconv formulations and both Inductor layouts,
+#            in gpen_torch.py's order (bench --plan-only) while they fit (torch_bench.csv for
+#            gpenlab-gpu bench --torch; the log torch_bench.txt goes into logs.tgz). TORCH_S
+#            (200) bounds it, and TORCH_RESERVE_S (120) s of the budget stay for the steps after
 #   compare: gpenlab fp16 at every batch size again, right after torch, with the side-by-side
-#            table against the fastest torch.compile mode (bench_compare.txt)
-#   profile: the card's profile (gpu/profiles/<card>: h100, h200, ...)
+#            table against the fastest torch row of each mode and of all (bench_compare.txt)
+#   profile: the card's profile (gpu/profiles/<card>: h100, h200, ...): full when it gets
+#            PROFILE_FULL_S (120) s or more, else --quick; PROFILE_S caps it (default: what is
+#            left); a failed try runs again on libjpeg (--jpeg host) in what is left of the cap
 #   ncu:     Nsight Compute counters of one batch-8 forward (scripts/gpu_ncu.sh)
 # The binary: built here with nvcc (BUILD, default build-h3), or with SKIP_BUILD=1 the one in
 # $BUILD carried from the development machine (docs/gpu.md: the command and the carry
@@ -41,6 +54,10 @@ mkdir -p "$OUT" "$L"
 steps=${*:-probe selftest bench}
 [ "$steps" = all ] && steps="probe selftest bench torch compare ab layers runs profile"
 [ "$steps" = h200 ] && steps="probe selftest bench torch compare layers profile"
+if [ "$steps" = round2 ]; then
+    steps="probe profile torch compare"
+    : "${SESSION_BUDGET_S:=470}" "${PROFILE_S:=200}" "${TORCH_S:=100000}" "${TORCH_RESERVE_S:=55}"
+fi
 budget_s=${SESSION_BUDGET_S:-560}
 t_start=$(date +%s)
 left_s() { echo $(( budget_s - ($(date +%s) - t_start) )); }
@@ -107,7 +124,7 @@ for s in $steps; do
         make_ref
         timeout $(cap 300) "$GPU" selftest --ref "$ref" > "$L/selftest.log" 2>&1
         echo "selftest exit $?" >> "$L/selftest.log"
-        cp "$L/selftest.log" "$OUT/selftest.log"
+        # the log goes back in logs.tgz and on stdout: $OUT keeps room for `all`'s other 7 files
         grep -v "^  tap" "$L/selftest.log" ;;
     bench)
         timeout $(cap 240) "$GPU" bench --out "$OUT/bench_gpu.txt" > "$L/bench.log" 2>&1
@@ -152,33 +169,44 @@ Image.fromarray(np.clip(im,0,255).astype('uint8')).save('$B/photo.jpg', quality=
         } > "$L/runs.log" 2>&1
         cat "$L/runs.log" ;;
     torch)
-        # no new timing starts after TORCH_S seconds (one compile may run past it)
+        # a configuration starts only when its estimate fits in TORCH_S seconds, and
+        # TORCH_RESERVE_S of the budget stay for the steps after this one; the timeout
+        # allows one configuration 20 s past its estimate
         left=${TORCH_S:-200}
-        [ $(( $(left_s) - 120 )) -lt $left ] && left=$(( $(left_s) - 120 ))
+        reserve=${TORCH_RESERVE_S:-120}
+        [ $(( $(left_s) - reserve )) -lt $left ] && left=$(( $(left_s) - reserve ))
         [ $left -lt 60 ] && left=60
-        timeout ${TORCH_TIMEOUT:-$(cap $(( left + 30 )))} python3 scripts/gpen_torch.py bench --dtypes fp16 \
-            --batches ${TORCH_BATCHES:-1,2,4,8,16} --deadline $left --csv "$OUT/torch_bench.csv" \
-            > "$OUT/torch_bench.txt" 2>&1
-        cat "$OUT/torch_bench.txt" ;;
+        timeout ${TORCH_TIMEOUT:-$(cap $(( left + 20 )))} python3 scripts/gpen_torch.py bench --dtypes fp16 \
+            --batches ${TORCH_BATCHES:-1,2,4,8,16} --modes ${TORCH_MODES:-eager,compile,compile-ro,compile-ma} \
+            --deadline $left --csv "$OUT/torch_bench.csv" > "$L/torch_bench.txt" 2>&1
+        echo "torch exit $?" >> "$L/torch_bench.txt"
+        cat "$L/torch_bench.txt" ;;
     compare)
-        timeout $(cap 120) "$GPU" bench --only fp16 --reps 30 --torch "$OUT/torch_bench.csv" \
+        # without torch's file (the torch step skipped or failed) gpenlab is still timed
+        tcsv=(); [ -s "$OUT/torch_bench.csv" ] && tcsv=(--torch "$OUT/torch_bench.csv")
+        timeout $(cap 120) "$GPU" bench --only fp16 --reps 30 "${tcsv[@]}" \
             --out "$OUT/bench_compare.txt" > "$L/compare.log" 2>&1
         sed -n '/^batch/,$p' "$L/compare.log" ;;
     ncu)
         BUILD=$B OUT=$OUT scripts/gpu_ncu.sh 8 2>&1 | tail -60 ;;
     profile)
-        left=$(( $(left_s) - 15 ))
-        q=""; [ $left -lt 240 ] && q="--quick"
-        [ $left -lt 60 ] && left=60
-        timeout ${PROFILE_TIMEOUT:-$left} "$GPU" profile --out "$OUT/${key:-gpu}" $q \
+        # both tries together get PROFILE_S (default: what is left), each full when it has
+        # PROFILE_FULL_S for itself
+        pcap=$(( $(left_s) - 15 ))
+        [ -n "${PROFILE_S:-}" ] && [ "$PROFILE_S" -lt $pcap ] && pcap=$PROFILE_S
+        [ $pcap -lt 60 ] && pcap=60
+        pend=$(( $(date +%s) + pcap ))
+        q=""; [ $pcap -lt ${PROFILE_FULL_S:-120} ] && q="--quick"
+        timeout ${PROFILE_TIMEOUT:-$pcap} "$GPU" profile --out "$OUT/${key:-gpu}" $q \
             --cmd "scripts/gpu_session.sh profile (gpenlab-gpu profile $q)" \
             --commit "${GPENLAB_COMMIT:-unknown}" > "$L/profile.log" 2>&1
         prc=$?
         echo "profile exit $prc ($q)" >> "$L/profile.log"
         # nvJPEG failing under concurrent slots must not cost the card its profile: again on libjpeg
-        if [ $prc -ne 0 ] && [ $(left_s) -gt 60 ]; then
-            left=$(( $(left_s) - 10 )); q=""; [ $left -lt 240 ] && q="--quick"
-            timeout $left "$GPU" profile --jpeg host --out "$OUT/${key:-gpu}" $q \
+        pleft=$(( pend - $(date +%s) ))
+        if [ $prc -ne 0 ] && [ $pleft -gt 60 ]; then
+            q=""; [ $pleft -lt ${PROFILE_FULL_S:-120} ] && q="--quick"
+            timeout $pleft "$GPU" profile --jpeg host --out "$OUT/${key:-gpu}" $q \
                 --cmd "scripts/gpu_session.sh profile (gpenlab-gpu profile --jpeg host $q)" \
                 --commit "${GPENLAB_COMMIT:-unknown}" >> "$L/profile.log" 2>&1
             echo "profile --jpeg host exit $? ($q)" >> "$L/profile.log"
@@ -195,3 +223,6 @@ grep -hE "^card|^gpenlab fp16" "$L/bench.log" 2>/dev/null | cut -c1-240 | tail -
 sed -n '/^batch/,$p' "$L/compare.log" 2>/dev/null
 grep -hE "^cold|^eff|^batch 8|^jpeg mp (2|24)|^profile check|exit" "$L/profile.log" 2>/dev/null | tail -12
 ls -la "$OUT"
+nout=$(find "$OUT" -maxdepth 1 -type f | wc -l)
+[ "$nout" -gt 7 ] && echo "WARNING: $nout files under $OUT: a device call returns 8 (7 and a session log)"
+exit 0

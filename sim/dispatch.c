@@ -75,8 +75,7 @@ static int tlist_append(sim *s, uint32_t r)
 
 /* end_us: the client's end (answer, deadline, rejection); gpu_end_us: when the GPU
    stopped working on it, -1 if it never started or was still running at the end. */
-int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
-                       request_outcome outcome)
+int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us, request_outcome outcome)
 {
     if (!s->log)
         return 0;
@@ -92,6 +91,8 @@ int log_request(sim *s, const req *x, int64_t end_us, int64_t gpu_end_us,
     row.faces = x->faces;
     row.cold = x->cold;
     row.outcome = (uint8_t)outcome;
+    if (s->fleet && x->pod != NONE)
+        row.pool = (uint8_t)(s->pods[x->pod].pool + 1);
     row.demand_s = x->demand_us / 1e6;
     int prc = request_log_push(s->log, &row);
     if (prc < 0)
@@ -130,15 +131,20 @@ static bool slot_valid(const sim *s, slot sl)
 
 static bool fits(const sim *s, const pod *p, const req *x)
 {
-    return s->gpus[p->gpu].mem_used_bytes + x->mem_bytes <= s->prof->gpu_mem_bytes;
+    if (s->multi)
+        return fleet_fits_now(s, p, x);
+    const gpu *g = &s->gpus[p->gpu];
+    return g->mem_used_bytes + x->mem_bytes <= g->prof->gpu_mem_bytes;
 }
 
 /* Shared-queue dispatch: the longest-waiting free slot takes the head request. A head
  * that does not fit in its slot's GPU memory waits for the next slot that fits. */
 static int dispatch_shared(sim *s)
 {
-    while (s->queue.len > 0 && s->slot_len > 0) {
-        uint32_t r = s->queue.head;
+    if (s->multi)
+        return fleet_dispatch_shared(s);
+    while (s->lane[0].len > 0 && s->slot_len > 0) {
+        uint32_t r = s->lane[0].head;
         uint32_t tried = 0, n = s->slot_len;
         bool started = false;
         while (tried < n) {
@@ -154,7 +160,7 @@ static int dispatch_shared(sim *s)
                     return rc;
                 continue;
             }
-            fifo_remove(s, &s->queue, r);
+            lane_remove(s, r);
             int rc = start_service(s, r, sl.pod);
             if (rc < 0)
                 return rc;
@@ -175,7 +181,7 @@ int pod_pull_local(sim *s, uint32_t pi)
     int rc0 = p->local.len > 0 ? expire_waiting(s) : 0;
     if (rc0 < 0)
         return rc0;
-    while (p->local.len > 0 && p->n_svc < s->cfg->cluster.concurrency &&
+    while (p->local.len > 0 && p->n_svc < pool_concurrency(s, p->pool) &&
            (p->state == POD_READY || p->state == POD_DRAINING)) {
         uint32_t r = p->local.head;
         if (!fits(s, p, &s->reqs[r]))
@@ -190,7 +196,9 @@ int pod_pull_local(sim *s, uint32_t pi)
 
 static int dispatch_least_conn(sim *s)
 {
-    while (s->queue.len > 0) {
+    if (s->multi)
+        return fleet_dispatch_least_conn(s);
+    while (s->lane[0].len > 0) {
         uint32_t best = NONE;
         uint32_t best_conn = UINT32_MAX;
         for (uint32_t i = 0; i < s->n_active; i++) {
@@ -205,8 +213,8 @@ static int dispatch_least_conn(sim *s)
         }
         if (best == NONE)
             return 0;
-        uint32_t r = s->queue.head;
-        fifo_remove(s, &s->queue, r);
+        uint32_t r = s->lane[0].head;
+        lane_remove(s, r);
         s->reqs[r].state = RS_POD_QUEUED;
         s->reqs[r].pod = best;
         fifo_push_back(s, &s->pods[best].local, r);
@@ -223,7 +231,7 @@ int dispatch(sim *s)
     if (rc < 0)
         return rc;
     return s->cfg->cluster.dispatch == DISPATCH_LEAST_CONN ? dispatch_least_conn(s)
-                                                            : dispatch_shared(s);
+                                                           : dispatch_shared(s);
 }
 
 /* The client of request r gives up at its deadline (now). A waiting request leaves its
@@ -241,7 +249,13 @@ static int time_out(sim *s, uint32_t r)
     if (x->state == RS_QUEUED || x->state == RS_POD_QUEUED) {
         rc = log_request(s, x, deadline_us(s, x), -1, OUTCOME_TIMED_OUT);
         integrate(s);
-        fifo_remove(s, x->state == RS_QUEUED ? &s->queue : &s->pods[x->pod].local, r);
+        if (x->state == RS_QUEUED) {
+            lane_remove(s, r);
+        } else {
+            fifo_remove(s, &s->pods[x->pod].local, r);
+            if (s->multi)
+                s->pool[s->pods[x->pod].pool].local_queued--;
+        }
         s->queued_total--;
         req_free(s, r);
     } else {
@@ -289,18 +303,62 @@ static int expire_waiting(sim *s)
     return 0;
 }
 
+/* Counts an arrival for the Deployments that see it: every one behind a shared queue (the
+ * front door's rate), the one routed to behind a router. */
+static void count_arrival(sim *s, uint8_t lane, bool too_large)
+{
+    if (s->n_deps > 1)
+        s->fleet_arrivals++;
+    if (!s->multi || s->cfg->cluster.routing != ROUTING_ROUTER || too_large) {
+        for (uint32_t d = 0; d < s->n_deps; d++)
+            s->dep[d].arrivals_since_scrape++;
+        return;
+    }
+    uint32_t p = 0;
+    while (p < s->n_pools && s->pool[p].lane != lane)
+        p++;
+    s->dep[s->pool[p].dep].arrivals_since_scrape++;
+}
+
+/* The policies' on_arrival hook: every Deployment, or those whose pools can take it. */
+static int arrival_hooks(sim *s, uint8_t mask)
+{
+    for (uint32_t d = 0; d < s->n_deps; d++) {
+        bool serves = !s->multi;
+        for (uint32_t p = s->dep[d].pool_lo; !serves && p < s->dep[d].pool_hi; p++)
+            serves = ((unsigned)mask >> p) & 1u;
+        int rc = serves ? policy_on_arrival(s, d) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
 {
     s->sum->arrived++;
-    s->arrivals_since_scrape++;
-    double mem = profile_req_mem_bytes(s->prof, mp, faces);
-    if (s->prof->model_mem_bytes + mem > s->prof->gpu_mem_bytes ||
-        (s->cfg->cluster.max_queue > 0 && s->queue.len >= (uint32_t)s->cfg->cluster.max_queue)) {
-        bool too_large = s->prof->model_mem_bytes + mem > s->prof->gpu_mem_bytes;
+    double mem = 0;
+    uint8_t mask = 1, lane = 0;
+    bool too_large;
+    if (s->multi) {
+        fleet_route(s, mp, faces, &mask, &lane);
+        too_large = mask == 0;
+    } else {
+        mem = profile_req_mem_bytes(s->prof, mp, faces);
+        too_large = s->prof->model_mem_bytes + mem > s->prof->gpu_mem_bytes;
+    }
+    count_arrival(s, lane, too_large);
+    if (too_large ||
+        (s->cfg->cluster.max_queue > 0 && s->waiting >= (uint32_t)s->cfg->cluster.max_queue)) {
         s->sum->rejected++;
         s->sum->rejected_by[too_large ? REJECT_TOO_LARGE : REJECT_NO_CAPACITY]++;
-        req tmp = {.id = id, .arrival_us = now(s), .start_us = -1, .pod = NONE, .mp = mp,
-                   .faces = faces, .user = user};
+        req tmp = {.id = id,
+                   .arrival_us = now(s),
+                   .start_us = -1,
+                   .pod = NONE,
+                   .mp = mp,
+                   .faces = faces,
+                   .user = user};
         int rc = log_request(s, &tmp, now(s), -1, OUTCOME_REJECTED);
         if (rc == 0 && user != NONE)
             rc = user_request_done(s, user, id);
@@ -312,9 +370,19 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
         return rc;
     req *x = &s->reqs[r];
     /* every other field 0 (an assignment, not a memset call: no size dispatch) */
-    *x = (req){.id = id, .arrival_us = now(s), .start_us = -1, .mp = mp, .faces = faces,
-               .user = user, .pod = NONE};
-    x->demand_us = sim_request_demand_us(s->prof, s->rng.seed, id, mp, faces);
+    *x = (req){.id = id,
+               .arrival_us = now(s),
+               .start_us = -1,
+               .mp = mp,
+               .faces = faces,
+               .user = user,
+               .pod = NONE,
+               .lane = lane,
+               .pool_mask = mask};
+    /* a mixed fleet draws the demand on the card that serves it (start_service); until
+       then the log shows the demand on the first card that can hold it */
+    const gpu_profile *prof = s->multi ? s->pool[__builtin_ctz(mask)].prof : s->prof;
+    x->demand_us = sim_request_demand_us(prof, s->rng.seed, id, mp, faces);
     if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "request %llu: service demand %g us is not in [0, %g]",
@@ -325,10 +393,10 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
     integrate(s);
     s->queued_total++;
     s->live_untimed++;
-    fifo_push_back(s, &s->queue, r);
+    lane_push_back(s, r);
     rc = has_timeout(s) ? tlist_append(s, r) : 0;
     if (rc == 0 && s->cfg->policy->on_arrival)
-        rc = policy_on_arrival(s);
+        rc = arrival_hooks(s, mask);
     if (rc == 0)
         rc = dispatch(s);
     if (rc == 0 && per_request(s))

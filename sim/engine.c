@@ -41,13 +41,12 @@ void engine_free(engine *e)
 static inline void heap_fill_root(engine *e, engine_entry x);
 static void heap_remove_top(engine *e);
 
-int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj,
-                    uint32_t gen)
+int engine_schedule(engine *e, int64_t t_us, uint8_t prio, uint8_t kind, uint32_t obj, uint32_t gen)
 {
     if (t_us < e->now_us)
         return GP_EINVARIANT;
-    engine_entry ev = {.key = make_key(t_us, prio, e->next_seq++), .obj = obj, .gen = gen,
-                       .kind = kind};
+    engine_entry ev = {
+        .key = make_key(t_us, prio, e->next_seq++), .obj = obj, .gen = gen, .kind = kind};
     if (e->held) {
         /* the popped top is still at the root: a later entry takes its place (one pass
            down instead of a removal and an insertion); an earlier one (a lower priority

@@ -20,11 +20,11 @@
 
 typedef struct sim_event {
     int64_t t_us;
-    uint64_t seq;   /* insertion order, tie-breaker after prio */
-    uint32_t gen;   /* generation of `obj` when scheduled (0 for a timer) */
-    uint8_t prio;   /* lower runs first at equal t_us */
-    uint8_t kind;   /* caller's event kind */
-    uint32_t obj;   /* caller's object index */
+    uint64_t seq; /* insertion order, tie-breaker after prio */
+    uint32_t gen; /* generation of `obj` when scheduled (0 for a timer) */
+    uint8_t prio; /* lower runs first at equal t_us */
+    uint8_t kind; /* caller's event kind */
+    uint32_t obj; /* caller's object index */
 } sim_event;
 
 /* The order of an entry: t_us (>= 0) in the high half, prio and seq below. */
@@ -50,8 +50,8 @@ typedef struct engine {
     uint64_t processed;
     engine_entry *heap;
     uint32_t n, cap;
-    bool held;      /* heap[0] was popped and is removed by the next push (which takes its
-                       place when it comes later) or pop */
+    bool held; /* heap[0] was popped; the next push (taking its place when it comes
+                  later) or pop removes it */
     engine_timer timer[ENGINE_MAX_TIMERS];
     uint32_t n_timers;
 } engine;

@@ -75,8 +75,8 @@ metrics_sample *metrics_begin_sample(metrics_pipe *m, int64_t now_us, uint32_t n
     return smp;
 }
 
-void metrics_end_sample(metrics_pipe *m, metrics_sample *smp, double queue_len,
-                        double in_flight, double arrival_rate_per_s, double concurrency)
+void metrics_end_sample(metrics_pipe *m, metrics_sample *smp, double queue_len, double in_flight,
+                        double arrival_rate_per_s, double concurrency)
 {
     policy_obs *o = &smp->obs;
     int64_t t = o->scrape_us;

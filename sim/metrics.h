@@ -18,7 +18,7 @@
 struct metrics_cfg;
 
 typedef struct metrics_sample {
-    policy_obs obs;      /* obs.pod points at pods[] */
+    policy_obs obs; /* obs.pod points at pods[] */
     pod_obs *pods;
     uint32_t cap_pods;
 } metrics_sample;
@@ -27,11 +27,11 @@ typedef struct metrics_pipe {
     int64_t scrape_interval_us, window_us, delay_us;
     metrics_sample *ring;
     uint32_t ring_len, ring_head, ring_count; /* ring_head: newest */
-    double *gpu_util;    /* busy fraction of each GPU over the last interval */
+    double *gpu_util;                         /* busy fraction of each GPU over the last interval */
     uint32_t n_gpus;
-    qwin window;         /* latency window for the policy */
-    qhist overall;       /* the whole run */
-    int max_pods;        /* most billed pods seen at a scrape */
+    qwin window;   /* latency window for the policy */
+    qhist overall; /* the whole run */
+    int max_pods;  /* most billed pods seen at a scrape */
 } metrics_pipe;
 
 int metrics_init(metrics_pipe *m, const struct metrics_cfg *cfg, uint32_t n_gpus);
@@ -43,8 +43,8 @@ int metrics_record_latency(metrics_pipe *m, int64_t now_us, double latency_s);
 /* Starts a sample at now_us with room for n_pods pod rows; the caller fills
  * pods[0..n_pods) and m->gpu_util[], then calls metrics_end_sample. NULL: out of memory. */
 metrics_sample *metrics_begin_sample(metrics_pipe *m, int64_t now_us, uint32_t n_pods);
-void metrics_end_sample(metrics_pipe *m, metrics_sample *smp, double queue_len,
-                        double in_flight, double arrival_rate_per_s, double concurrency);
+void metrics_end_sample(metrics_pipe *m, metrics_sample *smp, double queue_len, double in_flight,
+                        double arrival_rate_per_s, double concurrency);
 
 /* The newest sample (for the time series). */
 const policy_obs *metrics_latest(const metrics_pipe *m);

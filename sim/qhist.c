@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int key_of(const qhist *h, double x)
-{
-    return (int)ceil(log(x) * h->inv_log_gamma);
-}
+static int key_of(const qhist *h, double x) { return (int)ceil(log(x) * h->inv_log_gamma); }
 
 /* ---- the bucket without log(): edges found once, by key_of itself ----
  * key_of(x) = ceil(fl(fl(log x) c)), c = inv_log_gamma, steps from k - 1 to k where
@@ -109,8 +106,8 @@ int qhist_init(qhist *h, double rel_err, gp_error *err)
     memset(h, 0, sizeof(*h));
     if (!(rel_err >= QHIST_MIN_REL_ERR && rel_err <= QHIST_MAX_REL_ERR))
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "quantile_rel_error",
-                            "expected a relative error in [%g, %g], got %g",
-                            QHIST_MIN_REL_ERR, QHIST_MAX_REL_ERR, rel_err);
+                            "expected a relative error in [%g, %g], got %g", QHIST_MIN_REL_ERR,
+                            QHIST_MAX_REL_ERR, rel_err);
     h->rel_err = rel_err;
     h->gamma = (1.0 + rel_err) / (1.0 - rel_err);
     h->inv_log_gamma = 1.0 / log(h->gamma);

@@ -14,12 +14,12 @@
 /* Bucketed range. Values below QHIST_MIN_S (0 included) go to an underflow bucket and
  * values above QHIST_MAX_S to an overflow bucket; quantiles that fall there return the
  * exact min or max (so below 1 us the error is under 1 us absolute). */
-#define QHIST_MIN_S 1e-6
-#define QHIST_MAX_S 1e5
+#define QHIST_MIN_S           1e-6
+#define QHIST_MAX_S           1e5
 /* 0.5%: buckets about 1% wide, 2534 buckets (20 KiB) over 1 us .. 1e5 s. */
 #define QHIST_DEFAULT_REL_ERR 0.005
-#define QHIST_MIN_REL_ERR 1e-4
-#define QHIST_MAX_REL_ERR 0.1
+#define QHIST_MIN_REL_ERR     1e-4
+#define QHIST_MAX_REL_ERR     0.1
 
 /* Bucket k holds (gamma^(k-1), gamma^k], gamma = (1 + rel_err) / (1 - rel_err); it is
  * reported as 2 gamma^k / (gamma + 1).
@@ -33,14 +33,14 @@ typedef struct qhist {
     double inv_log_gamma; /* 1 / ln(gamma) */
     int key_min;          /* key of count[0] */
     int n_buckets;
-    uint64_t *count;      /* [n_buckets] */
-    uint32_t *used;       /* the buckets with a count, n_used of them (in no order) */
+    uint64_t *count; /* [n_buckets] */
+    uint32_t *used;  /* the buckets with a count, n_used of them (in no order) */
     uint32_t n_used;
     struct qhist_edge *edge; /* bucket edges found so far (qhist_bucket), NULL before */
-    int lo, hi;           /* nonzero buckets lie in [lo, hi]; lo > hi when none */
-    uint64_t under, over; /* below QHIST_MIN_S, above QHIST_MAX_S */
-    uint64_t n;           /* samples counted (NaN values are not) */
-    uint64_t n_nan;       /* NaN values seen and ignored */
+    int lo, hi;              /* nonzero buckets lie in [lo, hi]; lo > hi when none */
+    uint64_t under, over;    /* below QHIST_MIN_S, above QHIST_MAX_S */
+    uint64_t n;              /* samples counted (NaN values are not) */
+    uint64_t n_nan;          /* NaN values seen and ignored */
     double sum, min, max;
 } qhist;
 
@@ -83,7 +83,7 @@ uint64_t qhist_count_le(const qhist *h, double x);
  * in the current slot. */
 #define QWIN_MAX_SLOTS 16
 typedef struct qwin {
-    int n_slots;     /* full slots per window (ring holds n_slots + 1) */
+    int n_slots; /* full slots per window (ring holds n_slots + 1) */
     int64_t slot_us;
     int64_t window_us;
     int64_t epoch;   /* index of the current slot (t / slot_us); INT64_MIN before any */

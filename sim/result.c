@@ -62,3 +62,20 @@ void request_log_free(request_log *l)
     l->row = NULL;
     l->n = l->cap = 0;
 }
+
+int preemption_log_push(preemption_log *l, const preemption_row *r)
+{
+    preemption_row *grown = reserve_one(l->row, l->n, &l->cap, sizeof(*l->row));
+    if (!grown)
+        return GP_ENOMEM;
+    l->row = grown;
+    l->row[l->n++] = *r;
+    return 0;
+}
+
+void preemption_log_free(preemption_log *l)
+{
+    free(l->row);
+    l->row = NULL;
+    l->n = l->cap = 0;
+}

@@ -26,13 +26,13 @@ static double gpu_speed(const sim *s, const gpu *g, double eff)
 {
     double speed = eff;
     if (g->n_starting > 0)
-        speed *= start_interference(s);
-    if (g->n_inst > 1 && s->prof->share_slowdown < 1.0) {
+        speed *= start_interference(s, g->prof);
+    if (g->n_inst > 1 && g->prof->share_slowdown < 1.0) {
         /* co-located instances both busy: context switches cost share_slowdown */
         uint32_t first_pod = s->reqs[g->svc[0].r].pod;
         for (uint32_t i = 1; i < g->n_svc; i++)
             if (s->reqs[g->svc[i].r].pod != first_pod)
-                return speed * s->prof->share_slowdown;
+                return speed * g->prof->share_slowdown;
     }
     return speed;
 }
@@ -97,11 +97,12 @@ static bool ps_ceil_div(ps_units left, ps_units rate, int64_t max_q, int64_t *q_
     return true;
 }
 
-/* floor(speed 2^64 / n): the share of each of n requests, in units per us. Without
- * interference the speed is eff = eff(n), and the shares are kept in a table per n. */
-static ps_units ps_share(sim *s, double speed, double eff, uint32_t n)
+/* floor(speed 2^64 / n): the share of each of n requests on GPU g, in units per us.
+ * Without interference the speed is eff = eff(n) of g's card; on the run's first card
+ * those shares are kept in a table per n (one table: a fleet's other cards compute). */
+static ps_units ps_share(sim *s, const gpu *g, double speed, double eff, uint32_t n)
 {
-    bool plain = n < SIM_SHARE_TABLE && speed == eff;
+    bool plain = n < SIM_SHARE_TABLE && speed == eff && g->prof == s->prof;
     if (plain && s->share_of[n] > 0)
         return s->share_of[n];
     ps_units share = ps_from_double(speed, false) / n;
@@ -132,8 +133,8 @@ int gpu_reschedule(sim *s, uint32_t gi)
         g->vt = 0; /* idle: restart the virtual clock, so it stays small */
         return 0;
     }
-    double eff = profile_eff(s->prof, (int)g->n_svc);
-    g->rate = ps_share(s, gpu_speed(s, g, eff), eff, g->n_svc);
+    double eff = profile_eff(g->prof, (int)g->n_svc);
+    g->rate = ps_share(s, g, gpu_speed(s, g, eff), eff, g->n_svc);
     if (g->rate <= 0)
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "a GPU's speed is zero or below 2^-64 us per us");
@@ -177,12 +178,36 @@ void gpu_busy_update(sim *s, gpu *g, uint32_t n_before)
     }
 }
 
+/* A mixed fleet: the request's demand, work and memory on the card of pool pl. */
+static int fleet_demand(sim *s, req *x, const pool_rt *pl)
+{
+    x->demand_us = sim_request_demand_us(pl->prof, s->rng.seed, x->id, x->mp, x->faces);
+    if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
+        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
+                            "request %llu: service demand %g us on pool %s is not in [0, %g]",
+                            (unsigned long long)x->id, x->demand_us, pl->cfg->name,
+                            SIM_MAX_DEMAND_US);
+    x->work = ps_from_double(x->demand_us, true);
+    x->mem_bytes = profile_req_mem_bytes(pl->prof, x->mp, x->faces);
+    return 0;
+}
+
 int start_service(sim *s, uint32_t r, uint32_t pi)
 {
     req *x = &s->reqs[r];
     pod *p = &s->pods[pi];
     gpu *g = &s->gpus[p->gpu];
     integrate(s);
+    if (s->multi) {
+        pool_rt *pl = &s->pool[p->pool];
+        int rc = fleet_demand(s, x, pl);
+        if (rc < 0)
+            return rc;
+        if (x->state == RS_POD_QUEUED)
+            pl->local_queued--;
+        pl->in_service++;
+    }
+    s->pool[p->pool].res.served++;
     if (x->state == RS_QUEUED || x->state == RS_POD_QUEUED)
         s->queued_total--;
     s->in_service_total++;
@@ -202,8 +227,8 @@ int start_service(sim *s, uint32_t r, uint32_t pi)
         x->cold = 1; /* it waited for this pod's cold start */
     if (!p->served_first) {
         p->served_first = true;
-        if (s->prof->first_request_extra_ms > 0) {
-            x->work += ps_from_double(s->prof->first_request_extra_ms * 1000.0, true);
+        if (g->prof->first_request_extra_ms > 0) {
+            x->work += ps_from_double(g->prof->first_request_extra_ms * 1000.0, true);
             x->cold = 1;
         }
     }
@@ -213,7 +238,7 @@ int start_service(sim *s, uint32_t r, uint32_t pi)
     return gpu_reschedule(s, p->gpu);
 }
 
-static int record_completion(sim *s, req *x)
+static int record_completion(sim *s, req *x, const pod *p)
 {
     double lat_s = (double)(now(s) - x->arrival_us) / 1e6;
     s->sum->completed++;
@@ -224,7 +249,12 @@ static int record_completion(sim *s, req *x)
         s->slo_met++;
     if (x->cold)
         s->sum->cold_waited++;
-    return metrics_record_latency(&s->metrics, now(s), lat_s);
+    metrics_pipe *dm = &s->dep[p->dep].metrics;
+    if (s->multi)
+        qhist_add(&s->pool[p->pool].lat, lat_s);
+    if (s->fm != dm)
+        metrics_record_latency(s->fm, now(s), lat_s);
+    return metrics_record_latency(dm, now(s), lat_s);
 }
 
 int gpu_complete(sim *s, uint32_t gi)
@@ -249,18 +279,23 @@ int gpu_complete(sim *s, uint32_t gi)
         s->in_service_total--;
         uint32_t pi = x->pod;
         pod *p = &s->pods[pi];
+        pool_rt *pl = &s->pool[p->pool];
         pod_integrate(s, p);
         p->n_svc--;
+        if (s->multi)
+            pl->in_service--;
         int rc = 0;
         if (!x->timed_out) {
+            pl->res.completed++;
             tlist_remove(s, r);
             s->live_untimed--;
-            rc = record_completion(s, x);
+            rc = record_completion(s, x, p);
             if (rc == 0)
                 rc = log_request(s, x, now(s), now(s), OUTCOME_COMPLETED);
             if (rc == 0 && x->user != NONE)
                 rc = user_request_done(s, x->user, x->id);
         } else {
+            pl->res.finished_late++;
             rc = log_request(s, x, deadline_us(s, x), now(s), OUTCOME_TIMED_OUT);
         }
         req_free(s, r);

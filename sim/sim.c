@@ -84,8 +84,8 @@ static int user_send(sim *s, uint32_t u)
 
 int user_request_done(sim *s, uint32_t user, uint64_t id)
 {
-    double think_us = rng_keyed_exponential(s->rng.seed, RNG_THINK, id, 0,
-                                            (double)s->cfg->closed.think_mean_us);
+    double think_us =
+        rng_keyed_exponential(s->rng.seed, RNG_THINK, id, 0, (double)s->cfg->closed.think_mean_us);
     int64_t t = now(s) + (int64_t)llround(think_us);
     if (s->horizon_set && t >= s->horizon_us)
         return 0;
@@ -101,8 +101,9 @@ static int users_add(sim *s, int n)
         uint32_t u = (uint32_t)s->n_users++;
         s->user_seq[u] = 0;
         /* users join spread over one think time */
-        double off = rng_keyed_uniform(s->rng.seed, RNG_THINK, ((uint64_t)u << 32) | 0xffffffffu, 1) *
-                     (double)s->cfg->closed.think_mean_us;
+        double off =
+            rng_keyed_uniform(s->rng.seed, RNG_THINK, ((uint64_t)u << 32) | 0xffffffffu, 1) *
+            (double)s->cfg->closed.think_mean_us;
         int rc = schedule(s, now(s) + (int64_t)off, EV_USER_SEND, u, 0);
         if (rc < 0)
             return rc;
@@ -110,34 +111,33 @@ static int users_add(sim *s, int n)
     return 0;
 }
 
-static void fill_pod_counts(const sim *s, policy_obs *o)
+static void fill_pod_counts(const sim *s, uint32_t d, policy_obs *o)
 {
+    const dep_rt *dp = &s->dep[d];
     for (int st = 0; st < POD_STATES; st++)
-        o->pods[st] = s->count[st];
-    o->spec_replicas = s->spec;
-    o->min_pods = s->lo_pods;
-    o->max_pods = s->hi_pods;
+        o->pods[st] = dp->count[st];
+    o->spec_replicas = dp->spec;
+    o->min_pods = dp->lo_pods;
+    o->max_pods = dp->hi_pods;
     o->now_us = s->eng.now_us;
 }
 
-static int scrape(sim *s)
+/* One scrape of the pods of Deployment d (every pod: d == NONE) into pipe m; pod_obs
+ * values as of now (pod_integrate done). Returns the sample, NULL when out of memory. */
+static metrics_sample *scrape_pods(sim *s, metrics_pipe *m, uint32_t d, uint32_t n_pods,
+                                   int *billed)
 {
-    integrate(s);
-    metrics_sample *smp = metrics_begin_sample(&s->metrics, now(s), s->n_active);
+    metrics_sample *smp = metrics_begin_sample(m, now(s), n_pods);
     if (!smp)
-        return oom(s);
+        return NULL;
     double interval = (double)s->cfg->metrics.scrape_interval_us;
-    for (uint32_t gi = 0; gi < s->n_gpus; gi++) {
-        gpu *g = &s->gpus[gi];
-        double busy = g->busy_us + (g->busy_since_us >= 0 ? (double)(now(s) - g->busy_since_us) : 0);
-        s->metrics.gpu_util[gi] = (busy - g->busy_us_at_scrape) / interval;
-        g->busy_us_at_scrape = busy;
-    }
-    int billed = 0;
+    uint32_t k = 0;
+    *billed = 0;
     for (uint32_t i = 0; i < s->n_active; i++) {
-        pod *p = &s->pods[s->active[i]];
-        pod_integrate(s, p);
-        pod_obs *po = &smp->pods[i];
+        const pod *p = &s->pods[s->active[i]];
+        if (d != NONE && p->dep != d)
+            continue;
+        pod_obs *po = &smp->pods[k++];
         memset(po, 0, sizeof(*po));
         po->pod_id = p->id;
         po->state = p->state;
@@ -147,22 +147,100 @@ static int scrape(sim *s)
         po->has_metrics = p->state != POD_PENDING;
         if (p->gpu != NONE) {
             const gpu *g = &s->gpus[p->gpu];
-            po->gpu_mem_frac = g->mem_used_bytes / s->prof->gpu_mem_bytes;
-            po->gpu_util_frac = s->metrics.gpu_util[p->gpu];
+            po->gpu_mem_frac = g->mem_used_bytes / g->prof->gpu_mem_bytes;
+            po->gpu_util_frac = s->gpu_util[p->gpu];
         }
         po->in_flight = p->n_svc;
         po->concurrency = p->conc_integral_us / interval;
-        p->conc_integral_us = 0;
-        billed += is_billed(p->state);
+        *billed += is_billed(p->state);
     }
-    smp->obs.n_pods = (int)s->n_active;
+    smp->obs.n_pods = (int)k;
+    if (*billed > m->max_pods)
+        m->max_pods = *billed;
+    return smp;
+}
+
+/* What Deployment d's policy sees of the queues and the work: the lanes its pools serve
+ * (a shared queue: all of them, as LLEN gpen:pending reports) and its pods' own queues;
+ * the requests in service on its pools. */
+static void dep_load(const sim *s, uint32_t d, double *queue, double *in_service)
+{
+    const dep_rt *dp = &s->dep[d];
+    double q = s->cfg->cluster.routing == ROUTING_ROUTER ? 0 : (double)s->waiting, in = 0;
+    for (uint32_t p = dp->pool_lo; p < dp->pool_hi; p++) {
+        const pool_rt *pl = &s->pool[p];
+        if (s->cfg->cluster.routing == ROUTING_ROUTER)
+            q += (double)s->lane[pl->lane].len;
+        q += (double)pl->local_queued;
+        in += (double)pl->in_service;
+    }
+    *queue = q;
+    *in_service = in;
+}
+
+void fleet_integrate(sim *s)
+{
+    int64_t t = now(s);
+    for (uint32_t p = 0; p < s->n_pools; p++) {
+        pool_rt *pl = &s->pool[p];
+        pl->billed_inst_us += (double)pl->n_billed * (double)(t - pl->bill_last_us);
+        pl->bill_last_us = t;
+    }
+    for (uint32_t d = 0; s->n_deps > 1 && d < s->n_deps; d++) {
+        dep_rt *dp = &s->dep[d];
+        double q, in;
+        dep_load(s, d, &q, &in);
+        dp->conc_integral_us += (q + in) * (double)(t - dp->conc_last_us);
+        dp->conc_last_us = t;
+    }
+}
+
+static int scrape(sim *s)
+{
+    integrate(s);
+    double interval = (double)s->cfg->metrics.scrape_interval_us;
+    for (uint32_t gi = 0; gi < s->n_gpus; gi++) {
+        gpu *g = &s->gpus[gi];
+        double busy =
+            g->busy_us + (g->busy_since_us >= 0 ? (double)(now(s) - g->busy_since_us) : 0);
+        s->gpu_util[gi] = (busy - g->busy_us_at_scrape) / interval;
+        g->busy_us_at_scrape = busy;
+    }
+    for (uint32_t i = 0; i < s->n_active; i++)
+        pod_integrate(s, &s->pods[s->active[i]]);
+    int billed = 0;
+    /* the fleet's sample (the series, the summary): every pod, every queue */
+    metrics_sample *smp = scrape_pods(s, s->fm, s->n_deps > 1 ? NONE : 0, s->n_active, &billed);
+    if (!smp)
+        return oom(s);
     double conc = s->sys_conc_integral_us / interval;
     s->sys_conc_integral_us = 0;
-    metrics_end_sample(&s->metrics, smp, (double)s->queued_total, (double)s->in_service_total,
-                       (double)s->arrivals_since_scrape * 1e6 / interval, conc);
-    if (billed > s->metrics.max_pods)
-        s->metrics.max_pods = billed;
-    s->arrivals_since_scrape = 0;
+    uint64_t *arrivals = s->n_deps > 1 ? &s->fleet_arrivals : &s->dep[0].arrivals_since_scrape;
+    metrics_end_sample(s->fm, smp, (double)s->queued_total, (double)s->in_service_total,
+                       (double)*arrivals * 1e6 / interval, conc);
+    *arrivals = 0;
+    /* each Deployment's own, for its policy */
+    for (uint32_t d = 0; s->n_deps > 1 && d < s->n_deps; d++) {
+        dep_rt *dp = &s->dep[d];
+        int dep_billed;
+        uint32_t n = (uint32_t)(dp->count[POD_PENDING] + dp->count[POD_STARTING] +
+                                dp->count[POD_READY] + dp->count[POD_DRAINING]);
+        metrics_sample *ds = scrape_pods(s, &dp->metrics, d, n, &dep_billed);
+        if (!ds)
+            return oom(s);
+        double q, in;
+        dep_load(s, d, &q, &in);
+        metrics_end_sample(&dp->metrics, ds, q, in,
+                           (double)dp->arrivals_since_scrape * 1e6 / interval,
+                           dp->conc_integral_us / interval);
+        dp->arrivals_since_scrape = 0;
+        dp->conc_integral_us = 0;
+    }
+    for (uint32_t p = 0; s->multi && p < s->n_pools; p++)
+        if (s->pool[p].n_billed > s->pool[p].res.max_pods_seen)
+            s->pool[p].res.max_pods_seen = s->pool[p].n_billed;
+    for (uint32_t i = 0; i < s->n_active; i++)
+        s->pods[s->active[i]].conc_integral_us = 0;
     if (s->series) {
         series_row row;
         memset(&row, 0, sizeof(row));
@@ -173,7 +251,8 @@ static int scrape(sim *s)
         row.in_flight = o->metric[OBS_IN_FLIGHT];
         for (int st = 0; st < 4; st++)
             row.pods[st] = s->count[st];
-        row.desired = s->spec;
+        for (uint32_t d = 0; d < s->n_deps; d++)
+            row.desired += s->dep[d].spec;
         row.gpu_mem_frac = o->metric[OBS_GPU_MEM_FRAC];
         row.gpu_util_frac = o->metric[OBS_GPU_UTIL_FRAC];
         row.lat_p50_s = o->metric[OBS_LATENCY_P50_S];
@@ -196,14 +275,14 @@ static int scrape(sim *s)
     return schedule(s, now(s) + s->cfg->metrics.scrape_interval_us, EV_SCRAPE, 0, 0);
 }
 
-static int apply_decision(sim *s, const policy_decision *d)
+static int apply_decision(sim *s, uint32_t dep, const policy_decision *d)
 {
     if (d->keep_alive_us >= 0)
         s->keep_alive_us = d->keep_alive_us;
     if (d->prewarm_us >= 0)
         s->prewarm_us = d->prewarm_us;
     if (d->desired_pods >= 0)
-        return apply_desired(s, d->desired_pods);
+        return apply_desired(s, dep, d->desired_pods);
     return 0;
 }
 
@@ -212,29 +291,32 @@ static int apply_decision(sim *s, const policy_decision *d)
  * controller is never exactly on time (gpenlab drive: 74 to 199 us late at each 1 s tick of
  * the H200 validation run), so a record exactly one window or period old lies either side
  * of the policy's cutoff (HPA: `t > now - window`); on time, every such tie falls outside. */
-static int schedule_sync(sim *s, int64_t nominal_us)
+static int schedule_sync(sim *s, uint32_t d, int64_t nominal_us)
 {
+    dep_rt *dp = &s->dep[d];
     int64_t late_us = 0;
-    s->sync_tick++;
-    s->sync_nominal_us = nominal_us;
+    dp->sync_tick++;
+    dp->sync_nominal_us = nominal_us;
     if (s->cfg->metrics.sync_jitter_us > 0) {
-        double u = rng_keyed_uniform(s->rng.seed, RNG_SYNC, s->sync_tick, 0);
+        /* each Deployment's controller wakes up on its own */
+        double u = rng_keyed_uniform(s->rng.seed, RNG_SYNC, dp->sync_tick, d);
         late_us = (int64_t)(u * (double)(s->cfg->metrics.sync_jitter_us + 1));
     }
-    return schedule(s, nominal_us + late_us, EV_SYNC, 0, 0);
+    return schedule(s, nominal_us + late_us, EV_SYNC, d, 0);
 }
 
-static int policy_sync(sim *s)
+static int policy_sync(sim *s, uint32_t dep)
 {
+    dep_rt *dp = &s->dep[dep];
     policy_obs obs;
-    metrics_observe(&s->metrics, now(s), &obs);
-    fill_pod_counts(s, &obs);
+    metrics_observe(&dp->metrics, now(s), &obs);
+    fill_pod_counts(s, dep, &obs);
     policy_decision d;
     policy_decision_init(&d);
-    int rc = s->cfg->policy->decide(s->pstate, &obs, &d, s->err);
+    int rc = s->cfg->policy->decide(dp->pstate, &obs, &d, s->err);
     if (rc < 0)
         return rc;
-    rc = apply_decision(s, &d);
+    rc = apply_decision(s, dep, &d);
     if (rc < 0)
         return rc;
     if (per_request(s)) {
@@ -242,22 +324,23 @@ static int policy_sync(sim *s)
         if (rc < 0)
             return rc;
     }
-    if (s->horizon_set && s->sync_nominal_us + s->pinfo.sync_period_us > s->horizon_us)
+    if (s->horizon_set && dp->sync_nominal_us + dp->pinfo.sync_period_us > s->horizon_us)
         return 0;
-    return schedule_sync(s, s->sync_nominal_us + s->pinfo.sync_period_us);
+    return schedule_sync(s, dep, dp->sync_nominal_us + dp->pinfo.sync_period_us);
 }
 
-int policy_on_arrival(sim *s)
+int policy_on_arrival(sim *s, uint32_t dep)
 {
+    dep_rt *dp = &s->dep[dep];
     policy_obs obs;
-    metrics_observe(&s->metrics, now(s), &obs);
-    fill_pod_counts(s, &obs);
+    metrics_observe(&dp->metrics, now(s), &obs);
+    fill_pod_counts(s, dep, &obs);
     policy_decision d;
     policy_decision_init(&d);
-    int rc = s->cfg->policy->on_arrival(s->pstate, &obs, &d, s->err);
+    int rc = s->cfg->policy->on_arrival(dp->pstate, &obs, &d, s->err);
     if (rc < 0)
         return rc;
-    return apply_decision(s, &d);
+    return apply_decision(s, dep, &d);
 }
 
 double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
@@ -273,8 +356,8 @@ double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id
 }
 
 typedef struct oracle_data {
-    double *work_s;     /* prefix sums of work per second */
-    uint64_t *count;    /* prefix sums of arrivals per second */
+    double *work_s;  /* prefix sums of work per second */
+    uint64_t *count; /* prefix sums of arrivals per second */
     int64_t n;
 } oracle_data;
 
@@ -403,25 +486,18 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
     if (!counts_itself)
         s->events++;
     switch (ev->kind) {
-    case EV_COMPLETE:
-        s->gpus[ev->obj].pending_us = INT64_MIN;
-        return gpu_complete(s, ev->obj);
+    case EV_COMPLETE: s->gpus[ev->obj].pending_us = INT64_MIN; return gpu_complete(s, ev->obj);
     case EV_NODE_READY: {
         gpu *g = &s->gpus[ev->obj];
         g->provisioning = false;
         g->provisioned = true;
         return pods_place_pending(s);
     }
-    case EV_POD_READY:
-        return pod_ready(s, ev->obj);
-    case EV_DRAIN_DEADLINE:
-        return pod_drain_deadline(s, ev->obj);
-    case EV_TIMEOUT:
-        return timeouts_fire(s);
-    case EV_ARRIVAL:
-        return arrival(s);
-    case EV_USER_SEND:
-        return user_send(s, ev->obj);
+    case EV_POD_READY: return pod_ready(s, ev->obj);
+    case EV_DRAIN_DEADLINE: return pod_drain_deadline(s, ev->obj);
+    case EV_TIMEOUT: return timeouts_fire(s);
+    case EV_ARRIVAL: return arrival(s);
+    case EV_USER_SEND: return user_send(s, ev->obj);
     case EV_RAMP: {
         const closed_loop_cfg *c = &s->cfg->closed;
         int add = c->ramp_step;
@@ -435,19 +511,17 @@ static int sim_dispatch_event(sim *s, const sim_event *ev)
     }
     case EV_PREWARM: {
         int instances = s->count[POD_PENDING] + s->count[POD_STARTING] + s->count[POD_READY];
-        if (instances >= s->hi_pods || s->queue.len > 0)
+        if (instances >= s->dep[0].hi_pods || s->waiting > 0)
             return 0; /* demand already brought instances */
-        return pod_create(s);
+        return pod_create(s, 0);
     }
-    case EV_KEEPALIVE:
-        return keepalive_expire(s, ev->obj);
-    case EV_SCRAPE:
-        return scrape(s);
-    case EV_SYNC:
-        return policy_sync(s);
-    case EV_HORIZON:
-        s->stopped = true;
-        return 0;
+    case EV_KEEPALIVE: return keepalive_expire(s, ev->obj);
+    case EV_SCRAPE: return scrape(s);
+    case EV_SYNC: return policy_sync(s, ev->obj);
+    case EV_HORIZON: s->stopped = true; return 0;
+    case EV_PREEMPT:
+    case EV_PREEMPT_LIST: return fleet_preempt_event(s, ev->kind, ev->obj, ev->gen);
+    case EV_RECLAIM: return fleet_reclaim(s, ev->obj, ev->gen);
     default:
         return gp_error_set(s->err, GP_EINVARIANT, NULL, 0, 0, NULL, "unknown event kind %d",
                             ev->kind);
@@ -470,10 +544,8 @@ static int log_unresolved(sim *s)
     return 0;
 }
 
-static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
-                     oracle_view *ov)
+static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od, oracle_view *ov)
 {
-    const cluster_cfg *cc = &cfg->cluster;
     int rc = engine_init(&s->eng, 1024);
     if (rc < 0)
         return oom(s);
@@ -481,58 +553,58 @@ static int sim_setup(sim *s, const sim_cfg *cfg, oracle_data *od,
     if (rc < 0)
         return oom(s);
     s->free_req = NONE;
-    fifo_init(&s->queue);
     s->thead = s->ttail = NONE;
     s->keep_alive_us = -1;
     s->prewarm_us = -1;
-    s->n_gpus = (uint32_t)(cc->gpus_max > cc->gpus ? cc->gpus_max : cc->gpus);
-    s->gpus = calloc(s->n_gpus ? s->n_gpus : 1, sizeof(gpu));
-    if (!s->gpus)
-        return oom(s);
     /* the next arrival is the engine's timer, not a heap event per request */
     if (engine_timer_add(&s->eng, EV_ARRIVAL, sim_ev_prio[EV_ARRIVAL], 0, &s->arrival_timer) < 0)
         return oom(s);
-    for (uint32_t i = 0; i < s->n_gpus; i++) {
-        s->gpus[i].provisioned = i < (uint32_t)cc->gpus;
-        s->gpus[i].busy_since_us = -1;
-        s->gpus[i].pending_us = INT64_MIN;
-        s->gpus[i].has_image = cc->image_cache == IMAGE_CACHE_ALL;
-    }
-    rc = metrics_init(&s->metrics, &cfg->metrics, s->n_gpus);
-    if (rc < 0)
-        return oom(s);
-
-    sim_policy_env(cfg, &s->penv);
-    if (ov) {
-        ov->ctx = od;
-        ov->work_s = oracle_work;
-        ov->arrivals = oracle_arrivals;
-        ov->end_us = od->n * 1000000;
-        s->penv.oracle = ov;
-    }
-    s->pinfo = (policy_info){.sync_period_us = 15 * 1000000LL, .flags = 0, .initial_pods = -1,
-                             .min_pods = -1, .max_pods = -1};
-    rc = cfg->policy->create(cfg->policy_cfg, &s->penv, &s->pstate, &s->pinfo, s->err);
+    rc = fleet_setup(s);
     if (rc < 0)
         return rc;
-    if (s->pinfo.sync_period_us <= 0)
-        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, cfg->policy->name,
-                            "policy asked for a non-positive sync period");
-    if (cfg->metrics.sync_jitter_us >= s->pinfo.sync_period_us)
-        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, "metrics.sync_jitter",
-                            "sync_jitter (%lld us) is not below the policy's sync period "
-                            "(%lld us)", (long long)cfg->metrics.sync_jitter_us,
-                            (long long)s->pinfo.sync_period_us);
-    s->lo_pods = cc->min_pods;
-    s->hi_pods = cc->max_pods;
-    if (s->pinfo.min_pods >= 0 && s->pinfo.min_pods > s->lo_pods)
-        s->lo_pods = s->pinfo.min_pods;
-    if (s->pinfo.max_pods >= 0 && s->pinfo.max_pods < s->hi_pods)
-        s->hi_pods = s->pinfo.max_pods;
-    if (s->lo_pods > s->hi_pods)
-        return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, cfg->policy->name,
-                            "the policy's bounds [%d, %d] do not meet the cluster's [%d, %d]",
-                            s->pinfo.min_pods, s->pinfo.max_pods, cc->min_pods, cc->max_pods);
+    for (uint32_t d = 0; d < s->n_deps; d++) {
+        dep_rt *dp = &s->dep[d];
+        sim_deployment_env(cfg, (int)d, &dp->penv);
+        if (ov) {
+            ov->ctx = od;
+            ov->work_s = oracle_work;
+            ov->arrivals = oracle_arrivals;
+            ov->end_us = od->n * 1000000;
+            dp->penv.oracle = ov;
+        }
+        dp->pinfo = (policy_info){.sync_period_us = 15 * 1000000LL,
+                                  .flags = 0,
+                                  .initial_pods = -1,
+                                  .min_pods = -1,
+                                  .max_pods = -1};
+        rc = cfg->policy->create(cfg->policy_cfg, &dp->penv, &dp->pstate, &dp->pinfo, s->err);
+        if (rc < 0)
+            return rc;
+        if (dp->pinfo.sync_period_us <= 0)
+            return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, cfg->policy->name,
+                                "policy asked for a non-positive sync period");
+        if (cfg->metrics.sync_jitter_us >= dp->pinfo.sync_period_us)
+            return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, "metrics.sync_jitter",
+                                "sync_jitter (%lld us) is not below the policy's sync period "
+                                "(%lld us)",
+                                (long long)cfg->metrics.sync_jitter_us,
+                                (long long)dp->pinfo.sync_period_us);
+        if ((dp->pinfo.flags & POLICY_F_PER_REQUEST) && (s->n_pools > 1 || s->n_deps > 1))
+            return gp_error_set(s->err, GP_ENOTSUP, NULL, 0, 0, cfg->policy->name,
+                                "per-request instances run on one pool");
+        dp->lo_pods = dp->penv.min_pods;
+        dp->hi_pods = dp->penv.max_pods;
+        if (dp->pinfo.min_pods >= 0 && dp->pinfo.min_pods > dp->lo_pods)
+            dp->lo_pods = dp->pinfo.min_pods;
+        if (dp->pinfo.max_pods >= 0 && dp->pinfo.max_pods < dp->hi_pods)
+            dp->hi_pods = dp->pinfo.max_pods;
+        if (dp->lo_pods > dp->hi_pods)
+            return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, cfg->policy->name,
+                                "the policy's bounds [%d, %d] do not meet the %s's [%d, %d]",
+                                dp->pinfo.min_pods, dp->pinfo.max_pods,
+                                s->n_deps > 1 ? "pool" : "cluster", dp->penv.min_pods,
+                                dp->penv.max_pods);
+    }
     return 0;
 }
 
@@ -551,13 +623,14 @@ static int check_rows(sim *s, const sim_cfg *cfg, int64_t max_series, int64_t ma
                                 "%.3g days at a %.3g s scrape interval is about %.0f series rows "
                                 "per run (%.1f MiB), more than %lld: set output.series: false, a "
                                 "longer metrics.scrape_interval, or raise output.max_series_rows",
-                                (double)span / 86400e6, (double)cfg->metrics.scrape_interval_us / 1e6,
-                                rows, rows * (double)sizeof(series_row) / 1048576,
-                                (long long)max_series);
+                                (double)span / 86400e6,
+                                (double)cfg->metrics.scrape_interval_us / 1e6, rows,
+                                rows * (double)sizeof(series_row) / 1048576, (long long)max_series);
     }
     double requests = 0;
     if (cfg->closed_loop) {
-        int users = cfg->closed.ramp_max > cfg->closed.users ? cfg->closed.ramp_max : cfg->closed.users;
+        int users =
+            cfg->closed.ramp_max > cfg->closed.users ? cfg->closed.ramp_max : cfg->closed.users;
         if (cfg->closed.think_mean_us > 0 && span > 0)
             requests = (double)users * (double)span / (double)cfg->closed.think_mean_us;
     } else if (s->src) {
@@ -609,13 +682,16 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         rc = oracle_prepass(cfg, &od.work_s, &od.count, &od.n, err);
     if (rc == 0)
         rc = sim_setup(s, cfg, &od, want_oracle ? &ov : NULL);
-    if (rc == 0) {
-        int initial = s->pinfo.initial_pods >= 0 ? s->pinfo.initial_pods : s->lo_pods;
+    for (uint32_t d = 0; rc == 0 && d < s->n_deps; d++) {
+        dep_rt *dp = &s->dep[d];
+        int initial = dp->pinfo.initial_pods >= 0 ? dp->pinfo.initial_pods : dp->lo_pods;
         /* pods present at t = 0 are already running: ready, image cached */
-        int n0 = initial < s->lo_pods ? s->lo_pods : initial > s->hi_pods ? s->hi_pods : initial;
-        s->spec = n0;
+        int n0 = initial < dp->lo_pods   ? dp->lo_pods
+                 : initial > dp->hi_pods ? dp->hi_pods
+                                         : initial;
+        dp->spec = n0;
         for (int k = 0; rc == 0 && k < n0; k++) {
-            rc = pod_create(s);
+            rc = pod_create(s, d);
             if (rc == 0) {
                 pod *p = &s->pods[s->n_pods - 1];
                 if (p->state == POD_STARTING) {
@@ -624,7 +700,11 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
                 }
             }
         }
+    }
+    if (rc == 0) {
         sum->pod_starts = 0; /* initial pods are not cold starts */
+        for (uint32_t p = 0; p < s->n_pools; p++)
+            s->pool[p].res.pod_starts = 0;
     }
     if (rc == 0) {
         if (cfg->closed_loop) {
@@ -651,8 +731,10 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         rc = check_rows(s, cfg, max_series, max_req);
     if (rc == 0)
         rc = schedule(s, cfg->metrics.scrape_interval_us, EV_SCRAPE, 0, 0);
+    for (uint32_t d = 0; rc == 0 && d < s->n_deps; d++)
+        rc = schedule_sync(s, d, s->dep[d].pinfo.sync_period_us);
     if (rc == 0)
-        rc = schedule_sync(s, s->pinfo.sync_period_us);
+        rc = fleet_schedule_preemptions(s);
 
     int64_t span_hint = s->src ? arrival_src_span_us(s->src) : s->horizon_us;
     uint64_t next_progress = 1u << 16;
@@ -683,16 +765,19 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
         double share = cfg->cluster.gpu_share > 0 ? cfg->cluster.gpu_share : 1;
         sum->gpu_seconds = s->billed_inst_us / 1e6 / share;
         sum->utilisation = sum->gpu_seconds > 0 ? sum->busy_gpu_seconds / sum->gpu_seconds : 0;
-        sum->cost = sum->gpu_seconds / 3600.0 * cfg->cluster.price_per_gpu_hour;
+        sum->cost = sum->gpu_seconds / 3600.0 * s->pool[0].cfg->price_per_gpu_hour;
         sum->mean_pods = sum->span_us > 0 ? s->billed_inst_us / (double)sum->span_us : 0;
         sum->lat_mean_s = sum->completed ? s->lat_sum_s / (double)sum->completed : NAN;
         sum->lat_max_s = sum->completed ? s->lat_max_s : NAN;
-        metrics_overall_quantiles(&s->metrics, &sum->lat_p50_s, &sum->lat_p95_s, &sum->lat_p99_s,
+        metrics_overall_quantiles(s->fm, &sum->lat_p50_s, &sum->lat_p95_s, &sum->lat_p99_s,
                                   &sum->lat_p999_s, &sum->quantile_rel_error);
         uint64_t resolved = sum->arrived - sum->in_flight_end;
         sum->slo_frac = resolved ? (double)s->slo_met / (double)resolved : NAN;
-        sum->max_pods_seen = metrics_max_pods(&s->metrics);
-        if (sum->arrived != sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end)
+        sum->max_pods_seen = metrics_max_pods(s->fm);
+        if (s->fleet)
+            rc = fleet_finish(s); /* per pool; the fleet's cost is their sum */
+        if (rc == 0 &&
+            sum->arrived != sum->completed + sum->timed_out + sum->rejected + sum->in_flight_end)
             rc = gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, NULL,
                               "conservation violated: arrived %llu != completed %llu + timed out "
                               "%llu + rejected %llu + in flight %llu",
@@ -704,19 +789,17 @@ int sim_run(const sim_cfg *cfg, run_summary *sum, run_series *series, request_lo
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sum->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-    if (s->pstate)
-        cfg->policy->destroy(s->pstate);
+    for (uint32_t d = 0; s->dep && d < s->n_deps; d++)
+        if (s->dep[d].pstate)
+            cfg->policy->destroy(s->dep[d].pstate);
     if (s->src)
         arrival_src_free(s->src);
-    for (uint32_t i = 0; s->gpus && i < s->n_gpus; i++)
-        free(s->gpus[i].svc);
-    free(s->gpus);
+    fleet_free(s);
     free(s->pods);
     free(s->active);
     free(s->reqs);
     free(s->slots);
     free(s->user_seq);
-    metrics_free(&s->metrics);
     rng_set_free(&s->rng);
     engine_free(&s->eng);
     free(od.work_s);
@@ -768,7 +851,8 @@ static int oracle_prepass(const sim_cfg *cfg, double **work_out, uint64_t **coun
             memset(count + cap, 0, (ncap - cap) * sizeof(uint64_t));
             cap = ncap;
         }
-        work[sec + 1] += sim_request_demand_us(cfg->profile, cfg->seed, id, spec.mp, spec.faces) / 1e6;
+        work[sec + 1] +=
+            sim_request_demand_us(cfg->profile, cfg->seed, id, spec.mp, spec.faces) / 1e6;
         count[sec + 1]++;
         if (sec + 1 > n)
             n = sec + 1;

@@ -17,8 +17,8 @@ double stats_t_quantile(double level, double df)
 /* The core: x[i] - (b ? b[i] : 0) over the pairs where both are numbers. */
 static stat_summary summarize(const double *a, const double *b, size_t n, double level)
 {
-    stat_summary s = {.level = level, .mean = NAN, .sd = NAN, .half_width = NAN,
-                      .min = NAN, .max = NAN};
+    stat_summary s = {
+        .level = level, .mean = NAN, .sd = NAN, .half_width = NAN, .min = NAN, .max = NAN};
     double sum = 0, mn = INFINITY, mx = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double v = b ? a[i] - b[i] : a[i];
@@ -60,10 +60,7 @@ stat_summary stats_summarize_level(const double *x, size_t n, double level)
     return summarize(x, NULL, n, level);
 }
 
-stat_summary stats_summarize(const double *x, size_t n)
-{
-    return summarize(x, NULL, n, 0.95);
-}
+stat_summary stats_summarize(const double *x, size_t n) { return summarize(x, NULL, n, 0.95); }
 
 stat_summary stats_paired_level(const double *a, const double *b, size_t n, double level)
 {

@@ -28,18 +28,17 @@ static cfg_doc *load_ok(const char *text)
     return d;
 }
 
-static const char good_doc[] =
-    "name: tidal\n"                               /* 1 */
-    "policies:\n"                                 /* 2 */
-    "  - label: static-2\n"                       /* 3 */
-    "    spec: {pods: 2}\n"                       /* 4 */
-    "  - label: hpa-70\n"                         /* 5 */
-    "    spec:\n"                                 /* 6 */
-    "      behavior:\n"                           /* 7 */
-    "        scaleDown:\n"                        /* 8 */
-    "          stabilizationWindowSeconds: 300\n" /* 9 */
-    "empty:\n"                                    /* 10 */
-    "quoted: \"\"\n";                             /* 11 */
+static const char good_doc[] = "name: tidal\n"                               /* 1 */
+                               "policies:\n"                                 /* 2 */
+                               "  - label: static-2\n"                       /* 3 */
+                               "    spec: {pods: 2}\n"                       /* 4 */
+                               "  - label: hpa-70\n"                         /* 5 */
+                               "    spec:\n"                                 /* 6 */
+                               "      behavior:\n"                           /* 7 */
+                               "        scaleDown:\n"                        /* 8 */
+                               "          stabilizationWindowSeconds: 300\n" /* 9 */
+                               "empty:\n"                                    /* 10 */
+                               "quoted: \"\"\n";                             /* 11 */
 
 static void test_tree_places_and_paths(void **state)
 {
@@ -58,14 +57,15 @@ static void test_tree_places_and_paths(void **state)
     assert_int_equal(cfg_node_kind(pol), CFG_SEQ);
     assert_int_equal(cfg_len(pol), 2);
     assert_null(cfg_seq_at(pol, 2));
-    const cfg_node *sd = cfg_map_get(
-        cfg_map_get(cfg_map_get(cfg_seq_at(pol, 1), "spec"), "behavior"), "scaleDown");
+    const cfg_node *sd =
+        cfg_map_get(cfg_map_get(cfg_map_get(cfg_seq_at(pol, 1), "spec"), "behavior"), "scaleDown");
     assert_non_null(sd);
     assert_string_equal(cfg_node_path(sd), "policies[1].spec.behavior.scaleDown");
     assert_int_equal(cfg_node_line(sd), 9);
     assert_int_equal(cfg_node_col(sd), 11);
     const cfg_node *w = cfg_map_get(sd, "stabilizationWindowSeconds");
-    assert_string_equal(cfg_node_path(w), "policies[1].spec.behavior.scaleDown.stabilizationWindowSeconds");
+    assert_string_equal(cfg_node_path(w),
+                        "policies[1].spec.behavior.scaleDown.stabilizationWindowSeconds");
     assert_int_equal(cfg_node_line(w), 9);
     assert_int_equal(cfg_node_col(w), 39);
     const cfg_node *pods = cfg_map_get(cfg_map_get(cfg_seq_at(pol, 0), "spec"), "pods");
@@ -84,8 +84,8 @@ static void test_tree_places_and_paths(void **state)
 static void test_empty_documents(void **state)
 {
     (void)state;
-    static const char *const texts[] = {"", "\n\n", "# only a comment\n", "---\n",
-                                        "--- ~\n", "null\n"};
+    static const char *const texts[] = {"",      "\n\n",    "# only a comment\n",
+                                        "---\n", "--- ~\n", "null\n"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         cfg_doc *d = load_ok(texts[i]);
         if (cfg_root(d) != NULL)
@@ -154,7 +154,7 @@ typedef struct getter_row {
     const char *value; /* YAML text after "v: "; NULL: key absent */
     double lo, hi;     /* bounds (converted for the integer getters) */
     int want_rc;
-    double want;       /* numeric result, or bool, or enum index */
+    double want;          /* numeric result, or bool, or enum index */
     const char *want_str; /* strings; or a substring of the error message */
     int64_t want_i;       /* when nonzero: the exact integer result (beyond 2^53) */
 } getter_row;
@@ -170,8 +170,8 @@ static const getter_row getter_rows[] = {
     {"double absent", G_DOUBLE, NULL, 0, 1, 0, 0, NULL, 0},
     {"double null", G_DOUBLE, "~", 0, 1, 0, 0, NULL, 0},
     {"double empty", G_DOUBLE, "", 0, 1, 0, 0, NULL, 0},
-    {"double word", G_DOUBLE, "ten", 0, 1, GP_EPARSE, 0,
-     "expected a number in [0, 1], got \"ten\"", 0},
+    {"double word", G_DOUBLE, "ten", 0, 1, GP_EPARSE, 0, "expected a number in [0, 1], got \"ten\"",
+     0},
     {"double nan", G_DOUBLE, "nan", -DMAX, DMAX, GP_EPARSE, 0, "expected a number, got", 0},
     {"double inf", G_DOUBLE, "inf", -DMAX, DMAX, GP_EPARSE, 0, NULL, 0},
     {"double yaml inf", G_DOUBLE, ".inf", -DMAX, DMAX, GP_EPARSE, 0, NULL, 0},
@@ -240,8 +240,8 @@ static const getter_row getter_rows[] = {
      INT64_MAX},
     {"dur overflow us", G_DURATION, "9223372036854775808us", 0, 1e19, GP_ERANGE, 0, "too long", 0},
     {"dur overflow h", G_DURATION, "99999999999h", 0, 1e19, GP_ERANGE, 0, "too long", 0},
-    {"dur max as a sum", G_DURATION, "2562047788h54s775807us", 0, 1e19, 1, 9223372036854775807.0, NULL,
-     INT64_MAX},
+    {"dur max as a sum", G_DURATION, "2562047788h54s775807us", 0, 1e19, 1, 9223372036854775807.0,
+     NULL, INT64_MAX},
     {"dur overflow sum", G_DURATION, "2562047788h54s775808us", 0, 1e19, GP_ERANGE, 0, NULL, 0},
     {"dur huge digits", G_DURATION, "99999999999999999999999s", 0, 1e19, GP_ERANGE, 0, NULL, 0},
     {"dur above range", G_DURATION, "2h", 0, 3600e6, GP_ERANGE, 0, "got 2h", 0},
@@ -288,9 +288,7 @@ static void test_getters(void **state)
         int64_t got_i = 0;
         const char *got_s = NULL;
         switch (r->getter) {
-        case G_DOUBLE:
-            rc = cfg_opt_double(m, "v", r->lo, r->hi, &got, &e);
-            break;
+        case G_DOUBLE: rc = cfg_opt_double(m, "v", r->lo, r->hi, &got, &e); break;
         case G_INT64: {
             int64_t v = 0;
             rc = cfg_opt_int64(m, "v", clamp_i64(r->lo), clamp_i64(r->hi), &v, &e);
@@ -317,9 +315,7 @@ static void test_getters(void **state)
             got_i = v;
             break;
         }
-        case G_STRING:
-            rc = cfg_opt_string(m, "v", &got_s, &e);
-            break;
+        case G_STRING: rc = cfg_opt_string(m, "v", &got_s, &e); break;
         case G_ENUM: {
             int v = -1;
             rc = cfg_opt_enum(m, "v", modes, &v, &e);
@@ -361,13 +357,11 @@ typedef struct schema_row {
     const char *want_line; /* the formatted one-line error */
 } schema_row;
 
-static const char *const hpa_keys[] = {"tolerance", "minReplicas", "maxReplicas", "behavior",
-                                       NULL};
+static const char *const hpa_keys[] = {"tolerance", "minReplicas", "maxReplicas", "behavior", NULL};
 
 static int schema_check(const cfg_doc *d, gp_error *e)
 {
-    const cfg_node *spec = cfg_map_get(cfg_seq_at(cfg_map_get(cfg_root(d), "policies"), 0),
-                                       "spec");
+    const cfg_node *spec = cfg_map_get(cfg_seq_at(cfg_map_get(cfg_root(d), "policies"), 0), "spec");
     int rc = cfg_check_keys(spec, hpa_keys, e);
     if (rc < 0)
         return rc;
@@ -386,32 +380,25 @@ static int schema_check(const cfg_doc *d, gp_error *e)
 
 static const schema_row schema_rows[] = {
     {"valid", "policies:\n  - spec:\n      tolerance: 0.1\n      maxReplicas: 4\n", 0, NULL},
-    {"null spec behaves as empty map",
-     "policies:\n  - spec:\n", GP_EMISSING,
+    {"null spec behaves as empty map", "policies:\n  - spec:\n", GP_EMISSING,
      "t.yaml:2:10: policies[0].spec.tolerance: required key 'tolerance' is missing"},
-    {"typo",
-     "policies:\n  - spec:\n      tolerence: 0.1\n", GP_EUNKNOWN,
+    {"typo", "policies:\n  - spec:\n      tolerence: 0.1\n", GP_EUNKNOWN,
      "t.yaml:3:7: policies[0].spec.tolerence: unknown key 'tolerence' (did you mean "
      "'tolerance'?)"},
-    {"unknown, nothing near",
-     "policies:\n  - spec:\n      zzz: 1\n", GP_EUNKNOWN,
+    {"unknown, nothing near", "policies:\n  - spec:\n      zzz: 1\n", GP_EUNKNOWN,
      "t.yaml:3:7: policies[0].spec.zzz: unknown key 'zzz' (allowed: tolerance, "
      "minReplicas, maxReplicas, behavior)"},
-    {"missing key names the map",
-     "policies:\n  - spec:\n      tolerance: 0.1\n", GP_EMISSING,
+    {"missing key names the map", "policies:\n  - spec:\n      tolerance: 0.1\n", GP_EMISSING,
      "t.yaml:3:7: policies[0].spec.maxReplicas: required key 'maxReplicas' is missing"},
     {"required key with no value",
      "policies:\n  - spec:\n      tolerance: 0.1\n      maxReplicas:\n", GP_EMISSING,
      "t.yaml:3:7: policies[0].spec.maxReplicas: required key 'maxReplicas' has no value"},
-    {"wrong type",
-     "policies:\n  - spec:\n      tolerance: ten\n      maxReplicas: 4\n", GP_EPARSE,
+    {"wrong type", "policies:\n  - spec:\n      tolerance: ten\n      maxReplicas: 4\n", GP_EPARSE,
      "t.yaml:3:18: policies[0].spec.tolerance: expected a number in [0, 1], got \"ten\""},
-    {"spec not a map",
-     "policies:\n  - spec: [1]\n", GP_EPARSE,
+    {"spec not a map", "policies:\n  - spec: [1]\n", GP_EPARSE,
      "t.yaml:2:11: policies[0].spec: expected a map, got a sequence"},
-    {"behavior not a map",
-     "policies:\n  - spec: {tolerance: 0, maxReplicas: 2, behavior: 3}\n", GP_EPARSE,
-     "t.yaml:2:52: policies[0].spec.behavior: expected a map, got a scalar"},
+    {"behavior not a map", "policies:\n  - spec: {tolerance: 0, maxReplicas: 2, behavior: 3}\n",
+     GP_EPARSE, "t.yaml:2:52: policies[0].spec.behavior: expected a map, got a scalar"},
 };
 
 static void test_schema_errors(void **state)
@@ -437,15 +424,21 @@ static void test_nearest(void **state)
 {
     (void)state;
     static const char *const keys[] = {"tolerance", "scaleDown", "scaleUp", "pods", NULL};
-    static const struct { const char *word, *want; } rows[] = {
-        {"tolerence", "tolerance"}, {"Tolerance", "tolerance"}, {"scaledown", "scaleDown"},
-        {"scaleUP", "scaleUp"},     {"pod", "pods"},            {"xyz", NULL},
-        {"scale", "scaleUp"},       {"replicas", NULL},
+    static const struct {
+        const char *word, *want;
+    } rows[] = {
+        {"tolerence", "tolerance"},
+        {"Tolerance", "tolerance"},
+        {"scaledown", "scaleDown"},
+        {"scaleUP", "scaleUp"},
+        {"pod", "pods"},
+        {"xyz", NULL},
+        {"scale", "scaleUp"},
+        {"replicas", NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const char *got = cfg_nearest(rows[i].word, keys);
-        bool same = got == rows[i].want ||
-                    (got && rows[i].want && strcmp(got, rows[i].want) == 0);
+        bool same = got == rows[i].want || (got && rows[i].want && strcmp(got, rows[i].want) == 0);
         if (!same)
             fail_msg("%s: got %s want %s", rows[i].word, got ? got : "NULL",
                      rows[i].want ? rows[i].want : "NULL");
@@ -497,7 +490,10 @@ static void test_deep_nesting(void **state)
 {
     (void)state;
     /* root at depth 0, so CFG_MAX_DEPTH + 1 nested sequences is the deepest allowed */
-    static const struct { const char *name; int depth, want; } rows[] = {
+    static const struct {
+        const char *name;
+        int depth, want;
+    } rows[] = {
         {"at the limit", CFG_MAX_DEPTH + 1, 0},
         {"one past the limit", CFG_MAX_DEPTH + 2, GP_ELIMIT},
         {"far past the limit", 200000, GP_ELIMIT},
@@ -517,8 +513,8 @@ static void test_deep_nesting(void **state)
     char text[1024];
     char *inner = nested_seq(40);
     inner[strlen(inner) - 1] = '\0';
-    snprintf(text, sizeof(text), "a: &a %s\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
-             inner);
+    snprintf(text, sizeof(text),
+             "a: &a %s\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", inner);
     free(inner);
     cfg_doc *d = NULL;
     gp_error e;
@@ -555,12 +551,20 @@ static void test_many_keys(void **state)
 
 /* ---------- bad-input files with their expected one-line errors ---------- */
 
-static const struct { const char *file; int want_rc; } bad_files[] = {
-    {"alias_bomb", GP_ELIMIT},        {"bad_indent", GP_EPARSE},
-    {"deep_nesting", GP_ELIMIT},      {"dup_key", GP_EPARSE},
-    {"invalid_utf8", GP_EPARSE},      {"nonscalar_key", GP_EPARSE},
-    {"recursive_alias", GP_EPARSE},   {"truncated", GP_EPARSE},
-    {"two_docs", GP_EPARSE},          {"undefined_alias", GP_EPARSE},
+static const struct {
+    const char *file;
+    int want_rc;
+} bad_files[] = {
+    {"alias_bomb", GP_ELIMIT},
+    {"bad_indent", GP_EPARSE},
+    {"deep_nesting", GP_ELIMIT},
+    {"dup_key", GP_EPARSE},
+    {"invalid_utf8", GP_EPARSE},
+    {"nonscalar_key", GP_EPARSE},
+    {"recursive_alias", GP_EPARSE},
+    {"truncated", GP_EPARSE},
+    {"two_docs", GP_EPARSE},
+    {"undefined_alias", GP_EPARSE},
     {"unterminated_string", GP_EPARSE},
     {"nul_byte", GP_EPARSE}, /* issue 13: the rest of the file used to be dropped silently */
 };
@@ -584,8 +588,8 @@ static void test_bad_files(void **state)
         char got[1024];
         gp_error_format(&e, got, sizeof(got));
         if (rc != bad_files[i].want_rc)
-            fail_msg("%s: got rc %d want %d (%s)", bad_files[i].file, rc,
-                     bad_files[i].want_rc, got);
+            fail_msg("%s: got rc %d want %d (%s)", bad_files[i].file, rc, bad_files[i].want_rc,
+                     got);
         if (d != NULL)
             fail_msg("%s: doc not NULL on error", bad_files[i].file);
         if (strcmp(got, want) != 0)
@@ -626,8 +630,8 @@ static void test_overlays(void **state)
         int rc = cfg_set(d, rows[i].path, rows[i].value, "--set x", "/some/dir", &e);
         if (rows[i].want_err) {
             if (rc >= 0 || !strstr(e.msg, rows[i].want_err))
-                fail_msg("%s: rc %d msg \"%s\", want an error with \"%s\"", rows[i].name, rc,
-                         e.msg, rows[i].want_err);
+                fail_msg("%s: rc %d msg \"%s\", want an error with \"%s\"", rows[i].name, rc, e.msg,
+                         rows[i].want_err);
             cfg_free(d);
             continue;
         }
@@ -684,9 +688,8 @@ static void test_cfg_error_helper(void **state)
 {
     (void)state;
     cfg_doc *d = load_ok("cluster:\n  pools:\n    - gpu: h100\n");
-    const cfg_node *gpu =
-        cfg_map_get(cfg_seq_at(cfg_map_get(cfg_map_get(cfg_root(d), "cluster"), "pools"), 0),
-                    "gpu");
+    const cfg_node *gpu = cfg_map_get(
+        cfg_seq_at(cfg_map_get(cfg_map_get(cfg_root(d), "cluster"), "pools"), 0), "gpu");
     gp_error e;
     gp_error_clear(&e);
     assert_int_equal(cfg_error(gpu, &e, GP_EUNKNOWN, "no profile for '%s'", cfg_scalar(gpu)),

@@ -73,14 +73,18 @@ static void *make_cv(const char *yaml, synth *y, oracle_view *ov, cfg_doc **doc)
     gp_error_clear(&err);
     if (yaml && cfg_load_string("c.yaml", yaml, strlen(yaml), doc, &err) < 0)
         fail_msg("yaml: %s", err.msg);
-    *ov = (oracle_view){.ctx = y, .work_s = synth_work, .arrivals = synth_arrivals,
-                        .end_us = 3600 * S_US};
-    policy_env env = {.min_pods = 0, .max_pods = 100, .concurrency = 2,
-                      .pod_capacity_per_s = 0.5, .mean_demand_s = 2.0,
-                      .cold_start_us = 60 * S_US, .scrape_interval_us = 15 * S_US,
+    *ov = (oracle_view){
+        .ctx = y, .work_s = synth_work, .arrivals = synth_arrivals, .end_us = 3600 * S_US};
+    policy_env env = {.min_pods = 0,
+                      .max_pods = 100,
+                      .concurrency = 2,
+                      .pod_capacity_per_s = 0.5,
+                      .mean_demand_s = 2.0,
+                      .cold_start_us = 60 * S_US,
+                      .scrape_interval_us = 15 * S_US,
                       .oracle = ov};
-    policy_info info = {.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                        .max_pods = -1};
+    policy_info info = {
+        .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     void *st = NULL;
     if (cv_ops()->create(*doc ? cfg_root(*doc) : NULL, &env, &st, &info, &err) < 0) {
         char buf[1024];
@@ -114,7 +118,11 @@ static void test_schedule(void **state)
     cfg_doc *doc;
     void *st = make_cv("resolution: 60s\n", &y, &ov, &doc);
     /* need = 4 / (1 x 0.8) = 5 pods; 1 s/s -> 1.25 -> 2 pods */
-    static const struct { const char *name; int64_t t_s; int want; } rows[] = {
+    static const struct {
+        const char *name;
+        int64_t t_s;
+        int want;
+    } rows[] = {
         {"nothing ahead", 0, 0},
         {"75 s + 1 tick before the load: not yet", 870, 0},
         {"exactly cold start + sync before the load", 885, 5},
@@ -145,7 +153,11 @@ static void test_config(void **state)
     (void)state;
     synth y = {load_segs, 4};
     oracle_view ov;
-    static const struct { const char *name, *yaml; int64_t t_s; int want; } rows[] = {
+    static const struct {
+        const char *name, *yaml;
+        int64_t t_s;
+        int want;
+    } rows[] = {
         {"utilisation 1.0: 4 pods", "target_utilization: 1.0\n", 1500, 4},
         {"headroom 50%: 7.5 -> 8", "headroom_frac: 0.5\n", 1500, 8},
         {"headroom 1 pod", "headroom_pods: 1\n", 1500, 6},
@@ -155,8 +167,7 @@ static void test_config(void **state)
         {"horizon 0: later", "resolution: 60s\nhorizon: 0s\n", 900, 5},
         {"horizon 0: not before", "resolution: 60s\nhorizon: 0s\n", 885, 0},
         {"no lookback: drained as the burst ends", "resolution: 60s\n", 2400, 0},
-        {"lookback 2m: kept for work still in service", "resolution: 60s\nlookback: 2m\n",
-         2400, 5},
+        {"lookback 2m: kept for work still in service", "resolution: 60s\nlookback: 2m\n", 2400, 5},
         {"lookback 2m: then drained", "resolution: 60s\nlookback: 2m\n", 2520, 0},
         {"default 5-min windows: the 1-min dip is averaged in", NULL, 1980, 4},
         {"5-min windows: the light load from 3000 s", NULL, 2925, 2},
@@ -177,8 +188,12 @@ static void test_config(void **state)
 static void test_needs_an_oracle(void **state)
 {
     (void)state;
-    policy_env env = {.min_pods = 0, .max_pods = 10, .concurrency = 1,
-                      .pod_capacity_per_s = 1, .mean_demand_s = 1, .cold_start_us = S_US,
+    policy_env env = {.min_pods = 0,
+                      .max_pods = 10,
+                      .concurrency = 1,
+                      .pod_capacity_per_s = 1,
+                      .mean_demand_s = 1,
+                      .cold_start_us = S_US,
                       .oracle = NULL};
     policy_info info = {0};
     void *st = NULL;
@@ -207,8 +222,8 @@ static void test_needs_an_oracle(void **state)
 /* ------------------------------------------------------------ the oracle by trait */
 
 /* A policy that records whether the run gave it an oracle (in the host context). */
-static int spy_create(const cfg_node *cfg, const policy_env *env, void **state,
-                      policy_info *info, gp_error *err)
+static int spy_create(const cfg_node *cfg, const policy_env *env, void **state, policy_info *info,
+                      gp_error *err)
 {
     (void)cfg, (void)info, (void)err;
     *(bool *)env->host_ctx = env->oracle != NULL;
@@ -234,8 +249,10 @@ static void run_with(const policy_ops *ops, bool *got)
     snprintf(path, sizeof(path), "%s/e.yaml", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "profile: %s\nworkload: {type: poisson, rate_per_s: 0.05, duration: 10m}\n"
-               "policies: [{policy: static}]\n", prof);
+    fprintf(f,
+            "profile: %s\nworkload: {type: poisson, rate_per_s: 0.05, duration: 10m}\n"
+            "policies: [{policy: static}]\n",
+            prof);
     fclose(f);
     experiment *e = NULL;
     gp_error err;
@@ -268,8 +285,11 @@ static void test_oracle_by_trait(void **state)
         {"plain", 0, false},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        policy_ops ops = {.name = rows[i].name, .summary = "spy", .create = spy_create,
-                          .decide = spy_decide, .destroy = spy_destroy,
+        policy_ops ops = {.name = rows[i].name,
+                          .summary = "spy",
+                          .create = spy_create,
+                          .decide = spy_decide,
+                          .destroy = spy_destroy,
                           .traits = rows[i].traits};
         bool got = !rows[i].want_oracle;
         run_with(&ops, &got);
@@ -298,8 +318,7 @@ static void test_registry_traits(void **state)
             fail_msg("%s: no live form, and no reason or closest policy", o->name);
         const policy_ops *c = policy_find(o->live_closest);
         if (!c || c->live == POLICY_LIVE_NONE)
-            fail_msg("%s: the closest policy \"%s\" has no live form", o->name,
-                     o->live_closest);
+            fail_msg("%s: the closest policy \"%s\" has no live form", o->name, o->live_closest);
     }
     assert_int_equal(none, 1); /* clairvoyant; serverless exports as Knative */
 }
@@ -307,10 +326,8 @@ static void test_registry_traits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedule),
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_needs_an_oracle),
-        cmocka_unit_test(test_oracle_by_trait),
+        cmocka_unit_test(test_schedule),        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_needs_an_oracle), cmocka_unit_test(test_oracle_by_trait),
         cmocka_unit_test(test_registry_traits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

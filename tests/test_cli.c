@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -40,46 +39,36 @@ static void tmp_write(const tmpdir *t, const char *name, const char *text)
     tu_write_text(p, text);
 }
 
-static void tmp_cleanup(const tmpdir *t)
+static void tmp_cleanup(const tmpdir *t) { assert_int_equal(tu_rm_rf(t->path), 0); }
+
+/* Runs `gpenlab ARGS...` in dir without a shell (tu_gpenlab: a signal fails the test); more
+ * (may be NULL) adds environment entries and a user. Returns the exit status, stderr in
+ * err_out. */
+static int run_gpenlab(const char *dir, const char *const *args, const gp_proc_spec *more,
+                       char *err_out, size_t cap)
 {
-    assert_int_equal(tu_rm_rf(t->path), 0);
+    gp_proc_result r = tu_run_bin("gpenlab", dir, args, more);
+    snprintf(err_out, cap, "%s", r.err);
+    int code = r.exit_code;
+    gp_proc_result_free(&r);
+    return code;
 }
 
-/* Runs `gpenlab ARGS` in dir; returns the exit status, stderr in err_out. */
-static int run_gpenlab(const char *dir, const char *args, char *err_out, size_t cap)
+static void expect_error(const char *dir, const char *const *args, const char *const *needles)
 {
-    const char *bin = getenv("GPENLAB_BIN");
-    if (!bin)
-        bin = "./gpenlab";
-    char cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof(cwd)));
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s%s%s' %s 2>&1 >/dev/null", dir,
-             bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(err_out, 1, cap - 1, p);
-    err_out[n] = '\0';
-    int st = pclose(p);
-    if (WIFSIGNALED(st))
-        fail_msg("gpenlab %s: killed by signal %d", args, WTERMSIG(st));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void expect_error(const char *dir, const char *args, const char *const *needles)
-{
-    char out[8192];
-    int code = run_gpenlab(dir, args, out, sizeof(out));
+    char out[8192], words[512];
+    int code = run_gpenlab(dir, args, NULL, out, sizeof(out));
+    tu_words(args, words, sizeof(words));
     if (code == 0)
-        fail_msg("gpenlab %s: exit 0, expected an error", args);
+        fail_msg("gpenlab %s: exit 0, expected an error", words);
     size_t lines = 0;
     for (const char *c = out; *c; c++)
         lines += *c == '\n';
     if (lines != 1)
-        fail_msg("gpenlab %s: expected one line on stderr, got %zu:\n%s", args, lines, out);
+        fail_msg("gpenlab %s: expected one line on stderr, got %zu:\n%s", words, lines, out);
     for (size_t i = 0; needles[i]; i++)
         if (!strstr(out, needles[i]))
-            fail_msg("gpenlab %s: stderr lacks \"%s\":\n%s", args, needles[i], out);
+            fail_msg("gpenlab %s: stderr lacks \"%s\":\n%s", words, needles[i], out);
 }
 
 static const char *const PROFILE =
@@ -107,7 +96,8 @@ static void test_missing_experiment_file(void **state)
     (void)state;
     tmpdir t;
     tmp_make(&t);
-    expect_error(t.path, "run nothere.yaml", (const char *const[]){"nothere.yaml", "cannot open", NULL});
+    expect_error(t.path, (const char *const[]){"run", "nothere.yaml", NULL},
+                 (const char *const[]){"nothere.yaml", "cannot open", NULL});
     tmp_cleanup(&t);
 }
 
@@ -117,7 +107,8 @@ static void test_empty_experiment(void **state)
     tmpdir t;
     tmp_make(&t);
     tmp_write(&t, "exp.yaml", "");
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"exp.yaml", "empty", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"exp.yaml", "empty", NULL});
     tmp_cleanup(&t);
 }
 
@@ -127,7 +118,7 @@ static void test_unknown_key(void **state)
     tmpdir t;
     tmp_make(&t);
     write_experiment(&t, "workload: {type: poisson, rate_per_s: 1, duration: 1m}\nreplicatons: 3");
-    expect_error(t.path, "run exp.yaml",
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
                  (const char *const[]){"exp.yaml:5:", "replicatons", "replications", NULL});
     tmp_cleanup(&t);
 }
@@ -138,7 +129,8 @@ static void test_out_of_range_value(void **state)
     tmpdir t;
     tmp_make(&t);
     write_experiment(&t, "workload: {type: poisson, rate_per_s: -1, duration: 1m}");
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"exp.yaml:4:", "rate_per_s", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"exp.yaml:4:", "rate_per_s", NULL});
     tmp_cleanup(&t);
 }
 
@@ -149,7 +141,8 @@ static void test_missing_profile(void **state)
     tmp_make(&t);
     write_experiment(&t, "workload: {type: poisson, rate_per_s: 1, duration: 1m}");
     unlink(strcat(strcpy((char[600]){0}, t.path), "/prof"));
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"exp.yaml:2:", "profile", "prof", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"exp.yaml:2:", "profile", "prof", NULL});
     tmp_cleanup(&t);
 }
 
@@ -161,7 +154,8 @@ static void test_malformed_profile(void **state)
     write_experiment(&t, "workload: {type: poisson, rate_per_s: 1, duration: 1m}");
     tmp_write(&t, "prof",
               "format gpenlab-profile 1\ncard \"t\"\nmp_grid 1 4\nstage work image 100 fast\n");
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"prof:4:", "stage", "fast", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"prof:4:", "stage", "fast", NULL});
     tmp_cleanup(&t);
 }
 
@@ -174,7 +168,8 @@ static void test_unknown_policy(void **state)
     tmp_write(&t, "exp.yaml",
               "profile: prof\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
               "policies:\n  - {policy: magic}\n");
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"exp.yaml:4:", "magic", "static", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"exp.yaml:4:", "magic", "static", NULL});
     tmp_cleanup(&t);
 }
 
@@ -197,11 +192,13 @@ static void test_trace_bad_inputs(void **state)
         write_experiment(&t, TRACE_WL);
         tmp_write(&t, "t.csv", rows[i].csv);
         char out[8192];
-        int code = run_gpenlab(t.path, "run exp.yaml", out, sizeof(out));
+        int code = run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", NULL}, NULL, out,
+                               sizeof(out));
         size_t lines = 0;
         for (const char *c = out; *c; c++)
             lines += *c == '\n';
-        if (code == 0 || lines != 1 || !strstr(out, rows[i].needle1) || !strstr(out, rows[i].needle2))
+        if (code == 0 || lines != 1 || !strstr(out, rows[i].needle1) ||
+            !strstr(out, rows[i].needle2))
             fail_msg("%s: exit %d, stderr: %s", rows[i].name, code, out);
         tmp_cleanup(&t);
     }
@@ -231,7 +228,8 @@ static void test_truncated_gzip_trace(void **state)
     assert_non_null(f);
     fwrite(buf, 1, n / 2, f);
     fclose(f);
-    expect_error(t.path, "run exp.yaml", (const char *const[]){"t.csv.gz", "trunc", NULL});
+    expect_error(t.path, (const char *const[]){"run", "exp.yaml", NULL},
+                 (const char *const[]){"t.csv.gz", "trunc", NULL});
     tmp_cleanup(&t);
 }
 
@@ -242,18 +240,14 @@ static void test_good_run_and_resume(void **state)
     tmp_make(&t);
     write_experiment(&t, "workload: {type: poisson, rate_per_s: 2, duration: 10m}");
     char out[8192];
-    assert_int_equal(run_gpenlab(t.path, "run exp.yaml --quiet", out, sizeof(out)), 0);
+    assert_int_equal(run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL},
+                                 NULL, out, sizeof(out)),
+                     0);
     /* the rerun resumes: the run is already in the database */
-    const char *bin = getenv("GPENLAB_BIN");
-    char cmd[2048], cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof(cwd)));
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s%s%s' run exp.yaml", t.path,
-             bin && bin[0] == '/' ? "" : cwd, bin && bin[0] == '/' ? "" : "/", bin ? bin : "gpenlab");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
+    gp_proc_result r = tu_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", NULL});
+    assert_int_equal(r.exit_code, 0);
+    snprintf(out, sizeof(out), "%s", r.out);
+    gp_proc_result_free(&r);
     if (!strstr(out, "1 resumed"))
         fail_msg("rerun did not resume:\n%s", out);
     if (!strstr(out, "static"))
@@ -286,9 +280,12 @@ static void test_profile_derive(void **state)
     replace_once(fixed, sizeof(fixed), text, "provenance seed", "provenance measured");
     tmp_write(&t, "measured", fixed);
     char out[8192];
-    assert_int_equal(run_gpenlab(t.path, "profile derive --in measured --from t4 --to l4,a100 --outdir .",
-                                 out, sizeof(out)),
-                     0);
+    assert_int_equal(
+        run_gpenlab(t.path,
+                    (const char *const[]){"profile", "derive", "--in", "measured", "--from", "t4",
+                                          "--to", "l4,a100", "--outdir", ".", NULL},
+                    NULL, out, sizeof(out)),
+        0);
     for (int k = 0; k < 2; k++) {
         char p[600];
         snprintf(p, sizeof(p), "%s/%s-derived", t.path, k ? "a100" : "l4");
@@ -301,64 +298,23 @@ static void test_profile_derive(void **state)
         free(prof);
     }
     /* only measured profiles may be derived from; unknown cards are refused */
-    expect_error(t.path, "profile derive --in ../../nonexistent --from t4",
+    expect_error(t.path,
+                 (const char *const[]){"profile", "derive", "--in", "../../nonexistent", "--from",
+                                       "t4", NULL},
                  (const char *const[]){"nonexistent", NULL});
-    expect_error(t.path, "profile derive --in measured --from t4 --to z80",
+    expect_error(t.path,
+                 (const char *const[]){"profile", "derive", "--in", "measured", "--from", "t4",
+                                       "--to", "z80", NULL},
                  (const char *const[]){"--to", "z80", NULL});
     tmp_cleanup(&t);
 }
 
 /* ---- issue 13: paths, no shell, one writer, read-only results ---- */
 
-/* Runs the gpenlab binary with argv in dir, without a shell: env_tmpdir (may be NULL)
- * becomes TMPDIR, uid >= 0 runs it as that user. Returns the exit status (-1 on a
- * signal); stderr in err_out. */
-static int run_argv(const char *dir, const char *const *args, const char *env_tmpdir, int uid,
-                    char *err_out, size_t cap)
-{
-    const char *bin = getenv("GPENLAB_BIN");
-    char abs_bin[1024];
-    if (!realpath(bin ? bin : "./gpenlab", abs_bin))
-        fail_msg("no gpenlab binary");
-    const char *argv[32] = {abs_bin};
-    size_t n = 1;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], STDERR_FILENO);
-        close(p[0]);
-        close(p[1]);
-        if (!freopen("/dev/null", "w", stdout) || chdir(dir) != 0)
-            _exit(126);
-        if (env_tmpdir)
-            setenv("TMPDIR", env_tmpdir, 1);
-        if (uid >= 0 && (setgid((gid_t)uid) != 0 || setuid((uid_t)uid) != 0))
-            _exit(126);
-        execv(abs_bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < cap && (k = read(p[0], err_out + got, cap - 1 - got)) > 0)
-        got += (size_t)k;
-    err_out[got] = '\0';
-    close(p[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void expect_ok(const char *dir, const char *const *args)
 {
     char out[4096];
-    int code = run_argv(dir, args, NULL, -1, out, sizeof(out));
+    int code = run_gpenlab(dir, args, NULL, out, sizeof(out));
     if (code != 0)
         fail_msg("gpenlab %s %s: exit %d: %s", args[0], args[1] ? args[1] : "", code, out);
 }
@@ -412,8 +368,11 @@ static void test_report_tmpdir_runs_nothing(void **state)
     snprintf(evil, sizeof(evil), "%s/x'; touch INJECTED; echo '", t.path);
     assert_int_equal(mkdir(evil, 0755), 0);
     char out[4096];
-    int code = run_argv(t.path, (const char *const[]){"report", "out.db", NULL}, evil, -1, out,
-                        sizeof(out));
+    char tmpdir_var[720];
+    snprintf(tmpdir_var, sizeof(tmpdir_var), "TMPDIR=%s", evil);
+    int code = run_gpenlab(t.path, (const char *const[]){"report", "out.db", NULL},
+                           &(gp_proc_spec){.env = (const char *const[]){tmpdir_var, NULL}}, out,
+                           sizeof(out));
     if (code != 0)
         fail_msg("report with an odd TMPDIR: exit %d: %s", code, out);
     assert_false(exists(t.path, "INJECTED"));
@@ -442,8 +401,8 @@ static void test_second_writer_refused(void **state)
     gp_error err;
     assert_int_equal(results_db_open(db, &holder, &err), 0);
     char out[4096];
-    int code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
-                        -1, out, sizeof(out));
+    int code = run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
+                           out, sizeof(out));
     if (code == 0 || !strstr(out, "out.db") || !strstr(out, "another gpenlab is writing"))
         fail_msg("second writer: exit %d: %s", code, out);
     results_db_close(holder);
@@ -474,24 +433,52 @@ static void test_read_only_results(void **state)
     static char before[1 << 20], after[1 << 20];
     size_t nb = fread(before, 1, sizeof(before), f);
     fclose(f);
-    int uid = geteuid() == 0 ? 65534 : -1;
+    unsigned uid = geteuid() == 0 ? 65534 : 0; /* 0: as this user */
     char pub[700];
     snprintf(pub, sizeof(pub), "%s/pub", t.path);
     assert_int_equal(mkdir(pub, 0777), 0);
     assert_int_equal(chmod(pub, 0777), 0);
-    if (uid >= 0) {
+    /* the other user runs a copy of gpenlab inside the test's folder: the checkout may lie
+     * where that user cannot reach (a 0700 home or mktemp folder) */
+    char saved_bin[PATH_MAX] = "", bin_copy[800];
+    if (uid > 0) {
         assert_int_equal(chmod(db, 0444), 0);
         assert_int_equal(chmod(t.path, 0755), 0);
+        const char *env_bin = getenv("GPENLAB_BIN");
+        if (env_bin)
+            snprintf(saved_bin, sizeof(saved_bin), "%s", env_bin);
+        char src[PATH_MAX];
+        tu_bin_path("gpenlab", src, sizeof(src));
+        size_t len = 0;
+        uint8_t *bytes = tu_slurp_bytes(src, &len);
+        assert_non_null(bytes);
+        snprintf(bin_copy, sizeof(bin_copy), "%s/gpenlab", t.path);
+        FILE *bf = fopen(bin_copy, "wb");
+        assert_non_null(bf);
+        assert_int_equal(fwrite(bytes, 1, len, bf), len);
+        assert_int_equal(fclose(bf), 0);
+        free(bytes);
+        assert_int_equal(chmod(bin_copy, 0755), 0);
+        assert_int_equal(setenv("GPENLAB_BIN", bin_copy, 1), 0);
     }
     char out[4096];
-    int code = run_argv(t.path, (const char *const[]){"report", "out.db", "-o", "pub/r.html", NULL},
-                        NULL, uid, out, sizeof(out));
-    if (code != 0)
-        fail_msg("report on a read-only database: exit %d: %s", code, out);
-    code = run_argv(t.path,
-                    (const char *const[]){"export", "--policy", "static", "--from", "out.db",
-                                          "--out", "pub/k8s", NULL},
-                    NULL, uid, out, sizeof(out));
+    const gp_proc_spec as_uid = {.run_as_uid = uid};
+    char report_out[4096];
+    int report_code =
+        run_gpenlab(t.path, (const char *const[]){"report", "out.db", "-o", "pub/r.html", NULL},
+                    &as_uid, report_out, sizeof(report_out));
+    int code = run_gpenlab(t.path,
+                           (const char *const[]){"export", "--policy", "static", "--from", "out.db",
+                                                 "--out", "pub/k8s", NULL},
+                           &as_uid, out, sizeof(out));
+    if (uid > 0) {
+        if (saved_bin[0])
+            setenv("GPENLAB_BIN", saved_bin, 1);
+        else
+            unsetenv("GPENLAB_BIN");
+    }
+    if (report_code != 0)
+        fail_msg("report on a read-only database: exit %d: %s", report_code, report_out);
     if (code != 0)
         fail_msg("export --from a read-only database: exit %d: %s", code, out);
     f = fopen(db, "rb");
@@ -526,8 +513,8 @@ static void test_names_stay_in_their_folder(void **state)
               "cluster: {max_pods: 2, concurrency: 2}\n"
               "policies:\n  - {label: ../../lbl, policy: static, config: {pods: 1}}\n");
     expect_ok(inner, (const char *const[]){"run", "exp.yaml", "--quiet", NULL});
-    expect_ok(inner, (const char *const[]){"export", "--policy", "../../lbl", "--from",
-                                           "exp.yaml", NULL});
+    expect_ok(inner,
+              (const char *const[]){"export", "--policy", "../../lbl", "--from", "exp.yaml", NULL});
     /* nothing outside work/ but work itself; inside work/ nothing but its own files */
     DIR *d = opendir(t.path);
     struct dirent *e;
@@ -580,8 +567,8 @@ static void test_nul_and_utf8_inputs(void **state)
     fwrite(yaml, 1, sizeof(yaml) - 1, f);
     fclose(f);
     char out[4096];
-    int code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
-                        -1, out, sizeof(out));
+    int code = run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL,
+                           out, sizeof(out));
     if (code == 0 || !strstr(out, "exp.yaml:8:1: NUL byte"))
         fail_msg("NUL in the experiment: exit %d: %s", code, out);
 
@@ -604,21 +591,22 @@ static void test_nul_and_utf8_inputs(void **state)
         assert_non_null(f);
         fwrite(csv, 1, n, f);
         fclose(f);
-        code = run_argv(t.path, (const char *const[]){"trace", "stats", "t.csv", "--time-col", "t", NULL},
-                        NULL, -1, out, sizeof(out));
+        code = run_gpenlab(
+            t.path, (const char *const[]){"trace", "stats", "t.csv", "--time-col", "t", NULL}, NULL,
+            out, sizeof(out));
         if (code == 0 || !strstr(out, rows[i].want))
             fail_msg("%s: exit %d: %s", rows[i].name, code, out);
     }
-    code = run_argv(t.path, (const char *const[]){"trace", "stats", "/dev/zero", NULL}, NULL, -1,
-                    out, sizeof(out));
+    code = run_gpenlab(t.path, (const char *const[]){"trace", "stats", "/dev/zero", NULL}, NULL,
+                       out, sizeof(out));
     if (code == 0 || !strstr(out, "/dev/zero: a device, not a regular file"))
         fail_msg("trace stats /dev/zero: exit %d: %s", code, out);
 
     char prof[1024];
     replace_once(prof, sizeof(prof), PROFILE, "card \"t\"", "card \"\xe9\"");
     tmp_write(&t, "bad.prof", prof);
-    code = run_argv(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL, -1,
-                    out, sizeof(out));
+    code = run_gpenlab(t.path, (const char *const[]){"profile", "check", "bad.prof", NULL}, NULL,
+                       out, sizeof(out));
     if (code == 0 || !strstr(out, "bad.prof:2:7: invalid UTF-8"))
         fail_msg("invalid UTF-8 in a profile: exit %d: %s", code, out);
     alarm(0);
@@ -637,7 +625,7 @@ static void test_physical_sense(void **state)
     char prof[1024];
     replace_once(prof, sizeof(prof), PROFILE, "eff 1 2", "eff 1 3");
     tmp_write(&t, "above", prof);
-    expect_error(t.path, "profile check above",
+    expect_error(t.path, (const char *const[]){"profile", "check", "above", NULL},
                  (const char *const[]){"above:7", "eff(2) = 3 is more than 2", NULL});
     char text[1400], fixed[1400];
     replace_once(text, sizeof(text), PROFILE, "eff 1 2", "eff 1 1.8 1.5");
@@ -645,8 +633,8 @@ static void test_physical_sense(void **state)
     replace_once(fixed, sizeof(fixed), text, "req_mem_mib 100", "req_mem_mib 100 400");
     tmp_write(&t, "prof", fixed);
     char out[4096];
-    int code = run_argv(t.path, (const char *const[]){"profile", "check", "prof", NULL}, NULL, -1,
-                        out, sizeof(out));
+    int code = run_gpenlab(t.path, (const char *const[]){"profile", "check", "prof", NULL}, NULL,
+                           out, sizeof(out));
     if (code != 0 || !strstr(out, "warning: prof: the throughput eff(n) falls from n = 2 to 3"))
         fail_msg("eff that falls: exit %d: %s", code, out);
     const char *label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9";
@@ -660,9 +648,10 @@ static void test_physical_sense(void **state)
              "output: {db: out.db}\n",
              label);
     tmp_write(&t, "exp.yaml", text);
-    code = run_argv(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL, -1,
-                    out, sizeof(out));
-    if (code != 0 || !strstr(out, "exp.yaml:10:7: workload.image_mix[1]: image class 1 \"poster\"") ||
+    code = run_gpenlab(t.path, (const char *const[]){"run", "exp.yaml", "--quiet", NULL}, NULL, out,
+                       sizeof(out));
+    if (code != 0 ||
+        !strstr(out, "exp.yaml:10:7: workload.image_mix[1]: image class 1 \"poster\"") ||
         !strstr(out, "will be rejected as too large") ||
         !strstr(out, "eff(n) falls from n = 2 to 3"))
         fail_msg("warnings at load: exit %d: %s", code, out);

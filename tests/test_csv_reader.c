@@ -68,14 +68,22 @@ static uint64_t next(uint64_t *s)
     return *s;
 }
 
-static const char *const WORDS[] = {"0", "17", "1.5", "abc", "x y", "caf\xc3\xa9",
-                                    "\xe6\x97\xa5\xe6\x9c\xac", "2025-02-01 09:57:50", "a#b",
-                                    "\xf0\x9f\x98\x80", "-3e5"};
+static const char *const WORDS[] = {"0",
+                                    "17",
+                                    "1.5",
+                                    "abc",
+                                    "x y",
+                                    "caf\xc3\xa9",
+                                    "\xe6\x97\xa5\xe6\x9c\xac",
+                                    "2025-02-01 09:57:50",
+                                    "a#b",
+                                    "\xf0\x9f\x98\x80",
+                                    "-3e5"};
 
 static void blank_or_comment(model *m, uint64_t *s)
 {
-    static const char *const LINES[] = {"", "  ", "\t", "# a comment, with \"quotes\"",
-                                        "   # indented comment", "#"};
+    static const char *const LINES[] = {
+        "", "  ", "\t", "# a comment, with \"quotes\"", "   # indented comment", "#"};
     puts_t(&m->t, LINES[next(s) % 6]);
     puts_t(&m->t, next(s) % 4 ? "\n" : "\r\n");
 }
@@ -109,9 +117,13 @@ static void add_row(model *m, uint64_t *s, size_t long_field)
             w->field[c] = v;
         } else if ((h >> 16) % 9 == 0) {
             /* quoted: a comma, a doubled quote, sometimes a newline inside */
-            static const char *const Q[][2] = {{"\"a,b\"", "a,b"}, {"\"say \"\"hi\"\"\"", "say \"hi\""},
-                                               {"\"two\nlines\"", "two\nlines"}, {"\"\"", ""},
-                                               {"\" sp \"", " sp "}, {"\"x\r\ny\"", "x\ny"} /* CR before a newline is dropped */};
+            static const char *const Q[][2] = {
+                {"\"a,b\"", "a,b"},
+                {"\"say \"\"hi\"\"\"", "say \"hi\""},
+                {"\"two\nlines\"", "two\nlines"},
+                {"\"\"", ""},
+                {"\" sp \"", " sp "},
+                {"\"x\r\ny\"", "x\ny"} /* CR before a newline is dropped */};
             int k = (int)((h >> 24) % 6);
             puts_t(&m->t, Q[k][0]);
             w->field[c] = strdup(Q[k][1]);
@@ -206,8 +218,7 @@ static csv_reader *open_model(const text *t, piece_input *in, int mode, gp_error
 }
 
 /* Reads rows 0..upto-1 of the model and checks each; returns the reader's next result. */
-static int read_and_check(csv_reader *r, const model *m, size_t upto, const char *name,
-                          gp_error *e)
+static int read_and_check(csv_reader *r, const model *m, size_t upto, const char *name, gp_error *e)
 {
     for (size_t i = 0; i < upto; i++) {
         int rc = csv_next_row(r, e);
@@ -219,11 +230,11 @@ static int read_and_check(csv_reader *r, const model *m, size_t upto, const char
             fail_msg("%s: row %zu: line %ld, want %ld", name, i, csv_line(r), w->line);
         for (int c = 0; c < m->n_cols; c++) {
             if (strcmp(csv_field(r, (size_t)c), w->field[c]) != 0)
-                fail_msg("%s: row %zu (line %ld) field %d: '%.40s' want '%.40s'", name, i,
-                         w->line, c, csv_field(r, (size_t)c), w->field[c]);
+                fail_msg("%s: row %zu (line %ld) field %d: '%.40s' want '%.40s'", name, i, w->line,
+                         c, csv_field(r, (size_t)c), w->field[c]);
             if (csv_field_pos(r, (size_t)c) != w->pos[c])
-                fail_msg("%s: row %zu (line %ld) field %d: column %ld want %ld", name, i,
-                         w->line, c, csv_field_pos(r, (size_t)c), w->pos[c]);
+                fail_msg("%s: row %zu (line %ld) field %d: column %ld want %ld", name, i, w->line,
+                         c, csv_field_pos(r, (size_t)c), w->pos[c]);
         }
     }
     return csv_next_row(r, e);
@@ -237,9 +248,8 @@ static void test_generated_files(void **state)
         uint64_t seed;
         size_t rows, long_every;
     } cases[] = {
-        {"small", 1, 40, 0},          {"many rows", 2, 20000, 0},
-        {"many rows 2", 3, 20000, 0}, {"long fields", 4, 3000, 500},
-        {"long fields 2", 5, 600, 7}, {"one row", 6, 1, 0},
+        {"small", 1, 40, 0},           {"many rows", 2, 20000, 0},   {"many rows 2", 3, 20000, 0},
+        {"long fields", 4, 3000, 500}, {"long fields 2", 5, 600, 7}, {"one row", 6, 1, 0},
     };
     static const char *const MODES[] = {"whole", "pieces", "bytes"};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -259,8 +269,8 @@ static void test_generated_files(void **state)
             if (rc != 0)
                 fail_msg("%s: after the last row got %d (%s), want the end", name, rc, e.msg);
             if (csv_rows(r) != m.n_rows)
-                fail_msg("%s: %llu rows counted, want %zu", name,
-                         (unsigned long long)csv_rows(r), m.n_rows);
+                fail_msg("%s: %llu rows counted, want %zu", name, (unsigned long long)csv_rows(r),
+                         m.n_rows);
             csv_close(r);
         }
         model_free(&m);
@@ -326,8 +336,8 @@ static void test_bad_byte_anywhere(void **state)
             if (rc >= 0)
                 fail_msg("%s: got %d, want an error", name, rc);
             if (e.line != w->line || e.col != want_col || !strstr(e.msg, bad[b].msg))
-                fail_msg("%s: got line %ld col %ld '%s', want line %ld col %ld '%s'", name,
-                         e.line, e.col, e.msg, w->line, want_col, bad[b].msg);
+                fail_msg("%s: got line %ld col %ld '%s', want line %ld col %ld '%s'", name, e.line,
+                         e.col, e.msg, w->line, want_col, bad[b].msg);
             csv_close(r);
         }
         free(t.b);

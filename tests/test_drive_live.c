@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,14 +31,14 @@
 #include "tests/live/fake_http.h"
 #include "tests/testutil.h"
 
-#define TOKEN "live-token-5be0c1d4"
+#define TOKEN    "live-token-5be0c1d4"
 #define MAX_PODS 4
 
 typedef struct step {
-    int pods;                  /* pods the metrics show (ready) */
-    double mem[MAX_PODS];      /* framebuffer used fraction per pod */
-    double util[MAX_PODS];     /* percent */
-    int queue;                 /* LLEN gpen:pending */
+    int pods;              /* pods the metrics show (ready) */
+    double mem[MAX_PODS];  /* framebuffer used fraction per pod */
+    double util[MAX_PODS]; /* percent */
+    int queue;             /* LLEN gpen:pending */
     double p95, samples;
 } step;
 
@@ -62,7 +61,7 @@ typedef struct live {
     char dir[64];
     char token_path[160];
     int redis_port, prom_port;
-    pid_t redis_pid, prom_pid;
+    gp_proc *redis, *prom;
     fake_http metrics;
     int cur_step; /* what the metrics endpoint serves (under metrics' mutex) */
     fake_http api[2];
@@ -101,47 +100,20 @@ static void metrics_handler(void *ctx, const fake_req *req, fake_rep *rep)
                           s->p95 / 2, s->p95, s->p95 * 1.3, s->samples / 60, s->samples);
 }
 
-static bool have(const char *cmd)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(char *const argv[], const char *log)
+/* SIGTERM, SIGKILL after 5 s; *p is freed and set to NULL. */
+static void stop(gp_proc **p)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stdout);
-        (void)f;
-        dup2(1, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t *pid)
-{
-    if (*pid <= 0)
+    if (!*p)
         return;
-    kill(*pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-            *pid = 0;
-            return;
-        }
-        sleep_ms(50);
-    }
-    kill(*pid, SIGKILL);
-    waitpid(*pid, NULL, 0);
-    *pid = 0;
+    gp_proc_stop(*p, 5000, NULL);
+    gp_proc_free(*p);
+    *p = NULL;
 }
 
 /* One RESP command (argv of strings), the reply's first line into out. */
@@ -176,9 +148,9 @@ static void start_redis(live *l)
     char port[16], log[128];
     snprintf(port, sizeof(port), "%d", l->redis_port);
     snprintf(log, sizeof(log), "%s/redis.log", l->dir);
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", l->dir, NULL};
-    l->redis_pid = spawn(argv, log);
+    const char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no",     "--dir", l->dir,   NULL};
+    l->redis = tu_proc_start_log(argv, log);
     char reply[64];
     const char *ping[] = {"PING"};
     for (int i = 0; i < 200; i++) {
@@ -214,8 +186,8 @@ static void start_prometheus(live *l)
     snprintf(cfgflag, sizeof(cfgflag), "--config.file=%s", cfg);
     snprintf(dataflag, sizeof(dataflag), "--storage.tsdb.path=%s", data);
     snprintf(addrflag, sizeof(addrflag), "--web.listen-address=%s", addr);
-    char *argv[] = {"prometheus", cfgflag, dataflag, addrflag, "--log.level=warn", NULL};
-    l->prom_pid = spawn(argv, log);
+    const char *argv[] = {"prometheus", cfgflag, dataflag, addrflag, "--log.level=warn", NULL};
+    l->prom = tu_proc_start_log(argv, log);
     for (int i = 0; i < 600; i++) {
         http_resp r;
         if (http_do("GET", url, NULL, NULL, NULL, 500000, &r) == 0 && r.status == 200) {
@@ -254,7 +226,7 @@ static void wait_step(live *l, int k)
 
 static int setup(void **state)
 {
-    if (!have("redis-server") || !have("prometheus")) {
+    if (!tu_have_cmd("redis-server") || !tu_have_cmd("prometheus")) {
         print_message("SKIP live tests: redis-server and prometheus are not installed "
                       "(scripts/install_live_deps.sh installs them; .ci/run calls it)\n");
         *state = NULL;
@@ -291,15 +263,13 @@ static int teardown(void **state)
     live *l = *state;
     if (!l)
         return 0;
-    stop(&l->prom_pid);
-    stop(&l->redis_pid);
+    stop(&l->prom);
+    stop(&l->redis);
     fake_http_stop(&l->metrics);
     for (int i = 0; i < 2; i++)
         fake_http_stop(&l->api[i]);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", l->dir);
     if (!getenv("GPENLAB_KEEP_LIVE"))
-        (void)!system(cmd);
+        tu_rm_rf(l->dir);
     free(l);
     return 0;
 }
@@ -350,8 +320,9 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
     int indent = 0;
     while (last - indent > rules && last[-indent - 1] == ' ')
         indent++;
-    snprintf(rules + strlen(rules), rl - strlen(rules), "%*s- record: \"gpen_test_step_rec\"\n%*s  expr: \"gpen_test_step\"\n",
-             indent, "", indent, "");
+    snprintf(rules + strlen(rules), rl - strlen(rules),
+             "%*s- record: \"gpen_test_step_rec\"\n%*s  expr: \"gpen_test_step\"\n", indent, "",
+             indent, "");
     snprintf(path, sizeof(path), "%s/rules.yml", l->dir);
     tu_write_text(path, rules);
     free(rules);
@@ -386,14 +357,18 @@ static void prepare(live *l, char *gpen_cfg, char *hpa_cfg, size_t len)
              "config:\n"
              "  minReplicas: 1\n  maxReplicas: 4\n"
              "  metrics:\n"
-             "  - {type: Pods, pods: {metric: {name: gpu_memory_utilization}, target: {type: AverageValue, averageValue: \"60\"}}}\n"
-             "  - {type: External, external: {metric: {name: redis_list_length}, target: {type: AverageValue, averageValue: \"3\"}}}\n"
-             "  - {type: External, external: {metric: {name: gpen_request_latency_seconds_p95}, target: {type: Value, value: \"4\"}}}\n"
+             "  - {type: Pods, pods: {metric: {name: gpu_memory_utilization}, target: {type: "
+             "AverageValue, averageValue: \"60\"}}}\n"
+             "  - {type: External, external: {metric: {name: redis_list_length}, target: {type: "
+             "AverageValue, averageValue: \"3\"}}}\n"
+             "  - {type: External, external: {metric: {name: gpen_request_latency_seconds_p95}, "
+             "target: {type: Value, value: \"4\"}}}\n"
              "  behavior: {scaleDown: {stabilizationWindowSeconds: 30}}\n"
              "bounds: {min_pods: 1, max_pods: 4}\n"
              "prometheus: {url: \"%s\", timeout: 2s}\n"
              "redis: {address: \"%s\", timeout: 1s}\n"
-             "target: {kubernetes: {namespace: gpen, deployment: gpen, api_server: \"http://127.0.0.1:%d\", token_file: \"%s\", retries: 2, backoff: 5ms}}\n",
+             "target: {kubernetes: {namespace: gpen, deployment: gpen, api_server: "
+             "\"http://127.0.0.1:%d\", token_file: \"%s\", retries: 2, backoff: 5ms}}\n",
              prom, redis, l->api[1].port, l->token_path);
     snprintf(hpa_cfg, len, "%s/hpa.yaml", l->dir);
     tu_write_text(hpa_cfg, hpa);
@@ -413,9 +388,9 @@ static void csv_row(FILE *f, const drive_tick_rec *r)
     const policy_obs *o = &r->obs;
     fprintf(f, "%.6f,%d,%d,%u", (double)o->now_us / 1e6, o->spec_replicas, o->metrics_valid ? 1 : 0,
             o->latency_samples);
-    static const int order[] = {OBS_GPU_MEM_FRAC, OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
+    static const int order[] = {OBS_GPU_MEM_FRAC,  OBS_GPU_UTIL_FRAC, OBS_LATENCY_P50_S,
                                 OBS_LATENCY_P95_S, OBS_LATENCY_P99_S, OBS_QUEUE_LEN,
-                                OBS_IN_FLIGHT, OBS_ARRIVAL_RATE, OBS_CONCURRENCY};
+                                OBS_IN_FLIGHT,     OBS_ARRIVAL_RATE,  OBS_CONCURRENCY};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         fputc(',', f);
         cell(f, o->metric[order[i]]);
@@ -453,14 +428,16 @@ static void compare_with_replay(live *l, const char *policy, const char *config_
     tu_write_text(cfgp, config_yaml);
     FILE *f = fopen(csv, "w");
     fputs("t_s,spec_replicas,metrics_valid,latency_samples,gpu_mem_frac,gpu_util_frac,p50_s,"
-          "p95_s,p99_s,queue_len,in_flight,arrival_rate,concurrency,pods\n", f);
+          "p95_s,p99_s,queue_len,in_flight,arrival_rate,concurrency,pods\n",
+          f);
     for (int i = 0; i < n; i++)
         csv_row(f, &recs[i]);
     fclose(f);
     char los[16], his[16];
     snprintf(los, sizeof(los), "%d", lo);
     snprintf(his, sizeof(his), "%d", hi);
-    char *argv[] = {"replay", (char *)policy, csv, "--config", cfgp, "--min", los, "--max", his, NULL};
+    char *argv[] = {"replay", (char *)policy, csv, "--config", cfgp, "--min",
+                    los,      "--max",        his, NULL};
     char *out = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&out, &len);
@@ -532,8 +509,8 @@ static void test_live(void **state)
         set_queue(l, script[k].queue);
         for (int i = 0; i < 2; i++) {
             fake_http_lock(&l->api[i]);
-            l->kube[i].ready = script[k].pods < l->kube[i].replicas ? script[k].pods
-                                                                    : l->kube[i].replicas;
+            l->kube[i].ready =
+                script[k].pods < l->kube[i].replicas ? script[k].pods : l->kube[i].replicas;
             fake_http_unlock(&l->api[i]);
         }
         wait_step(l, k);
@@ -553,22 +530,27 @@ static void test_live(void **state)
         double mean = 0;
         for (int p = 0; p < script[k].pods; p++)
             mean += script[k].mem[p] / script[k].pods;
-        if (!(o->metric[OBS_GPU_MEM_FRAC] > mean - 1e-9 && o->metric[OBS_GPU_MEM_FRAC] < mean + 1e-9))
+        if (!(o->metric[OBS_GPU_MEM_FRAC] > mean - 1e-9 &&
+              o->metric[OBS_GPU_MEM_FRAC] < mean + 1e-9))
             fail_msg("step %d: gpu_mem_frac %g want %g", k, o->metric[OBS_GPU_MEM_FRAC], mean);
         n++;
     }
     /* the same observations through the simulator's policy path */
     char *gcfg = tu_slurp(gpen_cfg);
     assert_non_null(gcfg);
-    compare_with_replay(l, "gpen-rule",
-                        "{min_pods: 1, max_pods: 10, scale_up_queue_len: 6, cooldown_after_scale_up: 2m}\n",
-                        recs[0], n, 1, 10);
+    compare_with_replay(
+        l, "gpen-rule",
+        "{min_pods: 1, max_pods: 10, scale_up_queue_len: 6, cooldown_after_scale_up: 2m}\n",
+        recs[0], n, 1, 10);
     free(gcfg);
     compare_with_replay(l, "hpa",
                         "minReplicas: 1\nmaxReplicas: 4\nmetrics:\n"
-                        "- {type: Pods, pods: {metric: {name: gpu_memory_utilization}, target: {type: AverageValue, averageValue: \"60\"}}}\n"
-                        "- {type: External, external: {metric: {name: redis_list_length}, target: {type: AverageValue, averageValue: \"3\"}}}\n"
-                        "- {type: External, external: {metric: {name: gpen_request_latency_seconds_p95}, target: {type: Value, value: \"4\"}}}\n"
+                        "- {type: Pods, pods: {metric: {name: gpu_memory_utilization}, target: "
+                        "{type: AverageValue, averageValue: \"60\"}}}\n"
+                        "- {type: External, external: {metric: {name: redis_list_length}, target: "
+                        "{type: AverageValue, averageValue: \"3\"}}}\n"
+                        "- {type: External, external: {metric: {name: "
+                        "gpen_request_latency_seconds_p95}, target: {type: Value, value: \"4\"}}}\n"
                         "behavior: {scaleDown: {stabilizationWindowSeconds: 30}}\n",
                         recs[1], n, 1, 4);
 
@@ -578,7 +560,7 @@ static void test_live(void **state)
     l->cur_step = 1; /* metrics that would scale up */
     fake_http_unlock(&l->metrics);
     wait_step(l, 1);
-    stop(&l->redis_pid);
+    stop(&l->redis);
     for (int i = 0; i < 2; i++) {
         int before = l->kube[i].patches, replicas = l->kube[i].replicas;
         drive_tick_rec r;
@@ -598,7 +580,7 @@ static void test_live(void **state)
             fail_msg("driver %d after Redis came back: %s", i, r.sources);
     }
     t += 15000000;
-    stop(&l->prom_pid);
+    stop(&l->prom);
     for (int i = 0; i < 2; i++) {
         int before = l->kube[i].patches;
         drive_tick_rec r;

@@ -31,17 +31,23 @@ typedef struct order_row {
 
 static const order_row order_rows[] = {
     {"times in reverse", {{30, 0, 3}, {20, 0, 2}, {10, 0, 1}}, 3, {1, 2, 3}},
-    {"times shuffled", {{50, 0, 5}, {10, 0, 1}, {40, 0, 4}, {20, 0, 2}, {30, 0, 3}}, 5,
+    {"times shuffled",
+     {{50, 0, 5}, {10, 0, 1}, {40, 0, 4}, {20, 0, 2}, {30, 0, 3}},
+     5,
      {1, 2, 3, 4, 5}},
     {"equal times: lower priority first", {{10, 2, 3}, {10, 0, 1}, {10, 1, 2}}, 3, {1, 2, 3}},
-    {"equal times and priorities: insertion order", {{10, 1, 1}, {10, 1, 2}, {10, 1, 3}}, 3,
+    {"equal times and priorities: insertion order",
+     {{10, 1, 1}, {10, 1, 2}, {10, 1, 3}},
+     3,
      {1, 2, 3}},
     {"time before priority", {{20, 0, 3}, {10, 5, 1}, {10, 7, 2}}, 3, {1, 2, 3}},
     {"mixed ties",
      {{10, 1, 3}, {5, 9, 1}, {10, 0, 2}, {10, 1, 4}, {12, 0, 6}, {10, 1, 5}},
      6,
      {1, 2, 3, 4, 5, 6}},
-    {"time 0 and large times", {{INT64_MAX / 2, 0, 3}, {0, 0, 1}, {1000000000000, 0, 2}}, 3,
+    {"time 0 and large times",
+     {{INT64_MAX / 2, 0, 3}, {0, 0, 1}, {1000000000000, 0, 2}},
+     3,
      {1, 2, 3}},
 };
 
@@ -63,8 +69,7 @@ static void test_pop_order(void **state)
             if (!engine_pop(&e, &ev))
                 fail_msg("%s: empty after %zu pops", row->name, i);
             if (ev.obj != row->want[i])
-                fail_msg("%s: pop %zu is event %u, want %u", row->name, i, ev.obj,
-                         row->want[i]);
+                fail_msg("%s: pop %zu is event %u, want %u", row->name, i, ev.obj, row->want[i]);
             if (ev.t_us != peek || e.now_us != ev.t_us)
                 fail_msg("%s: pop %zu at %lld: peek said %lld, clock %lld", row->name, i,
                          (long long)ev.t_us, (long long)peek, (long long)e.now_us);
@@ -86,7 +91,7 @@ static void test_many_events_sorted(void **state)
     assert_int_equal(engine_init(&e, 1), 0);
     for (uint32_t i = 0; i < N; i++) {
         uint64_t h = rng_mix64(i);
-        int64_t t = (int64_t)(h % 1000);        /* many equal times */
+        int64_t t = (int64_t)(h % 1000);         /* many equal times */
         uint8_t prio = (uint8_t)((h >> 20) % 3); /* and equal priorities */
         assert_int_equal(engine_schedule(&e, t, prio, 0, i, 0), 0);
     }
@@ -143,23 +148,25 @@ static void test_lazy_cancellation(void **state)
     uint32_t gen[2] = {0, 0};
     assert_int_equal(engine_schedule(&e, 50, 0, 7, 0, gen[0]), 0); /* obj 0 at 50 */
     assert_int_equal(engine_schedule(&e, 40, 0, 7, 1, gen[1]), 0); /* obj 1 at 40 */
-    gen[0]++; /* obj 0 moves to 30 */
+    gen[0]++;                                                      /* obj 0 moves to 30 */
     assert_int_equal(engine_schedule(&e, 30, 0, 7, 0, gen[0]), 0);
     gen[0]++; /* and again to 60 */
     assert_int_equal(engine_schedule(&e, 60, 0, 7, 0, gen[0]), 0);
-    gen[1]++; /* obj 1 cancelled */
+    gen[1]++;                                /* obj 1 cancelled */
     assert_int_equal(engine_pending(&e), 4); /* cancelled events stay until popped */
-    static const struct { int64_t t; uint32_t obj, gen; bool live; } want[] = {
-        {30, 0, 1, false}, {40, 1, 0, false}, {50, 0, 0, false}, {60, 0, 2, true}};
+    static const struct {
+        int64_t t;
+        uint32_t obj, gen;
+        bool live;
+    } want[] = {{30, 0, 1, false}, {40, 1, 0, false}, {50, 0, 0, false}, {60, 0, 2, true}};
     sim_event ev;
     size_t live = 0;
     for (size_t i = 0; i < 4; i++) {
         assert_true(engine_pop(&e, &ev));
-        if (ev.t_us != want[i].t || ev.obj != want[i].obj || ev.gen != want[i].gen ||
-            ev.kind != 7)
+        if (ev.t_us != want[i].t || ev.obj != want[i].obj || ev.gen != want[i].gen || ev.kind != 7)
             fail_msg("pop %zu: t %lld obj %u gen %u kind %u, want t %lld obj %u gen %u", i,
-                     (long long)ev.t_us, ev.obj, ev.gen, ev.kind, (long long)want[i].t,
-                     want[i].obj, want[i].gen);
+                     (long long)ev.t_us, ev.obj, ev.gen, ev.kind, (long long)want[i].t, want[i].obj,
+                     want[i].gen);
         bool is_live = ev.gen == gen[ev.obj];
         if (is_live != want[i].live)
             fail_msg("pop %zu: live %d, want %d", i, is_live, want[i].live);
@@ -208,7 +215,8 @@ static void test_timers_match_lazy_heap(void **state)
                 uint32_t i = (uint32_t)((h >> 32) % nt);
                 gen[i]++;
                 set[i] = true;
-                assert_int_equal(engine_schedule(&a, t, (uint8_t)(i % 3 ? 0 : 4), 1, 1000 + i, gen[i]), 0);
+                assert_int_equal(
+                    engine_schedule(&a, t, (uint8_t)(i % 3 ? 0 : 4), 1, 1000 + i, gen[i]), 0);
                 assert_int_equal(engine_timer_set(&b, i, t), 0);
             } else if (op == 6) { /* clear one */
                 uint32_t i = (uint32_t)((h >> 32) % nt);
@@ -232,10 +240,10 @@ static void test_timers_match_lazy_heap(void **state)
                 if (ea.t_us != eb.t_us || ea.prio != eb.prio || ea.seq != eb.seq ||
                     ea.kind != eb.kind || ea.obj != eb.obj || b.now_us != ea.t_us)
                     fail_msg("%u timers, pop %zu: heap (t %lld prio %u seq %llu kind %u obj %u), "
-                             "timers (t %lld prio %u seq %llu kind %u obj %u)", nt, pops,
-                             (long long)ea.t_us, ea.prio, (unsigned long long)ea.seq, ea.kind,
-                             ea.obj, (long long)eb.t_us, eb.prio, (unsigned long long)eb.seq,
-                             eb.kind, eb.obj);
+                             "timers (t %lld prio %u seq %llu kind %u obj %u)",
+                             nt, pops, (long long)ea.t_us, ea.prio, (unsigned long long)ea.seq,
+                             ea.kind, ea.obj, (long long)eb.t_us, eb.prio,
+                             (unsigned long long)eb.seq, eb.kind, eb.obj);
                 pops++;
             }
         }
@@ -262,8 +270,8 @@ typedef struct churn_row {
 } churn_row;
 
 static const churn_row churn_rows[] = {
-    {"one or two pending", 1, 11},       {"a partial family", 3, 12},
-    {"one family and a bit", 6, 13},     {"three levels", 21, 14},
+    {"one or two pending", 1, 11},    {"a partial family", 3, 12},
+    {"one family and a bit", 6, 13},  {"three levels", 21, 14},
     {"hundreds, many ties", 300, 15},
 };
 
@@ -287,7 +295,8 @@ static void test_churn_matches_reference(void **state)
         uint64_t seq = 0, h = c->seed;
         for (int step = 0; step < 30000; step++) {
             h = rng_mix64(h);
-            bool push = n_ref == 0 || (n_ref < 2 * c->size + 4 && (n_ref < c->size ? h % 4 != 0 : h % 4 == 0));
+            bool push = n_ref == 0 ||
+                        (n_ref < 2 * c->size + 4 && (n_ref < c->size ? h % 4 != 0 : h % 4 == 0));
             if (push) {
                 ref_ev r = {e.now_us + (int64_t)((h >> 8) % 7), (uint8_t)((h >> 20) % 3), seq++,
                             (uint32_t)step};
@@ -299,7 +308,8 @@ static void test_churn_matches_reference(void **state)
             for (size_t k = 1; k < n_ref; k++) {
                 const ref_ev *a = &ref[k], *b = &ref[m];
                 if (a->t_us < b->t_us ||
-                    (a->t_us == b->t_us && (a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq))))
+                    (a->t_us == b->t_us &&
+                     (a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq))))
                     m = k;
             }
             sim_event ev;
@@ -307,15 +317,16 @@ static void test_churn_matches_reference(void **state)
             if (ev.t_us != ref[m].t_us || ev.prio != ref[m].prio || ev.seq != ref[m].seq ||
                 ev.obj != ref[m].obj)
                 fail_msg("%s, pop %zu: (t %lld prio %u seq %llu obj %u), want (t %lld prio %u "
-                         "seq %llu obj %u)", c->name, pops, (long long)ev.t_us, ev.prio,
-                         (unsigned long long)ev.seq, ev.obj, (long long)ref[m].t_us, ref[m].prio,
+                         "seq %llu obj %u)",
+                         c->name, pops, (long long)ev.t_us, ev.prio, (unsigned long long)ev.seq,
+                         ev.obj, (long long)ref[m].t_us, ref[m].prio,
                          (unsigned long long)ref[m].seq, ref[m].obj);
             ref[m] = ref[--n_ref];
             pops++;
         }
         if (pops < 5000 || engine_pending(&e) != n_ref)
-            fail_msg("%s: %zu pops, %u pending, %zu in the list", c->name, pops,
-                     engine_pending(&e), n_ref);
+            fail_msg("%s: %zu pops, %u pending, %zu in the list", c->name, pops, engine_pending(&e),
+                     n_ref);
         free(ref);
         engine_free(&e);
     }

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +22,10 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "base/proc.h"
 #include "sim/sim.h"
 
-#define S 1000000LL
+#define S          1000000LL
 #define N_REQUESTS 100000
 
 static const char *const PROFILE =
@@ -58,8 +60,9 @@ typedef struct exact_case {
     int pods, concurrency;
     int64_t timeout_us;
     double load;
-    char path[64];   /* the case file */
-    FILE *ref;       /* the reference running on it */
+    char path[64]; /* the case file */
+    gp_proc *ref;  /* the reference running on it (NULL: it did not start) */
+    char start_error[512];
     uint64_t timed_out, completed;
 } exact_case;
 
@@ -99,9 +102,11 @@ static void start_case(exact_case *c)
         specs[i].mp = gsl_rng_uniform(rng) < 2.0 / 3 ? grid[gsl_rng_uniform_int(rng, 3)]
                                                      : (float)(0.5 + 3.5 * gsl_rng_uniform(rng));
         specs[i].faces = (int32_t)gsl_rng_uniform_int(rng, 3);
-        demand_sum_us += sim_request_demand_us(prof, seed, (uint64_t)i, specs[i].mp, specs[i].faces);
+        demand_sum_us +=
+            sim_request_demand_us(prof, seed, (uint64_t)i, specs[i].mp, specs[i].faces);
     }
-    double capacity_per_s = pods * profile_eff(prof, concurrency) / (demand_sum_us / N_REQUESTS / 1e6);
+    double capacity_per_s =
+        pods * profile_eff(prof, concurrency) / (demand_sum_us / N_REQUESTS / 1e6);
     double rate_per_s = load * capacity_per_s;
     int i = 0;
     for (int64_t sec = 0; i < N_REQUESTS; sec++) {
@@ -153,20 +158,22 @@ static void start_case(exact_case *c)
         const request_spec *sp = &specs[q->id];
         fprintf(f, "r %llu %lld %a %lld %lld %lld %s\n", (unsigned long long)q->id,
                 (long long)q->arrival_us,
-                sim_request_demand_us(prof, seed, q->id, sp->mp, sp->faces),
-                (long long)q->start_us, (long long)q->end_us, (long long)q->gpu_end_us,
-                outcome_code(q->outcome));
+                sim_request_demand_us(prof, seed, q->id, sp->mp, sp->faces), (long long)q->start_us,
+                (long long)q->end_us, (long long)q->gpu_end_us, outcome_code(q->outcome));
     }
     assert_int_equal(fclose(f), 0);
     request_log_free(&log);
     free(specs);
     free(prof);
 
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "python3 tests/exact_ref.py %s 2>&1", c->path);
-    fflush(stdout);
-    c->ref = popen(cmd, "r");
-    assert_non_null(c->ref);
+    gp_error_clear(&err);
+    if (gp_proc_start(&(gp_proc_spec){.argv = (const char *const[]){"python3", "tests/exact_ref.py",
+                                                                    c->path, NULL},
+                                      .out = GP_PROC_CAPTURE,
+                                      .err = GP_PROC_STDOUT,
+                                      .timeout_ms = 600000},
+                      &c->ref, &err) < 0)
+        snprintf(c->start_error, sizeof(c->start_error), "%s", err.msg);
 }
 
 static int start_all(void **state)
@@ -180,19 +187,28 @@ static int start_all(void **state)
 /* Waits for the case's reference: every request must agree. */
 static void check_case(exact_case *c)
 {
-    char line[512];
     printf("  %s: gpenlab timed out %llu, completed %llu\n", c->name,
            (unsigned long long)c->timed_out, (unsigned long long)c->completed);
-    while (fgets(line, sizeof(line), c->ref))
-        printf("  %s: %s", c->name, line);
-    int status = pclose(c->ref);
+    if (!c->ref) {
+        unlink(c->path);
+        fail_msg("%s: could not run python3 tests/exact_ref.py (%s; scripts/install_deps.sh "
+                 "installs python3)",
+                 c->name, c->start_error);
+    }
+    const char *line;
+    while ((line = gp_proc_read_line(c->ref, NULL)))
+        printf("  %s: %s\n", c->name, line);
+    gp_proc_result r;
+    gp_proc_wait(c->ref, -1, &r);
+    gp_proc_free(c->ref);
     c->ref = NULL;
     unlink(c->path);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127)
-        fail_msg("%s: could not run python3 tests/exact_ref.py (scripts/install_deps.sh "
-                 "installs python3)", c->name);
-    if (WEXITSTATUS(status) != 0)
-        fail_msg("%s: gpenlab and the exact reference disagree (lines above)", c->name);
+    bool agree = gp_proc_ok(&r);
+    char how[128];
+    gp_proc_describe(&r, how, sizeof(how));
+    gp_proc_result_free(&r);
+    if (!agree)
+        fail_msg("%s: gpenlab and the exact reference disagree (%s; lines above)", c->name, how);
 }
 
 static void test_c1_timeout(void **state)

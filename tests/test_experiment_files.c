@@ -68,7 +68,8 @@ static void normalise(const char *path, char *out, size_t len)
     }
     char *parts[PATH_MAX / 2];
     int n = 0;
-    for (char *save = NULL, *tok = strtok_r(joined, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+    for (char *save = NULL, *tok = strtok_r(joined, "/", &save); tok;
+         tok = strtok_r(NULL, "/", &save)) {
         if (strcmp(tok, ".") == 0)
             continue;
         if (strcmp(tok, "..") == 0) {
@@ -130,6 +131,10 @@ static void check_experiment(const char *file)
     if (experiment_load(file, &e, &err) < 0 || experiment_check_policies(e, -1, &err) < 0)
         fail_err(file, "", &err);
     inside_repo(file, "profile", e->profile_path);
+    for (int k = 0; k < e->n_pools; k++) { /* a mixed fleet's cards and preemption traces */
+        inside_repo(file, "cluster.pools[].profile", e->pool[k].profile_path);
+        inside_repo(file, "cluster.pools[].preemption.trace", e->pool[k].trace_path);
+    }
     inside_repo(file, "output.db", e->db_path);
     inside_repo(file, "output.csv", e->csv_path);
     if (!e->closed_loop)

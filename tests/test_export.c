@@ -31,41 +31,18 @@
 #include "tests/testutil.h"
 
 #define EXP "experiments/drive_policies.yaml"
-#define NODE_MODULES "build-node/node_modules"
 
 /* The entries whose manifests read back into the same policy (the round trip). */
-static const char *const labels[] = {"static-4", "hpa-gpu", "keda-queue", "kpa-conc",
+static const char *const labels[] = {"static-4",  "hpa-gpu",    "keda-queue", "kpa-conc",
                                      "gpen-rule", "predictive", NULL};
 /* Every exportable entry: the above, and serverless, whose live form is a Knative
  * Service (read back as the kpa that runs it there). */
-static const char *const exportable[] = {"static-4",   "hpa-gpu",         "keda-queue",
-                                         "kpa-conc",   "serverless-keep", "gpen-rule",
-                                         "predictive", NULL};
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[PATH_MAX];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+static const char *const exportable[] = {"static-4",        "hpa-gpu",   "keda-queue", "kpa-conc",
+                                         "serverless-keep", "gpen-rule", "predictive", NULL};
 
 /* export_run with these choices; its log in *log (malloc'd) when log is not NULL */
-static int export_from(const char *from, const char *label, long point, const char *dir,
-                       char **log, gp_error *err)
+static int export_from(const char *from, const char *label, long point, const char *dir, char **log,
+                       gp_error *err)
 {
     export_opts o;
     export_opts_default(&o);
@@ -198,30 +175,18 @@ static void test_round_trip(void **state)
     }
     assert_true(compared > 100);
     experiment_free(orig);
-    rm_rf(tmpl);
-}
-
-static bool have_cmd(const char *cmd)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-    return system(buf) == 0;
+    tu_rm_rf(tmpl);
 }
 
 /* Every manifest against the official schemas; the two known-bad ones must fail. */
 static void test_schemas(void **state)
 {
     (void)state;
-    if (!have_cmd("node") || access(NODE_MODULES "/kubernetes-models", F_OK) != 0) {
-        print_message("SKIP schemas: needs node and %s (scripts/install_live_deps.sh)\n",
-                      NODE_MODULES);
+    if (!tu_have_schema_check())
         skip();
-    }
     char tmpl[] = "/tmp/gpenlab-schema-XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     gp_error err;
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s", NODE_MODULES);
     int files = 0;
     for (int li = 0; exportable[li]; li++) {
         char dir[1024];
@@ -229,49 +194,34 @@ static void test_schemas(void **state)
         if (do_export(exportable[li], EXP, dir, &err) < 0)
             fail_msg("%s: export: %s", exportable[li], err.msg);
         static const char *const manifests[] = {
-            "deployment.yaml",   "service.yaml",         "hpa.yaml",
-            "prometheus-adapter.yaml", "scaledobject.yaml", "knative-service.yaml",
-            "config-autoscaler.yaml", "prometheus-rule.yaml", NULL};
+            "deployment.yaml",         "service.yaml",         "hpa.yaml",
+            "prometheus-adapter.yaml", "scaledobject.yaml",    "knative-service.yaml",
+            "config-autoscaler.yaml",  "prometheus-rule.yaml", NULL};
         for (int m = 0; manifests[m]; m++) {
             char p[PATH_MAX + 64];
             snprintf(p, sizeof(p), "%s/%s", dir, manifests[m]);
             if (access(p, F_OK) == 0) {
-                n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s", p);
                 files++;
             }
         }
     }
     assert_true(files >= 24);
-    n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " > %s/out.txt 2>&1", tmpl);
-    int rc = system(cmd);
-    char outp[PATH_MAX];
-    snprintf(outp, sizeof(outp), "%s/out.txt", tmpl);
-    char *out = tu_slurp(outp);
-    if (rc != 0)
-        fail_msg("schema check failed:\n%s", out ? out : "(no output)");
-    int oks = 0;
-    for (const char *p = out; p && (p = strstr(p, "ok ")); p += 3)
-        oks++;
-    if (oks < files)
-        fail_msg("only %d of %d manifests checked:\n%s", oks, files, out);
-    free(out);
+    assert_int_equal(tu_expect_schemas_ok((const char *const[]){tmpl, NULL}, files), files);
     /* the validator fails what it must */
     static const char *const bad[] = {"tests/schemas/bad/hpa_bad_types.yaml",
                                       "tests/schemas/bad/scaledobject_number_metadata.yaml", NULL};
     for (int i = 0; bad[i]; i++) {
-        snprintf(cmd, sizeof(cmd), "node tests/schemas/validate.mjs %s %s >/dev/null 2>&1",
-                 NODE_MODULES, bad[i]);
-        if (system(cmd) == 0)
+        if (tu_schema_accepts(bad[i]))
             fail_msg("%s: the schema check passed a bad manifest", bad[i]);
     }
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 /* The recording rules are valid PromQL rule files. */
 static void test_promtool(void **state)
 {
     (void)state;
-    if (!have_cmd("promtool")) {
+    if (!tu_have_cmd("promtool")) {
         print_message("SKIP promtool: not installed (scripts/install_live_deps.sh)\n");
         skip();
     }
@@ -279,17 +229,23 @@ static void test_promtool(void **state)
     assert_non_null(mkdtemp(tmpl));
     gp_error err;
     assert_int_equal(do_export("hpa-gpu", EXP, tmpl, &err), 0);
-    char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof(cmd), "promtool check rules %s/recording-rules.yml >/dev/null 2>&1",
-             tmpl);
-    assert_int_equal(system(cmd), 0);
+    char rules[PATH_MAX];
+    snprintf(rules, sizeof(rules), "%s/recording-rules.yml", tmpl);
+    gp_proc_result r = tu_proc_run(
+        &(gp_proc_spec){.argv = (const char *const[]){"promtool", "check", "rules", rules, NULL},
+                        .out = GP_PROC_CAPTURE,
+                        .err = GP_PROC_STDOUT});
+    if (!gp_proc_ok(&r))
+        fail_msg("promtool check rules %s:\n%s", rules, r.out);
+    gp_proc_result_free(&r);
     /* and a broken one is refused (the check can fail) */
     char bad[PATH_MAX];
     snprintf(bad, sizeof(bad), "%s/bad.yml", tmpl);
     tu_write_text(bad, "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(rate(a[1m]\n");
-    snprintf(cmd, sizeof(cmd), "promtool check rules %s >/dev/null 2>&1", bad);
-    assert_int_not_equal(system(cmd), 0);
-    rm_rf(tmpl);
+    r = tu_proc_run(
+        &(gp_proc_spec){.argv = (const char *const[]){"promtool", "check", "rules", bad, NULL}});
+    assert_false(gp_proc_ok(&r));
+    tu_rm_rf(tmpl);
 }
 
 static const cfg_node *at(const cfg_node *n, const char *const *path)
@@ -320,12 +276,23 @@ static void test_units(void **state)
         const char *path[10];
         const char *want;
     } rows[] = {
-        {"grace from termination_grace 45s", {"spec", "template", "spec", "terminationGracePeriodSeconds"}, "45"},
-        {"readiness delay 2s", {"spec", "template", "spec", "containers", "#0", "readinessProbe", "initialDelaySeconds"}, "2"},
-        {"one GPU per pod", {"spec", "template", "spec", "containers", "#0", "resources", "limits", "nvidia.com/gpu"}, "1"},
-        {"preStop stops taking work", {"spec", "template", "spec", "containers", "#0", "lifecycle", "preStop", "httpGet", "path"}, "/drain"},
+        {"grace from termination_grace 45s",
+         {"spec", "template", "spec", "terminationGracePeriodSeconds"},
+         "45"},
+        {"readiness delay 2s",
+         {"spec", "template", "spec", "containers", "#0", "readinessProbe", "initialDelaySeconds"},
+         "2"},
+        {"one GPU per pod",
+         {"spec", "template", "spec", "containers", "#0", "resources", "limits", "nvidia.com/gpu"},
+         "1"},
+        {"preStop stops taking work",
+         {"spec", "template", "spec", "containers", "#0", "lifecycle", "preStop", "httpGet",
+          "path"},
+         "/drain"},
         {"replicas at min", {"spec", "replicas"}, "1"},
-        {"concurrency to the pod", {"spec", "template", "spec", "containers", "#0", "env", "#0", "value"}, "5"},
+        {"concurrency to the pod",
+         {"spec", "template", "spec", "containers", "#0", "env", "#0", "value"},
+         "5"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const char *got = cfg_scalar(at(cfg_root(doc), rows[i].path));
@@ -351,14 +318,15 @@ static void test_units(void **state)
     char *rules = tu_slurp(p);
     assert_non_null(rules);
     /* the DCGM exporter's names, the latency window of the experiment (60s) */
-    assert_non_null(strstr(rules, "DCGM_FI_DEV_FB_USED{namespace=\\\"gpen\\\"} / (DCGM_FI_DEV_FB_USED"));
+    assert_non_null(
+        strstr(rules, "DCGM_FI_DEV_FB_USED{namespace=\\\"gpen\\\"} / (DCGM_FI_DEV_FB_USED"));
     assert_non_null(strstr(rules, "DCGM_FI_DEV_FB_FREE"));
     assert_non_null(strstr(rules, "DCGM_FI_DEV_GPU_UTIL"));
     assert_non_null(strstr(rules, "[60s]"));
     free(rules);
     snprintf(p, sizeof(p), "%s/gpu-time-slicing.yaml", tmpl);
     assert_int_not_equal(access(p, F_OK), 0); /* one pod per GPU: no sharing */
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 /* cluster.gpu_share pods per GPU: the device plugin's time-slicing hands each GPU out
@@ -391,14 +359,14 @@ static void test_gpu_share(void **state)
     const char *any = cfg_scalar(at(cfg_root(doc), (const char *const[]){"data", "any", NULL}));
     assert_non_null(any);
     assert_int_equal(cfg_load_string("any", any, strlen(any), &inner, &err), 0);
-    const char *replicas = cfg_scalar(
-        at(cfg_root(inner), (const char *const[]){"sharing", "timeSlicing", "resources", "#0",
-                                                   "replicas", NULL}));
+    const char *replicas =
+        cfg_scalar(at(cfg_root(inner), (const char *const[]){"sharing", "timeSlicing", "resources",
+                                                             "#0", "replicas", NULL}));
     assert_non_null(replicas);
     assert_string_equal(replicas, "3");
     cfg_free(inner);
     cfg_free(doc);
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 /* --from a results database gives the same manifests as --from the YAML. */
@@ -418,11 +386,13 @@ static void test_from_db(void **state)
     gp_error err;
     assert_int_equal(results_db_open(dbp, &db, &err), 0);
     int64_t id;
-    assert_int_equal(results_db_experiment_upsert(db, "drive_policies", EXP, yaml, prof, &id, &err), 0);
+    assert_int_equal(results_db_experiment_upsert(db, "drive_policies", EXP, yaml, prof, &id, &err),
+                     0);
     results_db_close(db);
     free(yaml);
     free(prof);
-    static const char *const files[] = {"keda-queue/scaledobject.yaml", "predictive/drive.yaml", NULL};
+    static const char *const files[] = {"keda-queue/scaledobject.yaml", "predictive/drive.yaml",
+                                        NULL};
     for (int i = 0; files[i]; i++) {
         char label[64];
         snprintf(label, sizeof(label), "%.*s", (int)strcspn(files[i], "/"), files[i]);
@@ -448,7 +418,7 @@ static void test_from_db(void **state)
         free(ta);
         free(tb);
     }
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 /* Serverless exports as a Knative Service: a pod per containerConcurrency requests, a new
@@ -469,9 +439,8 @@ static void test_serverless_knative(void **state)
     snprintf(p, sizeof(p), "%s/knative-service.yaml", tmpl);
     cfg_doc *doc;
     assert_int_equal(cfg_load_file(p, &doc, &err), 0);
-    const cfg_node *ann =
-        at(cfg_root(doc), (const char *const[]){"spec", "template", "metadata", "annotations",
-                                                 NULL});
+    const cfg_node *ann = at(
+        cfg_root(doc), (const char *const[]){"spec", "template", "metadata", "annotations", NULL});
     static const struct {
         const char *key, *want;
     } rows[] = {
@@ -489,9 +458,9 @@ static void test_serverless_knative(void **state)
         if (!got || strcmp(got, rows[i].want) != 0)
             fail_msg("%s: got %s want %s", rows[i].key, got ? got : "(none)", rows[i].want);
     }
-    const char *cc = cfg_scalar(
-        at(cfg_root(doc), (const char *const[]){"spec", "template", "spec",
-                                                 "containerConcurrency", NULL}));
+    const char *cc =
+        cfg_scalar(at(cfg_root(doc), (const char *const[]){"spec", "template", "spec",
+                                                           "containerConcurrency", NULL}));
     assert_non_null(cc);
     assert_string_equal(cc, "5");
     cfg_free(doc);
@@ -517,13 +486,12 @@ static void test_serverless_knative(void **state)
     run_entry(imp, 0, 0, &sum);
     assert_true(sum.completed > 0);
     experiment_free(imp);
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
-
 /* The value at `path` of the YAML file DIR/NAME, copied into buf ("" when absent). */
-static const char *value_in(const char *dir, const char *name, const char *const *path,
-                            char *buf, size_t cap)
+static const char *value_in(const char *dir, const char *name, const char *const *path, char *buf,
+                            size_t cap)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
@@ -625,7 +593,7 @@ static void test_winner_of_sweep(void **state)
         }
         free(log);
     }
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 /* `gpenlab export --from RUN.db` exports the winner `gpenlab run` printed (its objective,
@@ -643,7 +611,8 @@ static void test_winner_of_run(void **state)
         int code;
         const char *want; /* the Deployment's replicas, or the error's words */
     } rows[] = {
-        {"the cheapest that meets the SLO", "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
+        {"the cheapest that meets the SLO",
+         "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
          "  - {label: static-1, policy: static, config: {pods: 1}}\n"
          "  - {label: static-2, policy: static, config: {pods: 2}}\n"
          "  - {label: static-4, policy: static, config: {pods: 4}}\n",
@@ -652,7 +621,8 @@ static void test_winner_of_run(void **state)
          "  - {label: static-1, policy: static, config: {pods: 1}}\n"
          "  - {label: static-4, policy: static, config: {pods: 4}}\n",
          "static-4", 0, "4"},
-        {"the winner has no live form", "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
+        {"the winner has no live form",
+         "{minimise: cost, constraints: [{metric: slo_pct, min: 95}]}",
          "  - {label: static-1, policy: static, config: {pods: 1}}\n"
          "  - {label: static-4, policy: static, config: {pods: 4}}\n"
          "  - {label: oracle, policy: clairvoyant}\n",
@@ -717,7 +687,7 @@ static void test_winner_of_run(void **state)
         free(log);
         free(table);
     }
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 static void test_refusals(void **state)
@@ -780,16 +750,16 @@ static void test_refusals(void **state)
     assert_int_equal(cmd_export(2, argv1, stdout, &err), GP_EMISSING);
     char *argv2[] = {"export", "--bogus", "x", NULL};
     assert_int_equal(cmd_export(3, argv2, stdout, &err), GP_EUNKNOWN);
-    rm_rf(tmpl);
+    tu_rm_rf(tmpl);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_schemas),
-        cmocka_unit_test(test_promtool),   cmocka_unit_test(test_units),
-        cmocka_unit_test(test_from_db),    cmocka_unit_test(test_serverless_knative),
-        cmocka_unit_test(test_gpu_share),  cmocka_unit_test(test_winner_of_sweep),
+        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_schemas),
+        cmocka_unit_test(test_promtool),      cmocka_unit_test(test_units),
+        cmocka_unit_test(test_from_db),       cmocka_unit_test(test_serverless_knative),
+        cmocka_unit_test(test_gpu_share),     cmocka_unit_test(test_winner_of_sweep),
         cmocka_unit_test(test_winner_of_run), cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,9 +68,9 @@ static void test_all_inputs_replay(void **state)
 /* ---- what each finding now gives through the reader's own API ---- */
 
 typedef struct finding {
-    const char *file;   /* under tests/data/fuzz/ */
-    int want_rc;        /* 0: accepted (and round-trips where that applies) */
-    const char *want;   /* fragment of the one-line error, NULL when accepted */
+    const char *file; /* under tests/data/fuzz/ */
+    int want_rc;      /* 0: accepted (and round-trips where that applies) */
+    const char *want; /* fragment of the one-line error, NULL when accepted */
 } finding;
 
 static void check_result(const finding *f, int rc, const gp_error *e)
@@ -94,7 +94,8 @@ static void test_profile_findings(void **state)
         /* the finding's comment line holds bytes that are not UTF-8, refused first since
          * issue 13; the same input in ASCII still reaches the quote */
         {"profile-quote_in_word", GP_EPARSE, "fuzz:1:40: invalid UTF-8 (byte 0xd2)"},
-        {"profile-quote_in_word_ascii", GP_EPARSE, "fuzz:7: unterminated quote, a quote inside a word"},
+        {"profile-quote_in_word_ascii", GP_EPARSE,
+         "fuzz:7: unterminated quote, a quote inside a word"},
         /* issue 13: eff(n) > n was taken as given (SLO 0.1% became 99.9%); invalid UTF-8
          * and NUL bytes went into the results database */
         {"profile-eff_above_n", GP_ERANGE, "fuzz:7: eff: eff(3) = 3.5 is more than 3"},
@@ -166,14 +167,17 @@ static void test_keda_threshold_finding(void **state)
         const char *want;
     } rows[] = {
         {"threshold 4e86",
-         "triggers: [{type: prometheus, metadata: {query: 'histogram_quantile(0.95, sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: "
-         "\"4444444444444444444444444444444444444444444444444444444444444444444444444444444444470\"}}]",
+         "triggers: [{type: prometheus, metadata: {query: 'histogram_quantile(0.95, "
+         "sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: "
+         "\"4444444444444444444444444444444444444444444444444444444444444444444444444444444444470\""
+         "}}]",
          GP_ERANGE, "must be positive and at most 1e+15"},
         {"listLength 1e300",
          "triggers: [{type: redis, metadata: {listName: 'gpen:pending', listLength: '1e300'}}]",
          GP_ERANGE, "listLength must be a whole number in [1, 1e+15]"},
         {"threshold 1e15 accepted",
-         "triggers: [{type: redis, metadata: {listName: 'gpen:pending', listLength: '1000000000000000'}}]",
+         "triggers: [{type: redis, metadata: {listName: 'gpen:pending', listLength: "
+         "'1000000000000000'}}]",
          0, NULL},
     };
     const policy_ops *keda = policy_find("keda");
@@ -184,11 +188,16 @@ static void test_keda_threshold_finding(void **state)
         gp_error_clear(&e);
         if (cfg_load_string(rows[i].name, rows[i].yaml, strlen(rows[i].yaml), &doc, &e) < 0)
             fail_msg("%s: %s", rows[i].name, e.msg);
-        policy_env env = {.min_pods = 1, .max_pods = 8, .concurrency = 5,
-                          .pod_capacity_per_s = 2.5, .mean_demand_s = 2,
-                          .cold_start_us = 27400000, .scrape_interval_us = 15000000, .seed = 1};
-        policy_info info = {.sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1,
-                            .max_pods = -1};
+        policy_env env = {.min_pods = 1,
+                          .max_pods = 8,
+                          .concurrency = 5,
+                          .pod_capacity_per_s = 2.5,
+                          .mean_demand_s = 2,
+                          .cold_start_us = 27400000,
+                          .scrape_interval_us = 15000000,
+                          .seed = 1};
+        policy_info info = {
+            .sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
         int rc = keda->create(cfg_root(doc), &env, &st, &info, &e);
         finding f = {rows[i].name, rows[i].want_rc, rows[i].want};
@@ -215,7 +224,8 @@ static void test_policy_extreme_metrics(void **state)
         "gpu_memory_utilization}, target: {type: AverageValue, averageValue: '60'}}}]}";
     static const char *const keda_yaml =
         "{maxReplicaCount: 8, triggers: [{type: redis, metadata: {listName: 'gpen:pending', "
-        "listLength: '3'}}, {type: prometheus, metadata: {query: 'histogram_quantile(0.95, sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: '4'}}]}";
+        "listLength: '3'}}, {type: prometheus, metadata: {query: 'histogram_quantile(0.95, "
+        "sum(rate(gpen_request_latency_seconds_bucket[1m])) by (le))', threshold: '4'}}]}";
     const policy_ops *const *all = policy_all();
     for (size_t k = 0; all[k]; k++) {
         const char *yaml = strcmp(all[k]->name, "hpa") == 0    ? hpa_yaml
@@ -227,12 +237,17 @@ static void test_policy_extreme_metrics(void **state)
         if (yaml && cfg_load_string("extreme", yaml, strlen(yaml), &doc, &e) < 0)
             fail_msg("%s: %s", all[k]->name, e.msg);
         oracle_view ov = {NULL, oracle_work, oracle_arrivals, 86400000000LL};
-        policy_env env = {.min_pods = 1, .max_pods = 8, .concurrency = 5,
-                          .pod_capacity_per_s = 2.5, .mean_demand_s = 2,
-                          .cold_start_us = 27400000, .scrape_interval_us = 15000000, .seed = 1,
+        policy_env env = {.min_pods = 1,
+                          .max_pods = 8,
+                          .concurrency = 5,
+                          .pod_capacity_per_s = 2.5,
+                          .mean_demand_s = 2,
+                          .cold_start_us = 27400000,
+                          .scrape_interval_us = 15000000,
+                          .seed = 1,
                           .oracle = &ov};
-        policy_info info = {.sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1,
-                            .max_pods = -1};
+        policy_info info = {
+            .sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
         if (all[k]->create(cfg_root(doc), &env, &st, &info, &e) < 0)
             fail_msg("%s: create: %s", all[k]->name, e.msg);
@@ -250,10 +265,15 @@ static void test_policy_extreme_metrics(void **state)
             obs.min_pods = 1;
             obs.max_pods = 8;
             for (int p = 0; p < 3; p++) {
-                pods[p] = (pod_obs){.pod_id = (uint64_t)p, .state = POD_READY, .created_us = 0,
-                                    .ready_since_us = 0, .has_metrics = true,
-                                    .gpu_mem_frac = values[i], .gpu_util_frac = values[i],
-                                    .in_flight = values[i], .concurrency = values[i]};
+                pods[p] = (pod_obs){.pod_id = (uint64_t)p,
+                                    .state = POD_READY,
+                                    .created_us = 0,
+                                    .ready_since_us = 0,
+                                    .has_metrics = true,
+                                    .gpu_mem_frac = values[i],
+                                    .gpu_util_frac = values[i],
+                                    .in_flight = values[i],
+                                    .concurrency = values[i]};
             }
             obs.pods[POD_READY] = 3;
             obs.n_pods = 3;

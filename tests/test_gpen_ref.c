@@ -58,9 +58,13 @@ static void test_param_count(void **state)
     assert_int_equal(gpen_arch_build(&c, &a, NULL), 0);
     size_t e, m, g;
     gpen_arch_param_split(&a, &e, &m, &g);
-    const struct { const char *name; size_t got, want; } rows[] = {
-        {"total", a.n_params, 71005223}, {"encoder", e, 15183488},
-        {"mapping", m, 2101248}, {"generator", g, 53720487}};
+    const struct {
+        const char *name;
+        size_t got, want;
+    } rows[] = {{"total", a.n_params, 71005223},
+                {"encoder", e, 15183488},
+                {"mapping", m, 2101248},
+                {"generator", g, 53720487}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         if (rows[i].got != rows[i].want)
             fail_msg("%s: got %zu want %zu", rows[i].name, rows[i].got, rows[i].want);
@@ -69,7 +73,8 @@ static void test_param_count(void **state)
     if (fabs(mac / 1e9 - 137.05) > 0.02)
         fail_msg("GMAC: got %.3f want 137.05", mac / 1e9);
     /* channel table of docs/gpen.md */
-    const int res[] = {4, 8, 16, 32, 64, 128, 256, 512}, ch[] = {512, 512, 512, 512, 512, 256, 128, 64};
+    const int res[] = {4, 8, 16, 32, 64, 128, 256, 512},
+              ch[] = {512, 512, 512, 512, 512, 256, 128, 64};
     for (int i = 0; i < 8; i++)
         if (gpen_channels(&c, res[i]) != ch[i])
             fail_msg("channels at %d: got %d want %d", res[i], gpen_channels(&c, res[i]), ch[i]);
@@ -84,7 +89,11 @@ static void test_bad_config(void **state)
 {
     (void)state;
     static gpen_arch a;
-    const struct { const char *name; gpen_config c; int want; } rows[] = {
+    const struct {
+        const char *name;
+        gpen_config c;
+        int want;
+    } rows[] = {
         {"size not a power of 2", {48, 32, 2, 1, 1, 0.01}, GP_ERANGE},
         {"size too small", {4, 32, 2, 1, 1, 0.01}, GP_ERANGE},
         {"size too large", {2048, 32, 2, 1, 1, 0.01}, GP_ERANGE},
@@ -104,7 +113,10 @@ static void test_bad_config(void **state)
 static void test_upfirdn_sizes(void **state)
 {
     (void)state;
-    const struct { const char *name; int n, up, down, p0, p1, want; } rows[] = {
+    const struct {
+        const char *name;
+        int n, up, down, p0, p1, want;
+    } rows[] = {
         {"encoder blur", 64, 1, 1, 2, 2, 65},
         {"up-conv blur", 33, 1, 1, 1, 1, 32},
         {"skip upsample", 16, 2, 1, 2, 1, 32},
@@ -141,7 +153,10 @@ static void test_upfirdn_sizes(void **state)
 static void test_flrelu_and_pixel_norm(void **state)
 {
     (void)state;
-    const struct { const char *name; double x, b, want; } rows[] = {
+    const struct {
+        const char *name;
+        double x, b, want;
+    } rows[] = {
         {"positive", 1.0, 0.5, 1.5 * M_SQRT2},
         {"negative", -1.0, 0.0, -0.2 * M_SQRT2},
         {"bias flips sign", -0.5, 1.0, 0.5 * M_SQRT2},
@@ -176,19 +191,20 @@ static void test_conv_transpose_definition(void **state)
             for (int q = 0; q < 9; q++)
                 wf[(o * ci + i) * 9 + q] = wt[(o * ci + i) * 9 + (8 - q)];
     int oh = 2 * h + 1, ow = 2 * w + 1, zh = 2 * h - 1 + 4, zw = 2 * w - 1 + 4;
-    double *z = calloc((size_t)B * ci * zh * zw, sizeof(double));
-    double *y1 = malloc((size_t)B * co * oh * ow * sizeof(double));
-    double *y2 = malloc((size_t)B * co * oh * ow * sizeof(double));
+    double *z = calloc((size_t)B * (size_t)ci * (size_t)zh * (size_t)zw, sizeof(double));
+    double *y1 = malloc((size_t)B * (size_t)co * (size_t)oh * (size_t)ow * sizeof(double));
+    double *y2 = malloc((size_t)B * (size_t)co * (size_t)oh * (size_t)ow * sizeof(double));
     assert_non_null(z);
     assert_non_null(y1);
     assert_non_null(y2);
     for (int p = 0; p < B * ci; p++)
         for (int iy = 0; iy < h; iy++)
             for (int ix = 0; ix < w; ix++)
-                z[((size_t)p * zh + 2 + 2 * iy) * zw + 2 + 2 * ix] = x[(p * h + iy) * w + ix];
+                z[((size_t)p * (size_t)zh + 2 + 2 * (size_t)iy) * (size_t)zw + 2 + 2 * (size_t)ix] =
+                    x[(p * h + iy) * w + ix];
     assert_int_equal(gpen_op_conv_t2d_f64(x, B, ci, h, w, wt, 0, co, k, y1), 0);
     assert_int_equal(gpen_op_conv2d_f64(z, B, ci, zh, zw, wf, 0, co, k, 1, 0, y2), 0);
-    for (size_t i = 0; i < (size_t)B * co * oh * ow; i++)
+    for (size_t i = 0; i < (size_t)B * (size_t)co * (size_t)oh * (size_t)ow; i++)
         if (fabs(y1[i] - y2[i]) > 1e-12)
             fail_msg("element %zu: got %g want %g", i, y1[i], y2[i]);
     free(z);
@@ -200,7 +216,11 @@ static void test_conv_transpose_definition(void **state)
 static void test_modconv_forms_agree(void **state)
 {
     (void)state;
-    const struct { const char *name; int cin, cout, k, h, up, demod; double tol32; } rows[] = {
+    const struct {
+        const char *name;
+        int cin, cout, k, h, up, demod;
+        double tol32;
+    } rows[] = {
         {"3x3 demod", 8, 6, 3, 7, 0, 1, 1e-5},
         {"3x3 up demod", 8, 4, 3, 5, 1, 1, 1e-5},
         {"1x1 no demod (ToRGB)", 12, 3, 1, 6, 0, 0, 1e-5},
@@ -208,8 +228,9 @@ static void test_modconv_forms_agree(void **state)
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         const int B = 2, ci = rows[r].cin, co = rows[r].cout, k = rows[r].k, h = rows[r].h;
         int oh = rows[r].up ? 2 * h : h;
-        size_t nx = (size_t)B * ci * h * h, ny = (size_t)B * co * oh * oh;
-        size_t nw = (size_t)co * ci * k * k;
+        size_t nx = (size_t)B * (size_t)ci * (size_t)h * (size_t)h,
+               ny = (size_t)B * (size_t)co * (size_t)oh * (size_t)oh;
+        size_t nw = (size_t)co * (size_t)ci * (size_t)k * (size_t)k;
         float *w = malloc(nw * sizeof(float)), *xf = malloc(nx * sizeof(float));
         double *xd = malloc(nx * sizeof(double)), sd[64];
         float sf[64];
@@ -226,9 +247,11 @@ static void test_modconv_forms_agree(void **state)
             y32[mode] = malloc(ny * sizeof(float));
             y64[mode] = malloc(ny * sizeof(double));
             assert_int_equal(gpen_op_modconv_f32(xf, B, ci, h, h, w, co, k, sf, rows[r].demod,
-                                                 rows[r].up, mode, y32[mode]), 0);
+                                                 rows[r].up, mode, y32[mode]),
+                             0);
             assert_int_equal(gpen_op_modconv_f64(xd, B, ci, h, h, w, co, k, sd, rows[r].demod,
-                                                 rows[r].up, mode, y64[mode]), 0);
+                                                 rows[r].up, mode, y64[mode]),
+                             0);
         }
         double num = 0, den = 0, n32 = 0;
         for (size_t i = 0; i < ny; i++) {
@@ -264,7 +287,7 @@ static void check_tap(void *ctx, const char *name, int batch, int c, int h, int 
     const safetensors_tensor *t = safetensors_find(g->f, key);
     if (!t)
         return;
-    size_t n = (size_t)batch * c * h * w;
+    size_t n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
     float *want = malloc(n * sizeof(float));
     if (!want || safetensors_read_f32(g->f, t, want, n, NULL)) {
         snprintf(g->failed, sizeof(g->failed), "%s: cannot read the golden", name);
@@ -317,7 +340,11 @@ static void test_forward_against_goldens(void **state)
     gpen_input_random(&c, batch, GPEN_DEFAULT_SEED, in_c);
     if (memcmp(in, in_c, n * sizeof(float)) != 0)
         fail_msg("input: differs from the Python generator");
-    const struct { const char *name; int prec, mode; double tol; } rows[] = {
+    const struct {
+        const char *name;
+        int prec, mode;
+        double tol;
+    } rows[] = {
         {"f64 exact", GPEN_REF_F64, GPEN_MODCONV_EXACT, 1e-6},
         {"f64 batched", GPEN_REF_F64, GPEN_MODCONV_BATCHED, 1e-6},
         {"f32 exact", GPEN_REF_F32, GPEN_MODCONV_EXACT, 1e-5},

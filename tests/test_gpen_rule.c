@@ -37,11 +37,15 @@ static void *make_rule(const char *yaml, cfg_doc **doc, policy_info *info)
             fail_msg("yaml: %s", err.msg);
         root = cfg_root(*doc);
     }
-    policy_env env = {.min_pods = 1, .max_pods = 10, .concurrency = 1,
-                      .pod_capacity_per_s = 1, .mean_demand_s = 1, .cold_start_us = 27 * S_US,
+    policy_env env = {.min_pods = 1,
+                      .max_pods = 10,
+                      .concurrency = 1,
+                      .pod_capacity_per_s = 1,
+                      .mean_demand_s = 1,
+                      .cold_start_us = 27 * S_US,
                       .scrape_interval_us = 15 * S_US};
-    *info = (policy_info){.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                          .max_pods = -1};
+    *info = (policy_info){
+        .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     void *st = NULL;
     if (rule_ops()->create(root, &env, &st, info, &err) < 0) {
         char buf[1024];
@@ -94,7 +98,7 @@ typedef struct seq_row {
 } seq_row;
 
 #define HOLD -1
-#define ANY -1
+#define ANY  -1
 
 static void run_rows(const seq_row *rows, size_t nrows)
 {
@@ -128,35 +132,49 @@ static void test_scale_up_triggers(void **state)
 {
     (void)state;
     static const seq_row rows[] = {
-        {"memory > 85% for 30 s = 3 samples (0, 15, 30 s)", NULL, 2,
+        {"memory > 85% for 30 s = 3 samples (0, 15, 30 s)",
+         NULL,
+         2,
          {{0.9, 2, 0, HOLD, ANY}, {0.9, 2, 0, HOLD, ANY}, {0.9, 2, 0, 3, POLICY_R_SCALE_UP}},
          3},
-        {"memory run broken at 15 s restarts", NULL, 2,
+        {"memory run broken at 15 s restarts",
+         NULL,
+         2,
          {{0.9, 2, 0, HOLD, ANY},
           {0.84, 2, 0, HOLD, ANY},
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, 3, POLICY_R_SCALE_UP}},
          5},
-        {"memory exactly 85% is not above", NULL, 2,
-         {{0.85, 2, 0, HOLD, ANY}, {0.85, 2, 0, HOLD, ANY}, {0.85, 2, 0, HOLD, ANY},
+        {"memory exactly 85% is not above",
+         NULL,
+         2,
+         {{0.85, 2, 0, HOLD, ANY},
+          {0.85, 2, 0, HOLD, ANY},
+          {0.85, 2, 0, HOLD, ANY},
           {0.85, 2, 0, HOLD, ANY}},
          4},
-        {"memory missing breaks the run", NULL, 2,
+        {"memory missing breaks the run",
+         NULL,
+         2,
          {{0.9, 2, 0, HOLD, ANY},
           {NAN, 2, 0, HOLD, POLICY_R_NO_METRICS},
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, 3, ANY}},
          5},
-        {"p95 > 3.5 s on 5 consecutive samples", NULL, 2,
+        {"p95 > 3.5 s on 5 consecutive samples",
+         NULL,
+         2,
          {{0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, 3, POLICY_R_SCALE_UP}},
          5},
-        {"p95 count resets on one sample <= 3.5 s", NULL, 2,
+        {"p95 count resets on one sample <= 3.5 s",
+         NULL,
+         2,
          {{0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
@@ -168,7 +186,9 @@ static void test_scale_up_triggers(void **state)
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, 3, POLICY_R_SCALE_UP}},
          10},
-        {"p95 count resets on a missing sample", NULL, 2,
+        {"p95 count resets on a missing sample",
+         NULL,
+         2,
          {{0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
           {0.6, 3.6, 0, HOLD, ANY},
@@ -176,9 +196,14 @@ static void test_scale_up_triggers(void **state)
           {0.6, NAN, 3, HOLD, POLICY_R_NO_METRICS},
           {0.6, 3.6, 0, HOLD, ANY}},
          6},
-        {"queue 7 holds, 8 scales up at once", NULL, 2,
-         {{OK_ + 7, HOLD, ANY}, {0.6, 2.0, 8, 3, POLICY_R_SCALE_UP}}, 2},
-        {"one pod per decision; runs restart after a scale-up", NULL, 2,
+        {"queue 7 holds, 8 scales up at once",
+         NULL,
+         2,
+         {{OK_ + 7, HOLD, ANY}, {0.6, 2.0, 8, 3, POLICY_R_SCALE_UP}},
+         2},
+        {"one pod per decision; runs restart after a scale-up",
+         NULL,
+         2,
          {{0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, 3, ANY},
@@ -186,23 +211,25 @@ static void test_scale_up_triggers(void **state)
           {0.9, 2, 0, HOLD, ANY},
           {0.9, 2, 0, 4, ANY}},
          6},
-        {"at max: no scale-up", "max_pods: 3\n", 3,
-         {{0.6, 2.0, 9, HOLD, POLICY_R_BOUNDS}}, 1},
-        {"configured: mem 70% for 45 s, step 2", "scale_up_gpu_mem_frac: 0.7\n"
-                                                 "scale_up_gpu_mem_for: 45s\n"
-                                                 "scale_up_step_pods: 2\n",
+        {"at max: no scale-up", "max_pods: 3\n", 3, {{0.6, 2.0, 9, HOLD, POLICY_R_BOUNDS}}, 1},
+        {"configured: mem 70% for 45 s, step 2",
+         "scale_up_gpu_mem_frac: 0.7\n"
+         "scale_up_gpu_mem_for: 45s\n"
+         "scale_up_step_pods: 2\n",
          2,
          {{0.75, 2, 0, HOLD, ANY},
           {0.75, 2, 0, HOLD, ANY},
           {0.75, 2, 0, HOLD, ANY},
           {0.75, 2, 0, 4, ANY}},
          4},
-        {"configured: p95 3 s on 2 samples, queue 20", "scale_up_p95_s: 3\n"
-                                                      "scale_up_p95_count: 2\n"
-                                                      "scale_up_queue_len: 20\n"
-                                                      "scale_down_p95_s: 1\n",
+        {"configured: p95 3 s on 2 samples, queue 20",
+         "scale_up_p95_s: 3\n"
+         "scale_up_p95_count: 2\n"
+         "scale_up_queue_len: 20\n"
+         "scale_down_p95_s: 1\n",
          2,
-         {{0.6, 3.1, 19, HOLD, ANY}, {0.6, 3.1, 19, 3, ANY}}, 2},
+         {{0.6, 3.1, 19, HOLD, ANY}, {0.6, 3.1, 19, 3, ANY}},
+         2},
     };
     run_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
@@ -213,57 +240,138 @@ static void test_scale_down_two_conditions(void **state)
 {
     (void)state;
     static const seq_row rows[] = {
-        {"both low for 2 min = 9 samples (0..120 s): down by one", NULL, 4,
-         {{LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
+        {"both low for 2 min = 9 samples (0..120 s): down by one",
+         NULL,
+         4,
+         {{LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
           {LOW, 3, POLICY_R_SCALE_DOWN}},
          9},
-        {"memory low but p95 high: never", NULL, 4,
-         {{0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY},
-          {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY},
-          {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY},
-          {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY}, {0.3, 2.0, 0, HOLD, ANY}},
+        {"memory low but p95 high: never",
+         NULL,
+         4,
+         {{0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY},
+          {0.3, 2.0, 0, HOLD, ANY}},
          12},
-        {"p95 low but memory 40%: never (below, not at)", NULL, 4,
-         {{0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY},
-          {0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY},
-          {0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY}, {0.4, 1.0, 0, HOLD, ANY},
+        {"p95 low but memory 40%: never (below, not at)",
+         NULL,
+         4,
+         {{0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
+          {0.4, 1.0, 0, HOLD, ANY},
           {0.4, 1.0, 0, HOLD, ANY}},
          10},
-        {"one sample not low restarts the 2 min", NULL, 4,
-         {{LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {0.3, 1.6, 0, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, 3, POLICY_R_SCALE_DOWN}},
+        {"one sample not low restarts the 2 min",
+         NULL,
+         4,
+         {{LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {0.3, 1.6, 0, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, 3, POLICY_R_SCALE_DOWN}},
          14},
-        {"each further step waits another 2 min", NULL, 4,
-         {{LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, 3, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
+        {"each further step waits another 2 min",
+         NULL,
+         4,
+         {{LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, 3, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
           {LOW, 2, ANY}},
          17},
-        {"at min: no scale-down", "min_pods: 2\n", 2,
-         {{LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
-          {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY}, {LOW, HOLD, ANY},
+        {"at min: no scale-down",
+         "min_pods: 2\n",
+         2,
+         {{LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
+          {LOW, HOLD, ANY},
           {LOW, HOLD, POLICY_R_BOUNDS}},
          9},
-        {"idle (no traffic, p95 undefined) counts as low", NULL, 4,
-         {{0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY},
-          {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY},
-          {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY},
+        {"idle (no traffic, p95 undefined) counts as low",
+         NULL,
+         4,
+         {{0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
           {0.3, NAN, 0, 3, POLICY_R_SCALE_DOWN}},
          9},
-        {"idle_counts_as_low_latency: false holds", "idle_counts_as_low_latency: false\n", 4,
-         {{0.3, NAN, 0, HOLD, POLICY_R_NO_METRICS}, {0.3, NAN, 0, HOLD, ANY},
-          {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY},
-          {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY}, {0.3, NAN, 0, HOLD, ANY},
+        {"idle_counts_as_low_latency: false holds",
+         "idle_counts_as_low_latency: false\n",
+         4,
+         {{0.3, NAN, 0, HOLD, POLICY_R_NO_METRICS},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
+          {0.3, NAN, 0, HOLD, ANY},
           {0.3, NAN, 0, HOLD, POLICY_R_NO_METRICS}},
          9},
-        {"p95 missing with traffic waiting: no scale-down", NULL, 4,
-         {{0.3, NAN, 2, HOLD, ANY}, {0.3, NAN, 2, HOLD, ANY}, {0.3, NAN, 2, HOLD, ANY},
-          {0.3, NAN, 2, HOLD, ANY}, {0.3, NAN, 2, HOLD, ANY}, {0.3, NAN, 2, HOLD, ANY},
-          {0.3, NAN, 2, HOLD, ANY}, {0.3, NAN, 2, HOLD, ANY},
+        {"p95 missing with traffic waiting: no scale-down",
+         NULL,
+         4,
+         {{0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
+          {0.3, NAN, 2, HOLD, ANY},
           {0.3, NAN, 2, HOLD, POLICY_R_NO_METRICS}},
          9},
     };
@@ -275,12 +383,15 @@ static void test_scale_down_two_conditions(void **state)
 static void test_cooldown_edges(void **state)
 {
     (void)state;
-    static const struct { const char *name; const char *yaml; int64_t refuse_us, allow_us; }
-        rows[] = {
-            {"default 5 min", NULL, 299 * S_US, 300 * S_US},
-            {"configured 10m", "cooldown_after_scale_up: 10m\n", 599 * S_US, 600 * S_US},
-            {"configured 0: no cool-down", "cooldown_after_scale_up: 0s\n", -1, 135 * S_US},
-        };
+    static const struct {
+        const char *name;
+        const char *yaml;
+        int64_t refuse_us, allow_us;
+    } rows[] = {
+        {"default 5 min", NULL, 299 * S_US, 300 * S_US},
+        {"configured 10m", "cooldown_after_scale_up: 10m\n", 599 * S_US, 600 * S_US},
+        {"configured 0: no cool-down", "cooldown_after_scale_up: 0s\n", -1, 135 * S_US},
+    };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         cfg_doc *doc;
         policy_info info;
@@ -293,8 +404,8 @@ static void test_cooldown_edges(void **state)
             o = obs_at(t, LOW, 3);
             d = decide(st, &o);
             if (d.desired_pods != -1)
-                fail_msg("%s: t=%llds: got %d, want hold (%s)", rows[i].name,
-                         (long long)(t / S_US), d.desired_pods, d.detail);
+                fail_msg("%s: t=%llds: got %d, want hold (%s)", rows[i].name, (long long)(t / S_US),
+                         d.desired_pods, d.detail);
         }
         if (rows[i].refuse_us >= 0) {
             o = obs_at(rows[i].refuse_us, LOW, 3);
@@ -353,8 +464,8 @@ static void test_config(void **state)
     (void)state;
     cfg_doc *doc;
     policy_info info;
-    void *st = make_rule("sync_period: 30s\nmin_pods: 1\nmax_pods: 3\ninitial_pods: 2\n", &doc,
-                         &info);
+    void *st =
+        make_rule("sync_period: 30s\nmin_pods: 1\nmax_pods: 3\ninitial_pods: 2\n", &doc, &info);
     assert_int_equal(info.sync_period_us, 30 * S_US);
     assert_int_equal(info.min_pods, 1);
     assert_int_equal(info.max_pods, 3);
@@ -362,7 +473,9 @@ static void test_config(void **state)
     rule_ops()->destroy(st);
     cfg_free(doc);
 
-    static const struct { const char *name, *yaml, *want; } bad[] = {
+    static const struct {
+        const char *name, *yaml, *want;
+    } bad[] = {
         {"unknown key", "scale_up_gpu_mem_fra: 0.9\n", "did you mean"},
         {"fraction above 1", "scale_up_gpu_mem_frac: 85\n", "[0, 1]"},
         {"duration", "scale_down_for: two minutes\n", "duration"},

@@ -12,26 +12,25 @@
 
 #include "profile/profile_derive.h"
 
-static const char *SRC =
-    "format gpenlab-profile 1\n"
-    "card \"NVIDIA H100 80GB HBM3\"\n"
-    "provenance measured\n"
-    "source \"test\"\n"
-    "mp_grid 1 2\n"
-    "stage decode image 10 20\n"
-    "stage detect image 3 3\n"
-    "stage gpen face 3 3\n"
-    "stage paste face 0.1 0.2\n"
-    "jitter none\n"
-    "eff 1 1.5\n"
-    "gpu_mem_mib 81079\n"
-    "model_mem_mib 800\n"
-    "req_mem_mib 100 200\n"
-    "req_mem_per_face_mib 600\n"
-    "cold_phase cuda_init const 0.1\n"
-    "cold_phase first_inference const 0.05\n"
-    "first_request_extra_ms 0\n"
-    "share_slowdown 1\n";
+static const char *SRC = "format gpenlab-profile 1\n"
+                         "card \"NVIDIA H100 80GB HBM3\"\n"
+                         "provenance measured\n"
+                         "source \"test\"\n"
+                         "mp_grid 1 2\n"
+                         "stage decode image 10 20\n"
+                         "stage detect image 3 3\n"
+                         "stage gpen face 3 3\n"
+                         "stage paste face 0.1 0.2\n"
+                         "jitter none\n"
+                         "eff 1 1.5\n"
+                         "gpu_mem_mib 81079\n"
+                         "model_mem_mib 800\n"
+                         "req_mem_mib 100 200\n"
+                         "req_mem_per_face_mib 600\n"
+                         "cold_phase cuda_init const 0.1\n"
+                         "cold_phase first_inference const 0.05\n"
+                         "first_request_extra_ms 0\n"
+                         "share_slowdown 1\n";
 
 static void test_scaling(void **state)
 {
@@ -45,7 +44,11 @@ static void test_scaling(void **state)
     assert_non_null(t);
     assert_int_equal(profile_derive(&src, h, t, &dst, &err), 0);
     double fc = h->fp16_tflops / t->fp16_tflops, fm = h->mem_bw_gbs / t->mem_bw_gbs;
-    const struct { const char *name; int stage, k; double want; } rows[] = {
+    const struct {
+        const char *name;
+        int stage, k;
+        double want;
+    } rows[] = {
         {"decode is host work: unscaled", 0, 1, 20},
         {"detect scales with compute", 1, 0, 3 * fc},
         {"gpen scales with compute", 2, 1, 3 * fc},
@@ -83,7 +86,11 @@ static void test_refusals(void **state)
     assert_int_equal(profile_parse("src", SRC, &src, &err), 0);
     const gpu_card_spec *h = gpu_card_find("h100");
     snprintf(src.provenance, sizeof(src.provenance), "derived");
-    const struct { const char *name; const gpu_card_spec *to; int want; } rows[] = {
+    const struct {
+        const char *name;
+        const gpu_card_spec *to;
+        int want;
+    } rows[] = {
         {"from a derived profile", gpu_card_find("a100"), GP_ERANGE},
         {"unknown card", NULL, GP_ERANGE},
     };
@@ -93,21 +100,26 @@ static void test_refusals(void **state)
             fail_msg("%s: got %d want %d", rows[i].name, rc, rows[i].want);
     }
     assert_null(gpu_card_find("v100"));
-    const struct { const char *stage; int want; } cls[] = {
-        {"gpen", 0}, {"parse", 0}, {"detect", 0}, {"restore", 0}, {"decode", 2}, {"encode", 2},
-        {"paste", 1}, {"blend", 1}, {"align", 1}, {"unknown", 1}};
+    const struct {
+        const char *stage;
+        int want;
+    } cls[] = {{"gpen", 0},   {"parse", 0}, {"detect", 0}, {"restore", 0}, {"decode", 2},
+               {"encode", 2}, {"paste", 1}, {"blend", 1},  {"align", 1},   {"unknown", 1}};
     for (size_t i = 0; i < sizeof(cls) / sizeof(cls[0]); i++)
         if (profile_stage_class(cls[i].stage) != cls[i].want)
-            fail_msg("%s: got class %d want %d", cls[i].stage, profile_stage_class(cls[i].stage), cls[i].want);
+            fail_msg("%s: got class %d want %d", cls[i].stage, profile_stage_class(cls[i].stage),
+                     cls[i].want);
 }
 
 static void test_committed_profiles_parse(void **state)
 {
     (void)state;
     static gpu_profile p;
-    const struct { const char *path, *provenance; } rows[] = {
-        {"gpu/profiles/h100", "measured"},     {"gpu/profiles/t4-derived", "derived"},
-        {"gpu/profiles/l4-derived", "derived"}, {"gpu/profiles/a10-derived", "derived"},
+    const struct {
+        const char *path, *provenance;
+    } rows[] = {
+        {"gpu/profiles/h100", "measured"},        {"gpu/profiles/t4-derived", "derived"},
+        {"gpu/profiles/l4-derived", "derived"},   {"gpu/profiles/a10-derived", "derived"},
         {"gpu/profiles/a100-derived", "derived"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -71,7 +71,7 @@ static void test_dtypes(void **state)
     (void)state;
     /* F16 1.0, -2.0, 2^-24 (smallest subnormal); BF16 1.5; F64 0.25 */
     const unsigned char data[] = {0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0xC0, 0x3F,
-                                  0, 0, 0, 0, 0, 0, 0xD0, 0x3F};
+                                  0,    0,    0,    0,    0,    0,    0xD0, 0x3F};
     const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6]},"
                       "\"bf\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[6,8]},"
                       "\"d\":{\"dtype\":\"F64\",\"shape\":[1,1],\"data_offsets\":[8,16]},"
@@ -89,8 +89,7 @@ static void test_dtypes(void **state)
     assert_true(v[0] == 1.5f);
     assert_int_equal(safetensors_read_f32(&f, safetensors_find(&f, "d"), v, 1, &err), 0);
     assert_true(v[0] == 0.25f);
-    assert_int_equal(safetensors_read_f32(&f, safetensors_find(&f, "i"), v, 2, &err),
-                     GP_ENOTSUP);
+    assert_int_equal(safetensors_read_f32(&f, safetensors_find(&f, "i"), v, 2, &err), GP_ENOTSUP);
     safetensors_close(&f);
 }
 
@@ -98,7 +97,11 @@ static void test_malformed(void **state)
 {
     (void)state;
     const unsigned char data[8] = {0};
-    const struct { const char *name, *hdr; size_t dlen; const char *want_msg; } rows[] = {
+    const struct {
+        const char *name, *hdr;
+        size_t dlen;
+        const char *want_msg;
+    } rows[] = {
         {"not an object", "[1]", 8, "expected '{'"},
         {"unterminated string", "{\"a", 8, "unterminated"},
         {"missing dtype", "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "needs dtype"},

@@ -4,9 +4,11 @@
  * its assets kept. Checked: every sweep point's feasibility, Pareto and winner marks (the
  * data-* attributes of its row) against the means computed here from the runs; the
  * sweep table's columns; the Pareto picture's data is byte for byte the one `sweep
- * --plot` draws (one code path), with the winner in it; the experiment table's cells
- * against the runs; the latency-over-time chart (P50 and P99 per scrape) and the cost
- * chart. Files live in a fresh /tmp dir. */
+ * --plot` draws (one code path), each point in it marked feasible or infeasible as the
+ * runs say and the winner drawn at its means; the experiment table's cells against the
+ * runs, one per run metric, the cost headed with the experiment's currency; the
+ * latency-over-time chart (P50 and P99 per scrape) and the cost chart. Files live in a
+ * fresh /tmp dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 #include "lab/html_report.h"
 #include "lab/lab.h"
+#include "lab/run_metrics.h"
 #include "lab/sweep.h"
 #include "tests/testutil.h"
 
@@ -85,7 +88,7 @@ static int setup(void **state)
              "name: html_check\nseed: 3\nreplications: 2\nprofile: %s\n"
              "workload: {type: tidal, days: 1, trough_rate_per_s: 0.05, peak_rate_per_s: 0.8,\n"
              "  peaks: [{hour: 10, width_h: 2, rel: 0.8}, {hour: 20, width_h: 2, rel: 1.0}]}\n"
-             "cluster: {gpus: 3, min_pods: 1, max_pods: 3, concurrency: 5}\n"
+             "cluster: {gpus: 3, min_pods: 1, max_pods: 3, concurrency: 5, currency: EUR}\n"
              "policies:\n"
              "  - {label: static-1x, policy: static, config: {pods: 1}}\n"
              "  - {label: rule, policy: gpen-rule, config: {min_pods: 1, max_pods: 3}}\n"
@@ -150,7 +153,8 @@ static void test_sweep_points_against_db(void **state)
     for (size_t pt = 0; pt < 3; pt++) {
         char name[64], marker[64];
         snprintf(name, sizeof(name), "html_sweep-p%04zu", pt);
-        double p99 = db_mean(name, NULL, "lat_p99_s"), gpu_h = db_mean(name, NULL, "gpu_seconds / 3600.0");
+        double p99 = db_mean(name, NULL, "lat_p99_s");
+        double gpu_h = db_mean(name, NULL, "gpu_seconds / 3600.0");
         if (isnan(p99) || isnan(gpu_h))
             fail_msg("point %zu: no runs in the database", pt);
         bool ok = p99 <= P99_LIMIT_S;
@@ -198,11 +202,57 @@ static void test_sweep_table_columns(void **state)
     const char *end = strstr(at, "</thead>");
     assert_non_null(end);
     char *head = strndup(at, (size_t)(end - at));
-    static const char *const want[] = {"objective", "feasible", "cost", "CI", "winner"};
+    /* the cost in the currency of the sweep's experiment (cluster.currency: EUR) */
+    static const char *const want[] = {"objective", "feasible", "<th>cost (EUR)</th>", "CI",
+                                       "winner"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(head, want[i]))
             fail_msg("the sweep table has no \"%s\" column: %s", want[i], head);
     free(head);
+}
+
+/* The sweep's points by their means in the database: (GPU-h, P99) and feasibility. */
+typedef struct db_point {
+    double gpu_h, cost, p99; /* the picture: cost against P99 (the sweep's front) */
+    bool feasible;
+} db_point;
+
+static size_t db_points(db_point *pt, size_t cap, size_t *winner)
+{
+    size_t n = 0;
+    double best = INFINITY;
+    *winner = SIZE_MAX;
+    for (; n < cap; n++) {
+        char name[64];
+        snprintf(name, sizeof(name), "html_sweep-p%04zu", n);
+        pt[n].p99 = db_mean(name, NULL, "lat_p99_s");
+        pt[n].gpu_h = db_mean(name, NULL, "gpu_seconds / 3600.0");
+        pt[n].cost = db_mean(name, NULL, "cost");
+        if (isnan(pt[n].p99) || isnan(pt[n].gpu_h) || isnan(pt[n].cost))
+            break;
+        pt[n].feasible = pt[n].p99 <= P99_LIMIT_S;
+        if (pt[n].feasible && pt[n].gpu_h < best) {
+            best = pt[n].gpu_h;
+            *winner = n;
+        }
+    }
+    return n;
+}
+
+/* The picture's data is written "%.10g": equal to 10 significant digits. */
+static bool near10(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(1e-12, fabs(b)); }
+
+/* Block `index` of a gnuplot .dat file (blocks separated by two blank lines); malloc'd. */
+static char *dat_block(const char *text, int index)
+{
+    const char *p = text;
+    for (int k = 0; k < index && p; k++)
+        if ((p = strstr(p, "\n\n\n")))
+            p += 3;
+    if (!p)
+        return NULL;
+    const char *end = strstr(p, "\n\n\n");
+    return strndup(p, end ? (size_t)(end - p + 1) : strlen(p));
 }
 
 static void test_pareto_one_code_path(void **state)
@@ -217,15 +267,54 @@ static void test_pareto_one_code_path(void **state)
     if (strcmp(from_sweep, from_page) != 0)
         fail_msg("sweep --plot and the report draw different fronts:\n%s\n--- report:\n%s",
                  from_sweep, from_page);
-    /* the last block is the winner: a point, not NaN */
-    const char *last = strrchr(from_page, '\n');
-    while (last > from_page && last[-1] == '\n')
-        last--;
-    const char *line = last;
-    while (line > from_page && line[-1] != '\n')
-        line--;
-    if (strncmp(line, "NaN", 3) == 0)
-        fail_msg("the Pareto picture has no winner:\n%s", from_page);
+    db_point pt[8];
+    size_t want_winner;
+    size_t n = db_points(pt, 8, &want_winner);
+    assert_int_equal(n, 3);
+    assert_true(want_winner != SIZE_MAX);
+    /* index 0: every point "x y flag" (flag bit 2: feasible), in point order */
+    char *all = dat_block(from_page, 0);
+    assert_non_null(all);
+    size_t k = 0, infeasible = 0;
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n"), k++) {
+        double x, y;
+        int flag;
+        if (sscanf(line, "%lf %lf %d", &x, &y, &flag) != 3 || k >= n)
+            fail_msg("the picture's point %zu: \"%s\" (%zu points in the database)", k, line, n);
+        if (!near10(x, pt[k].cost) || !near10(y, pt[k].p99))
+            fail_msg("point %zu: drawn at (%.10g, %.10g), its means are (%.10g, %.10g)", k, x, y,
+                     pt[k].cost, pt[k].p99);
+        bool drawn_feasible = (flag & 2) != 0;
+        if (drawn_feasible != pt[k].feasible)
+            fail_msg("point %zu: P99 %.3f s against a %g s limit is %s; the picture draws it %s", k,
+                     pt[k].p99, P99_LIMIT_S, pt[k].feasible ? "feasible" : "infeasible",
+                     drawn_feasible ? "feasible" : "infeasible");
+        infeasible += !pt[k].feasible;
+    }
+    assert_int_equal(k, n);
+    assert_true(infeasible > 0); /* else the marks could not be wrong */
+    free(all);
+    /* index 2: the winner, at its means (not "NaN NaN") */
+    char *win = dat_block(from_page, 2);
+    double x = NAN, y = NAN;
+    if (!win || sscanf(win, "%lf %lf", &x, &y) != 2 || !near10(x, pt[want_winner].cost) ||
+        !near10(y, pt[want_winner].p99))
+        fail_msg("the winner p%04zu is at (%.10g, %.10g); the picture's winner block: \"%s\"",
+                 want_winner, pt[want_winner].cost, pt[want_winner].p99, win ? win : "none");
+    free(win);
+    /* the picture on the page names the winner and draws both kinds of point */
+    char marker[64];
+    snprintf(marker, sizeof(marker), "data-winner=\"p%04zu\"", want_winner);
+    char *fig = tag_with("data-chart=\"pareto\"");
+    if (!fig || !strstr(fig, marker))
+        fail_msg("the Pareto figure does not name the winner (%s): %s", marker, fig ? fig : "none");
+    free(fig);
+    const char *svg = strstr(page, "data-chart=\"pareto\"");
+    const char *svg_end = svg ? strstr(svg, "</figure>") : NULL;
+    char *figure = svg_end ? strndup(svg, (size_t)(svg_end - svg)) : NULL;
+    if (!figure || !strstr(figure, "infeasible") || !strstr(figure, "winner"))
+        fail_msg("the Pareto picture on the page has no \"infeasible\" or \"winner\" key");
+    free(figure);
     free(from_sweep);
     free(from_page);
 }
@@ -233,13 +322,20 @@ static void test_pareto_one_code_path(void **state)
 static void test_experiment_cells_against_db(void **state)
 {
     (void)state;
+    /* the derivations written again here in SQL, against the page */
     static const struct {
         const char *metric, *expr;
     } cells[] = {
+        {"mean_s", "lat_mean_s"},
+        {"p50_s", "lat_p50_s"},
         {"p99_s", "lat_p99_s"},
+        {"slo_pct", "100.0 * slo_frac"},
+        {"timeout_pct", "100.0 * timed_out / arrived"},
+        {"pod_starts", "pod_starts"},
+        {"cold_waited", "cold_waited"},
         {"gpu_hours", "gpu_seconds / 3600.0"},
         {"cost", "cost"},
-        {"slo_pct", "100.0 * slo_frac"},
+        {"util_pct", "100.0 * utilisation"},
     };
     static const char *const labels[] = {"static-1x", "rule"};
     for (size_t l = 0; l < 2; l++) {
@@ -263,8 +359,22 @@ static void test_experiment_cells_against_db(void **state)
                          cells[c].metric, got, want, td ? td : "no cell");
             free(td);
         }
+        /* one cell per run metric */
+        size_t n_cells = 0;
+        for (const char *c = tr; (c = strstr(c, "data-metric=\"")); c++)
+            n_cells++;
+        if (n_cells != RM_COUNT)
+            fail_msg("%s: %zu metric cells, the table of run metrics has %d", labels[l], n_cells,
+                     (int)RM_COUNT);
         free(tr);
     }
+    /* the cost headed with the experiment's currency (cluster.currency: EUR) */
+    const char *table = strstr(page, "data-experiment=\"html_check\"");
+    const char *head_end = table ? strstr(table, "</thead>") : NULL;
+    char *head = head_end ? strndup(table, (size_t)(head_end - table)) : NULL;
+    if (!head || !strstr(head, "<th>cost (EUR)</th>"))
+        fail_msg("the cost column is not headed \"cost (EUR)\": %s", head ? head : "no table");
+    free(head);
 }
 
 /* Count of data blocks (separated by two blank lines) in a gnuplot .dat file. */
@@ -333,8 +443,9 @@ static void test_edited_sweep(void **state)
     free(page);
     page = old;
     if (!p2 || p3 || stale_section)
-        fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s", p2 ? "shown" : "missing",
-                 p3 ? "still shown" : "gone", stale_section ? "shown" : "not shown");
+        fail_msg("edited sweep: point 1 %s, point 2 %s, a section for an old point %s",
+                 p2 ? "shown" : "missing", p3 ? "still shown" : "gone",
+                 stale_section ? "shown" : "not shown");
     assert_true(f1 == 1 && w0 == 1);
     free(p2);
 }

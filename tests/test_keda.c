@@ -77,27 +77,26 @@ static policy_decision step(ctl *c, double t_s, int spec, double queue, double p
     return d;
 }
 
-#define EXPECT(d, want_pods, want_reason, what)                                              \
-    do {                                                                                     \
-        if ((d).desired_pods != (want_pods) || (d).reason != (want_reason))                  \
-            fail_msg("%s: got %d %s (%s) want %d %s", what, (d).desired_pods,                \
-                     policy_reason_name((d).reason), (d).detail, want_pods,                  \
-                     policy_reason_name(want_reason));                                       \
+#define EXPECT(d, want_pods, want_reason, what)                               \
+    do {                                                                      \
+        if ((d).desired_pods != (want_pods) || (d).reason != (want_reason))   \
+            fail_msg("%s: got %d %s (%s) want %d %s", what, (d).desired_pods, \
+                     policy_reason_name((d).reason), (d).detail, want_pods,   \
+                     policy_reason_name(want_reason));                        \
     } while (0)
 
-static const char *REDIS_SO =
-    "apiVersion: keda.sh/v1alpha1\n"
-    "kind: ScaledObject\n"
-    "metadata: {name: gpen}\n"
-    "spec:\n"
-    "  scaleTargetRef: {name: gpen}\n"
-    "  maxReplicaCount: 8\n"
-    "  triggers:\n"
-    "  - type: redis\n"
-    "    metadata:\n"
-    "      address: redis.default.svc:6379\n"
-    "      listName: gpen:pending\n"
-    "      listLength: \"5\"\n";
+static const char *REDIS_SO = "apiVersion: keda.sh/v1alpha1\n"
+                              "kind: ScaledObject\n"
+                              "metadata: {name: gpen}\n"
+                              "spec:\n"
+                              "  scaleTargetRef: {name: gpen}\n"
+                              "  maxReplicaCount: 8\n"
+                              "  triggers:\n"
+                              "  - type: redis\n"
+                              "    metadata:\n"
+                              "      address: redis.default.svc:6379\n"
+                              "      listName: gpen:pending\n"
+                              "      listLength: \"5\"\n";
 
 static void test_defaults_and_bounds(void **state)
 {
@@ -215,8 +214,9 @@ static void test_hpa_part(void **state)
     EXPECT(d, 4, POLICY_R_SCALE_UP_LIMIT, "External AverageValue, legacy clamp");
     /* then 8 (maxReplicaCount), TooManyReplicas */
     d = step(&c, 15, 4, 60, NAN);
-    EXPECT(d, 8, POLICY_R_BOUNDS, "4 -> 8: max(2*4, 4) = 8 is not below maxReplicas: "
-                                  "TooManyReplicas");
+    EXPECT(d, 8, POLICY_R_BOUNDS,
+           "4 -> 8: max(2*4, 4) = 8 is not below maxReplicas: "
+           "TooManyReplicas");
     d = step(&c, 30, 8, 600, NAN);
     assert_int_equal(d.desired_pods, 8);
     ctl_close(&c);

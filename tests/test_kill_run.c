@@ -28,9 +28,9 @@
 #include "tests/testutil.h"
 #include <sqlite3.h>
 
-#define KILLS 8
-#define RUNS_EXPECTED 300  /* 3 policies x 100 replications */
-#define SWEEP_UNITS 48     /* 6 points x 8 replications */
+#define KILLS         8
+#define RUNS_EXPECTED 300 /* 3 policies x 100 replications */
+#define SWEEP_UNITS   48  /* 6 points x 8 replications */
 
 static char tmp_dir[256];
 static unsigned kill_seed;
@@ -52,9 +52,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmp_dir);
 }
 
 static const char *path_in(const char *name)
@@ -66,61 +64,53 @@ static const char *path_in(const char *name)
     return buf[k];
 }
 
-static void write_text(const char *name, const char *text)
-{
-    tu_write_text(path_in(name), text);
-}
+static void write_text(const char *name, const char *text) { tu_write_text(path_in(name), text); }
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Starts `bin args...` in its own process group (so a kill takes a sweep's pool too),
- * output to LOG in the temporary directory. */
-static pid_t start(const char *const *argv, const char *log)
+/* Starts `bin args...` in the temporary directory, in its own process group (so a kill
+ * takes a sweep's pool too), output to LOG there. */
+static gp_proc *start(const char *const *argv, const char *log)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        if (chdir(tmp_dir) != 0)
-            _exit(126);
-        FILE *f = freopen(log, "w", stdout);
-        if (!f || dup2(fileno(stdout), 2) < 0)
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    return pid;
+    char log_path[512]; /* not path_in's: its buffers hold the caller's database path */
+    snprintf(log_path, sizeof(log_path), "%s/%s", tmp_dir, log);
+    return tu_proc_start(&(gp_proc_spec){.argv = argv,
+                                         .cwd = tmp_dir,
+                                         .out = GP_PROC_FILE,
+                                         .out_path = log_path,
+                                         .err = GP_PROC_STDOUT,
+                                         .own_group = true});
 }
 
 /* Waits for the group leader, then for its workers (reparented here, the test being
- * a subreaper): none may still be committing when the database is checked. */
-static int finish(pid_t pid)
+ * a subreaper): none may still be committing when the database is checked. Frees p. */
+static gp_proc_result finish(gp_proc *p)
 {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    pid_t pid = gp_proc_pid(p);
+    gp_proc_result r;
+    gp_proc_wait(p, -1, &r);
+    gp_proc_free(p);
     while (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)
         ;
-    return status;
+    return r;
 }
 
 /* Runs to completion; fails the test unless it exits 0. Returns the wall time. */
 static double run_whole(const char *const *argv, const char *what)
 {
     double t0 = now_s();
-    int status = finish(start(argv, "whole.log"));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "cat '%s/whole.log' >&2", tmp_dir);
-        if (system(cmd) != 0)
-            print_error("(no log)\n");
-        fail_msg("%s: did not complete (status 0x%x)", what, status);
+    gp_proc_result r = finish(start(argv, "whole.log"));
+    if (!gp_proc_ok(&r)) {
+        char *log = tu_slurp(path_in("whole.log")), how[128];
+        print_error("%s\n", log ? log : "(no log)");
+        free(log);
+        gp_proc_describe(&r, how, sizeof(how));
+        fail_msg("%s: did not complete (%s)", what, how);
     }
     return now_s() - t0;
 }
@@ -163,8 +153,9 @@ static int64_t check_db(const char *db_path, const char *when, bool with_log)
     runs = query_int(db, "SELECT count(*) FROM runs");
     /* series rows numbered 0..n-1 (a run records them or, as sweeps do, none at all) */
     int64_t torn_series = query_int(
-        db, "SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM series s WHERE s.run_id = r.id) "
-            "!= (SELECT coalesce(max(seq), -1) + 1 FROM series s WHERE s.run_id = r.id)");
+        db,
+        "SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM series s WHERE s.run_id = r.id) "
+        "!= (SELECT coalesce(max(seq), -1) + 1 FROM series s WHERE s.run_id = r.id)");
     if (torn_series != 0)
         fail_msg("%s: %lld runs with partial series", when, (long long)torn_series);
     if (with_log) {
@@ -172,9 +163,8 @@ static int64_t check_db(const char *db_path, const char *when, bool with_log)
                                      "(SELECT 1 FROM series s WHERE s.run_id = r.id)");
         if (bare != 0)
             fail_msg("%s: %lld runs without their series", when, (long long)bare);
-        int64_t torn = query_int(
-            db, "SELECT count(*) FROM runs r WHERE arrived != "
-                "(SELECT count(*) FROM requests q WHERE q.run_id = r.id)");
+        int64_t torn = query_int(db, "SELECT count(*) FROM runs r WHERE arrived != "
+                                     "(SELECT count(*) FROM requests q WHERE q.run_id = r.id)");
         if (torn != 0)
             fail_msg("%s: %lld runs whose request rows do not match `arrived`", when,
                      (long long)torn);
@@ -213,7 +203,8 @@ static char *dump(const char *db_path)
                 out = realloc(out, cap);
                 assert_non_null(out);
             }
-            len += (size_t)sprintf(out + len, "%s%s", v ? v : "NULL", c + 1 < sqlite3_column_count(st) ? "|" : "\n");
+            len += (size_t)sprintf(out + len, "%s%s", v ? v : "NULL",
+                                   c + 1 < sqlite3_column_count(st) ? "|" : "\n");
         }
     }
     sqlite3_finalize(st);
@@ -229,8 +220,8 @@ static void compare(const char *what, const char *killed_db, const char *whole_d
         while (a[k] && a[k] == b[k])
             k++;
         fail_msg("%s (seed %u): the resumed results differ from an uninterrupted run at byte "
-                 "%zu:\n%.160s\n---\n%.160s", what, kill_seed, k, a + (k > 60 ? k - 60 : 0),
-                 b + (k > 60 ? k - 60 : 0));
+                 "%zu:\n%.160s\n---\n%.160s",
+                 what, kill_seed, k, a + (k > 60 ? k - 60 : 0), b + (k > 60 ? k - 60 : 0));
     }
     free(a);
     free(b);
@@ -253,17 +244,18 @@ static int kill_cycles(const char *const *argv, const char *db, double full_s, i
         /* the first kill lands early (schema, first transaction), the rest anywhere */
         if (k == 0)
             delay = 0.02 * full_s;
-        pid_t pid = start(argv, "kill.log");
+        gp_proc *p = start(argv, "kill.log");
+        pid_t pid = gp_proc_pid(p);
         struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
         nanosleep(&ts, NULL);
-        int status = 0;
-        bool exited = waitpid(pid, &status, WNOHANG) == pid;
-        if (!exited) {
-            kill(-pid, SIGKILL);
-            status = finish(pid);
-            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        gp_proc_result r;
+        if (gp_proc_wait(p, 0, &r) == 0) { /* still running: the kill lands */
+            gp_proc_signal(p, SIGKILL);
+            r = finish(p);
+            if (r.signal_no == SIGKILL)
                 landed++;
         } else {
+            gp_proc_free(p);
             while (waitpid(-pid, NULL, WNOHANG) > 0)
                 ;
         }
@@ -307,13 +299,15 @@ static void test_run_sigkill(void **state)
              "output: {series: true}\n",
              cwd);
     write_text("kill.yaml", text);
-    const char *whole[] = {bin, "run", "kill.yaml", "--db", "whole.db", "--requests", "--quiet", NULL};
+    const char *whole[] = {bin,        "run",        "kill.yaml", "--db",
+                           "whole.db", "--requests", "--quiet",   NULL};
     double full_s = run_whole(whole, "uninterrupted run");
     assert_int_equal(check_db(path_in("whole.db"), "uninterrupted", true), RUNS_EXPECTED);
 
-    const char *killed[] = {bin, "run", "kill.yaml", "--db", "kill.db", "--requests", "--quiet", NULL};
-    int landed = kill_cycles(killed, path_in("kill.db"), full_s, RUNS_EXPECTED, true,
-                             "gpenlab run");
+    const char *killed[] = {bin,       "run",        "kill.yaml", "--db",
+                            "kill.db", "--requests", "--quiet",   NULL};
+    int landed =
+        kill_cycles(killed, path_in("kill.db"), full_s, RUNS_EXPECTED, true, "gpenlab run");
     int64_t done = check_db(path_in("kill.db"), "after the kills", true);
     print_message("gpenlab run: %d of %d kills landed mid-run (full run %.2f s, seed %u); "
                   "%lld of %d runs done before the rerun\n",
@@ -340,19 +334,20 @@ static void test_sweep_sigkill(void **state)
              cwd);
     write_text("sbase.yaml", text);
     for (int k = 0; k < 2; k++) {
-        snprintf(text, sizeof(text),
-                 "name: skill\nbase: sbase.yaml\npolicy: rule\nreplications: 8\ndb: %s\n"
-                 "parameters:\n  - {path: config.scale_up_queue_len, values: [2, 4, 8, 16, 32, 64]}\n"
-                 "objective: {minimise: gpu_hours}\n",
-                 k ? "skill.db" : "swhole.db");
+        snprintf(
+            text, sizeof(text),
+            "name: skill\nbase: sbase.yaml\npolicy: rule\nreplications: 8\ndb: %s\n"
+            "parameters:\n  - {path: config.scale_up_queue_len, values: [2, 4, 8, 16, 32, 64]}\n"
+            "objective: {minimise: gpu_hours}\n",
+            k ? "skill.db" : "swhole.db");
         write_text(k ? "skill.yaml" : "swhole.yaml", text);
     }
     const char *whole[] = {bin, "sweep", "swhole.yaml", "-j", "2", NULL};
     double full_s = run_whole(whole, "uninterrupted sweep");
     assert_int_equal(check_db(path_in("swhole.db"), "uninterrupted sweep", false), SWEEP_UNITS);
     const char *killed[] = {bin, "sweep", "skill.yaml", "-j", "2", NULL};
-    int landed = kill_cycles(killed, path_in("skill.db"), full_s, SWEEP_UNITS, false,
-                             "gpenlab sweep -j 2");
+    int landed =
+        kill_cycles(killed, path_in("skill.db"), full_s, SWEEP_UNITS, false, "gpenlab sweep -j 2");
     int64_t done = check_db(path_in("skill.db"), "after the sweep kills", false);
     print_message("gpenlab sweep -j 2: %d of %d kills landed (full sweep %.2f s, seed %u); "
                   "%lld of %d units done before the rerun\n",

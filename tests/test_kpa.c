@@ -23,7 +23,7 @@
 #include "traces/trace.h"
 #include "tests/testutil.h"
 
-#define S_US 1000000LL
+#define S_US    1000000LL
 #define VECTORS "tests/vectors/knative_kpa.txt"
 
 /* ------------------------------------------------------------------ helpers */
@@ -37,9 +37,13 @@ static const policy_ops *kpa_ops(void)
 
 static policy_env test_env(void)
 {
-    policy_env env = {.min_pods = 0, .max_pods = 1000000, .concurrency = 2,
-                      .pod_capacity_per_s = 1, .mean_demand_s = 1,
-                      .cold_start_us = 30 * S_US, .scrape_interval_us = 2 * S_US};
+    policy_env env = {.min_pods = 0,
+                      .max_pods = 1000000,
+                      .concurrency = 2,
+                      .pod_capacity_per_s = 1,
+                      .mean_demand_s = 1,
+                      .cold_start_us = 30 * S_US,
+                      .scrape_interval_us = 2 * S_US};
     return env;
 }
 
@@ -60,8 +64,8 @@ static void *make_kpa(const char *yaml, cfg_doc **doc, policy_info *info)
         root = cfg_root(*doc);
     }
     policy_env env = test_env();
-    *info = (policy_info){.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                          .max_pods = -1};
+    *info = (policy_info){
+        .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     void *st = NULL;
     int rc = kpa_ops()->create(root, &env, &st, info, &err);
     if (rc < 0) {
@@ -130,9 +134,18 @@ typedef struct vcase {
 
 static void spec_defaults(vspec *s)
 {
-    *s = (vspec){.target = 1, .tbc = 0, .panic = 2, .up = 10, .down = 10, .window_s = 60,
-                 .delay_s = 0, .activation = 0, .start_ready = 1, .reachable = true,
-                 .rps = false, .obs = true};
+    *s = (vspec){.target = 1,
+                 .tbc = 0,
+                 .panic = 2,
+                 .up = 10,
+                 .down = 10,
+                 .window_s = 60,
+                 .delay_s = 0,
+                 .activation = 0,
+                 .start_ready = 1,
+                 .reachable = true,
+                 .rps = false,
+                 .obs = true};
 }
 
 static void parse_spec(vspec *s, char *rest, int line)
@@ -235,12 +248,16 @@ static int load_vectors(vcase *cases, int max)
 
 static kpa_spec to_spec(const vspec *v)
 {
-    kpa_spec s = {.target_value = v->target, .total_value = v->total,
-                  .target_burst_capacity = v->tbc, .panic_threshold = v->panic,
-                  .max_scale_up_rate = v->up, .max_scale_down_rate = v->down,
+    kpa_spec s = {.target_value = v->target,
+                  .total_value = v->total,
+                  .target_burst_capacity = v->tbc,
+                  .panic_threshold = v->panic,
+                  .max_scale_up_rate = v->up,
+                  .max_scale_down_rate = v->down,
                   .activation_scale = v->activation,
                   .stable_window_us = (int64_t)v->window_s * S_US,
-                  .scale_down_delay_us = (int64_t)v->delay_s * S_US, .tick_us = 2 * S_US,
+                  .scale_down_delay_us = (int64_t)v->delay_s * S_US,
+                  .tick_us = 2 * S_US,
                   .reachable = v->reachable};
     return s;
 }
@@ -264,8 +281,8 @@ static void check_step(const char *name, int k, const vop *o, const kpa_result *
             fail_msg("%s step %d (line %d): not panicking, want panic since step %d", name, k,
                      o->line, o->pt);
         if (d->panic_time_us != step_t[o->pt])
-            fail_msg("%s step %d (line %d): panic time %lld want step %d's %lld", name, k,
-                     o->line, (long long)d->panic_time_us, o->pt, (long long)step_t[o->pt]);
+            fail_msg("%s step %d (line %d): panic time %lld want step %d's %lld", name, k, o->line,
+                     (long long)d->panic_time_us, o->pt, (long long)step_t[o->pt]);
     }
 }
 
@@ -329,8 +346,8 @@ static void case_yaml(const vspec *v, char *buf, size_t len)
              v->down, v->panic * 100);
 }
 
-#define NB 30 /* 60-s window / 2-s ticks */
-#define NP 3  /* 10% of it */
+#define NB   30 /* 60-s window / 2-s ticks */
+#define NP   3  /* 10% of it */
 #define HMAX 4096
 
 static void test_knative_vectors_observed(void **state)
@@ -351,8 +368,7 @@ static void test_knative_vectors_observed(void **state)
         void *st = make_kpa(yaml, &doc, &info);
         assert_int_equal(info.sync_period_us, 2 * S_US);
         /* the autoscaler is created (and reads the ready count) before any data */
-        policy_obs o0 = make_obs(T0_US - 120 * S_US, 0, c->spec.start_ready,
-                                 c->spec.start_ready);
+        policy_obs o0 = make_obs(T0_US - 120 * S_US, 0, c->spec.start_ready, c->spec.start_ready);
         o0.metrics_valid = false;
         policy_decision d0 = run_decide(st, &o0);
         assert_int_equal(d0.desired_pods, -1);
@@ -391,8 +407,8 @@ static void test_knative_vectors_observed(void **state)
                 fail_msg("%s step %d (line %d): not realizable (rest %g)", c->name, k, o->line,
                          rest);
             if (p < -1e-9 || x < -1e-9)
-                fail_msg("%s step %d (line %d): not realizable (x %g p %g)", c->name, k, o->line,
-                         x, p);
+                fail_msg("%s step %d (line %d): not realizable (x %g p %g)", c->name, k, o->line, x,
+                         p);
             for (int64_t b = last + 1; b <= now_idx; b++) {
                 double v = b > now_idx - kp ? p : (b > now_idx - NB ? x : 0.0);
                 if (v < 0)
@@ -407,8 +423,8 @@ static void test_knative_vectors_observed(void **state)
             const kpa_result *r = kpa_last_result(st);
             check_step(c->name, k, o, r, kpa_state_decider(st), step_t, false);
             if (o->want > 0 && dec.desired_pods != o->want)
-                fail_msg("%s step %d (line %d): decide() gave %d want %d (%s)", c->name, k,
-                         o->line, dec.desired_pods, o->want, dec.detail);
+                fail_msg("%s step %d (line %d): decide() gave %d want %d (%s)", c->name, k, o->line,
+                         dec.desired_pods, o->want, dec.detail);
             k++;
             steps++;
         }
@@ -424,15 +440,25 @@ static void test_knative_vectors_observed(void **state)
 static void test_start_in_panic_mode(void **state)
 {
     (void)state;
-    static const struct { const char *name; int ready; bool panic; int max_panic; } rows[] = {
+    static const struct {
+        const char *name;
+        int ready;
+        bool panic;
+        int max_panic;
+    } rows[] = {
         {"TestStartInPanicMode ready 0", 0, false, 0},
         {"TestStartInPanicMode ready 1", 1, false, 1},
         {"TestStartInPanicMode ready 2", 2, true, 2},
     };
-    kpa_spec spec = {.target_value = 100, .total_value = 120, .target_burst_capacity = 11,
-                     .panic_threshold = 220, .max_scale_up_rate = 10,
-                     .max_scale_down_rate = 10, .stable_window_us = 60 * S_US,
-                     .tick_us = 2 * S_US, .reachable = true};
+    kpa_spec spec = {.target_value = 100,
+                     .total_value = 120,
+                     .target_burst_capacity = 11,
+                     .panic_threshold = 220,
+                     .max_scale_up_rate = 10,
+                     .max_scale_down_rate = 10,
+                     .stable_window_us = 60 * S_US,
+                     .tick_us = 2 * S_US,
+                     .reachable = true};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         kpa_decider d;
         assert_int_equal(kpa_decider_init(&d, &spec, rows[i].ready, 5 * S_US), 0);
@@ -711,8 +737,11 @@ static void test_bounds_and_info(void **state)
 static void test_config_errors(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml, *want; } rows[] = {
-        {"class hpa", "annotations:\n  autoscaling.knative.dev/class: hpa.autoscaling.knative.dev\n",
+    static const struct {
+        const char *name, *yaml, *want;
+    } rows[] = {
+        {"class hpa",
+         "annotations:\n  autoscaling.knative.dev/class: hpa.autoscaling.knative.dev\n",
          "use policy hpa"},
         {"metric cpu", "annotations:\n  autoscaling.knative.dev/metric: cpu\n", "hpa class"},
         {"both spellings",
@@ -742,12 +771,11 @@ static void test_config_errors(void **state)
         cfg_doc *doc = NULL;
         gp_error err;
         gp_error_clear(&err);
-        assert_int_equal(cfg_load_string("bad.yaml", rows[i].yaml, strlen(rows[i].yaml), &doc,
-                                         &err),
-                         0);
+        assert_int_equal(
+            cfg_load_string("bad.yaml", rows[i].yaml, strlen(rows[i].yaml), &doc, &err), 0);
         policy_env env = test_env();
-        policy_info info = {.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                            .max_pods = -1};
+        policy_info info = {
+            .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
         int rc = kpa_ops()->create(cfg_root(doc), &env, &st, &info, &err);
         char buf[1024];
@@ -782,7 +810,10 @@ static void test_scale_from_zero_in_a_run(void **state)
     request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
                              {.arrival_us = 400 * S_US, .mp = 1, .faces = 1}};
     tu_list lc = {.specs = specs, .n = 2};
-    static const struct { const char *name, *extra; uint64_t starts, waited; } rows[] = {
+    static const struct {
+        const char *name, *extra;
+        uint64_t starts, waited;
+    } rows[] = {
         {"scale to zero between the requests", "", 2, 2},
         {"min-scale 1: the pod present from the start serves both",
          "  autoscaling.knative.dev/min-scale: \"1\"\n", 0, 0},

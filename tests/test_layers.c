@@ -1,25 +1,29 @@
-/* test_layers.c: scripts/check_layers.sh, the layer check `make test` runs first. Each
- * case copies the source folders into a fresh temporary directory, adds one #include
- * line to one file and runs the check there: an include upward or sideways (where not
- * allowed), or one written relative to its file, must fail naming the file and line; an
- * allowed one must pass. The unmodified copy must pass too (it is the tree under test). */
+/* test_layers.c: scripts/check_layers.sh, the layer check `make test` runs first. The
+ * source folders are copied once into a temporary directory; each case appends one line
+ * (an #include) to one file there, runs the check and restores the file: an include upward
+ * or sideways (where not allowed), or one written relative to its file, must fail naming
+ * the file and line; an allowed one must pass. The same check refuses a call of system() or popen()
+ * anywhere (issue 13: no shell with a path inside), but not the words in a comment or a string. The
+ * unmodified copy must pass too (it is the tree under test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/testutil.h"
 
 typedef struct layer_case {
     const char *name;
     const char *file;    /* NULL: the copy as it is */
     const char *include; /* the line appended to file */
     int want_rc;
-    const char *want;    /* in the output when the check fails: "FILE:LINE:" */
+    const char *want; /* in the output when the check fails: "FILE:LINE:" */
 } layer_case;
 
 static const layer_case cases[] = {
@@ -40,50 +44,77 @@ static const layer_case cases[] = {
     {"bench may include any layer", "bench/bench_sim.c", "#include \"cli/commands.h\"", 0, NULL},
     {"relative include in bench", "bench/bench_sim.c", "#include \"../sim/sim.h\"", 1,
      "bench/bench_sim.c:"},
+    /* no shell: system() and popen() */
+    {"system() in lab", "lab/lab.c", "static int sh(void) { return system(\"true\"); }", 1,
+     "lab/lab.c:"},
+    {"popen() in a test", "tests/test_rng.c",
+     "static FILE *sh(void) { return popen(\"ls\", \"r\"); }", 1, "calls popen()"},
+    {"system () in bench", "bench/bench_sim.c", "static int sh(void) { return system (\"x\"); }", 1,
+     "calls system()"},
+    {"system() after a comment", "base/fileio.c", "/* rm */ int rm(void) { return system(\"x\"); }",
+     1, "base/fileio.c:"},
+    {"system() in a comment", "lab/lab.c", "/* it used to call system(\"rm -rf x\") */", 0, NULL},
+    {"popen() in a comment of lines", "worker/worker.c", "/*\n * popen(cmd, \"r\")\n */", 0, NULL},
+    {"popen() after //", "cli/cmd_trace.c", "// popen(cmd, \"r\") was here", 0, NULL},
+    {"system( in a string", "cli/cmd_trace.c", "static const char *const said = \"system(x)\";", 0,
+     NULL},
+    {"a name that ends in system", "sim/sim.c", "static int file_system(void) { return 0; }", 0,
+     NULL},
 };
 
-static const char *const source_dirs = "base traces policy profile sim lab cli drive worker gpu bench";
+/* The copy of the tree the cases change, one line at a time. */
+static char dir[256];
 
-/* Runs a shell command; returns its exit status, its output in out. */
-static int run(const char *cmd, char *out, size_t cap)
+static int copy_tree(void **state)
 {
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    if (!WIFEXITED(st))
-        fail_msg("%s: did not exit", cmd);
-    return WEXITSTATUS(st);
+    (void)state;
+    if (tu_mkdtemp(dir, sizeof(dir), "layers") < 0)
+        return -1;
+    const char *const copy[] = {"cp",    "-r",    "base", "traces", "policy", "profile",
+                                "sim",   "lab",   "cli",  "drive",  "worker", "gpu",
+                                "bench", "tests", dir,    NULL};
+    gp_proc_result r;
+    gp_error err;
+    if (gp_proc_run(&(gp_proc_spec){.argv = copy, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT},
+                    &r, &err) < 0 ||
+        !gp_proc_ok(&r)) {
+        fprintf(stderr, "could not copy the sources: %s\n", r.out ? r.out : err.msg);
+        gp_proc_result_free(&r);
+        return -1;
+    }
+    gp_proc_result_free(&r);
+    return 0;
+}
+
+static int remove_tree(void **state)
+{
+    (void)state;
+    return tu_rm_rf(dir);
 }
 
 static void test_layer_cases(void **state)
 {
     (void)state;
-    char cwd[1024];
-    assert_non_null(getcwd(cwd, sizeof(cwd)));
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const layer_case *c = &cases[i];
-        char dir[] = "/tmp/gpenlab-layers-XXXXXX";
-        assert_non_null(mkdtemp(dir));
-        char cmd[4096], out[65536];
-        snprintf(cmd, sizeof(cmd), "cp -r %s '%s'/", source_dirs, dir);
-        if (run(cmd, out, sizeof(out)) != 0)
-            fail_msg("%s: could not copy the sources: %s", c->name, out);
+        char path[1200];
+        struct stat st;
         if (c->file) {
-            char path[1200];
             snprintf(path, sizeof(path), "%s/%s", dir, c->file);
             FILE *f = fopen(path, "a");
-            if (!f)
+            if (!f || stat(path, &st) != 0)
                 fail_msg("%s: cannot open %s", c->name, path);
             fprintf(f, "%s\n", c->include);
             fclose(f);
         }
-        snprintf(cmd, sizeof(cmd), "'%s/scripts/check_layers.sh' '%s' 2>&1", cwd, dir);
-        int rc = run(cmd, out, sizeof(out));
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        char ignored[64];
-        run(cmd, ignored, sizeof(ignored));
+        gp_proc_result r = tu_proc_run(
+            &(gp_proc_spec){.argv = (const char *const[]){"scripts/check_layers.sh", dir, NULL},
+                            .out = GP_PROC_CAPTURE,
+                            .err = GP_PROC_STDOUT});
+        if (c->file && truncate(path, st.st_size) != 0) /* the copy as it was */
+            fail_msg("%s: cannot restore %s", c->name, path);
+        const char *out = r.out;
+        int rc = r.exited ? r.exit_code : -1;
         if (rc != c->want_rc)
             fail_msg("%s: exit %d, want %d; output:\n%s", c->name, rc, c->want_rc, out);
         if (c->want && !strstr(out, c->want))
@@ -91,6 +122,7 @@ static void test_layer_cases(void **state)
         /* a failing case reports exactly the one added line */
         if (c->want_rc != 0 && !strstr(out, ", 1 violation(s)"))
             fail_msg("%s: expected exactly one violation:\n%s", c->name, out);
+        gp_proc_result_free(&r);
     }
 }
 
@@ -99,5 +131,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_cases),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, copy_tree, remove_tree);
 }

@@ -91,15 +91,14 @@ static void test_trace_line_too_long(void **state)
     size_t n = (1u << 20) + 100;
     char *text = malloc(n + 64);
     assert_non_null(text);
-    int h = snprintf(text, 64, "t,mp\n1,2\n");
+    size_t h = (size_t)snprintf(text, 64, "t,mp\n1,2\n");
     memset(text + h, '7', n);
     strcpy(text + h + n, ",2\n");
     tu_write_text(tmp_path("long.csv"), text);
     gp_error e;
     int rc = open_csv(tmp_path("long.csv"), 1, 0, &e);
-    expect_error("physical line", rc, &e, GP_ELIMIT,
-                 "long.csv:3|line longer than 1048576 bytes");
-    h = snprintf(text, 64, "t,mp\n1,2\n\"");
+    expect_error("physical line", rc, &e, GP_ELIMIT, "long.csv:3|line longer than 1048576 bytes");
+    h = (size_t)snprintf(text, 64, "t,mp\n1,2\n\"");
     for (size_t i = 0; i < n; i += 100) {
         memset(text + h + i, 'x', 99);
         text[h + i + 99] = '\n';
@@ -107,7 +106,8 @@ static void test_trace_line_too_long(void **state)
     strcpy(text + h + n, "\",2\n");
     tu_write_text(tmp_path("quoted.csv"), text);
     rc = open_csv(tmp_path("quoted.csv"), 1, 0, &e);
-    expect_error("quoted record", rc, &e, GP_ELIMIT, "quoted.csv:3|record longer than 1048576 bytes");
+    expect_error("quoted record", rc, &e, GP_ELIMIT,
+                 "quoted.csv:3|record longer than 1048576 bytes");
     free(text);
 }
 
@@ -145,7 +145,8 @@ static void test_trace_span_overflow(void **state)
         int code; /* 0: opens */
         const char *want;
     } rows[] = {
-        {"a day at 1e-6", "t,mp\n0,2\n86400,2\n", 1e-6, GP_ERANGE, "s.csv|time_scale|2.74e+03 years"},
+        {"a day at 1e-6", "t,mp\n0,2\n86400,2\n", 1e-6, GP_ERANGE,
+         "s.csv|time_scale|2.74e+03 years"},
         {"a day at 1e-3", "t,mp\n0,2\n86400,2\n", 1e-3, 0, NULL},
         {"4e12 s at 1", "t,mp\n0,2\n4e12,2\n", 1, GP_ERANGE, "s.csv|time_scale|years"},
         {"9999 years of dates", "t,mp\n0001-01-01,2\n9999-12-31 23:59:59,2\n", 1, GP_ERANGE,
@@ -247,40 +248,59 @@ static void test_experiment_bounds(void **state)
         const char *want;
     } rows[] = {
         {"baseline", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n", 0, NULL},
-        {"replications 10000", "replications: 10000\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n", 0, NULL},
-        {"replications 10001", "replications: 10001\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n",
-         GP_ERANGE, "x.yaml:4:15: replications: expected an integer in [1, 10000]"},
-        {"replications 2^64", "replications: 18446744073709551616\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n",
-         GP_ERANGE, "x.yaml:4:15: replications: integer \"18446744073709551616\" does not fit in 64 bits"},
-        {"seed 2^64", "seed: 18446744073709551616\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n",
+        {"replications 10000",
+         "replications: 10000\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n", 0, NULL},
+        {"replications 10001",
+         "replications: 10001\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n", GP_ERANGE,
+         "x.yaml:4:15: replications: expected an integer in [1, 10000]"},
+        {"replications 2^64",
+         "replications: 18446744073709551616\nworkload: {type: poisson, rate_per_s: 1, duration: "
+         "1m}\n",
+         GP_ERANGE,
+         "x.yaml:4:15: replications: integer \"18446744073709551616\" does not fit in 64 bits"},
+        {"seed 2^64",
+         "seed: 18446744073709551616\nworkload: {type: poisson, rate_per_s: 1, duration: 1m}\n",
          GP_ERANGE, "x.yaml:4:7: seed:|does not fit in 64 bits"},
-        {"max_pods 100001", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\ncluster: {max_pods: 100001}\n",
+        {"max_pods 100001",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\ncluster: {max_pods: 100001}\n",
          GP_ERANGE, "x.yaml:5:21: cluster.max_pods: expected an integer in [1, 100000]"},
-        {"gpus 100001", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\ncluster: {gpus: 100001}\n",
+        {"gpus 100001",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\ncluster: {gpus: 100001}\n",
          GP_ERANGE, "x.yaml:5:17: cluster.gpus: expected an integer in [1, 100000]"},
-        {"slots 100000 x 1000", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
-                                "cluster: {max_pods: 100000, concurrency: 1000}\n",
+        {"slots 100000 x 1000",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+         "cluster: {max_pods: 100000, concurrency: 1000}\n",
          GP_ERANGE, "x.yaml:5:42: cluster.concurrency: max_pods x concurrency = 100000 x 1000"},
-        {"slots 1000 x 1000", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
-                              "cluster: {gpus: 1000, max_pods: 1000, concurrency: 1000}\n", 0, NULL},
-        {"timeout none", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
-                         "cluster: {timeout: none}\n", 0, NULL},
-        {"timeout never", "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
-                          "cluster: {timeout: never}\n", GP_EPARSE, "x.yaml:5:20: cluster.timeout:"},
+        {"slots 1000 x 1000",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+         "cluster: {gpus: 1000, max_pods: 1000, concurrency: 1000}\n",
+         0, NULL},
+        {"timeout none",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+         "cluster: {timeout: none}\n",
+         0, NULL},
+        {"timeout never",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1m}\n"
+         "cluster: {timeout: never}\n",
+         GP_EPARSE, "x.yaml:5:20: cluster.timeout:"},
         {"users 1000001", "users: {count: 1000001, duration: 1h}\n", GP_ERANGE,
          "x.yaml:4:16: users.count: expected an integer in [0, 1000000]"},
-        {"duration overflow", "workload: {type: poisson, rate_per_s: 1, duration: 99999999999999999999h}\n",
-         GP_ERANGE, "x.yaml:4:52: workload.duration: duration \"99999999999999999999h\" is too long"},
-        {"duration past int64 us", "workload: {type: poisson, rate_per_s: 1, duration: 2562048000h}\n",
-         GP_ERANGE, "x.yaml:4:52: workload.duration: duration \"2562048000h\" is too long"},
-        {"duration beyond a century", "workload: {type: poisson, rate_per_s: 1, duration: 900000h}\n",
-         GP_ERANGE, "x.yaml:4:52: workload.duration: expected a duration in"},
-        {"time_scale 1e-7", "workload: {type: trace, path: t.csv, time_column: t, time_scale: 1e-7}\n",
-         GP_ERANGE, "x.yaml:4:66: workload.time_scale: expected a number in [1e-06, 1000000]"},
+        {"duration overflow",
+         "workload: {type: poisson, rate_per_s: 1, duration: 99999999999999999999h}\n", GP_ERANGE,
+         "x.yaml:4:52: workload.duration: duration \"99999999999999999999h\" is too long"},
+        {"duration past int64 us",
+         "workload: {type: poisson, rate_per_s: 1, duration: 2562048000h}\n", GP_ERANGE,
+         "x.yaml:4:52: workload.duration: duration \"2562048000h\" is too long"},
+        {"duration beyond a century",
+         "workload: {type: poisson, rate_per_s: 1, duration: 900000h}\n", GP_ERANGE,
+         "x.yaml:4:52: workload.duration: expected a duration in"},
+        {"time_scale 1e-7",
+         "workload: {type: trace, path: t.csv, time_column: t, time_scale: 1e-7}\n", GP_ERANGE,
+         "x.yaml:4:66: workload.time_scale: expected a number in [1e-06, 1000000]"},
         {"rate 1e10", "workload: {type: poisson, rate_per_s: 1e10, duration: 1m}\n", GP_ERANGE,
          "x.yaml:4:39: workload.rate_per_s: expected a number in [0, 1000000000]"},
-        {"tidal 36501 days", "workload: {type: tidal, days: 36501, peak_rate_per_s: 1}\n", GP_ERANGE,
-         "x.yaml:4:31: workload.days: expected an integer in [1, 36500]"},
+        {"tidal 36501 days", "workload: {type: tidal, days: 36501, peak_rate_per_s: 1}\n",
+         GP_ERANGE, "x.yaml:4:31: workload.days: expected an integer in [1, 36500]"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         gp_error e;
@@ -519,26 +539,33 @@ static void test_row_limits(void **state)
         int code;
         const char *want;
     } rows[] = {
-        {"1 ms scrape", "workload: {type: poisson, rate_per_s: 1, duration: 24h}\n"
-                        "metrics: {scrape_interval: 1ms}\n",
-         GP_ELIMIT, "output.max_series_rows: 1 days at a 0.001 s scrape interval is about 86430001"},
-        {"ten years", "workload: {type: tidal, days: 3650, trough_rate_per_s: 0.1, peak_rate_per_s: 1}\n",
+        {"1 ms scrape",
+         "workload: {type: poisson, rate_per_s: 1, duration: 24h}\n"
+         "metrics: {scrape_interval: 1ms}\n",
+         GP_ELIMIT,
+         "output.max_series_rows: 1 days at a 0.001 s scrape interval is about 86430001"},
+        {"ten years",
+         "workload: {type: tidal, days: 3650, trough_rate_per_s: 0.1, peak_rate_per_s: 1}\n",
          GP_ELIMIT, "output.max_series_rows: 3.65e+03 days at a 15 s scrape"},
         {"ten years of requests",
          "workload: {type: tidal, days: 3650, trough_rate_per_s: 0.1, peak_rate_per_s: 1}\n"
          "output: {series: false, requests: true}\n",
          GP_ELIMIT, "output.max_request_rows: about 1"},
-        {"a lower series limit", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
-                                 "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 1000}\n",
+        {"a lower series limit",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+         "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 1000}\n",
          GP_ELIMIT, "output.max_series_rows: 0.042 days at a 1 s scrape interval is about 3631"},
-        {"raised", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
-                   "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 4000}\n",
+        {"raised",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+         "metrics: {scrape_interval: 1s}\noutput: {max_series_rows: 4000}\n",
          0, NULL},
-        {"a lower request limit", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
-                                  "output: {requests: true, max_request_rows: 100}\n",
+        {"a lower request limit",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+         "output: {requests: true, max_request_rows: 100}\n",
          GP_ELIMIT, "output.max_request_rows: about 3600 requests"},
-        {"bad option", "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
-                       "output: {max_series_rows: 0}\n",
+        {"bad option",
+         "workload: {type: poisson, rate_per_s: 1, duration: 1h}\n"
+         "output: {max_series_rows: 0}\n",
          GP_ERANGE, "output.max_series_rows"},
     };
     alarm(60);
@@ -566,14 +593,10 @@ static void test_row_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trace_line_too_long),
-        cmocka_unit_test(test_trace_numbers_overflow),
-        cmocka_unit_test(test_trace_span_overflow),
-        cmocka_unit_test(test_trace_too_large),
-        cmocka_unit_test(test_experiment_bounds),
-        cmocka_unit_test(test_yaml_budgets),
-        cmocka_unit_test(test_endless_inputs),
-        cmocka_unit_test(test_row_limits),
+        cmocka_unit_test(test_trace_line_too_long), cmocka_unit_test(test_trace_numbers_overflow),
+        cmocka_unit_test(test_trace_span_overflow), cmocka_unit_test(test_trace_too_large),
+        cmocka_unit_test(test_experiment_bounds),   cmocka_unit_test(test_yaml_budgets),
+        cmocka_unit_test(test_endless_inputs),      cmocka_unit_test(test_row_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,8 +18,10 @@
 
 static void pipe_open(metrics_pipe *m, int64_t scrape_us, int64_t window_us, int64_t delay_us)
 {
-    metrics_cfg cfg = {.scrape_interval_us = scrape_us, .latency_window_us = window_us,
-                       .delay_us = delay_us, .sync_jitter_us = 0};
+    metrics_cfg cfg = {.scrape_interval_us = scrape_us,
+                       .latency_window_us = window_us,
+                       .delay_us = delay_us,
+                       .sync_jitter_us = 0};
     assert_int_equal(metrics_init(m, &cfg, 1), 0);
 }
 
@@ -87,8 +89,7 @@ static void test_delay(void **state)
         {"no delay: the scrape just taken", 0, 0, 0},
         {"no delay, just before the next scrape", 0, 15 * US_PER_S - 1, 0},
         {"30 s: two scrapes back", 30 * US_PER_S, 0, 2},
-        {"30 s, 1 us before the next scrape: still two back", 30 * US_PER_S, 15 * US_PER_S - 1,
-         2},
+        {"30 s, 1 us before the next scrape: still two back", 30 * US_PER_S, 15 * US_PER_S - 1, 2},
         {"30 s, at the next scrape's time, before it is taken: one back", 30 * US_PER_S,
          15 * US_PER_S, 1},
         {"20 s (not a multiple): two back", 20 * US_PER_S, 0, 2},
@@ -108,8 +109,7 @@ static void test_delay(void **state)
                          (long long)now);
             if (want < 0) {
                 if (o.metrics_valid || !isnan(o.metric[OBS_QUEUE_LEN]) || o.scrape_us != -1)
-                    fail_msg("%s, k %d: metrics before the first visible scrape", rows[i].name,
-                             k);
+                    fail_msg("%s, k %d: metrics before the first visible scrape", rows[i].name, k);
                 continue;
             }
             if (!o.metrics_valid || o.metric[OBS_QUEUE_LEN] != want ||

@@ -107,7 +107,8 @@ static void check_golden(pipe_net_kind kind)
             char nm[16];
             snprintf(nm, sizeof(nm), "out%d", l);
             want[l] = read_all(&io, nm, &nl[l]);
-            assert_int_equal(nl[l], (size_t)B * PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l));
+            assert_int_equal(nl[l], (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+                                        (size_t)pipe_rf_level_size(W, l));
             got[l] = calloc(nl[l], sizeof(float));
             assert_non_null(got[l]);
         }
@@ -121,7 +122,7 @@ static void check_golden(pipe_net_kind kind)
         }
     } else {
         float *want = read_all(&io, "out", &n);
-        assert_int_equal(n, (size_t)B * PIPE_PN_OUT_CH * H * W);
+        assert_int_equal(n, (size_t)B * PIPE_PN_OUT_CH * (size_t)H * (size_t)W);
         float *got = calloc(n, sizeof(float));
         assert_non_null(got);
         assert_int_equal(pipe_parsenet_forward(&net, in, B, H, got, &e), 0);
@@ -129,7 +130,7 @@ static void check_golden(pipe_net_kind kind)
         print_message("parsenet: rel L2 %.2e vs PyTorch float64\n", r);
         assert_true(r < 1e-5);
         /* the image half and the parsing half are both checked, not only their sum */
-        size_t hw = (size_t)H * W;
+        size_t hw = (size_t)H * (size_t)W;
         double r_mask = gpen_rel_l2(got + 3 * hw, want + 3 * hw, 19 * hw);
         assert_true(r_mask < 1e-5);
         free(want);
@@ -166,7 +167,8 @@ static void test_forward_sees_every_layer(void **state)
     float *a[3], *b[3];
     size_t n[3];
     for (int l = 0; l < 3; l++) {
-        n[l] = (size_t)B * PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+        n[l] = (size_t)B * PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+               (size_t)pipe_rf_level_size(W, l);
         a[l] = calloc(n[l], sizeof(float));
         b[l] = calloc(n[l], sizeof(float));
         assert_true(a[l] && b[l]);
@@ -199,9 +201,10 @@ static void test_random_weights_deterministic(void **state)
     gp_error e;
     assert_int_equal(pipe_net_build(PIPE_PARSENET, 16, &c, &e), 0);
     assert_int_equal(pipe_net_load(&c, NULL, 8, &e), 0);
-    const pipe_conv *ca = pipe_net_find(&a, "body.3.conv2"), *cb = pipe_net_find(&b, "body.3.conv2"),
+    const pipe_conv *ca = pipe_net_find(&a, "body.3.conv2"),
+                    *cb = pipe_net_find(&b, "body.3.conv2"),
                     *cc = pipe_net_find(&c, "body.3.conv2");
-    size_t nw = (size_t)ca->cout * ca->cin * 9;
+    size_t nw = (size_t)ca->cout * (size_t)ca->cin * 9;
     assert_memory_equal(ca->w, cb->w, nw * sizeof(float));
     assert_true(memcmp(ca->w, cc->w, nw * sizeof(float)) != 0);
     pipe_net_free(&a);
@@ -228,13 +231,16 @@ static void test_random_weights_fp16_range(void **state)
         mx = fmax(mx, fabs(out[i]));
     float *heads[3];
     for (int l = 0; l < 3; l++) {
-        heads[l] = calloc((size_t)PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l), sizeof(float));
+        heads[l] = calloc((size_t)PIPE_RF_HEAD_CH * (size_t)pipe_rf_level_size(H, l) *
+                              (size_t)pipe_rf_level_size(W, l),
+                          sizeof(float));
         assert_non_null(heads[l]);
     }
     assert_int_equal(pipe_retinaface_forward(&rf, in, 1, H, W, heads, &e), 0);
     double mr = 0;
     for (int l = 0; l < 3; l++) {
-        for (int i = 0; i < PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l); i++)
+        for (int i = 0; i < PIPE_RF_HEAD_CH * pipe_rf_level_size(H, l) * pipe_rf_level_size(W, l);
+             i++)
             mr = fmax(mr, fabs(heads[l][i]));
         free(heads[l]);
     }
@@ -247,11 +253,11 @@ static void test_random_weights_fp16_range(void **state)
 
 /* Writes the weights of `net` minus tensor `drop` (NULL: none), with one `extra` tensor
  * (NULL: none) and a given metadata net name, to path. */
-static void write_variant(const pipe_net *net, const char *path, const char *drop, const char *extra,
-                          const char *meta_net, int bad_shape)
+static void write_variant(const pipe_net *net, const char *path, const char *drop,
+                          const char *extra, const char *meta_net, int bad_shape)
 {
-    safetensors_item *it = calloc((size_t)2 * net->n_conv + 1, sizeof(*it));
-    char(*names)[64] = calloc((size_t)2 * net->n_conv + 1, sizeof(*names));
+    safetensors_item *it = calloc((size_t)2 * (size_t)net->n_conv + 1, sizeof(*it));
+    char(*names)[64] = calloc((size_t)2 * (size_t)net->n_conv + 1, sizeof(*names));
     assert_true(it && names);
     int n = 0;
     static const float one = 1.f;
@@ -304,7 +310,8 @@ static void expect_refused(pipe_net_kind kind, const char *path, int code, const
     char line[600];
     gp_error_format(&e, line, sizeof(line));
     if (rc != code || !strstr(line, needle) || !strstr(line, path))
-        fail_msg("%s: rc %d (want %d), message \"%s\" (want \"%s\" and the path)", path, rc, code, line, needle);
+        fail_msg("%s: rc %d (want %d), message \"%s\" (want \"%s\" and the path)", path, rc, code,
+                 line, needle);
     assert_int_equal(net.n_conv, 0); /* a failed open leaves nothing to free */
 }
 
@@ -333,7 +340,7 @@ static void test_bad_files(void **state)
     pipe_net back;
     load_ok(&back, PIPE_PARSENET, 16, p[4]);
     const pipe_conv *a = pipe_net_find(&net, "out"), *b = pipe_net_find(&back, "out");
-    assert_memory_equal(a->w, b->w, (size_t)a->cout * a->cin * 9 * sizeof(float));
+    assert_memory_equal(a->w, b->w, (size_t)a->cout * (size_t)a->cin * 9 * sizeof(float));
     pipe_net_free(&back);
     pipe_net_free(&net);
     for (int i = 0; i < 5; i++)

@@ -74,8 +74,8 @@ static void test_clairvoyant_bounds_every_policy(void **state)
             snprintf(pts[np].label, sizeof(pts[np].label), "%s", runs[i].label);
             np++;
         }
-        assert_int_equal(runs[i].arrived, runs[i].completed + runs[i].timed_out +
-                                              runs[i].rejected + runs[i].in_flight_end);
+        assert_int_equal(runs[i].arrived, runs[i].completed + runs[i].timed_out + runs[i].rejected +
+                                              runs[i].in_flight_end);
         pts[k].slo += runs[i].slo_frac;
         pts[k].gpu_h += runs[i].gpu_seconds / 3600;
         pts[k].n++;
@@ -108,11 +108,11 @@ static void test_clairvoyant_bounds_every_policy(void **state)
             double f = (p->slo - bound[j - 1].slo) / (bound[j].slo - bound[j - 1].slo);
             line = bound[j - 1].gpu_h + f * (bound[j].gpu_h - bound[j - 1].gpu_h);
         }
-        printf("  %-18s SLO %6.2f%%  %8.2f GPU-h  clairvoyant at that SLO %8.2f GPU-h\n",
-               p->label, 100 * p->slo, p->gpu_h, line);
+        printf("  %-18s SLO %6.2f%%  %8.2f GPU-h  clairvoyant at that SLO %8.2f GPU-h\n", p->label,
+               100 * p->slo, p->gpu_h, line);
         if (p->gpu_h < line)
-            fail_msg("%s beats the clairvoyant bound: %.2f GPU-h at SLO %.2f%% < %.2f",
-                     p->label, p->gpu_h, 100 * p->slo, line);
+            fail_msg("%s beats the clairvoyant bound: %.2f GPU-h at SLO %.2f%% < %.2f", p->label,
+                     p->gpu_h, 100 * p->slo, line);
     }
     free(runs);
     results_db_close(rdb);

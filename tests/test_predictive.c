@@ -16,8 +16,8 @@
 #include "base/cfg.h"
 #include "policy/policy.h"
 
-#define S_US 1000000LL
-#define DAY_US (86400 * S_US)
+#define S_US    1000000LL
+#define DAY_US  (86400 * S_US)
 #define HOUR_US (3600 * S_US)
 #define TICK_US (15 * S_US)
 
@@ -31,9 +31,13 @@ static const policy_ops *pred_ops(void)
 static policy_env env_default(void)
 {
     /* one pod serves 1 request/s; a cold start is 60 s */
-    policy_env env = {.min_pods = 1, .max_pods = 100, .concurrency = 1,
-                      .pod_capacity_per_s = 1.0, .mean_demand_s = 1.0,
-                      .cold_start_us = 60 * S_US, .scrape_interval_us = TICK_US};
+    policy_env env = {.min_pods = 1,
+                      .max_pods = 100,
+                      .concurrency = 1,
+                      .pod_capacity_per_s = 1.0,
+                      .mean_demand_s = 1.0,
+                      .cold_start_us = 60 * S_US,
+                      .scrape_interval_us = TICK_US};
     return env;
 }
 
@@ -45,8 +49,8 @@ static void *make_pred(const char *yaml, cfg_doc **doc, policy_info *info)
     if (yaml && cfg_load_string("p.yaml", yaml, strlen(yaml), doc, &err) < 0)
         fail_msg("yaml: %s", err.msg);
     policy_env env = env_default();
-    *info = (policy_info){.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                          .max_pods = -1};
+    *info = (policy_info){
+        .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     void *st = NULL;
     if (pred_ops()->create(*doc ? cfg_root(*doc) : NULL, &env, &st, info, &err) < 0) {
         char buf[1024];
@@ -176,7 +180,10 @@ static void test_days_blend(void **state)
 static void test_weekly_shape(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml; int want_sat, want_mon; } rows[] = {
+    static const struct {
+        const char *name, *yaml;
+        int want_sat, want_mon;
+    } rows[] = {
         {"daily only: expects a peak on Saturday", "target_utilization: 0.5\n", 20, 20},
         {"weekly: no peak on Saturday", "target_utilization: 0.5\nweekly: true\n", 2, 20},
     };
@@ -190,14 +197,14 @@ static void test_weekly_shape(void **state)
         r.t = 12 * DAY_US + 10 * HOUR_US - 60 * S_US;
         policy_decision d = step(&r, &c, NULL);
         if (d.desired_pods != rows[i].want_sat)
-            fail_msg("%s: Saturday %d want %d (%s)", rows[i].name, d.desired_pods,
-                     rows[i].want_sat, d.detail);
+            fail_msg("%s: Saturday %d want %d (%s)", rows[i].name, d.desired_pods, rows[i].want_sat,
+                     d.detail);
         r.spec = 2;
         r.t = 14 * DAY_US + 10 * HOUR_US - 60 * S_US; /* Monday */
         d = step(&r, &c, NULL);
         if (d.desired_pods != rows[i].want_mon)
-            fail_msg("%s: Monday %d want %d (%s)", rows[i].name, d.desired_pods,
-                     rows[i].want_mon, d.detail);
+            fail_msg("%s: Monday %d want %d (%s)", rows[i].name, d.desired_pods, rows[i].want_mon,
+                     d.detail);
         pred_ops()->destroy(r.st);
         cfg_free(doc);
     }
@@ -210,9 +217,9 @@ static void test_own_floor(void **state)
     (void)state;
     cfg_doc *doc;
     policy_info info;
-    runner r = {.st = make_pred("target_utilization: 0.5\nfloor_scale_down_window: 1m\n", &doc,
-                                &info),
-                .spec = 1};
+    runner r = {
+        .st = make_pred("target_utilization: 0.5\nfloor_scale_down_window: 1m\n", &doc, &info),
+        .spec = 1};
     cycle c = {.base = 1, .peak = 1};
     double rate = 4;
     policy_decision d = step(&r, &c, &rate);
@@ -299,7 +306,9 @@ static void test_nested_floor(void **state)
 static void test_config_errors(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml, *want; } rows[] = {
+    static const struct {
+        const char *name, *yaml, *want;
+    } rows[] = {
         {"unknown floor policy", "floor: {policy: hpx}\n", "unknown floor policy"},
         {"floor of itself", "floor: {policy: predictive}\n", "cannot be predictive"},
         {"floor without a name", "floor: {config: {}}\n", "policy"},
@@ -313,12 +322,11 @@ static void test_config_errors(void **state)
         cfg_doc *doc = NULL;
         gp_error err;
         gp_error_clear(&err);
-        assert_int_equal(cfg_load_string("p.yaml", rows[i].yaml, strlen(rows[i].yaml), &doc,
-                                         &err),
+        assert_int_equal(cfg_load_string("p.yaml", rows[i].yaml, strlen(rows[i].yaml), &doc, &err),
                          0);
         policy_env env = env_default();
-        policy_info info = {.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                            .max_pods = -1};
+        policy_info info = {
+            .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
         int rc = pred_ops()->create(cfg_root(doc), &env, &st, &info, &err);
         char buf[1024];

@@ -66,8 +66,9 @@ static double draw(const gsl_rng *r, const dist_row *d)
     case D_LOGNORMAL: return gsl_ran_lognormal(r, d->a, d->b);
     case D_PARETO: return gsl_ran_pareto(r, d->a, d->b);
     case D_CONSTANT: return d->a;
-    case D_BIMODAL: return gsl_rng_uniform(r) < 0.9 ? gsl_ran_exponential(r, d->a)
-                                                    : d->b + gsl_ran_exponential(r, 1.0);
+    case D_BIMODAL:
+        return gsl_rng_uniform(r) < 0.9 ? gsl_ran_exponential(r, d->a)
+                                        : d->b + gsl_ran_exponential(r, 1.0);
     }
     return 0;
 }
@@ -75,8 +76,7 @@ static double draw(const gsl_rng *r, const dist_row *d)
 static void test_known_distributions(void **state)
 {
     (void)state;
-    static const double qs[] = {0,    0.001, 0.01, 0.1,   0.25,   0.5,
-                                0.75, 0.9,   0.95, 0.99,  0.999,  1};
+    static const double qs[] = {0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1};
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (size_t i = 0; i < sizeof(dist_rows) / sizeof(dist_rows[0]); i++) {
         const dist_row *d = &dist_rows[i];
@@ -93,8 +93,7 @@ static void test_known_distributions(void **state)
         }
         qsort(xs, d->n, sizeof(*xs), cmp_double);
         if (qhist_count(&h) != d->n)
-            fail_msg("%s: count %llu want %zu", d->name, (unsigned long long)qhist_count(&h),
-                     d->n);
+            fail_msg("%s: count %llu want %zu", d->name, (unsigned long long)qhist_count(&h), d->n);
         if (qhist_min(&h) != xs[0] || qhist_max(&h) != xs[d->n - 1])
             fail_msg("%s: min/max not exact", d->name);
         if (fabs(qhist_mean(&h) - sum / (double)d->n) > 1e-12 * fabs(sum / (double)d->n))
@@ -106,8 +105,8 @@ static void test_known_distributions(void **state)
             /* the header's bound: relative in range, under 1 us absolute below it */
             double bound = want < QHIST_MIN_S ? QHIST_MIN_S : d->rel_err * want * (1 + 1e-9);
             if (!(fabs(got - want) <= bound))
-                fail_msg("%s: q=%g got %.9g want %.9g (error %.3g%% > %.3g%%)", d->name, qs[k],
-                         got, want, 100 * fabs(got - want) / want, 100 * d->rel_err);
+                fail_msg("%s: q=%g got %.9g want %.9g (error %.3g%% > %.3g%%)", d->name, qs[k], got,
+                         want, 100 * fabs(got - want) / want, 100 * d->rel_err);
         }
         free(xs);
         qhist_free(&h);
@@ -226,7 +225,7 @@ static void test_add_n_and_merge(void **state)
 
 /* ---------- sliding window: a timeline of adds and checks ---------- */
 
-#define S(x) ((int64_t)((x) * 1000000.0))
+#define S(x) ((int64_t)((x)*1000000.0))
 typedef struct win_step {
     const char *name;
     int64_t t_us;
@@ -309,7 +308,8 @@ static void test_window_matches_qhist(void **state)
             fail_msg("i=%d: count %llu want %llu", i, (unsigned long long)qwin_count(&w, t),
                      (unsigned long long)qhist_count(&ref));
         /* the window walks blocks of 64 buckets, the plain histogram bucket by bucket */
-        static const double qs[] = {0.001, 0.01, 0.1, 0.25, 0.5, 0.5001, 0.75, 0.9, 0.95, 0.99, 0.999};
+        static const double qs[] = {0.001, 0.01, 0.1,  0.25, 0.5,  0.5001,
+                                    0.75,  0.9,  0.95, 0.99, 0.999};
         for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
             if (qwin_quantile(&w, t, qs[k]) != qhist_quantile(&ref, qs[k]))
                 fail_msg("i=%d q=%g: %.9g want %.9g", i, qs[k], qwin_quantile(&w, t, qs[k]),
@@ -325,7 +325,12 @@ static void test_window_matches_qhist(void **state)
 static void test_window_bad_args(void **state)
 {
     (void)state;
-    static const struct { const char *name; int64_t window_us; int slots; double rel; } rows[] = {
+    static const struct {
+        const char *name;
+        int64_t window_us;
+        int slots;
+        double rel;
+    } rows[] = {
         {"zero window", 0, 4, 0.005},
         {"zero slots", S(60), 0, 0.005},
         {"too many slots", S(60), QWIN_MAX_SLOTS + 1, 0.005},
@@ -365,8 +370,11 @@ static void test_bucket_is_logs(void **state)
         int ulps;
         size_t randoms;
     } rows[] = {
-        {QHIST_DEFAULT_REL_ERR, 300, 300000}, {0.01, 300, 100000}, {QHIST_MAX_REL_ERR, 3000, 100000},
-        {QHIST_MIN_REL_ERR, 6, 100000}, {0.0031, 40, 100000},
+        {QHIST_DEFAULT_REL_ERR, 300, 300000},
+        {0.01, 300, 100000},
+        {QHIST_MAX_REL_ERR, 3000, 100000},
+        {QHIST_MIN_REL_ERR, 6, 100000},
+        {0.0031, 40, 100000},
     };
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         qhist h;
@@ -375,8 +383,8 @@ static void test_bucket_is_logs(void **state)
         for (int k = 0; k <= h.n_buckets + 1; k++) {
             int kk = (int)(((uint64_t)k * 2654435761u) % (uint64_t)(h.n_buckets + 2));
             double near = kk == h.n_buckets + 1 ? QHIST_MAX_S
-                        : kk == h.n_buckets      ? QHIST_MIN_S
-                                                 : pow(h.gamma, (double)(h.key_min + kk - 1));
+                          : kk == h.n_buckets   ? QHIST_MIN_S
+                                                : pow(h.gamma, (double)(h.key_min + kk - 1));
             double x = near;
             for (int u = 0; u < rows[r].ulps; u++)
                 x = nextafter(x, 0);
@@ -407,12 +415,9 @@ static void test_bucket_is_logs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket_is_logs),
-        cmocka_unit_test(test_known_distributions),
-        cmocka_unit_test(test_edges),
-        cmocka_unit_test(test_add_n_and_merge),
-        cmocka_unit_test(test_window_expiry),
-        cmocka_unit_test(test_window_matches_qhist),
+        cmocka_unit_test(test_bucket_is_logs),  cmocka_unit_test(test_known_distributions),
+        cmocka_unit_test(test_edges),           cmocka_unit_test(test_add_n_and_merge),
+        cmocka_unit_test(test_window_expiry),   cmocka_unit_test(test_window_matches_qhist),
         cmocka_unit_test(test_window_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "sim/sim.h"
+#include "tests/testutil.h"
 
 /* eff(n) = 1 for all n: a GPU's total speed does not grow with sharing, which is plain
  * processor sharing of one server (and irrelevant at concurrency 1). */
@@ -35,23 +36,11 @@ static gpu_profile *make_profile(double service_ms, const char *jitter)
     return p;
 }
 
-typedef struct poisson_ctx {
-    double rate_per_s;
-    int64_t duration_us;
-    image_mix mix;
-} poisson_ctx;
-
-static int open_poisson(void *ctx, uint64_t seed, arrival_src **out, gp_error *err)
-{
-    poisson_ctx *c = ctx;
-    return trace_open_poisson(c->rate_per_s, c->duration_us, &c->mix, seed, out, err);
-}
-
 /* Mean response time over `reps` replications; returns mean and 95% half-width. */
 static void replicate(const gpu_profile *prof, int pods, int concurrency, double lambda,
                       int64_t duration_us, int reps, double *mean, double *half)
 {
-    poisson_ctx pc = {.rate_per_s = lambda, .duration_us = duration_us};
+    tu_poisson pc = {.rate_per_s = lambda, .duration_us = duration_us};
     image_mix_default(&pc.mix);
     double acc = 0, acc2 = 0;
     for (int r = 0; r < reps; r++) {
@@ -67,14 +56,15 @@ static void replicate(const gpu_profile *prof, int pods, int concurrency, double
         cfg.policy = policy_find("static");
         cfg.seed = 1000 + (uint64_t)r;
         cfg.replication = r;
-        cfg.open_source = open_poisson;
+        cfg.open_source = tu_open_poisson;
         cfg.source_ctx = &pc;
         run_summary sum;
         gp_error err;
         int rc = sim_run(&cfg, &sum, NULL, NULL, &err);
         if (rc < 0)
             fail_msg("sim_run: %s", err.msg);
-        assert_int_equal(sum.arrived, sum.completed + sum.timed_out + sum.rejected + sum.in_flight_end);
+        assert_int_equal(sum.arrived,
+                         sum.completed + sum.timed_out + sum.rejected + sum.in_flight_end);
         assert_int_equal(sum.timed_out, 0);
         acc += sum.lat_mean_s;
         acc2 += sum.lat_mean_s * sum.lat_mean_s;

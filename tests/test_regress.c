@@ -186,8 +186,8 @@ static void test_tolerances(void **state)
         {"3 pods: +50% GPU-h within 60%", "tolerance gpu_hours 60%\n", "", 3, false,
          "regress: 0 worse"},
         {"3 pods: +50% GPU-h beyond 10%", "tolerance gpu_hours 10%\n", "", 3, true, "gpu_hours"},
-        {"the line's tolerance overrides the file's", "tolerance gpu_hours 60%\n",
-         " gpu_hours=10%", 3, true, "gpu_hours"},
+        {"the line's tolerance overrides the file's", "tolerance gpu_hours 60%\n", " gpu_hours=10%",
+         3, true, "gpu_hours"},
     };
     write_setup(2, 60, true); /* one baseline: the tolerances do not change it */
     write_list("", "");
@@ -205,11 +205,11 @@ static void test_bad_tolerance(void **state)
     static const struct {
         const char *head, *tail, *want;
     } rows[] = {
-        {"tolerance p99 0\n", "", "p99"},            /* not a metric of the table */
-        {"tolerance p99_s fast\n", "", "fast"},      /* not a number */
-        {"tolerance p99_s -1\n", "", "-1"},          /* negative */
-        {"", " p99_s=", "p99_s"},                     /* no value */
-        {"", " nonsense", "nonsense"},                /* not METRIC=TOLERANCE */
+        {"tolerance p99 0\n", "", "p99"},       /* not a metric of the table */
+        {"tolerance p99_s fast\n", "", "fast"}, /* not a number */
+        {"tolerance p99_s -1\n", "", "-1"},     /* negative */
+        {"", " p99_s=", "p99_s"},               /* no value */
+        {"", " nonsense", "nonsense"},          /* not METRIC=TOLERANCE */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         write_setup(2, 60, true);
@@ -239,8 +239,9 @@ static void test_summary_and_junit(void **state)
     junit_path = NULL;
     assert_true(worse >= 2);
     const char *summary = strstr(out, "regress: ");
-    if (!summary || !strstr(summary, "canon fixed p99_s") || !strstr(summary, "canon fixed slo_pct") ||
-        strstr(summary, "gpu_hours") || strstr(summary, "canon hpa"))
+    if (!summary || !strstr(summary, "canon fixed p99_s") ||
+        !strstr(summary, "canon fixed slo_pct") || strstr(summary, "gpu_hours") ||
+        strstr(summary, "canon hpa"))
         fail_msg("the summary should name canon fixed p99_s and slo_pct only:\n%s", out);
     char *xml = tu_slurp(xml_path);
     if (!xml)

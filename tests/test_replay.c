@@ -42,8 +42,10 @@ static void test_golden(void **state)
     static const struct {
         const char *policy, *base;
     } rows[] = {
-        {"hpa", "replay_hpa_pods15"},           {"hpa", "replay_hpa_pods20"},
-        {"hpa", "replay_hpa_external"},         {"hpa", "replay_hpa_default_behavior"},
+        {"hpa", "replay_hpa_pods15"},
+        {"hpa", "replay_hpa_pods20"},
+        {"hpa", "replay_hpa_external"},
+        {"hpa", "replay_hpa_default_behavior"},
         {"keda", "replay_keda"},
         {"kpa", "replay_kpa"}, /* 2-s ticks: panic to 5, ratchet, stable scale-down */
         /* issue 13: a byte-order mark and CRLF (a spreadsheet's export) read as any CSV (the
@@ -84,8 +86,7 @@ static void test_golden(void **state)
             snprintf(wl, sizeof(wl), "%.*s", (int)strcspn(w, "\n"), w);
             free(got);
             free(want);
-            fail_msg("%s: output line %d differs:\n got  %s\n want %s", rows[i].base, line, gl,
-                     wl);
+            fail_msg("%s: output line %d differs:\n got  %s\n want %s", rows[i].base, line, gl, wl);
         }
         free(got);
         free(want);
@@ -119,24 +120,42 @@ static void test_command_line(void **state)
         const char *msg; /* a substring of the formatted error */
     } rows[] = {
         {"no arguments", 1, {"replay"}, GP_EMISSING, "usage: gpenlab policy replay"},
-        {"unknown policy", 3, {"replay", "hpaa", DATA "replay_keda.csv"}, GP_EUNKNOWN,
+        {"unknown policy",
+         3,
+         {"replay", "hpaa", DATA "replay_keda.csv"},
+         GP_EUNKNOWN,
          "unknown policy \"hpaa\" (registered: "},
-        {"unknown option", 4, {"replay", "hpa", DATA "replay_keda.csv", "--conf"}, GP_EUNKNOWN,
+        {"unknown option",
+         4,
+         {"replay", "hpa", DATA "replay_keda.csv", "--conf"},
+         GP_EUNKNOWN,
          "--conf: unknown option"},
-        {"--min above --max", 7,
-         {"replay", "hpa", DATA "replay_keda.csv", "--min", "5", "--max", "2"}, GP_ERANGE,
+        {"--min above --max",
+         7,
+         {"replay", "hpa", DATA "replay_keda.csv", "--min", "5", "--max", "2"},
+         GP_ERANGE,
          "--min 5 is above --max 2"},
-        {"bad --max", 5, {"replay", "hpa", DATA "replay_keda.csv", "--max", "x"}, GP_EPARSE,
+        {"bad --max",
+         5,
+         {"replay", "hpa", DATA "replay_keda.csv", "--max", "x"},
+         GP_EPARSE,
          "--max: expected a whole number"},
-        {"hpa without config", 3, {"replay", "hpa", DATA "replay_keda.csv"}, GP_EMISSING,
+        {"hpa without config",
+         3,
+         {"replay", "hpa", DATA "replay_keda.csv"},
+         GP_EMISSING,
          "config: the hpa policy needs a config"},
         /* the one CSV reader's code for a file that is not there (it was GP_EIO here) */
-        {"missing csv", 5,
+        {"missing csv",
+         5,
          {"replay", "hpa", DATA "nope.csv", "--config", DATA "replay_hpa_pods15.yaml"},
-         GP_EMISSING, "nope.csv: cannot open"},
-        {"config error is the config's", 5,
+         GP_EMISSING,
+         "nope.csv: cannot open"},
+        {"config error is the config's",
+         5,
          {"replay", "keda", DATA "replay_keda.csv", "--config", DATA "bad/keda_fallback.yaml"},
-         GP_ENOTSUP, "bad/keda_fallback.yaml:2:11: fallback: fallback is not modelled"},
+         GP_ENOTSUP,
+         "bad/keda_fallback.yaml:2:11: fallback: fallback is not modelled"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char *out = NULL;

@@ -43,12 +43,9 @@ typedef struct run_in {
 } run_in;
 
 static const run_in runs_in[] = {
-    {"hpa-70", "hpa", 0, 1.0, 0.90, 3600, 10},
-    {"static-2", "static", 0, 0.5, 0.99, 7200, 0},
-    {"hpa-70", "hpa", 1, 2.0, 0.95, 7200, 20},
-    {"gpen", "gpen_rule", 0, 0.8, 0.97, 5400, 3},
-    {"static-2", "static", 1, 0.7, 0.98, 7200, 1},
-    {"hpa-70", "hpa", 2, 3.0, 1.00, 10800, 30},
+    {"hpa-70", "hpa", 0, 1.0, 0.90, 3600, 10},     {"static-2", "static", 0, 0.5, 0.99, 7200, 0},
+    {"hpa-70", "hpa", 1, 2.0, 0.95, 7200, 20},     {"gpen", "gpen_rule", 0, 0.8, 0.97, 5400, 3},
+    {"static-2", "static", 1, 0.7, 0.98, 7200, 1}, {"hpa-70", "hpa", 2, 3.0, 1.00, 10800, 30},
 };
 #define N_RUNS (sizeof(runs_in) / sizeof(runs_in[0]))
 
@@ -88,13 +85,15 @@ static void test_grouping_and_ci(void **state)
     gp_error e;
     assert_int_equal(report_group_runs(r, N_RUNS, &g, &ng, &e), 0);
     assert_int_equal(ng, 3);
-    static const struct { const char *label, *policy; size_t n; } want[] = {
-        {"hpa-70", "hpa", 3}, {"static-2", "static", 2}, {"gpen", "gpen_rule", 1}};
+    static const struct {
+        const char *label, *policy;
+        size_t n;
+    } want[] = {{"hpa-70", "hpa", 3}, {"static-2", "static", 2}, {"gpen", "gpen_rule", 1}};
     for (size_t k = 0; k < 3; k++)
         if (strcmp(g[k].label, want[k].label) || strcmp(g[k].policy, want[k].policy) ||
             g[k].n != want[k].n)
-            fail_msg("group %zu: %s/%s n=%zu want %s/%s n=%zu", k, g[k].label, g[k].policy,
-                     g[k].n, want[k].label, want[k].policy, want[k].n);
+            fail_msg("group %zu: %s/%s n=%zu want %s/%s n=%zu", k, g[k].label, g[k].policy, g[k].n,
+                     want[k].label, want[k].policy, want[k].n);
     /* hpa-70: p99 {1, 2, 3}: sd 1, half = t(0.975, 2) / sqrt(3) = 4.302653 / 1.732051 */
     near("hpa p99 mean", g[0].s[RM_P99_S].mean, 2.0);
     near("hpa p99 sd", g[0].s[RM_P99_S].sd, 1.0);
@@ -179,17 +178,30 @@ static void test_table_text(void **state)
     const char *a = strstr(t, "\nhpa-70"), *b = strstr(t, "\nstatic-2"), *c = strstr(t, "\ngpen");
     assert_true(a && b && c && a < b && b < c);
     static const char *const want[] = {
-        "  2.000",               /* hpa P99 */
-        "\xc2\xb1" "2.484",      /* its half-width, on the line below */
-        " 95.00",                /* hpa SLO % */
-        "\xc2\xb1" "12.42",
-        " 20.00",                /* hpa timeouts: 20 of 100 arrivals, % */
-        "\xc2\xb1" "24.84",
-        "  2.00",                /* hpa GPU-h */
-        "  0.600",               /* static P99 */
-        "\xc2\xb1" "1.271",
-        "  0.800",               /* gpen P99, single run: no interval */
-        "P99", "SLO", "timeouts", "pod", "starts", "cold", "waits", "GPU-h", "(USD)", "util",
+        "  2.000", /* hpa P99 */
+        "\xc2\xb1"
+        "2.484",  /* its half-width, on the line below */
+        " 95.00", /* hpa SLO % */
+        "\xc2\xb1"
+        "12.42",
+        " 20.00", /* hpa timeouts: 20 of 100 arrivals, % */
+        "\xc2\xb1"
+        "24.84",
+        "  2.00",  /* hpa GPU-h */
+        "  0.600", /* static P99 */
+        "\xc2\xb1"
+        "1.271",
+        "  0.800", /* gpen P99, single run: no interval */
+        "P99",
+        "SLO",
+        "timeouts",
+        "pod",
+        "starts",
+        "cold",
+        "waits",
+        "GPU-h",
+        "(USD)",
+        "util",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(t, want[i]))
@@ -254,9 +266,7 @@ static void fill_every_field(run_summary *r, int salt)
         char text[96];
         int k = (int)i + 37 * salt;
         switch (fd[i].type) {
-        case FIELD_TEXT:
-            snprintf(text, sizeof(text), " %s, \"%d\"\nx ", fd[i].name, salt);
-            break;
+        case FIELD_TEXT: snprintf(text, sizeof(text), " %s, \"%d\"\nx ", fd[i].name, salt); break;
         case FIELD_UINT64:
             snprintf(text, sizeof(text), "%llu", 18446744073709551000ull + (unsigned)k);
             break;
@@ -266,9 +276,7 @@ static void fill_every_field(run_summary *r, int salt)
             else
                 snprintf(text, sizeof(text), "%.17g", 1.0 / (k + 3));
             break;
-        default:
-            snprintf(text, sizeof(text), "%d", -k);
-            break;
+        default: snprintf(text, sizeof(text), "%d", -k); break;
         }
         assert_int_equal(result_field_parse(&fd[i], r, text), 0);
     }
@@ -410,8 +418,13 @@ static void test_csv_read_errors(void **state)
     snprintf(body[1], sizeof(body[1]), "%s\n", strchr(header, ',') + 1); /* no label */
     snprintf(body[2], sizeof(body[2]), "%s\n%s\n%s\n", header, good_row, bad_value_row);
     snprintf(body[3], sizeof(body[3]), "%s\n%s,extra\n", header, good_row);
-    static const struct { const char *name; int want_rc; long want_line; const char *want_field;
-                          const char *want_msg; } rows[] = {
+    static const struct {
+        const char *name;
+        int want_rc;
+        long want_line;
+        const char *want_field;
+        const char *want_msg;
+    } rows[] = {
         {"unknown column", GP_EUNKNOWN, 1, "bogus", "unknown column"},
         {"missing column", GP_EMISSING, 1, "label", "missing column"},
         {"bad value", GP_EPARSE, 3, "replication", "bad value \"z\""},
@@ -430,8 +443,8 @@ static void test_csv_read_errors(void **state)
         int rc = report_read_csv(path, &out, &n, &e);
         if (rc != rows[i].want_rc || e.line != rows[i].want_line ||
             strcmp(e.field, rows[i].want_field) != 0 || !strstr(e.msg, rows[i].want_msg))
-            fail_msg("%s: got %d line %ld field '%s' msg '%s'", rows[i].name, rc, e.line,
-                     e.field, e.msg);
+            fail_msg("%s: got %d line %ld field '%s' msg '%s'", rows[i].name, rc, e.line, e.field,
+                     e.msg);
         assert_null(out);
     }
 }
@@ -487,9 +500,12 @@ static void test_csv_baseline_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grouping_and_ci),       cmocka_unit_test(test_table_text),
-        cmocka_unit_test(test_paired),                cmocka_unit_test(test_csv_round_trip),
-        cmocka_unit_test(test_csv_never_half_written), cmocka_unit_test(test_csv_read_errors),
+        cmocka_unit_test(test_grouping_and_ci),
+        cmocka_unit_test(test_table_text),
+        cmocka_unit_test(test_paired),
+        cmocka_unit_test(test_csv_round_trip),
+        cmocka_unit_test(test_csv_never_half_written),
+        cmocka_unit_test(test_csv_read_errors),
         cmocka_unit_test(test_csv_baseline_text),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);

@@ -3,7 +3,9 @@
  * both tables are there; every compared row carries the article's interval, gpenlab's
  * mean and 95% half-width and a "within CI?" verdict that agrees with them; gpenlab's
  * figures are the means of the runs in the database; the printed tables have the
- * "within CI?" column too. Files live in a fresh /tmp dir. */
+ * "within CI?" column too; the article's Table 1 and Table 2 are each one table on the
+ * page, under their title, holding their rows and only theirs, each row with gpenlab's
+ * figure. Files live in a fresh /tmp dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,8 +75,8 @@ static void test_article_figures_shown(void **state)
     (void)state;
     /* the article's two tables, in the figures of docs/seed-article.md */
     static const char *const figures[] = {
-        "2.8 s", "1.7 s", "-39%", "8.2 s", "4.5 s", "-45%", "+200%", "11.3%", "68.7%", "+512%",
-        "1.2 s", "8-12 s", "0.8 s", "4/5", "2/5", "1/5",
+        "2.8 s", "1.7 s", "-39%",  "8.2 s",  "4.5 s", "-45%", "+200%", "11.3%",
+        "68.7%", "+512%", "1.2 s", "8-12 s", "0.8 s", "4/5",  "2/5",   "1/5",
     };
     for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++)
         if (!strstr(page, figures[i]))
@@ -90,9 +92,9 @@ static void test_within_ci_agrees(void **state)
 {
     (void)state;
     static const char *const ids[] = {
-        "t1.mean_s.static", "t1.mean_s.elastic", "t1.p99_s.static", "t1.p99_s.elastic",
-        "t1.users.static", "t1.users.elastic", "t1.util_pct.static", "t1.util_pct.elastic",
-        "t2.hot_s.hpa", "t2.cold_s.serverless", "t2.hot_s.static",
+        "t1.mean_s.static", "t1.mean_s.elastic",    "t1.p99_s.static",    "t1.p99_s.elastic",
+        "t1.users.static",  "t1.users.elastic",     "t1.util_pct.static", "t1.util_pct.elastic",
+        "t2.hot_s.hpa",     "t2.cold_s.serverless", "t2.hot_s.static",
     };
     size_t yes = 0, no = 0;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -133,10 +135,58 @@ static void test_figures_from_db(void **state)
         char *tag = row_tag(rows[i].id);
         if (!tag)
             fail_msg("no row %s", rows[i].id);
-        double got = tu_attr_num(tag, "data-mean"), want = tu_db_mean(db_path, rows[i].exp, rows[i].label, rows[i].expr);
+        double got = tu_attr_num(tag, "data-mean"),
+               want = tu_db_mean(db_path, rows[i].exp, rows[i].label, rows[i].expr);
         if (!(fabs(got - want) <= 1e-9 * fmax(1, fabs(want))))
             fail_msg("%s: the page says %.17g, the database %.17g", rows[i].id, got, want);
         free(tag);
+    }
+}
+
+/* The article's two comparison tables: each a table of its own under its title, with
+ * every row of that table (ids "t1." or "t2.") and no other, and gpenlab's mean in each of
+ * its compared rows. */
+static void test_article_tables_on_page(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *title, *prefix;
+        size_t min_rows;
+    } want[] = {
+        {"<h3>Table 1 (", "t1.", 12}, /* mean, P99, users, utilisation x static, elastic, change */
+        {"<h3>Table 2 (", "t2.", 20}, /* hot, cold, GPU-h per 1000, stars x 5 policies */
+    };
+    for (size_t t = 0; t < sizeof(want) / sizeof(want[0]); t++) {
+        const char *h = strstr(page, want[t].title);
+        if (!h)
+            fail_msg("no heading %s on the page", want[t].title);
+        const char *start = strstr(h, "<table class=\"article\"");
+        const char *end = start ? strstr(start, "</table>") : NULL;
+        if (!end)
+            fail_msg("no table under %s", want[t].title);
+        char *table = strndup(start, (size_t)(end - start));
+        size_t rows = 0, with_mean = 0;
+        for (const char *r = table; (r = strstr(r, "<tr data-row-id=\"")); r++) {
+            const char *id = r + strlen("<tr data-row-id=\"");
+            if (strncmp(id, want[t].prefix, strlen(want[t].prefix)) != 0)
+                fail_msg("%s: a row of another table in it: %.40s", want[t].title, id);
+            const char *close = strchr(r, '>');
+            char *tag = strndup(r, (size_t)(close - r + 1));
+            with_mean += isnan(tu_attr_num(tag, "data-mean")) ? 0u : 1u;
+            free(tag);
+            rows++;
+        }
+        free(table);
+        if (rows < want[t].min_rows || with_mean < want[t].min_rows / 2)
+            fail_msg("%s: %zu rows (want >= %zu), %zu with gpenlab's mean", want[t].title, rows,
+                     want[t].min_rows, with_mean);
+        /* every row of the page with this prefix is in this table */
+        size_t on_page = 0;
+        char marker[64];
+        snprintf(marker, sizeof(marker), "data-row-id=\"%s", want[t].prefix);
+        for (const char *r = page; (r = strstr(r, marker)); r++)
+            on_page++;
+        assert_int_equal(on_page, rows);
     }
 }
 
@@ -146,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_article_figures_shown),
         cmocka_unit_test(test_within_ci_agrees),
         cmocka_unit_test(test_figures_from_db),
+        cmocka_unit_test(test_article_tables_on_page),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,7 +71,8 @@ static void test_command_bytes(void **state)
     assert_int_equal(r.type, RESP_STATUS);
     resp_reply_free(&r);
     char head[64];
-    int hl = snprintf(head, sizeof(head), "*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$%zu\r\n", sizeof(big) - 1);
+    int hl =
+        snprintf(head, sizeof(head), "*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$%zu\r\n", sizeof(big) - 1);
     assert_int_equal(f->last_len, (size_t)hl + sizeof(big) - 1 + 2);
     assert_memory_equal(f->last, head, (size_t)hl);
 }
@@ -97,8 +98,8 @@ static void test_replies(void **state)
         {"bulk longer than 512 MiB", "$99999999999\r\n", -1, RESP_NIL, 0, "bad bulk length"},
         {"negative bulk length", "$-2\r\n", -1, RESP_NIL, 0, "bad bulk length"},
         {"bulk without its CRLF", "$3\r\nabcXY", -1, RESP_NIL, 0, "not terminated by CRLF"},
-        {"nested too deep", "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", -1,
-         RESP_NIL, 0, "nested too deep"},
+        {"nested too deep", "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+         -1, RESP_NIL, 0, "nested too deep"},
         {"integer that is not", ":12a\r\n", -1, RESP_NIL, 0, "bad integer"},
         {"unknown type byte", "?x\r\n", -1, RESP_NIL, 0, "unexpected reply"},
         {"connection closed mid-reply", "$10\r\nabc", -1, RESP_NIL, 0, "connection closed"},
@@ -119,8 +120,7 @@ static void test_replies(void **state)
         if (r.type == RESP_INT && r.integer != rows[i].integer)
             fail_msg("%s: %lld want %lld", rows[i].name, r.integer, rows[i].integer);
         if (rows[i].str && (!r.str || strcmp(r.str, rows[i].str) != 0))
-            fail_msg("%s: \"%s\" want \"%s\"", rows[i].name, r.str ? r.str : "(null)",
-                     rows[i].str);
+            fail_msg("%s: \"%s\" want \"%s\"", rows[i].name, r.str ? r.str : "(null)", rows[i].str);
         if (r.type == RESP_ARRAY &&
             (r.n_elem != 2 || r.elem[0].type != RESP_INT || r.elem[1].type != RESP_NIL))
             fail_msg("%s: elements", rows[i].name);
@@ -158,9 +158,9 @@ static void test_cancel(void **state)
     int calls = 0;
     resp_conn *c;
     char why[256];
-    assert_int_equal(resp_connect_cancel("127.0.0.1", f->port, 3000, cancel_after, &calls, &c,
-                                         why, sizeof(why)),
-                     0);
+    assert_int_equal(
+        resp_connect_cancel("127.0.0.1", f->port, 3000, cancel_after, &calls, &c, why, sizeof(why)),
+        0);
     resp_reply r;
     assert_int_equal(resp_commandl(c, &r, why, sizeof(why), "LLEN", "k", NULL), -1);
     resp_close(c);
@@ -200,9 +200,8 @@ static void test_driver_llen(void **state)
     fake_resp_set(f, "", 0, 0, true);
     long long len;
     char why[300];
-    assert_int_equal(redis_llen("127.0.0.1", f->port, "k", 200000, NULL, NULL, &len, why,
-                                sizeof(why)),
-                     -1);
+    assert_int_equal(
+        redis_llen("127.0.0.1", f->port, "k", 200000, NULL, NULL, &len, why, sizeof(why)), -1);
     if (!strstr(why, "redis down") || !strstr(why, "timed out"))
         fail_msg("\"%s\"", why);
 }

@@ -27,7 +27,7 @@ static void maps_init(maps *m)
         int step = 8 << l;
         m->h[l] = (IMG_H + step - 1) / step;
         m->w[l] = (IMG_W + step - 1) / step;
-        size_t n = (size_t)m->h[l] * m->w[l] * RETINA_HEAD_CH;
+        size_t n = (size_t)m->h[l] * (size_t)m->w[l] * RETINA_HEAD_CH;
         m->head[l] = calloc(n, sizeof(float));
         assert_non_null(m->head[l]);
         for (size_t p = 0; p < n; p += RETINA_HEAD_CH)
@@ -43,7 +43,7 @@ static void maps_free(maps *m)
 
 static float *at(maps *m, int l, int y, int x)
 {
-    return m->head[l] + ((size_t)y * m->w[l] + x) * RETINA_HEAD_CH;
+    return m->head[l] + ((size_t)y * (size_t)m->w[l] + (size_t)x) * RETINA_HEAD_CH;
 }
 
 /* Anchor a of (l, y, x) scored 1 / (1 + exp(-logit)). */
@@ -116,20 +116,25 @@ static void test_decode(void **state)
     assert_near(d[0].box[2], 28 + 16, "x2"), assert_near(d[0].box[3], 20 + 16, "y2");
     assert_near(d[0].score, 1.0 / (1.0 + exp(-5.0)), "score");
     for (int k = 0; k < 5; k++)
-        assert_near(d[0].landm[2 * k], 28, "landmark x"), assert_near(d[0].landm[2 * k + 1], 20, "landmark y");
+        assert_near(d[0].landm[2 * k], 28, "landmark x"),
+            assert_near(d[0].landm[2 * k + 1], 20, "landmark y");
     /* offsets: centre moves by 0.1 x size per unit, size x exp(0.2 x offset) */
     float *p = at(&m, 0, 2, 3);
     p[4 + 4] = 1.f, p[4 + 5] = -1.f, p[4 + 6] = (float)(log(2.0) / 0.2), p[4 + 7] = 0.f;
     p[12 + 10 + 0] = 2.f, p[12 + 10 + 9] = -3.f;
     assert_int_equal(run(&m, &o, d, 4), 1);
-    assert_near(d[0].box[0], 31.2 - 32, "x1 (offset)"), assert_near(d[0].box[2], 31.2 + 32, "x2 (offset)");
-    assert_near(d[0].box[1], 16.8 - 16, "y1 (offset)"), assert_near(d[0].box[3], 16.8 + 16, "y2 (offset)");
-    assert_near(d[0].landm[0], 28 + 2 * 3.2, "left eye x"), assert_near(d[0].landm[9], 20 - 3 * 3.2, "mouth y");
+    assert_near(d[0].box[0], 31.2 - 32, "x1 (offset)"),
+        assert_near(d[0].box[2], 31.2 + 32, "x2 (offset)");
+    assert_near(d[0].box[1], 16.8 - 16, "y1 (offset)"),
+        assert_near(d[0].box[3], 16.8 + 16, "y2 (offset)");
+    assert_near(d[0].landm[0], 28 + 2 * 3.2, "left eye x"),
+        assert_near(d[0].landm[9], 20 - 3 * 3.2, "mouth y");
     /* level 2, anchor 0 (256 px) at (y 1, x 4): centre (144, 48) */
     set_score(&m, 0, 2, 3, 1, -5.f);
     set_score(&m, 2, 1, 4, 0, 4.f);
     assert_int_equal(run(&m, &o, d, 4), 1);
-    assert_near(d[0].box[0], 144 - 128, "x1 (level 2)"), assert_near(d[0].box[3], 48 + 128, "y2 (level 2)");
+    assert_near(d[0].box[0], 144 - 128, "x1 (level 2)"),
+        assert_near(d[0].box[3], 48 + 128, "y2 (level 2)");
 }
 
 static void test_threshold_and_nan(void **state)
@@ -195,7 +200,8 @@ static void test_refusals(void **state)
     const float *h[RETINA_LEVELS] = {m.head[0], m.head[1], m.head[2]};
     int n, bad_h[RETINA_LEVELS] = {m.h[0], m.h[1] + 1, m.h[2]};
     gp_error err;
-    assert_int_equal(retina_postprocess(h, bad_h, m.w, IMG_H, IMG_W, &o, d, 1, &n, &err), GP_ERANGE);
+    assert_int_equal(retina_postprocess(h, bad_h, m.w, IMG_H, IMG_W, &o, d, 1, &n, &err),
+                     GP_ERANGE);
     assert_non_null(strstr(err.msg, "level 1"));
     assert_int_equal(retina_postprocess(h, m.h, m.w, 0, IMG_W, &o, d, 1, &n, &err), GP_ERANGE);
     o.nms_threshold = 0;

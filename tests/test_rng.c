@@ -143,12 +143,9 @@ static void test_streams(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mix64_reference),
-        cmocka_unit_test(test_keyed_pinned),
-        cmocka_unit_test(test_keyed_order_free),
-        cmocka_unit_test(test_keyed_keys_matter),
-        cmocka_unit_test(test_keyed_uniform_over_ids),
-        cmocka_unit_test(test_streams),
+        cmocka_unit_test(test_mix64_reference),        cmocka_unit_test(test_keyed_pinned),
+        cmocka_unit_test(test_keyed_order_free),       cmocka_unit_test(test_keyed_keys_matter),
+        cmocka_unit_test(test_keyed_uniform_over_ids), cmocka_unit_test(test_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -44,30 +43,14 @@ static void write_file(const char *name, const char *text)
     tu_write_text(p, text);
 }
 
-/* `gpenlab ARGS` in dir: stdout and stderr apart (stderr through a file: not a terminal). */
-static void run(const char *args, ran *r)
+/* `gpenlab ARGS...` in dir: stdout and stderr apart (neither a terminal). */
+static void run(const char *const *args, ran *r)
 {
-    const char *bin = getenv("GPENLAB_BIN");
-    char cwd[1024], cmd[4096];
-    assert_non_null(getcwd(cwd, sizeof(cwd)));
-    if (!bin)
-        bin = "gpenlab";
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s%s%s' %s 2>stderr.txt", dir,
-             bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(r->out, 1, sizeof(r->out) - 1, p);
-    r->out[n] = '\0';
-    int st = pclose(p);
-    if (WIFSIGNALED(st))
-        fail_msg("gpenlab %s: killed by signal %d", args, WTERMSIG(st));
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    char ep[512];
-    snprintf(ep, sizeof(ep), "%s/stderr.txt", dir);
-    char *e = tu_slurp(ep);
-    assert_non_null(e);
-    snprintf(r->err, sizeof(r->err), "%s", e);
-    free(e);
+    gp_proc_result g = tu_gpenlab(dir, args);
+    r->code = g.exit_code;
+    snprintf(r->out, sizeof(r->out), "%s", g.out);
+    snprintf(r->err, sizeof(r->err), "%s", g.err);
+    gp_proc_result_free(&g);
 }
 
 static void has(const ran *r, const char *what, const char *needle)
@@ -108,13 +91,13 @@ static void test_table_winner_export(void **state)
     write_file("prof", PROFILE);
     write_experiment("exp.yaml", "");
     ran r;
-    run("run exp.yaml -j 2", &r);
+    run((const char *const[]){"run", "exp.yaml", "-j", "2", NULL}, &r);
     if (r.code != 0)
         fail_msg("run: exit %d: %s", r.code, r.err);
     /* the columns, with their units and the experiment's currency */
-    static const char *const heads[] = {"SLO", "P50", "P95", "P99", "timeouts", "pod",
-                                        "starts", "cold", "waits", "GPU-h", "cost", "(EUR)",
-                                        "util", "(%)", "(s)"};
+    static const char *const heads[] = {"SLO",  "P50",    "P95",  "P99",   "timeouts",
+                                        "pod",  "starts", "cold", "waits", "GPU-h",
+                                        "cost", "(EUR)",  "util", "(%)",   "(s)"};
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
         has(&r, "heading", heads[i]);
     /* every line of the table within 120 columns (UTF-8: continuation bytes take none) */
@@ -139,8 +122,9 @@ static void test_table_winner_export(void **state)
         fail_msg("stderr is not a terminal, yet it got: %s", r.err);
 
     /* none meets a stricter objective: the closest is named, and offered as such */
-    write_experiment("strict.yaml", "objective: {minimise: cost, constraints: [{metric: p99_s, max: 0.01}]}\n");
-    run("run strict.yaml --db strict.db", &r);
+    write_experiment("strict.yaml",
+                     "objective: {minimise: cost, constraints: [{metric: p99_s, max: 0.01}]}\n");
+    run((const char *const[]){"run", "strict.yaml", "--db", "strict.db", NULL}, &r);
     assert_int_equal(r.code, 0);
     has(&r, "none", "winner: none meets it: no policy is the cheapest policy with p99_s <= 0.01");
     has(&r, "closest", "  the closest: three (p99_s ");
@@ -155,27 +139,29 @@ static void test_set_and_profile(void **state)
     ran r;
     /* a --set goes through the file's checks: one line, its origin, did-you-mean */
     static const struct {
-        const char *args, *want;
+        const char *args[6], *want;
     } bad[] = {
-        {"run exp.yaml --set cluster.max_podz=12",
+        {{"run", "exp.yaml", "--set", "cluster.max_podz=12"},
          "gpenlab: --set cluster.max_podz=12: cluster.max_podz: unknown key 'max_podz' (did you "
          "mean 'max_pods'?)"},
-        {"run exp.yaml --set policies[0].config.podz=1",
+        {{"run", "exp.yaml", "--set", "policies[0].config.podz=1"},
          "gpenlab: --set policies[0].config.podz=1: policies[0].config.podz: unknown key 'podz' "
          "(did you mean 'pods'?)"},
-        {"run exp.yaml --set policies[7].config.pods=1", "policies has no item [7]"},
-        {"run exp.yaml --set cluster.max_pods=0", "--set cluster.max_pods=0: cluster.max_pods:"},
-        {"run exp.yaml --set cluster.max_pods", "--set: expected PATH=VALUE"},
-        {"run exp.yaml --profile nope", "nope: --profile: no such GPU profile"},
+        {{"run", "exp.yaml", "--set", "policies[7].config.pods=1"}, "policies has no item [7]"},
+        {{"run", "exp.yaml", "--set", "cluster.max_pods=0"},
+         "--set cluster.max_pods=0: cluster.max_pods:"},
+        {{"run", "exp.yaml", "--set", "cluster.max_pods"}, "--set: expected PATH=VALUE"},
+        {{"run", "exp.yaml", "--profile", "nope"}, "nope: --profile: no such GPU profile"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         run(bad[i].args, &r);
         size_t lines = 0;
         for (const char *c = r.err; *c; c++)
             lines += *c == '\n';
+        char words[256];
         if (r.code == 0 || lines != 1 || !strstr(r.err, bad[i].want))
-            fail_msg("%s: exit %d, stderr (want one line with \"%s\"):\n%s", bad[i].args, r.code,
-                     bad[i].want, r.err);
+            fail_msg("%s: exit %d, stderr (want one line with \"%s\"):\n%s",
+                     tu_words(bad[i].args, words, sizeof(words)), r.code, bad[i].want, r.err);
     }
     /* applied: one pod for every entry, and a profile twice as slow from the current
      * directory, into their own database */
@@ -185,8 +171,9 @@ static void test_set_and_profile(void **state)
     assert_non_null(st);
     memcpy(st, "stage work image 200 800", strlen("stage work image 200 800"));
     write_file("slow", slow);
-    run("run exp.yaml --db set.db --replications 1 --set policies[2].config.pods=1 "
-        "--set workload.rate_scale=0.5 --profile slow",
+    run((const char *const[]){"run", "exp.yaml", "--db", "set.db", "--replications", "1", "--set",
+                              "policies[2].config.pods=1", "--set", "workload.rate_scale=0.5",
+                              "--profile", "slow", NULL},
         &r);
     if (r.code != 0)
         fail_msg("run with --set: exit %d: %s", r.code, r.err);
@@ -206,18 +193,22 @@ static void test_cluster_start_note(void **state)
     write_file("prof", PROFILE);
     write_experiment("exp.yaml", "");
     ran r;
-    run("run exp.yaml --db note.db --replications 1", &r);
+    run((const char *const[]){"run", "exp.yaml", "--db", "note.db", "--replications", "1", NULL},
+        &r);
     assert_int_equal(r.code, 0);
-    has(&r, "note", "note: pods start in 2.0 s: the profile has only the GPU process's part of "
-                    "a pod start");
+    has(&r, "note",
+        "note: pods start in 2.0 s: the profile has only the GPU process's part of "
+        "a pod start");
     has(&r, "note", "this experiment adds none");
-    run("run exp.yaml --db note2.db --replications 1 --set "
-        "'cluster.pod_start_phases=[\"image_pull normal 12 3 pod cached_skip\"]'",
+    run(
+        (const char *const[]){
+            "run", "exp.yaml", "--db", "note2.db", "--replications", "1", "--set",
+            "cluster.pod_start_phases=[\"image_pull normal 12 3 pod cached_skip\"]", NULL},
         &r);
     assert_int_equal(r.code, 0);
     if (strstr(r.out, "note:"))
         fail_msg("a note although the experiment adds the cluster's part:\n%s", r.out);
-    run("profile check prof", &r);
+    run((const char *const[]){"profile", "check", "prof", NULL}, &r);
     assert_int_equal(r.code, 0);
     has(&r, "profile check", "  note: pods start in 2.0 s");
 }
@@ -235,14 +226,14 @@ static void test_resume_identity(void **state)
                           "policies:\n  - {label: one, policy: static, config: {pods: 1}}\n"
                           "output: {db: tr.db}\n");
     ran r;
-    run("run tr.yaml", &r);
+    run((const char *const[]){"run", "tr.yaml", NULL}, &r);
     assert_int_equal(r.code, 0);
     has(&r, "first", "(0 resumed");
-    run("run tr.yaml", &r);
+    run((const char *const[]){"run", "tr.yaml", NULL}, &r);
     has(&r, "same inputs", "(1 resumed");
     /* the trace's content changed, not its name: simulated again, with its new figures */
     write_file("t.csv", "t_s\n0\n1\n2\n3\n4\n5\n6\n7\n");
-    run("run tr.yaml --csv tr.csv", &r);
+    run((const char *const[]){"run", "tr.yaml", "--csv", "tr.csv", NULL}, &r);
     assert_int_equal(r.code, 0);
     has(&r, "new trace", "(0 resumed");
     char p[512];
@@ -252,13 +243,13 @@ static void test_resume_identity(void **state)
     if (!strstr(csv, ",8,8,")) /* arrived, completed */
         fail_msg("the rerun did not report the new trace's 8 requests:\n%s", csv);
     free(csv);
-    run("run tr.yaml", &r);
+    run((const char *const[]){"run", "tr.yaml", NULL}, &r);
     has(&r, "unchanged again", "(1 resumed");
     /* the profile changed */
     char edited[1024];
     snprintf(edited, sizeof(edited), "%s# an edit\n", PROFILE);
     write_file("prof", edited);
-    run("run tr.yaml", &r);
+    run((const char *const[]){"run", "tr.yaml", NULL}, &r);
     has(&r, "new profile", "(0 resumed");
 }
 

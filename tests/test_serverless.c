@@ -20,7 +20,7 @@
 #include "traces/trace.h"
 #include "tests/testutil.h"
 
-#define S_US 1000000LL
+#define S_US   1000000LL
 #define MIN_US (60 * S_US)
 
 static const policy_ops *sl_ops(void)
@@ -45,11 +45,15 @@ static cfg_doc *load(const char *yaml)
 static void *make_sl(const char *yaml, cfg_doc **doc, policy_info *info)
 {
     *doc = load(yaml);
-    policy_env env = {.min_pods = 0, .max_pods = 100, .concurrency = 1,
-                      .pod_capacity_per_s = 1, .mean_demand_s = 1, .cold_start_us = 30 * S_US,
+    policy_env env = {.min_pods = 0,
+                      .max_pods = 100,
+                      .concurrency = 1,
+                      .pod_capacity_per_s = 1,
+                      .mean_demand_s = 1,
+                      .cold_start_us = 30 * S_US,
                       .scrape_interval_us = 15 * S_US};
-    *info = (policy_info){.sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1,
-                          .max_pods = -1};
+    *info = (policy_info){
+        .sync_period_us = 15 * S_US, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
     void *st = NULL;
     gp_error err;
     gp_error_clear(&err);
@@ -94,7 +98,10 @@ static policy_decision sync_at(void *st, int64_t t)
 static void test_fixed_keep_alive(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml; int64_t want_us; } rows[] = {
+    static const struct {
+        const char *name, *yaml;
+        int64_t want_us;
+    } rows[] = {
         {"default 10 min", NULL, 10 * MIN_US},
         {"configured 5m", "keep_alive: 5m\n", 5 * MIN_US},
         {"configured 0: unload at once", "keep_alive_policy: fixed\nkeep_alive: 0s\n", 0},
@@ -152,9 +159,8 @@ static void test_hybrid_histogram_windows(void **state)
     int64_t prewarm = 1800 * S_US * 9 / 10 - 30 * S_US;
     int64_t keep = 1860 * S_US * 11 / 10 - prewarm;
     if (d.prewarm_us != prewarm || d.keep_alive_us != keep)
-        fail_msg("windows: pre-warm %lld keep %lld, want %lld %lld (%s)",
-                 (long long)d.prewarm_us, (long long)d.keep_alive_us, (long long)prewarm,
-                 (long long)keep, d.detail);
+        fail_msg("windows: pre-warm %lld keep %lld, want %lld %lld (%s)", (long long)d.prewarm_us,
+                 (long long)d.keep_alive_us, (long long)prewarm, (long long)keep, d.detail);
     sl_ops()->destroy(st);
     cfg_free(doc);
 
@@ -190,8 +196,8 @@ static void test_hybrid_switch_to_fixed(void **state)
     static const struct {
         const char *name;
         const char *yaml;
-        int spread_bins; /* gaps cycle through this many 1-min bins, from 10 min */
-        int n;           /* gaps */
+        int spread_bins;    /* gaps cycle through this many 1-min bins, from 10 min */
+        int n;              /* gaps */
         double oob_gap_min; /* > 0: every other gap is this long */
         bool hist;
         const char *detail;
@@ -205,8 +211,7 @@ static void test_hybrid_switch_to_fixed(void **state)
          240 * MIN_US},
         {"spread over 60 bins, cv_threshold 1.5: histogram", "cv_threshold: 1.5\n", 60, 240, 0,
          true, "histogram", -1},
-        {"mostly beyond 4 h: out of bounds, fixed", NULL, 1, 20, 300, false, "ARIMA",
-         240 * MIN_US},
+        {"mostly beyond 4 h: out of bounds, fixed", NULL, 1, 20, 300, false, "ARIMA", 240 * MIN_US},
         {"fallback keep-alive configured", "fallback_keep_alive: 20m\n", 60, 240, 0, false,
          "not representative", 20 * MIN_US},
     };
@@ -268,7 +273,9 @@ static void test_hybrid_switches_during_a_run(void **state)
 static void test_config_errors(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml, *want; } rows[] = {
+    static const struct {
+        const char *name, *yaml, *want;
+    } rows[] = {
         {"unknown policy", "keep_alive_policy: adaptive\n", "expected one of"},
         {"head above tail", "head_percentile: 99\ntail_percentile: 5\n", "must be below"},
         {"bad duration", "keep_alive: ten minutes\n", "duration"},
@@ -307,10 +314,13 @@ static void test_keep_alive_expiry_in_a_run(void **state)
     request_spec specs[2] = {{.arrival_us = 1 * S_US, .mp = 1, .faces = 1},
                              {.arrival_us = 100 * S_US, .mp = 1, .faces = 1}};
     tu_list lc = {.specs = specs, .n = 2};
-    static const struct { const char *yaml; uint64_t starts, waited; } rows[] = {
+    static const struct {
+        const char *yaml;
+        uint64_t starts, waited;
+    } rows[] = {
         {"keep_alive: 60s\n", 2, 2},
-        {"keep_alive: 78s\n", 2, 2},  /* expires at 99 s, a second before */
-        {"keep_alive: 80s\n", 1, 1},  /* expires at 101 s: still warm at 100 s */
+        {"keep_alive: 78s\n", 2, 2}, /* expires at 99 s, a second before */
+        {"keep_alive: 80s\n", 1, 1}, /* expires at 101 s: still warm at 100 s */
         {"keep_alive: 100s\n", 1, 1},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

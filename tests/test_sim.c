@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "sim/sim.h"
+#include "tests/testutil.h"
 
 #define S 1000000LL
 
@@ -44,8 +45,7 @@ static int scripted_create(const cfg_node *cfg, const policy_env *env, void **st
     return 0;
 }
 
-static int scripted_decide(void *state, const policy_obs *obs, policy_decision *out,
-                           gp_error *err)
+static int scripted_decide(void *state, const policy_obs *obs, policy_decision *out, gp_error *err)
 {
     (void)err;
     scripted *s = state;
@@ -69,8 +69,10 @@ static int scripted_decide(void *state, const policy_obs *obs, policy_decision *
 
 static void scripted_destroy(void *state) { (void)state; }
 
-static const policy_ops scripted_ops = {.name = "scripted", .summary = "test schedule",
-                                        .create = scripted_create, .decide = scripted_decide,
+static const policy_ops scripted_ops = {.name = "scripted",
+                                        .summary = "test schedule",
+                                        .create = scripted_create,
+                                        .decide = scripted_decide,
                                         .destroy = scripted_destroy};
 
 /* ------------------------------------------------------------ fixtures */
@@ -271,11 +273,15 @@ static void test_cold_start_phases_and_image_cache(void **state)
     request_log_free(&log);
     /* the cluster's own phases (scheduling, a cached-skip pull) come on top */
     gp_error err;
-    assert_int_equal(profile_phase_parse("x", 1, "p", "schedule const 3 pod", &cfg.cluster.extra_phase[0], &err), 0);
+    assert_int_equal(
+        profile_phase_parse("x", 1, "p", "schedule const 3 pod", &cfg.cluster.extra_phase[0], &err),
+        0);
     assert_int_equal(profile_phase_parse("x", 1, "p", "registry_pull const 10 pod cached_skip",
-                                         &cfg.cluster.extra_phase[1], &err), 0);
-    assert_int_equal(profile_phase_parse("x", 7, "p", "bad uniform 5 1", &cfg.cluster.extra_phase[2], &err),
-                     GP_ERANGE);
+                                         &cfg.cluster.extra_phase[1], &err),
+                     0);
+    assert_int_equal(
+        profile_phase_parse("x", 7, "p", "bad uniform 5 1", &cfg.cluster.extra_phase[2], &err),
+        GP_ERANGE);
     assert_int_equal(err.line, 7);
     cfg.cluster.n_extra_phases = 2;
     run_ok(&cfg, &sum, NULL, &log);
@@ -290,8 +296,8 @@ static void test_cold_start_phases_and_image_cache(void **state)
 
 /* Two pods, four 10-s requests at t = 0.5 s, scaled to 1 pod at t = 2 s (the newest
  * drains) with the given grace period and dispatch. */
-static void run_drain(gpu_profile *p, int64_t grace_us, dispatch_mode dispatch,
-                      run_summary *sum, request_log *log)
+static void run_drain(gpu_profile *p, int64_t grace_us, dispatch_mode dispatch, run_summary *sum,
+                      request_log *log)
 {
     request_spec specs[4];
     for (int i = 0; i < 4; i++)
@@ -350,10 +356,10 @@ static void test_memory_admission_and_rejection(void **state)
 {
     (void)state;
     /* 1000 MiB card, model 200, request 300 MiB at 1 MP, 900 MiB at 4 MP */
-    gpu_profile *p = profile_from(
-        "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 4\n"
-        "stage work image 10000\njitter none\neff 1 2 3 4\ngpu_mem_mib 1000\n"
-        "model_mem_mib 200\nreq_mem_mib 300 900\ncold_phase boot const 1\n");
+    gpu_profile *p =
+        profile_from("format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 4\n"
+                     "stage work image 10000\njitter none\neff 1 2 3 4\ngpu_mem_mib 1000\n"
+                     "model_mem_mib 200\nreq_mem_mib 300 900\ncold_phase boot const 1\n");
     request_spec specs[5];
     for (int i = 0; i < 4; i++)
         specs[i] = (request_spec){.arrival_us = S, .mp = 1, .faces = 1};
@@ -444,9 +450,12 @@ static int perreq_decide(void *state, const policy_obs *obs, policy_decision *ou
     return 0;
 }
 
-static const policy_ops perreq_ops = {.name = "perreq", .summary = "test",
-                                      .create = perreq_create, .decide = perreq_decide,
-                                      .on_arrival = perreq_decide, .destroy = scripted_destroy};
+static const policy_ops perreq_ops = {.name = "perreq",
+                                      .summary = "test",
+                                      .create = perreq_create,
+                                      .decide = perreq_decide,
+                                      .on_arrival = perreq_decide,
+                                      .destroy = scripted_destroy};
 
 static void test_serverless_keep_alive_and_prewarm(void **state)
 {
@@ -647,15 +656,6 @@ static const char *const PROFILE_4S =
     "jitter none\neff 1\ngpu_mem_mib 100000\nmodel_mem_mib 1\nreq_mem_mib 0\n"
     "cold_phase start const 0\n";
 
-static const request_row *row_of(const request_log *log, uint64_t id)
-{
-    for (size_t i = 0; i < log->n; i++)
-        if (log->row[i].id == id)
-            return &log->row[i];
-    fail_msg("no row for request %llu", (unsigned long long)id);
-    return NULL;
-}
-
 /* One pod, one slot, 4 s per request: A and B at 0, C at 1 s, D at 6 s. */
 static void run_abcd(const gpu_profile *p, int64_t timeout_us, run_summary *sum, request_log *log)
 {
@@ -676,13 +676,14 @@ static void run_abcd(const gpu_profile *p, int64_t timeout_us, run_summary *sum,
 static void expect_row(const request_log *log, uint64_t id, request_outcome outcome,
                        int64_t start_us, int64_t end_us, int64_t gpu_end_us)
 {
-    const request_row *r = row_of(log, id);
+    const request_row *r = tu_row_of(log, id);
     if (r->outcome != outcome || r->start_us != start_us || r->end_us != end_us ||
         r->gpu_end_us != gpu_end_us)
-        fail_msg("request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
-                 (unsigned long long)id, r->outcome, (long long)r->start_us, (long long)r->end_us,
-                 (long long)r->gpu_end_us, outcome, (long long)start_us, (long long)end_us,
-                 (long long)gpu_end_us);
+        fail_msg(
+            "request %llu: outcome %d start %lld end %lld gpu_end %lld, want %d %lld %lld %lld",
+            (unsigned long long)id, r->outcome, (long long)r->start_us, (long long)r->end_us,
+            (long long)r->gpu_end_us, outcome, (long long)start_us, (long long)end_us,
+            (long long)gpu_end_us);
 }
 
 /* Timeout 4 s. At 4 s, A completes and B's deadline comes: B leaves without starting, and
@@ -750,7 +751,7 @@ static void test_timeout_none(void **state)
     assert_int_equal(sum.completed, 20);
     assert_int_equal(sum.timed_out, 0);
     assert_int_equal(sum.span_us, 80 * S); /* the last of 20 x 4 s */
-    assert_int_equal(row_of(&log, 19)->end_us, 80 * S);
+    assert_int_equal(tu_row_of(&log, 19)->end_us, 80 * S);
     request_log_free(&log);
 
     scripted sc = {.n = 0, .pods = {0}};
@@ -763,8 +764,8 @@ static void test_timeout_none(void **state)
     assert_int_equal(sum.in_flight_end, 20);
     assert_true(sum.span_us > SIM_STALL_US && sum.span_us <= SIM_STALL_US + 15 * S);
     assert_int_equal(log.n, 20);
-    assert_int_equal(row_of(&log, 0)->outcome, OUTCOME_IN_FLIGHT);
-    assert_int_equal(row_of(&log, 0)->end_us, -1);
+    assert_int_equal(tu_row_of(&log, 0)->outcome, OUTCOME_IN_FLIGHT);
+    assert_int_equal(tu_row_of(&log, 0)->end_us, -1);
     request_log_free(&log);
     free(p);
 }
@@ -792,7 +793,7 @@ static void test_zero_demand(void **state)
     run_ok(&cfg, &sum, NULL, &log);
     assert_int_equal(sum.completed, 4);
     for (uint64_t id = 0; id < 4; id++)
-        assert_int_equal(row_of(&log, id)->end_us, specs[id].arrival_us);
+        assert_int_equal(tu_row_of(&log, id)->end_us, specs[id].arrival_us);
     request_log_free(&log);
     free(p);
 }
@@ -825,7 +826,8 @@ static void test_kept_completion_event(void **state)
         snprintf(text, sizeof(text),
                  "format gpenlab-profile 1\ncard \"t\"\nprovenance seed\nmp_grid 1 2\n"
                  "stage work image %s\njitter none\neff 1 1\ngpu_mem_mib 1000\n"
-                 "model_mem_mib 1\nreq_mem_mib 0\ncold_phase start const 0\n", k->image_ms);
+                 "model_mem_mib 1\nreq_mem_mib 0\ncold_phase start const 0\n",
+                 k->image_ms);
         gpu_profile *p = profile_from(text);
         request_spec specs[] = {{.arrival_us = 0, .mp = k->a_mp, .faces = 0},
                                 {.arrival_us = k->b_arrival_us, .mp = k->b_mp, .faces = 0}};
@@ -838,11 +840,10 @@ static void test_kept_completion_event(void **state)
         run_summary sum;
         request_log log = {0};
         run_ok(&cfg, &sum, NULL, &log);
-        int64_t a_end = row_of(&log, 0)->end_us, b_end = row_of(&log, 1)->end_us;
+        int64_t a_end = tu_row_of(&log, 0)->end_us, b_end = tu_row_of(&log, 1)->end_us;
         if (a_end != k->want_a_end_us || b_end != k->want_b_end_us)
-            fail_msg("%s: A ends at %lld, B at %lld; want %lld and %lld", k->name,
-                     (long long)a_end, (long long)b_end, (long long)k->want_a_end_us,
-                     (long long)k->want_b_end_us);
+            fail_msg("%s: A ends at %lld, B at %lld; want %lld and %lld", k->name, (long long)a_end,
+                     (long long)b_end, (long long)k->want_a_end_us, (long long)k->want_b_end_us);
         request_log_free(&log);
         free(p);
     }

@@ -13,8 +13,7 @@
 #include "sim/result.h"
 #include "sim/stats.h"
 
-static void expect_near(const char *name, const char *what, double got, double want,
-                        double tol)
+static void expect_near(const char *name, const char *what, double got, double want, double tol)
 {
     if (isnan(want) ? !isnan(got) : !(fabs(got - want) <= tol))
         fail_msg("%s: %s got %.10g want %.10g", name, what, got, want);
@@ -24,10 +23,11 @@ static void expect_near(const char *name, const char *what, double got, double w
 static void test_t_quantiles(void **state)
 {
     (void)state;
-    static const struct { double level, df, want; } rows[] = {
-        {0.95, 1, 12.706205}, {0.95, 2, 4.302653}, {0.95, 4, 2.776445},
-        {0.95, 9, 2.262157},  {0.95, 29, 2.045230}, {0.90, 9, 1.833113},
-        {0.99, 9, 3.249836},
+    static const struct {
+        double level, df, want;
+    } rows[] = {
+        {0.95, 1, 12.706205}, {0.95, 2, 4.302653}, {0.95, 4, 2.776445}, {0.95, 9, 2.262157},
+        {0.95, 29, 2.045230}, {0.90, 9, 1.833113}, {0.99, 9, 3.249836},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char name[64];
@@ -68,8 +68,7 @@ static void test_summaries(void **state)
         const sum_row *r = &sum_rows[i];
         stat_summary s = stats_summarize(r->x, r->n);
         if (s.n != r->want_n || s.n_nan != r->want_nan)
-            fail_msg("%s: n %zu/%zu want %zu/%zu", r->name, s.n, s.n_nan, r->want_n,
-                     r->want_nan);
+            fail_msg("%s: n %zu/%zu want %zu/%zu", r->name, s.n, s.n_nan, r->want_n, r->want_nan);
         expect_near(r->name, "mean", s.mean, r->want_mean, 1e-9 * fmax(1, fabs(r->want_mean)));
         expect_near(r->name, "sd", s.sd, r->want_sd, 1e-6);
         expect_near(r->name, "half", s.half_width, r->want_half, 1e-6);
@@ -154,8 +153,14 @@ static void test_result_push(void **state)
 
     request_log l = {0};
     for (uint64_t i = 0; i < 5000; i++) {
-        request_row r = {.id = i, .arrival_us = (int64_t)i, .start_us = -1, .end_us = -1,
-                         .pod_id = -1, .mp = 2.0f, .faces = 1, .outcome = OUTCOME_IN_FLIGHT};
+        request_row r = {.id = i,
+                         .arrival_us = (int64_t)i,
+                         .start_us = -1,
+                         .end_us = -1,
+                         .pod_id = -1,
+                         .mp = 2.0f,
+                         .faces = 1,
+                         .outcome = OUTCOME_IN_FLIGHT};
         assert_int_equal(request_log_push(&l, &r), 0);
     }
     assert_int_equal(l.n, 5000);
@@ -167,8 +172,8 @@ static void test_result_push(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_t_quantiles),     cmocka_unit_test(test_summaries),
-        cmocka_unit_test(test_paired),          cmocka_unit_test(test_scaled_and_format),
+        cmocka_unit_test(test_t_quantiles), cmocka_unit_test(test_summaries),
+        cmocka_unit_test(test_paired),      cmocka_unit_test(test_scaled_and_format),
         cmocka_unit_test(test_result_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

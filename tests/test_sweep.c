@@ -99,11 +99,12 @@ static void test_grid_points(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("grid.yaml", "name: g\nbase: base.yaml\npolicy: rule\nreplications: 3\n"
-                            "parameters:\n"
-                            "  - {path: config.scale_up_queue_len, values: [4, 8]}\n"
-                            "  - {path: cluster.max_pods, range: [2, 4], steps: 3, integer: true}\n"
-                            "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: 30}]}\n");
+    write_file("grid.yaml",
+               "name: g\nbase: base.yaml\npolicy: rule\nreplications: 3\n"
+               "parameters:\n"
+               "  - {path: config.scale_up_queue_len, values: [4, 8]}\n"
+               "  - {path: cluster.max_pods, range: [2, 4], steps: 3, integer: true}\n"
+               "objective: {minimise: gpu_hours, constraints: [{metric: p99_s, max: 30}]}\n");
     sweep *sw = load_ok("grid.yaml");
     assert_int_equal(sweep_n_points(sw), 6);
     assert_int_equal(sweep_replications(sw), 3);
@@ -129,11 +130,12 @@ static void test_lhs_strata(void **state)
 {
     (void)state;
     write_base("base.yaml", 0.6);
-    write_file("lhs.yaml", "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
-                           "parameters:\n"
-                           "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
-                           "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
-                           "objective: {minimise: cost}\n");
+    write_file("lhs.yaml",
+               "name: l\nbase: base.yaml\npolicy: rule\ndesign: lhs\nsamples: 10\nsample_seed: 3\n"
+               "parameters:\n"
+               "  - {path: config.scale_up_queue_len, range: [1, 11]}\n"
+               "  - {path: config.scale_up_p95_s, range: [2, 3]}\n"
+               "objective: {minimise: cost}\n");
     sweep *sw = load_ok("lhs.yaml");
     assert_int_equal(sweep_n_points(sw), 10);
     /* each parameter: one value in each of the 10 strata */
@@ -170,26 +172,32 @@ static void test_bad_files(void **state)
         const char *name, *text, *want_msg;
         int want;
     } rows[] = {
-        {"unknown metric", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
-                           "objective: {minimise: gpu_hourz}\n",
+        {"unknown metric",
+         "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n"
+         "objective: {minimise: gpu_hourz}\n",
          "unknown metric", GP_EUNKNOWN},
-        {"unknown key, checked as in the file", "base: base.yaml\n"
-                      "parameters: [{path: config.a.b, values: [2]}]\n"
-                      "objective: {minimise: cost}\n",
+        {"unknown key, checked as in the file",
+         "base: base.yaml\n"
+         "parameters: [{path: config.a.b, values: [2]}]\n"
+         "objective: {minimise: cost}\n",
          "unknown key 'a'", GP_EUNKNOWN},
-        {"unknown policy label", "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
-                                 "objective: {minimise: cost}\n",
+        {"unknown policy label",
+         "base: base.yaml\nparameters: [{path: policy, values: [st, nope]}]\n"
+         "objective: {minimise: cost}\n",
          "no policy entry labelled \"nope\"", GP_EUNKNOWN},
-        {"values and range", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
-                             "range: [1, 2]}]\nobjective: {minimise: cost}\n",
+        {"values and range",
+         "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2], "
+         "range: [1, 2]}]\nobjective: {minimise: cost}\n",
          "not both", GP_EPARSE},
-        {"unknown policy", "base: base.yaml\npolicy: nope\nparameters: [{path: cluster.max_pods, "
-                           "values: [2]}]\nobjective: {minimise: cost}\n",
+        {"unknown policy",
+         "base: base.yaml\npolicy: nope\nparameters: [{path: cluster.max_pods, "
+         "values: [2]}]\nobjective: {minimise: cost}\n",
          "no policy entry", GP_EUNKNOWN},
         {"no objective", "base: base.yaml\nparameters: [{path: cluster.max_pods, values: [2]}]\n",
          "objective", GP_EMISSING},
-        {"seed set by the sweep", "base: base.yaml\nparameters: [{path: seed, values: [2]}]\n"
-                                  "objective: {minimise: cost}\n",
+        {"seed set by the sweep",
+         "base: base.yaml\nparameters: [{path: seed, values: [2]}]\n"
+         "objective: {minimise: cost}\n",
          "set by the sweep", GP_ERANGE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -237,9 +245,10 @@ static char *dump_runs(const char *db_path)
     FILE *f = open_memstream(&buf, &len);
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT e.name, r.label, r.replication, r.lat_p99_s, "
-                                   "r.gpu_seconds, r.completed FROM runs r JOIN experiments e ON "
-                                   "e.id = r.experiment_id ORDER BY e.name, r.replication",
+        if (sqlite3_prepare_v2(db,
+                               "SELECT e.name, r.label, r.replication, r.lat_p99_s, "
+                               "r.gpu_seconds, r.completed FROM runs r JOIN experiments e ON "
+                               "e.id = r.experiment_id ORDER BY e.name, r.replication",
                                -1, &st, NULL) == SQLITE_OK)
             while (sqlite3_step(st) == SQLITE_ROW)
                 fprintf(f, "%s %s %d %.17g %.17g %lld\n", sqlite3_column_text(st, 0),
@@ -417,7 +426,9 @@ static void test_sigkill_resume(void **state)
         size_t k = 0;
         while (a[k] && a[k] == b[k])
             k++;
-        fail_msg("resumed sweep differs from an uninterrupted one at byte %zu:\n%.200s\n---\n%.200s", k, a + (k > 80 ? k - 80 : 0), b + (k > 80 ? k - 80 : 0));
+        fail_msg(
+            "resumed sweep differs from an uninterrupted one at byte %zu:\n%.200s\n---\n%.200s", k,
+            a + (k > 80 ? k - 80 : 0), b + (k > 80 ? k - 80 : 0));
     }
     free(a);
     free(b);
@@ -443,12 +454,8 @@ static void test_sigkill_resume(void **state)
 static void test_signal_stops_workers(void **state)
 {
     (void)state;
-    const char *bin = getenv("GPENLAB_BIN");
-    if (!bin)
-        bin = "./gpenlab";
     char abs_bin[PATH_MAX];
-    if (!realpath(bin, abs_bin))
-        fail_msg("no gpenlab binary at %s", bin);
+    tu_bin_path("gpenlab", abs_bin, sizeof(abs_bin));
     write_base("base.yaml", 1.2);
     static const struct {
         int sig, jobs;
@@ -469,29 +476,26 @@ static void test_signal_stops_workers(void **state)
         write_file(name, text);
         char jobs[8];
         snprintf(jobs, sizeof(jobs), "%d", rows[i].jobs);
-        fflush(NULL);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) { /* its own process group: the test can see whether any of it lives */
-            setpgid(0, 0);
-            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-                _exit(126);
-            execl(abs_bin, abs_bin, "sweep", path, "-j", jobs, (char *)NULL);
-            _exit(127);
-        }
-        setpgid(pid, pid);
+        /* its own process group: the test can see whether any of it lives */
+        gp_proc *p = tu_proc_start(
+            &(gp_proc_spec){.argv = (const char *const[]){abs_bin, "sweep", path, "-j", jobs, NULL},
+                            .own_group = true});
+        pid_t pid = gp_proc_pid(p);
         int64_t n = 0;
         for (int k = 0; k < 3000 && n < 2; k++) { /* up to 60 s */
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
             n = count_runs(db);
         }
-        kill(pid, rows[i].sig);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
-            fail_msg("signal %d, -j%d: status %d (want exit 130)", rows[i].sig, rows[i].jobs,
-                     status);
+        kill(pid, rows[i].sig); /* the parent only, as `kill PID` sends it */
+        gp_proc_result r;
+        assert_int_equal(gp_proc_wait(p, -1, &r), 1);
+        gp_proc_free(p);
+        if (!r.exited || r.exit_code != 130) {
+            char how[128];
+            gp_proc_describe(&r, how, sizeof(how));
+            fail_msg("signal %d, -j%d: %s (want exit 130)", rows[i].sig, rows[i].jobs, how);
+        }
         if (kill(-pid, 0) == 0 || errno != ESRCH) {
             kill(-pid, SIGKILL);
             fail_msg("signal %d, -j%d: a worker outlived the sweep", rows[i].sig, rows[i].jobs);

@@ -112,11 +112,11 @@ static void test_parse_nonneg(void **state)
         double want;
         const char *why; /* NULL: valid */
     } rows[] = {
-        {"0", 0, NULL}, {"1.5", 1.5, NULL}, {" 2e3 ", 2000, NULL}, {"-0", 0, NULL},
-        {"nan", 0, "NaN"}, {"NaN", 0, "NaN"}, {"-nan", 0, "NaN"}, {"inf", 0, "infinite"},
-        {"-Infinity", 0, "infinite"}, {"1e999", 0, "infinite"}, {"-1", 0, "negative"},
-        {"0x10", 0, "not a number"}, {"", 0, "not a number"}, {"1.5x", 0, "not a number"},
-        {"ten", 0, "not a number"},
+        {"0", 0, NULL},           {"1.5", 1.5, NULL},          {" 2e3 ", 2000, NULL},
+        {"-0", 0, NULL},          {"nan", 0, "NaN"},           {"NaN", 0, "NaN"},
+        {"-nan", 0, "NaN"},       {"inf", 0, "infinite"},      {"-Infinity", 0, "infinite"},
+        {"1e999", 0, "infinite"}, {"-1", 0, "negative"},       {"0x10", 0, "not a number"},
+        {"", 0, "not a number"},  {"1.5x", 0, "not a number"}, {"ten", 0, "not a number"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         double v = -7;
@@ -155,8 +155,8 @@ static void test_quoted_comments_bom_crlf(void **state)
     static const float want_mp[] = {2.0f, 3.5f, 4.0f, 24.0f};
     for (int i = 0; i < 4; i++) {
         if (r[i].arrival_us != want_us[i] || r[i].mp != want_mp[i])
-            fail_msg("row %d: got (%lld us, %g MP) want (%lld, %g)", i,
-                     (long long)r[i].arrival_us, r[i].mp, (long long)want_us[i], want_mp[i]);
+            fail_msg("row %d: got (%lld us, %g MP) want (%lld, %g)", i, (long long)r[i].arrival_us,
+                     r[i].mp, (long long)want_us[i], want_mp[i]);
         assert_true(r[i].faces >= 0 && r[i].faces <= IMAGE_MIX_MAX_FACES);
     }
     arrival_src_free(s);
@@ -285,7 +285,7 @@ static void test_rate_scale(void **state)
         double want_mean; /* expected count */
     } rows[] = {
         {"thin to 30%", 0.3, 600}, {"thin to 1%", 0.01, 20}, {"double", 2.0, 4000},
-        {"x3.5", 3.5, 7000}, {"x10", 10.0, 20000},
+        {"x3.5", 3.5, 7000},       {"x10", 10.0, 20000},
     };
     static request_spec r[30000], r2[30000];
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -362,8 +362,8 @@ static void test_mix_draws_keyed(void **state)
         int32_t faces;
         image_mix_draw(&o.mix, 9, (uint64_t)i, &mp, &faces);
         if (r[i].mp != mp || r[i].faces != faces)
-            fail_msg("request %d: got (%g, %d), the mix draws (%g, %d)", i, r[i].mp,
-                     r[i].faces, mp, faces);
+            fail_msg("request %d: got (%g, %d), the mix draws (%g, %d)", i, r[i].mp, r[i].faces, mp,
+                     faces);
     }
     o.faces_col = "faces";
     s = open_ok(&o);
@@ -438,8 +438,8 @@ static void test_bad_files(void **state)
         char want[4096];
         tu_first_line(errpath, want, sizeof(want));
         if (rc != rows[i].want_code || strcmp(got, want) != 0)
-            fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got,
-                     rows[i].want_code, want);
+            fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got, rows[i].want_code,
+                     want);
     }
 }
 

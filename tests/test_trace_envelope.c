@@ -142,8 +142,13 @@ static double window_cv(double cv, uint64_t *n_out)
 static void test_gamma_cv(void **state)
 {
     (void)state;
-    static const struct { double cv, tol; } rows[] = {
-        {1.0, 0.03}, {0.5, 0.03}, {2.0, 0.1}, {4.0, 0.25},
+    static const struct {
+        double cv, tol;
+    } rows[] = {
+        {1.0, 0.03},
+        {0.5, 0.03},
+        {2.0, 0.1},
+        {4.0, 0.25},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         uint64_t n;
@@ -161,16 +166,15 @@ static void test_gamma_cv(void **state)
     assert_true(n >= 799999 && n <= 800000);
 }
 
-static const char clients_text[] =
-    "client_id,window_start_s,rate,cv,active_clients\n"
-    "a,0,1.0,1.0,2\n"
-    "b,0,3.0,2.0,2\n"
-    "a,600,0.0,0.0,1\n"
-    "b,600,2.0,0.5,1\n"
-    "a,1200,0.0,0.0,0\n"
-    "b,1200,0.0,0.0,0\n"
-    "a,1800,4.0,1.0,2\n"
-    "b,1800,1.0,1.0,2\n";
+static const char clients_text[] = "client_id,window_start_s,rate,cv,active_clients\n"
+                                   "a,0,1.0,1.0,2\n"
+                                   "b,0,3.0,2.0,2\n"
+                                   "a,600,0.0,0.0,1\n"
+                                   "b,600,2.0,0.5,1\n"
+                                   "a,1200,0.0,0.0,0\n"
+                                   "b,1200,0.0,0.0,0\n"
+                                   "a,1800,4.0,1.0,2\n"
+                                   "b,1800,1.0,1.0,2\n";
 
 static void test_clients_sum_filter_gaps(void **state)
 {
@@ -209,7 +213,8 @@ static void test_clients_sum_filter_gaps(void **state)
         fclose(w);
         char want_warn[200];
         snprintf(want_warn, sizeof(want_warn),
-                 "warning: %s: 1 windows with active_clients = 0 are data gaps: rate 0 there\n", path);
+                 "warning: %s: 1 windows with active_clients = 0 are data gaps: rate 0 there\n",
+                 path);
         if (strcmp(warn, want_warn) != 0)
             fail_msg("%s: warnings '%s'", rows[i].name, warn);
         free(warn);
@@ -297,8 +302,8 @@ static void test_window_inference_start_end_scale(void **state)
         o.warn = NULL;
         assert_int_equal(trace_envelope_expected_stats(&o, 0, &st, &e), 0);
         if (fabs((double)st.count - rows[i].want_count) > 0.5)
-            fail_msg("%s: expected count %llu want %g", rows[i].name,
-                     (unsigned long long)st.count, rows[i].want_count);
+            fail_msg("%s: expected count %llu want %g", rows[i].name, (unsigned long long)st.count,
+                     rows[i].want_count);
     }
     /* start beyond the end */
     trace_envelope_opts o;
@@ -466,8 +471,8 @@ static void test_bad_envelopes(void **state)
         fclose(f);
         want[strcspn(want, "\n")] = '\0';
         if (rc != rows[i].want_code || strcmp(got, want) != 0)
-            fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got,
-                     rows[i].want_code, want);
+            fail_msg("%s: got %d '%s'\n want %d '%s'", rows[i].file, rc, got, rows[i].want_code,
+                     want);
         /* the expected statistics refuse the same input the same way */
         trace_stats st;
         assert_int_equal(trace_envelope_expected_stats(&o, 0, &st, &e), rc);

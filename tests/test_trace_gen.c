@@ -59,7 +59,7 @@ static void test_curve_shape(void **state)
         fail_msg("min %g (want 3), max %g (want 30)", lo, hi);
     assert_true(fabs(at_hi - 20) < 0.1);
     assert_true(fabs(at_morning - 10) < 0.2);
-    assert_true(at_lo > 0.5 && at_lo < 6); /* the night trough */
+    assert_true(at_lo > 0.5 && at_lo < 6);     /* the night trough */
     assert_true(fabs(morning - 30 * 0.8) < 3); /* rel 0.8, bumps overlap a little */
     /* the convenience function agrees; every day repeats */
     for (int h = 0; h < 24; h++)
@@ -73,15 +73,15 @@ static void test_curve_shape(void **state)
     static const double want_factor[] = {1, 0.5, 0.5, 1, 1, 1, 1, 1, 0.5};
     for (int d = 0; d < 9; d++) {
         double t = d * 86400.0 + 20 * 3600.0;
-        double got = tidal_curve_rate_per_s(&c, t) / tidal_rate_per_s(&(tidal_opts){
-                                                         .trough_rate_per_s = 3,
-                                                         .peak_rate_per_s = 30,
-                                                         .n_peaks = 2,
-                                                         .peak_hour = {10, 20},
-                                                         .peak_width_h = {2, 2},
-                                                         .peak_rel = {0.8, 1},
-                                                         .days = 1},
-                                                     20 * 3600.0);
+        double got =
+            tidal_curve_rate_per_s(&c, t) / tidal_rate_per_s(&(tidal_opts){.trough_rate_per_s = 3,
+                                                                           .peak_rate_per_s = 30,
+                                                                           .n_peaks = 2,
+                                                                           .peak_hour = {10, 20},
+                                                                           .peak_width_h = {2, 2},
+                                                                           .peak_rel = {0.8, 1},
+                                                                           .days = 1},
+                                                             20 * 3600.0);
         if (fabs(got - want_factor[d]) > 1e-9)
             fail_msg("day %d: factor %g want %g", d, got, want_factor[d]);
     }
@@ -247,9 +247,11 @@ static void test_tidal_bad_options(void **state)
 static void test_poisson(void **state)
 {
     (void)state;
-    static const struct { double rate; int64_t dur_us; } rows[] = {
-        {0.5, 3600LL * 1000000}, {10, 3600LL * 1000000}, {1000, 60LL * 1000000},
-        {0, 1000000}};
+    static const struct {
+        double rate;
+        int64_t dur_us;
+    } rows[] = {
+        {0.5, 3600LL * 1000000}, {10, 3600LL * 1000000}, {1000, 60LL * 1000000}, {0, 1000000}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         arrival_src *s;
         gp_error e;
@@ -309,9 +311,13 @@ static void test_list(void **state)
     assert_int_equal(arrival_src_next(s, &r, &e), 0);
     arrival_src_free(s);
     arrival_src_free(NULL);
-    static const struct { const char *name; request_spec bad; } rows[] = {
-        {"unsorted", {-0, 2.0f, 1}}, {"negative time", {-1, 2.0f, 1}},
-        {"zero mp", {1000, 0.0f, 1}}, {"nan mp", {1000, NAN, 1}}, {"negative faces", {1000, 1.0f, -1}},
+    static const struct {
+        const char *name;
+        request_spec bad;
+    } rows[] = {
+        {"unsorted", {-0, 2.0f, 1}},          {"negative time", {-1, 2.0f, 1}},
+        {"zero mp", {1000, 0.0f, 1}},         {"nan mp", {1000, NAN, 1}},
+        {"negative faces", {1000, 1.0f, -1}},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         request_spec l[5];

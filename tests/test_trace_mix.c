@@ -88,22 +88,24 @@ static void test_keyed(void **state)
 static void test_validate(void **state)
 {
     (void)state;
-    static const struct { const char *name; int cls; double weight, mp_min, mp_max, p0; int n; } rows[] = {
-        {"negative weight", 0, -1, 1, 2, 1, 1},
-        {"nan weight", 0, NAN, 1, 2, 1, 1},
-        {"mp min 0", 0, 1, 0, 2, 1, 1},
-        {"mp max < min", 0, 1, 3, 2, 1, 1},
-        {"mp above 1000", 0, 1, 1, 2000, 1, 1},
-        {"faces all 0", 0, 1, 1, 2, 0, 1},
-        {"weights sum 0", 0, 0, 1, 2, 1, 1},
-        {"9 classes", 0, 1, 1, 2, 1, 9},
+    static const struct {
+        const char *name;
+        int cls;
+        double weight, mp_min, mp_max, p0;
+        int n;
+    } rows[] = {
+        {"negative weight", 0, -1, 1, 2, 1, 1}, {"nan weight", 0, NAN, 1, 2, 1, 1},
+        {"mp min 0", 0, 1, 0, 2, 1, 1},         {"mp max < min", 0, 1, 3, 2, 1, 1},
+        {"mp above 1000", 0, 1, 1, 2000, 1, 1}, {"faces all 0", 0, 1, 1, 2, 0, 1},
+        {"weights sum 0", 0, 0, 1, 2, 1, 1},    {"9 classes", 0, 1, 1, 2, 1, 9},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         image_mix m;
         memset(&m, 0, sizeof(m));
         m.n_classes = rows[i].n;
         for (int c = 0; c < IMAGE_MIX_MAX_CLASSES; c++)
-            m.cls[c] = (image_class){"c", rows[i].weight, rows[i].mp_min, rows[i].mp_max, {rows[i].p0}};
+            m.cls[c] =
+                (image_class){"c", rows[i].weight, rows[i].mp_min, rows[i].mp_max, {rows[i].p0}};
         gp_error e;
         gp_error_clear(&e);
         if (image_mix_validate(&m, &e) != GP_ERANGE)
@@ -128,10 +130,11 @@ static void test_from_cfg(void **state)
     (void)state;
     image_mix m;
     gp_error e;
-    int rc = mix_from_yaml("image_mix:\n"
-                           "  - {name: phone, weight: 3, mp: [1.5, 2.5], faces: {0: 1, 1: 8, 2: 1}}\n"
-                           "  - {name: scan, mp: 12}\n",
-                           &m, &e);
+    int rc =
+        mix_from_yaml("image_mix:\n"
+                      "  - {name: phone, weight: 3, mp: [1.5, 2.5], faces: {0: 1, 1: 8, 2: 1}}\n"
+                      "  - {name: scan, mp: 12}\n",
+                      &m, &e);
     if (rc != 0)
         fail_msg("%s", e.msg);
     assert_int_equal(m.n_classes, 2);
@@ -146,11 +149,17 @@ static void test_from_cfg(void **state)
     assert_int_equal(m.n_classes, 2);
     assert_string_equal(m.cls[1].name, "scan");
 
-    static const struct { const char *name, *yaml, *want; int code; } rows[] = {
+    static const struct {
+        const char *name, *yaml, *want;
+        int code;
+    } rows[] = {
         {"not a sequence", "image_mix: {a: 1}\n",
-         "exp.yaml:1:12: image_mix: expected a sequence of image classes ({name, weight, mp, faces})", GP_EPARSE},
+         "exp.yaml:1:12: image_mix: expected a sequence of image classes ({name, weight, mp, "
+         "faces})",
+         GP_EPARSE},
         {"unknown key", "image_mix:\n  - {mp: 2, size: 3}\n",
-         "exp.yaml:2:13: image_mix[0].size: unknown key 'size' (allowed: name, weight, mp, faces)", GP_EUNKNOWN},
+         "exp.yaml:2:13: image_mix[0].size: unknown key 'size' (allowed: name, weight, mp, faces)",
+         GP_EUNKNOWN},
         {"no mp", "image_mix:\n  - {weight: 2}\n",
          "exp.yaml:2:5: image_mix[0]: missing key 'mp' ([min, max] megapixels)", GP_EMISSING},
         {"mp reversed", "image_mix:\n  - {mp: [4, 2]}\n",
@@ -158,14 +167,17 @@ static void test_from_cfg(void **state)
         {"mp three numbers", "image_mix:\n  - {mp: [1, 2, 3]}\n",
          "exp.yaml:2:10: image_mix[0].mp: expected [min, max] megapixels", GP_EPARSE},
         {"faces key", "image_mix:\n  - {mp: 2, faces: {x: 1}}\n",
-         "exp.yaml:2:24: image_mix[0].faces.x: face count 'x' is not a whole number in [0, 16]", GP_ERANGE},
+         "exp.yaml:2:24: image_mix[0].faces.x: face count 'x' is not a whole number in [0, 16]",
+         GP_ERANGE},
         {"faces 17", "image_mix:\n  - {mp: 2, faces: {17: 1}}\n",
-         "exp.yaml:2:25: image_mix[0].faces.17: face count '17' is not a whole number in [0, 16]", GP_ERANGE},
+         "exp.yaml:2:25: image_mix[0].faces.17: face count '17' is not a whole number in [0, 16]",
+         GP_ERANGE},
         {"faces sum 0", "image_mix:\n  - {mp: 2, faces: {0: 0}}\n",
          "exp.yaml:2:20: image_mix[0].faces: the shares sum to 0", GP_ERANGE},
         {"weights 0", "image_mix:\n  - {mp: 2, weight: 0}\n",
          "exp.yaml:2:3: image_mix: the class weights sum to 0", GP_ERANGE},
-        {"empty", "image_mix: []\n", "exp.yaml:1:12: image_mix: expected 1 to 8 image classes, got 0", GP_ERANGE},
+        {"empty", "image_mix: []\n",
+         "exp.yaml:1:12: image_mix: expected 1 to 8 image classes, got 0", GP_ERANGE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         rc = mix_from_yaml(rows[i].yaml, &m, &e);

@@ -19,10 +19,10 @@
 #include "traces/trace.h"
 #include "traces/trace_internal.h"
 
-#define TRACES "traces/data/"
-#define ALIBABA TRACES "alibaba_gentd26_sd_requests.csv.gz"
+#define TRACES     "traces/data/"
+#define ALIBABA    TRACES "alibaba_gentd26_sd_requests.csv.gz"
 #define AZURE_CODE TRACES "azure_llm_2023_code.csv.gz"
-#define AZURE_LMM TRACES "azure_lmm_2024_per_minute.csv.gz"
+#define AZURE_LMM  TRACES "azure_lmm_2024_per_minute.csv.gz"
 
 static void fail_err(const char *what, const gp_error *e)
 {
@@ -97,7 +97,10 @@ static void test_alibaba(void **state)
     near("peak 1-min", st.peak_rate_per_s * 60, 64, 0);
     near("CV(1-min)", st.cv_per_minute, 2.16, 0.005);
     /* requests per (China-time) day and in the busiest clock hour */
-    static const struct { const char *start, *end; uint64_t want; } rows[] = {
+    static const struct {
+        const char *start, *end;
+        uint64_t want;
+    } rows[] = {
         {"2025-02-04 00:00:00", "2025-02-05 00:00:00", 56},
         {"2025-02-05 00:00:00", "2025-02-06 00:00:00", 744},
         {"2025-02-08 00:00:00", "2025-02-09 00:00:00", 1504},
@@ -141,10 +144,11 @@ static void test_azure_code(void **state)
     assert_int_equal(arrival_src_origin_us(s), first);
     assert_int_equal(arrival_src_span_us(s), last - first);
     /* per-minute counts of SOURCES.md, calendar minutes 18:17 .. 19:14 */
-    static const int want[58] = {
-        63, 0, 0, 531, 166, 151, 15, 42, 38, 476, 403, 81, 0, 0, 585, 346, 0, 8, 336, 348,
-        155, 78, 274, 462, 264, 39, 128, 111, 315, 325, 118, 169, 91, 345, 158, 0, 322, 57,
-        300, 191, 0, 1, 225, 252, 99, 0, 0, 32, 0, 0, 0, 97, 212, 22, 0, 137, 14, 237};
+    static const int want[58] = {63,  0,  0,   531, 166, 151, 15,  42,  38,  476, 403, 81,
+                                 0,   0,  585, 346, 0,   8,   336, 348, 155, 78,  274, 462,
+                                 264, 39, 128, 111, 315, 325, 118, 169, 91,  345, 158, 0,
+                                 322, 57, 300, 191, 0,   1,   225, 252, 99,  0,   0,   32,
+                                 0,   0,  0,   97,  212, 22,  0,   137, 14,  237};
     int got[58] = {0};
     int64_t off = day_offset(s), m0 = off / 60000000;
     request_spec r;
@@ -230,9 +234,10 @@ static void test_servegen_total_rates(void **state)
         fclose(w);
         char want_warn[600] = "";
         if (rows[i].gaps)
-            snprintf(want_warn, sizeof(want_warn),
-                     "warning: %s: %d windows with active_clients = 0 are data gaps: rate 0 there\n",
-                     path, rows[i].gaps);
+            snprintf(
+                want_warn, sizeof(want_warn),
+                "warning: %s: %d windows with active_clients = 0 are data gaps: rate 0 there\n",
+                path, rows[i].gaps);
         if (strcmp(warn, want_warn) != 0)
             fail_msg("%s: warnings '%s'", rows[i].file, warn);
         free(warn);
@@ -264,10 +269,10 @@ static void test_servegen_clients(void **state)
         double busy_requests, busy_cv_max, scale;
         int64_t end_us;
     } rows[] = {
-        {"servegen_mm-image_clients_10min.csv.gz", "servegen_mm-image_total_rate_10min.csv",
-         "12", 110671, 1.1, 1.0, 0},
-        {"servegen_m-small_clients_10min.csv.gz", "servegen_m-small_total_rate_10min.csv",
-         "5", 424415972, 20, 1e-4, 0},
+        {"servegen_mm-image_clients_10min.csv.gz", "servegen_mm-image_total_rate_10min.csv", "12",
+         110671, 1.1, 1.0, 0},
+        {"servegen_m-small_clients_10min.csv.gz", "servegen_m-small_total_rate_10min.csv", "5",
+         424415972, 20, 1e-4, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char cpath[256], tpath[256], what[300];
@@ -292,7 +297,8 @@ static void test_servegen_clients(void **state)
         snprintf(what, sizeof(what), "%s: clients summed vs total", rows[i].clients);
         near(what, (double)summed.count, (double)total.count, 1e-5 * (double)total.count + 2);
         for (int h = 0; h < 24; h++)
-            near(what, summed.hour_counts[h], total.hour_counts[h], 1e-5 * total.hour_counts[h] + 1);
+            near(what, summed.hour_counts[h], total.hour_counts[h],
+                 1e-5 * total.hour_counts[h] + 1);
         /* one client, gamma renewal with its own CV per window */
         o.client_col = NULL;
         o.filter_col = "client_id";
@@ -300,10 +306,12 @@ static void test_servegen_clients(void **state)
         o.rate_scale = rows[i].scale;
         if (trace_envelope_expected_stats(&o, 0, &busy, &e) < 0)
             fail_err(cpath, &e);
-        snprintf(what, sizeof(what), "%s: client %s expected", rows[i].clients, rows[i].busy_client);
+        snprintf(what, sizeof(what), "%s: client %s expected", rows[i].clients,
+                 rows[i].busy_client);
         near(what, (double)busy.count, rows[i].busy_requests * rows[i].scale, 1);
         trace_stats rs = stats_of(open_env(&o));
-        snprintf(what, sizeof(what), "%s: client %s replayed", rows[i].clients, rows[i].busy_client);
+        snprintf(what, sizeof(what), "%s: client %s replayed", rows[i].clients,
+                 rows[i].busy_client);
         double mean = (double)busy.count;
         near(what, (double)rs.count, mean, 5 * 2 * rows[i].busy_cv_max * sqrt(mean));
     }
@@ -325,10 +333,8 @@ static void test_servegen_clients(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alibaba),
-        cmocka_unit_test(test_azure_code),
-        cmocka_unit_test(test_azure_lmm),
-        cmocka_unit_test(test_servegen_total_rates),
+        cmocka_unit_test(test_alibaba),          cmocka_unit_test(test_azure_code),
+        cmocka_unit_test(test_azure_lmm),        cmocka_unit_test(test_servegen_total_rates),
         cmocka_unit_test(test_servegen_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

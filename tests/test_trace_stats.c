@@ -46,10 +46,10 @@ static void test_known_list(void **state)
         assert_int_equal(trace_compute_stats(s, rows[i].day_offset_us, &st, &e), 0);
         arrival_src_free(s);
         char what[128];
-#define CHECK(field, want, tol)                                                  \
-    do {                                                                         \
-        snprintf(what, sizeof(what), "%s: %s", rows[i].name, #field);            \
-        near(what, (double)st.field, want, tol);                                 \
+#define CHECK(field, want, tol)                                       \
+    do {                                                              \
+        snprintf(what, sizeof(what), "%s: %s", rows[i].name, #field); \
+        near(what, (double)st.field, want, tol);                      \
     } while (0)
         CHECK(count, 5, 0);
         CHECK(first_us, 0, 0);
@@ -132,10 +132,14 @@ static void test_hour_days(void **state)
         int64_t offset_us, from_us, to_us;
         double want[24];
     } rows[] = {
-        {"one day", 0, 0, 86400 * S, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
-        {"36 h from 06:00", 6 * 3600 * S, 0, 36 * 3600 * S,
-         {1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1}},
-        {"an hour from 10:15", 0, 36900 * S, 40500 * S,
+        {"one day", 0, 0, 86400 * S, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                      1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"36 h from 06:00", 6 * 3600 * S, 0, 36 * 3600 * S, {1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
+                                                             2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1}},
+        {"an hour from 10:15",
+         0,
+         36900 * S,
+         40500 * S,
          {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2700.0 / 3600, 900.0 / 3600}},
         {"empty", 0, 5 * S, 5 * S, {0}},
     };

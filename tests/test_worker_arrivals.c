@@ -53,7 +53,8 @@ static void test_good_files(void **state)
     static char long_note[1600];
     memset(long_note, 'x', sizeof(long_note) - 1);
     static char longline[2048];
-    snprintf(longline, sizeof(longline), "t_s,mp,faces,note\n0.5,2,1,%s\n1.5,4,0,short\n", long_note);
+    snprintf(longline, sizeof(longline), "t_s,mp,faces,note\n0.5,2,1,%s\n1.5,4,0,short\n",
+             long_note);
     static const struct {
         const char *name, *text;
         size_t n_rows;
@@ -98,7 +99,8 @@ static void test_bad_files(void **state)
         int code;
         const char *want;
     } rows[] = {
-        {"NUL inside a row", "t_s,mp,faces\n0,2,1\n1\0002,2,1\n", 25, GP_EPARSE, "a.csv:3:2: NUL byte"},
+        {"NUL inside a row", "t_s,mp,faces\n0,2,1\n1\0002,2,1\n", 25, GP_EPARSE,
+         "a.csv:3:2: NUL byte"},
         {"invalid UTF-8", "t_s,mp,faces,n\n0,2,1,\xff\n", 0, GP_EPARSE, "a.csv:2:7: invalid UTF-8"},
         {"bad mp", "t_s,mp,faces\n0.1,1.5,1\n0.2,-4,0\n", 0, GP_ERANGE,
          "a.csv:3: mp: expected 0 < mp <= 200, got -4"},
@@ -113,8 +115,8 @@ static void test_bad_files(void **state)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         arrivals a;
         gp_error e;
-        int rc = read_text(rows[i].text, rows[i].len ? rows[i].len : strlen(rows[i].text), true,
-                           &a, &e);
+        int rc =
+            read_text(rows[i].text, rows[i].len ? rows[i].len : strlen(rows[i].text), true, &a, &e);
         char line[1200];
         gp_error_format(&e, line, sizeof(line));
         if (rc != rows[i].code || !strstr(line, rows[i].want))

@@ -4,7 +4,8 @@
  * what it held); SIGTERM drains (what is held completes, nothing new is taken, exit 0);
  * the /metrics text; the load generator end to end and its refusals; the scraper's query
  * API; `gpenlab-worker profile --processes N` (the live pods' setting: N single-slot worker
- * processes). The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
+ * processes); every program's option errors (one line naming the option, exit 2) and help.
+ * The programs come from the build directory of $GPENLAB_BIN (normal or ASan).
  * Skips with a message where redis-server is not installed (scripts/install_live_deps.sh). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,38 +13,33 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "profile/profile.h"
+#include "tests/testutil.h"
 
 /* the wire client and protocol under test, compiled into this binary */
 #include "worker/netaddr.c"
 #include "worker/queue.c"
 #include "worker/resp.c"
 
-extern char **environ;
-
 typedef struct fixture {
-    char dir[PATH_MAX];      /* temp dir: logs, files */
-    char bindir[PATH_MAX];   /* where gpenlab-worker etc. are */
+    char dir[PATH_MAX]; /* temp dir: logs, files */
     char redis_bin[PATH_MAX];
     int port;
-    pid_t redis_pid;
+    gp_proc *redis;
     resp_conn *c;
-    pid_t children[16]; /* workers and helpers, killed at teardown if a test failed */
+    gp_proc *children[16]; /* workers and helpers, freed (killed if still running) at teardown */
     int n_children;
 } fixture;
 
@@ -79,45 +75,21 @@ static int free_port(void)
     return p;
 }
 
+/* name on PATH or in the usual system folders (redis-server lives in /usr/sbin on some). */
 static bool find_in_path(const char *name, char *out, size_t len)
 {
     const char *path = getenv("PATH");
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/sbin:/usr/local/bin", path ? path : "");
-    for (char *d = strtok(buf, ":"); d; d = strtok(NULL, ":")) {
-        snprintf(out, len, "%s/%s", d, name);
-        if (access(out, X_OK) == 0)
-            return true;
-    }
-    return false;
+    char dirs[4096];
+    snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/usr/sbin:/usr/local/bin", path ? path : "");
+    return gp_proc_find(name, dirs, out, len) == 0;
 }
 
-/* Starts argv with stdout+stderr into log (appended). */
-static pid_t spawn(char *const argv[], const char *log)
+/* A process the fixture frees at teardown (killed there if a test failed). */
+static gp_proc *keep(fixture *f, gp_proc *p)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
-}
-
-/* Waits for pid up to timeout_ms; returns its wait status, or -1 (still running). */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int64_t end = mono_ms() + timeout_ms;
-    int st;
-    while (mono_ms() < end) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
-        nap_ms(20);
-    }
-    return -1;
+    assert_true(f->n_children < 16);
+    f->children[f->n_children++] = p;
+    return p;
 }
 
 static long long cmd_int(fixture *f, ...)
@@ -152,24 +124,15 @@ static int setup(void **state)
         *state = NULL;
         return 0;
     }
-    const char *bin = getenv("GPENLAB_BIN");
-    snprintf(f->bindir, sizeof(f->bindir), "%s", bin ? bin : "build/gpenlab");
-    char *slash = strrchr(f->bindir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(f->bindir, sizeof(f->bindir), ".");
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gpenlab-worker-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(tu_mkdtemp(f->dir, sizeof(f->dir), "worker-test"), 0);
     f->port = free_port();
     assert_true(f->port > 0);
     char port[16], log[PATH_MAX + 16];
     snprintf(port, sizeof(port), "%d", f->port);
     snprintf(log, sizeof(log), "%s/redis.log", f->dir);
-    char *argv[] = {f->redis_bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", f->dir, NULL};
-    f->redis_pid = spawn(argv, log);
-    assert_true(f->redis_pid > 0);
+    const char *argv[] = {f->redis_bin, "--port",       port, "--bind", "127.0.0.1", "--save",
+                          "",           "--appendonly", "no", "--dir",  f->dir,      NULL};
+    f->redis = tu_proc_start_log(argv, log);
     char why[300];
     int64_t end = mono_ms() + 10000;
     while (resp_connect("127.0.0.1", f->port, 1000, &f->c, why, sizeof(why)) < 0) {
@@ -187,54 +150,63 @@ static int teardown(void **state)
     if (!f)
         return 0;
     for (int i = 0; i < f->n_children; i++)
-        if (waitpid(f->children[i], NULL, WNOHANG) == 0) {
-            kill(f->children[i], SIGKILL);
-            waitpid(f->children[i], NULL, 0);
-        }
+        gp_proc_free(f->children[i]);
     resp_close(f->c);
-    kill(f->redis_pid, SIGTERM);
-    if (wait_exit(f->redis_pid, 10000) < 0) {
-        kill(f->redis_pid, SIGKILL);
-        waitpid(f->redis_pid, NULL, 0);
-    }
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    gp_proc_stop(f->redis, 10000, NULL);
+    gp_proc_free(f->redis);
+    if (tu_rm_rf(f->dir) != 0)
         fprintf(stderr, "test_worker_live: could not remove %s\n", f->dir);
     free(f);
     return 0;
 }
 
-#define SKIP_IF_NO_REDIS(f)                                                                \
-    do {                                                                                   \
-        if (!(f))                                                                          \
-            skip();                                                                        \
+#define SKIP_IF_NO_REDIS(f) \
+    do {                    \
+        if (!(f))           \
+            skip();         \
     } while (0)
 
 /* A CPU worker named id; slow = bigger tiny inputs so a request takes a while. */
-static pid_t start_worker(fixture *f, const char *id, int slots, bool slow)
+static gp_proc *start_worker(fixture *f, const char *id, int slots, bool slow)
 {
-    char bin[PATH_MAX + 32], redis[64], slots_s[8], log[PATH_MAX + 64];
-    snprintf(bin, sizeof(bin), "%s/gpenlab-worker", f->bindir);
+    char bin[PATH_MAX], redis[64], slots_s[8], log[PATH_MAX + 64];
+    tu_bin_path("gpenlab-worker", bin, sizeof(bin));
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
     snprintf(slots_s, sizeof(slots_s), "%d", slots);
     snprintf(log, sizeof(log), "%s/%s.log", f->dir, id);
-    char *argv[] = {bin, "serve", "--redis", redis, "--id", (char *)id, "--backend", "cpu",
-                    "--concurrency", slots_s, "--heartbeat-ms", "200", "--dead-after-ms", "1000",
-                    "--reap-every-ms", "200", "--block-ms", "500", "--cpu-face-size",
-                    slow ? "64" : "8", "--cpu-px-scale", slow ? "0.25" : "0.001", NULL};
-    pid_t pid = spawn(argv, log);
-    assert_true(pid > 0);
-    if (f->n_children < 16)
-        f->children[f->n_children++] = pid;
+    const char *argv[] = {bin,
+                          "serve",
+                          "--redis",
+                          redis,
+                          "--id",
+                          id,
+                          "--backend",
+                          "cpu",
+                          "--concurrency",
+                          slots_s,
+                          "--heartbeat-ms",
+                          "200",
+                          "--dead-after-ms",
+                          "1000",
+                          "--reap-every-ms",
+                          "200",
+                          "--block-ms",
+                          "500",
+                          "--cpu-face-size",
+                          slow ? "64" : "8",
+                          "--cpu-px-scale",
+                          slow ? "0.25" : "0.001",
+                          NULL};
+    gp_proc *p = keep(f, tu_proc_start_log(argv, log));
     /* ready = registered in gpen:workers */
     int64_t end = mono_ms() + 30000;
     while (cmd_int(f, "SISMEMBER", "gpen:workers", id, NULL) != 1) {
-        if (mono_ms() > end || wait_exit(pid, 0) >= 0)
+        gp_proc_result r;
+        if (mono_ms() > end || gp_proc_wait(p, 0, &r) == 1)
             fail_msg("worker %s did not become ready (log %s)", id, log);
         nap_ms(20);
     }
-    return pid;
+    return p;
 }
 
 static void push(fixture *f, uint64_t id, int w, int h, int faces)
@@ -261,7 +233,8 @@ static void check_exactly_once(fixture *f, int n, const char *what)
 {
     resp_reply r;
     char why[300];
-    assert_int_equal(resp_commandl(f->c, &r, why, sizeof(why), "LRANGE", "gpen:done", "0", "-1", NULL), 0);
+    assert_int_equal(
+        resp_commandl(f->c, &r, why, sizeof(why), "LRANGE", "gpen:done", "0", "-1", NULL), 0);
     int *seen = calloc((size_t)n + 1, sizeof(int));
     assert_non_null(seen);
     for (size_t i = 0; i < r.n_elem; i++) {
@@ -287,18 +260,18 @@ static char *hget(fixture *f, const char *key, const char *field)
     return s;
 }
 
-static void stop_worker(pid_t pid, const char *what)
+/* SIGTERM; it must exit 0 within 30 s. (The fixture frees it.) */
+static void stop_worker(gp_proc *p, const char *what)
 {
-    kill(pid, SIGTERM);
-    int st = wait_exit(pid, 30000);
-    if (st < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    gp_proc_signal(p, SIGTERM);
+    gp_proc_result r;
+    if (gp_proc_wait(p, 30000, &r) == 0)
         fail_msg("%s: the worker did not exit within 30 s of SIGTERM", what);
+    if (!gp_proc_ok(&r)) {
+        char how[128];
+        gp_proc_describe(&r, how, sizeof(how));
+        fail_msg("%s: the worker ended: %s", what, how);
     }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s: the worker exited with status %d (signal %d)", what,
-                 WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -359,7 +332,7 @@ static void test_every_request_once(void **state)
 {
     fixture *f = *state;
     SKIP_IF_NO_REDIS(f);
-    pid_t w = start_worker(f, "wq", 3, false);
+    gp_proc *w = start_worker(f, "wq", 3, false);
     enum { N = 40 };
     for (int i = 1; i <= N; i++)
         push(f, (uint64_t)i, 64 + i, 48 + i, i % 4);
@@ -388,7 +361,7 @@ static void test_sigkill_loses_nothing(void **state)
 {
     fixture *f = *state;
     SKIP_IF_NO_REDIS(f);
-    pid_t a = start_worker(f, "wa", 2, true);
+    gp_proc *a = start_worker(f, "wa", 2, true);
     enum { N = 8 };
     for (int i = 1; i <= N; i++)
         push(f, (uint64_t)i, 3000, 2000, 2);
@@ -400,10 +373,11 @@ static void test_sigkill_loses_nothing(void **state)
         nap_ms(5);
     }
     long long held = cmd_int(f, "LLEN", "gpen:processing:wa", NULL);
-    kill(a, SIGKILL);
-    waitpid(a, NULL, 0);
+    gp_proc_signal(a, SIGKILL);
+    gp_proc_result ended;
+    gp_proc_wait(a, -1, &ended);
     long long done_before = cmd_int(f, "LLEN", "gpen:done", NULL);
-    pid_t b = start_worker(f, "wb", 2, false);
+    gp_proc *b = start_worker(f, "wb", 2, false);
     wait_done(f, N, 60000, "sigkill");
     check_exactly_once(f, N, "sigkill");
     long long requeued = cmd_int(f, "GET", "gpen:requeued", NULL);
@@ -422,7 +396,7 @@ static void test_sigterm_drains(void **state)
 {
     fixture *f = *state;
     SKIP_IF_NO_REDIS(f);
-    pid_t w = start_worker(f, "wd", 1, true);
+    gp_proc *w = start_worker(f, "wd", 1, true);
     enum { N = 6 };
     for (int i = 1; i <= N; i++)
         push(f, (uint64_t)i, 3000, 2000, 2);
@@ -511,7 +485,7 @@ static void test_metrics_endpoint(void **state)
 {
     fixture *f = *state;
     SKIP_IF_NO_REDIS(f);
-    pid_t w = start_worker(f, "wm", 2, false);
+    gp_proc *w = start_worker(f, "wm", 2, false);
     enum { N = 12 };
     for (int i = 1; i <= N; i++)
         push(f, (uint64_t)i, 200, 100, 1);
@@ -527,9 +501,13 @@ static void test_metrics_endpoint(void **state)
     assert_non_null(m);
     assert_int_equal(st, 200);
     static const char *const names[] = {
-        "# TYPE gpen_request_latency_seconds histogram", "gpen_request_latency_seconds_sum{",
-        "gpen_requests_in_flight{namespace=\"gpen\",pod=\"wm\"} 0", "gpen_busy_seconds_total{",
-        "DCGM_FI_DEV_FB_USED{", "DCGM_FI_DEV_FB_FREE{", "DCGM_FI_DEV_GPU_UTIL{",
+        "# TYPE gpen_request_latency_seconds histogram",
+        "gpen_request_latency_seconds_sum{",
+        "gpen_requests_in_flight{namespace=\"gpen\",pod=\"wm\"} 0",
+        "gpen_busy_seconds_total{",
+        "DCGM_FI_DEV_FB_USED{",
+        "DCGM_FI_DEV_FB_FREE{",
+        "DCGM_FI_DEV_GPU_UTIL{",
         "gpen_cold_start_seconds{namespace=\"gpen\",pod=\"wm\",phase=\"weight_load\"}",
         "gpen_worker_info{namespace=\"gpen\",pod=\"wm\",backend=\"cpu\""};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -568,13 +546,13 @@ static void test_loadgen_and_scraper(void **state)
 {
     fixture *f = *state;
     SKIP_IF_NO_REDIS(f);
-    pid_t w = start_worker(f, "wl", 2, false);
-    char arr[PATH_MAX + 16], out[PATH_MAX + 16], lg[PATH_MAX + 32], log[PATH_MAX + 16],
-        redis[64], pl[PATH_MAX + 32], plog[PATH_MAX + 16];
+    gp_proc *w = start_worker(f, "wl", 2, false);
+    char arr[PATH_MAX + 16], out[PATH_MAX + 16], lg[PATH_MAX], log[PATH_MAX + 16], redis[64],
+        pl[PATH_MAX], plog[PATH_MAX + 16];
     snprintf(arr, sizeof(arr), "%s/arr.csv", f->dir);
     snprintf(out, sizeof(out), "%s/req.csv", f->dir);
-    snprintf(lg, sizeof(lg), "%s/gpenlab-loadgen", f->bindir);
-    snprintf(pl, sizeof(pl), "%s/gpenlab-promlite", f->bindir);
+    tu_bin_path("gpenlab-loadgen", lg, sizeof(lg));
+    tu_bin_path("gpenlab-promlite", pl, sizeof(pl));
     snprintf(log, sizeof(log), "%s/loadgen.log", f->dir);
     snprintf(plog, sizeof(plog), "%s/promlite.log", f->dir);
     snprintf(redis, sizeof(redis), "127.0.0.1:%d", f->port);
@@ -582,21 +560,34 @@ static void test_loadgen_and_scraper(void **state)
     int pport = free_port();
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", pport);
-    char *pargv[] = {pl, "serve", "--redis", redis, "--listen", listen, "--scrape-ms", "100",
-                     "--latency-window-s", "10", NULL};
-    pid_t pp = spawn(pargv, plog);
-    assert_true(pp > 0);
-    f->children[f->n_children++] = pp;
-    char *argv[] = {lg, "replay", arr, "--redis", redis, "--out", out, "--drain-timeout", "30", NULL};
-    pid_t p = spawn(argv, log);
-    int st = wait_exit(p, 60000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *pargv[] = {pl,
+                           "serve",
+                           "--redis",
+                           redis,
+                           "--listen",
+                           listen,
+                           "--scrape-ms",
+                           "100",
+                           "--latency-window-s",
+                           "10",
+                           NULL};
+    gp_proc *pp = keep(f, tu_proc_start_log(pargv, plog));
+    const char *argv[] = {lg,  "replay",          arr,  "--redis", redis, "--out",
+                          out, "--drain-timeout", "30", NULL};
+    gp_proc_result r = tu_proc_run(&(gp_proc_spec){.argv = argv,
+                                                   .out = GP_PROC_FILE,
+                                                   .out_path = log,
+                                                   .append = true,
+                                                   .err = GP_PROC_STDOUT,
+                                                   .timeout_ms = 60000});
+    assert_true(gp_proc_ok(&r));
     FILE *fp = fopen(out, "r");
     assert_non_null(fp);
     char line[1024];
     int rows = 0;
     assert_non_null(fgets(line, sizeof(line), fp));
-    assert_true(strncmp(line, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s", 60) == 0);
+    assert_true(strncmp(line, "id,t_s,mp,faces,sched_us,submit_us,start_us,end_us,latency_s", 60) ==
+                0);
     while (fgets(line, sizeof(line), fp)) {
         rows++;
         /* column 15 (completed) is 1 */
@@ -618,13 +609,18 @@ static void test_loadgen_and_scraper(void **state)
         int status;
         const char *want;
     } q[] = {
-        {"per-pod in flight", "/api/v1/query?query=sum%20by%20(pod)%20(gpen_requests_in_flight%7Bnamespace%3D%22gpen%22%7D)",
+        {"per-pod in flight",
+         "/api/v1/"
+         "query?query=sum%20by%20(pod)%20(gpen_requests_in_flight%7Bnamespace%3D%22gpen%22%7D)",
          200, "\"pod\":\"wl\""},
-        {"p95", "/api/v1/query?query=max(gpen_request_latency_seconds_p95%7Bnamespace%3D%22gpen%22%7D)", 200,
-         "\"resultType\":\"vector\""},
-        {"util / 100", "/api/v1/query?query=avg(DCGM_FI_DEV_GPU_UTIL%7Bnamespace%3D%22gpen%22%7D)%20%2F%20100", 200,
-         "\"status\":\"success\""},
-        {"other namespace: empty", "/api/v1/query?query=sum(gpen_requests_in_flight%7Bnamespace%3D%22x%22%7D)", 200,
+        {"p95",
+         "/api/v1/query?query=max(gpen_request_latency_seconds_p95%7Bnamespace%3D%22gpen%22%7D)",
+         200, "\"resultType\":\"vector\""},
+        {"util / 100",
+         "/api/v1/query?query=avg(DCGM_FI_DEV_GPU_UTIL%7Bnamespace%3D%22gpen%22%7D)%20%2F%20100",
+         200, "\"status\":\"success\""},
+        {"other namespace: empty",
+         "/api/v1/query?query=sum(gpen_requests_in_flight%7Bnamespace%3D%22x%22%7D)", 200,
          "\"result\":[]"},
         {"unknown metric", "/api/v1/query?query=up", 400, "\"errorType\":\"bad_data\""},
         {"unsupported", "/api/v1/query?query=rate(x%5B1m%5D)", 400, "\"status\":\"error\""},
@@ -637,9 +633,9 @@ static void test_loadgen_and_scraper(void **state)
             fail_msg("%s: HTTP %d, body %s", q[i].name, hs, b ? b : "(none)");
         free(b);
     }
-    kill(pp, SIGTERM);
-    st = wait_exit(pp, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    gp_proc_signal(pp, SIGTERM);
+    assert_int_equal(gp_proc_wait(pp, 10000, &r), 1);
+    assert_true(gp_proc_ok(&r));
     stop_worker(w, "loadgen");
     /* refusals name the file and line */
     static const struct {
@@ -653,21 +649,13 @@ static void test_loadgen_and_scraper(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_file(arr, bad[i].text);
-        char elog[PATH_MAX + 16];
-        snprintf(elog, sizeof(elog), "%s/bad%zu.log", f->dir, i);
-        p = spawn(argv, elog);
-        st = wait_exit(p, 30000);
-        if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) == 0)
+        r = tu_proc_run(&(gp_proc_spec){
+            .argv = argv, .out = GP_PROC_CAPTURE, .err = GP_PROC_STDOUT, .timeout_ms = 30000});
+        if (!r.exited || r.exit_code == 0)
             fail_msg("%s: loadgen accepted the file", bad[i].name);
-        FILE *e = fopen(elog, "r");
-        char msg[1024] = "";
-        if (e) {
-            size_t k = fread(msg, 1, sizeof(msg) - 1, e);
-            msg[k] = '\0';
-            fclose(e);
-        }
-        if (!strstr(msg, bad[i].want))
-            fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].name, msg, bad[i].want);
+        if (!strstr(r.out, bad[i].want))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].name, r.out, bad[i].want);
+        gp_proc_result_free(&r);
     }
 }
 
@@ -677,22 +665,18 @@ static void test_loadgen_and_scraper(void **state)
 static void test_profile_processes(void **state)
 {
     (void)state;
-    const char *bin = getenv("GPENLAB_BIN");
-    char dir[PATH_MAX], cmd[8 * PATH_MAX], out[PATH_MAX + 32];
-    snprintf(dir, sizeof(dir), "%s", bin ? bin : "build/gpenlab");
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    char tmp[] = "/tmp/gpenlab-wprofile-XXXXXX";
-    assert_non_null(mkdtemp(tmp));
+    char out[PATH_MAX + 32];
+    char tmp[256];
+    assert_int_equal(tu_mkdtemp(tmp, sizeof(tmp), "wprofile"), 0);
     snprintf(out, sizeof(out), "%s/p.profile", tmp);
-    snprintf(cmd, sizeof(cmd),
-             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 3 --reps 1 "
-             "--cpu-face-size 8 --prewarm-mp 1.5,2 2>'%s/log'",
-             dir, out, tmp);
-    assert_int_equal(system(cmd), 0);
+    gp_proc_result r = tu_run_bin(
+        "gpenlab-worker", NULL,
+        (const char *const[]){"profile", "--out", out, "--backend", "cpu", "--processes", "3",
+                              "--reps", "1", "--cpu-face-size", "8", "--prewarm-mp", "1.5,2", NULL},
+        NULL);
+    if (!gp_proc_ok(&r))
+        fail_msg("profile --processes 3: exit %d: %s", r.exit_code, r.err);
+    gp_proc_result_free(&r);
     FILE *f = fopen(out, "r");
     assert_non_null(f);
     char text[16384];
@@ -723,26 +707,165 @@ static void test_profile_processes(void **state)
     fputs("t_s,mp,faces\n0.1,1.5,1\n0.2,-4,0\n", bm);
     fclose(m);
     fclose(bm);
-    snprintf(cmd, sizeof(cmd),
-             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 2 --reps 1 --cpu-face-size 8 "
-             "--eff-mix '%s' 2>/dev/null && grep -q 'eff over the image mix' '%s'",
-             dir, out, mix, out);
-    assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd),
-             "'%s/gpenlab-worker' profile --out '%s' --backend cpu --processes 2 --eff-mix '%s' 2>'%s/err'; "
-             "test $? = 1 && grep -q 'bad.csv:3: mp: expected' '%s/err'",
-             dir, out, bad_mix, tmp, tmp);
-    assert_int_equal(system(cmd), 0);
-    static const char *const bad[] = {"--processes 9", "--processes -1", "--prewarm-mp 1.5,x"};
+    r = tu_run_bin("gpenlab-worker", NULL,
+                   (const char *const[]){"profile", "--out", out, "--backend", "cpu", "--processes",
+                                         "2", "--reps", "1", "--cpu-face-size", "8", "--eff-mix",
+                                         mix, NULL},
+                   NULL);
+    char *written = tu_slurp(out);
+    if (!gp_proc_ok(&r) || !written || !strstr(written, "eff over the image mix"))
+        fail_msg("--eff-mix: exit %d: %s\nprofile:\n%s", r.exit_code, r.err,
+                 written ? written : "(none)");
+    free(written);
+    gp_proc_result_free(&r);
+    r = tu_run_bin("gpenlab-worker", NULL,
+                   (const char *const[]){"profile", "--out", out, "--backend", "cpu", "--processes",
+                                         "2", "--eff-mix", bad_mix, NULL},
+                   NULL);
+    if (r.exit_code != 1 || !strstr(r.err, "bad.csv:3: mp: expected"))
+        fail_msg("a bad --eff-mix: exit %d: %s", r.exit_code, r.err);
+    gp_proc_result_free(&r);
+    static const char *const bad[][3] = {
+        {"--processes", "9"}, {"--processes", "-1"}, {"--prewarm-mp", "1.5,x"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(cmd, sizeof(cmd), "'%s/gpenlab-worker' profile --out '%s' --backend cpu %s 2>/dev/null", dir,
-                 out, bad[i]);
-        int st = system(cmd);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
-            fail_msg("%s: want exit 2, got status %d", bad[i], st);
+        r = tu_run_bin("gpenlab-worker", NULL,
+                       (const char *const[]){"profile", "--out", out, "--backend", "cpu", bad[i][0],
+                                             bad[i][1], NULL},
+                       NULL);
+        if (r.exit_code != 2)
+            fail_msg("%s %s: want exit 2, got %d: %s", bad[i][0], bad[i][1], r.exit_code, r.err);
+        gp_proc_result_free(&r);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rm_rf(tmp), 0);
+}
+
+/* Each program's options through the one parser: an unknown option and a bad value are
+ * one line naming the option, exit 2; --help prints the usage on stdout, exit 0. */
+static void test_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *prog, *args[8];
+        int rc;
+        const char *out; /* all it prints (stderr and stdout), exactly; or its start for --help */
+    } cases[] = {
+        {"gpenlab-worker", {"--bogus", "1"}, 2, "gpenlab-worker: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker",
+         {"serve", "--concurrency", "0"},
+         2,
+         "gpenlab-worker: --concurrency: expected an integer in [1, 64], got \"0\"\n"},
+        {"gpenlab-worker",
+         {"--redis", "127.0.0.1"},
+         2,
+         "gpenlab-worker: --redis: expected HOST:PORT with a port in 1..65535, got "
+         "\"127.0.0.1\"\n"},
+        {"gpenlab-worker",
+         {"--cpu-px-scale", "2"},
+         2,
+         "gpenlab-worker: --cpu-px-scale: expected a fraction in (0, 1], got \"2\"\n"},
+        {"gpenlab-worker",
+         {"--heartbeat-ms", "800", "--dead-after-ms", "500"},
+         2,
+         "gpenlab-worker: --dead-after-ms: must exceed --heartbeat-ms (800)\n"},
+        {"gpenlab-worker",
+         {"serve", "extra"},
+         2,
+         "gpenlab-worker: unexpected argument \"extra\"\n"},
+        {"gpenlab-worker", {"--block-ms"}, 2, "gpenlab-worker: --block-ms: needs a value\n"},
+        {"gpenlab-worker", {"--help"}, 0, "usage: gpenlab-worker [serve]"},
+        {"gpenlab-worker",
+         {"reap", "--id", "w1"},
+         2,
+         "gpenlab-worker reap: unknown option \"--id\"\n"},
+        {"gpenlab-worker",
+         {"reap", "--prefix", ""},
+         2,
+         "gpenlab-worker reap: --prefix: expected a key prefix (1..63 characters), got \"\"\n"},
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--bogus"},
+         2,
+         "gpenlab-worker profile: unknown option \"--bogus\"\n"},
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--reps", "0"},
+         2,
+         "gpenlab-worker profile: --reps: expected an integer in [1, 50], got \"0\"\n"},
+        {"gpenlab-worker",
+         {"profile", "--out", "p", "--prewarm-mp", "1.5,x"},
+         2,
+         "gpenlab-worker profile: --prewarm-mp: expected up to 32 sizes in (0, 200] MP, "
+         "comma-separated, got "
+         "\"1.5,x\"\n"},
+        {"gpenlab-worker",
+         {"profile", "--reps", "2"},
+         2,
+         "gpenlab-worker profile: --out: required (the profile to write)\n"},
+        {"gpenlab-worker", {"profile", "--help"}, 0, "usage: gpenlab-worker profile --out FILE"},
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--bogus"},
+         2,
+         "gpenlab-loadgen replay: unknown option \"--bogus\"\n"},
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--time-scale", "0"},
+         2,
+         "gpenlab-loadgen replay: --time-scale: expected a number > 0, got \"0\"\n"},
+        {"gpenlab-loadgen",
+         {"replay", "a.csv", "--limit=-1"},
+         2,
+         "gpenlab-loadgen replay: --limit: expected an integer in [0, 100000000], got \"-1\"\n"},
+        {"gpenlab-loadgen",
+         {"check"},
+         2,
+         "gpenlab-loadgen check: which arrivals file? (gpenlab-loadgen --help)\n"},
+        {"gpenlab-loadgen",
+         {"check", "a.csv", "b.csv"},
+         2,
+         "gpenlab-loadgen check: unexpected argument \"b.csv\"\n"},
+        {"gpenlab-loadgen",
+         {"play", "a.csv"},
+         2,
+         "gpenlab-loadgen: unknown command \"play\" (replay, check, expand)\n"},
+        {"gpenlab-loadgen", {"--help"}, 0, "usage: gpenlab-loadgen replay ARRIVALS.csv"},
+        {"gpenlab-loadgen-full",
+         {"expand", "w.yaml", "--out", "a.csv", "--mp-step", "-1"},
+         2,
+         "gpenlab-loadgen expand: --mp-step: expected a number >= 0, got \"-1\"\n"},
+        {"gpenlab-loadgen-full",
+         {"expand", "w.yaml", "--out", "a.csv", "--seeds", "1"},
+         2,
+         "gpenlab-loadgen expand: unknown option \"--seeds\"\n"},
+        {"gpenlab-promlite",
+         {"serve", "--bogus"},
+         2,
+         "gpenlab-promlite serve: unknown option \"--bogus\"\n"},
+        {"gpenlab-promlite",
+         {"serve", "--scrape-ms", "10"},
+         2,
+         "gpenlab-promlite serve: --scrape-ms: expected an integer in [50, 3600000], got \"10\"\n"},
+        {"gpenlab-promlite",
+         {"serve", "--namespace", "a\"b"},
+         2,
+         "gpenlab-promlite serve: --namespace: expected a namespace (1..63 characters, none of \" "
+         "\\ { }), got "
+         "\"a\"b\"\n"},
+        {"gpenlab-promlite",
+         {"dump-workers"},
+         2,
+         "gpenlab-promlite dump-workers: --out: required (the CSV to write)\n"},
+        {"gpenlab-promlite", {"serve", "--help"}, 0, "usage: gpenlab-promlite serve"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gp_proc_result r =
+            tu_run_bin(cases[i].prog, NULL, cases[i].args, &(gp_proc_spec){.err = GP_PROC_STDOUT});
+        const char *out = r.out ? r.out : "";
+        bool same = cases[i].rc == 0 ? strncmp(out, cases[i].out, strlen(cases[i].out)) == 0
+                                     : strcmp(out, cases[i].out) == 0;
+        char words[256];
+        if (r.exit_code != cases[i].rc || !same)
+            fail_msg("%s %s: exit %d (want %d), printed \"%s\", want \"%s\"", cases[i].prog,
+                     tu_words(cases[i].args, words, sizeof(words)), r.exit_code, cases[i].rc, out,
+                     cases[i].out);
+        gp_proc_result_free(&r);
+    }
 }
 
 int main(void)
@@ -751,6 +874,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payload_format),
         cmocka_unit_test(test_profile_processes),
+        cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_every_request_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),

@@ -160,8 +160,10 @@ static void test_tidal_and_poisson(void **state)
     assert_int_equal(w.type, WORKLOAD_TIDAL);
     assert_int_equal(w.tidal.days, 2);
     assert_int_equal(w.tidal.n_peaks, 2);
-    assert_true(w.tidal.peak_hour[0] == 9 && w.tidal.peak_width_h[0] == 1.5 && w.tidal.peak_rel[0] == 0.7);
-    assert_true(w.tidal.peak_hour[1] == 21 && w.tidal.peak_width_h[1] == 2 && w.tidal.peak_rel[1] == 1);
+    assert_true(w.tidal.peak_hour[0] == 9 && w.tidal.peak_width_h[0] == 1.5 &&
+                w.tidal.peak_rel[0] == 0.7);
+    assert_true(w.tidal.peak_hour[1] == 21 && w.tidal.peak_width_h[1] == 2 &&
+                w.tidal.peak_rel[1] == 1);
     assert_true(w.tidal.weekly && w.tidal.weekend_factor == 0.25 && w.tidal.start_weekday == 5);
     int64_t span;
     uint64_t n = replay(&w, 8, &span);
@@ -195,51 +197,80 @@ static void test_tidal_and_poisson(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    static const struct { const char *name, *yaml; int code; const char *want; } rows[] = {
+    static const struct {
+        const char *name, *yaml;
+        int code;
+        const char *want;
+    } rows[] = {
         {"no type", "workload:\n  path: x.csv\n", GP_EMISSING,
          "exp.yaml:2:3: workload.type: required key 'type' is missing"},
         {"type typo", "workload:\n  type: tidel\n", GP_EUNKNOWN,
          "exp.yaml:2:9: workload.type: unknown value \"tidel\" (did you mean 'tidal'?)"},
         {"not a map", "workload: [1, 2]\n", GP_EPARSE,
-         "exp.yaml:1:11: workload: expected a map with a `type` (trace, envelope, tidal or poisson)"},
-        {"trace: unknown key", "workload:\n  type: trace\n  path: x.csv\n  time_col: t\n", GP_EUNKNOWN,
+         "exp.yaml:1:11: workload: expected a map with a `type` (trace, envelope, tidal or "
+         "poisson)"},
+        {"trace: unknown key", "workload:\n  type: trace\n  path: x.csv\n  time_col: t\n",
+         GP_EUNKNOWN,
          "exp.yaml:4:3: workload.time_col: unknown key 'time_col' (allowed: type, image_mix, path, "
-         "time_column, time_unit, mp_column, faces_column, start, end, time_scale, rate_scale, copy_spread)"},
+         "time_column, time_unit, mp_column, faces_column, start, end, time_scale, rate_scale, "
+         "copy_spread)"},
         {"trace: no path", "workload:\n  type: trace\n  time_column: t\n", GP_EMISSING,
          "exp.yaml:2:3: workload.path: required key 'path' is missing"},
-        {"trace: bad start", "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  start: yesterday\n",
-         GP_EPARSE, "exp.yaml:5:10: workload.start: expected a date-time like \"2025-02-05 00:00:00\" or a number, got \"yesterday\""},
-        {"trace: rate_scale 5000", "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  rate_scale: 5000\n",
-         GP_ERANGE, "exp.yaml:5:15: workload.rate_scale: at most 1000 for a recorded trace (got 5000); for more, replay its per-minute counts as an envelope"},
-        {"trace: time unit", "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  time_unit: hours\n",
-         GP_EUNKNOWN, "exp.yaml:5:14: workload.time_unit: expected one of auto, iso, s, ms, us, ns, got \"hours\""},
-        {"envelope: no rate column", "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n", GP_EMISSING,
+        {"trace: bad start",
+         "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  start: yesterday\n",
+         GP_EPARSE,
+         "exp.yaml:5:10: workload.start: expected a date-time like \"2025-02-05 00:00:00\" or a "
+         "number, got \"yesterday\""},
+        {"trace: rate_scale 5000",
+         "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  rate_scale: 5000\n",
+         GP_ERANGE,
+         "exp.yaml:5:15: workload.rate_scale: at most 1000 for a recorded trace (got 5000); for "
+         "more, replay its per-minute counts as an envelope"},
+        {"trace: time unit",
+         "workload:\n  type: trace\n  path: x.csv\n  time_column: t\n  time_unit: hours\n",
+         GP_EUNKNOWN,
+         "exp.yaml:5:14: workload.time_unit: expected one of auto, iso, s, ms, us, ns, got "
+         "\"hours\""},
+        {"envelope: no rate column",
+         "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n", GP_EMISSING,
          "exp.yaml:2:3: workload.rate_column: required key 'rate_column' is missing"},
         {"envelope: filter without value",
-         "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n  rate_column: r\n  filter_column: client_id\n",
+         "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n  rate_column: r\n  "
+         "filter_column: client_id\n",
          GP_EMISSING, "exp.yaml:6:18: workload.filter_column: filter_column needs a filter_value"},
         {"envelope: end before start",
-         "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n  rate_column: r\n  start: 1h\n  end: 30m\n",
+         "workload:\n  type: envelope\n  path: e.csv\n  time_column: t\n  rate_column: r\n  start: "
+         "1h\n  end: 30m\n",
          GP_ERANGE, "exp.yaml:7:8: workload.end: end must be after start"},
         {"tidal: negative peak", "workload:\n  type: tidal\n  peak_rate_per_s: -1\n", GP_ERANGE,
-         "exp.yaml:3:20: workload.peak_rate_per_s: expected a number in [1e-09, 1000000000], got -1"},
-        {"tidal: trough above peak", "workload:\n  type: tidal\n  trough_rate_per_s: 9\n  peak_rate_per_s: 3\n",
-         GP_ERANGE, "exp.yaml:3:22: workload.trough_rate_per_s: trough_rate_per_s (9) is above peak_rate_per_s (3)"},
+         "exp.yaml:3:20: workload.peak_rate_per_s: expected a number in [1e-09, 1000000000], got "
+         "-1"},
+        {"tidal: trough above peak",
+         "workload:\n  type: tidal\n  trough_rate_per_s: 9\n  peak_rate_per_s: 3\n", GP_ERANGE,
+         "exp.yaml:3:22: workload.trough_rate_per_s: trough_rate_per_s (9) is above "
+         "peak_rate_per_s (3)"},
         {"tidal: 7 peaks",
-         "workload:\n  type: tidal\n  peaks: [{hour: 1}, {hour: 2}, {hour: 3}, {hour: 4}, {hour: 5}, {hour: 6}, {hour: 7}]\n",
+         "workload:\n  type: tidal\n  peaks: [{hour: 1}, {hour: 2}, {hour: 3}, {hour: 4}, {hour: "
+         "5}, {hour: 6}, {hour: 7}]\n",
          GP_ERANGE, "exp.yaml:3:10: workload.peaks: at most 6 peaks, got 7"},
         {"tidal: hour 25", "workload:\n  type: tidal\n  peaks:\n    - {hour: 25}\n", GP_ERANGE,
          "exp.yaml:4:14: workload.peaks[0].hour: expected a number in [0, 24], got 25"},
-        {"tidal: peak key", "workload:\n  type: tidal\n  peaks:\n    - {hour: 3, width: 2}\n", GP_EUNKNOWN,
+        {"tidal: peak key", "workload:\n  type: tidal\n  peaks:\n    - {hour: 3, width: 2}\n",
+         GP_EUNKNOWN,
          "exp.yaml:4:17: workload.peaks[0].width: unknown key 'width' (did you mean 'width_h'?)"},
         {"tidal: days 0", "workload:\n  type: tidal\n  days: 0\n", GP_ERANGE,
          "exp.yaml:3:9: workload.days: expected an integer in [1, 36500], got 0"},
         {"poisson: no duration", "workload:\n  type: poisson\n  rate_per_s: 5\n", GP_EMISSING,
          "exp.yaml:2:3: workload.duration: required key 'duration' is missing"},
-        {"poisson: bad duration", "workload:\n  type: poisson\n  rate_per_s: 5\n  duration: ten minutes\n", GP_EPARSE,
-         "exp.yaml:4:13: workload.duration: expected a duration (seconds, or like 250ms, 30s, 5m, 1h30m), got \"ten minutes\""},
-        {"image mix", "workload:\n  type: poisson\n  rate_per_s: 5\n  duration: 1h\n  image_mix:\n    - {mp: 0}\n",
-         GP_ERANGE, "exp.yaml:6:12: workload.image_mix[0].mp: expected a number in [0.001, 1000], got 0"},
+        {"poisson: bad duration",
+         "workload:\n  type: poisson\n  rate_per_s: 5\n  duration: ten minutes\n", GP_EPARSE,
+         "exp.yaml:4:13: workload.duration: expected a duration (seconds, or like 250ms, 30s, 5m, "
+         "1h30m), got \"ten minutes\""},
+        {"image mix",
+         "workload:\n  type: poisson\n  rate_per_s: 5\n  duration: 1h\n  image_mix:\n    - {mp: "
+         "0}\n",
+         GP_ERANGE,
+         "exp.yaml:6:12: workload.image_mix[0].mp: expected a number in [0.001, 1000], got 0"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         workload_spec w;
@@ -250,13 +281,14 @@ static void test_errors(void **state)
                      rows[i].want);
     }
     /* the data file is only read when opened: its errors name the resolved path */
-    workload_spec w = parse_ok("workload: {type: trace, path: nope.csv, time_column: t}\n",
-                               "tests/data/traces");
+    workload_spec w =
+        parse_ok("workload: {type: trace, path: nope.csv, time_column: t}\n", "tests/data/traces");
     arrival_src *s;
     gp_error e;
     assert_int_equal(workload_open(&w, 1, &s, &e), GP_EMISSING);
     assert_string_equal(e.file, "tests/data/traces/nope.csv");
-    w = parse_ok("workload: {type: trace, path: unsorted.csv, time_column: time}\n", "tests/data/traces");
+    w = parse_ok("workload: {type: trace, path: unsorted.csv, time_column: time}\n",
+                 "tests/data/traces");
     assert_int_equal(workload_open(&w, 1, &s, &e), GP_EMISSING);
     assert_string_equal(e.msg, "no time column 'time'; the columns are: t, mp, faces");
 }
@@ -264,9 +296,14 @@ static void test_errors(void **state)
 static void test_base_dir(void **state)
 {
     (void)state;
-    static const struct { const char *path, *want; } rows[] = {
-        {"experiments/tidal.yaml", "experiments"}, {"tidal.yaml", "."}, {"/tidal.yaml", "/"},
-        {"/a/b/c.yaml", "/a/b"}, {"../x/y.yaml", "../x"},
+    static const struct {
+        const char *path, *want;
+    } rows[] = {
+        {"experiments/tidal.yaml", "experiments"},
+        {"tidal.yaml", "."},
+        {"/tidal.yaml", "/"},
+        {"/a/b/c.yaml", "/a/b"},
+        {"../x/y.yaml", "../x"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char buf[64];

@@ -23,16 +23,82 @@
 #include "base/error.h"
 #include "base/ytree.h"
 
-static const char *const tricky[] = {
-    "on",    "On",    "ON",     "off",      "Off",    "OFF",   "yes",   "Yes",   "YES",
-    "no",    "No",    "NO",     "y",        "Y",      "n",     "N",     "true",  "True",
-    "TRUE",  "false", "False",  "FALSE",    "null",   "Null",  "NULL",  "~",     "",
-    "80",    "-1",    "+1",     "0.5",      ".5",     "-.5",   "1e3",   "0x1F",  "0o17",
-    "017",   "1_000", "12:30",  "2001-12-14", ".inf", "-.inf", "+.inf", ".nan",  "<<",
-    "-",     "- a",   "a: b",   "#c",       "a #c",   "?",     "? x",   "[a]",   "{a}",
-    "&a",    "*a",    "!t",     "%x",       "@x",     "`x",    "|",     ">",     "'",
-    "\"",    "\\",    " lead",  "trail ",   "tab\tin", "line\nbreak", "two\n\nlines\n",
-    "\x01",  "caf\xc3\xa9", "4500m", "gpen:pending", "nvidia.com/gpu", NULL};
+static const char *const tricky[] = {"on",
+                                     "On",
+                                     "ON",
+                                     "off",
+                                     "Off",
+                                     "OFF",
+                                     "yes",
+                                     "Yes",
+                                     "YES",
+                                     "no",
+                                     "No",
+                                     "NO",
+                                     "y",
+                                     "Y",
+                                     "n",
+                                     "N",
+                                     "true",
+                                     "True",
+                                     "TRUE",
+                                     "false",
+                                     "False",
+                                     "FALSE",
+                                     "null",
+                                     "Null",
+                                     "NULL",
+                                     "~",
+                                     "",
+                                     "80",
+                                     "-1",
+                                     "+1",
+                                     "0.5",
+                                     ".5",
+                                     "-.5",
+                                     "1e3",
+                                     "0x1F",
+                                     "0o17",
+                                     "017",
+                                     "1_000",
+                                     "12:30",
+                                     "2001-12-14",
+                                     ".inf",
+                                     "-.inf",
+                                     "+.inf",
+                                     ".nan",
+                                     "<<",
+                                     "-",
+                                     "- a",
+                                     "a: b",
+                                     "#c",
+                                     "a #c",
+                                     "?",
+                                     "? x",
+                                     "[a]",
+                                     "{a}",
+                                     "&a",
+                                     "*a",
+                                     "!t",
+                                     "%x",
+                                     "@x",
+                                     "`x",
+                                     "|",
+                                     ">",
+                                     "'",
+                                     "\"",
+                                     "\\",
+                                     " lead",
+                                     "trail ",
+                                     "tab\tin",
+                                     "line\nbreak",
+                                     "two\n\nlines\n",
+                                     "\x01",
+                                     "caf\xc3\xa9",
+                                     "4500m",
+                                     "gpen:pending",
+                                     "nvidia.com/gpu",
+                                     NULL};
 
 static char *emit(const ytree *t)
 {
@@ -100,11 +166,12 @@ static void test_plain_is_not_string(void **state)
     static const struct {
         const char *text;
         bool not_string;
-    } rows[] = {{"on", true},        {"OFF", true},     {"y", true},      {"~", true},
-                {"", true},          {"12", true},      {"-3.5", true},   {"1e9", true},
-                {"12:30", true},     {"2024-01-01", true}, {"-.inf", true}, {".NaN", true},
-                {"gpen", false},     {"onward", false}, {"yesterday", false},
-                {"nvidia.com/gpu", false}, {"a1", false}, {"-x", false}, {".x", false}};
+    } rows[] = {
+        {"on", true},    {"OFF", true},        {"y", true},          {"~", true},
+        {"", true},      {"12", true},         {"-3.5", true},       {"1e9", true},
+        {"12:30", true}, {"2024-01-01", true}, {"-.inf", true},      {".NaN", true},
+        {"gpen", false}, {"onward", false},    {"yesterday", false}, {"nvidia.com/gpu", false},
+        {"a1", false},   {"-x", false},        {".x", false}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         if (ytree_plain_is_not_string(rows[i].text) != rows[i].not_string)
             fail_msg("\"%s\": want %s", rows[i].text,
@@ -130,9 +197,10 @@ static void test_plain_values(void **state)
     ytree_free(m);
     static const struct {
         const char *key, *want; /* NULL: null */
-    } rows[] = {{"int", "-42"},  {"big", "9223372036854775807"}, {"tenth", "0.1"},
-                {"tiny", "1e-300"}, {"nan", ".nan"}, {"inf", "-.inf"}, {"yes", "true"},
-                {"nothing", NULL}};
+    } rows[] = {{"int", "-42"},   {"big", "9223372036854775807"},
+                {"tenth", "0.1"}, {"tiny", "1e-300"},
+                {"nan", ".nan"},  {"inf", "-.inf"},
+                {"yes", "true"},  {"nothing", NULL}};
     cfg_doc *doc = load(text);
     const cfg_node *root = cfg_root(doc);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

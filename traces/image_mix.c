@@ -8,8 +8,8 @@
 #include "base/rng.h"
 #include "traces/trace_internal.h"
 
-static void set_class(image_class *c, const char *name, double weight, double mp_min,
-                      double mp_max, const double *faces_p, int n_faces)
+static void set_class(image_class *c, const char *name, double weight, double mp_min, double mp_max,
+                      const double *faces_p, int n_faces)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name);
@@ -48,8 +48,8 @@ int image_mix_validate(const image_mix *mix, gp_error *err)
                                 "weight must be a finite number >= 0, got %g", c->weight);
         if (!(c->mp_min > 0) || !(c->mp_max >= c->mp_min) || !(c->mp_max <= 1000))
             return gp_error_set(err, GP_ERANGE, NULL, 0, 0, field,
-                                "mp must satisfy 0 < min <= max <= 1000, got [%g, %g]",
-                                c->mp_min, c->mp_max);
+                                "mp must satisfy 0 < min <= max <= 1000, got [%g, %g]", c->mp_min,
+                                c->mp_max);
         double fsum = 0;
         for (int k = 0; k <= IMAGE_MIX_MAX_FACES; k++) {
             if (!(c->faces_p[k] >= 0) || !isfinite(c->faces_p[k]))
@@ -64,8 +64,7 @@ int image_mix_validate(const image_mix *mix, gp_error *err)
         total += c->weight;
     }
     if (mix->n_classes > 0 && !(total > 0))
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image_mix",
-                            "the class weights sum to 0");
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image_mix", "the class weights sum to 0");
     return 0;
 }
 
@@ -114,8 +113,7 @@ void mix_table_init(mix_table *t, const image_mix *mix)
 
 /* Two keyed uniforms: u0 picks the class and, rescaled within the class's share, the
  * megapixels (a uniform conditioned on an interval is uniform on it); u1 the faces. */
-void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp,
-                    int32_t *faces)
+void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp, int32_t *faces)
 {
     double u0 = rng_keyed_uniform(seed, RNG_IMAGE, index, 0);
     double u1 = rng_keyed_uniform(seed, RNG_IMAGE, index, 1);
@@ -137,8 +135,7 @@ void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp
     *faces = k;
 }
 
-void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp,
-                    int32_t *faces)
+void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp, int32_t *faces)
 {
     mix_table t;
     mix_table_init(&t, mix);

@@ -21,17 +21,17 @@
 
 typedef struct request_spec {
     int64_t arrival_us;
-    float mp;       /* megapixels of the input image, > 0 */
-    int32_t faces;  /* faces to restore, >= 0 */
+    float mp;      /* megapixels of the input image, > 0 */
+    int32_t faces; /* faces to restore, >= 0 */
 } request_spec;
 
 /* A mix of image classes, e.g. phone selfies around 2 MP and old-photo scans up to 24 MP. */
 #define IMAGE_MIX_MAX_CLASSES 8
-#define IMAGE_MIX_MAX_FACES 16
+#define IMAGE_MIX_MAX_FACES   16
 typedef struct image_class {
     char name[32];
-    double weight;          /* relative share of requests */
-    double mp_min, mp_max;  /* megapixels uniform in [mp_min, mp_max] */
+    double weight;         /* relative share of requests */
+    double mp_min, mp_max; /* megapixels uniform in [mp_min, mp_max] */
     /* P(faces = k), k = 0..IMAGE_MIX_MAX_FACES, normalised on use */
     double faces_p[IMAGE_MIX_MAX_FACES + 1];
 } image_class;
@@ -45,8 +45,7 @@ void image_mix_default(image_mix *mix);
 /* Parses a mix from YAML (a sequence of {name, weight, mp: [min, max], faces: {k: p}}). */
 int image_mix_from_cfg(const cfg_node *seq, image_mix *mix, gp_error *err);
 /* Draws (mp, faces) for request `index` with keyed draws on `seed`. */
-void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp,
-                    int32_t *faces);
+void image_mix_draw(const image_mix *mix, uint64_t seed, uint64_t index, float *mp, int32_t *faces);
 
 typedef enum {
     TRACE_TIME_AUTO,
@@ -73,35 +72,35 @@ typedef enum {
 /* Reading a per-request CSV (plain or gzip, detected by magic bytes). */
 typedef struct trace_csv_opts {
     const char *path;
-    const char *time_col;    /* header name of the arrival time column (required) */
+    const char *time_col;      /* header name of the arrival time column (required) */
     trace_time_unit time_unit; /* AUTO: from the column's name (_s, _ms, _us, _ns), else
                                   ISO if it parses as a date-time, else seconds (guessed) */
-    const char *mp_col;      /* optional; NULL: draw from mix */
-    const char *faces_col;   /* optional; NULL: draw from mix */
-    const char *start;       /* optional ISO date-time: drop rows before it, t = 0 there */
-    const char *end;         /* optional ISO date-time: drop rows at or after it */
-                             /* (start/end may also be a number in the time column's unit;
+    const char *mp_col;        /* optional; NULL: draw from mix */
+    const char *faces_col;     /* optional; NULL: draw from mix */
+    const char *start;         /* optional ISO date-time: drop rows before it, t = 0 there */
+    const char *end;           /* optional ISO date-time: drop rows at or after it */
+                               /* (start/end may also be a number in the time column's unit;
                               * ISO columns: seconds since 1970-01-01 UTC) */
-    double time_scale;       /* > 0; 2 plays the trace twice as fast (compresses time) */
-    double rate_scale;       /* > 0; 3 triples the request rate (copies spread in time) */
-                             /* Method: row i gets floor(r) + Bernoulli(r - floor(r))
+    double time_scale;         /* > 0; 2 plays the trace twice as fast (compresses time) */
+    double rate_scale;         /* > 0; 3 triples the request rate (copies spread in time) */
+                               /* Method: row i gets floor(r) + Bernoulli(r - floor(r))
                               * copies (keyed draws of RNG_TRACE_SCALE on (seed, i)), so
                               * r < 1 thins; copy 0 keeps the row's time, copy j >= 1 is
                               * shifted by a keyed uniform offset in +-copy_spread_us
                               * (trace time, reflected into the replay window); then all
                               * are re-sorted. Image size and faces of a copy: the row's,
                               * or drawn from the mix for the copy's own request index. */
-    image_mix mix;           /* n_classes 0: the default mix */
+    image_mix mix;             /* n_classes 0: the default mix */
     uint64_t seed;
-    FILE *warn;              /* warnings (e.g. "sorted 12 out-of-order rows"), may be NULL */
-    int64_t copy_spread_us;  /* half-width of the copies' offsets; 0: 30 s */
-    uint64_t max_rows;       /* refuse a larger trace (it is loaded whole); 0: TRACE_MAX_ROWS */
+    FILE *warn;             /* warnings (e.g. "sorted 12 out-of-order rows"), may be NULL */
+    int64_t copy_spread_us; /* half-width of the copies' offsets; 0: 30 s */
+    uint64_t max_rows;      /* refuse a larger trace (it is loaded whole); 0: TRACE_MAX_ROWS */
 } trace_csv_opts;
 
 /* Recorded traces and envelopes are loaded whole, then sorted: above these many rows
  * they are refused with their size (a recorded row costs 40 bytes while loading, an
  * envelope row 72), rather than run the machine out of memory. */
-#define TRACE_MAX_ROWS 50000000u
+#define TRACE_MAX_ROWS    50000000u
 #define ENVELOPE_MAX_ROWS 20000000u
 /* The longest replay, in simulated microseconds (a century, as for generated workloads):
  * a trace span divided by a small time_scale must not run past the int64 clock. */
@@ -112,18 +111,18 @@ typedef struct trace_csv_opts {
  * gamma renewal process with that CV when cv_col is given. */
 typedef struct trace_envelope_opts {
     const char *path;
-    const char *time_col;    /* window start (seconds, or ISO) */
+    const char *time_col; /* window start (seconds, or ISO) */
     trace_time_unit time_unit;
-    const char *rate_col;    /* req/s, or per window if rate_per_window */
-    bool rate_per_window;    /* the rate column counts requests in the window */
-    const char *cv_col;      /* optional */
-    const char *filter_col;  /* optional: keep rows whose filter_col equals filter_value, */
-    const char *filter_value;/*   or sum all rows of a window when filter_col is NULL */
-    int64_t window_us;       /* 0: inferred from consecutive window starts */
-    int64_t start_us, end_us;/* replay only [start, end) of the envelope; end 0: all */
-                             /* (offsets from the first window's start, envelope time) */
+    const char *rate_col;     /* req/s, or per window if rate_per_window */
+    bool rate_per_window;     /* the rate column counts requests in the window */
+    const char *cv_col;       /* optional */
+    const char *filter_col;   /* optional: keep rows whose filter_col equals filter_value, */
+    const char *filter_value; /*   or sum all rows of a window when filter_col is NULL */
+    int64_t window_us;        /* 0: inferred from consecutive window starts */
+    int64_t start_us, end_us; /* replay only [start, end) of the envelope; end 0: all */
+                              /* (offsets from the first window's start, envelope time) */
     double time_scale, rate_scale;
-    image_mix mix;           /* n_classes 0: the default mix */
+    image_mix mix; /* n_classes 0: the default mix */
     uint64_t seed;
     FILE *warn;
     /* With cv_col and several rows per window (one per client), each client is its own
@@ -134,23 +133,23 @@ typedef struct trace_envelope_opts {
     /* Rows whose gap_col is 0 are data gaps: rate 0 there, and one warning with their
      * count. NULL: "active_clients" if the file has that column (ServeGen). */
     const char *gap_col;
-    uint64_t max_rows;       /* refuse a larger envelope; 0: ENVELOPE_MAX_ROWS */
+    uint64_t max_rows; /* refuse a larger envelope; 0: ENVELOPE_MAX_ROWS */
 } trace_envelope_opts;
 
 /* A generated tidal day (or week): rate(t) = base + peaks (Gaussian bumps), with
  * weekend scaling. */
 #define TIDAL_MAX_PEAKS 6
 typedef struct tidal_opts {
-    double trough_rate_per_s;      /* rate at the quietest time */
-    double peak_rate_per_s;        /* rate at the highest peak */
+    double trough_rate_per_s; /* rate at the quietest time */
+    double peak_rate_per_s;   /* rate at the highest peak */
     int n_peaks;
-    double peak_hour[TIDAL_MAX_PEAKS];      /* default 10.0 and 20.0 */
-    double peak_width_h[TIDAL_MAX_PEAKS];   /* standard deviation, hours (default 2.0) */
-    double peak_rel[TIDAL_MAX_PEAKS];       /* relative height, the largest is 1 */
-    int days;                      /* >= 1 */
-    bool weekly;                   /* day 5 and 6 of each week scaled by weekend_factor */
+    double peak_hour[TIDAL_MAX_PEAKS];    /* default 10.0 and 20.0 */
+    double peak_width_h[TIDAL_MAX_PEAKS]; /* standard deviation, hours (default 2.0) */
+    double peak_rel[TIDAL_MAX_PEAKS];     /* relative height, the largest is 1 */
+    int days;                             /* >= 1 */
+    bool weekly;                          /* day 5 and 6 of each week scaled by weekend_factor */
     double weekend_factor;
-    int start_weekday;             /* 0 = Monday */
+    int start_weekday; /* 0 = Monday */
     image_mix mix;
     uint64_t seed;
 } tidal_opts;
@@ -165,8 +164,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err);
 int trace_open_envelope(const trace_envelope_opts *o, arrival_src **out, gp_error *err);
 int trace_open_tidal(const tidal_opts *o, arrival_src **out, gp_error *err);
 /* Constant-rate Poisson arrivals for `duration_us`; mp and faces from the mix. */
-int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *mix,
-                       uint64_t seed, arrival_src **out, gp_error *err);
+int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *mix, uint64_t seed,
+                       arrival_src **out, gp_error *err);
 /* A fixed list (tests): copies `n` specs, which must be sorted. */
 int trace_open_list(const request_spec *specs, size_t n, arrival_src **out, gp_error *err);
 
@@ -187,11 +186,11 @@ typedef struct trace_stats {
     uint64_t count;
     int64_t first_us, last_us;
     double mean_rate_per_s;
-    double peak_rate_per_s;          /* highest rate over one clock minute (60-s bins) */
-    double cv_per_minute;            /* CV of per-minute counts */
+    double peak_rate_per_s; /* highest rate over one clock minute (60-s bins) */
+    double cv_per_minute;   /* CV of per-minute counts */
     double cv_interarrival;
     double hour_counts[24];
-    double hour_days[24];            /* how many days contributed to each hour (a partial
+    double hour_days[24]; /* how many days contributed to each hour (a partial
                                         hour counts its fraction) */
     /* The same split into whole clock hours and the (at most two) partial ones at the
      * span's ends, so a profile need not scale a partial hour up: hour_full_counts[h] /
@@ -199,10 +198,10 @@ typedef struct trace_stats {
      * the partial hours hold, unscaled. */
     double hour_full_counts[24], hour_full_days[24];
     double partial_counts[24], partial_s[24];
-    int64_t input_window_us;         /* an envelope's window (its rates are per window);
+    int64_t input_window_us; /* an envelope's window (its rates are per window);
                                         0 for a per-request trace */
     double mean_mp, mean_faces, no_face_frac;
-    int64_t span_us;                 /* span the hour_days were counted over */
+    int64_t span_us; /* span the hour_days were counted over */
 } trace_stats;
 int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, gp_error *err);
 

@@ -10,7 +10,7 @@
 #include "base/csv_gzip.h"
 #include "traces/trace_internal.h"
 
-#define TRACE_MAX_RATE_SCALE 1000.0
+#define TRACE_MAX_RATE_SCALE    1000.0
 #define TRACE_DEFAULT_SPREAD_US (30 * 1000000LL)
 
 void trace_csv_opts_default(trace_csv_opts *o)
@@ -50,7 +50,7 @@ static int64_t round_us(double us)
 static int64_t scaled_us(int64_t offset_us, double time_scale)
 {
     return time_scale == 1.0 && offset_us < (1LL << 53) ? offset_us
-                                                       : llround((double)offset_us / time_scale);
+                                                        : llround((double)offset_us / time_scale);
 }
 
 double trace_unit_us(trace_time_unit u)
@@ -69,8 +69,8 @@ const char *trace_unit_name(trace_time_unit u)
     }
 }
 
-void trace_warn_guessed_span(FILE *warn, const char *path, const char *col,
-                             trace_unit_source how, int64_t span_us)
+void trace_warn_guessed_span(FILE *warn, const char *path, const char *col, trace_unit_source how,
+                             int64_t span_us)
 {
     if (!warn || how != TRACE_UNIT_GUESSED || span_us <= TRACE_GUESSED_SPAN_WARN_US)
         return;
@@ -82,8 +82,7 @@ void trace_warn_guessed_span(FILE *warn, const char *path, const char *col,
 }
 
 /* A time value on the input axis: ISO date-time, or a number in the column's unit. */
-static int parse_time_text(const char *s, trace_time_unit unit, int64_t *out_us,
-                           const char **why)
+static int parse_time_text(const char *s, trace_time_unit unit, int64_t *out_us, const char **why)
 {
     if (unit == TRACE_TIME_ISO) {
         *why = "a date-time";
@@ -133,9 +132,13 @@ trace_time_unit trace_detect_unit(const char *col_name, const char *first_value,
         *how = TRACE_UNIT_GIVEN;
         return unit;
     }
-    static const struct { const char *suffix; trace_time_unit unit; } names[] = {
-        {"_ms", TRACE_TIME_MS}, {"_us", TRACE_TIME_US}, {"_ns", TRACE_TIME_NS},
-        {"_s", TRACE_TIME_S}};
+    static const struct {
+        const char *suffix;
+        trace_time_unit unit;
+    } names[] = {{"_ms", TRACE_TIME_MS},
+                 {"_us", TRACE_TIME_US},
+                 {"_ns", TRACE_TIME_NS},
+                 {"_s", TRACE_TIME_S}};
     for (size_t i = 0; col_name && i < sizeof(names) / sizeof(names[0]); i++)
         if (ends_with(col_name, names[i].suffix)) {
             *how = TRACE_UNIT_FROM_NAME;
@@ -150,8 +153,8 @@ trace_time_unit trace_detect_unit(const char *col_name, const char *first_value,
     return TRACE_TIME_S;
 }
 
-static int parse_bound(const char *path, const char *field, const char *text,
-                       trace_time_unit unit, int64_t *out_us, gp_error *err)
+static int parse_bound(const char *path, const char *field, const char *text, trace_time_unit unit,
+                       int64_t *out_us, gp_error *err)
 {
     const char *why;
     if (textparse_iso_us(text, out_us) == 0)
@@ -164,8 +167,7 @@ static int parse_bound(const char *path, const char *field, const char *text,
         return 0;
     }
     return gp_error_set(err, GP_EPARSE, path, 0, 0, field,
-                        "cannot parse '%.60s' as a date-time or a time in the trace's unit",
-                        text);
+                        "cannot parse '%.60s' as a date-time or a time in the trace's unit", text);
 }
 
 static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol, int fcol,
@@ -181,13 +183,13 @@ static int read_rows(csv_reader *r, const trace_csv_opts *o, int tcol, int mcol,
         if (n == 0)
             *unit = trace_detect_unit(o->time_col, csv_field(r, (size_t)tcol), o->time_unit, how);
         if (n >= max_rows) {
-            rc = gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
-                              "trace too large: more than %llu rows (%.1f MiB in memory; "
-                              "recorded traces are loaded whole): cut it with start/end, or "
-                              "replay its per-minute counts as an envelope",
-                              (unsigned long long)max_rows,
-                              (double)max_rows * (sizeof(load_row) + sizeof(trace_row)) /
-                                  (1 << 20));
+            rc =
+                gp_error_set(err, GP_ELIMIT, csv_path(r), csv_line(r), 0, NULL,
+                             "trace too large: more than %llu rows (%.1f MiB in memory; "
+                             "recorded traces are loaded whole): cut it with start/end, or "
+                             "replay its per-minute counts as an envelope",
+                             (unsigned long long)max_rows,
+                             (double)max_rows * (sizeof(load_row) + sizeof(trace_row)) / (1 << 20));
             break;
         }
         if (n == cap) {
@@ -252,8 +254,7 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     *out = NULL;
     int rc;
     if (!o->time_col || !o->time_col[0])
-        return gp_error_set(err, GP_EMISSING, o->path, 0, 0, "time_column",
-                            "no time column given");
+        return gp_error_set(err, GP_EMISSING, o->path, 0, 0, "time_column", "no time column given");
     if ((rc = trace_check_scale(o->path, "time_scale", o->time_scale, err)) < 0 ||
         (rc = trace_check_scale(o->path, "rate_scale", o->rate_scale, err)) < 0 ||
         (rc = image_mix_validate(&o->mix, err)) < 0)
@@ -261,8 +262,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     if (o->rate_scale > TRACE_MAX_RATE_SCALE)
         return gp_error_set(err, GP_ERANGE, o->path, 0, 0, "rate_scale",
                             "at most %g for a recorded trace (got %g); for more, use its "
-                            "per-minute counts as an envelope", TRACE_MAX_RATE_SCALE,
-                            o->rate_scale);
+                            "per-minute counts as an envelope",
+                            TRACE_MAX_RATE_SCALE, o->rate_scale);
     if (o->copy_spread_us < 0)
         return gp_error_set(err, GP_ERANGE, o->path, 0, 0, "copy_spread_us",
                             "must be >= 0, got %lld", (long long)o->copy_spread_us);
@@ -299,8 +300,7 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     if (unsorted > 0) {
         qsort(rows, n, sizeof(*rows), cmp_load_row);
         if (o->warn)
-            fprintf(o->warn,
-                    "warning: %s: %zu of %zu rows were out of time order; sorted them\n",
+            fprintf(o->warn, "warning: %s: %zu of %zu rows were out of time order; sorted them\n",
                     o->path, unsorted, n);
     }
     int64_t start_us = rows[0].t_us, end_us = INT64_MAX;
@@ -364,8 +364,8 @@ int trace_open_csv(const trace_csv_opts *o, arrival_src **out, gp_error *err)
     ro.unit_source = how;
     trace_warn_guessed_span(o->warn, o->path, o->time_col, how, last_in - start_us);
     ro.rate_scale = o->rate_scale;
-    double spread_us = (double)(o->copy_spread_us ? o->copy_spread_us
-                                                   : TRACE_DEFAULT_SPREAD_US) / o->time_scale;
+    double spread_us =
+        (double)(o->copy_spread_us ? o->copy_spread_us : TRACE_DEFAULT_SPREAD_US) / o->time_scale;
     ro.spread_us = spread_us < (double)TRACE_MAX_SPAN_US ? llround(spread_us) : TRACE_MAX_SPAN_US;
     ro.mix = o->mix;
     ro.seed = o->seed;

@@ -21,7 +21,7 @@
 #include "base/rng.h"
 #include "traces/trace_internal.h"
 
-#define ENVELOPE_MAX_CV 20.0
+#define ENVELOPE_MAX_CV      20.0
 #define ENVELOPE_MAX_STREAMS 1000000u
 #define ENVELOPE_MAX_MINUTES 50000000LL
 
@@ -36,9 +36,9 @@ void trace_envelope_opts_default(trace_envelope_opts *o)
 }
 
 typedef struct env_row {
-    int64_t t_us;   /* window start, input axis */
-    uint32_t key;   /* stream (client) */
-    uint32_t ord;   /* file order, for a stable sort */
+    int64_t t_us; /* window start, input axis */
+    uint32_t key; /* stream (client) */
+    uint32_t ord; /* file order, for a stable sort */
     double rate_per_s;
     double cv;
     bool gap;
@@ -161,9 +161,10 @@ static int check_opts(const trace_envelope_opts *o, gp_error *err)
     if (o->window_us < 0)
         return gp_error_set(err, GP_ERANGE, o->path, 0, 0, "window", "must be >= 0");
     if (o->start_us < 0 || o->end_us < 0 || (o->end_us > 0 && o->end_us <= o->start_us))
-        return gp_error_set(err, GP_ERANGE, o->path, 0, 0, "end",
-                            "need 0 <= start < end (end 0: to the end), got start %lld us, end %lld us",
-                            (long long)o->start_us, (long long)o->end_us);
+        return gp_error_set(
+            err, GP_ERANGE, o->path, 0, 0, "end",
+            "need 0 <= start < end (end 0: to the end), got start %lld us, end %lld us",
+            (long long)o->start_us, (long long)o->end_us);
     if ((rc = trace_check_scale(o->path, "time_scale", o->time_scale, err)) < 0 ||
         (rc = trace_check_scale(o->path, "rate_scale", o->rate_scale, err)) < 0 ||
         (rc = image_mix_validate(&o->mix, err)) < 0)
@@ -175,8 +176,7 @@ typedef struct env_cols {
     int t, rate, cv, filter, client, gap;
 } env_cols;
 
-static int find_cols(const csv_reader *r, const trace_envelope_opts *o, env_cols *c,
-                     gp_error *err)
+static int find_cols(const csv_reader *r, const trace_envelope_opts *o, env_cols *c, gp_error *err)
 {
     c->cv = c->filter = c->client = c->gap = -1;
     if ((c->t = csv_require_col(r, o->time_col, "time column", err)) < 0)
@@ -228,8 +228,7 @@ static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_
                               "envelope too large: more than %llu rows (%.1f MiB in memory; "
                               "envelopes are loaded whole): cut the file, or use wider windows",
                               (unsigned long long)max_rows,
-                              (double)max_rows * (sizeof(env_row) + sizeof(env_win)) /
-                                  (1 << 20));
+                              (double)max_rows * (sizeof(env_row) + sizeof(env_win)) / (1 << 20));
             break;
         }
         if (n == cap) {
@@ -238,7 +237,8 @@ static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_
                 nc = (size_t)max_rows;
             env_row *p = realloc(rows, nc * sizeof(*p));
             if (!p) {
-                rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL, "out of memory");
+                rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL,
+                                  "out of memory");
                 break;
             }
             rows = p;
@@ -260,7 +260,8 @@ static int read_env_rows(csv_reader *r, const trace_envelope_opts *o, const env_
         }
         if (c->client >= 0) {
             if (intern_get(clients, csv_field(r, (size_t)c->client), &row->key) < 0) {
-                rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL, "out of memory");
+                rc = gp_error_set(err, GP_ENOMEM, csv_path(r), csv_line(r), 0, NULL,
+                                  "out of memory");
                 break;
             }
             if (clients->n > ENVELOPE_MAX_STREAMS) {
@@ -348,8 +349,8 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
         goto done;
     }
     if (n == 0) {
-        rc = gp_error_set(err, GP_EMISSING, o->path, 0, 0, "filter_value",
-                          "no row has %s = '%s'", o->filter_col, o->filter_value);
+        rc = gp_error_set(err, GP_EMISSING, o->path, 0, 0, "filter_value", "no row has %s = '%s'",
+                          o->filter_col, o->filter_value);
         goto done;
     }
     if (unsorted > 0) {
@@ -445,15 +446,16 @@ static int envelope_load(const trace_envelope_opts *o, envelope *env, gp_error *
         if (b <= a || row->rate_per_s <= 0)
             continue;
         env_win w = {(double)(a - origin) / 1e6 / o->time_scale,
-                     (double)(b - origin) / 1e6 / o->time_scale,
-                     row->rate_per_s * rate_factor, gap_shape(row->cv, has_cv)};
+                     (double)(b - origin) / 1e6 / o->time_scale, row->rate_per_s * rate_factor,
+                     gap_shape(row->cv, has_cv)};
         /* Two rows of one stream and window (no cv, or a repeated client): add rates. */
         if (s->n > 0 && s->w[s->n - 1].start_s == w.start_s && s->w[s->n - 1].end_s == w.end_s) {
             env_win *p = &s->w[s->n - 1];
             if (has_cv && p->shape != w.shape) {
                 double cv_p = p->shape > 0 ? 1 / sqrt(p->shape) : p->shape < 0 ? 0 : 1;
                 double cv_w = w.shape > 0 ? 1 / sqrt(w.shape) : w.shape < 0 ? 0 : 1;
-                double cv = (cv_p * p->rate_per_s + cv_w * w.rate_per_s) / (p->rate_per_s + w.rate_per_s);
+                double cv =
+                    (cv_p * p->rate_per_s + cv_w * w.rate_per_s) / (p->rate_per_s + w.rate_per_s);
                 p->shape = gap_shape(cv, true);
             }
             p->rate_per_s += w.rate_per_s;
@@ -588,7 +590,8 @@ int trace_open_envelope(const trace_envelope_opts *o, arrival_src **out, gp_erro
         envelope_src_free(&s->base);
         return gp_error_set(err, GP_ENOMEM, o->path, 0, 0, NULL, "out of memory");
     }
-    gsl_rng_set(s->rng, (unsigned long)rng_mix64(o->seed ^ rng_mix64((uint64_t)RNG_ARRIVALS + 0xe1ULL)));
+    gsl_rng_set(s->rng,
+                (unsigned long)rng_mix64(o->seed ^ rng_mix64((uint64_t)RNG_ARRIVALS + 0xe1ULL)));
     mix_table_init(&s->mix, &o->mix);
     s->seed = o->seed;
     s->base.ops = &envelope_ops;

@@ -15,9 +15,9 @@
 #include "base/rng.h"
 #include "traces/trace_internal.h"
 
-#define DAY_S 86400.0
-#define SEG_S 60.0
-#define SEGS_PER_DAY 1440
+#define DAY_S          86400.0
+#define SEG_S          60.0
+#define SEGS_PER_DAY   1440
 #define TIDAL_MAX_DAYS 36500
 
 void tidal_opts_default(tidal_opts *o)
@@ -87,8 +87,9 @@ int tidal_curve_init(const tidal_opts *o, tidal_curve *c, gp_error *err)
         return BAD("tidal.peak_rate_per_s", "expected a number in (0, 1e9], got %g",
                    o->peak_rate_per_s);
     if (!(o->trough_rate_per_s >= 0) || !(o->trough_rate_per_s <= o->peak_rate_per_s))
-        return BAD("tidal.trough_rate_per_s", "expected a number in [0, peak_rate_per_s = %g], got %g",
-                   o->peak_rate_per_s, o->trough_rate_per_s);
+        return BAD("tidal.trough_rate_per_s",
+                   "expected a number in [0, peak_rate_per_s = %g], got %g", o->peak_rate_per_s,
+                   o->trough_rate_per_s);
     if (o->n_peaks < 0 || o->n_peaks > TIDAL_MAX_PEAKS)
         return BAD("tidal.peaks", "expected 0 to %d peaks, got %d", TIDAL_MAX_PEAKS, o->n_peaks);
     for (int k = 0; k < o->n_peaks; k++) {
@@ -167,7 +168,8 @@ static gsl_rng *arrivals_rng(uint64_t seed)
 {
     gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
     if (g)
-        gsl_rng_set(g, (unsigned long)rng_mix64(seed ^ rng_mix64((uint64_t)RNG_ARRIVALS + 0x7a3dULL)));
+        gsl_rng_set(g,
+                    (unsigned long)rng_mix64(seed ^ rng_mix64((uint64_t)RNG_ARRIVALS + 0x7a3dULL)));
     return g;
 }
 
@@ -178,8 +180,8 @@ typedef struct tidal_src {
     mix_table mix;
     uint64_t seed, emitted;
     /* thinning state */
-    double t_s;             /* current time */
-    int64_t seg, n_seg;     /* current 1-minute segment, and how many */
+    double t_s;         /* current time */
+    int64_t seg, n_seg; /* current 1-minute segment, and how many */
     double seg_end_s, lam, squeeze;
     double seg_bound[SEGS_PER_DAY], seg_squeeze[SEGS_PER_DAY]; /* weekday values */
 } tidal_src;
@@ -326,8 +328,8 @@ static void poisson_free(arrival_src *base)
 
 static const arrival_src_ops poisson_ops = {"poisson", poisson_next, poisson_free};
 
-int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *mix,
-                       uint64_t seed, arrival_src **out, gp_error *err)
+int trace_open_poisson(double rate_per_s, int64_t duration_us, const image_mix *mix, uint64_t seed,
+                       arrival_src **out, gp_error *err)
 {
     *out = NULL;
     if (!(rate_per_s >= 0 && rate_per_s <= 1e9))

@@ -23,11 +23,11 @@ typedef struct arrival_src_ops {
 
 struct arrival_src {
     const arrival_src_ops *ops;
-    int64_t span_us;   /* -1 if unknown */
+    int64_t span_us;       /* -1 if unknown */
     double expected_count; /* arrivals to expect over the span; 0 if unknown */
-    int64_t origin_us; /* absolute time of t = 0 on the input's axis (see trace.h) */
+    int64_t origin_us;     /* absolute time of t = 0 on the input's axis (see trace.h) */
     bool origin_is_date;
-    trace_time_unit time_unit;     /* of the time column (AUTO: generated) */
+    trace_time_unit time_unit; /* of the time column (AUTO: generated) */
     trace_unit_source unit_source;
 };
 
@@ -44,16 +44,16 @@ typedef struct trace_rows_opts {
     bool origin_is_date;
     trace_time_unit time_unit;
     trace_unit_source unit_source;
-    double rate_scale;  /* 1: rows as they are; else keyed copies (trace_src.c) */
-    int64_t spread_us;  /* copies within +-spread of their row, replay time */
+    double rate_scale; /* 1: rows as they are; else keyed copies (trace_src.c) */
+    int64_t spread_us; /* copies within +-spread of their row, replay time */
     image_mix mix;
     uint64_t seed;
 } trace_rows_opts;
 
 /* Builds an in-memory source over `rows` (sorted by t_us, all within [0, span_us]);
  * takes ownership of rows, also on error. */
-int trace_src_from_rows(trace_row *rows, size_t n, const trace_rows_opts *o,
-                        arrival_src **out, gp_error *err);
+int trace_src_from_rows(trace_row *rows, size_t n, const trace_rows_opts *o, arrival_src **out,
+                        gp_error *err);
 
 /* An image_mix prepared for drawing. */
 typedef struct mix_table {
@@ -61,7 +61,7 @@ typedef struct mix_table {
     double class_cum[IMAGE_MIX_MAX_CLASSES]; /* cumulative shares, last = 1 */
     double mp_min[IMAGE_MIX_MAX_CLASSES];
     double mp_span[IMAGE_MIX_MAX_CLASSES];
-    int faces_n[IMAGE_MIX_MAX_CLASSES];      /* highest k with P > 0, plus one */
+    int faces_n[IMAGE_MIX_MAX_CLASSES]; /* highest k with P > 0, plus one */
     double faces_cum[IMAGE_MIX_MAX_CLASSES][IMAGE_MIX_MAX_FACES + 1];
 } mix_table;
 
@@ -70,8 +70,7 @@ typedef struct mix_table {
 void mix_table_init(mix_table *t, const image_mix *mix);
 /* Keyed draw for request `index`: two keyed uniforms of RNG_IMAGE (k = 0: class and
  * megapixels within it, k = 1: faces). */
-void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp,
-                    int32_t *faces);
+void mix_table_draw(const mix_table *t, uint64_t seed, uint64_t index, float *mp, int32_t *faces);
 
 /* Expected megapixels, faces and share of no-face requests of a mix. */
 void image_mix_means(const image_mix *mix, double *mean_mp, double *mean_faces,
@@ -89,13 +88,12 @@ trace_time_unit trace_detect_unit(const char *col_name, const char *first_value,
                                   trace_time_unit unit, trace_unit_source *how);
 /* A trace read with a GUESSED unit that spans more than TRACE_GUESSED_SPAN_WARN_US: one
  * warning line to warn (may be NULL) naming the column, the span and the option. */
-void trace_warn_guessed_span(FILE *warn, const char *path, const char *col,
-                             trace_unit_source how, int64_t span_us);
+void trace_warn_guessed_span(FILE *warn, const char *path, const char *col, trace_unit_source how,
+                             int64_t span_us);
 
 /* Adds to hour_days[h] how many times clock hour h occurs in [from_us, to_us) (a partial
  * hour counts its fraction), where the clock reads (t + day_offset_us) at replay time t. */
-void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
-                     double hour_days[24]);
+void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us, double hour_days[24]);
 
 /* Splits st->hour_counts / hour_days into whole hours and the partial hours at the ends
  * of [from_us, to_us] (clock = t + day_offset_us): first_counts / last_counts are the

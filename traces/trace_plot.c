@@ -20,7 +20,8 @@ static int write_files(const trace_stats *st, const char *title, const char *png
     if (!f)
         return gp_error_set(err, GP_EIO, dat, 0, 0, NULL, "cannot write: %s", strerror(errno));
     for (int h = 0; h < 24; h++)
-        fprintf(f, "%d %.6g\n", h, st->hour_days[h] > 0 ? st->hour_counts[h] / st->hour_days[h] : 0.0);
+        fprintf(f, "%d %.6g\n", h,
+                st->hour_days[h] > 0 ? st->hour_counts[h] / st->hour_days[h] : 0.0);
     if (fclose(f) != 0)
         return gp_error_set(err, GP_EIO, dat, 0, 0, NULL, "cannot write: %s", strerror(errno));
     f = fopen(gp, "w");
@@ -30,7 +31,8 @@ static int write_files(const trace_stats *st, const char *title, const char *png
           "    set terminal pngcairo size 960,540\n"
           "} else {\n"
           "    set terminal png size 960,540\n"
-          "}\n", f);
+          "}\n",
+          f);
     fputs("set output ", f);
     gnuplot_put_quoted(f, png_path);
     fputs("\nset title ", f);
@@ -40,7 +42,8 @@ static int write_files(const trace_stats *st, const char *title, const char *png
           "set ylabel 'requests per hour (mean over days)'\n"
           "set xrange [-0.5:23.5]\nset xtics 0,2,23\nset yrange [0:*]\nset grid ytics\n"
           "set style fill solid 0.6 border -1\nset boxwidth 0.8\n"
-          "plot ", f);
+          "plot ",
+          f);
     gnuplot_put_quoted(f, dat);
     fputs(" using 1:2 with boxes notitle\n", f);
     if (fclose(f) != 0)
@@ -57,8 +60,8 @@ static int run_gnuplot(const char *gp, const char *errlog, gp_error *err)
         return gp_error_set(err, GP_EMISSING, NULL, 0, 0, "--plot",
                             "gnuplot not found on PATH: install gnuplot, or leave out --plot");
     if (r.spawn_errno)
-        return gp_error_set(err, r.spawn_errno == ENOMEM ? GP_ENOMEM : GP_EIO, NULL, 0, 0,
-                            "--plot", "cannot run gnuplot: %s", strerror(r.spawn_errno));
+        return gp_error_set(err, r.spawn_errno == ENOMEM ? GP_ENOMEM : GP_EIO, NULL, 0, 0, "--plot",
+                            "cannot run gnuplot: %s", strerror(r.spawn_errno));
     if (r.wait_errno)
         return gp_error_set(err, GP_EIO, NULL, 0, 0, "--plot", "waiting for gnuplot: %s",
                             strerror(r.wait_errno));

@@ -52,8 +52,8 @@ typedef struct recorded_src {
     mix_table mix;
     /* rate scaling (scaled == false: rows are emitted as they are) */
     bool scaled;
-    uint32_t copies_whole;   /* floor(rate_scale) */
-    double copies_frac;      /* rate_scale - floor(rate_scale) */
+    uint32_t copies_whole; /* floor(rate_scale) */
+    double copies_frac;    /* rate_scale - floor(rate_scale) */
     int64_t spread_us;
     pending_copy *heap;
     size_t heap_n, heap_cap;

@@ -19,8 +19,7 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us,
-                     double hour_days[24])
+void trace_hour_days(int64_t day_offset_us, int64_t from_us, int64_t to_us, double hour_days[24])
 {
     if (to_us <= from_us)
         return;
@@ -166,8 +165,8 @@ int trace_compute_stats(arrival_src *s, int64_t day_offset_us, trace_stats *st, 
     int64_t span_last_hour = floor_div(to + off, US_PER_H);
     int64_t span_first_hour = floor_div(from + off, US_PER_H);
     trace_split_partial_hours(st, off, from, to, first_hour == span_first_hour ? first_hour_n : 0,
-                              cur_hour == span_last_hour && cur_hour != span_first_hour
-                                  ? cur_hour_n : 0);
+                              cur_hour == span_last_hour && cur_hour != span_first_hour ? cur_hour_n
+                                                                                        : 0);
     st->mean_mp = mp_sum / n;
     st->mean_faces = faces_sum / n;
     st->no_face_frac = (double)no_face / n;

@@ -55,8 +55,8 @@ static int opt_copy(const cfg_node *map, const char *key, char *buf, size_t len,
     if (rc <= 0)
         return rc;
     if (strlen(s) >= len)
-        return cfg_error(cfg_map_get(map, key), err, GP_ERANGE,
-                         "longer than %zu characters", len - 1);
+        return cfg_error(cfg_map_get(map, key), err, GP_ERANGE, "longer than %zu characters",
+                         len - 1);
     memcpy(buf, s, strlen(s) + 1);
     return 1;
 }
@@ -69,8 +69,7 @@ static int req_copy(const cfg_node *map, const char *key, char *buf, size_t len,
     return rc;
 }
 
-static int parse_path(const cfg_node *map, const char *base_dir, workload_spec *w,
-                      gp_error *err)
+static int parse_path(const cfg_node *map, const char *base_dir, workload_spec *w, gp_error *err)
 {
     char rel[WORKLOAD_PATH_MAX];
     int rc = req_copy(map, "path", rel, sizeof(rel), err);
@@ -102,8 +101,7 @@ static int parse_common_file(const cfg_node *map, const char *base_dir, workload
 }
 
 /* `start`/`end` of a recorded trace: an ISO date-time or a number. */
-static int parse_bound(const cfg_node *map, const char *key, char *buf, size_t len,
-                       gp_error *err)
+static int parse_bound(const cfg_node *map, const char *key, char *buf, size_t len, gp_error *err)
 {
     int rc = opt_copy(map, key, buf, len, err);
     if (rc <= 0)
@@ -112,18 +110,18 @@ static int parse_bound(const cfg_node *map, const char *key, char *buf, size_t l
     double v;
     const char *why;
     if (textparse_iso_us(buf, &t) < 0 && textparse_nonneg(buf, &v, &why) < 0)
-        return cfg_error(cfg_map_get(map, key), err, GP_EPARSE,
-                         "expected a date-time like \"2025-02-05 00:00:00\" or a number, got \"%s\"",
-                         buf);
+        return cfg_error(
+            cfg_map_get(map, key), err, GP_EPARSE,
+            "expected a date-time like \"2025-02-05 00:00:00\" or a number, got \"%s\"", buf);
     return 0;
 }
 
-static int parse_trace(const cfg_node *map, const char *base_dir, workload_spec *w,
-                       gp_error *err)
+static int parse_trace(const cfg_node *map, const char *base_dir, workload_spec *w, gp_error *err)
 {
-    static const char *const keys[] = {"type", "image_mix", "path", "time_column", "time_unit",
-                                       "mp_column", "faces_column", "start", "end",
-                                       "time_scale", "rate_scale", "copy_spread", NULL};
+    static const char *const keys[] = {"type",      "image_mix",  "path",         "time_column",
+                                       "time_unit", "mp_column",  "faces_column", "start",
+                                       "end",       "time_scale", "rate_scale",   "copy_spread",
+                                       NULL};
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
         (rc = parse_common_file(map, base_dir, w, err)) < 0 ||
@@ -137,7 +135,8 @@ static int parse_trace(const cfg_node *map, const char *base_dir, workload_spec 
     if (w->rate_scale > 1000)
         return cfg_error(cfg_map_get(map, "rate_scale"), err, GP_ERANGE,
                          "at most 1000 for a recorded trace (got %g); for more, replay its "
-                         "per-minute counts as an envelope", w->rate_scale);
+                         "per-minute counts as an envelope",
+                         w->rate_scale);
     return 0;
 }
 
@@ -145,9 +144,10 @@ static int parse_envelope(const cfg_node *map, const char *base_dir, workload_sp
                           gp_error *err)
 {
     static const char *const keys[] = {
-        "type", "image_mix", "path", "time_column", "time_unit", "rate_column",
-        "rate_per_window", "cv_column", "filter_column", "filter_value", "client_column",
-        "gap_column", "window", "start", "end", "time_scale", "rate_scale", NULL};
+        "type",          "image_mix",       "path",      "time_column",   "time_unit",
+        "rate_column",   "rate_per_window", "cv_column", "filter_column", "filter_value",
+        "client_column", "gap_column",      "window",    "start",         "end",
+        "time_scale",    "rate_scale",      NULL};
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
         (rc = parse_common_file(map, base_dir, w, err)) < 0 ||
@@ -201,9 +201,10 @@ static int parse_peaks(const cfg_node *map, tidal_opts *t, gp_error *err)
 
 static int parse_tidal(const cfg_node *map, workload_spec *w, gp_error *err)
 {
-    static const char *const keys[] = {"type", "image_mix", "days", "trough_rate_per_s",
-                                       "peak_rate_per_s", "peaks", "weekly", "weekend_factor",
-                                       "start_weekday", "rate_scale", NULL};
+    static const char *const keys[] = {
+        "type",  "image_mix", "days",           "trough_rate_per_s", "peak_rate_per_s",
+        "peaks", "weekly",    "weekend_factor", "start_weekday",     "rate_scale",
+        NULL};
     tidal_opts *t = &w->tidal;
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
@@ -236,8 +237,8 @@ static int parse_tidal(const cfg_node *map, workload_spec *w, gp_error *err)
 
 static int parse_poisson(const cfg_node *map, workload_spec *w, gp_error *err)
 {
-    static const char *const keys[] = {"type", "image_mix", "rate_per_s", "duration",
-                                       "rate_scale", NULL};
+    static const char *const keys[] = {"type",     "image_mix",  "rate_per_s",
+                                       "duration", "rate_scale", NULL};
     int rc;
     if ((rc = cfg_check_keys(map, keys, err)) < 0 ||
         (rc = cfg_req_double(map, "rate_per_s", 0, 1e9, &w->rate_per_s, err)) < 0 ||
@@ -248,8 +249,7 @@ static int parse_poisson(const cfg_node *map, workload_spec *w, gp_error *err)
     return 0;
 }
 
-int workload_parse(const cfg_node *map, const char *base_dir, workload_spec *out,
-                   gp_error *err)
+int workload_parse(const cfg_node *map, const char *base_dir, workload_spec *out, gp_error *err)
 {
     workload_spec_default(out);
     if (!map || cfg_node_kind(map) != CFG_MAP)

@@ -50,15 +50,15 @@ typedef enum {
 typedef struct workload_spec {
     workload_type type;
     /* trace and envelope */
-    char path[WORKLOAD_PATH_MAX];       /* resolved against the base directory */
+    char path[WORKLOAD_PATH_MAX]; /* resolved against the base directory */
     char time_col[WORKLOAD_NAME_MAX];
     trace_time_unit time_unit;
     double time_scale, rate_scale;
     /* trace */
-    char mp_col[WORKLOAD_NAME_MAX];     /* "" = draw from the mix */
+    char mp_col[WORKLOAD_NAME_MAX]; /* "" = draw from the mix */
     char faces_col[WORKLOAD_NAME_MAX];
-    char start[64], end[64];            /* "" = from the first row / to the last */
-    int64_t copy_spread_us;             /* 0 = 30 s */
+    char start[64], end[64]; /* "" = from the first row / to the last */
+    int64_t copy_spread_us;  /* 0 = 30 s */
     /* envelope */
     char rate_col[WORKLOAD_NAME_MAX];
     bool rate_per_window;
@@ -73,14 +73,13 @@ typedef struct workload_spec {
     int64_t duration_us;
     /* all */
     image_mix mix;
-    FILE *warn;                         /* warnings when opening (NULL: none) */
+    FILE *warn; /* warnings when opening (NULL: none) */
 } workload_spec;
 
 /* Defaults of every key (type poisson with rate 0 until parsed). */
 void workload_spec_default(workload_spec *w);
 /* Parses the `workload:` map. base_dir may be NULL or "" (paths used as given). */
-int workload_parse(const cfg_node *map, const char *base_dir, workload_spec *out,
-                   gp_error *err);
+int workload_parse(const cfg_node *map, const char *base_dir, workload_spec *out, gp_error *err);
 /* Opens the workload for `seed` (arrivals, image draws and rate scaling keyed on it). */
 int workload_open(const workload_spec *w, uint64_t seed, arrival_src **out, gp_error *err);
 void workload_free(workload_spec *w);

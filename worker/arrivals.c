@@ -9,8 +9,7 @@
 #include "base/csv_reader.h"
 
 /* An error about column `col` of the current row: "file:line: name: message". */
-static int bad(const csv_reader *r, int col, int code, gp_error *err, const char *what,
-               double v)
+static int bad(const csv_reader *r, int col, int code, gp_error *err, const char *what, double v)
 {
     return gp_error_set(err, code, csv_path(r), csv_line(r), 0, csv_col_name(r, (size_t)col),
                         "expected %s, got %g", what, v);
@@ -29,8 +28,8 @@ static int number(const csv_reader *r, int col, double *out, gp_error *err)
     return 0;
 }
 
-int arrivals_read(const char *path, bool need_time, double max_mp, size_t max_rows,
-                  arrivals *out, gp_error *err)
+int arrivals_read(const char *path, bool need_time, double max_mp, size_t max_rows, arrivals *out,
+                  gp_error *err)
 {
     memset(out, 0, sizeof(*out));
     csv_reader *r;
@@ -74,8 +73,8 @@ int arrivals_read(const char *path, bool need_time, double max_mp, size_t max_ro
         a.faces = (int)faces;
         prev = a.t_s;
         if (out->n == max_rows) {
-            rc = gp_error_set(err, GP_ELIMIT, path, csv_line(r), 0, NULL,
-                              "more than %zu requests", max_rows);
+            rc = gp_error_set(err, GP_ELIMIT, path, csv_line(r), 0, NULL, "more than %zu requests",
+                              max_rows);
             break;
         }
         if (out->n == cap) {

@@ -28,8 +28,8 @@ typedef struct arrivals {
  * >= 0 and non-decreasing; otherwise only mp and faces are read. mp must lie in
  * (0, max_mp]. At most max_rows rows (GP_ELIMIT beyond); an empty file is GP_EPARSE.
  * Errors about a value: "file:line: column: expected ..., got ...". */
-int arrivals_read(const char *path, bool need_time, double max_mp, size_t max_rows,
-                  arrivals *out, gp_error *err);
+int arrivals_read(const char *path, bool need_time, double max_mp, size_t max_rows, arrivals *out,
+                  gp_error *err);
 void arrivals_free(arrivals *a);
 
 #endif

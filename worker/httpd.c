@@ -251,8 +251,8 @@ static void *accept_loop(void *arg)
     return NULL;
 }
 
-int httpd_start(const char *bind_host, int port, httpd_handler h, void *ctx, httpd **out,
-                char *why, size_t why_len)
+int httpd_start(const char *bind_host, int port, httpd_handler h, void *ctx, httpd **out, char *why,
+                size_t why_len)
 {
     *out = NULL;
     struct addrinfo hints, *ai = NULL;
@@ -272,7 +272,8 @@ int httpd_start(const char *bind_host, int port, httpd_handler h, void *ctx, htt
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-        snprintf(why, why_len, "http: cannot listen on %s:%d: %s", bind_host, port, strerror(errno));
+        snprintf(why, why_len, "http: cannot listen on %s:%d: %s", bind_host, port,
+                 strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);

@@ -21,14 +21,14 @@ void http_buf_free(http_buf *b);
 
 /* Fills body and *content_type for (method, path, query string without '?', may be "");
  * returns the HTTP status. */
-typedef int (*httpd_handler)(void *ctx, const char *method, const char *path,
-                             const char *query, http_buf *body, const char **content_type);
+typedef int (*httpd_handler)(void *ctx, const char *method, const char *path, const char *query,
+                             http_buf *body, const char **content_type);
 
 typedef struct httpd httpd;
 
 /* Listens on bind_host:port (port 0: any free port) and serves until httpd_stop. */
-int httpd_start(const char *bind_host, int port, httpd_handler h, void *ctx, httpd **out,
-                char *why, size_t why_len);
+int httpd_start(const char *bind_host, int port, httpd_handler h, void *ctx, httpd **out, char *why,
+                size_t why_len);
 /* The port actually bound. */
 int httpd_port(const httpd *s);
 /* Stops the thread, closes the socket, frees. */

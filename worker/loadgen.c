@@ -18,9 +18,11 @@
  * expand: runs the traces/ library on the `workload:` map of an experiment file (any
  * type: trace, envelope, tidal, poisson) with the experiment's seed (or --seed) and writes
  * the arrivals CSV, so the GPU machine (no GSL, YAML or SQLite) replays exactly the
- * requests that the simulator replays (an experiment `type: trace` over the same CSV). */
+ * requests that the simulator replays (an experiment `type: trace` over the same CSV).
+ * Options through the one parser (base/opts.h): a bad one is one line and exit 2. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,10 +31,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/opts.h"
 #include "worker/arrivals.h"
-#include "worker/netaddr.h"
 #include "worker/queue.h"
 #include "worker/resp.h"
+#include "worker/wopts.h"
 
 #ifdef LOADGEN_WITH_TRACES
 #include "base/cfg.h"
@@ -51,14 +54,34 @@ static int die(const char *fmt, const char *a)
     return 1;
 }
 
-static int usage(void)
+static const char USAGE[] =
+    "usage: gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]\n"
+    "           [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]\n"
+    "       gpenlab-loadgen check ARRIVALS.csv\n"
+    "       gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]\n";
+
+/* The command's options (argv[0] its word) through spec; the one file it takes is
+ * required (`what` names it). 0, 1 when the help was printed, or 2 with the line printed. */
+static int parse(int argc, char **argv, const cli_opt *opts, const char **file, const char *what)
 {
-    fprintf(stderr,
-            "usage: gpenlab-loadgen replay ARRIVALS.csv [--redis HOST:PORT] [--prefix gpen]\n"
-            "           [--time-scale F] [--limit N] [--drain-timeout S] [--out REQUESTS.csv]\n"
-            "       gpenlab-loadgen check ARRIVALS.csv\n"
-            "       gpenlab-loadgen expand WORKLOAD.yaml --out ARRIVALS.csv [--seed N] [--mp-step MP]\n");
-    return 2;
+    const cli_spec spec = {.opts = opts,
+                           .pos = file,
+                           .n_pos = 1,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = USAGE};
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    if (rc == 0 && !*file)
+        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, NULL, "which %s? (gpenlab-loadgen --help)",
+                          what);
+    if (rc < 0) {
+        char prog[64];
+        snprintf(prog, sizeof(prog), "gpenlab-loadgen %s", argv[0]);
+        return cli_report(stderr, prog, &err, 2);
+    }
+    return rc;
 }
 
 static int64_t mono_us(void)
@@ -83,9 +106,7 @@ static int read_arrivals(const char *path, arrivals *out)
     gp_error_clear(&err);
     if (arrivals_read(path, true, 1e6, 100000000, out, &err) == 0)
         return 0;
-    char msg[1024];
-    gp_error_format(&err, msg, sizeof(msg));
-    return die("%s", msg);
+    return cli_report(stderr, "gpenlab-loadgen", &err, 1);
 }
 
 static const char *field(const resp_reply *r, size_t i)
@@ -95,42 +116,23 @@ static const char *field(const resp_reply *r, size_t i)
 
 static int cmd_replay(int argc, char **argv)
 {
-    if (argc < 3)
-        return usage();
-    const char *path = argv[2], *out_path = NULL, *prefix = "gpen";
-    char host[256] = "127.0.0.1";
-    int port = 6379;
+    const char *path = NULL, *out_path = NULL;
+    char prefix[WOPTS_NAME_MAX] = "gpen";
+    wopts_addr redis = {"127.0.0.1", 6379};
     double scale = 1, drain_s = 120;
     long limit = -1;
-    for (int i = 3; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return usage();
-        char *end = NULL;
-        if (strcmp(argv[i], "--redis") == 0) {
-            if (netaddr_parse(v, 1, host, sizeof(host), &port) < 0)
-                return die("--redis: expected HOST:PORT, got \"%s\"", v);
-        } else if (strcmp(argv[i], "--prefix") == 0) {
-            prefix = v;
-        } else if (strcmp(argv[i], "--out") == 0) {
-            out_path = v;
-        } else if (strcmp(argv[i], "--time-scale") == 0) {
-            scale = strtod(v, &end);
-            if (*end || !(scale > 0))
-                return die("--time-scale: expected a positive number, got \"%s\"", v);
-        } else if (strcmp(argv[i], "--drain-timeout") == 0) {
-            drain_s = strtod(v, &end);
-            if (*end || !(drain_s >= 0))
-                return die("--drain-timeout: expected seconds >= 0, got \"%s\"", v);
-        } else if (strcmp(argv[i], "--limit") == 0) {
-            limit = strtol(v, &end, 10);
-            if (*end || limit < 0)
-                return die("--limit: expected a count, got \"%s\"", v);
-        } else {
-            return usage();
-        }
-        i++;
-    }
+    const cli_opt opts[] = {
+        {"--redis", NULL, CLI_VALUE, &redis, 0, 0, wopts_connect_addr},
+        {"--prefix", NULL, CLI_VALUE, prefix, 0, 0, wopts_prefix},
+        {"--out", NULL, CLI_STR, &out_path, 0, 0, NULL},
+        {"--time-scale", NULL, CLI_VALUE, &scale, 0, 0, cli_positive},
+        {"--drain-timeout", NULL, CLI_VALUE, &drain_s, 0, 0, cli_nonneg},
+        {"--limit", NULL, CLI_LONG, &limit, 0, 100000000, NULL}, /* arrivals_read's most */
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = parse(argc, argv, opts, &path, "arrivals file");
+    if (prc)
+        return prc == 1 ? 0 : prc;
     arrivals arr;
     if (read_arrivals(path, &arr))
         return 1;
@@ -146,7 +148,7 @@ static int cmd_replay(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     resp_conn *c;
     char why[300];
-    if (resp_connect(host, port, 3000, &c, why, sizeof(why)) < 0) {
+    if (resp_connect(redis.host, redis.port, 3000, &c, why, sizeof(why)) < 0) {
         free(a);
         free(s);
         return die("%s", why);
@@ -203,7 +205,7 @@ static int cmd_replay(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     fprintf(stderr, "gpenlab-loadgen: %lld of %zu completed; %zu pushes late (max lag %.1f ms)\n",
-            n_done, n, late, max_lag_us / 1e3);
+            n_done, n, late, (double)max_lag_us / 1e3);
     FILE *out = NULL;
     if (rc == 0 && out_path) {
         char tmp[1100];
@@ -220,7 +222,8 @@ static int cmd_replay(int argc, char **argv)
             queue_key(key, sizeof(key), prefix, "result", ids);
             resp_reply r;
             if (resp_commandl(c, &r, why, sizeof(why), "HMGET", key, "start_us", "end_us",
-                              "service_ms", "worker", "width", "height", "error", "stages_ms", NULL) < 0) {
+                              "service_ms", "worker", "width", "height", "error", "stages_ms",
+                              NULL) < 0) {
                 rc = die("%s", why);
                 break;
             }
@@ -228,16 +231,18 @@ static int cmd_replay(int argc, char **argv)
                        *wk = field(&r, 3), *w = field(&r, 4), *h = field(&r, 5), *er = field(&r, 6),
                        *sg = field(&r, 7);
             bool ok = st && en;
-            double lat = ok ? (strtoll(en, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
-            double wait = ok ? (strtoll(st, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
+            double lat = ok ? (double)(strtoll(en, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
+            double wait = ok ? (double)(strtoll(st, NULL, 10) - s[i].submit_us) / 1e6 : NAN;
             char erbuf[200] = "";
             if (er)
                 for (size_t k = 0; er[k] && k < sizeof(erbuf) - 1; k++)
                     erbuf[k] = (er[k] == ',' || er[k] == '\n') ? ' ' : er[k];
-            fprintf(out, "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64 ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s,%s\n",
+            fprintf(out,
+                    "%zu,%.6f,%.4f,%d,%" PRId64 ",%" PRId64
+                    ",%s,%s,%.6f,%.6f,%s,%s,%s,%s,%d,%s,%s\n",
                     i + 1, a[i].t_s, a[i].mp, a[i].faces, s[i].sched_us, s[i].submit_us,
-                    st ? st : "", en ? en : "", lat, wait, svc ? svc : "", wk ? wk : "",
-                    w ? w : "", h ? h : "", ok ? 1 : 0, erbuf, sg && !strchr(sg, ',') ? sg : "");
+                    st ? st : "", en ? en : "", lat, wait, svc ? svc : "", wk ? wk : "", w ? w : "",
+                    h ? h : "", ok ? 1 : 0, erbuf, sg && !strchr(sg, ',') ? sg : "");
             resp_reply_free(&r);
         }
         if (out) {
@@ -256,23 +261,22 @@ static int cmd_replay(int argc, char **argv)
 #ifdef LOADGEN_WITH_TRACES
 static int cmd_expand(int argc, char **argv)
 {
-    if (argc < 3)
-        return usage();
-    const char *path = argv[2], *out_path = NULL;
-    long long seed_arg = -1;
+    const char *path = NULL, *out_path = NULL;
+    long seed_arg = -1;
     double mp_step = 0;
-    for (int i = 3; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--out") == 0)
-            out_path = argv[i + 1];
-        else if (strcmp(argv[i], "--mp-step") == 0)
-            mp_step = atof(argv[i + 1]);
-        else if (strcmp(argv[i], "--seed") == 0)
-            seed_arg = strtoll(argv[i + 1], NULL, 10);
-        else
-            return usage();
+    const cli_opt opts[] = {
+        {"--out", NULL, CLI_STR, &out_path, 0, 0, NULL},
+        {"--mp-step", NULL, CLI_VALUE, &mp_step, 0, 0, cli_nonneg},
+        {"--seed", NULL, CLI_LONG, &seed_arg, 0, LONG_MAX, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    int prc = parse(argc, argv, opts, &path, "experiment file");
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (!out_path) {
+        fprintf(stderr, "gpenlab-loadgen expand: --out: required (the arrivals CSV to write)\n");
+        return 2;
     }
-    if (!out_path)
-        return usage();
     gp_error err;
     gp_error_clear(&err);
     cfg_doc *doc = NULL;
@@ -310,7 +314,7 @@ static int cmd_expand(int argc, char **argv)
             double mp = r.mp;
             if (mp_step > 0) /* a few distinct sizes: the worker keeps one input per size */
                 mp = fmax(mp_step, round(mp / mp_step) * mp_step);
-            fprintf(out, "%.6f,%.4f,%d\n", r.arrival_us / 1e6, mp, (int)r.faces);
+            fprintf(out, "%.6f,%.4f,%d\n", (double)r.arrival_us / 1e6, mp, (int)r.faces);
             n++;
         }
     }
@@ -321,11 +325,8 @@ static int cmd_expand(int argc, char **argv)
     arrival_src_free(src);
     workload_free(&w);
     cfg_free(doc);
-    if (rc < 0) {
-        char msg[1024];
-        gp_error_format(&err, msg, sizeof(msg));
-        return die("%s", msg);
-    }
+    if (rc < 0)
+        return cli_report(stderr, "gpenlab-loadgen", &err, 1);
     fprintf(stderr, "gpenlab-loadgen: wrote %" PRIu64 " arrivals to %s (seed %" PRIu64 ")\n", n,
             out_path, seed);
     return 0;
@@ -335,34 +336,38 @@ static int cmd_expand(int argc, char **argv)
 /* check ARRIVALS.csv: reads the file as replay would and says what it holds. */
 static int cmd_check(int argc, char **argv)
 {
-    if (argc != 3)
-        return usage();
+    const char *path = NULL;
+    const cli_opt opts[] = {{NULL, NULL, 0, NULL, 0, 0, NULL}};
+    int prc = parse(argc, argv, opts, &path, "arrivals file");
+    if (prc)
+        return prc == 1 ? 0 : prc;
     arrivals arr;
-    if (read_arrivals(argv[2], &arr))
+    if (read_arrivals(path, &arr))
         return 1;
     double mp = 0, faces = 0;
     for (size_t i = 0; i < arr.n; i++) {
         mp += arr.row[i].mp;
         faces += arr.row[i].faces;
     }
-    printf("%s: %zu requests over %.3f s, mean %.3f MP, mean %.3f faces\n", argv[2], arr.n,
+    printf("%s: %zu requests over %.3f s, mean %.3f MP, mean %.3f faces\n", path, arr.n,
            arr.row[arr.n - 1].t_s, mp / (double)arr.n, faces / (double)arr.n);
     arrivals_free(&arr);
     return 0;
 }
 
+#ifndef LOADGEN_WITH_TRACES
+static int cmd_expand(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return die("%s", "expand needs the traces library: use gpenlab-loadgen-full");
+}
+#endif
+
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
-        return cmd_replay(argc, argv);
-    if (argc >= 2 && strcmp(argv[1], "check") == 0)
-        return cmd_check(argc, argv);
-#ifdef LOADGEN_WITH_TRACES
-    if (argc >= 2 && strcmp(argv[1], "expand") == 0)
-        return cmd_expand(argc, argv);
-#else
-    if (argc >= 2 && strcmp(argv[1], "expand") == 0)
-        return die("%s", "expand needs the traces library: use gpenlab-loadgen-full");
-#endif
-    return usage();
+    static const cli_command commands[] = {
+        {"replay", cmd_replay}, {"check", cmd_check}, {"expand", cmd_expand}};
+    return cli_dispatch("gpenlab-loadgen", argc, argv, commands,
+                        sizeof(commands) / sizeof(commands[0]), USAGE, stdout, stderr);
 }

@@ -108,8 +108,8 @@ int netaddr_connect_cancel(const char *host, int port, int timeout_ms, bool (*ca
             last = errno;
             continue;
         }
-        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms, cancel, ctx,
-                            &cancelled) == 0)
+        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms, cancel, ctx, &cancelled) ==
+            0)
             break;
         last = errno;
         close(fd);

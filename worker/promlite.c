@@ -15,7 +15,8 @@
  * Draining workers (gpen_worker_draining 1) are left out of the per-pod series, as a
  * terminating pod leaves a Deployment's ready pods. Each scrape appends one line to
  * --series-out: what a policy would see then. `dump-workers` writes every worker's
- * record (spawn, ready, SIGTERM, exit times, cold-start phases) as CSV. */
+ * record (spawn, ready, SIGTERM, exit times, cold-start phases) as CSV. Options through
+ * the one parser (base/opts.h): a bad one is one line and exit 2. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -29,14 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/opts.h"
 #include "worker/httpd.h"
 #include "worker/netaddr.h"
 #include "worker/queue.h"
 #include "worker/resp.h"
+#include "worker/wopts.h"
 
-#define MAX_PODS 128
+#define MAX_PODS    128
 #define MAX_BUCKETS 256
-#define RING 256
+#define RING        256
 
 typedef struct sample {
     int64_t t_us;
@@ -46,20 +49,19 @@ typedef struct sample {
 
 typedef struct pod {
     char name[64];
-    bool used;      /* slot in use */
-    bool present;   /* seen at the last scrape */
+    bool used;    /* slot in use */
+    bool present; /* seen at the last scrape */
     bool draining;
     double fb_used, fb_free, in_flight, util_pct, conc;
     int n_buckets;
     double le[MAX_BUCKETS];
-    sample *ring;   /* RING samples */
-    int head, n;    /* newest at head */
+    sample *ring; /* RING samples */
+    int head, n;  /* newest at head */
 } pod;
 
 typedef struct prom {
-    char redis_host[256];
-    int redis_port;
-    char prefix[64], ns[64];
+    wopts_addr redis;
+    char prefix[WOPTS_NAME_MAX], ns[WOPTS_NAME_MAX];
     int scrape_ms;
     double window_s, rate_window_s;
     pthread_mutex_t mu;
@@ -251,7 +253,7 @@ static void scrape(prom *pr, resp_conn **c)
     char why[300], set[QUEUE_KEY_MAX], pend[QUEUE_KEY_MAX];
     queue_key(set, sizeof(set), pr->prefix, "workers", NULL);
     queue_key(pend, sizeof(pend), pr->prefix, "pending", NULL);
-    if (!*c && resp_connect(pr->redis_host, pr->redis_port, 2000, c, why, sizeof(why)) < 0) {
+    if (!*c && resp_connect(pr->redis.host, pr->redis.port, 2000, c, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         *c = NULL;
         return;
@@ -287,7 +289,7 @@ static void scrape(prom *pr, resp_conn **c)
         char *body = NULL;
         size_t len = 0;
         if (!have_port || http_get("127.0.0.1", (int)pn, "/metrics", &body, &len) < 0)
-            continue; /* a missed scrape: the pod has no metrics this round */
+            continue;             /* a missed scrape: the pod has no metrics this round */
         static const sample zero; /* read-only: the template of a fresh sample */
         sample s = zero;
         pthread_mutex_lock(&pr->mu);
@@ -367,8 +369,10 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
     *cluster = false;
     double samples;
     if (strncmp(name, "gpen_request_latency_seconds_p", 30) == 0) {
-        double q = strcmp(name + 30, "50") == 0 ? 0.5 : strcmp(name + 30, "95") == 0 ? 0.95
-                   : strcmp(name + 30, "99") == 0 ? 0.99 : -1;
+        double q = strcmp(name + 30, "50") == 0   ? 0.5
+                   : strcmp(name + 30, "95") == 0 ? 0.95
+                   : strcmp(name + 30, "99") == 0 ? 0.99
+                                                  : -1;
         if (q < 0)
             return -1;
         *cluster = true;
@@ -379,7 +383,8 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
         }
         return 0;
     }
-    if (strcmp(name, "gpen_latency_samples") == 0 || strcmp(name, "gpen_requests_per_second") == 0) {
+    if (strcmp(name, "gpen_latency_samples") == 0 ||
+        strcmp(name, "gpen_requests_per_second") == 0) {
         *cluster = true;
         r->pod[0][0] = '\0';
         if (name[5] == 'l')
@@ -404,10 +409,12 @@ static int metric_values(prom *pr, const char *name, qresult *r, bool *cluster)
         const pod *p = &pr->pods[i];
         if (!p->used || !p->present || p->draining)
             continue;
-        double v = which == M_MEM    ? (p->fb_used + p->fb_free > 0 ? p->fb_used / (p->fb_used + p->fb_free) : NAN)
-                   : which == M_UTIL ? p->util_pct
-                   : which == M_INFL ? p->in_flight
-                                     : p->conc;
+        double v =
+            which == M_MEM
+                ? (p->fb_used + p->fb_free > 0 ? p->fb_used / (p->fb_used + p->fb_free) : NAN)
+            : which == M_UTIL ? p->util_pct
+            : which == M_INFL ? p->in_flight
+                              : p->conc;
         snprintf(r->pod[r->n], sizeof(r->pod[0]), "%s", p->name);
         r->v[r->n++] = v;
     }
@@ -422,13 +429,14 @@ static const char *skip_ws(const char *s)
 }
 
 /* NAME{namespace="NS"} or NAME: copies the name, checks the selector. */
-static const char *parse_selector(const prom *pr, const char *s, char *name, size_t cap, bool *match,
-                                  char *err, size_t el)
+static const char *parse_selector(const prom *pr, const char *s, char *name, size_t cap,
+                                  bool *match, char *err, size_t el)
 {
     size_t n = 0;
     s = skip_ws(s);
     while ((*s == '_' || *s == ':' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-            (*s >= '0' && *s <= '9')) && n + 1 < cap)
+            (*s >= '0' && *s <= '9')) &&
+           n + 1 < cap)
         name[n++] = *s++;
     name[n] = '\0';
     *match = true;
@@ -523,18 +531,19 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
     pthread_mutex_unlock(&pr->mu);
     if (rc < 0) {
         free(r);
-        snprintf(err, sizeof(err), "unknown metric %s (promlite serves the gpenlab recording rules)",
-                 name);
+        snprintf(err, sizeof(err),
+                 "unknown metric %s (promlite serves the gpenlab recording rules)", name);
         goto bad;
     }
     if (!match)
         r->n = 0;
-    double t = pr->last_scrape_us / 1e6;
+    double t = (double)pr->last_scrape_us / 1e6;
     http_buf_printf(b, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     if (by_pod || (!agg[0] && !cluster)) {
         for (int i = 0; i < r->n; i++)
-            http_buf_printf(b, "%s{\"metric\":{\"namespace\":\"%s\",\"pod\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
-                            i ? "," : "", pr->ns, r->pod[i], t, r->v[i] / div);
+            http_buf_printf(
+                b, "%s{\"metric\":{\"namespace\":\"%s\",\"pod\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
+                i ? "," : "", pr->ns, r->pod[i], t, r->v[i] / div);
     } else if (r->n > 0) {
         double acc = strcmp(agg, "min") == 0 ? INFINITY : strcmp(agg, "max") == 0 ? -INFINITY : 0;
         int n = 0;
@@ -552,8 +561,8 @@ static int evaluate(prom *pr, const char *q, http_buf *b)
         if (strcmp(agg, "avg") == 0)
             acc = n ? acc / n : NAN;
         if (n > 0 || strcmp(agg, "sum") == 0)
-            http_buf_printf(b, "{\"metric\":{\"namespace\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}", pr->ns, t,
-                            (n ? acc : 0) / div);
+            http_buf_printf(b, "{\"metric\":{\"namespace\":\"%s\"},\"value\":[%.3f,\"%.9g\"]}",
+                            pr->ns, t, (n ? acc : 0) / div);
     }
     http_buf_printf(b, "]}}\n");
     free(r);
@@ -566,8 +575,8 @@ bad:
     return 400;
 }
 
-static int handler(void *ctx, const char *method, const char *path, const char *query,
-                   http_buf *b, const char **ctype)
+static int handler(void *ctx, const char *method, const char *path, const char *query, http_buf *b,
+                   const char **ctype)
 {
     prom *pr = ctx;
     if (strcmp(path, "/-/ready") == 0 || strcmp(path, "/-/healthy") == 0) {
@@ -588,7 +597,8 @@ static int handler(void *ctx, const char *method, const char *path, const char *
         return 503;
     int st;
     if (http_query_param(query, "query", q, 8192) < 0) {
-        http_buf_printf(b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"no query\"}\n");
+        http_buf_printf(
+            b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"no query\"}\n");
         st = 400;
     } else {
         st = evaluate(pr, q, b);
@@ -599,21 +609,17 @@ static int handler(void *ctx, const char *method, const char *path, const char *
 
 /* ---------------------------------------------------------------- commands */
 
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: gpenlab-promlite serve [--redis HOST:PORT] [--listen HOST:PORT] [--prefix gpen]\n"
-            "           [--namespace gpen] [--scrape-ms 2000] [--latency-window-s 60]\n"
-            "           [--rate-window-s 30] [--series-out FILE.csv]\n"
-            "       gpenlab-promlite dump-workers [--redis HOST:PORT] [--prefix gpen] --out FILE.csv\n");
-    return 2;
-}
+static const char USAGE[] =
+    "usage: gpenlab-promlite serve [--redis HOST:PORT] [--listen HOST:PORT] [--prefix gpen]\n"
+    "           [--namespace gpen] [--scrape-ms 2000] [--latency-window-s 60]\n"
+    "           [--rate-window-s 30] [--series-out FILE.csv]\n"
+    "       gpenlab-promlite dump-workers [--redis HOST:PORT] [--prefix gpen] --out FILE.csv\n";
 
 static int cmd_dump(prom *pr, const char *out_path)
 {
     resp_conn *c;
     char why[300], set[QUEUE_KEY_MAX];
-    if (resp_connect(pr->redis_host, pr->redis_port, 3000, &c, why, sizeof(why)) < 0) {
+    if (resp_connect(pr->redis.host, pr->redis.port, 3000, &c, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         return 1;
     }
@@ -631,12 +637,25 @@ static int cmd_dump(prom *pr, const char *out_path)
         resp_close(c);
         return 1;
     }
-    static const char *const cols[] = {"pid", "spawn_us", "start_us", "ready_us", "term_us",
-                                       "exit_us", "reaped_us", "completed", "backend", "device",
-                                       "phase_process_start_ms", "phase_container_start_ms",
-                                       "phase_cuda_init_ms", "phase_weight_load_ms",
-                                       "phase_first_inference_ms", "phase_graph_capture_ms",
-                                       "phase_input_cache_ms", "phase_warmup_ms", "error"};
+    static const char *const cols[] = {"pid",
+                                       "spawn_us",
+                                       "start_us",
+                                       "ready_us",
+                                       "term_us",
+                                       "exit_us",
+                                       "reaped_us",
+                                       "completed",
+                                       "backend",
+                                       "device",
+                                       "phase_process_start_ms",
+                                       "phase_container_start_ms",
+                                       "phase_cuda_init_ms",
+                                       "phase_weight_load_ms",
+                                       "phase_first_inference_ms",
+                                       "phase_graph_capture_ms",
+                                       "phase_input_cache_ms",
+                                       "phase_warmup_ms",
+                                       "error"};
     enum { NC = sizeof(cols) / sizeof(cols[0]) };
     fprintf(f, "worker");
     for (int k = 0; k < NC; k++)
@@ -670,62 +689,64 @@ static int cmd_dump(prom *pr, const char *out_path)
     return fclose(f) == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+/* The options of both commands (argv[0] is the command's word) into pr and the rest; 0, 1
+ * when the help was printed, or 2 with the one line printed. */
+static int parse_args(int argc, char **argv, prom *pr, wopts_addr *listen, const char **series,
+                      const char **out)
 {
-    if (argc < 2)
-        return usage();
+    const cli_opt opts[] = {
+        {"--redis", NULL, CLI_VALUE, &pr->redis, 0, 0, wopts_connect_addr},
+        {"--listen", NULL, CLI_VALUE, listen, 0, 0, wopts_listen_addr},
+        {"--prefix", NULL, CLI_VALUE, pr->prefix, 0, 0, wopts_prefix},
+        {"--namespace", NULL, CLI_VALUE, pr->ns, 0, 0, wopts_namespace},
+        {"--scrape-ms", NULL, CLI_INT, &pr->scrape_ms, 50, 3600000, NULL},
+        {"--latency-window-s", NULL, CLI_VALUE, &pr->window_s, 0, 0, cli_positive},
+        {"--rate-window-s", NULL, CLI_VALUE, &pr->rate_window_s, 0, 0, cli_positive},
+        {"--series-out", NULL, CLI_STR, series, 0, 0, NULL},
+        {"--out", NULL, CLI_STR, out, 0, 0, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    const cli_spec spec = {.opts = opts,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = USAGE};
+    gp_error err;
+    gp_error_clear(&err);
+    int rc = cli_parse(argc, argv, &spec, stdout, &err);
+    if (rc == 0 && strcmp(argv[0], "dump-workers") == 0 && !*out)
+        rc = gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the CSV to write)");
+    if (rc == 0 && pr->window_s * 1e3 / pr->scrape_ms > RING - 2)
+        rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--latency-window-s",
+                          "holds more than %d scrapes of --scrape-ms %d", RING - 2, pr->scrape_ms);
+    if (rc < 0) {
+        char prog[64];
+        snprintf(prog, sizeof(prog), "gpenlab-promlite %s", argv[0]);
+        return cli_report(stderr, prog, &err, 2);
+    }
+    return rc;
+}
+
+/* serve and dump-workers: argv[0] is the word */
+static int run_command(int argc, char **argv)
+{
     prom *pr = calloc(1, sizeof(*pr));
     if (!pr)
         return 1;
-    snprintf(pr->redis_host, sizeof(pr->redis_host), "127.0.0.1");
-    pr->redis_port = 6379;
+    snprintf(pr->redis.host, sizeof(pr->redis.host), "127.0.0.1");
+    pr->redis.port = 6379;
     snprintf(pr->prefix, sizeof(pr->prefix), "gpen");
     snprintf(pr->ns, sizeof(pr->ns), "gpen");
     pr->scrape_ms = 2000;
     pr->window_s = 60;
     pr->rate_window_s = 30;
-    char lhost[256] = "127.0.0.1";
-    int lport = 9090;
+    wopts_addr listen = {"127.0.0.1", 9090};
     const char *series = NULL, *out = NULL;
-    int rc = 0;
-    for (int i = 2; i < argc && rc == 0; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            rc = usage();
-        else if (strcmp(a, "--redis") == 0)
-            rc = netaddr_parse(v, 0, pr->redis_host, sizeof(pr->redis_host), &pr->redis_port) < 0 ? usage() : 0;
-        else if (strcmp(a, "--listen") == 0)
-            rc = netaddr_parse(v, 0, lhost, sizeof(lhost), &lport) < 0 ? usage() : 0;
-        else if (strcmp(a, "--prefix") == 0)
-            snprintf(pr->prefix, sizeof(pr->prefix), "%s", v);
-        else if (strcmp(a, "--namespace") == 0)
-            snprintf(pr->ns, sizeof(pr->ns), "%s", v);
-        else if (strcmp(a, "--scrape-ms") == 0)
-            rc = (pr->scrape_ms = atoi(v)) >= 50 ? 0 : usage();
-        else if (strcmp(a, "--latency-window-s") == 0)
-            rc = (pr->window_s = atof(v)) > 0 ? 0 : usage();
-        else if (strcmp(a, "--rate-window-s") == 0)
-            rc = (pr->rate_window_s = atof(v)) > 0 ? 0 : usage();
-        else if (strcmp(a, "--series-out") == 0)
-            series = v;
-        else if (strcmp(a, "--out") == 0)
-            out = v;
-        else
-            rc = usage();
-    }
-    if (rc == 0 && strcmp(argv[1], "dump-workers") == 0) {
-        rc = out ? cmd_dump(pr, out) : usage();
+    int rc = parse_args(argc, argv, pr, &listen, &series, &out);
+    if (rc == 0 && strcmp(argv[0], "dump-workers") == 0)
+        rc = cmd_dump(pr, out);
+    if (rc != 0 || strcmp(argv[0], "serve") != 0) {
         free(pr);
-        return rc;
-    }
-    if (rc != 0 || strcmp(argv[1], "serve") != 0) {
-        free(pr);
-        return rc ? rc : usage();
-    }
-    if (pr->window_s * 1e3 / pr->scrape_ms > RING - 2) {
-        fprintf(stderr, "gpenlab-promlite: the latency window holds more than %d scrapes\n", RING - 2);
-        free(pr);
-        return 2;
+        return rc == 1 ? 0 : rc;
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop;
@@ -741,12 +762,13 @@ int main(int argc, char **argv)
             free(pr);
             return 1;
         }
-        fprintf(pr->series, "t_us,ready,draining,queue_len,in_flight,p50_s,p95_s,p99_s,gpu_mem_frac,"
-                            "gpu_util_frac,arrival_rate,latency_samples\n");
+        fprintf(pr->series,
+                "t_us,ready,draining,queue_len,in_flight,p50_s,p95_s,p99_s,gpu_mem_frac,"
+                "gpu_util_frac,arrival_rate,latency_samples\n");
     }
     httpd *h;
     char why[300];
-    if (httpd_start(lhost, lport, handler, pr, &h, why, sizeof(why)) < 0) {
+    if (httpd_start(listen.host, listen.port, handler, pr, &h, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-promlite: %s\n", why);
         if (pr->series)
             fclose(pr->series);
@@ -754,7 +776,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "gpenlab-promlite: serving http://%s:%d/api/v1/query, scraping every %d ms\n",
-            lhost, httpd_port(h), pr->scrape_ms);
+            listen.host, httpd_port(h), pr->scrape_ms);
     resp_conn *c = NULL;
     for (;;) {
         scrape(pr, &c);
@@ -771,4 +793,11 @@ int main(int argc, char **argv)
     pthread_mutex_destroy(&pr->mu);
     free(pr);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const cli_command commands[] = {{"serve", run_command}, {"dump-workers", run_command}};
+    return cli_dispatch("gpenlab-promlite", argc, argv, commands,
+                        sizeof(commands) / sizeof(commands[0]), USAGE, stdout, stderr);
 }

@@ -18,8 +18,8 @@ int64_t queue_now_us(void)
 
 int queue_req_format(const queue_req *r, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "v1 %" PRIu64 " %" PRId64 " %d %d %d", r->id, r->submit_us,
-                     r->width, r->height, r->faces);
+    int n = snprintf(buf, len, "v1 %" PRIu64 " %" PRId64 " %d %d %d", r->id, r->submit_us, r->width,
+                     r->height, r->faces);
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
@@ -69,12 +69,11 @@ static const char complete_lua[] =
     "return 0\n";
 
 /* KEYS: processing, pending. ARGV: payload. */
-static const char giveback_lua[] =
-    "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then\n"
-    "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
+static const char giveback_lua[] = "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then\n"
+                                   "  redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+                                   "  return 1\n"
+                                   "end\n"
+                                   "return 0\n";
 
 /* KEYS: workers, pending, requeued. ARGV: prefix, now_us. Returns {requeued, workers}.
  * LMOVE LEFT RIGHT takes the newest held request first, so the oldest ends at the head. */
@@ -94,13 +93,14 @@ static const char reap_lua[] =
 
 static int script_error(const resp_reply *r, char *why, size_t why_len)
 {
-    snprintf(why, why_len, "redis: %s", r->type == RESP_ERROR && r->str ? r->str : "unexpected reply");
+    snprintf(why, why_len, "redis: %s",
+             r->type == RESP_ERROR && r->str ? r->str : "unexpected reply");
     return -1;
 }
 
 int queue_complete(resp_conn *c, const char *prefix, const char *wid, const char *payload,
-                   uint64_t id, const char *const *fields, int n_fields, int *completed,
-                   char *why, size_t why_len)
+                   uint64_t id, const char *const *fields, int n_fields, int *completed, char *why,
+                   size_t why_len)
 {
     enum { MAXF = 24 };
     if (n_fields > MAXF) {
@@ -144,7 +144,8 @@ int queue_giveback(resp_conn *c, const char *prefix, const char *wid, const char
     queue_key(proc, sizeof(proc), prefix, "processing", wid);
     queue_key(pend, sizeof(pend), prefix, "pending", NULL);
     resp_reply r;
-    if (resp_commandl(c, &r, why, why_len, "EVAL", giveback_lua, "2", proc, pend, payload, NULL) < 0)
+    if (resp_commandl(c, &r, why, why_len, "EVAL", giveback_lua, "2", proc, pend, payload, NULL) <
+        0)
         return -1;
     int rc = 0;
     if (r.type != RESP_INT)

@@ -42,8 +42,8 @@ void queue_key(char *buf, size_t len, const char *prefix, const char *what, cons
  * pairs, n_fields pairs). *completed = 1 if it was still held (record written and id
  * pushed on gpen:done), 0 if not (someone requeued it: nothing written). */
 int queue_complete(resp_conn *c, const char *prefix, const char *wid, const char *payload,
-                   uint64_t id, const char *const *fields, int n_fields, int *completed,
-                   char *why, size_t why_len);
+                   uint64_t id, const char *const *fields, int n_fields, int *completed, char *why,
+                   size_t why_len);
 /* Puts a held request back at the head of gpen:pending (a draining worker that was handed
  * one after its stop). *returned = 1 if it was still held. */
 int queue_giveback(resp_conn *c, const char *prefix, const char *wid, const char *payload,

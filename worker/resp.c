@@ -16,14 +16,14 @@
 #include <unistd.h>
 
 #define RESP_MAX_DEPTH 8
-#define RESP_MAX_BULK (512L * 1024 * 1024)
+#define RESP_MAX_BULK  (512L * 1024 * 1024)
 #define RESP_MAX_ELEMS (16L * 1024 * 1024)
-#define RESP_MAX_ARGS 64
+#define RESP_MAX_ARGS  64
 
 struct resp_conn {
     int fd;
     int read_timeout_ms, write_timeout_ms; /* 0: none */
-    bool (*cancel)(void *);               /* NULL: plain blocking waits */
+    bool (*cancel)(void *);                /* NULL: plain blocking waits */
     void *cancel_ctx;
     char buf[16384];
     size_t pos, end; /* unread bytes are buf[pos..end) */
@@ -119,7 +119,7 @@ static int write_all(resp_conn *c, const char *p, size_t n, char *why, size_t wh
             if (errno == EINTR)
                 continue;
             return resp_fail(why, why_len, "redis: send: %s",
-                        errno == EAGAIN ? "timed out" : strerror(errno));
+                             errno == EAGAIN ? "timed out" : strerror(errno));
         }
         p += w;
         n -= (size_t)w;
@@ -151,7 +151,7 @@ static int fill(resp_conn *c, char *why, size_t why_len)
         if (errno == EINTR)
             continue;
         return resp_fail(why, why_len, "redis: recv: %s",
-                    errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
+                         errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
     }
 }
 
@@ -265,8 +265,7 @@ static int read_reply(resp_conn *c, resp_reply *r, int depth, char *why, size_t 
                 return -1;
         }
         return 0;
-    default:
-        return resp_fail(why, why_len, "redis: unexpected reply \"%.40s\"", line);
+    default: return resp_fail(why, why_len, "redis: unexpected reply \"%.40s\"", line);
     }
 }
 
@@ -300,7 +299,8 @@ int resp_command(resp_conn *c, int argc, const char *const *argv, const size_t *
         o += (size_t)snprintf(hdr + o, sizeof(hdr) - o, "$%zu\r\n", l);
         if (o + l + 2 > sizeof(hdr)) {
             if (write_all(c, hdr, o, why, why_len) < 0 ||
-                write_all(c, argv[i], l, why, why_len) < 0 || write_all(c, "\r\n", 2, why, why_len) < 0)
+                write_all(c, argv[i], l, why, why_len) < 0 ||
+                write_all(c, "\r\n", 2, why, why_len) < 0)
                 return -1;
             o = 0;
         } else {

@@ -23,11 +23,11 @@ typedef enum {
 
 typedef struct resp_reply {
     resp_type type;
-    long long integer;        /* RESP_INT */
-    char *str;                /* STATUS, ERROR, BULK: malloc'd, NUL-terminated */
-    size_t len;               /* bytes in str */
-    size_t n_elem;            /* ARRAY */
-    struct resp_reply *elem;  /* ARRAY: n_elem replies */
+    long long integer;       /* RESP_INT */
+    char *str;               /* STATUS, ERROR, BULK: malloc'd, NUL-terminated */
+    size_t len;              /* bytes in str */
+    size_t n_elem;           /* ARRAY */
+    struct resp_reply *elem; /* ARRAY: n_elem replies */
 } resp_reply;
 
 typedef struct resp_conn resp_conn;

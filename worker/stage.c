@@ -20,11 +20,11 @@
 struct stage {
     stage_opts opts;
     char device[96];
-    stage_cuda *cuda;        /* the cuda backend, or NULL: cpu */
-    gpen_model model;        /* cpu */
-    double model_mib;        /* cpu: weights as held */
+    stage_cuda *cuda; /* the cuda backend, or NULL: cpu */
+    gpen_model model; /* cpu */
+    double model_mib; /* cpu: weights as held */
     pthread_mutex_t mu;
-    double req_mib_in_use;   /* cpu: buffers of the requests in service */
+    double req_mib_in_use; /* cpu: buffers of the requests in service */
 };
 
 static double now_ms(void)
@@ -65,7 +65,8 @@ int stage_open(const stage_opts *o, stage **out, gp_error *err)
 {
     *out = NULL;
     if (o->slots < 1 || o->slots > 64)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slots", "expected 1..64, got %d", o->slots);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "slots", "expected 1..64, got %d",
+                            o->slots);
     if (o->cpu_px_scale <= 0 || o->cpu_px_scale > 1)
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "cpu_px_scale", "expected (0, 1]");
     bool want_cuda = strcmp(o->backend, "cuda") == 0;
@@ -141,6 +142,18 @@ static void cpu_account(stage *s, double mib)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* index of channel ch of pixel (x, y) in an interleaved RGB image w pixels wide */
+static size_t rgb_at(int x, int y, int w, int ch)
+{
+    return ((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)ch;
+}
+
+/* index of (ch, y, x) in a planar fs x fs face tensor */
+static size_t plane_at(int ch, int y, int x, int fs)
+{
+    return ((size_t)ch * (size_t)fs + (size_t)y) * (size_t)fs + (size_t)x;
+}
+
 static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_result *res,
                    gp_error *err)
 {
@@ -157,7 +170,7 @@ static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_r
     if (h < 8)
         h = 8;
     const int fs = s->model.arch.cfg.size;
-    size_t face_n = (size_t)3 * fs * fs;
+    size_t face_n = (size_t)3 * (size_t)fs * (size_t)fs;
     /* "device memory" of the request: the full-size image planes the GPU would hold */
     double req_mib = (double)width * height * 12.0 / 1048576.0 + faces * 8.0;
     cpu_account(s, req_mib);
@@ -187,11 +200,11 @@ static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_r
                     for (int dx = -1; dx <= 1; dx++) {
                         int yy = y + dy, xx = x + dx;
                         if (yy >= 0 && yy < dh && xx >= 0 && xx < dw) {
-                            sum += dec[((size_t)yy * dw + xx) * 3 + ch];
+                            sum += dec[rgb_at(xx, yy, dw, ch)];
                             n++;
                         }
                     }
-                rgb[((size_t)y * dw + x) * 3 + ch] = (unsigned char)(sum / n);
+                rgb[rgb_at(x, y, dw, ch)] = (unsigned char)(sum / n);
             }
     res->stage_ms[1] = now_ms() - t;
     gpen_ref_opts ro = {GPEN_REF_F32, GPEN_MODCONV_BATCHED, NULL, NULL};
@@ -202,8 +215,7 @@ static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_r
             for (int y = 0; y < fs; y++)
                 for (int x = 0; x < fs; x++) {
                     int yy = (y + f * 7) % dh, xx = (x + f * 13) % dw;
-                    face_in[((size_t)ch * fs + y) * fs + x] =
-                        rgb[((size_t)yy * dw + xx) * 3 + ch] / 127.5f - 1.0f;
+                    face_in[plane_at(ch, y, x, fs)] = rgb[rgb_at(xx, yy, dw, ch)] / 127.5f - 1.0f;
                 }
         if ((rc = gpen_ref_forward(&s->model, face_in, 1, &ro, face_out, err)) < 0)
             goto done;
@@ -212,9 +224,9 @@ static int cpu_run(stage *s, int slot, int width, int height, int faces, stage_r
         for (int ch = 0; ch < 3; ch++)
             for (int y = 0; y < fs && y < dh; y++)
                 for (int x = 0; x < fs && x < dw; x++) {
-                    float v = (face_out[((size_t)ch * fs + y) * fs + x] + 1.0f) * 127.5f;
+                    float v = (face_out[plane_at(ch, y, x, fs)] + 1.0f) * 127.5f;
                     v = v < 0 ? 0 : (v > 255 ? 255 : v);
-                    rgb[((size_t)y * dw + x) * 3 + ch] = (unsigned char)v;
+                    rgb[rgb_at(x, y, dw, ch)] = (unsigned char)v;
                 }
         res->stage_ms[3] += now_ms() - t;
     }

@@ -21,31 +21,31 @@ typedef struct stage stage;
 typedef void (*stage_phase_fn)(void *ctx, const char *phase, double ms);
 
 typedef struct stage_opts {
-    char backend[8];        /* "auto" | "cuda" | "cpu" */
-    int slots;              /* concurrent requests (>= 1) */
-    int device;             /* CUDA device */
-    const char *weights_path; /* GPEN safetensors, NULL: deterministic random weights */
+    char backend[8];                   /* "auto" | "cuda" | "cpu" */
+    int slots;                         /* concurrent requests (>= 1) */
+    int device;                        /* CUDA device */
+    const char *weights_path;          /* GPEN safetensors, NULL: deterministic random weights */
     const char *detector_weights_path; /* cuda: RetinaFace, ParseNet (converted by */
     const char *parser_weights_path;   /* scripts/convert_pipeline_checkpoint.py); NULL: random */
-    int max_image_mp;       /* largest image (cuda buffers), MP */
-    int cpu_face_size;      /* cpu: GPEN resolution per face (power of 2, 8..64) */
-    double cpu_px_scale;    /* cpu: fraction of the image's pixels processed (0, 1] */
-    double cpu_mem_total_mib; /* cpu: the "card" size reported */
-    double prewarm_mp[32];  /* cuda: input JPEGs made during the cold start (phase
+    int max_image_mp;                  /* largest image (cuda buffers), MP */
+    int cpu_face_size;                 /* cpu: GPEN resolution per face (power of 2, 8..64) */
+    double cpu_px_scale;               /* cpu: fraction of the image's pixels processed (0, 1] */
+    double cpu_mem_total_mib;          /* cpu: the "card" size reported */
+    double prewarm_mp[32];             /* cuda: input JPEGs made during the cold start (phase
                                input_cache), so requests of these sizes find them ready */
     int n_prewarm;
-    stage_phase_fn phase;   /* may be NULL */
+    stage_phase_fn phase; /* may be NULL */
     void *phase_ctx;
 } stage_opts;
 
 void stage_opts_default(stage_opts *o);
 
 typedef struct stage_result {
-    double service_ms;                 /* wall time of the whole stage */
+    double service_ms; /* wall time of the whole stage */
     int n_stages;
     const char *stage_name[STAGE_MAX_STAGES];
     double stage_ms[STAGE_MAX_STAGES];
-    size_t out_bytes;                  /* encoded output */
+    size_t out_bytes; /* encoded output */
 } stage_result;
 
 int stage_open(const stage_opts *o, stage **out, gp_error *err);

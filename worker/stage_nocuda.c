@@ -14,7 +14,8 @@ int stage_cuda_open(const stage_opts *o, stage_cuda **out, char *device_name, si
     (void)device_name;
     (void)name_len;
     *out = NULL;
-    return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "stage", "this worker was built without CUDA "
+    return gp_error_set(err, GP_ENOTSUP, NULL, 0, 0, "stage",
+                        "this worker was built without CUDA "
                         "(make gpenlab-worker-gpu)");
 }
 

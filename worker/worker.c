@@ -4,6 +4,7 @@
  *                  [--backend auto|cuda|cpu] [--metrics-port P] [--prefix gpen] ...
  *   gpenlab-worker reap [--redis HOST:PORT] [--prefix gpen]
  *   gpenlab-worker profile --out FILE [--backend ...] [--slots N]   (wprofile.h)
+ * Options through the one parser (base/opts.h); a bad one is one line and exit 2.
  *
  * serve: a cold start (process, CUDA context or CPU model, weights, warm-up; each phase
  * logged), then N slot threads each take requests from gpen:pending with BLMOVE into this
@@ -29,30 +30,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/opts.h"
 #include "worker/httpd.h"
 #include "worker/netaddr.h"
 #include "worker/queue.h"
 #include "worker/resp.h"
 #include "worker/stage.h"
+#include "worker/wopts.h"
 #include "worker/wprofile.h"
 
-#define MAX_SLOTS 64
-#define N_BUCKETS 160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */
+#define MAX_SLOTS  64
+#define N_BUCKETS  160 /* latency buckets: 1 ms * 1.08^k, k < N_BUCKETS (to ~220 s) */
 #define MAX_PHASES 12
 
 typedef struct wcfg {
-    char redis_host[256];
-    int redis_port;
-    char id[64];
-    char prefix[64];
-    char ns[64];
-    char metrics_host[64];
+    wopts_addr redis;
+    char id[WOPTS_NAME_MAX];
+    char prefix[WOPTS_NAME_MAX];
+    char ns[WOPTS_NAME_MAX];
+    const char *metrics_host; /* argv's, or a literal */
     int metrics_port;
     int heartbeat_ms, dead_after_ms, reap_every_ms;
     int block_ms;
     int startup_delay_ms; /* emulated container start before the real cold start */
-    stage_opts so;
-    char weights[512], detector_weights[512], parser_weights[512];
+    stage_opts so;        /* the weights paths are argv's */
 } wcfg;
 
 typedef struct worker {
@@ -180,13 +181,15 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
     /* utilisation since the previous scrape, as DCGM samples it (percent) */
     double util = 0;
     if (w->util_prev_us > 0 && now > w->util_prev_us)
-        util = 100.0 * (w->busy_s - w->util_busy_at_scrape) / ((double)(now - w->util_prev_us) / 1e6);
+        util =
+            100.0 * (w->busy_s - w->util_busy_at_scrape) / ((double)(now - w->util_prev_us) / 1e6);
     w->util_prev_us = now;
     w->util_busy_at_scrape = w->busy_s;
     char lab[200];
     snprintf(lab, sizeof(lab), "namespace=\"%s\",pod=\"%s\"", w->cfg.ns, w->cfg.id);
-    http_buf_printf(b, "# HELP gpen_request_latency_seconds End-to-end latency (submit to completion).\n"
-                       "# TYPE gpen_request_latency_seconds histogram\n");
+    http_buf_printf(
+        b, "# HELP gpen_request_latency_seconds End-to-end latency (submit to completion).\n"
+           "# TYPE gpen_request_latency_seconds histogram\n");
     uint64_t cum = 0;
     for (int k = 0; k < N_BUCKETS; k++) {
         cum += w->bucket[k];
@@ -194,27 +197,42 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
                         w->bucket_le[k], cum);
     }
     cum += w->bucket[N_BUCKETS];
-    http_buf_printf(b, "gpen_request_latency_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", lab, cum);
+    http_buf_printf(b, "gpen_request_latency_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", lab,
+                    cum);
     http_buf_printf(b, "gpen_request_latency_seconds_sum{%s} %.6f\n", lab, w->lat_sum_s);
     http_buf_printf(b, "gpen_request_latency_seconds_count{%s} %" PRIu64 "\n", lab, w->lat_count);
-    http_buf_printf(b, "# TYPE gpen_service_seconds summary\ngpen_service_seconds_sum{%s} %.6f\n"
-                       "gpen_service_seconds_count{%s} %" PRIu64 "\n", lab, w->svc_sum_s, lab, w->lat_count);
-    http_buf_printf(b, "# TYPE gpen_requests_total counter\ngpen_requests_total{%s} %" PRIu64 "\n", lab, w->taken);
-    http_buf_printf(b, "# TYPE gpen_requests_completed_total counter\ngpen_requests_completed_total{%s} %" PRIu64 "\n",
-                    lab, w->completed);
-    http_buf_printf(b, "# TYPE gpen_requests_failed_total counter\ngpen_requests_failed_total{%s} %" PRIu64 "\n",
-                    lab, w->failed);
-    http_buf_printf(b, "# TYPE gpen_requests_lost_total counter\ngpen_requests_lost_total{%s} %" PRIu64 "\n",
-                    lab, w->lost);
-    http_buf_printf(b, "# TYPE gpen_requests_in_flight gauge\ngpen_requests_in_flight{%s} %d\n", lab, w->in_flight);
+    http_buf_printf(b,
+                    "# TYPE gpen_service_seconds summary\ngpen_service_seconds_sum{%s} %.6f\n"
+                    "gpen_service_seconds_count{%s} %" PRIu64 "\n",
+                    lab, w->svc_sum_s, lab, w->lat_count);
+    http_buf_printf(b, "# TYPE gpen_requests_total counter\ngpen_requests_total{%s} %" PRIu64 "\n",
+                    lab, w->taken);
+    http_buf_printf(
+        b,
+        "# TYPE gpen_requests_completed_total counter\ngpen_requests_completed_total{%s} %" PRIu64
+        "\n",
+        lab, w->completed);
+    http_buf_printf(
+        b,
+        "# TYPE gpen_requests_failed_total counter\ngpen_requests_failed_total{%s} %" PRIu64 "\n",
+        lab, w->failed);
+    http_buf_printf(
+        b, "# TYPE gpen_requests_lost_total counter\ngpen_requests_lost_total{%s} %" PRIu64 "\n",
+        lab, w->lost);
+    http_buf_printf(b, "# TYPE gpen_requests_in_flight gauge\ngpen_requests_in_flight{%s} %d\n",
+                    lab, w->in_flight);
     http_buf_printf(b, "# TYPE gpen_slots gauge\ngpen_slots{%s} %d\n", lab, w->cfg.so.slots);
-    http_buf_printf(b, "# TYPE gpen_busy_seconds_total counter\ngpen_busy_seconds_total{%s} %.6f\n", lab, w->busy_s);
-    http_buf_printf(b, "# TYPE gpen_in_flight_seconds_total counter\ngpen_in_flight_seconds_total{%s} %.6f\n",
-                    lab, w->in_flight_s);
-    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{%s} %.1f\n", lab, used);
+    http_buf_printf(b, "# TYPE gpen_busy_seconds_total counter\ngpen_busy_seconds_total{%s} %.6f\n",
+                    lab, w->busy_s);
+    http_buf_printf(
+        b, "# TYPE gpen_in_flight_seconds_total counter\ngpen_in_flight_seconds_total{%s} %.6f\n",
+        lab, w->in_flight_s);
+    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_USED gauge\nDCGM_FI_DEV_FB_USED{%s} %.1f\n", lab,
+                    used);
     http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_FREE gauge\nDCGM_FI_DEV_FB_FREE{%s} %.1f\n", lab,
                     total > used ? total - used : 0);
-    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_TOTAL gauge\nDCGM_FI_DEV_FB_TOTAL{%s} %.1f\n", lab, total);
+    http_buf_printf(b, "# TYPE DCGM_FI_DEV_FB_TOTAL gauge\nDCGM_FI_DEV_FB_TOTAL{%s} %.1f\n", lab,
+                    total);
     http_buf_printf(b, "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\nDCGM_FI_DEV_GPU_UTIL{%s} %.2f\n", lab,
                     util > 100 ? 100 : util);
     http_buf_printf(b, "# TYPE gpen_worker_draining gauge\ngpen_worker_draining{%s} %d\n", lab,
@@ -225,8 +243,9 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
                         w->phase_ms[i] / 1e3);
     http_buf_printf(b, "gpen_cold_start_seconds{%s,phase=\"total\"} %.4f\n", lab,
                     (double)(w->ready_us - w->spawn_us) / 1e6);
-    http_buf_printf(b, "# TYPE gpen_worker_info gauge\ngpen_worker_info{%s,backend=\"%s\",device=\"%s\"} 1\n",
-                    lab, stage_backend(w->st), stage_device(w->st));
+    http_buf_printf(
+        b, "# TYPE gpen_worker_info gauge\ngpen_worker_info{%s,backend=\"%s\",device=\"%s\"} 1\n",
+        lab, stage_backend(w->st), stage_device(w->st));
     pthread_mutex_unlock(&w->mu);
     return 200;
 }
@@ -235,7 +254,7 @@ static int metrics_handler(void *ctx, const char *method, const char *path, cons
 
 static int connect_redis(const worker *w, resp_conn **c, char *why, size_t why_len)
 {
-    return resp_connect(w->cfg.redis_host, w->cfg.redis_port, 3000, c, why, why_len);
+    return resp_connect(w->cfg.redis.host, w->cfg.redis.port, 3000, c, why, why_len);
 }
 
 /* Sends a command whose reply does not matter beyond success. */
@@ -320,7 +339,8 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
     snprintf(f_submit, sizeof(f_submit), "%" PRId64, rq.submit_us);
     snprintf(f_start, sizeof(f_start), "%" PRId64, start_us);
     snprintf(f_end, sizeof(f_end), "%" PRId64, end_us);
-    snprintf(f_svc, sizeof(f_svc), "%.3f", rc == 0 ? res.service_ms : (end_us - start_us) / 1e3);
+    snprintf(f_svc, sizeof(f_svc), "%.3f",
+             rc == 0 ? res.service_ms : (double)(end_us - start_us) / 1e3);
     snprintf(f_w, sizeof(f_w), "%d", rq.width);
     snprintf(f_h, sizeof(f_h), "%d", rq.height);
     snprintf(f_f, sizeof(f_f), "%d", rq.faces);
@@ -336,10 +356,10 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
         gp_error_format(&err, f_err, sizeof(f_err));
     char f_slot[16];
     snprintf(f_slot, sizeof(f_slot), "%d", slot);
-    const char *fields[] = {"worker",  f_worker, "submit_us",  f_submit, "start_us", f_start,
-                            "end_us",  f_end,    "service_ms", f_svc,    "width",    f_w,
-                            "height",  f_h,      "faces",      f_f,      "out_bytes", f_out,
-                            "stages_ms", f_stages, "error",    f_err,    "slot",     f_slot};
+    const char *fields[] = {"worker",    f_worker, "submit_us",  f_submit, "start_us",  f_start,
+                            "end_us",    f_end,    "service_ms", f_svc,    "width",     f_w,
+                            "height",    f_h,      "faces",      f_f,      "out_bytes", f_out,
+                            "stages_ms", f_stages, "error",      f_err,    "slot",      f_slot};
     int completed = 0;
     if (queue_complete(c, w->cfg.prefix, w->cfg.id, payload, rq.id, fields,
                        (int)(sizeof(fields) / sizeof(fields[0]) / 2), &completed, why,
@@ -354,11 +374,12 @@ static int serve(worker *w, int slot, resp_conn *c, const char *payload, size_t 
         return -1;
     }
     double lat_s = rq.submit_us > 0 ? (double)(end_us - rq.submit_us) / 1e6 : 0;
-    end_request(w, end_us, lat_s, (end_us - start_us) / 1e6, rc == 0, completed == 0);
+    end_request(w, end_us, lat_s, (double)(end_us - start_us) / 1e6, rc == 0, completed == 0);
     if (rc != 0)
         logf_(w, "slot %d: request %" PRIu64 " failed: %s", slot, rq.id, f_err);
     if (!completed)
-        logf_(w, "slot %d: request %" PRIu64 " was requeued by a reaper while served: result dropped",
+        logf_(w,
+              "slot %d: request %" PRIu64 " was requeued by a reaper while served: result dropped",
               slot, rq.id);
     return 0;
 }
@@ -384,7 +405,8 @@ static void *slot_main(void *arg)
             }
             backoff_ms = 100;
             resp_reply r;
-            if (resp_commandl(c, &r, why, sizeof(why), "CLIENT", "ID", NULL) == 0 && r.type == RESP_INT) {
+            if (resp_commandl(c, &r, why, sizeof(why), "CLIENT", "ID", NULL) == 0 &&
+                r.type == RESP_INT) {
                 pthread_mutex_lock(&w->mu);
                 w->client_id[slot] = r.integer;
                 pthread_mutex_unlock(&w->mu);
@@ -398,7 +420,8 @@ static void *slot_main(void *arg)
         if (atomic_load(&w->stopping))
             break;
         resp_reply r;
-        int rc = resp_commandl(c, &r, why, sizeof(why), "BLMOVE", pend, proc, "RIGHT", "LEFT", block, NULL);
+        int rc = resp_commandl(c, &r, why, sizeof(why), "BLMOVE", pend, proc, "RIGHT", "LEFT",
+                               block, NULL);
         pthread_mutex_lock(&w->mu);
         w->idle[slot] = false;
         pthread_mutex_unlock(&w->mu);
@@ -478,172 +501,190 @@ static void *hb_main(void *arg)
 
 /* ---------------------------------------------------------------- options */
 
-static int usage(const char *msg)
+#define PROG    "gpenlab-worker"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+static const char SERVE_HELP[] =
+    "usage: gpenlab-worker [serve] [--redis HOST:PORT] [--id NAME] [--concurrency N]\n"
+    "         [--backend auto|cuda|cpu] [--device N] [--weights FILE] [--max-mp N]\n"
+    "         [--detector-weights FILE] [--parser-weights FILE]   (cuda stage)\n"
+    "         [--metrics-host H] [--metrics-port P] [--prefix gpen] [--namespace gpen]\n"
+    "         [--heartbeat-ms 1000] [--dead-after-ms 5000] [--reap-every-ms 1000]\n"
+    "         [--block-ms 1000] [--startup-delay-ms 0] [--prewarm-mp 2,4.5,...]\n"
+    "         [--cpu-face-size 16]\n"
+    "         [--cpu-px-scale 0.0039]\n"
+    "       gpenlab-worker reap [--redis HOST:PORT] [--prefix gpen]\n"
+    "       gpenlab-worker profile --out FILE [...]   (gpenlab-worker profile --help)\n";
+
+static const char PROFILE_HELP[] =
+    "usage: gpenlab-worker profile --out FILE [--backend auto|cuda|cpu] [--slots 1..16]\n"
+    "         [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n"
+    "         [--processes 0.." STR(
+        PROCS_MAX) " [--eff-mix ARRIVALS.csv]] [--prewarm-mp 2,4.5,...]\n"
+                   "         [--process-start-ms MS]\n";
+
+/* --backend auto|cuda|cpu into a stage_opts */
+static int read_backend(const char *name, const char *v, void *out, gp_error *err)
 {
-    if (msg)
-        fprintf(stderr, "gpenlab-worker: %s\n", msg);
-    fprintf(stderr,
-            "usage: gpenlab-worker [serve] [--redis HOST:PORT] [--id NAME] [--concurrency N]\n"
-            "         [--backend auto|cuda|cpu] [--device N] [--weights FILE] [--max-mp N]\n"
-            "         [--detector-weights FILE] [--parser-weights FILE]   (cuda stage)\n"
-            "         [--metrics-host H] [--metrics-port P] [--prefix gpen] [--namespace gpen]\n"
-            "         [--heartbeat-ms 1000] [--dead-after-ms 5000] [--reap-every-ms 1000]\n"
-            "         [--block-ms 1000] [--startup-delay-ms 0] [--prewarm-mp 2,4.5,...]\n"
-            "         [--cpu-face-size 16]\n"
-            "         [--cpu-px-scale 0.0039]\n"
-            "       gpenlab-worker reap [--redis HOST:PORT] [--prefix gpen]\n");
-    return 2;
+    stage_opts *so = out;
+    if (strcmp(v, "auto") && strcmp(v, "cuda") && strcmp(v, "cpu"))
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name,
+                            "expected auto, cuda or cpu, got \"%s\"", v);
+    snprintf(so->backend, sizeof(so->backend), "%s", v);
+    return 0;
 }
 
-static int int_arg(const char *s, int lo, int hi, int *v)
+/* --prewarm-mp 2,4.5,...: up to 32 sizes in (0, 200] MP, into a stage_opts */
+static int read_prewarm(const char *name, const char *v, void *out, gp_error *err)
+{
+    stage_opts *so = out;
+    const int cap = (int)(sizeof(so->prewarm_mp) / sizeof(so->prewarm_mp[0]));
+    char tmp[1024];
+    if (strlen(v) >= sizeof(tmp))
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, name, "list longer than %zu characters",
+                            sizeof(tmp) - 1);
+    snprintf(tmp, sizeof(tmp), "%s", v);
+    so->n_prewarm = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double mp = strtod(t, &end);
+        if (end == t || *end || !(mp > 0 && mp <= 200) || so->n_prewarm >= cap)
+            return gp_error_set(
+                err, GP_EPARSE, NULL, 0, 0, name,
+                "expected up to %d sizes in (0, 200] MP, comma-separated, got \"%s\"", cap, v);
+        so->prewarm_mp[so->n_prewarm++] = mp;
+    }
+    return 0;
+}
+
+/* --cpu-face-size: a power of 2 in 8..64 */
+static int read_face_size(const char *name, const char *v, void *out, gp_error *err)
 {
     char *end;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = (int)x;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < 8 || x > 64 || (x & (x - 1)))
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
+                            "expected 8, 16, 32 or 64, got \"%s\"", v);
+    *(int *)out = (int)x;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, int first, wcfg *c)
+/* --cpu-px-scale: a fraction in (0, 1] */
+static int read_px_scale(const char *name, const char *v, void *out, gp_error *err)
 {
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char msg[300];
-#define NEED()                                                                             \
-    do {                                                                                   \
-        if (!v) {                                                                          \
-            snprintf(msg, sizeof(msg), "%s needs a value", a);                            \
-            return usage(msg);                                                             \
-        }                                                                                  \
-        i++;                                                                               \
-    } while (0)
-#define BAD()                                                                              \
-    do {                                                                                   \
-        snprintf(msg, sizeof(msg), "%s: bad value \"%s\"", a, v);                          \
-        return usage(msg);                                                                 \
-    } while (0)
-        if (strcmp(a, "--redis") == 0) {
-            NEED();
-            if (netaddr_parse(v, 1, c->redis_host, sizeof(c->redis_host), &c->redis_port) < 0)
-                BAD();
-        } else if (strcmp(a, "--id") == 0) {
-            NEED();
-            if (!*v || strlen(v) >= sizeof(c->id) || strpbrk(v, " :\"\\{}\n"))
-                BAD();
-            snprintf(c->id, sizeof(c->id), "%s", v);
-        } else if (strcmp(a, "--prefix") == 0) {
-            NEED();
-            if (!*v || strlen(v) >= sizeof(c->prefix))
-                BAD();
-            snprintf(c->prefix, sizeof(c->prefix), "%s", v);
-        } else if (strcmp(a, "--namespace") == 0) {
-            NEED();
-            if (!*v || strlen(v) >= sizeof(c->ns) || strpbrk(v, "\"\\{}\n"))
-                BAD();
-            snprintf(c->ns, sizeof(c->ns), "%s", v);
-        } else if (strcmp(a, "--concurrency") == 0) {
-            NEED();
-            if (int_arg(v, 1, MAX_SLOTS, &c->so.slots) < 0)
-                BAD();
-        } else if (strcmp(a, "--backend") == 0) {
-            NEED();
-            if (strcmp(v, "auto") && strcmp(v, "cuda") && strcmp(v, "cpu"))
-                BAD();
-            snprintf(c->so.backend, sizeof(c->so.backend), "%s", v);
-        } else if (strcmp(a, "--device") == 0) {
-            NEED();
-            if (int_arg(v, 0, 64, &c->so.device) < 0)
-                BAD();
-        } else if (strcmp(a, "--weights") == 0) {
-            NEED();
-            snprintf(c->weights, sizeof(c->weights), "%s", v);
-            c->so.weights_path = c->weights;
-        } else if (strcmp(a, "--detector-weights") == 0) {
-            NEED();
-            snprintf(c->detector_weights, sizeof(c->detector_weights), "%s", v);
-            c->so.detector_weights_path = c->detector_weights;
-        } else if (strcmp(a, "--parser-weights") == 0) {
-            NEED();
-            snprintf(c->parser_weights, sizeof(c->parser_weights), "%s", v);
-            c->so.parser_weights_path = c->parser_weights;
-        } else if (strcmp(a, "--max-mp") == 0) {
-            NEED();
-            if (int_arg(v, 1, 200, &c->so.max_image_mp) < 0)
-                BAD();
-        } else if (strcmp(a, "--metrics-host") == 0) {
-            NEED();
-            snprintf(c->metrics_host, sizeof(c->metrics_host), "%s", v);
-        } else if (strcmp(a, "--metrics-port") == 0) {
-            NEED();
-            if (int_arg(v, 0, 65535, &c->metrics_port) < 0)
-                BAD();
-        } else if (strcmp(a, "--heartbeat-ms") == 0) {
-            NEED();
-            if (int_arg(v, 50, 60000, &c->heartbeat_ms) < 0)
-                BAD();
-        } else if (strcmp(a, "--dead-after-ms") == 0) {
-            NEED();
-            if (int_arg(v, 100, 600000, &c->dead_after_ms) < 0)
-                BAD();
-        } else if (strcmp(a, "--reap-every-ms") == 0) {
-            NEED();
-            if (int_arg(v, 50, 600000, &c->reap_every_ms) < 0)
-                BAD();
-        } else if (strcmp(a, "--block-ms") == 0) {
-            NEED();
-            if (int_arg(v, 10, 60000, &c->block_ms) < 0)
-                BAD();
-        } else if (strcmp(a, "--startup-delay-ms") == 0) {
-            NEED();
-            if (int_arg(v, 0, 600000, &c->startup_delay_ms) < 0)
-                BAD();
-        } else if (strcmp(a, "--prewarm-mp") == 0) {
-            NEED();
-            char tmp[1024];
-            snprintf(tmp, sizeof(tmp), "%s", v);
-            c->so.n_prewarm = 0;
-            for (char *t = strtok(tmp, ","); t; t = strtok(NULL, ",")) {
-                char *end;
-                double mp = strtod(t, &end);
-                if (*end || !(mp > 0 && mp <= 200) || c->so.n_prewarm >= 32)
-                    BAD();
-                c->so.prewarm_mp[c->so.n_prewarm++] = mp;
-            }
-        } else if (strcmp(a, "--cpu-face-size") == 0) {
-            NEED();
-            if (int_arg(v, 8, 64, &c->so.cpu_face_size) < 0 ||
-                (c->so.cpu_face_size & (c->so.cpu_face_size - 1)))
-                BAD();
-        } else if (strcmp(a, "--cpu-px-scale") == 0) {
-            NEED();
-            char *end;
-            double x = strtod(v, &end);
-            if (end == v || *end || !(x > 0 && x <= 1))
-                BAD();
-            c->so.cpu_px_scale = x;
-        } else {
-            snprintf(msg, sizeof(msg), "unknown option %s", a);
-            return usage(msg);
-        }
-#undef NEED
-#undef BAD
-    }
-    if (c->dead_after_ms <= c->heartbeat_ms)
-        return usage("--dead-after-ms must exceed --heartbeat-ms");
-    return 0;
+    double x;
+    int rc = cli_positive(name, v, &x, err);
+    if (rc == 0 && x > 1)
+        rc = gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
+                          "expected a fraction in (0, 1], got \"%s\"", v);
+    if (rc == 0)
+        *(double *)out = x;
+    return rc;
+}
+
+/* The stage's options that serve and profile share (rows[5], the last the end). */
+static void stage_rows(stage_opts *so, cli_opt rows[5])
+{
+    rows[0] = (cli_opt){"--backend", NULL, CLI_VALUE, so, 0, 0, read_backend};
+    rows[1] = (cli_opt){"--prewarm-mp", NULL, CLI_VALUE, so, 0, 0, read_prewarm};
+    rows[2] =
+        (cli_opt){"--cpu-face-size", NULL, CLI_VALUE, &so->cpu_face_size, 0, 0, read_face_size};
+    rows[3] = (cli_opt){"--cpu-px-scale", NULL, CLI_VALUE, &so->cpu_px_scale, 0, 0, read_px_scale};
+    rows[4] = (cli_opt){NULL, NULL, 0, NULL, 0, 0, NULL};
+}
+
+/* argv through opts and shared (may be NULL); 0, 1 when the help was printed, or < 0 with
+ * err filled. */
+static int parse_cmd(int argc, char **argv, const cli_opt *opts, const cli_opt *shared,
+                     const char *help, gp_error *err)
+{
+    const cli_spec spec = {.opts = opts,
+                           .shared = shared,
+                           .unknown = CLI_UNKNOWN_OPTION,
+                           .too_many = CLI_UNEXPECTED_ARGUMENT,
+                           .help = help};
+    gp_error_clear(err);
+    return cli_parse(argc, argv, &spec, stdout, err);
+}
+
+/* The parse_* take argv[0] as the command's word (or the program's name, for serve without
+ * it); 0, 1 when the help was printed, or an exit code 2 with the one line printed. */
+static int parse_serve(int argc, char **argv, wcfg *c)
+{
+    const cli_opt opts[] = {
+        {"--redis", NULL, CLI_VALUE, &c->redis, 0, 0, wopts_connect_addr},
+        {"--id", NULL, CLI_VALUE, c->id, 0, 0, wopts_worker_id},
+        {"--prefix", NULL, CLI_VALUE, c->prefix, 0, 0, wopts_prefix},
+        {"--namespace", NULL, CLI_VALUE, c->ns, 0, 0, wopts_namespace},
+        {"--concurrency", NULL, CLI_INT, &c->so.slots, 1, MAX_SLOTS, NULL},
+        {"--device", NULL, CLI_INT, &c->so.device, 0, 64, NULL},
+        {"--weights", NULL, CLI_STR, &c->so.weights_path, 0, 0, NULL},
+        {"--detector-weights", NULL, CLI_STR, &c->so.detector_weights_path, 0, 0, NULL},
+        {"--parser-weights", NULL, CLI_STR, &c->so.parser_weights_path, 0, 0, NULL},
+        {"--max-mp", NULL, CLI_INT, &c->so.max_image_mp, 1, 200, NULL},
+        {"--metrics-host", NULL, CLI_STR, &c->metrics_host, 0, 0, NULL},
+        {"--metrics-port", NULL, CLI_INT, &c->metrics_port, 0, 65535, NULL},
+        {"--heartbeat-ms", NULL, CLI_INT, &c->heartbeat_ms, 50, 60000, NULL},
+        {"--dead-after-ms", NULL, CLI_INT, &c->dead_after_ms, 100, 600000, NULL},
+        {"--reap-every-ms", NULL, CLI_INT, &c->reap_every_ms, 50, 600000, NULL},
+        {"--block-ms", NULL, CLI_INT, &c->block_ms, 10, 60000, NULL},
+        {"--startup-delay-ms", NULL, CLI_INT, &c->startup_delay_ms, 0, 600000, NULL},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    cli_opt shared[5];
+    stage_rows(&c->so, shared);
+    gp_error err;
+    int rc = parse_cmd(argc, argv, opts, shared, SERVE_HELP, &err);
+    if (rc == 0 && c->dead_after_ms <= c->heartbeat_ms)
+        rc = gp_error_set(&err, GP_ERANGE, NULL, 0, 0, "--dead-after-ms",
+                          "must exceed --heartbeat-ms (%d)", c->heartbeat_ms);
+    return rc < 0 ? cli_report(stderr, PROG, &err, 2) : rc;
+}
+
+static int parse_reap(int argc, char **argv, wcfg *c)
+{
+    const cli_opt opts[] = {
+        {"--redis", NULL, CLI_VALUE, &c->redis, 0, 0, wopts_connect_addr},
+        {"--prefix", NULL, CLI_VALUE, c->prefix, 0, 0, wopts_prefix},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    gp_error err;
+    int rc = parse_cmd(argc, argv, opts, NULL, SERVE_HELP, &err);
+    return rc < 0 ? cli_report(stderr, PROG " reap", &err, 2) : rc;
+}
+
+static int parse_profile(int argc, char **argv, wprofile_opts *o)
+{
+    const cli_opt opts[] = {
+        {"--out", NULL, CLI_STR, &o->out_path, 0, 0, NULL},
+        {"--slots", NULL, CLI_INT, &o->so.slots, 1, 16, NULL},
+        {"--reps", NULL, CLI_INT, &o->reps, 1, 50, NULL},
+        {"--processes", NULL, CLI_INT, &o->processes, 0, PROCS_MAX, NULL},
+        {"--eff-mix", NULL, CLI_STR, &o->mix_path, 0, 0, NULL},
+        {"--process-start-ms", NULL, CLI_VALUE, &o->process_start_ms, 0, 0, cli_nonneg},
+        {NULL, NULL, 0, NULL, 0, 0, NULL},
+    };
+    cli_opt shared[5];
+    stage_rows(&o->so, shared);
+    gp_error err;
+    int rc = parse_cmd(argc, argv, opts, shared, PROFILE_HELP, &err);
+    if (rc == 0 && !o->out_path)
+        rc =
+            gp_error_set(&err, GP_EMISSING, NULL, 0, 0, "--out", "required (the profile to write)");
+    return rc < 0 ? cli_report(stderr, PROG " profile", &err, 2) : rc;
 }
 
 static void cfg_default(wcfg *c)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
-    c->redis_port = 6379;
+    snprintf(c->redis.host, sizeof(c->redis.host), "127.0.0.1");
+    c->redis.port = 6379;
     snprintf(c->id, sizeof(c->id), "w%ld", (long)getpid());
     snprintf(c->prefix, sizeof(c->prefix), "gpen");
     snprintf(c->ns, sizeof(c->ns), "gpen");
-    snprintf(c->metrics_host, sizeof(c->metrics_host), "127.0.0.1");
+    c->metrics_host = "127.0.0.1";
     c->heartbeat_ms = 1000;
     c->dead_after_ms = 5000;
     c->reap_every_ms = 1000;
@@ -657,12 +698,12 @@ static int cmd_reap(int argc, char **argv)
 {
     wcfg c;
     cfg_default(&c);
-    int rc = parse_args(argc, argv, 2, &c);
+    int rc = parse_reap(argc, argv, &c);
     if (rc)
-        return rc;
+        return rc == 1 ? 0 : rc;
     resp_conn *conn;
     char why[300];
-    if (resp_connect(c.redis_host, c.redis_port, 3000, &conn, why, sizeof(why)) < 0) {
+    if (resp_connect(c.redis.host, c.redis.port, 3000, &conn, why, sizeof(why)) < 0) {
         fprintf(stderr, "gpenlab-worker: %s\n", why);
         return 1;
     }
@@ -827,36 +868,48 @@ static int serve_main(worker *w)
         resp_close(c);
     }
     httpd_stop(http);
-    logf_(w, "exit: %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " given back, drain %.3f s",
+    logf_(w,
+          "exit: %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " given back, drain %.3f s",
           w->completed, w->failed, w->given_back, (double)(queue_now_us() - term_us) / 1e6);
     stage_close(w->st);
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv, int first)
+static int cmd_serve(int argc, char **argv)
 {
     worker *w = calloc(1, sizeof(*w)); /* large (histogram): not on the stack */
     if (!w)
         return 1;
     cfg_default(&w->cfg);
-    int rc = parse_args(argc, argv, first, &w->cfg);
+    int rc = parse_serve(argc, argv, &w->cfg);
     if (rc == 0) {
         pthread_mutex_init(&w->mu, NULL);
         rc = serve_main(w);
         pthread_mutex_destroy(&w->mu);
     }
     free(w);
-    return rc;
+    return rc == 1 ? 0 : rc;
 }
 
+static int cmd_profile(int argc, char **argv)
+{
+    wprofile_opts o;
+    wprofile_opts_default(&o);
+    int rc = parse_profile(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    return worker_profile(&o);
+}
+
+/* Each command parses argv[1..] after its word ("serve" is the default: without it, the
+ * options follow the program's name). */
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "reap") == 0)
-        return cmd_reap(argc, argv);
+        return cmd_reap(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "profile") == 0)
-        return worker_profile_main(argc, argv);
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return usage(NULL) ? 0 : 0;
-    int first = argc > 1 && strcmp(argv[1], "serve") == 0 ? 2 : 1;
-    return cmd_serve(argc, argv, first);
+        return cmd_profile(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    return cmd_serve(argc, argv);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/opts.h"
 #include "profile/profile.h"
 #include "worker/arrivals.h"
 #include "worker/queue.h"
@@ -71,67 +72,21 @@ static void *eff_thread(void *arg)
     return NULL;
 }
 
-int worker_profile_main(int argc, char **argv)
+void wprofile_opts_default(wprofile_opts *o)
 {
-    const char *out = NULL, *backend = "auto";
-    int slots = 4, reps = 5, face_size = 16, processes = 0, n_prewarm = 0;
-    const char *mix_path = NULL;
-    double px_scale = 1.0 / 256, spawn_ms = 0, prewarm[32];
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--out") == 0)
-            out = argv[i + 1];
-        else if (strcmp(argv[i], "--backend") == 0)
-            backend = argv[i + 1];
-        else if (strcmp(argv[i], "--slots") == 0)
-            slots = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--reps") == 0)
-            reps = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--cpu-face-size") == 0)
-            face_size = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--cpu-px-scale") == 0)
-            px_scale = atof(argv[i + 1]);
-        else if (strcmp(argv[i], "--process-start-ms") == 0)
-            spawn_ms = atof(argv[i + 1]);
-        else if (strcmp(argv[i], "--processes") == 0)
-            processes = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--eff-mix") == 0)
-            mix_path = argv[i + 1];
-        else if (strcmp(argv[i], "--prewarm-mp") == 0) {
-            char tmp[512];
-            snprintf(tmp, sizeof(tmp), "%s", argv[i + 1]);
-            n_prewarm = 0;
-            for (char *tk = strtok(tmp, ","); tk; tk = strtok(NULL, ",")) {
-                char *end;
-                double mp = strtod(tk, &end);
-                if (*end || !(mp > 0 && mp <= 200) || n_prewarm >= 32) {
-                    fprintf(stderr, "gpenlab-worker profile: --prewarm-mp: bad list \"%s\"\n", argv[i + 1]);
-                    return 2;
-                }
-                prewarm[n_prewarm++] = mp;
-            }
-        }
-        else {
-            fprintf(stderr, "gpenlab-worker profile: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!out || slots < 1 || slots > 16 || reps < 1 || reps > 50 || processes < 0 || processes > PROCS_MAX) {
-        fprintf(stderr, "usage: gpenlab-worker profile --out FILE [--backend auto|cuda|cpu] "
-                        "[--slots 1..16] [--reps 1..50] [--cpu-face-size N] [--cpu-px-scale F]\n"
-                        "       [--processes 1..%d [--eff-mix ARRIVALS.csv]] [--prewarm-mp 2,4.5,...]\n"
-                        "       [--process-start-ms MS]\n",
-                PROCS_MAX);
-        return 2;
-    }
+    memset(o, 0, sizeof(*o));
+    stage_opts_default(&o->so);
+    o->so.slots = 4;
+    o->reps = 5;
+}
+
+int worker_profile(const wprofile_opts *o)
+{
+    const int slots = o->so.slots, reps = o->reps, processes = o->processes;
+    const char *out = o->out_path, *mix_path = o->mix_path;
+    const double spawn_ms = o->process_start_ms;
     phases ph = {0};
-    stage_opts so;
-    stage_opts_default(&so);
-    snprintf(so.backend, sizeof(so.backend), "%s", backend);
-    so.slots = slots;
-    so.cpu_face_size = face_size;
-    so.cpu_px_scale = px_scale;
-    so.n_prewarm = n_prewarm;
-    memcpy(so.prewarm_mp, prewarm, sizeof(double) * (size_t)n_prewarm);
+    stage_opts so = o->so;
     gp_error err;
     gp_error_clear(&err);
     /* the multi-process measurements first: this process must not hold a device context
@@ -143,10 +98,7 @@ int worker_profile_main(int argc, char **argv)
         /* the mp and faces columns of an arrivals CSV (worker/arrivals.h) */
         arrivals mf = {0};
         if (mix_path && arrivals_read(mix_path, false, 200, 1000000, &mf, &err) < 0) {
-            char msg[800];
-            gp_error_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
-            return 1;
+            return cli_report(stderr, "gpenlab-worker profile", &err, 1);
         }
         double *mix_mp = mf.n ? malloc(sizeof(double) * mf.n) : NULL;
         int *mix_faces = mf.n ? malloc(sizeof(int) * mf.n) : NULL;
@@ -159,25 +111,20 @@ int worker_profile_main(int argc, char **argv)
             mix_faces[k] = mf.row[k].faces;
         }
         procs_mix mix = {mix_mp, mix_faces, (int)mf.n};
-        int prc = wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
+        int prc =
+            wprofile_measure_processes(&po, mix_path ? &mix : NULL, processes, reps * 2, &pr, &err);
         arrivals_free(&mf);
         free(mix_mp);
         free(mix_faces);
         if (prc < 0) {
-            char msg[800];
-            gp_error_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
-            return 1;
+            return cli_report(stderr, "gpenlab-worker profile", &err, 1);
         }
     }
     so.phase = on_phase;
     so.phase_ctx = &ph;
     stage *st;
     if (stage_open(&so, &st, &err) < 0) {
-        char msg[800];
-        gp_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
-        return 1;
+        return cli_report(stderr, "gpenlab-worker profile", &err, 1);
     }
     static const double grid[] = {0.5, 1, 2, 4, 8, 12, 16, 24};
     static const int faces[] = {0, 1, 2, 4};
@@ -192,7 +139,7 @@ int worker_profile_main(int argc, char **argv)
         double med[NF];
         for (int fi = 0; fi < NF && rc == 0; fi++) {
             stage_result r;
-            double *v = t + ((size_t)g * NF + fi) * 50;
+            double *v = t + ((size_t)g * NF + (size_t)fi) * 50;
             if (stage_run(st, 0, w, h, faces[fi], &r, &err) < 0) /* warm-up of this size */
                 rc = 1;
             for (int k = 0; k < reps && rc == 0; k++) {
@@ -220,9 +167,7 @@ int worker_profile_main(int argc, char **argv)
         p->stage[1].ms[g] = sxy / sxx > 0 ? sxy / sxx : 0;
     }
     if (rc) {
-        char msg[800];
-        gp_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "gpenlab-worker profile: %s\n", msg);
+        cli_report(stderr, "gpenlab-worker profile", &err, 1);
         stage_close(st);
         free(p);
         free(t);
@@ -251,16 +196,19 @@ int worker_profile_main(int argc, char **argv)
     }
     double used, total;
     stage_mem(st, &used, &total);
-    snprintf(p->card, sizeof(p->card), "%s (gpenlab-worker %s stage)", stage_device(st), stage_backend(st));
+    snprintf(p->card, sizeof(p->card), "%s (gpenlab-worker %s stage)", stage_device(st),
+             stage_backend(st));
     snprintf(p->provenance, sizeof(p->provenance), "measured");
     time_t now = time(NULL);
     char date[40];
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
     snprintf(p->source, sizeof(p->source),
              "measured by gpenlab-worker profile on %s: backend %s, %d slots, %d reps%s\n"
-             "one image stage (the no-face time) and one face stage (least-squares slope over 1, 2, 4 faces)",
+             "one image stage (the no-face time) and one face stage (least-squares slope over 1, "
+             "2, 4 faces)",
              date, stage_backend(st), so.slots, reps,
-             strcmp(stage_backend(st), "cpu") == 0 ? ", CPU reference on tiny inputs (not a GPU)" : "");
+             strcmp(stage_backend(st), "cpu") == 0 ? ", CPU reference on tiny inputs (not a GPU)"
+                                                   : "");
     p->n_grid = NG;
     memcpy(p->mp_grid, grid, sizeof(grid));
     p->n_stages = 2;
@@ -298,16 +246,19 @@ int worker_profile_main(int argc, char **argv)
         for (int i = 0; i < pr.n_phases && p->n_phases < PROFILE_MAX_PHASES; i++) {
             profile_phase *q = &p->phase[p->n_phases++];
             snprintf(q->name, sizeof(q->name), "%s", pr.phase_name[i]);
-            q->seconds = pr.phase_ms_sd[i] > 0
-                             ? (dist_spec){DIST_NORMAL, pr.phase_ms_mean[i] / 1e3, pr.phase_ms_sd[i] / 1e3}
-                             : (dist_spec){DIST_CONST, pr.phase_ms_mean[i] / 1e3, 0};
+            q->seconds =
+                pr.phase_ms_sd[i] > 0
+                    ? (dist_spec){DIST_NORMAL, pr.phase_ms_mean[i] / 1e3, pr.phase_ms_sd[i] / 1e3}
+                    : (dist_spec){DIST_CONST, pr.phase_ms_mean[i] / 1e3, 0};
             q->applies = PHASE_POD | PHASE_SERVERLESS;
         }
         p->start_interference = pr.interference;
         size_t len = strlen(p->source);
         snprintf(p->source + len, sizeof(p->source) - len,
-                 "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d starts) and "
-                 "start_interference (%d requests during a start, %d outside) from %d single-slot processes "
+                 "\neff(n), model memory (%.0f MiB per process), cold phases (mean and sd of %d "
+                 "starts) and "
+                 "start_interference (%d requests during a start, %d outside) from %d single-slot "
+                 "processes "
                  "on the device (the live pods' setting: one process per pod, no MPS); eff over %s",
                  pr.mem_per_proc_mib, pr.n, pr.interference_in, pr.interference_out, pr.n,
                  mix_path ? "the image mix of the arrivals file given" : "2 MP / 1-face requests");

@@ -96,7 +96,8 @@ static void child_main(const stage_opts *base, const procs_mix *mix, int idx, in
     }
     double used, total;
     stage_mem(st, &used, &total);
-    int off = snprintf(line, sizeof(line), "ready %s %.3f %.3f %d", stage_backend(st), used, total, ph.n);
+    int off =
+        snprintf(line, sizeof(line), "ready %s %.3f %.3f %d", stage_backend(st), used, total, ph.n);
     for (int i = 0; i < ph.n && off < (int)sizeof(line) - 64; i++)
         off += snprintf(line + off, sizeof(line) - (size_t)off, " %s %.3f", ph.name[i], ph.ms[i]);
     snprintf(line + off, sizeof(line) - (size_t)off, "\n");
@@ -148,7 +149,8 @@ static void child_main(const stage_opts *base, const procs_mix *mix, int idx, in
     _exit(0);
 }
 
-static int spawn_child(const stage_opts *base, const procs_mix *mix, int idx, child *c, gp_error *err)
+static int spawn_child(const stage_opts *base, const procs_mix *mix, int idx, child *c,
+                       gp_error *err)
 {
     int to[2], from[2];
     if (pipe(to) < 0)
@@ -190,15 +192,17 @@ static int child_line(child *c, int idx, char *out, size_t cap, int timeout_ms, 
             memmove(c->buf, nl + 1, c->len - n - 1);
             c->len -= n + 1;
             if (strncmp(out, "error ", 6) == 0)
-                return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "worker process %d: %s", idx, out + 6);
+                return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "worker process %d: %s",
+                                    idx, out + 6);
             return 0;
         }
         if (c->len == sizeof(c->buf))
-            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: line too long", idx);
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes",
+                                "worker process %d: line too long", idx);
         double left = deadline - mono_ms();
         if (left <= 0)
-            return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "worker process %d: no answer in %d s", idx,
-                                timeout_ms / 1000);
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes",
+                                "worker process %d: no answer in %d s", idx, timeout_ms / 1000);
         struct pollfd pfd = {c->from_fd, POLLIN, 0};
         int pr = poll(&pfd, 1, (int)left);
         if (pr < 0 && errno == EINTR)
@@ -209,7 +213,8 @@ static int child_line(child *c, int idx, char *out, size_t cap, int timeout_ms, 
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "worker process %d exited unexpectedly", idx);
+            return gp_error_set(err, GP_EIO, NULL, 0, 0, "processes",
+                                "worker process %d exited unexpectedly", idx);
         c->len += (size_t)r;
     }
 }
@@ -236,20 +241,21 @@ static void child_stop(child *c)
 
 /* Parses "ready BACKEND USED TOTAL NPH NAME MS ..." into the backend, used/total and the
  * phases. */
-static int parse_ready(const char *line, int idx, char backend[8], double *used, double *total, child_phases *ph,
-                       gp_error *err)
+static int parse_ready(const char *line, int idx, char backend[8], double *used, double *total,
+                       child_phases *ph, gp_error *err)
 {
     int consumed = 0, nph = 0;
-    if (sscanf(line, "ready %7s %lf %lf %d%n", backend, used, total, &nph, &consumed) != 4 || nph < 0 ||
-        nph > PROCS_MAX_PHASES)
-        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: bad ready line \"%s\"",
-                            idx, line);
+    if (sscanf(line, "ready %7s %lf %lf %d%n", backend, used, total, &nph, &consumed) != 4 ||
+        nph < 0 || nph > PROCS_MAX_PHASES)
+        return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes",
+                            "worker process %d: bad ready line \"%s\"", idx, line);
     const char *p = line + consumed;
     ph->n = 0;
     for (int i = 0; i < nph; i++) {
         int k = 0;
         if (sscanf(p, " %31s %lf%n", ph->name[i], &ph->ms[i], &k) != 2)
-            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: bad phase list", idx);
+            return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes",
+                                "worker process %d: bad phase list", idx);
         p += k;
         ph->n++;
     }
@@ -265,8 +271,8 @@ typedef struct service_split {
 /* Reads the "req T0 T1" lines of children 0..k-1 up to each one's "end". A request inside
  * [t_spawn, t_ready] counts in, one clear of it (ended before, or begun a second after the
  * starter was ready and stopped) counts out; t_spawn < 0: every request counts out. */
-static int collect_served(child *kids, int k, int timeout_ms, double t_spawn, double t_ready, service_split *sp,
-                          gp_error *err)
+static int collect_served(child *kids, int k, int timeout_ms, double t_spawn, double t_ready,
+                          service_split *sp, gp_error *err)
 {
     char line[256];
     for (int i = 0; i < k; i++) {
@@ -278,7 +284,8 @@ static int collect_served(child *kids, int k, int timeout_ms, double t_spawn, do
                 break;
             double a = 0, b = 0;
             if (sscanf(line, "req %lf %lf", &a, &b) != 2)
-                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes", "worker process %d: \"%s\"", i, line);
+                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, "processes",
+                                    "worker process %d: \"%s\"", i, line);
             if (t_spawn < 0 || b <= t_spawn || a >= t_ready + 1000)
                 sp->out_sum += b - a, sp->out_n++;
             else if (a >= t_spawn && b <= t_ready)
@@ -288,12 +295,13 @@ static int collect_served(child *kids, int k, int timeout_ms, double t_spawn, do
     return 0;
 }
 
-int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps, procs_result *r,
-                               gp_error *err)
+int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int n, int reps,
+                               procs_result *r, gp_error *err)
 {
     memset(r, 0, sizeof(*r));
     if (n < 1 || n > PROCS_MAX || reps < 1)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "processes", "expected 1..%d processes, got %d", PROCS_MAX, n);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "processes",
+                            "expected 1..%d processes, got %d", PROCS_MAX, n);
     r->n = n;
     child kids[PROCS_MAX + 1];
     memset(kids, 0, sizeof(kids));
@@ -310,7 +318,8 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
         if (rc == 0)
             rc = parse_ready(line, i, backend, &used[i], &mem_total, &ph[i], err);
         if (rc == 0)
-            fprintf(stderr, "profile: process %d ready (device memory in use %.0f MiB)\n", i, used[i]);
+            fprintf(stderr, "profile: process %d ready (device memory in use %.0f MiB)\n", i,
+                    used[i]);
     }
     if (rc == 0) {
         /* cuda reports the card's memory in use: the increase per start is one process's;
@@ -359,14 +368,16 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
             double sum = all.out_sum;
             int cnt = all.out_n;
             if (cnt == 0) {
-                rc = gp_error_set(err, GP_EIO, NULL, 0, 0, "processes", "no request completed with %d processes", k);
+                rc = gp_error_set(err, GP_EIO, NULL, 0, 0, "processes",
+                                  "no request completed with %d processes", k);
                 break;
             }
             double svc = sum / cnt;
             if (k == 1)
                 svc1 = svc;
             r->eff[k - 1] = k == 1 ? 1.0 : fmin(k * svc1 / svc, k); /* eff(k) <= k, as read */
-            fprintf(stderr, "profile: eff(%d) over %d processes = %.3f (%d requests, mean %.1f ms)\n", k, k,
+            fprintf(stderr,
+                    "profile: eff(%d) over %d processes = %.3f (%d requests, mean %.1f ms)\n", k, k,
                     r->eff[k - 1], cnt, svc);
         }
         /* 3. start interference: s processes serve while one more starts */
@@ -397,7 +408,9 @@ int wprofile_measure_processes(const stage_opts *base, const procs_mix *mix, int
                 pooled_n += sp.in_n;
                 r->interference_in += sp.in_n;
                 r->interference_out += sp.out_n;
-                fprintf(stderr, "profile: %d serving while one starts (%.1f s): speed x%.3f (%d requests in, %d out)\n",
+                fprintf(stderr,
+                        "profile: %d serving while one starts (%.1f s): speed x%.3f (%d requests "
+                        "in, %d out)\n",
                         s, (t_ready - t_spawn) / 1e3, ratio, sp.in_n, sp.out_n);
             }
         }

@@ -15,18 +15,18 @@
 #include "base/error.h"
 #include "worker/stage.h"
 
-#define PROCS_MAX 8
+#define PROCS_MAX        8
 #define PROCS_MAX_PHASES 12
 
 typedef struct procs_result {
-    int n;                                   /* processes */
-    double eff[PROCS_MAX];                   /* eff[k-1]: k processes' throughput / one's */
-    double mem_per_proc_mib;                 /* device memory one more process takes */
+    int n;                   /* processes */
+    double eff[PROCS_MAX];   /* eff[k-1]: k processes' throughput / one's */
+    double mem_per_proc_mib; /* device memory one more process takes */
     int n_phases;
     char phase_name[PROCS_MAX_PHASES][32];
     double phase_ms_mean[PROCS_MAX_PHASES], phase_ms_sd[PROCS_MAX_PHASES];
-    double interference;                     /* pooled over the serving counts; 1 = none */
-    int interference_in, interference_out;   /* requests inside / outside the start windows */
+    double interference;                   /* pooled over the serving counts; 1 = none */
+    int interference_in, interference_out; /* requests inside / outside the start windows */
 } procs_result;
 
 /* The requests the processes serve: n (mp, faces) pairs taken in turn (each process from

@@ -73,9 +73,9 @@ int gpen_model_save(const gpen_model *m, const char *path, gp_error *err)
     snprintf(v[3], sizeof(v[3]), "%d", a->cfg.channel_multiplier);
     snprintf(v[4], sizeof(v[4]), "%.17g", a->cfg.narrow);
     snprintf(v[5], sizeof(v[5]), "%.17g", a->cfg.lr_mlp);
-    const char *meta[] = {"size", v[0], "style_dim", v[1], "n_mlp", v[2],
-                          "channel_multiplier", v[3], "narrow", v[4], "lr_mlp", v[5],
-                          "format", "gpenlab-gpen 1"};
+    const char *meta[] = {
+        "size", v[0],     "style_dim", v[1],     "n_mlp", v[2],     "channel_multiplier",
+        v[3],   "narrow", v[4],        "lr_mlp", v[5],    "format", "gpenlab-gpen 1"};
     int rc = safetensors_write_f32(path, a->n_tensors, it, 7, meta, err);
     free(it);
     return rc;

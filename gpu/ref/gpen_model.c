@@ -102,8 +102,7 @@ int gpen_arch_build(const gpen_config *cfg, gpen_arch *a, gp_error *err)
     /* Mapping: weights as the published init stores them, N(0, 1/lr_mul). */
     for (int j = 0; j < cfg->n_mlp; j++) {
         snprintf(nm, sizeof(nm), "map%d.w", j + 1);
-        a->t_map_w[j] = add_tensor(a, nm, 2, SHAPE(sd, sd), GPEN_INIT_NORMAL, 0,
-                                   1.0 / cfg->lr_mlp);
+        a->t_map_w[j] = add_tensor(a, nm, 2, SHAPE(sd, sd), GPEN_INIT_NORMAL, 0, 1.0 / cfg->lr_mlp);
         snprintf(nm, sizeof(nm), "map%d.b", j + 1);
         a->t_map_b[j] = add_tensor(a, nm, 1, SHAPE(sd), GPEN_INIT_NORMAL, 0, GPEN_BIAS_SD);
     }
@@ -156,8 +155,7 @@ int gpen_arch_find(const gpen_arch *a, const char *name)
     return -1;
 }
 
-void gpen_arch_param_split(const gpen_arch *a, size_t *encoder, size_t *mapping,
-                           size_t *generator)
+void gpen_arch_param_split(const gpen_arch *a, size_t *encoder, size_t *mapping, size_t *generator)
 {
     size_t e = 0, m = 0, g = 0;
     for (int i = 0; i < a->n_tensors; i++) {
@@ -223,13 +221,12 @@ int gpen_model_alloc(gpen_model *m, const gpen_config *cfg, gp_error *err)
         return rc;
     m->data = calloc(m->arch.n_params, sizeof(float));
     if (!m->data)
-        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "gpen",
-                            "cannot allocate %zu parameters", m->arch.n_params);
+        return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "gpen", "cannot allocate %zu parameters",
+                            m->arch.n_params);
     return 0;
 }
 
-int gpen_model_init_random(gpen_model *m, const gpen_config *cfg, uint64_t seed,
-                           gp_error *err)
+int gpen_model_init_random(gpen_model *m, const gpen_config *cfg, uint64_t seed, gp_error *err)
 {
     int rc = gpen_model_alloc(m, cfg, err);
     if (rc)

@@ -13,11 +13,11 @@
 #include "base/error.h"
 
 #define GPEN_MAX_LOG_SIZE 10 /* size 1024 */
-#define GPEN_MAX_MLP 16
-#define GPEN_MAX_ENC (GPEN_MAX_LOG_SIZE - 1)
-#define GPEN_MAX_CONV (1 + 2 * (GPEN_MAX_LOG_SIZE - 2))
-#define GPEN_MAX_RGB (GPEN_MAX_LOG_SIZE - 1)
-#define GPEN_MAX_TENSORS 256
+#define GPEN_MAX_MLP      16
+#define GPEN_MAX_ENC      (GPEN_MAX_LOG_SIZE - 1)
+#define GPEN_MAX_CONV     (1 + 2 * (GPEN_MAX_LOG_SIZE - 2))
+#define GPEN_MAX_RGB      (GPEN_MAX_LOG_SIZE - 1)
+#define GPEN_MAX_TENSORS  256
 #define GPEN_DEFAULT_SEED 20211u /* the seed of every figure and golden in the repo */
 
 typedef struct gpen_config {
@@ -37,7 +37,7 @@ typedef struct gpen_tensor {
     int shape[4];
     size_t offset; /* in floats, into gpen_model.data */
     size_t count;
-    int init;      /* GPEN_INIT_*: normal a + b*z, or uniform a + (b - a)*u */
+    int init; /* GPEN_INIT_*: normal a + b*z, or uniform a + (b - a)*u */
     double init_a, init_b;
 } gpen_tensor;
 
@@ -70,7 +70,7 @@ typedef struct gpen_arch {
     int t_const;
     int n_conv; /* 1 + 2 * (log_size - 2) */
     gpen_styled_layer conv[GPEN_MAX_CONV];
-    int n_rgb;  /* log_size - 1 */
+    int n_rgb; /* log_size - 1 */
     gpen_rgb_layer rgb[GPEN_MAX_RGB];
     int n_tensors;
     gpen_tensor tensor[GPEN_MAX_TENSORS];
@@ -98,8 +98,7 @@ void gpen_arch_param_split(const gpen_arch *arch, size_t *encoder, size_t *mappi
 void gpen_arch_macs(const gpen_arch *arch, double *conv_linear_macs, double *blur_macs);
 
 /* Allocates the weights and fills them from the generator (gpen_rand.h) with `seed`. */
-int gpen_model_init_random(gpen_model *m, const gpen_config *cfg, uint64_t seed,
-                           gp_error *err);
+int gpen_model_init_random(gpen_model *m, const gpen_config *cfg, uint64_t seed, gp_error *err);
 /* Allocates the weights, zeroed (to be filled by a loader). */
 int gpen_model_alloc(gpen_model *m, const gpen_config *cfg, gp_error *err);
 /* Fills one tensor of the layout from the generator. */

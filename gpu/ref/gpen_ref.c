@@ -43,25 +43,18 @@ int gpen_upfirdn_size(int n, int up, int down, int pad0, int pad1)
 #undef GR_A
 #undef GR_S
 
-int gpen_ref_forward(const gpen_model *m, const float *in, int batch,
-                     const gpen_ref_opts *opts, float *out, gp_error *err)
+int gpen_ref_forward(const gpen_model *m, const float *in, int batch, const gpen_ref_opts *opts,
+                     float *out, gp_error *err)
 {
     gpen_ref_opts def = {GPEN_REF_F64, GPEN_MODCONV_EXACT, NULL, NULL};
     const gpen_ref_opts *o = opts ? opts : &def;
     int rc;
     if (batch < 1)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "batch", "expected >= 1, got %d",
-                            batch);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "batch", "expected >= 1, got %d", batch);
     switch (o->precision) {
-    case GPEN_REF_F32:
-        rc = forward_f32(m, in, batch, o, out);
-        break;
-    case GPEN_REF_F32_ACC64:
-        rc = forward_f32a64(m, in, batch, o, out);
-        break;
-    case GPEN_REF_F64:
-        rc = forward_f64(m, in, batch, o, out);
-        break;
+    case GPEN_REF_F32: rc = forward_f32(m, in, batch, o, out); break;
+    case GPEN_REF_F32_ACC64: rc = forward_f32a64(m, in, batch, o, out); break;
+    case GPEN_REF_F64: rc = forward_f64(m, in, batch, o, out); break;
     default:
         return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "precision", "unknown precision %d",
                             o->precision);

@@ -30,21 +30,20 @@ int gpen_upfirdn_size(int n, int up, int down, int pad0, int pad1);
  * flrelu: x = sqrt(2) * leaky_relu(x + bias[c] * bias_scale, 0.2), in place.
  * linear: y = x (W * lr_mul / sqrt(in))^T + b * lr_mul, then flrelu when act.
  * pixel_norm: x * rsqrt(mean_c x^2 + 1e-8), in place, rows of c. */
-#define GPEN_REF_DECLARE(T, S)                                                              \
-    int gpen_op_conv2d_##S(const T *x, int batch, int cin, int h, int w, const T *wt,       \
-                           size_t wt_bstride, int cout, int k, int stride, int pad, T *y);  \
-    int gpen_op_conv_t2d_##S(const T *x, int batch, int cin, int h, int w, const T *wt,     \
-                             size_t wt_bstride, int cout, int k, T *y);                     \
-    void gpen_op_upfirdn2d_##S(const T *x, int n_planes, int h, int w, const double k[16],  \
-                               int up, int down, int pad0, int pad1, T *y);                 \
-    void gpen_op_flrelu_##S(T *x, int batch, int c, size_t hw, const float *bias,           \
-                            double bias_scale);                                             \
-    void gpen_op_linear_##S(const T *x, int batch, int in, const float *w, const float *b,  \
-                            int out, double lr_mul, int act, T *y);                         \
-    void gpen_op_pixel_norm_##S(T *x, int batch, int c);                                    \
-    int gpen_op_modconv_##S(const T *x, int batch, int cin, int h, int w, const float *wt,  \
-                            int cout, int k, const T *style, int demod, int up, int mode,   \
-                            T *y);
+#define GPEN_REF_DECLARE(T, S)                                                                     \
+    int gpen_op_conv2d_##S(const T *x, int batch, int cin, int h, int w, const T *wt,              \
+                           size_t wt_bstride, int cout, int k, int stride, int pad, T *y);         \
+    int gpen_op_conv_t2d_##S(const T *x, int batch, int cin, int h, int w, const T *wt,            \
+                             size_t wt_bstride, int cout, int k, T *y);                            \
+    void gpen_op_upfirdn2d_##S(const T *x, int n_planes, int h, int w, const double k[16], int up, \
+                               int down, int pad0, int pad1, T *y);                                \
+    void gpen_op_flrelu_##S(T *x, int batch, int c, size_t hw, const float *bias,                  \
+                            double bias_scale);                                                    \
+    void gpen_op_linear_##S(const T *x, int batch, int in, const float *w, const float *b,         \
+                            int out, double lr_mul, int act, T *y);                                \
+    void gpen_op_pixel_norm_##S(T *x, int batch, int c);                                           \
+    int gpen_op_modconv_##S(const T *x, int batch, int cin, int h, int w, const float *wt,         \
+                            int cout, int k, const T *style, int demod, int up, int mode, T *y);
 GPEN_REF_DECLARE(float, f32)
 GPEN_REF_DECLARE(float, f32a64)
 GPEN_REF_DECLARE(double, f64)
@@ -63,8 +62,8 @@ typedef struct gpen_ref_opts {
 } gpen_ref_opts;
 
 /* Full forward: in [batch, 3, size, size] in [-1, 1] -> out [batch, 3, size, size]. */
-int gpen_ref_forward(const gpen_model *m, const float *in, int batch,
-                     const gpen_ref_opts *opts, float *out, gp_error *err);
+int gpen_ref_forward(const gpen_model *m, const float *in, int batch, const gpen_ref_opts *opts,
+                     float *out, gp_error *err);
 
 /* Relative L2 distance ||a - b|| / ||b||, in double (NaN anywhere gives NaN). */
 double gpen_rel_l2(const float *a, const float *b, size_t n);

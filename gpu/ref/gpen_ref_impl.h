@@ -2,8 +2,8 @@
  * with GR_T (storage type), GR_A (accumulator type) and GR_S (name suffix) defined.
  * Not a header to include elsewhere. */
 #define GR_CAT_(a, b) a##_##b
-#define GR_CAT(a, b) GR_CAT_(a, b)
-#define GR_FN(name) GR_CAT(name, GR_S)
+#define GR_CAT(a, b)  GR_CAT_(a, b)
+#define GR_FN(name)   GR_CAT(name, GR_S)
 
 int GR_FN(gpen_op_conv2d)(const GR_T *x, int batch, int cin, int h, int w, const GR_T *wt,
                           size_t wt_bstride, int cout, int k, int stride, int pad, GR_T *y)
@@ -79,8 +79,8 @@ int GR_FN(gpen_op_conv_t2d)(const GR_T *x, int batch, int cin, int h, int w, con
     return 0;
 }
 
-void GR_FN(gpen_op_upfirdn2d)(const GR_T *x, int n_planes, int h, int w, const double k[16],
-                              int up, int down, int pad0, int pad1, GR_T *y)
+void GR_FN(gpen_op_upfirdn2d)(const GR_T *x, int n_planes, int h, int w, const double k[16], int up,
+                              int down, int pad0, int pad1, GR_T *y)
 {
     int oh = gpen_upfirdn_size(h, up, down, pad0, pad1);
     int ow = gpen_upfirdn_size(w, up, down, pad0, pad1);
@@ -163,8 +163,7 @@ void GR_FN(gpen_op_pixel_norm)(GR_T *x, int batch, int c)
  * image; GPEN_MODCONV_BATCHED scales the input by the style and the output by
  * d[b,o] = rsqrt(sum_i s^2 sum_k (W scale)^2 + 1e-8). */
 int GR_FN(gpen_op_modconv)(const GR_T *x, int batch, int cin, int h, int w, const float *wt,
-                           int cout, int k, const GR_T *style, int demod, int up, int mode,
-                           GR_T *y)
+                           int cout, int k, const GR_T *style, int demod, int up, int mode, GR_T *y)
 {
     size_t wn = (size_t)cout * cin * k * k, kk = (size_t)k * k;
     GR_T scale = (GR_T)(1.0 / sqrt((double)cin * k * k));
@@ -261,8 +260,8 @@ out:
     return rc;
 }
 
-static void GR_FN(tap)(const gpen_ref_opts *o, const char *name, int batch, int c, int h,
-                       int w, const GR_T *x)
+static void GR_FN(tap)(const gpen_ref_opts *o, const char *name, int batch, int c, int h, int w,
+                       const GR_T *x)
 {
     if (!o->tap)
         return;
@@ -277,16 +276,17 @@ static void GR_FN(tap)(const gpen_ref_opts *o, const char *name, int batch, int 
 }
 
 /* Style vectors of one modulated layer: s = w (Wm / sqrt(style_dim))^T + b. */
-static void GR_FN(style)(const gpen_model *m, int t_mod_w, int t_mod_b, int cin,
-                         const GR_T *wlat, int batch, GR_T *s)
+static void GR_FN(style)(const gpen_model *m, int t_mod_w, int t_mod_b, int cin, const GR_T *wlat,
+                         int batch, GR_T *s)
 {
-    GR_FN(gpen_op_linear)(wlat, batch, m->arch.cfg.style_dim, gpen_model_tensor(m, t_mod_w),
-                          gpen_model_tensor(m, t_mod_b), cin, 1.0, 0, s);
+    GR_FN(gpen_op_linear)
+    (wlat, batch, m->arch.cfg.style_dim, gpen_model_tensor(m, t_mod_w),
+     gpen_model_tensor(m, t_mod_b), cin, 1.0, 0, s);
 }
 
 /* Styled conv j: modulated conv, concat with nw * e, FusedLeakyReLU over 2*cout. */
-static int GR_FN(styled)(const gpen_model *m, int j, const GR_T *hin, int batch,
-                         const GR_T *wlat, const GR_T *e, int mode, GR_T *hout)
+static int GR_FN(styled)(const gpen_model *m, int j, const GR_T *hin, int batch, const GR_T *wlat,
+                         const GR_T *e, int mode, GR_T *hout)
 {
     const gpen_styled_layer *L = &m->arch.conv[j];
     size_t hw = (size_t)L->res_out * L->res_out;
@@ -317,8 +317,8 @@ out:
 }
 
 /* ToRGB j: 1x1 modulated conv to 3 channels (no demodulation) + bias + up(skip). */
-static int GR_FN(torgb)(const gpen_model *m, int j, const GR_T *h, int batch,
-                        const GR_T *wlat, const GR_T *skip, int mode, GR_T *out)
+static int GR_FN(torgb)(const gpen_model *m, int j, const GR_T *h, int batch, const GR_T *wlat,
+                        const GR_T *skip, int mode, GR_T *out)
 {
     const gpen_rgb_layer *R = &m->arch.rgb[j];
     size_t hw = (size_t)R->res * R->res;
@@ -327,8 +327,8 @@ static int GR_FN(torgb)(const gpen_model *m, int j, const GR_T *h, int batch,
     if (!s)
         goto out;
     GR_FN(style)(m, R->t_mod_w, R->t_mod_b, R->cin, wlat, batch, s);
-    rc = GR_FN(gpen_op_modconv)(h, batch, R->cin, R->res, R->res, gpen_model_tensor(m, R->t_w),
-                                3, 1, s, 0, 0, mode, out);
+    rc = GR_FN(gpen_op_modconv)(h, batch, R->cin, R->res, R->res, gpen_model_tensor(m, R->t_w), 3,
+                                1, s, 0, 0, mode, out);
     if (rc)
         goto out;
     const float *bias = gpen_model_tensor(m, R->t_b);
@@ -356,8 +356,8 @@ out:
     return rc;
 }
 
-static int GR_FN(forward)(const gpen_model *m, const float *in, int batch,
-                          const gpen_ref_opts *o, float *out_f)
+static int GR_FN(forward)(const gpen_model *m, const float *in, int batch, const gpen_ref_opts *o,
+                          float *out_f)
 {
     const gpen_arch *a = &m->arch;
     int S = a->cfg.size, sd = a->cfg.style_dim, rc = GP_ENOMEM;
@@ -394,10 +394,9 @@ static int GR_FN(forward)(const gpen_model *m, const float *in, int batch,
             rc = GP_ENOMEM;
             if (!t)
                 goto out;
-            GR_FN(gpen_op_upfirdn2d)(enc[k - 1], batch * L->cin, L->res_in, L->res_in, kb, 1,
-                                     1, 2, 2, t);
-            rc = GR_FN(gpen_op_conv2d)(t, batch, L->cin, hb, hb, wt, 0, L->cout, 3, 2, 0,
-                                       enc[k]);
+            GR_FN(gpen_op_upfirdn2d)
+            (enc[k - 1], batch * L->cin, L->res_in, L->res_in, kb, 1, 1, 2, 2, t);
+            rc = GR_FN(gpen_op_conv2d)(t, batch, L->cin, hb, hb, wt, 0, L->cout, 3, 2, 0, enc[k]);
             free(t);
             t = NULL;
         }
@@ -406,8 +405,9 @@ static int GR_FN(forward)(const gpen_model *m, const float *in, int batch,
         if (rc)
             goto out;
         rc = GP_ENOMEM;
-        GR_FN(gpen_op_flrelu)(enc[k], batch, L->cout, (size_t)L->res_out * L->res_out,
-                              gpen_model_tensor(m, L->t_b), 1.0);
+        GR_FN(gpen_op_flrelu)
+        (enc[k], batch, L->cout, (size_t)L->res_out * L->res_out, gpen_model_tensor(m, L->t_b),
+         1.0);
         snprintf(nm, sizeof(nm), "enc%d", k);
         GR_FN(tap)(o, nm, batch, L->cout, L->res_out, L->res_out, enc[k]);
     }
@@ -416,15 +416,17 @@ static int GR_FN(forward)(const gpen_model *m, const float *in, int batch,
     wl = malloc((size_t)batch * sd * sizeof(GR_T));
     if (!fc || !wl)
         goto out;
-    GR_FN(gpen_op_linear)(enc[a->n_enc - 1], batch, c4 * 16, gpen_model_tensor(m, a->t_fc_w),
-                          gpen_model_tensor(m, a->t_fc_b), sd, 1.0, 1, fc);
+    GR_FN(gpen_op_linear)
+    (enc[a->n_enc - 1], batch, c4 * 16, gpen_model_tensor(m, a->t_fc_w),
+     gpen_model_tensor(m, a->t_fc_b), sd, 1.0, 1, fc);
     GR_FN(tap)(o, "enc_fc", batch, sd, 1, 1, fc);
     /* Mapping. */
     memcpy(wl, fc, (size_t)batch * sd * sizeof(GR_T));
     GR_FN(gpen_op_pixel_norm)(wl, batch, sd);
     for (int j = 0; j < a->cfg.n_mlp; j++) {
-        GR_FN(gpen_op_linear)(wl, batch, sd, gpen_model_tensor(m, a->t_map_w[j]),
-                              gpen_model_tensor(m, a->t_map_b[j]), sd, a->cfg.lr_mlp, 1, fc);
+        GR_FN(gpen_op_linear)
+        (wl, batch, sd, gpen_model_tensor(m, a->t_map_w[j]), gpen_model_tensor(m, a->t_map_b[j]),
+         sd, a->cfg.lr_mlp, 1, fc);
         memcpy(wl, fc, (size_t)batch * sd * sizeof(GR_T));
     }
     GR_FN(tap)(o, "w", batch, sd, 1, 1, wl);

@@ -94,13 +94,16 @@ static int build_retinaface(builder *bd, int wd)
     static const struct {
         const char *n;
         int in_quarter, out_quarter, relu;
-    } ssh[5] = {{"conv3X3", 0, 2, 1}, {"conv5X5_1", 0, 1, 1}, {"conv5X5_2", 1, 1, 1},
-                {"conv7X7_2", 1, 1, 1}, {"conv7x7_3", 1, 1, 1}};
+    } ssh[5] = {{"conv3X3", 0, 2, 1},
+                {"conv5X5_1", 0, 1, 1},
+                {"conv5X5_2", 1, 1, 1},
+                {"conv7X7_2", 1, 1, 1},
+                {"conv7x7_3", 1, 1, 1}};
     for (int l = 1; l <= 3 && !rc; l++) {
         for (int j = 0; j < 5 && !rc; j++) {
             snprintf(nm, sizeof(nm), "ssh%d.%s", l, ssh[j].n);
-            rc = add_conv(bd, nm, ssh[j].in_quarter ? c / 4 : c, ssh[j].out_quarter * c / 4, 3, 1, 0, 0,
-                          ssh[j].relu, 0.f);
+            rc = add_conv(bd, nm, ssh[j].in_quarter ? c / 4 : c, ssh[j].out_quarter * c / 4, 3, 1,
+                          0, 0, ssh[j].relu, 0.f);
         }
         snprintf(nm, sizeof(nm), "head%d", l - 1);
         rc = rc ? rc : add_conv(bd, nm, c, PIPE_RF_HEAD_CH, 1, 1, 0, 0, 0, 0.f);
@@ -121,7 +124,9 @@ static int build_parsenet(builder *bd, int wd)
         const char *grp = g == 0 ? "encoder" : g == 1 ? "body" : "decoder";
         int n = g == 1 ? 10 : 4, first = g == 0 ? 1 : 0;
         for (int i = 0; i < n && !rc; i++) {
-            int ci = CLIP(head), co = g == 0 ? CLIP(head * 2) : g == 1 ? CLIP(head) : CLIP(head / 2);
+            int ci = CLIP(head), co = g == 0   ? CLIP(head * 2)
+                                      : g == 1 ? CLIP(head)
+                                               : CLIP(head / 2);
             int down = g == 0, up = g == 2;
             snprintf(nm, sizeof(nm), "%s.%d.conv1", grp, i + first);
             rc = add_conv(bd, nm, ci, co, 3, 1, 1, up, 1, 0.2f);
@@ -145,12 +150,13 @@ int pipe_net_build(pipe_net_kind kind, int width_div, pipe_net *net, gp_error *e
 {
     memset(net, 0, sizeof(*net));
     if (width_div != 1 && width_div != 2 && width_div != 4 && width_div != 8 && width_div != 16)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "width_div", "must be 1, 2, 4, 8 or 16, not %d",
-                            width_div);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "width_div",
+                            "must be 1, 2, 4, 8 or 16, not %d", width_div);
     net->kind = kind;
     net->width_div = width_div;
     builder bd = {net, 0, err};
-    int rc = kind == PIPE_RETINAFACE ? build_retinaface(&bd, width_div) : build_parsenet(&bd, width_div);
+    int rc =
+        kind == PIPE_RETINAFACE ? build_retinaface(&bd, width_div) : build_parsenet(&bd, width_div);
     if (rc)
         pipe_net_free(net);
     return rc;
@@ -186,20 +192,23 @@ void pipe_net_free(pipe_net *net)
 
 /* ------------------------------------------------------------------ weights */
 
-static int check_meta(const safetensors_file *f, const char *path, const pipe_net *net, gp_error *err)
+static int check_meta(const safetensors_file *f, const char *path, const pipe_net *net,
+                      gp_error *err)
 {
     const char *fmt = safetensors_meta(f, "format"), *kind = safetensors_meta(f, "net");
     const char *wd = safetensors_meta(f, "width_div");
     if (!fmt || strcmp(fmt, PIPE_FORMAT) != 0)
         return gp_error_set(err, GP_EPARSE, path, 0, 0, "format",
                             "metadata format is \"%s\", expected \"%s\" (convert with "
-                            "scripts/convert_pipeline_checkpoint.py)", fmt ? fmt : "(none)", PIPE_FORMAT);
+                            "scripts/convert_pipeline_checkpoint.py)",
+                            fmt ? fmt : "(none)", PIPE_FORMAT);
     if (!kind || strcmp(kind, pipe_net_kind_name(net->kind)) != 0)
-        return gp_error_set(err, GP_EPARSE, path, 0, 0, "net", "the file holds \"%s\", expected \"%s\"",
-                            kind ? kind : "(none)", pipe_net_kind_name(net->kind));
+        return gp_error_set(err, GP_EPARSE, path, 0, 0, "net",
+                            "the file holds \"%s\", expected \"%s\"", kind ? kind : "(none)",
+                            pipe_net_kind_name(net->kind));
     if (wd && atoi(wd) != net->width_div)
-        return gp_error_set(err, GP_ERANGE, path, 0, 0, "width_div", "the file is width / %s, expected / %d",
-                            wd, net->width_div);
+        return gp_error_set(err, GP_ERANGE, path, 0, 0, "width_div",
+                            "the file is width / %s, expected / %d", wd, net->width_div);
     return 0;
 }
 
@@ -216,9 +225,10 @@ static int read_tensor(const safetensors_file *f, const char *path, const char *
         char want[64];
         int n = 0;
         for (int d = 0; d < ndim; d++)
-            n += snprintf(want + n, sizeof(want) - (size_t)n, "%s%lld", d ? "," : "", (long long)shape[d]);
-        return gp_error_set(err, GP_ERANGE, path, 0, 0, name, "shape does not match the network (expected [%s])",
-                            want);
+            n += snprintf(want + n, sizeof(want) - (size_t)n, "%s%lld", d ? "," : "",
+                          (long long)shape[d]);
+        return gp_error_set(err, GP_ERANGE, path, 0, 0, name,
+                            "shape does not match the network (expected [%s])", want);
     }
     size_t count = 1;
     for (int d = 0; d < ndim; d++)
@@ -276,7 +286,8 @@ int pipe_net_load(pipe_net *net, const char *path, uint64_t seed, gp_error *err)
             char *dot = strrchr(base, '.');
             if (dot)
                 *dot = 0;
-            if (!pipe_net_find(net, base) || !dot || (strcmp(dot + 1, "weight") && strcmp(dot + 1, "bias"))) {
+            if (!pipe_net_find(net, base) || !dot ||
+                (strcmp(dot + 1, "weight") && strcmp(dot + 1, "bias"))) {
                 rc = gp_error_set(err, GP_EUNKNOWN, path, 0, 0, f.tensor[t].name,
                                   "tensor not part of %s", pipe_net_kind_name(net->kind));
                 break;
@@ -302,7 +313,9 @@ static int fmap_alloc(fmap *m, int c, int h, int w, gp_error *err)
     m->h = h;
     m->w = w;
     m->d = calloc((size_t)c * h * w, sizeof(float));
-    return m->d ? 0 : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory (%dx%dx%d)", c, h, w);
+    return m->d ? 0
+                : gp_error_set(err, GP_ENOMEM, NULL, 0, 0, NULL, "out of memory (%dx%dx%d)", c, h,
+                               w);
 }
 
 static void fmap_free(fmap *m)
@@ -336,14 +349,16 @@ static int conv_src(const pipe_conv *c, int o, int t, int n)
 static int conv_forward(const pipe_conv *c, const fmap *x, const fmap *res, fmap *y, gp_error *err)
 {
     if (x->c != c->cin)
-        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, c->name, "input has %d channels, the conv %d", x->c,
-                            c->cin);
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, c->name,
+                            "input has %d channels, the conv %d", x->c, c->cin);
     int ih = c->up ? 2 * x->h : x->h, iw = c->up ? 2 * x->w : x->w, pad = c->k / 2;
     int oh = (ih + 2 * pad - c->k) / c->stride + 1, ow = (iw + 2 * pad - c->k) / c->stride + 1;
     if (oh < 1 || ow < 1)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, c->name, "input %dx%d too small", x->h, x->w);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, c->name, "input %dx%d too small", x->h,
+                            x->w);
     if (c->reflect && (ih <= pad || iw <= pad))
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, c->name, "input %dx%d too small to reflect", ih, iw);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, c->name, "input %dx%d too small to reflect",
+                            ih, iw);
     int rc = fmap_alloc(y, c->cout, oh, ow, err);
     if (rc)
         return rc;
@@ -362,7 +377,8 @@ static int conv_forward(const pipe_conv *c, const fmap *x, const fmap *res, fmap
                         const float *wp = c->w + ((size_t)o * c->cin * c->k + ky) * c->k + kx;
                         const float *xp = x->d + (size_t)sy * x->w + sx;
                         for (int i = 0; i < c->cin; i++)
-                            acc += (double)wp[(size_t)i * c->k * c->k] * xp[(size_t)i * x->h * x->w];
+                            acc +=
+                                (double)wp[(size_t)i * c->k * c->k] * xp[(size_t)i * x->h * x->w];
                     }
                 }
                 size_t at = ((size_t)o * oh + oy) * ow + ox;
@@ -375,14 +391,16 @@ static int conv_forward(const pipe_conv *c, const fmap *x, const fmap *res, fmap
     return 0;
 }
 
-static int conv_named(const pipe_net *net, const char *name, const fmap *x, const fmap *res, fmap *y,
-                      gp_error *err)
+static int conv_named(const pipe_net *net, const char *name, const fmap *x, const fmap *res,
+                      fmap *y, gp_error *err)
 {
     const pipe_conv *c = pipe_net_find(net, name);
     if (!c || !c->w)
-        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, c ? "weights not loaded" : "no such layer");
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name,
+                            c ? "weights not loaded" : "no such layer");
     if (res && (res->c != c->cout))
-        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, "residual has %d channels", res->c);
+        return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, "residual has %d channels",
+                            res->c);
     return conv_forward(c, x, res, y, err);
 }
 
@@ -404,7 +422,8 @@ static void add_nearest(fmap *a, const fmap *b)
         for (int y = 0; y < a->h; y++)
             for (int x = 0; x < a->w; x++)
                 a->d[((size_t)c * a->h + y) * a->w + x] +=
-                    b->d[((size_t)c * b->h + nearest_src(y, b->h, a->h)) * b->w + nearest_src(x, b->w, a->w)];
+                    b->d[((size_t)c * b->h + nearest_src(y, b->h, a->h)) * b->w +
+                         nearest_src(x, b->w, a->w)];
 }
 
 int pipe_rf_level_size(int n, int level)
@@ -446,7 +465,8 @@ static void fmap_move(fmap *x, fmap *y)
     y->d = NULL;
 }
 
-static int retinaface_image(const pipe_net *net, const fmap *in, fmap lvl[3], fmap heads[3], gp_error *err)
+static int retinaface_image(const pipe_net *net, const fmap *in, fmap lvl[3], fmap heads[3],
+                            gp_error *err)
 {
     char nm[64];
     fmap x = {0}, t = {0}, u = {0}, r = {0};
@@ -521,13 +541,14 @@ static int retinaface_image(const pipe_net *net, const fmap *in, fmap lvl[3], fm
     return rc;
 }
 
-int pipe_retinaface_forward(const pipe_net *net, const float *in, int batch, int h, int w, float *out[3],
-                            gp_error *err)
+int pipe_retinaface_forward(const pipe_net *net, const float *in, int batch, int h, int w,
+                            float *out[3], gp_error *err)
 {
     if (net->kind != PIPE_RETINAFACE)
         return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, "net", "not a RetinaFace");
     if (h < 32 || w < 32)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "size", "RetinaFace needs at least 32x32, not %dx%d", h, w);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "size",
+                            "RetinaFace needs at least 32x32, not %dx%d", h, w);
     int rc = 0;
     for (int bi = 0; bi < batch && !rc; bi++) {
         fmap x = {3, h, w, (float *)(in + (size_t)bi * 3 * h * w)}; /* read only */
@@ -568,13 +589,14 @@ static int parse_block(const pipe_net *net, const char *grp, int i, fmap *x, gp_
     return rc;
 }
 
-int pipe_parsenet_forward(const pipe_net *net, const float *in, int batch, int size, float *out, gp_error *err)
+int pipe_parsenet_forward(const pipe_net *net, const float *in, int batch, int size, float *out,
+                          gp_error *err)
 {
     if (net->kind != PIPE_PARSENET)
         return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, "net", "not a ParseNet");
     if (size < 32 || size % 16)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "size", "ParseNet needs a multiple of 16 >= 32, not %d",
-                            size);
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "size",
+                            "ParseNet needs a multiple of 16 >= 32, not %d", size);
     int rc = 0;
     for (int bi = 0; bi < batch && !rc; bi++) {
         fmap in0 = {3, size, size, (float *)(in + (size_t)bi * 3 * size * size)}; /* read only */

@@ -21,23 +21,23 @@
 
 typedef enum { PIPE_RETINAFACE, PIPE_PARSENET } pipe_net_kind;
 
-#define PIPE_FORMAT "gpenlab-pipe 1"
+#define PIPE_FORMAT     "gpenlab-pipe 1"
 /* RetinaFace head channels per level: class 2x2 | box 2x4 | landmarks 2x10, the layout
  * retina_post decodes */
 #define PIPE_RF_HEAD_CH RETINA_HEAD_CH
 /* ParseNet output channels: image 3 | parsing logits 19 */
-#define PIPE_PN_OUT_CH 22
+#define PIPE_PN_OUT_CH  22
 
 typedef struct pipe_conv {
     char name[48]; /* tensors NAME.weight [cout, cin, k, k] and NAME.bias [cout] */
     int cin, cout, k, stride;
-    int reflect;   /* reflect padding (ParseNet) instead of zeros; pad is k / 2 */
-    int up;        /* nearest x2 upsampling of the input first */
-    float slope;   /* of the leaky ReLU when act */
-    int act;       /* 0: none; 1: leaky ReLU (slope 0: ReLU) after the bias and the residual
+    int reflect;    /* reflect padding (ParseNet) instead of zeros; pad is k / 2 */
+    int up;         /* nearest x2 upsampling of the input first */
+    float slope;    /* of the leaky ReLU when act */
+    int act;        /* 0: none; 1: leaky ReLU (slope 0: ReLU) after the bias and the residual
                     * add where the network has one (ResNet conv3, ParseNet conv2) */
     int res_branch; /* the last conv of a residual branch (ResNet conv3, ParseNet conv2) */
-    float *w, *b;  /* the loaded weights ([cout][cin][k][k], [cout]), NULL before load */
+    float *w, *b;   /* the loaded weights ([cout][cin][k][k], [cout]), NULL before load */
 } pipe_conv;
 
 typedef struct pipe_net {
@@ -75,7 +75,7 @@ int pipe_retinaface_forward(const pipe_net *net, const float *in, int batch, int
                             float *out[3], gp_error *err);
 /* ParseNet on in [B, 3, S, S] (RGB in [-1, 1], S a multiple of 16) -> out [B, 22, S, S]:
  * channels 0..2 the image output, 3..21 the 19 parsing logits. */
-int pipe_parsenet_forward(const pipe_net *net, const float *in, int batch, int size,
-                          float *out, gp_error *err);
+int pipe_parsenet_forward(const pipe_net *net, const float *in, int batch, int size, float *out,
+                          gp_error *err);
 
 #endif

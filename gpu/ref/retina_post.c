@@ -17,10 +17,7 @@ void retina_post_opts_default(retina_post_opts *o)
     o->keep_top_k = 750;
 }
 
-static int map_size(int image, int step)
-{
-    return (image + step - 1) / step;
-}
+static int map_size(int image, int step) { return (image + step - 1) / step; }
 
 long retina_prior_count(int image_h, int image_w)
 {
@@ -82,19 +79,24 @@ static double iou(const retina_det *a, const retina_det *b)
 
 int retina_postprocess(const float *const heads[RETINA_LEVELS], const int map_h[RETINA_LEVELS],
                        const int map_w[RETINA_LEVELS], int image_h, int image_w,
-                       const retina_post_opts *o, retina_det *out, int cap, int *n_out, gp_error *err)
+                       const retina_post_opts *o, retina_det *out, int cap, int *n_out,
+                       gp_error *err)
 {
     *n_out = 0;
     if (image_h < 1 || image_w < 1 || image_h > 100000 || image_w > 100000)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image", "detector input %d x %d out of range", image_w,
-                            image_h);
-    if (!(o->conf_threshold >= 0 && o->conf_threshold < 1) || !(o->nms_threshold > 0 && o->nms_threshold <= 1) ||
-        o->top_k < 1 || o->keep_top_k < 1 || cap < 0)
-        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "retina_post_opts", "thresholds or counts out of range");
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "image",
+                            "detector input %d x %d out of range", image_w, image_h);
+    if (!(o->conf_threshold >= 0 && o->conf_threshold < 1) ||
+        !(o->nms_threshold > 0 && o->nms_threshold <= 1) || o->top_k < 1 || o->keep_top_k < 1 ||
+        cap < 0)
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "retina_post_opts",
+                            "thresholds or counts out of range");
     for (int l = 0; l < RETINA_LEVELS; l++)
-        if (map_h[l] != map_size(image_h, STEPS[l]) || map_w[l] != map_size(image_w, STEPS[l]) || !heads[l])
-            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "heads", "level %d map %d x %d, expected %d x %d", l,
-                                map_w[l], map_h[l], map_size(image_w, STEPS[l]), map_size(image_h, STEPS[l]));
+        if (map_h[l] != map_size(image_h, STEPS[l]) || map_w[l] != map_size(image_w, STEPS[l]) ||
+            !heads[l])
+            return gp_error_set(err, GP_ERANGE, NULL, 0, 0, "heads",
+                                "level %d map %d x %d, expected %d x %d", l, map_w[l], map_h[l],
+                                map_size(image_w, STEPS[l]), map_size(image_h, STEPS[l]));
     /* candidates above the threshold */
     size_t ncand = 0, capc = 0;
     candidate *cand = NULL;
@@ -112,7 +114,8 @@ int retina_postprocess(const float *const heads[RETINA_LEVELS], const int map_h[
                         candidate *q = realloc(cand, nc * sizeof(*q));
                         if (!q) {
                             free(cand);
-                            return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "heads", "out of memory");
+                            return gp_error_set(err, GP_ENOMEM, NULL, 0, 0, "heads",
+                                                "out of memory");
                         }
                         cand = q, capc = nc;
                     }
@@ -130,8 +133,8 @@ int retina_postprocess(const float *const heads[RETINA_LEVELS], const int map_h[
     }
     for (size_t i = 0; i < ncand; i++) {
         const candidate *c = &cand[i];
-        decode(c, heads[c->level] + ((size_t)c->y * map_w[c->level] + c->x) * RETINA_HEAD_CH, image_h, image_w,
-               &dets[i]);
+        decode(c, heads[c->level] + ((size_t)c->y * map_w[c->level] + c->x) * RETINA_HEAD_CH,
+               image_h, image_w, &dets[i]);
     }
     /* greedy NMS in score order: keep i, drop what overlaps it by more than the threshold */
     int kept = 0;

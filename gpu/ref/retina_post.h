@@ -12,11 +12,11 @@
 
 #include "base/error.h"
 
-#define RETINA_LEVELS 3
+#define RETINA_LEVELS  3
 #define RETINA_HEAD_CH 32
 
 typedef struct retina_det {
-    float box[4];    /* x1, y1, x2, y2 */
+    float box[4]; /* x1, y1, x2, y2 */
     float score;
     float landm[10]; /* x, y of: left eye, right eye, nose, left mouth, right mouth */
 } retina_det;

@@ -25,8 +25,8 @@ static int st_fail(st_parser *p, const char *field, const char *what)
 
 static void st_ws(st_parser *p)
 {
-    while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-                             p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+    while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
+                             p->s[p->pos] == '\r'))
         p->pos++;
 }
 
@@ -70,7 +70,9 @@ static int st_string(st_parser *p, char *out, size_t cap)
                 break;
             char e = p->s[p->pos++];
             switch (e) {
-            case '"': case '\\': case '/': c = (unsigned char)e; break;
+            case '"':
+            case '\\':
+            case '/': c = (unsigned char)e; break;
             case 'b': c = '\b'; break;
             case 'f': c = '\f'; break;
             case 'n': c = '\n'; break;
@@ -107,8 +109,7 @@ static int st_string(st_parser *p, char *out, size_t cap)
                 }
                 continue;
             }
-            default:
-                return st_fail(p, NULL, "bad escape in a string");
+            default: return st_fail(p, NULL, "bad escape in a string");
             }
         }
         if (k + 1 >= cap)
@@ -186,9 +187,11 @@ static int st_skip(st_parser *p, int depth)
 
 static int st_dtype(const char *s)
 {
-    static const struct { const char *name; int code; } map[] = {
-        {"F32", ST_F32}, {"F64", ST_F64}, {"F16", ST_F16}, {"BF16", ST_BF16},
-        {"I32", ST_I32}, {"I64", ST_I64}, {"U8", ST_U8}};
+    static const struct {
+        const char *name;
+        int code;
+    } map[] = {{"F32", ST_F32}, {"F64", ST_F64}, {"F16", ST_F16}, {"BF16", ST_BF16},
+               {"I32", ST_I32}, {"I64", ST_I64}, {"U8", ST_U8}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(s, map[i].name) == 0)
             return map[i].code;
@@ -198,9 +201,12 @@ static int st_dtype(const char *s)
 static size_t st_elem_size(int dtype)
 {
     switch (dtype) {
-    case ST_F64: case ST_I64: return 8;
-    case ST_F32: case ST_I32: return 4;
-    case ST_F16: case ST_BF16: return 2;
+    case ST_F64:
+    case ST_I64: return 8;
+    case ST_F32:
+    case ST_I32: return 4;
+    case ST_F16:
+    case ST_BF16: return 2;
     case ST_U8: return 1;
     default: return 0;
     }
@@ -234,8 +240,9 @@ static int st_tensor_entry(st_parser *p, safetensors_tensor *t)
                     if (st_int(p, &v))
                         return GP_EPARSE;
                     if (is_shape ? k >= SAFETENSORS_MAX_DIMS : k >= 2)
-                        return st_fail(p, t->name, is_shape ? "too many dimensions"
-                                                            : "data_offsets needs 2 values");
+                        return st_fail(p, t->name,
+                                       is_shape ? "too many dimensions"
+                                                : "data_offsets needs 2 values");
                     if (is_shape)
                         t->shape[k++] = v;
                     else
@@ -411,8 +418,8 @@ fail:
     return rc;
 }
 
-int safetensors_parse(const char *name, const unsigned char *bytes, size_t len,
-                      safetensors_file *f, gp_error *err)
+int safetensors_parse(const char *name, const unsigned char *bytes, size_t len, safetensors_file *f,
+                      gp_error *err)
 {
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf)
@@ -525,9 +532,7 @@ int safetensors_read_f32(const safetensors_file *f, const safetensors_tensor *t,
             dst[i] = (float)d;
             break;
         }
-        case ST_F16:
-            dst[i] = st_half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-            break;
+        case ST_F16: dst[i] = st_half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8)); break;
         case ST_BF16: {
             uint32_t u = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
             memcpy(&dst[i], &u, 4);

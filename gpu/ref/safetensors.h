@@ -41,8 +41,8 @@ typedef struct safetensors_file {
 /* Reads `path` and parses it. On error the file is left closed (nothing to free). */
 int safetensors_open(const char *path, safetensors_file *f, gp_error *err);
 /* Parses a file image already in memory (copied); `name` is used in error messages. */
-int safetensors_parse(const char *name, const unsigned char *bytes, size_t len,
-                      safetensors_file *f, gp_error *err);
+int safetensors_parse(const char *name, const unsigned char *bytes, size_t len, safetensors_file *f,
+                      gp_error *err);
 void safetensors_close(safetensors_file *f);
 const safetensors_tensor *safetensors_find(const safetensors_file *f, const char *name);
 /* Number of elements of a tensor (product of its shape). */

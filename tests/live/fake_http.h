@@ -45,8 +45,8 @@ typedef struct fake_http {
     int fd;
     int port;
     pthread_t thread;
-    pthread_mutex_t mu;   /* the handler's, and the test's when it changes what it serves */
-    pthread_mutex_t cmu;  /* the connection count */
+    pthread_mutex_t mu;  /* the handler's, and the test's when it changes what it serves */
+    pthread_mutex_t cmu; /* the connection count */
     pthread_cond_t idle;
     int active, max_active, served;
     volatile int stop;
@@ -255,13 +255,13 @@ static int fake_free_port(void)
 typedef struct fake_kube {
     char ns[64], name[64], token[128];
     int replicas, ready;
-    int fail_get_garbage;  /* the next N GETs answer malformed JSON */
-    int fail_patch_500;    /* the next N PATCHes answer 500 */
-    int fail_patch_409;    /* the next N PATCHes answer 409 Conflict */
+    int fail_get_garbage; /* the next N GETs answer malformed JSON */
+    int fail_patch_500;   /* the next N PATCHes answer 500 */
+    int fail_patch_409;   /* the next N PATCHes answer 409 Conflict */
     int gets, patches, patches_ok;
     int contract_violations;
     char violation[4096];
-    int patched[256];      /* every replicas value a PATCH asked for */
+    int patched[256]; /* every replicas value a PATCH asked for */
     int n_patched;
 } fake_kube;
 
@@ -306,8 +306,9 @@ static void fake_kube_handler(void *ctx, const fake_req *req, fake_rep *rep)
                   tail == '}' && req->body[strlen(req->body) - 1] == '}' && n >= 0;
         if (!ok) {
             k->contract_violations++;
-            snprintf(k->violation, sizeof(k->violation), "PATCH %.900s type \"%.100s\" body \"%.900s\"",
-                     req->path, req->content_type, req->body);
+            snprintf(k->violation, sizeof(k->violation),
+                     "PATCH %.900s type \"%.100s\" body \"%.900s\"", req->path, req->content_type,
+                     req->body);
             rep->status = 400;
             snprintf(rep->body, sizeof(rep->body), "{\"kind\":\"Status\",\"code\":400}");
             return;
@@ -331,10 +332,11 @@ static void fake_kube_handler(void *ctx, const fake_req *req, fake_rep *rep)
         }
         k->patches_ok++;
         k->replicas = n;
-        snprintf(rep->body, sizeof(rep->body),
-                 "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":"
-                 "\"%s\",\"namespace\":\"%s\"},\"spec\":{\"replicas\":%d},\"status\":{\"replicas\":%d}}",
-                 k->name, k->ns, n, k->replicas);
+        snprintf(
+            rep->body, sizeof(rep->body),
+            "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":"
+            "\"%s\",\"namespace\":\"%s\"},\"spec\":{\"replicas\":%d},\"status\":{\"replicas\":%d}}",
+            k->name, k->ns, n, k->replicas);
         return;
     }
     k->contract_violations++;

@@ -25,10 +25,10 @@ typedef struct fake_resp {
     volatile int stop;
     char reply[8192];
     size_t reply_len;
-    int delay_ms;      /* before answering */
-    bool silent;       /* never answer */
-    int commands;      /* commands read */
-    char last[16384];  /* the last command's bytes */
+    int delay_ms;     /* before answering */
+    bool silent;      /* never answer */
+    int commands;     /* commands read */
+    char last[16384]; /* the last command's bytes */
     size_t last_len;
 } fake_resp;
 

@@ -1,6 +1,9 @@
-/* opts.c: the option parser of the command line (see opts.h). */
-#include "cli/opts.h"
+/* opts.c: the option parser of every program (see opts.h). */
+#include "base/opts.h"
 
+#include <errno.h>
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +32,7 @@ static bool is_option(const char *a) { return a[0] == '-' && a[1] != '\0'; }
 static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
 
 /* One-letter options ("-j") also take their value attached ("-j4"). */
-static const cli_opt *find(const cli_opt *opts, const char *arg, const char **attached)
+static const cli_opt *find_in(const cli_opt *opts, const char *arg, const char **attached)
 {
     size_t len = strcspn(arg, "=");
     *attached = NULL;
@@ -56,6 +59,12 @@ static const cli_opt *find(const cli_opt *opts, const char *arg, const char **at
     return NULL;
 }
 
+static const cli_opt *find(const cli_spec *s, const char *arg, const char **attached)
+{
+    const cli_opt *o = find_in(s->opts, arg, attached);
+    return o ? o : find_in(s->shared, arg, attached);
+}
+
 static int unknown(const cli_spec *s, const char *arg, gp_error *err)
 {
     if (strstr(s->unknown, "%s")) /* the command's message names the option itself */
@@ -66,23 +75,24 @@ static int unknown(const cli_spec *s, const char *arg, gp_error *err)
 static int take_value(const cli_opt *o, const char *name, const char *v, gp_error *err)
 {
     switch (o->kind) {
-    case CLI_STR:
-        *(const char **)o->out = v;
-        return 0;
-    case CLI_LONG: {
+    case CLI_STR: *(const char **)o->out = v; return 0;
+    case CLI_LONG:
+    case CLI_INT: {
         char *end;
+        errno = 0;
         long x = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || x < o->lo || x > o->hi)
+        if (*v == '\0' || *end != '\0' || errno == ERANGE || x < o->lo || x > o->hi)
             return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name,
                                 "expected an integer in [%ld, %ld], got \"%s\"", o->lo, o->hi, v);
-        *(long *)o->out = x;
+        if (o->kind == CLI_INT)
+            *(int *)o->out = (int)x; /* the table keeps [lo, hi] within int */
+        else
+            *(long *)o->out = x;
         return 0;
     }
-    case CLI_VALUE:
-        return o->parse(name, v, o->out, err);
+    case CLI_VALUE: return o->parse(name, v, o->out, err);
     case CLI_FLAG:
-    case CLI_SET:
-        break;
+    case CLI_SET: break;
     }
     return gp_error_set(err, GP_EINVARIANT, NULL, 0, 0, name, "option table: not a value kind");
 }
@@ -105,6 +115,8 @@ int cli_parse(int argc, char **argv, const cli_spec *s, FILE *out, gp_error *err
                 s->pos[n_pos++] = a;
                 continue;
             }
+            if (s->too_many && strstr(s->too_many, "%s"))
+                return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, s->too_many, a);
             if (s->too_many)
                 return gp_error_set(err, GP_EPARSE, NULL, 0, 0, NULL, "%s", s->too_many);
             if (s->extra_fn)
@@ -116,7 +128,7 @@ int cli_parse(int argc, char **argv, const cli_spec *s, FILE *out, gp_error *err
         char name[64];
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(a, "="), a);
         const char *v;
-        const cli_opt *o = find(s->opts, a, &v);
+        const cli_opt *o = find(s, a, &v);
         if (!o)
             return unknown(s, name, err);
         if (v && a[1] != '-')
@@ -140,4 +152,58 @@ int cli_parse(int argc, char **argv, const cli_spec *s, FILE *out, gp_error *err
             return rc;
     }
     return 0;
+}
+
+int cli_dispatch(const char *prog, int argc, char **argv, const cli_command *cmds, size_t n_cmds,
+                 const char *usage, FILE *out, FILE *err_out)
+{
+    if (argc < 2) {
+        fputs(usage, err_out);
+        return 2;
+    }
+    if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        fputs(usage, out);
+        return 0;
+    }
+    for (size_t i = 0; i < n_cmds; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(err_out, "%s: unknown command \"%s\" (", prog, argv[1]);
+    for (size_t i = 0; i < n_cmds; i++)
+        fprintf(err_out, "%s%s", i ? ", " : "", cmds[i].name);
+    fputs(")\n", err_out);
+    return 2;
+}
+
+int cli_report(FILE *f, const char *prog, const gp_error *err, int exit_code)
+{
+    char buf[1200];
+    gp_error_format(err, buf, sizeof(buf));
+    fprintf(f, "%s: %s\n", prog, buf);
+    return exit_code;
+}
+
+/* A whole finite number above lo (or from lo, with lo_in); else GP_ERANGE naming it. */
+static int read_number(const char *name, const char *v, double lo, bool lo_in, double *out,
+                       gp_error *err)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x) || x < lo ||
+        (!lo_in && x == lo))
+        return gp_error_set(err, GP_ERANGE, NULL, 0, 0, name, "expected a number %s %g, got \"%s\"",
+                            lo_in ? ">=" : ">", lo, v);
+    *out = x;
+    return 0;
+}
+
+int cli_positive(const char *name, const char *value, void *out_double, gp_error *err)
+{
+    return read_number(name, value, 0, false, out_double, err);
+}
+
+int cli_nonneg(const char *name, const char *value, void *out_double, gp_error *err)
+{
+    return read_number(name, value, 0, true, out_double, err);
 }
