@@ -235,6 +235,22 @@ static int grow_fields(csv_reader *r, gp_error *err)
     return 0;
 }
 
+/* A new field at *p, after its leading spaces (skipped): its 1-based column on the
+ * physical line that starts at `line`. */
+static int begin_field(csv_reader *r, char **p, const char *line, gp_error *err)
+{
+    if (r->n_field == r->field_cap) {
+        int rc = grow_fields(r, err);
+        if (rc < 0)
+            return rc;
+    }
+    while (is_space(**p))
+        (*p)++;
+    r->field_pos[r->n_field] = (long)(*p - line) + 1;
+    r->field[r->n_field++] = *p;
+    return 0;
+}
+
 /* Splits rec in place into fields: quoted fields are unescaped, unquoted ones trimmed. */
 static int split_record(csv_reader *r, gp_error *err)
 {
@@ -242,16 +258,10 @@ static int split_record(csv_reader *r, gp_error *err)
     char *p = r->rec;
     size_t line_start = 0; /* offset in rec of the current physical line */
     for (;;) {
-        if (r->n_field == r->field_cap) {
-            int rc = grow_fields(r, err);
-            if (rc < 0)
-                return rc;
-        }
-        while (is_space(*p))
-            p++;
+        int rc = begin_field(r, &p, r->rec + line_start, err);
+        if (rc < 0)
+            return rc;
         char *out = p;
-        r->field_pos[r->n_field] = (long)((size_t)(p - r->rec) - line_start) + 1;
-        r->field[r->n_field++] = out;
         if (*p == '"') {
             char *q = p + 1;
             for (;;) {
@@ -376,15 +386,9 @@ static int fast_row(csv_reader *r, gp_error *err)
     r->row_line = r->phys_line;
     r->n_field = 0;
     for (char *p = line;;) {
-        if (r->n_field == r->field_cap) {
-            int rc = grow_fields(r, err);
-            if (rc < 0)
-                return rc;
-        }
-        while (is_space(*p))
-            p++;
-        r->field_pos[r->n_field] = (long)(p - line) + 1;
-        r->field[r->n_field++] = p;
+        int rc = begin_field(r, &p, line, err);
+        if (rc < 0)
+            return rc;
         char *q = memchr(p, ',', (size_t)(end - p));
         if (!q)
             q = end;
