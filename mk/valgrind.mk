@@ -26,7 +26,8 @@ VALGRIND_TESTS ?= $(filter-out $(VALGRIND_SKIP),$(filter $(VALGRIND_ALL),$(VALGR
 # (the whole suite takes about 17 minutes on 2 cores; see docs/hardening.md). They run
 # under ASan+UBSan in `make test`, and whole under `make valgrind`.
 VALGRIND_CI_SKIP := test_policies_tidal test_queueing test_regress test_sweep test_trace_gen \
-    test_trace_real test_gpen_ref test_drive_live test_kill_run test_exact
+    test_trace_real test_gpen_ref test_drive_live test_kill_run test_exact \
+    test_run_jobs test_worker_live test_trace_envelope
 VALGRIND_CHILDREN ?= 0
 VALGRIND_CHILD_FLAGS := --trace-children=yes --trace-children-skip=*/sh,*/bash,*/gnuplot,*/sqlite3,*/rm
 VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
