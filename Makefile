@@ -25,6 +25,14 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 # against fp64 PyTorch outputs; -Wconversion is on everywhere else (issue 15).
 WARN_GPU_REF := $(filter-out -Wconversion,$(WARN))
 OPT     ?= -O2 -g
+# Link-time optimisation of the programs that simulate (gpenlab, the benchmarks): the
+# run loop crosses sim/, traces/, profile/ and base/ at every request, and inlining across
+# them took 12-15% off the static 10 M-request day (docs/performance.md, step 18). The
+# library objects are fat (IR and code): the tests and the other programs link them as
+# plain objects ($(NO_LTO): gcc would otherwise optimise any link that meets the IR).
+# LTO= turns it off (the sanitizer and fuzz builds do).
+LTO     ?= -flto=auto -ffat-lto-objects
+NO_LTO  := -fno-lto
 CFLAGS_ALL = $(CSTD) $(INCLUDES) $(WARN) $(OPT) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -lm -lpthread $(EXTRA_LDLIBS)
 
@@ -50,7 +58,7 @@ gpenlab: $(BUILD)/gpenlab
 # The program: cli/, then the driver's library (mk/drive.mk), then libgpenlab.a.
 $(BUILD)/gpenlab: $(BUILD)/cli/main.o $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab-drive.a \
                   $(BUILD)/libgpenlab.a
-	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(DRIVE_LDLIBS)
+	$(CC) $(OPT) $(LTO) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 
 $(BUILD)/libgpenlab.a: $(LIB_OBJ)
 	@rm -f $@
@@ -60,15 +68,16 @@ $(BUILD)/libgpenlab-cli.a: $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(LIB_OBJ) $(CLI_OBJ) $(BUILD)/cli/main.o: OBJ_LTO := $(LTO)
 $(foreach d,$(BUILD) $(BUILD)/wk $(BUILD)/gpu-bin $(BUILD)/gpu-nocuda,$(d)/gpu/ref/%.o): WARN := $(WARN_GPU_REF)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(OBJ_LTO) -MMD -MP -c -o $@ $<
 
 # Every test links the shared fixtures (tests/testutil.{h,c}).
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/tests/testutil.o $(BUILD)/libgpenlab-cli.a $(BUILD)/libgpenlab.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< \
+	$(CC) $(CFLAGS_ALL) $(NO_LTO) $(TEST_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< \
 	    $(BUILD)/tests/testutil.o $(TEST_LIBS) $(BUILD)/libgpenlab.a \
 	    $(shell pkg-config --libs cmocka) $(LDLIBS_ALL) $(TEST_LDLIBS)
 
@@ -76,9 +85,14 @@ $(BUILD)/tests/testutil.o: tests/testutil.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -MMD -MP -c -o $@ $<
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libgpenlab.a
+# Compiled with the warnings, then linked like gpenlab (warnings at the link's LTO stage
+# would be -Werror's guesses across files, not the compile's checks).
+$(BUILD)/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgpenlab.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(LTO) -MMD -MP -c -o $@ $<
+.SECONDARY: $(BENCH_BIN:%=%.o)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libgpenlab.a
+	$(CC) $(OPT) $(LTO) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The suite runs twice: an optimised build, then ASan+UBSan (halting on the first report).
 # One after the other (each builds in parallel under -j): tests start servers and kill
@@ -96,7 +110,7 @@ check-layers:
 	@scripts/check_layers.sh
 
 test-asan:
-	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT="-O1 -g" \
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan OPT="-O1 -g" LTO= \
 	    EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    $(BUILD)-asan/gpenlab $(patsubst $(BUILD)/%,$(BUILD)-asan/%,$(TEST_BIN))
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -37,7 +37,7 @@ fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BUILD)/libgpenlab-drive.a: $(FUZZ_BUILD)/libgpenlab.a
 $(FUZZ_BUILD)/libgpenlab.a: fuzz-force
 	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "fuzz: $(FUZZ_CC) not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" LTO= \
 	    WARN="$(FUZZ_LIB_WARN)" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    $(FUZZ_BUILD)/libgpenlab.a $(FUZZ_BUILD)/libgpenlab-drive.a
 

@@ -29,7 +29,7 @@ reproduce: $(BUILD)/gpenlab
 MPICC ?= mpicc
 gpenlab-mpi: $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a
 	@command -v $(MPICC) >/dev/null 2>&1 || { echo "gpenlab-mpi: $(MPICC) not found (apt-get install libopenmpi-dev openmpi-bin)" >&2; exit 1; }
-	$(MPICC) $(CFLAGS_ALL) $(DRIVE_CFLAGS) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi $(wildcard cli/*.c) lab/sweep_mpi.c \
+	$(MPICC) $(CFLAGS_ALL) $(NO_LTO) $(DRIVE_CFLAGS) -DGPENLAB_MPI -o $(BUILD)/gpenlab-mpi $(wildcard cli/*.c) lab/sweep_mpi.c \
 	    $(BUILD)/libgpenlab-drive.a $(BUILD)/libgpenlab.a $(LDLIBS_ALL) $(DRIVE_LDLIBS)
 	@echo "built $(BUILD)/gpenlab-mpi: mpirun -np N $(BUILD)/gpenlab-mpi sweep FILE.yaml"
 

@@ -47,7 +47,7 @@ $(WK_DIR)/worker/loadgen_full.o: worker/loadgen.c
 
 $(BUILD)/gpenlab-loadgen-full: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/arrivals.c) \
                                $(WK_DIR)/worker/loadgen_full.o $(BUILD)/libgpenlab.a
-	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(OPT) $(NO_LTO) $(EXTRA_CFLAGS) -pthread -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/gpenlab-promlite: $(patsubst %.c,$(WK_DIR)/%.o,$(WK_COMMON) worker/promlite.c)
 	$(CC) $(OPT) $(EXTRA_CFLAGS) -pthread -o $@ $^ -lm
