@@ -563,22 +563,34 @@ int profile_write(const gpu_profile *p, FILE *f, gp_error *err)
 }
 
 /* Linear interpolation over the grid; beyond the ends, the end segment's slope. */
-static double grid_interp(const gpu_profile *p, const double *v, double mp)
+profile_at profile_locate(const gpu_profile *p, double mp)
 {
-    int n = p->n_grid;
-    if (n == 1)
-        return v[0];
-    int i = 0;
-    if (mp <= p->mp_grid[0])
+    int n = p->n_grid, i = 0;
+    if (n == 1 || mp <= p->mp_grid[0])
         i = 0;
     else if (mp >= p->mp_grid[n - 1])
         i = n - 2;
     else
         while (i < n - 2 && mp > p->mp_grid[i + 1])
             i++;
+    return (profile_at){.mp = mp, .seg = i};
+}
+
+/* v over the grid at `at`: linear within its segment, extended by the end segments'
+ * slopes outside the grid, clamped at 0. */
+static double interp_at(const gpu_profile *p, const double *v, profile_at at)
+{
+    if (p->n_grid == 1)
+        return v[0];
+    int i = at.seg;
     double x0 = p->mp_grid[i], x1 = p->mp_grid[i + 1];
-    double y = v[i] + (v[i + 1] - v[i]) * (mp - x0) / (x1 - x0);
+    double y = v[i] + (v[i + 1] - v[i]) * (at.mp - x0) / (x1 - x0);
     return y > 0 ? y : 0;
+}
+
+static double grid_interp(const gpu_profile *p, const double *v, double mp)
+{
+    return interp_at(p, v, profile_locate(p, mp));
 }
 
 double profile_stage_ms(const gpu_profile *p, const profile_stage *s, double mp)
@@ -588,17 +600,23 @@ double profile_stage_ms(const gpu_profile *p, const profile_stage *s, double mp)
 
 double profile_demand_us(const gpu_profile *p, double mp, int faces)
 {
+    return profile_demand_us_at(p, profile_locate(p, mp), faces);
+}
+
+double profile_demand_us_at(const gpu_profile *p, profile_at at, int faces)
+{
+    double mp = at.mp;
     if (p->finalized) {
         /* sums of stages interpolate as the sum of interpolations, except where a stage
            is clamped at 0 below its grid, which the per-stage path below handles */
-        double image = grid_interp(p, p->image_ms, mp);
-        double face = faces > 0 ? grid_interp(p, p->face_ms, mp) : 0;
+        double image = interp_at(p, p->image_ms, at);
+        double face = faces > 0 ? interp_at(p, p->face_ms, at) : 0;
         if (mp >= p->mp_grid[0] && mp <= p->mp_grid[p->n_grid - 1])
             return 1000.0 * (image + (faces > 0 ? faces * face : 0));
     }
     double image_ms = 0, face_ms = 0;
     for (int i = 0; i < p->n_stages; i++) {
-        double ms = grid_interp(p, p->stage[i].ms, mp);
+        double ms = interp_at(p, p->stage[i].ms, at);
         if (p->stage[i].scaling == STAGE_PER_IMAGE)
             image_ms += ms;
         else
@@ -609,8 +627,12 @@ double profile_demand_us(const gpu_profile *p, double mp, int faces)
 
 double profile_req_mem_bytes(const gpu_profile *p, double mp, int faces)
 {
-    return grid_interp(p, p->req_mem_bytes, mp) +
-           (faces > 0 ? faces : 0) * p->req_mem_per_face_bytes;
+    return profile_req_mem_bytes_at(p, profile_locate(p, mp), faces);
+}
+
+double profile_req_mem_bytes_at(const gpu_profile *p, profile_at at, int faces)
+{
+    return interp_at(p, p->req_mem_bytes, at) + (faces > 0 ? faces : 0) * p->req_mem_per_face_bytes;
 }
 
 double profile_eff(const gpu_profile *p, int n)

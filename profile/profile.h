@@ -103,6 +103,16 @@ int profile_write(const gpu_profile *p, FILE *f, gp_error *err);
 double profile_demand_us(const gpu_profile *p, double mp, int faces);
 /* Memory a request holds while in service, bytes. */
 double profile_req_mem_bytes(const gpu_profile *p, double mp, int faces);
+/* Where mp lies on the grid: the segment every interpolation at mp uses, found once for
+ * a request's demand and memory (the simulator's hot path). The _at forms give the same
+ * values, bit for bit, as the forms that take mp. */
+typedef struct profile_at {
+    double mp;
+    int seg; /* interpolation between mp_grid[seg] and mp_grid[seg + 1] */
+} profile_at;
+profile_at profile_locate(const gpu_profile *p, double mp);
+double profile_demand_us_at(const gpu_profile *p, profile_at at, int faces);
+double profile_req_mem_bytes_at(const gpu_profile *p, profile_at at, int faces);
 /* eff(n) for n >= 1. */
 double profile_eff(const gpu_profile *p, int n);
 /* The first n >= 2 at which the throughput of n requests together, n x eff(n)/n = eff(n),

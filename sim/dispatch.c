@@ -340,11 +340,13 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
     double mem = 0;
     uint8_t mask = 1, lane = 0;
     bool too_large;
+    profile_at at = {0};
     if (s->multi) {
         fleet_route(s, mp, faces, &mask, &lane);
         too_large = mask == 0;
     } else {
-        mem = profile_req_mem_bytes(s->prof, mp, faces);
+        at = profile_locate(s->prof, mp);
+        mem = profile_req_mem_bytes_at(s->prof, at, faces);
         too_large = s->prof->model_mem_bytes + mem > s->prof->gpu_mem_bytes;
     }
     count_arrival(s, lane, too_large);
@@ -381,8 +383,12 @@ int admit(sim *s, uint64_t id, float mp, int32_t faces, uint32_t user)
                .pool_mask = mask};
     /* a mixed fleet draws the demand on the card that serves it (start_service); until
        then the log shows the demand on the first card that can hold it */
-    const gpu_profile *prof = s->multi ? s->pool[__builtin_ctz(mask)].prof : s->prof;
-    x->demand_us = sim_request_demand_us(prof, s->rng.seed, id, mp, faces);
+    const gpu_profile *prof = s->prof;
+    if (s->multi) {
+        prof = s->pool[__builtin_ctz(mask)].prof;
+        at = profile_locate(prof, mp);
+    }
+    x->demand_us = request_demand_at_us(prof, at, s->rng.seed, id, faces);
     if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "request %llu: service demand %g us is not in [0, %g]",

@@ -181,14 +181,15 @@ void gpu_busy_update(sim *s, gpu *g, uint32_t n_before)
 /* A mixed fleet: the request's demand, work and memory on the card of pool pl. */
 static int fleet_demand(sim *s, req *x, const pool_rt *pl)
 {
-    x->demand_us = sim_request_demand_us(pl->prof, s->rng.seed, x->id, x->mp, x->faces);
+    profile_at at = profile_locate(pl->prof, x->mp);
+    x->demand_us = request_demand_at_us(pl->prof, at, s->rng.seed, x->id, x->faces);
     if (!(x->demand_us >= 0 && x->demand_us <= SIM_MAX_DEMAND_US))
         return gp_error_set(s->err, GP_ERANGE, NULL, 0, 0, NULL,
                             "request %llu: service demand %g us on pool %s is not in [0, %g]",
                             (unsigned long long)x->id, x->demand_us, pl->cfg->name,
                             SIM_MAX_DEMAND_US);
     x->work = ps_from_double(x->demand_us, true);
-    x->mem_bytes = profile_req_mem_bytes(pl->prof, x->mp, x->faces);
+    x->mem_bytes = profile_req_mem_bytes_at(pl->prof, at, x->faces);
     return 0;
 }
 

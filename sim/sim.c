@@ -346,13 +346,19 @@ int policy_on_arrival(sim *s, uint32_t dep)
 double sim_request_demand_us(const gpu_profile *prof, uint64_t seed, uint64_t id, float mp,
                              int32_t faces)
 {
+    return request_demand_at_us(prof, profile_locate(prof, mp), seed, id, faces);
+}
+
+double request_demand_at_us(const gpu_profile *prof, profile_at at, uint64_t seed, uint64_t id,
+                            int32_t faces)
+{
     /* only the draw the jitter uses (keyed draws are pure: skipping one changes nothing) */
     double u = 0.5, z = 0;
     if (prof->jitter == JITTER_SAMPLES || prof->jitter == JITTER_EXPONENTIAL)
         u = rng_keyed_uniform(seed, RNG_JITTER, id, 0);
     else if (prof->jitter == JITTER_LOGNORMAL)
         z = rng_keyed_normal(seed, RNG_JITTER, id, 1);
-    return profile_demand_us(prof, mp, faces) * profile_jitter_factor(prof, u, z);
+    return profile_demand_us_at(prof, at, faces) * profile_jitter_factor(prof, u, z);
 }
 
 typedef struct oracle_data {

@@ -506,5 +506,9 @@ int fleet_finish(sim *s);
 int user_request_done(sim *s, uint32_t user, uint64_t id);
 /* Deployment d's policy's on_arrival hook (per-request and activator policies). */
 int policy_on_arrival(sim *s, uint32_t d);
+/* sim_request_demand_us with the request's place on the card's grid already found (the
+ * same value: admission finds it once for the demand and the memory). */
+double request_demand_at_us(const gpu_profile *prof, profile_at at, uint64_t seed, uint64_t id,
+                            int32_t faces);
 
 #endif
