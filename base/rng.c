@@ -4,14 +4,6 @@
 
 #include "base/error.h"
 
-uint64_t rng_mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 int rng_set_init(rng_set *r, uint64_t seed)
 {
     r->seed = seed;
@@ -40,13 +32,6 @@ void rng_set_free(rng_set *r)
 }
 
 gsl_rng *rng_stream(rng_set *r, rng_purpose p) { return r->stream[p]; }
-
-double rng_keyed_uniform(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k)
-{
-    uint64_t h = rng_mix64(seed ^ rng_mix64(((uint64_t)p << 32) ^ k) ^ rng_mix64(id + 0x51ed27ULL));
-    /* 53 random bits, shifted by half a step so 0 and 1 never occur. */
-    return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
 
 double rng_keyed_normal(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k)
 {

@@ -39,9 +39,22 @@ void rng_set_free(rng_set *r);
 gsl_rng *rng_stream(rng_set *r, rng_purpose p);
 
 /* splitmix64 finaliser: a good 64-bit mixer. */
-uint64_t rng_mix64(uint64_t x);
-/* Keyed uniform in the open interval (0, 1). */
-double rng_keyed_uniform(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k);
+static inline uint64_t rng_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Keyed uniform in the open interval (0, 1). Inline: the simulator draws a few per
+ * request, and a call site's constant purpose and k fold one of the three mixes away. */
+static inline double rng_keyed_uniform(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k)
+{
+    uint64_t h = rng_mix64(seed ^ rng_mix64(((uint64_t)p << 32) ^ k) ^ rng_mix64(id + 0x51ed27ULL));
+    /* 53 random bits, shifted by half a step so 0 and 1 never occur. */
+    return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
 /* Keyed standard normal (inverse CDF of a keyed uniform). */
 double rng_keyed_normal(uint64_t seed, rng_purpose p, uint64_t id, uint32_t k);
 /* Keyed exponential with the given mean. */
