@@ -14,6 +14,7 @@
 # cores).
 
 VALGRIND ?= valgrind
+comma := ,
 VALGRIND_JOBS ?= 2
 VALGRIND_SKIP ?=
 # The slowest binaries start first, so that two at a time end together.
@@ -29,7 +30,12 @@ VALGRIND_CI_SKIP := test_policies_tidal test_queueing test_regress test_sweep te
     test_trace_real test_gpen_ref test_drive_live test_kill_run test_exact \
     test_run_jobs test_worker_live test_trace_envelope
 VALGRIND_CHILDREN ?= 0
-VALGRIND_CHILD_FLAGS := --trace-children=yes --trace-children-skip=*/sh,*/bash,*/gnuplot,*/sqlite3,*/rm
+# Only gpenlab's own programs: every other program a test starts is skipped (scripts, python3 and
+# node for the schema and HTML checks, openssl, redis-server, the shell tools).
+VALGRIND_CHILD_SKIP := sh bash dash *.sh env cat cp rm id pwd printf sleep true gnuplot sqlite3 python3* node \
+    openssl redis-server redis-cli chromium* mpirun orterun
+VALGRIND_CHILD_FLAGS := --trace-children=yes \
+    --trace-children-skip=$(subst $(eval) ,$(comma),$(VALGRIND_CHILD_SKIP:%=*/%))
 VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --show-leak-kinds=definite,indirect --track-origins=yes --num-callers=30 --quiet \
     $(if $(filter 1,$(VALGRIND_CHILDREN)),$(VALGRIND_CHILD_FLAGS))
