@@ -14,7 +14,6 @@
 # cores).
 
 VALGRIND ?= valgrind
-comma := ,
 VALGRIND_JOBS ?= 2
 VALGRIND_SKIP ?=
 # The slowest binaries start first, so that two at a time end together.
@@ -34,8 +33,11 @@ VALGRIND_CHILDREN ?= 0
 # node for the schema and HTML checks, openssl, redis-server, the shell tools).
 VALGRIND_CHILD_SKIP := sh bash dash *.sh env cat cp rm id pwd printf sleep true gnuplot sqlite3 python3* node \
     openssl redis-server redis-cli chromium* mpirun orterun
+empty :=
+space := $(empty) $(empty)
+comma := ,
 VALGRIND_CHILD_FLAGS := --trace-children=yes \
-    --trace-children-skip=$(subst $(eval) ,$(comma),$(VALGRIND_CHILD_SKIP:%=*/%))
+    --trace-children-skip=$(subst $(space),$(comma),$(VALGRIND_CHILD_SKIP:%=*/%))
 VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --show-leak-kinds=definite,indirect --track-origins=yes --num-callers=30 --quiet \
     $(if $(filter 1,$(VALGRIND_CHILDREN)),$(VALGRIND_CHILD_FLAGS))

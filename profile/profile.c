@@ -562,7 +562,6 @@ int profile_write(const gpu_profile *p, FILE *f, gp_error *err)
     return 0;
 }
 
-/* Linear interpolation over the grid; beyond the ends, the end segment's slope. */
 profile_at profile_locate(const gpu_profile *p, double mp)
 {
     int n = p->n_grid, i = 0;
@@ -576,8 +575,8 @@ profile_at profile_locate(const gpu_profile *p, double mp)
     return (profile_at){.mp = mp, .seg = i};
 }
 
-/* v over the grid at `at`: linear within its segment, extended by the end segments'
- * slopes outside the grid, clamped at 0. */
+/* v over the grid at `at`: linear interpolation within its segment; beyond the ends, the
+ * end segment's slope; clamped at 0. */
 static double interp_at(const gpu_profile *p, const double *v, profile_at at)
 {
     if (p->n_grid == 1)
@@ -588,14 +587,9 @@ static double interp_at(const gpu_profile *p, const double *v, profile_at at)
     return y > 0 ? y : 0;
 }
 
-static double grid_interp(const gpu_profile *p, const double *v, double mp)
-{
-    return interp_at(p, v, profile_locate(p, mp));
-}
-
 double profile_stage_ms(const gpu_profile *p, const profile_stage *s, double mp)
 {
-    return grid_interp(p, s->ms, mp);
+    return interp_at(p, s->ms, profile_locate(p, mp));
 }
 
 double profile_demand_us(const gpu_profile *p, double mp, int faces)

@@ -155,6 +155,21 @@ static void test_cfg_findings(void **state)
     free(text);
 }
 
+/* The environment both policy findings below create their policies in (oracle: what the
+ * clairvoyant bound reads, or NULL). */
+static policy_env fixture_env(const oracle_view *oracle)
+{
+    return (policy_env){.min_pods = 1,
+                        .max_pods = 8,
+                        .concurrency = 5,
+                        .pod_capacity_per_s = 2.5,
+                        .mean_demand_s = 2,
+                        .cold_start_us = 27400000,
+                        .scrape_interval_us = 15000000,
+                        .seed = 1,
+                        .oracle = oracle};
+}
+
 /* policy: keda read a prometheus trigger's threshold "4444...470" (4e86) and converted
  * threshold x 1000 to int64 (undefined; UBSan stopped the fuzzer). keda.c now bounds
  * threshold and listLength to 1e15. */
@@ -188,14 +203,7 @@ static void test_keda_threshold_finding(void **state)
         gp_error_clear(&e);
         if (cfg_load_string(rows[i].name, rows[i].yaml, strlen(rows[i].yaml), &doc, &e) < 0)
             fail_msg("%s: %s", rows[i].name, e.msg);
-        policy_env env = {.min_pods = 1,
-                          .max_pods = 8,
-                          .concurrency = 5,
-                          .pod_capacity_per_s = 2.5,
-                          .mean_demand_s = 2,
-                          .cold_start_us = 27400000,
-                          .scrape_interval_us = 15000000,
-                          .seed = 1};
+        policy_env env = fixture_env(NULL);
         policy_info info = {
             .sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
@@ -237,15 +245,7 @@ static void test_policy_extreme_metrics(void **state)
         if (yaml && cfg_load_string("extreme", yaml, strlen(yaml), &doc, &e) < 0)
             fail_msg("%s: %s", all[k]->name, e.msg);
         oracle_view ov = {NULL, oracle_work, oracle_arrivals, 86400000000LL};
-        policy_env env = {.min_pods = 1,
-                          .max_pods = 8,
-                          .concurrency = 5,
-                          .pod_capacity_per_s = 2.5,
-                          .mean_demand_s = 2,
-                          .cold_start_us = 27400000,
-                          .scrape_interval_us = 15000000,
-                          .seed = 1,
-                          .oracle = &ov};
+        policy_env env = fixture_env(&ov);
         policy_info info = {
             .sync_period_us = 15000000, .initial_pods = -1, .min_pods = -1, .max_pods = -1};
         void *st = NULL;
