@@ -7,7 +7,8 @@
  * number waiting or served at once) must need the same memory (per-request logging off).
  * Targets (issue 16): >= 10 M simulated requests/s on the static 10 M day, >= 6 M with
  * HPA and with KPA, memory flat in the number of requests. BENCH_SMALL=1 (CI): the days
- * at 1 M requests on 40 pods, the memory pair 100 k / 1 M (the targets say so). */
+ * at 1 M requests on 40 pods, the memory pair 100 k / 1 M (the targets say so).
+ * `bench_sim --one POLICY SCALE DAYS PODS` runs one such day and prints its summary. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +130,40 @@ typedef struct row {
     long rss_max_kib;
 } row;
 
-int main(void)
+/* `bench_sim --one POLICY SCALE DAYS PODS`: one run of the bench's day in this process,
+ * its summary printed, for a profiler or valgrind's instruction counts
+ * (docs/performance.md: scale 1 is the 10 M-request day, 0.01 the 100 k one). */
+static int run_one(const gpu_profile *p, char **argv)
+{
+    const char *policy = argv[0];
+    const char *yaml = strcmp(policy, "hpa") == 0   ? HPA_YAML
+                       : strcmp(policy, "kpa") == 0 ? KPA_YAML
+                                                    : NULL;
+    char *end;
+    double scale = strtod(argv[1], &end);
+    long days = strtol(argv[2], NULL, 10), pods = strtol(argv[3], NULL, 10);
+    const policy_ops *ops = policy_find(policy);
+    if (!ops || *end || !(scale > 0) || days < 1 || days > 365 || pods < 1 || pods > 100000) {
+        fprintf(stderr, "bench_sim --one: static|hpa|kpa SCALE>0 DAYS(1..365) PODS(1..100000)\n");
+        return 2;
+    }
+    cfg_doc *doc = NULL;
+    gp_error err;
+    if (yaml && cfg_load_string(policy, yaml, strlen(yaml), &doc, &err) < 0)
+        return 1;
+    run_summary sum;
+    int rc = run_day(p, ops, doc ? cfg_root(doc) : NULL, scale, (int)days, (int)pods, &sum);
+    cfg_free(doc);
+    if (rc == 0)
+        printf("%s: %llu requests, %llu events in %.3f s (%.2f M requests/s); mean %.9f s, "
+               "P99 %.6f s, %.9f GPU-hours\n",
+               policy, (unsigned long long)sum.arrived, (unsigned long long)sum.events, sum.wall_s,
+               (double)sum.arrived / sum.wall_s / 1e6, sum.lat_mean_s, sum.lat_p99_s,
+               sum.gpu_seconds / 3600);
+    return rc;
+}
+
+int main(int argc, char **argv)
 {
     gpu_profile *p = malloc(sizeof(*p));
     gp_error err;
@@ -137,6 +171,8 @@ int main(void)
         fprintf(stderr, "bench_sim: cannot load gpu/profiles/t4-seed (run from the repo root)\n");
         return 1;
     }
+    if (argc == 6 && strcmp(argv[1], "--one") == 0)
+        return run_one(p, argv + 2);
     bool small = bench_small();
     double big = small ? 0.1 : 1.0;
     int big_pods = small ? 40 : 400;
